@@ -1,0 +1,117 @@
+"""Citizen ID numbers (公民身份号码) as defined by GB 11643-1999.
+
+An ID number has 18 characters: a 6-digit address code (GB/T 2260), the birth date as
+YYYYMMDD, a 3-digit sequence number (odd for men, even for women) and a check character
+computed with ISO 7064 MOD 11-2 (X stands for 10).
+
+The address code is checked structurally only: its first two digits must be a province-level
+code of GB/T 2260 and its prefecture digits (3-4) must not be 00. The full GB/T 2260 table of
+counties is not shipped, so a number with a well-formed but non-existent county passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from catalog.errors import InvalidIdentifier
+
+ID_NUMBER_LENGTH = 18
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+# Weights of positions 1-17, left to right: 2^(18-i) mod 11.
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# Check character for r = (weighted sum mod 11) = 0..10.
+_CHECK_CHARS = "10X98765432"
+
+# Province-level codes of GB/T 2260 (first two digits of the address code).
+PROVINCE_CODES = frozenset(
+    {"11", "12", "13", "14", "15", "21", "22", "23"}
+    | {"31", "32", "33", "34", "35", "36", "37"}
+    | {"41", "42", "43", "44", "45", "46"}
+    | {"50", "51", "52", "53", "54"}
+    | {"61", "62", "63", "64", "65"}
+    | {"71", "81", "82"}
+)
+
+
+class Gender(StrEnum):
+    """Gender as encoded by the parity of the sequence number."""
+
+    MALE = "male"
+    FEMALE = "female"
+
+
+@dataclass(frozen=True)
+class CitizenId:
+    """A validated ID number and what it encodes. `number` is normalised (upper-case X)."""
+
+    number: str
+    region_code: str
+    birth_date: date
+    gender: Gender
+
+    def __repr__(self) -> str:
+        return f"CitizenId(number={mask_id_number(self.number)!r})"
+
+
+def id_check_char(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character for the first 17 digits of an ID number."""
+    if len(first17) != ID_NUMBER_LENGTH - 1 or not (first17.isascii() and first17.isdigit()):
+        raise InvalidIdentifier(f"ID number check needs 17 digits, got {len(first17)} characters")
+    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS))
+    return _CHECK_CHARS[total % 11]
+
+
+def parse_id_number(text: str, *, today: date | None = None) -> CitizenId:
+    """Validate an ID number and return what it encodes, or raise `InvalidIdentifier`.
+
+    Surrounding whitespace is ignored and a lower-case x is accepted as X. `today` bounds the
+    birth date (default: the current date).
+    """
+    number = text.strip().upper()
+    if len(number) != ID_NUMBER_LENGTH:
+        raise InvalidIdentifier(f"ID number must have {ID_NUMBER_LENGTH} characters, got {len(number)}")
+    for position, char in enumerate(number, start=1):
+        allowed = "0123456789X" if position == ID_NUMBER_LENGTH else "0123456789"
+        if char not in allowed:
+            expected = "a digit or X" if position == ID_NUMBER_LENGTH else "a digit"
+            raise InvalidIdentifier(f"ID number position {position} must be {expected}, got {char!r}")
+    region_code = number[:6]
+    if region_code[:2] not in PROVINCE_CODES:
+        raise InvalidIdentifier(
+            f"ID number region code {region_code}: {region_code[:2]} is not a GB/T 2260 province-level code"
+        )
+    if region_code[2:4] == "00":
+        raise InvalidIdentifier(f"ID number region code {region_code}: prefecture digits must not be 00")
+    birth_date = _birth_date(number[6:14], today or date.today())
+    expected_check = id_check_char(number[:17])
+    if number[17] != expected_check:
+        raise InvalidIdentifier(f"ID number check character: expected {expected_check}, got {number[17]}")
+    gender = Gender.MALE if int(number[16]) % 2 else Gender.FEMALE
+    return CitizenId(number=number, region_code=region_code, birth_date=birth_date, gender=gender)
+
+
+def mask_id_number(text: str) -> str:
+    """The number with all but its first 6 and last 4 characters replaced by *.
+
+    Does not validate: anything of 10 characters or fewer is masked entirely, so the result
+    never reveals more than the region code and the last four characters.
+    """
+    if len(text) <= 10:
+        return "*" * len(text)
+    return text[:6] + "*" * (len(text) - 10) + text[-4:]
+
+
+def _birth_date(yyyymmdd: str, today: date) -> date:
+    try:
+        birth_date = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        raise InvalidIdentifier(f"ID number birth date {yyyymmdd} is not a calendar date") from None
+    if birth_date < EARLIEST_BIRTH_DATE:
+        raise InvalidIdentifier(f"ID number birth date {birth_date.isoformat()} is before 1900-01-01")
+    if birth_date > today:
+        raise InvalidIdentifier(f"ID number birth date {birth_date.isoformat()} is in the future")
+    return birth_date
+

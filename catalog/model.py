@@ -1,0 +1,360 @@
+"""The catalog's domain objects: departments, proofs and their data items, matters, and the
+vocabularies (handling modes, domains, scopes) with the Chinese labels the public page shows.
+
+Everything here is immutable. `Catalog.from_document` builds a catalog from a document that
+is already known to be valid (the output of `Catalog.to_document`, or a document checked by
+`catalog.loading`); untrusted input goes through `catalog.loading.catalog_from_document`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Self
+
+
+class _LabelledEnum(StrEnum):
+    """A string enum whose members also carry a Chinese label: `Member = "value", "标签"`."""
+
+    label_zh: str
+
+    def __new__(cls, value: str, label_zh: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label_zh = label_zh
+        return member
+
+
+class Mode(_LabelledEnum):
+    """How a proof is handled instead of the citizen fetching paper (取消替代方式)."""
+
+    ABOLISHED = "abolished", "直接取消"
+    DATA_SHARING = "data_sharing", "数据共享"
+    E_LICENSE = "e_license", "电子证照"
+    COMMITMENT = "commitment", "告知承诺"
+    INVESTIGATION = "investigation", "部门核查"
+    ONLINE_ISSUE = "online_issue", "网上开具"
+
+
+class Domain(_LabelledEnum):
+    """The life or business domain a matter belongs to."""
+
+    HOUSING = "housing", "住房保障"
+    BIRTH = "birth", "出生"
+    EDUCATION = "education", "教育"
+    EMPLOYMENT = "employment", "就业"
+    BUSINESS = "business", "企业开办"
+    REAL_ESTATE = "real_estate", "不动产登记"
+    RESIDENCE = "residence", "户籍与居住"
+    SOCIAL_ASSISTANCE = "social_assistance", "社会救助"
+    PENSION = "pension", "养老退休"
+    AFTER_DEATH = "after_death", "身后事"
+    EXIT_ENTRY = "exit_entry", "出入境"
+    HOUSING_FUND = "housing_fund", "住房公积金"
+
+
+class Subject(_LabelledEnum):
+    """Whom a proof is about."""
+
+    PERSON = "person", "自然人"
+    ORGANISATION = "organisation", "法人和其他组织"
+
+
+class Scope(_LabelledEnum):
+    """Whose proof a matter asks for."""
+
+    APPLICANT = "applicant", "申请人"
+    APPLICANT_AND_SPOUSE = "applicant_and_spouse", "申请人及配偶"
+    EACH_MEMBER = "each_member", "家庭每位成员"
+    CHILD = "child", "子女"
+    DECEASED = "deceased", "逝者"
+    EMPLOYER = "employer", "用人单位"
+
+    @property
+    def reaches_household(self) -> bool:
+        """Whether the scope covers people other than the applicant (needs `household`)."""
+        return self in (Scope.APPLICANT_AND_SPOUSE, Scope.EACH_MEMBER, Scope.CHILD, Scope.DECEASED)
+
+    @property
+    def required_subject(self) -> Subject | None:
+        """What a proof asked for in this scope must be about (None: either kind)."""
+        if self is Scope.APPLICANT:
+            return None
+        return Subject.ORGANISATION if self is Scope.EMPLOYER else Subject.PERSON
+
+
+class ItemType(StrEnum):
+    """The type of a proof's data item."""
+
+    STRING = "string"
+    ID_NUMBER = "id_number"
+    USCC = "uscc"
+    ENUM = "enum"
+    DATE = "date"
+    DATETIME = "datetime"
+    BOOLEAN = "boolean"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    REGION_CODE = "region_code"
+    LIST = "list"
+
+
+
+@dataclass(frozen=True)
+class Department:
+    """A department that holds data, consumes it, or both."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    uscc: str
+
+
+@dataclass(frozen=True)
+class DataItem:
+    """One field of a proof. `values` maps value codes to Chinese labels: required for an
+    enum, optional for a list (the vocabulary of its elements), empty otherwise."""
+
+    name: str
+    name_zh: str
+    type: ItemType
+    values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A proof (证明事项), its source department and its default handling mode."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    department: str
+    mode: Mode
+    subject: Subject
+    data_items: tuple[DataItem, ...]
+    validity_days: int | None
+    legal_basis_zh: str
+    commitment_text_zh: str | None = None
+
+    def item(self, name: str) -> DataItem:
+        """The data item called `name`; KeyError if the proof has none."""
+        for item in self.data_items:
+            if item.name == name:
+                return item
+        raise KeyError(f"proof {self.code} has no data item {name!r}")
+
+
+@dataclass(frozen=True)
+class MatterProof:
+    """A proof as one matter requires it: the mode override, the fields the matter may
+    receive, whose proof it is, and an optional condition."""
+
+    proof: str
+    fields: tuple[str, ...]
+    scope: Scope
+    mode: Mode | None = None
+    condition_zh: str | None = None
+
+
+@dataclass(frozen=True)
+class Matter:
+    """A high-frequency matter (事项) and the proofs it requires."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    domain: Domain
+    legal_basis_zh: str
+    consent_required: bool
+    household: bool
+    consumers: tuple[str, ...]
+    rule_zh: str
+    proofs: tuple[MatterProof, ...]
+    service_code: str | None = None
+
+    def entry(self, proof_code: str) -> MatterProof:
+        """How this matter requires `proof_code`; KeyError if it does not."""
+        for entry in self.proofs:
+            if entry.proof == proof_code:
+                return entry
+        raise KeyError(f"matter {self.code} does not require proof {proof_code}")
+
+    def mode_for(self, proof: Proof) -> Mode:
+        """The mode `proof` is handled in for this matter: the override, else its default.
+
+        Takes the proof rather than its code because the default lives on the proof.
+        """
+        return self.entry(proof.code).mode or proof.mode
+
+    def fields_for(self, proof_code: str) -> tuple[str, ...]:
+        """The data items of `proof_code` this matter may receive (data minimisation)."""
+        return self.entry(proof_code).fields
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The whole catalog; each mapping is keyed by code and keeps the source order."""
+
+    departments: Mapping[str, Department]
+    proofs: Mapping[str, Proof]
+    matters: Mapping[str, Matter]
+
+    def may_request(self, consumer: str, matter: str, proof: str) -> bool:
+        """Whether department `consumer` may ask for `proof` for `matter`.
+
+        Deny by default: only if the matter lists the consumer and requires the proof, and the
+        proof is not abolished for the matter. Unknown codes are denied, never an error.
+        """
+        found = self.matters.get(matter)
+        if found is None or consumer not in found.consumers:
+            return False
+        try:
+            return found.mode_for(self.proofs[proof]) is not Mode.ABOLISHED
+        except KeyError:
+            return False
+
+    def to_document(self) -> dict[str, Any]:
+        """The catalog as a plain JSON-able dict, in the format of the source files."""
+        return {
+            "departments": [_department_document(department) for department in self.departments.values()],
+            "proofs": [_proof_document(proof) for proof in self.proofs.values()],
+            "matters": [_matter_document(matter) for matter in self.matters.values()],
+        }
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Catalog:
+        """Build a catalog from a valid document (see the module docstring)."""
+        departments = [Department(**entry) for entry in document["departments"]]
+        proofs = [_proof_from(entry) for entry in document["proofs"]]
+        matters = [_matter_from(entry) for entry in document["matters"]]
+        return cls(
+            departments=MappingProxyType({department.code: department for department in departments}),
+            proofs=MappingProxyType({proof.code: proof for proof in proofs}),
+            matters=MappingProxyType({matter.code: matter for matter in matters}),
+        )
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of `to_document()`: sorted keys, no
+        whitespace, UTF-8 without escaping. Entry order counts; YAML layout and comments do not."""
+        canonical = json.dumps(self.to_document(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _without_none(document: dict[str, Any], *optional: str) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key not in optional or value is not None}
+
+
+def _department_document(department: Department) -> dict[str, Any]:
+    return {
+        "code": department.code,
+        "name_zh": department.name_zh,
+        "name_en": department.name_en,
+        "uscc": department.uscc,
+    }
+
+
+def _item_document(item: DataItem) -> dict[str, Any]:
+    document: dict[str, Any] = {"name": item.name, "name_zh": item.name_zh, "type": item.type.value}
+    if item.values:
+        document["values"] = dict(item.values)
+    return document
+
+
+def _proof_document(proof: Proof) -> dict[str, Any]:
+    document = {
+        "code": proof.code,
+        "name_zh": proof.name_zh,
+        "name_en": proof.name_en,
+        "department": proof.department,
+        "mode": proof.mode.value,
+        "subject": proof.subject.value,
+        "data_items": [_item_document(item) for item in proof.data_items],
+        "validity_days": proof.validity_days,
+        "legal_basis_zh": proof.legal_basis_zh,
+        "commitment_text_zh": proof.commitment_text_zh,
+    }
+    return _without_none(document, "commitment_text_zh")
+
+
+def _matter_document(matter: Matter) -> dict[str, Any]:
+    document = {
+        "code": matter.code,
+        "name_zh": matter.name_zh,
+        "name_en": matter.name_en,
+        "domain": matter.domain.value,
+        "service_code": matter.service_code,
+        "legal_basis_zh": matter.legal_basis_zh,
+        "consent_required": matter.consent_required,
+        "household": matter.household,
+        "consumers": list(matter.consumers),
+        "rule_zh": matter.rule_zh,
+        "proofs": [
+            _without_none(
+                {
+                    "proof": entry.proof,
+                    "mode": entry.mode.value if entry.mode else None,
+                    "fields": list(entry.fields),
+                    "scope": entry.scope.value,
+                    "condition_zh": entry.condition_zh,
+                },
+                "mode",
+                "condition_zh",
+            )
+            for entry in matter.proofs
+        ],
+    }
+    return _without_none(document, "service_code")
+
+
+def _proof_from(entry: Mapping[str, Any]) -> Proof:
+    items = tuple(
+        DataItem(
+            name=item["name"],
+            name_zh=item["name_zh"],
+            type=ItemType(item["type"]),
+            values=MappingProxyType(dict(item.get("values", {}))),
+        )
+        for item in entry["data_items"]
+    )
+    return Proof(
+        code=entry["code"],
+        name_zh=entry["name_zh"],
+        name_en=entry["name_en"],
+        department=entry["department"],
+        mode=Mode(entry["mode"]),
+        subject=Subject(entry["subject"]),
+        data_items=items,
+        validity_days=entry["validity_days"],
+        legal_basis_zh=entry["legal_basis_zh"],
+        commitment_text_zh=entry.get("commitment_text_zh"),
+    )
+
+
+def _matter_from(entry: Mapping[str, Any]) -> Matter:
+    proofs = tuple(
+        MatterProof(
+            proof=item["proof"],
+            fields=tuple(item["fields"]),
+            scope=Scope(item["scope"]),
+            mode=Mode(item["mode"]) if item.get("mode") is not None else None,
+            condition_zh=item.get("condition_zh"),
+        )
+        for item in entry["proofs"]
+    )
+    return Matter(
+        code=entry["code"],
+        name_zh=entry["name_zh"],
+        name_en=entry["name_en"],
+        domain=Domain(entry["domain"]),
+        legal_basis_zh=entry["legal_basis_zh"],
+        consent_required=entry["consent_required"],
+        household=entry["household"],
+        consumers=tuple(entry["consumers"]),
+        rule_zh=entry["rule_zh"],
+        proofs=proofs,
+        service_code=entry.get("service_code"),
+    )
