@@ -1,0 +1,58 @@
+"""The Flask app factory: settings, database, blueprints per audience, the OpenAPI
+document, the interactive API docs (served from local assets, so they work on a closed
+government network) and problem+json for every error."""
+
+from __future__ import annotations
+
+from flask import Flask, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+from api.openapi import ApiSpec
+from api.problems import register_problem_handlers
+from api.routes import catalog_api, health, pages
+from api.runtime import Runtime, close_request_session
+from api.settings import Settings
+from api.timezone import beijing_time
+
+API_PREFIX = "/api/v1"
+DOCS_ASSETS = f"{API_PREFIX}/docs/assets/"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI app for `settings` (default: from the environment)."""
+    settings = settings or Settings.from_environment()
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="mianzheng 免证 — proof-free city data exchange",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.add_template_filter(beijing_time)
+    app.extensions["mianzheng"] = Runtime.start(settings)
+    app.teardown_appcontext(close_request_session)
+
+    spec = ApiSpec(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
+    for blueprint in (health.blp, catalog_api.blp):
+        spec.register_blueprint(blueprint)
+    app.register_blueprint(pages.bp)
+    app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
+    register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
+    return app
+
+
+def _docs_asset(filename: str):  # type: ignore[no-untyped-def]
+    return send_from_directory(swagger_ui_path, filename)
+
+
+_API_DESCRIPTION = (
+    "The exchange of a proof-free city (无证明城市): the published data catalog, and the "
+    "endpoints through which departments pull proof data, citizens get sealed e-certificates "
+    "and verifiers check them. Every error is an RFC 9457 problem document."
+)

@@ -1,0 +1,45 @@
+"""The `mianzheng` command line: set-up, serving, and the operators' commands.
+
+Exit codes scripts can rely on: 0 done; 1 the input is invalid; 2 the command line is wrong;
+3 the named thing does not exist; 4 the service's environment is not ready (database
+unreachable or not initialised). Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.cli.catalog_commands import catalog_group
+from api.cli.context import EXIT_NOT_READY, CliError
+from api.cli.setup_commands import init_command, serve_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """免证 mianzheng：无证明城市数据共享与电子证明服务。"""
+
+
+cli.add_command(init_command)
+cli.add_command(serve_command)
+cli.add_command(catalog_group)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("已取消。", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except CliError as error:
+        click.echo(f"错误：{error.message}", err=True)
+        sys.exit(error.exit_code)
+    except SQLAlchemyError as error:
+        click.echo(f"错误：数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。", err=True)
+        sys.exit(EXIT_NOT_READY)
+    sys.exit(0)

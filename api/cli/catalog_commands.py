@@ -1,0 +1,110 @@
+"""`mianzheng catalog ...`: validate, publish and show the data catalog."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+
+from api.catalog_views import department_view, matter_view, proof_view
+from api.timezone import beijing_time
+from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session
+from catalog.errors import CatalogInvalid
+from catalog.loading import catalog_from_document, load_catalog
+from catalog.model import Catalog
+from catalog.versions import latest_version, list_versions, publish
+
+PATH_ARGUMENT = click.Path(exists=True, path_type=Path)
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """证明事项目录：校验、发布、查看。"""
+
+
+def _load_or_fail(path: Path) -> Catalog:
+    try:
+        return load_catalog(path)
+    except CatalogInvalid as invalid:
+        for problem in invalid.problems:
+            click.echo(str(problem), err=True)
+        raise CliError(f"目录无效，共 {len(invalid.problems)} 处问题，未作任何更改。") from None
+
+
+def _summary(catalog: Catalog) -> str:
+    return f"{len(catalog.departments)} 个部门，{len(catalog.proofs)} 项证明，{len(catalog.matters)} 个事项"
+
+
+@catalog_group.command("validate")
+@click.argument("path", type=PATH_ARGUMENT)
+def validate_command(path: Path) -> None:
+    """校验目录（PATH 为含 departments/proofs/matters.yaml 的目录，或单个 JSON/YAML 文件）。"""
+    catalog = _load_or_fail(path)
+    click.echo(f"目录有效：{_summary(catalog)}；内容摘要 sha256:{catalog.content_hash()}")
+
+
+@catalog_group.command("publish")
+@click.argument("path", type=PATH_ARGUMENT)
+@click.option("--by", "published_by", default=None, help="发布人（默认：当前系统用户）")
+@click.option("--note", default=None, help="发布说明")
+def publish_command(path: Path, published_by: str | None, note: str | None) -> None:
+    """校验并发布目录为现行版本；内容与现行版本相同则不新建版本。"""
+    catalog = _load_or_fail(path)
+    with database_session() as session:
+        outcome = publish(session, catalog, published_by or getpass.getuser(), note)
+    version = outcome.version
+    if outcome.created:
+        click.echo(f"已发布目录第 {version.number} 版（{_summary(catalog)}），sha256:{version.content_hash}")
+    else:
+        click.echo(f"内容与现行第 {version.number} 版相同，未新建版本。")
+
+
+@catalog_group.command("versions")
+def versions_command() -> None:
+    """列出已发布的目录版本（最新者为现行版本）。"""
+    with database_session() as session:
+        versions = list_versions(session)
+    if not versions:
+        raise CliError("尚未发布任何目录，请先运行 mianzheng init。", EXIT_NOT_READY)
+    for v in versions:
+        click.echo(f"第 {v.number} 版  {beijing_time(v.published_at)}  {v.published_by}  "
+                   f"sha256:{v.content_hash[:16]}…  {v.note or ''}".rstrip())
+
+
+@catalog_group.command("show")
+@click.argument("code", required=False)
+def show_command(code: str | None) -> None:
+    """查看现行目录；给出 CODE（部门、证明或事项代码）时显示该条目详情。"""
+    with database_session() as session:
+        version = latest_version(session)
+        if version is None:
+            raise CliError("尚未发布任何目录，请先运行 mianzheng init。", EXIT_NOT_READY)
+        catalog = catalog_from_document(version.document)
+    if code is None:
+        click.echo(f"现行目录第 {version.number} 版：{_summary(catalog)}")
+        for matter in catalog.matters.values():
+            click.echo(f"  {matter.code:<34} {matter.name_zh}")
+        return
+    click.echo(_describe(catalog, code))
+
+
+def _describe(catalog: Catalog, code: str) -> str:
+    if code in catalog.departments:
+        d = department_view(catalog.departments[code])
+        return f"部门 {d['code']}：{d['name_zh']}（{d['name_en']}）\n统一社会信用代码：{d['uscc']}"
+    if code in catalog.proofs:
+        p = proof_view(catalog, catalog.proofs[code])
+        items = "、".join(f"{i['name_zh']}（{i['name']}）" for i in p["data_items"]) or "无"
+        validity = f"{p['validity_days']} 天" if p["validity_days"] else "—"
+        return (f"证明 {p['code']}：{p['name_zh']}\n来源部门：{p['department_name_zh']}\n"
+                f"默认办理方式：{p['mode_zh']}\n有效期：{validity}\n设定依据：{p['legal_basis_zh']}\n"
+                f"数据项：{items}")
+    if code in catalog.matters:
+        m = matter_view(catalog, catalog.matters[code])
+        lines = [f"事项 {m['code']}：{m['name_zh']}（{m['domain_zh']}）", f"依据：{m['legal_basis_zh']}",
+                 f"可调取部门：{'、'.join(m['consumers'])}", "所需证明："]
+        lines += [f"  {r['proof_name_zh']}：{r['mode_zh']}，来源 {r['department_name_zh']}，适用 {r['scope_zh']}"
+                  for r in m["proofs"]]
+        return "\n".join(lines)
+    raise CliError(f"现行目录中没有代码为 {code} 的部门、证明或事项。", EXIT_NOT_FOUND)

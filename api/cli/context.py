@@ -1,0 +1,36 @@
+"""What every command shares: the settings, a database transaction, and the one error type
+that ends a command with a one-line message and a documented exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from api.database import standalone_session
+from api.settings import Settings
+
+EXIT_INVALID = 1
+EXIT_NOT_FOUND = 3
+EXIT_NOT_READY = 4
+
+
+class CliError(Exception):
+    """Ends a command: `message` goes to stderr in one line, the process exits `exit_code`."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_INVALID) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def settings() -> Settings:
+    return Settings.from_environment()
+
+
+@contextmanager
+def database_session() -> Iterator[Session]:
+    """A session on the configured database, committed when the command succeeds."""
+    with standalone_session(settings().database_url) as session:
+        yield session

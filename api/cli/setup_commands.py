@@ -1,0 +1,30 @@
+"""`mianzheng init` (idempotent set-up of the embedded default) and `mianzheng serve`."""
+
+from __future__ import annotations
+
+import click
+
+from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
+from api.initialise import initialise
+from api.server import serve
+from catalog.versions import latest_version
+
+
+@click.command("init")
+def init_command() -> None:
+    """初始化：创建数据目录，升级数据库结构，尚无目录时发布随附目录。可重复运行。"""
+    for line in initialise(settings()):
+        click.echo(line)
+    click.echo("初始化完成。")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="监听端口")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="工作进程数")
+def serve_command(host: str, port: int, workers: int) -> None:
+    """用 gunicorn 启动服务（请先运行 mianzheng init）。"""
+    with database_session() as session:
+        if latest_version(session) is None:
+            raise CliError("数据库尚未初始化，请先运行 mianzheng init。", EXIT_NOT_READY)
+    serve(host=host, port=port, workers=workers)

@@ -1,0 +1,32 @@
+"""The live catalog as the app serves it: the newest published version, parsed once per
+process and content hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.problems import Problem
+from api.runtime import db, runtime
+from catalog.loading import catalog_from_document
+from catalog.model import Catalog
+from catalog.versions import CatalogVersion, latest_version
+
+
+@dataclass(frozen=True)
+class LiveCatalog:
+    version: CatalogVersion
+    catalog: Catalog
+
+
+def live_catalog() -> LiveCatalog:
+    """The catalog this request must use; 503 while none has been published."""
+    session = db()
+    version = latest_version(session)
+    if version is None:
+        raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
+    cache = runtime().catalogs
+    catalog = cache.get(version.content_hash)
+    if catalog is None:
+        catalog = catalog_from_document(version.document)
+        cache[version.content_hash] = catalog
+    return LiveCatalog(version=version, catalog=catalog)

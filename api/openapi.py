@@ -1,0 +1,69 @@
+"""The OpenAPI document and request parsing, both driven by the marshmallow schemas.
+
+`Blueprint` is flask-smorest's blueprint with a request parser that answers a body of the
+wrong media type with 415 and a failed validation with 400 invalid-request; `ApiSpec`
+documents every error response as application/problem+json.
+"""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask_smorest.spec import prepare_response
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from api.problems import PROBLEM_MEDIA_TYPE, Problem
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as documented in the OpenAPI document."""
+
+    type = ma.fields.String(metadata={"description": "Stable URI reference of the problem type"})
+    title = ma.fields.String()
+    title_zh = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    errors = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={"description": "Field errors: {pointer, detail} for the body, {parameter, detail} otherwise"},
+    )
+
+
+class RequestParser(FlaskParser):
+    """Parses request arguments; a JSON body must be sent as JSON."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if req.get_data(cache=True) and not core.is_json(req.mimetype):
+            raise Problem(
+                "unsupported-media-type",
+                f"Send the body as application/json, not {req.mimetype or 'an unnamed type'}.",
+            )
+        return super()._raw_load_json(req)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = RequestParser()
+
+
+class ApiSpec(flask_smorest.Api):
+    """flask-smorest's Api with problem+json error responses in the document."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Error", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_MEDIA_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)

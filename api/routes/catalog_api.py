@@ -1,0 +1,195 @@
+"""Read access to the live catalog for everyone (`/api/v1/catalog/...`), and a dry-run
+validator that catalog administrators can post a catalog document to.
+
+Responses carry the live version's content hash as ETag, so clients can poll cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, g, request
+
+from api.catalog_views import department_view, matches, matter_view, proof_view
+from api.live_catalog import LiveCatalog, live_catalog
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.runtime import db
+from api.schemas.catalog import (
+    CatalogSummarySchema,
+    CatalogVersionSchema,
+    DepartmentSchema,
+    MatterQuerySchema,
+    MatterSchema,
+    ProofQuerySchema,
+    ProofSchema,
+    TextQuerySchema,
+    ValidationResultSchema,
+)
+from catalog.errors import CatalogInvalid
+from catalog.loading import catalog_from_document
+from catalog.versions import list_versions
+
+blp = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog",
+                description="The published catalog of proofs, matters and source departments")
+
+
+def _live() -> LiveCatalog:
+    live = live_catalog()
+    g.catalog_etag = live.version.content_hash
+    return live
+
+
+@blp.after_request
+def _etag(response: Response) -> Response:
+    etag = g.pop("catalog_etag", None)
+    if etag and response.status_code == 200:
+        response.set_etag(etag, weak=True)
+        response.make_conditional(request)
+    return response
+
+
+def _known(codes: Any, value: str | None, parameter: str) -> None:
+    if value is not None and value not in codes:
+        raise Problem("invalid-request", f"{parameter}: unknown code {value!r}",
+                      errors=[{"parameter": parameter, "detail": f"unknown code {value!r}"}])
+
+
+def _not_found(kind: str, code: str) -> Problem:
+    return Problem("not-found", f"The live catalog has no {kind} {code!r}.")
+
+
+@blp.route("")
+@blp.response(200, CatalogSummarySchema)
+def summary() -> dict[str, Any]:
+    """The live catalog version and how many entries it holds."""
+    live = _live()
+    return {
+        "version": live.version,
+        "departments": len(live.catalog.departments),
+        "proofs": len(live.catalog.proofs),
+        "matters": len(live.catalog.matters),
+    }
+
+
+@blp.route("/versions")
+@blp.response(200, CatalogVersionSchema(many=True))
+def versions() -> list[Any]:
+    """Every published catalog version, newest (live) first."""
+    return list_versions(db())
+
+
+@blp.route("/departments")
+@blp.arguments(TextQuerySchema, location="query")
+@blp.response(200, DepartmentSchema(many=True))
+def departments(args: dict[str, str]) -> list[dict[str, Any]]:
+    """Departments, optionally searched by text."""
+    views = [department_view(d) for d in _live().catalog.departments.values()]
+    return [v for v in views if matches(v, args.get("q", ""))]
+
+
+@blp.route("/departments/<code>")
+@blp.response(200, DepartmentSchema)
+def department(code: str) -> dict[str, Any]:
+    """One department."""
+    found = _live().catalog.departments.get(code)
+    if found is None:
+        raise _not_found("department", code)
+    return department_view(found)
+
+
+@blp.route("/proofs")
+@blp.arguments(ProofQuerySchema, location="query")
+@blp.response(200, ProofSchema(many=True))
+def proofs(args: dict[str, str]) -> list[dict[str, Any]]:
+    """Proofs, filtered by source department, default mode and text."""
+    catalog = _live().catalog
+    _known(catalog.departments, args.get("department"), "department")
+    selected = [
+        proof_view(catalog, p)
+        for p in catalog.proofs.values()
+        if args.get("department", p.department) == p.department and args.get("mode", p.mode.value) == p.mode.value
+    ]
+    return [v for v in selected if matches(v, args.get("q", ""))]
+
+
+@blp.route("/proofs/<code>")
+@blp.response(200, ProofSchema)
+def proof(code: str) -> dict[str, Any]:
+    """One proof with its data items, source department and legal basis."""
+    catalog = _live().catalog
+    found = catalog.proofs.get(code)
+    if found is None:
+        raise _not_found("proof", code)
+    return proof_view(catalog, found)
+
+
+@blp.route("/matters")
+@blp.arguments(MatterQuerySchema, location="query")
+@blp.response(200, MatterSchema(many=True))
+def matters(args: dict[str, str]) -> list[dict[str, Any]]:
+    """Matters, filtered by domain, department (consumer or source), mode, proof and text."""
+    catalog = _live().catalog
+    _known(catalog.departments, args.get("department"), "department")
+    _known(catalog.proofs, args.get("proof"), "proof")
+    views = [matter_view(catalog, m) for m in catalog.matters.values()]
+    return [v for v in views if _matter_selected(v, args)]
+
+
+def _matter_selected(view: dict[str, Any], args: dict[str, str]) -> bool:
+    requirements = view["proofs"]
+    department = args.get("department")
+    return (
+        args.get("domain", view["domain"]) == view["domain"]
+        and (department is None or department in view["consumers"]
+             or any(r["department"] == department for r in requirements))
+        and ("mode" not in args or any(r["mode"] == args["mode"] for r in requirements))
+        and ("proof" not in args or any(r["proof"] == args["proof"] for r in requirements))
+        and matches(view, args.get("q", ""))
+    )
+
+
+@blp.route("/matters/<code>")
+@blp.response(200, MatterSchema)
+def matter(code: str) -> dict[str, Any]:
+    """One matter with every proof it requires and how each is handled."""
+    catalog = _live().catalog
+    found = catalog.matters.get(code)
+    if found is None:
+        raise _not_found("matter", code)
+    return matter_view(catalog, found)
+
+
+class CatalogDocumentSchema(ma.Schema):
+    """A whole catalog document, as `mianzheng catalog publish` reads it."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    departments = ma.fields.List(ma.fields.Dict(), required=True)
+    proofs = ma.fields.List(ma.fields.Dict(), required=True)
+    matters = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+@blp.route("/validation", methods=["POST"])
+@blp.arguments(CatalogDocumentSchema)
+@blp.response(200, ValidationResultSchema)
+def validate(document: dict[str, Any]) -> dict[str, Any]:
+    """Validate a catalog document without publishing it; 400 lists every problem."""
+    try:
+        catalog = catalog_from_document(document)
+    except CatalogInvalid as invalid:
+        errors = [
+            {"file": p.file, "entry": p.entry, "field": p.field, "detail": p.message} for p in invalid.problems
+        ]
+        raise Problem("invalid-request", f"The catalog has {len(errors)} problem(s).", errors=errors) from None
+    return {
+        "valid": True,
+        "content_hash": catalog.content_hash(),
+        "departments": len(catalog.departments),
+        "proofs": len(catalog.proofs),
+        "matters": len(catalog.matters),
+    }
+
+

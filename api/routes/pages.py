@@ -1,0 +1,59 @@
+"""Public web pages in Chinese: the landing page, the catalog (清单公开) and the pages that
+document each problem type."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+
+from api.catalog_views import matches, matter_view, proof_view
+from api.live_catalog import live_catalog
+from api.problems import PROBLEM_TYPES
+from catalog.model import Domain, Mode
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.route("/")
+def index() -> str:
+    return render_template("index.html")
+
+
+@bp.route("/catalog")
+def catalog_page() -> str:
+    """Matters → proofs → handling mode → source department → legal basis, searchable."""
+    live = live_catalog()
+    query = request.args.get("q", "")[:100]
+    domain = request.args.get("domain", "")
+    mode = request.args.get("mode", "")
+    matter_views = [
+        view
+        for view in (matter_view(live.catalog, m) for m in live.catalog.matters.values())
+        if (not domain or view["domain"] == domain)
+        and (not mode or any(r["mode"] == mode for r in view["proofs"]))
+        and matches(view, query)
+    ]
+    proof_views = [
+        view
+        for view in (proof_view(live.catalog, p) for p in live.catalog.proofs.values())
+        if (not mode or view["mode"] == mode) and matches(view, query)
+    ]
+    return render_template(
+        "catalog.html",
+        version=live.version,
+        matters=matter_views,
+        proofs=proof_views,
+        departments=live.catalog.departments,
+        query=query,
+        domain=domain,
+        mode=mode,
+        domains=list(Domain),
+        modes=list(Mode),
+    )
+
+
+@bp.route("/problems/<slug>")
+def problem_page(slug: str) -> str:
+    kind = PROBLEM_TYPES.get(slug)
+    if kind is None:
+        abort(404)
+    return render_template("problem.html", kind=kind)

@@ -1,0 +1,12 @@
+"""Times as people in the city read them: Beijing time (UTC+8, no daylight saving)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+
+
+def beijing_time(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """Format an aware timestamp in Beijing time."""
+    return moment.astimezone(BEIJING).strftime(pattern)

@@ -1,0 +1,73 @@
+"""Published catalog versions: every publication is stored whole, with its content hash,
+time and publisher; the live catalog is the newest version.
+
+Rolling back is publishing an earlier document again, so the history only grows and an
+auditor can see which catalog was live at any moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
+
+from catalog.model import Catalog
+from catalog.orm import Base, UtcDateTime
+
+
+class CatalogVersion(Base):
+    """One published catalog document."""
+
+    __tablename__ = "catalog_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    document: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    published_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """The live version after a publication, and whether the publication created it."""
+
+    version: CatalogVersion
+    created: bool
+
+
+def latest_version(session: Session) -> CatalogVersion | None:
+    """The live version (the newest one), without loading its document."""
+    return session.scalars(select(CatalogVersion).order_by(CatalogVersion.number.desc()).limit(1)).first()
+
+
+def list_versions(session: Session) -> list[CatalogVersion]:
+    """Every published version, newest first."""
+    return list(session.scalars(select(CatalogVersion).order_by(CatalogVersion.number.desc())))
+
+
+def publish(session: Session, catalog: Catalog, published_by: str, note: str | None = None) -> PublishOutcome:
+    """Store `catalog` as the new live version unless it is already the live content.
+
+    The caller validated the catalog (loading it is validating it) and owns the transaction;
+    two concurrent publications collide on the unique version number and one fails whole.
+    """
+    live = latest_version(session)
+    content_hash = catalog.content_hash()
+    if live is not None and live.content_hash == content_hash:
+        return PublishOutcome(version=live, created=False)
+    version = CatalogVersion(
+        number=(live.number + 1) if live else 1,
+        content_hash=content_hash,
+        document=catalog.to_document(),
+        published_at=datetime.now(timezone.utc),
+        published_by=published_by,
+        note=note,
+    )
+    session.add(version)
+    session.flush()
+    return PublishOutcome(version=version, created=True)

@@ -1,0 +1,91 @@
+"""The catalog as a department system reads it over HTTP: lists, filters, single entries,
+ETags, and precise problems for unknown codes and bad filters."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def client(live_server: str):
+    with httpx.Client(base_url=live_server, timeout=10) as client:
+        yield client
+
+
+def test_summary_names_the_live_version(client: httpx.Client) -> None:
+    body = client.get("/api/v1/catalog").json()
+    assert body["version"]["number"] == 1
+    assert body["version"]["published_by"] == "mianzheng init"
+    assert len(body["version"]["content_hash"]) == 64
+    assert body["departments"] >= 13 and body["proofs"] >= 29 and body["matters"] >= 14
+
+
+def test_teacher_qualification_takes_a_commitment_for_no_criminal_record(client: httpx.Client) -> None:
+    matter = client.get("/api/v1/catalog/matters/TEACHER_QUALIFICATION").json()
+    requirement = next(r for r in matter["proofs"] if r["proof"] == "NO_CRIMINAL_RECORD")
+    assert requirement["mode"] == "commitment"
+    assert requirement["mode_zh"] == "告知承诺"
+    assert requirement["mode_overridden"] is True
+    assert client.get("/api/v1/catalog/proofs/NO_CRIMINAL_RECORD").json()["mode"] == "online_issue"
+
+
+def test_public_rental_housing_receives_only_the_fields_it_needs(client: httpx.Client) -> None:
+    matter = client.get("/api/v1/catalog/matters/PUBLIC_RENTAL_HOUSING").json()
+    no_housing = next(r for r in matter["proofs"] if r["proof"] == "NO_HOUSING")
+    all_items = {i["name"] for i in client.get("/api/v1/catalog/proofs/NO_HOUSING").json()["data_items"]}
+    assert set(no_housing["fields"]) < all_items
+    assert "has_registered_property" in no_housing["fields"]
+    assert no_housing["department"] == "BDC"
+    assert "ZJ" in matter["consumers"]
+
+
+def test_proofs_filter_by_department_and_mode(client: httpx.Client) -> None:
+    proofs = client.get("/api/v1/catalog/proofs", params={"department": "GA"}).json()
+    assert proofs and {p["department"] for p in proofs} == {"GA"}
+    online = client.get("/api/v1/catalog/proofs", params={"mode": "online_issue"}).json()
+    assert {"NO_HOUSING", "NO_CRIMINAL_RECORD"} <= {p["code"] for p in online}
+    assert {p["mode"] for p in online} == {"online_issue"}
+
+
+def test_matters_filter_by_domain_and_proof(client: httpx.Client) -> None:
+    housing = client.get("/api/v1/catalog/matters", params={"domain": "housing"}).json()
+    assert "PUBLIC_RENTAL_HOUSING" in {m["code"] for m in housing}
+    assert {m["domain"] for m in housing} == {"housing"}
+    with_proof = client.get("/api/v1/catalog/matters", params={"proof": "NO_CRIMINAL_RECORD"}).json()
+    assert with_proof and all(any(r["proof"] == "NO_CRIMINAL_RECORD" for r in m["proofs"]) for m in with_proof)
+
+
+def test_text_search_finds_chinese_names(client: httpx.Client) -> None:
+    found = client.get("/api/v1/catalog/proofs", params={"q": "无房"}).json()
+    assert [p["code"] for p in found] == ["NO_HOUSING"]
+
+
+def test_unknown_code_is_a_not_found_problem(client: httpx.Client) -> None:
+    response = client.get("/api/v1/catalog/proofs/NO_SUCH_PROOF")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == "/problems/not-found"
+    assert "NO_SUCH_PROOF" in body["detail"]
+    assert body["instance"] == "/api/v1/catalog/proofs/NO_SUCH_PROOF"
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [({"mode": "paper"}, "mode"), ({"department": "XX"}, "department"), ({"department": "bad code"}, "department")],
+)
+def test_a_bad_filter_names_the_parameter(client: httpx.Client, params: dict[str, str], parameter: str) -> None:
+    response = client.get("/api/v1/catalog/proofs", params=params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "/problems/invalid-request"
+    assert [e["parameter"] for e in body["errors"]] == [parameter]
+
+
+def test_etag_lets_clients_poll_cheaply(client: httpx.Client) -> None:
+    first = client.get("/api/v1/catalog/matters")
+    etag = first.headers["etag"]
+    again = client.get("/api/v1/catalog/matters", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""

@@ -1,0 +1,86 @@
+"""The `mianzheng` command as an operator uses it: set-up, catalog validation, publication
+and display, with exit codes scripts can rely on and one-line errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from catalog.loading import bundled_catalog_path
+from tests.support.cli import cli_environment, run_cli
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return cli_environment(database_url, tmp_path / "var")
+
+
+@pytest.fixture
+def catalog_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "catalog"
+    shutil.copytree(bundled_catalog_path(), target)
+    return target
+
+
+def test_init_is_safe_to_repeat(env: dict[str, str]) -> None:
+    result = run_cli(env, "init")
+    assert result.returncode == 0, result.stderr
+    assert "现行目录为第 1 版，保持不变" in result.stdout
+
+
+def test_validate_the_bundled_catalog(env: dict[str, str]) -> None:
+    result = run_cli(env, "catalog", "validate", str(bundled_catalog_path()))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("目录有效")
+
+
+def test_a_broken_catalog_is_refused_whole_and_changes_nothing(env: dict[str, str], catalog_copy: Path) -> None:
+    proofs = catalog_copy / "proofs.yaml"
+    proofs.write_text(proofs.read_text(encoding="utf-8").replace("department: BDC", "department: NOWHERE", 1),
+                      encoding="utf-8")
+    for command in ("validate", "publish"):
+        result = run_cli(env, "catalog", command, str(catalog_copy))
+        assert result.returncode == 1
+        assert "proofs.yaml: " in result.stderr and "NOWHERE" in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("错误：目录无效")
+    versions = run_cli(env, "catalog", "versions")
+    assert versions.stdout.count("第 ") == 1
+
+
+def test_publish_creates_a_version_only_for_new_content(env: dict[str, str], catalog_copy: Path) -> None:
+    same = run_cli(env, "catalog", "publish", str(catalog_copy))
+    assert same.returncode == 0 and "未新建版本" in same.stdout
+    departments = catalog_copy / "departments.yaml"
+    departments.write_text(departments.read_text(encoding="utf-8").replace("公安局", "市公安局", 1), encoding="utf-8")
+    changed = run_cli(env, "catalog", "publish", str(catalog_copy), "--by", "目录管理员", "--note", "更名")
+    assert changed.returncode == 0, changed.stderr
+    assert "已发布目录第 2 版" in changed.stdout
+    listing = run_cli(env, "catalog", "versions").stdout.splitlines()
+    assert listing[0].startswith("第 2 版") and "目录管理员" in listing[0]
+    assert "市公安局" in run_cli(env, "catalog", "show", "GA").stdout
+
+
+def test_show_an_entry_and_an_unknown_code(env: dict[str, str]) -> None:
+    shown = run_cli(env, "catalog", "show", "TEACHER_QUALIFICATION")
+    assert shown.returncode == 0
+    assert "无犯罪记录证明：告知承诺" in shown.stdout
+    unknown = run_cli(env, "catalog", "show", "NO_SUCH_CODE")
+    assert unknown.returncode == 3
+    assert len(unknown.stderr.strip().splitlines()) == 1
+
+
+def test_commands_refuse_an_uninitialised_database(tmp_path: Path) -> None:
+    env = cli_environment(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var")
+    result = run_cli(env, "catalog", "show")
+    assert result.returncode == 4
+    assert "mianzheng init" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["catalog"], ["catalog", "validate"],
+                                     ["catalog", "publish"], ["catalog", "show"], ["catalog", "versions"]])
+def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
+    result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'x.db'}", tmp_path), *command, "--help")
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout

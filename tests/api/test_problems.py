@@ -1,0 +1,88 @@
+"""Every error the HTTP API gives is an RFC 9457 problem document: the framework's own
+404/405/413/415, malformed JSON, failed validation, and the catalog validator's findings."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from catalog.loading import bundled_catalog_path, load_catalog
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def client(live_server: str):
+    with httpx.Client(base_url=live_server, timeout=10) as client:
+        yield client
+
+
+def _problem(response: httpx.Response, status: int, slug: str) -> dict:
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    assert body["title"] and body["title_zh"] and body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_unknown_route(client: httpx.Client) -> None:
+    _problem(client.get("/api/v1/nothing-here"), 404, "not-found")
+
+
+def test_wrong_method_keeps_the_allow_header(client: httpx.Client) -> None:
+    response = client.delete("/api/v1/catalog/proofs")
+    _problem(response, 405, "method-not-allowed")
+    assert "GET" in response.headers["allow"]
+
+
+def test_body_of_the_wrong_media_type(client: httpx.Client) -> None:
+    response = client.post("/api/v1/catalog/validation", content=b"departments=1",
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    _problem(response, 415, "unsupported-media-type")
+
+
+def test_malformed_json(client: httpx.Client) -> None:
+    response = client.post("/api/v1/catalog/validation", content=b'{"departments": [',
+                           headers={"content-type": "application/json"})
+    body = _problem(response, 400, "invalid-request")
+    assert body["errors"][0]["pointer"] == "#"
+
+
+def test_missing_member_is_named_by_pointer(client: httpx.Client) -> None:
+    response = client.post("/api/v1/catalog/validation", json={"departments": [], "proofs": []})
+    body = _problem(response, 400, "invalid-request")
+    assert {"pointer": "#/matters", "detail": "Missing data for required field."} in body["errors"]
+
+
+def test_too_large_a_body(client: httpx.Client) -> None:
+    response = client.post("/api/v1/catalog/validation", content=b"[" + b"0," * 1_100_000 + b"0]",
+                           headers={"content-type": "application/json"})
+    _problem(response, 413, "payload-too-large")
+
+
+def test_valid_catalog_document_passes_validation(client: httpx.Client) -> None:
+    catalog = load_catalog(bundled_catalog_path())
+    response = client.post("/api/v1/catalog/validation", json=catalog.to_document())
+    assert response.status_code == 200
+    assert response.json()["content_hash"] == catalog.content_hash()
+
+
+def test_broken_catalog_document_lists_each_problem(client: httpx.Client) -> None:
+    document = load_catalog(bundled_catalog_path()).to_document()
+    document["proofs"][0]["department"] = "NOWHERE"
+    document["matters"][0]["consumers"].append("ALSO_NOWHERE")
+    body = _problem(client.post("/api/v1/catalog/validation", json=document), 400, "invalid-request")
+    details = json.dumps(body["errors"], ensure_ascii=False)
+    assert "NOWHERE" in details and "ALSO_NOWHERE" in details
+    assert {e["entry"] for e in body["errors"]} >= {document["proofs"][0]["code"], document["matters"][0]["code"]}
+
+
+def test_problem_types_are_documented_pages(client: httpx.Client) -> None:
+    page = client.get("/problems/invalid-request")
+    assert page.status_code == 200
+    assert "请求内容有误" in page.text

@@ -1,0 +1,45 @@
+"""`mianzheng serve` runs the app under gunicorn and answers over HTTP, as `scripts/serve` does."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.cli import MIANZHENG, cli_environment, run_cli
+from tests.support.postgres import free_port
+
+
+@pytest.mark.slow
+def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) -> None:
+    env = cli_environment(database_url, tmp_path / "var")
+    port = free_port()
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "server did not become ready"
+            time.sleep(0.2)
+        page = httpx.get(f"{base}/catalog", params={"q": "公租房"})
+        assert page.status_code == 200
+        assert "证明事项清单公开" in page.text and "无房证明" in page.text
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"{base}/catalog" in output
+
+
+def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
+    result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var"), "serve")
+    assert result.returncode == 4
+    assert "mianzheng init" in result.stderr
