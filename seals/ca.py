@@ -1,0 +1,259 @@
+"""Certificate profiles of the city PKI: the root CA, department seal certificates and the CRL.
+
+Pure functions over `cryptography` objects; no files, no database. The profile (extensions,
+validity, identifiers) is documented in docs/seals.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from seals.b64 import b64url_encode
+from seals.errors import InvalidCaMaterial
+
+ROOT_VALIDITY = timedelta(days=20 * 365)
+BACKDATE = timedelta(minutes=5)
+"""Certificates start a little in the past so that verifiers with a slightly slow clock accept them."""
+
+DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+"""id-kp-documentSigning (RFC 9336)."""
+
+SEAL_EXTENDED_KEY_USAGES = (DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION)
+"""documentSigning says what a seal is for; emailProtection is what NSS (poppler's pdfsig) and
+Adobe check for a PDF signer under the S/MIME trust bit, so it is kept for interoperability."""
+
+USCC_PREFIX = "NTRCN-"
+"""organizationIdentifier semantics of ETSI EN 319 412-1: NTR (national trade register), CN."""
+
+
+@dataclass(frozen=True)
+class CityCa:
+    """The root certificate together with its private key (held only while signing)."""
+
+    certificate: x509.Certificate
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+
+
+class RevocationReason(str, Enum):
+    """The CRL reason codes a seal officer may give (RFC 5280 CRLReason)."""
+
+    UNSPECIFIED = "unspecified"
+    KEY_COMPROMISE = "key_compromise"
+    AFFILIATION_CHANGED = "affiliation_changed"
+    SUPERSEDED = "superseded"
+    CESSATION_OF_OPERATION = "cessation_of_operation"
+
+    @property
+    def x509_flag(self) -> x509.ReasonFlags:
+        return {
+            RevocationReason.UNSPECIFIED: x509.ReasonFlags.unspecified,
+            RevocationReason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
+            RevocationReason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
+            RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded,
+            RevocationReason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
+        }[self]
+
+
+@dataclass(frozen=True)
+class RevokedEntry:
+    """One line of the CRL."""
+
+    serial_number: int
+    revoked_at: datetime
+    reason: RevocationReason
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC, without microseconds (X.509 has seconds)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def certificate_kid(certificate: x509.Certificate) -> str:
+    """The key id of a certificate: base64url (no padding) of the SHA-256 of its DER.
+
+    This is the RFC 7517 `x5t#S256` thumbprint, so a verifier can recompute it from `x5c[0]`.
+    """
+    return b64url_encode(hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest())
+
+
+def x5c_entry(certificate: x509.Certificate) -> str:
+    """Standard base64 (not base64url) of the DER, as an `x5c` member requires (RFC 7515 §4.1.6)."""
+    return base64.b64encode(certificate.public_bytes(Encoding.DER)).decode("ascii")
+
+
+def generate_key() -> ec.EllipticCurvePrivateKey:
+    """A fresh ECDSA P-256 key."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def create_root(
+    common_name: str = "金华市电子印章根证书",
+    organization: str = "金华市数据资源局",
+    *,
+    now: datetime | None = None,
+) -> CityCa:
+    """Create a self-signed city root CA (ECDSA P-256, 20 years, pathlen 0)."""
+    now = now or utc_now()
+    key = generate_key()
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + ROOT_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return CityCa(certificate, key)
+
+
+def check_ca_material(certificate: x509.Certificate, private_key: object, *, now: datetime | None = None) -> CityCa:
+    """Accept an existing CA certificate and key, or raise `InvalidCaMaterial` saying why."""
+    now = now or utc_now()
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(private_key.curve, ec.SECP256R1):
+        raise InvalidCaMaterial("the CA key must be an ECDSA P-256 key")
+    if private_key.public_key() != certificate.public_key():
+        raise InvalidCaMaterial("the private key does not belong to the CA certificate")
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound as missing:
+        raise InvalidCaMaterial(f"the CA certificate lacks the {missing.oid.dotted_string} extension")
+    if not constraints.ca:
+        raise InvalidCaMaterial("the certificate is not a CA certificate (basicConstraints CA:false)")
+    if not (usage.key_cert_sign and usage.crl_sign):
+        raise InvalidCaMaterial("the CA certificate may not sign certificates and CRLs")
+    if not certificate.not_valid_before_utc <= now < certificate.not_valid_after_utc:
+        raise InvalidCaMaterial("the CA certificate is not valid now")
+    return CityCa(certificate, private_key)
+
+
+def issue_seal_certificate(
+    ca: CityCa,
+    public_key: CertificatePublicKeyTypes,
+    *,
+    department_name: str,
+    uscc: str,
+    crl_url: str,
+    validity: timedelta,
+    now: datetime | None = None,
+) -> x509.Certificate:
+    """Issue a department seal certificate for `public_key`, valid inside the root's validity.
+
+    Subject: C=CN, O=<department>, CN=<department>电子印章, organizationIdentifier=NTRCN-<USCC>.
+    """
+    now = now or utc_now()
+    not_after = min(now + validity, ca.certificate.not_valid_after_utc)
+    if not_after <= now:
+        raise InvalidCaMaterial("the CA certificate expires before the seal could be valid")
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, department_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, USCC_PREFIX + uscc),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{department_name}电子印章"),
+        ]
+    )
+    issuer_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    distribution_point = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(crl_url)],
+        relative_name=None,
+        reasons=None,
+        crl_issuer=None,
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.certificate.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(max(now - BACKDATE, ca.certificate.not_valid_before_utc))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, content_commitment=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(list(SEAL_EXTENDED_KEY_USAGES)), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+            critical=False,
+        )
+        .add_extension(x509.CRLDistributionPoints([distribution_point]), critical=False)
+        .sign(ca.private_key, hashes.SHA256())
+    )
+
+
+def build_crl(
+    ca: CityCa,
+    revoked: list[RevokedEntry],
+    *,
+    crl_number: int,
+    validity: timedelta,
+    now: datetime | None = None,
+) -> x509.CertificateRevocationList:
+    """A CRL signed by the CA listing `revoked` with revocation time and reason code."""
+    now = now or utc_now()
+    issuer_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.certificate.subject)
+        .last_update(now)
+        .next_update(now + validity)
+        .add_extension(x509.CRLNumber(crl_number), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+            critical=False,
+        )
+    )
+    for entry in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(entry.serial_number)
+            .revocation_date(entry.revoked_at)
+            .add_extension(x509.CRLReason(entry.reason.x509_flag), critical=False)
+            .build()
+        )
+    return builder.sign(ca.private_key, hashes.SHA256())
+
+
+def _key_usage(
+    *,
+    digital_signature: bool = False,
+    content_commitment: bool = False,
+    key_cert_sign: bool = False,
+    crl_sign: bool = False,
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=content_commitment,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )

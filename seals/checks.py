@@ -1,0 +1,174 @@
+"""The certificate checks shared by the JWS and the PDF verifier: chain, seal status, validity.
+
+Both verifiers establish the signing certificate and the signing time their own way, then hand
+them here, so a seal is judged the same whichever form the signed document takes.
+
+Our PKI has two levels (the root has pathlen 0), so the chain check is: the signing certificate
+is directly issued by the configured city root, is not a CA, and may sign (digitalSignature or
+nonRepudiation). The seal status comes from the CRL in the trust store: revoked at or before
+the signing time is INVALID, revoked later is VALID with a note, except that a seal revoked for
+key compromise is trusted before its revocation only when a trusted time-stamp dates the
+signature (a claimed time can be back-dated by whoever holds the key).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.x509.oid import NameOID
+
+from seals.ca import certificate_kid
+from seals.trust import TrustStore
+from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
+
+CLOCK_SKEW = timedelta(minutes=5)
+MIN_RSA_BITS = 2048
+COMPROMISE_REASONS = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise})
+
+SIGNING_TIME_TIMESTAMP = "timestamp"
+SIGNING_TIME_CLAIMED = "claimed"
+SIGNING_TIME_VERIFICATION = "verification_time"
+
+
+def summarise_signer(certificate: x509.Certificate) -> SignerSummary:
+    return SignerSummary(
+        subject=certificate.subject.rfc4514_string(),
+        organization=_attribute(certificate, NameOID.ORGANIZATION_NAME),
+        organization_identifier=_attribute(certificate, NameOID.ORGANIZATION_IDENTIFIER),
+        serial_number=format(certificate.serial_number, "x"),
+        kid=certificate_kid(certificate),
+    )
+
+
+def certificate_checks(
+    certificate: x509.Certificate,
+    trust: TrustStore,
+    *,
+    signing_time: datetime,
+    signing_time_source: str,
+    now: datetime,
+) -> tuple[CheckResult, CheckResult, CheckResult]:
+    """The chain, seal_status and validity results for a signature made by `certificate`."""
+    chain = check_chain(certificate, trust)
+    if chain.status is not Status.VALID:
+        return (
+            chain,
+            CheckResult.of(Check.SEAL_STATUS, Status.SKIPPED, "not_checked_chain"),
+            CheckResult.of(Check.VALIDITY, Status.SKIPPED, "not_checked_chain"),
+        )
+    return (
+        chain,
+        check_seal_status(certificate, trust, signing_time, signing_time_source, now),
+        check_validity(certificate, trust, signing_time, signing_time_source, now),
+    )
+
+
+def integrity_only(integrity: CheckResult) -> Verdict:
+    """The verdict when integrity failed before a signing certificate could be established."""
+    skipped = (
+        CheckResult.of(check, Status.SKIPPED, "not_checked_no_certificate")
+        for check in (Check.CHAIN, Check.SEAL_STATUS, Check.VALIDITY)
+    )
+    return Verdict((integrity, *skipped))
+
+
+def key_matches_algorithm(key: CertificatePublicKeyTypes, alg: str) -> bool:
+    """Whether `key` is the key type `alg` needs: P-256 for ES256, RSA of 2048 bits or more for PS256."""
+    if alg == "ES256":
+        return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+    return alg == "PS256" and isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS
+
+
+def check_chain(certificate: x509.Certificate, trust: TrustStore) -> CheckResult:
+    try:
+        certificate.verify_directly_issued_by(trust.root)
+    except (ValueError, TypeError, InvalidSignature):
+        return CheckResult.of(Check.CHAIN, Status.INVALID, "untrusted_root")
+    extensions = certificate.extensions
+    try:
+        constraints = extensions.get_extension_for_class(x509.BasicConstraints).value
+        usage = extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return CheckResult.of(
+            Check.CHAIN, Status.INVALID, "not_a_seal_certificate", detail="basicConstraints/keyUsage missing"
+        )
+    if constraints.ca:
+        return CheckResult.of(Check.CHAIN, Status.INVALID, "not_a_seal_certificate", detail="CA:true")
+    if not (usage.digital_signature or usage.content_commitment):
+        return CheckResult.of(Check.CHAIN, Status.INVALID, "not_a_seal_certificate", detail="keyUsage")
+    return CheckResult.of(Check.CHAIN, Status.VALID, "chain_valid")
+
+
+def check_seal_status(
+    certificate: x509.Certificate,
+    trust: TrustStore,
+    signing_time: datetime,
+    signing_time_source: str,
+    now: datetime,
+) -> CheckResult:
+    crl = trust.crl
+    if crl is None:
+        return CheckResult.of(Check.SEAL_STATUS, Status.SKIPPED, "crl_unavailable")
+    if not trust.crl_is_authentic:
+        return CheckResult.of(Check.SEAL_STATUS, Status.ERROR, "crl_invalid")
+    entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+    if entry is None:
+        next_update = crl.next_update_utc
+        if next_update is not None and next_update < now:
+            return CheckResult.of(Check.SEAL_STATUS, Status.ERROR, "crl_stale", next_update=_iso(next_update))
+        return CheckResult.of(Check.SEAL_STATUS, Status.VALID, "seal_good")
+    revoked_at = entry.revocation_date_utc
+    reason = _reason(entry)
+    if revoked_at <= signing_time:
+        return CheckResult.of(
+            Check.SEAL_STATUS, Status.INVALID, "seal_revoked", revoked_at=_iso(revoked_at), reason=reason.value
+        )
+    if reason in COMPROMISE_REASONS and signing_time_source != SIGNING_TIME_TIMESTAMP:
+        return CheckResult.of(
+            Check.SEAL_STATUS, Status.INVALID, "seal_revoked_key_compromise", revoked_at=_iso(revoked_at)
+        )
+    return CheckResult.of(Check.SEAL_STATUS, Status.VALID, "revoked_after_signing", revoked_at=_iso(revoked_at))
+
+
+def check_validity(
+    certificate: x509.Certificate,
+    trust: TrustStore,
+    signing_time: datetime,
+    signing_time_source: str,
+    now: datetime,
+) -> CheckResult:
+    if signing_time > now + CLOCK_SKEW:
+        return CheckResult.of(Check.VALIDITY, Status.INVALID, "signing_time_in_future", signing_time=_iso(signing_time))
+    not_before = max(certificate.not_valid_before_utc, trust.root.not_valid_before_utc)
+    not_after = min(certificate.not_valid_after_utc, trust.root.not_valid_after_utc)
+    if not not_before <= signing_time <= not_after:
+        return CheckResult.of(
+            Check.VALIDITY,
+            Status.INVALID,
+            "outside_validity",
+            signing_time=_iso(signing_time),
+            not_before=_iso(not_before),
+            not_after=_iso(not_after),
+        )
+    code = "signing_time_missing" if signing_time_source == SIGNING_TIME_VERIFICATION else "within_validity"
+    return CheckResult.of(Check.VALIDITY, Status.VALID, code, signing_time=_iso(signing_time))
+
+
+def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags:
+    try:
+        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    except x509.ExtensionNotFound:
+        return x509.ReasonFlags.unspecified
+
+
+def _attribute(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
+    values = certificate.subject.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,46 @@
+"""Domain errors of the seals package; the api layer maps them to HTTP problems.
+
+Messages name the department or the certificate serial, never key material or passphrases.
+"""
+
+from __future__ import annotations
+
+
+class SealError(Exception):
+    """Base class of every error raised by seals/."""
+
+
+class CaMissing(SealError):
+    """No city CA has been created or imported yet."""
+
+
+class CaAlreadyExists(SealError):
+    """A city CA exists already; a second one is not created silently."""
+
+
+class InvalidCaMaterial(SealError):
+    """An imported CA certificate or key is unusable (not a CA, key mismatch, expired ...)."""
+
+
+class SealNotFound(SealError):
+    """The department has no seal in the requested state."""
+
+
+class SealAlreadyActive(SealError):
+    """The department has an active seal already; rotate it rather than issue a second one."""
+
+
+class SealRevoked(SealError):
+    """The seal was revoked and cannot sign."""
+
+
+class KeyUnavailable(SealError):
+    """A key file is missing, unreadable, or the passphrase does not open it."""
+
+
+class SealImageUnavailable(SealError):
+    """The seal image cannot be rendered (no CJK font for the PNG renderer)."""
+
+
+class SigningFailed(SealError):
+    """Producing a signature failed (for example the time-stamp authority did not answer)."""

@@ -1,0 +1,364 @@
+"""The seal registry: the `seal_ca` and `seals` tables and the seal officer's service functions.
+
+Service functions take a SQLAlchemy `Session` and explicit `SealSettings`; they flush but never
+commit (the caller owns the transaction). Key files are written before the caller commits, so
+a rolled-back issue leaves an unused key file behind, never a row without its key.
+
+Seal lifecycle (`seals.status`): `active` (the one seal a department signs with; at most one
+per department, enforced by a partial unique index), `superseded` (replaced by rotation; still
+valid until it expires, so signatures made with it stay verifiable), `revoked` (listed on the
+CRL with time and reason) and `expired` (past not_after; set when seals are listed or used).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, select, text, update
+from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from catalog.orm import Base, UtcDateTime
+from seals import ca, keys
+from seals.errors import (
+    CaAlreadyExists,
+    CaMissing,
+    InvalidCaMaterial,
+    SealAlreadyActive,
+    SealNotFound,
+    SealRevoked,
+)
+from seals.settings import SealSettings
+from seals.trust import TrustStore
+
+DEFAULT_PURPOSE = "电子证明专用章"
+CRL_REFRESH_MARGIN = timedelta(days=1)
+"""A stored CRL is re-signed when it has less than this left before its nextUpdate."""
+
+
+class SealStatus(str, Enum):
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class SealCa(Base):
+    """The city root CA (one row) and its current CRL."""
+
+    __tablename__ = "seal_ca"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(512))
+    serial_hex: Mapped[str] = mapped_column(String(40), unique=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    key_ref: Mapped[str] = mapped_column(String(128))
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime())
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime())
+    crl_number: Mapped[int] = mapped_column(Integer, default=0)
+    crl_der: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    crl_next_update: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.certificate_pem.encode("ascii"))
+
+
+class Seal(Base):
+    """A department seal: its certificate, key reference and lifecycle status."""
+
+    __tablename__ = "seals"
+    __table_args__ = (
+        Index(
+            "uq_seals_active_department",
+            "department_code",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(64), index=True)
+    department_name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18))
+    purpose_zh: Mapped[str] = mapped_column(String(64))
+    serial_hex: Mapped[str] = mapped_column(String(40), unique=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    key_ref: Mapped[str] = mapped_column(String(128))
+    status: Mapped[SealStatus] = mapped_column(
+        SqlEnum(
+            SealStatus,
+            name="seal_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda members: [member.value for member in members],
+        )
+    )
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime())
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.certificate_pem.encode("ascii"))
+
+
+def init_ca(
+    session: Session,
+    settings: SealSettings,
+    *,
+    common_name: str = "金华市电子印章根证书",
+    organization: str = "金华市数据资源局",
+    now: datetime | None = None,
+) -> SealCa:
+    """Create the city root CA, store its key encrypted and publish an empty CRL."""
+    now = now or ca.utc_now()
+    return _store_ca(session, settings, ca.create_root(common_name, organization, now=now), now)
+
+
+def import_ca(
+    session: Session,
+    settings: SealSettings,
+    certificate_pem: bytes,
+    key_pem: bytes,
+    key_passphrase: bytes | None = None,
+    *,
+    now: datetime | None = None,
+) -> SealCa:
+    """Adopt an existing CA certificate and key (checked), re-encrypting the key with ours."""
+    now = now or ca.utc_now()
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+        private_key = serialization.load_pem_private_key(key_pem, password=key_passphrase)
+    except (ValueError, TypeError):
+        raise InvalidCaMaterial("the CA certificate or key cannot be read (wrong format or passphrase)") from None
+    return _store_ca(session, settings, ca.check_ca_material(certificate, private_key, now=now), now)
+
+
+def issue_seal(
+    session: Session,
+    settings: SealSettings,
+    *,
+    department_code: str,
+    department_name: str,
+    uscc: str,
+    purpose_zh: str = DEFAULT_PURPOSE,
+    now: datetime | None = None,
+) -> Seal:
+    """Issue the first seal of a department; a department with an active seal is rotated instead."""
+    now = now or ca.utc_now()
+    _expire_lapsed(session, now)
+    if _find_active(session, department_code) is not None:
+        raise SealAlreadyActive(f"department {department_code} has an active seal; rotate it instead")
+    return _issue(session, settings, department_code, department_name, uscc, purpose_zh, now)
+
+
+def rotate_seal(session: Session, settings: SealSettings, department_code: str, *, now: datetime | None = None) -> Seal:
+    """Issue a new seal (new key) for the department; the old one becomes `superseded`.
+
+    The old certificate is not revoked: it stays valid until it expires, so documents signed
+    with it keep verifying, and the validity periods overlap.
+    """
+    now = now or ca.utc_now()
+    current = active_seal(session, department_code, now=now)
+    current.status = SealStatus.SUPERSEDED
+    session.flush()
+    return _issue(session, settings, department_code, current.department_name, current.uscc, current.purpose_zh, now)
+
+
+def revoke_seal(
+    session: Session,
+    settings: SealSettings,
+    department_code: str,
+    reason: ca.RevocationReason,
+    *,
+    serial_hex: str | None = None,
+    now: datetime | None = None,
+) -> Seal:
+    """Revoke the department's active seal (or the one with `serial_hex`) and re-sign the CRL."""
+    now = now or ca.utc_now()
+    if serial_hex is None:
+        seal = active_seal(session, department_code, now=now)
+    else:
+        seal = session.scalars(
+            select(Seal).where(Seal.department_code == department_code, Seal.serial_hex == serial_hex)
+        ).one_or_none()
+        if seal is None:
+            raise SealNotFound(f"department {department_code} has no seal with serial {serial_hex}")
+        if seal.status is SealStatus.REVOKED:
+            raise SealRevoked(f"seal {serial_hex} is revoked already")
+    seal.status = SealStatus.REVOKED
+    seal.revoked_at = now
+    seal.revocation_reason = reason.value
+    session.flush()
+    _resign_crl(session, settings, now)
+    return seal
+
+
+def list_seals(session: Session, department_code: str | None = None, *, now: datetime | None = None) -> list[Seal]:
+    """Every seal (or a department's), newest first, with lapsed seals marked `expired`."""
+    _expire_lapsed(session, now or ca.utc_now())
+    query = select(Seal).order_by(Seal.department_code, Seal.created_at.desc(), Seal.id.desc())
+    if department_code is not None:
+        query = query.where(Seal.department_code == department_code)
+    return list(session.scalars(query))
+
+
+def active_seal(session: Session, department_code: str, *, now: datetime | None = None) -> Seal:
+    """The seal the department signs with now; `SealNotFound` if it has none."""
+    _expire_lapsed(session, now or ca.utc_now())
+    seal = _find_active(session, department_code)
+    if seal is None:
+        raise SealNotFound(f"department {department_code} has no active seal")
+    return seal
+
+
+def active_signer(session: Session, settings: SealSettings, department_code: str) -> keys.FileKeySigner:
+    """A `Signer` for the department's active seal (its key is loaded through the key cache)."""
+    seal = active_seal(session, department_code)
+    return keys.FileKeySigner(
+        keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase),
+        (seal.certificate, _ca_row(session).certificate),
+    )
+
+
+def current_crl(
+    session: Session, settings: SealSettings, *, now: datetime | None = None
+) -> x509.CertificateRevocationList:
+    """The published CRL, re-signed first when it is close to its nextUpdate."""
+    now = now or ca.utc_now()
+    row = _ca_row(session)
+    if row.crl_der is None or row.crl_next_update is None or row.crl_next_update - now < CRL_REFRESH_MARGIN:
+        _resign_crl(session, settings, now)
+    assert row.crl_der is not None
+    return x509.load_der_x509_crl(row.crl_der)
+
+
+def trust_store(session: Session, settings: SealSettings, *, now: datetime | None = None) -> TrustStore:
+    """The trust material to publish: root, every seal certificate ever issued, current CRL."""
+    crl = current_crl(session, settings, now=now)
+    seals = session.scalars(select(Seal).order_by(Seal.id))
+    return TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals), crl)
+
+
+def load_ca(session: Session, settings: SealSettings) -> ca.CityCa:
+    """The city CA with its private key, for issuing outside the registry (e.g. an HSM-held seal key)."""
+    row = _ca_row(session)
+    return ca.CityCa(row.certificate, keys.load_key(settings.key_dir, row.key_ref, settings.passphrase))
+
+
+def _store_ca(session: Session, settings: SealSettings, city_ca: ca.CityCa, now: datetime) -> SealCa:
+    if session.scalars(select(SealCa)).first() is not None:
+        raise CaAlreadyExists("a city CA exists already")
+    certificate = city_ca.certificate
+    serial_hex = format(certificate.serial_number, "x")
+    key_ref = f"city-root-{serial_hex[:16]}.key"
+    keys.write_key(settings.key_dir, key_ref, city_ca.private_key, settings.passphrase)
+    row = SealCa(
+        subject=certificate.subject.rfc4514_string(),
+        serial_hex=serial_hex,
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        key_ref=key_ref,
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        crl_number=0,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    _resign_crl(session, settings, now)
+    return row
+
+
+def _issue(
+    session: Session,
+    settings: SealSettings,
+    department_code: str,
+    department_name: str,
+    uscc: str,
+    purpose_zh: str,
+    now: datetime,
+) -> Seal:
+    city_ca = load_ca(session, settings)
+    private_key = ca.generate_key()
+    certificate = ca.issue_seal_certificate(
+        city_ca,
+        private_key.public_key(),
+        department_name=department_name,
+        uscc=uscc,
+        crl_url=settings.crl_url,
+        validity=timedelta(days=settings.seal_validity_days),
+        now=now,
+    )
+    serial_hex = format(certificate.serial_number, "x")
+    key_ref = f"seal-{serial_hex[:16]}.key"
+    keys.write_key(settings.key_dir, key_ref, private_key, settings.passphrase)
+    seal = Seal(
+        department_code=department_code,
+        department_name=department_name,
+        uscc=uscc,
+        purpose_zh=purpose_zh,
+        serial_hex=serial_hex,
+        kid=ca.certificate_kid(certificate),
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        key_ref=key_ref,
+        status=SealStatus.ACTIVE,
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        created_at=now,
+    )
+    session.add(seal)
+    session.flush()
+    return seal
+
+
+def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None:
+    row = _ca_row(session)
+    revoked = session.scalars(select(Seal).where(Seal.status == SealStatus.REVOKED).order_by(Seal.id))
+    entries = [
+        ca.RevokedEntry(int(seal.serial_hex, 16), seal.revoked_at, ca.RevocationReason(seal.revocation_reason))
+        for seal in revoked
+        if seal.revoked_at is not None and seal.revocation_reason is not None
+    ]
+    row.crl_number += 1
+    crl = ca.build_crl(
+        load_ca(session, settings),
+        entries,
+        crl_number=row.crl_number,
+        validity=timedelta(days=settings.crl_validity_days),
+        now=now,
+    )
+    row.crl_der = crl.public_bytes(serialization.Encoding.DER)
+    row.crl_next_update = crl.next_update_utc
+    session.flush()
+
+
+def _ca_row(session: Session) -> SealCa:
+    row = session.scalars(select(SealCa)).first()
+    if row is None:
+        raise CaMissing("no city CA: create one (init-ca) or import one first")
+    return row
+
+
+def _find_active(session: Session, department_code: str) -> Seal | None:
+    return session.scalars(
+        select(Seal).where(Seal.department_code == department_code, Seal.status == SealStatus.ACTIVE)
+    ).one_or_none()
+
+
+def _expire_lapsed(session: Session, now: datetime) -> None:
+    session.execute(
+        update(Seal)
+        .where(Seal.status.in_([SealStatus.ACTIVE, SealStatus.SUPERSEDED]), Seal.not_after <= now)
+        .values(status=SealStatus.EXPIRED)
+        .execution_options(synchronize_session="fetch")
+    )

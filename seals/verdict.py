@@ -1,0 +1,195 @@
+"""The verification verdict: one result per check, each with a stable code and zh/en messages.
+
+Checks: integrity, chain (to the configured city root), seal_status (CRL at signing time),
+validity (certificate validity window at signing time). The overall verdict is VALID only
+when every check that was not skipped is VALID and at least one check ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    VALID = "VALID"
+    INVALID = "INVALID"
+    SKIPPED = "SKIPPED"
+    ERROR = "ERROR"
+
+
+class Check(str, Enum):
+    INTEGRITY = "integrity"
+    CHAIN = "chain"
+    SEAL_STATUS = "seal_status"
+    VALIDITY = "validity"
+
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # integrity
+    "signature_valid": ("签名完整，内容未被篡改。", "The signature is intact; the content was not altered."),
+    "signature_valid_benign_update": (
+        "签名完整；签名后仅追加了不改变内容的增量更新（如时间戳、验证信息）。",
+        "The signature is intact; only an incremental update that does not change content was appended.",
+    ),
+    "malformed": ("无法解析待验证的数据：{detail}。", "The input cannot be parsed: {detail}."),
+    "not_signed": ("文件中没有数字签名。", "The document carries no digital signature."),
+    "alg_not_allowed": (
+        "签名算法 {alg} 不被接受（仅接受 ES256、PS256）。",
+        "Signature algorithm {alg} is not accepted (only ES256 and PS256 are).",
+    ),
+    "key_alg_mismatch": (
+        "证书公钥类型与签名算法 {alg} 不符。",
+        "The certificate's key type does not match the signature algorithm {alg}.",
+    ),
+    "kid_mismatch": ("kid 与签名证书不符。", "The kid does not identify the signing certificate."),
+    "certificate_missing": (
+        "签名未携带证书，且 kid 不对应任何已知印章。",
+        "The signature carries no certificate and its kid names no known seal.",
+    ),
+    "signature_mismatch": ("签名值校验失败。", "The signature value does not verify."),
+    "digest_mismatch": (
+        "文件内容与签名时不一致（摘要不符）。",
+        "The document content differs from what was signed (digest mismatch).",
+    ),
+    "modified_after_signing": (
+        "签名后文件被修改：{detail}。",
+        "The document was modified after signing: {detail}.",
+    ),
+    # chain
+    "chain_valid": (
+        "签名证书由本市电子印章根证书签发。",
+        "The signing certificate was issued by the city's seal root.",
+    ),
+    "untrusted_root": (
+        "签名证书不是由本市电子印章根证书签发的。",
+        "The signing certificate was not issued by the city's seal root.",
+    ),
+    "not_a_seal_certificate": (
+        "签名证书不是电子印章证书（{detail}）。",
+        "The signing certificate is not a seal certificate ({detail}).",
+    ),
+    # seal status
+    "seal_good": ("印章证书未被吊销。", "The seal certificate is not revoked."),
+    "revoked_after_signing": (
+        "印章证书于 {revoked_at} 吊销，晚于签名时间，签名仍然有效。",
+        "The seal certificate was revoked at {revoked_at}, after the signing time; the signature stays valid.",
+    ),
+    "seal_revoked": (
+        "印章证书已于 {revoked_at} 吊销（原因：{reason}），早于签名时间。",
+        "The seal certificate was revoked at {revoked_at} (reason: {reason}), before the signing time.",
+    ),
+    "seal_revoked_key_compromise": (
+        "印章证书因密钥泄露于 {revoked_at} 吊销，签名时间未经可信时间戳证明早于吊销。",
+        "The seal key was revoked as compromised at {revoked_at}; no trusted time-stamp proves the signature is older.",
+    ),
+    "crl_unavailable": (
+        "未提供证书吊销列表，无法检查印章状态。",
+        "No CRL was provided; the seal status cannot be checked.",
+    ),
+    "crl_invalid": ("证书吊销列表的签名无效或签发者不符。", "The CRL's signature or issuer is invalid."),
+    "crl_stale": (
+        "证书吊销列表已过期（下次更新时间 {next_update}）。",
+        "The CRL is out of date (next update was due {next_update}).",
+    ),
+    # validity
+    "within_validity": (
+        "签名时间 {signing_time} 在证书有效期内。",
+        "The signing time {signing_time} lies within the certificate's validity.",
+    ),
+    "outside_validity": (
+        "签名时间 {signing_time} 不在证书有效期（{not_before} 至 {not_after}）内。",
+        "The signing time {signing_time} lies outside the certificate's validity ({not_before} to {not_after}).",
+    ),
+    "signing_time_in_future": (
+        "签名时间 {signing_time} 晚于当前时间。",
+        "The signing time {signing_time} is in the future.",
+    ),
+    "signing_time_missing": (
+        "签名未声明签名时间，按验证时间 {signing_time} 判断。",
+        "The signature states no signing time; the verification time {signing_time} was used.",
+    ),
+    # shared
+    "not_checked_chain": (
+        "证书链未通过，跳过此项检查。",
+        "Skipped because the certificate chain was not established.",
+    ),
+    "not_checked_no_certificate": (
+        "未能取得签名证书，跳过此项检查。",
+        "Skipped because no signing certificate could be established.",
+    ),
+    "internal_error": ("验证过程出错，请稍后重试。", "Verification failed with an internal error; try again later."),
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    status: Status
+    code: str
+    message_zh: str
+    message_en: str
+
+    @classmethod
+    def of(cls, check: Check, status: Status, code: str, **details: Any) -> CheckResult:
+        """A result whose messages come from `MESSAGES[code]` formatted with `details`."""
+        zh, en = MESSAGES[code]
+        return cls(check, status, code, zh.format(**details), en.format(**details))
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "check": self.check.value,
+            "status": self.status.value,
+            "code": self.code,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+        }
+
+
+@dataclass(frozen=True)
+class SignerSummary:
+    """Who signed, as read from the signing certificate (present even when checks fail)."""
+
+    subject: str
+    organization: str | None
+    organization_identifier: str | None
+    serial_number: str
+    kid: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[CheckResult, ...]
+    signer: SignerSummary | None = None
+    signing_time: datetime | None = None
+    signing_time_source: str | None = None
+    """"timestamp" (a trusted RFC 3161 token), "claimed" (iat, /M) or "verification_time"."""
+
+    @property
+    def status(self) -> Status:
+        ran = [result.status for result in self.checks if result.status is not Status.SKIPPED]
+        if not ran:
+            return Status.INVALID
+        if all(status is Status.VALID for status in ran):
+            return Status.VALID
+        if Status.INVALID in ran:
+            return Status.INVALID
+        return Status.ERROR
+
+    @property
+    def valid(self) -> bool:
+        return self.status is Status.VALID
+
+    def result(self, check: Check) -> CheckResult:
+        return next(result for result in self.checks if result.check is check)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "checks": [result.to_dict() for result in self.checks],
+            "signer": None if self.signer is None else self.signer.__dict__.copy(),
+            "signing_time": None if self.signing_time is None else self.signing_time.isoformat(),
+            "signing_time_source": self.signing_time_source,
+        }

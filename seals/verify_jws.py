@@ -1,0 +1,166 @@
+"""Verify a compact JWS signed by a seal, against a `TrustStore`.
+
+Only ES256 and PS256 are accepted, decided by an allow-list before any key is touched, so
+`alg: none` and algorithm confusion (HS256 keyed with the public key, ...) fail as
+`alg_not_allowed`. The key comes from `x5c[0]` (or, without `x5c`, from the trust store by
+`kid`) and must match the algorithm's key type; a `kid` that does not name `x5c[0]` fails.
+Other `x5c` members are ignored: the chain is always built to the configured root. The
+signing time is the payload's `iat` claim; headers with `crit` and duplicate JSON members are
+rejected.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from seals.b64 import b64url_decode
+from seals.ca import certificate_kid, utc_now
+from seals.jws import ES256_COORDINATE_BYTES
+from seals.checks import (
+    SIGNING_TIME_CLAIMED,
+    SIGNING_TIME_VERIFICATION,
+    certificate_checks,
+    integrity_only,
+    key_matches_algorithm,
+    summarise_signer,
+)
+from seals.trust import TrustStore
+from seals.verdict import Check, CheckResult, Status, Verdict
+
+ALLOWED_ALGORITHMS = frozenset({"ES256", "PS256"})
+
+
+class _Rejected(Exception):
+    """Internal: the token fails integrity with this result."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.code)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class JwsVerification:
+    verdict: Verdict
+    header: dict[str, Any] | None = None
+    claims: dict[str, Any] | None = None
+    """The decoded payload; trust it only when `verdict.valid`."""
+
+
+def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None) -> JwsVerification:
+    """Verify `token` and return the verdict with the decoded header and claims."""
+    now = now or utc_now()
+    try:
+        header, claims, signing_input, signature = _parse(token)
+    except _Rejected as rejected:
+        return JwsVerification(integrity_only(rejected.result))
+    try:
+        certificate = _signing_certificate(header, trust)
+    except _Rejected as rejected:
+        return JwsVerification(integrity_only(rejected.result), header, claims)
+    integrity = _check_signature(header["alg"], certificate, signing_input, signature)
+    iat = claims.get("iat")
+    if isinstance(iat, (int, float)) and not isinstance(iat, bool):
+        signing_time, source = datetime.fromtimestamp(iat, timezone.utc), SIGNING_TIME_CLAIMED
+    else:
+        signing_time, source = now, SIGNING_TIME_VERIFICATION
+    verdict = Verdict(
+        (
+            integrity,
+            *certificate_checks(certificate, trust, signing_time=signing_time, signing_time_source=source, now=now),
+        ),
+        signer=summarise_signer(certificate),
+        signing_time=signing_time,
+        signing_time_source=source,
+    )
+    return JwsVerification(verdict, header, claims)
+
+
+def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise _malformed("not a compact JWS (three dot-separated parts)")
+    try:
+        header = _json_object(b64url_decode(parts[0]))
+        claims = _json_object(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except ValueError as error:
+        raise _malformed(str(error)) from None
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+        raise _Rejected(CheckResult.of(Check.INTEGRITY, Status.INVALID, "alg_not_allowed", alg=_shown(alg)))
+    if "crit" in header:
+        raise _malformed("unsupported critical header parameters")
+    return header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
+def _signing_certificate(header: dict[str, Any], trust: TrustStore) -> x509.Certificate:
+    kid = header.get("kid")
+    chain = header.get("x5c")
+    if chain is None:
+        found = trust.seal_by_kid(kid) if isinstance(kid, str) else None
+        if found is None:
+            raise _Rejected(CheckResult.of(Check.INTEGRITY, Status.INVALID, "certificate_missing"))
+        return found
+    if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
+        raise _malformed("x5c is not a list of certificates")
+    try:
+        certificate = x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
+    except (ValueError, binascii.Error):
+        raise _malformed("x5c[0] is not a DER certificate") from None
+    if kid is not None and kid != certificate_kid(certificate):
+        raise _Rejected(CheckResult.of(Check.INTEGRITY, Status.INVALID, "kid_mismatch"))
+    return certificate
+
+
+def _check_signature(alg: str, certificate: x509.Certificate, signing_input: bytes, signature: bytes) -> CheckResult:
+    key = certificate.public_key()
+    if not key_matches_algorithm(key, alg):
+        return CheckResult.of(Check.INTEGRITY, Status.INVALID, "key_alg_mismatch", alg=alg)
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            if len(signature) != 2 * ES256_COORDINATE_BYTES:
+                return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
+            r = int.from_bytes(signature[:ES256_COORDINATE_BYTES], "big")
+            s = int.from_bytes(signature[ES256_COORDINATE_BYTES:], "big")
+            key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
+        else:
+            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+            key.verify(signature, signing_input, pss, hashes.SHA256())
+    except InvalidSignature:
+        return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
+    return CheckResult.of(Check.INTEGRITY, Status.VALID, "signature_valid")
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate JSON member")
+        return dict(pairs)
+
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _malformed(detail: str) -> _Rejected:
+    return _Rejected(CheckResult.of(Check.INTEGRITY, Status.INVALID, "malformed", detail=detail))
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:32]

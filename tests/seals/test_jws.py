@@ -1,0 +1,250 @@
+"""JWS signing and verification, including an independent check with jwcrypto and joserfc."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, hmac, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding
+from joserfc import jws as joserfc_jws
+from joserfc.jwk import ECKey
+from jwcrypto import jwk as jwcrypto_jwk
+from jwcrypto import jws as jwcrypto_jws
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+
+from seals import ca
+from seals.b64 import b64url_decode, b64url_encode
+from seals.jws import sign_jws
+from seals.keys import FileKeySigner
+from seals.registry import load_ca
+from seals.verdict import Check, Status
+from seals.verify_jws import verify_jws
+from tests.seals.conftest import Pki
+
+CLAIMS = {"sub": "NO_HOUSING", "holder": "张三", "as_of": "2026-11-21"}
+
+
+def split(token: str) -> tuple[dict, dict, str]:
+    header, payload, signature = token.split(".")
+    return json.loads(b64url_decode(header)), json.loads(b64url_decode(payload)), signature
+
+
+def sign_with_header(header: dict, claims: dict, signer: FileKeySigner) -> str:
+    """A correctly signed token whose header the test chose."""
+    signing_input = ".".join(b64url_encode(json.dumps(part).encode()) for part in (header, claims))
+    r, s = decode_dss_signature(signer.sign(signing_input.encode()))
+    return f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def forge(header: dict, claims: dict, signature: bytes | str) -> str:
+    encoded = [b64url_encode(json.dumps(part).encode()) for part in (header, claims)]
+    tail = signature if isinstance(signature, str) else b64url_encode(signature)
+    return ".".join([*encoded, tail])
+
+
+@pytest.fixture(scope="module")
+def token(pki: Pki) -> str:
+    return sign_jws(CLAIMS, pki.signer())
+
+
+def test_round_trip(pki: Pki, token: str) -> None:
+    result = verify_jws(token, pki.trust())
+    assert result.verdict.status is Status.VALID, result.verdict.to_dict()
+    assert result.claims is not None and result.claims["holder"] == "张三"
+    header, claims, _ = split(token)
+    assert header["alg"] == "ES256" and header["kid"] == pki.signer().key_id
+    assert len(header["x5c"]) == 2
+    assert isinstance(claims["iat"], int)
+
+
+def test_independent_libraries_verify_with_only_the_published_root(pki: Pki, token: str) -> None:
+    """The chain is checked with pyhanko-certvalidator, the signature with jwcrypto and joserfc."""
+    root_pem = pki.trust().root.public_bytes(Encoding.PEM)  # all the verifier is given
+    header, _, _ = split(token)
+    leaf, *intermediates = (base64.b64decode(entry) for entry in header["x5c"])
+    context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(x509.load_pem_x509_certificate(root_pem).public_bytes(Encoding.DER))]
+    )
+    validator = CertificateValidator(
+        asn1_x509.Certificate.load(leaf),
+        intermediate_certs=[asn1_x509.Certificate.load(der) for der in intermediates],
+        validation_context=context,
+    )
+    asyncio.run(validator.async_validate_usage({"digital_signature"}))
+    public_pem = (
+        x509.load_der_x509_certificate(leaf)
+        .public_key()
+        .public_bytes(Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+    checked = jwcrypto_jws.JWS()
+    checked.deserialize(token)
+    checked.verify(jwcrypto_jwk.JWK.from_pem(public_pem), alg="ES256")
+    assert json.loads(checked.payload)["holder"] == "张三"
+
+    registry = joserfc_jws.JWSRegistry(algorithms=["ES256"])
+    registry.max_header_length = 8192  # x5c makes the header larger than joserfc's default 512
+    decoded = joserfc_jws.deserialize_compact(token, ECKey.import_key(public_pem), registry=registry)
+    assert json.loads(decoded.payload)["holder"] == "张三"
+
+
+def test_alg_none_is_refused(pki: Pki, token: str) -> None:
+    header, claims, _ = split(token)
+    result = verify_jws(forge({**header, "alg": "none"}, claims, ""), pki.trust())
+    assert result.verdict.status is Status.INVALID
+    assert result.verdict.result(Check.INTEGRITY).code == "alg_not_allowed"
+
+
+def test_hs256_keyed_with_the_public_key_is_refused(pki: Pki, token: str) -> None:
+    header, claims, _ = split(token)
+    header = {**header, "alg": "HS256"}
+    public_pem = (
+        pki.signer()
+        .certificate_chain[0]
+        .public_key()
+        .public_bytes(Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    signing_input = ".".join(b64url_encode(json.dumps(part).encode()) for part in (header, claims))
+    mac = hmac.HMAC(public_pem, hashes.SHA256())
+    mac.update(signing_input.encode())
+    result = verify_jws(f"{signing_input}.{b64url_encode(mac.finalize())}", pki.trust())
+    assert result.verdict.result(Check.INTEGRITY).code == "alg_not_allowed"
+
+
+def test_tampered_payload_fails(pki: Pki, token: str) -> None:
+    header, claims, signature = split(token)
+    result = verify_jws(forge(header, {**claims, "holder": "李四"}, signature), pki.trust())
+    assert result.verdict.status is Status.INVALID
+    assert result.verdict.result(Check.INTEGRITY).code == "signature_mismatch"
+
+
+def test_der_encoded_signature_is_refused(pki: Pki, token: str) -> None:
+    header_part, payload_part, _ = token.split(".")
+    der = pki.signer().sign(f"{header_part}.{payload_part}".encode())
+    result = verify_jws(f"{header_part}.{payload_part}.{b64url_encode(der)}", pki.trust())
+    assert result.verdict.result(Check.INTEGRITY).code == "signature_mismatch"
+
+
+def other_root_signer(department: str = "金华市自然资源和规划局") -> FileKeySigner:
+    other = ca.create_root("假冒根证书", "假冒机构")
+    key = ca.generate_key()
+    certificate = ca.issue_seal_certificate(
+        other,
+        key.public_key(),
+        department_name=department,
+        uscc="11330700MB1234567X",
+        crl_url="http://127.0.0.1/crl.der",
+        validity=timedelta(days=30),
+    )
+    return FileKeySigner(key, (certificate, other.certificate))
+
+
+def test_certificate_from_another_root_is_untrusted(pki: Pki) -> None:
+    result = verify_jws(sign_jws(CLAIMS, other_root_signer()), pki.trust())
+    assert result.verdict.result(Check.INTEGRITY).status is Status.VALID
+    assert result.verdict.result(Check.CHAIN).code == "untrusted_root"
+    assert result.verdict.status is Status.INVALID
+
+
+def test_substituted_x5c(pki: Pki, token: str) -> None:
+    """x5c swapped for another certificate: the kid no longer names it, or (no kid) its key does not verify."""
+    header, claims, _ = split(token)
+    impostor = other_root_signer().certificate_chain[0]
+    swapped = {**header, "x5c": [ca.x5c_entry(impostor)]}
+    assert (
+        verify_jws(sign_with_header(swapped, claims, pki.signer()), pki.trust()).verdict.result(Check.INTEGRITY).code
+        == "kid_mismatch"
+    )
+    del swapped["kid"]
+    verdict = verify_jws(sign_with_header(swapped, claims, pki.signer()), pki.trust()).verdict
+    assert verdict.result(Check.INTEGRITY).code == "signature_mismatch"
+    assert verdict.status is Status.INVALID
+
+
+def test_genuine_x5c_with_a_foreign_key_fails(pki: Pki, token: str) -> None:
+    header, claims, _ = split(token)
+    verdict = verify_jws(sign_with_header(header, claims, other_root_signer()), pki.trust()).verdict
+    assert verdict.result(Check.INTEGRITY).code == "signature_mismatch"
+
+
+def test_kid_alone_finds_the_published_certificate(pki: Pki, token: str) -> None:
+    header, claims, _ = split(token)
+    del header["x5c"]
+    assert verify_jws(sign_with_header(header, claims, pki.signer()), pki.trust()).verdict.status is Status.VALID
+    header["kid"] = "unknown"
+    unknown = verify_jws(sign_with_header(header, claims, pki.signer()), pki.trust()).verdict
+    assert unknown.result(Check.INTEGRITY).code == "certificate_missing"
+
+
+def test_ps256_is_accepted_and_key_type_must_match(fresh_pki: Pki) -> None:
+    """An RSA seal certificate from our root, signed PS256 with jwcrypto; ES256 over it is refused."""
+    city_ca = load_ca(fresh_pki.session, fresh_pki.settings)
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    certificate = ca.issue_seal_certificate(
+        city_ca,
+        rsa_key.public_key(),
+        department_name="金华市民政局",
+        uscc="11330700002481234B",
+        crl_url=fresh_pki.settings.crl_url,
+        validity=timedelta(days=30),
+    )
+    key = jwcrypto_jwk.JWK.from_pem(
+        rsa_key.private_bytes(Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    header = {"alg": "PS256", "x5c": [ca.x5c_entry(certificate)], "kid": ca.certificate_kid(certificate)}
+    signed = jwcrypto_jws.JWS(json.dumps({"iat": int(time.time())}))
+    signed.add_signature(key, protected=json.dumps(header))
+    result = verify_jws(signed.serialize(compact=True), fresh_pki.trust())
+    assert result.verdict.status is Status.VALID, result.verdict.to_dict()
+
+    header_es = {**header, "alg": "ES256"}
+    forged = forge(header_es, {"iat": int(time.time())}, b"\x01" * 64)
+    assert verify_jws(forged, fresh_pki.trust()).verdict.result(Check.INTEGRITY).code == "key_alg_mismatch"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a.b", "a.b.c.d", "!!!.e30.AA", "e30.e30.AA==", "WzFd.e30.AA"],
+    ids=["empty", "two-parts", "four-parts", "bad-alphabet", "padding", "header-not-object"],
+)
+def test_malformed_tokens(pki: Pki, text: str) -> None:
+    verdict = verify_jws(text, pki.trust()).verdict
+    assert verdict.status is Status.INVALID
+    assert verdict.result(Check.INTEGRITY).code == "malformed"
+    assert all(verdict.result(check).status is Status.SKIPPED for check in (Check.CHAIN, Check.VALIDITY))
+
+
+def test_duplicate_header_members_and_crit_are_refused(pki: Pki, token: str) -> None:
+    header_part, payload_part, signature = token.split(".")
+    header_json = b64url_decode(header_part).decode()
+    duplicated = b64url_encode(header_json.replace('{"alg":"ES256"', '{"alg":"ES256","alg":"ES256"').encode())
+    assert (
+        verify_jws(f"{duplicated}.{payload_part}.{signature}", pki.trust()).verdict.result(Check.INTEGRITY).code
+        == "malformed"
+    )
+    header, claims, signature = split(token)
+    crit = forge({**header, "crit": ["exp"]}, claims, signature)
+    assert verify_jws(crit, pki.trust()).verdict.result(Check.INTEGRITY).code == "malformed"
+
+
+def test_signing_time_checks(pki: Pki) -> None:
+    signer = pki.signer()
+    future = verify_jws(sign_jws({"iat": int(time.time()) + 3600}, signer), pki.trust()).verdict
+    assert future.result(Check.VALIDITY).code == "signing_time_in_future"
+    before = int(signer.certificate_chain[0].not_valid_before_utc.timestamp()) - 3600
+    early = verify_jws(sign_jws({"iat": before}, signer), pki.trust()).verdict
+    assert early.result(Check.VALIDITY).code == "outside_validity"
+    assert early.status is Status.INVALID
+    no_iat = verify_jws(sign_jws({"iat": "yesterday"}, signer), pki.trust()).verdict
+    assert no_iat.result(Check.VALIDITY).code == "signing_time_missing"
+    assert no_iat.signing_time_source == "verification_time"
+    assert no_iat.status is Status.VALID

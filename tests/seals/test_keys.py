@@ -1,0 +1,63 @@
+"""Key files: encrypted, 0600 in a 0700 directory, never shown; the in-process cache."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from seals import ca, keys
+from seals.errors import KeyUnavailable
+from seals.registry import Seal
+from tests.seals.conftest import Pki
+
+PASSPHRASE = b"correct horse battery staple"
+
+
+def test_key_files_are_private_and_encrypted(pki: Pki) -> None:
+    key_dir = pki.settings.key_dir
+    assert stat.S_IMODE(key_dir.stat().st_mode) == 0o700
+    files = list(key_dir.iterdir())
+    assert len(files) == 2  # the root and one seal
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+
+
+def test_loading_needs_the_passphrase(pki: Pki) -> None:
+    key_ref = pki.session.query(Seal).first().key_ref
+    keys.load_key(pki.settings.key_dir, key_ref, PASSPHRASE)  # cached now
+    for wrong in (b"", b"wrong"):
+        with pytest.raises(KeyUnavailable) as raised:
+            keys.load_key(pki.settings.key_dir, key_ref, wrong)
+        assert "BEGIN" not in str(raised.value) and "wrong" not in str(raised.value)
+
+
+def test_cache_serves_the_same_key_and_notices_a_replaced_file(tmp_path: Path) -> None:
+    key = ca.generate_key()
+    keys.write_key(tmp_path, "a.key", key, PASSPHRASE)
+    first = keys.load_key(tmp_path, "a.key", PASSPHRASE)
+    assert keys.load_key(tmp_path, "a.key", PASSPHRASE) is first
+    (tmp_path / "a.key").unlink()
+    keys.write_key(tmp_path, "a.key", ca.generate_key(), PASSPHRASE)
+    assert keys.load_key(tmp_path, "a.key", PASSPHRASE).public_key() != key.public_key()
+    keys.clear_key_cache()
+
+
+def test_no_overwrite_no_traversal_no_missing(tmp_path: Path) -> None:
+    keys.write_key(tmp_path, "b.key", ca.generate_key(), PASSPHRASE)
+    with pytest.raises(KeyUnavailable):
+        keys.write_key(tmp_path, "b.key", ca.generate_key(), PASSPHRASE)
+    for bad in ("../b.key", "/etc/passwd", "b.pem", ".hidden.key"):
+        with pytest.raises(KeyUnavailable):
+            keys.load_key(tmp_path, bad, PASSPHRASE)
+    with pytest.raises(KeyUnavailable, match="missing"):
+        keys.load_key(tmp_path, "absent.key", PASSPHRASE)
+
+
+def test_reprs_carry_no_secrets(pki: Pki) -> None:
+    signer = pki.signer()
+    assert "private_key" not in repr(signer)
+    assert PASSPHRASE.decode() not in repr(pki.settings)
+    assert "passphrase" not in repr(pki.settings)

@@ -1,0 +1,158 @@
+"""PAdES signing and PDF verification: our verifier, and poppler's pdfsig as an outside judge."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers
+from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from seals import ca
+from seals.errors import SigningFailed
+from seals.keys import FileKeySigner
+from seals.pades import sign_pdf
+from seals.trust import TrustStore
+from seals.verdict import Check, Status
+from seals.verify_pdf import verify_pdf
+from tests.seals.conftest import Pki
+from tests.seals.tsa import make_tsa, serving
+from tests.support.pdf_tools import nss_db_trusting, run_pdfsig
+
+@pytest.fixture(scope="module")
+def signed_pdf(pki: Pki, unsigned_pdf: bytes) -> bytes:
+    return sign_pdf(unsigned_pdf, pki.signer(), reason="电子证明", location="金华市")
+
+
+def test_signed_pdf_is_valid(pki: Pki, signed_pdf: bytes) -> None:
+    verdict = verify_pdf(signed_pdf, pki.trust())
+    assert verdict.status is Status.VALID, verdict.to_dict()
+    assert verdict.result(Check.INTEGRITY).code == "signature_valid"
+    assert verdict.signer is not None and verdict.signer.organization == "金华市自然资源和规划局"
+    assert verdict.signing_time_source == "claimed"
+
+
+def test_pdfsig_reports_valid_signature_and_trusted_certificate(
+    pki: Pki, signed_pdf: bytes, tmp_path: Path
+) -> None:
+    untrusted = run_pdfsig(signed_pdf, tmp_path)
+    assert "Signature is Valid" in untrusted
+    assert "Certificate is Trusted" not in untrusted
+
+    nss_dir = nss_db_trusting(pki.trust().root.public_bytes(Encoding.PEM), tmp_path)
+    trusted = run_pdfsig(signed_pdf, tmp_path, nss_dir)
+    assert "Signature is Valid" in trusted
+    assert "Certificate is Trusted" in trusted
+
+
+def test_one_changed_byte_is_a_digest_mismatch(pki: Pki, signed_pdf: bytes, tmp_path: Path) -> None:
+    position = signed_pdf.index(b"ZHANG San")
+    tampered = signed_pdf[:position] + b"W" + signed_pdf[position + 1 :]
+    verdict = verify_pdf(tampered, pki.trust())
+    assert verdict.status is Status.INVALID
+    assert verdict.result(Check.INTEGRITY).code == "digest_mismatch"
+    assert "Signature is Valid" not in run_pdfsig(tampered, tmp_path)
+
+
+def test_incremental_update_that_changes_content_is_detected(pki: Pki, signed_pdf: bytes) -> None:
+    writer = IncrementalPdfFileWriter(BytesIO(signed_pdf))
+    page_ref, _ = writer.find_page_for_modification(0)
+    page = page_ref.get_object()
+    forged = generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (NOT ELIGIBLE) Tj ET")
+    page["/Contents"] = writer.add_object(forged)
+    writer.update_container(page)
+    output = BytesIO()
+    writer.write(output)
+    verdict = verify_pdf(output.getvalue(), pki.trust())
+    assert verdict.status is Status.INVALID
+    assert verdict.result(Check.INTEGRITY).code == "modified_after_signing"
+
+
+def test_document_timestamp_update_is_benign(pki: Pki, signed_pdf: bytes) -> None:
+    tsa = make_tsa()
+    output = PdfTimeStamper(tsa.stamper).timestamp_pdf(
+        IncrementalPdfFileWriter(BytesIO(signed_pdf)), md_algorithm="sha256"
+    )
+    verdict = verify_pdf(output.getvalue(), pki.trust())
+    assert verdict.status is Status.VALID, verdict.to_dict()
+    assert verdict.result(Check.INTEGRITY).code == "signature_valid_benign_update"
+
+
+def test_pades_b_t_uses_the_time_stamp_as_signing_time(pki: Pki, unsigned_pdf: bytes) -> None:
+    tsa = make_tsa()
+    with serving(tsa) as url:
+        signed = sign_pdf(unsigned_pdf, pki.signer(), tsa_url=url)
+    with_tsa_root = replace(pki.trust(), timestamp_roots=(tsa.root,))
+    verdict = verify_pdf(signed, with_tsa_root)
+    assert verdict.status is Status.VALID, verdict.to_dict()
+    assert verdict.signing_time_source == "timestamp"
+    # without the TSA root configured the token is not trusted: the claimed time is used
+    assert verify_pdf(signed, pki.trust()).signing_time_source == "claimed"
+
+
+def test_unreachable_tsa_fails_signing(pki: Pki, unsigned_pdf: bytes) -> None:
+    with pytest.raises(SigningFailed):
+        sign_pdf(unsigned_pdf, pki.signer(), tsa_url="http://127.0.0.1:9/tsa")
+
+
+def test_unsigned_and_garbage_pdfs(pki: Pki, unsigned_pdf: bytes) -> None:
+    assert verify_pdf(unsigned_pdf, pki.trust()).result(Check.INTEGRITY).code == "not_signed"
+    garbage = verify_pdf(b"%PDF-1.7 not really", pki.trust())
+    assert garbage.status is Status.INVALID
+    assert garbage.result(Check.INTEGRITY).code == "malformed"
+    assert garbage.result(Check.CHAIN).status is Status.SKIPPED
+
+
+def test_seal_from_another_root_is_untrusted(pki: Pki, unsigned_pdf: bytes) -> None:
+    other = ca.create_root("另一个根证书", "他市数据局")
+    key = ca.generate_key()
+    certificate = ca.issue_seal_certificate(
+        other,
+        key.public_key(),
+        department_name="金华市自然资源和规划局",
+        uscc="11330700MB1234567X",
+        crl_url="http://127.0.0.1/crl.der",
+        validity=ca.ROOT_VALIDITY / 20,
+    )
+    signed = sign_pdf(unsigned_pdf, FileKeySigner(key, (certificate, other.certificate)))
+    verdict = verify_pdf(signed, pki.trust())
+    assert verdict.status is Status.INVALID
+    assert verdict.result(Check.INTEGRITY).status is Status.VALID
+    assert verdict.result(Check.CHAIN).code == "untrusted_root"
+    assert verdict.result(Check.SEAL_STATUS).status is Status.SKIPPED
+
+
+def test_weak_digest_is_not_accepted(pki: Pki, unsigned_pdf: bytes) -> None:
+    """A signature over SHA-512 made directly with pyHanko and the seal key is refused."""
+    signer = pki.signer()
+    chain = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in signer.certificate_chain]
+    raw = signers.SimpleSigner(
+        signing_cert=chain[0],
+        signing_key=asn1_keys.PrivateKeyInfo.load(
+            signer.private_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        ),
+        cert_registry=SimpleCertificateStore.from_certs(chain),
+    )
+    output = signers.sign_pdf(
+        IncrementalPdfFileWriter(BytesIO(unsigned_pdf)),
+        signers.PdfSignatureMetadata(field_name="Seal", md_algorithm="sha512"),
+        signer=raw,
+    )
+    verdict = verify_pdf(output.getvalue(), pki.trust())
+    assert verdict.result(Check.INTEGRITY).code == "alg_not_allowed"
+
+
+def test_trust_store_export_round_trip_verifies_offline(pki: Pki, signed_pdf: bytes, tmp_path: Path) -> None:
+    pki.trust().export(tmp_path / "trust")
+    assert verify_pdf(signed_pdf, TrustStore.load(tmp_path / "trust")).status is Status.VALID

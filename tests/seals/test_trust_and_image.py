@@ -1,0 +1,66 @@
+"""Published trust material (directory, JWKS) and the seal image."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from joserfc.jwk import KeySet
+from PIL import Image
+from reportlab.pdfgen.canvas import Canvas
+
+from seals.jws import sign_jws
+from seals.seal_image import SealText, draw_seal, seal_geometry, seal_png
+from seals.trust import TrustStore
+from seals.verdict import Status
+from seals.verify_jws import verify_jws
+from tests.seals.conftest import Pki
+
+
+def test_export_and_load(pki: Pki, tmp_path: Path) -> None:
+    trust = pki.trust()
+    trust.export(tmp_path)
+    assert {path.name for path in tmp_path.iterdir()} == {"root.pem", "seals", "crl.der", "crl.pem", "jwks.json"}
+    loaded = TrustStore.load(tmp_path)
+    assert loaded.root == trust.root and loaded.seal_certificates == trust.seal_certificates
+    assert loaded.crl is not None and trust.crl is not None
+    assert loaded.crl.public_bytes(Encoding.DER) == trust.crl.public_bytes(Encoding.DER)
+    token = sign_jws({"n": 1}, pki.signer())
+    assert verify_jws(token, loaded).verdict.status is Status.VALID
+
+
+def test_jwks_is_usable_by_a_jose_library(pki: Pki) -> None:
+    document = json.loads(json.dumps(pki.trust().jwks()))
+    (key,) = document["keys"]
+    assert key["kid"] == key["x5t#S256"] == pki.signer().key_id
+    assert key["alg"] == "ES256" and len(key["x5c"]) == 2
+    key_set = KeySet.import_key_set(document)
+    assert key_set.get_by_kid(pki.signer().key_id) is not None
+
+
+def test_geometry_places_every_character() -> None:
+    text = SealText("金华市民政局", code="3307010012345")
+    geometry = seal_geometry(text, 100)
+    assert len(geometry.glyphs) == len(text.department_name) + len(text.purpose) + len(text.code)
+    name = geometry.glyphs[: len(text.department_name)]
+    assert name[0].x < 0 < name[-1].x and abs(name[0].angle + name[-1].angle) < 1e-9  # symmetric arc
+    assert all(abs(glyph.x) < 50 and abs(glyph.y) < 50 for glyph in geometry.glyphs)
+    assert len(geometry.star) == 10
+
+
+def test_png_is_a_red_seal_on_transparent_background() -> None:
+    image = Image.open(BytesIO(seal_png(SealText("金华市民政局"), 200)))
+    assert image.size == (200, 200) and image.mode == "RGBA"
+    assert image.getpixel((0, 0))[3] == 0  # corner outside the ring
+    red, green, blue, alpha = image.getpixel((100, 100))  # centre of the star
+    assert alpha == 255 and red > 200 and green < 60 and blue < 60
+
+
+def test_pdf_drawing_is_vector() -> None:
+    output = BytesIO()
+    canvas = Canvas(output, pageCompression=0)
+    draw_seal(canvas, 300, 400, 120, SealText("金华市民政局"))
+    canvas.save()
+    assert b"/BaseFont /STSong-Light" in output.getvalue() and b"/XObject" not in output.getvalue()
