@@ -9,7 +9,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api.openapi import ApiSpec
 from api.problems import register_problem_handlers
-from api.routes import catalog_api, health, pages
+from api.domain_errors import register_domain_errors
+from api.routes import catalog_api, health, pages, trust_api
 from api.runtime import Runtime, close_request_session
 from api.settings import Settings
 from api.timezone import beijing_time
@@ -39,11 +40,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(close_request_session)
 
     spec = ApiSpec(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
-    for blueprint in (health.blp, catalog_api.blp):
+    for blueprint in (health.blp, catalog_api.blp, trust_api.blp):
         spec.register_blueprint(blueprint)
     app.register_blueprint(pages.bp)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
+    register_domain_errors(app)
     return app
 
 

@@ -16,6 +16,7 @@ def department_view(department: Department) -> dict[str, Any]:
         "code": department.code,
         "name_zh": department.name_zh,
         "name_en": department.name_en,
+        "legal_name_zh": department.legal_name_zh,
         "uscc": department.uscc,
     }
 

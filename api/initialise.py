@@ -1,28 +1,64 @@
-"""Set-up of a mianzheng installation, safe to repeat: the data directory, the schema
-(Alembic migrations) and the bundled catalog as the first live version."""
+"""Set-up of a mianzheng installation, safe to repeat: the data directory and secrets, the
+schema (Alembic migrations), the bundled catalog as the first live version, and the demo
+city CA with a seal for every catalog department."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from api.database import standalone_session
 from api.migrations import upgrade_database
+from api.seal_config import seal_settings
+from api.secrets import ensure_secrets
 from api.settings import Settings
 from catalog.loading import bundled_catalog_path, load_catalog
-from catalog.versions import latest_version, publish
+from catalog.versions import latest_version, publish, read_live_catalog
+from seals.registry import SealCa, init_ca, issue_seal, list_seals
 
 
 def initialise(settings: Settings) -> list[str]:
     """Bring an installation up to date; returns what was done, one line per step, in Chinese."""
     report: list[str] = []
     settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    created = ensure_secrets(settings)
+    if created:
+        report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
     upgrade_database(settings.database_url)
     report.append("数据库结构已是最新。")
     with standalone_session(settings.database_url) as session:
-        live = latest_version(session)
-        if live is None:
-            outcome = publish(
-                session, load_catalog(bundled_catalog_path()), published_by="mianzheng init", note="随附目录"
-            )
-            report.append(f"已发布随附目录，第 {outcome.version.number} 版。")
-        else:
-            report.append(f"现行目录为第 {live.number} 版，保持不变。")
+        report.append(_publish_bundled_catalog(session))
+        report.extend(_demo_seals(session, settings))
+    return report
+
+
+def _publish_bundled_catalog(session: Session) -> str:
+    live = latest_version(session)
+    if live is not None:
+        return f"现行目录为第 {live.number} 版，保持不变。"
+    outcome = publish(session, load_catalog(bundled_catalog_path()), published_by="mianzheng init", note="随附目录")
+    return f"已发布随附目录，第 {outcome.version.number} 版。"
+
+
+def _demo_seals(session: Session, settings: Settings) -> list[str]:
+    """A city CA if there is none, and a first seal for each department that never had one.
+
+    A department whose seal was revoked or expired gets no new one here: that is the seal
+    officer's decision (`mianzheng seal issue` / `seal rotate`).
+    """
+    report = []
+    config = seal_settings(settings)
+    if session.scalars(select(SealCa)).first() is None:
+        init_ca(session, config)
+        report.append("已创建城市电子印章根证书（演示用）。")
+    catalog = read_live_catalog(session)
+    sealed = {seal.department_code for seal in list_seals(session)}
+    issued = []
+    for department in catalog.departments.values():
+        if department.code not in sealed:
+            issue_seal(session, config, department_code=department.code,
+                       department_name=department.legal_name_zh, uscc=department.uscc)
+            issued.append(department.code)
+    if issued:
+        report.append(f"已为 {len(issued)} 个部门签发电子印章：{'、'.join(issued)}。")
     return report

@@ -1,6 +1,10 @@
 """Imports every package's mapped tables so that one metadata describes the whole schema."""
 
-import catalog.versions  # noqa: F401  (registers catalog_versions)
+import catalog.versions  # noqa: F401  (catalog_versions)
+import seals.registry  # noqa: F401  (seal_ca, seals)
+import exchange.access_log  # noqa: F401  (access_log)
+import exchange.clients  # noqa: F401  (exchange_clients)
+import exchange.consent  # noqa: F401  (consents)
 from catalog.orm import Base
 
 metadata = Base.metadata

@@ -6,14 +6,17 @@ version is picked up by every worker on its next request).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flask import current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.database import make_engine, make_session_factory
+from api.seal_config import seal_settings
 from api.settings import Settings
 from catalog.model import Catalog
+from seals.settings import SealSettings
 
 
 @dataclass
@@ -22,6 +25,11 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     catalogs: dict[str, Catalog] = field(default_factory=dict)
+
+    @cached_property
+    def seal_settings(self) -> SealSettings:
+        """Read once per process: the passphrase comes from a secret."""
+        return seal_settings(self.settings)
 
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":

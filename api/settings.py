@@ -1,13 +1,16 @@
 """Runtime settings, read once from the environment.
 
 Every setting has a safe embedded default so that `scripts/serve` works on a fresh machine:
-an SQLite file under `var/`. Production sets MIANZHENG_DATABASE_URL to PostgreSQL.
+an SQLite file under `var/`, keys under `var/keys/`, secrets generated under `var/secrets/`.
+Production sets MIANZHENG_DATABASE_URL to PostgreSQL and passes the secrets in the
+environment (see docs/operations.md).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -18,14 +21,51 @@ class Settings:
     var_dir: Path
     database_url: str
     public_url: str
+    tsa_url: str | None = None
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
+    """Where secrets given as environment variables are read from (None: none are); never printed."""
+    dev_idp: bool = False
+    """Serve the development identity provider (开发测试用身份认证; never in production)."""
+    idp_issuer: str | None = None
+    idp_public_key_file: Path | None = None
+    """The city identity provider's `iss` and its public key (PEM or JWKS) for citizen sign-in."""
+
+    @property
+    def key_dir(self) -> Path:
+        return self.var_dir / "keys"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.var_dir / "secrets"
+
+    @property
+    def dev_idp_dir(self) -> Path:
+        return self.var_dir / "dev-idp"
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("MIANZHENG_VAR_DIR", "var")).resolve()
         database_url = env.get("MIANZHENG_DATABASE_URL") or f"sqlite:///{var_dir / 'mianzheng.db'}"
         public_url = env.get("MIANZHENG_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-        return cls(var_dir=var_dir, database_url=normalise_database_url(database_url), public_url=public_url)
+        return cls(
+            var_dir=var_dir,
+            database_url=normalise_database_url(database_url),
+            public_url=public_url,
+            tsa_url=env.get("MIANZHENG_TSA_URL") or None,
+            environ=dict(env),
+            # On by default only for the embedded SQLite demo; production sets a real provider.
+            dev_idp=_flag(env.get("MIANZHENG_DEV_IDP"), default=database_url.startswith("sqlite")),
+            idp_issuer=env.get("MIANZHENG_IDP_ISSUER") or None,
+            idp_public_key_file=Path(env["MIANZHENG_IDP_PUBLIC_KEY_FILE"]).resolve()
+            if env.get("MIANZHENG_IDP_PUBLIC_KEY_FILE") else None,
+        )
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    if not value:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def normalise_database_url(url: str) -> str:

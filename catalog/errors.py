@@ -40,6 +40,10 @@ class Problem:
         return f"{self.file}: {self.message}"
 
 
+class NoCatalogPublished(LookupError):
+    """The database holds no published catalog yet (run `mianzheng init`)."""
+
+
 class CatalogInvalid(ValueError):
     """The catalog was rejected as a whole; `problems` lists everything that is wrong."""
 

@@ -111,6 +111,8 @@ class Department:
     code: str
     name_zh: str
     name_en: str
+    legal_name_zh: str
+    """The full legal name, as on the department's seal and its certificates (金华市公安局)."""
     uscc: str
 
 
@@ -253,6 +255,7 @@ def _department_document(department: Department) -> dict[str, Any]:
         "code": department.code,
         "name_zh": department.name_zh,
         "name_en": department.name_en,
+        "legal_name_zh": department.legal_name_zh,
         "uscc": department.uscc,
     }
 

@@ -116,6 +116,7 @@ class DepartmentSchema(_EntrySchema):
     code = _pattern(CODE_PATTERN)
     name_zh = _text()
     name_en = _text()
+    legal_name_zh = _text()
     uscc = fields.String(
         required=True, validate=_validate_uscc, error_messages={**_MESSAGES, "invalid": "must be a string"}
     )

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 
+from catalog.errors import NoCatalogPublished
+from catalog.loading import catalog_from_document
 from catalog.model import Catalog
 from catalog.orm import Base, UtcDateTime
 
@@ -26,7 +28,7 @@ class CatalogVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
-    document: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
+    document: Mapped[dict[str, Any]] = deferred(mapped_column(JSON, nullable=False))
     published_at: Mapped[datetime] = mapped_column(UtcDateTime())
     published_by: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
@@ -43,6 +45,14 @@ class PublishOutcome:
 def latest_version(session: Session) -> CatalogVersion | None:
     """The live version (the newest one), without loading its document."""
     return session.scalars(select(CatalogVersion).order_by(CatalogVersion.number.desc()).limit(1)).first()
+
+
+def read_live_catalog(session: Session) -> Catalog:
+    """The live catalog, parsed; `NoCatalogPublished` before the first publication."""
+    version = latest_version(session)
+    if version is None:
+        raise NoCatalogPublished("no catalog has been published yet")
+    return catalog_from_document(version.document)
 
 
 def list_versions(session: Session) -> list[CatalogVersion]:

@@ -1,8 +1,9 @@
 """Fixtures of the whole suite.
 
 Database-backed tests take the `database_url` fixture and so run twice: on SQLite and on a
-real PostgreSQL server started for the session. Each test gets a fresh database copied from a
-template that was initialised once per engine exactly as `mianzheng init` does it.
+real PostgreSQL server started for the session. Each test gets a fresh installation copied
+from a template initialised once per engine exactly as `mianzheng init` does it: the
+database, and the var/ folder beside it (`tmp_path / "var"`: keys, secrets, source data).
 """
 
 from __future__ import annotations
@@ -49,17 +50,19 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding an initialised `template.db` and its `var/`."""
     folder = tmp_path_factory.mktemp("sqlite-template")
-    path = folder / "template.db"
-    initialise(settings_for(f"sqlite:///{path}", folder / "var"))
-    return path
+    initialise(settings_for(f"sqlite:///{folder / 'template.db'}", folder / "var"))
+    return folder
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> str:
+def postgres_template(postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The var/ folder of the initialised PostgreSQL database `template_mz`."""
     _admin(postgres_cluster, 'CREATE DATABASE "template_mz"')
-    initialise(settings_for(postgres_cluster.database_url("template_mz"), tmp_path_factory.mktemp("pg-var")))
-    return "template_mz"
+    var_dir = tmp_path_factory.mktemp("pg-template") / "var"
+    initialise(settings_for(postgres_cluster.database_url("template_mz"), var_dir))
+    return var_dir
 
 
 def _admin(cluster: PostgresCluster, statement: str) -> None:
@@ -71,16 +74,18 @@ def _admin(cluster: PostgresCluster, statement: str) -> None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, initialised database on each engine."""
+    """A fresh, initialised database on each engine, with its var/ at `tmp_path / "var"`."""
     if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copytree(template / "var", tmp_path / "var")
         path = tmp_path / "mianzheng.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        shutil.copyfile(template / "template.db", path)
         yield f"sqlite:///{path}"
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    template = request.getfixturevalue("postgres_template")
+    shutil.copytree(request.getfixturevalue("postgres_template"), tmp_path / "var")
     name = f"test_{next(_database_numbers)}"
-    _admin(cluster, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    _admin(cluster, f'CREATE DATABASE "{name}" TEMPLATE "template_mz"')
     yield cluster.database_url(name)
     _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
 

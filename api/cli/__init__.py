@@ -14,7 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.cli.catalog_commands import catalog_group
 from api.cli.context import EXIT_NOT_READY, CliError
+from api.cli.seal_commands import seal_group
 from api.cli.setup_commands import init_command, serve_command
+from catalog.errors import NoCatalogPublished
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +27,7 @@ def cli() -> None:
 cli.add_command(init_command)
 cli.add_command(serve_command)
 cli.add_command(catalog_group)
+cli.add_command(seal_group)
 
 
 def main() -> None:
@@ -39,6 +42,9 @@ def main() -> None:
     except CliError as error:
         click.echo(f"错误：{error.message}", err=True)
         sys.exit(error.exit_code)
+    except NoCatalogPublished:
+        click.echo("错误：尚未发布任何目录，请先运行 mianzheng init。", err=True)
+        sys.exit(EXIT_NOT_READY)
     except SQLAlchemyError as error:
         click.echo(f"错误：数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)

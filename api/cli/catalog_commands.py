@@ -11,9 +11,9 @@ from api.catalog_views import department_view, matter_view, proof_view
 from api.timezone import beijing_time
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session
 from catalog.errors import CatalogInvalid
-from catalog.loading import catalog_from_document, load_catalog
+from catalog.loading import load_catalog
 from catalog.model import Catalog
-from catalog.versions import latest_version, list_versions, publish
+from catalog.versions import latest_version, list_versions, publish, read_live_catalog
 
 PATH_ARGUMENT = click.Path(exists=True, path_type=Path)
 
@@ -78,9 +78,7 @@ def show_command(code: str | None) -> None:
     """查看现行目录；给出 CODE（部门、证明或事项代码）时显示该条目详情。"""
     with database_session() as session:
         version = latest_version(session)
-        if version is None:
-            raise CliError("尚未发布任何目录，请先运行 mianzheng init。", EXIT_NOT_READY)
-        catalog = catalog_from_document(version.document)
+        catalog = read_live_catalog(session)
     if code is None:
         click.echo(f"现行目录第 {version.number} 版：{_summary(catalog)}")
         for matter in catalog.matters.values():
@@ -92,7 +90,8 @@ def show_command(code: str | None) -> None:
 def _describe(catalog: Catalog, code: str) -> str:
     if code in catalog.departments:
         d = department_view(catalog.departments[code])
-        return f"部门 {d['code']}：{d['name_zh']}（{d['name_en']}）\n统一社会信用代码：{d['uscc']}"
+        return (f"部门 {d['code']}：{d['legal_name_zh']}（{d['name_zh']}，{d['name_en']}）\n"
+                f"统一社会信用代码：{d['uscc']}")
     if code in catalog.proofs:
         p = proof_view(catalog, catalog.proofs[code])
         items = "、".join(f"{i['name_zh']}（{i['name']}）" for i in p["data_items"]) or "无"

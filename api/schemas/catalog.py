@@ -16,6 +16,7 @@ class DepartmentSchema(ma.Schema):
     code = ma.fields.String(metadata={"example": "BDC"})
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
+    legal_name_zh = ma.fields.String(metadata={"description": "Full legal name, as on the department's seal"})
     uscc = ma.fields.String(metadata={"description": "Unified social credit code (GB 32100)"})
 
 

@@ -1,0 +1,151 @@
+"""`mianzheng seal ...`: the seal officer's commands — the city CA, department seals
+(issue, rotate, revoke), seal images and the exported trust material."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session
+
+from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.seal_config import seal_settings
+from api.timezone import beijing_time
+from catalog.model import Department
+from catalog.versions import read_live_catalog
+from seals.ca import RevocationReason
+from seals.errors import CaMissing, SealError, SealNotFound
+from seals.registry import import_ca, init_ca, issue_seal, list_seals, revoke_seal, rotate_seal, trust_store
+from seals.seal_image import SealText, seal_png
+
+STATUS_ZH = {"active": "有效", "superseded": "已轮换", "revoked": "已吊销", "expired": "已过期"}
+
+
+@click.group("seal")
+def seal_group() -> None:
+    """电子印章：城市根证书、部门印章的签发、轮换、吊销和信任材料导出。"""
+
+
+def _department(session: Session, code: str) -> Department:
+    department = read_live_catalog(session).departments.get(code)
+    if department is None:
+        raise CliError(f"现行目录中没有部门 {code}。", EXIT_NOT_FOUND)
+    return department
+
+
+def _fail(error: SealError) -> CliError:
+    if isinstance(error, CaMissing):
+        return CliError("尚无城市根证书，请先运行 mianzheng seal init-ca 或 mianzheng init。", EXIT_NOT_READY)
+    if isinstance(error, SealNotFound):
+        return CliError(f"未找到印章：{error}", EXIT_NOT_FOUND)
+    return CliError(str(error))
+
+
+@seal_group.command("init-ca")
+@click.option("--cert", "cert_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="导入已有根证书（PEM）")
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="导入根证书私钥（PEM，可加密）")
+@click.option("--key-passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="导入私钥的口令文件")
+def init_ca_command(cert_file: Path | None, key_file: Path | None, key_passphrase_file: Path | None) -> None:
+    """创建城市电子印章根证书（ECDSA P-256），或用 --cert/--key 导入已有根证书。"""
+    if (cert_file is None) != (key_file is None):
+        raise click.UsageError("--cert 与 --key 须同时给出。")
+    with database_session() as session:
+        try:
+            if cert_file and key_file:
+                passphrase = key_passphrase_file.read_bytes().strip() if key_passphrase_file else None
+                row = import_ca(session, seal_settings(settings()), cert_file.read_bytes(), key_file.read_bytes(),
+                                passphrase)
+                click.echo(f"已导入根证书：{row.subject}")
+            else:
+                row = init_ca(session, seal_settings(settings()))
+                click.echo(f"已创建根证书：{row.subject}，有效期至 {beijing_time(row.not_after, '%Y-%m-%d')}")
+        except SealError as error:
+            raise _fail(error) from None
+
+
+@seal_group.command("issue")
+@click.argument("department")
+@click.option("--purpose", default="电子证明专用章", show_default=True, help="印章用途（印于印章下方）")
+def issue_command(department: str, purpose: str) -> None:
+    """为目录中的部门 DEPARTMENT 签发电子印章（证书与密钥）。"""
+    with database_session() as session:
+        found = _department(session, department)
+        try:
+            seal = issue_seal(session, seal_settings(settings()), department_code=found.code,
+                              department_name=found.legal_name_zh, uscc=found.uscc, purpose_zh=purpose)
+        except SealError as error:
+            raise _fail(error) from None
+        click.echo(f"已为 {seal.department_name} 签发电子印章，kid {seal.kid}，"
+                   f"有效期至 {beijing_time(seal.not_after, '%Y-%m-%d')}。")
+
+
+@seal_group.command("rotate")
+@click.argument("department")
+def rotate_command(department: str) -> None:
+    """为部门换用新密钥和新证书；旧印章转为“已轮换”，其签名仍可验证。"""
+    with database_session() as session:
+        try:
+            seal = rotate_seal(session, seal_settings(settings()), department)
+        except SealError as error:
+            raise _fail(error) from None
+        click.echo(f"已轮换 {seal.department_name} 的电子印章，新 kid {seal.kid}。")
+
+
+@seal_group.command("revoke")
+@click.argument("department")
+@click.option("--reason", required=True, type=click.Choice([r.value for r in RevocationReason]),
+              help="吊销原因")
+@click.option("--serial", default=None, help="吊销指定序列号的印章（默认：当前有效印章）")
+def revoke_command(department: str, reason: str, serial: str | None) -> None:
+    """吊销部门的电子印章并重新签发证书吊销列表（CRL）。吊销后所作签名不再有效。"""
+    with database_session() as session:
+        try:
+            seal = revoke_seal(session, seal_settings(settings()), department, RevocationReason(reason),
+                               serial_hex=serial)
+        except SealError as error:
+            raise _fail(error) from None
+        click.echo(f"已吊销 {seal.department_name} 的电子印章（序列号 {seal.serial_hex}），"
+                   f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}。")
+
+
+@seal_group.command("list")
+@click.argument("department", required=False)
+def list_command(department: str | None) -> None:
+    """列出电子印章（可只列一个部门）。"""
+    with database_session() as session:
+        seals = list_seals(session, department)
+    if not seals:
+        raise CliError("没有符合条件的印章。", EXIT_NOT_FOUND)
+    for seal in seals:
+        click.echo(f"{seal.department_code:<5} {STATUS_ZH[seal.status.value]:<4} {seal.department_name}  "
+                   f"有效期 {beijing_time(seal.not_before, '%Y-%m-%d')}～{beijing_time(seal.not_after, '%Y-%m-%d')}  "
+                   f"kid {seal.kid}")
+
+
+@seal_group.command("image")
+@click.argument("department")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="输出 PNG 文件")
+@click.option("--pixels", default=400, show_default=True, type=click.IntRange(64, 2000))
+def image_command(department: str, out_file: Path, pixels: int) -> None:
+    """把部门电子印章图样导出为 PNG。"""
+    with database_session() as session:
+        found = _department(session, department)
+    out_file.write_bytes(seal_png(SealText(found.legal_name_zh), pixels))
+    click.echo(f"已导出印章图样：{out_file}")
+
+
+@seal_group.command("export-trust")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export_trust_command(directory: Path) -> None:
+    """导出离线验证所需的信任材料：根证书、全部印章证书、CRL、JWKS。"""
+    with database_session() as session:
+        try:
+            store = trust_store(session, seal_settings(settings()))
+        except SealError as error:
+            raise _fail(error) from None
+    store.export(directory)
+    click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS）。")

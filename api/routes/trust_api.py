@@ -1,0 +1,135 @@
+"""The city's published trust material, public and read-only, at stable URLs: the root
+certificate, every seal certificate (active and past), seal images, a JWKS and the CRL.
+
+A verifier needs nothing else to check a signature offline; `mianzheng seal export-trust`
+writes the same material to files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from flask import Response, json, url_for
+
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.runtime import db, runtime
+from seals.registry import Seal, list_seals, trust_store
+from seals.seal_image import SealText, seal_png
+from seals.trust import TrustStore
+
+blp = Blueprint("trust", __name__, url_prefix="/api/v1/trust",
+                description="Trust material: city root, seal certificates, JWKS, CRL (public)")
+
+PEM = "application/x-pem-file"
+CACHE_SECONDS = 300
+
+
+def _raw(body: bytes | str, media_type: str) -> Response:
+    response = Response(body, mimetype=media_type)
+    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    return response
+
+
+def _document(media_type: str, description: str) -> dict[str, Any]:
+    return {"responses": {"200": {"description": description,
+                                  "content": {media_type: {"schema": {"type": "string"}}}}}}
+
+
+class SealInfoSchema(ma.Schema):
+    department_code = ma.fields.String()
+    department_name = ma.fields.String()
+    uscc = ma.fields.String()
+    purpose_zh = ma.fields.String()
+    kid = ma.fields.String(metadata={"description": "base64url SHA-256 thumbprint of the certificate"})
+    serial_hex = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["active", "superseded", "revoked", "expired"]})
+    not_before = ma.fields.DateTime()
+    not_after = ma.fields.DateTime()
+    revoked_at = ma.fields.DateTime(allow_none=True)
+    revocation_reason = ma.fields.String(allow_none=True)
+    certificate_url = ma.fields.String()
+    image_url = ma.fields.String()
+
+
+def _seal_info(seal: Seal) -> dict[str, Any]:
+    return {
+        **{field: getattr(seal, field) for field in (
+            "department_code", "department_name", "uscc", "purpose_zh", "kid", "serial_hex",
+            "not_before", "not_after", "revoked_at", "revocation_reason")},
+        "status": seal.status.value,
+        "certificate_url": url_for("trust.seal_certificate", kid=seal.kid),
+        "image_url": url_for("trust.seal_image", kid=seal.kid),
+    }
+
+
+@blp.route("/root.pem")
+@blp.doc(**_document(PEM, "The city root certificate"))
+def root_certificate() -> Response:
+    """The city root certificate (PEM): the one thing a verifier must trust."""
+    return _raw(_trust().root.public_bytes(Encoding.PEM), PEM)
+
+
+@blp.route("/crl")
+@blp.doc(**_document("application/pkix-crl", "The CRL (DER)"))
+def crl_der() -> Response:
+    """The certificate revocation list signed by the city root (DER)."""
+    return _raw(_crl().public_bytes(Encoding.DER), "application/pkix-crl")
+
+
+@blp.route("/crl.pem")
+@blp.doc(**_document(PEM, "The CRL (PEM)"))
+def crl_pem() -> Response:
+    """The same CRL, PEM-encoded."""
+    return _raw(_crl().public_bytes(Encoding.PEM), PEM)
+
+
+@blp.route("/jwks.json")
+@blp.doc(**_document("application/jwk-set+json", "Every seal's public key"))
+def jwks() -> Response:
+    """A JWK Set of every seal key (active and past) with kid and x5c chain."""
+    return _raw(json.dumps(_trust().jwks()), "application/jwk-set+json")
+
+
+@blp.route("/seals")
+@blp.response(200, SealInfoSchema(many=True))
+def seals() -> list[dict[str, Any]]:
+    """Every department seal with its status and validity, newest first per department."""
+    return [_seal_info(seal) for seal in list_seals(db())]
+
+
+@blp.route("/seals/<kid>.pem")
+@blp.doc(**_document(PEM, "A seal certificate"))
+def seal_certificate(kid: str) -> Response:
+    """One seal certificate by kid."""
+    return _raw(_seal(kid).certificate_pem, PEM)
+
+
+@blp.route("/seals/<kid>.png")
+@blp.doc(**_document("image/png", "The seal image"))
+def seal_image(kid: str) -> Response:
+    """The seal's image as PNG."""
+    seal = _seal(kid)
+    return _raw(seal_png(SealText(seal.department_name, seal.purpose_zh)), "image/png")
+
+
+def _trust() -> TrustStore:
+    store = trust_store(db(), runtime().seal_settings)
+    db().commit()  # a CRL close to its nextUpdate was re-signed on the way: keep it
+    return store
+
+
+def _crl() -> x509.CertificateRevocationList:
+    crl = _trust().crl
+    assert crl is not None
+    return crl
+
+
+def _seal(kid: str) -> Seal:
+    found = next((seal for seal in list_seals(db()) if seal.kid == kid), None)
+    if found is None:
+        raise Problem("not-found", f"No seal has kid {kid!r}.")
+    return found

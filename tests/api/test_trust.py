@@ -1,0 +1,114 @@
+"""The installation's trust as verifiers and seal officers use it: `mianzheng init` made a
+city CA and a seal per department; the material is published over HTTP; signatures made with
+a department seal verify against it in outside tools; revocation reaches the CRL."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import text
+
+from api.database import standalone_session
+from api.seal_config import seal_settings
+from api.settings import Settings
+from catalog.loading import bundled_catalog_path, load_catalog
+from seals.pades import sign_pdf
+from seals.registry import active_signer
+from tests.seals.conftest import make_pdf
+from tests.support.cli import cli_environment, run_cli
+from tests.support.pdf_tools import nss_db_trusting, run_pdfsig
+
+DEPARTMENTS = load_catalog(bundled_catalog_path()).departments
+
+
+def _root(base_url: str) -> x509.Certificate:
+    response = httpx.get(f"{base_url}/api/v1/trust/root.pem")
+    assert response.headers["content-type"].startswith("application/x-pem-file")
+    return x509.load_pem_x509_certificate(response.content)
+
+
+def test_every_department_has_a_published_seal(live_server: str) -> None:
+    seals = httpx.get(f"{live_server}/api/v1/trust/seals").json()
+    assert {s["department_code"] for s in seals if s["status"] == "active"} == set(DEPARTMENTS)
+    bdc = next(s for s in seals if s["department_code"] == "BDC")
+    assert bdc["department_name"] == "金华市不动产登记中心"
+    assert bdc["uscc"] == DEPARTMENTS["BDC"].uscc
+    certificate = x509.load_pem_x509_certificate(httpx.get(live_server + bdc["certificate_url"]).content)
+    root = _root(live_server)
+    certificate.verify_directly_issued_by(root)
+    image = httpx.get(live_server + bdc["image_url"])
+    assert image.content.startswith(b"\x89PNG")
+    keys = httpx.get(f"{live_server}/api/v1/trust/jwks.json").json()["keys"]
+    assert bdc["kid"] in {k["kid"] for k in keys}
+    crl = x509.load_der_x509_crl(httpx.get(f"{live_server}/api/v1/trust/crl").content)
+    assert crl.is_signature_valid(root.public_key())
+    assert len(list(crl)) == 0
+
+
+def test_unknown_seal_is_a_problem(live_server: str) -> None:
+    response = httpx.get(f"{live_server}/api/v1/trust/seals/nope.pem")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_department_signed_pdf_is_trusted_by_pdfsig(settings: Settings, live_server: str, tmp_path: Path) -> None:
+    with standalone_session(settings.database_url) as session:
+        signed = sign_pdf(make_pdf(), active_signer(session, seal_settings(settings), "BDC"))
+    report = run_pdfsig(signed, tmp_path, nss_db_trusting(_root(live_server).public_bytes(Encoding.PEM), tmp_path))
+    assert "Signature is Valid" in report
+    assert "Certificate is Trusted" in report
+    assert "金华市不动产登记中心" in report
+
+
+def test_key_files_are_private_and_never_in_the_database(settings: Settings) -> None:
+    key_files = list(settings.key_dir.iterdir())
+    assert len(key_files) == len(DEPARTMENTS) + 1
+    for path in key_files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
+    assert stat.S_IMODE(os.stat(settings.key_dir).st_mode) == 0o700
+    with standalone_session(settings.database_url) as session:
+        stored = " ".join(str(row) for row in session.execute(text("SELECT * FROM seals")).all())
+        stored += " ".join(str(row) for row in session.execute(text("SELECT * FROM seal_ca")).all())
+    assert "PRIVATE KEY" not in stored
+
+
+def test_seal_officer_revokes_rotates_and_exports(database_url: str, settings: Settings, live_server: str,
+                                                  tmp_path: Path) -> None:
+    env = cli_environment(database_url, settings.var_dir)
+    revoked = run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise")
+    assert revoked.returncode == 0, revoked.stderr
+    assert "已吊销 金华市不动产登记中心" in revoked.stdout
+    crl = x509.load_der_x509_crl(httpx.get(f"{live_server}/api/v1/trust/crl").content)
+    bdc_serials = {s["serial_hex"] for s in httpx.get(f"{live_server}/api/v1/trust/seals").json()
+                   if s["department_code"] == "BDC"}
+    assert {format(entry.serial_number, "x") for entry in crl} == bdc_serials
+
+    again = run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise")
+    assert again.returncode == 3 and len(again.stderr.strip().splitlines()) == 1
+
+    assert run_cli(env, "seal", "issue", "BDC").returncode == 0
+    rotated = run_cli(env, "seal", "rotate", "GA")
+    assert rotated.returncode == 0, rotated.stderr
+    listing = run_cli(env, "seal", "list", "GA").stdout.splitlines()
+    assert [line.split()[1] for line in listing] == ["有效", "已轮换"]
+
+    exported = run_cli(env, "seal", "export-trust", str(tmp_path / "trust"))
+    assert exported.returncode == 0, exported.stderr
+    assert len(list((tmp_path / "trust" / "seals").glob("*.pem"))) == len(DEPARTMENTS) + 2
+    assert (tmp_path / "trust" / "root.pem").read_bytes() == _root(live_server).public_bytes(Encoding.PEM)
+
+
+@pytest.mark.parametrize(("args", "code"), [(["seal", "init-ca"], 1), (["seal", "issue", "NOWHERE"], 3),
+                                             (["seal", "issue", "GA"], 1)])
+def test_seal_commands_refuse_what_would_break_trust(database_url: str, settings: Settings,
+                                                     args: list[str], code: int) -> None:
+    result = run_cli(cli_environment(database_url, settings.var_dir), *args)
+    assert result.returncode == code
+    assert result.stderr.startswith("错误：") and len(result.stderr.strip().splitlines()) == 1
