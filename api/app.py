@@ -7,10 +7,11 @@ from __future__ import annotations
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from api.auth import document_security_schemes
 from api.openapi import ApiSpec
 from api.problems import register_problem_handlers
 from api.domain_errors import register_domain_errors
-from api.routes import catalog_api, health, pages, trust_api
+from api.routes import catalog_api, dev_idp, exchange_api, health, me_api, pages, trust_api
 from api.runtime import Runtime, close_request_session
 from api.settings import Settings
 from api.timezone import beijing_time
@@ -40,8 +41,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(close_request_session)
 
     spec = ApiSpec(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
-    for blueprint in (health.blp, catalog_api.blp, trust_api.blp):
+    document_security_schemes(spec)
+    for blueprint in (health.blp, catalog_api.blp, trust_api.blp, exchange_api.blp, me_api.blp):
         spec.register_blueprint(blueprint)
+    if settings.dev_idp:  # 开发测试用身份认证: never in production (docs/operations.md)
+        spec.register_blueprint(dev_idp.blp)
+        app.register_blueprint(dev_idp.bp)
     app.register_blueprint(pages.bp)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler

@@ -11,6 +11,10 @@ from flask import Flask, Response
 
 from api.problems import Problem, problem_response
 from catalog.errors import NoCatalogPublished
+from exchange.access_log import ChainConflict
+from exchange.consent import ConsentRefused
+from exchange.errors import InvalidInput, NotFound
+from exchange.identity import InvalidKeyMaterial
 from seals.errors import (
     CaAlreadyExists,
     CaMissing,
@@ -30,6 +34,11 @@ PROBLEM_OF: dict[type[Exception], str] = {
     SealRevoked: "conflict",
     InvalidCaMaterial: "invalid-request",
     SealNotFound: "not-found",
+    NotFound: "not-found",
+    InvalidInput: "invalid-request",
+    ConsentRefused: "consent-required",
+    InvalidKeyMaterial: "service-unavailable",
+    ChainConflict: "service-unavailable",
 }
 
 

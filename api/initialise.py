@@ -1,6 +1,7 @@
 """Set-up of a mianzheng installation, safe to repeat: the data directory and secrets, the
 schema (Alembic migrations), the bundled catalog as the first live version, and the demo
-city CA with a seal for every catalog department."""
+city CA with a seal for every catalog department, and the demo source departments'
+databases (var/sources/)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from api.secrets import ensure_secrets
 from api.settings import Settings
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
+from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, generate_demo_sources
+from exchange.identity import DevIdentityProvider
 from seals.registry import SealCa, init_ca, issue_seal, list_seals
 
 
@@ -26,10 +29,23 @@ def initialise(settings: Settings) -> list[str]:
         report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
     upgrade_database(settings.database_url)
     report.append("数据库结构已是最新。")
+    if settings.dev_idp:
+        DevIdentityProvider.open(settings.dev_idp_dir)
+        report.append(f"开发测试用身份认证已启用（密钥位于 {settings.dev_idp_dir}），切勿用于生产环境。")
     with standalone_session(settings.database_url) as session:
         report.append(_publish_bundled_catalog(session))
         report.extend(_demo_seals(session, settings))
+    report.append(_demo_sources(settings))
     return report
+
+
+def _demo_sources(settings: Settings) -> str:
+    """The demo source departments' own databases, generated once (about 2 s)."""
+    if settings.sources_dir.exists():
+        return f"演示数据源目录 {settings.sources_dir} 已存在，保持不变。"
+    written = generate_demo_sources(settings.sources_dir, load_catalog(bundled_catalog_path()))
+    return (f"已生成演示数据源：{len(written)} 个部门的数据库，{DEFAULT_RESIDENTS} 名居民"
+            f"（种子 {DEFAULT_SEED}），位于 {settings.sources_dir}。")
 
 
 def _publish_bundled_catalog(session: Session) -> str:

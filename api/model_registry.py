@@ -3,6 +3,7 @@
 import catalog.versions  # noqa: F401  (catalog_versions)
 import seals.registry  # noqa: F401  (seal_ca, seals)
 import exchange.access_log  # noqa: F401  (access_log)
+import exchange.answer_store  # noqa: F401  (exchange_requests)
 import exchange.clients  # noqa: F401  (exchange_clients)
 import exchange.consent  # noqa: F401  (consents)
 from catalog.orm import Base

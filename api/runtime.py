@@ -13,9 +13,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.database import make_engine, make_session_factory
+from api.identity_config import IdentityConfig, identity_config
 from api.seal_config import seal_settings
+from api.secrets import SUBJECT_HASH_KEY, read_secret
 from api.settings import Settings
 from catalog.model import Catalog
+from exchange.answer_store import AnswerBox
+from exchange.sources.directory import SourceDirectory
 from seals.settings import SealSettings
 
 
@@ -25,11 +29,28 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     catalogs: dict[str, Catalog] = field(default_factory=dict)
+    sources: dict[str, SourceDirectory] = field(default_factory=dict)
+    """The source departments' adapters per catalog content hash (breaker state lives in them)."""
 
     @cached_property
     def seal_settings(self) -> SealSettings:
         """Read once per process: the passphrase comes from a secret."""
         return seal_settings(self.settings)
+
+    @cached_property
+    def subject_hash_key(self) -> bytes:
+        """The key of subject keys (keyed hashes of ID numbers); a secret, read once per process."""
+        return read_secret(self.settings, SUBJECT_HASH_KEY)
+
+    @cached_property
+    def identity(self) -> IdentityConfig:
+        """The identity providers trusted for citizen sign-in (and the dev IdP, when enabled)."""
+        return identity_config(self.settings)
+
+    @cached_property
+    def answer_box(self) -> AnswerBox:
+        """Encrypts stored exchange answers (idempotent replays) under a key derived from a secret."""
+        return AnswerBox.from_secret(self.subject_hash_key)
 
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":

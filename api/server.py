@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from api.app import create_app
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], app_factory: Callable[[], Flask]) -> None:
         self.options = options
+        self.app_factory = app_factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -19,22 +22,31 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self):  # type: ignore[no-untyped-def]
-        return create_app()
+        return self.app_factory()
 
 
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve until interrupted; each worker builds its own app (and database engine)."""
+def _exchange_ready_message(base: str) -> str:
+    return (
+        f"免证服务已启动：{base}/\n"
+        f"  清单公开（证明事项目录）：{base}/catalog\n"
+        f"  API 文档：{base}/api/v1/docs\n"
+        f"  OpenAPI：{base}/api/v1/openapi.json"
+    )
+
+
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    app_factory: Callable[[], Flask] = create_app,
+    ready_message: Callable[[str], str] = _exchange_ready_message,
+) -> None:
+    """Serve until interrupted; each worker builds its own app (and database engine) with
+    `app_factory` (default: the exchange app)."""
     base = f"http://{host}:{port}"
 
     def when_ready(_server: Any) -> None:
-        print(
-            f"免证服务已启动：{base}/\n"
-            f"  清单公开（证明事项目录）：{base}/catalog\n"
-            f"  API 文档：{base}/api/v1/docs\n"
-            f"  OpenAPI：{base}/api/v1/openapi.json\n"
-            "按 Ctrl+C 停止。",
-            flush=True,
-        )
+        print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
 
     _Gunicorn(
         {
@@ -44,5 +56,7 @@ def serve(host: str, port: int, workers: int) -> None:
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
             "timeout": 60,
-        }
+            "control_socket_disable": True,  # one fixed path per user: the exchange and connectors would collide
+        },
+        app_factory,
     ).run()

@@ -22,6 +22,9 @@ class Settings:
     database_url: str
     public_url: str
     tsa_url: str | None = None
+    sources_file: Path | None = None
+    """Where the source departments are (MIANZHENG_SOURCES_FILE, see docs/connectors.md);
+    None: every department in-process from its database under `sources_dir`."""
     environ: Mapping[str, str] | None = field(default=None, repr=False)
     """Where secrets given as environment variables are read from (None: none are); never printed."""
     dev_idp: bool = False
@@ -29,6 +32,8 @@ class Settings:
     idp_issuer: str | None = None
     idp_public_key_file: Path | None = None
     """The city identity provider's `iss` and its public key (PEM or JWKS) for citizen sign-in."""
+    exchange_department: str = "SJ"
+    """The catalog department that operates the exchange: its seal signs receipts."""
 
     @property
     def key_dir(self) -> Path:
@@ -37,6 +42,11 @@ class Settings:
     @property
     def secrets_dir(self) -> Path:
         return self.var_dir / "secrets"
+
+    @property
+    def sources_dir(self) -> Path:
+        """The source departments' own databases of the embedded default (the demo data)."""
+        return self.var_dir / "sources"
 
     @property
     def dev_idp_dir(self) -> Path:
@@ -53,12 +63,14 @@ class Settings:
             database_url=normalise_database_url(database_url),
             public_url=public_url,
             tsa_url=env.get("MIANZHENG_TSA_URL") or None,
+            sources_file=Path(env["MIANZHENG_SOURCES_FILE"]).resolve() if env.get("MIANZHENG_SOURCES_FILE") else None,
             environ=dict(env),
             # On by default only for the embedded SQLite demo; production sets a real provider.
             dev_idp=_flag(env.get("MIANZHENG_DEV_IDP"), default=database_url.startswith("sqlite")),
             idp_issuer=env.get("MIANZHENG_IDP_ISSUER") or None,
             idp_public_key_file=Path(env["MIANZHENG_IDP_PUBLIC_KEY_FILE"]).resolve()
             if env.get("MIANZHENG_IDP_PUBLIC_KEY_FILE") else None,
+            exchange_department=env.get("MIANZHENG_EXCHANGE_DEPARTMENT", "SJ"),
         )
 
 

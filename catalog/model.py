@@ -8,13 +8,13 @@ is already known to be valid (the output of `Catalog.to_document`, or a document
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Self
+
+from catalog.canonical import canonical_sha256
 
 
 class _LabelledEnum(StrEnum):
@@ -242,8 +242,7 @@ class Catalog:
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of `to_document()`: sorted keys, no
         whitespace, UTF-8 without escaping. Entry order counts; YAML layout and comments do not."""
-        canonical = json.dumps(self.to_document(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return canonical_sha256(self.to_document())
 
 
 def _without_none(document: dict[str, Any], *optional: str) -> dict[str, Any]:

@@ -8,13 +8,13 @@ by verifiers) is added when the caller did not set one. ES256 signatures are raw
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from catalog.canonical import canonical_json
 from seals.b64 import b64url_encode
 from seals.ca import x5c_entry
 from seals.errors import SigningFailed
@@ -42,5 +42,4 @@ def sign_jws(payload: Mapping[str, Any], signer: Signer, *, typ: str = "JWT") ->
 
 
 def _encode_json(value: Mapping[str, Any]) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return b64url_encode(text.encode("utf-8"))
+    return b64url_encode(canonical_json(value))

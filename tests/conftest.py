@@ -29,7 +29,8 @@ _database_numbers = itertools.count()
 
 
 def settings_for(database_url: str, var_dir: Path) -> Settings:
-    return Settings(var_dir=var_dir, database_url=database_url, public_url="http://127.0.0.1:8000")
+    """Settings of a test installation: like the embedded default, with the dev identity provider."""
+    return Settings(var_dir=var_dir, database_url=database_url, public_url="http://127.0.0.1:8000", dev_idp=True)
 
 
 @pytest.fixture(scope="session")

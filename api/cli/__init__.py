@@ -12,10 +12,15 @@ import sys
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.cli.audit_commands import audit_group
 from api.cli.catalog_commands import catalog_group
+from api.cli.client_commands import client_group
+from api.cli.consent_commands import consent_group
 from api.cli.context import EXIT_NOT_READY, CliError
+from api.cli.receipt_commands import receipt_group
 from api.cli.seal_commands import seal_group
 from api.cli.setup_commands import init_command, serve_command
+from api.cli.source_commands import connector_group, demo_group
 from catalog.errors import NoCatalogPublished
 
 
@@ -28,6 +33,12 @@ cli.add_command(init_command)
 cli.add_command(serve_command)
 cli.add_command(catalog_group)
 cli.add_command(seal_group)
+cli.add_command(client_group)
+cli.add_command(consent_group)
+cli.add_command(audit_group)
+cli.add_command(connector_group)
+cli.add_command(demo_group)
+cli.add_command(receipt_group)
 
 
 def main() -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.cli import MIANZHENG, cli_environment, run_cli
+from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
 
 
@@ -21,15 +20,7 @@ def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) 
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "server did not become ready"
-            time.sleep(0.2)
+        wait_until_answering(f"{base}/readyz", server, "the server")
         page = httpx.get(f"{base}/catalog", params={"q": "公租房"})
         assert page.status_code == 200
         assert "证明事项清单公开" in page.text and "无房证明" in page.text

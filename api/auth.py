@@ -1,0 +1,99 @@
+"""Who is calling: department systems by client token, citizens by identity assertion.
+
+`require_client(scope)` and `current_citizen()` are called at the top of a view. Both read
+`Authorization: Bearer ...` (RFC 6750); a citizen may instead carry the development identity
+provider's cookie while that provider is enabled. Failures are problems: 401 unauthenticated
+with a `WWW-Authenticate` challenge, or 403 forbidden-by-policy when a client lacks the scope.
+Nothing about a token, secret or ID number is ever put into a problem's detail.
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from api.openapi import ApiSpec
+from api.problems import Problem
+from api.runtime import db, runtime
+from exchange.clients import AuthenticatedClient, InvalidCredentials, authenticate
+from exchange.identity import CitizenIdentity, InvalidAssertion, unverified_issuer, verify_assertion
+from exchange.subjects import subject_key
+
+CLIENT_SCHEME = "clientToken"
+CITIZEN_SCHEME = "citizenAssertion"
+CLIENT_SECURITY = [{CLIENT_SCHEME: []}]
+CITIZEN_SECURITY = [{CITIZEN_SCHEME: []}]
+IDENTITY_COOKIE = "mz_identity"
+REALM = 'realm="mianzheng"'
+
+
+def document_security_schemes(spec: ApiSpec) -> None:
+    """Describe both bearer schemes in the OpenAPI document."""
+    spec.spec.components.security_scheme(CLIENT_SCHEME, {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "mzc_<client id>_<secret>",
+        "description": "A department system's client token (`mianzheng client add`); shown once, scoped.",
+    })
+    spec.spec.components.security_scheme(CITIZEN_SCHEME, {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A citizen's identity assertion from the city's identity provider (ES256 JWT, "
+                       "aud \"mianzheng\", at most 1 h).",
+    })
+
+
+def require_client(scope: str) -> AuthenticatedClient:
+    """The calling department system; 401 without valid credentials, 403 without `scope`."""
+    token = _bearer_token()
+    if token is None:
+        raise _unauthenticated("Send a client token: Authorization: Bearer mzc_...", invalid=False)
+    try:
+        client = authenticate(db(), token)
+    except InvalidCredentials:
+        raise _unauthenticated("The client token is unknown, revoked or replaced.", invalid=True) from None
+    if not client.has_scope(scope):
+        raise Problem(
+            "forbidden-by-policy",
+            f"Client {client.client_id} lacks the scope {scope}.",
+            headers={"WWW-Authenticate": f'Bearer {REALM}, error="insufficient_scope", scope="{scope}"'},
+        )
+    g.client = client
+    return client
+
+
+def current_citizen() -> CitizenIdentity:
+    """The signed-in citizen; 401 without a valid identity assertion."""
+    identity = runtime().identity
+    token = _bearer_token()
+    if token is None and identity.dev_idp is not None:
+        token = request.cookies.get(IDENTITY_COOKIE)
+    if token is None:
+        raise _unauthenticated("Sign in: send the identity provider's assertion as Authorization: Bearer <JWT>.",
+                               invalid=False)
+    issuer = unverified_issuer(token)
+    keys = identity.trusted.get(issuer) if issuer else None
+    if keys is None or issuer is None:
+        raise _unauthenticated("The identity assertion comes from no trusted identity provider.", invalid=True)
+    try:
+        return verify_assertion(token, keys, issuer)
+    except InvalidAssertion as refused:
+        raise _unauthenticated(f"The identity assertion is not accepted ({refused.reason}): {refused}",
+                               invalid=True) from None
+
+
+def citizen_subject_key(citizen: CitizenIdentity) -> str:
+    """The citizen's subject key, under which consents and access-log entries are kept."""
+    return subject_key(runtime().subject_hash_key, citizen.id_number)
+
+
+def _bearer_token() -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
+def _unauthenticated(detail: str, *, invalid: bool) -> Problem:
+    challenge = f'Bearer {REALM}, error="invalid_token"' if invalid else f"Bearer {REALM}"
+    return Problem("unauthenticated", detail, headers={"WWW-Authenticate": challenge})

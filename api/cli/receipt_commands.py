@@ -1,0 +1,49 @@
+"""`mianzheng receipt verify`: check an exchange answer's receipt offline, against the
+trust material exported with `mianzheng seal export-trust`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from api.cli.context import CliError
+from exchange.receipts import check_receipt
+from seals.trust import TrustStore
+from seals.verdict import Status
+
+STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
+
+
+@click.group("receipt")
+def receipt_group() -> None:
+    """数据共享回执：离线核验。"""
+
+
+@receipt_group.command("verify")
+@click.argument("answer_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trust", "trust_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="信任材料目录（mianzheng seal export-trust 导出）")
+def verify_command(answer_file: Path, trust_dir: Path) -> None:
+    """核验 ANSWER_FILE（交换接口返回的 JSON）所附回执：印章签名、证书链、吊销状态，
+    以及回执是否与答复内容一致。有效时退出码为 0。"""
+    try:
+        body = json.loads(answer_file.read_text(encoding="utf-8"))
+        answer, receipt = body["answer"], body["receipt"]
+    except (ValueError, KeyError, TypeError):
+        raise CliError(f"{answer_file} 不是交换接口的答复（应为含 answer 和 receipt 的 JSON）。") from None
+    try:
+        trust = TrustStore.load(trust_dir)
+    except (OSError, ValueError):
+        raise CliError(f"{trust_dir} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
+    result = check_receipt(receipt, answer, trust)
+    for check in result.verdict.checks:
+        click.echo(f"  {STATUS_ZH[check.status]}  {check.message_zh}")
+    click.echo(f"  {'通过' if result.matches_answer else '不通过'}  "
+               f"{'回执与答复内容一致。' if result.matches_answer else '回执与答复内容不一致（答复可能被改动）。'}")
+    if not result.valid:
+        raise CliError("回执无效。")
+    claims = result.claims or {}
+    click.echo(f"回执有效：{claims.get('source')} 于 {answer.get('answered_at')} 答复 "
+               f"{claims.get('consumer', {}).get('department')} 的请求 {claims.get('request_id')}。")

@@ -1,0 +1,91 @@
+"""The development identity provider's edges (开发测试用身份认证): a Chinese sign-in page
+(`/dev-idp/login`) that sets the assertion as a cookie and shows it, and `POST /dev-idp/token`
+for curl users. Registered only when MIANZHENG_DEV_IDP is on; never in production.
+
+It signs an assertion for whatever name and valid ID number are typed in: it proves nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint as PageBlueprint
+from flask import Response, make_response, render_template, request
+
+from api.auth import IDENTITY_COOKIE
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.runtime import runtime
+from catalog.citizen_id import mask_id_number
+from catalog.errors import InvalidIdentifier
+from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH, DevIdentityProvider
+
+bp = PageBlueprint("dev_idp_page", __name__, url_prefix="/dev-idp")
+blp = Blueprint("dev-idp", __name__, url_prefix="/dev-idp",
+                description="DEVELOPMENT identity provider (开发测试用身份认证) — demo and tests only, never production")
+
+
+class DevTokenRequestSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, MAX_NAME_LENGTH),
+                            metadata={"example": "张三"})
+    id_number = ma.fields.String(required=True, validate=ma.validate.Length(1, 32),
+                                 metadata={"example": "11010519491231002X"})
+
+
+class DevTokenSchema(ma.Schema):
+    assertion = ma.fields.String(metadata={"description": "Send as Authorization: Bearer <assertion>"})
+    token_type = ma.fields.String(metadata={"example": "Bearer"})
+    expires_in = ma.fields.Integer(metadata={"description": "Seconds"})
+    issuer = ma.fields.String()
+
+
+def _provider() -> DevIdentityProvider:
+    provider = runtime().identity.dev_idp
+    if provider is None:
+        raise Problem("not-found", "The development identity provider is not enabled.")
+    return provider
+
+
+@blp.route("/token", methods=["POST"])
+@blp.arguments(DevTokenRequestSchema)
+@blp.response(200, DevTokenSchema)
+def token(body: dict[str, str]) -> dict[str, Any]:
+    """Issue a development identity assertion for any name and valid ID number (NOT for production)."""
+    provider = _provider()
+    try:
+        assertion = provider.issue_dev_assertion(body["id_number"], body["name"])
+    except InvalidIdentifier as invalid:
+        raise Problem("invalid-request", f"id_number: {invalid}",
+                      errors=[{"pointer": "#/id_number", "detail": str(invalid)}]) from None
+    except ValueError as invalid:
+        raise Problem("invalid-request", f"name: {invalid}",
+                      errors=[{"pointer": "#/name", "detail": str(invalid)}]) from None
+    return {"assertion": assertion, "token_type": "Bearer", "expires_in": int(MAX_LIFETIME.total_seconds()),
+            "issuer": provider.issuer}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """The sign-in page; a successful POST sets the assertion cookie and shows the assertion."""
+    provider = _provider()
+    name = request.form.get("name", "").strip()[:MAX_NAME_LENGTH]
+    id_number = request.form.get("id_number", "").strip()[:18]
+    context: dict[str, Any] = {"name": name, "id_number": id_number, "error": None, "assertion": None,
+                               "lifetime_minutes": int(MAX_LIFETIME.total_seconds() // 60)}
+    if request.method == "GET":
+        return make_response(render_template("dev_idp_login.html", **context))
+    try:
+        assertion = provider.issue_dev_assertion(id_number, name)
+    except InvalidIdentifier:
+        context["error"] = "身份证号无效：请检查位数、出生日期和末位校验码。"
+    except ValueError:
+        context["error"] = f"请填写姓名（不超过 {MAX_NAME_LENGTH} 个字）。"
+    else:
+        context.update(assertion=assertion, citizen_name=name, masked_id_number=mask_id_number(id_number.upper()),
+                       id_number="")
+    response = make_response(render_template("dev_idp_login.html", **context), 400 if context["error"] else 200)
+    if context["assertion"]:
+        response.set_cookie(IDENTITY_COOKIE, context["assertion"], max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
+                            samesite="Lax", secure=runtime().settings.public_url.startswith("https://"))
+    return response

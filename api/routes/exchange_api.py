@@ -1,0 +1,60 @@
+"""`POST /api/v1/exchange/requests`: a department system pulls a citizen's proof data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from api.auth import CLIENT_SECURITY, require_client
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.pull_context import pull_context
+from api.schemas.exchange import ExchangeAnswerSchema, ExchangeRequestSchema
+from exchange.clients import ClientScope
+from exchange.pull_service import Envelope, PullRefused, answer_request
+
+blp = Blueprint("exchange", __name__, url_prefix="/api/v1/exchange",
+                description="Departments pull proof data from source departments instead of asking for paper")
+
+
+@blp.route("/requests", methods=["POST"])
+@blp.arguments(ExchangeRequestSchema)
+@blp.response(200, ExchangeAnswerSchema)
+@blp.alt_response(401, description="No or invalid client token")
+@blp.alt_response(403, description="forbidden-by-policy or consent-required")
+@blp.alt_response(404, description="subject-not-found: the source holds no record of the subject")
+@blp.alt_response(409, description="The request id is in use for another request, or still being answered")
+@blp.alt_response(503, description="source-unavailable, with Retry-After")
+@blp.doc(security=CLIENT_SECURITY)
+def request_proof(body: dict[str, Any]) -> Response:
+    """Ask for one proof of one subject for one matter.
+
+    Deny by default: the catalog must let the client's department ask for this proof in this
+    matter, and the citizen must have consented unless the matter's legal basis exempts it.
+    The answer holds only the fields the matter may receive, the source and its "as of" time,
+    and a receipt signed with the exchange's seal. Repeating a request id returns the stored
+    answer (header `Idempotent-Replayed: true`) without pulling again. Every request is logged.
+    """
+    client = require_client(ClientScope.EXCHANGE_REQUEST)
+    subject = body["subject"]
+    envelope = Envelope(
+        request_id=body["request_id"], caseworker_id=body["caseworker_id"], case_number=body["case_number"],
+        matter=body["matter"], proof=body["proof"], purpose=body["purpose"], subject_name=subject.get("name"),
+        subject_id_number=subject.get("id_number"), subject_uscc=subject.get("uscc"),
+        consent_id=body.get("consent_id"), legal_basis=body.get("legal_basis"),
+    )
+    try:
+        result = answer_request(pull_context(), client, envelope)
+    except PullRefused as refused:
+        raise _problem(refused) from None
+    response = jsonify(result.body)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _problem(refused: PullRefused) -> Problem:
+    errors = [{"pointer": refused.field, "detail": refused.detail}] if refused.field else None
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+    return Problem(refused.kind, refused.detail, errors=errors, headers=headers)

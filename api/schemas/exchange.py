@@ -1,0 +1,59 @@
+"""Schemas of the exchange request and its answer."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from exchange.pull_service import REQUEST_ID
+
+_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
+_TEXT = ma.validate.Length(min=1, max=128)
+
+
+class SubjectSchema(ma.Schema):
+    id_number = ma.fields.String(metadata={"description": "GB 11643 ID number, for a proof about a person"})
+    uscc = ma.fields.String(metadata={"description": "Unified social credit code, for a proof about an organisation"})
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
+                            metadata={"description": "Name as the source department holds it (checked by the source)"})
+
+    @ma.validates_schema
+    def _one_identifier(self, data: dict, **_kwargs: object) -> None:
+        if ("id_number" in data) == ("uscc" in data):
+            raise ma.ValidationError("give exactly one of id_number and uscc", "_schema")
+
+
+class ExchangeRequestSchema(ma.Schema):
+    """The envelope: who asks, for which case, matter, proof and purpose, about whom, on which basis."""
+
+    request_id = ma.fields.String(required=True, validate=ma.validate.Regexp(REQUEST_ID),
+                                  metadata={"description": "Idempotency key chosen by the client (1-128 chars)"})
+    caseworker_id = ma.fields.String(required=True, validate=_TEXT)
+    case_number = ma.fields.String(required=True, validate=_TEXT)
+    matter = ma.fields.String(required=True, validate=_CODE, metadata={"example": "PUBLIC_RENTAL_HOUSING"})
+    proof = ma.fields.String(required=True, validate=_CODE, metadata={"example": "NO_HOUSING"})
+    subject = ma.fields.Nested(SubjectSchema, required=True)
+    purpose = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    consent_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
+                                  metadata={"description": "The citizen's consent (when the matter requires one)"})
+    legal_basis = ma.fields.String(validate=ma.validate.Length(min=1, max=500),
+                                   metadata={"description": "For a matter that needs no consent: its legal basis"})
+
+
+class SourceSchema(ma.Schema):
+    department = ma.fields.String()
+    name = ma.fields.String()
+
+
+class AnswerSchema(ma.Schema):
+    request_id = ma.fields.String()
+    matter = ma.fields.String()
+    proof = ma.fields.String()
+    source = ma.fields.Nested(SourceSchema)
+    as_of = ma.fields.String(metadata={"description": "When the source department's data was current"})
+    answered_at = ma.fields.String()
+    data = ma.fields.Dict(metadata={"description": "Only the fields the matter may receive"})
+
+
+class ExchangeAnswerSchema(ma.Schema):
+    answer = ma.fields.Nested(AnswerSchema)
+    receipt = ma.fields.String(metadata={"description": "JWS by the exchange's seal binding request and answer hashes"})

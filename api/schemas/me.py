@@ -1,0 +1,68 @@
+"""Schemas of the citizen's own endpoints (`/api/v1/me/...`): who used my data, and my consents."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from exchange.access_log import Outcome
+from exchange.consent import MAX_CONSENT_DAYS, Channel, ConsentStatus
+
+_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
+MAX_PAGE = 100
+
+
+class PageQuerySchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_PAGE))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, None))
+
+
+class AccessLogEntrySchema(ma.Schema):
+    seq = ma.fields.Integer(metadata={"description": "Sequence number in the tamper-evident access log"})
+    time = ma.fields.DateTime()
+    consumer_department = ma.fields.String(allow_none=True, metadata={"example": "ZJ"})
+    consumer_department_name_zh = ma.fields.String(allow_none=True)
+    client_id = ma.fields.String(allow_none=True, metadata={"description": "Public id of the department system"})
+    client_name = ma.fields.String(allow_none=True)
+    caseworker_id = ma.fields.String(allow_none=True)
+    case_number = ma.fields.String(allow_none=True)
+    matter = ma.fields.String(allow_none=True)
+    matter_name_zh = ma.fields.String(allow_none=True)
+    proof = ma.fields.String(allow_none=True)
+    proof_name_zh = ma.fields.String(allow_none=True)
+    legal_basis = ma.fields.String(allow_none=True, metadata={"description": "Legal basis relied on, if any"})
+    consent_id = ma.fields.String(allow_none=True, metadata={"description": "Your consent relied on, if any"})
+    purpose = ma.fields.String(allow_none=True)
+    outcome = ma.fields.String(metadata={"enum": [o.value for o in Outcome]})
+    outcome_zh = ma.fields.String()
+    reason = ma.fields.String(allow_none=True, metadata={"description": "Why denied or failed (a problem type)"})
+
+
+class AccessLogPageSchema(ma.Schema):
+    total = ma.fields.Integer()
+    limit = ma.fields.Integer()
+    offset = ma.fields.Integer()
+    entries = ma.fields.List(ma.fields.Nested(AccessLogEntrySchema), metadata={"description": "Newest first"})
+
+
+class ConsentCreateSchema(ma.Schema):
+    matter = ma.fields.String(required=True, validate=_CODE, metadata={"example": "PUBLIC_RENTAL_HOUSING"})
+    proofs = ma.fields.List(ma.fields.String(validate=_CODE), required=True,
+                            validate=ma.validate.Length(min=1, max=50), metadata={"example": ["NO_HOUSING"]})
+    department = ma.fields.String(required=True, validate=_CODE,
+                                  metadata={"description": "The consumer department allowed to pull", "example": "ZJ"})
+    days = ma.fields.Integer(required=True, validate=ma.validate.Range(1, MAX_CONSENT_DAYS),
+                             metadata={"description": "How long the consent lasts", "example": 90})
+
+
+class ConsentSchema(ma.Schema):
+    id = ma.fields.String()
+    matter = ma.fields.String()
+    matter_name_zh = ma.fields.String(allow_none=True)
+    proofs = ma.fields.List(ma.fields.String())
+    department = ma.fields.String()
+    department_name_zh = ma.fields.String(allow_none=True)
+    channel = ma.fields.String(metadata={"enum": [c.value for c in Channel]})
+    granted_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
+    withdrawn_at = ma.fields.DateTime(allow_none=True)
+    status = ma.fields.String(metadata={"enum": [s.value for s in ConsentStatus]})

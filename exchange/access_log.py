@@ -1,0 +1,321 @@
+"""The tamper-evident access log: every exchange request — allowed, denied or failed — as one
+hash-chained, append-only entry.
+
+Entry `n` stores `prev_hash` (the `entry_hash` of entry `n-1`; 64 zeros for entry 1) and
+`entry_hash = SHA-256(prev_hash || canonical JSON of the entry)`, where `prev_hash` enters as
+its 64 ASCII hex characters and the canonical JSON (`canonical_entry`) holds the format version,
+the sequence number, the UTC time and every field, with sorted keys, no whitespace, UTF-8.
+Editing, deleting or reordering an entry breaks the chain at the first affected sequence
+number, which `verify_chain` names. Truncating the newest entries (or rewriting the whole
+tail) is only detected against a head recorded earlier: see docs/access-log.md on anchoring.
+
+Citizens are recorded by subject key (`exchange.subjects`) only. Free-text fields are scanned
+for anything shaped like an ID number, which is masked before it is stored.
+
+Concurrency: the sequence number is the primary key, so two appends can never both take the
+same place. `append_access` first takes the chain lock of the engine (a transaction-scoped
+advisory lock on PostgreSQL, the write lock on SQLite), so inside one transaction it reads
+the true head; the lock is held until the caller commits, so append last. `record_access`
+appends in a transaction of its own and retries a few times when an append loses a race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, String, Text, func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from catalog.canonical import canonical_json
+from catalog.citizen_id import mask_id_number
+from catalog.orm import Base, UtcDateTime
+from exchange.errors import ExchangeError, InvalidInput
+
+FORMAT_VERSION = 1
+GENESIS_HASH = "0" * 64
+CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"mianzheng.access_log").digest()[:8], "big", signed=True)
+"""The PostgreSQL advisory lock that serialises appends."""
+DEFAULT_ATTEMPTS = 5
+MAX_ID_LENGTH = 128
+"""Longest request id, client id, caseworker id, case number or consent reference the log takes."""
+MAX_CODE_LENGTH = 64
+"""Longest department, matter or proof code the log takes."""
+_LIMITS = {
+    **{name: MAX_ID_LENGTH for name in ("request_id", "client_id", "caseworker_id", "case_number", "consent_id")},
+    **{name: MAX_CODE_LENGTH for name in ("consumer_department", "matter", "proof")},
+}
+
+_REASON = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_SUBJECT_KEY = re.compile(r"[0-9a-f]{64}")
+_ID_NUMBER_SHAPED = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    """The data was pulled and returned (also when the source holds no record: reason `subject-not-found`)."""
+    DENIED = "denied"
+    """The exchange refused: credentials, sharing rules, consent or invalid input."""
+    FAILED = "failed"
+    """The exchange could not answer: the source was unavailable or the service failed."""
+
+
+class ChainConflict(ExchangeError):
+    """Another append took this sequence number first; retry in a new transaction."""
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """What one entry records. Only `outcome` is required; `reason` is required unless allowed.
+
+    `reason` is a short code (`[a-z0-9-]`), by convention the problem type of the answer:
+    `consent-missing`, `forbidden-by-policy`, `source-unavailable`, ...
+    """
+
+    outcome: Outcome
+    reason: str | None = None
+    request_id: str | None = None
+    client_id: str | None = None
+    consumer_department: str | None = None
+    caseworker_id: str | None = None
+    case_number: str | None = None
+    matter: str | None = None
+    proof: str | None = None
+    subject_key: str | None = None
+    legal_basis: str | None = None
+    consent_id: str | None = None
+    purpose: str | None = None
+
+
+ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry))
+_FREE_TEXT = ("request_id", "caseworker_id", "case_number", "legal_basis", "purpose")
+
+
+class AccessRecord(Base):
+    """One stored entry of the chain."""
+
+    __tablename__ = "access_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(MAX_ID_LENGTH), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(MAX_ID_LENGTH))
+    consumer_department: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
+    caseworker_id: Mapped[str | None] = mapped_column(String(MAX_ID_LENGTH))
+    case_number: Mapped[str | None] = mapped_column(String(MAX_ID_LENGTH))
+    matter: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
+    proof: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
+    subject_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    consent_id: Mapped[str | None] = mapped_column(String(MAX_ID_LENGTH))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    def values(self) -> dict[str, str | None]:
+        """The entry's fields as stored, as the hash covers them."""
+        return {name: getattr(self, name) for name in ENTRY_FIELDS}
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest entry: its sequence number and hash. Recording it elsewhere anchors the chain."""
+
+    seq: int
+    entry_hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.entry_hash}"
+
+    @classmethod
+    def parse(cls, text_value: str) -> ChainHead:
+        seq, _, entry_hash = text_value.partition(":")
+        if not seq.isdigit() or int(seq) < 1 or not _SUBJECT_KEY.fullmatch(entry_hash):
+            raise InvalidInput("head", "expected SEQ:HASH, e.g. 42:9f86d0…(64 hex characters)")
+        return cls(int(seq), entry_hash)
+
+
+class ChainFault(StrEnum):
+    MISSING_ENTRY = "missing-entry"
+    """A sequence number is absent: an entry was deleted."""
+    CONTENT_CHANGED = "content-changed"
+    """The entry's content no longer hashes to its entry_hash: it was edited or moved."""
+    BROKEN_LINK = "broken-link"
+    """prev_hash is not the previous entry's hash: an entry before it was edited, replaced or reordered."""
+    HEAD_MISMATCH = "head-mismatch"
+    """The anchored head is missing or different: the chain was truncated or rewritten."""
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    """The result of `verify_chain`: intact, or the first bad sequence number and why."""
+
+    entries: int
+    head: ChainHead | None
+    first_bad_seq: int | None = None
+    fault: ChainFault | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.fault is None
+
+
+@dataclass(frozen=True)
+class AccessPage:
+    total: int
+    entries: list[AccessRecord]
+
+
+def canonical_entry(seq: int, recorded_at: datetime, values: Mapping[str, str | None]) -> bytes:
+    """The bytes an entry's hash covers besides the previous hash; `values` has every ENTRY_FIELDS name."""
+    document = {
+        "v": FORMAT_VERSION,
+        "seq": seq,
+        "recorded_at": recorded_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        **{name: values[name] for name in ENTRY_FIELDS},
+    }
+    return canonical_json(document)
+
+
+def entry_hash(prev_hash: str, seq: int, recorded_at: datetime, values: Mapping[str, str | None]) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_entry(seq, recorded_at, values)).hexdigest()
+
+
+def append_access(session: Session, entry: AccessEntry, *, now: datetime | None = None) -> AccessRecord:
+    """Append `entry` in the caller's transaction (flushed, not committed).
+
+    Holds the chain lock until the caller's transaction ends. Raises `ChainConflict` if the
+    place was taken anyway (the transaction is then unusable: roll back and retry).
+    """
+    clean = _validated(entry)
+    _lock_chain(session)
+    head = chain_head(session)
+    seq = head.seq + 1 if head else 1
+    prev_hash = head.entry_hash if head else GENESIS_HASH
+    at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    values = {**asdict(clean), "outcome": clean.outcome.value}
+    record = AccessRecord(
+        seq=seq, recorded_at=at, prev_hash=prev_hash, entry_hash=entry_hash(prev_hash, seq, at, values), **values
+    )
+    session.add(record)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise ChainConflict(f"access log entry {seq} was appended concurrently") from error
+    return record
+
+
+def record_access(
+    sessions: sessionmaker[Session],
+    entry: AccessEntry,
+    *,
+    alongside: Callable[[Session], None] | None = None,
+    attempts: int = DEFAULT_ATTEMPTS,
+    now: datetime | None = None,
+) -> ChainHead:
+    """Append `entry` in a transaction of its own, committed; retried when it loses a race.
+
+    `alongside(session)` runs first in the same transaction, so its writes (e.g. the stored
+    answer of a request) commit together with the entry or not at all; on a retry it runs
+    again in the new transaction. An exception other than a lost race or a lock timeout
+    propagates and nothing is committed. Do not call this while another session of the same
+    SQLite database holds the write lock in this thread.
+    """
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
+    last_error: Exception | None = None
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        try:
+            with sessions.begin() as session:
+                if alongside is not None:
+                    alongside(session)
+                record = append_access(session, entry, now=now)
+                return ChainHead(record.seq, record.entry_hash)
+        except (ChainConflict, OperationalError) as error:
+            last_error = error
+    raise ChainConflict(f"could not append to the access log in {attempts} attempts") from last_error
+
+
+def chain_head(session: Session) -> ChainHead | None:
+    row = session.execute(
+        select(AccessRecord.seq, AccessRecord.entry_hash).order_by(AccessRecord.seq.desc()).limit(1)
+    ).first()
+    return ChainHead(row.seq, row.entry_hash) if row else None
+
+
+def verify_chain(session: Session, *, expected_head: ChainHead | None = None) -> ChainVerdict:
+    """Recompute the whole chain; name the first bad sequence number and the fault.
+
+    `expected_head` is a head recorded earlier (an anchor): the chain must still contain it.
+    """
+    previous = GENESIS_HASH
+    count = 0
+    head: ChainHead | None = None
+    anchor_seen = expected_head is None
+    rows = session.scalars(select(AccessRecord).order_by(AccessRecord.seq).execution_options(yield_per=1000))
+    for expected_seq, record in enumerate(rows, start=1):
+        if record.seq != expected_seq:
+            return ChainVerdict(count, head, expected_seq, ChainFault.MISSING_ENTRY)
+        if entry_hash(record.prev_hash, record.seq, record.recorded_at, record.values()) != record.entry_hash:
+            return ChainVerdict(count, head, record.seq, ChainFault.CONTENT_CHANGED)
+        if record.prev_hash != previous:
+            return ChainVerdict(count, head, record.seq, ChainFault.BROKEN_LINK)
+        if expected_head is not None and record.seq == expected_head.seq:
+            if record.entry_hash != expected_head.entry_hash:
+                return ChainVerdict(count, head, record.seq, ChainFault.HEAD_MISMATCH)
+            anchor_seen = True
+        previous = record.entry_hash
+        count += 1
+        head = ChainHead(record.seq, record.entry_hash)
+    if not anchor_seen:
+        assert expected_head is not None
+        return ChainVerdict(count, head, (head.seq + 1) if head else 1, ChainFault.HEAD_MISMATCH)
+    return ChainVerdict(count, head)
+
+
+def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, offset: int = 0) -> AccessPage:
+    """Who used this citizen's data: their entries, newest first."""
+    where = AccessRecord.subject_key == subject_key
+    total = session.scalar(select(func.count()).select_from(AccessRecord).where(where)) or 0
+    query = select(AccessRecord).where(where).order_by(AccessRecord.seq.desc()).limit(limit).offset(offset)
+    return AccessPage(total=total, entries=list(session.scalars(query)))
+
+
+def _validated(entry: AccessEntry) -> AccessEntry:
+    outcome = Outcome(entry.outcome)
+    if entry.reason is None and outcome is not Outcome.ALLOWED:
+        raise InvalidInput("reason", f"a {outcome.value} entry needs a reason code")
+    if entry.reason is not None and not _REASON.fullmatch(entry.reason):
+        raise InvalidInput("reason", "must be a short code of a-z, 0-9 and -")
+    if entry.subject_key is not None and not _SUBJECT_KEY.fullmatch(entry.subject_key):
+        raise InvalidInput("subject_key", "must be a subject key (64 hex characters), never an ID number")
+    for name, limit in _LIMITS.items():
+        value = getattr(entry, name)
+        if value is not None and len(value) > limit:
+            raise InvalidInput(name, f"must have at most {limit} characters")
+    masked = {
+        name: _ID_NUMBER_SHAPED.sub(lambda m: mask_id_number(m.group()), getattr(entry, name))
+        for name in _FREE_TEXT
+        if getattr(entry, name) is not None
+    }
+    return AccessEntry(**{**asdict(entry), **masked, "outcome": outcome})
+
+
+def _lock_chain(session: Session) -> None:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    elif dialect == "sqlite":
+        # A write that changes nothing still starts a write transaction: SQLite's one writer lock.
+        session.execute(text("UPDATE access_log SET seq = seq WHERE 0 = 1"))

@@ -1,0 +1,161 @@
+"""Idempotency of exchange requests: each (client, request id) is answered once.
+
+A request is first reserved (`pending`), then completed with its answer, or released when
+it is refused or fails (so the client may try again with the same id). A completed request
+id answers every repetition with the stored answer and never pulls again; the same id with
+different content is a conflict. A reservation older than `STALE_AFTER` is taken over, so a
+process that died mid-request blocks nothing for long.
+
+Stored answers hold personal data (the minimised fields), so they are kept encrypted
+(AES-256-GCM under a key derived from the installation's subject hash key, bound to the
+client and request id) and deleted after `RETENTION`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from catalog.canonical import canonical_json
+from catalog.orm import Base, UtcDateTime
+from exchange.errors import ExchangeError
+
+STALE_AFTER = timedelta(minutes=2)
+RETENTION = timedelta(days=7)
+_NONCE_BYTES = 12
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+
+
+class AnsweredRequest(Base):
+    """One (client, request id): its request hash, state and encrypted answer."""
+
+    __tablename__ = "exchange_requests"
+    __table_args__ = (UniqueConstraint("client_id", "request_id", name="uq_exchange_requests_client_request"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    answer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reserved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+
+
+class RequestIdConflict(ExchangeError):
+    """The request id is in use for another request, or its first use is still running."""
+
+
+@dataclass(frozen=True)
+class AnswerBox:
+    """Encrypts stored answers; the key is derived, never stored."""
+
+    key: bytes
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> "AnswerBox":
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mianzheng exchange answers v1")
+        return cls(hkdf.derive(secret))
+
+    def __repr__(self) -> str:
+        return "AnswerBox(key=<hidden>)"
+
+    def seal(self, body: dict[str, Any], bound_to: str) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + AESGCM(self.key).encrypt(nonce, canonical_json(body), bound_to.encode("utf-8"))
+
+    def open(self, sealed: bytes, bound_to: str) -> dict[str, Any]:
+        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+        return json.loads(AESGCM(self.key).decrypt(nonce, ciphertext, bound_to.encode("utf-8")))
+
+
+def _bound_to(client_id: str, request_id: str) -> str:
+    return f"{client_id}\n{request_id}"
+
+
+def stored_answer(session: Session, box: AnswerBox, client_id: str, request_id: str, request_sha256: str,
+                  now: datetime) -> dict[str, Any] | None:
+    """The stored answer of a completed identical request; None when the id is free to use.
+
+    Raises `RequestIdConflict` for the same id with other content, or one still in progress.
+    """
+    row = _find(session, client_id, request_id)
+    if row is None:
+        return None
+    if row.request_sha256 != request_sha256:
+        raise RequestIdConflict(f"request id {request_id!r} was used for a different request")
+    if row.status == RequestStatus.COMPLETED and row.answer_sealed is not None:
+        return box.open(row.answer_sealed, _bound_to(client_id, request_id))
+    if now - row.reserved_at < STALE_AFTER:
+        raise RequestIdConflict(f"request {request_id!r} is still being answered; retry shortly")
+    return None
+
+
+def reserve(session: Session, client_id: str, request_id: str, request_sha256: str, now: datetime) -> None:
+    """Claim the request id (taking over a stale reservation); commit before pulling.
+
+    A concurrent claim of the same id fails at commit with `IntegrityError`, which the caller
+    turns into `RequestIdConflict` (see `claim`).
+    """
+    row = _find(session, client_id, request_id)
+    if row is None:
+        session.add(AnsweredRequest(client_id=client_id, request_id=request_id, request_sha256=request_sha256,
+                                    status=RequestStatus.PENDING, reserved_at=now))
+    else:
+        row.reserved_at = now
+    session.flush()
+
+
+def claim(session: Session, client_id: str, request_id: str, request_sha256: str, now: datetime) -> None:
+    """`reserve` and commit, reporting a lost race as `RequestIdConflict`; answers past
+    their retention are purged on the way."""
+    try:
+        purge_expired(session, now)
+        reserve(session, client_id, request_id, request_sha256, now)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly") from None
+
+
+def complete(session: Session, box: AnswerBox, client_id: str, request_id: str, body: dict[str, Any],
+             now: datetime) -> None:
+    row = _find(session, client_id, request_id)
+    assert row is not None, "complete() needs the reservation made by claim()"
+    row.status = RequestStatus.COMPLETED
+    row.answer_sealed = box.seal(body, _bound_to(client_id, request_id))
+    row.completed_at = now
+    session.flush()
+
+
+def release(session: Session, client_id: str, request_id: str) -> None:
+    """Drop a pending reservation so the same id may be tried again."""
+    session.execute(delete(AnsweredRequest).where(
+        AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id,
+        AnsweredRequest.status == RequestStatus.PENDING))
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Delete stored answers older than `RETENTION`; returns how many."""
+    result = session.execute(delete(AnsweredRequest).where(AnsweredRequest.completed_at < now - RETENTION))
+    return result.rowcount or 0
+
+
+def _find(session: Session, client_id: str, request_id: str) -> AnsweredRequest | None:
+    return session.scalars(select(AnsweredRequest).where(
+        AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id)).one_or_none()

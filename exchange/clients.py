@@ -1,0 +1,243 @@
+"""Consumer systems: the department systems (a housing bureau's caseworker system, ...) that
+call the exchange, and their credentials.
+
+A client belongs to one catalog department and holds scopes (`ClientScope`). Its credential
+is a bearer token `mzc_<public id>_<secret>`: the public id (16 hex characters) names the
+client, the secret is 32 random bytes (base64url). The token is returned once, when the
+client is registered or rotated; the database keeps only SHA-256 of the secret. A fast
+unsalted hash is right here because the secret is high-entropy (256 bits): nothing can be
+guessed, and a slow password hash would cost every request. Hashes are compared in constant
+time.
+
+Rotation issues a new secret at once. By default the old one stops working immediately; an
+operator can grant it a grace period (at most `MAX_ROTATION_GRACE`) so that a department can
+deploy the new token without an outage. Revocation ends every secret of the client at once
+and for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from catalog.model import Catalog
+from catalog.orm import Base, UtcDateTime
+from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
+
+TOKEN_PREFIX = "mzc"
+PUBLIC_ID_HEX = 16
+SECRET_BYTES = 32
+MAX_NAME_LENGTH = 200
+MAX_ROTATION_GRACE = timedelta(hours=24)
+_PUBLIC_ID = re.compile(rf"[0-9a-f]{{{PUBLIC_ID_HEX}}}")
+_MAX_SECRET_CHARS = 128
+
+
+class ClientScope(StrEnum):
+    """What a client may do. Scopes are checked by the HTTP edge before any use case runs."""
+
+    EXCHANGE_REQUEST = "exchange:request"
+    """Ask the exchange for a citizen's proof data (`POST /api/v1/exchange/requests`)."""
+    APPLICATIONS_WRITE = "applications:write"
+    """Open and update applications for a matter (the matter handlers)."""
+    CERTIFICATES_REVOKE = "certificates:revoke"
+    """Revoke e-certificates issued by the client's own department."""
+
+
+DEFAULT_SCOPES = (ClientScope.EXCHANGE_REQUEST,)
+
+
+class InvalidCredentials(ExchangeError):
+    """The token is malformed, unknown, revoked or replaced. Deliberately says no more."""
+
+
+class ClientNotFound(NotFound):
+    """No client has this public id."""
+
+
+class ClientRevoked(ExchangeError):
+    """The client was revoked; it cannot be rotated or used again."""
+
+
+class ClientRecord(Base):
+    """A registered consumer system. Only hashes of its secrets are stored."""
+
+    __tablename__ = "exchange_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_HEX), unique=True)
+    department_code: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    scopes: Mapped[str] = mapped_column(String(255))
+    """Space-separated, as in OAuth 2.0."""
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    @property
+    def scope_list(self) -> tuple[str, ...]:
+        return tuple(self.scopes.split())
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    """Who is calling: the client's public id, department, name and scopes."""
+
+    client_id: str
+    department_code: str
+    name: str
+    scopes: frozenset[str]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def register_client(
+    session: Session,
+    catalog: Catalog,
+    department_code: str,
+    name: str,
+    scopes: Collection[str] = DEFAULT_SCOPES,
+    *,
+    now: datetime | None = None,
+) -> tuple[ClientRecord, str]:
+    """Register a consumer system of `department_code`; returns it and its token (shown once)."""
+    if department_code not in catalog.departments:
+        raise UnknownCode("department", f"the live catalog has no department {department_code!r}")
+    clean_name = name.strip()
+    if not clean_name or len(clean_name) > MAX_NAME_LENGTH:
+        raise InvalidInput("name", f"must have 1 to {MAX_NAME_LENGTH} characters")
+    secret = _new_secret()
+    record = ClientRecord(
+        public_id=secrets.token_hex(PUBLIC_ID_HEX // 2),
+        department_code=department_code,
+        name=clean_name,
+        scopes=" ".join(_valid_scopes(scopes)),
+        secret_hash=_hash(secret),
+        created_at=now or _now(),
+    )
+    session.add(record)
+    session.flush()
+    return record, _token(record.public_id, secret)
+
+
+def authenticate(session: Session, token: str, *, now: datetime | None = None) -> AuthenticatedClient:
+    """The client that `token` belongs to; `InvalidCredentials` otherwise."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not _PUBLIC_ID.fullmatch(parts[1]) \
+            or not 0 < len(parts[2]) <= _MAX_SECRET_CHARS:
+        raise InvalidCredentials("malformed client token")
+    presented = _hash(parts[2])
+    record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == parts[1])).first()
+    if record is None or not record.active or not _secret_matches(record, presented, now or _now()):
+        raise InvalidCredentials("unknown, revoked or replaced client token")
+    return AuthenticatedClient(
+        client_id=record.public_id,
+        department_code=record.department_code,
+        name=record.name,
+        scopes=frozenset(record.scope_list),
+    )
+
+
+def rotate_client(
+    session: Session, public_id: str, *, grace: timedelta = timedelta(0), now: datetime | None = None
+) -> tuple[ClientRecord, str]:
+    """Give the client a new secret; the old one works for `grace` more (default: not at all)."""
+    if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
+        raise InvalidInput("grace", f"must be between 0 and {MAX_ROTATION_GRACE}")
+    record = get_client(session, public_id)
+    if not record.active:
+        raise ClientRevoked(f"client {public_id} is revoked")
+    at = now or _now()
+    secret = _new_secret()
+    record.previous_secret_hash = record.secret_hash if grace else None
+    record.previous_secret_expires_at = at + grace if grace else None
+    record.secret_hash = _hash(secret)
+    record.rotated_at = at
+    session.flush()
+    return record, _token(record.public_id, secret)
+
+
+def revoke_client(session: Session, public_id: str, *, now: datetime | None = None) -> ClientRecord:
+    """End every secret of the client for good; revoking a revoked client changes nothing."""
+    record = get_client(session, public_id)
+    if record.active:
+        record.revoked_at = now or _now()
+        record.previous_secret_hash = None
+        record.previous_secret_expires_at = None
+        session.flush()
+    return record
+
+
+def get_client(session: Session, public_id: str) -> ClientRecord:
+    record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == public_id)).first()
+    if record is None:
+        raise ClientNotFound(f"no client {public_id!r}")
+    return record
+
+
+def list_clients(session: Session) -> list[ClientRecord]:
+    """Every client, by department then registration."""
+    return list(session.scalars(select(ClientRecord).order_by(ClientRecord.department_code, ClientRecord.id)))
+
+
+def clients_by_public_id(session: Session, public_ids: Iterable[str]) -> dict[str, ClientRecord]:
+    """The clients among `public_ids` (unknown ids are left out)."""
+    wanted = set(public_ids)
+    if not wanted:
+        return {}
+    records = session.scalars(select(ClientRecord).where(ClientRecord.public_id.in_(wanted)))
+    return {record.public_id: record for record in records}
+
+
+def _valid_scopes(scopes: Collection[str]) -> list[str]:
+    known = {scope.value for scope in ClientScope}
+    unknown = sorted(set(scopes) - known)
+    if unknown:
+        raise InvalidInput("scopes", f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if not scopes:
+        raise InvalidInput("scopes", "a client needs at least one scope")
+    return sorted(set(scopes))
+
+
+def _secret_matches(record: ClientRecord, presented: str, at: datetime) -> bool:
+    current = hmac.compare_digest(presented, record.secret_hash)
+    previous = (
+        record.previous_secret_hash is not None
+        and record.previous_secret_expires_at is not None
+        and at < record.previous_secret_expires_at
+        and hmac.compare_digest(presented, record.previous_secret_hash)
+    )
+    return current or previous
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _token(public_id: str, secret: str) -> str:
+    return f"{TOKEN_PREFIX}_{public_id}_{secret}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,220 @@
+"""Citizens' consents: "department D may pull proofs P for matter M about me until T".
+
+A consent names one matter, the proofs of that matter it covers, one consumer department and
+an expiry (at most `MAX_CONSENT_DAYS` ahead). The citizen is identified only by subject key
+(`exchange.subjects`). A consent is never deleted: withdrawing it records when, so the
+access log's references to it stay meaningful.
+
+`find_valid_consent` is what the exchange request checks when the catalog says the matter
+needs consent; its errors (`ConsentRefused` subclasses) carry a stable `reason` code that the
+access log records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+
+from sqlalchemy import JSON, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from catalog.model import Catalog
+from catalog.orm import Base, UtcDateTime
+from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
+
+MAX_CONSENT_DAYS = 365
+
+
+class Channel(StrEnum):
+    """How a consent was recorded."""
+
+    ONLINE = "online"
+    """By the citizen, signed in through the identity provider."""
+    COUNTER = "counter"
+    """By an operator at a service counter, on the citizen's written request."""
+
+
+class ConsentStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class Consent(Base):
+    """One consent of one citizen (by subject key)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject_key: Mapped[str] = mapped_column(String(64), index=True)
+    matter: Mapped[str] = mapped_column(String(64))
+    proofs: Mapped[list[str]] = mapped_column(JSON)
+    consumer_department: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    def status(self, at: datetime) -> ConsentStatus:
+        if self.withdrawn_at is not None:
+            return ConsentStatus.WITHDRAWN
+        return ConsentStatus.EXPIRED if at >= self.expires_at else ConsentStatus.ACTIVE
+
+
+class ConsentNotFound(NotFound):
+    """No consent with this id belongs to the citizen."""
+
+
+class ConsentRefused(ExchangeError):
+    """No valid consent covers the request; `reason` is the access log's reason code."""
+
+    reason = "consent-required"
+
+
+class ConsentMissing(ConsentRefused):
+    reason = "consent-missing"
+
+
+class ConsentExpired(ConsentRefused):
+    reason = "consent-expired"
+
+
+class ConsentWithdrawn(ConsentRefused):
+    reason = "consent-withdrawn"
+
+
+class ConsentMismatch(ConsentRefused):
+    """The consent exists but covers another matter, proof or department."""
+
+    reason = "consent-mismatch"
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """What a citizen agrees to."""
+
+    matter: str
+    proofs: Sequence[str]
+    consumer_department: str
+    days: int
+
+
+def grant_consent(
+    session: Session,
+    catalog: Catalog,
+    subject_key: str,
+    request: ConsentRequest,
+    *,
+    channel: Channel,
+    now: datetime | None = None,
+) -> Consent:
+    """Record a consent after checking it against the live catalog."""
+    matter = catalog.matters.get(request.matter)
+    if matter is None:
+        raise UnknownCode("matter", f"the live catalog has no matter {request.matter!r}")
+    if not request.proofs:
+        raise InvalidInput("proofs", "name at least one proof")
+    required = {entry.proof for entry in matter.proofs}
+    foreign = sorted(set(request.proofs) - required)
+    if foreign:
+        raise InvalidInput("proofs", f"matter {matter.code} does not require {', '.join(foreign)}")
+    if request.consumer_department not in catalog.departments:
+        raise UnknownCode("department", f"the live catalog has no department {request.consumer_department!r}")
+    if request.consumer_department not in matter.consumers:
+        raise InvalidInput(
+            "department",
+            f"{request.consumer_department!r} is not a consumer of matter {matter.code} "
+            f"(consumers: {', '.join(matter.consumers)})",
+        )
+    if not 1 <= request.days <= MAX_CONSENT_DAYS:
+        raise InvalidInput("days", f"must be between 1 and {MAX_CONSENT_DAYS}")
+    at = now or _now()
+    consent = Consent(
+        id=str(uuid.uuid4()),
+        subject_key=subject_key,
+        matter=matter.code,
+        proofs=sorted(set(request.proofs)),
+        consumer_department=request.consumer_department,
+        channel=channel.value,
+        granted_at=at,
+        expires_at=at + timedelta(days=request.days),
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def withdraw_consent(
+    session: Session, consent_id: str, *, subject_key: str | None, now: datetime | None = None
+) -> Consent:
+    """Withdraw a consent; a citizen passes their subject key, an operator None.
+
+    Withdrawing twice keeps the first withdrawal time. Another citizen's consent is reported
+    as not found, so consent ids reveal nothing.
+    """
+    consent = session.get(Consent, consent_id) if _is_uuid(consent_id) else None
+    if consent is None or (subject_key is not None and consent.subject_key != subject_key):
+        raise ConsentNotFound(f"no consent {consent_id!r}")
+    if consent.withdrawn_at is None:
+        consent.withdrawn_at = now or _now()
+        session.flush()
+    return consent
+
+
+def list_consents(session: Session, subject_key: str) -> list[Consent]:
+    """The citizen's consents, newest first."""
+    query = select(Consent).where(Consent.subject_key == subject_key)
+    return list(session.scalars(query.order_by(Consent.granted_at.desc(), Consent.id)))
+
+
+def find_valid_consent(
+    session: Session,
+    subject_key: str,
+    consent_id: str | None,
+    matter: str,
+    proof: str,
+    consumer_department: str,
+    at: datetime,
+) -> Consent:
+    """The consent that lets `consumer_department` pull `proof` for `matter` at `at`.
+
+    With `consent_id`, exactly that consent of this citizen must cover the request; without
+    one, any active consent of the citizen that covers it will do. Raises `ConsentMissing`,
+    `ConsentWithdrawn`, `ConsentExpired` or `ConsentMismatch` (checked in that order).
+    """
+    if consent_id is None:
+        for candidate in list_consents(session, subject_key):
+            if candidate.status(at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof, consumer_department):
+                return candidate
+        raise ConsentMissing(f"the citizen has given no active consent for {proof} in {matter} to {consumer_department}")
+    consent = session.get(Consent, consent_id) if _is_uuid(consent_id) else None
+    if consent is None or consent.subject_key != subject_key:
+        raise ConsentMissing(f"consent {consent_id!r} does not exist for this citizen")
+    if consent.withdrawn_at is not None and consent.withdrawn_at <= at:
+        raise ConsentWithdrawn(f"consent {consent_id} was withdrawn")
+    if at >= consent.expires_at:
+        raise ConsentExpired(f"consent {consent_id} expired")
+    if not _covers(consent, matter, proof, consumer_department):
+        raise ConsentMismatch(
+            f"consent {consent_id} covers {', '.join(consent.proofs)} in {consent.matter} "
+            f"for {consent.consumer_department}, not {proof} in {matter} for {consumer_department}"
+        )
+    return consent
+
+
+def _covers(consent: Consent, matter: str, proof: str, consumer_department: str) -> bool:
+    return consent.matter == matter and proof in consent.proofs and consent.consumer_department == consumer_department
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,29 @@
+"""The exceptions the exchange's services share.
+
+Each service module defines its own specific errors (`clients.InvalidCredentials`,
+`consent.ConsentExpired`, ...); the ones here are common to several of them. Messages are
+safe to show to the caller: they never contain a secret or an ID number in clear.
+"""
+
+from __future__ import annotations
+
+
+class ExchangeError(Exception):
+    """Base of every domain error the exchange raises."""
+
+
+class InvalidInput(ExchangeError):
+    """A value given to a service is not acceptable; `field` names it (e.g. `matter`)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+class UnknownCode(InvalidInput):
+    """A department, matter or proof code that the live catalog does not have."""
+
+
+class NotFound(ExchangeError):
+    """The named record does not exist (or is not visible to the caller)."""

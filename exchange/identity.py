@@ -1,0 +1,222 @@
+"""Citizen identity: verifying the signed identity assertions of the city's identity provider,
+and a development identity provider for the demo.
+
+An identity assertion is a JWT (JWS compact, ES256 only) with the claims
+`iss` (the provider), `aud` ("mianzheng", or a list containing it), `sub` (the provider's
+stable pseudonymous id of the person), `id_number` (GB 11643), `name`, `iat` and `exp`.
+An assertion may live at most `MAX_LIFETIME` (exp - iat ≤ 1 h); clocks may differ by
+`CLOCK_SKEW`. Every other algorithm, `none` included, is refused before any claim is read.
+
+The development provider (`DevIdentityProvider`) signs assertions for whatever name and ID
+number are typed in: it proves nothing about anyone and is only for demos and tests
+(开发测试用身份认证). Its key pair lives under var/dev-idp/ (private key mode 0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError, UnsupportedAlgorithmError
+from joserfc.jwk import ECKey, KeySet
+
+from catalog.citizen_id import mask_id_number, parse_id_number
+from catalog.errors import InvalidIdentifier
+from exchange.errors import ExchangeError
+from seals.b64 import b64url_decode
+
+AUDIENCE = "mianzheng"
+ALGORITHM = "ES256"
+MAX_LIFETIME = timedelta(hours=1)
+CLOCK_SKEW = timedelta(seconds=60)
+MAX_ASSERTION_CHARS = 8192
+MAX_NAME_LENGTH = 100
+DEV_ISSUER = "urn:mianzheng:dev-idp"
+DEV_KEY_FILE = "signing-key.pem"
+
+
+class InvalidAssertion(ExchangeError):
+    """The identity assertion is not acceptable; `reason` says why in one code:
+    malformed, unsupported-algorithm, unknown-key, bad-signature, wrong-issuer,
+    wrong-audience, expired, not-yet-valid, lifetime-too-long, missing-claim, bad-id-number."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class InvalidKeyMaterial(ExchangeError):
+    """The configured identity provider key is not an EC P-256 public key (PEM or JWKS)."""
+
+
+@dataclass(frozen=True)
+class CitizenIdentity:
+    """A verified citizen. `id_number` is validated and normalised; repr masks it."""
+
+    id_number: str
+    name: str
+    subject: str
+    issuer: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return (f"CitizenIdentity(id_number={mask_id_number(self.id_number)!r}, subject={self.subject!r}, "
+                f"issuer={self.issuer!r})")
+
+
+def load_public_keys(data: bytes) -> KeySet:
+    """The verification keys from a PEM public key or a JWKS document (EC P-256 only)."""
+    try:
+        if data.lstrip().startswith(b"{"):
+            keys = KeySet.import_key_set(json.loads(data))
+        else:
+            keys = KeySet([ECKey.import_key(data)])
+    except (JoseError, ValueError, TypeError) as error:
+        raise InvalidKeyMaterial(f"not a PEM public key or a JWKS document: {error}") from None
+    if not keys.keys:
+        raise InvalidKeyMaterial("the key set is empty")
+    for key in keys.keys:
+        if not isinstance(key, ECKey) or key.curve_name != "P-256" or key.is_private:
+            raise InvalidKeyMaterial("identity provider keys must be EC P-256 public keys")
+        key.ensure_kid()
+    return keys
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The `iss` claim before verification, to pick the provider whose keys verify the token."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(b64url_decode(payload))
+    except (IndexError, ValueError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+def verify_assertion(
+    token: str,
+    public_keys: KeySet,
+    issuer: str,
+    audience: str = AUDIENCE,
+    now: datetime | None = None,
+) -> CitizenIdentity:
+    """Verify signature and claims of an identity assertion; `InvalidAssertion` otherwise."""
+    if not token or len(token) > MAX_ASSERTION_CHARS:
+        raise InvalidAssertion("malformed", "the assertion is empty or too long")
+    try:
+        claims = jwt.decode(token, public_keys, algorithms=[ALGORITHM]).claims
+    except UnsupportedAlgorithmError:
+        raise InvalidAssertion("unsupported-algorithm", f"only {ALGORITHM} assertions are accepted") from None
+    except InvalidKeyIdError:
+        raise InvalidAssertion("unknown-key", "the assertion names a key the provider does not publish") from None
+    except BadSignatureError:
+        raise InvalidAssertion("bad-signature", "the assertion's signature does not verify") from None
+    except (JoseError, ValueError):
+        raise InvalidAssertion("malformed", "the assertion is not a well-formed JWS") from None
+    return _identity(claims, issuer, audience, now or datetime.now(timezone.utc))
+
+
+def _identity(claims: dict[str, Any], issuer: str, audience: str, now: datetime) -> CitizenIdentity:
+    for name in ("iss", "aud", "sub", "id_number", "name", "iat", "exp"):
+        if claims.get(name) in (None, ""):
+            raise InvalidAssertion("missing-claim", f"the assertion has no {name} claim")
+    if claims["iss"] != issuer:
+        raise InvalidAssertion("wrong-issuer", "the assertion was issued by another provider")
+    aud = claims["aud"]
+    if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        raise InvalidAssertion("wrong-audience", f"the assertion is not meant for {audience}")
+    iat, exp = claims["iat"], claims["exp"]
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (iat, exp)):
+        raise InvalidAssertion("malformed", "iat and exp must be NumericDate values")
+    issued_at = datetime.fromtimestamp(iat, timezone.utc)
+    expires_at = datetime.fromtimestamp(exp, timezone.utc)
+    if expires_at - issued_at > MAX_LIFETIME:
+        raise InvalidAssertion("lifetime-too-long", f"an assertion may live at most {MAX_LIFETIME}")
+    if expires_at <= now - CLOCK_SKEW:
+        raise InvalidAssertion("expired", "the assertion has expired: sign in again")
+    nbf = claims.get("nbf", iat)
+    if not isinstance(nbf, (int, float)) or datetime.fromtimestamp(nbf, timezone.utc) > now + CLOCK_SKEW:
+        raise InvalidAssertion("not-yet-valid", "the assertion is not valid yet")
+    subject, name = claims["sub"], claims["name"]
+    if not isinstance(subject, str) or len(subject) > 255:
+        raise InvalidAssertion("malformed", "sub must be a string of at most 255 characters")
+    if not isinstance(name, str) or len(name.strip()) > MAX_NAME_LENGTH:
+        raise InvalidAssertion("malformed", f"name must be a string of at most {MAX_NAME_LENGTH} characters")
+    try:
+        citizen = parse_id_number(str(claims["id_number"]))
+    except InvalidIdentifier as error:
+        raise InvalidAssertion("bad-id-number", f"the assertion's ID number is invalid: {error}") from None
+    return CitizenIdentity(id_number=citizen.number, name=name.strip(), subject=subject,
+                           issuer=claims["iss"], expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class DevIdentityProvider:
+    """The development identity provider: signs assertions for anyone. Never for production."""
+
+    signing_key: ECKey = field(repr=False)
+    issuer: str = DEV_ISSUER
+
+    @property
+    def public_keys(self) -> KeySet:
+        return KeySet([ECKey.import_key(self.signing_key.as_dict(private=False))])
+
+    @classmethod
+    def open(cls, directory: Path) -> DevIdentityProvider:
+        """The provider whose key lives in `directory`, generating the key pair the first time.
+
+        Safe when several processes start at once: the key is written to a private temporary
+        file and linked into place; whoever links first wins and the others read that key.
+        """
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / DEV_KEY_FILE
+        if not path.exists():
+            key = ECKey.generate_key("P-256", auto_kid=True)
+            temporary = directory / f".{DEV_KEY_FILE}.{uuid.uuid4().hex}"
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(key.as_pem(private=True))
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+        key = ECKey.import_key(path.read_bytes())
+        key.ensure_kid()
+        return cls(signing_key=key)
+
+    def issue_dev_assertion(
+        self, id_number: str, name: str, *, now: datetime | None = None, lifetime: timedelta = MAX_LIFETIME
+    ) -> str:
+        """An assertion for whoever `id_number` and `name` say; `InvalidIdentifier` for a bad number."""
+        number = parse_id_number(id_number).number
+        clean_name = name.strip()
+        if not clean_name or len(clean_name) > MAX_NAME_LENGTH:
+            raise ValueError(f"name must have 1 to {MAX_NAME_LENGTH} characters")
+        issued_at = int((now or datetime.now(timezone.utc)).timestamp())
+        claims = {
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": self._pseudonym(number),
+            "id_number": number,
+            "name": clean_name,
+            "iat": issued_at,
+            "exp": issued_at + int(lifetime.total_seconds()),
+            "jti": uuid.uuid4().hex,
+        }
+        header = {"alg": ALGORITHM, "kid": self.signing_key.kid}
+        return jwt.encode(header, claims, self.signing_key, algorithms=[ALGORITHM])
+
+    def _pseudonym(self, number: str) -> str:
+        """A stable id per person that does not reveal the ID number (keyed by the private key)."""
+        secret = self.signing_key.as_pem(private=True)
+        return "dev-" + hmac.new(secret, number.encode("ascii"), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,263 @@
+"""Answering a department's exchange request: the heart of the proof-free city.
+
+`answer_request` takes an authenticated consumer system and the request envelope, and:
+
+1. validates the envelope against the live catalog (unknown matter or proof, a subject of the
+   wrong kind, an ID number failing its check digit: `invalid-request` before anything else);
+2. answers a repeated request id from the stored answer, never pulling twice;
+3. applies the sharing rules, deny by default (this consumer department, this matter, this
+   proof) and the matter's consent rule (a valid consent of the citizen, or the legal basis
+   when the catalog says the matter needs none);
+4. pulls the record from the source department, keeps only the fields the matter may
+   receive, and signs a receipt with the exchange's seal;
+5. records the request in the access log whatever its outcome: allowed, denied or failed.
+
+A refused or failed request raises `PullRefused` after it has been logged; its reservation
+of the request id is released so the client may try again with the same id. A malformed
+envelope (step 1) is refused before the exchange knows whose data it concerns, and is not
+an access: it is not logged.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.canonical import canonical_sha256
+from catalog.credit_code import parse_uscc
+from catalog.errors import InvalidIdentifier
+from catalog.model import Catalog, Matter, Proof, Subject
+from exchange.access_log import AccessEntry, Outcome, record_access
+from exchange.answer_store import AnswerBox, RequestIdConflict, claim, complete, release, stored_answer
+from exchange.clients import AuthenticatedClient
+from exchange.consent import ConsentRefused, find_valid_consent
+from exchange.errors import ExchangeError
+from exchange.receipts import sign_receipt
+from exchange.sources.contract import SourceError, SourceUnavailable, SubjectNotFound
+from exchange.sources.directory import SourceDirectory
+from exchange.subjects import subject_key
+from seals.registry import active_signer
+from seals.settings import SealSettings
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+RETRY_AFTER_SOURCE_ERROR = 60
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A department's request, in the spirit of X-Road: who asks, for which case, matter and
+    purpose, about whom, and on which basis (a consent reference, or the matter's legal basis)."""
+
+    request_id: str
+    caseworker_id: str
+    case_number: str
+    matter: str
+    proof: str
+    purpose: str
+    subject_name: str | None = None
+    subject_id_number: str | None = field(default=None, repr=False)
+    subject_uscc: str | None = None
+    consent_id: str | None = None
+    legal_basis: str | None = None
+
+
+@dataclass(frozen=True)
+class PullContext:
+    """What the use case needs from the installation."""
+
+    sessions: sessionmaker[Session]
+    catalog: Catalog
+    sources: SourceDirectory
+    subject_hash_key: bytes = field(repr=False)
+    answers: AnswerBox
+    seal_settings: SealSettings
+    exchange_department: str
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """The response body (`{"answer": ..., "receipt": ...}`) and whether it was a replay."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+class PullRefused(ExchangeError):
+    """The request was refused or failed, and has been logged.
+
+    `kind` is the problem type (invalid-request, forbidden-by-policy, consent-required,
+    subject-not-found, source-unavailable, conflict); `field` names the envelope member at
+    fault, as a JSON pointer; `retry_after` is set for source-unavailable and conflicts.
+    """
+
+    def __init__(self, kind: str, detail: str, *, field: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.field = field
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class _Subject:
+    query_id: str = field(repr=False)
+    key: str | None
+    """The subject key of a person; None for an organisation (not personal data)."""
+
+
+def answer_request(context: PullContext, client: AuthenticatedClient, envelope: Envelope) -> PullResult:
+    """Answer one exchange request (see the module docstring)."""
+    matter, proof = _matter_and_proof(context.catalog, envelope)
+    subject = _subject(context, proof, envelope)
+    request_document = _request_document(client, envelope, subject)
+    request_sha256 = canonical_sha256(request_document)
+    entry = AccessEntry(
+        outcome=Outcome.ALLOWED, request_id=envelope.request_id, client_id=client.client_id,
+        consumer_department=client.department_code, caseworker_id=envelope.caseworker_id,
+        case_number=envelope.case_number, matter=matter.code, proof=proof.code, subject_key=subject.key,
+        purpose=envelope.purpose,
+    )
+    now = context.clock()
+    with context.sessions() as session:
+        try:
+            stored = stored_answer(session, context.answers, client.client_id, envelope.request_id, request_sha256, now)
+        except RequestIdConflict as conflict:
+            raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
+        if stored is not None:
+            record_access(context.sessions, replace(entry, reason="replayed"))
+            return PullResult(body=stored, replayed=True)
+        try:
+            entry = _authorised(session, context, client, matter, proof, subject, envelope, entry, now)
+        except PullRefused as refused:
+            raise _refuse(context, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field) from None
+    try:
+        with context.sessions() as session:
+            claim(session, client.client_id, envelope.request_id, request_sha256, now)
+    except RequestIdConflict as conflict:
+        raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
+    return _pull_and_answer(context, client, envelope, matter, proof, subject, entry, request_document)
+
+
+def _matter_and_proof(catalog: Catalog, envelope: Envelope) -> tuple[Matter, Proof]:
+    if not REQUEST_ID.fullmatch(envelope.request_id):
+        raise PullRefused("invalid-request", "request_id: 1-128 characters of A-Z a-z 0-9 . _ : -",
+                          field="#/request_id")
+    matter = catalog.matters.get(envelope.matter)
+    if matter is None:
+        raise PullRefused("invalid-request", f"matter: the live catalog has no matter {envelope.matter!r}",
+                          field="#/matter")
+    proof = catalog.proofs.get(envelope.proof)
+    if proof is None:
+        raise PullRefused("invalid-request", f"proof: the live catalog has no proof {envelope.proof!r}",
+                          field="#/proof")
+    return matter, proof
+
+
+def _subject(context: PullContext, proof: Proof, envelope: Envelope) -> _Subject:
+    """The subject as the source is asked for it; rejects an identifier that fails its check."""
+    try:
+        if proof.subject is Subject.ORGANISATION:
+            if envelope.subject_uscc is None:
+                raise PullRefused("invalid-request", f"subject.uscc: proof {proof.code} is about an organisation",
+                                  field="#/subject/uscc")
+            return _Subject(query_id=parse_uscc(envelope.subject_uscc).code, key=None)
+        if envelope.subject_id_number is None:
+            raise PullRefused("invalid-request", f"subject.id_number: proof {proof.code} is about a person",
+                              field="#/subject/id_number")
+        key = subject_key(context.subject_hash_key, envelope.subject_id_number)
+        return _Subject(query_id=envelope.subject_id_number.strip().upper(), key=key)
+    except InvalidIdentifier as invalid:
+        pointer = "#/subject/uscc" if proof.subject is Subject.ORGANISATION else "#/subject/id_number"
+        raise PullRefused("invalid-request", f"{pointer[2:].replace('/', '.')}: {invalid}", field=pointer) from None
+
+
+def _request_document(client: AuthenticatedClient, envelope: Envelope, subject: _Subject) -> dict[str, Any]:
+    """The request as the receipt binds it: the person's ID number replaced by their subject key."""
+    return {
+        "request_id": envelope.request_id,
+        "consumer": {"client_id": client.client_id, "department": client.department_code},
+        "caseworker_id": envelope.caseworker_id,
+        "case_number": envelope.case_number,
+        "matter": envelope.matter,
+        "proof": envelope.proof,
+        "purpose": envelope.purpose,
+        "subject": {"key": subject.key} if subject.key else {"uscc": subject.query_id},
+        "subject_name": envelope.subject_name,
+        "consent_id": envelope.consent_id,
+        "legal_basis": envelope.legal_basis,
+    }
+
+
+def _authorised(session: Session, context: PullContext, client: AuthenticatedClient, matter: Matter, proof: Proof,
+                subject: _Subject, envelope: Envelope, entry: AccessEntry, now: datetime) -> AccessEntry:
+    """The log entry with the basis of the access, or `PullRefused` (deny by default)."""
+    if not context.catalog.may_request(client.department_code, matter.code, proof.code):
+        raise PullRefused("forbidden-by-policy",
+                          f"the catalog does not let {client.department_code} ask for {proof.code} in {matter.code}")
+    if not matter.consent_required:
+        if envelope.legal_basis is not None and envelope.legal_basis != matter.legal_basis_zh:
+            raise PullRefused("invalid-request", f"legal_basis: the basis of {matter.code} is {matter.legal_basis_zh}",
+                              field="#/legal_basis")
+        return replace(entry, legal_basis=matter.legal_basis_zh)
+    if subject.key is None:
+        return replace(entry, legal_basis=matter.legal_basis_zh)
+    try:
+        consent = find_valid_consent(session, subject.key, envelope.consent_id, matter.code, proof.code,
+                                     client.department_code, now)
+    except ConsentRefused as refused:
+        raise PullRefused("consent-required", str(refused), field="#/consent_id") from None
+    return replace(entry, consent_id=consent.id)
+
+
+def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope: Envelope, matter: Matter,
+                     proof: Proof, subject: _Subject, entry: AccessEntry,
+                     request_document: dict[str, Any]) -> PullResult:
+    def released(session: Session) -> None:
+        release(session, client.client_id, envelope.request_id)
+
+    try:
+        pulled = context.sources.query(proof.code, subject.query_id, envelope.subject_name)
+    except SubjectNotFound as missing:
+        raise _refuse(context, entry, Outcome.ALLOWED, "subject-not-found", str(missing), alongside=released) from None
+    except SourceUnavailable as down:
+        raise _refuse(context, entry, Outcome.FAILED, "source-unavailable", str(down),
+                      retry_after=down.retry_after_seconds, alongside=released) from None
+    except SourceError as broken:
+        raise _refuse(context, entry, Outcome.FAILED, "source-unavailable", str(broken),
+                      retry_after=RETRY_AFTER_SOURCE_ERROR, alongside=released) from None
+    department = context.catalog.departments[proof.department]
+    answer = {
+        "request_id": envelope.request_id,
+        "matter": matter.code,
+        "proof": proof.code,
+        "source": {"department": department.code, "name": department.legal_name_zh},
+        "as_of": pulled.as_of.isoformat(),
+        "answered_at": context.clock().isoformat(),
+        "data": {name: pulled.record[name] for name in matter.fields_for(proof.code)},
+    }
+    body: dict[str, Any] = {"answer": answer}
+
+    def stored(session: Session) -> None:
+        signer = active_signer(session, context.seal_settings, context.exchange_department)
+        body["receipt"] = sign_receipt(
+            signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(), request_document=request_document,
+            answer=answer, consumer={"client_id": client.client_id, "department": client.department_code})
+        complete(session, context.answers, client.client_id, envelope.request_id, body, context.clock())
+
+    record_access(context.sessions, entry, alongside=stored)
+    return PullResult(body=body, replayed=False)
+
+
+def _refuse(context: PullContext, entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,
+            field: str | None = None, retry_after: int | None = None,
+            alongside: Callable[[Session], None] | None = None) -> PullRefused:
+    """Log the refusal (with `alongside` in the same transaction) and return the error to raise."""
+    record_access(context.sessions, replace(entry, outcome=outcome, reason=kind), alongside=alongside)
+    return PullRefused(kind, detail, field=field, retry_after=retry_after)

@@ -1,0 +1,134 @@
+"""The connector contract in Python: what the exchange asks a source department and what
+it gets back, whatever the adapter (HTTP or in-process).
+
+A source answers `query(proof_code, id_number, name)` for one of its own proofs with a
+`SourceAnswer`: the record (every data item of the proof, as JSON values, see values.py)
+and `as_of`, when the department's data was current. Otherwise it raises one of the
+`SourceError`s below. The HTTP form of the same contract is in wire.py and openapi.py and
+is described in docs/connectors.md.
+
+For a proof about an organisation (`Subject.ORGANISATION`), `id_number` carries the
+organisation's unified social credit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from catalog.model import Catalog, Mode, Proof
+from exchange.sources.values import record_problems
+
+PULLED_MODES = frozenset({Mode.DATA_SHARING, Mode.E_LICENSE, Mode.ONLINE_ISSUE})
+"""The modes in which the exchange pulls a proof's data from its source department."""
+
+
+@dataclass(frozen=True)
+class SourceAnswer:
+    """A source's record of one subject for one proof.
+
+    `record` maps every data item name of the proof to its JSON value; `as_of` is when the
+    department's data was current (timezone-aware).
+    """
+
+    proof: str
+    as_of: datetime
+    record: Mapping[str, Any]
+
+
+class SourceError(Exception):
+    """A query to a source department did not give a record. Messages never hold an ID number."""
+
+    def __init__(self, department: str, message: str) -> None:
+        super().__init__(message)
+        self.department = department
+
+
+class SubjectNotFound(SourceError):
+    """The department holds no record of this subject for this proof (or not under the name
+    given). A true answer about the subject, not a failure."""
+
+    def __init__(self, department: str, proof: str) -> None:
+        super().__init__(department, f"{department} holds no record of this subject for proof {proof}")
+        self.proof = proof
+
+
+class SourceUnavailable(SourceError):
+    """The department's system could not answer now: timeout, connection refused, a 5xx or
+    429 answer, its database unreachable, or its circuit breaker open. Worth retrying after
+    `retry_after_seconds`."""
+
+    def __init__(self, department: str, reason: str, retry_after_seconds: int) -> None:
+        super().__init__(department, f"source {department} is unavailable: {reason}")
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class SourceProtocolError(SourceError):
+    """The department's system answered something the contract does not allow (not JSON,
+    another proof, missing or ill-typed data items, a naive `as_of`). Retrying does not help."""
+
+    def __init__(self, department: str, reason: str) -> None:
+        super().__init__(department, f"source {department} broke the connector contract: {reason}")
+        self.reason = reason
+
+
+class SourceRejected(SourceError):
+    """The department's system refused the exchange's request: 401/403 (a wrong or missing
+    token: fix the configuration), 400 (it considers the query invalid) or another 4xx.
+    Retrying does not help."""
+
+    def __init__(self, department: str, status: int, detail: str) -> None:
+        super().__init__(department, f"source {department} refused the query with {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class Source(Protocol):
+    """One source department's system, as the exchange sees it."""
+
+    department: str
+
+    def query(self, proof_code: str, id_number: str, name: str | None) -> SourceAnswer:
+        """The record of the subject for `proof_code` (one of this department's proofs).
+
+        `name`, when given, must match the name the department holds, otherwise the subject
+        is not found. Raises SubjectNotFound, SourceUnavailable, SourceProtocolError or
+        SourceRejected; ValueError when the proof is not one of this department's.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def pulled_proofs(catalog: Catalog) -> tuple[Proof, ...]:
+    """The proofs whose data the exchange pulls from a source for some use: the default mode
+    or some matter's override is data sharing, an e-license or online issue. Their source
+    departments must answer for them."""
+    overridden = {entry.proof for matter in catalog.matters.values() for entry in matter.proofs if entry.mode in PULLED_MODES}
+    return tuple(proof for proof in catalog.proofs.values() if proof.mode in PULLED_MODES or proof.code in overridden)
+
+
+def department_proof(catalog: Catalog, department: str, proof_code: str) -> Proof:
+    """The proof `proof_code` held by `department`; ValueError if unknown or another's."""
+    proof = catalog.proofs.get(proof_code)
+    if proof is None:
+        raise ValueError(f"unknown proof {proof_code!r}")
+    if proof.department != department:
+        raise ValueError(f"proof {proof_code} is held by {proof.department}, not {department}")
+    return proof
+
+
+def checked_answer(department: str, proof: Proof, as_of: datetime, record: Any) -> SourceAnswer:
+    """The answer if `record` is a valid record of `proof` and `as_of` is timezone-aware;
+    otherwise SourceProtocolError naming what is wrong."""
+    if as_of.tzinfo is None:
+        raise SourceProtocolError(department, "as_of has no UTC offset")
+    problems = record_problems(proof, record)
+    if problems:
+        raise SourceProtocolError(department, f"record of {proof.code}: " + "; ".join(problems))
+    return SourceAnswer(proof=proof.code, as_of=as_of, record=dict(record))

@@ -1,0 +1,126 @@
+"""The demo source departments: `generate_demo_sources` writes every source department's
+records database for a deterministic demo population (demo_population.py, demo_records.py),
+`demo_sources_exist` tells whether they are there, and `sample_residents` picks a few demo
+residents to try the exchange with (a household without property, one with property ...).
+
+Same seed and size, same data: re-running rewrites identical databases. Each database
+also records the seed and size it was made from (its `dataset` table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.model import Catalog
+from exchange.sources.contract import pulled_proofs
+from exchange.sources.demo_population import Person, Population, build_population
+from exchange.sources.demo_records import BUILDERS, as_of
+from exchange.sources.records import StoredRecord, department_database, read_dataset, write_sqlite_database
+from exchange.sources.values import json_value
+
+DEFAULT_RESIDENTS = 10_000
+DEFAULT_SEED = 20261121
+GENERATOR = "mianzheng demo data 1"
+
+
+class DemoDataMissing(LookupError):
+    """The demo source databases have not been generated in this folder."""
+
+
+def generate_demo_sources(
+    folder: Path, catalog: Catalog, residents: int = DEFAULT_RESIDENTS, seed: int = DEFAULT_SEED
+) -> dict[str, int]:
+    """Write `<folder>/<DEPT>.db` for every department holding a pulled proof; returns the
+    number of records written per department. ValueError if the catalog has a pulled proof
+    the generator knows nothing of, or data items it does not produce."""
+    population = build_population(seed, residents)
+    stamp = as_of(population)
+    records: dict[str, list[StoredRecord]] = {}
+    for proof in pulled_proofs(catalog):
+        if proof.code not in BUILDERS:
+            raise ValueError(f"the demo data has no records for proof {proof.code}")
+        names = {item.name for item in proof.data_items}
+        held = records.setdefault(proof.department, [])
+        for subject_id, subject_name, values in BUILDERS[proof.code](population):
+            if set(values) != names:
+                raise ValueError(f"the demo records of {proof.code} do not have the catalog's data items")
+            record = {item.name: json_value(item, values[item.name]) for item in proof.data_items}
+            held.append(StoredRecord(proof.code, subject_id, subject_name, record, stamp))
+    dataset = {"generator": GENERATOR, "seed": str(seed), "residents": str(residents), "as_of": stamp.isoformat()}
+    for department, held in records.items():
+        write_sqlite_database(department_database(folder, department), held, dataset)
+    return {department: len(held) for department, held in records.items()}
+
+
+def demo_sources_exist(folder: Path, catalog: Catalog) -> bool:
+    """Whether every department holding a pulled proof has its records database in `folder`."""
+    departments = {proof.department for proof in pulled_proofs(catalog)}
+    return all(read_dataset(department_database(folder, department)) is not None for department in departments)
+
+
+@dataclass(frozen=True)
+class DemoResident:
+    """A demo resident to try the exchange with; `household_no` is None for migrants."""
+
+    name: str
+    id_number: str
+    household_no: str | None
+    description: str
+
+
+def sample_residents(folder: Path, count: int = 4) -> list[DemoResident]:
+    """`count` demo residents of the data in `folder`, the first of each situation in turn:
+    a married head of household without property (无房), one with property (有房), a
+    minimum-living household, a disability, a criminal record, a migrant, a newborn, the
+    deceased. DemoDataMissing if no demo data is there."""
+    population = _population_of(folder)
+    pending = [(describe, _matches(population, test)) for describe, test in _SITUATIONS]
+    picked: list[DemoResident] = []
+    while len(picked) < count and pending:
+        for describe, matches in list(pending):
+            person = next(matches, None)
+            if person is None:
+                pending.remove((describe, matches))
+                continue
+            description = describe(person) if callable(describe) else describe
+            picked.append(DemoResident(person.name, person.id_number, person.household.number, description))
+            if len(picked) == count:
+                break
+    return picked
+
+
+def _population_of(folder: Path) -> Population:
+    datasets = [read_dataset(path) for path in sorted(folder.glob("*.db"))]
+    dataset = next((found for found in datasets if found and found.get("generator") == GENERATOR), None)
+    if dataset is None:
+        raise DemoDataMissing(f"no demo source data in {folder}: run `mianzheng demo generate`")
+    return build_population(int(dataset["seed"]), int(dataset["residents"]))
+
+
+def _matches(population: Population, test: Callable[[Person], bool]) -> Iterator[Person]:
+    return (person for person in population.people if test(person))
+
+
+def _household_without_property(person: Person) -> bool:
+    household = person.household
+    return (person.relation == "head" and person.marital == "married" and household.migrant_region is None
+            and household.assistance is None and not any(member.properties for member in household.members)
+            and all(member.alive for member in household.members))
+
+
+def _owner(person: Person) -> bool:
+    return person.relation == "head" and person.household.migrant_region is None and person.property_count > 0
+
+
+_SITUATIONS: tuple[tuple[str | Callable[[Person], str], Callable[[Person], bool]], ...] = (
+    (lambda p: f"无房：户主，已婚，{len(p.household.members)} 口之家均无不动产登记", _household_without_property),
+    (lambda p: f"有房：户主，登记不动产 {p.property_count} 套", _owner),
+    ("低保：户主，家庭在保", lambda p: p.relation == "head" and bool(p.household.assistance and p.household.assistance[1])),
+    ("持残疾人证", lambda p: p.alive and p.disability is not None and p.age >= 18),
+    ("有犯罪记录", lambda p: p.alive and p.criminal_record),
+    ("流动人口：户籍在外省，持居住证", lambda p: p.alive and p.household.migrant_region is not None and p.age >= 18),
+    ("新生儿：有出生医学证明", lambda p: p.age == 0 and p.household.migrant_region is None and p.father is not None),
+    ("已故：有死亡医学证明，户口已注销", lambda p: not p.alive),
+)

@@ -1,0 +1,143 @@
+"""The directory of sources: one `Source` per source department, built from configuration.
+
+By default every department reads its own records database in-process,
+`<folder>/<DEPT>.db`. A sources file (JSON or YAML; the api passes its path, from
+MIANZHENG_SOURCES_FILE) can point departments elsewhere:
+
+    departments:
+      BDC:                                  # over HTTP, to its connector
+        url: http://127.0.0.1:9101
+        token: a-long-shared-secret
+        timeout_seconds: 5                  # total budget of one query, retries included
+        retries: 2
+      GA:
+        database: /srv/ga/records.db        # in-process, another database (path or SQLAlchemy URL)
+
+Every key of an HTTP source is a field of `HttpSourceSettings` (docs/connectors.md lists
+them). Unknown departments and keys are errors. Build the directory once per process and
+reuse it: it holds each source's circuit breaker and connections.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+import yaml
+
+from catalog.model import Catalog
+from exchange.sources.contract import Source, SourceAnswer
+from exchange.sources.http_source import HttpSource, HttpSourceSettings
+from exchange.sources.inprocess_source import InProcessSource
+from exchange.sources.records import department_database
+
+
+class SourcesConfigInvalid(ValueError):
+    """The sources file cannot be used; the message names the file and every problem."""
+
+
+class _HttpSchema(ma.Schema):
+    url = ma.fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    token = ma.fields.String(required=True, validate=ma.validate.Length(min=16))
+    timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.05, max=300))
+    connect_timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=60))
+    read_timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=300))
+    retries = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=10))
+    backoff_seconds = ma.fields.Float(validate=ma.validate.Range(min=0, max=10))
+    breaker_failures = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=1000))
+    breaker_cooldown_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=3600))
+
+
+class _InProcessSchema(ma.Schema):
+    database = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
+
+
+SourceConfig = HttpSourceSettings | str
+"""An HTTP connector's settings, or the database (path or URL) of an in-process source."""
+
+
+def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
+    """The per-department configuration in the sources file at `path`; relative database
+    paths are relative to the file's folder. SourcesConfigInvalid on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise SourcesConfigInvalid(f"sources file {path}: cannot be read: {error}") from None
+    if not isinstance(document, dict) or set(document) != {"departments"} or not isinstance(document["departments"], dict):
+        raise SourcesConfigInvalid(f"sources file {path}: must be a mapping with the single key 'departments'")
+    problems: list[str] = []
+    configs: dict[str, SourceConfig] = {}
+    known = source_departments(catalog)
+    for department, entry in document["departments"].items():
+        if department not in known:
+            problems.append(f"{department}: not a source department of the catalog")
+            continue
+        schema = _HttpSchema() if isinstance(entry, dict) and "url" in entry else _InProcessSchema()
+        try:
+            values: dict[str, Any] = schema.load(entry if isinstance(entry, dict) else {})
+        except ma.ValidationError as invalid:
+            problems += [f"{department}.{field}: {' '.join(map(str, messages))}" for field, messages in _flat(invalid.messages)]
+            continue
+        configs[department] = HttpSourceSettings(**values) if "url" in values else _database(path, values["database"])
+    if problems:
+        raise SourcesConfigInvalid(f"sources file {path}: " + "; ".join(problems))
+    return configs
+
+
+def _flat(messages: Any) -> list[tuple[str, list[str]]]:
+    if isinstance(messages, dict):
+        return [(str(field), value if isinstance(value, list) else [str(value)]) for field, value in messages.items()]
+    return [("entry", [str(messages)])]
+
+
+def _database(config_file: Path, database: str) -> str:
+    if "://" in database:
+        return database
+    return str((config_file.parent / database).resolve())
+
+
+def source_departments(catalog: Catalog) -> tuple[str, ...]:
+    """The departments that are the source of some proof, in catalog order."""
+    holders = {proof.department for proof in catalog.proofs.values()}
+    return tuple(code for code in catalog.departments if code in holders)
+
+
+class SourceDirectory:
+    """The source of every source department; `query` routes a proof to its department."""
+
+    def __init__(self, catalog: Catalog, sources: Mapping[str, Source]) -> None:
+        self.catalog = catalog
+        self.sources = dict(sources)
+
+    def source(self, department: str) -> Source:
+        """KeyError if `department` is not a source department."""
+        return self.sources[department]
+
+    def query(self, proof_code: str, id_number: str, name: str | None = None) -> SourceAnswer:
+        """Ask the proof's source department; see `Source.query`. ValueError for an unknown proof."""
+        proof = self.catalog.proofs.get(proof_code)
+        if proof is None:
+            raise ValueError(f"unknown proof {proof_code!r}")
+        return self.sources[proof.department].query(proof_code, id_number, name)
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+
+
+def build_sources(catalog: Catalog, folder: Path, sources_file: Path | None = None) -> SourceDirectory:
+    """A source for every source department: as the sources file says, else in-process
+    from `folder/<DEPT>.db`."""
+    configs = load_sources_file(sources_file, catalog) if sources_file is not None else {}
+    sources: dict[str, Source] = {}
+    for department in source_departments(catalog):
+        config = configs.get(department, str(department_database(folder, department)))
+        if isinstance(config, HttpSourceSettings):
+            sources[department] = HttpSource(department, config, catalog)
+        else:
+            sources[department] = InProcessSource(department, config, catalog)
+    return SourceDirectory(catalog, sources)

@@ -1,0 +1,175 @@
+"""The HTTP adapter: queries a department's connector over the connector REST API (httpx).
+
+Per source: connect and read timeouts per attempt, a total time budget per query
+(`timeout_seconds`, every attempt and wait included), bounded retries with exponential
+backoff and jitter (tenacity) for connection errors, timeouts, 5xx and 429 only (never
+another 4xx: the same query would get the same answer), honouring Retry-After, and a
+circuit breaker (breaker.py) that counts every failed attempt. The query only reads, so
+retrying it is safe. The breaker and the connection pool live in this object: build one
+per source per process and reuse it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import Retrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_before_delay
+
+from catalog.model import Catalog, Proof
+from exchange.sources.breaker import CircuitBreaker, CircuitOpen
+from exchange.sources.contract import (
+    SourceAnswer,
+    SourceProtocolError,
+    SourceRejected,
+    SourceUnavailable,
+    SubjectNotFound,
+    department_proof,
+)
+from exchange.sources.wire import QUERY_PATH, parse_answer, query_document
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MAX_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class HttpSourceSettings:
+    """How to reach one department's connector; see docs/connectors.md for each setting."""
+
+    url: str
+    token: str = field(repr=False)
+    timeout_seconds: float = 5.0
+    connect_timeout_seconds: float = 1.0
+    read_timeout_seconds: float | None = None
+    retries: int = 2
+    backoff_seconds: float = 0.2
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 30.0
+
+
+class _Transient(Exception):
+    """A failed attempt worth retrying."""
+
+    def __init__(self, reason: str, retry_after_seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class HttpSource:
+    """A `Source` behind a connector's URL."""
+
+    def __init__(
+        self,
+        department: str,
+        settings: HttpSourceSettings,
+        catalog: Catalog,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.department = department
+        self.settings = settings
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
+        self._catalog = catalog
+        self._client = httpx.Client(
+            base_url=settings.url.rstrip("/"),
+            headers={"Authorization": f"Bearer {settings.token}", "Accept": "application/json"},
+            transport=transport,
+            trust_env=False,
+        )
+
+    def query(self, proof_code: str, id_number: str, name: str | None) -> SourceAnswer:
+        proof = department_proof(self._catalog, self.department, proof_code)
+        body = query_document(proof, id_number, name)
+        deadline = time.monotonic() + self.settings.timeout_seconds
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.retries + 1) | stop_before_delay(self.settings.timeout_seconds),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            response = retrying(self._attempt, body, deadline)
+        except _Transient as failure:
+            retry_after = failure.retry_after_seconds or self.settings.breaker_cooldown_seconds
+            raise SourceUnavailable(self.department, failure.reason, max(1, math.ceil(retry_after))) from None
+        return self._answer(proof, response)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _attempt(self, body: dict[str, Any], deadline: float) -> httpx.Response:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Transient(f"no answer within {self.settings.timeout_seconds:g} s")
+        try:
+            self.breaker.admit()
+        except CircuitOpen as open_:
+            raise SourceUnavailable(self.department, "circuit breaker open", open_.retry_after_seconds) from None
+        read = min(self.settings.read_timeout_seconds or remaining, remaining)
+        connect = min(self.settings.connect_timeout_seconds, remaining)
+        try:
+            response = self._client.post(QUERY_PATH, json=body, timeout=httpx.Timeout(read, connect=connect))
+        except httpx.ConnectTimeout:
+            failure = _Transient(f"cannot connect to {self.settings.url} within {connect:g} s")
+        except httpx.TimeoutException:
+            failure = _Transient(f"no answer from {self.settings.url} within {read:g} s")
+        except httpx.TransportError as error:
+            failure = _Transient(f"cannot reach {self.settings.url}: {type(error).__name__}")
+        except BaseException:
+            self.breaker.record_failure()
+            raise
+        else:
+            if response.status_code < 500 and response.status_code != 429:
+                self.breaker.record_success()
+                return response
+            failure = _Transient(f"answered {response.status_code}", _retry_after(response))
+        self.breaker.record_failure()
+        log.warning("source %s: attempt failed: %s", self.department, failure.reason)
+        raise failure
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = self.settings.backoff_seconds
+        exponential = min(backoff * 2 ** (state.attempt_number - 1), BACKOFF_MAX_SECONDS)
+        jitter = backoff * random.random()
+        failure = state.outcome.exception() if state.outcome else None
+        asked = failure.retry_after_seconds if isinstance(failure, _Transient) else None
+        return max(exponential + jitter, asked or 0.0)
+
+    def _answer(self, proof: Proof, response: httpx.Response) -> SourceAnswer:
+        if response.status_code == 200:
+            try:
+                payload = response.json()
+            except ValueError:
+                raise SourceProtocolError(self.department, "the 200 answer is not JSON") from None
+            return parse_answer(self.department, proof, payload)
+        problem = _problem(response)
+        if response.status_code == 404 and str(problem.get("type", "")).endswith("/subject-not-found"):
+            raise SubjectNotFound(self.department, proof.code)
+        if 400 <= response.status_code < 500:
+            detail = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
+            if response.status_code in (401, 403):
+                detail += " (check the token configured for this source)"
+            elif response.status_code == 404:
+                detail += " (check the connector URL configured for this source)"
+            raise SourceRejected(self.department, response.status_code, detail)
+        raise SourceProtocolError(self.department, f"unexpected status {response.status_code}")
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None
+

@@ -1,0 +1,242 @@
+"""A department pulls a citizen's proof through the exchange, over real HTTP, as the README
+walks a newcomer through it: a client token for the housing bureau, the citizen's consent,
+the request, the minimised answer with its receipt, and the access in "who used my data"."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+
+from api.app import create_app
+from api.database import standalone_session
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.clients import ClientScope, register_client
+from exchange.sources.demo_data import DemoResident, sample_residents
+from tests.support.cli import cli_environment, run_cli
+from tests.support.live_server import serving
+from tests.support.postgres import free_port
+
+MATTER, PROOF = "PUBLIC_RENTAL_HOUSING", "NO_HOUSING"
+
+
+@pytest.fixture
+def residents(settings: Settings) -> list[DemoResident]:
+    without_property, with_property = sample_residents(settings.sources_dir, 2)
+    assert without_property.description.startswith("无房") and with_property.description.startswith("有房")
+    return [without_property, with_property]
+
+
+def client_token(settings: Settings, department: str = "ZJ", scopes: tuple[str, ...] = (ClientScope.EXCHANGE_REQUEST,)) -> str:
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), department, "公租房审批系统", list(scopes))
+    return token
+
+
+def assertion(base: str, person: DemoResident) -> str:
+    response = httpx.post(f"{base}/dev-idp/token", json={"name": person.name, "id_number": person.id_number})
+    assert response.status_code == 200, response.text
+    return response.json()["assertion"]
+
+
+def consent(base: str, person: DemoResident, proofs: list[str] = [PROOF]) -> str:  # noqa: B006
+    response = httpx.post(f"{base}/api/v1/me/consents", headers=_bearer(assertion(base, person)),
+                          json={"matter": MATTER, "proofs": proofs, "department": "ZJ", "days": 30})
+    assert response.status_code in (200, 201), response.text
+    return response.json()["id"]
+
+
+def envelope(person: DemoResident, request_id: str, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "request_id": request_id, "caseworker_id": "zj-0042", "case_number": "GZF-2026-000123",
+        "matter": MATTER, "proof": PROOF, "purpose": "公租房资格审核",
+        "subject": {"id_number": person.id_number, "name": person.name},
+    }
+    body.update(overrides)
+    return body
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def my_access_log(base: str, person: DemoResident) -> list[dict[str, Any]]:
+    response = httpx.get(f"{base}/api/v1/me/access-log", headers=_bearer(assertion(base, person)))
+    assert response.status_code == 200, response.text
+    return response.json()["entries"]
+
+
+def test_newcomer_walkthrough(database_url: str, settings: Settings, live_server: str,
+                              residents: list[DemoResident], tmp_path: Path) -> None:
+    env = cli_environment(database_url, settings.var_dir)
+    added = run_cli(env, "client", "add", "ZJ", "公租房审批系统")
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip()
+    person = residents[0]
+    consent_id = consent(live_server, person)
+
+    response = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(person, "walkthrough-1", consent_id=consent_id))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    answer = body["answer"]
+    assert answer["source"] == {"department": "BDC", "name": "金华市不动产登记中心"}
+    catalog_fields = httpx.get(f"{live_server}/api/v1/catalog/matters/{MATTER}").json()["proofs"]
+    assert set(answer["data"]) == set(next(r for r in catalog_fields if r["proof"] == PROOF)["fields"])
+    assert answer["data"]["has_registered_property"] is False
+    assert person.id_number not in response.text
+
+    (tmp_path / "answer.json").write_text(response.text, encoding="utf-8")
+    assert run_cli(env, "seal", "export-trust", str(tmp_path / "trust")).returncode == 0
+    verified = run_cli(env, "receipt", "verify", str(tmp_path / "answer.json"), "--trust", str(tmp_path / "trust"))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "回执有效" in verified.stdout
+
+    body["answer"]["data"]["has_registered_property"] = True
+    (tmp_path / "forged.json").write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    forged = run_cli(env, "receipt", "verify", str(tmp_path / "forged.json"), "--trust", str(tmp_path / "trust"))
+    assert forged.returncode == 1 and "回执与答复内容不一致" in forged.stdout
+
+    [entry] = my_access_log(live_server, person)
+    assert (entry["consumer_department"], entry["matter"], entry["proof"], entry["outcome"]) == \
+           ("ZJ", MATTER, PROOF, "allowed")
+    assert entry["case_number"] == "GZF-2026-000123" and entry["consent_id"] == consent_id
+
+
+def test_a_repeated_request_id_is_answered_from_the_store(settings: Settings, live_server: str,
+                                                          residents: list[DemoResident]) -> None:
+    token = client_token(settings)
+    person = residents[1]
+    consent(live_server, person)
+    first = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                       json=envelope(person, "repeat-1"))
+    assert first.status_code == 200, first.text
+    assert first.json()["answer"]["data"]["has_registered_property"] is True
+
+    _change_source_record(settings, person, has_registered_property=False)
+    again = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                       json=envelope(person, "repeat-1"))
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    fresh = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                       json=envelope(person, "repeat-2"))
+    assert fresh.json()["answer"]["data"]["has_registered_property"] is False
+
+    changed = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                         json=envelope(person, "repeat-1", purpose="另一用途"))
+    assert changed.status_code == 409
+    assert changed.headers["content-type"] == "application/problem+json"
+    reasons = [e.get("reason") for e in my_access_log(live_server, person)]
+    assert reasons.count("replayed") == 1
+
+
+def _change_source_record(settings: Settings, person: DemoResident, **changes: Any) -> None:
+    """Change the department's own data, as the registry's clerks would."""
+    with sqlite3.connect(settings.sources_dir / "BDC.db") as connection:
+        rows = connection.execute("SELECT rowid, record FROM records WHERE proof_code = ? AND subject_id = ?",
+                                  (PROOF, person.id_number)).fetchall()
+        assert rows, "the demo resident has a BDC record"
+        for rowid, record in rows:
+            connection.execute("UPDATE records SET record = ? WHERE rowid = ?",
+                               (json.dumps({**json.loads(record), **changes}, ensure_ascii=False), rowid))
+
+
+def test_refusals_are_problems_and_are_logged(settings: Settings, live_server: str,
+                                              residents: list[DemoResident]) -> None:
+    token = client_token(settings)
+    person = residents[0]
+    url = f"{live_server}/api/v1/exchange/requests"
+
+    no_consent = httpx.post(url, headers=_bearer(token), json=envelope(person, "refused-1"))
+    assert no_consent.status_code == 403
+    assert no_consent.json()["type"] == "/problems/consent-required"
+
+    other_department = client_token(settings, "GA")
+    consent(live_server, person)
+    forbidden = httpx.post(url, headers=_bearer(other_department), json=envelope(person, "refused-2"))
+    assert forbidden.status_code == 403
+    assert forbidden.json()["type"] == "/problems/forbidden-by-policy"
+
+    outcomes = [(e["outcome"], e["reason"]) for e in my_access_log(live_server, person)]
+    assert ("denied", "consent-required") in outcomes and ("denied", "forbidden-by-policy") in outcomes
+
+
+def test_a_bad_id_number_is_refused_before_any_pull(settings: Settings, live_server: str,
+                                                    residents: list[DemoResident]) -> None:
+    token = client_token(settings)
+    person = residents[0]
+    broken = person.id_number[:-1] + ("0" if person.id_number[-1] != "0" else "1")
+    response = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(dataclasses.replace(person, id_number=broken), "bad-id"))
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "/problems/invalid-request"
+    assert body["errors"][0]["pointer"] == "#/subject/id_number"
+    assert "check" in body["errors"][0]["detail"]
+    assert broken not in response.text
+    assert my_access_log(live_server, person) == []
+
+
+@pytest.mark.parametrize(("headers", "status"), [({}, 401), ({"Authorization": "Bearer mzc_0_nope"}, 401)])
+def test_unauthenticated_requests(live_server: str, residents: list[DemoResident], headers: dict[str, str],
+                                  status: int) -> None:
+    response = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=headers,
+                          json=envelope(residents[0], "anon"))
+    assert response.status_code == status
+    assert "Bearer" in response.headers["www-authenticate"]
+
+
+def test_a_client_without_the_scope_is_forbidden(settings: Settings, live_server: str,
+                                                 residents: list[DemoResident]) -> None:
+    token = client_token(settings, scopes=(ClientScope.APPLICATIONS_WRITE,))
+    response = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(residents[0], "scope"))
+    assert response.status_code == 403
+
+
+def test_an_unknown_subject_is_subject_not_found(settings: Settings, live_server: str,
+                                                 residents: list[DemoResident]) -> None:
+    token = client_token(settings)
+    stranger = DemoResident("王五", "11010519491231002X", None, "")
+    consent(live_server, stranger)
+    response = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(stranger, "stranger"))
+    assert response.status_code == 404
+    assert response.json()["type"] == "/problems/subject-not-found"
+
+
+@pytest.fixture
+def unreachable_registry(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The app with the registry (BDC) configured over HTTP at a port nobody listens on."""
+    sources_file = tmp_path / "sources.yaml"
+    sources_file.write_text(
+        f"departments:\n  BDC:\n    url: http://127.0.0.1:{free_port()}\n    token: a-long-shared-token-1234\n"
+        "    timeout_seconds: 1\n    retries: 1\n", encoding="utf-8")
+    app: Flask = create_app(dataclasses.replace(settings, sources_file=sources_file))
+    with serving(app) as base:
+        yield base
+    app.extensions["mianzheng"].engine.dispose()
+
+
+def test_a_department_that_is_down_gives_source_unavailable_and_loses_nothing(
+    settings: Settings, unreachable_registry: str, residents: list[DemoResident]
+) -> None:
+    token = client_token(settings)
+    person = residents[0]
+    consent(unreachable_registry, person)
+    response = httpx.post(f"{unreachable_registry}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(person, "down-1"), timeout=10)
+    assert response.status_code == 503
+    assert response.json()["type"] == "/problems/source-unavailable"
+    assert int(response.headers["retry-after"]) >= 1
+    [entry] = my_access_log(unreachable_registry, person)
+    assert (entry["outcome"], entry["reason"]) == ("failed", "source-unavailable")

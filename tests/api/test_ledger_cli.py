@@ -1,0 +1,87 @@
+"""The operators' commands for clients, consents and the audit of the access log, run as the
+real `mianzheng` command with its exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from api.database import standalone_session
+from exchange.access_log import AccessEntry, Outcome, append_access
+from tests.support.cli import cli_environment, run_cli
+
+ID_NUMBER = "11010519491231002X"
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return cli_environment(database_url, tmp_path / "var")
+
+
+def _sql(database_url: str, statement: str) -> list[tuple]:
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        result = connection.execute(text(statement))
+        rows = [tuple(row) for row in result] if result.returns_rows else []
+    engine.dispose()
+    return rows
+
+
+def test_client_lifecycle(env: dict[str, str], database_url: str) -> None:
+    added = run_cli(env, "client", "add", "ZJ", "公租房审批系统", "--scope", "exchange:request",
+                    "--scope", "applications:write")
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip()
+    assert token.startswith("mzc_") and "仅显示这一次" in added.stderr
+    client_id = token.split("_")[1]
+    assert not any(token.split("_", 2)[2] in str(v) for row in _sql(database_url, "SELECT * FROM exchange_clients")
+                   for v in row)
+
+    listed = run_cli(env, "client", "list")
+    assert client_id in listed.stdout and "applications:write" in listed.stdout and token not in listed.stdout
+    rotated = run_cli(env, "client", "rotate", client_id)
+    assert rotated.returncode == 0 and rotated.stdout.strip() != token
+    assert run_cli(env, "client", "revoke", client_id).returncode == 0
+    assert "已吊销" in run_cli(env, "client", "list").stdout
+    assert run_cli(env, "client", "rotate", client_id).returncode == 1
+    assert run_cli(env, "client", "revoke", "ffffffffffffffff").returncode == 3
+    assert run_cli(env, "client", "add", "NOWHERE", "系统").returncode == 3
+    assert run_cli(env, "client", "add", "ZJ", "系统", "--scope", "everything").returncode == 2
+
+
+def test_consent_commands(env: dict[str, str]) -> None:
+    granted = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "PUBLIC_RENTAL_HOUSING",
+                      "--proof", "NO_HOUSING", "--department", "ZJ", "--days", "30")
+    assert granted.returncode == 0, granted.stderr
+    assert "110105********002X" in granted.stdout and ID_NUMBER not in granted.stdout
+    consent_id = granted.stdout.split("：", 1)[1].split()[0]
+    listed = run_cli(env, "consent", "list", "--id-number", ID_NUMBER)
+    assert consent_id in listed.stdout and "有效" in listed.stdout
+    assert run_cli(env, "consent", "withdraw", consent_id).returncode == 0
+    assert "已撤回" in run_cli(env, "consent", "list", "--id-number", ID_NUMBER).stdout
+    assert run_cli(env, "consent", "withdraw", "00000000-0000-4000-8000-000000000000").returncode == 3
+    bad_number = run_cli(env, "consent", "list", "--id-number", "110105194912310021")
+    assert bad_number.returncode == 1 and bad_number.stderr.startswith("错误：身份证号无效")
+    not_consumer = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "PUBLIC_RENTAL_HOUSING",
+                           "--proof", "NO_HOUSING", "--department", "GA")
+    assert not_consumer.returncode == 1
+    unknown = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "NO_SUCH_MATTER",
+                      "--proof", "NO_HOUSING", "--department", "ZJ")
+    assert unknown.returncode == 3
+
+
+def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_url: str) -> None:
+    with standalone_session(database_url) as session:
+        for n in range(4):
+            append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
+    intact = run_cli(env, "audit", "verify")
+    assert intact.returncode == 0 and "共 4 条" in intact.stdout
+    head = intact.stdout.strip().splitlines()[-1].split("：", 1)[1]
+    assert run_cli(env, "audit", "verify", "--head", head).returncode == 0
+
+    _sql(database_url, "UPDATE access_log SET purpose = '篡改' WHERE seq = 2")
+    tampered = run_cli(env, "audit", "verify")
+    assert tampered.returncode == 1
+    assert tampered.stderr.strip() == "错误：访问日志第 2 条内容与其摘要不符（条目被修改或调换位置）；此前 1 条完整。"

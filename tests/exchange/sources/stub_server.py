@@ -1,0 +1,65 @@
+"""A scriptable HTTP server on 127.0.0.1 standing in for a misbehaving connector: each
+request gets the next scripted reply (status, headers, body, delay before answering)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+
+
+@dataclass
+class Script:
+    replies: list[Reply]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def next_reply(self) -> Reply:
+        return self.replies[min(len(self.requests) - 1, len(self.replies) - 1)]
+
+
+@contextmanager
+def stub_connector(script: Script) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            length = int(self.headers.get("Content-Length", 0))
+            script.requests.append({"body": json.loads(self.rfile.read(length)),
+                                    "authorization": self.headers.get("Authorization")})
+            reply = script.next_reply()
+            time.sleep(reply.delay_seconds)
+            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            try:
+                self.send_response(reply.status)
+                for name, value in {"Content-Type": "application/json", **reply.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

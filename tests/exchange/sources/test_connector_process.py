@@ -1,0 +1,178 @@
+"""The reference connector as a separate process (`mianzheng connector serve`) over real
+HTTP, queried through the exchange's HTTP adapter: answers, refusals, a stopped connector,
+a slow one that trips the breaker, and a restarted one that is used again."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from catalog.model import Catalog
+from exchange.sources.breaker import BreakerState
+from exchange.sources.contract import SourceRejected, SourceUnavailable, SubjectNotFound
+from exchange.sources.demo_data import DemoResident, sample_residents
+from exchange.sources.http_source import HttpSource, HttpSourceSettings
+from exchange.sources.openapi import connector_openapi
+from tests.exchange.sources.stub_server import Reply, Script, stub_connector
+from tests.support.cli import MIANZHENG, run_cli, wait_until_answering
+from tests.support.postgres import free_port
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "connector-test-token-0123456789"
+UNKNOWN = "110101199003070011"  # valid, and nobody in the demo city
+
+
+class Connector:
+    """`mianzheng connector serve BDC` on a fixed port, which can be stopped and restarted."""
+
+    def __init__(self, database: Path, token_file: Path, port: int) -> None:
+        self.command = [MIANZHENG, "connector", "serve", "BDC", "--port", str(port), "--workers", "1",
+                        "--token-file", str(token_file), "--database", str(database)]
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_until_answering(f"{self.url}/healthz", self.process, "the connector")
+
+    def stop(self) -> str:
+        assert self.process is not None
+        self.process.terminate()
+        output, _ = self.process.communicate(timeout=30)
+        self.process = None
+        return output
+
+
+@pytest.fixture(scope="module")
+def connector(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connector]:
+    token_file = tmp_path_factory.mktemp("connector") / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    running = Connector(demo_folder / "BDC.db", token_file, free_port())
+    running.start()
+    yield running
+    if running.process is not None:
+        output = running.stop()
+        assert "330" not in output.replace(running.url, "")  # the log holds no ID number
+
+
+@pytest.fixture(scope="module")
+def residents(demo_folder: Path) -> list[DemoResident]:
+    return sample_residents(demo_folder, 2)
+
+
+def adapter(url: str, catalog: Catalog, token: str = TOKEN, **settings: float) -> HttpSource:
+    values = {"timeout_seconds": 1.0, "connect_timeout_seconds": 0.3, "retries": 1, "backoff_seconds": 0.05,
+              "breaker_failures": 2, "breaker_cooldown_seconds": 1.0, **settings}
+    return HttpSource("BDC", HttpSourceSettings(url=url, token=token, **values), catalog)  # type: ignore[arg-type]
+
+
+def test_the_connector_answers_with_the_record(connector: Connector, catalog: Catalog, residents: list[DemoResident]) -> None:
+    without, owner = residents
+    source = adapter(connector.url, catalog)
+    try:
+        answer = source.query("NO_HOUSING", without.id_number, without.name)
+        assert answer.record["has_registered_property"] is False and answer.record["full_name"] == without.name
+        assert list(answer.record) == [item.name for item in catalog.proofs["NO_HOUSING"].data_items]
+        assert source.query("NO_HOUSING", owner.id_number, None).record["property_count"] >= 1
+        assert source.query("REAL_ESTATE_CERT", owner.id_number, owner.name).record["right_holders"][0] == owner.name
+        with pytest.raises(SubjectNotFound):
+            source.query("NO_HOUSING", UNKNOWN, None)
+        with pytest.raises(SubjectNotFound):
+            source.query("NO_HOUSING", without.id_number, "另一个人")
+        with pytest.raises(ValueError, match="held by MZ"):
+            source.query("MARITAL_STATUS", without.id_number, None)
+    finally:
+        source.close()
+    assert httpx.get(f"{connector.url}/openapi.json").json() == connector_openapi()
+
+
+def test_a_wrong_token_is_reported_as_such(connector: Connector, catalog: Catalog, residents: list[DemoResident]) -> None:
+    source = adapter(connector.url, catalog, token="not-the-connectors-token")
+    try:
+        with pytest.raises(SourceRejected) as raised:
+            source.query("NO_HOUSING", residents[0].id_number, None)
+    finally:
+        source.close()
+    assert raised.value.status == 401 and "token" in str(raised.value)
+    assert source.breaker.state is BreakerState.CLOSED  # the connector is up: not a failure
+
+
+def test_the_connector_refuses_bad_queries_with_problems(connector: Connector) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    bad = httpx.post(f"{connector.url}/v1/records/query", headers=headers,
+                     json={"proof": "NO_HOUSING", "subject": {"id_number": UNKNOWN[:-1] + "7"}})
+    assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["errors"][0]["pointer"] == "#/subject/id_number"
+    assert httpx.post(f"{connector.url}/v1/records/query", headers=headers, content=b"{").status_code == 415
+    unauthenticated = httpx.post(f"{connector.url}/v1/records/query", json={})
+    assert unauthenticated.status_code == 401 and unauthenticated.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_slow_connector_trips_the_breaker_which_then_fails_fast(catalog: Catalog, residents: list[DemoResident]) -> None:
+    script = Script([Reply(delay_seconds=1.5)])
+    with stub_connector(script) as url:
+        source = adapter(url, catalog, read_timeout_seconds=0.2, retries=0)
+        try:
+            for _ in range(2):
+                started = time.monotonic()
+                with pytest.raises(SourceUnavailable, match="within"):
+                    source.query("NO_HOUSING", residents[0].id_number, None)
+                assert time.monotonic() - started < 1.2  # the 0.2 s read timeout, not the 1.5 s reply
+            assert source.breaker.state is BreakerState.OPEN
+            with pytest.raises(SourceUnavailable, match="circuit breaker open") as raised:
+                source.query("NO_HOUSING", residents[0].id_number, None)
+            assert raised.value.retry_after_seconds == 1
+            assert len(script.requests) == 2  # the open breaker did not call
+        finally:
+            source.close()
+
+
+def test_a_stopped_connector_is_unavailable_in_time_and_used_again_when_restarted(
+    connector: Connector, catalog: Catalog, residents: list[DemoResident]
+) -> None:
+    source = adapter(connector.url, catalog)
+    resident = residents[0]
+    try:
+        assert source.query("NO_HOUSING", resident.id_number, None).record["full_name"] == resident.name
+        connector.stop()
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailable) as raised:
+            source.query("NO_HOUSING", resident.id_number, None)
+        assert time.monotonic() - started < 1.0 + 0.5  # the configured timeout_seconds, and some slack
+        assert "cannot" in raised.value.reason and raised.value.department == "BDC"
+        assert source.breaker.state is BreakerState.OPEN  # two failed attempts
+        with pytest.raises(SourceUnavailable, match="circuit breaker open"):
+            source.query("NO_HOUSING", resident.id_number, None)
+        connector.start()
+        time.sleep(1.05)  # the cool-down
+        assert source.query("NO_HOUSING", resident.id_number, None).record["full_name"] == resident.name
+        assert source.breaker.state is BreakerState.CLOSED
+    finally:
+        source.close()
+
+
+def test_the_cli_refuses_an_unknown_department_and_a_missing_token(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "MIANZHENG_VAR_DIR": str(tmp_path)}
+    unknown = run_cli(env, "connector", "serve", "XX")
+    assert unknown.returncode == 3 and "不是数据源部门" in unknown.stderr
+    no_token = run_cli(env, "connector", "serve", "BDC")
+    assert no_token.returncode == 1 and "--token-file" in no_token.stderr
+    no_data = run_cli({**env, "MIANZHENG_CONNECTOR_TOKEN": TOKEN}, "connector", "serve", "BDC")
+    assert no_data.returncode == 4 and "mianzheng demo generate" in no_data.stderr
+
+
+def test_demo_residents_are_listed_in_chinese(demo_folder: Path, tmp_path: Path) -> None:
+    (tmp_path / "sources").symlink_to(demo_folder)
+    result = run_cli({"PATH": "/usr/bin:/bin", "MIANZHENG_VAR_DIR": str(tmp_path)}, "demo", "residents", "--count", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "姓名\t身份证号\t户号\t情况" and len(lines) == 4
+    assert "无房" in lines[1] and "有房" in lines[2]
+    empty = run_cli({"PATH": "/usr/bin:/bin", "MIANZHENG_VAR_DIR": str(tmp_path / "none")}, "demo", "residents")
+    assert empty.returncode == 4

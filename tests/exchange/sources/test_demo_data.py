@@ -1,0 +1,158 @@
+"""The demo data: 10,000 residents with valid ID numbers, deterministic, every record as
+the catalog defines it, and every pulled proof able to come out both ways."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog.citizen_id import parse_id_number
+from catalog.model import Catalog, ItemType, Proof, Subject
+from exchange.sources.contract import pulled_proofs
+from exchange.sources.demo_data import demo_sources_exist, generate_demo_sources, sample_residents
+from exchange.sources.inprocess_source import InProcessSource
+from exchange.sources.records import department_database
+
+
+def records_of(folder: Path, proof: Proof) -> Iterator[tuple[str, dict[str, Any]]]:
+    with sqlite3.connect(department_database(folder, proof.department)) as connection:
+        for subject_id, record in connection.execute(
+            "SELECT subject_id, record FROM records WHERE proof_code = ? ORDER BY subject_id", (proof.code,)
+        ):
+            yield subject_id, json.loads(record)
+
+
+@pytest.fixture(scope="module")
+def records(demo_folder: Path, catalog: Catalog) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every demo record: proof code -> subject id -> record."""
+    return {proof.code: dict(records_of(demo_folder, proof)) for proof in pulled_proofs(catalog)}
+
+
+def test_generation_is_fast_and_its_result_is_recognised(demo_generation: tuple[Path, float], catalog: Catalog,
+                                                           tmp_path: Path) -> None:
+    folder, seconds = demo_generation
+    assert seconds < 20
+    assert demo_sources_exist(folder, catalog)
+    assert not demo_sources_exist(tmp_path, catalog)
+
+
+def test_ten_thousand_residents_with_valid_id_numbers(records: dict[str, dict[str, dict[str, Any]]]) -> None:
+    residents = records["NO_HOUSING"]  # the registry answers a search for everyone
+    assert len(residents) >= 10_000
+    regions = Counter(parse_id_number(number).region_code for number in residents)
+    assert {"330702", "330703", "330723", "330726", "330727", "330781", "330782", "330783", "330784"} <= set(regions)
+    assert sum(count for region, count in regions.items() if region.startswith("3307")) > 0.85 * len(residents)
+    births = [parse_id_number(number).birth_date for number in residents]
+    assert {1940, 1950, 1960, 1970, 1980, 1990, 2000, 2010, 2020} <= {birth.year // 10 * 10 for birth in births}
+    assert min(births).year <= 1938 and max(births).year == 2026  # ages 0 to 88 and over
+
+
+def test_every_record_matches_the_catalog(records: dict[str, dict[str, dict[str, Any]]], catalog: Catalog) -> None:
+    from exchange.sources.values import record_problems
+
+    for code, held in records.items():
+        proof = catalog.proofs[code]
+        assert held, f"no records of {code}"
+        for subject_id, record in held.items():
+            assert record_problems(proof, record) == [], code
+            assert list(record) == [item.name for item in proof.data_items]
+            if proof.subject is Subject.PERSON:
+                parse_id_number(subject_id)
+
+
+def test_every_enum_value_and_both_booleans_occur(records: dict[str, dict[str, dict[str, Any]]], catalog: Catalog) -> None:
+    seen: dict[tuple[str, str], set[Any]] = defaultdict(set)
+    for code, held in records.items():
+        for record in held.values():
+            for name, value in record.items():
+                for element in value if isinstance(value, list) else [value]:
+                    if not isinstance(element, dict):
+                        seen[(code, name)].add(element)
+    for code in records:
+        for item in catalog.proofs[code].data_items:
+            if item.type is ItemType.ENUM or item.type is ItemType.LIST and item.values:
+                assert set(item.values) <= seen[(code, item.name)], f"{code}.{item.name}"
+            if item.type is ItemType.BOOLEAN:
+                assert seen[(code, item.name)] == {True, False}, f"{code}.{item.name}"
+
+
+def test_every_pulled_proof_can_come_out_both_ways(records: dict[str, dict[str, dict[str, Any]]], catalog: Catalog) -> None:
+    residents = set(records["NO_HOUSING"])
+    for code, held in records.items():
+        proof = catalog.proofs[code]
+        booleans = [item.name for item in proof.data_items if item.type is ItemType.BOOLEAN]
+        two_ways = any(len({record[name] for record in held.values()}) == 2 for name in booleans)
+        some_without = proof.subject is Subject.ORGANISATION or bool(residents - set(held))
+        assert two_ways or some_without, code
+
+
+def test_shares_are_plausible(records: dict[str, dict[str, dict[str, Any]]]) -> None:
+    residents = len(records["NO_HOUSING"])
+    owners = sum(record["has_registered_property"] for record in records["NO_HOUSING"].values())
+    assert 0.3 < owners / residents < 0.6  # most households own; children and many elders hold nothing themselves
+    criminal = sum(record["has_criminal_record"] for record in records["NO_CRIMINAL_RECORD"].values())
+    assert 0 < criminal / residents < 0.02
+    assert 0.01 < len(records["DISABILITY"]) / residents < 0.06
+    assert 0.01 < len(records["MINIMUM_LIVING"]) / residents < 0.08
+    assert 0 < len(records["DEATH_MEDICAL"]) / residents < 0.03
+
+
+def test_families_are_consistent(records: dict[str, dict[str, dict[str, Any]]]) -> None:
+    marriages = records["MARITAL_STATUS"]
+    deceased = records["DEATH_MEDICAL"]
+    for subject_id, record in marriages.items():
+        if record["marital_status"] == "married":
+            spouse = marriages[record["spouse_id_number"]]
+            if subject_id in deceased:  # the record as it stood at death; the survivor is widowed
+                assert spouse["marital_status"] == "widowed"
+                continue
+            assert spouse["spouse_id_number"] == subject_id
+            assert spouse["registration_date"] == record["registration_date"]
+        else:
+            assert record["spouse_id_number"] is None
+    for subject_id, record in records["HOUSEHOLD_BOOK"].items():
+        assert subject_id in {member["id_number"] for member in record["members"]}
+        assert record["household_head"] == records["HOUSEHOLD_REGISTRATION"][subject_id]["household_head"]
+    for subject_id in records["DEATH_MEDICAL"]:
+        if subject_id in records["HOUSEHOLD_REGISTRATION"]:
+            assert records["HOUSEHOLD_REGISTRATION"][subject_id]["hukou_status"] == "cancelled"
+    for subject_id, record in records["MINIMUM_LIVING"].items():
+        assert records["NO_HOUSING"][subject_id]["has_registered_property"] is False
+    for subject_id, record in records["BIRTH_MEDICAL"].items():
+        assert parse_id_number(record["mother_id_number"]).gender == "female"
+        assert parse_id_number(record["father_id_number"]).gender == "male"
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.glob("*.db"))}
+
+
+def test_same_seed_same_data_and_rewriting_is_idempotent(catalog: Catalog, tmp_path: Path) -> None:
+    generate_demo_sources(tmp_path / "a", catalog, residents=300, seed=7)
+    generate_demo_sources(tmp_path / "b", catalog, residents=300, seed=7)
+    first = _digests(tmp_path / "a")
+    assert first == _digests(tmp_path / "b")
+    generate_demo_sources(tmp_path / "a", catalog, residents=300, seed=7)
+    assert _digests(tmp_path / "a") == first
+    generate_demo_sources(tmp_path / "c", catalog, residents=300, seed=8)
+    assert _digests(tmp_path / "c") != first
+
+
+def test_sample_residents_come_out_both_ways(demo_folder: Path, catalog: Catalog) -> None:
+    without, owner, *others = sample_residents(demo_folder, 8)
+    assert without.description.startswith("无房") and owner.description.startswith("有房")
+    assert len(others) == 6 and all(resident.id_number for resident in others)
+    source = InProcessSource("BDC", department_database(demo_folder, "BDC"), catalog)
+    try:
+        assert source.query("NO_HOUSING", without.id_number, without.name).record["has_registered_property"] is False
+        assert source.query("NO_HOUSING", owner.id_number, owner.name).record["has_registered_property"] is True
+    finally:
+        source.close()
+    assert sample_residents(demo_folder, 2) == [without, owner]

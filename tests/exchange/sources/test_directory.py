@@ -1,0 +1,93 @@
+"""The in-process adapter and the directory built from a sources file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from catalog.model import Catalog
+from exchange.sources.contract import SourceUnavailable, SubjectNotFound
+from exchange.sources.demo_data import sample_residents
+from exchange.sources.directory import SourcesConfigInvalid, build_sources
+from exchange.sources.http_source import HttpSource, HttpSourceSettings
+from exchange.sources.inprocess_source import InProcessSource
+
+TOKEN = "a-token-of-enough-length"
+
+
+def test_in_process_by_default(demo_folder: Path, catalog: Catalog) -> None:
+    resident = sample_residents(demo_folder, 1)[0]
+    sources = build_sources(catalog, demo_folder)
+    try:
+        assert isinstance(sources.source("BDC"), InProcessSource)
+        answer = sources.query("NO_HOUSING", resident.id_number, resident.name)
+        assert answer.proof == "NO_HOUSING" and answer.as_of.utcoffset() is not None
+        assert sources.query("HOUSEHOLD_REGISTRATION", resident.id_number).record["relation_to_head"] == "head"
+        with pytest.raises(SubjectNotFound):
+            sources.query("NO_HOUSING", resident.id_number, "另一个人")
+        with pytest.raises(SubjectNotFound):
+            sources.query("NO_HOUSING", "110101199003070011", None)
+        with pytest.raises(ValueError, match="unknown proof"):
+            sources.query("NO_SUCH_PROOF", resident.id_number)
+    finally:
+        sources.close()
+
+
+def test_a_missing_database_is_unavailable_and_never_created(catalog: Catalog, tmp_path: Path) -> None:
+    sources = build_sources(catalog, tmp_path)
+    with pytest.raises(SourceUnavailable) as raised:
+        sources.query("NO_HOUSING", "110101199003070011")
+    assert raised.value.department == "BDC" and raised.value.retry_after_seconds > 0
+    assert not list(tmp_path.iterdir())
+    sources.close()
+
+
+def test_a_sources_file_points_departments_elsewhere(demo_folder: Path, catalog: Catalog, tmp_path: Path) -> None:
+    (tmp_path / "ga.db").write_bytes((demo_folder / "GA.db").read_bytes())
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        "departments:\n"
+        f"  BDC: {{url: 'http://127.0.0.1:9101', token: {TOKEN}, timeout_seconds: 2, retries: 1}}\n"
+        "  GA: {database: ga.db}\n",
+        encoding="utf-8",
+    )
+    sources = build_sources(catalog, tmp_path / "elsewhere", config)
+    try:
+        bdc = sources.source("BDC")
+        assert isinstance(bdc, HttpSource)
+        assert bdc.settings == HttpSourceSettings(url="http://127.0.0.1:9101", token=TOKEN, timeout_seconds=2, retries=1)
+        assert TOKEN not in repr(bdc.settings)
+        resident = sample_residents(demo_folder, 1)[0]
+        assert sources.query("HOUSEHOLD_REGISTRATION", resident.id_number).record["full_name"] == resident.name
+        with pytest.raises(SourceUnavailable):
+            sources.query("MARITAL_STATUS", resident.id_number)  # MZ stays in-process, under the folder given
+    finally:
+        sources.close()
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"departments": {"XX": {"database": "x.db"}}}, "XX: not a source department"),
+        ({"departments": {"BDC": {"url": "ftp://x", "token": TOKEN}}}, "BDC.url"),
+        ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": "short"}}}, "BDC.token"),
+        ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "retries": 1.5}}}, "BDC.retries"),
+        ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "colour": "red"}}}, "BDC.colour"),
+        ({"departments": {"BDC": {}}}, "BDC.database"),
+        ({"sources": {}}, "single key 'departments'"),
+    ],
+)
+def test_a_bad_sources_file_is_refused_with_its_problems(catalog: Catalog, tmp_path: Path, document: object,
+                                                         message: str) -> None:
+    config = tmp_path / "sources.json"
+    config.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(SourcesConfigInvalid, match=message.replace(".", r"\.")) as raised:
+        build_sources(catalog, tmp_path, config)
+    assert TOKEN not in str(raised.value)
+
+
+def test_an_unreadable_sources_file_is_refused(catalog: Catalog, tmp_path: Path) -> None:
+    with pytest.raises(SourcesConfigInvalid, match="cannot be read"):
+        build_sources(catalog, tmp_path, tmp_path / "missing.yaml")

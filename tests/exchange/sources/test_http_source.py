@@ -1,0 +1,84 @@
+"""The HTTP adapter against scripted connectors over real HTTP: retries only what is worth
+retrying, within the time budget, and reads every answer the contract allows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from catalog.model import Catalog
+from exchange.sources.contract import SourceProtocolError, SourceRejected, SourceUnavailable, SubjectNotFound
+from exchange.sources.http_source import HttpSource, HttpSourceSettings
+from tests.exchange.sources.stub_server import Reply, Script, stub_connector
+
+ID_NUMBER = "330702198507149853"
+TOKEN = "a-token-of-enough-length"
+RECORD = {"full_name": "马强", "id_number": ID_NUMBER, "search_scope_region": "330700", "has_registered_property": False,
+          "property_count": 0, "search_purpose": "核验", "search_no": "1", "searched_at": "2026-11-01T02:00:00+08:00"}
+ANSWER = {"proof": "NO_HOUSING", "as_of": "2026-11-01T02:00:00+08:00", "record": RECORD}
+NOT_FOUND = {"type": "/problems/subject-not-found", "title": "Subject not found", "status": 404}
+
+
+def source(url: str, catalog: Catalog, **settings: float) -> HttpSource:
+    values = {"timeout_seconds": 2.0, "retries": 2, "backoff_seconds": 0.01, "breaker_failures": 10, **settings}
+    return HttpSource("BDC", HttpSourceSettings(url=url, token=TOKEN, **values), catalog)  # type: ignore[arg-type]
+
+
+def ask(replies: list[Reply], catalog: Catalog, **settings: float) -> tuple[Script, object]:
+    """The scripted connector's requests and the adapter's answer or error (`error.elapsed`:
+    how long the query took)."""
+    script = Script(replies)
+    with stub_connector(script) as url:
+        adapter = source(url, catalog, **settings)
+        started = time.monotonic()
+        try:
+            return script, adapter.query("NO_HOUSING", ID_NUMBER, "马强")
+        except Exception as error:  # the test looks at it
+            error.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
+            return script, error
+        finally:
+            adapter.close()
+
+
+def test_sends_the_contracts_query_with_the_token(catalog: Catalog) -> None:
+    script, answer = ask([Reply(body=ANSWER)], catalog)
+    assert answer.record == RECORD  # type: ignore[attr-defined]
+    assert script.requests == [{"body": {"proof": "NO_HOUSING", "subject": {"id_number": ID_NUMBER, "name": "马强"}},
+                                "authorization": f"Bearer {TOKEN}"}]
+
+
+def test_retries_5xx_and_429_then_succeeds(catalog: Catalog) -> None:
+    script, answer = ask([Reply(503), Reply(429, headers={"Retry-After": "0"}), Reply(body=ANSWER)], catalog)
+    assert len(script.requests) == 3 and answer.proof == "NO_HOUSING"  # type: ignore[attr-defined]
+
+
+def test_gives_up_after_the_retries(catalog: Catalog) -> None:
+    script, error = ask([Reply(502)], catalog, retries=1)
+    assert isinstance(error, SourceUnavailable) and "502" in error.reason
+    assert len(script.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "status"),
+    [
+        (Reply(404, NOT_FOUND), SubjectNotFound, None),
+        (Reply(401, {"type": "/problems/unauthenticated", "detail": "A valid bearer token is required."}), SourceRejected, 401),
+        (Reply(400, {"type": "/problems/invalid-request", "detail": "bad"}), SourceRejected, 400),
+        (Reply(404, {"type": "/problems/not-found"}), SourceRejected, 404),
+        (Reply(200, b"<html>"), SourceProtocolError, None),
+        (Reply(200, {**ANSWER, "proof": "REAL_ESTATE_CERT"}), SourceProtocolError, None),
+    ],
+)
+def test_never_retries_what_the_same_query_would_get_again(catalog: Catalog, reply: Reply, kind: type, status: int | None) -> None:
+    script, error = ask([reply], catalog)
+    assert isinstance(error, kind) and len(script.requests) == 1
+    if status:
+        assert error.status == status  # type: ignore[attr-defined]
+    assert ID_NUMBER not in str(error)
+
+
+def test_honours_the_time_budget(catalog: Catalog) -> None:
+    script, error = ask([Reply(body=ANSWER, delay_seconds=1)], catalog, timeout_seconds=0.6, read_timeout_seconds=0.25)
+    assert isinstance(error, SourceUnavailable) and "within" in error.reason
+    assert error.elapsed < 0.6 + 0.2 and len(script.requests) >= 2  # type: ignore[attr-defined]

@@ -1,0 +1,213 @@
+"""The access log: a hash chain that names the first edited, deleted or reordered entry, keeps
+one chain under concurrent appends on both engines, and never holds an ID number in clear."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.model import Catalog
+from exchange.access_log import (
+    AccessEntry,
+    AccessRecord,
+    ChainFault,
+    ChainHead,
+    Outcome,
+    append_access,
+    chain_head,
+    entries_for_subject,
+    entry_hash,
+    record_access,
+    verify_chain,
+)
+from exchange.clients import register_client
+from exchange.consent import Channel, ConsentRequest, grant_consent
+from exchange.errors import InvalidInput
+from exchange.subjects import subject_key
+
+ID_NUMBER = "11010519491231002X"
+OTHER_ID_NUMBER = "440524198001010013"
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def _entry(subject: str | None, n: int = 0, outcome: Outcome = Outcome.ALLOWED) -> AccessEntry:
+    return AccessEntry(
+        outcome=outcome,
+        reason=None if outcome is Outcome.ALLOWED else "consent-missing",
+        request_id=f"req-{n}",
+        client_id="0123456789abcdef",
+        consumer_department="ZJ",
+        caseworker_id="zj-0042",
+        case_number=f"GZF-2026-{n:04d}",
+        matter="PUBLIC_RENTAL_HOUSING",
+        proof="NO_HOUSING",
+        subject_key=subject,
+        legal_basis="《公共租赁住房管理办法》",
+        purpose="公租房资格审核",
+    )
+
+
+def _append(session: Session, count: int, subject: str | None = None) -> None:
+    for n in range(count):
+        append_access(session, _entry(subject or "c" * 64, n), now=T0 + timedelta(minutes=n))
+    session.commit()
+
+
+def test_an_intact_chain_verifies_and_reports_its_head(session: Session) -> None:
+    assert verify_chain(session).intact and verify_chain(session).entries == 0
+    _append(session, 5)
+    verdict = verify_chain(session)
+    assert verdict.intact and verdict.entries == 5
+    assert verdict.head == chain_head(session) and verdict.head.seq == 5
+    assert verify_chain(session, expected_head=ChainHead.parse(str(verdict.head))).intact
+
+
+@pytest.mark.parametrize("tamper, first_bad, fault", [
+    ("UPDATE access_log SET purpose = '改过的用途' WHERE seq = 3", 3, ChainFault.CONTENT_CHANGED),
+    ("UPDATE access_log SET outcome = 'denied', reason = 'x' WHERE seq = 2", 2, ChainFault.CONTENT_CHANGED),
+    ("DELETE FROM access_log WHERE seq = 4", 4, ChainFault.MISSING_ENTRY),
+    ("DELETE FROM access_log WHERE seq = 1", 1, ChainFault.MISSING_ENTRY),
+], ids=["edit-text", "edit-outcome", "delete-middle", "delete-first"])
+def test_tampering_names_the_first_bad_entry(session: Session, tamper: str, first_bad: int,
+                                             fault: ChainFault) -> None:
+    _append(session, 6)
+    session.execute(text(tamper))
+    session.commit()
+    verdict = verify_chain(session)
+    assert not verdict.intact
+    assert (verdict.first_bad_seq, verdict.fault) == (first_bad, fault)
+    assert verdict.entries == first_bad - 1
+
+
+def test_reordering_entries_is_detected(session: Session) -> None:
+    _append(session, 6)
+    for statement in ("UPDATE access_log SET seq = -1 WHERE seq = 3",
+                      "UPDATE access_log SET seq = 3 WHERE seq = 4",
+                      "UPDATE access_log SET seq = 4 WHERE seq = -1"):
+        session.execute(text(statement))
+    session.commit()
+    verdict = verify_chain(session)
+    assert (verdict.first_bad_seq, verdict.fault) == (3, ChainFault.CONTENT_CHANGED)
+
+
+def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(session: Session) -> None:
+    _append(session, 4)
+    record = session.get(AccessRecord, 2)
+    assert record is not None
+    record.purpose = "伪造"
+    record.entry_hash = entry_hash(record.prev_hash, record.seq, record.recorded_at, record.values())
+    session.commit()
+    verdict = verify_chain(session)
+    assert (verdict.first_bad_seq, verdict.fault) == (3, ChainFault.BROKEN_LINK)
+
+
+def test_truncation_is_detected_against_an_anchored_head(session: Session) -> None:
+    _append(session, 5)
+    anchor = chain_head(session)
+    assert anchor is not None
+    session.execute(text("DELETE FROM access_log WHERE seq = 5"))
+    session.commit()
+    assert verify_chain(session).intact  # without an anchor, a cut tail looks like a shorter log
+    verdict = verify_chain(session, expected_head=anchor)
+    assert (verdict.first_bad_seq, verdict.fault) == (5, ChainFault.HEAD_MISMATCH)
+
+
+def test_entries_for_subject_newest_first_and_paginated(session: Session, hash_key: bytes) -> None:
+    mine, other = subject_key(hash_key, ID_NUMBER), subject_key(hash_key, OTHER_ID_NUMBER)
+    for n in range(5):
+        append_access(session, _entry(mine if n % 2 == 0 else other, n))
+    session.commit()
+    page = entries_for_subject(session, mine, limit=2)
+    assert page.total == 3 and [e.request_id for e in page.entries] == ["req-4", "req-2"]
+    assert [e.request_id for e in entries_for_subject(session, mine, limit=2, offset=2).entries] == ["req-0"]
+
+
+def test_entries_are_validated(session: Session) -> None:
+    with pytest.raises(InvalidInput) as clear:
+        append_access(session, _entry(ID_NUMBER))
+    assert clear.value.field == "subject_key"
+    with pytest.raises(InvalidInput) as reason:
+        append_access(session, AccessEntry(outcome=Outcome.DENIED))
+    assert reason.value.field == "reason"
+    assert session.scalar(select(AccessRecord.seq)) is None
+
+
+def test_no_id_number_in_clear_anywhere_in_the_database(session: Session, live: Catalog, hash_key: bytes) -> None:
+    key = subject_key(hash_key, ID_NUMBER)
+    grant_consent(session, live, key, ConsentRequest("PUBLIC_RENTAL_HOUSING", ["NO_HOUSING"], "ZJ", 30),
+                  channel=Channel.ONLINE)
+    register_client(session, live, "ZJ", "公租房审批系统")
+    careless = replace(_entry(key), purpose=f"核查 {ID_NUMBER} 的住房", case_number=ID_NUMBER.lower())
+    append_access(session, careless)
+    append_access(session, _entry(key, 1, Outcome.DENIED))
+    session.commit()
+    assert verify_chain(session).intact
+    stored = session.scalars(select(AccessRecord.purpose)).all()
+    assert "110105********002X" in stored[0]
+
+    texts = []
+    inspector = inspect(session.get_bind())
+    for table in inspector.get_table_names():
+        rows = session.execute(text(f'SELECT * FROM "{table}"')).all()
+        texts.extend(str(value) for row in rows for value in row if value is not None)
+    assert texts
+    for needle in (ID_NUMBER, ID_NUMBER.lower(), ID_NUMBER[:17]):
+        assert not any(needle in value for value in texts)
+
+
+def test_concurrent_appends_keep_one_chain(sessions: sessionmaker[Session]) -> None:
+    threads, per_thread = 8, 6
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def in_caller_transactions(n: int) -> None:
+        start.wait()
+        for i in range(per_thread):
+            with sessions.begin() as session:
+                append_access(session, _entry("d" * 64, n * 100 + i))
+
+    def in_own_transactions(n: int) -> None:
+        start.wait()
+        for i in range(per_thread):
+            record_access(sessions, _entry("e" * 64, n * 100 + i))
+
+    def run(target, n: int) -> None:  # type: ignore[no-untyped-def]
+        try:
+            target(n)
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            errors.append(error)
+
+    workers = [threading.Thread(target=run, args=(in_caller_transactions if n % 2 else in_own_transactions, n))
+               for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    with sessions() as session:
+        verdict = verify_chain(session)
+        assert verdict.intact and verdict.entries == threads * per_thread
+        request_ids = session.scalars(select(AccessRecord.request_id)).all()
+    assert len(set(request_ids)) == threads * per_thread
+
+
+def test_record_access_commits_its_companion_work_with_the_entry(sessions: sessionmaker[Session]) -> None:
+    def store_answer(session: Session) -> None:
+        append_access(session, _entry("f" * 64, 1))  # any write of the caller's; here: another entry
+
+    head = record_access(sessions, _entry("f" * 64, 2), alongside=store_answer)
+    assert head.seq == 2
+
+    def failing(session: Session) -> None:
+        append_access(session, _entry("f" * 64, 3))
+        raise RuntimeError("signing failed")
+
+    with pytest.raises(RuntimeError):
+        record_access(sessions, _entry("f" * 64, 4), alongside=failing)
+    with sessions() as session:
+        assert verify_chain(session).entries == 2

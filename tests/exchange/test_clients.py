@@ -1,0 +1,100 @@
+"""Consumer systems: tokens shown once and stored hashed, scopes, revocation and rotation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from catalog.model import Catalog
+from exchange.clients import (
+    ClientNotFound,
+    ClientRevoked,
+    ClientScope,
+    InvalidCredentials,
+    authenticate,
+    list_clients,
+    register_client,
+    revoke_client,
+    rotate_client,
+)
+from exchange.errors import InvalidInput
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def test_the_token_authenticates_and_only_its_hash_is_stored(session: Session, live: Catalog) -> None:
+    record, token = register_client(session, live, "ZJ", "公租房审批系统", now=T0)
+    session.commit()
+    assert token.startswith(f"mzc_{record.public_id}_") and len(token) > 50
+    client = authenticate(session, token)
+    assert (client.department_code, client.name) == ("ZJ", "公租房审批系统")
+    assert client.scopes == {ClientScope.EXCHANGE_REQUEST}
+    secret = token.split("_", 2)[2]
+    stored = session.execute(text("SELECT * FROM exchange_clients")).all()
+    assert not any(secret in str(value) for row in stored for value in row)
+    assert not any(token in str(value) for row in stored for value in row)
+
+
+def test_wrong_malformed_and_unknown_tokens_are_refused(session: Session, live: Catalog) -> None:
+    record, token = register_client(session, live, "ZJ", "系统")
+    for bad in (token[:-1] + ("A" if token[-1] != "A" else "B"), "mzc_nothing", "", "Bearer " + token,
+                f"mzc_{'0' * 16}_{token.split('_', 2)[2]}", token + "x" * 200):
+        with pytest.raises(InvalidCredentials):
+            authenticate(session, bad)
+
+
+def test_registration_checks_department_name_and_scopes(session: Session, live: Catalog) -> None:
+    with pytest.raises(InvalidInput) as unknown:
+        register_client(session, live, "NOWHERE", "系统")
+    assert unknown.value.field == "department"
+    with pytest.raises(InvalidInput) as blank:
+        register_client(session, live, "ZJ", "  ")
+    assert blank.value.field == "name"
+    with pytest.raises(InvalidInput) as scope:
+        register_client(session, live, "ZJ", "系统", ["exchange:request", "everything"])
+    assert scope.value.field == "scopes" and "everything" in scope.value.detail
+    record, _ = register_client(session, live, "ZJ", "系统", ["certificates:revoke", "exchange:request"])
+    assert record.scope_list == ("certificates:revoke", "exchange:request")
+
+
+def test_a_revoked_client_is_refused_and_cannot_be_rotated(session: Session, live: Catalog) -> None:
+    record, token = register_client(session, live, "ZJ", "系统")
+    revoke_client(session, record.public_id)
+    with pytest.raises(InvalidCredentials):
+        authenticate(session, token)
+    with pytest.raises(ClientRevoked):
+        rotate_client(session, record.public_id)
+    assert revoke_client(session, record.public_id).revoked_at is not None
+    with pytest.raises(ClientNotFound):
+        revoke_client(session, "0" * 16)
+
+
+def test_rotation_replaces_the_secret_at_once_by_default(session: Session, live: Catalog) -> None:
+    record, old = register_client(session, live, "ZJ", "系统")
+    _, new = rotate_client(session, record.public_id)
+    assert authenticate(session, new).client_id == record.public_id
+    with pytest.raises(InvalidCredentials):
+        authenticate(session, old)
+
+
+def test_rotation_with_grace_keeps_the_old_secret_for_a_while(session: Session, live: Catalog) -> None:
+    record, old = register_client(session, live, "ZJ", "系统", now=T0)
+    _, new = rotate_client(session, record.public_id, grace=timedelta(minutes=30), now=T0)
+    assert authenticate(session, old, now=T0 + timedelta(minutes=29)).client_id == record.public_id
+    with pytest.raises(InvalidCredentials):
+        authenticate(session, old, now=T0 + timedelta(minutes=30))
+    assert authenticate(session, new, now=T0 + timedelta(days=1)).client_id == record.public_id
+    _, newest = rotate_client(session, record.public_id, now=T0 + timedelta(minutes=1))
+    with pytest.raises(InvalidCredentials):  # a second rotation ends every earlier secret
+        authenticate(session, old, now=T0 + timedelta(minutes=2))
+    with pytest.raises(InvalidInput):
+        rotate_client(session, record.public_id, grace=timedelta(days=2))
+
+
+def test_list_clients(session: Session, live: Catalog) -> None:
+    register_client(session, live, "ZJ", "乙系统")
+    register_client(session, live, "GA", "甲系统")
+    assert [(c.department_code, c.name) for c in list_clients(session)] == [("GA", "甲系统"), ("ZJ", "乙系统")]

@@ -1,0 +1,94 @@
+"""Consents: granted against the catalog, listed, withdrawn, and found (or refused) for a request."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.orm import Session
+
+from catalog.model import Catalog
+from exchange.consent import (
+    Channel,
+    ConsentExpired,
+    ConsentMismatch,
+    ConsentMissing,
+    ConsentNotFound,
+    ConsentRequest,
+    ConsentStatus,
+    ConsentWithdrawn,
+    find_valid_consent,
+    grant_consent,
+    list_consents,
+    withdraw_consent,
+)
+from exchange.errors import InvalidInput
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+ME = "a" * 64
+SOMEONE_ELSE = "b" * 64
+HOUSING = ConsentRequest("PUBLIC_RENTAL_HOUSING", ["NO_HOUSING", "MARITAL_STATUS"], "ZJ", 30)
+
+
+def _grant(session: Session, live: Catalog, request: ConsentRequest = HOUSING, subject: str = ME) -> str:
+    return grant_consent(session, live, subject, request, channel=Channel.ONLINE, now=T0).id
+
+
+def test_lifecycle_grant_find_list_withdraw(session: Session, live: Catalog) -> None:
+    consent_id = _grant(session, live)
+    session.commit()
+    found = find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0)
+    assert found.id == consent_id and found.proofs == ["MARITAL_STATUS", "NO_HOUSING"]
+    assert find_valid_consent(session, ME, None, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0).id == consent_id
+    assert [c.id for c in list_consents(session, ME)] == [consent_id]
+    assert list_consents(session, SOMEONE_ELSE) == []
+
+    withdrawn = withdraw_consent(session, consent_id, subject_key=ME, now=T0 + timedelta(days=1))
+    assert withdrawn.status(T0 + timedelta(days=2)) is ConsentStatus.WITHDRAWN
+    again = withdraw_consent(session, consent_id, subject_key=None, now=T0 + timedelta(days=5))
+    assert again.withdrawn_at == T0 + timedelta(days=1)
+    with pytest.raises(ConsentWithdrawn):
+        find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0 + timedelta(days=2))
+    with pytest.raises(ConsentMissing):
+        find_valid_consent(session, ME, None, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0 + timedelta(days=2))
+
+
+def test_refusals_name_why(session: Session, live: Catalog) -> None:
+    consent_id = _grant(session, live)
+    cases = [
+        (ConsentMissing, dict(subject_key=SOMEONE_ELSE)),
+        (ConsentMissing, dict(consent_id="not-a-consent-id")),
+        (ConsentExpired, dict(at=T0 + timedelta(days=30))),
+        (ConsentMismatch, dict(proof="INCOME")),
+        (ConsentMismatch, dict(consumer_department="GA")),
+    ]
+    for error, change in cases:
+        arguments = dict(subject_key=ME, consent_id=consent_id, matter="PUBLIC_RENTAL_HOUSING",
+                         proof="NO_HOUSING", consumer_department="ZJ", at=T0) | change
+        with pytest.raises(error) as refused:
+            find_valid_consent(session, **arguments)
+        assert refused.value.reason.startswith("consent-")
+
+
+def test_grant_is_checked_against_the_catalog(session: Session, live: Catalog) -> None:
+    bad = [
+        ("matter", ConsentRequest("NO_SUCH_MATTER", ["NO_HOUSING"], "ZJ", 30)),
+        ("proofs", ConsentRequest("PUBLIC_RENTAL_HOUSING", [], "ZJ", 30)),
+        ("proofs", ConsentRequest("PUBLIC_RENTAL_HOUSING", ["NO_HOUSING", "BIRTH_MEDICAL"], "ZJ", 30)),
+        ("department", ConsentRequest("PUBLIC_RENTAL_HOUSING", ["NO_HOUSING"], "GA", 30)),
+        ("days", ConsentRequest("PUBLIC_RENTAL_HOUSING", ["NO_HOUSING"], "ZJ", 0)),
+        ("days", ConsentRequest("PUBLIC_RENTAL_HOUSING", ["NO_HOUSING"], "ZJ", 366)),
+    ]
+    for field, request in bad:
+        with pytest.raises(InvalidInput) as invalid:
+            _grant(session, live, request)
+        assert invalid.value.field == field
+    assert list_consents(session, ME) == []
+
+
+def test_a_citizen_cannot_withdraw_another_citizens_consent(session: Session, live: Catalog) -> None:
+    consent_id = _grant(session, live, subject=SOMEONE_ELSE)
+    with pytest.raises(ConsentNotFound):
+        withdraw_consent(session, consent_id, subject_key=ME)
+    with pytest.raises(ConsentNotFound):
+        withdraw_consent(session, "../../etc", subject_key=ME)
