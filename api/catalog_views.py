@@ -6,19 +6,14 @@ One presentation serves the JSON API and the public web page, so both always agr
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from catalog.model import Catalog, DataItem, Department, Matter, Proof
 
 
 def department_view(department: Department) -> dict[str, Any]:
-    return {
-        "code": department.code,
-        "name_zh": department.name_zh,
-        "name_en": department.name_en,
-        "legal_name_zh": department.legal_name_zh,
-        "uscc": department.uscc,
-    }
+    return asdict(department)
 
 
 def _item_view(item: DataItem) -> dict[str, Any]:

@@ -9,7 +9,7 @@ is already known to be valid (the output of `Catalog.to_document`, or a document
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Self
@@ -250,13 +250,7 @@ def _without_none(document: dict[str, Any], *optional: str) -> dict[str, Any]:
 
 
 def _department_document(department: Department) -> dict[str, Any]:
-    return {
-        "code": department.code,
-        "name_zh": department.name_zh,
-        "name_en": department.name_en,
-        "legal_name_zh": department.legal_name_zh,
-        "uscc": department.uscc,
-    }
+    return asdict(department)
 
 
 def _item_document(item: DataItem) -> dict[str, Any]:

@@ -215,8 +215,11 @@ def list_seals(session: Session, department_code: str | None = None, *, now: dat
 
 def active_seal(session: Session, department_code: str, *, now: datetime | None = None) -> Seal:
     """The seal the department signs with now; `SealNotFound` if it has none."""
-    _expire_lapsed(session, now or ca.utc_now())
+    now = now or ca.utc_now()
     seal = _find_active(session, department_code)
+    if seal is not None and seal.not_after <= now:
+        _expire_lapsed(session, now)  # writes only when the seal really lapsed
+        seal = None
     if seal is None:
         raise SealNotFound(f"department {department_code} has no active seal")
     return seal
