@@ -10,7 +10,8 @@ also records the seed and size it was made from (its `dataset` table).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from catalog.model import Catalog
@@ -30,13 +31,18 @@ class DemoDataMissing(LookupError):
 
 
 def generate_demo_sources(
-    folder: Path, catalog: Catalog, residents: int = DEFAULT_RESIDENTS, seed: int = DEFAULT_SEED
+    folder: Path, catalog: Catalog, residents: int = DEFAULT_RESIDENTS, seed: int = DEFAULT_SEED,
+    snapshot_at: datetime | None = None,
 ) -> dict[str, int]:
     """Write `<folder>/<DEPT>.db` for every department holding a pulled proof; returns the
     number of records written per department. ValueError if the catalog has a pulled proof
-    the generator knows nothing of, or data items it does not produce."""
-    population = build_population(seed, residents)
-    stamp = as_of(population)
+    the generator knows nothing of, or data items it does not produce.
+
+    The people depend only on `seed` and `residents`; `snapshot_at` (default: now, to the
+    second) is when the departments' data is current, so answers and certificates issued from
+    freshly generated demo data are current too."""
+    stamp = (snapshot_at or datetime.now(timezone.utc)).replace(microsecond=0)
+    population = replace(build_population(seed, residents), snapshot_at=stamp)
     records: dict[str, list[StoredRecord]] = {}
     for proof in pulled_proofs(catalog):
         if proof.code not in BUILDERS:
@@ -48,7 +54,7 @@ def generate_demo_sources(
                 raise ValueError(f"the demo records of {proof.code} do not have the catalog's data items")
             record = {item.name: json_value(item, values[item.name]) for item in proof.data_items}
             held.append(StoredRecord(proof.code, subject_id, subject_name, record, stamp))
-    dataset = {"generator": GENERATOR, "seed": str(seed), "residents": str(residents), "as_of": stamp.isoformat()}
+    dataset = {"generator": GENERATOR, "seed": str(seed), "residents": str(residents), "as_of": as_of(population).isoformat()}
     for department, held in records.items():
         write_sqlite_database(department_database(folder, department), held, dataset)
     return {department: len(held) for department, held in records.items()}

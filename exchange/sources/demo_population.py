@@ -131,6 +131,9 @@ class Population:
     households: tuple[Household, ...]
     businesses: tuple[Business, ...]
     reference_date: date
+    """The day ages, careers and records are computed for (fixed, so a seed gives the same people)."""
+    snapshot_at: datetime
+    """When the departments' data is current: searches and checks are stamped with it."""
 
     @property
     def people(self) -> list[Person]:
@@ -512,4 +515,5 @@ def build_population(seed: int, residents: int) -> Population:
         maker.economy(household)
         households.append(household)
         living += sum(person.alive for person in household.members)
-    return Population(households=tuple(households), businesses=tuple(businesses), reference_date=REFERENCE_DATE)
+    return Population(households=tuple(households), businesses=tuple(businesses), reference_date=REFERENCE_DATE,
+                      snapshot_at=datetime.combine(REFERENCE_DATE, time(2, 0), BEIJING))

@@ -27,8 +27,8 @@ MINIMUM_LIVING_STANDARD = Decimal(1250)
 
 
 def as_of(population: Population) -> datetime:
-    """When the demo data was current: 02:00 Beijing time on the reference date."""
-    return datetime.combine(population.reference_date, time(2, 0), BEIJING)
+    """When the demo data was current (the snapshot time the generator was given)."""
+    return population.snapshot_at
 
 
 def _living(population: Population) -> Iterator[Person]:

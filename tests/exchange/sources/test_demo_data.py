@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from catalog.model import Catalog, ItemType, Proof, Subject
 from exchange.sources.contract import pulled_proofs
 from exchange.sources.demo_data import demo_sources_exist, generate_demo_sources, sample_residents
 from exchange.sources.inprocess_source import InProcessSource
-from exchange.sources.records import department_database
+from exchange.sources.records import department_database, read_dataset
 
 
 def records_of(folder: Path, proof: Proof) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -135,14 +136,21 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def test_same_seed_same_data_and_rewriting_is_idempotent(catalog: Catalog, tmp_path: Path) -> None:
-    generate_demo_sources(tmp_path / "a", catalog, residents=300, seed=7)
-    generate_demo_sources(tmp_path / "b", catalog, residents=300, seed=7)
+    snapshot = datetime(2026, 11, 1, 2, 0, tzinfo=timezone(timedelta(hours=8)))
+    generate_demo_sources(tmp_path / "a", catalog, residents=300, seed=7, snapshot_at=snapshot)
+    generate_demo_sources(tmp_path / "b", catalog, residents=300, seed=7, snapshot_at=snapshot)
     first = _digests(tmp_path / "a")
     assert first == _digests(tmp_path / "b")
-    generate_demo_sources(tmp_path / "a", catalog, residents=300, seed=7)
+    generate_demo_sources(tmp_path / "a", catalog, residents=300, seed=7, snapshot_at=snapshot)
     assert _digests(tmp_path / "a") == first
-    generate_demo_sources(tmp_path / "c", catalog, residents=300, seed=8)
+    generate_demo_sources(tmp_path / "c", catalog, residents=300, seed=8, snapshot_at=snapshot)
     assert _digests(tmp_path / "c") != first
+
+
+def test_the_data_is_current_as_of_its_generation(catalog: Catalog, demo_folder: Path) -> None:
+    dataset = read_dataset(demo_folder / "BDC.db")
+    assert dataset is not None
+    assert datetime.now(timezone.utc) - datetime.fromisoformat(dataset["as_of"]) < timedelta(hours=6)
 
 
 def test_sample_residents_come_out_both_ways(demo_folder: Path, catalog: Catalog) -> None:
