@@ -6,6 +6,7 @@ import exchange.access_log  # noqa: F401  (access_log)
 import exchange.answer_store  # noqa: F401  (exchange_requests)
 import exchange.clients  # noqa: F401  (exchange_clients)
 import exchange.consent  # noqa: F401  (consents)
+import exchange.issuance  # noqa: F401  (certificates, status_lists)
 from catalog.orm import Base
 
 metadata = Base.metadata

@@ -1,6 +1,9 @@
 """What one app process holds: its settings, its database engine and session factory, and
 the parsed catalogs it has already read (keyed by content hash, so a newly published
 version is picked up by every worker on its next request).
+
+`Runtime` itself needs no Flask (a command builds one with `Runtime.start`); `runtime()` and
+`db()` are the request-time accessors.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from api.identity_config import IdentityConfig, identity_config
 from api.seal_config import seal_settings
 from api.secrets import SUBJECT_HASH_KEY, read_secret
 from api.settings import Settings
+from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND, TokenBucket
 from catalog.model import Catalog
 from exchange.answer_store import AnswerBox
-from exchange.sources.directory import SourceDirectory
+from exchange.sources.directory import SourceDirectory, build_sources
 from seals.settings import SealSettings
 
 
@@ -31,6 +35,8 @@ class Runtime:
     catalogs: dict[str, Catalog] = field(default_factory=dict)
     sources: dict[str, SourceDirectory] = field(default_factory=dict)
     """The source departments' adapters per catalog content hash (breaker state lives in them)."""
+    verify_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(VERIFY_RATE_PER_SECOND, VERIFY_BURST))
+    """Rate limit of public verifications, per client address, in this process."""
 
     @cached_property
     def seal_settings(self) -> SealSettings:
@@ -51,6 +57,14 @@ class Runtime:
     def answer_box(self) -> AnswerBox:
         """Encrypts stored exchange answers (idempotent replays) under a key derived from a secret."""
         return AnswerBox.from_secret(self.subject_hash_key)
+
+    def sources_for(self, content_hash: str, catalog: Catalog) -> SourceDirectory:
+        """The source adapters of the catalog version `content_hash`, built once per process."""
+        sources = self.sources.get(content_hash)
+        if sources is None:
+            sources = build_sources(catalog, self.settings.sources_dir, self.settings.sources_file)
+            self.sources[content_hash] = sources
+        return sources
 
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":

@@ -4,7 +4,8 @@ hash under which ID numbers are looked up.
 Production passes them in the environment (MIANZHENG_KEY_PASSPHRASE,
 MIANZHENG_SUBJECT_HASH_KEY). The embedded default generates them once into files under
 `var/secrets/` (mode 0600) at `mianzheng init`. Their values never appear in a log line,
-a response or an error message.
+a response or an error message. `derive_key` gives a key for one purpose (the portal's
+form tokens) from a secret, so no further secret has to be generated or configured.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from api.settings import Settings
 
@@ -56,3 +60,8 @@ def ensure_secrets(settings: Settings) -> list[str]:
             file.write(secrets.token_urlsafe(32))
         created.append(secret.file_name)
     return created
+
+
+def derive_key(secret: bytes, purpose: str) -> bytes:
+    """A 32-byte key for `purpose` derived from `secret` (HKDF-SHA256); independent per purpose."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"mianzheng {purpose}".encode()).derive(secret)

@@ -39,7 +39,7 @@ from exchange.clients import AuthenticatedClient
 from exchange.consent import ConsentRefused, find_valid_consent
 from exchange.errors import ExchangeError
 from exchange.receipts import sign_receipt
-from exchange.sources.contract import SourceError, SourceUnavailable, SubjectNotFound
+from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailable, SubjectNotFound
 from exchange.sources.directory import SourceDirectory
 from exchange.subjects import subject_key
 from seals.registry import active_signer
@@ -129,19 +129,19 @@ def answer_request(context: PullContext, client: AuthenticatedClient, envelope: 
         try:
             stored = stored_answer(session, context.answers, client.client_id, envelope.request_id, request_sha256, now)
         except RequestIdConflict as conflict:
-            raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
+            raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
         if stored is not None:
             record_access(context.sessions, replace(entry, reason="replayed"))
             return PullResult(body=stored, replayed=True)
         try:
             entry = _authorised(session, context, client, matter, proof, subject, envelope, entry, now)
         except PullRefused as refused:
-            raise _refuse(context, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field) from None
+            raise _refuse(context.sessions, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field) from None
     try:
         with context.sessions() as session:
             claim(session, client.client_id, envelope.request_id, request_sha256, now)
     except RequestIdConflict as conflict:
-        raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
+        raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
     return _pull_and_answer(context, client, envelope, matter, proof, subject, entry, request_document)
 
 
@@ -222,16 +222,8 @@ def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope
     def released(session: Session) -> None:
         release(session, client.client_id, envelope.request_id)
 
-    try:
-        pulled = context.sources.query(proof.code, subject.query_id, envelope.subject_name)
-    except SubjectNotFound as missing:
-        raise _refuse(context, entry, Outcome.ALLOWED, "subject-not-found", str(missing), alongside=released) from None
-    except SourceUnavailable as down:
-        raise _refuse(context, entry, Outcome.FAILED, "source-unavailable", str(down),
-                      retry_after=down.retry_after_seconds, alongside=released) from None
-    except SourceError as broken:
-        raise _refuse(context, entry, Outcome.FAILED, "source-unavailable", str(broken),
-                      retry_after=RETRY_AFTER_SOURCE_ERROR, alongside=released) from None
+    pulled = pull_logged(context.sessions, context.sources, entry, proof.code, subject.query_id,
+                         envelope.subject_name, alongside=released)
     department = context.catalog.departments[proof.department]
     answer = {
         "request_id": envelope.request_id,
@@ -255,9 +247,28 @@ def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope
     return PullResult(body=body, replayed=False)
 
 
-def _refuse(context: PullContext, entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,
+def pull_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entry: AccessEntry, proof_code: str,
+                query_id: str, name: str | None, *,
+                alongside: Callable[[Session], None] | None = None) -> SourceAnswer:
+    """The source's record; when there is none, or the source fails, the access is logged (with
+    `alongside` in the same transaction) and `PullRefused` raised: subject-not-found (an
+    allowed access that found nothing) or source-unavailable (failed, with Retry-After)."""
+    try:
+        return sources.query(proof_code, query_id, name)
+    except SubjectNotFound as missing:
+        raise _refuse(sessions, entry, Outcome.ALLOWED, "subject-not-found", str(missing),
+                      alongside=alongside) from None
+    except SourceUnavailable as down:
+        raise _refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(down),
+                      retry_after=down.retry_after_seconds, alongside=alongside) from None
+    except SourceError as broken:
+        raise _refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(broken),
+                      retry_after=RETRY_AFTER_SOURCE_ERROR, alongside=alongside) from None
+
+
+def _refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,
             field: str | None = None, retry_after: int | None = None,
             alongside: Callable[[Session], None] | None = None) -> PullRefused:
     """Log the refusal (with `alongside` in the same transaction) and return the error to raise."""
-    record_access(context.sessions, replace(entry, outcome=outcome, reason=kind), alongside=alongside)
+    record_access(sessions, replace(entry, outcome=outcome, reason=kind), alongside=alongside)
     return PullRefused(kind, detail, field=field, retry_after=retry_after)

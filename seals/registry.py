@@ -12,7 +12,7 @@ CRL with time and reason) and `expired` (past not_after; set when seals are list
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import Enum
 
 from cryptography import x509

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.cli.audit_commands import audit_group
 from api.cli.catalog_commands import catalog_group
+from api.cli.certificate_commands import certificate_group
 from api.cli.client_commands import client_group
 from api.cli.consent_commands import consent_group
 from api.cli.context import EXIT_NOT_READY, CliError
@@ -21,6 +22,7 @@ from api.cli.receipt_commands import receipt_group
 from api.cli.seal_commands import seal_group
 from api.cli.setup_commands import init_command, serve_command
 from api.cli.source_commands import connector_group, demo_group
+from api.cli.verify_commands import verify_command
 from catalog.errors import NoCatalogPublished
 
 
@@ -39,6 +41,8 @@ cli.add_command(audit_group)
 cli.add_command(connector_group)
 cli.add_command(demo_group)
 cli.add_command(receipt_group)
+cli.add_command(certificate_group)
+cli.add_command(verify_command)
 
 
 def main() -> None:

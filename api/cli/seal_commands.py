@@ -1,18 +1,23 @@
 """`mianzheng seal ...`: the seal officer's commands — the city CA, department seals
-(issue, rotate, revoke), seal images and the exported trust material."""
+(issue, rotate, revoke), seal images and the exported trust material (with the signed
+certificate status list, for offline verification: `api.offline_trust`)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 from sqlalchemy.orm import Session
 
+from api.certificate_services import status_list_url
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.offline_trust import STATUS_LIST_FILE, export_offline_trust
 from api.seal_config import seal_settings
 from api.timezone import beijing_time
 from catalog.model import Department
 from catalog.versions import read_live_catalog
+from exchange.issuance import status_list_token
 from seals.ca import RevocationReason
 from seals.errors import CaMissing, SealError, SealNotFound
 from seals.registry import import_ca, init_ca, issue_seal, list_seals, revoke_seal, rotate_seal, trust_store
@@ -141,11 +146,15 @@ def image_command(department: str, out_file: Path, pixels: int) -> None:
 @seal_group.command("export-trust")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export_trust_command(directory: Path) -> None:
-    """导出离线验证所需的信任材料：根证书、全部印章证书、CRL、JWKS。"""
+    """导出离线验证所需的信任材料：根证书、全部印章证书、CRL、JWKS 和已签名的电子证明状态列表。"""
+    current, sealing = settings(), seal_settings(settings())
     with database_session() as session:
         try:
-            store = trust_store(session, seal_settings(settings()))
+            store = trust_store(session, sealing)
+            status_list = status_list_token(session, sealing, current.exchange_department,
+                                            status_list_url(current), datetime.now(timezone.utc))
         except SealError as error:
             raise _fail(error) from None
-    store.export(directory)
-    click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS）。")
+    export_offline_trust(directory, store, status_list)
+    click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS、"
+               f"电子证明状态列表 {STATUS_LIST_FILE}）。")

@@ -1,5 +1,6 @@
 """The development identity provider's edges (开发测试用身份认证): a Chinese sign-in page
-(`/dev-idp/login`) that sets the assertion as a cookie and shows it, and `POST /dev-idp/token`
+(`/dev-idp/login`) that sets the assertion as a cookie and shows it (or returns to `next`, a
+same-site path such as `/portal`), and `POST /dev-idp/token`
 for curl users. Registered only when MIANZHENG_DEV_IDP is on; never in production.
 
 It signs an assertion for whatever name and valid ID number are typed in: it proves nothing.
@@ -8,10 +9,11 @@ It signs an assertion for whatever name and valid ID number are typed in: it pro
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask import Blueprint as PageBlueprint
-from flask import Response, make_response, render_template, request
+from flask import Response, make_response, redirect, render_template, request
 
 from api.auth import IDENTITY_COOKIE
 from api.openapi import Blueprint
@@ -67,12 +69,14 @@ def token(body: dict[str, str]) -> dict[str, Any]:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response:
-    """The sign-in page; a successful POST sets the assertion cookie and shows the assertion."""
+    """The sign-in page; a successful POST sets the assertion cookie and shows the assertion,
+    or redirects to `next` when that is a path of this site."""
     provider = _provider()
     name = request.form.get("name", "").strip()[:MAX_NAME_LENGTH]
     id_number = request.form.get("id_number", "").strip()[:18]
+    next_path = _same_site_path(request.values.get("next", ""))
     context: dict[str, Any] = {"name": name, "id_number": id_number, "error": None, "assertion": None,
-                               "lifetime_minutes": int(MAX_LIFETIME.total_seconds() // 60)}
+                               "next": next_path, "lifetime_minutes": int(MAX_LIFETIME.total_seconds() // 60)}
     if request.method == "GET":
         return make_response(render_template("dev_idp_login.html", **context))
     try:
@@ -84,8 +88,22 @@ def login() -> Response:
     else:
         context.update(assertion=assertion, citizen_name=name, masked_id_number=mask_id_number(id_number.upper()),
                        id_number="")
-    response = make_response(render_template("dev_idp_login.html", **context), 400 if context["error"] else 200)
+    if context["assertion"] and next_path:
+        response = redirect(next_path, 303)
+    else:
+        response = make_response(render_template("dev_idp_login.html", **context), 400 if context["error"] else 200)
     if context["assertion"]:
         response.set_cookie(IDENTITY_COOKIE, context["assertion"], max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
                             samesite="Lax", secure=runtime().settings.public_url.startswith("https://"))
     return response
+
+
+def _same_site_path(candidate: str) -> str | None:
+    """`candidate` if it is a path on this site ("/portal"), else None: no scheme, no host,
+    no "//" or backslash that a browser would read as another host."""
+    if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
+        return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in candidate) or len(candidate) > 200:
+        return None
+    parts = urlsplit(candidate)
+    return candidate if not parts.scheme and not parts.netloc else None

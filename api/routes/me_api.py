@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from api.access_log_views import access_log_page
 from api.auth import CITIZEN_SECURITY, citizen_subject_key, current_citizen
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
@@ -17,15 +18,11 @@ from api.problems import Problem
 from api.runtime import db
 from api.schemas.me import AccessLogPageSchema, ConsentCreateSchema, ConsentSchema, PageQuerySchema
 from catalog.model import Catalog
-from exchange.access_log import AccessRecord, Outcome, entries_for_subject
-from exchange.clients import ClientRecord, clients_by_public_id
 from exchange.consent import Channel, Consent, ConsentRequest, grant_consent, list_consents, withdraw_consent
 from exchange.errors import InvalidInput
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me",
                 description="The signed-in citizen: who used my data, and my consents")
-
-OUTCOME_ZH = {Outcome.ALLOWED: "已提供", Outcome.DENIED: "已拒绝", Outcome.FAILED: "未完成"}
 
 
 @blp.route("/access-log")
@@ -35,11 +32,7 @@ OUTCOME_ZH = {Outcome.ALLOWED: "已提供", Outcome.DENIED: "已拒绝", Outcome
 def access_log(args: dict[str, int]) -> dict[str, Any]:
     """Who used my data: every request about me — allowed, denied or failed — newest first."""
     key = citizen_subject_key(current_citizen())
-    page = entries_for_subject(db(), key, limit=args["limit"], offset=args["offset"])
-    catalog = live_catalog().catalog
-    clients = clients_by_public_id(db(), {e.client_id for e in page.entries if e.client_id})
-    entries = [_entry_view(catalog, entry, clients.get(entry.client_id or "")) for entry in page.entries]
-    return {"total": page.total, "limit": args["limit"], "offset": args["offset"], "entries": entries}
+    return access_log_page(key, limit=args["limit"], offset=args["offset"])
 
 
 @blp.route("/consents")
@@ -82,32 +75,6 @@ def withdraw(consent_id: str) -> dict[str, Any]:
     consent = withdraw_consent(session, consent_id, subject_key=key)
     session.commit()
     return _consent_view(live_catalog().catalog, consent)
-
-
-def _entry_view(catalog: Catalog, entry: AccessRecord, client: ClientRecord | None) -> dict[str, Any]:
-    department = catalog.departments.get(entry.consumer_department or "")
-    matter = catalog.matters.get(entry.matter or "")
-    proof = catalog.proofs.get(entry.proof or "")
-    return {
-        "seq": entry.seq,
-        "time": entry.recorded_at,
-        "consumer_department": entry.consumer_department,
-        "consumer_department_name_zh": department.name_zh if department else None,
-        "client_id": entry.client_id,
-        "client_name": client.name if client else None,
-        "caseworker_id": entry.caseworker_id,
-        "case_number": entry.case_number,
-        "matter": entry.matter,
-        "matter_name_zh": matter.name_zh if matter else None,
-        "proof": entry.proof,
-        "proof_name_zh": proof.name_zh if proof else None,
-        "legal_basis": entry.legal_basis,
-        "consent_id": entry.consent_id,
-        "purpose": entry.purpose,
-        "outcome": entry.outcome,
-        "outcome_zh": OUTCOME_ZH[Outcome(entry.outcome)],
-        "reason": entry.reason,
-    }
 
 
 def _consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:

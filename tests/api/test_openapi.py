@@ -3,6 +3,8 @@ as problem+json; the interactive docs page is served with local assets."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from flask import Flask
 from openapi_spec_validator import validate
@@ -13,7 +15,7 @@ def test_openapi_document_is_valid_and_complete(app: Flask, live_server: str) ->
     validate(spec)
     documented = {path for path in spec["paths"]}
     api_routes = {
-        rule.rule.replace("<", "{").replace(">", "}")
+        re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and "/docs" not in rule.rule and not rule.rule.endswith("openapi.json")
     } | {"/healthz", "/readyz"}

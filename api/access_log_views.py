@@ -1,0 +1,49 @@
+"""The citizen's view of the access log ("who used my data"), shared by the JSON API
+(`/api/v1/me/access-log`) and the portal page, so both say the same thing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.live_catalog import live_catalog
+from api.runtime import db
+from catalog.model import Catalog
+from exchange.access_log import AccessRecord, Outcome, entries_for_subject
+from exchange.clients import ClientRecord, clients_by_public_id
+
+OUTCOME_ZH = {Outcome.ALLOWED: "已提供", Outcome.DENIED: "已拒绝", Outcome.FAILED: "未完成"}
+
+
+def access_log_page(subject_key: str, *, limit: int, offset: int) -> dict[str, Any]:
+    """One page of the entries about the subject, newest first, with names from the live catalog."""
+    page = entries_for_subject(db(), subject_key, limit=limit, offset=offset)
+    catalog = live_catalog().catalog
+    clients = clients_by_public_id(db(), {e.client_id for e in page.entries if e.client_id})
+    entries = [_entry_view(catalog, entry, clients.get(entry.client_id or "")) for entry in page.entries]
+    return {"total": page.total, "limit": limit, "offset": offset, "entries": entries}
+
+
+def _entry_view(catalog: Catalog, entry: AccessRecord, client: ClientRecord | None) -> dict[str, Any]:
+    department = catalog.departments.get(entry.consumer_department or "")
+    matter = catalog.matters.get(entry.matter or "")
+    proof = catalog.proofs.get(entry.proof or "")
+    return {
+        "seq": entry.seq,
+        "time": entry.recorded_at,
+        "consumer_department": entry.consumer_department,
+        "consumer_department_name_zh": department.name_zh if department else None,
+        "client_id": entry.client_id,
+        "client_name": client.name if client else None,
+        "caseworker_id": entry.caseworker_id,
+        "case_number": entry.case_number,
+        "matter": entry.matter,
+        "matter_name_zh": matter.name_zh if matter else None,
+        "proof": entry.proof,
+        "proof_name_zh": proof.name_zh if proof else None,
+        "legal_basis": entry.legal_basis,
+        "consent_id": entry.consent_id,
+        "purpose": entry.purpose,
+        "outcome": entry.outcome,
+        "outcome_zh": OUTCOME_ZH[Outcome(entry.outcome)],
+        "reason": entry.reason,
+    }

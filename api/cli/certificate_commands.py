@@ -1,0 +1,142 @@
+"""`mianzheng certificate ...`: e-certificates at the service window and for the issuing
+department — issue on a citizen's behalf (柜台代办), list, revoke. Issuance is the portal's
+(`exchange.issuance.issue_certificate` with the context of `api.certificate_services`, so the
+pull is logged the same way); ID numbers are never printed in full, never stored in clear."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from api.certificate_services import build_issuance_context
+from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.runtime import Runtime
+from api.timezone import beijing_time
+from catalog.citizen_id import mask_id_number, parse_id_number
+from catalog.errors import InvalidIdentifier, NoCatalogPublished
+from catalog.loading import catalog_from_document
+from catalog.versions import latest_version, read_live_catalog
+from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
+from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.errors import ExchangeError
+from exchange.issuance import (
+    CertificateNotFound,
+    CertificateStatus,
+    IssuanceContext,
+    IssuedCertificate,
+    NotIssuable,
+    find_certificate,
+    issue_certificate,
+    list_certificates,
+    revoke_certificate,
+)
+from exchange.pull_service import PullRefused
+from seals.errors import SealError
+
+REASONS_HELP = "；".join(f"{code} {zh}" for code, (zh, _en) in REVOCATION_REASONS.items())
+
+
+@click.group("certificate")
+def certificate_group() -> None:
+    """电子证明：窗口代为开具、列出、撤销。"""
+
+
+@certificate_group.command("issue")
+@click.option("--id-number", required=True, help="申请人公民身份号码（不保存明文，只显示脱敏号码）")
+@click.option("--name", "holder_name", required=True, help="申请人姓名")
+@click.option("--proof", "proof_code", required=True, help="证明代码，如 NO_HOUSING")
+@click.option("--purpose", required=True, help="用途，如 申请公共租赁住房")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="输出目录：写入 <编号>.pdf、<编号>.jws、<编号>.qr.txt")
+def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: str, out_dir: Path) -> None:
+    """窗口工作人员受申请人委托开具电子证明（与门户网站本人申请相同：调取数据并记入访问日志）。"""
+    try:
+        number = parse_id_number(id_number).number
+    except InvalidIdentifier as invalid:
+        raise CliError(f"身份证号无效：{invalid}") from None
+    current = Runtime.start(settings())
+    try:
+        context = _issuance_context(current)
+        try:
+            certificate = issue_certificate(context, holder_name.strip(), number, proof_code, purpose)
+        except NotIssuable:
+            raise CliError(f"{proof_code} 不能开具为电子证明（不是现行目录中可由本人申请调取的证明）。",
+                           EXIT_NOT_FOUND) from None
+        except PullRefused as refused:
+            code = EXIT_NOT_FOUND if refused.kind == "subject-not-found" else EXIT_NOT_READY
+            raise CliError(f"未能调取数据（{refused.kind}）：{refused.detail}", code) from None
+        except SealError as error:
+            raise CliError(f"出具单位的电子印章不可用：{error}", EXIT_NOT_READY) from None
+        except ExchangeError as error:
+            raise CliError(f"未能开具电子证明：{error}") from None
+    finally:
+        current.engine.dispose()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = certificate.identifier
+    (out_dir / f"{name}.pdf").write_bytes(certificate.pdf)
+    (out_dir / f"{name}.jws").write_text(certificate.credential + "\n", encoding="ascii")
+    (out_dir / f"{name}.qr.txt").write_text(certificate.qr_payload + "\n", encoding="ascii")
+    proof = context.catalog.proofs[certificate.proof_code]
+    click.echo(f"已为 {holder_name.strip()}（{mask_id_number(number)}）开具{proof.name_zh}，"
+               f"编号 {name}；文件已写入 {out_dir}。")
+
+
+def _issuance_context(current: Runtime) -> IssuanceContext:
+    """The portal's issuance context, for the live catalog, outside a request."""
+    with current.sessions() as session:
+        version = latest_version(session)
+        if version is None:
+            raise NoCatalogPublished("no catalog has been published yet")
+        catalog, content_hash = catalog_from_document(version.document), version.content_hash
+    return build_issuance_context(current, catalog, content_hash)
+
+
+@certificate_group.command("list")
+@click.option("--department", default=None, help="只列出该部门出具的证明，如 BDC")
+def list_command(department: str | None) -> None:
+    """列出电子证明（最新在前）：编号、证明、出具单位、出具时间、状态。不显示持有人身份证号。"""
+    now = datetime.now(timezone.utc)
+    with database_session() as session:
+        catalog = read_live_catalog(session)
+        certificates = list_certificates(session, department)
+    if not certificates:
+        click.echo("没有符合条件的电子证明。")
+    for certificate in certificates:
+        proof = catalog.proofs.get(certificate.proof_code)
+        issuer = catalog.departments.get(certificate.issuer_department)
+        click.echo(f"{certificate.identifier}  {proof.name_zh if proof else certificate.proof_code}  "
+                   f"{issuer.name_zh if issuer else certificate.issuer_department}  "
+                   f"{beijing_time(certificate.issued_at)}  {_status_zh(certificate, now)}")
+
+
+def _status_zh(certificate: IssuedCertificate, now: datetime) -> str:
+    if certificate.status == CertificateStatus.REVOKED:
+        reason = REVOCATION_REASONS.get(certificate.revocation_reason or "unspecified", REVOCATION_REASONS["unspecified"])
+        return f"已撤销（{reason[0]}）"
+    if certificate.valid_until is not None and certificate.valid_until < now:
+        return "已过期"
+    return "有效"
+
+
+@certificate_group.command("revoke")
+@click.argument("identifier")
+@click.option("--reason", required=True, type=click.Choice(list(REVOCATION_REASONS)),
+              help=f"撤销原因：{REASONS_HELP}")
+def revoke_command(identifier: str, reason: str) -> None:
+    """出具单位撤销电子证明 IDENTIFIER，记入证明状态列表（离线核验方需重新导出信任材料）。"""
+    try:
+        normalised = str(parse_identifier(identifier))
+    except InvalidCertificateIdentifier as invalid:
+        raise CliError(f"电子证明编号无效：{invalid}") from None
+    with database_session() as session:
+        try:
+            issuer = find_certificate(session, normalised).issuer_department
+            certificate = revoke_certificate(session, normalised, issuer, reason, datetime.now(timezone.utc))
+        except CertificateNotFound:
+            raise CliError(f"没有编号为 {normalised} 的电子证明。", EXIT_NOT_FOUND) from None
+        assert certificate.revoked_at is not None
+        click.echo(f"电子证明 {certificate.identifier} 已于 {beijing_time(certificate.revoked_at)} 撤销"
+                   f"（{REVOCATION_REASONS[certificate.revocation_reason or reason][0]}）。"
+                   f"离线核验前请重新导出信任材料：mianzheng seal export-trust DIR。")

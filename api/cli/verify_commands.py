@@ -1,0 +1,101 @@
+"""`mianzheng verify FILE`: verify an e-certificate — a PDF, a credential (JWS) or a QR payload
+(`MZ1:...`) — fully offline, against trust material exported with `mianzheng seal export-trust`
+(including the signed status list, so a revoked certificate is reported as such). The verdict
+is `exchange.certificates.verify.verify_certificate`'s, the one the API gives: same checks,
+same codes. Exit 0 only for a valid certificate, 1 otherwise, 2 for a wrong command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.cli.context import EXIT_INVALID, CliError
+from api.offline_trust import STATUS_LIST_FILE, load_offline_trust
+from exchange.certificates.model import format_datetime_zh, parse_time
+from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
+from exchange.certificates.verify import verify_certificate
+from seals.verdict import Check, Status
+
+DEFAULT_TRUST_DIR = Path("trust")
+STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
+CHECK_ZH = {
+    Check.INTEGRITY: "完整性",
+    Check.CHAIN: "证书链",
+    Check.SEAL_STATUS: "印章状态",
+    Check.VALIDITY: "印章有效期",
+    CertificateCheck.ISSUER: "出具单位",
+    CertificateCheck.CERTIFICATE_STATUS: "证明状态",
+    CertificateCheck.VALIDITY_WINDOW: "证明有效期",
+    CertificateCheck.HOLDER_BINDING: "持有人",
+}
+
+
+@click.command("verify")
+@click.argument("certificate_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trust", "trust_dir", default=DEFAULT_TRUST_DIR, show_default=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="信任材料目录（mianzheng seal export-trust 导出，含 status-list.jws）")
+@click.option("--id-number", default=None, help="持有人公民身份号码（可选，用于核验持有人；不会完整显示）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/verify 相同）")
+def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | None, as_json: bool) -> None:
+    """离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ1: 开头的文本文件）。
+
+    逐项列出检查结果和结论；证明有效时退出码为 0，无效、已撤销或无法确定时为 1。"""
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its findings are in the verdict, not on stderr
+    try:
+        trust = load_offline_trust(trust_dir)
+    except (OSError, ValueError):
+        raise CliError(f"{trust_dir} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
+    verdict = verify_certificate(certificate_file.read_bytes(), trust.store, trust.status_list,
+                                 id_number=id_number or None)
+    if as_json:
+        click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print(verdict, trust.status_list is None)
+    if not verdict.valid:
+        raise SystemExit(EXIT_INVALID)
+
+
+def _print(verdict: CertificateVerdict, status_list_missing: bool) -> None:
+    for result in verdict.checks:
+        message = " ".join(result.message_zh.split())  # one line per check, even for a multi-line detail
+        click.echo(f"  {STATUS_ZH[result.status]}  {CHECK_ZH[result.check]}：{message}")
+    if status_list_missing:
+        click.echo(f"  （信任材料目录中没有 {STATUS_LIST_FILE}：请用 mianzheng seal export-trust 重新导出，以检查证明是否被撤销。）")
+    click.echo(f"结论：{_conclusion(verdict)}")
+    if verdict.valid and verdict.content is not None:
+        for line in _essentials(verdict.content):
+            click.echo(f"  {line}")
+
+
+def _conclusion(verdict: CertificateVerdict) -> str:
+    if verdict.valid:
+        return "证明有效。"
+    if verdict.revocation_reason is not None:
+        return "证明已被出具单位撤销，不可使用。"
+    if verdict.status is Status.INVALID:
+        return "证明无效。"
+    return "无法确定证明是否有效（见标为“出错”的检查项）。"
+
+
+def _essentials(content: Mapping[str, Any]) -> list[str]:
+    """What the holder presents: proof, holder (masked ID), issuer, validity."""
+    lines = [
+        f"证明：{content['proof']['name_zh']}（{content['identifier']}）",
+        f"持有人：{content['holder']['name']}，身份证号 {content['holder']['id_masked']}",
+        f"出具单位：{content['issuer']['name_zh']}，出具时间 {_time(content['issued_at'])}",
+    ]
+    if content.get("as_of"):
+        lines.append(f"查询截至：{_time(content['as_of'])}")
+    until = _time(content["valid_until"]) if content.get("valid_until") else "长期"
+    lines.append(f"有效期：{_time(content['valid_from'])} 至 {until}")
+    return lines
+
+
+def _time(text: str) -> str:
+    return format_datetime_zh(parse_time(text))

@@ -1,0 +1,34 @@
+"""Trust material for verifying e-certificates offline: the seals' trust store export
+(`seals.trust.TrustStore.export`: root, seal certificates, CRL, JWKS) plus, next to it, the
+city's signed certificate status list, so that `mianzheng verify` can report a revoked
+certificate without asking the server. The status list is the exchange's, so it is written
+here and not by `seals/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from seals.trust import TrustStore
+
+STATUS_LIST_FILE = "status-list.jws"
+
+
+@dataclass(frozen=True)
+class OfflineTrust:
+    store: TrustStore
+    status_list: str | None
+    """The signed status list (compact JWS), or None when the directory has none."""
+
+
+def export_offline_trust(directory: Path, store: TrustStore, status_list: str) -> None:
+    """Write the trust material and the signed status list to `directory`."""
+    store.export(directory)
+    (directory / STATUS_LIST_FILE).write_text(status_list + "\n", encoding="ascii")
+
+
+def load_offline_trust(directory: Path) -> OfflineTrust:
+    """Read a directory written by `export_offline_trust` (OSError or ValueError if unusable)."""
+    status_path = directory / STATUS_LIST_FILE
+    status_list = status_path.read_text(encoding="ascii").strip() if status_path.exists() else None
+    return OfflineTrust(TrustStore.load(directory), status_list or None)

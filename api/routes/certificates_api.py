@@ -1,0 +1,169 @@
+"""E-certificates over HTTP: citizens request and download their own (`/api/v1/me/certificates`,
+`/api/v1/certificates/{id}.pdf|.jws|.qr`), issuing departments revoke them, anyone fetches the
+signed status list and verifies a certificate in any of its three forms (`/api/v1/verify`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import Response, url_for
+
+from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_subject_key, current_citizen, require_client
+from api.certificate_services import current_status_list, issuance_context, verify_form
+from api.live_catalog import live_catalog
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.rate_limit import limit_verification
+from api.runtime import db, runtime
+from api.schemas.certificates import (
+    CertificateSummarySchema,
+    IssuableProofSchema,
+    IssueRequestSchema,
+    RevocationSchema,
+    VerdictSchema,
+    VerifyRequestSchema,
+)
+from catalog.model import Catalog, Mode
+from exchange.clients import ClientScope
+from exchange.issuance import (
+    CertificateNotFound,
+    IssuedCertificate,
+    find_certificate,
+    holder_certificates,
+    issuable_proofs,
+    issue_certificate,
+    revoke_certificate,
+)
+from exchange.pull_service import PullRefused
+from seals.ca import utc_now
+
+blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
+                description="E-certificates: issue, download, revoke, verify (电子证明)")
+
+FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
+         "qr": ("qr_payload", "text/plain")}
+
+
+def certificate_view(catalog: Catalog, certificate: IssuedCertificate) -> dict[str, Any]:
+    proof = catalog.proofs.get(certificate.proof_code)
+    issuer = catalog.departments.get(certificate.issuer_department)
+    return {
+        "identifier": certificate.identifier,
+        "proof": certificate.proof_code,
+        "proof_name_zh": proof.name_zh if proof else certificate.proof_code,
+        "issuer": certificate.issuer_department,
+        "issuer_name_zh": issuer.legal_name_zh if issuer else certificate.issuer_department,
+        "purpose": certificate.purpose,
+        "issued_at": certificate.issued_at,
+        "valid_until": certificate.valid_until,
+        "status": certificate.status,
+        "revoked_at": certificate.revoked_at,
+        "revocation_reason": certificate.revocation_reason,
+        "links": {kind: url_for("certificates.download", name=f"{certificate.identifier}.{kind}") for kind in FORMS},
+    }
+
+
+@blp.route("/me/issuable-proofs")
+@blp.response(200, IssuableProofSchema(many=True))
+def issuable() -> list[dict[str, Any]]:
+    """Proofs a citizen can have issued as an e-certificate (网上开具 first)."""
+    catalog = live_catalog().catalog
+    return [{"code": p.code, "name_zh": p.name_zh, "department": p.department,
+             "department_name_zh": catalog.departments[p.department].legal_name_zh,
+             "online_issue": p.mode is Mode.ONLINE_ISSUE} for p in issuable_proofs(catalog)]
+
+
+@blp.route("/me/certificates", methods=["POST"])
+@blp.arguments(IssueRequestSchema)
+@blp.response(201, CertificateSummarySchema)
+@blp.doc(security=CITIZEN_SECURITY)
+def issue(body: dict[str, str]) -> dict[str, Any]:
+    """Issue one of my proofs now, from the source department's current data, under its seal."""
+    citizen = current_citizen()
+    context = issuance_context()
+    try:
+        certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"])
+    except PullRefused as refused:
+        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+        raise Problem(refused.kind, refused.detail, headers=headers) from None
+    return certificate_view(context.catalog, certificate)
+
+
+@blp.route("/me/certificates")
+@blp.response(200, CertificateSummarySchema(many=True))
+@blp.doc(security=CITIZEN_SECURITY)
+def mine() -> list[dict[str, Any]]:
+    """My certificates, newest first."""
+    citizen = current_citizen()
+    catalog = live_catalog().catalog
+    return [certificate_view(catalog, c) for c in holder_certificates(db(), runtime().subject_hash_key,
+                                                                       citizen.id_number)]
+
+
+@blp.route("/certificates/<path:name>")
+@blp.doc(security=CITIZEN_SECURITY, responses={"200": {"description": "The certificate in one form", "content": {
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    "application/jwt": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}}})
+def download(name: str) -> Response:
+    """One of my certificates as `.pdf`, `.jws` (credential) or `.qr` (QR payload); holder only."""
+    identifier, _, kind = name.rpartition(".")
+    if kind not in FORMS:
+        raise Problem("not-found", "Ask for <identifier>.pdf, .jws or .qr.")
+    key = citizen_subject_key(current_citizen())
+    try:
+        certificate = find_certificate(db(), identifier)
+    except CertificateNotFound:
+        certificate = None
+    if certificate is None or certificate.holder_key != key:
+        raise Problem("not-found", "You hold no certificate with this identifier.")
+    attribute, media_type = FORMS[kind]
+    response = Response(getattr(certificate, attribute), mimetype=media_type)
+    if kind == "pdf":
+        response.headers["Content-Disposition"] = f'attachment; filename="{identifier}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blp.route("/certificates/<identifier>/revocation", methods=["POST"])
+@blp.arguments(RevocationSchema)
+@blp.response(200, CertificateSummarySchema)
+@blp.doc(security=CLIENT_SECURITY)
+def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
+    """Revoke a certificate your department issued (scope certificates:revoke)."""
+    client = require_client(ClientScope.CERTIFICATES_REVOKE)
+    certificate = revoke_certificate(db(), identifier, client.department_code, body["reason"], utc_now())
+    db().commit()
+    return certificate_view(live_catalog().catalog, certificate)
+
+
+@blp.route("/status-lists/1")
+@blp.doc(responses={"200": {"description": "The signed status list (JWS, typ mianzheng-statuslist+jwt)",
+                            "content": {"application/jwt": {"schema": {"type": "string"}}}}})
+def status_list() -> Response:
+    """The city's certificate status list: one revocation bit per certificate, signed."""
+    response = Response(current_status_list(), mimetype="application/jwt")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@blp.route("/verify", methods=["POST"])
+@blp.arguments(VerifyRequestSchema)
+@blp.response(200, VerdictSchema)
+def verify(body: dict[str, str]) -> dict[str, Any]:
+    """Verify a certificate: a credential (JWS), a QR payload (MZ1:...) or a PDF (base64).
+
+    No authentication; rate-limited per address. The verdict lists one result per check
+    (integrity, chain, seal status, issuer, certificate status, validity window, holder binding).
+    """
+    limit_verification()
+    if "pdf_base64" in body:
+        try:
+            form: bytes | str = base64.b64decode(body["pdf_base64"], validate=True)
+        except binascii.Error:
+            raise Problem("invalid-request", "pdf_base64 is not base64",
+                          errors=[{"pointer": "#/pdf_base64", "detail": "not base64"}]) from None
+    else:
+        form = body.get("credential") or body["qr"]
+    return verify_form(form, body.get("id_number")).to_dict()

@@ -1,0 +1,169 @@
+"""The citizen portal (市民服务), Chinese web pages: sign in, request an e-certificate of one's
+own proof, see "my certificates" and "who used my data", sign out.
+
+Pages only: issuance, listing and the access log go through the same functions as the JSON
+API (`api.certificate_services.issuance_context`, `api.routes.certificates_api.certificate_view`,
+`api.access_log_views.access_log_page`). The citizen is whoever `api.auth.current_citizen`
+accepts from the identity cookie; the forms carry a token of that sign-in (`api.form_tokens`).
+A successful request redirects to the certificate list (POST/redirect/GET).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+
+from api.access_log_views import access_log_page
+from api.auth import IDENTITY_COOKIE, citizen_subject_key, current_citizen
+from api.certificate_services import issuance_context
+from api.form_tokens import form_token, form_token_valid
+from api.live_catalog import live_catalog
+from api.problems import PROBLEM_TYPES, Problem
+from api.routes.certificates_api import certificate_view
+from api.runtime import db, runtime
+from catalog.citizen_id import mask_id_number
+from catalog.model import Catalog, Mode
+from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.identity import CitizenIdentity
+from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
+from exchange.pull_service import PullRefused
+
+bp = Blueprint("portal_pages", __name__, url_prefix="/portal")
+
+MAX_PURPOSE_LENGTH = 100
+ACCESS_LOG_PAGE_SIZE = 20
+REASONS_ZH = {slug: kind.title_zh for slug, kind in PROBLEM_TYPES.items()} | {"replayed": "重复请求，按首次答复提供"}
+"""Access-log reasons (a problem type, or "replayed") as the citizen reads them."""
+
+
+class _FormRefused(Exception):
+    """A request for a certificate that is refused, with the Chinese message and the status."""
+
+    def __init__(self, message_zh: str, status: int) -> None:
+        super().__init__(message_zh)
+        self.message_zh = message_zh
+        self.status = status
+
+
+@bp.route("")
+def home() -> Response:
+    """Greeting and the form to request an e-certificate (or how to sign in)."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    return _request_page(citizen, proof_code="", purpose="", error=None, status=200)
+
+
+@bp.route("/certificates", methods=["POST"])
+def request_certificate() -> Response:
+    """Issue the chosen proof now and show it in "my certificates"; errors on the form page."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    proof_code = request.form.get("proof", "").strip()[:64]
+    purpose = request.form.get("purpose", "").strip()
+    try:
+        if not form_token_valid():
+            raise _FormRefused("页面已过期或来源不明，请刷新页面后重新提交。", 400)
+        identifier = _issue(citizen, proof_code, purpose)
+    except _FormRefused as refused:
+        return _request_page(citizen, proof_code=proof_code, purpose=purpose[:MAX_PURPOSE_LENGTH],
+                             error=refused.message_zh, status=refused.status)
+    return redirect(url_for("portal_pages.certificates", issued=identifier), 303)
+
+
+@bp.route("/certificates")
+def certificates() -> Response:
+    """我的电子证明: the holder's certificates, newest first, with download links."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    catalog = live_catalog().catalog
+    views = [certificate_view(catalog, c) for c in holder_certificates(db(), runtime().subject_hash_key,
+                                                                        citizen.id_number)]
+    issued = request.args.get("issued", "")
+    return _page("portal_certificates.html", citizen, certificates=views, now=datetime.now(timezone.utc),
+                 reasons=REVOCATION_REASONS,
+                 issued=next((view for view in views if view["identifier"] == issued), None))
+
+
+@bp.route("/access-log")
+def access_log() -> Response:
+    """谁用了我的数据: every access to the citizen's data, newest first, a page at a time."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    offset = max(0, request.args.get("offset", 0, type=int))
+    page = access_log_page(citizen_subject_key(citizen), limit=ACCESS_LOG_PAGE_SIZE, offset=offset)
+    return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASONS_ZH)
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> Response:
+    """Forget the identity cookie (a form token is required, so no other site can sign one out)."""
+    response = redirect(url_for("portal_pages.home"), 303)
+    if form_token_valid():
+        response.delete_cookie(IDENTITY_COOKIE)
+    return response
+
+
+def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
+    """Issue the certificate; its identifier, or `_FormRefused` with the reason in Chinese."""
+    if not proof_code:
+        raise _FormRefused("请选择要开具的证明。", 400)
+    if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
+        raise _FormRefused(f"请填写用途（1 至 {MAX_PURPOSE_LENGTH} 个字）。", 400)
+    context = issuance_context()
+    try:
+        return issue_certificate(context, citizen.name, citizen.id_number, proof_code, purpose).identifier
+    except NotIssuable:
+        raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400) from None
+    except PullRefused as refused:
+        raise _FormRefused(_refusal_zh(context.catalog, proof_code, refused), PROBLEM_TYPES[refused.kind].status) \
+            from None
+
+
+def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
+    if refused.kind == "source-unavailable":
+        return "数据源部门暂时无法访问，请稍后再试。"
+    if refused.kind == "subject-not-found":
+        department = catalog.departments[catalog.proofs[proof_code].department]
+        return f"{department.name_zh}没有您的相关记录，无法开具该证明。如有疑问，请咨询该部门。"
+    return f"未能开具：{PROBLEM_TYPES[refused.kind].title_zh}。"
+
+
+def _request_page(citizen: CitizenIdentity, *, proof_code: str, purpose: str, error: str | None,
+                  status: int) -> Response:
+    catalog = live_catalog().catalog
+    proofs = [{"code": p.code, "name_zh": p.name_zh, "department_name_zh": catalog.departments[p.department].name_zh,
+               "mode": p.mode.value, "mode_zh": p.mode.label_zh, "online_issue": p.mode is Mode.ONLINE_ISSUE}
+              for p in issuable_proofs(catalog)]
+    response = _page("portal.html", citizen, proofs=proofs, proof_code=proof_code, purpose=purpose, error=error,
+                     max_purpose_length=MAX_PURPOSE_LENGTH)
+    response.status_code = status
+    return response
+
+
+def _page(template: str, citizen: CitizenIdentity, **context: Any) -> Response:
+    response = make_response(render_template(template, citizen=citizen, masked_id=mask_id_number(citizen.id_number),
+                                             csrf_token=form_token(), **context))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _signed_in() -> CitizenIdentity | None:
+    try:
+        return current_citizen()
+    except Problem:
+        return None
+
+
+def _signed_out() -> Response:
+    """How to sign in; 401 for the pages that need it."""
+    dev_idp = runtime().identity.dev_idp is not None
+    sign_in = url_for("dev_idp_page.login", next=url_for("portal_pages.home")) if dev_idp else None
+    expired = dev_idp and bool(request.cookies.get(IDENTITY_COOKIE))
+    status = 200 if request.endpoint == "portal_pages.home" and request.method == "GET" else 401
+    return make_response(render_template("portal_signed_out.html", sign_in=sign_in, expired=expired), status)

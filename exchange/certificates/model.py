@@ -1,0 +1,321 @@
+"""The content of one e-certificate (电子证明): what all three forms carry and sign.
+
+`CertificateContent` is immutable and has one canonical JSON form (`to_dict`, hashed and signed
+as `catalog.canonical.canonical_json`); `from_dict` reads it back strictly. `build_content` makes
+one from the catalog's proof and department, the data pulled from the source, the holder and
+the issuance parameters.
+
+The holder's ID number is never carried in full: the content has the masked number
+(`catalog.citizen_id.mask_id_number`) and a salted digest, SHA-256(salt || number) with a
+random 16-byte salt per certificate, so a verifier who is shown the holder's ID card can check
+the binding. Caveat: the mask leaves only the 8 birth-date digits hidden, so the digest does
+not keep the full number secret from a determined reader (about 40,000 plausible birth dates);
+it binds, it does not hide. `alg` is carried so a slower hash can replace it later.
+
+Times are UTC, whole seconds, written `YYYY-MM-DDTHH:MM:SSZ`. A certificate about a negative
+fact (no housing, no criminal record, ...) states the time the search was made (`as_of`, printed
+"截至 … 的查询结果") and its validity runs from that time; others are valid from issuance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from catalog.citizen_id import mask_id_number
+from catalog.model import DataItem, Department, ItemType, Proof
+from exchange.certificates.identifiers import InvalidCertificateIdentifier, make_identifier, parse_identifier
+from exchange.errors import ExchangeError
+from seals.b64 import b64url_decode, b64url_encode
+
+BINDING_ALG = "sha256"
+SALT_BYTES = 16
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+NEGATIVE_FACT_PROOFS = frozenset({"NO_HOUSING", "NO_CRIMINAL_RECORD", "NOT_RENTING_PUBLIC_HOUSING"})
+"""Proofs that state the absence of a record: true only as of the search, so they carry `as_of`."""
+
+_STATEMENTS = {
+    "NO_HOUSING": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在金华市不动产登记信息系统中{result}。",
+    "NO_CRIMINAL_RECORD": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在全国违法犯罪人员信息系统中{result}。",
+    "NOT_RENTING_PUBLIC_HOUSING": "经核查，截至{as_of}，{holder}（公民身份号码：{id_masked}）{result}。",
+}
+_RESULTS = {
+    # proof: (boolean data item, sentence when False, sentence when True)
+    "NO_HOUSING": ("has_registered_property", "无不动产登记记录", "有不动产登记记录"),
+    "NO_CRIMINAL_RECORD": ("has_criminal_record", "未发现有犯罪记录", "有犯罪记录"),
+    "NOT_RENTING_PUBLIC_HOUSING": ("is_renting_public_housing", "未承租公有住房或保障性住房", "承租有公有住房或保障性住房"),
+}
+_GENERIC_STATEMENT = "经查询，{holder}（公民身份号码：{id_masked}）的{proof}信息如下。"
+
+
+class InvalidContent(ExchangeError):
+    """Certificate content that cannot be built or read back; the message says why."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One printed data item: catalog name, Chinese label, raw JSON value, Chinese display text."""
+
+    name: str
+    label_zh: str
+    value: Any
+    text_zh: str
+
+
+@dataclass(frozen=True)
+class Issuer:
+    department_code: str
+    name_zh: str
+    uscc: str
+
+
+@dataclass(frozen=True)
+class HolderBinding:
+    """The salted digest of the holder's full ID number."""
+
+    salt: bytes
+    digest: bytes
+    alg: str = BINDING_ALG
+
+    @classmethod
+    def of(cls, id_number: str, salt: bytes | None = None) -> HolderBinding:
+        salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+        return cls(salt, _digest(salt, id_number))
+
+    def matches(self, id_number: str) -> bool:
+        return self.alg == BINDING_ALG and hmac.compare_digest(self.digest, _digest(self.salt, id_number))
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """Where the certificate's revocation bit lives (W3C Bitstring Status List entry)."""
+
+    list_url: str
+    index: int
+
+
+@dataclass(frozen=True)
+class CertificateContent:
+    identifier: str
+    proof_code: str
+    proof_name_zh: str
+    holder_name: str
+    holder_id_masked: str
+    holder_binding: HolderBinding
+    issuer: Issuer
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    as_of: datetime | None
+    purpose: str
+    statement_zh: str
+    fields: tuple[Field, ...]
+    status: StatusEntry
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON form (what is signed)."""
+        return {
+            **facts_document(self),
+            "statement_zh": self.statement_zh,
+            "fields": [
+                {"name": f.name, "label_zh": f.label_zh, "value": f.value, "text_zh": f.text_zh} for f in self.fields
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> CertificateContent:
+        """Read the canonical form back; `InvalidContent` if anything is missing or mistyped."""
+        try:
+            holder, binding, issuer = document["holder"], document["holder"]["id_binding"], document["issuer"]
+            content = cls(
+                identifier=_str(document["identifier"]),
+                proof_code=_str(document["proof"]["code"]),
+                proof_name_zh=_str(document["proof"]["name_zh"]),
+                holder_name=_str(holder["name"]),
+                holder_id_masked=_str(holder["id_masked"]),
+                holder_binding=HolderBinding(
+                    b64url_decode(_str(binding["salt"])), b64url_decode(_str(binding["digest"])), _str(binding["alg"])
+                ),
+                issuer=Issuer(_str(issuer["department_code"]), _str(issuer["name_zh"]), _str(issuer["uscc"])),
+                issued_at=parse_time(document["issued_at"]),
+                valid_from=parse_time(document["valid_from"]),
+                valid_until=None if document["valid_until"] is None else parse_time(document["valid_until"]),
+                as_of=None if document["as_of"] is None else parse_time(document["as_of"]),
+                purpose=_str(document["purpose"]),
+                statement_zh=_str(document["statement_zh"]),
+                fields=tuple(
+                    Field(_str(f["name"]), _str(f["label_zh"]), f["value"], _str(f["text_zh"]))
+                    for f in document["fields"]
+                ),
+                status=StatusEntry(_str(document["status"]["list_url"]), _int(document["status"]["index"])),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidContent(f"certificate content is malformed ({type(error).__name__}: {error})") from None
+        check_identifier(content.identifier, content.proof_code, content.issuer.uscc)
+        return content
+
+
+def facts_document(content: CertificateContent | Any) -> dict[str, Any]:
+    """The members every form's content shares (identifier, proof, holder, issuer, times,
+    purpose, status entry), in the canonical form; `content` is a certificate's or a QR's."""
+    binding = content.holder_binding
+    return {
+        "identifier": content.identifier,
+        "proof": {"code": content.proof_code, "name_zh": content.proof_name_zh},
+        "holder": {
+            "name": content.holder_name,
+            "id_masked": content.holder_id_masked,
+            "id_binding": {"alg": binding.alg, "salt": b64url_encode(binding.salt),
+                           "digest": b64url_encode(binding.digest)},
+        },
+        "issuer": {"department_code": content.issuer.department_code, "name_zh": content.issuer.name_zh,
+                   "uscc": content.issuer.uscc},
+        "issued_at": format_time(content.issued_at),
+        "valid_from": format_time(content.valid_from),
+        "valid_until": None if content.valid_until is None else format_time(content.valid_until),
+        "as_of": None if content.as_of is None else format_time(content.as_of),
+        "purpose": content.purpose,
+        "status": {"list_url": content.status.list_url, "index": content.status.index},
+    }
+
+
+def build_content(
+    *,
+    proof: Proof,
+    department: Department,
+    holder_name: str,
+    id_number: str,
+    data: Mapping[str, Any],
+    purpose: str,
+    serial: int,
+    status: StatusEntry,
+    issued_at: datetime,
+    searched_at: datetime,
+    version: int = 1,
+) -> CertificateContent:
+    """The content of a new certificate of `proof` issued by `department`.
+
+    `data` is what the source returned (item name -> JSON value); every item of the proof
+    except ID numbers is printed, in catalog order. `searched_at` is when the source was
+    queried: the `as_of` time of a negative-fact proof. Validity is the catalog's
+    `validity_days` from `as_of` (negative facts) or from issuance (others).
+    """
+    if proof.department != department.code:
+        raise InvalidContent(f"proof {proof.code} is issued by {proof.department}, not {department.code}")
+    issued_at, searched_at = _whole_seconds(issued_at), _whole_seconds(searched_at)
+    as_of = searched_at if proof.code in NEGATIVE_FACT_PROOFS else None
+    valid_from = as_of or issued_at
+    valid_until = None if proof.validity_days is None else valid_from + timedelta(days=proof.validity_days)
+    fields = tuple(
+        Field(item.name, item.name_zh, data[item.name], display_text(item, data[item.name]))
+        for item in proof.data_items
+        if item.type is not ItemType.ID_NUMBER and item.name in data and data[item.name] is not None
+    )
+    masked = mask_id_number(id_number)
+    identifier = make_identifier(proof.code, department.uscc, serial, version)
+    return CertificateContent(
+        identifier=str(identifier),
+        proof_code=proof.code,
+        proof_name_zh=proof.name_zh,
+        holder_name=holder_name,
+        holder_id_masked=masked,
+        holder_binding=HolderBinding.of(id_number),
+        issuer=Issuer(department.code, department.legal_name_zh, department.uscc),
+        issued_at=issued_at,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        as_of=as_of,
+        purpose=purpose,
+        statement_zh=_statement(proof, data, holder_name, masked, as_of),
+        fields=fields,
+        status=status,
+    )
+
+
+def check_identifier(identifier: str, proof_code: str, issuer_uscc: str) -> None:
+    """`InvalidContent` unless `identifier` is valid and names this proof and issuer."""
+    try:
+        parsed = parse_identifier(identifier)
+    except InvalidCertificateIdentifier as error:
+        raise InvalidContent(str(error)) from None
+    if parsed.proof_code != proof_code or parsed.issuer_uscc != issuer_uscc:
+        raise InvalidContent("the identifier names another proof or issuer")
+
+
+def display_text(item: DataItem, value: Any) -> str:
+    """How a data item's value is printed on the certificate."""
+    if item.type is ItemType.BOOLEAN:
+        return "是" if value else "否"
+    if item.type is ItemType.ENUM:
+        return item.values.get(value, str(value))
+    if item.type is ItemType.LIST:
+        return "、".join(item.values.get(element, str(element)) for element in value)
+    if item.type is ItemType.DATE:
+        return format_date_zh(date.fromisoformat(value))
+    if item.type is ItemType.DATETIME:
+        return format_datetime_zh(parse_time(value))
+    return str(value)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: Any) -> datetime:
+    """A UTC time from `YYYY-MM-DDTHH:MM:SS` with `Z` or an offset; ValueError otherwise."""
+    moment = datetime.fromisoformat(_str(text).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no time zone")
+    return moment.astimezone(timezone.utc)
+
+
+def format_date_zh(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def format_datetime_zh(moment: datetime) -> str:
+    """Beijing time, e.g. 2026年11月21日 10:30."""
+    local = moment.astimezone(BEIJING)
+    return f"{format_date_zh(local.date())} {local:%H:%M}"
+
+
+def _statement(proof: Proof, data: Mapping[str, Any], holder: str, masked: str, as_of: datetime | None) -> str:
+    template = _STATEMENTS.get(proof.code)
+    result_item = _RESULTS.get(proof.code)
+    if template is None or result_item is None or as_of is None or result_item[0] not in data:
+        return _GENERIC_STATEMENT.format(holder=holder, id_masked=masked, proof=proof.name_zh)
+    item, negative, positive = result_item
+    return template.format(
+        as_of=format_datetime_zh(as_of),
+        holder=holder,
+        id_masked=masked,
+        result=positive if data[item] else negative,
+    )
+
+
+def _digest(salt: bytes, id_number: str) -> bytes:
+    """SHA-256(salt || number), the number stripped and upper-cased (a lower-case x is X)."""
+    return hashlib.sha256(salt + id_number.strip().upper().encode("utf-8")).digest()
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidContent("times must be timezone-aware")
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value

@@ -1,0 +1,280 @@
+"""The certificate as a sealed PDF: A4, Chinese, embedded font, red seal, QR code, credential attached.
+
+Rendering (reportlab, `invariant=1`, so the same content gives the same bytes): title,
+identifier, holder, the result sentence, a table of the printed data items with their catalog
+labels, search/issue times, validity and purpose; the issuer line with the department's round
+seal (`seals.seal_image.draw_seal`) over it; the QR payload drawn from a segno matrix as one
+path (fast, see the stack notes); a verification hint. Text uses WenQuanYi Micro Hei (Debian
+package `fonts-wqy-microhei`), embedded as a TrueType subset. The seal's own glyphs are drawn by
+`seals.seal_image` in reportlab's built-in STSong-Light, which is not embedded (see
+docs/certificates.md).
+
+The document info records what the page shows: Subject = the identifier, Keywords =
+"sha256:<hex>" of the canonical content. The credential JWS is attached as `credential.jws`
+(pyHanko embedded file, an incremental update) and the whole file is then signed PAdES with the
+department's seal (`seals.pades.sign_pdf`). Verification checks the PAdES signature, the
+embedded credential, and that the two agree (same content digest and identifier, same seal).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+
+import segno
+from pyhanko.pdf_utils import embed, generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_JUSTIFY
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, Table, TableStyle
+
+from catalog.canonical import canonical_sha256
+from exchange.certificates.credential import verify_credential
+from exchange.certificates.model import BEIJING, CertificateContent, format_date_zh, format_datetime_zh
+from exchange.certificates.verdict import SignedForm, authentic, integrity_failure, with_integrity
+from exchange.errors import ExchangeError
+from seals.keys import Signer
+from seals.pades import sign_pdf
+from seals.seal_image import SealText, draw_seal
+from seals.trust import TrustStore
+from seals.verdict import Status
+from seals.verify_pdf import verify_pdf
+
+FONT_NAME = "WenQuanYiMicroHei"
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    Path("/usr/share/fonts/wqy-microhei/wqy-microhei.ttc"),
+)
+"""WenQuanYi Micro Hei (Debian/Ubuntu `fonts-wqy-microhei`; the second path is Fedora's)."""
+ATTACHMENT_NAME = "credential.jws"
+DIGEST_PREFIX = "sha256:"
+SEAL_DIAMETER = 42 * mm
+QR_SIZE = 40 * mm
+QR_QUIET_MODULES = 2
+MARGIN = 22 * mm
+INK = colors.HexColor("#1a1a1a")
+RULE = colors.HexColor("#8c1c13")
+
+
+class FontUnavailable(ExchangeError):
+    """No CJK TrueType font to embed in the certificate PDF."""
+
+
+def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, signer: Signer, *, tsa_url: str | None = None) -> bytes:
+    """The signed certificate PDF (render, attach the credential, sign PAdES)."""
+    unsigned = attach_credential(render_pdf(content, qr_payload), credential)
+    return sign_pdf(
+        unsigned, signer, tsa_url=tsa_url, reason=f"出具{content.proof_name_zh}", location=content.issuer.name_zh
+    )
+
+
+def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
+    """The certificate page, unsigned and without the attachment (reproducible bytes)."""
+    _register_font()
+    output = BytesIO()
+    canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=FONT_NAME)
+    canvas.setTitle(content.proof_name_zh)
+    canvas.setSubject(content.identifier)
+    canvas.setKeywords(DIGEST_PREFIX + canonical_sha256(content.to_dict()))
+    canvas.setAuthor(content.issuer.name_zh)
+    canvas.setCreator("mianzheng 免证")
+    _draw_page(canvas, content, qr_payload)
+    canvas.showPage()
+    canvas.save()
+    return output.getvalue()
+
+
+def attach_credential(pdf: bytes, credential: str) -> bytes:
+    """`pdf` with `credential` embedded as `credential.jws` (an incremental update)."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    data = embed.EmbeddedFileObject.from_file_data(writer, credential.encode("ascii"), mime_type="application/jose")
+    embed.embed_file(
+        writer,
+        embed.FileSpec(
+            file_spec_string=ATTACHMENT_NAME,
+            file_name=ATTACHMENT_NAME,
+            embedded_data=data,
+            description="机读电子证明凭证（JWS）",
+        ),
+    )
+    output = BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> SignedForm:
+    """Verify the PAdES signature and the embedded credential, and that they agree."""
+    verdict = verify_pdf(pdf, trust, now=now)
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        credential = _attachment(reader)
+        info = reader.trailer["/Info"]
+        subject = str(info["/Subject"]) if "/Subject" in info else ""
+        keywords = str(info["/Keywords"]) if "/Keywords" in info else ""
+    except Exception:  # untrusted input: the PDF parser raises many types
+        return SignedForm(verdict, None)
+    if credential is None:
+        return SignedForm(with_integrity(verdict, integrity_failure("credential_missing")), None)
+    embedded = verify_credential(credential, trust, now=now)
+    if not authentic(embedded.signature) or embedded.content is None:
+        failed = ", ".join(c.code for c in embedded.signature.checks if c.status is not Status.VALID)
+        return SignedForm(with_integrity(verdict, integrity_failure("credential_invalid", detail=failed)), None)
+    content = embedded.content
+    if not authentic(verdict):
+        return SignedForm(verdict, content)
+    if subject != content.identifier or keywords != DIGEST_PREFIX + canonical_sha256(content.to_dict()):
+        mismatch = "凭证内容与 PDF 页面所载不符 / the credential's content is not the one the page shows"
+        return SignedForm(with_integrity(verdict, integrity_failure("credential_mismatch", detail=mismatch)), content)
+    if embedded.signature.signer is None or verdict.signer is None or embedded.signature.signer.kid != verdict.signer.kid:
+        mismatch = "凭证与 PDF 由不同印章签名 / signed by different seals"
+        return SignedForm(with_integrity(verdict, integrity_failure("credential_mismatch", detail=mismatch)), content)
+    return SignedForm(verdict, content)
+
+
+def font_path() -> Path:
+    """The CJK TrueType font file to embed; `FontUnavailable` when none is installed."""
+    for candidate in FONT_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    raise FontUnavailable("no CJK TrueType font for certificate PDFs: install the fonts-wqy-microhei package")
+
+
+def _register_font() -> None:
+    if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path()), subfontIndex=0))
+
+
+def _attachment(reader: PdfFileReader) -> str | None:
+    root = reader.root
+    if "/Names" not in root or "/EmbeddedFiles" not in root["/Names"]:
+        return None
+    files = root["/Names"]["/EmbeddedFiles"]
+    if "/Names" not in files:
+        return None
+    array = files["/Names"]
+    for position in range(0, len(array) - 1, 2):
+        if str(array[position]) == ATTACHMENT_NAME:
+            stream = array[position + 1]["/EF"]["/F"]
+            return stream.data.decode("ascii") if isinstance(stream, generic.StreamObject) else None
+    return None
+
+
+def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> None:
+    width, height = A4
+    left, right = MARGIN, width - MARGIN
+    canvas.setFillColor(INK)
+    # frame: a double red rule, as on printed certificates
+    canvas.setStrokeColor(RULE)
+    canvas.setLineWidth(1.6)
+    canvas.rect(12 * mm, 12 * mm, width - 24 * mm, height - 24 * mm)
+    canvas.setLineWidth(0.5)
+    canvas.rect(14 * mm, 14 * mm, width - 28 * mm, height - 28 * mm)
+
+    title, _, subtitle = content.proof_name_zh.partition("（")
+    y = height - 42 * mm
+    canvas.setFont(FONT_NAME, 26)
+    canvas.drawCentredString(width / 2, y, "  ".join(title) if len(title) <= 6 else title)
+    if subtitle:
+        y -= 9 * mm
+        canvas.setFont(FONT_NAME, 13)
+        canvas.drawCentredString(width / 2, y, "（" + subtitle)
+    y -= 9 * mm
+    canvas.setFont(FONT_NAME, 8.5)
+    canvas.drawCentredString(width / 2, y, f"证明编号：{content.identifier}")
+
+    y -= 13 * mm
+    canvas.setFont(FONT_NAME, 12)
+    canvas.drawString(left, y, f"持证人：{content.holder_name}")
+    canvas.drawString(left + 70 * mm, y, f"公民身份号码：{content.holder_id_masked}")
+
+    body = ParagraphStyle(
+        "body", fontName=FONT_NAME, fontSize=12.5, leading=21, firstLineIndent=25, alignment=TA_JUSTIFY, wordWrap="CJK"
+    )
+    statement = Paragraph(content.statement_zh, body)
+    _, used = statement.wrap(right - left, 60 * mm)
+    y -= 6 * mm + used
+    statement.drawOn(canvas, left, y)
+
+    cell = ParagraphStyle("cell", fontName=FONT_NAME, fontSize=10.5, leading=14, wordWrap="CJK")
+    rows = [[Paragraph(field.label_zh, cell), Paragraph(field.text_zh, cell)] for field in content.fields]
+    if content.as_of is not None:
+        rows.append([Paragraph("截至时间", cell), Paragraph(f"{format_datetime_zh(content.as_of)}（本证明为截至该时间的查询结果）", cell)])
+    rows.append([Paragraph("出具时间", cell), Paragraph(format_datetime_zh(content.issued_at), cell)])
+    validity = (
+        f"{format_datetime_zh(content.valid_from)} 至 {format_datetime_zh(content.valid_until)}"
+        if content.valid_until is not None
+        else f"自 {format_datetime_zh(content.valid_from)} 起长期有效"
+    )
+    rows.append([Paragraph("有效期", cell), Paragraph(validity, cell)])
+    rows.append([Paragraph("用途", cell), Paragraph(content.purpose, cell)])
+    table = Table(rows, colWidths=[45 * mm, right - left - 45 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.6, INK),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f3f0ea")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    _, used = table.wrap(right - left, y)
+    y -= 7 * mm + used
+    table.drawOn(canvas, left, y)
+
+    # issuer and date, the seal stamped over them (right); the QR code (left)
+    block_top = min(y - 12 * mm, 95 * mm)
+    issuer_x = right - 42 * mm
+    canvas.setFont(FONT_NAME, 12.5)
+    canvas.drawCentredString(issuer_x, block_top - 14 * mm, content.issuer.name_zh)
+    canvas.drawCentredString(issuer_x, block_top - 21 * mm, format_date_zh(content.issued_at.astimezone(BEIJING).date()))
+    # stamped over the right part of the name and the date, as a seal is on paper
+    draw_seal(canvas, issuer_x + 14 * mm, block_top - 14 * mm, SEAL_DIAMETER, SealText(content.issuer.name_zh))
+    _draw_qr(canvas, qr_payload, left, block_top - 40 * mm, QR_SIZE)
+    canvas.setFont(FONT_NAME, 8)
+    canvas.drawCentredString(left + QR_SIZE / 2, block_top - 44 * mm, "扫码离线核验")
+
+    hint = ParagraphStyle("hint", fontName=FONT_NAME, fontSize=8.5, leading=12.5, wordWrap="CJK", textColor=colors.HexColor("#444444"))
+    note = Paragraph(
+        f"本证明由{content.issuer.name_zh}以电子印章签章出具，与加盖实物印章的纸质证明具有同等效力。"
+        "核验方式：在“免证”核验服务上传本 PDF 文件、粘贴其附带的机读凭证（credential.jws），或扫描左侧二维码；"
+        "PDF 阅读器亦可显示数字签名。打印件请以扫码核验结果为准。超过有效期或被撤销的证明无效。",
+        hint,
+    )
+    _, used = note.wrap(right - left, 30 * mm)
+    note.drawOn(canvas, left, 20 * mm)
+
+
+def _draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
+    """The QR code (error correction M) as one filled path of horizontal runs, lower-left at (x, y)."""
+    matrix = segno.make(payload, error="m", micro=False, boost_error=False).matrix
+    modules = len(matrix) + 2 * QR_QUIET_MODULES
+    unit = size / modules
+    canvas.saveState()
+    canvas.setFillColor(colors.white)
+    canvas.rect(x, y, size, size, stroke=0, fill=1)
+    canvas.setFillColor(colors.black)
+    path = canvas.beginPath()
+    for row_number, row in enumerate(matrix):
+        top = y + size - (row_number + QR_QUIET_MODULES + 1) * unit
+        column = 0
+        while column < len(row):
+            if row[column]:
+                start = column
+                while column < len(row) and row[column]:
+                    column += 1
+                path.rect(x + (start + QR_QUIET_MODULES) * unit, top, (column - start) * unit, unit)
+            else:
+                column += 1
+    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.restoreState()
+

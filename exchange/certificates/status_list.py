@@ -1,0 +1,180 @@
+"""The certificate status list, in the style of the W3C Bitstring Status List v1.0.
+
+One bit per certificate (`statusPurpose` "revocation"): bit `index` set means revoked. Index 0
+is the most significant bit of the first byte. The list has at least 131,072 entries (16 KiB),
+the spec's minimum, so that fetching it says nothing about which certificate a verifier checks
+(herd privacy); indexes are allocated at random, not in issuance order, for the same reason.
+`encodedList` is the multibase form: "u" + base64url (no padding) of the GZIP-compressed
+bitstring (mtime 0, so the same list always encodes to the same text).
+
+Revocation reasons. The bitstring carries only the bit. The reason codes are published in the
+same signed credential, keyed by index (`credentialSubject.revocationReasons`,
+{"<index>": "<reason>"}), only for revoked entries: the verifier gets the reason from the one
+document it already fetched, offline, without asking the server about a particular certificate
+(a per-identifier lookup would tell the server who is being checked). It reveals no more than
+the bitstring does: which indexes are revoked.
+
+The credential is a JWS (`seals.jws.sign_jws`, typ `mianzheng-statuslist+jwt`) whose payload is
+the VC (Data Model 2.0) plus `iat`/`exp`; it is signed by the exchange's seal, and a verifier
+treats a list past `exp` as stale (its status cannot be relied on).
+"""
+
+from __future__ import annotations
+
+import gzip
+import secrets
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from exchange.errors import ExchangeError
+from exchange.certificates.model import format_time
+from seals.b64 import b64url_decode, b64url_encode
+from seals.jws import sign_jws
+from seals.keys import Signer
+from seals.trust import TrustStore
+from seals.verdict import Status
+from seals.verify_jws import verify_jws
+
+MIN_ENTRIES = 131_072
+STATUS_LIST_TYP = "mianzheng-statuslist+jwt"
+DEFAULT_VALIDITY = timedelta(days=1)
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+
+REVOCATION_REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "unspecified": ("未说明原因", "unspecified"),
+        "issued_in_error": ("错误出具", "issued in error"),
+        "data_changed": ("证明所依据的信息已变更", "the underlying data changed"),
+        "superseded": ("已换发新版本", "superseded by a new version"),
+        "holder_request": ("持证人申请撤回", "withdrawn at the holder's request"),
+        "obtained_by_fraud": ("以欺骗等不正当手段取得", "obtained by fraud"),
+    }
+)
+"""Reason code -> (Chinese, English) label."""
+
+
+class StatusListError(ExchangeError):
+    """A status list that cannot be used; `code` is a stable verdict code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class StatusList:
+    url: str
+    bits: bytes
+    reasons: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def empty(cls, url: str, size: int = MIN_ENTRIES) -> StatusList:
+        if size < MIN_ENTRIES or size % 8:
+            raise ValueError(f"a status list has a multiple of 8 entries, at least {MIN_ENTRIES}")
+        return cls(url, bytes(size // 8))
+
+    @property
+    def size(self) -> int:
+        return len(self.bits) * 8
+
+    def is_revoked(self, index: int) -> bool:
+        self._check_index(index)
+        return bool(self.bits[index // 8] & (0x80 >> (index % 8)))
+
+    def reason(self, index: int) -> str | None:
+        """The reason code of a revoked entry ("unspecified" if none was published), else None."""
+        return self.reasons.get(index, "unspecified") if self.is_revoked(index) else None
+
+    def revoke(self, index: int, reason: str = "unspecified") -> StatusList:
+        """A copy with entry `index` revoked for `reason` (one of `REVOCATION_REASONS`)."""
+        self._check_index(index)
+        if reason not in REVOCATION_REASONS:
+            raise ValueError(f"unknown revocation reason {reason!r}")
+        bits = bytearray(self.bits)
+        bits[index // 8] |= 0x80 >> (index % 8)
+        return StatusList(self.url, bytes(bits), MappingProxyType({**self.reasons, index: reason}))
+
+    def encoded_list(self) -> str:
+        return "u" + b64url_encode(gzip.compress(self.bits, mtime=0))
+
+    def to_claims(self, issued_at: datetime, valid_until: datetime) -> dict[str, Any]:
+        """The JWS payload: the status list credential plus `iat` and `exp`."""
+        return {
+            "@context": [VC_CONTEXT],
+            "id": self.url,
+            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+            "validFrom": format_time(issued_at),
+            "validUntil": format_time(valid_until),
+            "credentialSubject": {
+                "id": f"{self.url}#list",
+                "type": "BitstringStatusList",
+                "statusPurpose": "revocation",
+                "encodedList": self.encoded_list(),
+                "revocationReasons": {str(index): reason for index, reason in sorted(self.reasons.items())},
+            },
+            "iat": int(issued_at.timestamp()),
+            "exp": int(valid_until.timestamp()),
+        }
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> StatusList:
+        """Read the payload back; `StatusListError("status_list_malformed")` when it does not fit."""
+        try:
+            subject = claims["credentialSubject"]
+            if subject["type"] != "BitstringStatusList" or subject["statusPurpose"] != "revocation":
+                raise ValueError("not a revocation bitstring status list")
+            encoded = subject["encodedList"]
+            if not isinstance(encoded, str) or not encoded.startswith("u"):
+                raise ValueError("encodedList is not multibase base64url")
+            bits = gzip.decompress(b64url_decode(encoded[1:]))
+            reasons = {int(index): str(reason) for index, reason in subject.get("revocationReasons", {}).items()}
+            url = claims["id"]
+            if not isinstance(url, str) or len(bits) * 8 < MIN_ENTRIES:
+                raise ValueError("id missing or list too short")
+        except (KeyError, TypeError, ValueError, OSError, EOFError) as error:
+            raise StatusListError("status_list_malformed", f"status list is malformed: {error}") from None
+        return cls(url, bits, MappingProxyType(reasons))
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < self.size:
+            raise IndexError(f"status list index {index} outside 0..{self.size - 1}")
+
+
+def allocate_index(taken: Collection[int], size: int = MIN_ENTRIES) -> int:
+    """A random index not in `taken` (the caller records the allocation)."""
+    if len(taken) >= size:
+        raise StatusListError("status_list_full", f"all {size} status list entries are allocated")
+    while True:
+        index = secrets.randbelow(size)
+        if index not in taken:
+            return index
+
+
+def sign_status_list(
+    status_list: StatusList, signer: Signer, *, now: datetime, validity: timedelta = DEFAULT_VALIDITY
+) -> str:
+    """The status list credential signed by `signer` (the exchange's seal)."""
+    return sign_jws(status_list.to_claims(now, now + validity), signer, typ=STATUS_LIST_TYP)
+
+
+def read_status_list(token: str, trust: TrustStore, *, now: datetime) -> StatusList:
+    """Verify a status list credential and return the list, or raise `StatusListError`.
+
+    Codes: `status_list_invalid` (signature, chain or seal status fails), `status_list_malformed`,
+    `status_list_stale` (past `exp`).
+    """
+    verification = verify_jws(token, trust, now=now)
+    if not verification.verdict.valid or verification.claims is None:
+        failed = ", ".join(c.code for c in verification.verdict.checks if c.status is not Status.VALID)
+        raise StatusListError("status_list_invalid", f"status list signature does not verify ({failed})")
+    if (verification.header or {}).get("typ") != STATUS_LIST_TYP:
+        raise StatusListError("status_list_malformed", "not a status list credential (typ)")
+    status_list = StatusList.from_claims(verification.claims)
+    exp = verification.claims.get("exp")
+    if not isinstance(exp, int) or exp < now.timestamp():
+        raise StatusListError("status_list_stale", "the status list is past its validity")
+    return status_list
+

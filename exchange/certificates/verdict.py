@@ -1,0 +1,308 @@
+"""The certificate verdict: the seal signature's verdict (from `seals`) plus certificate checks.
+
+Composition, not extension: `seals.verdict` stays about signatures (integrity, chain,
+seal_status, validity); this module adds the checks that only make sense for an e-certificate,
+with their own codes and zh/en messages:
+
+- issuer: the signing seal belongs to the issuer named in the certificate (its
+  organizationIdentifier is NTRCN-<the issuer's USCC>), so one department's seal cannot issue
+  in another's name;
+- certificate_status: the certificate's bit in the signed status list (revoked, with reason);
+- validity_window: the verification time lies in [valid_from, valid_until];
+- holder_binding: an ID number given by the verifier matches the salted digest.
+
+Form-level integrity failures (a PDF whose embedded credential is missing or disagrees, signed
+content that is not a certificate) replace the seals integrity result, with codes from
+`MESSAGES` here. Certificate checks run when integrity and chain are VALID (the content is
+authentic and sealed under the city root), even if the seal status could not be decided (a
+stale CRL), so such a verdict still says whether the certificate expired or was revoked; they
+are SKIPPED otherwise, as the content they would judge cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from catalog.citizen_id import parse_id_number
+from catalog.errors import InvalidIdentifier
+from exchange.certificates.model import HolderBinding, Issuer, StatusEntry, format_datetime_zh
+from exchange.certificates.status_list import REVOCATION_REASONS, StatusListError, read_status_list
+from seals.trust import TrustStore
+from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
+
+SEAL_ORGANIZATION_PREFIX = "NTRCN-"
+
+
+class CertificateCheck(str, Enum):
+    ISSUER = "issuer"
+    CERTIFICATE_STATUS = "certificate_status"
+    VALIDITY_WINDOW = "validity_window"
+    HOLDER_BINDING = "holder_binding"
+
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # integrity, form level
+    "not_a_certificate": ("签名内容不是有效的电子证明：{detail}。", "The signed content is not a valid e-certificate: {detail}."),
+    "credential_missing": (
+        "PDF 中未嵌入机读凭证（credential.jws）。",
+        "The PDF carries no embedded machine-readable credential (credential.jws).",
+    ),
+    "credential_invalid": (
+        "PDF 中嵌入的机读凭证未通过验证（{detail}）。",
+        "The credential embedded in the PDF does not verify ({detail}).",
+    ),
+    "credential_mismatch": (
+        "PDF 与其嵌入的机读凭证不一致（{detail}）。",
+        "The PDF and its embedded credential disagree ({detail}).",
+    ),
+    # issuer
+    "issuer_matches": ("签名印章属于证明载明的出具单位 {issuer}。", "The seal belongs to the issuer named on the certificate, {issuer}."),
+    "issuer_mismatch": (
+        "签名印章（{seal}）不属于证明载明的出具单位（{issuer}）。",
+        "The signing seal ({seal}) does not belong to the issuer named on the certificate ({issuer}).",
+    ),
+    # certificate status
+    "certificate_not_revoked": ("证明未被撤销。", "The certificate is not revoked."),
+    "certificate_revoked": (
+        "证明已被出具单位撤销（原因：{reason_zh}）。",
+        "The certificate was revoked by its issuer (reason: {reason_en}).",
+    ),
+    "status_list_unavailable": (
+        "未提供证明状态列表，无法检查证明是否被撤销。",
+        "No status list was provided; revocation cannot be checked.",
+    ),
+    "status_list_invalid": ("证明状态列表的签名未通过验证。", "The status list's signature does not verify."),
+    "status_list_malformed": ("证明状态列表格式错误。", "The status list is malformed."),
+    "status_list_stale": ("证明状态列表已过期，请获取最新列表。", "The status list is out of date; fetch a fresh one."),
+    "status_list_mismatch": (
+        "所提供的状态列表不是本证明登记的状态列表（{list_url}）。",
+        "The status list given is not the one the certificate names ({list_url}).",
+    ),
+    # validity window
+    "within_certificate_validity": (
+        "证明在有效期内（{valid_from} 至 {valid_until}）。",
+        "The certificate is within its validity ({valid_from} to {valid_until}).",
+    ),
+    "within_certificate_validity_as_of": (
+        "证明为截至 {as_of} 的查询结果，有效期至 {valid_until}。",
+        "The certificate states a search result as of {as_of}; it is valid until {valid_until}.",
+    ),
+    "no_expiry": ("证明自 {valid_from} 起长期有效。", "The certificate is valid from {valid_from} without expiry."),
+    "certificate_expired": ("证明已于 {valid_until} 过期。", "The certificate expired at {valid_until}."),
+    "certificate_not_yet_valid": ("证明自 {valid_from} 起生效，尚未生效。", "The certificate is not valid before {valid_from}."),
+    # holder binding
+    "holder_matches": ("所提供的公民身份号码与证明持有人一致。", "The ID number given matches the certificate's holder."),
+    "holder_mismatch": ("所提供的公民身份号码与证明持有人不一致。", "The ID number given does not match the certificate's holder."),
+    "id_number_invalid": ("所提供的公民身份号码格式不正确。", "The ID number given is not a valid citizen ID number."),
+    "holder_not_checked": (
+        "未提供持有人公民身份号码，未核验持有人。",
+        "No ID number was given; the holder was not checked.",
+    ),
+    # shared
+    "not_checked_signature": (
+        "签名或证书链未通过验证，证明内容不可信，跳过此项检查。",
+        "Skipped because the signature or its chain did not verify, so the content cannot be trusted.",
+    ),
+}
+
+
+class CertificateFacts(Protocol):
+    """What the certificate checks need; both the full content and the QR's essentials have it."""
+
+    identifier: str
+    issuer: Issuer
+    holder_binding: HolderBinding
+    valid_from: datetime
+    valid_until: datetime | None
+    as_of: datetime | None
+    status: StatusEntry
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class CertificateCheckResult(CheckResult):
+    """A certificate-level check's result: the seals result shape, with this module's checks and messages."""
+
+    check: CertificateCheck  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, check: CertificateCheck, status: Status, code: str,  # type: ignore[override]
+           **details: Any) -> CertificateCheckResult:
+        zh, en = MESSAGES[code]
+        return cls(check, status, code, zh.format(**details), en.format(**details))
+
+
+@dataclass(frozen=True)
+class SignedForm:
+    """What a form's verifier established: the seal signature's verdict and the decoded content."""
+
+    signature: Verdict
+    content: CertificateFacts | None
+
+
+@dataclass(frozen=True)
+class CertificateVerdict:
+    form: str
+    """"pdf", "credential" or "qr"; "unknown" when the input is none of them."""
+    signature: Verdict
+    certificate_checks: tuple[CertificateCheckResult, ...]
+    content: dict[str, Any] | None
+    """The decoded content (canonical form; the QR's is a subset); trust it only when `valid`."""
+    revocation_reason: str | None = None
+
+    @property
+    def checks(self) -> tuple[CheckResult | CertificateCheckResult, ...]:
+        return (*self.signature.checks, *self.certificate_checks)
+
+    @property
+    def status(self) -> Status:
+        """INVALID if anything is INVALID; VALID if the signature and every certificate check
+        that ran are VALID; ERROR otherwise (something could not be decided)."""
+        ran = [result.status for result in self.certificate_checks if result.status is not Status.SKIPPED]
+        if self.signature.status is Status.INVALID or Status.INVALID in ran:
+            return Status.INVALID
+        if self.signature.status is Status.VALID and all(status is Status.VALID for status in ran):
+            return Status.VALID
+        return Status.ERROR
+
+    @property
+    def valid(self) -> bool:
+        return self.status is Status.VALID
+
+    @property
+    def signer(self) -> SignerSummary | None:
+        return self.signature.signer
+
+    def result(self, check: Check | CertificateCheck) -> CheckResult | CertificateCheckResult:
+        return next(result for result in self.checks if result.check is check)
+
+    def to_dict(self) -> dict[str, Any]:
+        signature = self.signature.to_dict()
+        return {
+            "status": self.status.value,
+            "form": self.form,
+            "checks": [result.to_dict() for result in self.checks],
+            "revocation_reason": self.revocation_reason,
+            "signer": signature["signer"],
+            "signing_time": signature["signing_time"],
+            "signing_time_source": signature["signing_time_source"],
+            "content": self.content,
+        }
+
+
+def integrity_failure(code: str, **details: Any) -> CheckResult:
+    """A form-level INVALID integrity result with a message from this module."""
+    zh, en = MESSAGES[code]
+    return CheckResult(Check.INTEGRITY, Status.INVALID, code, zh.format(**details), en.format(**details))
+
+
+def with_integrity(verdict: Verdict, integrity: CheckResult) -> Verdict:
+    """`verdict` with its integrity result replaced."""
+    checks = tuple(integrity if result.check is Check.INTEGRITY else result for result in verdict.checks)
+    return dataclasses.replace(verdict, checks=checks)
+
+
+def authentic(verdict: Verdict) -> bool:
+    """Whether integrity and chain are VALID: the content is what a seal of the city root signed."""
+    return all(verdict.result(check).status is Status.VALID for check in (Check.INTEGRITY, Check.CHAIN))
+
+
+def judge(
+    form: str,
+    signed: SignedForm,
+    trust: TrustStore,
+    status_list_token: str | None,
+    *,
+    id_number: str | None,
+    now: datetime,
+) -> CertificateVerdict:
+    """Add the certificate checks to a form's signature verdict."""
+    content = signed.content
+    content_dict = None if content is None else content.to_dict()
+    if content is None or not authentic(signed.signature):
+        skipped = tuple(
+            CertificateCheckResult.of(check, Status.SKIPPED, "not_checked_signature") for check in CertificateCheck
+        )
+        return CertificateVerdict(form, signed.signature, skipped, content_dict)
+    status, reason = _certificate_status(content, trust, status_list_token, now)
+    checks = (
+        _issuer(content, signed.signature.signer),
+        status,
+        _validity_window(content, now),
+        _holder_binding(content, id_number),
+    )
+    return CertificateVerdict(form, signed.signature, checks, content_dict, reason)
+
+
+def _issuer(content: CertificateFacts, signer: SignerSummary | None) -> CertificateCheckResult:
+    seal = None if signer is None else signer.organization_identifier
+    issuer = f"{content.issuer.name_zh} {content.issuer.uscc}"
+    if seal != SEAL_ORGANIZATION_PREFIX + content.issuer.uscc:
+        shown = (signer.organization if signer else None) or "?"
+        return CertificateCheckResult.of(
+            CertificateCheck.ISSUER, Status.INVALID, "issuer_mismatch", seal=f"{shown} {seal}", issuer=issuer
+        )
+    return CertificateCheckResult.of(CertificateCheck.ISSUER, Status.VALID, "issuer_matches", issuer=issuer)
+
+
+def _certificate_status(
+    content: CertificateFacts, trust: TrustStore, token: str | None, now: datetime
+) -> tuple[CertificateCheckResult, str | None]:
+    check = CertificateCheck.CERTIFICATE_STATUS
+    if token is None:
+        return CertificateCheckResult.of(check, Status.SKIPPED, "status_list_unavailable"), None
+    try:
+        status_list = read_status_list(token, trust, now=now)
+    except StatusListError as error:
+        return CertificateCheckResult.of(check, Status.ERROR, error.code), None
+    if status_list.url != content.status.list_url:
+        return CertificateCheckResult.of(check, Status.ERROR, "status_list_mismatch", list_url=content.status.list_url), None
+    try:
+        reason = status_list.reason(content.status.index)
+    except IndexError:
+        return CertificateCheckResult.of(check, Status.ERROR, "status_list_malformed"), None
+    if reason is None:
+        return CertificateCheckResult.of(check, Status.VALID, "certificate_not_revoked"), None
+    zh, en = REVOCATION_REASONS.get(reason, REVOCATION_REASONS["unspecified"])
+    return CertificateCheckResult.of(check, Status.INVALID, "certificate_revoked", reason_zh=zh, reason_en=en), reason
+
+
+def _validity_window(content: CertificateFacts, now: datetime) -> CertificateCheckResult:
+    check = CertificateCheck.VALIDITY_WINDOW
+    valid_from = format_datetime_zh(content.valid_from)
+    if now < content.valid_from:
+        return CertificateCheckResult.of(check, Status.INVALID, "certificate_not_yet_valid", valid_from=valid_from)
+    if content.valid_until is None:
+        return CertificateCheckResult.of(check, Status.VALID, "no_expiry", valid_from=valid_from)
+    valid_until = format_datetime_zh(content.valid_until)
+    if now > content.valid_until:
+        return CertificateCheckResult.of(check, Status.INVALID, "certificate_expired", valid_until=valid_until)
+    if content.as_of is not None:
+        return CertificateCheckResult.of(
+            check,
+            Status.VALID,
+            "within_certificate_validity_as_of",
+            as_of=format_datetime_zh(content.as_of),
+            valid_until=valid_until,
+        )
+    return CertificateCheckResult.of(
+        check, Status.VALID, "within_certificate_validity", valid_from=valid_from, valid_until=valid_until
+    )
+
+
+def _holder_binding(content: CertificateFacts, id_number: str | None) -> CertificateCheckResult:
+    check = CertificateCheck.HOLDER_BINDING
+    if id_number is None:
+        return CertificateCheckResult.of(check, Status.SKIPPED, "holder_not_checked")
+    try:
+        number = parse_id_number(id_number).number
+    except InvalidIdentifier:
+        return CertificateCheckResult.of(check, Status.INVALID, "id_number_invalid")
+    if content.holder_binding.matches(number):
+        return CertificateCheckResult.of(check, Status.VALID, "holder_matches")
+    return CertificateCheckResult.of(check, Status.INVALID, "holder_mismatch")

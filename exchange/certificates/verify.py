@@ -1,0 +1,64 @@
+"""One verification service for the three forms of an e-certificate.
+
+`verify_certificate` recognises the form (a PDF: bytes starting with `%PDF`; a QR payload:
+text starting with `MZ1:`; otherwise a compact JWS credential), verifies the seal signature of
+that form and adds the certificate checks (`verdict.judge`), so the same certificate gets the
+same checks with the same codes whichever form the verifier holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from exchange.certificates.credential import verify_credential
+from exchange.certificates.pdf import verify_certificate_pdf
+from exchange.certificates.qr_payload import PREFIX as QR_PREFIX
+from exchange.certificates.qr_payload import verify_qr
+from exchange.certificates.verdict import CertificateVerdict, SignedForm, judge
+from seals.ca import utc_now
+from seals.checks import integrity_only
+from seals.trust import TrustStore
+from seals.verdict import Check, CheckResult, Status
+
+FORM_PDF, FORM_CREDENTIAL, FORM_QR, FORM_UNKNOWN = "pdf", "credential", "qr", "unknown"
+
+
+def detect_form(form_input: bytes | str) -> str:
+    if isinstance(form_input, bytes):
+        if form_input.lstrip()[:5] == b"%PDF-":
+            return FORM_PDF
+        try:
+            form_input = form_input.decode("ascii")
+        except UnicodeDecodeError:
+            return FORM_UNKNOWN
+    text = form_input.strip()
+    if text.startswith(QR_PREFIX):
+        return FORM_QR
+    if text.count(".") == 2:
+        return FORM_CREDENTIAL
+    return FORM_UNKNOWN
+
+
+def verify_certificate(
+    form_input: bytes | str,
+    trust: TrustStore,
+    status_list_token: str | None,
+    *,
+    id_number: str | None = None,
+    now: datetime | None = None,
+) -> CertificateVerdict:
+    """Verify a certificate in any of its forms; never raises for bad input."""
+    now = now or utc_now()
+    form = detect_form(form_input)
+    if form == FORM_PDF and isinstance(form_input, bytes):
+        signed = verify_certificate_pdf(form_input, trust, now=now)
+    elif form == FORM_UNKNOWN:
+        malformed = CheckResult.of(
+            Check.INTEGRITY, Status.INVALID, "malformed", detail="not a PDF, a credential (JWS) or a QR payload (MZ1:)"
+        )
+        signed = SignedForm(integrity_only(malformed), None)
+    else:
+        text = form_input.decode("ascii") if isinstance(form_input, bytes) else form_input
+        verifier = verify_qr if form == FORM_QR else verify_credential
+        signed = verifier(text.strip(), trust, now=now)
+    return judge(form, signed, trust, status_list_token, id_number=id_number, now=now)

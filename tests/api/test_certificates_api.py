@@ -1,0 +1,144 @@
+"""E-certificates over HTTP as citizens, issuing departments and verifiers use them: issue a
+无房证明, download its three forms, verify each with the same verdict, revoke it, and the
+problems for everything else."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from api.database import standalone_session
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.clients import ClientScope, register_client
+from exchange.sources.demo_data import DemoResident, sample_residents
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def signed_in(base: str, person: DemoResident) -> dict[str, str]:
+    response = httpx.post(f"{base}/dev-idp/token", json={"name": person.name, "id_number": person.id_number})
+    return {"Authorization": f"Bearer {response.json()['assertion']}"}
+
+
+def issue(base: str, headers: dict[str, str], proof: str = "NO_HOUSING") -> dict:
+    response = httpx.post(f"{base}/api/v1/me/certificates", headers=headers,
+                          json={"proof": proof, "purpose": "申请公租房"}, timeout=30)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def client_token(settings: Settings, department: str, scopes: list[str]) -> str:
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), department, "证明管理系统", scopes)
+    return token
+
+
+def verdict(base: str, **body: str) -> dict:
+    response = httpx.post(f"{base}/api/v1/verify", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def checks(result: dict) -> dict[str, tuple[str, str]]:
+    return {c["check"]: (c["status"], c["code"]) for c in result["checks"]}
+
+
+def test_issue_download_verify_and_revoke(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    me = signed_in(live_server, resident)
+    issuable = httpx.get(f"{live_server}/api/v1/me/issuable-proofs").json()
+    assert issuable[0]["online_issue"] and "NO_HOUSING" in {p["code"] for p in issuable}
+
+    certificate = issue(live_server, me)
+    assert certificate["issuer_name_zh"] == "金华市不动产登记中心" and certificate["status"] == "valid"
+    assert certificate["identifier"].startswith("1.2.156.3005.2.")
+    assert [c["identifier"] for c in httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json()] == \
+           [certificate["identifier"]]
+
+    pdf = httpx.get(live_server + certificate["links"]["pdf"], headers=me)
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+    qr = httpx.get(live_server + certificate["links"]["qr"], headers=me).text
+    assert qr.startswith("MZ1:")
+
+    forms = [verdict(live_server, pdf_base64=base64.b64encode(pdf.content).decode(), id_number=resident.id_number),
+             verdict(live_server, credential=credential, id_number=resident.id_number),
+             verdict(live_server, qr=qr, id_number=resident.id_number)]
+    assert [f["status"] for f in forms] == ["VALID"] * 3
+    assert checks(forms[0]) == checks(forms[1]) == checks(forms[2])
+    assert checks(forms[0])["holder_binding"] == ("VALID", checks(forms[0])["holder_binding"][1])
+    assert resident.id_number not in str(forms)
+
+    other_department = client_token(settings, "GA", [ClientScope.CERTIFICATES_REVOKE])
+    refused = httpx.post(f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
+                         headers={"Authorization": f"Bearer {other_department}"}, json={"reason": "issued_in_error"})
+    assert refused.status_code == 404
+    registry = client_token(settings, "BDC", [ClientScope.CERTIFICATES_REVOKE])
+    revoked = httpx.post(f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
+                         headers={"Authorization": f"Bearer {registry}"}, json={"reason": "data_changed"})
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+
+    after = verdict(live_server, credential=credential)
+    assert after["status"] == "INVALID"
+    assert checks(after)["certificate_status"][0] == "INVALID"
+    assert after["revocation_reason"] == "data_changed"
+    assert verdict(live_server, qr=qr)["revocation_reason"] == "data_changed"
+    status_list = httpx.get(f"{live_server}/api/v1/status-lists/1")
+    assert status_list.headers["content-type"] == "application/jwt" and status_list.text.count(".") == 2
+
+
+def test_only_the_holder_downloads(live_server: str, settings: Settings) -> None:
+    holder, other = sample_residents(settings.sources_dir, 2)
+    certificate = issue(live_server, signed_in(live_server, holder))
+    stranger = httpx.get(live_server + certificate["links"]["pdf"], headers=signed_in(live_server, other))
+    assert stranger.status_code == 404
+    anonymous = httpx.get(live_server + certificate["links"]["pdf"])
+    assert anonymous.status_code == 401
+
+
+def test_a_tampered_credential_is_invalid(live_server: str, resident: DemoResident) -> None:
+    me = signed_in(live_server, resident)
+    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    header, payload, signature = credential.split(".")
+    claims = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).replace("否".encode(), "是".encode())
+    forged = ".".join([header, base64.urlsafe_b64encode(claims).decode().rstrip("="), signature])
+    result = verdict(live_server, credential=forged)
+    assert result["status"] == "INVALID"
+    assert checks(result)["integrity"][0] == "INVALID"
+
+
+@pytest.mark.parametrize(("body", "pointer"), [
+    ({"credential": "a.b.c", "qr": "MZ1:X"}, "#"),
+    ({"pdf_base64": "%%%"}, "#/pdf_base64"),
+    ({}, "#"),
+])
+def test_bad_verification_requests(live_server: str, body: dict, pointer: str) -> None:
+    response = httpx.post(f"{live_server}/api/v1/verify", json=body)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["pointer"] == pointer
+
+
+def test_garbage_is_an_invalid_verdict_not_an_error(live_server: str) -> None:
+    result = verdict(live_server, credential="this is not a certificate")
+    assert result["status"] == "INVALID" and result["form"] == "unknown"
+
+
+def test_verification_is_rate_limited(live_server: str) -> None:
+    responses = [httpx.post(f"{live_server}/api/v1/verify", json={"credential": "x"}) for _ in range(40)]
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, "40 verifications in a row are more than the burst allows"
+    assert limited[0].headers["content-type"] == "application/problem+json"
+    assert int(limited[0].headers["retry-after"]) >= 1
+
+
+def test_a_proof_that_cannot_be_issued(live_server: str, resident: DemoResident) -> None:
+    response = httpx.post(f"{live_server}/api/v1/me/certificates", headers=signed_in(live_server, resident),
+                          json={"proof": "SINGLE_DECLARATION", "purpose": "x"})
+    assert response.status_code == 400
+    assert response.json()["type"] == "/problems/invalid-request"

@@ -1,0 +1,130 @@
+"""The citizen portal (市民服务) in headless Chromium, as a new user uses it: sign in through the
+development identity provider, get a 无房证明, see it listed, download the PDF (its signature
+checked by poppler's pdfsig, its page rendered by pdftoppm), see the access in "who used my
+data", sign out; and the forms' refusals (no form token, unknown subject, no purpose)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page
+
+from api.settings import Settings
+from exchange.sources.demo_data import DemoResident, sample_residents
+from tests.support.pdf_tools import nss_db_trusting, require_tool, run_pdfsig
+
+UNKNOWN_PERSON = ("张三", "11010519491231002X")  # a valid ID number the demo sources do not hold
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def sign_in(page: Page, base: str, name: str, id_number: str) -> None:
+    """From the portal's sign-in link through the dev IdP's page, back to the portal."""
+    page.goto(f"{base}/portal")
+    page.click("#sign-in")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=id_number]", id_number)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/portal")
+
+
+def test_get_a_certificate_download_it_and_see_who_used_my_data(
+        browser: Browser, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
+    page = browser.new_page()
+    page.goto(live_server)
+    page.click("header nav >> text=市民服务")
+    assert "登录后，您可以在网上开具本人的电子证明" in page.locator("main").inner_text()
+    page.screenshot(path=str(tmp_path / "portal-signed-out.png"), full_page=True)
+
+    sign_in(page, live_server, resident.name, resident.id_number)
+    masked = resident.id_number[:6] + "********" + resident.id_number[-4:]
+    assert page.locator(".greeting").inner_text() == f"您好，{resident.name}（身份证号 {masked}）"
+    assert resident.id_number not in page.content()
+    proofs = page.locator("tr[id^=proof-]")
+    assert "网上开具" in proofs.first.inner_text()
+    housing = page.locator("#proof-NO_HOUSING")
+    assert "无房证明" in housing.inner_text() and "不动产登记中心" in housing.inner_text()
+    page.screenshot(path=str(tmp_path / "portal-request.png"), full_page=True)
+
+    page.check("#choose-NO_HOUSING")
+    page.fill("input[name=purpose]", "申请公租房")
+    page.click("form.portal-form button[type=submit]")
+    page.wait_for_url(f"{live_server}/portal/certificates?issued=*")
+    assert page.locator("#issued-message").inner_text().startswith("已开具“无房证明")
+    assert "证明编号 1.2.156.3005.2.1001." in page.locator("#issued-message").inner_text()
+    row = page.locator("#certificate-1")
+    listed = row.inner_text()
+    assert "无房证明" in listed and "金华市不动产登记中心" in listed and "申请公租房" in listed
+    assert row.locator(".status").inner_text() == "有效"
+    page.screenshot(path=str(tmp_path / "portal-certificates.png"), full_page=True)
+
+    with page.expect_download() as download:
+        row.locator("text=PDF 文件").click()
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    root_pem = page.request.get(f"{live_server}/api/v1/trust/root.pem").body()
+    report = run_pdfsig(pdf, tmp_path, nss_db_trusting(root_pem, tmp_path))
+    assert "Signature Validation: Signature is Valid." in report
+    assert "Certificate Validation: Certificate is Trusted." in report
+    pdftoppm = require_tool("pdftoppm", "poppler-utils")
+    subprocess.run([pdftoppm, "-png", "-r", "60", "-singlefile", str(tmp_path / "document.pdf"),
+                    str(tmp_path / "certificate")], check=True, timeout=60)
+    png = (tmp_path / "certificate.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
+
+    page.click(".portal-nav >> text=谁用了我的数据")
+    access = page.locator("#access-log tbody tr").first.inner_text()
+    assert "不动产登记中心" in access and "无房证明" in access and "本人申请开具电子证明" in access
+    assert "申请公租房" in access and "已提供" in access
+    page.screenshot(path=str(tmp_path / "portal-access-log.png"), full_page=True)
+
+    page.click("text=退出登录")
+    page.wait_for_url(f"{live_server}/portal")
+    assert page.locator("#sign-in").is_visible()
+    assert page.request.get(f"{live_server}/portal/certificates").status == 401
+    page.close()
+
+
+def test_a_form_without_its_token_is_refused(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    forged = page.request.post(f"{live_server}/portal/certificates",
+                               form={"proof": "NO_HOUSING", "purpose": "申请公租房"}, max_redirects=0)
+    assert forged.status == 400
+    assert "页面已过期或来源不明" in forged.text()
+    page.goto(f"{live_server}/portal/certificates")
+    assert page.locator(".empty").inner_text().startswith("您还没有电子证明")
+    page.close()
+
+
+def test_refusals_are_shown_on_the_form(browser: Browser, live_server: str, tmp_path: Path) -> None:
+    page = browser.new_page()
+    sign_in(page, live_server, *UNKNOWN_PERSON)
+    page.check("#choose-NO_HOUSING")
+    page.fill("input[name=purpose]", "   ")
+    page.click("form.portal-form button[type=submit]")
+    assert page.locator("#form-error").inner_text() == "请填写用途（1 至 100 个字）。"
+    assert page.is_checked("#choose-NO_HOUSING")
+
+    page.fill("input[name=purpose]", "办理签证")
+    page.click("form.portal-form button[type=submit]")
+    assert "没有您的相关记录" in page.locator("#form-error").inner_text()
+    page.screenshot(path=str(tmp_path / "portal-refused.png"), full_page=True)
+    page.goto(f"{live_server}/portal/certificates")
+    assert page.locator(".empty").count() == 1
+    page.close()
+
+
+def test_sign_in_returns_only_to_a_path_of_this_site(app: Flask) -> None:
+    form = {"name": "张三", "id_number": UNKNOWN_PERSON[1]}
+    client = app.test_client()
+    assert client.post("/dev-idp/login", data={**form, "next": "/portal"}).headers["Location"] == "/portal"
+    for elsewhere in ("//evil.example/portal", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "portal"):
+        response = client.post("/dev-idp/login", data={**form, "next": elsewhere})
+        assert response.status_code == 200 and "已登录：张三" in response.get_data(as_text=True)

@@ -1,0 +1,132 @@
+"""The public verifier page (电子证明验证) in headless Chromium, as a bank clerk uses it: a 无房证明
+shows VALID as a PDF, a pasted credential and a pasted QR payload; a tampered PDF shows INVALID;
+after the issuing department revokes it, all three show REVOKED with the reason; bad input is
+refused with a Chinese message and status 400."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from api.database import standalone_session
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.clients import ClientScope, register_client
+from exchange.sources.demo_data import DemoResident, sample_residents
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def issued(base: str, person: DemoResident) -> dict:
+    """A 无房证明 of `person` in its three forms, issued through the API."""
+    assertion = httpx.post(f"{base}/dev-idp/token", json={"name": person.name, "id_number": person.id_number})
+    me = {"Authorization": f"Bearer {assertion.json()['assertion']}"}
+    response = httpx.post(f"{base}/api/v1/me/certificates", headers=me, timeout=30,
+                          json={"proof": "NO_HOUSING", "purpose": "银行开户"})
+    assert response.status_code == 201, response.text
+    certificate = response.json()
+    forms = {kind: httpx.get(base + link, headers=me).content for kind, link in certificate["links"].items()}
+    return {**certificate, **forms}
+
+
+def tampered(pdf: bytes) -> bytes:
+    """The PDF with one byte of its first content stream flipped."""
+    start = pdf.index(b"stream", pdf.index(b"/Contents")) + len(b"stream\n") + 10
+    return pdf[:start] + bytes([pdf[start] ^ 0x01]) + pdf[start + 1:]
+
+
+def submit(page: Page, base: str, *, pdf: bytes | None = None, credential: str = "", qr: str = "",
+           id_number: str = "") -> int:
+    """Fill the verifier form as a person does and submit it; the response status."""
+    page.goto(f"{base}/verify")
+    if pdf is not None:
+        page.set_input_files("#pdf", files=[{"name": "证明.pdf", "mimeType": "application/pdf", "buffer": pdf}])
+    page.fill("#credential", credential)
+    page.fill("#qr", qr)
+    page.fill("#id_number", id_number)
+    with page.expect_navigation() as navigation:
+        page.click("form.verify-form button[type=submit]")
+    response = navigation.value
+    assert response is not None
+    return response.status
+
+
+def shown_checks(page: Page) -> dict[str, str]:
+    rows = page.locator("#checks tbody tr")
+    return {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").first.inner_text()
+            for i in range(rows.count())}
+
+
+def test_valid_tampered_and_revoked(browser: Browser, live_server: str, settings: Settings,
+                                    resident: DemoResident, tmp_path: Path) -> None:
+    certificate = issued(live_server, resident)
+    page = browser.new_page()
+    page.goto(live_server)
+    page.click("header nav >> text=证明验证")
+    assert page.locator("h1").inner_text() == "电子证明验证"
+
+    assert submit(page, live_server, pdf=certificate["pdf"], id_number=resident.id_number) == 200
+    assert page.locator("#verdict-result").inner_text() == "有效 VALID"
+    checks = shown_checks(page)
+    assert checks["内容完整性"] == checks["印章证书链"] == checks["证明状态（是否撤销）"] == "通过"
+    assert checks["持有人核验"] == "通过"
+    content = page.locator("#content").inner_text()
+    masked = resident.id_number[:6] + "********" + resident.id_number[-4:]
+    assert resident.name in content and masked in content and "金华市不动产登记中心" in content
+    assert "无房证明" in content and "银行开户" in content and "截至时间" in content
+    assert resident.id_number not in page.content()
+    page.screenshot(path=str(tmp_path / "verify-valid.png"), full_page=True)
+
+    assert submit(page, live_server, pdf=tampered(certificate["pdf"])) == 200
+    assert page.locator("#verdict-result").inner_text() == "无效 INVALID"
+    assert shown_checks(page)["内容完整性"] == "未通过"
+    assert page.locator("#content").count() == 0
+    page.screenshot(path=str(tmp_path / "verify-tampered.png"), full_page=True)
+
+    for field, kind in (("credential", "jws"), ("qr", "qr")):
+        assert submit(page, live_server, **{field: certificate[kind].decode()}) == 200
+        assert page.locator("#verdict-result").inner_text() == "有效 VALID"
+        assert shown_checks(page)["持有人核验"] == "未检查"
+        assert resident.name in page.locator("#content").inner_text()
+    page.screenshot(path=str(tmp_path / "verify-qr.png"), full_page=True)
+
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), certificate["issuer"], "证明管理系统",
+                                   [ClientScope.CERTIFICATES_REVOKE])
+    revoked = httpx.post(f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
+                         headers={"Authorization": f"Bearer {token}"}, json={"reason": "data_changed"})
+    assert revoked.status_code == 200, revoked.text
+
+    for form in ({"pdf": certificate["pdf"]}, {"credential": certificate["jws"].decode()},
+                 {"qr": certificate["qr"].decode()}):
+        assert submit(page, live_server, **form) == 200
+        assert page.locator("#verdict-result").inner_text() == "已撤销 REVOKED"
+        assert "证明所依据的信息已变更" in page.locator("#verdict").inner_text()
+        assert shown_checks(page)["证明状态（是否撤销）"] == "未通过"
+        assert page.locator("#content").count() == 0
+    page.screenshot(path=str(tmp_path / "verify-revoked.png"), full_page=True)
+    page.close()
+
+
+def test_bad_input_is_refused_in_chinese(browser: Browser, live_server: str, tmp_path: Path) -> None:
+    page = browser.new_page()
+    assert submit(page, live_server) == 400
+    assert page.locator("#verify-error").inner_text() == "请上传电子证明 PDF 文件，或粘贴机读凭证、二维码内容。"
+
+    assert submit(page, live_server, credential="这不是证明") == 400
+    assert page.locator("#verify-error").inner_text().startswith("无法识别：所提供的内容不是电子证明")
+
+    assert submit(page, live_server, credential="eyJhbGciOiJFUzI1NiJ9.e30.AAAA", qr="MZ1:AAAA") == 400
+    assert "三选一" in page.locator("#verify-error").inner_text()
+
+    too_large = b"%PDF-1.7\n" + bytes(2 * 1024 * 1024)
+    assert submit(page, live_server, pdf=too_large) == 400
+    assert page.locator("#verify-error").inner_text() == "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。"
+    page.screenshot(path=str(tmp_path / "verify-too-large.png"), full_page=True)
+    page.close()

@@ -1,0 +1,108 @@
+"""`mianzheng verify` offline, as a verifier runs it: on the committed test vectors and on a
+certificate issued at the counter (`mianzheng certificate issue`) in a test installation,
+before and after `mianzheng certificate revoke` and a new `mianzheng seal export-trust`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from api.offline_trust import STATUS_LIST_FILE
+from api.settings import Settings
+from exchange.sources.demo_data import sample_residents
+from tests.support.cli import cli_environment, run_cli
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+TRUST = str(VECTORS / "trust")
+SUFFIXES = (".pdf", ".jws", ".qr.txt")
+
+
+def verify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(env, "verify", *args)
+
+
+@pytest.mark.parametrize(("vector", "line"), [
+    ("edited/certificate.pdf", "不通过  完整性"),
+    ("edited/certificate.qr.txt", "不通过  完整性：签名值校验失败。"),
+    ("other-root/certificate.jws", "不通过  证书链：签名证书不是由本市电子印章根证书签发的。"),
+    ("attachment-swapped/after-signing.pdf", "不通过  完整性：签名后文件被修改"),
+])
+def test_tampered_vectors_are_refused_with_exit_1(vector: str, line: str) -> None:
+    result = verify(dict(os.environ), str(VECTORS / vector), "--trust", TRUST)
+    assert result.returncode == 1, result.stderr
+    assert line in result.stdout
+    assert result.stdout.splitlines()[-1] == "结论：证明无效。"
+    assert len(result.stdout.splitlines()) == 9  # one line per check, then the conclusion
+    assert result.stderr == ""
+
+
+def test_json_gives_the_verdict_document() -> None:
+    result = verify(dict(os.environ), str(VECTORS / "other-root/certificate.qr.txt"), "--trust", TRUST, "--json")
+    assert result.returncode == 1
+    verdict = json.loads(result.stdout)
+    assert (verdict["status"], verdict["form"]) == ("INVALID", "qr")
+    assert verdict["checks"][0]["code"] == "certificate_missing"
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    assert verify(env, str(tmp_path / "missing.pdf"), "--trust", TRUST).returncode == 2
+    assert verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(tmp_path / "none")).returncode == 2
+    result = verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith("错误：") and "export-trust" in result.stderr
+
+
+def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_path: Path) -> None:
+    env = cli_environment(database_url, settings.var_dir)
+    resident = sample_residents(settings.sources_dir, 1)[0]
+    out, trust = tmp_path / "out", tmp_path / "trust"
+    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out))
+    assert issued.returncode == 0, issued.stderr
+    assert resident.id_number not in issued.stdout
+    identifier = next(out.glob("*.pdf")).name.removesuffix(".pdf")
+    files = [str(out / f"{identifier}{suffix}") for suffix in SUFFIXES]
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    assert (trust / STATUS_LIST_FILE).exists()
+
+    for file in files:
+        result = verify(env, file, "--trust", str(trust), "--id-number", resident.id_number)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "结论：证明有效。" in result.stdout and "通过  持有人" in result.stdout
+        assert f"持有人：{resident.name}，身份证号 {resident.id_number[:6]}********{resident.id_number[-4:]}" in result.stdout
+        assert resident.id_number not in result.stdout + result.stderr
+    listed = run_cli(env, "certificate", "list", "--department", "BDC")
+    assert identifier in listed.stdout and "有效" in listed.stdout and resident.id_number not in listed.stdout
+
+    revoked = run_cli(env, "certificate", "revoke", identifier, "--reason", "holder_request")
+    assert revoked.returncode == 0, revoked.stderr
+    assert verify(env, files[1], "--trust", str(trust)).returncode == 0  # the old export does not know yet
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    for file in files:
+        result = verify(env, file, "--trust", str(trust))
+        assert result.returncode == 1
+        assert "不通过  证明状态：证明已被出具单位撤销（原因：持证人申请撤回）。" in result.stdout
+        assert "结论：证明已被出具单位撤销，不可使用。" in result.stdout
+    assert "已撤销（持证人申请撤回）" in run_cli(env, "certificate", "list").stdout
+
+    (trust / STATUS_LIST_FILE).unlink()
+    result = verify(env, files[2], "--trust", str(trust))
+    assert result.returncode == 0  # without the list, revocation cannot be seen: said, not hidden
+    assert "跳过  证明状态：未提供证明状态列表" in result.stdout and STATUS_LIST_FILE in result.stdout
+
+
+def test_counter_issuance_refusals(database_url: str, settings: Settings, tmp_path: Path) -> None:
+    env = cli_environment(database_url, settings.var_dir)
+    base = ("certificate", "issue", "--name", "张三", "--purpose", "测试", "--out", str(tmp_path))
+    bad_id = run_cli(env, *base, "--id-number", "330702199003071234", "--proof", "NO_HOUSING")
+    assert bad_id.returncode == 1 and bad_id.stderr.startswith("错误：身份证号无效")
+    unknown = run_cli(env, *base, "--id-number", "330702199003071233", "--proof", "NO_SUCH_PROOF")
+    assert unknown.returncode == 3 and unknown.stderr.startswith("错误：")
+    missing = run_cli(env, "certificate", "revoke", "1.2.156.3005.2.1001.12330700MB0000027A.0000000099.01.X",
+                      "--reason", "unspecified")
+    assert missing.returncode == 1 and missing.stderr.startswith("错误：电子证明编号无效")

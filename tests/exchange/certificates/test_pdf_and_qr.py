@@ -1,0 +1,112 @@
+"""The PDF with standard tools (poppler), the QR payload's size and interop, the status list."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from exchange.certificates.pdf import render_pdf
+from exchange.certificates.qr_payload import PREFIX
+from exchange.certificates.status_list import MIN_ENTRIES, StatusList, allocate_index, read_status_list
+from seals.trust import TrustStore
+
+from .conftest import ISSUED_AT, LIST_URL, Issued, Pki
+
+pytestmark = pytest.mark.slow
+
+
+def run(*command: str) -> str:
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def pdf_file(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pdf") / "certificate.pdf"
+    path.write_bytes(issued.pdf)
+    return path
+
+
+def test_pdfsig_trusts_the_signature_once_the_root_is_imported(pdf_file: Path, trust: TrustStore, tmp_path: Path) -> None:
+    assert "Signature is Valid" in run("pdfsig", str(pdf_file))
+    root = tmp_path / "root.pem"
+    root.write_bytes(trust.root.public_bytes(Encoding.PEM))
+    nss = f"sql:{tmp_path}"
+    run("certutil", "-N", "-d", nss, "--empty-password")
+    run("certutil", "-A", "-d", nss, "-n", "Root", "-t", "C,C,C", "-i", str(root))
+    output = run("pdfsig", "-nssdir", nss, str(pdf_file))
+    assert "Signature is Valid" in output and "Certificate is Trusted" in output
+
+
+def test_the_documents_text_font_is_embedded(pdf_file: Path) -> None:
+    fonts = run("pdffonts", str(pdf_file)).splitlines()[2:]
+    wenquanyi = [line for line in fonts if "WenQuanYiMicroHei" in line]
+    assert wenquanyi and all(" yes yes yes " in line for line in wenquanyi)
+    # left as they are: the seal's glyphs (seals.seal_image, STSong-Light) and reportlab's unused Helvetica
+    assert {line.split()[0] for line in fonts} - {line.split()[0] for line in wenquanyi} <= {"STSong-Light", "Helvetica"}
+
+
+def test_pdfdetach_lists_the_credential(pdf_file: Path, issued: Issued, tmp_path: Path) -> None:
+    assert "credential.jws" in run("pdfdetach", "-list", str(pdf_file))
+    run("pdfdetach", "-save", "1", "-o", str(tmp_path / "c.jws"), str(pdf_file))
+    assert (tmp_path / "c.jws").read_text() == issued.credential
+
+
+def test_the_page_renders_and_its_qr_decodes_to_the_payload(pdf_file: Path, issued: Issued, tmp_path: Path) -> None:
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    run("pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf_file), str(tmp_path / "page"))
+    decoded = zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))
+    assert [barcode.text for barcode in decoded] == [issued.qr]
+
+
+def test_rendering_is_reproducible(issued: Issued) -> None:
+    assert render_pdf(issued.content, issued.qr) == render_pdf(issued.content, issued.qr)
+
+
+def test_qr_payload_is_small_and_alphanumeric(issued: Issued) -> None:
+    assert issued.qr.startswith(PREFIX)
+    assert len(issued.qr) < 1000
+    assert set(issued.qr) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+
+
+def test_qr_cose_verifies_with_pycose(issued: Issued, pki: Pki) -> None:
+    import zlib
+
+    import base45
+    from pycose.keys import EC2Key
+    from pycose.messages import Sign1Message
+
+    import cbor2
+
+    tagged = cbor2.loads(zlib.decompress(base45.b45decode(issued.qr[len(PREFIX) :])))
+    assert tagged.tag == 18
+    # cbor2 6 decodes arrays as tuples, which pycose 1.1's decode() does not accept
+    protected, unprotected, payload, signature = tagged.value
+    message = Sign1Message.from_cose_obj([protected, dict(unprotected), payload, signature], True)
+    numbers = pki.signer("BDC").certificate_chain[0].public_key().public_numbers()
+    message.key = EC2Key(crv="P_256", x=numbers.x.to_bytes(32, "big"), y=numbers.y.to_bytes(32, "big"))
+    assert message.verify_signature()
+
+
+def test_status_list(pki: Pki, trust: TrustStore) -> None:
+    empty = StatusList.empty(LIST_URL)
+    assert empty.size == MIN_ENTRIES and not empty.is_revoked(0)
+    revoked = empty.revoke(0).revoke(MIN_ENTRIES - 1, "issued_in_error")
+    assert revoked.bits[0] == 0x80 and revoked.bits[-1] == 0x01
+    assert revoked.reason(0) == "unspecified" and revoked.reason(MIN_ENTRIES - 1) == "issued_in_error"
+    assert revoked.reason(1) is None
+    assert revoked.encoded_list().startswith("u") and len(empty.encoded_list()) < 100
+    from exchange.certificates.status_list import sign_status_list
+
+    token = sign_status_list(revoked, pki.signer("SJ"), now=ISSUED_AT)
+    assert read_status_list(token, trust, now=ISSUED_AT) == revoked
+    with pytest.raises(IndexError):
+        empty.is_revoked(MIN_ENTRIES)
+    with pytest.raises(ValueError):
+        StatusList.empty(LIST_URL, 1024)
+    taken = {allocate_index(set()) for _ in range(50)}
+    assert len(taken) > 40 and allocate_index(taken) not in taken

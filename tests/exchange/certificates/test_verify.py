@@ -1,0 +1,199 @@
+"""One verdict for three forms: round trips, equal verdicts, and each way a certificate is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import replace
+from datetime import timedelta
+
+import base45
+import cbor2
+import pytest
+
+from catalog.canonical import canonical_json
+from catalog.model import Catalog
+from exchange.certificates.credential import sign_credential
+from exchange.certificates.model import CertificateContent
+from exchange.certificates.pdf import attach_credential, render_pdf
+from exchange.certificates.qr_payload import PREFIX, QrContent
+from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
+from exchange.certificates.verify import verify_certificate
+from seals.pades import sign_pdf
+from seals.trust import TrustStore
+from seals.verdict import Check, Status
+
+from .conftest import ID_NUMBER, NOW, Issued, Pki, issue_all, no_housing_content
+
+FORMS = ("pdf", "credential", "qr")
+
+
+def form(issued: Issued, name: str) -> bytes | str:
+    return {"pdf": issued.pdf, "credential": issued.credential, "qr": issued.qr}[name]
+
+
+def codes(verdict: CertificateVerdict) -> list[tuple[str, str, str]]:
+    return [(result.check.value, result.status.value, result.code) for result in verdict.checks]
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_each_form_verifies(issued: Issued, trust: TrustStore, status_list_token: str, name: str) -> None:
+    verdict = verify_certificate(form(issued, name), trust, status_list_token, id_number=ID_NUMBER, now=NOW)
+    assert verdict.form == name
+    assert verdict.valid, codes(verdict)
+    assert [result.check for result in verdict.checks] == [*Check, *CertificateCheck]
+    assert verdict.content is not None and verdict.content["identifier"] == issued.content.identifier
+    assert verdict.signer is not None and verdict.signer.organization == "金华市不动产登记中心"
+    json.dumps(verdict.to_dict(), ensure_ascii=False)  # JSON-able for the API
+
+
+def test_the_three_forms_give_equal_verdicts(issued: Issued, trust: TrustStore, status_list_token: str) -> None:
+    verdicts = [verify_certificate(form(issued, name), trust, status_list_token, now=NOW) for name in FORMS]
+    assert codes(verdicts[0]) == codes(verdicts[1]) == codes(verdicts[2])
+    full = issued.content.to_dict()
+    assert verdicts[0].content == verdicts[1].content == full
+    qr = verdicts[2].content
+    assert qr is not None
+    assert {key: full[key] for key in qr if key != "fields"} == {key: value for key, value in qr.items() if key != "fields"}
+    assert qr["fields"] == [{"name": field["name"], "value": field["value"]} for field in full["fields"]]
+
+
+def test_without_status_list_and_id_number_those_checks_are_skipped(issued: Issued, trust: TrustStore) -> None:
+    verdict = verify_certificate(issued.credential, trust, None, now=NOW)
+    assert verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_unavailable"
+    assert verdict.result(CertificateCheck.HOLDER_BINDING).status is Status.SKIPPED
+    assert verdict.valid
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_wrong_holder_is_refused(issued: Issued, trust: TrustStore, name: str) -> None:
+    verdict = verify_certificate(form(issued, name), trust, None, id_number="330702199003071241", now=NOW)
+    assert verdict.result(CertificateCheck.HOLDER_BINDING).code == "holder_mismatch"
+    assert verdict.status is Status.INVALID
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_expired(issued: Issued, trust: TrustStore, name: str) -> None:
+    assert issued.content.valid_until is not None
+    later = issued.content.valid_until + timedelta(seconds=1)
+    verdict = verify_certificate(form(issued, name), trust, None, now=later)
+    result = verdict.result(CertificateCheck.VALIDITY_WINDOW)
+    assert (result.status, result.code) == (Status.INVALID, "certificate_expired")
+    assert verdict.status is Status.INVALID
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_revoked_with_reason(issued: Issued, trust: TrustStore, revoked_list_token: str, name: str) -> None:
+    verdict = verify_certificate(form(issued, name), trust, revoked_list_token, now=NOW)
+    result = verdict.result(CertificateCheck.CERTIFICATE_STATUS)
+    assert (result.status, result.code) == (Status.INVALID, "certificate_revoked")
+    assert "证明所依据的信息已变更" in result.message_zh
+    assert verdict.revocation_reason == "data_changed"
+    assert verdict.status is Status.INVALID
+
+
+def test_a_stale_status_list_is_an_error(issued: Issued, trust: TrustStore, status_list_token: str) -> None:
+    verdict = verify_certificate(issued.credential, trust, status_list_token, now=NOW + timedelta(days=2))
+    assert verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_stale"
+    assert verdict.status is Status.ERROR
+
+
+@pytest.mark.parametrize(("name", "check", "code"), [
+    ("pdf", Check.CHAIN, "untrusted_root"),
+    ("credential", Check.CHAIN, "untrusted_root"),
+    ("qr", Check.INTEGRITY, "certificate_missing"),  # the QR names its seal by kid only
+])
+def test_resigned_by_another_root(
+    catalog: Catalog, other_pki: Pki, trust: TrustStore, name: str, check: Check, code: str
+) -> None:
+    forged = issue_all(no_housing_content(catalog), other_pki.signer("BDC"))
+    verdict = verify_certificate(form(forged, name), trust, None, now=NOW)
+    assert (verdict.result(check).status, verdict.result(check).code) == (Status.INVALID, code)
+    assert verdict.status is Status.INVALID
+
+
+def test_another_departments_seal_cannot_issue_in_the_registrys_name(
+    issued: Issued, pki: Pki, trust: TrustStore
+) -> None:
+    token = sign_credential(issued.content, pki.signer("SJ"))
+    verdict = verify_certificate(token, trust, None, now=NOW)
+    assert verdict.result(CertificateCheck.ISSUER).code == "issuer_mismatch"
+    assert verdict.status is Status.INVALID
+
+
+def test_pdf_byte_changed(issued: Issued, trust: TrustStore) -> None:
+    original = b"0000000042.01"
+    assert original in issued.pdf
+    edited = issued.pdf.replace(original, b"0000000043.01", 1)
+    verdict = verify_certificate(edited, trust, None, now=NOW)
+    assert verdict.result(Check.INTEGRITY).status is Status.INVALID
+    assert verdict.status is Status.INVALID
+
+
+def test_jws_payload_changed(issued: Issued, trust: TrustStore) -> None:
+    header, payload, signature = issued.credential.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["holder"]["name"] = "李四"
+    edited_payload = base64.urlsafe_b64encode(canonical_json(claims)).rstrip(b"=").decode()
+    verdict = verify_certificate(f"{header}.{edited_payload}.{signature}", trust, None, now=NOW)
+    assert verdict.result(Check.INTEGRITY).code == "signature_mismatch"
+    assert verdict.status is Status.INVALID
+
+
+def test_qr_changed(issued: Issued, trust: TrustStore) -> None:
+    message = cbor2.loads(zlib.decompress(base45.b45decode(issued.qr[len(PREFIX) :])))
+    protected, unprotected, payload, signature = message.value
+    content = dict(cbor2.loads(payload))
+    content[4] = "李四"  # holder name
+    edited = cbor2.dumps(cbor2.CBORTag(18, [protected, dict(unprotected), cbor2.dumps(content), signature]))
+    verdict = verify_certificate(PREFIX + base45.b45encode(zlib.compress(edited)).decode(), trust, None, now=NOW)
+    assert verdict.result(Check.INTEGRITY).code == "signature_mismatch"
+    assert verdict.status is Status.INVALID
+
+
+def test_attachment_swapped_before_signing(catalog: Catalog, issued: Issued, pki: Pki, trust: TrustStore) -> None:
+    """A genuine seal signs a page of one certificate carrying another certificate's credential."""
+    other = sign_credential(no_housing_content(catalog, serial=43), pki.signer("BDC"))
+    pdf = sign_pdf(attach_credential(render_pdf(issued.content, issued.qr), other), pki.signer("BDC"))
+    verdict = verify_certificate(pdf, trust, None, now=NOW)
+    result = verdict.result(Check.INTEGRITY)
+    assert (result.status, result.code) == (Status.INVALID, "credential_mismatch")
+
+
+def test_attachment_swapped_after_signing(catalog: Catalog, issued: Issued, pki: Pki, trust: TrustStore) -> None:
+    other = sign_credential(no_housing_content(catalog, serial=43), pki.signer("BDC"))
+    verdict = verify_certificate(attach_credential(issued.pdf, other), trust, None, now=NOW)
+    result = verdict.result(Check.INTEGRITY)
+    assert (result.status, result.code) == (Status.INVALID, "modified_after_signing")
+
+
+def test_attachment_missing_or_broken(issued: Issued, pki: Pki, trust: TrustStore) -> None:
+    bare = sign_pdf(render_pdf(issued.content, issued.qr), pki.signer("BDC"))
+    assert verify_certificate(bare, trust, None, now=NOW).result(Check.INTEGRITY).code == "credential_missing"
+    header, payload, signature = issued.credential.split(".")
+    broken = f"{header}.{payload}.{signature[:-4]}AAAA"
+    pdf = sign_pdf(attach_credential(render_pdf(issued.content, issued.qr), broken), pki.signer("BDC"))
+    assert verify_certificate(pdf, trust, None, now=NOW).result(Check.INTEGRITY).code == "credential_invalid"
+
+
+def test_signed_json_that_is_not_a_certificate(pki: Pki, trust: TrustStore) -> None:
+    from seals.jws import sign_jws
+
+    token = sign_jws({"hello": "world"}, pki.signer("BDC"), typ="mianzheng-ecert+jwt")
+    verdict = verify_certificate(token, trust, None, now=NOW)
+    assert verdict.result(Check.INTEGRITY).code == "not_a_certificate"
+
+
+@pytest.mark.parametrize("garbage", [b"", b"%PDF-1.7 broken", "MZ1:not base45!", "a.b.c", "hello", b"\xff\xfe"])
+def test_garbage_is_refused_not_raised(trust: TrustStore, garbage: bytes | str) -> None:
+    verdict = verify_certificate(garbage, trust, None, now=NOW)
+    assert verdict.status is Status.INVALID
+    assert verdict.result(Check.INTEGRITY).status is Status.INVALID
+
+
+def test_content_round_trips(issued: Issued) -> None:
+    content = issued.content
+    assert CertificateContent.from_dict(json.loads(canonical_json(content.to_dict()))) == content
+    assert QrContent.of(content).to_dict()["identifier"] == content.identifier
+    assert replace(content, holder_name="李四") != content
