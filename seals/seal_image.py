@@ -90,9 +90,15 @@ def seal_geometry(text: SealText, diameter: float) -> SealGeometry:
     )
 
 
-def draw_seal(canvas: Canvas, x: float, y: float, diameter: float, text: SealText) -> None:
-    """Draw the seal as vector graphics on a reportlab canvas, centred at (x, y)."""
-    _register_pdf_font()
+def draw_seal(canvas: Canvas, x: float, y: float, diameter: float, text: SealText,
+              font_name: str | None = None) -> None:
+    """Draw the seal as vector graphics on a reportlab canvas, centred at (x, y).
+
+    `font_name` is a font the caller registered (an embedded TrueType font, so the PDF carries
+    every glyph it shows); by default reportlab's built-in STSong-Light, which is not embedded."""
+    font = font_name or PDF_FONT
+    if font_name is None:
+        _register_pdf_font()
     geometry = seal_geometry(text, diameter)
     red = tuple(channel / 255 for channel in SEAL_RED)
     canvas.saveState()
@@ -115,8 +121,8 @@ def draw_seal(canvas: Canvas, x: float, y: float, diameter: float, text: SealTex
         canvas.scale(glyph.x_scale, 1)
         text_object = canvas.beginText()
         text_object.setTextRenderMode(2)  # fill and stroke: a heavier stroke, like a carved seal
-        text_object.setFont(PDF_FONT, glyph.size)
-        text_object.setTextOrigin(-pdfmetrics.stringWidth(glyph.char, PDF_FONT, glyph.size) / 2, -0.36 * glyph.size)
+        text_object.setFont(font, glyph.size)
+        text_object.setTextOrigin(-pdfmetrics.stringWidth(glyph.char, font, glyph.size) / 2, -0.36 * glyph.size)
         text_object.textOut(glyph.char)
         canvas.drawText(text_object)
         canvas.restoreState()

@@ -238,7 +238,8 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     canvas.drawCentredString(issuer_x, block_top - 14 * mm, content.issuer.name_zh)
     canvas.drawCentredString(issuer_x, block_top - 21 * mm, format_date_zh(content.issued_at.astimezone(BEIJING).date()))
     # stamped over the right part of the name and the date, as a seal is on paper
-    draw_seal(canvas, issuer_x + 14 * mm, block_top - 14 * mm, SEAL_DIAMETER, SealText(content.issuer.name_zh))
+    draw_seal(canvas, issuer_x + 14 * mm, block_top - 14 * mm, SEAL_DIAMETER, SealText(content.issuer.name_zh),
+              font_name=FONT_NAME)
     _draw_qr(canvas, qr_payload, left, block_top - 40 * mm, QR_SIZE)
     canvas.setFont(FONT_NAME, 8)
     canvas.drawCentredString(left + QR_SIZE / 2, block_top - 44 * mm, "扫码离线核验")
