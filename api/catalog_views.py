@@ -73,6 +73,7 @@ def matter_view(catalog: Catalog, matter: Matter) -> dict[str, Any]:
         "consumers": list(matter.consumers),
         "rule_zh": matter.rule_zh,
         "proofs": requirements,
+        "rules": [asdict(rule) for rule in matter.rules],
     }
 
 

@@ -87,6 +87,13 @@ class Scope(_LabelledEnum):
         return Subject.ORGANISATION if self is Scope.EMPLOYER else Subject.PERSON
 
 
+class Outcome(_LabelledEnum):
+    """What a matter's decision is when one of its eligibility rules is false."""
+
+    NOT_ELIGIBLE = "not_eligible", "不符合条件"
+    NEEDS_REVIEW = "needs_review", "需人工审核"
+
+
 class ItemType(StrEnum):
     """The type of a proof's data item."""
 
@@ -163,6 +170,17 @@ class MatterProof:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """An eligibility rule of a matter: a CEL expression over the fields the matter receives
+    (see `catalog.rules`), and the outcome when it is false."""
+
+    code: str
+    name_zh: str
+    expression: str
+    outcome_if_false: Outcome
+
+
+@dataclass(frozen=True)
 class Matter:
     """A high-frequency matter (事项) and the proofs it requires."""
 
@@ -177,6 +195,7 @@ class Matter:
     rule_zh: str
     proofs: tuple[MatterProof, ...]
     service_code: str | None = None
+    rules: tuple[Rule, ...] = ()
 
     def entry(self, proof_code: str) -> MatterProof:
         """How this matter requires `proof_code`; KeyError if it does not."""
@@ -303,6 +322,8 @@ def _matter_document(matter: Matter) -> dict[str, Any]:
             for entry in matter.proofs
         ],
     }
+    if matter.rules:
+        document["rules"] = [{**asdict(rule), "outcome_if_false": rule.outcome_if_false.value} for rule in matter.rules]
     return _without_none(document, "service_code")
 
 
@@ -353,4 +374,13 @@ def _matter_from(entry: Mapping[str, Any]) -> Matter:
         rule_zh=entry["rule_zh"],
         proofs=proofs,
         service_code=entry.get("service_code"),
+        rules=tuple(
+            Rule(
+                code=rule["code"],
+                name_zh=rule["name_zh"],
+                expression=rule["expression"],
+                outcome_if_false=Outcome(rule["outcome_if_false"]),
+            )
+            for rule in entry.get("rules", [])
+        ),
     )

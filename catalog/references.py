@@ -1,6 +1,7 @@
 """The rules that relate catalog entries to each other, checked after each entry has passed
 its schema: duplicate codes and credit codes, unknown departments and proofs, matter fields
-that are not data items of the proof, and what a matter's handling mode requires of a proof.
+that are not data items of the proof, what a matter's handling mode requires of a proof, and
+what a matter's eligibility rules read (`catalog.rules`).
 
 An entry that failed its schema still counts for its code, so a broken proof does not also
 make every matter that names it report an unknown proof.
@@ -14,6 +15,7 @@ from typing import Any
 
 from catalog.errors import Problem
 from catalog.model import Mode, Scope
+from catalog.rules import rule_problems
 
 
 @dataclass(frozen=True)
@@ -125,3 +127,6 @@ def _matter_problems(
             scope, subject = required["scope"], proof["subject"]
             message = f"scope {scope} needs a proof whose subject is {needed}, {code} has subject {subject}"
             yield matters.problem(entry, f"{path}.scope", message)
+    data_items = {code: [item["name"] for item in proof["data_items"]] for code, proof in valid_proofs.items()}
+    for field, message in rule_problems(matter, data_items):
+        yield matters.problem(entry, field, message)

@@ -19,7 +19,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
-from catalog.model import Domain, ItemType, Mode, Scope, Subject
+from catalog.model import Domain, ItemType, Mode, Outcome, Scope, Subject
 
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -75,8 +75,8 @@ def _flag() -> _StrictBoolean:
     return _StrictBoolean(required=True, error_messages={**_MESSAGES, "invalid": "must be true or false"})
 
 
-def _list(item: fields.Field, **kwargs: Any) -> fields.List:
-    return fields.List(item, required=True, error_messages={**_MESSAGES, "invalid": "must be a list"}, **kwargs)
+def _list(item: fields.Field, *, required: bool = True, **kwargs: Any) -> fields.List:
+    return fields.List(item, required=required, error_messages={**_MESSAGES, "invalid": "must be a list"}, **kwargs)
 
 
 def _nested(schema: type[Schema]) -> fields.Nested:
@@ -194,6 +194,15 @@ class MatterProofSchema(_EntrySchema):
             raise ValidationError({"fields": {i: [f"duplicate field {name!r}"] for i, name in repeated.items()}})
 
 
+class RuleSchema(_EntrySchema):
+    """An eligibility rule of a matter; its expression is checked in `catalog.rules`."""
+
+    code = _pattern(NAME_PATTERN)
+    name_zh = _text()
+    expression = _text()
+    outcome_if_false = _choice(Outcome)
+
+
 class MatterSchema(_EntrySchema):
     """An entry of matters.yaml."""
 
@@ -208,6 +217,7 @@ class MatterSchema(_EntrySchema):
     consumers = _list(_pattern(CODE_PATTERN))
     rule_zh = _text()
     proofs = _list(_nested(MatterProofSchema), validate=validate.Length(min=1, error="list at least one proof"))
+    rules = _list(_nested(RuleSchema), required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _entries_consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -227,5 +237,8 @@ class MatterSchema(_EntrySchema):
                     proof_errors.setdefault(i, {})["scope"] = [f"scope {entry['scope']} needs household: true"]
         if proof_errors:
             errors["proofs"] = proof_errors
+        rule_codes = _duplicates(rule.get("code", "") for rule in data.get("rules", []))
+        if any(rule_codes.values()):
+            errors["rules"] = {i: {"code": [f"duplicate rule code {code!r}"]} for i, code in rule_codes.items() if code}
         if errors:
             raise ValidationError(errors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from catalog.model import Domain, Mode
+from catalog.model import Domain, Mode, Outcome
 
 _MODES = [m.value for m in Mode]
 _DOMAINS = [d.value for d in Domain]
@@ -61,6 +61,15 @@ class RequirementSchema(ma.Schema):
     condition_zh = ma.fields.String(allow_none=True)
 
 
+class RuleSchema(ma.Schema):
+    """An eligibility rule of a matter: a CEL expression over the fields it receives."""
+
+    code = ma.fields.String(metadata={"example": "no_property"})
+    name_zh = ma.fields.String()
+    expression = ma.fields.String(metadata={"description": "CEL expression (see docs/catalog.md)"})
+    outcome_if_false = ma.fields.String(metadata={"enum": [o.value for o in Outcome]})
+
+
 class MatterSchema(ma.Schema):
     code = ma.fields.String(metadata={"example": "PUBLIC_RENTAL_HOUSING"})
     name_zh = ma.fields.String()
@@ -74,6 +83,7 @@ class MatterSchema(ma.Schema):
     consumers = ma.fields.List(ma.fields.String(), metadata={"description": "Departments that may ask (deny by default)"})
     rule_zh = ma.fields.String()
     proofs = ma.fields.List(ma.fields.Nested(RequirementSchema))
+    rules = ma.fields.List(ma.fields.Nested(RuleSchema))
 
 
 class CatalogVersionSchema(ma.Schema):

@@ -16,14 +16,15 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from catalog.city import CITY_CONSTANTS
 from exchange.sources.demo_population import BEIJING, Business, Person, Population
 from exchange.sources.demo_vocabulary import CITY_REGION, HOSPITALS_SECONDARY
 
 Row = tuple[str, str | None, dict[str, Any]]
 Builder = Callable[[Population], Iterator[Row]]
 
-MINIMUM_LIVING_STANDARD = Decimal(1250)
-"""Monthly minimum-living standard per person in the demo city (元)."""
+MINIMUM_LIVING_STANDARD = Decimal(str(CITY_CONSTANTS["minimum_living_standard_monthly"]))
+"""Monthly minimum-living standard per person in the demo city (元), the one rules compare with."""
 
 
 def as_of(population: Population) -> datetime:

@@ -1,0 +1,128 @@
+"""Eligibility rules in the catalog: the bundled rules validate and evaluate, and a rule that
+does not parse or reads a name the matter does not provide is rejected with a precise message."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import celpy
+import pytest
+
+from catalog.city import CITY_CONSTANTS
+from catalog.errors import CatalogInvalid
+from catalog.loading import bundled_catalog_path, load_catalog
+from catalog.model import Catalog, Outcome
+from catalog.rules import compile_rule
+from tests.catalog.test_loading import Sections, entry, write
+
+BUNDLED = load_catalog(bundled_catalog_path())
+
+
+@pytest.fixture
+def sections() -> Sections:
+    return copy.deepcopy(BUNDLED.to_document())
+
+
+def rejected(tmp_path: Path, sections: Sections, matter: str, rule: dict[str, Any]) -> list[str]:
+    """The problem lines when `rule` is added to `matter`'s rules."""
+    entry(sections["matters"], matter).setdefault("rules", []).append(rule)
+    with pytest.raises(CatalogInvalid) as caught:
+        load_catalog(write(tmp_path / "catalog", sections))
+    return [str(problem) for problem in caught.value.problems]
+
+
+def rule(expression: str, code: str = "extra", outcome: str = "not_eligible") -> dict[str, Any]:
+    return {"code": code, "name_zh": "测试条件", "expression": expression, "outcome_if_false": outcome}
+
+
+def test_bundled_rules_parse_validate_and_round_trip() -> None:
+    housing = BUNDLED.matters["PUBLIC_RENTAL_HOUSING"]
+    assert [r.code for r in housing.rules] == ["no_property", "income_below_line", "not_renting_public_housing"]
+    assert [r.code for r in BUNDLED.matters["MINIMUM_LIVING_APPLICATION"].rules] == ["income_below_standard"]
+    assert BUNDLED.matters["BUSINESS_STARTUP"].rules[0].outcome_if_false is Outcome.NEEDS_REVIEW
+    assert Catalog.from_document(BUNDLED.to_document()) == BUNDLED
+    for matter in BUNDLED.matters.values():
+        for bundled_rule in matter.rules:
+            assert compile_rule(bundled_rule) is not None
+
+
+@pytest.mark.parametrize(
+    ("has_property", "expected"), [([False, False], True), ([False, True], False)], ids=["none", "one_owns"]
+)
+def test_a_bundled_rule_evaluates_against_members(has_property: list[bool], expected: bool) -> None:
+    no_property = BUNDLED.matters["PUBLIC_RENTAL_HOUSING"].rules[0]
+    members = [{"no_housing": {"has_registered_property": owns}} for owns in has_property]
+    assert bool(compile_rule(no_property).evaluate({"members": celpy.json_to_cel(members)})) is expected
+
+
+@pytest.mark.parametrize(("income", "expected"), [(1000.0, True), (1205.0, False)])
+def test_income_rule_reads_the_city_constant(income: float, expected: bool) -> None:
+    below = BUNDLED.matters["MINIMUM_LIVING_APPLICATION"].rules[0]
+    activation = {
+        "income": celpy.json_to_cel({"per_capita_monthly_income": income}),
+        "city": celpy.json_to_cel(dict(CITY_CONSTANTS)),
+    }
+    assert bool(compile_rule(below).evaluate(activation)) is expected
+
+
+PREFIX = "matters.yaml: PUBLIC_RENTAL_HOUSING.rules"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("income.per_capita_monthly_income <", "does not parse at line 1, column 34"),
+        ("tax_payment.amount_paid > 0.0", "unknown name 'tax_payment': not a proof of this matter, members or city"),
+        ("members.all(m, m.no_housing.owns_house == false)", "unknown field no_housing.owns_house"),
+        (
+            "members.all(m, m.no_housing.search_no == '')",
+            "no_housing.search_no is not among the fields this matter receives (data minimisation)",
+        ),
+        ("income.full_name == ''", "income.full_name is not among the fields this matter receives (data minimisation)"),
+        ("members.exists(m, m.income.family_size > 3)", "members have no proof income (scope each_member)"),
+        (
+            "no_housing.has_registered_property",
+            "no_housing is read per member: members.all(m, m.no_housing.<field> ...)",
+        ),
+        (
+            "members[0].no_housing.property_count == 0",
+            "read members through a macro, e.g. members.all(m, m.<proof>.<field> ...)",
+        ),
+        ("income.per_capita_monthly_income < city.poverty_line", "unknown city constant city.poverty_line"),
+    ],
+    ids=[
+        "syntax",
+        "unknown_proof",
+        "unknown_field",
+        "member_not_received",
+        "not_received",
+        "member_scope",
+        "per_member",
+        "index",
+        "constant",
+    ],
+)
+def test_bad_expressions_are_rejected(tmp_path: Path, sections: Sections, expression: str, message: str) -> None:
+    assert rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule(expression)) == [
+        f"{PREFIX}[extra].expression: {message}"
+    ]
+
+
+def test_members_is_only_for_household_matters(tmp_path: Path, sections: Sections) -> None:
+    problems = rejected(tmp_path, sections, "TEACHER_QUALIFICATION", rule("size(members) == 1"))
+    assert problems == [
+        "matters.yaml: TEACHER_QUALIFICATION.rules[extra].expression: "
+        "unknown name 'members': not a proof of this matter, members or city"
+    ]
+
+
+def test_duplicate_rule_code(tmp_path: Path, sections: Sections) -> None:
+    problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule("true", code="no_property"))
+    assert problems == [f"{PREFIX}[3].code: duplicate rule code 'no_property'"]
+
+
+def test_unknown_outcome(tmp_path: Path, sections: Sections) -> None:
+    problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule("true", outcome="rejected"))
+    assert problems == [f"{PREFIX}[3].outcome_if_false: 'rejected' is not one of: not_eligible, needs_review"]
