@@ -11,8 +11,6 @@ SimpleSigner. Ratios are ours / raw; the machines are noisy, so compare ratios.
 
 from __future__ import annotations
 
-import argparse
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from io import BytesIO
@@ -42,22 +40,11 @@ from seals.trust import TrustStore
 
 LIST_URL = "http://127.0.0.1/status/1"
 ID_NUMBER = "330702199003071233"
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Operations per second over at least `seconds`."""
-    operation()  # warm up caches and lazy imports
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        operation()
-        count += 1
-    return count / elapsed
+from timing import rate, seconds_per_measurement
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="duration of each measurement")
-    seconds = parser.parse_args().seconds
+    seconds = seconds_per_measurement(__doc__)
 
     catalog = load_catalog(bundled_catalog_path())
     department = catalog.departments["BDC"]

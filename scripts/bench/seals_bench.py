@@ -10,10 +10,8 @@ is ours / raw; the machines are noisy, so compare ratios, not absolute figures.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
-from collections.abc import Callable
 from io import BytesIO
 
 from asn1crypto import keys as asn1_keys
@@ -36,22 +34,11 @@ from seals.seal_image import SealText, draw_seal
 from seals.trust import TrustStore
 from seals.verify_jws import verify_jws
 from seals.verify_pdf import verify_pdf
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Operations per second over at least `seconds`."""
-    operation()  # warm up caches and lazy imports
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        operation()
-        count += 1
-    return count / elapsed
+from timing import rate, seconds_per_measurement
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="duration of each measurement")
-    seconds = parser.parse_args().seconds
+    seconds = seconds_per_measurement(__doc__)
 
     city_ca = ca.create_root()
     key = ca.generate_key()

@@ -1,0 +1,24 @@
+"""What the benchmarks share: the rate of an operation, and their command line."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+
+def rate(operation: Callable[[], object], seconds: float) -> float:
+    """Operations per second over at least `seconds`."""
+    operation()  # warm up caches and lazy imports
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        operation()
+        count += 1
+    return count / elapsed
+
+
+def seconds_per_measurement(description: str | None) -> float:
+    """`--seconds` from the command line (default 2)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=2.0, help="duration of each measurement")
+    return parser.parse_args().seconds
