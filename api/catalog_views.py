@@ -6,6 +6,7 @@ One presentation serves the JSON API and the public web page, so both always agr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -75,6 +76,30 @@ def matter_view(catalog: Catalog, matter: Matter) -> dict[str, Any]:
         "proofs": requirements,
         "rules": [asdict(rule) for rule in matter.rules],
     }
+
+
+def matter_selected(view: dict[str, Any], filters: Mapping[str, str]) -> bool:
+    """Whether a matter view passes the filters given (empty values are no filter): `domain`,
+    `department` (a consumer, or the source of one of its proofs), `mode` (of any proof, as
+    handled for this matter), `proof` (required) and `q` (free text)."""
+    requirements = view["proofs"]
+    domain, department = filters.get("domain"), filters.get("department")
+    mode, proof = filters.get("mode"), filters.get("proof")
+    return (
+        (not domain or view["domain"] == domain)
+        and (not department or department in view["consumers"]
+             or any(r["department"] == department for r in requirements))
+        and (not mode or any(r["mode"] == mode for r in requirements))
+        and (not proof or any(r["proof"] == proof for r in requirements))
+        and matches(view, filters.get("q", ""))
+    )
+
+
+def proof_selected(view: dict[str, Any], filters: Mapping[str, str]) -> bool:
+    """Whether a proof view passes the filters given: `department` (source), `mode` (default) and `q`."""
+    department, mode = filters.get("department"), filters.get("mode")
+    return ((not department or view["department"] == department) and (not mode or view["mode"] == mode)
+            and matches(view, filters.get("q", "")))
 
 
 def matches(view: dict[str, Any], query: str) -> bool:

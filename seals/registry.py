@@ -359,6 +359,12 @@ def _find_active(session: Session, department_code: str) -> Seal | None:
 
 
 def _expire_lapsed(session: Session, now: datetime) -> None:
+    """Mark lapsed seals expired; a read unless one has lapsed, so listing seals (a public
+    GET) takes no write lock."""
+    lapsed = select(Seal.id).where(Seal.status.in_([SealStatus.ACTIVE, SealStatus.SUPERSEDED]),
+                                   Seal.not_after <= now).limit(1)
+    if session.scalar(lapsed) is None:
+        return
     session.execute(
         update(Seal)
         .where(Seal.status.in_([SealStatus.ACTIVE, SealStatus.SUPERSEDED]), Seal.not_after <= now)

@@ -6,12 +6,13 @@ Responses carry the live version's content hash as ETag, so clients can poll che
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from flask import Response, g, request
 
-from api.catalog_views import department_view, matches, matter_view, proof_view
+from api.catalog_views import department_view, matches, matter_selected, matter_view, proof_selected, proof_view
 from api.live_catalog import LiveCatalog, live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -30,6 +31,8 @@ from api.schemas.catalog import (
 from catalog.errors import CatalogInvalid
 from catalog.loading import catalog_from_document
 from catalog.versions import list_versions
+
+T = TypeVar("T")
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog",
                 description="The published catalog of proofs, matters and source departments")
@@ -56,8 +59,11 @@ def _known(codes: Any, value: str | None, parameter: str) -> None:
                       errors=[{"parameter": parameter, "detail": f"unknown code {value!r}"}])
 
 
-def _not_found(kind: str, code: str) -> Problem:
-    return Problem("not-found", f"The live catalog has no {kind} {code!r}.")
+def _found(entries: Mapping[str, T], kind: str, code: str) -> T:
+    """The entry with `code`, or a not-found problem naming what was asked for."""
+    if code not in entries:
+        raise Problem("not-found", f"The live catalog has no {kind} {code!r}.")
+    return entries[code]
 
 
 @blp.route("")
@@ -93,10 +99,7 @@ def departments(args: dict[str, str]) -> list[dict[str, Any]]:
 @blp.response(200, DepartmentSchema)
 def department(code: str) -> dict[str, Any]:
     """One department."""
-    found = _live().catalog.departments.get(code)
-    if found is None:
-        raise _not_found("department", code)
-    return department_view(found)
+    return department_view(_found(_live().catalog.departments, "department", code))
 
 
 @blp.route("/proofs")
@@ -106,12 +109,8 @@ def proofs(args: dict[str, str]) -> list[dict[str, Any]]:
     """Proofs, filtered by source department, default mode and text."""
     catalog = _live().catalog
     _known(catalog.departments, args.get("department"), "department")
-    selected = [
-        proof_view(catalog, p)
-        for p in catalog.proofs.values()
-        if args.get("department", p.department) == p.department and args.get("mode", p.mode.value) == p.mode.value
-    ]
-    return [v for v in selected if matches(v, args.get("q", ""))]
+    views = [proof_view(catalog, p) for p in catalog.proofs.values()]
+    return [v for v in views if proof_selected(v, args)]
 
 
 @blp.route("/proofs/<code>")
@@ -119,10 +118,7 @@ def proofs(args: dict[str, str]) -> list[dict[str, Any]]:
 def proof(code: str) -> dict[str, Any]:
     """One proof with its data items, source department and legal basis."""
     catalog = _live().catalog
-    found = catalog.proofs.get(code)
-    if found is None:
-        raise _not_found("proof", code)
-    return proof_view(catalog, found)
+    return proof_view(catalog, _found(catalog.proofs, "proof", code))
 
 
 @blp.route("/matters")
@@ -134,20 +130,7 @@ def matters(args: dict[str, str]) -> list[dict[str, Any]]:
     _known(catalog.departments, args.get("department"), "department")
     _known(catalog.proofs, args.get("proof"), "proof")
     views = [matter_view(catalog, m) for m in catalog.matters.values()]
-    return [v for v in views if _matter_selected(v, args)]
-
-
-def _matter_selected(view: dict[str, Any], args: dict[str, str]) -> bool:
-    requirements = view["proofs"]
-    department = args.get("department")
-    return (
-        args.get("domain", view["domain"]) == view["domain"]
-        and (department is None or department in view["consumers"]
-             or any(r["department"] == department for r in requirements))
-        and ("mode" not in args or any(r["mode"] == args["mode"] for r in requirements))
-        and ("proof" not in args or any(r["proof"] == args["proof"] for r in requirements))
-        and matches(view, args.get("q", ""))
-    )
+    return [v for v in views if matter_selected(v, args)]
 
 
 @blp.route("/matters/<code>")
@@ -155,10 +138,7 @@ def _matter_selected(view: dict[str, Any], args: dict[str, str]) -> bool:
 def matter(code: str) -> dict[str, Any]:
     """One matter with every proof it requires and how each is handled."""
     catalog = _live().catalog
-    found = catalog.matters.get(code)
-    if found is None:
-        raise _not_found("matter", code)
-    return matter_view(catalog, found)
+    return matter_view(catalog, _found(catalog.matters, "matter", code))
 
 
 class CatalogDocumentSchema(ma.Schema):

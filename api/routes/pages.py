@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from api.catalog_views import matches, matter_view, proof_view
+from api.catalog_views import matter_selected, matter_view, proof_selected, proof_view
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES
 from catalog.model import Domain, Mode
@@ -25,18 +25,11 @@ def catalog_page() -> str:
     query = request.args.get("q", "")[:100]
     domain = request.args.get("domain", "")
     mode = request.args.get("mode", "")
-    matter_views = [
-        view
-        for view in (matter_view(live.catalog, m) for m in live.catalog.matters.values())
-        if (not domain or view["domain"] == domain)
-        and (not mode or any(r["mode"] == mode for r in view["proofs"]))
-        and matches(view, query)
-    ]
-    proof_views = [
-        view
-        for view in (proof_view(live.catalog, p) for p in live.catalog.proofs.values())
-        if (not mode or view["mode"] == mode) and matches(view, query)
-    ]
+    filters = {"q": query, "domain": domain, "mode": mode}
+    matter_views = [v for v in (matter_view(live.catalog, m) for m in live.catalog.matters.values())
+                    if matter_selected(v, filters)]
+    proof_views = [v for v in (proof_view(live.catalog, p) for p in live.catalog.proofs.values())
+                   if proof_selected(v, filters)]
     return render_template(
         "catalog.html",
         version=live.version,
