@@ -1,9 +1,10 @@
 """Reading a catalog and rejecting it as a whole when anything in it is wrong.
 
-A catalog is a directory with `departments.yaml`, `proofs.yaml` and `matters.yaml` (each a
-list of entries), or one JSON or YAML document whose top-level keys `departments`, `proofs`
-and `matters` hold those lists. Every problem is collected (syntax, schema, cross-references)
-and raised together as `CatalogInvalid`; nothing is returned unless the whole catalog is valid.
+A catalog is a directory with `departments.yaml`, `proofs.yaml`, `matters.yaml` and, optionally,
+`city.yaml` (each a list of entries), or one JSON or YAML document whose top-level keys
+`departments`, `proofs`, `matters` and, optionally, `city` hold those lists. Every problem is
+collected (syntax, schema, cross-references, expressions) and raised together as
+`CatalogInvalid`; nothing is returned unless the whole catalog is valid.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from marshmallow import Schema, ValidationError
 from catalog.errors import CatalogInvalid, Problem
 from catalog.model import Catalog
 from catalog.references import Entry, Section, reference_problems
-from catalog.schemas import DepartmentSchema, MatterSchema, ProofSchema
+from catalog.schemas import CityConstantSchema, DepartmentSchema, MatterSchema, ProofSchema
 
-SECTIONS = ("departments", "proofs", "matters")
+SECTIONS = ("departments", "proofs", "matters", "city")
+OPTIONAL_SECTIONS = frozenset({"city"})
+"""Sections that may be left out: an absent one is empty."""
 _REPORTED = object()  # stands for a section that could not be read; the reason is already reported
 _SCHEMAS: dict[str, Schema] = {
     "departments": DepartmentSchema(),
     "proofs": ProofSchema(),
     "matters": MatterSchema(),
+    "city": CityConstantSchema(),
 }
+_KEYS = {"city": "name"}  # the field that names an entry, where it is not `code`
+_EXPECTED = "expected departments, proofs, matters and optionally city"
 
 
 def bundled_catalog_path() -> Path:
@@ -41,7 +47,7 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     path = Path(path)
     if path.is_dir():
         problems: list[Problem] = []
-        raw = {section: _read_section_file(path / f"{section}.yaml", problems) for section in SECTIONS}
+        raw = {section: _read_section_file(path / f"{section}.yaml", section, problems) for section in SECTIONS}
         return _validated(raw, {section: f"{section}.yaml" for section in SECTIONS}, problems)
     if not path.is_file():
         raise CatalogInvalid([Problem(str(path), None, None, "no such file or directory")])
@@ -60,14 +66,11 @@ def catalog_from_document(document: Any, *, source: str = "document") -> Catalog
     if not isinstance(document, Mapping):
         raise CatalogInvalid([Problem(source, None, None, f"expected a mapping of sections, got {_kind(document)}")])
     problems = [
-        Problem(source, None, None, f"unknown section {key!r}; expected departments, proofs and matters")
-        for key in document
-        if key not in SECTIONS
+        Problem(source, None, None, f"unknown section {key!r}; {_EXPECTED}") for key in document if key not in SECTIONS
     ]
-    problems += [
-        Problem(source, None, None, f"missing section {section!r}") for section in SECTIONS if section not in document
-    ]
-    raw = {section: document[section] for section in SECTIONS if section in document}
+    missing = [section for section in SECTIONS if section not in document and section not in OPTIONAL_SECTIONS]
+    problems += [Problem(source, None, None, f"missing section {section!r}") for section in missing]
+    raw = {section: document.get(section, []) for section in SECTIONS if section not in missing}
     return _validated(raw, {section: f"{source}[{section}]" for section in SECTIONS}, problems)
 
 
@@ -77,7 +80,7 @@ def _validated(raw: Mapping[str, Any], files: Mapping[str, str], problems: list[
         section: _checked_section(files[section], section, raw.get(section, _REPORTED), problems)
         for section in SECTIONS
     }
-    problems += reference_problems(sections["departments"], sections["proofs"], sections["matters"])
+    problems += reference_problems(sections["departments"], sections["proofs"], sections["matters"], sections["city"])
     if problems:
         raise CatalogInvalid(sorted(problems, key=_file_order(sections)))
     return Catalog.from_document(
@@ -97,14 +100,15 @@ def _file_order(sections: Mapping[str, Section]) -> Callable[[Problem], tuple[in
 
 
 def _checked_section(file: str, section: str, raw: Any, problems: list[Problem]) -> Section:
+    key = _KEYS.get(section, "code")
     if raw is _REPORTED:
-        return Section(file, [], readable=False)
+        return Section(file, [], readable=False, key=key)
     if not isinstance(raw, list):
         problems.append(Problem(file, None, None, f"expected a list of {section}, got {_kind(raw)}"))
-        return Section(file, [], readable=False)
+        return Section(file, [], readable=False, key=key)
     entries = []
     for index, item in enumerate(raw):
-        code = item.get("code") if isinstance(item, dict) else None
+        code = item.get(key) if isinstance(item, dict) else None
         code = code if isinstance(code, str) and code else None
         label = code or f"[{index}]"
         data = None
@@ -116,7 +120,7 @@ def _checked_section(file: str, section: str, raw: Any, problems: list[Problem])
             except ValidationError as error:
                 problems += [Problem(file, label, field, message) for field, message in _flatten(error.messages)]
         entries.append(Entry(index=index, label=label, code=code, data=data))
-    return Section(file, entries)
+    return Section(file, entries, key=key)
 
 
 def _flatten(messages: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | None, str]]:
@@ -133,9 +137,12 @@ def _flatten(messages: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str 
     return [(rendered or None, str(messages))]
 
 
-def _read_section_file(path: Path, problems: list[Problem]) -> Any:
-    """The parsed content of one section file, or _REPORTED after reporting why not."""
+def _read_section_file(path: Path, section: str, problems: list[Problem]) -> Any:
+    """The parsed content of one section file (an absent optional one is empty), or _REPORTED
+    after reporting why not."""
     if not path.is_file():
+        if section in OPTIONAL_SECTIONS:
+            return []
         problems.append(Problem(path.name, None, None, "missing file"))
         return _REPORTED
     return _parse(path, problems)

@@ -1,5 +1,6 @@
-"""The catalog's domain objects: departments, proofs and their data items, matters, and the
-vocabularies (handling modes, domains, scopes) with the Chinese labels the public page shows.
+"""The catalog's domain objects: departments, proofs and their data items, matters (with their
+options, rules, priorities, services and re-check), the city's constants, and the vocabularies
+(handling modes, domains, scopes) with the Chinese labels the public page shows.
 
 Everything here is immutable. `Catalog.from_document` builds a catalog from a document that
 is already known to be valid (the output of `Catalog.to_document`, or a document checked by
@@ -38,6 +39,11 @@ class Mode(_LabelledEnum):
     COMMITMENT = "commitment", "告知承诺"
     INVESTIGATION = "investigation", "部门核查"
     ONLINE_ISSUE = "online_issue", "网上开具"
+
+    @property
+    def pulled(self) -> bool:
+        """Whether the exchange pulls the proof's data from its source department in this mode."""
+        return self in (Mode.DATA_SHARING, Mode.E_LICENSE, Mode.ONLINE_ISSUE)
 
 
 class Domain(_LabelledEnum):
@@ -110,6 +116,12 @@ class ItemType(StrEnum):
     LIST = "list"
 
 
+class OptionType(StrEnum):
+    """The type of a matter option: a yes/no choice, or one of listed values."""
+
+    BOOLEAN = "boolean"
+    ENUM = "enum"
+
 
 @dataclass(frozen=True)
 class Department:
@@ -135,6 +147,17 @@ class DataItem:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """How 事后核查 checks a commitment to a proof: pull `proof` (a proof with a source) and
+    evaluate `expression` (CEL over committed.<field of the committed proof>, record.<field of
+    `proof`> and city.<constant>; must give a bool). expression None: the committed fields must
+    equal the record's fields of the same name."""
+
+    proof: str
+    expression: str | None = None
+
+
+@dataclass(frozen=True)
 class Proof:
     """A proof (证明事项), its source department and its default handling mode."""
 
@@ -148,6 +171,7 @@ class Proof:
     validity_days: int | None
     legal_basis_zh: str
     commitment_text_zh: str | None = None
+    verification: Verification | None = None
 
     def item(self, name: str) -> DataItem:
         """The data item called `name`; KeyError if the proof has none."""
@@ -160,13 +184,30 @@ class Proof:
 @dataclass(frozen=True)
 class MatterProof:
     """A proof as one matter requires it: the mode override, the fields the matter may
-    receive, whose proof it is, and an optional condition."""
+    receive, whose proof it is, and an optional condition (`condition_zh` for people, `when`
+    as CEL: the proof is required only when it is true). `commitment_fallback`: when the source
+    cannot answer, the applicant may commit to the proof instead."""
 
     proof: str
     fields: tuple[str, ...]
     scope: Scope
     mode: Mode | None = None
     condition_zh: str | None = None
+    when: str | None = None
+    commitment_fallback: bool = False
+
+
+@dataclass(frozen=True)
+class MatterOption:
+    """A choice the applicant makes when applying (e.g. 申请优先配租), read by rules and `when`
+    as application.<name>."""
+
+    name: str
+    name_zh: str
+    type: OptionType
+    default: bool | str
+    values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Enum only: value code -> Chinese label; the default is one of them."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +219,34 @@ class Rule:
     name_zh: str
     expression: str
     outcome_if_false: Outcome
+
+
+@dataclass(frozen=True)
+class Priority:
+    """A priority a matter grants (e.g. 低保家庭优先配租): a CEL expression read like a rule;
+    true: the decision lists this priority."""
+
+    code: str
+    name_zh: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """One department's part of a bundled matter (一件事): decided by the listed rules."""
+
+    code: str
+    name_zh: str
+    department: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """The periodic re-check (年度复核) of a matter's beneficiaries: the rules re-evaluated on fresh data."""
+
+    name_zh: str
+    rules: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -196,6 +265,10 @@ class Matter:
     proofs: tuple[MatterProof, ...]
     service_code: str | None = None
     rules: tuple[Rule, ...] = ()
+    options: tuple[MatterOption, ...] = ()
+    priorities: tuple[Priority, ...] = ()
+    services: tuple[Service, ...] = ()
+    recheck: Recheck | None = None
 
     def entry(self, proof_code: str) -> MatterProof:
         """How this matter requires `proof_code`; KeyError if it does not."""
@@ -215,14 +288,37 @@ class Matter:
         """The data items of `proof_code` this matter may receive (data minimisation)."""
         return self.entry(proof_code).fields
 
+    def option(self, name: str) -> MatterOption:
+        """The option called `name`; KeyError if the matter has none."""
+        for option in self.options:
+            if option.name == name:
+                return option
+        raise KeyError(f"matter {self.code} has no option {name!r}")
+
+    def option_defaults(self) -> dict[str, bool | str]:
+        """Each option's default, by name: what `application` holds before the applicant chooses."""
+        return {option.name: option.default for option in self.options}
+
+
+@dataclass(frozen=True)
+class CityConstant:
+    """A threshold of the city that rules read as city.<name> (e.g. the minimum living standard)."""
+
+    name: str
+    name_zh: str
+    value: float
+    unit_zh: str
+
 
 @dataclass(frozen=True)
 class Catalog:
-    """The whole catalog; each mapping is keyed by code and keeps the source order."""
+    """The whole catalog; each mapping is keyed by code (city constants by name) and keeps the
+    source order."""
 
     departments: Mapping[str, Department]
     proofs: Mapping[str, Proof]
     matters: Mapping[str, Matter]
+    city: Mapping[str, CityConstant] = field(default_factory=lambda: MappingProxyType({}))
 
     def may_request(self, consumer: str, matter: str, proof: str) -> bool:
         """Whether department `consumer` may ask for `proof` for `matter`.
@@ -238,13 +334,21 @@ class Catalog:
         except KeyError:
             return False
 
+    def city_values(self) -> dict[str, float]:
+        """The city constants' values by name: what rules read as `city`."""
+        return {name: constant.value for name, constant in self.city.items()}
+
     def to_document(self) -> dict[str, Any]:
-        """The catalog as a plain JSON-able dict, in the format of the source files."""
-        return {
+        """The catalog as a plain JSON-able dict, in the format of the source files; `city`
+        only when there are constants (so a document without them keeps its hash)."""
+        document: dict[str, Any] = {
             "departments": [_department_document(department) for department in self.departments.values()],
             "proofs": [_proof_document(proof) for proof in self.proofs.values()],
             "matters": [_matter_document(matter) for matter in self.matters.values()],
         }
+        if self.city:
+            document["city"] = [asdict(constant) for constant in self.city.values()]
+        return document
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Catalog:
@@ -252,10 +356,12 @@ class Catalog:
         departments = [Department(**entry) for entry in document["departments"]]
         proofs = [_proof_from(entry) for entry in document["proofs"]]
         matters = [_matter_from(entry) for entry in document["matters"]]
+        city = [CityConstant(**{**entry, "value": float(entry["value"])}) for entry in document.get("city", [])]
         return cls(
             departments=MappingProxyType({department.code: department for department in departments}),
             proofs=MappingProxyType({proof.code: proof for proof in proofs}),
             matters=MappingProxyType({matter.code: matter for matter in matters}),
+            city=MappingProxyType({constant.name: constant for constant in city}),
         )
 
     def content_hash(self) -> str:
@@ -280,6 +386,7 @@ def _item_document(item: DataItem) -> dict[str, Any]:
 
 
 def _proof_document(proof: Proof) -> dict[str, Any]:
+    verification = proof.verification
     document = {
         "code": proof.code,
         "name_zh": proof.name_zh,
@@ -291,8 +398,35 @@ def _proof_document(proof: Proof) -> dict[str, Any]:
         "validity_days": proof.validity_days,
         "legal_basis_zh": proof.legal_basis_zh,
         "commitment_text_zh": proof.commitment_text_zh,
+        "verification": _without_none(asdict(verification), "expression") if verification else None,
     }
-    return _without_none(document, "commitment_text_zh")
+    return _without_none(document, "commitment_text_zh", "verification")
+
+
+def _matter_proof_document(entry: MatterProof) -> dict[str, Any]:
+    document = _without_none(
+        {
+            "proof": entry.proof,
+            "mode": entry.mode.value if entry.mode else None,
+            "fields": list(entry.fields),
+            "scope": entry.scope.value,
+            "condition_zh": entry.condition_zh,
+            "when": entry.when,
+        },
+        "mode",
+        "condition_zh",
+        "when",
+    )
+    if entry.commitment_fallback:
+        document["commitment_fallback"] = True
+    return document
+
+
+def _option_document(option: MatterOption) -> dict[str, Any]:
+    document = {"name": option.name, "name_zh": option.name_zh, "type": option.type.value, "default": option.default}
+    if option.values:
+        document["values"] = dict(option.values)
+    return document
 
 
 def _matter_document(matter: Matter) -> dict[str, Any]:
@@ -307,23 +441,17 @@ def _matter_document(matter: Matter) -> dict[str, Any]:
         "household": matter.household,
         "consumers": list(matter.consumers),
         "rule_zh": matter.rule_zh,
-        "proofs": [
-            _without_none(
-                {
-                    "proof": entry.proof,
-                    "mode": entry.mode.value if entry.mode else None,
-                    "fields": list(entry.fields),
-                    "scope": entry.scope.value,
-                    "condition_zh": entry.condition_zh,
-                },
-                "mode",
-                "condition_zh",
-            )
-            for entry in matter.proofs
-        ],
+        "proofs": [_matter_proof_document(entry) for entry in matter.proofs],
     }
-    if matter.rules:
-        document["rules"] = [{**asdict(rule), "outcome_if_false": rule.outcome_if_false.value} for rule in matter.rules]
+    lists = {
+        "rules": [{**asdict(rule), "outcome_if_false": rule.outcome_if_false.value} for rule in matter.rules],
+        "options": [_option_document(option) for option in matter.options],
+        "priorities": [asdict(priority) for priority in matter.priorities],
+        "services": [{**asdict(service), "rules": list(service.rules)} for service in matter.services],
+    }
+    document.update({key: entries for key, entries in lists.items() if entries})
+    if matter.recheck is not None:
+        document["recheck"] = {"name_zh": matter.recheck.name_zh, "rules": list(matter.recheck.rules)}
     return _without_none(document, "service_code")
 
 
@@ -337,6 +465,7 @@ def _proof_from(entry: Mapping[str, Any]) -> Proof:
         )
         for item in entry["data_items"]
     )
+    verification = entry.get("verification")
     return Proof(
         code=entry["code"],
         name_zh=entry["name_zh"],
@@ -348,6 +477,7 @@ def _proof_from(entry: Mapping[str, Any]) -> Proof:
         validity_days=entry["validity_days"],
         legal_basis_zh=entry["legal_basis_zh"],
         commitment_text_zh=entry.get("commitment_text_zh"),
+        verification=Verification(verification["proof"], verification.get("expression")) if verification else None,
     )
 
 
@@ -359,9 +489,12 @@ def _matter_from(entry: Mapping[str, Any]) -> Matter:
             scope=Scope(item["scope"]),
             mode=Mode(item["mode"]) if item.get("mode") is not None else None,
             condition_zh=item.get("condition_zh"),
+            when=item.get("when"),
+            commitment_fallback=item.get("commitment_fallback", False),
         )
         for item in entry["proofs"]
     )
+    recheck = entry.get("recheck")
     return Matter(
         code=entry["code"],
         name_zh=entry["name_zh"],
@@ -383,4 +516,21 @@ def _matter_from(entry: Mapping[str, Any]) -> Matter:
             )
             for rule in entry.get("rules", [])
         ),
+        options=tuple(
+            MatterOption(
+                name=option["name"],
+                name_zh=option["name_zh"],
+                type=OptionType(option["type"]),
+                default=option["default"],
+                values=MappingProxyType(dict(option.get("values", {}))),
+            )
+            for option in entry.get("options", [])
+        ),
+        priorities=tuple(Priority(**priority) for priority in entry.get("priorities", [])),
+        services=tuple(
+            Service(code=service["code"], name_zh=service["name_zh"], department=service["department"],
+                    rules=tuple(service["rules"]))
+            for service in entry.get("services", [])
+        ),
+        recheck=Recheck(name_zh=recheck["name_zh"], rules=tuple(recheck["rules"])) if recheck else None,
     )

@@ -1,7 +1,8 @@
 """The rules that relate catalog entries to each other, checked after each entry has passed
-its schema: duplicate codes and credit codes, unknown departments and proofs, matter fields
-that are not data items of the proof, what a matter's handling mode requires of a proof, and
-what a matter's eligibility rules read (`catalog.rules`).
+its schema: duplicate codes, names and credit codes, unknown departments and proofs, matter
+fields that are not data items of the proof, what a matter's handling mode (and a fallback to
+commitment) requires of a proof, what a proof's verification checks against, and what the
+catalog's CEL expressions read (`catalog.rules`).
 
 An entry that failed its schema still counts for its code, so a broken proof does not also
 make every matter that names it report an unknown proof.
@@ -9,13 +10,13 @@ make every matter that names it report an unknown proof.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from catalog.errors import Problem
 from catalog.model import Mode, Scope
-from catalog.rules import rule_problems
+from catalog.rules import DataItems, condition_problems, rule_problems, verification_problems
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Section:
-    """The entries of one section (departments, proofs or matters) and the file they came from.
+    """The entries of one section (departments, proofs, matters or city) and the file they came
+    from; `key` is the field that names an entry (`code`, or `name` for city constants).
 
     A section that could not be read at all is not `readable`; references into it are not
     checked, so a missing proofs.yaml is one problem, not one per matter.
@@ -40,12 +42,13 @@ class Section:
     file: str
     entries: Sequence[Entry]
     readable: bool = True
+    key: str = "code"
 
     def problem(self, entry: Entry, field: str, message: str) -> Problem:
         return Problem(self.file, entry.label, field, message)
 
     def codes(self) -> set[str] | None:
-        """The codes of all entries, valid or not; None when the section is not readable."""
+        """The codes (names) of all entries, valid or not; None when the section is not readable."""
         if not self.readable:
             return None
         return {entry.code for entry in self.entries if entry.code is not None}
@@ -54,18 +57,34 @@ class Section:
         return ((entry, entry.data) for entry in self.entries if entry.data is not None)
 
 
-def reference_problems(departments: Section, proofs: Section, matters: Section) -> list[Problem]:
+def reference_problems(departments: Section, proofs: Section, matters: Section, city: Section) -> list[Problem]:
     """Every problem between entries, grouped by rule (the loader sorts them by file)."""
     problems = [*_duplicate_codes(departments), *_duplicate_codes(proofs), *_duplicate_codes(matters)]
-    problems += _duplicate_credit_codes(departments)
+    problems += [*_duplicate_codes(city), *_duplicate_credit_codes(departments)]
     department_codes = departments.codes()
+    valid_proofs = {proof["code"]: proof for _, proof in proofs.valid()}
+    data_items = {code: [item["name"] for item in proof["data_items"]] for code, proof in valid_proofs.items()}
+    known = _Known(proofs.codes(), valid_proofs, data_items, city.codes())
     for entry, proof in proofs.valid():
         if department_codes is not None and proof["department"] not in department_codes:
             problems.append(proofs.problem(entry, "department", f"unknown department {proof['department']!r}"))
-    valid_proofs = {proof["code"]: proof for _, proof in proofs.valid()}
+        if "verification" in proof:
+            problems += _verification_problems(proofs, entry, proof, known)
     for entry, matter in matters.valid():
-        problems += _matter_problems(matters, entry, matter, department_codes, proofs.codes(), valid_proofs)
+        problems += _matter_problems(matters, entry, matter, department_codes, known)
     return problems
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What proofs and matters are checked against: the codes of all proofs (None if
+    unreadable), the valid proofs and their data item names by code, and the names of the city
+    constants (None if unreadable)."""
+
+    proof_codes: set[str] | None
+    valid_proofs: dict[str, dict[str, Any]]
+    data_items: DataItems
+    city: set[str] | None
 
 
 def _duplicate_codes(section: Section) -> Iterator[Problem]:
@@ -74,8 +93,8 @@ def _duplicate_codes(section: Section) -> Iterator[Problem]:
         if entry.code is None:
             continue
         if entry.code in first_label:
-            message = f"duplicate code, already used by entry {first_label[entry.code]}"
-            yield section.problem(entry, "code", message)
+            message = f"duplicate {section.key}, already used by entry {first_label[entry.code]}"
+            yield section.problem(entry, section.key, message)
         else:
             first_label[entry.code] = f"[{entry.index}]"
 
@@ -91,13 +110,27 @@ def _duplicate_credit_codes(departments: Section) -> Iterator[Problem]:
             holder[uscc] = entry.label
 
 
+def _verification_problems(proofs: Section, entry: Entry, proof: dict[str, Any], known: _Known) -> Iterator[Problem]:
+    verification = proof["verification"]
+    target = verification["proof"]
+    if known.proof_codes is not None and target not in known.proof_codes:
+        yield proofs.problem(entry, "verification.proof", f"unknown proof {target!r}")
+        return
+    checked = known.valid_proofs.get(target)
+    if checked is not None and checked["mode"] == Mode.ABOLISHED:
+        message = f"proof {target} is abolished: there is no record to check against"
+        yield proofs.problem(entry, "verification.proof", message)
+        return
+    if checked is not None and "expression" not in verification:
+        if not set(known.data_items[proof["code"]]) & set(known.data_items[target]):
+            message = f"required: {proof['code']} and {target} have no data item in common to compare"
+            yield proofs.problem(entry, "verification.expression", message)
+    for field, message in verification_problems(proof, known.data_items, known.city):
+        yield proofs.problem(entry, field, message)
+
+
 def _matter_problems(
-    matters: Section,
-    entry: Entry,
-    matter: dict[str, Any],
-    department_codes: set[str] | None,
-    proof_codes: set[str] | None,
-    valid_proofs: Mapping[str, dict[str, Any]],
+    matters: Section, entry: Entry, matter: dict[str, Any], department_codes: set[str] | None, known: _Known
 ) -> Iterator[Problem]:
     for i, consumer in enumerate(matter["consumers"]):
         if department_codes is not None and consumer not in department_codes:
@@ -105,10 +138,10 @@ def _matter_problems(
     for i, required in enumerate(matter["proofs"]):
         path = f"proofs[{i}]"
         code = required["proof"]
-        if proof_codes is not None and code not in proof_codes:
+        if known.proof_codes is not None and code not in known.proof_codes:
             yield matters.problem(entry, f"{path}.proof", f"unknown proof {code!r}")
             continue
-        proof = valid_proofs.get(code)
+        proof = known.valid_proofs.get(code)
         if proof is None:
             continue  # the proof is broken or unreadable, and that is already reported
         item_names = [item["name"] for item in proof["data_items"]]
@@ -122,11 +155,27 @@ def _matter_problems(
             yield matters.problem(entry, f"{path}.fields", f"name the data items of proof {code} this matter needs")
         if mode == Mode.COMMITMENT and "commitment_text_zh" not in proof:
             yield matters.problem(entry, f"{path}.mode", f"commitment needs commitment_text_zh on proof {code}")
+        if required.get("commitment_fallback"):
+            yield from _fallback_problems(matters, entry, f"{path}.commitment_fallback", code, Mode(mode), proof)
         needed = Scope(required["scope"]).required_subject
         if needed is not None and proof["subject"] != needed:
             scope, subject = required["scope"], proof["subject"]
             message = f"scope {scope} needs a proof whose subject is {needed}, {code} has subject {subject}"
             yield matters.problem(entry, f"{path}.scope", message)
-    data_items = {code: [item["name"] for item in proof["data_items"]] for code, proof in valid_proofs.items()}
-    for field, message in rule_problems(matter, data_items):
-        yield matters.problem(entry, field, message)
+    for check in (rule_problems, condition_problems):
+        for field, message in check(matter, known.data_items, known.city):
+            yield matters.problem(entry, field, message)
+
+
+def _fallback_problems(
+    matters: Section, entry: Entry, path: str, code: str, mode: Mode, proof: dict[str, Any]
+) -> Iterator[Problem]:
+    """A fallback to commitment is for a proof pulled from its source, with a text to sign."""
+    if not mode.pulled:
+        message = (
+            f"only a proof pulled from its source (data_sharing, e_license, online_issue) can fall back to "
+            f"commitment; {code} is {mode} in this matter"
+        )
+        yield matters.problem(entry, path, message)
+    elif "commitment_text_zh" not in proof:
+        yield matters.problem(entry, path, f"falling back to commitment needs commitment_text_zh on proof {code}")

@@ -10,6 +10,7 @@ department, field not in the proof, duplicate codes) live in `catalog.references
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from enum import Enum
@@ -19,7 +20,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
-from catalog.model import Domain, ItemType, Mode, Outcome, Scope, Subject
+from catalog.model import Domain, ItemType, Mode, OptionType, Outcome, Scope, Subject
 
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -44,6 +45,15 @@ class _StrictInteger(fields.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid")
         return value
+
+
+class _StrictNumber(fields.Float):
+    """Only finite integers and decimals, and not booleans; loaded as a float."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.make_error("invalid")
+        return float(value)
 
 
 def _text(*, required: bool = True) -> fields.String:
@@ -71,8 +81,8 @@ def _choice(vocabulary: type[Enum], *, required: bool = True) -> fields.String:
     )
 
 
-def _flag() -> _StrictBoolean:
-    return _StrictBoolean(required=True, error_messages={**_MESSAGES, "invalid": "must be true or false"})
+def _flag(*, required: bool = True) -> _StrictBoolean:
+    return _StrictBoolean(required=required, error_messages={**_MESSAGES, "invalid": "must be true or false"})
 
 
 def _list(item: fields.Field, *, required: bool = True, **kwargs: Any) -> fields.List:
@@ -81,6 +91,30 @@ def _list(item: fields.Field, *, required: bool = True, **kwargs: Any) -> fields
 
 def _nested(schema: type[Schema]) -> fields.Nested:
     return fields.Nested(schema, error_messages={**_MESSAGES, "type": "must be a mapping"})
+
+
+def _labels() -> fields.Dict:
+    """Value codes mapped to their Chinese labels (an enum's or list's vocabulary)."""
+    return fields.Dict(
+        keys=_pattern(NAME_PATTERN),
+        values=_text(),
+        validate=validate.Length(min=1, error="must not be empty"),
+        error_messages={**_MESSAGES, "invalid": "must be a mapping of value codes to Chinese labels"},
+    )
+
+
+def _rule_codes(*, at_least_one: bool = False) -> fields.List:
+    """A list of a matter's rule codes, none repeated (whether they are its rules is checked by
+    `MatterSchema`)."""
+
+    def once(codes: list[str]) -> None:
+        if at_least_one and not codes:
+            raise ValidationError("list at least one rule")
+        repeated = _duplicates(codes)
+        if repeated:
+            raise ValidationError({i: [f"rule {code!r} is listed twice"] for i, code in repeated.items()})
+
+    return _list(_pattern(NAME_PATTERN), validate=once)
 
 
 def _duplicates(values: Iterable[str]) -> dict[int, str]:
@@ -128,12 +162,7 @@ class DataItemSchema(_EntrySchema):
     name = _pattern(NAME_PATTERN)
     name_zh = _text()
     type = _choice(ItemType)
-    values = fields.Dict(
-        keys=_pattern(NAME_PATTERN),
-        values=_text(),
-        validate=validate.Length(min=1, error="must not be empty"),
-        error_messages={**_MESSAGES, "invalid": "must be a mapping of value codes to Chinese labels"},
-    )
+    values = _labels()
 
     @validates_schema(skip_on_field_errors=False)
     def _values_match_type(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -142,6 +171,13 @@ class DataItemSchema(_EntrySchema):
             raise ValidationError("an enum item needs its values", field_name="values")
         if kind not in (None, ItemType.ENUM, ItemType.LIST) and "values" in data:
             raise ValidationError(f"only enum and list items take values, this one is {kind}", field_name="values")
+
+
+class VerificationSchema(_EntrySchema):
+    """How a commitment to a proof is checked afterwards; the expression is checked in `catalog.rules`."""
+
+    proof = _pattern(CODE_PATTERN)
+    expression = _text(required=False)
 
 
 class ProofSchema(_EntrySchema):
@@ -162,6 +198,7 @@ class ProofSchema(_EntrySchema):
     )
     legal_basis_zh = _text()
     commitment_text_zh = _text(required=False)
+    verification = _nested(VerificationSchema)
 
     @validates_schema(skip_on_field_errors=False)
     def _rules_of_the_mode(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -171,6 +208,8 @@ class ProofSchema(_EntrySchema):
             errors["data_items"] = ["an abolished proof has no data items"]
         if data.get("mode") == Mode.COMMITMENT and "commitment_text_zh" not in data:
             errors["commitment_text_zh"] = ["required because the mode is commitment"]
+        if "verification" in data and "commitment_text_zh" not in data and "commitment_text_zh" not in errors:
+            errors["verification"] = ["only a proof with commitment_text_zh can be committed to, and so verified"]
         repeated = _duplicates(item["name"] for item in items if "name" in item)
         if repeated and "data_items" not in errors:
             errors["data_items"] = {i: {"name": [f"duplicate data item {name!r}"]} for i, name in repeated.items()}
@@ -186,6 +225,8 @@ class MatterProofSchema(_EntrySchema):
     fields = _list(_pattern(NAME_PATTERN))
     scope = _choice(Scope)
     condition_zh = _text(required=False)
+    when = _text(required=False)
+    commitment_fallback = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _fields_once(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -203,6 +244,58 @@ class RuleSchema(_EntrySchema):
     outcome_if_false = _choice(Outcome)
 
 
+class MatterOptionSchema(_EntrySchema):
+    """A choice the applicant makes when applying a matter."""
+
+    name = _pattern(NAME_PATTERN)
+    name_zh = _text()
+    type = _choice(OptionType)
+    default = fields.Raw(required=True, error_messages=_MESSAGES)
+    values = _labels()
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _default_fits_the_type(self, data: dict[str, Any], original: dict[str, Any], **kwargs: Any) -> None:
+        """Values for an enum only, and a default of the type (a broken `values` is reported once)."""
+        kind, default, values = data.get("type"), data.get("default"), data.get("values")
+        errors: dict[str, list[str]] = {}
+        if kind == OptionType.BOOLEAN:
+            if "values" in original:
+                errors["values"] = ["only enum options take values"]
+            if "default" in data and not isinstance(default, bool):
+                errors["default"] = ["must be true or false for a boolean option"]
+        if kind == OptionType.ENUM:
+            if "values" not in original:
+                errors["values"] = ["an enum option needs its values"]
+            elif values is not None and "default" in data and not (isinstance(default, str) and default in values):
+                errors["default"] = [f"{default!r} is not one of the values: {', '.join(values)}"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class PrioritySchema(_EntrySchema):
+    """A priority a matter grants; its expression is checked in `catalog.rules`."""
+
+    code = _pattern(NAME_PATTERN)
+    name_zh = _text()
+    expression = _text()
+
+
+class ServiceSchema(_EntrySchema):
+    """One department's part of a bundled matter."""
+
+    code = _pattern(NAME_PATTERN)
+    name_zh = _text()
+    department = _pattern(CODE_PATTERN)
+    rules = _rule_codes()
+
+
+class RecheckSchema(_EntrySchema):
+    """The periodic re-check of a matter's beneficiaries."""
+
+    name_zh = _text()
+    rules = _rule_codes(at_least_one=True)
+
+
 class MatterSchema(_EntrySchema):
     """An entry of matters.yaml."""
 
@@ -218,6 +311,10 @@ class MatterSchema(_EntrySchema):
     rule_zh = _text()
     proofs = _list(_nested(MatterProofSchema), validate=validate.Length(min=1, error="list at least one proof"))
     rules = _list(_nested(RuleSchema), required=False)
+    options = _list(_nested(MatterOptionSchema), required=False)
+    priorities = _list(_nested(PrioritySchema), required=False)
+    services = _list(_nested(ServiceSchema), required=False)
+    recheck = _nested(RecheckSchema)
 
     @validates_schema(skip_on_field_errors=False)
     def _entries_consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -237,8 +334,55 @@ class MatterSchema(_EntrySchema):
                     proof_errors.setdefault(i, {})["scope"] = [f"scope {entry['scope']} needs household: true"]
         if proof_errors:
             errors["proofs"] = proof_errors
-        rule_codes = _duplicates(rule.get("code", "") for rule in data.get("rules", []))
-        if any(rule_codes.values()):
-            errors["rules"] = {i: {"code": [f"duplicate rule code {code!r}"]} for i, code in rule_codes.items() if code}
+        for key, name, what in (
+            ("rules", "code", "rule code"),
+            ("options", "name", "option"),
+            ("priorities", "code", "priority code"),
+            ("services", "code", "service code"),
+        ):
+            repeated = _duplicates(entry.get(name, "") for entry in data.get(key, []))
+            if any(repeated.values()):
+                errors[key] = {i: {name: [f"duplicate {what} {code!r}"]} for i, code in repeated.items() if code}
         if errors:
             raise ValidationError(errors)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _services_and_recheck_name_its_rules(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Each service belongs to a consumer and is decided by rules of the matter, each rule
+        deciding at most one service; the re-check re-evaluates rules of the matter."""
+        rule_codes = {rule.get("code") for rule in data.get("rules", [])}
+        consumers = data.get("consumers", [])
+        errors: dict[str, Any] = {}
+        decides: dict[str, str] = {}
+        for i, service in enumerate(data.get("services", [])):
+            service_errors: dict[str, Any] = {}
+            department = service.get("department")
+            if department is not None and department not in consumers:
+                service_errors["department"] = [f"{department!r} is not a consumer of this matter"]
+            rule_errors: dict[int, list[str]] = {}
+            for j, code in enumerate(service.get("rules", [])):
+                if code not in rule_codes:
+                    rule_errors[j] = [f"unknown rule {code!r}"]
+                elif code in decides:
+                    rule_errors[j] = [f"rule {code!r} already decides service {decides[code]}"]
+                else:
+                    decides[code] = service.get("code", f"[{i}]")
+            if rule_errors:
+                service_errors["rules"] = rule_errors
+            if service_errors:
+                errors.setdefault("services", {})[i] = service_errors
+        rechecked = data.get("recheck", {}).get("rules", [])
+        unknown = {j: [f"unknown rule {code!r}"] for j, code in enumerate(rechecked) if code not in rule_codes}
+        if unknown:
+            errors["recheck"] = {"rules": unknown}
+        if errors:
+            raise ValidationError(errors)
+
+
+class CityConstantSchema(_EntrySchema):
+    """An entry of city.yaml: a threshold that rules read as city.<name>."""
+
+    name = _pattern(NAME_PATTERN)
+    name_zh = _text()
+    value = _StrictNumber(required=True, error_messages={**_MESSAGES, "invalid": "must be a finite number"})
+    unit_zh = _text()

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from catalog.model import Catalog, Mode, Proof
 from exchange.sources.values import record_problems
 
-PULLED_MODES = frozenset({Mode.DATA_SHARING, Mode.E_LICENSE, Mode.ONLINE_ISSUE})
+PULLED_MODES = frozenset(mode for mode in Mode if mode.pulled)
 """The modes in which the exchange pulls a proof's data from its source department."""
 
 
@@ -107,10 +107,12 @@ class Source(Protocol):
 
 def pulled_proofs(catalog: Catalog) -> tuple[Proof, ...]:
     """The proofs whose data the exchange pulls from a source for some use: the default mode
-    or some matter's override is data sharing, an e-license or online issue. Their source
-    departments must answer for them."""
+    or some matter's override is data sharing, an e-license or online issue, or a commitment
+    is verified against it (`verification.proof`). Their source departments must answer for them."""
     overridden = {entry.proof for matter in catalog.matters.values() for entry in matter.proofs if entry.mode in PULLED_MODES}
-    return tuple(proof for proof in catalog.proofs.values() if proof.mode in PULLED_MODES or proof.code in overridden)
+    verified = {proof.verification.proof for proof in catalog.proofs.values() if proof.verification is not None}
+    wanted = overridden | verified
+    return tuple(proof for proof in catalog.proofs.values() if proof.mode in PULLED_MODES or proof.code in wanted)
 
 
 def department_proof(catalog: Catalog, department: str, proof_code: str) -> Proof:

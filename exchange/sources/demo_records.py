@@ -5,8 +5,9 @@ values). demo_data.py checks the items against the catalog and writes them.
 Who has a record: NO_HOUSING everyone (a search also answers "nothing registered");
 HOUSEHOLD_REGISTRATION and HOUSEHOLD_BOOK people whose hukou is in the city (not
 migrants; the book only while the hukou is current); NO_CRIMINAL_RECORD local people of
-14 and over; MARITAL_STATUS people of 18 and over; the rest only where the fact exists (a
-title deed, a job, a disability, a lease ...). Everyone else is "subject not found".
+14 and over; MARITAL_STATUS people of 18 and over; INCOME (civil affairs' household economic
+check) every living adult; the rest only where the fact exists (a title deed, a job, a
+disability, a lease ...). Everyone else is "subject not found".
 """
 
 from __future__ import annotations
@@ -14,17 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from catalog.city import CITY_CONSTANTS
-from exchange.sources.demo_population import BEIJING, Business, Person, Population
+from catalog.loading import bundled_catalog_path, load_catalog
+from catalog.city_time import BEIJING
+from exchange.sources.demo_population import Business, Person, Population
 from exchange.sources.demo_vocabulary import CITY_REGION, HOSPITALS_SECONDARY
 
 Row = tuple[str, str | None, dict[str, Any]]
 Builder = Callable[[Population], Iterator[Row]]
 
-MINIMUM_LIVING_STANDARD = Decimal(str(CITY_CONSTANTS["minimum_living_standard_monthly"]))
-"""Monthly minimum-living standard per person in the demo city (元), the one rules compare with."""
+
+@cache
+def minimum_living_standard() -> Decimal:
+    """Monthly minimum-living standard per person in the demo city (元), from the bundled
+    catalog's city section: the figure its rules compare with."""
+    return Decimal(str(load_catalog(bundled_catalog_path()).city["minimum_living_standard_monthly"].value))
 
 
 def as_of(population: Population) -> datetime:
@@ -147,12 +154,33 @@ def minimum_living(population: Population) -> Iterator[Row]:
         kind, active, since = household.assistance
         covered = [person for person in household.members if person.alive]
         income = sum((person.annual_income for person in covered), Decimal(0)) / 12
-        amount = max(Decimal(200), MINIMUM_LIVING_STANDARD * len(covered) - income).quantize(Decimal("1.00"))
+        amount = max(Decimal(200), minimum_living_standard() * len(covered) - income).quantize(Decimal("1.00"))
         for person in covered:
             yield person.id_number, person.name, {
                 "full_name": person.name, "id_number": person.id_number, "assistance_type": kind, "is_active": active,
                 "covered_persons": len(covered), "monthly_amount": amount, "start_date": since,
             }
+
+
+def income(population: Population) -> Iterator[Row]:
+    """The household economic check: each living adult's household (its living members) and
+    their income over the 12 months before the snapshot, against the minimum living standard."""
+    first_of_month = as_of(population).astimezone(BEIJING).date().replace(day=1)
+    start, end = first_of_month.replace(year=first_of_month.year - 1), first_of_month - timedelta(days=1)
+    for household in population.households:
+        living = [person for person in household.members if person.alive]
+        if not living:
+            continue
+        annual = sum((person.annual_income for person in living), Decimal(0)).quantize(Decimal("1.00"))
+        per_capita = (annual / 12 / len(living)).quantize(Decimal("1.00"))
+        result = "eligible" if per_capita < minimum_living_standard() else "ineligible"
+        for person in living:
+            if person.age >= 18:
+                yield person.id_number, person.name, {
+                    "full_name": person.name, "id_number": person.id_number, "family_size": len(living),
+                    "annual_household_income": annual, "per_capita_monthly_income": per_capita,
+                    "income_period_start": start, "income_period_end": end, "verification_result": result,
+                }
 
 
 def not_renting_public_housing(population: Population) -> Iterator[Row]:
@@ -343,6 +371,7 @@ BUILDERS: dict[str, Builder] = {
     "RESIDENCE_PERMIT": residence_permit,
     "MARITAL_STATUS": marital_status,
     "MINIMUM_LIVING": minimum_living,
+    "INCOME": income,
     "NOT_RENTING_PUBLIC_HOUSING": not_renting_public_housing,
     "RENTAL_REGISTRATION": rental_registration,
     "SOCIAL_INSURANCE": social_insurance,

@@ -104,3 +104,47 @@ def test_every_department_is_used(catalog: Catalog) -> None:
     used = {proof.department for proof in catalog.proofs.values()}
     used |= {consumer for matter in catalog.matters.values() for consumer in matter.consumers}
     assert set(catalog.departments) - used == {"SJ"}  # SJ runs the exchange and seals its receipts
+
+
+def test_commitments_are_verified_where_a_department_holds_the_data(catalog: Catalog) -> None:
+    verified = {code for code, proof in catalog.proofs.items() if proof.verification is not None}
+    assert verified == {"NO_CRIMINAL_RECORD", "MARITAL_STATUS", "SINGLE_DECLARATION", "INCOME", "NOT_RENTING_PUBLIC_HOUSING"}
+    committable = {code for code, proof in catalog.proofs.items() if proof.commitment_text_zh}
+    # No department holds data for these: their commitments are checked on site.
+    assert committable - verified == {"HOUSING_HARDSHIP_REPORT", "IDEOLOGICAL_CHARACTER", "PREMISES_PROOF", "GUARDIANSHIP"}
+
+
+def test_fallbacks_to_commitment(catalog: Catalog) -> None:
+    fallbacks = {
+        (matter.code, entry.proof)
+        for matter in catalog.matters.values()
+        for entry in matter.proofs
+        if entry.commitment_fallback
+    }
+    assert fallbacks == {
+        ("PUBLIC_RENTAL_HOUSING", "MARITAL_STATUS"),
+        ("PUBLIC_RENTAL_HOUSING", "NOT_RENTING_PUBLIC_HOUSING"),
+        ("MINIMUM_LIVING_APPLICATION", "MARITAL_STATUS"),
+    }
+    for matter, code in fallbacks:
+        proof = catalog.proofs[code]
+        assert catalog.matters[matter].mode_for(proof).pulled and proof.commitment_text_zh
+
+
+def test_conditions_an_applicant_decides_are_written_as_cel_too(catalog: Catalog) -> None:
+    only_in_words = {
+        (matter.code, entry.proof)
+        for matter in catalog.matters.values()
+        for entry in matter.proofs
+        if entry.condition_zh and not entry.when
+    }
+    # Whether a certificate shows the applicant as parent needs the applicant's own ID number.
+    assert only_in_words == {("MINOR_EXIT_ENTRY", "GUARDIANSHIP")}
+    assert all(entry.condition_zh for matter in catalog.matters.values() for entry in matter.proofs if entry.when)
+
+
+def test_every_service_of_a_bundled_matter_is_decided(catalog: Catalog) -> None:
+    for matter in catalog.matters.values():
+        assert {service.department for service in matter.services} <= set(matter.consumers)
+        assert all(service.rules for service in matter.services), matter.code
+    assert {service.department for service in catalog.matters["NEWBORN_BIRTH"].services} == {"GA", "YB", "RS"}

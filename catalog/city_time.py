@@ -1,4 +1,5 @@
-"""Times as people in the city read them: Beijing time (UTC+8, no daylight saving)."""
+"""The city's clock: Beijing time (UTC+8, no daylight saving), in which people read times and
+statistics count months. Innermost, so every package uses the one definition."""
 
 from __future__ import annotations
 
