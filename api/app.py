@@ -11,11 +11,11 @@ from api.auth import document_security_schemes
 from api.openapi import ApiSpec
 from api.problems import register_problem_handlers
 from api.domain_errors import register_domain_errors
-from api.routes import (catalog_api, certificates_api, dev_idp, exchange_api, health, me_api, pages, portal_pages,
-                        trust_api, verify_pages)
+from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
+                        health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
 from api.runtime import Runtime, close_request_session
 from api.settings import Settings
-from api.timezone import beijing_time
+from catalog.city_time import beijing_time
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = f"{API_PREFIX}/docs/assets/"
@@ -34,7 +34,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.add_template_filter(beijing_time)
@@ -44,12 +43,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     spec = ApiSpec(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     document_security_schemes(spec)
     for blueprint in (health.blp, catalog_api.blp, trust_api.blp, exchange_api.blp, me_api.blp,
-                      certificates_api.blp):
+                      certificates_api.blp, applications_api.blp, statistics_api.blp):
         spec.register_blueprint(blueprint)
     if settings.dev_idp:  # 开发测试用身份认证: never in production (docs/operations.md)
         spec.register_blueprint(dev_idp.blp)
         app.register_blueprint(dev_idp.bp)
-    for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp):
+    for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp):
         app.register_blueprint(page_blueprint)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler

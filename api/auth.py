@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import g, request
 
+from api.identity_config import IdentityConfig
 from api.openapi import ApiSpec
 from api.problems import Problem
 from api.runtime import db, runtime
@@ -71,15 +72,20 @@ def current_citizen() -> CitizenIdentity:
     if token is None:
         raise _unauthenticated("Sign in: send the identity provider's assertion as Authorization: Bearer <JWT>.",
                                invalid=False)
-    issuer = unverified_issuer(token)
-    keys = identity.trusted.get(issuer) if issuer else None
-    if keys is None or issuer is None:
-        raise _unauthenticated("The identity assertion comes from no trusted identity provider.", invalid=True)
     try:
-        return verify_assertion(token, keys, issuer)
+        return verify_citizen_assertion(identity, token)
     except InvalidAssertion as refused:
         raise _unauthenticated(f"The identity assertion is not accepted ({refused.reason}): {refused}",
                                invalid=True) from None
+
+
+def verify_citizen_assertion(identity: IdentityConfig, token: str) -> CitizenIdentity:
+    """The citizen an assertion of a trusted identity provider names; `InvalidAssertion` otherwise."""
+    issuer = unverified_issuer(token)
+    keys = identity.trusted.get(issuer) if issuer else None
+    if keys is None or issuer is None:
+        raise InvalidAssertion("untrusted-issuer", "the assertion comes from no trusted identity provider")
+    return verify_assertion(token, keys, issuer)
 
 
 def citizen_subject_key(citizen: CitizenIdentity) -> str:

@@ -1,5 +1,7 @@
 """The catalog as people and department systems read it: each matter joined with its proofs,
-their effective handling mode, source department and legal basis.
+their effective handling mode, source department and legal basis, its options, rules,
+priorities, services and re-check; each proof with how a commitment to it is checked; and the
+city's constants.
 
 One presentation serves the JSON API and the public web page, so both always agree.
 """
@@ -10,7 +12,19 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from catalog.model import Catalog, DataItem, Department, Matter, Proof
+from catalog.model import (
+    Catalog,
+    CityConstant,
+    DataItem,
+    Department,
+    Matter,
+    MatterOption,
+    MatterProof,
+    Proof,
+    Rule,
+    Service,
+    Verification,
+)
 
 
 def department_view(department: Department) -> dict[str, Any]:
@@ -19,6 +33,20 @@ def department_view(department: Department) -> dict[str, Any]:
 
 def _item_view(item: DataItem) -> dict[str, Any]:
     return {"name": item.name, "name_zh": item.name_zh, "type": item.type.value, "values": dict(item.values)}
+
+
+def city_constant_view(constant: CityConstant) -> dict[str, Any]:
+    return asdict(constant)
+
+
+def _verification_view(catalog: Catalog, verification: Verification | None) -> dict[str, Any] | None:
+    if verification is None:
+        return None
+    return {
+        "proof": verification.proof,
+        "proof_name_zh": catalog.proofs[verification.proof].name_zh,
+        "expression": verification.expression,
+    }
 
 
 def proof_view(catalog: Catalog, proof: Proof) -> dict[str, Any]:
@@ -36,31 +64,64 @@ def proof_view(catalog: Catalog, proof: Proof) -> dict[str, Any]:
         "validity_days": proof.validity_days,
         "legal_basis_zh": proof.legal_basis_zh,
         "commitment_text_zh": proof.commitment_text_zh,
+        "verification": _verification_view(catalog, proof.verification),
         "matters": [m.code for m in catalog.matters.values() if any(e.proof == proof.code for e in m.proofs)],
     }
 
 
+def _requirement_view(catalog: Catalog, matter: Matter, entry: MatterProof) -> dict[str, Any]:
+    proof = catalog.proofs[entry.proof]
+    mode = matter.mode_for(proof)
+    return {
+        "proof": proof.code,
+        "proof_name_zh": proof.name_zh,
+        "mode": mode.value,
+        "mode_zh": mode.label_zh,
+        "mode_overridden": entry.mode is not None and entry.mode is not proof.mode,
+        "department": proof.department,
+        "department_name_zh": catalog.departments[proof.department].name_zh,
+        "legal_basis_zh": proof.legal_basis_zh,
+        "fields": list(entry.fields),
+        "scope": entry.scope.value,
+        "scope_zh": entry.scope.label_zh,
+        "condition_zh": entry.condition_zh,
+        "when": entry.when,
+        "commitment_fallback": entry.commitment_fallback,
+    }
+
+
+def _option_view(option: MatterOption) -> dict[str, Any]:
+    return {
+        "name": option.name,
+        "name_zh": option.name_zh,
+        "type": option.type.value,
+        "default": option.default,
+        "values": dict(option.values),
+    }
+
+
+def _rule_view(rule: Rule) -> dict[str, Any]:
+    return {
+        "code": rule.code,
+        "name_zh": rule.name_zh,
+        "expression": rule.expression,
+        "outcome_if_false": rule.outcome_if_false.value,
+        "outcome_if_false_zh": rule.outcome_if_false.label_zh,
+    }
+
+
+def _service_view(catalog: Catalog, service: Service) -> dict[str, Any]:
+    return {
+        "code": service.code,
+        "name_zh": service.name_zh,
+        "department": service.department,
+        "department_name_zh": catalog.departments[service.department].name_zh,
+        "rules": list(service.rules),
+    }
+
+
 def matter_view(catalog: Catalog, matter: Matter) -> dict[str, Any]:
-    requirements = []
-    for entry in matter.proofs:
-        proof = catalog.proofs[entry.proof]
-        mode = matter.mode_for(proof)
-        requirements.append(
-            {
-                "proof": proof.code,
-                "proof_name_zh": proof.name_zh,
-                "mode": mode.value,
-                "mode_zh": mode.label_zh,
-                "mode_overridden": entry.mode is not None and entry.mode is not proof.mode,
-                "department": proof.department,
-                "department_name_zh": catalog.departments[proof.department].name_zh,
-                "legal_basis_zh": proof.legal_basis_zh,
-                "fields": list(entry.fields),
-                "scope": entry.scope.value,
-                "scope_zh": entry.scope.label_zh,
-                "condition_zh": entry.condition_zh,
-            }
-        )
+    recheck = matter.recheck
     return {
         "code": matter.code,
         "name_zh": matter.name_zh,
@@ -73,8 +134,12 @@ def matter_view(catalog: Catalog, matter: Matter) -> dict[str, Any]:
         "household": matter.household,
         "consumers": list(matter.consumers),
         "rule_zh": matter.rule_zh,
-        "proofs": requirements,
-        "rules": [asdict(rule) for rule in matter.rules],
+        "options": [_option_view(option) for option in matter.options],
+        "proofs": [_requirement_view(catalog, matter, entry) for entry in matter.proofs],
+        "rules": [_rule_view(rule) for rule in matter.rules],
+        "priorities": [asdict(priority) for priority in matter.priorities],
+        "services": [_service_view(catalog, service) for service in matter.services],
+        "recheck": {"name_zh": recheck.name_zh, "rules": list(recheck.rules)} if recheck else None,
     }
 
 

@@ -7,6 +7,8 @@ is the problem's detail.
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, Response
 
 from api.problems import Problem, problem_response
@@ -35,7 +37,6 @@ PROBLEM_OF: dict[type[Exception], str] = {
     InvalidCaMaterial: "invalid-request",
     SealNotFound: "not-found",
     NotFound: "not-found",
-    InvalidInput: "invalid-request",
     ConsentRefused: "consent-required",
     InvalidKeyMaterial: "service-unavailable",
     ChainConflict: "service-unavailable",
@@ -45,6 +46,19 @@ PROBLEM_OF: dict[type[Exception], str] = {
 def register_domain_errors(app: Flask) -> None:
     for exception_type, slug in PROBLEM_OF.items():
         app.register_error_handler(exception_type, _handler(slug))
+    app.register_error_handler(InvalidInput, _invalid_input)
+
+
+def field_pointer(field: str) -> str:
+    """The JSON pointer of a field path such as `commitments[0].values.income` (#/commitments/0/values/income)."""
+    parts = re.findall(r"[^.\[\]]+", field)
+    return "#" + "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _invalid_input(error: InvalidInput) -> Response:
+    """invalid-request naming the field at fault."""
+    return problem_response(Problem("invalid-request", str(error),
+                                    errors=[{"pointer": field_pointer(error.field), "detail": error.detail}]))
 
 
 def _handler(slug: str):  # type: ignore[no-untyped-def]

@@ -1,21 +1,24 @@
 """Set-up of a mianzheng installation, safe to repeat: the data directory and secrets, the
 schema (Alembic migrations), the bundled catalog as the first live version, and the demo
-city CA with a seal for every catalog department, and the demo source departments'
-databases (var/sources/)."""
+city CA with a seal for every catalog department, the demo source departments'
+databases (var/sources/), and the demo public-housing tenants enrolled for the annual re-check."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.application_services import build_handling_context
 from api.database import standalone_session
 from api.migrations import upgrade_database
+from api.runtime import Runtime
 from api.seal_config import seal_settings
 from api.secrets import ensure_secrets
 from api.settings import Settings
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
-from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, generate_demo_sources
+from exchange.applications.recheck import DEMO_DEPARTMENT, NoRecheck, enrol_demo_tenancies
+from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, generate_demo_sources
 from exchange.identity import DevIdentityProvider
 from seals.registry import SealCa, init_ca, issue_seal, list_seals
 
@@ -36,6 +39,7 @@ def initialise(settings: Settings) -> list[str]:
         report.append(_publish_bundled_catalog(session))
         report.extend(_demo_seals(session, settings))
     report.append(_demo_sources(settings))
+    report.append(_demo_tenancies(settings))
     return report
 
 
@@ -46,6 +50,22 @@ def _demo_sources(settings: Settings) -> str:
     written = generate_demo_sources(settings.sources_dir, load_catalog(bundled_catalog_path()))
     return (f"已生成演示数据源：{len(written)} 个部门的数据库，{DEFAULT_RESIDENTS} 名居民"
             f"（种子 {DEFAULT_SEED}），位于 {settings.sources_dir}。")
+
+
+def _demo_tenancies(settings: Settings) -> str:
+    """The demo public-housing tenants as tenancies for the annual re-check, each enrolled once (about 1 s)."""
+    current = Runtime.start(settings)
+    try:
+        enrolment = enrol_demo_tenancies(build_handling_context(current, *current.published_catalog()),
+                                         settings.sources_dir)
+    except (DemoDataMissing, NoRecheck):
+        return "现行目录或演示数据中没有公租房年度复核所需的内容，未登记演示在租家庭。"
+    finally:
+        current.engine.dispose()
+    if not enrolment.enrolled:
+        return f"演示公租房在租家庭（{enrolment.tenants} 户）均已登记，保持不变。"
+    return (f"已登记演示公租房在租家庭 {enrolment.enrolled} 户（年度复核用，办理部门 {DEMO_DEPARTMENT}，"
+            f"柜台授权有效期一年）。")
 
 
 def _publish_bundled_catalog(session: Session) -> str:

@@ -7,6 +7,8 @@ import exchange.answer_store  # noqa: F401  (exchange_requests)
 import exchange.clients  # noqa: F401  (exchange_clients)
 import exchange.consent  # noqa: F401  (consents)
 import exchange.issuance  # noqa: F401  (certificates, status_lists)
+import exchange.applications.records  # noqa: F401  (applications, application_items, commitments, investigation_tasks)
+import exchange.applications.recheck_records  # noqa: F401  (tenancies, recheck_runs, recheck_results)
 from catalog.orm import Base
 
 metadata = Base.metadata

@@ -21,7 +21,10 @@ from api.seal_config import seal_settings
 from api.secrets import SUBJECT_HASH_KEY, read_secret
 from api.settings import Settings
 from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND, TokenBucket
+from catalog.errors import NoCatalogPublished
+from catalog.loading import catalog_from_document
 from catalog.model import Catalog
+from catalog.versions import latest_version
 from exchange.answer_store import AnswerBox
 from exchange.sources.directory import SourceDirectory, build_sources
 from seals.settings import SealSettings
@@ -65,6 +68,19 @@ class Runtime:
             sources = build_sources(catalog, self.settings.sources_dir, self.settings.sources_file)
             self.sources[content_hash] = sources
         return sources
+
+    def published_catalog(self) -> tuple[Catalog, str]:
+        """The newest published catalog and its content hash, outside a request (commands, jobs);
+        NoCatalogPublished before `mianzheng init`."""
+        with self.sessions() as session:
+            version = latest_version(session)
+            if version is None:
+                raise NoCatalogPublished("no catalog has been published yet")
+            content_hash, document = version.content_hash, version.document
+        catalog = self.catalogs.get(content_hash)
+        if catalog is None:
+            catalog = self.catalogs[content_hash] = catalog_from_document(document)
+        return catalog, content_hash
 
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":

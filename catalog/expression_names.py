@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import celpy
@@ -59,16 +60,18 @@ def read_problems(expression: str, names: Names) -> list[str]:
     return list(dict.fromkeys(_Checker(names).problems(tree)))
 
 
-def expression_reads(expression: str) -> set[tuple[str, str]]:
+@lru_cache(maxsize=1024)
+def expression_reads(expression: str) -> frozenset[tuple[str, str]]:
     """(name, key) for every `name.key` that `expression` reads: a proof (its code in lower
     case, also when read per member as `m.<proof>.<field>`), `application`, `city`, `committed`
-    or `record`, and the field, option or constant. celpy.CELParseError if it does not parse."""
+    or `record`, and the field, option or constant. celpy.CELParseError if it does not parse.
+    Cached: handlers ask for the same catalog expressions on every application."""
     pairs = set()
     for kind, chain in _accesses(celpy.Environment().compile(expression), members=True):
         path = chain if kind == _FREE else chain[1:] if kind == _MEMBER else ()
         if len(path) > 1 and path[0] != "members":
             pairs.add((path[0], path[1]))
-    return pairs
+    return frozenset(pairs)
 
 
 class _Checker:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from catalog.model import Catalog
 from catalog.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
+from exchange.record_ids import is_record_id
 
 MAX_CONSENT_DAYS = 365
 
@@ -155,7 +156,7 @@ def withdraw_consent(
     Withdrawing twice keeps the first withdrawal time. Another citizen's consent is reported
     as not found, so consent ids reveal nothing.
     """
-    consent = session.get(Consent, consent_id) if _is_uuid(consent_id) else None
+    consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
     if consent is None or (subject_key is not None and consent.subject_key != subject_key):
         raise ConsentNotFound(f"no consent {consent_id!r}")
     if consent.withdrawn_at is None:
@@ -190,7 +191,7 @@ def find_valid_consent(
             if candidate.status(at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof, consumer_department):
                 return candidate
         raise ConsentMissing(f"the citizen has given no active consent for {proof} in {matter} to {consumer_department}")
-    consent = session.get(Consent, consent_id) if _is_uuid(consent_id) else None
+    consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
     if consent is None or consent.subject_key != subject_key:
         raise ConsentMissing(f"consent {consent_id!r} does not exist for this citizen")
     if consent.withdrawn_at is not None and consent.withdrawn_at <= at:
@@ -208,12 +209,6 @@ def find_valid_consent(
 def _covers(consent: Consent, matter: str, proof: str, consumer_department: str) -> bool:
     return consent.matter == matter and proof in consent.proofs and consent.consumer_department == consumer_department
 
-
-def _is_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def _now() -> datetime:

@@ -15,12 +15,14 @@ city's trust material can check it (`check_receipt`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from catalog.canonical import canonical_sha256
+from seals.b64 import b64url_decode
 from seals.jws import sign_jws
 from seals.keys import Signer
 from seals.trust import TrustStore
@@ -73,3 +75,9 @@ def check_receipt(receipt: str, answer: Mapping[str, Any], trust: TrustStore) ->
     claims = result.claims if result.verdict.valid else None
     matches = claims is not None and claims.get("response_sha256") == canonical_sha256(answer)
     return ReceiptCheck(verdict=result.verdict, matches_answer=matches, claims=claims)
+
+
+def receipt_id(receipt: str) -> str:
+    """The `jti` of a receipt the exchange has just signed itself (the payload is not verified)."""
+    claims = json.loads(b64url_decode(receipt.split(".")[1]))
+    return str(claims["jti"])

@@ -12,6 +12,7 @@ import sys
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.cli.application_commands import applications_group, commitments_group, jobs_group
 from api.cli.audit_commands import audit_group
 from api.cli.catalog_commands import catalog_group
 from api.cli.certificate_commands import certificate_group
@@ -19,6 +20,7 @@ from api.cli.client_commands import client_group
 from api.cli.consent_commands import consent_group
 from api.cli.context import EXIT_NOT_READY, CliError
 from api.cli.receipt_commands import receipt_group
+from api.cli.recheck_commands import recheck_group
 from api.cli.seal_commands import seal_group
 from api.cli.setup_commands import init_command, serve_command
 from api.cli.source_commands import connector_group, demo_group
@@ -43,6 +45,10 @@ cli.add_command(demo_group)
 cli.add_command(receipt_group)
 cli.add_command(certificate_group)
 cli.add_command(verify_command)
+cli.add_command(applications_group)
+cli.add_command(commitments_group)
+cli.add_command(jobs_group)
+cli.add_command(recheck_group)
 
 
 def main() -> None:

@@ -13,11 +13,10 @@ import click
 from api.certificate_services import build_issuance_context
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from api.runtime import Runtime
-from api.timezone import beijing_time
+from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
-from catalog.errors import InvalidIdentifier, NoCatalogPublished
-from catalog.loading import catalog_from_document
-from catalog.versions import latest_version, read_live_catalog
+from catalog.errors import InvalidIdentifier
+from catalog.versions import read_live_catalog
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import ExchangeError
@@ -85,12 +84,7 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
 
 def _issuance_context(current: Runtime) -> IssuanceContext:
     """The portal's issuance context, for the live catalog, outside a request."""
-    with current.sessions() as session:
-        version = latest_version(session)
-        if version is None:
-            raise NoCatalogPublished("no catalog has been published yet")
-        catalog, content_hash = catalog_from_document(version.document), version.content_hash
-    return build_issuance_context(current, catalog, content_hash)
+    return build_issuance_context(current, *current.published_catalog())
 
 
 @certificate_group.command("list")

@@ -14,7 +14,7 @@ from typing import TypeVar
 import click
 
 from api.cli.context import EXIT_NOT_FOUND, CliError, database_session
-from api.timezone import beijing_time
+from catalog.city_time import beijing_time
 from catalog.versions import read_live_catalog
 from exchange.clients import (
     DEFAULT_SCOPES,

@@ -11,7 +11,7 @@ import click
 
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from api.secrets import SUBJECT_HASH_KEY, SecretMissing, read_secret
-from api.timezone import beijing_time
+from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog

@@ -8,8 +8,11 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
+from api.application_services import build_handling_context
 from api.database import standalone_session
+from api.runtime import Runtime
 from api.settings import Settings
+from exchange.applications.context import HandlingContext
 
 EXIT_INVALID = 1
 EXIT_NOT_FOUND = 3
@@ -27,6 +30,16 @@ class CliError(Exception):
 
 def settings() -> Settings:
     return Settings.from_environment()
+
+
+@contextmanager
+def handling_context() -> Iterator[HandlingContext]:
+    """The matter handlers' context for the live catalog, on a runtime of its own."""
+    current = Runtime.start(settings())
+    try:
+        yield build_handling_context(current, *current.published_catalog())
+    finally:
+        current.engine.dispose()
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from api.certificate_services import status_list_url
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from api.offline_trust import STATUS_LIST_FILE, export_offline_trust
 from api.seal_config import seal_settings
-from api.timezone import beijing_time
+from catalog.city_time import beijing_time
 from catalog.model import Department
 from catalog.versions import read_live_catalog
 from exchange.issuance import status_list_token

@@ -6,6 +6,7 @@ import click
 
 from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
 from api.initialise import initialise
+from api.jobs import DEFAULT_INTERVAL_SECONDS, start_job_process
 from api.server import serve
 from catalog.versions import latest_version
 
@@ -22,9 +23,17 @@ def init_command() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="监听端口")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="工作进程数")
-def serve_command(host: str, port: int, workers: int) -> None:
-    """用 gunicorn 启动服务（请先运行 mianzheng init）。"""
+@click.option("--jobs-interval", default=DEFAULT_INTERVAL_SECONDS, show_default=True, type=click.FloatRange(min=0),
+              help="定时任务（恢复等待中的申请、告知承诺事后核查）间隔秒数；0 表示不在本机运行")
+def serve_command(host: str, port: int, workers: int, jobs_interval: float) -> None:
+    """用 gunicorn 启动服务（请先运行 mianzheng init），并在独立进程中运行定时任务。"""
     with database_session() as session:
         if latest_version(session) is None:
             raise CliError("数据库尚未初始化，请先运行 mianzheng init。", EXIT_NOT_READY)
-    serve(host=host, port=port, workers=workers)
+    jobs = start_job_process(jobs_interval) if jobs_interval > 0 else None
+    try:
+        serve(host=host, port=port, workers=workers)
+    finally:
+        if jobs is not None:
+            jobs.terminate()
+            jobs.join(timeout=10)

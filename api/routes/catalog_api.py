@@ -1,4 +1,5 @@
-"""Read access to the live catalog for everyone (`/api/v1/catalog/...`), and a dry-run
+"""Read access to the live catalog for everyone (`/api/v1/catalog/...`): departments, proofs,
+matters and the city's constants; and a dry-run
 validator that catalog administrators can post a catalog document to.
 
 Responses carry the live version's content hash as ETag, so clients can poll cheaply.
@@ -12,7 +13,15 @@ from typing import Any, TypeVar
 import marshmallow as ma
 from flask import Response, g, request
 
-from api.catalog_views import department_view, matches, matter_selected, matter_view, proof_selected, proof_view
+from api.catalog_views import (
+    city_constant_view,
+    department_view,
+    matches,
+    matter_selected,
+    matter_view,
+    proof_selected,
+    proof_view,
+)
 from api.live_catalog import LiveCatalog, live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -20,6 +29,7 @@ from api.runtime import db
 from api.schemas.catalog import (
     CatalogSummarySchema,
     CatalogVersionSchema,
+    CityConstantSchema,
     DepartmentSchema,
     MatterQuerySchema,
     MatterSchema,
@@ -30,6 +40,7 @@ from api.schemas.catalog import (
 )
 from catalog.errors import CatalogInvalid
 from catalog.loading import catalog_from_document
+from catalog.model import Catalog
 from catalog.versions import list_versions
 
 T = TypeVar("T")
@@ -53,7 +64,8 @@ def _etag(response: Response) -> Response:
     return response
 
 
-def _known(codes: Any, value: str | None, parameter: str) -> None:
+def known_code(codes: Any, value: str | None, parameter: str) -> None:
+    """A 400 naming the query `parameter` unless `value` is absent or one of `codes`."""
     if value is not None and value not in codes:
         raise Problem("invalid-request", f"{parameter}: unknown code {value!r}",
                       errors=[{"parameter": parameter, "detail": f"unknown code {value!r}"}])
@@ -66,17 +78,22 @@ def _found(entries: Mapping[str, T], kind: str, code: str) -> T:
     return entries[code]
 
 
+def _counts(catalog: Catalog) -> dict[str, int]:
+    """How many entries of each kind a catalog holds."""
+    return {
+        "departments": len(catalog.departments),
+        "proofs": len(catalog.proofs),
+        "matters": len(catalog.matters),
+        "city_constants": len(catalog.city),
+    }
+
+
 @blp.route("")
 @blp.response(200, CatalogSummarySchema)
 def summary() -> dict[str, Any]:
     """The live catalog version and how many entries it holds."""
     live = _live()
-    return {
-        "version": live.version,
-        "departments": len(live.catalog.departments),
-        "proofs": len(live.catalog.proofs),
-        "matters": len(live.catalog.matters),
-    }
+    return {"version": live.version, **_counts(live.catalog)}
 
 
 @blp.route("/versions")
@@ -108,7 +125,7 @@ def department(code: str) -> dict[str, Any]:
 def proofs(args: dict[str, str]) -> list[dict[str, Any]]:
     """Proofs, filtered by source department, default mode and text."""
     catalog = _live().catalog
-    _known(catalog.departments, args.get("department"), "department")
+    known_code(catalog.departments, args.get("department"), "department")
     views = [proof_view(catalog, p) for p in catalog.proofs.values()]
     return [v for v in views if proof_selected(v, args)]
 
@@ -127,8 +144,8 @@ def proof(code: str) -> dict[str, Any]:
 def matters(args: dict[str, str]) -> list[dict[str, Any]]:
     """Matters, filtered by domain, department (consumer or source), mode, proof and text."""
     catalog = _live().catalog
-    _known(catalog.departments, args.get("department"), "department")
-    _known(catalog.proofs, args.get("proof"), "proof")
+    known_code(catalog.departments, args.get("department"), "department")
+    known_code(catalog.proofs, args.get("proof"), "proof")
     views = [matter_view(catalog, m) for m in catalog.matters.values()]
     return [v for v in views if matter_selected(v, args)]
 
@@ -141,6 +158,13 @@ def matter(code: str) -> dict[str, Any]:
     return matter_view(catalog, _found(catalog.matters, "matter", code))
 
 
+@blp.route("/city")
+@blp.response(200, CityConstantSchema(many=True))
+def city() -> list[dict[str, Any]]:
+    """The city's constants (thresholds and tolerances) that expressions read as city.<name>."""
+    return [city_constant_view(c) for c in _live().catalog.city.values()]
+
+
 class CatalogDocumentSchema(ma.Schema):
     """A whole catalog document, as `mianzheng catalog publish` reads it."""
 
@@ -150,6 +174,7 @@ class CatalogDocumentSchema(ma.Schema):
     departments = ma.fields.List(ma.fields.Dict(), required=True)
     proofs = ma.fields.List(ma.fields.Dict(), required=True)
     matters = ma.fields.List(ma.fields.Dict(), required=True)
+    city = ma.fields.List(ma.fields.Dict(), metadata={"description": "The city's constants (optional)"})
 
 
 @blp.route("/validation", methods=["POST"])
@@ -164,12 +189,6 @@ def validate(document: dict[str, Any]) -> dict[str, Any]:
             {"file": p.file, "entry": p.entry, "field": p.field, "detail": p.message} for p in invalid.problems
         ]
         raise Problem("invalid-request", f"The catalog has {len(errors)} problem(s).", errors=errors) from None
-    return {
-        "valid": True,
-        "content_hash": catalog.content_hash(),
-        "departments": len(catalog.departments),
-        "proofs": len(catalog.proofs),
-        "matters": len(catalog.matters),
-    }
+    return {"valid": True, "content_hash": catalog.content_hash(), **_counts(catalog)}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from api.catalog_views import matter_selected, matter_view, proof_selected, proof_view
+from api.catalog_views import city_constant_view, matter_selected, matter_view, proof_selected, proof_view
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES
 from catalog.model import Domain, Mode
@@ -20,7 +20,8 @@ def index() -> str:
 
 @bp.route("/catalog")
 def catalog_page() -> str:
-    """Matters → proofs → handling mode → source department → legal basis, searchable."""
+    """Matters → proofs → handling mode → source department → legal basis, searchable; each
+    matter's options, rules, priorities, services and re-check; the city's constants."""
     live = live_catalog()
     query = request.args.get("q", "")[:100]
     domain = request.args.get("domain", "")
@@ -36,6 +37,7 @@ def catalog_page() -> str:
         matters=matter_views,
         proofs=proof_views,
         departments=live.catalog.departments,
+        city=[city_constant_view(c) for c in live.catalog.city.values()],
         query=query,
         domain=domain,
         mode=mode,

@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from catalog.citizen_id import mask_id_number
+from catalog.city_time import BEIJING
 from catalog.model import DataItem, Department, ItemType, Proof
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, make_identifier, parse_identifier
 from exchange.errors import ExchangeError
@@ -35,7 +36,6 @@ from seals.b64 import b64url_decode, b64url_encode
 
 BINDING_ALG = "sha256"
 SALT_BYTES = 16
-BEIJING = timezone(timedelta(hours=8), "北京时间")
 NEGATIVE_FACT_PROOFS = frozenset({"NO_HOUSING", "NO_CRIMINAL_RECORD", "NOT_RENTING_PUBLIC_HOUSING"})
 """Proofs that state the absence of a record: true only as of the search, so they carry `as_of`."""
 

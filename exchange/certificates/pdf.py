@@ -38,7 +38,8 @@ from reportlab.platypus import Paragraph, Table, TableStyle
 
 from catalog.canonical import canonical_sha256
 from exchange.certificates.credential import verify_credential
-from exchange.certificates.model import BEIJING, CertificateContent, format_date_zh, format_datetime_zh
+from catalog.city_time import BEIJING
+from exchange.certificates.model import CertificateContent, format_date_zh, format_datetime_zh
 from exchange.certificates.verdict import SignedForm, authentic, integrity_failure, with_integrity
 from exchange.errors import ExchangeError
 from seals.keys import Signer

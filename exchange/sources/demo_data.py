@@ -1,7 +1,8 @@
 """The demo source departments: `generate_demo_sources` writes every source department's
 records database for a deterministic demo population (demo_population.py, demo_records.py),
-`demo_sources_exist` tells whether they are there, and `sample_residents` picks a few demo
-residents to try the exchange with (a household without property, one with property ...).
+`demo_sources_exist` tells whether they are there, `sample_residents` picks a few demo
+residents to try the exchange with (a household without property, one with property ...) and
+`demo_households` whole households to try the matter handlers with.
 
 Same seed and size, same data: re-running rewrites identical databases. Each database
 also records the seed and size it was made from (its `dataset` table).
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from catalog.model import Catalog
@@ -102,7 +105,13 @@ def _population_of(folder: Path) -> Population:
     dataset = next((found for found in datasets if found and found.get("generator") == GENERATOR), None)
     if dataset is None:
         raise DemoDataMissing(f"no demo source data in {folder}: run `mianzheng demo generate`")
-    return build_population(int(dataset["seed"]), int(dataset["residents"]))
+    return _population(int(dataset["seed"]), int(dataset["residents"]))
+
+
+@lru_cache(maxsize=2)
+def _population(seed: int, residents: int) -> Population:
+    """The population a dataset was made from; built once per process (it is deterministic)."""
+    return build_population(seed, residents)
 
 
 def _matches(population: Population, test: Callable[[Person], bool]) -> Iterator[Person]:
@@ -130,3 +139,80 @@ _SITUATIONS: tuple[tuple[str | Callable[[Person], str], Callable[[Person], bool]
     ("新生儿：有出生医学证明", lambda p: p.age == 0 and p.household.migrant_region is None and p.father is not None),
     ("已故：有死亡医学证明，户口已注销", lambda p: not p.alive),
 )
+
+
+@dataclass(frozen=True)
+class DemoMember:
+    name: str
+    id_number: str
+    relation: str
+    """As in HOUSEHOLD_REGISTRATION's relation_to_head: head, spouse, child, parent ..."""
+    age: int
+    marital_status: str
+    """As civil affairs holds it: unmarried, married, divorced or widowed."""
+    spouse_id_number: str | None
+
+
+@dataclass(frozen=True)
+class DemoHousehold:
+    """A living demo household, head first, with what a caseworker would know of it."""
+
+    number: str | None
+    situation: str
+    description: str
+    members: tuple[DemoMember, ...]
+    monthly_income_per_person: Decimal
+    """Per person and month over the household's living members, as civil affairs checks it."""
+
+    @property
+    def head(self) -> DemoMember:
+        return self.members[0]
+
+
+HOUSEHOLD_SITUATIONS = {
+    "public_housing_eligible": "无房低收入：全家无不动产登记，人均月收入低于公租房收入线",
+    "owner": "有房：家庭成员名下有不动产登记",
+    "tenant": "公租房在租户",
+    "minimum_living": "低保在保户",
+    "newborn": "有新生儿（出生医学证明已签发）的本市户籍家庭",
+    "school_age": "有适龄入学子女（6 岁）的本市户籍家庭",
+    "graduate": "户主有高校学历、无犯罪记录",
+    "criminal_record": "户主有犯罪记录",
+}
+
+
+def demo_households(folder: Path, catalog: Catalog, situation: str, count: int | None = None) -> list[DemoHousehold]:
+    """Demo households of a situation (a key of HOUSEHOLD_SITUATIONS), in population order; the
+    income line is the catalog's city constant. DemoDataMissing if no demo data is there;
+    KeyError for an unknown situation."""
+    describe = HOUSEHOLD_SITUATIONS[situation]
+    line = Decimal(str(catalog.city["public_housing_income_line_monthly"].value))
+    found: list[DemoHousehold] = []
+    for household in _population_of(folder).households:
+        living = [person for person in household.members if person.alive]
+        if not living or living[0] is not household.head:
+            continue
+        income = (sum((person.annual_income for person in living), Decimal(0)) / 12 / len(living)).quantize(Decimal("1.00"))
+        owns = any(person.properties for person in living)
+        matches = {
+            "public_housing_eligible": not owns and not household.public_housing and household.migrant_region is None
+            and income < line,
+            "owner": owns and household.migrant_region is None,
+            "tenant": household.public_housing,
+            "minimum_living": bool(household.assistance and household.assistance[1]),
+            "newborn": household.migrant_region is None
+            and any(p.age == 0 and p.relation == "child" and p.father is not None for p in living),
+            "school_age": household.migrant_region is None and any(p.age == 6 and p.relation == "child" for p in living),
+            "graduate": household.migrant_region is None and living[0].education is not None
+            and not living[0].criminal_record,
+            "criminal_record": living[0].criminal_record,
+        }[situation]
+        if matches:
+            members = tuple(DemoMember(person.name, person.id_number, person.relation, person.age, person.marital,
+                                       person.spouse.id_number if person.marital == "married" and person.spouse else None)
+                            for person in living)
+            found.append(DemoHousehold(household.number, situation, f"{describe}，{len(members)} 口人", members, income))
+            if count is not None and len(found) == count:
+                break
+    return found
+

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from catalog.citizen_id import id_check_char
+from catalog.city_time import BEIJING
 from catalog.credit_code import complete_uscc
 from exchange.sources.demo_vocabulary import (
     BRAND_WORDS,
@@ -31,7 +32,6 @@ from exchange.sources.demo_vocabulary import (
     District,
 )
 
-BEIJING = timezone(timedelta(hours=8))
 REFERENCE_DATE = date(2026, 11, 1)
 """The demo data describes the city as of this day (its records' `as_of` is 02:00 that day)."""
 

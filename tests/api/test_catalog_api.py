@@ -1,10 +1,15 @@
 """The catalog as a department system reads it over HTTP: lists, filters, single entries,
-ETags, and precise problems for unknown codes and bad filters."""
+options, conditions, rules, services, re-checks, verifications and the city's constants, ETags,
+and precise problems for unknown codes and bad filters."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import httpx
 import pytest
+
+from catalog.model import Catalog
 
 
 @pytest.fixture
@@ -19,6 +24,7 @@ def test_summary_names_the_live_version(client: httpx.Client) -> None:
     assert body["version"]["published_by"] == "mianzheng init"
     assert len(body["version"]["content_hash"]) == 64
     assert body["departments"] >= 13 and body["proofs"] >= 29 and body["matters"] >= 14
+    assert body["city_constants"] >= 4
 
 
 def test_teacher_qualification_takes_a_commitment_for_no_criminal_record(client: httpx.Client) -> None:
@@ -38,6 +44,70 @@ def test_public_rental_housing_receives_only_the_fields_it_needs(client: httpx.C
     assert "has_registered_property" in no_housing["fields"]
     assert no_housing["department"] == "BDC"
     assert "ZJ" in matter["consumers"]
+
+
+def test_public_rental_housing_publishes_its_options_conditions_and_recheck(
+    client: httpx.Client, bundled: Catalog
+) -> None:
+    matter = client.get("/api/v1/catalog/matters/PUBLIC_RENTAL_HOUSING").json()
+    expected = bundled.matters["PUBLIC_RENTAL_HOUSING"]
+    option = next(o for o in matter["options"] if o["name"] == "priority_allocation")
+    assert option["name_zh"] == "申请优先配租"
+    assert (option["type"], option["default"]) == ("boolean", False)
+    requirements = {r["proof"]: r for r in matter["proofs"]}
+    single = requirements["SINGLE_DECLARATION"]
+    assert single["when"] == expected.entry("SINGLE_DECLARATION").when
+    assert single["condition_zh"] == expected.entry("SINGLE_DECLARATION").condition_zh
+    assert requirements["MARITAL_STATUS"]["commitment_fallback"] is True
+    assert requirements["NO_HOUSING"]["commitment_fallback"] is False
+    assert requirements["NO_HOUSING"]["when"] is None
+    income_rule = next(r for r in matter["rules"] if r["code"] == "income_below_line")
+    assert income_rule["outcome_if_false"] == "not_eligible"
+    assert income_rule["outcome_if_false_zh"] == "不符合条件"
+    assert "city.public_housing_income_line_monthly" in income_rule["expression"]
+    assert [p["code"] for p in matter["priorities"]] == [p.code for p in expected.priorities]
+    assert matter["recheck"] == {"name_zh": "公租房年度复核", "rules": list(expected.recheck.rules)}
+    assert matter["services"] == []
+
+
+def test_newborn_birth_lists_each_departments_part(client: httpx.Client, bundled: Catalog) -> None:
+    matter = client.get("/api/v1/catalog/matters/NEWBORN_BIRTH").json()
+    expected = bundled.matters["NEWBORN_BIRTH"].services
+    assert [(s["code"], s["name_zh"], s["department"], s["rules"]) for s in matter["services"]] == [
+        (s.code, s.name_zh, s.department, list(s.rules)) for s in expected
+    ]
+    assert [s["department_name_zh"] for s in matter["services"]] == [
+        bundled.departments[s.department].name_zh for s in expected
+    ]
+    assert matter["services"][0]["department_name_zh"] == "公安局"
+    assert matter["recheck"] is None
+
+
+def test_proofs_say_how_a_commitment_is_checked(client: httpx.Client, bundled: Catalog) -> None:
+    income = client.get("/api/v1/catalog/proofs/INCOME").json()
+    expected = bundled.proofs["INCOME"].verification
+    assert income["verification"] == {
+        "proof": "INCOME",
+        "proof_name_zh": "收入证明（家庭经济状况）",
+        "expression": expected.expression,
+    }
+    single = client.get("/api/v1/catalog/proofs/SINGLE_DECLARATION").json()["verification"]
+    assert single["proof"] == "MARITAL_STATUS"
+    assert single["proof_name_zh"] == bundled.proofs["MARITAL_STATUS"].name_zh
+    marital = client.get("/api/v1/catalog/proofs/MARITAL_STATUS").json()["verification"]
+    assert marital["expression"] is None
+    assert client.get("/api/v1/catalog/proofs/NO_HOUSING").json()["verification"] is None
+
+
+def test_city_constants_are_public(client: httpx.Client, bundled: Catalog) -> None:
+    response = client.get("/api/v1/catalog/city")
+    assert response.status_code == 200
+    assert response.headers["etag"]
+    constants = response.json()
+    assert constants == [asdict(c) for c in bundled.city.values()]
+    line = next(c for c in constants if c["name"] == "public_housing_income_line_monthly")
+    assert (line["name_zh"], line["value"], line["unit_zh"]) == ("公租房申请家庭人均月收入线", 3000, "元/人·月")
+    assert client.get("/api/v1/catalog").json()["city_constants"] == len(bundled.city)
 
 
 def test_proofs_filter_by_department_and_mode(client: httpx.Client) -> None:

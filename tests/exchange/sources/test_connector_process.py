@@ -19,7 +19,8 @@ from exchange.sources.demo_data import DemoResident, sample_residents
 from exchange.sources.http_source import HttpSource, HttpSourceSettings
 from exchange.sources.openapi import connector_openapi
 from tests.exchange.sources.stub_server import Reply, Script, stub_connector
-from tests.support.cli import MIANZHENG, run_cli, wait_until_answering
+from tests.support.cli import run_cli
+from tests.support.connector import Connector
 from tests.support.postgres import free_port
 
 pytestmark = pytest.mark.slow
@@ -28,32 +29,11 @@ TOKEN = "connector-test-token-0123456789"
 UNKNOWN = "110101199003070011"  # valid, and nobody in the demo city
 
 
-class Connector:
-    """`mianzheng connector serve BDC` on a fixed port, which can be stopped and restarted."""
-
-    def __init__(self, database: Path, token_file: Path, port: int) -> None:
-        self.command = [MIANZHENG, "connector", "serve", "BDC", "--port", str(port), "--workers", "1",
-                        "--token-file", str(token_file), "--database", str(database)]
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wait_until_answering(f"{self.url}/healthz", self.process, "the connector")
-
-    def stop(self) -> str:
-        assert self.process is not None
-        self.process.terminate()
-        output, _ = self.process.communicate(timeout=30)
-        self.process = None
-        return output
-
-
 @pytest.fixture(scope="module")
 def connector(demo_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connector]:
     token_file = tmp_path_factory.mktemp("connector") / "token"
     token_file.write_text(TOKEN + "\n", encoding="utf-8")
-    running = Connector(demo_folder / "BDC.db", token_file, free_port())
+    running = Connector("BDC", demo_folder / "BDC.db", token_file, free_port())
     running.start()
     yield running
     if running.process is not None:

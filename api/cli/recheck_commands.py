@@ -1,0 +1,139 @@
+"""`mianzheng recheck ...`: 年度复核 of a matter's current beneficiaries — run (or resume) the
+batch household by household with a progress bar, list the runs, and enrol the demo tenants.
+
+Ctrl+C (SIGINT) or SIGTERM stops a run after the household in flight; running it again
+resumes where it stopped. Households are shown by the first character of the head's name and
+the masked ID number."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, handling_context, settings
+from catalog.city_time import beijing_time
+from catalog.model import Catalog
+from exchange.applications.decision import Decision
+from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
+from exchange.applications.recheck import (
+    CHANGED, DEMO_CLIENT_NAME, DEMO_DEPARTMENT, NoRecheck, RunBusy, RunReport, RunSummary, enrol_demo_tenancies,
+    households_left, list_runs, recheck_matter, resume_run, run_recheck, run_report, start_run,
+)
+from exchange.applications.recheck_records import WAITING, RunStatus
+from exchange.sources.demo_data import DemoDataMissing
+
+OUTCOME_ZH = {**{decision.value: decision.label_zh for decision in Decision}, WAITING: "待复核"}
+RESUME_HINT = "再次运行 mianzheng recheck run 即从中断处继续。"
+
+
+@contextmanager
+def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While the block runs, SIGINT (Ctrl+C) and SIGTERM set `stop` instead of ending the process."""
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@click.group("recheck")
+def recheck_group() -> None:
+    """年度复核：逐户重新核验在保家庭是否仍符合条件（可中断，可续跑）。"""
+
+
+@recheck_group.command("run")
+@click.option("--matter", default=PUBLIC_RENTAL_HOUSING, show_default=True, help="事项代码")
+@click.option("--new", "new_run", is_flag=True, help="不续跑未完成的批次，开始新的复核批次")
+@click.option("--limit", default=None, type=click.IntRange(1, 10_000_000), help="本次最多复核的户数（到达后停止，可续跑）")
+def run_command(matter: str, new_run: bool, limit: int | None) -> None:
+    """复核事项的全部在保家庭：向来源部门重新调取复核规则所需的数据并逐户判定，列出结论变化的家庭。
+    有未完成的批次时从中断处继续；按 Ctrl+C 在当前一户完成后停止。"""
+    with handling_context() as ctx:
+        try:
+            name_zh = _recheck_name(ctx.catalog, matter)
+            run_id = None if new_run else resume_run(ctx, matter)
+            if run_id is None:
+                run_id = start_run(ctx, matter)
+                click.echo(f"开始新的{name_zh}批次 {run_id}。")
+            else:
+                click.echo(f"继续未完成的{name_zh}批次 {run_id}。")
+            left = households_left(ctx, run_id)
+            click.echo(f"本批次尚有 {left} 户待复核。")
+            stop = threading.Event()
+            with _stopping_on_signals(stop), click.progressbar(length=min(left, limit or left), label=name_zh) as bar:
+                progress = run_recheck(ctx, run_id, progress=lambda _household: bar.update(1), stop=stop, limit=limit)
+        except RunBusy:
+            raise CliError("另一进程正在运行该复核批次，请等它结束（或异常退出两分钟后）再试。") from None
+        _print_report(run_report(ctx, run_id))
+    summary = progress.summary
+    if summary.status is RunStatus.FINISHED:
+        click.echo(f"复核批次 {summary.id} 已完成。")
+    elif progress.stopped:
+        click.echo(f"已停止：本批次已复核 {summary.decided}/{summary.total} 户。{RESUME_HINT}")
+    else:
+        click.echo(f"{summary.counts[WAITING]} 户因来源部门暂时无法应答尚待复核，来源部门恢复后{RESUME_HINT}")
+
+
+@recheck_group.command("status")
+def status_command() -> None:
+    """列出复核批次（最新在前）及其进度。"""
+    with handling_context() as ctx:
+        runs = list_runs(ctx)
+        names = {code: matter.name_zh for code, matter in ctx.catalog.matters.items()}
+    if not runs:
+        click.echo("尚无复核批次。")
+    newest: set[str] = set()
+    for run in runs:
+        if run.status is RunStatus.FINISHED:
+            state = f"已完成（{beijing_time(run.finished_at)}）" if run.finished_at else "已完成"
+        else:
+            state = "未完成（已有更新的批次）" if run.matter in newest else "未完成"
+        newest.add(run.matter)
+        click.echo(f"{run.id}  {names.get(run.matter, run.matter)}  开始于 {beijing_time(run.started_at)}  {state}  "
+                   f"已复核 {run.decided}/{run.total} 户，{_counts(run)}")
+
+
+@recheck_group.command("enrol-demo")
+def enrol_demo_command() -> None:
+    """登记演示数据中的公租房在租家庭（住建部门办理，柜台授权复核所需数据）；可重复运行。"""
+    with handling_context() as ctx:
+        try:
+            enrolment = enrol_demo_tenancies(ctx, settings().sources_dir)
+        except DemoDataMissing:
+            raise CliError("尚无演示数据，请先运行 mianzheng init 或 mianzheng demo generate。", EXIT_NOT_READY) from None
+        except NoRecheck:
+            raise CliError(f"现行目录中没有事项 {PUBLIC_RENTAL_HOUSING} 的年度复核。", EXIT_NOT_FOUND) from None
+    click.echo(f"已登记演示公租房在租家庭 {enrolment.enrolled} 户（演示数据共 {enrolment.tenants} 户，此前已登记的不重复登记），"
+               f"办理部门 {DEMO_DEPARTMENT}，调用方 {enrolment.client_id}（{DEMO_CLIENT_NAME}）。")
+
+
+def _recheck_name(catalog: Catalog, matter_code: str) -> str:
+    try:
+        recheck = recheck_matter(catalog, matter_code).recheck
+    except NoRecheck:
+        raise CliError(f"现行目录中没有事项 {matter_code} 的年度复核。", EXIT_NOT_FOUND) from None
+    assert recheck is not None
+    return recheck.name_zh
+
+
+def _counts(run: RunSummary) -> str:
+    outcomes = "，".join(f"{label} {run.counts.get(outcome, 0)} 户" for outcome, label in OUTCOME_ZH.items())
+    return f"{outcomes}；结论变化 {run.counts.get(CHANGED, 0)} 户"
+
+
+def _print_report(report: RunReport) -> None:
+    summary = report.summary
+    click.echo(f"复核结果：共 {summary.total} 户，{_counts(summary)}。")
+    if report.changed:
+        click.echo("结论变化的家庭：")
+    for household in report.changed:
+        failing = f"；未满足：{'、'.join(household.failing_rules)}" if household.failing_rules else ""
+        click.echo(f"  {household.household}，{household.members} 口人：{OUTCOME_ZH[household.previous]} → "
+                   f"{OUTCOME_ZH[household.outcome]}{failing}")
+    for reason in report.waiting_sources:
+        click.echo(f"待复核原因：{reason}")

@@ -1,0 +1,200 @@
+"""Matter handling over HTTP: a department's system files an application for a matter
+(`POST /api/v1/matters/{code}/applications`), reads it with its decision and provenance, adds
+the applicant's commitments while it waits, and lists the commitments found false."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+
+from api.application_services import handling_context, resolve_in_background
+from api.auth import CLIENT_SECURITY, require_client
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.schemas.applications import (
+    ApplicationCreateSchema,
+    ApplicationSchema,
+    ApplicationSummarySchema,
+    CommitmentQuerySchema,
+    CommitmentSchema,
+    CommitmentsAddSchema,
+    SignedCommitmentSchema,
+    TaskQuerySchema,
+    TaskResultSchema,
+    TaskSchema,
+)
+from exchange.answer_store import RequestIdConflict
+from exchange.applications.investigation import OPEN, complete_task, department_tasks
+from exchange.applications.reading import (
+    application_document,
+    commitment_summary,
+    commitment_token,
+    department_applications,
+    department_commitments,
+    visible_commitment,
+)
+from exchange.applications.records import ApplicationStatus, CommitmentStatus
+from exchange.applications.resolution import resolve_application
+from exchange.applications.service import (
+    ApplicationRequest,
+    NotAConsumer,
+    PartyInput,
+    add_commitments,
+    submit_application,
+    visible_application,
+)
+from exchange.clients import ClientScope
+
+blp = Blueprint("applications", __name__, url_prefix="/api/v1",
+                description="Matter handlers (办事): applications that pull proofs instead of demanding paper")
+
+RESPOND_ASYNC = "respond-async"
+
+
+@blp.route("/matters/<code>/applications", methods=["POST"])
+@blp.arguments(ApplicationCreateSchema)
+@blp.response(201, ApplicationSchema)
+@blp.alt_response(200, description="The request id was used before for the same application: it is returned")
+@blp.alt_response(202, description="Accepted (Prefer: respond-async, or waiting for a source or a commitment)")
+@blp.alt_response(403, description="forbidden-by-policy: the client's department does not handle the matter")
+@blp.alt_response(409, description="The request id was used for a different application")
+@blp.doc(security=CLIENT_SECURITY)
+def file_application(body: dict[str, Any], code: str) -> Response:
+    """File an application and resolve every proof the matter requires, without paper.
+
+    Data-sharing, online-issue and e-license proofs are pulled from their source departments in
+    parallel (each an exchange request under the same policy, consent and logging); abolished
+    proofs are skipped; commitment proofs take the applicant's signed commitment; investigation
+    proofs become a task of their department. The answer is the application with its decision
+    (201). With `Prefer: respond-async` it is 202 at once and resolving goes on in the
+    background; poll the `Location`. While a source is down the application waits (202) and
+    resumes by itself when the source answers again.
+    """
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    ctx = handling_context()
+    try:
+        filed = submit_application(ctx, client, code, _request(body))
+    except NotAConsumer as refused:
+        raise Problem("forbidden-by-policy", str(refused)) from None
+    except RequestIdConflict as conflict:
+        raise Problem("conflict", str(conflict), errors=[{"pointer": "#/request_id", "detail": str(conflict)}]) from None
+    location = url_for("applications.read_application", application_id=filed.application_id)
+    if not filed.created:
+        return _answer(ctx, filed.application_id, 200, location)
+    if RESPOND_ASYNC in request.headers.get("Prefer", ""):
+        resolve_in_background(ctx, filed.application_id)
+        return _answer(ctx, filed.application_id, 202, location, preference_applied=True)
+    resolve_application(ctx, filed.application_id)
+    return _answer(ctx, filed.application_id, 201, location)
+
+
+@blp.route("/applications")
+@blp.response(200, ApplicationSummarySchema(many=True))
+@blp.doc(security=CLIENT_SECURITY)
+def list_applications() -> list[dict[str, Any]]:
+    """The client department's applications, newest first (the last 100)."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    return department_applications(handling_context(), client.department_code)
+
+
+@blp.route("/applications/<application_id>")
+@blp.response(200, ApplicationSchema)
+@blp.doc(security=CLIENT_SECURITY)
+def read_application(application_id: str) -> dict[str, Any]:
+    """One application: each proof with its state and source, the decision with its provenance,
+    commitments with their 事后核查, and investigation tasks. Visible to the department that
+    filed it and to the departments with a part in a bundled matter."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    ctx = handling_context()
+    visible_application(ctx, client, application_id)
+    return application_document(ctx, application_id)
+
+
+@blp.route("/applications/<application_id>/commitments", methods=["POST"])
+@blp.arguments(CommitmentsAddSchema)
+@blp.response(200, ApplicationSchema)
+@blp.doc(security=CLIENT_SECURITY)
+def commit(body: dict[str, Any], application_id: str) -> dict[str, Any]:
+    """Add the applicant's signed commitments to an application that waits for them (or for a
+    source, where the matter allows a commitment instead), then resolve it again."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    ctx = handling_context()
+    add_commitments(ctx, client, application_id, body["commitments"], body["signature"])
+    resolve_application(ctx, application_id)
+    return application_document(ctx, application_id)
+
+
+@blp.route("/commitments")
+@blp.arguments(CommitmentQuerySchema, location="query")
+@blp.response(200, CommitmentSchema(many=True))
+@blp.doc(security=CLIENT_SECURITY)
+def commitments(args: dict[str, str]) -> list[dict[str, Any]]:
+    """The commitments taken in the client department's applications, newest first; `status=false`
+    lists those 事后核查 found false, for the department to act on."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    status = CommitmentStatus(args["status"]) if "status" in args else None
+    return department_commitments(handling_context(), client.department_code, status)
+
+
+@blp.route("/tasks")
+@blp.arguments(TaskQuerySchema, location="query")
+@blp.response(200, TaskSchema(many=True))
+@blp.doc(security=CLIENT_SECURITY)
+def tasks(args: dict[str, str]) -> list[dict[str, Any]]:
+    """The investigation tasks (部门核查) handed to the client's department, oldest first
+    (default: the open ones)."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    return department_tasks(handling_context(), client.department_code, args.get("status", OPEN))
+
+
+@blp.route("/tasks/<task_id>/result", methods=["POST"])
+@blp.arguments(TaskResultSchema)
+@blp.response(200, ApplicationSchema)
+@blp.doc(security=CLIENT_SECURITY)
+def task_result(body: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """Report the department's finding for an open task: a value for each field the matter
+    receives. The application is decided again with it."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    ctx = handling_context()
+    return application_document(ctx, complete_task(ctx, client, task_id, body["values"]))
+
+
+@blp.route("/commitments/<commitment_id>")
+@blp.response(200, SignedCommitmentSchema)
+@blp.doc(security=CLIENT_SECURITY)
+def signed_commitment(commitment_id: str) -> dict[str, Any]:
+    """One commitment with its 事后核查, and the commitment as sealed: a JWS of the exchange's seal
+    (`typ` mianzheng-commitment+jwt) holding the catalog's commitment text, the fields and values
+    committed to, whom they are about (subject key), who signed, how and when."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    ctx = handling_context()
+    record = visible_commitment(ctx, client.department_code, commitment_id)
+    return {**commitment_summary(ctx, record), "token": commitment_token(ctx, record)}
+
+
+def _request(body: dict[str, Any]) -> ApplicationRequest:
+    def party(given: dict[str, Any] | None) -> PartyInput | None:
+        return None if given is None else PartyInput(**given)
+
+    return ApplicationRequest(
+        request_id=body["request_id"], caseworker_id=body["caseworker_id"], case_number=body["case_number"],
+        applicant=PartyInput(**body["applicant"]), members=[PartyInput(**member) for member in body["members"]],
+        child=party(body.get("child")), deceased=party(body.get("deceased")), employer=party(body.get("employer")),
+        options=body["options"], counter_consent=body["counter_consent"], consent_days=body["consent_days"],
+        commitments=body["commitments"], signature=body.get("signature"),
+    )
+
+
+def _answer(ctx: Any, application_id: str, status: int, location: str, *, preference_applied: bool = False) -> Response:
+    document = ApplicationSchema().dump(application_document(ctx, application_id))
+    if status == 201 and document["status"] != ApplicationStatus.DECIDED:
+        status = 202
+    response = jsonify(document)
+    response.status_code = status
+    response.headers["Location"] = location
+    if preference_applied:
+        response.headers["Preference-Applied"] = RESPOND_ASYNC
+    return response
+
+

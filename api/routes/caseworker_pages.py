@@ -1,0 +1,165 @@
+"""The caseworker page (办件工作台, `/caseworker`): a caseworker of a department signs in with the
+department system's client token, files an application for a demo household and watches each
+proof resolve, then reads the decision with its provenance.
+
+The page itself is public and static: it carries the catalog's labels and no secret or
+personal data. Its script (static/caseworker.js) keeps the token in sessionStorage and calls
+the JSON API (`api.routes.applications_api`) with it like any department system. Two small
+JSON endpoints serve the script, behind the same token (scope applications:write): who the
+token belongs to (`/caseworker/client`) and, only while the installation has demo source
+data, demo households already shaped as application requests (`/caseworker/demo-households`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+from uuid import uuid4
+
+from flask import Blueprint, Response, jsonify, make_response, render_template, request
+
+from api.auth import require_client
+from api.live_catalog import live_catalog
+from api.problems import Problem
+from api.runtime import runtime
+from catalog.citizen_id import mask_id_number
+from catalog.model import Catalog, Mode
+from exchange.applications.decision import Decision
+from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
+from exchange.applications.reading import STATUS_ZH
+from exchange.clients import ClientScope
+from exchange.sources.demo_data import (
+    HOUSEHOLD_SITUATIONS, DemoDataMissing, DemoHousehold, demo_households,
+)
+
+bp = Blueprint("caseworker_pages", __name__, url_prefix="/caseworker")
+
+HOUSEHOLDS_LISTED = 6
+MAX_INCOME_CHANGE = Decimal(100_000)
+RELATION_VOCABULARY = ("HOUSEHOLD_REGISTRATION", "relation_to_head")
+"""The catalog data item whose values name a person's relation to the head of household."""
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class RequestBuilder(Protocol):
+    """The application request of a demo household, its declared per-capita income shaded by the change."""
+
+    def __call__(self, household: DemoHousehold, request_id: str, *, signed_at: datetime,
+                 declared_income_change: Decimal) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class DemoMatter:
+    """A matter the page files for demo households: the situations offered and how a request is built."""
+
+    situations: tuple[str, ...]
+    build: RequestBuilder
+
+
+DEMO_MATTERS: Mapping[str, DemoMatter] = {
+    PUBLIC_RENTAL_HOUSING: DemoMatter(tuple(HOUSEHOLD_SITUATIONS), public_housing_request),
+}
+"""The matters offered on the page, the flagship first; add a matter with its request builder."""
+
+
+@bp.route("")
+def workbench() -> Response:
+    """The page: sign-in form and workbench, labelled from the live catalog."""
+    catalog = live_catalog().catalog
+    matters = [catalog.matters[code] for code in DEMO_MATTERS if code in catalog.matters]
+    situations = {matter.code: [(key, HOUSEHOLD_SITUATIONS[key]) for key in DEMO_MATTERS[matter.code].situations]
+                  for matter in matters}
+    response = make_response(render_template("caseworker.html", matters=matters, situations=situations,
+                                             labels=_labels(catalog)))
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+@bp.route("/client")
+def signed_in_client() -> Response:
+    """Who the token belongs to: the system and its department (the page's sign-in check)."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    department = live_catalog().catalog.departments.get(client.department_code)
+    name_zh = department.legal_name_zh if department else client.department_code
+    return _no_store(jsonify({"client_id": client.client_id, "name": client.name, "department": client.department_code,
+                              "department_name_zh": name_zh}))
+
+
+@bp.route("/demo-households")
+def households() -> Response:
+    """Demo households of a situation, each with its members (ID numbers masked) and the
+    application request to file for it; 404 when the installation has no demo data."""
+    require_client(ClientScope.APPLICATIONS_WRITE)
+    catalog = live_catalog().catalog
+    code = request.args.get("matter", PUBLIC_RENTAL_HOUSING)
+    demo = DEMO_MATTERS.get(code)
+    if demo is None or code not in catalog.matters:
+        raise _bad_parameter("matter", f"the page files no demo applications for matter {code!r}")
+    situation = request.args.get("situation", "")
+    if situation not in demo.situations:
+        raise _bad_parameter("situation", f"one of {', '.join(demo.situations)}")
+    change = _income_change(request.args.get("declared_income_change", "0"))
+    try:
+        found = demo_households(runtime().settings.sources_dir, catalog, situation, HOUSEHOLDS_LISTED)
+    except DemoDataMissing:
+        raise Problem("not-found", "This installation has no demo source data.") from None
+    signed_at = datetime.now(timezone.utc).replace(microsecond=0)
+    return _no_store(jsonify([_household_view(household, demo.build(
+        household, f"cw-{uuid4().hex}", signed_at=signed_at, declared_income_change=change)) for household in found]))
+
+
+def _household_view(household: DemoHousehold, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": household.number, "description": household.description,
+        "members": [{"name": member.name, "id_masked": mask_id_number(member.id_number), "age": member.age,
+                     "relation": member.relation} for member in household.members],
+        "monthly_income_per_person": format(household.monthly_income_per_person, "f"),
+        "request": body,
+    }
+
+
+def _income_change(text: str) -> Decimal:
+    try:
+        change: Decimal | None = Decimal(text)
+    except InvalidOperation:
+        change = None
+    if change is None or not change.is_finite() or abs(change) > MAX_INCOME_CHANGE:
+        raise _bad_parameter("declared_income_change",
+                             f"a number of yuan between -{MAX_INCOME_CHANGE} and {MAX_INCOME_CHANGE}")
+    return change.quantize(Decimal("1.00"))
+
+
+def _bad_parameter(name: str, detail: str) -> Problem:
+    return Problem("invalid-request", f"{name}: {detail}", errors=[{"parameter": name, "detail": detail}])
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _labels(catalog: Catalog) -> dict[str, Any]:
+    """What the script needs to show applications in Chinese: public catalog labels only."""
+    proof_code, item_name = RELATION_VOCABULARY
+    relations = catalog.proofs[proof_code].item(item_name).values if proof_code in catalog.proofs else {}
+    return {
+        "matters": {matter.code: {"name_zh": matter.name_zh,
+                                  "options": {option.name: option.name_zh for option in matter.options}}
+                    for matter in catalog.matters.values()},
+        "proofs": {code: {"name_zh": proof.name_zh,
+                          "items": {item.name: {"name_zh": item.name_zh, "type": item.type.value,
+                                                "values": dict(item.values)} for item in proof.data_items}}
+                   for code, proof in catalog.proofs.items()},
+        "city": {name: {"name_zh": constant.name_zh, "unit_zh": constant.unit_zh}
+                 for name, constant in catalog.city.items()},
+        "modes": {mode.value: mode.label_zh for mode in Mode},
+        "relations": dict(relations),
+        "statuses": {status.value: label for status, label in STATUS_ZH.items()},
+        "decisions": {decision.value: decision.label_zh for decision in Decision},
+    }

@@ -1,0 +1,52 @@
+"""What the matter handlers need from the installation, and the small helpers every use case
+shares: the clock, the seal box for personal data, the client a resumed application pulls as."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from catalog.model import Catalog
+from exchange.answer_store import AnswerBox
+from exchange.clients import AuthenticatedClient, ClientScope
+from exchange.identity import CitizenIdentity
+from exchange.pull_service import PullContext
+
+LEASE = timedelta(minutes=2)
+"""How long a process may work on one application before another may take it over."""
+PULL_WORKERS = 8
+"""Pulls of one application run in parallel on up to this many threads."""
+
+
+@dataclass(frozen=True)
+class HandlingContext:
+    """The exchange's pull context plus what matter handling adds."""
+
+    pull: PullContext
+    verify_identity: Callable[[str], CitizenIdentity] | None = None
+    """Verifies an applicant's identity assertion (online signatures); None: online signing is off."""
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.pull.catalog
+
+    @property
+    def box(self) -> AnswerBox:
+        return self.pull.answers
+
+    def now(self) -> datetime:
+        return self.pull.clock()
+
+    def seal(self, document: dict[str, Any], bound_to: str) -> bytes:
+        return self.box.seal(document, f"application-data\n{bound_to}")
+
+    def open(self, sealed: bytes, bound_to: str) -> dict[str, Any]:
+        return self.box.open(sealed, f"application-data\n{bound_to}")
+
+
+def acting_client(client_id: str, department: str) -> AuthenticatedClient:
+    """The consumer system an application was filed by, as its resumed pulls act."""
+    return AuthenticatedClient(client_id=client_id, department_code=department, name="",
+                               scopes=frozenset({ClientScope.EXCHANGE_REQUEST.value}))

@@ -1,0 +1,130 @@
+"""Evaluating a matter's CEL expressions (rules, priorities, `when` conditions, commitment
+verifications) over what an application has resolved, with the values each one read.
+
+The binding is the catalog's (docs/catalog.md, "Expressions"): `<proof>.<field>` for a
+single-subject proof, `members` for the household (applicant first), `application.<option>`
+and `city.<constant>`. A proof that is not resolved is absent from the binding; reading it is
+an evaluation error, which the caller turns into its own outcome. Decimal data items are read
+as doubles (CEL does not compare int with double).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import celpy
+
+from catalog.model import Catalog, ItemType, Matter, Proof, Scope
+from catalog.expression_names import expression_reads
+from catalog.rules import compile_expression
+
+SINGLE_SUBJECT_SCOPES = (Scope.APPLICANT, Scope.CHILD, Scope.DECEASED, Scope.EMPLOYER)
+
+
+@dataclass(frozen=True)
+class Known:
+    """One resolved proof of one party: its values and where they came from."""
+
+    proof: str
+    party: str
+    party_label: str
+    values: Mapping[str, Any]
+    source: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of one expression: True/False, or None with the error; and what it read."""
+
+    result: bool | None
+    error: str | None = None
+    reads: Sequence[dict[str, Any]] = field(default_factory=tuple)
+
+
+class Binding:
+    """The CEL activation of one application's current knowledge."""
+
+    def __init__(self, catalog: Catalog, matter: Matter, household: Sequence[str], known: Sequence[Known],
+                 options: Mapping[str, Any]) -> None:
+        self.catalog = catalog
+        self.matter = matter
+        self.known = tuple(known)
+        scopes = {entry.proof: entry.scope for entry in matter.proofs}
+        top: dict[str, Any] = {"application": {**matter.option_defaults(), **options}, "city": catalog.city_values()}
+        members: list[dict[str, Any]] = [{} for _ in household]
+        for fact in self.known:
+            values = cel_values(catalog.proofs[fact.proof], fact.values)
+            if scopes[fact.proof] is Scope.EACH_MEMBER:
+                members[household.index(fact.party)][fact.proof.lower()] = values
+            elif scopes[fact.proof] in SINGLE_SUBJECT_SCOPES:
+                top[fact.proof.lower()] = values
+        if matter.household:
+            top["members"] = members
+        self.activation = {name: celpy.json_to_cel(value) for name, value in top.items()}
+
+    def evaluate(self, expression: str) -> Evaluation:
+        reads = self._reads(expression)
+        try:
+            result = _program(expression).evaluate(self.activation)
+        except celpy.CELEvalError as error:
+            return Evaluation(None, _message(error), reads)
+        if isinstance(result, celpy.celtypes.BoolType):
+            return Evaluation(bool(result), None, reads)
+        return Evaluation(None, f"the expression gave {type(result).__name__}, not a boolean", reads)
+
+    def _reads(self, expression: str) -> tuple[dict[str, Any], ...]:
+        """Each proof field the expression reads, once per party that has it, with its source."""
+        reads: list[dict[str, Any]] = []
+        for name, item in sorted(expression_reads(expression)):
+            for fact in self.known:
+                if fact.proof.lower() == name and item in fact.values:
+                    reads.append({"proof": fact.proof, "field": item, "party": fact.party, "party_label": fact.party_label,
+                                  "value": fact.values[item], "source": dict(fact.source)})
+            if name in ("application", "city"):
+                value = self.activation[name].get(celpy.celtypes.StringType(item))
+                reads.append({"proof": None, "field": f"{name}.{item}", "party": None, "party_label": None,
+                              "value": _plain(value), "source": {"kind": name}})
+        return tuple(reads)
+
+
+def cel_values(proof: Proof, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A proof's JSON values as CEL reads them: decimals as doubles, everything else as is."""
+    decimals = {item.name for item in proof.data_items if item.type is ItemType.DECIMAL}
+    return {name: float(value) if name in decimals and value is not None else value for name, value in values.items()}
+
+
+def evaluate_verification(catalog: Catalog, expression: str, committed: Mapping[str, Any], record: Mapping[str, Any],
+                          committed_proof: Proof, record_proof: Proof) -> Evaluation:
+    """A commitment verification: `committed.<field>` against the source's `record.<field>`,
+    with `city.<constant>`."""
+    activation = {"committed": celpy.json_to_cel(cel_values(committed_proof, committed)),
+                  "record": celpy.json_to_cel(cel_values(record_proof, record)),
+                  "city": celpy.json_to_cel(catalog.city_values())}
+    try:
+        result = _program(expression).evaluate(activation)
+    except celpy.CELEvalError as error:
+        return Evaluation(None, _message(error))
+    return Evaluation(bool(result), None) if isinstance(result, celpy.celtypes.BoolType) else \
+        Evaluation(None, "the expression did not give a boolean")
+
+
+@lru_cache(maxsize=512)
+def _program(expression: str) -> celpy.Runner:
+    return compile_expression(expression)
+
+
+def _message(error: celpy.CELEvalError) -> str:
+    return str(error.args[0]) if error.args else str(error)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, celpy.celtypes.BoolType):
+        return bool(value)
+    if isinstance(value, (celpy.celtypes.DoubleType, celpy.celtypes.IntType)):
+        return float(value) if isinstance(value, celpy.celtypes.DoubleType) else int(value)
+    if isinstance(value, celpy.celtypes.StringType):
+        return str(value)
+    return None if value is None else str(value)

@@ -1,0 +1,69 @@
+"""Investigation tasks (部门核查): a proof the catalog handles by investigation is handed to its
+department (e.g. the community's 入户调查 for 低保). The department lists its open tasks and
+reports the result as values of the fields the matter receives; the application is then
+decided again with those values, attributed to the department's investigation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from exchange.applications.context import HandlingContext
+from exchange.applications.field_values import check_field_values
+from exchange.applications.records import Application, ApplicationItem, InvestigationTask, ItemState
+from exchange.applications.resolution import item_bound, resolve_application
+from exchange.clients import AuthenticatedClient
+from exchange.errors import InvalidInput, NotFound
+from exchange.record_ids import is_record_id
+
+OPEN, DONE = "open", "done"
+
+
+class TaskNotFound(NotFound):
+    """No such task for the caller's department."""
+
+
+def department_tasks(ctx: HandlingContext, department: str, status: str | None = OPEN) -> list[dict[str, Any]]:
+    """The department's tasks (default: the open ones), oldest first, without personal data."""
+    query = select(InvestigationTask, Application.matter, Application.case_number).join(
+        Application, Application.id == InvestigationTask.application_id).where(InvestigationTask.department == department)
+    if status is not None:
+        query = query.where(InvestigationTask.status == status)
+    with ctx.pull.sessions() as session:
+        rows = session.execute(query.order_by(InvestigationTask.created_at)).all()
+    return [task_summary(ctx, task, matter, case_number) for task, matter, case_number in rows]
+
+
+def task_summary(ctx: HandlingContext, task: InvestigationTask, matter: str, case_number: str) -> dict[str, Any]:
+    proof = ctx.catalog.proofs.get(task.proof)
+    fields = ctx.catalog.matters[matter].fields_for(task.proof) if matter in ctx.catalog.matters else ()
+    return {"id": task.id, "application_id": task.application_id, "matter": matter, "case_number": case_number,
+            "department": task.department, "proof": task.proof, "proof_name_zh": proof.name_zh if proof else task.proof,
+            "fields": list(fields), "status": task.status, "created_at": task.created_at, "completed_at": task.completed_at}
+
+
+def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: str, values: Mapping[str, Any]) -> str:
+    """Record the department's finding for an open task and decide the application again; its id."""
+    with ctx.pull.sessions() as session:
+        task = session.get(InvestigationTask, task_id) if is_record_id(task_id) else None
+        if task is None or task.department != client.department_code:
+            raise TaskNotFound(f"no task {task_id!r} for {client.department_code}")
+        if task.status != OPEN:
+            raise InvalidInput("task", "the task is already done")
+        application = session.get(Application, task.application_id)
+        item = session.get(ApplicationItem, task.item_id)
+        assert application is not None and item is not None
+        check_field_values(ctx.catalog.matters[application.matter], ctx.catalog.proofs[task.proof], values, "values")
+        task.status, task.completed_at = DONE, ctx.now()
+        task.result_sealed = ctx.seal(dict(values), f"task\n{task.id}")
+        item.state, item.resolved_at, item.as_of = ItemState.INVESTIGATED.value, ctx.now(), ctx.now()
+        item.values_sealed = ctx.seal(dict(values), item_bound(item))
+        department = ctx.catalog.departments.get(task.department)
+        item.detail = f"{department.name_zh if department else task.department}已核查"
+        application_id = application.id
+        session.commit()
+    resolve_application(ctx, application_id)
+    return application_id
+

@@ -1,0 +1,421 @@
+"""年度复核: the annual re-check of a matter's current beneficiaries (for 公租房 every household
+renting public housing), as a resumable batch job.
+
+A run re-checks every active tenancy of the matter once, household by household. For a
+household without a decided result in the run, the exchange pulls the proofs that the
+matter's re-check rules read, of the parties the matter's entries name (each member's
+NO_HOUSING; the head's INCOME, civil affairs' household economic check, pulled like any data
+and never committed to in a re-check). They are ordinary, logged exchange requests of the
+handling department under the matter, on the tenancy's counter consents, made in parallel;
+their request ids are `recheck:<run>:<tenancy>:<proof>:<party>`, so a household checked again
+replays the stored answers instead of pulling twice. Only the re-check rules are then decided,
+as `decision.decide` decides a matter (a false rule gives its outcome_if_false, one that cannot
+be evaluated needs_review), and the result is stored in a transaction of its own with whether
+it changed the tenancy's outcome: an interrupted run loses at most the household in flight.
+
+A source that cannot answer leaves the household `waiting`; resuming the run retries exactly
+those. The run is finished once every active tenancy has a decided result. One process works
+through a run at a time (it holds a lease, as applications do).
+
+`enrol_tenancy` records a beneficiary household with the counter consents the re-check's
+pulls need; `enrol_demo_tenancies` enrols the demo population's public-housing tenants.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from catalog.citizen_id import mask_id_number
+from catalog.expression_names import expression_reads
+from catalog.model import Catalog, Matter, Mode
+from exchange.applications.context import LEASE, PULL_WORKERS, HandlingContext, acting_client
+from exchange.applications.counter_consents import with_counter_consents
+from exchange.applications.decision import Decision, decide
+from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
+from exchange.applications.evaluation import Binding, Known
+from exchange.applications.leases import claim_lease
+from exchange.applications.parties import APPLICANT, Parties, Party, parties_for_scope
+from exchange.applications.recheck_records import (
+    WAITING, RecheckResult, RecheckRun, RunStatus, Tenancy, TenancyStatus,
+)
+from exchange.applications.records import ItemState
+from exchange.applications.resolution import Pulled, department_source, pull_proof
+from exchange.clients import ClientRecord, ClientScope, register_client
+from exchange.consent import MAX_CONSENT_DAYS
+from exchange.errors import ExchangeError
+from exchange.pull_service import Envelope
+from exchange.record_ids import new_record_id
+from exchange.sources.demo_data import demo_households
+from exchange.subjects import subject_key
+
+BATCH_CASEWORKER = "recheck-batch"
+"""Whom the access log records as asking: the handling department's batch job, not a person."""
+CHANGED = "changed"
+OUTCOMES = (*(decision.value for decision in Decision), WAITING)
+DEMO_DEPARTMENT = "ZJ"
+DEMO_CLIENT_NAME = "公租房管理系统（演示）"
+
+
+class NoRecheck(ExchangeError):
+    """The live catalog has no such matter, or the matter has no re-check."""
+
+
+class RunBusy(ExchangeError):
+    """Another process is working through the run (its lease has not run out)."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as its status shows it."""
+
+    id: str
+    matter: str
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    total: int
+    counts: dict[str, int]
+
+    @property
+    def decided(self) -> int:
+        return sum(self.counts.get(decision.value, 0) for decision in Decision)
+
+    @classmethod
+    def of(cls, run: RecheckRun) -> RunSummary:
+        return cls(run.id, run.matter, RunStatus(run.status), run.started_at, run.finished_at, run.total, dict(run.counts))
+
+
+@dataclass(frozen=True)
+class CheckedHousehold:
+    """One household's result, as `run_recheck` reports it after storing it."""
+
+    tenancy_id: str
+    outcome: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """What one call of `run_recheck` did: households checked, whether it stopped before the
+    end (asked to, or at its limit), and the run afterwards."""
+
+    checked: int
+    stopped: bool
+    summary: RunSummary
+
+
+@dataclass(frozen=True)
+class ChangedHousehold:
+    """A household whose outcome the run changed; `household` is the head, masked."""
+
+    household: str
+    members: int
+    previous: str
+    outcome: str
+    failing_rules: tuple[str, ...]
+    """The Chinese names of the rules that did not hold."""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    summary: RunSummary
+    changed: tuple[ChangedHousehold, ...]
+    waiting_sources: tuple[str, ...]
+    """Why households still wait: the source departments that could not answer."""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    outcome: str
+    document: dict[str, Any] | None = None
+    detail: str | None = None
+
+
+def recheck_matter(catalog: Catalog, matter_code: str) -> Matter:
+    """The matter as its re-check decides it: only the re-check rules, no priorities or services."""
+    matter = catalog.matters.get(matter_code)
+    if matter is None or matter.recheck is None:
+        raise NoRecheck(f"the live catalog has no re-check of matter {matter_code!r}")
+    rules = tuple(rule for rule in matter.rules if rule.code in matter.recheck.rules)
+    return replace(matter, rules=rules, priorities=(), services=())
+
+
+def recheck_pulls(matter: Matter, parties: Parties) -> list[tuple[str, Party]]:
+    """(proof, party) for each proof the rules of `matter` (a `recheck_matter`) read, of every
+    party its entry names."""
+    read = {name for rule in matter.rules for name, _field in expression_reads(rule.expression)}
+    return [(entry.proof, party) for entry in matter.proofs if entry.proof.lower() in read
+            for party in parties_for_scope(parties, entry.scope)]
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def start_run(ctx: HandlingContext, matter_code: str) -> str:
+    """A new run over the matter's active tenancies; its id."""
+    recheck_matter(ctx.catalog, matter_code)
+    run_id = new_record_id()
+    with ctx.pull.sessions() as session:
+        session.add(RecheckRun(id=run_id, matter=matter_code, started_at=ctx.now(), status=RunStatus.RUNNING.value,
+                               total=_active_count(session, matter_code), counts=dict.fromkeys((*OUTCOMES, CHANGED), 0)))
+        session.commit()
+    return run_id
+
+
+def resume_run(ctx: HandlingContext, matter_code: str) -> str | None:
+    """The run to resume: the matter's newest run, when it is not finished."""
+    with ctx.pull.sessions() as session:
+        newest = session.scalars(select(RecheckRun).where(RecheckRun.matter == matter_code)
+                                 .order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(1)).first()
+    return newest.id if newest is not None and newest.status == RunStatus.RUNNING else None
+
+
+def households_left(ctx: HandlingContext, run_id: str) -> int:
+    """The active tenancies without a decided result in the run."""
+    with ctx.pull.sessions() as session:
+        run = session.get(RecheckRun, run_id)
+        assert run is not None
+        return len(_pending(session, run))
+
+
+def run_recheck(ctx: HandlingContext, run_id: str, *, progress: Callable[[CheckedHousehold], None] | None = None,
+                stop: threading.Event | None = None, limit: int | None = None) -> RunProgress:
+    """Re-check every household left in the run (see the module docstring), or until `stop` is
+    set or `limit` households are checked; `progress` is called after each. RunBusy if another
+    process holds the run."""
+    if not claim_lease(ctx, RecheckRun, run_id):
+        raise RunBusy(f"another process is working through re-check run {run_id}")
+    checked, stopped = 0, False
+    try:
+        with ctx.pull.sessions() as session:
+            run = session.get(RecheckRun, run_id)
+            assert run is not None
+            run.total = _active_count(session, run.matter)
+            pending = _pending(session, run)
+            matter = recheck_matter(ctx.catalog, run.matter)
+            session.commit()
+        for tenancy_id in pending:
+            if (stop is not None and stop.is_set()) or (limit is not None and checked >= limit):
+                stopped = True
+                break
+            household = _store(ctx, run_id, tenancy_id, _check(ctx, run_id, matter, tenancy_id))
+            checked += 1
+            if progress is not None:
+                progress(household)
+    finally:
+        summary = _conclude(ctx, run_id)
+    return RunProgress(checked, stopped, summary)
+
+
+def list_runs(ctx: HandlingContext, limit: int = 20) -> list[RunSummary]:
+    """The newest runs, newest first."""
+    with ctx.pull.sessions() as session:
+        runs = session.scalars(select(RecheckRun).order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(limit))
+        return [RunSummary.of(run) for run in runs]
+
+
+def run_report(ctx: HandlingContext, run_id: str) -> RunReport:
+    """The run's totals, the households whose outcome it changed (and the rules that failed),
+    and why households still wait."""
+    with ctx.pull.sessions() as session:
+        run = session.get(RecheckRun, run_id)
+        assert run is not None
+        rows = session.execute(select(RecheckResult, Tenancy).join(Tenancy, Tenancy.id == RecheckResult.tenancy_id)
+                               .where(RecheckResult.run_id == run_id)
+                               .where(or_(RecheckResult.changed.is_(True), RecheckResult.outcome == WAITING))
+                               .order_by(RecheckResult.checked_at, RecheckResult.id)).all()
+        summary = RunSummary.of(run)
+    changed = []
+    for result, tenancy in rows:
+        if not result.changed:
+            continue
+        parties = Parties.from_document(ctx.open(tenancy.parties_sealed, tenancy.id))
+        document = ctx.open(result.decision_sealed or b"", _decision_bound(run_id, tenancy.id))
+        failing = tuple(rule["name_zh"] for rule in document["rules"] if rule["effect"] != Decision.ELIGIBLE)
+        changed.append(ChangedHousehold(_masked(parties.applicant), len(parties.household), result.previous_outcome,
+                                        result.outcome, failing))
+    waiting = sorted({result.detail or "" for result, _tenancy in rows if result.outcome == WAITING})
+    return RunReport(summary, tuple(changed), tuple(waiting))
+
+
+def _active_count(session: Session, matter_code: str) -> int:
+    return session.scalar(select(func.count()).select_from(Tenancy).where(
+        Tenancy.matter == matter_code, Tenancy.status == TenancyStatus.ACTIVE.value)) or 0
+
+
+def _pending(session: Session, run: RecheckRun) -> list[str]:
+    decided = select(RecheckResult.tenancy_id).where(RecheckResult.run_id == run.id, RecheckResult.outcome != WAITING)
+    return list(session.scalars(select(Tenancy.id).where(
+        Tenancy.matter == run.matter, Tenancy.status == TenancyStatus.ACTIVE.value, Tenancy.id.not_in(decided))
+        .order_by(Tenancy.started_at, Tenancy.id)))
+
+
+def _masked(party: Party) -> str:
+    """The party as a report shows it: the first character of the name, the ID number masked."""
+    return f"{party.name[:1]}*（{mask_id_number(party.id_number or '')}）"
+
+
+def _decision_bound(run_id: str, tenancy_id: str) -> str:
+    return f"recheck\n{run_id}\n{tenancy_id}"
+
+
+# --- one household ----------------------------------------------------------------------
+
+
+def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -> _Checked:
+    """Pull the household's proofs in parallel and decide the re-check rules, or WAITING."""
+    with ctx.pull.sessions() as session:
+        tenancy = session.get(Tenancy, tenancy_id)
+        assert tenancy is not None
+        session.expunge(tenancy)
+    parties = Parties.from_document(ctx.open(tenancy.parties_sealed, tenancy.id))
+    wanted = recheck_pulls(matter, parties)
+    assert matter.recheck is not None
+    envelopes = [Envelope(
+        request_id=f"recheck:{run_id}:{tenancy.id}:{proof}:{party.ref}", caseworker_id=BATCH_CASEWORKER,
+        case_number=tenancy.case_number, matter=matter.code, proof=proof,
+        purpose=f"{matter.recheck.name_zh}（档案号 {tenancy.case_number}）",
+        subject_name=party.name, subject_id_number=party.id_number, subject_uscc=party.uscc, consent_id=party.consent_id,
+    ) for proof, party in wanted]
+    client = acting_client(tenancy.client_id, tenancy.handling_department)
+    with ThreadPoolExecutor(max_workers=max(1, min(PULL_WORKERS, len(envelopes))), thread_name_prefix="recheck") as pool:
+        pulled: list[Pulled] = list(pool.map(partial(pull_proof, ctx, client), envelopes))
+    down = sorted({ctx.catalog.proofs[proof].department for (proof, _party), result in zip(wanted, pulled)
+                   if result.state is ItemState.WAITING})
+    if down:
+        return _Checked(WAITING, detail=f"来源部门暂时无法应答：{'、'.join(down)}")
+    known: list[Known] = []
+    notes: list[str] = []
+    for (proof_code, party), result in zip(wanted, pulled):
+        proof = ctx.catalog.proofs[proof_code]
+        if result.state is ItemState.RESOLVED and result.values is not None:
+            mode = matter.mode_for(proof)
+            source = department_source(ctx, "data", (mode if mode.pulled else Mode.DATA_SHARING).value,
+                                       proof.department, result.as_of, result.receipt_id)
+            known.append(Known(proof_code, party.ref, party.label, result.values, source))
+        elif result.state is ItemState.DENIED:
+            notes.append(f"{proof.name_zh}（{party.label}）未能获取：{result.detail}")
+    binding = Binding(ctx.catalog, matter, [party.ref for party in parties.household], known, {})
+    document = decide(matter, binding, notes)
+    return _Checked(document["outcome"], document=document)
+
+
+def _store(ctx: HandlingContext, run_id: str, tenancy_id: str, checked: _Checked) -> CheckedHousehold:
+    """Record the household's result, the tenancy's outcome and the run's counts in one transaction."""
+    now = ctx.now()
+    with ctx.pull.sessions() as session:
+        run = session.get(RecheckRun, run_id)
+        tenancy = session.get(Tenancy, tenancy_id)
+        assert run is not None and tenancy is not None
+        row = session.scalars(select(RecheckResult).where(RecheckResult.run_id == run_id,
+                                                          RecheckResult.tenancy_id == tenancy_id)).first()
+        counts = dict(run.counts)
+        if row is None:
+            row = RecheckResult(run_id=run_id, tenancy_id=tenancy_id)
+            session.add(row)
+        else:
+            counts[row.outcome] -= 1
+        decided = checked.outcome != WAITING
+        row.outcome, row.previous_outcome = checked.outcome, tenancy.last_outcome
+        row.changed = decided and checked.outcome != tenancy.last_outcome
+        row.decision_sealed = ctx.seal(checked.document, _decision_bound(run_id, tenancy_id)) if checked.document else None
+        row.detail, row.checked_at = checked.detail, now
+        counts[checked.outcome] += 1
+        counts[CHANGED] += int(row.changed)
+        run.counts, run.lease_until = counts, now + LEASE
+        if decided:
+            tenancy.last_outcome = checked.outcome
+        session.commit()
+        return CheckedHousehold(tenancy_id, row.outcome, row.changed)
+
+
+# --- leases -----------------------------------------------------------------------------
+
+
+def _conclude(ctx: HandlingContext, run_id: str) -> RunSummary:
+    """Release the run; finish it if every active tenancy has a decided result."""
+    with ctx.pull.sessions() as session:
+        run = session.get(RecheckRun, run_id)
+        assert run is not None
+        run.lease_until = None
+        if run.status == RunStatus.RUNNING and not _pending(session, run):
+            run.status, run.finished_at = RunStatus.FINISHED.value, ctx.now()
+        session.commit()
+        return RunSummary.of(run)
+
+
+# --- tenancies --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoEnrolment:
+    client_id: str
+    enrolled: int
+    """Tenancies enrolled now (a tenant household enrolled before is left as it is)."""
+    tenants: int
+
+
+def enrol_tenancy(ctx: HandlingContext, session: Session, matter_code: str, *, client_id: str, department: str,
+                  parties: Parties, case_number: str, started_at: datetime) -> str | None:
+    """Record a beneficiary household, with a counter consent of each person for the proofs the
+    re-check pulls about them (for MAX_CONSENT_DAYS); its id, or None when the head already has
+    an active tenancy of the matter. The caller commits."""
+    matter = recheck_matter(ctx.catalog, matter_code)
+    head_key = subject_key(ctx.pull.subject_hash_key, parties.applicant.id_number or "")
+    if session.scalars(select(Tenancy.id).where(Tenancy.matter == matter.code, Tenancy.head_key == head_key,
+                                                Tenancy.status == TenancyStatus.ACTIVE.value)).first() is not None:
+        return None
+    proofs_of: dict[str, list[str]] = {}
+    for proof, party in recheck_pulls(matter, parties):
+        proofs_of.setdefault(party.ref, []).append(proof)
+    consented = with_counter_consents(ctx, session, matter.code, department, parties, proofs_of, MAX_CONSENT_DAYS)
+    tenancy_id = new_record_id()
+    session.add(Tenancy(
+        id=tenancy_id, matter=matter.code, handling_department=department, client_id=client_id,
+        case_number=case_number, head_key=head_key,
+        parties_sealed=ctx.seal(consented.to_document(), tenancy_id),
+        started_at=started_at, status=TenancyStatus.ACTIVE.value, last_outcome=Decision.ELIGIBLE.value,
+    ))
+    return tenancy_id
+
+
+def enrol_demo_tenancies(ctx: HandlingContext, folder: Path) -> DemoEnrolment:
+    """Enrol the demo tenant households (demo data in `folder`) as 公租房 tenancies handled by
+    the housing bureau through its demo system, registered once (its token is not kept: the
+    re-check acts as it inside the exchange). Repeating it enrols nothing twice."""
+    households = demo_households(folder, ctx.catalog, "tenant")
+    now = ctx.now()
+    enrolled = 0
+    with ctx.pull.sessions() as session:
+        client_id = _demo_client(session, ctx.catalog, now)
+        for number, household in enumerate(households, 1):
+            head, others = household.members[0], household.members[1:]
+            parties = Parties(Party(APPLICANT, head.name, head.id_number, relation=head.relation), tuple(
+                Party(f"member:{n}", member.name, member.id_number, relation=member.relation)
+                for n, member in enumerate(others, 1)))
+            enrolled += enrol_tenancy(ctx, session, PUBLIC_RENTAL_HOUSING, client_id=client_id,
+                                      department=DEMO_DEPARTMENT, parties=parties,
+                                      case_number=f"GZF-ZL-{number:05d}", started_at=now) is not None
+        session.commit()
+    return DemoEnrolment(client_id, enrolled, len(households))
+
+
+def _demo_client(session: Session, catalog: Catalog, now: datetime) -> str:
+    existing = session.scalars(select(ClientRecord).where(
+        ClientRecord.department_code == DEMO_DEPARTMENT, ClientRecord.name == DEMO_CLIENT_NAME,
+        ClientRecord.revoked_at.is_(None)).order_by(ClientRecord.id)).first()
+    if existing is not None:
+        return existing.public_id
+    record, _token = register_client(session, catalog, DEMO_DEPARTMENT, DEMO_CLIENT_NAME,
+                                     [ClientScope.EXCHANGE_REQUEST, ClientScope.APPLICATIONS_WRITE], now=now)
+    return record.public_id

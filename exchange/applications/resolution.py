@@ -1,0 +1,404 @@
+"""Resolving an application's proofs, round by round, until nothing more can be done now.
+
+Each round plans the matter's proofs whose condition (`when`) can now be decided (a condition
+that reads another proof waits for it), then resolves every due item by its mode in this
+matter: data sharing, online issue and e-license proofs are pulled through the exchange (in
+parallel, each an ordinary exchange request under the same policy, consent and logging, with a
+request id derived from the item so a repeat never pulls twice); abolished proofs are skipped;
+commitment proofs take the applicant's offered commitment; investigation proofs become a task
+of their department. A source that cannot answer leaves its item waiting, to be retried (or,
+where the matter allows it and the applicant has offered one, replaced by a commitment).
+
+When no item blocks any more, the application is decided. Work on one application is leased,
+so two processes never resolve it at once and a process that dies leaves it to the next sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from catalog.model import Matter, MatterProof, Mode
+from catalog.expression_names import expression_reads
+from exchange.applications.commitments import CommitmentOffer, seal_commitment
+from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
+from exchange.applications.decision import decide
+from exchange.applications.evaluation import Binding, Known
+from exchange.applications.leases import claim_lease
+from exchange.applications.parties import Parties, Party, parties_for_scope
+from exchange.applications.records import (
+    Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
+)
+from exchange.applications.verifiability import verifiable
+from exchange.clients import AuthenticatedClient
+from exchange.pull_service import Envelope, PullRefused, answer_request
+from exchange.receipts import receipt_id
+from exchange.record_ids import new_record_id
+from exchange.subjects import subject_key
+from seals.registry import active_signer
+
+NO_PARTY = "-"
+CONFLICT_RETRY_SECONDS = 5
+REFUSAL_ZH = {"forbidden-by-policy": "共享规则不允许调取", "consent-required": "缺少本人有效授权",
+              "invalid-request": "请求内容有误"}
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What one pull through the exchange came to: the state it leaves a proof in, and the data."""
+
+    state: ItemState
+    detail: str | None = None
+    values: dict[str, object] | None = None
+    as_of: datetime | None = None
+    receipt_id: str | None = None
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An application with its parties, offered commitments and items, read in one go."""
+
+    application: Application
+    parties: Parties
+    offers: tuple[CommitmentOffer, ...]
+    items: tuple[ApplicationItem, ...]
+
+
+def load(ctx: HandlingContext, application_id: str) -> Loaded:
+    with ctx.pull.sessions() as session:
+        application = session.get(Application, application_id)
+        if application is None:
+            raise KeyError(application_id)
+        items = session.scalars(select(ApplicationItem).where(ApplicationItem.application_id == application_id)
+                                .order_by(ApplicationItem.position, ApplicationItem.id)).all()
+        session.expunge_all()
+    parties = Parties.from_document(ctx.open(application.parties_sealed, application.id))
+    offers = tuple(CommitmentOffer.from_document(offer) for offer in ctx.open(application.offers_sealed, application.id)["offers"])
+    return Loaded(application, parties, offers, tuple(items))
+
+
+def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
+    """Resolve what can be resolved now and decide if nothing blocks; False if another process
+    holds the application's lease."""
+    if not claim_lease(ctx, Application, application_id, status=ApplicationStatus.RESOLVING.value):
+        return False
+    try:
+        while True:
+            loaded = load(ctx, application_id)
+            matter = ctx.catalog.matters[loaded.application.matter]
+            planned = _plan(ctx, loaded, matter)
+            if planned:
+                loaded = load(ctx, application_id)
+            due = _due(ctx, loaded)
+            if not due and not planned:
+                break
+            _resolve(ctx, loaded, matter, due)
+        _conclude(ctx, load(ctx, application_id), matter)
+    finally:
+        _release(ctx, application_id)
+    return True
+
+
+def knowledge(ctx: HandlingContext, loaded: Loaded) -> list[Known]:
+    """The resolved values of the application, each with its party and source."""
+    known = []
+    for item in loaded.items:
+        if item.state not in (ItemState.RESOLVED, ItemState.COMMITTED, ItemState.INVESTIGATED) or item.values_sealed is None:
+            continue
+        party = loaded.parties.get(item.party)
+        known.append(Known(item.proof, item.party, party.label, ctx.open(item.values_sealed, item_bound(item)),
+                           _source(ctx, item)))
+    return known
+
+
+def binding(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> Binding:
+    household = [party.ref for party in loaded.parties.household]
+    return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options)
+
+
+def _source(ctx: HandlingContext, item: ApplicationItem) -> dict[str, object]:
+    if item.state == ItemState.COMMITTED:
+        return {"kind": "commitment", "commitment_id": item.commitment_id}
+    kind = "investigation" if item.state == ItemState.INVESTIGATED else "data"
+    return department_source(ctx, kind, item.mode, item.department, item.as_of, item.receipt_id)
+
+
+def department_source(ctx: HandlingContext, kind: str, mode: str, department_code: str, as_of: datetime | None,
+                      receipt: str | None) -> dict[str, object]:
+    """Where a value from a department came from, as a decision's provenance shows it."""
+    department = ctx.catalog.departments.get(department_code)
+    return {"kind": kind, "mode": mode, "department": department_code,
+            "department_name": department.legal_name_zh if department else department_code,
+            "as_of": as_of.isoformat() if as_of else None, "receipt_id": receipt}
+
+
+def item_bound(item: ApplicationItem) -> str:
+    """What the sealed values of an item are bound to (they cannot be moved to another item)."""
+    return f"{item.application_id}\n{item.proof}\n{item.party}"
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+def _plan(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> int:
+    """Create the items of every proof whose condition can now be decided; how many proofs."""
+    by_proof: dict[str, list[ApplicationItem]] = {}
+    for item in loaded.items:
+        by_proof.setdefault(item.proof, []).append(item)
+    new: list[ApplicationItem] = []
+    current: Binding | None = None
+    for position, entry in enumerate(matter.proofs):
+        if entry.proof in by_proof or not _condition_ready(matter, entry, by_proof):
+            continue
+        required, detail = True, None
+        if entry.when:
+            current = current or binding(ctx, loaded, matter)
+            evaluation = current.evaluate(entry.when)
+            required = evaluation.result is not False
+            detail = (f"条件不适用：{entry.condition_zh or entry.when}" if not required else
+                      f"条件无法判断（{evaluation.error}），按需要办理" if evaluation.result is None else None)
+        new += _items_for(ctx, loaded, matter, entry, position, required, detail)
+    if new:
+        with ctx.pull.sessions() as session:
+            session.add_all(new)
+            session.commit()
+    return len({item.proof for item in new})
+
+
+def _condition_ready(matter: Matter, entry: MatterProof, by_proof: dict[str, list[ApplicationItem]]) -> bool:
+    """Whether every proof the entry's condition reads is settled (planned and not blocking)."""
+    if not entry.when:
+        return True
+    codes = {other.proof for other in matter.proofs}
+    for name, _field in expression_reads(entry.when):
+        code = name.upper()
+        if code in codes and (code not in by_proof or any(ItemState(i.state).blocks_decision for i in by_proof[code])):
+            return False
+    return True
+
+
+def _items_for(ctx: HandlingContext, loaded: Loaded, matter: Matter, entry: MatterProof, position: int,
+               required: bool, detail: str | None) -> list[ApplicationItem]:
+    proof = ctx.catalog.proofs[entry.proof]
+    mode = matter.mode_for(proof)
+    parties = parties_for_scope(loaded.parties, entry.scope)
+    base = {"application_id": loaded.application.id, "position": position, "proof": proof.code, "mode": mode.value,
+            "department": proof.department}
+    if not required or not parties:
+        state_detail = detail if not required else "申请未提供该证明所涉及的人员"
+        return [ApplicationItem(**base, party=NO_PARTY, state=ItemState.NOT_REQUIRED.value, detail=state_detail)]
+    state = ItemState.ABOLISHED if mode is Mode.ABOLISHED else ItemState.PENDING
+    return [ApplicationItem(**base, party=party.ref, state=state.value, detail=detail) for party in parties]
+
+
+# --- resolving --------------------------------------------------------------------------
+
+
+def _offer(loaded: Loaded, item: ApplicationItem) -> CommitmentOffer | None:
+    return next((o for o in loaded.offers if o.proof == item.proof and o.party == item.party), None)
+
+
+def _due(ctx: HandlingContext, loaded: Loaded) -> list[ApplicationItem]:
+    now = ctx.now()
+    due = []
+    for item in loaded.items:
+        state = ItemState(item.state)
+        offered = _offer(loaded, item) is not None
+        if state is ItemState.PENDING or state is ItemState.AWAITING_COMMITMENT and offered:
+            due.append(item)
+        elif state is ItemState.WAITING and (offered or item.next_attempt_at is None or item.next_attempt_at <= now):
+            due.append(item)
+    return due
+
+
+def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence[ApplicationItem]) -> None:
+    """Resolve the due items: pulls run in parallel while the offered commitments are sealed."""
+    pulls: list[ApplicationItem] = []
+    commitments: list[tuple[ApplicationItem, CommitmentOffer, bool]] = []
+    for item in due:
+        mode = Mode(item.mode)
+        offer = _offer(loaded, item)
+        if mode is Mode.COMMITMENT and offer is None:
+            _set(ctx, item.id, state=ItemState.AWAITING_COMMITMENT, detail="待申请人签署告知承诺")
+        elif mode is Mode.COMMITMENT and offer is not None:
+            commitments.append((item, offer, False))
+        elif mode is Mode.INVESTIGATION:
+            _open_task(ctx, item)
+        elif item.state == ItemState.WAITING and offer is not None and matter.entry(item.proof).commitment_fallback:
+            commitments.append((item, offer, True))
+        else:
+            pulls.append(item)
+    with ThreadPoolExecutor(max_workers=max(1, min(PULL_WORKERS, len(pulls))), thread_name_prefix="pull") as pool:
+        running = {pool.submit(_pull, ctx, loaded, matter, item): item for item in pulls}
+        _commit(ctx, loaded, matter, commitments)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            settled, fallbacks = [], []
+            for future in done:
+                item, pulled = running.pop(future), future.result()
+                offer = _offer(loaded, item)
+                if pulled.state is ItemState.WAITING and offer is not None and matter.entry(item.proof).commitment_fallback:
+                    fallbacks.append((item, offer, True))
+                else:
+                    settled.append((item, pulled))
+            _commit(ctx, loaded, matter, fallbacks)
+            _record_pulls(ctx, settled)
+
+
+def _pull(ctx: HandlingContext, loaded: Loaded, matter: Matter, item: ApplicationItem) -> Pulled:
+    application = loaded.application
+    party = loaded.parties.get(item.party)
+    envelope = Envelope(
+        request_id=f"app:{application.id}:{item.id}", caseworker_id=application.caseworker_id,
+        case_number=application.case_number, matter=matter.code, proof=item.proof,
+        purpose=f"办理{matter.name_zh}（案件号 {application.case_number}）", subject_name=party.name,
+        subject_id_number=party.id_number, subject_uscc=party.uscc, consent_id=party.consent_id,
+    )
+    return pull_proof(ctx, acting_client(application.client_id, application.consumer_department), envelope)
+
+
+def pull_proof(ctx: HandlingContext, client: AuthenticatedClient, envelope: Envelope) -> Pulled:
+    """One ordinary exchange request; a refusal is the state it leaves the proof in: not found,
+    waiting (the source cannot answer now, or the same request is in flight) or denied."""
+    try:
+        result = answer_request(ctx.pull, client, envelope)
+    except PullRefused as refused:
+        if refused.kind == "subject-not-found":
+            return Pulled(ItemState.NOT_FOUND, detail="来源部门无此人记录")
+        if refused.kind in ("source-unavailable", "conflict"):
+            source = department_zh(ctx, ctx.catalog.proofs[envelope.proof].department)
+            return Pulled(ItemState.WAITING, detail=f"{source}暂时无法应答，将自动重试",
+                          retry_after=refused.retry_after or CONFLICT_RETRY_SECONDS)
+        return Pulled(ItemState.DENIED, detail=f"{REFUSAL_ZH.get(refused.kind, '交换未获准许')}（{refused.kind}）")
+    answer = result.body["answer"]
+    return Pulled(ItemState.RESOLVED, values=dict(answer["data"]), as_of=datetime.fromisoformat(answer["as_of"]),
+                  receipt_id=receipt_id(result.body["receipt"]))
+
+
+def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem, Pulled]]) -> None:
+    """Store what the pulls that finished together came to, in one transaction."""
+    if not settled:
+        return
+    now = ctx.now()
+    with ctx.pull.sessions() as session:
+        for item, pulled in settled:
+            row = session.get(ApplicationItem, item.id)
+            assert row is not None
+            row.state, row.detail, row.attempts = pulled.state.value, pulled.detail, row.attempts + 1
+            if pulled.state is ItemState.WAITING:
+                row.next_attempt_at = now + timedelta(seconds=pulled.retry_after or CONFLICT_RETRY_SECONDS)
+            else:
+                row.next_attempt_at, row.resolved_at = None, now
+            if pulled.values is not None:
+                row.values_sealed = ctx.seal(pulled.values, item_bound(row))
+                row.as_of, row.receipt_id = pulled.as_of, pulled.receipt_id
+        session.commit()
+
+
+def _set(ctx: HandlingContext, item_id: int, *, state: ItemState, detail: str | None) -> None:
+    with ctx.pull.sessions() as session:
+        row = session.get(ApplicationItem, item_id)
+        assert row is not None
+        row.state, row.detail = state.value, detail
+        session.commit()
+
+
+def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
+            commitments: Sequence[tuple[ApplicationItem, CommitmentOffer, bool]]) -> None:
+    """Seal each offered commitment (item, offer, taken as a fallback) and let it stand in for
+    the item's proof, in one transaction."""
+    if not commitments:
+        return
+    application = loaded.application
+    now = ctx.now()
+    with ctx.pull.sessions() as session:
+        signer = active_signer(session, ctx.pull.seal_settings, ctx.pull.exchange_department)
+        for item, offer, fallback in commitments:
+            proof = ctx.catalog.proofs[item.proof]
+            party: Party = loaded.parties.get(item.party)
+            about = subject_key(ctx.pull.subject_hash_key, party.id_number) if party.id_number else party.uscc or ""
+            signed = seal_commitment(signer, matter=matter, proof=proof, offer=offer, application_id=application.id,
+                                     case_number=application.case_number, subject=about,
+                                     signer_key=application.applicant_key, fallback=fallback, sealed_at=now)
+            checkable = verifiable(ctx.catalog, proof)
+            session.add(CommitmentRecord(
+                id=signed.id, application_id=application.id, item_id=item.id, matter=matter.code, proof=proof.code,
+                handling_department=application.consumer_department, subject_key=about, fallback=fallback,
+                channel=offer.signature["channel"], signed_at=datetime.fromisoformat(offer.signature["signed_at"]),
+                token_sealed=ctx.seal({"token": signed.token}, f"commitment\n{signed.id}"),
+                status=(CommitmentStatus.PENDING if checkable else CommitmentStatus.ON_SITE).value,
+                next_verify_at=now if checkable else None,
+            ))
+            row = session.get(ApplicationItem, item.id)
+            assert row is not None
+            row.state, row.commitment_id, row.resolved_at, row.next_attempt_at = \
+                ItemState.COMMITTED.value, signed.id, now, None
+            row.detail = f"{department_zh(ctx, item.department)}暂时无法应答，以告知承诺代替" if fallback else "以告知承诺代替"
+            row.values_sealed = ctx.seal(dict(offer.values), item_bound(row))
+        session.commit()
+
+
+def _open_task(ctx: HandlingContext, item: ApplicationItem) -> None:
+    with ctx.pull.sessions() as session:
+        session.add(InvestigationTask(id=new_record_id(), application_id=item.application_id, item_id=item.id,
+                                      department=item.department, proof=item.proof, status="open", created_at=ctx.now()))
+        row = session.get(ApplicationItem, item.id)
+        assert row is not None
+        row.state = ItemState.INVESTIGATING.value
+        row.detail = f"已交{department_zh(ctx, item.department)}核查"
+        session.commit()
+
+
+def department_zh(ctx: HandlingContext, code: str) -> str:
+    """The department's short Chinese name (its code if the catalog no longer has it)."""
+    department = ctx.catalog.departments.get(code)
+    return department.name_zh if department else code
+
+
+# --- concluding -------------------------------------------------------------------------
+
+
+def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
+    """Decide the application if nothing blocks, else mark it waiting."""
+    now = ctx.now()
+    blocking = [item for item in loaded.items if ItemState(item.state).blocks_decision]
+    with ctx.pull.sessions() as session:
+        row = session.get(Application, loaded.application.id)
+        assert row is not None
+        row.updated_at = now
+        if blocking:
+            row.status = ApplicationStatus.WAITING.value
+        else:
+            document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded))
+            row.status, row.decision = ApplicationStatus.DECIDED.value, document["outcome"]
+            row.priorities = [p["code"] for p in document["priorities"] if p["granted"]]
+            row.decision_sealed = ctx.seal(document, f"decision\n{row.id}")
+            row.decided_at = row.decided_at or now
+        session.commit()
+
+
+def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:
+    notes = []
+    for item in loaded.items:
+        name = ctx.catalog.proofs[item.proof].name_zh
+        if item.state == ItemState.DENIED:
+            notes.append(f"{name}（{loaded.parties.get(item.party).label}）未能获取：{item.detail}")
+        elif item.state == ItemState.INVESTIGATING:
+            notes.append(f"{name}：{item.detail}，待核查结果")
+    if loaded.application.flagged:
+        notes.append(f"承诺经核查不实：{loaded.application.flag_reason}")
+    return notes
+
+
+# --- leases -----------------------------------------------------------------------------
+
+
+def _release(ctx: HandlingContext, application_id: str) -> None:
+    with ctx.pull.sessions() as session:
+        session.execute(update(Application).where(Application.id == application_id).values(lease_until=None))
+        session.commit()

@@ -1,0 +1,268 @@
+"""The use cases of matter handling: file an application, add commitments to one that waits,
+read one, and resume the ones that wait for a source.
+
+Filing checks everything before anything is stored (the matter and the client's right to
+handle it, every party's identifier, the options, the offered commitments and their
+signature); a repeated request id of the same client returns the application it created.
+Resolving is `resolution.resolve_application`, run by the caller right away (in the request,
+or in the background) and by `resume_due` for whatever a dead process or a down source left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+
+from catalog.canonical import canonical_sha256
+from catalog.citizen_id import parse_id_number
+from catalog.credit_code import parse_uscc
+from catalog.errors import InvalidIdentifier
+from catalog.model import Matter, OptionType, Scope, Subject
+from exchange.answer_store import RequestIdConflict
+from exchange.applications.commitments import CommitmentOffer, Signature, SigningChannel, checked_offers
+from exchange.applications.context import LEASE, HandlingContext
+from exchange.applications.counter_consents import with_counter_consents
+from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party
+from exchange.applications.records import Application, ApplicationItem, ApplicationStatus, ItemState
+from exchange.applications.resolution import resolve_application
+from exchange.clients import AuthenticatedClient
+from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
+from exchange.identity import InvalidAssertion
+from exchange.pull_service import REQUEST_ID
+from exchange.record_ids import is_record_id, new_record_id
+from exchange.subjects import subject_key
+
+DEFAULT_CONSENT_DAYS = 90
+
+
+class NotAConsumer(ExchangeError):
+    """The client's department does not handle this matter (deny by default)."""
+
+
+class ApplicationNotFound(NotFound):
+    """No such application, or not one the caller's department handles."""
+
+
+@dataclass(frozen=True)
+class PartyInput:
+    name: str
+    id_number: str | None = field(default=None, repr=False)
+    uscc: str | None = None
+    relation: str | None = None
+    consent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationRequest:
+    """What a consumer system sends to file an application."""
+
+    request_id: str
+    caseworker_id: str
+    case_number: str
+    applicant: PartyInput
+    members: Sequence[PartyInput] = ()
+    child: PartyInput | None = None
+    deceased: PartyInput | None = None
+    employer: PartyInput | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    counter_consent: bool = False
+    consent_days: int = DEFAULT_CONSENT_DAYS
+    commitments: Sequence[Mapping[str, Any]] = ()
+    signature: Mapping[str, Any] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Filed:
+    application_id: str
+    created: bool
+
+
+def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter_code: str,
+                       request: ApplicationRequest) -> Filed:
+    """File the application (see the module docstring); resolving it is the caller's next step."""
+    matter = ctx.catalog.matters.get(matter_code)
+    if matter is None:
+        raise UnknownCode("matter", f"the live catalog has no matter {matter_code!r}")
+    if client.department_code not in matter.consumers:
+        raise NotAConsumer(f"the catalog does not let {client.department_code} handle {matter.code} "
+                           f"(handled by {', '.join(matter.consumers)})")
+    if not REQUEST_ID.fullmatch(request.request_id):
+        raise InvalidInput("request_id", "1-128 characters of A-Z a-z 0-9 . _ : -")
+    parties = _parties(matter, request)
+    options = _options(matter, request.options)
+    signature = _signature(ctx, request, parties) if request.commitments else None
+    offers = checked_offers(matter, ctx.catalog.proofs, parties, request.commitments, signature) if signature else []
+    applicant_key = subject_key(ctx.pull.subject_hash_key, parties.applicant.id_number or "")
+    request_sha256 = canonical_sha256(_fingerprint(ctx, matter, request, parties, options, offers))
+    now = ctx.now()
+    with ctx.pull.sessions() as session:
+        existing = session.scalars(select(Application).where(Application.client_id == client.client_id,
+                                                             Application.request_id == request.request_id)).first()
+        if existing is not None:
+            if existing.request_sha256 != request_sha256:
+                raise RequestIdConflict(f"request id {request.request_id!r} was used for a different application")
+            return Filed(existing.id, created=False)
+        if request.counter_consent:
+            person_proofs = [entry.proof for entry in matter.proofs
+                             if ctx.catalog.proofs[entry.proof].subject is Subject.PERSON]
+            parties = with_counter_consents(ctx, session, matter.code, client.department_code, parties,
+                                            {party.ref: person_proofs for party in parties.all()}, request.consent_days)
+        application_id = new_record_id()
+        session.add(Application(
+            id=application_id, matter=matter.code, catalog_hash=ctx.catalog.content_hash(), client_id=client.client_id,
+            consumer_department=client.department_code, request_id=request.request_id, request_sha256=request_sha256,
+            caseworker_id=request.caseworker_id, case_number=request.case_number, applicant_key=applicant_key,
+            options=options, parties_sealed=ctx.seal(parties.to_document(), application_id),
+            offers_sealed=ctx.seal({"offers": [offer.document() for offer in offers]}, application_id),
+            status=ApplicationStatus.RESOLVING.value, priorities=[], flagged=False, created_at=now, updated_at=now,
+        ))
+        session.commit()
+    return Filed(application_id, created=True)
+
+
+def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, application_id: str,
+                    commitments: Sequence[Mapping[str, Any]], signature: Mapping[str, Any] | None) -> None:
+    """Add the applicant's signed commitments to an application that is not decided yet."""
+    application = visible_application(ctx, client, application_id)
+    if application.status == ApplicationStatus.DECIDED:
+        raise InvalidInput("commitments", "the application is already decided")
+    matter = ctx.catalog.matters[application.matter]
+    parties = Parties.from_document(ctx.open(application.parties_sealed, application.id))
+    request = ApplicationRequest(request_id="-", caseworker_id=application.caseworker_id, case_number="-",
+                                 applicant=PartyInput(parties.applicant.name, parties.applicant.id_number),
+                                 signature=signature)
+    offers = checked_offers(matter, ctx.catalog.proofs, parties, commitments, _signature(ctx, request, parties))
+    with ctx.pull.sessions() as session:
+        row = session.get(Application, application.id)
+        assert row is not None
+        known = [CommitmentOffer.from_document(o) for o in ctx.open(row.offers_sealed, row.id)["offers"]]
+        replaced = {(offer.proof, offer.party) for offer in offers}
+        kept = [offer for offer in known if (offer.proof, offer.party) not in replaced]
+        row.offers_sealed = ctx.seal({"offers": [offer.document() for offer in [*kept, *offers]]}, row.id)
+        session.commit()
+
+
+def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:
+    """The application if the client's department handles it (files it, or has a part in it)."""
+    with ctx.pull.sessions() as session:
+        application = session.get(Application, application_id) if is_record_id(application_id) else None
+        if application is not None:
+            session.expunge(application)
+    if application is None or not handles(ctx, application, client.department_code):
+        raise ApplicationNotFound(f"no application {application_id!r} for {client.department_code}")
+    return application
+
+
+def handles(ctx: HandlingContext, application: Application, department: str) -> bool:
+    matter = ctx.catalog.matters.get(application.matter)
+    parts = {service.department for service in matter.services} if matter else set()
+    return department == application.consumer_department or department in parts
+
+
+def resume_due(ctx: HandlingContext, limit: int = 100) -> list[str]:
+    """Resolve again the applications a source or a dead process left behind; their ids."""
+    now = ctx.now()
+    due_item = exists().where(and_(ApplicationItem.application_id == Application.id,
+                                   ApplicationItem.state == ItemState.WAITING.value,
+                                   ApplicationItem.next_attempt_at <= now))
+    abandoned = and_(Application.status == ApplicationStatus.RESOLVING.value,
+                     or_(Application.lease_until < now,
+                         and_(Application.lease_until.is_(None), Application.updated_at < now - LEASE)))
+    with ctx.pull.sessions() as session:
+        ids = list(session.scalars(select(Application.id).where(
+            or_(and_(Application.status == ApplicationStatus.WAITING.value, due_item), abandoned))
+            .order_by(Application.created_at).limit(limit)))
+    return [application_id for application_id in ids if resolve_application(ctx, application_id)]
+
+
+# --- checking the request ---------------------------------------------------------------
+
+
+def _parties(matter: Matter, request: ApplicationRequest) -> Parties:
+    applicant = _person(APPLICANT, request.applicant, "applicant")
+    if request.members and not matter.household:
+        raise InvalidInput("members", f"matter {matter.code} is not applied for by a household")
+    members = tuple(_person(f"member:{n}", member, f"members[{n - 1}]") for n, member in enumerate(request.members, 1))
+    numbers = [party.id_number for party in (applicant, *members)]
+    if len(set(numbers)) != len(numbers):
+        raise InvalidInput("members", "a person is listed twice in the household")
+    scopes = {entry.scope for entry in matter.proofs}
+    extra: dict[str, Party | None] = {}
+    for ref, scope, given in ((CHILD, Scope.CHILD, request.child), (DECEASED, Scope.DECEASED, request.deceased),
+                              (EMPLOYER, Scope.EMPLOYER, request.employer)):
+        if scope in scopes and given is None:
+            raise InvalidInput(ref, f"matter {matter.code} asks for proofs of the {ref}")
+        if scope not in scopes and given is not None:
+            raise InvalidInput(ref, f"matter {matter.code} asks for no proof of a {ref}")
+        extra[ref] = None if given is None else (_organisation(ref, given) if scope is Scope.EMPLOYER
+                                                 else _person(ref, given, ref))
+    return Parties(applicant, members, extra[CHILD], extra[DECEASED], extra[EMPLOYER])
+
+
+def _person(ref: str, given: PartyInput, where: str) -> Party:
+    if not given.id_number:
+        raise InvalidInput(f"{where}.id_number", "required for a person")
+    try:
+        number = parse_id_number(given.id_number).number
+    except InvalidIdentifier as invalid:
+        raise InvalidInput(f"{where}.id_number", str(invalid)) from None
+    return Party(ref, given.name.strip(), id_number=number, relation=given.relation, consent_id=given.consent_id)
+
+
+def _organisation(ref: str, given: PartyInput) -> Party:
+    try:
+        code = parse_uscc(given.uscc or "").code
+    except InvalidIdentifier as invalid:
+        raise InvalidInput(f"{ref}.uscc", str(invalid)) from None
+    return Party(ref, given.name.strip(), uscc=code)
+
+
+def _options(matter: Matter, given: Mapping[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name, value in given.items():
+        try:
+            option = matter.option(name)
+        except KeyError:
+            raise InvalidInput(f"options.{name}", f"matter {matter.code} has no option {name!r}") from None
+        if option.type is OptionType.BOOLEAN and not isinstance(value, bool):
+            raise InvalidInput(f"options.{name}", "must be true or false")
+        if option.type is OptionType.ENUM and value not in option.values:
+            raise InvalidInput(f"options.{name}", f"must be one of {', '.join(option.values)}")
+        options[name] = value
+    return options
+
+
+def _signature(ctx: HandlingContext, request: ApplicationRequest, parties: Parties) -> Signature:
+    given = request.signature
+    if not given:
+        raise InvalidInput("signature", "commitments must come with the applicant's signature")
+    now = ctx.now()
+    channel = given.get("channel")
+    if channel == SigningChannel.COUNTER:
+        return Signature(SigningChannel.COUNTER, now, witness=request.caseworker_id)
+    if channel != SigningChannel.ONLINE:
+        raise InvalidInput("signature.channel", "must be counter or online")
+    if ctx.verify_identity is None:
+        raise InvalidInput("signature.channel", "online signing is not configured on this installation")
+    try:
+        identity = ctx.verify_identity(str(given.get("assertion") or ""))
+    except InvalidAssertion as invalid:
+        raise InvalidInput("signature.assertion", str(invalid)) from None
+    if identity.id_number != parties.applicant.id_number:
+        raise InvalidInput("signature.assertion", "the assertion is not the applicant's")
+    return Signature(SigningChannel.ONLINE, now, identity_issuer=identity.issuer)
+
+
+def _fingerprint(ctx: HandlingContext, matter: Matter, request: ApplicationRequest, parties: Parties,
+                 options: Mapping[str, Any], offers: Sequence[CommitmentOffer]) -> dict[str, Any]:
+    """The request as compared for idempotency, ID numbers replaced by subject keys."""
+    def key(party: Party) -> str:
+        return subject_key(ctx.pull.subject_hash_key, party.id_number) if party.id_number else party.uscc or ""
+
+    return {"matter": matter.code, "caseworker_id": request.caseworker_id, "case_number": request.case_number,
+            "parties": [[party.ref, key(party), party.name, party.relation, party.consent_id] for party in parties.all()],
+            "options": dict(options), "counter_consent": request.counter_consent, "consent_days": request.consent_days,
+            "commitments": [[offer.proof, offer.party, dict(offer.values)] for offer in offers]}

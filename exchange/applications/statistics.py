@@ -1,0 +1,228 @@
+"""Statistics of paper saved (少交了多少纸质证明): per matter, handling (consumer) department and
+month of filing (Beijing time), how the proofs of the applications were settled.
+
+Every required proof item (one per proof per party; `not_required` items are not required)
+falls in exactly one category, by its state and, for pulled data, its mode:
+
+- by data: resolved or not_found (a true "no record" answer), mode data_sharing or online_issue;
+- by e-license: resolved or not_found, mode e_license;
+- by commitment: committed (also a commitment taken because the source could not answer);
+- by abolition: abolished;
+- by investigation: investigating or investigated (the department checks, not the applicant);
+- still needing paper or a caseworker: denied, waiting, awaiting_commitment, pending.
+
+Paper proofs saved are the first five together: the items `reading.PAPERLESS_STATES` counts.
+Every figure of a month is about the applications filed in that month: how many were decided
+(so far), their median handling time (decided_at − created_at) and how many of their
+commitments 事后核查 found false.
+
+Counting is SQL aggregation that reads the same on SQLite and PostgreSQL. What the two spell
+differently stays out of SQL: the month bucket is a CASE over the Beijing month boundaries
+computed here (compared as timestamps), and the median is taken in Python over the handling
+times read back (one row per decided application).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from catalog.model import Mode
+from exchange.applications.records import Application, ApplicationItem, CommitmentRecord, CommitmentStatus, ItemState
+from catalog.city_time import BEIJING
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+"""A month as the API and the page take it: YYYY-MM."""
+
+SETTLED_FROM_DATA = (ItemState.RESOLVED, ItemState.NOT_FOUND)
+INVESTIGATED = (ItemState.INVESTIGATING, ItemState.INVESTIGATED)
+STILL_NEEDING_PAPER = (ItemState.DENIED, ItemState.WAITING, ItemState.AWAITING_COMMITMENT, ItemState.PENDING)
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month in Beijing time."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """The month `YYYY-MM`; ValueError for anything else."""
+        if not re.fullmatch(MONTH_PATTERN, text):
+            raise ValueError(f"not a month YYYY-MM: {text!r}")
+        return cls(int(text[:4]), int(text[5:]))
+
+    @classmethod
+    def of(cls, moment: datetime) -> Month:
+        local = moment.astimezone(BEIJING)
+        return cls(local.year, local.month)
+
+    def next(self) -> Month:
+        return Month(self.year + self.month // 12, self.month % 12 + 1)
+
+    def start(self) -> datetime:
+        """Midnight of the month's first day, Beijing time."""
+        return datetime(self.year, self.month, 1, tzinfo=BEIJING)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which applications to count: of a matter, of a handling department, filed from/to a month."""
+
+    matter: str | None = None
+    department: str | None = None
+    from_month: Month | None = None
+    to_month: Month | None = None
+
+
+@dataclass
+class Figures:
+    """The counts of one group of applications (see the module docstring)."""
+
+    applications_filed: int = 0
+    applications_decided: int = 0
+    proofs_required: int = 0
+    saved_by_data: int = 0
+    saved_by_e_license: int = 0
+    saved_by_commitment: int = 0
+    saved_by_abolition: int = 0
+    saved_by_investigation: int = 0
+    still_needing_paper: int = 0
+    commitments_false: int = 0
+    handling_seconds: list[float] = field(default_factory=list, repr=False)
+    """decided_at − created_at of every decided application of the group."""
+
+    @property
+    def paper_saved(self) -> int:
+        return (self.saved_by_data + self.saved_by_e_license + self.saved_by_commitment + self.saved_by_abolition
+                + self.saved_by_investigation)
+
+    @property
+    def median_handling_seconds(self) -> float | None:
+        return median(self.handling_seconds) if self.handling_seconds else None
+
+    def add(self, other: Figures) -> None:
+        for counted in _COUNTS:
+            setattr(self, counted, getattr(self, counted) + getattr(other, counted))
+        self.handling_seconds.extend(other.handling_seconds)
+
+    def as_dict(self) -> dict[str, int | float | None]:
+        """Every count, paper_saved and median_handling_seconds."""
+        return {**{counted: getattr(self, counted) for counted in _COUNTS}, "paper_saved": self.paper_saved,
+                "median_handling_seconds": self.median_handling_seconds}
+
+
+_COUNTS = tuple(f.name for f in fields(Figures) if f.name != "handling_seconds")
+
+
+@dataclass(frozen=True)
+class Row:
+    matter: str
+    department: str
+    month: Month
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class PaperStatistics:
+    rows: list[Row]
+    """One per matter, handling department and month with an application, by month, matter, department."""
+    totals: Figures
+    months: list[tuple[Month, Figures]]
+    """Every month from the first to the last with an application in the selection, none left out."""
+
+
+_ITEM_COUNTS: dict[str, ColumnElement[bool]] = {
+    "proofs_required": ApplicationItem.state != ItemState.NOT_REQUIRED.value,
+    "saved_by_data": and_(ApplicationItem.state.in_(SETTLED_FROM_DATA),
+                          ApplicationItem.mode.in_((Mode.DATA_SHARING.value, Mode.ONLINE_ISSUE.value))),
+    "saved_by_e_license": and_(ApplicationItem.state.in_(SETTLED_FROM_DATA),
+                               ApplicationItem.mode == Mode.E_LICENSE.value),
+    "saved_by_commitment": ApplicationItem.state == ItemState.COMMITTED.value,
+    "saved_by_abolition": ApplicationItem.state == ItemState.ABOLISHED.value,
+    "saved_by_investigation": ApplicationItem.state.in_(INVESTIGATED),
+    "still_needing_paper": ApplicationItem.state.in_(STILL_NEEDING_PAPER),
+}
+
+
+def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
+    """The figures of the selected applications (see the module docstring)."""
+    conditions = _conditions(selection)
+    first, last = session.execute(select(func.min(Application.created_at), func.max(Application.created_at))
+                                  .where(*conditions)).one()
+    if first is None:
+        return PaperStatistics(rows=[], totals=Figures(), months=[])
+    months = list(_months(Month.of(first), Month.of(last)))
+    filed = select(Application.id, Application.matter, Application.consumer_department.label("department"),
+                   _bucket(months).label("month"), Application.created_at, Application.decided_at) \
+        .where(*conditions).subquery()
+    key = (filed.c.month, filed.c.matter, filed.c.department)
+    groups: dict[tuple[str, str, str], Figures] = {}
+
+    def collect(query: Select[Any], names: Sequence[str]) -> None:
+        for month, matter, department, *values in session.execute(query):
+            figures = groups.setdefault((month, matter, department), Figures())
+            for name, value in zip(names, values):
+                setattr(figures, name, value)
+
+    collect(select(*key, func.count(), func.count(filed.c.decided_at)).group_by(*key),
+            ("applications_filed", "applications_decided"))
+    collect(select(*key, *(func.count(case((condition, 1))) for condition in _ITEM_COUNTS.values()))
+            .select_from(filed).join(ApplicationItem, ApplicationItem.application_id == filed.c.id).group_by(*key),
+            tuple(_ITEM_COUNTS))
+    collect(select(*key, func.count()).select_from(filed)
+            .join(CommitmentRecord, CommitmentRecord.application_id == filed.c.id)
+            .where(CommitmentRecord.status == CommitmentStatus.FALSE.value).group_by(*key),
+            ("commitments_false",))
+    for month, matter, department, created_at, decided_at in session.execute(
+            select(*key, filed.c.created_at, filed.c.decided_at).where(filed.c.decided_at.is_not(None))):
+        groups[(month, matter, department)].handling_seconds.append((decided_at - created_at).total_seconds())
+
+    by_month = {month: Figures() for month in months}
+    totals = Figures()
+    rows = []
+    for (month_text, matter, department), figures in sorted(groups.items(), key=lambda group: group[0]):
+        month = Month.parse(month_text)
+        rows.append(Row(matter, department, month, figures))
+        by_month[month].add(figures)
+        totals.add(figures)
+    return PaperStatistics(rows=rows, totals=totals, months=list(by_month.items()))
+
+
+def _conditions(selection: Selection) -> list[ColumnElement[bool]]:
+    conditions = []
+    if selection.matter is not None:
+        conditions.append(Application.matter == selection.matter)
+    if selection.department is not None:
+        conditions.append(Application.consumer_department == selection.department)
+    if selection.from_month is not None:
+        conditions.append(Application.created_at >= selection.from_month.start())
+    if selection.to_month is not None:
+        conditions.append(Application.created_at < selection.to_month.next().start())
+    return conditions
+
+
+def _months(first: Month, last: Month) -> Iterator[Month]:
+    month = first
+    while month <= last:
+        yield month
+        month = month.next()
+
+
+def _bucket(months: Sequence[Month]) -> ColumnElement[str]:
+    """The month (YYYY-MM) an application was filed in, for applications filed within `months`."""
+    if len(months) == 1:
+        return literal(str(months[0]))
+    return case(*((Application.created_at < month.next().start(), str(month)) for month in months[:-1]),
+                else_=str(months[-1]))

@@ -1,0 +1,108 @@
+"""公租房 applications decided per second at 1, 4 and 8 concurrent clients, against the served
+app (gunicorn, as `mianzheng serve` runs it) and the demo source departments, next to the raw
+stack measured by the same load generator in the same run: a trivial endpoint (`GET /healthz`)
+and one exchange pull (`POST /exchange/requests`, one proof of one person).
+
+    python scripts/bench/applications_bench.py [--seconds 5] [--workers 2] [--database-url URL]
+
+A fresh installation is initialised in a temporary folder (SQLite unless --database-url). Each
+application is a whole household's 公租房 application with a new request id: every member's
+proofs pulled in parallel (each a real exchange request: policy, consent, signed receipt,
+hash-chained log entry), the applicant's commitments sealed, the rules evaluated and the
+decision stored. The last column is the pulls per second that rate amounts to.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from api.database import standalone_session
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
+from exchange.clients import ClientScope, register_client
+from exchange.sources.demo_data import demo_households
+from served import measure, served_installation
+
+CONCURRENCY = (1, 4, 8)
+HOUSEHOLDS = 200
+
+
+def main() -> None:
+    with served_installation(__doc__.splitlines()[0]) as (args, settings, base):
+        token, bodies = _prepare(settings)
+        pulls = _pulls_per_application(base, token, bodies[0])
+        print(f"one application pulls {pulls} proofs")
+        print(f"{'clients':>7}  {'endpoint':<36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  {'÷healthz':>8}"
+              f"  {'÷pull':>6}  {'pulls/s':>7}")
+        for clients in CONCURRENCY:
+            trivial = measure(lambda c: c.get(f"{base}/healthz"), clients, args.seconds)
+            pull = measure(_exchange_pull(base, token, bodies[0]), clients, args.seconds)
+            applied = measure(_application(base, token, bodies), clients, args.seconds, ok=(201,))
+            for name, result in (("GET /healthz", trivial), ("POST /exchange/requests", pull),
+                                 ("POST /matters/…/applications", applied)):
+                ratios = (f"{result.rate / trivial.rate:8.3f}  {result.rate / pull.rate:6.3f}"
+                          if result is not trivial else f"{'':8}  {'':6}")
+                effective = f"{result.rate * pulls:7.0f}" if result is applied else ""
+                print(f"{clients:>7}  {name:<36} {result.rate:>8.1f} {result.p50:>8.1f} {result.p99:>8.1f}"
+                      f"  {ratios}  {effective}")
+
+
+def _prepare(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+    """A token of the housing bureau's system, and one application body per eligible demo household."""
+    with standalone_session(settings.database_url) as session:
+        catalog = read_live_catalog(session)
+        _, token = register_client(session, catalog, "ZJ", "压测系统",
+                                   [ClientScope.APPLICATIONS_WRITE, ClientScope.EXCHANGE_REQUEST])
+    households = demo_households(settings.sources_dir, catalog, "public_housing_eligible", HOUSEHOLDS)
+    signed = datetime.now(timezone.utc).replace(microsecond=0)
+    return token, [public_housing_request(household, "template", signed_at=signed) for household in households]
+
+
+def _application(base: str, token: str, bodies: list[dict[str, Any]]) -> Callable[[httpx.Client], httpx.Response]:
+    numbers, lock = itertools.count(), threading.Lock()
+
+    def send(client: httpx.Client) -> httpx.Response:
+        with lock:
+            n = next(numbers)
+        body = bodies[n % len(bodies)]
+        return client.post(f"{base}/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications",
+                           headers={"Authorization": f"Bearer {token}"},
+                           json={**body, "request_id": f"bench-app-{time.monotonic_ns()}-{n}"})
+
+    return send
+
+
+def _exchange_pull(base: str, token: str, body: dict[str, Any]) -> Callable[[httpx.Client], httpx.Response]:
+    """One raw exchange request: NO_HOUSING of the applicant whose counter consent the warm-up recorded."""
+    numbers, lock = itertools.count(), threading.Lock()
+    applicant = {"id_number": body["applicant"]["id_number"], "name": body["applicant"]["name"]}
+
+    def send(client: httpx.Client) -> httpx.Response:
+        with lock:
+            n = next(numbers)
+        return client.post(f"{base}/api/v1/exchange/requests", headers={"Authorization": f"Bearer {token}"}, json={
+            "request_id": f"bench-pull-{time.monotonic_ns()}-{n}", "caseworker_id": "bench", "case_number": f"B-{n}",
+            "matter": PUBLIC_RENTAL_HOUSING, "proof": "NO_HOUSING", "purpose": "压测", "subject": applicant})
+
+    return send
+
+
+def _pulls_per_application(base: str, token: str, body: dict[str, Any]) -> int:
+    """File one application (recording the household's counter consents) and count its pulls."""
+    response = httpx.post(f"{base}/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications", timeout=60,
+                          headers={"Authorization": f"Bearer {token}"}, json={**body, "request_id": "bench-warm-up"})
+    if response.status_code != 201:
+        raise SystemExit(f"the warm-up application failed: HTTP {response.status_code} {response.text[:300]}")
+    return sum(1 for item in response.json()["items"] if item["receipt_id"])
+
+
+if __name__ == "__main__":
+    main()

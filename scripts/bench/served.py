@@ -1,0 +1,110 @@
+"""What the benchmarks of the served app share: `mianzheng serve` (gunicorn) on a free port, and a
+load generator of concurrent HTTP clients measuring rate and p50/p99 latency. The generator runs
+on the same machine as the server, so compare ratios measured in the same run, not rates."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from api.initialise import initialise
+from api.settings import Settings
+
+
+@contextmanager
+def served_installation(description: str) -> Iterator[tuple[argparse.Namespace, Settings, str]]:
+    """A fresh installation in a temporary folder (SQLite unless --database-url) served by
+    `mianzheng serve`: the parsed command line (--seconds, --workers, --database-url), the
+    installation's settings and the server's base URL."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mianzheng-bench-") as folder:
+        var_dir = Path(folder) / "var"
+        database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        settings = Settings(var_dir=var_dir, database_url=database_url, public_url="http://127.0.0.1:8000")
+        initialise(settings)
+        port = free_port()
+        server = serve(var_dir, database_url, port, args.workers)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base)
+            yield args, settings, base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+class Result:
+    def __init__(self, latencies: list[float], elapsed: float) -> None:
+        self.rate = len(latencies) / elapsed
+        ordered = sorted(latencies)
+        self.p50 = statistics.median(ordered) * 1000
+        self.p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+def measure(send: Callable[[httpx.Client], httpx.Response], clients: int, seconds: float,
+            ok: tuple[int, ...] = (200,)) -> Result:
+    """Rate and latency of `send` from `clients` threads for `seconds`; exits if one is not `ok`."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run() -> None:
+        with httpx.Client(timeout=30) as client:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                response = send(client)
+                took = time.monotonic() - started
+                with lock:
+                    (latencies.append(took) if response.status_code in ok else failures.append(response.status_code))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        sys.exit(f"{len(failures)} requests failed, e.g. HTTP {failures[0]}")
+    return Result(latencies, time.monotonic() - started)
+
+
+def serve(var_dir: Path, database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MIANZHENG_VAR_DIR": str(var_dir), "MIANZHENG_DATABASE_URL": database_url}
+    mianzheng = str(Path(sys.executable).with_name("mianzheng"))
+    return subprocess.Popen([mianzheng, "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    sys.exit("the server did not become ready")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

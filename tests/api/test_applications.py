@@ -1,0 +1,176 @@
+"""A housing bureau's system applies for 公租房 for a demo household over real HTTP: every
+proof resolves without paper, the decision comes with its provenance, and a change in the
+registry's data changes the decision of the next application."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.database import standalone_session
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
+from exchange.clients import ClientScope, register_client
+from exchange.sources.demo_data import DemoHousehold, demo_households
+from seals.trust import TrustStore
+from seals.verify_jws import verify_jws
+from tests.support.cli import cli_environment, run_cli
+
+PAPERLESS = {"resolved", "not_found", "abolished", "committed", "not_required", "investigating"}
+
+
+def housing_token(settings: Settings, department: str = "ZJ") -> str:
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), department, "公租房审批系统",
+                                   [ClientScope.APPLICATIONS_WRITE])
+    return token
+
+
+def households(settings: Settings, situation: str, count: int = 1) -> list[DemoHousehold]:
+    with standalone_session(settings.database_url) as session:
+        catalog = read_live_catalog(session)
+    return demo_households(settings.sources_dir, catalog, situation, count)
+
+
+def apply(base: str, token: str, body: dict[str, Any], **headers: str) -> httpx.Response:
+    return httpx.post(f"{base}/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications", json=body, timeout=30,
+                      headers={"Authorization": f"Bearer {token}", **headers})
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def test_an_eligible_household_applies_without_paper(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    response = apply(live_server, token, public_housing_request(household, "gzf-1", signed_at=now()))
+    assert response.status_code == 201, response.text
+    application = response.json()
+    assert application["status"] == "decided" and application["decision"] == "eligible"
+    assert response.headers["Location"].endswith(f"/api/v1/applications/{application['id']}")
+    states = {(item["proof"], item["party"]): item["state"] for item in application["items"]}
+    assert set(states.values()) <= PAPERLESS, states
+    for member in range(1, len(household.members)):
+        assert states[("NO_HOUSING", f"member:{member}")] == "resolved"
+    assert states[("INCOME", "applicant")] == "committed"
+    assert states[("MINIMUM_LIVING", "-")] == "not_required"  # no priority allocation asked for
+    no_property = next(rule for rule in application["decision_detail"]["rules"] if rule["code"] == "no_property")
+    assert no_property["result"] is True
+    reads = no_property["reads"]
+    assert len(reads) == len(household.members)
+    assert all(read["value"] is False and read["source"]["department"] == "BDC" and read["source"]["receipt_id"]
+               and read["source"]["as_of"] for read in reads)
+    income = next(rule for rule in application["decision_detail"]["rules"] if rule["code"] == "income_below_line")
+    sources = {read["source"]["kind"] for read in income["reads"]}
+    assert sources == {"commitment", "city"}
+    assert application["paper_saved"] == sum(1 for item in application["items"] if item["state"] != "not_required")
+
+
+def test_the_same_request_id_returns_the_same_application(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    body = public_housing_request(household, "gzf-same", signed_at=now())
+    first = apply(live_server, token, body)
+    again = apply(live_server, token, body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    changed = apply(live_server, token, {**body, "options": {"priority_allocation": True}})
+    assert changed.status_code == 409
+
+
+def test_a_member_registering_a_property_makes_the_household_not_eligible(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    member = household.members[-1]
+    with sqlite3.connect(settings.sources_dir / "BDC.db") as registry:
+        registry.execute(
+            "UPDATE records SET record = json_set(json_set(record, '$.has_registered_property', json('true')),"
+            " '$.property_count', 1) WHERE proof_code = 'NO_HOUSING' AND subject_id = ?", (member.id_number,))
+    response = apply(live_server, token, public_housing_request(household, "gzf-owner", signed_at=now()))
+    assert response.status_code == 201, response.text
+    application = response.json()
+    assert application["decision"] == "not_eligible"
+    no_property = next(rule for rule in application["decision_detail"]["rules"] if rule["code"] == "no_property")
+    assert no_property["result"] is False
+    [owner] = [read for read in no_property["reads"] if read["value"] is True]
+    assert member.name in owner["party_label"]
+
+
+@pytest.mark.parametrize("field, body_change, pointer", [
+    ("id", {"applicant": {"name": "张三", "id_number": "330784197608084586"}}, "#/applicant/id_number"),
+    ("option", {"options": {"priority": True}}, "#/options/priority"),
+    ("commitment", {"commitments": [{"proof": "NO_HOUSING", "values": {}}]}, "#/commitments/0/proof"),
+])
+def test_bad_input_names_the_field_and_files_nothing(settings: Settings, live_server: str, field: str,
+                                                      body_change: dict[str, Any], pointer: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    body = {**public_housing_request(household, f"bad-{field}", signed_at=now()), **body_change}
+    response = apply(live_server, token, body)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"][0]["pointer"] == pointer
+    listed = httpx.get(f"{live_server}/api/v1/applications", headers={"Authorization": f"Bearer {token}"})
+    assert listed.json() == []
+
+
+def test_only_a_consumer_of_the_matter_may_apply(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    response = apply(live_server, housing_token(settings, "BDC"),
+                     public_housing_request(household, "not-mine", signed_at=now()))
+    assert response.status_code == 403
+    assert response.json()["type"] == "/problems/forbidden-by-policy"
+
+
+def test_a_false_income_declaration_is_flagged_by_post_check(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    body = public_housing_request(household, "gzf-low", signed_at=now(), declared_income_change=Decimal(-500))
+    application = apply(live_server, token, body).json()
+    assert application["decision"] == "eligible"
+    result = run_cli(cli_environment(settings.database_url, settings.var_dir), "commitments", "verify")
+    assert result.returncode == 0, result.stderr
+    assert "不实 1 件" in result.stdout
+    after = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",
+                      headers={"Authorization": f"Bearer {token}"}).json()
+    assert after["flagged"] is True and after["decision"] == "needs_review"
+    income = next(c for c in after["commitments"] if c["proof"] == "INCOME")
+    assert income["status"] == "false"
+    listed = httpx.get(f"{live_server}/api/v1/commitments", params={"status": "false"},
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    assert [c["id"] for c in listed] == [income["id"]]
+
+
+def test_a_commitment_is_sealed_with_the_catalogs_exact_text(settings: Settings, live_server: str,
+                                                             tmp_path: Path) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    application = apply(live_server, token, public_housing_request(household, "gzf-sealed", signed_at=now())).json()
+    income = next(c for c in application["commitments"] if c["proof"] == "INCOME")
+    signed = httpx.get(f"{live_server}/api/v1/commitments/{income['id']}", headers={"Authorization": f"Bearer {token}"})
+    assert signed.status_code == 200, signed.text
+    env = cli_environment(settings.database_url, settings.var_dir)
+    assert run_cli(env, "seal", "export-trust", str(tmp_path / "trust")).returncode == 0
+    checked = verify_jws(signed.json()["token"], TrustStore.load(tmp_path / "trust"))
+    assert checked.verdict.valid, checked.verdict
+    with standalone_session(settings.database_url) as session:
+        catalog = read_live_catalog(session)
+    claims = checked.claims
+    assert claims["text_zh"] == catalog.proofs["INCOME"].commitment_text_zh
+    assert claims["committed"]["per_capita_monthly_income"] == format(household.monthly_income_per_person, "f")
+    assert claims["signer"]["channel"] == "counter" and claims["signer"]["witness"] == "zj-0042"
+    assert re.fullmatch(r"[0-9a-f]{64}", claims["subject"])  # whom it is about: a subject key
+    assert household.head.id_number not in json.dumps(claims)
+    other = housing_token(settings, "MZ")
+    assert httpx.get(f"{live_server}/api/v1/commitments/{income['id']}",
+                     headers={"Authorization": f"Bearer {other}"}).status_code == 404

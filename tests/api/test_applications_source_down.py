@@ -1,0 +1,148 @@
+"""公租房 while civil affairs' connector (MZ) is stopped: where the matter allows it the applicant's
+commitment stands in for the marriage record and the application is decided; without one the
+application waits and resumes once the connector is back; 事后核查 confirms a true commitment
+and flags a false one after the connector answers again."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.jobs import run_jobs
+from api.settings import Settings
+from exchange.applications.demo_applications import public_housing_request
+from tests.api.test_applications import apply, housing_token, households
+from tests.support.cli import run_cli
+from tests.support.connector import Connector
+
+pytestmark = pytest.mark.slow
+
+def _read(base: str, token: str, application_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{base}/api/v1/applications/{application_id}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _item(application: dict[str, Any], proof: str, party: str = "applicant") -> dict[str, Any]:
+    return next(item for item in application["items"] if (item["proof"], item["party"]) == (proof, party))
+
+
+def _commitment(application: dict[str, Any], proof: str) -> dict[str, Any]:
+    return next(commitment for commitment in application["commitments"] if commitment["proof"] == proof)
+
+
+def test_commitments_stand_in_while_civil_affairs_is_down_and_post_check_settles_them(
+    settings: Settings, civil_affairs: tuple[str, Connector, dict[str, str]]
+) -> None:
+    base, connector, env = civil_affairs
+    token = housing_token(settings)
+    truthful, untruthful = households(settings, "public_housing_eligible", 2)
+    signed = datetime.now(timezone.utc).replace(microsecond=0)
+    honest = apply(base, token, public_housing_request(truthful, "down-honest", signed_at=signed)).json()
+    lying_body = public_housing_request(untruthful, "down-lying", signed_at=signed)
+    marital = next(c for c in lying_body["commitments"] if c["proof"] == "MARITAL_STATUS")
+    lie = "unmarried" if untruthful.head.marital_status == "married" else "married"
+    marital["values"] = {"marital_status": lie, "spouse_id_number": None}
+    lying_body["commitments"] = [c for c in lying_body["commitments"] if c["proof"] != "SINGLE_DECLARATION"]
+    if lie == "unmarried":
+        lying_body["commitments"].append({"proof": "SINGLE_DECLARATION",
+                                          "values": {"declared_status": lie, "signed_at": signed.isoformat()}})
+    lying = apply(base, token, lying_body).json()
+
+    for application in (honest, lying):
+        assert application["status"] == "decided", application
+        marriage = _item(application, "MARITAL_STATUS")
+        assert marriage["state"] == "committed" and "暂时无法应答，以告知承诺代替" in marriage["detail"]
+        assert _commitment(application, "MARITAL_STATUS")["fallback"] is True
+        assert _commitment(application, "MARITAL_STATUS")["status"] == "pending"
+        assert _commitment(application, "HOUSING_HARDSHIP_REPORT")["status"] == "on_site"
+
+    still_down = run_cli(env, "commitments", "verify")
+    assert still_down.returncode == 0, still_down.stderr
+    pending = sum(c["status"] == "pending" for application in (honest, lying) for c in application["commitments"])
+    assert "不实 0 件" in still_down.stdout and f"稍后再查 {pending} 件" in still_down.stdout
+    assert _commitment(_read(base, token, honest["id"]), "INCOME")["status"] == "pending"
+
+    connector.start()
+    checked = _wait_for_checks(env)
+    honest_after, lying_after = _read(base, token, honest["id"]), _read(base, token, lying["id"])
+    false_ids = [c["id"] for c in lying_after["commitments"] if c["status"] == "false"]
+    assert f"不实 {len(false_ids)} 件" in checked.stdout and all(i in checked.stdout for i in false_ids), checked.stdout
+    assert {_commitment(honest_after, proof)["status"] for proof in ("MARITAL_STATUS", "INCOME")} == {"confirmed"}
+    assert honest_after["flagged"] is False and honest_after["decision"] == "eligible"
+    assert _commitment(lying_after, "MARITAL_STATUS")["status"] == "false"
+    assert lying_after["flagged"] is True and lying_after["decision"] == "needs_review"
+    assert "婚姻" in lying_after["flag_reason"]
+    listed = httpx.get(f"{base}/api/v1/commitments", params={"status": "false"},
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    assert sorted(c["id"] for c in listed) == sorted(false_ids)
+
+
+def test_without_a_commitment_the_application_waits_and_resumes(
+    settings: Settings, civil_affairs: tuple[str, Connector, dict[str, str]]
+) -> None:
+    base, connector, env = civil_affairs
+    token = housing_token(settings)
+    [household] = households(settings, "public_housing_eligible")
+    body = public_housing_request(household, "down-wait", signed_at=datetime.now(timezone.utc).replace(microsecond=0))
+    body["commitments"] = [c for c in body["commitments"] if c["proof"] != "MARITAL_STATUS"]
+    response = apply(base, token, body)
+    assert response.status_code == 202, response.text
+    waiting = response.json()
+    assert waiting["status"] == "waiting" and waiting["decision"] is None
+    assert _item(waiting, "MARITAL_STATUS")["state"] == "waiting"
+
+    connector.start()
+    deadline = datetime.now(timezone.utc).timestamp() + 90
+    while True:
+        resumed = run_cli(env, "applications", "resume")
+        assert resumed.returncode == 0, resumed.stderr
+        after = _read(base, token, waiting["id"])
+        if after["status"] == "decided" or datetime.now(timezone.utc).timestamp() > deadline:
+            break
+    assert after["status"] == "decided" and after["decision"] == "eligible"
+    assert _item(after, "MARITAL_STATUS")["state"] == "resolved"
+    assert _item(after, "MARITAL_STATUS")["receipt_id"]
+
+
+def _wait_for_checks(env: dict[str, str]) -> Any:
+    """Run 事后核查 until the connector's breaker lets it through (its cool-down is 1 s)."""
+    deadline = datetime.now(timezone.utc).timestamp() + 90
+    while True:
+        result = run_cli(env, "commitments", "verify")
+        assert result.returncode == 0, result.stderr
+        if "稍后再查 0 件" in result.stdout or datetime.now(timezone.utc).timestamp() > deadline:
+            return result
+
+
+def test_the_scheduled_jobs_resume_a_waiting_application_once_the_source_is_back(
+    settings: Settings, civil_affairs: tuple[str, Connector, dict[str, str]], tmp_path: Path
+) -> None:
+    base, connector, env = civil_affairs
+    token = housing_token(settings)
+    [household] = households(settings, "public_housing_eligible")
+    body = public_housing_request(household, "down-job", signed_at=datetime.now(timezone.utc).replace(microsecond=0))
+    body["commitments"] = [c for c in body["commitments"] if c["proof"] != "MARITAL_STATUS"]
+    waiting = apply(base, token, body).json()
+    assert waiting["status"] == "waiting"
+    connector.start()
+    stop = threading.Event()
+    jobs = threading.Thread(target=run_jobs, args=(
+        dataclasses.replace(settings, sources_file=Path(env["MIANZHENG_SOURCES_FILE"])), 0.3, stop))
+    jobs.start()
+    try:
+        deadline = time.monotonic() + 90
+        while (after := _read(base, token, waiting["id"]))["status"] != "decided" and time.monotonic() < deadline:
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        jobs.join(timeout=30)
+    assert after["status"] == "decided" and after["decision"] == "eligible"
+    assert all(c["status"] != "pending" for c in after["commitments"])  # 事后核查 ran in the same jobs

@@ -1,0 +1,244 @@
+"""The caseworker page (办件工作台) in headless Chromium, as a housing-bureau caseworker uses it:
+sign in with the department system's token, pick a demo household, file a 公租房 application
+and watch each proof settle live, then read the decision with its provenance; an owner household
+is not eligible; a shaded income declaration is flagged once 事后核查 has run; a wrong token is
+refused in Chinese; no ID number ever travels in a URL or sits in the page."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from api.database import standalone_session
+from api.jobs import run_jobs
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.clients import ClientScope, register_client
+from exchange.sources.demo_data import DemoHousehold
+from tests.api.test_applications import households
+from tests.support.cli import cli_environment, run_cli
+from tests.support.connector import Connector
+
+SETTLED = {"resolved", "not_found", "not_required", "abolished", "committed", "investigating", "investigated"}
+RECEIPT = re.compile(r"回执 [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+DECIDED_WITHIN_MS = 30_000
+SCREENSHOTS = Path("/tmp")
+
+
+def housing_token(settings: Settings, scope: str = ClientScope.APPLICATIONS_WRITE) -> str:
+    """A token of the housing bureau's (ZJ) system with `scope`."""
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), "ZJ", "公租房审批系统", [scope])
+    return token
+
+
+def masked(id_number: str) -> str:
+    return id_number[:6] + "********" + id_number[-4:]
+
+
+def sign_in(page: Page, base: str, token: str) -> None:
+    page.goto(f"{base}/caseworker")
+    page.fill("#token", token)
+    page.click("#sign-in-form button[type=submit]")
+
+
+def choose(page: Page, situation: str, *, income_change: int | None = None) -> None:
+    """Pick a situation (and an income declaration) and wait for its households to be listed."""
+    with page.expect_response(lambda response: "/caseworker/demo-households" in response.url):
+        page.select_option("fieldset.cw-matter:not([hidden]) .cw-situation", situation)
+    if income_change is not None:
+        with page.expect_response(lambda response: "/caseworker/demo-households" in response.url):
+            page.fill("fieldset.cw-matter:not([hidden]) .cw-income-change", str(income_change))
+            page.press("fieldset.cw-matter:not([hidden]) .cw-income-change", "Tab")
+    expect(page.locator("#submit-application")).to_be_enabled()
+
+
+def submit_and_watch(page: Page, household_index: int = 0, status: str = "已判定") -> list[str]:
+    """File the application for the listed household and wait until it shows `status`; the
+    application statuses the page showed on the way."""
+    page.evaluate("""() => {
+        const status = document.getElementById("application-status");
+        window.shownStatuses = [];
+        new MutationObserver(() => window.shownStatuses.push(status.textContent))
+            .observe(status, {childList: true, characterData: true, subtree: true});
+    }""")
+    page.check(f"#household-{household_index}")
+    page.click("#submit-application")
+    expect(page.locator("#application-status")).to_have_text(status, timeout=DECIDED_WITHIN_MS)
+    return page.evaluate("window.shownStatuses")
+
+
+def cell_states(page: Page) -> dict[tuple[str, str], str]:
+    cells = page.locator("#proofs td.cw-cell")
+    return {(cells.nth(i).get_attribute("data-proof") or "", cells.nth(i).get_attribute("data-party") or ""):
+            cells.nth(i).get_attribute("data-state") or "" for i in range(cells.count())}
+
+
+def no_id_number_leaks(page: Page, household: DemoHousehold, urls: list[str]) -> None:
+    content = page.content()
+    for member in household.members:
+        assert all(member.id_number not in url for url in urls), urls
+        assert member.id_number not in content
+
+
+def test_an_eligible_household_is_decided_with_the_provenance_of_each_rule(
+        browser: Browser, live_server: str, settings: Settings) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    page = browser.new_page()
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    sign_in(page, live_server, housing_token(settings))
+    expect(page.locator("#signed-in-as")).to_contain_text("住房和城乡建设局")
+    assert "公租房审批系统" in page.locator("#signed-in-as").inner_text()
+    choose(page, "public_housing_eligible")
+    first = page.locator("#households tbody tr").first
+    assert household.head.name in first.inner_text() and masked(household.head.id_number) in first.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "caseworker-intake.png"), full_page=True)
+
+    statuses = submit_and_watch(page)
+    assert statuses[0] == "核验中" and statuses[-1] == "已判定", statuses
+    states = cell_states(page)
+    assert set(states.values()) <= SETTLED, states
+    members = ["applicant", *(f"member:{n}" for n in range(1, len(household.members)))]
+    assert [states[("NO_HOUSING", party)] for party in members] == ["resolved"] * len(members)
+    assert states[("INCOME", "applicant")] == "committed"
+    assert page.locator('#proofs td[data-proof="NO_HOUSING"]').first.inner_text().startswith("已获取数据")
+
+    assert page.locator("#decision-outcome").inner_text() == "符合条件"
+    no_property = page.locator('#rules tr[data-rule="no_property"]')
+    assert "家庭全体成员均无登记不动产" in no_property.inner_text()
+    assert no_property.locator(".cw-result").inner_text() == "成立"
+    reads = no_property.locator(".cw-reads li")
+    assert reads.count() == len(household.members)
+    for i, member in enumerate(household.members):
+        read = reads.nth(i).inner_text()
+        assert member.name in read and "不动产登记" in read and RECEIPT.search(read) and "数据截至" in read, read
+    income = page.locator('#rules tr[data-rule="income_below_line"]').inner_text()
+    assert "告知承诺" in income and "承诺编号" in income and "公租房收入线" in income
+    paperless = sum(1 for state in states.values() if state != "not_required")
+    assert page.locator("#paper-saved").inner_text() == str(paperless)
+    assert page.locator("#flagged").is_hidden() and page.locator("#waiting").is_hidden()
+    expect(page.locator("#recent tbody tr").first).to_contain_text("符合条件")
+    page.screenshot(path=str(SCREENSHOTS / "caseworker-eligible.png"), full_page=True)
+    no_id_number_leaks(page, household, urls)
+
+    page.reload()
+    expect(page.locator("#workbench")).to_be_visible()
+    page.click("#sign-out-form button")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+    assert page.locator("#households tbody tr").count() == 0
+    page.close()
+
+
+def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, settings: Settings) -> None:
+    [household] = households(settings, "owner")
+    page = browser.new_page()
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    sign_in(page, live_server, housing_token(settings))
+    choose(page, "owner")
+    submit_and_watch(page)
+    assert page.locator("#decision-outcome").inner_text() == "不符合条件"
+    no_property = page.locator('#rules tr[data-rule="no_property"]')
+    assert no_property.locator(".cw-result").inner_text() == "不成立"
+    assert "是否有不动产登记记录：是" in no_property.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "caseworker-owner.png"), full_page=True)
+    no_id_number_leaks(page, household, urls)
+    page.close()
+
+
+def test_a_shaded_income_declaration_is_flagged_after_post_check(
+        browser: Browser, live_server: str, settings: Settings) -> None:
+    [_, household] = households(settings, "public_housing_eligible", 2)
+    assert household.monthly_income_per_person > Decimal(500)
+    page = browser.new_page()
+    sign_in(page, live_server, housing_token(settings))
+    choose(page, "public_housing_eligible", income_change=-500)
+    submit_and_watch(page, household_index=1)
+    assert page.locator("#decision-outcome").inner_text() == "符合条件"
+    assert page.locator('#commitments tr[data-commitment="INCOME"] .cw-check').inner_text() == "待核查"
+
+    checked = run_cli(cli_environment(settings.database_url, settings.var_dir), "commitments", "verify")
+    assert checked.returncode == 0 and "不实 1 件" in checked.stdout, checked.stdout + checked.stderr
+    page.click("#refresh-application")
+    expect(page.locator("#flagged")).to_contain_text("承诺核查不实")
+    assert page.locator("#decision-outcome").inner_text() == "需人工审核"
+    assert page.locator('#commitments tr[data-commitment="INCOME"] .cw-check').inner_text() == "核查不实"
+    expect(page.locator("#recent tbody tr")).to_have_count(1)
+    assert "承诺不实" in page.locator("#recent tbody tr").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "caseworker-flagged.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.slow
+def test_a_waiting_application_names_the_source_that_is_down_and_resumes_by_itself(
+        browser: Browser, settings: Settings, civil_affairs: tuple[str, Connector, dict[str, str]]) -> None:
+    base, connector, env = civil_affairs
+    page = browser.new_page()
+    sign_in(page, base, housing_token(settings))
+    choose(page, "public_housing_eligible")
+    page.check('fieldset.cw-matter:not([hidden]) [data-option="priority_allocation"]')
+    submit_and_watch(page, status="等待中")
+    waiting = page.locator("#waiting")
+    assert "民政局暂时无法应答" in waiting.inner_text() and "自动重试" in waiting.inner_text()
+    assert "无需重新提交" in waiting.inner_text()
+    assert page.locator('#proofs td[data-proof="MINIMUM_LIVING"]').get_attribute("data-state") == "waiting"
+    assert page.locator("#decision").is_hidden()
+    expect(page.locator("#recent tbody tr").first).to_contain_text("等待中")
+    page.screenshot(path=str(SCREENSHOTS / "caseworker-waiting.png"), full_page=True)
+
+    connector.start()
+    stop = threading.Event()
+    jobs = threading.Thread(target=run_jobs, args=(
+        dataclasses.replace(settings, sources_file=Path(env["MIANZHENG_SOURCES_FILE"])), 0.3, stop))
+    jobs.start()
+    try:
+        expect(page.locator("#application-status")).to_have_text("已判定", timeout=DECIDED_WITHIN_MS)
+    finally:
+        stop.set()
+        jobs.join(timeout=30)
+    assert page.locator('#proofs td[data-proof="MINIMUM_LIVING"]').get_attribute("data-state") == "resolved"
+    assert waiting.is_hidden() and page.locator("#decision").is_visible()
+    page.close()
+
+
+@pytest.mark.parametrize("scope, message", [
+    (None, "访问令牌无效、已吊销或已被更换，请核对后重新登录。"),
+    (ClientScope.EXCHANGE_REQUEST, "本部门业务系统无权办理该事项，或令牌没有“办理事项申请”权限。"),
+], ids=["unknown-token", "without-scope"])
+def test_a_token_that_cannot_file_applications_is_refused_in_chinese(
+        browser: Browser, live_server: str, settings: Settings, scope: str | None, message: str) -> None:
+    token = housing_token(settings, scope) if scope else "mzc_0123456789abcdef_" + "x" * 43
+    page = browser.new_page()
+    sign_in(page, live_server, token)
+    expect(page.locator("#sign-in-error")).to_have_text(message)
+    assert page.locator("#workbench").is_hidden()
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+    name = (scope or "unknown").replace(":", "-")
+    page.screenshot(path=str(SCREENSHOTS / f"caseworker-refused-{name}.png"), full_page=True)
+    page.close()
+
+
+def test_demo_households_need_the_token_and_demo_data(live_server: str, settings: Settings) -> None:
+    url = f"{live_server}/caseworker/demo-households"
+    assert httpx.get(url, params={"situation": "owner"}).status_code == 401
+    bearer = {"Authorization": f"Bearer {housing_token(settings)}"}
+    listed = httpx.get(url, params={"situation": "owner"}, headers=bearer)
+    assert listed.status_code == 200 and listed.headers["Cache-Control"] == "no-store"
+    [household, *_] = listed.json()
+    head = household["request"]["applicant"]
+    assert household["members"][0] == {"name": head["name"], "id_masked": masked(head["id_number"]),
+                                       "age": household["members"][0]["age"], "relation": "head"}
+    unknown = httpx.get(url, params={"situation": "rich"}, headers=bearer)
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["parameter"] == "situation"
+    shutil.rmtree(settings.sources_dir)
+    assert httpx.get(url, params={"situation": "owner"}, headers=bearer).status_code == 404

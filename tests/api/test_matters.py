@@ -1,0 +1,148 @@
+"""The other high-frequency matters end to end over real HTTP, each with its real-world shape:
+新生儿出生一件事 (one application, three departments' parts), 义务教育入学, 低保 (with the
+community's 入户调查 as a task), 教师资格认定 (无犯罪记录 by commitment, checked afterwards)
+and 企业开办 (premises by commitment)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from api.settings import Settings
+from exchange.sources.demo_data import DemoHousehold, DemoMember
+from tests.api.test_applications import housing_token, households
+from tests.support.cli import cli_environment, run_cli
+
+
+def file(base: str, token: str, matter: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{base}/api/v1/matters/{matter}/applications", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code in (201, 202), response.text
+    return response.json()
+
+
+def person(member: DemoMember) -> dict[str, str]:
+    return {"name": member.name, "id_number": member.id_number, "relation": member.relation}
+
+
+def envelope(request_id: str, applicant: DemoMember, **more: Any) -> dict[str, Any]:
+    return {"request_id": request_id, "caseworker_id": "ck-007", "case_number": f"CASE-{request_id}",
+            "applicant": person(applicant), "counter_consent": True, **more}
+
+
+def signed() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def items(application: dict[str, Any]) -> dict[str, str]:
+    return {item["proof"]: item["state"] for item in application["items"]}
+
+
+def test_newborn_bundle_is_one_application_for_three_departments(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "newborn")
+    baby = next(member for member in household.members if member.age == 0 and member.relation == "child")
+    public_security = housing_token(settings, "GA")
+    application = file(live_server, public_security, "NEWBORN_BIRTH",
+                       envelope("newborn-1", household.head, members=[person(m) for m in household.members[1:]],
+                                child=person(baby)))
+    assert application["status"] == "decided" and application["decision"] == "eligible", application["decision_detail"]
+    assert items(application)["BIRTH_MEDICAL"] == "resolved"
+    assert items(application)["MEDICAL_INSURANCE"] == "not_required"
+    services = {part["department"]: part["outcome"] for part in application["decision_detail"]["services"]}
+    assert services == {"GA": "eligible", "YB": "eligible", "RS": "eligible"}
+    birth = next(item for item in application["items"] if item["proof"] == "BIRTH_MEDICAL")
+    assert birth["mode"] == "e_license" and birth["values"]["newborn_name"] == baby.name
+    insurance = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",
+                          headers={"Authorization": f"Bearer {housing_token(settings, 'YB')}"})
+    assert insurance.status_code == 200  # a part of the bundle is the insurance bureau's
+    outsider = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",
+                         headers={"Authorization": f"Bearer {housing_token(settings, 'JY')}"})
+    assert outsider.status_code == 404
+
+
+def test_school_enrollment_of_a_local_child(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "school_age")
+    child = next(member for member in household.members if member.age == 6 and member.relation == "child")
+    application = file(live_server, housing_token(settings, "JY"), "COMPULSORY_EDUCATION_ENROLLMENT",
+                       envelope("school-1", household.head, members=[person(m) for m in household.members[1:]],
+                                child=person(child), options={"enrollment_basis": "hukou_property"}))
+    assert application["status"] == "decided"
+    states = items(application)
+    assert states["RENTAL_REGISTRATION"] == "not_required" and states["RESIDENCE_PERMIT"] == "not_required"
+    assert states["VACCINATION"] in ("resolved", "not_found")
+    vaccination = next(rule for rule in application["decision_detail"]["rules"] if rule["code"] == "immunization_complete")
+    assert vaccination["reads"] and vaccination["reads"][0]["source"]["department"] == "WJ"
+
+
+def test_minimum_living_waits_for_the_community_investigation(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "minimum_living")
+    head: DemoMember = household.head
+    civil_affairs = housing_token(settings, "MZ")
+    size = len(household.members)
+    income = {"family_size": size, "annual_household_income": format(household.monthly_income_per_person * 12 * size, "f"),
+              "per_capita_monthly_income": format(household.monthly_income_per_person, "f"),
+              "income_period_start": "2025-11-01", "income_period_end": "2026-10-31"}
+    application = file(live_server, civil_affairs, "MINIMUM_LIVING_APPLICATION",
+                       envelope("dibao-1", head, members=[person(m) for m in household.members[1:]],
+                                commitments=[{"proof": "INCOME", "values": income}], signature={"channel": "counter"}))
+    assert items(application)["COMMUNITY_INCOME"] == "investigating"
+    assert application["decision"] == "needs_review"
+    assert any("待核查结果" in note for note in application["decision_detail"]["notes"])
+    community = housing_token(settings, "SQ")
+    [task] = httpx.get(f"{live_server}/api/v1/tasks", headers={"Authorization": f"Bearer {community}"}).json()
+    assert task["application_id"] == application["id"] and task["fields"] == ["employment_status", "investigation_note"]
+    bad = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers={"Authorization": f"Bearer {community}"},
+                     json={"values": {"employment_status": "rich", "investigation_note": "入户核实"}})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["pointer"] == "#/values/employment_status"
+    done = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers={"Authorization": f"Bearer {community}"},
+                      json={"values": {"employment_status": "unemployed", "investigation_note": "入户核实，家庭困难属实"}})
+    assert done.status_code == 200, done.text
+    after = done.json()
+    assert items(after)["COMMUNITY_INCOME"] == "investigated"
+    assert not any("待核查结果" in note for note in after["decision_detail"]["notes"])
+    assert httpx.get(f"{live_server}/api/v1/tasks", headers={"Authorization": f"Bearer {community}"}).json() == []
+
+
+def _teacher(household: DemoHousehold, request_id: str) -> dict[str, Any]:
+    return envelope(request_id, household.head, options={"teaching_level": "primary"}, signature={"channel": "counter"},
+                    commitments=[{"proof": "NO_CRIMINAL_RECORD", "values": {"has_criminal_record": False}},
+                                 {"proof": "IDEOLOGICAL_CHARACTER", "values": {"commitment_signed": True,
+                                                                               "signed_at": signed()}}])
+
+
+def test_teacher_qualification_takes_a_commitment_and_post_check_finds_a_false_one(settings: Settings,
+                                                                                   live_server: str) -> None:
+    [graduate] = households(settings, "graduate")
+    [convicted] = households(settings, "criminal_record")
+    education = housing_token(settings, "JY")
+    honest = file(live_server, education, "TEACHER_QUALIFICATION", _teacher(graduate, "teacher-1"))
+    dishonest = file(live_server, education, "TEACHER_QUALIFICATION", _teacher(convicted, "teacher-2"))
+    assert honest["decision"] == "eligible" and items(honest)["NO_CRIMINAL_RECORD"] == "committed"
+    assert items(honest)["EDUCATION"] == "resolved"
+    assert dishonest["decision"] in ("eligible", "needs_review")  # the commitment is believed until checked
+    result = run_cli(cli_environment(settings.database_url, settings.var_dir), "commitments", "verify")
+    assert result.returncode == 0, result.stderr
+    checked = {application_id: httpx.get(f"{live_server}/api/v1/applications/{application_id}",
+                                         headers={"Authorization": f"Bearer {education}"}).json()
+               for application_id in (honest["id"], dishonest["id"])}
+    statuses = {c["proof"]: c["status"] for c in checked[honest["id"]]["commitments"]}
+    assert statuses == {"NO_CRIMINAL_RECORD": "confirmed", "IDEOLOGICAL_CHARACTER": "on_site"}
+    flagged = checked[dishonest["id"]]
+    assert flagged["flagged"] is True and flagged["decision"] == "needs_review"
+    assert {c["proof"]: c["status"] for c in flagged["commitments"]}["NO_CRIMINAL_RECORD"] == "false"
+
+
+def test_business_startup_takes_the_premises_commitment(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "graduate")
+    application = file(live_server, housing_token(settings, "SCJG"), "BUSINESS_STARTUP",
+                       envelope("startup-1", household.head, options={"premises_owned": False},
+                                signature={"channel": "counter"},
+                                commitments=[{"proof": "PREMISES_PROOF", "values": {
+                                    "address": "金华市婺城区八一南街 88 号 3 楼", "right_type": "leased",
+                                    "commitment_signed": True}}]))
+    assert application["decision"] == "eligible"
+    assert items(application) == {"PREMISES_PROOF": "committed", "REAL_ESTATE_CERT": "not_required"}
+    [commitment] = application["commitments"]
+    assert commitment["status"] == "on_site"  # no source holds premises: checked on site

@@ -1,0 +1,129 @@
+"""公租房年度复核 over the demo tenants (enrolled by `mianzheng init`): every household gets a
+result decided on freshly pulled data, with provenance, and a property registered since shows
+up as the one changed household of the next run; enrolling the demo tenants again enrols
+nobody twice."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from api.application_services import build_handling_context
+from api.runtime import Runtime
+from api.settings import Settings
+from catalog.citizen_id import mask_id_number
+from exchange.access_log import AccessRecord
+from exchange.applications.context import HandlingContext
+from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
+from exchange.applications.parties import Parties
+from exchange.applications.recheck import (
+    DEMO_CLIENT_NAME, CheckedHousehold, enrol_demo_tenancies, run_recheck, run_report, start_run,
+)
+from exchange.applications.recheck_records import RecheckResult, RunStatus, Tenancy, TenancyStatus
+from exchange.clients import ClientRecord
+from exchange.sources.demo_data import DemoHousehold, demo_households
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[HandlingContext]:
+    current = Runtime.start(settings)
+    yield build_handling_context(current, *current.published_catalog())
+    current.engine.dispose()
+
+
+def tenants(ctx: HandlingContext, settings: Settings) -> list[DemoHousehold]:
+    return demo_households(settings.sources_dir, ctx.catalog, "tenant")
+
+
+def shown(name: str, id_number: str) -> str:
+    """How the report shows a head of household."""
+    return f"{name[0]}*（{mask_id_number(id_number)}）"
+
+
+def who(parties: Parties) -> str:
+    return shown(parties.applicant.name, parties.applicant.id_number or "")
+
+
+def results(ctx: HandlingContext, run_id: str) -> dict[str, RecheckResult]:
+    with ctx.pull.sessions() as session:
+        return {row.tenancy_id: row for row in session.scalars(select(RecheckResult).where(RecheckResult.run_id == run_id))}
+
+
+def households_by_tenancy(ctx: HandlingContext) -> dict[str, Parties]:
+    with ctx.pull.sessions() as session:
+        rows = session.scalars(select(Tenancy)).all()
+    return {row.id: Parties.from_document(ctx.open(row.parties_sealed, row.id)) for row in rows}
+
+
+def test_a_recheck_decides_every_tenant_on_pulled_data_and_the_next_one_reports_what_changed(
+    ctx: HandlingContext, settings: Settings
+) -> None:
+    households = tenants(ctx, settings)
+    first = start_run(ctx, PUBLIC_RENTAL_HOUSING)
+    seen: list[CheckedHousehold] = []
+    progress = run_recheck(ctx, first, progress=seen.append)
+
+    assert progress.summary.status is RunStatus.FINISHED and not progress.stopped
+    assert len(seen) == progress.checked == progress.summary.total == len(households)
+    found = results(ctx, first)
+    assert set(found) == {household.tenancy_id for household in seen}
+    line = Decimal(str(ctx.catalog.city["public_housing_income_line_monthly"].value))
+    expected = {shown(h.head.name, h.head.id_number): "eligible" if h.monthly_income_per_person < line else "not_eligible"
+                for h in households}
+    parties = households_by_tenancy(ctx)
+    assert {who(parties[t]): row.outcome for t, row in found.items()} == expected
+    report = run_report(ctx, first)
+    assert {changed.household for changed in report.changed} == {
+        household for household, outcome in expected.items() if outcome == "not_eligible"}
+    assert report.summary.counts["changed"] == len(report.changed) and report.waiting_sources == ()
+
+    recheck = ctx.catalog.matters[PUBLIC_RENTAL_HOUSING].recheck
+    assert recheck is not None
+    tenancy_id = next(t for t, row in found.items() if row.outcome == "eligible" and len(parties[t].household) > 1)
+    decision = ctx.open(found[tenancy_id].decision_sealed or b"", f"recheck\n{first}\n{tenancy_id}")
+    assert [rule["code"] for rule in decision["rules"]] == list(recheck.rules)
+    income = next(rule for rule in decision["rules"] if rule["code"] == "income_below_line")
+    [pulled] = [read for read in income["reads"] if read["proof"] == "INCOME"]
+    assert pulled["source"]["kind"] == "data" and pulled["source"]["department"] == "MZ"
+    assert pulled["source"]["receipt_id"]
+    with ctx.pull.sessions() as session:
+        entries = session.scalars(select(AccessRecord).where(AccessRecord.request_id.like(f"recheck:{first}:%"))).all()
+    assert entries and len({entry.request_id for entry in entries}) == len(entries)
+    assert {(entry.outcome, entry.consumer_department, entry.matter) for entry in entries} == \
+        {("allowed", "ZJ", PUBLIC_RENTAL_HOUSING)}
+    assert all(entry.consent_id for entry in entries)
+
+    household = parties[tenancy_id]
+    member = household.household[-1]
+    with sqlite3.connect(settings.sources_dir / "BDC.db") as registry:
+        registry.execute(
+            "UPDATE records SET record = json_set(json_set(record, '$.has_registered_property', json('true')),"
+            " '$.property_count', 1) WHERE proof_code = 'NO_HOUSING' AND subject_id = ?", (member.id_number,))
+    second = start_run(ctx, PUBLIC_RENTAL_HOUSING)
+    assert run_recheck(ctx, second).summary.status is RunStatus.FINISHED
+    row = results(ctx, second)[tenancy_id]
+    assert (row.previous_outcome, row.outcome, row.changed) == ("eligible", "not_eligible", True)
+    [changed] = run_report(ctx, second).changed
+    assert changed.household == who(household)
+    assert changed.failing_rules == ("家庭全体成员均无登记不动产",)
+    assert (changed.previous, changed.outcome) == ("eligible", "not_eligible")
+    decision = ctx.open(row.decision_sealed or b"", f"recheck\n{second}\n{tenancy_id}")
+    no_property = next(rule for rule in decision["rules"] if rule["code"] == "no_property")
+    [owner] = [read for read in no_property["reads"] if read["value"] is True]
+    assert owner["party"] == member.ref and owner["source"]["department"] == "BDC"
+
+
+def test_enrolling_the_demo_tenants_again_enrols_nobody_twice(ctx: HandlingContext, settings: Settings) -> None:
+    again = enrol_demo_tenancies(ctx, settings.sources_dir)
+    assert again.enrolled == 0 and again.tenants == len(tenants(ctx, settings))
+    with ctx.pull.sessions() as session:
+        active = session.scalar(select(func.count()).select_from(Tenancy)
+                                .where(Tenancy.status == TenancyStatus.ACTIVE.value))
+        clients = session.scalars(select(ClientRecord).where(ClientRecord.name == DEMO_CLIENT_NAME)).all()
+    assert active == again.tenants
+    assert [(client.public_id, client.department_code) for client in clients] == [(again.client_id, "ZJ")]
+    assert set(clients[0].scope_list) == {"exchange:request", "applications:write"}
