@@ -29,6 +29,8 @@ def _exchange_ready_message(base: str) -> str:
     return (
         f"免证服务已启动：{base}/\n"
         f"  清单公开（证明事项目录）：{base}/catalog\n"
+        f"  办件工作台：{base}/caseworker\n"
+        f"  统计（少交的纸质证明）：{base}/statistics\n"
         f"  API 文档：{base}/api/v1/docs\n"
         f"  OpenAPI：{base}/api/v1/openapi.json"
     )
