@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import getpass
 from pathlib import Path
 
@@ -83,6 +85,8 @@ def show_command(code: str | None) -> None:
         click.echo(f"现行目录第 {version.number} 版：{_summary(catalog)}")
         for matter in catalog.matters.values():
             click.echo(f"  {matter.code:<34} {matter.name_zh}")
+        for constant in catalog.city.values():
+            click.echo(f"城市标准：{constant.name_zh} {constant.value:g} {constant.unit_zh}（city.{constant.name}）")
         return
     click.echo(_describe(catalog, code))
 
@@ -96,14 +100,34 @@ def _describe(catalog: Catalog, code: str) -> str:
         p = proof_view(catalog, catalog.proofs[code])
         items = "、".join(f"{i['name_zh']}（{i['name']}）" for i in p["data_items"]) or "无"
         validity = f"{p['validity_days']} 天" if p["validity_days"] else "—"
-        return (f"证明 {p['code']}：{p['name_zh']}\n来源部门：{p['department_name_zh']}\n"
+        check = p["verification"]
+        post_check = "部门现场核查" if check is None else \
+            f"调取{check['proof_name_zh']}，{'按规则核对：' + check['expression'] if check['expression'] else '与承诺内容逐项比对'}"
+        text = (f"证明 {p['code']}：{p['name_zh']}\n来源部门：{p['department_name_zh']}\n"
                 f"默认办理方式：{p['mode_zh']}\n有效期：{validity}\n设定依据：{p['legal_basis_zh']}\n"
                 f"数据项：{items}")
+        return text + (f"\n告知承诺的事后核查：{post_check}" if p["commitment_text_zh"] else "")
     if code in catalog.matters:
         m = matter_view(catalog, catalog.matters[code])
         lines = [f"事项 {m['code']}：{m['name_zh']}（{m['domain_zh']}）", f"依据：{m['legal_basis_zh']}",
                  f"可调取部门：{'、'.join(m['consumers'])}", "所需证明："]
-        lines += [f"  {r['proof_name_zh']}：{r['mode_zh']}，来源 {r['department_name_zh']}，适用 {r['scope_zh']}"
-                  for r in m["proofs"]]
+        for r in m["proofs"]:
+            lines.append(f"  {r['proof_name_zh']}：{r['mode_zh']}，来源 {r['department_name_zh']}，适用 {r['scope_zh']}"
+                         + ("；数据无法获取时可告知承诺替代" if r["commitment_fallback"] else ""))
+            if r["condition_zh"] or r["when"]:
+                lines.append(f"    条件：{r['condition_zh'] or ''}（{r['when'] or '—'}）")
+        lines += [f"办理选项：{o['name_zh']}（{o['name']}，默认 {_option_default_zh(o)}）" for o in m["options"]]
+        lines += [f"资格条件：{r['name_zh']}，不满足时{r['outcome_if_false_zh']}：{r['expression']}" for r in m["rules"]]
+        lines += [f"优先条件：{p['name_zh']}：{p['expression']}" for p in m["priorities"]]
+        lines += [f"联办部门：{v['name_zh']} — {v['department_name_zh']}（规则 {'、'.join(v['rules']) or '—'}）"
+                  for v in m["services"]]
+        if m["recheck"]:
+            lines.append(f"{m['recheck']['name_zh']}：规则 {'、'.join(m['recheck']['rules'])}")
         return "\n".join(lines)
     raise CliError(f"现行目录中没有代码为 {code} 的部门、证明或事项。", EXIT_NOT_FOUND)
+
+
+def _option_default_zh(option: dict[str, Any]) -> str:
+    if option["type"] == "boolean":
+        return "是" if option["default"] else "否"
+    return str(option["values"].get(option["default"], option["default"]))

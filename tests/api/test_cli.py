@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from catalog.loading import bundled_catalog_path
+from catalog.model import Catalog
 from tests.support.cli import cli_environment, run_cli
 
 
@@ -69,6 +70,23 @@ def test_show_an_entry_and_an_unknown_code(env: dict[str, str]) -> None:
     unknown = run_cli(env, "catalog", "show", "NO_SUCH_CODE")
     assert unknown.returncode == 3
     assert len(unknown.stderr.strip().splitlines()) == 1
+
+
+def test_show_says_how_a_matter_is_decided(env: dict[str, str], bundled: Catalog) -> None:
+    housing = bundled.matters["PUBLIC_RENTAL_HOUSING"]
+    shown = run_cli(env, "catalog", "show", housing.code).stdout
+    single = housing.entry("SINGLE_DECLARATION")
+    assert f"条件：{single.condition_zh}（{single.when}）" in shown
+    assert "婚姻状况证明（婚姻登记记录）：数据共享" in shown and "数据无法获取时可告知承诺替代" in shown
+    assert all(f"资格条件：{rule.name_zh}" in shown for rule in housing.rules)
+    assert housing.recheck is not None and f"{housing.recheck.name_zh}：规则 {'、'.join(housing.recheck.rules)}" in shown
+    assert "办理选项：申请优先配租（priority_allocation，默认 否）" in shown
+    newborn = run_cli(env, "catalog", "show", "NEWBORN_BIRTH").stdout
+    assert all(f"联办部门：{service.name_zh}" in newborn for service in bundled.matters["NEWBORN_BIRTH"].services)
+    income = run_cli(env, "catalog", "show", "INCOME").stdout
+    assert "告知承诺的事后核查：调取收入证明（家庭经济状况），按规则核对：" in income
+    line = bundled.city["public_housing_income_line_monthly"]
+    assert f"城市标准：{line.name_zh} {line.value:g} {line.unit_zh}" in run_cli(env, "catalog", "show").stdout
 
 
 def test_commands_refuse_an_uninitialised_database(tmp_path: Path) -> None:
