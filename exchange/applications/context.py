@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from catalog.model import Catalog
 from exchange.answer_store import AnswerBox
-from exchange.clients import AuthenticatedClient, ClientScope
+from exchange.clients import AuthenticatedClient, ClientRecord, ClientRevoked, ClientScope
 from exchange.identity import CitizenIdentity
 from exchange.pull_service import PullContext
 
@@ -46,7 +48,14 @@ class HandlingContext:
         return self.box.open(sealed, f"application-data\n{bound_to}")
 
 
-def acting_client(client_id: str, department: str) -> AuthenticatedClient:
-    """The consumer system an application was filed by, as its resumed pulls act."""
+def acting_client(ctx: HandlingContext, client_id: str, department: str) -> AuthenticatedClient:
+    """The department system an application (or tenancy) belongs to, as its later pulls act:
+    resumed, re-checked or 事后核查 long after the request that filed it. ClientRevoked when the
+    system has been revoked since: its pending work must not go on pulling in its name."""
+    with ctx.pull.sessions() as session:
+        record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == client_id)).first()
+        active = record is not None and record.active
+    if not active:
+        raise ClientRevoked(f"client {client_id} of {department} has been revoked")
     return AuthenticatedClient(client_id=client_id, department_code=department, name="",
                                scopes=frozenset({ClientScope.EXCHANGE_REQUEST.value}))

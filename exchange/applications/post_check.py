@@ -29,6 +29,7 @@ from exchange.applications.evaluation import evaluate_verification
 from exchange.applications.records import Application, CommitmentRecord, CommitmentStatus
 from exchange.applications.resolution import department_zh, item_bound, load, resolve_application
 from exchange.applications.verifiability import verification_for
+from exchange.clients import ClientRevoked
 from exchange.pull_service import Envelope, PullRefused, answer_request
 from exchange.receipts import receipt_id
 
@@ -136,7 +137,10 @@ def _check(ctx: HandlingContext, record: CommitmentRecord) -> _Verdict:
         subject_name=party.name, subject_id_number=party.id_number, subject_uscc=party.uscc, consent_id=party.consent_id,
     )
     try:
-        result = answer_request(ctx.pull, acting_client(application.client_id, application.consumer_department), envelope)
+        result = answer_request(ctx.pull, acting_client(ctx, application.client_id, application.consumer_department),
+                                envelope)
+    except ClientRevoked:
+        return _Verdict(CommitmentStatus.ON_SITE, "办理部门的业务系统已停用，转现场核查")
     except PullRefused as refused:
         if refused.kind in ("source-unavailable", "conflict"):
             return _Verdict(CommitmentStatus.PENDING, f"{source_zh}暂时无法应答，稍后再查", retry_after=refused.retry_after)

@@ -49,8 +49,9 @@ from exchange.applications.recheck_records import (
     WAITING, RecheckResult, RecheckRun, RunStatus, Tenancy, TenancyStatus,
 )
 from exchange.applications.records import ItemState
-from exchange.applications.resolution import Pulled, department_source, pull_proof
+from exchange.applications.resolution import CLIENT_REVOKED_ZH, Pulled, department_source, department_zh, pull_proof
 from exchange.clients import ClientRecord, ClientScope, register_client
+from exchange.clients import ClientRevoked
 from exchange.consent import MAX_CONSENT_DAYS
 from exchange.errors import ExchangeError
 from exchange.pull_service import Envelope
@@ -287,13 +288,18 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
         purpose=f"{matter.recheck.name_zh}（档案号 {tenancy.case_number}）",
         subject_name=party.name, subject_id_number=party.id_number, subject_uscc=party.uscc, consent_id=party.consent_id,
     ) for proof, party in wanted]
-    client = acting_client(tenancy.client_id, tenancy.handling_department)
-    with ThreadPoolExecutor(max_workers=max(1, min(PULL_WORKERS, len(envelopes))), thread_name_prefix="recheck") as pool:
-        pulled: list[Pulled] = list(pool.map(partial(pull_proof, ctx, client), envelopes))
+    try:
+        client = acting_client(ctx, tenancy.client_id, tenancy.handling_department)
+    except ClientRevoked:
+        pulled: list[Pulled] = [Pulled(ItemState.DENIED, detail=CLIENT_REVOKED_ZH)] * len(envelopes)
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, min(PULL_WORKERS, len(envelopes))),
+                                thread_name_prefix="recheck") as pool:
+            pulled = list(pool.map(partial(pull_proof, ctx, client), envelopes))
     down = sorted({ctx.catalog.proofs[proof].department for (proof, _party), result in zip(wanted, pulled)
                    if result.state is ItemState.WAITING})
     if down:
-        return _Checked(WAITING, detail=f"来源部门暂时无法应答：{'、'.join(down)}")
+        return _Checked(WAITING, detail=f"{'、'.join(department_zh(ctx, code) for code in down)}暂时无法应答")
     known: list[Known] = []
     notes: list[str] = []
     for (proof_code, party), result in zip(wanted, pulled):

@@ -34,7 +34,7 @@ from exchange.applications.records import (
     Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
 )
 from exchange.applications.verifiability import verifiable
-from exchange.clients import AuthenticatedClient
+from exchange.clients import AuthenticatedClient, ClientRevoked
 from exchange.pull_service import Envelope, PullRefused, answer_request
 from exchange.receipts import receipt_id
 from exchange.record_ids import new_record_id
@@ -43,6 +43,7 @@ from seals.registry import active_signer
 
 NO_PARTY = "-"
 CONFLICT_RETRY_SECONDS = 5
+CLIENT_REVOKED_ZH = "办理部门的业务系统已停用（令牌已吊销），不再以其名义调取"
 REFUSAL_ZH = {"forbidden-by-policy": "共享规则不允许调取", "consent-required": "缺少本人有效授权",
               "invalid-request": "请求内容有误"}
 
@@ -233,8 +234,14 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
             commitments.append((item, offer, True))
         else:
             pulls.append(item)
+    try:
+        client = acting_client(ctx, loaded.application.client_id, loaded.application.consumer_department)
+    except ClientRevoked:
+        _record_pulls(ctx, [(item, Pulled(ItemState.DENIED, detail=CLIENT_REVOKED_ZH)) for item in pulls])
+        pulls = []
+        client = None
     with ThreadPoolExecutor(max_workers=max(1, min(PULL_WORKERS, len(pulls))), thread_name_prefix="pull") as pool:
-        running = {pool.submit(_pull, ctx, loaded, matter, item): item for item in pulls}
+        running = {pool.submit(_pull, ctx, client, loaded, matter, item): item for item in pulls}
         _commit(ctx, loaded, matter, commitments)
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -250,7 +257,8 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
             _record_pulls(ctx, settled)
 
 
-def _pull(ctx: HandlingContext, loaded: Loaded, matter: Matter, item: ApplicationItem) -> Pulled:
+def _pull(ctx: HandlingContext, client: AuthenticatedClient, loaded: Loaded, matter: Matter,
+          item: ApplicationItem) -> Pulled:
     application = loaded.application
     party = loaded.parties.get(item.party)
     envelope = Envelope(
@@ -259,7 +267,7 @@ def _pull(ctx: HandlingContext, loaded: Loaded, matter: Matter, item: Applicatio
         purpose=f"办理{matter.name_zh}（案件号 {application.case_number}）", subject_name=party.name,
         subject_id_number=party.id_number, subject_uscc=party.uscc, consent_id=party.consent_id,
     )
-    return pull_proof(ctx, acting_client(application.client_id, application.consumer_department), envelope)
+    return pull_proof(ctx, client, envelope)
 
 
 def pull_proof(ctx: HandlingContext, client: AuthenticatedClient, envelope: Envelope) -> Pulled:

@@ -121,7 +121,7 @@ def test_households_wait_while_a_source_is_down_and_resuming_after_it_is_back_fi
         "    timeout_seconds: 1\n    retries: 1\n", encoding="utf-8")
     down = run_cli({**env, "MIANZHENG_SOURCES_FILE": str(sources_file)}, "recheck", "run")
     assert down.returncode == 0, down.stderr
-    assert "待复核原因：来源部门暂时无法应答：MZ" in down.stdout and "来源部门恢复后" in down.stdout
+    assert "待复核原因：民政局暂时无法应答" in down.stdout and "来源部门恢复后" in down.stdout
     assert set(outcomes(settings.database_url).values()) == {WAITING}
     assert len(outcomes(settings.database_url)) == len(households)
     assert "未完成" in run_cli(env, "recheck", "status").stdout

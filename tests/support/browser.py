@@ -8,7 +8,13 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
+
+EXPECT_TIMEOUT_MS = 15_000
+"""How long a page assertion waits: the test machines are shared, two cores run the server,
+the database and the browser, and a page that settles later than Playwright's 5 s default is
+still right."""
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -20,7 +20,7 @@ from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, publi
 from exchange.applications.records import Application, ApplicationItem
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import ApplicationRequest, PartyInput, resume_due, submit_application
-from exchange.clients import AuthenticatedClient, ClientScope
+from exchange.clients import AuthenticatedClient, ClientScope, register_client, revoke_client
 from exchange.sources.demo_data import demo_households
 
 
@@ -45,7 +45,12 @@ def _request(ctx: HandlingContext, settings: Settings, request_id: str) -> Appli
         options=body["options"], counter_consent=True, commitments=body["commitments"], signature=body["signature"])
 
 
-CLIENT = AuthenticatedClient("0123456789abcdef", "ZJ", "公租房审批系统", frozenset({ClientScope.APPLICATIONS_WRITE.value}))
+@pytest.fixture
+def client(ctx: HandlingContext) -> AuthenticatedClient:
+    with ctx.pull.sessions() as session:
+        record, _token = register_client(session, ctx.catalog, "ZJ", "公租房审批系统", [ClientScope.APPLICATIONS_WRITE])
+        session.commit()
+        return AuthenticatedClient(record.public_id, "ZJ", record.name, frozenset(record.scope_list))
 
 
 def _pulls(ctx: HandlingContext, application_id: str) -> int:
@@ -55,9 +60,10 @@ def _pulls(ctx: HandlingContext, application_id: str) -> int:
                               .where(AccessRecord.reason.is_(None)))
 
 
-def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(ctx: HandlingContext,
-                                                                           settings: Settings) -> None:
-    filed = submit_application(ctx, CLIENT, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "died-1"))
+def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient
+) -> None:
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "died-1"))
     resolve_application(ctx, filed.application_id)
     pulled = _pulls(ctx, filed.application_id)
     assert pulled > 0
@@ -80,8 +86,9 @@ def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(ctx
     assert replays == pulled
 
 
-def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingContext, settings: Settings) -> None:
-    filed = submit_application(ctx, CLIENT, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "lease-1"))
+def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingContext, settings: Settings,
+                                                                  client: AuthenticatedClient) -> None:
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "lease-1"))
     with ctx.pull.sessions() as session:
         session.execute(update(Application).where(Application.id == filed.application_id)
                         .values(lease_until=datetime.now(timezone.utc) + LEASE))
@@ -91,3 +98,19 @@ def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingC
         items = session.scalar(select(func.count()).select_from(ApplicationItem)
                                .where(ApplicationItem.application_id == filed.application_id))
     assert items == 0
+
+
+def test_a_revoked_system_pulls_nothing_more(ctx: HandlingContext, settings: Settings,
+                                             client: AuthenticatedClient) -> None:
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "revoked-1"))
+    with ctx.pull.sessions() as session:
+        revoke_client(session, client.client_id)
+        session.commit()
+    resolve_application(ctx, filed.application_id)
+    assert _pulls(ctx, filed.application_id) == 0
+    with ctx.pull.sessions() as session:
+        application = session.get(Application, filed.application_id)
+        states = set(session.scalars(select(ApplicationItem.state).where(
+            ApplicationItem.application_id == filed.application_id, ApplicationItem.mode != "commitment")))
+    assert application is not None and application.decision != "eligible"
+    assert "denied" in states and "resolved" not in states
