@@ -143,6 +143,7 @@ def test_the_scheduled_jobs_resume_a_waiting_application_once_the_source_is_back
             time.sleep(0.3)
     finally:
         stop.set()
-        jobs.join(timeout=30)
+        jobs.join(timeout=60)
     assert after["status"] == "decided" and after["decision"] == "eligible"
-    assert all(c["status"] != "pending" for c in after["commitments"])  # 事后核查 ran in the same jobs
+    checked = _read(base, token, waiting["id"])  # the pass that decided it goes on to 事后核查
+    assert all(c["status"] != "pending" for c in checked["commitments"]), checked["commitments"]
