@@ -17,7 +17,8 @@ from api.secrets import ensure_secrets
 from api.settings import Settings
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
-from exchange.applications.recheck import DEMO_DEPARTMENT, NoRecheck, enrol_demo_tenancies
+from exchange.applications.recheck import NoRecheck
+from exchange.applications.tenancies import DEMO_DEPARTMENT, enrol_demo_tenancies
 from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, generate_demo_sources
 from exchange.identity import DevIdentityProvider
 from seals.registry import SealCa, init_ca, issue_seal, list_seals

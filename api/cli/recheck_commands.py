@@ -20,9 +20,10 @@ from catalog.model import Catalog
 from exchange.applications.decision import Decision
 from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.recheck import (
-    CHANGED, DEMO_CLIENT_NAME, DEMO_DEPARTMENT, NoRecheck, RunBusy, RunReport, RunSummary, enrol_demo_tenancies,
-    households_left, list_runs, recheck_matter, resume_run, run_recheck, run_report, start_run,
+    CHANGED, NoRecheck, RunBusy, RunReport, RunSummary, households_left, list_runs, recheck_matter, resume_run,
+    run_recheck, run_report, start_run,
 )
+from exchange.applications.tenancies import DEMO_CLIENT_NAME, DEMO_DEPARTMENT, enrol_demo_tenancies
 from exchange.applications.recheck_records import WAITING, RunStatus
 from exchange.sources.demo_data import DemoDataMissing
 
