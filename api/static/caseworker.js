@@ -105,7 +105,8 @@
 
   function signOut(message) {
     state.token = null;
-    state.watching += 1;
+    state.watching += 1;  // answers still on their way are dropped, not shown after sign-out
+    state.loading += 1;
     state.households = [];
     sessionStorage.removeItem(TOKEN_KEY);
     ["#households", "#proofs", "#rules", "#commitments", "#recent"].forEach(function (table) {
@@ -434,7 +435,9 @@
   // --- the department's recent applications ----------------------------------------------
 
   async function loadRecent() {
+    var token = state.token;
     var answer = await api("GET", "/api/v1/applications");
+    if (token !== state.token) return;
     var body = clear(document.querySelector("#recent tbody"));
     if (!answer.ok) return show($("recent-status"), problemMessage(answer));
     answer.body.slice(0, RECENT_SHOWN).forEach(function (summary) {
