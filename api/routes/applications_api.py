@@ -25,6 +25,7 @@ from api.schemas.applications import (
     TaskSchema,
 )
 from exchange.answer_store import RequestIdConflict
+from exchange.applications.context import HandlingContext
 from exchange.applications.investigation import OPEN, complete_task, department_tasks
 from exchange.applications.reading import (
     application_document,
@@ -58,6 +59,7 @@ RESPOND_ASYNC = "respond-async"
 @blp.alt_response(200, description="The request id was used before for the same application: it is returned")
 @blp.alt_response(202, description="Accepted (Prefer: respond-async, or waiting for a source or a commitment)")
 @blp.alt_response(403, description="forbidden-by-policy: the client's department does not handle the matter")
+@blp.alt_response(404, description="The live catalog has no such matter")
 @blp.alt_response(409, description="The request id was used for a different application")
 @blp.doc(security=CLIENT_SECURITY)
 def file_application(body: dict[str, Any], code: str) -> Response:
@@ -186,7 +188,7 @@ def _request(body: dict[str, Any]) -> ApplicationRequest:
     )
 
 
-def _answer(ctx: Any, application_id: str, status: int, location: str, *, preference_applied: bool = False) -> Response:
+def _answer(ctx: HandlingContext, application_id: str, status: int, location: str, *, preference_applied: bool = False) -> Response:
     document = ApplicationSchema().dump(application_document(ctx, application_id))
     if status == 201 and document["status"] != ApplicationStatus.DECIDED:
         status = 202

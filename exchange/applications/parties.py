@@ -88,9 +88,15 @@ class Parties:
     def replaced(self, updated: Sequence[Party]) -> Parties:
         """These parties with each of `updated` put in place of the party with the same ref."""
         by_ref = {party.ref: party for party in updated}
-        pick = lambda party: by_ref.get(party.ref, party) if party is not None else None  # noqa: E731
-        return Parties(pick(self.applicant), tuple(pick(member) for member in self.members),  # type: ignore[arg-type]
-                       pick(self.child), pick(self.deceased), pick(self.employer))
+
+        def pick(party: Party) -> Party:
+            return by_ref.get(party.ref, party)
+
+        def pick_optional(party: Party | None) -> Party | None:
+            return None if party is None else pick(party)
+
+        return Parties(pick(self.applicant), tuple(pick(member) for member in self.members),
+                       pick_optional(self.child), pick_optional(self.deceased), pick_optional(self.employer))
 
 
 def parties_for_scope(parties: Parties, scope: Scope) -> tuple[Party, ...]:

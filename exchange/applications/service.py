@@ -29,7 +29,7 @@ from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, 
 from exchange.applications.records import Application, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.resolution import resolve_application
 from exchange.clients import AuthenticatedClient
-from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
+from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.identity import InvalidAssertion
 from exchange.pull_service import REQUEST_ID
 from exchange.record_ids import is_record_id, new_record_id
@@ -40,6 +40,10 @@ DEFAULT_CONSENT_DAYS = 90
 
 class NotAConsumer(ExchangeError):
     """The client's department does not handle this matter (deny by default)."""
+
+
+class MatterNotFound(NotFound):
+    """The matter named in the path is not in the live catalog."""
 
 
 class ApplicationNotFound(NotFound):
@@ -85,7 +89,7 @@ def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter
     """File the application (see the module docstring); resolving it is the caller's next step."""
     matter = ctx.catalog.matters.get(matter_code)
     if matter is None:
-        raise UnknownCode("matter", f"the live catalog has no matter {matter_code!r}")
+        raise MatterNotFound(f"the live catalog has no matter {matter_code!r}")
     if client.department_code not in matter.consumers:
         raise NotAConsumer(f"the catalog does not let {client.department_code} handle {matter.code} "
                            f"(handled by {', '.join(matter.consumers)})")
@@ -93,7 +97,8 @@ def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter
         raise InvalidInput("request_id", "1-128 characters of A-Z a-z 0-9 . _ : -")
     parties = _parties(matter, request)
     options = _options(matter, request.options)
-    signature = _signature(ctx, request, parties) if request.commitments else None
+    signature = _signature(ctx, request.signature, request.caseworker_id, parties.applicant) \
+        if request.commitments else None
     offers = checked_offers(matter, ctx.catalog.proofs, parties, request.commitments, signature) if signature else []
     applicant_key = subject_key(ctx.pull.subject_hash_key, parties.applicant.id_number or "")
     request_sha256 = canonical_sha256(_fingerprint(ctx, matter, request, parties, options, offers))
@@ -131,10 +136,8 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
         raise InvalidInput("commitments", "the application is already decided")
     matter = ctx.catalog.matters[application.matter]
     parties = Parties.from_document(ctx.open(application.parties_sealed, application.id))
-    request = ApplicationRequest(request_id="-", caseworker_id=application.caseworker_id, case_number="-",
-                                 applicant=PartyInput(parties.applicant.name, parties.applicant.id_number),
-                                 signature=signature)
-    offers = checked_offers(matter, ctx.catalog.proofs, parties, commitments, _signature(ctx, request, parties))
+    signed = _signature(ctx, signature, application.caseworker_id, parties.applicant)
+    offers = checked_offers(matter, ctx.catalog.proofs, parties, commitments, signed)
     with ctx.pull.sessions() as session:
         row = session.get(Application, application.id)
         assert row is not None
@@ -235,14 +238,14 @@ def _options(matter: Matter, given: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def _signature(ctx: HandlingContext, request: ApplicationRequest, parties: Parties) -> Signature:
-    given = request.signature
+def _signature(ctx: HandlingContext, given: Mapping[str, Any] | None, caseworker_id: str, applicant: Party) -> Signature:
+    """How the applicant signed: at the counter (the caseworker witnesses) or online (their own assertion)."""
     if not given:
         raise InvalidInput("signature", "commitments must come with the applicant's signature")
     now = ctx.now()
     channel = given.get("channel")
     if channel == SigningChannel.COUNTER:
-        return Signature(SigningChannel.COUNTER, now, witness=request.caseworker_id)
+        return Signature(SigningChannel.COUNTER, now, witness=caseworker_id)
     if channel != SigningChannel.ONLINE:
         raise InvalidInput("signature.channel", "must be counter or online")
     if ctx.verify_identity is None:
@@ -251,7 +254,7 @@ def _signature(ctx: HandlingContext, request: ApplicationRequest, parties: Parti
         identity = ctx.verify_identity(str(given.get("assertion") or ""))
     except InvalidAssertion as invalid:
         raise InvalidInput("signature.assertion", str(invalid)) from None
-    if identity.id_number != parties.applicant.id_number:
+    if identity.id_number != applicant.id_number:
         raise InvalidInput("signature.assertion", "the assertion is not the applicant's")
     return Signature(SigningChannel.ONLINE, now, identity_issuer=identity.issuer)
 

@@ -124,6 +124,14 @@ def test_bad_input_names_the_field_and_files_nothing(settings: Settings, live_se
     assert listed.json() == []
 
 
+def test_an_unknown_matter_is_not_found(settings: Settings, live_server: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    response = httpx.post(f"{live_server}/api/v1/matters/NO_SUCH_MATTER/applications",
+                          json=public_housing_request(household, "nowhere", signed_at=now()),
+                          headers={"Authorization": f"Bearer {housing_token(settings)}"})
+    assert response.status_code == 404 and response.json()["type"] == "/problems/not-found"
+
+
 def test_only_a_consumer_of_the_matter_may_apply(settings: Settings, live_server: str) -> None:
     [household] = households(settings, "public_housing_eligible")
     response = apply(live_server, housing_token(settings, "BDC"),
