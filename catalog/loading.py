@@ -1,8 +1,8 @@
 """Reading a catalog and rejecting it as a whole when anything in it is wrong.
 
 A catalog is a directory with `departments.yaml`, `proofs.yaml`, `matters.yaml` and, optionally,
-`city.yaml` (each a list of entries), or one JSON or YAML document whose top-level keys
-`departments`, `proofs`, `matters` and, optionally, `city` hold those lists. Every problem is
+`city.yaml` and `licenses.yaml` (each a list of entries), or one JSON or YAML document whose
+top-level keys `departments`, `proofs`, `matters` and, optionally, `city` and `licenses` hold those lists. Every problem is
 collected (syntax, schema, cross-references, expressions) and raised together as
 `CatalogInvalid`; nothing is returned unless the whole catalog is valid.
 """
@@ -20,11 +20,11 @@ from marshmallow import Schema, ValidationError
 
 from catalog.errors import CatalogInvalid, Problem
 from catalog.model import Catalog
-from catalog.references import Entry, Section, reference_problems
-from catalog.schemas import CityConstantSchema, DepartmentSchema, MatterSchema, ProofSchema
+from catalog.references import Entry, Section, license_problems, reference_problems
+from catalog.schemas import CityConstantSchema, DepartmentSchema, LicenseTypeSchema, MatterSchema, ProofSchema
 
-SECTIONS = ("departments", "proofs", "matters", "city")
-OPTIONAL_SECTIONS = frozenset({"city"})
+SECTIONS = ("departments", "proofs", "matters", "city", "licenses")
+OPTIONAL_SECTIONS = frozenset({"city", "licenses"})
 """Sections that may be left out: an absent one is empty."""
 _REPORTED = object()  # stands for a section that could not be read; the reason is already reported
 _SCHEMAS: dict[str, Schema] = {
@@ -32,9 +32,10 @@ _SCHEMAS: dict[str, Schema] = {
     "proofs": ProofSchema(),
     "matters": MatterSchema(),
     "city": CityConstantSchema(),
+    "licenses": LicenseTypeSchema(),
 }
 _KEYS = {"city": "name"}  # the field that names an entry, where it is not `code`
-_EXPECTED = "expected departments, proofs, matters and optionally city"
+_EXPECTED = "expected departments, proofs, matters and optionally city and licenses"
 
 
 def bundled_catalog_path() -> Path:
@@ -81,6 +82,7 @@ def _validated(raw: Mapping[str, Any], files: Mapping[str, str], problems: list[
         for section in SECTIONS
     }
     problems += reference_problems(sections["departments"], sections["proofs"], sections["matters"], sections["city"])
+    problems += license_problems(sections["licenses"], sections["departments"], sections["proofs"], sections["matters"])
     if problems:
         raise CatalogInvalid(sorted(problems, key=_file_order(sections)))
     return Catalog.from_document(

@@ -1,5 +1,6 @@
 """The catalog's domain objects: departments, proofs and their data items, matters (with their
-options, rules, priorities, services and re-check), the city's constants, and the vocabularies
+options, rules, priorities, services and re-check), the city's constants, the e-license types
+(证照目录, with their 用证清单), and the vocabularies
 (handling modes, domains, scopes) with the Chinese labels the public page shows.
 
 Everything here is immutable. `Catalog.from_document` builds a catalog from a document that
@@ -310,6 +311,59 @@ class CityConstant:
     unit_zh: str
 
 
+class ValidityRule(_LabelledEnum):
+    """How long a license of a type is valid (证照有效期规则)."""
+
+    PERMANENT = "permanent", "长期有效"
+    YEARS = "years", "自签发之日起计算"
+    STATED = "stated", "以证照载明的有效期为准"
+
+
+@dataclass(frozen=True)
+class LicenseUse:
+    """One line of a license type's 用证清单: for `matter`, `departments` may use the license,
+    receiving only `items`, for `purpose_zh`."""
+
+    matter: str
+    departments: tuple[str, ...]
+    items: tuple[str, ...]
+    purpose_zh: str
+
+
+@dataclass(frozen=True)
+class LicenseType:
+    """A type of e-license (电子证照) in the 证照目录: who issues it, whom it is held by (a person
+    by ID number, an organisation by USCC), its data items, validity rule and uses.
+
+    `type_code` is the 4-digit type segment of its GB/T 36904 identifiers (licenses use 2xxx;
+    certificates 1xxx). `proof`: the proof a license of this type answers when a matter handles
+    that proof in mode e_license. `validity_years` is set only for the rule `years`."""
+
+    code: str
+    type_code: str
+    name_zh: str
+    name_en: str
+    department: str
+    holder: Subject
+    data_items: tuple[DataItem, ...]
+    validity: ValidityRule
+    legal_basis_zh: str
+    uses: tuple[LicenseUse, ...]
+    validity_years: int | None = None
+    proof: str | None = None
+
+    def item(self, name: str) -> DataItem:
+        """The data item called `name`; KeyError if the type has none."""
+        for item in self.data_items:
+            if item.name == name:
+                return item
+        raise KeyError(f"license type {self.code} has no data item {name!r}")
+
+    def use_for(self, department: str, matter: str) -> LicenseUse | None:
+        """The 用证清单 line that lets `department` use this license for `matter` (deny by default)."""
+        return next((use for use in self.uses if use.matter == matter and department in use.departments), None)
+
+
 @dataclass(frozen=True)
 class Catalog:
     """The whole catalog; each mapping is keyed by code (city constants by name) and keeps the
@@ -319,6 +373,7 @@ class Catalog:
     proofs: Mapping[str, Proof]
     matters: Mapping[str, Matter]
     city: Mapping[str, CityConstant] = field(default_factory=lambda: MappingProxyType({}))
+    licenses: Mapping[str, LicenseType] = field(default_factory=lambda: MappingProxyType({}))
 
     def may_request(self, consumer: str, matter: str, proof: str) -> bool:
         """Whether department `consumer` may ask for `proof` for `matter`.
@@ -339,8 +394,8 @@ class Catalog:
         return {name: constant.value for name, constant in self.city.items()}
 
     def to_document(self) -> dict[str, Any]:
-        """The catalog as a plain JSON-able dict, in the format of the source files; `city`
-        only when there are constants (so a document without them keeps its hash)."""
+        """The catalog as a plain JSON-able dict, in the format of the source files; `city` and
+        `licenses` only when there are some (so a document without them keeps its hash)."""
         document: dict[str, Any] = {
             "departments": [_department_document(department) for department in self.departments.values()],
             "proofs": [_proof_document(proof) for proof in self.proofs.values()],
@@ -348,6 +403,8 @@ class Catalog:
         }
         if self.city:
             document["city"] = [asdict(constant) for constant in self.city.values()]
+        if self.licenses:
+            document["licenses"] = [_license_document(license_type) for license_type in self.licenses.values()]
         return document
 
     @classmethod
@@ -362,6 +419,7 @@ class Catalog:
             proofs=MappingProxyType({proof.code: proof for proof in proofs}),
             matters=MappingProxyType({matter.code: matter for matter in matters}),
             city=MappingProxyType({constant.name: constant for constant in city}),
+            licenses=MappingProxyType({entry["code"]: _license_from(entry) for entry in document.get("licenses", [])}),
         )
 
     def content_hash(self) -> str:
@@ -455,16 +513,57 @@ def _matter_document(matter: Matter) -> dict[str, Any]:
     return _without_none(document, "service_code")
 
 
-def _proof_from(entry: Mapping[str, Any]) -> Proof:
-    items = tuple(
+def _license_document(license_type: LicenseType) -> dict[str, Any]:
+    document = {
+        "code": license_type.code,
+        "type_code": license_type.type_code,
+        "name_zh": license_type.name_zh,
+        "name_en": license_type.name_en,
+        "department": license_type.department,
+        "holder": license_type.holder.value,
+        "proof": license_type.proof,
+        "data_items": [_item_document(item) for item in license_type.data_items],
+        "validity": license_type.validity.value,
+        "validity_years": license_type.validity_years,
+        "legal_basis_zh": license_type.legal_basis_zh,
+        "uses": [{**asdict(use), "departments": list(use.departments), "items": list(use.items)}
+                 for use in license_type.uses],
+    }
+    return _without_none(document, "proof", "validity_years")
+
+
+def _items_from(entries: list[Mapping[str, Any]]) -> tuple[DataItem, ...]:
+    return tuple(
         DataItem(
             name=item["name"],
             name_zh=item["name_zh"],
             type=ItemType(item["type"]),
             values=MappingProxyType(dict(item.get("values", {}))),
         )
-        for item in entry["data_items"]
+        for item in entries
     )
+
+
+def _license_from(entry: Mapping[str, Any]) -> LicenseType:
+    return LicenseType(
+        code=entry["code"],
+        type_code=entry["type_code"],
+        name_zh=entry["name_zh"],
+        name_en=entry["name_en"],
+        department=entry["department"],
+        holder=Subject(entry["holder"]),
+        data_items=_items_from(entry["data_items"]),
+        validity=ValidityRule(entry["validity"]),
+        validity_years=entry.get("validity_years"),
+        legal_basis_zh=entry["legal_basis_zh"],
+        uses=tuple(LicenseUse(matter=use["matter"], departments=tuple(use["departments"]), items=tuple(use["items"]),
+                              purpose_zh=use["purpose_zh"]) for use in entry["uses"]),
+        proof=entry.get("proof"),
+    )
+
+
+def _proof_from(entry: Mapping[str, Any]) -> Proof:
+    items = _items_from(entry["data_items"])
     verification = entry.get("verification")
     return Proof(
         code=entry["code"],

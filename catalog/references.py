@@ -2,7 +2,8 @@
 its schema: duplicate codes, names and credit codes, unknown departments and proofs, matter
 fields that are not data items of the proof, what a matter's handling mode (and a fallback to
 commitment) requires of a proof, what a proof's verification checks against, and what the
-catalog's CEL expressions read (`catalog.rules`).
+catalog's CEL expressions read (`catalog.rules`), and what the license types (证照目录) name:
+departments, the proof they answer, the matters and departments of their 用证清单.
 
 An entry that failed its schema still counts for its code, so a broken proof does not also
 make every matter that names it report an unknown proof.
@@ -179,3 +180,50 @@ def _fallback_problems(
         yield matters.problem(entry, path, message)
     elif "commitment_text_zh" not in proof:
         yield matters.problem(entry, path, f"falling back to commitment needs commitment_text_zh on proof {code}")
+
+
+def license_problems(licenses: Section, departments: Section, proofs: Section, matters: Section) -> list[Problem]:
+    """What license types name must exist: the issuing department, the proof they answer (about
+    the same kind of holder, the items they share of the same type), the matters and departments
+    of each use; type codes are unique."""
+    problems = list(_duplicate_codes(licenses))
+    department_codes, proof_codes, matter_codes = departments.codes(), proofs.codes(), matters.codes()
+    valid_proofs = {proof["code"]: proof for _, proof in proofs.valid()}
+    type_codes: dict[str, str] = {}
+    for entry, license_type in licenses.valid():
+        if license_type["type_code"] in type_codes:
+            message = f"duplicate type_code, already used by license type {type_codes[license_type['type_code']]}"
+            problems.append(licenses.problem(entry, "type_code", message))
+        type_codes.setdefault(license_type["type_code"], entry.label)
+        if department_codes is not None and license_type["department"] not in department_codes:
+            problems.append(licenses.problem(entry, "department", f"unknown department {license_type['department']!r}"))
+        problems += _answered_proof_problems(licenses, entry, license_type, proof_codes, valid_proofs)
+        for i, use in enumerate(license_type["uses"]):
+            if matter_codes is not None and use["matter"] not in matter_codes:
+                problems.append(licenses.problem(entry, f"uses[{i}].matter", f"unknown matter {use['matter']!r}"))
+            for j, department in enumerate(use["departments"]):
+                if department_codes is not None and department not in department_codes:
+                    problems.append(licenses.problem(entry, f"uses[{i}].departments[{j}]",
+                                                     f"unknown department {department!r}"))
+    return problems
+
+
+def _answered_proof_problems(licenses: Section, entry: Entry, license_type: dict[str, Any],
+                             proof_codes: set[str] | None, valid_proofs: dict[str, dict[str, Any]]) -> Iterator[Problem]:
+    code = license_type.get("proof")
+    if code is None:
+        return
+    if proof_codes is not None and code not in proof_codes:
+        yield licenses.problem(entry, "proof", f"unknown proof {code!r}")
+        return
+    proof = valid_proofs.get(code)
+    if proof is None:
+        return
+    if proof["subject"] != license_type["holder"]:
+        yield licenses.problem(entry, "proof", f"proof {code} has subject {proof['subject']}, "
+                                               f"this license type has holder {license_type['holder']}")
+    types = {item["name"]: item["type"] for item in proof["data_items"]}
+    for i, item in enumerate(license_type["data_items"]):
+        if item["name"] in types and types[item["name"]] != item["type"]:
+            yield licenses.problem(entry, f"data_items[{i}].type",
+                                   f"proof {code} has {item['name']!r} as {types[item['name']]}, not {item['type']}")

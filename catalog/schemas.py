@@ -20,11 +20,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
-from catalog.model import Domain, ItemType, Mode, OptionType, Outcome, Scope, Subject
+from catalog.model import Domain, ItemType, Mode, OptionType, Outcome, Scope, Subject, ValidityRule
 
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SERVICE_CODE_PATTERN = r"^[0-9A-Z-]{10,20}$"
+LICENSE_TYPE_CODE_PATTERN = r"^2[0-9]{3}$"
 
 _MESSAGES = {"required": "required field is missing", "null": "must not be null"}
 
@@ -386,3 +387,56 @@ class CityConstantSchema(_EntrySchema):
     name_zh = _text()
     value = _StrictNumber(required=True, error_messages={**_MESSAGES, "invalid": "must be a finite number"})
     unit_zh = _text()
+
+
+class LicenseUseSchema(_EntrySchema):
+    """A line of a license type's 用证清单 (whether the matter, departments and items exist is
+    checked in `catalog.references`)."""
+
+    matter = _pattern(CODE_PATTERN)
+    departments = _list(_pattern(CODE_PATTERN), validate=validate.Length(min=1, error="list at least one department"))
+    items = _list(_pattern(NAME_PATTERN), validate=validate.Length(min=1, error="list at least one data item"))
+    purpose_zh = _text()
+
+
+class LicenseTypeSchema(_EntrySchema):
+    """An entry of licenses.yaml: a type of e-license in the 证照目录."""
+
+    code = _pattern(CODE_PATTERN)
+    type_code = _pattern(LICENSE_TYPE_CODE_PATTERN)
+    name_zh = _text()
+    name_en = _text()
+    department = _pattern(CODE_PATTERN)
+    holder = _choice(Subject)
+    proof = _pattern(CODE_PATTERN, required=False)
+    data_items = _list(_nested(DataItemSchema), validate=validate.Length(min=1, error="list at least one data item"))
+    validity = _choice(ValidityRule)
+    validity_years = _StrictInteger(
+        validate=validate.Range(min=1, max=99, error="must be between {min} and {max}"),
+        error_messages={**_MESSAGES, "invalid": "must be a whole number of years"},
+    )
+    legal_basis_zh = _text()
+    uses = _list(_nested(LicenseUseSchema))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, Any] = {}
+        if data.get("validity") == ValidityRule.YEARS and "validity_years" not in data:
+            errors["validity_years"] = ["required because the validity rule is years"]
+        if data.get("validity") not in (None, ValidityRule.YEARS) and "validity_years" in data:
+            errors["validity_years"] = ["only the validity rule years takes validity_years"]
+        items = data.get("data_items", [])
+        repeated = _duplicates(item["name"] for item in items if "name" in item)
+        if repeated:
+            errors["data_items"] = {i: {"name": [f"duplicate data item {name!r}"]} for i, name in repeated.items()}
+        names = {item.get("name") for item in items}
+        use_errors: dict[int, dict[str, Any]] = {}
+        for i, use in enumerate(data.get("uses", [])):
+            unknown = {j: [f"{name!r} is not a data item of this license type"]
+                       for j, name in enumerate(use.get("items", [])) if name not in names}
+            if unknown:
+                use_errors[i] = {"items": unknown}
+        if use_errors:
+            errors["uses"] = use_errors
+        if errors:
+            raise ValidationError(errors)

@@ -173,6 +173,10 @@ def test_schema_errors(tmp_path: Path, sections: Sections) -> None:
         "proofs.yaml: NO_HOUSING.validity_days: must be a whole number of days or null",
         "matters.yaml: [1].code: required field is missing",
         "matters.yaml: RETIREMENT.household: must be true or false",
+        # license types that name the matter whose code went missing
+        "licenses.yaml: HUKOU_BOOKLET.uses[0].matter: unknown matter 'NEWBORN_BIRTH'",
+        "licenses.yaml: BIRTH_CERTIFICATE.uses[0].matter: unknown matter 'NEWBORN_BIRTH'",
+        "licenses.yaml: MARRIAGE_CERTIFICATE.uses[1].matter: unknown matter 'NEWBORN_BIRTH'",
     ]
 
 
@@ -252,7 +256,7 @@ def test_single_document_syntax_and_sections(tmp_path: Path, sections: Sections)
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump({"departments": sections["departments"], "proofs": [], "extra": 1}), "utf-8")
     assert problems(lambda: load_catalog(path)) == [
-        "catalog.yaml: unknown section 'extra'; expected departments, proofs, matters and optionally city",
+        "catalog.yaml: unknown section 'extra'; expected departments, proofs, matters and optionally city and licenses",
         "catalog.yaml: missing section 'matters'",
     ]
     path = tmp_path / "catalog.txt"
