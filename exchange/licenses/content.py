@@ -1,0 +1,232 @@
+"""The content of one version of an e-license: what its credential signs.
+
+`LicenseContent` has clear members — identifier, license type, version and the identifier of
+the version it supersedes, holder (name, masked ID number or USCC, salted binding digest),
+issuer, times, status-list entry — and the data items (`items`, name -> JSON value), which the
+credential carries only as salted digests (`exchange.licenses.sd_jwt`), so that a holder can
+disclose some items and not others. Read back from a credential or presentation, `items` holds
+only what was disclosed.
+
+The holder binding, the issuer, the status entry and the time format are the e-certificates'
+(`exchange.certificates.model`), so the certificates' verdict checks (`judge`) apply as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any
+
+from catalog.citizen_id import mask_id_number
+from catalog.model import Department, LicenseType, Subject, ValidityRule
+from exchange.certificates.identifiers import InvalidCertificateIdentifier
+from exchange.certificates.model import (
+    HolderBinding,
+    InvalidContent,
+    Issuer,
+    StatusEntry,
+    display_text,
+    format_time,
+    parse_time,
+)
+from exchange.errors import InvalidInput
+from exchange.licenses.identifiers import make_license_identifier, parse_license_identifier
+from exchange.sources.values import value_problem
+from seals.b64 import b64url_decode, b64url_encode
+
+LICENSE_CLAIMS = ("identifier", "license", "version", "supersedes", "holder", "issuer", "issued_at", "valid_from",
+                  "valid_until", "status")
+"""The clear members of the content, in the credential's payload next to `_sd`."""
+
+
+@dataclass(frozen=True)
+class LicenseContent:
+    identifier: str
+    license_code: str
+    license_name_zh: str
+    version: int
+    supersedes: str | None
+    holder_kind: Subject
+    holder_name: str
+    holder_id_masked: str
+    holder_binding: HolderBinding
+    issuer: Issuer
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    status: StatusEntry
+    items: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    as_of: None = None
+    """Licenses state no search result; present for the certificates' verdict checks."""
+
+    def clear_claims(self) -> dict[str, Any]:
+        """The members signed in clear (everything but the items)."""
+        binding = self.holder_binding
+        return {
+            "identifier": self.identifier,
+            "license": {"code": self.license_code, "name_zh": self.license_name_zh},
+            "version": self.version,
+            "supersedes": self.supersedes,
+            "holder": {"kind": self.holder_kind.value, "name": self.holder_name, "id_masked": self.holder_id_masked,
+                       "id_binding": {"alg": binding.alg, "salt": b64url_encode(binding.salt),
+                                      "digest": b64url_encode(binding.digest)}},
+            "issuer": {"department_code": self.issuer.department_code, "name_zh": self.issuer.name_zh,
+                       "uscc": self.issuer.uscc},
+            "issued_at": format_time(self.issued_at),
+            "valid_from": format_time(self.valid_from),
+            "valid_until": None if self.valid_until is None else format_time(self.valid_until),
+            "status": {"list_url": self.status.list_url, "index": self.status.index},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.clear_claims(), "items": dict(self.items)}
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any], items: Mapping[str, Any]) -> LicenseContent:
+        """Read the clear claims back, with the disclosed `items`; `InvalidContent` if malformed."""
+        try:
+            holder, binding, issuer = claims["holder"], claims["holder"]["id_binding"], claims["issuer"]
+            version = claims["version"]
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise TypeError("version is not an integer")
+            content = cls(
+                identifier=_str(claims["identifier"]),
+                license_code=_str(claims["license"]["code"]),
+                license_name_zh=_str(claims["license"]["name_zh"]),
+                version=version,
+                supersedes=None if claims["supersedes"] is None else _str(claims["supersedes"]),
+                holder_kind=Subject(holder["kind"]),
+                holder_name=_str(holder["name"]),
+                holder_id_masked=_str(holder["id_masked"]),
+                holder_binding=HolderBinding(b64url_decode(_str(binding["salt"])),
+                                             b64url_decode(_str(binding["digest"])), _str(binding["alg"])),
+                issuer=Issuer(_str(issuer["department_code"]), _str(issuer["name_zh"]), _str(issuer["uscc"])),
+                issued_at=parse_time(claims["issued_at"]),
+                valid_from=parse_time(claims["valid_from"]),
+                valid_until=None if claims["valid_until"] is None else parse_time(claims["valid_until"]),
+                status=StatusEntry(_str(claims["status"]["list_url"]), _int(claims["status"]["index"])),
+                items=MappingProxyType(dict(items)),
+            )
+            parsed = parse_license_identifier(content.identifier)
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidContent(f"license content is malformed ({type(error).__name__}: {error})") from None
+        except InvalidCertificateIdentifier as error:
+            raise InvalidContent(str(error)) from None
+        if parsed.issuer_uscc != content.issuer.uscc or parsed.version != content.version:
+            raise InvalidContent("the identifier names another issuer or version")
+        return content
+
+
+@dataclass(frozen=True)
+class HolderIdentity:
+    """Whom a license is issued to: a person by ID number or an organisation by USCC."""
+
+    kind: Subject
+    name: str
+    number: str
+    """The full ID number or USCC: personal data for a person, never stored or logged in clear."""
+
+    def masked(self) -> str:
+        return mask_id_number(self.number) if self.kind is Subject.PERSON else self.number
+
+
+def item_problems(license_type: LicenseType, items: Any) -> dict[str, str]:
+    """What is wrong with `items` for `license_type`, by item name (empty: nothing). Every item
+    of the type must be given (null: not applicable); messages never repeat a value."""
+    if not isinstance(items, Mapping):
+        return {"": "must be an object of data items"}
+    names = [item.name for item in license_type.data_items]
+    problems = {name: "missing" for name in names if name not in items}
+    problems |= {key: f"not a data item of {license_type.code}" for key in items if key not in names}
+    for item in license_type.data_items:
+        if items.get(item.name) is not None:
+            problem = value_problem(item, items[item.name])
+            if problem:
+                problems[item.name] = problem
+    return problems
+
+
+def validity_window(license_type: LicenseType, valid_from: datetime,
+                    stated_until: date | None) -> datetime | None:
+    """When a license of the type expires: never (permanent), `validity_years` after `valid_from`,
+    or at the end of the day stated on it (Beijing time); `InvalidInput` when that does not fit."""
+    if license_type.validity is ValidityRule.STATED:
+        if stated_until is None:
+            raise InvalidInput("valid_until", f"required: a {license_type.name_zh} states its own validity")
+        end = datetime(stated_until.year, stated_until.month, stated_until.day, 16, tzinfo=timezone.utc)
+        if end <= valid_from:
+            raise InvalidInput("valid_until", "must be after the license takes effect")
+        return end - timedelta(seconds=1)  # 23:59:59 Beijing time
+    if stated_until is not None:
+        raise InvalidInput("valid_until", f"a {license_type.name_zh} does not state a validity; "
+                                          f"the catalog's rule is {license_type.validity.label_zh}")
+    if license_type.validity is ValidityRule.YEARS and license_type.validity_years is not None:
+        try:
+            return valid_from.replace(year=valid_from.year + license_type.validity_years)
+        except ValueError:  # 29 February
+            return valid_from.replace(year=valid_from.year + license_type.validity_years, day=28)
+    return None
+
+
+def build_license_content(*, license_type: LicenseType, department: Department, holder: HolderIdentity,
+                          items: Mapping[str, Any], serial: int, version: int, supersedes: str | None,
+                          status: StatusEntry, issued_at: datetime, valid_from: datetime,
+                          valid_until: datetime | None) -> LicenseContent:
+    """The content of one version of a license (items already checked with `item_problems`)."""
+    identifier = make_license_identifier(license_type.type_code, department.uscc, serial, version)
+    return LicenseContent(
+        identifier=str(identifier),
+        license_code=license_type.code,
+        license_name_zh=license_type.name_zh,
+        version=version,
+        supersedes=supersedes,
+        holder_kind=holder.kind,
+        holder_name=holder.name,
+        holder_id_masked=holder.masked(),
+        holder_binding=HolderBinding.of(holder.number),
+        issuer=Issuer(department.code, department.legal_name_zh, department.uscc),
+        issued_at=_whole_seconds(issued_at),
+        valid_from=_whole_seconds(valid_from),
+        valid_until=None if valid_until is None else _whole_seconds(valid_until),
+        status=status,
+        items=MappingProxyType(dict(items)),
+    )
+
+
+def printed_items(license_type: LicenseType | None, items: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Items with their Chinese label and display text, in catalog order (ID numbers masked);
+    items the catalog does not know (another catalog version) keep their name as label."""
+    known = {item.name: item for item in license_type.data_items} if license_type else {}
+    rows = []
+    for name, value in items.items():
+        item = known.get(name)
+        if item is None or value is None:
+            text = "—" if value is None else str(value)
+        elif item.type.value == "id_number":
+            text = mask_id_number(value)
+        else:
+            text = display_text(item, value)
+        rows.append({"name": name, "label_zh": item.name_zh if item else name, "value": value, "text_zh": text})
+    order = list(known)
+    return sorted(rows, key=lambda row: order.index(row["name"]) if row["name"] in order else len(order))
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidContent("times must be timezone-aware")
+    return moment.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value

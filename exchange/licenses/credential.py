@@ -1,0 +1,106 @@
+"""A license version's credential: an SD-JWT (`exchange.licenses.sd_jwt`) signed by the issuing
+department's seal, and reading one back.
+
+Header `{"alg": "ES256", "typ": "mianzheng-elicense+sd-jwt", "kid", "x5c"}` (`seals.jws.sign_jws`).
+Payload: the clear content (`LicenseContent.clear_claims`), the registered claims `iss` (issuer
+USCC), `jti` (identifier), `iat`, `nbf`, `exp` (when the license expires), `vct` (the license
+type, `urn:mianzheng:license:<code>`), `_sd_alg` and `items: {"_sd": [digests]}` — each data item
+is one disclosure `[salt, name, value]`. What the holder downloads carries every disclosure; a
+presentation or a usage copy carries some.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from exchange.certificates.model import InvalidContent
+from exchange.certificates.verdict import SignedForm, with_integrity
+from exchange.licenses.content import LICENSE_CLAIMS, LicenseContent
+from exchange.licenses.sd_jwt import SD_ALG, SdJwt, SdJwtError, disclosed_values, disclosures_for, parse_sd_jwt
+from seals.checks import integrity_only
+from seals.jws import sign_jws
+from seals.keys import Signer
+from seals.trust import TrustStore
+from seals.verdict import Check, CheckResult, Status
+from seals.verify_jws import verify_jws
+
+LICENSE_TYP = "mianzheng-elicense+sd-jwt"
+VCT_PREFIX = "urn:mianzheng:license:"
+
+INTEGRITY_MESSAGES: dict[str, tuple[str, str]] = {
+    "not_an_sd_jwt": ("输入不是电子证照凭证（SD-JWT）。", "The input is not an e-license credential (SD-JWT)."),
+    "not_a_license": ("签名内容不是有效的电子证照：{detail}。", "The signed content is not a valid e-license: {detail}."),
+    "disclosure_malformed": ("披露项格式错误：{detail}。", "A disclosure is malformed: {detail}."),
+    "disclosure_not_signed": (
+        "有披露项不在证照签名的摘要中（伪造或取自其他证照）。",
+        "A disclosure is not among the license's signed digests (forged or taken from another license).",
+    ),
+    "disclosure_repeated": ("同一披露项出现两次：{detail}。", "A disclosure is given twice: {detail}."),
+}
+
+
+@dataclass(frozen=True)
+class ReadLicense:
+    """A license credential read back: the signature verdict with the content (its disclosed
+    items), the SD-JWT's parts and its signed payload (None when unreadable)."""
+
+    signed: SignedForm
+    sd_jwt: SdJwt | None
+    claims: dict[str, Any] | None
+
+
+def sign_license(content: LicenseContent, signer: Signer) -> str:
+    """The SD-JWT of `content` with a disclosure for every item, signed by the issuer's seal."""
+    disclosures, digests = disclosures_for(content.items)
+    payload = {**content.clear_claims(), **registered_claims(content), "_sd_alg": SD_ALG,
+               "items": {"_sd": digests}}
+    return SdJwt(sign_jws(payload, signer, typ=LICENSE_TYP), disclosures).serialise()
+
+
+def registered_claims(content: LicenseContent) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "iss": content.issuer.uscc,
+        "jti": content.identifier,
+        "iat": int(content.issued_at.timestamp()),
+        "nbf": int(content.valid_from.timestamp()),
+        "vct": VCT_PREFIX + content.license_code,
+    }
+    if content.valid_until is not None:
+        claims["exp"] = int(content.valid_until.timestamp())
+    return claims
+
+
+def integrity_result(code: str, detail: str = "") -> CheckResult:
+    zh, en = INTEGRITY_MESSAGES[code]
+    return CheckResult(Check.INTEGRITY, Status.INVALID, code, zh.format(detail=detail), en.format(detail=detail))
+
+
+def read_license(text: str, trust: TrustStore, *, now: datetime) -> ReadLicense:
+    """Verify the issuer's signature and the disclosures; never raises for bad input."""
+    try:
+        sd_jwt = parse_sd_jwt(text)
+    except SdJwtError as error:
+        return ReadLicense(SignedForm(integrity_only(integrity_result(error.code)), None), None, None)
+    verification = verify_jws(sd_jwt.issuer_jwt, trust, now=now)
+    verdict, claims = verification.verdict, verification.claims
+    if claims is None or verification.header is None or verdict.result(Check.INTEGRITY).status is not Status.VALID:
+        return ReadLicense(SignedForm(verdict, None), sd_jwt, None)
+    try:
+        if verification.header.get("typ") != LICENSE_TYP:
+            raise InvalidContent(f"typ is not {LICENSE_TYP}")
+        if claims.get("_sd_alg") != SD_ALG or not isinstance(claims.get("items"), dict):
+            raise InvalidContent(f"_sd_alg is not {SD_ALG} or items are missing")
+        items = disclosed_values(claims["items"].get("_sd"), sd_jwt.disclosures)
+        content = LicenseContent.from_claims({key: claims.get(key) for key in LICENSE_CLAIMS}, items)
+        expected = registered_claims(content)
+        if any(claims.get(key) != value for key, value in expected.items()) or ("exp" in claims) != ("exp" in expected):
+            raise InvalidContent("the registered claims disagree with the content")
+    except SdJwtError as error:
+        failed = with_integrity(verdict, integrity_result(error.code, error.detail))
+        return ReadLicense(SignedForm(failed, None), sd_jwt, claims)
+    except (InvalidContent, KeyError) as error:
+        failed = with_integrity(verdict, integrity_result("not_a_license", str(error)))
+        return ReadLicense(SignedForm(failed, None), sd_jwt, claims)
+    return ReadLicense(SignedForm(verdict, content), sd_jwt, claims)

@@ -1,0 +1,75 @@
+"""License identifiers: the GB/T 36904 structure the e-certificates use
+(`exchange.certificates.identifiers`), with the license type's 4-digit code from the catalog
+(2xxx, `LicenseType.type_code`) in the type segment:
+
+    1.2.156.3005.2.<type code>.<issuer USCC>.<serial>.<version>.<check>
+
+Each version of a license has its own identifier; they share type, issuer and serial and differ
+in the version (01, 02, ...), so a verifier sees from the identifier alone which license a
+version belongs to. The check character is the certificates' ISO 7064 MOD 37,36.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from catalog.credit_code import parse_uscc
+from catalog.errors import InvalidIdentifier
+from exchange.certificates.identifiers import (
+    MAX_SERIAL,
+    MAX_VERSION,
+    PREFIX,
+    SERIAL_DIGITS,
+    VERSION_DIGITS,
+    InvalidCertificateIdentifier,
+    check_character,
+)
+
+_SHAPE = re.compile(
+    rf"^{re.escape(PREFIX)}\.(2\d{{3}})\.([0-9A-Z]{{18}})\.(\d{{{SERIAL_DIGITS}}})\.(\d{{{VERSION_DIGITS}}})\.([0-9A-Z])$"
+)
+
+
+@dataclass(frozen=True)
+class LicenseIdentifier:
+    type_code: str
+    issuer_uscc: str
+    serial: int
+    version: int
+
+    def __str__(self) -> str:
+        body = (f"{PREFIX}.{self.type_code}.{self.issuer_uscc}.{self.serial:0{SERIAL_DIGITS}d}"
+                f".{self.version:0{VERSION_DIGITS}d}")
+        return f"{body}.{check_character(body)}"
+
+
+def make_license_identifier(type_code: str, issuer_uscc: str, serial: int, version: int) -> LicenseIdentifier:
+    """Build an identifier, validating every part (`InvalidCertificateIdentifier` names the part)."""
+    if not re.fullmatch(r"2\d{3}", type_code):
+        raise InvalidCertificateIdentifier(f"license type code must be 4 digits starting with 2, got {type_code!r}")
+    try:
+        parse_uscc(issuer_uscc)
+    except InvalidIdentifier as error:
+        raise InvalidCertificateIdentifier(f"issuer USCC {issuer_uscc}: {error}") from None
+    if not 1 <= serial <= MAX_SERIAL:
+        raise InvalidCertificateIdentifier(f"serial must be between 1 and {MAX_SERIAL}, got {serial}")
+    if not 1 <= version <= MAX_VERSION:
+        raise InvalidCertificateIdentifier(f"version must be between 1 and {MAX_VERSION}, got {version}")
+    return LicenseIdentifier(type_code, issuer_uscc, serial, version)
+
+
+def parse_license_identifier(text: str) -> LicenseIdentifier:
+    """Validate `text` and return its parts, or raise `InvalidCertificateIdentifier`."""
+    normalised = text.strip().upper()
+    match = _SHAPE.match(normalised)
+    if match is None:
+        raise InvalidCertificateIdentifier(
+            f"a license identifier is {PREFIX}.<2xxx type>.<18-character USCC>.<{SERIAL_DIGITS}-digit serial>"
+            f".<{VERSION_DIGITS}-digit version>.<check character>"
+        )
+    type_code, uscc, serial, version, check = match.groups()
+    expected = check_character(normalised[:-2])
+    if check != expected:
+        raise InvalidCertificateIdentifier(f"identifier check character: expected {expected}, got {check}")
+    return make_license_identifier(type_code, uscc, int(serial), int(version))

@@ -1,0 +1,102 @@
+"""The verdict on a license in any of its forms: the e-certificates' verdict on the license
+credential (`exchange.certificates.verdict.judge`: signature, chain, seal status, issuer,
+status list, validity window, holder binding), plus the checks of the form that carries it:
+
+- a presentation (亮证): `presentation_binding` (the binding JWT is the exchange's, over exactly
+  these disclosures of exactly this license), `presentation_freshness` (shown within its
+  minutes), `nonce` (its nonce is used for the first time);
+- a usage copy (加注件): `usage_seal` (sealed by the exchange) and `usage_window` (within the use's
+  expiry); the verdict carries the use (matter, department, purpose, until) so a verifier sees
+  that the copy is valid only for that use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from exchange.certificates.verdict import CertificateVerdict
+from seals.verdict import CheckResult, Status
+
+FORM_LICENSE, FORM_PRESENTATION, FORM_USAGE_COPY, FORM_UNKNOWN = "license", "presentation", "usage_copy", "unknown"
+
+
+class LicenseCheck(str, Enum):
+    PRESENTATION_BINDING = "presentation_binding"
+    PRESENTATION_FRESHNESS = "presentation_freshness"
+    NONCE = "nonce"
+    USAGE_SEAL = "usage_seal"
+    USAGE_WINDOW = "usage_window"
+
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "binding_valid": ("亮证由本市数据交换平台为该证照的持证人生成，披露项未被增删。",
+                      "The exchange made this presentation for the license's holder; no disclosure was added or removed."),
+    "binding_missing": ("亮证缺少绑定签名。", "The presentation has no binding JWT."),
+    "binding_invalid": ("亮证的绑定签名未通过验证（{detail}）。", "The presentation's binding JWT does not verify ({detail})."),
+    "binding_mismatch": ("亮证的绑定签名与所披露的内容不符（{detail}）。",
+                         "The binding JWT does not match what is disclosed ({detail})."),
+    "presentation_fresh": ("亮证在有效时间内（至 {until}）。", "The presentation is within its time (until {until})."),
+    "presentation_expired": ("亮证已于 {until} 过期，请持证人重新亮证。",
+                             "The presentation expired at {until}; ask the holder to show the license again."),
+    "presentation_not_yet_valid": ("亮证的生成时间晚于当前时间。", "The presentation was made in the future."),
+    "nonce_first_use": ("一次性随机数首次使用。", "The nonce is used for the first time."),
+    "nonce_reused": ("该亮证已被核验过（一次性随机数重复使用），请持证人重新亮证。",
+                     "This presentation was already checked (its nonce is reused); ask the holder to show the license again."),
+    "nonce_not_checked": ("离线核验无法检查一次性随机数是否已被使用。",
+                          "An offline check cannot tell whether the nonce was used before."),
+    "usage_sealed": ("加注件由本市数据交换平台盖章，仅限{department}办理“{matter}”使用。",
+                     "The usage copy is sealed by the exchange, for {department} handling {matter} only."),
+    "usage_seal_invalid": ("加注件的签名未通过验证（{detail}）。", "The usage copy's seal does not verify ({detail})."),
+    "usage_malformed": ("加注件格式错误：{detail}。", "The usage copy is malformed: {detail}."),
+    "usage_within": ("加注件在用证有效期内（至 {until}）。", "The usage copy is within its use's validity (until {until})."),
+    "usage_expired": ("加注件已于 {until} 失效。", "The usage copy expired at {until}."),
+    "not_checked_license": ("证照本身未通过核验，跳过此项检查。", "Skipped because the license itself did not verify."),
+}
+
+
+@dataclass(frozen=True)
+class LicenseCheckResult(CheckResult):
+    check: LicenseCheck  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, check: LicenseCheck, status: Status, code: str,  # type: ignore[override]
+           **details: Any) -> LicenseCheckResult:
+        zh, en = MESSAGES[code]
+        return cls(check, status, code, zh.format(**details), en.format(**details))
+
+
+@dataclass(frozen=True)
+class LicenseVerdict:
+    form: str
+    license: CertificateVerdict
+    form_checks: tuple[LicenseCheckResult, ...] = ()
+    items: tuple[dict[str, Any], ...] = ()
+    """The disclosed items with labels and display text (trust them only when VALID)."""
+    usage: dict[str, Any] | None = None
+    """A usage copy's use: matter, department, purpose, used_at, valid_until."""
+
+    @property
+    def status(self) -> Status:
+        ran = [result.status for result in self.form_checks if result.status is not Status.SKIPPED]
+        if self.license.status is Status.INVALID or Status.INVALID in ran:
+            return Status.INVALID
+        if self.license.status is Status.VALID and all(status is Status.VALID for status in ran):
+            return Status.VALID
+        return Status.ERROR
+
+    @property
+    def valid(self) -> bool:
+        return self.status is Status.VALID
+
+    def to_dict(self) -> dict[str, Any]:
+        base = self.license.to_dict()
+        return {
+            **base,
+            "status": self.status.value,
+            "form": self.form,
+            "checks": [*base["checks"], *(result.to_dict() for result in self.form_checks)],
+            "items": list(self.items),
+            "usage": self.usage,
+        }

@@ -1,0 +1,95 @@
+"""One verification service for a license in any of its forms: the credential (an SD-JWT with
+no binding JWT: what the holder downloads, or a subset of it), a presentation (亮证: an SD-JWT
+ending in a binding JWT), or a usage copy (加注件: a compact JWS sealed by the exchange).
+
+The license inside each form gets the e-certificates' checks (`judge`); the form adds its own
+(`exchange.licenses.verdict`). A presentation's nonce is claimed through `claim_nonce` (the
+server's registry: True the first time, False after); without it (offline) the nonce check is
+SKIPPED and the verdict says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from catalog.model import Catalog
+from exchange.certificates.verdict import judge
+from exchange.licenses.content import LicenseContent, printed_items
+from exchange.licenses.credential import integrity_result, read_license
+from exchange.licenses.presentation import check_binding
+from exchange.licenses.sd_jwt import SEPARATOR
+from exchange.licenses.usage_copy import read_usage_copy
+from exchange.licenses.verdict import (
+    FORM_LICENSE,
+    FORM_PRESENTATION,
+    FORM_UNKNOWN,
+    FORM_USAGE_COPY,
+    LicenseCheck,
+    LicenseCheckResult,
+    LicenseVerdict,
+)
+from exchange.certificates.verdict import SignedForm
+from seals.checks import integrity_only
+from seals.trust import TrustStore
+from seals.verdict import Status
+
+NonceClaim = Callable[[str, datetime], bool]
+
+
+def detect_license_form(text: str) -> str:
+    text = text.strip()
+    if SEPARATOR in text:
+        return FORM_LICENSE if text.endswith(SEPARATOR) else FORM_PRESENTATION
+    if text.count(".") == 2:
+        return FORM_USAGE_COPY
+    return FORM_UNKNOWN
+
+
+def verify_license(text: str, trust: TrustStore, status_list_token: str | None, *, exchange_uscc: str,
+                   now: datetime, catalog: Catalog | None = None, claim_nonce: NonceClaim | None = None,
+                   id_number: str | None = None) -> LicenseVerdict:
+    """Verify a license credential, presentation or usage copy; never raises for bad input.
+    `catalog` labels the disclosed items."""
+    form = detect_license_form(text)
+    if form == FORM_UNKNOWN:
+        signed = SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)
+        return LicenseVerdict(form, judge(form, signed, trust, status_list_token, id_number=id_number, now=now))
+    if form == FORM_USAGE_COPY:
+        usage = read_usage_copy(text, trust, exchange_uscc, now=now)
+        if usage.license is None:
+            signed = SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)
+            return LicenseVerdict(form, judge(form, signed, trust, status_list_token, id_number=id_number, now=now),
+                                  usage.results)
+        read = read_license(usage.license, trust, now=now)
+        verdict = judge(form, read.signed, trust, status_list_token, id_number=id_number, now=now)
+        return LicenseVerdict(form, verdict, usage.results, _items(read.signed.content, catalog), usage.usage)
+    read = read_license(text, trust, now=now)
+    verdict = judge(form, read.signed, trust, status_list_token, id_number=id_number, now=now)
+    content = read.signed.content
+    items = _items(content, catalog)
+    if form == FORM_LICENSE:
+        return LicenseVerdict(form, verdict, (), items)
+    if content is None or read.sd_jwt is None:
+        skipped = tuple(LicenseCheckResult.of(check, Status.SKIPPED, "not_checked_license") for check in
+                        (LicenseCheck.PRESENTATION_BINDING, LicenseCheck.PRESENTATION_FRESHNESS, LicenseCheck.NONCE))
+        return LicenseVerdict(form, verdict, skipped, items)
+    binding = check_binding(read.sd_jwt, content.identifier, trust, exchange_uscc, now=now)
+    results = binding.results
+    if binding.nonce is None or binding.expires_at is None or any(r.status is not Status.VALID for r in results) \
+            or verdict.status is not Status.VALID:
+        nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.SKIPPED, "not_checked_license")
+    elif claim_nonce is None:
+        nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.SKIPPED, "nonce_not_checked")
+    elif claim_nonce(binding.nonce, binding.expires_at):
+        nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.VALID, "nonce_first_use")
+    else:
+        nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.INVALID, "nonce_reused")
+    return LicenseVerdict(form, verdict, (*results, nonce), items)
+
+
+def _items(content: LicenseContent | None, catalog: Catalog | None) -> tuple[dict, ...]:
+    if content is None:
+        return ()
+    license_type = catalog.licenses.get(content.license_code) if catalog else None
+    return tuple(printed_items(license_type, content.items))

@@ -1,0 +1,203 @@
+"""A license version's three machine forms — credential, presentation (亮证), usage copy (加注件) —
+signed with a throwaway city PKI and verified by our verifier and, independently, by jwcrypto."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from jwcrypto import jwk, jws
+
+from catalog.loading import bundled_catalog_path, load_catalog
+from catalog.model import Catalog, Subject
+from exchange.certificates.model import StatusEntry
+from exchange.certificates.status_list import StatusList, sign_status_list
+from exchange.licenses.content import HolderIdentity, build_license_content, item_problems, validity_window
+from exchange.licenses.credential import sign_license
+from exchange.licenses.presentation import make_presentation
+from exchange.licenses.sd_jwt import SEPARATOR, make_disclosure, parse_sd_jwt
+from exchange.licenses.usage_copy import Use, make_usage_copy
+from exchange.licenses.verify import verify_license
+from tests.exchange.certificates.conftest import ISSUED_AT, Pki, make_pki
+
+HOLDER = HolderIdentity(Subject.PERSON, "王萱", "330784197608084585")
+SPOUSE_ID = "330702199003071233"
+LIST_URL = "http://127.0.0.1:8000/api/v1/status-lists/2"
+INDEX = 1234
+NOW = ISSUED_AT + timedelta(minutes=10)
+ITEMS = {"certificate_no": "J330702-2020-000123", "full_name": "王萱", "id_number": HOLDER.number,
+         "marital_status": "married", "registration_date": "2020-05-20", "spouse_name": "李明",
+         "spouse_id_number": SPOUSE_ID, "registration_authority": "金华市婺城区民政局"}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(bundled_catalog_path())
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[Pki]:
+    yield from make_pki(tmp_path_factory.mktemp("pki"), catalog, ("MZ", "SJ"))
+
+
+@pytest.fixture(scope="module")
+def credential(pki: Pki, catalog: Catalog) -> str:
+    content = build_license_content(
+        license_type=catalog.licenses["MARRIAGE_CERTIFICATE"], department=catalog.departments["MZ"], holder=HOLDER,
+        items=ITEMS, serial=7, version=1, supersedes=None, status=StatusEntry(LIST_URL, INDEX),
+        issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None)
+    return sign_license(content, pki.signer("MZ"))
+
+
+@pytest.fixture(scope="module")
+def status_token(pki: Pki) -> str:
+    return sign_status_list(StatusList.empty(LIST_URL), pki.signer("SJ"), now=ISSUED_AT)
+
+
+def verify(pki: Pki, catalog: Catalog, text: str, token: str, **kwargs):  # type: ignore[no-untyped-def]
+    sj = catalog.departments["SJ"].uscc
+    return verify_license(text, pki.trust(), token, exchange_uscc=sj, catalog=catalog,
+                          **{"now": NOW, **kwargs})
+
+
+def codes(verdict) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {c["check"]: (c["status"], c["code"]) for c in verdict.to_dict()["checks"]}
+
+
+def test_the_credential_verifies_and_an_independent_library_agrees(pki: Pki, catalog: Catalog, credential: str,
+                                                                    status_token: str) -> None:
+    verdict = verify(pki, catalog, credential, status_token, id_number=HOLDER.number)
+    assert verdict.status.value == "VALID", verdict.to_dict()
+    assert verdict.form == "license"
+    assert {row["name"]: row["value"] for row in verdict.items} == ITEMS
+    assert codes(verdict)["holder_binding"] == ("VALID", "holder_matches")
+    identifier = verdict.to_dict()["content"]["identifier"]
+    assert identifier.startswith("1.2.156.3005.2.2003.") and ".0000000007.01." in identifier
+
+    # jwcrypto checks the issuer's signature with the seal certificate's key; hashlib the digests
+    issuer_jwt, *disclosures, binding = credential.split(SEPARATOR)
+    header = json.loads(base64.urlsafe_b64decode(issuer_jwt.split(".")[0] + "=="))
+    leaf = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+    key = jwk.JWK.from_pem(leaf.public_key().public_bytes(serialization.Encoding.PEM,
+                                                          serialization.PublicFormat.SubjectPublicKeyInfo))
+    checked = jws.JWS()
+    checked.deserialize(issuer_jwt)
+    checked.verify(key, alg="ES256")
+    payload = json.loads(checked.payload)
+    assert binding == "" and payload["_sd_alg"] == "sha-256" and "marital_status" not in json.dumps(payload)
+    revealed = {}
+    for disclosure in disclosures:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(disclosure.encode()).digest()).rstrip(b"=").decode()
+        assert digest in payload["items"]["_sd"]
+        _, name, value = json.loads(base64.urlsafe_b64decode(disclosure + "=" * (-len(disclosure) % 4)))
+        revealed[name] = value
+    assert revealed == ITEMS
+    assert HOLDER.number not in payload["holder"]["id_masked"]
+
+
+def test_a_forged_disclosure_is_refused(pki: Pki, catalog: Catalog, credential: str, status_token: str) -> None:
+    parts = credential.split(SEPARATOR)
+    forged = SEPARATOR.join([parts[0], *parts[1:4], make_disclosure("marital_status", "divorced"), ""])
+    verdict = verify(pki, catalog, forged, status_token)
+    assert verdict.status.value == "INVALID"
+    assert codes(verdict)["integrity"] == ("INVALID", "disclosure_not_signed")
+
+
+def test_a_presentation_shows_only_the_chosen_items_once(pki: Pki, catalog: Catalog, credential: str,
+                                                         status_token: str) -> None:
+    identifier = verify(pki, catalog, credential, status_token).to_dict()["content"]["identifier"]
+    shown = make_presentation(credential, identifier, ["marital_status", "registration_date"], pki.signer("SJ"),
+                              now=ISSUED_AT + timedelta(minutes=9), minutes=5)
+    assert SPOUSE_ID not in shown.text and len(parse_sd_jwt(shown.text).disclosures) == 2
+    used: set[str] = set()
+
+    def claim(nonce: str, _until: object) -> bool:
+        first = nonce not in used
+        used.add(nonce)
+        return first
+
+    first = verify(pki, catalog, shown.text, status_token, claim_nonce=claim)
+    assert first.status.value == "VALID", first.to_dict()
+    assert first.form == "presentation"
+    assert {row["name"]: row["text_zh"] for row in first.items} == {"marital_status": "已婚",
+                                                                    "registration_date": "2020年5月20日"}
+    again = verify(pki, catalog, shown.text, status_token, claim_nonce=claim)
+    assert again.status.value == "INVALID" and codes(again)["nonce"] == ("INVALID", "nonce_reused")
+
+    late = verify(pki, catalog, shown.text, status_token, now=shown.expires_at + timedelta(seconds=1))
+    assert late.status.value == "INVALID"
+    assert codes(late)["presentation_freshness"] == ("INVALID", "presentation_expired")
+
+    # adding a disclosure the holder did not choose breaks the binding
+    spouse = next(d for d in parse_sd_jwt(credential).disclosures if "spouse_id_number" in
+                  base64.urlsafe_b64decode(d + "==").decode())
+    issuer_jwt, *chosen, binding = shown.text.split(SEPARATOR)
+    widened = SEPARATOR.join([issuer_jwt, *chosen, spouse, binding])
+    assert codes(verify(pki, catalog, widened, status_token))["presentation_binding"] == \
+           ("INVALID", "binding_mismatch")
+
+
+def test_a_presentation_bound_by_another_seal_is_refused(pki: Pki, catalog: Catalog, credential: str,
+                                                          status_token: str) -> None:
+    identifier = verify(pki, catalog, credential, status_token).to_dict()["content"]["identifier"]
+    shown = make_presentation(credential, identifier, ["marital_status"], pki.signer("MZ"), now=NOW)
+    verdict = verify(pki, catalog, shown.text, status_token)
+    assert codes(verdict)["presentation_binding"] == ("INVALID", "binding_mismatch")
+
+
+def test_a_usage_copy_is_valid_for_its_use_until_its_expiry(pki: Pki, catalog: Catalog, credential: str,
+                                                            status_token: str) -> None:
+    use = Use("PUBLIC_RENTAL_HOUSING", "公共租赁住房申请", "ZJ", "金华市住房和城乡建设局", "公租房资格审核（婚姻状况）",
+              "GZF-2026-000123")
+    copy = make_usage_copy(credential, ["marital_status", "spouse_name"], use, pki.signer("SJ"),
+                           catalog.departments["SJ"].uscc, now=NOW, valid_until=NOW + timedelta(days=30))
+    verdict = verify(pki, catalog, copy.token, status_token)
+    assert verdict.status.value == "VALID", verdict.to_dict()
+    assert verdict.form == "usage_copy" and verdict.usage is not None
+    assert verdict.usage["department"] == "ZJ" and verdict.usage["matter"] == "PUBLIC_RENTAL_HOUSING"
+    assert {row["name"] for row in verdict.items} == {"marital_status", "spouse_name"}
+    assert "仅限" in codes_messages(verdict)["usage_seal"]
+
+    expired = verify(pki, catalog, copy.token, status_token, now=NOW + timedelta(days=31))
+    assert codes(expired)["usage_window"] == ("INVALID", "usage_expired")
+
+    header, payload, signature = copy.token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["usage"]["department"] = "BDC"
+    tampered_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    tampered = verify(pki, catalog, f"{header}.{tampered_payload}.{signature}", status_token)
+    assert tampered.status.value == "INVALID"
+
+
+def test_revoked_license_is_invalid_in_every_form(pki: Pki, catalog: Catalog, credential: str) -> None:
+    revoked = sign_status_list(StatusList.empty(LIST_URL).revoke(INDEX, "superseded"), pki.signer("SJ"),
+                               now=ISSUED_AT)
+    identifier = verify(pki, catalog, credential, revoked).to_dict()["content"]["identifier"]
+    shown = make_presentation(credential, identifier, ["marital_status"], pki.signer("SJ"), now=NOW)
+    for text in (credential, shown.text):
+        verdict = verify(pki, catalog, text, revoked)
+        assert verdict.status.value == "INVALID"
+        assert verdict.to_dict()["revocation_reason"] == "superseded"
+
+
+def test_items_are_checked_against_the_license_type(catalog: Catalog) -> None:
+    marriage = catalog.licenses["MARRIAGE_CERTIFICATE"]
+    wrong = {**ITEMS, "marital_status": "divorced", "registration_date": "2020-13-01", "shoe_size": 42}
+    del wrong["spouse_name"]
+    assert item_problems(marriage, wrong) == {
+        "spouse_name": "missing", "shoe_size": "not a data item of MARRIAGE_CERTIFICATE",
+        "marital_status": "must be one of married", "registration_date": "must be a date YYYY-MM-DD"}
+    disability = catalog.licenses["DISABILITY_CARD"]
+    until = validity_window(disability, ISSUED_AT, date(2030, 1, 31))
+    assert until is not None and until.isoformat() == "2030-01-31T15:59:59+00:00"
+
+
+def codes_messages(verdict) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {c["check"]: c["message_zh"] for c in verdict.to_dict()["checks"]}
+
