@@ -13,6 +13,7 @@ from api.problems import register_problem_handlers
 from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
+from api.routes import licenses_api
 from api.runtime import Runtime, close_request_session
 from api.settings import Settings
 from catalog.city_time import beijing_time
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     spec = ApiSpec(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     document_security_schemes(spec)
     for blueprint in (health.blp, catalog_api.blp, trust_api.blp, exchange_api.blp, me_api.blp,
-                      certificates_api.blp, applications_api.blp, statistics_api.blp):
+                      certificates_api.blp, applications_api.blp, statistics_api.blp, licenses_api.blp):
         spec.register_blueprint(blueprint)
     if settings.dev_idp:  # 开发测试用身份认证: never in production (docs/operations.md)
         spec.register_blueprint(dev_idp.blp)

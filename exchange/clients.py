@@ -51,6 +51,8 @@ class ClientScope(StrEnum):
     """Open and update applications for a matter (the matter handlers)."""
     CERTIFICATES_REVOKE = "certificates:revoke"
     """Revoke e-certificates issued by the client's own department."""
+    LICENSES_WRITE = "licenses:write"
+    """Issue, amend and revoke e-licenses of the types the client's own department issues."""
 
 
 DEFAULT_SCOPES = (ClientScope.EXCHANGE_REQUEST,)

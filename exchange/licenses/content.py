@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
 from catalog.citizen_id import mask_id_number
+from catalog.city_time import BEIJING
 from catalog.model import Department, LicenseType, Subject, ValidityRule
 from exchange.certificates.identifiers import InvalidCertificateIdentifier
 from exchange.certificates.model import (
@@ -129,8 +130,21 @@ class HolderIdentity:
     number: str
     """The full ID number or USCC: personal data for a person, never stored or logged in clear."""
 
-    def masked(self) -> str:
-        return mask_id_number(self.number) if self.kind is Subject.PERSON else self.number
+    def held_by(self) -> HeldBy:
+        """What a new license says of its holder (a fresh binding salt)."""
+        masked = mask_id_number(self.number) if self.kind is Subject.PERSON else self.number
+        return HeldBy(self.kind, self.name, masked, HolderBinding.of(self.number))
+
+
+@dataclass(frozen=True)
+class HeldBy:
+    """What a license says of its holder: kind, name, masked number and binding digest (a new
+    version of a license keeps its predecessor's)."""
+
+    kind: Subject
+    name: str
+    id_masked: str
+    binding: HolderBinding
 
 
 def item_problems(license_type: LicenseType, items: Any) -> dict[str, str]:
@@ -156,10 +170,10 @@ def validity_window(license_type: LicenseType, valid_from: datetime,
     if license_type.validity is ValidityRule.STATED:
         if stated_until is None:
             raise InvalidInput("valid_until", f"required: a {license_type.name_zh} states its own validity")
-        end = datetime(stated_until.year, stated_until.month, stated_until.day, 16, tzinfo=timezone.utc)
+        end = datetime(stated_until.year, stated_until.month, stated_until.day, 23, 59, 59, tzinfo=BEIJING)
         if end <= valid_from:
             raise InvalidInput("valid_until", "must be after the license takes effect")
-        return end - timedelta(seconds=1)  # 23:59:59 Beijing time
+        return end.astimezone(timezone.utc)
     if stated_until is not None:
         raise InvalidInput("valid_until", f"a {license_type.name_zh} does not state a validity; "
                                           f"the catalog's rule is {license_type.validity.label_zh}")
@@ -171,7 +185,7 @@ def validity_window(license_type: LicenseType, valid_from: datetime,
     return None
 
 
-def build_license_content(*, license_type: LicenseType, department: Department, holder: HolderIdentity,
+def build_license_content(*, license_type: LicenseType, department: Department, holder: HeldBy,
                           items: Mapping[str, Any], serial: int, version: int, supersedes: str | None,
                           status: StatusEntry, issued_at: datetime, valid_from: datetime,
                           valid_until: datetime | None) -> LicenseContent:
@@ -185,8 +199,8 @@ def build_license_content(*, license_type: LicenseType, department: Department, 
         supersedes=supersedes,
         holder_kind=holder.kind,
         holder_name=holder.name,
-        holder_id_masked=holder.masked(),
-        holder_binding=HolderBinding.of(holder.number),
+        holder_id_masked=holder.id_masked,
+        holder_binding=holder.binding,
         issuer=Issuer(department.code, department.legal_name_zh, department.uscc),
         issued_at=_whole_seconds(issued_at),
         valid_from=_whole_seconds(valid_from),

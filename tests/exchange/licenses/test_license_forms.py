@@ -49,7 +49,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[
 @pytest.fixture(scope="module")
 def credential(pki: Pki, catalog: Catalog) -> str:
     content = build_license_content(
-        license_type=catalog.licenses["MARRIAGE_CERTIFICATE"], department=catalog.departments["MZ"], holder=HOLDER,
+        license_type=catalog.licenses["MARRIAGE_CERTIFICATE"], department=catalog.departments["MZ"], holder=HOLDER.held_by(),
         items=ITEMS, serial=7, version=1, supersedes=None, status=StatusEntry(LIST_URL, INDEX),
         issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None)
     return sign_license(content, pki.signer("MZ"))
@@ -195,7 +195,7 @@ def test_items_are_checked_against_the_license_type(catalog: Catalog) -> None:
         "marital_status": "must be one of married", "registration_date": "must be a date YYYY-MM-DD"}
     disability = catalog.licenses["DISABILITY_CARD"]
     until = validity_window(disability, ISSUED_AT, date(2030, 1, 31))
-    assert until is not None and until.isoformat() == "2030-01-31T15:59:59+00:00"
+    assert until is not None and until.isoformat() == "2030-01-31T15:59:59+00:00"  # 23:59:59 Beijing time
 
 
 def codes_messages(verdict) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -1,0 +1,53 @@
+"""Wiring of the license library for the current request or command: the library context, the
+signed license status list, and verification with the nonce registry. The JSON API, the pages
+and the CLI call these, so they give the same answers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from api.live_catalog import live_catalog
+from api.runtime import Runtime, db, runtime
+from catalog.model import Catalog
+from exchange.licenses.nonces import claim_nonce
+from exchange.licenses.service import STATUS_LIST_PATH, LicenseLibrary, license_box, license_status_list
+from exchange.licenses.verdict import LicenseVerdict
+from exchange.licenses.verify import verify_license
+from seals.registry import trust_store
+from sqlalchemy.orm import Session
+
+
+def build_library(current: Runtime, catalog: Catalog) -> LicenseLibrary:
+    return LicenseLibrary(catalog=catalog, seal_settings=current.seal_settings, hash_key=current.subject_hash_key,
+                          box=license_box(current.subject_hash_key),
+                          status_list_url=current.settings.public_url + STATUS_LIST_PATH)
+
+
+def library() -> LicenseLibrary:
+    return build_library(runtime(), live_catalog().catalog)
+
+
+def exchange_uscc(current: Runtime, catalog: Catalog) -> str:
+    return catalog.departments[current.settings.exchange_department].uscc
+
+
+def signed_license_status_list(current: Runtime, session: Session) -> str:
+    """The signed license status list (re-signed and stored when it changed or nears expiry; the caller commits)."""
+    return license_status_list(session, current.seal_settings, current.settings.exchange_department,
+                               current.settings.public_url + STATUS_LIST_PATH, datetime.now(timezone.utc))
+
+
+def verify_license_text(text: str, id_number: str | None) -> LicenseVerdict:
+    """The verdict on a license credential, presentation or usage copy; a presentation's nonce
+    is claimed here, so it verifies once."""
+    current, session = runtime(), db()
+    catalog = live_catalog().catalog
+    token = signed_license_status_list(current, session)
+    trust = trust_store(session, current.seal_settings)
+    session.commit()
+    now = datetime.now(timezone.utc)
+    verdict = verify_license(text, trust, token, exchange_uscc=exchange_uscc(current, catalog), now=now,
+                             catalog=catalog, id_number=id_number or None,
+                             claim_nonce=lambda nonce, until: claim_nonce(session, nonce, until, now))
+    session.commit()
+    return verdict

@@ -1,0 +1,280 @@
+"""E-licenses over HTTP (电子证照库):
+
+- departments' systems (scope licenses:write) issue, amend and revoke the licenses of the types
+  their department issues: `POST /api/v1/licenses`, `.../{identifier}/amendments`,
+  `.../{identifier}/revocation`, and read one they issued: `GET /api/v1/licenses/{identifier}`;
+- holders see their wallet (我的证照, `GET /api/v1/me/licenses`), download a credential and
+  make a presentation that shows chosen items only (亮证, `POST .../presentations`);
+- anyone verifies a credential, presentation or usage copy (`POST /api/v1/licenses/verification`)
+  and fetches the license status list (`GET /api/v1/status-lists/2`) and the 证照目录
+  (`GET /api/v1/catalog/licenses`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import segno
+from flask import Response, url_for
+
+from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
+from api.license_services import library, signed_license_status_list, verify_license_text
+from api.live_catalog import live_catalog
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.rate_limit import limit_verification
+from api.runtime import db, runtime
+from api.schemas.licenses import (
+    LicenseAmendSchema,
+    LicenseIssueSchema,
+    LicenseRevocationSchema,
+    LicenseSchema,
+    LicenseTypeSchema,
+    LicenseVerdictSchema,
+    LicenseVerifyRequestSchema,
+    PresentationRequestSchema,
+    PresentationSchema,
+)
+from catalog.model import Catalog, LicenseType, Subject
+from exchange.clients import ClientScope
+from exchange.licenses.content import printed_items
+from exchange.licenses.presentation import make_presentation
+from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
+from exchange.licenses.service import (
+    IssueRequest,
+    LicenseConflict,
+    LicenseLibrary,
+    LicenseNotFound,
+    NotTheIssuer,
+    amend_license,
+    checked_holder,
+    credential_of,
+    find_version,
+    holder_key,
+    holder_licenses,
+    issue_license,
+    license_of,
+    revoke_license,
+    stored_content,
+    versions_of,
+)
+from seals.registry import active_signer
+
+blp = Blueprint("licenses", __name__, url_prefix="/api/v1",
+                description="E-licenses: issue, amend, revoke, hold, show and verify (电子证照)")
+
+
+def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:
+    catalog = lib.catalog
+    content = stored_content(lib, version)
+    license_type = catalog.licenses.get(record.license_type)
+    issuer = catalog.departments.get(record.issuer_department)
+    return {
+        "identifier": version.identifier,
+        "license_type": record.license_type,
+        "license_name_zh": license_type.name_zh if license_type else content.license_name_zh,
+        "issuer": record.issuer_department,
+        "issuer_name_zh": issuer.legal_name_zh if issuer else content.issuer.name_zh,
+        "holder_name": content.holder_name,
+        "holder_id_masked": content.holder_id_masked,
+        "status": record.status,
+        "version": version.version,
+        "items": printed_items(license_type, content.items),
+        "versions": versions_of(db(), record),
+        "links": {"credential": url_for("licenses.credential", identifier=version.identifier),
+                  "presentations": url_for("licenses.present", identifier=version.identifier)},
+    }
+
+
+@blp.route("/licenses", methods=["POST"])
+@blp.arguments(LicenseIssueSchema)
+@blp.response(201, LicenseSchema)
+@blp.alt_response(200, schema=LicenseSchema, description="The reference was issued before: that license")
+@blp.doc(security=CLIENT_SECURITY)
+def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Issue a license of a type your department issues (scope licenses:write), version 1, sealed."""
+    client = require_client(ClientScope.LICENSES_WRITE)
+    lib = library()
+    holder_body = body["holder"]
+    kind = Subject.PERSON if "id_number" in holder_body else Subject.ORGANISATION
+    holder = checked_holder(kind, holder_body["name"], holder_body.get("id_number") or holder_body["uscc"])
+    request = IssueRequest(license_type=body["license_type"], holder=holder, items=body["items"],
+                           reference=body["reference"], valid_from=body.get("valid_from"),
+                           valid_until=body.get("valid_until"))
+    session = db()
+    try:
+        issued = issue_license(session, lib, client.department_code, request)
+    except NotTheIssuer as refused:
+        raise Problem("forbidden-by-policy", str(refused)) from None
+    session.commit()
+    return license_view(lib, issued.license, issued.version), 201 if issued.created else 200
+
+
+@blp.route("/licenses/<identifier>")
+@blp.response(200, LicenseSchema)
+@blp.doc(security=CLIENT_SECURITY)
+def issued_license(identifier: str) -> dict[str, Any]:
+    """A license your department issued, by the identifier of any of its versions (scope licenses:write)."""
+    client = require_client(ClientScope.LICENSES_WRITE)
+    lib, session = library(), db()
+    record = _issued_by(session, client.department_code, identifier)
+    return license_view(lib, record, _current(session, record))
+
+
+@blp.route("/licenses/<identifier>/amendments", methods=["POST"])
+@blp.arguments(LicenseAmendSchema)
+@blp.response(201, LicenseSchema)
+@blp.doc(security=CLIENT_SECURITY)
+def amend(body: dict[str, Any], identifier: str) -> dict[str, Any]:
+    """Amend a license: the next version with the changed items; the version named (it must be the
+    current one, else 409) becomes superseded and verifies as such."""
+    client = require_client(ClientScope.LICENSES_WRITE)
+    lib, session = library(), db()
+    try:
+        version = amend_license(session, lib, client.department_code, identifier, body["changes"],
+                                body.get("valid_until"))
+    except NotTheIssuer as refused:
+        raise Problem("forbidden-by-policy", str(refused)) from None
+    except LicenseConflict as conflict:
+        raise Problem("conflict", str(conflict)) from None
+    session.commit()
+    return license_view(lib, license_of(session, version), version)
+
+
+@blp.route("/licenses/<identifier>/revocation", methods=["POST"])
+@blp.arguments(LicenseRevocationSchema)
+@blp.response(200, LicenseSchema)
+@blp.doc(security=CLIENT_SECURITY)
+def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
+    """Revoke a license your department issued: every form of it (credential, presentations,
+    usage copies) verifies as revoked from now on."""
+    client = require_client(ClientScope.LICENSES_WRITE)
+    lib, session = library(), db()
+    version = revoke_license(session, lib, client.department_code, identifier, body["reason"])
+    session.commit()
+    return license_view(lib, license_of(session, version), version)
+
+
+@blp.route("/me/licenses")
+@blp.response(200, LicenseSchema(many=True))
+@blp.doc(security=CITIZEN_SECURITY)
+def mine() -> list[dict[str, Any]]:
+    """我的证照: my licenses (current versions), newest first."""
+    citizen = current_citizen()
+    lib = library()
+    return [license_view(lib, record, version) for record, version in
+            holder_licenses(db(), lib.hash_key, Subject.PERSON, citizen.id_number)]
+
+
+@blp.route("/me/licenses/<identifier>/credential")
+@blp.doc(security=CITIZEN_SECURITY, responses={"200": {"description": "The SD-JWT with every disclosure",
+                                                       "content": {"application/sd-jwt": {"schema": {"type": "string"}}}}})
+def credential(identifier: str) -> Response:
+    """Download my license's credential (an SD-JWT with every item disclosable)."""
+    lib, version = _held(identifier)
+    response = Response(credential_of(lib, version), mimetype="application/sd-jwt")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Disposition"] = f'attachment; filename="{version.identifier}.sd-jwt"'
+    return response
+
+
+@blp.route("/me/licenses/<identifier>/presentations", methods=["POST"])
+@blp.arguments(PresentationRequestSchema)
+@blp.response(201, PresentationSchema)
+@blp.doc(security=CITIZEN_SECURITY)
+def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
+    """亮证: show my license with only the chosen items, bound to a nonce, for a few minutes.
+    The verifier checks it once (`POST /api/v1/licenses/verification`)."""
+    lib, version = _held(identifier)
+    session = db()
+    if version.status != "valid":
+        raise Problem("conflict", "This version is not the license's current, valid version.")
+    signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
+    shown = make_presentation(credential_of(lib, version), version.identifier, body["items"], signer,
+                              now=datetime.now(timezone.utc), minutes=body["minutes"], nonce=body.get("nonce"))
+    return {"presentation": shown.text, "nonce": shown.nonce, "expires_at": shown.expires_at,
+            "qr_svg": qr_svg(shown.text)}
+
+
+@blp.route("/licenses/verification", methods=["POST"])
+@blp.arguments(LicenseVerifyRequestSchema)
+@blp.response(200, LicenseVerdictSchema)
+def verify(body: dict[str, str]) -> dict[str, Any]:
+    """Verify a license credential, a presentation (亮证; once: its nonce is then used up) or a
+    usage copy (加注件). No authentication; rate-limited per address."""
+    limit_verification()
+    return verify_license_text(body["license"], body.get("id_number")).to_dict()
+
+
+@blp.route("/status-lists/2")
+@blp.doc(responses={"200": {"description": "The signed license status list (JWS, typ mianzheng-statuslist+jwt)",
+                            "content": {"application/jwt": {"schema": {"type": "string"}}}}})
+def status_list() -> Response:
+    """The city's license status list: one revocation bit per license version, with reasons (superseded, ...)."""
+    token = signed_license_status_list(runtime(), db())
+    db().commit()
+    response = Response(token, mimetype="application/jwt")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@blp.route("/catalog/licenses")
+@blp.response(200, LicenseTypeSchema(many=True))
+def license_types() -> list[dict[str, Any]]:
+    """证照目录: every license type of the live catalog, with its 用证清单."""
+    catalog = live_catalog().catalog
+    return [_type_view(catalog, t) for t in catalog.licenses.values()]
+
+
+@blp.route("/catalog/licenses/<code>")
+@blp.response(200, LicenseTypeSchema)
+def license_type(code: str) -> dict[str, Any]:
+    """One license type of the live catalog."""
+    catalog = live_catalog().catalog
+    if code not in catalog.licenses:
+        raise Problem("not-found", f"The live catalog has no license type {code!r}.")
+    return _type_view(catalog, catalog.licenses[code])
+
+
+def qr_svg(text: str) -> str | None:
+    """The text as an SVG QR code, or None when it does not fit one (version 40, level L)."""
+    try:
+        code = segno.make(text, error="l", micro=False, boost_error=False)
+    except segno.DataOverflowError:
+        return None
+    return code.svg_inline(scale=2)
+
+
+def _type_view(catalog: Catalog, license_type: LicenseType) -> dict[str, Any]:
+    document = next(entry for entry in catalog.to_document()["licenses"] if entry["code"] == license_type.code)
+    items = [{"values": {}, **item} for item in document["data_items"]]  # a dict's own .values is no value map
+    return {"proof": None, "validity_years": None, **document, "data_items": items}
+
+
+def _issued_by(session: Any, department: str, identifier: str) -> LicenseRecord:
+    try:
+        record = license_of(session, find_version(session, identifier))
+    except LicenseNotFound:
+        record = None
+    if record is None or record.issuer_department != department:
+        raise Problem("not-found", "Your department issued no license with this identifier.")
+    return record
+
+
+def _current(session: Any, record: LicenseRecord) -> LicenseVersionRecord:
+    return next(v for v in versions_of(session, record) if v.version == record.current_version)
+
+
+def _held(identifier: str) -> tuple[LicenseLibrary, LicenseVersionRecord]:
+    """The version `identifier` of a license the signed-in citizen holds (404 otherwise)."""
+    citizen = current_citizen()
+    lib, session = library(), db()
+    try:
+        version = find_version(session, identifier)
+        record = license_of(session, version)
+    except LicenseNotFound:
+        record = None
+    if record is None or record.holder_key != holder_key(lib.hash_key, Subject.PERSON, citizen.id_number):
+        raise Problem("not-found", "You hold no license with this identifier.")
+    return lib, version

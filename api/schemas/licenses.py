@@ -1,0 +1,153 @@
+"""Schemas of the e-license library: issuing, amending and revoking (departments), the wallet
+and presentations (holders), verification (anyone), and the 证照目录."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from api.schemas.catalog import DataItemSchema
+from api.schemas.certificates import CheckSchema
+from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES
+
+_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as MARRIAGE_CERTIFICATE")
+_NAME = ma.validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be a data item name such as marital_status")
+_REASONS = [code for code in REVOCATION_REASONS if code != "superseded"]
+
+
+class HolderSchema(ma.Schema):
+    """A person by ID number, or an organisation by unified social credit code."""
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100), metadata={"example": "王萱"})
+    id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18),
+                                 metadata={"example": "330784197608084585"})
+    uscc = ma.fields.String(validate=ma.validate.Length(equal=18))
+
+    @ma.validates_schema
+    def _one_number(self, data: dict[str, Any], **_kwargs: object) -> None:
+        if ("id_number" in data) == ("uscc" in data):
+            raise ma.ValidationError("give exactly one of id_number (a person) and uscc (an organisation)", "_schema")
+
+
+class LicenseIssueSchema(ma.Schema):
+    license_type = ma.fields.String(required=True, validate=_CODE, metadata={"example": "MARRIAGE_CERTIFICATE"})
+    reference = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=128),
+        metadata={"description": "The department's own record id: issuing the same reference again returns the "
+                                 "license issued the first time (200) instead of a second one",
+                  "example": "MZ-JH-2026-000123"})
+    holder = ma.fields.Nested(HolderSchema, required=True)
+    items = ma.fields.Dict(keys=ma.fields.String(validate=_NAME), required=True,
+                           metadata={"description": "Every data item of the license type (null: not applicable)"})
+    valid_from = ma.fields.Date(metadata={"description": "Default: now"})
+    valid_until = ma.fields.Date(metadata={"description": "Only for types whose validity rule is `stated`"})
+
+
+class LicenseAmendSchema(ma.Schema):
+    changes = ma.fields.Dict(keys=ma.fields.String(validate=_NAME), required=True,
+                             validate=ma.validate.Length(min=1, error="change at least one item"),
+                             metadata={"description": "The items that change; the others are kept"})
+    valid_until = ma.fields.Date()
+
+
+class LicenseRevocationSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.OneOf(_REASONS))
+
+
+class LicenseItemSchema(ma.Schema):
+    name = ma.fields.String()
+    label_zh = ma.fields.String()
+    value = ma.fields.Raw(allow_none=True)
+    text_zh = ma.fields.String()
+
+
+class LicenseVersionSchema(ma.Schema):
+    identifier = ma.fields.String(metadata={"description": "GB/T 36904 identifier of this version"})
+    version = ma.fields.Integer()
+    status = ma.fields.String(metadata={"enum": ["valid", "superseded", "revoked"]})
+    issued_at = ma.fields.DateTime()
+    valid_from = ma.fields.DateTime()
+    valid_until = ma.fields.DateTime(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+    revocation_reason = ma.fields.String(allow_none=True)
+
+
+class LicenseLinksSchema(ma.Schema):
+    credential = ma.fields.String(metadata={"description": "The SD-JWT credential with every disclosure (holder only)"})
+    presentations = ma.fields.String(metadata={"description": "POST here to show the license (亮证)"})
+
+
+class LicenseSchema(ma.Schema):
+    identifier = ma.fields.String(metadata={"description": "Identifier of the current version"})
+    license_type = ma.fields.String()
+    license_name_zh = ma.fields.String()
+    issuer = ma.fields.String()
+    issuer_name_zh = ma.fields.String()
+    holder_name = ma.fields.String()
+    holder_id_masked = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["valid", "revoked"]})
+    version = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(LicenseItemSchema))
+    versions = ma.fields.List(ma.fields.Nested(LicenseVersionSchema))
+    links = ma.fields.Nested(LicenseLinksSchema)
+
+
+class PresentationRequestSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.String(validate=_NAME), required=True,
+                           validate=ma.validate.Length(min=1, error="choose at least one item to show"),
+                           metadata={"example": ["marital_status", "registration_date"]})
+    minutes = ma.fields.Integer(load_default=DEFAULT_MINUTES, validate=ma.validate.Range(min=1, max=MAX_MINUTES))
+    nonce = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"),
+                             metadata={"description": "The verifier's nonce; default: a fresh one"})
+
+
+class PresentationSchema(ma.Schema):
+    presentation = ma.fields.String(metadata={"description": "SD-JWT: issuer JWT ~ chosen disclosures ~ binding JWT"})
+    nonce = ma.fields.String()
+    expires_at = ma.fields.DateTime()
+    qr_svg = ma.fields.String(allow_none=True, metadata={"description": "The presentation as a QR code (SVG), "
+                                                                         "null when it is too long for one"})
+
+
+class LicenseVerifyRequestSchema(ma.Schema):
+    license = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200_000),
+                               metadata={"description": "A license credential, a presentation or a usage copy"})
+    id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18))
+
+
+class LicenseVerdictSchema(ma.Schema):
+    status = ma.fields.String(metadata={"enum": ["VALID", "INVALID", "ERROR"]})
+    form = ma.fields.String(metadata={"enum": ["license", "presentation", "usage_copy", "unknown"]})
+    checks = ma.fields.List(ma.fields.Nested(CheckSchema))
+    revocation_reason = ma.fields.String(allow_none=True)
+    signer = ma.fields.Dict(allow_none=True)
+    signing_time = ma.fields.String(allow_none=True)
+    signing_time_source = ma.fields.String(allow_none=True)
+    content = ma.fields.Dict(allow_none=True)
+    items = ma.fields.List(ma.fields.Nested(LicenseItemSchema))
+    usage = ma.fields.Dict(allow_none=True, metadata={"description": "A usage copy's use: matter, department, "
+                                                                     "purpose, case, used_at, valid_until"})
+
+
+class LicenseUseSchema(ma.Schema):
+    matter = ma.fields.String()
+    departments = ma.fields.List(ma.fields.String())
+    items = ma.fields.List(ma.fields.String())
+    purpose_zh = ma.fields.String()
+
+
+class LicenseTypeSchema(ma.Schema):
+    code = ma.fields.String(metadata={"example": "MARRIAGE_CERTIFICATE"})
+    type_code = ma.fields.String(metadata={"description": "Type segment of the GB/T 36904 identifier"})
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    department = ma.fields.String()
+    holder = ma.fields.String(metadata={"enum": ["person", "organisation"]})
+    proof = ma.fields.String(allow_none=True, metadata={"description": "The proof a license answers (mode e_license)"})
+    data_items = ma.fields.List(ma.fields.Nested(DataItemSchema))
+    validity = ma.fields.String(metadata={"enum": ["permanent", "years", "stated"]})
+    validity_years = ma.fields.Integer(allow_none=True)
+    legal_basis_zh = ma.fields.String()
+    uses = ma.fields.List(ma.fields.Nested(LicenseUseSchema), metadata={"description": "用证清单"})

@@ -1,0 +1,90 @@
+"""The license library's tables.
+
+- `licenses`: one row per license (a holder's 结婚证, say): type, issuer, serial, holder (a keyed
+  hash only), the current version and whether it is revoked; `reference` is the issuing
+  department's own record id, unique per department, which makes issuing and bulk import
+  idempotent.
+- `license_versions`: one row per version: its identifier, times, status (valid, superseded,
+  revoked), its entry in the license status list, and the credential sealed with AES-GCM bound
+  to the identifier (it holds every data item in clear).
+- `license_nonces`: the nonces of presentations already verified (a unique claim each).
+- `license_usages`: every usage copy (加注件) the exchange made: which version, matter,
+  department, case and until when.
+
+Serials, versions and status indexes are claimed by unique constraints; a collision is retried
+by the service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from catalog.orm import Base, UtcDateTime
+
+
+class LicenseState(StrEnum):
+    VALID = "valid"
+    SUPERSEDED = "superseded"
+    REVOKED = "revoked"
+
+
+class LicenseRecord(Base):
+    __tablename__ = "licenses"
+    __table_args__ = (
+        UniqueConstraint("issuer_department", "license_type", "serial", name="uq_licenses_issuer_type_serial"),
+        UniqueConstraint("issuer_department", "reference", name="uq_licenses_issuer_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    license_type: Mapped[str] = mapped_column(String(64))
+    issuer_department: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(128))
+    holder_key: Mapped[str] = mapped_column(String(64), index=True)
+    holder_kind: Mapped[str] = mapped_column(String(16))
+    current_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LicenseVersionRecord(Base):
+    __tablename__ = "license_versions"
+    __table_args__ = (UniqueConstraint("license_id", "version", name="uq_license_versions_license_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    identifier: Mapped[str] = mapped_column(String(160), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    valid_from: Mapped[datetime] = mapped_column(UtcDateTime())
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    status_index: Mapped[int] = mapped_column(Integer, unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    credential_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LicenseNonce(Base):
+    __tablename__ = "license_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    used_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LicenseUsage(Base):
+    __tablename__ = "license_usages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("license_versions.id"), index=True)
+    matter: Mapped[str] = mapped_column(String(64), index=True)
+    department: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(32))
+    case_number: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime())

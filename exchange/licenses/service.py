@@ -1,0 +1,368 @@
+"""Issuing, amending and revoking licenses, and reading a holder's library.
+
+Departments' systems issue the licenses of the types the catalog says they issue. Each version
+is a credential (`credential.py`) signed by the department's seal, with its own identifier and
+its own entry in the license status list (list 2, beside the certificates' list 1, in the same
+`status_lists` table and format: `exchange.certificates.status_list`). Amending issues the next
+version and revokes the old one's entry with the reason `superseded`; revoking sets the current
+version's entry. So every form made of a version — the credential, a presentation, a usage
+copy — turns invalid with it, and the status list tells a verifier why.
+
+Services take a `Session` and never commit; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from catalog.city_time import BEIJING
+from catalog.credit_code import parse_uscc
+from catalog.errors import InvalidIdentifier
+from catalog.model import Catalog, LicenseType, Subject
+from exchange.answer_store import AnswerBox
+from exchange.certificates.model import StatusEntry
+from exchange.certificates.status_list import REVOCATION_REASONS, StatusList, allocate_index, sign_status_list
+from exchange.certificates.status_list import DEFAULT_VALIDITY as STATUS_LIST_VALIDITY
+from exchange.errors import ExchangeError, InvalidInput, NotFound
+from exchange.issuance import StatusListRecord
+from exchange.licenses.content import (
+    HeldBy,
+    HolderIdentity,
+    LicenseContent,
+    build_license_content,
+    item_problems,
+    validity_window,
+)
+from exchange.licenses.credential import sign_license
+from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
+from exchange.subjects import subject_key
+from seals.b64 import b64url_decode
+from seals.registry import active_signer
+from seals.settings import SealSettings
+
+LICENSE_STATUS_LIST_ID = 2
+LICENSE_STATUS_LIST_SIZE = 1_048_576
+"""Entries of the license status list (128 KiB): room for the city's licenses and their versions."""
+STATUS_LIST_PATH = f"/api/v1/status-lists/{LICENSE_STATUS_LIST_ID}"
+_ATTEMPTS = 4
+
+
+class NotTheIssuer(ExchangeError):
+    """The department does not issue this license type, or did not issue this license."""
+
+
+class LicenseNotFound(NotFound):
+    """No such license version (or not visible to the caller)."""
+
+
+class LicenseConflict(ExchangeError):
+    """The license changed meanwhile: it is revoked, or the version named is no longer current."""
+
+
+@dataclass(frozen=True)
+class LicenseLibrary:
+    """What the license services need of the installation."""
+
+    catalog: Catalog
+    seal_settings: SealSettings
+    hash_key: bytes = field(repr=False)
+    box: AnswerBox
+    status_list_url: str
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """A department's request to issue one license; `reference` is its own record id."""
+
+    license_type: str
+    holder: HolderIdentity
+    items: Mapping[str, Any]
+    reference: str
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+@dataclass(frozen=True)
+class Issued:
+    license: LicenseRecord
+    version: LicenseVersionRecord
+    created: bool
+    """False when the reference was already issued: the existing license is returned unchanged."""
+
+
+def license_box(secret: bytes) -> AnswerBox:
+    """The AES-GCM box of stored credentials, under a key of its own derived from `secret`."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mianzheng license credentials v1")
+    return AnswerBox(hkdf.derive(secret))
+
+
+def holder_key(hash_key: bytes, kind: Subject, number: str) -> str:
+    """The keyed hash a holder is stored under: the subject key of a person, of "uscc:<code>" for an organisation."""
+    if kind is Subject.PERSON:
+        return subject_key(hash_key, number)
+    return hmac.new(hash_key, f"uscc:{number}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:
+    """The holder, its number validated (`InvalidInput` naming holder.id_number or holder.uscc)."""
+    if kind is Subject.PERSON:
+        try:
+            subject_key(b"check", number)
+        except InvalidIdentifier as error:
+            raise InvalidInput("holder.id_number", str(error)) from None
+        return HolderIdentity(kind, name, number.strip().upper())
+    try:
+        code = parse_uscc(number).code
+    except InvalidIdentifier as error:
+        raise InvalidInput("holder.uscc", str(error)) from None
+    return HolderIdentity(kind, name, code)
+
+
+def issue_license(session: Session, library: LicenseLibrary, department: str, request: IssueRequest, *,
+                  taken: set[int] | None = None) -> Issued:
+    """Issue version 1 of a license of `department`, or return the one its `reference` already names.
+
+    `taken`: the status indexes in use, when the caller (bulk import) keeps them; read otherwise."""
+    license_type = _issuable_type(library.catalog, department, request.license_type)
+    if request.holder.kind is not license_type.holder:
+        raise InvalidInput("holder", f"a {license_type.name_zh} is held by a {license_type.holder.label_zh}")
+    existing = session.scalars(select(LicenseRecord).where(LicenseRecord.issuer_department == department,
+                                                           LicenseRecord.reference == request.reference)).first()
+    if existing is not None:
+        return Issued(existing, current_version(session, existing), created=False)
+    _check_items(license_type, request.items)
+    now = library.clock()
+    valid_from = now if request.valid_from is None else _start_of_day(request.valid_from)
+    valid_until = validity_window(license_type, valid_from, request.valid_until)
+    for attempt in range(_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                serial = (session.scalar(select(func.max(LicenseRecord.serial)).where(
+                    LicenseRecord.issuer_department == department,
+                    LicenseRecord.license_type == license_type.code)) or 0) + 1
+                record = LicenseRecord(license_type=license_type.code, issuer_department=department, serial=serial,
+                                       reference=request.reference, holder_kind=license_type.holder.value,
+                                       holder_key=holder_key(library.hash_key, request.holder.kind,
+                                                             request.holder.number),
+                                       current_version=1, status=LicenseState.VALID, created_at=now)
+                session.add(record)
+                session.flush()
+                version = _new_version(session, library, record, license_type, holder=request.holder.held_by(),
+                                       items=request.items, supersedes=None, now=now,
+                                       valid_from=valid_from, valid_until=valid_until, taken=taken)
+            return Issued(record, version, created=True)
+        except IntegrityError:  # a concurrent issue took the serial, the index or the reference
+            if taken is not None:
+                taken.clear()
+                taken.update(_taken_indexes(session))
+            if attempt == _ATTEMPTS - 1:
+                raise
+            again = session.scalars(select(LicenseRecord).where(LicenseRecord.issuer_department == department,
+                                                                LicenseRecord.reference == request.reference)).first()
+            if again is not None:
+                return Issued(again, current_version(session, again), created=False)
+    raise AssertionError("unreachable")
+
+
+def amend_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
+                  changes: Mapping[str, Any], valid_until: date | None = None) -> LicenseVersionRecord:
+    """Issue the next version of the license whose current version is `identifier`, with the
+    items changed as given; the old version becomes superseded (and so is its status entry)."""
+    version = find_version(session, identifier)
+    record = _own_license(session, department, version)
+    if record.status == LicenseState.REVOKED:
+        raise LicenseConflict(f"license {identifier} is revoked and cannot be amended")
+    if version.version != record.current_version:
+        raise LicenseConflict(f"{identifier} is superseded; amend the license's current version")
+    license_type = _issuable_type(library.catalog, department, record.license_type)
+    old = stored_content(library, version)
+    items = {**old.items, **changes}
+    _check_items(license_type, items, prefix="changes")
+    now = library.clock()
+    if valid_until is None and old.valid_until is not None and license_type.validity.value == "stated":
+        until = old.valid_until
+    else:
+        until = validity_window(license_type, now, valid_until)
+    holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked, old.holder_binding)
+    record.current_version = version.version + 1
+    version.status = LicenseState.SUPERSEDED
+    version.revoked_at, version.revocation_reason = now, "superseded"
+    new = _new_version(session, library, record, license_type, holder=holder, items=items,
+                       supersedes=version.identifier, now=now, valid_from=now, valid_until=until)
+    _revoke_entry(session, version.status_index, "superseded")
+    return new
+
+
+def revoke_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
+                   reason: str) -> LicenseVersionRecord:
+    """Revoke the license of `identifier` (any of its versions): its current version's entry is set."""
+    if reason not in REVOCATION_REASONS or reason == "superseded":
+        allowed = ", ".join(code for code in REVOCATION_REASONS if code != "superseded")
+        raise InvalidInput("reason", f"one of {allowed}")
+    record = _own_license(session, department, find_version(session, identifier))
+    current = current_version(session, record)
+    if record.status == LicenseState.REVOKED:
+        return current
+    now = library.clock()
+    record.status = LicenseState.REVOKED
+    current.status, current.revoked_at, current.revocation_reason = LicenseState.REVOKED, now, reason
+    _revoke_entry(session, current.status_index, reason)
+    return current
+
+
+def find_version(session: Session, identifier: str) -> LicenseVersionRecord:
+    found = session.scalars(select(LicenseVersionRecord).where(
+        LicenseVersionRecord.identifier == identifier.strip().upper())).first()
+    if found is None:
+        raise LicenseNotFound(f"no license {identifier}")
+    return found
+
+
+def current_version(session: Session, record: LicenseRecord) -> LicenseVersionRecord:
+    return session.scalars(select(LicenseVersionRecord).where(
+        LicenseVersionRecord.license_id == record.id,
+        LicenseVersionRecord.version == record.current_version)).one()
+
+
+def holder_licenses(session: Session, hash_key: bytes, kind: Subject,
+                    number: str) -> list[tuple[LicenseRecord, LicenseVersionRecord]]:
+    """The holder's licenses with their current versions, newest first."""
+    key = holder_key(hash_key, kind, number)
+    rows = session.execute(
+        select(LicenseRecord, LicenseVersionRecord)
+        .join(LicenseVersionRecord, (LicenseVersionRecord.license_id == LicenseRecord.id)
+              & (LicenseVersionRecord.version == LicenseRecord.current_version))
+        .where(LicenseRecord.holder_key == key)
+        .order_by(LicenseVersionRecord.issued_at.desc(), LicenseRecord.id.desc()))
+    return [(record, version) for record, version in rows.all()]
+
+
+def license_of(session: Session, version: LicenseVersionRecord) -> LicenseRecord:
+    return session.get_one(LicenseRecord, version.license_id)
+
+
+def versions_of(session: Session, record: LicenseRecord) -> list[LicenseVersionRecord]:
+    return list(session.scalars(select(LicenseVersionRecord).where(LicenseVersionRecord.license_id == record.id)
+                                .order_by(LicenseVersionRecord.version)))
+
+
+def credential_of(library: LicenseLibrary, version: LicenseVersionRecord) -> str:
+    """The version's credential with every disclosure (personal data: the holder's and the user's only)."""
+    return library.box.open(version.credential_sealed, version.identifier)["credential"]
+
+
+def stored_content(library: LicenseLibrary, version: LicenseVersionRecord) -> LicenseContent:
+    """The content of a stored version, read from its own credential (no signature check: our own row)."""
+    issuer_jwt, *disclosures, _ = credential_of(library, version).split("~")
+    claims = json.loads(b64url_decode(issuer_jwt.split(".")[1]))
+    items = {}
+    for disclosure in disclosures:
+        _, name, value = json.loads(base64.urlsafe_b64decode(disclosure + "=" * (-len(disclosure) % 4)))
+        items[name] = value
+    return LicenseContent.from_claims(claims, items)
+
+
+def license_status_list(session: Session, seal_settings: SealSettings, exchange_department: str, url: str,
+                        now: datetime) -> str:
+    """The signed license status list, re-signed when changed or within an hour of expiry (the caller commits)."""
+    record = _status_record(session)
+    if record.token and record.token_expires_at and (record.token_expires_at - now).total_seconds() > 3600:
+        return record.token
+    signer = active_signer(session, seal_settings, exchange_department)
+    record.token = sign_status_list(StatusList(url, record.bits, _reasons(record)), signer, now=now)
+    record.token_expires_at = now + STATUS_LIST_VALIDITY
+    session.flush()
+    return record.token
+
+
+def _issuable_type(catalog: Catalog, department: str, code: str) -> LicenseType:
+    license_type = catalog.licenses.get(code)
+    if license_type is None:
+        raise InvalidInput("license_type", f"the catalog has no license type {code!r}")
+    if license_type.department != department:
+        raise NotTheIssuer(f"{license_type.name_zh} is issued by {license_type.department}, not {department}")
+    return license_type
+
+
+def _own_license(session: Session, department: str, version: LicenseVersionRecord) -> LicenseRecord:
+    record = license_of(session, version)
+    if record.issuer_department != department:
+        raise LicenseNotFound(f"department {department} issued no license {version.identifier}")
+    return record
+
+
+def _check_items(license_type: LicenseType, items: Mapping[str, Any], prefix: str = "items") -> None:
+    problems = item_problems(license_type, items)
+    if problems:
+        name, detail = next(iter(problems.items()))
+        raise InvalidInput(f"{prefix}.{name}" if name else prefix, detail)
+
+
+def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecord, license_type: LicenseType, *,
+                 holder: HeldBy, items: Mapping[str, Any],
+                 supersedes: str | None, now: datetime, valid_from: datetime, valid_until: datetime | None,
+                 taken: set[int] | None = None) -> LicenseVersionRecord:
+    _status_record(session)
+    in_use = taken if taken is not None else _taken_indexes(session)
+    index = allocate_index(in_use, LICENSE_STATUS_LIST_SIZE)
+    department = library.catalog.departments[record.issuer_department]
+    content = build_license_content(
+        license_type=license_type, department=department, holder=holder, items=items, serial=record.serial,
+        version=record.current_version, supersedes=supersedes, status=StatusEntry(library.status_list_url, index),
+        issued_at=now, valid_from=valid_from, valid_until=valid_until)
+    credential = sign_license(content, active_signer(session, library.seal_settings, record.issuer_department))
+    version = LicenseVersionRecord(
+        license_id=record.id, version=content.version, identifier=content.identifier, issued_at=content.issued_at,
+        valid_from=content.valid_from, valid_until=content.valid_until, status=LicenseState.VALID,
+        status_index=index, credential_sealed=library.box.seal({"credential": credential}, content.identifier))
+    session.add(version)
+    session.flush()
+    if taken is not None:
+        taken.add(index)
+    return version
+
+
+def _taken_indexes(session: Session) -> set[int]:
+    return set(session.scalars(select(LicenseVersionRecord.status_index)))
+
+
+def _status_record(session: Session, *, lock: bool = False) -> StatusListRecord:
+    record = session.get(StatusListRecord, LICENSE_STATUS_LIST_ID, with_for_update=lock)
+    if record is None:
+        record = StatusListRecord(id=LICENSE_STATUS_LIST_ID, bits=StatusList.empty("", LICENSE_STATUS_LIST_SIZE).bits,
+                                  reasons={})
+        session.add(record)
+        session.flush()
+    return record
+
+
+def _reasons(record: StatusListRecord) -> dict[int, str]:
+    return {int(index): reason for index, reason in record.reasons.items()}
+
+
+def _revoke_entry(session: Session, index: int, reason: str) -> None:
+    """Set the entry under a row lock (two revocations never lose each other's bit)."""
+    record = _status_record(session, lock=True)
+    revoked = StatusList("", record.bits, _reasons(record)).revoke(index, reason)
+    record.bits, record.reasons = revoked.bits, {str(k): v for k, v in revoked.reasons.items()}
+    record.token = record.token_expires_at = None
+    session.flush()
+
+
+def _start_of_day(day: date) -> datetime:
+    """00:00 Beijing time of `day`, in UTC."""
+    return datetime(day.year, day.month, day.day, tzinfo=BEIJING).astimezone(timezone.utc)

@@ -1,0 +1,133 @@
+"""E-licenses over real HTTP, on both databases: a department system issues a 结婚证, the holder
+sees it in 我的证照 and shows it (亮证) with chosen items once; amending supersedes the old
+version; revoking turns every form invalid; and the problems for everything else."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from api.database import standalone_session
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.clients import ClientScope, register_client
+from exchange.sources.demo_data import DemoResident, sample_residents
+
+SPOUSE_ID = "330702199003071233"
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def client(settings: Settings, department: str, scopes: list[str]) -> dict[str, str]:
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), department, "证照管理系统", scopes)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed_in(base: str, person: DemoResident) -> dict[str, str]:
+    response = httpx.post(f"{base}/dev-idp/token", json={"name": person.name, "id_number": person.id_number})
+    return {"Authorization": f"Bearer {response.json()['assertion']}"}
+
+
+def marriage(person: DemoResident, reference: str = "MZ-2026-000123") -> dict:
+    return {
+        "license_type": "MARRIAGE_CERTIFICATE", "reference": reference,
+        "holder": {"name": person.name, "id_number": person.id_number},
+        "items": {"certificate_no": "J330702-2026-000123", "full_name": person.name, "id_number": person.id_number,
+                  "marital_status": "married", "registration_date": "2026-05-20", "spouse_name": "李明",
+                  "spouse_id_number": SPOUSE_ID, "registration_authority": "金华市婺城区民政局"},
+    }
+
+
+def verdict(base: str, text: str) -> dict:
+    response = httpx.post(f"{base}/api/v1/licenses/verification", json={"license": text}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def checks(result: dict) -> dict[str, tuple[str, str]]:
+    return {c["check"]: (c["status"], c["code"]) for c in result["checks"]}
+
+
+def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30)
+    assert issued.status_code == 201, issued.text
+    first = issued.json()
+    assert first["identifier"].startswith("1.2.156.3005.2.2003.") and first["version"] == 1
+    assert first["issuer_name_zh"] == "金华市民政局" and first["status"] == "valid"
+    again = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30)
+    assert again.status_code == 200 and again.json()["identifier"] == first["identifier"]
+
+    me = signed_in(live_server, resident)
+    wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+    assert [(w["license_name_zh"], w["identifier"]) for w in wallet] == [("结婚证", first["identifier"])]
+    assert {i["name"]: i["text_zh"] for i in wallet[0]["items"]}["marital_status"] == "已婚"
+    credential = httpx.get(live_server + wallet[0]["links"]["credential"], headers=me).text
+    assert verdict(live_server, credential)["status"] == "VALID"
+
+    shown = httpx.post(live_server + wallet[0]["links"]["presentations"], headers=me,
+                       json={"items": ["marital_status", "spouse_name"], "minutes": 3}, timeout=30)
+    assert shown.status_code == 201, shown.text
+    presentation = shown.json()["presentation"]
+    assert SPOUSE_ID not in presentation and resident.id_number not in presentation
+    checked = verdict(live_server, presentation)
+    assert checked["status"] == "VALID" and checked["form"] == "presentation"
+    assert {i["name"]: i["text_zh"] for i in checked["items"]} == {"marital_status": "已婚", "spouse_name": "李明"}
+    reused = verdict(live_server, presentation)
+    assert reused["status"] == "INVALID" and checks(reused)["nonce"] == ("INVALID", "nonce_reused")
+
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/amendments", headers=mz,
+                         json={"changes": {"spouse_name": "李明明"}}, timeout=30)
+    assert amended.status_code == 201, amended.text
+    second = amended.json()
+    assert second["version"] == 2 and second["identifier"] != first["identifier"]
+    assert [(v["version"], v["status"]) for v in second["versions"]] == [(1, "superseded"), (2, "valid")]
+    old = verdict(live_server, credential)
+    assert old["status"] == "INVALID" and old["revocation_reason"] == "superseded"
+    stale = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/amendments", headers=mz,
+                       json={"changes": {"spouse_name": "王五"}})
+    assert stale.status_code == 409 and stale.headers["content-type"] == "application/problem+json"
+
+    current = httpx.get(live_server + second["links"]["credential"], headers=me).text
+    shown_again = httpx.post(live_server + second["links"]["presentations"], headers=me,
+                             json={"items": ["marital_status"]}, timeout=30).json()["presentation"]
+    revoked = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/revocation", headers=mz,
+                         json={"reason": "issued_in_error"}, timeout=30)
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    for text in (current, shown_again):
+        result = verdict(live_server, text)
+        assert result["status"] == "INVALID" and result["revocation_reason"] == "issued_in_error"
+    refused = httpx.post(live_server + second["links"]["presentations"], headers=me, json={"items": ["marital_status"]})
+    assert refused.status_code == 409
+
+
+def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, live_server: str,
+                                                           resident: DemoResident) -> None:
+    ga = client(settings, "GA", [ClientScope.LICENSES_WRITE])
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=ga, json=marriage(resident))
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/forbidden-by-policy")
+    no_scope = client(settings, "MZ", [ClientScope.EXCHANGE_REQUEST])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=no_scope, json=marriage(resident)).status_code == 403
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    wrong = marriage(resident)
+    wrong["items"]["marital_status"] = "divorced"
+    bad = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=wrong)
+    assert bad.status_code == 400
+    assert bad.json()["errors"] == [{"pointer": "#/items/marital_status", "detail": "must be one of married"}]
+    organisation = {**marriage(resident), "holder": {"name": "某公司", "uscc": "91330700MA2D0K9X4L"}}
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=organisation).status_code == 400
+    me = signed_in(live_server, resident)
+    assert httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json() == []
+
+
+def test_the_license_catalog_is_published(live_server: str) -> None:
+    types = httpx.get(f"{live_server}/api/v1/catalog/licenses").json()
+    assert len(types) >= 10
+    marriage_type = httpx.get(f"{live_server}/api/v1/catalog/licenses/MARRIAGE_CERTIFICATE").json()
+    assert marriage_type["department"] == "MZ" and marriage_type["uses"][0]["matter"] == "PUBLIC_RENTAL_HOUSING"
+    assert httpx.get(f"{live_server}/api/v1/catalog/licenses/NOPE").status_code == 404
