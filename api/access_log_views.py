@@ -26,7 +26,7 @@ def access_log_page(subject_key: str, *, limit: int, offset: int) -> dict[str, A
 def _entry_view(catalog: Catalog, entry: AccessRecord, client: ClientRecord | None) -> dict[str, Any]:
     department = catalog.departments.get(entry.consumer_department or "")
     matter = catalog.matters.get(entry.matter or "")
-    proof = catalog.proofs.get(entry.proof or "")
+    proof = catalog.proofs.get(entry.proof or "") or catalog.licenses.get(entry.proof or "")  # 用证: a license type
     return {
         "seq": entry.seq,
         "time": entry.recorded_at,

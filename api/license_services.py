@@ -12,6 +12,7 @@ from catalog.model import Catalog
 from exchange.licenses.nonces import claim_nonce
 from exchange.licenses.service import STATUS_LIST_PATH, LicenseLibrary, license_box, license_status_list
 from exchange.licenses.verdict import LicenseVerdict
+from exchange.licenses.use_service import UseContext
 from exchange.licenses.verify import verify_license
 from seals.registry import trust_store
 from sqlalchemy.orm import Session
@@ -25,6 +26,12 @@ def build_library(current: Runtime, catalog: Catalog) -> LicenseLibrary:
 
 def library() -> LicenseLibrary:
     return build_library(runtime(), live_catalog().catalog)
+
+
+def use_context() -> UseContext:
+    current = runtime()
+    return UseContext(library=library(), sessions=current.sessions, answers=current.answer_box,
+                      exchange_department=current.settings.exchange_department)
 
 
 def exchange_uscc(current: Runtime, catalog: Catalog) -> str:

@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import segno
-from flask import Response, url_for
+from flask import Response, jsonify, url_for
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
-from api.license_services import library, signed_license_status_list, verify_license_text
+from api.license_services import library, signed_license_status_list, use_context, verify_license_text
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -28,6 +28,8 @@ from api.runtime import db, runtime
 from api.schemas.licenses import (
     LicenseAmendSchema,
     LicenseIssueSchema,
+    LicenseUseAnswerSchema,
+    LicenseUseRequestSchema,
     LicenseRevocationSchema,
     LicenseSchema,
     LicenseTypeSchema,
@@ -40,6 +42,8 @@ from catalog.model import Catalog, LicenseType, Subject
 from exchange.clients import ClientScope
 from exchange.licenses.content import printed_items
 from exchange.licenses.presentation import make_presentation
+from exchange.licenses.use_service import UseRequest, use_license
+from exchange.pull_service import PullRefused
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
 from exchange.licenses.service import (
     IssueRequest,
@@ -154,6 +158,40 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     version = revoke_license(session, lib, client.department_code, identifier, body["reason"])
     session.commit()
     return license_view(lib, license_of(session, version), version)
+
+
+@blp.route("/exchange/license-uses", methods=["POST"])
+@blp.arguments(LicenseUseRequestSchema)
+@blp.response(200, LicenseUseAnswerSchema)
+@blp.alt_response(403, description="forbidden-by-policy (not in the 用证清单) or consent-required")
+@blp.alt_response(404, description="subject-not-found: the holder has no valid license of the type")
+@blp.alt_response(409, description="The request id is in use for another request, or still being answered")
+@blp.doc(security=CLIENT_SECURITY)
+def use(body: dict[str, Any]) -> Response:
+    """用证: get a holder's license data for a matter, with a usage copy (加注件) sealed by the
+    exchange for this matter, department and case until an expiry (scope exchange:request).
+
+    The same rules as `POST /api/v1/exchange/requests`: the license type's 用证清单 must let your
+    department use it for the matter, the citizen must have consented (to the proof the license
+    answers) unless the matter's legal basis exempts it, a repeated request id replays the stored
+    answer, and every request is logged where the citizen sees it."""
+    client = require_client(ClientScope.EXCHANGE_REQUEST)
+    subject = body["subject"]
+    request = UseRequest(
+        request_id=body["request_id"], caseworker_id=body["caseworker_id"], case_number=body["case_number"],
+        matter=body["matter"], license_type=body["license_type"], purpose=body["purpose"],
+        subject_name=subject.get("name") or "", subject_number=subject.get("id_number") or subject["uscc"],
+        consent_id=body.get("consent_id"), legal_basis=body.get("legal_basis"), days=body["days"])
+    try:
+        result = use_license(use_context(), client, request)
+    except PullRefused as refused:
+        errors = [{"pointer": refused.field, "detail": refused.detail}] if refused.field else None
+        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+        raise Problem(refused.kind, refused.detail, errors=errors, headers=headers) from None
+    response = jsonify(result.body)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @blp.route("/me/licenses")

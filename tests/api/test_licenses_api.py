@@ -131,3 +131,49 @@ def test_the_license_catalog_is_published(live_server: str) -> None:
     marriage_type = httpx.get(f"{live_server}/api/v1/catalog/licenses/MARRIAGE_CERTIFICATE").json()
     assert marriage_type["department"] == "MZ" and marriage_type["uses"][0]["matter"] == "PUBLIC_RENTAL_HOUSING"
     assert httpx.get(f"{live_server}/api/v1/catalog/licenses/NOPE").status_code == 404
+
+
+def use_request(person: DemoResident, request_id: str = "gzf-000123-lic-1") -> dict:
+    return {"request_id": request_id, "caseworker_id": "zj-0042", "case_number": "GZF-2026-000123",
+            "matter": "PUBLIC_RENTAL_HOUSING", "license_type": "MARRIAGE_CERTIFICATE", "purpose": "公租房资格审核",
+            "subject": {"id_number": person.id_number, "name": person.name}}
+
+
+def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_server: str,
+                                                        resident: DemoResident) -> None:
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30).json()
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    refused = httpx.post(uses, headers=zj, json=use_request(resident))
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/consent-required")
+
+    me = signed_in(live_server, resident)
+    consent = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    assert consent.status_code == 201, consent.text
+    used = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-2"), timeout=30)
+    assert used.status_code == 200, used.text
+    body = used.json()
+    assert body["answer"]["data"] == {"marital_status": "married", "registration_date": "2026-05-20",
+                                      "spouse_name": "李明", "spouse_id_number": SPOUSE_ID}
+    assert body["answer"]["source"]["license"] == issued["identifier"]
+    copy = verdict(live_server, body["usage_copy"])
+    assert copy["status"] == "VALID" and copy["form"] == "usage_copy"
+    assert copy["usage"]["department"] == "ZJ" and copy["usage"]["case_number"] == "GZF-2026-000123"
+    assert resident.id_number not in body["usage_copy"]
+    replay = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-2"), timeout=30)
+    assert replay.headers.get("Idempotent-Replayed") == "true" and replay.json() == body
+
+    jy = client(settings, "JY", [ClientScope.EXCHANGE_REQUEST])
+    assert httpx.post(uses, headers=jy, json=use_request(resident, "jy-1")).json()["type"].endswith(
+        "/forbidden-by-policy")
+    log = httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["entries"]
+    assert {(e["consumer_department"], e["proof_name_zh"], e["outcome"]) for e in log} >= {
+        ("ZJ", "结婚证", "allowed"), ("ZJ", "结婚证", "denied"), ("JY", "结婚证", "denied")}
+
+    httpx.post(f"{live_server}/api/v1/licenses/{issued['identifier']}/revocation", headers=mz,
+               json={"reason": "obtained_by_fraud"}, timeout=30)
+    assert verdict(live_server, body["usage_copy"])["status"] == "INVALID"
+    gone = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-3"), timeout=30)
+    assert gone.status_code == 404 and gone.json()["type"].endswith("/subject-not-found")
