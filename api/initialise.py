@@ -1,7 +1,8 @@
 """Set-up of a mianzheng installation, safe to repeat: the data directory and secrets, the
 schema (Alembic migrations), the bundled catalog as the first live version, and the demo
 city CA with a seal for every catalog department, the demo source departments'
-databases (var/sources/), and the demo public-housing tenants enrolled for the annual re-check."""
+databases (var/sources/), the demo public-housing tenants enrolled for the annual re-check,
+and the demo residents' and companies' e-licenses."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.application_services import build_handling_context
 from api.database import standalone_session
+from api.license_services import build_library
 from api.migrations import upgrade_database
 from api.runtime import Runtime
 from api.seal_config import seal_settings
@@ -21,6 +23,7 @@ from exchange.applications.recheck import NoRecheck
 from exchange.applications.tenancies import DEMO_DEPARTMENT, enrol_demo_tenancies
 from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, generate_demo_sources
 from exchange.identity import DevIdentityProvider
+from exchange.licenses.demo_library import fill_demo_library
 from seals.registry import SealCa, init_ca, issue_seal, list_seals
 
 
@@ -41,7 +44,24 @@ def initialise(settings: Settings) -> list[str]:
         report.extend(_demo_seals(session, settings))
     report.append(_demo_sources(settings))
     report.append(_demo_tenancies(settings))
+    report.append(_demo_licenses(settings))
     return report
+
+
+def _demo_licenses(settings: Settings) -> str:
+    """The demo residents' and companies' licenses, each imported once (a few seconds)."""
+    current = Runtime.start(settings)
+    try:
+        reports = fill_demo_library(current.sessions, build_library(current, current.published_catalog()[0]),
+                                    settings.sources_dir)
+    except DemoDataMissing:
+        return "没有演示数据，未签发演示电子证照。"
+    finally:
+        current.engine.dispose()
+    imported = sum(report.imported for report in reports.values())
+    if not imported:
+        return "演示电子证照均已签发，保持不变。"
+    return f"已为演示居民和企业签发电子证照 {imported} 本（{len(reports)} 个发证部门）。"
 
 
 def _demo_sources(settings: Settings) -> str:

@@ -18,6 +18,7 @@ from api.cli.catalog_commands import catalog_group
 from api.cli.certificate_commands import certificate_group
 from api.cli.client_commands import client_group
 from api.cli.consent_commands import consent_group
+from api.cli.license_commands import license_group
 from api.cli.context import EXIT_NOT_READY, CliError
 from api.cli.receipt_commands import receipt_group
 from api.cli.recheck_commands import recheck_group
@@ -49,6 +50,7 @@ cli.add_command(applications_group)
 cli.add_command(commitments_group)
 cli.add_command(jobs_group)
 cli.add_command(recheck_group)
+cli.add_command(license_group)
 
 
 def main() -> None:

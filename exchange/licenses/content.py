@@ -221,11 +221,21 @@ def printed_items(license_type: LicenseType | None, items: Mapping[str, Any]) ->
             text = "—" if value is None else str(value)
         elif item.type.value == "id_number":
             text = mask_id_number(value)
+        elif item.type.value == "list" and any(isinstance(element, Mapping) for element in value):
+            text = "；".join(_object_text(element) for element in value)
         else:
             text = display_text(item, value)
         rows.append({"name": name, "label_zh": item.name_zh if item else name, "value": value, "text_zh": text})
     order = list(known)
     return sorted(rows, key=lambda row: order.index(row["name"]) if row["name"] in order else len(order))
+
+
+def _object_text(element: Any) -> str:
+    """An element of a list of objects (a household's members): its values joined, ID numbers masked."""
+    if not isinstance(element, Mapping):
+        return str(element)
+    return "/".join(mask_id_number(str(value)) if key.endswith("id_number") else str(value)
+                    for key, value in element.items())
 
 
 def _whole_seconds(moment: datetime) -> datetime:

@@ -51,6 +51,7 @@ from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersio
 from exchange.subjects import subject_key
 from seals.b64 import b64url_decode
 from seals.registry import active_signer
+from seals.keys import Signer
 from seals.settings import SealSettings
 
 LICENSE_STATUS_LIST_ID = 2
@@ -58,6 +59,7 @@ LICENSE_STATUS_LIST_SIZE = 1_048_576
 """Entries of the license status list (128 KiB): room for the city's licenses and their versions."""
 STATUS_LIST_PATH = f"/api/v1/status-lists/{LICENSE_STATUS_LIST_ID}"
 _ATTEMPTS = 4
+_SERIALS, _SIGNERS = "license_serials", "license_signers"  # session.info keys
 
 
 class NotTheIssuer(ExchangeError):
@@ -133,49 +135,87 @@ def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:
 
 
 def issue_license(session: Session, library: LicenseLibrary, department: str, request: IssueRequest, *,
-                  taken: set[int] | None = None) -> Issued:
+                  taken: set[int] | None = None, savepoint: bool = True) -> Issued:
     """Issue version 1 of a license of `department`, or return the one its `reference` already names.
 
-    `taken`: the status indexes in use, when the caller (bulk import) keeps them; read otherwise."""
+    `taken`: the status indexes in use, when the caller (bulk import) keeps them; read otherwise.
+    With `savepoint` (the default) a collision with a concurrent issue (serial, index, reference)
+    is retried in a savepoint; without, `IntegrityError` reaches the caller, who rolls back (bulk
+    import: a savepoint per row would commit each row on SQLite)."""
     license_type = _issuable_type(library.catalog, department, request.license_type)
     if request.holder.kind is not license_type.holder:
         raise InvalidInput("holder", f"a {license_type.name_zh} is held by a {license_type.holder.label_zh}")
-    existing = session.scalars(select(LicenseRecord).where(LicenseRecord.issuer_department == department,
-                                                           LicenseRecord.reference == request.reference)).first()
+    existing = _by_reference(session, department, request.reference)
     if existing is not None:
         return Issued(existing, current_version(session, existing), created=False)
     _check_items(license_type, request.items)
     now = library.clock()
     valid_from = now if request.valid_from is None else _start_of_day(request.valid_from)
     valid_until = validity_window(license_type, valid_from, request.valid_until)
+    if not savepoint:
+        return _issue_new(session, library, department, license_type, request, now, valid_from, valid_until, taken)
     for attempt in range(_ATTEMPTS):
         try:
             with session.begin_nested():
-                serial = (session.scalar(select(func.max(LicenseRecord.serial)).where(
-                    LicenseRecord.issuer_department == department,
-                    LicenseRecord.license_type == license_type.code)) or 0) + 1
-                record = LicenseRecord(license_type=license_type.code, issuer_department=department, serial=serial,
-                                       reference=request.reference, holder_kind=license_type.holder.value,
-                                       holder_key=holder_key(library.hash_key, request.holder.kind,
-                                                             request.holder.number),
-                                       current_version=1, status=LicenseState.VALID, created_at=now)
-                session.add(record)
-                session.flush()
-                version = _new_version(session, library, record, license_type, holder=request.holder.held_by(),
-                                       items=request.items, supersedes=None, now=now,
-                                       valid_from=valid_from, valid_until=valid_until, taken=taken)
-            return Issued(record, version, created=True)
+                return _issue_new(session, library, department, license_type, request, now, valid_from,
+                                  valid_until, taken)
         except IntegrityError:  # a concurrent issue took the serial, the index or the reference
+            forget_allocations(session)
             if taken is not None:
                 taken.clear()
                 taken.update(_taken_indexes(session))
             if attempt == _ATTEMPTS - 1:
                 raise
-            again = session.scalars(select(LicenseRecord).where(LicenseRecord.issuer_department == department,
-                                                                LicenseRecord.reference == request.reference)).first()
+            again = _by_reference(session, department, request.reference)
             if again is not None:
                 return Issued(again, current_version(session, again), created=False)
     raise AssertionError("unreachable")
+
+
+def _issue_new(session: Session, library: LicenseLibrary, department: str, license_type: LicenseType,
+               request: IssueRequest, now: datetime, valid_from: datetime, valid_until: datetime | None,
+               taken: set[int] | None) -> Issued:
+    serial = _next_serial(session, department, license_type.code)
+    record = LicenseRecord(license_type=license_type.code, issuer_department=department, serial=serial,
+                           reference=request.reference, holder_kind=license_type.holder.value,
+                           holder_key=holder_key(library.hash_key, request.holder.kind, request.holder.number),
+                           current_version=1, status=LicenseState.VALID, created_at=now)
+    session.add(record)
+    session.flush()
+    version = _new_version(session, library, record, license_type, holder=request.holder.held_by(),
+                           items=request.items, supersedes=None, now=now, valid_from=valid_from,
+                           valid_until=valid_until, taken=taken)
+    return Issued(record, version, created=True)
+
+
+def _next_serial(session: Session, department: str, license_type: str) -> int:
+    """The next serial of the department's licenses of a type: the stored maximum + 1, then
+    counted on in this session (the unique constraint decides; `forget_allocations` after a collision)."""
+    counters = session.info.setdefault(_SERIALS, {})
+    key = (department, license_type)
+    if key not in counters:
+        counters[key] = session.scalar(select(func.max(LicenseRecord.serial)).where(
+            LicenseRecord.issuer_department == department, LicenseRecord.license_type == license_type)) or 0
+    counters[key] += 1
+    return counters[key]
+
+
+def forget_allocations(session: Session) -> None:
+    """Drop the session's serial counters and signers (after a rollback or a collision)."""
+    session.info.pop(_SERIALS, None)
+    session.info.pop(_SIGNERS, None)
+
+
+def _signer(session: Session, library: LicenseLibrary, department: str) -> Signer:
+    signers = session.info.setdefault(_SIGNERS, {})
+    if department not in signers:
+        signers[department] = active_signer(session, library.seal_settings, department)
+    return signers[department]
+
+
+def _by_reference(session: Session, department: str, reference: str) -> LicenseRecord | None:
+    return session.scalars(select(LicenseRecord).where(LicenseRecord.issuer_department == department,
+                                                       LicenseRecord.reference == reference)).first()
 
 
 def amend_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
@@ -324,7 +364,7 @@ def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecor
         license_type=license_type, department=department, holder=holder, items=items, serial=record.serial,
         version=record.current_version, supersedes=supersedes, status=StatusEntry(library.status_list_url, index),
         issued_at=now, valid_from=valid_from, valid_until=valid_until)
-    credential = sign_license(content, active_signer(session, library.seal_settings, record.issuer_department))
+    credential = sign_license(content, _signer(session, library, record.issuer_department))
     version = LicenseVersionRecord(
         license_id=record.id, version=content.version, identifier=content.identifier, issued_at=content.issued_at,
         valid_from=content.valid_from, valid_until=content.valid_until, status=LicenseState.VALID,

@@ -100,6 +100,11 @@ def sample_residents(folder: Path, count: int = 4) -> list[DemoResident]:
     return picked
 
 
+def demo_population(folder: Path) -> Population:
+    """The population the demo data in `folder` was generated from; DemoDataMissing if none is there."""
+    return _population_of(folder)
+
+
 def _population_of(folder: Path) -> Population:
     datasets = [read_dataset(path) for path in sorted(folder.glob("*.db"))]
     dataset = next((found for found in datasets if found and found.get("generator") == GENERATOR), None)

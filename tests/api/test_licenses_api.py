@@ -64,7 +64,7 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
 
     me = signed_in(live_server, resident)
     wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
-    assert [(w["license_name_zh"], w["identifier"]) for w in wallet] == [("结婚证", first["identifier"])]
+    assert (wallet[0]["license_name_zh"], wallet[0]["identifier"]) == ("结婚证", first["identifier"])  # newest first
     assert {i["name"]: i["text_zh"] for i in wallet[0]["items"]}["marital_status"] == "已婚"
     credential = httpx.get(live_server + wallet[0]["links"]["credential"], headers=me).text
     assert verdict(live_server, credential)["status"] == "VALID"
@@ -107,6 +107,8 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
 
 def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, live_server: str,
                                                            resident: DemoResident) -> None:
+    me = signed_in(live_server, resident)
+    before = [w["identifier"] for w in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()]
     ga = client(settings, "GA", [ClientScope.LICENSES_WRITE])
     refused = httpx.post(f"{live_server}/api/v1/licenses", headers=ga, json=marriage(resident))
     assert refused.status_code == 403 and refused.json()["type"].endswith("/forbidden-by-policy")
@@ -121,8 +123,28 @@ def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, l
     assert bad.json()["errors"] == [{"pointer": "#/items/marital_status", "detail": "must be one of married"}]
     organisation = {**marriage(resident), "holder": {"name": "某公司", "uscc": "91330700MA2D0K9X4L"}}
     assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=organisation).status_code == 400
-    me = signed_in(live_server, resident)
-    assert httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json() == []
+    assert [w["identifier"] for w in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()] == before
+
+
+def test_the_demo_residents_hold_licenses_of_every_type(settings: Settings, live_server: str) -> None:
+    """`mianzheng init` imported the demo licenses: every type is held by someone, and the
+    first sample resident (a married head of household) holds her 户口簿 and 结婚证."""
+    from sqlalchemy import create_engine, func, select
+
+    from exchange.licenses.records import LicenseRecord
+
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        types = set(connection.scalars(select(LicenseRecord.license_type).group_by(LicenseRecord.license_type)))
+        duplicates = connection.scalar(select(func.count()).select_from(LicenseRecord)) - connection.scalar(
+            select(func.count(func.distinct(LicenseRecord.reference))))
+    engine.dispose()
+    catalog = httpx.get(f"{live_server}/api/v1/catalog/licenses").json()
+    assert types == {t["code"] for t in catalog} and duplicates == 0
+    first = sample_residents(settings.sources_dir, 1)[0]
+    held = {w["license_name_zh"] for w in httpx.get(f"{live_server}/api/v1/me/licenses",
+                                                    headers=signed_in(live_server, first)).json()}
+    assert {"居民户口簿", "结婚证"} <= held
 
 
 def test_the_license_catalog_is_published(live_server: str) -> None:
@@ -175,5 +197,10 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     httpx.post(f"{live_server}/api/v1/licenses/{issued['identifier']}/revocation", headers=mz,
                json={"reason": "obtained_by_fraud"}, timeout=30)
     assert verdict(live_server, body["usage_copy"])["status"] == "INVALID"
-    gone = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-3"), timeout=30)
+    # the holder's other valid 结婚证 (the demo data's) is now the current one
+    after = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-3"), timeout=30)
+    assert after.status_code == 200 and after.json()["answer"]["source"]["license"] != issued["identifier"]
+
+    nobody = {**use_request(resident, "gzf-000123-lic-4"), "license_type": "DIVORCE_CERTIFICATE"}
+    gone = httpx.post(uses, headers=zj, json=nobody, timeout=30)
     assert gone.status_code == 404 and gone.json()["type"].endswith("/subject-not-found")
