@@ -13,7 +13,7 @@ from api.problems import register_problem_handlers
 from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
-from api.routes import licenses_api
+from api.routes import license_pages, licenses_api
 from api.runtime import Runtime, close_request_session
 from api.settings import Settings
 from catalog.city_time import beijing_time
@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.dev_idp:  # 开发测试用身份认证: never in production (docs/operations.md)
         spec.register_blueprint(dev_idp.blp)
         app.register_blueprint(dev_idp.bp)
-    for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp):
+    for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp,
+                           license_pages.bp):
         app.register_blueprint(page_blueprint)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler

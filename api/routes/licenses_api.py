@@ -41,6 +41,7 @@ from api.schemas.licenses import (
 from catalog.model import Catalog, LicenseType, Subject
 from exchange.clients import ClientScope
 from exchange.licenses.content import printed_items
+from exchange.licenses.nonces import keep_presentation, kept_presentation
 from exchange.licenses.presentation import make_presentation
 from exchange.licenses.use_service import UseRequest, use_license
 from exchange.pull_service import PullRefused
@@ -231,8 +232,11 @@ def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
     shown = make_presentation(credential_of(lib, version), version.identifier, body["items"], signer,
                               now=datetime.now(timezone.utc), minutes=body["minutes"], nonce=body.get("nonce"))
+    reference = keep_presentation(session, lib.box, shown.text, shown.expires_at)
+    session.commit()
+    link = url_for("license_pages.verify", p=reference, _external=True)
     return {"presentation": shown.text, "nonce": shown.nonce, "expires_at": shown.expires_at,
-            "qr_svg": qr_svg(shown.text)}
+            "reference": reference, "link": link, "qr_svg": qr_svg(link)}
 
 
 @blp.route("/licenses/verification", methods=["POST"])
@@ -242,7 +246,8 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
     """Verify a license credential, a presentation (亮证; once: its nonce is then used up) or a
     usage copy (加注件). No authentication; rate-limited per address."""
     limit_verification()
-    return verify_license_text(body["license"], body.get("id_number")).to_dict()
+    text = body.get("license") or kept_license_text(body["reference"])
+    return verify_license_text(text, body.get("id_number")).to_dict()
 
 
 @blp.route("/status-lists/2")
@@ -273,6 +278,15 @@ def license_type(code: str) -> dict[str, Any]:
     if code not in catalog.licenses:
         raise Problem("not-found", f"The live catalog has no license type {code!r}.")
     return _type_view(catalog, catalog.licenses[code])
+
+
+def kept_license_text(reference: str) -> str:
+    """The presentation kept under a QR code's reference; 404 once it expired (or never was)."""
+    text = kept_presentation(db(), library().box, reference, datetime.now(timezone.utc))
+    if text is None:
+        raise Problem("not-found", "No presentation under this reference: it expired or never existed; ask the "
+                                   "holder to show the license again.")
+    return text
 
 
 def qr_svg(text: str) -> str | None:

@@ -111,14 +111,25 @@ class PresentationSchema(ma.Schema):
     presentation = ma.fields.String(metadata={"description": "SD-JWT: issuer JWT ~ chosen disclosures ~ binding JWT"})
     nonce = ma.fields.String()
     expires_at = ma.fields.DateTime()
-    qr_svg = ma.fields.String(allow_none=True, metadata={"description": "The presentation as a QR code (SVG), "
-                                                                         "null when it is too long for one"})
+    reference = ma.fields.String(metadata={"description": "The presentation is kept under this reference until it "
+                                                          "expires; verify it with {\"reference\": ...}"})
+    link = ma.fields.String(metadata={"description": "The verify page for this presentation (what the QR code holds)"})
+    qr_svg = ma.fields.String(allow_none=True, metadata={"description": "The link as a QR code (SVG)"})
 
 
 class LicenseVerifyRequestSchema(ma.Schema):
-    license = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200_000),
+    """Exactly one of the text and a presentation's reference, and optionally the holder's ID number."""
+
+    license = ma.fields.String(validate=ma.validate.Length(min=1, max=200_000),
                                metadata={"description": "A license credential, a presentation or a usage copy"})
+    reference = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{43}$"),
+                                 metadata={"description": "The reference of a presentation (from its QR code's link)"})
     id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18))
+
+    @ma.validates_schema
+    def _one_input(self, data: dict[str, Any], **_kwargs: object) -> None:
+        if ("license" in data) == ("reference" in data):
+            raise ma.ValidationError("give exactly one of license and reference", "_schema")
 
 
 class LicenseVerdictSchema(ma.Schema):

@@ -1,4 +1,5 @@
-"""The registry of presentation nonces: a presentation verifies once.
+"""The registry of presentation nonces (a presentation verifies once), and the presentations
+kept under a reference for a QR code's link.
 
 `claim_nonce` inserts the nonce (its primary key is the unique claim) in a savepoint: True the
 first time, False when it is already there, whoever claimed it first. Expired entries are of no
@@ -7,13 +8,15 @@ further use (the presentation is refused as expired anyway) and are swept by `sw
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from exchange.licenses.records import LicenseNonce
+from exchange.answer_store import AnswerBox
+from exchange.licenses.records import LicenseNonce, LicensePresentation
 
 
 def claim_nonce(session: Session, nonce: str, expires_at: datetime, now: datetime) -> bool:
@@ -28,5 +31,23 @@ def claim_nonce(session: Session, nonce: str, expires_at: datetime, now: datetim
 
 
 def sweep_nonces(session: Session, now: datetime) -> int:
-    """Delete the nonces of presentations that expired before `now`; how many."""
+    """Delete the nonces and kept presentations that expired before `now`; how many nonces."""
+    session.execute(delete(LicensePresentation).where(LicensePresentation.expires_at < now))
     return session.execute(delete(LicenseNonce).where(LicenseNonce.expires_at < now)).rowcount or 0
+
+
+def keep_presentation(session: Session, box: AnswerBox, text: str, expires_at: datetime) -> str:
+    """Keep a presentation until it expires; the random reference a link can carry."""
+    reference = secrets.token_urlsafe(32)
+    session.add(LicensePresentation(reference=reference, presentation_sealed=box.seal({"presentation": text}, reference),
+                                    expires_at=expires_at))
+    session.flush()
+    return reference
+
+
+def kept_presentation(session: Session, box: AnswerBox, reference: str, now: datetime) -> str | None:
+    """The presentation kept under `reference`, or None (unknown or expired)."""
+    kept = session.get(LicensePresentation, reference) if len(reference) <= 43 else None
+    if kept is None or kept.expires_at < now:
+        return None
+    return box.open(kept.presentation_sealed, reference)["presentation"]

@@ -8,6 +8,9 @@
   revoked), its entry in the license status list, and the credential sealed with AES-GCM bound
   to the identifier (it holds every data item in clear).
 - `license_nonces`: the nonces of presentations already verified (a unique claim each).
+- `license_presentations`: presentations kept for their few minutes under a random reference,
+  so a QR code can carry a link instead of the presentation (too long for one); sealed like
+  the credentials.
 - `license_usages`: every usage copy (加注件) the exchange made: which version, matter,
   department, case and until when.
 
@@ -75,6 +78,14 @@ class LicenseNonce(Base):
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     used_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LicensePresentation(Base):
+    __tablename__ = "license_presentations"
+
+    reference: Mapped[str] = mapped_column(String(43), primary_key=True)
+    presentation_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class LicenseUsage(Base):

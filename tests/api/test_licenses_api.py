@@ -79,6 +79,11 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
     assert {i["name"]: i["text_zh"] for i in checked["items"]} == {"marital_status": "已婚", "spouse_name": "李明"}
     reused = verdict(live_server, presentation)
     assert reused["status"] == "INVALID" and checks(reused)["nonce"] == ("INVALID", "nonce_reused")
+    by_reference = httpx.post(f"{live_server}/api/v1/licenses/verification",
+                              json={"reference": shown.json()["reference"]}, timeout=30).json()
+    assert checks(by_reference)["nonce"] == ("INVALID", "nonce_reused")  # the same presentation, kept for its QR
+    unknown = httpx.post(f"{live_server}/api/v1/licenses/verification", json={"reference": "x" * 43})
+    assert unknown.status_code == 404
 
     amended = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/amendments", headers=mz,
                          json={"changes": {"spouse_name": "李明明"}}, timeout=30)

@@ -1,4 +1,4 @@
-"""The e-license library: licenses, their versions, presentation nonces and usage copies.
+"""The e-license library: licenses, their versions, presentation nonces, kept presentations and usage copies.
 
 Revision ID: 0008
 Revises: 0007
@@ -24,6 +24,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('license_nonces', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_license_nonces_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('license_presentations',
+    sa.Column('reference', sa.String(length=43), nullable=False),
+    sa.Column('presentation_sealed', sa.LargeBinary(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('reference', name=op.f('pk_license_presentations'))
+    )
+    with op.batch_alter_table('license_presentations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_license_presentations_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('licenses',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -97,6 +106,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_licenses_holder_key'))
 
     op.drop_table('licenses')
+    with op.batch_alter_table('license_presentations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_license_presentations_expires_at'))
+
+    op.drop_table('license_presentations')
     with op.batch_alter_table('license_nonces', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_license_nonces_expires_at'))
 

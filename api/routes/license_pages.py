@@ -1,0 +1,146 @@
+"""E-license pages (Chinese): the holder's wallet (我的证照, `/portal/licenses`) with 亮证 — choose
+the items to show and get a QR code valid for a few minutes — and the verifier's page for a
+license presentation, credential or usage copy (`/verify/licenses`).
+
+Pages only: they call the same functions as the JSON API (`api.routes.licenses_api`,
+`api.license_services.verify_license_text`), under the same rate limit for verification.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, make_response, render_template, request, url_for
+
+from api.form_tokens import form_token_valid
+from api.license_services import library, verify_license_text
+from api.rate_limit import limit_verification
+from api.routes.licenses_api import license_view, qr_svg
+from api.routes.portal_pages import _page, _signed_in, _signed_out
+from api.routes.verify_pages import CHECK_NAMES_ZH, CHECK_STATUS_ZH
+from api.runtime import db, runtime
+from catalog.model import Subject
+from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.errors import InvalidInput
+from exchange.licenses.nonces import keep_presentation, kept_presentation
+from exchange.licenses.presentation import DEFAULT_MINUTES, make_presentation
+from exchange.licenses.service import (
+    LicenseNotFound,
+    credential_of,
+    find_version,
+    holder_key,
+    holder_licenses,
+    license_of,
+)
+from exchange.licenses.verdict import LicenseVerdict
+from seals.registry import active_signer
+from seals.verdict import Status
+
+bp = Blueprint("license_pages", __name__)
+
+LICENSE_CHECK_NAMES_ZH = {
+    **CHECK_NAMES_ZH, "certificate_status": "证照状态（是否撤销、换发）", "validity_window": "证照有效期",
+    "presentation_binding": "亮证绑定", "presentation_freshness": "亮证时效", "nonce": "一次性核验",
+    "usage_seal": "加注件印章", "usage_window": "加注件有效期",
+}
+FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_copy": "加注件（用证副本）", "unknown": "无法识别"}
+
+
+@bp.route("/portal/licenses")
+def wallet() -> Response:
+    """我的证照: the holder's licenses with their items, and a 亮证 form for each valid one."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    lib = library()
+    views = [license_view(lib, record, version)
+             for record, version in holder_licenses(db(), lib.hash_key, Subject.PERSON, citizen.id_number)]
+    return _page("portal_licenses.html", citizen, licenses=views, minutes=DEFAULT_MINUTES)
+
+
+@bp.route("/portal/licenses/<identifier>/presentation", methods=["POST"])
+def present(identifier: str) -> Response:
+    """亮证: the chosen items as a QR code and text, valid for a few minutes."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    lib, session = library(), db()
+    try:
+        version = find_version(session, identifier)
+        record = license_of(session, version)
+    except LicenseNotFound:
+        record = None
+    if record is None or record.holder_key != holder_key(lib.hash_key, Subject.PERSON, citizen.id_number):
+        return _message(citizen, "您没有这本证照。", 404)
+    if not form_token_valid():
+        return _message(citizen, "页面已过期或来源不明，请刷新页面后重新提交。", 400)
+    if version.status != "valid":
+        return _message(citizen, "这本证照已换发新版本或已被撤销，不能亮证。", 409)
+    items = request.form.getlist("items")
+    if not items:
+        return _message(citizen, "请至少选择一项要出示的内容。", 400)
+    signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
+    try:
+        shown = make_presentation(credential_of(lib, version), version.identifier, items, signer,
+                                  now=datetime.now(timezone.utc))
+    except InvalidInput:
+        return _message(citizen, "所选内容不在这本证照上。", 400)
+    reference = keep_presentation(session, lib.box, shown.text, shown.expires_at)
+    session.commit()
+    link = url_for("license_pages.verify", p=reference, _external=True)
+    view = license_view(lib, record, version)
+    chosen = [item for item in view["items"] if item["name"] in items]
+    return _page("portal_presentation.html", citizen, license=view, items=chosen, presentation=shown.text,
+                 link=link, qr=qr_svg(link), expires_at=shown.expires_at)
+
+
+@bp.route("/verify/licenses", methods=["GET", "POST"])
+def verify() -> Response:
+    """The form; on POST, the verdict on a presentation, credential or usage copy; with `?p=`
+    (a 亮证 QR code's link), the verdict on the presentation kept under that reference."""
+    reference = request.args.get("p", "")
+    if request.method == "GET" and not reference:
+        return make_response(render_template("verify_license.html", verdict=None, error=None))
+    limit_verification()
+    if request.method == "GET":
+        text = kept_presentation(db(), library().box, reference, datetime.now(timezone.utc))
+        if text is None:
+            return make_response(render_template("verify_license.html", verdict=None,
+                                                 error="该亮证已过期或不存在，请持证人重新亮证。"), 404)
+        return make_response(render_template("verify_license.html", verdict=_verdict_view(
+            verify_license_text(text, None)), error=None))
+    text = request.form.get("license", "").strip()
+    if not text or len(text) > 200_000:
+        return make_response(render_template("verify_license.html", verdict=None,
+                                             error="请粘贴亮证内容、电子证照凭证或加注件。"), 400)
+    verdict = verify_license_text(text, request.form.get("id_number", "").strip() or None)
+    return make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None))
+
+
+def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
+    document = verdict.to_dict()
+    reason = document["revocation_reason"]
+    if verdict.status is Status.VALID:
+        result = ("有效", "VALID")
+    elif reason:
+        result = ("已换发" if reason == "superseded" else "已撤销", "REVOKED")
+    else:
+        result = ("无效", "INVALID") if verdict.status is Status.INVALID else ("无法确认", "ERROR")
+    content = document["content"] if verdict.status is Status.VALID else None
+    return {
+        "label_zh": result[0], "label_en": result[1], "result": result[1].lower(),
+        "form_zh": FORMS_ZH[verdict.form],
+        "reason_zh": REVOCATION_REASONS.get(reason, REVOCATION_REASONS["unspecified"])[0] if reason else None,
+        "checks": [{"name_zh": LICENSE_CHECK_NAMES_ZH.get(c["check"], c["check"]),
+                    "status_zh": CHECK_STATUS_ZH[Status(c["status"])], "status": c["status"],
+                    "message_zh": c["message_zh"]} for c in document["checks"]],
+        "content": content, "items": document["items"] if content else [],
+        "usage": document["usage"] if content else None,
+    }
+
+
+def _message(citizen: Any, text: str, status: int) -> Response:
+    response = _page("portal_licenses.html", citizen, licenses=[], minutes=DEFAULT_MINUTES, error=text)
+    response.status_code = status
+    return response

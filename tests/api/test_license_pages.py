@@ -1,0 +1,65 @@
+"""我的证照 and 电子证照核验 in headless Chromium, as a resident and a verifier use them: the
+resident signs in, sees the demo licenses she holds, shows only her marital status as a QR code
+(亮证), and the verifier's page accepts the presentation once and refuses it the second time."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser
+
+from api.settings import Settings
+from exchange.sources.demo_data import DemoResident, sample_residents
+from tests.api.test_portal_pages import sign_in
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.click("nav.portal-nav >> text=我的证照")
+    page.wait_for_url(f"{live_server}/portal/licenses")
+    sections = page.locator("section.license")
+    titles = [sections.nth(i).locator("h2").inner_text() for i in range(sections.count())]
+    assert any(title.startswith("居民户口簿") for title in titles) and any(t.startswith("结婚证") for t in titles)
+    assert resident.id_number not in page.content()
+
+    marriage = page.locator("section.license", has=page.locator("h2", has_text="结婚证"))
+    marriage.locator("input[value=marital_status]").check()
+    marriage.locator("button[type=submit]").click()
+    page.wait_for_selector("#presentation-qr svg")
+    assert page.locator("#shown-items tbody").inner_text().split() == ["婚姻状况", "已婚"]
+    presentation = page.locator("#presentation").input_value()
+    assert resident.id_number not in presentation
+    link = page.locator("#presentation-link").get_attribute("href")
+    assert link is not None and "/verify/licenses?p=" in link
+
+    # the verifier scans the QR code: its link opens the verdict, once
+    scanner = browser.new_page()
+    scanner.goto(link)
+    assert scanner.locator("#verdict-result").inner_text().startswith("有效")
+    assert "婚姻状况" in scanner.locator("#content").inner_text()
+    scanner.reload()
+    assert scanner.locator("#verdict-result").inner_text().startswith("无效")
+
+    # another verifier is handed the text of a presentation made again
+    page.go_back()
+    page.locator("section.license", has=page.locator("h2", has_text="结婚证")).locator("button[type=submit]").click()
+    page.wait_for_selector("#presentation-qr svg")
+    presentation = page.locator("#presentation").input_value()
+    verifier = browser.new_page()
+    verifier.goto(f"{live_server}/verify/licenses")
+    verifier.fill("#license", presentation)
+    verifier.click("form.verify-form button[type=submit]")
+    assert verifier.locator("#verdict-result").inner_text().startswith("有效")
+    assert "婚姻状况" in verifier.locator("#content").inner_text()
+    assert "配偶" not in verifier.locator("#content").inner_text()
+
+    verifier.goto(f"{live_server}/verify/licenses")
+    verifier.fill("#license", presentation)
+    verifier.click("form.verify-form button[type=submit]")
+    assert verifier.locator("#verdict-result").inner_text().startswith("无效")
+    assert "已被核验过" in verifier.locator("#checks").inner_text()
