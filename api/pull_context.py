@@ -1,12 +1,15 @@
 """Wiring of the exchange request use case: the live catalog, the sources for that catalog
-(built once per catalog version and process), secrets and seals. `build_pull_context` needs no
+(built once per catalog version and process, with the license library in front of the proofs
+licenses answer), secrets and seals. `build_pull_context` needs no
 Flask (commands use it); `pull_context` is the same for the current request."""
 
 from __future__ import annotations
 
+from api.license_services import build_library
 from api.live_catalog import live_catalog
 from api.runtime import Runtime, runtime
 from catalog.model import Catalog
+from exchange.licenses.library_source import library_first
 from exchange.pull_service import PullContext
 
 
@@ -15,7 +18,8 @@ def build_pull_context(current: Runtime, catalog: Catalog, content_hash: str) ->
     return PullContext(
         sessions=current.sessions,
         catalog=catalog,
-        sources=current.sources_for(content_hash, catalog),
+        sources=library_first(current.sources_for(content_hash, catalog), current.sessions,
+                              build_library(current, catalog)),
         subject_hash_key=current.subject_hash_key,
         answers=current.answer_box,
         seal_settings=current.seal_settings,

@@ -42,6 +42,8 @@ class ExchangeRequestSchema(ma.Schema):
 class SourceSchema(ma.Schema):
     department = ma.fields.String()
     name = ma.fields.String()
+    license = ma.fields.Dict(metadata={"description": "Present when the data was read from the holder's e-license "
+                                                      "in the license library: its identifier, type and version"})
 
 
 class AnswerSchema(ma.Schema):

@@ -30,12 +30,14 @@ class SourceAnswer:
     """A source's record of one subject for one proof.
 
     `record` maps every data item name of the proof to its JSON value; `as_of` is when the
-    department's data was current (timezone-aware).
+    department's data was current (timezone-aware); `provenance` says where the record was read
+    when not from the department's own records (an e-license in the library: its identifier).
     """
 
     proof: str
     as_of: datetime
     record: Mapping[str, Any]
+    provenance: Mapping[str, Any] | None = None
 
 
 class SourceError(Exception):

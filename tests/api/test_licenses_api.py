@@ -209,3 +209,44 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     nobody = {**use_request(resident, "gzf-000123-lic-4"), "license_type": "DIVORCE_CERTIFICATE"}
     gone = httpx.post(uses, headers=zj, json=nobody, timeout=30)
     assert gone.status_code == 404 and gone.json()["type"].endswith("/subject-not-found")
+
+
+def test_an_e_license_proof_is_read_from_the_library_first(settings: Settings, live_server: str) -> None:
+    """DISABILITY (mode e_license) comes from the holder's 残疾人证 in the library, with the license
+    as provenance; once the license is revoked, from the disabled persons' federation's records."""
+    person, card = None, None
+    for candidate in sample_residents(settings.sources_dir, 8):
+        wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=signed_in(live_server, candidate)).json()
+        card = next((w for w in wallet if w["license_type"] == "DISABILITY_CARD"), None)
+        if card is not None:
+            person = candidate
+            break
+    assert person is not None and card is not None, "a sample resident holds a 残疾人证"
+    recorded = {i["name"]: i["value"] for i in card["items"]}
+    cl = client(settings, "CL", [ClientScope.LICENSES_WRITE])
+    grade = "grade_1" if recorded["disability_grade"] != "grade_1" else "grade_2"
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{card['identifier']}/amendments", headers=cl,
+                         json={"changes": {"disability_grade": grade}}, timeout=30).json()
+
+    me = signed_in(live_server, person)
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["DISABILITY"], "department": "ZJ", "days": 30})
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+
+    def pull(request_id: str) -> dict:
+        response = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=zj, timeout=30, json={
+            "request_id": request_id, "caseworker_id": "zj-0042", "case_number": "GZF-2026-000200",
+            "matter": "PUBLIC_RENTAL_HOUSING", "proof": "DISABILITY", "purpose": "公租房优先配租",
+            "subject": {"id_number": person.id_number, "name": person.name}})
+        assert response.status_code == 200, response.text
+        return response.json()["answer"]
+
+    from_library = pull("dis-1")
+    assert from_library["data"]["disability_grade"] == grade
+    assert from_library["source"]["license"] == {"license": amended["identifier"], "license_type": "DISABILITY_CARD",
+                                                 "version": 2}
+    httpx.post(f"{live_server}/api/v1/licenses/{amended['identifier']}/revocation", headers=cl,
+               json={"reason": "data_changed"}, timeout=30)
+    from_source = pull("dis-2")
+    assert from_source["data"]["disability_grade"] == recorded["disability_grade"]
+    assert "license" not in from_source["source"] and from_source["source"]["department"] == "CL"

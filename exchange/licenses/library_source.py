@@ -1,0 +1,69 @@
+"""The license library as the first source of the proofs licenses answer.
+
+A proof whose mode is `e_license` (its default mode in the catalog) and that some license type
+answers (`LicenseType.proof`) is read from the holder's current, valid, unexpired license of
+such a type — the newest —, with the license as provenance (`SourceAnswer.provenance`: its
+identifier, type and version); only when the holder has none is the proof's source department
+asked, as before. The items the proof and the license share have the same names and types (the
+catalog checks it); a proof item the license lacks is null.
+
+Limitation: the source directory does not know the matter, so a matter that overrides a proof's
+mode to `e_license` still pulls it from the source department.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.model import Mode
+from exchange.licenses.records import LicenseState
+from exchange.licenses.service import LicenseLibrary, holder_licenses, stored_content
+from exchange.sources.contract import SourceAnswer
+from exchange.sources.directory import SourceDirectory
+
+Lookup = Callable[[str, str], SourceAnswer | None]
+
+
+class LibraryFirstSources(SourceDirectory):
+    """`inner`'s sources, asked only when `lookup` finds no license for the proof and subject."""
+
+    def __init__(self, inner: SourceDirectory, lookup: Lookup) -> None:
+        super().__init__(inner.catalog, inner.sources)
+        self._lookup = lookup
+
+    def query(self, proof_code: str, id_number: str, name: str | None = None) -> SourceAnswer:
+        return self._lookup(proof_code, id_number) or super().query(proof_code, id_number, name)
+
+
+def library_first(inner: SourceDirectory, sessions: sessionmaker[Session], library: LicenseLibrary,
+                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> SourceDirectory:
+    """`inner` with the license library in front of it for the proofs licenses answer (e_license mode)."""
+    catalog = library.catalog
+    answering: dict[str, set[str]] = {}
+    for license_type in catalog.licenses.values():
+        proof = catalog.proofs.get(license_type.proof or "")
+        if proof is not None and proof.mode is Mode.E_LICENSE:
+            answering.setdefault(proof.code, set()).add(license_type.code)
+    if not answering:
+        return inner
+
+    def lookup(proof_code: str, number: str) -> SourceAnswer | None:
+        types = answering.get(proof_code)
+        if types is None:
+            return None
+        proof, now = catalog.proofs[proof_code], clock()
+        with sessions() as session:
+            for record, version in holder_licenses(session, library.hash_key, proof.subject, number):
+                if record.license_type in types and record.status == LicenseState.VALID and \
+                        (version.valid_until is None or version.valid_until > now):
+                    items = stored_content(library, version).items
+                    return SourceAnswer(proof=proof_code, as_of=version.issued_at,
+                                        record={item.name: items.get(item.name) for item in proof.data_items},
+                                        provenance={"license": version.identifier, "license_type": record.license_type,
+                                                    "version": version.version})
+        return None
+
+    return LibraryFirstSources(inner, lookup)
