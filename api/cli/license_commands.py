@@ -1,20 +1,28 @@
 """`mianzheng license ...`: the e-license library from the command line — bulk import of a
 department's existing licenses (存量证照) from its JSONL export, resumable and idempotent, with a
-progress bar, a report of rejected lines and the rate; and the demo population's exports, for
-trying and measuring the import."""
+progress bar, a report of rejected lines and the rate; the demo population's exports, for
+trying and measuring the import; and offline verification of a license credential,
+presentation (亮证) or usage copy (加注件) against exported trust material plus the signed license
+status list (`export-status`), with the verdict the API gives."""
 
 from __future__ import annotations
 
 import json
 import resource
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from api.cli.context import EXIT_NOT_FOUND, CliError, settings
-from api.license_services import build_library
+from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
+from api.license_services import build_library, signed_license_status_list
 from api.runtime import Runtime
+from catalog.city_time import BEIJING
+from catalog.loading import bundled_catalog_path, load_catalog
+from exchange.licenses.verify import exchange_uscc_of, verify_license
+from seals.trust import TrustStore
+from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
 from exchange.licenses.demo_licenses import demo_exports
 from exchange.sources.demo_data import DEFAULT_SEED
@@ -73,3 +81,66 @@ def demo_export_command(folder: Path, residents: int) -> None:
     for department, lines in sorted(exports.items()):
         (folder / f"{department}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         click.echo(f"{department}.jsonl：{len(lines)} 本")
+
+
+LICENSE_STATUS_LIST_FILE = "license-status-list.jws"
+STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
+FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_copy": "加注件", "unknown": "无法识别"}
+
+
+@license_group.command("export-status")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def export_status_command(folder: Path) -> None:
+    """把签名的电子证照状态列表写入信任材料目录（license-status-list.jws，供 license verify 离线核验）。"""
+    current = Runtime.start(settings())
+    try:
+        with database_session() as session:
+            token = signed_license_status_list(current, session)
+    finally:
+        current.engine.dispose()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / LICENSE_STATUS_LIST_FILE).write_text(token + "\n", encoding="ascii")
+    click.echo(f"已写入 {folder / LICENSE_STATUS_LIST_FILE}（有效期一天）。")
+
+
+@license_group.command("verify")
+@click.argument("license_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trust", "trust_dir", default=Path("trust"), show_default=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="信任材料目录（seal export-trust 和 license export-status 导出）")
+@click.option("--id-number", default=None, help="持证人公民身份号码（可选，只用于核对）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/licenses/verification 相同）")
+def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, as_json: bool) -> None:
+    """离线核验电子证照凭证、亮证内容或加注件（文本文件）。有效时退出码为 0，否则为 1。
+    离线无法知道亮证是否已被核验过（一次性随机数），该项显示为跳过。"""
+    status_path = trust_dir / LICENSE_STATUS_LIST_FILE
+    try:
+        trust = TrustStore.load(trust_dir)
+        status_list = status_path.read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        raise CliError(f"{trust_dir} 中没有可用的信任材料或 {LICENSE_STATUS_LIST_FILE}（请用 mianzheng seal "
+                       f"export-trust 和 mianzheng license export-status 导出）。") from None
+    now = datetime.now(timezone.utc)
+    exchange = exchange_uscc_of(status_list, trust, now=now)
+    if exchange is None:
+        raise CliError(f"{LICENSE_STATUS_LIST_FILE} 的签名未通过验证。")
+    verdict = verify_license(license_file.read_text(encoding="utf-8").strip(), trust, status_list,
+                             exchange_uscc=exchange, now=now, id_number=id_number or None,
+                             catalog=load_catalog(bundled_catalog_path()))  # labels only
+    if as_json:
+        click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        document = verdict.to_dict()
+        click.echo(f"核验的形式：{FORMS_ZH[verdict.form]}")
+        for check in document["checks"]:
+            click.echo(f"  {STATUS_ZH[Status(check['status'])]}  {check['check']}：{' '.join(check['message_zh'].split())}")
+        click.echo(f"结论：{'有效' if verdict.valid else '无效或无法确定'}。")
+        if verdict.valid:
+            for item in verdict.items:
+                click.echo(f"  {item['label_zh']}：{item['text_zh']}")
+            if verdict.usage:
+                until = datetime.fromisoformat(verdict.usage["valid_until"].replace("Z", "+00:00")).astimezone(BEIJING)
+                click.echo(f"  仅限{verdict.usage['department_name_zh']}办理“{verdict.usage['matter_name_zh']}”使用，"
+                           f"有效期至 {until:%Y-%m-%d %H:%M}")
+    if not verdict.valid:
+        raise SystemExit(EXIT_INVALID)

@@ -210,9 +210,11 @@ def build_license_content(*, license_type: LicenseType, department: Department, 
     )
 
 
-def printed_items(license_type: LicenseType | None, items: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Items with their Chinese label and display text, in catalog order (ID numbers masked);
-    items the catalog does not know (another catalog version) keep their name as label."""
+def printed_items(license_type: LicenseType | None, items: Mapping[str, Any], *,
+                  mask_values: bool = False) -> list[dict[str, Any]]:
+    """Items with their Chinese label and display text, in catalog order (ID numbers masked in the
+    text, and in the value too with `mask_values`: a verdict never repeats an ID number); items
+    the catalog does not know (another catalog version) keep their name as label."""
     known = {item.name: item for item in license_type.data_items} if license_type else {}
     rows = []
     for name, value in items.items():
@@ -225,6 +227,8 @@ def printed_items(license_type: LicenseType | None, items: Mapping[str, Any]) ->
             text = "；".join(_object_text(element) for element in value)
         else:
             text = display_text(item, value)
+        if mask_values and value is not None and (item is None or item.type.value in ("id_number", "list")):
+            value = text  # an unknown item or a list may hold ID numbers too: only its printed form
         rows.append({"name": name, "label_zh": item.name_zh if item else name, "value": value, "text_zh": text})
     order = list(known)
     return sorted(rows, key=lambda row: order.index(row["name"]) if row["name"] in order else len(order))

@@ -91,9 +91,12 @@ class LicenseVerdict:
         return self.status is Status.VALID
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict document; the disclosed items only in `items` (ID numbers masked), not in `content`."""
         base = self.license.to_dict()
+        content = None if base["content"] is None else {k: v for k, v in base["content"].items() if k != "items"}
         return {
             **base,
+            "content": content,
             "status": self.status.value,
             "form": self.form,
             "checks": [*base["checks"], *(result.to_dict() for result in self.form_checks)],

@@ -17,7 +17,8 @@ from catalog.model import Catalog
 from exchange.certificates.verdict import judge
 from exchange.licenses.content import LicenseContent, printed_items
 from exchange.licenses.credential import integrity_result, read_license
-from exchange.licenses.presentation import check_binding
+from exchange.certificates.verdict import authentic
+from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX, check_binding
 from exchange.licenses.sd_jwt import SEPARATOR
 from exchange.licenses.usage_copy import read_usage_copy
 from exchange.licenses.verdict import (
@@ -33,6 +34,7 @@ from exchange.certificates.verdict import SignedForm
 from seals.checks import integrity_only
 from seals.trust import TrustStore
 from seals.verdict import Status
+from seals.verify_jws import verify_jws
 
 NonceClaim = Callable[[str, datetime], bool]
 
@@ -88,8 +90,19 @@ def verify_license(text: str, trust: TrustStore, status_list_token: str | None, 
     return LicenseVerdict(form, verdict, (*results, nonce), items)
 
 
+def exchange_uscc_of(status_list_token: str, trust: TrustStore, *, now: datetime) -> str | None:
+    """The USCC of the exchange that signed a license status list (it also seals presentations'
+    bindings and usage copies), or None when the list does not verify: offline verifiers learn
+    the exchange from the one document they already hold."""
+    verification = verify_jws(status_list_token, trust, now=now)
+    signer = verification.verdict.signer
+    if not authentic(verification.verdict) or signer is None or signer.organization_identifier is None:
+        return None
+    return signer.organization_identifier.removeprefix(SEAL_ORGANIZATION_PREFIX)
+
+
 def _items(content: LicenseContent | None, catalog: Catalog | None) -> tuple[dict, ...]:
     if content is None:
         return ()
     license_type = catalog.licenses.get(content.license_code) if catalog else None
-    return tuple(printed_items(license_type, content.items))
+    return tuple(printed_items(license_type, content.items, mask_values=True))

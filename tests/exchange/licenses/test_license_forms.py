@@ -75,7 +75,8 @@ def test_the_credential_verifies_and_an_independent_library_agrees(pki: Pki, cat
     verdict = verify(pki, catalog, credential, status_token, id_number=HOLDER.number)
     assert verdict.status.value == "VALID", verdict.to_dict()
     assert verdict.form == "license"
-    assert {row["name"]: row["value"] for row in verdict.items} == ITEMS
+    shown = {row["name"]: row["value"] for row in verdict.items}
+    assert shown == {**ITEMS, "id_number": "330784********4585", "spouse_id_number": "330702********1233"}
     assert codes(verdict)["holder_binding"] == ("VALID", "holder_matches")
     identifier = verdict.to_dict()["content"]["identifier"]
     assert identifier.startswith("1.2.156.3005.2.2003.") and ".0000000007.01." in identifier

@@ -1,0 +1,53 @@
+"""`mianzheng license verify` offline, as a verifier runs it, against trust material exported with
+`seal export-trust` and `license export-status`: a credential and a presentation verify (the
+nonce cannot be checked offline), a tampered one does not, and after revocation and a new
+export the credential is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from api.settings import Settings
+from exchange.clients import ClientScope
+from exchange.sources.demo_data import sample_residents
+from tests.api.test_licenses_api import client, marriage, signed_in
+from tests.support.cli import cli_environment, run_cli
+
+
+def test_verify_offline_before_and_after_revocation(settings: Settings, database_url: str, live_server: str,
+                                                    tmp_path: Path) -> None:
+    person = sample_residents(settings.sources_dir, 1)[0]
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(person), timeout=30).json()
+    me = signed_in(live_server, person)
+    credential = httpx.get(live_server + issued["links"]["credential"], headers=me).text
+    shown = httpx.post(live_server + issued["links"]["presentations"], headers=me,
+                       json={"items": ["marital_status"]}, timeout=30).json()["presentation"]
+    (tmp_path / "license.sd-jwt").write_text(credential, "utf-8")
+    (tmp_path / "shown.txt").write_text(shown, "utf-8")
+    parts = shown.split("~")
+    (tmp_path / "tampered.txt").write_text("~".join([parts[0], parts[1][:-2] + "AA", parts[2]]), "utf-8")
+
+    env = cli_environment(database_url, settings.var_dir)
+    trust = str(tmp_path / "trust")
+    assert run_cli(env, "seal", "export-trust", trust).returncode == 0
+    assert run_cli(env, "license", "export-status", trust).returncode == 0
+
+    valid = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert "结论：有效。" in valid.stdout and "婚姻状况：已婚" in valid.stdout
+    presented = run_cli(env, "license", "verify", str(tmp_path / "shown.txt"), "--trust", trust)
+    assert presented.returncode == 0 and "核验的形式：亮证" in presented.stdout
+    assert "跳过  nonce：离线核验无法检查一次性随机数是否已被使用。" in presented.stdout
+    assert "配偶" not in presented.stdout
+    tampered = run_cli(env, "license", "verify", str(tmp_path / "tampered.txt"), "--trust", trust)
+    assert tampered.returncode == 1 and "不通过  integrity" in tampered.stdout
+
+    httpx.post(f"{live_server}/api/v1/licenses/{issued['identifier']}/revocation", headers=mz,
+               json={"reason": "issued_in_error"}, timeout=30)
+    assert run_cli(env, "license", "export-status", trust).returncode == 0
+    revoked = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust, "--json")
+    assert revoked.returncode == 1 and '"revocation_reason": "issued_in_error"' in revoked.stdout
+    assert person.id_number not in revoked.stdout + valid.stdout
