@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from api.live_catalog import live_catalog
 from api.runtime import Runtime, db, runtime
 from catalog.model import Catalog
-from exchange.licenses.nonces import claim_nonce
+from exchange.licenses.nonces import claim_nonce, sweep_nonces
 from exchange.licenses.service import STATUS_LIST_PATH, LicenseLibrary, license_box, license_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
@@ -46,13 +46,15 @@ def signed_license_status_list(current: Runtime, session: Session) -> str:
 
 def verify_license_text(text: str, id_number: str | None) -> LicenseVerdict:
     """The verdict on a license credential, presentation or usage copy; a presentation's nonce
-    is claimed here, so it verifies once."""
+    is claimed here, so it verifies once, and the nonces and kept presentations that expired are
+    deleted on the way."""
     current, session = runtime(), db()
     catalog = live_catalog().catalog
     token = signed_license_status_list(current, session)
     trust = trust_store(session, current.seal_settings)
     session.commit()
     now = datetime.now(timezone.utc)
+    sweep_nonces(session, now)  # what expired can no longer be verified anyway
     verdict = verify_license(text, trust, token, exchange_uscc=exchange_uscc(current, catalog), now=now,
                              catalog=catalog, id_number=id_number or None,
                              claim_nonce=lambda nonce, until: claim_nonce(session, nonce, until, now))

@@ -202,3 +202,27 @@ def test_items_are_checked_against_the_license_type(catalog: Catalog) -> None:
 def codes_messages(verdict) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {c["check"]: c["message_zh"] for c in verdict.to_dict()["checks"]}
 
+
+
+def test_the_nonce_registry_claims_once_and_forgets_what_expired(database_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from api.database import make_engine
+    from exchange.answer_store import AnswerBox
+    from exchange.licenses.nonces import claim_nonce, keep_presentation, kept_presentation, sweep_nonces
+
+    engine = make_engine(database_url)
+    box = AnswerBox(b"k" * 32)
+    with Session(engine) as session:
+        until = NOW + timedelta(minutes=5)
+        assert claim_nonce(session, "nonce-1", until, NOW)
+        assert not claim_nonce(session, "nonce-1", until, NOW)
+        reference = keep_presentation(session, box, "eyJ.a.b~d~k", until)
+        session.commit()
+        assert kept_presentation(session, box, reference, NOW) == "eyJ.a.b~d~k"
+        assert kept_presentation(session, box, reference, until + timedelta(seconds=1)) is None
+        assert sweep_nonces(session, until + timedelta(seconds=1)) == 1
+        session.commit()
+        assert claim_nonce(session, "nonce-1", until, NOW)  # forgotten after its presentation expired
+        assert kept_presentation(session, box, reference, NOW) is None
+    engine.dispose()
