@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import segno
+from sqlalchemy.orm import Session
 from flask import Response, jsonify, url_for
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
@@ -304,7 +305,7 @@ def _type_view(catalog: Catalog, license_type: LicenseType) -> dict[str, Any]:
     return {"proof": None, "validity_years": None, **document, "data_items": items}
 
 
-def _issued_by(session: Any, department: str, identifier: str) -> LicenseRecord:
+def _issued_by(session: Session, department: str, identifier: str) -> LicenseRecord:
     try:
         record = license_of(session, find_version(session, identifier))
     except LicenseNotFound:
@@ -314,7 +315,7 @@ def _issued_by(session: Any, department: str, identifier: str) -> LicenseRecord:
     return record
 
 
-def _current(session: Any, record: LicenseRecord) -> LicenseVersionRecord:
+def _current(session: Session, record: LicenseRecord) -> LicenseVersionRecord:
     return next(v for v in versions_of(session, record) if v.version == record.current_version)
 
 

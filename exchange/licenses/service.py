@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from catalog.citizen_id import parse_id_number
 from catalog.city_time import BEIJING
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
@@ -123,10 +124,9 @@ def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:
     """The holder, its number validated (`InvalidInput` naming holder.id_number or holder.uscc)."""
     if kind is Subject.PERSON:
         try:
-            subject_key(b"check", number)
+            return HolderIdentity(kind, name, parse_id_number(number).number)
         except InvalidIdentifier as error:
             raise InvalidInput("holder.id_number", str(error)) from None
-        return HolderIdentity(kind, name, number.strip().upper())
     try:
         code = parse_uscc(number).code
     except InvalidIdentifier as error:

@@ -93,6 +93,10 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
     assert [(v["version"], v["status"]) for v in second["versions"]] == [(1, "superseded"), (2, "valid")]
     old = verdict(live_server, credential)
     assert old["status"] == "INVALID" and old["revocation_reason"] == "superseded"
+    by_old = httpx.get(f"{live_server}/api/v1/licenses/{first['identifier']}", headers=mz).json()
+    assert by_old["identifier"] == second["identifier"]  # any version's identifier names the license
+    ga = client(settings, "GA", [ClientScope.LICENSES_WRITE])
+    assert httpx.get(f"{live_server}/api/v1/licenses/{first['identifier']}", headers=ga).status_code == 404
     stale = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/amendments", headers=mz,
                        json={"changes": {"spouse_name": "王五"}})
     assert stale.status_code == 409 and stale.headers["content-type"] == "application/problem+json"
