@@ -33,6 +33,7 @@ from api.schemas.licenses import (
     LicenseUseRequestSchema,
     LicenseRevocationSchema,
     LicenseSchema,
+    LicenseStatisticsSchema,
     LicenseTypeSchema,
     LicenseVerdictSchema,
     LicenseVerifyRequestSchema,
@@ -44,6 +45,7 @@ from exchange.clients import ClientScope
 from exchange.licenses.content import printed_items
 from exchange.licenses.nonces import keep_presentation, kept_presentation
 from exchange.licenses.presentation import make_presentation
+from exchange.licenses.statistics import license_statistics
 from exchange.licenses.use_service import UseRequest, use_license
 from exchange.pull_service import PullRefused
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
@@ -261,6 +263,14 @@ def status_list() -> Response:
     response = Response(token, mimetype="application/jwt")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@blp.route("/statistics/licenses")
+@blp.response(200, LicenseStatisticsSchema(many=True))
+def statistics() -> list[dict[str, Any]]:
+    """Per license type: licenses held (valid), times used by departments through the exchange
+    (用证) — each a paper copy not brought —, per matter."""
+    return license_statistics(db(), live_catalog().catalog)
 
 
 @blp.route("/catalog/licenses")

@@ -191,3 +191,12 @@ class LicenseUseAnswerSchema(ma.Schema):
                                                      "(source), and the usage copy's identifier and expiry"})
     usage_copy = ma.fields.String(metadata={"description": "加注件: a JWS sealed by the exchange for this use"})
     receipt = ma.fields.String(metadata={"description": "JWS by the exchange's seal binding request and answer hashes"})
+
+
+class LicenseStatisticsSchema(ma.Schema):
+    license_type = ma.fields.String()
+    name_zh = ma.fields.String()
+    held = ma.fields.Integer(metadata={"description": "Valid licenses of the type in the library"})
+    used = ma.fields.Integer(metadata={"description": "Usage copies made for departments (用证)"})
+    paper_avoided = ma.fields.Integer(metadata={"description": "Paper copies not brought: one per use"})
+    used_by_matter = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())

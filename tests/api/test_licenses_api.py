@@ -196,6 +196,10 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     replay = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-2"), timeout=30)
     assert replay.headers.get("Idempotent-Replayed") == "true" and replay.json() == body
 
+    counted = {row["license_type"]: row for row in httpx.get(f"{live_server}/api/v1/statistics/licenses").json()}
+    assert counted["MARRIAGE_CERTIFICATE"]["used_by_matter"] == {"PUBLIC_RENTAL_HOUSING": 1}  # a replay is no use
+    assert counted["MARRIAGE_CERTIFICATE"]["paper_avoided"] == 1 and counted["MARRIAGE_CERTIFICATE"]["held"] >= 1
+
     jy = client(settings, "JY", [ClientScope.EXCHANGE_REQUEST])
     assert httpx.post(uses, headers=jy, json=use_request(resident, "jy-1")).json()["type"].endswith(
         "/forbidden-by-policy")

@@ -1,0 +1,32 @@
+"""How the license library is used: per license type, how many licenses are held (valid), and
+how many times departments used one through the exchange (用证, each a paper copy the holder did
+not have to bring) — in all and per matter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from catalog.model import Catalog
+from exchange.licenses.records import LicenseRecord, LicenseState, LicenseUsage, LicenseVersionRecord
+
+
+def license_statistics(session: Session, catalog: Catalog) -> list[dict[str, Any]]:
+    """One row per license type of the catalog, in catalog order."""
+    held = {license_type: count for license_type, count in session.execute(
+        select(LicenseRecord.license_type, func.count()).where(LicenseRecord.status == LicenseState.VALID)
+        .group_by(LicenseRecord.license_type)).all()}
+    used: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        select(LicenseRecord.license_type, LicenseUsage.matter, func.count())
+        .join(LicenseVersionRecord, LicenseVersionRecord.id == LicenseUsage.version_id)
+        .join(LicenseRecord, LicenseRecord.id == LicenseVersionRecord.license_id)
+        .group_by(LicenseRecord.license_type, LicenseUsage.matter))
+    for license_type, matter, count in rows.all():
+        used.setdefault(license_type, {})[matter] = count
+    return [{"license_type": code, "name_zh": license_type.name_zh, "held": held.get(code, 0),
+             "used": sum(used.get(code, {}).values()), "paper_avoided": sum(used.get(code, {}).values()),
+             "used_by_matter": used.get(code, {})}
+            for code, license_type in catalog.licenses.items()]
