@@ -19,8 +19,7 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Mode
-from exchange.licenses.records import LicenseState
-from exchange.licenses.service import LicenseLibrary, holder_licenses, stored_content
+from exchange.licenses.service import LicenseLibrary, current_license, stored_content
 from exchange.sources.contract import SourceAnswer
 from exchange.sources.directory import SourceDirectory
 
@@ -54,16 +53,16 @@ def library_first(inner: SourceDirectory, sessions: sessionmaker[Session], libra
         types = answering.get(proof_code)
         if types is None:
             return None
-        proof, now = catalog.proofs[proof_code], clock()
+        proof = catalog.proofs[proof_code]
         with sessions() as session:
-            for record, version in holder_licenses(session, library.hash_key, proof.subject, number):
-                if record.license_type in types and record.status == LicenseState.VALID and \
-                        (version.valid_until is None or version.valid_until > now):
-                    items = stored_content(library, version).items
-                    return SourceAnswer(proof=proof_code, as_of=version.issued_at,
-                                        record={item.name: items.get(item.name) for item in proof.data_items},
-                                        provenance={"license": version.identifier, "license_type": record.license_type,
-                                                    "version": version.version})
-        return None
+            found = current_license(session, library, types, proof.subject, number, clock())
+            if found is None:
+                return None
+            record, version = found
+            items = stored_content(library, version).items
+        return SourceAnswer(proof=proof_code, as_of=version.issued_at,
+                            record={item.name: items.get(item.name) for item in proof.data_items},
+                            provenance={"license": version.identifier, "license_type": record.license_type,
+                                        "version": version.version})
 
     return LibraryFirstSources(inner, lookup)

@@ -13,11 +13,10 @@ Services take a `Session` and never commit; the caller owns the transaction.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -49,6 +48,7 @@ from exchange.licenses.content import (
 )
 from exchange.licenses.credential import sign_license
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
+from exchange.licenses.sd_jwt import decode_disclosure, parse_sd_jwt
 from exchange.subjects import subject_key
 from seals.b64 import b64url_decode
 from seals.registry import active_signer
@@ -307,13 +307,20 @@ def credential_of(library: LicenseLibrary, version: LicenseVersionRecord) -> str
 
 def stored_content(library: LicenseLibrary, version: LicenseVersionRecord) -> LicenseContent:
     """The content of a stored version, read from its own credential (no signature check: our own row)."""
-    issuer_jwt, *disclosures, _ = credential_of(library, version).split("~")
-    claims = json.loads(b64url_decode(issuer_jwt.split(".")[1]))
-    items = {}
-    for disclosure in disclosures:
-        _, name, value = json.loads(base64.urlsafe_b64decode(disclosure + "=" * (-len(disclosure) % 4)))
-        items[name] = value
+    credential = parse_sd_jwt(credential_of(library, version))
+    claims = json.loads(b64url_decode(credential.issuer_jwt.split(".")[1]))
+    items = {name: value for _, name, value in map(decode_disclosure, credential.disclosures)}
     return LicenseContent.from_claims(claims, items)
+
+
+def current_license(session: Session, library: LicenseLibrary, license_types: Collection[str], kind: Subject,
+                    number: str, now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
+    """The holder's newest valid, unexpired license of one of `license_types`, or None."""
+    for record, version in holder_licenses(session, library.hash_key, kind, number):
+        if record.license_type in license_types and record.status == LicenseState.VALID and \
+                (version.valid_until is None or version.valid_until > now):
+            return record, version
+    return None
 
 
 def license_status_list(session: Session, seal_settings: SealSettings, exchange_department: str, url: str,

@@ -24,15 +24,20 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.canonical import canonical_sha256
-from catalog.errors import InvalidIdentifier
 from catalog.model import LicenseType, LicenseUse, Matter, Subject
 from exchange.access_log import AccessEntry, Outcome, record_access
 from exchange.answer_store import AnswerBox, RequestIdConflict, claim, complete, release, stored_answer
 from exchange.clients import AuthenticatedClient
 from exchange.consent import ConsentRefused, find_valid_consent
-from exchange.licenses.records import LicenseRecord, LicenseState, LicenseUsage, LicenseVersionRecord
-from exchange.licenses.service import LicenseLibrary, checked_holder, credential_of, holder_key, holder_licenses, \
-    stored_content
+from exchange.licenses.records import LicenseUsage
+from exchange.licenses.service import (
+    LicenseLibrary,
+    checked_holder,
+    credential_of,
+    current_license,
+    holder_key,
+    stored_content,
+)
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from exchange.errors import InvalidInput
 from exchange.pull_service import REQUEST_ID, PullRefused, PullResult
@@ -146,22 +151,12 @@ def _authorised(session: Session, client: AuthenticatedClient, matter: Matter, l
     return use, replace(entry, consent_id=consent.id)
 
 
-def current_license(session: Session, library: LicenseLibrary, license_type: str, kind: Subject, number: str,
-                    now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
-    """The holder's newest valid, unexpired license of `license_type`, or None."""
-    for record, version in holder_licenses(session, library.hash_key, kind, number):
-        if record.license_type == license_type and record.status == LicenseState.VALID and \
-                (version.valid_until is None or version.valid_until > now):
-            return record, version
-    return None
-
-
 def _answer(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,
             license_type: LicenseType, use: LicenseUse, kind: Subject, number: str, entry: AccessEntry,
             document: dict[str, Any]) -> PullResult:
     library, now = context.library, context.clock()
     with context.sessions() as session:
-        found = current_license(session, library, license_type.code, kind, number, now)
+        found = current_license(session, library, {license_type.code}, kind, number, now)
         if found is None:
             release(session, client.client_id, request.request_id)
             session.commit()
