@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from flask import Response, jsonify, url_for
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
-from api.license_services import library, signed_license_status_list, use_context, verify_license_text
+from api.license_services import committed, library, signed_license_status_list, use_context, verify_license_text
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -110,12 +110,10 @@ def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     request = IssueRequest(license_type=body["license_type"], holder=holder, items=body["items"],
                            reference=body["reference"], valid_from=body.get("valid_from"),
                            valid_until=body.get("valid_until"))
-    session = db()
     try:
-        issued = issue_license(session, lib, client.department_code, request)
+        issued = committed(lambda session: issue_license(session, lib, client.department_code, request))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
-    session.commit()
     return license_view(lib, issued.license, issued.version), 201 if issued.created else 200
 
 
@@ -138,16 +136,15 @@ def amend(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     """Amend a license: the next version with the changed items; the version named (it must be the
     current one, else 409) becomes superseded and verifies as such."""
     client = require_client(ClientScope.LICENSES_WRITE)
-    lib, session = library(), db()
+    lib = library()
     try:
-        version = amend_license(session, lib, client.department_code, identifier, body["changes"],
-                                body.get("valid_until"))
+        version = committed(lambda session: amend_license(session, lib, client.department_code, identifier,
+                                                          body["changes"], body.get("valid_until")))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
     except LicenseConflict as conflict:
         raise Problem("conflict", str(conflict)) from None
-    session.commit()
-    return license_view(lib, license_of(session, version), version)
+    return license_view(lib, license_of(db(), version), version)
 
 
 @blp.route("/licenses/<identifier>/revocation", methods=["POST"])
@@ -158,10 +155,10 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     """Revoke a license your department issued: every form of it (credential, presentations,
     usage copies) verifies as revoked from now on."""
     client = require_client(ClientScope.LICENSES_WRITE)
-    lib, session = library(), db()
-    version = revoke_license(session, lib, client.department_code, identifier, body["reason"])
-    session.commit()
-    return license_view(lib, license_of(session, version), version)
+    lib = library()
+    version = committed(lambda session: revoke_license(session, lib, client.department_code, identifier,
+                                                       body["reason"]))
+    return license_view(lib, license_of(db(), version), version)
 
 
 @blp.route("/exchange/license-uses", methods=["POST"])

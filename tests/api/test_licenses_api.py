@@ -258,3 +258,24 @@ def test_an_e_license_proof_is_read_from_the_library_first(settings: Settings, l
     from_source = pull("dis-2")
     assert from_source["data"]["disability_grade"] == recorded["disability_grade"]
     assert "license" not in from_source["source"] and from_source["source"]["department"] == "CL"
+
+
+def test_concurrent_issues_get_distinct_serials_and_one_license_per_reference(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    references = [f"MZ-2026-1{n:05d}" for n in range(8)] * 2  # each reference sent twice, at once
+
+    def issue(reference: str) -> tuple[int, str]:
+        response = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, reference),
+                              timeout=60)
+        return response.status_code, response.json().get("identifier", response.text)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(issue, references))
+    assert {status for status, _ in results} <= {200, 201}, results
+    identifiers = {reference: identifier for reference, (_, identifier) in zip(references, results)}
+    assert len(set(identifiers.values())) == 8  # one license per reference, whoever came second
+    serials = {identifier.split(".")[7] for identifier in identifiers.values()}
+    assert len(serials) == 8
