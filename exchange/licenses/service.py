@@ -3,7 +3,7 @@
 Departments' systems issue the licenses of the types the catalog says they issue. Each version
 is a credential (`credential.py`) signed by the department's seal, with its own identifier and
 its own entry in the license status list (list 2, beside the certificates' list 1, in the same
-`status_lists` table and format: `exchange.certificates.status_list`). Amending issues the next
+format: `exchange.certificates.status_list`, stored in `license_status_lists`). Amending issues the next
 version and revokes the old one's entry with the reason `superseded`; revoking sets the current
 version's entry. So every form made of a version — the credential, a presentation, a usage
 copy — turns invalid with it, and the status list tells a verifier why.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -37,7 +37,6 @@ from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import REVOCATION_REASONS, StatusList, allocate_index, sign_status_list
 from exchange.certificates.status_list import DEFAULT_VALIDITY as STATUS_LIST_VALIDITY
 from exchange.errors import ExchangeError, InvalidInput, NotFound
-from exchange.issuance import StatusListRecord
 from exchange.licenses.content import (
     HeldBy,
     HolderIdentity,
@@ -47,7 +46,7 @@ from exchange.licenses.content import (
     validity_window,
 )
 from exchange.licenses.credential import sign_license
-from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
+from exchange.licenses.records import LicenseRecord, LicenseState, LicenseStatusListRecord, LicenseVersionRecord
 from exchange.licenses.sd_jwt import decode_disclosure, parse_sd_jwt
 from exchange.subjects import subject_key
 from seals.b64 import b64url_decode
@@ -364,7 +363,7 @@ def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecor
                  supersedes: str | None, now: datetime, valid_from: datetime, valid_until: datetime | None,
                  taken: set[int] | None = None) -> LicenseVersionRecord:
     _status_record(session)
-    in_use = taken if taken is not None else _taken_indexes(session)
+    in_use = taken if taken is not None else _TakenIndexes(session)
     index = allocate_index(in_use, LICENSE_STATUS_LIST_SIZE)
     department = library.catalog.departments[record.issuer_department]
     content = build_license_content(
@@ -387,17 +386,35 @@ def _taken_indexes(session: Session) -> set[int]:
     return set(session.scalars(select(LicenseVersionRecord.status_index)))
 
 
-def _status_record(session: Session, *, lock: bool = False) -> StatusListRecord:
-    record = session.get(StatusListRecord, LICENSE_STATUS_LIST_ID, with_for_update=lock)
+class _TakenIndexes(Collection[int]):
+    """The status indexes in use, asked of the database one at a time (no scan of the library
+    per issue); a concurrent issue taking the same index is caught by the unique constraint."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def __contains__(self, index: object) -> bool:
+        return self._session.scalar(select(LicenseVersionRecord.id).where(
+            LicenseVersionRecord.status_index == index).limit(1)) is not None
+
+    def __len__(self) -> int:
+        return self._session.scalar(select(func.count()).select_from(LicenseVersionRecord)) or 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._session.scalars(select(LicenseVersionRecord.status_index)))
+
+
+def _status_record(session: Session, *, lock: bool = False) -> LicenseStatusListRecord:
+    record = session.get(LicenseStatusListRecord, LICENSE_STATUS_LIST_ID, with_for_update=lock)
     if record is None:
-        record = StatusListRecord(id=LICENSE_STATUS_LIST_ID, bits=StatusList.empty("", LICENSE_STATUS_LIST_SIZE).bits,
-                                  reasons={})
+        record = LicenseStatusListRecord(id=LICENSE_STATUS_LIST_ID,
+                                         bits=StatusList.empty("", LICENSE_STATUS_LIST_SIZE).bits, reasons={})
         session.add(record)
         session.flush()
     return record
 
 
-def _reasons(record: StatusListRecord) -> dict[int, str]:
+def _reasons(record: LicenseStatusListRecord) -> dict[int, str]:
     return {int(index): reason for index, reason in record.reasons.items()}
 
 
