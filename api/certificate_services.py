@@ -5,8 +5,6 @@ no Flask: the command line (`mianzheng certificate issue`) builds the same conte
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from api.live_catalog import live_catalog
 from api.pull_context import build_pull_context
 from api.runtime import Runtime, db, runtime
@@ -14,8 +12,10 @@ from api.settings import Settings
 from catalog.model import Catalog
 from exchange.certificates.verdict import CertificateVerdict
 from exchange.certificates.verify import verify_certificate
-from exchange.issuance import IssuanceContext, status_list_token
+from exchange.issuance import IssuanceContext
+from exchange.status_lists import StatusListSigning, stored_status_list
 from seals.registry import trust_store
+from seals.settings import SealSettings
 
 STATUS_LIST_PATH = "/api/v1/status-lists/1"
 
@@ -26,7 +26,7 @@ def build_issuance_context(current: Runtime, catalog: Catalog, content_hash: str
     return IssuanceContext(
         sessions=pulls.sessions, catalog=pulls.catalog, sources=pulls.sources,
         subject_hash_key=pulls.subject_hash_key, seal_settings=pulls.seal_settings,
-        exchange_department=pulls.exchange_department, status_list_url=status_list_url(current.settings),
+        status_list=status_list_signing(current.settings, current.seal_settings),
     )
 
 
@@ -39,19 +39,18 @@ def status_list_url(settings: Settings) -> str:
     return settings.public_url + STATUS_LIST_PATH
 
 
-def current_status_list() -> str:
-    """The signed status list (re-signed and stored when it changed or nears expiry)."""
-    current = runtime()
-    token = status_list_token(db(), current.seal_settings, current.settings.exchange_department,
-                              status_list_url(current.settings), datetime.now(timezone.utc))
-    db().commit()
-    return token
+def status_list_signing(settings: Settings, sealing: SealSettings) -> StatusListSigning:
+    """How this installation signs its status list: the exchange's seal, the list's public URL."""
+    return StatusListSigning(sealing, settings.exchange_department, status_list_url(settings))
+
+
+def current_status_list() -> str | None:
+    """The signed status list as stored (signed by revocations and the jobs; a GET never writes)."""
+    return stored_status_list(db())
 
 
 def verify_form(form_input: bytes | str, id_number: str | None) -> CertificateVerdict:
     """The verdict on a certificate in any form, against this installation's trust material."""
     live_catalog()  # a published catalog is part of being ready to verify
-    status_list = current_status_list()
-    trust = trust_store(db(), runtime().seal_settings)
-    db().commit()
-    return verify_certificate(form_input, trust, status_list, id_number=id_number or None)
+    trust = trust_store(db())
+    return verify_certificate(form_input, trust, current_status_list(), id_number=id_number or None)

@@ -1,14 +1,18 @@
 """Set-up of a mianzheng installation, safe to repeat: the data directory and secrets, the
 schema (Alembic migrations), the bundled catalog as the first live version, and the demo
 city CA with a seal for every catalog department, the demo source departments'
-databases (var/sources/), and the demo public-housing tenants enrolled for the annual re-check."""
+databases (var/sources/), the demo public-housing tenants enrolled for the annual re-check, and
+the CRL and status list signed again when they are due."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.application_services import build_handling_context
+from api.certificate_services import status_list_signing
 from api.database import standalone_session
 from api.migrations import upgrade_database
 from api.runtime import Runtime
@@ -21,7 +25,8 @@ from exchange.applications.recheck import NoRecheck
 from exchange.applications.tenancies import DEMO_DEPARTMENT, enrol_demo_tenancies
 from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, generate_demo_sources
 from exchange.identity import DevIdentityProvider
-from seals.registry import SealCa, init_ca, issue_seal, list_seals
+from exchange.status_lists import refresh_status_list
+from seals.registry import SealCa, init_ca, issue_seal, list_seals, refresh_crl
 
 
 def initialise(settings: Settings) -> list[str]:
@@ -39,6 +44,7 @@ def initialise(settings: Settings) -> list[str]:
     with standalone_session(settings.database_url) as session:
         report.append(_publish_bundled_catalog(session))
         report.extend(_demo_seals(session, settings))
+        report.extend(_signed_lists(session, settings))
     report.append(_demo_sources(settings))
     report.append(_demo_tenancies(settings))
     return report
@@ -75,6 +81,18 @@ def _publish_bundled_catalog(session: Session) -> str:
         return f"现行目录为第 {live.number} 版，保持不变。"
     outcome = publish(session, load_catalog(bundled_catalog_path()), published_by="mianzheng init", note="随附目录")
     return f"已发布随附目录，第 {outcome.version.number} 版。"
+
+
+def _signed_lists(session: Session, settings: Settings) -> list[str]:
+    """The CRL and the certificate status list signed again when they are due (init runs before
+    every `scripts/serve`; a production installation runs `mianzheng seal crl` daily as well)."""
+    report = []
+    now = datetime.now(timezone.utc)
+    if refresh_crl(session, seal_settings(settings), now=now):
+        report.append("已签发印章证书吊销列表（CRL）。")
+    if refresh_status_list(session, status_list_signing(settings, seal_settings(settings)), now):
+        report.append("已签发电子证明状态列表。")
+    return report
 
 
 def _demo_seals(session: Session, settings: Settings) -> list[str]:

@@ -9,6 +9,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from api.app import create_app
+from api.jobs_supervisor import JobsSupervisor
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -42,19 +43,28 @@ def serve(
     workers: int,
     app_factory: Callable[[], Flask] = create_app,
     ready_message: Callable[[str], str] = _exchange_ready_message,
+    companion: JobsSupervisor | None = None,
 ) -> None:
     """Serve until interrupted; each worker builds its own app (and database engine) with
-    `app_factory` (default: the exchange app)."""
+    `app_factory` (default: the exchange app). `companion` (the jobs' supervisor) is started and
+    stopped by gunicorn's arbiter, never by a worker."""
     base = f"http://{host}:{port}"
 
     def when_ready(_server: Any) -> None:
+        if companion is not None:
+            companion.start()
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
+
+    def on_exit(_server: Any) -> None:
+        if companion is not None:
+            companion.stop()
 
     _Gunicorn(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
             "when_ready": when_ready,
+            "on_exit": on_exit,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
             "timeout": 60,

@@ -234,23 +234,27 @@ def active_signer(session: Session, settings: SealSettings, department_code: str
     )
 
 
-def current_crl(
-    session: Session, settings: SealSettings, *, now: datetime | None = None
-) -> x509.CertificateRevocationList:
-    """The published CRL, re-signed first when it is close to its nextUpdate."""
+def current_crl(session: Session) -> x509.CertificateRevocationList | None:
+    """The published CRL as stored (a read: only the seal officer's commands sign CRLs)."""
+    der = _ca_row(session).crl_der
+    return x509.load_der_x509_crl(der) if der is not None else None
+
+
+def refresh_crl(session: Session, settings: SealSettings, *, now: datetime | None = None, force: bool = False) -> bool:
+    """Sign the CRL again when it has less than `CRL_REFRESH_MARGIN` left (or `force`); whether it
+    did. Loads the root key: for the seal officer's commands only, never a server process."""
     now = now or ca.utc_now()
     row = _ca_row(session)
-    if row.crl_der is None or row.crl_next_update is None or row.crl_next_update - now < CRL_REFRESH_MARGIN:
-        _resign_crl(session, settings, now)
-    assert row.crl_der is not None
-    return x509.load_der_x509_crl(row.crl_der)
+    if not force and row.crl_next_update is not None and row.crl_next_update - now >= CRL_REFRESH_MARGIN:
+        return False
+    _resign_crl(session, settings, now)
+    return True
 
 
-def trust_store(session: Session, settings: SealSettings, *, now: datetime | None = None) -> TrustStore:
-    """The trust material to publish: root, every seal certificate ever issued, current CRL."""
-    crl = current_crl(session, settings, now=now)
+def trust_store(session: Session) -> TrustStore:
+    """The trust material to publish: root, every seal certificate ever issued, the stored CRL."""
     seals = session.scalars(select(Seal).order_by(Seal.id))
-    return TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals), crl)
+    return TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals), current_crl(session))
 
 
 def load_ca(session: Session, settings: SealSettings) -> ca.CityCa:
@@ -332,11 +336,13 @@ def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None
         for seal in revoked
         if seal.revoked_at is not None and seal.revocation_reason is not None
     ]
-    row.crl_number += 1
+    crl_number = session.execute(  # an atomic increment: two officers at once get two numbers
+        update(SealCa).where(SealCa.id == row.id).values(crl_number=SealCa.crl_number + 1)
+        .returning(SealCa.crl_number)).scalar_one()
     crl = ca.build_crl(
         load_ca(session, settings),
         entries,
-        crl_number=row.crl_number,
+        crl_number=crl_number,
         validity=timedelta(days=settings.crl_validity_days),
         now=now,
     )

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from api.certificate_services import build_issuance_context
+from api.certificate_services import build_issuance_context, status_list_signing, status_list_url
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.seal_config import seal_settings
 from api.runtime import Runtime
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
@@ -20,11 +21,10 @@ from catalog.versions import read_live_catalog
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import ExchangeError
+from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.issuance import (
     CertificateNotFound,
-    CertificateStatus,
     IssuanceContext,
-    IssuedCertificate,
     NotIssuable,
     find_certificate,
     issue_certificate,
@@ -32,8 +32,12 @@ from exchange.issuance import (
     revoke_certificate,
 )
 from exchange.pull_service import PullRefused
+from exchange.status_lists import check_status_list, rebuild_status_list
 from seals.errors import SealError
+from seals.registry import trust_store
 
+STATUS_LIST_PROBLEMS_ZH = {"status_list_unsigned": "尚未签发", "status_list_invalid": "签名无效",
+                           "status_list_malformed": "格式错误", "status_list_stale": "已过有效期"}
 REASONS_HELP = "；".join(f"{code} {zh}" for code, (zh, _en) in REVOCATION_REASONS.items())
 
 
@@ -124,13 +128,46 @@ def revoke_command(identifier: str, reason: str) -> None:
         normalised = str(parse_identifier(identifier))
     except InvalidCertificateIdentifier as invalid:
         raise CliError(f"电子证明编号无效：{invalid}") from None
+    current = settings()
+    signing = status_list_signing(current, seal_settings(current))
     with database_session() as session:
         try:
             issuer = find_certificate(session, normalised).issuer_department
-            certificate = revoke_certificate(session, normalised, issuer, reason, datetime.now(timezone.utc))
+            certificate = revoke_certificate(session, signing, normalised, issuer, reason, datetime.now(timezone.utc))
         except CertificateNotFound:
             raise CliError(f"没有编号为 {normalised} 的电子证明。", EXIT_NOT_FOUND) from None
         assert certificate.revoked_at is not None
         click.echo(f"电子证明 {certificate.identifier} 已于 {beijing_time(certificate.revoked_at)} 撤销"
                    f"（{REVOCATION_REASONS[certificate.revocation_reason or reason][0]}）。"
                    f"离线核验前请重新导出信任材料：mianzheng seal export-trust DIR。")
+
+
+@certificate_group.group("status-list")
+def status_list_group() -> None:
+    """电子证明状态列表：核对已签名的列表与撤销记录是否一致，必要时重新签发。"""
+
+
+@status_list_group.command("check")
+def status_list_check_command() -> None:
+    """核对已签名的状态列表是否包含每一张已撤销的电子证明（不一致时退出码 1）。"""
+    current = settings()
+    sealing = seal_settings(current)
+    with database_session() as session:
+        check = check_status_list(session, trust_store(session), status_list_url(current),
+                                  datetime.now(timezone.utc))
+    click.echo(f"已撤销电子证明 {check.revoked_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
+               f"多记 {len(check.extra)} 张。")
+    if check.problem is not None:
+        click.echo(f"状态列表不可用：{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
+    if not check.agrees:
+        raise CliError("状态列表与撤销记录不一致：请运行 mianzheng certificate status-list rebuild。")
+    click.echo("状态列表与撤销记录一致。")
+
+
+@status_list_group.command("rebuild")
+def status_list_rebuild_command() -> None:
+    """按撤销记录重新生成并签发状态列表。"""
+    current = settings()
+    with database_session() as session:
+        rebuild_status_list(session, status_list_signing(current, seal_settings(current)), datetime.now(timezone.utc))
+    click.echo("状态列表已按撤销记录重新签发。")

@@ -6,7 +6,8 @@ import click
 
 from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
 from api.initialise import initialise
-from api.jobs import DEFAULT_INTERVAL_SECONDS, start_job_process
+from api.jobs import DEFAULT_INTERVAL_SECONDS
+from api.jobs_supervisor import JobsSupervisor
 from api.server import serve
 from catalog.versions import latest_version
 
@@ -30,10 +31,5 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float) -> N
     with database_session() as session:
         if latest_version(session) is None:
             raise CliError("数据库尚未初始化，请先运行 mianzheng init。", EXIT_NOT_READY)
-    jobs = start_job_process(jobs_interval) if jobs_interval > 0 else None
-    try:
-        serve(host=host, port=port, workers=workers)
-    finally:
-        if jobs is not None:
-            jobs.terminate()
-            jobs.join(timeout=10)
+    serve(host=host, port=port, workers=workers,
+          companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)

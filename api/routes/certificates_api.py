@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, url_for
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_subject_key, current_citizen, require_client
-from api.certificate_services import current_status_list, issuance_context, verify_form
+from api.certificate_services import current_status_list, issuance_context, status_list_signing, verify_form
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -26,10 +26,10 @@ from api.schemas.certificates import (
     VerifyRequestSchema,
 )
 from catalog.model import Catalog, Mode
+from exchange.certificate_records import IssuedCertificate
 from exchange.clients import ClientScope
 from exchange.issuance import (
     CertificateNotFound,
-    IssuedCertificate,
     find_certificate,
     holder_certificates,
     issuable_proofs,
@@ -133,7 +133,8 @@ def download(name: str) -> Response:
 def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     """Revoke a certificate your department issued (scope certificates:revoke)."""
     client = require_client(ClientScope.CERTIFICATES_REVOKE)
-    certificate = revoke_certificate(db(), identifier, client.department_code, body["reason"], utc_now())
+    certificate = revoke_certificate(db(), status_list_signing(runtime().settings, runtime().seal_settings), identifier, client.department_code,
+                                     body["reason"], utc_now())
     db().commit()
     return certificate_view(live_catalog().catalog, certificate)
 
@@ -143,7 +144,10 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
                             "content": {"application/jwt": {"schema": {"type": "string"}}}}})
 def status_list() -> Response:
     """The city's certificate status list: one revocation bit per certificate, signed."""
-    response = Response(current_status_list(), mimetype="application/jwt")
+    token = current_status_list()
+    if token is None:
+        raise Problem("not-found", "证明状态列表尚未签发。")
+    response = Response(token, mimetype="application/jwt")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 

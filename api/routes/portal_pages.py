@@ -25,6 +25,7 @@ from api.routes.certificates_api import certificate_view
 from api.runtime import db, runtime
 from catalog.citizen_id import mask_id_number
 from catalog.model import Catalog, Mode
+from exchange.access_log import REASON_ZH
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
@@ -34,7 +35,6 @@ bp = Blueprint("portal_pages", __name__, url_prefix="/portal")
 
 MAX_PURPOSE_LENGTH = 100
 ACCESS_LOG_PAGE_SIZE = 20
-REASONS_ZH = {slug: kind.title_zh for slug, kind in PROBLEM_TYPES.items()} | {"replayed": "重复请求，按首次答复提供"}
 """Access-log reasons (a problem type, or "replayed") as the citizen reads them."""
 
 
@@ -97,7 +97,7 @@ def access_log() -> Response:
         return _signed_out()
     offset = max(0, request.args.get("offset", 0, type=int))
     page = access_log_page(citizen_subject_key(citizen), limit=ACCESS_LOG_PAGE_SIZE, offset=offset)
-    return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASONS_ZH)
+    return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASON_ZH)
 
 
 @bp.route("/sign-out", methods=["POST"])

@@ -117,14 +117,13 @@ def seal_image(kid: str) -> Response:
 
 
 def _trust() -> TrustStore:
-    store = trust_store(db(), runtime().seal_settings)
-    db().commit()  # a CRL close to its nextUpdate was re-signed on the way: keep it
-    return store
+    return trust_store(db())
 
 
 def _crl() -> x509.CertificateRevocationList:
     crl = _trust().crl
-    assert crl is not None
+    if crl is None:
+        raise Problem("not-found", "No CRL has been signed yet: the seal officer runs mianzheng seal crl.")
     return crl
 
 

@@ -15,6 +15,7 @@ from exchange.answer_store import AnswerBox
 from exchange.clients import AuthenticatedClient, ClientRecord, ClientRevoked, ClientScope
 from exchange.identity import CitizenIdentity
 from exchange.pull_service import PullContext
+from exchange.unit_of_work import UnitOfWork
 
 LEASE = timedelta(minutes=2)
 """How long a process may work on one application before another may take it over."""
@@ -33,6 +34,10 @@ class HandlingContext:
     @property
     def catalog(self) -> Catalog:
         return self.pull.catalog
+
+    @property
+    def uow(self) -> UnitOfWork:
+        return self.pull.uow
 
     @property
     def box(self) -> AnswerBox:

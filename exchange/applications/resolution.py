@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from catalog.model import Matter, MatterProof, Mode
 from catalog.expression_names import expression_reads
@@ -28,7 +28,7 @@ from exchange.applications.commitments import CommitmentOffer, seal_commitment
 from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
 from exchange.applications.decision import decide
 from exchange.applications.evaluation import Binding, Known
-from exchange.applications.leases import claim_lease
+from exchange.applications.leases import claim_lease, new_holder, release_lease, renew_lease
 from exchange.applications.parties import Parties, Party, parties_for_scope
 from exchange.applications.records import (
     Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
@@ -86,10 +86,13 @@ def load(ctx: HandlingContext, application_id: str) -> Loaded:
 def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
     """Resolve what can be resolved now and decide if nothing blocks; False if another process
     holds the application's lease."""
-    if not claim_lease(ctx, Application, application_id, status=ApplicationStatus.RESOLVING.value):
+    holder = new_holder()
+    if not claim_lease(ctx, Application, application_id, holder, status=ApplicationStatus.RESOLVING.value):
         return False
     try:
         while True:
+            if not renew_lease(ctx, Application, application_id, holder):
+                return True  # the lease ran out and another process took the application over
             loaded = load(ctx, application_id)
             matter = ctx.catalog.matters[loaded.application.matter]
             planned = _plan(ctx, loaded, matter)
@@ -101,7 +104,7 @@ def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
             _resolve(ctx, loaded, matter, due)
         _conclude(ctx, load(ctx, application_id), matter)
     finally:
-        _release(ctx, application_id)
+        release_lease(ctx, Application, application_id, holder)
     return True
 
 
@@ -403,10 +406,3 @@ def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:
     return notes
 
 
-# --- leases -----------------------------------------------------------------------------
-
-
-def _release(ctx: HandlingContext, application_id: str) -> None:
-    with ctx.pull.sessions() as session:
-        session.execute(update(Application).where(Application.id == application_id).values(lease_until=None))
-        session.commit()

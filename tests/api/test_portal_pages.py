@@ -81,7 +81,7 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     page.click(".portal-nav >> text=谁用了我的数据")
     access = page.locator("#access-log tbody tr").first.inner_text()
     assert "不动产登记中心" in access and "无房证明" in access and "本人申请开具电子证明" in access
-    assert "申请公租房" in access and "已提供" in access
+    assert "申请公租房" in access and "已允许调取" in access
     page.screenshot(path=str(tmp_path / "portal-access-log.png"), full_page=True)
 
     page.click("text=退出登录")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -34,3 +37,71 @@ def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
     result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var"), "serve")
     assert result.returncode == 4
     assert "mianzheng init" in result.stderr
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid`: their command lines."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children[int(entry.name)] = command
+    return children
+
+
+def _jobs_pid(server: subprocess.Popen[str]) -> int | None:
+    return next((pid for pid, command in _children(server.pid).items() if "api.jobs" in command), None)
+
+
+def _wait_for(condition, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while (value := condition()) in (None, False):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+    return value
+
+
+@pytest.mark.slow
+def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quietly(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = cli_environment(database_url, tmp_path / "var")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "1"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)  # its own process group, as a terminal's foreground job
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["status"] == "ok", "the first heartbeat")
+        jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
+
+        workers = [pid for pid, command in _children(server.pid).items() if "api.jobs" not in command]
+        assert workers, "gunicorn has workers"
+        os.kill(workers[0], signal.SIGKILL)
+        _wait_for(lambda: len(_children(server.pid)) == 3 and workers[0] not in _children(server.pid),
+                  "a new worker")
+        assert _jobs_pid(server) == jobs  # a worker's death leaves the jobs alone
+
+        before = httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"]
+        os.kill(jobs, signal.SIGKILL)
+        restarted = _wait_for(lambda: (pid := _jobs_pid(server)) not in (None, jobs) and pid, "a restarted jobs process")
+        _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"] != before, "a new heartbeat")
+        assert httpx.get(f"{base}/readyz").status_code == 200
+
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl+C
+        output, _ = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert "Traceback" not in output and "重新启动" in output, output
+    assert not Path(f"/proc/{restarted}").exists() or "Z" in Path(f"/proc/{restarted}/stat").read_text().split()[2]

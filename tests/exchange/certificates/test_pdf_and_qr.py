@@ -10,7 +10,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from exchange.certificates.pdf import render_pdf
 from exchange.certificates.qr_payload import PREFIX
-from exchange.certificates.status_list import MIN_ENTRIES, StatusList, allocate_index, read_status_list
+from exchange.certificates.status_list import (
+    MIN_ENTRIES,
+    StatusList,
+    StatusListError,
+    entry_index,
+    read_status_list,
+)
 from seals.trust import TrustStore
 
 from .conftest import ISSUED_AT, LIST_URL, Issued, Pki
@@ -108,5 +114,16 @@ def test_status_list(pki: Pki, trust: TrustStore) -> None:
         empty.is_revoked(MIN_ENTRIES)
     with pytest.raises(ValueError):
         StatusList.empty(LIST_URL, 1024)
-    taken = {allocate_index(set()) for _ in range(50)}
-    assert len(taken) > 40 and allocate_index(taken) not in taken
+    assert revoked.revoked_indexes() == {0, MIN_ENTRIES - 1}
+
+
+def test_status_entries_are_a_keyed_permutation_of_the_issuance_number() -> None:
+    key, other_key = b"k" * 16, b"o" * 16
+    indexes = [entry_index(number, key) for number in range(MIN_ENTRIES)]
+    assert sorted(indexes) == list(range(MIN_ENTRIES))  # every entry once: never two certificates on one bit
+    first = indexes[:64]
+    assert first != sorted(first) and max(first) - min(first) > MIN_ENTRIES // 2  # not in issuance order
+    assert [entry_index(number, other_key) for number in range(64)] != first
+    with pytest.raises(StatusListError) as full:
+        entry_index(MIN_ENTRIES, key)
+    assert full.value.code == "status_list_full"
