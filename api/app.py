@@ -4,8 +4,8 @@ government network) and problem+json for every error."""
 
 from __future__ import annotations
 
-from flask import Flask, send_from_directory
-from swagger_ui_bundle import swagger_ui_path
+from flask import Flask
+from flask_swagger_ui import get_swaggerui_blueprint
 
 from api.auth import document_security_schemes
 from api.openapi import ApiSpec
@@ -18,7 +18,6 @@ from api.settings import Settings
 from catalog.city_time import beijing_time
 
 API_PREFIX = "/api/v1"
-DOCS_ASSETS = f"{API_PREFIX}/docs/assets/"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -31,8 +30,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -50,14 +47,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(dev_idp.bp)
     for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp):
         app.register_blueprint(page_blueprint)
-    app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
+    # the interactive docs: a current Swagger UI, its assets served from the package
+    app.register_blueprint(get_swaggerui_blueprint(f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json",
+                                                   config={"app_name": app.config["API_TITLE"]}))
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
     register_domain_errors(app)
     return app
-
-
-def _docs_asset(filename: str):  # type: ignore[no-untyped-def]
-    return send_from_directory(swagger_ui_path, filename)
 
 
 _API_DESCRIPTION = (

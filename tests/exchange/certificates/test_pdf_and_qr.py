@@ -18,14 +18,17 @@ from exchange.certificates.status_list import (
     read_status_list,
 )
 from seals.trust import TrustStore
+from tests.support.pdf_tools import require_tool
 
 from .conftest import ISSUED_AT, LIST_URL, Issued, Pki
 
 pytestmark = pytest.mark.slow
 
 
-def run(*command: str) -> str:
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+def run(tool: str, *arguments: str) -> str:
+    """`tool`'s output; a missing tool says which Debian package brings it (pdf_tools.require_tool)."""
+    path = require_tool(tool, "libnss3-tools" if tool == "certutil" else "poppler-utils")
+    return subprocess.run([path, *arguments], check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
