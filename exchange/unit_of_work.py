@@ -41,10 +41,10 @@ class UnitOfWork:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads; nothing it does is committed."""
+        """A session for reads; nothing it does is committed (closing it ends its transaction, and
+        the objects it loaded stay readable)."""
         with self._sessions() as session:
             yield session
-            session.rollback()
 
 
 def locked_row(session: Session, model: type[Row], row_id: Any) -> Row:

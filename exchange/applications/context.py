@@ -57,7 +57,7 @@ def acting_client(ctx: HandlingContext, client_id: str, department: str) -> Auth
     """The department system an application (or tenancy) belongs to, as its later pulls act:
     resumed, re-checked or 事后核查 long after the request that filed it. ClientRevoked when the
     system has been revoked since: its pending work must not go on pulling in its name."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == client_id)).first()
         active = record is not None and record.active
     if not active:

@@ -156,16 +156,15 @@ def start_run(ctx: HandlingContext, matter_code: str) -> str:
     """A new run over the matter's active tenancies; its id."""
     recheck_matter(ctx.catalog, matter_code)
     run_id = new_record_id()
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("start-recheck") as session:
         session.add(RecheckRun(id=run_id, matter=matter_code, started_at=ctx.now(), status=RunStatus.RUNNING.value,
                                total=_active_count(session, matter_code), counts=dict.fromkeys((*OUTCOMES, CHANGED), 0)))
-        session.commit()
     return run_id
 
 
 def resume_run(ctx: HandlingContext, matter_code: str) -> str | None:
     """The run to resume: the matter's newest run, when it is not finished."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         newest = session.scalars(select(RecheckRun).where(RecheckRun.matter == matter_code)
                                  .order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(1)).first()
     return newest.id if newest is not None and newest.status == RunStatus.RUNNING else None
@@ -173,7 +172,7 @@ def resume_run(ctx: HandlingContext, matter_code: str) -> str | None:
 
 def households_left(ctx: HandlingContext, run_id: str) -> int:
     """The active tenancies without a decided result in the run."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         run = session.get(RecheckRun, run_id)
         assert run is not None
         return len(_pending(session, run))
@@ -189,13 +188,12 @@ def run_recheck(ctx: HandlingContext, run_id: str, *, progress: Callable[[Checke
         raise RunBusy(f"another process is working through re-check run {run_id}")
     checked, stopped = 0, False
     try:
-        with ctx.pull.sessions() as session:
+        with ctx.uow.step("count-recheck") as session:
             run = session.get(RecheckRun, run_id)
             assert run is not None
             run.total = _active_count(session, run.matter)
             pending = _pending(session, run)
             matter = recheck_matter(ctx.catalog, run.matter)
-            session.commit()
         for tenancy_id in pending:
             if (stop is not None and stop.is_set()) or (limit is not None and checked >= limit):
                 stopped = True
@@ -211,7 +209,7 @@ def run_recheck(ctx: HandlingContext, run_id: str, *, progress: Callable[[Checke
 
 def list_runs(ctx: HandlingContext, limit: int = 20) -> list[RunSummary]:
     """The newest runs, newest first."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         runs = session.scalars(select(RecheckRun).order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(limit))
         return [RunSummary.of(run) for run in runs]
 
@@ -219,7 +217,7 @@ def list_runs(ctx: HandlingContext, limit: int = 20) -> list[RunSummary]:
 def run_report(ctx: HandlingContext, run_id: str) -> RunReport:
     """The run's totals, the households whose outcome it changed (and the rules that failed),
     and why households still wait."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         run = session.get(RecheckRun, run_id)
         assert run is not None
         rows = session.execute(select(RecheckResult, Tenancy).join(Tenancy, Tenancy.id == RecheckResult.tenancy_id)
@@ -266,7 +264,7 @@ def _decision_bound(run_id: str, tenancy_id: str) -> str:
 
 def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -> _Checked:
     """Pull the household's proofs in parallel and decide the re-check rules, or WAITING."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         tenancy = session.get(Tenancy, tenancy_id)
         assert tenancy is not None
         session.expunge(tenancy)

@@ -71,7 +71,7 @@ class Loaded:
 
 
 def load(ctx: HandlingContext, application_id: str) -> Loaded:
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         application = session.get(Application, application_id)
         if application is None:
             raise KeyError(application_id)
@@ -168,9 +168,8 @@ def _plan(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> int:
                       f"条件无法判断（{evaluation.error}），按需要办理" if evaluation.result is None else None)
         new += _items_for(ctx, loaded, matter, entry, position, required, detail)
     if new:
-        with ctx.pull.sessions() as session:
+        with ctx.uow.step("plan-items") as session:
             session.add_all(new)
-            session.commit()
     return len({item.proof for item in new})
 
 
@@ -296,7 +295,7 @@ def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem,
     if not settled:
         return
     now = ctx.now()
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("store-pulls") as session:
         for item, pulled in settled:
             row = session.get(ApplicationItem, item.id)
             assert row is not None
@@ -308,15 +307,13 @@ def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem,
             if pulled.values is not None:
                 row.values_sealed = ctx.seal(pulled.values, item_bound(row))
                 row.as_of, row.receipt_id = pulled.as_of, pulled.receipt_id
-        session.commit()
 
 
 def _set(ctx: HandlingContext, item_id: int, *, state: ItemState, detail: str | None) -> None:
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("set-item") as session:
         row = session.get(ApplicationItem, item_id)
         assert row is not None
         row.state, row.detail = state.value, detail
-        session.commit()
 
 
 def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
@@ -327,7 +324,7 @@ def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
         return
     application = loaded.application
     now = ctx.now()
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("seal-commitments") as session:
         signer = active_signer(session, ctx.pull.seal_settings, ctx.pull.exchange_department)
         for item, offer, fallback in commitments:
             proof = ctx.catalog.proofs[item.proof]
@@ -351,18 +348,16 @@ def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
                 ItemState.COMMITTED.value, signed.id, now, None
             row.detail = f"{department_zh(ctx, item.department)}暂时无法应答，以告知承诺代替" if fallback else "以告知承诺代替"
             row.values_sealed = ctx.seal(dict(offer.values), item_bound(row))
-        session.commit()
 
 
 def _open_task(ctx: HandlingContext, item: ApplicationItem) -> None:
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("open-task") as session:
         session.add(InvestigationTask(id=new_record_id(), application_id=item.application_id, item_id=item.id,
                                       department=item.department, proof=item.proof, status="open", created_at=ctx.now()))
         row = session.get(ApplicationItem, item.id)
         assert row is not None
         row.state = ItemState.INVESTIGATING.value
         row.detail = f"已交{department_zh(ctx, item.department)}核查"
-        session.commit()
 
 
 def department_zh(ctx: HandlingContext, code: str) -> str:
@@ -378,7 +373,7 @@ def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
     """Decide the application if nothing blocks, else mark it waiting."""
     now = ctx.now()
     blocking = [item for item in loaded.items if ItemState(item.state).blocks_decision]
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("conclude") as session:
         row = session.get(Application, loaded.application.id)
         assert row is not None
         row.updated_at = now
@@ -390,7 +385,6 @@ def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
             row.priorities = [p["code"] for p in document["priorities"] if p["granted"]]
             row.decision_sealed = ctx.seal(document, f"decision\n{row.id}")
             row.decided_at = row.decided_at or now
-        session.commit()
 
 
 def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:

@@ -176,7 +176,7 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
 
 def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:
     """The application if the client's department handles it (files it, or has a part in it)."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         application = session.get(Application, application_id) if is_record_id(application_id) else None
         if application is not None:
             session.expunge(application)
@@ -200,7 +200,7 @@ def resume_due(ctx: HandlingContext, limit: int = 100) -> list[str]:
     abandoned = and_(Application.status == ApplicationStatus.RESOLVING.value,
                      or_(Application.lease_until < now,
                          and_(Application.lease_until.is_(None), Application.updated_at < now - LEASE)))
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         ids = list(session.scalars(select(Application.id).where(
             or_(and_(Application.status == ApplicationStatus.WAITING.value, due_item), abandoned))
             .order_by(Application.created_at).limit(limit)))

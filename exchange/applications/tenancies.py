@@ -73,7 +73,7 @@ def enrol_demo_tenancies(ctx: HandlingContext, folder: Path) -> DemoEnrolment:
     households = demo_households(folder, ctx.catalog, "tenant")
     now = ctx.now()
     enrolled = 0
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("enrol-demo-tenancies") as session:
         client_id = _demo_client(session, ctx.catalog, now)
         for number, household in enumerate(households, 1):
             head, others = household.members[0], household.members[1:]
@@ -83,7 +83,6 @@ def enrol_demo_tenancies(ctx: HandlingContext, folder: Path) -> DemoEnrolment:
             enrolled += enrol_tenancy(ctx, session, PUBLIC_RENTAL_HOUSING, client_id=client_id,
                                       department=DEMO_DEPARTMENT, parties=parties,
                                       case_number=f"GZF-ZL-{number:05d}", started_at=now) is not None
-        session.commit()
     return DemoEnrolment(client_id, enrolled, len(households))
 
 
