@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
+from tests.support.processes import child_processes
 
 
 @pytest.mark.slow
@@ -39,25 +40,8 @@ def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
     assert "mianzheng init" in result.stderr
 
 
-def _children(pid: int) -> dict[int, str]:
-    """The live child processes of `pid`: their command lines."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            children[int(entry.name)] = command
-    return children
-
-
 def _jobs_pid(server: subprocess.Popen[str]) -> int | None:
-    return next((pid for pid, command in _children(server.pid).items() if "api.jobs" in command), None)
+    return next((pid for pid, command in child_processes(server.pid).items() if "api.jobs" in command), None)
 
 
 def _wait_for(condition, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -83,10 +67,10 @@ def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quiet
         _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["status"] == "ok", "the first heartbeat")
         jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
 
-        workers = [pid for pid, command in _children(server.pid).items() if "api.jobs" not in command]
+        workers = [pid for pid, command in child_processes(server.pid).items() if "api.jobs" not in command]
         assert workers, "gunicorn has workers"
         os.kill(workers[0], signal.SIGKILL)
-        _wait_for(lambda: len(_children(server.pid)) == 3 and workers[0] not in _children(server.pid),
+        _wait_for(lambda: len(child_processes(server.pid)) == 3 and workers[0] not in child_processes(server.pid),
                   "a new worker")
         assert _jobs_pid(server) == jobs  # a worker's death leaves the jobs alone
 
