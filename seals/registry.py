@@ -111,6 +111,13 @@ class Seal(Base):
     def certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.certificate_pem.encode("ascii"))
 
+    def status_at(self, now: datetime) -> SealStatus:
+        """The status as of `now`: a seal past its not_after is expired, whether or not a seal
+        officer's command has recorded that yet (reading never writes)."""
+        if self.status in (SealStatus.ACTIVE, SealStatus.SUPERSEDED) and self.not_after <= now:
+            return SealStatus.EXPIRED
+        return self.status
+
 
 def init_ca(
     session: Session,
@@ -204,9 +211,8 @@ def revoke_seal(
     return seal
 
 
-def list_seals(session: Session, department_code: str | None = None, *, now: datetime | None = None) -> list[Seal]:
-    """Every seal (or a department's), newest first, with lapsed seals marked `expired`."""
-    _expire_lapsed(session, now or ca.utc_now())
+def list_seals(session: Session, department_code: str | None = None) -> list[Seal]:
+    """Every seal (or a department's), newest first (a read: `Seal.status_at` says which have lapsed)."""
     query = select(Seal).order_by(Seal.department_code, Seal.created_at.desc(), Seal.id.desc())
     if department_code is not None:
         query = query.where(Seal.department_code == department_code)
@@ -217,9 +223,8 @@ def active_seal(session: Session, department_code: str, *, now: datetime | None 
     """The seal the department signs with now; `SealNotFound` if it has none."""
     now = now or ca.utc_now()
     seal = _find_active(session, department_code)
-    if seal is not None and seal.not_after <= now:
-        _expire_lapsed(session, now)  # writes only when the seal really lapsed
-        seal = None
+    if seal is not None and seal.status_at(now) is SealStatus.EXPIRED:
+        seal = None  # lapsed; the seal officer's next command records it
     if seal is None:
         raise SealNotFound(f"department {department_code} has no active seal")
     return seal
@@ -365,8 +370,7 @@ def _find_active(session: Session, department_code: str) -> Seal | None:
 
 
 def _expire_lapsed(session: Session, now: datetime) -> None:
-    """Mark lapsed seals expired; a read unless one has lapsed, so listing seals (a public
-    GET) takes no write lock."""
+    """Record lapsed seals as expired (the seal officer's commands, before issuing)."""
     lapsed = select(Seal.id).where(Seal.status.in_([SealStatus.ACTIVE, SealStatus.SUPERSEDED]),
                                    Seal.not_after <= now).limit(1)
     if session.scalar(lapsed) is None:

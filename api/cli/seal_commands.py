@@ -147,10 +147,11 @@ def list_command(department: str | None) -> None:
     """列出电子印章（可只列一个部门）。"""
     with database_session() as session:
         seals = list_seals(session, department)
+    now = datetime.now(timezone.utc)
     if not seals:
         raise CliError("没有符合条件的印章。", EXIT_NOT_FOUND)
     for seal in seals:
-        click.echo(f"{seal.department_code:<5} {STATUS_ZH[seal.status.value]:<4} {seal.department_name}  "
+        click.echo(f"{seal.department_code:<5} {STATUS_ZH[seal.status_at(now).value]:<4} {seal.department_name}  "
                    f"有效期 {beijing_time(seal.not_before, '%Y-%m-%d')}～{beijing_time(seal.not_after, '%Y-%m-%d')}  "
                    f"kid {seal.kid}")
 

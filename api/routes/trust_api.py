@@ -17,6 +17,7 @@ from flask import Response, json, url_for
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.runtime import db, runtime
+from seals.ca import utc_now
 from seals.registry import Seal, list_seals, trust_store
 from seals.seal_image import SealText, seal_png
 from seals.trust import TrustStore
@@ -60,7 +61,7 @@ def _seal_info(seal: Seal) -> dict[str, Any]:
         **{field: getattr(seal, field) for field in (
             "department_code", "department_name", "uscc", "purpose_zh", "kid", "serial_hex",
             "not_before", "not_after", "revoked_at", "revocation_reason")},
-        "status": seal.status.value,
+        "status": seal.status_at(utc_now()).value,
         "certificate_url": url_for("trust.seal_certificate", kid=seal.kid),
         "image_url": url_for("trust.seal_image", kid=seal.kid),
     }

@@ -123,10 +123,11 @@ def test_revoke_by_serial_and_twice(fresh_pki: Pki) -> None:
     assert registry.active_seal(fresh_pki.session, DEPARTMENT).status is SealStatus.ACTIVE
 
 
-def test_expired_seals_are_marked(fresh_pki: Pki) -> None:
+def test_expired_seals_are_reported_without_writing(fresh_pki: Pki) -> None:
     later = ca.utc_now() + timedelta(days=4 * 365)
-    seals = registry.list_seals(fresh_pki.session, now=later)
-    assert [seal.status for seal in seals] == [SealStatus.EXPIRED]
+    seals = registry.list_seals(fresh_pki.session)
+    assert [seal.status_at(later) for seal in seals] == [SealStatus.EXPIRED]
+    assert not fresh_pki.session.dirty and [seal.status for seal in seals] == [SealStatus.ACTIVE]
     with pytest.raises(SealNotFound):
         registry.active_seal(fresh_pki.session, DEPARTMENT, now=later)
 
