@@ -1,5 +1,5 @@
-"""Trust under concurrency, against `mianzheng serve` (gunicorn, several worker processes) on SQLite
-and PostgreSQL: many clients issue and revoke certificates and file the same application at once.
+"""Trust under concurrency, against two nodes of `mianzheng serve` (gunicorn, several worker processes
+each) and one jobs process on SQLite and PostgreSQL: many clients issue and revoke certificates and file the same application at once.
 Every answer is a success (never a 5xx), serials and status entries are unique, every revocation is
 in the signed status list, identical filings make one application, and the access log verifies.
 `scripts/bench/concurrency_trial.py` runs the same at the scale of 1,000 issuances and revocations
@@ -35,20 +35,27 @@ ISSUANCES = 48
 
 
 @pytest.fixture
-def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """`mianzheng serve` with three workers (no jobs) on the test database, and its CLI environment."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """Two nodes: two `mianzheng serve` processes (two workers each, no jobs) on different ports and
+    one `mianzheng jobs run`, all on the test database, as behind a load balancer; their base URLs
+    and the CLI environment."""
+    ports = [free_port(), free_port()]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     env = {**cli_environment(settings.database_url, settings.var_dir), "MIANZHENG_DEV_IDP": "1",
-           "MIANZHENG_PUBLIC_URL": base}
-    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "3", "--jobs-interval", "0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+           "MIANZHENG_PUBLIC_URL": bases[0]}
+    processes = [subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "0"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for port in ports]
+    processes.append(subprocess.Popen([MIANZHENG, "jobs", "run", "--interval", "2"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
     try:
-        wait_until_answering(f"{base}/readyz", server, "the server", timeout=60)  # type: ignore[arg-type]
-        yield base, env
+        for base, server in zip(bases, processes):
+            wait_until_answering(f"{base}/readyz", server, "the server", timeout=60)  # type: ignore[arg-type]
+        yield bases, env
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
 
 
 def _token(settings: Settings, department: str, scope: str) -> str:
@@ -58,8 +65,9 @@ def _token(settings: Settings, department: str, scope: str) -> str:
 
 
 def test_concurrent_issuance_and_revocation_lose_nothing(settings: Settings,
-                                                         served: tuple[str, dict[str, str]]) -> None:
-    base, env = served
+                                                         served: tuple[list[str], dict[str, str]]) -> None:
+    bases, env = served
+    base = bases[0]
     [resident] = sample_residents(settings.sources_dir, 1)  # a registered resident: every issuance succeeds
     assertion = httpx.post(f"{base}/dev-idp/token", json={"name": resident.name, "id_number": resident.id_number},
                            timeout=60).json()["assertion"]
@@ -67,7 +75,7 @@ def test_concurrent_issuance_and_revocation_lose_nothing(settings: Settings,
 
     def issue(number: int) -> httpx.Response:
         headers = holder
-        return httpx.post(f"{base}/api/v1/me/certificates", headers=headers, timeout=120,
+        return httpx.post(f"{bases[number % 2]}/api/v1/me/certificates", headers=headers, timeout=120,
                           json={"proof": "HOUSEHOLD_REGISTRATION", "purpose": f"并发开具 {number}"})
 
     with ThreadPoolExecutor(CLIENTS) as pool:
@@ -83,7 +91,8 @@ def test_concurrent_issuance_and_revocation_lose_nothing(settings: Settings,
     revoker = {"Authorization": f"Bearer {_token(settings, 'GA', ClientScope.CERTIFICATES_REVOKE)}"}
 
     def revoke(identifier: str) -> httpx.Response:
-        return httpx.post(f"{base}/api/v1/certificates/{identifier}/revocation", headers=revoker, timeout=120,
+        node = bases[int(identifier.split(".")[-3]) % 2]  # by serial: half the revocations on each node
+        return httpx.post(f"{node}/api/v1/certificates/{identifier}/revocation", headers=revoker, timeout=120,
                           json={"reason": "data_changed"})
 
     with ThreadPoolExecutor(CLIENTS) as pool:
@@ -106,8 +115,8 @@ def test_concurrent_issuance_and_revocation_lose_nothing(settings: Settings,
 
 
 def test_identical_concurrent_filings_make_one_application(settings: Settings,
-                                                          served: tuple[str, dict[str, str]]) -> None:
-    base, _env = served
+                                                          served: tuple[list[str], dict[str, str]]) -> None:
+    bases, _env = served
     with standalone_session(settings.database_url) as session:
         catalog = read_live_catalog(session)
     [household] = demo_households(settings.sources_dir, catalog, "public_housing_eligible", 1)
@@ -115,8 +124,8 @@ def test_identical_concurrent_filings_make_one_application(settings: Settings,
     headers = {"Authorization": f"Bearer {_token(settings, 'ZJ', ClientScope.APPLICATIONS_WRITE)}",
                "Prefer": "respond-async"}
 
-    def file(_: int) -> httpx.Response:
-        return httpx.post(f"{base}/api/v1/matters/PUBLIC_RENTAL_HOUSING/applications", headers=headers, json=body,
+    def file(number: int) -> httpx.Response:
+        return httpx.post(f"{bases[number % 2]}/api/v1/matters/PUBLIC_RENTAL_HOUSING/applications", headers=headers, json=body,
                           timeout=120)
 
     with ThreadPoolExecutor(CLIENTS) as pool:
@@ -125,6 +134,7 @@ def test_identical_concurrent_filings_make_one_application(settings: Settings,
     assert len({r.json()["id"] for r in answers}) == 1
     with standalone_session(settings.database_url) as session:
         assert session.query(Application).filter(Application.request_id == "same-filing-1").count() == 1
+    assert [httpx.get(f"{base}/readyz").json()["jobs"]["status"] for base in bases] == ["ok", "ok"]  # one jobs, seen by both
 
 
 
