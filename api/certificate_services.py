@@ -25,7 +25,7 @@ def build_issuance_context(current: Runtime, catalog: Catalog, content_hash: str
     pulls = build_pull_context(current, catalog, content_hash)
     return IssuanceContext(
         sessions=pulls.sessions, catalog=pulls.catalog, sources=pulls.sources,
-        subject_hash_key=pulls.subject_hash_key, seal_settings=pulls.seal_settings,
+        subject_hash_key=pulls.subject_hash_key, answers=pulls.answers, seal_settings=pulls.seal_settings,
         status_list=status_list_signing(current.settings, current.seal_settings),
     )
 

@@ -26,7 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Catalog, Mode, Proof, Subject
+from catalog.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
+from exchange.answer_store import AnswerBox, claim, complete, release, stored_answer
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import StatusEntry, build_content
@@ -61,6 +63,7 @@ class IssuanceContext:
     catalog: Catalog
     sources: SourceDirectory
     subject_hash_key: bytes = field(repr=False)
+    answers: AnswerBox
     seal_settings: SealSettings
     status_list: StatusListSigning
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
@@ -73,14 +76,39 @@ def issuable_proofs(catalog: Catalog) -> list[Proof]:
 
 
 def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str, proof_code: str,
-                      purpose: str) -> IssuedCertificate:
+                      purpose: str, *, idempotency_key: str | None = None) -> IssuedCertificate:
     """Pull the holder's record and issue the certificate in its three forms (see the module).
 
+    With `idempotency_key` the holder's repetition of the same request returns the certificate
+    issued first, through the exchange's one reserve-claim-replay mechanism (`answer_store`):
+    `RequestIdConflict` for the key with other content, or while its first use is running.
     `PullRefused` (subject-not-found, source-unavailable) when the source gives no record."""
     proof = next((p for p in issuable_proofs(context.catalog) if p.code == proof_code), None)
     if proof is None:
         raise NotIssuable("proof", f"{proof_code} cannot be issued online as an e-certificate")
     key = subject_key(context.subject_hash_key, id_number)
+    if idempotency_key is None:
+        return _issue(context, proof, key, holder_name, id_number, purpose)
+    uow, owner, now = UnitOfWork(context.sessions), f"holder:{key}", context.clock()
+    request_sha256 = canonical_sha256({"proof": proof.code, "purpose": purpose, "name": holder_name})
+    with uow.read() as session:
+        replay = stored_answer(session, context.answers, owner, idempotency_key, request_sha256, now)
+        if replay is not None:
+            return find_certificate(session, replay.body["identifier"])
+    claim(uow, owner, idempotency_key, request_sha256, now)
+    try:
+        certificate = _issue(context, proof, key, holder_name, id_number, purpose)
+    except BaseException:
+        with uow.step("release-idempotency-key") as session:
+            release(session, owner, idempotency_key)
+        raise
+    with uow.step("complete-idempotency-key") as session:
+        complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier}, now)
+    return certificate
+
+
+def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str,
+           purpose: str) -> IssuedCertificate:
     entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
                         subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)

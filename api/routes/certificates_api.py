@@ -8,7 +8,7 @@ import base64
 import binascii
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_subject_key, current_citizen, require_client
 from api.certificate_services import current_status_list, issuance_context, status_list_signing, verify_form
@@ -36,12 +36,14 @@ from exchange.issuance import (
     issue_certificate,
     revoke_certificate,
 )
-from exchange.pull_service import PullRefused
+from exchange.answer_store import RequestIdConflict
+from exchange.pull_service import REQUEST_ID, PullRefused
 from seals.ca import utc_now
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
                 description="E-certificates: issue, download, revoke, verify (电子证明)")
 
+IDEMPOTENCY_KEY = "Idempotency-Key"
 FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
          "qr": ("qr_payload", "text/plain")}
 
@@ -78,16 +80,27 @@ def issuable() -> list[dict[str, Any]]:
 @blp.route("/me/certificates", methods=["POST"])
 @blp.arguments(IssueRequestSchema)
 @blp.response(201, CertificateSummarySchema)
-@blp.doc(security=CITIZEN_SECURITY)
+@blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
+@blp.doc(security=CITIZEN_SECURITY, parameters=[{
+    "in": "header", "name": IDEMPOTENCY_KEY, "required": False, "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
+    "description": "Repeating the request with the same key returns the certificate issued first, never a second one"}])
 def issue(body: dict[str, str]) -> dict[str, Any]:
     """Issue one of my proofs now, from the source department's current data, under its seal."""
     citizen = current_citizen()
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not REQUEST_ID.fullmatch(key):
+        raise Problem("invalid-request", f"{IDEMPOTENCY_KEY}: 1-128 characters of A-Z a-z 0-9 . _ : -",
+                      errors=[{"pointer": IDEMPOTENCY_KEY, "detail": "1-128 characters of A-Z a-z 0-9 . _ : -"}])
     context = issuance_context()
     try:
-        certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"])
+        certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"],
+                                        idempotency_key=key)
     except PullRefused as refused:
         headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
         raise Problem(refused.kind, refused.detail, headers=headers) from None
+    except RequestIdConflict as conflict:
+        raise Problem("conflict", str(conflict), headers={"Retry-After": "5"},
+                      errors=[{"pointer": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
     return certificate_view(context.catalog, certificate)
 
 

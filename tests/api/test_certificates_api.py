@@ -5,6 +5,7 @@ problems for everything else."""
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -156,3 +157,21 @@ def test_a_proof_that_cannot_be_issued(live_server: str, resident: DemoResident)
                           json={"proof": "SINGLE_DECLARATION", "purpose": "x"})
     assert response.status_code == 400
     assert response.json()["type"] == "/problems/invalid-request"
+
+
+def test_an_idempotency_key_issues_once(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    me = {**signed_in(live_server, resident), "Idempotency-Key": "portal-form-7f3a"}
+    url = f"{live_server}/api/v1/me/certificates"
+    body = {"proof": "NO_HOUSING", "purpose": "申请公租房"}
+    with ThreadPoolExecutor(6) as pool:  # a double click, and the network retrying
+        answers = list(pool.map(lambda _: httpx.post(url, headers=me, json=body, timeout=60), range(6)))
+    assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    assert all("retry-after" in a.headers for a in answers if a.status_code == 409)
+    again = httpx.post(url, headers=me, json=body, timeout=60)
+    assert again.status_code == 201
+    assert {a.json()["identifier"] for a in answers if a.status_code == 201} == {again.json()["identifier"]}
+    assert len(httpx.get(url, headers=me).json()) == 1  # one certificate, however often it was asked for
+    other = httpx.post(url, headers=me, json={**body, "purpose": "别的用途"}, timeout=60)
+    assert other.status_code == 409 and other.json()["errors"][0]["pointer"] == "Idempotency-Key"
+    bad = httpx.post(url, headers={**me, "Idempotency-Key": "has spaces in it"}, json=body, timeout=60)
+    assert bad.status_code == 400
