@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
@@ -60,6 +60,8 @@ class Consent(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     bound_client_id: Mapped[str | None] = mapped_column(String(128))
     """A counter consent recorded by a department system is usable by that system only."""
+    application_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    """The application a counter consent was recorded for: it ends when the application is done."""
 
     def status(self, at: datetime) -> ConsentStatus:
         if self.withdrawn_at is not None:
@@ -114,6 +116,7 @@ def grant_consent(
     channel: Channel,
     now: datetime | None = None,
     bound_client_id: str | None = None,
+    application_id: str | None = None,
 ) -> Consent:
     """Record a consent after checking it against the live catalog; `bound_client_id` limits it
     to that department system (a counter consent recorded for one application or tenancy)."""
@@ -147,6 +150,7 @@ def grant_consent(
         granted_at=at,
         expires_at=at + timedelta(days=request.days),
         bound_client_id=bound_client_id,
+        application_id=application_id,
     )
     session.add(consent)
     session.flush()
@@ -168,6 +172,13 @@ def withdraw_consent(
         consent.withdrawn_at = now or _now()
         session.flush()
     return consent
+
+
+def end_application_consents(session: Session, application_id: str, now: datetime) -> int:
+    """End the counter consents recorded for an application that is done (decided, and its
+    commitments checked); how many were still running."""
+    return session.execute(update(Consent).where(Consent.application_id == application_id, Consent.expires_at > now)
+                           .values(expires_at=now)).rowcount or 0
 
 
 def list_consents(session: Session, subject_key: str) -> list[Consent]:

@@ -1,23 +1,26 @@
 """The written authorisation (授权书) people sign at a service counter, recorded as consents: one
 counter consent per person for the proofs the department will pull about them, usable only by the
 department system that recorded it (`needed_proofs` says which proofs an application pulls about
-whom)."""
+whom), and ending when the application is done (`end_consents_when_done`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Catalog, Matter, Mode, Subject
 from exchange.applications.context import HandlingContext
 from exchange.applications.parties import Parties, parties_for_scope
+from exchange.applications.records import Application, ApplicationStatus, CommitmentRecord, CommitmentStatus
 from exchange.clients import AuthenticatedClient
-from exchange.consent import Channel, ConsentRequest, grant_consent
+from exchange.consent import Channel, ConsentRequest, end_application_consents, grant_consent
 from exchange.sources.contract import PULLED_MODES
+from exchange.subjects import subject_key
 
 _CHECKED_AT_A_SOURCE = PULLED_MODES | {Mode.COMMITMENT}
-from exchange.subjects import subject_key
 
 
 def needed_proofs(catalog: Catalog, matter: Matter, parties: Parties) -> dict[str, list[str]]:
@@ -35,10 +38,11 @@ def needed_proofs(catalog: Catalog, matter: Matter, parties: Parties) -> dict[st
 
 
 def with_counter_consents(ctx: HandlingContext, session: Session, matter: str, client: AuthenticatedClient,
-                          parties: Parties, proofs_for: Mapping[str, Sequence[str]], days: int) -> Parties:
+                          parties: Parties, proofs_for: Mapping[str, Sequence[str]], days: int,
+                          application_id: str | None = None) -> Parties:
     """The parties, each person named in `proofs_for` (by ref) and without a consent of their own
-    now holding a counter consent for those proofs to the client's department, bound to the client.
-    The caller commits."""
+    now holding a counter consent for those proofs to the client's department, bound to the client
+    (and to `application_id`, with which it ends: `end_application_consents`). The caller commits."""
     updated = []
     for party in parties.all():
         proofs = proofs_for.get(party.ref)
@@ -47,6 +51,16 @@ def with_counter_consents(ctx: HandlingContext, session: Session, matter: str, c
         consent = grant_consent(
             session, ctx.catalog, subject_key(ctx.pull.subject_hash_key, party.id_number),
             ConsentRequest(matter=matter, proofs=proofs, consumer_department=client.department_code, days=days),
-            channel=Channel.COUNTER, now=ctx.now(), bound_client_id=client.client_id)
+            channel=Channel.COUNTER, now=ctx.now(), bound_client_id=client.client_id, application_id=application_id)
         updated.append(party.with_consent(consent.id))
     return parties.replaced(updated)
+
+
+def end_consents_when_done(session: Session, application_id: str, now: datetime) -> None:
+    """End the application's counter consents once it is done: decided, with no commitment left
+    to check (事后核查 pulls under them until then). In the caller's step."""
+    application = session.get(Application, application_id)
+    pending = exists().where(CommitmentRecord.application_id == application_id,
+                             CommitmentRecord.status == CommitmentStatus.PENDING.value)
+    if application is not None and application.status == ApplicationStatus.DECIDED and not session.scalar(select(pending)):
+        end_application_consents(session, application_id, now)

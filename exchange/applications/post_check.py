@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from catalog.model import Proof
+from exchange.applications.counter_consents import end_consents_when_done
 from exchange.applications.context import HandlingContext, acting_client
 from exchange.applications.evaluation import evaluate_verification
 from exchange.applications.records import Application, CommitmentRecord, CommitmentStatus
@@ -112,6 +113,8 @@ def verify_commitment(ctx: HandlingContext, commitment_id: str) -> CommitmentSta
             reason = f"{proof_name}承诺不实：{verdict.detail}"
             application.flagged = True
             application.flag_reason = "；".join(filter(None, [application.flag_reason, reason]))
+        session.flush()
+        end_consents_when_done(session, row.application_id, now)
     if verdict.status is CommitmentStatus.FALSE:
         resolve_application(ctx, record.application_id)
     return verdict.status

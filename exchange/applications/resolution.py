@@ -25,6 +25,7 @@ from sqlalchemy import select
 from catalog.model import Matter, MatterProof, Mode
 from catalog.expression_names import expression_reads
 from exchange.applications.commitments import CommitmentOffer, seal_commitment
+from exchange.applications.counter_consents import end_consents_when_done
 from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
 from exchange.applications.decision import decide
 from exchange.applications.evaluation import Binding, Known
@@ -385,6 +386,8 @@ def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
             row.priorities = [p["code"] for p in document["priorities"] if p["granted"]]
             row.decision_sealed = ctx.seal(document, f"decision\n{row.id}")
             row.decided_at = row.decided_at or now
+            session.flush()
+            end_consents_when_done(session, row.id, now)
 
 
 def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:

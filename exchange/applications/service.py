@@ -140,10 +140,11 @@ def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, m
           applicant_key: str, request_sha256: str, now: datetime) -> str:
     """Add the application (and its counter consents) in the caller's step; its id. The unique
     (client, request id) makes the step fail if an identical filing won the race."""
+    application_id = new_record_id()
     if request.counter_consent:
         parties = with_counter_consents(ctx, session, matter.code, client, parties,
-                                        needed_proofs(ctx.catalog, matter, parties), request.consent_days)
-    application_id = new_record_id()
+                                        needed_proofs(ctx.catalog, matter, parties), request.consent_days,
+                                        application_id)
     session.add(Application(
         id=application_id, matter=matter.code, catalog_hash=ctx.catalog.content_hash(), client_id=client.client_id,
         consumer_department=client.department_code, request_id=request.request_id, request_sha256=request_sha256,

@@ -213,6 +213,12 @@ def test_counter_consents_serve_only_the_filing_system_and_the_proofs_it_needs(s
                               "subject": {"id_number": applicant["id_number"], "name": applicant["name"]}})
     assert direct.status_code == 403 and direct.json()["type"] == "/problems/consent-required", direct.text
 
+    env = cli_environment(settings.database_url, settings.var_dir)
+    assert run_cli(env, "commitments", "verify").returncode == 0  # 事后核查 done: the application's life is over
+    with standalone_session(settings.database_url) as session:
+        ended = [session.get(Consent, row.id) for row in rows]
+        assert all(consent.expires_at <= datetime.now(timezone.utc) for consent in ended)
+
 
 def register_other_system(settings: Settings) -> str:
     with standalone_session(settings.database_url) as session:

@@ -6,7 +6,8 @@
   certificates table whenever it is signed); each list gets a permutation key and a revision that
   revocations increment under the row lock;
 - `applications.lease_holder`, `recheck_runs.lease_holder`: who holds a lease;
-- `consents.bound_client_id`: a counter consent is usable only by the system that recorded it;
+- `consents.bound_client_id`, `consents.application_id`: a counter consent is usable only by the
+  system that recorded it, and ends with the application it was recorded for;
 - `exchange_requests.consent_id`: a replayed answer is refused once its consent is withdrawn;
 - `job_heartbeats`: the scheduled jobs' last pass, which readiness reports.
 
@@ -51,6 +52,8 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column('lease_holder', sa.String(length=64), nullable=True))
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('bound_client_id', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('application_id', sa.String(length=36), nullable=True))
+        batch_op.create_index(batch_op.f('ix_consents_application_id'), ['application_id'], unique=False)
     with op.batch_alter_table('exchange_requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('consent_id', sa.String(length=36), nullable=True))
 
@@ -68,6 +71,8 @@ def downgrade() -> None:
     with op.batch_alter_table('exchange_requests', schema=None) as batch_op:
         batch_op.drop_column('consent_id')
     with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consents_application_id'))
+        batch_op.drop_column('application_id')
         batch_op.drop_column('bound_client_id')
     for table in ('recheck_runs', 'applications'):
         with op.batch_alter_table(table, schema=None) as batch_op:
