@@ -65,7 +65,7 @@ def log_refusals_before_the_use_case(response: Response) -> Response:
     if response.status_code < 400 or g.get("access_logged"):
         return response
     client = g.get("client")
-    body = request.get_json(silent=True) if request.is_json else None
+    body = request.get_json(silent=True) if request.is_json and client is not None else None  # nothing read for strangers
     request_id = body.get("request_id") if isinstance(body, dict) else None
     reason = _EDGE_REASONS.get(response.status_code, Reason.INVALID_REQUEST if response.status_code < 500
                                else Reason.INTERNAL_ERROR)
