@@ -132,10 +132,14 @@ def field_errors(messages: Any, location: str) -> list[dict[str, str]]:
     return errors
 
 
+def json_pointer(path: Iterable[str]) -> str:
+    """The JSON pointer (RFC 6901, as a URI fragment) of the member at `path`: `#/a/0/b`."""
+    return "#" + "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in path)
+
+
 def _member(location: str, path: list[str], detail: str) -> dict[str, str]:
     if location in ("json", "body"):
-        pointer = "#" + "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in path)
-        return {"pointer": pointer, "detail": detail}
+        return {"pointer": json_pointer(path), "detail": detail}
     return {"parameter": ".".join(path) or location, "detail": detail}
 
 
