@@ -20,6 +20,7 @@ fact (no housing, no criminal record, ...) states the time the search was made (
 from __future__ import annotations
 
 import hashlib
+import re
 import hmac
 import secrets
 from collections.abc import Mapping
@@ -50,6 +51,10 @@ _RESULTS = {
     "NO_CRIMINAL_RECORD": ("has_criminal_record", "未发现有犯罪记录", "有犯罪记录"),
     "NOT_RENTING_PUBLIC_HOUSING": ("is_renting_public_housing", "未承租公有住房或保障性住房", "承租有公有住房或保障性住房"),
 }
+RELATIONS_ZH = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "grandparent": "祖父母",
+                "grandchild": "孙子女", "sibling": "兄弟姐妹", "other": "其他"}
+"""Relations to the head of a household, as the public-security source names them."""
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]")
 _GENERIC_STATEMENT = "经查询，{holder}（公民身份号码：{id_masked}）的{proof}信息如下。"
 
 
@@ -212,9 +217,10 @@ def build_content(
     valid_from = as_of or issued_at
     valid_until = None if proof.validity_days is None else valid_from + timedelta(days=proof.validity_days)
     fields = tuple(
-        Field(item.name, item.name_zh, data[item.name], display_text(item, data[item.name]))
+        Field(item.name, item.name_zh, value, display_text(item, value))
         for item in proof.data_items
-        if item.type is not ItemType.ID_NUMBER and item.name in data and data[item.name] is not None
+        if item.type is not ItemType.ID_NUMBER and data.get(item.name) is not None
+        for value in (_masked_id_numbers(data[item.name]),)
     )
     masked = mask_id_number(id_number)
     identifier = make_identifier(proof.code, department.uscc, serial, version)
@@ -254,12 +260,35 @@ def display_text(item: DataItem, value: Any) -> str:
     if item.type is ItemType.ENUM:
         return item.values.get(value, str(value))
     if item.type is ItemType.LIST:
-        return "、".join(item.values.get(element, str(element)) for element in value)
+        return "、".join(_element_text(item, element) for element in value)
     if item.type is ItemType.DATE:
         return format_date_zh(date.fromisoformat(value))
     if item.type is ItemType.DATETIME:
         return format_datetime_zh(parse_time(value))
     return str(value)
+
+
+def _element_text(item: DataItem, element: Any) -> str:
+    """One element of a list item: a code by its label, a person (a household member's
+    {name, id_number, relation}) as 姓名（关系，masked number）, anything else as text."""
+    if isinstance(element, Mapping):
+        relation = element.get("relation")
+        details = [RELATIONS_ZH.get(relation, str(relation)) if relation else None, element.get("id_number")]
+        shown = "，".join(str(detail) for detail in details if detail)
+        return f"{element.get('name', '')}（{shown}）" if shown else str(element.get("name", ""))
+    return item.values.get(element, str(element)) if isinstance(element, str) else str(element)
+
+
+def _masked_id_numbers(value: Any) -> Any:
+    """`value` with every ID number inside it (a household member's, say) masked: a certificate
+    carries no ID number in full, not even inside a list."""
+    if isinstance(value, str):
+        return mask_id_number(value) if _ID_NUMBER.fullmatch(value) else value
+    if isinstance(value, Mapping):
+        return {key: _masked_id_numbers(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_masked_id_numbers(member) for member in value]
+    return value
 
 
 def format_time(moment: datetime) -> str:
