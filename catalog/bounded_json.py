@@ -21,19 +21,20 @@ MAX_DEPTH = 32
 
 _STRINGS = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
 """A JSON string; an unterminated one runs to the end, so the pass stays linear."""
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]++")
 
 
 class JsonTooComplex(ValueError):
     """The JSON text is longer or nested deeper than allowed; the message says which."""
 
 
-def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
-    """The deepest nesting of arrays and objects in `text`, counted up to `limit` + 1."""
-    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+def nesting_depth(text: str, limit: int = MAX_DEPTH, *, strings: re.Pattern[str] = _STRINGS,
+                  opening: str = "[{", closing: str = "]}") -> int:
+    """The deepest nesting of brackets (JSON's arrays and objects by default) in `text`, outside
+    the `strings` literals, counted up to `limit` + 1."""
+    brackets = re.sub(f"[^{re.escape(opening + closing)}]++", "", strings.sub("", text))
     depth = deepest = 0
     for bracket in brackets:
-        if bracket in "[{":
+        if bracket in opening:
             depth += 1
             if depth > deepest:
                 deepest = depth
