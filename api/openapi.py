@@ -9,8 +9,10 @@ application/problem+json.
 
 from __future__ import annotations
 
+import functools
 import http
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import flask_smorest
 import marshmallow as ma
@@ -21,6 +23,8 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from api.problems import PROBLEM_MEDIA_TYPE, Problem
 from api.request_text import refuse_unusable_json
 from catalog import bounded_json
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class ProblemSchema(ma.Schema):
@@ -57,6 +61,18 @@ class RequestParser(FlaskParser):
             raise Problem("invalid-request", str(refused), errors=[{"pointer": "#", "detail": str(refused)}]) from None
         refuse_unusable_json(body)
         return body
+
+
+def before_parsing(check: Callable[[], object]) -> Callable[[View], View]:
+    """Decorate a view (between `@blp.route` and `@blp.arguments`) so that `check` runs before
+    its arguments are parsed: authentication and rate limits come before input validation."""
+    def decorate(view: View) -> View:
+        @functools.wraps(view)  # keeps flask-smorest's documentation attributes
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            check()
+            return view(*args, **kwargs)
+        return cast(View, checked)
+    return decorate
 
 
 class Blueprint(flask_smorest.Blueprint):

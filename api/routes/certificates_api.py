@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Response, url_for
 
-from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_subject_key, current_citizen, require_client
+from api.auth import (CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, citizen_subject_key, client_first, current_citizen,
+                      require_client)
 from api.certificate_services import current_status_list, issuance_context, verify_form
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
@@ -75,6 +76,7 @@ def issuable() -> list[dict[str, Any]]:
 
 
 @blp.route("/me/certificates", methods=["POST"])
+@citizen_first
 @blp.arguments(IssueRequestSchema)
 @blp.response(201, CertificateSummarySchema)
 @blp.doc(security=CITIZEN_SECURITY)
@@ -126,6 +128,7 @@ def download(name: str) -> Response:
 
 
 @blp.route("/certificates/<identifier>/revocation", methods=["POST"])
+@client_first(ClientScope.CERTIFICATES_REVOKE)
 @blp.arguments(RevocationSchema)
 @blp.response(200, CertificateSummarySchema)
 @blp.doc(security=CLIENT_SECURITY)

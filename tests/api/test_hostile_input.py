@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from api.settings import Settings
+from api.token_bucket import VALIDATION_BURST
+from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.clients import ClientScope
 from exchange.sources.demo_data import DemoResident, sample_residents
 from seals.b64 import b64url_encode
@@ -165,3 +167,32 @@ def test_household_book_can_be_issued_without_printing_members_id_numbers(live_s
     assert resident.name in members["text_zh"]
     assert resident.id_number not in json.dumps(claims, ensure_ascii=False)
     assert all("*" in member["id_number"] for member in members["value"])
+
+
+def test_catalog_validation_is_for_the_catalog_administrator_and_rate_limited(live_server: str,
+                                                                              settings: Settings) -> None:
+    url = f"{live_server}/api/v1/catalog/validation"
+    document = load_catalog(bundled_catalog_path()).to_document()
+    assert refused(httpx.post(url, json=document), 401)["type"] == "/problems/unauthenticated"
+    department = client_token(settings, "SJ", [ClientScope.EXCHANGE_REQUEST])
+    refused(httpx.post(url, json=document, headers={"Authorization": f"Bearer {department}"}), 403)
+
+    admin = {"Authorization": f"Bearer {client_token(settings, 'SJ', [ClientScope.CATALOG_ADMIN])}"}
+    document["matters"][0]["rules"][0]["expression"] = "(" * 20_000 + "true" + ")" * 20_000
+    body = refused(httpx.post(url, json=document, headers=admin, timeout=30))
+    assert [e["detail"] for e in body["errors"]] == ["must have at most 2000 characters"]
+    statuses = [httpx.post(url, json=document, headers=admin, timeout=30).status_code for _ in range(VALIDATION_BURST)]
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {400}
+
+
+def test_authentication_and_scope_come_before_the_body(live_server: str, settings: Settings) -> None:
+    """An unauthenticated caller learns nothing about the fields: 401 (or 403), never 400."""
+    for method, path in (("POST", "/api/v1/exchange/requests"), ("POST", "/api/v1/me/consents"),
+                         ("POST", "/api/v1/me/certificates"), ("GET", "/api/v1/me/access-log?offset=-1"),
+                         ("POST", "/api/v1/matters/PUBLIC_RENTAL_HOUSING/applications"),
+                         ("POST", "/api/v1/tasks/x/result"), ("GET", "/api/v1/commitments?status=nonsense"),
+                         ("POST", "/api/v1/certificates/x/revocation")):
+        kwargs = {"json": {"unexpected": True}} if method == "POST" else {}
+        assert refused(httpx.request(method, live_server + path, **kwargs), 401).get("errors") is None, path
+    wrong_scope = {"Authorization": f"Bearer {client_token(settings, 'ZJ', [ClientScope.CERTIFICATES_REVOKE])}"}
+    refused(httpx.post(f"{live_server}/api/v1/exchange/requests", json={}, headers=wrong_scope), 403)
