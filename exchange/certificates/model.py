@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from catalog.citizen_id import mask_id_number
+from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.city_time import BEIJING
+from catalog.errors import InvalidIdentifier
 from catalog.model import DataItem, Department, ItemType, Proof
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, make_identifier, parse_identifier
 from exchange.errors import ExchangeError
@@ -206,7 +207,9 @@ def build_content(
     """The content of a new certificate of `proof` issued by `department`.
 
     `data` is what the source returned (item name -> JSON value); every item of the proof
-    except ID numbers is printed, in catalog order. `searched_at` is when the source was
+    except ID numbers is printed, in catalog order, with ID numbers inside values masked — and
+    except a date that is the holder's birth date: the masked ID number hides exactly those
+    eight digits, and printing both would give the whole number away. `searched_at` is when the source was
     queried: the `as_of` time of a negative-fact proof. Validity is the catalog's
     `validity_days` from `as_of` (negative facts) or from issuance (others).
     """
@@ -216,10 +219,12 @@ def build_content(
     as_of = searched_at if proof.code in NEGATIVE_FACT_PROOFS else None
     valid_from = as_of or issued_at
     valid_until = None if proof.validity_days is None else valid_from + timedelta(days=proof.validity_days)
+    birth_date = _birth_date(id_number)
     fields = tuple(
         Field(item.name, item.name_zh, value, display_text(item, value))
         for item in proof.data_items
         if item.type is not ItemType.ID_NUMBER and data.get(item.name) is not None
+        and not _is_date(item, data[item.name], birth_date)
         for value in (_masked_id_numbers(data[item.name]),)
     )
     masked = mask_id_number(id_number)
@@ -277,6 +282,23 @@ def _element_text(item: DataItem, element: Any) -> str:
         shown = "，".join(str(detail) for detail in details if detail)
         return f"{element.get('name', '')}（{shown}）" if shown else str(element.get("name", ""))
     return item.values.get(element, str(element)) if isinstance(element, str) else str(element)
+
+
+def _birth_date(id_number: str) -> date | None:
+    try:
+        return parse_id_number(id_number).birth_date
+    except InvalidIdentifier:
+        return None
+
+
+def _is_date(item: DataItem, value: Any, day: date | None) -> bool:
+    """Whether a date or date-time item's value falls on `day`."""
+    if day is None or item.type not in (ItemType.DATE, ItemType.DATETIME) or not isinstance(value, str):
+        return False
+    try:
+        return date.fromisoformat(value[:10]) == day
+    except ValueError:
+        return False
 
 
 def _masked_id_numbers(value: Any) -> Any:

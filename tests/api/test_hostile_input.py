@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.secrets import SUBJECT_HASH_KEY, read_secret
 from api.settings import Settings
 from api.token_bucket import VALIDATION_BURST
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.clients import ClientScope
 from exchange.sources.demo_data import DemoResident, sample_residents
+from exchange.subjects import subject_key
 from seals.b64 import b64url_encode
 from tests.api.test_certificates_api import client_token, issue, signed_in
 from tests.support.cli import cli_environment, run_cli
@@ -196,3 +199,36 @@ def test_authentication_and_scope_come_before_the_body(live_server: str, setting
         assert refused(httpx.request(method, live_server + path, **kwargs), 401).get("errors") is None, path
     wrong_scope = {"Authorization": f"Bearer {client_token(settings, 'ZJ', [ClientScope.CERTIFICATES_REVOKE])}"}
     refused(httpx.post(f"{live_server}/api/v1/exchange/requests", json={}, headers=wrong_scope), 403)
+
+
+def test_logs_carry_no_id_number_subject_key_credential_or_qr_payload(
+        live_server: str, settings: Settings, resident: DemoResident, caplog: pytest.LogCaptureFixture) -> None:
+    """After a run of ordinary and hostile requests, the log holds none of the secrets involved."""
+    caplog.set_level(logging.DEBUG)
+    me = signed_in(live_server, resident)
+    assertion = me["Authorization"].removeprefix("Bearer ")
+    certificate = issue(live_server, me)
+    credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+    qr = httpx.get(live_server + certificate["links"]["qr"], headers=me).text
+    token = client_token(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    client = {"Authorization": f"Bearer {token}"}
+    broken_qr, broken_credential = qr[:-3] + "000", credential[:-6] + "AAAAAA"
+    for body in ({"qr": qr, "id_number": resident.id_number}, {"credential": credential},
+                 {"qr": broken_qr, "id_number": resident.id_number}, {"credential": broken_credential},
+                 {"credential": nested_token(1)}, {"pdf_base64": "\u00a7"}):
+        assert httpx.post(f"{live_server}/api/v1/verify", json=body, timeout=30).status_code < 500
+    httpx.post(f"{live_server}/verify", data={"qr": broken_qr, "id_number": resident.id_number}, timeout=30)
+    for bad in ("a\x00b", "\ud800"):
+        _post_json(live_server, "/api/v1/exchange/requests", client, exchange_request(resident, purpose=bad))
+    httpx.post(f"{live_server}/api/v1/exchange/requests", headers=client, json=exchange_request(resident), timeout=30)
+    httpx.get(f"{live_server}/api/v1/me/consents", headers={"Authorization": f"Bearer {assertion[:-5]}xxxxx"})
+    httpx.get(f"{live_server}/api/v1/me/consents", headers={"Authorization": f"Bearer {token[:-5]}xxxxx"})
+
+    logged = caplog.text
+    assert logged  # the server did log the requests
+    secrets = {"ID number": resident.id_number, "subject key": subject_key(read_secret(settings, SUBJECT_HASH_KEY),
+                                                                             resident.id_number),
+               "client token": token[-20:], "assertion": assertion.split(".")[1][:24],
+               "credential": credential.split(".")[2][:24], "QR payload": qr[4:28]}
+    for name, secret in secrets.items():
+        assert secret not in logged, name
