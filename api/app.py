@@ -11,6 +11,7 @@ from api.auth import document_security_schemes
 from api.openapi import ApiSpec
 from api.problems import register_problem_handlers
 from api.request_text import register_text_check
+from api.security_headers import register_security_headers
 from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(page_blueprint)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
     register_text_check(app)
+    register_security_headers(app)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
     register_domain_errors(app)
     return app
