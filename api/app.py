@@ -10,7 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api.auth import document_security_schemes
 from api.openapi import ApiSpec
 from api.problems import register_problem_handlers
-from api.request_text import register_text_check
+from api.request_limits import register_request_limits
 from api.security_headers import register_security_headers
 from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp):
         app.register_blueprint(page_blueprint)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
-    register_text_check(app)
+    register_request_limits(app)
     register_security_headers(app)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
     register_domain_errors(app)

@@ -2,7 +2,7 @@
 
 `Blueprint` is flask-smorest's blueprint with a request parser that answers a body of the
 wrong media type with 415, a body nested too deeply (`catalog.bounded_json`, measured before it
-is parsed) or holding text nothing can store (`api.request_text`) with 400, and a failed
+is parsed) or holding text nothing can store (`api.request_limits`) with 400, and a failed
 validation with 400 invalid-request; `ApiSpec` documents every error response as
 application/problem+json.
 """
@@ -21,7 +21,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from api.problems import PROBLEM_MEDIA_TYPE, Problem
-from api.request_text import refuse_unusable_json
+from api.request_limits import refuse_unusable_json
 from catalog import bounded_json
 
 View = TypeVar("View", bound=Callable[..., Any])

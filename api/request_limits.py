@@ -1,4 +1,9 @@
-"""Text no part of mianzheng can store, sign or print, refused before any view runs.
+"""Limits every request passes before any view runs: a body within the size limit, and no
+text that no part of mianzheng can store, sign or print.
+
+A chunked body (no Content-Length) is cut at the app's MAX_CONTENT_LENGTH by Werkzeug without
+an error, so the view would read a truncated body and call it malformed (400); a chunked body
+that fills the limit is answered 413 here instead.
 
 A NUL character cannot be stored in a PostgreSQL text column, and a lone UTF-16 surrogate
 (`"\\ud800"` in JSON) cannot be encoded as UTF-8, so either would fail deep inside a request:
@@ -66,6 +71,13 @@ def _refuse_unusable_parameters() -> None:
             raise Problem("invalid-request", f"{shown}: {DETAIL}", errors=[{"parameter": shown, "detail": DETAIL}])
 
 
-def register_text_check(app: Flask) -> None:
-    """Check the path, query and form of every request before its view."""
+def _refuse_oversized_chunked_body() -> None:
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()
+
+
+def register_request_limits(app: Flask) -> None:
+    """Check the body size and the path, query and form of every request before its view."""
+    app.before_request(_refuse_oversized_chunked_body)
     app.before_request(_refuse_unusable_parameters)
