@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import subprocess
 from pathlib import Path
 
 import httpx
