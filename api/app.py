@@ -10,6 +10,8 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from api.auth import document_security_schemes
 from api.openapi import ApiSpec
 from api.problems import register_problem_handlers
+from api.request_limits import register_request_limits
+from api.security_headers import register_security_headers
 from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # the interactive docs: a current Swagger UI, its assets served from the package
     app.register_blueprint(get_swaggerui_blueprint(f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json",
                                                    config={"app_name": app.config["API_TITLE"]}))
+    register_request_limits(app)
+    register_security_headers(app)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
     register_domain_errors(app)
     return app

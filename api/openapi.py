@@ -1,22 +1,30 @@
 """The OpenAPI document and request parsing, both driven by the marshmallow schemas.
 
 `Blueprint` is flask-smorest's blueprint with a request parser that answers a body of the
-wrong media type with 415 and a failed validation with 400 invalid-request; `ApiSpec`
-documents every error response as application/problem+json.
+wrong media type with 415, a body nested too deeply (`catalog.bounded_json`, measured before it
+is parsed) or holding text nothing can store (`api.request_limits`) with 400, and a failed
+validation with 400 invalid-request; `ApiSpec` documents every error response as
+application/problem+json.
 """
 
 from __future__ import annotations
 
+import functools
 import http
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import flask_smorest
 import marshmallow as ma
 from flask_smorest.spec import prepare_response
 from webargs import core
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from api.problems import PROBLEM_MEDIA_TYPE, Problem
+from api.request_limits import refuse_unusable_json
+from catalog import bounded_json
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 class ProblemSchema(ma.Schema):
@@ -45,7 +53,26 @@ class RequestParser(FlaskParser):
                 "unsupported-media-type",
                 f"Send the body as application/json, not {req.mimetype or 'an unnamed type'}.",
             )
-        return super().load_json(req, schema)
+        if not is_json_request(req):
+            return core.missing
+        try:
+            body = bounded_json.loads(req.get_data(cache=True))
+        except bounded_json.JsonTooComplex as refused:
+            raise Problem("invalid-request", str(refused), errors=[{"pointer": "#", "detail": str(refused)}]) from None
+        refuse_unusable_json(body)
+        return body
+
+
+def before_parsing(check: Callable[[], object]) -> Callable[[View], View]:
+    """Decorate a view (between `@blp.route` and `@blp.arguments`) so that `check` runs before
+    its arguments are parsed: authentication and rate limits come before input validation."""
+    def decorate(view: View) -> View:
+        @functools.wraps(view)  # keeps flask-smorest's documentation attributes
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            check()
+            return view(*args, **kwargs)
+        return cast(View, checked)
+    return decorate
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -9,6 +9,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from api.app import create_app
+from api.gunicorn_worker import WORKER_CLASS
 from api.jobs_supervisor import JobsSupervisor
 
 
@@ -68,6 +69,7 @@ def serve(
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
             "timeout": 60,
+            "worker_class": WORKER_CLASS,  # gunicorn's own errors as problem documents
             "control_socket_disable": True,  # one fixed path per user: the exchange and connectors would collide
         },
         app_factory,

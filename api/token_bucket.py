@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 VERIFY_RATE_PER_SECOND = 2.0
 VERIFY_BURST = 30
+VALIDATION_RATE_PER_SECOND = 0.2
+VALIDATION_BURST = 5
+"""A catalog administrator validates a draft now and then; a loop of them is refused."""
 MAX_KEYS = 10_000
 """Past this many tracked clients, those whose bucket has refilled are forgotten."""
 

@@ -21,6 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Domain, ItemType, Mode, OptionType, Outcome, Scope, Subject
+from catalog.rules import expression_limit_problem
 
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -62,6 +63,21 @@ def _text(*, required: bool = True) -> fields.String:
         validate=validate.Length(min=1, error="must not be empty"),
         error_messages={**_MESSAGES, "invalid": "must be a string"},
     )
+
+
+def _expression(*, required: bool = True) -> fields.String:
+    """A CEL expression, within `catalog.rules`' limits; what it reads is checked there, after parsing."""
+    return fields.String(
+        required=required,
+        validate=[validate.Length(min=1, error="must not be empty"), _within_expression_limits],
+        error_messages={**_MESSAGES, "invalid": "must be a string"},
+    )
+
+
+def _within_expression_limits(expression: str) -> None:
+    problem = expression_limit_problem(expression)
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 def _pattern(pattern: str, *, required: bool = True) -> fields.String:
@@ -177,7 +193,7 @@ class VerificationSchema(_EntrySchema):
     """How a commitment to a proof is checked afterwards; the expression is checked in `catalog.rules`."""
 
     proof = _pattern(CODE_PATTERN)
-    expression = _text(required=False)
+    expression = _expression(required=False)
 
 
 class ProofSchema(_EntrySchema):
@@ -225,7 +241,7 @@ class MatterProofSchema(_EntrySchema):
     fields = _list(_pattern(NAME_PATTERN))
     scope = _choice(Scope)
     condition_zh = _text(required=False)
-    when = _text(required=False)
+    when = _expression(required=False)
     commitment_fallback = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
@@ -240,7 +256,7 @@ class RuleSchema(_EntrySchema):
 
     code = _pattern(NAME_PATTERN)
     name_zh = _text()
-    expression = _text()
+    expression = _expression()
     outcome_if_false = _choice(Outcome)
 
 
@@ -277,7 +293,7 @@ class PrioritySchema(_EntrySchema):
 
     code = _pattern(NAME_PATTERN)
     name_zh = _text()
-    expression = _text()
+    expression = _expression()
 
 
 class ServiceSchema(_EntrySchema):

@@ -51,6 +51,8 @@ class ClientScope(StrEnum):
     """Open and update applications for a matter (the matter handlers)."""
     CERTIFICATES_REVOKE = "certificates:revoke"
     """Revoke e-certificates issued by the client's own department."""
+    CATALOG_ADMIN = "catalog:admin"
+    """The catalog administrator's tools over HTTP: validate a catalog document before publishing it."""
 
 
 DEFAULT_SCOPES = (ClientScope.EXCHANGE_REQUEST,)

@@ -16,6 +16,8 @@ import click
 
 from api.cli.context import EXIT_INVALID, CliError
 from api.offline_trust import STATUS_LIST_FILE, load_offline_trust
+from catalog.citizen_id import parse_id_number
+from catalog.errors import InvalidIdentifier
 from exchange.certificates.model import format_datetime_zh, parse_time
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
 from exchange.certificates.verify import verify_certificate
@@ -47,6 +49,11 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
 
     逐项列出检查结果和结论；证明有效时退出码为 0，无效、已撤销或无法确定时为 1。"""
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its findings are in the verdict, not on stderr
+    if id_number:
+        try:
+            parse_id_number(id_number)
+        except InvalidIdentifier:
+            raise click.BadParameter("公民身份号码格式不正确，请核对（也可以不填）。", param_hint="--id-number") from None
     try:
         trust = load_offline_trust(trust_dir)
     except (OSError, ValueError):

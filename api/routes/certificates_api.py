@@ -5,12 +5,12 @@ signed status list and verifies a certificate in any of its three forms (`/api/v
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from flask import Response, request, url_for
 
-from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_subject_key, current_citizen, require_client
+from api.auth import (CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, citizen_subject_key, client_first, current_citizen,
+                      require_client)
 from api.certificate_services import current_status_list, issuance_context, status_list_signing, verify_form
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
@@ -78,6 +78,7 @@ def issuable() -> list[dict[str, Any]]:
 
 
 @blp.route("/me/certificates", methods=["POST"])
+@citizen_first
 @blp.arguments(IssueRequestSchema)
 @blp.response(201, CertificateSummarySchema)
 @blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
@@ -140,14 +141,15 @@ def download(name: str) -> Response:
 
 
 @blp.route("/certificates/<identifier>/revocation", methods=["POST"])
+@client_first(ClientScope.CERTIFICATES_REVOKE)
 @blp.arguments(RevocationSchema)
 @blp.response(200, CertificateSummarySchema)
 @blp.doc(security=CLIENT_SECURITY)
 def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     """Revoke a certificate your department issued (scope certificates:revoke)."""
     client = require_client(ClientScope.CERTIFICATES_REVOKE)
-    certificate = revoke_certificate(db(), status_list_signing(runtime().settings, runtime().seal_settings), identifier, client.department_code,
-                                     body["reason"], utc_now())
+    signing = status_list_signing(runtime().settings, runtime().seal_settings)
+    certificate = revoke_certificate(db(), signing, identifier, client.department_code, body["reason"], utc_now())
     db().commit()
     return certificate_view(live_catalog().catalog, certificate)
 
@@ -178,7 +180,7 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
     if "pdf_base64" in body:
         try:
             form: bytes | str = base64.b64decode(body["pdf_base64"], validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a character outside ASCII
             raise Problem("invalid-request", "pdf_base64 is not base64",
                           errors=[{"pointer": "#/pdf_base64", "detail": "not base64"}]) from None
     else:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from api.auth import CLIENT_SECURITY, require_client
+from api.auth import CLIENT_SECURITY, client_first, require_client
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.pull_context import pull_context
@@ -21,6 +21,7 @@ blp = Blueprint("exchange", __name__, url_prefix="/api/v1/exchange",
 
 
 @blp.route("/requests", methods=["POST"])
+@client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(ExchangeRequestSchema)
 @blp.response(200, ExchangeAnswerSchema)
 @blp.alt_response(401, description="No or invalid client token")

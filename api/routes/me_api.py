@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from api.access_log_views import access_log_page
-from api.auth import CITIZEN_SECURITY, citizen_subject_key, current_citizen
+from api.auth import CITIZEN_SECURITY, citizen_first, citizen_subject_key, current_citizen
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -26,6 +26,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me",
 
 
 @blp.route("/access-log")
+@citizen_first
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, AccessLogPageSchema)
 @blp.doc(security=CITIZEN_SECURITY)
@@ -46,6 +47,7 @@ def consents() -> list[dict[str, Any]]:
 
 
 @blp.route("/consents", methods=["POST"])
+@citizen_first
 @blp.arguments(ConsentCreateSchema)
 @blp.response(201, ConsentSchema)
 @blp.doc(security=CITIZEN_SECURITY)

@@ -23,6 +23,7 @@ from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES, Problem
 from api.routes.certificates_api import certificate_view
 from api.runtime import db, runtime
+from api.schemas.me import MAX_OFFSET
 from catalog.citizen_id import mask_id_number
 from catalog.model import Catalog, Mode
 from exchange.access_log import REASON_ZH
@@ -95,7 +96,7 @@ def access_log() -> Response:
     citizen = _signed_in()
     if citizen is None:
         return _signed_out()
-    offset = max(0, request.args.get("offset", 0, type=int))
+    offset = min(max(0, request.args.get("offset", 0, type=int)), MAX_OFFSET)
     page = access_log_page(citizen_subject_key(citizen), limit=ACCESS_LOG_PAGE_SIZE, offset=offset)
     return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASON_ZH)
 

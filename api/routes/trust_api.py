@@ -35,9 +35,21 @@ def _raw(body: bytes | str, media_type: str) -> Response:
     return response
 
 
-def _document(media_type: str, description: str) -> dict[str, Any]:
+def _document(media_type: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"responses": {"200": {"description": description,
-                                  "content": {media_type: {"schema": {"type": "string"}}}}}}
+                                  "content": {media_type: {"schema": schema or {"type": "string"}}}}}}
+
+
+JWK_SET_SCHEMA = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {
+        "type": "object", "required": ["kty"],
+        "properties": {"kty": {"type": "string"}, "kid": {"type": "string"}, "crv": {"type": "string"},
+                       "x": {"type": "string"}, "y": {"type": "string"},
+                       "x5c": {"type": "array", "items": {"type": "string"}}}}}},
+}
+"""A JWK Set (RFC 7517 §5), as `/jwks.json` publishes it."""
 
 
 class SealInfoSchema(ma.Schema):
@@ -89,7 +101,7 @@ def crl_pem() -> Response:
 
 
 @blp.route("/jwks.json")
-@blp.doc(**_document("application/jwk-set+json", "Every seal's public key"))
+@blp.doc(**_document("application/jwk-set+json", "Every seal's public key", JWK_SET_SCHEMA))
 def jwks() -> Response:
     """A JWK Set of every seal key (active and past) with kid and x5c chain."""
     return _raw(json.dumps(_trust().jwks()), "application/jwk-set+json")

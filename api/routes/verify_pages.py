@@ -18,6 +18,8 @@ from api.certificate_services import verify_form
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.rate_limit import limit_verification
+from catalog.citizen_id import parse_id_number
+from catalog.errors import InvalidIdentifier
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.certificates.verdict import CertificateVerdict
@@ -41,7 +43,7 @@ RESULTS = {
 
 
 class _BadInput(Exception):
-    """Nothing, or more than one form, was submitted."""
+    """Nothing, or more than one form, or a malformed holder ID number was submitted."""
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -55,14 +57,27 @@ def verify() -> Response:
         return _page(None, "验证请求过于频繁，请稍后再试。", 429, limited.headers)
     try:
         form_input = _submitted()
+        id_number = _holder_id_number()
     except RequestEntityTooLarge:
         return _page(None, "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。", 400)
     except _BadInput as bad:
         return _page(None, str(bad), 400)
-    verdict = verify_form(form_input, request.form.get("id_number", "").strip()[:18] or None)
+    verdict = verify_form(form_input, id_number)
     if verdict.form == "unknown":
         return _page(None, "无法识别：所提供的内容不是电子证明（应为电子证明 PDF 文件、机读凭证或以 MZ1: 开头的二维码内容）。", 400)
     return _page(_verdict_view(verdict), None, 200)
+
+
+def _holder_id_number() -> str | None:
+    """The optional holder ID number typed in; a malformed one is an input error, not a reason
+    to call a genuine certificate invalid."""
+    typed = "".join(request.form.get("id_number", "").split())
+    if not typed:
+        return None
+    try:
+        return parse_id_number(typed).number
+    except InvalidIdentifier:
+        raise _BadInput("持有人公民身份号码格式不正确，请核对后重新输入（也可以不填）。") from None
 
 
 def _submitted() -> bytes | str:

@@ -9,11 +9,13 @@ from exchange.consent import MAX_CONSENT_DAYS, Channel, ConsentStatus
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
 MAX_PAGE = 100
+MAX_OFFSET = 1_000_000
+"""Far past any citizen's log; an offset beyond a 64-bit integer would fail in the database."""
 
 
 class PageQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_PAGE))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, None))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, MAX_OFFSET))
 
 
 class AccessLogEntrySchema(ma.Schema):

@@ -1,8 +1,10 @@
 """One verification service for the three forms of an e-certificate.
 
 `verify_certificate` recognises the form (a PDF: bytes starting with `%PDF`; a QR payload:
-text starting with `MZ1:`; otherwise a compact JWS credential), verifies the seal signature of
-that form and adds the certificate checks (`verdict.judge`), so the same certificate gets the
+text starting with `MZ1:`; otherwise a compact JWS credential), drops the line breaks a paste
+or an e-mail adds to the text forms (all whitespace from a credential, whose alphabet has none;
+only line breaks from a QR payload, whose Base45 alphabet has the space), verifies the seal
+signature of that form and adds the certificate checks (`verdict.judge`), so the same certificate gets the
 same checks with the same codes whichever form the verifier holds.
 """
 
@@ -34,9 +36,15 @@ def detect_form(form_input: bytes | str) -> str:
     text = form_input.strip()
     if text.startswith(QR_PREFIX):
         return FORM_QR
-    if text.count(".") == 2:
+    if "".join(text.split()).count(".") == 2:
         return FORM_CREDENTIAL
     return FORM_UNKNOWN
+
+
+def _without_line_breaks(text: str, form: str) -> str:
+    if form == FORM_CREDENTIAL:
+        return "".join(text.split())
+    return "".join(text.strip().splitlines())
 
 
 def verify_certificate(
@@ -60,5 +68,5 @@ def verify_certificate(
     else:
         text = form_input.decode("ascii") if isinstance(form_input, bytes) else form_input
         verifier = verify_qr if form == FORM_QR else verify_credential
-        signed = verifier(text.strip(), trust, now=now)
+        signed = verifier(_without_line_breaks(text, form), trust, now=now)
     return judge(form, signed, trust, status_list_token, id_number=id_number, now=now)

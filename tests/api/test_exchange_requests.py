@@ -238,6 +238,7 @@ def test_a_department_that_is_down_gives_source_unavailable_and_loses_nothing(
                           json=envelope(person, "down-1"), timeout=10)
     assert response.status_code == 503
     assert response.json()["type"] == "/problems/source-unavailable"
+    assert "127.0.0.1" not in response.text  # no internal address for the caller
     assert int(response.headers["retry-after"]) >= 1
     failure, attempt = my_access_log(unreachable_registry, person)  # newest first
     assert (attempt["outcome"], attempt["reason"]) == ("allowed", None)  # logged before the source was asked

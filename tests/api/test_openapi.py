@@ -35,3 +35,14 @@ def test_interactive_docs_load_a_current_swagger_ui_locally(live_server: str) ->
     assert version is not None and int(version.group(1)) >= 5  # Swagger UI 5 renders OpenAPI 3.1 too
     asset = httpx.get(f"{live_server}/api/v1/docs/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+def test_the_jwk_set_is_the_object_the_document_declares(live_server: str) -> None:
+    spec = httpx.get(f"{live_server}/api/v1/openapi.json").json()
+    declared = spec["paths"]["/api/v1/trust/jwks.json"]["get"]["responses"]["200"]["content"]
+    response = httpx.get(f"{live_server}/api/v1/trust/jwks.json")
+    schema = declared[response.headers["content-type"]]["schema"]
+    jwks = response.json()
+    assert schema["type"] == "object" and isinstance(jwks, dict)
+    assert set(schema["required"]) <= set(jwks) and schema["properties"]["keys"]["type"] == "array"
+    assert all(set(schema["properties"]["keys"]["items"]["required"]) <= set(key) for key in jwks["keys"])

@@ -8,14 +8,19 @@ import json
 import httpx
 import pytest
 
+from api.settings import Settings
 from catalog.loading import bundled_catalog_path, load_catalog
+from exchange.clients import ClientScope
+from tests.api.test_certificates_api import client_token
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def client(live_server: str):
-    with httpx.Client(base_url=live_server, timeout=10) as client:
+def client(live_server: str, settings: Settings):
+    """A client of the catalog administrator's system (the validator's only callers)."""
+    token = client_token(settings, "SJ", [ClientScope.CATALOG_ADMIN])
+    with httpx.Client(base_url=live_server, timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
 

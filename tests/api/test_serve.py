@@ -89,3 +89,33 @@ def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quiet
     assert server.returncode == 0, output
     assert "Traceback" not in output and "重新启动" in output, output
     assert not Path(f"/proc/{restarted}").exists() or "Z" in Path(f"/proc/{restarted}/stat").read_text().split()[2]
+
+
+@pytest.mark.slow
+def test_the_front_servers_own_errors_are_problem_documents(database_url: str, tmp_path: Path) -> None:
+    """gunicorn answers a too-long request line itself, and a chunked body over the limit is 413."""
+    env = cli_environment(database_url, tmp_path / "var")
+    port = free_port()
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        too_long = httpx.get(f"{base}/api/v1/catalog/proofs", params={"q": "x" * 9000})
+        assert too_long.status_code == 414
+        assert too_long.headers["content-type"] == "application/problem+json"
+        assert too_long.json()["status"] == 414 and too_long.json()["type"].startswith("/problems/")
+
+        def chunks():  # type: ignore[no-untyped-def]
+            yield b'{"qr": "'
+            for _ in range(40):
+                yield b"A" * 65536
+            yield b'"}'
+
+        chunked = httpx.post(f"{base}/api/v1/verify", content=chunks(), headers={"content-type": "application/json"},
+                             timeout=30)
+        assert chunked.status_code == 413, chunked.text
+        assert chunked.json()["type"] == "/problems/payload-too-large"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

@@ -130,3 +130,27 @@ def test_bad_input_is_refused_in_chinese(browser: Browser, live_server: str, tmp
     assert page.locator("#verify-error").inner_text() == "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。"
     page.screenshot(path=str(tmp_path / "verify-too-large.png"), full_page=True)
     page.close()
+
+
+def wrapped(text: str, width: int = 60) -> str:
+    """`text` broken into lines as an e-mail or a chat window wraps a long paste."""
+    return "\r\n".join(text[i:i + width] for i in range(0, len(text), width)) + "\n"
+
+
+def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser, live_server: str,
+                                                                  resident: DemoResident) -> None:
+    certificate = issued(live_server, resident)
+    page = browser.new_page()
+    for form in ({"credential": wrapped(certificate["jws"].decode())}, {"qr": wrapped(certificate["qr"].decode())}):
+        assert submit(page, live_server, **form, id_number=resident.id_number) == 200
+        assert page.locator("#verdict-result").inner_text() == "有效 VALID"
+        assert shown_checks(page)["持有人核验"] == "通过"
+
+    mistyped = resident.id_number[:-1] + ("0" if resident.id_number[-1] != "0" else "1")  # check digit wrong
+    assert submit(page, live_server, credential=certificate["jws"].decode(), id_number=mistyped) == 400
+    assert page.locator("#verify-error").inner_text() == "持有人公民身份号码格式不正确，请核对后重新输入（也可以不填）。"
+    assert page.locator("#verdict").count() == 0
+    page.close()
+
+    api = httpx.post(f"{live_server}/api/v1/verify", json={"qr": certificate["qr"].decode(), "id_number": mistyped})
+    assert api.status_code == 400 and api.json()["errors"][0]["pointer"] == "#/id_number"

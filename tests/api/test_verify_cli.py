@@ -52,6 +52,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     env = dict(os.environ)
     assert verify(env, str(tmp_path / "missing.pdf"), "--trust", TRUST).returncode == 2
     assert verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(tmp_path / "none")).returncode == 2
+    mistyped = verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", TRUST, "--id-number", "33070219900307123")
+    assert mistyped.returncode == 2 and "公民身份号码格式不正确" in mistyped.stderr
     result = verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("错误：") and "export-trust" in result.stderr
