@@ -59,6 +59,9 @@ class RequestParser(FlaskParser):
             body = bounded_json.loads(req.get_data(cache=True))
         except bounded_json.JsonTooComplex as refused:
             raise Problem("invalid-request", str(refused), errors=[{"pointer": "#", "detail": str(refused)}]) from None
+        except ValueError as malformed:  # not JSON, or not UTF-8
+            detail = f"The body is not valid JSON: {malformed}"
+            raise Problem("invalid-request", detail, errors=[{"pointer": "#", "detail": detail}]) from None
         refuse_unusable_json(body)
         return body
 

@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -120,18 +120,22 @@ def stored_answer(session: Session, box: AnswerBox, client_id: str, request_id: 
 
 def reserve(session: Session, client_id: str, request_id: str, request_sha256: str, now: datetime,
             consent_id: str | None = None) -> None:
-    """Claim the request id (taking over a stale reservation); commit before pulling.
-
-    A concurrent claim of the same id fails at commit with `IntegrityError`, which the caller
-    turns into `RequestIdConflict` (see `claim`).
-    """
+    """Claim the request id, or take over its reservation when that is stale (a process died
+    holding it): a compare-and-set, so of two claimants exactly one wins. The loser gets
+    `RequestIdConflict`, here or (for a new id) as `IntegrityError` at flush (see `claim`)."""
     row = _find(session, client_id, request_id)
     if row is None:
         session.add(AnsweredRequest(client_id=client_id, request_id=request_id, request_sha256=request_sha256,
                                     status=RequestStatus.PENDING, reserved_at=now, consent_id=consent_id))
-    else:
-        row.reserved_at, row.consent_id = now, consent_id
-    session.flush()
+        session.flush()
+        return
+    taken_over = session.execute(
+        update(AnsweredRequest).where(AnsweredRequest.id == row.id, AnsweredRequest.status == RequestStatus.PENDING,
+                                      AnsweredRequest.request_sha256 == request_sha256,
+                                      AnsweredRequest.reserved_at < now - STALE_AFTER)
+        .values(reserved_at=now, consent_id=consent_id)).rowcount
+    if taken_over != 1:
+        raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly")
 
 
 def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str, now: datetime,

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +291,20 @@ def test_a_withdrawn_consent_stops_replays_of_the_stored_answer(settings: Settin
     assert run_cli(env, "seal", "export-trust", str(settings.var_dir / "trust")).returncode == 0
     verified = run_cli(env, "receipt", "verify", str(answer_file), "--trust", str(settings.var_dir / "trust"))
     assert verified.returncode == 0 and receipt, verified.stdout + verified.stderr
+
+
+def test_identical_concurrent_requests_pull_once(settings: Settings, live_server: str,
+                                                 residents: list[DemoResident]) -> None:
+    token = client_token(settings)
+    person = residents[0]
+    consent(live_server, person)
+    url = f"{live_server}/api/v1/exchange/requests"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.post(url, headers=_bearer(token), json=envelope(person, "twice-1"),
+                                                     timeout=60), range(8)))
+    assert {a.status_code for a in answers} <= {200, 409} and 200 in {a.status_code for a in answers}
+    assert all("retry-after" in a.headers for a in answers if a.status_code == 409)
+    with standalone_session(settings.database_url) as session:
+        pulls = session.query(AccessRecord).filter(AccessRecord.request_id == "twice-1", AccessRecord.outcome == "allowed",
+                                                   AccessRecord.reason.is_(None)).count()
+    assert pulls == 1  # one pull, however many arrived at once
