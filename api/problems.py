@@ -45,6 +45,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("method-not-allowed", 405, "Method not allowed", "不支持该请求方法"),
         ProblemType("not-acceptable", 406, "Not acceptable", "无法提供所请求的格式"),
         ProblemType("conflict", 409, "Conflict", "与现有状态冲突"),
+        ProblemType("fact-not-established", 422, "Fact not established", "记录不能证明该证明所述事实"),
         ProblemType("payload-too-large", 413, "Payload too large", "请求内容过大"),
         ProblemType("unsupported-media-type", 415, "Unsupported media type", "不支持的内容类型"),
         ProblemType("rate-limited", 429, "Too many requests", "请求过于频繁"),

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from catalog.model import Catalog, Mode, Proof, Subject
 from catalog.orm import Base, UtcDateTime
 from exchange.access_log import AccessEntry, Outcome, record_access
+from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import StatusEntry, build_content
 from exchange.certificates.pdf import issue_pdf
@@ -116,7 +117,8 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
                       purpose: str) -> IssuedCertificate:
     """Pull the holder's record and issue the certificate in its three forms (see the module).
 
-    `PullRefused` (subject-not-found, source-unavailable) when the source gives no record."""
+    `PullRefused` (subject-not-found, source-unavailable) when the source gives no record;
+    `FactNotEstablished` when the record contradicts what the proof's title asserts."""
     proof = next((p for p in issuable_proofs(context.catalog) if p.code == proof_code), None)
     if proof is None:
         raise NotIssuable("proof", f"{proof_code} cannot be issued online as an e-certificate")
@@ -124,6 +126,7 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
     entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
                         subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)
+    ensure_fact_holds(context.catalog, proof, pulled.record)
     issued: list[IssuedCertificate] = []
 
     def store(session: Session) -> None:

@@ -17,6 +17,7 @@ from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.versions import read_live_catalog
+from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import ExchangeError
@@ -66,6 +67,10 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
         except PullRefused as refused:
             code = EXIT_NOT_FOUND if refused.kind == "subject-not-found" else EXIT_NOT_READY
             raise CliError(f"未能调取数据（{refused.kind}）：{refused.detail}", code) from None
+        except FactNotEstablished as refused:
+            offer = f"可改为开具“{refused.alternative.name_zh}”：--proof {refused.alternative.code}。" \
+                if refused.alternative else ""
+            raise CliError(f"未开具：{refused.refusal_zh}{offer}") from None
         except SealError as error:
             raise CliError(f"出具单位的电子印章不可用：{error}", EXIT_NOT_READY) from None
         except ExchangeError as error:

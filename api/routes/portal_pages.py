@@ -24,7 +24,8 @@ from api.problems import PROBLEM_TYPES, Problem
 from api.routes.certificates_api import certificate_view
 from api.runtime import db, runtime
 from catalog.citizen_id import mask_id_number
-from catalog.model import Catalog, Mode
+from catalog.model import Catalog, Mode, Proof
+from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
@@ -39,12 +40,14 @@ REASONS_ZH = {slug: kind.title_zh for slug, kind in PROBLEM_TYPES.items()} | {"r
 
 
 class _FormRefused(Exception):
-    """A request for a certificate that is refused, with the Chinese message and the status."""
+    """A request for a certificate that is refused, with the Chinese message, the status and
+    the proof offered instead (a neutral document), if any."""
 
-    def __init__(self, message_zh: str, status: int) -> None:
+    def __init__(self, message_zh: str, status: int, alternative: Proof | None = None) -> None:
         super().__init__(message_zh)
         self.message_zh = message_zh
         self.status = status
+        self.alternative = alternative
 
 
 @bp.route("")
@@ -70,7 +73,7 @@ def request_certificate() -> Response:
         identifier = _issue(citizen, proof_code, purpose)
     except _FormRefused as refused:
         return _request_page(citizen, proof_code=proof_code, purpose=purpose[:MAX_PURPOSE_LENGTH],
-                             error=refused.message_zh, status=refused.status)
+                             error=refused.message_zh, status=refused.status, alternative=refused.alternative)
     return redirect(url_for("portal_pages.certificates", issued=identifier), 303)
 
 
@@ -123,6 +126,9 @@ def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
     except PullRefused as refused:
         raise _FormRefused(_refusal_zh(context.catalog, proof_code, refused), PROBLEM_TYPES[refused.kind].status) \
             from None
+    except FactNotEstablished as refused:
+        raise _FormRefused(refused.refusal_zh, PROBLEM_TYPES["fact-not-established"].status, refused.alternative) \
+            from None
 
 
 def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
@@ -135,13 +141,13 @@ def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
 
 
 def _request_page(citizen: CitizenIdentity, *, proof_code: str, purpose: str, error: str | None,
-                  status: int) -> Response:
+                  status: int, alternative: Proof | None = None) -> Response:
     catalog = live_catalog().catalog
     proofs = [{"code": p.code, "name_zh": p.name_zh, "department_name_zh": catalog.departments[p.department].name_zh,
                "mode": p.mode.value, "mode_zh": p.mode.label_zh, "online_issue": p.mode is Mode.ONLINE_ISSUE}
               for p in issuable_proofs(catalog)]
     response = _page("portal.html", citizen, proofs=proofs, proof_code=proof_code, purpose=purpose, error=error,
-                     max_purpose_length=MAX_PURPOSE_LENGTH)
+                     alternative=alternative, max_purpose_length=MAX_PURPOSE_LENGTH)
     response.status_code = status
     return response
 
