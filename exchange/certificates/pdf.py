@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from io import BytesIO
+from urllib.parse import quote
 
 import segno
 from pyhanko.pdf_utils import embed, generic
@@ -162,8 +163,9 @@ def service_url(content: CertificateContent) -> str:
 def qr_text(content: CertificateContent, qr_payload: str) -> str:
     """What the QR code holds: the verification page's address with the payload after `#`, so a
     phone camera opens the verdict, while the payload itself stays verifiable offline (and never
-    reaches a server log, a fragment not being sent)."""
-    return f"{service_url(content)}{VERIFY_PATH}#{qr_payload}"
+    reaches a server log, a fragment not being sent). The Base45 space and `%` are percent-encoded
+    (`%20`, `%25`), which keeps the fragment unambiguous and in QR alphanumeric mode."""
+    return f"{service_url(content)}{VERIFY_PATH}#{quote(qr_payload, safe='$*+-./:')}"
 
 
 def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> None:

@@ -10,6 +10,7 @@ same checks with the same codes whichever form the verifier holds.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import unquote
 
 from exchange.certificates.credential import verify_credential
 from exchange.certificates.pdf import verify_certificate_pdf
@@ -25,9 +26,10 @@ FORM_PDF, FORM_CREDENTIAL, FORM_QR, FORM_UNKNOWN = "pdf", "credential", "qr", "u
 
 
 def qr_from_address(text: str) -> str:
-    """The QR payload of a scanned verification address (`https://…/v#MZ1:…`); other text as given."""
+    """The QR payload of a scanned verification address (`https://…/v#MZ1:…`, percent-encoded);
+    other text as given."""
     address, hash_sign, fragment = text.partition("#")
-    return fragment if hash_sign and fragment.startswith(QR_PREFIX) and "://" in address else text
+    return unquote(fragment) if hash_sign and fragment.startswith(QR_PREFIX) and "://" in address else text
 
 
 def detect_form(form_input: bytes | str) -> str:

@@ -12,6 +12,7 @@ import segno
 
 from catalog.city_time import BEIJING
 from exchange.certificates.pdf import qr_code, qr_text, render_pdf
+from exchange.certificates.verify import qr_from_address
 from exchange.certificates.qr_payload import PREFIX
 from exchange.certificates.status_list import MIN_ENTRIES, StatusList, allocate_index, read_status_list
 from seals.trust import TrustStore
@@ -77,7 +78,9 @@ def test_the_qr_opens_the_verify_page_with_the_payload(pdf_file: Path, issued: I
     if scale_to_width:
         image = image.resize((scale_to_width, round(image.height * scale_to_width / image.width)), Image.LANCZOS)
     decoded = [barcode.text for barcode in zxingcpp.read_barcodes(image)]
-    assert decoded == [f"{LIST_URL.split('/api/')[0]}/v#{issued.qr}"]
+    assert decoded == [qr_text(issued.content, issued.qr)]
+    assert decoded[0].startswith(f"{LIST_URL.split('/api/')[0]}/v#MZ1:")
+    assert qr_from_address(decoded[0]) == issued.qr  # what an offline verifier reads
 
 
 def test_the_qr_is_as_small_as_its_content_allows(issued: Issued) -> None:
