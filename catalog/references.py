@@ -146,7 +146,7 @@ def _assertion_problems(proofs: Section, entry: Entry, proof: dict[str, Any], kn
     elif item["type"] == ItemType.ENUM and value not in item["values"]:
         yield proofs.problem(entry, "asserts.value", f"{value!r} is not one of: {', '.join(item['values'])}")
     elif item["type"] not in (ItemType.BOOLEAN, ItemType.ENUM):
-        yield proofs.problem(entry, "asserts.item", f"{asserts['item']} is a {item['type']} item; "
+        yield proofs.problem(entry, "asserts.item", f"{asserts['item']} is of type {item['type']}; "
                                                     "a fact is a boolean or enum item")
     alternative = asserts.get("alternative")
     if alternative is None:

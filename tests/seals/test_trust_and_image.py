@@ -85,3 +85,14 @@ def test_ring_text_is_centred_and_clear_of_the_ring(name: str) -> None:
     assert abs((left + right) / 2 - centre) < 0.01 * pixels
     band = [math.dist(point, (centre, centre)) for point in ink]
     assert max(band) < inner - 0.01 * pixels  # at least 6 px of paper inside the ring
+
+
+def test_the_song_face_prints_every_character_the_service_can_put_on_a_certificate() -> None:
+    """Names of departments, proofs, labels and values of the catalog, and every demo name."""
+    from catalog.loading import bundled_catalog_path
+    from exchange.sources import demo_vocabulary
+    from seals.fonts import missing_glyphs
+
+    texts = [path.read_text("utf-8") for path in bundled_catalog_path().glob("*.yaml")]
+    texts += [str(value) for value in vars(demo_vocabulary).values() if isinstance(value, (str, tuple, list, dict))]
+    assert missing_glyphs("".join(texts)) == set()
