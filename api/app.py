@@ -4,6 +4,8 @@ government network) and problem+json for every error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
@@ -14,6 +16,7 @@ from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
 from api.runtime import Runtime, close_request_session
+from api.site import site_context
 from api.settings import Settings
 from catalog.city_time import beijing_time
 
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.add_template_filter(beijing_time)
+    app.context_processor(site_context)
     app.extensions["mianzheng"] = Runtime.start(settings)
     app.teardown_appcontext(close_request_session)
 
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp):
         app.register_blueprint(page_blueprint)
     app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
     register_domain_errors(app)
     return app
@@ -58,6 +63,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _docs_asset(filename: str):  # type: ignore[no-untyped-def]
     return send_from_directory(swagger_ui_path, filename)
+
+
+def _favicon():  # type: ignore[no-untyped-def]
+    """The city's mark for browsers that ask for /favicon.ico (pages link the same SVG)."""
+    return send_from_directory(Path(__file__).parent / "static", "favicon.svg", mimetype="image/svg+xml",
+                               max_age=86400)
 
 
 _API_DESCRIPTION = (

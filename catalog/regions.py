@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+CITY_CODE = "330700"
+"""The city this installation serves (金华市)."""
+
 REGION_NAMES: MappingProxyType[str, str] = MappingProxyType({
     "330000": "浙江省",
     "330700": "金华市",

@@ -1,5 +1,5 @@
 """The citizen portal (市民服务), Chinese web pages: sign in, request an e-certificate of one's
-own proof, see "my certificates" and "who used my data", sign out.
+own proof, see "my certificates", "who used my data" and "my consents" (withdraw one), sign out.
 
 Pages only: issuance, listing and the access log go through the same functions as the JSON
 API (`api.certificate_services.issuance_context`, `api.routes.certificates_api.certificate_view`,
@@ -22,11 +22,13 @@ from api.form_tokens import form_token, form_token_valid
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES, Problem
 from api.routes.certificates_api import certificate_view
+from api.routes.me_api import consent_view
 from api.runtime import db, runtime
 from catalog.citizen_id import mask_id_number
 from catalog.model import Catalog, Mode, Proof
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.consent import list_consents, withdraw_consent
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
 from exchange.pull_service import PullRefused
@@ -101,6 +103,30 @@ def access_log() -> Response:
     offset = max(0, request.args.get("offset", 0, type=int))
     page = access_log_page(citizen_subject_key(citizen), limit=ACCESS_LOG_PAGE_SIZE, offset=offset)
     return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASONS_ZH)
+
+
+@bp.route("/consents")
+def consents() -> Response:
+    """我的授权: every consent the citizen gave, its status, and a button to withdraw it."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    catalog = live_catalog().catalog
+    views = [consent_view(catalog, c) for c in list_consents(db(), citizen_subject_key(citizen))]
+    return _page("portal_consents.html", citizen, consents=views, withdrawn=request.args.get("withdrawn", ""))
+
+
+@bp.route("/consents/<consent_id>/withdrawal", methods=["POST"])
+def withdraw(consent_id: str) -> Response:
+    """Withdraw one of the citizen's consents (POST/redirect/GET); the department can no longer pull."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    if not form_token_valid():
+        return redirect(url_for("portal_pages.consents"), 303)
+    withdraw_consent(db(), consent_id, subject_key=citizen_subject_key(citizen))
+    db().commit()
+    return redirect(url_for("portal_pages.consents", withdrawn=consent_id), 303)
 
 
 @bp.route("/sign-out", methods=["POST"])

@@ -46,7 +46,7 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     masked = resident.id_number[:6] + "********" + resident.id_number[-4:]
     assert page.locator(".greeting").inner_text() == f"您好，{resident.name}（身份证号 {masked}）"
     assert resident.id_number not in page.content()
-    proofs = page.locator("tr[id^=proof-]")
+    proofs = page.locator("li[id^=proof-]")
     assert "网上开具" in proofs.first.inner_text()
     housing = page.locator("#proof-NO_HOUSING")
     assert "无房证明" in housing.inner_text() and "不动产登记中心" in housing.inner_text()
@@ -65,7 +65,7 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     page.screenshot(path=str(tmp_path / "portal-certificates.png"), full_page=True)
 
     with page.expect_download() as download:
-        row.locator("text=PDF 文件").click()
+        row.locator("text=下载 PDF").click()
     pdf = Path(download.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF-")
     root_pem = page.request.get(f"{live_server}/api/v1/trust/root.pem").body()
@@ -128,3 +128,23 @@ def test_sign_in_returns_only_to_a_path_of_this_site(app: Flask) -> None:
     for elsewhere in ("//evil.example/portal", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "portal"):
         response = client.post("/dev-idp/login", data={**form, "next": elsewhere})
         assert response.status_code == 200 and "已登录：张三" in response.get_data(as_text=True)
+
+
+def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    import httpx
+
+    assertion = httpx.post(f"{live_server}/dev-idp/token",
+                           json={"name": resident.name, "id_number": resident.id_number}).json()["assertion"]
+    me = {"Authorization": f"Bearer {assertion}"}
+    granted = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["NO_HOUSING"], "department": "ZJ", "days": 30}).json()
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.click("nav.portal-nav >> text=我的授权")
+    row = page.locator(f"#consent-{granted['id']}")
+    assert "申请公租房" in row.inner_text() and "无房证明" in row.inner_text() and "有效" in row.inner_text()
+    row.locator("button", has_text="撤回授权").click()
+    page.wait_for_url(f"{live_server}/portal/consents?withdrawn=*")
+    assert "已撤回" in page.locator(f"#consent-{granted['id']}").inner_text()
+    assert httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json()[0]["status"] == "withdrawn"
+    page.close()
