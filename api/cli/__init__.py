@@ -12,6 +12,7 @@ import sys
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.cli import click_zh
 from api.cli.application_commands import applications_group, commitments_group, jobs_group
 from api.cli.audit_commands import audit_group
 from api.cli.catalog_commands import catalog_group
@@ -28,7 +29,11 @@ from api.cli.verify_commands import verify_command
 from catalog.errors import NoCatalogPublished
 
 
+click_zh.install()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mianzheng", prog_name="mianzheng")
 def cli() -> None:
     """免证 mianzheng：无证明城市数据共享与电子证明服务。"""
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from api.certificate_services import build_issuance_context
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.cli.context import (EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_ZH, CliError, database_session,
+                             settings)
 from api.runtime import Runtime
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
@@ -54,8 +55,8 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
     """窗口工作人员受申请人委托开具电子证明（与门户网站本人申请相同：调取数据并记入访问日志）。"""
     try:
         number = parse_id_number(id_number).number
-    except InvalidIdentifier as invalid:
-        raise CliError(f"身份证号无效：{invalid}") from None
+    except InvalidIdentifier:
+        raise CliError(ID_NUMBER_INVALID_ZH) from None
     current = Runtime.start(settings())
     try:
         context = _issuance_context(current)
@@ -127,8 +128,9 @@ def revoke_command(identifier: str, reason: str) -> None:
     """出具单位撤销电子证明 IDENTIFIER，记入证明状态列表（离线核验方需重新导出信任材料）。"""
     try:
         normalised = str(parse_identifier(identifier))
-    except InvalidCertificateIdentifier as invalid:
-        raise CliError(f"电子证明编号无效：{invalid}") from None
+    except InvalidCertificateIdentifier:
+        raise CliError("电子证明编号无效：应形如 1.2.156.3005.2.<4 位类型>.<18 位统一社会信用代码>.<10 位序号>"
+                       ".<2 位版本>.<校验位>，请逐位核对。") from None
     with database_session() as session:
         try:
             issuer = find_certificate(session, normalised).issuer_department
