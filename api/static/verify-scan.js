@@ -1,5 +1,6 @@
 // Progressive enhancement of /verify. A certificate's QR code opens /v#MZ1:…: the payload in the
-// fragment is put in the QR field and verified at once. Where the browser has BarcodeDetector and
+// fragment is put in the QR field and verified at once. A PDF dropped on the upload box is verified
+// at once. Where the browser has BarcodeDetector and
 // a camera, a button fills the QR field from the camera. Without script, the page is a plain form.
 (function () {
   "use strict";
@@ -13,6 +14,24 @@
     history.replaceState(null, "", window.location.pathname);
     qrField.form.submit();
     return;
+  }
+  var dropZone = document.getElementById("drop-zone");
+  var pdfInput = document.getElementById("pdf");
+  if (dropZone && pdfInput && window.DataTransfer) {
+    ["dragenter", "dragover"].forEach(function (type) {
+      dropZone.addEventListener(type, function (event) { event.preventDefault(); dropZone.classList.add("dragging"); });
+    });
+    dropZone.addEventListener("dragleave", function () { dropZone.classList.remove("dragging"); });
+    dropZone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      dropZone.classList.remove("dragging");
+      var file = event.dataTransfer && event.dataTransfer.files[0];
+      if (!file) return;
+      var files = new DataTransfer();
+      files.items.add(file);
+      pdfInput.files = files.files;
+      pdfInput.form.submit();
+    });
   }
   var button = document.getElementById("scan-qr");
   if (!button || !("BarcodeDetector" in window) || !navigator.mediaDevices) return;

@@ -166,3 +166,23 @@ def test_the_page_says_how_to_trust_the_city_root(browser: Browser, live_server:
     assert "可信" in page.locator("#trust").inner_text()
     assert page.locator("#status-updated").inner_text().startswith("20")
     page.close()
+
+
+def test_a_pdf_dropped_on_the_page_is_verified(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    import base64
+
+    certificate = issued(live_server, resident)
+    page = browser.new_page()
+    page.goto(f"{live_server}/verify")
+    page.evaluate("""async (encoded) => {
+      const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], "证明.pdf", {type: "application/pdf"}));
+      const zone = document.getElementById("drop-zone");
+      zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+      zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""", base64.b64encode(certificate["pdf"]).decode())
+    page.wait_for_selector("#verdict")
+    assert page.locator("#verdict-result").inner_text().startswith("有效")
+    assert "PDF 文件" in page.locator("#verdict").inner_text()
+    page.close()
