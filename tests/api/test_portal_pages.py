@@ -148,3 +148,20 @@ def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: st
     assert "已撤回" in page.locator(f"#consent-{granted['id']}").inner_text()
     assert httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json()[0]["status"] == "withdrawn"
     page.close()
+
+
+def test_who_used_my_data_names_the_staff_member(browser: Browser, live_server: str, settings: Settings,
+                                                 resident: DemoResident) -> None:
+    import httpx
+
+    from tests.api.test_exchange_requests import client_token, consent, envelope
+
+    consent(live_server, resident)
+    answer = httpx.post(f"{live_server}/api/v1/exchange/requests", json=envelope(resident, "gzf-000123-9"),
+                        headers={"Authorization": f"Bearer {client_token(settings)}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.goto(f"{live_server}/portal/access-log")
+    assert "经办人员：zj-0042" in page.locator("#access-log").inner_text()
+    page.close()
