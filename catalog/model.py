@@ -196,6 +196,9 @@ class Proof:
     asserts: Assertion | None = None
     as_of_search: bool = False
     """The proof states the result of a search, true only as of when it was made."""
+    issued_to_subject: bool = True
+    """False: the person the proof is about does not ask for it themself (a birth, a death, a
+    child's vaccinations), so a citizen is not offered it as their own certificate."""
 
     def item(self, name: str) -> DataItem:
         """The data item called `name`; KeyError if the proof has none."""
@@ -427,8 +430,9 @@ def _proof_document(proof: Proof) -> dict[str, Any]:
         "verification": _without_none(asdict(verification), "expression") if verification else None,
         "asserts": _without_none(asdict(proof.asserts), "alternative") if proof.asserts else None,
         "as_of_search": proof.as_of_search or None,
+        "issued_to_subject": None if proof.issued_to_subject else False,
     }
-    return _without_none(document, "commitment_text_zh", "verification", "asserts", "as_of_search")
+    return _without_none(document, "commitment_text_zh", "verification", "asserts", "as_of_search", "issued_to_subject")
 
 
 def _matter_proof_document(entry: MatterProof) -> dict[str, Any]:
@@ -511,6 +515,7 @@ def _proof_from(entry: Mapping[str, Any]) -> Proof:
         asserts=Assertion(asserts["item"], asserts["value"], asserts["refusal_zh"], asserts.get("alternative"))
         if asserts else None,
         as_of_search=entry.get("as_of_search", False),
+        issued_to_subject=entry.get("issued_to_subject", True),
     )
 
 

@@ -223,6 +223,7 @@ class ProofSchema(_EntrySchema):
     verification = _nested(VerificationSchema)
     asserts = _nested(AssertionSchema)
     as_of_search = _flag(required=False)
+    issued_to_subject = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _rules_of_the_mode(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -108,8 +108,10 @@ class IssuanceContext:
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:
-    """Proofs about a person whose data the exchange can pull; those issued online first."""
-    candidates = [p for p in catalog.proofs.values() if p.subject is Subject.PERSON and p.mode in PULLED_MODES]
+    """Proofs a person can have issued about themself, whose data the exchange can pull; those
+    issued online first."""
+    candidates = [p for p in catalog.proofs.values()
+                  if p.subject is Subject.PERSON and p.mode in PULLED_MODES and p.issued_to_subject]
     return sorted(candidates, key=lambda proof: proof.mode is not Mode.ONLINE_ISSUE)
 
 

@@ -25,7 +25,7 @@ from api.routes.certificates_api import certificate_view
 from api.routes.me_api import consent_view
 from api.runtime import db, runtime
 from catalog.citizen_id import mask_id_number
-from catalog.model import Catalog, Mode, Proof
+from catalog.model import Catalog, Domain, Proof
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.consent import list_consents, withdraw_consent
@@ -169,13 +169,29 @@ def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
 def _request_page(citizen: CitizenIdentity, *, proof_code: str, purpose: str, error: str | None,
                   status: int, alternative: Proof | None = None) -> Response:
     catalog = live_catalog().catalog
-    proofs = [{"code": p.code, "name_zh": p.name_zh, "department_name_zh": catalog.departments[p.department].name_zh,
-               "mode": p.mode.value, "mode_zh": p.mode.label_zh, "online_issue": p.mode is Mode.ONLINE_ISSUE}
-              for p in issuable_proofs(catalog)]
-    response = _page("portal.html", citizen, proofs=proofs, proof_code=proof_code, purpose=purpose, error=error,
+    response = _page("portal.html", citizen, groups=_life_event_groups(catalog), proof_code=proof_code, purpose=purpose,
+                     error=error,
                      alternative=alternative, max_purpose_length=MAX_PURPOSE_LENGTH)
     response.status_code = status
     return response
+
+
+def _life_event_groups(catalog: Catalog) -> list[dict[str, Any]]:
+    """The proofs a citizen can have issued, each under the first life event (a matter's domain,
+    in the catalog's order of domains) that needs it; the rest under 其他证明."""
+    domains = {proof.code: [matter.domain for matter in catalog.matters.values()
+                            if any(entry.proof == proof.code for entry in matter.proofs)]
+               for proof in catalog.proofs.values()}
+    groups: dict[str, dict[str, Any]] = {}
+    for proof in issuable_proofs(catalog):
+        needed_by = sorted(domains[proof.code], key=list(Domain).index)
+        label = needed_by[0].label_zh if needed_by else "其他证明"
+        group = groups.setdefault(label, {"label_zh": label, "order": list(Domain).index(needed_by[0])
+                                          if needed_by else len(Domain), "proofs": []})
+        group["proofs"].append({"code": proof.code, "name_zh": proof.name_zh, "mode": proof.mode.value,
+                                "mode_zh": proof.mode.label_zh,
+                                "department_name_zh": catalog.departments[proof.department].name_zh})
+    return sorted(groups.values(), key=lambda group: group["order"])
 
 
 def _page(template: str, citizen: CitizenIdentity, **context: Any) -> Response:

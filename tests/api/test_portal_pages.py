@@ -165,3 +165,16 @@ def test_who_used_my_data_names_the_staff_member(browser: Browser, live_server: 
     page.goto(f"{live_server}/portal/access-log")
     assert "经办人员：zj-0042" in page.locator("#access-log").inner_text()
     page.close()
+
+
+def test_proofs_are_grouped_by_life_event_and_only_ones_about_me(browser: Browser, live_server: str,
+                                                                   resident: DemoResident) -> None:
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    groups = page.locator("h2.life-event").all_inner_texts()
+    assert groups[0] == "住房保障" and len(groups) == len(set(groups)) > 2
+    offered = page.locator("form.portal-form").inner_text()
+    assert "无房证明" in offered and "死亡证明" not in offered and "出生医学证明" not in offered
+    housing = page.locator("h2.life-event:has-text('住房保障') + ul.proof-choices").inner_text()
+    assert "无房证明" in housing
+    page.close()
