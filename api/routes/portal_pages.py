@@ -25,7 +25,7 @@ from api.routes.certificates_api import certificate_view
 from api.routes.me_api import consent_view
 from api.runtime import db, runtime
 from catalog.citizen_id import mask_id_number
-from catalog.model import Catalog, Domain, Proof
+from catalog.model import Catalog, Domain, ItemType, Proof
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.consent import list_consents, withdraw_consent
@@ -63,7 +63,8 @@ def home() -> Response:
 
 @bp.route("/certificates", methods=["POST"])
 def request_certificate() -> Response:
-    """Issue the chosen proof now and show it in "my certificates"; errors on the form page."""
+    """First a preview of what will be issued, whom the exchange will ask and what the page
+    will state; once confirmed, issue it and show it in "my certificates". Errors on the form page."""
     citizen = _signed_in()
     if citizen is None:
         return _signed_out()
@@ -72,6 +73,8 @@ def request_certificate() -> Response:
     try:
         if not form_token_valid():
             raise _FormRefused("页面已过期或来源不明，请刷新页面后重新提交。", 400)
+        if request.form.get("confirmed") != "1":
+            return _preview(citizen, proof_code, purpose)
         identifier = _issue(citizen, proof_code, purpose)
     except _FormRefused as refused:
         return _request_page(citizen, proof_code=proof_code, purpose=purpose[:MAX_PURPOSE_LENGTH],
@@ -138,12 +141,30 @@ def sign_out() -> Response:
     return response
 
 
-def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
-    """Issue the certificate; its identifier, or `_FormRefused` with the reason in Chinese."""
+def _check_request(proof_code: str, purpose: str) -> None:
+    """`_FormRefused` unless a proof is chosen and the purpose has the right length."""
     if not proof_code:
         raise _FormRefused("请选择要开具的证明。", 400)
     if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
         raise _FormRefused(f"请填写用途（1 至 {MAX_PURPOSE_LENGTH} 个字）。", 400)
+
+
+def _preview(citizen: CitizenIdentity, proof_code: str, purpose: str) -> Response:
+    """What will be issued, before anything is pulled: the proof, the issuing department asked
+    for the record, the items the page will state, validity, purpose, and when it is refused."""
+    _check_request(proof_code, purpose)
+    catalog = live_catalog().catalog
+    proof = next((p for p in issuable_proofs(catalog) if p.code == proof_code), None)
+    if proof is None:
+        raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400)
+    items = [item.name_zh for item in proof.data_items if item.printed and item.type is not ItemType.ID_NUMBER]
+    return _page("portal_preview.html", citizen, proof=proof, department=catalog.departments[proof.department],
+                 items=items, purpose=purpose)
+
+
+def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
+    """Issue the certificate; its identifier, or `_FormRefused` with the reason in Chinese."""
+    _check_request(proof_code, purpose)
     context = issuance_context()
     try:
         return issue_certificate(context, citizen.name, citizen.id_number, proof_code, purpose).identifier

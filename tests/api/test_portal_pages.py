@@ -55,6 +55,11 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     page.check("#choose-NO_HOUSING")
     page.fill("input[name=purpose]", "申请公租房")
     page.click("form.portal-form button[type=submit]")
+    preview = page.locator("#preview").inner_text()  # what will be issued, before anything is pulled
+    assert "确认开具" in preview and "金华市不动产登记中心" in preview and "申请公租房" in preview
+    assert "是否有不动产登记记录" in preview and "自出具时起 30 天" in preview
+    page.screenshot(path=str(tmp_path / "portal-preview.png"), full_page=True)
+    page.click("#confirm")
     page.wait_for_url(f"{live_server}/portal/certificates?issued=*")
     assert page.locator("#issued-message").inner_text().startswith("已开具“无房证明")
     assert "证明编号 1.2.156.3005.2.1001." in page.locator("#issued-message").inner_text()
@@ -114,6 +119,7 @@ def test_refusals_are_shown_on_the_form(browser: Browser, live_server: str, tmp_
 
     page.fill("input[name=purpose]", "办理签证")
     page.click("form.portal-form button[type=submit]")
+    page.click("#confirm")
     assert "没有您的相关记录" in page.locator("#form-error").inner_text()
     page.screenshot(path=str(tmp_path / "portal-refused.png"), full_page=True)
     page.goto(f"{live_server}/portal/certificates")
@@ -177,4 +183,25 @@ def test_proofs_are_grouped_by_life_event_and_only_ones_about_me(browser: Browse
     assert "无房证明" in offered and "死亡证明" not in offered and "出生医学证明" not in offered
     housing = page.locator("h2.life-event:has-text('住房保障') + ul.proof-choices").inner_text()
     assert "无房证明" in housing
+    page.close()
+
+
+def test_an_owner_is_told_why_and_offered_the_search_result(browser: Browser, live_server: str,
+                                                             settings: Settings) -> None:
+    from catalog.loading import bundled_catalog_path, load_catalog
+    from tests.api.test_truthful_certificates import resident_where
+
+    no_housing = load_catalog(bundled_catalog_path()).proofs["NO_HOUSING"]
+    page = browser.new_page()
+    sign_in(page, live_server, *reversed(resident_where(settings, no_housing, fact_holds=False)))
+    page.check("#choose-NO_HOUSING")
+    page.fill("input[name=purpose]", "申请公租房")
+    page.click("form.portal-form button[type=submit]")
+    page.click("#confirm")
+    assert page.locator("#form-error").inner_text() == no_housing.asserts.refusal_zh  # type: ignore[union-attr]
+    page.click("#alternative button")
+    assert "不动产登记信息查询结果" in page.locator("#preview").inner_text()
+    page.click("#confirm")
+    page.wait_for_url(f"{live_server}/portal/certificates?issued=*")
+    assert page.locator("#issued-message").inner_text().startswith("已开具“不动产登记信息查询结果”")
     page.close()
