@@ -21,7 +21,7 @@
   // The intake form files applications of demo households: only with the development identity provider.
   var DEMO = !!document.getElementById("application-form");
   var state = { token: null, households: [], loading: 0, watching: 0, location: null, shownStates: {}, renders: 0,
-                departmentName: "" };
+                departmentName: "", listed: Promise.resolve() };
 
   // --- small helpers ---------------------------------------------------------------------
 
@@ -159,14 +159,20 @@
     });
   });
 
-  async function loadHouseholds() {
+  // Relisting never disables the submit button: a click that arrives while the list reloads
+  // (the income field's change fires on the same click) waits for the list, then files.
+  function loadHouseholds() {
+    state.listed = listHouseholds();
+    return state.listed;
+  }
+
+  async function listHouseholds() {
     var load = ++state.loading;
     var fields = matterFields();
     var chosen = document.querySelector('input[name="household"]:checked');
     var index = chosen ? Number(chosen.value) : 0;
     var query = new URLSearchParams({ matter: matterCode(), situation: fields.querySelector(".cw-situation").value,
                                       declared_income_change: fields.querySelector(".cw-income-change").value || "0" });
-    $("submit-application").disabled = true;
     $("households-status").textContent = "正在读取演示家庭……";
     var answer = await api("GET", "/caseworker/demo-households?" + query.toString());
     if (load !== state.loading) return;
@@ -208,6 +214,7 @@
 
   if (DEMO) $("application-form").addEventListener("submit", async function (event) {
     event.preventDefault();
+    await state.listed;
     var chosen = document.querySelector('input[name="household"]:checked');
     if (!chosen) return show($("submit-error"), "请选择申请家庭。");
     var request = Object.assign({}, state.households[Number(chosen.value)].request, { options: chosenOptions() });

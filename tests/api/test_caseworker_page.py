@@ -265,9 +265,22 @@ def test_demo_controls_only_with_the_development_identity_provider(browser: Brow
         page = browser.new_page()
         token = housing_token(settings)
         sign_in(page, base, token)
+        expect(page.locator("#workbench")).to_be_visible()
         assert page.locator(".cw-demo, .cw-situation, #application-form").count() == 0
         assert "业务系统通过接口提交" in page.locator("main").inner_text()
         assert httpx.get(f"{base}/caseworker/demo-households", params={"situation": "owner"},
                          headers={"Authorization": f"Bearer {token}"}).status_code == 404
         page.close()
     app.extensions["mianzheng"].engine.dispose()
+
+
+def test_the_first_click_after_editing_the_income_files_the_application(
+        browser: Browser, live_server: str, settings: Settings) -> None:
+    """The field's change event relists the households on the same click; the click still files."""
+    page = browser.new_page()
+    sign_in(page, live_server, housing_token(settings))
+    choose(page, "public_housing_eligible")
+    page.fill("fieldset.cw-matter:not([hidden]) .cw-income-change", "-300")  # still focused: no change event yet
+    page.click("#submit-application")
+    expect(page.locator("#application-status")).to_have_text("已判定", timeout=DECIDED_WITHIN_MS)
+    page.close()
