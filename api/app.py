@@ -4,7 +4,9 @@ government network) and problem+json for every error."""
 
 from __future__ import annotations
 
-from flask import Flask
+from pathlib import Path
+
+from flask import Flask, send_from_directory
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from api.auth import document_security_schemes
@@ -16,6 +18,7 @@ from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
 from api.runtime import Runtime, close_request_session
+from api.site import site_context
 from api.settings import Settings
 from catalog.city_time import beijing_time
 
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.add_template_filter(beijing_time)
+    app.context_processor(site_context)
     app.extensions["mianzheng"] = Runtime.start(settings)
     app.teardown_appcontext(close_request_session)
 
@@ -54,9 +58,16 @@ def create_app(settings: Settings | None = None) -> Flask:
                                                    config={"app_name": app.config["API_TITLE"]}))
     register_request_limits(app)
     register_security_headers(app)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
     register_domain_errors(app)
     return app
+
+
+def _favicon():  # type: ignore[no-untyped-def]
+    """The city's mark for browsers that ask for /favicon.ico (pages link the same SVG)."""
+    return send_from_directory(Path(__file__).parent / "static", "favicon.svg", mimetype="image/svg+xml",
+                               max_age=86400)
 
 
 _API_DESCRIPTION = (

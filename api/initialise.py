@@ -18,7 +18,7 @@ from api.migrations import upgrade_database
 from api.runtime import Runtime
 from api.seal_config import seal_settings
 from api.secrets import ensure_secrets
-from api.settings import Settings
+from api.settings import PUBLIC_URL_FILE, Settings, recorded_public_url
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.applications.recheck import NoRecheck
@@ -33,6 +33,9 @@ def initialise(settings: Settings) -> list[str]:
     """Bring an installation up to date; returns what was done, one line per step, in Chinese."""
     report: list[str] = []
     settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if recorded_public_url(settings.var_dir) != settings.public_url:
+        (settings.var_dir / PUBLIC_URL_FILE).write_text(settings.public_url + "\n", encoding="utf-8")
+        report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
     created = ensure_secrets(settings)
     if created:
         report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")

@@ -1,5 +1,7 @@
 """RFC 9457 problem details: the one shape of every error the HTTP API returns.
 
+A browser that asks for HTML gets the same error as a Chinese page instead (`api.error_pages`).
+
 Each kind of problem has a stable `type` (a URI reference under /problems/ that the app
 also serves as a page), a status and a title. Field-level errors follow RFC 9457's own
 example: `errors: [{"pointer": "#/subject/id_number", "detail": "..."}]` for the body and
@@ -15,6 +17,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+
+from api.error_pages import error_page, wants_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -45,6 +49,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("method-not-allowed", 405, "Method not allowed", "不支持该请求方法"),
         ProblemType("not-acceptable", 406, "Not acceptable", "无法提供所请求的格式"),
         ProblemType("conflict", 409, "Conflict", "与现有状态冲突"),
+        ProblemType("fact-not-established", 422, "Fact not established", "记录不能证明该证明所述事实"),
         ProblemType("payload-too-large", 413, "Payload too large", "请求内容过大"),
         ProblemType("uri-too-long", 414, "URI too long", "请求地址过长"),
         ProblemType("unsupported-media-type", 415, "Unsupported media type", "不支持的内容类型"),
@@ -99,7 +104,10 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem) -> Response:
-    """Render a Problem as an application/problem+json response."""
+    """Render a Problem as an application/problem+json response (a Chinese HTML page for a
+    browser, `api.error_pages`)."""
+    if wants_html():
+        return error_page(problem.kind.slug, problem.kind.status, problem.kind.title_zh, problem.headers)
     body: dict[str, Any] = {
         "type": problem.kind.uri,
         "title": problem.kind.title,

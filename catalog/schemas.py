@@ -179,6 +179,7 @@ class DataItemSchema(_EntrySchema):
     name_zh = _text()
     type = _choice(ItemType)
     values = _labels()
+    printed = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _values_match_type(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -194,6 +195,27 @@ class VerificationSchema(_EntrySchema):
 
     proof = _pattern(CODE_PATTERN)
     expression = _expression(required=False)
+
+
+class _FactValue(fields.Field):
+    """The value a data item must have for a proof's title to hold: true/false or an enum code."""
+
+    default_error_messages = {"invalid": "must be true, false or a value code"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool | str:
+        if isinstance(value, bool) or (isinstance(value, str) and value):
+            return value
+        raise self.make_error("invalid")
+
+
+class AssertionSchema(_EntrySchema):
+    """The fact a proof's title asserts (无房: no property registered); checked against the
+    proof's data items in `catalog.references`."""
+
+    item = _pattern(NAME_PATTERN)
+    value = _FactValue(required=True, error_messages=_MESSAGES)
+    refusal_zh = _text()
+    alternative = _pattern(CODE_PATTERN, required=False)
 
 
 class ProofSchema(_EntrySchema):
@@ -215,6 +237,9 @@ class ProofSchema(_EntrySchema):
     legal_basis_zh = _text()
     commitment_text_zh = _text(required=False)
     verification = _nested(VerificationSchema)
+    asserts = _nested(AssertionSchema)
+    as_of_search = _flag(required=False)
+    issued_to_subject = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _rules_of_the_mode(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -226,6 +251,8 @@ class ProofSchema(_EntrySchema):
             errors["commitment_text_zh"] = ["required because the mode is commitment"]
         if "verification" in data and "commitment_text_zh" not in data and "commitment_text_zh" not in errors:
             errors["verification"] = ["only a proof with commitment_text_zh can be committed to, and so verified"]
+        if "asserts" in data and data.get("as_of_search") is not True:
+            errors["as_of_search"] = ["must be true: a fact asserted from a search holds only as of the search"]
         repeated = _duplicates(item["name"] for item in items if "name" in item)
         if repeated and "data_items" not in errors:
             errors["data_items"] = {i: {"name": [f"duplicate data item {name!r}"]} for i, name in repeated.items()}

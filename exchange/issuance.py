@@ -30,6 +30,7 @@ from catalog.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
 from exchange.answer_store import AnswerBox, claim, complete, release, stored_answer
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
+from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import StatusEntry, build_content
 from exchange.certificates.pdf import issue_pdf
@@ -70,8 +71,10 @@ class IssuanceContext:
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:
-    """Proofs about a person whose data the exchange can pull; those issued online first."""
-    candidates = [p for p in catalog.proofs.values() if p.subject is Subject.PERSON and p.mode in PULLED_MODES]
+    """Proofs a person can have issued about themself, whose data the exchange can pull; those
+    issued online first."""
+    candidates = [p for p in catalog.proofs.values()
+                  if p.subject is Subject.PERSON and p.mode in PULLED_MODES and p.issued_to_subject]
     return sorted(candidates, key=lambda proof: proof.mode is not Mode.ONLINE_ISSUE)
 
 
@@ -82,7 +85,8 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
     With `idempotency_key` the holder's repetition of the same request returns the certificate
     issued first, through the exchange's one reserve-claim-replay mechanism (`answer_store`):
     `RequestIdConflict` for the key with other content, or while its first use is running.
-    `PullRefused` (subject-not-found, source-unavailable) when the source gives no record."""
+    `PullRefused` (subject-not-found, source-unavailable) when the source gives no record;
+    `FactNotEstablished` when the record contradicts what the proof's title asserts."""
     proof = next((p for p in issuable_proofs(context.catalog) if p.code == proof_code), None)
     if proof is None:
         raise NotIssuable("proof", f"{proof_code} cannot be issued online as an e-certificate")
@@ -112,6 +116,7 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
     entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
                         subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)
+    ensure_fact_holds(context.catalog, proof, pulled.record)
     uow = UnitOfWork(context.sessions)
     with uow.step("allocate") as session:
         serial = next_value(session, f"certificate-serial:{proof.department}")

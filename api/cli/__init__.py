@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from api.cli import click_zh
 from api.cli.context import EXIT_NOT_READY, CliError
 from api.cli.lazy_group import LazyCommand, LazyGroup
 from catalog.errors import NoCatalogPublished
@@ -46,8 +47,11 @@ _COMMANDS = {
 }
 """Every command, imported when it runs (see api/cli/lazy_group.py)."""
 
+click_zh.install()
+
 
 @click.group(cls=LazyGroup, lazy=_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mianzheng", prog_name="mianzheng")
 def cli() -> None:
     """免证 mianzheng：无证明城市数据共享与电子证明服务。"""
 

@@ -11,13 +11,15 @@ from pathlib import Path
 import click
 
 from api.certificate_services import build_issuance_context, status_list_signing, status_list_url
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.cli.context import (EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_ZH, CliError, database_session,
+                             settings)
 from api.seal_config import seal_settings
 from api.runtime import Runtime
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.versions import read_live_catalog
+from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import ExchangeError
@@ -57,8 +59,8 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
     """窗口工作人员受申请人委托开具电子证明（与门户网站本人申请相同：调取数据并记入访问日志）。"""
     try:
         number = parse_id_number(id_number).number
-    except InvalidIdentifier as invalid:
-        raise CliError(f"身份证号无效：{invalid}") from None
+    except InvalidIdentifier:
+        raise CliError(ID_NUMBER_INVALID_ZH) from None
     current = Runtime.start(settings())
     try:
         context = _issuance_context(current)
@@ -70,6 +72,10 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
         except PullRefused as refused:
             code = EXIT_NOT_FOUND if refused.kind == "subject-not-found" else EXIT_NOT_READY
             raise CliError(f"未能调取数据（{refused.kind}）：{refused.detail}", code) from None
+        except FactNotEstablished as refused:
+            offer = f"可改为开具“{refused.alternative.name_zh}”：--proof {refused.alternative.code}。" \
+                if refused.alternative else ""
+            raise CliError(f"未开具：{refused.refusal_zh}{offer}") from None
         except SealError as error:
             raise CliError(f"出具单位的电子印章不可用：{error}", EXIT_NOT_READY) from None
         except ExchangeError as error:
@@ -126,8 +132,9 @@ def revoke_command(identifier: str, reason: str) -> None:
     """出具单位撤销电子证明 IDENTIFIER，记入证明状态列表（离线核验方需重新导出信任材料）。"""
     try:
         normalised = str(parse_identifier(identifier))
-    except InvalidCertificateIdentifier as invalid:
-        raise CliError(f"电子证明编号无效：{invalid}") from None
+    except InvalidCertificateIdentifier:
+        raise CliError("电子证明编号无效：应形如 1.2.156.3005.2.<4 位类型>.<18 位统一社会信用代码>.<10 位序号>"
+                       ".<2 位版本>.<校验位>，请逐位核对。") from None
     current = settings()
     signing = status_list_signing(current, seal_settings(current))
     with database_session() as session:

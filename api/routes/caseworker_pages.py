@@ -72,7 +72,7 @@ def workbench() -> Response:
     situations = {matter.code: [(key, HOUSEHOLD_SITUATIONS[key]) for key in DEMO_MATTERS[matter.code].situations]
                   for matter in matters}
     return make_response(render_template("caseworker.html", matters=matters, situations=situations,
-                                         labels=_labels(catalog)))
+                                         labels=_labels(catalog), demo=runtime().settings.dev_idp))
 
 
 @bp.route("/client")
@@ -90,6 +90,8 @@ def households() -> Response:
     """Demo households of a situation, each with its members (ID numbers masked) and the
     application request to file for it; 404 when the installation has no demo data."""
     require_client(ClientScope.APPLICATIONS_WRITE)
+    if not runtime().settings.dev_idp:
+        raise Problem("not-found", "Demo households are offered only with the development identity provider.")
     catalog = live_catalog().catalog
     code = request.args.get("matter", PUBLIC_RENTAL_HOUSING)
     demo = DEMO_MATTERS.get(code)

@@ -27,6 +27,7 @@ from api.schemas.certificates import (
 )
 from catalog.model import Catalog, Mode
 from exchange.certificate_records import IssuedCertificate
+from exchange.asserted_facts import FactNotEstablished
 from exchange.clients import ClientScope
 from exchange.issuance import (
     CertificateNotFound,
@@ -102,7 +103,18 @@ def issue(body: dict[str, str]) -> dict[str, Any]:
     except RequestIdConflict as conflict:
         raise Problem("conflict", str(conflict), headers={"Retry-After": "5"},
                       errors=[{"pointer": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
+    except FactNotEstablished as refused:
+        raise fact_problem(refused) from None
     return certificate_view(context.catalog, certificate)
+
+
+def fact_problem(refused: FactNotEstablished) -> Problem:
+    """fact-not-established, with the holder's explanation and the neutral document offered."""
+    alternative = refused.alternative
+    return Problem("fact-not-established", str(refused), errors=[{"pointer": "#/proof", "detail": refused.refusal_zh}],
+                   extensions={"detail_zh": refused.refusal_zh,
+                               "alternative": {"code": alternative.code, "name_zh": alternative.name_zh}
+                               if alternative else None})
 
 
 @blp.route("/me/certificates")

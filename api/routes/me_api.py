@@ -43,7 +43,7 @@ def consents() -> list[dict[str, Any]]:
     """My consents, newest first, with their status now."""
     key = citizen_subject_key(current_citizen())
     catalog = live_catalog().catalog
-    return [_consent_view(catalog, consent) for consent in list_consents(db(), key)]
+    return [consent_view(catalog, consent) for consent in list_consents(db(), key)]
 
 
 @blp.route("/consents", methods=["POST"])
@@ -64,7 +64,7 @@ def grant(body: dict[str, Any]) -> dict[str, Any]:
         raise Problem("invalid-request", str(invalid),
                       errors=[{"pointer": f"#/{invalid.field}", "detail": invalid.detail}]) from None
     session.commit()
-    return _consent_view(catalog, consent)
+    return consent_view(catalog, consent)
 
 
 @blp.route("/consents/<consent_id>", methods=["DELETE"])
@@ -76,10 +76,11 @@ def withdraw(consent_id: str) -> dict[str, Any]:
     session = db()
     consent = withdraw_consent(session, consent_id, subject_key=key)
     session.commit()
-    return _consent_view(live_catalog().catalog, consent)
+    return consent_view(live_catalog().catalog, consent)
 
 
-def _consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
+def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
+    """A consent as the API and the portal's 我的授权 page show it."""
     matter = catalog.matters.get(consent.matter)
     department = catalog.departments.get(consent.consumer_department)
     return {
@@ -87,6 +88,7 @@ def _consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
         "matter": consent.matter,
         "matter_name_zh": matter.name_zh if matter else None,
         "proofs": consent.proofs,
+        "proof_names_zh": [catalog.proofs[code].name_zh if code in catalog.proofs else code for code in consent.proofs],
         "department": consent.consumer_department,
         "department_name_zh": department.name_zh if department else None,
         "channel": consent.channel,

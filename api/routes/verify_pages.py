@@ -9,20 +9,28 @@ else: it is not shown again, stored or logged.
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import datetime, timezone
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
 
 from flask import Blueprint, Response, make_response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.certificate_services import verify_form
+from api.certificate_services import current_status_list, verify_form
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.rate_limit import limit_verification
+from api.runtime import db, runtime
+from catalog.city_time import beijing_time
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.certificates.verdict import CertificateVerdict
+from seals.registry import trust_store
 from seals.verdict import Status
 
 bp = Blueprint("verify_pages", __name__)
@@ -44,6 +52,13 @@ RESULTS = {
 
 class _BadInput(Exception):
     """Nothing, or more than one form, or a malformed holder ID number was submitted."""
+
+
+@bp.route("/v")
+def scanned() -> Response:
+    """Where a certificate's QR code leads (`/v#MZ1:…`): the page verifies the payload in the
+    fragment at once (the browser never sends the fragment; the page posts it as the QR form)."""
+    return _page(None, None, 200)
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -127,9 +142,21 @@ def _content_view(content: dict[str, Any]) -> dict[str, Any]:
             "fields": fields, **times}
 
 
+def _trust_view() -> dict[str, str]:
+    """The city root's SHA-256 fingerprint and when the status list was last signed (Beijing)."""
+    status_list = current_status_list()
+    trust = trust_store(db(), runtime().seal_settings)
+    db().commit()
+    fingerprint = trust.root.fingerprint(hashes.SHA256()).hex().upper()
+    payload = status_list.split(".")[1]
+    signed_at = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iat"]
+    return {"root_fingerprint": ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2)),
+            "status_signed_at": beijing_time(datetime.fromtimestamp(signed_at, timezone.utc), "%Y-%m-%d %H:%M:%S")}
+
+
 def _page(verdict: dict[str, Any] | None, error: str | None, status: int,
           headers: dict[str, str] | None = None) -> Response:
-    response = make_response(render_template("verify.html", verdict=verdict, error=error), status)
+    response = make_response(render_template("verify.html", verdict=verdict, error=error, trust=_trust_view()), status)
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
     return response

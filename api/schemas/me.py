@@ -61,6 +61,7 @@ class ConsentSchema(ma.Schema):
     matter = ma.fields.String()
     matter_name_zh = ma.fields.String(allow_none=True)
     proofs = ma.fields.List(ma.fields.String())
+    proof_names_zh = ma.fields.List(ma.fields.String())
     department = ma.fields.String()
     department_name_zh = ma.fields.String(allow_none=True)
     channel = ma.fields.String(metadata={"enum": [c.value for c in Channel]})

@@ -12,9 +12,10 @@ the binding. Caveat: the mask leaves only the 8 birth-date digits hidden, so the
 not keep the full number secret from a determined reader (about 40,000 plausible birth dates);
 it binds, it does not hide. `alg` is carried so a slower hash can replace it later.
 
-Times are UTC, whole seconds, written `YYYY-MM-DDTHH:MM:SSZ`. A certificate about a negative
-fact (no housing, no criminal record, ...) states the time the search was made (`as_of`, printed
-"截至 … 的查询结果") and its validity runs from that time; others are valid from issuance.
+Times are UTC, whole seconds, written `YYYY-MM-DDTHH:MM:SSZ`. A certificate stating the result
+of a search (the catalog's `as_of_search`: no housing, no criminal record, ...) states the time
+the search was made (`as_of`, printed "截至 … 的查询结果"); every certificate is valid from its
+issuance, so validity never starts before the document exists.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.city_time import BEIJING
 from catalog.errors import InvalidIdentifier
+from catalog.regions import region_name
 from catalog.model import DataItem, Department, ItemType, Proof
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, make_identifier, parse_identifier
 from exchange.errors import ExchangeError
@@ -38,17 +40,16 @@ from seals.b64 import b64url_decode, b64url_encode
 
 BINDING_ALG = "sha256"
 SALT_BYTES = 16
-NEGATIVE_FACT_PROOFS = frozenset({"NO_HOUSING", "NO_CRIMINAL_RECORD", "NOT_RENTING_PUBLIC_HOUSING"})
-"""Proofs that state the absence of a record: true only as of the search, so they carry `as_of`."""
-
 _STATEMENTS = {
     "NO_HOUSING": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在金华市不动产登记信息系统中{result}。",
+    "REAL_ESTATE_SEARCH": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在金华市不动产登记信息系统中{result}。",
     "NO_CRIMINAL_RECORD": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在全国违法犯罪人员信息系统中{result}。",
     "NOT_RENTING_PUBLIC_HOUSING": "经核查，截至{as_of}，{holder}（公民身份号码：{id_masked}）{result}。",
 }
 _RESULTS = {
     # proof: (boolean data item, sentence when False, sentence when True)
     "NO_HOUSING": ("has_registered_property", "无不动产登记记录", "有不动产登记记录"),
+    "REAL_ESTATE_SEARCH": ("has_registered_property", "无不动产登记记录", "有不动产登记记录"),
     "NO_CRIMINAL_RECORD": ("has_criminal_record", "未发现有犯罪记录", "有犯罪记录"),
     "NOT_RENTING_PUBLIC_HOUSING": ("is_renting_public_housing", "未承租公有住房或保障性住房", "承租有公有住房或保障性住房"),
 }
@@ -209,21 +210,21 @@ def build_content(
     `data` is what the source returned (item name -> JSON value); every item of the proof
     except ID numbers is printed, in catalog order, with ID numbers inside values masked — and
     except a date that is the holder's birth date: the masked ID number hides exactly those
-    eight digits, and printing both would give the whole number away. `searched_at` is when the source was
-    queried: the `as_of` time of a negative-fact proof. Validity is the catalog's
-    `validity_days` from `as_of` (negative facts) or from issuance (others).
+    eight digits, and printing both would give the whole number away. Items the catalog marks
+    not `printed` are left out. `searched_at` is when the source was queried: the `as_of` time of
+    a proof stating a search result. Validity is the catalog's `validity_days` from issuance.
     """
     if proof.department != department.code:
         raise InvalidContent(f"proof {proof.code} is issued by {proof.department}, not {department.code}")
     issued_at, searched_at = _whole_seconds(issued_at), _whole_seconds(searched_at)
-    as_of = searched_at if proof.code in NEGATIVE_FACT_PROOFS else None
-    valid_from = as_of or issued_at
+    as_of = searched_at if proof.as_of_search else None
+    valid_from = issued_at
     valid_until = None if proof.validity_days is None else valid_from + timedelta(days=proof.validity_days)
     birth_date = _birth_date(id_number)
     fields = tuple(
         Field(item.name, item.name_zh, value, display_text(item, value))
         for item in proof.data_items
-        if item.type is not ItemType.ID_NUMBER and data.get(item.name) is not None
+        if item.printed and item.type is not ItemType.ID_NUMBER and data.get(item.name) is not None
         and not _is_date(item, data[item.name], birth_date)
         for value in (_masked_id_numbers(data[item.name]),)
     )
@@ -270,6 +271,8 @@ def display_text(item: DataItem, value: Any) -> str:
         return format_date_zh(date.fromisoformat(value))
     if item.type is ItemType.DATETIME:
         return format_datetime_zh(parse_time(value))
+    if item.type is ItemType.REGION_CODE:
+        return region_name(str(value))
     return str(value)
 
 

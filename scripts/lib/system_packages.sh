@@ -4,7 +4,6 @@
 #   postgresql         pg_ctl/initdb: the second database engine the suite runs on
 #   poppler-utils      pdfsig, pdffonts, pdftoppm: a verifier's view of the signed PDFs
 #   libnss3-tools      certutil: makes pdfsig trust the city root
-#   fonts-wqy-microhei a CJK TrueType font for seal images and certificates
 #   chromium           the headless browser the web pages are tested in
 
 _system_package_present() {  # _system_package_present PACKAGE
@@ -12,14 +11,13 @@ _system_package_present() {  # _system_package_present PACKAGE
     postgresql) command -v pg_ctl >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null ;;
     poppler-utils) command -v pdfsig >/dev/null && command -v pdftoppm >/dev/null ;;
     libnss3-tools) command -v certutil >/dev/null ;;
-    fonts-wqy-microhei) [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] ;;
     chromium) command -v chromium >/dev/null || command -v chromium-browser >/dev/null ;;
   esac
 }
 
 _missing_system_packages() {
   local p
-  for p in postgresql poppler-utils libnss3-tools fonts-wqy-microhei chromium; do
+  for p in postgresql poppler-utils libnss3-tools chromium; do
     _system_package_present "$p" || echo "$p"
   done
 }
