@@ -11,7 +11,7 @@ from catalog.model import Catalog
 from exchange.access_log import AccessRecord, Outcome, entries_for_subject
 from exchange.clients import ClientRecord, clients_by_public_id
 
-OUTCOME_ZH = {Outcome.ALLOWED: "已提供", Outcome.DENIED: "已拒绝", Outcome.FAILED: "未完成"}
+OUTCOME_ZH = {Outcome.ALLOWED: "已允许调取", Outcome.DENIED: "已拒绝", Outcome.FAILED: "未完成"}
 
 
 def access_log_page(subject_key: str, *, limit: int, offset: int) -> dict[str, Any]:

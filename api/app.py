@@ -4,22 +4,26 @@ government network) and problem+json for every error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, send_from_directory
-from swagger_ui_bundle import swagger_ui_path
+from flask_swagger_ui import get_swaggerui_blueprint
 
 from api.auth import document_security_schemes
 from api.openapi import ApiSpec
 from api.problems import register_problem_handlers
+from api.request_limits import register_request_limits
+from api.security_headers import register_security_headers
 from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
 from api.routes import license_pages, licenses_api
 from api.runtime import Runtime, close_request_session
+from api.site import site_context
 from api.settings import Settings
 from catalog.city_time import beijing_time
 
 API_PREFIX = "/api/v1"
-DOCS_ASSETS = f"{API_PREFIX}/docs/assets/"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -32,12 +36,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.add_template_filter(beijing_time)
+    app.context_processor(site_context)
     app.extensions["mianzheng"] = Runtime.start(settings)
     app.teardown_appcontext(close_request_session)
 
@@ -52,14 +55,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp,
                            license_pages.bp):
         app.register_blueprint(page_blueprint)
-    app.add_url_rule(f"{DOCS_ASSETS}<path:filename>", "docs_assets", _docs_asset)
+    # the interactive docs: a current Swagger UI, its assets served from the package
+    app.register_blueprint(get_swaggerui_blueprint(f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json",
+                                                   config={"app_name": app.config["API_TITLE"]}))
+    register_request_limits(app)
+    register_security_headers(app)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler
     register_domain_errors(app)
     return app
 
 
-def _docs_asset(filename: str):  # type: ignore[no-untyped-def]
-    return send_from_directory(swagger_ui_path, filename)
+def _favicon():  # type: ignore[no-untyped-def]
+    """The city's mark for browsers that ask for /favicon.ico (pages link the same SVG)."""
+    return send_from_directory(Path(__file__).parent / "static", "favicon.svg", mimetype="image/svg+xml",
+                               max_age=86400)
 
 
 _API_DESCRIPTION = (

@@ -5,19 +5,17 @@ no Flask: the command line (`mianzheng certificate issue`) builds the same conte
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from api.live_catalog import live_catalog
 from api.pull_context import build_pull_context
 from api.runtime import Runtime, db, runtime
+from api.seal_config import status_list_signing
 from api.settings import Settings
 from catalog.model import Catalog
 from exchange.certificates.verdict import CertificateVerdict
 from exchange.certificates.verify import verify_certificate
-from exchange.issuance import IssuanceContext, status_list_token
+from exchange.issuance import IssuanceContext
+from exchange.status_lists import CERTIFICATES, stored_status_list
 from seals.registry import trust_store
-
-STATUS_LIST_PATH = "/api/v1/status-lists/1"
 
 
 def build_issuance_context(current: Runtime, catalog: Catalog, content_hash: str) -> IssuanceContext:
@@ -25,8 +23,8 @@ def build_issuance_context(current: Runtime, catalog: Catalog, content_hash: str
     pulls = build_pull_context(current, catalog, content_hash)
     return IssuanceContext(
         sessions=pulls.sessions, catalog=pulls.catalog, sources=pulls.sources,
-        subject_hash_key=pulls.subject_hash_key, seal_settings=pulls.seal_settings,
-        exchange_department=pulls.exchange_department, status_list_url=status_list_url(current.settings),
+        subject_hash_key=pulls.subject_hash_key, answers=pulls.answers, seal_settings=pulls.seal_settings,
+        status_list=status_list_signing(current.settings, current.seal_settings),
     )
 
 
@@ -35,23 +33,14 @@ def issuance_context() -> IssuanceContext:
     return build_issuance_context(runtime(), live.catalog, live.version.content_hash)
 
 
-def status_list_url(settings: Settings) -> str:
-    return settings.public_url + STATUS_LIST_PATH
-
-
-def current_status_list() -> str:
-    """The signed status list (re-signed and stored when it changed or nears expiry)."""
-    current = runtime()
-    token = status_list_token(db(), current.seal_settings, current.settings.exchange_department,
-                              status_list_url(current.settings), datetime.now(timezone.utc))
-    db().commit()
-    return token
+def current_status_list() -> str | None:
+    """The certificates' signed status list as stored (signed by revocations and the jobs; a GET
+    never writes)."""
+    return stored_status_list(db(), CERTIFICATES.list_id)
 
 
 def verify_form(form_input: bytes | str, id_number: str | None) -> CertificateVerdict:
     """The verdict on a certificate in any form, against this installation's trust material."""
     live_catalog()  # a published catalog is part of being ready to verify
-    status_list = current_status_list()
-    trust = trust_store(db(), runtime().seal_settings)
-    db().commit()
-    return verify_certificate(form_input, trust, status_list, id_number=id_number or None)
+    trust = trust_store(db())
+    return verify_certificate(form_input, trust, current_status_list(), id_number=id_number or None)

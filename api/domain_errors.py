@@ -11,7 +11,7 @@ import re
 
 from flask import Flask, Response
 
-from api.problems import Problem, problem_response
+from api.problems import Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
 from exchange.consent import ConsentRefused
@@ -51,8 +51,7 @@ def register_domain_errors(app: Flask) -> None:
 
 def field_pointer(field: str) -> str:
     """The JSON pointer of a field path such as `commitments[0].values.income` (#/commitments/0/values/income)."""
-    parts = re.findall(r"[^.\[\]]+", field)
-    return "#" + "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
+    return json_pointer(re.findall(r"[^.\[\]]+", field))
 
 
 def _invalid_input(error: InvalidInput) -> Response:

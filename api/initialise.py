@@ -2,9 +2,12 @@
 schema (Alembic migrations), the bundled catalog as the first live version, and the demo
 city CA with a seal for every catalog department, the demo source departments'
 databases (var/sources/), the demo public-housing tenants enrolled for the annual re-check,
-and the demo residents' and companies' e-licenses."""
+the demo residents' and companies' e-licenses, and the CRL and status list signed again when
+they are due."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,9 +17,9 @@ from api.database import standalone_session
 from api.license_services import build_library
 from api.migrations import upgrade_database
 from api.runtime import Runtime
-from api.seal_config import seal_settings
+from api.seal_config import seal_settings, status_list_signing
 from api.secrets import ensure_secrets
-from api.settings import Settings
+from api.settings import PUBLIC_URL_FILE, Settings, recorded_public_url
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.applications.recheck import NoRecheck
@@ -24,13 +27,18 @@ from exchange.applications.tenancies import DEMO_DEPARTMENT, enrol_demo_tenancie
 from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, generate_demo_sources
 from exchange.identity import DevIdentityProvider
 from exchange.licenses.demo_library import fill_demo_library
-from seals.registry import SealCa, init_ca, issue_seal, list_seals
+from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
+from exchange.status_lists import refresh_status_list
+from seals.registry import SealCa, init_ca, issue_seal, list_seals, refresh_crl
 
 
 def initialise(settings: Settings) -> list[str]:
     """Bring an installation up to date; returns what was done, one line per step, in Chinese."""
     report: list[str] = []
     settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if recorded_public_url(settings.var_dir) != settings.public_url:
+        (settings.var_dir / PUBLIC_URL_FILE).write_text(settings.public_url + "\n", encoding="utf-8")
+        report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
     created = ensure_secrets(settings)
     if created:
         report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
@@ -42,6 +50,7 @@ def initialise(settings: Settings) -> list[str]:
     with standalone_session(settings.database_url) as session:
         report.append(_publish_bundled_catalog(session))
         report.extend(_demo_seals(session, settings))
+        report.extend(_signed_lists(session, settings))
     report.append(_demo_sources(settings))
     report.append(_demo_tenancies(settings))
     report.append(_demo_licenses(settings))
@@ -95,6 +104,20 @@ def _publish_bundled_catalog(session: Session) -> str:
         return f"现行目录为第 {live.number} 版，保持不变。"
     outcome = publish(session, load_catalog(bundled_catalog_path()), published_by="mianzheng init", note="随附目录")
     return f"已发布随附目录，第 {outcome.version.number} 版。"
+
+
+def _signed_lists(session: Session, settings: Settings) -> list[str]:
+    """The CRL and the certificate status list signed again when they are due (init runs before
+    every `scripts/serve`; a production installation runs `mianzheng seal crl` daily as well)."""
+    report = []
+    now = datetime.now(timezone.utc)
+    if refresh_crl(session, seal_settings(settings), now=now):
+        report.append("已签发印章证书吊销列表（CRL）。")
+    signing = status_list_signing(settings, seal_settings(settings))
+    for kind in STATUS_LISTS:
+        if refresh_status_list(session, kind, signing, now):
+            report.append(f"已签发状态列表 {kind.list_id}（{STATUS_LIST_NAMES_ZH[kind.list_id]}）。")
+    return report
 
 
 def _demo_seals(session: Session, settings: Settings) -> list[str]:

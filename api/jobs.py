@@ -1,23 +1,36 @@
-"""The scheduled jobs of matter handling, run every `interval` seconds next to the server:
-resume the applications a down source or a dead process left waiting, and run 事后核查 on the
-commitments whose check is due. `mianzheng serve` starts them in a process of their own
-(`start_job_process`); `mianzheng jobs run` runs them alone, e.g. under a system timer."""
+"""The scheduled jobs, run every `interval` seconds next to the server: resume the applications a
+down source or a dead process left waiting, run 事后核查 on the commitments whose check is due,
+sign the status lists (certificates, licenses) again before they expire, delete stored exchange answers past
+their retention, and record a heartbeat that `/readyz` reports. `mianzheng serve` runs them in a
+supervised process of its own (`api.jobs_supervisor`); `mianzheng jobs run` runs them alone,
+e.g. under a system timer or on a node of its own. The jobs process holds the exchange's seal key
+(it signs the status list), never the city root key.
+
+`python -m api.jobs --interval N` is the process the supervisor starts.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
-import multiprocessing
 import signal
 import threading
 from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
+from datetime import datetime, timezone
 
 from api.application_services import build_handling_context
 from api.runtime import Runtime
 from api.settings import Settings
+from api.seal_config import status_list_signing
 from catalog.errors import NoCatalogPublished
+from exchange.answer_store import purge_expired
+from exchange.applications.leases import new_holder
 from exchange.applications.post_check import CheckReport, verify_commitments
 from exchange.applications.service import resume_due
+from exchange.job_heartbeats import JOBS_NAME, beat
+from exchange.status_lists import refresh_status_list
+from exchange.status_list_kinds import STATUS_LISTS
+from exchange.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 30.0
@@ -27,13 +40,27 @@ DEFAULT_INTERVAL_SECONDS = 30.0
 class SweepReport:
     resumed: int
     checks: CheckReport
+    status_list_signed: bool
+    answers_purged: int
 
 
-def sweep(current: Runtime) -> SweepReport:
-    """One pass of both jobs against the live catalog."""
+def sweep(current: Runtime, holder: str, interval: float) -> SweepReport:
+    """One pass of every job against the live catalog, then the heartbeat."""
+    uow = UnitOfWork(current.sessions)
+    now = datetime.now(timezone.utc)
+    signing = status_list_signing(current.settings, current.seal_settings)
+    signed = False
+    for kind in STATUS_LISTS:
+        with uow.step("refresh-status-list") as session:
+            signed = refresh_status_list(session, kind, signing, now) or signed
+    with uow.step("purge-answers") as session:
+        purged = purge_expired(session, now)
     ctx = build_handling_context(current, *current.published_catalog())
     resumed = resume_due(ctx)
-    return SweepReport(resumed=len(resumed), checks=verify_commitments(ctx))
+    checks = verify_commitments(ctx)
+    with uow.step("heartbeat") as session:
+        beat(session, JOBS_NAME, holder, interval, datetime.now(timezone.utc))
+    return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 
 
 def run_jobs(settings: Settings, interval: float, stop: threading.Event | None = None) -> None:
@@ -43,10 +70,11 @@ def run_jobs(settings: Settings, interval: float, stop: threading.Event | None =
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     current = Runtime.start(settings)
+    holder = new_holder()
     try:
         while not stop.is_set():
             try:
-                report = sweep(current)
+                report = sweep(current, holder, interval)
                 if report.resumed or report.checks.confirmed or report.checks.false or report.checks.on_site:
                     log.info("jobs: resumed %d applications; commitments confirmed %d, false %d, on site %d",
                              report.resumed, report.checks.confirmed, report.checks.false, report.checks.on_site)
@@ -59,15 +87,14 @@ def run_jobs(settings: Settings, interval: float, stop: threading.Event | None =
         current.engine.dispose()
 
 
-def start_job_process(interval: float) -> BaseProcess:
-    """The jobs in a separate process, spawned (so it shares no connection or lock with the server)
-    with this process's environment, from which it reads its settings."""
-    process = multiprocessing.get_context("spawn").Process(target=_run_from_environment, args=(interval,),
-                                                           name="mianzheng-jobs", daemon=True)
-    process.start()
-    return process
-
-
-def _run_from_environment(interval: float) -> None:
+def main() -> None:
+    """The supervised jobs process: settings from the environment, the interval from the command line."""
+    parser = argparse.ArgumentParser(prog="python -m api.jobs")
+    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_SECONDS)
+    arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run_jobs(Settings.from_environment(), interval)
+    run_jobs(Settings.from_environment(), arguments.interval)
+
+
+if __name__ == "__main__":
+    main()

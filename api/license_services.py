@@ -1,5 +1,5 @@
 """Wiring of the license library for the current request or command: the library context, the
-signed license status list, and verification with the nonce registry. The JSON API, the pages
+stored signed license status list, and verification with the nonce registry. The JSON API, the pages
 and the CLI call these, so they give the same answers."""
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ from typing import TypeVar
 
 from api.live_catalog import live_catalog
 from api.runtime import Runtime, db, runtime
+from api.seal_config import status_list_signing
 from catalog.model import Catalog
 from exchange.licenses.nonces import claim_nonce, sweep_nonces
-from exchange.licenses.service import (
-    STATUS_LIST_PATH,
-    LicenseLibrary,
-    forget_allocations,
-    license_box,
-    license_status_list,
-)
+from exchange.licenses.service import LICENSES, LicenseLibrary, forget_allocations, license_box
+from exchange.status_lists import stored_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
 from exchange.licenses.verify import verify_license
@@ -65,7 +61,7 @@ def _write_lock(session: Session) -> None:
 def build_library(current: Runtime, catalog: Catalog) -> LicenseLibrary:
     return LicenseLibrary(catalog=catalog, seal_settings=current.seal_settings, hash_key=current.subject_hash_key,
                           box=license_box(current.subject_hash_key),
-                          status_list_url=current.settings.public_url + STATUS_LIST_PATH)
+                          status_list=status_list_signing(current.settings, current.seal_settings))
 
 
 def library() -> LicenseLibrary:
@@ -82,10 +78,9 @@ def exchange_uscc(current: Runtime, catalog: Catalog) -> str:
     return catalog.departments[current.settings.exchange_department].uscc
 
 
-def signed_license_status_list(current: Runtime, session: Session) -> str:
-    """The signed license status list (re-signed and stored when it changed or nears expiry; the caller commits)."""
-    return license_status_list(session, current.seal_settings, current.settings.exchange_department,
-                               current.settings.public_url + STATUS_LIST_PATH, datetime.now(timezone.utc))
+def signed_license_status_list(session: Session) -> str | None:
+    """The signed license status list as stored (signed by amendments, revocations and the jobs)."""
+    return stored_status_list(session, LICENSES.list_id)
 
 
 def verify_license_text(text: str, id_number: str | None) -> LicenseVerdict:
@@ -94,9 +89,8 @@ def verify_license_text(text: str, id_number: str | None) -> LicenseVerdict:
     deleted on the way."""
     current, session = runtime(), db()
     catalog = live_catalog().catalog
-    token = signed_license_status_list(current, session)
-    trust = trust_store(session, current.seal_settings)
-    session.commit()
+    token = signed_license_status_list(session)
+    trust = trust_store(session)
     now = datetime.now(timezone.utc)
     sweep_nonces(session, now)  # what expired can no longer be verified anyway
     verdict = verify_license(text, trust, token, exchange_uscc=exchange_uscc(current, catalog), now=now,

@@ -6,7 +6,11 @@ here and not by `seals/`."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from seals.trust import TrustStore
@@ -19,6 +23,19 @@ class OfflineTrust:
     store: TrustStore
     status_list: str | None
     """The signed status list (compact JWS), or None when the directory has none."""
+
+    @property
+    def status_list_signed_at(self) -> datetime | None:
+        """When the status list was signed (its `iat`), for telling the verifier how current it
+        is; None when there is none or it cannot be read (the verdict reports a bad list)."""
+        if self.status_list is None or self.status_list.count(".") != 2:
+            return None
+        payload = self.status_list.split(".")[1]
+        try:
+            issued_at = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iat"]
+            return datetime.fromtimestamp(int(issued_at), timezone.utc)
+        except (binascii.Error, ValueError, KeyError, TypeError, OverflowError):
+            return None
 
 
 def export_offline_trust(directory: Path, store: TrustStore, status_list: str) -> None:

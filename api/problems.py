@@ -1,5 +1,7 @@
 """RFC 9457 problem details: the one shape of every error the HTTP API returns.
 
+A browser that asks for HTML gets the same error as a Chinese page instead (`api.error_pages`).
+
 Each kind of problem has a stable `type` (a URI reference under /problems/ that the app
 also serves as a page), a status and a title. Field-level errors follow RFC 9457's own
 example: `errors: [{"pointer": "#/subject/id_number", "detail": "..."}]` for the body and
@@ -15,6 +17,8 @@ from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+
+from api.error_pages import error_page, wants_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -45,9 +49,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("method-not-allowed", 405, "Method not allowed", "不支持该请求方法"),
         ProblemType("not-acceptable", 406, "Not acceptable", "无法提供所请求的格式"),
         ProblemType("conflict", 409, "Conflict", "与现有状态冲突"),
+        ProblemType("fact-not-established", 422, "Fact not established", "记录不能证明该证明所述事实"),
         ProblemType("payload-too-large", 413, "Payload too large", "请求内容过大"),
+        ProblemType("uri-too-long", 414, "URI too long", "请求地址过长"),
         ProblemType("unsupported-media-type", 415, "Unsupported media type", "不支持的内容类型"),
         ProblemType("rate-limited", 429, "Too many requests", "请求过于频繁"),
+        ProblemType("headers-too-large", 431, "Request header fields too large", "请求头过大"),
         ProblemType("internal-error", 500, "Internal error", "服务内部错误"),
         ProblemType("source-unavailable", 503, "Source unavailable", "数据源部门暂时无法访问"),
         ProblemType("service-unavailable", 503, "Service unavailable", "服务暂时不可用"),
@@ -62,11 +69,18 @@ _SLUG_BY_STATUS = {
     406: "not-acceptable",
     409: "conflict",
     413: "payload-too-large",
+    414: "uri-too-long",
     415: "unsupported-media-type",
     422: "invalid-request",
     429: "rate-limited",
+    431: "headers-too-large",
     503: "service-unavailable",
 }
+
+
+def problem_type_for_status(status: int) -> ProblemType:
+    """The problem type of an HTTP error status that no view chose (framework, front server)."""
+    return PROBLEM_TYPES[_SLUG_BY_STATUS.get(status, "internal-error" if status >= 500 else "invalid-request")]
 
 
 class Problem(Exception):
@@ -90,7 +104,10 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem) -> Response:
-    """Render a Problem as an application/problem+json response."""
+    """Render a Problem as an application/problem+json response (a Chinese HTML page for a
+    browser, `api.error_pages`)."""
+    if wants_html():
+        return error_page(problem.kind.slug, problem.kind.status, problem.kind.title_zh, problem.headers)
     body: dict[str, Any] = {
         "type": problem.kind.uri,
         "title": problem.kind.title,
@@ -132,16 +149,19 @@ def field_errors(messages: Any, location: str) -> list[dict[str, str]]:
     return errors
 
 
+def json_pointer(path: Iterable[str]) -> str:
+    """The JSON pointer (RFC 6901, as a URI fragment) of the member at `path`: `#/a/0/b`."""
+    return "#" + "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in path)
+
+
 def _member(location: str, path: list[str], detail: str) -> dict[str, str]:
     if location in ("json", "body"):
-        pointer = "#" + "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in path)
-        return {"pointer": pointer, "detail": detail}
+        return {"pointer": json_pointer(path), "detail": detail}
     return {"parameter": ".".join(path) or location, "detail": detail}
 
 
 def _from_http_exception(error: HTTPException) -> Problem:
-    status = error.code or 500
-    slug = _SLUG_BY_STATUS.get(status, "internal-error" if status >= 500 else "invalid-request")
+    slug = problem_type_for_status(error.code or 500).slug
     headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
     data = getattr(error, "data", None) or {}
     messages = data.get("messages")

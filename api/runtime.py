@@ -20,7 +20,8 @@ from api.identity_config import IdentityConfig, identity_config
 from api.seal_config import seal_settings
 from api.secrets import SUBJECT_HASH_KEY, read_secret
 from api.settings import Settings
-from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND, TokenBucket
+from api.token_bucket import (VALIDATION_BURST, VALIDATION_RATE_PER_SECOND, VERIFY_BURST, VERIFY_RATE_PER_SECOND,
+                              TokenBucket)
 from catalog.errors import NoCatalogPublished
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
@@ -40,6 +41,9 @@ class Runtime:
     """The source departments' adapters per catalog content hash (breaker state lives in them)."""
     verify_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(VERIFY_RATE_PER_SECOND, VERIFY_BURST))
     """Rate limit of public verifications, per client address, in this process."""
+    validation_bucket: TokenBucket = field(
+        default_factory=lambda: TokenBucket(VALIDATION_RATE_PER_SECOND, VALIDATION_BURST))
+    """Rate limit of catalog validations, per client, in this process."""
 
     @cached_property
     def seal_settings(self) -> SealSettings:

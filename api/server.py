@@ -9,6 +9,8 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from api.app import create_app
+from api.gunicorn_worker import WORKER_CLASS
+from api.jobs_supervisor import JobsSupervisor
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -28,6 +30,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def _exchange_ready_message(base: str) -> str:
     return (
         f"免证服务已启动：{base}/\n"
+        f"  市民服务（开具电子证明、我的授权）：{base}/portal\n"
+        f"  电子证明验证：{base}/verify\n"
         f"  清单公开（证明事项目录）：{base}/catalog\n"
         f"  办件工作台：{base}/caseworker\n"
         f"  统计（少交的纸质证明）：{base}/statistics\n"
@@ -42,22 +46,32 @@ def serve(
     workers: int,
     app_factory: Callable[[], Flask] = create_app,
     ready_message: Callable[[str], str] = _exchange_ready_message,
+    companion: JobsSupervisor | None = None,
 ) -> None:
     """Serve until interrupted; each worker builds its own app (and database engine) with
-    `app_factory` (default: the exchange app)."""
+    `app_factory` (default: the exchange app). `companion` (the jobs' supervisor) is started and
+    stopped by gunicorn's arbiter, never by a worker."""
     base = f"http://{host}:{port}"
 
     def when_ready(_server: Any) -> None:
+        if companion is not None:
+            companion.start()
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
+
+    def on_exit(_server: Any) -> None:
+        if companion is not None:
+            companion.stop()
 
     _Gunicorn(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
             "when_ready": when_ready,
+            "on_exit": on_exit,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
             "timeout": 60,
+            "worker_class": WORKER_CLASS,  # gunicorn's own errors as problem documents
             "control_socket_disable": True,  # one fixed path per user: the exchange and connectors would collide
         },
         app_factory,

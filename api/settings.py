@@ -57,7 +57,7 @@ class Settings:
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("MIANZHENG_VAR_DIR", "var")).resolve()
         database_url = env.get("MIANZHENG_DATABASE_URL") or f"sqlite:///{var_dir / 'mianzheng.db'}"
-        public_url = env.get("MIANZHENG_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+        public_url = (env.get("MIANZHENG_PUBLIC_URL") or recorded_public_url(var_dir) or DEFAULT_PUBLIC_URL).rstrip("/")
         return cls(
             var_dir=var_dir,
             database_url=normalise_database_url(database_url),
@@ -72,6 +72,17 @@ class Settings:
             if env.get("MIANZHENG_IDP_PUBLIC_KEY_FILE") else None,
             exchange_department=env.get("MIANZHENG_EXCHANGE_DEPARTMENT", "SJ"),
         )
+
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+PUBLIC_URL_FILE = "public-url"
+"""Under var/: the public URL `mianzheng init` was run with, so every later command of this
+installation (export-trust, certificate issue, serve) uses the same one unless told otherwise."""
+
+
+def recorded_public_url(var_dir: Path) -> str | None:
+    recorded = var_dir / PUBLIC_URL_FILE
+    return recorded.read_text(encoding="utf-8").strip() or None if recorded.is_file() else None
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

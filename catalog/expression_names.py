@@ -5,7 +5,7 @@ fields, `city`, `application`, `record` ...) and, inside a macro over `members`,
 `m.<proof>.<field>` for one member. `Names` describes what one kind of expression may read;
 `read_problems` parses an expression and reports everything it reads that is not provided;
 `expression_reads` lists what it reads. Which names each kind of expression gets is decided
-in `catalog.rules`.
+in `catalog.rules`; the syntax tree comes from `catalog.cel_syntax`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
-import celpy
-from lark import Token, Tree
+from catalog.cel_syntax import CelSyntaxError, Index, MethodCall, Node, Other, Path, parse
 
 _MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 _THROUGH_MACRO = "read members through a macro, e.g. members.all(m, m.<proof>.<field> ...)"
@@ -53,8 +51,8 @@ def read_problems(expression: str, names: Names) -> list[str]:
     """`does not parse at line L, column C`, or one message per thing `expression` reads that
     `names` does not provide (each once, in order)."""
     try:
-        tree = celpy.Environment().compile(expression)
-    except celpy.CELParseError as error:
+        tree = parse(expression)
+    except CelSyntaxError as error:
         where = f" at line {error.line}, column {error.column}" if error.line else ""
         return [f"does not parse{where}"]
     return list(dict.fromkeys(_Checker(names).problems(tree)))
@@ -64,10 +62,10 @@ def read_problems(expression: str, names: Names) -> list[str]:
 def expression_reads(expression: str) -> frozenset[tuple[str, str]]:
     """(name, key) for every `name.key` that `expression` reads: a proof (its code in lower
     case, also when read per member as `m.<proof>.<field>`), `application`, `city`, `committed`
-    or `record`, and the field, option or constant. celpy.CELParseError if it does not parse.
+    or `record`, and the field, option or constant. CelSyntaxError if it does not parse.
     Cached: handlers ask for the same catalog expressions on every application."""
     pairs = set()
-    for kind, chain in _accesses(celpy.Environment().compile(expression), members=True):
+    for kind, chain in _accesses(parse(expression), members=True):
         path = chain if kind == _FREE else chain[1:] if kind == _MEMBER else ()
         if len(path) > 1 and path[0] != "members":
             pairs.add((path[0], path[1]))
@@ -80,7 +78,7 @@ class _Checker:
     def __init__(self, names: Names) -> None:
         self.names = names
 
-    def problems(self, tree: Tree) -> Iterator[str]:
+    def problems(self, tree: Node) -> Iterator[str]:
         names = self.names
         for kind, chain in _accesses(tree, members=names.member_maps is not None):
             if kind == _INDEXED:
@@ -120,51 +118,35 @@ class _Checker:
 
 
 def _accesses(
-    tree: Tree, *, members: bool, bound: Mapping[str, str] | None = None
+    node: Node, *, members: bool, bound: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """Every plain access path in `tree` with what its first name is (_FREE, _MEMBER,
+    """Every plain access path in `node` with what its first name is (_FREE, _MEMBER,
     _VARIABLE, or _INDEXED for `members[...]`). `members`: whether `members` is the household
     list, whose macro variables stand for one member; `bound` maps macro variables to their kind."""
     bound = bound or {}
-    chain = _chain(tree)
-    if chain is not None:
-        yield bound.get(chain[0], _FREE), chain
-        return
-    if tree.data == "member_index" and _is_members(tree.children[0], members, bound):
-        yield _INDEXED, ("members",)
-        yield from _accesses(tree.children[1], members=members, bound=bound)
-        return
-    if tree.data == "member_dot_arg":
-        target, method, arguments = tree.children
-        yield from _accesses(target, members=members, bound=bound)
-        if arguments is None:
-            return
-        variable = _chain(arguments.children[0])
-        if str(method) in _MACROS and variable is not None and len(variable) == 1 and len(arguments.children) == 2:
-            kind = _MEMBER if _is_members(target, members, bound) else _VARIABLE
-            yield from _accesses(arguments.children[1], members=members, bound={**bound, variable[0]: kind})
+    if isinstance(node, Path):
+        yield bound.get(node.names[0], _FREE), node.names
+    elif isinstance(node, Index):
+        if _is_members(node.target, members, bound):
+            yield _INDEXED, ("members",)
         else:
-            yield from _accesses(arguments, members=members, bound=bound)
-        return
-    for child in tree.children:
-        if isinstance(child, Tree):
-            yield from _accesses(child, members=members, bound=bound)
+            yield from _accesses(node.target, members=members, bound=bound)
+        yield from _accesses(node.index, members=members, bound=bound)
+    elif isinstance(node, MethodCall):
+        yield from _accesses(node.target, members=members, bound=bound)
+        arguments = node.arguments or ()
+        variable = arguments[0] if arguments else None
+        if node.method in _MACROS and isinstance(variable, Path) and len(variable.names) == 1 and len(arguments) == 2:
+            kind = _MEMBER if _is_members(node.target, members, bound) else _VARIABLE
+            yield from _accesses(arguments[1], members=members, bound={**bound, variable.names[0]: kind})
+        else:
+            for argument in arguments:
+                yield from _accesses(argument, members=members, bound=bound)
+    elif isinstance(node, Other):
+        for part in node.parts:
+            yield from _accesses(part, members=members, bound=bound)
 
 
-def _is_members(tree: Any, members: bool, bound: Mapping[str, str]) -> bool:
-    """Whether `tree` is the household list `members` itself (not a macro variable so named)."""
-    return members and _chain(tree) == ("members",) and "members" not in bound
-
-
-def _chain(tree: Any) -> tuple[str, ...] | None:
-    """The names of a plain access path `a.b.c` in any wrapping node, else None."""
-    while isinstance(tree, Tree) and len(tree.children) == 1 and isinstance(tree.children[0], Tree):
-        tree = tree.children[0]
-    if not isinstance(tree, Tree):
-        return None
-    if tree.data in ("ident", "dot_ident") and isinstance(tree.children[0], Token):
-        return (str(tree.children[0]),)
-    if tree.data == "member_dot":
-        base = _chain(tree.children[0])
-        return None if base is None else (*base, str(tree.children[1]))
-    return None
+def _is_members(node: Node, members: bool, bound: Mapping[str, str]) -> bool:
+    """Whether `node` is the household list `members` itself (not a macro variable so named)."""
+    return members and node == Path(("members",)) and "members" not in bound

@@ -139,12 +139,15 @@ class Department:
 @dataclass(frozen=True)
 class DataItem:
     """One field of a proof. `values` maps value codes to Chinese labels: required for an
-    enum, optional for a list (the vocabulary of its elements), empty otherwise."""
+    enum, optional for a list (the vocabulary of its elements), empty otherwise. `printed`
+    False: the item is exchanged but not printed on an e-certificate, which states it itself
+    (the source's own certificate number, issue date or purpose of search)."""
 
     name: str
     name_zh: str
     type: ItemType
     values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    printed: bool = True
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,24 @@ class Verification:
 
     proof: str
     expression: str | None = None
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """The fact a proof's title asserts (无房证明: no property registered): the proof may be
+    issued only when data item `item` has `value`. Otherwise the holder reads `refusal_zh`, and
+    is offered proof `alternative` when the department issues a neutral document (不动产登记信息
+    查询结果) that states the result either way."""
+
+    item: str
+    value: bool | str
+    refusal_zh: str
+    alternative: str | None = None
+
+    def holds(self, record: Mapping[str, Any]) -> bool:
+        """Whether `record` (item name -> value, as the source answered) establishes the fact;
+        a missing or null value does not."""
+        return self.item in record and record[self.item] is not None and record[self.item] == self.value
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,12 @@ class Proof:
     legal_basis_zh: str
     commitment_text_zh: str | None = None
     verification: Verification | None = None
+    asserts: Assertion | None = None
+    as_of_search: bool = False
+    """The proof states the result of a search, true only as of when it was made."""
+    issued_to_subject: bool = True
+    """False: the person the proof is about does not ask for it themself (a birth, a death, a
+    child's vaccinations), so a citizen is not offered it as their own certificate."""
 
     def item(self, name: str) -> DataItem:
         """The data item called `name`; KeyError if the proof has none."""
@@ -440,6 +467,8 @@ def _item_document(item: DataItem) -> dict[str, Any]:
     document: dict[str, Any] = {"name": item.name, "name_zh": item.name_zh, "type": item.type.value}
     if item.values:
         document["values"] = dict(item.values)
+    if not item.printed:
+        document["printed"] = False
     return document
 
 
@@ -457,8 +486,11 @@ def _proof_document(proof: Proof) -> dict[str, Any]:
         "legal_basis_zh": proof.legal_basis_zh,
         "commitment_text_zh": proof.commitment_text_zh,
         "verification": _without_none(asdict(verification), "expression") if verification else None,
+        "asserts": _without_none(asdict(proof.asserts), "alternative") if proof.asserts else None,
+        "as_of_search": proof.as_of_search or None,
+        "issued_to_subject": None if proof.issued_to_subject else False,
     }
-    return _without_none(document, "commitment_text_zh", "verification")
+    return _without_none(document, "commitment_text_zh", "verification", "asserts", "as_of_search", "issued_to_subject")
 
 
 def _matter_proof_document(entry: MatterProof) -> dict[str, Any]:
@@ -539,6 +571,7 @@ def _items_from(entries: list[Mapping[str, Any]]) -> tuple[DataItem, ...]:
             name_zh=item["name_zh"],
             type=ItemType(item["type"]),
             values=MappingProxyType(dict(item.get("values", {}))),
+            printed=item.get("printed", True),
         )
         for item in entries
     )
@@ -565,6 +598,7 @@ def _license_from(entry: Mapping[str, Any]) -> LicenseType:
 def _proof_from(entry: Mapping[str, Any]) -> Proof:
     items = _items_from(entry["data_items"])
     verification = entry.get("verification")
+    asserts = entry.get("asserts")
     return Proof(
         code=entry["code"],
         name_zh=entry["name_zh"],
@@ -577,6 +611,10 @@ def _proof_from(entry: Mapping[str, Any]) -> Proof:
         legal_basis_zh=entry["legal_basis_zh"],
         commitment_text_zh=entry.get("commitment_text_zh"),
         verification=Verification(verification["proof"], verification.get("expression")) if verification else None,
+        asserts=Assertion(asserts["item"], asserts["value"], asserts["refusal_zh"], asserts.get("alternative"))
+        if asserts else None,
+        as_of_search=entry.get("as_of_search", False),
+        issued_to_subject=entry.get("issued_to_subject", True),
     )
 
 

@@ -1,9 +1,10 @@
 """The rules that relate catalog entries to each other, checked after each entry has passed
 its schema: duplicate codes, names and credit codes, unknown departments and proofs, matter
 fields that are not data items of the proof, what a matter's handling mode (and a fallback to
-commitment) requires of a proof, what a proof's verification checks against, and what the
-catalog's CEL expressions read (`catalog.rules`), and what the license types (证照目录) name:
-departments, the proof they answer, the matters and departments of their 用证清单.
+commitment) requires of a proof, what a proof's verification checks against, the fact a
+proof's title asserts and its neutral alternative, what the catalog's CEL expressions read
+(`catalog.rules`), and what the license types (证照目录) name: departments, the proof they
+answer, the matters and departments of their 用证清单.
 
 An entry that failed its schema still counts for its code, so a broken proof does not also
 make every matter that names it report an unknown proof.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.errors import Problem
-from catalog.model import Mode, Scope
+from catalog.model import ItemType, Mode, Scope
 from catalog.rules import DataItems, condition_problems, rule_problems, verification_problems
 
 
@@ -71,6 +72,8 @@ def reference_problems(departments: Section, proofs: Section, matters: Section, 
             problems.append(proofs.problem(entry, "department", f"unknown department {proof['department']!r}"))
         if "verification" in proof:
             problems += _verification_problems(proofs, entry, proof, known)
+        if "asserts" in proof:
+            problems += _assertion_problems(proofs, entry, proof, known, department_codes)
     for entry, matter in matters.valid():
         problems += _matter_problems(matters, entry, matter, department_codes, known)
     return problems
@@ -128,6 +131,39 @@ def _verification_problems(proofs: Section, entry: Entry, proof: dict[str, Any],
             yield proofs.problem(entry, "verification.expression", message)
     for field, message in verification_problems(proof, known.data_items, known.city):
         yield proofs.problem(entry, field, message)
+
+
+def _assertion_problems(proofs: Section, entry: Entry, proof: dict[str, Any], known: _Known,
+                        department_codes: set[str] | None) -> Iterator[Problem]:
+    """The asserted item is a boolean or enum item of the proof and the value one it can take;
+    the alternative is another proof of the same department that asserts nothing itself."""
+    asserts = proof["asserts"]
+    item = next((i for i in proof["data_items"] if i["name"] == asserts["item"]), None)
+    value = asserts["value"]
+    if item is None:
+        yield proofs.problem(entry, "asserts.item", f"{asserts['item']!r} is not a data item of proof {proof['code']}")
+    elif item["type"] == ItemType.BOOLEAN and not isinstance(value, bool):
+        yield proofs.problem(entry, "asserts.value", f"{asserts['item']} is a boolean item: the value is true or false")
+    elif item["type"] == ItemType.ENUM and value not in item["values"]:
+        yield proofs.problem(entry, "asserts.value", f"{value!r} is not one of: {', '.join(item['values'])}")
+    elif item["type"] not in (ItemType.BOOLEAN, ItemType.ENUM):
+        yield proofs.problem(entry, "asserts.item", f"{asserts['item']} is of type {item['type']}; "
+                                                    "a fact is a boolean or enum item")
+    alternative = asserts.get("alternative")
+    if alternative is None:
+        return
+    if known.proof_codes is not None and alternative not in known.proof_codes:
+        yield proofs.problem(entry, "asserts.alternative", f"unknown proof {alternative!r}")
+        return
+    neutral = known.valid_proofs.get(alternative)
+    if neutral is None:
+        return
+    if alternative == proof["code"] or "asserts" in neutral:
+        yield proofs.problem(entry, "asserts.alternative", f"proof {alternative} asserts a fact itself; "
+                                                           "the alternative states the result either way")
+    elif neutral["department"] != proof["department"] and proof["department"] in (department_codes or ()):
+        yield proofs.problem(entry, "asserts.alternative", f"proof {alternative} is issued by "
+                                                           f"{neutral['department']}, not {proof['department']}")
 
 
 def _matter_problems(

@@ -16,23 +16,37 @@ Proofs are read only through the fields the matter receives (data minimisation).
 `*_problems` functions check schema-valid entries and yield (field path, message);
 `compile_expression` prepares an expression for evaluation, which is the matter handlers'
 business, and `expression_reads` lists what an expression reads.
+
+Expressions are bounded twice. Before any is parsed, `expression_limit_problem` (the catalog
+schema's validator) refuses one longer than `MAX_EXPRESSION_CHARS`, nested deeper than
+`MAX_EXPRESSION_DEPTH` brackets or made of more than `MAX_EXPRESSION_TOKENS` tokens, so parsing
+and checking stay cheap. Evaluation then has a budget of `EVALUATION_STEPS` steps (syntax-tree
+nodes visited, macro bodies included): a comprehension nested in comprehensions stops with
+`EvaluationBudgetExceeded` instead of holding a worker.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import celpy
+import lark
+from celpy import InterpretedRunner
+from celpy.evaluation import Activation, Context, Evaluator
 
+from catalog.bounded_json import nesting_depth
 from catalog.expression_names import Names, expression_reads, read_problems
 from catalog.model import Rule, Scope
 
 __all__ = [
     "DataItems",
+    "EvaluationBudgetExceeded",
     "compile_expression",
     "compile_rule",
     "condition_problems",
+    "expression_limit_problem",
     "expression_reads",
     "rule_problems",
     "verification_problems",
@@ -45,9 +59,72 @@ DataItems = Mapping[str, Collection[str]]
 """Each valid proof's code and its data item names."""
 
 
+MAX_EXPRESSION_CHARS = 2000
+MAX_EXPRESSION_DEPTH = 16
+MAX_EXPRESSION_TOKENS = 400
+EVALUATION_STEPS = 20_000
+"""The bundled catalog's largest expression has 30 tokens, 3 levels and takes about 200 steps
+for a household of 20."""
+
+_CEL_STRINGS = re.compile(r""""(?:[^"\\\n]++|\\.)*+"?|'(?:[^'\\\n]++|\\.)*+'?""")
+"""A CEL string literal (an unterminated one runs to the end of the line)."""
+_TOKENS = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9]+(?:\.[0-9]+)?|\S")
+
+
+def expression_limit_problem(expression: str) -> str | None:
+    """What makes `expression` too big to parse, or None; checked without parsing it."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        return f"must have at most {MAX_EXPRESSION_CHARS} characters"
+    if nesting_depth(expression, MAX_EXPRESSION_DEPTH, strings=_CEL_STRINGS, opening="([{",
+                     closing=")]}") > MAX_EXPRESSION_DEPTH:
+        return f"must not nest brackets more than {MAX_EXPRESSION_DEPTH} levels deep"
+    if len(_TOKENS.findall(_CEL_STRINGS.sub('""', expression))) > MAX_EXPRESSION_TOKENS:
+        return f"must have at most {MAX_EXPRESSION_TOKENS} tokens"
+    return None
+
+
+class EvaluationBudgetExceeded(Exception):
+    """An evaluation took more than `EVALUATION_STEPS` steps. Not a `celpy.CELEvalError`: CEL
+    turns those into values that `||`, `&&` and macros carry on with, so it would not stop."""
+
+
+class _Budget:
+    """The evaluation steps one evaluation may still take."""
+
+    def __init__(self, steps: int) -> None:
+        self.left = steps
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise EvaluationBudgetExceeded(f"the expression needs more than {EVALUATION_STEPS} evaluation steps")
+
+
+class _BudgetedEvaluator(Evaluator):
+    """celpy's evaluator, spending one step of a shared budget per syntax-tree node."""
+
+    def __init__(self, ast: lark.Tree, activation: Activation, budget: _Budget) -> None:
+        super().__init__(ast, activation)
+        self.budget = budget
+
+    def sub_evaluator(self, ast: lark.Tree) -> Evaluator:
+        return _BudgetedEvaluator(ast, self.activation, self.budget)
+
+    def visit_children(self, tree: lark.Tree) -> list[Any]:
+        self.budget.spend()
+        return super().visit_children(tree)
+
+
+class _BudgetedRunner(InterpretedRunner):
+    def evaluate(self, context: Context) -> celpy.celtypes.Value:
+        evaluator = _BudgetedEvaluator(self.ast, self.new_activation(), _Budget(EVALUATION_STEPS))
+        return evaluator.evaluate(context)
+
+
 def compile_expression(expression: str) -> celpy.Runner:
-    """`expression` compiled by celpy; evaluate it with an activation of CEL values."""
-    environment = celpy.Environment()
+    """`expression` compiled by celpy; evaluate it with an activation of CEL values, within
+    `EVALUATION_STEPS` (`EvaluationBudgetExceeded` past them)."""
+    environment = celpy.Environment(runner_class=_BudgetedRunner)
     return environment.program(environment.compile(expression))
 
 

@@ -21,6 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Domain, ItemType, Mode, OptionType, Outcome, Scope, Subject, ValidityRule
+from catalog.rules import expression_limit_problem
 
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -63,6 +64,21 @@ def _text(*, required: bool = True) -> fields.String:
         validate=validate.Length(min=1, error="must not be empty"),
         error_messages={**_MESSAGES, "invalid": "must be a string"},
     )
+
+
+def _expression(*, required: bool = True) -> fields.String:
+    """A CEL expression, within `catalog.rules`' limits; what it reads is checked there, after parsing."""
+    return fields.String(
+        required=required,
+        validate=[validate.Length(min=1, error="must not be empty"), _within_expression_limits],
+        error_messages={**_MESSAGES, "invalid": "must be a string"},
+    )
+
+
+def _within_expression_limits(expression: str) -> None:
+    problem = expression_limit_problem(expression)
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 def _pattern(pattern: str, *, required: bool = True) -> fields.String:
@@ -164,6 +180,7 @@ class DataItemSchema(_EntrySchema):
     name_zh = _text()
     type = _choice(ItemType)
     values = _labels()
+    printed = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _values_match_type(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -178,7 +195,28 @@ class VerificationSchema(_EntrySchema):
     """How a commitment to a proof is checked afterwards; the expression is checked in `catalog.rules`."""
 
     proof = _pattern(CODE_PATTERN)
-    expression = _text(required=False)
+    expression = _expression(required=False)
+
+
+class _FactValue(fields.Field):
+    """The value a data item must have for a proof's title to hold: true/false or an enum code."""
+
+    default_error_messages = {"invalid": "must be true, false or a value code"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool | str:
+        if isinstance(value, bool) or (isinstance(value, str) and value):
+            return value
+        raise self.make_error("invalid")
+
+
+class AssertionSchema(_EntrySchema):
+    """The fact a proof's title asserts (无房: no property registered); checked against the
+    proof's data items in `catalog.references`."""
+
+    item = _pattern(NAME_PATTERN)
+    value = _FactValue(required=True, error_messages=_MESSAGES)
+    refusal_zh = _text()
+    alternative = _pattern(CODE_PATTERN, required=False)
 
 
 class ProofSchema(_EntrySchema):
@@ -200,6 +238,9 @@ class ProofSchema(_EntrySchema):
     legal_basis_zh = _text()
     commitment_text_zh = _text(required=False)
     verification = _nested(VerificationSchema)
+    asserts = _nested(AssertionSchema)
+    as_of_search = _flag(required=False)
+    issued_to_subject = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _rules_of_the_mode(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -211,6 +252,8 @@ class ProofSchema(_EntrySchema):
             errors["commitment_text_zh"] = ["required because the mode is commitment"]
         if "verification" in data and "commitment_text_zh" not in data and "commitment_text_zh" not in errors:
             errors["verification"] = ["only a proof with commitment_text_zh can be committed to, and so verified"]
+        if "asserts" in data and data.get("as_of_search") is not True:
+            errors["as_of_search"] = ["must be true: a fact asserted from a search holds only as of the search"]
         repeated = _duplicates(item["name"] for item in items if "name" in item)
         if repeated and "data_items" not in errors:
             errors["data_items"] = {i: {"name": [f"duplicate data item {name!r}"]} for i, name in repeated.items()}
@@ -226,7 +269,7 @@ class MatterProofSchema(_EntrySchema):
     fields = _list(_pattern(NAME_PATTERN))
     scope = _choice(Scope)
     condition_zh = _text(required=False)
-    when = _text(required=False)
+    when = _expression(required=False)
     commitment_fallback = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
@@ -241,7 +284,7 @@ class RuleSchema(_EntrySchema):
 
     code = _pattern(NAME_PATTERN)
     name_zh = _text()
-    expression = _text()
+    expression = _expression()
     outcome_if_false = _choice(Outcome)
 
 
@@ -278,7 +321,7 @@ class PrioritySchema(_EntrySchema):
 
     code = _pattern(NAME_PATTERN)
     name_zh = _text()
-    expression = _text()
+    expression = _expression()
 
 
 class ServiceSchema(_EntrySchema):

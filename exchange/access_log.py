@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from enum import StrEnum
+from types import MappingProxyType
 
 from sqlalchemy import BigInteger, String, Text, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -53,7 +54,6 @@ _LIMITS = {
     **{name: MAX_CODE_LENGTH for name in ("consumer_department", "matter", "proof")},
 }
 
-_REASON = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _SUBJECT_KEY = re.compile(r"[0-9a-f]{64}")
 _ID_NUMBER_SHAPED = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
@@ -67,17 +67,55 @@ class Outcome(StrEnum):
     """The exchange could not answer: the source was unavailable or the service failed."""
 
 
+class Reason(StrEnum):
+    """The reason codes an entry may carry: why it was refused or failed, or how it was answered.
+    docs/access-log.md lists them; nothing else is accepted."""
+
+    REPLAYED = "replayed"
+    """A repeated request id, answered from the stored answer without pulling again."""
+    UNAUTHENTICATED = "unauthenticated"
+    """No valid client credentials."""
+    INSUFFICIENT_SCOPE = "insufficient-scope"
+    """The client's credentials lack the scope of the endpoint."""
+    INVALID_REQUEST = "invalid-request"
+    """The request was malformed or named something the catalog does not have."""
+    FORBIDDEN_BY_POLICY = "forbidden-by-policy"
+    """The catalog's sharing rules do not let this department ask for this proof in this matter."""
+    CONSENT_MISSING = "consent-missing"
+    CONSENT_EXPIRED = "consent-expired"
+    CONSENT_WITHDRAWN = "consent-withdrawn"
+    CONSENT_MISMATCH = "consent-mismatch"
+    CONFLICT = "conflict"
+    """The request id is in use for another request, or its first use is still running."""
+    SUBJECT_NOT_FOUND = "subject-not-found"
+    """The source was asked and holds no record of the subject (an allowed access)."""
+    SOURCE_UNAVAILABLE = "source-unavailable"
+    """The source did not answer, or answered with an error."""
+    INTERNAL_ERROR = "internal-error"
+    """The exchange failed while answering."""
+
+
+_REASON_CODES = frozenset(reason.value for reason in Reason)
+REASON_ZH: Mapping[str, str] = MappingProxyType({
+    Reason.REPLAYED: "重复请求，按首次答复提供", Reason.UNAUTHENTICATED: "未认证或凭据无效",
+    Reason.INSUFFICIENT_SCOPE: "调用系统无此权限", Reason.INVALID_REQUEST: "请求内容有误",
+    Reason.FORBIDDEN_BY_POLICY: "共享规则不允许此次请求", Reason.CONSENT_MISSING: "没有本人授权",
+    Reason.CONSENT_EXPIRED: "本人授权已过期", Reason.CONSENT_WITHDRAWN: "本人已撤回授权",
+    Reason.CONSENT_MISMATCH: "本人授权不涵盖此次请求", Reason.CONFLICT: "请求编号冲突",
+    Reason.SUBJECT_NOT_FOUND: "数据源中没有该主体的记录", Reason.SOURCE_UNAVAILABLE: "数据源部门暂时无法访问",
+    Reason.INTERNAL_ERROR: "服务内部错误",
+})
+"""What each reason code means, for citizens."""
+
+
 class ChainConflict(ExchangeError):
     """Another append took this sequence number first; retry in a new transaction."""
 
 
 @dataclass(frozen=True)
 class AccessEntry:
-    """What one entry records. Only `outcome` is required; `reason` is required unless allowed.
-
-    `reason` is a short code (`[a-z0-9-]`), by convention the problem type of the answer:
-    `consent-missing`, `forbidden-by-policy`, `source-unavailable`, ...
-    """
+    """What one entry records. Only `outcome` is required; `reason` (a `Reason` code) is required
+    unless allowed."""
 
     outcome: Outcome
     reason: str | None = None
@@ -296,8 +334,8 @@ def _validated(entry: AccessEntry) -> AccessEntry:
     outcome = Outcome(entry.outcome)
     if entry.reason is None and outcome is not Outcome.ALLOWED:
         raise InvalidInput("reason", f"a {outcome.value} entry needs a reason code")
-    if entry.reason is not None and not _REASON.fullmatch(entry.reason):
-        raise InvalidInput("reason", "must be a short code of a-z, 0-9 and -")
+    if entry.reason is not None and entry.reason not in _REASON_CODES:
+        raise InvalidInput("reason", f"must be one of the documented codes: {', '.join(Reason)}")
     if entry.subject_key is not None and not _SUBJECT_KEY.fullmatch(entry.subject_key):
         raise InvalidInput("subject_key", "must be a subject key (64 hex characters), never an ID number")
     for name, limit in _LIMITS.items():

@@ -8,7 +8,8 @@ process that died mid-request blocks nothing for long.
 
 Stored answers hold personal data (the minimised fields), so they are kept encrypted
 (AES-256-GCM under a key derived from the installation's subject hash key, bound to the
-client and request id) and deleted after `RETENTION`.
+client and request id) and deleted after `RETENTION` by the scheduled jobs. A replay is refused
+once the consent the answer was given on is withdrawn.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.canonical import canonical_json
 from catalog.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError
+from exchange.unit_of_work import UnitOfWork
 
 STALE_AFTER = timedelta(minutes=2)
 RETENTION = timedelta(days=7)
@@ -55,6 +57,16 @@ class AnsweredRequest(Base):
     answer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     reserved_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    consent_id: Mapped[str | None] = mapped_column(String(36))
+    """The consent the answer was given on: a replay is refused once it is withdrawn."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The stored answer of a completed request, and the consent it was given on."""
+
+    body: dict[str, Any]
+    consent_id: str | None
 
 
 class RequestIdConflict(ExchangeError):
@@ -89,7 +101,7 @@ def _bound_to(client_id: str, request_id: str) -> str:
 
 
 def stored_answer(session: Session, box: AnswerBox, client_id: str, request_id: str, request_sha256: str,
-                  now: datetime) -> dict[str, Any] | None:
+                  now: datetime) -> Replay | None:
     """The stored answer of a completed identical request; None when the id is free to use.
 
     Raises `RequestIdConflict` for the same id with other content, or one still in progress.
@@ -100,36 +112,39 @@ def stored_answer(session: Session, box: AnswerBox, client_id: str, request_id: 
     if row.request_sha256 != request_sha256:
         raise RequestIdConflict(f"request id {request_id!r} was used for a different request")
     if row.status == RequestStatus.COMPLETED and row.answer_sealed is not None:
-        return box.open(row.answer_sealed, _bound_to(client_id, request_id))
+        return Replay(box.open(row.answer_sealed, _bound_to(client_id, request_id)), row.consent_id)
     if now - row.reserved_at < STALE_AFTER:
         raise RequestIdConflict(f"request {request_id!r} is still being answered; retry shortly")
     return None
 
 
-def reserve(session: Session, client_id: str, request_id: str, request_sha256: str, now: datetime) -> None:
-    """Claim the request id (taking over a stale reservation); commit before pulling.
-
-    A concurrent claim of the same id fails at commit with `IntegrityError`, which the caller
-    turns into `RequestIdConflict` (see `claim`).
-    """
+def reserve(session: Session, client_id: str, request_id: str, request_sha256: str, now: datetime,
+            consent_id: str | None = None) -> None:
+    """Claim the request id, or take over its reservation when that is stale (a process died
+    holding it): a compare-and-set, so of two claimants exactly one wins. The loser gets
+    `RequestIdConflict`, here or (for a new id) as `IntegrityError` at flush (see `claim`)."""
     row = _find(session, client_id, request_id)
     if row is None:
         session.add(AnsweredRequest(client_id=client_id, request_id=request_id, request_sha256=request_sha256,
-                                    status=RequestStatus.PENDING, reserved_at=now))
-    else:
-        row.reserved_at = now
-    session.flush()
+                                    status=RequestStatus.PENDING, reserved_at=now, consent_id=consent_id))
+        session.flush()
+        return
+    taken_over = session.execute(
+        update(AnsweredRequest).where(AnsweredRequest.id == row.id, AnsweredRequest.status == RequestStatus.PENDING,
+                                      AnsweredRequest.request_sha256 == request_sha256,
+                                      AnsweredRequest.reserved_at < now - STALE_AFTER)
+        .values(reserved_at=now, consent_id=consent_id)).rowcount
+    if taken_over != 1:
+        raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly")
 
 
-def claim(session: Session, client_id: str, request_id: str, request_sha256: str, now: datetime) -> None:
-    """`reserve` and commit, reporting a lost race as `RequestIdConflict`; answers past
-    their retention are purged on the way."""
+def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str, now: datetime,
+          consent_id: str | None = None) -> None:
+    """`reserve` in a step of its own, reporting a lost race as `RequestIdConflict`."""
     try:
-        purge_expired(session, now)
-        reserve(session, client_id, request_id, request_sha256, now)
-        session.commit()
+        with uow.step("claim-request-id") as session:
+            reserve(session, client_id, request_id, request_sha256, now, consent_id)
     except IntegrityError:
-        session.rollback()
         raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly") from None
 
 
@@ -151,7 +166,7 @@ def release(session: Session, client_id: str, request_id: str) -> None:
 
 
 def purge_expired(session: Session, now: datetime) -> int:
-    """Delete stored answers older than `RETENTION`; returns how many."""
+    """Delete stored answers older than `RETENTION` (a pass of the scheduled jobs); returns how many."""
     result = session.execute(delete(AnsweredRequest).where(AnsweredRequest.completed_at < now - RETENTION))
     return result.rowcount or 0
 

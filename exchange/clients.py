@@ -53,6 +53,8 @@ class ClientScope(StrEnum):
     """Revoke e-certificates issued by the client's own department."""
     LICENSES_WRITE = "licenses:write"
     """Issue, amend and revoke e-licenses of the types the client's own department issues."""
+    CATALOG_ADMIN = "catalog:admin"
+    """The catalog administrator's tools over HTTP: validate a catalog document before publishing it."""
 
 
 DEFAULT_SCOPES = (ClientScope.EXCHANGE_REQUEST,)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
@@ -58,6 +58,10 @@ class Consent(Base):
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    bound_client_id: Mapped[str | None] = mapped_column(String(128))
+    """A counter consent recorded by a department system is usable by that system only."""
+    application_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    """The application a counter consent was recorded for: it ends when the application is done."""
 
     def status(self, at: datetime) -> ConsentStatus:
         if self.withdrawn_at is not None:
@@ -111,8 +115,11 @@ def grant_consent(
     *,
     channel: Channel,
     now: datetime | None = None,
+    bound_client_id: str | None = None,
+    application_id: str | None = None,
 ) -> Consent:
-    """Record a consent after checking it against the live catalog."""
+    """Record a consent after checking it against the live catalog; `bound_client_id` limits it
+    to that department system (a counter consent recorded for one application or tenancy)."""
     matter = catalog.matters.get(request.matter)
     if matter is None:
         raise UnknownCode("matter", f"the live catalog has no matter {request.matter!r}")
@@ -142,6 +149,8 @@ def grant_consent(
         channel=channel.value,
         granted_at=at,
         expires_at=at + timedelta(days=request.days),
+        bound_client_id=bound_client_id,
+        application_id=application_id,
     )
     session.add(consent)
     session.flush()
@@ -165,6 +174,13 @@ def withdraw_consent(
     return consent
 
 
+def end_application_consents(session: Session, application_id: str, now: datetime) -> int:
+    """End the counter consents recorded for an application that is done (decided, and its
+    commitments checked); how many were still running."""
+    return session.execute(update(Consent).where(Consent.application_id == application_id, Consent.expires_at > now)
+                           .values(expires_at=now)).rowcount or 0
+
+
 def list_consents(session: Session, subject_key: str) -> list[Consent]:
     """The citizen's consents, newest first."""
     query = select(Consent).where(Consent.subject_key == subject_key)
@@ -179,8 +195,10 @@ def find_valid_consent(
     proof: str,
     consumer_department: str,
     at: datetime,
+    client_id: str | None = None,
 ) -> Consent:
-    """The consent that lets `consumer_department` pull `proof` for `matter` at `at`.
+    """The consent that lets `consumer_department` (its system `client_id`) pull `proof` for
+    `matter` at `at`; a consent bound to another system does not.
 
     With `consent_id`, exactly that consent of this citizen must cover the request; without
     one, any active consent of the citizen that covers it will do. Raises `ConsentMissing`,
@@ -188,7 +206,8 @@ def find_valid_consent(
     """
     if consent_id is None:
         for candidate in list_consents(session, subject_key):
-            if candidate.status(at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof, consumer_department):
+            if candidate.status(at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof, consumer_department,
+                                                                        client_id):
                 return candidate
         raise ConsentMissing(f"the citizen has given no active consent for {proof} in {matter} to {consumer_department}")
     consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
@@ -198,16 +217,19 @@ def find_valid_consent(
         raise ConsentWithdrawn(f"consent {consent_id} was withdrawn")
     if at >= consent.expires_at:
         raise ConsentExpired(f"consent {consent_id} expired")
-    if not _covers(consent, matter, proof, consumer_department):
+    if not _covers(consent, matter, proof, consumer_department, client_id):
         raise ConsentMismatch(
             f"consent {consent_id} covers {', '.join(consent.proofs)} in {consent.matter} "
-            f"for {consent.consumer_department}, not {proof} in {matter} for {consumer_department}"
+            f"for {consent.consumer_department}"
+            f"{' through one department system only' if consent.bound_client_id else ''}, "
+            f"not {proof} in {matter} for {consumer_department}"
         )
     return consent
 
 
-def _covers(consent: Consent, matter: str, proof: str, consumer_department: str) -> bool:
-    return consent.matter == matter and proof in consent.proofs and consent.consumer_department == consumer_department
+def _covers(consent: Consent, matter: str, proof: str, consumer_department: str, client_id: str | None) -> bool:
+    return (consent.matter == matter and proof in consent.proofs and consent.consumer_department == consumer_department
+            and consent.bound_client_id in (None, client_id))
 
 
 

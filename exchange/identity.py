@@ -28,6 +28,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import ECKey, KeySet
 
+from catalog import bounded_json
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
 from exchange.errors import ExchangeError
@@ -91,14 +92,31 @@ def load_public_keys(data: bytes) -> KeySet:
 
 
 def unverified_issuer(token: str) -> str | None:
-    """The `iss` claim before verification, to pick the provider whose keys verify the token."""
+    """The `iss` claim before verification, to pick the provider whose keys verify the token;
+    None for a token that is too long or not a JWS with JSON objects of bounded depth."""
     try:
-        payload = token.split(".")[1]
-        claims = json.loads(b64url_decode(payload))
-    except (IndexError, ValueError):
+        claims = _bounded_parts(token)[1]
+    except InvalidAssertion:
         return None
-    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    issuer = claims.get("iss")
     return issuer if isinstance(issuer, str) else None
+
+
+def _bounded_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a compact JWS, read within the limits (length, JSON depth) before the
+    JOSE library parses them again; `InvalidAssertion("malformed")` otherwise."""
+    if not token or len(token) > MAX_ASSERTION_CHARS:
+        raise InvalidAssertion("malformed", "the assertion is empty or too long")
+    parts = token.split(".")
+    try:
+        if len(parts) != 3:
+            raise ValueError("not three parts")
+        header, claims = (bounded_json.loads(b64url_decode(part)) for part in parts[:2])
+    except ValueError:
+        raise InvalidAssertion("malformed", "the assertion is not a well-formed JWS") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise InvalidAssertion("malformed", "the assertion's header and claims must be JSON objects")
+    return header, claims
 
 
 def verify_assertion(
@@ -109,8 +127,7 @@ def verify_assertion(
     now: datetime | None = None,
 ) -> CitizenIdentity:
     """Verify signature and claims of an identity assertion; `InvalidAssertion` otherwise."""
-    if not token or len(token) > MAX_ASSERTION_CHARS:
-        raise InvalidAssertion("malformed", "the assertion is empty or too long")
+    _bounded_parts(token)
     try:
         claims = jwt.decode(token, public_keys, algorithms=[ALGORITHM]).claims
     except UnsupportedAlgorithmError:

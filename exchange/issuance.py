@@ -1,89 +1,53 @@
-"""Issuing, listing and revoking e-certificates (电子证明), and the city's status list.
+"""Issuing, listing and revoking e-certificates (电子证明).
 
 A citizen asks for one of their own proofs. The exchange pulls the record from the proof's
 source department (the citizen's own request is the basis of the access, which is logged like
 any other), then the source department issues the certificate under its own seal in three
 forms of the same content (`exchange.certificates`): the signed credential (JWS), the PDF
 with the visible seal, the QR code and the embedded credential (PAdES), and the QR payload.
-Each certificate gets the next serial of its issuer and a random entry in the status list.
 
-Revocation is the issuing department's: it sets the certificate's bit in the status list and
-records the reason; the signed status list is re-signed on the next read.
+Issuing runs in named steps of a `UnitOfWork`: the pull (logged and committed before the source
+is asked), `allocate` (the issuer's next serial from its counter and the next status-list entry,
+committed at once so no lock is held while signing), rendering and signing outside any
+transaction, and `store`. A process that dies between steps leaves an unused serial, never a
+duplicate one, and never an unlogged pull.
+
+Revocation is the issuing department's: it marks the certificate and signs the status list again
+in the same transaction, under the list's lock (`exchange.status_lists`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from enum import StrEnum
+from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Integer, LargeBinary, String, Text, UniqueConstraint, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Catalog, Mode, Proof, Subject
-from catalog.orm import Base, UtcDateTime
-from exchange.access_log import AccessEntry, Outcome, record_access
+from catalog.canonical import canonical_sha256
+from exchange.access_log import AccessEntry, Outcome
+from exchange.answer_store import AnswerBox, claim, complete, release, stored_answer
+from exchange.certificate_records import CertificateStatus, IssuedCertificate
+from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import StatusEntry, build_content
 from exchange.certificates.pdf import issue_pdf
 from exchange.certificates.qr_payload import encode_qr
-from exchange.certificates.status_list import DEFAULT_VALIDITY as STATUS_LIST_VALIDITY
-from exchange.certificates.status_list import REVOCATION_REASONS, StatusList, allocate_index, sign_status_list
+from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.counters import next_value
 from exchange.errors import InvalidInput, NotFound
+from exchange.pull_service import pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.sources.directory import SourceDirectory
-from exchange.pull_service import pull_logged
+from exchange.status_lists import CERTIFICATES, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
 from exchange.subjects import subject_key
+from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer
 from seals.settings import SealSettings
 
 OWN_REQUEST_BASIS = "本人申请开具电子证明"
-STATUS_LIST_ID = 1
-TOKEN_REFRESH_MARGIN = timedelta(hours=1)
-_ATTEMPTS = 4
-
-
-class CertificateStatus(StrEnum):
-    VALID = "valid"
-    REVOKED = "revoked"
-
-
-class IssuedCertificate(Base):
-    """One issued certificate in its three forms; the holder only as a subject key."""
-
-    __tablename__ = "certificates"
-    __table_args__ = (UniqueConstraint("issuer_department", "serial", name="uq_certificates_issuer_serial"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    identifier: Mapped[str] = mapped_column(String(160), unique=True)
-    proof_code: Mapped[str] = mapped_column(String(64))
-    issuer_department: Mapped[str] = mapped_column(String(64))
-    serial: Mapped[int] = mapped_column(Integer)
-    holder_key: Mapped[str] = mapped_column(String(64), index=True)
-    purpose: Mapped[str] = mapped_column(Text)
-    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    status_index: Mapped[int] = mapped_column(Integer, unique=True)
-    status: Mapped[str] = mapped_column(String(16))
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    revocation_reason: Mapped[str | None] = mapped_column(String(32))
-    credential: Mapped[str] = mapped_column(Text)
-    qr_payload: Mapped[str] = mapped_column(Text)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class StatusListRecord(Base):
-    """The city's certificate status list: the bitstring, the reasons, and its last signed form."""
-
-    __tablename__ = "status_lists"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bits: Mapped[bytes] = mapped_column(LargeBinary)
-    reasons: Mapped[dict[str, str]] = mapped_column(JSON)
-    token: Mapped[str | None] = mapped_column(Text)
-    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class NotIssuable(InvalidInput):
@@ -100,62 +64,80 @@ class IssuanceContext:
     catalog: Catalog
     sources: SourceDirectory
     subject_hash_key: bytes = field(repr=False)
+    answers: AnswerBox
     seal_settings: SealSettings
-    exchange_department: str
-    status_list_url: str
+    status_list: StatusListSigning
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:
-    """Proofs about a person whose data the exchange can pull; those issued online first."""
-    candidates = [p for p in catalog.proofs.values() if p.subject is Subject.PERSON and p.mode in PULLED_MODES]
+    """Proofs a person can have issued about themself, whose data the exchange can pull; those
+    issued online first."""
+    candidates = [p for p in catalog.proofs.values()
+                  if p.subject is Subject.PERSON and p.mode in PULLED_MODES and p.issued_to_subject]
     return sorted(candidates, key=lambda proof: proof.mode is not Mode.ONLINE_ISSUE)
 
 
 def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str, proof_code: str,
-                      purpose: str) -> IssuedCertificate:
+                      purpose: str, *, idempotency_key: str | None = None) -> IssuedCertificate:
     """Pull the holder's record and issue the certificate in its three forms (see the module).
 
-    `PullRefused` (subject-not-found, source-unavailable) when the source gives no record."""
+    With `idempotency_key` the holder's repetition of the same request returns the certificate
+    issued first, through the exchange's one reserve-claim-replay mechanism (`answer_store`):
+    `RequestIdConflict` for the key with other content, or while its first use is running.
+    `PullRefused` (subject-not-found, source-unavailable) when the source gives no record;
+    `FactNotEstablished` when the record contradicts what the proof's title asserts."""
     proof = next((p for p in issuable_proofs(context.catalog) if p.code == proof_code), None)
     if proof is None:
         raise NotIssuable("proof", f"{proof_code} cannot be issued online as an e-certificate")
     key = subject_key(context.subject_hash_key, id_number)
+    if idempotency_key is None:
+        return _issue(context, proof, key, holder_name, id_number, purpose)
+    uow, owner, now = UnitOfWork(context.sessions), f"holder:{key}", context.clock()
+    request_sha256 = canonical_sha256({"proof": proof.code, "purpose": purpose, "name": holder_name})
+    with uow.read() as session:
+        replay = stored_answer(session, context.answers, owner, idempotency_key, request_sha256, now)
+        if replay is not None:
+            return find_certificate(session, replay.body["identifier"])
+    claim(uow, owner, idempotency_key, request_sha256, now)
+    try:
+        certificate = _issue(context, proof, key, holder_name, id_number, purpose)
+    except BaseException:
+        with uow.step("release-idempotency-key") as session:
+            release(session, owner, idempotency_key)
+        raise
+    with uow.step("complete-idempotency-key") as session:
+        complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier}, now)
+    return certificate
+
+
+def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str,
+           purpose: str) -> IssuedCertificate:
     entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
                         subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)
-    issued: list[IssuedCertificate] = []
-
-    def store(session: Session) -> None:
-        now = context.clock()
-        serial = (session.scalar(select(func.max(IssuedCertificate.serial)).where(
-            IssuedCertificate.issuer_department == proof.department)) or 0) + 1
-        taken = set(session.scalars(select(IssuedCertificate.status_index)))
-        index = allocate_index(taken)
-        content = build_content(
-            proof=proof, department=context.catalog.departments[proof.department], holder_name=holder_name,
-            id_number=id_number, data=pulled.record, purpose=purpose, serial=serial,
-            status=StatusEntry(context.status_list_url, index), issued_at=now, searched_at=pulled.as_of)
+    ensure_fact_holds(context.catalog, proof, pulled.record)
+    uow = UnitOfWork(context.sessions)
+    with uow.step("allocate") as session:
+        serial = next_value(session, f"certificate-serial:{proof.department}")
+        index = allocate_entry(session, CERTIFICATES)
+    now = context.clock()
+    content = build_content(
+        proof=proof, department=context.catalog.departments[proof.department], holder_name=holder_name,
+        id_number=id_number, data=pulled.record, purpose=purpose, serial=serial,
+        status=StatusEntry(context.status_list.url(CERTIFICATES), index), issued_at=now, searched_at=pulled.as_of)
+    with uow.read() as session:
         signer = active_signer(session, context.seal_settings, proof.department)
-        credential = sign_credential(content, signer)
-        qr_payload = encode_qr(content, signer)
+    credential = sign_credential(content, signer)
+    qr_payload = encode_qr(content, signer)
+    pdf = issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url)
+    with uow.step("store") as session:
         certificate = IssuedCertificate(
             identifier=content.identifier, proof_code=proof.code, issuer_department=proof.department, serial=serial,
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,
-            status_index=index, status=CertificateStatus.VALID, credential=credential, qr_payload=qr_payload,
-            pdf=issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url))
+            status_index=index, status=CertificateStatus.VALID, credential=credential, qr_payload=qr_payload, pdf=pdf)
         session.add(certificate)
-        session.flush()
-        issued[:] = [certificate]
-
-    for attempt in range(_ATTEMPTS):
-        try:
-            record_access(context.sessions, entry, alongside=store)
-            return issued[0]
-        except IntegrityError:  # a concurrent issuance took the serial or the status entry
-            if attempt == _ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    return certificate
 
 
 def holder_certificates(session: Session, hash_key: bytes, id_number: str) -> list[IssuedCertificate]:
@@ -174,17 +156,20 @@ def list_certificates(session: Session, department: str | None = None) -> list[I
 
 
 def find_certificate(session: Session, identifier: str) -> IssuedCertificate:
-    found = session.scalars(select(IssuedCertificate).where(IssuedCertificate.identifier == identifier)).first()
+    found = session.scalars(select(IssuedCertificate).where(IssuedCertificate.identifier == identifier)
+                            .execution_options(populate_existing=True)).first()
     if found is None:
         raise CertificateNotFound(f"no certificate {identifier}")
     return found
 
 
-def revoke_certificate(session: Session, identifier: str, department: str, reason: str,
+def revoke_certificate(session: Session, signing: StatusListSigning, identifier: str, department: str, reason: str,
                        now: datetime) -> IssuedCertificate:
-    """Revoke a certificate of `department` (only the issuer may) and mark it in the status list."""
+    """Revoke a certificate of `department` (only the issuer may) and sign the status list again,
+    under the list's lock (see `exchange.status_lists`); the caller commits."""
     if reason not in REVOCATION_REASONS:
         raise InvalidInput("reason", f"one of {', '.join(REVOCATION_REASONS)}")
+    lock_status_list(session, CERTIFICATES)
     certificate = find_certificate(session, identifier)
     if certificate.issuer_department != department:
         raise CertificateNotFound(f"department {department} issued no certificate {identifier}")
@@ -193,36 +178,6 @@ def revoke_certificate(session: Session, identifier: str, department: str, reaso
     certificate.status = CertificateStatus.REVOKED
     certificate.revoked_at = now
     certificate.revocation_reason = reason
-    record = _status_record(session)
-    revoked = _status_list(record, "").revoke(certificate.status_index, reason)
-    record.bits, record.reasons = revoked.bits, {str(k): v for k, v in revoked.reasons.items()}
-    record.token = record.token_expires_at = None
     session.flush()
+    sign_locked_list(session, CERTIFICATES, signing, now)
     return certificate
-
-
-def status_list_token(session: Session, seal_settings: SealSettings, exchange_department: str, url: str,
-                      now: datetime) -> str:
-    """The signed status list, re-signed when changed or close to expiry (the caller commits)."""
-    record = _status_record(session)
-    if record.token and record.token_expires_at and record.token_expires_at - now > TOKEN_REFRESH_MARGIN:
-        return record.token
-    signer = active_signer(session, seal_settings, exchange_department)
-    record.token = sign_status_list(_status_list(record, url), signer, now=now)
-    record.token_expires_at = now + STATUS_LIST_VALIDITY
-    session.flush()
-    return record.token
-
-
-def _status_record(session: Session) -> StatusListRecord:
-    record = session.get(StatusListRecord, STATUS_LIST_ID)
-    if record is None:
-        empty = StatusList.empty("")
-        record = StatusListRecord(id=STATUS_LIST_ID, bits=empty.bits, reasons={})
-        session.add(record)
-        session.flush()
-    return record
-
-
-def _status_list(record: StatusListRecord, url: str) -> StatusList:
-    return StatusList(url, record.bits, {int(k): v for k, v in record.reasons.items()})

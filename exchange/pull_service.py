@@ -4,18 +4,19 @@
 
 1. validates the envelope against the live catalog (unknown matter or proof, a subject of the
    wrong kind, an ID number failing its check digit: `invalid-request` before anything else);
-2. answers a repeated request id from the stored answer, never pulling twice;
+2. answers a repeated request id from the stored answer, never pulling twice, while the consent
+   it was given on stands;
 3. applies the sharing rules, deny by default (this consumer department, this matter, this
    proof) and the matter's consent rule (a valid consent of the citizen, or the legal basis
    when the catalog says the matter needs none);
-4. pulls the record from the source department, keeps only the fields the matter may
-   receive, and signs a receipt with the exchange's seal;
-5. records the request in the access log whatever its outcome: allowed, denied or failed.
+4. claims the request id (step `claim-request-id`), logs the access and commits it before the
+   source department is asked, pulls the record, keeps only the fields the matter may receive,
+   signs a receipt with the exchange's seal and stores the answer (step `store-answer`);
+5. records every refusal in the access log with its reason code: denied or failed.
 
 A refused or failed request raises `PullRefused` after it has been logged; its reservation
-of the request id is released so the client may try again with the same id. A malformed
-envelope (step 1) is refused before the exchange knows whose data it concerns, and is not
-an access: it is not logged.
+of the request id is released so the client may try again with the same id. Refusals before
+the use case (authentication, scope, a malformed body) are logged by the HTTP edge.
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, Matter, Proof, Subject
 from exchange.access_log import AccessEntry, Outcome, record_access
-from exchange.answer_store import AnswerBox, RequestIdConflict, claim, complete, release, stored_answer
+from exchange.answer_store import AnswerBox, Replay, RequestIdConflict, claim, complete, release, stored_answer
 from exchange.clients import AuthenticatedClient
-from exchange.consent import ConsentRefused, find_valid_consent
+from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
 from exchange.errors import ExchangeError
 from exchange.receipts import sign_receipt
 from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailable, SubjectNotFound
 from exchange.sources.directory import SourceDirectory
 from exchange.subjects import subject_key
+from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer
 from seals.settings import SealSettings
 
@@ -80,6 +82,11 @@ class PullContext:
     exchange_department: str
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
+    @property
+    def uow(self) -> UnitOfWork:
+        """The unit of work of this installation's database (see `exchange.unit_of_work`)."""
+        return UnitOfWork(self.sessions)
+
 
 @dataclass(frozen=True)
 class PullResult:
@@ -97,12 +104,15 @@ class PullRefused(ExchangeError):
     fault, as a JSON pointer; `retry_after` is set for source-unavailable and conflicts.
     """
 
-    def __init__(self, kind: str, detail: str, *, field: str | None = None, retry_after: int | None = None) -> None:
+    def __init__(self, kind: str, detail: str, *, field: str | None = None, retry_after: int | None = None,
+                 reason: str | None = None) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
         self.field = field
         self.retry_after = retry_after
+        self.reason = reason or kind
+        """The access log's reason code: the problem type, or a finer code (`consent-withdrawn` ...)."""
 
 
 @dataclass(frozen=True)
@@ -125,24 +135,38 @@ def answer_request(context: PullContext, client: AuthenticatedClient, envelope: 
         purpose=envelope.purpose,
     )
     now = context.clock()
-    with context.sessions() as session:
+    with context.uow.read() as session:
         try:
             stored = stored_answer(session, context.answers, client.client_id, envelope.request_id, request_sha256, now)
+            if stored is not None:
+                still_consented(session, stored, now)
         except RequestIdConflict as conflict:
             raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
+        except PullRefused as refused:
+            raise _logged(context.sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
         if stored is not None:
-            record_access(context.sessions, replace(entry, reason="replayed"))
-            return PullResult(body=stored, replayed=True)
+            record_access(context.sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
+            return PullResult(body=stored.body, replayed=True)
         try:
             entry = _authorised(session, context, client, matter, proof, subject, envelope, entry, now)
         except PullRefused as refused:
-            raise _refuse(context.sessions, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field) from None
+            raise _logged(context.sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
     try:
-        with context.sessions() as session:
-            claim(session, client.client_id, envelope.request_id, request_sha256, now)
+        claim(context.uow, client.client_id, envelope.request_id, request_sha256, now, entry.consent_id)
     except RequestIdConflict as conflict:
         raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
     return _pull_and_answer(context, client, envelope, matter, proof, subject, entry, request_document)
+
+
+def still_consented(session: Session, stored: Replay, now: datetime) -> None:
+    """A replay hands out personal data again: only while the consent it was given on still stands."""
+    if stored.consent_id is None:
+        return
+    consent = session.get(Consent, stored.consent_id)
+    if consent is not None and consent.withdrawn_at is not None and consent.withdrawn_at <= now:
+        raise PullRefused("consent-required", f"consent {stored.consent_id} was withdrawn: the stored answer is "
+                          "no longer given out (the receipt stays verifiable)", field="#/request_id",
+                          reason=ConsentWithdrawn.reason)
 
 
 def _matter_and_proof(catalog: Catalog, envelope: Envelope) -> tuple[Matter, Proof]:
@@ -210,9 +234,9 @@ def _authorised(session: Session, context: PullContext, client: AuthenticatedCli
         return replace(entry, legal_basis=matter.legal_basis_zh)
     try:
         consent = find_valid_consent(session, subject.key, envelope.consent_id, matter.code, proof.code,
-                                     client.department_code, now)
+                                     client.department_code, now, client.client_id)
     except ConsentRefused as refused:
-        raise PullRefused("consent-required", str(refused), field="#/consent_id") from None
+        raise PullRefused("consent-required", str(refused), field="#/consent_id", reason=refused.reason) from None
     return replace(entry, consent_id=consent.id)
 
 
@@ -235,25 +259,26 @@ def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope
         "answered_at": context.clock().isoformat(),
         "data": {name: pulled.record[name] for name in matter.fields_for(proof.code)},
     }
-    body: dict[str, Any] = {"answer": answer}
-
-    def stored(session: Session) -> None:
+    with context.uow.read() as session:
         signer = active_signer(session, context.seal_settings, context.exchange_department)
-        body["receipt"] = sign_receipt(
-            signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(), request_document=request_document,
-            answer=answer, consumer={"client_id": client.client_id, "department": client.department_code})
+    receipt = sign_receipt(
+        signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(), request_document=request_document,
+        answer=answer, consumer={"client_id": client.client_id, "department": client.department_code})
+    body: dict[str, Any] = {"answer": answer, "receipt": receipt}
+    with context.uow.step("store-answer") as session:
         complete(session, context.answers, client.client_id, envelope.request_id, body, context.clock())
-
-    record_access(context.sessions, entry, alongside=stored)
     return PullResult(body=body, replayed=False)
 
 
 def pull_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entry: AccessEntry, proof_code: str,
                 query_id: str, name: str | None, *,
                 alongside: Callable[[Session], None] | None = None) -> SourceAnswer:
-    """The source's record; when there is none, or the source fails, the access is logged (with
-    `alongside` in the same transaction) and `PullRefused` raised: subject-not-found (an
-    allowed access that found nothing) or source-unavailable (failed, with Retry-After)."""
+    """The source's record. The access (`entry`, allowed) is logged and committed before the source
+    is asked, so every query a source answers has its entry even if this process dies or a later
+    step fails. When there is no record, or the source fails, that outcome is logged too (with
+    `alongside` in the same transaction) and `PullRefused` raised: subject-not-found (an allowed
+    access that found nothing) or source-unavailable (failed, with Retry-After)."""
+    record_access(sessions, entry)
     try:
         return sources.query(proof_code, query_id, name)
     except SubjectNotFound as missing:
@@ -271,5 +296,12 @@ def _refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcom
             field: str | None = None, retry_after: int | None = None,
             alongside: Callable[[Session], None] | None = None) -> PullRefused:
     """Log the refusal (with `alongside` in the same transaction) and return the error to raise."""
-    record_access(sessions, replace(entry, outcome=outcome, reason=kind), alongside=alongside)
-    return PullRefused(kind, detail, field=field, retry_after=retry_after)
+    return _logged(sessions, replace(entry, outcome=outcome),
+                   PullRefused(kind, detail, field=field, retry_after=retry_after), alongside=alongside)
+
+
+def _logged(sessions: sessionmaker[Session], entry: AccessEntry, refused: PullRefused, *,
+            alongside: Callable[[Session], None] | None = None) -> PullRefused:
+    """Log `refused` under its reason code (with `alongside` in the same transaction); return it to raise."""
+    record_access(sessions, replace(entry, reason=refused.reason), alongside=alongside)
+    return refused

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
+from catalog.city_time import beijing_time
 from seals.ca import certificate_kid
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
@@ -119,19 +120,19 @@ def check_seal_status(
     if entry is None:
         next_update = crl.next_update_utc
         if next_update is not None and next_update < now:
-            return CheckResult.of(Check.SEAL_STATUS, Status.ERROR, "crl_stale", next_update=_iso(next_update))
+            return CheckResult.of(Check.SEAL_STATUS, Status.ERROR, "crl_stale", **_times(next_update=next_update))
         return CheckResult.of(Check.SEAL_STATUS, Status.VALID, "seal_good")
     revoked_at = entry.revocation_date_utc
     reason = _reason(entry)
     if revoked_at <= signing_time:
         return CheckResult.of(
-            Check.SEAL_STATUS, Status.INVALID, "seal_revoked", revoked_at=_iso(revoked_at), reason=reason.value
+            Check.SEAL_STATUS, Status.INVALID, "seal_revoked", **_times(revoked_at=revoked_at), reason=reason.value
         )
     if reason in COMPROMISE_REASONS and signing_time_source != SIGNING_TIME_TIMESTAMP:
         return CheckResult.of(
-            Check.SEAL_STATUS, Status.INVALID, "seal_revoked_key_compromise", revoked_at=_iso(revoked_at)
+            Check.SEAL_STATUS, Status.INVALID, "seal_revoked_key_compromise", **_times(revoked_at=revoked_at)
         )
-    return CheckResult.of(Check.SEAL_STATUS, Status.VALID, "revoked_after_signing", revoked_at=_iso(revoked_at))
+    return CheckResult.of(Check.SEAL_STATUS, Status.VALID, "revoked_after_signing", **_times(revoked_at=revoked_at))
 
 
 def check_validity(
@@ -142,7 +143,7 @@ def check_validity(
     now: datetime,
 ) -> CheckResult:
     if signing_time > now + CLOCK_SKEW:
-        return CheckResult.of(Check.VALIDITY, Status.INVALID, "signing_time_in_future", signing_time=_iso(signing_time))
+        return CheckResult.of(Check.VALIDITY, Status.INVALID, "signing_time_in_future", **_times(signing_time=signing_time))
     not_before = max(certificate.not_valid_before_utc, trust.root.not_valid_before_utc)
     not_after = min(certificate.not_valid_after_utc, trust.root.not_valid_after_utc)
     if not not_before <= signing_time <= not_after:
@@ -150,12 +151,10 @@ def check_validity(
             Check.VALIDITY,
             Status.INVALID,
             "outside_validity",
-            signing_time=_iso(signing_time),
-            not_before=_iso(not_before),
-            not_after=_iso(not_after),
+            **_times(signing_time=signing_time, not_before=not_before, not_after=not_after),
         )
     code = "signing_time_missing" if signing_time_source == SIGNING_TIME_VERIFICATION else "within_validity"
-    return CheckResult.of(Check.VALIDITY, Status.VALID, code, signing_time=_iso(signing_time))
+    return CheckResult.of(Check.VALIDITY, Status.VALID, code, **_times(signing_time=signing_time))
 
 
 def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags:
@@ -170,5 +169,8 @@ def _attribute(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str
     return str(values[0].value) if values else None
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _times(**moments: datetime) -> dict[str, str]:
+    """Each time as UTC ISO 8601 for the English message and as Beijing time (`<name>_zh`) for
+    the Chinese one, which sits beside other Beijing times on the verifier's page."""
+    formatted = {name: moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") for name, moment in moments.items()}
+    return formatted | {f"{name}_zh": beijing_time(moment, "%Y-%m-%d %H:%M:%S（北京时间）") for name, moment in moments.items()}

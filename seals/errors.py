@@ -38,9 +38,5 @@ class KeyUnavailable(SealError):
     """A key file is missing, unreadable, or the passphrase does not open it."""
 
 
-class SealImageUnavailable(SealError):
-    """The seal image cannot be rendered (no CJK font for the PNG renderer)."""
-
-
 class SigningFailed(SealError):
     """Producing a signature failed (for example the time-stamp authority did not answer)."""

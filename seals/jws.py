@@ -3,7 +3,7 @@
 Protected header: {"alg", "typ", "kid", "x5c": [seal certificate, root]} (x5c is standard
 base64 DER). The payload is a JSON object; an `iat` claim (NumericDate, the signing time used
 by verifiers) is added when the caller did not set one. ES256 signatures are raw r||s
-(RFC 7518 §3.4), converted from the DER form a `Signer` returns.
+(RFC 7518 §3.4) in low-S form (`seals.ecdsa_raw`), converted from the DER form a `Signer` returns.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
 from catalog.canonical import canonical_json
 from seals.b64 import b64url_encode
 from seals.ca import x5c_entry
+from seals.ecdsa_raw import raw_signature
 from seals.errors import SigningFailed
 from seals.keys import Signer
-
-ES256_COORDINATE_BYTES = 32
 
 
 def sign_jws(payload: Mapping[str, Any], signer: Signer, *, typ: str = "JWT") -> str:
@@ -36,8 +33,7 @@ def sign_jws(payload: Mapping[str, Any], signer: Signer, *, typ: str = "JWT") ->
     claims = dict(payload)
     claims.setdefault("iat", int(time.time()))
     signing_input = f"{_encode_json(header)}.{_encode_json(claims)}"
-    r, s = decode_dss_signature(signer.sign(signing_input.encode("ascii")))
-    signature = r.to_bytes(ES256_COORDINATE_BYTES, "big") + s.to_bytes(ES256_COORDINATE_BYTES, "big")
+    signature = raw_signature(signer.sign(signing_input.encode("ascii")))
     return f"{signing_input}.{b64url_encode(signature)}"
 
 

@@ -111,6 +111,13 @@ class Seal(Base):
     def certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.certificate_pem.encode("ascii"))
 
+    def status_at(self, now: datetime) -> SealStatus:
+        """The status as of `now`: a seal past its not_after is expired, whether or not a seal
+        officer's command has recorded that yet (reading never writes)."""
+        if self.status in (SealStatus.ACTIVE, SealStatus.SUPERSEDED) and self.not_after <= now:
+            return SealStatus.EXPIRED
+        return self.status
+
 
 def init_ca(
     session: Session,
@@ -204,9 +211,8 @@ def revoke_seal(
     return seal
 
 
-def list_seals(session: Session, department_code: str | None = None, *, now: datetime | None = None) -> list[Seal]:
-    """Every seal (or a department's), newest first, with lapsed seals marked `expired`."""
-    _expire_lapsed(session, now or ca.utc_now())
+def list_seals(session: Session, department_code: str | None = None) -> list[Seal]:
+    """Every seal (or a department's), newest first (a read: `Seal.status_at` says which have lapsed)."""
     query = select(Seal).order_by(Seal.department_code, Seal.created_at.desc(), Seal.id.desc())
     if department_code is not None:
         query = query.where(Seal.department_code == department_code)
@@ -217,9 +223,8 @@ def active_seal(session: Session, department_code: str, *, now: datetime | None 
     """The seal the department signs with now; `SealNotFound` if it has none."""
     now = now or ca.utc_now()
     seal = _find_active(session, department_code)
-    if seal is not None and seal.not_after <= now:
-        _expire_lapsed(session, now)  # writes only when the seal really lapsed
-        seal = None
+    if seal is not None and seal.status_at(now) is SealStatus.EXPIRED:
+        seal = None  # lapsed; the seal officer's next command records it
     if seal is None:
         raise SealNotFound(f"department {department_code} has no active seal")
     return seal
@@ -234,23 +239,27 @@ def active_signer(session: Session, settings: SealSettings, department_code: str
     )
 
 
-def current_crl(
-    session: Session, settings: SealSettings, *, now: datetime | None = None
-) -> x509.CertificateRevocationList:
-    """The published CRL, re-signed first when it is close to its nextUpdate."""
+def current_crl(session: Session) -> x509.CertificateRevocationList | None:
+    """The published CRL as stored (a read: only the seal officer's commands sign CRLs)."""
+    der = _ca_row(session).crl_der
+    return x509.load_der_x509_crl(der) if der is not None else None
+
+
+def refresh_crl(session: Session, settings: SealSettings, *, now: datetime | None = None, force: bool = False) -> bool:
+    """Sign the CRL again when it has less than `CRL_REFRESH_MARGIN` left (or `force`); whether it
+    did. Loads the root key: for the seal officer's commands only, never a server process."""
     now = now or ca.utc_now()
     row = _ca_row(session)
-    if row.crl_der is None or row.crl_next_update is None or row.crl_next_update - now < CRL_REFRESH_MARGIN:
-        _resign_crl(session, settings, now)
-    assert row.crl_der is not None
-    return x509.load_der_x509_crl(row.crl_der)
+    if not force and row.crl_next_update is not None and row.crl_next_update - now >= CRL_REFRESH_MARGIN:
+        return False
+    _resign_crl(session, settings, now)
+    return True
 
 
-def trust_store(session: Session, settings: SealSettings, *, now: datetime | None = None) -> TrustStore:
-    """The trust material to publish: root, every seal certificate ever issued, current CRL."""
-    crl = current_crl(session, settings, now=now)
+def trust_store(session: Session) -> TrustStore:
+    """The trust material to publish: root, every seal certificate ever issued, the stored CRL."""
     seals = session.scalars(select(Seal).order_by(Seal.id))
-    return TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals), crl)
+    return TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals), current_crl(session))
 
 
 def load_ca(session: Session, settings: SealSettings) -> ca.CityCa:
@@ -332,11 +341,13 @@ def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None
         for seal in revoked
         if seal.revoked_at is not None and seal.revocation_reason is not None
     ]
-    row.crl_number += 1
+    crl_number = session.execute(  # an atomic increment: two officers at once get two numbers
+        update(SealCa).where(SealCa.id == row.id).values(crl_number=SealCa.crl_number + 1)
+        .returning(SealCa.crl_number)).scalar_one()
     crl = ca.build_crl(
         load_ca(session, settings),
         entries,
-        crl_number=row.crl_number,
+        crl_number=crl_number,
         validity=timedelta(days=settings.crl_validity_days),
         now=now,
     )
@@ -359,8 +370,7 @@ def _find_active(session: Session, department_code: str) -> Seal | None:
 
 
 def _expire_lapsed(session: Session, now: datetime) -> None:
-    """Mark lapsed seals expired; a read unless one has lapsed, so listing seals (a public
-    GET) takes no write lock."""
+    """Record lapsed seals as expired (the seal officer's commands, before issuing)."""
     lapsed = select(Seal.id).where(Seal.status.in_([SealStatus.ACTIVE, SealStatus.SUPERSEDED]),
                                    Seal.not_after <= now).limit(1)
     if session.scalar(lapsed) is None:

@@ -3,9 +3,8 @@
 One geometry function lays the seal out (ring, five-pointed star, the department name along
 the upper arc with every character turned along the arc, the purpose such as 电子证明专用章
 in a line under the star, an optional code number along the lower arc); two renderers draw
-that geometry: reportlab on a PDF canvas (vector, with the built-in STSong-Light CID font, so
-no font file is needed) and Pillow for PNG (supersampled, with a CJK TrueType font from the
-system, e.g. fonts-wqy-microhei). reportlab's own bitmap renderer needs rlPyCairo, whose
+that geometry: reportlab on a PDF canvas (vector, the characters in the embedded Song face of
+`seals.fonts`) and Pillow for PNG (supersampled, the same face). reportlab's own bitmap renderer needs rlPyCairo, whose
 pycairo dependency has no wheel here and needs the cairo C library to build, so PNG goes
 through Pillow (a reportlab dependency already).
 
@@ -21,20 +20,12 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable
 
-from seals.errors import SealImageUnavailable
+from seals.fonts import SONG_FONT_FILE, register_song_font
 
 SEAL_RED = (218, 37, 29)
-PDF_FONT = "STSong-Light"
-PNG_FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
-    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-)
 SUPERSAMPLING = 4
 MAX_NAME_ARC_DEGREES = 250.0
 MIN_NAME_ARC_DEGREES = 170.0
@@ -94,11 +85,9 @@ def draw_seal(canvas: Canvas, x: float, y: float, diameter: float, text: SealTex
               font_name: str | None = None) -> None:
     """Draw the seal as vector graphics on a reportlab canvas, centred at (x, y).
 
-    `font_name` is a font the caller registered (an embedded TrueType font, so the PDF carries
-    every glyph it shows); by default reportlab's built-in STSong-Light, which is not embedded."""
-    font = font_name or PDF_FONT
-    if font_name is None:
-        _register_pdf_font()
+    `font_name` is a TrueType font the caller registered; by default the Song face of
+    `seals.fonts`, embedded, so the PDF carries every glyph it shows."""
+    font = font_name or register_song_font()
     geometry = seal_geometry(text, diameter)
     red = tuple(channel / 255 for channel in SEAL_RED)
     canvas.saveState()
@@ -146,9 +135,7 @@ class SealFlowable(Flowable):
 
 def seal_png(text: SealText, pixels: int = 400, *, font_path: Path | None = None) -> bytes:
     """The seal as a PNG of `pixels` x `pixels`, red on a transparent background."""
-    font_file = font_path or next((path for path in PNG_FONT_CANDIDATES if path.exists()), None)
-    if font_file is None or not font_file.exists():
-        raise SealImageUnavailable("no CJK TrueType font found for the PNG seal (install fonts-wqy-microhei)")
+    font_file = font_path or SONG_FONT_FILE
     side = pixels * SUPERSAMPLING
     geometry = seal_geometry(text, side * 0.98)
     centre = side / 2
@@ -253,7 +240,3 @@ def _code_glyphs(code: str, inner_radius: float, diameter: float) -> list[Glyph]
         glyphs.append(Glyph(char, text_radius * math.cos(theta), text_radius * math.sin(theta), angle - 270, size, 1.0))
     return glyphs
 
-
-def _register_pdf_font() -> None:
-    if PDF_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))

@@ -74,15 +74,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # seal status
     "seal_good": ("印章证书未被吊销。", "The seal certificate is not revoked."),
     "revoked_after_signing": (
-        "印章证书于 {revoked_at} 吊销，晚于签名时间，签名仍然有效。",
+        "印章证书于 {revoked_at_zh} 吊销，晚于签名时间，签名仍然有效。",
         "The seal certificate was revoked at {revoked_at}, after the signing time; the signature stays valid.",
     ),
     "seal_revoked": (
-        "印章证书已于 {revoked_at} 吊销（原因：{reason}），早于签名时间。",
+        "印章证书已于 {revoked_at_zh} 吊销（原因：{reason}），早于签名时间。",
         "The seal certificate was revoked at {revoked_at} (reason: {reason}), before the signing time.",
     ),
     "seal_revoked_key_compromise": (
-        "印章证书因密钥泄露于 {revoked_at} 吊销，签名时间未经可信时间戳证明早于吊销。",
+        "印章证书因密钥泄露于 {revoked_at_zh} 吊销，签名时间未经可信时间戳证明早于吊销。",
         "The seal key was revoked as compromised at {revoked_at}; no trusted time-stamp proves the signature is older.",
     ),
     "crl_unavailable": (
@@ -91,24 +91,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "crl_invalid": ("证书吊销列表的签名无效或签发者不符。", "The CRL's signature or issuer is invalid."),
     "crl_stale": (
-        "证书吊销列表已过期（下次更新时间 {next_update}）。",
+        "证书吊销列表已过期（下次更新时间 {next_update_zh}）。",
         "The CRL is out of date (next update was due {next_update}).",
     ),
     # validity
     "within_validity": (
-        "签名时间 {signing_time} 在证书有效期内。",
+        "签名时间 {signing_time_zh} 在证书有效期内。",
         "The signing time {signing_time} lies within the certificate's validity.",
     ),
     "outside_validity": (
-        "签名时间 {signing_time} 不在证书有效期（{not_before} 至 {not_after}）内。",
+        "签名时间 {signing_time_zh} 不在证书有效期（{not_before_zh} 至 {not_after_zh}）内。",
         "The signing time {signing_time} lies outside the certificate's validity ({not_before} to {not_after}).",
     ),
     "signing_time_in_future": (
-        "签名时间 {signing_time} 晚于当前时间。",
+        "签名时间 {signing_time_zh} 晚于当前时间。",
         "The signing time {signing_time} is in the future.",
     ),
     "signing_time_missing": (
-        "签名未声明签名时间，按验证时间 {signing_time} 判断。",
+        "签名未声明签名时间，按验证时间 {signing_time_zh} 判断。",
         "The signature states no signing time; the verification time {signing_time} was used.",
     ),
     # shared

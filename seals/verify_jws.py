@@ -1,19 +1,18 @@
 """Verify a compact JWS signed by a seal, against a `TrustStore`.
 
-Only ES256 and PS256 are accepted, decided by an allow-list before any key is touched, so
+Only ES256 (low-S, `seals.ecdsa_raw`) and PS256 are accepted, decided by an allow-list before any key is touched, so
 `alg: none` and algorithm confusion (HS256 keyed with the public key, ...) fail as
 `alg_not_allowed`. The key comes from `x5c[0]` (or, without `x5c`, from the trust store by
 `kid`) and must match the algorithm's key type; a `kid` that does not name `x5c[0]` fails.
 Other `x5c` members are ignored: the chain is always built to the configured root. The
-signing time is the payload's `iat` claim; headers with `crit` and duplicate JSON members are
-rejected.
+signing time is the payload's `iat` claim; headers with `crit`, duplicate JSON members and JSON
+nested deeper than `catalog.bounded_json.MAX_DEPTH` are rejected as malformed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -22,11 +21,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from catalog import bounded_json
 from seals.b64 import b64url_decode
 from seals.ca import certificate_kid, utc_now
-from seals.jws import ES256_COORDINATE_BYTES
+from seals.ecdsa_raw import der_signature
 from seals.checks import (
     SIGNING_TIME_CLAIMED,
     SIGNING_TIME_VERIFICATION,
@@ -129,11 +128,10 @@ def _check_signature(alg: str, certificate: x509.Certificate, signing_input: byt
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "key_alg_mismatch", alg=alg)
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            if len(signature) != 2 * ES256_COORDINATE_BYTES:
+            der = der_signature(signature)
+            if der is None:
                 return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
-            r = int.from_bytes(signature[:ES256_COORDINATE_BYTES], "big")
-            s = int.from_bytes(signature[ES256_COORDINATE_BYTES:], "big")
-            key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
+            key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
         else:
             pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
             key.verify(signature, signing_input, pss, hashes.SHA256())
@@ -150,7 +148,7 @@ def _json_object(data: bytes) -> dict[str, Any]:
         return dict(pairs)
 
     try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
+        value = bounded_json.loads(data, object_pairs_hook=no_duplicates)
     except UnicodeDecodeError:
         raise ValueError("not UTF-8") from None
     if not isinstance(value, dict):

@@ -6,10 +6,13 @@ certificate checks stay ours and identical to the JWS verifier's (`checks`):
 
 - the signed byte range digest must match the CMS messageDigest, and the CMS signature must
   verify with the embedded signing certificate (ECDSA P-256 or RSA-PSS, SHA-256 only);
-- pyHanko's difference analysis judges what was appended after the signed revision: nothing,
-  or only document-security-store / document-timestamp updates (PAdES LTA) are accepted and
-  reported; anything else (new content, form filling, annotations, unclear coverage) is
-  `modified_after_signing`.
+- pyHanko's difference analysis judges what was appended after the signed revision, under
+  `SEAL_DIFF_POLICY`: nothing, or only what PAdES needs later — document security store (DSS)
+  updates and document time-stamp signatures (B-LT, B-LTA) — is accepted and reported.
+  Anything else is `modified_after_signing`: pyHanko's default policy also lets the Info
+  dictionary and the XMP metadata change (a PDF reader then shows a forged title), fill in
+  form fields and add annotations; ours does not. Bytes after the final `%%EOF` are refused
+  the same way.
 
 The signing time is the RFC 3161 signature time-stamp when one is present and its TSA chains
 to one of the trust store's time-stamp roots, otherwise the time the signer claims (/M or
@@ -27,7 +30,18 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+from pyhanko.sign.diff_analysis import (
+    CatalogModificationRule,
+    DiffResult,
+    DSSCompareRule,
+    FormUpdatingRule,
+    ModificationLevel,
+    ObjectStreamRule,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+    StandardDiffPolicy,
+    XrefStreamRule,
+)
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -49,6 +63,19 @@ from seals.verdict import Check, CheckResult, Status, Verdict
 JOSE_NAMES = {("ecdsa", "sha256"): "ES256", ("rsassa_pss", "sha256"): "PS256"}
 """The CMS (signature mechanism, digest) pairs accepted, named as in JOSE."""
 
+SEAL_DIFF_POLICY = StandardDiffPolicy(
+    global_rules=[
+        CatalogModificationRule(),
+        XrefStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
+    ],
+    form_rule=FormUpdatingRule(field_rules=[SigFieldCreationRule(), SigFieldModificationRule()]),
+)
+"""pyHanko's default policy without `DocInfoRule`, `MetadataUpdateRule` and
+`GenericFieldModificationRule`: after a seal, only DSS and document time-stamp updates."""
+_TRAILING_WHITESPACE = b" \t\r\n\f\x00"
+
 
 def verify_pdf(pdf: bytes, trust: TrustStore, *, now: datetime | None = None) -> Verdict:
     """Verify the first signature of `pdf` and return the verdict."""
@@ -59,11 +86,11 @@ def verify_pdf(pdf: bytes, trust: TrustStore, *, now: datetime | None = None) ->
             return integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "not_signed"))
         signature = signatures[0]
         certificate = x509.load_der_x509_certificate(signature.signer_cert.dump())
-        integrity = _check_integrity(signature, certificate)
+        integrity = _check_integrity(pdf, signature, certificate)
+        signing_time, source = _signing_time(signature, trust, now)
     except Exception as error:  # untrusted input: the PDF and CMS parsers raise many types
         detail = f"{type(error).__name__}"
         return integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "malformed", detail=detail))
-    signing_time, source = _signing_time(signature, trust, now)
     return Verdict(
         (
             integrity,
@@ -75,7 +102,7 @@ def verify_pdf(pdf: bytes, trust: TrustStore, *, now: datetime | None = None) ->
     )
 
 
-def _check_integrity(signature: EmbeddedPdfSignature, certificate: x509.Certificate) -> CheckResult:
+def _check_integrity(pdf: bytes, signature: EmbeddedPdfSignature, certificate: x509.Certificate) -> CheckResult:
     mechanism = signature.signer_info["signature_algorithm"].signature_algo
     alg = JOSE_NAMES.get((mechanism, signature.md_algorithm))
     if alg is None:
@@ -84,7 +111,7 @@ def _check_integrity(signature: EmbeddedPdfSignature, certificate: x509.Certific
         )
     if not key_matches_algorithm(certificate.public_key(), alg):
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "key_alg_mismatch", alg=alg)
-    signature.compute_integrity_info()
+    signature.compute_integrity_info(diff_policy=SEAL_DIFF_POLICY)
     try:
         intact, valid = generic_cms.validate_sig_integrity(
             signature.signer_info, signature.signer_cert, "data", signature.compute_digest()
@@ -95,6 +122,9 @@ def _check_integrity(signature: EmbeddedPdfSignature, certificate: x509.Certific
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "digest_mismatch")
     if not valid:
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
+    if not pdf.rstrip(_TRAILING_WHITESPACE).endswith(b"%%EOF"):
+        return CheckResult.of(Check.INTEGRITY, Status.INVALID, "modified_after_signing",
+                              detail="data follows the end of the file (%%EOF)")
     diff = signature.diff_result
     if not isinstance(diff, DiffResult):
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "modified_after_signing", detail=str(diff))

@@ -8,54 +8,59 @@ unreachable or not initialised). Errors are one line on stderr.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from api.cli.application_commands import applications_group, commitments_group, jobs_group
-from api.cli.audit_commands import audit_group
-from api.cli.catalog_commands import catalog_group
-from api.cli.certificate_commands import certificate_group
-from api.cli.client_commands import client_group
-from api.cli.consent_commands import consent_group
-from api.cli.license_commands import license_group
+from api.cli import click_zh
 from api.cli.context import EXIT_NOT_READY, CliError
-from api.cli.receipt_commands import receipt_group
-from api.cli.recheck_commands import recheck_group
-from api.cli.seal_commands import seal_group
-from api.cli.setup_commands import init_command, serve_command
-from api.cli.source_commands import connector_group, demo_group
-from api.cli.verify_commands import verify_command
+from api.cli.lazy_group import LazyCommand, LazyGroup
 from catalog.errors import NoCatalogPublished
 
+_COMMANDS = {
+    "init": LazyCommand("api.cli.setup_commands", "init_command",
+                        "初始化：创建数据目录，升级数据库结构，尚无目录时发布随附目录。可重复运行。"),
+    "serve": LazyCommand("api.cli.setup_commands", "serve_command",
+                         "用 gunicorn 启动服务（请先运行 mianzheng init），并在独立进程中运行定时任务。"),
+    "catalog": LazyCommand("api.cli.catalog_commands", "catalog_group", "证明事项目录：校验、发布、查看。"),
+    "seal": LazyCommand("api.cli.seal_commands", "seal_group",
+                        "电子印章：城市根证书、部门印章的签发、轮换、吊销和信任材料导出。"),
+    "client": LazyCommand("api.cli.client_commands", "client_group",
+                          "部门业务系统（调用方）：登记、列出、吊销、轮换访问令牌。"),
+    "consent": LazyCommand("api.cli.consent_commands", "consent_group",
+                           "本人授权：登记、撤回、查询（柜台代办；群众也可在线办理）。"),
+    "audit": LazyCommand("api.cli.audit_commands", "audit_group", "访问日志审计。"),
+    "connector": LazyCommand("api.cli.source_commands", "connector_group",
+                             "部门数据源连接器（参考实现）：以独立进程提供一个部门的数据查询接口。"),
+    "demo": LazyCommand("api.cli.source_commands", "demo_group", "演示数据：各数据源部门自己的数据库（确定性生成）。"),
+    "receipt": LazyCommand("api.cli.receipt_commands", "receipt_group", "数据共享回执：离线核验。"),
+    "certificate": LazyCommand("api.cli.certificate_commands", "certificate_group",
+                               "电子证明：窗口代为开具、列出、撤销。"),
+    "verify": LazyCommand("api.cli.verify_commands", "verify_command",
+                          "离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ1: 开头的文本文件）。"),
+    "applications": LazyCommand("api.cli.application_commands", "applications_group",
+                                "办事申请：恢复等待来源部门的申请。"),
+    "commitments": LazyCommand("api.cli.application_commands", "commitments_group", "告知承诺：事后核查与核查结果。"),
+    "jobs": LazyCommand("api.cli.application_commands", "jobs_group", "定时任务。"),
+    "recheck": LazyCommand("api.cli.recheck_commands", "recheck_group",
+                           "年度复核：逐户重新核验在保家庭是否仍符合条件（可中断，可续跑）。"),
+    "license": LazyCommand("api.cli.license_commands", "license_group", "电子证照库：存量证照导入、演示数据导出。"),
+}
+"""Every command, imported when it runs (see api/cli/lazy_group.py)."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+click_zh.install()
+
+
+@click.group(cls=LazyGroup, lazy=_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mianzheng", prog_name="mianzheng")
 def cli() -> None:
     """免证 mianzheng：无证明城市数据共享与电子证明服务。"""
 
 
-cli.add_command(init_command)
-cli.add_command(serve_command)
-cli.add_command(catalog_group)
-cli.add_command(seal_group)
-cli.add_command(client_group)
-cli.add_command(consent_group)
-cli.add_command(audit_group)
-cli.add_command(connector_group)
-cli.add_command(demo_group)
-cli.add_command(receipt_group)
-cli.add_command(certificate_group)
-cli.add_command(verify_command)
-cli.add_command(applications_group)
-cli.add_command(commitments_group)
-cli.add_command(jobs_group)
-cli.add_command(recheck_group)
-cli.add_command(license_group)
-
-
-def main() -> None:
+def main(args: Sequence[str] | None = None) -> None:
+    """Run the command line `args` (default: the process's arguments) and exit with its code."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("已取消。", err=True)
         sys.exit(1)
@@ -68,7 +73,15 @@ def main() -> None:
     except NoCatalogPublished:
         click.echo("错误：尚未发布任何目录，请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)
-    except SQLAlchemyError as error:
+    except Exception as error:
+        if not _is_database_error(error):
+            raise
         click.echo(f"错误：数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)
     sys.exit(0)
+
+
+def _is_database_error(error: Exception) -> bool:
+    """Whether `error` is SQLAlchemy's; a command that never loaded SQLAlchemy raised none."""
+    exceptions = sys.modules.get("sqlalchemy.exc")
+    return exceptions is not None and isinstance(error, exceptions.SQLAlchemyError)

@@ -11,20 +11,22 @@ from pathlib import Path
 import click
 
 from api.certificate_services import build_issuance_context
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.cli.context import (EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_ZH, CliError, database_session,
+                             settings)
+from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.versions import read_live_catalog
+from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import ExchangeError
+from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.issuance import (
     CertificateNotFound,
-    CertificateStatus,
     IssuanceContext,
-    IssuedCertificate,
     NotIssuable,
     find_certificate,
     issue_certificate,
@@ -32,8 +34,12 @@ from exchange.issuance import (
     revoke_certificate,
 )
 from exchange.pull_service import PullRefused
+from exchange.status_lists import CERTIFICATES, check_status_list, rebuild_status_list
 from seals.errors import SealError
+from seals.registry import trust_store
 
+STATUS_LIST_PROBLEMS_ZH = {"status_list_unsigned": "尚未签发", "status_list_invalid": "签名无效",
+                           "status_list_malformed": "格式错误", "status_list_stale": "已过有效期"}
 REASONS_HELP = "；".join(f"{code} {zh}" for code, (zh, _en) in REVOCATION_REASONS.items())
 
 
@@ -53,8 +59,8 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
     """窗口工作人员受申请人委托开具电子证明（与门户网站本人申请相同：调取数据并记入访问日志）。"""
     try:
         number = parse_id_number(id_number).number
-    except InvalidIdentifier as invalid:
-        raise CliError(f"身份证号无效：{invalid}") from None
+    except InvalidIdentifier:
+        raise CliError(ID_NUMBER_INVALID_ZH) from None
     current = Runtime.start(settings())
     try:
         context = _issuance_context(current)
@@ -66,6 +72,10 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
         except PullRefused as refused:
             code = EXIT_NOT_FOUND if refused.kind == "subject-not-found" else EXIT_NOT_READY
             raise CliError(f"未能调取数据（{refused.kind}）：{refused.detail}", code) from None
+        except FactNotEstablished as refused:
+            offer = f"可改为开具“{refused.alternative.name_zh}”：--proof {refused.alternative.code}。" \
+                if refused.alternative else ""
+            raise CliError(f"未开具：{refused.refusal_zh}{offer}") from None
         except SealError as error:
             raise CliError(f"出具单位的电子印章不可用：{error}", EXIT_NOT_READY) from None
         except ExchangeError as error:
@@ -122,15 +132,50 @@ def revoke_command(identifier: str, reason: str) -> None:
     """出具单位撤销电子证明 IDENTIFIER，记入证明状态列表（离线核验方需重新导出信任材料）。"""
     try:
         normalised = str(parse_identifier(identifier))
-    except InvalidCertificateIdentifier as invalid:
-        raise CliError(f"电子证明编号无效：{invalid}") from None
+    except InvalidCertificateIdentifier:
+        raise CliError("电子证明编号无效：应形如 1.2.156.3005.2.<4 位类型>.<18 位统一社会信用代码>.<10 位序号>"
+                       ".<2 位版本>.<校验位>，请逐位核对。") from None
+    current = settings()
+    signing = status_list_signing(current, seal_settings(current))
     with database_session() as session:
         try:
             issuer = find_certificate(session, normalised).issuer_department
-            certificate = revoke_certificate(session, normalised, issuer, reason, datetime.now(timezone.utc))
+            certificate = revoke_certificate(session, signing, normalised, issuer, reason, datetime.now(timezone.utc))
         except CertificateNotFound:
             raise CliError(f"没有编号为 {normalised} 的电子证明。", EXIT_NOT_FOUND) from None
         assert certificate.revoked_at is not None
         click.echo(f"电子证明 {certificate.identifier} 已于 {beijing_time(certificate.revoked_at)} 撤销"
                    f"（{REVOCATION_REASONS[certificate.revocation_reason or reason][0]}）。"
                    f"离线核验前请重新导出信任材料：mianzheng seal export-trust DIR。")
+
+
+@certificate_group.group("status-list")
+def status_list_group() -> None:
+    """电子证明状态列表：核对已签名的列表与撤销记录是否一致，必要时重新签发。"""
+
+
+@status_list_group.command("check")
+def status_list_check_command() -> None:
+    """核对已签名的状态列表是否包含每一张已撤销的电子证明（不一致时退出码 1）。"""
+    current = settings()
+    signing = status_list_signing(current, seal_settings(current))
+    with database_session() as session:
+        check = check_status_list(session, CERTIFICATES, trust_store(session), signing.url(CERTIFICATES),
+                                  datetime.now(timezone.utc))
+    click.echo(f"已撤销电子证明 {check.set_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
+               f"多记 {len(check.extra)} 张。")
+    if check.problem is not None:
+        click.echo(f"状态列表不可用：{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
+    if not check.agrees:
+        raise CliError("状态列表与撤销记录不一致：请运行 mianzheng certificate status-list rebuild。")
+    click.echo("状态列表与撤销记录一致。")
+
+
+@status_list_group.command("rebuild")
+def status_list_rebuild_command() -> None:
+    """按撤销记录重新生成并签发状态列表。"""
+    current = settings()
+    with database_session() as session:
+        rebuild_status_list(session, CERTIFICATES, status_list_signing(current, seal_settings(current)),
+                            datetime.now(timezone.utc))
+    click.echo("状态列表已按撤销记录重新签发。")

@@ -34,6 +34,7 @@ SCOPE_ZH = {
     ClientScope.EXCHANGE_REQUEST: "调取证明数据",
     ClientScope.APPLICATIONS_WRITE: "办理事项申请",
     ClientScope.CERTIFICATES_REVOKE: "注销本部门电子证明",
+    ClientScope.CATALOG_ADMIN: "管理证明清单（校验清单文件）",
 }
 T = TypeVar("T")
 SHOWN_ONCE = "访问令牌仅显示这一次，请立即妥善保存；系统只保存其摘要，无法找回（遗失请运行 mianzheng client rotate）。"

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import click
 
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_ZH, CliError, database_session, settings
 from api.secrets import SUBJECT_HASH_KEY, SecretMissing, read_secret
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number
@@ -40,8 +40,8 @@ def consent_group() -> None:
 def _subject(id_number: str) -> str:
     try:
         return subject_key(read_secret(settings(), SUBJECT_HASH_KEY), id_number)
-    except InvalidIdentifier as invalid:
-        raise CliError(f"身份证号无效：{invalid}") from None
+    except InvalidIdentifier:
+        raise CliError(ID_NUMBER_INVALID_ZH) from None
     except SecretMissing:
         raise CliError("主体标识密钥不存在，请先运行 mianzheng init。", EXIT_NOT_READY) from None
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
-from api.application_services import build_handling_context
-from api.database import standalone_session
-from api.runtime import Runtime
 from api.settings import Settings
-from exchange.applications.context import HandlingContext
+
+if TYPE_CHECKING:  # imported where used: every command imports this module, few use these
+    from sqlalchemy.orm import Session
+
+    from exchange.applications.context import HandlingContext
 
 EXIT_INVALID = 1
 EXIT_NOT_FOUND = 3
 EXIT_NOT_READY = 4
+ID_NUMBER_INVALID_ZH = "身份证号无效：应为 18 位公民身份号码（末位可为 X），出生日期和校验码须正确，请逐位核对。"
 
 
 class CliError(Exception):
@@ -35,6 +36,9 @@ def settings() -> Settings:
 @contextmanager
 def handling_context() -> Iterator[HandlingContext]:
     """The matter handlers' context for the live catalog, on a runtime of its own."""
+    from api.application_services import build_handling_context
+    from api.runtime import Runtime
+
     current = Runtime.start(settings())
     try:
         yield build_handling_context(current, *current.published_catalog())
@@ -45,5 +49,7 @@ def handling_context() -> Iterator[HandlingContext]:
 @contextmanager
 def database_session() -> Iterator[Session]:
     """A session on the configured database, committed when the command succeeds."""
+    from api.database import standalone_session
+
     with standalone_session(settings().database_url) as session:
         yield session

@@ -17,6 +17,7 @@ import click
 
 from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
 from api.license_services import build_library, signed_license_status_list
+from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
@@ -24,6 +25,8 @@ from exchange.licenses.verify import exchange_uscc_of, verify_license
 from seals.trust import TrustStore
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
+from exchange.licenses.service import LICENSES
+from exchange.status_lists import rebuild_status_list
 from exchange.licenses.demo_licenses import demo_exports
 from exchange.sources.demo_data import DEFAULT_SEED
 from exchange.sources.demo_population import build_population
@@ -92,12 +95,10 @@ FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_co
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def export_status_command(folder: Path) -> None:
     """把签名的电子证照状态列表写入信任材料目录（license-status-list.jws，供 license verify 离线核验）。"""
-    current = Runtime.start(settings())
-    try:
-        with database_session() as session:
-            token = signed_license_status_list(current, session)
-    finally:
-        current.engine.dispose()
+    current = settings()
+    with database_session() as session:
+        token = signed_license_status_list(session) or rebuild_status_list(
+            session, LICENSES, status_list_signing(current, seal_settings(current)), datetime.now(timezone.utc))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / LICENSE_STATUS_LIST_FILE).write_text(token + "\n", encoding="ascii")
     click.echo(f"已写入 {folder / LICENSE_STATUS_LIST_FILE}（有效期一天）。")

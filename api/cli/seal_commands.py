@@ -1,5 +1,5 @@
 """`mianzheng seal ...`: the seal officer's commands — the city CA, department seals
-(issue, rotate, revoke), seal images and the exported trust material (with the signed
+(issue, rotate, revoke), the CRL, seal images and the exported trust material (with the signed
 certificate status list, for offline verification: `api.offline_trust`)."""
 
 from __future__ import annotations
@@ -10,17 +10,26 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from api.certificate_services import status_list_url
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from api.offline_trust import STATUS_LIST_FILE, export_offline_trust
-from api.seal_config import seal_settings
+from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
 from catalog.model import Department
 from catalog.versions import read_live_catalog
-from exchange.issuance import status_list_token
+from exchange.status_lists import CERTIFICATES, rebuild_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import CaMissing, SealError, SealNotFound
-from seals.registry import import_ca, init_ca, issue_seal, list_seals, revoke_seal, rotate_seal, trust_store
+from seals.registry import (
+    current_crl,
+    import_ca,
+    init_ca,
+    issue_seal,
+    list_seals,
+    refresh_crl,
+    revoke_seal,
+    rotate_seal,
+    trust_store,
+)
 from seals.seal_image import SealText, seal_png
 
 STATUS_ZH = {"active": "有效", "superseded": "已轮换", "revoked": "已吊销", "expired": "已过期"}
@@ -116,16 +125,32 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
                    f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}。")
 
 
+@seal_group.command("crl")
+@click.option("--force", is_flag=True, help="未到期也重新签发")
+def crl_command(force: bool) -> None:
+    """签发印章证书吊销列表（CRL）：距下次更新不足一天时重新签发。请每日运行（如系统定时任务）。"""
+    with database_session() as session:
+        try:
+            signed = refresh_crl(session, seal_settings(settings()), force=force)
+            crl = current_crl(session)
+        except SealError as error:
+            raise _fail(error) from None
+    assert crl is not None and crl.next_update_utc is not None
+    state = "已重新签发" if signed else "尚未到期，未重新签发"
+    click.echo(f"CRL {state}；下次更新 {beijing_time(crl.next_update_utc)}。")
+
+
 @seal_group.command("list")
 @click.argument("department", required=False)
 def list_command(department: str | None) -> None:
     """列出电子印章（可只列一个部门）。"""
     with database_session() as session:
         seals = list_seals(session, department)
+    now = datetime.now(timezone.utc)
     if not seals:
         raise CliError("没有符合条件的印章。", EXIT_NOT_FOUND)
     for seal in seals:
-        click.echo(f"{seal.department_code:<5} {STATUS_ZH[seal.status.value]:<4} {seal.department_name}  "
+        click.echo(f"{seal.department_code:<5} {STATUS_ZH[seal.status_at(now).value]:<4} {seal.department_name}  "
                    f"有效期 {beijing_time(seal.not_before, '%Y-%m-%d')}～{beijing_time(seal.not_after, '%Y-%m-%d')}  "
                    f"kid {seal.kid}")
 
@@ -150,9 +175,9 @@ def export_trust_command(directory: Path) -> None:
     current, sealing = settings(), seal_settings(settings())
     with database_session() as session:
         try:
-            store = trust_store(session, sealing)
-            status_list = status_list_token(session, sealing, current.exchange_department,
-                                            status_list_url(current), datetime.now(timezone.utc))
+            store = trust_store(session)
+            status_list = stored_status_list(session, CERTIFICATES.list_id) or rebuild_status_list(
+                session, CERTIFICATES, status_list_signing(current, sealing), datetime.now(timezone.utc))
         except SealError as error:
             raise _fail(error) from None
     export_offline_trust(directory, store, status_list)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
 from api.initialise import initialise
-from api.jobs import DEFAULT_INTERVAL_SECONDS, start_job_process
+from api.jobs import DEFAULT_INTERVAL_SECONDS
+from api.jobs_supervisor import JobsSupervisor
 from api.server import serve
+from api.settings import recorded_public_url
 from catalog.versions import latest_version
 
 
@@ -26,14 +30,13 @@ def init_command() -> None:
 @click.option("--jobs-interval", default=DEFAULT_INTERVAL_SECONDS, show_default=True, type=click.FloatRange(min=0),
               help="定时任务（恢复等待中的申请、告知承诺事后核查）间隔秒数；0 表示不在本机运行")
 def serve_command(host: str, port: int, workers: int, jobs_interval: float) -> None:
-    """用 gunicorn 启动服务（请先运行 mianzheng init），并在独立进程中运行定时任务。"""
+    """用 gunicorn 启动服务（请先运行 mianzheng init），并在独立进程中运行定时任务。
+
+    未设置 MIANZHENG_PUBLIC_URL、init 也未记录对外地址时，对外地址随 --host 与 --port 而定。"""
+    if "MIANZHENG_PUBLIC_URL" not in os.environ and recorded_public_url(settings().var_dir) is None:
+        os.environ["MIANZHENG_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     with database_session() as session:
         if latest_version(session) is None:
             raise CliError("数据库尚未初始化，请先运行 mianzheng init。", EXIT_NOT_READY)
-    jobs = start_job_process(jobs_interval) if jobs_interval > 0 else None
-    try:
-        serve(host=host, port=port, workers=workers)
-    finally:
-        if jobs is not None:
-            jobs.terminate()
-            jobs.join(timeout=10)
+    serve(host=host, port=port, workers=workers,
+          companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)

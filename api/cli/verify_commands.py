@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,16 @@ import click
 
 from api.cli.context import EXIT_INVALID, CliError
 from api.offline_trust import STATUS_LIST_FILE, load_offline_trust
+from catalog.citizen_id import parse_id_number
+from catalog.errors import InvalidIdentifier
+from catalog.city_time import beijing_time
 from exchange.certificates.model import format_datetime_zh, parse_time
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
 from exchange.certificates.verify import verify_certificate
 from seals.verdict import Check, Status
 
 DEFAULT_TRUST_DIR = Path("trust")
+DEFAULT_MAX_AGE_HOURS = 6.0
 STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
 CHECK_ZH = {
     Check.INTEGRITY: "完整性",
@@ -42,11 +47,19 @@ CHECK_ZH = {
               help="信任材料目录（mianzheng seal export-trust 导出，含 status-list.jws）")
 @click.option("--id-number", default=None, help="持有人公民身份号码（可选，用于核验持有人；不会完整显示）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/verify 相同）")
-def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | None, as_json: bool) -> None:
+@click.option("--max-age", "max_age_hours", default=DEFAULT_MAX_AGE_HOURS, show_default=True,
+              type=click.FloatRange(min=0), help="状态列表签发超过该小时数时提醒重新导出（其后的撤销不在其中）")
+def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | None, as_json: bool,
+                   max_age_hours: float) -> None:
     """离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ1: 开头的文本文件）。
 
     逐项列出检查结果和结论；证明有效时退出码为 0，无效、已撤销或无法确定时为 1。"""
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its findings are in the verdict, not on stderr
+    if id_number:
+        try:
+            parse_id_number(id_number)
+        except InvalidIdentifier:
+            raise click.BadParameter("公民身份号码格式不正确，请核对（也可以不填）。", param_hint="--id-number") from None
     try:
         trust = load_offline_trust(trust_dir)
     except (OSError, ValueError):
@@ -57,6 +70,14 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:
         _print(verdict, trust.status_list is None)
+    signed_at = trust.status_list_signed_at
+    if signed_at is not None:
+        age = datetime.now(timezone.utc) - signed_at
+        note = f"证明状态信息（{STATUS_LIST_FILE}）签发于 {beijing_time(signed_at)}（北京时间）。"
+        if age > timedelta(hours=max_age_hours):
+            note += (f"已超过 {max_age_hours:g} 小时，此后的撤销不会反映在本结论中；"
+                     f"请用 mianzheng seal export-trust {trust_dir} 重新导出后再核验。")
+        click.echo(note, err=as_json or age > timedelta(hours=max_age_hours))
     if not verdict.valid:
         raise SystemExit(EXIT_INVALID)
 

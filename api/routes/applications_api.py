@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 
 from api.application_services import handling_context, resolve_in_background
-from api.auth import CLIENT_SECURITY, require_client
+from api.auth import CLIENT_SECURITY, client_first, require_client
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.schemas.applications import (
@@ -54,6 +54,7 @@ RESPOND_ASYNC = "respond-async"
 
 
 @blp.route("/matters/<code>/applications", methods=["POST"])
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(ApplicationCreateSchema)
 @blp.response(201, ApplicationSchema)
 @blp.alt_response(200, description="The request id was used before for the same application: it is returned")
@@ -114,6 +115,7 @@ def read_application(application_id: str) -> dict[str, Any]:
 
 
 @blp.route("/applications/<application_id>/commitments", methods=["POST"])
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(CommitmentsAddSchema)
 @blp.response(200, ApplicationSchema)
 @blp.doc(security=CLIENT_SECURITY)
@@ -128,6 +130,7 @@ def commit(body: dict[str, Any], application_id: str) -> dict[str, Any]:
 
 
 @blp.route("/commitments")
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(CommitmentQuerySchema, location="query")
 @blp.response(200, CommitmentSchema(many=True))
 @blp.doc(security=CLIENT_SECURITY)
@@ -140,6 +143,7 @@ def commitments(args: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @blp.route("/tasks")
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(TaskQuerySchema, location="query")
 @blp.response(200, TaskSchema(many=True))
 @blp.doc(security=CLIENT_SECURITY)
@@ -151,6 +155,7 @@ def tasks(args: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @blp.route("/tasks/<task_id>/result", methods=["POST"])
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(TaskResultSchema)
 @blp.response(200, ApplicationSchema)
 @blp.doc(security=CLIENT_SECURITY)

@@ -41,10 +41,6 @@ HOUSEHOLDS_LISTED = 6
 MAX_INCOME_CHANGE = Decimal(100_000)
 RELATION_VOCABULARY = ("HOUSEHOLD_REGISTRATION", "relation_to_head")
 """The catalog data item whose values name a person's relation to the head of household."""
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 class RequestBuilder(Protocol):
@@ -75,10 +71,8 @@ def workbench() -> Response:
     matters = [catalog.matters[code] for code in DEMO_MATTERS if code in catalog.matters]
     situations = {matter.code: [(key, HOUSEHOLD_SITUATIONS[key]) for key in DEMO_MATTERS[matter.code].situations]
                   for matter in matters}
-    response = make_response(render_template("caseworker.html", matters=matters, situations=situations,
-                                             labels=_labels(catalog)))
-    response.headers.update(PAGE_HEADERS)
-    return response
+    return make_response(render_template("caseworker.html", matters=matters, situations=situations,
+                                         labels=_labels(catalog), demo=runtime().settings.dev_idp))
 
 
 @bp.route("/client")
@@ -96,6 +90,8 @@ def households() -> Response:
     """Demo households of a situation, each with its members (ID numbers masked) and the
     application request to file for it; 404 when the installation has no demo data."""
     require_client(ClientScope.APPLICATIONS_WRITE)
+    if not runtime().settings.dev_idp:
+        raise Problem("not-found", "Demo households are offered only with the development identity provider.")
     catalog = live_catalog().catalog
     code = request.args.get("matter", PUBLIC_RENTAL_HOUSING)
     demo = DEMO_MATTERS.get(code)

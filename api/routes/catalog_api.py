@@ -1,6 +1,7 @@
 """Read access to the live catalog for everyone (`/api/v1/catalog/...`): departments, proofs,
 matters and the city's constants; and a dry-run
-validator that catalog administrators can post a catalog document to.
+validator that the catalog administrator's systems (scope catalog:admin) can post a catalog
+document to.
 
 Responses carry the live version's content hash as ETag, so clients can poll cheaply.
 """
@@ -23,7 +24,9 @@ from api.catalog_views import (
     proof_view,
 )
 from api.live_catalog import LiveCatalog, live_catalog
-from api.openapi import Blueprint
+from api.auth import CLIENT_SECURITY, client_first
+from api.openapi import Blueprint, before_parsing
+from api.rate_limit import limit_catalog_validation
 from api.problems import Problem
 from api.runtime import db
 from api.schemas.catalog import (
@@ -42,6 +45,7 @@ from catalog.errors import CatalogInvalid
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
 from catalog.versions import list_versions
+from exchange.clients import ClientScope
 
 T = TypeVar("T")
 
@@ -178,10 +182,20 @@ class CatalogDocumentSchema(ma.Schema):
 
 
 @blp.route("/validation", methods=["POST"])
+@client_first(ClientScope.CATALOG_ADMIN)
+@before_parsing(limit_catalog_validation)
 @blp.arguments(CatalogDocumentSchema)
 @blp.response(200, ValidationResultSchema)
+@blp.alt_response(401, description="No or invalid client token")
+@blp.alt_response(403, description="The client lacks the scope catalog:admin")
+@blp.alt_response(429, description="rate-limited, with Retry-After")
+@blp.doc(security=CLIENT_SECURITY)
 def validate(document: dict[str, Any]) -> dict[str, Any]:
-    """Validate a catalog document without publishing it; 400 lists every problem."""
+    """Validate a catalog document without publishing it; 400 lists every problem.
+
+    For the catalog administrator's systems only (a client token with the scope catalog:admin),
+    and rate-limited per client: validation parses and checks every expression of the document.
+    """
     try:
         catalog = catalog_from_document(document)
     except CatalogInvalid as invalid:

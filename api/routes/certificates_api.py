@@ -5,13 +5,14 @@ signed status list and verifies a certificate in any of its three forms (`/api/v
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 
-from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_subject_key, current_citizen, require_client
+from api.auth import (CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, citizen_subject_key, client_first, current_citizen,
+                      require_client)
 from api.certificate_services import current_status_list, issuance_context, verify_form
+from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -26,22 +27,25 @@ from api.schemas.certificates import (
     VerifyRequestSchema,
 )
 from catalog.model import Catalog, Mode
+from exchange.certificate_records import IssuedCertificate
+from exchange.asserted_facts import FactNotEstablished
 from exchange.clients import ClientScope
 from exchange.issuance import (
     CertificateNotFound,
-    IssuedCertificate,
     find_certificate,
     holder_certificates,
     issuable_proofs,
     issue_certificate,
     revoke_certificate,
 )
-from exchange.pull_service import PullRefused
+from exchange.answer_store import RequestIdConflict
+from exchange.pull_service import REQUEST_ID, PullRefused
 from seals.ca import utc_now
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
                 description="E-certificates: issue, download, revoke, verify (电子证明)")
 
+IDEMPOTENCY_KEY = "Idempotency-Key"
 FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
          "qr": ("qr_payload", "text/plain")}
 
@@ -76,19 +80,42 @@ def issuable() -> list[dict[str, Any]]:
 
 
 @blp.route("/me/certificates", methods=["POST"])
+@citizen_first
 @blp.arguments(IssueRequestSchema)
 @blp.response(201, CertificateSummarySchema)
-@blp.doc(security=CITIZEN_SECURITY)
+@blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
+@blp.doc(security=CITIZEN_SECURITY, parameters=[{
+    "in": "header", "name": IDEMPOTENCY_KEY, "required": False, "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
+    "description": "Repeating the request with the same key returns the certificate issued first, never a second one"}])
 def issue(body: dict[str, str]) -> dict[str, Any]:
     """Issue one of my proofs now, from the source department's current data, under its seal."""
     citizen = current_citizen()
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is not None and not REQUEST_ID.fullmatch(key):
+        raise Problem("invalid-request", f"{IDEMPOTENCY_KEY}: 1-128 characters of A-Z a-z 0-9 . _ : -",
+                      errors=[{"pointer": IDEMPOTENCY_KEY, "detail": "1-128 characters of A-Z a-z 0-9 . _ : -"}])
     context = issuance_context()
     try:
-        certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"])
+        certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"],
+                                        idempotency_key=key)
     except PullRefused as refused:
         headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
         raise Problem(refused.kind, refused.detail, headers=headers) from None
+    except RequestIdConflict as conflict:
+        raise Problem("conflict", str(conflict), headers={"Retry-After": "5"},
+                      errors=[{"pointer": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
+    except FactNotEstablished as refused:
+        raise fact_problem(refused) from None
     return certificate_view(context.catalog, certificate)
+
+
+def fact_problem(refused: FactNotEstablished) -> Problem:
+    """fact-not-established, with the holder's explanation and the neutral document offered."""
+    alternative = refused.alternative
+    return Problem("fact-not-established", str(refused), errors=[{"pointer": "#/proof", "detail": refused.refusal_zh}],
+                   extensions={"detail_zh": refused.refusal_zh,
+                               "alternative": {"code": alternative.code, "name_zh": alternative.name_zh}
+                               if alternative else None})
 
 
 @blp.route("/me/certificates")
@@ -127,13 +154,15 @@ def download(name: str) -> Response:
 
 
 @blp.route("/certificates/<identifier>/revocation", methods=["POST"])
+@client_first(ClientScope.CERTIFICATES_REVOKE)
 @blp.arguments(RevocationSchema)
 @blp.response(200, CertificateSummarySchema)
 @blp.doc(security=CLIENT_SECURITY)
 def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     """Revoke a certificate your department issued (scope certificates:revoke)."""
     client = require_client(ClientScope.CERTIFICATES_REVOKE)
-    certificate = revoke_certificate(db(), identifier, client.department_code, body["reason"], utc_now())
+    signing = status_list_signing(runtime().settings, runtime().seal_settings)
+    certificate = revoke_certificate(db(), signing, identifier, client.department_code, body["reason"], utc_now())
     db().commit()
     return certificate_view(live_catalog().catalog, certificate)
 
@@ -143,7 +172,10 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
                             "content": {"application/jwt": {"schema": {"type": "string"}}}}})
 def status_list() -> Response:
     """The city's certificate status list: one revocation bit per certificate, signed."""
-    response = Response(current_status_list(), mimetype="application/jwt")
+    token = current_status_list()
+    if token is None:
+        raise Problem("not-found", "证明状态列表尚未签发。")
+    response = Response(token, mimetype="application/jwt")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -161,7 +193,7 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
     if "pdf_base64" in body:
         try:
             form: bytes | str = base64.b64decode(body["pdf_base64"], validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a character outside ASCII
             raise Problem("invalid-request", "pdf_base64 is not base64",
                           errors=[{"pointer": "#/pdf_base64", "detail": "not base64"}]) from None
     else:

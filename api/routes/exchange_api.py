@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, g, jsonify, request
 
-from api.auth import CLIENT_SECURITY, require_client
+from api.auth import CLIENT_SECURITY, client_first, require_client
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.pull_context import pull_context
+from api.runtime import runtime
 from api.schemas.exchange import ExchangeAnswerSchema, ExchangeRequestSchema
 from exchange.clients import ClientScope
-from exchange.pull_service import Envelope, PullRefused, answer_request
+from exchange.access_log import AccessEntry, Outcome, Reason, record_access
+from exchange.pull_service import REQUEST_ID, Envelope, PullRefused, answer_request
 
 blp = Blueprint("exchange", __name__, url_prefix="/api/v1/exchange",
                 description="Departments pull proof data from source departments instead of asking for paper")
 
 
 @blp.route("/requests", methods=["POST"])
+@client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(ExchangeRequestSchema)
 @blp.response(200, ExchangeAnswerSchema)
 @blp.alt_response(401, description="No or invalid client token")
@@ -44,14 +47,37 @@ def request_proof(body: dict[str, Any]) -> Response:
         subject_id_number=subject.get("id_number"), subject_uscc=subject.get("uscc"),
         consent_id=body.get("consent_id"), legal_basis=body.get("legal_basis"),
     )
+    context = pull_context()
+    g.access_logged = True  # from here on the use case logs whatever happens
     try:
-        result = answer_request(pull_context(), client, envelope)
+        result = answer_request(context, client, envelope)
     except PullRefused as refused:
         raise _problem(refused) from None
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+@blp.after_request
+def log_refusals_before_the_use_case(response: Response) -> Response:
+    """A request refused before `answer_request` ran (credentials, scope, a malformed body) or
+    failed without an entry is logged here: every exchange request leaves one."""
+    if response.status_code < 400 or g.get("access_logged"):
+        return response
+    client = g.get("client")
+    body = request.get_json(silent=True) if request.is_json and client is not None else None  # nothing read for strangers
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    reason = _EDGE_REASONS.get(response.status_code, Reason.INVALID_REQUEST if response.status_code < 500
+                               else Reason.INTERNAL_ERROR)
+    record_access(runtime().sessions, AccessEntry(
+        outcome=Outcome.FAILED if response.status_code >= 500 else Outcome.DENIED, reason=reason,
+        request_id=request_id if isinstance(request_id, str) and REQUEST_ID.fullmatch(request_id) else None,
+        client_id=client.client_id if client else None, consumer_department=client.department_code if client else None))
+    return response
+
+
+_EDGE_REASONS = {401: Reason.UNAUTHENTICATED, 403: Reason.INSUFFICIENT_SCOPE}
 
 
 def _problem(refused: PullRefused) -> Problem:

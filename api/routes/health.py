@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import marshmallow as ma
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,6 +12,7 @@ from api.openapi import Blueprint
 from api.problems import Problem
 from api.runtime import db
 from catalog.versions import latest_version
+from exchange.job_heartbeats import JOBS_NAME, jobs_state
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
@@ -18,10 +21,16 @@ class LivenessSchema(ma.Schema):
     status = ma.fields.String(metadata={"example": "ok"})
 
 
+class JobsSchema(ma.Schema):
+    status = ma.fields.String(metadata={"description": "ok, late (no pass for 3 intervals) or absent (never ran)"})
+    last_beat = ma.fields.DateTime(allow_none=True, metadata={"description": "When the jobs last finished a pass"})
+
+
 class ReadinessSchema(ma.Schema):
     status = ma.fields.String(metadata={"example": "ready"})
     database = ma.fields.String(metadata={"example": "ok"})
     catalog_version = ma.fields.Integer(metadata={"description": "Number of the live catalog version"})
+    jobs = ma.fields.Nested(JobsSchema, metadata={"description": "The scheduled jobs' heartbeat"})
 
 
 @blp.route("/healthz")
@@ -33,13 +42,15 @@ def healthz() -> dict[str, str]:
 
 @blp.route("/readyz")
 @blp.response(200, ReadinessSchema)
-@blp.alt_response(503, description="The database is unreachable or holds no catalog yet")
+@blp.alt_response(503, description="The database is unreachable, holds no catalog yet, or the jobs stopped")
 def readyz() -> dict[str, object]:
-    """The database answers and a catalog has been published."""
+    """The database answers, a catalog has been published, and the scheduled jobs are not late
+    (they are reported `absent` where none ever ran against this database)."""
     session = db()
     try:
         session.execute(text("SELECT 1"))
         version = latest_version(session)
+        jobs = jobs_state(session, JOBS_NAME, datetime.now(timezone.utc))
     except SQLAlchemyError as error:
         raise Problem(
             "service-unavailable",
@@ -47,4 +58,8 @@ def readyz() -> dict[str, object]:
         ) from None
     if version is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
-    return {"status": "ready", "database": "ok", "catalog_version": version.number}
+    if jobs.late:
+        raise Problem("service-unavailable", f"The scheduled jobs have not run since {jobs.last_beat:%Y-%m-%dT%H:%M:%SZ}: "
+                      "waiting applications do not resume and the status list is not renewed.")
+    return {"status": "ready", "database": "ok", "catalog_version": version.number,
+            "jobs": {"status": jobs.status, "last_beat": jobs.last_beat}}

@@ -255,8 +255,9 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
                             "content": {"application/jwt": {"schema": {"type": "string"}}}}})
 def status_list() -> Response:
     """The city's license status list: one revocation bit per license version, with reasons (superseded, ...)."""
-    token = signed_license_status_list(runtime(), db())
-    db().commit()
+    token = signed_license_status_list(db())
+    if token is None:
+        raise Problem("not-found", "电子证照状态列表尚未签发。")
     response = Response(token, mimetype="application/jwt")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

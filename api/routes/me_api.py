@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from api.access_log_views import access_log_page
-from api.auth import CITIZEN_SECURITY, citizen_subject_key, current_citizen
+from api.auth import CITIZEN_SECURITY, citizen_first, citizen_subject_key, current_citizen
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -26,6 +26,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me",
 
 
 @blp.route("/access-log")
+@citizen_first
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, AccessLogPageSchema)
 @blp.doc(security=CITIZEN_SECURITY)
@@ -42,10 +43,11 @@ def consents() -> list[dict[str, Any]]:
     """My consents, newest first, with their status now."""
     key = citizen_subject_key(current_citizen())
     catalog = live_catalog().catalog
-    return [_consent_view(catalog, consent) for consent in list_consents(db(), key)]
+    return [consent_view(catalog, consent) for consent in list_consents(db(), key)]
 
 
 @blp.route("/consents", methods=["POST"])
+@citizen_first
 @blp.arguments(ConsentCreateSchema)
 @blp.response(201, ConsentSchema)
 @blp.doc(security=CITIZEN_SECURITY)
@@ -62,7 +64,7 @@ def grant(body: dict[str, Any]) -> dict[str, Any]:
         raise Problem("invalid-request", str(invalid),
                       errors=[{"pointer": f"#/{invalid.field}", "detail": invalid.detail}]) from None
     session.commit()
-    return _consent_view(catalog, consent)
+    return consent_view(catalog, consent)
 
 
 @blp.route("/consents/<consent_id>", methods=["DELETE"])
@@ -74,10 +76,11 @@ def withdraw(consent_id: str) -> dict[str, Any]:
     session = db()
     consent = withdraw_consent(session, consent_id, subject_key=key)
     session.commit()
-    return _consent_view(live_catalog().catalog, consent)
+    return consent_view(live_catalog().catalog, consent)
 
 
-def _consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
+def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
+    """A consent as the API and the portal's 我的授权 page show it."""
     matter = catalog.matters.get(consent.matter)
     department = catalog.departments.get(consent.consumer_department)
     return {
@@ -85,6 +88,7 @@ def _consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
         "matter": consent.matter,
         "matter_name_zh": matter.name_zh if matter else None,
         "proofs": consent.proofs,
+        "proof_names_zh": [catalog.proofs[code].name_zh if code in catalog.proofs else code for code in consent.proofs],
         "department": consent.consumer_department,
         "department_name_zh": department.name_zh if department else None,
         "channel": consent.channel,

@@ -1,5 +1,5 @@
 """The citizen portal (市民服务), Chinese web pages: sign in, request an e-certificate of one's
-own proof, see "my certificates" and "who used my data", sign out.
+own proof, see "my certificates", "who used my data" and "my consents" (withdraw one), sign out.
 
 Pages only: issuance, listing and the access log go through the same functions as the JSON
 API (`api.certificate_services.issuance_context`, `api.routes.certificates_api.certificate_view`,
@@ -22,10 +22,15 @@ from api.form_tokens import form_token, form_token_valid
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES, Problem
 from api.routes.certificates_api import certificate_view
+from api.routes.me_api import consent_view
 from api.runtime import db, runtime
+from api.schemas.me import MAX_OFFSET
 from catalog.citizen_id import mask_id_number
-from catalog.model import Catalog, Mode
+from catalog.model import Catalog, Domain, ItemType, Mode, Proof
+from exchange.access_log import REASON_ZH
+from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.consent import list_consents, withdraw_consent
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
 from exchange.pull_service import PullRefused
@@ -34,17 +39,18 @@ bp = Blueprint("portal_pages", __name__, url_prefix="/portal")
 
 MAX_PURPOSE_LENGTH = 100
 ACCESS_LOG_PAGE_SIZE = 20
-REASONS_ZH = {slug: kind.title_zh for slug, kind in PROBLEM_TYPES.items()} | {"replayed": "重复请求，按首次答复提供"}
 """Access-log reasons (a problem type, or "replayed") as the citizen reads them."""
 
 
 class _FormRefused(Exception):
-    """A request for a certificate that is refused, with the Chinese message and the status."""
+    """A request for a certificate that is refused, with the Chinese message, the status and
+    the proof offered instead (a neutral document), if any."""
 
-    def __init__(self, message_zh: str, status: int) -> None:
+    def __init__(self, message_zh: str, status: int, alternative: Proof | None = None) -> None:
         super().__init__(message_zh)
         self.message_zh = message_zh
         self.status = status
+        self.alternative = alternative
 
 
 @bp.route("")
@@ -58,7 +64,8 @@ def home() -> Response:
 
 @bp.route("/certificates", methods=["POST"])
 def request_certificate() -> Response:
-    """Issue the chosen proof now and show it in "my certificates"; errors on the form page."""
+    """First a preview of what will be issued, whom the exchange will ask and what the page
+    will state; once confirmed, issue it and show it in "my certificates". Errors on the form page."""
     citizen = _signed_in()
     if citizen is None:
         return _signed_out()
@@ -67,10 +74,12 @@ def request_certificate() -> Response:
     try:
         if not form_token_valid():
             raise _FormRefused("页面已过期或来源不明，请刷新页面后重新提交。", 400)
+        if request.form.get("confirmed") != "1":
+            return _preview(citizen, proof_code, purpose)
         identifier = _issue(citizen, proof_code, purpose)
     except _FormRefused as refused:
         return _request_page(citizen, proof_code=proof_code, purpose=purpose[:MAX_PURPOSE_LENGTH],
-                             error=refused.message_zh, status=refused.status)
+                             error=refused.message_zh, status=refused.status, alternative=refused.alternative)
     return redirect(url_for("portal_pages.certificates", issued=identifier), 303)
 
 
@@ -95,9 +104,33 @@ def access_log() -> Response:
     citizen = _signed_in()
     if citizen is None:
         return _signed_out()
-    offset = max(0, request.args.get("offset", 0, type=int))
+    offset = min(max(0, request.args.get("offset", 0, type=int)), MAX_OFFSET)
     page = access_log_page(citizen_subject_key(citizen), limit=ACCESS_LOG_PAGE_SIZE, offset=offset)
-    return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASONS_ZH)
+    return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASON_ZH)
+
+
+@bp.route("/consents")
+def consents() -> Response:
+    """我的授权: every consent the citizen gave, its status, and a button to withdraw it."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    catalog = live_catalog().catalog
+    views = [consent_view(catalog, c) for c in list_consents(db(), citizen_subject_key(citizen))]
+    return _page("portal_consents.html", citizen, consents=views, withdrawn=request.args.get("withdrawn", ""))
+
+
+@bp.route("/consents/<consent_id>/withdrawal", methods=["POST"])
+def withdraw(consent_id: str) -> Response:
+    """Withdraw one of the citizen's consents (POST/redirect/GET); the department can no longer pull."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    if not form_token_valid():
+        return redirect(url_for("portal_pages.consents"), 303)
+    withdraw_consent(db(), consent_id, subject_key=citizen_subject_key(citizen))
+    db().commit()
+    return redirect(url_for("portal_pages.consents", withdrawn=consent_id), 303)
 
 
 @bp.route("/sign-out", methods=["POST"])
@@ -109,12 +142,30 @@ def sign_out() -> Response:
     return response
 
 
-def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
-    """Issue the certificate; its identifier, or `_FormRefused` with the reason in Chinese."""
+def _check_request(proof_code: str, purpose: str) -> None:
+    """`_FormRefused` unless a proof is chosen and the purpose has the right length."""
     if not proof_code:
         raise _FormRefused("请选择要开具的证明。", 400)
     if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
         raise _FormRefused(f"请填写用途（1 至 {MAX_PURPOSE_LENGTH} 个字）。", 400)
+
+
+def _preview(citizen: CitizenIdentity, proof_code: str, purpose: str) -> Response:
+    """What will be issued, before anything is pulled: the proof, the issuing department asked
+    for the record, the items the page will state, validity, purpose, and when it is refused."""
+    _check_request(proof_code, purpose)
+    catalog = live_catalog().catalog
+    proof = next((p for p in issuable_proofs(catalog) if p.code == proof_code), None)
+    if proof is None:
+        raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400)
+    items = [item.name_zh for item in proof.data_items if item.printed and item.type is not ItemType.ID_NUMBER]
+    return _page("portal_preview.html", citizen, proof=proof, department=catalog.departments[proof.department],
+                 items=items, purpose=purpose)
+
+
+def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
+    """Issue the certificate; its identifier, or `_FormRefused` with the reason in Chinese."""
+    _check_request(proof_code, purpose)
     context = issuance_context()
     try:
         return issue_certificate(context, citizen.name, citizen.id_number, proof_code, purpose).identifier
@@ -122,6 +173,9 @@ def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
         raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400) from None
     except PullRefused as refused:
         raise _FormRefused(_refusal_zh(context.catalog, proof_code, refused), PROBLEM_TYPES[refused.kind].status) \
+            from None
+    except FactNotEstablished as refused:
+        raise _FormRefused(refused.refusal_zh, PROBLEM_TYPES["fact-not-established"].status, refused.alternative) \
             from None
 
 
@@ -135,15 +189,31 @@ def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
 
 
 def _request_page(citizen: CitizenIdentity, *, proof_code: str, purpose: str, error: str | None,
-                  status: int) -> Response:
+                  status: int, alternative: Proof | None = None) -> Response:
     catalog = live_catalog().catalog
-    proofs = [{"code": p.code, "name_zh": p.name_zh, "department_name_zh": catalog.departments[p.department].name_zh,
-               "mode": p.mode.value, "mode_zh": p.mode.label_zh, "online_issue": p.mode is Mode.ONLINE_ISSUE}
-              for p in issuable_proofs(catalog)]
-    response = _page("portal.html", citizen, proofs=proofs, proof_code=proof_code, purpose=purpose, error=error,
-                     max_purpose_length=MAX_PURPOSE_LENGTH)
+    response = _page("portal.html", citizen, groups=_life_event_groups(catalog), proof_code=proof_code, purpose=purpose,
+                     error=error,
+                     alternative=alternative, max_purpose_length=MAX_PURPOSE_LENGTH)
     response.status_code = status
     return response
+
+
+def _life_event_groups(catalog: Catalog) -> list[dict[str, Any]]:
+    """The proofs a citizen can have issued, each under the first life event (a matter's domain,
+    in the catalog's order of domains) that needs it; the rest under 其他证明."""
+    domains = {proof.code: [matter.domain for matter in catalog.matters.values()
+                            if any(entry.proof == proof.code for entry in matter.proofs)]
+               for proof in catalog.proofs.values()}
+    groups: dict[str, dict[str, Any]] = {}
+    for proof in issuable_proofs(catalog):
+        needed_by = sorted(domains[proof.code], key=list(Domain).index)
+        label = needed_by[0].label_zh if needed_by else "其他证明"
+        group = groups.setdefault(label, {"label_zh": label, "order": list(Domain).index(needed_by[0])
+                                          if needed_by else len(Domain), "proofs": []})
+        group["proofs"].append({"code": proof.code, "name_zh": proof.name_zh, "mode": proof.mode.value,
+                                "mode_zh": proof.mode.label_zh,
+                                "department_name_zh": catalog.departments[proof.department].name_zh})
+    return sorted(groups.values(), key=lambda group: group["order"])
 
 
 def _page(template: str, citizen: CitizenIdentity, **context: Any) -> Response:

@@ -17,6 +17,7 @@ from flask import Response, json, url_for
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.runtime import db, runtime
+from seals.ca import utc_now
 from seals.registry import Seal, list_seals, trust_store
 from seals.seal_image import SealText, seal_png
 from seals.trust import TrustStore
@@ -34,9 +35,21 @@ def _raw(body: bytes | str, media_type: str) -> Response:
     return response
 
 
-def _document(media_type: str, description: str) -> dict[str, Any]:
+def _document(media_type: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"responses": {"200": {"description": description,
-                                  "content": {media_type: {"schema": {"type": "string"}}}}}}
+                                  "content": {media_type: {"schema": schema or {"type": "string"}}}}}}
+
+
+JWK_SET_SCHEMA = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {
+        "type": "object", "required": ["kty"],
+        "properties": {"kty": {"type": "string"}, "kid": {"type": "string"}, "crv": {"type": "string"},
+                       "x": {"type": "string"}, "y": {"type": "string"},
+                       "x5c": {"type": "array", "items": {"type": "string"}}}}}},
+}
+"""A JWK Set (RFC 7517 §5), as `/jwks.json` publishes it."""
 
 
 class SealInfoSchema(ma.Schema):
@@ -60,7 +73,7 @@ def _seal_info(seal: Seal) -> dict[str, Any]:
         **{field: getattr(seal, field) for field in (
             "department_code", "department_name", "uscc", "purpose_zh", "kid", "serial_hex",
             "not_before", "not_after", "revoked_at", "revocation_reason")},
-        "status": seal.status.value,
+        "status": seal.status_at(utc_now()).value,
         "certificate_url": url_for("trust.seal_certificate", kid=seal.kid),
         "image_url": url_for("trust.seal_image", kid=seal.kid),
     }
@@ -88,7 +101,7 @@ def crl_pem() -> Response:
 
 
 @blp.route("/jwks.json")
-@blp.doc(**_document("application/jwk-set+json", "Every seal's public key"))
+@blp.doc(**_document("application/jwk-set+json", "Every seal's public key", JWK_SET_SCHEMA))
 def jwks() -> Response:
     """A JWK Set of every seal key (active and past) with kid and x5c chain."""
     return _raw(json.dumps(_trust().jwks()), "application/jwk-set+json")
@@ -117,14 +130,13 @@ def seal_image(kid: str) -> Response:
 
 
 def _trust() -> TrustStore:
-    store = trust_store(db(), runtime().seal_settings)
-    db().commit()  # a CRL close to its nextUpdate was re-signed on the way: keep it
-    return store
+    return trust_store(db())
 
 
 def _crl() -> x509.CertificateRevocationList:
     crl = _trust().crl
-    assert crl is not None
+    if crl is None:
+        raise Problem("not-found", "No CRL has been signed yet: the seal officer runs mianzheng seal crl.")
     return crl
 
 

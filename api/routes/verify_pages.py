@@ -9,18 +9,28 @@ else: it is not shown again, stored or logged.
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import datetime, timezone
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
 
 from flask import Blueprint, Response, make_response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.certificate_services import verify_form
+from api.certificate_services import current_status_list, verify_form
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.rate_limit import limit_verification
+from api.runtime import db
+from catalog.city_time import beijing_time
+from catalog.citizen_id import parse_id_number
+from catalog.errors import InvalidIdentifier
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.certificates.verdict import CertificateVerdict
+from seals.registry import trust_store
 from seals.verdict import Status
 
 bp = Blueprint("verify_pages", __name__)
@@ -41,7 +51,14 @@ RESULTS = {
 
 
 class _BadInput(Exception):
-    """Nothing, or more than one form, was submitted."""
+    """Nothing, or more than one form, or a malformed holder ID number was submitted."""
+
+
+@bp.route("/v")
+def scanned() -> Response:
+    """Where a certificate's QR code leads (`/v#MZ1:…`): the page verifies the payload in the
+    fragment at once (the browser never sends the fragment; the page posts it as the QR form)."""
+    return _page(None, None, 200)
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -55,14 +72,27 @@ def verify() -> Response:
         return _page(None, "验证请求过于频繁，请稍后再试。", 429, limited.headers)
     try:
         form_input = _submitted()
+        id_number = _holder_id_number()
     except RequestEntityTooLarge:
         return _page(None, "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。", 400)
     except _BadInput as bad:
         return _page(None, str(bad), 400)
-    verdict = verify_form(form_input, request.form.get("id_number", "").strip()[:18] or None)
+    verdict = verify_form(form_input, id_number)
     if verdict.form == "unknown":
         return _page(None, "无法识别：所提供的内容不是电子证明（应为电子证明 PDF 文件、机读凭证或以 MZ1: 开头的二维码内容）。", 400)
     return _page(_verdict_view(verdict), None, 200)
+
+
+def _holder_id_number() -> str | None:
+    """The optional holder ID number typed in; a malformed one is an input error, not a reason
+    to call a genuine certificate invalid."""
+    typed = "".join(request.form.get("id_number", "").split())
+    if not typed:
+        return None
+    try:
+        return parse_id_number(typed).number
+    except InvalidIdentifier:
+        raise _BadInput("持有人公民身份号码格式不正确，请核对后重新输入（也可以不填）。") from None
 
 
 def _submitted() -> bytes | str:
@@ -112,9 +142,22 @@ def _content_view(content: dict[str, Any]) -> dict[str, Any]:
             "fields": fields, **times}
 
 
+def _trust_view() -> dict[str, str]:
+    """The city root's SHA-256 fingerprint and when the status list was last signed (Beijing)."""
+    status_list = current_status_list()
+    fingerprint = trust_store(db()).root.fingerprint(hashes.SHA256()).hex().upper()
+    signed = "尚未签发"
+    if status_list is not None:
+        payload = status_list.split(".")[1]
+        signed_at = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iat"]
+        signed = beijing_time(datetime.fromtimestamp(signed_at, timezone.utc), "%Y-%m-%d %H:%M:%S")
+    return {"root_fingerprint": ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2)),
+            "status_signed_at": signed}
+
+
 def _page(verdict: dict[str, Any] | None, error: str | None, status: int,
           headers: dict[str, str] | None = None) -> Response:
-    response = make_response(render_template("verify.html", verdict=verdict, error=error), status)
+    response = make_response(render_template("verify.html", verdict=verdict, error=error, trust=_trust_view()), status)
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from catalog.citizen_id import parse_id_number
+from catalog.errors import InvalidIdentifier
 from exchange.certificates.status_list import REVOCATION_REASONS
+
+def _citizen_id(text: str) -> None:
+    try:
+        parse_id_number(text)
+    except InvalidIdentifier as error:
+        raise ma.ValidationError(str(error)) from None
+
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
 
@@ -54,8 +63,9 @@ class VerifyRequestSchema(ma.Schema):
     credential = ma.fields.String(validate=ma.validate.Length(min=1, max=200_000))
     qr = ma.fields.String(validate=ma.validate.Length(min=1, max=10_000))
     pdf_base64 = ma.fields.String(validate=ma.validate.Length(min=1, max=2_000_000))
-    id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18),
-                                 metadata={"description": "Check that the certificate is this person's"})
+    id_number = ma.fields.String(validate=_citizen_id,
+                                 metadata={"description": "Check that the certificate is this person's "
+                                                          "(a GB 11643 ID number; a malformed one is a 400)"})
 
     @ma.validates_schema
     def _one_form(self, data: dict, **_kwargs: object) -> None:

@@ -9,11 +9,13 @@ from exchange.consent import MAX_CONSENT_DAYS, Channel, ConsentStatus
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
 MAX_PAGE = 100
+MAX_OFFSET = 1_000_000
+"""Far past any citizen's log; an offset beyond a 64-bit integer would fail in the database."""
 
 
 class PageQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_PAGE))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, None))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, MAX_OFFSET))
 
 
 class AccessLogEntrySchema(ma.Schema):
@@ -59,6 +61,7 @@ class ConsentSchema(ma.Schema):
     matter = ma.fields.String()
     matter_name_zh = ma.fields.String(allow_none=True)
     proofs = ma.fields.List(ma.fields.String())
+    proof_names_zh = ma.fields.List(ma.fields.String())
     department = ma.fields.String()
     department_name_zh = ma.fields.String(allow_none=True)
     channel = ma.fields.String(metadata={"enum": [c.value for c in Channel]})

@@ -15,7 +15,7 @@ _CODE = ma.validate.Length(min=1, max=64)
 class MonthField(ma.fields.String):
     """A month `YYYY-MM` (Beijing time), read as a `Month`."""
 
-    default_error_messages = {"invalid_month": "must be a month YYYY-MM, e.g. 2026-11"}
+    default_error_messages = {"invalid_month": "must be a month YYYY-MM from 1900-01 to 2999-12, e.g. 2026-11"}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(metadata={"pattern": MONTH_PATTERN, "example": "2026-11", **kwargs.pop("metadata", {})},

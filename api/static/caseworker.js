@@ -18,7 +18,10 @@
   var labels = JSON.parse(document.getElementById("caseworker-labels").textContent);
   var $ = function (id) { return document.getElementById(id); };
 
-  var state = { token: null, households: [], loading: 0, watching: 0, location: null, shownStates: {}, renders: 0 };
+  // The intake form files applications of demo households: only with the development identity provider.
+  var DEMO = !!document.getElementById("application-form");
+  var state = { token: null, households: [], loading: 0, watching: 0, location: null, shownStates: {}, renders: 0,
+                departmentName: "", listed: Promise.resolve() };
 
   // --- small helpers ---------------------------------------------------------------------
 
@@ -93,13 +96,14 @@
     if (!answer.ok) return signOut(problemMessage(answer));
     sessionStorage.setItem(TOKEN_KEY, token);
     var client = answer.body;
+    state.departmentName = client.department_name_zh;
     $("signed-in-as").textContent = "当前系统：" + client.department_name_zh + " · " + client.name +
       "（" + client.department + "）";
     show($("sign-in-error"), "");
     $("token").value = "";
     $("sign-in").hidden = true;
     $("workbench").hidden = false;
-    loadHouseholds();
+    if (DEMO) loadHouseholds();
     loadRecent();
   }
 
@@ -136,7 +140,7 @@
     return document.querySelector('fieldset.cw-matter[data-matter="' + matterCode() + '"]');
   }
 
-  $("matter").addEventListener("change", function () {
+  if (DEMO) $("matter").addEventListener("change", function () {
     document.querySelectorAll("fieldset.cw-matter").forEach(function (fieldset) {
       var chosen = fieldset.dataset.matter === matterCode();
       fieldset.hidden = !chosen;
@@ -155,14 +159,20 @@
     });
   });
 
-  async function loadHouseholds() {
+  // Relisting never disables the submit button: a click that arrives while the list reloads
+  // (the income field's change fires on the same click) waits for the list, then files.
+  function loadHouseholds() {
+    state.listed = listHouseholds();
+    return state.listed;
+  }
+
+  async function listHouseholds() {
     var load = ++state.loading;
     var fields = matterFields();
     var chosen = document.querySelector('input[name="household"]:checked');
     var index = chosen ? Number(chosen.value) : 0;
     var query = new URLSearchParams({ matter: matterCode(), situation: fields.querySelector(".cw-situation").value,
                                       declared_income_change: fields.querySelector(".cw-income-change").value || "0" });
-    $("submit-application").disabled = true;
     $("households-status").textContent = "正在读取演示家庭……";
     var answer = await api("GET", "/caseworker/demo-households?" + query.toString());
     if (load !== state.loading) return;
@@ -185,7 +195,7 @@
       var radio = el("input", { type: "radio", name: "household", id: "household-" + index, value: String(index) });
       radio.checked = index === selected;
       body.append(el("tr", {}, [
-        el("td", {}, [radio]),
+        el("td", {}, [el("label", { class: "cw-pick", for: "household-" + index, "aria-label": "选择 " + head.name }, [radio])]),
         el("td", {}, [el("label", { for: "household-" + index }, [head.name]), el("br"),
                       el("small", { class: "meta" }, [head.id_masked + " · 户号 " + (household.number || "—")])]),
         el("td", {}, [others.length ? others.join("、") : "（单人申请）"]),
@@ -202,8 +212,9 @@
     return options;
   }
 
-  $("application-form").addEventListener("submit", async function (event) {
+  if (DEMO) $("application-form").addEventListener("submit", async function (event) {
     event.preventDefault();
+    await state.listed;
     var chosen = document.querySelector('input[name="household"]:checked');
     if (!chosen) return show($("submit-error"), "请选择申请家庭。");
     var request = Object.assign({}, state.households[Number(chosen.value)].request, { options: chosenOptions() });
@@ -250,6 +261,12 @@
   $("refresh-application").addEventListener("click", function () {
     if (state.location) watch(state.location, null);
   });
+
+  $("print-notice").addEventListener("click", function () {
+    document.body.classList.add("printing-notice");
+    window.print();
+  });
+  window.addEventListener("afterprint", function () { document.body.classList.remove("printing-notice"); });
 
   function render(application) {
     $("application-meta").textContent = (labels.matters[application.matter] || {}).name_zh + " · 案件编号 " +
@@ -379,6 +396,30 @@
     var notes = clear($("notes"));
     detail.notes.forEach(function (note) { notes.append(el("li", {}, [note])); });
     $("notes-block").hidden = !detail.notes.length;
+    $("notice-actions").hidden = application.decision !== "not_eligible";
+    if (application.decision === "not_eligible") renderNotice(application);
+  }
+
+  // A printable 不符合条件告知书: the failed rules with the values read and their sources.
+  function renderNotice(application) {
+    var detail = application.decision_detail;
+    var applicant = (application.parties || []).filter(function (party) { return party.ref === "applicant"; })[0];
+    var matterName = application.matter_name_zh || (labels.matters[application.matter] || {}).name_zh || application.matter;
+    var failed = detail.rules.filter(function (rule) { return rule.effect === "not_eligible" && rule.result === false; });
+    var list = el("ol", {}, failed.map(function (rule) {
+      return el("li", {}, [el("strong", {}, [rule.name_zh]), reads(rule.reads, application)]);
+    }));
+    clear($("notice")).append(
+      el("h2", {}, ["不符合条件告知书"]),
+      el("p", { class: "cw-notice-no" }, ["案件编号 " + application.case_number]),
+      el("p", {}, [(applicant ? "申请人 " + applicant.label : "申请人") + "："]),
+      el("p", {}, ["您于 " + beijing(application.created_at) + " 申请的“" + matterName + "”，经向有关部门核验，" +
+                   "于 " + beijing(application.decided_at) + " 判定为不符合条件。未满足的条件及所依据的数据如下："]),
+      list,
+      el("p", {}, ["如认为所依据的数据有误，可向上述数据来源部门申请更正后重新申请；对本决定不服的，可以自收到本告知书之日起" +
+                   "六十日内依法申请行政复议，或者六个月内依法提起行政诉讼。"]),
+      el("p", { class: "cw-notice-signature" }, [state.departmentName || "", el("br"), beijing(application.decided_at)])
+    );
   }
 
   function reads(list, application) {

@@ -1,7 +1,38 @@
-// Progressive enhancement of /verify: where the browser has BarcodeDetector and a camera,
-// a button fills the QR field from the camera. Without it, the page works as a plain form.
+// Progressive enhancement of /verify. A certificate's QR code opens /v#MZ1:…: the payload in the
+// fragment is put in the QR field and verified at once. A PDF dropped on the upload box is verified
+// at once. Where the browser has BarcodeDetector and
+// a camera, a button fills the QR field from the camera. Without script, the page is a plain form.
 (function () {
   "use strict";
+  var qrField = document.getElementById("qr");
+  if (qrField && window.location.hash.indexOf("#MZ1:") === 0 && !document.getElementById("verdict")) {
+    try {
+      qrField.value = decodeURIComponent(window.location.hash.slice(1));
+    } catch (malformed) {
+      qrField.value = window.location.hash.slice(1);  // typed in by hand, not percent-encoded
+    }
+    history.replaceState(null, "", window.location.pathname);
+    qrField.form.submit();
+    return;
+  }
+  var dropZone = document.getElementById("drop-zone");
+  var pdfInput = document.getElementById("pdf");
+  if (dropZone && pdfInput && window.DataTransfer) {
+    ["dragenter", "dragover"].forEach(function (type) {
+      dropZone.addEventListener(type, function (event) { event.preventDefault(); dropZone.classList.add("dragging"); });
+    });
+    dropZone.addEventListener("dragleave", function () { dropZone.classList.remove("dragging"); });
+    dropZone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      dropZone.classList.remove("dragging");
+      var file = event.dataTransfer && event.dataTransfer.files[0];
+      if (!file) return;
+      var files = new DataTransfer();
+      files.items.add(file);
+      pdfInput.files = files.files;
+      pdfInput.form.submit();
+    });
+  }
   var button = document.getElementById("scan-qr");
   if (!button || !("BarcodeDetector" in window) || !navigator.mediaDevices) return;
   var video = document.getElementById("scan-video");
@@ -21,9 +52,9 @@
       status.textContent = "请将证明上的二维码对准摄像头……";
       var deadline = Date.now() + SCAN_SECONDS * 1000;
       while (Date.now() < deadline) {
-        var found = (await detector.detect(video)).find(function (code) { return code.rawValue.indexOf("MZ1:") === 0; });
+        var found = (await detector.detect(video)).find(function (code) { return code.rawValue.indexOf("MZ1:") !== -1; });
         if (found) {
-          field.value = found.rawValue;
+          field.value = found.rawValue.slice(found.rawValue.indexOf("MZ1:"));
           status.textContent = "已读取二维码内容，请点击“验证”。";
           return;
         }

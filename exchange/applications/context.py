@@ -15,6 +15,7 @@ from exchange.answer_store import AnswerBox
 from exchange.clients import AuthenticatedClient, ClientRecord, ClientRevoked, ClientScope
 from exchange.identity import CitizenIdentity
 from exchange.pull_service import PullContext
+from exchange.unit_of_work import UnitOfWork
 
 LEASE = timedelta(minutes=2)
 """How long a process may work on one application before another may take it over."""
@@ -35,6 +36,10 @@ class HandlingContext:
         return self.pull.catalog
 
     @property
+    def uow(self) -> UnitOfWork:
+        return self.pull.uow
+
+    @property
     def box(self) -> AnswerBox:
         return self.pull.answers
 
@@ -52,7 +57,7 @@ def acting_client(ctx: HandlingContext, client_id: str, department: str) -> Auth
     """The department system an application (or tenancy) belongs to, as its later pulls act:
     resumed, re-checked or 事后核查 long after the request that filed it. ClientRevoked when the
     system has been revoked since: its pending work must not go on pulling in its name."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == client_id)).first()
         active = record is not None and record.active
     if not active:

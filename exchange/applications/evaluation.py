@@ -19,7 +19,7 @@ import celpy
 
 from catalog.model import Catalog, ItemType, Matter, Proof, Scope
 from catalog.expression_names import expression_reads
-from catalog.rules import compile_expression
+from catalog.rules import EvaluationBudgetExceeded, compile_expression
 
 SINGLE_SUBJECT_SCOPES = (Scope.APPLICANT, Scope.CHILD, Scope.DECEASED, Scope.EMPLOYER)
 
@@ -69,7 +69,7 @@ class Binding:
         reads = self._reads(expression)
         try:
             result = _program(expression).evaluate(self.activation)
-        except celpy.CELEvalError as error:
+        except (celpy.CELEvalError, EvaluationBudgetExceeded) as error:
             return Evaluation(None, _message(error), reads)
         if isinstance(result, celpy.celtypes.BoolType):
             return Evaluation(bool(result), None, reads)
@@ -105,7 +105,7 @@ def evaluate_verification(catalog: Catalog, expression: str, committed: Mapping[
                   "city": celpy.json_to_cel(catalog.city_values())}
     try:
         result = _program(expression).evaluate(activation)
-    except celpy.CELEvalError as error:
+    except (celpy.CELEvalError, EvaluationBudgetExceeded) as error:
         return Evaluation(None, _message(error))
     return Evaluation(bool(result), None) if isinstance(result, celpy.celtypes.BoolType) else \
         Evaluation(None, "the expression did not give a boolean")
@@ -116,7 +116,7 @@ def _program(expression: str) -> celpy.Runner:
     return compile_expression(expression)
 
 
-def _message(error: celpy.CELEvalError) -> str:
+def _message(error: Exception) -> str:
     return str(error.args[0]) if error.args else str(error)
 
 

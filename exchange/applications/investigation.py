@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from exchange.applications.context import HandlingContext
 from exchange.applications.field_values import check_field_values
@@ -17,6 +18,7 @@ from exchange.applications.resolution import item_bound, resolve_application
 from exchange.clients import AuthenticatedClient
 from exchange.errors import InvalidInput, NotFound
 from exchange.record_ids import is_record_id
+from exchange.unit_of_work import locked_row
 
 OPEN, DONE = "open", "done"
 
@@ -31,7 +33,7 @@ def department_tasks(ctx: HandlingContext, department: str, status: str | None =
         Application, Application.id == InvestigationTask.application_id).where(InvestigationTask.department == department)
     if status is not None:
         query = query.where(InvestigationTask.status == status)
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         rows = session.execute(query.order_by(InvestigationTask.created_at)).all()
     return [task_summary(ctx, task, matter, case_number) for task, matter, case_number in rows]
 
@@ -46,8 +48,8 @@ def task_summary(ctx: HandlingContext, task: InvestigationTask, matter: str, cas
 
 def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: str, values: Mapping[str, Any]) -> str:
     """Record the department's finding for an open task and decide the application again; its id."""
-    with ctx.pull.sessions() as session:
-        task = session.get(InvestigationTask, task_id) if is_record_id(task_id) else None
+    with ctx.uow.step("record-investigation") as session:
+        task = _locked_task(session, task_id)  # two findings at once: the second sees the first
         if task is None or task.department != client.department_code:
             raise TaskNotFound(f"no task {task_id!r} for {client.department_code}")
         if task.status != OPEN:
@@ -63,7 +65,15 @@ def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: st
         department = ctx.catalog.departments.get(task.department)
         item.detail = f"{department.name_zh if department else task.department}已核查"
         application_id = application.id
-        session.commit()
     resolve_application(ctx, application_id)
     return application_id
 
+
+
+def _locked_task(session: Session, task_id: str) -> InvestigationTask | None:
+    if not is_record_id(task_id):
+        return None
+    try:
+        return locked_row(session, InvestigationTask, task_id)
+    except LookupError:
+        return None

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from catalog.model import Proof
+from exchange.applications.counter_consents import end_consents_when_done
 from exchange.applications.context import HandlingContext, acting_client
 from exchange.applications.evaluation import evaluate_verification
 from exchange.applications.records import Application, CommitmentRecord, CommitmentStatus
@@ -32,6 +33,7 @@ from exchange.applications.verifiability import verification_for
 from exchange.clients import ClientRevoked
 from exchange.pull_service import Envelope, PullRefused, answer_request
 from exchange.receipts import receipt_id
+from exchange.unit_of_work import locked_row
 
 RETRY_SECONDS = 60
 
@@ -72,7 +74,7 @@ def due_commitments(ctx: HandlingContext, limit: int | None = None) -> list[str]
     query = (select(CommitmentRecord.id).where(CommitmentRecord.status == CommitmentStatus.PENDING.value)
              .where(or_(CommitmentRecord.next_verify_at.is_(None), CommitmentRecord.next_verify_at <= now))
              .order_by(CommitmentRecord.signed_at, CommitmentRecord.id))
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         return list(session.scalars(query.limit(limit) if limit else query))
 
 
@@ -90,15 +92,14 @@ def verify_commitments(ctx: HandlingContext, commitment_ids: Sequence[str] | Non
 
 def verify_commitment(ctx: HandlingContext, commitment_id: str) -> CommitmentStatus:
     """Check one commitment now and record the outcome (see the module docstring)."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         record = session.get(CommitmentRecord, commitment_id)
         assert record is not None
         session.expunge(record)
     verdict = _check(ctx, record)
     now = ctx.now()
-    with ctx.pull.sessions() as session:
-        row = session.get(CommitmentRecord, commitment_id)
-        assert row is not None
+    with ctx.uow.step("record-check") as session:
+        row = locked_row(session, CommitmentRecord, commitment_id)
         row.verify_attempts += 1
         row.verification_detail = verdict.detail
         if verdict.status is CommitmentStatus.PENDING:
@@ -107,13 +108,13 @@ def verify_commitment(ctx: HandlingContext, commitment_id: str) -> CommitmentSta
             row.status, row.verified_at, row.next_verify_at = verdict.status.value, now, None
             row.verification_receipt_id = verdict.receipt_id
         if verdict.status is CommitmentStatus.FALSE:
-            application = session.get(Application, row.application_id)
-            assert application is not None
+            application = locked_row(session, Application, row.application_id)
             proof_name = ctx.catalog.proofs[row.proof].name_zh
             reason = f"{proof_name}承诺不实：{verdict.detail}"
             application.flagged = True
             application.flag_reason = "；".join(filter(None, [application.flag_reason, reason]))
-        session.commit()
+        session.flush()
+        end_consents_when_done(session, row.application_id, now)
     if verdict.status is CommitmentStatus.FALSE:
         resolve_application(ctx, record.application_id)
     return verdict.status

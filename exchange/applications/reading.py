@@ -42,7 +42,7 @@ def application_document(ctx: HandlingContext, application_id: str) -> dict[str,
     application = loaded.application
     catalog = ctx.catalog
     matter = catalog.matters[application.matter]
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         commitments = session.scalars(select(CommitmentRecord).where(CommitmentRecord.application_id == application.id)
                                       .order_by(CommitmentRecord.signed_at)).all()
         tasks = session.scalars(select(InvestigationTask).where(InvestigationTask.application_id == application.id)).all()
@@ -99,7 +99,7 @@ def commitment_token(ctx: HandlingContext, record: CommitmentRecord) -> str:
 
 def visible_commitment(ctx: HandlingContext, department: str, commitment_id: str) -> CommitmentRecord:
     """A commitment taken in one of the department's applications; CommitmentNotFound otherwise."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         record = session.get(CommitmentRecord, commitment_id) if is_record_id(commitment_id) else None
         if record is not None:
             session.expunge(record)
@@ -113,14 +113,14 @@ def department_commitments(ctx: HandlingContext, department: str, status: Commit
     query = select(CommitmentRecord).where(CommitmentRecord.handling_department == department)
     if status is not None:
         query = query.where(CommitmentRecord.status == status.value)
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         records = session.scalars(query.order_by(CommitmentRecord.signed_at.desc()).limit(500)).all()
     return [commitment_summary(ctx, record) for record in records]
 
 
 def department_applications(ctx: HandlingContext, department: str, *, limit: int = 100) -> list[dict[str, Any]]:
     """The department's applications, newest first, without personal data."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         rows = session.scalars(select(Application).where(Application.consumer_department == department)
                                .order_by(Application.created_at.desc()).limit(limit)).all()
     return [{"id": row.id, "matter": row.matter, "case_number": row.case_number, "status": row.status,

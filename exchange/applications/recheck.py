@@ -36,10 +36,10 @@ from sqlalchemy.orm import Session
 from catalog.citizen_id import mask_id_number
 from catalog.expression_names import expression_reads
 from catalog.model import Catalog, Matter, Mode
-from exchange.applications.context import LEASE, PULL_WORKERS, HandlingContext, acting_client
+from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
 from exchange.applications.decision import Decision, decide
 from exchange.applications.evaluation import Binding, Known
-from exchange.applications.leases import claim_lease
+from exchange.applications.leases import claim_lease, new_holder, release_in, renew_in
 from exchange.applications.parties import Parties, Party, parties_for_scope
 from exchange.applications.recheck_records import (
     WAITING, RecheckResult, RecheckRun, RunStatus, Tenancy, TenancyStatus,
@@ -156,16 +156,15 @@ def start_run(ctx: HandlingContext, matter_code: str) -> str:
     """A new run over the matter's active tenancies; its id."""
     recheck_matter(ctx.catalog, matter_code)
     run_id = new_record_id()
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("start-recheck") as session:
         session.add(RecheckRun(id=run_id, matter=matter_code, started_at=ctx.now(), status=RunStatus.RUNNING.value,
                                total=_active_count(session, matter_code), counts=dict.fromkeys((*OUTCOMES, CHANGED), 0)))
-        session.commit()
     return run_id
 
 
 def resume_run(ctx: HandlingContext, matter_code: str) -> str | None:
     """The run to resume: the matter's newest run, when it is not finished."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         newest = session.scalars(select(RecheckRun).where(RecheckRun.matter == matter_code)
                                  .order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(1)).first()
     return newest.id if newest is not None and newest.status == RunStatus.RUNNING else None
@@ -173,7 +172,7 @@ def resume_run(ctx: HandlingContext, matter_code: str) -> str | None:
 
 def households_left(ctx: HandlingContext, run_id: str) -> int:
     """The active tenancies without a decided result in the run."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         run = session.get(RecheckRun, run_id)
         assert run is not None
         return len(_pending(session, run))
@@ -184,33 +183,33 @@ def run_recheck(ctx: HandlingContext, run_id: str, *, progress: Callable[[Checke
     """Re-check every household left in the run (see the module docstring), or until `stop` is
     set or `limit` households are checked; `progress` is called after each. RunBusy if another
     process holds the run."""
-    if not claim_lease(ctx, RecheckRun, run_id):
+    holder = new_holder()
+    if not claim_lease(ctx, RecheckRun, run_id, holder):
         raise RunBusy(f"another process is working through re-check run {run_id}")
     checked, stopped = 0, False
     try:
-        with ctx.pull.sessions() as session:
+        with ctx.uow.step("count-recheck") as session:
             run = session.get(RecheckRun, run_id)
             assert run is not None
             run.total = _active_count(session, run.matter)
             pending = _pending(session, run)
             matter = recheck_matter(ctx.catalog, run.matter)
-            session.commit()
         for tenancy_id in pending:
             if (stop is not None and stop.is_set()) or (limit is not None and checked >= limit):
                 stopped = True
                 break
-            household = _store(ctx, run_id, tenancy_id, _check(ctx, run_id, matter, tenancy_id))
+            household = _store(ctx, run_id, holder, tenancy_id, _check(ctx, run_id, matter, tenancy_id))
             checked += 1
             if progress is not None:
                 progress(household)
     finally:
-        summary = _conclude(ctx, run_id)
+        summary = _conclude(ctx, run_id, holder)
     return RunProgress(checked, stopped, summary)
 
 
 def list_runs(ctx: HandlingContext, limit: int = 20) -> list[RunSummary]:
     """The newest runs, newest first."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         runs = session.scalars(select(RecheckRun).order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(limit))
         return [RunSummary.of(run) for run in runs]
 
@@ -218,7 +217,7 @@ def list_runs(ctx: HandlingContext, limit: int = 20) -> list[RunSummary]:
 def run_report(ctx: HandlingContext, run_id: str) -> RunReport:
     """The run's totals, the households whose outcome it changed (and the rules that failed),
     and why households still wait."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         run = session.get(RecheckRun, run_id)
         assert run is not None
         rows = session.execute(select(RecheckResult, Tenancy).join(Tenancy, Tenancy.id == RecheckResult.tenancy_id)
@@ -265,7 +264,7 @@ def _decision_bound(run_id: str, tenancy_id: str) -> str:
 
 def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -> _Checked:
     """Pull the household's proofs in parallel and decide the re-check rules, or WAITING."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         tenancy = session.get(Tenancy, tenancy_id)
         assert tenancy is not None
         session.expunge(tenancy)
@@ -306,10 +305,13 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
     return _Checked(document["outcome"], document=document)
 
 
-def _store(ctx: HandlingContext, run_id: str, tenancy_id: str, checked: _Checked) -> CheckedHousehold:
-    """Record the household's result, the tenancy's outcome and the run's counts in one transaction."""
+def _store(ctx: HandlingContext, run_id: str, holder: str, tenancy_id: str, checked: _Checked) -> CheckedHousehold:
+    """Record the household's result, the tenancy's outcome and the run's counts in one step, renewing
+    the run's lease first (RunBusy if it was lost: another process took the run over)."""
     now = ctx.now()
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("store-recheck-result") as session:
+        if not renew_in(session, RecheckRun, run_id, holder, now):
+            raise RunBusy(f"re-check run {run_id} was taken over by another process")
         run = session.get(RecheckRun, run_id)
         tenancy = session.get(Tenancy, tenancy_id)
         assert run is not None and tenancy is not None
@@ -328,23 +330,21 @@ def _store(ctx: HandlingContext, run_id: str, tenancy_id: str, checked: _Checked
         row.detail, row.checked_at = checked.detail, now
         counts[checked.outcome] += 1
         counts[CHANGED] += int(row.changed)
-        run.counts, run.lease_until = counts, now + LEASE
+        run.counts = counts
         if decided:
             tenancy.last_outcome = checked.outcome
-        session.commit()
         return CheckedHousehold(tenancy_id, row.outcome, row.changed)
 
 
 # --- leases -----------------------------------------------------------------------------
 
 
-def _conclude(ctx: HandlingContext, run_id: str) -> RunSummary:
-    """Release the run; finish it if every active tenancy has a decided result."""
-    with ctx.pull.sessions() as session:
+def _conclude(ctx: HandlingContext, run_id: str, holder: str) -> RunSummary:
+    """Release the run (if still `holder`'s); finish it if every active tenancy has a decided result."""
+    with ctx.uow.step("conclude-recheck") as session:
+        held = release_in(session, RecheckRun, run_id, holder)
         run = session.get(RecheckRun, run_id)
         assert run is not None
-        run.lease_until = None
-        if run.status == RunStatus.RUNNING and not _pending(session, run):
+        if held and run.status == RunStatus.RUNNING and not _pending(session, run):
             run.status, run.finished_at = RunStatus.FINISHED.value, ctx.now()
-        session.commit()
         return RunSummary.of(run)

@@ -68,6 +68,7 @@ class RecheckRun(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     """Results by outcome (eligible, needs_review, not_eligible, waiting) and how many changed."""
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lease_holder: Mapped[str | None] = mapped_column(String(64))
     """While a process works through the run; another process leaves it alone until then."""
 
 

@@ -96,6 +96,7 @@ class Application(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lease_holder: Mapped[str | None] = mapped_column(String(64))
     """While a process resolves the application; another process leaves it alone until then."""
 
 

@@ -20,15 +20,16 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from catalog.model import Matter, MatterProof, Mode
 from catalog.expression_names import expression_reads
 from exchange.applications.commitments import CommitmentOffer, seal_commitment
+from exchange.applications.counter_consents import end_consents_when_done
 from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
 from exchange.applications.decision import decide
 from exchange.applications.evaluation import Binding, Known
-from exchange.applications.leases import claim_lease
+from exchange.applications.leases import claim_lease, new_holder, release_lease, renew_lease
 from exchange.applications.parties import Parties, Party, parties_for_scope
 from exchange.applications.records import (
     Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
@@ -71,7 +72,7 @@ class Loaded:
 
 
 def load(ctx: HandlingContext, application_id: str) -> Loaded:
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         application = session.get(Application, application_id)
         if application is None:
             raise KeyError(application_id)
@@ -86,10 +87,13 @@ def load(ctx: HandlingContext, application_id: str) -> Loaded:
 def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
     """Resolve what can be resolved now and decide if nothing blocks; False if another process
     holds the application's lease."""
-    if not claim_lease(ctx, Application, application_id, status=ApplicationStatus.RESOLVING.value):
+    holder = new_holder()
+    if not claim_lease(ctx, Application, application_id, holder, status=ApplicationStatus.RESOLVING.value):
         return False
     try:
         while True:
+            if not renew_lease(ctx, Application, application_id, holder):
+                return True  # the lease ran out and another process took the application over
             loaded = load(ctx, application_id)
             matter = ctx.catalog.matters[loaded.application.matter]
             planned = _plan(ctx, loaded, matter)
@@ -101,7 +105,7 @@ def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
             _resolve(ctx, loaded, matter, due)
         _conclude(ctx, load(ctx, application_id), matter)
     finally:
-        _release(ctx, application_id)
+        release_lease(ctx, Application, application_id, holder)
     return True
 
 
@@ -165,9 +169,8 @@ def _plan(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> int:
                       f"条件无法判断（{evaluation.error}），按需要办理" if evaluation.result is None else None)
         new += _items_for(ctx, loaded, matter, entry, position, required, detail)
     if new:
-        with ctx.pull.sessions() as session:
+        with ctx.uow.step("plan-items") as session:
             session.add_all(new)
-            session.commit()
     return len({item.proof for item in new})
 
 
@@ -293,7 +296,7 @@ def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem,
     if not settled:
         return
     now = ctx.now()
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("store-pulls") as session:
         for item, pulled in settled:
             row = session.get(ApplicationItem, item.id)
             assert row is not None
@@ -305,15 +308,13 @@ def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem,
             if pulled.values is not None:
                 row.values_sealed = ctx.seal(pulled.values, item_bound(row))
                 row.as_of, row.receipt_id = pulled.as_of, pulled.receipt_id
-        session.commit()
 
 
 def _set(ctx: HandlingContext, item_id: int, *, state: ItemState, detail: str | None) -> None:
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("set-item") as session:
         row = session.get(ApplicationItem, item_id)
         assert row is not None
         row.state, row.detail = state.value, detail
-        session.commit()
 
 
 def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
@@ -324,7 +325,7 @@ def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
         return
     application = loaded.application
     now = ctx.now()
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("seal-commitments") as session:
         signer = active_signer(session, ctx.pull.seal_settings, ctx.pull.exchange_department)
         for item, offer, fallback in commitments:
             proof = ctx.catalog.proofs[item.proof]
@@ -348,18 +349,16 @@ def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
                 ItemState.COMMITTED.value, signed.id, now, None
             row.detail = f"{department_zh(ctx, item.department)}暂时无法应答，以告知承诺代替" if fallback else "以告知承诺代替"
             row.values_sealed = ctx.seal(dict(offer.values), item_bound(row))
-        session.commit()
 
 
 def _open_task(ctx: HandlingContext, item: ApplicationItem) -> None:
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("open-task") as session:
         session.add(InvestigationTask(id=new_record_id(), application_id=item.application_id, item_id=item.id,
                                       department=item.department, proof=item.proof, status="open", created_at=ctx.now()))
         row = session.get(ApplicationItem, item.id)
         assert row is not None
         row.state = ItemState.INVESTIGATING.value
         row.detail = f"已交{department_zh(ctx, item.department)}核查"
-        session.commit()
 
 
 def department_zh(ctx: HandlingContext, code: str) -> str:
@@ -375,7 +374,7 @@ def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
     """Decide the application if nothing blocks, else mark it waiting."""
     now = ctx.now()
     blocking = [item for item in loaded.items if ItemState(item.state).blocks_decision]
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("conclude") as session:
         row = session.get(Application, loaded.application.id)
         assert row is not None
         row.updated_at = now
@@ -387,7 +386,8 @@ def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
             row.priorities = [p["code"] for p in document["priorities"] if p["granted"]]
             row.decision_sealed = ctx.seal(document, f"decision\n{row.id}")
             row.decided_at = row.decided_at or now
-        session.commit()
+            session.flush()
+            end_consents_when_done(session, row.id, now)
 
 
 def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:
@@ -403,10 +403,3 @@ def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:
     return notes
 
 
-# --- leases -----------------------------------------------------------------------------
-
-
-def _release(ctx: HandlingContext, application_id: str) -> None:
-    with ctx.pull.sessions() as session:
-        session.execute(update(Application).where(Application.id == application_id).values(lease_until=None))
-        session.commit()

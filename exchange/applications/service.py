@@ -12,19 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from catalog.canonical import canonical_sha256
 from catalog.citizen_id import parse_id_number
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
-from catalog.model import Matter, OptionType, Scope, Subject
+from catalog.model import Matter, OptionType, Scope
 from exchange.answer_store import RequestIdConflict
 from exchange.applications.commitments import CommitmentOffer, Signature, SigningChannel, checked_offers
 from exchange.applications.context import LEASE, HandlingContext
-from exchange.applications.counter_consents import with_counter_consents
+from exchange.applications.counter_consents import needed_proofs, with_counter_consents
 from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party
 from exchange.applications.records import Application, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.resolution import resolve_application
@@ -34,6 +37,7 @@ from exchange.identity import InvalidAssertion
 from exchange.pull_service import REQUEST_ID
 from exchange.record_ids import is_record_id, new_record_id
 from exchange.subjects import subject_key
+from exchange.unit_of_work import locked_row
 
 DEFAULT_CONSENT_DAYS = 90
 
@@ -103,29 +107,54 @@ def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter
     applicant_key = subject_key(ctx.pull.subject_hash_key, parties.applicant.id_number or "")
     request_sha256 = canonical_sha256(_fingerprint(ctx, matter, request, parties, options, offers))
     now = ctx.now()
-    with ctx.pull.sessions() as session:
-        existing = session.scalars(select(Application).where(Application.client_id == client.client_id,
-                                                             Application.request_id == request.request_id)).first()
-        if existing is not None:
-            if existing.request_sha256 != request_sha256:
-                raise RequestIdConflict(f"request id {request.request_id!r} was used for a different application")
-            return Filed(existing.id, created=False)
-        if request.counter_consent:
-            person_proofs = [entry.proof for entry in matter.proofs
-                             if ctx.catalog.proofs[entry.proof].subject is Subject.PERSON]
-            parties = with_counter_consents(ctx, session, matter.code, client.department_code, parties,
-                                            {party.ref: person_proofs for party in parties.all()}, request.consent_days)
-        application_id = new_record_id()
-        session.add(Application(
-            id=application_id, matter=matter.code, catalog_hash=ctx.catalog.content_hash(), client_id=client.client_id,
-            consumer_department=client.department_code, request_id=request.request_id, request_sha256=request_sha256,
-            caseworker_id=request.caseworker_id, case_number=request.case_number, applicant_key=applicant_key,
-            options=options, parties_sealed=ctx.seal(parties.to_document(), application_id),
-            offers_sealed=ctx.seal({"offers": [offer.document() for offer in offers]}, application_id),
-            status=ApplicationStatus.RESOLVING.value, priorities=[], flagged=False, created_at=now, updated_at=now,
-        ))
-        session.commit()
+    replay = _filed_before(ctx, client, request.request_id, request_sha256)
+    if replay is not None:
+        return replay
+    try:
+        with ctx.uow.step("file-application") as session:
+            application_id = _file(ctx, session, client, matter, request, parties, options, offers, applicant_key,
+                                   request_sha256, now)
+    except IntegrityError:  # an identical filing claimed the request id first: its application is the answer
+        replay = _filed_before(ctx, client, request.request_id, request_sha256)
+        if replay is None:
+            raise
+        return replay
     return Filed(application_id, created=True)
+
+
+def _filed_before(ctx: HandlingContext, client: AuthenticatedClient, request_id: str,
+                  request_sha256: str) -> Filed | None:
+    """The application filed earlier under this request id; RequestIdConflict if it differs."""
+    with ctx.uow.read() as session:
+        existing = session.scalars(select(Application).where(Application.client_id == client.client_id,
+                                                             Application.request_id == request_id)).first()
+        if existing is None:
+            return None
+        if existing.request_sha256 != request_sha256:
+            raise RequestIdConflict(f"request id {request_id!r} was used for a different application")
+        return Filed(existing.id, created=False)
+
+
+def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, matter: Matter,
+          request: ApplicationRequest, parties: Parties, options: dict[str, Any], offers: list[CommitmentOffer],
+          applicant_key: str, request_sha256: str, now: datetime) -> str:
+    """Add the application (and its counter consents) in the caller's step; its id. The unique
+    (client, request id) makes the step fail if an identical filing won the race."""
+    application_id = new_record_id()
+    if request.counter_consent:
+        parties = with_counter_consents(ctx, session, matter.code, client, parties,
+                                        needed_proofs(ctx.catalog, matter, parties), request.consent_days,
+                                        application_id)
+    session.add(Application(
+        id=application_id, matter=matter.code, catalog_hash=ctx.catalog.content_hash(), client_id=client.client_id,
+        consumer_department=client.department_code, request_id=request.request_id, request_sha256=request_sha256,
+        caseworker_id=request.caseworker_id, case_number=request.case_number, applicant_key=applicant_key,
+        options=options, parties_sealed=ctx.seal(parties.to_document(), application_id),
+        offers_sealed=ctx.seal({"offers": [offer.document() for offer in offers]}, application_id),
+        status=ApplicationStatus.RESOLVING.value, priorities=[], flagged=False, created_at=now, updated_at=now,
+    ))
+    session.flush()
+    return application_id
 
 
 def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, application_id: str,
@@ -138,19 +167,17 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
     parties = Parties.from_document(ctx.open(application.parties_sealed, application.id))
     signed = _signature(ctx, signature, application.caseworker_id, parties.applicant)
     offers = checked_offers(matter, ctx.catalog.proofs, parties, commitments, signed)
-    with ctx.pull.sessions() as session:
-        row = session.get(Application, application.id)
-        assert row is not None
+    with ctx.uow.step("add-commitments") as session:
+        row = locked_row(session, Application, application.id)
         known = [CommitmentOffer.from_document(o) for o in ctx.open(row.offers_sealed, row.id)["offers"]]
         replaced = {(offer.proof, offer.party) for offer in offers}
         kept = [offer for offer in known if (offer.proof, offer.party) not in replaced]
         row.offers_sealed = ctx.seal({"offers": [offer.document() for offer in [*kept, *offers]]}, row.id)
-        session.commit()
 
 
 def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:
     """The application if the client's department handles it (files it, or has a part in it)."""
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         application = session.get(Application, application_id) if is_record_id(application_id) else None
         if application is not None:
             session.expunge(application)
@@ -174,7 +201,7 @@ def resume_due(ctx: HandlingContext, limit: int = 100) -> list[str]:
     abandoned = and_(Application.status == ApplicationStatus.RESOLVING.value,
                      or_(Application.lease_until < now,
                          and_(Application.lease_until.is_(None), Application.updated_at < now - LEASE)))
-    with ctx.pull.sessions() as session:
+    with ctx.uow.read() as session:
         ids = list(session.scalars(select(Application.id).where(
             or_(and_(Application.status == ApplicationStatus.WAITING.value, due_item), abandoned))
             .order_by(Application.created_at).limit(limit)))

@@ -38,8 +38,9 @@ from catalog.model import Mode
 from exchange.applications.records import Application, ApplicationItem, CommitmentRecord, CommitmentStatus, ItemState
 from catalog.city_time import BEIJING
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-"""A month as the API and the page take it: YYYY-MM."""
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+"""A month as the API and the page take it: YYYY-MM, of the years 1900 to 2999 (the start of the
+month after it, in UTC too, must be a date the calendar can hold)."""
 
 SETTLED_FROM_DATA = (ItemState.RESOLVED, ItemState.NOT_FOUND)
 INVESTIGATED = (ItemState.INVESTIGATING, ItemState.INVESTIGATED)

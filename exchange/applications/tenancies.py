@@ -23,7 +23,7 @@ from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.parties import APPLICANT, Parties, Party
 from exchange.applications.recheck import recheck_matter, recheck_pulls
 from exchange.applications.recheck_records import Tenancy, TenancyStatus
-from exchange.clients import ClientRecord, ClientScope, register_client
+from exchange.clients import AuthenticatedClient, ClientRecord, ClientScope, register_client
 from exchange.consent import MAX_CONSENT_DAYS
 from exchange.record_ids import new_record_id
 from exchange.sources.demo_data import demo_households
@@ -54,7 +54,8 @@ def enrol_tenancy(ctx: HandlingContext, session: Session, matter_code: str, *, c
     proofs_of: dict[str, list[str]] = {}
     for proof, party in recheck_pulls(matter, parties):
         proofs_of.setdefault(party.ref, []).append(proof)
-    consented = with_counter_consents(ctx, session, matter.code, department, parties, proofs_of, MAX_CONSENT_DAYS)
+    owner = AuthenticatedClient(client_id=client_id, department_code=department, name="", scopes=frozenset())
+    consented = with_counter_consents(ctx, session, matter.code, owner, parties, proofs_of, MAX_CONSENT_DAYS)
     tenancy_id = new_record_id()
     session.add(Tenancy(
         id=tenancy_id, matter=matter.code, handling_department=department, client_id=client_id,
@@ -72,7 +73,7 @@ def enrol_demo_tenancies(ctx: HandlingContext, folder: Path) -> DemoEnrolment:
     households = demo_households(folder, ctx.catalog, "tenant")
     now = ctx.now()
     enrolled = 0
-    with ctx.pull.sessions() as session:
+    with ctx.uow.step("enrol-demo-tenancies") as session:
         client_id = _demo_client(session, ctx.catalog, now)
         for number, household in enumerate(households, 1):
             head, others = household.members[0], household.members[1:]
@@ -82,7 +83,6 @@ def enrol_demo_tenancies(ctx: HandlingContext, folder: Path) -> DemoEnrolment:
             enrolled += enrol_tenancy(ctx, session, PUBLIC_RENTAL_HOUSING, client_id=client_id,
                                       department=DEMO_DEPARTMENT, parties=parties,
                                       case_number=f"GZF-ZL-{number:05d}", started_at=now) is not None
-        session.commit()
     return DemoEnrolment(client_id, enrolled, len(households))
 
 

@@ -71,6 +71,7 @@ TYPE_CODES: MappingProxyType[str, str] = MappingProxyType(
         "ALIVE_PROOF": "1027",
         "SELF_IDENTITY_PROOF": "1028",
         "COMMUNITY_INCOME": "1029",
+        "REAL_ESTATE_SEARCH": "1030",
     }
 )
 """Certificate type code per catalog proof code. Codes are never reused or renumbered."""

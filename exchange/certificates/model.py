@@ -12,14 +12,16 @@ the binding. Caveat: the mask leaves only the 8 birth-date digits hidden, so the
 not keep the full number secret from a determined reader (about 40,000 plausible birth dates);
 it binds, it does not hide. `alg` is carried so a slower hash can replace it later.
 
-Times are UTC, whole seconds, written `YYYY-MM-DDTHH:MM:SSZ`. A certificate about a negative
-fact (no housing, no criminal record, ...) states the time the search was made (`as_of`, printed
-"截至 … 的查询结果") and its validity runs from that time; others are valid from issuance.
+Times are UTC, whole seconds, written `YYYY-MM-DDTHH:MM:SSZ`. A certificate stating the result
+of a search (the catalog's `as_of_search`: no housing, no criminal record, ...) states the time
+the search was made (`as_of`, printed "截至 … 的查询结果"); every certificate is valid from its
+issuance, so validity never starts before the document exists.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import hmac
 import secrets
 from collections.abc import Mapping
@@ -27,8 +29,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from catalog.citizen_id import mask_id_number
+from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.city_time import BEIJING
+from catalog.errors import InvalidIdentifier
+from catalog.regions import region_name
 from catalog.model import DataItem, Department, ItemType, Proof
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, make_identifier, parse_identifier
 from exchange.errors import ExchangeError
@@ -36,20 +40,23 @@ from seals.b64 import b64url_decode, b64url_encode
 
 BINDING_ALG = "sha256"
 SALT_BYTES = 16
-NEGATIVE_FACT_PROOFS = frozenset({"NO_HOUSING", "NO_CRIMINAL_RECORD", "NOT_RENTING_PUBLIC_HOUSING"})
-"""Proofs that state the absence of a record: true only as of the search, so they carry `as_of`."""
-
 _STATEMENTS = {
     "NO_HOUSING": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在金华市不动产登记信息系统中{result}。",
+    "REAL_ESTATE_SEARCH": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在金华市不动产登记信息系统中{result}。",
     "NO_CRIMINAL_RECORD": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在全国违法犯罪人员信息系统中{result}。",
     "NOT_RENTING_PUBLIC_HOUSING": "经核查，截至{as_of}，{holder}（公民身份号码：{id_masked}）{result}。",
 }
 _RESULTS = {
     # proof: (boolean data item, sentence when False, sentence when True)
     "NO_HOUSING": ("has_registered_property", "无不动产登记记录", "有不动产登记记录"),
+    "REAL_ESTATE_SEARCH": ("has_registered_property", "无不动产登记记录", "有不动产登记记录"),
     "NO_CRIMINAL_RECORD": ("has_criminal_record", "未发现有犯罪记录", "有犯罪记录"),
     "NOT_RENTING_PUBLIC_HOUSING": ("is_renting_public_housing", "未承租公有住房或保障性住房", "承租有公有住房或保障性住房"),
 }
+RELATIONS_ZH = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "grandparent": "祖父母",
+                "grandchild": "孙子女", "sibling": "兄弟姐妹", "other": "其他"}
+"""Relations to the head of a household, as the public-security source names them."""
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]")
 _GENERIC_STATEMENT = "经查询，{holder}（公民身份号码：{id_masked}）的{proof}信息如下。"
 
 
@@ -201,20 +208,25 @@ def build_content(
     """The content of a new certificate of `proof` issued by `department`.
 
     `data` is what the source returned (item name -> JSON value); every item of the proof
-    except ID numbers is printed, in catalog order. `searched_at` is when the source was
-    queried: the `as_of` time of a negative-fact proof. Validity is the catalog's
-    `validity_days` from `as_of` (negative facts) or from issuance (others).
+    except ID numbers is printed, in catalog order, with ID numbers inside values masked — and
+    except a date that is the holder's birth date: the masked ID number hides exactly those
+    eight digits, and printing both would give the whole number away. Items the catalog marks
+    not `printed` are left out. `searched_at` is when the source was queried: the `as_of` time of
+    a proof stating a search result. Validity is the catalog's `validity_days` from issuance.
     """
     if proof.department != department.code:
         raise InvalidContent(f"proof {proof.code} is issued by {proof.department}, not {department.code}")
     issued_at, searched_at = _whole_seconds(issued_at), _whole_seconds(searched_at)
-    as_of = searched_at if proof.code in NEGATIVE_FACT_PROOFS else None
-    valid_from = as_of or issued_at
+    as_of = searched_at if proof.as_of_search else None
+    valid_from = issued_at
     valid_until = None if proof.validity_days is None else valid_from + timedelta(days=proof.validity_days)
+    birth_date = _birth_date(id_number)
     fields = tuple(
-        Field(item.name, item.name_zh, data[item.name], display_text(item, data[item.name]))
+        Field(item.name, item.name_zh, value, display_text(item, value))
         for item in proof.data_items
-        if item.type is not ItemType.ID_NUMBER and item.name in data and data[item.name] is not None
+        if item.printed and item.type is not ItemType.ID_NUMBER and data.get(item.name) is not None
+        and not _is_date(item, data[item.name], birth_date)
+        for value in (_masked_id_numbers(data[item.name]),)
     )
     masked = mask_id_number(id_number)
     identifier = make_identifier(proof.code, department.uscc, serial, version)
@@ -254,12 +266,54 @@ def display_text(item: DataItem, value: Any) -> str:
     if item.type is ItemType.ENUM:
         return item.values.get(value, str(value))
     if item.type is ItemType.LIST:
-        return "、".join(item.values.get(element, str(element)) for element in value)
+        return "、".join(_element_text(item, element) for element in value)
     if item.type is ItemType.DATE:
         return format_date_zh(date.fromisoformat(value))
     if item.type is ItemType.DATETIME:
         return format_datetime_zh(parse_time(value))
+    if item.type is ItemType.REGION_CODE:
+        return region_name(str(value))
     return str(value)
+
+
+def _element_text(item: DataItem, element: Any) -> str:
+    """One element of a list item: a code by its label, a person (a household member's
+    {name, id_number, relation}) as 姓名（关系，masked number）, anything else as text."""
+    if isinstance(element, Mapping):
+        relation = element.get("relation")
+        details = [RELATIONS_ZH.get(relation, str(relation)) if relation else None, element.get("id_number")]
+        shown = "，".join(str(detail) for detail in details if detail)
+        return f"{element.get('name', '')}（{shown}）" if shown else str(element.get("name", ""))
+    return item.values.get(element, str(element)) if isinstance(element, str) else str(element)
+
+
+def _birth_date(id_number: str) -> date | None:
+    try:
+        return parse_id_number(id_number).birth_date
+    except InvalidIdentifier:
+        return None
+
+
+def _is_date(item: DataItem, value: Any, day: date | None) -> bool:
+    """Whether a date or date-time item's value falls on `day`."""
+    if day is None or item.type not in (ItemType.DATE, ItemType.DATETIME) or not isinstance(value, str):
+        return False
+    try:
+        return date.fromisoformat(value[:10]) == day
+    except ValueError:
+        return False
+
+
+def _masked_id_numbers(value: Any) -> Any:
+    """`value` with every ID number inside it (a household member's, say) masked: a certificate
+    carries no ID number in full, not even inside a list."""
+    if isinstance(value, str):
+        return mask_id_number(value) if _ID_NUMBER.fullmatch(value) else value
+    if isinstance(value, Mapping):
+        return {key: _masked_id_numbers(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_masked_id_numbers(member) for member in value]
+    return value
 
 
 def format_time(moment: datetime) -> str:

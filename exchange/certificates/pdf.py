@@ -4,10 +4,8 @@ Rendering (reportlab, `invariant=1`, so the same content gives the same bytes): 
 identifier, holder, the result sentence, a table of the printed data items with their catalog
 labels, search/issue times, validity and purpose; the issuer line with the department's round
 seal (`seals.seal_image.draw_seal`) over it; the QR payload drawn from a segno matrix as one
-path (fast, see the stack notes); a verification hint. Text uses WenQuanYi Micro Hei (Debian
-package `fonts-wqy-microhei`), embedded as a TrueType subset. The seal's own glyphs are drawn by
-`seals.seal_image` in reportlab's built-in STSong-Light, which is not embedded (see
-docs/certificates.md).
+path (fast, see the stack notes); a verification hint. Every character, the seal's included, is
+in the Song face shipped with the code (`seals.fonts`), embedded as a TrueType subset.
 
 The document info records what the page shows: Subject = the identifier, Keywords =
 "sha256:<hex>" of the canonical content. The credential JWS is attached as `credential.jws`
@@ -20,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from io import BytesIO
-from pathlib import Path
+from urllib.parse import quote
 
 import segno
 from pyhanko.pdf_utils import embed, generic
@@ -31,8 +29,6 @@ from reportlab.lib.enums import TA_JUSTIFY
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
 
@@ -42,6 +38,8 @@ from catalog.city_time import BEIJING
 from exchange.certificates.model import CertificateContent, format_date_zh, format_datetime_zh
 from exchange.certificates.verdict import SignedForm, authentic, integrity_failure, with_integrity
 from exchange.errors import ExchangeError
+from seals.fonts import SONG_FONT_NAME as SONG
+from seals.fonts import missing_glyphs, register_song_font
 from seals.keys import Signer
 from seals.pades import sign_pdf
 from seals.seal_image import SealText, draw_seal
@@ -49,13 +47,9 @@ from seals.trust import TrustStore
 from seals.verdict import Status
 from seals.verify_pdf import verify_pdf
 
-FONT_NAME = "WenQuanYiMicroHei"
-FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
-    Path("/usr/share/fonts/wqy-microhei/wqy-microhei.ttc"),
-)
-"""WenQuanYi Micro Hei (Debian/Ubuntu `fonts-wqy-microhei`; the second path is Fedora's)."""
 ATTACHMENT_NAME = "credential.jws"
+VERIFY_PATH = "/v"
+"""The verification page a scanned QR code opens (the payload follows `#`)."""
 DIGEST_PREFIX = "sha256:"
 SEAL_DIAMETER = 42 * mm
 QR_SIZE = 40 * mm
@@ -65,8 +59,9 @@ INK = colors.HexColor("#1a1a1a")
 RULE = colors.HexColor("#8c1c13")
 
 
-class FontUnavailable(ExchangeError):
-    """No CJK TrueType font to embed in the certificate PDF."""
+class GlyphsMissing(ExchangeError):
+    """The certificate's text has characters the Song face cannot print; nothing is rendered,
+    since a blank where a name's character should be would misstate the certificate."""
 
 
 def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, signer: Signer, *, tsa_url: str | None = None) -> bytes:
@@ -79,14 +74,19 @@ def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, sig
 
 def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
     """The certificate page, unsigned and without the attachment (reproducible bytes)."""
-    _register_font()
+    register_song_font()
+    missing = missing_glyphs(_printed_text(content))
+    if missing:
+        raise GlyphsMissing(f"the certificate font has no glyph for {''.join(sorted(missing))!r}")
     output = BytesIO()
-    canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=FONT_NAME)
+    canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG)
     canvas.setTitle(content.proof_name_zh)
     canvas.setSubject(content.identifier)
     canvas.setKeywords(DIGEST_PREFIX + canonical_sha256(content.to_dict()))
     canvas.setAuthor(content.issuer.name_zh)
     canvas.setCreator("mianzheng 免证")
+    issued = content.issued_at.astimezone(BEIJING)
+    canvas.setDateFormatter(lambda *_: f"D:{issued:%Y%m%d%H%M%S}+08'00'")  # the issue time, not reportlab's 2000
     _draw_page(canvas, content, qr_payload)
     canvas.showPage()
     canvas.save()
@@ -140,19 +140,6 @@ def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> S
     return SignedForm(verdict, content)
 
 
-def font_path() -> Path:
-    """The CJK TrueType font file to embed; `FontUnavailable` when none is installed."""
-    for candidate in FONT_CANDIDATES:
-        if candidate.is_file():
-            return candidate
-    raise FontUnavailable("no CJK TrueType font for certificate PDFs: install the fonts-wqy-microhei package")
-
-
-def _register_font() -> None:
-    if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path()), subfontIndex=0))
-
-
 def _attachment(reader: PdfFileReader) -> str | None:
     root = reader.root
     if "/Names" not in root or "/EmbeddedFiles" not in root["/Names"]:
@@ -168,6 +155,19 @@ def _attachment(reader: PdfFileReader) -> str | None:
     return None
 
 
+def service_url(content: CertificateContent) -> str:
+    """The base URL of the service that issued the certificate (its status list lives there)."""
+    return content.status.list_url.split("/api/", 1)[0]
+
+
+def qr_text(content: CertificateContent, qr_payload: str) -> str:
+    """What the QR code holds: the verification page's address with the payload after `#`, so a
+    phone camera opens the verdict, while the payload itself stays verifiable offline (and never
+    reaches a server log, a fragment not being sent). The Base45 space and `%` are percent-encoded
+    (`%20`, `%25`), which keeps the fragment unambiguous and in QR alphanumeric mode."""
+    return f"{service_url(content)}{VERIFY_PATH}#{quote(qr_payload, safe='$*+-./:')}"
+
+
 def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> None:
     width, height = A4
     left, right = MARGIN, width - MARGIN
@@ -181,30 +181,24 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
 
     title, _, subtitle = content.proof_name_zh.partition("（")
     y = height - 42 * mm
-    canvas.setFont(FONT_NAME, 26)
-    canvas.drawCentredString(width / 2, y, "  ".join(title) if len(title) <= 6 else title)
+    _heavy_centred(canvas, width / 2, y, " ".join(title) if len(title) <= 6 else title, 24)
     if subtitle:
         y -= 9 * mm
-        canvas.setFont(FONT_NAME, 13)
+        canvas.setFont(SONG, 13)
         canvas.drawCentredString(width / 2, y, "（" + subtitle)
     y -= 9 * mm
-    canvas.setFont(FONT_NAME, 8.5)
+    canvas.setFont(SONG, 10)
     canvas.drawCentredString(width / 2, y, f"证明编号：{content.identifier}")
 
-    y -= 13 * mm
-    canvas.setFont(FONT_NAME, 12)
-    canvas.drawString(left, y, f"持证人：{content.holder_name}")
-    canvas.drawString(left + 70 * mm, y, f"公民身份号码：{content.holder_id_masked}")
-
     body = ParagraphStyle(
-        "body", fontName=FONT_NAME, fontSize=12.5, leading=21, firstLineIndent=25, alignment=TA_JUSTIFY, wordWrap="CJK"
+        "body", fontName=SONG, fontSize=13, leading=22, firstLineIndent=26, alignment=TA_JUSTIFY, wordWrap="CJK"
     )
     statement = Paragraph(content.statement_zh, body)
     _, used = statement.wrap(right - left, 60 * mm)
-    y -= 6 * mm + used
+    y -= 9 * mm + used
     statement.drawOn(canvas, left, y)
 
-    cell = ParagraphStyle("cell", fontName=FONT_NAME, fontSize=10.5, leading=14, wordWrap="CJK")
+    cell = ParagraphStyle("cell", fontName=SONG, fontSize=11, leading=15, wordWrap="CJK")
     rows = [[Paragraph(field.label_zh, cell), Paragraph(field.text_zh, cell)] for field in content.fields]
     if content.as_of is not None:
         rows.append([Paragraph("截至时间", cell), Paragraph(f"{format_datetime_zh(content.as_of)}（本证明为截至该时间的查询结果）", cell)])
@@ -233,32 +227,65 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     table.drawOn(canvas, left, y)
 
     # issuer and date, the seal stamped over them (right); the QR code (left)
-    block_top = min(y - 12 * mm, 95 * mm)
+    block_top = min(y - 12 * mm, 100 * mm)
     issuer_x = right - 42 * mm
-    canvas.setFont(FONT_NAME, 12.5)
+    canvas.setFont(SONG, 13)
     canvas.drawCentredString(issuer_x, block_top - 14 * mm, content.issuer.name_zh)
     canvas.drawCentredString(issuer_x, block_top - 21 * mm, format_date_zh(content.issued_at.astimezone(BEIJING).date()))
     # stamped over the right part of the name and the date, as a seal is on paper
     draw_seal(canvas, issuer_x + 14 * mm, block_top - 14 * mm, SEAL_DIAMETER, SealText(content.issuer.name_zh),
-              font_name=FONT_NAME)
-    _draw_qr(canvas, qr_payload, left, block_top - 40 * mm, QR_SIZE)
-    canvas.setFont(FONT_NAME, 8)
-    canvas.drawCentredString(left + QR_SIZE / 2, block_top - 44 * mm, "扫码离线核验")
+              font_name=SONG)
+    _draw_qr(canvas, qr_text(content, qr_payload), left, block_top - 40 * mm, QR_SIZE)
+    canvas.setFont(SONG, 8.5)
+    canvas.drawCentredString(left + QR_SIZE / 2, block_top - 44 * mm, "手机扫码核验")
 
-    hint = ParagraphStyle("hint", fontName=FONT_NAME, fontSize=8.5, leading=12.5, wordWrap="CJK", textColor=colors.HexColor("#444444"))
+    service = service_url(content)
+    hint = ParagraphStyle("hint", fontName=SONG, fontSize=8.5, leading=12.5, wordWrap="CJK",
+                          textColor=colors.HexColor("#444444"))
     note = Paragraph(
         f"本证明由{content.issuer.name_zh}以电子印章签章出具，与加盖实物印章的纸质证明具有同等效力。"
-        "核验方式：在“免证”核验服务上传本 PDF 文件、粘贴其附带的机读凭证（credential.jws），或扫描左侧二维码；"
-        "PDF 阅读器亦可显示数字签名。打印件请以扫码核验结果为准。超过有效期或被撤销的证明无效。",
+        f"核验方式：用手机相机扫描左侧二维码，即打开核验页面显示核验结论；或访问 {service}{VERIFY_PATH} ，"
+        f"上传本 PDF 文件或机读凭证（{content.identifier}.jws）。二维码内容经签名，无网络时亦可离线核验。"
+        f"本文件带有数字签名：在 PDF 阅读器中将本市电子证明根证书（{service}/api/v1/trust/root.pem ，"
+        "核验页面载有其指纹）设为受信任的证书后，阅读器即显示签名有效且签名者可信。"
+        "打印件以扫码核验结果为准；超过有效期或已被撤销的证明无效。",
         hint,
     )
-    _, used = note.wrap(right - left, 30 * mm)
+    _, used = note.wrap(right - left, 40 * mm)
     note.drawOn(canvas, left, 20 * mm)
 
 
-def _draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
-    """The QR code (error correction M) as one filled path of horizontal runs, lower-left at (x, y)."""
-    matrix = segno.make(payload, error="m", micro=False, boost_error=False).matrix
+def _heavy_centred(canvas: Canvas, x: float, y: float, text: str, size: float) -> None:
+    """A title line in a heavier stroke (filled and outlined), as 小标宋 titles are."""
+    canvas.saveState()
+    canvas.setLineWidth(size * 0.025)
+    canvas.setStrokeColor(INK)
+    text_object = canvas.beginText()
+    text_object.setTextRenderMode(2)
+    text_object.setFont(SONG, size)
+    text_object.setTextOrigin(x - canvas.stringWidth(text, SONG, size) / 2, y)
+    text_object.textOut(text)
+    canvas.drawText(text_object)
+    canvas.restoreState()
+
+
+def _printed_text(content: CertificateContent) -> str:
+    """Every text the page prints that comes from the content (checked against the font)."""
+    return "".join([content.proof_name_zh, content.statement_zh, content.purpose, content.issuer.name_zh,
+                    *(field.label_zh + field.text_zh for field in content.fields)])
+
+
+def qr_code(text: str) -> segno.QRCode:
+    """The QR code of `text` (error correction M), in as few modules as its segments allow: the
+    address in byte mode, the Base45 payload after `#` in alphanumeric mode."""
+    address, hash_sign, payload = text.partition("#")
+    segments = [address + hash_sign, payload] if payload else [text]
+    return segno.make(segments, error="m", micro=False, boost_error=False)
+
+
+def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
+    """The QR code as one filled path of horizontal runs, lower-left at (x, y)."""
+    matrix = qr_code(text).matrix
     modules = len(matrix) + 2 * QR_QUIET_MODULES
     unit = size / modules
     canvas.saveState()

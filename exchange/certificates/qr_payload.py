@@ -4,8 +4,9 @@
 
 - COSE_Sign1 (RFC 9052, CBOR tag 18): protected header {1 (alg): -7 (ES256), 4 (kid): the seal's
   kid as 32 raw bytes (the SHA-256 certificate thumbprint; base64url of it is our kid)}, empty
-  unprotected header, the payload, and the raw r||s ECDSA signature over the Sig_structure
-  ["Signature1", protected, b"", payload]. The seal certificate is not embedded: a verifier
+  unprotected header, the payload, and the raw r||s ECDSA signature (low-S, `seals.ecdsa_raw`) over the Sig_structure
+  ["Signature1", protected, b"", payload]. A verifier refuses anything unsigned that could change
+  the meaning: a non-empty unprotected header, data after the zlib stream, the high-S twin. The seal certificate is not embedded: a verifier
   resolves the kid through its trust store (exported JWKS / seals/<kid>.pem), which keeps the
   code small enough to scan from paper.
 - Built with cbor2 and cryptography rather than pycose: the structure is four fields and one
@@ -36,7 +37,6 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from exchange.certificates.identifiers import parse_identifier
 from exchange.certificates.model import (
@@ -51,7 +51,7 @@ from exchange.certificates.model import (
 from exchange.certificates.verdict import SignedForm
 from seals.b64 import b64url_decode, b64url_encode
 from seals.checks import SIGNING_TIME_CLAIMED, certificate_checks, integrity_only, key_matches_algorithm, summarise_signer
-from seals.jws import ES256_COORDINATE_BYTES
+from seals.ecdsa_raw import der_signature, raw_signature
 from seals.keys import Signer
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, Status, Verdict
@@ -188,8 +188,7 @@ def encode_qr(content: CertificateContent, signer: Signer) -> str:
     """The signed QR payload of `content`."""
     protected = cbor2.dumps({COSE_ALG: COSE_ES256, COSE_KID: b64url_decode(signer.key_id)})
     payload = cbor2.dumps(QrContent.of(content).to_cbor_map())
-    r, s = decode_dss_signature(signer.sign(_sig_structure(protected, payload)))
-    signature = r.to_bytes(ES256_COORDINATE_BYTES, "big") + s.to_bytes(ES256_COORDINATE_BYTES, "big")
+    signature = raw_signature(signer.sign(_sig_structure(protected, payload)))
     message = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     return PREFIX + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
 
@@ -240,6 +239,8 @@ def _parse(text: str) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
         message = inflater.decompress(compressed, MAX_PAYLOAD_BYTES)
         if inflater.unconsumed_tail or not inflater.eof:
             raise ValueError("compressed data is truncated or too large")
+        if inflater.unused_data:
+            raise ValueError("data follows the compressed stream")
         cose = cbor2.loads(message)
     except (ValueError, zlib.error, cbor2.CBORDecodeError) as error:
         raise ValueError(f"cannot decode ({type(error).__name__})") from None
@@ -249,7 +250,9 @@ def _parse(text: str) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
         cose = cose.value
     if not (isinstance(cose, (list, tuple)) and len(cose) == 4 and isinstance(cose[0], bytes) and isinstance(cose[2], bytes)):
         raise ValueError("not a COSE_Sign1 structure")
-    protected, _unprotected, payload, signature = cose
+    protected, unprotected, payload, signature = cose
+    if unprotected != {}:
+        raise ValueError("the unprotected header must be empty")
     try:
         header = cbor2.loads(protected) if protected else {}
     except cbor2.CBORDecodeError:
@@ -264,12 +267,11 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 
 def _check_signature(key: ec.EllipticCurvePublicKey, signed: bytes, signature: bytes) -> CheckResult:
-    if len(signature) != 2 * ES256_COORDINATE_BYTES:
+    der = der_signature(signature)
+    if der is None:
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
-    r = int.from_bytes(signature[:ES256_COORDINATE_BYTES], "big")
-    s = int.from_bytes(signature[ES256_COORDINATE_BYTES:], "big")
     try:
-        key.verify(encode_dss_signature(r, s), signed, ec.ECDSA(hashes.SHA256()))
+        key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
     return CheckResult.of(Check.INTEGRITY, Status.VALID, "signature_valid")

@@ -3,7 +3,8 @@
 One bit per certificate (`statusPurpose` "revocation"): bit `index` set means revoked. Index 0
 is the most significant bit of the first byte. The list has at least 131,072 entries (16 KiB),
 the spec's minimum, so that fetching it says nothing about which certificate a verifier checks
-(herd privacy); indexes are allocated at random, not in issuance order, for the same reason.
+(herd privacy); indexes follow a keyed permutation of the issuance number (`entry_index`), not
+issuance order, for the same reason.
 `encodedList` is the multibase form: "u" + base64url (no padding) of the GZIP-compressed
 bitstring (mtime 0, so the same list always encodes to the same text).
 
@@ -22,8 +23,8 @@ treats a list past `exp` as stale (its status cannot be relied on).
 from __future__ import annotations
 
 import gzip
-import secrets
-from collections.abc import Collection, Mapping
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -42,6 +43,7 @@ MIN_ENTRIES = 131_072
 STATUS_LIST_TYP = "mianzheng-statuslist+jwt"
 DEFAULT_VALIDITY = timedelta(days=1)
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+_FEISTEL_ROUNDS = 4
 
 REVOCATION_REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
@@ -87,6 +89,11 @@ class StatusList:
     def reason(self, index: int) -> str | None:
         """The reason code of a revoked entry ("unspecified" if none was published), else None."""
         return self.reasons.get(index, "unspecified") if self.is_revoked(index) else None
+
+    def revoked_indexes(self) -> set[int]:
+        """Every revoked entry."""
+        return {offset * 8 + bit for offset, byte in enumerate(self.bits) if byte
+                for bit in range(8) if byte & (0x80 >> bit)}
 
     def revoke(self, index: int, reason: str = "unspecified") -> StatusList:
         """A copy with entry `index` revoked for `reason` (one of `REVOCATION_REASONS`)."""
@@ -143,14 +150,26 @@ class StatusList:
             raise IndexError(f"status list index {index} outside 0..{self.size - 1}")
 
 
-def allocate_index(taken: Collection[int], size: int = MIN_ENTRIES) -> int:
-    """A random index not in `taken` (the caller records the allocation)."""
-    if len(taken) >= size:
+def entry_index(number: int, key: bytes, size: int = MIN_ENTRIES) -> int:
+    """The status-list index of the `number`-th entry (0-based) of a list whose permutation key is `key`.
+
+    A keyed Feistel permutation of 0..size-1 (cycle-walking a balanced Feistel network over the next
+    even power of two): distinct numbers always give distinct indexes, in O(1), and consecutive
+    issuances land far apart, so the list says nothing about issuance order. `StatusListError
+    ("status_list_full")` once `number` reaches `size`."""
+    if not 0 <= number < size:
         raise StatusListError("status_list_full", f"all {size} status list entries are allocated")
+    half_bits = (max(size - 1, 1).bit_length() + 1) // 2
+    mask = (1 << half_bits) - 1
+    value = number
     while True:
-        index = secrets.randbelow(size)
-        if index not in taken:
-            return index
+        left, right = value >> half_bits, value & mask
+        for round_number in range(_FEISTEL_ROUNDS):
+            digest = hashlib.blake2b(bytes([round_number]) + right.to_bytes(4, "big"), key=key, digest_size=4).digest()
+            left, right = right, left ^ (int.from_bytes(digest, "big") & mask)
+        value = (left << half_bits) | right
+        if value < size:
+            return value
 
 
 def sign_status_list(

@@ -1,14 +1,18 @@
 """One verification service for the three forms of an e-certificate.
 
 `verify_certificate` recognises the form (a PDF: bytes starting with `%PDF`; a QR payload:
-text starting with `MZ1:`; otherwise a compact JWS credential), verifies the seal signature of
-that form and adds the certificate checks (`verdict.judge`), so the same certificate gets the
+text starting with `MZ1:`, or the verification address the QR code holds, `…/v#MZ1:…`;
+otherwise a compact JWS credential), drops the line breaks a paste or an e-mail adds to the
+text forms (all whitespace from a credential, whose alphabet has none; only line breaks from a
+QR payload, whose Base45 alphabet has the space), verifies the seal signature of that form and
+adds the certificate checks (`verdict.judge`), so the same certificate gets the
 same checks with the same codes whichever form the verifier holds.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import unquote
 
 from exchange.certificates.credential import verify_credential
 from exchange.certificates.pdf import verify_certificate_pdf
@@ -23,6 +27,13 @@ from seals.verdict import Check, CheckResult, Status
 FORM_PDF, FORM_CREDENTIAL, FORM_QR, FORM_UNKNOWN = "pdf", "credential", "qr", "unknown"
 
 
+def qr_from_address(text: str) -> str:
+    """The QR payload of a scanned verification address (`https://…/v#MZ1:…`, percent-encoded);
+    other text as given."""
+    address, hash_sign, fragment = text.partition("#")
+    return unquote(fragment) if hash_sign and fragment.startswith(QR_PREFIX) and "://" in address else text
+
+
 def detect_form(form_input: bytes | str) -> str:
     if isinstance(form_input, bytes):
         if form_input.lstrip()[:5] == b"%PDF-":
@@ -31,12 +42,18 @@ def detect_form(form_input: bytes | str) -> str:
             form_input = form_input.decode("ascii")
         except UnicodeDecodeError:
             return FORM_UNKNOWN
-    text = form_input.strip()
+    text = qr_from_address(form_input.strip())
     if text.startswith(QR_PREFIX):
         return FORM_QR
-    if text.count(".") == 2:
+    if "".join(text.split()).count(".") == 2:
         return FORM_CREDENTIAL
     return FORM_UNKNOWN
+
+
+def _without_line_breaks(text: str, form: str) -> str:
+    if form == FORM_CREDENTIAL:
+        return "".join(text.split())
+    return "".join(text.strip().splitlines())
 
 
 def verify_certificate(
@@ -60,5 +77,5 @@ def verify_certificate(
     else:
         text = form_input.decode("ascii") if isinstance(form_input, bytes) else form_input
         verifier = verify_qr if form == FORM_QR else verify_credential
-        signed = verifier(text.strip(), trust, now=now)
+        signed = verifier(qr_from_address(_without_line_breaks(text, form)), trust, now=now)
     return judge(form, signed, trust, status_list_token, id_number=id_number, now=now)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Subject
 from exchange.errors import InvalidInput
-from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
+from exchange.licenses.records import LicenseRecord
 from exchange.licenses.service import (
     IssueRequest,
     LicenseLibrary,
@@ -80,19 +80,19 @@ def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, depar
                  batch: int = DEFAULT_BATCH, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import the export `lines` of `department` (see the module docstring), committing each
     `batch` of lines in one transaction. When a concurrent issue collides with the batch (a
-    serial or status index taken meanwhile), the batch is rolled back and done again line by line."""
+    reference issued meanwhile), the batch is rolled back and done again line by line."""
     report = ImportReport()
     with sessions() as session:
-        done, taken = _references(session, department), _indexes(session)
+        done = _references(session, department)
         for chunk in _chunks(enumerate(lines, start=1), batch):
             try:
-                outcome = _import_chunk(session, library, department, chunk, done, taken, careful=False)
+                outcome = _import_chunk(session, library, department, chunk, done, careful=False)
                 session.commit()
             except IntegrityError:
                 session.rollback()
                 forget_allocations(session)
-                done, taken = _references(session, department), _indexes(session)
-                outcome = _import_chunk(session, library, department, chunk, done, taken, careful=True)
+                done = _references(session, department)
+                outcome = _import_chunk(session, library, department, chunk, done, careful=True)
                 session.commit()
             report.imported += outcome.imported
             report.skipped += outcome.skipped
@@ -103,7 +103,7 @@ def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, depar
 
 
 def _import_chunk(session: Session, library: LicenseLibrary, department: str, chunk: list[tuple[int, str]],
-                  done: set[str], taken: set[int], *, careful: bool) -> ImportReport:
+                  done: set[str], *, careful: bool) -> ImportReport:
     outcome = ImportReport()
     for number, text in chunk:
         if not text.strip():
@@ -113,7 +113,7 @@ def _import_chunk(session: Session, library: LicenseLibrary, department: str, ch
             if request.reference in done:
                 outcome.skipped += 1
                 continue
-            issue_license(session, library, department, request, taken=taken, savepoint=careful)
+            issue_license(session, library, department, request, savepoint=careful)
         except InvalidInput as invalid:
             outcome.rejected.append((number, str(invalid)))
             continue
@@ -138,10 +138,6 @@ def _chunks(numbered: Iterable[tuple[int, str]], size: int) -> Iterator[list[tup
 
 def _references(session: Session, department: str) -> set[str]:
     return set(session.scalars(select(LicenseRecord.reference).where(LicenseRecord.issuer_department == department)))
-
-
-def _indexes(session: Session) -> set[int]:
-    return set(session.scalars(select(LicenseVersionRecord.status_index)))
 
 
 def _items(value: Any) -> dict[str, Any]:

@@ -11,14 +11,12 @@
 - `license_presentations`: presentations kept for their few minutes under a random reference,
   so a QR code can carry a link instead of the presentation (too long for one); sealed like
   the credentials.
-- `license_status_lists`: the license status list (one row): its bitstring, the revocation
-  reasons and its last signed form — the certificates' format (`exchange.certificates.status_list`),
-  a table of its own so the library depends on no other list's storage.
 - `license_usages`: every usage copy (加注件) the exchange made: which version, matter,
   department, case and until when.
 
-Serials, versions and status indexes are claimed by unique constraints; a collision is retried
-by the service.
+Serials and status-list entries come from atomic counters; versions and references are claimed
+by unique constraints, and a collision is retried by the service. The license status list is
+list 2 of `status_lists` (`exchange.status_lists`).
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from catalog.orm import Base, UtcDateTime
@@ -73,16 +71,6 @@ class LicenseVersionRecord(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     credential_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class LicenseStatusListRecord(Base):
-    __tablename__ = "license_status_lists"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bits: Mapped[bytes] = mapped_column(LargeBinary)
-    reasons: Mapped[dict[str, str]] = mapped_column(JSON)
-    token: Mapped[str | None] = mapped_column(Text)
-    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LicenseNonce(Base):

@@ -2,10 +2,10 @@
 
 Departments' systems issue the licenses of the types the catalog says they issue. Each version
 is a credential (`credential.py`) signed by the department's seal, with its own identifier and
-its own entry in the license status list (list 2, beside the certificates' list 1, in the same
-format: `exchange.certificates.status_list`, stored in `license_status_lists`). Amending issues the next
-version and revokes the old one's entry with the reason `superseded`; revoking sets the current
-version's entry. So every form made of a version — the credential, a presentation, a usage
+its own entry in the license status list (list 2, beside the certificates' list 1, kept by
+`exchange.status_lists` the same way: derived from `license_versions`, signed again under its
+lock by each amendment and revocation). Amending issues the next version and sets the old one's
+entry with the reason `superseded`; revoking sets the current version's entry. So every form made of a version — the credential, a presentation, a usage
 copy — turns invalid with it, and the status list tells a verifier why.
 
 Services take a `Session` and never commit; the caller owns the transaction.
@@ -16,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,8 +34,8 @@ from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, LicenseType, Subject
 from exchange.answer_store import AnswerBox
 from exchange.certificates.model import StatusEntry
-from exchange.certificates.status_list import REVOCATION_REASONS, StatusList, allocate_index, sign_status_list
-from exchange.certificates.status_list import DEFAULT_VALIDITY as STATUS_LIST_VALIDITY
+from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.counters import next_value
 from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.licenses.content import (
     HeldBy,
@@ -46,20 +46,33 @@ from exchange.licenses.content import (
     validity_window,
 )
 from exchange.licenses.credential import sign_license
-from exchange.licenses.records import LicenseRecord, LicenseState, LicenseStatusListRecord, LicenseVersionRecord
+from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
 from exchange.licenses.sd_jwt import decode_disclosure, parse_sd_jwt
+from exchange.status_lists import StatusListKind, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
 from exchange.subjects import subject_key
 from seals.b64 import b64url_decode
 from seals.registry import active_signer
 from seals.keys import Signer
 from seals.settings import SealSettings
 
-LICENSE_STATUS_LIST_ID = 2
 LICENSE_STATUS_LIST_SIZE = 1_048_576
 """Entries of the license status list (128 KiB): room for the city's licenses and their versions."""
-STATUS_LIST_PATH = f"/api/v1/status-lists/{LICENSE_STATUS_LIST_ID}"
 _ATTEMPTS = 4
-_SERIALS, _SIGNERS = "license_serials", "license_signers"  # session.info keys
+_SIGNERS = "license_signers"  # session.info key
+
+
+def _set_license_entries(session: Session) -> Iterable[tuple[int, str | None]]:
+    return session.execute(select(LicenseVersionRecord.status_index, LicenseVersionRecord.revocation_reason).where(
+        LicenseVersionRecord.status.in_([LicenseState.REVOKED.value, LicenseState.SUPERSEDED.value]))).tuples()
+
+
+def _license_holds(session: Session, index: int) -> bool:
+    return session.scalar(select(LicenseVersionRecord.id).where(LicenseVersionRecord.status_index == index)
+                          .limit(1)) is not None
+
+
+LICENSES = StatusListKind(2, LICENSE_STATUS_LIST_SIZE, _set_license_entries, _license_holds)
+"""The license status list: list 2, set for revoked and superseded versions."""
 
 
 class NotTheIssuer(ExchangeError):
@@ -82,7 +95,7 @@ class LicenseLibrary:
     seal_settings: SealSettings
     hash_key: bytes = field(repr=False)
     box: AnswerBox
-    status_list_url: str
+    status_list: StatusListSigning
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
@@ -134,11 +147,11 @@ def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:
 
 
 def issue_license(session: Session, library: LicenseLibrary, department: str, request: IssueRequest, *,
-                  taken: set[int] | None = None, savepoint: bool = True) -> Issued:
+                  savepoint: bool = True) -> Issued:
     """Issue version 1 of a license of `department`, or return the one its `reference` already names.
 
-    `taken`: the status indexes in use, when the caller (bulk import) keeps them; read otherwise.
-    With `savepoint` (the default) a collision with a concurrent issue (serial, index, reference)
+    Serials and status entries come from atomic counters (`exchange.counters`, `exchange.status_lists`).
+    With `savepoint` (the default) a collision with a concurrent issue of the same reference
     is retried in a savepoint; without, `IntegrityError` reaches the caller, who rolls back (bulk
     import: a savepoint per row would commit each row on SQLite)."""
     license_type = _issuable_type(library.catalog, department, request.license_type)
@@ -152,17 +165,14 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     valid_from = now if request.valid_from is None else _start_of_day(request.valid_from)
     valid_until = validity_window(license_type, valid_from, request.valid_until)
     if not savepoint:
-        return _issue_new(session, library, department, license_type, request, now, valid_from, valid_until, taken)
+        return _issue_new(session, library, department, license_type, request, now, valid_from, valid_until)
     for attempt in range(_ATTEMPTS):
         try:
             with session.begin_nested():
                 return _issue_new(session, library, department, license_type, request, now, valid_from,
-                                  valid_until, taken)
-        except IntegrityError:  # a concurrent issue took the serial, the index or the reference
+                                  valid_until)
+        except IntegrityError:  # a concurrent issue took the reference
             forget_allocations(session)
-            if taken is not None:
-                taken.clear()
-                taken.update(_taken_indexes(session))
             if attempt == _ATTEMPTS - 1:
                 raise
             again = _by_reference(session, department, request.reference)
@@ -173,8 +183,8 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
 
 def _issue_new(session: Session, library: LicenseLibrary, department: str, license_type: LicenseType,
                request: IssueRequest, now: datetime, valid_from: datetime, valid_until: datetime | None,
-               taken: set[int] | None) -> Issued:
-    serial = _next_serial(session, department, license_type.code)
+               ) -> Issued:
+    serial = next_value(session, f"license-serial:{department}:{license_type.code}")
     record = LicenseRecord(license_type=license_type.code, issuer_department=department, serial=serial,
                            reference=request.reference, holder_kind=license_type.holder.value,
                            holder_key=holder_key(library.hash_key, request.holder.kind, request.holder.number),
@@ -183,25 +193,12 @@ def _issue_new(session: Session, library: LicenseLibrary, department: str, licen
     session.flush()
     version = _new_version(session, library, record, license_type, holder=request.holder.held_by(),
                            items=request.items, supersedes=None, now=now, valid_from=valid_from,
-                           valid_until=valid_until, taken=taken)
+                           valid_until=valid_until)
     return Issued(record, version, created=True)
 
 
-def _next_serial(session: Session, department: str, license_type: str) -> int:
-    """The next serial of the department's licenses of a type: the stored maximum + 1, then
-    counted on in this session (the unique constraint decides; `forget_allocations` after a collision)."""
-    counters = session.info.setdefault(_SERIALS, {})
-    key = (department, license_type)
-    if key not in counters:
-        counters[key] = session.scalar(select(func.max(LicenseRecord.serial)).where(
-            LicenseRecord.issuer_department == department, LicenseRecord.license_type == license_type)) or 0
-    counters[key] += 1
-    return counters[key]
-
-
 def forget_allocations(session: Session) -> None:
-    """Drop the session's serial counters and signers (after a rollback or a collision)."""
-    session.info.pop(_SERIALS, None)
+    """Drop the session's signers (after a rollback or a collision)."""
     session.info.pop(_SIGNERS, None)
 
 
@@ -220,7 +217,9 @@ def _by_reference(session: Session, department: str, reference: str) -> LicenseR
 def amend_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
                   changes: Mapping[str, Any], valid_until: date | None = None) -> LicenseVersionRecord:
     """Issue the next version of the license whose current version is `identifier`, with the
-    items changed as given; the old version becomes superseded (and so is its status entry)."""
+    items changed as given; the old version becomes superseded (and so is its status entry: the
+    license status list is signed again under its lock)."""
+    lock_status_list(session, LICENSES)
     version = find_version(session, identifier)
     record = _own_license(session, department, version)
     if record.status == LicenseState.REVOKED:
@@ -242,7 +241,8 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     version.revoked_at, version.revocation_reason = now, "superseded"
     new = _new_version(session, library, record, license_type, holder=holder, items=items,
                        supersedes=version.identifier, now=now, valid_from=now, valid_until=until)
-    _revoke_entry(session, version.status_index, "superseded")
+    session.flush()
+    sign_locked_list(session, LICENSES, library.status_list, now)
     return new
 
 
@@ -252,6 +252,7 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     if reason not in REVOCATION_REASONS or reason == "superseded":
         allowed = ", ".join(code for code in REVOCATION_REASONS if code != "superseded")
         raise InvalidInput("reason", f"one of {allowed}")
+    lock_status_list(session, LICENSES)
     record = _own_license(session, department, find_version(session, identifier))
     current = current_version(session, record)
     if record.status == LicenseState.REVOKED:
@@ -259,7 +260,8 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     now = library.clock()
     record.status = LicenseState.REVOKED
     current.status, current.revoked_at, current.revocation_reason = LicenseState.REVOKED, now, reason
-    _revoke_entry(session, current.status_index, reason)
+    session.flush()
+    sign_locked_list(session, LICENSES, library.status_list, library.clock())
     return current
 
 
@@ -322,19 +324,6 @@ def current_license(session: Session, library: LicenseLibrary, license_types: Co
     return None
 
 
-def license_status_list(session: Session, seal_settings: SealSettings, exchange_department: str, url: str,
-                        now: datetime) -> str:
-    """The signed license status list, re-signed when changed or within an hour of expiry (the caller commits)."""
-    record = _status_record(session)
-    if record.token and record.token_expires_at and (record.token_expires_at - now).total_seconds() > 3600:
-        return record.token
-    signer = active_signer(session, seal_settings, exchange_department)
-    record.token = sign_status_list(StatusList(url, record.bits, _reasons(record)), signer, now=now)
-    record.token_expires_at = now + STATUS_LIST_VALIDITY
-    session.flush()
-    return record.token
-
-
 def _issuable_type(catalog: Catalog, department: str, code: str) -> LicenseType:
     license_type = catalog.licenses.get(code)
     if license_type is None:
@@ -360,15 +349,13 @@ def _check_items(license_type: LicenseType, items: Mapping[str, Any], prefix: st
 
 def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecord, license_type: LicenseType, *,
                  holder: HeldBy, items: Mapping[str, Any],
-                 supersedes: str | None, now: datetime, valid_from: datetime, valid_until: datetime | None,
-                 taken: set[int] | None = None) -> LicenseVersionRecord:
-    _status_record(session)
-    in_use = taken if taken is not None else _TakenIndexes(session)
-    index = allocate_index(in_use, LICENSE_STATUS_LIST_SIZE)
+                 supersedes: str | None, now: datetime, valid_from: datetime,
+                 valid_until: datetime | None) -> LicenseVersionRecord:
+    index = allocate_entry(session, LICENSES)
     department = library.catalog.departments[record.issuer_department]
     content = build_license_content(
         license_type=license_type, department=department, holder=holder, items=items, serial=record.serial,
-        version=record.current_version, supersedes=supersedes, status=StatusEntry(library.status_list_url, index),
+        version=record.current_version, supersedes=supersedes, status=StatusEntry(library.status_list.url(LICENSES), index),
         issued_at=now, valid_from=valid_from, valid_until=valid_until)
     credential = sign_license(content, _signer(session, library, record.issuer_department))
     version = LicenseVersionRecord(
@@ -377,54 +364,7 @@ def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecor
         status_index=index, credential_sealed=library.box.seal({"credential": credential}, content.identifier))
     session.add(version)
     session.flush()
-    if taken is not None:
-        taken.add(index)
     return version
-
-
-def _taken_indexes(session: Session) -> set[int]:
-    return set(session.scalars(select(LicenseVersionRecord.status_index)))
-
-
-class _TakenIndexes(Collection[int]):
-    """The status indexes in use, asked of the database one at a time (no scan of the library
-    per issue); a concurrent issue taking the same index is caught by the unique constraint."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def __contains__(self, index: object) -> bool:
-        return self._session.scalar(select(LicenseVersionRecord.id).where(
-            LicenseVersionRecord.status_index == index).limit(1)) is not None
-
-    def __len__(self) -> int:
-        return self._session.scalar(select(func.count()).select_from(LicenseVersionRecord)) or 0
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._session.scalars(select(LicenseVersionRecord.status_index)))
-
-
-def _status_record(session: Session, *, lock: bool = False) -> LicenseStatusListRecord:
-    record = session.get(LicenseStatusListRecord, LICENSE_STATUS_LIST_ID, with_for_update=lock)
-    if record is None:
-        record = LicenseStatusListRecord(id=LICENSE_STATUS_LIST_ID,
-                                         bits=StatusList.empty("", LICENSE_STATUS_LIST_SIZE).bits, reasons={})
-        session.add(record)
-        session.flush()
-    return record
-
-
-def _reasons(record: LicenseStatusListRecord) -> dict[int, str]:
-    return {int(index): reason for index, reason in record.reasons.items()}
-
-
-def _revoke_entry(session: Session, index: int, reason: str) -> None:
-    """Set the entry under a row lock (two revocations never lose each other's bit)."""
-    record = _status_record(session, lock=True)
-    revoked = StatusList("", record.bits, _reasons(record)).revoke(index, reason)
-    record.bits, record.reasons = revoked.bits, {str(k): v for k, v in revoked.reasons.items()}
-    record.token = record.token_expires_at = None
-    session.flush()
 
 
 def _start_of_day(day: date) -> datetime:

@@ -40,8 +40,9 @@ from exchange.licenses.service import (
 )
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from exchange.errors import InvalidInput
-from exchange.pull_service import REQUEST_ID, PullRefused, PullResult
+from exchange.pull_service import REQUEST_ID, PullRefused, PullResult, still_consented
 from exchange.receipts import sign_receipt
+from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer
 
 DEFAULT_USE_DAYS = 30
@@ -96,21 +97,27 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
                         case_number=request.case_number, matter=matter.code, proof=license_type.code,
                         subject_key=key if holder.kind is Subject.PERSON else None, purpose=request.purpose)
     now = context.clock()
-    with context.sessions() as session:
+    uow = UnitOfWork(context.sessions)
+    with uow.read() as session:
         try:
             stored = stored_answer(session, context.answers, client.client_id, request.request_id, sha, now)
+            if stored is not None:
+                still_consented(session, stored, now)
         except RequestIdConflict as conflict:
             raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict)) from None
+        except PullRefused as refused:
+            raise _refuse(context, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field,
+                          reason=refused.reason) from None
         if stored is not None:
-            record_access(context.sessions, replace(entry, reason="replayed"))
-            return PullResult(body=stored, replayed=True)
+            record_access(context.sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
+            return PullResult(body=stored.body, replayed=True)
         try:
             use, entry = _authorised(session, client, matter, license_type, key, holder.kind, request, entry, now)
         except PullRefused as refused:
-            raise _refuse(context, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field) from None
+            raise _refuse(context, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field,
+                          reason=refused.reason) from None
     try:
-        with context.sessions() as session:
-            claim(session, client.client_id, request.request_id, sha, now)
+        claim(uow, client.client_id, request.request_id, sha, now, entry.consent_id)
     except RequestIdConflict as conflict:
         raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict)) from None
     return _answer(context, client, request, matter, license_type, use, holder.kind, holder.number, entry, document)
@@ -145,9 +152,10 @@ def _authorised(session: Session, client: AuthenticatedClient, matter: Matter, l
         return use, replace(entry, legal_basis=matter.legal_basis_zh)
     try:
         consent = find_valid_consent(session, key, request.consent_id, matter.code,
-                                     license_type.proof or license_type.code, client.department_code, now)
+                                     license_type.proof or license_type.code, client.department_code, now,
+                                     client.client_id)
     except ConsentRefused as refused:
-        raise PullRefused("consent-required", str(refused), field="#/consent_id") from None
+        raise PullRefused("consent-required", str(refused), field="#/consent_id", reason=refused.reason) from None
     return use, replace(entry, consent_id=consent.id)
 
 
@@ -201,6 +209,6 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
 
 
 def _refuse(context: UseContext, entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,
-            field: str | None = None) -> PullRefused:
-    record_access(context.sessions, replace(entry, outcome=outcome, reason=kind))
+            field: str | None = None, reason: str | None = None) -> PullRefused:
+    record_access(context.sessions, replace(entry, outcome=outcome, reason=reason or kind))
     return PullRefused(kind, detail, field=field, retry_after=5 if kind == "conflict" else None)

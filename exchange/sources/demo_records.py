@@ -364,6 +364,7 @@ def business_license(population: Population) -> Iterator[Row]:
 
 BUILDERS: dict[str, Builder] = {
     "NO_HOUSING": no_housing,
+    "REAL_ESTATE_SEARCH": no_housing,  # the same registry search, issued as the neutral document
     "REAL_ESTATE_CERT": real_estate_cert,
     "NO_CRIMINAL_RECORD": no_criminal_record,
     "HOUSEHOLD_REGISTRATION": household_registration,

@@ -116,11 +116,11 @@ class HttpSource:
         try:
             response = self._client.post(QUERY_PATH, json=body, timeout=httpx.Timeout(read, connect=connect))
         except httpx.ConnectTimeout:
-            failure = _Transient(f"cannot connect to {self.settings.url} within {connect:g} s")
+            failure = _Transient(f"cannot connect within {connect:g} s")
         except httpx.TimeoutException:
-            failure = _Transient(f"no answer from {self.settings.url} within {read:g} s")
+            failure = _Transient(f"no answer within {read:g} s")
         except httpx.TransportError as error:
-            failure = _Transient(f"cannot reach {self.settings.url}: {type(error).__name__}")
+            failure = _Transient(f"cannot reach the department's system ({type(error).__name__})")
         except BaseException:
             self.breaker.record_failure()
             raise
@@ -130,7 +130,8 @@ class HttpSource:
                 return response
             failure = _Transient(f"answered {response.status_code}", _retry_after(response))
         self.breaker.record_failure()
-        log.warning("source %s: attempt failed: %s", self.department, failure.reason)
+        # the address is for the operator's log only: the reason reaches callers in 503 details
+        log.warning("source %s at %s: attempt failed: %s", self.department, self.settings.url, failure.reason)
         raise failure
 
     def _wait(self, state: RetryCallState) -> float:

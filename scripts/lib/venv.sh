@@ -1,6 +1,7 @@
-# Sourced by scripts/serve and scripts/test: create .venv and install mianzheng into it.
-# The install is skipped when pyproject.toml has not changed since the last one, so running
-# a script again is fast and safe.
+# Sourced by scripts/serve and scripts/test: create .venv and install mianzheng into it, with
+# the versions constraints.txt pins (the ones the suite runs against; scripts/refresh-constraints
+# renews them). The install is skipped when neither pyproject.toml nor constraints.txt has
+# changed since the last one, so running a script again is fast and safe.
 
 find_python() {
   for candidate in python3.13 python3.12 python3.11 python3; do
@@ -22,10 +23,10 @@ ensure_venv() {  # ensure_venv EXTRA   ("" for the service, "dev" for the suite)
     "$python" -m venv .venv
   fi
   local want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet --editable "$spec"
+    .venv/bin/python -m pip install --quiet --constraint constraints.txt --editable "$spec"
     echo "$want" > "$stamp"
   fi
 }

@@ -20,6 +20,8 @@ from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.clients import ClientScope, register_client
+from catalog.model import Mode
+from exchange.consent import Consent
 from exchange.sources.demo_data import DemoHousehold, demo_households
 from seals.trust import TrustStore
 from seals.verify_jws import verify_jws
@@ -182,3 +184,44 @@ def test_a_commitment_is_sealed_with_the_catalogs_exact_text(settings: Settings,
     other = housing_token(settings, "MZ")
     assert httpx.get(f"{live_server}/api/v1/commitments/{income['id']}",
                      headers={"Authorization": f"Bearer {other}"}).status_code == 404
+
+
+def test_counter_consents_serve_only_the_filing_system_and_the_proofs_it_needs(settings: Settings,
+                                                                              live_server: str) -> None:
+    [household] = households(settings, "public_housing_eligible")
+    body = public_housing_request(household, "gzf-consent-1", signed_at=now())
+    assert body["counter_consent"] is True
+    with standalone_session(settings.database_url) as session:
+        before = {row.id for row in session.query(Consent)}
+    assert apply(live_server, housing_token(settings), body).status_code == 201
+    with standalone_session(settings.database_url) as session:
+        rows = [row for row in session.query(Consent) if row.id not in before]
+        catalog = read_live_catalog(session)
+    assert len(rows) == 1 + len(body["members"]) and all(row.bound_client_id for row in rows)
+    matter = catalog.matters[PUBLIC_RENTAL_HOUSING]
+    pulled = {e.proof for e in matter.proofs if matter.mode_for(catalog.proofs[e.proof]).pulled
+              or matter.mode_for(catalog.proofs[e.proof]) is Mode.COMMITMENT}  # 事后核查 pulls those
+    everything = {e.proof for e in matter.proofs}
+    assert all(set(row.proofs) <= pulled for row in rows)
+    assert any(set(row.proofs) < everything for row in rows)  # each person only for what is pulled about them
+
+    other = register_other_system(settings)  # the same department, another system: direct pulls only
+    applicant = body["applicant"]
+    direct = httpx.post(f"{live_server}/api/v1/exchange/requests", headers={"Authorization": f"Bearer {other}"},
+                        json={"request_id": "direct-1", "caseworker_id": "zj-7", "case_number": "X-1",
+                              "matter": PUBLIC_RENTAL_HOUSING, "proof": "NO_HOUSING", "purpose": "公租房资格审核",
+                              "subject": {"id_number": applicant["id_number"], "name": applicant["name"]}})
+    assert direct.status_code == 403 and direct.json()["type"] == "/problems/consent-required", direct.text
+
+    env = cli_environment(settings.database_url, settings.var_dir)
+    assert run_cli(env, "commitments", "verify").returncode == 0  # 事后核查 done: the application's life is over
+    with standalone_session(settings.database_url) as session:
+        ended = [session.get(Consent, row.id) for row in rows]
+        assert all(consent.expires_at <= datetime.now(timezone.utc) for consent in ended)
+
+
+def register_other_system(settings: Settings) -> str:
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), "ZJ", "住房保障直连系统",
+                                   [ClientScope.EXCHANGE_REQUEST])
+    return token

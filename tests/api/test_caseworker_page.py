@@ -152,6 +152,18 @@ def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, 
     assert no_property.locator(".cw-result").inner_text() == "不成立"
     assert "是否有不动产登记记录：是" in no_property.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "caseworker-owner.png"), full_page=True)
+
+    page.evaluate("window.print = () => {}")  # headless Chromium has no print dialog to wait for
+    page.click("#print-notice")
+    page.emulate_media(media="print")
+    notice = page.locator("#notice")
+    expect(notice).to_be_visible()
+    assert not page.locator("#proofs").is_visible() and not page.locator("header.site").is_visible()
+    text = notice.inner_text()
+    assert text.startswith("不符合条件告知书") and f"申请人 {household.members[0].name}（" in text
+    assert "是否有不动产登记记录：是" in text and "行政复议" in text and "住房和城乡建设局" in text
+    page.pdf(path=str(SCREENSHOTS / "caseworker-notice.pdf"))
+    page.emulate_media(media="screen")
     no_id_number_leaks(page, household, urls)
     page.close()
 
@@ -242,3 +254,33 @@ def test_demo_households_need_the_token_and_demo_data(live_server: str, settings
     assert unknown.status_code == 400 and unknown.json()["errors"][0]["parameter"] == "situation"
     shutil.rmtree(settings.sources_dir)
     assert httpx.get(url, params={"situation": "owner"}, headers=bearer).status_code == 404
+
+
+def test_demo_controls_only_with_the_development_identity_provider(browser: Browser, settings: Settings) -> None:
+    from api.app import create_app
+    from tests.support.live_server import serving
+
+    app = create_app(dataclasses.replace(settings, dev_idp=False))
+    with serving(app) as base:
+        page = browser.new_page()
+        token = housing_token(settings)
+        sign_in(page, base, token)
+        expect(page.locator("#workbench")).to_be_visible()
+        assert page.locator(".cw-demo, .cw-situation, #application-form").count() == 0
+        assert "业务系统通过接口提交" in page.locator("main").inner_text()
+        assert httpx.get(f"{base}/caseworker/demo-households", params={"situation": "owner"},
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 404
+        page.close()
+    app.extensions["mianzheng"].engine.dispose()
+
+
+def test_the_first_click_after_editing_the_income_files_the_application(
+        browser: Browser, live_server: str, settings: Settings) -> None:
+    """The field's change event relists the households on the same click; the click still files."""
+    page = browser.new_page()
+    sign_in(page, live_server, housing_token(settings))
+    choose(page, "public_housing_eligible")
+    page.fill("fieldset.cw-matter:not([hidden]) .cw-income-change", "-300")  # still focused: no change event yet
+    page.click("#submit-application")
+    expect(page.locator("#application-status")).to_have_text("已判定", timeout=DECIDED_WITHIN_MS)
+    page.close()

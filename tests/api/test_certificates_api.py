@@ -5,15 +5,19 @@ problems for everything else."""
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from flask import Flask
 
 from api.database import standalone_session
 from api.settings import Settings
+from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND
 from catalog.versions import read_live_catalog
 from exchange.clients import ClientScope, register_client
 from exchange.sources.demo_data import DemoResident, sample_residents
+from tests.support.clock import ManualClock
 
 
 @pytest.fixture
@@ -129,12 +133,23 @@ def test_garbage_is_an_invalid_verdict_not_an_error(live_server: str) -> None:
     assert result["status"] == "INVALID" and result["form"] == "unknown"
 
 
-def test_verification_is_rate_limited(live_server: str) -> None:
-    responses = [httpx.post(f"{live_server}/api/v1/verify", json={"credential": "x"}) for _ in range(40)]
-    limited = [r for r in responses if r.status_code == 429]
-    assert limited, "40 verifications in a row are more than the burst allows"
-    assert limited[0].headers["content-type"] == "application/problem+json"
-    assert int(limited[0].headers["retry-after"]) >= 1
+def test_verification_is_rate_limited(app: Flask, live_server: str) -> None:
+    clock = ManualClock()
+    app.extensions["mianzheng"].verify_bucket.clock = clock  # time passes only when the test says so
+
+    def verify() -> httpx.Response:
+        return httpx.post(f"{live_server}/api/v1/verify", json={"credential": "x"})
+
+    assert [verify().status_code for _ in range(VERIFY_BURST)] == [200] * VERIFY_BURST
+    limited = verify()
+    assert limited.status_code == 429 and limited.headers["content-type"] == "application/problem+json"
+    wait = 1 / VERIFY_RATE_PER_SECOND
+    assert limited.headers["retry-after"] == str(int(wait) + 1)
+    clock.advance(wait * 0.9)
+    assert verify().status_code == 429
+    clock.advance(wait * 0.1)
+    assert verify().status_code == 200  # one token refilled
+    assert verify().status_code == 429
 
 
 def test_a_proof_that_cannot_be_issued(live_server: str, resident: DemoResident) -> None:
@@ -142,3 +157,21 @@ def test_a_proof_that_cannot_be_issued(live_server: str, resident: DemoResident)
                           json={"proof": "SINGLE_DECLARATION", "purpose": "x"})
     assert response.status_code == 400
     assert response.json()["type"] == "/problems/invalid-request"
+
+
+def test_an_idempotency_key_issues_once(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    me = {**signed_in(live_server, resident), "Idempotency-Key": "portal-form-7f3a"}
+    url = f"{live_server}/api/v1/me/certificates"
+    body = {"proof": "NO_HOUSING", "purpose": "申请公租房"}
+    with ThreadPoolExecutor(6) as pool:  # a double click, and the network retrying
+        answers = list(pool.map(lambda _: httpx.post(url, headers=me, json=body, timeout=60), range(6)))
+    assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    assert all("retry-after" in a.headers for a in answers if a.status_code == 409)
+    again = httpx.post(url, headers=me, json=body, timeout=60)
+    assert again.status_code == 201
+    assert {a.json()["identifier"] for a in answers if a.status_code == 201} == {again.json()["identifier"]}
+    assert len(httpx.get(url, headers=me).json()) == 1  # one certificate, however often it was asked for
+    other = httpx.post(url, headers=me, json={**body, "purpose": "别的用途"}, timeout=60)
+    assert other.status_code == 409 and other.json()["errors"][0]["pointer"] == "Idempotency-Key"
+    bad = httpx.post(url, headers={**me, "Idempotency-Key": "has spaces in it"}, json=body, timeout=60)
+    assert bad.status_code == 400

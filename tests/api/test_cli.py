@@ -101,4 +101,4 @@ def test_commands_refuse_an_uninitialised_database(tmp_path: Path) -> None:
 def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
     result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'x.db'}", tmp_path), *command, "--help")
     assert result.returncode == 0
-    assert "Usage:" in result.stdout
+    assert "用法：" in result.stdout and "Usage" not in result.stdout

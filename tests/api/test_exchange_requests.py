@@ -8,6 +8,7 @@ import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from api.app import create_app
 from api.database import standalone_session
 from api.settings import Settings
 from catalog.versions import read_live_catalog
+from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from exchange.sources.demo_data import DemoResident, sample_residents
 from tests.support.cli import cli_environment, run_cli
@@ -167,7 +169,7 @@ def test_refusals_are_problems_and_are_logged(settings: Settings, live_server: s
     assert forbidden.json()["type"] == "/problems/forbidden-by-policy"
 
     outcomes = [(e["outcome"], e["reason"]) for e in my_access_log(live_server, person)]
-    assert ("denied", "consent-required") in outcomes and ("denied", "forbidden-by-policy") in outcomes
+    assert ("denied", "consent-missing") in outcomes and ("denied", "forbidden-by-policy") in outcomes
 
 
 def test_a_bad_id_number_is_refused_before_any_pull(settings: Settings, live_server: str,
@@ -237,6 +239,72 @@ def test_a_department_that_is_down_gives_source_unavailable_and_loses_nothing(
                           json=envelope(person, "down-1"), timeout=10)
     assert response.status_code == 503
     assert response.json()["type"] == "/problems/source-unavailable"
+    assert "127.0.0.1" not in response.text  # no internal address for the caller
     assert int(response.headers["retry-after"]) >= 1
-    [entry] = my_access_log(unreachable_registry, person)
-    assert (entry["outcome"], entry["reason"]) == ("failed", "source-unavailable")
+    failure, attempt = my_access_log(unreachable_registry, person)  # newest first
+    assert (attempt["outcome"], attempt["reason"]) == ("allowed", None)  # logged before the source was asked
+    assert (failure["outcome"], failure["reason"]) == ("failed", "source-unavailable")
+    assert failure["case_number"] == attempt["case_number"] and failure["seq"] > attempt["seq"]
+
+
+def _audit_entries(settings: Settings) -> list[tuple[str, str | None, str | None]]:
+    with standalone_session(settings.database_url) as session:
+        return [(e.outcome, e.reason, e.client_id) for e in session.query(AccessRecord).order_by(AccessRecord.seq)]
+
+
+def test_refusals_before_the_use_case_are_logged_with_their_codes(settings: Settings, live_server: str,
+                                                                   residents: list[DemoResident]) -> None:
+    url = f"{live_server}/api/v1/exchange/requests"
+    person = residents[0]
+    assert httpx.post(url, json=envelope(person, "edge-1")).status_code == 401
+    no_scope = client_token(settings, scopes=(ClientScope.APPLICATIONS_WRITE,))
+    assert httpx.post(url, headers=_bearer(no_scope), json=envelope(person, "edge-2")).status_code == 403
+    token = client_token(settings)
+    malformed = httpx.post(url, headers=_bearer(token), json={"request_id": "edge-3", "matter": 7})
+    assert malformed.status_code == 400
+    logged = [(outcome, reason) for outcome, reason, _ in _audit_entries(settings)]
+    assert logged[-3:] == [("denied", "unauthenticated"), ("denied", "insufficient-scope"),
+                           ("denied", "invalid-request")]
+
+
+def test_a_withdrawn_consent_stops_replays_of_the_stored_answer(settings: Settings, live_server: str,
+                                                               residents: list[DemoResident]) -> None:
+    token = client_token(settings)
+    person = residents[0]
+    consent_id = consent(live_server, person)
+    url = f"{live_server}/api/v1/exchange/requests"
+    first = httpx.post(url, headers=_bearer(token), json=envelope(person, "withdraw-1"))
+    assert first.status_code == 200
+    assert httpx.post(url, headers=_bearer(token), json=envelope(person, "withdraw-1")).status_code == 200
+    withdrawn = httpx.delete(f"{live_server}/api/v1/me/consents/{consent_id}",
+                             headers=_bearer(assertion(live_server, person)))
+    assert withdrawn.status_code in (200, 204), withdrawn.text
+    replay = httpx.post(url, headers=_bearer(token), json=envelope(person, "withdraw-1"))
+    assert replay.status_code == 403 and replay.json()["type"] == "/problems/consent-required"
+    assert "data" not in replay.text and person.id_number not in replay.text
+    assert [(e["outcome"], e["reason"]) for e in my_access_log(live_server, person)][:2] == \
+           [("denied", "consent-withdrawn"), ("allowed", "replayed")]
+    receipt = first.json()["receipt"]  # what the department already holds stays verifiable
+    answer_file = Path(settings.var_dir) / "withdrawn-answer.json"
+    answer_file.write_text(json.dumps(first.json(), ensure_ascii=False), encoding="utf-8")
+    env = cli_environment(settings.database_url, settings.var_dir)
+    assert run_cli(env, "seal", "export-trust", str(settings.var_dir / "trust")).returncode == 0
+    verified = run_cli(env, "receipt", "verify", str(answer_file), "--trust", str(settings.var_dir / "trust"))
+    assert verified.returncode == 0 and receipt, verified.stdout + verified.stderr
+
+
+def test_identical_concurrent_requests_pull_once(settings: Settings, live_server: str,
+                                                 residents: list[DemoResident]) -> None:
+    token = client_token(settings)
+    person = residents[0]
+    consent(live_server, person)
+    url = f"{live_server}/api/v1/exchange/requests"
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: httpx.post(url, headers=_bearer(token), json=envelope(person, "twice-1"),
+                                                     timeout=60), range(8)))
+    assert {a.status_code for a in answers} <= {200, 409} and 200 in {a.status_code for a in answers}
+    assert all("retry-after" in a.headers for a in answers if a.status_code == 409)
+    with standalone_session(settings.database_url) as session:
+        pulls = session.query(AccessRecord).filter(AccessRecord.request_id == "twice-1", AccessRecord.outcome == "allowed",
+                                                   AccessRecord.reason.is_(None)).count()
+    assert pulls == 1  # one pull, however many arrived at once

@@ -177,7 +177,7 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
     uses = f"{live_server}/api/v1/exchange/license-uses"
     refused = httpx.post(uses, headers=zj, json=use_request(resident))
-    assert refused.status_code == 403 and refused.json()["type"].endswith("/consent-required")
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/consent-required"), refused.text
 
     me = signed_in(live_server, resident)
     consent = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={

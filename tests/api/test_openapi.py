@@ -26,9 +26,23 @@ def test_openapi_document_is_valid_and_complete(app: Flask, live_server: str) ->
     assert list(error) == ["application/problem+json"]
 
 
-def test_interactive_docs_load_their_assets_locally(live_server: str) -> None:
-    page = httpx.get(f"{live_server}/api/v1/docs")
+def test_interactive_docs_load_a_current_swagger_ui_locally(live_server: str) -> None:
+    page = httpx.get(f"{live_server}/api/v1/docs", follow_redirects=True)
     assert page.status_code == 200
-    assert "/api/v1/docs/assets/swagger-ui-bundle.js" in page.text
-    asset = httpx.get(f"{live_server}/api/v1/docs/assets/swagger-ui-bundle.js")
+    assert "/api/v1/docs/swagger-ui-bundle.js" in page.text
+    assert '"url": "/api/v1/openapi.json"' in page.text
+    version = re.search(r'<meta name="version" content="(\d+)\.', page.text)
+    assert version is not None and int(version.group(1)) >= 5  # Swagger UI 5 renders OpenAPI 3.1 too
+    asset = httpx.get(f"{live_server}/api/v1/docs/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+def test_the_jwk_set_is_the_object_the_document_declares(live_server: str) -> None:
+    spec = httpx.get(f"{live_server}/api/v1/openapi.json").json()
+    declared = spec["paths"]["/api/v1/trust/jwks.json"]["get"]["responses"]["200"]["content"]
+    response = httpx.get(f"{live_server}/api/v1/trust/jwks.json")
+    schema = declared[response.headers["content-type"]]["schema"]
+    jwks = response.json()
+    assert schema["type"] == "object" and isinstance(jwks, dict)
+    assert set(schema["required"]) <= set(jwks) and schema["properties"]["keys"]["type"] == "array"
+    assert all(set(schema["properties"]["keys"]["items"]["required"]) <= set(key) for key in jwks["keys"])

@@ -46,7 +46,7 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     masked = resident.id_number[:6] + "********" + resident.id_number[-4:]
     assert page.locator(".greeting").inner_text() == f"您好，{resident.name}（身份证号 {masked}）"
     assert resident.id_number not in page.content()
-    proofs = page.locator("tr[id^=proof-]")
+    proofs = page.locator("li[id^=proof-]")
     assert "网上开具" in proofs.first.inner_text()
     housing = page.locator("#proof-NO_HOUSING")
     assert "无房证明" in housing.inner_text() and "不动产登记中心" in housing.inner_text()
@@ -55,6 +55,11 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     page.check("#choose-NO_HOUSING")
     page.fill("input[name=purpose]", "申请公租房")
     page.click("form.portal-form button[type=submit]")
+    preview = page.locator("#preview").inner_text()  # what will be issued, before anything is pulled
+    assert "确认开具" in preview and "金华市不动产登记中心" in preview and "申请公租房" in preview
+    assert "是否有不动产登记记录" in preview and "自出具时起 30 天" in preview
+    page.screenshot(path=str(tmp_path / "portal-preview.png"), full_page=True)
+    page.click("#confirm")
     page.wait_for_url(f"{live_server}/portal/certificates?issued=*")
     assert page.locator("#issued-message").inner_text().startswith("已开具“无房证明")
     assert "证明编号 1.2.156.3005.2.1001." in page.locator("#issued-message").inner_text()
@@ -65,7 +70,7 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     page.screenshot(path=str(tmp_path / "portal-certificates.png"), full_page=True)
 
     with page.expect_download() as download:
-        row.locator("text=PDF 文件").click()
+        row.locator("text=下载 PDF").click()
     pdf = Path(download.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF-")
     root_pem = page.request.get(f"{live_server}/api/v1/trust/root.pem").body()
@@ -81,7 +86,7 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     page.click(".portal-nav >> text=谁用了我的数据")
     access = page.locator("#access-log tbody tr").first.inner_text()
     assert "不动产登记中心" in access and "无房证明" in access and "本人申请开具电子证明" in access
-    assert "申请公租房" in access and "已提供" in access
+    assert "申请公租房" in access and "已允许调取" in access
     page.screenshot(path=str(tmp_path / "portal-access-log.png"), full_page=True)
 
     page.click("text=退出登录")
@@ -114,6 +119,7 @@ def test_refusals_are_shown_on_the_form(browser: Browser, live_server: str, tmp_
 
     page.fill("input[name=purpose]", "办理签证")
     page.click("form.portal-form button[type=submit]")
+    page.click("#confirm")
     assert "没有您的相关记录" in page.locator("#form-error").inner_text()
     page.screenshot(path=str(tmp_path / "portal-refused.png"), full_page=True)
     page.goto(f"{live_server}/portal/certificates")
@@ -128,3 +134,74 @@ def test_sign_in_returns_only_to_a_path_of_this_site(app: Flask) -> None:
     for elsewhere in ("//evil.example/portal", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "portal"):
         response = client.post("/dev-idp/login", data={**form, "next": elsewhere})
         assert response.status_code == 200 and "已登录：张三" in response.get_data(as_text=True)
+
+
+def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    import httpx
+
+    assertion = httpx.post(f"{live_server}/dev-idp/token",
+                           json={"name": resident.name, "id_number": resident.id_number}).json()["assertion"]
+    me = {"Authorization": f"Bearer {assertion}"}
+    granted = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["NO_HOUSING"], "department": "ZJ", "days": 30}).json()
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.click("nav.portal-nav >> text=我的授权")
+    row = page.locator(f"#consent-{granted['id']}")
+    assert "申请公租房" in row.inner_text() and "无房证明" in row.inner_text() and "有效" in row.inner_text()
+    row.locator("button", has_text="撤回授权").click()
+    page.wait_for_url(f"{live_server}/portal/consents?withdrawn=*")
+    assert "已撤回" in page.locator(f"#consent-{granted['id']}").inner_text()
+    assert httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json()[0]["status"] == "withdrawn"
+    page.close()
+
+
+def test_who_used_my_data_names_the_staff_member(browser: Browser, live_server: str, settings: Settings,
+                                                 resident: DemoResident) -> None:
+    import httpx
+
+    from tests.api.test_exchange_requests import client_token, consent, envelope
+
+    consent(live_server, resident)
+    answer = httpx.post(f"{live_server}/api/v1/exchange/requests", json=envelope(resident, "gzf-000123-9"),
+                        headers={"Authorization": f"Bearer {client_token(settings)}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.goto(f"{live_server}/portal/access-log")
+    assert "经办人员：zj-0042" in page.locator("#access-log").inner_text()
+    page.close()
+
+
+def test_proofs_are_grouped_by_life_event_and_only_ones_about_me(browser: Browser, live_server: str,
+                                                                   resident: DemoResident) -> None:
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    groups = page.locator("h2.life-event").all_inner_texts()
+    assert groups[0] == "住房保障" and len(groups) == len(set(groups)) > 2
+    offered = page.locator("form.portal-form").inner_text()
+    assert "无房证明" in offered and "死亡证明" not in offered and "出生医学证明" not in offered
+    housing = page.locator("h2.life-event:has-text('住房保障') + ul.proof-choices").inner_text()
+    assert "无房证明" in housing
+    page.close()
+
+
+def test_an_owner_is_told_why_and_offered_the_search_result(browser: Browser, live_server: str,
+                                                             settings: Settings) -> None:
+    from catalog.loading import bundled_catalog_path, load_catalog
+    from tests.api.test_truthful_certificates import resident_where
+
+    no_housing = load_catalog(bundled_catalog_path()).proofs["NO_HOUSING"]
+    page = browser.new_page()
+    sign_in(page, live_server, *reversed(resident_where(settings, no_housing, fact_holds=False)))
+    page.check("#choose-NO_HOUSING")
+    page.fill("input[name=purpose]", "申请公租房")
+    page.click("form.portal-form button[type=submit]")
+    page.click("#confirm")
+    assert page.locator("#form-error").inner_text() == no_housing.asserts.refusal_zh  # type: ignore[union-attr]
+    page.click("#alternative button")
+    assert "不动产登记信息查询结果" in page.locator("#preview").inner_text()
+    page.click("#confirm")
+    page.wait_for_url(f"{live_server}/portal/certificates?issued=*")
+    assert page.locator("#issued-message").inner_text().startswith("已开具“不动产登记信息查询结果”")
+    page.close()

@@ -8,14 +8,21 @@ import json
 import httpx
 import pytest
 
+from api.app import create_app
+from api.settings import Settings
 from catalog.loading import bundled_catalog_path, load_catalog
+from exchange.clients import ClientScope
+from tests.api.test_certificates_api import client_token
+from tests.support.live_server import serving
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def client(live_server: str):
-    with httpx.Client(base_url=live_server, timeout=10) as client:
+def client(live_server: str, settings: Settings):
+    """A client of the catalog administrator's system (the validator's only callers)."""
+    token = client_token(settings, "SJ", [ClientScope.CATALOG_ADMIN])
+    with httpx.Client(base_url=live_server, timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
 
@@ -86,3 +93,38 @@ def test_problem_types_are_documented_pages(client: httpx.Client) -> None:
     page = client.get("/problems/invalid-request")
     assert page.status_code == 200
     assert "请求内容有误" in page.text
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/api/v1/no-such-endpoint"])
+def test_a_browser_gets_a_chinese_page_an_api_client_a_problem(live_server: str, path: str) -> None:
+    page = httpx.get(live_server + path, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "页面或文件不存在" in page.text and 'lang="zh-CN"' in page.text
+    for accept in ("*/*", "application/json", "application/problem+json"):
+        api = httpx.get(live_server + path, headers={"Accept": accept})
+        assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_pdf_link_after_sign_out_asks_the_browser_to_sign_in_again(live_server: str) -> None:
+    link = "/api/v1/certificates/1.2.156.3005.2.1001.12330700MB0000027A.0000000001.01.M.pdf"
+    page = httpx.get(live_server + link, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+    assert "重新登录" in page.text
+
+
+def test_a_crash_shows_a_browser_a_chinese_page(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.route("/crash")
+    def crash() -> str:
+        raise RuntimeError("a bug")
+
+    with serving(app) as base:
+        page = httpx.get(f"{base}/crash", headers={"Accept": BROWSER_ACCEPT})
+        api = httpx.get(f"{base}/crash")
+    app.extensions["mianzheng"].engine.dispose()
+    assert page.status_code == 500 and "服务出现故障" in page.text and "a bug" not in page.text
+    assert api.status_code == 500 and api.json()["type"] == "/problems/internal-error"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -10,12 +15,16 @@ import pytest
 
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
+from tests.support.processes import child_processes
 
 
 @pytest.mark.slow
 def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) -> None:
     env = cli_environment(database_url, tmp_path / "var")
+    env.pop("MIANZHENG_PUBLIC_URL", None)
     port = free_port()
+    # what scripts/serve --port does: init with the public URL of that port, which init records
+    assert run_cli({**env, "MIANZHENG_PUBLIC_URL": f"http://127.0.0.1:{port}"}, "init").returncode == 0
     server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -24,13 +33,97 @@ def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) 
         page = httpx.get(f"{base}/catalog", params={"q": "公租房"})
         assert page.status_code == 200
         assert "证明事项清单公开" in page.text and "无房证明" in page.text
+        status_list = httpx.get(f"{base}/api/v1/status-lists/1").text.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(status_list + "=" * (-len(status_list) % 4)))
+        assert claims["id"] == f"{base}/api/v1/status-lists/1"  # the recorded public URL, not port 8000
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
-    assert f"{base}/catalog" in output
+    assert f"{base}/catalog" in output and f"{base}/portal" in output and f"{base}/verify" in output
 
 
 def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
     result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var"), "serve")
     assert result.returncode == 4
     assert "mianzheng init" in result.stderr
+
+
+def _jobs_pid(server: subprocess.Popen[str]) -> int | None:
+    return next((pid for pid, command in child_processes(server.pid).items() if "api.jobs" in command), None)
+
+
+def _wait_for(condition, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while (value := condition()) in (None, False):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+    return value
+
+
+@pytest.mark.slow
+def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quietly(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = cli_environment(database_url, tmp_path / "var")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "1"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)  # its own process group, as a terminal's foreground job
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["status"] == "ok", "the first heartbeat")
+        jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
+
+        workers = [pid for pid, command in child_processes(server.pid).items() if "api.jobs" not in command]
+        assert workers, "gunicorn has workers"
+        os.kill(workers[0], signal.SIGKILL)
+        _wait_for(lambda: len(child_processes(server.pid)) == 3 and workers[0] not in child_processes(server.pid),
+                  "a new worker")
+        assert _jobs_pid(server) == jobs  # a worker's death leaves the jobs alone
+
+        before = httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"]
+        os.kill(jobs, signal.SIGKILL)
+        restarted = _wait_for(lambda: (pid := _jobs_pid(server)) not in (None, jobs) and pid, "a restarted jobs process")
+        _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"] != before, "a new heartbeat")
+        assert httpx.get(f"{base}/readyz").status_code == 200
+
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl+C
+        output, _ = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert "Traceback" not in output and "重新启动" in output, output
+    assert not Path(f"/proc/{restarted}").exists() or "Z" in Path(f"/proc/{restarted}/stat").read_text().split()[2]
+
+
+@pytest.mark.slow
+def test_the_front_servers_own_errors_are_problem_documents(database_url: str, tmp_path: Path) -> None:
+    """gunicorn answers a too-long request line itself, and a chunked body over the limit is 413."""
+    env = cli_environment(database_url, tmp_path / "var")
+    port = free_port()
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        too_long = httpx.get(f"{base}/api/v1/catalog/proofs", params={"q": "x" * 9000})
+        assert too_long.status_code == 414
+        assert too_long.headers["content-type"] == "application/problem+json"
+        assert too_long.json()["status"] == 414 and too_long.json()["type"].startswith("/problems/")
+
+        def chunks():  # type: ignore[no-untyped-def]
+            yield b'{"qr": "'
+            for _ in range(40):
+                yield b"A" * 65536
+            yield b'"}'
+
+        chunked = httpx.post(f"{base}/api/v1/verify", content=chunks(), headers={"content-type": "application/json"},
+                             timeout=30)
+        assert chunked.status_code == 413, chunked.text
+        assert chunked.json()["type"] == "/problems/payload-too-large"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

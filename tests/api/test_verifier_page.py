@@ -5,6 +5,7 @@ refused with a Chinese message and status 400."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -129,4 +130,83 @@ def test_bad_input_is_refused_in_chinese(browser: Browser, live_server: str, tmp
     assert submit(page, live_server, pdf=too_large) == 400
     assert page.locator("#verify-error").inner_text() == "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。"
     page.screenshot(path=str(tmp_path / "verify-too-large.png"), full_page=True)
+    page.close()
+
+
+def wrapped(text: str, width: int = 60) -> str:
+    """`text` broken into lines as an e-mail or a chat window wraps a long paste."""
+    return "\r\n".join(text[i:i + width] for i in range(0, len(text), width)) + "\n"
+
+
+def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser, live_server: str,
+                                                                  resident: DemoResident) -> None:
+    certificate = issued(live_server, resident)
+    page = browser.new_page()
+    for form in ({"credential": wrapped(certificate["jws"].decode())}, {"qr": wrapped(certificate["qr"].decode())}):
+        assert submit(page, live_server, **form, id_number=resident.id_number) == 200
+        assert page.locator("#verdict-result").inner_text() == "有效 VALID"
+        assert shown_checks(page)["持有人核验"] == "通过"
+
+    mistyped = resident.id_number[:-1] + ("0" if resident.id_number[-1] != "0" else "1")  # check digit wrong
+    assert submit(page, live_server, credential=certificate["jws"].decode(), id_number=mistyped) == 400
+    assert page.locator("#verify-error").inner_text() == "持有人公民身份号码格式不正确，请核对后重新输入（也可以不填）。"
+    assert page.locator("#verdict").count() == 0
+    page.close()
+
+    api = httpx.post(f"{live_server}/api/v1/verify", json={"qr": certificate["qr"].decode(), "id_number": mistyped})
+    assert api.status_code == 400 and api.json()["errors"][0]["pointer"] == "#/id_number"
+
+
+def test_a_scanned_qr_code_opens_the_verdict(browser: Browser, live_server: str, resident: DemoResident,
+                                             tmp_path: Path) -> None:
+    """What a phone camera does with the certificate's QR code: open the address it holds."""
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    certificate = issued(live_server, resident)
+    (tmp_path / "certificate.pdf").write_bytes(certificate["pdf"])
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(tmp_path / "certificate.pdf"),
+                    str(tmp_path / "page")], check=True)
+    [scanned] = [code.text for code in zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))]
+    address, _, fragment = scanned.partition("#")
+    assert address == "http://127.0.0.1:8000/v"  # the installation's public URL
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{live_server}/v#{fragment}")  # the test server listens on another port
+    page.wait_for_selector("#verdict")
+    assert page.locator("#verdict-result").inner_text().startswith("有效")
+    assert "无房证明" in page.locator("#content").inner_text()
+    page.close()
+
+
+def test_the_page_says_how_to_trust_the_city_root(browser: Browser, live_server: str) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    root = x509.load_pem_x509_certificate(httpx.get(f"{live_server}/api/v1/trust/root.pem").content)
+    page = browser.new_page()
+    page.goto(f"{live_server}/verify")
+    shown = page.locator("#root-fingerprint").inner_text().replace(":", "")
+    assert shown == root.fingerprint(hashes.SHA256()).hex().upper()
+    assert "可信" in page.locator("#trust").inner_text()
+    assert page.locator("#status-updated").inner_text().startswith("20")
+    page.close()
+
+
+def test_a_pdf_dropped_on_the_page_is_verified(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    import base64
+
+    certificate = issued(live_server, resident)
+    page = browser.new_page()
+    page.goto(f"{live_server}/verify")
+    page.evaluate("""async (encoded) => {
+      const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], "证明.pdf", {type: "application/pdf"}));
+      const zone = document.getElementById("drop-zone");
+      zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+      zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""", base64.b64encode(certificate["pdf"]).decode())
+    page.wait_for_selector("#verdict")
+    assert page.locator("#verdict-result").inner_text().startswith("有效")
+    assert "PDF 文件" in page.locator("#verdict").inner_text()
     page.close()

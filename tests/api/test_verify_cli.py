@@ -37,7 +37,8 @@ def test_tampered_vectors_are_refused_with_exit_1(vector: str, line: str) -> Non
     assert line in result.stdout
     assert result.stdout.splitlines()[-1] == "结论：证明无效。"
     assert len(result.stdout.splitlines()) == 9  # one line per check, then the conclusion
-    assert result.stderr == ""
+    # the vectors' status list was signed long ago: said on stderr, with what to do
+    assert "此后的撤销不会反映在本结论中" in result.stderr and "mianzheng seal export-trust" in result.stderr
 
 
 def test_json_gives_the_verdict_document() -> None:
@@ -52,6 +53,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     env = dict(os.environ)
     assert verify(env, str(tmp_path / "missing.pdf"), "--trust", TRUST).returncode == 2
     assert verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(tmp_path / "none")).returncode == 2
+    mistyped = verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", TRUST, "--id-number", "33070219900307123")
+    assert mistyped.returncode == 2 and "公民身份号码格式不正确" in mistyped.stderr
     result = verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("错误：") and "export-trust" in result.stderr
@@ -81,7 +84,11 @@ def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_
 
     revoked = run_cli(env, "certificate", "revoke", identifier, "--reason", "holder_request")
     assert revoked.returncode == 0, revoked.stderr
-    assert verify(env, files[1], "--trust", str(trust)).returncode == 0  # the old export does not know yet
+    old_export = verify(env, files[1], "--trust", str(trust))
+    assert old_export.returncode == 0  # the old export does not know yet, and says how old it is
+    assert "证明状态信息（status-list.jws）签发于" in old_export.stdout and old_export.stderr == ""
+    stale = verify(env, files[1], "--trust", str(trust), "--max-age", "0")
+    assert "此后的撤销不会反映在本结论中" in stale.stderr
     assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
     for file in files:
         result = verify(env, file, "--trust", str(trust))

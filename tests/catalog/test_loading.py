@@ -289,3 +289,24 @@ def test_problem_rendering() -> None:
     assert str(Problem("proofs.yaml", None, None, "missing file")) == "proofs.yaml: missing file"
     with pytest.raises(ValueError):
         CatalogInvalid([])
+
+
+def test_the_asserted_fact_is_checked_against_the_proof(tmp_path: Path, sections: Sections) -> None:
+    entry(sections["proofs"], "NO_HOUSING")["asserts"]["item"] = "property_count"
+    entry(sections["proofs"], "NO_HOUSING")["asserts"]["alternative"] = "NO_CRIMINAL_RECORD"
+    entry(sections["proofs"], "NO_CRIMINAL_RECORD")["asserts"]["value"] = "no"
+    entry(sections["proofs"], "NOT_RENTING_PUBLIC_HOUSING")["asserts"]["alternative"] = "NOPE"
+    del entry(sections["proofs"], "NOT_RENTING_PUBLIC_HOUSING")["as_of_search"]
+    assert problems_in(tmp_path, sections) == [
+        "proofs.yaml: NO_HOUSING.asserts.item: property_count is of type integer; a fact is a boolean or enum item",
+        "proofs.yaml: NO_HOUSING.asserts.alternative: proof NO_CRIMINAL_RECORD asserts a fact itself; "
+        "the alternative states the result either way",
+        "proofs.yaml: NO_CRIMINAL_RECORD.asserts.value: has_criminal_record is a boolean item: the value is true or false",
+        "proofs.yaml: NOT_RENTING_PUBLIC_HOUSING.as_of_search: must be true: a fact asserted from a search "
+        "holds only as of the search",
+    ]
+
+
+def test_an_assertion_needs_its_explanation(tmp_path: Path, sections: Sections) -> None:
+    del entry(sections["proofs"], "NO_HOUSING")["asserts"]["refusal_zh"]
+    assert problems_in(tmp_path, sections) == ["proofs.yaml: NO_HOUSING.asserts.refusal_zh: required field is missing"]

@@ -13,7 +13,7 @@ import pytest
 from catalog.errors import CatalogInvalid
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.model import Catalog, Outcome
-from catalog.rules import compile_rule
+from catalog.rules import EvaluationBudgetExceeded, compile_expression, compile_rule, expression_limit_problem
 from tests.catalog.test_loading import Sections, entry, write
 
 BUNDLED = load_catalog(bundled_catalog_path())
@@ -125,3 +125,39 @@ def test_duplicate_rule_code(tmp_path: Path, sections: Sections) -> None:
 def test_unknown_outcome(tmp_path: Path, sections: Sections) -> None:
     problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule("true", outcome="rejected"))
     assert problems == [f"{PREFIX}[3].outcome_if_false: 'rejected' is not one of: not_eligible, needs_review"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("(" * 20_000 + "true" + ")" * 20_000, "must have at most 2000 characters"),
+        ("(" * 500 + "true" + ")" * 500, "must not nest brackets more than 16 levels deep"),
+        (" + ".join(["1"] * 300) + " > 0", "must have at most 400 tokens"),
+    ],
+    ids=["long", "deep", "costly"],
+)
+def test_expressions_over_the_limits_are_refused_before_parsing(
+    tmp_path: Path, sections: Sections, expression: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compile_cel = celpy.Environment.compile
+
+    def parse_only_within_limits(environment: celpy.Environment, text: str) -> object:
+        assert text != expression, "an expression over the limits was parsed"
+        return compile_cel(environment, text)
+
+    monkeypatch.setattr(celpy.Environment, "compile", parse_only_within_limits)
+    problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule(expression))
+    assert len(problems) == 1 and problems[0].endswith(f"expression: {message}"), problems
+
+
+def test_brackets_inside_string_literals_do_not_count() -> None:
+    assert expression_limit_problem("'((((((((((((((((((((' != \"]]]]]]]]]]]]]]]]]]]]]]\"") is None
+
+
+def test_evaluation_stops_at_its_budget() -> None:
+    members = celpy.json_to_cel([{"no_housing": {"has_registered_property": False}}] * 20)
+    nested = compile_expression("members.all(a, members.all(b, members.all(c, members.all(d, a == d))))")
+    with pytest.raises(EvaluationBudgetExceeded):
+        nested.evaluate({"members": members})
+    no_property = BUNDLED.matters["PUBLIC_RENTAL_HOUSING"].rules[0]
+    assert bool(compile_rule(no_property).evaluate({"members": members})) is True

@@ -13,7 +13,6 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from joserfc import jws as joserfc_jws
 from joserfc.jwk import ECKey
@@ -23,6 +22,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from seals import ca
 from seals.b64 import b64url_decode, b64url_encode
+from seals.ecdsa_raw import P256_ORDER, raw_signature
 from seals.jws import sign_jws
 from seals.keys import FileKeySigner
 from seals.registry import load_ca
@@ -41,8 +41,7 @@ def split(token: str) -> tuple[dict, dict, str]:
 def sign_with_header(header: dict, claims: dict, signer: FileKeySigner) -> str:
     """A correctly signed token whose header the test chose."""
     signing_input = ".".join(b64url_encode(json.dumps(part).encode()) for part in (header, claims))
-    r, s = decode_dss_signature(signer.sign(signing_input.encode()))
-    return f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    return f"{signing_input}.{b64url_encode(raw_signature(signer.sign(signing_input.encode())))}"
 
 
 def forge(header: dict, claims: dict, signature: bytes | str) -> str:
@@ -248,3 +247,32 @@ def test_signing_time_checks(pki: Pki) -> None:
     assert no_iat.result(Check.VALIDITY).code == "signing_time_missing"
     assert no_iat.signing_time_source == "verification_time"
     assert no_iat.status is Status.VALID
+
+
+def high_s_twin(token: str) -> str:
+    """The same token with the other valid ECDSA signature (r, n − s) of the same input."""
+    signing_input, _, signature = token.rpartition(".")
+    raw = b64url_decode(signature)
+    s = int.from_bytes(raw[32:], "big")
+    return f"{signing_input}.{b64url_encode(raw[:32] + (P256_ORDER - s).to_bytes(32, 'big'))}"
+
+
+def test_only_the_low_s_signature_verifies(pki: Pki) -> None:
+    """Every token signed has s ≤ n/2; its high-S twin, which plain ECDSA accepts, is refused."""
+    for number in range(8):  # half of all raw ECDSA signatures are high-S
+        token = sign_jws({**CLAIMS, "n": number}, pki.signer())
+        assert int.from_bytes(b64url_decode(token.rpartition(".")[2])[32:], "big") <= P256_ORDER // 2
+        assert verify_jws(token, pki.trust()).verdict.status is Status.VALID
+        twin = verify_jws(high_s_twin(token), pki.trust())
+        assert twin.verdict.status is Status.INVALID
+        assert twin.verdict.result(Check.INTEGRITY).code == "signature_mismatch"
+
+
+@pytest.mark.parametrize("part", [0, 1])
+def test_deeply_nested_header_or_payload_is_malformed(pki: Pki, token: str, part: int) -> None:
+    nested = b64url_encode(b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}")
+    parts = token.split(".")
+    parts[part] = nested
+    result = verify_jws(".".join(parts), pki.trust())
+    assert result.verdict.status is Status.INVALID
+    assert result.verdict.result(Check.INTEGRITY).code == "malformed"

@@ -156,3 +156,51 @@ def test_weak_digest_is_not_accepted(pki: Pki, unsigned_pdf: bytes) -> None:
 def test_trust_store_export_round_trip_verifies_offline(pki: Pki, signed_pdf: bytes, tmp_path: Path) -> None:
     pki.trust().export(tmp_path / "trust")
     assert verify_pdf(signed_pdf, TrustStore.load(tmp_path / "trust")).status is Status.VALID
+
+
+def incremental_update(signed_pdf: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
+    """`signed_pdf` with one incremental update made by `change(writer)`."""
+    writer = IncrementalPdfFileWriter(BytesIO(signed_pdf))
+    change(writer)
+    output = BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def _forge_info(writer: IncrementalPdfFileWriter) -> None:
+    info = generic.DictionaryObject({generic.NameObject("/Title"): generic.TextStringObject("有房证明"),
+                                     generic.NameObject("/Producer"): generic.TextStringObject("本证明已作废")})
+    writer.trailer["/Info"] = writer.add_object(info)
+
+
+def _forge_xmp(writer: IncrementalPdfFileWriter) -> None:
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title><rdf:Alt>'
+           b'<rdf:li xml:lang="x-default">\xe6\x9c\x89\xe6\x88\xbf\xe8\xaf\x81\xe6\x98\x8e</rdf:li></rdf:Alt></dc:title>'
+           b'</rdf:Description></rdf:RDF></x:xmpmeta>')
+    stream = generic.StreamObject({generic.NameObject("/Type"): generic.NameObject("/Metadata"),
+                                   generic.NameObject("/Subtype"): generic.NameObject("/XML")}, stream_data=xmp)
+    writer.root["/Metadata"] = writer.add_object(stream)
+    writer.update_root()
+
+
+@pytest.mark.parametrize("change", [_forge_info, _forge_xmp], ids=["info", "xmp"])
+def test_metadata_changed_after_signing_is_refused(pki: Pki, signed_pdf: bytes, change) -> None:  # type: ignore[no-untyped-def]
+    """A reader shows the forged title; only DSS and document time-stamp updates may follow a seal."""
+    verdict = verify_pdf(incremental_update(signed_pdf, change), pki.trust())
+    assert verdict.status is Status.INVALID, verdict.to_dict()
+    assert verdict.result(Check.INTEGRITY).code == "modified_after_signing"
+
+
+def test_bytes_after_the_end_of_file_are_refused(pki: Pki, signed_pdf: bytes) -> None:
+    verdict = verify_pdf(signed_pdf + "\n% 本证明已作废\n".encode(), pki.trust())
+    assert verdict.status is Status.INVALID
+    assert verdict.result(Check.INTEGRITY).code == "modified_after_signing"
+
+
+def test_malformed_claimed_signing_time_gives_a_verdict(pki: Pki, signed_pdf: bytes) -> None:
+    position = signed_pdf.index(b"/M (D\\072") + len(b"/M (D\\072")  # the year's first digit
+    tampered = signed_pdf[:position] + b"X" + signed_pdf[position + 1:]
+    verdict = verify_pdf(tampered, pki.trust())
+    assert verdict.status is Status.INVALID
+    assert verdict.result(Check.INTEGRITY).code == "malformed"

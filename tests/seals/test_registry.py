@@ -123,24 +123,27 @@ def test_revoke_by_serial_and_twice(fresh_pki: Pki) -> None:
     assert registry.active_seal(fresh_pki.session, DEPARTMENT).status is SealStatus.ACTIVE
 
 
-def test_expired_seals_are_marked(fresh_pki: Pki) -> None:
+def test_expired_seals_are_reported_without_writing(fresh_pki: Pki) -> None:
     later = ca.utc_now() + timedelta(days=4 * 365)
-    seals = registry.list_seals(fresh_pki.session, now=later)
-    assert [seal.status for seal in seals] == [SealStatus.EXPIRED]
+    seals = registry.list_seals(fresh_pki.session)
+    assert [seal.status_at(later) for seal in seals] == [SealStatus.EXPIRED]
+    assert not fresh_pki.session.dirty and [seal.status for seal in seals] == [SealStatus.ACTIVE]
     with pytest.raises(SealNotFound):
         registry.active_seal(fresh_pki.session, DEPARTMENT, now=later)
 
 
-def test_crl_is_resigned_when_close_to_next_update(fresh_pki: Pki) -> None:
-    first = registry.current_crl(fresh_pki.session, fresh_pki.settings)
-    again = registry.current_crl(fresh_pki.session, fresh_pki.settings)
-    assert (
-        again.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-        == first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    )
+def test_crl_is_resigned_only_when_close_to_next_update(fresh_pki: Pki) -> None:
+    first = registry.current_crl(fresh_pki.session)
+    assert first is not None
+    assert not registry.refresh_crl(fresh_pki.session, fresh_pki.settings)
+    again = registry.current_crl(fresh_pki.session)
+    assert again is not None and again.public_bytes(serialization.Encoding.DER) == first.public_bytes(serialization.Encoding.DER)
     later = ca.utc_now() + timedelta(days=6, hours=12)
-    renewed = registry.current_crl(fresh_pki.session, fresh_pki.settings, now=later)
-    assert renewed.next_update_utc > first.next_update_utc
+    assert registry.refresh_crl(fresh_pki.session, fresh_pki.settings, now=later)
+    renewed = registry.current_crl(fresh_pki.session)
+    assert renewed is not None and renewed.next_update_utc > first.next_update_utc
+    number = renewed.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert number == first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
 
 
 def test_crl_problems_are_reported(fresh_pki: Pki) -> None:

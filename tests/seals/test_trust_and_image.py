@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from io import BytesIO
 from pathlib import Path
+
+import pytest
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from joserfc.jwk import KeySet
@@ -63,4 +66,33 @@ def test_pdf_drawing_is_vector() -> None:
     canvas = Canvas(output, pageCompression=0)
     draw_seal(canvas, 300, 400, 120, SealText("金华市民政局"))
     canvas.save()
-    assert b"/BaseFont /STSong-Light" in output.getvalue() and b"/XObject" not in output.getvalue()
+    assert b"MianzhengSong-Regular" in output.getvalue() and b"/XObject" not in output.getvalue()
+    assert b"/FontFile2" in output.getvalue()  # the seal's characters travel with the PDF
+
+
+@pytest.mark.parametrize("name", ["金华市民政局", "金华市不动产登记中心", "金华市婺城区城东街道办事处"])
+def test_ring_text_is_centred_and_clear_of_the_ring(name: str) -> None:
+    """The department name sits symmetrically under the top of the ring, with a clear band of
+    paper between the characters and the ring (pixels of the rendered seal)."""
+    pixels = 600
+    image = Image.open(BytesIO(seal_png(SealText(name, purpose=""), pixels))).convert("RGBA")
+    geometry = seal_geometry(SealText(name, purpose=""), pixels * 0.98)
+    centre = pixels / 2
+    inner = geometry.ring_radius - geometry.ring_width / 2
+    ink = [(x, y) for x in range(pixels) for y in range(pixels)
+           if image.getpixel((x, y))[3] > 128 and 0.2 * pixels < math.dist((x, y), (centre, centre)) < inner - 3]
+    left, right = min(x for x, _ in ink), max(x for x, _ in ink)  # the characters, not the star or ring
+    assert abs((left + right) / 2 - centre) < 0.01 * pixels
+    band = [math.dist(point, (centre, centre)) for point in ink]
+    assert max(band) < inner - 0.01 * pixels  # at least 6 px of paper inside the ring
+
+
+def test_the_song_face_prints_every_character_the_service_can_put_on_a_certificate() -> None:
+    """Names of departments, proofs, labels and values of the catalog, and every demo name."""
+    from catalog.loading import bundled_catalog_path
+    from exchange.sources import demo_vocabulary
+    from seals.fonts import missing_glyphs
+
+    texts = [path.read_text("utf-8") for path in bundled_catalog_path().glob("*.yaml")]
+    texts += [str(value) for value in vars(demo_vocabulary).values() if isinstance(value, (str, tuple, list, dict))]
+    assert missing_glyphs("".join(texts)) == set()

@@ -44,7 +44,8 @@ class Pki:
         return registry.active_signer(self.session, self.settings, department)
 
     def trust(self) -> TrustStore:
-        return registry.trust_store(self.session, self.settings)
+        registry.refresh_crl(self.session, self.settings)  # as the seal officer's daily run does
+        return registry.trust_store(self.session)
 
 
 def make_pki(directory: Path, catalog: Catalog, departments: tuple[str, ...] = ("BDC", "SJ")) -> Iterator[Pki]:

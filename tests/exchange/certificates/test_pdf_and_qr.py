@@ -8,18 +8,31 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from exchange.certificates.pdf import render_pdf
+import segno
+
+from catalog.city_time import BEIJING
+from exchange.certificates.pdf import qr_code, qr_text, render_pdf
+from exchange.certificates.verify import qr_from_address
 from exchange.certificates.qr_payload import PREFIX
-from exchange.certificates.status_list import MIN_ENTRIES, StatusList, allocate_index, read_status_list
+from exchange.certificates.status_list import (
+    MIN_ENTRIES,
+    StatusList,
+    StatusListError,
+    entry_index,
+    read_status_list,
+)
 from seals.trust import TrustStore
+from tests.support.pdf_tools import require_tool
 
 from .conftest import ISSUED_AT, LIST_URL, Issued, Pki
 
 pytestmark = pytest.mark.slow
 
 
-def run(*command: str) -> str:
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+def run(tool: str, *arguments: str) -> str:
+    """`tool`'s output; a missing tool says which Debian package brings it (pdf_tools.require_tool)."""
+    path = require_tool(tool, "libnss3-tools" if tool == "certutil" else "poppler-utils")
+    return subprocess.run([path, *arguments], check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +53,18 @@ def test_pdfsig_trusts_the_signature_once_the_root_is_imported(pdf_file: Path, t
     assert "Signature is Valid" in output and "Certificate is Trusted" in output
 
 
-def test_every_chinese_glyph_comes_from_an_embedded_font(pdf_file: Path) -> None:
+def test_every_chinese_glyph_comes_from_the_embedded_song_face(pdf_file: Path) -> None:
     fonts = run("pdffonts", str(pdf_file)).splitlines()[2:]
-    wenquanyi = [line for line in fonts if "WenQuanYiMicroHei" in line]
-    assert wenquanyi and all(" yes yes yes " in line for line in wenquanyi)
+    song = [line for line in fonts if "MianzhengSong-Regular" in line]
+    assert song and all(" yes yes yes " in line for line in song)
     # the seal's text uses the same embedded font; only reportlab's unused Helvetica resource is left
-    assert {line.split()[0] for line in fonts} - {line.split()[0] for line in wenquanyi} <= {"Helvetica"}
+    assert {line.split()[0] for line in fonts} - {line.split()[0] for line in song} <= {"Helvetica"}
+
+
+def test_the_pdf_is_dated_when_it_was_issued(pdf_file: Path, issued: Issued) -> None:
+    info = dict(line.split(":", 1) for line in run("pdfinfo", "-isodates", str(pdf_file)).splitlines() if ":" in line)
+    issued_at = issued.content.issued_at.astimezone(BEIJING)
+    assert info["CreationDate"].strip() == f"{issued_at:%Y-%m-%dT%H:%M:%S}+08"  # Beijing time, as pdfinfo prints it
 
 
 def test_pdfdetach_lists_the_credential(pdf_file: Path, issued: Issued, tmp_path: Path) -> None:
@@ -54,13 +73,30 @@ def test_pdfdetach_lists_the_credential(pdf_file: Path, issued: Issued, tmp_path
     assert (tmp_path / "c.jws").read_text() == issued.credential
 
 
-def test_the_page_renders_and_its_qr_decodes_to_the_payload(pdf_file: Path, issued: Issued, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("resolution", "scale_to_width"), [
+    ("150", None),  # a print-quality render
+    ("200", 1170),  # a phone screenshot of the whole page (1170 px wide, as a 390 pt screen at 3x)
+])
+def test_the_qr_opens_the_verify_page_with_the_payload(pdf_file: Path, issued: Issued, tmp_path: Path,
+                                                       resolution: str, scale_to_width: int | None) -> None:
     zxingcpp = pytest.importorskip("zxingcpp")
     from PIL import Image
 
-    run("pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf_file), str(tmp_path / "page"))
-    decoded = zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))
-    assert [barcode.text for barcode in decoded] == [issued.qr]
+    run("pdftoppm", "-r", resolution, "-png", "-singlefile", str(pdf_file), str(tmp_path / "page"))
+    image = Image.open(tmp_path / "page.png")
+    if scale_to_width:
+        image = image.resize((scale_to_width, round(image.height * scale_to_width / image.width)), Image.LANCZOS)
+    decoded = [barcode.text for barcode in zxingcpp.read_barcodes(image)]
+    assert decoded == [qr_text(issued.content, issued.qr)]
+    assert decoded[0].startswith(f"{LIST_URL.split('/api/')[0]}/v#MZ1:")
+    assert qr_from_address(decoded[0]) == issued.qr  # what an offline verifier reads
+
+
+def test_the_qr_is_as_small_as_its_content_allows(issued: Issued) -> None:
+    code = qr_code(qr_text(issued.content, issued.qr))
+    single_mode = segno.make(qr_text(issued.content, issued.qr), error="m", boost_error=False)
+    assert code.version < single_mode.version  # the Base45 payload in alphanumeric mode, not bytes
+    assert code.version <= 20
 
 
 def test_rendering_is_reproducible(issued: Issued) -> None:
@@ -108,5 +144,16 @@ def test_status_list(pki: Pki, trust: TrustStore) -> None:
         empty.is_revoked(MIN_ENTRIES)
     with pytest.raises(ValueError):
         StatusList.empty(LIST_URL, 1024)
-    taken = {allocate_index(set()) for _ in range(50)}
-    assert len(taken) > 40 and allocate_index(taken) not in taken
+    assert revoked.revoked_indexes() == {0, MIN_ENTRIES - 1}
+
+
+def test_status_entries_are_a_keyed_permutation_of_the_issuance_number() -> None:
+    key, other_key = b"k" * 16, b"o" * 16
+    indexes = [entry_index(number, key) for number in range(MIN_ENTRIES)]
+    assert sorted(indexes) == list(range(MIN_ENTRIES))  # every entry once: never two certificates on one bit
+    first = indexes[:64]
+    assert first != sorted(first) and max(first) - min(first) > MIN_ENTRIES // 2  # not in issuance order
+    assert [entry_index(number, other_key) for number in range(64)] != first
+    with pytest.raises(StatusListError) as full:
+        entry_index(MIN_ENTRIES, key)
+    assert full.value.code == "status_list_full"

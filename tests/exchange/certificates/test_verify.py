@@ -20,6 +20,7 @@ from exchange.certificates.pdf import attach_credential, render_pdf
 from exchange.certificates.qr_payload import PREFIX, QrContent
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
 from exchange.certificates.verify import verify_certificate
+from seals.ecdsa_raw import P256_ORDER
 from seals.pades import sign_pdf
 from seals.trust import TrustStore
 from seals.verdict import Check, Status
@@ -150,6 +151,35 @@ def test_qr_changed(issued: Issued, trust: TrustStore) -> None:
     verdict = verify_certificate(PREFIX + base45.b45encode(zlib.compress(edited)).decode(), trust, None, now=NOW)
     assert verdict.result(Check.INTEGRITY).code == "signature_mismatch"
     assert verdict.status is Status.INVALID
+
+
+def _qr_parts(qr: str) -> tuple[bytes, dict, bytes, bytes]:
+    protected, unprotected, payload, signature = cbor2.loads(zlib.decompress(base45.b45decode(qr[len(PREFIX):]))).value
+    return protected, dict(unprotected), payload, signature
+
+
+def _qr_of(parts: tuple[bytes, dict, bytes, bytes], tail: bytes = b"") -> str:
+    compressed = zlib.compress(cbor2.dumps(cbor2.CBORTag(18, list(parts)))) + tail
+    return PREFIX + base45.b45encode(compressed).decode()
+
+
+def test_qr_forgeries_without_the_key_are_refused(issued: Issued, trust: TrustStore) -> None:
+    """The high-S twin of the signature, a changed unprotected header and data after the zlib
+    stream each leave the signature intact for a lax verifier; ours refuses them."""
+    protected, unprotected, payload, signature = _qr_parts(issued.qr)
+    assert unprotected == {}
+    assert verify_certificate(_qr_of((protected, unprotected, payload, signature)), trust, None, now=NOW).valid
+    s = int.from_bytes(signature[32:], "big")
+    twin = signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    forgeries = {
+        "high-s": (_qr_of((protected, unprotected, payload, twin)), "signature_mismatch"),
+        "unprotected": (_qr_of((protected, {1: -37}, payload, signature)), "malformed"),
+        "trailing": (_qr_of((protected, unprotected, payload, signature), b"forged"), "malformed"),
+    }
+    for name, (qr, code) in forgeries.items():
+        verdict = verify_certificate(qr, trust, None, now=NOW)
+        assert verdict.status is Status.INVALID, name
+        assert verdict.result(Check.INTEGRITY).code == code, name
 
 
 def test_attachment_swapped_before_signing(catalog: Catalog, issued: Issued, pki: Pki, trust: TrustStore) -> None:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exchange.sources.breaker import BreakerState, CircuitBreaker, CircuitOpen
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock as Clock
 
 
 def test_opens_after_consecutive_failures_then_half_opens_and_closes() -> None:

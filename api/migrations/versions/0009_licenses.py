@@ -1,8 +1,8 @@
 """The e-license library: licenses, their versions, the license status list, presentation nonces,
 kept presentations and usage copies.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
@@ -35,14 +35,6 @@ def upgrade() -> None:
     with op.batch_alter_table('license_presentations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_license_presentations_expires_at'), ['expires_at'], unique=False)
 
-    op.create_table('license_status_lists',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('bits', sa.LargeBinary(), nullable=False),
-    sa.Column('reasons', sa.JSON(), nullable=False),
-    sa.Column('token', sa.Text(), nullable=True),
-    sa.Column('token_expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_license_status_lists'))
-    )
     op.create_table('licenses',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('license_type', sa.String(length=64), nullable=False),
@@ -115,7 +107,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_licenses_holder_key'))
 
     op.drop_table('licenses')
-    op.drop_table('license_status_lists')
     with op.batch_alter_table('license_presentations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_license_presentations_expires_at'))
 

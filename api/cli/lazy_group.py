@@ -1,0 +1,58 @@
+"""A click group whose subcommands are imported only when one of them runs.
+
+`mianzheng --help` lists every command from a table of names, modules and one-line summaries,
+so it starts without importing the web app, the PDF stack or the database layer; a command's
+module is imported when that command (or its own --help) is asked for. tests/api/test_cli.py
+checks that each summary is the command's own short help.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import click
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a subcommand is defined (`module`, `attribute`) and its one-line `summary`."""
+
+    module: str
+    attribute: str
+    summary: str
+
+    def load(self) -> click.Command:
+        command = getattr(importlib.import_module(self.module), self.attribute)
+        assert isinstance(command, click.Command), f"{self.module}.{self.attribute} is not a click command"
+        return command
+
+
+class LazyGroup(click.Group):
+    """A group of `lazy` subcommands (name -> LazyCommand), imported on first use."""
+
+    def __init__(self, *args: object, lazy: Mapping[str, LazyCommand], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            self.add_command(self.lazy[cmd_name].load(), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, from the summaries: listing imports nothing."""
+        commands = [
+            (name, self.commands.get(name) or click.Command(name, help=self.lazy[name].summary))
+            for name in self.list_commands(ctx)
+        ]
+        commands = [(name, command) for name, command in commands if not command.hidden]
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _command in commands)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in commands])

@@ -1,0 +1,38 @@
+"""gunicorn's sync worker, answering the errors gunicorn produces itself as problem documents.
+
+gunicorn parses the request before the app sees it, and answers what it refuses there (a
+request line over its limit: 414; too many or too large headers: 431; a malformed request or
+chunk: 400) or what fails outside the app (500) with a small HTML page of its own. It has no
+hook for those pages: this worker replaces, in its own process, the function that writes them,
+so an API client gets application/problem+json like every other error. The detail is the
+problem's title only: gunicorn's message may quote the request line, which can carry personal
+data in its query string.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from gunicorn import util
+from gunicorn.workers.sync import SyncWorker
+
+from api.problems import PROBLEM_MEDIA_TYPE, problem_type_for_status
+
+WORKER_CLASS = f"{__name__}.ProblemWorker"
+
+
+def write_problem(sock: socket.socket, status: int, reason: str, _message: str) -> None:
+    """gunicorn's `util.write_error`, writing a problem document instead of an HTML page."""
+    kind = problem_type_for_status(status)
+    body = json.dumps({"type": kind.uri, "title": kind.title, "title_zh": kind.title_zh, "status": status,
+                       "detail": reason}, ensure_ascii=False).encode("utf-8")
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: {PROBLEM_MEDIA_TYPE}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class ProblemWorker(SyncWorker):  # type: ignore[misc]
+    def init_process(self) -> None:
+        util.write_error = write_problem
+        super().init_process()

@@ -1,0 +1,83 @@
+"""Limits every request passes before any view runs: a body within the size limit, and no
+text that no part of mianzheng can store, sign or print.
+
+A chunked body (no Content-Length) is cut at the app's MAX_CONTENT_LENGTH by Werkzeug without
+an error, so the view would read a truncated body and call it malformed (400); a chunked body
+that fills the limit is answered 413 here instead.
+
+A NUL character cannot be stored in a PostgreSQL text column, and a lone UTF-16 surrogate
+(`"\\ud800"` in JSON) cannot be encoded as UTF-8, so either would fail deep inside a request:
+after a source department was queried, with a request id already claimed. Every string of a
+request — path, query parameters, the form fields of a page and every key and value of a JSON body — is
+checked first; the 400 invalid-request problem names the parameter or the JSON pointer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from api.problems import Problem, json_pointer
+
+_UNUSABLE = re.compile(r"[\x00\ud800-\udfff]")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+API_PREFIX = "/api/"
+DETAIL = "must not contain NUL characters or unpaired UTF-16 surrogates"
+
+
+def has_unusable_text(text: str) -> bool:
+    return _UNUSABLE.search(text) is not None
+
+
+def unusable_json_strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The paths of the JSON value's members whose key or string value is unusable."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, path)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, str):
+            if has_unusable_text(node):
+                yield at
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if has_unusable_text(key):
+                    yield at
+                else:
+                    stack.append((child, (*at, key)))
+        elif isinstance(node, list):
+            stack.extend((child, (*at, str(index))) for index, child in enumerate(node))
+
+
+def refuse_unusable_json(body: Any) -> None:
+    """400 naming the first member of a JSON body that holds unusable text."""
+    for path in unusable_json_strings(body):
+        pointer = json_pointer(path)
+        raise Problem("invalid-request", f"{pointer}: {DETAIL}", errors=[{"pointer": pointer, "detail": DETAIL}])
+
+
+def _refuse_unusable_parameters() -> None:
+    parameters: Iterable[tuple[str, str]] = [("path", request.path), *request.args.items(multi=True)]
+    if request.mimetype in FORM_TYPES and not request.path.startswith(API_PREFIX):  # the API takes JSON only
+        try:
+            parameters = [*parameters, *request.form.items(multi=True)]
+        except RequestEntityTooLarge:
+            return  # the view answers an oversized form in its own words
+    for name, value in parameters:
+        if has_unusable_text(name) or has_unusable_text(value):
+            shown = name if not has_unusable_text(name) else "parameter name"
+            raise Problem("invalid-request", f"{shown}: {DETAIL}", errors=[{"parameter": shown, "detail": DETAIL}])
+
+
+def _refuse_oversized_chunked_body() -> None:
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()
+
+
+def register_request_limits(app: Flask) -> None:
+    """Check the body size and the path, query and form of every request before its view."""
+    app.before_request(_refuse_oversized_chunked_body)
+    app.before_request(_refuse_unusable_parameters)

@@ -1,0 +1,62 @@
+"""JSON from untrusted hands, read with limits checked before the parser runs.
+
+Python's `json` recurses once per nested array or object: a document nested a few thousand
+levels deep exhausts the interpreter's recursion limit (`RecursionError`), and every layer
+that walks the parsed value afterwards (schemas, canonical JSON) recurses again. `loads` first
+measures the nesting depth of the text with two linear regular-expression passes (strings
+removed, then everything but brackets) and refuses anything deeper than `MAX_DEPTH` or longer
+than the caller's `max_chars` with `JsonTooComplex`, a `ValueError`, so callers that already
+refuse malformed JSON refuse these too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+MAX_DEPTH = 32
+"""Deeper than anything mianzheng exchanges (a catalog document nests 6 levels)."""
+
+_STRINGS = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+"""A JSON string; an unterminated one runs to the end, so the pass stays linear."""
+
+
+class JsonTooComplex(ValueError):
+    """The JSON text is longer or nested deeper than allowed; the message says which."""
+
+
+def nesting_depth(text: str, limit: int = MAX_DEPTH, *, strings: re.Pattern[str] = _STRINGS,
+                  opening: str = "[{", closing: str = "]}") -> int:
+    """The deepest nesting of brackets (JSON's arrays and objects by default) in `text`, outside
+    the `strings` literals, counted up to `limit` + 1."""
+    brackets = re.sub(f"[^{re.escape(opening + closing)}]++", "", strings.sub("", text))
+    depth = deepest = 0
+    for bracket in brackets:
+        if bracket in opening:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def loads(
+    data: str | bytes,
+    *,
+    max_chars: int | None = None,
+    max_depth: int = MAX_DEPTH,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+) -> Any:
+    """`json.loads` after the limits: `JsonTooComplex` for too long or too deep a text,
+    `ValueError` (JSONDecodeError, UnicodeDecodeError) for text that is not JSON."""
+    if max_chars is not None and len(data) > max_chars:
+        raise JsonTooComplex(f"the JSON text is longer than {max_chars} characters")
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    if nesting_depth(text, max_depth) > max_depth:
+        raise JsonTooComplex(f"the JSON text is nested more than {max_depth} levels deep")
+    return json.loads(text, object_pairs_hook=object_pairs_hook)

@@ -1,0 +1,59 @@
+"""The unit of work: how every entry point (an HTTP request, a command, a pass of the jobs) owns its
+transactions, and how use cases commit without calling `commit`.
+
+An entry point builds one `UnitOfWork` from the installation's session factory and hands it to the
+use case. The use case never commits itself; it does its writes inside named steps:
+
+    with uow.step("allocate") as session:   # one transaction: committed when the block ends,
+        ...                                 # rolled back (and the error raised) when it fails
+
+A multi-step flow (pull, allocate, render, store) commits each step as it completes, so what a
+step did survives a failure of a later one (a source query stays logged when storing the answer
+fails) and slow work (signing, rendering a PDF) runs between steps, holding no lock. `read()`
+gives a session for looking only: whatever it did is rolled back. `locked_row` reads a row for a
+read-modify-write after taking its lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import inspect, update
+from sqlalchemy.orm import Session, sessionmaker
+
+Row = TypeVar("Row")
+
+
+class UnitOfWork:
+    """The transactions of one entry point, as named steps (see the module)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Session]:
+        """A step named `name`: one transaction, committed on success, rolled back on error."""
+        with self._sessions.begin() as session:
+            session.info["step"] = name
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads; nothing it does is committed (closing it ends its transaction, and
+        the objects it loaded stay readable)."""
+        with self._sessions() as session:
+            yield session
+
+
+def locked_row(session: Session, model: type[Row], row_id: Any) -> Row:
+    """The row, read after taking its write lock in the caller's step (a no-op UPDATE of its key
+    first: a row lock on PostgreSQL, the write lock on SQLite), so a read-modify-write of it
+    cannot interleave with another. `LookupError` if there is no such row."""
+    key = inspect(model).primary_key[0]
+    if session.execute(update(model).where(key == row_id).values({key.name: row_id})).rowcount != 1:
+        raise LookupError(f"no {model.__name__} {row_id!r}")
+    row = session.get(model, row_id, populate_existing=True)
+    assert row is not None
+    return row

@@ -1,0 +1,32 @@
+"""The typeface of everything the city seals and prints: Mianzheng Song, a Song (宋体) face as
+GB/T 9704 asks of official documents, shipped with the code so that no system font is needed.
+
+It is a subset of Noto Serif SC with TrueType outlines (reportlab embeds only those), under the
+SIL Open Font License 1.1 (`OFL.txt` beside it); `scripts/make_certificate_font.py` builds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SONG_FONT_FILE = Path(__file__).with_name("MianzhengSong-Regular.ttf")
+SONG_FONT_NAME = "MianzhengSong"
+"""The name under which `register_song_font` registers the face with reportlab."""
+
+
+def register_song_font() -> str:
+    """Register the face with reportlab (once per process); its reportlab font name."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if SONG_FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(SONG_FONT_NAME, str(SONG_FONT_FILE)))
+    return SONG_FONT_NAME
+
+
+def missing_glyphs(text: str) -> set[str]:
+    """The characters of `text` the face has no glyph for (empty when it prints all of them)."""
+    from reportlab.pdfbase import pdfmetrics
+
+    face = pdfmetrics.getFont(register_song_font()).face
+    return {char for char in text if char.isprintable() and not char.isspace() and ord(char) not in face.charToGlyph}

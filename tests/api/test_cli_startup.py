@@ -1,0 +1,40 @@
+"""`mianzheng --help` starts without the web app, the PDF stack or the database layer, and
+still lists every command with the summary the command itself gives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+
+from api.cli import _COMMANDS, cli
+from tests.support.cli import run_cli
+
+
+def test_importing_the_command_line_loads_no_heavy_stack() -> None:
+    # a fresh interpreter: what `import api.cli` loads is only visible from outside this process
+    heavy = ["flask", "pyhanko", "reportlab", "sqlalchemy", "cryptography", "api.app", "exchange", "seals"]
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, api.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_help_lists_every_command_with_its_own_summary() -> None:
+    result = run_cli(dict(os.environ), "--help")
+    assert result.returncode == 0, result.stderr
+    listed = [line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == sorted(_COMMANDS)
+    context = click.Context(cli)
+    for name, entry in _COMMANDS.items():
+        command = cli.get_command(context, name)
+        assert command is not None and command.name == name
+        assert entry.summary == command.get_short_help_str(limit=1000), name
+
+
+def test_a_subcommand_loads_when_it_runs() -> None:
+    result = run_cli(dict(os.environ), "catalog", "--help")
+    assert result.returncode == 0 and "validate" in result.stdout

@@ -1,0 +1,233 @@
+"""Input an attacker would send: each answer is a clear 4xx problem (or, for a certificate, a
+verdict), never a 500, and nothing is done before the input is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.secrets import SUBJECT_HASH_KEY, read_secret
+from api.settings import Settings
+from api.token_bucket import VALIDATION_BURST
+from catalog.loading import bundled_catalog_path, load_catalog
+from exchange.clients import ClientScope
+from exchange.sources.demo_data import DemoResident, sample_residents
+from exchange.subjects import subject_key
+from seals.b64 import b64url_encode
+from tests.api.test_certificates_api import client_token, issue, signed_in
+from tests.support.cli import cli_environment, run_cli
+
+PROBLEM = "application/problem+json"
+NESTED = "[" * 5000 + "]" * 5000
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def refused(response: httpx.Response, status: int = 400) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    return response.json()
+
+
+def nested_token(nested_part: int) -> str:
+    """A compact JWS whose header (0) or payload (1) is JSON nested 3,000 levels deep."""
+    parts = [b64url_encode(b'{"alg":"ES256"}'), b64url_encode(b'{"iss":"x"}'), b64url_encode(b"\0" * 64)]
+    parts[nested_part] = b64url_encode(b'{"iss":' + b"[" * 3000 + b"]" * 3000 + b"}")
+    return ".".join(parts)
+
+
+def test_json_body_nested_thousands_deep_is_refused_before_parsing(live_server: str, resident: DemoResident) -> None:
+    me = signed_in(live_server, resident)
+    for path, headers in (("/api/v1/verify", {}), ("/api/v1/me/consents", me), ("/dev-idp/token", {})):
+        body = refused(httpx.post(live_server + path, content=NESTED, headers={**headers, "content-type": "application/json"}))
+        assert body["errors"] == [{"pointer": "#", "detail": "the JSON text is nested more than 32 levels deep"}]
+
+
+@pytest.mark.parametrize("nested_part", [0, 1])
+def test_forged_identity_assertion_with_nested_json_is_unauthenticated(live_server: str, nested_part: int) -> None:
+    token = nested_token(nested_part)
+    assert len(token) < 8192
+    refused(httpx.get(f"{live_server}/api/v1/me/consents", headers={"Authorization": f"Bearer {token}"}), 401)
+    page = httpx.get(f"{live_server}/portal", cookies={"mz_identity": token})
+    assert page.status_code == 200 and "登录" in page.text  # treated as signed out
+
+
+@pytest.mark.parametrize("nested_part", [0, 1])
+def test_credential_with_nested_json_is_malformed(live_server: str, tmp_path: Path, nested_part: int,
+                                                  settings: Settings) -> None:
+    credential = nested_token(nested_part)
+    verdict = httpx.post(f"{live_server}/api/v1/verify", json={"credential": credential}, timeout=30)
+    assert verdict.status_code == 200, verdict.text
+    assert verdict.json()["status"] == "INVALID" and verdict.json()["checks"][0]["code"] == "malformed"
+    page = httpx.post(f"{live_server}/verify", data={"credential": credential}, timeout=30)
+    assert page.status_code == 200 and "无效" in page.text
+
+    env = cli_environment(settings.database_url, settings.var_dir)
+    trust = tmp_path / "trust"
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    (tmp_path / "nested.jws").write_text(credential, encoding="ascii")
+    result = run_cli(env, "verify", str(tmp_path / "nested.jws"), "--trust", str(trust))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.splitlines()[-1] == "结论：证明无效。"
+
+
+def test_pdf_with_a_malformed_signing_time_gets_a_verdict(live_server: str, resident: DemoResident) -> None:
+    me = signed_in(live_server, resident)
+    certificate = issue(live_server, me)
+    pdf = httpx.get(live_server + certificate["links"]["pdf"], headers=me).content
+    position = pdf.index(b"/M (D\\072") + len(b"/M (D\\072")
+    tampered = pdf[:position] + b"X" + pdf[position + 1:]
+    verdict = httpx.post(f"{live_server}/api/v1/verify", json={"pdf_base64": base64.b64encode(tampered).decode()},
+                         timeout=30)
+    assert verdict.status_code == 200, verdict.text
+    assert verdict.json()["status"] == "INVALID"
+    page = httpx.post(f"{live_server}/verify", files={"pdf": ("c.pdf", tampered, "application/pdf")}, timeout=30)
+    assert page.status_code == 200 and "无效" in page.text
+
+
+def test_non_ascii_base64_is_an_input_error(live_server: str) -> None:
+    body = refused(httpx.post(f"{live_server}/api/v1/verify", json={"pdf_base64": "\u00a7"}))
+    assert body["errors"][0]["pointer"] == "#/pdf_base64"
+
+
+@pytest.mark.parametrize("query", ["from=0000-01", "from=0001-01", "to=9999-12"])
+def test_months_outside_the_calendar_are_input_errors(live_server: str, query: str) -> None:
+    body = refused(httpx.get(f"{live_server}/api/v1/statistics?{query}"))
+    assert body["errors"][0]["parameter"] == query.partition("=")[0]
+    assert httpx.get(f"{live_server}/statistics?{query}").status_code == 400
+
+
+def test_access_log_offset_beyond_64_bits(live_server: str, resident: DemoResident) -> None:
+    me = signed_in(live_server, resident)
+    body = refused(httpx.get(f"{live_server}/api/v1/me/access-log?offset=9223372036854775808", headers=me))
+    assert body["errors"][0]["parameter"] == "offset"
+    cookie = {"mz_identity": me["Authorization"].removeprefix("Bearer ")}
+    page = httpx.get(f"{live_server}/portal/access-log?offset=9223372036854775808", cookies=cookie)
+    assert page.status_code == 200
+
+
+def exchange_request(person: DemoResident, **changes: str) -> dict:
+    body = {"request_id": "hostile-1", "caseworker_id": "zj-0042", "case_number": "GZF-2026-000123",
+            "matter": "PUBLIC_RENTAL_HOUSING", "proof": "NO_HOUSING", "purpose": "公租房资格审核",
+            "subject": {"id_number": person.id_number, "name": person.name}}
+    for key, value in changes.items():
+        if key == "name":
+            body["subject"]["name"] = value
+        else:
+            body[key] = value
+    return body
+
+
+def _post_json(base: str, path: str, headers: dict[str, str], body: dict) -> httpx.Response:
+    """POST `body` as JSON written by the standard library, which keeps lone surrogates escaped."""
+    return httpx.post(base + path, headers={**headers, "content-type": "application/json"},
+                      content=json.dumps(body).encode("ascii"), timeout=30)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\x00b"], ids=["lone-surrogate", "nul"])
+def test_unusable_text_is_refused_before_any_source_is_asked(live_server: str, settings: Settings,
+                                                              resident: DemoResident, bad: str) -> None:
+    me = signed_in(live_server, resident)
+    body = refused(_post_json(live_server, "/api/v1/me/certificates", me,
+                              {"proof": "NO_HOUSING", "purpose": f"申请{bad}"}))
+    assert body["errors"][0]["pointer"] == "#/purpose"
+    assert httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json() == []
+
+    client = {"Authorization": f"Bearer {client_token(settings, 'ZJ', [ClientScope.EXCHANGE_REQUEST])}"}
+    for field, pointer in (("name", "#/subject/name"), ("caseworker_id", "#/caseworker_id"),
+                           ("case_number", "#/case_number"), ("purpose", "#/purpose")):
+        body = refused(_post_json(live_server, "/api/v1/exchange/requests", client,
+                                  exchange_request(resident, **{field: f"x{bad}"})))
+        assert body["errors"][0]["pointer"] == pointer
+    assert httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["total"] == 0
+    # the request id was not claimed: the well-formed request is answered, not a conflict
+    answer = _post_json(live_server, "/api/v1/exchange/requests", client, exchange_request(resident))
+    assert answer.status_code != 409 and answer.status_code < 500, answer.text
+
+
+def test_nul_in_the_path_or_query_is_refused(live_server: str) -> None:
+    assert refused(httpx.get(f"{live_server}/api/v1/catalog/proofs?q=a%00b"))["errors"][0]["parameter"] == "q"
+    refused(httpx.get(f"{live_server}/api/v1/certificates/a%00b.pdf"))
+    assert httpx.get(f"{live_server}/catalog?q=a%00b").status_code == 400
+
+
+def test_household_book_can_be_issued_without_printing_members_id_numbers(live_server: str,
+                                                                         resident: DemoResident) -> None:
+    me = signed_in(live_server, resident)
+    certificate = issue(live_server, me, proof="HOUSEHOLD_BOOK")
+    credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+    claims = json.loads(base64.urlsafe_b64decode(credential.split(".")[1] + "=="))
+    members = next(f for f in claims["fields"] if f["name"] == "members")
+    assert resident.name in members["text_zh"]
+    assert resident.id_number not in json.dumps(claims, ensure_ascii=False)
+    assert all("*" in member["id_number"] for member in members["value"])
+
+
+def test_catalog_validation_is_for_the_catalog_administrator_and_rate_limited(live_server: str,
+                                                                              settings: Settings) -> None:
+    url = f"{live_server}/api/v1/catalog/validation"
+    document = load_catalog(bundled_catalog_path()).to_document()
+    assert refused(httpx.post(url, json=document), 401)["type"] == "/problems/unauthenticated"
+    department = client_token(settings, "SJ", [ClientScope.EXCHANGE_REQUEST])
+    refused(httpx.post(url, json=document, headers={"Authorization": f"Bearer {department}"}), 403)
+
+    admin = {"Authorization": f"Bearer {client_token(settings, 'SJ', [ClientScope.CATALOG_ADMIN])}"}
+    document["matters"][0]["rules"][0]["expression"] = "(" * 20_000 + "true" + ")" * 20_000
+    body = refused(httpx.post(url, json=document, headers=admin, timeout=30))
+    assert [e["detail"] for e in body["errors"]] == ["must have at most 2000 characters"]
+    statuses = [httpx.post(url, json=document, headers=admin, timeout=30).status_code for _ in range(VALIDATION_BURST)]
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {400}
+
+
+def test_authentication_and_scope_come_before_the_body(live_server: str, settings: Settings) -> None:
+    """An unauthenticated caller learns nothing about the fields: 401 (or 403), never 400."""
+    for method, path in (("POST", "/api/v1/exchange/requests"), ("POST", "/api/v1/me/consents"),
+                         ("POST", "/api/v1/me/certificates"), ("GET", "/api/v1/me/access-log?offset=-1"),
+                         ("POST", "/api/v1/matters/PUBLIC_RENTAL_HOUSING/applications"),
+                         ("POST", "/api/v1/tasks/x/result"), ("GET", "/api/v1/commitments?status=nonsense"),
+                         ("POST", "/api/v1/certificates/x/revocation")):
+        kwargs = {"json": {"unexpected": True}} if method == "POST" else {}
+        assert refused(httpx.request(method, live_server + path, **kwargs), 401).get("errors") is None, path
+    wrong_scope = {"Authorization": f"Bearer {client_token(settings, 'ZJ', [ClientScope.CERTIFICATES_REVOKE])}"}
+    refused(httpx.post(f"{live_server}/api/v1/exchange/requests", json={}, headers=wrong_scope), 403)
+
+
+def test_logs_carry_no_id_number_subject_key_credential_or_qr_payload(
+        live_server: str, settings: Settings, resident: DemoResident, caplog: pytest.LogCaptureFixture) -> None:
+    """After a run of ordinary and hostile requests, the log holds none of the secrets involved."""
+    caplog.set_level(logging.DEBUG)
+    me = signed_in(live_server, resident)
+    assertion = me["Authorization"].removeprefix("Bearer ")
+    certificate = issue(live_server, me)
+    credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+    qr = httpx.get(live_server + certificate["links"]["qr"], headers=me).text
+    token = client_token(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    client = {"Authorization": f"Bearer {token}"}
+    broken_qr, broken_credential = qr[:-3] + "000", credential[:-6] + "AAAAAA"
+    for body in ({"qr": qr, "id_number": resident.id_number}, {"credential": credential},
+                 {"qr": broken_qr, "id_number": resident.id_number}, {"credential": broken_credential},
+                 {"credential": nested_token(1)}, {"pdf_base64": "\u00a7"}):
+        assert httpx.post(f"{live_server}/api/v1/verify", json=body, timeout=30).status_code < 500
+    httpx.post(f"{live_server}/verify", data={"qr": broken_qr, "id_number": resident.id_number}, timeout=30)
+    for bad in ("a\x00b", "\ud800"):
+        _post_json(live_server, "/api/v1/exchange/requests", client, exchange_request(resident, purpose=bad))
+    httpx.post(f"{live_server}/api/v1/exchange/requests", headers=client, json=exchange_request(resident), timeout=30)
+    httpx.get(f"{live_server}/api/v1/me/consents", headers={"Authorization": f"Bearer {assertion[:-5]}xxxxx"})
+    httpx.get(f"{live_server}/api/v1/me/consents", headers={"Authorization": f"Bearer {token[:-5]}xxxxx"})
+
+    logged = caplog.text
+    assert logged  # the server did log the requests
+    secrets = {"ID number": resident.id_number, "subject key": subject_key(read_secret(settings, SUBJECT_HASH_KEY),
+                                                                             resident.id_number),
+               "client token": token[-20:], "assertion": assertion.split(".")[1][:24],
+               "credential": credential.split(".")[2][:24], "QR payload": qr[4:28]}
+    for name, secret in secrets.items():
+        assert secret not in logged, name

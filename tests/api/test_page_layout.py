@@ -1,0 +1,140 @@
+"""Every page as a phone (390×844) and a laptop (1366×900) show it, in headless Chromium: nothing
+wider than the screen (the document's scrollWidth is at most the viewport's width) and every
+control at least 44 px in both directions, the size a thumb can hit. Links inside running text
+are exempt, as WCAG 2.5.8 exempts them. Screenshots go to $MIANZHENG_SCREENSHOTS when set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from api.settings import Settings
+from exchange.sources.demo_data import DemoResident, sample_residents
+
+VIEWPORTS = {"phone": (390, 844), "laptop": (1366, 900)}
+MIN_TARGET_PX = 44
+SCREENSHOTS = os.environ.get("MIANZHENG_SCREENSHOTS")
+
+MEASURE = """() => {
+  const controls = 'button, input:not([type=hidden]), select, textarea, summary, nav a, a.button, [role=button]';
+  const small = [];
+  for (const element of document.querySelectorAll(controls)) {
+    const style = getComputedStyle(element);
+    if (style.visibility === 'hidden' || style.display === 'none' || element.closest('[hidden]')) continue;
+    let box = element.getBoundingClientRect();
+    if (element.type === 'radio' || element.type === 'checkbox' || element.type === 'file') {
+      const label = element.closest('label') || (element.id && document.querySelector(`label[for="${element.id}"]`));
+      if (label) { const around = label.getBoundingClientRect(); if (around.height >= box.height) box = around; }
+    }
+    if (box.width === 0 && box.height === 0) continue;
+    if (box.height < 44 || box.width < 44) {
+      small.push(`${element.tagName.toLowerCase()}${element.id ? '#' + element.id : ''} ` +
+                 `"${(element.innerText || element.value || element.name || '').trim().slice(0, 20)}" ` +
+                 `${Math.round(box.width)}×${Math.round(box.height)}`);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, small};
+}"""
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Layout does not depend on the database engine: SQLite only."""
+    template: Path = request.getfixturevalue("sqlite_template")
+    import shutil
+
+    shutil.copytree(template / "var", tmp_path / "var")
+    shutil.copyfile(template / "template.db", tmp_path / "mianzheng.db")
+    yield f"sqlite:///{tmp_path / 'mianzheng.db'}"
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def check_layout(page: Page, name: str, viewport: str) -> list[str]:
+    """What is wrong with the page as shown (empty when nothing is)."""
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}-{viewport}.png"), full_page=True)
+    measured = page.evaluate(MEASURE)
+    problems = [f"{name} at {viewport}: {control} is smaller than {MIN_TARGET_PX} px" for control in measured["small"]]
+    if measured["scrollWidth"] > measured["width"]:
+        problems.append(f"{name} at {viewport}: {measured['scrollWidth']} px wide on a {measured['width']} px screen")
+    return problems
+
+
+PUBLIC_PAGES = {
+    "home": "/", "catalog": "/catalog", "catalog-search": "/catalog?q=公租房", "verify": "/verify",
+    "portal-signed-out": "/portal", "caseworker-signed-out": "/caseworker", "statistics": "/statistics",
+    "dev-idp": "/dev-idp/login", "problem-type": "/problems/not-found", "not-found": "/no-such-page",
+    "api-docs": "/api/v1/docs",
+}
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_public_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, viewport: str) -> None:
+    width, height = VIEWPORTS[viewport]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    problems: list[str] = []
+    for name, path in PUBLIC_PAGES.items():
+        page.goto(live_server + path)
+        page.wait_for_load_state("networkidle")
+        problems += check_layout(page, name, viewport)
+    page.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, resident: DemoResident,
+                                             viewport: str) -> None:
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(f"{live_server}/dev-idp/login?next=/portal")
+    page.fill("input[name=name]", resident.name)
+    page.fill("input[name=id_number]", resident.id_number)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/portal")
+    problems = check_layout(page, "portal", viewport)
+    page.check("#choose-NO_HOUSING", force=True)
+    page.fill("input[name=purpose]", "申请公租房")
+    page.click("form.portal-form button[type=submit]")
+    page.wait_for_selector("#preview")
+    problems += check_layout(page, "portal-preview", viewport)
+    page.click("#confirm")
+    page.wait_for_url(f"{live_server}/portal/certificates?issued=*")
+    problems += check_layout(page, "portal-certificates", viewport)
+    pdf = page.request.get(live_server + page.locator("a[href$='.pdf']").first.get_attribute("href")).body()
+    page.goto(f"{live_server}/portal/access-log")
+    problems += check_layout(page, "portal-access-log", viewport)
+    page.goto(f"{live_server}/portal/consents")
+    problems += check_layout(page, "portal-consents", viewport)
+    page.goto(f"{live_server}/verify")
+    page.set_input_files("#pdf", files=[{"name": "证明.pdf", "mimeType": "application/pdf", "buffer": pdf}])
+    page.click("form.verify-form button[type=submit]")
+    page.wait_for_selector("#verdict")
+    problems += check_layout(page, "verify-verdict", viewport)
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_caseworker_page_fits_and_can_be_tapped(browser: Browser, live_server: str, settings: Settings,
+                                                    viewport: str) -> None:
+    from tests.api.test_caseworker_page import choose, housing_token, sign_in, submit_and_watch
+
+    width, height = VIEWPORTS[viewport]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    sign_in(page, live_server, housing_token(settings))
+    choose(page, "owner")
+    problems = check_layout(page, "caseworker", viewport)
+    submit_and_watch(page)
+    problems += check_layout(page, "caseworker-decided", viewport)
+    page.close()
+    assert not problems, "\n".join(problems)
