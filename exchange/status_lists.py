@@ -149,9 +149,12 @@ def rebuild_status_list(session: Session, kind: StatusListKind, signing: StatusL
 
 
 def refresh_status_list(session: Session, kind: StatusListKind, signing: StatusListSigning, now: datetime) -> bool:
-    """Re-sign the list if it was never signed or expires within `REFRESH_BEFORE_EXPIRY`; whether it did."""
-    expires = session.scalar(select(StatusListRecord.token_expires_at).where(StatusListRecord.id == kind.list_id))
-    if expires is not None and expires - now > REFRESH_BEFORE_EXPIRY:
+    """Re-sign the list if it was never signed, expires within `REFRESH_BEFORE_EXPIRY`, or was signed
+    under another public URL than the installation's now; whether it did."""
+    row = session.execute(select(StatusListRecord.token, StatusListRecord.token_expires_at)
+                          .where(StatusListRecord.id == kind.list_id)).first()
+    if row is not None and row.token is not None and row.token_expires_at - now > REFRESH_BEFORE_EXPIRY \
+            and _signed_url(row.token) == signing.url(kind):
         return False
     rebuild_status_list(session, kind, signing, now)
     return True
@@ -189,6 +192,11 @@ def check_status_list(session: Session, kind: StatusListKind, trust: TrustStore,
         published, problem = StatusList.from_claims(payload).revoked_indexes(), unusable.code
     return StatusListCheck(len(expected), tuple(sorted(expected - published)), tuple(sorted(published - expected)),
                            problem)
+
+
+def _signed_url(token: str) -> str | None:
+    """The `id` (the list's URL) a stored token was signed with; the token is our own."""
+    return json.loads(b64url_decode(token.split(".")[1])).get("id")
 
 
 def _ensure_list(session: Session, kind: StatusListKind) -> None:

@@ -54,5 +54,5 @@ class LazyGroup(click.Group):
         if not commands:
             return
         limit = formatter.width - 6 - max(len(name) for name, _command in commands)
-        with formatter.section("Commands"):
+        with formatter.section("命令"):
             formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in commands])

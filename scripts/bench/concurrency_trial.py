@@ -83,6 +83,7 @@ def main() -> None:
         failures: list[str] = []
         try:
             wait_ready(base)
+            wait_ready(f"http://127.0.0.1:{connector_port}", probe="/healthz")  # GA answers before the load starts
             trial(args, settings, env, base, server, failures)
         finally:
             server.terminate()
@@ -118,11 +119,12 @@ def trial(args: argparse.Namespace, settings: Settings, env: dict[str, str], bas
         issued = list(pool.map(issue, range(args.certificates)))
     took = time.monotonic() - started
     errors = sum(r.status_code != 201 for r in issued)
+    failed = next((f" first error: {r.status_code} {r.text[:200]}" for r in issued if r.status_code != 201), "")
     with standalone_session(settings.database_url) as session:
         rows = session.query(IssuedCertificate.issuer_department, IssuedCertificate.serial,
                              IssuedCertificate.status_index).all()
     report(f"{args.certificates} issuances by {args.clients} clients: errors, distinct serials, distinct entries",
-           f"{errors}, {len({(d, s) for d, s, _ in rows})}, {len({i for _, _, i in rows})} ({took:.0f} s)",
+           f"{errors}, {len({(d, s) for d, s, _ in rows})}, {len({i for _, _, i in rows})} ({took:.0f} s){failed}",
            errors == 0 and len({(d, s) for d, s, _ in rows}) == len({i for _, _, i in rows}) == len(rows), failures)
 
     revoker = {"Authorization": f"Bearer {token(settings, 'GA', ClientScope.CERTIFICATES_REVOKE)}"}

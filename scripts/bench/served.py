@@ -92,11 +92,11 @@ def serve(var_dir: Path, database_url: str, port: int, workers: int) -> subproce
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_ready(base: str) -> None:
+def wait_ready(base: str, probe: str = "/readyz") -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
+            if httpx.get(f"{base}{probe}").status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -26,7 +26,7 @@ def test_importing_the_command_line_loads_no_heavy_stack() -> None:
 def test_help_lists_every_command_with_its_own_summary() -> None:
     result = run_cli(dict(os.environ), "--help")
     assert result.returncode == 0, result.stderr
-    listed = [line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    listed = [line.split()[0] for line in result.stdout.split("命令:")[1].splitlines() if line.strip()]
     assert listed == sorted(_COMMANDS)
     context = click.Context(cli)
     for name, entry in _COMMANDS.items():

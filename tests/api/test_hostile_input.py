@@ -76,7 +76,7 @@ def test_credential_with_nested_json_is_malformed(live_server: str, tmp_path: Pa
     (tmp_path / "nested.jws").write_text(credential, encoding="ascii")
     result = run_cli(env, "verify", str(tmp_path / "nested.jws"), "--trust", str(trust))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stdout.splitlines()[-1] == "结论：证明无效。"
+    assert "结论：证明无效。" in result.stdout.splitlines()
 
 
 def test_pdf_with_a_malformed_signing_time_gets_a_verdict(live_server: str, resident: DemoResident) -> None:

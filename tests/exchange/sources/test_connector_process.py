@@ -99,7 +99,7 @@ def test_a_slow_connector_trips_the_breaker_which_then_fails_fast(catalog: Catal
         source = adapter(url, catalog, read_timeout_seconds=0.2, retries=0)
         try:
             for _ in range(2):  # the reply would come after 1.5 s: the 0.2 s read timeout ends the wait
-                with pytest.raises(SourceUnavailable, match="no answer from .* within 0.2 s"):
+                with pytest.raises(SourceUnavailable, match="no answer within 0.2 s"):
                     source.query("NO_HOUSING", residents[0].id_number, None)
             assert source.breaker.state is BreakerState.OPEN
             with pytest.raises(SourceUnavailable, match="circuit breaker open") as raised:
