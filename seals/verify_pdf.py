@@ -7,11 +7,11 @@ certificate checks stay ours and identical to the JWS verifier's (`checks`):
 - the signed byte range digest must match the CMS messageDigest, and the CMS signature must
   verify with the embedded signing certificate (ECDSA P-256 or RSA-PSS, SHA-256 only);
 - pyHanko's difference analysis judges what was appended after the signed revision, under
-  `SEAL_DIFF_POLICY`: nothing, or only what PAdES needs later — document security store (DSS)
+  `seals.seal_diff_policy.SEAL_DIFF_POLICY`: nothing, or only what PAdES needs later — document security store (DSS)
   updates and document time-stamp signatures (B-LT, B-LTA) — is accepted and reported.
   Anything else is `modified_after_signing`: pyHanko's default policy also lets the Info
   dictionary and the XMP metadata change (a PDF reader then shows a forged title), fill in
-  form fields and add annotations; ours does not. Bytes after the final `%%EOF` are refused
+  form fields and add annotations; ours lets only their modification dates change. Bytes after the final `%%EOF` are refused
   the same way.
 
 The signing time is the RFC 3161 signature time-stamp when one is present and its TSA chains
@@ -30,18 +30,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import (
-    CatalogModificationRule,
-    DiffResult,
-    DSSCompareRule,
-    FormUpdatingRule,
-    ModificationLevel,
-    ObjectStreamRule,
-    SigFieldCreationRule,
-    SigFieldModificationRule,
-    StandardDiffPolicy,
-    XrefStreamRule,
-)
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -57,23 +46,13 @@ from seals.checks import (
     key_matches_algorithm,
     summarise_signer,
 )
+from seals.seal_diff_policy import SEAL_DIFF_POLICY
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, Status, Verdict
 
 JOSE_NAMES = {("ecdsa", "sha256"): "ES256", ("rsassa_pss", "sha256"): "PS256"}
 """The CMS (signature mechanism, digest) pairs accepted, named as in JOSE."""
 
-SEAL_DIFF_POLICY = StandardDiffPolicy(
-    global_rules=[
-        CatalogModificationRule(),
-        XrefStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
-        ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
-        DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
-    ],
-    form_rule=FormUpdatingRule(field_rules=[SigFieldCreationRule(), SigFieldModificationRule()]),
-)
-"""pyHanko's default policy without `DocInfoRule`, `MetadataUpdateRule` and
-`GenericFieldModificationRule`: after a seal, only DSS and document time-stamp updates."""
 _TRAILING_WHITESPACE = b" \t\r\n\f\x00"
 
 

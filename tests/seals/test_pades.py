@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
@@ -78,7 +79,9 @@ def test_incremental_update_that_changes_content_is_detected(pki: Pki, signed_pd
 
 
 def test_document_timestamp_update_is_benign(pki: Pki, signed_pdf: bytes) -> None:
+    """The time-stamping writer refreshes the Info and XMP modification dates: that is allowed."""
     tsa = make_tsa()
+    time.sleep(1.1)  # so that the refreshed dates differ from the signed revision's
     output = PdfTimeStamper(tsa.stamper).timestamp_pdf(
         IncrementalPdfFileWriter(BytesIO(signed_pdf)), md_algorithm="sha256"
     )
@@ -168,20 +171,21 @@ def incremental_update(signed_pdf: bytes, change) -> bytes:  # type: ignore[no-u
 
 
 def _forge_info(writer: IncrementalPdfFileWriter) -> None:
-    info = generic.DictionaryObject({generic.NameObject("/Title"): generic.TextStringObject("有房证明"),
-                                     generic.NameObject("/Producer"): generic.TextStringObject("本证明已作废")})
-    writer.trailer["/Info"] = writer.add_object(info)
+    reference = writer.trailer.raw_get("/Info")
+    info = reference.get_object()
+    info["/Title"] = generic.TextStringObject("有房证明")
+    info["/Keywords"] = generic.TextStringObject("本证明已作废")
+    writer.mark_update(reference)
 
 
 def _forge_xmp(writer: IncrementalPdfFileWriter) -> None:
-    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-           b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title><rdf:Alt>'
-           b'<rdf:li xml:lang="x-default">\xe6\x9c\x89\xe6\x88\xbf\xe8\xaf\x81\xe6\x98\x8e</rdf:li></rdf:Alt></dc:title>'
-           b'</rdf:Description></rdf:RDF></x:xmpmeta>')
-    stream = generic.StreamObject({generic.NameObject("/Type"): generic.NameObject("/Metadata"),
-                                   generic.NameObject("/Subtype"): generic.NameObject("/XML")}, stream_data=xmp)
-    writer.root["/Metadata"] = writer.add_object(stream)
-    writer.update_root()
+    """A dc:title added to the document's XMP metadata stream, which readers show as its title."""
+    reference = writer.root.raw_get("/Metadata")
+    stream = reference.get_object()
+    title = ('<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title><rdf:Alt>'
+             '<rdf:li xml:lang="x-default">有房证明</rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF>')
+    forged = stream.data.replace(b"</rdf:RDF>", title.encode("utf-8"))
+    writer.objects[(reference.generation, reference.idnum)] = generic.StreamObject(dict(stream), stream_data=forged)
 
 
 @pytest.mark.parametrize("change", [_forge_info, _forge_xmp], ids=["info", "xmp"])
