@@ -4,7 +4,9 @@ gunicorn parses the request before the app sees it, and answers what it refuses 
 request line over its limit: 414; too many or too large headers: 431; a malformed request or
 chunk: 400) or what fails outside the app (500) with a small HTML page of its own. It has no
 hook for those pages: this worker replaces, in its own process, the function that writes them,
-so an API client gets application/problem+json like every other error. The detail is the
+so an API client gets application/problem+json like every other error. A request still running
+when gunicorn's timeout ends the worker gets 503 service-unavailable with Retry-After, not a
+500: the service is overloaded or a source is stuck, the request itself may well be fine. The detail is the
 problem's title only: gunicorn's message may quote the request line, which can carry personal
 data in its query string.
 """
@@ -22,13 +24,17 @@ from api.problems import PROBLEM_MEDIA_TYPE, problem_type_for_status
 WORKER_CLASS = f"{__name__}.ProblemWorker"
 
 
+TIMED_OUT_RETRY_AFTER_SECONDS = 30
+
+
 def write_problem(sock: socket.socket, status: int, reason: str, _message: str) -> None:
     """gunicorn's `util.write_error`, writing a problem document instead of an HTML page."""
     kind = problem_type_for_status(status)
     body = json.dumps({"type": kind.uri, "title": kind.title, "title_zh": kind.title_zh, "status": status,
                        "detail": reason}, ensure_ascii=False).encode("utf-8")
+    retry = f"Retry-After: {TIMED_OUT_RETRY_AFTER_SECONDS}\r\n" if status == 503 else ""
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: {PROBLEM_MEDIA_TYPE}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+            f"{retry}Content-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
@@ -36,3 +42,12 @@ class ProblemWorker(SyncWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         util.write_error = write_problem
         super().init_process()
+
+    def handle_error(self, req, client, addr, exc):  # type: ignore[no-untyped-def]
+        """A request cut off by the timeout (the arbiter's SIGABRT ends the worker with SystemExit)
+        is answered 503 before the worker goes; every other error as gunicorn does."""
+        if isinstance(exc, SystemExit) and not self.alive:
+            self.log.warning("a request ran past the worker timeout; answered 503")
+            write_problem(client, 503, "Service Unavailable", "")
+            return
+        super().handle_error(req, client, addr, exc)

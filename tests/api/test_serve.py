@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -127,3 +128,31 @@ def test_the_front_servers_own_errors_are_problem_documents(database_url: str, t
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_request_past_the_worker_timeout_is_a_503_problem_document(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tests.support.slow_app", str(port)],
+                              cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_answering_or_404(f"http://127.0.0.1:{port}/", server)
+        answer = httpx.get(f"http://127.0.0.1:{port}/slow", timeout=30)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert answer.status_code == 503, output
+    assert answer.headers["content-type"] == "application/problem+json" and "retry-after" in answer.headers
+    assert answer.json()["type"] == "/problems/service-unavailable"
+
+
+def wait_until_answering_or_404(url: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and server.poll() is None, "the slow app did not start"
+            time.sleep(0.1)
