@@ -140,26 +140,26 @@ class CertificateContent:
         try:
             holder, binding, issuer = document["holder"], document["holder"]["id_binding"], document["issuer"]
             content = cls(
-                identifier=_str(document["identifier"]),
-                proof_code=_str(document["proof"]["code"]),
-                proof_name_zh=_str(document["proof"]["name_zh"]),
-                holder_name=_str(holder["name"]),
-                holder_id_masked=_str(holder["id_masked"]),
+                identifier=claim_str(document["identifier"]),
+                proof_code=claim_str(document["proof"]["code"]),
+                proof_name_zh=claim_str(document["proof"]["name_zh"]),
+                holder_name=claim_str(holder["name"]),
+                holder_id_masked=claim_str(holder["id_masked"]),
                 holder_binding=HolderBinding(
-                    b64url_decode(_str(binding["salt"])), b64url_decode(_str(binding["digest"])), _str(binding["alg"])
+                    b64url_decode(claim_str(binding["salt"])), b64url_decode(claim_str(binding["digest"])), claim_str(binding["alg"])
                 ),
-                issuer=Issuer(_str(issuer["department_code"]), _str(issuer["name_zh"]), _str(issuer["uscc"])),
+                issuer=Issuer(claim_str(issuer["department_code"]), claim_str(issuer["name_zh"]), claim_str(issuer["uscc"])),
                 issued_at=parse_time(document["issued_at"]),
                 valid_from=parse_time(document["valid_from"]),
                 valid_until=None if document["valid_until"] is None else parse_time(document["valid_until"]),
                 as_of=None if document["as_of"] is None else parse_time(document["as_of"]),
-                purpose=_str(document["purpose"]),
-                statement_zh=_str(document["statement_zh"]),
+                purpose=claim_str(document["purpose"]),
+                statement_zh=claim_str(document["statement_zh"]),
                 fields=tuple(
-                    Field(_str(f["name"]), _str(f["label_zh"]), f["value"], _str(f["text_zh"]))
+                    Field(claim_str(f["name"]), claim_str(f["label_zh"]), f["value"], claim_str(f["text_zh"]))
                     for f in document["fields"]
                 ),
-                status=StatusEntry(_str(document["status"]["list_url"]), _int(document["status"]["index"])),
+                status=StatusEntry(claim_str(document["status"]["list_url"]), claim_int(document["status"]["index"])),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidContent(f"certificate content is malformed ({type(error).__name__}: {error})") from None
@@ -216,7 +216,7 @@ def build_content(
     """
     if proof.department != department.code:
         raise InvalidContent(f"proof {proof.code} is issued by {proof.department}, not {department.code}")
-    issued_at, searched_at = _whole_seconds(issued_at), _whole_seconds(searched_at)
+    issued_at, searched_at = whole_seconds(issued_at), whole_seconds(searched_at)
     as_of = searched_at if proof.as_of_search else None
     valid_from = issued_at
     valid_until = None if proof.validity_days is None else valid_from + timedelta(days=proof.validity_days)
@@ -322,7 +322,7 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: Any) -> datetime:
     """A UTC time from `YYYY-MM-DDTHH:MM:SS` with `Z` or an offset; ValueError otherwise."""
-    moment = datetime.fromisoformat(_str(text).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(claim_str(text).replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} has no time zone")
     return moment.astimezone(timezone.utc)
@@ -357,19 +357,22 @@ def _digest(salt: bytes, id_number: str) -> bytes:
     return hashlib.sha256(salt + id_number.strip().upper().encode("utf-8")).digest()
 
 
-def _whole_seconds(moment: datetime) -> datetime:
+def whole_seconds(moment: datetime) -> datetime:
+    """`moment` in UTC without its microseconds (what a credential states); aware times only."""
     if moment.tzinfo is None:
         raise InvalidContent("times must be timezone-aware")
     return moment.astimezone(timezone.utc).replace(microsecond=0)
 
 
-def _str(value: Any) -> str:
+def claim_str(value: Any) -> str:
+    """A claim read back that must be a string (`TypeError` otherwise)."""
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
 
 
-def _int(value: Any) -> int:
+def claim_int(value: Any) -> int:
+    """A claim read back that must be an integer, not a boolean (`TypeError` otherwise)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"expected an integer, got {type(value).__name__}")
     return value

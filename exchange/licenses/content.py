@@ -28,9 +28,12 @@ from exchange.certificates.model import (
     InvalidContent,
     Issuer,
     StatusEntry,
+    claim_int,
+    claim_str,
     display_text,
     format_time,
     parse_time,
+    whole_seconds,
 )
 from exchange.errors import InvalidInput
 from exchange.licenses.identifiers import make_license_identifier, parse_license_identifier
@@ -94,21 +97,21 @@ class LicenseContent:
             if not isinstance(version, int) or isinstance(version, bool):
                 raise TypeError("version is not an integer")
             content = cls(
-                identifier=_str(claims["identifier"]),
-                license_code=_str(claims["license"]["code"]),
-                license_name_zh=_str(claims["license"]["name_zh"]),
+                identifier=claim_str(claims["identifier"]),
+                license_code=claim_str(claims["license"]["code"]),
+                license_name_zh=claim_str(claims["license"]["name_zh"]),
                 version=version,
-                supersedes=None if claims["supersedes"] is None else _str(claims["supersedes"]),
+                supersedes=None if claims["supersedes"] is None else claim_str(claims["supersedes"]),
                 holder_kind=Subject(holder["kind"]),
-                holder_name=_str(holder["name"]),
-                holder_id_masked=_str(holder["id_masked"]),
-                holder_binding=HolderBinding(b64url_decode(_str(binding["salt"])),
-                                             b64url_decode(_str(binding["digest"])), _str(binding["alg"])),
-                issuer=Issuer(_str(issuer["department_code"]), _str(issuer["name_zh"]), _str(issuer["uscc"])),
+                holder_name=claim_str(holder["name"]),
+                holder_id_masked=claim_str(holder["id_masked"]),
+                holder_binding=HolderBinding(b64url_decode(claim_str(binding["salt"])),
+                                             b64url_decode(claim_str(binding["digest"])), claim_str(binding["alg"])),
+                issuer=Issuer(claim_str(issuer["department_code"]), claim_str(issuer["name_zh"]), claim_str(issuer["uscc"])),
                 issued_at=parse_time(claims["issued_at"]),
                 valid_from=parse_time(claims["valid_from"]),
                 valid_until=None if claims["valid_until"] is None else parse_time(claims["valid_until"]),
-                status=StatusEntry(_str(claims["status"]["list_url"]), _int(claims["status"]["index"])),
+                status=StatusEntry(claim_str(claims["status"]["list_url"]), claim_int(claims["status"]["index"])),
                 items=MappingProxyType(dict(items)),
             )
             parsed = parse_license_identifier(content.identifier)
@@ -202,9 +205,9 @@ def build_license_content(*, license_type: LicenseType, department: Department, 
         holder_id_masked=holder.id_masked,
         holder_binding=holder.binding,
         issuer=Issuer(department.code, department.legal_name_zh, department.uscc),
-        issued_at=_whole_seconds(issued_at),
-        valid_from=_whole_seconds(valid_from),
-        valid_until=None if valid_until is None else _whole_seconds(valid_until),
+        issued_at=whole_seconds(issued_at),
+        valid_from=whole_seconds(valid_from),
+        valid_until=None if valid_until is None else whole_seconds(valid_until),
         status=status,
         items=MappingProxyType(dict(items)),
     )
@@ -240,21 +243,3 @@ def _object_text(element: Any) -> str:
         return str(element)
     return "/".join(mask_id_number(str(value)) if key.endswith("id_number") else str(value)
                     for key, value in element.items())
-
-
-def _whole_seconds(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise InvalidContent("times must be timezone-aware")
-    return moment.astimezone(timezone.utc).replace(microsecond=0)
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
