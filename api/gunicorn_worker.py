@@ -6,7 +6,8 @@ chunk: 400) or what fails outside the app (500) with a small HTML page of its ow
 hook for those pages: this worker replaces, in its own process, the function that writes them,
 so an API client gets application/problem+json like every other error. A request still running
 when gunicorn's timeout ends the worker gets 503 service-unavailable with Retry-After, not a
-500: the service is overloaded or a source is stuck, the request itself may well be fine. The detail is the
+500: the service is overloaded or a source is stuck, the request itself may well be fine. Ctrl+C
+lets the request in hand finish instead of cutting it off with a traceback. The detail is the
 problem's title only: gunicorn's message may quote the request line, which can carry personal
 data in its query string.
 """
@@ -42,6 +43,11 @@ class ProblemWorker(SyncWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         util.write_error = write_problem
         super().init_process()
+
+    def handle_quit(self, sig, frame):  # type: ignore[no-untyped-def]
+        """Ctrl+C (SIGINT reaches the whole process group) or SIGQUIT: finish the request in hand,
+        then exit, as SIGTERM does; gunicorn's own handler exits in the middle of writing it."""
+        self.handle_exit(sig, frame)
 
     def handle_error(self, req, client, addr, exc):  # type: ignore[no-untyped-def]
         """A request cut off by the timeout (the arbiter's SIGABRT ends the worker with SystemExit)

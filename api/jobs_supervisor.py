@@ -68,12 +68,12 @@ class JobsSupervisor:
         backoff = 1.0
         while not self._stopping.wait(_POLL_SECONDS):
             assert self._process is not None
-            code = self._process.poll()
-            if code is None:
+            if self._process.poll() is None:
                 continue
+            # no exit code in the message: gunicorn's arbiter reaps every child, ours too, so it is lost
             if time.monotonic() - self._started_at >= STEADY_AFTER_SECONDS:
                 backoff = 1.0
-            log.warning("定时任务进程已退出（退出码 %s），%.0f 秒后重新启动。", code, backoff)
+            log.warning("定时任务进程已退出，%.0f 秒后重新启动。", backoff)
             if self._stopping.wait(backoff):
                 return
             self._spawn()
