@@ -178,10 +178,14 @@ def use(body: dict[str, Any]) -> Response:
     answer, and every request is logged where the citizen sees it."""
     client = require_client(ClientScope.EXCHANGE_REQUEST)
     subject = body["subject"]
+    number = subject.get("id_number") or subject.get("uscc")
+    if not number:
+        detail = "subject: give the holder's id_number (a person) or uscc (an organisation)"
+        raise Problem("invalid-request", detail, errors=[{"pointer": "#/subject", "detail": detail}])
     request = UseRequest(
         request_id=body["request_id"], caseworker_id=body["caseworker_id"], case_number=body["case_number"],
         matter=body["matter"], license_type=body["license_type"], purpose=body["purpose"],
-        subject_name=subject.get("name") or "", subject_number=subject.get("id_number") or subject["uscc"],
+        subject_name=subject.get("name") or "", subject_number=number,
         consent_id=body.get("consent_id"), legal_basis=body.get("legal_basis"), days=body["days"])
     try:
         result = use_license(use_context(), client, request)

@@ -279,3 +279,15 @@ def test_concurrent_issues_get_distinct_serials_and_one_license_per_reference(
     assert len(set(identifiers.values())) == 8  # one license per reference, whoever came second
     serials = {identifier.split(".")[7] for identifier in identifiers.values()}
     assert len(serials) == 8
+
+
+@pytest.mark.parametrize("subject", [{"id_number": ""}, {}, {"uscc": ""}])
+def test_a_use_request_naming_nothing_usable_is_an_input_error(settings: Settings, live_server: str,
+                                                               subject: dict) -> None:
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    for matter, license_type in (("NOPE", "NOPE"), ("PUBLIC_RENTAL_HOUSING", "MARRIAGE_CERTIFICATE")):
+        answer = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj, json={
+            "request_id": "L8XN", "caseworker_id": "J", "case_number": "C-1", "matter": matter,
+            "license_type": license_type, "purpose": "核验", "subject": subject})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["type"] == "/problems/invalid-request"
