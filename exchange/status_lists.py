@@ -75,7 +75,7 @@ class StatusListKind:
 
 def _revoked_certificates(session: Session) -> Iterable[tuple[int, str | None]]:
     return session.execute(select(IssuedCertificate.status_index, IssuedCertificate.revocation_reason)
-                           .where(IssuedCertificate.status == CertificateStatus.REVOKED)).tuples()
+                           .where(IssuedCertificate.status == CertificateStatus.REVOKED)).all()
 
 
 def _certificate_holds(session: Session, index: int) -> bool:

@@ -63,7 +63,7 @@ _SIGNERS = "license_signers"  # session.info key
 
 def _set_license_entries(session: Session) -> Iterable[tuple[int, str | None]]:
     return session.execute(select(LicenseVersionRecord.status_index, LicenseVersionRecord.revocation_reason).where(
-        LicenseVersionRecord.status.in_([LicenseState.REVOKED.value, LicenseState.SUPERSEDED.value]))).tuples()
+        LicenseVersionRecord.status.in_([LicenseState.REVOKED.value, LicenseState.SUPERSEDED.value]))).all()
 
 
 def _license_holds(session: Session, index: int) -> bool:
