@@ -113,11 +113,7 @@ def type_code(proof_code: str) -> str:
 def make_identifier(proof_code: str, issuer_uscc: str, serial: int, version: int = 1) -> CertificateIdentifier:
     """Build an identifier, validating every part."""
     type_code(proof_code)
-    _check_uscc(issuer_uscc)
-    if not 1 <= serial <= MAX_SERIAL:
-        raise InvalidCertificateIdentifier(f"serial must be between 1 and {MAX_SERIAL}, got {serial}")
-    if not 1 <= version <= MAX_VERSION:
-        raise InvalidCertificateIdentifier(f"version must be between 1 and {MAX_VERSION}, got {version}")
+    check_issuer_serial_version(issuer_uscc, serial, version)
     return CertificateIdentifier(proof_code, issuer_uscc, serial, version)
 
 
@@ -154,8 +150,13 @@ def check_character(body: str) -> str:
     return ALPHABET[(MODULUS + 1 - product) % MODULUS]
 
 
-def _check_uscc(uscc: str) -> None:
+def check_issuer_serial_version(issuer_uscc: str, serial: int, version: int) -> None:
+    """The parts a certificate's and a license's identifiers share, or `InvalidCertificateIdentifier`."""
     try:
-        parse_uscc(uscc)
+        parse_uscc(issuer_uscc)
     except InvalidIdentifier as error:
-        raise InvalidCertificateIdentifier(f"issuer USCC {uscc}: {error}") from None
+        raise InvalidCertificateIdentifier(f"issuer USCC {issuer_uscc}: {error}") from None
+    if not 1 <= serial <= MAX_SERIAL:
+        raise InvalidCertificateIdentifier(f"serial must be between 1 and {MAX_SERIAL}, got {serial}")
+    if not 1 <= version <= MAX_VERSION:
+        raise InvalidCertificateIdentifier(f"version must be between 1 and {MAX_VERSION}, got {version}")

@@ -14,16 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from catalog.credit_code import parse_uscc
-from catalog.errors import InvalidIdentifier
 from exchange.certificates.identifiers import (
-    MAX_SERIAL,
-    MAX_VERSION,
     PREFIX,
     SERIAL_DIGITS,
     VERSION_DIGITS,
     InvalidCertificateIdentifier,
     check_character,
+    check_issuer_serial_version,
 )
 
 _SHAPE = re.compile(
@@ -48,14 +45,7 @@ def make_license_identifier(type_code: str, issuer_uscc: str, serial: int, versi
     """Build an identifier, validating every part (`InvalidCertificateIdentifier` names the part)."""
     if not re.fullmatch(r"2\d{3}", type_code):
         raise InvalidCertificateIdentifier(f"license type code must be 4 digits starting with 2, got {type_code!r}")
-    try:
-        parse_uscc(issuer_uscc)
-    except InvalidIdentifier as error:
-        raise InvalidCertificateIdentifier(f"issuer USCC {issuer_uscc}: {error}") from None
-    if not 1 <= serial <= MAX_SERIAL:
-        raise InvalidCertificateIdentifier(f"serial must be between 1 and {MAX_SERIAL}, got {serial}")
-    if not 1 <= version <= MAX_VERSION:
-        raise InvalidCertificateIdentifier(f"version must be between 1 and {MAX_VERSION}, got {version}")
+    check_issuer_serial_version(issuer_uscc, serial, version)
     return LicenseIdentifier(type_code, issuer_uscc, serial, version)
 
 
