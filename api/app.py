@@ -17,9 +17,10 @@ from api.security_headers import register_security_headers
 from api.domain_errors import register_domain_errors
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
-from api.routes import license_pages, licenses_api
+from api.routes import dev_idp_staff, license_pages, licenses_api
 from api.runtime import Runtime, close_request_session
 from api.site import site_context
+from api.staff_session import register_staff_sessions
 from api.settings import Settings
 from catalog.city_time import beijing_time
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.dev_idp:  # 开发测试用身份认证: never in production (docs/operations.md)
         spec.register_blueprint(dev_idp.blp)
         app.register_blueprint(dev_idp.bp)
+        app.register_blueprint(dev_idp_staff.bp)
     for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp,
                            license_pages.bp):
         app.register_blueprint(page_blueprint)
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(get_swaggerui_blueprint(f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json",
                                                    config={"app_name": app.config["API_TITLE"]}))
     register_request_limits(app)
+    register_staff_sessions(app)  # after the request limits: it may read a form
     register_security_headers(app)
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
     register_problem_handlers(app)  # after the spec, so ours replace flask-smorest's handler

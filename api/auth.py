@@ -2,7 +2,9 @@
 
 `require_client(scope)` and `current_citizen()` are called at the top of a view. Both read
 `Authorization: Bearer ...` (RFC 6750); a citizen may instead carry the development identity
-provider's cookie while that provider is enabled. Failures are problems: 401 unauthenticated
+provider's cookie while that provider is enabled; a staff member signed in on the caseworker
+page is found by `require_client` as a client of their department (`api.staff_session`).
+Failures are problems: 401 unauthenticated
 with a `WWW-Authenticate` challenge, or 403 forbidden-by-policy when a client lacks the scope.
 Nothing about a token, secret or ID number is ever put into a problem's detail.
 

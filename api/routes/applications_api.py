@@ -1,6 +1,8 @@
 """Matter handling over HTTP: a department's system files an application for a matter
 (`POST /api/v1/matters/{code}/applications`), reads it with its decision and provenance, adds
-the applicant's commitments while it waits, and lists the commitments found false."""
+the applicant's commitments while it waits, and lists the commitments found false. A staff
+member signed in on the caseworker page calls the same endpoints with their session
+(`api.staff_session`); the caseworker an application names is then always that staff member."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from api.application_services import handling_context, resolve_in_background
 from api.auth import CLIENT_SECURITY, client_first, require_client
 from api.openapi import Blueprint
 from api.problems import Problem
+from api.staff_session import acting_caseworker_id
 from api.schemas.applications import (
     ApplicationCreateSchema,
     ApplicationSchema,
@@ -185,7 +188,8 @@ def _request(body: dict[str, Any]) -> ApplicationRequest:
         return None if given is None else PartyInput(**given)
 
     return ApplicationRequest(
-        request_id=body["request_id"], caseworker_id=body["caseworker_id"], case_number=body["case_number"],
+        request_id=body["request_id"], caseworker_id=acting_caseworker_id(body["caseworker_id"]),
+        case_number=body["case_number"],
         applicant=PartyInput(**body["applicant"]), members=[PartyInput(**member) for member in body["members"]],
         child=party(body.get("child")), deceased=party(body.get("deceased")), employer=party(body.get("employer")),
         options=body["options"], counter_consent=body["counter_consent"], consent_days=body["consent_days"],

@@ -1,13 +1,15 @@
-"""The caseworker page (办件工作台, `/caseworker`): a caseworker of a department signs in with the
-department system's client token, files an application for a demo household and watches each
-proof resolve, then reads the decision with its provenance.
+"""The caseworker page (办件工作台, `/caseworker`): a staff member of a department signs in as
+themselves through the identity provider (`api.staff_session`), files an application for a demo
+household and watches each proof resolve, then reads the decision with its provenance.
 
-The page itself is public and static: it carries the catalog's labels and no secret or
-personal data. Its script (static/caseworker.js) keeps the token in sessionStorage and calls
-the JSON API (`api.routes.applications_api`) with it like any department system. Two small
-JSON endpoints serve the script, behind the same token (scope applications:write): who the
-token belongs to (`/caseworker/client`) and, only while the installation has demo source
-data, demo households already shaped as application requests (`/caseworker/demo-households`).
+The page carries the catalog's labels, the signed-in staff member and the session's CSRF
+token, and no personal data. Its script (static/caseworker.js) calls the JSON API
+(`api.routes.applications_api`) with the staff session, acting for the staff member's
+department like that department's system. The identity provider hands a staff assertion over
+at `POST /caseworker/session`; `POST /caseworker/sign-out` ends the session. One small JSON
+endpoint serves the script (scope applications:write, a staff session or a client token): only
+while the installation has demo source data, demo households already shaped as application
+requests (`/caseworker/demo-households`).
 """
 
 from __future__ import annotations
@@ -19,18 +21,25 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from uuid import uuid4
 
-from flask import Blueprint, Response, jsonify, make_response, render_template, request
+from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request, url_for
 
 from api.auth import require_client
+from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.runtime import runtime
+from api.staff_session import (
+    STAFF_COOKIE, acting_caseworker_id, current_staff, end_staff_session, staff_csrf_token, start_staff_session,
+    verify_staff,
+)
 from catalog.citizen_id import mask_id_number
 from catalog.model import Catalog, Mode
 from exchange.applications.decision import Decision
 from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.applications.reading import STATUS_ZH
 from exchange.clients import ClientScope
+from exchange.identity import InvalidAssertion
+from exchange.staff import ROLES
 from exchange.sources.demo_data import (
     HOUSEHOLD_SITUATIONS, DemoDataMissing, DemoHousehold, demo_households,
 )
@@ -47,7 +56,7 @@ class RequestBuilder(Protocol):
     """The application request of a demo household, its declared per-capita income shaded by the change."""
 
     def __call__(self, household: DemoHousehold, request_id: str, *, signed_at: datetime,
-                 declared_income_change: Decimal) -> dict[str, Any]: ...
+                 declared_income_change: Decimal, caseworker_id: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -66,30 +75,46 @@ DEMO_MATTERS: Mapping[str, DemoMatter] = {
 
 @bp.route("")
 def workbench() -> Response:
-    """The page: sign-in form and workbench, labelled from the live catalog."""
+    """The workbench of the signed-in staff member, or how to sign in; labelled from the live catalog."""
+    staff = current_staff()
+    if staff is None:
+        return _signed_out(None, 200)
     catalog = live_catalog().catalog
     matters = [catalog.matters[code] for code in DEMO_MATTERS if code in catalog.matters]
     situations = {matter.code: [(key, HOUSEHOLD_SITUATIONS[key]) for key in DEMO_MATTERS[matter.code].situations]
                   for matter in matters}
-    return make_response(render_template("caseworker.html", matters=matters, situations=situations,
-                                         labels=_labels(catalog), demo=runtime().settings.dev_idp))
+    return _no_store(make_response(render_template(
+        "caseworker.html", staff=staff, role_zh=ROLES[staff.role].name_zh,
+        department_zh=catalog.departments[staff.department].legal_name_zh, csrf_token=staff_csrf_token(),
+        matters=matters, situations=situations, labels=_labels(catalog), demo=runtime().settings.dev_idp)))
 
 
-@bp.route("/client")
-def signed_in_client() -> Response:
-    """Who the token belongs to: the system and its department (the page's sign-in check)."""
-    client = require_client(ClientScope.APPLICATIONS_WRITE)
-    department = live_catalog().catalog.departments.get(client.department_code)
-    name_zh = department.legal_name_zh if department else client.department_code
-    return _no_store(jsonify({"client_id": client.client_id, "name": client.name, "department": client.department_code,
-                              "department_name_zh": name_zh}))
+@bp.route("/session", methods=["POST"])
+def start_session() -> Response:
+    """The identity provider hands a staff assertion over (form field `assertion`); a valid one
+    starts the staff session and opens the workbench."""
+    assertion = request.form.get("assertion", "")
+    try:
+        verify_staff(assertion)
+    except InvalidAssertion:
+        return _signed_out("登录凭证无效或已过期，请重新登录。", 400)
+    return start_staff_session(redirect(url_for("caseworker_pages.workbench"), 303), assertion)
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> Response:
+    """End the staff session (the form carries the session's CSRF token, so no other site can)."""
+    response = redirect(url_for("caseworker_pages.workbench"), 303)
+    if form_token_valid(STAFF_COOKIE):
+        end_staff_session(response)
+    return response
 
 
 @bp.route("/demo-households")
 def households() -> Response:
     """Demo households of a situation, each with its members (ID numbers masked) and the
     application request to file for it; 404 when the installation has no demo data."""
-    require_client(ClientScope.APPLICATIONS_WRITE)
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
     if not runtime().settings.dev_idp:
         raise Problem("not-found", "Demo households are offered only with the development identity provider.")
     catalog = live_catalog().catalog
@@ -106,8 +131,10 @@ def households() -> Response:
     except DemoDataMissing:
         raise Problem("not-found", "This installation has no demo source data.") from None
     signed_at = datetime.now(timezone.utc).replace(microsecond=0)
+    caseworker = acting_caseworker_id(client.client_id)
     return _no_store(jsonify([_household_view(household, demo.build(
-        household, f"cw-{uuid4().hex}", signed_at=signed_at, declared_income_change=change)) for household in found]))
+        household, f"cw-{uuid4().hex}", signed_at=signed_at, declared_income_change=change, caseworker_id=caseworker))
+        for household in found]))
 
 
 def _household_view(household: DemoHousehold, body: dict[str, Any]) -> dict[str, Any]:
@@ -133,6 +160,15 @@ def _income_change(text: str) -> Decimal:
 
 def _bad_parameter(name: str, detail: str) -> Problem:
     return Problem("invalid-request", f"{name}: {detail}", errors=[{"parameter": name, "detail": detail}])
+
+
+def _signed_out(error: str | None, status: int) -> Response:
+    """How to sign in: the development provider's staff sign-in, or the city's provider."""
+    dev_idp = runtime().identity.dev_idp is not None
+    sign_in = url_for("dev_idp_staff.login", next=url_for("caseworker_pages.workbench")) if dev_idp else None
+    expired = error is None and bool(request.cookies.get(STAFF_COOKIE))
+    return _no_store(make_response(render_template("caseworker_signed_out.html", sign_in=sign_in, error=error,
+                                                   expired=expired), status))
 
 
 def _no_store(response: Response) -> Response:

@@ -1,10 +1,11 @@
-// The caseworker page (/caseworker): sign in with the department system's client token (kept in
-// sessionStorage only), file an application for a demo household with Prefer: respond-async,
+// The caseworker page (/caseworker): the staff member is signed in by the server (a session cookie
+// the script never sees); every call sends the session's CSRF token from the page's meta tag.
+// File an application for a demo household with Prefer: respond-async,
 // then poll the application and redraw each proof's state until it is decided or waits for a
 // source. Everything shown is built with textContent: nothing the server returns becomes markup.
 (function () {
   "use strict";
-  var TOKEN_KEY = "mianzheng.caseworker.token";
+  var CSRF_TOKEN = document.querySelector('meta[name="csrf-token"]').content;
   var POLL_MS = 400;
   var WAITING_POLL_MS = 5000;
   var RECENT_SHOWN = 10;
@@ -20,8 +21,8 @@
 
   // The intake form files applications of demo households: only with the development identity provider.
   var DEMO = !!document.getElementById("application-form");
-  var state = { token: null, households: [], loading: 0, watching: 0, location: null, shownStates: {}, renders: 0,
-                departmentName: "", listed: Promise.resolve() };
+  var state = { households: [], loading: 0, watching: 0, location: null, shownStates: {}, renders: 0,
+                departmentName: document.getElementById("workbench").dataset.departmentName, listed: Promise.resolve() };
 
   // --- small helpers ---------------------------------------------------------------------
 
@@ -62,7 +63,8 @@
   }
 
   async function api(method, url, body, headers) {
-    var init = { method: method, headers: Object.assign({ Authorization: "Bearer " + state.token }, headers || {}) };
+    var init = { method: method, credentials: "same-origin",
+                 headers: Object.assign({ "X-CSRF-Token": CSRF_TOKEN }, headers || {}) };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -81,56 +83,21 @@
   function problemMessage(answer) {
     var problem = answer.body || {};
     if (answer.status === 0) return "无法连接服务器，请检查网络后重试。";
-    if (answer.status === 401) return "访问令牌无效、已吊销或已被更换，请核对后重新登录。";
-    if (answer.status === 403) return "本部门业务系统无权办理该事项，或令牌没有“办理事项申请”权限。";
+    if (answer.status === 401) return "登录已过期，请重新登录。";
+    if (answer.status === 403) return "本部门无权办理该事项，或您的岗位没有“办理事项申请”权限。";
     if (answer.status === 400) return "申请内容有误，未予受理：" + (problem.title_zh || "请求内容有误") + "。";
     if (answer.status === 409) return "该申请编号已用于另一份申请，请刷新家庭列表后重新提交。";
     return (problem.title_zh || "请求未能完成") + "（HTTP " + answer.status + "），请稍后再试。";
   }
 
-  // --- signing in and out ----------------------------------------------------------------
+  // --- a session that ended ---------------------------------------------------------------
 
-  async function signIn(token) {
-    state.token = token;
-    var answer = await api("GET", "/caseworker/client");
-    if (!answer.ok) return signOut(problemMessage(answer));
-    sessionStorage.setItem(TOKEN_KEY, token);
-    var client = answer.body;
-    state.departmentName = client.department_name_zh;
-    $("signed-in-as").textContent = "当前系统：" + client.department_name_zh + " · " + client.name +
-      "（" + client.department + "）";
-    show($("sign-in-error"), "");
-    $("token").value = "";
-    $("sign-in").hidden = true;
-    $("workbench").hidden = false;
-    if (DEMO) loadHouseholds();
-    loadRecent();
-  }
-
-  function signOut(message) {
-    state.token = null;
-    state.watching += 1;  // answers still on their way are dropped, not shown after sign-out
+  // The server ended the session (expired, or signed out in another tab): reload, and the page asks to sign in.
+  function signedOut() {
+    state.watching += 1;  // answers still on their way are dropped
     state.loading += 1;
-    state.households = [];
-    sessionStorage.removeItem(TOKEN_KEY);
-    ["#households", "#proofs", "#rules", "#commitments", "#recent"].forEach(function (table) {
-      clear(document.querySelector(table + " tbody"));
-    });
-    $("workbench").hidden = true;
-    $("application").hidden = true;
-    $("sign-in").hidden = false;
-    show($("sign-in-error"), message || "");
+    window.location.reload();
   }
-
-  $("sign-in-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var token = $("token").value.trim();
-    if (token) signIn(token);
-  });
-  $("sign-out-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    signOut("");
-  });
 
   // --- the intake form -------------------------------------------------------------------
 
@@ -176,7 +143,7 @@
     $("households-status").textContent = "正在读取演示家庭……";
     var answer = await api("GET", "/caseworker/demo-households?" + query.toString());
     if (load !== state.loading) return;
-    if (answer.status === 401) return signOut(problemMessage(answer));
+    if (answer.status === 401) return signedOut();
     state.households = answer.ok ? answer.body : [];
     renderHouseholds(Math.min(index, Math.max(state.households.length - 1, 0)));
     $("households-status").textContent = answer.ok ? (state.households.length ? "" : "没有该情况的演示家庭。")
@@ -222,7 +189,7 @@
     $("submit-application").disabled = true;
     var answer = await api("POST", "/api/v1/matters/" + encodeURIComponent(matterCode()) + "/applications", request,
                            { Prefer: "respond-async" });
-    if (answer.status === 401) return signOut(problemMessage(answer));
+    if (answer.status === 401) return signedOut();
     if (!answer.ok) {
       $("submit-application").disabled = false;
       return show($("submit-error"), problemMessage(answer));
@@ -252,7 +219,7 @@
       await sleep(application && application.status === "waiting" ? WAITING_POLL_MS : POLL_MS);
       if (generation !== state.watching) return;
       var answer = await api("GET", location);
-      if (answer.status === 401) return signOut(problemMessage(answer));
+      if (answer.status === 401) return signedOut();
       if (answer.ok) application = answer.body;
       else if (answer.status !== 0) return show($("waiting"), problemMessage(answer));
     }
@@ -476,9 +443,7 @@
   // --- the department's recent applications ----------------------------------------------
 
   async function loadRecent() {
-    var token = state.token;
     var answer = await api("GET", "/api/v1/applications");
-    if (token !== state.token) return;
     var body = clear(document.querySelector("#recent tbody"));
     if (!answer.ok) return show($("recent-status"), problemMessage(answer));
     answer.body.slice(0, RECENT_SHOWN).forEach(function (summary) {
@@ -500,6 +465,6 @@
     show($("recent-status"), answer.body.length ? "" : "本部门尚无办件。");
   }
 
-  var saved = sessionStorage.getItem(TOKEN_KEY);
-  if (saved) signIn(saved);
+  if (DEMO) loadHouseholds();
+  loadRecent();
 })();

@@ -15,6 +15,7 @@ from exchange.answer_store import AnswerBox
 from exchange.clients import AuthenticatedClient, ClientRecord, ClientRevoked, ClientScope
 from exchange.identity import CitizenIdentity
 from exchange.pull_service import PullContext
+from exchange.staff import STAFF_CLIENT_PREFIX
 from exchange.unit_of_work import UnitOfWork
 
 LEASE = timedelta(minutes=2)
@@ -56,7 +57,12 @@ class HandlingContext:
 def acting_client(ctx: HandlingContext, client_id: str, department: str) -> AuthenticatedClient:
     """The department system an application (or tenancy) belongs to, as its later pulls act:
     resumed, re-checked or 事后核查 long after the request that filed it. ClientRevoked when the
-    system has been revoked since: its pending work must not go on pulling in its name."""
+    system has been revoked since: its pending work must not go on pulling in its name. An
+    application a staff member filed on the caseworker page belongs to their department and goes
+    on in its name (its pulls keep naming that staff member as the caseworker)."""
+    if client_id.startswith(STAFF_CLIENT_PREFIX):
+        return AuthenticatedClient(client_id=client_id, department_code=department, name="",
+                                   scopes=frozenset({ClientScope.EXCHANGE_REQUEST.value}))
     with ctx.uow.read() as session:
         record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == client_id)).first()
         active = record is not None and record.active

@@ -1,8 +1,10 @@
 """The caseworker page (办件工作台) in headless Chromium, as a housing-bureau caseworker uses it:
-sign in with the department system's token, pick a demo household, file a 公租房 application
-and watch each proof settle live, then read the decision with its provenance; an owner household
-is not eligible; a shaded income declaration is flagged once 事后核查 has run; a wrong token is
-refused in Chinese; no ID number ever travels in a URL or sits in the page."""
+sign in as oneself through the identity provider, pick a demo household, file a 公租房
+application and watch each proof settle live, then read the decision with its provenance (and
+the applicant reads the caseworker's name in their data-use log); an owner household is not
+eligible; a shaded income declaration is flagged once 事后核查 has run; no ID number ever
+travels in a URL or sits in the page. Staff sessions are tested over HTTP in
+test_staff_sessions.py."""
 
 from __future__ import annotations
 
@@ -15,13 +17,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 from playwright.sync_api import Browser, Page, expect
 
 from api.database import standalone_session
 from api.jobs import run_jobs
 from api.settings import Settings
 from catalog.versions import read_live_catalog
+from catalog.loading import bundled_catalog_path, load_catalog
+from catalog.model import Catalog
 from exchange.clients import ClientScope, register_client
+from exchange.identity import DevIdentityProvider
+from exchange.staff import demo_staff, issue_dev_staff_assertion
 from exchange.sources.demo_data import DemoHousehold
 from tests.api.test_applications import households
 from tests.support.cli import cli_environment, run_cli
@@ -40,14 +47,20 @@ def housing_token(settings: Settings, scope: str = ClientScope.APPLICATIONS_WRIT
     return token
 
 
+def bundled_catalog() -> Catalog:
+    return load_catalog(bundled_catalog_path())
+
+
 def masked(id_number: str) -> str:
     return id_number[:6] + "********" + id_number[-4:]
 
 
-def sign_in(page: Page, base: str, token: str) -> None:
+def sign_in(page: Page, base: str, department: str = "ZJ") -> None:
+    """Sign in on the caseworker page as the development provider's demo caseworker of `department`."""
     page.goto(f"{base}/caseworker")
-    page.fill("#token", token)
-    page.click("#sign-in-form button[type=submit]")
+    page.click("#staff-sign-in")
+    page.click(f'button[data-department="{department}"]')
+    expect(page.locator("#workbench")).to_be_visible()
 
 
 def choose(page: Page, situation: str, *, income_change: int | None = None) -> None:
@@ -95,9 +108,10 @@ def test_an_eligible_household_is_decided_with_the_provenance_of_each_rule(
     page = browser.new_page()
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
-    sign_in(page, live_server, housing_token(settings))
-    expect(page.locator("#signed-in-as")).to_contain_text("住房和城乡建设局")
-    assert "公租房审批系统" in page.locator("#signed-in-as").inner_text()
+    sign_in(page, live_server)
+    [staff] = [member for member in demo_staff(bundled_catalog()) if member.department == "ZJ"]
+    assert page.locator("#signed-in-as").inner_text() == \
+        f"{staff.name}（工号 {staff.staff_number}）· 金华市住房和城乡建设局 · 窗口受理人员"
     choose(page, "public_housing_eligible")
     first = page.locator("#households tbody tr").first
     assert household.head.name in first.inner_text() and masked(household.head.id_number) in first.inner_text()
@@ -134,8 +148,14 @@ def test_an_eligible_household_is_decided_with_the_provenance_of_each_rule(
     expect(page.locator("#workbench")).to_be_visible()
     page.click("#sign-out-form button")
     expect(page.locator("#sign-in")).to_be_visible()
-    assert page.evaluate("Object.keys(sessionStorage)") == []
-    assert page.locator("#households tbody tr").count() == 0
+    assert page.locator("#households").count() == 0
+    assert [c["name"] for c in page.context.cookies()] == []
+
+    page.goto(f"{live_server}/dev-idp/login?next=/portal/access-log")  # the applicant reads who looked
+    page.fill("input[name=name]", household.head.name)
+    page.fill("input[name=id_number]", household.head.id_number)
+    page.click("button[type=submit]")
+    expect(page.locator("main")).to_contain_text(f"经办人员：{staff.name}（工号 {staff.staff_number}）")
     page.close()
 
 
@@ -144,7 +164,7 @@ def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, 
     page = browser.new_page()
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
-    sign_in(page, live_server, housing_token(settings))
+    sign_in(page, live_server)
     choose(page, "owner")
     submit_and_watch(page)
     assert page.locator("#decision-outcome").inner_text() == "不符合条件"
@@ -173,7 +193,7 @@ def test_a_shaded_income_declaration_is_flagged_after_post_check(
     [_, household] = households(settings, "public_housing_eligible", 2)
     assert household.monthly_income_per_person > Decimal(500)
     page = browser.new_page()
-    sign_in(page, live_server, housing_token(settings))
+    sign_in(page, live_server)
     choose(page, "public_housing_eligible", income_change=-500)
     submit_and_watch(page, household_index=1)
     assert page.locator("#decision-outcome").inner_text() == "符合条件"
@@ -196,7 +216,7 @@ def test_a_waiting_application_names_the_source_that_is_down_and_resumes_by_itse
         browser: Browser, settings: Settings, civil_affairs: tuple[str, Connector, dict[str, str]]) -> None:
     base, connector, env = civil_affairs
     page = browser.new_page()
-    sign_in(page, base, housing_token(settings))
+    sign_in(page, base)
     choose(page, "public_housing_eligible")
     page.check('fieldset.cw-matter:not([hidden]) [data-option="priority_allocation"]')
     submit_and_watch(page, status="等待中")
@@ -223,30 +243,15 @@ def test_a_waiting_application_names_the_source_that_is_down_and_resumes_by_itse
     page.close()
 
 
-@pytest.mark.parametrize("scope, message", [
-    (None, "访问令牌无效、已吊销或已被更换，请核对后重新登录。"),
-    (ClientScope.EXCHANGE_REQUEST, "本部门业务系统无权办理该事项，或令牌没有“办理事项申请”权限。"),
-], ids=["unknown-token", "without-scope"])
-def test_a_token_that_cannot_file_applications_is_refused_in_chinese(
-        browser: Browser, live_server: str, settings: Settings, scope: str | None, message: str) -> None:
-    token = housing_token(settings, scope) if scope else "mzc_0123456789abcdef_" + "x" * 43
-    page = browser.new_page()
-    sign_in(page, live_server, token)
-    expect(page.locator("#sign-in-error")).to_have_text(message)
-    assert page.locator("#workbench").is_hidden()
-    assert page.evaluate("Object.keys(sessionStorage)") == []
-    name = (scope or "unknown").replace(":", "-")
-    page.screenshot(path=str(SCREENSHOTS / f"caseworker-refused-{name}.png"), full_page=True)
-    page.close()
-
-
-def test_demo_households_need_the_token_and_demo_data(live_server: str, settings: Settings) -> None:
+def test_demo_households_need_a_client_token_and_demo_data(live_server: str, settings: Settings) -> None:
+    """A department system's token (a machine client) lists them too, naming itself as caseworker."""
     url = f"{live_server}/caseworker/demo-households"
     assert httpx.get(url, params={"situation": "owner"}).status_code == 401
     bearer = {"Authorization": f"Bearer {housing_token(settings)}"}
     listed = httpx.get(url, params={"situation": "owner"}, headers=bearer)
     assert listed.status_code == 200 and listed.headers["Cache-Control"] == "no-store"
     [household, *_] = listed.json()
+    assert household["request"]["caseworker_id"] == bearer["Authorization"].split("_")[1]
     head = household["request"]["applicant"]
     assert household["members"][0] == {"name": head["name"], "id_masked": masked(head["id_number"]),
                                        "age": household["members"][0]["age"], "relation": "head"}
@@ -256,20 +261,28 @@ def test_demo_households_need_the_token_and_demo_data(live_server: str, settings
     assert httpx.get(url, params={"situation": "owner"}, headers=bearer).status_code == 404
 
 
-def test_demo_controls_only_with_the_development_identity_provider(browser: Browser, settings: Settings) -> None:
+def test_demo_controls_only_with_the_development_identity_provider(
+        browser: Browser, settings: Settings, tmp_path: Path) -> None:
+    """In production the city's identity provider hands the staff assertion over; no demo controls."""
     from api.app import create_app
     from tests.support.live_server import serving
 
-    app = create_app(dataclasses.replace(settings, dev_idp=False))
+    city_idp = DevIdentityProvider(signing_key=ECKey.generate_key("P-256", auto_kid=True), issuer="urn:city:idp")
+    key_file = tmp_path / "city-idp.pem"
+    key_file.write_bytes(city_idp.signing_key.as_pem(private=False))
+    production = dataclasses.replace(settings, dev_idp=False, idp_issuer=city_idp.issuer, idp_public_key_file=key_file)
+    [staff] = [member for member in demo_staff(bundled_catalog()) if member.department == "ZJ"]
+    app = create_app(production)
     with serving(app) as base:
         page = browser.new_page()
-        token = housing_token(settings)
-        sign_in(page, base, token)
+        page.goto(f"{base}/caseworker")
+        assert page.locator("#staff-sign-in").count() == 0 and "统一身份认证平台" in page.locator("main").inner_text()
+        page.request.post(f"{base}/caseworker/session", form={"assertion": issue_dev_staff_assertion(city_idp, staff)})
+        page.goto(f"{base}/caseworker")
         expect(page.locator("#workbench")).to_be_visible()
         assert page.locator(".cw-demo, .cw-situation, #application-form").count() == 0
         assert "业务系统通过接口提交" in page.locator("main").inner_text()
-        assert httpx.get(f"{base}/caseworker/demo-households", params={"situation": "owner"},
-                         headers={"Authorization": f"Bearer {token}"}).status_code == 404
+        assert page.request.get(f"{base}/caseworker/demo-households", params={"situation": "owner"}).status == 404
         page.close()
     app.extensions["mianzheng"].engine.dispose()
 
@@ -278,7 +291,7 @@ def test_the_first_click_after_editing_the_income_files_the_application(
         browser: Browser, live_server: str, settings: Settings) -> None:
     """The field's change event relists the households on the same click; the click still files."""
     page = browser.new_page()
-    sign_in(page, live_server, housing_token(settings))
+    sign_in(page, live_server)
     choose(page, "public_housing_eligible")
     page.fill("fieldset.cw-matter:not([hidden]) .cw-income-change", "-300")  # still focused: no change event yet
     page.click("#submit-application")

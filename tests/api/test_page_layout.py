@@ -127,13 +127,15 @@ def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str,
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_the_caseworker_page_fits_and_can_be_tapped(browser: Browser, live_server: str, settings: Settings,
                                                     viewport: str) -> None:
-    from tests.api.test_caseworker_page import choose, housing_token, sign_in, submit_and_watch
+    from tests.api.test_caseworker_page import choose, sign_in, submit_and_watch
 
     width, height = VIEWPORTS[viewport]
     page = browser.new_page(viewport={"width": width, "height": height})
-    sign_in(page, live_server, housing_token(settings))
+    page.goto(f"{live_server}/dev-idp/staff-login")
+    problems = check_layout(page, "dev-idp-staff-login", viewport)
+    sign_in(page, live_server)
     choose(page, "owner")
-    problems = check_layout(page, "caseworker", viewport)
+    problems += check_layout(page, "caseworker", viewport)
     submit_and_watch(page)
     problems += check_layout(page, "caseworker-decided", viewport)
     page.close()

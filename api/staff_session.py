@@ -1,0 +1,102 @@
+"""Staff sessions: a department's staff member signed in as themselves on the caseworker page.
+
+The session is the identity provider's staff assertion (`exchange.staff`) kept in the
+`STAFF_COOKIE` (HttpOnly, SameSite=Strict, Secure behind https), set when the provider hands
+the assertion over (`POST /caseworker/session`, or the development provider's staff sign-in)
+and deleted on sign-out. It lives as long as the assertion (at most an hour).
+
+A request that carries no `Authorization` header but a valid staff session acts as the staff
+member's department with the scopes of their role: `load_staff_session` (run before every
+request) puts the staff member, seen as a client of their department, where
+`api.auth.require_client` looks first. So the caseworker page calls the same JSON API as a
+department system, a staff member can only ever act for their own department, and a department
+system's client token keeps working for machine clients. A request that changes anything must
+also carry the session's CSRF token in `X-CSRF-Token` (or the form field); without it the
+session is ignored and the request is unauthenticated. Whatever the request body says, the
+caseworker it names is the signed-in staff member (`acting_caseworker_id`), so every pull it
+causes names them in the access log and in the citizen's data-use log.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, request
+
+from api.form_tokens import FIELD, form_token, form_token_valid
+from api.live_catalog import live_catalog
+from api.runtime import runtime
+from exchange.identity import MAX_LIFETIME, InvalidAssertion, unverified_issuer
+from exchange.staff import StaffIdentity, verify_staff_assertion
+
+STAFF_COOKIE = "mz_staff"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def verify_staff(token: str) -> StaffIdentity:
+    """The staff member a trusted provider's assertion names, of a department of the live
+    catalog; `InvalidAssertion` otherwise."""
+    issuer = unverified_issuer(token)
+    keys = runtime().identity.trusted.get(issuer) if issuer else None
+    if keys is None or issuer is None:
+        raise InvalidAssertion("untrusted-issuer", "the assertion comes from no trusted identity provider")
+    staff = verify_staff_assertion(token, keys, issuer)
+    if staff.department not in live_catalog().catalog.departments:
+        raise InvalidAssertion("unknown-department", "the assertion names no department of the catalog")
+    return staff
+
+
+def current_staff() -> StaffIdentity | None:
+    """The staff member signed in on this request, if any (after `load_staff_session`)."""
+    staff: StaffIdentity | None = g.get("staff")
+    return staff
+
+
+def acting_caseworker_id(given: str) -> str:
+    """The caseworker a request acts as: the signed-in staff member, else what the client says."""
+    staff = current_staff()
+    return staff.caseworker_id if staff is not None else given
+
+
+def staff_csrf_token() -> str:
+    """The CSRF token of the current staff session, for the page's forms and script."""
+    return form_token(STAFF_COOKIE)
+
+
+def start_staff_session(response: Response, assertion: str) -> Response:
+    """Keep a verified staff assertion as the session cookie."""
+    response.set_cookie(STAFF_COOKIE, assertion, max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
+                        samesite="Strict", secure=runtime().settings.public_url.startswith("https://"))
+    return response
+
+
+def end_staff_session(response: Response) -> Response:
+    response.delete_cookie(STAFF_COOKIE, samesite="Strict",
+                           secure=runtime().settings.public_url.startswith("https://"))
+    return response
+
+
+def load_staff_session() -> None:
+    """Before each request: the staff member of a valid session, as their department's client,
+    unless the request authenticates otherwise or changes something without the CSRF token."""
+    token = request.cookies.get(STAFF_COOKIE)
+    if not token or request.headers.get("Authorization"):
+        return
+    if request.method not in SAFE_METHODS and not _csrf_token_sent():
+        return
+    try:
+        staff = verify_staff(token)
+    except InvalidAssertion:
+        return
+    g.staff = staff
+    g.client = staff.as_client()
+
+
+def _csrf_token_sent() -> bool:
+    header = request.headers.get(CSRF_HEADER)
+    if header is not None:
+        return form_token_valid(STAFF_COOKIE, header)
+    return form_token_valid(STAFF_COOKIE) if request.form.get(FIELD) else False
+
+
+def register_staff_sessions(app: Flask) -> None:
+    app.before_request(load_staff_session)

@@ -1,0 +1,154 @@
+"""Staff identity: a department's staff member (窗口工作人员) signed in through the city's identity
+provider, and the demo staff the development identity provider signs in.
+
+A staff assertion is a JWT (JWS compact, ES256 only) from a trusted identity provider with the
+audience `STAFF_AUDIENCE` — never the citizens' audience, so neither kind is accepted as the
+other — and the claims `iss`, `aud`, `sub`, `name`, `staff_number`, `department` (a catalog
+department code), `role` (one of `ROLES`), `iat` and `exp`, at most `MAX_LIFETIME` apart. The
+signature is checked with the same keys and limits as a citizen's assertion
+(`exchange.identity`). What a role may do is `ROLES[role].scopes`, the same scopes a
+department system's client token carries; a staff member acts only for their own department.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError, UnsupportedAlgorithmError
+from joserfc.jwk import KeySet
+
+from catalog.model import Catalog
+from exchange.clients import AuthenticatedClient, ClientScope
+from exchange.identity import (
+    ALGORITHM, CLOCK_SKEW, MAX_LIFETIME, MAX_NAME_LENGTH, DevIdentityProvider, InvalidAssertion, unverified_issuer,
+)
+
+STAFF_AUDIENCE = "mianzheng:staff"
+MAX_STAFF_NUMBER_LENGTH = 32
+STAFF_CLIENT_PREFIX = "staff:"
+"""How a staff member appears where a client id is kept (applications, idempotency): `staff:<工号>`."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a staff role is called and may do."""
+
+    name_zh: str
+    scopes: frozenset[str]
+
+
+ROLES: Mapping[str, Role] = MappingProxyType({
+    "caseworker": Role("窗口受理人员", frozenset({ClientScope.APPLICATIONS_WRITE})),
+})
+
+
+@dataclass(frozen=True)
+class StaffIdentity:
+    """A verified staff member of a department."""
+
+    staff_number: str
+    name: str
+    department: str
+    role: str
+    issuer: str
+    expires_at: datetime
+
+    @property
+    def caseworker_id(self) -> str:
+        """How the staff member is named in the access log and the citizen's data-use log."""
+        return f"{self.name}（工号 {self.staff_number}）"
+
+    def as_client(self) -> AuthenticatedClient:
+        """The staff member acting for their department, with the scopes of their role."""
+        return AuthenticatedClient(client_id=f"{STAFF_CLIENT_PREFIX}{self.staff_number}",
+                                   department_code=self.department, name=self.name, scopes=ROLES[self.role].scopes)
+
+
+def verify_staff_assertion(token: str, public_keys: KeySet, issuer: str, now: datetime | None = None) -> StaffIdentity:
+    """Verify signature and claims of a staff assertion; `InvalidAssertion` otherwise."""
+    if unverified_issuer(token) is None:  # also bounds length and JSON depth before the JOSE library parses
+        raise InvalidAssertion("malformed", "the assertion is not a well-formed JWS naming its issuer")
+    try:
+        claims = jwt.decode(token, public_keys, algorithms=[ALGORITHM]).claims
+    except UnsupportedAlgorithmError:
+        raise InvalidAssertion("unsupported-algorithm", f"only {ALGORITHM} assertions are accepted") from None
+    except InvalidKeyIdError:
+        raise InvalidAssertion("unknown-key", "the assertion names a key the provider does not publish") from None
+    except BadSignatureError:
+        raise InvalidAssertion("bad-signature", "the assertion's signature does not verify") from None
+    except (JoseError, ValueError):
+        raise InvalidAssertion("malformed", "the assertion is not a well-formed JWS") from None
+    return _staff(claims, issuer, now or datetime.now(timezone.utc))
+
+
+def _staff(claims: dict[str, Any], issuer: str, now: datetime) -> StaffIdentity:
+    for name in ("iss", "aud", "sub", "name", "staff_number", "department", "role", "iat", "exp"):
+        if claims.get(name) in (None, ""):
+            raise InvalidAssertion("missing-claim", f"the assertion has no {name} claim")
+    if claims["iss"] != issuer:
+        raise InvalidAssertion("wrong-issuer", "the assertion was issued by another provider")
+    aud = claims["aud"]
+    if not (aud == STAFF_AUDIENCE or (isinstance(aud, list) and STAFF_AUDIENCE in aud)):
+        raise InvalidAssertion("wrong-audience", f"the assertion is not meant for {STAFF_AUDIENCE}")
+    iat, exp = claims["iat"], claims["exp"]
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (iat, exp)):
+        raise InvalidAssertion("malformed", "iat and exp must be NumericDate values")
+    expires_at = datetime.fromtimestamp(exp, timezone.utc)
+    if expires_at - datetime.fromtimestamp(iat, timezone.utc) > MAX_LIFETIME:
+        raise InvalidAssertion("lifetime-too-long", f"an assertion may live at most {MAX_LIFETIME}")
+    if expires_at <= now - CLOCK_SKEW:
+        raise InvalidAssertion("expired", "the assertion has expired: sign in again")
+    if datetime.fromtimestamp(iat, timezone.utc) > now + CLOCK_SKEW:
+        raise InvalidAssertion("not-yet-valid", "the assertion is not valid yet")
+    name, number, department, role = (claims[key] for key in ("name", "staff_number", "department", "role"))
+    if not isinstance(name, str) or len(name.strip()) > MAX_NAME_LENGTH:
+        raise InvalidAssertion("malformed", f"name must be a string of at most {MAX_NAME_LENGTH} characters")
+    if not isinstance(number, str) or len(number) > MAX_STAFF_NUMBER_LENGTH or not number.isprintable():
+        raise InvalidAssertion("malformed", f"staff_number must be at most {MAX_STAFF_NUMBER_LENGTH} characters")
+    if not isinstance(department, str) or len(department) > 64:
+        raise InvalidAssertion("malformed", "department must be a department code")
+    if role not in ROLES:
+        raise InvalidAssertion("unknown-role", f"role must be one of {', '.join(ROLES)}")
+    return StaffIdentity(staff_number=number, name=name.strip(), department=department, role=role,
+                         issuer=claims["iss"], expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    """A made-up staff member the development identity provider signs in."""
+
+    staff_number: str
+    name: str
+    department: str
+    role: str = "caseworker"
+
+
+_DEMO_NAMES = ("王晓燕", "李建国", "陈静", "刘洋", "周敏", "吴强", "郑丽华", "孙磊", "黄婷", "朱伟", "胡晓东",
+               "林芳", "何涛", "高雪")
+
+
+def demo_staff(catalog: Catalog) -> list[DemoStaff]:
+    """One made-up caseworker per department of the catalog, in the catalog's order."""
+    return [DemoStaff(staff_number=f"{code}-{index + 1:04d}", name=_DEMO_NAMES[index % len(_DEMO_NAMES)],
+                      department=code)
+            for index, code in enumerate(catalog.departments)]
+
+
+def issue_dev_staff_assertion(provider: DevIdentityProvider, staff: DemoStaff, *,
+                              now: datetime | None = None) -> str:
+    """The development provider's assertion for a demo staff member (proves nothing)."""
+    issued_at = int((now or datetime.now(timezone.utc)).timestamp())
+    claims = {
+        "iss": provider.issuer, "aud": STAFF_AUDIENCE, "sub": f"dev-staff-{staff.staff_number}",
+        "name": staff.name, "staff_number": staff.staff_number, "department": staff.department,
+        "role": staff.role, "iat": issued_at, "exp": issued_at + int(MAX_LIFETIME.total_seconds()),
+        "jti": uuid.uuid4().hex,
+    }
+    header = {"alg": ALGORITHM, "kid": provider.signing_key.kid}
+    return jwt.encode(header, claims, provider.signing_key, algorithms=[ALGORITHM])

@@ -1,0 +1,146 @@
+"""Staff sign in as themselves (over real HTTP): the session cookie, acting only for one's own
+department, the CSRF token on every change, sign-out, and the identity provider's hand-over
+(`POST /caseworker/session`) with staff and citizen assertions never taken for each other."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import httpx
+from joserfc.jwk import ECKey
+
+from api.database import standalone_session
+from api.settings import Settings
+from catalog.versions import read_live_catalog
+from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
+from exchange.identity import DevIdentityProvider
+from exchange.staff import DemoStaff, demo_staff, issue_dev_staff_assertion
+from tests.api.test_applications import households
+
+CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def staff_of(settings: Settings, department: str) -> DemoStaff:
+    with standalone_session(settings.database_url) as session:
+        catalog = read_live_catalog(session)
+    [staff] = [member for member in demo_staff(catalog) if member.department == department]
+    return staff
+
+
+def signed_in(base: str, settings: Settings, department: str) -> tuple[httpx.Client, str, DemoStaff]:
+    """A browser-like client signed in as the demo caseworker of `department`, and the page's CSRF token."""
+    staff = staff_of(settings, department)
+    client = httpx.Client(base_url=base, timeout=60)
+    answer = client.post("/dev-idp/staff-login", data={"staff_number": staff.staff_number, "next": "/caseworker"})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/caseworker"
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("mz_staff=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    page = client.get("/caseworker")
+    assert page.status_code == 200 and f"{staff.name}（工号 {staff.staff_number}）" in page.text
+    return client, CSRF.search(page.text).group(1), staff
+
+
+def demo_request(client: httpx.Client) -> dict:
+    listed = client.get("/caseworker/demo-households", params={"situation": "public_housing_eligible"})
+    assert listed.status_code == 200, listed.text
+    return listed.json()[0]["request"]
+
+
+def test_the_signed_out_page_offers_the_staff_sign_in(live_server: str) -> None:
+    page = httpx.get(f"{live_server}/caseworker")
+    assert page.status_code == 200 and 'id="staff-sign-in"' in page.text and "工作人员登录" in page.text
+    assert httpx.get(f"{live_server}/api/v1/applications").status_code == 401
+
+
+def test_a_staff_member_files_for_their_department_and_is_the_caseworker_of_record(
+        live_server: str, settings: Settings) -> None:
+    client, csrf, staff = signed_in(live_server, settings, "ZJ")
+    body = demo_request(client)
+    assert body["caseworker_id"] == f"{staff.name}（工号 {staff.staff_number}）"
+    filed = client.post(f"/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications",
+                        json={**body, "caseworker_id": "someone-else"}, headers={"X-CSRF-Token": csrf})
+    assert filed.status_code == 201, filed.text
+    application = filed.json()
+    assert application["caseworker_id"] == f"{staff.name}（工号 {staff.staff_number}）"
+    assert application["decision"] == "eligible"
+    assert [row["id"] for row in client.get("/api/v1/applications").json()] == [application["id"]]
+    applicant = body["applicant"]
+    citizen = DevIdentityProvider.open(settings.dev_idp_dir).issue_dev_assertion(applicant["id_number"], applicant["name"])
+    log = httpx.get(f"{live_server}/api/v1/me/access-log", headers={"Authorization": f"Bearer {citizen}"}).json()
+    assert log["total"] >= 3 and {entry["caseworker_id"] for entry in log["entries"]} == {application["caseworker_id"]}
+
+    other, other_csrf, _ = signed_in(live_server, settings, "MZ")
+    refused = other.post(f"/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications", json=demo_request(client),
+                         headers={"X-CSRF-Token": other_csrf})
+    assert refused.status_code == 403 and refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/forbidden-by-policy")
+    assert other.get(f"/api/v1/applications/{application['id']}").status_code == 404
+    assert other.get("/api/v1/applications").json() == []
+
+
+def test_a_change_without_the_csrf_token_is_unauthenticated_and_changes_nothing(
+        live_server: str, settings: Settings) -> None:
+    client, csrf, _ = signed_in(live_server, settings, "ZJ")
+    body = demo_request(client)
+    for headers in ({}, {"X-CSRF-Token": "forged"}):
+        refused = client.post(f"/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications", json=body, headers=headers)
+        assert refused.status_code == 401, refused.text
+    other, other_csrf, _ = signed_in(live_server, settings, "ZJ")
+    stolen = client.post(f"/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications", json=body,
+                         headers={"X-CSRF-Token": other_csrf})  # another session's token
+    assert stolen.status_code == 401
+    assert client.get("/api/v1/applications").json() == []
+
+
+def test_sign_out_ends_the_session(live_server: str, settings: Settings) -> None:
+    client, csrf, _ = signed_in(live_server, settings, "ZJ")
+    kept = client.post("/caseworker/sign-out", data={})  # no token: another site cannot sign one out
+    assert kept.status_code == 303 and "Set-Cookie" not in kept.headers
+    assert client.get("/api/v1/applications").status_code == 200
+    ended = client.post("/caseworker/sign-out", data={"csrf_token": csrf})
+    assert ended.status_code == 303 and ended.headers["Set-Cookie"].startswith("mz_staff=;")
+    assert "mz_staff" not in client.cookies
+    assert client.get("/api/v1/applications").status_code == 401
+    assert 'id="staff-sign-in"' in client.get("/caseworker").text
+
+
+def test_the_identity_providers_hand_over_and_assertions_kept_apart(
+        live_server: str, settings: Settings) -> None:
+    provider = DevIdentityProvider.open(settings.dev_idp_dir)
+    staff = staff_of(settings, "ZJ")
+    client = httpx.Client(base_url=live_server, timeout=30)
+    bad = client.post("/caseworker/session", data={"assertion": "not-a-jwt"})
+    assert bad.status_code == 400 and "登录凭证无效" in bad.text and "mz_staff" not in client.cookies
+
+    citizen = provider.issue_dev_assertion("11010519491231002X", "张三")
+    assert client.post("/caseworker/session", data={"assertion": citizen}).status_code == 400
+    stranger = DevIdentityProvider(signing_key=ECKey.generate_key("P-256", auto_kid=True))
+    forged = issue_dev_staff_assertion(stranger, staff)
+    assert client.post("/caseworker/session", data={"assertion": forged}).status_code == 400
+    unknown = issue_dev_staff_assertion(provider, DemoStaff("XX-0001", "某人", "XX"))
+    assert client.post("/caseworker/session", data={"assertion": unknown}).status_code == 400
+
+    assertion = issue_dev_staff_assertion(provider, staff)
+    handed = client.post("/caseworker/session", data={"assertion": assertion})
+    assert handed.status_code == 303 and client.get("/api/v1/applications").status_code == 200
+    as_citizen = httpx.get(f"{live_server}/api/v1/me/access-log", headers={"Authorization": f"Bearer {assertion}"})
+    assert as_citizen.status_code == 401
+    expired = issue_dev_staff_assertion(provider, staff, now=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    late = httpx.Client(base_url=live_server, cookies={"mz_staff": expired})
+    assert late.get("/api/v1/applications").status_code == 401
+    assert "您的登录已过期" in late.get("/caseworker").text
+
+
+def test_a_client_token_still_acts_as_its_system_beside_a_staff_session(
+        live_server: str, settings: Settings) -> None:
+    from tests.api.test_caseworker_page import housing_token
+
+    client, _, _ = signed_in(live_server, settings, "MZ")
+    token = housing_token(settings)
+    [household] = households(settings, "public_housing_eligible")
+    assert household
+    listed = client.get("/api/v1/applications", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200
+    refused = client.get("/api/v1/applications", headers={"Authorization": "Bearer mzc_0123456789abcdef_" + "x" * 43})
+    assert refused.status_code == 401  # a bad token is not rescued by the session
