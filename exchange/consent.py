@@ -5,6 +5,12 @@ an expiry (at most `MAX_CONSENT_DAYS` ahead). The citizen is identified only by 
 (`exchange.subjects`). A consent is never deleted: withdrawing it records when, so the
 access log's references to it stay meaningful.
 
+Before a citizen agrees, `preview_consent` says exactly what the consent would release: which
+department may pull, for which matter and legal basis, which proofs from which source
+department and which of their data items (the matter's minimised fields), and for how long. It
+validates as `grant_consent` does and records nothing; the portal shows it and grants only when
+the citizen releases it.
+
 `find_valid_consent` is what the exchange request checks when the catalog says the matter
 needs consent; its errors (`ConsentRefused` subclasses) carry a stable `reason` code that the
 access log records.
@@ -21,7 +27,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from catalog.model import Catalog
+from catalog.model import Catalog, Matter, Mode, Subject
 from catalog.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
 from exchange.record_ids import is_record_id
@@ -107,6 +113,56 @@ class ConsentRequest:
     days: int
 
 
+@dataclass(frozen=True)
+class ReleasedProof:
+    """One proof a consent releases: where its data comes from and which items of it."""
+
+    code: str
+    name_zh: str
+    source_department_zh: str
+    items_zh: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConsentPreview:
+    """What a consent would release, to whom, for what and how long (nothing is recorded)."""
+
+    request: ConsentRequest
+    matter_name_zh: str
+    legal_basis_zh: str
+    department_name_zh: str
+    proofs: tuple[ReleasedProof, ...]
+
+
+def consentable_proofs(catalog: Catalog, matter_code: str, department: str) -> list[str]:
+    """The proofs about a person `department` may pull from a source for the matter (data
+    shared, e-licenses, online-issued, and commitments, which 事后核查 checks at the source);
+    empty for an unknown matter or a department that does not handle it."""
+    matter = catalog.matters.get(matter_code)
+    if matter is None:
+        return []
+    proofs = [catalog.proofs[entry.proof] for entry in matter.proofs
+              if catalog.may_request(department, matter.code, entry.proof)]
+    return [proof.code for proof in proofs if proof.subject is Subject.PERSON
+            and (matter.mode_for(proof).pulled or matter.mode_for(proof) is Mode.COMMITMENT)]
+
+
+def preview_consent(catalog: Catalog, request: ConsentRequest) -> ConsentPreview:
+    """What granting `request` would release; `InvalidInput`/`UnknownCode` as `grant_consent`."""
+    matter = _checked(catalog, request)
+    proofs = []
+    for code in [entry.proof for entry in matter.proofs if entry.proof in set(request.proofs)]:
+        proof = catalog.proofs[code]
+        proofs.append(ReleasedProof(code=code, name_zh=proof.name_zh,
+                                    source_department_zh=catalog.departments[proof.department].legal_name_zh,
+                                    items_zh=tuple(proof.item(name).name_zh for name in matter.fields_for(code))))
+    normalised = ConsentRequest(matter=matter.code, proofs=tuple(proof.code for proof in proofs),
+                                consumer_department=request.consumer_department, days=request.days)
+    return ConsentPreview(request=normalised, matter_name_zh=matter.name_zh, legal_basis_zh=matter.legal_basis_zh,
+                          department_name_zh=catalog.departments[request.consumer_department].legal_name_zh,
+                          proofs=tuple(proofs))
+
+
 def grant_consent(
     session: Session,
     catalog: Catalog,
@@ -120,25 +176,7 @@ def grant_consent(
 ) -> Consent:
     """Record a consent after checking it against the live catalog; `bound_client_id` limits it
     to that department system (a counter consent recorded for one application or tenancy)."""
-    matter = catalog.matters.get(request.matter)
-    if matter is None:
-        raise UnknownCode("matter", f"the live catalog has no matter {request.matter!r}")
-    if not request.proofs:
-        raise InvalidInput("proofs", "name at least one proof")
-    required = {entry.proof for entry in matter.proofs}
-    foreign = sorted(set(request.proofs) - required)
-    if foreign:
-        raise InvalidInput("proofs", f"matter {matter.code} does not require {', '.join(foreign)}")
-    if request.consumer_department not in catalog.departments:
-        raise UnknownCode("department", f"the live catalog has no department {request.consumer_department!r}")
-    if request.consumer_department not in matter.consumers:
-        raise InvalidInput(
-            "department",
-            f"{request.consumer_department!r} is not a consumer of matter {matter.code} "
-            f"(consumers: {', '.join(matter.consumers)})",
-        )
-    if not 1 <= request.days <= MAX_CONSENT_DAYS:
-        raise InvalidInput("days", f"must be between 1 and {MAX_CONSENT_DAYS}")
+    matter = _checked(catalog, request)
     at = now or _now()
     consent = Consent(
         id=str(uuid.uuid4()),
@@ -155,6 +193,30 @@ def grant_consent(
     session.add(consent)
     session.flush()
     return consent
+
+
+def _checked(catalog: Catalog, request: ConsentRequest) -> Matter:
+    """The request's matter, once the request is checked against the live catalog."""
+    matter = catalog.matters.get(request.matter)
+    if matter is None:
+        raise UnknownCode("matter", f"the live catalog has no matter {request.matter!r}")
+    if request.consumer_department not in catalog.departments:
+        raise UnknownCode("department", f"the live catalog has no department {request.consumer_department!r}")
+    if request.consumer_department not in matter.consumers:
+        raise InvalidInput(
+            "department",
+            f"{request.consumer_department!r} is not a consumer of matter {matter.code} "
+            f"(consumers: {', '.join(matter.consumers)})",
+        )
+    if not request.proofs:
+        raise InvalidInput("proofs", "name at least one proof")
+    required = {entry.proof for entry in matter.proofs}
+    foreign = sorted(set(request.proofs) - required)
+    if foreign:
+        raise InvalidInput("proofs", f"matter {matter.code} does not require {', '.join(foreign)}")
+    if not 1 <= request.days <= MAX_CONSENT_DAYS:
+        raise InvalidInput("days", f"must be between 1 and {MAX_CONSENT_DAYS}")
+    return matter
 
 
 def withdraw_consent(

@@ -1,5 +1,5 @@
 """The signed-in citizen's own data (`/api/v1/me/...`): who used my data (the access log
-entries about me) and my consents (grant, list, withdraw).
+entries about me) and my consents (preview, grant, list, withdraw).
 
 The citizen is identified by an identity assertion (`api.auth.current_citizen`); everything
 is looked up by subject key, so no ID number is stored or compared in clear.
@@ -16,9 +16,13 @@ from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.runtime import db
-from api.schemas.me import AccessLogPageSchema, ConsentCreateSchema, ConsentSchema, PageQuerySchema
+from api.schemas.me import (
+    AccessLogPageSchema, ConsentCreateSchema, ConsentPreviewSchema, ConsentSchema, PageQuerySchema,
+)
 from catalog.model import Catalog
-from exchange.consent import Channel, Consent, ConsentRequest, grant_consent, list_consents, withdraw_consent
+from exchange.consent import (
+    Channel, Consent, ConsentPreview, ConsentRequest, grant_consent, list_consents, preview_consent, withdraw_consent,
+)
 from exchange.errors import InvalidInput
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me",
@@ -65,6 +69,20 @@ def grant(body: dict[str, Any]) -> dict[str, Any]:
                       errors=[{"pointer": f"#/{invalid.field}", "detail": invalid.detail}]) from None
     session.commit()
     return consent_view(catalog, consent)
+
+
+@blp.route("/consents/preview", methods=["POST"])
+@citizen_first
+@blp.arguments(ConsentCreateSchema)
+@blp.response(200, ConsentPreviewSchema)
+@blp.doc(security=CITIZEN_SECURITY)
+def preview(body: dict[str, Any]) -> ConsentPreview:
+    """What granting this consent would release (department, matter and legal basis, each proof's
+    source and data items, days), for the citizen to see before granting; records nothing."""
+    current_citizen()
+    request = ConsentRequest(matter=body["matter"], proofs=body["proofs"],
+                             consumer_department=body["department"], days=body["days"])
+    return preview_consent(live_catalog().catalog, request)
 
 
 @blp.route("/consents/<consent_id>", methods=["DELETE"])

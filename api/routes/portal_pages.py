@@ -1,5 +1,6 @@
 """The citizen portal (市民服务), Chinese web pages: sign in, request an e-certificate of one's
-own proof, see "my certificates", "who used my data" and "my consents" (withdraw one), sign out.
+own proof, see "my certificates", "who used my data" and "my consents" (withdraw one, or grant
+one after seeing exactly what it releases), sign out.
 
 Pages only: issuance, listing and the access log go through the same functions as the JSON
 API (`api.certificate_services.issuance_context`, `api.routes.certificates_api.certificate_view`,
@@ -30,7 +31,11 @@ from catalog.model import Catalog, Domain, ItemType, Mode, Proof
 from exchange.access_log import REASON_ZH
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
-from exchange.consent import list_consents, withdraw_consent
+from exchange.consent import (
+    MAX_CONSENT_DAYS, Channel, ConsentPreview, ConsentRequest, consentable_proofs, grant_consent, list_consents, preview_consent,
+    withdraw_consent,
+)
+from exchange.errors import InvalidInput
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
 from exchange.pull_service import PullRefused
@@ -38,6 +43,7 @@ from exchange.pull_service import PullRefused
 bp = Blueprint("portal_pages", __name__, url_prefix="/portal")
 
 MAX_PURPOSE_LENGTH = 100
+DEFAULT_CONSENT_DAYS = 30
 ACCESS_LOG_PAGE_SIZE = 20
 """Access-log reasons (a problem type, or "replayed") as the citizen reads them."""
 
@@ -117,7 +123,38 @@ def consents() -> Response:
         return _signed_out()
     catalog = live_catalog().catalog
     views = [consent_view(catalog, c) for c in list_consents(db(), citizen_subject_key(citizen))]
-    return _page("portal_consents.html", citizen, consents=views, withdrawn=request.args.get("withdrawn", ""))
+    return _page("portal_consents.html", citizen, consents=views, withdrawn=request.args.get("withdrawn", ""),
+                 granted=request.args.get("granted", ""), cancelled=request.args.get("cancelled", ""))
+
+
+@bp.route("/consents/new")
+def consent_preview() -> Response:
+    """授权前预览: what a department's request for consent would release — to which department,
+    for which matter and legal basis, which data items of which proofs from which source, for how
+    long — with 同意授权 and 取消. Nothing is recorded here. A department's system links the
+    citizen here (`?matter=&department=`, optionally `proof=` repeated and `days=`)."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    preview = _consent_preview(request.args)
+    return _page("portal_consent_preview.html", citizen, preview=preview, days_zh=f"{preview.request.days} 天")
+
+
+@bp.route("/consents", methods=["POST"])
+def decide_consent() -> Response:
+    """The citizen's decision on a previewed consent (POST/redirect/GET): `decision=release`
+    records exactly the previewed consent; `cancel` (or a form without this sign-in's token)
+    records nothing."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    if not form_token_valid() or request.form.get("decision") != "release":
+        return redirect(url_for("portal_pages.consents", cancelled=1), 303)
+    preview = _consent_preview(request.form)
+    consent = grant_consent(db(), live_catalog().catalog, citizen_subject_key(citizen), preview.request,
+                            channel=Channel.ONLINE)
+    db().commit()
+    return redirect(url_for("portal_pages.consents", granted=consent.id), 303)
 
 
 @bp.route("/consents/<consent_id>/withdrawal", methods=["POST"])
@@ -140,6 +177,25 @@ def sign_out() -> Response:
     if form_token_valid():
         response.delete_cookie(IDENTITY_COOKIE)
     return response
+
+
+def _consent_preview(values: Any) -> ConsentPreview:
+    """The preview of the consent `values` (query or form) asks for; 400 naming the parameter."""
+    matter, department = values.get("matter", ""), values.get("department", "")
+    proofs = values.getlist("proof") or consentable_proofs(live_catalog().catalog, matter, department)
+    days_text = values.get("days", str(DEFAULT_CONSENT_DAYS))
+    if not days_text.isascii() or not days_text.isdigit():
+        raise _bad_parameter("days", f"a whole number of days from 1 to {MAX_CONSENT_DAYS}")
+    try:
+        return preview_consent(live_catalog().catalog, ConsentRequest(matter=matter, proofs=proofs,
+                                                                      consumer_department=department,
+                                                                      days=int(days_text)))
+    except InvalidInput as invalid:
+        raise _bad_parameter("proof" if invalid.field == "proofs" else invalid.field, invalid.detail) from None
+
+
+def _bad_parameter(name: str, detail: str) -> Problem:
+    return Problem("invalid-request", f"{name}: {detail}", errors=[{"parameter": name, "detail": detail}])
 
 
 def _check_request(proof_code: str, purpose: str) -> None:

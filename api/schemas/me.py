@@ -56,6 +56,23 @@ class ConsentCreateSchema(ma.Schema):
                              metadata={"description": "How long the consent lasts", "example": 90})
 
 
+class ReleasedProofSchema(ma.Schema):
+    proof = ma.fields.String(attribute="code")
+    proof_name_zh = ma.fields.String(attribute="name_zh")
+    source_department_name_zh = ma.fields.String(attribute="source_department_zh")
+    items_zh = ma.fields.List(ma.fields.String(), metadata={"description": "The data items released, nothing else"})
+
+
+class ConsentPreviewSchema(ma.Schema):
+    matter = ma.fields.String(attribute="request.matter")
+    matter_name_zh = ma.fields.String()
+    legal_basis_zh = ma.fields.String()
+    department = ma.fields.String(attribute="request.consumer_department")
+    department_name_zh = ma.fields.String()
+    days = ma.fields.Integer(attribute="request.days")
+    proofs = ma.fields.List(ma.fields.Nested(ReleasedProofSchema))
+
+
 class ConsentSchema(ma.Schema):
     id = ma.fields.String()
     matter = ma.fields.String()
