@@ -1,5 +1,6 @@
 """click's own messages in Chinese ("Usage:", "Error: Missing option …", "Show this message and
-exit."), so the whole command line speaks one language.
+exit."), so the whole command line speaks one language; `localise_usage` does the same for the
+metavars of the usage line (`[OPTIONS]`, `COMMAND [ARGS]...`), which click keeps on each command.
 
 click marks its messages for gettext (`_` and `ngettext` bound in each of its modules at import).
 The one way to translate them without a compiled catalog in the process-wide gettext domain is
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import gettext
 import importlib
+
+import click
 
 MESSAGES_ZH: dict[str, str] = {
     "Usage:": "用法：",
@@ -99,3 +102,17 @@ def install() -> None:
             module._ = messages.gettext  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = messages.ngettext  # type: ignore[attr-defined]
+
+
+OPTIONS_METAVAR_ZH = "[选项]"
+SUBCOMMAND_METAVAR_ZH = "命令 [参数]..."
+
+
+def localise_usage(command: click.Command) -> click.Command:
+    """`command` and every subcommand it holds, their usage lines' metavars in Chinese."""
+    command.options_metavar = OPTIONS_METAVAR_ZH
+    if isinstance(command, click.Group):
+        command.subcommand_metavar = SUBCOMMAND_METAVAR_ZH
+        for subcommand in command.commands.values():
+            localise_usage(subcommand)
+    return command

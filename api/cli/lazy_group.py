@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import click
 
+from api.cli.click_zh import localise_usage
+
 
 @dataclass(frozen=True)
 class LazyCommand:
@@ -35,13 +37,14 @@ class LazyGroup(click.Group):
     def __init__(self, *args: object, lazy: Mapping[str, LazyCommand], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lazy = dict(lazy)
+        localise_usage(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy and cmd_name not in self.commands:
-            self.add_command(self.lazy[cmd_name].load(), cmd_name)
+            self.add_command(localise_usage(self.lazy[cmd_name].load()), cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

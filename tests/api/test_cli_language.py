@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from api.cli import cli
 
 ENGLISH_CLICK = ("Usage", "Error", "Options", "Commands", "Show this message", "Missing", "Try '", "No such",
-                 "is not one of", "Invalid value")
+                 "is not one of", "Invalid value", "OPTIONS", "COMMAND", "ARGS")
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -24,10 +24,15 @@ def test_version() -> None:
     assert code == 0 and output.strip() == f"mianzheng 版本 {version('mianzheng')}"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["certificate", "--help"], ["certificate", "issue", "--help"]])
-def test_help_is_chinese(args: list[str]) -> None:
+@pytest.mark.parametrize(("args", "usage"), [
+    (["--help"], "用法： mianzheng [选项] 命令 [参数]..."),
+    (["certificate", "--help"], "用法： mianzheng certificate [选项] 命令 [参数]..."),
+    (["certificate", "issue", "--help"], "用法： mianzheng certificate issue [选项]"),
+    (["verify", "--help"], "用法： mianzheng verify [选项] CERTIFICATE_FILE"),
+])
+def test_help_is_chinese(args: list[str], usage: str) -> None:
     code, output = run(*args)
-    assert code == 0 and output.startswith("用法： mianzheng") and "显示本帮助并退出。" in output
+    assert code == 0 and output.splitlines()[0] == usage and "显示本帮助并退出。" in output
     assert not [word for word in ENGLISH_CLICK if word in output]
 
 
