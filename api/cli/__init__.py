@@ -37,7 +37,7 @@ _COMMANDS = {
     "certificate": LazyCommand("api.cli.certificate_commands", "certificate_group",
                                "电子证明：窗口代为开具、列出、撤销。"),
     "verify": LazyCommand("api.cli.verify_commands", "verify_command",
-                          "离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ1: 开头的文本文件）。"),
+                          "离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ2: 或 MZ1: 开头的文本文件）。"),
     "applications": LazyCommand("api.cli.application_commands", "applications_group",
                                 "办事申请：恢复等待来源部门的申请。"),
     "commitments": LazyCommand("api.cli.application_commands", "commitments_group", "告知承诺：事后核查与核查结果。"),

@@ -1,8 +1,9 @@
 """`mianzheng verify FILE`: verify an e-certificate — a PDF, a credential (JWS) or a QR payload
-(`MZ1:...`) — fully offline, against trust material exported with `mianzheng seal export-trust`
-(including the signed status list, so a revoked certificate is reported as such). The verdict
-is `exchange.certificates.verify.verify_certificate`'s, the one the API gives: same checks,
-same codes. Exit 0 only for a valid certificate, 1 otherwise, 2 for a wrong command line."""
+(`MZ2:...`, or `MZ1:...` of certificates printed before) — fully offline, against trust
+material exported with `mianzheng seal export-trust` (including the signed status list, so a
+revoked certificate is reported as such). The verdict is
+`exchange.certificates.verify.verify_certificate`'s, the one the API gives: same checks, same
+codes. Exit 0 only for a valid certificate, 1 otherwise, 2 for a wrong command line."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ CHECK_ZH = {
               type=click.FloatRange(min=0), help="状态列表签发超过该小时数时提醒重新导出（其后的撤销不在其中）")
 def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | None, as_json: bool,
                    max_age_hours: float) -> None:
-    """离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ1: 开头的文本文件）。
+    """离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ2: 或 MZ1: 开头的文本文件）。
 
     逐项列出检查结果和结论；证明有效时退出码为 0，无效、已撤销或无法确定时为 1。"""
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its findings are in the verdict, not on stderr

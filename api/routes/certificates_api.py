@@ -184,7 +184,7 @@ def status_list() -> Response:
 @blp.arguments(VerifyRequestSchema)
 @blp.response(200, VerdictSchema)
 def verify(body: dict[str, str]) -> dict[str, Any]:
-    """Verify a certificate: a credential (JWS), a QR payload (MZ1:...) or a PDF (base64).
+    """Verify a certificate: a credential (JWS), a QR payload (MZ2:..., or MZ1:...) or a PDF (base64).
 
     No authentication; rate-limited per address. The verdict lists one result per check
     (integrity, chain, seal status, issuer, certificate status, validity window, holder binding).

@@ -56,8 +56,9 @@ class _BadInput(Exception):
 
 @bp.route("/v")
 def scanned() -> Response:
-    """Where a certificate's QR code leads (`/v#MZ1:…`): the page verifies the payload in the
-    fragment at once (the browser never sends the fragment; the page posts it as the QR form)."""
+    """Where a certificate's QR code leads (`/v#MZ2:…`; `/v#MZ1:…` on certificates printed
+    before): the page verifies the payload in the fragment at once (the browser never sends the
+    fragment; the page posts it as the QR form)."""
     return _page(None, None, 200)
 
 
@@ -79,7 +80,7 @@ def verify() -> Response:
         return _page(None, str(bad), 400)
     verdict = verify_form(form_input, id_number)
     if verdict.form == "unknown":
-        return _page(None, "无法识别：所提供的内容不是电子证明（应为电子证明 PDF 文件、机读凭证或以 MZ1: 开头的二维码内容）。", 400)
+        return _page(None, "无法识别：所提供的内容不是电子证明（应为电子证明 PDF 文件、机读凭证或以 MZ2:（或 MZ1:）开头的二维码内容）。", 400)
     return _page(_verdict_view(verdict), None, 200)
 
 

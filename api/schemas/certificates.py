@@ -27,7 +27,7 @@ class IssueRequestSchema(ma.Schema):
 class CertificateLinksSchema(ma.Schema):
     pdf = ma.fields.String(metadata={"description": "The sealed PDF"})
     jws = ma.fields.String(metadata={"description": "The signed credential (JWS)"})
-    qr = ma.fields.String(metadata={"description": "The offline QR payload (MZ1:...)"})
+    qr = ma.fields.String(metadata={"description": "The offline QR payload (MZ2:...)"})
 
 
 class CertificateSummarySchema(ma.Schema):

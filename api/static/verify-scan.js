@@ -1,11 +1,11 @@
-// Progressive enhancement of /verify. A certificate's QR code opens /v#MZ1:…: the payload in the
-// fragment is put in the QR field and verified at once. A PDF dropped on the upload box is verified
-// at once. Where the browser has BarcodeDetector and
-// a camera, a button fills the QR field from the camera. Without script, the page is a plain form.
+// Progressive enhancement of /verify. A certificate's QR code opens /v#MZ2:… (/v#MZ1:… on
+// certificates printed before): the payload in the fragment is put in the QR field and verified
+// at once. A PDF dropped on the upload box is verified at once. Where the browser has
+// BarcodeDetector and a camera, a button fills the QR field from the camera. Without script, the page is a plain form.
 (function () {
   "use strict";
   var qrField = document.getElementById("qr");
-  if (qrField && window.location.hash.indexOf("#MZ1:") === 0 && !document.getElementById("verdict")) {
+  if (qrField && /^#MZ[12]:/.test(window.location.hash) && !document.getElementById("verdict")) {
     try {
       qrField.value = decodeURIComponent(window.location.hash.slice(1));
     } catch (malformed) {
@@ -52,9 +52,9 @@
       status.textContent = "请将证明上的二维码对准摄像头……";
       var deadline = Date.now() + SCAN_SECONDS * 1000;
       while (Date.now() < deadline) {
-        var found = (await detector.detect(video)).find(function (code) { return code.rawValue.indexOf("MZ1:") !== -1; });
+        var found = (await detector.detect(video)).find(function (code) { return /MZ[12]:/.test(code.rawValue); });
         if (found) {
-          field.value = found.rawValue.slice(found.rawValue.indexOf("MZ1:"));
+          field.value = found.rawValue.slice(found.rawValue.search(/MZ[12]:/));
           status.textContent = "已读取二维码内容，请点击“验证”。";
           return;
         }

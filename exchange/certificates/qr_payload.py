@@ -1,27 +1,37 @@
 """The offline QR payload (EU Digital COVID Certificate pattern):
 
-    "MZ1:" + Base45( zlib( COSE_Sign1( CBOR map of the essential content ) ) )
+    "MZ2:" + Base45( zlib( COSE_Sign1( CBOR array of the essential content ) ) )
 
-- COSE_Sign1 (RFC 9052, CBOR tag 18): protected header {1 (alg): -7 (ES256), 4 (kid): the seal's
-  kid as 32 raw bytes (the SHA-256 certificate thumbprint; base64url of it is our kid)}, empty
-  unprotected header, the payload, and the raw r||s ECDSA signature (low-S, `seals.ecdsa_raw`) over the Sig_structure
-  ["Signature1", protected, b"", payload]. A verifier refuses anything unsigned that could change
-  the meaning: a non-empty unprotected header, data after the zlib stream, the high-S twin. The seal certificate is not embedded: a verifier
-  resolves the kid through its trust store (exported JWKS / seals/<kid>.pem), which keeps the
-  code small enough to scan from paper.
+- COSE_Sign1 (RFC 9052, CBOR tag 18): protected header {1 (alg): -7 (ES256), 4 (kid): the first
+  `KID_BYTES` bytes of the seal's kid (the SHA-256 certificate thumbprint; base64url of the whole
+  is our kid)}, empty unprotected header, the payload, and the raw r||s ECDSA signature (low-S,
+  `seals.ecdsa_raw`) over the Sig_structure ["Signature1", protected, b"", payload]. A verifier
+  refuses anything unsigned that could change the meaning: a non-empty unprotected header, data
+  after the zlib stream, the high-S twin. The seal certificate is not embedded: a verifier
+  resolves the kid through its trust store (exported JWKS / seals/<kid>.pem); a kid prefix that
+  names no seal, or more than one, is refused.
 - Built with cbor2 and cryptography rather than pycose: the structure is four fields and one
   signature, our `Signer` interface (key file or HSM) signs bytes and cannot be handed to
   pycose as a key, and pycose pulls in the pure-Python `ecdsa` package. Tests check the result
   against pycose.
-- "MZ1:" names the format version; a new payload layout gets a new prefix.
+- The prefix names the format version; a new payload layout gets a new prefix, and verifiers
+  keep reading the old ones (certificates already printed carry them).
 
-Payload keys (`KEYS`): 1 identifier, 2 proof code, 3 proof name, 4 holder name, 5 masked ID
-number, 6 binding salt (bstr), 7 binding digest (bstr, SHA-256), 8 issuer department code,
-9 issuer legal name, 10 issued_at, 11 valid_from, 12 valid_until, 13 as_of (times as integer
-seconds since the epoch; 12 and 13 absent when not set), 14 purpose, 15 status list URL,
-16 status list index, 17 the printed data items as {name: raw value}. The issuer's USCC is
-read from the identifier. Labels, display texts and the result sentence are left out: a
-verifier shows the values by name (and has the catalog for labels if it wants them).
+Payload (`MZ2`, an array, so no key is spent per claim): type code (int), serial, version,
+proof name, holder name, masked ID number, binding salt (bstr), binding digest (bstr, SHA-256),
+issuer department code, issued_at, valid_from - issued_at (seconds), valid_until, as_of (null
+when not set), purpose, status list URL, status list index, the printed data items as
+{name: raw value}; times are integer seconds since the epoch. What the seal certificate
+already says is not repeated: the issuer's legal name and USCC are read from the certificate
+that verifies the signature (its O and organizationIdentifier, certified by the city root), and
+the identifier is rebuilt from type code, USCC, serial and version (its check character
+recomputed). So everything a verifier shows is covered by the signature or by the certificate
+chain. Labels, display texts and the result sentence are left out: a verifier shows the values
+by name (and has the catalog for labels if it wants them). See docs/certificates.md for what
+this saves and why the rest stays.
+
+`MZ1` (read only): the same COSE_Sign1 with the whole 32-byte kid and a CBOR map (`KEYS`)
+carrying the identifier, proof code, issuer name and USCC as well.
 """
 
 from __future__ import annotations
@@ -38,7 +48,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from exchange.certificates.identifiers import parse_identifier
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from exchange.certificates.identifiers import PREFIX as IDENTIFIER_PREFIX
+from exchange.certificates.identifiers import SERIAL_DIGITS, VERSION_DIGITS, check_character, parse_identifier
 from exchange.certificates.model import (
     facts_document,
     CertificateContent,
@@ -50,19 +64,24 @@ from exchange.certificates.model import (
 )
 from exchange.certificates.verdict import SignedForm
 from seals.b64 import b64url_decode, b64url_encode
+from seals.ca import USCC_PREFIX, certificate_kid
 from seals.checks import SIGNING_TIME_CLAIMED, certificate_checks, integrity_only, key_matches_algorithm, summarise_signer
 from seals.ecdsa_raw import der_signature, raw_signature
 from seals.keys import Signer
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, Status, Verdict
 
-PREFIX = "MZ1:"
+PREFIX = "MZ2:"
+LEGACY_PREFIX = "MZ1:"
+PREFIXES = (PREFIX, LEGACY_PREFIX)
+KID_BYTES = 8
+"""How much of the seal's kid the QR names: enough to tell a city's seals apart."""
 COSE_SIGN1_TAG = 18
 COSE_ALG, COSE_KID, COSE_ES256 = 1, 4, -7
 MAX_PAYLOAD_BYTES = 8192
 """Upper bound on the decompressed COSE message (a zlib bomb stops here)."""
 
-KEYS = {
+KEYS = {  # MZ1
     "identifier": 1,
     "proof_code": 2,
     "proof_name_zh": 3,
@@ -122,32 +141,55 @@ class QrContent:
             tuple((field.name, field.value) for field in content.fields),
         )
 
-    def to_cbor_map(self) -> dict[int, Any]:
-        payload: dict[int, Any] = {
-            _K["identifier"]: self.identifier,
-            _K["proof_code"]: self.proof_code,
-            _K["proof_name_zh"]: self.proof_name_zh,
-            _K["holder_name"]: self.holder_name,
-            _K["holder_id_masked"]: self.holder_id_masked,
-            _K["binding_salt"]: self.holder_binding.salt,
-            _K["binding_digest"]: self.holder_binding.digest,
-            _K["department_code"]: self.issuer.department_code,
-            _K["issuer_name_zh"]: self.issuer.name_zh,
-            _K["issued_at"]: int(self.issued_at.timestamp()),
-            _K["valid_from"]: int(self.valid_from.timestamp()),
-            _K["purpose"]: self.purpose,
-            _K["status_list_url"]: self.status.list_url,
-            _K["status_index"]: self.status.index,
-            _K["values"]: dict(self.values),
-        }
-        if self.valid_until is not None:
-            payload[_K["valid_until"]] = int(self.valid_until.timestamp())
-        if self.as_of is not None:
-            payload[_K["as_of"]] = int(self.as_of.timestamp())
-        return payload
+    def to_compact(self) -> list[Any]:
+        """The MZ2 payload array (see the module docstring)."""
+        identifier = parse_identifier(self.identifier)
+        return [
+            int(identifier.type_code), identifier.serial, identifier.version,
+            self.proof_name_zh, self.holder_name, self.holder_id_masked,
+            self.holder_binding.salt, self.holder_binding.digest,
+            self.issuer.department_code,
+            int(self.issued_at.timestamp()), int((self.valid_from - self.issued_at).total_seconds()),
+            None if self.valid_until is None else int(self.valid_until.timestamp()),
+            None if self.as_of is None else int(self.as_of.timestamp()),
+            self.purpose, self.status.list_url, self.status.index, dict(self.values),
+        ]
+
+    @classmethod
+    def from_compact(cls, payload: Any, certificate: x509.Certificate) -> QrContent:
+        """The content of an MZ2 payload whose signature `certificate` verifies."""
+        try:
+            (type_code, serial, version, proof_name, holder_name, holder_id_masked, salt, digest, department_code,
+             issued_at, valid_from_offset, valid_until, as_of, purpose, list_url, index, values) = payload
+            uscc = _certified(certificate, NameOID.ORGANIZATION_IDENTIFIER).removeprefix(USCC_PREFIX)
+            body = (f"{IDENTIFIER_PREFIX}.{_typed(type_code, int):04d}.{uscc}.{_typed(serial, int):0{SERIAL_DIGITS}d}"
+                    f".{_typed(version, int):0{VERSION_DIGITS}d}")
+            identifier = f"{body}.{check_character(body)}"
+            issued = _time(issued_at)
+            content = cls(
+                identifier=identifier,
+                proof_code=parse_identifier(identifier).proof_code,
+                proof_name_zh=_typed(proof_name, str),
+                holder_name=_typed(holder_name, str),
+                holder_id_masked=_typed(holder_id_masked, str),
+                holder_binding=HolderBinding(_typed(salt, bytes), _typed(digest, bytes)),
+                issuer=Issuer(_typed(department_code, str), _certified(certificate, NameOID.ORGANIZATION_NAME), uscc),
+                issued_at=issued,
+                valid_from=_time(issued_at + _typed(valid_from_offset, int)),
+                valid_until=_optional_time(valid_until),
+                as_of=_optional_time(as_of),
+                purpose=_typed(purpose, str),
+                status=StatusEntry(_typed(list_url, str), _typed(index, int)),
+                values=tuple(_typed(values, Mapping).items()),
+            )
+        except Exception as error:  # untrusted input: any shape error becomes InvalidContent
+            raise InvalidContent(f"QR payload is not a certificate ({type(error).__name__}: {error})") from None
+        check_identifier(content.identifier, content.proof_code, content.issuer.uscc)
+        return content
 
     @classmethod
     def from_cbor_map(cls, payload: Any) -> QrContent:
+        """The content of an MZ1 payload."""
         try:
             identifier = _typed(payload[_K["identifier"]], str)
             proof_code = _typed(payload[_K["proof_code"]], str)
@@ -186,28 +228,33 @@ class QrContent:
 
 def encode_qr(content: CertificateContent, signer: Signer) -> str:
     """The signed QR payload of `content`."""
-    protected = cbor2.dumps({COSE_ALG: COSE_ES256, COSE_KID: b64url_decode(signer.key_id)})
-    payload = cbor2.dumps(QrContent.of(content).to_cbor_map())
+    protected = cbor2.dumps({COSE_ALG: COSE_ES256, COSE_KID: b64url_decode(signer.key_id)[:KID_BYTES]})
+    payload = cbor2.dumps(QrContent.of(content).to_compact())
     signature = raw_signature(signer.sign(_sig_structure(protected, payload)))
     message = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     return PREFIX + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
 
 
 def verify_qr(text: str, trust: TrustStore, *, now: datetime) -> SignedForm:
-    """Verify a QR payload against the trust store and read its content."""
+    """Verify a QR payload (MZ2, or MZ1 of certificates printed before) against the trust store
+    and read its content."""
     try:
-        protected, header, payload, signature = _parse(text)
-        content = QrContent.from_cbor_map(cbor2.loads(payload))
+        prefix, protected, header, payload, signature = _parse(text)
+        decoded = cbor2.loads(payload)
+        legacy = QrContent.from_cbor_map(decoded) if prefix == LEGACY_PREFIX else None
     except (ValueError, InvalidContent) as error:
-        detail = str(error) if isinstance(error, InvalidContent) else f"QR payload: {error}"
-        return SignedForm(integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "malformed", detail=detail)), None)
+        return _malformed(error)
     if header.get(COSE_ALG) != COSE_ES256:
         alg = header.get(COSE_ALG)
-        return SignedForm(integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "alg_not_allowed", alg=alg)), None)
+        return SignedForm(integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "alg_not_allowed", alg=alg)), legacy)
     kid = header.get(COSE_KID)
-    certificate = trust.seal_by_kid(b64url_encode(kid)) if isinstance(kid, bytes) else None
+    certificate = _seal(trust, kid, whole=prefix == LEGACY_PREFIX) if isinstance(kid, bytes) else None
     if certificate is None:
-        return SignedForm(integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "certificate_missing")), content)
+        return SignedForm(integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "certificate_missing")), legacy)
+    try:
+        content = legacy or QrContent.from_compact(decoded, certificate)
+    except InvalidContent as error:
+        return _malformed(error)
     key = certificate.public_key()
     if not key_matches_algorithm(key, "ES256") or not isinstance(key, ec.EllipticCurvePublicKey):
         integrity = CheckResult.of(Check.INTEGRITY, Status.INVALID, "key_alg_mismatch", alg="ES256")
@@ -228,13 +275,43 @@ def verify_qr(text: str, trust: TrustStore, *, now: datetime) -> SignedForm:
     return SignedForm(verdict, content)
 
 
-def _parse(text: str) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
-    """Split a payload into protected header bytes, decoded header, payload bytes and signature."""
+def is_qr_payload(text: str) -> bool:
+    """Whether `text` starts like a QR payload of any version."""
+    return text.startswith(PREFIXES)
+
+
+def _malformed(error: Exception) -> SignedForm:
+    detail = str(error) if isinstance(error, InvalidContent) else f"QR payload: {error}"
+    return SignedForm(integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "malformed", detail=detail)), None)
+
+
+def _seal(trust: TrustStore, kid: bytes, *, whole: bool) -> x509.Certificate | None:
+    """The seal certificate the kid names: by the whole kid (MZ1), or by the only seal whose kid
+    starts with these `KID_BYTES` bytes (MZ2)."""
+    if whole:
+        return trust.seal_by_kid(b64url_encode(kid))
+    if len(kid) != KID_BYTES:
+        return None
+    named = [certificate for certificate in trust.seal_certificates
+             if b64url_decode(certificate_kid(certificate)).startswith(kid)]
+    return named[0] if len(named) == 1 else None
+
+
+def _certified(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
+    """The one value of a subject attribute of the seal certificate."""
+    [attribute] = certificate.subject.get_attributes_for_oid(oid)
+    return str(attribute.value)
+
+
+def _parse(text: str) -> tuple[str, bytes, Mapping[Any, Any], bytes, bytes]:
+    """Split a payload into its prefix, protected header bytes, decoded header, payload bytes and
+    signature."""
     text = text.strip()
-    if not text.startswith(PREFIX):
-        raise ValueError(f"does not start with {PREFIX}")
+    prefix = next((candidate for candidate in PREFIXES if text.startswith(candidate)), None)
+    if prefix is None:
+        raise ValueError(f"does not start with {' or '.join(PREFIXES)}")
     try:
-        compressed = base45.b45decode(text[len(PREFIX) :])
+        compressed = base45.b45decode(text[len(prefix) :])
         inflater = zlib.decompressobj()
         message = inflater.decompress(compressed, MAX_PAYLOAD_BYTES)
         if inflater.unconsumed_tail or not inflater.eof:
@@ -259,7 +336,7 @@ def _parse(text: str) -> tuple[bytes, Mapping[Any, Any], bytes, bytes]:
         raise ValueError("protected header is not CBOR") from None
     if not isinstance(header, Mapping) or not isinstance(signature, bytes):
         raise ValueError("not a COSE_Sign1 structure")
-    return protected, header, payload, signature
+    return prefix, protected, header, payload, signature
 
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:

@@ -1,7 +1,7 @@
 """One verification service for the three forms of an e-certificate.
 
 `verify_certificate` recognises the form (a PDF: bytes starting with `%PDF`; a QR payload:
-text starting with `MZ1:`, or the verification address the QR code holds, `…/v#MZ1:…`;
+text starting with `MZ2:` (or `MZ1:`), or the verification address the QR code holds, `…/v#MZ2:…`;
 otherwise a compact JWS credential), drops the line breaks a paste or an e-mail adds to the
 text forms (all whitespace from a credential, whose alphabet has none; only line breaks from a
 QR payload, whose Base45 alphabet has the space), verifies the seal signature of that form and
@@ -16,8 +16,7 @@ from urllib.parse import unquote
 
 from exchange.certificates.credential import verify_credential
 from exchange.certificates.pdf import verify_certificate_pdf
-from exchange.certificates.qr_payload import PREFIX as QR_PREFIX
-from exchange.certificates.qr_payload import verify_qr
+from exchange.certificates.qr_payload import is_qr_payload, verify_qr
 from exchange.certificates.verdict import CertificateVerdict, SignedForm, judge
 from seals.ca import utc_now
 from seals.checks import integrity_only
@@ -28,10 +27,10 @@ FORM_PDF, FORM_CREDENTIAL, FORM_QR, FORM_UNKNOWN = "pdf", "credential", "qr", "u
 
 
 def qr_from_address(text: str) -> str:
-    """The QR payload of a scanned verification address (`https://…/v#MZ1:…`, percent-encoded);
+    """The QR payload of a scanned verification address (`https://…/v#MZ2:…`, percent-encoded);
     other text as given."""
     address, hash_sign, fragment = text.partition("#")
-    return unquote(fragment) if hash_sign and fragment.startswith(QR_PREFIX) and "://" in address else text
+    return unquote(fragment) if hash_sign and is_qr_payload(fragment) and "://" in address else text
 
 
 def detect_form(form_input: bytes | str) -> str:
@@ -43,7 +42,7 @@ def detect_form(form_input: bytes | str) -> str:
         except UnicodeDecodeError:
             return FORM_UNKNOWN
     text = qr_from_address(form_input.strip())
-    if text.startswith(QR_PREFIX):
+    if is_qr_payload(text):
         return FORM_QR
     if "".join(text.split()).count(".") == 2:
         return FORM_CREDENTIAL
@@ -71,7 +70,7 @@ def verify_certificate(
         signed = verify_certificate_pdf(form_input, trust, now=now)
     elif form == FORM_UNKNOWN:
         malformed = CheckResult.of(
-            Check.INTEGRITY, Status.INVALID, "malformed", detail="not a PDF, a credential (JWS) or a QR payload (MZ1:)"
+            Check.INTEGRITY, Status.INVALID, "malformed", detail="not a PDF, a credential (JWS) or a QR payload (MZ2:)"
         )
         signed = SignedForm(integrity_only(malformed), None)
     else:

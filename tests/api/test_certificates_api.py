@@ -68,7 +68,7 @@ def test_issue_download_verify_and_revoke(settings: Settings, live_server: str, 
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
     qr = httpx.get(live_server + certificate["links"]["qr"], headers=me).text
-    assert qr.startswith("MZ1:")
+    assert qr.startswith("MZ2:")
 
     forms = [verdict(live_server, pdf_base64=base64.b64encode(pdf.content).decode(), id_number=resident.id_number),
              verdict(live_server, credential=credential, id_number=resident.id_number),

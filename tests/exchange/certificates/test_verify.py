@@ -145,7 +145,7 @@ def test_jws_payload_changed(issued: Issued, trust: TrustStore) -> None:
 def test_qr_changed(issued: Issued, trust: TrustStore) -> None:
     message = cbor2.loads(zlib.decompress(base45.b45decode(issued.qr[len(PREFIX) :])))
     protected, unprotected, payload, signature = message.value
-    content = dict(cbor2.loads(payload))
+    content = list(cbor2.loads(payload))
     content[4] = "李四"  # holder name
     edited = cbor2.dumps(cbor2.CBORTag(18, [protected, dict(unprotected), cbor2.dumps(content), signature]))
     verdict = verify_certificate(PREFIX + base45.b45encode(zlib.compress(edited)).decode(), trust, None, now=NOW)
