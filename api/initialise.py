@@ -3,7 +3,9 @@ schema (Alembic migrations), the bundled catalog as the first live version, and 
 city CA with a seal for every catalog department, the demo source departments'
 databases (var/sources/), the demo public-housing tenants enrolled for the annual re-check,
 the demo residents' and companies' e-licenses, and the CRL and status list signed again when
-they are due."""
+they are due. When the public address changed since the last run (`scripts/serve --port N`),
+the seals are rotated so their certificates name the CRL at the new address, and the status
+lists are signed again under it."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from exchange.identity import DevIdentityProvider
 from exchange.licenses.demo_library import fill_demo_library
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import refresh_status_list
-from seals.registry import SealCa, init_ca, issue_seal, list_seals, refresh_crl
+from seals.registry import SealCa, init_ca, issue_seal, list_seals, refresh_crl, rotate_seals_to_crl_url
 
 
 def initialise(settings: Settings) -> list[str]:
@@ -50,6 +52,7 @@ def initialise(settings: Settings) -> list[str]:
     with standalone_session(settings.database_url) as session:
         report.append(_publish_bundled_catalog(session))
         report.extend(_demo_seals(session, settings))
+        report.extend(_seals_at_public_url(session, settings))
         report.extend(_signed_lists(session, settings))
     report.append(_demo_sources(settings))
     report.append(_demo_tenancies(settings))
@@ -118,6 +121,18 @@ def _signed_lists(session: Session, settings: Settings) -> list[str]:
         if refresh_status_list(session, kind, signing, now):
             report.append(f"已签发状态列表 {kind.list_id}（{STATUS_LIST_NAMES_ZH[kind.list_id]}）。")
     return report
+
+
+def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
+    """Every active seal's certificate naming the CRL at this installation's public address: the
+    seals whose certificates name another (the address changed) are rotated, as the seal officer
+    does with `mianzheng seal rotate`. Certificates issued before keep their own addresses."""
+    config = seal_settings(settings)
+    rotated = rotate_seals_to_crl_url(session, config)
+    if not rotated:
+        return []
+    return [f"对外地址已变更：已为 {len(rotated)} 个部门轮换电子印章，新印章证书中的吊销列表地址为 {config.crl_url}"
+            "（此前签章的文件仍可用原印章证书核验）。"]
 
 
 def _demo_seals(session: Session, settings: Settings) -> list[str]:

@@ -79,6 +79,16 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def crl_urls(certificate: x509.Certificate) -> list[str]:
+    """The CRL distribution point URLs a certificate names (none without the extension)."""
+    try:
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [name.value for point in points for name in point.full_name or ()
+            if isinstance(name, x509.UniformResourceIdentifier)]
+
+
 def certificate_kid(certificate: x509.Certificate) -> str:
     """The key id of a certificate: base64url (no padding) of the SHA-256 of its DER.
 

@@ -182,6 +182,19 @@ def rotate_seal(session: Session, settings: SealSettings, department_code: str, 
     return _issue(session, settings, department_code, current.department_name, current.uscc, current.purpose_zh, now)
 
 
+def rotate_seals_to_crl_url(session: Session, settings: SealSettings, *, now: datetime | None = None) -> list[str]:
+    """Rotate (`rotate_seal`) every active seal whose certificate names another CRL URL than
+    `settings.crl_url`, as after the installation's public address changed; the departments
+    rotated, in order. Documents signed before keep verifying under the superseded seals."""
+    now = now or ca.utc_now()
+    _expire_lapsed(session, now)
+    stale = session.scalars(select(Seal).where(Seal.status == SealStatus.ACTIVE).order_by(Seal.department_code))
+    departments = [seal.department_code for seal in stale if ca.crl_urls(seal.certificate) != [settings.crl_url]]
+    for department in departments:
+        rotate_seal(session, settings, department, now=now)
+    return departments
+
+
 def revoke_seal(
     session: Session,
     settings: SealSettings,

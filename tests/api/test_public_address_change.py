@@ -1,0 +1,58 @@
+"""`scripts/serve --port N` on an installation first initialised on another port: init rotates
+the seals so their certificates name the CRL at the new address (the seal officer's rotation;
+documents signed before keep their superseded seals), signs the status lists under it, and a
+server on the new port answers at every address its trust material names."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+
+from seals.ca import crl_urls
+from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
+from tests.support.postgres import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_new_port_after_the_first_init_moves_every_address(database_url: str, tmp_path: Path) -> None:
+    env = cli_environment(database_url, tmp_path / "var")
+    env.pop("MIANZHENG_PUBLIC_URL", None)
+    first = run_cli({**env, "MIANZHENG_PUBLIC_URL": "http://127.0.0.1:8000"}, "init")
+    assert first.returncode == 0 and "轮换" not in first.stdout
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    moved = run_cli({**env, "MIANZHENG_PUBLIC_URL": base}, "init")
+    assert moved.returncode == 0, moved.stderr
+    assert f"个部门轮换电子印章，新印章证书中的吊销列表地址为 {base}/api/v1/trust/crl" in moved.stdout
+    again = run_cli({**env, "MIANZHENG_PUBLIC_URL": base}, "init")
+    assert again.returncode == 0 and "轮换" not in again.stdout  # nothing left to move
+
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        seals = httpx.get(f"{base}/api/v1/trust/seals").json()
+        active = [seal for seal in seals if seal["status"] == "active"]
+        superseded = [seal for seal in seals if seal["status"] == "superseded"]
+        assert active and len(superseded) == len(active)  # the old seals stay for what they signed
+        for seal in active:
+            pem = httpx.get(f"{base}{seal['certificate_url']}").content
+            assert crl_urls(x509.load_pem_x509_certificate(pem)) == [f"{base}/api/v1/trust/crl"]
+        crl = httpx.get(f"{base}/api/v1/trust/crl")
+        assert crl.status_code == 200 and x509.load_der_x509_crl(crl.content).next_update_utc is not None
+        for seal in superseded:
+            pem = httpx.get(f"{base}{seal['certificate_url']}").content
+            assert crl_urls(x509.load_pem_x509_certificate(pem)) == ["http://127.0.0.1:8000/api/v1/trust/crl"]
+        token = httpx.get(f"{base}/api/v1/status-lists/1").text.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        assert claims["id"] == f"{base}/api/v1/status-lists/1"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
