@@ -115,6 +115,8 @@ def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str,
     problems += check_layout(page, "portal-access-log", viewport)
     page.goto(f"{live_server}/portal/consents")
     problems += check_layout(page, "portal-consents", viewport)
+    page.goto(f"{live_server}/portal/consents/new?matter=PUBLIC_RENTAL_HOUSING&department=ZJ")
+    problems += check_layout(page, "portal-consent-preview", viewport)
     page.goto(f"{live_server}/verify")
     page.set_input_files("#pdf", files=[{"name": "证明.pdf", "mimeType": "application/pdf", "buffer": pdf}])
     page.click("form.verify-form button[type=submit]")
