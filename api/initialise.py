@@ -9,6 +9,7 @@ lists are signed again under it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from api.migrations import upgrade_database
 from api.runtime import Runtime
 from api.seal_config import seal_settings, status_list_signing
 from api.secrets import ensure_secrets
-from api.settings import PUBLIC_URL_FILE, Settings, recorded_public_url
+from api.settings import Settings, record_public_url, recorded_public_url
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.applications.recheck import NoRecheck
@@ -39,7 +40,7 @@ def initialise(settings: Settings) -> list[str]:
     report: list[str] = []
     settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if recorded_public_url(settings.var_dir) != settings.public_url:
-        (settings.var_dir / PUBLIC_URL_FILE).write_text(settings.public_url + "\n", encoding="utf-8")
+        settings = replace(settings, former_public_urls=record_public_url(settings.var_dir, settings.public_url))
         report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
     created = ensure_secrets(settings)
     if created:

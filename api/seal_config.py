@@ -23,4 +23,4 @@ def seal_settings(settings: Settings) -> SealSettings:
 
 def status_list_signing(settings: Settings, sealing: SealSettings) -> StatusListSigning:
     """How this installation signs its status lists: the exchange's seal, under its public URL."""
-    return StatusListSigning(sealing, settings.exchange_department, settings.public_url)
+    return StatusListSigning(sealing, settings.exchange_department, settings.public_url, settings.former_public_urls)

@@ -34,6 +34,8 @@ class Settings:
     """The city identity provider's `iss` and its public key (PEM or JWKS) for citizen sign-in."""
     exchange_department: str = "SJ"
     """The catalog department that operates the exchange: its seal signs receipts."""
+    former_public_urls: tuple[str, ...] = ()
+    """The public URLs the installation had before (recorded by `mianzheng init`), newest first."""
 
     @property
     def key_dir(self) -> Path:
@@ -71,18 +73,38 @@ class Settings:
             idp_public_key_file=Path(env["MIANZHENG_IDP_PUBLIC_KEY_FILE"]).resolve()
             if env.get("MIANZHENG_IDP_PUBLIC_KEY_FILE") else None,
             exchange_department=env.get("MIANZHENG_EXCHANGE_DEPARTMENT", "SJ"),
+            former_public_urls=recorded_former_public_urls(var_dir),
         )
 
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 PUBLIC_URL_FILE = "public-url"
 """Under var/: the public URL `mianzheng init` was run with, so every later command of this
-installation (export-trust, certificate issue, serve) uses the same one unless told otherwise."""
+installation (export-trust, certificate issue, serve) uses the same one unless told otherwise;
+then, one a line, the URLs it had before, newest first."""
 
 
 def recorded_public_url(var_dir: Path) -> str | None:
+    recorded = _recorded_public_urls(var_dir)
+    return recorded[0] if recorded else None
+
+
+def recorded_former_public_urls(var_dir: Path) -> tuple[str, ...]:
+    return tuple(_recorded_public_urls(var_dir)[1:])
+
+
+def record_public_url(var_dir: Path, public_url: str) -> tuple[str, ...]:
+    """Record `public_url` as the installation's, the one before it as former; the former URLs."""
+    former = tuple(dict.fromkeys(url for url in _recorded_public_urls(var_dir) if url != public_url))
+    (var_dir / PUBLIC_URL_FILE).write_text("".join(f"{url}\n" for url in (public_url, *former)), encoding="utf-8")
+    return former
+
+
+def _recorded_public_urls(var_dir: Path) -> list[str]:
     recorded = var_dir / PUBLIC_URL_FILE
-    return recorded.read_text(encoding="utf-8").strip() or None if recorded.is_file() else None
+    if not recorded.is_file():
+        return []
+    return [line.strip() for line in recorded.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, LargeBinary, Text, exists, select, text, update
@@ -93,9 +93,14 @@ class StatusListSigning:
     seal_settings: SealSettings
     exchange_department: str
     public_url: str
+    former_public_urls: tuple[str, ...] = ()
+    """Addresses the installation had before (newest first): its lists name them as aliases."""
 
     def url(self, kind: StatusListKind) -> str:
         return f"{self.public_url}{STATUS_LIST_PATH}{kind.list_id}"
+
+    def aliases(self, kind: StatusListKind) -> tuple[str, ...]:
+        return tuple(f"{url}{STATUS_LIST_PATH}{kind.list_id}" for url in self.former_public_urls)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ def lock_status_list(session: Session, kind: StatusListKind) -> None:
 def sign_locked_list(session: Session, kind: StatusListKind, signing: StatusListSigning, now: datetime) -> str:
     """Sign the list as its table has it now; the caller holds the lock and commits."""
     signer = active_signer(session, signing.seal_settings, signing.exchange_department)
-    token = sign_status_list(derived_status_list(session, kind, signing.url(kind)), signer, now=now)
+    status_list = replace(derived_status_list(session, kind, signing.url(kind)), aliases=signing.aliases(kind))
+    token = sign_status_list(status_list, signer, now=now)
     session.execute(update(StatusListRecord).where(StatusListRecord.id == kind.list_id)
                     .values(token=token, token_expires_at=now + DEFAULT_VALIDITY))
     return token
@@ -150,11 +156,11 @@ def rebuild_status_list(session: Session, kind: StatusListKind, signing: StatusL
 
 def refresh_status_list(session: Session, kind: StatusListKind, signing: StatusListSigning, now: datetime) -> bool:
     """Re-sign the list if it was never signed, expires within `REFRESH_BEFORE_EXPIRY`, or was signed
-    under another public URL than the installation's now; whether it did."""
+    under another public URL (or other former ones) than the installation's now; whether it did."""
     row = session.execute(select(StatusListRecord.token, StatusListRecord.token_expires_at)
                           .where(StatusListRecord.id == kind.list_id)).first()
     if row is not None and row.token is not None and row.token_expires_at - now > REFRESH_BEFORE_EXPIRY \
-            and _signed_url(row.token) == signing.url(kind):
+            and _signed_urls(row.token) == (signing.url(kind), signing.aliases(kind)):
         return False
     rebuild_status_list(session, kind, signing, now)
     return True
@@ -194,9 +200,10 @@ def check_status_list(session: Session, kind: StatusListKind, trust: TrustStore,
                            problem)
 
 
-def _signed_url(token: str) -> str | None:
-    """The `id` (the list's URL) a stored token was signed with; the token is our own."""
-    return json.loads(b64url_decode(token.split(".")[1])).get("id")
+def _signed_urls(token: str) -> tuple[str | None, tuple[str, ...]]:
+    """The `id` (the list's URL) and the aliases a stored token was signed with; the token is our own."""
+    claims = json.loads(b64url_decode(token.split(".")[1]))
+    return claims.get("id"), tuple(claims.get("alsoKnownAs", ()))
 
 
 def _ensure_list(session: Session, kind: StatusListKind) -> None:

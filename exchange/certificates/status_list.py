@@ -18,6 +18,11 @@ the bitstring does: which indexes are revoked.
 The credential is a JWS (`seals.jws.sign_jws`, typ `mianzheng-statuslist+jwt`) whose payload is
 the VC (Data Model 2.0) plus `iat`/`exp`; it is signed by the exchange's seal, and a verifier
 treats a list past `exp` as stale (its status cannot be relied on).
+
+Earlier addresses. An installation that moved to another public address signs its lists under
+the new one and names the addresses the same list was published under before in `alsoKnownAs`
+(signed with the rest), so certificates issued before the move, which name the old address,
+are still answered by the list (`StatusList.names`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -71,6 +76,12 @@ class StatusList:
     url: str
     bits: bytes
     reasons: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    aliases: tuple[str, ...] = ()
+    """Earlier addresses of this same list (see the module docstring)."""
+
+    def names(self, url: str) -> bool:
+        """Whether this is the list a certificate naming `url` refers to."""
+        return url == self.url or url in self.aliases
 
     @classmethod
     def empty(cls, url: str, size: int = MIN_ENTRIES) -> StatusList:
@@ -102,7 +113,7 @@ class StatusList:
             raise ValueError(f"unknown revocation reason {reason!r}")
         bits = bytearray(self.bits)
         bits[index // 8] |= 0x80 >> (index % 8)
-        return StatusList(self.url, bytes(bits), MappingProxyType({**self.reasons, index: reason}))
+        return replace(self, bits=bytes(bits), reasons=MappingProxyType({**self.reasons, index: reason}))
 
     def encoded_list(self) -> str:
         return "u" + b64url_encode(gzip.compress(self.bits, mtime=0))
@@ -112,6 +123,7 @@ class StatusList:
         return {
             "@context": [VC_CONTEXT],
             "id": self.url,
+            **({"alsoKnownAs": list(self.aliases)} if self.aliases else {}),
             "type": ["VerifiableCredential", "BitstringStatusListCredential"],
             "validFrom": format_time(issued_at),
             "validUntil": format_time(valid_until),
@@ -141,9 +153,12 @@ class StatusList:
             url = claims["id"]
             if not isinstance(url, str) or len(bits) * 8 < MIN_ENTRIES:
                 raise ValueError("id missing or list too short")
+            aliases = claims.get("alsoKnownAs", [])
+            if not isinstance(aliases, list) or not all(isinstance(alias, str) for alias in aliases):
+                raise ValueError("alsoKnownAs must be a list of URLs")
         except (KeyError, TypeError, ValueError, OSError, EOFError) as error:
             raise StatusListError("status_list_malformed", f"status list is malformed: {error}") from None
-        return cls(url, bits, MappingProxyType(reasons))
+        return cls(url, bits, MappingProxyType(reasons), tuple(aliases))
 
     def _check_index(self, index: int) -> None:
         if not 0 <= index < self.size:

@@ -260,7 +260,7 @@ def _certificate_status(
         status_list = read_status_list(token, trust, now=now)
     except StatusListError as error:
         return CertificateCheckResult.of(check, Status.ERROR, error.code), None
-    if status_list.url != content.status.list_url:
+    if not status_list.names(content.status.list_url):
         return CertificateCheckResult.of(check, Status.ERROR, "status_list_mismatch", list_url=content.status.list_url), None
     try:
         reason = status_list.reason(content.status.index)

@@ -1,7 +1,8 @@
 """`scripts/serve --port N` on an installation first initialised on another port: init rotates
 the seals so their certificates name the CRL at the new address (the seal officer's rotation;
-documents signed before keep their superseded seals), signs the status lists under it, and a
-server on the new port answers at every address its trust material names."""
+documents signed before keep their superseded seals), signs the status lists under it naming
+the old address as an alias, and a server on the new port answers at every address its trust
+material names and still vouches for a certificate issued before the move."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from exchange.sources.demo_data import sample_residents
 from seals.ca import crl_urls
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
@@ -26,6 +28,12 @@ def test_a_new_port_after_the_first_init_moves_every_address(database_url: str, 
     env.pop("MIANZHENG_PUBLIC_URL", None)
     first = run_cli({**env, "MIANZHENG_PUBLIC_URL": "http://127.0.0.1:8000"}, "init")
     assert first.returncode == 0 and "轮换" not in first.stdout
+    resident = sample_residents(tmp_path / "var" / "sources", 1)[0]
+    out = tmp_path / "out"
+    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out))
+    assert issued.returncode == 0, issued.stderr
+    [credential] = out.glob("*.jws")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     moved = run_cli({**env, "MIANZHENG_PUBLIC_URL": base}, "init")
@@ -53,6 +61,9 @@ def test_a_new_port_after_the_first_init_moves_every_address(database_url: str, 
         token = httpx.get(f"{base}/api/v1/status-lists/1").text.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         assert claims["id"] == f"{base}/api/v1/status-lists/1"
+        assert claims["alsoKnownAs"] == ["http://127.0.0.1:8000/api/v1/status-lists/1"]
+        verdict = httpx.post(f"{base}/api/v1/verify", json={"credential": credential.read_text().strip()}).json()
+        assert verdict["status"] == "VALID", verdict
     finally:
         server.terminate()
         server.communicate(timeout=30)
