@@ -231,12 +231,19 @@ def active_seal(session: Session, department_code: str, *, now: datetime | None 
 
 
 def active_signer(session: Session, settings: SealSettings, department_code: str) -> keys.FileKeySigner:
-    """A `Signer` for the department's active seal (its key is loaded through the key cache)."""
+    """A `Signer` for the department's active seal (its key is loaded through the key cache).
+
+    The seal's row is read every time, so a revoked, superseded or lapsed seal is never used; its
+    certificate chain is parsed once per process, keyed by the certificate itself."""
     seal = active_seal(session, department_code)
-    return keys.FileKeySigner(
-        keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase),
-        (seal.certificate, _ca_row(session).certificate),
-    )
+    chain = _chains.get(seal.certificate_pem)
+    if chain is None:
+        chain = _chains[seal.certificate_pem] = (seal.certificate, _ca_row(session).certificate)
+    return keys.FileKeySigner(keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase), chain)
+
+
+_chains: dict[str, tuple[x509.Certificate, x509.Certificate]] = {}
+"""Seal certificate (PEM) -> (seal certificate, root): both never change for a given seal certificate."""
 
 
 def current_crl(session: Session) -> x509.CertificateRevocationList | None:
