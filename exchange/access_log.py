@@ -396,6 +396,8 @@ def _lock_chain(session: Session, *, write_ahead: bool = False) -> None:
 
 _SQLITE_SYNCHRONOUS = "mianzheng.access_log.synchronous"
 """Where a connection whose commit was relaxed keeps its own `synchronous` level, restored on check-in."""
+_SQLITE_WAL_LEVEL = "mianzheng.access_log.wal_synchronous"
+"""Per connection: its own `synchronous` level if it is in WAL mode, else None (read once)."""
 
 
 def _relax_sqlite_sync(session: Session) -> None:
@@ -403,11 +405,17 @@ def _relax_sqlite_sync(session: Session) -> None:
     commit so made survives the process, and the next commit with full sync makes it durable.
     The connection's level is restored when it goes back to the pool."""
     connection = session.connection()
-    if connection.dialect.name != "sqlite" or connection.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+    if connection.dialect.name != "sqlite":
         return
-    level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    info = connection.connection.info
+    if _SQLITE_WAL_LEVEL not in info:
+        wal = connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        info[_SQLITE_WAL_LEVEL] = connection.exec_driver_sql("PRAGMA synchronous").scalar() if wal else None
+    level = info[_SQLITE_WAL_LEVEL]
+    if level is None:
+        return
     connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-    connection.connection.info[_SQLITE_SYNCHRONOUS] = level
+    info[_SQLITE_SYNCHRONOUS] = level
     pool = connection.engine.pool
     if not event.contains(pool, "checkin", _restore_sqlite_sync):
         event.listen(pool, "checkin", _restore_sqlite_sync)
