@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from types import MappingProxyType
 
-from sqlalchemy import BigInteger, String, Text, func, select, text
+from sqlalchemy import BigInteger, String, Text, event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -228,14 +228,22 @@ def entry_hash(prev_hash: str, seq: int, recorded_at: datetime, values: Mapping[
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_entry(seq, recorded_at, values)).hexdigest()
 
 
-def append_access(session: Session, entry: AccessEntry, *, now: datetime | None = None) -> AccessRecord:
+def append_access(session: Session, entry: AccessEntry, *, now: datetime | None = None,
+                  write_ahead: bool = False) -> AccessRecord:
     """Append `entry` in the caller's transaction (flushed, not committed).
 
     Holds the chain lock until the caller's transaction ends. Raises `ChainConflict` if the
     place was taken anyway (the transaction is then unusable: roll back and retry).
+
+    `write_ahead`: the entry logs an access before it happens, and nothing of that access is
+    answered before a later durable commit of the same database (the stored answer, or the
+    refusal). The transaction's commit then returns once the entry is written and visible
+    (it survives the process), without waiting for the disk; the later durable commit flushes
+    the database's write-ahead log up to itself, this entry included. This halves the time the
+    chain lock is held through a commit. See docs/access-log.md, "Durability".
     """
     clean = _validated(entry)
-    _lock_chain(session)
+    _lock_chain(session, write_ahead=write_ahead)
     head = chain_head(session)
     seq = head.seq + 1 if head else 1
     prev_hash = head.entry_hash if head else GENESIS_HASH
@@ -268,6 +276,29 @@ def record_access(
     propagates and nothing is committed. Do not call this while another session of the same
     SQLite database holds the write lock in this thread.
     """
+    def decide(session: Session) -> AccessEntry:
+        if alongside is not None:
+            alongside(session)
+        return entry
+
+    return record_decided_access(sessions, decide, attempts=attempts, now=now)
+
+
+def record_decided_access(
+    sessions: sessionmaker[Session],
+    decide: Callable[[Session], AccessEntry],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    now: datetime | None = None,
+    write_ahead: bool = False,
+) -> ChainHead:
+    """`record_access` of the entry `decide(session)` returns: it runs first in the transaction
+    (again on a retry), reads and writes what the entry depends on (a reservation, a consent),
+    and commits together with the entry; an exception it raises propagates, nothing committed.
+
+    `write_ahead`: see `append_access`; only for an access still to happen, never a replay or a
+    refusal, whose answer leaves at once.
+    """
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
     last_error: Exception | None = None
@@ -276,9 +307,9 @@ def record_access(
             time.sleep(random.uniform(0, 0.01 * 2**attempt))
         try:
             with sessions.begin() as session:
-                if alongside is not None:
-                    alongside(session)
-                record = append_access(session, entry, now=now)
+                if write_ahead:
+                    _relax_sqlite_sync(session)  # before the transaction's first write
+                record = append_access(session, decide(session), now=now, write_ahead=write_ahead)
                 return ChainHead(record.seq, record.entry_hash)
         except (ChainConflict, OperationalError) as error:
             last_error = error
@@ -350,10 +381,47 @@ def _validated(entry: AccessEntry) -> AccessEntry:
     return AccessEntry(**{**asdict(entry), **masked, "outcome": outcome})
 
 
-def _lock_chain(session: Session) -> None:
+def _lock_chain(session: Session, *, write_ahead: bool = False) -> None:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    elif dialect == "sqlite":
+        if write_ahead:  # SET LOCAL synchronous_commit, in the same round trip as the lock
+            session.execute(text("SELECT pg_advisory_xact_lock(:key), set_config('synchronous_commit', 'off', true)"),
+                            {"key": CHAIN_LOCK_KEY})
+        else:
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    elif dialect == "sqlite":  # write_ahead: see `_relax_sqlite_sync`, called before the transaction wrote
         # A write that changes nothing still starts a write transaction: SQLite's one writer lock.
         session.execute(text("UPDATE access_log SET seq = seq WHERE 0 = 1"))
+
+
+_SQLITE_SYNCHRONOUS = "mianzheng.access_log.synchronous"
+"""Where a connection whose commit was relaxed keeps its own `synchronous` level, restored on check-in."""
+_SQLITE_WAL_LEVEL = "mianzheng.access_log.wal_synchronous"
+"""Per connection: its own `synchronous` level if it is in WAL mode, else None (read once)."""
+
+
+def _relax_sqlite_sync(session: Session) -> None:
+    """This transaction's commit without fsync (`synchronous=NORMAL`), in WAL mode only: there a
+    commit so made survives the process, and the next commit with full sync makes it durable.
+    The connection's level is restored when it goes back to the pool."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    info = connection.connection.info
+    if _SQLITE_WAL_LEVEL not in info:
+        wal = connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        info[_SQLITE_WAL_LEVEL] = connection.exec_driver_sql("PRAGMA synchronous").scalar() if wal else None
+    level = info[_SQLITE_WAL_LEVEL]
+    if level is None:
+        return
+    connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    info[_SQLITE_SYNCHRONOUS] = level
+    pool = connection.engine.pool
+    if not event.contains(pool, "checkin", _restore_sqlite_sync):
+        event.listen(pool, "checkin", _restore_sqlite_sync)
+
+
+def _restore_sqlite_sync(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    level = record.info.pop(_SQLITE_SYNCHRONOUS, None)
+    if level is not None and dbapi_connection is not None:
+        dbapi_connection.execute(f"PRAGMA synchronous={int(level)}")

@@ -106,15 +106,24 @@ def stored_answer(session: Session, box: AnswerBox, client_id: str, request_id: 
 
     Raises `RequestIdConflict` for the same id with other content, or one still in progress.
     """
-    row = _find(session, client_id, request_id)
+    return replay_of(_find(session, client_id, request_id), box, request_sha256, now)
+
+
+def stored_answer_row(session: Session, client_id: str, request_id: str) -> AnsweredRequest | None:
+    """The row of (client, request id), if any: for `replay_of` and `reserve_found` in one transaction."""
+    return _find(session, client_id, request_id)
+
+
+def replay_of(row: AnsweredRequest | None, box: AnswerBox, request_sha256: str, now: datetime) -> Replay | None:
+    """`stored_answer` of a row read already."""
     if row is None:
         return None
     if row.request_sha256 != request_sha256:
-        raise RequestIdConflict(f"request id {request_id!r} was used for a different request")
+        raise RequestIdConflict(f"request id {row.request_id!r} was used for a different request")
     if row.status == RequestStatus.COMPLETED and row.answer_sealed is not None:
-        return Replay(box.open(row.answer_sealed, _bound_to(client_id, request_id)), row.consent_id)
+        return Replay(box.open(row.answer_sealed, _bound_to(row.client_id, row.request_id)), row.consent_id)
     if now - row.reserved_at < STALE_AFTER:
-        raise RequestIdConflict(f"request {request_id!r} is still being answered; retry shortly")
+        raise RequestIdConflict(f"request {row.request_id!r} is still being answered; retry shortly")
     return None
 
 
@@ -123,7 +132,14 @@ def reserve(session: Session, client_id: str, request_id: str, request_sha256: s
     """Claim the request id, or take over its reservation when that is stale (a process died
     holding it): a compare-and-set, so of two claimants exactly one wins. The loser gets
     `RequestIdConflict`, here or (for a new id) as `IntegrityError` at flush (see `claim`)."""
-    row = _find(session, client_id, request_id)
+    reserve_found(session, _find(session, client_id, request_id), client_id, request_id, request_sha256, now,
+                  consent_id)
+
+
+def reserve_found(session: Session, row: AnsweredRequest | None, client_id: str, request_id: str,
+                  request_sha256: str, now: datetime, consent_id: str | None = None) -> None:
+    """`reserve`, given the row `stored_answer_row` read in this transaction (None: the id is new),
+    so a request that checked for a stored answer does not read its row twice."""
     if row is None:
         session.add(AnsweredRequest(client_id=client_id, request_id=request_id, request_sha256=request_sha256,
                                     status=RequestStatus.PENDING, reserved_at=now, consent_id=consent_id))
@@ -150,12 +166,12 @@ def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str,
 
 def complete(session: Session, box: AnswerBox, client_id: str, request_id: str, body: dict[str, Any],
              now: datetime) -> None:
-    row = _find(session, client_id, request_id)
-    assert row is not None, "complete() needs the reservation made by claim()"
-    row.status = RequestStatus.COMPLETED
-    row.answer_sealed = box.seal(body, _bound_to(client_id, request_id))
-    row.completed_at = now
-    session.flush()
+    """Store the answer of a reserved request (one UPDATE: the row is not read again)."""
+    completed = session.execute(update(AnsweredRequest).where(
+        AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id).values(
+        status=RequestStatus.COMPLETED, answer_sealed=box.seal(body, _bound_to(client_id, request_id)),
+        completed_at=now)).rowcount
+    assert completed == 1, "complete() needs the reservation made by claim()"
 
 
 def release(session: Session, client_id: str, request_id: str) -> None:

@@ -9,9 +9,10 @@
 3. applies the sharing rules, deny by default (this consumer department, this matter, this
    proof) and the matter's consent rule (a valid consent of the citizen, or the legal basis
    when the catalog says the matter needs none);
-4. claims the request id (step `claim-request-id`), logs the access and commits it before the
-   source department is asked, pulls the record, keeps only the fields the matter may receive,
-   signs a receipt with the exchange's seal and stores the answer (step `store-answer`);
+4. claims the request id and logs the access in one commit (step `claim-request-id`, together
+   with steps 2 and 3) before the source department is asked, pulls the record, keeps only the
+   fields the matter may receive, signs a receipt with the exchange's seal and stores the answer
+   (step `store-answer`, a durable commit: docs/access-log.md, "Durability");
 5. records every refusal in the access log with its reason code: denied or failed.
 
 A refused or failed request raises `PullRefused` after it has been logged; its reservation
@@ -28,14 +29,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.canonical import canonical_sha256
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, Matter, Proof, Subject
-from exchange.access_log import AccessEntry, Outcome, record_access
-from exchange.answer_store import AnswerBox, Replay, RequestIdConflict, claim, complete, release, stored_answer
+from exchange.access_log import AccessEntry, Outcome, record_access, record_decided_access
+from exchange.answer_store import (AnswerBox, Replay, RequestIdConflict, complete, release, replay_of, reserve_found,
+                                   stored_answer_row)
 from exchange.clients import AuthenticatedClient
 from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
 from exchange.errors import ExchangeError
@@ -135,27 +138,41 @@ def answer_request(context: PullContext, client: AuthenticatedClient, envelope: 
         purpose=envelope.purpose,
     )
     now = context.clock()
-    with context.uow.read() as session:
-        try:
-            stored = stored_answer(session, context.answers, client.client_id, envelope.request_id, request_sha256, now)
-            if stored is not None:
-                still_consented(session, stored, now)
-        except RequestIdConflict as conflict:
-            raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
-        except PullRefused as refused:
-            raise _logged(context.sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
+    allowed = entry
+
+    def claimed(session: Session) -> AccessEntry:
+        """Step `claim-request-id`: the authorised and reserved request, logged in the same commit."""
+        nonlocal allowed
+        row = stored_answer_row(session, client.client_id, envelope.request_id)
+        stored = replay_of(row, context.answers, request_sha256, now)
         if stored is not None:
-            record_access(context.sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
-            return PullResult(body=stored.body, replayed=True)
-        try:
-            entry = _authorised(session, context, client, matter, proof, subject, envelope, entry, now)
-        except PullRefused as refused:
-            raise _logged(context.sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
+            still_consented(session, stored, now)
+            raise _Replayed(stored)
+        allowed = _authorised(session, context, client, matter, proof, subject, envelope, entry, now)
+        reserve_found(session, row, client.client_id, envelope.request_id, request_sha256, now, allowed.consent_id)
+        return allowed
+
     try:
-        claim(context.uow, client.client_id, envelope.request_id, request_sha256, now, entry.consent_id)
-    except RequestIdConflict as conflict:
-        raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(conflict), retry_after=5) from None
-    return _pull_and_answer(context, client, envelope, matter, proof, subject, entry, request_document)
+        record_decided_access(context.sessions, claimed, write_ahead=True)
+    except _Replayed as replayed:
+        stored = replayed.stored
+        record_access(context.sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
+        return PullResult(body=stored.body, replayed=True)
+    except (RequestIdConflict, IntegrityError) as conflict:
+        detail = str(conflict) if isinstance(conflict, RequestIdConflict) else \
+            f"request {envelope.request_id!r} is being answered already; retry shortly"
+        raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", detail, retry_after=5) from None
+    except PullRefused as refused:
+        raise _logged(context.sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
+    return _pull_and_answer(context, client, envelope, matter, proof, subject, allowed, request_document)
+
+
+class _Replayed(Exception):
+    """The request id was answered before: its stored answer is handed out again (nothing claimed)."""
+
+    def __init__(self, stored: Replay) -> None:
+        super().__init__("replayed")
+        self.stored = stored
 
 
 def still_consented(session: Session, stored: Replay, now: datetime) -> None:
@@ -246,8 +263,8 @@ def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope
     def released(session: Session) -> None:
         release(session, client.client_id, envelope.request_id)
 
-    pulled = pull_logged(context.sessions, context.sources, entry, proof.code, subject.query_id,
-                         envelope.subject_name, alongside=released)
+    pulled = query_logged(context.sessions, context.sources, entry, proof.code, subject.query_id,
+                          envelope.subject_name, alongside=released)
     department = context.catalog.departments[proof.department]
     answer = {
         "request_id": envelope.request_id,
@@ -259,13 +276,12 @@ def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope
         "answered_at": context.clock().isoformat(),
         "data": {name: pulled.record[name] for name in matter.fields_for(proof.code)},
     }
-    with context.uow.read() as session:
+    with context.uow.step("store-answer") as session:  # signing takes microseconds: no need for a step of its own
         signer = active_signer(session, context.seal_settings, context.exchange_department)
-    receipt = sign_receipt(
-        signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(), request_document=request_document,
-        answer=answer, consumer={"client_id": client.client_id, "department": client.department_code})
-    body: dict[str, Any] = {"answer": answer, "receipt": receipt}
-    with context.uow.step("store-answer") as session:
+        receipt = sign_receipt(
+            signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(), request_document=request_document,
+            answer=answer, consumer={"client_id": client.client_id, "department": client.department_code})
+        body: dict[str, Any] = {"answer": answer, "receipt": receipt}
         complete(session, context.answers, client.client_id, envelope.request_id, body, context.clock())
     return PullResult(body=body, replayed=False)
 
@@ -275,10 +291,18 @@ def pull_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entry
                 alongside: Callable[[Session], None] | None = None) -> SourceAnswer:
     """The source's record. The access (`entry`, allowed) is logged and committed before the source
     is asked, so every query a source answers has its entry even if this process dies or a later
-    step fails. When there is no record, or the source fails, that outcome is logged too (with
-    `alongside` in the same transaction) and `PullRefused` raised: subject-not-found (an allowed
-    access that found nothing) or source-unavailable (failed, with Retry-After)."""
+    step fails; then `query_logged`."""
     record_access(sessions, entry)
+    return query_logged(sessions, sources, entry, proof_code, query_id, name, alongside=alongside)
+
+
+def query_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entry: AccessEntry, proof_code: str,
+                 query_id: str, name: str | None, *,
+                 alongside: Callable[[Session], None] | None = None) -> SourceAnswer:
+    """The source's record, `entry` (allowed) being committed to the log already. When there is no
+    record, or the source fails, that outcome is logged too (with `alongside` in the same
+    transaction) and `PullRefused` raised: subject-not-found (an allowed access that found
+    nothing) or source-unavailable (failed, with Retry-After)."""
     try:
         return sources.query(proof_code, query_id, name)
     except SubjectNotFound as missing:

@@ -7,7 +7,6 @@ validity, identifiers) is documented in docs/seals.md.
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -94,7 +93,7 @@ def certificate_kid(certificate: x509.Certificate) -> str:
 
     This is the RFC 7517 `x5t#S256` thumbprint, so a verifier can recompute it from `x5c[0]`.
     """
-    return b64url_encode(hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest())
+    return b64url_encode(certificate.fingerprint(hashes.SHA256()))
 
 
 def x5c_entry(certificate: x509.Certificate) -> str:

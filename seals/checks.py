@@ -14,6 +14,7 @@ signature (a claimed time can be back-dated by whoever holds the key).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -35,7 +36,9 @@ SIGNING_TIME_CLAIMED = "claimed"
 SIGNING_TIME_VERIFICATION = "verification_time"
 
 
+@lru_cache(maxsize=256)
 def summarise_signer(certificate: x509.Certificate) -> SignerSummary:
+    """Who signed (a pure function of the certificate: remembered for the few seals in use)."""
     return SignerSummary(
         subject=certificate.subject.rfc4514_string(),
         organization=_attribute(certificate, NameOID.ORGANIZATION_NAME),
@@ -85,8 +88,15 @@ def key_matches_algorithm(key: CertificatePublicKeyTypes, alg: str) -> bool:
 
 
 def check_chain(certificate: x509.Certificate, trust: TrustStore) -> CheckResult:
+    return _chain_result(certificate, trust.root)
+
+
+@lru_cache(maxsize=256)
+def _chain_result(certificate: x509.Certificate, root: x509.Certificate) -> CheckResult:
+    """`check_chain`: a pure function of the two certificates, so remembered (one signature
+    verification per seal and root in use, not per document)."""
     try:
-        certificate.verify_directly_issued_by(trust.root)
+        certificate.verify_directly_issued_by(root)
     except (ValueError, TypeError, InvalidSignature):
         return CheckResult.of(Check.CHAIN, Status.INVALID, "untrusted_root")
     extensions = certificate.extensions

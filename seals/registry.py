@@ -12,12 +12,13 @@ CRL with time and reason) and `expired` (past not_after; set when seals are list
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from enum import Enum
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import Index, Integer, LargeBinary, String, Text, select, text, update
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, func, select, text, update
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -35,6 +36,7 @@ from seals.settings import SealSettings
 from seals.trust import TrustStore
 
 DEFAULT_PURPOSE = "电子证明专用章"
+_NO_CA = "no city CA: create one (init-ca) or import one first"
 CRL_REFRESH_MARGIN = timedelta(days=1)
 """A stored CRL is re-signed when it has less than this left before its nextUpdate."""
 
@@ -244,12 +246,19 @@ def active_seal(session: Session, department_code: str, *, now: datetime | None 
 
 
 def active_signer(session: Session, settings: SealSettings, department_code: str) -> keys.FileKeySigner:
-    """A `Signer` for the department's active seal (its key is loaded through the key cache)."""
+    """A `Signer` for the department's active seal (its key is loaded through the key cache).
+
+    The seal's row is read every time, so a revoked, superseded or lapsed seal is never used; its
+    certificate chain is parsed once per process, keyed by the certificate itself."""
     seal = active_seal(session, department_code)
-    return keys.FileKeySigner(
-        keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase),
-        (seal.certificate, _ca_row(session).certificate),
-    )
+    chain = _chains.get(seal.certificate_pem)
+    if chain is None:
+        chain = _chains[seal.certificate_pem] = (seal.certificate, _ca_row(session).certificate)
+    return keys.FileKeySigner(keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase), chain)
+
+
+_chains: dict[str, tuple[x509.Certificate, x509.Certificate]] = {}
+"""Seal certificate (PEM) -> (seal certificate, root): both never change for a given seal certificate."""
 
 
 def current_crl(session: Session) -> x509.CertificateRevocationList | None:
@@ -270,9 +279,34 @@ def refresh_crl(session: Session, settings: SealSettings, *, now: datetime | Non
 
 
 def trust_store(session: Session) -> TrustStore:
-    """The trust material to publish: root, every seal certificate ever issued, the stored CRL."""
-    seals = session.scalars(select(Seal).order_by(Seal.id))
-    return TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals), current_crl(session))
+    """The trust material to publish: root, every seal certificate ever issued, the stored CRL.
+
+    Checked against the database every time (one statement), so a new seal or a revocation (a
+    new CRL) is seen at once by every process; parsed once per process and version. The version
+    is the root's serial, the SHA-256 of the stored CRL, and the number and newest serial of the
+    seal certificates (rows that are only ever added, never changed)."""
+    newest_seal = select(Seal.serial_hex).order_by(Seal.id.desc()).limit(1).scalar_subquery()
+    version = session.execute(select(SealCa.serial_hex, SealCa.crl_der, select(func.count(Seal.id)).scalar_subquery(),
+                                     newest_seal).limit(1)).one_or_none()
+    if version is None:
+        raise CaMissing(_NO_CA)
+    root_serial, crl_der, seal_count, newest = version
+    key = (root_serial, hashlib.sha256(crl_der or b"").hexdigest(), seal_count, newest)
+    store = _trust_stores.get(key)
+    if store is None:
+        seals = session.scalars(select(Seal).order_by(Seal.id))
+        store = TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals),
+                           x509.load_der_x509_crl(crl_der) if crl_der is not None else None)
+        if len(_trust_stores) >= _TRUST_STORES_KEPT:
+            _trust_stores.clear()
+        _trust_stores[key] = store
+    return store
+
+
+_TRUST_STORES_KEPT = 8
+_trust_stores: dict[tuple[str, str, int, str | None], TrustStore] = {}
+"""Version of the trust material in the database (see `trust_store`) -> the store parsed from it,
+with the memos it builds (the CRL's signature check, the kid index)."""
 
 
 def load_ca(session: Session, settings: SealSettings) -> ca.CityCa:
@@ -372,7 +406,7 @@ def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None
 def _ca_row(session: Session) -> SealCa:
     row = session.scalars(select(SealCa)).first()
     if row is None:
-        raise CaMissing("no city CA: create one (init-ca) or import one first")
+        raise CaMissing(_NO_CA)
     return row
 
 

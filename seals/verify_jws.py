@@ -15,6 +15,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -56,8 +57,12 @@ class JwsVerification:
     """The decoded payload; trust it only when `verdict.valid`."""
 
 
-def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None) -> JwsVerification:
-    """Verify `token` and return the verdict with the decoded header and claims."""
+def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None, remember: bool = False) -> JwsVerification:
+    """Verify `token` and return the verdict with the decoded header and claims.
+
+    `remember`: the token is one verified again and again (a status list, which every
+    certificate check reads): its signature check is remembered (a few such tokens per process);
+    the checks that depend on the time and the trust store run every time."""
     now = now or utc_now()
     try:
         header, claims, signing_input, signature = _parse(token)
@@ -67,7 +72,8 @@ def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None) ->
         certificate = _signing_certificate(header, trust)
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result), header, claims)
-    integrity = _check_signature(header["alg"], certificate, signing_input, signature)
+    integrity = (_remembered_signature if remember else _check_signature)(header["alg"], certificate, signing_input,
+                                                                         signature)
     iat = claims.get("iat")
     if isinstance(iat, (int, float)) and not isinstance(iat, bool):
         signing_time, source = datetime.fromtimestamp(iat, timezone.utc), SIGNING_TIME_CLAIMED
@@ -114,12 +120,18 @@ def _signing_certificate(header: dict[str, Any], trust: TrustStore) -> x509.Cert
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise _malformed("x5c is not a list of certificates")
     try:
-        certificate = x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
+        certificate = _x5c_certificate(chain[0])
     except (ValueError, binascii.Error):
         raise _malformed("x5c[0] is not a DER certificate") from None
     if kid is not None and kid != certificate_kid(certificate):
         raise _Rejected(CheckResult.of(Check.INTEGRITY, Status.INVALID, "kid_mismatch"))
     return certificate
+
+
+@lru_cache(maxsize=64)
+def _x5c_certificate(entry: str) -> x509.Certificate:
+    """The certificate of an `x5c` entry (parsed once per process for the few seals in use)."""
+    return x509.load_der_x509_certificate(base64.b64decode(entry, validate=True))
 
 
 def _check_signature(alg: str, certificate: x509.Certificate, signing_input: bytes, signature: bytes) -> CheckResult:
@@ -138,6 +150,10 @@ def _check_signature(alg: str, certificate: x509.Certificate, signing_input: byt
     except InvalidSignature:
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
     return CheckResult.of(Check.INTEGRITY, Status.VALID, "signature_valid")
+
+
+_remembered_signature = lru_cache(maxsize=16)(_check_signature)
+"""`_check_signature` is a pure function of its arguments: for `verify_jws(remember=True)`."""
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

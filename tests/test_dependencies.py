@@ -18,6 +18,7 @@ PACKAGES = ("catalog", "seals", "exchange", "api")
 NOT_IMPORTED = {
     "psycopg": "SQLAlchemy loads it for postgresql:// URLs",
     "pytest-xdist": "pytest's -n option (scripts/test)",
+    "rl-accel": "reportlab's C accelerator (number formatting, base85), which reportlab imports when installed",
 }
 
 

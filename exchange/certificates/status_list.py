@@ -32,6 +32,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -148,7 +149,7 @@ class StatusList:
             encoded = subject["encodedList"]
             if not isinstance(encoded, str) or not encoded.startswith("u"):
                 raise ValueError("encodedList is not multibase base64url")
-            bits = gzip.decompress(b64url_decode(encoded[1:]))
+            bits = _bitstring(encoded)
             reasons = {int(index): str(reason) for index, reason in subject.get("revocationReasons", {}).items()}
             url = claims["id"]
             if not isinstance(url, str) or len(bits) * 8 < MIN_ENTRIES:
@@ -163,6 +164,13 @@ class StatusList:
     def _check_index(self, index: int) -> None:
         if not 0 <= index < self.size:
             raise IndexError(f"status list index {index} outside 0..{self.size - 1}")
+
+
+@lru_cache(maxsize=16)
+def _bitstring(encoded_list: str) -> bytes:
+    """The bitstring of an `encodedList`: a pure function of the signed text, so each published
+    list is decompressed once per process, not once per verification."""
+    return gzip.decompress(b64url_decode(encoded_list[1:]))
 
 
 def entry_index(number: int, key: bytes, size: int = MIN_ENTRIES) -> int:
@@ -200,7 +208,7 @@ def read_status_list(token: str, trust: TrustStore, *, now: datetime) -> StatusL
     Codes: `status_list_invalid` (signature, chain or seal status fails), `status_list_malformed`,
     `status_list_stale` (past `exp`).
     """
-    verification = verify_jws(token, trust, now=now)
+    verification = verify_jws(token, trust, now=now, remember=True)
     if not verification.verdict.valid or verification.claims is None:
         failed = ", ".join(c.code for c in verification.verdict.checks if c.status is not Status.VALID)
         raise StatusListError("status_list_invalid", f"status list signature does not verify ({failed})")

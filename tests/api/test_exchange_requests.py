@@ -4,6 +4,7 @@ the request, the minimised answer with its receipt, and the access in "who used 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import sqlite3
@@ -18,11 +19,13 @@ from flask import Flask
 
 from api.app import create_app
 from api.database import standalone_session
+from api.seal_config import seal_settings
 from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from exchange.sources.demo_data import DemoResident, sample_residents
+from seals.registry import active_seal, rotate_seal
 from tests.support.cli import cli_environment, run_cli
 from tests.support.live_server import serving
 from tests.support.postgres import free_port
@@ -308,3 +311,26 @@ def test_identical_concurrent_requests_pull_once(settings: Settings, live_server
         pulls = session.query(AccessRecord).filter(AccessRecord.request_id == "twice-1", AccessRecord.outcome == "allowed",
                                                    AccessRecord.reason.is_(None)).count()
     assert pulls == 1  # one pull, however many arrived at once
+
+
+def test_receipts_follow_a_rotation_of_the_exchange_seal_at_once(settings: Settings, live_server: str,
+                                                                 residents: list[DemoResident]) -> None:
+    """The server caches parsed seal certificates, never which seal is active: after the seal
+    officer rotates the exchange's seal, the very next receipt is signed with the new one."""
+    token, person = client_token(settings), residents[0]
+    consent(live_server, person)
+
+    def receipt_kid(request_id: str) -> str:
+        response = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                              json=envelope(person, request_id))
+        assert response.status_code == 200, response.text
+        header = response.json()["receipt"].split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+
+    with standalone_session(settings.database_url) as session:
+        before = active_seal(session, settings.exchange_department).kid
+    assert receipt_kid("rotation-1") == before
+    with standalone_session(settings.database_url) as session:
+        after = rotate_seal(session, seal_settings(settings), settings.exchange_department).kid
+    assert after != before
+    assert receipt_kid("rotation-2") == after

@@ -23,10 +23,11 @@ from exchange.access_log import (
     entries_for_subject,
     entry_hash,
     record_access,
+    record_decided_access,
     verify_chain,
 )
 from exchange.clients import register_client
-from exchange.consent import Channel, ConsentRequest, grant_consent
+from exchange.consent import Channel, ConsentRequest, grant_consent, list_consents
 from exchange.errors import InvalidInput
 from exchange.subjects import subject_key
 
@@ -211,3 +212,30 @@ def test_record_access_commits_its_companion_work_with_the_entry(sessions: sessi
         record_access(sessions, _entry("f" * 64, 4), alongside=failing)
     with sessions() as session:
         assert verify_chain(session).entries == 2
+
+
+def test_a_write_ahead_entry_is_committed_and_leaves_the_connection_durable_again(
+        sessions: sessionmaker[Session], live: Catalog) -> None:
+    """The write-ahead entry's commit skips the wait for the disk for that transaction only: the
+    entry is committed with what `decide` wrote, and the next transaction on the same pooled
+    connection commits with the database's full durability again."""
+    def decide(session: Session) -> AccessEntry:
+        grant_consent(session, live, "d" * 64, ConsentRequest(
+            "PUBLIC_RENTAL_HOUSING", ["NO_HOUSING"], "ZJ", 30), channel=Channel.ONLINE)
+        return _entry("d" * 64, 1)
+
+    with sessions() as session:
+        before = _durability(session)
+    head = record_decided_access(sessions, decide, write_ahead=True)
+    with sessions() as session:
+        assert _durability(session) == before
+        assert chain_head(session) == head
+        assert session.scalar(select(AccessRecord.subject_key).where(AccessRecord.seq == head.seq)) == "d" * 64
+        assert len(list_consents(session, "d" * 64)) == 1
+
+
+def _durability(session: Session) -> str:
+    if session.get_bind().dialect.name == "sqlite":
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        return str(session.execute(text("PRAGMA synchronous")).scalar())
+    return str(session.execute(text("SHOW synchronous_commit")).scalar())
