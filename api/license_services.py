@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from api.live_catalog import live_catalog
 from api.runtime import Runtime, db, runtime
@@ -18,6 +18,7 @@ from exchange.licenses.service import LICENSES, LicenseLibrary, forget_allocatio
 from exchange.status_lists import stored_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
+from exchange.licenses.pdf import verify_license_pdf
 from exchange.licenses.verify import verify_license
 from seals.registry import trust_store
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -83,18 +84,20 @@ def signed_license_status_list(session: Session) -> str | None:
     return stored_status_list(session, LICENSES.list_id)
 
 
-def verify_license_text(text: str, id_number: str | None) -> LicenseVerdict:
-    """The verdict on a license credential, presentation or usage copy; a presentation's nonce
-    is claimed here, so it verifies once, and the nonces and kept presentations that expired are
-    deleted on the way."""
+def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerdict:
+    """The verdict on a license credential, presentation or usage copy, or on the PDF (bytes) of
+    a license or usage copy; a presentation's nonce is claimed here, so it verifies once, and the
+    nonces and kept presentations that expired are deleted on the way."""
     current, session = runtime(), db()
     catalog = live_catalog().catalog
     token = signed_license_status_list(session)
     trust = trust_store(session)
     now = datetime.now(timezone.utc)
     sweep_nonces(session, now)  # what expired can no longer be verified anyway
-    verdict = verify_license(text, trust, token, exchange_uscc=exchange_uscc(current, catalog), now=now,
-                             catalog=catalog, id_number=id_number or None,
-                             claim_nonce=lambda nonce, until: claim_nonce(session, nonce, until, now))
+    options: dict[str, Any] = {"exchange_uscc": exchange_uscc(current, catalog), "now": now, "catalog": catalog,
+                               "id_number": id_number or None,
+                               "claim_nonce": lambda nonce, until: claim_nonce(session, nonce, until, now)}
+    verdict = (verify_license_pdf(form, trust, token, **options) if isinstance(form, bytes)
+               else verify_license(form, trust, token, **options))
     session.commit()
     return verdict
