@@ -280,7 +280,7 @@ def pull_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entry
     access that found nothing) or source-unavailable (failed, with Retry-After)."""
     record_access(sessions, entry)
     try:
-        return sources.query(proof_code, query_id, name)
+        return sources.query(proof_code, query_id, name, matter=entry.matter)
     except SubjectNotFound as missing:
         raise _refuse(sessions, entry, Outcome.ALLOWED, "subject-not-found", str(missing),
                       alongside=alongside) from None
