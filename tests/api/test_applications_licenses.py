@@ -55,3 +55,5 @@ def test_public_housing_reads_marital_status_from_the_license_with_provenance(se
     states = {i["proof"]: i["state"] for i in application["items"]}
     assert states["SINGLE_DECLARATION"] == "not_required"  # settled by the license: married
     assert application["decision"] == "eligible"
+    counted = {row["license_type"]: row for row in httpx.get(f"{live_server}/api/v1/statistics/licenses").json()}
+    assert counted["MARRIAGE_CERTIFICATE"]["used_by_matter"] == {"PUBLIC_RENTAL_HOUSING": 1}  # the second application
