@@ -79,6 +79,11 @@ PDF_RESPONSE = {"200": {"description": "A PDF signed PAdES, with its machine for
                         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
+HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf", "licenses.present"),
+                    Subject.ORGANISATION: ("org_licenses.credential", "org_licenses.held_pdf", "org_licenses.present")}
+"""The holder's own links of a license: credential, PDF, presentations — a person's or an organisation's."""
+
+
 def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:
     catalog = lib.catalog
     content = stored_content(lib, version)
@@ -96,9 +101,9 @@ def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVer
         "version": version.version,
         "items": printed_items(license_type, content.items),
         "versions": versions_of(db(), record),
-        "links": {"credential": url_for("licenses.credential", identifier=version.identifier),
-                  "pdf": url_for("licenses.held_pdf", identifier=version.identifier),
-                  "presentations": url_for("licenses.present", identifier=version.identifier)},
+        "links": dict(zip(("credential", "pdf", "presentations"), (
+            url_for(endpoint, identifier=version.identifier) for endpoint in
+            HOLDER_ENDPOINTS[Subject(record.holder_kind)]))),
     }
 
 
@@ -275,6 +280,11 @@ def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     """亮证: show my license with only the chosen items, bound to a nonce, for a few minutes.
     The verifier checks it once (`POST /api/v1/licenses/verification`)."""
     lib, version = _held(identifier)
+    return presentation_view(lib, version, body)
+
+
+def presentation_view(lib: LicenseLibrary, version: LicenseVersionRecord, body: dict[str, Any]) -> dict[str, Any]:
+    """亮证 of a held `version` as the request `body` asks (409 unless it is current and valid)."""
     session = db()
     if version.status != "valid":
         raise Problem("conflict", "This version is not the license's current, valid version.")
@@ -387,16 +397,17 @@ def _current(session: Session, record: LicenseRecord) -> LicenseVersionRecord:
     return next(v for v in versions_of(session, record) if v.version == record.current_version)
 
 
-def held_version(lib: LicenseLibrary, identifier: str,
-                 id_number: str) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
-    """The version `identifier` of a license the person of `id_number` holds, or None."""
+def held_version(lib: LicenseLibrary, identifier: str, number: str,
+                 kind: Subject = Subject.PERSON) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
+    """The version `identifier` of a license the holder of `number` (an ID number, or the USCC of
+    an organisation) holds, or None."""
     session = db()
     try:
         version = find_version(session, identifier)
         record = license_of(session, version)
     except LicenseNotFound:
         return None
-    if record.holder_key != holder_key(lib.hash_key, Subject.PERSON, id_number):
+    if record.holder_key != holder_key(lib.hash_key, kind, number):
         return None
     return record, version
 
