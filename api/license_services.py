@@ -4,7 +4,6 @@ and the CLI call these, so they give the same answers."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -14,49 +13,24 @@ from api.runtime import Runtime, db, runtime
 from api.seal_config import status_list_signing
 from catalog.model import Catalog
 from exchange.licenses.nonces import claim_nonce, sweep_nonces
-from exchange.licenses.service import LICENSES, LicenseLibrary, forget_allocations, license_box
+from exchange.licenses.service import LICENSES, LicenseLibrary, license_box
 from exchange.status_lists import stored_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
 from exchange.licenses.pdf import verify_license_pdf
 from exchange.licenses.verify import verify_license
+from exchange.unit_of_work import UnitOfWork
 from seals.registry import trust_store
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
 
-WRITE_ATTEMPTS = 5
-
-
-def committed(work: Callable[[Session], T]) -> T:
-    """Run `work` in the request's session and commit; when it loses a race — a unique claim
-    taken meanwhile, or a lock not had in time — roll back and run it again in a new transaction.
-
-    On SQLite the transaction takes the write lock first (BEGIN IMMEDIATE, waiting up to the busy
-    timeout): a transaction that read and then writes after another writer committed would be
-    refused at once ("database is locked"), and its savepoints would be transactions of their own."""
-    session = db()
-    for attempt in range(WRITE_ATTEMPTS):
-        try:
-            _write_lock(session)
-            result = work(session)
-            session.commit()
-            return result
-        except (IntegrityError, OperationalError):
-            session.rollback()
-            forget_allocations(session)
-            if attempt == WRITE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _write_lock(session: Session) -> None:
-    connection = session.connection()
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+def write(name: str, work: Callable[[Session], T]) -> T:
+    """`work` in a step of the installation's unit of work, run again when it loses a race
+    (`UnitOfWork.retried`); the license services claim serials and status entries by unique
+    constraints and lock the license status list."""
+    return UnitOfWork(runtime().sessions).retried(name, work)
 
 
 def build_library(current: Runtime, catalog: Catalog) -> LicenseLibrary:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from flask import Response, jsonify, url_for
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
-from api.license_services import committed, library, signed_license_status_list, use_context, verify_license_text
+from api.license_services import library, signed_license_status_list, use_context, verify_license_text, write
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
@@ -123,7 +123,8 @@ def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
                            reference=body["reference"], valid_from=body.get("valid_from"),
                            valid_until=body.get("valid_until"))
     try:
-        issued = committed(lambda session: issue_license(session, lib, client.department_code, request))
+        issued = write("issue-license",
+                       lambda session: issue_license(session, lib, client.department_code, request))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
     return license_view(lib, issued.license, issued.version), 201 if issued.created else 200
@@ -160,7 +161,8 @@ def amend(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     client = require_client(ClientScope.LICENSES_WRITE)
     lib = library()
     try:
-        version = committed(lambda session: amend_license(session, lib, client.department_code, identifier,
+        version = write("amend-license",
+                        lambda session: amend_license(session, lib, client.department_code, identifier,
                                                           body["changes"], body.get("valid_until")))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
@@ -178,7 +180,8 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     usage copies) verifies as revoked from now on."""
     client = require_client(ClientScope.LICENSES_WRITE)
     lib = library()
-    version = committed(lambda session: revoke_license(session, lib, client.department_code, identifier,
+    version = write("revoke-license",
+                    lambda session: revoke_license(session, lib, client.department_code, identifier,
                                                        body["reason"]))
     return license_view(lib, license_of(db(), version), version)
 
