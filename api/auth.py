@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import g, request
+from joserfc.jwk import KeySet
 
 from api.identity_config import IdentityConfig
 from api.openapi import ApiSpec, View, before_parsing
@@ -113,11 +114,17 @@ def _verified_citizen() -> CitizenIdentity:
 
 def verify_citizen_assertion(identity: IdentityConfig, token: str) -> CitizenIdentity:
     """The citizen an assertion of a trusted identity provider names; `InvalidAssertion` otherwise."""
+    issuer, keys = trusted_provider(identity, token)
+    return verify_assertion(token, keys, issuer)
+
+
+def trusted_provider(identity: IdentityConfig, token: str) -> tuple[str, KeySet]:
+    """The issuer an assertion names and its keys, when it is a trusted provider; `InvalidAssertion` otherwise."""
     issuer = unverified_issuer(token)
     keys = identity.trusted.get(issuer) if issuer else None
     if keys is None or issuer is None:
         raise InvalidAssertion("untrusted-issuer", "the assertion comes from no trusted identity provider")
-    return verify_assertion(token, keys, issuer)
+    return issuer, keys
 
 
 def citizen_subject_key(citizen: CitizenIdentity) -> str:

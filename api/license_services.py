@@ -4,58 +4,33 @@ and the CLI call these, so they give the same answers."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from api.live_catalog import live_catalog
 from api.runtime import Runtime, db, runtime
 from api.seal_config import status_list_signing
 from catalog.model import Catalog
 from exchange.licenses.nonces import claim_nonce, sweep_nonces
-from exchange.licenses.service import LICENSES, LicenseLibrary, forget_allocations, license_box
+from exchange.licenses.service import LICENSES, LicenseLibrary, license_box
 from exchange.status_lists import stored_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
+from exchange.licenses.pdf import verify_license_pdf
 from exchange.licenses.verify import verify_license
+from exchange.unit_of_work import UnitOfWork
 from seals.registry import trust_store
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
 
-WRITE_ATTEMPTS = 5
-
-
-def committed(work: Callable[[Session], T]) -> T:
-    """Run `work` in the request's session and commit; when it loses a race — a unique claim
-    taken meanwhile, or a lock not had in time — roll back and run it again in a new transaction.
-
-    On SQLite the transaction takes the write lock first (BEGIN IMMEDIATE, waiting up to the busy
-    timeout): a transaction that read and then writes after another writer committed would be
-    refused at once ("database is locked"), and its savepoints would be transactions of their own."""
-    session = db()
-    for attempt in range(WRITE_ATTEMPTS):
-        try:
-            _write_lock(session)
-            result = work(session)
-            session.commit()
-            return result
-        except (IntegrityError, OperationalError):
-            session.rollback()
-            forget_allocations(session)
-            if attempt == WRITE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def _write_lock(session: Session) -> None:
-    connection = session.connection()
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+def write(name: str, work: Callable[[Session], T]) -> T:
+    """`work` in a step of the installation's unit of work, run again when it loses a race
+    (`UnitOfWork.retried`); the license services claim serials and status entries by unique
+    constraints and lock the license status list."""
+    return UnitOfWork(runtime().sessions).retried(name, work)
 
 
 def build_library(current: Runtime, catalog: Catalog) -> LicenseLibrary:
@@ -83,18 +58,20 @@ def signed_license_status_list(session: Session) -> str | None:
     return stored_status_list(session, LICENSES.list_id)
 
 
-def verify_license_text(text: str, id_number: str | None) -> LicenseVerdict:
-    """The verdict on a license credential, presentation or usage copy; a presentation's nonce
-    is claimed here, so it verifies once, and the nonces and kept presentations that expired are
-    deleted on the way."""
+def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerdict:
+    """The verdict on a license credential, presentation or usage copy, or on the PDF (bytes) of
+    a license or usage copy; a presentation's nonce is claimed here, so it verifies once, and the
+    nonces and kept presentations that expired are deleted on the way."""
     current, session = runtime(), db()
     catalog = live_catalog().catalog
     token = signed_license_status_list(session)
     trust = trust_store(session)
     now = datetime.now(timezone.utc)
     sweep_nonces(session, now)  # what expired can no longer be verified anyway
-    verdict = verify_license(text, trust, token, exchange_uscc=exchange_uscc(current, catalog), now=now,
-                             catalog=catalog, id_number=id_number or None,
-                             claim_nonce=lambda nonce, until: claim_nonce(session, nonce, until, now))
+    options: dict[str, Any] = {"exchange_uscc": exchange_uscc(current, catalog), "now": now, "catalog": catalog,
+                               "id_number": id_number or None,
+                               "claim_nonce": lambda nonce, until: claim_nonce(session, nonce, until, now)}
+    verdict = (verify_license_pdf(form, trust, token, **options) if isinstance(form, bytes)
+               else verify_license(form, trust, token, **options))
     session.commit()
     return verdict

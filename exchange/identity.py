@@ -127,6 +127,25 @@ def verify_assertion(
     now: datetime | None = None,
 ) -> CitizenIdentity:
     """Verify signature and claims of an identity assertion; `InvalidAssertion` otherwise."""
+    claims, expires_at = verified_claims(token, public_keys, issuer, audience, now,
+                                         required=("sub", "id_number", "name"))
+    subject, name = claims["sub"], claims["name"]
+    if not isinstance(subject, str) or len(subject) > 255:
+        raise InvalidAssertion("malformed", "sub must be a string of at most 255 characters")
+    if not isinstance(name, str) or len(name.strip()) > MAX_NAME_LENGTH:
+        raise InvalidAssertion("malformed", f"name must be a string of at most {MAX_NAME_LENGTH} characters")
+    try:
+        citizen = parse_id_number(str(claims["id_number"]))
+    except InvalidIdentifier as error:
+        raise InvalidAssertion("bad-id-number", f"the assertion's ID number is invalid: {error}") from None
+    return CitizenIdentity(id_number=citizen.number, name=name.strip(), subject=subject,
+                           issuer=claims["iss"], expires_at=expires_at)
+
+
+def verified_claims(token: str, public_keys: KeySet, issuer: str, audience: str, now: datetime | None, *,
+                    required: tuple[str, ...]) -> tuple[dict[str, Any], datetime]:
+    """The claims of an assertion whose signature, issuer, audience and times verify, with when it
+    expires; `InvalidAssertion` otherwise, also when a `required` claim is missing."""
     _bounded_parts(token)
     try:
         claims = jwt.decode(token, public_keys, algorithms=[ALGORITHM]).claims
@@ -138,11 +157,12 @@ def verify_assertion(
         raise InvalidAssertion("bad-signature", "the assertion's signature does not verify") from None
     except (JoseError, ValueError):
         raise InvalidAssertion("malformed", "the assertion is not a well-formed JWS") from None
-    return _identity(claims, issuer, audience, now or datetime.now(timezone.utc))
+    return claims, _checked_times(claims, issuer, audience, now or datetime.now(timezone.utc), required)
 
 
-def _identity(claims: dict[str, Any], issuer: str, audience: str, now: datetime) -> CitizenIdentity:
-    for name in ("iss", "aud", "sub", "id_number", "name", "iat", "exp"):
+def _checked_times(claims: dict[str, Any], issuer: str, audience: str, now: datetime,
+                   required: tuple[str, ...]) -> datetime:
+    for name in ("iss", "aud"):
         if claims.get(name) in (None, ""):
             raise InvalidAssertion("missing-claim", f"the assertion has no {name} claim")
     if claims["iss"] != issuer:
@@ -150,6 +170,9 @@ def _identity(claims: dict[str, Any], issuer: str, audience: str, now: datetime)
     aud = claims["aud"]
     if not (aud == audience or (isinstance(aud, list) and audience in aud)):
         raise InvalidAssertion("wrong-audience", f"the assertion is not meant for {audience}")
+    for name in (*required, "iat", "exp"):
+        if claims.get(name) in (None, ""):
+            raise InvalidAssertion("missing-claim", f"the assertion has no {name} claim")
     iat, exp = claims["iat"], claims["exp"]
     if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (iat, exp)):
         raise InvalidAssertion("malformed", "iat and exp must be NumericDate values")
@@ -162,17 +185,7 @@ def _identity(claims: dict[str, Any], issuer: str, audience: str, now: datetime)
     nbf = claims.get("nbf", iat)
     if not isinstance(nbf, (int, float)) or datetime.fromtimestamp(nbf, timezone.utc) > now + CLOCK_SKEW:
         raise InvalidAssertion("not-yet-valid", "the assertion is not valid yet")
-    subject, name = claims["sub"], claims["name"]
-    if not isinstance(subject, str) or len(subject) > 255:
-        raise InvalidAssertion("malformed", "sub must be a string of at most 255 characters")
-    if not isinstance(name, str) or len(name.strip()) > MAX_NAME_LENGTH:
-        raise InvalidAssertion("malformed", f"name must be a string of at most {MAX_NAME_LENGTH} characters")
-    try:
-        citizen = parse_id_number(str(claims["id_number"]))
-    except InvalidIdentifier as error:
-        raise InvalidAssertion("bad-id-number", f"the assertion's ID number is invalid: {error}") from None
-    return CitizenIdentity(id_number=citizen.number, name=name.strip(), subject=subject,
-                           issuer=claims["iss"], expires_at=expires_at)
+    return expires_at
 
 
 @dataclass(frozen=True)

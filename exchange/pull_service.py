@@ -304,7 +304,7 @@ def query_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entr
     transaction) and `PullRefused` raised: subject-not-found (an allowed access that found
     nothing) or source-unavailable (failed, with Retry-After)."""
     try:
-        return sources.query(proof_code, query_id, name)
+        return sources.query(proof_code, query_id, name, matter=entry.matter)
     except SubjectNotFound as missing:
         raise _refuse(sessions, entry, Outcome.ALLOWED, "subject-not-found", str(missing),
                       alongside=alongside) from None

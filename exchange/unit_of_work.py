@@ -11,19 +11,24 @@ A multi-step flow (pull, allocate, render, store) commits each step as it comple
 step did survives a failure of a later one (a source query stays logged when storing the answer
 fails) and slow work (signing, rendering a PDF) runs between steps, holding no lock. `read()`
 gives a session for looking only: whatever it did is rolled back. `locked_row` reads a row for a
-read-modify-write after taking its lock.
+read-modify-write after taking its lock. `retried` runs a step that claims something by a unique
+constraint or a lock again, in a new transaction, when it lost the race.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 Row = TypeVar("Row")
+Result = TypeVar("Result")
+RETRIED_ATTEMPTS = 5
 
 
 class UnitOfWork:
@@ -38,6 +43,31 @@ class UnitOfWork:
         with self._sessions.begin() as session:
             session.info["step"] = name
             yield session
+
+    def retried(self, name: str, work: Callable[[Session], Result], *, attempts: int = RETRIED_ATTEMPTS) -> Result:
+        """`work` in a step named `name`; when it loses a race — a unique claim taken meanwhile
+        (`IntegrityError`), a lock not had in time (`OperationalError`) — the step is rolled back
+        and `work` runs again in a new one, at most `attempts` times.
+
+        On SQLite the step takes the write lock first (BEGIN IMMEDIATE, waiting up to the busy
+        timeout): a transaction that read and then writes after another writer committed would
+        be refused at once, and its savepoints would be transactions of their own."""
+        for attempt in range(attempts):
+            try:
+                with self._sessions() as session:
+                    session.info["step"] = name
+                    connection = session.connection()
+                    if connection.dialect.name == "sqlite" and \
+                            not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                        connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    result = work(session)
+                    session.commit()
+                    return result
+            except (IntegrityError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -35,6 +35,7 @@ SCOPE_ZH = {
     ClientScope.APPLICATIONS_WRITE: "办理事项申请",
     ClientScope.CERTIFICATES_REVOKE: "注销本部门电子证明",
     ClientScope.CATALOG_ADMIN: "管理证明清单（校验清单文件）",
+    ClientScope.LICENSES_WRITE: "签发、换发和撤销本部门电子证照",
 }
 T = TypeVar("T")
 SHOWN_ONCE = "访问令牌仅显示这一次，请立即妥善保存；系统只保存其摘要，无法找回（遗失请运行 mianzheng client rotate）。"

@@ -12,6 +12,7 @@ import resource
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +22,7 @@ from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
+from exchange.licenses.pdf import is_pdf, verify_license_pdf
 from exchange.licenses.verify import exchange_uscc_of, verify_license
 from seals.trust import TrustStore
 from seals.verdict import Status
@@ -112,7 +114,7 @@ def export_status_command(folder: Path) -> None:
 @click.option("--id-number", default=None, help="持证人公民身份号码（可选，只用于核对）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/licenses/verification 相同）")
 def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, as_json: bool) -> None:
-    """离线核验电子证照凭证、亮证内容或加注件（文本文件）。有效时退出码为 0，否则为 1。
+    """离线核验电子证照凭证、亮证内容或加注件（文本文件），或电子证照、加注件的 PDF 文件。有效时退出码为 0，否则为 1。
     离线无法知道亮证是否已被核验过（一次性随机数），该项显示为跳过。"""
     status_path = trust_dir / LICENSE_STATUS_LIST_FILE
     try:
@@ -125,14 +127,16 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, a
     exchange = exchange_uscc_of(status_list, trust, now=now)
     if exchange is None:
         raise CliError(f"{LICENSE_STATUS_LIST_FILE} 的签名未通过验证。")
-    verdict = verify_license(license_file.read_text(encoding="utf-8").strip(), trust, status_list,
-                             exchange_uscc=exchange, now=now, id_number=id_number or None,
-                             catalog=load_catalog(bundled_catalog_path()))  # labels only
+    data = license_file.read_bytes()
+    options: dict[str, Any] = {"exchange_uscc": exchange, "now": now, "id_number": id_number or None,
+                               "catalog": load_catalog(bundled_catalog_path())}  # the catalog labels only
+    verdict = (verify_license_pdf(data, trust, status_list, **options) if is_pdf(data)
+               else verify_license(data.decode("utf-8", errors="replace").strip(), trust, status_list, **options))
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:
         document = verdict.to_dict()
-        click.echo(f"核验的形式：{FORMS_ZH[verdict.form]}")
+        click.echo(f"核验的形式：{FORMS_ZH[verdict.form]}{'（PDF 文件）' if verdict.pdf else ''}")
         for check in document["checks"]:
             click.echo(f"  {STATUS_ZH[Status(check['status'])]}  {check['check']}：{' '.join(check['message_zh'].split())}")
         click.echo(f"结论：{'有效' if verdict.valid else '无效或无法确定'}。")

@@ -4,7 +4,6 @@ signed status list and verifies a certificate in any of its three forms (`/api/v
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from flask import Response, request, url_for
@@ -17,6 +16,7 @@ from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.rate_limit import limit_verification
+from api.uploads import pdf_from_base64
 from api.runtime import db, runtime
 from api.schemas.certificates import (
     CertificateSummarySchema,
@@ -191,11 +191,7 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
     """
     limit_verification()
     if "pdf_base64" in body:
-        try:
-            form: bytes | str = base64.b64decode(body["pdf_base64"], validate=True)
-        except ValueError:  # binascii.Error, or a character outside ASCII
-            raise Problem("invalid-request", "pdf_base64 is not base64",
-                          errors=[{"pointer": "#/pdf_base64", "detail": "not base64"}]) from None
+        form: bytes | str = pdf_from_base64(body["pdf_base64"])
     else:
         form = body.get("credential") or body["qr"]
     return verify_form(form, body.get("id_number")).to_dict()

@@ -1,6 +1,7 @@
 """E-license pages (Chinese): the holder's wallet (我的证照, `/portal/licenses`) with 亮证 — choose
-the items to show and get a QR code valid for a few minutes — and the verifier's page for a
-license presentation, credential or usage copy (`/verify/licenses`).
+the items to show and get a QR code valid for a few minutes, and download a version as a sealed
+PDF — and the verifier's page for a license presentation, credential or usage copy, pasted or
+as a PDF (`/verify/licenses`).
 
 Pages only: they call the same functions as the JSON API (`api.routes.licenses_api`,
 `api.license_services.verify_license_text`), under the same rate limit for verification.
@@ -16,23 +17,18 @@ from flask import Blueprint, Response, make_response, render_template, request, 
 from api.form_tokens import form_token_valid
 from api.license_services import library, verify_license_text
 from api.rate_limit import limit_verification
-from api.routes.licenses_api import license_view, qr_svg
+from api.routes.licenses_api import held_version, license_view, pdf_response, qr_svg
 from api.routes.portal_pages import _page, _signed_in, _signed_out
 from api.routes.verify_pages import CHECK_NAMES_ZH, CHECK_STATUS_ZH
 from api.runtime import db, runtime
 from catalog.model import Subject
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import InvalidInput
+from exchange.licenses.documents import license_pdf
 from exchange.licenses.nonces import keep_presentation, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES, make_presentation
-from exchange.licenses.service import (
-    LicenseNotFound,
-    credential_of,
-    find_version,
-    holder_key,
-    holder_licenses,
-    license_of,
-)
+from exchange.licenses.pdf import is_pdf
+from exchange.licenses.service import credential_of, holder_licenses
 from exchange.licenses.verdict import LicenseVerdict
 from seals.registry import active_signer
 from seals.verdict import Status
@@ -42,7 +38,7 @@ bp = Blueprint("license_pages", __name__)
 LICENSE_CHECK_NAMES_ZH = {
     **CHECK_NAMES_ZH, "certificate_status": "证照状态（是否撤销、换发）", "validity_window": "证照有效期",
     "presentation_binding": "亮证绑定", "presentation_freshness": "亮证时效", "nonce": "一次性核验",
-    "usage_seal": "加注件印章", "usage_window": "加注件有效期",
+    "usage_seal": "加注件印章", "usage_window": "加注件有效期", "pdf_signature": "PDF 文件签章",
 }
 FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_copy": "加注件（用证副本）", "unknown": "无法识别"}
 
@@ -59,6 +55,19 @@ def wallet() -> Response:
     return _page("portal_licenses.html", citizen, licenses=views, minutes=DEFAULT_MINUTES)
 
 
+@bp.route("/portal/licenses/<identifier>/pdf")
+def download_pdf(identifier: str) -> Response:
+    """The license version as a PDF sealed by its issuer (the holder's own only)."""
+    citizen = _signed_in()
+    if citizen is None:
+        return _signed_out()
+    lib = library()
+    held = held_version(lib, identifier, citizen.id_number)
+    if held is None:
+        return _message(citizen, "您没有这本证照。", 404)
+    return pdf_response(license_pdf(db(), lib, held[1]), held[1].identifier)
+
+
 @bp.route("/portal/licenses/<identifier>/presentation", methods=["POST"])
 def present(identifier: str) -> Response:
     """亮证: the chosen items as a QR code and text, valid for a few minutes."""
@@ -66,13 +75,10 @@ def present(identifier: str) -> Response:
     if citizen is None:
         return _signed_out()
     lib, session = library(), db()
-    try:
-        version = find_version(session, identifier)
-        record = license_of(session, version)
-    except LicenseNotFound:
-        record = None
-    if record is None or record.holder_key != holder_key(lib.hash_key, Subject.PERSON, citizen.id_number):
+    held = held_version(lib, identifier, citizen.id_number)
+    if held is None:
         return _message(citizen, "您没有这本证照。", 404)
+    record, version = held
     if not form_token_valid():
         return _message(citizen, "页面已过期或来源不明，请刷新页面后重新提交。", 400)
     if version.status != "valid":
@@ -110,11 +116,14 @@ def verify() -> Response:
                                                  error="该亮证已过期或不存在，请持证人重新亮证。"), 404)
         return make_response(render_template("verify_license.html", verdict=_verdict_view(
             verify_license_text(text, None)), error=None))
-    text = request.form.get("license", "").strip()
-    if not text or len(text) > 200_000:
+    upload = request.files.get("file")
+    form: str | bytes = upload.read() if upload is not None and upload.filename else \
+        request.form.get("license", "").strip()
+    if not form or len(form) > 4_000_000 or (isinstance(form, bytes) and not is_pdf(form)):
         return make_response(render_template("verify_license.html", verdict=None,
-                                             error="请粘贴亮证内容、电子证照凭证或加注件。"), 400)
-    verdict = verify_license_text(text, request.form.get("id_number", "").strip() or None)
+                                             error="请粘贴亮证内容、电子证照凭证或加注件，或上传电子证照、加注件的 PDF 文件。"),
+                             400)
+    verdict = verify_license_text(form, request.form.get("id_number", "").strip() or None)
     return make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None))
 
 

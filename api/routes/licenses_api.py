@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from flask import Response, jsonify, url_for
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
-from api.license_services import committed, library, signed_license_status_list, use_context, verify_license_text
+from api.license_services import library, signed_license_status_list, use_context, verify_license_text, write
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.rate_limit import limit_verification
+from api.uploads import pdf_from_base64
 from api.runtime import db, runtime
 from api.schemas.licenses import (
     LicenseAmendSchema,
@@ -36,6 +37,7 @@ from api.schemas.licenses import (
     LicenseStatisticsSchema,
     LicenseTypeSchema,
     LicenseVerdictSchema,
+    UsageCopyPdfRequestSchema,
     LicenseVerifyRequestSchema,
     PresentationRequestSchema,
     PresentationSchema,
@@ -43,6 +45,7 @@ from api.schemas.licenses import (
 from catalog.model import Catalog, LicenseType, Subject
 from exchange.clients import ClientScope
 from exchange.licenses.content import printed_items
+from exchange.licenses.documents import NotAUsageCopy, license_pdf, usage_copy_pdf
 from exchange.licenses.nonces import keep_presentation, kept_presentation
 from exchange.licenses.presentation import make_presentation
 from exchange.licenses.statistics import license_statistics
@@ -72,6 +75,14 @@ from seals.registry import active_signer
 blp = Blueprint("licenses", __name__, url_prefix="/api/v1",
                 description="E-licenses: issue, amend, revoke, hold, show and verify (电子证照)")
 
+PDF_RESPONSE = {"200": {"description": "A PDF signed PAdES, with its machine form attached",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf", "licenses.present"),
+                    Subject.ORGANISATION: ("org_licenses.credential", "org_licenses.held_pdf", "org_licenses.present")}
+"""The holder's own links of a license: credential, PDF, presentations — a person's or an organisation's."""
+
 
 def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:
     catalog = lib.catalog
@@ -90,8 +101,9 @@ def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVer
         "version": version.version,
         "items": printed_items(license_type, content.items),
         "versions": versions_of(db(), record),
-        "links": {"credential": url_for("licenses.credential", identifier=version.identifier),
-                  "presentations": url_for("licenses.present", identifier=version.identifier)},
+        "links": dict(zip(("credential", "pdf", "presentations"), (
+            url_for(endpoint, identifier=version.identifier) for endpoint in
+            HOLDER_ENDPOINTS[Subject(record.holder_kind)]))),
     }
 
 
@@ -111,7 +123,8 @@ def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
                            reference=body["reference"], valid_from=body.get("valid_from"),
                            valid_until=body.get("valid_until"))
     try:
-        issued = committed(lambda session: issue_license(session, lib, client.department_code, request))
+        issued = write("issue-license",
+                       lambda session: issue_license(session, lib, client.department_code, request))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
     return license_view(lib, issued.license, issued.version), 201 if issued.created else 200
@@ -128,6 +141,16 @@ def issued_license(identifier: str) -> dict[str, Any]:
     return license_view(lib, record, _current(session, record))
 
 
+@blp.route("/licenses/<identifier>/pdf")
+@blp.doc(security=CLIENT_SECURITY, responses=PDF_RESPONSE)
+def issued_pdf(identifier: str) -> Response:
+    """The sealed PDF of a version your department issued, signed by its seal (scope licenses:write)."""
+    client = require_client(ClientScope.LICENSES_WRITE)
+    session = db()
+    _issued_by(session, client.department_code, identifier)
+    return pdf_response(license_pdf(session, library(), find_version(session, identifier)), identifier)
+
+
 @blp.route("/licenses/<identifier>/amendments", methods=["POST"])
 @blp.arguments(LicenseAmendSchema)
 @blp.response(201, LicenseSchema)
@@ -138,7 +161,8 @@ def amend(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     client = require_client(ClientScope.LICENSES_WRITE)
     lib = library()
     try:
-        version = committed(lambda session: amend_license(session, lib, client.department_code, identifier,
+        version = write("amend-license",
+                        lambda session: amend_license(session, lib, client.department_code, identifier,
                                                           body["changes"], body.get("valid_until")))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
@@ -156,7 +180,8 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     usage copies) verifies as revoked from now on."""
     client = require_client(ClientScope.LICENSES_WRITE)
     lib = library()
-    version = committed(lambda session: revoke_license(session, lib, client.department_code, identifier,
+    version = write("revoke-license",
+                    lambda session: revoke_license(session, lib, client.department_code, identifier,
                                                        body["reason"]))
     return license_view(lib, license_of(db(), version), version)
 
@@ -199,6 +224,25 @@ def use(body: dict[str, Any]) -> Response:
     return response
 
 
+@blp.route("/exchange/license-uses/usage-copy.pdf", methods=["POST"])
+@blp.arguments(UsageCopyPdfRequestSchema)
+@blp.doc(security=CLIENT_SECURITY, responses=PDF_RESPONSE)
+def usage_pdf(body: dict[str, str]) -> Response:
+    """The usage copy (加注件) your department received from 用证, as a PDF sealed by the exchange
+    (scope exchange:request). Only a usage copy that verifies — the exchange's seal, within its
+    window, the license neither superseded nor revoked — and that was made for your department."""
+    client = require_client(ClientScope.EXCHANGE_REQUEST)
+    session = db()
+    try:
+        pdf = usage_copy_pdf(session, library(), body["usage_copy"], client.department_code,
+                             runtime().settings.exchange_department, signed_license_status_list(session),
+                             datetime.now(timezone.utc))
+    except NotAUsageCopy as refused:
+        raise Problem("invalid-request", str(refused),
+                      errors=[{"pointer": "#/usage_copy", "detail": str(refused)}]) from None
+    return pdf_response(pdf, "usage-copy")
+
+
 @blp.route("/me/licenses")
 @blp.response(200, LicenseSchema(many=True))
 @blp.doc(security=CITIZEN_SECURITY)
@@ -222,6 +266,15 @@ def credential(identifier: str) -> Response:
     return response
 
 
+@blp.route("/me/licenses/<identifier>/pdf")
+@blp.doc(security=CITIZEN_SECURITY, responses=PDF_RESPONSE)
+def held_pdf(identifier: str) -> Response:
+    """Download my license version as a PDF sealed by the issuing department (any version I hold:
+    a superseded or revoked one verifies as such)."""
+    lib, version = _held(identifier)
+    return pdf_response(license_pdf(db(), lib, version), version.identifier)
+
+
 @blp.route("/me/licenses/<identifier>/presentations", methods=["POST"])
 @blp.arguments(PresentationRequestSchema)
 @blp.response(201, PresentationSchema)
@@ -230,6 +283,11 @@ def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     """亮证: show my license with only the chosen items, bound to a nonce, for a few minutes.
     The verifier checks it once (`POST /api/v1/licenses/verification`)."""
     lib, version = _held(identifier)
+    return presentation_view(lib, version, body)
+
+
+def presentation_view(lib: LicenseLibrary, version: LicenseVersionRecord, body: dict[str, Any]) -> dict[str, Any]:
+    """亮证 of a held `version` as the request `body` asks (409 unless it is current and valid)."""
     session = db()
     if version.status != "valid":
         raise Problem("conflict", "This version is not the license's current, valid version.")
@@ -247,11 +305,15 @@ def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
 @blp.arguments(LicenseVerifyRequestSchema)
 @blp.response(200, LicenseVerdictSchema)
 def verify(body: dict[str, str]) -> dict[str, Any]:
-    """Verify a license credential, a presentation (亮证; once: its nonce is then used up) or a
-    usage copy (加注件). No authentication; rate-limited per address."""
+    """Verify a license credential, a presentation (亮证; once: its nonce is then used up), a
+    usage copy (加注件), or the PDF of a license or usage copy (base64). No authentication;
+    rate-limited per address."""
     limit_verification()
-    text = body.get("license") or kept_license_text(body["reference"])
-    return verify_license_text(text, body.get("id_number")).to_dict()
+    if "pdf_base64" in body:
+        form: str | bytes = pdf_from_base64(body["pdf_base64"])
+    else:
+        form = body.get("license") or kept_license_text(body["reference"])
+    return verify_license_text(form, body.get("id_number")).to_dict()
 
 
 @blp.route("/status-lists/2")
@@ -293,6 +355,13 @@ def license_type(code: str) -> dict[str, Any]:
     return _type_view(catalog, catalog.licenses[code])
 
 
+def pdf_response(pdf: bytes, name: str) -> Response:
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def kept_license_text(reference: str) -> str:
     """The presentation kept under a QR code's reference; 404 once it expired (or never was)."""
     text = kept_presentation(db(), library().box, reference, datetime.now(timezone.utc))
@@ -331,15 +400,25 @@ def _current(session: Session, record: LicenseRecord) -> LicenseVersionRecord:
     return next(v for v in versions_of(session, record) if v.version == record.current_version)
 
 
-def _held(identifier: str) -> tuple[LicenseLibrary, LicenseVersionRecord]:
-    """The version `identifier` of a license the signed-in citizen holds (404 otherwise)."""
-    citizen = current_citizen()
-    lib, session = library(), db()
+def held_version(lib: LicenseLibrary, identifier: str, number: str,
+                 kind: Subject = Subject.PERSON) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
+    """The version `identifier` of a license the holder of `number` (an ID number, or the USCC of
+    an organisation) holds, or None."""
+    session = db()
     try:
         version = find_version(session, identifier)
         record = license_of(session, version)
     except LicenseNotFound:
-        record = None
-    if record is None or record.holder_key != holder_key(lib.hash_key, Subject.PERSON, citizen.id_number):
+        return None
+    if record.holder_key != holder_key(lib.hash_key, kind, number):
+        return None
+    return record, version
+
+
+def _held(identifier: str) -> tuple[LicenseLibrary, LicenseVersionRecord]:
+    """The version `identifier` of a license the signed-in citizen holds (404 otherwise)."""
+    lib = library()
+    held = held_version(lib, identifier, current_citizen().id_number)
+    if held is None:
         raise Problem("not-found", "You hold no license with this identifier.")
-    return lib, version
+    return lib, held[1]

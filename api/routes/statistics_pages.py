@@ -4,7 +4,10 @@ so the page needs no script and nothing from outside the city's network:
 
 - paper proofs saved per month (one bar per month);
 - how each matter's proofs were settled (one stacked bar per matter: 数据共享, 电子证照, 告知承诺,
-  直接取消, 部门核查, 仍需材料).
+  直接取消, 部门核查, 仍需材料);
+
+and the license library's figures per license type (`GET /api/v1/statistics/licenses`, the same
+`license_statistics`): licenses held, times used and paper copies avoided, per matter.
 
 Each chart has a title and a table with the same numbers as its text alternative; the detail
 table gives every figure per matter, handling department and month. Filters are a GET form.
@@ -24,7 +27,9 @@ from flask import Blueprint, Response, make_response, render_template, request
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.routes.statistics_api import statistics_view
+from api.runtime import db
 from api.schemas.statistics import StatisticsQuerySchema
+from exchange.licenses.statistics import license_statistics
 
 bp = Blueprint("statistics_pages", __name__)
 
@@ -131,6 +136,7 @@ def statistics_page() -> Response:
         segments=SEGMENTS, duration_zh=duration_zh, share=share,
         by_matter=by_matter, month_chart=month_chart(view["months"]) if by_matter else None,
         matter_chart=matter_chart(by_matter) if by_matter else None,
+        licenses=license_statistics(db(), catalog), matter_names={code: m.name_zh for code, m in catalog.matters.items()},
     )
     response = make_response(page)
     response.status_code = 400 if error else 200

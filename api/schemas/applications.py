@@ -110,6 +110,8 @@ class ItemSchema(ma.Schema):
     values = ma.fields.Dict(allow_none=True)
     as_of = ma.fields.DateTime(allow_none=True)
     receipt_id = ma.fields.String(allow_none=True)
+    license = ma.fields.String(allow_none=True, metadata={
+        "description": "The identifier of the license version in the library the values were read from"})
     commitment_id = ma.fields.String(allow_none=True)
     attempts = ma.fields.Integer()
     next_attempt_at = ma.fields.DateTime(allow_none=True)

@@ -80,6 +80,7 @@ class LicenseVersionSchema(ma.Schema):
 
 class LicenseLinksSchema(ma.Schema):
     credential = ma.fields.String(metadata={"description": "The SD-JWT credential with every disclosure (holder only)"})
+    pdf = ma.fields.String(metadata={"description": "The version as a PDF sealed by the issuer (holder only)"})
     presentations = ma.fields.String(metadata={"description": "POST here to show the license (亮证)"})
 
 
@@ -118,18 +119,20 @@ class PresentationSchema(ma.Schema):
 
 
 class LicenseVerifyRequestSchema(ma.Schema):
-    """Exactly one of the text and a presentation's reference, and optionally the holder's ID number."""
+    """Exactly one of the text, a presentation's reference and a PDF, and optionally the holder's ID number."""
 
     license = ma.fields.String(validate=ma.validate.Length(min=1, max=200_000),
                                metadata={"description": "A license credential, a presentation or a usage copy"})
     reference = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{43}$"),
                                  metadata={"description": "The reference of a presentation (from its QR code's link)"})
+    pdf_base64 = ma.fields.String(validate=ma.validate.Length(min=1, max=4_000_000),
+                                  metadata={"description": "The PDF of a license or usage copy, base64"})
     id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18))
 
     @ma.validates_schema
     def _one_input(self, data: dict[str, Any], **_kwargs: object) -> None:
-        if ("license" in data) == ("reference" in data):
-            raise ma.ValidationError("give exactly one of license and reference", "_schema")
+        if sum(name in data for name in ("license", "reference", "pdf_base64")) != 1:
+            raise ma.ValidationError("give exactly one of license, reference and pdf_base64", "_schema")
 
 
 class LicenseVerdictSchema(ma.Schema):
@@ -144,6 +147,12 @@ class LicenseVerdictSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(LicenseItemSchema))
     usage = ma.fields.Dict(allow_none=True, metadata={"description": "A usage copy's use: matter, department, "
                                                                      "purpose, case, used_at, valid_until"})
+    pdf = ma.fields.Boolean(metadata={"description": "The form came inside a signed PDF (check pdf_signature)"})
+
+
+class UsageCopyPdfRequestSchema(ma.Schema):
+    usage_copy = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200_000),
+                                  metadata={"description": "The usage copy (加注件) a 用证 answer carried"})
 
 
 class LicenseUseSchema(ma.Schema):

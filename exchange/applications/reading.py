@@ -58,7 +58,8 @@ def application_document(ctx: HandlingContext, application_id: str) -> dict[str,
             "party_label": party.label if party else None, "mode": item.mode, "mode_zh": Mode(item.mode).label_zh,
             "department": item.department, "department_name_zh": department.name_zh if department else item.department,
             "state": item.state, "state_zh": STATE_ZH[ItemState(item.state)], "detail": item.detail,
-            "values": values, "as_of": item.as_of, "receipt_id": item.receipt_id, "commitment_id": item.commitment_id,
+            "values": values, "as_of": item.as_of, "receipt_id": item.receipt_id, "license": item.license,
+            "commitment_id": item.commitment_id,
             "attempts": item.attempts, "next_attempt_at": item.next_attempt_at, "resolved_at": item.resolved_at,
         })
     decision = ctx.open(application.decision_sealed, f"decision\n{application.id}") if application.decision_sealed else None

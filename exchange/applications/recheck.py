@@ -296,7 +296,7 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
         if result.state is ItemState.RESOLVED and result.values is not None:
             mode = matter.mode_for(proof)
             source = department_source(ctx, "data", (mode if mode.pulled else Mode.DATA_SHARING).value,
-                                       proof.department, result.as_of, result.receipt_id)
+                                       proof.department, result.as_of, result.receipt_id, result.license)
             known.append(Known(proof_code, party.ref, party.label, result.values, source))
         elif result.state is ItemState.DENIED:
             notes.append(f"{proof.name_zh}（{party.label}）未能获取：{result.detail}")

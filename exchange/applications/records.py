@@ -119,6 +119,8 @@ class ApplicationItem(Base):
     values_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     as_of: Mapped[datetime | None] = mapped_column(UtcDateTime())
     receipt_id: Mapped[str | None] = mapped_column(String(36))
+    license: Mapped[str | None] = mapped_column(String(160))
+    """The identifier of the license version the values came from (a proof answered by the license library)."""
     commitment_id: Mapped[str | None] = mapped_column(String(36))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -59,6 +59,8 @@ class Pulled:
     as_of: datetime | None = None
     receipt_id: str | None = None
     retry_after: int | None = None
+    license: str | None = None
+    """The license version the exchange answered from (`source.license` of the answer), if any."""
 
 
 @dataclass(frozen=True)
@@ -130,16 +132,18 @@ def _source(ctx: HandlingContext, item: ApplicationItem) -> dict[str, object]:
     if item.state == ItemState.COMMITTED:
         return {"kind": "commitment", "commitment_id": item.commitment_id}
     kind = "investigation" if item.state == ItemState.INVESTIGATED else "data"
-    return department_source(ctx, kind, item.mode, item.department, item.as_of, item.receipt_id)
+    return department_source(ctx, kind, item.mode, item.department, item.as_of, item.receipt_id, item.license)
 
 
 def department_source(ctx: HandlingContext, kind: str, mode: str, department_code: str, as_of: datetime | None,
-                      receipt: str | None) -> dict[str, object]:
-    """Where a value from a department came from, as a decision's provenance shows it."""
+                      receipt: str | None, license: str | None = None) -> dict[str, object]:
+    """Where a value from a department came from, as a decision's provenance shows it: with
+    `license`, the identifier of the license version in the library it was read from."""
     department = ctx.catalog.departments.get(department_code)
     return {"kind": kind, "mode": mode, "department": department_code,
             "department_name": department.legal_name_zh if department else department_code,
-            "as_of": as_of.isoformat() if as_of else None, "receipt_id": receipt}
+            "as_of": as_of.isoformat() if as_of else None, "receipt_id": receipt,
+            **({"license": license} if license else {})}
 
 
 def item_bound(item: ApplicationItem) -> str:
@@ -287,8 +291,9 @@ def pull_proof(ctx: HandlingContext, client: AuthenticatedClient, envelope: Enve
                           retry_after=refused.retry_after or CONFLICT_RETRY_SECONDS)
         return Pulled(ItemState.DENIED, detail=f"{REFUSAL_ZH.get(refused.kind, '交换未获准许')}（{refused.kind}）")
     answer = result.body["answer"]
+    license = answer["source"].get("license")
     return Pulled(ItemState.RESOLVED, values=dict(answer["data"]), as_of=datetime.fromisoformat(answer["as_of"]),
-                  receipt_id=receipt_id(result.body["receipt"]))
+                  receipt_id=receipt_id(result.body["receipt"]), license=license["license"] if license else None)
 
 
 def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem, Pulled]]) -> None:
@@ -307,7 +312,7 @@ def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem,
                 row.next_attempt_at, row.resolved_at = None, now
             if pulled.values is not None:
                 row.values_sealed = ctx.seal(pulled.values, item_bound(row))
-                row.as_of, row.receipt_id = pulled.as_of, pulled.receipt_id
+                row.as_of, row.receipt_id, row.license = pulled.as_of, pulled.receipt_id, pulled.license
 
 
 def _set(ctx: HandlingContext, item_id: int, *, state: ItemState, detail: str | None) -> None:

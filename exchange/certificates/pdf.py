@@ -93,17 +93,18 @@ def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
     return output.getvalue()
 
 
-def attach_credential(pdf: bytes, credential: str) -> bytes:
-    """`pdf` with `credential` embedded as `credential.jws` (an incremental update)."""
+def attach_credential(pdf: bytes, credential: str, *, name: str = ATTACHMENT_NAME,
+                      description: str = "机读电子证明凭证（JWS）", mime_type: str = "application/jose") -> bytes:
+    """`pdf` with `credential` embedded as `name` (by default `credential.jws`; an incremental update)."""
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    data = embed.EmbeddedFileObject.from_file_data(writer, credential.encode("ascii"), mime_type="application/jose")
+    data = embed.EmbeddedFileObject.from_file_data(writer, credential.encode("ascii"), mime_type=mime_type)
     embed.embed_file(
         writer,
         embed.FileSpec(
-            file_spec_string=ATTACHMENT_NAME,
-            file_name=ATTACHMENT_NAME,
+            file_spec_string=name,
+            file_name=name,
             embedded_data=data,
-            description="机读电子证明凭证（JWS）",
+            description=description,
         ),
     )
     output = BytesIO()
@@ -140,7 +141,7 @@ def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> S
     return SignedForm(verdict, content)
 
 
-def _attachment(reader: PdfFileReader) -> str | None:
+def _attachment(reader: PdfFileReader, name: str = ATTACHMENT_NAME) -> str | None:
     root = reader.root
     if "/Names" not in root or "/EmbeddedFiles" not in root["/Names"]:
         return None
@@ -149,7 +150,7 @@ def _attachment(reader: PdfFileReader) -> str | None:
         return None
     array = files["/Names"]
     for position in range(0, len(array) - 1, 2):
-        if str(array[position]) == ATTACHMENT_NAME:
+        if str(array[position]) == name:
             stream = array[position + 1]["/EF"]["/F"]
             return stream.data.decode("ascii") if isinstance(stream, generic.StreamObject) else None
     return None
@@ -171,13 +172,7 @@ def qr_text(content: CertificateContent, qr_payload: str) -> str:
 def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> None:
     width, height = A4
     left, right = MARGIN, width - MARGIN
-    canvas.setFillColor(INK)
-    # frame: a double red rule, as on printed certificates
-    canvas.setStrokeColor(RULE)
-    canvas.setLineWidth(1.6)
-    canvas.rect(12 * mm, 12 * mm, width - 24 * mm, height - 24 * mm)
-    canvas.setLineWidth(0.5)
-    canvas.rect(14 * mm, 14 * mm, width - 28 * mm, height - 28 * mm)
+    draw_frame(canvas)
 
     title, _, subtitle = content.proof_name_zh.partition("（")
     y = height - 42 * mm
@@ -211,17 +206,7 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     rows.append([Paragraph("有效期", cell), Paragraph(validity, cell)])
     rows.append([Paragraph("用途", cell), Paragraph(content.purpose, cell)])
     table = Table(rows, colWidths=[45 * mm, right - left - 45 * mm])
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.6, INK),
-                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f3f0ea")),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("TOPPADDING", (0, 0), (-1, -1), 4),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-            ]
-        )
-    )
+    table.setStyle(label_table_style(4))
     _, used = table.wrap(right - left, y)
     y -= 7 * mm + used
     table.drawOn(canvas, left, y)
@@ -253,6 +238,30 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     )
     _, used = note.wrap(right - left, 40 * mm)
     note.drawOn(canvas, left, 20 * mm)
+
+
+def draw_frame(canvas: Canvas) -> None:
+    """The page's frame, a double red rule as on printed certificates; leaves the fill in ink."""
+    width, height = A4
+    canvas.setFillColor(INK)
+    canvas.setStrokeColor(RULE)
+    canvas.setLineWidth(1.6)
+    canvas.rect(12 * mm, 12 * mm, width - 24 * mm, height - 24 * mm)
+    canvas.setLineWidth(0.5)
+    canvas.rect(14 * mm, 14 * mm, width - 28 * mm, height - 28 * mm)
+
+
+def label_table_style(padding: float) -> TableStyle:
+    """A two-column table of labels (shaded) and values, ruled in ink."""
+    return TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.6, INK),
+            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f3f0ea")),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("TOPPADDING", (0, 0), (-1, -1), padding),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
+        ]
+    )
 
 
 def _heavy_centred(canvas: Canvas, x: float, y: float, text: str, size: float) -> None:

@@ -11,6 +11,7 @@ presentation or a usage copy carries some.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,16 @@ from typing import Any
 from exchange.certificates.model import InvalidContent
 from exchange.certificates.verdict import SignedForm, with_integrity
 from exchange.licenses.content import LICENSE_CLAIMS, LicenseContent
-from exchange.licenses.sd_jwt import SD_ALG, SdJwt, SdJwtError, disclosed_values, disclosures_for, parse_sd_jwt
+from exchange.licenses.sd_jwt import (
+    SD_ALG,
+    SdJwt,
+    SdJwtError,
+    decode_disclosure,
+    disclosed_values,
+    disclosures_for,
+    parse_sd_jwt,
+)
+from seals.b64 import b64url_decode
 from seals.checks import integrity_only
 from seals.jws import sign_jws
 from seals.keys import Signer
@@ -70,6 +80,15 @@ def registered_claims(content: LicenseContent) -> dict[str, Any]:
     if content.valid_until is not None:
         claims["exp"] = int(content.valid_until.timestamp())
     return claims
+
+
+def content_of_own(text: str) -> LicenseContent:
+    """The content of a credential (or a subset of it) the exchange itself made or stored, with
+    its disclosed items; no signature check, so never for a text from outside."""
+    credential = parse_sd_jwt(text)
+    claims = json.loads(b64url_decode(credential.issuer_jwt.split(".")[1]))
+    items = {name: value for _, name, value in map(decode_disclosure, credential.disclosures)}
+    return LicenseContent.from_claims(claims, items)
 
 
 def integrity_result(code: str, detail: str = "") -> CheckResult:

@@ -1,14 +1,12 @@
 """The license library as the first source of the proofs licenses answer.
 
-A proof whose mode is `e_license` (its default mode in the catalog) and that some license type
-answers (`LicenseType.proof`) is read from the holder's current, valid, unexpired license of
-such a type — the newest —, with the license as provenance (`SourceAnswer.provenance`: its
+A proof handled as `e_license` — in the asking matter (`Matter.mode_for`: the matter's own mode
+for the proof, else the proof's), or by default when no matter is named — and that some license
+type answers (`LicenseType.proof`) is read from the holder's current, valid, unexpired license
+of such a type — the newest —, with the license as provenance (`SourceAnswer.provenance`: its
 identifier, type and version); only when the holder has none is the proof's source department
 asked, as before. The items the proof and the license share have the same names and types (the
 catalog checks it); a proof item the license lacks is null.
-
-Limitation: the source directory does not know the matter, so a matter that overrides a proof's
-mode to `e_license` still pulls it from the source department.
 """
 
 from __future__ import annotations
@@ -23,7 +21,8 @@ from exchange.licenses.service import LicenseLibrary, current_license, stored_co
 from exchange.sources.contract import SourceAnswer
 from exchange.sources.directory import SourceDirectory
 
-Lookup = Callable[[str, str], SourceAnswer | None]
+Lookup = Callable[[str, str, str | None], SourceAnswer | None]
+"""(proof code, holder number, asking matter or None) -> the library's answer, or None to ask the department."""
 
 
 class LibraryFirstSources(SourceDirectory):
@@ -33,27 +32,32 @@ class LibraryFirstSources(SourceDirectory):
         super().__init__(inner.catalog, inner.sources)
         self._lookup = lookup
 
-    def query(self, proof_code: str, id_number: str, name: str | None = None) -> SourceAnswer:
-        return self._lookup(proof_code, id_number) or super().query(proof_code, id_number, name)
+    def query(self, proof_code: str, id_number: str, name: str | None = None, *,
+              matter: str | None = None) -> SourceAnswer:
+        return self._lookup(proof_code, id_number, matter) or super().query(proof_code, id_number, name)
 
 
 def library_first(inner: SourceDirectory, sessions: sessionmaker[Session], library: LicenseLibrary,
                   clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> SourceDirectory:
-    """`inner` with the license library in front of it for the proofs licenses answer (e_license mode)."""
+    """`inner` with the license library in front of it for the proofs licenses answer, where
+    they are handled as e_license."""
     catalog = library.catalog
     answering: dict[str, set[str]] = {}
     for license_type in catalog.licenses.values():
-        proof = catalog.proofs.get(license_type.proof or "")
-        if proof is not None and proof.mode is Mode.E_LICENSE:
-            answering.setdefault(proof.code, set()).add(license_type.code)
+        if license_type.proof in catalog.proofs:
+            answering.setdefault(license_type.proof, set()).add(license_type.code)
     if not answering:
         return inner
 
-    def lookup(proof_code: str, number: str) -> SourceAnswer | None:
+    def lookup(proof_code: str, number: str, matter_code: str | None) -> SourceAnswer | None:
         types = answering.get(proof_code)
         if types is None:
             return None
         proof = catalog.proofs[proof_code]
+        matter = catalog.matters.get(matter_code or "")
+        asked_in_matter = matter is not None and any(entry.proof == proof_code for entry in matter.proofs)
+        if (matter.mode_for(proof) if asked_in_matter else proof.mode) is not Mode.E_LICENSE:
+            return None
         with sessions() as session:
             found = current_license(session, library, types, proof.subject, number, clock())
             if found is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -45,12 +44,10 @@ from exchange.licenses.content import (
     item_problems,
     validity_window,
 )
-from exchange.licenses.credential import sign_license
+from exchange.licenses.credential import content_of_own, sign_license
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
-from exchange.licenses.sd_jwt import decode_disclosure, parse_sd_jwt
 from exchange.status_lists import StatusListKind, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
 from exchange.subjects import subject_key
-from seals.b64 import b64url_decode
 from seals.registry import active_signer
 from seals.keys import Signer
 from seals.settings import SealSettings
@@ -308,10 +305,7 @@ def credential_of(library: LicenseLibrary, version: LicenseVersionRecord) -> str
 
 def stored_content(library: LicenseLibrary, version: LicenseVersionRecord) -> LicenseContent:
     """The content of a stored version, read from its own credential (no signature check: our own row)."""
-    credential = parse_sd_jwt(credential_of(library, version))
-    claims = json.loads(b64url_decode(credential.issuer_jwt.split(".")[1]))
-    items = {name: value for _, name, value in map(decode_disclosure, credential.disclosures)}
-    return LicenseContent.from_claims(claims, items)
+    return content_of_own(credential_of(library, version))
 
 
 def current_license(session: Session, library: LicenseLibrary, license_types: Collection[str], kind: Subject,

@@ -1,6 +1,7 @@
 """How the license library is used: per license type, how many licenses are held (valid), and
-how many times departments used one through the exchange (用证, each a paper copy the holder did
-not have to bring) — in all and per matter."""
+how many times one was used — by a department through the exchange (用证, with a usage copy) or
+by a matter handler that settled a proof from it (a proof item naming the license version) —,
+each a paper copy the holder did not have to bring, in all and per matter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Catalog
+from exchange.applications.records import Application, ApplicationItem
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseUsage, LicenseVersionRecord
 
 
@@ -24,8 +26,16 @@ def license_statistics(session: Session, catalog: Catalog) -> list[dict[str, Any
         .join(LicenseVersionRecord, LicenseVersionRecord.id == LicenseUsage.version_id)
         .join(LicenseRecord, LicenseRecord.id == LicenseVersionRecord.license_id)
         .group_by(LicenseRecord.license_type, LicenseUsage.matter))
-    for license_type, matter, count in rows.all():
-        used.setdefault(license_type, {})[matter] = count
+    settled = session.execute(
+        select(LicenseRecord.license_type, Application.matter, func.count())
+        .select_from(ApplicationItem)
+        .join(Application, Application.id == ApplicationItem.application_id)
+        .join(LicenseVersionRecord, LicenseVersionRecord.identifier == ApplicationItem.license)
+        .join(LicenseRecord, LicenseRecord.id == LicenseVersionRecord.license_id)
+        .group_by(LicenseRecord.license_type, Application.matter))
+    for license_type, matter, count in [*rows.all(), *settled.all()]:
+        by_matter = used.setdefault(license_type, {})
+        by_matter[matter] = by_matter.get(matter, 0) + count
     return [{"license_type": code, "name_zh": license_type.name_zh, "held": held.get(code, 0),
              "used": sum(used.get(code, {}).values()), "paper_avoided": sum(used.get(code, {}).values()),
              "used_by_matter": used.get(code, {})}

@@ -7,7 +7,9 @@ status list, validity window, holder binding), plus the checks of the form that 
   minutes), `nonce` (its nonce is used for the first time);
 - a usage copy (加注件): `usage_seal` (sealed by the exchange) and `usage_window` (within the use's
   expiry); the verdict carries the use (matter, department, purpose, until) so a verifier sees
-  that the copy is valid only for that use.
+  that the copy is valid only for that use;
+- either of the two inside a signed PDF: `pdf_signature` (the PAdES signature, by the seal that
+  signed the attachment, over a page that states the attachment).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class LicenseCheck(str, Enum):
     NONCE = "nonce"
     USAGE_SEAL = "usage_seal"
     USAGE_WINDOW = "usage_window"
+    PDF_SIGNATURE = "pdf_signature"
 
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -52,6 +55,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "usage_malformed": ("加注件格式错误：{detail}。", "The usage copy is malformed: {detail}."),
     "usage_within": ("加注件在用证有效期内（至 {until}）。", "The usage copy is within its use's validity (until {until})."),
     "usage_expired": ("加注件已于 {until} 失效。", "The usage copy expired at {until}."),
+    "pdf_sealed": ("PDF 文件由{signer}以电子印章签章，页面与所附机读件一致，签章后未被改动。",
+                   "The PDF is signed by {signer}'s seal, its page states its attachment and is unchanged since."),
+    "pdf_signature_invalid": ("PDF 文件的签名未通过验证（{detail}）。", "The PDF's signature does not verify ({detail})."),
+    "pdf_attachment_missing": ("PDF 文件未附带机读电子证照或加注件。", "The PDF carries no license or usage copy."),
+    "pdf_mismatch": ("PDF 文件与所附机读件不符（{detail}）。",
+                     "The PDF does not agree with its attachment ({detail})."),
     "not_checked_license": ("证照本身未通过核验，跳过此项检查。", "Skipped because the license itself did not verify."),
 }
 
@@ -76,6 +85,8 @@ class LicenseVerdict:
     """The disclosed items with labels and display text (trust them only when VALID)."""
     usage: dict[str, Any] | None = None
     """A usage copy's use: matter, department, purpose, used_at, valid_until."""
+    pdf: bool = False
+    """Whether the form came inside a signed PDF (its check is `pdf_signature`)."""
 
     @property
     def status(self) -> Status:
@@ -102,4 +113,5 @@ class LicenseVerdict:
             "checks": [*base["checks"], *(result.to_dict() for result in self.form_checks)],
             "items": list(self.items),
             "usage": self.usage,
+            "pdf": self.pdf,
         }

@@ -117,8 +117,11 @@ class SourceDirectory:
         """KeyError if `department` is not a source department."""
         return self.sources[department]
 
-    def query(self, proof_code: str, id_number: str, name: str | None = None) -> SourceAnswer:
-        """Ask the proof's source department; see `Source.query`. ValueError for an unknown proof."""
+    def query(self, proof_code: str, id_number: str, name: str | None = None, *,
+              matter: str | None = None) -> SourceAnswer:
+        """Ask the proof's source department; see `Source.query`. ValueError for an unknown proof.
+        `matter`, the matter asking, is for directories that answer some proofs otherwise in some
+        matters (the license library); the departments' sources do not need it."""
         proof = self.catalog.proofs.get(proof_code)
         if proof is None:
             raise ValueError(f"unknown proof {proof_code!r}")

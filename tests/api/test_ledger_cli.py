@@ -85,3 +85,13 @@ def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_ur
     tampered = run_cli(env, "audit", "verify")
     assert tampered.returncode == 1
     assert tampered.stderr.strip() == "错误：访问日志第 2 条内容与其摘要不符（条目被修改或调换位置）；此前 1 条完整。"
+
+
+def test_every_scope_can_be_given_and_listed(env: dict[str, str]) -> None:
+    from exchange.clients import ClientScope
+
+    for scope in ClientScope:
+        added = run_cli(env, "client", "add", "MZ", "某系统", "--scope", scope.value)
+        assert added.returncode == 0 and added.stdout.strip().startswith("mzc_"), added.stderr
+        assert "权限：" + scope.value + "（" in added.stderr
+    assert run_cli(env, "client", "list").returncode == 0

@@ -26,6 +26,7 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     shown = httpx.post(live_server + issued["links"]["presentations"], headers=me,
                        json={"items": ["marital_status"]}, timeout=30).json()["presentation"]
     (tmp_path / "license.sd-jwt").write_text(credential, "utf-8")
+    (tmp_path / "license.pdf").write_bytes(httpx.get(live_server + issued["links"]["pdf"], headers=me, timeout=60).content)
     (tmp_path / "shown.txt").write_text(shown, "utf-8")
     parts = shown.split("~")
     (tmp_path / "tampered.txt").write_text("~".join([parts[0], parts[1][:-2] + "AA", parts[2]]), "utf-8")
@@ -38,6 +39,9 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     valid = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust)
     assert valid.returncode == 0, valid.stdout + valid.stderr
     assert "结论：有效。" in valid.stdout and "婚姻状况：已婚" in valid.stdout
+    as_pdf = run_cli(env, "license", "verify", str(tmp_path / "license.pdf"), "--trust", trust)
+    assert as_pdf.returncode == 0, as_pdf.stdout + as_pdf.stderr
+    assert "核验的形式：电子证照凭证（PDF 文件）" in as_pdf.stdout and "通过  pdf_signature" in as_pdf.stdout
     presented = run_cli(env, "license", "verify", str(tmp_path / "shown.txt"), "--trust", trust)
     assert presented.returncode == 0 and "核验的形式：亮证" in presented.stdout
     assert "跳过  nonce：离线核验无法检查一次性随机数是否已被使用。" in presented.stdout
@@ -50,4 +54,6 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     assert run_cli(env, "license", "export-status", trust).returncode == 0
     revoked = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust, "--json")
     assert revoked.returncode == 1 and '"revocation_reason": "issued_in_error"' in revoked.stdout
+    revoked_pdf = run_cli(env, "license", "verify", str(tmp_path / "license.pdf"), "--trust", trust, "--json")
+    assert revoked_pdf.returncode == 1 and '"revocation_reason": "issued_in_error"' in revoked_pdf.stdout
     assert person.id_number not in revoked.stdout + valid.stdout

@@ -63,3 +63,33 @@ def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, r
     verifier.click("form.verify-form button[type=submit]")
     assert verifier.locator("#verdict-result").inner_text().startswith("无效")
     assert "已被核验过" in verifier.locator("#checks").inner_text()
+
+
+def test_download_a_license_pdf_and_verify_it_on_the_page(browser: Browser, live_server: str,
+                                                          resident: DemoResident, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.goto(f"{live_server}/portal/licenses")
+    marriage = page.locator("section.license", has=page.locator("h2", has_text="结婚证"))
+    with page.expect_download() as download:
+        marriage.locator("a.download").click()
+    path = tmp_path / "license.pdf"
+    download.value.save_as(path)
+    assert path.read_bytes().startswith(b"%PDF-")
+
+    verifier = browser.new_page()
+    verifier.goto(f"{live_server}/verify/licenses")
+    verifier.set_input_files("#file", str(path))
+    verifier.click("form.verify-form button[type=submit]")
+    assert verifier.locator("#verdict-result").inner_text().startswith("有效")
+    assert "PDF 文件签章" in verifier.locator("#checks").inner_text()
+    assert "结婚证" in verifier.locator("#content").inner_text()
+
+    tampered = bytearray(path.read_bytes())
+    position = tampered.index(b"/Subject")
+    tampered[position + 7] = ord("x")
+    path.write_bytes(bytes(tampered))
+    verifier.goto(f"{live_server}/verify/licenses")
+    verifier.set_input_files("#file", str(path))
+    verifier.click("form.verify-form button[type=submit]")
+    assert verifier.locator("#verdict-result").inner_text().startswith("无效")

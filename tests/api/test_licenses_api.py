@@ -291,3 +291,66 @@ def test_a_use_request_naming_nothing_usable_is_an_input_error(settings: Setting
             "license_type": license_type, "purpose": "核验", "subject": subject})
         assert answer.status_code == 400, answer.text
         assert answer.json()["type"] == "/problems/invalid-request"
+
+
+def pdf_verdict(base: str, pdf: bytes) -> dict:
+    import base64
+
+    response = httpx.post(f"{base}/api/v1/licenses/verification", timeout=60,
+                          json={"pdf_base64": base64.b64encode(pdf).decode("ascii")})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_license_and_usage_copy_pdfs_are_sealed_and_follow_the_license(
+        settings: Settings, live_server: str, resident: DemoResident, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.pdf_tools import nss_db_trusting, run_pdfsig
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-PDF-1"),
+                        timeout=30).json()
+    me = signed_in(live_server, resident)
+    held = httpx.get(live_server + issued["links"]["pdf"], headers=me, timeout=60)
+    assert held.status_code == 200 and held.headers["content-type"] == "application/pdf"
+    by_issuer = httpx.get(f"{live_server}/api/v1/licenses/{issued['identifier']}/pdf", headers=mz, timeout=60)
+    assert by_issuer.status_code == 200
+    ga = client(settings, "GA", [ClientScope.LICENSES_WRITE])
+    assert httpx.get(f"{live_server}/api/v1/licenses/{issued['identifier']}/pdf", headers=ga).status_code == 404
+    stranger = signed_in(live_server, sample_residents(settings.sources_dir, 2)[1])
+    assert httpx.get(live_server + issued["links"]["pdf"], headers=stranger).status_code == 404
+    for pdf in (held.content, by_issuer.content):
+        result = pdf_verdict(live_server, pdf)
+        assert result["status"] == "VALID" and result["pdf"] and result["form"] == "license", result
+    root = httpx.get(f"{live_server}/api/v1/trust/root.pem").content
+    report = run_pdfsig(held.content, tmp_path, nss_db_trusting(root, tmp_path))
+    assert "Signature is Valid" in report and "Certificate is Trusted" in report and "金华市民政局" in report
+
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                      json=use_request(resident, "gzf-pdf-1"), timeout=30).json()
+    copy_url = f"{live_server}/api/v1/exchange/license-uses/usage-copy.pdf"
+    usage = httpx.post(copy_url, headers=zj, json={"usage_copy": used["usage_copy"]}, timeout=60)
+    assert usage.status_code == 200 and usage.headers["content-type"] == "application/pdf", usage.text
+    result = pdf_verdict(live_server, usage.content)
+    assert result["status"] == "VALID" and result["form"] == "usage_copy" and result["usage"]["department"] == "ZJ"
+    other = client(settings, "BDC", [ClientScope.EXCHANGE_REQUEST])
+    refused = httpx.post(copy_url, headers=other, json={"usage_copy": used["usage_copy"]})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["pointer"] == "#/usage_copy"
+    forged = httpx.post(copy_url, headers=zj, json={"usage_copy": used["usage_copy"][:-4] + "AAAA"})
+    assert forged.status_code == 400
+
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{issued['identifier']}/amendments", headers=mz,
+                         json={"changes": {"spouse_name": "李明明"}}, timeout=30).json()
+    old = pdf_verdict(live_server, held.content)
+    assert old["status"] == "INVALID" and old["revocation_reason"] == "superseded"
+    current = httpx.get(live_server + amended["links"]["pdf"], headers=me, timeout=60).content
+    assert pdf_verdict(live_server, current)["status"] == "VALID"
+    httpx.post(f"{live_server}/api/v1/licenses/{issued['identifier']}/revocation", headers=mz,
+               json={"reason": "issued_in_error"}, timeout=30)
+    for pdf, reason in ((current, "issued_in_error"), (usage.content, "superseded")):  # the copy was of version 1
+        result = pdf_verdict(live_server, pdf)
+        assert result["status"] == "INVALID" and result["revocation_reason"] == reason
+    not_pdf = pdf_verdict(live_server, b"%PDF-1.4 nothing")
+    assert not_pdf["status"] == "INVALID"

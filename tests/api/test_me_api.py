@@ -179,7 +179,7 @@ def test_without_the_dev_idp_only_the_configured_provider_is_trusted(settings: S
         assert foreign.status_code == 401
         spec = httpx.get(f"{base}/api/v1/openapi.json").json()
         assert "/dev-idp/token" not in spec["paths"]
-        assert set(spec["components"]["securitySchemes"]) == {"clientToken", "citizenAssertion"}
+        assert set(spec["components"]["securitySchemes"]) == {"clientToken", "citizenAssertion", "legalPersonAssertion"}
     app.extensions["mianzheng"].engine.dispose()
 
 

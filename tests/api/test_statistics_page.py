@@ -147,3 +147,32 @@ def test_the_dashboard_says_which_filter_is_wrong(browser: Browser, live_server:
     assert empty is not None and empty.status == 200
     assert page.locator("main .empty").inner_text() == "所选范围内还没有办事申请。"
     assert page.locator("svg").count() == 0
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_the_dashboard_shows_the_license_figures_of_the_api(browser: Browser, live_server: str, settings: Settings,
+                                                            width: int) -> None:
+    from exchange.clients import ClientScope
+    from exchange.sources.demo_data import sample_residents
+    from tests.api.test_licenses_api import client, signed_in, use_request
+
+    resident = sample_residents(settings.sources_dir, 1)[0]  # holds a 结婚证 in the demo library
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=signed_in(live_server, resident), json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj, json=use_request(resident), timeout=30)
+    assert used.status_code == 200, used.text
+    found = httpx.get(f"{live_server}/api/v1/statistics/licenses", timeout=30).json()
+
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{live_server}/statistics")
+    rows = page.locator("#table-licenses tbody tr")
+    assert rows.count() == len(found) >= 10
+    for row in found:
+        selector = f"#table-licenses tr[data-license-type={row['license_type']}]"
+        assert figures_of(page, selector) == {figure: str(row[figure]) for figure in ("held", "used", "paper_avoided")}
+        assert row["name_zh"] in page.locator(selector).inner_text()
+    marriage = page.locator("#table-licenses tr[data-license-type=MARRIAGE_CERTIFICATE]")
+    assert int(marriage.locator("[data-figure=paper_avoided]").inner_text()) >= 1
+    assert "申请公租房一件事 1 次" in marriage.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

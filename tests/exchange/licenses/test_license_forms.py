@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -14,7 +13,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk, jws
 
-from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.model import Catalog, Subject
 from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import StatusList, sign_status_list
@@ -24,7 +22,7 @@ from exchange.licenses.presentation import make_presentation
 from exchange.licenses.sd_jwt import SEPARATOR, make_disclosure, parse_sd_jwt
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from exchange.licenses.verify import verify_license
-from tests.exchange.certificates.conftest import ISSUED_AT, Pki, make_pki
+from tests.exchange.certificates.conftest import ISSUED_AT, Pki
 
 HOLDER = HolderIdentity(Subject.PERSON, "王萱", "330784197608084585")
 SPOUSE_ID = "330702199003071233"
@@ -34,16 +32,6 @@ NOW = ISSUED_AT + timedelta(minutes=10)
 ITEMS = {"certificate_no": "J330702-2020-000123", "full_name": "王萱", "id_number": HOLDER.number,
          "marital_status": "married", "registration_date": "2020-05-20", "spouse_name": "李明",
          "spouse_id_number": SPOUSE_ID, "registration_authority": "金华市婺城区民政局"}
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog(bundled_catalog_path())
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Iterator[Pki]:
-    yield from make_pki(tmp_path_factory.mktemp("pki"), catalog, ("MZ", "SJ"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,110 @@
+"""Organisations' licenses (法人电子证照) over HTTP: an organisation signed in by its legal-person
+assertion (`api.legal_person_auth`) lists the licenses it holds by its USCC (营业执照 …),
+downloads a credential or sealed PDF, and shows one (亮证) exactly as a citizen does
+(`/api/v1/org/licenses...`, the same views as `/api/v1/me/licenses...`); and the development
+identity provider's legal-person sign-in (`POST /dev-idp/legal-person/token`, registered only
+with MIANZHENG_DEV_IDP).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response
+
+from api.legal_person_auth import LEGAL_PERSON_SECURITY, current_organisation
+from api.license_services import library
+from api.openapi import Blueprint
+from api.problems import Problem
+from api.routes.dev_idp import DevTokenSchema, _provider
+from api.routes.licenses_api import held_version, license_view, pdf_response, presentation_view
+from api.runtime import db
+from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
+from catalog.errors import InvalidIdentifier
+from catalog.model import Subject
+from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH
+from exchange.legal_person import issue_dev_legal_person_assertion
+from exchange.licenses.documents import license_pdf
+from exchange.licenses.records import LicenseVersionRecord
+from exchange.licenses.service import LicenseLibrary, credential_of, holder_licenses
+
+blp = Blueprint("org_licenses", __name__, url_prefix="/api/v1/org",
+                description="An organisation's licenses (法人电子证照), by legal-person sign-in")
+dev_blp = Blueprint("dev-idp-legal-person", __name__, url_prefix="/dev-idp/legal-person",
+                    description="DEVELOPMENT legal-person sign-in (开发测试用法人登录) — demo and tests only")
+
+
+class DevLegalPersonTokenRequestSchema(ma.Schema):
+    uscc = ma.fields.String(required=True, validate=ma.validate.Length(1, 32),
+                            metadata={"example": "91330702MA2D0K9X4L"})
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, MAX_NAME_LENGTH),
+                            metadata={"example": "金华市某某科技有限公司"})
+    agent_name = ma.fields.String(required=True, validate=ma.validate.Length(1, MAX_NAME_LENGTH),
+                                  metadata={"example": "张三", "description": "Who signs in for the organisation"})
+
+
+@dev_blp.route("/token", methods=["POST"])
+@dev_blp.arguments(DevLegalPersonTokenRequestSchema)
+@dev_blp.response(200, DevTokenSchema)
+def token(body: dict[str, str]) -> dict[str, Any]:
+    """Issue a development legal-person assertion for any valid USCC and names (NOT for production)."""
+    provider = _provider()
+    try:
+        assertion = issue_dev_legal_person_assertion(provider, body["uscc"], body["name"], body["agent_name"])
+    except InvalidIdentifier as invalid:
+        raise Problem("invalid-request", f"uscc: {invalid}", errors=[{"pointer": "#/uscc", "detail": str(invalid)}]) \
+            from None
+    except ValueError as invalid:
+        raise Problem("invalid-request", f"name: {invalid}", errors=[{"pointer": "#/name", "detail": str(invalid)}]) \
+            from None
+    return {"assertion": assertion, "token_type": "Bearer", "expires_in": int(MAX_LIFETIME.total_seconds()),
+            "issuer": provider.issuer}
+
+
+@blp.route("/licenses")
+@blp.response(200, LicenseSchema(many=True))
+@blp.doc(security=LEGAL_PERSON_SECURITY)
+def mine() -> list[dict[str, Any]]:
+    """The signed-in organisation's licenses (current versions), newest first."""
+    organisation = current_organisation()
+    lib = library()
+    return [license_view(lib, record, version) for record, version in
+            holder_licenses(db(), lib.hash_key, Subject.ORGANISATION, organisation.uscc)]
+
+
+@blp.route("/licenses/<identifier>/credential")
+@blp.doc(security=LEGAL_PERSON_SECURITY, responses={"200": {"description": "The SD-JWT with every disclosure",
+                                                            "content": {"application/sd-jwt": {"schema": {"type": "string"}}}}})
+def credential(identifier: str) -> Response:
+    """Download the organisation's license credential (an SD-JWT with every item disclosable)."""
+    lib, version = _held(identifier)
+    response = Response(credential_of(lib, version), mimetype="application/sd-jwt")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blp.route("/licenses/<identifier>/pdf")
+@blp.doc(security=LEGAL_PERSON_SECURITY)
+def held_pdf(identifier: str) -> Response:
+    """The organisation's license version as a PDF sealed by the issuing department."""
+    lib, version = _held(identifier)
+    return pdf_response(license_pdf(db(), lib, version), version.identifier)
+
+
+@blp.route("/licenses/<identifier>/presentations", methods=["POST"])
+@blp.arguments(PresentationRequestSchema)
+@blp.response(201, PresentationSchema)
+@blp.doc(security=LEGAL_PERSON_SECURITY)
+def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
+    """亮证 for the organisation: only the chosen items, bound to a nonce, for a few minutes."""
+    lib, version = _held(identifier)
+    return presentation_view(lib, version, body)
+
+
+def _held(identifier: str) -> tuple[LicenseLibrary, LicenseVersionRecord]:
+    lib = library()
+    held = held_version(lib, identifier, current_organisation().uscc, Subject.ORGANISATION)
+    if held is None:
+        raise Problem("not-found", "The organisation holds no license with this identifier.")
+    return lib, held[1]

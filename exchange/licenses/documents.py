@@ -1,0 +1,50 @@
+"""The sealed PDFs the exchange hands out: a license version's (signed by the issuing
+department's seal, for the holder and the issuer) and a usage copy's (加注件, signed by the
+exchange's seal, only for a usage copy that verifies as the exchange's own and unexpired).
+
+A PDF is made when asked for, from the version's stored credential or from the usage copy the
+using department received: nothing more is stored, and each PDF says what its attachment says.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from exchange.errors import ExchangeError
+from exchange.licenses.pdf import issue_license_pdf, issue_usage_copy_pdf
+from exchange.licenses.records import LicenseVersionRecord
+from exchange.licenses.service import LicenseLibrary, credential_of, license_of
+from exchange.licenses.verdict import FORM_USAGE_COPY
+from exchange.licenses.verify import verify_license
+from seals.registry import active_signer, trust_store
+
+
+class NotAUsageCopy(ExchangeError):
+    """The text is not a valid, unexpired usage copy of this exchange for the asking department."""
+
+
+def license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersionRecord) -> bytes:
+    """The sealed PDF of `version` (any version: a superseded or revoked one verifies as such)."""
+    record = license_of(session, version)
+    signer = active_signer(session, library.seal_settings, record.issuer_department)
+    return issue_license_pdf(credential_of(library, version), library.catalog.licenses.get(record.license_type),
+                             signer)
+
+
+def usage_copy_pdf(session: Session, library: LicenseLibrary, usage_copy: str, department: str,
+                   exchange_department: str, status_list_token: str | None, now: datetime) -> bytes:
+    """The sealed PDF of a usage copy the exchange made for `department`; `NotAUsageCopy` unless
+    it verifies (the exchange's seal, within its window, the license not revoked)."""
+    exchange = library.catalog.departments[exchange_department]
+    verdict = verify_license(usage_copy, trust_store(session), status_list_token, exchange_uscc=exchange.uscc,
+                             now=now)
+    if verdict.form != FORM_USAGE_COPY or not verdict.valid or verdict.usage is None:
+        raise NotAUsageCopy("not a valid usage copy of this exchange")
+    if verdict.usage["department"] != department:
+        raise NotAUsageCopy(f"this usage copy is for {verdict.usage['department']}, not {department}")
+    content = verdict.license.content or {}
+    license_type = library.catalog.licenses.get(content.get("license", {}).get("code", ""))
+    signer = active_signer(session, library.seal_settings, exchange_department)
+    return issue_usage_copy_pdf(usage_copy.strip(), license_type, signer, exchange.legal_name_zh)

@@ -1,0 +1,75 @@
+"""An organisation holds its licenses through a legal-person sign-in on the development identity
+provider, over real HTTP: the market regulator issues a 营业执照 to a company's USCC, the company
+signs in (legal person), sees it among its licenses, downloads it and shows it (亮证) with chosen
+items once; a citizen's assertion is no legal-person sign-in, nor the other way round."""
+
+from __future__ import annotations
+
+import httpx
+
+from api.settings import Settings
+from catalog.credit_code import complete_uscc
+from exchange.clients import ClientScope
+from exchange.sources.demo_data import sample_residents
+from tests.api.test_licenses_api import client, pdf_verdict, signed_in, verdict
+
+USCC = complete_uscc("913307020000K9X4")
+NAME = "金华市婺城区某某科技有限公司"
+
+
+def business_license() -> dict:
+    return {"license_type": "BUSINESS_LICENSE_COPY", "reference": "SCJG-2026-000042",
+            "holder": {"name": NAME, "uscc": USCC},
+            "items": {"uscc": USCC, "entity_name": NAME, "entity_type": "limited_company", "legal_representative": "张三",
+                      "registered_capital": "100万元人民币", "established_date": "2020-03-18",
+                      "domicile": "浙江省金华市婺城区某某路1号", "business_scope": "软件开发；信息技术咨询服务",
+                      "registration_status": "active"}}
+
+
+def legal_person(base: str, uscc: str = USCC, name: str = NAME) -> dict[str, str]:
+    response = httpx.post(f"{base}/dev-idp/legal-person/token", json={"uscc": uscc, "name": name, "agent_name": "张三"})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['assertion']}"}
+
+
+def test_an_organisation_signs_in_as_legal_person_and_shows_its_license(settings: Settings, live_server: str) -> None:
+    scjg = client(settings, "SCJG", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=business_license(), timeout=30)
+    assert issued.status_code == 201, issued.text
+    identifier = issued.json()["identifier"]
+
+    org = legal_person(live_server)
+    wallet = httpx.get(f"{live_server}/api/v1/org/licenses", headers=org)
+    assert wallet.status_code == 200, wallet.text
+    held = next(w for w in wallet.json() if w["identifier"] == identifier)
+    assert held["license_name_zh"] == "营业执照" and held["holder_id_masked"] == USCC
+    assert held["links"]["presentations"] == f"/api/v1/org/licenses/{identifier}/presentations"
+
+    credential = httpx.get(live_server + held["links"]["credential"], headers=org).text
+    assert verdict(live_server, credential)["status"] == "VALID"
+    pdf = httpx.get(live_server + held["links"]["pdf"], headers=org, timeout=60)
+    assert pdf.status_code == 200 and pdf_verdict(live_server, pdf.content)["status"] == "VALID"
+
+    shown = httpx.post(live_server + held["links"]["presentations"], headers=org, timeout=30,
+                       json={"items": ["entity_name", "registration_status"], "minutes": 3})
+    assert shown.status_code == 201, shown.text
+    first = verdict(live_server, shown.json()["presentation"])
+    assert first["status"] == "VALID" and first["form"] == "presentation"
+    assert {i["name"]: i["text_zh"] for i in first["items"]} == {"entity_name": NAME, "registration_status": "存续"}
+    assert verdict(live_server, shown.json()["presentation"])["status"] == "INVALID"  # once
+
+    other = legal_person(live_server, complete_uscc("913307020000K9Y5"), "另一家公司")
+    assert httpx.get(f"{live_server}/api/v1/org/licenses", headers=other).json() == []
+    assert httpx.get(live_server + held["links"]["pdf"], headers=other).status_code == 404
+
+
+def test_citizen_and_legal_person_sign_ins_are_not_interchangeable(settings: Settings, live_server: str) -> None:
+    person = sample_residents(settings.sources_dir, 1)[0]
+    citizen = signed_in(live_server, person)
+    refused = httpx.get(f"{live_server}/api/v1/org/licenses", headers=citizen)
+    assert refused.status_code == 401 and "wrong-audience" in refused.json()["detail"]
+    assert httpx.get(f"{live_server}/api/v1/me/licenses", headers=legal_person(live_server)).status_code == 401
+    assert httpx.get(f"{live_server}/api/v1/org/licenses").status_code == 401
+    bad = httpx.post(f"{live_server}/dev-idp/legal-person/token", json={"uscc": "91330702MA2D0K9X4L", "name": NAME,
+                                                                     "agent_name": "张三"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["pointer"] == "#/uscc"

@@ -1,0 +1,133 @@
+"""A license version and a usage copy (加注件) as sealed PDFs: what the page says (pdftotext),
+who signed (pdfsig trusting only the city root, and our verifier), the status list followed, and
+tampered copies refused by both."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from catalog.model import Catalog
+from exchange.certificates.model import StatusEntry
+from exchange.certificates.status_list import StatusList, sign_status_list
+from exchange.licenses.content import build_license_content
+from exchange.licenses.credential import sign_license
+from exchange.licenses.pdf import issue_license_pdf, issue_usage_copy_pdf, verify_license_pdf
+from exchange.licenses.usage_copy import Use, make_usage_copy
+from tests.exchange.certificates.conftest import ISSUED_AT, Pki
+from tests.exchange.licenses.test_license_forms import HOLDER, INDEX, ITEMS, LIST_URL, NOW, SPOUSE_ID
+from tests.support.pdf_tools import nss_db_trusting, require_tool, run_pdfsig
+
+USE = Use("PUBLIC_RENTAL_HOUSING", "公共租赁住房申请", "ZJ", "金华市住房和城乡建设局", "公租房资格审核（婚姻状况）",
+          "GZF-2026-000123")
+
+
+@pytest.fixture(scope="module")
+def credential(pki: Pki, catalog: Catalog) -> str:
+    content = build_license_content(
+        license_type=catalog.licenses["MARRIAGE_CERTIFICATE"], department=catalog.departments["MZ"],
+        holder=HOLDER.held_by(), items=ITEMS, serial=8, version=2, supersedes="1.2.156.3005.2.2003.X",
+        status=StatusEntry(LIST_URL, INDEX), issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None)
+    return sign_license(content, pki.signer("MZ"))
+
+
+@pytest.fixture(scope="module")
+def license_pdf(pki: Pki, catalog: Catalog, credential: str) -> bytes:
+    return issue_license_pdf(credential, catalog.licenses["MARRIAGE_CERTIFICATE"], pki.signer("MZ"))
+
+
+@pytest.fixture(scope="module")
+def usage_pdf(pki: Pki, catalog: Catalog, credential: str) -> bytes:
+    copy = make_usage_copy(credential, ["marital_status", "spouse_name"], USE, pki.signer("SJ"),
+                           catalog.departments["SJ"].uscc, now=NOW, valid_until=NOW + timedelta(days=30))
+    return issue_usage_copy_pdf(copy.token, catalog.licenses["MARRIAGE_CERTIFICATE"], pki.signer("SJ"),
+                                catalog.departments["SJ"].legal_name_zh)
+
+
+@pytest.fixture(scope="module")
+def status_token(pki: Pki) -> str:
+    return sign_status_list(StatusList.empty(LIST_URL), pki.signer("SJ"), now=ISSUED_AT)
+
+
+def verify(pki: Pki, catalog: Catalog, pdf: bytes, token: str, **kwargs):  # type: ignore[no-untyped-def]
+    return verify_license_pdf(pdf, pki.trust(), token, exchange_uscc=catalog.departments["SJ"].uscc,
+                              catalog=catalog, **{"now": NOW, **kwargs})
+
+
+def checks(verdict) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return {c["check"]: (c["status"], c["code"]) for c in verdict.to_dict()["checks"]}
+
+
+def page_text(pdf: bytes, folder: Path) -> str:
+    pdftotext = require_tool("pdftotext", "poppler-utils")
+    path = folder / "page.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run([pdftotext, "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_license_pdf_prints_the_types_items_and_pdfsig_trusts_its_issuer(
+        pki: Pki, catalog: Catalog, license_pdf: bytes, status_token: str, tmp_path: Path) -> None:
+    text = page_text(license_pdf, tmp_path)
+    for expected in ("结婚证", "Marriage certificate", "第 2 版", "结婚证字号", "J330702-2020-000123", "婚姻状况",
+                     "已婚", "配偶姓名", "李明", "金华市民政局", "长期有效", "《婚姻登记条例》"):
+        assert expected in text, expected
+    assert HOLDER.number not in text and SPOUSE_ID not in text  # masked on the page
+    assert "330784********4585" in text
+
+    root = pki.trust().root.public_bytes(Encoding.PEM)
+    report = run_pdfsig(license_pdf, tmp_path, nss_db_trusting(root, tmp_path))
+    assert "Signature is Valid" in report and "Certificate is Trusted" in report
+    assert "金华市民政局" in report  # the signer is the issuing department's seal
+
+    verdict = verify(pki, catalog, license_pdf, status_token, id_number=HOLDER.number)
+    assert verdict.status.value == "VALID", verdict.to_dict()
+    assert verdict.form == "license" and verdict.pdf
+    assert checks(verdict)["pdf_signature"] == ("VALID", "pdf_sealed")
+    assert {row["name"] for row in verdict.items} == set(ITEMS)
+
+
+def test_the_usage_copy_pdf_states_its_use_and_is_sealed_by_the_exchange(
+        pki: Pki, catalog: Catalog, usage_pdf: bytes, status_token: str, tmp_path: Path) -> None:
+    text = page_text(usage_pdf, tmp_path)
+    for expected in ("加注件", "公共租赁住房申请", "金华市住房和城乡建设局", "GZF-2026-000123", "已婚", "李明",
+                     catalog.departments["SJ"].legal_name_zh):
+        assert expected in text, expected
+    assert "配偶身份号码" not in text  # not an item the use may receive
+
+    root = pki.trust().root.public_bytes(Encoding.PEM)
+    report = run_pdfsig(usage_pdf, tmp_path, nss_db_trusting(root, tmp_path))
+    assert "Signature is Valid" in report and "Certificate is Trusted" in report
+    assert catalog.departments["SJ"].legal_name_zh in report
+
+    verdict = verify(pki, catalog, usage_pdf, status_token)
+    assert verdict.status.value == "VALID", verdict.to_dict()
+    assert verdict.form == "usage_copy" and verdict.usage is not None and verdict.usage["department"] == "ZJ"
+    late = verify(pki, catalog, usage_pdf, status_token, now=NOW + timedelta(days=31))
+    assert checks(late)["usage_window"] == ("INVALID", "usage_expired")
+
+
+def test_superseded_and_revoked_versions_pdfs_follow_the_status_list(
+        pki: Pki, catalog: Catalog, license_pdf: bytes, usage_pdf: bytes) -> None:
+    for reason in ("superseded", "issued_in_error"):
+        token = sign_status_list(StatusList.empty(LIST_URL).revoke(INDEX, reason), pki.signer("SJ"), now=ISSUED_AT)
+        for pdf in (license_pdf, usage_pdf):
+            verdict = verify(pki, catalog, pdf, token)
+            assert verdict.status.value == "INVALID"
+            assert verdict.to_dict()["revocation_reason"] == reason
+
+
+def test_a_tampered_pdf_is_refused_by_our_verifier_and_by_pdfsig(
+        pki: Pki, catalog: Catalog, license_pdf: bytes, usage_pdf: bytes, status_token: str, tmp_path: Path) -> None:
+    for pdf, needle, forged in ((license_pdf, b"/Subject", b"/Subjecx"), (usage_pdf, b"/Keywords", b"/Keywordz")):
+        position = pdf.index(needle)
+        tampered = pdf[:position] + forged + pdf[position + len(needle):]
+        assert len(tampered) == len(pdf)
+        verdict = verify(pki, catalog, tampered, status_token)
+        assert verdict.status.value == "INVALID"
+        assert checks(verdict)["pdf_signature"][0] == "INVALID"
+        report = run_pdfsig(tampered, tmp_path)
+        assert "Signature is Valid" not in report
