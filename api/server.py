@@ -73,6 +73,9 @@ def serve(
             "timeout": 60,
             "worker_class": WORKER_CLASS,  # gunicorn's own errors as problem documents
             "control_socket_disable": True,  # one fixed path per user: the exchange and connectors would collide
+            # the app is built once, before the fork: a worker starts at once and shares those pages;
+            # building it opens no database connection, so no pooled connection crosses the fork
+            "preload_app": True,
         },
         app_factory,
     ).run()
