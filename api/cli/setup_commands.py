@@ -10,6 +10,7 @@ from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
 from api.initialise import initialise
 from api.jobs import DEFAULT_INTERVAL_SECONDS
 from api.jobs_supervisor import JobsSupervisor
+from api.metrics import multiprocess_metrics
 from api.server import serve
 from api.settings import recorded_public_url
 from catalog.versions import latest_version
@@ -42,5 +43,6 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
     with database_session() as session:
         if latest_version(session) is None:
             raise CliError("数据库尚未初始化，请先运行 mianzheng init。", EXIT_NOT_READY)
-    serve(host=host, port=port, workers=workers,
-          companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)
+    with multiprocess_metrics():
+        serve(host=host, port=port, workers=workers,
+              companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)
