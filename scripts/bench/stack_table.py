@@ -26,6 +26,7 @@ import cProfile
 import hashlib
 import os
 import pstats
+import signal
 import statistics
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the top functions of in-process rows")
     args = parser.parse_args()
     require_wrk()
-    rows: list[str] = []
+    print("| measure | mianzheng | raw baseline in the same run | ratio (median of rounds) |")
+    print("|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory(prefix="mianzheng-table-") as folder:
         minimal = Path(folder) / "minimal"
         minimal.mkdir()
@@ -80,12 +82,9 @@ def main() -> None:
             settings = Settings(var_dir=Path(folder) / name / "var", database_url=url, public_url="http://127.0.0.1:8000")
             for _ in initialise(settings):
                 pass
-            rows += exchange_rows(name, settings, minimal, args)
-            rows += audit_rows(name, settings, args)
-            rows += startup_rows(name, settings, minimal, args)
-    print("| measure | mianzheng | raw baseline in the same run | ratio (median of rounds) |")
-    print("|---|---|---|---|")
-    print("\n".join(rows))
+            for measure in (exchange_rows(name, settings, minimal, args), audit_rows(name, settings, args),
+                            startup_rows(name, settings, minimal, args)):
+                print("\n".join(measure), flush=True)
 
 
 def exchange_rows(database: str, settings: Settings, minimal: Path, args: argparse.Namespace) -> list[str]:
@@ -247,8 +246,20 @@ def _time_to_healthz(command: list[str], port: int, env: dict[str, str], cwd: Pa
                 sys.exit(f"{command[0]} exited with {process.returncode} before answering")
             time.sleep(0.01)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """TERM, then KILL the whole session if it has not ended within a minute."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # started as a session of its own
+        except ProcessLookupError:
+            process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -257,8 +268,7 @@ def _running(process: subprocess.Popen[bytes], base: str, probe: str = "/readyz"
         wait_ready(base, probe)
         yield
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        _stop(process)
 
 
 def _tree_rss(pid: int) -> int:
