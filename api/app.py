@@ -15,6 +15,7 @@ from api.problems import register_problem_handlers
 from api.request_limits import register_request_limits
 from api.security_headers import register_security_headers
 from api.domain_errors import register_domain_errors
+from api.metrics import install_metrics
 from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
 from api.routes import dev_idp_staff, license_pages, licenses_api, org_licenses
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_template_filter(beijing_time)
     app.context_processor(site_context)
     app.extensions["mianzheng"] = Runtime.start(settings)
+    install_metrics(app)
     app.teardown_appcontext(close_request_session)
 
     spec = ApiSpec(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})

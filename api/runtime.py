@@ -27,7 +27,7 @@ from catalog.loading import catalog_from_document
 from catalog.model import Catalog
 from catalog.versions import latest_version
 from exchange.answer_store import AnswerBox
-from exchange.sources.directory import SourceDirectory, build_sources
+from exchange.sources.directory import PullObserver, SourceDirectory, build_sources
 from seals.settings import SealSettings
 
 
@@ -44,6 +44,8 @@ class Runtime:
     validation_bucket: TokenBucket = field(
         default_factory=lambda: TokenBucket(VALIDATION_RATE_PER_SECOND, VALIDATION_BURST))
     """Rate limit of catalog validations, per client, in this process."""
+    pull_observer: PullObserver | None = None
+    """Told how every query to a source department ended (the served app's metrics)."""
 
     @cached_property
     def seal_settings(self) -> SealSettings:
@@ -69,7 +71,8 @@ class Runtime:
         """The source adapters of the catalog version `content_hash`, built once per process."""
         sources = self.sources.get(content_hash)
         if sources is None:
-            sources = build_sources(catalog, self.settings.sources_dir, self.settings.sources_file)
+            sources = build_sources(catalog, self.settings.sources_dir, self.settings.sources_file,
+                                    observer=self.pull_observer)
             self.sources[content_hash] = sources
         return sources
 

@@ -11,6 +11,7 @@ from gunicorn.app.base import BaseApplication
 from api.app import create_app
 from api.gunicorn_worker import WORKER_CLASS
 from api.jobs_supervisor import JobsSupervisor
+from api.metrics import worker_exited
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -48,8 +49,8 @@ def serve(
     ready_message: Callable[[str], str] = _exchange_ready_message,
     companion: JobsSupervisor | None = None,
 ) -> None:
-    """Serve until interrupted; each worker builds its own app (and database engine) with
-    `app_factory` (default: the exchange app). `companion` (the jobs' supervisor) is started and
+    """Serve until interrupted; the app (and its database engine) is built once with `app_factory`
+    (default: the exchange app) before the workers are forked. `companion` (the jobs' supervisor) is started and
     stopped by gunicorn's arbiter, never by a worker."""
     base = f"http://{host}:{port}"
 
@@ -57,6 +58,9 @@ def serve(
         if companion is not None:
             companion.start()
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        worker_exited(worker.pid)
 
     def on_exit(_server: Any) -> None:
         if companion is not None:
@@ -68,11 +72,15 @@ def serve(
             "workers": workers,
             "when_ready": when_ready,
             "on_exit": on_exit,
+            "child_exit": child_exit,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
             "timeout": 60,
             "worker_class": WORKER_CLASS,  # gunicorn's own errors as problem documents
             "control_socket_disable": True,  # one fixed path per user: the exchange and connectors would collide
+            # the app is built once, before the fork: a worker starts at once and shares those pages;
+            # building it opens no database connection, so no pooled connection crosses the fork
+            "preload_app": True,
         },
         app_factory,
     ).run()

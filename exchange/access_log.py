@@ -25,13 +25,14 @@ import hashlib
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import BigInteger, String, Text, event, func, select, text
+from sqlalchemy import BigInteger, Row, String, Text, event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -45,6 +46,8 @@ GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"mianzheng.access_log").digest()[:8], "big", signed=True)
 """The PostgreSQL advisory lock that serialises appends."""
 DEFAULT_ATTEMPTS = 5
+_VERIFY_BATCH = 10_000
+"""Rows `verify_chain` fetches at a time."""
 MAX_ID_LENGTH = 128
 """Longest request id, client id, caseworker id, case number or consent reference the log takes."""
 MAX_CODE_LENGTH = 64
@@ -332,25 +335,35 @@ def verify_chain(session: Session, *, expected_head: ChainHead | None = None) ->
     count = 0
     head: ChainHead | None = None
     anchor_seen = expected_head is None
-    rows = session.scalars(select(AccessRecord).order_by(AccessRecord.seq).execution_options(yield_per=1000))
-    for expected_seq, record in enumerate(rows, start=1):
-        if record.seq != expected_seq:
+    for expected_seq, (seq, recorded_at, prev_hash, stored_hash, *values) in enumerate(_stream_entries(session), start=1):
+        if seq != expected_seq:
             return ChainVerdict(count, head, expected_seq, ChainFault.MISSING_ENTRY)
-        if entry_hash(record.prev_hash, record.seq, record.recorded_at, record.values()) != record.entry_hash:
-            return ChainVerdict(count, head, record.seq, ChainFault.CONTENT_CHANGED)
-        if record.prev_hash != previous:
-            return ChainVerdict(count, head, record.seq, ChainFault.BROKEN_LINK)
-        if expected_head is not None and record.seq == expected_head.seq:
-            if record.entry_hash != expected_head.entry_hash:
-                return ChainVerdict(count, head, record.seq, ChainFault.HEAD_MISMATCH)
+        if entry_hash(prev_hash, seq, recorded_at, dict(zip(ENTRY_FIELDS, values))) != stored_hash:
+            return ChainVerdict(count, head, seq, ChainFault.CONTENT_CHANGED)
+        if prev_hash != previous:
+            return ChainVerdict(count, head, seq, ChainFault.BROKEN_LINK)
+        if expected_head is not None and seq == expected_head.seq:
+            if stored_hash != expected_head.entry_hash:
+                return ChainVerdict(count, head, seq, ChainFault.HEAD_MISMATCH)
             anchor_seen = True
-        previous = record.entry_hash
+        previous = stored_hash
         count += 1
-        head = ChainHead(record.seq, record.entry_hash)
+        head = ChainHead(seq, stored_hash)
     if not anchor_seen:
         assert expected_head is not None
         return ChainVerdict(count, head, (head.seq + 1) if head else 1, ChainFault.HEAD_MISMATCH)
     return ChainVerdict(count, head)
+
+
+def _stream_entries(session: Session) -> Iterator[Row[Any]]:
+    """Every entry in sequence order as a plain row (seq, recorded_at, prev_hash, entry_hash, then
+    the ENTRY_FIELDS), fetched in batches through a server-side cursor where the database has one,
+    so memory stays bounded however long the log is."""
+    columns = [getattr(AccessRecord, name) for name in ("seq", "recorded_at", "prev_hash", "entry_hash", *ENTRY_FIELDS)]
+    rows = session.connection().execute(select(*columns).order_by(AccessRecord.seq),
+                                        execution_options={"stream_results": True, "yield_per": _VERIFY_BATCH})
+    for batch in rows.partitions():
+        yield from batch
 
 
 def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, offset: int = 0) -> AccessPage:

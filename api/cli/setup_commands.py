@@ -10,6 +10,7 @@ from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
 from api.initialise import initialise
 from api.jobs import DEFAULT_INTERVAL_SECONDS
 from api.jobs_supervisor import JobsSupervisor
+from api.metrics import multiprocess_metrics
 from api.server import serve
 from api.settings import recorded_public_url
 from catalog.versions import latest_version
@@ -29,14 +30,19 @@ def init_command() -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="工作进程数")
 @click.option("--jobs-interval", default=DEFAULT_INTERVAL_SECONDS, show_default=True, type=click.FloatRange(min=0),
               help="定时任务（恢复等待中的申请、告知承诺事后核查）间隔秒数；0 表示不在本机运行")
-def serve_command(host: str, port: int, workers: int, jobs_interval: float) -> None:
+@click.option("--init", "initialise_first", is_flag=True,
+              help="启动前先执行 mianzheng init（同一进程，省去再次加载程序的时间）")
+def serve_command(host: str, port: int, workers: int, jobs_interval: float, initialise_first: bool) -> None:
     """用 gunicorn 启动服务（请先运行 mianzheng init），并在独立进程中运行定时任务。
 
     未设置 MIANZHENG_PUBLIC_URL、init 也未记录对外地址时，对外地址随 --host 与 --port 而定。"""
     if "MIANZHENG_PUBLIC_URL" not in os.environ and recorded_public_url(settings().var_dir) is None:
         os.environ["MIANZHENG_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if initialise_first:
+        init_command.callback()  # type: ignore[misc]
     with database_session() as session:
         if latest_version(session) is None:
             raise CliError("数据库尚未初始化，请先运行 mianzheng init。", EXIT_NOT_READY)
-    serve(host=host, port=port, workers=workers,
-          companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)
+    with multiprocess_metrics():
+        serve(host=host, port=port, workers=workers,
+              companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)

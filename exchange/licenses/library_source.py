@@ -29,7 +29,7 @@ class LibraryFirstSources(SourceDirectory):
     """`inner`'s sources, asked only when `lookup` finds no license for the proof and subject."""
 
     def __init__(self, inner: SourceDirectory, lookup: Lookup) -> None:
-        super().__init__(inner.catalog, inner.sources)
+        super().__init__(inner.catalog, inner.sources, inner.observer)
         self._lookup = lookup
 
     def query(self, proof_code: str, id_number: str, name: str | None = None, *,

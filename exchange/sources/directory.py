@@ -21,7 +21,7 @@ reuse it: it holds each source's circuit breaker and connections.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ import marshmallow as ma
 import yaml
 
 from catalog.model import Catalog
-from exchange.sources.contract import Source, SourceAnswer
+from exchange.sources.contract import (Source, SourceAnswer, SourceError, SourceProtocolError, SourceRejected,
+                                       SourceUnavailable, SubjectNotFound)
 from exchange.sources.http_source import HttpSource, HttpSourceSettings
 from exchange.sources.inprocess_source import InProcessSource
 from exchange.sources.records import department_database
@@ -106,12 +107,24 @@ def source_departments(catalog: Catalog) -> tuple[str, ...]:
     return tuple(code for code in catalog.departments if code in holders)
 
 
+PullObserver = Callable[[str, str, Source], None]
+"""Told (department, outcome, source) after each query: outcome is one of PULL_OUTCOMES' values,
+"answered", or "error" for anything unexpected."""
+PULL_OUTCOMES: dict[type[SourceError], str] = {
+    SubjectNotFound: "not_found",
+    SourceUnavailable: "unavailable",
+    SourceRejected: "rejected",
+    SourceProtocolError: "protocol_error",
+}
+
+
 class SourceDirectory:
     """The source of every source department; `query` routes a proof to its department."""
 
-    def __init__(self, catalog: Catalog, sources: Mapping[str, Source]) -> None:
+    def __init__(self, catalog: Catalog, sources: Mapping[str, Source], observer: PullObserver | None = None) -> None:
         self.catalog = catalog
         self.sources = dict(sources)
+        self.observer = observer
 
     def source(self, department: str) -> Source:
         """KeyError if `department` is not a source department."""
@@ -125,14 +138,24 @@ class SourceDirectory:
         proof = self.catalog.proofs.get(proof_code)
         if proof is None:
             raise ValueError(f"unknown proof {proof_code!r}")
-        return self.sources[proof.department].query(proof_code, id_number, name)
+        source = self.sources[proof.department]
+        if self.observer is None:
+            return source.query(proof_code, id_number, name)
+        try:
+            answer = source.query(proof_code, id_number, name)
+        except Exception as error:
+            self.observer(proof.department, PULL_OUTCOMES.get(type(error), "error"), source)
+            raise
+        self.observer(proof.department, "answered", source)
+        return answer
 
     def close(self) -> None:
         for source in self.sources.values():
             source.close()
 
 
-def build_sources(catalog: Catalog, folder: Path, sources_file: Path | None = None) -> SourceDirectory:
+def build_sources(catalog: Catalog, folder: Path, sources_file: Path | None = None,
+                  observer: PullObserver | None = None) -> SourceDirectory:
     """A source for every source department: as the sources file says, else in-process
     from `folder/<DEPT>.db`."""
     configs = load_sources_file(sources_file, catalog) if sources_file is not None else {}
@@ -143,4 +166,4 @@ def build_sources(catalog: Catalog, folder: Path, sources_file: Path | None = No
             sources[department] = HttpSource(department, config, catalog)
         else:
             sources[department] = InProcessSource(department, config, catalog)
-    return SourceDirectory(catalog, sources)
+    return SourceDirectory(catalog, sources, observer)

@@ -1,6 +1,6 @@
 """Exchange requests per second and p50/p99 latency at 1, 8 and 32 concurrent clients,
 against the served app (gunicorn, as `mianzheng serve` runs it), next to a trivial endpoint
-(`/healthz`) of the same app measured by the same load generator in the same run.
+(`/healthz`) of the same app measured by the same load generator (wrk) in the same run.
 
     python scripts/bench/exchange_bench.py [--seconds 5] [--workers 2] [--database-url URL]
 
@@ -12,13 +12,8 @@ The load generator shares the machine with the server, so compare the ratio, not
 
 from __future__ import annotations
 
-import itertools
-import os
-import threading
+import json
 import time
-from collections.abc import Callable
-
-import httpx
 
 from api.database import standalone_session
 from api.secrets import SUBJECT_HASH_KEY, read_secret
@@ -28,7 +23,7 @@ from exchange.clients import ClientScope, register_client
 from exchange.consent import Channel, ConsentRequest, grant_consent
 from exchange.sources.demo_data import sample_residents
 from exchange.subjects import subject_key
-from served import measure, served_installation
+from served import Load, lua_string, served_installation, wrk_load
 
 CONCURRENCY = (1, 8, 32)
 RESIDENTS = 400
@@ -36,18 +31,23 @@ RESIDENTS = 400
 
 def main() -> None:
     with served_installation(__doc__.splitlines()[0]) as (args, settings, base):
-        token, people = _prepare(settings)
+        lua = exchange_request_lua(*prepare_exchange(settings))
         print(f"{'clients':>7}  {'endpoint':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   ratio")
         for clients in CONCURRENCY:
-            trivial = measure(lambda c: c.get(f"{base}/healthz"), clients, args.seconds)
-            request = _exchange_request(base, token, people)
-            exchange = measure(request, clients, args.seconds)
-            for name, result in (("GET /healthz", trivial), ("POST /exchange/requests", exchange)):
-                ratio = f"{result.rate / trivial.rate:6.2f}" if name != "GET /healthz" else ""
-                print(f"{clients:>7}  {name:<26} {result.rate:>8.0f} {result.p50:>8.1f} {result.p99:>8.1f}   {ratio}")
+            trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
+            exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, lua)
+            _print_row(clients, "GET /healthz", trivial, "")
+            _print_row(clients, f"POST {EXCHANGE_PATH}", exchange, f"{exchange.rate / trivial.rate:6.3f}")
 
 
-def _prepare(settings: Settings) -> tuple[str, list[tuple[str, str]]]:
+EXCHANGE_PATH = "/api/v1/exchange/requests"
+
+
+def _print_row(clients: int, name: str, result: Load, ratio: str) -> None:
+    print(f"{clients:>7}  {name:<26} {result.rate:>8.0f} {result.p50:>8.1f} {result.p99:>8.1f}   {ratio}")
+
+
+def prepare_exchange(settings: Settings) -> tuple[str, list[tuple[str, str]]]:
     """A client token for the housing bureau, and demo residents who consented."""
     hash_key = read_secret(settings, SUBJECT_HASH_KEY)
     residents = sample_residents(settings.sources_dir, RESIDENTS)
@@ -60,20 +60,34 @@ def _prepare(settings: Settings) -> tuple[str, list[tuple[str, str]]]:
     return token, [(person.name, person.id_number) for person in residents]
 
 
-def _exchange_request(base: str, token: str, people: list[tuple[str, str]]) -> Callable[[httpx.Client], httpx.Response]:
-    numbers = itertools.count()
-    lock = threading.Lock()
-
-    def send(client: httpx.Client) -> httpx.Response:
-        with lock:
-            n = next(numbers)
-        name, id_number = people[n % len(people)]
-        return client.post(f"{base}/api/v1/exchange/requests", headers={"Authorization": f"Bearer {token}"}, json={
-            "request_id": f"bench-{os.getpid()}-{time.monotonic_ns()}-{n}", "caseworker_id": "bench",
-            "case_number": f"B-{n}", "matter": "PUBLIC_RENTAL_HOUSING", "proof": "NO_HOUSING",
-            "purpose": "压测", "subject": {"id_number": id_number, "name": name}})
-
-    return send
+def exchange_request_lua(token: str, people: list[tuple[str, str]]) -> str:
+    """A wrk script posting one exchange request per call: a new request id (thread, counter and
+    the time the script was made) and the next consenting resident each time."""
+    subjects = ",\n".join(lua_string(json.dumps({"id_number": i, "name": n}, ensure_ascii=False)) for n, i in people)
+    common = {"caseworker_id": "bench", "matter": "PUBLIC_RENTAL_HOUSING", "proof": "NO_HOUSING", "purpose": "压测"}
+    return f"""
+local subjects = {{
+{subjects}
+}}
+local common = {lua_string(json.dumps(common, ensure_ascii=False)[1:-1])}
+local run = "{time.time_ns()}"
+local threads = 0
+local counter = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  counter = counter + 1
+  local n = counter * 2 + tid
+  local body = '{{"request_id":"bench-' .. run .. '-' .. tid .. '-' .. counter .. '","case_number":"B-' .. n .. '",'
+    .. common .. ',"subject":' .. subjects[n % #subjects + 1] .. '}}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
 
 
 if __name__ == "__main__":

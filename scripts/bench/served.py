@@ -1,11 +1,16 @@
-"""What the benchmarks of the served app share: `mianzheng serve` (gunicorn) on a free port, and a
-load generator of concurrent HTTP clients measuring rate and p50/p99 latency. The generator runs
-on the same machine as the server, so compare ratios measured in the same run, not rates."""
+"""What the benchmarks of the served app share: `mianzheng serve` (gunicorn) on a free port, and
+load generators measuring rate and p50/p99 latency: wrk (`wrk_load`, a C load generator driven by
+a Lua script, for the rows compared with a trivial endpoint) and concurrent Python clients
+(`measure`, for slow multi-step requests where the generator's own cost does not matter). The
+generator runs on the same machine as the server, so compare ratios measured in the same run, not
+rates."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -15,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -83,6 +89,59 @@ def measure(send: Callable[[httpx.Client], httpx.Response], clients: int, second
     if failures:
         sys.exit(f"{len(failures)} requests failed, e.g. HTTP {failures[0]}")
     return Result(latencies, time.monotonic() - started)
+
+
+WRK_INSTALL = "sudo apt-get install -y wrk"
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured: requests per second and latency percentiles in milliseconds."""
+
+    rate: float
+    p50: float
+    p99: float
+
+
+def require_wrk() -> str:
+    """wrk's path, or exit naming the command that installs it."""
+    found = shutil.which("wrk")
+    if found is None:
+        sys.exit(f"wrk (the load generator) is not installed: {WRK_INSTALL}")
+    return found
+
+
+_WRK_REPORT = """
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\\n{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"status_errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def wrk_load(url: str, clients: int, seconds: float, lua: str = "") -> Load:
+    """Drive `url` with wrk: `clients` connections for `seconds`. `lua` may define wrk's
+    `request()` (e.g. a POST with a new body each time); any non-2xx/3xx answer or socket
+    error ends the benchmark, since the rate of failed requests would mean nothing."""
+    wrk = require_wrk()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as script:
+        script.write(lua + _WRK_REPORT)
+        script.flush()
+        completed = subprocess.run(
+            [wrk, "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+             "-s", script.name, url], capture_output=True, text=True, check=True)
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    if report["errors"] or report["status_errors"]:
+        sys.exit(f"wrk: {report['status_errors']} failed answers, {report['errors']} socket errors on {url}\n"
+                 f"{completed.stdout}")
+    return Load(report["requests"] / (report["duration_us"] / 1e6), report["p50_us"] / 1000, report["p99_us"] / 1000)
+
+
+def lua_string(text: str) -> str:
+    """`text` as a Lua string literal (long brackets: no escapes needed)."""
+    return f"[==[{text}]==]"
 
 
 def serve(var_dir: Path, database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:

@@ -43,6 +43,24 @@ def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) 
     assert f"{base}/catalog" in output and f"{base}/portal" in output and f"{base}/verify" in output
 
 
+@pytest.mark.slow
+def test_serve_init_sets_up_a_fresh_installation_then_serves_from_one_process(database_url: str,
+                                                                             tmp_path: Path) -> None:
+    port = free_port()
+    env = {**cli_environment(database_url, tmp_path / "var"), "MIANZHENG_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    server = subprocess.Popen([MIANZHENG, "serve", "--init", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        assert "无房证明" in httpx.get(f"{base}/catalog", params={"q": "公租房"}).text
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert "数据库结构已是最新。" in output and "初始化完成。" in output
+    assert output.index("初始化完成。") < output.index("免证服务已启动")
+
+
 def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
     result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var"), "serve")
     assert result.returncode == 4

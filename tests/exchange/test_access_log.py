@@ -85,6 +85,17 @@ def test_tampering_names_the_first_bad_entry(session: Session, tamper: str, firs
     assert verdict.entries == first_bad - 1
 
 
+def test_a_tampered_entry_past_the_first_fetched_batch_is_named(session: Session,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("exchange.access_log._VERIFY_BATCH", 3)
+    _append(session, 10)
+    assert verify_chain(session).entries == 10
+    session.execute(text("UPDATE access_log SET case_number = 'GZF-2026-9999' WHERE seq = 8"))
+    session.commit()
+    verdict = verify_chain(session)
+    assert (verdict.first_bad_seq, verdict.fault, verdict.entries) == (8, ChainFault.CONTENT_CHANGED, 7)
+
+
 def test_reordering_entries_is_detected(session: Session) -> None:
     _append(session, 6)
     for statement in ("UPDATE access_log SET seq = -1 WHERE seq = 3",

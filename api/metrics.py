@@ -1,0 +1,179 @@
+"""Operators' metrics in the Prometheus text format at `GET /metrics`.
+
+- `mianzheng_http_requests_total{method,route,status}` and
+  `mianzheng_http_request_duration_seconds{method,route}`: per route template (`/api/v1/certificates/<serial>`),
+  never the raw path, which may carry an identifier;
+- `mianzheng_source_pulls_total{department,outcome}`: every query to a source department and how it ended;
+- `mianzheng_source_breaker_state{department}`: 0 closed, 1 half-open, 2 open, as of the last pull (worst
+  across the live workers);
+- `mianzheng_jobs_heartbeat_age_seconds`: seconds since the jobs last finished a pass (absent until they have);
+- `mianzheng_queue_depth{queue}`: applications resolving or waiting, pulls waiting for a source, open
+  investigation tasks, pending commitment checks — counted in the database at each scrape.
+
+No label carries personal data. Under gunicorn every worker writes its figures to files in a folder
+of its own (`multiprocess_metrics`, prometheus_client's multiprocess mode) and a scrape sums them;
+elsewhere (tests, a single process) they live in the process. prometheus_client chooses between the
+two when it is first imported, so it is imported only once the app is built (`install_metrics`).
+
+The endpoint answers only clients on the loopback interface (a local scraper or agent): queue
+depths and breaker states are operational details, not public information. A reverse proxy in
+front of the service must not forward `/metrics`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+from flask import Flask, Response, g, request
+from sqlalchemy import func, select
+
+from api.problems import Problem
+from api.runtime import runtime
+from exchange.applications.investigation import OPEN
+from exchange.applications.records import (ApplicationItem, ApplicationStatus, Application, CommitmentRecord,
+                                           CommitmentStatus, InvestigationTask, ItemState)
+from exchange.job_heartbeats import JOBS_NAME, JobHeartbeat
+from exchange.sources.breaker import BreakerState
+from exchange.sources.contract import Source
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+BREAKER_CODES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+_UNMATCHED = "<unmatched>"
+"""The route label of a request no route matched (a 404): its path is not recorded."""
+
+
+@contextmanager
+def multiprocess_metrics() -> Iterator[None]:
+    """For `mianzheng serve`: a fresh folder for the workers' metric files, named in the environment
+    (the workers and the jobs process inherit it) before prometheus_client is first imported;
+    removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="mianzheng-metrics-")
+    os.environ[MULTIPROCESS_VARIABLE] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker_exited(pid: int) -> None:
+    """gunicorn's child_exit hook: the dead worker's live gauges no longer count."""
+    if os.environ.get(MULTIPROCESS_VARIABLE):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+def install_metrics(app: Flask) -> None:
+    """Time and count every request of `app` and its pulls, and serve `GET /metrics`."""
+    app.extensions["mianzheng"].pull_observer = record_pull
+    app.before_request(_start_timer)
+    app.after_request(_record_request)
+    app.add_url_rule("/metrics", "metrics", _metrics)
+
+
+def record_pull(department: str, outcome: str, source: Source) -> None:
+    """A source department's query ended with `outcome`; its breaker's state as it stands now."""
+    instruments = _instruments()
+    instruments["pulls"].labels(department, outcome).inc()
+    breaker = getattr(source, "breaker", None)
+    if breaker is not None:
+        instruments["breaker"].labels(department).set(BREAKER_CODES[breaker.state])
+
+
+@cache
+def _instruments() -> dict[str, Any]:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    return {
+        "requests": Counter("mianzheng_http_requests", "HTTP requests answered", ["method", "route", "status"]),
+        "latency": Histogram("mianzheng_http_request_duration_seconds", "Time to answer an HTTP request",
+                             ["method", "route"],
+                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)),
+        "pulls": Counter("mianzheng_source_pulls", "Queries to source departments", ["department", "outcome"]),
+        "breaker": Gauge("mianzheng_source_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open",
+                         ["department"], multiprocess_mode="livemax"),
+    }
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _record_request(response: Response) -> Response:
+    started = g.pop("metrics_started", None)
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule is not None else _UNMATCHED
+        instruments = _instruments()
+        instruments["requests"].labels(request.method, route, str(response.status_code)).inc()
+        instruments["latency"].labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+def _metrics() -> Response:
+    if not _from_loopback(request.remote_addr):
+        raise Problem("not-found", "The requested URL was not found on the server.")
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    _instruments()
+    figures = _database_figures()
+
+    class _DatabaseCollector:
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            queues = GaugeMetricFamily("mianzheng_queue_depth", "Work waiting, counted in the database", labels=["queue"])
+            for queue, depth in figures["queues"].items():
+                queues.add_metric([queue], depth)
+            yield queues
+            if figures["heartbeat_age"] is not None:
+                yield GaugeMetricFamily("mianzheng_jobs_heartbeat_age_seconds",
+                                        "Seconds since the jobs last finished a pass", value=figures["heartbeat_age"])
+
+    scrape = CollectorRegistry()
+    scrape.register(_DatabaseCollector())
+    if os.environ.get(MULTIPROCESS_VARIABLE):
+        MultiProcessCollector(scrape)
+        body = generate_latest(scrape)
+    else:
+        from prometheus_client import REGISTRY
+
+        body = generate_latest(REGISTRY) + generate_latest(scrape)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+def _database_figures() -> dict[str, Any]:
+    with runtime().sessions() as session:
+        statuses = dict(session.execute(
+            select(Application.status, func.count()).where(
+                Application.status.in_([ApplicationStatus.RESOLVING, ApplicationStatus.WAITING]))
+            .group_by(Application.status)).all())
+        queues = {
+            "applications_resolving": statuses.get(ApplicationStatus.RESOLVING.value, 0),
+            "applications_waiting": statuses.get(ApplicationStatus.WAITING.value, 0),
+            "pulls_waiting": session.scalar(select(func.count()).select_from(ApplicationItem)
+                                            .where(ApplicationItem.state == ItemState.WAITING)) or 0,
+            "investigation_tasks_open": session.scalar(select(func.count()).select_from(InvestigationTask)
+                                                       .where(InvestigationTask.status == OPEN)) or 0,
+            "commitments_pending": session.scalar(select(func.count()).select_from(CommitmentRecord)
+                                                  .where(CommitmentRecord.status == CommitmentStatus.PENDING)) or 0,
+        }
+        beat_at = session.scalar(select(JobHeartbeat.beat_at).where(JobHeartbeat.name == JOBS_NAME))
+    age = (datetime.now(timezone.utc) - beat_at).total_seconds() if beat_at is not None else None
+    return {"queues": queues, "heartbeat_age": age}
+
+
+def _from_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,288 @@
+"""The speed table: each measure next to its raw baseline measured in the same run, as medians of
+per-round ratios, printed in Markdown.
+
+    python scripts/bench/stack_table.py [--rounds 3] [--seconds 3] [--postgres-url URL]
+                                        [--audit-entries 100000] [--profile]
+
+Rows (every served row drives gunicorn, as `mianzheng serve` runs it, with wrk):
+- signed exchange answers/s at 1, 8 and 32 clients (and p99 at 8) vs `GET /healthz` of the same app;
+- `mianzheng audit verify` entries/s vs a plain DB-API cursor + hashlib over the same rows, and the
+  peak memory of the `mianzheng audit verify` process;
+- server memory (RSS summed over gunicorn's process tree: arbiter, 2 workers, the jobs process)
+  vs a minimal Flask app served by gunicorn with 2 workers;
+- warm `scripts/serve` to its first `/healthz` vs the minimal Flask app's gunicorn to its first answer.
+Each runs on SQLite, and on PostgreSQL too when --postgres-url names an empty database (it is
+filled). Certificate issuance and verification rows: certificates_bench.py; 公租房 decisions:
+applications_bench.py.
+
+--profile prints the top functions (cProfile, cumulative time) of the in-process rows (audit
+verify); for the served rows, profile a worker with `py-spy top --pid PID` while the row runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import os
+import pstats
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.orm import Session
+
+from api.initialise import initialise
+from api.settings import Settings
+from exchange.access_log import ENTRY_FIELDS, GENESIS_HASH, AccessRecord, entry_hash, verify_chain
+from exchange_bench import EXCHANGE_PATH, exchange_request_lua, prepare_exchange
+from served import free_port, require_wrk, serve, wait_ready, wrk_load
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = (1, 8, 32)
+MINIMAL_APP = '''from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per load measurement")
+    parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database to fill")
+    parser.add_argument("--audit-entries", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="print the top functions of in-process rows")
+    args = parser.parse_args()
+    require_wrk()
+    print("| measure | mianzheng | raw baseline in the same run | ratio (median of rounds) |")
+    print("|---|---|---|---|", flush=True)
+    with tempfile.TemporaryDirectory(prefix="mianzheng-table-") as folder:
+        minimal = Path(folder) / "minimal"
+        minimal.mkdir()
+        (minimal / "minimal_app.py").write_text(MINIMAL_APP)
+        databases = [("SQLite", f"sqlite:///{Path(folder) / 'bench.db'}")]
+        if args.postgres_url:
+            databases.append(("PostgreSQL", args.postgres_url))
+        for name, url in databases:
+            settings = Settings(var_dir=Path(folder) / name / "var", database_url=url, public_url="http://127.0.0.1:8000")
+            for _ in initialise(settings):
+                pass
+            for measure in (exchange_rows(name, settings, minimal, args), audit_rows(name, settings, args),
+                            startup_rows(name, settings, minimal, args)):
+                print("\n".join(measure), flush=True)
+
+
+def exchange_rows(database: str, settings: Settings, minimal: Path, args: argparse.Namespace) -> list[str]:
+    """Exchange answers/s vs /healthz per client count, and server memory vs the minimal app."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = serve(settings.var_dir, settings.database_url, port, 2)
+    with _running(server, base):
+        lua = exchange_request_lua(*prepare_exchange(settings))
+        rounds: dict[int, list[tuple[float, float, float]]] = {clients: [] for clients in CLIENTS}
+        for _ in range(args.rounds):
+            for clients in CLIENTS:
+                trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
+                exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, lua)
+                rounds[clients].append((exchange.rate, trivial.rate, exchange.p99))
+        ours_memory = _tree_rss(server.pid)  # `mianzheng serve` is gunicorn's arbiter
+    baseline_memory = _minimal_memory(minimal)
+    ours = " / ".join(f"{statistics.median(r[0] for r in rounds[c]):,.0f}" for c in CLIENTS)
+    raw = " / ".join(f"{statistics.median(r[1] for r in rounds[c]):,.0f}" for c in CLIENTS)
+    ratio = " / ".join(f"{statistics.median(r[0] / r[1] for r in rounds[c]):.3f}" for c in CLIENTS)
+    p99 = statistics.median(r[2] for r in rounds[8])
+    return [
+        f"| signed exchange answers/s, {database}, 1 / 8 / 32 clients | {ours} per s; p99 at 8 clients "
+        f"{p99:.0f} ms | `/healthz` {raw} per s | {ratio} |",
+        f"| server memory, 2 workers + jobs, {database} | {ours_memory / 2**20:.0f} MB | minimal Flask app, "
+        f"2 workers, {baseline_memory / 2**20:.0f} MB | {ours_memory / baseline_memory:.1f}× |",
+    ]
+
+
+def audit_rows(database: str, settings: Settings, args: argparse.Namespace) -> list[str]:
+    """`audit verify` entries/s vs a plain cursor + hashlib, and the CLI's peak memory."""
+    engine = create_engine(settings.database_url)
+    fill_access_log(engine, args.audit_entries)
+    ours, raw = [], []
+    for _ in range(args.rounds):
+        ours.append(_rate(lambda: _verify(engine), args.audit_entries, args.profile and not ours))
+        raw.append(_rate(lambda: _raw_chain(engine), args.audit_entries, False))
+    peak = _cli_peak_rss(settings, ["audit", "verify"])
+    engine.dispose()
+    ratio = statistics.median(o / r for o, r in zip(ours, raw))
+    return [f"| `mianzheng audit verify`, {args.audit_entries:,} entries, {database} | "
+            f"{statistics.median(ours):,.0f} entries/s; CLI peak RSS {peak / 2**20:.0f} MB | plain cursor + hashlib "
+            f"{statistics.median(raw):,.0f}/s | {ratio:.2f} |"]
+
+
+def startup_rows(database: str, settings: Settings, minimal: Path, args: argparse.Namespace) -> list[str]:
+    """Warm `scripts/serve` to its first /healthz vs the minimal Flask app under gunicorn."""
+    env = {**os.environ, "MIANZHENG_VAR_DIR": str(settings.var_dir), "MIANZHENG_DATABASE_URL": settings.database_url}
+    ours, raw = [], []
+    warm = free_port()
+    _time_to_healthz([str(ROOT / "scripts" / "serve"), "--port", str(warm)], warm, env, ROOT)  # warm-up, not counted
+    for _ in range(args.rounds):
+        port = free_port()
+        ours.append(_time_to_healthz([str(ROOT / "scripts" / "serve"), "--port", str(port)], port, env, ROOT))
+        port = free_port()
+        raw.append(_time_to_healthz(_minimal_command(port), port, os.environ.copy(), minimal))
+    ratio = statistics.median(o / r for o, r in zip(ours, raw))
+    return [f"| warm `scripts/serve` to first `/healthz`, {database} | {statistics.median(ours):.2f} s | minimal "
+            f"Flask + gunicorn {statistics.median(raw):.2f} s | {ratio:.1f}× |"]
+
+
+def fill_access_log(engine, entries: int, batch: int = 10_000) -> None:  # type: ignore[no-untyped-def]
+    """Append `entries` chained entries after the current head, in batches (hashes as the log makes them)."""
+    with engine.begin() as connection:
+        head = connection.execute(text("SELECT seq, entry_hash FROM access_log ORDER BY seq DESC LIMIT 1")).first()
+        seq, previous = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        rows = []
+        for n in range(seq + 1, seq + entries + 1):
+            at = start + timedelta(milliseconds=n)
+            values = {"outcome": "allowed", "reason": None, "request_id": f"bench-{n}", "client_id": "0123456789abcdef",
+                      "consumer_department": "ZJ", "caseworker_id": "zj-0042", "case_number": f"GZF-{n}",
+                      "matter": "PUBLIC_RENTAL_HOUSING", "proof": "NO_HOUSING",
+                      "subject_key": hashlib.sha256(str(n % 100_000).encode()).hexdigest(),
+                      "legal_basis": "《公共租赁住房管理办法》", "consent_id": None, "purpose": "公租房资格审核"}
+            digest = entry_hash(previous, n, at, values)
+            rows.append({"seq": n, "recorded_at": at, "prev_hash": previous, "entry_hash": digest, **values})
+            previous = digest
+            if len(rows) == batch:
+                connection.execute(insert(AccessRecord), rows)
+                rows = []
+        if rows:
+            connection.execute(insert(AccessRecord), rows)
+
+
+def _verify(engine) -> None:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        assert verify_chain(session).intact
+
+
+def _raw_chain(engine) -> None:  # type: ignore[no-untyped-def]
+    """The floor: every column of every entry through the driver's cursor, in batches, hashed."""
+    columns = ", ".join(("seq", "recorded_at", "prev_hash", "entry_hash", *ENTRY_FIELDS))
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor(name="raw") if engine.dialect.name == "postgresql" else connection.cursor()
+        cursor.execute(f"SELECT {columns} FROM access_log ORDER BY seq")
+        sha256 = hashlib.sha256
+        while batch := cursor.fetchmany(10_000):
+            for row in batch:
+                sha256("|".join(map(str, row)).encode()).hexdigest()
+        cursor.close()
+        connection.rollback()
+    finally:
+        connection.close()
+
+
+def _rate(operation: Callable[[], None], entries: int, profile: bool) -> float:
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.runcall(operation)
+    else:
+        operation()
+    elapsed = time.perf_counter() - started
+    if profiler:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(15)
+    return entries / elapsed
+
+
+def _cli_peak_rss(settings: Settings, command: list[str]) -> int:
+    """Peak resident memory (bytes) of one `mianzheng` command."""
+    env = {**os.environ, "MIANZHENG_VAR_DIR": str(settings.var_dir), "MIANZHENG_DATABASE_URL": settings.database_url}
+    process = subprocess.Popen([str(Path(sys.executable).with_name("mianzheng")), *command], env=env,
+                               stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        sys.exit(f"mianzheng {' '.join(command)} exited with {process.returncode}")
+    return usage.ru_maxrss * 1024
+
+
+def _minimal_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "minimal_app:app"]
+
+
+def _minimal_memory(minimal: Path) -> int:
+    port = free_port()
+    process = subprocess.Popen(_minimal_command(port), cwd=minimal, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    with _running(process, base, probe="/healthz"):
+        for _ in range(50):
+            httpx.get(f"{base}/healthz")
+        return _tree_rss(process.pid)
+
+
+def _time_to_healthz(command: list[str], port: int, env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                sys.exit(f"{command[0]} exited with {process.returncode} before answering")
+            time.sleep(0.01)
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """TERM, then KILL the whole session if it has not ended within a minute."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # started as a session of its own
+        except ProcessLookupError:
+            process.kill()
+        process.wait()
+
+
+@contextmanager
+def _running(process: subprocess.Popen[bytes], base: str, probe: str = "/readyz") -> Iterator[None]:
+    try:
+        wait_ready(base, probe)
+        yield
+    finally:
+        _stop(process)
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of `pid` and all its descendants."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        status = Path(f"/proc/{current}/status").read_text()
+        total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+        for task in Path(f"/proc/{current}/task").iterdir():
+            pending += [int(child) for child in (task / "children").read_text().split()]
+    return total
+
+
+if __name__ == "__main__":
+    main()

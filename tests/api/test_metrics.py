@@ -1,0 +1,80 @@
+"""`GET /metrics` of a served instance: Prometheus text summed over gunicorn's workers, per route
+template (never a raw path), with pulls per source, queue depths and the jobs' heartbeat; only
+for scrapers on the loopback interface."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.settings import Settings
+from exchange.sources.demo_data import sample_residents
+from tests.api.test_exchange_requests import client_token, consent, envelope, _bearer
+from tests.support.cli import MIANZHENG, cli_environment, wait_until_answering
+from tests.support.postgres import free_port
+
+ID_NUMBER = "11010519491231002X"
+MATTER_ROUTE = "/api/v1/catalog/matters/<code>"
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+@pytest.mark.slow
+def test_a_served_instance_reports_requests_pulls_and_queues(database_url: str, settings: Settings,
+                                                             tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**cli_environment(database_url, settings.var_dir), "MIANZHENG_PUBLIC_URL": base, "MIANZHENG_DEV_IDP": "1"}
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        for _ in range(5):
+            assert httpx.get(f"{base}/healthz").status_code == 200
+        assert httpx.get(f"{base}/api/v1/catalog/matters/PUBLIC_RENTAL_HOUSING").status_code == 200
+        assert httpx.get(f"{base}/no/such/{ID_NUMBER}").status_code == 404
+        person = sample_residents(settings.sources_dir, 1)[0]
+        pulled = httpx.post(f"{base}/api/v1/exchange/requests", headers=_bearer(client_token(settings)),
+                            json=envelope(person, "metrics-1", consent_id=consent(base, person)))
+        assert pulled.status_code == 200, pulled.text
+
+        deadline = time.monotonic() + 30
+        while True:  # the jobs process beats once it has finished its first pass
+            response = httpx.get(f"{base}/metrics")
+            samples = _samples(response.text)
+            if ("mianzheng_jobs_heartbeat_age_seconds", ()) in samples or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    assert ID_NUMBER not in response.text and person.id_number not in response.text
+    healthz = (("method", "GET"), ("route", "/healthz"), ("status", "200"))
+    assert samples[("mianzheng_http_requests_total", healthz)] == 5  # summed over both workers
+    assert samples[("mianzheng_http_request_duration_seconds_count", healthz[:2])] == 5
+    routes = {dict(labels).get("route") for _, labels in samples}
+    assert MATTER_ROUTE in routes and "/api/v1/catalog/matters/PUBLIC_RENTAL_HOUSING" not in routes
+    assert samples[("mianzheng_http_requests_total", (("method", "GET"), ("route", "<unmatched>"), ("status", "404")))] == 1
+    assert samples[("mianzheng_source_pulls_total", (("department", "BDC"), ("outcome", "answered")))] == 1
+    assert samples[("mianzheng_queue_depth", (("queue", "applications_waiting"),))] == 0
+    assert 0 <= samples[("mianzheng_jobs_heartbeat_age_seconds", ())] < 60
+
+
+def test_metrics_are_not_served_beyond_the_loopback_interface(app: Flask) -> None:
+    client = app.test_client()
+    outside = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert outside.status_code == 404 and outside.mimetype == "application/problem+json"
+    assert "mianzheng_" not in outside.get_data(as_text=True)
+    local = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert local.status_code == 200 and "mianzheng_queue_depth" in local.get_data(as_text=True)
