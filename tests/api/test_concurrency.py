@@ -7,6 +7,7 @@ by 32 clients, and kills workers mid-request: every source query stays logged.""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -139,13 +140,16 @@ def test_identical_concurrent_filings_make_one_application(settings: Settings,
 
 
 @pytest.mark.slow
-def test_the_concurrency_trial_passes_at_small_scale(tmp_path: Path) -> None:
-    """The trial script (its own installation on SQLite, public security's reference connector over
-    HTTP, workers killed with SIGKILL mid-request) finds every figure right."""
+def test_the_concurrency_trial_passes_at_small_scale(sqlite_template: Path, tmp_path: Path) -> None:
+    """The trial script (on a copy of the initialised SQLite installation, public security's
+    reference connector over HTTP, workers killed with SIGKILL mid-request) finds every figure right."""
     trial = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "concurrency_trial.py"
-    result = subprocess.run([sys.executable, str(trial), "--certificates", "32", "--clients", "8", "--filings", "16",
-                             "--kill-rounds", "4", "--workers", "2"], capture_output=True, text=True, timeout=600,
-                            cwd=tmp_path)
+    shutil.copytree(sqlite_template / "var", tmp_path / "var")
+    shutil.copyfile(sqlite_template / "template.db", tmp_path / "trial.db")
+    result = subprocess.run([sys.executable, str(trial), "--database-url", f"sqlite:///{tmp_path / 'trial.db'}",
+                             "--var-dir", str(tmp_path / "var"), "--certificates", "32", "--clients", "8",
+                             "--filings", "16", "--kill-rounds", "4", "--workers", "2"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 5 and all(line.startswith("ok") for line in lines), result.stdout
