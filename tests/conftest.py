@@ -139,7 +139,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
     shutil.copytree(request.getfixturevalue("postgres_template"), tmp_path / "var")
     name = f"test_{os.getpid()}_{next(_database_numbers)}"  # unique among the run's processes
-    _admin(cluster, f'CREATE DATABASE "{name}" TEMPLATE "template_mz"')
+    # FILE_COPY copies the template's files (a checkpoint is cheap with fsync off): about 4 times
+    # faster than the default WAL_LOG, which writes every block of a 17 MB template to the WAL
+    _admin(cluster, f'CREATE DATABASE "{name}" TEMPLATE "template_mz" STRATEGY FILE_COPY')
     yield cluster.database_url(name)
     _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
 
