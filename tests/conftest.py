@@ -14,6 +14,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,24 +127,45 @@ def _admin(cluster: PostgresCluster, statement: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, initialised database on each engine, with its var/ at `tmp_path / "var"`."""
-    if request.param == "sqlite":
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def fresh_installation(request: pytest.FixtureRequest, engine: str, folder: Path) -> Iterator[str]:
+    """A copy of the engine's template: the database (its URL) and `folder / "var"`."""
+    if engine == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        shutil.copytree(template / "var", tmp_path / "var")
-        path = tmp_path / "mianzheng.db"
+        shutil.copytree(template / "var", folder / "var")
+        path = folder / "mianzheng.db"
         shutil.copyfile(template / "template.db", path)
         yield f"sqlite:///{path}"
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    shutil.copytree(request.getfixturevalue("postgres_template"), tmp_path / "var")
+    shutil.copytree(request.getfixturevalue("postgres_template"), folder / "var")
     name = f"test_{os.getpid()}_{next(_database_numbers)}"  # unique among the run's processes
     # FILE_COPY copies the template's files (a checkpoint is cheap with fsync off): about 4 times
     # faster than the default WAL_LOG, which writes every block of a 17 MB template to the WAL
     _admin(cluster, f'CREATE DATABASE "{name}" TEMPLATE "template_mz" STRATEGY FILE_COPY')
-    yield cluster.database_url(name)
-    _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
+    try:
+        yield cluster.database_url(name)
+    finally:
+        _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, initialised database on each engine, with its var/ at `tmp_path / "var"`."""
+    with fresh_installation(request, request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A fresh installation on each engine shared by the tests of a module: for tests that each
+    add their own data and read only that, against servers started once per module."""
+    folder = tmp_path_factory.mktemp("installation")
+    with fresh_installation(request, request.param, folder) as url:
+        yield settings_for(url, folder / "var")
 
 
 @pytest.fixture
