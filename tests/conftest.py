@@ -1,9 +1,11 @@
 """Fixtures of the whole suite.
 
 Database-backed tests take the `database_url` fixture and so run twice: on SQLite and on a
-real PostgreSQL server started for the session. Each test gets a fresh installation copied
-from a template initialised once per engine exactly as `mianzheng init` does it: the
-database, and the var/ folder beside it (`tmp_path / "var"`: keys, secrets, source data).
+real PostgreSQL server. Each test gets a fresh installation copied from a template initialised
+exactly as `mianzheng init` does it: the database, and the var/ folder beside it
+(`tmp_path / "var"`: keys, secrets, source data). The PostgreSQL server and the two templates
+are set up once per run and shared by its processes (tests/support/shared_run.py): a test
+never changes a template, it gets a copy.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -21,11 +25,34 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from api.initialise import initialise
 from api.settings import Settings
+from tests.support import shared_run
 from tests.support.live_server import serving
 from tests.support.postgres import PostgresCluster, find_postgres_bin
 
 IN_CI = os.environ.get("CI") == "true"
 _database_numbers = itertools.count()
+_CLUSTER_FILE = "postgres.json"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        shared_run.create_run_folder(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's hook, before a worker starts: tell it the run's folder."""
+    node.workerinput[shared_run.WORKER_INPUT_KEY] = str(shared_run.run_folder(node.config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        shared_run.remove_run_folder(config, before=_stop_cluster)
+
+
+def _stop_cluster(folder: Path) -> None:
+    if (folder / _CLUSTER_FILE).exists():
+        PostgresCluster.load(folder / _CLUSTER_FILE).stop()
 
 
 def settings_for(database_url: str, var_dir: Path) -> Settings:
@@ -34,36 +61,63 @@ def settings_for(database_url: str, var_dir: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
+def run_folder(pytestconfig: pytest.Config) -> Path:
+    """The folder shared by the processes of this test run."""
+    return shared_run.run_folder(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(run_folder: Path) -> PostgresCluster:
+    """The run's PostgreSQL server, started by the first process that needs it."""
     bin_dir = find_postgres_bin()
     if bin_dir is None:
         message = "PostgreSQL is not installed (Debian package postgresql)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    cluster = PostgresCluster.in_temporary_folder(bin_dir)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    with shared_run.run_lock(run_folder, "postgres"):
+        if (run_folder / _CLUSTER_FILE).exists():
+            return PostgresCluster.load(run_folder / _CLUSTER_FILE)
+        cluster = PostgresCluster.in_temporary_folder(bin_dir)
+        cluster.start()
+        cluster.save(run_folder / _CLUSTER_FILE)
+        return cluster
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sqlite_template(run_folder: Path, request: pytest.FixtureRequest) -> Path:
     """A folder holding an initialised `template.db` and its `var/`."""
-    folder = tmp_path_factory.mktemp("sqlite-template")
-    initialise(settings_for(f"sqlite:///{folder / 'template.db'}", folder / "var"))
-    return folder
+
+    def meanwhile() -> None:  # while another process builds it: the PostgreSQL one, unless taken
+        if find_postgres_bin() is not None:
+            cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+            shared_run.build_unless_busy(run_folder, "pg-template", _postgres_template_builder(cluster))
+
+    return shared_run.built_once(run_folder, "sqlite-template", _build_sqlite_template, meanwhile)
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def postgres_template(postgres_cluster: PostgresCluster, run_folder: Path) -> Path:
     """The var/ folder of the initialised PostgreSQL database `template_mz`."""
-    _admin(postgres_cluster, 'CREATE DATABASE "template_mz"')
-    var_dir = tmp_path_factory.mktemp("pg-template") / "var"
-    initialise(settings_for(postgres_cluster.database_url("template_mz"), var_dir))
-    return var_dir
+
+    def meanwhile() -> None:  # while another process builds it: the SQLite one, unless taken
+        shared_run.build_unless_busy(run_folder, "sqlite-template", _build_sqlite_template)
+
+    return shared_run.built_once(run_folder, "pg-template", _postgres_template_builder(postgres_cluster),
+                                 meanwhile) / "var"
+
+
+def _build_sqlite_template(folder: Path) -> None:
+    initialise(settings_for(f"sqlite:///{folder / 'template.db'}", folder / "var"))
+
+
+def _postgres_template_builder(cluster: PostgresCluster) -> Callable[[Path], None]:
+    def build(folder: Path) -> None:
+        _admin(cluster, 'DROP DATABASE IF EXISTS "template_mz"')
+        _admin(cluster, 'CREATE DATABASE "template_mz"')
+        initialise(settings_for(cluster.database_url("template_mz"), folder / "var"))
+
+    return build
 
 
 def _admin(cluster: PostgresCluster, statement: str) -> None:
@@ -73,22 +127,45 @@ def _admin(cluster: PostgresCluster, statement: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, initialised database on each engine, with its var/ at `tmp_path / "var"`."""
-    if request.param == "sqlite":
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def fresh_installation(request: pytest.FixtureRequest, engine: str, folder: Path) -> Iterator[str]:
+    """A copy of the engine's template: the database (its URL) and `folder / "var"`."""
+    if engine == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        shutil.copytree(template / "var", tmp_path / "var")
-        path = tmp_path / "mianzheng.db"
+        shutil.copytree(template / "var", folder / "var")
+        path = folder / "mianzheng.db"
         shutil.copyfile(template / "template.db", path)
         yield f"sqlite:///{path}"
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    shutil.copytree(request.getfixturevalue("postgres_template"), tmp_path / "var")
-    name = f"test_{next(_database_numbers)}"
-    _admin(cluster, f'CREATE DATABASE "{name}" TEMPLATE "template_mz"')
-    yield cluster.database_url(name)
-    _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
+    shutil.copytree(request.getfixturevalue("postgres_template"), folder / "var")
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"  # unique among the run's processes
+    # FILE_COPY copies the template's files (a checkpoint is cheap with fsync off): about 4 times
+    # faster than the default WAL_LOG, which writes every block of a 17 MB template to the WAL
+    _admin(cluster, f'CREATE DATABASE "{name}" TEMPLATE "template_mz" STRATEGY FILE_COPY')
+    try:
+        yield cluster.database_url(name)
+    finally:
+        _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, initialised database on each engine, with its var/ at `tmp_path / "var"`."""
+    with fresh_installation(request, request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A fresh installation on each engine shared by the tests of a module: for tests that each
+    add their own data and read only that, against servers started once per module."""
+    folder = tmp_path_factory.mktemp("installation")
+    with fresh_installation(request, request.param, folder) as url:
+        yield settings_for(url, folder / "var")
 
 
 @pytest.fixture

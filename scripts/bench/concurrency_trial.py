@@ -13,7 +13,9 @@
 5. `mianzheng audit verify`.
 
 It prints one line per figure and exits 1 if any of them is wrong. SQLite unless --database-url
-(an empty PostgreSQL database, e.g. `postgresql://postgres@127.0.0.1:5432/trial`).
+(an empty PostgreSQL database, e.g. `postgresql://postgres@127.0.0.1:5432/trial`). With
+--var-dir, the installation of that var/ folder and --database-url is used (and brought up to
+date as `mianzheng init` does) instead of a fresh one: the suite passes a copy of its template.
 """
 
 from __future__ import annotations
@@ -53,14 +55,17 @@ CONNECTOR_TOKEN = "ga-connector-token-0123456789"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--var-dir", type=Path, default=None)
     parser.add_argument("--certificates", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--filings", type=int, default=64)
     parser.add_argument("--kill-rounds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
+    if args.var_dir is not None and args.database_url is None:
+        parser.error("--var-dir needs --database-url, the installation's database")
     with tempfile.TemporaryDirectory(prefix="mianzheng-trial-") as folder:
-        var_dir = Path(folder) / "var"
+        var_dir = args.var_dir or Path(folder) / "var"
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'trial.db'}"
         port, connector_port = free_port(), free_port()
         base = f"http://127.0.0.1:{port}"

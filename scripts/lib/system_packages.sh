@@ -5,6 +5,8 @@
 #   poppler-utils      pdfsig, pdffonts, pdftoppm: a verifier's view of the signed PDFs
 #   libnss3-tools      certutil: makes pdfsig trust the city root
 #   chromium           the headless browser the web pages are tested in
+#   libatomic1         needed by the Node.js runtime that Playwright (the browser's driver) bundles
+#   fonts-wqy-microhei a Chinese font for the browser, so pages are measured as a phone shows them
 
 _system_package_present() {  # _system_package_present PACKAGE
   case $1 in
@@ -12,12 +14,14 @@ _system_package_present() {  # _system_package_present PACKAGE
     poppler-utils) command -v pdfsig >/dev/null && command -v pdftoppm >/dev/null ;;
     libnss3-tools) command -v certutil >/dev/null ;;
     chromium) command -v chromium >/dev/null || command -v chromium-browser >/dev/null ;;
+    libatomic1) PATH=$PATH:/sbin:/usr/sbin ldconfig -p | grep -q 'libatomic\.so\.1 ' ;;
+    fonts-wqy-microhei) [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] ;;
   esac
 }
 
 _missing_system_packages() {
   local p
-  for p in postgresql poppler-utils libnss3-tools chromium; do
+  for p in postgresql poppler-utils libnss3-tools chromium libatomic1 fonts-wqy-microhei; do
     _system_package_present "$p" || echo "$p"
   done
 }

@@ -17,7 +17,7 @@ from exchange.clients import ClientScope
 from exchange.sources.demo_data import sample_residents
 from tests.api.test_certificates_api import client_token, signed_in
 
-EXAMPLES = int(os.environ.get("MIANZHENG_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("MIANZHENG_FUZZ_EXAMPLES", "15"))
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance")
 

@@ -2,12 +2,14 @@
 
 PostgreSQL refuses to run as root, so when the suite runs as root the cluster is created and
 started as the `postgres` system user. Connections go over TCP on 127.0.0.1 with trust auth;
-the cluster is stopped and its folder removed at the end of the session.
+one cluster serves every process of a test run (`save` and `load` tell them where it is), and
+it is stopped and its folder removed when the run ends.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -49,6 +51,15 @@ class PostgresCluster:
     def in_temporary_folder(cls, bin_dir: Path) -> "PostgresCluster":
         """A cluster in a new folder under the system temp dir (reachable by `postgres`)."""
         return cls(bin_dir=bin_dir, folder=Path(tempfile.mkdtemp(prefix="mianzheng-pg-")), port=free_port())
+
+    def save(self, path: Path) -> None:
+        """Write where the cluster is, for the other processes of the test run."""
+        path.write_text(json.dumps({"bin_dir": str(self.bin_dir), "folder": str(self.folder), "port": self.port}))
+
+    @classmethod
+    def load(cls, path: Path) -> "PostgresCluster":
+        found = json.loads(path.read_text())
+        return cls(bin_dir=Path(found["bin_dir"]), folder=Path(found["folder"]), port=found["port"])
 
     def _run(self, *args: str) -> None:
         command = list(args)
