@@ -21,11 +21,31 @@ from api.jobs import run_jobs
 from api.settings import Settings
 from exchange.applications.demo_applications import public_housing_request
 from exchange.applications.records import CommitmentRecord
+from exchange.clients import ClientScope
+from exchange.sources.demo_data import DemoHousehold, DemoResident
 from tests.api.test_applications import apply, housing_token, households
+from tests.api.test_licenses_api import client, signed_in
 from tests.support.cli import run_cli
 from tests.support.connector import Connector
 
 pytestmark = pytest.mark.slow
+
+def _unlicensed_households(settings: Settings, base: str, count: int) -> list[DemoHousehold]:
+    """Eligible households whose head's 结婚证 or 离婚证 civil affairs has revoked (issued in error),
+    so the license library holds none and civil affairs' connector is the only source of the
+    head's marriage record."""
+    found = households(settings, "public_housing_eligible", count)
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE.value])
+    for household in found:
+        head = DemoResident(household.head.name, household.head.id_number, household.number, "")
+        held = httpx.get(f"{base}/api/v1/me/licenses", headers=signed_in(base, head), timeout=30).json()
+        for license in held:
+            if license["license_type"] in ("MARRIAGE_CERTIFICATE", "DIVORCE_CERTIFICATE"):
+                revoked = httpx.post(f"{base}/api/v1/licenses/{license['identifier']}/revocation", headers=mz,
+                                     json={"reason": "issued_in_error"}, timeout=30)
+                assert revoked.status_code == 200, revoked.text
+    return found
+
 
 def _read(base: str, token: str, application_id: str) -> dict[str, Any]:
     response = httpx.get(f"{base}/api/v1/applications/{application_id}", headers={"Authorization": f"Bearer {token}"})
@@ -46,7 +66,7 @@ def test_commitments_stand_in_while_civil_affairs_is_down_and_post_check_settles
 ) -> None:
     base, connector, env = civil_affairs
     token = housing_token(settings)
-    truthful, untruthful = households(settings, "public_housing_eligible", 2)
+    truthful, untruthful = _unlicensed_households(settings, base, 2)
     signed = datetime.now(timezone.utc).replace(microsecond=0)
     honest = apply(base, token, public_housing_request(truthful, "down-honest", signed_at=signed)).json()
     lying_body = public_housing_request(untruthful, "down-lying", signed_at=signed)
@@ -96,7 +116,7 @@ def test_without_a_commitment_the_application_waits_and_resumes(
 ) -> None:
     base, connector, env = civil_affairs
     token = housing_token(settings)
-    [household] = households(settings, "public_housing_eligible")
+    [household] = _unlicensed_households(settings, base, 1)
     body = public_housing_request(household, "down-wait", signed_at=datetime.now(timezone.utc).replace(microsecond=0))
     body["commitments"] = [c for c in body["commitments"] if c["proof"] != "MARITAL_STATUS"]
     response = apply(base, token, body)
@@ -133,7 +153,7 @@ def test_the_scheduled_jobs_resume_a_waiting_application_once_the_source_is_back
 ) -> None:
     base, connector, env = civil_affairs
     token = housing_token(settings)
-    [household] = households(settings, "public_housing_eligible")
+    [household] = _unlicensed_households(settings, base, 1)
     body = public_housing_request(household, "down-job", signed_at=datetime.now(timezone.utc).replace(microsecond=0))
     body["commitments"] = [c for c in body["commitments"] if c["proof"] != "MARITAL_STATUS"]
     waiting = apply(base, token, body).json()

@@ -77,7 +77,7 @@ def test_show_says_how_a_matter_is_decided(env: dict[str, str], bundled: Catalog
     shown = run_cli(env, "catalog", "show", housing.code).stdout
     single = housing.entry("SINGLE_DECLARATION")
     assert f"条件：{single.condition_zh}（{single.when}）" in shown
-    assert "婚姻状况证明（婚姻登记记录）：数据共享" in shown and "数据无法获取时可告知承诺替代" in shown
+    assert "婚姻状况证明（婚姻登记记录）：电子证照" in shown and "数据无法获取时可告知承诺替代" in shown
     assert all(f"资格条件：{rule.name_zh}" in shown for rule in housing.rules)
     assert housing.recheck is not None and f"{housing.recheck.name_zh}：规则 {'、'.join(housing.recheck.rules)}" in shown
     assert "办理选项：申请优先配租（priority_allocation，默认 否）" in shown

@@ -16,6 +16,7 @@ from api.settings import Settings
 from exchange.clients import ClientScope
 from exchange.sources.demo_data import sample_residents
 from tests.api.test_certificates_api import client_token, signed_in
+from tests.api.test_org_licenses import legal_person
 
 EXAMPLES = int(os.environ.get("MIANZHENG_FUZZ_EXAMPLES", "15"))
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
@@ -29,10 +30,12 @@ def api_schema(live_server: str) -> schemathesis.BaseSchema:
 
 @pytest.fixture
 def credentials(live_server: str, settings: Settings) -> dict[str, dict[str, str]]:
-    """Headers per security scheme: a client holding every scope, a signed-in demo resident."""
+    """Headers per security scheme: a client holding every scope, a signed-in demo resident, a
+    signed-in demo company."""
     token = client_token(settings, "ZJ", [scope.value for scope in ClientScope])
     return {"clientToken": {"Authorization": f"Bearer {token}"},
-            "citizenAssertion": signed_in(live_server, sample_residents(settings.sources_dir, 1)[0])}
+            "citizenAssertion": signed_in(live_server, sample_residents(settings.sources_dir, 1)[0]),
+            "legalPersonAssertion": legal_person(live_server)}
 
 
 def test_generated_requests(api_schema: schemathesis.BaseSchema, credentials: dict[str, dict[str, str]]) -> None:
