@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.model import Catalog, Mode, Proof, Subject
 from catalog.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
-from exchange.answer_store import AnswerBox, claim, complete, release, stored_answer
+from exchange.answer_store import claim, complete, release, stored_answer
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
@@ -38,6 +38,7 @@ from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import InvalidInput, NotFound
+from exchange.keyring import RecordCipher
 from exchange.pull_service import pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.sources.directory import SourceDirectory
@@ -64,7 +65,7 @@ class IssuanceContext:
     catalog: Catalog
     sources: SourceDirectory
     subject_hash_key: bytes = field(repr=False)
-    answers: AnswerBox
+    answers: RecordCipher
     seal_settings: SealSettings
     status_list: StatusListSigning
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)

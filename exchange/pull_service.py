@@ -35,10 +35,11 @@ from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, Matter, Proof, Subject
 from exchange.access_log import AccessEntry, Outcome, record_access
-from exchange.answer_store import AnswerBox, Replay, RequestIdConflict, claim, complete, release, stored_answer
+from exchange.answer_store import Replay, RequestIdConflict, claim, complete, release, stored_answer
 from exchange.clients import AuthenticatedClient
 from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
 from exchange.errors import ExchangeError
+from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
 from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailable, SubjectNotFound
 from exchange.sources.directory import SourceDirectory
@@ -77,7 +78,7 @@ class PullContext:
     catalog: Catalog
     sources: SourceDirectory
     subject_hash_key: bytes = field(repr=False)
-    answers: AnswerBox
+    answers: RecordCipher
     seal_settings: SealSettings
     exchange_department: str
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)

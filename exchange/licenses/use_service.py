@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.canonical import canonical_sha256
 from catalog.model import LicenseType, LicenseUse, Matter, Subject
 from exchange.access_log import AccessEntry, Outcome, record_access
-from exchange.answer_store import AnswerBox, RequestIdConflict, claim, complete, release, stored_answer
+from exchange.answer_store import RequestIdConflict, claim, complete, release, stored_answer
 from exchange.clients import AuthenticatedClient
 from exchange.consent import ConsentRefused, find_valid_consent
+from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseUsage
 from exchange.licenses.service import (
     LicenseLibrary,
@@ -69,7 +70,7 @@ class UseRequest:
 class UseContext:
     library: LicenseLibrary
     sessions: sessionmaker[Session]
-    answers: AnswerBox
+    answers: RecordCipher
     exchange_department: str
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
