@@ -23,7 +23,7 @@ from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher, Sealed, sealed_or_none
 from exchange.unit_of_work import UnitOfWork

@@ -18,15 +18,15 @@ in the same transaction, under the list's lock (`exchange.status_lists`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Catalog, Mode, Proof, Subject
-from catalog.canonical import canonical_sha256
+from core.clock import Clock, utc_now
+from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
 from exchange.answer_store import claim, complete, release, stored_answer
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
@@ -68,7 +68,7 @@ class IssuanceContext:
     answers: RecordCipher
     seal_settings: SealSettings
     status_list: StatusListSigning
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:

@@ -28,7 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from catalog.canonical import canonical_json
+from core.canonical import canonical_json
 
 LEGACY_KEY_ID = 0
 """The id of the secret that sealed rows before the keyring existed (the subject hash key)."""

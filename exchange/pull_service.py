@@ -25,15 +25,16 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, Matter, Proof, Subject
+from core.clock import Clock, utc_now
 from exchange.access_log import AccessEntry, Outcome, record_access
 from exchange.answer_store import Replay, RequestIdConflict, claim, complete, release, stored_answer
 from exchange.clients import AuthenticatedClient
@@ -81,7 +82,7 @@ class PullContext:
     answers: RecordCipher
     seal_settings: SealSettings
     exchange_department: str
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
     @property
     def uow(self) -> UnitOfWork:

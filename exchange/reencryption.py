@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.orm import Base
+from core.orm import Base
 from exchange.answer_store import AnsweredRequest, answer_bound_to
 from exchange.applications.context import application_bound
 from exchange.applications.recheck import decision_bound

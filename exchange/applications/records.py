@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from exchange.keyring import Sealed, sealed_or_none
 
 

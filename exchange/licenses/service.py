@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -30,6 +30,7 @@ from catalog.city_time import BEIJING
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, LicenseType, Subject
+from core.clock import Clock, utc_now
 from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
@@ -48,7 +49,7 @@ from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersio
 from exchange.licenses.sd_jwt import decode_disclosure, parse_sd_jwt
 from exchange.status_lists import StatusListKind, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
 from exchange.subjects import subject_key
-from seals.b64 import b64url_decode
+from core.base64url import b64url_decode
 from seals.registry import active_signer
 from seals.keys import Signer
 from seals.settings import SealSettings
@@ -94,7 +95,7 @@ class LicenseLibrary:
     hash_key: bytes = field(repr=False)
     box: RecordCipher
     status_list: StatusListSigning
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
 
 @dataclass(frozen=True)

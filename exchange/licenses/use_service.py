@@ -16,15 +16,15 @@ expiry (at most the license's own).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 from catalog.model import LicenseType, LicenseUse, Matter, Subject
+from core.clock import Clock, utc_now
 from exchange.access_log import AccessEntry, Outcome, record_access
 from exchange.answer_store import RequestIdConflict, claim, complete, release, stored_answer
 from exchange.clients import AuthenticatedClient
@@ -72,7 +72,7 @@ class UseContext:
     sessions: sessionmaker[Session]
     answers: RecordCipher
     exchange_department: str
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
 
 def use_license(context: UseContext, client: AuthenticatedClient, request: UseRequest) -> PullResult:
