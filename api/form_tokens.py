@@ -3,7 +3,9 @@
 A token is the signed (itsdangerous, HMAC) digest of the visitor's identity cookie, so it is
 good only for the sign-in it was made for and for as long as that sign-in lasts. The citizen's
 cookie is the default; the caseworker page passes the staff session's cookie. The key is
-derived from the subject-hash secret (`api.secrets.derive_key`); the app needs no SECRET_KEY.
+derived from the encryption keyring (`exchange.keyring`, a purpose of its own); a token signed
+under an older key still checks while that key is in the keyring, so rotation signs no one
+out. The app needs no SECRET_KEY.
 The identity cookie is SameSite=Lax as well; the token is the second line of defence.
 """
 
@@ -17,8 +19,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from api.auth import IDENTITY_COOKIE
 from api.runtime import runtime
-from api.secrets import derive_key
 from exchange.identity import MAX_LIFETIME
+from exchange.keyring import Purpose
 
 FIELD = "csrf_token"
 
@@ -44,5 +46,4 @@ def _sign_in_digest(cookie: str) -> str:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    key = derive_key(runtime().subject_hash_key, "portal form tokens v1")
-    return URLSafeTimedSerializer(key, salt="portal-form")
+    return URLSafeTimedSerializer(runtime().keyring.keys(Purpose.FORM_TOKENS), salt="portal-form")

@@ -12,8 +12,9 @@ from api.live_catalog import live_catalog
 from api.runtime import Runtime, db, runtime
 from api.seal_config import status_list_signing
 from catalog.model import Catalog
+from exchange.keyring import Purpose
 from exchange.licenses.nonces import claim_nonce, sweep_nonces
-from exchange.licenses.service import LICENSES, LicenseLibrary, license_box
+from exchange.licenses.service import LICENSES, LicenseLibrary
 from exchange.status_lists import stored_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
@@ -35,7 +36,7 @@ def write(name: str, work: Callable[[Session], T]) -> T:
 
 def build_library(current: Runtime, catalog: Catalog) -> LicenseLibrary:
     return LicenseLibrary(catalog=catalog, seal_settings=current.seal_settings, hash_key=current.subject_hash_key,
-                          box=license_box(current.subject_hash_key),
+                          box=current.keyring.cipher(Purpose.LICENSE_DATA),
                           status_list=status_list_signing(current.settings, current.seal_settings))
 
 

@@ -13,6 +13,6 @@ import exchange.status_lists  # noqa: F401  (status_lists)
 import exchange.applications.records  # noqa: F401  (applications, application_items, commitments, investigation_tasks)
 import exchange.applications.recheck_records  # noqa: F401  (tenancies, recheck_runs, recheck_results)
 import exchange.licenses.records  # noqa: F401  (licenses, license_versions, license_nonces, license_usages)
-from catalog.orm import Base
+from core.orm import Base
 
 metadata = Base.metadata

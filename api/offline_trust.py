@@ -6,13 +6,12 @@ here and not by `seals/`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.base64url import b64url_decode
 from seals.trust import TrustStore
 
 STATUS_LIST_FILE = "status-list.jws"
@@ -32,9 +31,9 @@ class OfflineTrust:
             return None
         payload = self.status_list.split(".")[1]
         try:
-            issued_at = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iat"]
+            issued_at = json.loads(b64url_decode(payload))["iat"]
             return datetime.fromtimestamp(int(issued_at), timezone.utc)
-        except (binascii.Error, ValueError, KeyError, TypeError, OverflowError):
+        except (ValueError, KeyError, TypeError, OverflowError):
             return None
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.database import make_engine, make_session_factory
 from api.identity_config import IdentityConfig, identity_config
 from api.seal_config import seal_settings
-from api.secrets import SUBJECT_HASH_KEY, read_secret
+from api.secrets import SUBJECT_HASH_KEY, read_keyring, read_secret
 from api.settings import Settings
 from api.token_bucket import (VALIDATION_BURST, VALIDATION_RATE_PER_SECOND, VERIFY_BURST, VERIFY_RATE_PER_SECOND,
                               TokenBucket)
@@ -26,7 +26,7 @@ from catalog.errors import NoCatalogPublished
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
 from catalog.versions import latest_version
-from exchange.answer_store import AnswerBox
+from exchange.keyring import Keyring, Purpose, RecordCipher
 from exchange.sources.directory import PullObserver, SourceDirectory, build_sources
 from seals.settings import SealSettings
 
@@ -63,9 +63,15 @@ class Runtime:
         return identity_config(self.settings)
 
     @cached_property
-    def answer_box(self) -> AnswerBox:
-        """Encrypts stored exchange answers (idempotent replays) under a key derived from a secret."""
-        return AnswerBox.from_secret(self.subject_hash_key)
+    def keyring(self) -> Keyring:
+        """The encryption keyring; secrets, read once per process."""
+        return read_keyring(self.settings)
+
+    @cached_property
+    def answer_box(self) -> RecordCipher:
+        """Seals stored exchange answers (idempotent replays); application data is sealed by the
+        same keyring under a purpose of its own (`RecordCipher.for_purpose`)."""
+        return self.keyring.cipher(Purpose.EXCHANGE_ANSWERS)
 
     def sources_for(self, content_hash: str, catalog: Catalog) -> SourceDirectory:
         """The source adapters of the catalog version `content_hash`, built once per process."""

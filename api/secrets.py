@@ -1,11 +1,14 @@
-"""The service's secrets: the passphrase that encrypts seal keys and the key of the keyed
-hash under which ID numbers are looked up.
+"""The service's secrets: the passphrase that encrypts seal keys, the key of the keyed
+hash under which ID numbers are looked up, and the encryption keyring.
 
 Production passes them in the environment (MIANZHENG_KEY_PASSPHRASE,
-MIANZHENG_SUBJECT_HASH_KEY). The embedded default generates them once into files under
-`var/secrets/` (mode 0600) at `mianzheng init`. Their values never appear in a log line,
-a response or an error message. `derive_key` gives a key for one purpose (the portal's
-form tokens) from a secret, so no further secret has to be generated or configured.
+MIANZHENG_SUBJECT_HASH_KEY, MIANZHENG_ENCRYPTION_KEYS as `id:secret` pairs separated by
+commas). The embedded default generates them once into files under `var/secrets/` (mode
+0600) at `mianzheng init`, the encryption keys one file per key id under
+`var/secrets/encryption-keys/`. An installation with no encryption key configured keeps
+the keyring it had before there was one: key 0, the subject hash key. `add_encryption_key`
+rotates: it adds the next key id (keeping key 0 readable when it was that implicit one).
+Their values never appear in a log line, a response or an error message.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import os
 import secrets
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pathlib import Path
 
 from api.settings import Settings
+from exchange.keyring import LEGACY_KEY_ID, Keyring
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class Secret:
 KEY_PASSPHRASE = Secret("key-passphrase", "MIANZHENG_KEY_PASSPHRASE")
 SUBJECT_HASH_KEY = Secret("subject-hash-key", "MIANZHENG_SUBJECT_HASH_KEY")
 ALL_SECRETS = (KEY_PASSPHRASE, SUBJECT_HASH_KEY)
+ENCRYPTION_KEYS_ENV = "MIANZHENG_ENCRYPTION_KEYS"
+ENCRYPTION_KEYS_DIR = "encryption-keys"
 
 
 class SecretMissing(RuntimeError):
@@ -48,20 +53,84 @@ def read_secret(settings: Settings, secret: Secret) -> bytes:
 
 
 def ensure_secrets(settings: Settings) -> list[str]:
-    """Generate every secret that is neither in the environment nor on disk; returns their names."""
+    """Generate every secret that is neither in the environment nor on disk; returns their names.
+
+    A new installation (its subject hash key generated now, so nothing is sealed yet) gets an
+    encryption key of its own, key 1; an existing one keeps the keyring it has."""
     created = []
     settings.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for secret in ALL_SECRETS:
         path = settings.secrets_dir / secret.file_name
         if (settings.environ or {}).get(secret.env_var) or path.exists():
             continue
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as file:
-            file.write(secrets.token_urlsafe(32))
+        _write_secret(path, secrets.token_urlsafe(32))
         created.append(secret.file_name)
+    if SUBJECT_HASH_KEY.file_name in created and not _key_files(settings) \
+            and not (settings.environ or {}).get(ENCRYPTION_KEYS_ENV):
+        folder = settings.secrets_dir / ENCRYPTION_KEYS_DIR
+        folder.mkdir(exist_ok=True, mode=0o700)
+        _write_secret(folder / str(LEGACY_KEY_ID + 1), secrets.token_urlsafe(32))
+        created.append(f"{ENCRYPTION_KEYS_DIR}/{LEGACY_KEY_ID + 1}")
     return created
 
 
-def derive_key(secret: bytes, purpose: str) -> bytes:
-    """A 32-byte key for `purpose` derived from `secret` (HKDF-SHA256); independent per purpose."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"mianzheng {purpose}".encode()).derive(secret)
+def read_keyring(settings: Settings) -> Keyring:
+    """The encryption keyring: MIANZHENG_ENCRYPTION_KEYS if set, else the key files; with
+    neither, key 0 is the subject hash key (the one key there was before the keyring)."""
+    from_env = (settings.environ or {}).get(ENCRYPTION_KEYS_ENV)
+    if from_env:
+        return Keyring(_parse_keys(from_env))
+    keys = _key_files(settings)
+    if keys:
+        return Keyring({key_id: path.read_bytes().strip() for key_id, path in keys.items()})
+    return Keyring({LEGACY_KEY_ID: read_secret(settings, SUBJECT_HASH_KEY)})
+
+
+def add_encryption_key(settings: Settings) -> int:
+    """Generate the next encryption key (a file, mode 0600) and return its id; it is the current
+    key from now on. When the keyring was the implicit key 0, key 0 is written as a file first,
+    so what was sealed under it stays readable until it is retired."""
+    if (settings.environ or {}).get(ENCRYPTION_KEYS_ENV):
+        raise SecretMissing(f"the keyring is given in {ENCRYPTION_KEYS_ENV}: add the new key there")
+    folder = settings.secrets_dir / ENCRYPTION_KEYS_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys = _key_files(settings)
+    if not keys:
+        _write_secret(folder / str(LEGACY_KEY_ID), read_secret(settings, SUBJECT_HASH_KEY).decode("utf-8"))
+        keys = {LEGACY_KEY_ID: folder / str(LEGACY_KEY_ID)}
+    key_id = max(keys) + 1
+    _write_secret(folder / str(key_id), secrets.token_urlsafe(32))
+    return key_id
+
+
+def remove_encryption_key(settings: Settings, key_id: int) -> None:
+    """Delete the file of a retired key (the caller checked nothing is sealed under it)."""
+    if (settings.environ or {}).get(ENCRYPTION_KEYS_ENV):
+        raise SecretMissing(f"the keyring is given in {ENCRYPTION_KEYS_ENV}: remove key {key_id} there")
+    path = _key_files(settings).get(key_id)
+    if path is None:
+        raise SecretMissing(f"key {key_id} has no file under {settings.secrets_dir / ENCRYPTION_KEYS_DIR}")
+    path.unlink()
+
+
+def _parse_keys(text: str) -> dict[int, bytes]:
+    keys: dict[int, bytes] = {}
+    for pair in text.split(","):
+        key_id, separator, secret = pair.strip().partition(":")
+        if not separator or not key_id.isdigit() or not secret:
+            raise SecretMissing(f"{ENCRYPTION_KEYS_ENV} must be id:secret pairs separated by commas")
+        keys[int(key_id)] = secret.encode("utf-8")
+    return keys
+
+
+def _key_files(settings: Settings) -> dict[int, Path]:
+    folder = settings.secrets_dir / ENCRYPTION_KEYS_DIR
+    if not folder.is_dir():
+        return {}
+    return {int(path.name): path for path in folder.iterdir() if path.name.isdigit()}
+
+
+def _write_secret(path: Path, value: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(value)

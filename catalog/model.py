@@ -16,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Self
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 
 
 class _LabelledEnum(StrEnum):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 from catalog.errors import NoCatalogPublished
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 
 
 class CatalogVersion(Base):

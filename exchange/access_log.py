@@ -36,9 +36,9 @@ from sqlalchemy import BigInteger, Row, String, Text, event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from catalog.canonical import canonical_json
+from core.canonical import canonical_json
 from catalog.citizen_id import mask_id_number
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput
 
 FORMAT_VERSION = 1

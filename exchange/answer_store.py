@@ -7,35 +7,29 @@ different content is a conflict. A reservation older than `STALE_AFTER` is taken
 process that died mid-request blocks nothing for long.
 
 Stored answers hold personal data (the minimised fields), so they are kept encrypted
-(AES-256-GCM under a key derived from the installation's subject hash key, bound to the
-client and request id) and deleted after `RETENTION` by the scheduled jobs. A replay is refused
+(`exchange.keyring`, under the exchange answers' key, bound to the client and request
+id) and deleted after `RETENTION` by the scheduled jobs. A replay is refused
 once the consent the answer was given on is withdrawn.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, composite, mapped_column
 
-from catalog.canonical import canonical_json
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError
+from exchange.keyring import RecordCipher, Sealed, sealed_or_none
 from exchange.unit_of_work import UnitOfWork
 
 STALE_AFTER = timedelta(minutes=2)
 RETENTION = timedelta(days=7)
-_NONCE_BYTES = 12
 
 
 class RequestStatus(StrEnum):
@@ -54,7 +48,9 @@ class AnsweredRequest(Base):
     request_id: Mapped[str] = mapped_column(String(128))
     request_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
-    answer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    answer_key_id: Mapped[int | None] = mapped_column(Integer)
+    answer_blob: Mapped[bytes | None] = mapped_column("answer_sealed", LargeBinary)
+    answer_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "answer_key_id", "answer_blob")
     reserved_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     consent_id: Mapped[str | None] = mapped_column(String(36))
@@ -73,34 +69,12 @@ class RequestIdConflict(ExchangeError):
     """The request id is in use for another request, or its first use is still running."""
 
 
-@dataclass(frozen=True)
-class AnswerBox:
-    """Encrypts stored answers; the key is derived, never stored."""
-
-    key: bytes
-
-    @classmethod
-    def from_secret(cls, secret: bytes) -> "AnswerBox":
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mianzheng exchange answers v1")
-        return cls(hkdf.derive(secret))
-
-    def __repr__(self) -> str:
-        return "AnswerBox(key=<hidden>)"
-
-    def seal(self, body: dict[str, Any], bound_to: str) -> bytes:
-        nonce = os.urandom(_NONCE_BYTES)
-        return nonce + AESGCM(self.key).encrypt(nonce, canonical_json(body), bound_to.encode("utf-8"))
-
-    def open(self, sealed: bytes, bound_to: str) -> dict[str, Any]:
-        nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-        return json.loads(AESGCM(self.key).decrypt(nonce, ciphertext, bound_to.encode("utf-8")))
-
-
-def _bound_to(client_id: str, request_id: str) -> str:
+def answer_bound_to(client_id: str, request_id: str) -> str:
+    """What a stored answer is bound to: its client and request id."""
     return f"{client_id}\n{request_id}"
 
 
-def stored_answer(session: Session, box: AnswerBox, client_id: str, request_id: str, request_sha256: str,
+def stored_answer(session: Session, box: RecordCipher, client_id: str, request_id: str, request_sha256: str,
                   now: datetime) -> Replay | None:
     """The stored answer of a completed identical request; None when the id is free to use.
 
@@ -114,14 +88,14 @@ def stored_answer_row(session: Session, client_id: str, request_id: str) -> Answ
     return _find(session, client_id, request_id)
 
 
-def replay_of(row: AnsweredRequest | None, box: AnswerBox, request_sha256: str, now: datetime) -> Replay | None:
+def replay_of(row: AnsweredRequest | None, box: RecordCipher, request_sha256: str, now: datetime) -> Replay | None:
     """`stored_answer` of a row read already."""
     if row is None:
         return None
     if row.request_sha256 != request_sha256:
         raise RequestIdConflict(f"request id {row.request_id!r} was used for a different request")
     if row.status == RequestStatus.COMPLETED and row.answer_sealed is not None:
-        return Replay(box.open(row.answer_sealed, _bound_to(row.client_id, row.request_id)), row.consent_id)
+        return Replay(box.open(row.answer_sealed, answer_bound_to(row.client_id, row.request_id)), row.consent_id)
     if now - row.reserved_at < STALE_AFTER:
         raise RequestIdConflict(f"request {row.request_id!r} is still being answered; retry shortly")
     return None
@@ -164,12 +138,12 @@ def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str,
         raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly") from None
 
 
-def complete(session: Session, box: AnswerBox, client_id: str, request_id: str, body: dict[str, Any],
+def complete(session: Session, box: RecordCipher, client_id: str, request_id: str, body: dict[str, Any],
              now: datetime) -> None:
     """Store the answer of a reserved request (one UPDATE: the row is not read again)."""
     completed = session.execute(update(AnsweredRequest).where(
         AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id).values(
-        status=RequestStatus.COMPLETED, answer_sealed=box.seal(body, _bound_to(client_id, request_id)),
+        status=RequestStatus.COMPLETED, answer_sealed=box.seal(body, answer_bound_to(client_id, request_id)),
         completed_at=now)).rowcount
     assert completed == 1, "complete() needs the reservation made by claim()"
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 
 
 class CertificateStatus(StrEnum):

@@ -30,7 +30,7 @@ from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
 
 TOKEN_PREFIX = "mzc"

@@ -28,7 +28,7 @@ from sqlalchemy import JSON, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog, Matter, Mode, Subject
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
 from exchange.record_ids import is_record_id
 

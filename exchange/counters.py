@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, String, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from catalog.orm import Base
+from core.orm import Base
 
 
 class Counter(Base):

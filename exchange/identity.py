@@ -32,7 +32,7 @@ from catalog import bounded_json
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
 from exchange.errors import ExchangeError
-from seals.b64 import b64url_decode
+from core.base64url import b64url_decode
 
 AUDIENCE = "mianzheng"
 ALGORITHM = "ES256"

@@ -18,17 +18,17 @@ in the same transaction, under the list's lock (`exchange.status_lists`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Catalog, Mode, Proof, Subject
-from catalog.canonical import canonical_sha256
+from core.clock import Clock, utc_now
+from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
-from exchange.answer_store import AnswerBox, claim, complete, release, stored_answer
+from exchange.answer_store import claim, complete, release, stored_answer
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
@@ -38,6 +38,7 @@ from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import InvalidInput, NotFound
+from exchange.keyring import RecordCipher
 from exchange.pull_service import pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.sources.directory import SourceDirectory
@@ -64,10 +65,10 @@ class IssuanceContext:
     catalog: Catalog
     sources: SourceDirectory
     subject_hash_key: bytes = field(repr=False)
-    answers: AnswerBox
+    answers: RecordCipher
     seal_settings: SealSettings
     status_list: StatusListSigning
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Float, String, bindparam, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 
 JOBS_NAME = "jobs"
 """The one job loop of matter handling, status lists and retention (`api.jobs`)."""

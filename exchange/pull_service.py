@@ -26,22 +26,24 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, Matter, Proof, Subject
+from core.clock import Clock, utc_now
 from exchange.access_log import AccessEntry, Outcome, record_access, record_decided_access
-from exchange.answer_store import (AnswerBox, Replay, RequestIdConflict, complete, release, replay_of, reserve_found,
+from exchange.answer_store import (Replay, RequestIdConflict, complete, release, replay_of, reserve_found,
                                    stored_answer_row)
 from exchange.clients import AuthenticatedClient
 from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
 from exchange.errors import ExchangeError
+from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
 from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailable, SubjectNotFound
 from exchange.sources.directory import SourceDirectory
@@ -80,10 +82,10 @@ class PullContext:
     catalog: Catalog
     sources: SourceDirectory
     subject_hash_key: bytes = field(repr=False)
-    answers: AnswerBox
+    answers: RecordCipher
     seal_settings: SealSettings
     exchange_department: str
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
     @property
     def uow(self) -> UnitOfWork:

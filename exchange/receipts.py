@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from catalog.canonical import canonical_sha256
-from seals.b64 import b64url_decode
+from core.canonical import canonical_sha256
+from core.base64url import b64url_decode
 from seals.jws import sign_jws
 from seals.keys import Signer
 from seals.trust import TrustStore

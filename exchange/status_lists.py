@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, LargeBinary, Text, exists, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.certificates.status_list import (
     DEFAULT_VALIDITY,
@@ -38,7 +38,7 @@ from exchange.certificates.status_list import (
     sign_status_list,
 )
 from exchange.counters import next_value
-from seals.b64 import b64url_decode
+from core.base64url import b64url_decode
 from seals.registry import active_signer
 from seals.settings import SealSettings
 from seals.trust import TrustStore

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from seals.b64 import b64url_encode
+from core.base64url import b64url_encode
 from seals.errors import InvalidCaMaterial
 
 ROOT_VALIDITY = timedelta(days=20 * 365)

@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from catalog.canonical import canonical_json
-from seals.b64 import b64url_encode
+from core.canonical import canonical_json
+from core.base64url import b64url_encode
 from seals.ca import x5c_entry
 from seals.ecdsa_raw import raw_signature
 from seals.errors import SigningFailed

@@ -22,7 +22,7 @@ from sqlalchemy import Index, Integer, LargeBinary, String, Text, func, select, 
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
 from seals import ca, keys
 from seals.errors import (
     CaAlreadyExists,

@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from seals.b64 import b64url_encode
+from core.base64url import b64url_encode
 from seals.ca import certificate_kid, x5c_entry
 
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from catalog import bounded_json
-from seals.b64 import b64url_decode
+from core.base64url import b64url_decode
 from seals.ca import certificate_kid, utc_now
 from seals.ecdsa_raw import der_signature
 from seals.checks import (

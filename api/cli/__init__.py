@@ -33,6 +33,7 @@ _COMMANDS = {
     "connector": LazyCommand("api.cli.source_commands", "connector_group",
                              "部门数据源连接器（参考实现）：以独立进程提供一个部门的数据查询接口。"),
     "demo": LazyCommand("api.cli.source_commands", "demo_group", "演示数据：各数据源部门自己的数据库（确定性生成）。"),
+    "keys": LazyCommand("api.cli.key_commands", "keys_group", "加密密钥环：查看、轮换、重新加密、停用旧密钥（不显示密钥内容）。"),
     "receipt": LazyCommand("api.cli.receipt_commands", "receipt_group", "数据共享回执：离线核验。"),
     "certificate": LazyCommand("api.cli.certificate_commands", "certificate_group",
                                "电子证明：窗口代为开具、列出、撤销。"),

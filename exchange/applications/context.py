@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog.model import Catalog
-from exchange.answer_store import AnswerBox
 from exchange.clients import AuthenticatedClient, ClientRecord, ClientRevoked, ClientScope
 from exchange.identity import CitizenIdentity
+from exchange.keyring import Purpose, RecordCipher, Sealed
 from exchange.pull_service import PullContext
 from exchange.staff import STAFF_CLIENT_PREFIX
 from exchange.unit_of_work import UnitOfWork
@@ -41,17 +41,22 @@ class HandlingContext:
         return self.pull.uow
 
     @property
-    def box(self) -> AnswerBox:
-        return self.pull.answers
+    def box(self) -> RecordCipher:
+        return self.pull.answers.for_purpose(Purpose.APPLICATION_DATA)
 
     def now(self) -> datetime:
         return self.pull.clock()
 
-    def seal(self, document: dict[str, Any], bound_to: str) -> bytes:
-        return self.box.seal(document, f"application-data\n{bound_to}")
+    def seal(self, document: dict[str, Any], bound_to: str) -> Sealed:
+        return self.box.seal(document, application_bound(bound_to))
 
-    def open(self, sealed: bytes, bound_to: str) -> dict[str, Any]:
-        return self.box.open(sealed, f"application-data\n{bound_to}")
+    def open(self, sealed: Sealed, bound_to: str) -> dict[str, Any]:
+        return self.box.open(sealed, application_bound(bound_to))
+
+
+def application_bound(bound_to: str) -> str:
+    """What application data sealed for `bound_to` is bound to (apart from every other sealed value)."""
+    return f"application-data\n{bound_to}"
 
 
 def acting_client(ctx: HandlingContext, client_id: str, department: str) -> AuthenticatedClient:

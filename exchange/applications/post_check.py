@@ -129,7 +129,8 @@ def _check(ctx: HandlingContext, record: CommitmentRecord) -> _Verdict:
     application = loaded.application
     item = next(item for item in loaded.items if item.id == record.item_id)
     party = loaded.parties.get(item.party)
-    committed = ctx.open(item.values_sealed or b"", item_bound(item))
+    assert item.values_sealed is not None, "a committed item holds the values committed to"
+    committed = ctx.open(item.values_sealed, item_bound(item))
     verifying = ctx.catalog.proofs[verification.proof]
     source_zh = department_zh(ctx, verifying.department)
     envelope = Envelope(

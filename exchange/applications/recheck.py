@@ -230,7 +230,8 @@ def run_report(ctx: HandlingContext, run_id: str) -> RunReport:
         if not result.changed:
             continue
         parties = Parties.from_document(ctx.open(tenancy.parties_sealed, tenancy.id))
-        document = ctx.open(result.decision_sealed or b"", _decision_bound(run_id, tenancy.id))
+        assert result.decision_sealed is not None, "a changed household was decided"
+        document = ctx.open(result.decision_sealed, decision_bound(run_id, tenancy.id))
         failing = tuple(rule["name_zh"] for rule in document["rules"] if rule["effect"] != Decision.ELIGIBLE)
         changed.append(ChangedHousehold(_masked(parties.applicant), len(parties.household), result.previous_outcome,
                                         result.outcome, failing))
@@ -255,7 +256,8 @@ def _masked(party: Party) -> str:
     return f"{party.name[:1]}*（{mask_id_number(party.id_number or '')}）"
 
 
-def _decision_bound(run_id: str, tenancy_id: str) -> str:
+def decision_bound(run_id: str, tenancy_id: str) -> str:
+    """What the decision of one household in one run is bound to."""
     return f"recheck\n{run_id}\n{tenancy_id}"
 
 
@@ -326,7 +328,7 @@ def _store(ctx: HandlingContext, run_id: str, holder: str, tenancy_id: str, chec
         decided = checked.outcome != WAITING
         row.outcome, row.previous_outcome = checked.outcome, tenancy.last_outcome
         row.changed = decided and checked.outcome != tenancy.last_outcome
-        row.decision_sealed = ctx.seal(checked.document, _decision_bound(run_id, tenancy_id)) if checked.document else None
+        row.decision_sealed = ctx.seal(checked.document, decision_bound(run_id, tenancy_id)) if checked.document else None
         row.detail, row.checked_at = checked.detail, now
         counts[checked.outcome] += 1
         counts[CHANGED] += int(row.changed)

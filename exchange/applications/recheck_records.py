@@ -12,9 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, composite, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
+from exchange.keyring import Sealed, sealed_or_none
 
 WAITING = "waiting"
 """A result's outcome while a source department cannot answer for the household: not decided."""
@@ -45,7 +46,9 @@ class Tenancy(Base):
     """The department's file number of the tenancy; the case the re-check's pulls are for."""
     head_key: Mapped[str] = mapped_column(String(64), index=True)
     """Subject key of the head of household."""
-    parties_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    parties_key_id: Mapped[int] = mapped_column(Integer)
+    parties_blob: Mapped[bytes] = mapped_column("parties_sealed", LargeBinary)
+    parties_sealed: Mapped[Sealed] = composite(sealed_or_none, "parties_key_id", "parties_blob")
     """The household (`Parties`: the head as applicant, the members), each with their counter consent."""
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -85,7 +88,9 @@ class RecheckResult(Base):
     """A decision (eligible, needs_review, not_eligible), or `WAITING`."""
     previous_outcome: Mapped[str] = mapped_column(String(16))
     changed: Mapped[bool] = mapped_column(Boolean)
-    decision_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decision_key_id: Mapped[int | None] = mapped_column(Integer)
+    decision_blob: Mapped[bytes | None] = mapped_column("decision_sealed", LargeBinary)
+    decision_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "decision_key_id", "decision_blob")
     """The decision document with its provenance; None while waiting."""
     detail: Mapped[str | None] = mapped_column(Text)
     """While waiting: which source departments could not answer."""

@@ -1,7 +1,7 @@
 """The tables of matter handling: applications, their proof items, commitments and the
 investigation tasks handed to departments.
 
-Personal data is kept sealed (AES-GCM, `exchange.answer_store.AnswerBox`): the parties' ID
+Personal data is kept sealed (AES-GCM, `exchange.keyring`, with the id of its key): the parties' ID
 numbers and names, every pulled or committed value, the decision's provenance and the signed
 commitment tokens. What stays in clear is what statistics and scheduling need: codes, states,
 modes, departments and times, and subject keys (keyed hashes) for lookups.
@@ -13,9 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, composite, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
+from exchange.keyring import Sealed, sealed_or_none
 
 
 class ApplicationStatus(StrEnum):
@@ -84,12 +85,18 @@ class Application(Base):
     case_number: Mapped[str] = mapped_column(String(64))
     applicant_key: Mapped[str] = mapped_column(String(64), index=True)
     options: Mapped[dict[str, object]] = mapped_column(JSON)
-    parties_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    offers_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    parties_key_id: Mapped[int] = mapped_column(Integer)
+    parties_blob: Mapped[bytes] = mapped_column("parties_sealed", LargeBinary)
+    parties_sealed: Mapped[Sealed] = composite(sealed_or_none, "parties_key_id", "parties_blob")
+    offers_key_id: Mapped[int] = mapped_column(Integer)
+    offers_blob: Mapped[bytes] = mapped_column("offers_sealed", LargeBinary)
+    offers_sealed: Mapped[Sealed] = composite(sealed_or_none, "offers_key_id", "offers_blob")
     status: Mapped[str] = mapped_column(String(16), index=True)
     decision: Mapped[str | None] = mapped_column(String(16))
     priorities: Mapped[list[str]] = mapped_column(JSON, default=list)
-    decision_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    decision_key_id: Mapped[int | None] = mapped_column(Integer)
+    decision_blob: Mapped[bytes | None] = mapped_column("decision_sealed", LargeBinary)
+    decision_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "decision_key_id", "decision_blob")
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
@@ -116,7 +123,9 @@ class ApplicationItem(Base):
     department: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str | None] = mapped_column(Text)
-    values_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    values_key_id: Mapped[int | None] = mapped_column(Integer)
+    values_blob: Mapped[bytes | None] = mapped_column("values_sealed", LargeBinary)
+    values_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "values_key_id", "values_blob")
     as_of: Mapped[datetime | None] = mapped_column(UtcDateTime())
     receipt_id: Mapped[str | None] = mapped_column(String(36))
     license: Mapped[str | None] = mapped_column(String(160))
@@ -143,7 +152,9 @@ class CommitmentRecord(Base):
     """Taken because the source could not answer, rather than because the catalog says so."""
     channel: Mapped[str] = mapped_column(String(16))
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    token_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    token_key_id: Mapped[int] = mapped_column(Integer)
+    token_blob: Mapped[bytes] = mapped_column("token_sealed", LargeBinary)
+    token_sealed: Mapped[Sealed] = composite(sealed_or_none, "token_key_id", "token_blob")
     status: Mapped[str] = mapped_column(String(16), index=True)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     verification_receipt_id: Mapped[str | None] = mapped_column(String(36))
@@ -165,4 +176,6 @@ class InvestigationTask(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    result_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result_key_id: Mapped[int | None] = mapped_column(Integer)
+    result_blob: Mapped[bytes | None] = mapped_column("result_sealed", LargeBinary)
+    result_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "result_key_id", "result_blob")

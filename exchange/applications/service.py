@@ -19,7 +19,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 from catalog.citizen_id import parse_id_number
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier

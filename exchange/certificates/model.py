@@ -1,7 +1,7 @@
 """The content of one e-certificate (电子证明): what all three forms carry and sign.
 
 `CertificateContent` is immutable and has one canonical JSON form (`to_dict`, hashed and signed
-as `catalog.canonical.canonical_json`); `from_dict` reads it back strictly. `build_content` makes
+as `core.canonical.canonical_json`); `from_dict` reads it back strictly. `build_content` makes
 one from the catalog's proof and department, the data pulled from the source, the holder and
 the issuance parameters.
 
@@ -36,7 +36,7 @@ from catalog.regions import region_name
 from catalog.model import DataItem, Department, ItemType, Proof
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, make_identifier, parse_identifier
 from exchange.errors import ExchangeError
-from seals.b64 import b64url_decode, b64url_encode
+from core.base64url import b64url_decode, b64url_encode
 
 BINDING_ALG = "sha256"
 SALT_BYTES = 16

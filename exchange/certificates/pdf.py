@@ -32,7 +32,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 from exchange.certificates.credential import verify_credential
 from catalog.city_time import BEIJING
 from exchange.certificates.model import CertificateContent, format_date_zh, format_datetime_zh

@@ -63,7 +63,7 @@ from exchange.certificates.model import (
     check_identifier,
 )
 from exchange.certificates.verdict import SignedForm
-from seals.b64 import b64url_decode, b64url_encode
+from core.base64url import b64url_decode, b64url_encode
 from seals.ca import USCC_PREFIX, certificate_kid
 from seals.checks import SIGNING_TIME_CLAIMED, certificate_checks, integrity_only, key_matches_algorithm, summarise_signer
 from seals.ecdsa_raw import der_signature, raw_signature

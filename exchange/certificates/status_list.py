@@ -38,7 +38,7 @@ from typing import Any
 
 from exchange.errors import ExchangeError
 from exchange.certificates.model import format_time
-from seals.b64 import b64url_decode, b64url_encode
+from core.base64url import b64url_decode, b64url_encode
 from seals.jws import sign_jws
 from seals.keys import Signer
 from seals.trust import TrustStore

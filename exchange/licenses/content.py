@@ -38,7 +38,7 @@ from exchange.certificates.model import (
 from exchange.errors import InvalidInput
 from exchange.licenses.identifiers import make_license_identifier, parse_license_identifier
 from exchange.sources.values import value_problem
-from seals.b64 import b64url_decode, b64url_encode
+from core.base64url import b64url_decode, b64url_encode
 
 LICENSE_CLAIMS = ("identifier", "license", "version", "supersedes", "holder", "issuer", "issued_at", "valid_from",
                   "valid_until", "status")

@@ -28,7 +28,7 @@ from exchange.licenses.sd_jwt import (
     disclosures_for,
     parse_sd_jwt,
 )
-from seals.b64 import b64url_decode
+from core.base64url import b64url_decode
 from seals.checks import integrity_only
 from seals.jws import sign_jws
 from seals.keys import Signer

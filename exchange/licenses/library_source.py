@@ -12,11 +12,11 @@ catalog checks it); a proof item the license lacks is null.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Mode
+from core.clock import Clock, utc_now
 from exchange.licenses.service import LicenseLibrary, current_license, stored_content
 from exchange.sources.contract import SourceAnswer
 from exchange.sources.directory import SourceDirectory
@@ -38,7 +38,7 @@ class LibraryFirstSources(SourceDirectory):
 
 
 def library_first(inner: SourceDirectory, sessions: sessionmaker[Session], library: LicenseLibrary,
-                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> SourceDirectory:
+                  clock: Clock = utc_now) -> SourceDirectory:
     """`inner` with the license library in front of it for the proofs licenses answer, where
     they are handled as e_license."""
     catalog = library.catalog

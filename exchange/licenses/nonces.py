@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from exchange.answer_store import AnswerBox
+from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseNonce, LicensePresentation
 
 
@@ -36,7 +36,7 @@ def sweep_nonces(session: Session, now: datetime) -> int:
     return session.execute(delete(LicenseNonce).where(LicenseNonce.expires_at < now)).rowcount or 0
 
 
-def keep_presentation(session: Session, box: AnswerBox, text: str, expires_at: datetime) -> str:
+def keep_presentation(session: Session, box: RecordCipher, text: str, expires_at: datetime) -> str:
     """Keep a presentation until it expires; the random reference a link can carry."""
     reference = secrets.token_urlsafe(32)
     session.add(LicensePresentation(reference=reference, presentation_sealed=box.seal({"presentation": text}, reference),
@@ -45,7 +45,7 @@ def keep_presentation(session: Session, box: AnswerBox, text: str, expires_at: d
     return reference
 
 
-def kept_presentation(session: Session, box: AnswerBox, reference: str, now: datetime) -> str | None:
+def kept_presentation(session: Session, box: RecordCipher, reference: str, now: datetime) -> str | None:
     """The presentation kept under `reference`, or None (unknown or expired)."""
     kept = session.get(LicensePresentation, reference) if len(reference) <= 43 else None
     if kept is None or kept.expires_at < now:

@@ -56,7 +56,7 @@ from exchange.licenses.credential import content_of_own
 from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX
 from exchange.licenses.verdict import FORM_LICENSE, FORM_USAGE_COPY, LicenseCheck, LicenseCheckResult, LicenseVerdict
 from exchange.licenses.verify import NonceClaim, verify_license
-from seals.b64 import b64url_decode
+from core.base64url import b64url_decode
 from seals.fonts import SONG_FONT_NAME as SONG
 from seals.fonts import missing_glyphs, register_song_font
 from seals.keys import Signer

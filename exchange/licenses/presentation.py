@@ -24,7 +24,7 @@ from exchange.errors import InvalidInput
 from exchange.licenses.sd_jwt import SdJwt, decode_disclosure, parse_sd_jwt, sd_hash
 from exchange.licenses.verdict import LicenseCheck, LicenseCheckResult
 from exchange.certificates.model import format_datetime_zh
-from seals.b64 import b64url_encode
+from core.base64url import b64url_encode
 from exchange.certificates.verdict import authentic
 from seals.jws import sign_jws
 from seals.keys import Signer

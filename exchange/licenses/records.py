@@ -25,9 +25,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, composite, mapped_column
 
-from catalog.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime
+from exchange.keyring import Sealed, sealed_or_none
 
 
 class LicenseState(StrEnum):
@@ -70,7 +71,9 @@ class LicenseVersionRecord(Base):
     status_index: Mapped[int] = mapped_column(Integer, unique=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
-    credential_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    credential_key_id: Mapped[int] = mapped_column(Integer)
+    credential_blob: Mapped[bytes] = mapped_column("credential_sealed", LargeBinary)
+    credential_sealed: Mapped[Sealed] = composite(sealed_or_none, "credential_key_id", "credential_blob")
 
 
 class LicenseNonce(Base):
@@ -85,7 +88,9 @@ class LicensePresentation(Base):
     __tablename__ = "license_presentations"
 
     reference: Mapped[str] = mapped_column(String(43), primary_key=True)
-    presentation_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    presentation_key_id: Mapped[int] = mapped_column(Integer)
+    presentation_blob: Mapped[bytes] = mapped_column("presentation_sealed", LargeBinary)
+    presentation_sealed: Mapped[Sealed] = composite(sealed_or_none, "presentation_key_id", "presentation_blob")
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 

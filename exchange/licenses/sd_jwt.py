@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchange.errors import ExchangeError
-from seals.b64 import b64url_decode, b64url_encode
+from core.base64url import b64url_decode, b64url_encode
 
 SD_ALG = "sha-256"
 SEPARATOR = "~"

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,11 +29,12 @@ from catalog.city_time import BEIJING
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, LicenseType, Subject
-from exchange.answer_store import AnswerBox
+from core.clock import Clock, utc_now
 from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import ExchangeError, InvalidInput, NotFound
+from exchange.keyring import RecordCipher
 from exchange.licenses.content import (
     HeldBy,
     HolderIdentity,
@@ -91,9 +90,9 @@ class LicenseLibrary:
     catalog: Catalog
     seal_settings: SealSettings
     hash_key: bytes = field(repr=False)
-    box: AnswerBox
+    box: RecordCipher
     status_list: StatusListSigning
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
 
 @dataclass(frozen=True)
@@ -114,12 +113,6 @@ class Issued:
     version: LicenseVersionRecord
     created: bool
     """False when the reference was already issued: the existing license is returned unchanged."""
-
-
-def license_box(secret: bytes) -> AnswerBox:
-    """The AES-GCM box of stored credentials, under a key of its own derived from `secret`."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mianzheng license credentials v1")
-    return AnswerBox(hkdf.derive(secret))
 
 
 def holder_key(hash_key: bytes, kind: Subject, number: str) -> str:

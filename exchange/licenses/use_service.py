@@ -16,19 +16,20 @@ expiry (at most the license's own).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 from catalog.model import LicenseType, LicenseUse, Matter, Subject
+from core.clock import Clock, utc_now
 from exchange.access_log import AccessEntry, Outcome, record_access
-from exchange.answer_store import AnswerBox, RequestIdConflict, claim, complete, release, stored_answer
+from exchange.answer_store import RequestIdConflict, claim, complete, release, stored_answer
 from exchange.clients import AuthenticatedClient
 from exchange.consent import ConsentRefused, find_valid_consent
+from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseUsage
 from exchange.licenses.service import (
     LicenseLibrary,
@@ -69,9 +70,9 @@ class UseRequest:
 class UseContext:
     library: LicenseLibrary
     sessions: sessionmaker[Session]
-    answers: AnswerBox
+    answers: RecordCipher
     exchange_department: str
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Clock = utc_now
 
 
 def use_license(context: UseContext, client: AuthenticatedClient, request: UseRequest) -> PullResult:

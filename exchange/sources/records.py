@@ -3,7 +3,7 @@
 
 This is the department's system, not the exchange's: each department has its own database
 (by default a SQLite file per department, `<folder>/<DEPT>.db`; any SQLAlchemy URL works),
-described by its own metadata rather than `catalog.orm.Base`, and its schema is created
+described by its own metadata rather than `core.orm.Base`, and its schema is created
 with `metadata.create_all` when the data is written, not by the exchange's migrations.
 
     records(proof_code, subject_id, subject_name, record, as_of)   primary key (proof_code, subject_id)

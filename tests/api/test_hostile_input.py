@@ -18,7 +18,7 @@ from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.clients import ClientScope
 from exchange.sources.demo_data import DemoResident, sample_residents
 from exchange.subjects import subject_key
-from seals.b64 import b64url_encode
+from core.base64url import b64url_encode
 from tests.api.test_certificates_api import client_token, issue, signed_in
 from tests.support.cli import cli_environment, run_cli
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from catalog.canonical import canonical_sha256
+from core.canonical import canonical_sha256
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
 from catalog.model import (
     Catalog,

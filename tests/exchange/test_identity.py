@@ -23,7 +23,7 @@ from exchange.identity import (
     unverified_issuer,
     verify_assertion,
 )
-from seals.b64 import b64url_encode
+from core.base64url import b64url_encode
 
 ID_NUMBER = "11010519491231002X"
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)

@@ -18,8 +18,8 @@ from api.seal_config import seal_settings
 from api.settings import Settings
 from catalog.model import Catalog, Subject
 from exchange.access_log import AccessRecord, Outcome
-from exchange.answer_store import AnswerBox
 from exchange.clients import AuthenticatedClient, ClientScope
+from exchange.keyring import Keyring, Purpose
 from exchange.pull_service import Envelope, PullContext, PullRefused, answer_request
 from exchange.sources.directory import build_sources
 
@@ -31,7 +31,7 @@ ORGANISATION = "91110000101623741K"
 def context(settings: Settings, sessions: sessionmaker[Session], live: Catalog, hash_key: bytes) -> Iterator[PullContext]:
     sources = build_sources(live, settings.sources_dir, None)
     yield PullContext(sessions=sessions, catalog=live, sources=sources, subject_hash_key=hash_key,
-                      answers=AnswerBox.from_secret(hash_key), seal_settings=seal_settings(settings),
+                      answers=Keyring({0: hash_key}).cipher(Purpose.EXCHANGE_ANSWERS), seal_settings=seal_settings(settings),
                       exchange_department=settings.exchange_department)
     sources.close()
 

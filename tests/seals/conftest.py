@@ -19,7 +19,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from catalog.orm import Base
+from core.orm import Base
 from seals import registry
 from seals.keys import FileKeySigner, clear_key_cache
 from seals.seal_image import SealText, draw_seal

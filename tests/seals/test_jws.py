@@ -21,7 +21,7 @@ from jwcrypto import jws as jwcrypto_jws
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from seals import ca
-from seals.b64 import b64url_decode, b64url_encode
+from core.base64url import b64url_decode, b64url_encode
 from seals.ecdsa_raw import P256_ORDER, raw_signature
 from seals.jws import sign_jws
 from seals.keys import FileKeySigner

@@ -164,7 +164,7 @@ def test_import_ca(tmp_path, fresh_pki: Pki) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from catalog.orm import Base
+    from core.orm import Base
 
     existing = ca.create_root("外部根证书", "外部机构")
     cert_pem = existing.certificate.public_bytes(serialization.Encoding.PEM)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.model import Catalog
-from catalog.orm import Base
+from core.orm import Base
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import CertificateContent, StatusEntry, build_content, format_time
 from exchange.certificates.pdf import issue_pdf

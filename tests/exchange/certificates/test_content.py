@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from catalog.canonical import canonical_json
+from core.canonical import canonical_json
 from catalog.citizen_id import mask_id_number
 from catalog.model import Catalog
 from exchange.certificates.model import StatusEntry, build_content

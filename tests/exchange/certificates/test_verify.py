@@ -12,7 +12,7 @@ import base45
 import cbor2
 import pytest
 
-from catalog.canonical import canonical_json
+from core.canonical import canonical_json
 from catalog.model import Catalog
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import CertificateContent

@@ -196,11 +196,11 @@ def test_the_nonce_registry_claims_once_and_forgets_what_expired(database_url: s
     from sqlalchemy.orm import Session
 
     from api.database import make_engine
-    from exchange.answer_store import AnswerBox
+    from exchange.keyring import Keyring, Purpose
     from exchange.licenses.nonces import claim_nonce, keep_presentation, kept_presentation, sweep_nonces
 
     engine = make_engine(database_url)
-    box = AnswerBox(b"k" * 32)
+    box = Keyring({1: b"k" * 32}).cipher(Purpose.LICENSE_DATA)
     with Session(engine) as session:
         until = NOW + timedelta(minutes=5)
         assert claim_nonce(session, "nonce-1", until, NOW)

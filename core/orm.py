@@ -1,7 +1,7 @@
 """The declarative base shared by every package's tables, and the column types they share.
 
-catalog/ is the innermost package, so the one SQLAlchemy metadata lives here and the other
-packages' models subclass `Base`. The naming convention keeps constraint names stable across
+The one SQLAlchemy metadata lives here, below every package, and every package's models
+subclass `Base`. The naming convention keeps constraint names stable across
 SQLite and PostgreSQL, so Alembic migrations can refer to them.
 """
 

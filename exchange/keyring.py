@@ -1,0 +1,140 @@
+"""The installation's keys: one derivation per purpose, and the sealing (AES-256-GCM) of the
+personal data kept in the database.
+
+Every key is derived (HKDF-SHA256) from a master secret and a purpose label, so a key for one
+purpose tells nothing about another. The encryption master secrets carry a key id: a value is
+sealed under the current (highest) id and stored with that id (`Sealed`, mapped as two columns
+by a composite); a value sealed under an older id opens as long as that id is in the
+keyring. So the encryption keys rotate without losing data: add a key, re-seal the rows under
+it (`exchange.reencryption`), then retire the old one.
+
+Key 0 is the secret everything was sealed under before the keyring (the subject hash key); with
+it, application data is sealed under the exchange answers' derivation as it was then.
+
+The key under which ID numbers are looked up (`exchange.subjects`) is not in this keyring: a
+keyed hash cannot be recomputed without the ID number in clear, so that key does not rotate.
+Key material never appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from core.canonical import canonical_json
+
+LEGACY_KEY_ID = 0
+"""The id of the secret that sealed rows before the keyring existed (the subject hash key)."""
+_NONCE_BYTES = 12
+
+
+class Purpose(StrEnum):
+    """What a derived key is for; the value is its HKDF label."""
+
+    EXCHANGE_ANSWERS = "exchange answers v1"
+    APPLICATION_DATA = "application data v1"
+    LICENSE_DATA = "license credentials v1"
+    FORM_TOKENS = "portal form tokens v1"
+
+
+_LEGACY_LABELS = {Purpose.APPLICATION_DATA: Purpose.EXCHANGE_ANSWERS}
+"""Under key 0, application data was sealed under the exchange answers' key."""
+
+
+class KeyNotInKeyring(LookupError):
+    """A value was sealed under a key id the keyring no longer (or never) held."""
+
+
+def derive_key(secret: bytes, label: str) -> bytes:
+    """A 32-byte key for `label` derived from `secret` (HKDF-SHA256); independent per label."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"mianzheng {label}".encode()).derive(secret)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A sealed value and the id of the key it was sealed under."""
+
+    key_id: int
+    blob: bytes
+
+    def __composite_values__(self) -> tuple[int, bytes]:
+        return self.key_id, self.blob
+
+    def __repr__(self) -> str:
+        return f"Sealed(key_id={self.key_id}, {len(self.blob)} bytes)"
+
+
+def sealed_or_none(key_id: int | None, blob: bytes | None) -> Sealed | None:
+    """The composite's value of a row's two columns (None when nothing is sealed), for models to map
+    `<name>_sealed: Mapped[Sealed] = composite(sealed_or_none, "<name>_key_id", "<name>_blob")`."""
+    return None if blob is None or key_id is None else Sealed(key_id, blob)
+
+
+class Keyring:
+    """The encryption master secrets by key id; the current one is the highest id."""
+
+    def __init__(self, secrets: Mapping[int, bytes]) -> None:
+        if not secrets or any(not secret for secret in secrets.values()):
+            raise ValueError("a keyring needs at least one non-empty secret")
+        self._secrets = dict(secrets)
+
+    def __repr__(self) -> str:
+        return f"Keyring(key_ids={list(self.key_ids)})"
+
+    @property
+    def key_ids(self) -> tuple[int, ...]:
+        return tuple(sorted(self._secrets))
+
+    @property
+    def current_id(self) -> int:
+        return max(self._secrets)
+
+    def key(self, purpose: Purpose, key_id: int) -> bytes:
+        """The key for `purpose` under the master secret `key_id`."""
+        secret = self._secrets.get(key_id)
+        if secret is None:
+            raise KeyNotInKeyring(f"key {key_id} is not in the keyring")
+        label = _LEGACY_LABELS.get(purpose, purpose) if key_id == LEGACY_KEY_ID else purpose
+        return derive_key(secret, label.value)
+
+    def keys(self, purpose: Purpose) -> list[bytes]:
+        """Every key for `purpose`, oldest first, the current one last."""
+        return [self.key(purpose, key_id) for key_id in self.key_ids]
+
+    def cipher(self, purpose: Purpose) -> RecordCipher:
+        return RecordCipher(self, purpose)
+
+
+@dataclass(frozen=True)
+class RecordCipher:
+    """Seals JSON documents for one purpose under the current key, bound to what they belong to
+    (a sealed value cannot be moved to another row); opens them under any key in the keyring."""
+
+    keyring: Keyring
+    purpose: Purpose
+
+    def for_purpose(self, purpose: Purpose) -> RecordCipher:
+        return RecordCipher(self.keyring, purpose)
+
+    def seal(self, document: dict[str, Any], bound_to: str) -> Sealed:
+        key_id = self.keyring.current_id
+        nonce = os.urandom(_NONCE_BYTES)
+        ciphertext = AESGCM(self.keyring.key(self.purpose, key_id)).encrypt(
+            nonce, canonical_json(document), bound_to.encode("utf-8"))
+        return Sealed(key_id, nonce + ciphertext)
+
+    def open(self, sealed: Sealed, bound_to: str) -> dict[str, Any]:
+        nonce, ciphertext = sealed.blob[:_NONCE_BYTES], sealed.blob[_NONCE_BYTES:]
+        key = self.keyring.key(self.purpose, sealed.key_id)
+        return json.loads(AESGCM(key).decrypt(nonce, ciphertext, bound_to.encode("utf-8")))
+
+    def reseal(self, sealed: Sealed, bound_to: str) -> Sealed:
+        """The same document sealed under the current key."""
+        return self.seal(self.open(sealed, bound_to), bound_to)
