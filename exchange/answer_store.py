@@ -141,9 +141,10 @@ def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str,
 def complete(session: Session, box: RecordCipher, client_id: str, request_id: str, body: dict[str, Any],
              now: datetime) -> None:
     """Store the answer of a reserved request (one UPDATE: the row is not read again)."""
+    sealed = box.seal(body, answer_bound_to(client_id, request_id))
     completed = session.execute(update(AnsweredRequest).where(
         AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id).values(
-        status=RequestStatus.COMPLETED, answer_sealed=box.seal(body, answer_bound_to(client_id, request_id)),
+        status=RequestStatus.COMPLETED, answer_key_id=sealed.key_id, answer_blob=sealed.blob,
         completed_at=now)).rowcount
     assert completed == 1, "complete() needs the reservation made by claim()"
 
