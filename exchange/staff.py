@@ -17,16 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import KeySet
 
 from catalog.model import Catalog
 from exchange.clients import AuthenticatedClient, ClientScope
 from exchange.identity import (
-    ALGORITHM, CLOCK_SKEW, MAX_LIFETIME, MAX_NAME_LENGTH, DevIdentityProvider, InvalidAssertion, unverified_issuer,
+    ALGORITHM, MAX_LIFETIME, MAX_NAME_LENGTH, DevIdentityProvider, InvalidAssertion, verified_claims,
 )
 
 STAFF_AUDIENCE = "mianzheng:staff"
@@ -72,40 +70,8 @@ class StaffIdentity:
 
 def verify_staff_assertion(token: str, public_keys: KeySet, issuer: str, now: datetime | None = None) -> StaffIdentity:
     """Verify signature and claims of a staff assertion; `InvalidAssertion` otherwise."""
-    if unverified_issuer(token) is None:  # also bounds length and JSON depth before the JOSE library parses
-        raise InvalidAssertion("malformed", "the assertion is not a well-formed JWS naming its issuer")
-    try:
-        claims = jwt.decode(token, public_keys, algorithms=[ALGORITHM]).claims
-    except UnsupportedAlgorithmError:
-        raise InvalidAssertion("unsupported-algorithm", f"only {ALGORITHM} assertions are accepted") from None
-    except InvalidKeyIdError:
-        raise InvalidAssertion("unknown-key", "the assertion names a key the provider does not publish") from None
-    except BadSignatureError:
-        raise InvalidAssertion("bad-signature", "the assertion's signature does not verify") from None
-    except (JoseError, ValueError):
-        raise InvalidAssertion("malformed", "the assertion is not a well-formed JWS") from None
-    return _staff(claims, issuer, now or datetime.now(timezone.utc))
-
-
-def _staff(claims: dict[str, Any], issuer: str, now: datetime) -> StaffIdentity:
-    for name in ("iss", "aud", "sub", "name", "staff_number", "department", "role", "iat", "exp"):
-        if claims.get(name) in (None, ""):
-            raise InvalidAssertion("missing-claim", f"the assertion has no {name} claim")
-    if claims["iss"] != issuer:
-        raise InvalidAssertion("wrong-issuer", "the assertion was issued by another provider")
-    aud = claims["aud"]
-    if not (aud == STAFF_AUDIENCE or (isinstance(aud, list) and STAFF_AUDIENCE in aud)):
-        raise InvalidAssertion("wrong-audience", f"the assertion is not meant for {STAFF_AUDIENCE}")
-    iat, exp = claims["iat"], claims["exp"]
-    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (iat, exp)):
-        raise InvalidAssertion("malformed", "iat and exp must be NumericDate values")
-    expires_at = datetime.fromtimestamp(exp, timezone.utc)
-    if expires_at - datetime.fromtimestamp(iat, timezone.utc) > MAX_LIFETIME:
-        raise InvalidAssertion("lifetime-too-long", f"an assertion may live at most {MAX_LIFETIME}")
-    if expires_at <= now - CLOCK_SKEW:
-        raise InvalidAssertion("expired", "the assertion has expired: sign in again")
-    if datetime.fromtimestamp(iat, timezone.utc) > now + CLOCK_SKEW:
-        raise InvalidAssertion("not-yet-valid", "the assertion is not valid yet")
+    claims, expires_at = verified_claims(token, public_keys, issuer, STAFF_AUDIENCE, now,
+                                         required=("sub", "name", "staff_number", "department", "role"))
     name, number, department, role = (claims[key] for key in ("name", "staff_number", "department", "role"))
     if not isinstance(name, str) or len(name.strip()) > MAX_NAME_LENGTH:
         raise InvalidAssertion("malformed", f"name must be a string of at most {MAX_NAME_LENGTH} characters")

@@ -61,7 +61,7 @@ def test_a_citizen_assertion_is_not_a_staff_one(idp: DevIdentityProvider) -> Non
     citizen = idp.issue_dev_assertion("11010519491231002X", "张三", now=NOW)
     with pytest.raises(InvalidAssertion) as refused:
         verify_staff_assertion(citizen, idp.public_keys, DEV_ISSUER, now=NOW)
-    assert refused.value.reason == "missing-claim"  # no staff number, department or role
+    assert refused.value.reason == "wrong-audience"  # meant for the citizen portal, not for staff
 
 
 def test_a_foreign_signature_is_refused(idp: DevIdentityProvider) -> None:
