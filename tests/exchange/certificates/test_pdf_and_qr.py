@@ -96,7 +96,9 @@ def test_the_qr_is_as_small_as_its_content_allows(issued: Issued) -> None:
     code = qr_code(qr_text(issued.content, issued.qr))
     single_mode = segno.make(qr_text(issued.content, issued.qr), error="m", boost_error=False)
     assert code.version < single_mode.version  # the Base45 payload in alphanumeric mode, not bytes
-    assert code.version <= 16 and code.error == "M"  # MZ1 needed version 19 for the same certificate
+    # MZ1 needed version 19 for the same certificate. The seal's key id and the signature are
+    # random bytes that compress differently, so the same content takes version 16 or 17.
+    assert code.version <= 17 and code.error == "M"
 
 
 def test_rendering_is_reproducible(issued: Issued) -> None:
