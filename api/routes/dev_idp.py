@@ -9,19 +9,19 @@ It signs an assertion for whatever name and valid ID number are typed in: it pro
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask import Blueprint as PageBlueprint
 from flask import Response, make_response, redirect, render_template, request
 
 from api.auth import IDENTITY_COOKIE
+from api.dev_idp_support import DevTokenSchema, dev_provider, same_site_path
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.runtime import runtime
 from catalog.citizen_id import mask_id_number
 from catalog.errors import InvalidIdentifier
-from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH, DevIdentityProvider
+from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH
 
 bp = PageBlueprint("dev_idp_page", __name__, url_prefix="/dev-idp")
 blp = Blueprint("dev-idp", __name__, url_prefix="/dev-idp",
@@ -35,26 +35,12 @@ class DevTokenRequestSchema(ma.Schema):
                                  metadata={"example": "11010519491231002X"})
 
 
-class DevTokenSchema(ma.Schema):
-    assertion = ma.fields.String(metadata={"description": "Send as Authorization: Bearer <assertion>"})
-    token_type = ma.fields.String(metadata={"example": "Bearer"})
-    expires_in = ma.fields.Integer(metadata={"description": "Seconds"})
-    issuer = ma.fields.String()
-
-
-def _provider() -> DevIdentityProvider:
-    provider = runtime().identity.dev_idp
-    if provider is None:
-        raise Problem("not-found", "The development identity provider is not enabled.")
-    return provider
-
-
 @blp.route("/token", methods=["POST"])
 @blp.arguments(DevTokenRequestSchema)
 @blp.response(200, DevTokenSchema)
 def token(body: dict[str, str]) -> dict[str, Any]:
     """Issue a development identity assertion for any name and valid ID number (NOT for production)."""
-    provider = _provider()
+    provider = dev_provider()
     try:
         assertion = provider.issue_dev_assertion(body["id_number"], body["name"])
     except InvalidIdentifier as invalid:
@@ -71,10 +57,10 @@ def token(body: dict[str, str]) -> dict[str, Any]:
 def login() -> Response:
     """The sign-in page; a successful POST sets the assertion cookie and shows the assertion,
     or redirects to `next` when that is a path of this site."""
-    provider = _provider()
+    provider = dev_provider()
     name = request.form.get("name", "").strip()[:MAX_NAME_LENGTH]
     id_number = request.form.get("id_number", "").strip()[:18]
-    next_path = _same_site_path(request.values.get("next", ""))
+    next_path = same_site_path(request.values.get("next", ""))
     context: dict[str, Any] = {"name": name, "id_number": id_number, "error": None, "assertion": None,
                                "next": next_path, "lifetime_minutes": int(MAX_LIFETIME.total_seconds() // 60)}
     if request.method == "GET":
@@ -97,13 +83,3 @@ def login() -> Response:
                             samesite="Lax", secure=runtime().settings.public_url.startswith("https://"))
     return response
 
-
-def _same_site_path(candidate: str) -> str | None:
-    """`candidate` if it is a path on this site ("/portal"), else None: no scheme, no host,
-    no "//" or backslash that a browser would read as another host."""
-    if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
-        return None
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in candidate) or len(candidate) > 200:
-        return None
-    parts = urlsplit(candidate)
-    return candidate if not parts.scheme and not parts.netloc else None

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
+from api.dev_idp_support import dev_provider, same_site_path
 from api.live_catalog import live_catalog
-from api.routes.dev_idp import _provider, _same_site_path
 from api.staff_session import start_staff_session
 from exchange.staff import ROLES, demo_staff, issue_dev_staff_assertion
 
@@ -20,10 +20,10 @@ bp = Blueprint("dev_idp_staff", __name__, url_prefix="/dev-idp")
 @bp.route("/staff-login", methods=["GET", "POST"])
 def login() -> Response:
     """The demo staff to choose from; a POST naming one of them starts their session."""
-    provider = _provider()
+    provider = dev_provider()
     catalog = live_catalog().catalog
     staff = demo_staff(catalog)
-    next_path = _same_site_path(request.values.get("next", "")) or url_for("caseworker_pages.workbench")
+    next_path = same_site_path(request.values.get("next", "")) or url_for("caseworker_pages.workbench")
     chosen = next((member for member in staff if member.staff_number == request.form.get("staff_number")), None)
     if request.method == "POST" and chosen is not None:
         return start_staff_session(redirect(next_path, 303), issue_dev_staff_assertion(provider, chosen))

@@ -13,11 +13,11 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 
+from api.dev_idp_support import DevTokenSchema, dev_provider
 from api.legal_person_auth import LEGAL_PERSON_SECURITY, current_organisation
 from api.license_services import library
 from api.openapi import Blueprint
 from api.problems import Problem
-from api.routes.dev_idp import DevTokenSchema, _provider
 from api.routes.licenses_api import held_version, license_view, pdf_response, presentation_view
 from api.runtime import db
 from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
@@ -49,7 +49,7 @@ class DevLegalPersonTokenRequestSchema(ma.Schema):
 @dev_blp.response(200, DevTokenSchema)
 def token(body: dict[str, str]) -> dict[str, Any]:
     """Issue a development legal-person assertion for any valid USCC and names (NOT for production)."""
-    provider = _provider()
+    provider = dev_provider()
     try:
         assertion = issue_dev_legal_person_assertion(provider, body["uscc"], body["name"], body["agent_name"])
     except InvalidIdentifier as invalid:
