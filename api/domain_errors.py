@@ -8,6 +8,7 @@ is the problem's detail.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 from flask import Flask, Response
 
@@ -15,8 +16,10 @@ from api.problems import Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
 from exchange.consent import ConsentRefused
-from exchange.errors import InvalidInput, NotFound
+from exchange.errors import InvalidInput, NotFound, UnknownCode
 from exchange.identity import InvalidKeyMaterial
+from exchange.licenses.service import LicenseConflict
+from exchange.pull_service import PullRefused
 from seals.errors import (
     CaAlreadyExists,
     CaMissing,
@@ -34,6 +37,7 @@ PROBLEM_OF: dict[type[Exception], str] = {
     CaAlreadyExists: "conflict",
     SealAlreadyActive: "conflict",
     SealRevoked: "conflict",
+    LicenseConflict: "conflict",
     InvalidCaMaterial: "invalid-request",
     SealNotFound: "not-found",
     NotFound: "not-found",
@@ -47,6 +51,7 @@ def register_domain_errors(app: Flask) -> None:
     for exception_type, slug in PROBLEM_OF.items():
         app.register_error_handler(exception_type, _handler(slug))
     app.register_error_handler(InvalidInput, _invalid_input)
+    app.register_error_handler(PullRefused, _pull_refused)
 
 
 def field_pointer(field: str) -> str:
@@ -58,6 +63,25 @@ def _invalid_input(error: InvalidInput) -> Response:
     """invalid-request naming the field at fault."""
     return problem_response(Problem("invalid-request", str(error),
                                     errors=[{"pointer": field_pointer(error.field), "detail": error.detail}]))
+
+
+def parameter_problem(error: InvalidInput) -> Problem:
+    """invalid-request naming the query parameter `error.field`."""
+    return Problem("invalid-request", str(error), errors=[{"parameter": error.field, "detail": error.detail}])
+
+
+def known_code(codes: Container[str], value: str | None, parameter: str) -> None:
+    """A 400 naming the query `parameter` unless `value` is absent or one of `codes`."""
+    if value is not None and value not in codes:
+        raise parameter_problem(UnknownCode(parameter, f"unknown code {value!r}"))
+
+
+def _pull_refused(refused: PullRefused) -> Response:
+    """The problem the refusal names, pointing at the envelope member at fault, with Retry-After
+    when trying again later can help."""
+    errors = [{"pointer": refused.field, "detail": refused.detail}] if refused.field else None
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+    return problem_response(Problem(refused.kind, refused.detail, errors=errors, headers=headers))
 
 
 def _handler(slug: str):  # type: ignore[no-untyped-def]

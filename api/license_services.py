@@ -1,6 +1,7 @@
 """Wiring of the license library for the current request or command: the library context, the
 stored signed license status list, and verification with the nonce registry. The JSON API, the pages
-and the CLI call these, so they give the same answers."""
+and the CLI call these, so they give the same answers; and 亮证 (`show_license`), which the API and
+the wallet page both make."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ from api.runtime import Runtime, db, runtime
 from api.seal_config import status_list_signing
 from catalog.model import Catalog
 from exchange.keyring import Purpose
-from exchange.licenses.nonces import claim_nonce, sweep_nonces
-from exchange.licenses.service import LICENSES, LicenseLibrary
+from exchange.licenses.nonces import claim_nonce, keep_presentation, sweep_nonces
+from exchange.licenses.presentation import DEFAULT_MINUTES, Presentation, make_presentation
+from exchange.licenses.records import LicenseVersionRecord
+from exchange.licenses.service import LICENSES, LicenseConflict, LicenseLibrary, credential_of
 from exchange.status_lists import stored_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
 from exchange.licenses.pdf import verify_license_pdf
 from exchange.licenses.verify import verify_license
 from exchange.unit_of_work import UnitOfWork
-from seals.registry import trust_store
+from seals.registry import active_signer, trust_store
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -57,6 +60,22 @@ def exchange_uscc(current: Runtime, catalog: Catalog) -> str:
 def signed_license_status_list(session: Session) -> str | None:
     """The signed license status list as stored (signed by amendments, revocations and the jobs)."""
     return stored_status_list(session, LICENSES.list_id)
+
+
+def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list[str], *,
+                 minutes: int = DEFAULT_MINUTES, nonce: str | None = None) -> tuple[Presentation, str]:
+    """亮证 of a held `version` showing `items` only, signed by the exchange's seal and kept
+    (committed) under the reference a verifier's link names; `InvalidInput` for items the
+    license does not have; `LicenseConflict` unless the version is the license's current, valid one."""
+    if version.status != "valid":
+        raise LicenseConflict("This version is not the license's current, valid version.")
+    session = db()
+    signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
+    shown = make_presentation(credential_of(lib, version), version.identifier, items, signer,
+                              now=datetime.now(timezone.utc), minutes=minutes, nonce=nonce)
+    reference = keep_presentation(session, lib.box, shown.text, shown.expires_at)
+    session.commit()
+    return shown, reference
 
 
 def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerdict:

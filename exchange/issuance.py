@@ -148,6 +148,15 @@ def holder_certificates(session: Session, hash_key: bytes, id_number: str) -> li
                                 .order_by(IssuedCertificate.issued_at.desc(), IssuedCertificate.id.desc())))
 
 
+def held_certificate(session: Session, hash_key: bytes, id_number: str, identifier: str) -> IssuedCertificate:
+    """The certificate `identifier` if the person with `id_number` holds it; `CertificateNotFound`
+    otherwise, the same for someone else's certificate as for none, so nothing is revealed."""
+    certificate = find_certificate(session, identifier)
+    if certificate.holder_key != subject_key(hash_key, id_number):
+        raise CertificateNotFound(f"no certificate {identifier}")
+    return certificate
+
+
 def list_certificates(session: Session, department: str | None = None) -> list[IssuedCertificate]:
     """Every certificate (or those `department` issued), newest first."""
     query = select(IssuedCertificate).order_by(IssuedCertificate.issued_at.desc(), IssuedCertificate.id.desc())

@@ -25,6 +25,7 @@ from api.catalog_views import (
 )
 from api.live_catalog import LiveCatalog, live_catalog
 from api.auth import CLIENT_SECURITY, client_first
+from api.domain_errors import known_code
 from api.openapi import Blueprint, before_parsing
 from api.rate_limit import limit_catalog_validation
 from api.problems import Problem
@@ -66,13 +67,6 @@ def _etag(response: Response) -> Response:
         response.set_etag(etag, weak=True)
         response.make_conditional(request)
     return response
-
-
-def known_code(codes: Any, value: str | None, parameter: str) -> None:
-    """A 400 naming the query `parameter` unless `value` is absent or one of `codes`."""
-    if value is not None and value not in codes:
-        raise Problem("invalid-request", f"{parameter}: unknown code {value!r}",
-                      errors=[{"parameter": parameter, "detail": f"unknown code {value!r}"}])
 
 
 def _found(entries: Mapping[str, T], kind: str, code: str) -> T:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import Response, request
 
-from api.auth import (CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, citizen_subject_key, client_first, current_citizen,
-                      require_client)
+from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_first, current_citizen, require_client
 from api.certificate_services import current_status_list, issuance_context, verify_form
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
+from api.presenters import CERTIFICATE_FORMS, certificate_view
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.uploads import pdf_from_base64
@@ -26,47 +26,25 @@ from api.schemas.certificates import (
     VerdictSchema,
     VerifyRequestSchema,
 )
-from catalog.model import Catalog, Mode
-from exchange.certificate_records import IssuedCertificate
+from catalog.model import Mode
 from exchange.asserted_facts import FactNotEstablished
 from exchange.clients import ClientScope
 from exchange.issuance import (
     CertificateNotFound,
-    find_certificate,
+    held_certificate,
     holder_certificates,
     issuable_proofs,
     issue_certificate,
     revoke_certificate,
 )
 from exchange.answer_store import RequestIdConflict
-from exchange.pull_service import REQUEST_ID, PullRefused
+from exchange.pull_service import REQUEST_ID
 from seals.ca import utc_now
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
                 description="E-certificates: issue, download, revoke, verify (电子证明)")
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
-FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
-         "qr": ("qr_payload", "text/plain")}
-
-
-def certificate_view(catalog: Catalog, certificate: IssuedCertificate) -> dict[str, Any]:
-    proof = catalog.proofs.get(certificate.proof_code)
-    issuer = catalog.departments.get(certificate.issuer_department)
-    return {
-        "identifier": certificate.identifier,
-        "proof": certificate.proof_code,
-        "proof_name_zh": proof.name_zh if proof else certificate.proof_code,
-        "issuer": certificate.issuer_department,
-        "issuer_name_zh": issuer.legal_name_zh if issuer else certificate.issuer_department,
-        "purpose": certificate.purpose,
-        "issued_at": certificate.issued_at,
-        "valid_until": certificate.valid_until,
-        "status": certificate.status,
-        "revoked_at": certificate.revoked_at,
-        "revocation_reason": certificate.revocation_reason,
-        "links": {kind: url_for("certificates.download", name=f"{certificate.identifier}.{kind}") for kind in FORMS},
-    }
 
 
 @blp.route("/me/issuable-proofs")
@@ -98,9 +76,6 @@ def issue(body: dict[str, str]) -> dict[str, Any]:
     try:
         certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"],
                                         idempotency_key=key)
-    except PullRefused as refused:
-        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
-        raise Problem(refused.kind, refused.detail, headers=headers) from None
     except RequestIdConflict as conflict:
         raise Problem("conflict", str(conflict), headers={"Retry-After": "5"},
                       errors=[{"pointer": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
@@ -136,16 +111,13 @@ def mine() -> list[dict[str, Any]]:
 def download(name: str) -> Response:
     """One of my certificates as `.pdf`, `.jws` (credential) or `.qr` (QR payload); holder only."""
     identifier, _, kind = name.rpartition(".")
-    if kind not in FORMS:
+    if kind not in CERTIFICATE_FORMS:
         raise Problem("not-found", "Ask for <identifier>.pdf, .jws or .qr.")
-    key = citizen_subject_key(current_citizen())
     try:
-        certificate = find_certificate(db(), identifier)
+        certificate = held_certificate(db(), runtime().subject_hash_key, current_citizen().id_number, identifier)
     except CertificateNotFound:
-        certificate = None
-    if certificate is None or certificate.holder_key != key:
-        raise Problem("not-found", "You hold no certificate with this identifier.")
-    attribute, media_type = FORMS[kind]
+        raise Problem("not-found", "You hold no certificate with this identifier.") from None
+    attribute, media_type = CERTIFICATE_FORMS[kind]
     response = Response(getattr(certificate, attribute), mimetype=media_type)
     if kind == "pdf":
         response.headers["Content-Disposition"] = f'attachment; filename="{identifier}.pdf"'

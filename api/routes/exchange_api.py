@@ -8,13 +8,12 @@ from flask import Response, g, jsonify, request
 
 from api.auth import CLIENT_SECURITY, client_first, require_client
 from api.openapi import Blueprint
-from api.problems import Problem
 from api.pull_context import pull_context
 from api.runtime import runtime
 from api.schemas.exchange import ExchangeAnswerSchema, ExchangeRequestSchema
 from exchange.clients import ClientScope
 from exchange.access_log import AccessEntry, Outcome, Reason, record_access
-from exchange.pull_service import REQUEST_ID, Envelope, PullRefused, answer_request
+from exchange.pull_service import REQUEST_ID, Envelope, answer_request
 
 blp = Blueprint("exchange", __name__, url_prefix="/api/v1/exchange",
                 description="Departments pull proof data from source departments instead of asking for paper")
@@ -49,10 +48,7 @@ def request_proof(body: dict[str, Any]) -> Response:
     )
     context = pull_context()
     g.access_logged = True  # from here on the use case logs whatever happens
-    try:
-        result = answer_request(context, client, envelope)
-    except PullRefused as refused:
-        raise _problem(refused) from None
+    result = answer_request(context, client, envelope)
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -78,9 +74,3 @@ def log_refusals_before_the_use_case(response: Response) -> Response:
 
 
 _EDGE_REASONS = {401: Reason.UNAUTHENTICATED, 403: Reason.INSUFFICIENT_SCOPE}
-
-
-def _problem(refused: PullRefused) -> Problem:
-    errors = [{"pointer": refused.field, "detail": refused.detail}] if refused.field else None
-    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
-    return Problem(refused.kind, refused.detail, errors=errors, headers=headers)

@@ -3,8 +3,8 @@ the items to show and get a QR code valid for a few minutes, and download a vers
 PDF — and the verifier's page for a license presentation, credential or usage copy, pasted or
 as a PDF (`/verify/licenses`).
 
-Pages only: they call the same functions as the JSON API (`api.routes.licenses_api`,
-`api.license_services.verify_license_text`), under the same rate limit for verification.
+Pages only: they call the same functions as the JSON API (`api.presenters.license_view`,
+`api.license_services.show_license`, `api.license_services.verify_license_text`), under the same rate limit for verification.
 """
 
 from __future__ import annotations
@@ -15,22 +15,21 @@ from typing import Any
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 
 from api.form_tokens import form_token_valid
-from api.license_services import library, verify_license_text
+from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH
+from api.license_services import library, show_license, verify_license_text
+from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
+from api.presenters import license_view, pdf_response, qr_svg
 from api.rate_limit import limit_verification
-from api.routes.licenses_api import held_version, license_view, pdf_response, qr_svg
-from api.routes.portal_pages import _page, _signed_in, _signed_out
-from api.routes.verify_pages import CHECK_NAMES_ZH, CHECK_STATUS_ZH
-from api.runtime import db, runtime
+from api.runtime import db
 from catalog.model import Subject
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import InvalidInput
 from exchange.licenses.documents import license_pdf
-from exchange.licenses.nonces import keep_presentation, kept_presentation
-from exchange.licenses.presentation import DEFAULT_MINUTES, make_presentation
+from exchange.licenses.nonces import kept_presentation
+from exchange.licenses.presentation import DEFAULT_MINUTES
 from exchange.licenses.pdf import is_pdf
-from exchange.licenses.service import credential_of, holder_licenses
+from exchange.licenses.service import LicenseNotFound, held_version, holder_licenses
 from exchange.licenses.verdict import LicenseVerdict
-from seals.registry import active_signer
 from seals.verdict import Status
 
 bp = Blueprint("license_pages", __name__)
@@ -46,39 +45,40 @@ FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_co
 @bp.route("/portal/licenses")
 def wallet() -> Response:
     """我的证照: the holder's licenses with their items, and a 亮证 form for each valid one."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     lib = library()
     views = [license_view(lib, record, version)
              for record, version in holder_licenses(db(), lib.hash_key, Subject.PERSON, citizen.id_number)]
-    return _page("portal_licenses.html", citizen, licenses=views, minutes=DEFAULT_MINUTES)
+    return citizen_page("portal_licenses.html", citizen, licenses=views, minutes=DEFAULT_MINUTES)
 
 
 @bp.route("/portal/licenses/<identifier>/pdf")
 def download_pdf(identifier: str) -> Response:
     """The license version as a PDF sealed by its issuer (the holder's own only)."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     lib = library()
-    held = held_version(lib, identifier, citizen.id_number)
-    if held is None:
+    try:
+        _record, version = held_version(db(), lib.hash_key, Subject.PERSON, citizen.id_number, identifier)
+    except LicenseNotFound:
         return _message(citizen, "您没有这本证照。", 404)
-    return pdf_response(license_pdf(db(), lib, held[1]), held[1].identifier)
+    return pdf_response(license_pdf(db(), lib, version), version.identifier)
 
 
 @bp.route("/portal/licenses/<identifier>/presentation", methods=["POST"])
 def present(identifier: str) -> Response:
     """亮证: the chosen items as a QR code and text, valid for a few minutes."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
-    lib, session = library(), db()
-    held = held_version(lib, identifier, citizen.id_number)
-    if held is None:
+        return signed_out_page()
+    lib = library()
+    try:
+        record, version = held_version(db(), lib.hash_key, Subject.PERSON, citizen.id_number, identifier)
+    except LicenseNotFound:
         return _message(citizen, "您没有这本证照。", 404)
-    record, version = held
     if not form_token_valid():
         return _message(citizen, "页面已过期或来源不明，请刷新页面后重新提交。", 400)
     if version.status != "valid":
@@ -86,19 +86,15 @@ def present(identifier: str) -> Response:
     items = request.form.getlist("items")
     if not items:
         return _message(citizen, "请至少选择一项要出示的内容。", 400)
-    signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
     try:
-        shown = make_presentation(credential_of(lib, version), version.identifier, items, signer,
-                                  now=datetime.now(timezone.utc))
+        shown, reference = show_license(lib, version, items)
     except InvalidInput:
         return _message(citizen, "所选内容不在这本证照上。", 400)
-    reference = keep_presentation(session, lib.box, shown.text, shown.expires_at)
-    session.commit()
     link = url_for("license_pages.verify", p=reference, _external=True)
     view = license_view(lib, record, version)
     chosen = [item for item in view["items"] if item["name"] in items]
-    return _page("portal_presentation.html", citizen, license=view, items=chosen, presentation=shown.text,
-                 link=link, qr=qr_svg(link), expires_at=shown.expires_at)
+    return citizen_page("portal_presentation.html", citizen, license=view, items=chosen, presentation=shown.text,
+                        link=link, qr=qr_svg(link), expires_at=shown.expires_at)
 
 
 @bp.route("/verify/licenses", methods=["GET", "POST"])
@@ -150,6 +146,6 @@ def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
 
 
 def _message(citizen: Any, text: str, status: int) -> Response:
-    response = _page("portal_licenses.html", citizen, licenses=[], minutes=DEFAULT_MINUTES, error=text)
+    response = citizen_page("portal_licenses.html", citizen, licenses=[], minutes=DEFAULT_MINUTES, error=text)
     response.status_code = status
     return response

@@ -15,14 +15,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-import segno
 from sqlalchemy.orm import Session
-from flask import Response, jsonify, url_for
+from flask import Response, jsonify
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
-from api.license_services import library, signed_license_status_list, use_context, verify_license_text, write
+from api.license_services import (library, show_license, signed_license_status_list, use_context,
+                                  verify_license_text, write)
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
+from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.uploads import pdf_from_base64
@@ -44,13 +45,10 @@ from api.schemas.licenses import (
 )
 from catalog.model import Catalog, LicenseType, Subject
 from exchange.clients import ClientScope
-from exchange.licenses.content import printed_items
 from exchange.licenses.documents import NotAUsageCopy, license_pdf, usage_copy_pdf
-from exchange.licenses.nonces import keep_presentation, kept_presentation
-from exchange.licenses.presentation import make_presentation
+from exchange.licenses.nonces import kept_presentation
 from exchange.licenses.statistics import license_statistics
 from exchange.licenses.use_service import UseRequest, use_license
-from exchange.pull_service import PullRefused
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
 from exchange.licenses.service import (
     IssueRequest,
@@ -62,49 +60,19 @@ from exchange.licenses.service import (
     checked_holder,
     credential_of,
     find_version,
-    holder_key,
+    held_version,
     holder_licenses,
     issue_license,
     license_of,
     revoke_license,
-    stored_content,
     versions_of,
 )
-from seals.registry import active_signer
 
 blp = Blueprint("licenses", __name__, url_prefix="/api/v1",
                 description="E-licenses: issue, amend, revoke, hold, show and verify (电子证照)")
 
 PDF_RESPONSE = {"200": {"description": "A PDF signed PAdES, with its machine form attached",
                         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
-
-
-HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf", "licenses.present"),
-                    Subject.ORGANISATION: ("org_licenses.credential", "org_licenses.held_pdf", "org_licenses.present")}
-"""The holder's own links of a license: credential, PDF, presentations — a person's or an organisation's."""
-
-
-def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:
-    catalog = lib.catalog
-    content = stored_content(lib, version)
-    license_type = catalog.licenses.get(record.license_type)
-    issuer = catalog.departments.get(record.issuer_department)
-    return {
-        "identifier": version.identifier,
-        "license_type": record.license_type,
-        "license_name_zh": license_type.name_zh if license_type else content.license_name_zh,
-        "issuer": record.issuer_department,
-        "issuer_name_zh": issuer.legal_name_zh if issuer else content.issuer.name_zh,
-        "holder_name": content.holder_name,
-        "holder_id_masked": content.holder_id_masked,
-        "status": record.status,
-        "version": version.version,
-        "items": printed_items(license_type, content.items),
-        "versions": versions_of(db(), record),
-        "links": dict(zip(("credential", "pdf", "presentations"), (
-            url_for(endpoint, identifier=version.identifier) for endpoint in
-            HOLDER_ENDPOINTS[Subject(record.holder_kind)]))),
-    }
 
 
 @blp.route("/licenses", methods=["POST"])
@@ -212,12 +180,7 @@ def use(body: dict[str, Any]) -> Response:
         matter=body["matter"], license_type=body["license_type"], purpose=body["purpose"],
         subject_name=subject.get("name") or "", subject_number=number,
         consent_id=body.get("consent_id"), legal_basis=body.get("legal_basis"), days=body["days"])
-    try:
-        result = use_license(use_context(), client, request)
-    except PullRefused as refused:
-        errors = [{"pointer": refused.field, "detail": refused.detail}] if refused.field else None
-        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
-        raise Problem(refused.kind, refused.detail, errors=errors, headers=headers) from None
+    result = use_license(use_context(), client, request)
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -283,22 +246,8 @@ def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     """亮证: show my license with only the chosen items, bound to a nonce, for a few minutes.
     The verifier checks it once (`POST /api/v1/licenses/verification`)."""
     lib, version = _held(identifier)
-    return presentation_view(lib, version, body)
-
-
-def presentation_view(lib: LicenseLibrary, version: LicenseVersionRecord, body: dict[str, Any]) -> dict[str, Any]:
-    """亮证 of a held `version` as the request `body` asks (409 unless it is current and valid)."""
-    session = db()
-    if version.status != "valid":
-        raise Problem("conflict", "This version is not the license's current, valid version.")
-    signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
-    shown = make_presentation(credential_of(lib, version), version.identifier, body["items"], signer,
-                              now=datetime.now(timezone.utc), minutes=body["minutes"], nonce=body.get("nonce"))
-    reference = keep_presentation(session, lib.box, shown.text, shown.expires_at)
-    session.commit()
-    link = url_for("license_pages.verify", p=reference, _external=True)
-    return {"presentation": shown.text, "nonce": shown.nonce, "expires_at": shown.expires_at,
-            "reference": reference, "link": link, "qr_svg": qr_svg(link)}
+    return presentation_view(*show_license(lib, version, body["items"], minutes=body["minutes"],
+                                           nonce=body.get("nonce")))
 
 
 @blp.route("/licenses/verification", methods=["POST"])
@@ -355,13 +304,6 @@ def license_type(code: str) -> dict[str, Any]:
     return _type_view(catalog, catalog.licenses[code])
 
 
-def pdf_response(pdf: bytes, name: str) -> Response:
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 def kept_license_text(reference: str) -> str:
     """The presentation kept under a QR code's reference; 404 once it expired (or never was)."""
     text = kept_presentation(db(), library().box, reference, datetime.now(timezone.utc))
@@ -369,15 +311,6 @@ def kept_license_text(reference: str) -> str:
         raise Problem("not-found", "No presentation under this reference: it expired or never existed; ask the "
                                    "holder to show the license again.")
     return text
-
-
-def qr_svg(text: str) -> str | None:
-    """The text as an SVG QR code, or None when it does not fit one (version 40, level L)."""
-    try:
-        code = segno.make(text, error="l", micro=False, boost_error=False)
-    except segno.DataOverflowError:
-        return None
-    return code.svg_inline(scale=2)
 
 
 def _type_view(catalog: Catalog, license_type: LicenseType) -> dict[str, Any]:
@@ -400,25 +333,11 @@ def _current(session: Session, record: LicenseRecord) -> LicenseVersionRecord:
     return next(v for v in versions_of(session, record) if v.version == record.current_version)
 
 
-def held_version(lib: LicenseLibrary, identifier: str, number: str,
-                 kind: Subject = Subject.PERSON) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
-    """The version `identifier` of a license the holder of `number` (an ID number, or the USCC of
-    an organisation) holds, or None."""
-    session = db()
-    try:
-        version = find_version(session, identifier)
-        record = license_of(session, version)
-    except LicenseNotFound:
-        return None
-    if record.holder_key != holder_key(lib.hash_key, kind, number):
-        return None
-    return record, version
-
-
 def _held(identifier: str) -> tuple[LicenseLibrary, LicenseVersionRecord]:
     """The version `identifier` of a license the signed-in citizen holds (404 otherwise)."""
     lib = library()
-    held = held_version(lib, identifier, current_citizen().id_number)
-    if held is None:
-        raise Problem("not-found", "You hold no license with this identifier.")
-    return lib, held[1]
+    try:
+        _record, version = held_version(db(), lib.hash_key, Subject.PERSON, current_citizen().id_number, identifier)
+    except LicenseNotFound:
+        raise Problem("not-found", "You hold no license with this identifier.") from None
+    return lib, version

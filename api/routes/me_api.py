@@ -7,21 +7,20 @@ is looked up by subject key, so no ID number is stored or compared in clear.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from api.access_log_views import access_log_page
 from api.auth import CITIZEN_SECURITY, citizen_first, citizen_subject_key, current_citizen
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
+from api.presenters import consent_view
 from api.problems import Problem
 from api.runtime import db
 from api.schemas.me import (
     AccessLogPageSchema, ConsentCreateSchema, ConsentPreviewSchema, ConsentSchema, PageQuerySchema,
 )
-from catalog.model import Catalog
 from exchange.consent import (
-    Channel, Consent, ConsentPreview, ConsentRequest, grant_consent, list_consents, preview_consent, withdraw_consent,
+    Channel, ConsentPreview, ConsentRequest, grant_consent, list_consents, preview_consent, withdraw_consent,
 )
 from exchange.errors import InvalidInput
 
@@ -96,22 +95,3 @@ def withdraw(consent_id: str) -> dict[str, Any]:
     session.commit()
     return consent_view(live_catalog().catalog, consent)
 
-
-def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
-    """A consent as the API and the portal's 我的授权 page show it."""
-    matter = catalog.matters.get(consent.matter)
-    department = catalog.departments.get(consent.consumer_department)
-    return {
-        "id": consent.id,
-        "matter": consent.matter,
-        "matter_name_zh": matter.name_zh if matter else None,
-        "proofs": consent.proofs,
-        "proof_names_zh": [catalog.proofs[code].name_zh if code in catalog.proofs else code for code in consent.proofs],
-        "department": consent.consumer_department,
-        "department_name_zh": department.name_zh if department else None,
-        "channel": consent.channel,
-        "granted_at": consent.granted_at,
-        "expires_at": consent.expires_at,
-        "withdrawn_at": consent.withdrawn_at,
-        "status": consent.status(datetime.now(timezone.utc)).value,
-    }

@@ -15,10 +15,10 @@ from flask import Response
 
 from api.dev_idp_support import DevTokenSchema, dev_provider
 from api.legal_person_auth import LEGAL_PERSON_SECURITY, current_organisation
-from api.license_services import library
+from api.license_services import library, show_license
 from api.openapi import Blueprint
+from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
-from api.routes.licenses_api import held_version, license_view, pdf_response, presentation_view
 from api.runtime import db
 from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
 from catalog.errors import InvalidIdentifier
@@ -27,7 +27,7 @@ from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH
 from exchange.legal_person import issue_dev_legal_person_assertion
 from exchange.licenses.documents import license_pdf
 from exchange.licenses.records import LicenseVersionRecord
-from exchange.licenses.service import LicenseLibrary, credential_of, holder_licenses
+from exchange.licenses.service import LicenseLibrary, LicenseNotFound, credential_of, held_version, holder_licenses
 
 blp = Blueprint("org_licenses", __name__, url_prefix="/api/v1/org",
                 description="An organisation's licenses (法人电子证照), by legal-person sign-in")
@@ -99,12 +99,15 @@ def held_pdf(identifier: str) -> Response:
 def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     """亮证 for the organisation: only the chosen items, bound to a nonce, for a few minutes."""
     lib, version = _held(identifier)
-    return presentation_view(lib, version, body)
+    return presentation_view(*show_license(lib, version, body["items"], minutes=body["minutes"],
+                                           nonce=body.get("nonce")))
 
 
 def _held(identifier: str) -> tuple[LicenseLibrary, LicenseVersionRecord]:
     lib = library()
-    held = held_version(lib, identifier, current_organisation().uscc, Subject.ORGANISATION)
-    if held is None:
-        raise Problem("not-found", "The organisation holds no license with this identifier.")
-    return lib, held[1]
+    try:
+        _record, version = held_version(db(), lib.hash_key, Subject.ORGANISATION, current_organisation().uscc,
+                                        identifier)
+    except LicenseNotFound:
+        raise Problem("not-found", "The organisation holds no license with this identifier.") from None
+    return lib, version

@@ -3,7 +3,7 @@ own proof, see "my certificates", "who used my data" and "my consents" (withdraw
 one after seeing exactly what it releases), sign out.
 
 Pages only: issuance, listing and the access log go through the same functions as the JSON
-API (`api.certificate_services.issuance_context`, `api.routes.certificates_api.certificate_view`,
+API (`api.certificate_services.issuance_context`, `api.presenters.certificate_view`,
 `api.access_log_views.access_log_page`). The citizen is whoever `api.auth.current_citizen`
 accepts from the identity cookie; the forms carry a token of that sign-in (`api.form_tokens`).
 A successful request redirects to the certificate list (POST/redirect/GET).
@@ -14,20 +14,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 
 from api.access_log_views import access_log_page
-from api.auth import IDENTITY_COOKIE, citizen_subject_key, current_citizen
+from api.auth import IDENTITY_COOKIE, citizen_subject_key
 from api.certificate_services import issuance_context
-from api.form_tokens import form_token, form_token_valid
+from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES, Problem
-from api.routes.certificates_api import certificate_view
-from api.routes.me_api import consent_view
+from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
+from api.presenters import certificate_view, consent_view
 from api.runtime import db, runtime
 from api.schemas.me import MAX_OFFSET
-from catalog.citizen_id import mask_id_number
-from catalog.model import Catalog, Domain, ItemType, Mode, Proof
+from catalog.model import Catalog, Domain, ItemType, Proof
 from exchange.access_log import REASON_ZH
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
@@ -62,9 +61,9 @@ class _FormRefused(Exception):
 @bp.route("")
 def home() -> Response:
     """Greeting and the form to request an e-certificate (or how to sign in)."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     return _request_page(citizen, proof_code="", purpose="", error=None, status=200)
 
 
@@ -72,9 +71,9 @@ def home() -> Response:
 def request_certificate() -> Response:
     """First a preview of what will be issued, whom the exchange will ask and what the page
     will state; once confirmed, issue it and show it in "my certificates". Errors on the form page."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     proof_code = request.form.get("proof", "").strip()[:64]
     purpose = request.form.get("purpose", "").strip()
     try:
@@ -92,39 +91,39 @@ def request_certificate() -> Response:
 @bp.route("/certificates")
 def certificates() -> Response:
     """我的电子证明: the holder's certificates, newest first, with download links."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     catalog = live_catalog().catalog
     views = [certificate_view(catalog, c) for c in holder_certificates(db(), runtime().subject_hash_key,
                                                                         citizen.id_number)]
     issued = request.args.get("issued", "")
-    return _page("portal_certificates.html", citizen, certificates=views, now=datetime.now(timezone.utc),
-                 reasons=REVOCATION_REASONS,
-                 issued=next((view for view in views if view["identifier"] == issued), None))
+    return citizen_page("portal_certificates.html", citizen, certificates=views, now=datetime.now(timezone.utc),
+                        reasons=REVOCATION_REASONS,
+                        issued=next((view for view in views if view["identifier"] == issued), None))
 
 
 @bp.route("/access-log")
 def access_log() -> Response:
     """谁用了我的数据: every access to the citizen's data, newest first, a page at a time."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     offset = min(max(0, request.args.get("offset", 0, type=int)), MAX_OFFSET)
     page = access_log_page(citizen_subject_key(citizen), limit=ACCESS_LOG_PAGE_SIZE, offset=offset)
-    return _page("portal_access_log.html", citizen, page=page, reasons_zh=REASON_ZH)
+    return citizen_page("portal_access_log.html", citizen, page=page, reasons_zh=REASON_ZH)
 
 
 @bp.route("/consents")
 def consents() -> Response:
     """我的授权: every consent the citizen gave, its status, and a button to withdraw it."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     catalog = live_catalog().catalog
     views = [consent_view(catalog, c) for c in list_consents(db(), citizen_subject_key(citizen))]
-    return _page("portal_consents.html", citizen, consents=views, withdrawn=request.args.get("withdrawn", ""),
-                 granted=request.args.get("granted", ""), cancelled=request.args.get("cancelled", ""))
+    return citizen_page("portal_consents.html", citizen, consents=views, withdrawn=request.args.get("withdrawn", ""),
+                        granted=request.args.get("granted", ""), cancelled=request.args.get("cancelled", ""))
 
 
 @bp.route("/consents/new")
@@ -133,11 +132,11 @@ def consent_preview() -> Response:
     for which matter and legal basis, which data items of which proofs from which source, for how
     long — with 同意授权 and 取消. Nothing is recorded here. A department's system links the
     citizen here (`?matter=&department=`, optionally `proof=` repeated and `days=`)."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     preview = _consent_preview(request.args)
-    return _page("portal_consent_preview.html", citizen, preview=preview, days_zh=f"{preview.request.days} 天")
+    return citizen_page("portal_consent_preview.html", citizen, preview=preview, days_zh=f"{preview.request.days} 天")
 
 
 @bp.route("/consents", methods=["POST"])
@@ -145,9 +144,9 @@ def decide_consent() -> Response:
     """The citizen's decision on a previewed consent (POST/redirect/GET): `decision=release`
     records exactly the previewed consent; `cancel` (or a form without this sign-in's token)
     records nothing."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     if not form_token_valid() or request.form.get("decision") != "release":
         return redirect(url_for("portal_pages.consents", cancelled=1), 303)
     preview = _consent_preview(request.form)
@@ -160,9 +159,9 @@ def decide_consent() -> Response:
 @bp.route("/consents/<consent_id>/withdrawal", methods=["POST"])
 def withdraw(consent_id: str) -> Response:
     """Withdraw one of the citizen's consents (POST/redirect/GET); the department can no longer pull."""
-    citizen = _signed_in()
+    citizen = signed_in_citizen()
     if citizen is None:
-        return _signed_out()
+        return signed_out_page()
     if not form_token_valid():
         return redirect(url_for("portal_pages.consents"), 303)
     withdraw_consent(db(), consent_id, subject_key=citizen_subject_key(citizen))
@@ -215,8 +214,8 @@ def _preview(citizen: CitizenIdentity, proof_code: str, purpose: str) -> Respons
     if proof is None:
         raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400)
     items = [item.name_zh for item in proof.data_items if item.printed and item.type is not ItemType.ID_NUMBER]
-    return _page("portal_preview.html", citizen, proof=proof, department=catalog.departments[proof.department],
-                 items=items, purpose=purpose)
+    return citizen_page("portal_preview.html", citizen, proof=proof, department=catalog.departments[proof.department],
+                        items=items, purpose=purpose)
 
 
 def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
@@ -247,9 +246,9 @@ def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
 def _request_page(citizen: CitizenIdentity, *, proof_code: str, purpose: str, error: str | None,
                   status: int, alternative: Proof | None = None) -> Response:
     catalog = live_catalog().catalog
-    response = _page("portal.html", citizen, groups=_life_event_groups(catalog), proof_code=proof_code, purpose=purpose,
-                     error=error,
-                     alternative=alternative, max_purpose_length=MAX_PURPOSE_LENGTH)
+    response = citizen_page("portal.html", citizen, groups=_life_event_groups(catalog), proof_code=proof_code, purpose=purpose,
+                            error=error,
+                            alternative=alternative, max_purpose_length=MAX_PURPOSE_LENGTH)
     response.status_code = status
     return response
 
@@ -271,25 +270,3 @@ def _life_event_groups(catalog: Catalog) -> list[dict[str, Any]]:
                                 "department_name_zh": catalog.departments[proof.department].name_zh})
     return sorted(groups.values(), key=lambda group: group["order"])
 
-
-def _page(template: str, citizen: CitizenIdentity, **context: Any) -> Response:
-    response = make_response(render_template(template, citizen=citizen, masked_id=mask_id_number(citizen.id_number),
-                                             csrf_token=form_token(), **context))
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _signed_in() -> CitizenIdentity | None:
-    try:
-        return current_citizen()
-    except Problem:
-        return None
-
-
-def _signed_out() -> Response:
-    """How to sign in; 401 for the pages that need it."""
-    dev_idp = runtime().identity.dev_idp is not None
-    sign_in = url_for("dev_idp_page.login", next=url_for("portal_pages.home")) if dev_idp else None
-    expired = dev_idp and bool(request.cookies.get(IDENTITY_COOKIE))
-    status = 200 if request.endpoint == "portal_pages.home" and request.method == "GET" else 401
-    return make_response(render_template("portal_signed_out.html", sign_in=sign_in, expired=expired), status)

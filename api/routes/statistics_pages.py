@@ -1,5 +1,5 @@
 """The public dashboard 统计：少交了多少纸质证明 (`/statistics`), in Chinese: the figures of
-`GET /api/v1/statistics` (the same `statistics_view`) with two charts drawn here as inline SVG,
+`GET /api/v1/statistics` (the same `api.presenters.statistics_view`) with two charts drawn here as inline SVG,
 so the page needs no script and nothing from outside the city's network:
 
 - paper proofs saved per month (one bar per month);
@@ -25,10 +25,10 @@ import marshmallow as ma
 from flask import Blueprint, Response, make_response, render_template, request
 
 from api.live_catalog import live_catalog
-from api.problems import Problem
-from api.routes.statistics_api import statistics_view
+from api.presenters import statistics_view
 from api.runtime import db
 from api.schemas.statistics import StatisticsQuerySchema
+from exchange.errors import UnknownCode
 from exchange.licenses.statistics import license_statistics
 
 bp = Blueprint("statistics_pages", __name__)
@@ -123,11 +123,9 @@ def statistics_page() -> Response:
         view = statistics_view(StatisticsQuerySchema().load({name: value for name, value in form.items() if value}))
     except ma.ValidationError as invalid:
         error = _error_zh(invalid.messages_dict)
-    except Problem as problem:
-        if problem.kind.slug != "invalid-request":
-            raise
-        error = _error_zh({member["parameter"]: member["detail"] for member in problem.errors})
-    by_matter = matter_totals(view["rows"]) if view else []
+    except UnknownCode as unknown:
+        error = _error_zh({unknown.field: unknown.detail})
+    by_matter = view["matters"] if view else []
     handling = sorted({code for matter in catalog.matters.values() for code in matter.consumers})
     page = render_template(
         "statistics.html", form=form, error=error, view=view,
@@ -141,18 +139,6 @@ def statistics_page() -> Response:
     response = make_response(page)
     response.status_code = 400 if error else 200
     return response
-
-
-def matter_totals(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The counts of the rows added up per matter, in the order matters first appear."""
-    totals: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        entry = totals.setdefault(row["matter"], {"matter": row["matter"], "matter_name_zh": row["matter_name_zh"],
-                                                  "proofs_required": 0, "paper_saved": 0,
-                                                  **{figure: 0 for figure, _label, _kind in SEGMENTS}})
-        for figure in ("proofs_required", "paper_saved", *(figure for figure, _label, _kind in SEGMENTS)):
-            entry[figure] += row[figure]
-    return list(totals.values())
 
 
 def month_chart(months: Sequence[Mapping[str, Any]]) -> MonthChart:

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, make_response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.certificate_services import current_status_list, verify_form
+from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.rate_limit import limit_verification
@@ -35,12 +36,6 @@ from seals.verdict import Status
 
 bp = Blueprint("verify_pages", __name__)
 
-CHECK_NAMES_ZH = {
-    "integrity": "内容完整性", "chain": "印章证书链", "seal_status": "印章状态", "validity": "印章证书有效期",
-    "issuer": "出具单位", "certificate_status": "证明状态（是否撤销）", "validity_window": "证明有效期",
-    "holder_binding": "持有人核验",
-}
-CHECK_STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "未通过", Status.SKIPPED: "未检查", Status.ERROR: "无法确认"}
 FORMS_ZH = {"pdf": "PDF 文件", "credential": "机读凭证", "qr": "二维码内容"}
 RESULTS = {
     "valid": ("有效", "VALID", "这是一份真实、有效的电子证明，内容与出具时一致。"),

@@ -76,6 +76,11 @@ class MonthFiguresSchema(FiguresSchema):
     month = MonthField(metadata={"description": "Month of filing, Beijing time"})
 
 
+class MatterFiguresSchema(FiguresSchema):
+    matter = ma.fields.String(metadata={"example": "PUBLIC_RENTAL_HOUSING"})
+    matter_name_zh = ma.fields.String()
+
+
 class StatisticsSchema(ma.Schema):
     rows = ma.fields.List(ma.fields.Nested(StatisticsRowSchema),
                           metadata={"description": "Per matter, handling department and month with an application"})
@@ -83,3 +88,6 @@ class StatisticsSchema(ma.Schema):
     months = ma.fields.List(ma.fields.Nested(MonthFiguresSchema),
                             metadata={"description": "Every month from the first to the last with an application, "
                                                      "none left out: paper saved over time"})
+    matters = ma.fields.List(ma.fields.Nested(MatterFiguresSchema),
+                             metadata={"description": "The figures added up per matter, in the order the matters "
+                                                      "first appear in rows"})

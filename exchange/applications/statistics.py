@@ -34,9 +34,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from catalog.model import Mode
+from catalog.model import Catalog, Mode
 from exchange.applications.records import Application, ApplicationItem, CommitmentRecord, CommitmentStatus, ItemState
 from catalog.city_time import BEIJING
+from exchange.errors import UnknownCode
 
 MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
 """A month as the API and the page take it: YYYY-MM, of the years 1900 to 2999 (the start of the
@@ -142,6 +143,8 @@ class PaperStatistics:
     totals: Figures
     months: list[tuple[Month, Figures]]
     """Every month from the first to the last with an application in the selection, none left out."""
+    matters: list[tuple[str, Figures]]
+    """The figures added up per matter, in the order the matters first appear in `rows`."""
 
 
 _ITEM_COUNTS: dict[str, ColumnElement[bool]] = {
@@ -157,13 +160,22 @@ _ITEM_COUNTS: dict[str, ColumnElement[bool]] = {
 }
 
 
+def check_selection(catalog: Catalog, selection: Selection) -> None:
+    """`UnknownCode` naming `matter` or `department` when the selection asks for a code the
+    catalog does not have."""
+    for name, codes in (("matter", catalog.matters), ("department", catalog.departments)):
+        code = getattr(selection, name)
+        if code is not None and code not in codes:
+            raise UnknownCode(name, f"unknown code {code!r}")
+
+
 def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
     """The figures of the selected applications (see the module docstring)."""
     conditions = _conditions(selection)
     first, last = session.execute(select(func.min(Application.created_at), func.max(Application.created_at))
                                   .where(*conditions)).one()
     if first is None:
-        return PaperStatistics(rows=[], totals=Figures(), months=[])
+        return PaperStatistics(rows=[], totals=Figures(), months=[], matters=[])
     months = list(_months(Month.of(first), Month.of(last)))
     filed = select(Application.id, Application.matter, Application.consumer_department.label("department"),
                    _bucket(months).label("month"), Application.created_at, Application.decided_at) \
@@ -191,14 +203,16 @@ def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
         groups[(month, matter, department)].handling_seconds.append((decided_at - created_at).total_seconds())
 
     by_month = {month: Figures() for month in months}
+    by_matter: dict[str, Figures] = {}
     totals = Figures()
     rows = []
     for (month_text, matter, department), figures in sorted(groups.items(), key=lambda group: group[0]):
         month = Month.parse(month_text)
         rows.append(Row(matter, department, month, figures))
         by_month[month].add(figures)
+        by_matter.setdefault(matter, Figures()).add(figures)
         totals.add(figures)
-    return PaperStatistics(rows=rows, totals=totals, months=list(by_month.items()))
+    return PaperStatistics(rows=rows, totals=totals, months=list(by_month.items()), matters=list(by_matter.items()))
 
 
 def _conditions(selection: Selection) -> list[ColumnElement[bool]]:

@@ -286,6 +286,18 @@ def license_of(session: Session, version: LicenseVersionRecord) -> LicenseRecord
     return session.get_one(LicenseRecord, version.license_id)
 
 
+def held_version(session: Session, hash_key: bytes, kind: Subject, number: str,
+                 identifier: str) -> tuple[LicenseRecord, LicenseVersionRecord]:
+    """The version `identifier` and its license if the holder of `number` (an ID number, or the
+    USCC of an organisation) holds it; `LicenseNotFound` otherwise, the same for someone else's
+    license as for none, so nothing is revealed."""
+    version = find_version(session, identifier)
+    record = license_of(session, version)
+    if record.holder_key != holder_key(hash_key, kind, number):
+        raise LicenseNotFound(f"no license {identifier}")
+    return record, version
+
+
 def versions_of(session: Session, record: LicenseRecord) -> list[LicenseVersionRecord]:
     return list(session.scalars(select(LicenseVersionRecord).where(LicenseVersionRecord.license_id == record.id)
                                 .order_by(LicenseVersionRecord.version)))

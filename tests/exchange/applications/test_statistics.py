@@ -201,6 +201,10 @@ def test_every_figure_is_what_the_applications_say(settings: Settings, filing: F
     [(month, in_month)] = found.months
     assert str(month) == moment(documents[0], "created_at").astimezone(BEIJING).strftime("%Y-%m")
     assert_same(in_month.as_dict(), everything)
+    matters = {document["matter"] for document in documents}
+    assert [matter for matter, _figures in found.matters] == sorted(matters)  # one entry each, as rows order them
+    for matter, per_matter in found.matters:
+        assert_same(per_matter.as_dict(), figures([d for d in documents if d["matter"] == matter]))
 
 
 def test_a_month_is_a_beijing_month(settings: Settings, filing: Filing) -> None:

@@ -1,0 +1,16 @@
+"""The Chinese labels of the edges that more than one page or command shows, in one place: how
+the verification pages name a verdict's checks and their statuses (certificates and licenses)."""
+
+from __future__ import annotations
+
+from seals.verdict import Status
+
+CHECK_NAMES_ZH = {
+    "integrity": "内容完整性", "chain": "印章证书链", "seal_status": "印章状态", "validity": "印章证书有效期",
+    "issuer": "出具单位", "certificate_status": "证明状态（是否撤销）", "validity_window": "证明有效期",
+    "holder_binding": "持有人核验",
+}
+"""The checks of a certificate's verdict as the pages name them."""
+
+CHECK_STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "未通过", Status.SKIPPED: "未检查", Status.ERROR: "无法确认"}
+"""A check's status as the verification pages show it."""

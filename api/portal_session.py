@@ -1,0 +1,39 @@
+"""What every citizen page shares: who is signed in (the identity cookie, `api.auth`), the page a
+signed-out visitor gets instead, and the response of a signed-in page (never cached, with the
+form token of the sign-in and the masked ID number)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, make_response, render_template, request, url_for
+
+from api.auth import IDENTITY_COOKIE, current_citizen
+from api.form_tokens import form_token
+from api.problems import Problem
+from api.runtime import runtime
+from catalog.citizen_id import mask_id_number
+from exchange.identity import CitizenIdentity
+
+
+def citizen_page(template: str, citizen: CitizenIdentity, **context: Any) -> Response:
+    response = make_response(render_template(template, citizen=citizen, masked_id=mask_id_number(citizen.id_number),
+                                             csrf_token=form_token(), **context))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def signed_in_citizen() -> CitizenIdentity | None:
+    try:
+        return current_citizen()
+    except Problem:
+        return None
+
+
+def signed_out_page() -> Response:
+    """How to sign in; 401 for the pages that need it."""
+    dev_idp = runtime().identity.dev_idp is not None
+    sign_in = url_for("dev_idp_page.login", next=url_for("portal_pages.home")) if dev_idp else None
+    expired = dev_idp and bool(request.cookies.get(IDENTITY_COOKIE))
+    status = 200 if request.endpoint == "portal_pages.home" and request.method == "GET" else 401
+    return make_response(render_template("portal_signed_out.html", sign_in=sign_in, expired=expired), status)

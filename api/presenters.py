@@ -1,0 +1,151 @@
+"""How records are shown: the one view of each that the JSON API and the Chinese pages share, so
+a route never borrows another route's function and both always show the same thing.
+
+A view is a plain dict (the API's schemas dump it; the templates read it). A code in a statistics
+selection that the live catalog does not have is `UnknownCode` naming the parameter: the API
+answers it as a 400, the dashboard as a message on its form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import segno
+from flask import Response, url_for
+
+from api.live_catalog import live_catalog
+from api.runtime import db
+from catalog.model import Catalog, Department, Matter, Subject
+from exchange.applications.statistics import Selection, check_selection, paper_statistics
+from exchange.certificate_records import IssuedCertificate
+from exchange.consent import Consent
+from exchange.licenses.content import printed_items
+from exchange.licenses.presentation import Presentation
+from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
+from exchange.licenses.service import LicenseLibrary, stored_content, versions_of
+
+CERTIFICATE_FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
+                     "qr": ("qr_payload", "text/plain")}
+"""A certificate's downloadable forms: file extension -> (record attribute, media type)."""
+
+HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf", "licenses.present"),
+                    Subject.ORGANISATION: ("org_licenses.credential", "org_licenses.held_pdf", "org_licenses.present")}
+"""The holder's own links of a license: credential, PDF, presentations — a person's or an organisation's."""
+
+
+def certificate_view(catalog: Catalog, certificate: IssuedCertificate) -> dict[str, Any]:
+    proof = catalog.proofs.get(certificate.proof_code)
+    return {
+        "identifier": certificate.identifier,
+        "proof": certificate.proof_code,
+        "proof_name_zh": proof.name_zh if proof else certificate.proof_code,
+        **_issuer(catalog, certificate.issuer_department, certificate.issuer_department),
+        "purpose": certificate.purpose,
+        "issued_at": certificate.issued_at,
+        "valid_until": certificate.valid_until,
+        "status": certificate.status,
+        "revoked_at": certificate.revoked_at,
+        "revocation_reason": certificate.revocation_reason,
+        "links": {kind: url_for("certificates.download", name=f"{certificate.identifier}.{kind}")
+                  for kind in CERTIFICATE_FORMS},
+    }
+
+
+def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
+    """A consent as the API and the portal's 我的授权 page show it."""
+    matter = catalog.matters.get(consent.matter)
+    department = catalog.departments.get(consent.consumer_department)
+    return {
+        "id": consent.id,
+        "matter": consent.matter,
+        "matter_name_zh": matter.name_zh if matter else None,
+        "proofs": consent.proofs,
+        "proof_names_zh": [catalog.proofs[code].name_zh if code in catalog.proofs else code for code in consent.proofs],
+        "department": consent.consumer_department,
+        "department_name_zh": department.name_zh if department else None,
+        "channel": consent.channel,
+        "granted_at": consent.granted_at,
+        "expires_at": consent.expires_at,
+        "withdrawn_at": consent.withdrawn_at,
+        "status": consent.status(datetime.now(timezone.utc)).value,
+    }
+
+
+def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:
+    catalog = lib.catalog
+    content = stored_content(lib, version)
+    license_type = catalog.licenses.get(record.license_type)
+    return {
+        "identifier": version.identifier,
+        "license_type": record.license_type,
+        "license_name_zh": license_type.name_zh if license_type else content.license_name_zh,
+        **_issuer(catalog, record.issuer_department, content.issuer.name_zh),
+        "holder_name": content.holder_name,
+        "holder_id_masked": content.holder_id_masked,
+        "status": record.status,
+        "version": version.version,
+        "items": printed_items(license_type, content.items),
+        "versions": versions_of(db(), record),
+        "links": dict(zip(("credential", "pdf", "presentations"), (
+            url_for(endpoint, identifier=version.identifier) for endpoint in
+            HOLDER_ENDPOINTS[Subject(record.holder_kind)]))),
+    }
+
+
+def presentation_view(shown: Presentation, reference: str) -> dict[str, Any]:
+    """亮证 as its holder gets it: the text, and the verifier's link (also as a QR code) under
+    which it is kept."""
+    link = url_for("license_pages.verify", p=reference, _external=True)
+    return {"presentation": shown.text, "nonce": shown.nonce, "expires_at": shown.expires_at,
+            "reference": reference, "link": link, "qr_svg": qr_svg(link)}
+
+
+def qr_svg(text: str) -> str | None:
+    """The text as an SVG QR code, or None when it does not fit one (version 40, level L)."""
+    try:
+        code = segno.make(text, error="l", micro=False, boost_error=False)
+    except segno.DataOverflowError:
+        return None
+    return code.svg_inline(scale=2)
+
+
+def pdf_response(pdf: bytes, name: str) -> Response:
+    """A sealed PDF as a download, kept by no cache on the way."""
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def statistics_view(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of the applications `args` select (parsed by `StatisticsQuerySchema`), with
+    the Chinese names of matters and departments; `UnknownCode` naming the parameter whose code
+    the live catalog does not have."""
+    catalog = live_catalog().catalog
+    selection = Selection(matter=args.get("matter"), department=args.get("department"),
+                          from_month=args.get("from_month"), to_month=args.get("to_month"))
+    check_selection(catalog, selection)
+    found = paper_statistics(db(), selection)
+    return {
+        "rows": [{"matter": row.matter, "matter_name_zh": _name_zh(catalog.matters, row.matter),
+                  "department": row.department, "department_name_zh": _name_zh(catalog.departments, row.department),
+                  "month": row.month, **row.figures.as_dict()} for row in found.rows],
+        "totals": found.totals.as_dict(),
+        "months": [{"month": month, **figures.as_dict()} for month, figures in found.months],
+        "matters": [{"matter": matter, "matter_name_zh": _name_zh(catalog.matters, matter), **figures.as_dict()}
+                    for matter, figures in found.matters],
+    }
+
+
+def _issuer(catalog: Catalog, department: str, fallback_zh: str) -> dict[str, str]:
+    """The issuing department's code and legal name; `fallback_zh` if the catalog no longer has it."""
+    issuer = catalog.departments.get(department)
+    return {"issuer": department, "issuer_name_zh": issuer.legal_name_zh if issuer else fallback_zh}
+
+
+def _name_zh(entries: Mapping[str, Matter | Department], code: str) -> str:
+    """The Chinese name of a matter or department; its code if the live catalog no longer has it."""
+    entry = entries.get(code)
+    return entry.name_zh if entry is not None else code
