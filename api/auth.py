@@ -17,6 +17,7 @@ fields. Both results are kept for the request, so the view's own call costs noth
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import g, request
 from joserfc.jwk import KeySet
@@ -28,6 +29,8 @@ from api.runtime import db, runtime
 from exchange.clients import AuthenticatedClient, InvalidCredentials, authenticate
 from exchange.identity import CitizenIdentity, InvalidAssertion, unverified_issuer, verify_assertion
 from exchange.subjects import subject_key
+
+Identity = TypeVar("Identity")
 
 CLIENT_SCHEME = "clientToken"
 CITIZEN_SCHEME = "citizenAssertion"
@@ -98,18 +101,25 @@ def current_citizen() -> CitizenIdentity:
 
 
 def _verified_citizen() -> CitizenIdentity:
+    return verified_assertion(verify_citizen_assertion, IDENTITY_COOKIE, "identity assertion",
+                              "Sign in: send the identity provider's assertion as Authorization: Bearer <JWT>.")
+
+
+def verified_assertion(verify: Callable[[IdentityConfig, str], Identity], cookie: str, name: str,
+                       how_to_sign_in: str) -> Identity:
+    """Who the caller's assertion names: the bearer token or, while the development identity
+    provider is enabled, the `cookie` its sign-in set, checked by `verify`; 401 without one
+    (`how_to_sign_in` is the detail) or when `verify` does not accept it (the `name`d assertion)."""
     identity = runtime().identity
     token = _bearer_token()
     if token is None and identity.dev_idp is not None:
-        token = request.cookies.get(IDENTITY_COOKIE)
+        token = request.cookies.get(cookie)
     if token is None:
-        raise _unauthenticated("Sign in: send the identity provider's assertion as Authorization: Bearer <JWT>.",
-                               invalid=False)
+        raise _unauthenticated(how_to_sign_in, invalid=False)
     try:
-        return verify_citizen_assertion(identity, token)
+        return verify(identity, token)
     except InvalidAssertion as refused:
-        raise _unauthenticated(f"The identity assertion is not accepted ({refused.reason}): {refused}",
-                               invalid=True) from None
+        raise _unauthenticated(f"The {name} is not accepted ({refused.reason}): {refused}", invalid=True) from None
 
 
 def verify_citizen_assertion(identity: IdentityConfig, token: str) -> CitizenIdentity:

@@ -4,13 +4,11 @@ legal-person sign-in sets. Beside `api.auth` (citizens, department systems), nev
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
 
-from api.auth import _bearer_token, _unauthenticated, trusted_provider
+from api.auth import trusted_provider, verified_assertion
 from api.identity_config import IdentityConfig
 from api.openapi import ApiSpec
-from api.runtime import runtime
-from exchange.identity import InvalidAssertion
 from exchange.legal_person import LEGAL_PERSON_AUDIENCE, OrganisationIdentity, verify_legal_person_assertion
 
 LEGAL_PERSON_SCHEME = "legalPersonAssertion"
@@ -41,16 +39,7 @@ def verify_organisation_assertion(identity: IdentityConfig, token: str) -> Organ
 
 
 def _verified_organisation() -> OrganisationIdentity:
-    identity = runtime().identity
-    token = _bearer_token()
-    if token is None and identity.dev_idp is not None:
-        token = request.cookies.get(LEGAL_PERSON_COOKIE)
-    if token is None:
-        raise _unauthenticated("Sign in for the organisation: send the legal-person assertion as "
-                               "Authorization: Bearer <JWT>.", invalid=False)
-    try:
-        return verify_organisation_assertion(identity, token)
-    except InvalidAssertion as refused:
-        raise _unauthenticated(f"The legal-person assertion is not accepted ({refused.reason}): {refused}",
-                               invalid=True) from None
+    return verified_assertion(verify_organisation_assertion, LEGAL_PERSON_COOKIE, "legal-person assertion",
+                              "Sign in for the organisation: send the legal-person assertion as "
+                              "Authorization: Bearer <JWT>.")
 
