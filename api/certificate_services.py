@@ -5,11 +5,12 @@ no Flask: the command line (`mianzheng certificate issue`) builds the same conte
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from api.live_catalog import live_catalog
 from api.pull_context import build_pull_context
 from api.runtime import Runtime, db, runtime
 from api.seal_config import status_list_signing
-from api.settings import Settings
 from catalog.model import Catalog
 from exchange.certificates.verdict import CertificateVerdict
 from exchange.certificates.verify import verify_certificate
@@ -21,11 +22,8 @@ from seals.registry import trust_store
 def build_issuance_context(current: Runtime, catalog: Catalog, content_hash: str) -> IssuanceContext:
     """The issuance context of this installation for the catalog version `content_hash`."""
     pulls = build_pull_context(current, catalog, content_hash)
-    return IssuanceContext(
-        sessions=pulls.sessions, catalog=pulls.catalog, sources=pulls.sources,
-        subject_hash_key=pulls.subject_hash_key, answers=pulls.answers, seal_settings=pulls.seal_settings,
-        status_list=status_list_signing(current.settings, current.seal_settings),
-    )
+    return IssuanceContext(**{field.name: getattr(pulls, field.name) for field in fields(pulls)},
+                           status_list=status_list_signing(current.settings, current.seal_settings))
 
 
 def issuance_context() -> IssuanceContext:

@@ -18,14 +18,13 @@ in the same transaction, under the list's lock (`exchange.status_lists`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from catalog.model import Catalog, Mode, Proof, Subject
-from core.clock import Clock, utc_now
 from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
 from exchange.answer_store import claim, complete, release, stored_answer
@@ -38,15 +37,11 @@ from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import InvalidInput, NotFound
-from exchange.keyring import RecordCipher
-from exchange.pull_service import pull_logged
+from exchange.pull_service import PullContext, pull_logged
 from exchange.sources.contract import PULLED_MODES
-from exchange.sources.directory import SourceDirectory
 from exchange.status_lists import CERTIFICATES, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
 from exchange.subjects import subject_key
-from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer
-from seals.settings import SealSettings
 
 OWN_REQUEST_BASIS = "本人申请开具电子证明"
 
@@ -59,16 +54,12 @@ class CertificateNotFound(NotFound):
     """No such certificate (or not the caller's)."""
 
 
-@dataclass(frozen=True)
-class IssuanceContext:
-    sessions: sessionmaker[Session]
-    catalog: Catalog
-    sources: SourceDirectory
-    subject_hash_key: bytes = field(repr=False)
-    answers: RecordCipher
-    seal_settings: SealSettings
+@dataclass(frozen=True, kw_only=True)
+class IssuanceContext(PullContext):
+    """The exchange's pull context (issuing pulls the holder's record like any exchange request)
+    and the status list every certificate gets an entry in."""
+
     status_list: StatusListSigning
-    clock: Clock = utc_now
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:
@@ -94,7 +85,7 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
     key = subject_key(context.subject_hash_key, id_number)
     if idempotency_key is None:
         return _issue(context, proof, key, holder_name, id_number, purpose)
-    uow, owner, now = UnitOfWork(context.sessions), f"holder:{key}", context.clock()
+    uow, owner, now = context.uow, f"holder:{key}", context.clock()
     request_sha256 = canonical_sha256({"proof": proof.code, "purpose": purpose, "name": holder_name})
     with uow.read() as session:
         replay = stored_answer(session, context.answers, owner, idempotency_key, request_sha256, now)
@@ -118,7 +109,7 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
                         subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)
     ensure_fact_holds(context.catalog, proof, pulled.record)
-    uow = UnitOfWork(context.sessions)
+    uow = context.uow
     with uow.step("allocate") as session:
         serial = next_value(session, f"certificate-serial:{proof.department}")
         index = allocate_entry(session, CERTIFICATES)
