@@ -1,5 +1,6 @@
 """The Chinese labels of the edges that more than one page or command shows, in one place: how
-the verification pages name a verdict's checks and their statuses (certificates and licenses)."""
+the verification pages name a verdict's checks and their statuses (certificates and licenses),
+and how the commands that verify print a check's status (terse, one column)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,6 @@ CHECK_NAMES_ZH = {
 
 CHECK_STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "未通过", Status.SKIPPED: "未检查", Status.ERROR: "无法确认"}
 """A check's status as the verification pages show it."""
+
+VERDICT_STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
+"""A check's status as the verifying commands print it."""

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
+from api.labels import VERDICT_STATUS_ZH
 from api.license_services import build_library, signed_license_status_list
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
@@ -89,7 +90,6 @@ def demo_export_command(folder: Path, residents: int) -> None:
 
 
 LICENSE_STATUS_LIST_FILE = "license-status-list.jws"
-STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
 FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_copy": "加注件", "unknown": "无法识别"}
 
 
@@ -138,7 +138,7 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, a
         document = verdict.to_dict()
         click.echo(f"核验的形式：{FORMS_ZH[verdict.form]}{'（PDF 文件）' if verdict.pdf else ''}")
         for check in document["checks"]:
-            click.echo(f"  {STATUS_ZH[Status(check['status'])]}  {check['check']}：{' '.join(check['message_zh'].split())}")
+            click.echo(f"  {VERDICT_STATUS_ZH[Status(check['status'])]}  {check['check']}：{' '.join(check['message_zh'].split())}")
         click.echo(f"结论：{'有效' if verdict.valid else '无效或无法确定'}。")
         if verdict.valid:
             for item in verdict.items:

@@ -9,11 +9,9 @@ from pathlib import Path
 import click
 
 from api.cli.context import CliError
+from api.labels import VERDICT_STATUS_ZH
 from exchange.receipts import check_receipt
 from seals.trust import TrustStore
-from seals.verdict import Status
-
-STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
 
 
 @click.group("receipt")
@@ -39,7 +37,7 @@ def verify_command(answer_file: Path, trust_dir: Path) -> None:
         raise CliError(f"{trust_dir} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
     result = check_receipt(receipt, answer, trust)
     for check in result.verdict.checks:
-        click.echo(f"  {STATUS_ZH[check.status]}  {check.message_zh}")
+        click.echo(f"  {VERDICT_STATUS_ZH[check.status]}  {check.message_zh}")
     click.echo(f"  {'通过' if result.matches_answer else '不通过'}  "
                f"{'回执与答复内容一致。' if result.matches_answer else '回执与答复内容不一致（答复可能被改动）。'}")
     if not result.valid:

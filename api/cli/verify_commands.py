@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from api.cli.context import EXIT_INVALID, CliError
+from api.labels import VERDICT_STATUS_ZH
 from api.offline_trust import STATUS_LIST_FILE, load_offline_trust
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
@@ -28,7 +29,6 @@ from seals.verdict import Check, Status
 
 DEFAULT_TRUST_DIR = Path("trust")
 DEFAULT_MAX_AGE_HOURS = 6.0
-STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
 CHECK_ZH = {
     Check.INTEGRITY: "完整性",
     Check.CHAIN: "证书链",
@@ -86,7 +86,7 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
 def _print(verdict: CertificateVerdict, status_list_missing: bool) -> None:
     for result in verdict.checks:
         message = " ".join(result.message_zh.split())  # one line per check, even for a multi-line detail
-        click.echo(f"  {STATUS_ZH[result.status]}  {CHECK_ZH[result.check]}：{message}")
+        click.echo(f"  {VERDICT_STATUS_ZH[result.status]}  {CHECK_ZH[result.check]}：{message}")
     if status_list_missing:
         click.echo(f"  （信任材料目录中没有 {STATUS_LIST_FILE}：请用 mianzheng seal export-trust 重新导出，以检查证明是否被撤销。）")
     click.echo(f"结论：{_conclusion(verdict)}")
