@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from api.catalog_views import department_view, matter_view, proof_view
+from catalog.views import department_view, matter_view, proof_view
 from catalog.city_time import beijing_time
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session
 from catalog.errors import CatalogInvalid

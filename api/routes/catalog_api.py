@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import marshmallow as ma
 from flask import Response, g, request
 
-from api.catalog_views import (
+from catalog.views import (
     city_constant_view,
     department_view,
     matches,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from api.catalog_views import city_constant_view, matter_selected, matter_view, proof_selected, proof_view
+from catalog.views import city_constant_view, matter_selected, matter_view, proof_selected, proof_view
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES
 from catalog.model import Domain, Mode
