@@ -40,7 +40,7 @@ from pyhanko.sign.signers import pdf_signer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.offline_trust import STATUS_LIST_FILE, export_offline_trust  # noqa: E402
+from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline_trust  # noqa: E402
 from core.canonical import canonical_json  # noqa: E402
 from catalog.loading import bundled_catalog_path, load_catalog  # noqa: E402
 from catalog.model import Catalog  # noqa: E402

@@ -1,6 +1,6 @@
 """`mianzheng seal ...`: the seal officer's commands — the city CA, department seals
 (issue, rotate, revoke), the CRL, seal images and the exported trust material (with the signed
-certificate status list, for offline verification: `api.offline_trust`)."""
+certificate status list, for offline verification: `exchange.certificates.offline_trust`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 from sqlalchemy.orm import Session
 
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
-from api.offline_trust import STATUS_LIST_FILE, export_offline_trust
+from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline_trust
 from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
 from catalog.model import Department

@@ -18,7 +18,7 @@ import click
 
 from api.cli.context import EXIT_INVALID, CliError
 from api.labels import VERDICT_STATUS_ZH
-from api.offline_trust import STATUS_LIST_FILE, load_offline_trust
+from exchange.certificates.offline_trust import STATUS_LIST_FILE, load_offline_trust
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.city_time import beijing_time

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api.offline_trust import STATUS_LIST_FILE
+from exchange.certificates.offline_trust import STATUS_LIST_FILE
 from api.settings import Settings
 from exchange.sources.demo_data import sample_residents
 from tests.support.cli import cli_environment, run_cli
