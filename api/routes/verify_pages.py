@@ -9,8 +9,6 @@ else: it is not shown again, stored or logged.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -27,7 +25,7 @@ from api.runtime import db
 from catalog.city_time import beijing_time
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
-from core.base64url import b64url_decode
+from exchange.certificates.offline_trust import signed_at as status_list_signed_at
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.certificates.verdict import CertificateVerdict
@@ -144,9 +142,8 @@ def _trust_view() -> dict[str, str]:
     fingerprint = trust_store(db()).root.fingerprint(hashes.SHA256()).hex().upper()
     signed = "尚未签发"
     if status_list is not None:
-        payload = status_list.split(".")[1]
-        signed_at = json.loads(b64url_decode(payload))["iat"]
-        signed = beijing_time(datetime.fromtimestamp(signed_at, timezone.utc), "%Y-%m-%d %H:%M:%S")
+        signed_at = status_list_signed_at(status_list)
+        signed = "无法读取" if signed_at is None else beijing_time(signed_at, "%Y-%m-%d %H:%M:%S")
     return {"root_fingerprint": ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2)),
             "status_signed_at": signed}
 

@@ -25,16 +25,21 @@ class OfflineTrust:
 
     @property
     def status_list_signed_at(self) -> datetime | None:
-        """When the status list was signed (its `iat`), for telling the verifier how current it
-        is; None when there is none or it cannot be read (the verdict reports a bad list)."""
-        if self.status_list is None or self.status_list.count(".") != 2:
-            return None
-        payload = self.status_list.split(".")[1]
-        try:
-            issued_at = json.loads(b64url_decode(payload))["iat"]
-            return datetime.fromtimestamp(int(issued_at), timezone.utc)
-        except (ValueError, KeyError, TypeError, OverflowError):
-            return None
+        """When the status list was signed, or None when there is none (see `signed_at`)."""
+        return None if self.status_list is None else signed_at(self.status_list)
+
+
+def signed_at(status_list: str) -> datetime | None:
+    """When a signed status list (compact JWS) was signed (its `iat`), for telling a verifier how
+    current it is; None when it cannot be read (its verification reports a bad list)."""
+    if status_list.count(".") != 2:
+        return None
+    payload = status_list.split(".")[1]
+    try:
+        issued_at = json.loads(b64url_decode(payload))["iat"]
+        return datetime.fromtimestamp(int(issued_at), timezone.utc)
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None
 
 
 def export_offline_trust(directory: Path, store: TrustStore, status_list: str) -> None:
