@@ -26,6 +26,7 @@ import ipaddress
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,8 +91,18 @@ def record_pull(department: str, outcome: str, source: Source) -> None:
         instruments["breaker"].labels(department).set(BREAKER_CODES[breaker.state])
 
 
-@cache
+_CREATING = threading.Lock()
+
+
 def _instruments() -> dict[str, Any]:
+    """The process's instruments, created by the first caller: the pulls of one application run
+    in parallel threads, and a second registration of a name is an error."""
+    with _CREATING:
+        return _created_instruments()
+
+
+@cache
+def _created_instruments() -> dict[str, Any]:
     from prometheus_client import Counter, Gauge, Histogram
 
     return {

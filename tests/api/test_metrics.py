@@ -5,6 +5,7 @@ for scrapers on the loopback interface."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,30 @@ from tests.support.postgres import free_port
 
 ID_NUMBER = "11010519491231002X"
 MATTER_ROUTE = "/api/v1/catalog/matters/<code>"
+
+
+FIRST_PULLS_IN_PARALLEL = """
+import threading
+from api.metrics import record_pull
+
+start = threading.Barrier(16)
+failures = []
+
+def pull():
+    start.wait()
+    try:
+        record_pull("BDC", "answered", object())
+    except Exception as error:
+        failures.append(type(error).__name__)
+
+threads = [threading.Thread(target=pull) for _ in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+from prometheus_client import REGISTRY
+print(failures, REGISTRY.get_sample_value("mianzheng_source_pulls_total", {"department": "BDC", "outcome": "answered"}))
+"""
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -78,3 +103,11 @@ def test_metrics_are_not_served_beyond_the_loopback_interface(app: Flask) -> Non
     assert "mianzheng_" not in outside.get_data(as_text=True)
     local = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert local.status_code == 200 and "mianzheng_queue_depth" in local.get_data(as_text=True)
+
+
+def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() -> None:
+    """An application's pulls run in parallel threads, so in a fresh process several of them
+    may be the first to count a pull: each is counted, none fails."""
+    counted = subprocess.run([sys.executable, "-c", FIRST_PULLS_IN_PARALLEL], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).resolve().parents[2])
+    assert counted.stdout.split() == ["[]", "16.0"]
