@@ -1,6 +1,7 @@
 """The Chinese labels of the edges that more than one page or command shows, in one place: how
 the verification pages name a verdict's checks and their statuses (certificates and licenses),
-and how the commands that verify print a check's status (terse, one column)."""
+how the commands that verify print a check's status (terse, one column), and the forms of a
+license."""
 
 from __future__ import annotations
 
@@ -18,3 +19,7 @@ CHECK_STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "未通过", Status.S
 
 VERDICT_STATUS_ZH = {Status.VALID: "通过", Status.INVALID: "不通过", Status.SKIPPED: "跳过", Status.ERROR: "出错"}
 """A check's status as the verifying commands print it."""
+
+LICENSE_FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_copy": "加注件（用证副本）",
+                    "unknown": "无法识别"}
+"""The form of a license that was verified, as the verification page and the command name it."""

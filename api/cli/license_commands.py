@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
-from api.labels import VERDICT_STATUS_ZH
+from api.labels import LICENSE_FORMS_ZH, VERDICT_STATUS_ZH
 from api.license_services import build_library, signed_license_status_list
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
@@ -90,7 +90,6 @@ def demo_export_command(folder: Path, residents: int) -> None:
 
 
 LICENSE_STATUS_LIST_FILE = "license-status-list.jws"
-FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_copy": "加注件", "unknown": "无法识别"}
 
 
 @license_group.command("export-status")
@@ -136,9 +135,10 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, a
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:
         document = verdict.to_dict()
-        click.echo(f"核验的形式：{FORMS_ZH[verdict.form]}{'（PDF 文件）' if verdict.pdf else ''}")
+        click.echo(f"核验的形式：{LICENSE_FORMS_ZH[verdict.form]}{'（PDF 文件）' if verdict.pdf else ''}")
         for check in document["checks"]:
-            click.echo(f"  {VERDICT_STATUS_ZH[Status(check['status'])]}  {check['check']}：{' '.join(check['message_zh'].split())}")
+            status = VERDICT_STATUS_ZH[Status(check["status"])]
+            click.echo(f"  {status}  {check['check']}：{' '.join(check['message_zh'].split())}")
         click.echo(f"结论：{'有效' if verdict.valid else '无效或无法确定'}。")
         if verdict.valid:
             for item in verdict.items:

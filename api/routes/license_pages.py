@@ -4,7 +4,8 @@ PDF — and the verifier's page for a license presentation, credential or usage 
 as a PDF (`/verify/licenses`).
 
 Pages only: they call the same functions as the JSON API (`api.presenters.license_view`,
-`api.license_services.show_license`, `api.license_services.verify_license_text`), under the same rate limit for verification.
+`api.license_services.show_license`, `api.license_services.verify_license_text`), under the same
+rate limit for verification.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 
 from api.form_tokens import form_token_valid
-from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH
+from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH, LICENSE_FORMS_ZH
 from api.license_services import library, show_license, verify_license_text
 from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
 from api.presenters import license_view, pdf_response, qr_svg
@@ -39,7 +40,6 @@ LICENSE_CHECK_NAMES_ZH = {
     "presentation_binding": "亮证绑定", "presentation_freshness": "亮证时效", "nonce": "一次性核验",
     "usage_seal": "加注件印章", "usage_window": "加注件有效期", "pdf_signature": "PDF 文件签章",
 }
-FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "usage_copy": "加注件（用证副本）", "unknown": "无法识别"}
 
 
 @bp.route("/portal/licenses")
@@ -135,7 +135,7 @@ def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
     content = document["content"] if verdict.status is Status.VALID else None
     return {
         "label_zh": result[0], "label_en": result[1], "result": result[1].lower(),
-        "form_zh": FORMS_ZH[verdict.form],
+        "form_zh": LICENSE_FORMS_ZH[verdict.form],
         "reason_zh": REVOCATION_REASONS.get(reason, REVOCATION_REASONS["unspecified"])[0] if reason else None,
         "checks": [{"name_zh": LICENSE_CHECK_NAMES_ZH.get(c["check"], c["check"]),
                     "status_zh": CHECK_STATUS_ZH[Status(c["status"])], "status": c["status"],
