@@ -82,4 +82,3 @@ def login() -> Response:
         response.set_cookie(IDENTITY_COOKIE, context["assertion"], max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
                             samesite="Lax", secure=runtime().settings.public_url.startswith("https://"))
     return response
-

@@ -94,4 +94,3 @@ def withdraw(consent_id: str) -> dict[str, Any]:
     consent = withdraw_consent(session, consent_id, subject_key=key)
     session.commit()
     return consent_view(live_catalog().catalog, consent)
-

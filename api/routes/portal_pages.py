@@ -269,4 +269,3 @@ def _life_event_groups(catalog: Catalog) -> list[dict[str, Any]]:
                                 "mode_zh": proof.mode.label_zh,
                                 "department_name_zh": catalog.departments[proof.department].name_zh})
     return sorted(groups.values(), key=lambda group: group["order"])
-

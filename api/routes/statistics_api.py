@@ -32,4 +32,3 @@ def statistics(args: dict[str, Any]) -> dict[str, Any]:
         return statistics_view(args)
     except UnknownCode as unknown:
         raise parameter_problem(unknown) from None
-
