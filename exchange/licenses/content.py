@@ -28,17 +28,17 @@ from exchange.certificates.model import (
     InvalidContent,
     Issuer,
     StatusEntry,
-    claim_int,
     claim_str,
     display_text,
+    format_optional_time,
     format_time,
+    parse_optional_time,
     parse_time,
     whole_seconds,
 )
 from exchange.errors import InvalidInput
 from exchange.licenses.identifiers import make_license_identifier, parse_license_identifier
 from exchange.sources.values import value_problem
-from core.base64url import b64url_decode, b64url_encode
 
 LICENSE_CLAIMS = ("identifier", "license", "version", "supersedes", "holder", "issuer", "issued_at", "valid_from",
                   "valid_until", "status")
@@ -68,21 +68,18 @@ class LicenseContent:
 
     def clear_claims(self) -> dict[str, Any]:
         """The members signed in clear (everything but the items)."""
-        binding = self.holder_binding
         return {
             "identifier": self.identifier,
             "license": {"code": self.license_code, "name_zh": self.license_name_zh},
             "version": self.version,
             "supersedes": self.supersedes,
             "holder": {"kind": self.holder_kind.value, "name": self.holder_name, "id_masked": self.holder_id_masked,
-                       "id_binding": {"alg": binding.alg, "salt": b64url_encode(binding.salt),
-                                      "digest": b64url_encode(binding.digest)}},
-            "issuer": {"department_code": self.issuer.department_code, "name_zh": self.issuer.name_zh,
-                       "uscc": self.issuer.uscc},
+                       "id_binding": self.holder_binding.to_document()},
+            "issuer": self.issuer.to_document(),
             "issued_at": format_time(self.issued_at),
             "valid_from": format_time(self.valid_from),
-            "valid_until": None if self.valid_until is None else format_time(self.valid_until),
-            "status": {"list_url": self.status.list_url, "index": self.status.index},
+            "valid_until": format_optional_time(self.valid_until),
+            "status": self.status.to_document(),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,7 +89,7 @@ class LicenseContent:
     def from_claims(cls, claims: Mapping[str, Any], items: Mapping[str, Any]) -> LicenseContent:
         """Read the clear claims back, with the disclosed `items`; `InvalidContent` if malformed."""
         try:
-            holder, binding, issuer = claims["holder"], claims["holder"]["id_binding"], claims["issuer"]
+            holder = claims["holder"]
             version = claims["version"]
             if not isinstance(version, int) or isinstance(version, bool):
                 raise TypeError("version is not an integer")
@@ -105,13 +102,12 @@ class LicenseContent:
                 holder_kind=Subject(holder["kind"]),
                 holder_name=claim_str(holder["name"]),
                 holder_id_masked=claim_str(holder["id_masked"]),
-                holder_binding=HolderBinding(b64url_decode(claim_str(binding["salt"])),
-                                             b64url_decode(claim_str(binding["digest"])), claim_str(binding["alg"])),
-                issuer=Issuer(claim_str(issuer["department_code"]), claim_str(issuer["name_zh"]), claim_str(issuer["uscc"])),
+                holder_binding=HolderBinding.from_document(holder["id_binding"]),
+                issuer=Issuer.from_document(claims["issuer"]),
                 issued_at=parse_time(claims["issued_at"]),
                 valid_from=parse_time(claims["valid_from"]),
-                valid_until=None if claims["valid_until"] is None else parse_time(claims["valid_until"]),
-                status=StatusEntry(claim_str(claims["status"]["list_url"]), claim_int(claims["status"]["index"])),
+                valid_until=parse_optional_time(claims["valid_until"]),
+                status=StatusEntry.from_document(claims["status"]),
                 items=MappingProxyType(dict(items)),
             )
             parsed = parse_license_identifier(content.identifier)
