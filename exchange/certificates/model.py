@@ -26,6 +26,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -130,15 +131,13 @@ class StatusEntry:
         return cls(claim_str(document["list_url"]), claim_int(document["index"]))
 
 
-@dataclass(frozen=True)
-class CertificateFacts:
-    """What every form of a certificate states: identifier, proof, holder, issuer, times,
-    purpose and status entry. The credential's and the PDF's content adds the statement and the
-    printed fields (`CertificateContent`), the QR's the raw values (`QrContent`)."""
+@dataclass(frozen=True, kw_only=True)
+class SealedFacts(ABC):
+    """What every sealed document about a holder states, an e-certificate in any form or an
+    e-license: its identifier, holder, issuer, times and status entry; what the verdict checks
+    read. `as_of` is set only on a certificate stating the result of a search."""
 
     identifier: str
-    proof_code: str
-    proof_name_zh: str
     holder_name: str
     holder_id_masked: str
     holder_binding: HolderBinding
@@ -146,39 +145,33 @@ class CertificateFacts:
     issued_at: datetime
     valid_from: datetime
     valid_until: datetime | None
-    as_of: datetime | None
-    purpose: str
     status: StatusEntry
+    as_of: datetime | None = None
 
-    def facts(self) -> dict[str, Any]:
-        """The facts as keyword arguments, to build another form of the same certificate."""
-        return {member.name: getattr(self, member.name) for member in dataclasses.fields(CertificateFacts)}
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON form of the content, as its form signs it."""
 
-    def facts_document(self) -> dict[str, Any]:
-        """The facts in the canonical form."""
+    def sealed_document(self) -> dict[str, Any]:
+        """The sealed facts in the canonical form (`as_of` is the certificates' own member)."""
         return {
             "identifier": self.identifier,
-            "proof": {"code": self.proof_code, "name_zh": self.proof_name_zh},
             "holder": {"name": self.holder_name, "id_masked": self.holder_id_masked,
                        "id_binding": self.holder_binding.to_document()},
             "issuer": self.issuer.to_document(),
             "issued_at": format_time(self.issued_at),
             "valid_from": format_time(self.valid_from),
             "valid_until": format_optional_time(self.valid_until),
-            "as_of": format_optional_time(self.as_of),
-            "purpose": self.purpose,
             "status": self.status.to_document(),
         }
 
 
-def facts_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts of a canonical document as keyword arguments (`KeyError`, `TypeError` or
+def sealed_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The sealed facts of a canonical document as keyword arguments (`KeyError`, `TypeError` or
     `ValueError` if malformed)."""
     holder = document["holder"]
     return {
         "identifier": claim_str(document["identifier"]),
-        "proof_code": claim_str(document["proof"]["code"]),
-        "proof_name_zh": claim_str(document["proof"]["name_zh"]),
         "holder_name": claim_str(holder["name"]),
         "holder_id_masked": claim_str(holder["id_masked"]),
         "holder_binding": HolderBinding.from_document(holder["id_binding"]),
@@ -186,13 +179,43 @@ def facts_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
         "issued_at": parse_time(document["issued_at"]),
         "valid_from": parse_time(document["valid_from"]),
         "valid_until": parse_optional_time(document["valid_until"]),
-        "as_of": parse_optional_time(document["as_of"]),
-        "purpose": claim_str(document["purpose"]),
         "status": StatusEntry.from_document(document["status"]),
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class CertificateFacts(SealedFacts):
+    """What every form of a certificate states: the sealed facts, the proof and the purpose. The
+    credential's and the PDF's content adds the statement and the printed fields
+    (`CertificateContent`), the QR's the raw values (`QrContent`)."""
+
+    proof_code: str
+    proof_name_zh: str
+    purpose: str
+
+    def facts(self) -> dict[str, Any]:
+        """The facts as keyword arguments, to build another form of the same certificate."""
+        return {member.name: getattr(self, member.name) for member in dataclasses.fields(CertificateFacts)}
+
+    def facts_document(self) -> dict[str, Any]:
+        """The facts in the canonical form."""
+        return {**self.sealed_document(), "proof": {"code": self.proof_code, "name_zh": self.proof_name_zh},
+                "as_of": format_optional_time(self.as_of), "purpose": self.purpose}
+
+
+def facts_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts of a canonical document as keyword arguments (`KeyError`, `TypeError` or
+    `ValueError` if malformed)."""
+    return {
+        **sealed_from_document(document),
+        "proof_code": claim_str(document["proof"]["code"]),
+        "proof_name_zh": claim_str(document["proof"]["name_zh"]),
+        "as_of": parse_optional_time(document["as_of"]),
+        "purpose": claim_str(document["purpose"]),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
 class CertificateContent(CertificateFacts):
     statement_zh: str
     fields: tuple[Field, ...]

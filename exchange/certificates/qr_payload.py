@@ -103,7 +103,7 @@ KEYS = {  # MZ1
 _K = KEYS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QrContent(CertificateFacts):
     """The essentials a QR carries; `to_dict` is a subset of `CertificateContent.to_dict`."""
 

@@ -27,13 +27,11 @@ from exchange.certificates.model import (
     HolderBinding,
     InvalidContent,
     Issuer,
+    SealedFacts,
     StatusEntry,
     claim_str,
+    sealed_from_document,
     display_text,
-    format_optional_time,
-    format_time,
-    parse_optional_time,
-    parse_time,
     whole_seconds,
 )
 from exchange.errors import InvalidInput
@@ -45,41 +43,27 @@ LICENSE_CLAIMS = ("identifier", "license", "version", "supersedes", "holder", "i
 """The clear members of the content, in the credential's payload next to `_sd`."""
 
 
-@dataclass(frozen=True)
-class LicenseContent:
-    identifier: str
+@dataclass(frozen=True, kw_only=True)
+class LicenseContent(SealedFacts):
+    """The sealed facts of a license version (a license states no search result: no `as_of`),
+    its type, version and predecessor, the holder's kind, and the items."""
+
     license_code: str
     license_name_zh: str
     version: int
     supersedes: str | None
     holder_kind: Subject
-    holder_name: str
-    holder_id_masked: str
-    holder_binding: HolderBinding
-    issuer: Issuer
-    issued_at: datetime
-    valid_from: datetime
-    valid_until: datetime | None
-    status: StatusEntry
     items: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    as_of: None = None
-    """Licenses state no search result; present for the certificates' verdict checks."""
 
     def clear_claims(self) -> dict[str, Any]:
         """The members signed in clear (everything but the items)."""
+        sealed = self.sealed_document()
         return {
-            "identifier": self.identifier,
+            **sealed,
             "license": {"code": self.license_code, "name_zh": self.license_name_zh},
             "version": self.version,
             "supersedes": self.supersedes,
-            "holder": {"kind": self.holder_kind.value, "name": self.holder_name, "id_masked": self.holder_id_masked,
-                       "id_binding": self.holder_binding.to_document()},
-            "issuer": self.issuer.to_document(),
-            "issued_at": format_time(self.issued_at),
-            "valid_from": format_time(self.valid_from),
-            "valid_until": format_optional_time(self.valid_until),
-            "status": self.status.to_document(),
+            "holder": {"kind": self.holder_kind.value, **sealed["holder"]},
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,25 +73,16 @@ class LicenseContent:
     def from_claims(cls, claims: Mapping[str, Any], items: Mapping[str, Any]) -> LicenseContent:
         """Read the clear claims back, with the disclosed `items`; `InvalidContent` if malformed."""
         try:
-            holder = claims["holder"]
             version = claims["version"]
             if not isinstance(version, int) or isinstance(version, bool):
                 raise TypeError("version is not an integer")
             content = cls(
-                identifier=claim_str(claims["identifier"]),
+                **sealed_from_document(claims),
                 license_code=claim_str(claims["license"]["code"]),
                 license_name_zh=claim_str(claims["license"]["name_zh"]),
                 version=version,
                 supersedes=None if claims["supersedes"] is None else claim_str(claims["supersedes"]),
-                holder_kind=Subject(holder["kind"]),
-                holder_name=claim_str(holder["name"]),
-                holder_id_masked=claim_str(holder["id_masked"]),
-                holder_binding=HolderBinding.from_document(holder["id_binding"]),
-                issuer=Issuer.from_document(claims["issuer"]),
-                issued_at=parse_time(claims["issued_at"]),
-                valid_from=parse_time(claims["valid_from"]),
-                valid_until=parse_optional_time(claims["valid_until"]),
-                status=StatusEntry.from_document(claims["status"]),
+                holder_kind=Subject(claims["holder"]["kind"]),
                 items=MappingProxyType(dict(items)),
             )
             parsed = parse_license_identifier(content.identifier)
