@@ -18,14 +18,13 @@ in the same transaction, under the list's lock (`exchange.status_lists`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from catalog.model import Catalog, Mode, Proof, Subject
-from core.clock import Clock, utc_now
 from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
 from exchange.answer_store import claim, complete, release, stored_answer
@@ -38,15 +37,12 @@ from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import InvalidInput, NotFound
-from exchange.keyring import RecordCipher
-from exchange.pull_service import pull_logged
+from exchange.pull_service import ExchangeContext, pull_logged
 from exchange.sources.contract import PULLED_MODES
-from exchange.sources.directory import SourceDirectory
 from exchange.status_lists import CERTIFICATES, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
 from exchange.subjects import subject_key
 from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer
-from seals.settings import SealSettings
 
 OWN_REQUEST_BASIS = "本人申请开具电子证明"
 
@@ -59,16 +55,11 @@ class CertificateNotFound(NotFound):
     """No such certificate (or not the caller's)."""
 
 
-@dataclass(frozen=True)
-class IssuanceContext:
-    sessions: sessionmaker[Session]
-    catalog: Catalog
-    sources: SourceDirectory
-    subject_hash_key: bytes = field(repr=False)
-    answers: RecordCipher
-    seal_settings: SealSettings
+@dataclass(frozen=True, kw_only=True)
+class IssuanceContext(ExchangeContext):
+    """What issuing a certificate needs: the exchange's context and the status list's signing."""
+
     status_list: StatusListSigning
-    clock: Clock = utc_now
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:

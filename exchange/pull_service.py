@@ -74,9 +74,9 @@ class Envelope:
     legal_basis: str | None = None
 
 
-@dataclass(frozen=True)
-class PullContext:
-    """What the use case needs from the installation."""
+@dataclass(frozen=True, kw_only=True)
+class ExchangeContext:
+    """What a use case that pulls data through the exchange needs from the installation."""
 
     sessions: sessionmaker[Session]
     catalog: Catalog
@@ -84,13 +84,20 @@ class PullContext:
     subject_hash_key: bytes = field(repr=False)
     answers: RecordCipher
     seal_settings: SealSettings
-    exchange_department: str
     clock: Clock = utc_now
 
     @property
     def uow(self) -> UnitOfWork:
         """The unit of work of this installation's database (see `exchange.unit_of_work`)."""
         return UnitOfWork(self.sessions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PullContext(ExchangeContext):
+    """What answering a department's request needs: the exchange's context and the department
+    whose seal signs the receipts."""
+
+    exchange_department: str
 
 
 @dataclass(frozen=True)
