@@ -22,10 +22,11 @@ are SKIPPED otherwise, as the content they would judge cannot be trusted.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
@@ -115,12 +116,7 @@ class CertificateCheckResult(CheckResult):
     """A certificate-level check's result: the seals result shape, with this module's checks and messages."""
 
     check: CertificateCheck  # type: ignore[assignment]
-
-    @classmethod
-    def of(cls, check: CertificateCheck, status: Status, code: str,  # type: ignore[override]
-           **details: Any) -> CertificateCheckResult:
-        zh, en = MESSAGES[code]
-        return cls(check, status, code, zh.format(**details), en.format(**details))
+    messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
 
 
 @dataclass(frozen=True)
