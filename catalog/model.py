@@ -11,11 +11,12 @@ is already known to be valid (the output of `Catalog.to_document`, or a document
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Self
 
+from catalog.documents import built, document_of
 from core.canonical import canonical_sha256
 
 
@@ -421,33 +422,18 @@ class Catalog:
         return {name: constant.value for name, constant in self.city.items()}
 
     def to_document(self) -> dict[str, Any]:
-        """The catalog as a plain JSON-able dict, in the format of the source files; `city` and
-        `licenses` only when there are some (so a document without them keeps its hash)."""
-        document: dict[str, Any] = {
-            "departments": [_department_document(department) for department in self.departments.values()],
-            "proofs": [_proof_document(proof) for proof in self.proofs.values()],
-            "matters": [_matter_document(matter) for matter in self.matters.values()],
-        }
-        if self.city:
-            document["city"] = [asdict(constant) for constant in self.city.values()]
-        if self.licenses:
-            document["licenses"] = [_license_document(license_type) for license_type in self.licenses.values()]
-        return document
+        """The catalog as a plain JSON-able dict, in the format of the source files
+        (`catalog.documents`); `city` and `licenses` only when there are some (so a document
+        without them keeps its hash)."""
+        sections = {name: [document_of(entry) for entry in getattr(self, name).values()] for name in _SECTIONS}
+        return {name: entries for name, entries in sections.items() if entries or name not in _OPTIONAL_SECTIONS}
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Catalog:
         """Build a catalog from a valid document (see the module docstring)."""
-        departments = [Department(**entry) for entry in document["departments"]]
-        proofs = [_proof_from(entry) for entry in document["proofs"]]
-        matters = [_matter_from(entry) for entry in document["matters"]]
-        city = [CityConstant(**{**entry, "value": float(entry["value"])}) for entry in document.get("city", [])]
-        return cls(
-            departments=MappingProxyType({department.code: department for department in departments}),
-            proofs=MappingProxyType({proof.code: proof for proof in proofs}),
-            matters=MappingProxyType({matter.code: matter for matter in matters}),
-            city=MappingProxyType({constant.name: constant for constant in city}),
-            licenses=MappingProxyType({entry["code"]: _license_from(entry) for entry in document.get("licenses", [])}),
-        )
+        sections = {name: [built(kind, entry) for entry in document.get(name, [])] for name, kind in _SECTIONS.items()}
+        return cls(**{name: MappingProxyType({_key(entry): entry for entry in entries})
+                      for name, entries in sections.items()})
 
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of `to_document()`: sorted keys, no
@@ -455,219 +441,11 @@ class Catalog:
         return canonical_sha256(self.to_document())
 
 
-def _without_none(document: dict[str, Any], *optional: str) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key not in optional or value is not None}
+_SECTIONS: dict[str, type] = {"departments": Department, "proofs": Proof, "matters": Matter, "city": CityConstant,
+                              "licenses": LicenseType}
+_OPTIONAL_SECTIONS = frozenset({"city", "licenses"})
 
 
-def _department_document(department: Department) -> dict[str, Any]:
-    return asdict(department)
-
-
-def _item_document(item: DataItem) -> dict[str, Any]:
-    document: dict[str, Any] = {"name": item.name, "name_zh": item.name_zh, "type": item.type.value}
-    if item.values:
-        document["values"] = dict(item.values)
-    if not item.printed:
-        document["printed"] = False
-    return document
-
-
-def _proof_document(proof: Proof) -> dict[str, Any]:
-    verification = proof.verification
-    document = {
-        "code": proof.code,
-        "name_zh": proof.name_zh,
-        "name_en": proof.name_en,
-        "department": proof.department,
-        "mode": proof.mode.value,
-        "subject": proof.subject.value,
-        "data_items": [_item_document(item) for item in proof.data_items],
-        "validity_days": proof.validity_days,
-        "legal_basis_zh": proof.legal_basis_zh,
-        "commitment_text_zh": proof.commitment_text_zh,
-        "verification": _without_none(asdict(verification), "expression") if verification else None,
-        "asserts": _without_none(asdict(proof.asserts), "alternative") if proof.asserts else None,
-        "as_of_search": proof.as_of_search or None,
-        "issued_to_subject": None if proof.issued_to_subject else False,
-    }
-    return _without_none(document, "commitment_text_zh", "verification", "asserts", "as_of_search", "issued_to_subject")
-
-
-def _matter_proof_document(entry: MatterProof) -> dict[str, Any]:
-    document = _without_none(
-        {
-            "proof": entry.proof,
-            "mode": entry.mode.value if entry.mode else None,
-            "fields": list(entry.fields),
-            "scope": entry.scope.value,
-            "condition_zh": entry.condition_zh,
-            "when": entry.when,
-        },
-        "mode",
-        "condition_zh",
-        "when",
-    )
-    if entry.commitment_fallback:
-        document["commitment_fallback"] = True
-    return document
-
-
-def _option_document(option: MatterOption) -> dict[str, Any]:
-    document = {"name": option.name, "name_zh": option.name_zh, "type": option.type.value, "default": option.default}
-    if option.values:
-        document["values"] = dict(option.values)
-    return document
-
-
-def _matter_document(matter: Matter) -> dict[str, Any]:
-    document = {
-        "code": matter.code,
-        "name_zh": matter.name_zh,
-        "name_en": matter.name_en,
-        "domain": matter.domain.value,
-        "service_code": matter.service_code,
-        "legal_basis_zh": matter.legal_basis_zh,
-        "consent_required": matter.consent_required,
-        "household": matter.household,
-        "consumers": list(matter.consumers),
-        "rule_zh": matter.rule_zh,
-        "proofs": [_matter_proof_document(entry) for entry in matter.proofs],
-    }
-    lists = {
-        "rules": [{**asdict(rule), "outcome_if_false": rule.outcome_if_false.value} for rule in matter.rules],
-        "options": [_option_document(option) for option in matter.options],
-        "priorities": [asdict(priority) for priority in matter.priorities],
-        "services": [{**asdict(service), "rules": list(service.rules)} for service in matter.services],
-    }
-    document.update({key: entries for key, entries in lists.items() if entries})
-    if matter.recheck is not None:
-        document["recheck"] = {"name_zh": matter.recheck.name_zh, "rules": list(matter.recheck.rules)}
-    return _without_none(document, "service_code")
-
-
-def _license_document(license_type: LicenseType) -> dict[str, Any]:
-    document = {
-        "code": license_type.code,
-        "type_code": license_type.type_code,
-        "name_zh": license_type.name_zh,
-        "name_en": license_type.name_en,
-        "department": license_type.department,
-        "holder": license_type.holder.value,
-        "proof": license_type.proof,
-        "data_items": [_item_document(item) for item in license_type.data_items],
-        "validity": license_type.validity.value,
-        "validity_years": license_type.validity_years,
-        "legal_basis_zh": license_type.legal_basis_zh,
-        "uses": [{**asdict(use), "departments": list(use.departments), "items": list(use.items)}
-                 for use in license_type.uses],
-    }
-    return _without_none(document, "proof", "validity_years")
-
-
-def _items_from(entries: list[Mapping[str, Any]]) -> tuple[DataItem, ...]:
-    return tuple(
-        DataItem(
-            name=item["name"],
-            name_zh=item["name_zh"],
-            type=ItemType(item["type"]),
-            values=MappingProxyType(dict(item.get("values", {}))),
-            printed=item.get("printed", True),
-        )
-        for item in entries
-    )
-
-
-def _license_from(entry: Mapping[str, Any]) -> LicenseType:
-    return LicenseType(
-        code=entry["code"],
-        type_code=entry["type_code"],
-        name_zh=entry["name_zh"],
-        name_en=entry["name_en"],
-        department=entry["department"],
-        holder=Subject(entry["holder"]),
-        data_items=_items_from(entry["data_items"]),
-        validity=ValidityRule(entry["validity"]),
-        validity_years=entry.get("validity_years"),
-        legal_basis_zh=entry["legal_basis_zh"],
-        uses=tuple(LicenseUse(matter=use["matter"], departments=tuple(use["departments"]), items=tuple(use["items"]),
-                              purpose_zh=use["purpose_zh"]) for use in entry["uses"]),
-        proof=entry.get("proof"),
-    )
-
-
-def _proof_from(entry: Mapping[str, Any]) -> Proof:
-    items = _items_from(entry["data_items"])
-    verification = entry.get("verification")
-    asserts = entry.get("asserts")
-    return Proof(
-        code=entry["code"],
-        name_zh=entry["name_zh"],
-        name_en=entry["name_en"],
-        department=entry["department"],
-        mode=Mode(entry["mode"]),
-        subject=Subject(entry["subject"]),
-        data_items=items,
-        validity_days=entry["validity_days"],
-        legal_basis_zh=entry["legal_basis_zh"],
-        commitment_text_zh=entry.get("commitment_text_zh"),
-        verification=Verification(verification["proof"], verification.get("expression")) if verification else None,
-        asserts=Assertion(asserts["item"], asserts["value"], asserts["refusal_zh"], asserts.get("alternative"))
-        if asserts else None,
-        as_of_search=entry.get("as_of_search", False),
-        issued_to_subject=entry.get("issued_to_subject", True),
-    )
-
-
-def _matter_from(entry: Mapping[str, Any]) -> Matter:
-    proofs = tuple(
-        MatterProof(
-            proof=item["proof"],
-            fields=tuple(item["fields"]),
-            scope=Scope(item["scope"]),
-            mode=Mode(item["mode"]) if item.get("mode") is not None else None,
-            condition_zh=item.get("condition_zh"),
-            when=item.get("when"),
-            commitment_fallback=item.get("commitment_fallback", False),
-        )
-        for item in entry["proofs"]
-    )
-    recheck = entry.get("recheck")
-    return Matter(
-        code=entry["code"],
-        name_zh=entry["name_zh"],
-        name_en=entry["name_en"],
-        domain=Domain(entry["domain"]),
-        legal_basis_zh=entry["legal_basis_zh"],
-        consent_required=entry["consent_required"],
-        household=entry["household"],
-        consumers=tuple(entry["consumers"]),
-        rule_zh=entry["rule_zh"],
-        proofs=proofs,
-        service_code=entry.get("service_code"),
-        rules=tuple(
-            Rule(
-                code=rule["code"],
-                name_zh=rule["name_zh"],
-                expression=rule["expression"],
-                outcome_if_false=Outcome(rule["outcome_if_false"]),
-            )
-            for rule in entry.get("rules", [])
-        ),
-        options=tuple(
-            MatterOption(
-                name=option["name"],
-                name_zh=option["name_zh"],
-                type=OptionType(option["type"]),
-                default=option["default"],
-                values=MappingProxyType(dict(option.get("values", {}))),
-            )
-            for option in entry.get("options", [])
-        ),
-        priorities=tuple(Priority(**priority) for priority in entry.get("priorities", [])),
-        services=tuple(
-            Service(code=service["code"], name_zh=service["name_zh"], department=service["department"],
-                    rules=tuple(service["rules"]))
-            for service in entry.get("services", [])
-        ),
-        recheck=Recheck(name_zh=recheck["name_zh"], rules=tuple(recheck["rules"])) if recheck else None,
-    )
+def _key(entry: Any) -> str:
+    """What a catalog's section is keyed by: a city constant's name, every other entry's code."""
+    return entry.name if isinstance(entry, CityConstant) else entry.code

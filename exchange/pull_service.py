@@ -74,9 +74,9 @@ class Envelope:
     legal_basis: str | None = None
 
 
-@dataclass(frozen=True)
-class PullContext:
-    """What the use case needs from the installation."""
+@dataclass(frozen=True, kw_only=True)
+class ExchangeContext:
+    """What a use case that pulls data through the exchange needs from the installation."""
 
     sessions: sessionmaker[Session]
     catalog: Catalog
@@ -84,13 +84,20 @@ class PullContext:
     subject_hash_key: bytes = field(repr=False)
     answers: RecordCipher
     seal_settings: SealSettings
-    exchange_department: str
     clock: Clock = utc_now
 
     @property
     def uow(self) -> UnitOfWork:
         """The unit of work of this installation's database (see `exchange.unit_of_work`)."""
         return UnitOfWork(self.sessions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PullContext(ExchangeContext):
+    """What answering a department's request needs: the exchange's context and the department
+    whose seal signs the receipts."""
+
+    exchange_department: str
 
 
 @dataclass(frozen=True)
@@ -140,33 +147,57 @@ def answer_request(context: PullContext, client: AuthenticatedClient, envelope: 
         purpose=envelope.purpose,
     )
     now = context.clock()
+
+    def authorise(session: Session) -> AccessEntry:
+        if not context.catalog.may_request(client.department_code, matter.code, proof.code):
+            raise PullRefused("forbidden-by-policy",
+                              f"the catalog does not let {client.department_code} ask for {proof.code} in {matter.code}")
+        return with_basis(session, entry, matter, proof.code, client, envelope.consent_id, envelope.legal_basis, now)
+
+    claimed = claim_or_replay(context.sessions, context.answers, entry, request_sha256, now, authorise)
+    if isinstance(claimed, PullResult):
+        return claimed
+    return _pull_and_answer(context, client, envelope, matter, proof, subject, claimed, request_document)
+
+
+def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entry: AccessEntry, request_sha256: str,
+                    now: datetime, authorise: Callable[[Session], AccessEntry]) -> AccessEntry | PullResult:
+    """Step `claim-request-id` of a request for personal data (a pull, a license use): in one commit,
+    the request id is looked up, `authorise` decides (the log entry with the basis of the access, or
+    `PullRefused`), the id is reserved and the allowed access logged, before anything is read.
+
+    Returns the allowed entry; or, for a request id answered before, its stored answer again (a
+    replay, logged as such; only while the consent it was given on stands). A refusal, a reused
+    or busy request id is logged and raised as `PullRefused`.
+    """
+    client_id, request_id = entry.client_id, entry.request_id
+    assert client_id is not None and request_id is not None, "a claimed request names its client and id"
     allowed = entry
 
     def claimed(session: Session) -> AccessEntry:
-        """Step `claim-request-id`: the authorised and reserved request, logged in the same commit."""
         nonlocal allowed
-        row = stored_answer_row(session, client.client_id, envelope.request_id)
-        stored = replay_of(row, context.answers, request_sha256, now)
+        row = stored_answer_row(session, client_id, request_id)
+        stored = replay_of(row, answers, request_sha256, now)
         if stored is not None:
             still_consented(session, stored, now)
             raise _Replayed(stored)
-        allowed = _authorised(session, context, client, matter, proof, subject, envelope, entry, now)
-        reserve_found(session, row, client.client_id, envelope.request_id, request_sha256, now, allowed.consent_id)
+        allowed = authorise(session)
+        reserve_found(session, row, client_id, request_id, request_sha256, now, allowed.consent_id)
         return allowed
 
     try:
-        record_decided_access(context.sessions, claimed, write_ahead=True)
+        record_decided_access(sessions, claimed, write_ahead=True)
     except _Replayed as replayed:
         stored = replayed.stored
-        record_access(context.sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
+        record_access(sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
         return PullResult(body=stored.body, replayed=True)
     except (RequestIdConflict, IntegrityError) as conflict:
         detail = str(conflict) if isinstance(conflict, RequestIdConflict) else \
-            f"request {envelope.request_id!r} is being answered already; retry shortly"
-        raise _refuse(context.sessions, entry, Outcome.DENIED, "conflict", detail, retry_after=5) from None
+            f"request {request_id!r} is being answered already; retry shortly"
+        raise refuse(sessions, entry, Outcome.DENIED, "conflict", detail, retry_after=5) from None
     except PullRefused as refused:
-        raise _logged(context.sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
-    return _pull_and_answer(context, client, envelope, matter, proof, subject, allowed, request_document)
+        raise _logged(sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
+    return allowed
 
 
 class _Replayed(Exception):
@@ -188,14 +219,19 @@ def still_consented(session: Session, stored: Replay, now: datetime) -> None:
                           reason=ConsentWithdrawn.reason)
 
 
-def _matter_and_proof(catalog: Catalog, envelope: Envelope) -> tuple[Matter, Proof]:
-    if not REQUEST_ID.fullmatch(envelope.request_id):
+def live_matter(catalog: Catalog, request_id: str, code: str) -> Matter:
+    """The matter a request names, its request id checked first; `PullRefused` (invalid-request)."""
+    if not REQUEST_ID.fullmatch(request_id):
         raise PullRefused("invalid-request", "request_id: 1-128 characters of A-Z a-z 0-9 . _ : -",
                           field="#/request_id")
-    matter = catalog.matters.get(envelope.matter)
+    matter = catalog.matters.get(code)
     if matter is None:
-        raise PullRefused("invalid-request", f"matter: the live catalog has no matter {envelope.matter!r}",
-                          field="#/matter")
+        raise PullRefused("invalid-request", f"matter: the live catalog has no matter {code!r}", field="#/matter")
+    return matter
+
+
+def _matter_and_proof(catalog: Catalog, envelope: Envelope) -> tuple[Matter, Proof]:
+    matter = live_matter(catalog, envelope.request_id, envelope.matter)
     proof = catalog.proofs.get(envelope.proof)
     if proof is None:
         raise PullRefused("invalid-request", f"proof: the live catalog has no proof {envelope.proof!r}",
@@ -238,21 +274,18 @@ def _request_document(client: AuthenticatedClient, envelope: Envelope, subject: 
     }
 
 
-def _authorised(session: Session, context: PullContext, client: AuthenticatedClient, matter: Matter, proof: Proof,
-                subject: _Subject, envelope: Envelope, entry: AccessEntry, now: datetime) -> AccessEntry:
-    """The log entry with the basis of the access, or `PullRefused` (deny by default)."""
-    if not context.catalog.may_request(client.department_code, matter.code, proof.code):
-        raise PullRefused("forbidden-by-policy",
-                          f"the catalog does not let {client.department_code} ask for {proof.code} in {matter.code}")
-    if not matter.consent_required:
-        if envelope.legal_basis is not None and envelope.legal_basis != matter.legal_basis_zh:
+def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code: str, client: AuthenticatedClient,
+               consent_id: str | None, legal_basis: str | None, now: datetime) -> AccessEntry:
+    """The log entry with the basis of an access the sharing rules allow: the matter's legal basis
+    when it needs no consent or the subject is an organisation (a stated basis must be that one),
+    else the citizen's valid consent; `PullRefused` otherwise."""
+    if not matter.consent_required or entry.subject_key is None:
+        if legal_basis is not None and legal_basis != matter.legal_basis_zh:
             raise PullRefused("invalid-request", f"legal_basis: the basis of {matter.code} is {matter.legal_basis_zh}",
                               field="#/legal_basis")
         return replace(entry, legal_basis=matter.legal_basis_zh)
-    if subject.key is None:
-        return replace(entry, legal_basis=matter.legal_basis_zh)
     try:
-        consent = find_valid_consent(session, subject.key, envelope.consent_id, matter.code, proof.code,
+        consent = find_valid_consent(session, entry.subject_key, consent_id, matter.code, proof_code,
                                      client.department_code, now, client.client_id)
     except ConsentRefused as refused:
         raise PullRefused("consent-required", str(refused), field="#/consent_id", reason=refused.reason) from None
@@ -308,17 +341,17 @@ def query_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entr
     try:
         return sources.query(proof_code, query_id, name, matter=entry.matter)
     except SubjectNotFound as missing:
-        raise _refuse(sessions, entry, Outcome.ALLOWED, "subject-not-found", str(missing),
+        raise refuse(sessions, entry, Outcome.ALLOWED, "subject-not-found", str(missing),
                       alongside=alongside) from None
     except SourceUnavailable as down:
-        raise _refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(down),
+        raise refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(down),
                       retry_after=down.retry_after_seconds, alongside=alongside) from None
     except SourceError as broken:
-        raise _refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(broken),
+        raise refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(broken),
                       retry_after=RETRY_AFTER_SOURCE_ERROR, alongside=alongside) from None
 
 
-def _refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,
+def refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,
             field: str | None = None, retry_after: int | None = None,
             alongside: Callable[[Session], None] | None = None) -> PullRefused:
     """Log the refusal (with `alongside` in the same transaction) and return the error to raise."""

@@ -7,10 +7,11 @@ when every check that was not skipped is VALID and at least one check ran.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar, Self
 
 
 class Status(str, Enum):
@@ -132,11 +133,16 @@ class CheckResult:
     message_zh: str
     message_en: str
 
+    messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
+    """The (Chinese, English) message templates by code; a subclass with checks of its own
+    brings its own."""
+
     @classmethod
-    def of(cls, check: Check, status: Status, code: str, **details: Any) -> CheckResult:
-        """A result whose messages come from `MESSAGES[code]` formatted with `details`."""
-        zh, en = MESSAGES[code]
-        return cls(check, status, code, zh.format(**details), en.format(**details))
+    def of(cls, check: Enum, status: Status, code: str, **details: Any) -> Self:
+        """A result whose messages come from `messages[code]` formatted with `details`; `check` is
+        one of this class's checks."""
+        zh, en = cls.messages[code]
+        return cls(check, status, code, zh.format(**details), en.format(**details))  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, str]:
         return {

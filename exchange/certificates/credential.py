@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from exchange.certificates.model import CertificateContent, InvalidContent
+from exchange.certificates.model import CertificateContent, InvalidContent, SealedFacts
 from exchange.certificates.verdict import SignedForm, integrity_failure, with_integrity
 from seals.jws import sign_jws
 from seals.keys import Signer
@@ -25,7 +25,7 @@ REGISTERED_CLAIMS = ("iss", "jti", "iat", "nbf", "exp")
 
 def sign_credential(content: CertificateContent, signer: Signer) -> str:
     """The credential of `content`, signed by the issuing department's seal."""
-    return sign_jws({**content.to_dict(), **_claims(content)}, signer, typ=CREDENTIAL_TYP)
+    return sign_jws({**content.to_dict(), **registered_claims(content)}, signer, typ=CREDENTIAL_TYP)
 
 
 def verify_credential(token: str, trust: TrustStore, *, now: datetime) -> SignedForm:
@@ -46,13 +46,14 @@ def verify_credential(token: str, trust: TrustStore, *, now: datetime) -> Signed
 def content_from_claims(claims: dict[str, Any]) -> CertificateContent:
     """The content of a credential payload; `InvalidContent` if it is not one or its claims disagree."""
     content = CertificateContent.from_dict({key: value for key, value in claims.items() if key not in REGISTERED_CLAIMS})
-    expected = _claims(content)
+    expected = registered_claims(content)
     if {key: claims.get(key) for key in REGISTERED_CLAIMS} != {key: expected.get(key) for key in REGISTERED_CLAIMS}:
         raise InvalidContent("the registered claims disagree with the content")
     return content
 
 
-def _claims(content: CertificateContent) -> dict[str, Any]:
+def registered_claims(content: SealedFacts) -> dict[str, Any]:
+    """The registered JWT claims of a sealed content: issuer, identifier and validity window."""
     claims: dict[str, Any] = {
         "iss": content.issuer.uscc,
         "jti": content.identifier,

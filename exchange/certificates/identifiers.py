@@ -119,23 +119,30 @@ def make_identifier(proof_code: str, issuer_uscc: str, serial: int, version: int
 
 def parse_identifier(text: str) -> CertificateIdentifier:
     """Validate `text` and return its parts, or raise `InvalidCertificateIdentifier`."""
-    normalised = text.strip().upper()
-    if not normalised.startswith(PREFIX + "."):
+    if not text.strip().upper().startswith(PREFIX + "."):
         raise InvalidCertificateIdentifier(f"identifier must start with {PREFIX}.")
-    match = _SHAPE.match(normalised)
-    if match is None:
-        raise InvalidCertificateIdentifier(
-            f"identifier must be {PREFIX}.<4-digit type>.<18-character USCC>.<{SERIAL_DIGITS}-digit serial>"
-            f".<{VERSION_DIGITS}-digit version>.<check character>"
-        )
-    type_, uscc, serial, version, check = match.groups()
-    expected = check_character(normalised[:-2])
-    if check != expected:
-        raise InvalidCertificateIdentifier(f"identifier check character: expected {expected}, got {check}")
+    type_, uscc, serial, version = checked_parts(text, _SHAPE, "identifier must be", "4-digit type")
     proof_code = _PROOF_BY_TYPE.get(type_)
     if proof_code is None:
         raise InvalidCertificateIdentifier(f"unknown certificate type code {type_}")
     return make_identifier(proof_code, uscc, int(serial), int(version))
+
+
+def checked_parts(text: str, shape: re.Pattern[str], must_be: str, type_form: str) -> tuple[str, str, str, str]:
+    """Type code, USCC, serial and version of an identifier of `shape` whose check character is
+    right; else `InvalidCertificateIdentifier` saying what the identifier `must_be`."""
+    normalised = text.strip().upper()
+    match = shape.match(normalised)
+    if match is None:
+        raise InvalidCertificateIdentifier(
+            f"{must_be} {PREFIX}.<{type_form}>.<18-character USCC>.<{SERIAL_DIGITS}-digit serial>"
+            f".<{VERSION_DIGITS}-digit version>.<check character>"
+        )
+    type_code, uscc, serial, version, check = match.groups()
+    expected = check_character(normalised[:-2])
+    if check != expected:
+        raise InvalidCertificateIdentifier(f"identifier check character: expected {expected}, got {check}")
+    return type_code, uscc, serial, version
 
 
 def check_character(body: str) -> str:

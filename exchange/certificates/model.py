@@ -25,6 +25,8 @@ import re
 import hmac
 import secrets
 from collections.abc import Mapping
+import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -80,6 +82,13 @@ class Issuer:
     name_zh: str
     uscc: str
 
+    def to_document(self) -> dict[str, str]:
+        return {"department_code": self.department_code, "name_zh": self.name_zh, "uscc": self.uscc}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Issuer:
+        return cls(claim_str(document["department_code"]), claim_str(document["name_zh"]), claim_str(document["uscc"]))
+
 
 @dataclass(frozen=True)
 class HolderBinding:
@@ -97,6 +106,15 @@ class HolderBinding:
     def matches(self, id_number: str) -> bool:
         return self.alg == BINDING_ALG and hmac.compare_digest(self.digest, _digest(self.salt, id_number))
 
+    def to_document(self) -> dict[str, str]:
+        return {"alg": self.alg, "salt": b64url_encode(self.salt), "digest": b64url_encode(self.digest)}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> HolderBinding:
+        """Read `to_document` back (`KeyError`, `TypeError` or `ValueError` if malformed)."""
+        return cls(b64url_decode(claim_str(document["salt"])), b64url_decode(claim_str(document["digest"])),
+                   claim_str(document["alg"]))
+
 
 @dataclass(frozen=True)
 class StatusEntry:
@@ -105,12 +123,21 @@ class StatusEntry:
     list_url: str
     index: int
 
+    def to_document(self) -> dict[str, Any]:
+        return {"list_url": self.list_url, "index": self.index}
 
-@dataclass(frozen=True)
-class CertificateContent:
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> StatusEntry:
+        return cls(claim_str(document["list_url"]), claim_int(document["index"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SealedFacts(ABC):
+    """What every sealed document about a holder states, an e-certificate in any form or an
+    e-license: its identifier, holder, issuer, times and status entry; what the verdict checks
+    read. `as_of` is set only on a certificate stating the result of a search."""
+
     identifier: str
-    proof_code: str
-    proof_name_zh: str
     holder_name: str
     holder_id_masked: str
     holder_binding: HolderBinding
@@ -118,16 +145,85 @@ class CertificateContent:
     issued_at: datetime
     valid_from: datetime
     valid_until: datetime | None
-    as_of: datetime | None
+    status: StatusEntry
+    as_of: datetime | None = None
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON form of the content, as its form signs it."""
+
+    def sealed_document(self) -> dict[str, Any]:
+        """The sealed facts in the canonical form (`as_of` is the certificates' own member)."""
+        return {
+            "identifier": self.identifier,
+            "holder": {"name": self.holder_name, "id_masked": self.holder_id_masked,
+                       "id_binding": self.holder_binding.to_document()},
+            "issuer": self.issuer.to_document(),
+            "issued_at": format_time(self.issued_at),
+            "valid_from": format_time(self.valid_from),
+            "valid_until": format_optional_time(self.valid_until),
+            "status": self.status.to_document(),
+        }
+
+
+def sealed_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The sealed facts of a canonical document as keyword arguments (`KeyError`, `TypeError` or
+    `ValueError` if malformed)."""
+    holder = document["holder"]
+    return {
+        "identifier": claim_str(document["identifier"]),
+        "holder_name": claim_str(holder["name"]),
+        "holder_id_masked": claim_str(holder["id_masked"]),
+        "holder_binding": HolderBinding.from_document(holder["id_binding"]),
+        "issuer": Issuer.from_document(document["issuer"]),
+        "issued_at": parse_time(document["issued_at"]),
+        "valid_from": parse_time(document["valid_from"]),
+        "valid_until": parse_optional_time(document["valid_until"]),
+        "status": StatusEntry.from_document(document["status"]),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateFacts(SealedFacts):
+    """What every form of a certificate states: the sealed facts, the proof and the purpose. The
+    credential's and the PDF's content adds the statement and the printed fields
+    (`CertificateContent`), the QR's the raw values (`QrContent`)."""
+
+    proof_code: str
+    proof_name_zh: str
     purpose: str
+
+    def facts(self) -> dict[str, Any]:
+        """The facts as keyword arguments, to build another form of the same certificate."""
+        return {member.name: getattr(self, member.name) for member in dataclasses.fields(CertificateFacts)}
+
+    def facts_document(self) -> dict[str, Any]:
+        """The facts in the canonical form."""
+        return {**self.sealed_document(), "proof": {"code": self.proof_code, "name_zh": self.proof_name_zh},
+                "as_of": format_optional_time(self.as_of), "purpose": self.purpose}
+
+
+def facts_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts of a canonical document as keyword arguments (`KeyError`, `TypeError` or
+    `ValueError` if malformed)."""
+    return {
+        **sealed_from_document(document),
+        "proof_code": claim_str(document["proof"]["code"]),
+        "proof_name_zh": claim_str(document["proof"]["name_zh"]),
+        "as_of": parse_optional_time(document["as_of"]),
+        "purpose": claim_str(document["purpose"]),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateContent(CertificateFacts):
     statement_zh: str
     fields: tuple[Field, ...]
-    status: StatusEntry
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON form (what is signed)."""
         return {
-            **facts_document(self),
+            **self.facts_document(),
             "statement_zh": self.statement_zh,
             "fields": [
                 {"name": f.name, "label_zh": f.label_zh, "value": f.value, "text_zh": f.text_zh} for f in self.fields
@@ -138,57 +234,18 @@ class CertificateContent:
     def from_dict(cls, document: Mapping[str, Any]) -> CertificateContent:
         """Read the canonical form back; `InvalidContent` if anything is missing or mistyped."""
         try:
-            holder, binding, issuer = document["holder"], document["holder"]["id_binding"], document["issuer"]
             content = cls(
-                identifier=claim_str(document["identifier"]),
-                proof_code=claim_str(document["proof"]["code"]),
-                proof_name_zh=claim_str(document["proof"]["name_zh"]),
-                holder_name=claim_str(holder["name"]),
-                holder_id_masked=claim_str(holder["id_masked"]),
-                holder_binding=HolderBinding(
-                    b64url_decode(claim_str(binding["salt"])), b64url_decode(claim_str(binding["digest"])), claim_str(binding["alg"])
-                ),
-                issuer=Issuer(claim_str(issuer["department_code"]), claim_str(issuer["name_zh"]), claim_str(issuer["uscc"])),
-                issued_at=parse_time(document["issued_at"]),
-                valid_from=parse_time(document["valid_from"]),
-                valid_until=None if document["valid_until"] is None else parse_time(document["valid_until"]),
-                as_of=None if document["as_of"] is None else parse_time(document["as_of"]),
-                purpose=claim_str(document["purpose"]),
+                **facts_from_document(document),
                 statement_zh=claim_str(document["statement_zh"]),
                 fields=tuple(
                     Field(claim_str(f["name"]), claim_str(f["label_zh"]), f["value"], claim_str(f["text_zh"]))
                     for f in document["fields"]
                 ),
-                status=StatusEntry(claim_str(document["status"]["list_url"]), claim_int(document["status"]["index"])),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidContent(f"certificate content is malformed ({type(error).__name__}: {error})") from None
         check_identifier(content.identifier, content.proof_code, content.issuer.uscc)
         return content
-
-
-def facts_document(content: CertificateContent | Any) -> dict[str, Any]:
-    """The members every form's content shares (identifier, proof, holder, issuer, times,
-    purpose, status entry), in the canonical form; `content` is a certificate's or a QR's."""
-    binding = content.holder_binding
-    return {
-        "identifier": content.identifier,
-        "proof": {"code": content.proof_code, "name_zh": content.proof_name_zh},
-        "holder": {
-            "name": content.holder_name,
-            "id_masked": content.holder_id_masked,
-            "id_binding": {"alg": binding.alg, "salt": b64url_encode(binding.salt),
-                           "digest": b64url_encode(binding.digest)},
-        },
-        "issuer": {"department_code": content.issuer.department_code, "name_zh": content.issuer.name_zh,
-                   "uscc": content.issuer.uscc},
-        "issued_at": format_time(content.issued_at),
-        "valid_from": format_time(content.valid_from),
-        "valid_until": None if content.valid_until is None else format_time(content.valid_until),
-        "as_of": None if content.as_of is None else format_time(content.as_of),
-        "purpose": content.purpose,
-        "status": {"list_url": content.status.list_url, "index": content.status.index},
-    }
 
 
 def build_content(
@@ -318,6 +375,14 @@ def _masked_id_numbers(value: Any) -> Any:
 
 def format_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_optional_time(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)
+
+
+def parse_optional_time(text: Any) -> datetime | None:
+    return None if text is None else parse_time(text)
 
 
 def parse_time(text: Any) -> datetime:

@@ -54,8 +54,8 @@ from cryptography.x509.oid import NameOID
 from exchange.certificates.identifiers import PREFIX as IDENTIFIER_PREFIX
 from exchange.certificates.identifiers import SERIAL_DIGITS, VERSION_DIGITS, check_character, parse_identifier
 from exchange.certificates.model import (
-    facts_document,
     CertificateContent,
+    CertificateFacts,
     HolderBinding,
     InvalidContent,
     Issuer,
@@ -103,43 +103,15 @@ KEYS = {  # MZ1
 _K = KEYS
 
 
-@dataclass(frozen=True)
-class QrContent:
+@dataclass(frozen=True, kw_only=True)
+class QrContent(CertificateFacts):
     """The essentials a QR carries; `to_dict` is a subset of `CertificateContent.to_dict`."""
 
-    identifier: str
-    proof_code: str
-    proof_name_zh: str
-    holder_name: str
-    holder_id_masked: str
-    holder_binding: HolderBinding
-    issuer: Issuer
-    issued_at: datetime
-    valid_from: datetime
-    valid_until: datetime | None
-    as_of: datetime | None
-    purpose: str
-    status: StatusEntry
     values: tuple[tuple[str, Any], ...]
 
     @classmethod
     def of(cls, content: CertificateContent) -> QrContent:
-        return cls(
-            content.identifier,
-            content.proof_code,
-            content.proof_name_zh,
-            content.holder_name,
-            content.holder_id_masked,
-            content.holder_binding,
-            content.issuer,
-            content.issued_at,
-            content.valid_from,
-            content.valid_until,
-            content.as_of,
-            content.purpose,
-            content.status,
-            tuple((field.name, field.value) for field in content.fields),
-        )
+        return cls(**content.facts(), values=tuple((field.name, field.value) for field in content.fields))
 
     def to_compact(self) -> list[Any]:
         """The MZ2 payload array (see the module docstring)."""
@@ -223,7 +195,7 @@ class QrContent:
 
     def to_dict(self) -> dict[str, Any]:
         """The same keys as `CertificateContent.to_dict`, only those the QR carries."""
-        return {**facts_document(self), "fields": [{"name": name, "value": value} for name, value in self.values]}
+        return {**self.facts_document(), "fields": [{"name": name, "value": value} for name, value in self.values]}
 
 
 def encode_qr(content: CertificateContent, signer: Signer) -> str:

@@ -22,14 +22,15 @@ are SKIPPED otherwise, as the content they would judge cannot be trusted.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
-from exchange.certificates.model import HolderBinding, Issuer, StatusEntry, format_datetime_zh
+from exchange.certificates.model import SealedFacts, format_datetime_zh
 from exchange.certificates.status_list import REVOCATION_REASONS, StatusListError, read_status_list
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
@@ -110,31 +111,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-class CertificateFacts(Protocol):
-    """What the certificate checks need; both the full content and the QR's essentials have it."""
-
-    identifier: str
-    issuer: Issuer
-    holder_binding: HolderBinding
-    valid_from: datetime
-    valid_until: datetime | None
-    as_of: datetime | None
-    status: StatusEntry
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True)
 class CertificateCheckResult(CheckResult):
     """A certificate-level check's result: the seals result shape, with this module's checks and messages."""
 
     check: CertificateCheck  # type: ignore[assignment]
-
-    @classmethod
-    def of(cls, check: CertificateCheck, status: Status, code: str,  # type: ignore[override]
-           **details: Any) -> CertificateCheckResult:
-        zh, en = MESSAGES[code]
-        return cls(check, status, code, zh.format(**details), en.format(**details))
+    messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
 
 
 @dataclass(frozen=True)
@@ -142,7 +124,7 @@ class SignedForm:
     """What a form's verifier established: the seal signature's verdict and the decoded content."""
 
     signature: Verdict
-    content: CertificateFacts | None
+    content: SealedFacts | None
 
 
 @dataclass(frozen=True)
@@ -239,7 +221,7 @@ def judge(
     return CertificateVerdict(form, signed.signature, checks, content_dict, reason)
 
 
-def _issuer(content: CertificateFacts, signer: SignerSummary | None) -> CertificateCheckResult:
+def _issuer(content: SealedFacts, signer: SignerSummary | None) -> CertificateCheckResult:
     seal = None if signer is None else signer.organization_identifier
     issuer = f"{content.issuer.name_zh} {content.issuer.uscc}"
     if seal != SEAL_ORGANIZATION_PREFIX + content.issuer.uscc:
@@ -251,7 +233,7 @@ def _issuer(content: CertificateFacts, signer: SignerSummary | None) -> Certific
 
 
 def _certificate_status(
-    content: CertificateFacts, trust: TrustStore, token: str | None, now: datetime
+    content: SealedFacts, trust: TrustStore, token: str | None, now: datetime
 ) -> tuple[CertificateCheckResult, str | None]:
     check = CertificateCheck.CERTIFICATE_STATUS
     if token is None:
@@ -272,7 +254,7 @@ def _certificate_status(
     return CertificateCheckResult.of(check, Status.INVALID, "certificate_revoked", reason_zh=zh, reason_en=en), reason
 
 
-def _validity_window(content: CertificateFacts, now: datetime) -> CertificateCheckResult:
+def _validity_window(content: SealedFacts, now: datetime) -> CertificateCheckResult:
     check = CertificateCheck.VALIDITY_WINDOW
     valid_from = format_datetime_zh(content.valid_from)
     if now < content.valid_from:
@@ -295,7 +277,7 @@ def _validity_window(content: CertificateFacts, now: datetime) -> CertificateChe
     )
 
 
-def _holder_binding(content: CertificateFacts, id_number: str | None) -> CertificateCheckResult:
+def _holder_binding(content: SealedFacts, id_number: str | None) -> CertificateCheckResult:
     check = CertificateCheck.HOLDER_BINDING
     if id_number is None:
         return CertificateCheckResult.of(check, Status.SKIPPED, "holder_not_checked")

@@ -27,62 +27,43 @@ from exchange.certificates.model import (
     HolderBinding,
     InvalidContent,
     Issuer,
+    SealedFacts,
     StatusEntry,
-    claim_int,
     claim_str,
+    sealed_from_document,
     display_text,
-    format_time,
-    parse_time,
     whole_seconds,
 )
 from exchange.errors import InvalidInput
 from exchange.licenses.identifiers import make_license_identifier, parse_license_identifier
 from exchange.sources.values import value_problem
-from core.base64url import b64url_decode, b64url_encode
 
 LICENSE_CLAIMS = ("identifier", "license", "version", "supersedes", "holder", "issuer", "issued_at", "valid_from",
                   "valid_until", "status")
 """The clear members of the content, in the credential's payload next to `_sd`."""
 
 
-@dataclass(frozen=True)
-class LicenseContent:
-    identifier: str
+@dataclass(frozen=True, kw_only=True)
+class LicenseContent(SealedFacts):
+    """The sealed facts of a license version (a license states no search result: no `as_of`),
+    its type, version and predecessor, the holder's kind, and the items."""
+
     license_code: str
     license_name_zh: str
     version: int
     supersedes: str | None
     holder_kind: Subject
-    holder_name: str
-    holder_id_masked: str
-    holder_binding: HolderBinding
-    issuer: Issuer
-    issued_at: datetime
-    valid_from: datetime
-    valid_until: datetime | None
-    status: StatusEntry
     items: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    as_of: None = None
-    """Licenses state no search result; present for the certificates' verdict checks."""
 
     def clear_claims(self) -> dict[str, Any]:
         """The members signed in clear (everything but the items)."""
-        binding = self.holder_binding
+        sealed = self.sealed_document()
         return {
-            "identifier": self.identifier,
+            **sealed,
             "license": {"code": self.license_code, "name_zh": self.license_name_zh},
             "version": self.version,
             "supersedes": self.supersedes,
-            "holder": {"kind": self.holder_kind.value, "name": self.holder_name, "id_masked": self.holder_id_masked,
-                       "id_binding": {"alg": binding.alg, "salt": b64url_encode(binding.salt),
-                                      "digest": b64url_encode(binding.digest)}},
-            "issuer": {"department_code": self.issuer.department_code, "name_zh": self.issuer.name_zh,
-                       "uscc": self.issuer.uscc},
-            "issued_at": format_time(self.issued_at),
-            "valid_from": format_time(self.valid_from),
-            "valid_until": None if self.valid_until is None else format_time(self.valid_until),
-            "status": {"list_url": self.status.list_url, "index": self.status.index},
+            "holder": {"kind": self.holder_kind.value, **sealed["holder"]},
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,26 +73,16 @@ class LicenseContent:
     def from_claims(cls, claims: Mapping[str, Any], items: Mapping[str, Any]) -> LicenseContent:
         """Read the clear claims back, with the disclosed `items`; `InvalidContent` if malformed."""
         try:
-            holder, binding, issuer = claims["holder"], claims["holder"]["id_binding"], claims["issuer"]
             version = claims["version"]
             if not isinstance(version, int) or isinstance(version, bool):
                 raise TypeError("version is not an integer")
             content = cls(
-                identifier=claim_str(claims["identifier"]),
+                **sealed_from_document(claims),
                 license_code=claim_str(claims["license"]["code"]),
                 license_name_zh=claim_str(claims["license"]["name_zh"]),
                 version=version,
                 supersedes=None if claims["supersedes"] is None else claim_str(claims["supersedes"]),
-                holder_kind=Subject(holder["kind"]),
-                holder_name=claim_str(holder["name"]),
-                holder_id_masked=claim_str(holder["id_masked"]),
-                holder_binding=HolderBinding(b64url_decode(claim_str(binding["salt"])),
-                                             b64url_decode(claim_str(binding["digest"])), claim_str(binding["alg"])),
-                issuer=Issuer(claim_str(issuer["department_code"]), claim_str(issuer["name_zh"]), claim_str(issuer["uscc"])),
-                issued_at=parse_time(claims["issued_at"]),
-                valid_from=parse_time(claims["valid_from"]),
-                valid_until=None if claims["valid_until"] is None else parse_time(claims["valid_until"]),
-                status=StatusEntry(claim_str(claims["status"]["list_url"]), claim_int(claims["status"]["index"])),
+                holder_kind=Subject(claims["holder"]["kind"]),
                 items=MappingProxyType(dict(items)),
             )
             parsed = parse_license_identifier(content.identifier)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from exchange.certificates.credential import registered_claims
 from exchange.certificates.model import InvalidContent
 from exchange.certificates.verdict import SignedForm, with_integrity
 from exchange.licenses.content import LICENSE_CLAIMS, LicenseContent
@@ -64,22 +65,14 @@ class ReadLicense:
 def sign_license(content: LicenseContent, signer: Signer) -> str:
     """The SD-JWT of `content` with a disclosure for every item, signed by the issuer's seal."""
     disclosures, digests = disclosures_for(content.items)
-    payload = {**content.clear_claims(), **registered_claims(content), "_sd_alg": SD_ALG,
+    payload = {**content.clear_claims(), **license_claims(content), "_sd_alg": SD_ALG,
                "items": {"_sd": digests}}
     return SdJwt(sign_jws(payload, signer, typ=LICENSE_TYP), disclosures).serialise()
 
 
-def registered_claims(content: LicenseContent) -> dict[str, Any]:
-    claims: dict[str, Any] = {
-        "iss": content.issuer.uscc,
-        "jti": content.identifier,
-        "iat": int(content.issued_at.timestamp()),
-        "nbf": int(content.valid_from.timestamp()),
-        "vct": VCT_PREFIX + content.license_code,
-    }
-    if content.valid_until is not None:
-        claims["exp"] = int(content.valid_until.timestamp())
-    return claims
+def license_claims(content: LicenseContent) -> dict[str, Any]:
+    """The registered JWT claims of a license: a sealed content's, and its type (`vct`)."""
+    return {**registered_claims(content), "vct": VCT_PREFIX + content.license_code}
 
 
 def content_of_own(text: str) -> LicenseContent:
@@ -113,7 +106,7 @@ def read_license(text: str, trust: TrustStore, *, now: datetime) -> ReadLicense:
             raise InvalidContent(f"_sd_alg is not {SD_ALG} or items are missing")
         items = disclosed_values(claims["items"].get("_sd"), sd_jwt.disclosures)
         content = LicenseContent.from_claims({key: claims.get(key) for key in LICENSE_CLAIMS}, items)
-        expected = registered_claims(content)
+        expected = license_claims(content)
         if any(claims.get(key) != value for key, value in expected.items()) or ("exp" in claims) != ("exp" in expected):
             raise InvalidContent("the registered claims disagree with the content")
     except SdJwtError as error:

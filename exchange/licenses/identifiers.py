@@ -21,6 +21,7 @@ from exchange.certificates.identifiers import (
     InvalidCertificateIdentifier,
     check_character,
     check_issuer_serial_version,
+    checked_parts,
 )
 
 _SHAPE = re.compile(
@@ -51,15 +52,5 @@ def make_license_identifier(type_code: str, issuer_uscc: str, serial: int, versi
 
 def parse_license_identifier(text: str) -> LicenseIdentifier:
     """Validate `text` and return its parts, or raise `InvalidCertificateIdentifier`."""
-    normalised = text.strip().upper()
-    match = _SHAPE.match(normalised)
-    if match is None:
-        raise InvalidCertificateIdentifier(
-            f"a license identifier is {PREFIX}.<2xxx type>.<18-character USCC>.<{SERIAL_DIGITS}-digit serial>"
-            f".<{VERSION_DIGITS}-digit version>.<check character>"
-        )
-    type_code, uscc, serial, version, check = match.groups()
-    expected = check_character(normalised[:-2])
-    if check != expected:
-        raise InvalidCertificateIdentifier(f"identifier check character: expected {expected}, got {check}")
+    type_code, uscc, serial, version = checked_parts(text, _SHAPE, "a license identifier is", "2xxx type")
     return make_license_identifier(type_code, uscc, int(serial), int(version))

@@ -16,8 +16,8 @@ expiry (at most the license's own).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,10 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.canonical import canonical_sha256
 from catalog.model import LicenseType, LicenseUse, Matter, Subject
 from core.clock import Clock, utc_now
-from exchange.access_log import AccessEntry, Outcome, record_access
-from exchange.answer_store import RequestIdConflict, claim, complete, release, stored_answer
+from exchange.access_log import AccessEntry, Outcome
+from exchange.answer_store import complete, release
 from exchange.clients import AuthenticatedClient
-from exchange.consent import ConsentRefused, find_valid_consent
 from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseUsage
 from exchange.licenses.service import (
@@ -41,7 +40,7 @@ from exchange.licenses.service import (
 )
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from exchange.errors import InvalidInput
-from exchange.pull_service import REQUEST_ID, PullRefused, PullResult, still_consented
+from exchange.pull_service import PullRefused, PullResult, claim_or_replay, live_matter, refuse, with_basis
 from exchange.receipts import sign_receipt
 from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer
@@ -92,46 +91,29 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
                 "matter": request.matter, "license_type": request.license_type, "purpose": request.purpose,
                 "subject": {"key": key}, "consent_id": request.consent_id, "legal_basis": request.legal_basis,
                 "days": request.days}
-    sha = canonical_sha256(document)
     entry = AccessEntry(outcome=Outcome.ALLOWED, request_id=request.request_id, client_id=client.client_id,
                         consumer_department=client.department_code, caseworker_id=request.caseworker_id,
                         case_number=request.case_number, matter=matter.code, proof=license_type.code,
                         subject_key=key if holder.kind is Subject.PERSON else None, purpose=request.purpose)
     now = context.clock()
-    uow = UnitOfWork(context.sessions)
-    with uow.read() as session:
-        try:
-            stored = stored_answer(session, context.answers, client.client_id, request.request_id, sha, now)
-            if stored is not None:
-                still_consented(session, stored, now)
-        except RequestIdConflict as conflict:
-            raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict)) from None
-        except PullRefused as refused:
-            raise _refuse(context, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field,
-                          reason=refused.reason) from None
-        if stored is not None:
-            record_access(context.sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
-            return PullResult(body=stored.body, replayed=True)
-        try:
-            use, entry = _authorised(session, client, matter, license_type, key, holder.kind, request, entry, now)
-        except PullRefused as refused:
-            raise _refuse(context, entry, Outcome.DENIED, refused.kind, refused.detail, field=refused.field,
-                          reason=refused.reason) from None
-    try:
-        claim(uow, client.client_id, request.request_id, sha, now, entry.consent_id)
-    except RequestIdConflict as conflict:
-        raise _refuse(context, entry, Outcome.DENIED, "conflict", str(conflict)) from None
-    return _answer(context, client, request, matter, license_type, use, holder.kind, holder.number, entry, document)
+    use = license_type.use_for(client.department_code, matter.code)
+
+    def authorise(session: Session) -> AccessEntry:
+        if use is None:
+            raise PullRefused("forbidden-by-policy", f"the 用证清单 does not let {client.department_code} use "
+                                                     f"{license_type.code} in {matter.code}")
+        return with_basis(session, entry, matter, license_type.proof or license_type.code, client,
+                          request.consent_id, request.legal_basis, now)
+
+    claimed = claim_or_replay(context.sessions, context.answers, entry, canonical_sha256(document), now, authorise)
+    if isinstance(claimed, PullResult):
+        return claimed
+    assert use is not None, "authorise refused the request"
+    return _answer(context, client, request, matter, license_type, use, holder.kind, holder.number, claimed, document)
 
 
 def _matter_and_type(context: UseContext, request: UseRequest) -> tuple[Matter, LicenseType]:
-    if not REQUEST_ID.fullmatch(request.request_id):
-        raise PullRefused("invalid-request", "request_id: 1-128 characters of A-Z a-z 0-9 . _ : -",
-                          field="#/request_id")
-    matter = context.library.catalog.matters.get(request.matter)
-    if matter is None:
-        raise PullRefused("invalid-request", f"matter: the live catalog has no matter {request.matter!r}",
-                          field="#/matter")
+    matter = live_matter(context.library.catalog, request.request_id, request.matter)
     license_type = context.library.catalog.licenses.get(request.license_type)
     if license_type is None:
         raise PullRefused("invalid-request", f"license_type: the live catalog has no license type "
@@ -139,49 +121,28 @@ def _matter_and_type(context: UseContext, request: UseRequest) -> tuple[Matter, 
     return matter, license_type
 
 
-def _authorised(session: Session, client: AuthenticatedClient, matter: Matter, license_type: LicenseType, key: str,
-                kind: Subject, request: UseRequest, entry: AccessEntry,
-                now: datetime) -> tuple[LicenseUse, AccessEntry]:
-    use = license_type.use_for(client.department_code, matter.code)
-    if use is None:
-        raise PullRefused("forbidden-by-policy", f"the 用证清单 does not let {client.department_code} use "
-                                                 f"{license_type.code} in {matter.code}")
-    if not matter.consent_required or kind is Subject.ORGANISATION:
-        if request.legal_basis is not None and request.legal_basis != matter.legal_basis_zh:
-            raise PullRefused("invalid-request", f"legal_basis: the basis of {matter.code} is {matter.legal_basis_zh}",
-                              field="#/legal_basis")
-        return use, replace(entry, legal_basis=matter.legal_basis_zh)
-    try:
-        consent = find_valid_consent(session, key, request.consent_id, matter.code,
-                                     license_type.proof or license_type.code, client.department_code, now,
-                                     client.client_id)
-    except ConsentRefused as refused:
-        raise PullRefused("consent-required", str(refused), field="#/consent_id", reason=refused.reason) from None
-    return use, replace(entry, consent_id=consent.id)
-
-
 def _answer(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,
             license_type: LicenseType, use: LicenseUse, kind: Subject, number: str, entry: AccessEntry,
             document: dict[str, Any]) -> PullResult:
     library, now = context.library, context.clock()
-    with context.sessions() as session:
+
+    def released(session: Session) -> None:
+        release(session, client.client_id, request.request_id)
+
+    uow = UnitOfWork(context.sessions)
+    with uow.read() as session:
         found = current_license(session, library, {license_type.code}, kind, number, now)
-        if found is None:
-            release(session, client.client_id, request.request_id)
-            session.commit()
-            raise _refuse(context, entry, Outcome.ALLOWED, "subject-not-found",
-                          f"the holder has no valid {license_type.name_zh} in the license library")
-        record, version = found
-        credential = credential_of(library, version)
-        content = stored_content(library, version)
+    if found is None:
+        raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
+                     f"the holder has no valid {license_type.name_zh} in the license library", alongside=released)
+    record, version = found
+    credential, content = credential_of(library, version), stored_content(library, version)
     until = now + timedelta(days=request.days)
     if version.valid_until is not None:
         until = min(until, version.valid_until)
     department = library.catalog.departments[client.department_code]
     issuer = library.catalog.departments[record.issuer_department]
-    body: dict[str, Any] = {}
-
-    def stored(session: Session) -> None:
+    with uow.step("store-answer") as session:
         signer = active_signer(session, library.seal_settings, context.exchange_department)
         exchange_uscc = library.catalog.departments[context.exchange_department].uscc
         copy = make_usage_copy(credential, use.items, Use(matter.code, matter.name_zh, department.code,
@@ -197,19 +158,11 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
             "data": {name: content.items.get(name) for name in use.items},
             "usage_copy": {"identifier": copy.identifier, "valid_until": until.replace(microsecond=0).isoformat()},
         }
-        body.update(answer=answer, usage_copy=copy.token, receipt=sign_receipt(
+        body = {"answer": answer, "usage_copy": copy.token, "receipt": sign_receipt(
             signer, receipt_id=str(uuid.uuid4()), issued_at=now, request_document=document, answer=answer,
-            consumer={"client_id": client.client_id, "department": client.department_code}))
+            consumer={"client_id": client.client_id, "department": client.department_code})}
         session.add(LicenseUsage(id=copy.identifier, version_id=version.id, matter=matter.code,
                                  department=department.code, client_id=client.client_id,
                                  case_number=request.case_number, used_at=now, valid_until=until))
         complete(session, context.answers, client.client_id, request.request_id, body, now)
-
-    record_access(context.sessions, entry, alongside=stored)
     return PullResult(body=body, replayed=False)
-
-
-def _refuse(context: UseContext, entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,
-            field: str | None = None, reason: str | None = None) -> PullRefused:
-    record_access(context.sessions, replace(entry, outcome=outcome, reason=reason or kind))
-    return PullRefused(kind, detail, field=field, retry_after=5 if kind == "conflict" else None)

@@ -14,9 +14,10 @@ status list, validity window, holder binding), plus the checks of the form that 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from exchange.certificates.verdict import CertificateVerdict
 from seals.verdict import CheckResult, Status
@@ -68,12 +69,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 @dataclass(frozen=True)
 class LicenseCheckResult(CheckResult):
     check: LicenseCheck  # type: ignore[assignment]
-
-    @classmethod
-    def of(cls, check: LicenseCheck, status: Status, code: str,  # type: ignore[override]
-           **details: Any) -> LicenseCheckResult:
-        zh, en = MESSAGES[code]
-        return cls(check, status, code, zh.format(**details), en.format(**details))
+    messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
 
 
 @dataclass(frozen=True)

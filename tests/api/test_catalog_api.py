@@ -99,6 +99,18 @@ def test_proofs_say_how_a_commitment_is_checked(client: httpx.Client, bundled: C
     assert client.get("/api/v1/catalog/proofs/NO_HOUSING").json()["verification"] is None
 
 
+def test_a_proof_publishes_every_member_of_the_catalog_entry(client: httpx.Client, bundled: Catalog) -> None:
+    """The view shows what the catalog says of a proof, members it leaves unset too: the fact its
+    title asserts, that it states a search, and which items are not printed."""
+    proof = client.get("/api/v1/catalog/proofs/NO_HOUSING").json()
+    asserts = bundled.proofs["NO_HOUSING"].asserts
+    assert asserts is not None and proof["asserts"] == asdict(asserts)
+    assert proof["as_of_search"] is True and proof["issued_to_subject"] is True
+    assert [item["name"] for item in proof["data_items"] if not item["printed"]] == ["search_purpose", "searched_at"]
+    assert proof["commitment_text_zh"] is None
+    assert client.get("/api/v1/catalog/proofs/INCOME").json()["asserts"] is None
+
+
 def test_city_constants_are_public(client: httpx.Client, bundled: Catalog) -> None:
     response = client.get("/api/v1/catalog/city")
     assert response.status_code == 200

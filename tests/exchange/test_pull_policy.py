@@ -72,3 +72,18 @@ def test_every_pair_the_catalog_does_not_allow_is_refused_and_logged(context: Pu
         logged = session.scalar(select(func.count()).select_from(AccessRecord).where(
             AccessRecord.outcome == Outcome.DENIED, AccessRecord.reason == "forbidden-by-policy"))
     assert logged == len(combinations)
+
+
+def test_a_request_about_an_organisation_must_state_the_matters_own_legal_basis(context: PullContext) -> None:
+    """No consent is asked for an organisation's data: the matter's legal basis is the basis, so a
+    request stating another one is an input error, refused before any pull and logged."""
+    client = AuthenticatedClient("client-rs", "RS", "测试系统", frozenset({ClientScope.EXCHANGE_REQUEST}))
+    envelope = Envelope(request_id="rs-org-basis-1", caseworker_id="cw-1", case_number="C-1",
+                        matter="EMPLOYMENT_REGISTRATION", proof="BUSINESS_LICENSE", purpose="测试",
+                        subject_uscc=ORGANISATION, legal_basis="《某条例》第一条")
+    with pytest.raises(PullRefused) as refusal:
+        answer_request(context, client, envelope)
+    assert (refusal.value.kind, refusal.value.field) == ("invalid-request", "#/legal_basis")
+    with context.sessions() as session:
+        logged = session.scalars(select(AccessRecord).where(AccessRecord.request_id == "rs-org-basis-1")).all()
+    assert [(entry.outcome, entry.reason) for entry in logged] == [(Outcome.DENIED, "invalid-request")]
