@@ -59,13 +59,14 @@ from exchange.licenses.service import (
     amend_license,
     checked_holder,
     credential_of,
+    current_version,
     find_version,
     held_version,
     holder_licenses,
     issue_license,
+    license_issued_by,
     license_of,
     revoke_license,
-    versions_of,
 )
 
 blp = Blueprint("licenses", __name__, url_prefix="/api/v1",
@@ -106,7 +107,7 @@ def issued_license(identifier: str) -> dict[str, Any]:
     client = require_client(ClientScope.LICENSES_WRITE)
     lib, session = library(), db()
     record = _issued_by(session, client.department_code, identifier)
-    return license_view(lib, record, _current(session, record))
+    return license_view(lib, record, current_version(session, record))
 
 
 @blp.route("/licenses/<identifier>/pdf")
@@ -321,16 +322,9 @@ def _type_view(catalog: Catalog, license_type: LicenseType) -> dict[str, Any]:
 
 def _issued_by(session: Session, department: str, identifier: str) -> LicenseRecord:
     try:
-        record = license_of(session, find_version(session, identifier))
+        return license_issued_by(session, department, identifier)
     except LicenseNotFound:
-        record = None
-    if record is None or record.issuer_department != department:
-        raise Problem("not-found", "Your department issued no license with this identifier.")
-    return record
-
-
-def _current(session: Session, record: LicenseRecord) -> LicenseVersionRecord:
-    return next(v for v in versions_of(session, record) if v.version == record.current_version)
+        raise Problem("not-found", "Your department issued no license with this identifier.") from None
 
 
 def _held(identifier: str) -> tuple[LicenseLibrary, LicenseVersionRecord]:

@@ -298,6 +298,12 @@ def held_version(session: Session, hash_key: bytes, kind: Subject, number: str,
     return record, version
 
 
+def license_issued_by(session: Session, department: str, identifier: str) -> LicenseRecord:
+    """The license one of whose versions is `identifier` if `department` issued it; `LicenseNotFound`
+    otherwise, the same for another department's license as for none."""
+    return _own_license(session, department, find_version(session, identifier))
+
+
 def versions_of(session: Session, record: LicenseRecord) -> list[LicenseVersionRecord]:
     return list(session.scalars(select(LicenseVersionRecord).where(LicenseVersionRecord.license_id == record.id)
                                 .order_by(LicenseVersionRecord.version)))
