@@ -26,6 +26,7 @@ import ipaddress
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,8 +91,18 @@ def record_pull(department: str, outcome: str, source: Source) -> None:
         instruments["breaker"].labels(department).set(BREAKER_CODES[breaker.state])
 
 
-@cache
+_MAKING = threading.Lock()
+
+
 def _instruments() -> dict[str, Any]:
+    """The process's instruments, made on first use by one thread only: the parallel pulls of an
+    application may all arrive here first, and a second registration of a name is an error."""
+    with _MAKING:
+        return _made_instruments()
+
+
+@cache
+def _made_instruments() -> dict[str, Any]:
     from prometheus_client import Counter, Gauge, Histogram
 
     return {
