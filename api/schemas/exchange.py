@@ -22,21 +22,27 @@ class SubjectSchema(ma.Schema):
             raise ma.ValidationError("give exactly one of id_number and uscc", "_schema")
 
 
-class ExchangeRequestSchema(ma.Schema):
-    """The envelope: who asks, for which case, matter, proof and purpose, about whom, on which basis."""
+class EnvelopeSchema(ma.Schema):
+    """The envelope of a request for someone's data: who asks, for which case, matter and purpose,
+    about whom, on which basis (what it asks for is its subclass's)."""
 
     request_id = ma.fields.String(required=True, validate=ma.validate.Regexp(REQUEST_ID),
                                   metadata={"description": "Idempotency key chosen by the client (1-128 chars)"})
     caseworker_id = ma.fields.String(required=True, validate=_TEXT)
     case_number = ma.fields.String(required=True, validate=_TEXT)
     matter = ma.fields.String(required=True, validate=_CODE, metadata={"example": "PUBLIC_RENTAL_HOUSING"})
-    proof = ma.fields.String(required=True, validate=_CODE, metadata={"example": "NO_HOUSING"})
     subject = ma.fields.Nested(SubjectSchema, required=True)
     purpose = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     consent_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
                                   metadata={"description": "The citizen's consent (when the matter requires one)"})
     legal_basis = ma.fields.String(validate=ma.validate.Length(min=1, max=500),
                                    metadata={"description": "For a matter that needs no consent: its legal basis"})
+
+
+class ExchangeRequestSchema(EnvelopeSchema):
+    """The envelope: who asks, for which case, matter, proof and purpose, about whom, on which basis."""
+
+    proof = ma.fields.String(required=True, validate=_CODE, metadata={"example": "NO_HOUSING"})
 
 
 class SourceSchema(ma.Schema):

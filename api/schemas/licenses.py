@@ -9,15 +9,13 @@ import marshmallow as ma
 
 from api.schemas.catalog import DataItemSchema
 from api.schemas.certificates import CheckSchema
-from api.schemas.exchange import SubjectSchema
+from api.schemas.exchange import EnvelopeSchema
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES
 from exchange.licenses.use_service import DEFAULT_USE_DAYS, MAX_USE_DAYS
-from exchange.pull_service import REQUEST_ID
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as MARRIAGE_CERTIFICATE")
 _NAME = ma.validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be a data item name such as marital_status")
-_TEXT = ma.validate.Length(min=1, max=128)
 _REASONS = [code for code in REVOCATION_REASONS if code != "superseded"]
 
 
@@ -177,19 +175,10 @@ class LicenseTypeSchema(ma.Schema):
     uses = ma.fields.List(ma.fields.Nested(LicenseUseSchema), metadata={"description": "用证清单"})
 
 
-class LicenseUseRequestSchema(ma.Schema):
+class LicenseUseRequestSchema(EnvelopeSchema):
     """用证: the exchange envelope, naming a license type instead of a proof."""
 
-    request_id = ma.fields.String(required=True, validate=ma.validate.Regexp(REQUEST_ID),
-                                  metadata={"description": "Idempotency key chosen by the client (1-128 chars)"})
-    caseworker_id = ma.fields.String(required=True, validate=_TEXT)
-    case_number = ma.fields.String(required=True, validate=_TEXT)
-    matter = ma.fields.String(required=True, validate=_CODE, metadata={"example": "PUBLIC_RENTAL_HOUSING"})
     license_type = ma.fields.String(required=True, validate=_CODE, metadata={"example": "MARRIAGE_CERTIFICATE"})
-    subject = ma.fields.Nested(SubjectSchema, required=True)
-    purpose = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    consent_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
-    legal_basis = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
     days = ma.fields.Integer(load_default=DEFAULT_USE_DAYS, validate=ma.validate.Range(min=1, max=MAX_USE_DAYS),
                              metadata={"description": "How long the usage copy is valid (at most the license's own "
                                                       "validity)"})
