@@ -9,8 +9,6 @@ else: it is not shown again, stored or logged.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -18,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from flask import Blueprint, Response, make_response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.certificate_services import current_status_list, verify_form
+from api.certificate_services import certificate_status_lists, verify_form
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.rate_limit import limit_verification
@@ -26,9 +24,8 @@ from api.runtime import db
 from catalog.city_time import beijing_time
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
-from core.base64url import b64url_decode
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
-from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.certificates.status_list import REVOCATION_REASONS, signed_at
 from exchange.certificates.verdict import CertificateVerdict
 from seals.registry import trust_store
 from seals.verdict import Status
@@ -144,14 +141,11 @@ def _content_view(content: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trust_view() -> dict[str, str]:
-    """The city root's SHA-256 fingerprint and when the status list was last signed (Beijing)."""
-    status_list = current_status_list()
+    """The city root's SHA-256 fingerprint and since when every status list is signed (the oldest
+    signing, Beijing time)."""
+    times = [time for time in map(signed_at, certificate_status_lists()) if time is not None]
     fingerprint = trust_store(db()).root.fingerprint(hashes.SHA256()).hex().upper()
-    signed = "尚未签发"
-    if status_list is not None:
-        payload = status_list.split(".")[1]
-        signed_at = json.loads(b64url_decode(payload))["iat"]
-        signed = beijing_time(datetime.fromtimestamp(signed_at, timezone.utc), "%Y-%m-%d %H:%M:%S")
+    signed = beijing_time(min(times), "%Y-%m-%d %H:%M:%S") if times else "尚未签发"
     return {"root_fingerprint": ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2)),
             "status_signed_at": signed}
 
