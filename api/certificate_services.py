@@ -1,5 +1,5 @@
 """Wiring of e-certificate issuance and verification for the current request: the live
-catalog and sources, the trust store and the signed status list. The JSON API and the web
+catalog and sources, the trust store and the signed status lists. The JSON API and the web
 pages both call these, so they always give the same answers. `build_issuance_context` needs
 no Flask: the command line (`mianzheng certificate issue`) builds the same context with it."""
 
@@ -15,7 +15,7 @@ from catalog.model import Catalog
 from exchange.certificates.verdict import CertificateVerdict
 from exchange.certificates.verify import verify_certificate
 from exchange.issuance import IssuanceContext
-from exchange.status_lists import CERTIFICATES, stored_status_list
+from exchange.status_lists import CERTIFICATES, stored_lists_source, stored_status_list, stored_status_lists
 from seals.registry import trust_store
 
 
@@ -31,14 +31,19 @@ def issuance_context() -> IssuanceContext:
     return build_issuance_context(runtime(), live.catalog, live.version.content_hash)
 
 
-def current_status_list() -> str | None:
-    """The certificates' signed status list as stored (signed by revocations and the jobs; a GET
-    never writes)."""
-    return stored_status_list(db(), CERTIFICATES.list_id)
+def certificate_status_list(list_id: int) -> str | None:
+    """Certificate status list `list_id` as stored (signed by revocations and the jobs; a GET never
+    writes); None if it was never signed or is no certificate list."""
+    return stored_status_list(db(), list_id, CERTIFICATES)
+
+
+def certificate_status_lists() -> list[str]:
+    """Every signed certificate status list as stored, list 1 first."""
+    return stored_status_lists(db(), CERTIFICATES)
 
 
 def verify_form(form_input: bytes | str, id_number: str | None) -> CertificateVerdict:
     """The verdict on a certificate in any form, against this installation's trust material."""
     live_catalog()  # a published catalog is part of being ready to verify
     trust = trust_store(db())
-    return verify_certificate(form_input, trust, current_status_list(), id_number=id_number or None)
+    return verify_certificate(form_input, trust, stored_lists_source(db(), CERTIFICATES), id_number=id_number or None)

@@ -31,7 +31,7 @@ from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoData
 from exchange.identity import DevIdentityProvider
 from exchange.licenses.demo_library import fill_demo_library
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
-from exchange.status_lists import refresh_status_list
+from exchange.status_lists import list_ids, refresh_status_list
 from seals.registry import SealCa, init_ca, issue_seal, list_seals, refresh_crl, rotate_seals_to_crl_url
 
 
@@ -119,8 +119,9 @@ def _signed_lists(session: Session, settings: Settings) -> list[str]:
         report.append("已签发印章证书吊销列表（CRL）。")
     signing = status_list_signing(settings, seal_settings(settings))
     for kind in STATUS_LISTS:
-        if refresh_status_list(session, kind, signing, now):
-            report.append(f"已签发状态列表 {kind.list_id}（{STATUS_LIST_NAMES_ZH[kind.list_id]}）。")
+        for list_id in list_ids(session, kind):
+            if refresh_status_list(session, kind, list_id, signing, now):
+                report.append(f"已签发状态列表 {list_id}（{STATUS_LIST_NAMES_ZH[kind.name]}）。")
     return report
 
 

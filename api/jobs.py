@@ -1,6 +1,6 @@
 """The scheduled jobs, run every `interval` seconds next to the server: resume the applications a
 down source or a dead process left waiting, run 事后核查 on the commitments whose check is due,
-sign the status lists (certificates, licenses) again before they expire, delete stored exchange answers past
+sign every status list (each certificate list, the license list) again before it expires, delete stored exchange answers past
 their retention, and record a heartbeat that `/readyz` reports. `mianzheng serve` runs them in a
 supervised process of its own (`api.jobs_supervisor`); `mianzheng jobs run` runs them alone,
 e.g. under a system timer or on a node of its own. The jobs process holds the exchange's seal key
@@ -28,7 +28,7 @@ from exchange.applications.leases import new_holder
 from exchange.applications.post_check import CheckReport, verify_commitments
 from exchange.applications.service import resume_due
 from exchange.job_heartbeats import JOBS_NAME, beat
-from exchange.status_lists import refresh_status_list
+from exchange.status_lists import list_ids, refresh_status_list
 from exchange.status_list_kinds import STATUS_LISTS
 from exchange.unit_of_work import UnitOfWork
 
@@ -51,8 +51,11 @@ def sweep(current: Runtime, holder: str, interval: float) -> SweepReport:
     signing = status_list_signing(current.settings, current.seal_settings)
     signed = False
     for kind in STATUS_LISTS:
-        with uow.step("refresh-status-list") as session:
-            signed = refresh_status_list(session, kind, signing, now) or signed
+        with uow.read() as session:
+            numbers = list_ids(session, kind)
+        for list_id in numbers:
+            with uow.step("refresh-status-list") as session:
+                signed = refresh_status_list(session, kind, list_id, signing, now) or signed
     with uow.step("purge-answers") as session:
         purged = purge_expired(session, now)
     ctx = build_handling_context(current, *current.published_catalog())

@@ -59,7 +59,7 @@ def exchange_uscc(current: Runtime, catalog: Catalog) -> str:
 
 def signed_license_status_list(session: Session) -> str | None:
     """The signed license status list as stored (signed by amendments, revocations and the jobs)."""
-    return stored_status_list(session, LICENSES.list_id)
+    return stored_status_list(session, LICENSES.first_list_id)
 
 
 def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list[str], *,

@@ -7,13 +7,15 @@ forms of the same content (`exchange.certificates`): the signed credential (JWS)
 with the visible seal, the QR code and the embedded credential (PAdES), and the QR payload.
 
 Issuing runs in named steps of a `UnitOfWork`: the pull (logged and committed before the source
-is asked), `allocate` (the issuer's next serial from its counter and the next status-list entry,
-committed at once so no lock is held while signing), rendering and signing outside any
+is asked), `allocate` (the issuer's next serial from its counter and the next status-list entry, in
+the certificates' current list or in the next one, opened when that one is full; committed at once
+so no lock is held while signing), signing a list just opened, rendering and signing outside any
 transaction, and `store`. A process that dies between steps leaves an unused serial, never a
 duplicate one, and never an unlogged pull.
 
-Revocation is the issuing department's: it marks the certificate and signs the status list again
-in the same transaction, under the list's lock (`exchange.status_lists`).
+Revocation is the issuing department's: it marks the certificate and signs the status list holding
+its entry again in the same transaction, under that list's lock (`exchange.status_lists`); the
+other lists are not touched.
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ from exchange.counters import next_value
 from exchange.errors import InvalidInput, NotFound
 from exchange.pull_service import PullContext, pull_logged
 from exchange.sources.contract import PULLED_MODES
-from exchange.status_lists import CERTIFICATES, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
+from exchange.status_lists import (
+    CERTIFICATES,
+    StatusListKind,
+    StatusListSigning,
+    allocate_entry,
+    lock_status_list,
+    rebuild_status_list,
+    sign_locked_list,
+)
 from exchange.subjects import subject_key
 from seals.registry import active_signer
 
@@ -60,6 +70,8 @@ class IssuanceContext(PullContext):
     and the status list every certificate gets an entry in."""
 
     status_list: StatusListSigning
+    certificate_lists: StatusListKind = CERTIFICATES
+    """The certificates' status lists (another `capacity` only where an installation's lists are set up so)."""
 
 
 def issuable_proofs(catalog: Catalog) -> list[Proof]:
@@ -112,12 +124,15 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
     uow = context.uow
     with uow.step("allocate") as session:
         serial = next_value(session, f"certificate-serial:{proof.department}")
-        index = allocate_entry(session, CERTIFICATES)
+        entry = allocate_entry(session, context.certificate_lists)
     now = context.clock()
+    if entry.opened:  # verifiers can fetch the new list at once, not only after the jobs' next pass
+        with uow.step("sign-opened-list") as session:
+            rebuild_status_list(session, CERTIFICATES, entry.list_id, context.status_list, now)
     content = build_content(
         proof=proof, department=context.catalog.departments[proof.department], holder_name=holder_name,
         id_number=id_number, data=pulled.record, purpose=purpose, serial=serial,
-        status=StatusEntry(context.status_list.url(CERTIFICATES), index), issued_at=now, searched_at=pulled.as_of)
+        status=StatusEntry(context.status_list.url(entry.list_id), entry.index), issued_at=now, searched_at=pulled.as_of)
     with uow.read() as session:
         signer = active_signer(session, context.seal_settings, proof.department)
     credential = sign_credential(content, signer)
@@ -127,7 +142,7 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
         certificate = IssuedCertificate(
             identifier=content.identifier, proof_code=proof.code, issuer_department=proof.department, serial=serial,
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,
-            status_index=index, status=CertificateStatus.VALID, credential=credential, qr_payload=qr_payload, pdf=pdf)
+            status_list=entry.list_id, status_index=entry.index, status=CertificateStatus.VALID, credential=credential, qr_payload=qr_payload, pdf=pdf)
         session.add(certificate)
     return certificate
 
@@ -166,11 +181,12 @@ def find_certificate(session: Session, identifier: str) -> IssuedCertificate:
 
 def revoke_certificate(session: Session, signing: StatusListSigning, identifier: str, department: str, reason: str,
                        now: datetime) -> IssuedCertificate:
-    """Revoke a certificate of `department` (only the issuer may) and sign the status list again,
-    under the list's lock (see `exchange.status_lists`); the caller commits."""
+    """Revoke a certificate of `department` (only the issuer may) and sign its status list again,
+    under that list's lock (see `exchange.status_lists`); the caller commits."""
     if reason not in REVOCATION_REASONS:
         raise InvalidInput("reason", f"one of {', '.join(REVOCATION_REASONS)}")
-    lock_status_list(session, CERTIFICATES)
+    list_id = find_certificate(session, identifier).status_list  # never changes: safe to read before the lock
+    lock_status_list(session, CERTIFICATES, list_id)
     certificate = find_certificate(session, identifier)
     if certificate.issuer_department != department:
         raise CertificateNotFound(f"department {department} issued no certificate {identifier}")
@@ -180,5 +196,5 @@ def revoke_certificate(session: Session, signing: StatusListSigning, identifier:
     certificate.revoked_at = now
     certificate.revocation_reason = reason
     session.flush()
-    sign_locked_list(session, CERTIFICATES, signing, now)
+    sign_locked_list(session, CERTIFICATES, list_id, signing, now)
     return certificate

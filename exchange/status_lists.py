@@ -1,18 +1,29 @@
-"""The city's stored status lists — list 1 for e-certificates, list 2 for e-license versions
+"""The city's stored status lists — the lists of e-certificates and the list of e-license versions
 (`exchange.licenses`) — which entry a new item gets, and the signed lists verifiers fetch, each
-kept equal to the table of what it covers. A `StatusListKind` says which list, its size, and how to
-read its set entries from its table.
+kept equal to the table of what it covers. A `StatusListKind` says which family of lists, the size
+of each, and how to read a list's set entries from its table.
 
-Allocation: the `n`-th item of a list gets entry `entry_index(n, key)`, `n` coming from the atomic
-counter `status-entry:<list>` and `key` being the list's random permutation key: one counter
-increment per item, no scan of what is allocated, never the same entry twice.
+Several lists per kind. A list has `capacity` entries to hand out (by default all of its `size`);
+when one is full the next item opens the kind's next list. List 1 (certificates) and list 2
+(licenses) are the first lists of their kinds, at the addresses they always had; every further
+list gets the next free number from the counter `status-list-ids` and its own address
+`…/api/v1/status-lists/N`. A `status_lists` row names its kind and its position in the kind
+(`ordinal`, unique together), so a list is opened once whoever opens it.
+
+Allocation: the `n`-th item of a kind (`n` from the atomic counter `status-entry:<first list>`) goes
+to the kind's list `n // capacity`, at entry `entry_index(n % capacity, key)` where `key` is that
+list's random permutation key: one counter increment per item, no scan of what is allocated, never
+the same (list, entry) twice. The counter row stays locked until the allocating transaction ends,
+so the item that opens a list is the only one that can (the next waits for its commit); the unique
+(kind, ordinal) claim makes a second opening a no-op all the same.
 
 A signed list is derived, never edited: every signing reads the revoked (or superseded) items
-from their table. A revocation first takes the list's row lock (`UPDATE … revision + 1`), then
-marks the item and signs the list again in the same transaction, so two revocations at once are
-signed one after the other and the second signing sees the first. The jobs process re-signs each
-list before it expires (`refresh_status_list`); a GET only reads what is stored.
-`check_status_list` compares a signed list with its table; `rebuild_status_list` re-signs it.
+of that list from their table. A revocation first takes the list's row lock (`UPDATE … revision
++ 1`), then marks the item and signs that list again in the same transaction, so two revocations at
+once are signed one after the other and the second signing sees the first; the other lists are
+not touched. The jobs process re-signs each list before it expires (`refresh_status_list`); a GET
+only reads what is stored. `check_status_list` compares a signed list with its table;
+`rebuild_status_list` re-signs it.
 """
 
 from __future__ import annotations
@@ -22,8 +33,9 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import Integer, LargeBinary, Text, exists, select, text, update
+from sqlalchemy import Integer, LargeBinary, String, Text, UniqueConstraint, exists, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.orm import Base, UtcDateTime
@@ -33,6 +45,7 @@ from exchange.certificates.status_list import (
     MIN_ENTRIES,
     StatusList,
     StatusListError,
+    StatusListSource,
     entry_index,
     read_status_list,
     sign_status_list,
@@ -46,15 +59,23 @@ from seals.trust import TrustStore
 REFRESH_BEFORE_EXPIRY = timedelta(hours=6)
 """The jobs process re-signs a list that has less than this left."""
 STATUS_LIST_PATH = "/api/v1/status-lists/"
+FIXED_LIST_IDS = 2
+"""Lists 1 and 2 are the first lists of certificates and licenses; opened lists are numbered after them."""
+MAX_LIST_ID = 2**31 - 1
+"""No list number is larger (the column is a 32-bit integer): a larger one names no list."""
 _KEY_BYTES = 16
 
 
 class StatusListRecord(Base):
-    """One status list: its permutation key, how often it was signed, and its current signed form."""
+    """One status list: its kind and place in it, its permutation key, how often it was signed, and
+    its current signed form."""
 
     __tablename__ = "status_lists"
+    __table_args__ = (UniqueConstraint("kind", "ordinal", name="uq_status_lists_kind_ordinal"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ordinal: Mapped[int] = mapped_column(Integer)
     index_key: Mapped[bytes] = mapped_column(LargeBinary)
     revision: Mapped[int] = mapped_column(Integer)
     token: Mapped[str | None] = mapped_column(Text)
@@ -63,26 +84,52 @@ class StatusListRecord(Base):
 
 @dataclass(frozen=True)
 class StatusListKind:
-    """One of the city's status lists: its number, its size, and its table's view of it."""
+    """A family of the city's status lists: its name, its first list, the size of each list, and
+    its table's view of a list."""
+
+    name: str
+    first_list_id: int
+    size: int
+    set_entries: Callable[[Session, int], Iterable[tuple[int, str | None]]]
+    """(index, reason) of every entry of list N that must be set: its revoked (or superseded) items."""
+    in_use: Callable[[Session, int, int], bool]
+    """Whether an item already holds entry I of list N (items allocated before the counter existed)."""
+    capacity: int | None = None
+    """Entries a list hands out before the next list opens (default: all of `size`). Fixed for an
+    installation: the counter's `n` maps to a list by it."""
+    max_lists: int | None = None
+    """How many lists the kind may open (None: as many as it needs)."""
+
+    def __post_init__(self) -> None:
+        if self.capacity is not None and not 0 < self.capacity <= self.size:
+            raise ValueError(f"a list of {self.size} entries hands out 1 to {self.size} of them")
+
+    @property
+    def entries_per_list(self) -> int:
+        return self.size if self.capacity is None else self.capacity
+
+
+def _revoked_certificates(session: Session, list_id: int) -> Iterable[tuple[int, str | None]]:
+    return session.execute(select(IssuedCertificate.status_index, IssuedCertificate.revocation_reason).where(
+        IssuedCertificate.status == CertificateStatus.REVOKED, IssuedCertificate.status_list == list_id)).all()
+
+
+def _certificate_holds(session: Session, list_id: int, index: int) -> bool:
+    return bool(session.scalar(select(exists().where(IssuedCertificate.status_list == list_id,
+                                                     IssuedCertificate.status_index == index))))
+
+
+CERTIFICATES = StatusListKind("certificates", 1, MIN_ENTRIES, _revoked_certificates, _certificate_holds)
+"""The certificates' lists: list 1, then as many as the city's certificates fill."""
+
+
+class ListEntry(NamedTuple):
+    """An allocated status entry: which list, which index in it, and whether it is the list's first
+    entry (the allocation that opened the list; the issuer then signs the new list at once)."""
 
     list_id: int
-    size: int
-    set_entries: Callable[[Session], Iterable[tuple[int, str | None]]]
-    """(index, reason) of every entry that must be set: the revoked (or superseded) items."""
-    in_use: Callable[[Session, int], bool]
-    """Whether an item already holds the entry (items allocated before the counter existed)."""
-
-
-def _revoked_certificates(session: Session) -> Iterable[tuple[int, str | None]]:
-    return session.execute(select(IssuedCertificate.status_index, IssuedCertificate.revocation_reason)
-                           .where(IssuedCertificate.status == CertificateStatus.REVOKED)).all()
-
-
-def _certificate_holds(session: Session, index: int) -> bool:
-    return bool(session.scalar(select(exists().where(IssuedCertificate.status_index == index))))
-
-
-CERTIFICATES = StatusListKind(1, MIN_ENTRIES, _revoked_certificates, _certificate_holds)
+    index: int
+    opened: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,17 +143,18 @@ class StatusListSigning:
     former_public_urls: tuple[str, ...] = ()
     """Addresses the installation had before (newest first): its lists name them as aliases."""
 
-    def url(self, kind: StatusListKind) -> str:
-        return f"{self.public_url}{STATUS_LIST_PATH}{kind.list_id}"
+    def url(self, list_id: int) -> str:
+        return f"{self.public_url}{STATUS_LIST_PATH}{list_id}"
 
-    def aliases(self, kind: StatusListKind) -> tuple[str, ...]:
-        return tuple(f"{url}{STATUS_LIST_PATH}{kind.list_id}" for url in self.former_public_urls)
+    def aliases(self, list_id: int) -> tuple[str, ...]:
+        return tuple(f"{url}{STATUS_LIST_PATH}{list_id}" for url in self.former_public_urls)
 
 
 @dataclass(frozen=True)
 class StatusListCheck:
     """A signed list compared with its table."""
 
+    list_id: int
     set_in_table: int
     missing: tuple[int, ...]
     """Entries set in the table but not in the signed list: revocations verifiers do not see."""
@@ -120,84 +168,128 @@ class StatusListCheck:
         return not self.missing and not self.extra and self.problem is None
 
 
-def allocate_entry(session: Session, kind: StatusListKind) -> int:
-    """The status-list index of a new item (see the module); commit soon, the counter is locked."""
-    _ensure_list(session, kind)
-    key = session.scalar(select(StatusListRecord.index_key).where(StatusListRecord.id == kind.list_id))
-    assert key is not None
+def list_id_of(url: str) -> int | None:
+    """The number of the list at `url` (`…/api/v1/status-lists/N`), whatever its host; None if none."""
+    _, path, number = url.rpartition(STATUS_LIST_PATH)
+    if not (path and number.isascii() and number.isdigit() and len(number) <= len(str(MAX_LIST_ID))):
+        return None
+    return int(number) if int(number) <= MAX_LIST_ID else None
+
+
+def stored_lists_source(session: Session, kind: StatusListKind) -> StatusListSource:
+    """Where a verifier on this installation finds the signed list of `kind` a certificate names:
+    by the number in its URL (the URL itself is checked against the list's `id` and aliases when
+    the list is read)."""
+    def lookup(url: str) -> str | None:
+        list_id = list_id_of(url)
+        return None if list_id is None else stored_status_list(session, list_id, kind)
+    return lookup
+
+
+def allocate_entry(session: Session, kind: StatusListKind) -> ListEntry:
+    """The status-list entry of a new item (see the module); commit soon, the counter is locked."""
     while True:
-        index = entry_index(next_value(session, f"status-entry:{kind.list_id}") - 1, key, kind.size)
-        if not kind.in_use(session, index):
-            return index
+        number = next_value(session, f"status-entry:{kind.first_list_id}") - 1
+        ordinal, position = divmod(number, kind.entries_per_list)
+        if kind.max_lists is not None and ordinal >= kind.max_lists:
+            raise StatusListError("status_list_full", f"all {kind.max_lists * kind.entries_per_list} "
+                                                      f"{kind.name} status list entries are allocated")
+        list_id, key = _open_list(session, kind, ordinal)
+        index = entry_index(position, key, kind.size)
+        if not kind.in_use(session, list_id, index):
+            return ListEntry(list_id, index, opened=position == 0)
 
 
-def lock_status_list(session: Session, kind: StatusListKind) -> None:
+def list_ids(session: Session, kind: StatusListKind) -> list[int]:
+    """The numbers of the kind's lists opened so far, first list first (the first even before it
+    is opened: it is signed, empty, from the start)."""
+    opened = list(session.scalars(select(StatusListRecord.id).where(StatusListRecord.kind == kind.name)
+                                  .order_by(StatusListRecord.ordinal)))
+    return opened or [kind.first_list_id]
+
+
+def lock_status_list(session: Session, kind: StatusListKind, list_id: int) -> None:
     """Take the list's row lock until the transaction ends (first, before reading what it covers)."""
-    _ensure_list(session, kind)
-    session.execute(update(StatusListRecord).where(StatusListRecord.id == kind.list_id)
+    if list_id == kind.first_list_id:
+        _ensure_first_list(session, kind)
+    session.execute(update(StatusListRecord).where(StatusListRecord.id == list_id)
                     .values(revision=StatusListRecord.revision + 1))
 
 
-def sign_locked_list(session: Session, kind: StatusListKind, signing: StatusListSigning, now: datetime) -> str:
-    """Sign the list as its table has it now; the caller holds the lock and commits."""
+def sign_locked_list(session: Session, kind: StatusListKind, list_id: int, signing: StatusListSigning,
+                     now: datetime) -> str:
+    """Sign list `list_id` as its table has it now; the caller holds its lock and commits."""
     signer = active_signer(session, signing.seal_settings, signing.exchange_department)
-    status_list = replace(derived_status_list(session, kind, signing.url(kind)), aliases=signing.aliases(kind))
+    status_list = replace(derived_status_list(session, kind, list_id, signing.url(list_id)),
+                          aliases=signing.aliases(list_id))
     token = sign_status_list(status_list, signer, now=now)
-    session.execute(update(StatusListRecord).where(StatusListRecord.id == kind.list_id)
+    session.execute(update(StatusListRecord).where(StatusListRecord.id == list_id)
                     .values(token=token, token_expires_at=now + DEFAULT_VALIDITY))
     return token
 
 
-def rebuild_status_list(session: Session, kind: StatusListKind, signing: StatusListSigning, now: datetime) -> str:
+def rebuild_status_list(session: Session, kind: StatusListKind, list_id: int, signing: StatusListSigning,
+                        now: datetime) -> str:
     """Sign the list again from its table, under its lock."""
-    lock_status_list(session, kind)
-    return sign_locked_list(session, kind, signing, now)
+    lock_status_list(session, kind, list_id)
+    return sign_locked_list(session, kind, list_id, signing, now)
 
 
-def refresh_status_list(session: Session, kind: StatusListKind, signing: StatusListSigning, now: datetime) -> bool:
+def refresh_status_list(session: Session, kind: StatusListKind, list_id: int, signing: StatusListSigning,
+                        now: datetime) -> bool:
     """Re-sign the list if it was never signed, expires within `REFRESH_BEFORE_EXPIRY`, or was signed
     under another public URL (or other former ones) than the installation's now; whether it did."""
     row = session.execute(select(StatusListRecord.token, StatusListRecord.token_expires_at)
-                          .where(StatusListRecord.id == kind.list_id)).first()
+                          .where(StatusListRecord.id == list_id)).first()
     if row is not None and row.token is not None and row.token_expires_at - now > REFRESH_BEFORE_EXPIRY \
-            and _signed_urls(row.token) == (signing.url(kind), signing.aliases(kind)):
+            and _signed_urls(row.token) == (signing.url(list_id), signing.aliases(list_id)):
         return False
-    rebuild_status_list(session, kind, signing, now)
+    rebuild_status_list(session, kind, list_id, signing, now)
     return True
 
 
-def stored_status_list(session: Session, list_id: int) -> str | None:
-    """The signed list as stored (a read; None before it was first signed)."""
-    return session.scalar(select(StatusListRecord.token).where(StatusListRecord.id == list_id))
+def stored_status_list(session: Session, list_id: int, kind: StatusListKind | None = None) -> str | None:
+    """The signed list as stored (a read; None before it was first signed, or when list `list_id`
+    is not of `kind`)."""
+    query = select(StatusListRecord.token).where(StatusListRecord.id == list_id)
+    if kind is not None:
+        query = query.where(StatusListRecord.kind == kind.name)
+    return session.scalar(query)
 
 
-def derived_status_list(session: Session, kind: StatusListKind, url: str) -> StatusList:
+def stored_status_lists(session: Session, kind: StatusListKind) -> list[str]:
+    """Every signed list of the kind as stored, first list first (those never signed left out)."""
+    return list(session.scalars(select(StatusListRecord.token).where(
+        StatusListRecord.kind == kind.name, StatusListRecord.token.is_not(None)).order_by(StatusListRecord.ordinal)))
+
+
+def derived_status_list(session: Session, kind: StatusListKind, list_id: int, url: str) -> StatusList:
     """The list as its table says it must be: the set entries and their reasons."""
     status_list = StatusList.empty(url, kind.size)
     bits = bytearray(status_list.bits)
     reasons: dict[int, str] = {}
-    for index, reason in kind.set_entries(session):
+    for index, reason in kind.set_entries(session, list_id):
         bits[index // 8] |= 0x80 >> (index % 8)
         reasons[index] = reason or "unspecified"
     return StatusList(url, bytes(bits), reasons)
 
 
-def check_status_list(session: Session, kind: StatusListKind, trust: TrustStore, url: str,
+def check_status_list(session: Session, kind: StatusListKind, list_id: int, trust: TrustStore, url: str,
                       now: datetime) -> StatusListCheck:
     """Compare the stored signed list (its signature checked against `trust`) with its table."""
-    expected = derived_status_list(session, kind, url).revoked_indexes()
-    token = stored_status_list(session, kind.list_id)
+    expected = derived_status_list(session, kind, list_id, url).revoked_indexes()
+    token = stored_status_list(session, list_id)
     if token is None:
-        return StatusListCheck(len(expected), tuple(sorted(expected)), (), "status_list_unsigned")
+        return StatusListCheck(list_id, len(expected), tuple(sorted(expected)), (), "status_list_unsigned")
     try:
         published, problem = read_status_list(token, trust, now=now).revoked_indexes(), None
     except StatusListError as unusable:
         if unusable.code != "status_list_stale":
-            return StatusListCheck(len(expected), tuple(sorted(expected)), (), unusable.code)
+            return StatusListCheck(list_id, len(expected), tuple(sorted(expected)), (), unusable.code)
         payload = json.loads(b64url_decode(token.split(".")[1]))  # signature checked above; only its time failed
         published, problem = StatusList.from_claims(payload).revoked_indexes(), unusable.code
-    return StatusListCheck(len(expected), tuple(sorted(expected - published)), tuple(sorted(published - expected)),
-                           problem)
+    return StatusListCheck(list_id, len(expected), tuple(sorted(expected - published)),
+                           tuple(sorted(published - expected)), problem)
 
 
 def _signed_urls(token: str) -> tuple[str | None, tuple[str, ...]]:
@@ -206,6 +298,24 @@ def _signed_urls(token: str) -> tuple[str | None, tuple[str, ...]]:
     return claims.get("id"), tuple(claims.get("alsoKnownAs", ()))
 
 
-def _ensure_list(session: Session, kind: StatusListKind) -> None:
-    session.execute(text("INSERT INTO status_lists (id, index_key, revision) VALUES (:id, :key, 0) "
-                         "ON CONFLICT (id) DO NOTHING"), {"id": kind.list_id, "key": os.urandom(_KEY_BYTES)})
+def _open_list(session: Session, kind: StatusListKind, ordinal: int) -> tuple[int, bytes]:
+    """The number and permutation key of the kind's list `ordinal`, opening it if it is new."""
+    found = session.execute(select(StatusListRecord.id, StatusListRecord.index_key).where(
+        StatusListRecord.kind == kind.name, StatusListRecord.ordinal == ordinal)).first()
+    if found is None:
+        list_id = kind.first_list_id if ordinal == 0 else next_value(session, "status-list-ids",
+                                                                         start_after=FIXED_LIST_IDS)
+        _insert_list(session, kind, ordinal, list_id)
+        found = session.execute(select(StatusListRecord.id, StatusListRecord.index_key).where(
+            StatusListRecord.kind == kind.name, StatusListRecord.ordinal == ordinal)).one()
+    return found.id, found.index_key
+
+
+def _ensure_first_list(session: Session, kind: StatusListKind) -> None:
+    _insert_list(session, kind, 0, kind.first_list_id)
+
+
+def _insert_list(session: Session, kind: StatusListKind, ordinal: int, list_id: int) -> None:
+    session.execute(text("INSERT INTO status_lists (id, kind, ordinal, index_key, revision) "
+                         "VALUES (:id, :kind, :ordinal, :key, 0) ON CONFLICT DO NOTHING"),
+                    {"id": list_id, "kind": kind.name, "ordinal": ordinal, "key": os.urandom(_KEY_BYTES)})

@@ -34,7 +34,7 @@ from exchange.issuance import (
     revoke_certificate,
 )
 from exchange.pull_service import PullRefused
-from exchange.status_lists import CERTIFICATES, check_status_list, rebuild_status_list
+from exchange.status_lists import CERTIFICATES, check_status_list, list_ids, rebuild_status_list
 from seals.errors import SealError
 from seals.registry import trust_store
 
@@ -156,26 +156,32 @@ def status_list_group() -> None:
 
 @status_list_group.command("check")
 def status_list_check_command() -> None:
-    """核对已签名的状态列表是否包含每一张已撤销的电子证明（不一致时退出码 1）。"""
+    """核对每一份已签名的状态列表是否包含其中每一张已撤销的电子证明（不一致时退出码 1）。"""
     current = settings()
     signing = status_list_signing(current, seal_settings(current))
     with database_session() as session:
-        check = check_status_list(session, CERTIFICATES, trust_store(session), signing.url(CERTIFICATES),
-                                  datetime.now(timezone.utc))
-    click.echo(f"已撤销电子证明 {check.set_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
-               f"多记 {len(check.extra)} 张。")
-    if check.problem is not None:
-        click.echo(f"状态列表不可用：{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
-    if not check.agrees:
+        trust, now = trust_store(session), datetime.now(timezone.utc)
+        checks = [check_status_list(session, CERTIFICATES, list_id, trust, signing.url(list_id), now)
+                  for list_id in list_ids(session, CERTIFICATES)]
+    for check in checks:
+        click.echo(f"状态列表 {check.list_id}：已撤销电子证明 {check.set_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
+                   f"多记 {len(check.extra)} 张。")
+        if check.problem is not None:
+            click.echo(f"状态列表 {check.list_id} 不可用：{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
+    click.echo(f"共 {len(checks)} 份状态列表，已撤销电子证明 {sum(check.set_in_table for check in checks)} 张；"
+               f"状态列表漏记 {sum(len(check.missing) for check in checks)} 张，"
+               f"多记 {sum(len(check.extra) for check in checks)} 张。")
+    if not all(check.agrees for check in checks):
         raise CliError("状态列表与撤销记录不一致：请运行 mianzheng certificate status-list rebuild。")
     click.echo("状态列表与撤销记录一致。")
 
 
 @status_list_group.command("rebuild")
 def status_list_rebuild_command() -> None:
-    """按撤销记录重新生成并签发状态列表。"""
+    """按撤销记录重新生成并签发每一份状态列表。"""
     current = settings()
+    signing, now = status_list_signing(current, seal_settings(current)), datetime.now(timezone.utc)
     with database_session() as session:
-        rebuild_status_list(session, CERTIFICATES, status_list_signing(current, seal_settings(current)),
-                            datetime.now(timezone.utc))
-    click.echo("状态列表已按撤销记录重新签发。")
+        rebuilt = [rebuild_status_list(session, CERTIFICATES, list_id, signing, now)
+                   for list_id in list_ids(session, CERTIFICATES)]
+    click.echo(f"{len(rebuilt)} 份状态列表已按撤销记录重新签发。")

@@ -99,7 +99,8 @@ def export_status_command(folder: Path) -> None:
     current = settings()
     with database_session() as session:
         token = signed_license_status_list(session) or rebuild_status_list(
-            session, LICENSES, status_list_signing(current, seal_settings(current)), datetime.now(timezone.utc))
+            session, LICENSES, LICENSES.first_list_id, status_list_signing(current, seal_settings(current)),
+            datetime.now(timezone.utc))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / LICENSE_STATUS_LIST_FILE).write_text(token + "\n", encoding="ascii")
     click.echo(f"已写入 {folder / LICENSE_STATUS_LIST_FILE}（有效期一天）。")

@@ -16,7 +16,7 @@ from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
 from catalog.model import Department
 from catalog.versions import read_live_catalog
-from exchange.status_lists import CERTIFICATES, rebuild_status_list, stored_status_list
+from exchange.status_lists import CERTIFICATES, list_ids, rebuild_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import CaMissing, SealError, SealNotFound
 from seals.registry import (
@@ -171,15 +171,16 @@ def image_command(department: str, out_file: Path, pixels: int) -> None:
 @seal_group.command("export-trust")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export_trust_command(directory: Path) -> None:
-    """导出离线验证所需的信任材料：根证书、全部印章证书、CRL、JWKS 和已签名的电子证明状态列表。"""
+    """导出离线验证所需的信任材料：根证书、全部印章证书、CRL、JWKS 和全部已签名的电子证明状态列表。"""
     current, sealing = settings(), seal_settings(settings())
     with database_session() as session:
         try:
             store = trust_store(session)
-            status_list = stored_status_list(session, CERTIFICATES.list_id) or rebuild_status_list(
-                session, CERTIFICATES, status_list_signing(current, sealing), datetime.now(timezone.utc))
+            signing, now = status_list_signing(current, sealing), datetime.now(timezone.utc)
+            status_lists = [stored_status_list(session, list_id) or rebuild_status_list(
+                session, CERTIFICATES, list_id, signing, now) for list_id in list_ids(session, CERTIFICATES)]
         except SealError as error:
             raise _fail(error) from None
-    export_offline_trust(directory, store, status_list)
+    export_offline_trust(directory, store, status_lists)
     click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS、"
-               f"电子证明状态列表 {STATUS_LIST_FILE}）。")
+               f"电子证明状态列表 {len(status_lists)} 份 {STATUS_LIST_FILE}）。")

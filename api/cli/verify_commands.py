@@ -1,7 +1,7 @@
 """`mianzheng verify FILE`: verify an e-certificate — a PDF, a credential (JWS) or a QR payload
 (`MZ2:...`, or `MZ1:...` of certificates printed before) — fully offline, against trust
-material exported with `mianzheng seal export-trust` (including the signed status list, so a
-revoked certificate is reported as such). The verdict is
+material exported with `mianzheng seal export-trust` (including every signed status list; the
+certificate is checked against the one it names, so a revoked certificate is reported as such). The verdict is
 `exchange.certificates.verify.verify_certificate`'s, the one the API gives: same checks, same
 codes. Exit 0 only for a valid certificate, 1 otherwise, 2 for a wrong command line."""
 
@@ -23,6 +23,7 @@ from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.city_time import beijing_time
 from exchange.certificates.model import format_datetime_zh, parse_time
+from exchange.certificates.status_list import held_status_lists
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
 from exchange.certificates.verify import verify_certificate
 from seals.verdict import Check, Status
@@ -45,7 +46,7 @@ CHECK_ZH = {
 @click.argument("certificate_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--trust", "trust_dir", default=DEFAULT_TRUST_DIR, show_default=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="信任材料目录（mianzheng seal export-trust 导出，含 status-list.jws）")
+              help="信任材料目录（mianzheng seal export-trust 导出，含全部证明状态列表 status-list.jws）")
 @click.option("--id-number", default=None, help="持有人公民身份号码（可选，用于核验持有人；不会完整显示）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/verify 相同）")
 @click.option("--max-age", "max_age_hours", default=DEFAULT_MAX_AGE_HOURS, show_default=True,
@@ -65,12 +66,12 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
         trust = load_offline_trust(trust_dir)
     except (OSError, ValueError):
         raise CliError(f"{trust_dir} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
-    verdict = verify_certificate(certificate_file.read_bytes(), trust.store, trust.status_list,
+    verdict = verify_certificate(certificate_file.read_bytes(), trust.store, held_status_lists(trust.status_lists),
                                  id_number=id_number or None)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:
-        _print(verdict, trust.status_list is None)
+        _print(verdict)
     signed_at = trust.status_list_signed_at
     if signed_at is not None:
         age = datetime.now(timezone.utc) - signed_at
@@ -83,12 +84,13 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
         raise SystemExit(EXIT_INVALID)
 
 
-def _print(verdict: CertificateVerdict, status_list_missing: bool) -> None:
+def _print(verdict: CertificateVerdict) -> None:
     for result in verdict.checks:
         message = " ".join(result.message_zh.split())  # one line per check, even for a multi-line detail
         click.echo(f"  {VERDICT_STATUS_ZH[result.status]}  {CHECK_ZH[result.check]}：{message}")
-    if status_list_missing:
-        click.echo(f"  （信任材料目录中没有 {STATUS_LIST_FILE}：请用 mianzheng seal export-trust 重新导出，以检查证明是否被撤销。）")
+    if verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_unavailable":
+        click.echo(f"  （信任材料目录的 {STATUS_LIST_FILE} 中没有该证明所属的状态列表：请用 mianzheng seal export-trust "
+                   "重新导出，以检查证明是否被撤销。）")
     click.echo(f"结论：{_conclusion(verdict)}")
     if verdict.valid and verdict.content is not None:
         for line in _essentials(verdict.content):

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, request
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_first, current_citizen, require_client
-from api.certificate_services import current_status_list, issuance_context, verify_form
+from api.certificate_services import certificate_status_list, issuance_context, verify_form
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
@@ -39,6 +39,7 @@ from exchange.issuance import (
 )
 from exchange.answer_store import RequestIdConflict
 from exchange.pull_service import REQUEST_ID
+from exchange.status_lists import MAX_LIST_ID
 from seals.ca import utc_now
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
@@ -139,14 +140,15 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     return certificate_view(live_catalog().catalog, certificate)
 
 
-@blp.route("/status-lists/1")
+@blp.route(f"/status-lists/<int(max={MAX_LIST_ID}):list_id>")
 @blp.doc(responses={"200": {"description": "The signed status list (JWS, typ mianzheng-statuslist+jwt)",
                             "content": {"application/jwt": {"schema": {"type": "string"}}}}})
-def status_list() -> Response:
-    """The city's certificate status list: one revocation bit per certificate, signed."""
-    token = current_status_list()
+def status_list(list_id: int) -> Response:
+    """A certificate status list: one revocation bit per certificate, signed. List 1 holds the first
+    131,072 certificates, each further list the next; a certificate names its list's URL."""
+    token = certificate_status_list(list_id)
     if token is None:
-        raise Problem("not-found", "证明状态列表尚未签发。")
+        raise Problem("not-found", f"证明状态列表 {list_id} 不存在或尚未签发。")
     response = Response(token, mimetype="application/jwt")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from flask import Blueprint, Response, make_response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.certificate_services import current_status_list, verify_form
+from api.certificate_services import certificate_status_lists, verify_form
 from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH
 from api.live_catalog import live_catalog
 from api.problems import Problem
@@ -25,9 +25,8 @@ from api.runtime import db
 from catalog.city_time import beijing_time
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
-from exchange.certificates.offline_trust import signed_at as status_list_signed_at
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
-from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.certificates.status_list import REVOCATION_REASONS, signed_at
 from exchange.certificates.verdict import CertificateVerdict
 from seals.registry import trust_store
 from seals.verdict import Status
@@ -137,13 +136,13 @@ def _content_view(content: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trust_view() -> dict[str, str]:
-    """The city root's SHA-256 fingerprint and when the status list was last signed (Beijing)."""
-    status_list = current_status_list()
+    """The city root's SHA-256 fingerprint and since when every status list is signed (the oldest
+    signing, Beijing time)."""
+    lists = certificate_status_lists()
+    times = [time for time in map(signed_at, lists) if time is not None]
     fingerprint = trust_store(db()).root.fingerprint(hashes.SHA256()).hex().upper()
-    signed = "尚未签发"
-    if status_list is not None:
-        signed_at = status_list_signed_at(status_list)
-        signed = "无法读取" if signed_at is None else beijing_time(signed_at, "%Y-%m-%d %H:%M:%S")
+    signed = "尚未签发" if not lists else "无法读取" if len(times) < len(lists) else \
+        beijing_time(min(times), "%Y-%m-%d %H:%M:%S")
     return {"root_fingerprint": ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2)),
             "status_signed_at": signed}
 

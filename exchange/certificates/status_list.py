@@ -23,15 +23,20 @@ Earlier addresses. An installation that moved to another public address signs it
 the new one and names the addresses the same list was published under before in `alsoKnownAs`
 (signed with the rest), so certificates issued before the move, which name the old address,
 are still answered by the list (`StatusList.names`).
+
+Several lists. A city issues more certificates than one list holds, so each certificate names its
+list by URL (`status.list_url`) next to its index, and a verifier holding several lists picks the one
+that certificate names (`StatusListSource`, `held_status_lists`).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -62,6 +67,10 @@ REVOCATION_REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
     }
 )
 """Reason code -> (Chinese, English) label."""
+
+
+StatusListSource = Callable[[str], str | None]
+"""The signed list (compact JWS) a verifier holds for the list URL a certificate names, or None."""
 
 
 class StatusListError(ExchangeError):
@@ -220,3 +229,37 @@ def read_status_list(token: str, trust: TrustStore, *, now: datetime) -> StatusL
         raise StatusListError("status_list_stale", "the status list is past its validity")
     return status_list
 
+
+
+def held_status_lists(tokens: Iterable[str]) -> StatusListSource:
+    """The lists a verifier was given (an offline bundle), each found by the address it was signed
+    under (`id`) or an earlier one (`alsoKnownAs`). Nothing is trusted here: the list found is
+    verified like any other (`read_status_list`); a token whose payload cannot be read is found by
+    no address."""
+    by_url: dict[str, str] = {}
+    for token in tokens:
+        claims = _unverified_claims(token)
+        names = [claims.get("id"), *claims.get("alsoKnownAs", ())] if isinstance(claims, dict) else []
+        for name in names:
+            if isinstance(name, str):
+                by_url.setdefault(name, token)
+    return by_url.get
+
+
+def signed_at(token: str) -> datetime | None:
+    """When a signed list was signed (its `iat`, unverified: for telling a verifier how current it
+    is); None when it cannot be read (the verdict reports a bad list)."""
+    claims = _unverified_claims(token)
+    try:
+        return datetime.fromtimestamp(int(claims["iat"]), timezone.utc)  # type: ignore[index]
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None
+
+
+def _unverified_claims(token: str) -> object:
+    if token.count(".") != 2:
+        return None
+    try:
+        return json.loads(b64url_decode(token.split(".")[1]))
+    except ValueError:
+        return None

@@ -7,7 +7,7 @@ with their own codes and zh/en messages:
 - issuer: the signing seal belongs to the issuer named in the certificate (its
   organizationIdentifier is NTRCN-<the issuer's USCC>), so one department's seal cannot issue
   in another's name;
-- certificate_status: the certificate's bit in the signed status list (revoked, with reason);
+- certificate_status: the certificate's bit in the signed status list it names (revoked, with reason);
 - validity_window: the verification time lies in [valid_from, valid_until];
 - holder_binding: an ID number given by the verifier matches the salted digest.
 
@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
 from exchange.certificates.model import SealedFacts, format_datetime_zh
-from exchange.certificates.status_list import REVOCATION_REASONS, StatusListError, read_status_list
+from exchange.certificates.status_list import REVOCATION_REASONS, StatusListError, StatusListSource, read_status_list
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
 
@@ -198,12 +198,13 @@ def judge(
     form: str,
     signed: SignedForm,
     trust: TrustStore,
-    status_list_token: str | None,
+    status_lists: str | StatusListSource | None,
     *,
     id_number: str | None,
     now: datetime,
 ) -> CertificateVerdict:
-    """Add the certificate checks to a form's signature verdict."""
+    """Add the certificate checks to a form's signature verdict. `status_lists` is the one signed
+    list the verifier holds, or where it finds the list the certificate names, or None."""
     content = signed.content
     content_dict = None if content is None else content.to_dict()
     if content is None or not authentic(signed.signature):
@@ -211,7 +212,8 @@ def judge(
             CertificateCheckResult.of(check, Status.SKIPPED, "not_checked_signature") for check in CertificateCheck
         )
         return CertificateVerdict(form, signed.signature, skipped, content_dict)
-    status, reason = _certificate_status(content, trust, status_list_token, now)
+    token = status_lists(content.status.list_url) if callable(status_lists) else status_lists
+    status, reason = _certificate_status(content, trust, token, now)
     checks = (
         _issuer(content, signed.signature.signer),
         status,

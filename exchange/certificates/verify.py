@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from exchange.certificates.credential import verify_credential
 from exchange.certificates.pdf import verify_certificate_pdf
 from exchange.certificates.qr_payload import is_qr_payload, verify_qr
+from exchange.certificates.status_list import StatusListSource
 from exchange.certificates.verdict import CertificateVerdict, SignedForm, judge
 from seals.ca import utc_now
 from seals.checks import integrity_only
@@ -58,12 +59,14 @@ def _without_line_breaks(text: str, form: str) -> str:
 def verify_certificate(
     form_input: bytes | str,
     trust: TrustStore,
-    status_list_token: str | None,
+    status_lists: str | StatusListSource | None,
     *,
     id_number: str | None = None,
     now: datetime | None = None,
 ) -> CertificateVerdict:
-    """Verify a certificate in any of its forms; never raises for bad input."""
+    """Verify a certificate in any of its forms; never raises for bad input. `status_lists`: the one
+    signed status list the verifier holds, or where it finds the list the certificate names
+    (`held_status_lists`, or the installation's stored lists), or None."""
     now = now or utc_now()
     form = detect_form(form_input)
     if form == FORM_PDF and isinstance(form_input, bytes):
@@ -77,4 +80,4 @@ def verify_certificate(
         text = form_input.decode("ascii") if isinstance(form_input, bytes) else form_input
         verifier = verify_qr if form == FORM_QR else verify_credential
         signed = verifier(qr_from_address(_without_line_breaks(text, form)), trust, now=now)
-    return judge(form, signed, trust, status_list_token, id_number=id_number, now=now)
+    return judge(form, signed, trust, status_lists, id_number=id_number, now=now)

@@ -57,18 +57,19 @@ _ATTEMPTS = 4
 _SIGNERS = "license_signers"  # session.info key
 
 
-def _set_license_entries(session: Session) -> Iterable[tuple[int, str | None]]:
+def _set_license_entries(session: Session, _list_id: int) -> Iterable[tuple[int, str | None]]:
     return session.execute(select(LicenseVersionRecord.status_index, LicenseVersionRecord.revocation_reason).where(
         LicenseVersionRecord.status.in_([LicenseState.REVOKED.value, LicenseState.SUPERSEDED.value]))).all()
 
 
-def _license_holds(session: Session, index: int) -> bool:
+def _license_holds(session: Session, _list_id: int, index: int) -> bool:
     return session.scalar(select(LicenseVersionRecord.id).where(LicenseVersionRecord.status_index == index)
                           .limit(1)) is not None
 
 
-LICENSES = StatusListKind(2, LICENSE_STATUS_LIST_SIZE, _set_license_entries, _license_holds)
-"""The license status list: list 2, set for revoked and superseded versions."""
+LICENSES = StatusListKind("licenses", 2, LICENSE_STATUS_LIST_SIZE, _set_license_entries, _license_holds, max_lists=1)
+"""The license status list: list 2, the kind's only one (its versions store no list number), set for
+revoked and superseded versions."""
 
 
 class NotTheIssuer(ExchangeError):
@@ -209,7 +210,7 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     """Issue the next version of the license whose current version is `identifier`, with the
     items changed as given; the old version becomes superseded (and so is its status entry: the
     license status list is signed again under its lock)."""
-    lock_status_list(session, LICENSES)
+    lock_status_list(session, LICENSES, LICENSES.first_list_id)
     version = find_version(session, identifier)
     record = _own_license(session, department, version)
     if record.status == LicenseState.REVOKED:
@@ -232,7 +233,7 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     new = _new_version(session, library, record, license_type, holder=holder, items=items,
                        supersedes=version.identifier, now=now, valid_from=now, valid_until=until)
     session.flush()
-    sign_locked_list(session, LICENSES, library.status_list, now)
+    sign_locked_list(session, LICENSES, LICENSES.first_list_id, library.status_list, now)
     return new
 
 
@@ -242,7 +243,7 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     if reason not in REVOCATION_REASONS or reason == "superseded":
         allowed = ", ".join(code for code in REVOCATION_REASONS if code != "superseded")
         raise InvalidInput("reason", f"one of {allowed}")
-    lock_status_list(session, LICENSES)
+    lock_status_list(session, LICENSES, LICENSES.first_list_id)
     record = _own_license(session, department, find_version(session, identifier))
     current = current_version(session, record)
     if record.status == LicenseState.REVOKED:
@@ -251,7 +252,7 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     record.status = LicenseState.REVOKED
     current.status, current.revoked_at, current.revocation_reason = LicenseState.REVOKED, now, reason
     session.flush()
-    sign_locked_list(session, LICENSES, library.status_list, library.clock())
+    sign_locked_list(session, LICENSES, LICENSES.first_list_id, library.status_list, library.clock())
     return current
 
 
@@ -356,17 +357,17 @@ def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecor
                  holder: HeldBy, items: Mapping[str, Any],
                  supersedes: str | None, now: datetime, valid_from: datetime,
                  valid_until: datetime | None) -> LicenseVersionRecord:
-    index = allocate_entry(session, LICENSES)
+    entry = allocate_entry(session, LICENSES)
     department = library.catalog.departments[record.issuer_department]
     content = build_license_content(
         license_type=license_type, department=department, holder=holder, items=items, serial=record.serial,
-        version=record.current_version, supersedes=supersedes, status=StatusEntry(library.status_list.url(LICENSES), index),
+        version=record.current_version, supersedes=supersedes, status=StatusEntry(library.status_list.url(entry.list_id), entry.index),
         issued_at=now, valid_from=valid_from, valid_until=valid_until)
     credential = sign_license(content, _signer(session, library, record.issuer_department))
     version = LicenseVersionRecord(
         license_id=record.id, version=content.version, identifier=content.identifier, issued_at=content.issued_at,
         valid_from=content.valid_from, valid_until=content.valid_until, status=LicenseState.VALID,
-        status_index=index, credential_sealed=library.box.seal({"credential": credential}, content.identifier))
+        status_index=entry.index, credential_sealed=library.box.seal({"credential": credential}, content.identifier))
     session.add(version)
     session.flush()
     return version

@@ -1,0 +1,113 @@
+"""Certificates across several status lists, on SQLite and PostgreSQL: with the list capacity set
+small (the issuance context's kind of list, as an installation configures it), concurrent issuers
+fill list 1 and open lists 3 and 4; each certificate names its own list, which the server
+publishes at its own URL; a revocation re-signs only its list; the online verifier, the offline
+bundle of `mianzheng seal export-trust` with `mianzheng verify`, `mianzheng certificate
+status-list check` and the jobs all cover every list."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import update
+
+from api.certificate_services import build_issuance_context
+from api.database import standalone_session
+from api.jobs import sweep
+from api.runtime import Runtime
+from api.settings import Settings
+from core.base64url import b64url_decode
+from exchange.applications.leases import new_holder
+from exchange.certificate_records import IssuedCertificate
+from exchange.certificates.credential import content_from_claims
+from exchange.certificates.status_list import read_status_list
+from exchange.issuance import issue_certificate, revoke_certificate
+from exchange.sources.demo_data import sample_residents
+from exchange.status_lists import CERTIFICATES, StatusListRecord, stored_status_list
+from seals.registry import trust_store
+from tests.support.cli import cli_environment, run_cli
+
+ISSUANCES = 5
+CAPACITY = 2
+
+
+def _list_url(certificate: IssuedCertificate) -> str:
+    return content_from_claims(json.loads(b64url_decode(certificate.credential.split(".")[1]))).status.list_url
+
+
+def test_certificates_spread_over_lists_each_verified_against_its_own(settings: Settings, live_server: str,
+                                                                      tmp_path: Path) -> None:
+    current = Runtime.start(settings)
+    context = replace(build_issuance_context(current, *current.published_catalog()),
+                      certificate_lists=replace(CERTIFICATES, capacity=CAPACITY))
+    [resident] = sample_residents(settings.sources_dir, 1)
+
+    def issue(number: int) -> IssuedCertificate:
+        return issue_certificate(context, resident.name, resident.id_number, "HOUSEHOLD_REGISTRATION", f"开具 {number}")
+
+    with ThreadPoolExecutor(3) as pool:
+        issued = list(pool.map(issue, range(ISSUANCES)))
+
+    assert Counter(c.status_list for c in issued) == {1: CAPACITY, 3: CAPACITY, 4: 1}
+    assert len({(c.status_list, c.status_index) for c in issued}) == ISSUANCES
+    for certificate in issued:  # each names its own list; list 1 keeps the address it always had
+        assert _list_url(certificate) == context.status_list.url(certificate.status_list)
+    assert context.status_list.url(1).endswith("/api/v1/status-lists/1")
+
+    with standalone_session(settings.database_url) as session:
+        trust, now = trust_store(session), datetime.now(timezone.utc)
+        before = {list_id: stored_status_list(session, list_id) for list_id in (1, 3, 4)}
+        [revoked] = [c for c in issued if c.status_list == 3][:1]
+        revoke_certificate(session, context.status_list, revoked.identifier, revoked.issuer_department,
+                           "data_changed", now)
+    with standalone_session(settings.database_url) as session:
+        after = {list_id: stored_status_list(session, list_id) for list_id in (1, 3, 4)}
+    assert after[1] == before[1] and after[4] == before[4] and after[3] != before[3]  # only its list re-signed
+
+    published = httpx.get(f"{live_server}/api/v1/status-lists/3")
+    assert published.status_code == 200
+    list_3 = read_status_list(published.text, trust, now=now)
+    assert list_3.names(_list_url(revoked)) and list_3.revoked_indexes() == {revoked.status_index}
+    for unknown in ("9", "99999999999"):
+        assert httpx.get(f"{live_server}/api/v1/status-lists/{unknown}").status_code == 404
+    license_list = httpx.get(f"{live_server}/api/v1/status-lists/2")  # still the licenses' own list
+    assert read_status_list(license_list.text, trust, now=now).names(context.status_list.url(2))
+
+    for certificate in issued:  # the online service picks each certificate's list
+        verdict = httpx.post(f"{live_server}/api/v1/verify", json={"credential": certificate.credential}).json()
+        codes = {check["check"]: check["code"] for check in verdict["checks"]}
+        expected = "certificate_revoked" if certificate is revoked else "certificate_not_revoked"
+        assert codes["certificate_status"] == expected, (certificate.status_list, codes)
+
+    env = cli_environment(settings.database_url, settings.var_dir)
+    trust_dir = tmp_path / "trust"
+    exported = run_cli(env, "seal", "export-trust", str(trust_dir))
+    assert exported.returncode == 0 and "电子证明状态列表 3 份" in exported.stdout, exported.stdout + exported.stderr
+    for certificate in (revoked, next(c for c in issued if c.status_list == 4), issued[0]):
+        held = tmp_path / f"{certificate.serial}.jws"
+        held.write_text(certificate.credential, encoding="ascii")
+        offline = run_cli(env, "verify", str(held), "--trust", str(trust_dir))
+        if certificate is revoked:
+            assert offline.returncode == 1 and "证明已被出具单位撤销" in offline.stdout, offline.stdout
+        else:
+            assert offline.returncode == 0 and "证明有效" in offline.stdout, offline.stdout
+
+    check = run_cli(env, "certificate", "status-list", "check")
+    assert check.returncode == 0 and "共 3 份状态列表，已撤销电子证明 1 张；状态列表漏记 0 张" in check.stdout, check.stdout
+
+    with standalone_session(settings.database_url) as session:  # every list close to its expiry
+        session.execute(update(StatusListRecord).values(token_expires_at=now + timedelta(hours=1)))
+    assert sweep(current, new_holder(), 30.0).status_list_signed
+    with standalone_session(settings.database_url) as session:
+        for list_id in (1, 3, 4):
+            renewed = read_status_list(stored_status_list(session, list_id) or "", trust, now=now + timedelta(hours=12))
+            assert renewed.names(context.status_list.url(list_id))
+        assert read_status_list(stored_status_list(session, 3) or "", trust, now=now).revoked_indexes() == {
+            revoked.status_index}
+    current.engine.dispose()
