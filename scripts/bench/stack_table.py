@@ -2,15 +2,15 @@
 per-round ratios, printed in Markdown.
 
     python scripts/bench/stack_table.py [--rounds 3] [--seconds 3] [--postgres-url URL]
-                                        [--audit-entries 100000] [--profile]
+                                        [--audit-entries 1000000] [--profile]
 
 Rows (every served row drives gunicorn, as `mianzheng serve` runs it, with wrk):
 - signed exchange answers/s at 1, 8 and 32 clients (and p99 at 8) vs `GET /healthz` of the same app;
 - `mianzheng audit verify` (the command, one process per CPU on a long log) entries/s vs a plain
   DB-API cursor + hashlib over the same rows in one process, and the command's peak memory per
   process (audit_bench.py: this row alone, on a log of any length);
-- server memory (RSS summed over gunicorn's process tree: arbiter, 2 workers, the jobs process)
-  vs a minimal Flask app served by gunicorn with 2 workers;
+- server memory (RSS and PSS summed over gunicorn's process tree: arbiter, 2 workers, the jobs
+  process; and per process) vs a minimal Flask app served by gunicorn with 2 workers;
 - warm `scripts/serve` to its first `/healthz` vs the minimal Flask app's gunicorn to its first answer.
 Each runs on SQLite, and on PostgreSQL too when --postgres-url names an empty database (it is
 filled). Certificate issuance and verification rows: certificates_bench.py; 公租房 decisions:
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0, help="per load measurement")
     parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database to fill")
-    parser.add_argument("--audit-entries", type=int, default=100_000)
+    parser.add_argument("--audit-entries", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="print the top functions of in-process rows")
     args = parser.parse_args()
     require_wrk()
@@ -102,7 +102,7 @@ def exchange_rows(database: str, settings: Settings, minimal: Path, args: argpar
                 trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
                 exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, lua)
                 rounds[clients].append((exchange.rate, trivial.rate, exchange.p99))
-        ours_memory = _tree_rss(server.pid)  # `mianzheng serve` is gunicorn's arbiter
+        ours_memory = _tree_memory(server.pid)  # `mianzheng serve` is gunicorn's arbiter
     baseline_memory = _minimal_memory(minimal)
     ours = " / ".join(f"{statistics.median(r[0] for r in rounds[c]):,.0f}" for c in CLIENTS)
     raw = " / ".join(f"{statistics.median(r[1] for r in rounds[c]):,.0f}" for c in CLIENTS)
@@ -111,8 +111,9 @@ def exchange_rows(database: str, settings: Settings, minimal: Path, args: argpar
     return [
         f"| signed exchange answers/s, {database}, 1 / 8 / 32 clients | {ours} per s; p99 at 8 clients "
         f"{p99:.0f} ms | `/healthz` {raw} per s | {ratio} |",
-        f"| server memory, 2 workers + jobs, {database} | {ours_memory / 2**20:.0f} MB | minimal Flask app, "
-        f"2 workers, {baseline_memory / 2**20:.0f} MB | {ours_memory / baseline_memory:.1f}× |",
+        f"| server memory, 2 workers + jobs, {database} | {_memory_text(ours_memory)} | minimal Flask app, "
+        f"2 workers, {_memory_text(baseline_memory)} | {_total(ours_memory, 0) / _total(baseline_memory, 0):.1f}× "
+        f"(PSS {_total(ours_memory, 1) / _total(baseline_memory, 1):.1f}×) |",
     ]
 
 
@@ -243,7 +244,7 @@ def _minimal_memory(minimal: Path) -> int:
     with _running(process, base, probe="/healthz"):
         for _ in range(50):
             httpx.get(f"{base}/healthz")
-        return _tree_rss(process.pid)
+        return _tree_memory(process.pid)
 
 
 def _time_to_healthz(command: list[str], port: int, env: dict[str, str], cwd: Path) -> float:
@@ -286,17 +287,34 @@ def _running(process: subprocess.Popen[bytes], base: str, probe: str = "/readyz"
         _stop(process)
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident memory (bytes) of `pid` and all its descendants."""
-    total = 0
+Memory = list[tuple[int, int]]
+"""(RSS, PSS) in bytes of each process of a tree, the root first."""
+
+
+def _tree_memory(pid: int) -> Memory:
+    """Resident (RSS) and proportional (PSS: shared pages divided among their processes) memory of
+    `pid` and each of its descendants. RSS counts the pages a forked worker shares with the
+    arbiter once per process; PSS counts them once in all."""
+    found: Memory = []
     pending = [pid]
     while pending:
-        current = pending.pop()
-        status = Path(f"/proc/{current}/status").read_text()
-        total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+        current = pending.pop(0)
+        rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
+        found.append(tuple(next(int(line.split()[1]) * 1024 for line in rollup if line.startswith(field))
+                           for field in ("Rss:", "Pss:")))  # type: ignore[arg-type]
         for task in Path(f"/proc/{current}/task").iterdir():
             pending += [int(child) for child in (task / "children").read_text().split()]
-    return total
+    return found
+
+
+def _total(memory: Memory, column: int) -> int:
+    return sum(process[column] for process in memory)
+
+
+def _memory_text(memory: Memory) -> str:
+    """Totals, then each process (root first) as RSS/PSS in MB."""
+    each = ", ".join(f"{rss / 2**20:.0f}/{pss / 2**20:.0f}" for rss, pss in memory)
+    return f"RSS {_total(memory, 0) / 2**20:.0f} MB, PSS {_total(memory, 1) / 2**20:.0f} MB (per process RSS/PSS: {each})"
 
 
 if __name__ == "__main__":
