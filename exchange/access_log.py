@@ -475,7 +475,7 @@ def _hashes_to(stored_hash: str, prev_hash: str, seq: int, stamp: str | None, va
     written into `_CANONICAL_TEMPLATE` directly, the same bytes `canonical_entry` makes; anything
     else, and any entry that does not match that way, is hashed again by `entry_hash` itself
     from the recorded_at the ORM reads, so the verdict is always `entry_hash`'s."""
-    if seq.__class__ is int and stamp is not None and prev_hash.__class__ is str:
+    if seq.__class__ is int and stamp is not None and prev_hash.__class__ is str and prev_hash.isascii():
         try:
             slots: list[Any] = [_JSON_STRING(value) if value is not None else "null" for value in (stamp, *values)]
         except TypeError:  # a value that is not a string: hashed by entry_hash below
