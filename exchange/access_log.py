@@ -22,6 +22,8 @@ appends in a transaction of its own and retries a few times when an append loses
 from __future__ import annotations
 
 import hashlib
+import json
+import operator
 import random
 import re
 import time
@@ -32,7 +34,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, String, Text, event, func, select, text
+from sqlalchemy import (BigInteger, ColumnElement, Connection, Row, String, Text, event, func, literal_column, null,
+                        select, text)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -326,44 +329,164 @@ def chain_head(session: Session) -> ChainHead | None:
     return ChainHead(row.seq, row.entry_hash) if row else None
 
 
-def verify_chain(session: Session, *, expected_head: ChainHead | None = None) -> ChainVerdict:
+def verify_chain(session: Session, *, expected_head: ChainHead | None = None,
+                 segments: int = 1) -> ChainVerdict:
     """Recompute the whole chain; name the first bad sequence number and the fault.
 
     `expected_head` is a head recorded earlier (an anchor): the chain must still contain it.
+    `segments`: check the sequence range in that many consecutive segments, one after the
+    other, joined as `join_segments` does (the same verdict; `exchange.access_log_audit`
+    checks segments in parallel processes).
     """
+    connection = session.connection()
+    last = connection.scalar(select(func.max(AccessRecord.seq)))
+    return join_segments([check_segment(connection, first, end, expected_head)
+                          for first, end in segment_bounds(last, segments)], expected_head)
+
+
+def segment_bounds(last: int | None, segments: int) -> list[tuple[int, int]]:
+    """The sequence range 1..`last` cut into at most `segments` consecutive (first, last) pairs;
+    none for an empty log. The first segment also takes any entry numbered below 1."""
+    if last is None:
+        return []
+    size = max(1, -(-last // segments))
+    return [(first, min(last, first + size - 1)) for first in range(1, max(last, 1) + 1, size)]
+
+
+@dataclass(frozen=True)
+class SegmentCheck:
+    """What checking the entries `first`..`last` found. The link of its first entry to the
+    entry before is left to `join_segments`; everything else is checked in sequence order."""
+
+    first: int
+    entries: int
+    """Entries found in order and intact from `first` on, before any fault."""
+    head: ChainHead | None
+    """The last of those entries."""
+    first_prev_hash: str | None
+    """The stored `prev_hash` of entry `first`, when it was found and its content hashes."""
+    first_bad_seq: int | None = None
+    fault: ChainFault | None = None
+    anchor_seen: bool = False
+
+
+def check_segment(connection: Connection, first: int, last: int,
+                  expected_head: ChainHead | None) -> SegmentCheck:
+    """Check entries `first`..`last` (and below 1 when `first` is 1) in sequence order."""
+    previous: str | None = None
+    first_prev_hash: str | None = None
+    count = 0
+    anchor_seen = False
+
+    def found(seq: int | None = None, fault: ChainFault | None = None) -> SegmentCheck:
+        head = ChainHead(first + count - 1, previous) if previous is not None else None
+        return SegmentCheck(first, count, head, first_prev_hash, seq, fault, anchor_seen)
+
+    for expected_seq, (seq, stamp, prev_hash, stored_hash, *values) in enumerate(
+            _stream_entries(connection, first, last), start=first):
+        if seq != expected_seq:
+            return found(expected_seq, ChainFault.MISSING_ENTRY)
+        if not _hashes_to(stored_hash, prev_hash, seq, stamp, values, connection):
+            return found(seq, ChainFault.CONTENT_CHANGED)
+        if previous is None:
+            first_prev_hash = prev_hash
+        elif prev_hash != previous:
+            return found(seq, ChainFault.BROKEN_LINK)
+        if expected_head is not None and seq == expected_head.seq:
+            if stored_hash != expected_head.entry_hash:
+                return found(seq, ChainFault.HEAD_MISMATCH)
+            anchor_seen = True
+        previous = stored_hash
+        count += 1
+    if first + count <= last:  # the segment's last entries are gone
+        return found(first + count, ChainFault.MISSING_ENTRY)
+    return found()
+
+
+def join_segments(checks: list[SegmentCheck], expected_head: ChainHead | None) -> ChainVerdict:
+    """The verdict on the whole chain from its consecutive segments: each segment's first entry
+    must link to the last entry of the one before (to the genesis hash for the first), and the
+    first fault in sequence order is the chain's."""
     previous = GENESIS_HASH
     count = 0
     head: ChainHead | None = None
     anchor_seen = expected_head is None
-    for expected_seq, (seq, recorded_at, prev_hash, stored_hash, *values) in enumerate(_stream_entries(session), start=1):
-        if seq != expected_seq:
-            return ChainVerdict(count, head, expected_seq, ChainFault.MISSING_ENTRY)
-        if entry_hash(prev_hash, seq, recorded_at, dict(zip(ENTRY_FIELDS, values))) != stored_hash:
-            return ChainVerdict(count, head, seq, ChainFault.CONTENT_CHANGED)
-        if prev_hash != previous:
-            return ChainVerdict(count, head, seq, ChainFault.BROKEN_LINK)
-        if expected_head is not None and seq == expected_head.seq:
-            if stored_hash != expected_head.entry_hash:
-                return ChainVerdict(count, head, seq, ChainFault.HEAD_MISMATCH)
-            anchor_seen = True
-        previous = stored_hash
-        count += 1
-        head = ChainHead(seq, stored_hash)
+    for check in checks:
+        if check.first_prev_hash is not None and check.first_prev_hash != previous:
+            return ChainVerdict(count, head, check.first, ChainFault.BROKEN_LINK)
+        count += check.entries
+        head = check.head or head
+        if check.fault is not None:
+            return ChainVerdict(count, head, check.first_bad_seq, check.fault)
+        anchor_seen = anchor_seen or check.anchor_seen
+        previous = head.entry_hash if head else previous
     if not anchor_seen:
         assert expected_head is not None
         return ChainVerdict(count, head, (head.seq + 1) if head else 1, ChainFault.HEAD_MISMATCH)
     return ChainVerdict(count, head)
 
 
-def _stream_entries(session: Session) -> Iterator[Row[Any]]:
-    """Every entry in sequence order as a plain row (seq, recorded_at, prev_hash, entry_hash, then
-    the ENTRY_FIELDS), fetched in batches through a server-side cursor where the database has one,
-    so memory stays bounded however long the log is."""
-    columns = [getattr(AccessRecord, name) for name in ("seq", "recorded_at", "prev_hash", "entry_hash", *ENTRY_FIELDS)]
-    rows = session.connection().execute(select(*columns).order_by(AccessRecord.seq),
-                                        execution_options={"stream_results": True, "yield_per": _VERIFY_BATCH})
+def _stream_entries(connection: Connection, first: int, last: int) -> Iterator[Row[Any]]:
+    """Entries `first`..`last` (and below 1 when `first` is 1) in sequence order as plain rows:
+    seq, the canonical text of recorded_at or None (`_stamp_text`), prev_hash, entry_hash, then
+    the ENTRY_FIELDS as stored; fetched in batches through a server-side cursor where the
+    database has one, so memory stays bounded however long the log is."""
+    bounds = [AccessRecord.seq <= last] + ([AccessRecord.seq >= first] if first > 1 else [])
+    columns = [AccessRecord.seq, _stamp_text(connection.dialect.name), AccessRecord.prev_hash,
+               AccessRecord.entry_hash, *(getattr(AccessRecord, name) for name in ENTRY_FIELDS)]
+    rows = connection.execute(select(*columns).where(*bounds).order_by(AccessRecord.seq),
+                              execution_options={"stream_results": True, "yield_per": _VERIFY_BATCH})
     for batch in rows.partitions():
         yield from batch
+
+
+_SQLITE_STORED_TIME = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]"
+"""How SQLite holds a recorded_at as the log writes it (UTC, microseconds)."""
+
+
+def _stamp_text(dialect: str) -> ColumnElement[str | None]:
+    """recorded_at as the chain's canonical text, made by the database (cheaper than a datetime
+    per row), or NULL where the stored value has another shape: that entry is then hashed from
+    its datetime as the ORM reads it."""
+    if dialect == "sqlite":
+        return literal_column(f"CASE WHEN recorded_at GLOB '{_SQLITE_STORED_TIME}' "
+                              "THEN substr(recorded_at, 1, 10) || 'T' || substr(recorded_at, 12) || 'Z' END", String)
+    if dialect == "postgresql":
+        return literal_column("""to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", String)
+    return null()
+
+
+_CANONICAL_KEYS = sorted(("v", "seq", "recorded_at", *ENTRY_FIELDS))
+_CANONICAL_TEMPLATE = "{" + ",".join(
+    canonical_json(key).decode() + ":" + ("%d" if key == "seq" else
+                                          canonical_json(FORMAT_VERSION).decode() if key == "v" else "%s")
+    for key in _CANONICAL_KEYS) + "}"
+"""`canonical_entry` as a %-template: seq as %d, recorded_at and each field as its JSON string."""
+_TEMPLATE_SLOTS = operator.itemgetter(*(
+    ("recorded_at", *ENTRY_FIELDS, "seq").index(key) for key in _CANONICAL_KEYS if key != "v"))
+"""From [recorded_at, *ENTRY_FIELDS, seq] to the template's order."""
+_JSON_STRING: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+"""What canonical_json writes for a string (the C version where the interpreter has it)."""
+
+
+def _hashes_to(stored_hash: str, prev_hash: str, seq: int, stamp: str | None, values: list[Any],
+               connection: Connection) -> bool:
+    """Whether the entry hashes to `stored_hash`, as `entry_hash` computes it. Plain strings are
+    written into `_CANONICAL_TEMPLATE` directly, the same bytes `canonical_entry` makes; anything
+    else, and any entry that does not match that way, is hashed again by `entry_hash` itself
+    from the recorded_at the ORM reads, so the verdict is always `entry_hash`'s."""
+    if seq.__class__ is int and stamp is not None and prev_hash.__class__ is str and prev_hash.isascii():
+        try:
+            slots: list[Any] = [_JSON_STRING(value) if value is not None else "null" for value in (stamp, *values)]
+        except TypeError:  # a value that is not a string: hashed by entry_hash below
+            pass
+        else:
+            slots.append(seq)
+            if hashlib.sha256((prev_hash + _CANONICAL_TEMPLATE % _TEMPLATE_SLOTS(slots)).encode()).hexdigest() \
+                    == stored_hash:
+                return True
+    recorded_at = connection.scalar(select(AccessRecord.recorded_at).where(AccessRecord.seq == seq))
+    return entry_hash(prev_hash, seq, recorded_at, dict(zip(ENTRY_FIELDS, values))) == stored_hash
 
 
 def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, offset: int = 0) -> AccessPage:

@@ -1,15 +1,17 @@
 """`mianzheng audit ...`: the auditor's check that the access log was not altered.
 
-`audit verify` recomputes the whole hash chain. Exit 0: intact (the head is printed, to be
-recorded elsewhere as an anchor); exit 1: the first bad entry is named on stderr.
+`audit verify` recomputes the whole hash chain (a long one in one process per CPU). Exit 0:
+intact (the head is printed, to be recorded elsewhere as an anchor); exit 1: the first bad entry
+is named on stderr.
 """
 
 from __future__ import annotations
 
 import click
 
-from api.cli.context import CliError, database_session
-from exchange.access_log import ChainFault, ChainHead, verify_chain
+from api.cli.context import CliError, settings
+from exchange.access_log import ChainFault, ChainHead
+from exchange.access_log_audit import verify_chain_in_processes
 from exchange.errors import InvalidInput
 
 FAULT_ZH = {
@@ -34,8 +36,7 @@ def verify_command(expected: str | None) -> None:
         anchor = ChainHead.parse(expected) if expected else None
     except InvalidInput:
         raise click.BadParameter("应为 序号:摘要，例如 42:9f86d0…（64 位十六进制）", param_hint="--head") from None
-    with database_session() as session:
-        verdict = verify_chain(session, expected_head=anchor)
+    verdict = verify_chain_in_processes(settings().database_url, expected_head=anchor)
     if not verdict.intact:
         assert verdict.fault is not None
         raise CliError(f"访问日志第 {verdict.first_bad_seq} 条{FAULT_ZH[verdict.fault]}；"

@@ -2,21 +2,23 @@
 per-round ratios, printed in Markdown.
 
     python scripts/bench/stack_table.py [--rounds 3] [--seconds 3] [--postgres-url URL]
-                                        [--audit-entries 100000] [--profile]
+                                        [--audit-entries 1000000] [--profile]
 
 Rows (every served row drives gunicorn, as `mianzheng serve` runs it, with wrk):
 - signed exchange answers/s at 1, 8 and 32 clients (and p99 at 8) vs `GET /healthz` of the same app;
-- `mianzheng audit verify` entries/s vs a plain DB-API cursor + hashlib over the same rows, and the
-  peak memory of the `mianzheng audit verify` process;
-- server memory (RSS summed over gunicorn's process tree: arbiter, 2 workers, the jobs process)
-  vs a minimal Flask app served by gunicorn with 2 workers;
+- `mianzheng audit verify` (the command, one process per CPU on a long log) entries/s vs a plain
+  DB-API cursor + hashlib over the same rows in one process, and the command's peak memory per
+  process (audit_bench.py: this row alone, on a log of any length);
+- server memory (RSS and PSS summed over gunicorn's process tree: arbiter, 2 workers, the jobs
+  process; and per process) vs a minimal Flask app served by gunicorn with 2 workers;
 - warm `scripts/serve` to its first `/healthz` vs the minimal Flask app's gunicorn to its first answer.
 Each runs on SQLite, and on PostgreSQL too when --postgres-url names an empty database (it is
 filled). Certificate issuance and verification rows: certificates_bench.py; 公租房 decisions:
 applications_bench.py.
 
 --profile prints the top functions (cProfile, cumulative time) of the in-process rows (audit
-verify); for the served rows, profile a worker with `py-spy top --pid PID` while the row runs.
+verify: its per-entry work, in one process); for the served rows, profile a worker with
+`py-spy top --pid PID` while the row runs.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0, help="per load measurement")
     parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database to fill")
-    parser.add_argument("--audit-entries", type=int, default=100_000)
+    parser.add_argument("--audit-entries", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="print the top functions of in-process rows")
     args = parser.parse_args()
     require_wrk()
@@ -100,7 +102,7 @@ def exchange_rows(database: str, settings: Settings, minimal: Path, args: argpar
                 trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
                 exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, lua)
                 rounds[clients].append((exchange.rate, trivial.rate, exchange.p99))
-        ours_memory = _tree_rss(server.pid)  # `mianzheng serve` is gunicorn's arbiter
+        ours_memory = _tree_memory(server.pid)  # `mianzheng serve` is gunicorn's arbiter
     baseline_memory = _minimal_memory(minimal)
     ours = " / ".join(f"{statistics.median(r[0] for r in rounds[c]):,.0f}" for c in CLIENTS)
     raw = " / ".join(f"{statistics.median(r[1] for r in rounds[c]):,.0f}" for c in CLIENTS)
@@ -109,25 +111,30 @@ def exchange_rows(database: str, settings: Settings, minimal: Path, args: argpar
     return [
         f"| signed exchange answers/s, {database}, 1 / 8 / 32 clients | {ours} per s; p99 at 8 clients "
         f"{p99:.0f} ms | `/healthz` {raw} per s | {ratio} |",
-        f"| server memory, 2 workers + jobs, {database} | {ours_memory / 2**20:.0f} MB | minimal Flask app, "
-        f"2 workers, {baseline_memory / 2**20:.0f} MB | {ours_memory / baseline_memory:.1f}× |",
+        f"| server memory, 2 workers + jobs, {database} | {_memory_text(ours_memory)} | minimal Flask app, "
+        f"2 workers, {_memory_text(baseline_memory)} | {_total(ours_memory, 0) / _total(baseline_memory, 0):.1f}× "
+        f"(PSS {_total(ours_memory, 1) / _total(baseline_memory, 1):.1f}×) |",
     ]
 
 
 def audit_rows(database: str, settings: Settings, args: argparse.Namespace) -> list[str]:
-    """`audit verify` entries/s vs a plain cursor + hashlib, and the CLI's peak memory."""
+    """`mianzheng audit verify` (the command, in its own process tree) entries/s vs a plain cursor +
+    hashlib in one process, and the command's peak memory per process."""
     engine = create_engine(settings.database_url)
-    fill_access_log(engine, args.audit_entries)
-    ours, raw = [], []
+    entries = fill_access_log(engine, args.audit_entries)
+    ours, raw, peaks = [], [], []
     for _ in range(args.rounds):
-        ours.append(_rate(lambda: _verify(engine), args.audit_entries, args.profile and not ours))
-        raw.append(_rate(lambda: _raw_chain(engine), args.audit_entries, False))
-    peak = _cli_peak_rss(settings, ["audit", "verify"])
+        elapsed, peak = _cli_run(settings, ["audit", "verify"])
+        ours.append(entries / elapsed)
+        peaks.append(peak)
+        raw.append(_rate(lambda: _raw_chain(engine), entries, False))
+    if args.profile:  # the per-entry work of one process; the command splits the same work across CPUs
+        _rate(lambda: _verify(engine), entries, True)
     engine.dispose()
     ratio = statistics.median(o / r for o, r in zip(ours, raw))
-    return [f"| `mianzheng audit verify`, {args.audit_entries:,} entries, {database} | "
-            f"{statistics.median(ours):,.0f} entries/s; CLI peak RSS {peak / 2**20:.0f} MB | plain cursor + hashlib "
-            f"{statistics.median(raw):,.0f}/s | {ratio:.2f} |"]
+    return [f"| `mianzheng audit verify`, {entries:,} entries, {database} | "
+            f"{statistics.median(ours):,.0f} entries/s; peak RSS {max(peaks) / 2**20:.0f} MB per process | plain "
+            f"cursor + hashlib, one process, {statistics.median(raw):,.0f}/s | {ratio:.2f} |"]
 
 
 def startup_rows(database: str, settings: Settings, minimal: Path, args: argparse.Namespace) -> list[str]:
@@ -146,14 +153,15 @@ def startup_rows(database: str, settings: Settings, minimal: Path, args: argpars
             f"Flask + gunicorn {statistics.median(raw):.2f} s | {ratio:.1f}× |"]
 
 
-def fill_access_log(engine, entries: int, batch: int = 10_000) -> None:  # type: ignore[no-untyped-def]
-    """Append `entries` chained entries after the current head, in batches (hashes as the log makes them)."""
+def fill_access_log(engine, entries: int, batch: int = 10_000) -> int:  # type: ignore[no-untyped-def]
+    """Append chained entries after the current head (hashes as the log makes them), in batches,
+    until the log holds at least `entries`; returns how many it holds."""
     with engine.begin() as connection:
         head = connection.execute(text("SELECT seq, entry_hash FROM access_log ORDER BY seq DESC LIMIT 1")).first()
         seq, previous = (head[0], head[1]) if head else (0, GENESIS_HASH)
         start = datetime(2026, 1, 1, tzinfo=timezone.utc)
         rows = []
-        for n in range(seq + 1, seq + entries + 1):
+        for n in range(seq + 1, entries + 1):
             at = start + timedelta(milliseconds=n)
             values = {"outcome": "allowed", "reason": None, "request_id": f"bench-{n}", "client_id": "0123456789abcdef",
                       "consumer_department": "ZJ", "caseworker_id": "zj-0042", "case_number": f"GZF-{n}",
@@ -168,6 +176,7 @@ def fill_access_log(engine, entries: int, batch: int = 10_000) -> None:  # type:
                 rows = []
         if rows:
             connection.execute(insert(AccessRecord), rows)
+    return max(seq, entries)
 
 
 def _verify(engine) -> None:  # type: ignore[no-untyped-def]
@@ -205,16 +214,23 @@ def _rate(operation: Callable[[], None], entries: int, profile: bool) -> float:
     return entries / elapsed
 
 
-def _cli_peak_rss(settings: Settings, command: list[str]) -> int:
-    """Peak resident memory (bytes) of one `mianzheng` command."""
+_PEAK_OF_CHILD = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)"
+                  ".returncode; print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
+"""Runs a command and prints its peak RSS (KiB, the largest of its processes). A process keeps the
+peak of the one it was forked from across exec, so the command is started from this small one."""
+
+
+def _cli_run(settings: Settings, command: list[str]) -> tuple[float, int]:
+    """Wall time (s) and peak resident memory (bytes, of the largest of its processes) of one
+    `mianzheng` command."""
     env = {**os.environ, "MIANZHENG_VAR_DIR": str(settings.var_dir), "MIANZHENG_DATABASE_URL": settings.database_url}
-    process = subprocess.Popen([str(Path(sys.executable).with_name("mianzheng")), *command], env=env,
-                               stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        sys.exit(f"mianzheng {' '.join(command)} exited with {process.returncode}")
-    return usage.ru_maxrss * 1024
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, str(Path(sys.executable).with_name("mianzheng")),
+                             *command], env=env, stdout=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode:
+        sys.exit(f"mianzheng {' '.join(command)} exited with {result.returncode}")
+    return elapsed, int(result.stdout.split()[-1]) * 1024
 
 
 def _minimal_command(port: int) -> list[str]:
@@ -228,7 +244,7 @@ def _minimal_memory(minimal: Path) -> int:
     with _running(process, base, probe="/healthz"):
         for _ in range(50):
             httpx.get(f"{base}/healthz")
-        return _tree_rss(process.pid)
+        return _tree_memory(process.pid)
 
 
 def _time_to_healthz(command: list[str], port: int, env: dict[str, str], cwd: Path) -> float:
@@ -271,17 +287,34 @@ def _running(process: subprocess.Popen[bytes], base: str, probe: str = "/readyz"
         _stop(process)
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident memory (bytes) of `pid` and all its descendants."""
-    total = 0
+Memory = list[tuple[int, int]]
+"""(RSS, PSS) in bytes of each process of a tree, the root first."""
+
+
+def _tree_memory(pid: int) -> Memory:
+    """Resident (RSS) and proportional (PSS: shared pages divided among their processes) memory of
+    `pid` and each of its descendants. RSS counts the pages a forked worker shares with the
+    arbiter once per process; PSS counts them once in all."""
+    found: Memory = []
     pending = [pid]
     while pending:
-        current = pending.pop()
-        status = Path(f"/proc/{current}/status").read_text()
-        total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+        current = pending.pop(0)
+        rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
+        found.append(tuple(next(int(line.split()[1]) * 1024 for line in rollup if line.startswith(field))
+                           for field in ("Rss:", "Pss:")))  # type: ignore[arg-type]
         for task in Path(f"/proc/{current}/task").iterdir():
             pending += [int(child) for child in (task / "children").read_text().split()]
-    return total
+    return found
+
+
+def _total(memory: Memory, column: int) -> int:
+    return sum(process[column] for process in memory)
+
+
+def _memory_text(memory: Memory) -> str:
+    """Totals, then each process (root first) as RSS/PSS in MB."""
+    each = ", ".join(f"{rss / 2**20:.0f}/{pss / 2**20:.0f}" for rss, pss in memory)
+    return f"RSS {_total(memory, 0) / 2**20:.0f} MB, PSS {_total(memory, 1) / 2**20:.0f} MB (per process RSS/PSS: {each})"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from exchange.access_log import (
     AccessRecord,
     ChainFault,
     ChainHead,
+    ChainVerdict,
     Outcome,
     append_access,
     chain_head,
@@ -26,6 +27,7 @@ from exchange.access_log import (
     record_decided_access,
     verify_chain,
 )
+from exchange.access_log_audit import verify_chain_in_processes
 from exchange.clients import register_client
 from exchange.consent import Channel, ConsentRequest, grant_consent, list_consents
 from exchange.errors import InvalidInput
@@ -127,6 +129,100 @@ def test_truncation_is_detected_against_an_anchored_head(session: Session) -> No
     assert verify_chain(session).intact  # without an anchor, a cut tail looks like a shorter log
     verdict = verify_chain(session, expected_head=anchor)
     assert (verdict.first_bad_seq, verdict.fault) == (5, ChainFault.HEAD_MISMATCH)
+
+
+SEGMENT_TAMPERING = {
+    "edit-last-of-a-segment": "UPDATE access_log SET purpose = '改过的用途' WHERE seq = 3",
+    "edit-to-a-number": "UPDATE access_log SET case_number = 123 WHERE seq = 5",
+    "delete-last-of-a-segment": "DELETE FROM access_log WHERE seq = 3",
+    "delete-first-of-a-segment": "DELETE FROM access_log WHERE seq = 4",
+    "delete-a-whole-segment": "DELETE FROM access_log WHERE seq BETWEEN 4 AND 6",
+    "swap-across-a-boundary": "UPDATE access_log SET seq = -3 WHERE seq = 3; UPDATE access_log SET seq = 3 WHERE seq = 7; "
+                              "UPDATE access_log SET seq = 7 WHERE seq = -3",
+    "entry-before-the-first": "UPDATE access_log SET seq = 0 WHERE seq = 1",
+}
+
+
+@pytest.mark.parametrize("tamper", SEGMENT_TAMPERING.values(), ids=SEGMENT_TAMPERING.keys())
+def test_checking_in_segments_names_the_same_first_bad_entry(session: Session, tamper: str) -> None:
+    """Segments of 3 entries (1-3, 4-6, 7-9): what one walk from the first entry finds, the
+    segments joined find too, also where the damage sits on or across a boundary."""
+    _append(session, 9)
+    for statement in tamper.split("; "):
+        session.execute(text(statement))
+    session.commit()
+    whole = verify_chain(session)
+    assert not whole.intact
+    for segments in (2, 3, 4, 9):
+        assert verify_chain(session, segments=segments) == whole
+
+
+def test_a_rehashed_edit_at_a_segment_boundary_breaks_the_join(session: Session) -> None:
+    """Entry 3 edited and its hash recomputed is self-consistent; only the link from entry 4,
+    the first of the next segment, to entry 3 shows it."""
+    _append(session, 9)
+    record = session.get(AccessRecord, 3)
+    assert record is not None
+    record.purpose = "伪造"
+    record.entry_hash = entry_hash(record.prev_hash, record.seq, record.recorded_at, record.values())
+    session.commit()
+    for segments in (1, 3):
+        verdict = verify_chain(session, segments=segments)
+        assert (verdict.first_bad_seq, verdict.fault, verdict.entries) == (4, ChainFault.BROKEN_LINK, 3)
+        assert verdict.head == ChainHead(3, record.entry_hash)
+
+
+def test_segments_check_the_anchor_and_an_intact_chain_alike(session: Session) -> None:
+    _append(session, 7)
+    head = chain_head(session)
+    assert head is not None
+    middle = ChainHead(4, session.scalar(select(AccessRecord.entry_hash).where(AccessRecord.seq == 4)))
+    for segments in (1, 2, 3, 7, 20):
+        assert verify_chain(session, segments=segments) == ChainVerdict(7, head)
+        assert verify_chain(session, expected_head=middle, segments=segments) == ChainVerdict(7, head)
+        forged = verify_chain(session, expected_head=ChainHead(4, "f" * 64), segments=segments)
+        assert (forged.first_bad_seq, forged.fault, forged.entries) == (4, ChainFault.HEAD_MISMATCH, 3)
+        beyond = verify_chain(session, expected_head=ChainHead(8, "f" * 64), segments=segments)
+        assert (beyond.first_bad_seq, beyond.fault, beyond.entries) == (8, ChainFault.HEAD_MISMATCH, 7)
+
+
+def test_parallel_processes_name_the_same_first_bad_entry(session: Session, database_url: str) -> None:
+    _append(session, 12)
+    assert verify_chain_in_processes(database_url, processes=3, parallel_from=1) == verify_chain(session)
+    session.execute(text("DELETE FROM access_log WHERE seq = 5"))
+    session.commit()
+    verdict = verify_chain_in_processes(database_url, processes=3, parallel_from=1)
+    assert (verdict.first_bad_seq, verdict.fault, verdict.entries) == (5, ChainFault.MISSING_ENTRY, 4)
+
+
+@pytest.mark.parametrize("text_value", [
+    'quotes " and \\ backslash', "控制字符\n\t\r\b\f\x01\x1f\x7f", "\u2028\u2029 line separators",
+    "emoji 🏠 outside the BMP", "ending in a backslash\\", "", "%s %d %% not a format",
+], ids=["quotes", "control", "separators", "astral", "backslash", "empty", "percent"])
+def test_any_text_hashes_as_entry_hash_makes_it(session: Session, text_value: str) -> None:
+    """Verification writes the canonical form itself for speed; on any text it must agree with
+    `entry_hash`, both ways: intact as appended, and a one-character edit is caught."""
+    append_access(session, replace(_entry("c" * 64, 1), purpose=text_value, legal_basis=text_value),
+                  now=T0 + timedelta(microseconds=123_456))
+    session.commit()
+    assert verify_chain(session) == ChainVerdict(1, chain_head(session))
+    session.execute(text("UPDATE access_log SET legal_basis = :edited WHERE seq = 1"), {"edited": text_value + " "})
+    session.commit()
+    assert verify_chain(session).fault is ChainFault.CONTENT_CHANGED
+
+
+def test_a_time_stored_in_another_form_is_hashed_as_the_orm_reads_it(session: Session) -> None:
+    """The same instant written by another client in another text form (SQLite keeps text) is
+    the same entry; a different instant is not."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL stores a timestamp, not its text")
+    _append(session, 3)
+    session.execute(text("UPDATE access_log SET recorded_at = '2026-03-01 09:01:00' WHERE seq = 2"))
+    session.commit()
+    assert verify_chain(session).intact
+    session.execute(text("UPDATE access_log SET recorded_at = '2026-03-01 09:01:00.000001' WHERE seq = 2"))
+    session.commit()
+    assert (verify_chain(session).first_bad_seq, verify_chain(session).fault) == (2, ChainFault.CONTENT_CHANGED)
 
 
 def test_entries_for_subject_newest_first_and_paginated(session: Session, hash_key: bytes) -> None:
