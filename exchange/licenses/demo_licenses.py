@@ -66,7 +66,7 @@ def _licenses(population: Population, catalog: Catalog) -> Iterator[tuple[Licens
         code = _MARITAL_TYPES.get(record["marital_status"])
         if code in catalog.licenses:
             yield catalog.licenses[code], number, name or "", {**record, "certificate_no": f"J3307-{number[-8:]}"}
-    for index, person in enumerate(population.people):
+    for index, person in enumerate(population.people, start=population.first_person):
         yield from _derived(catalog, index, person, population.reference_date)
 
 

@@ -11,17 +11,18 @@ also records the seed and size it was made from (its `dataset` table).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from catalog.model import Catalog
+from catalog.model import Catalog, Proof
 from exchange.sources.contract import pulled_proofs
-from exchange.sources.demo_population import Person, Population, build_population
-from exchange.sources.demo_records import BUILDERS, as_of
-from exchange.sources.records import StoredRecord, department_database, read_dataset, write_sqlite_database
+from exchange.sources.demo_population import Person, Population, build_population, iter_population
+from exchange.sources.demo_records import BUILDERS
+from exchange.sources.records import RecordsDatabaseWriter, StoredRecord, department_database, read_dataset
 from exchange.sources.values import json_value
 
 DEFAULT_RESIDENTS = 10_000
@@ -45,22 +46,29 @@ def generate_demo_sources(
     second) is when the departments' data is current, so answers and certificates issued from
     freshly generated demo data are current too."""
     stamp = (snapshot_at or datetime.now(timezone.utc)).replace(microsecond=0)
-    population = replace(build_population(seed, residents), snapshot_at=stamp)
-    records: dict[str, list[StoredRecord]] = {}
-    for proof in pulled_proofs(catalog):
-        if proof.code not in BUILDERS:
-            raise ValueError(f"the demo data has no records for proof {proof.code}")
-        names = {item.name for item in proof.data_items}
-        held = records.setdefault(proof.department, [])
-        for subject_id, subject_name, values in BUILDERS[proof.code](population):
-            if set(values) != names:
-                raise ValueError(f"the demo records of {proof.code} do not have the catalog's data items")
-            record = {item.name: json_value(item, values[item.name]) for item in proof.data_items}
-            held.append(StoredRecord(proof.code, subject_id, subject_name, record, stamp))
-    dataset = {"generator": GENERATOR, "seed": str(seed), "residents": str(residents), "as_of": as_of(population).isoformat()}
-    for department, held in records.items():
-        write_sqlite_database(department_database(folder, department), held, dataset)
-    return {department: len(held) for department, held in records.items()}
+    proofs = pulled_proofs(catalog)
+    unknown = [proof.code for proof in proofs if proof.code not in BUILDERS]
+    if unknown:
+        raise ValueError(f"the demo data has no records for proof {unknown[0]}")
+    dataset = {"generator": GENERATOR, "seed": str(seed), "residents": str(residents), "as_of": stamp.isoformat()}
+    with ExitStack() as stack:  # every database is put in place at the end, or none
+        writers = {department: stack.enter_context(RecordsDatabaseWriter(department_database(folder, department), dataset))
+                   for department in sorted({proof.department for proof in proofs})}
+        for run in iter_population(seed, residents):
+            run = replace(run, snapshot_at=stamp)
+            for proof in proofs:
+                writers[proof.department].add(_records(proof, run))
+    return {department: writer.written for department, writer in writers.items()}
+
+
+def _records(proof: Proof, run: Population) -> Iterator[StoredRecord]:
+    """The records of `proof` about a run of the population, as the catalog describes them."""
+    names = {item.name for item in proof.data_items}
+    for subject_id, subject_name, values in BUILDERS[proof.code](run):
+        if set(values) != names:
+            raise ValueError(f"the demo records of {proof.code} do not have the catalog's data items")
+        record = {item.name: json_value(item, values[item.name]) for item in proof.data_items}
+        yield StoredRecord(proof.code, subject_id, subject_name, record, run.snapshot_at)
 
 
 def demo_sources_exist(folder: Path, catalog: Catalog) -> bool:
@@ -84,43 +92,43 @@ def sample_residents(folder: Path, count: int = 4) -> list[DemoResident]:
     a married head of household without property (无房), one with property (有房), a
     minimum-living household, a disability, a criminal record, a migrant, a newborn, the
     deceased. DemoDataMissing if no demo data is there."""
-    population = _population_of(folder)
-    pending = [(describe, _matches(population, test)) for describe, test in _SITUATIONS]
-    picked: list[DemoResident] = []
-    while len(picked) < count and pending:
-        for describe, matches in list(pending):
-            person = next(matches, None)
-            if person is None:
-                pending.remove((describe, matches))
-                continue
-            description = describe(person) if callable(describe) else describe
-            picked.append(DemoResident(person.name, person.id_number, person.household.number, description))
-            if len(picked) == count:
-                break
-    return picked
+    return list(_sample_residents(*_dataset_of(folder), count))
+
+
+@lru_cache(maxsize=8)
+def _sample_residents(seed: int, residents: int, count: int) -> tuple[DemoResident, ...]:
+    """Reads the population only as far as `count` people of every situation are found."""
+    found: list[list[DemoResident]] = [[] for _ in _SITUATIONS]
+    for run in iter_population(seed, residents):
+        for person in run.people:
+            for matches, (describe, test) in zip(found, _SITUATIONS):
+                if len(matches) < count and test(person):
+                    description = describe(person) if callable(describe) else describe
+                    matches.append(DemoResident(person.name, person.id_number, person.household.number, description))
+        if all(len(matches) == count for matches in found):
+            break
+    in_turn = [matches[turn] for turn in range(count) for matches in found if turn < len(matches)]
+    return tuple(in_turn[:count])
 
 
 def demo_population(folder: Path) -> Population:
-    """The population the demo data in `folder` was generated from; DemoDataMissing if none is there."""
-    return _population_of(folder)
+    """The whole population the demo data in `folder` was generated from, built once per
+    process (for a small city: the demo library's); DemoDataMissing if none is there."""
+    return _population(*_dataset_of(folder))
 
 
-def _population_of(folder: Path) -> Population:
+def _dataset_of(folder: Path) -> tuple[int, int]:
+    """The seed and size of the demo data in `folder`; DemoDataMissing if none is there."""
     datasets = [read_dataset(path) for path in sorted(folder.glob("*.db"))]
     dataset = next((found for found in datasets if found and found.get("generator") == GENERATOR), None)
     if dataset is None:
         raise DemoDataMissing(f"no demo source data in {folder}: run `mianzheng demo generate`")
-    return _population(int(dataset["seed"]), int(dataset["residents"]))
+    return int(dataset["seed"]), int(dataset["residents"])
 
 
 @lru_cache(maxsize=2)
 def _population(seed: int, residents: int) -> Population:
-    """The population a dataset was made from; built once per process (it is deterministic)."""
     return build_population(seed, residents)
-
-
-def _matches(population: Population, test: Callable[[Person], bool]) -> Iterator[Person]:
-    return (person for person in population.people if test(person))
 
 
 def _household_without_property(person: Person) -> bool:
@@ -190,10 +198,17 @@ def demo_households(folder: Path, catalog: Catalog, situation: str, count: int |
     """Demo households of a situation (a key of HOUSEHOLD_SITUATIONS), in population order; the
     income line is the catalog's city constant. DemoDataMissing if no demo data is there;
     KeyError for an unknown situation."""
-    describe = HOUSEHOLD_SITUATIONS[situation]
     line = Decimal(str(catalog.city["public_housing_income_line_monthly"].value))
+    return list(_demo_households(*_dataset_of(folder), line, situation, count))
+
+
+@lru_cache(maxsize=32)
+def _demo_households(seed: int, residents: int, line: Decimal, situation: str,
+                     count: int | None) -> tuple[DemoHousehold, ...]:
+    """Reads the population only as far as `count` households are found."""
+    describe = HOUSEHOLD_SITUATIONS[situation]
     found: list[DemoHousehold] = []
-    for household in _population_of(folder).households:
+    for household in (household for run in iter_population(seed, residents) for household in run.households):
         living = [person for person in household.members if person.alive]
         if not living or living[0] is not household.head:
             continue
@@ -219,5 +234,5 @@ def demo_households(folder: Path, catalog: Catalog, situation: str, count: int |
             found.append(DemoHousehold(household.number, situation, f"{describe}，{len(members)} 口人", members, income))
             if count is not None and len(found) == count:
                 break
-    return found
+    return tuple(found)
 

@@ -4,13 +4,16 @@ person with a valid ID number, a Chinese name, hukou, marriage, work, income, pr
 and the rarer facts (disability, a criminal record, minimum-living assistance, death).
 
 One `random.Random(seed)` drawn in a fixed order makes every run with the same seed give
-the same people. demo_records.py turns them into each department's records.
+the same people. `iter_population` hands them out a run of households at a time, so a city of a
+million residents is made in bounded memory; demo_records.py turns each run into the
+departments' records.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -128,12 +131,22 @@ class Household:
 
 @dataclass(frozen=True)
 class Population:
+    """The city's households and businesses, or a run of them (`iter_population`): the offsets
+    say where the run starts in the whole city, so numbers derived from a position are the same
+    whichever way the city is read."""
+
     households: tuple[Household, ...]
     businesses: tuple[Business, ...]
     reference_date: date
     """The day ages, careers and records are computed for (fixed, so a seed gives the same people)."""
     snapshot_at: datetime
     """When the departments' data is current: searches and checks are stamped with it."""
+    first_household: int = 0
+    """How many households of the city come before this run."""
+    first_person: int = 0
+    """How many people (living or not) come before this run."""
+    first_living: int = 0
+    """How many living people come before this run."""
 
     @property
     def people(self) -> list[Person]:
@@ -495,18 +508,26 @@ class _Maker:
         )
 
 
-def build_population(seed: int, residents: int) -> Population:
-    """At least `residents` living people in households, and the businesses they work for."""
+SNAPSHOT_AT = datetime.combine(REFERENCE_DATE, time(2, 0), BEIJING)
+HOUSEHOLDS_PER_RUN = 2_000
+
+
+def iter_population(seed: int, residents: int, households_per_run: int = HOUSEHOLDS_PER_RUN) -> Iterator[Population]:
+    """At least `residents` living people in households, a run of `households_per_run`
+    households at a time. The first run carries the companies people work for; each run the
+    individual businesses its people own. Only the companies and the ID numbers already given
+    out are kept between runs."""
     if residents < 1:
         raise ValueError("the demo city needs at least one resident")
     maker = _Maker(seed)
     businesses = [maker.business(maker.district(), maker.surname() + maker.given_name(MALE))
                   for _ in range(max(40, residents // 25))]
     companies = [b for b in businesses if b.entity_type in ("limited_company", "joint_stock_company") and b.status == "active"]
+    run = Population(households=(), businesses=(), reference_date=REFERENCE_DATE, snapshot_at=SNAPSHOT_AT)
     households: list[Household] = []
     living = 0
     while living < residents:
-        household = maker.household(len(households))
+        household = maker.household(run.first_household + len(households))
         household.poor = maker.rng.random() < (0.02 if household.migrant_region else 0.045)
         maker.deaths(household)
         maker.work(household, companies, businesses)
@@ -515,5 +536,17 @@ def build_population(seed: int, residents: int) -> Population:
         maker.economy(household)
         households.append(household)
         living += sum(person.alive for person in household.members)
-    return Population(households=tuple(households), businesses=tuple(businesses), reference_date=REFERENCE_DATE,
-                      snapshot_at=datetime.combine(REFERENCE_DATE, time(2, 0), BEIJING))
+        if len(households) == households_per_run or living >= residents:
+            run = replace(run, households=tuple(households), businesses=tuple(businesses))
+            yield run
+            run = replace(run, households=(), businesses=(), first_household=run.first_household + len(run.households),
+                          first_person=run.first_person + sum(len(h.members) for h in run.households),
+                          first_living=run.first_living + sum(p.alive for h in run.households for p in h.members))
+            households, businesses = [], []
+
+
+def build_population(seed: int, residents: int) -> Population:
+    """The whole city at once (`iter_population`'s runs joined): for a small city only."""
+    runs = list(iter_population(seed, residents))
+    return replace(runs[0], households=tuple(h for run in runs for h in run.households),
+                   businesses=tuple(b for run in runs for b in run.businesses))

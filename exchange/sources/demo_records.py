@@ -53,7 +53,7 @@ def _serial(prefix: str, number: int, width: int = 7) -> str:
 
 def no_housing(population: Population) -> Iterator[Row]:
     searched = as_of(population)
-    for index, person in enumerate(population.people, start=1):
+    for index, person in enumerate(population.people, start=population.first_person + 1):
         yield person.id_number, person.name, {
             "full_name": person.name, "id_number": person.id_number, "search_scope_region": CITY_REGION,
             "has_registered_property": person.property_count > 0, "property_count": person.property_count,
@@ -83,7 +83,7 @@ def _police_station(person: Person) -> str:
 
 def no_criminal_record(population: Population) -> Iterator[Row]:
     issued = population.reference_date
-    for index, person in enumerate(_living(population), start=1):
+    for index, person in enumerate(_living(population), start=population.first_living + 1):
         if person.household.migrant_region or person.age < 14:
             continue
         yield person.id_number, person.name, {
@@ -123,7 +123,7 @@ def household_book(population: Population) -> Iterator[Row]:
 
 
 def residence_permit(population: Population) -> Iterator[Row]:
-    for index, person in enumerate(_living(population)):
+    for index, person in enumerate(_living(population), start=population.first_living):
         if person.household.migrant_region is None or person.age < 16:
             continue
         issued = date.fromordinal(population.reference_date.toordinal() - 30 - index * 37 % 1500)
@@ -194,7 +194,7 @@ def not_renting_public_housing(population: Population) -> Iterator[Row]:
 
 
 def rental_registration(population: Population) -> Iterator[Row]:
-    for index, household in enumerate(population.households):
+    for index, household in enumerate(population.households, start=population.first_household):
         if household.lease is None:
             continue
         start, end = household.lease
@@ -227,7 +227,7 @@ def social_insurance(population: Population) -> Iterator[Row]:
 
 
 def medical_insurance(population: Population) -> Iterator[Row]:
-    for index, person in enumerate(population.people):
+    for index, person in enumerate(population.people, start=population.first_person):
         if index % 50 == 7:  # about 2% are not enrolled in the city
             continue
         employee = person.insured and (person.employment == "employed" or person.employment == "retired")
@@ -262,7 +262,7 @@ def provident_fund(population: Population) -> Iterator[Row]:
 def tax_payment(population: Population) -> Iterator[Row]:
     reference = population.reference_date
     year = reference.year - 1
-    for index, person in enumerate(_living(population), start=1):
+    for index, person in enumerate(_living(population), start=population.first_living + 1):
         recent_title = person.properties and person.properties[-1].registered_at.toordinal() > reference.toordinal() - 365
         if recent_title:
             title = person.properties[-1]
@@ -302,7 +302,7 @@ def disability(population: Population) -> Iterator[Row]:
 
 
 def birth_medical(population: Population) -> Iterator[Row]:
-    for index, person in enumerate(population.people):
+    for index, person in enumerate(population.people, start=population.first_person):
         if person.age >= 18 or person.father is None or person.mother is None or person.household.migrant_region:
             continue
         district = person.household.district
@@ -326,7 +326,7 @@ def vaccination(population: Population) -> Iterator[Row]:
 
 
 def death_medical(population: Population) -> Iterator[Row]:
-    for index, person in enumerate(population.people):
+    for index, person in enumerate(population.people, start=population.first_person):
         if person.died_at is None:
             continue
         at_home = index % 3 == 0
@@ -340,7 +340,7 @@ def death_medical(population: Population) -> Iterator[Row]:
 
 def education(population: Population) -> Iterator[Row]:
     levels = {"doctorate": "01", "master": "02", "bachelor": "05", "junior_college": "06"}
-    for index, person in enumerate(population.people):
+    for index, person in enumerate(population.people, start=population.first_person):
         if person.education is None:
             continue
         level, code, school, major, graduated = person.education

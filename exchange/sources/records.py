@@ -90,25 +90,49 @@ def find_record(engine: Engine, proof_code: str, subject_id: str) -> StoredRecor
     )
 
 
-def write_sqlite_database(path: Path, records: Iterable[StoredRecord], dataset: Mapping[str, str]) -> None:
-    """Write a complete SQLite records database to `path`, replacing any file there at once
-    (written beside it, then renamed), so readers never see a half-written database."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.unlink(missing_ok=True)
-    engine = create_engine(f"sqlite:///{partial}")
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("PRAGMA journal_mode=OFF")
-            metadata.create_all(connection)
-            connection.execute(insert(dataset_table), [{"key": k, "value": v} for k, v in dataset.items()])
-            connection.exec_driver_sql(  # the DB-API directly: ten times faster for bulk rows
-                "INSERT INTO records (proof_code, subject_id, subject_name, record, as_of) VALUES (?, ?, ?, ?, ?)",
-                [_row(record) for record in records],
-            )
-    finally:
-        engine.dispose()
-    os.replace(partial, path)
+class RecordsDatabaseWriter:
+    """Writes a complete SQLite records database for `path`, beside it, in batches (`add`), and
+    puts it in place at once when the `with` block ends without an error, so readers never see
+    a half-written database; on an error the partial file is removed and `path` is untouched.
+    One transaction without a journal: memory stays that of one batch, whatever the size."""
+
+    def __init__(self, path: Path, dataset: Mapping[str, str]) -> None:
+        self.path = path
+        self.dataset = dict(dataset)
+        self.partial = path.with_name(path.name + ".partial")
+        self.written = 0
+
+    def __enter__(self) -> RecordsDatabaseWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial.unlink(missing_ok=True)
+        self._engine = create_engine(f"sqlite:///{self.partial}")
+        self._connection = self._engine.connect()
+        self._transaction = self._connection.begin()
+        self._connection.exec_driver_sql("PRAGMA journal_mode=OFF")
+        metadata.create_all(self._connection)
+        self._connection.execute(insert(dataset_table), [{"key": k, "value": v} for k, v in self.dataset.items()])
+        return self
+
+    def add(self, records: Iterable[StoredRecord]) -> None:
+        rows = [_row(record) for record in records]
+        if rows:
+            self._connection.exec_driver_sql(  # the DB-API directly: ten times faster for bulk rows
+                "INSERT INTO records (proof_code, subject_id, subject_name, record, as_of) VALUES (?, ?, ?, ?, ?)", rows)
+            self.written += len(rows)
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if error_type is None:
+                self._transaction.commit()
+            else:
+                self._transaction.rollback()
+        finally:
+            self._connection.close()
+            self._engine.dispose()
+        if error_type is None:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
 
 
 def read_dataset(path: Path) -> dict[str, str] | None:

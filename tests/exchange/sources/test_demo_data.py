@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from catalog.model import Catalog, ItemType, Proof, Subject
 from exchange.sources.contract import pulled_proofs
 from exchange.sources.demo_data import demo_sources_exist, generate_demo_sources, sample_residents
 from exchange.sources.inprocess_source import InProcessSource
-from exchange.sources.records import department_database, read_dataset
+from exchange.sources.demo_population import build_population, iter_population
+from exchange.sources.demo_records import BUILDERS
+from exchange.sources.records import RecordsDatabaseWriter, StoredRecord, department_database, read_dataset
 
 
 def records_of(folder: Path, proof: Proof) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -164,3 +167,29 @@ def test_sample_residents_come_out_both_ways(demo_folder: Path, catalog: Catalog
     finally:
         source.close()
     assert sample_residents(demo_folder, 2) == [without, owner]
+
+
+def test_a_city_read_in_runs_makes_the_same_records_as_read_at_once(catalog: Catalog) -> None:
+    """The generator hands the city out a few households at a time; every number derived from a
+    position (search, certificate and filing numbers) must not depend on where a run starts."""
+    whole = build_population(7, 300)
+    runs = list(iter_population(7, 300, households_per_run=7))
+    assert len(runs) > 10
+    for proof in pulled_proofs(catalog):
+        at_once = list(BUILDERS[proof.code](whole))
+        in_runs = [row for run in runs for row in BUILDERS[proof.code](run)]
+        assert in_runs == at_once, proof.code
+    assert [b.uscc for run in runs for b in run.businesses] == [b.uscc for b in whole.businesses]
+
+
+def test_a_generation_that_fails_halfway_leaves_the_databases_as_they_were(tmp_path: Path) -> None:
+    path = tmp_path / "BDC.db"
+    first = StoredRecord("NO_HOUSING", "330702199001010011", "甲", {"n": 1}, datetime.now(timezone.utc))
+    with RecordsDatabaseWriter(path, {"generator": "test"}) as writer:
+        writer.add([first])
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError), RecordsDatabaseWriter(path, {"generator": "test"}) as writer:
+        writer.add([replace(first, subject_id="330702199001010038")])
+        raise RuntimeError("the generator stopped")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["BDC.db"]
