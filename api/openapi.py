@@ -5,12 +5,18 @@ wrong media type with 415, a body nested too deeply (`catalog.bounded_json`, mea
 is parsed) or holding text nothing can store (`api.request_limits`) with 400, and a failed
 validation with 400 invalid-request; `ApiSpec` documents every error response as
 application/problem+json.
+
+The paths of the document are worked out when it is first read (`ApiSpec.spec`), not when a
+blueprint is registered: resolving every schema of every operation is most of the cost of
+building the app, and most processes that build one (each server worker, each command) never
+serve the document.
 """
 
 from __future__ import annotations
 
 import functools
 import http
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -81,11 +87,48 @@ def before_parsing(check: Callable[[], object]) -> Callable[[View], View]:
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = RequestParser()
 
+    def register_views_in_doc(self, api: Any, app: Any, spec: Any, *, name: str, parameters: Any) -> None:
+        document = functools.partial(super().register_views_in_doc, api, app, spec, name=name, parameters=parameters)
+        if isinstance(api, ApiSpec):
+            api.document_later(document)
+        else:
+            document()
+
 
 class ApiSpec(flask_smorest.Api):
     """flask-smorest's Api with problem+json error responses in the document."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: Any = None, **options: Any) -> None:
+        self._undocumented: list[Callable[[], None]] = []
+        self._documenting = threading.Lock()
+        self._registering = False
+        super().__init__(app, **options)
+
+    @property  # type: ignore[override]
+    def spec(self) -> Any:
+        """The apispec document, its paths complete (flask-smorest reads it as this attribute)."""
+        if self._undocumented and not self._registering:
+            with self._documenting:
+                while self._undocumented:
+                    self._undocumented.pop(0)()
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        self._spec = value
+
+    def document_later(self, document: Callable[[], None]) -> None:
+        """Add a blueprint's paths to the document when it is first read, in registration order."""
+        self._undocumented.append(document)
+
+    def register_blueprint(self, blp: Any, **options: Any) -> None:
+        self._registering = True  # flask-smorest reads `spec` while registering: not the time to document
+        try:
+            super().register_blueprint(blp, **options)
+        finally:
+            self._registering = False
 
     def _register_responses(self) -> None:
         # flask-smorest's one private hook here: it has no public setting for the media type of

@@ -45,6 +45,13 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput[shared_run.WORKER_INPUT_KEY] = str(shared_run.run_folder(node.config))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a slow test first, each in its own order: a long test started last would
+    leave the other processes idle at the end of the run (scripts/test lets them steal work)."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_modules)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         shared_run.remove_run_folder(config, before=_stop_cluster)
