@@ -142,13 +142,13 @@ def fresh_installation(request: pytest.FixtureRequest, engine: str, folder: Path
     """A copy of the engine's template: the database (its URL) and `folder / "var"`."""
     if engine == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        shutil.copytree(template / "var", folder / "var")
+        _copy_var(template / "var", folder / "var")
         path = folder / "mianzheng.db"
         shutil.copyfile(template / "template.db", path)
         yield f"sqlite:///{path}"
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    shutil.copytree(request.getfixturevalue("postgres_template"), folder / "var")
+    _copy_var(request.getfixturevalue("postgres_template"), folder / "var")
     name = f"test_{os.getpid()}_{next(_database_numbers)}"  # unique among the run's processes
     # FILE_COPY copies the template's files (a checkpoint is cheap with fsync off): about 4 times
     # faster than the default WAL_LOG, which writes every block of a 17 MB template to the WAL
@@ -157,6 +157,25 @@ def fresh_installation(request: pytest.FixtureRequest, engine: str, folder: Path
         yield cluster.database_url(name)
     finally:
         _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+CHANGED_SOURCES = {"BDC.db"}
+"""The source databases some tests change in place, as the department's clerks would."""
+
+
+def _copy_var(template: Path, var: Path) -> None:
+    """A copy of a template's var/ in which the demo source databases (40 MB) are hard links,
+    except those some tests change in place (`CHANGED_SOURCES`): an installation only reads
+    them, and `mianzheng demo generate` replaces the files rather than writing into them."""
+
+    def copy(source: str, target: str) -> None:
+        path = Path(source)
+        if path.parent.name == "sources" and path.name not in CHANGED_SOURCES:
+            os.link(source, target)
+        else:
+            shutil.copy2(source, target)
+
+    shutil.copytree(template, var, copy_function=copy)
 
 
 @pytest.fixture(params=ENGINES)
