@@ -19,8 +19,8 @@ from pathlib import Path
 
 from catalog.model import Catalog
 from exchange.sources.contract import pulled_proofs
-from exchange.sources.demo_population import Person, Population, build_population
-from exchange.sources.demo_records import BUILDERS, as_of
+from demo.population import Person, Population, build_population
+from demo.records import BUILDERS, as_of
 from exchange.sources.records import StoredRecord, department_database, read_dataset, write_sqlite_database
 from exchange.sources.values import json_value
 

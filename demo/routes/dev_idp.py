@@ -1,7 +1,7 @@
 """The development identity provider's edges (开发测试用身份认证): a Chinese sign-in page
 (`/dev-idp/login`) that sets the assertion as a cookie and shows it (or returns to `next`, a
 same-site path such as `/portal`), and `POST /dev-idp/token`
-for curl users. Registered only when MIANZHENG_DEV_IDP is on; never in production.
+for curl users. Registered only in demo mode (MIANZHENG_DEV_IDP on); never in production.
 
 It signs an assertion for whatever name and valid ID number are typed in: it proves nothing.
 """
@@ -21,9 +21,10 @@ from api.problems import Problem
 from api.runtime import runtime
 from catalog.citizen_id import mask_id_number
 from catalog.errors import InvalidIdentifier
-from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH, DevIdentityProvider
+from demo.identity_provider import DevIdentityProvider
+from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH
 
-bp = PageBlueprint("dev_idp_page", __name__, url_prefix="/dev-idp")
+bp = PageBlueprint("dev_idp_page", __name__, url_prefix="/dev-idp", template_folder="../templates")
 blp = Blueprint("dev-idp", __name__, url_prefix="/dev-idp",
                 description="DEVELOPMENT identity provider (开发测试用身份认证) — demo and tests only, never production")
 
@@ -44,7 +45,7 @@ class DevTokenSchema(ma.Schema):
 
 def _provider() -> DevIdentityProvider:
     provider = runtime().identity.dev_idp
-    if provider is None:
+    if not isinstance(provider, DevIdentityProvider):
         raise Problem("not-found", "The development identity provider is not enabled.")
     return provider
 

@@ -17,7 +17,7 @@ import pytest
 from catalog.citizen_id import parse_id_number
 from catalog.model import Catalog, ItemType, Proof, Subject
 from exchange.sources.contract import pulled_proofs
-from exchange.sources.demo_data import demo_sources_exist, generate_demo_sources, sample_residents
+from demo.data import demo_sources_exist, generate_demo_sources, sample_residents
 from exchange.sources.inprocess_source import InProcessSource
 from exchange.sources.records import department_database, read_dataset
 
