@@ -41,3 +41,11 @@ def test_help_lists_every_command_with_its_own_summary(dev_idp: str, demo_comman
 def test_a_subcommand_loads_when_it_runs() -> None:
     result = run_cli(dict(os.environ), "catalog", "--help")
     assert result.returncode == 0 and "validate" in result.stdout
+
+
+@pytest.mark.parametrize(("dev_idp", "present"), [("1", True), ("0", False)])  # demo first: it must not stick
+def test_the_demo_adds_its_commands_to_the_product_groups_only_in_demo_mode(dev_idp: str, present: bool) -> None:
+    for group, command in (("license", "demo-export"), ("recheck", "enrol-demo")):
+        result = run_cli({**os.environ, "MIANZHENG_DEV_IDP": dev_idp}, group, "--help")
+        assert result.returncode == 0, result.stderr
+        assert (f"  {command} " in result.stdout) is present, result.stdout
