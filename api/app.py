@@ -16,9 +16,10 @@ from api.request_limits import register_request_limits
 from api.security_headers import register_security_headers
 from api.domain_errors import register_domain_errors
 from api.metrics import install_metrics
-from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, dev_idp, exchange_api,
+from api.extensions import demo_extension
+from api.routes import (applications_api, caseworker_pages, catalog_api, certificates_api, exchange_api,
                         health, me_api, pages, portal_pages, statistics_api, statistics_pages, trust_api, verify_pages)
-from api.routes import dev_idp_staff, license_pages, licenses_api, org_licenses
+from api.routes import license_pages, licenses_api, org_licenses
 from api.legal_person_auth import document_legal_person_scheme
 from api.runtime import Runtime, close_request_session
 from api.site import site_context
@@ -55,11 +56,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                       certificates_api.blp, applications_api.blp, statistics_api.blp, licenses_api.blp):
         spec.register_blueprint(blueprint)
     spec.register_blueprint(org_licenses.blp)
-    if settings.dev_idp:  # 开发测试用身份认证: never in production (docs/operations.md)
-        spec.register_blueprint(dev_idp.blp)
-        app.register_blueprint(dev_idp.bp)
-        app.register_blueprint(dev_idp_staff.bp)
-        spec.register_blueprint(org_licenses.dev_blp)
+    demo = demo_extension(settings)
+    if demo is not None:  # 开发测试用身份认证 and the demo: never in production (docs/operations.md)
+        demo.install(app, spec)
     for page_blueprint in (pages.bp, portal_pages.bp, verify_pages.bp, statistics_pages.bp, caseworker_pages.bp,
                            license_pages.bp):
         app.register_blueprint(page_blueprint)

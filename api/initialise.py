@@ -1,11 +1,10 @@
 """Set-up of a mianzheng installation, safe to repeat: the data directory and secrets, the
-schema (Alembic migrations), the bundled catalog as the first live version, and the demo
-city CA with a seal for every catalog department, the demo source departments'
-databases (var/sources/), the demo public-housing tenants enrolled for the annual re-check,
-the demo residents' and companies' e-licenses, and the CRL and status list signed again when
-they are due. When the public address changed since the last run (`scripts/serve --port N`),
-the seals are rotated so their certificates name the CRL at the new address, and the status
-lists are signed again under it."""
+schema (Alembic migrations), the bundled catalog as the first live version, the city CA with a
+first seal for every catalog department, and the CRL and status list signed again when they are
+due; in demo mode, what the demo part sets up as well (`demo.setup`, through `api.extensions`).
+When the public address changed since the last run (`scripts/serve --port N`), the seals are
+rotated so their certificates name the CRL at the new address, and the status lists are signed
+again under it."""
 
 from __future__ import annotations
 
@@ -15,21 +14,14 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.application_services import build_handling_context
 from api.database import standalone_session
-from api.license_services import build_library
+from api.extensions import demo_extension
 from api.migrations import upgrade_database
-from api.runtime import Runtime
 from api.seal_config import seal_settings, status_list_signing
 from api.secrets import ensure_secrets
 from api.settings import Settings, record_public_url, recorded_public_url
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
-from exchange.applications.recheck import NoRecheck
-from exchange.applications.tenancies import DEMO_DEPARTMENT, enrol_demo_tenancies
-from exchange.sources.demo_data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, generate_demo_sources
-from exchange.identity import DevIdentityProvider
-from exchange.licenses.demo_library import fill_demo_library
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
 from seals.registry import SealCa, init_ca, issue_seal, list_seals, refresh_crl, rotate_seals_to_crl_url
@@ -47,59 +39,15 @@ def initialise(settings: Settings) -> list[str]:
         report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
     upgrade_database(settings.database_url)
     report.append("数据库结构已是最新。")
-    if settings.dev_idp:
-        DevIdentityProvider.open(settings.dev_idp_dir)
-        report.append(f"开发测试用身份认证已启用（密钥位于 {settings.dev_idp_dir}），切勿用于生产环境。")
     with standalone_session(settings.database_url) as session:
         report.append(_publish_bundled_catalog(session))
         report.extend(_demo_seals(session, settings))
         report.extend(_seals_at_public_url(session, settings))
         report.extend(_signed_lists(session, settings))
-    report.append(_demo_sources(settings))
-    report.append(_demo_tenancies(settings))
-    report.append(_demo_licenses(settings))
+    demo = demo_extension(settings)
+    if demo is not None:
+        report.extend(demo.initialise(settings))
     return report
-
-
-def _demo_licenses(settings: Settings) -> str:
-    """The demo residents' and companies' licenses, each imported once (a few seconds)."""
-    current = Runtime.start(settings)
-    try:
-        reports = fill_demo_library(current.sessions, build_library(current, current.published_catalog()[0]),
-                                    settings.sources_dir)
-    except DemoDataMissing:
-        return "没有演示数据，未签发演示电子证照。"
-    finally:
-        current.engine.dispose()
-    imported = sum(report.imported for report in reports.values())
-    if not imported:
-        return "演示电子证照均已签发，保持不变。"
-    return f"已为演示居民和企业签发电子证照 {imported} 本（{len(reports)} 个发证部门）。"
-
-
-def _demo_sources(settings: Settings) -> str:
-    """The demo source departments' own databases, generated once (about 2 s)."""
-    if settings.sources_dir.exists():
-        return f"演示数据源目录 {settings.sources_dir} 已存在，保持不变。"
-    written = generate_demo_sources(settings.sources_dir, load_catalog(bundled_catalog_path()))
-    return (f"已生成演示数据源：{len(written)} 个部门的数据库，{DEFAULT_RESIDENTS} 名居民"
-            f"（种子 {DEFAULT_SEED}），位于 {settings.sources_dir}。")
-
-
-def _demo_tenancies(settings: Settings) -> str:
-    """The demo public-housing tenants as tenancies for the annual re-check, each enrolled once (about 1 s)."""
-    current = Runtime.start(settings)
-    try:
-        enrolment = enrol_demo_tenancies(build_handling_context(current, *current.published_catalog()),
-                                         settings.sources_dir)
-    except (DemoDataMissing, NoRecheck):
-        return "现行目录或演示数据中没有公租房年度复核所需的内容，未登记演示在租家庭。"
-    finally:
-        current.engine.dispose()
-    if not enrolment.enrolled:
-        return f"演示公租房在租家庭（{enrolment.tenants} 户）均已登记，保持不变。"
-    return (f"已登记演示公租房在租家庭 {enrolment.enrolled} 户（年度复核用，办理部门 {DEMO_DEPARTMENT}，"
-            f"柜台授权有效期一年）。")
 
 
 def _publish_bundled_catalog(session: Session) -> str:

@@ -1,27 +1,17 @@
-"""Citizen identity: verifying the signed identity assertions of the city's identity provider,
-and a development identity provider for the demo.
+"""Citizen identity: verifying the signed identity assertions of the city's identity provider.
 
 An identity assertion is a JWT (JWS compact, ES256 only) with the claims
 `iss` (the provider), `aud` ("mianzheng", or a list containing it), `sub` (the provider's
 stable pseudonymous id of the person), `id_number` (GB 11643), `name`, `iat` and `exp`.
 An assertion may live at most `MAX_LIFETIME` (exp - iat ≤ 1 h); clocks may differ by
 `CLOCK_SKEW`. Every other algorithm, `none` included, is refused before any claim is read.
-
-The development provider (`DevIdentityProvider`) signs assertions for whatever name and ID
-number are typed in: it proves nothing about anyone and is only for demos and tests
-(开发测试用身份认证). Its key pair lives under var/dev-idp/ (private key mode 0600).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
@@ -40,8 +30,6 @@ MAX_LIFETIME = timedelta(hours=1)
 CLOCK_SKEW = timedelta(seconds=60)
 MAX_ASSERTION_CHARS = 8192
 MAX_NAME_LENGTH = 100
-DEV_ISSUER = "urn:mianzheng:dev-idp"
-DEV_KEY_FILE = "signing-key.pem"
 
 
 class InvalidAssertion(ExchangeError):
@@ -186,67 +174,3 @@ def _checked_times(claims: dict[str, Any], issuer: str, audience: str, now: date
     if not isinstance(nbf, (int, float)) or datetime.fromtimestamp(nbf, timezone.utc) > now + CLOCK_SKEW:
         raise InvalidAssertion("not-yet-valid", "the assertion is not valid yet")
     return expires_at
-
-
-@dataclass(frozen=True)
-class DevIdentityProvider:
-    """The development identity provider: signs assertions for anyone. Never for production."""
-
-    signing_key: ECKey = field(repr=False)
-    issuer: str = DEV_ISSUER
-
-    @property
-    def public_keys(self) -> KeySet:
-        return KeySet([ECKey.import_key(self.signing_key.as_dict(private=False))])
-
-    @classmethod
-    def open(cls, directory: Path) -> DevIdentityProvider:
-        """The provider whose key lives in `directory`, generating the key pair the first time.
-
-        Safe when several processes start at once: the key is written to a private temporary
-        file and linked into place; whoever links first wins and the others read that key.
-        """
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = directory / DEV_KEY_FILE
-        if not path.exists():
-            key = ECKey.generate_key("P-256", auto_kid=True)
-            temporary = directory / f".{DEV_KEY_FILE}.{uuid.uuid4().hex}"
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(key.as_pem(private=True))
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                pass
-            finally:
-                temporary.unlink()
-        key = ECKey.import_key(path.read_bytes())
-        key.ensure_kid()
-        return cls(signing_key=key)
-
-    def issue_dev_assertion(
-        self, id_number: str, name: str, *, now: datetime | None = None, lifetime: timedelta = MAX_LIFETIME
-    ) -> str:
-        """An assertion for whoever `id_number` and `name` say; `InvalidIdentifier` for a bad number."""
-        number = parse_id_number(id_number).number
-        clean_name = name.strip()
-        if not clean_name or len(clean_name) > MAX_NAME_LENGTH:
-            raise ValueError(f"name must have 1 to {MAX_NAME_LENGTH} characters")
-        issued_at = int((now or datetime.now(timezone.utc)).timestamp())
-        claims = {
-            "iss": self.issuer,
-            "aud": AUDIENCE,
-            "sub": self._pseudonym(number),
-            "id_number": number,
-            "name": clean_name,
-            "iat": issued_at,
-            "exp": issued_at + int(lifetime.total_seconds()),
-            "jti": uuid.uuid4().hex,
-        }
-        header = {"alg": ALGORITHM, "kid": self.signing_key.kid}
-        return jwt.encode(header, claims, self.signing_key, algorithms=[ALGORITHM])
-
-    def _pseudonym(self, number: str) -> str:
-        """A stable id per person that does not reveal the ID number (keyed by the private key)."""
-        secret = self.signing_key.as_pem(private=True)
-        return "dev-" + hmac.new(secret, number.encode("ascii"), hashlib.sha256).hexdigest()[:32]

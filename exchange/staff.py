@@ -1,5 +1,5 @@
 """Staff identity: a department's staff member (窗口工作人员) signed in through the city's identity
-provider, and the demo staff the development identity provider signs in.
+provider.
 
 A staff assertion is a JWT (JWS compact, ES256 only) from a trusted identity provider with the
 audience `STAFF_AUDIENCE` — never the citizens' audience, so neither kind is accepted as the
@@ -12,19 +12,16 @@ department system's client token carries; a staff member acts only for their own
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from types import MappingProxyType
 
-from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from catalog.model import Catalog
 from exchange.clients import AuthenticatedClient, ClientScope
 from exchange.identity import (
-    ALGORITHM, MAX_LIFETIME, MAX_NAME_LENGTH, DevIdentityProvider, InvalidAssertion, verified_claims,
+    MAX_NAME_LENGTH, InvalidAssertion, verified_claims,
 )
 
 STAFF_AUDIENCE = "mianzheng:staff"
@@ -83,38 +80,3 @@ def verify_staff_assertion(token: str, public_keys: KeySet, issuer: str, now: da
         raise InvalidAssertion("unknown-role", f"role must be one of {', '.join(ROLES)}")
     return StaffIdentity(staff_number=number, name=name.strip(), department=department, role=role,
                          issuer=claims["iss"], expires_at=expires_at)
-
-
-@dataclass(frozen=True)
-class DemoStaff:
-    """A made-up staff member the development identity provider signs in."""
-
-    staff_number: str
-    name: str
-    department: str
-    role: str = "caseworker"
-
-
-_DEMO_NAMES = ("王晓燕", "李建国", "陈静", "刘洋", "周敏", "吴强", "郑丽华", "孙磊", "黄婷", "朱伟", "胡晓东",
-               "林芳", "何涛", "高雪")
-
-
-def demo_staff(catalog: Catalog) -> list[DemoStaff]:
-    """One made-up caseworker per department of the catalog, in the catalog's order."""
-    return [DemoStaff(staff_number=f"{code}-{index + 1:04d}", name=_DEMO_NAMES[index % len(_DEMO_NAMES)],
-                      department=code)
-            for index, code in enumerate(catalog.departments)]
-
-
-def issue_dev_staff_assertion(provider: DevIdentityProvider, staff: DemoStaff, *,
-                              now: datetime | None = None) -> str:
-    """The development provider's assertion for a demo staff member (proves nothing)."""
-    issued_at = int((now or datetime.now(timezone.utc)).timestamp())
-    claims = {
-        "iss": provider.issuer, "aud": STAFF_AUDIENCE, "sub": f"dev-staff-{staff.staff_number}",
-        "name": staff.name, "staff_number": staff.staff_number, "department": staff.department,
-        "role": staff.role, "iat": issued_at, "exp": issued_at + int(MAX_LIFETIME.total_seconds()),
-        "jti": uuid.uuid4().hex,
-    }
-    header = {"alg": ALGORITHM, "kid": provider.signing_key.kid}
-    return jwt.encode(header, claims, provider.signing_key, algorithms=[ALGORITHM])

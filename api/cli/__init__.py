@@ -15,6 +15,8 @@ import click
 from api.cli import click_zh
 from api.cli.context import EXIT_NOT_READY, CliError
 from api.cli.lazy_group import LazyCommand, LazyGroup
+from api.extensions import demo_extension
+from api.settings import Settings
 from catalog.errors import NoCatalogPublished
 
 _COMMANDS = {
@@ -32,7 +34,6 @@ _COMMANDS = {
     "audit": LazyCommand("api.cli.audit_commands", "audit_group", "访问日志审计。"),
     "connector": LazyCommand("api.cli.source_commands", "connector_group",
                              "部门数据源连接器（参考实现）：以独立进程提供一个部门的数据查询接口。"),
-    "demo": LazyCommand("api.cli.source_commands", "demo_group", "演示数据：各数据源部门自己的数据库（确定性生成）。"),
     "keys": LazyCommand("api.cli.key_commands", "keys_group", "加密密钥环：查看、轮换、重新加密、停用旧密钥（不显示密钥内容）。"),
     "receipt": LazyCommand("api.cli.receipt_commands", "receipt_group", "数据共享回执：离线核验。"),
     "certificate": LazyCommand("api.cli.certificate_commands", "certificate_group",
@@ -45,9 +46,10 @@ _COMMANDS = {
     "jobs": LazyCommand("api.cli.application_commands", "jobs_group", "定时任务。"),
     "recheck": LazyCommand("api.cli.recheck_commands", "recheck_group",
                            "年度复核：逐户重新核验在保家庭是否仍符合条件（可中断，可续跑）。"),
-    "license": LazyCommand("api.cli.license_commands", "license_group", "电子证照库：存量证照导入、演示数据导出。"),
+    "license": LazyCommand("api.cli.license_commands", "license_group", "电子证照库：存量证照导入、离线核验。"),
 }
-"""Every command, imported when it runs (see api/cli/lazy_group.py)."""
+"""Every command of the product, imported when it runs (see api/cli/lazy_group.py); in demo mode
+the demo part adds its own (`api.extensions`)."""
 
 click_zh.install()
 
@@ -61,6 +63,7 @@ def cli() -> None:
 def main(args: Sequence[str] | None = None) -> None:
     """Run the command line `args` (default: the process's arguments) and exit with its code."""
     try:
+        _install_commands()
         cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("已取消。", err=True)
@@ -80,6 +83,14 @@ def main(args: Sequence[str] | None = None) -> None:
         click.echo(f"错误：数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)
     sys.exit(0)
+
+
+def _install_commands() -> None:
+    """The commands of this run: the product's, and in demo mode the demo's as well."""
+    cli.reset(_COMMANDS)
+    demo = demo_extension(Settings.from_environment())
+    if demo is not None:
+        demo.register_commands(cli)
 
 
 def _is_database_error(error: Exception) -> bool:

@@ -1,7 +1,7 @@
 """`mianzheng license ...`: the e-license library from the command line — bulk import of a
 department's existing licenses (存量证照) from its JSONL export, resumable and idempotent, with a
-progress bar, a report of rejected lines and the rate; the demo population's exports, for
-trying and measuring the import; and offline verification of a license credential,
+progress bar, a report of rejected lines and the rate (the demo adds `demo-export`, the demo
+population's exports, for trying and measuring it); and offline verification of a license credential,
 presentation (亮证) or usage copy (加注件) against exported trust material plus the signed license
 status list (`export-status`), with the verdict the API gives."""
 
@@ -30,14 +30,11 @@ from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
 from exchange.licenses.service import LICENSES
 from exchange.status_lists import rebuild_status_list
-from exchange.licenses.demo_licenses import demo_exports
-from exchange.sources.demo_data import DEFAULT_SEED
-from exchange.sources.demo_population import build_population
 
 
 @click.group("license")
 def license_group() -> None:
-    """电子证照库：存量证照导入、演示数据导出。"""
+    """电子证照库：存量证照导入、离线核验。"""
 
 
 @license_group.command("import")
@@ -74,19 +71,6 @@ def import_command(export: Path, department: str, batch: int, rejects: Path | No
         click.echo(f"  第 {line} 行：{reason}")
     if report.rejected:
         raise CliError(f"{len(report.rejected)} 行未导入" + (f"，详见 {rejects}" if rejects else "") + "。")
-
-
-@license_group.command("demo-export")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--residents", default=10_000, show_default=True, help="演示人口规模（3 万人约 10 万本证照）")
-def demo_export_command(folder: Path, residents: int) -> None:
-    """按发证部门导出演示人口的全部证照（<部门>.jsonl），供试用和测量 license import。"""
-    catalog, _ = Runtime.start(settings()).published_catalog()
-    exports = demo_exports(build_population(DEFAULT_SEED, residents), catalog)
-    folder.mkdir(parents=True, exist_ok=True)
-    for department, lines in sorted(exports.items()):
-        (folder / f"{department}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        click.echo(f"{department}.jsonl：{len(lines)} 本")
 
 
 LICENSE_STATUS_LIST_FILE = "license-status-list.jws"

@@ -1,5 +1,5 @@
 """`mianzheng recheck ...`: 年度复核 of a matter's current beneficiaries — run (or resume) the
-batch household by household with a progress bar, list the runs, and enrol the demo tenants.
+batch household by household with a progress bar, and list the runs (the demo adds `enrol-demo`).
 
 Ctrl+C (SIGINT) or SIGTERM stops a run after the household in flight; running it again
 resumes where it stopped. Households are shown by the first character of the head's name and
@@ -14,18 +14,15 @@ from contextlib import contextmanager
 
 import click
 
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, handling_context, settings
+from api.cli.context import EXIT_NOT_FOUND, CliError, handling_context
 from catalog.city_time import beijing_time
 from catalog.model import Catalog
 from exchange.applications.decision import Decision
-from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.recheck import (
     CHANGED, NoRecheck, RunBusy, RunReport, RunSummary, households_left, list_runs, recheck_matter, resume_run,
     run_recheck, run_report, start_run,
 )
-from exchange.applications.tenancies import DEMO_CLIENT_NAME, DEMO_DEPARTMENT, enrol_demo_tenancies
 from exchange.applications.recheck_records import WAITING, RunStatus
-from exchange.sources.demo_data import DemoDataMissing
 
 OUTCOME_ZH = {**{decision.value: decision.label_zh for decision in Decision}, WAITING: "待复核"}
 RESUME_HINT = "再次运行 mianzheng recheck run 即从中断处继续。"
@@ -48,7 +45,7 @@ def recheck_group() -> None:
 
 
 @recheck_group.command("run")
-@click.option("--matter", default=PUBLIC_RENTAL_HOUSING, show_default=True, help="事项代码")
+@click.option("--matter", default="PUBLIC_RENTAL_HOUSING", show_default=True, help="事项代码")
 @click.option("--new", "new_run", is_flag=True, help="不续跑未完成的批次，开始新的复核批次")
 @click.option("--limit", default=None, type=click.IntRange(1, 10_000_000), help="本次最多复核的户数（到达后停止，可续跑）")
 def run_command(matter: str, new_run: bool, limit: int | None) -> None:
@@ -97,20 +94,6 @@ def status_command() -> None:
         newest.add(run.matter)
         click.echo(f"{run.id}  {names.get(run.matter, run.matter)}  开始于 {beijing_time(run.started_at)}  {state}  "
                    f"已复核 {run.decided}/{run.total} 户，{_counts(run)}")
-
-
-@recheck_group.command("enrol-demo")
-def enrol_demo_command() -> None:
-    """登记演示数据中的公租房在租家庭（住建部门办理，柜台授权复核所需数据）；可重复运行。"""
-    with handling_context() as ctx:
-        try:
-            enrolment = enrol_demo_tenancies(ctx, settings().sources_dir)
-        except DemoDataMissing:
-            raise CliError("尚无演示数据，请先运行 mianzheng init 或 mianzheng demo generate。", EXIT_NOT_READY) from None
-        except NoRecheck:
-            raise CliError(f"现行目录中没有事项 {PUBLIC_RENTAL_HOUSING} 的年度复核。", EXIT_NOT_FOUND) from None
-    click.echo(f"已登记演示公租房在租家庭 {enrolment.enrolled} 户（演示数据共 {enrolment.tenants} 户，此前已登记的不重复登记），"
-               f"办理部门 {DEMO_DEPARTMENT}，调用方 {enrolment.client_id}（{DEMO_CLIENT_NAME}）。")
 
 
 def _recheck_name(catalog: Catalog, matter_code: str) -> str:

@@ -1,19 +1,16 @@
 """Organisations' licenses (法人电子证照) over HTTP: an organisation signed in by its legal-person
 assertion (`api.legal_person_auth`) lists the licenses it holds by its USCC (营业执照 …),
 downloads a credential or sealed PDF, and shows one (亮证) exactly as a citizen does
-(`/api/v1/org/licenses...`, the same views as `/api/v1/me/licenses...`); and the development
-identity provider's legal-person sign-in (`POST /dev-idp/legal-person/token`, registered only
-with MIANZHENG_DEV_IDP).
+(`/api/v1/org/licenses...`, the same views as `/api/v1/me/licenses...`). The development
+identity provider's legal-person sign-in is the demo part's (`demo.routes.dev_idp_legal_person`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import marshmallow as ma
 from flask import Response
 
-from api.dev_idp_support import DevTokenSchema, dev_provider
 from api.legal_person_auth import LEGAL_PERSON_SECURITY, current_organisation
 from api.license_services import library, show_license
 from api.openapi import Blueprint
@@ -21,45 +18,13 @@ from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
 from api.runtime import db
 from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
-from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
-from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH
-from exchange.legal_person import issue_dev_legal_person_assertion
 from exchange.licenses.documents import license_pdf
 from exchange.licenses.records import LicenseVersionRecord
 from exchange.licenses.service import LicenseLibrary, LicenseNotFound, credential_of, held_version, holder_licenses
 
 blp = Blueprint("org_licenses", __name__, url_prefix="/api/v1/org",
                 description="An organisation's licenses (法人电子证照), by legal-person sign-in")
-dev_blp = Blueprint("dev-idp-legal-person", __name__, url_prefix="/dev-idp/legal-person",
-                    description="DEVELOPMENT legal-person sign-in (开发测试用法人登录) — demo and tests only")
-
-
-class DevLegalPersonTokenRequestSchema(ma.Schema):
-    uscc = ma.fields.String(required=True, validate=ma.validate.Length(1, 32),
-                            metadata={"example": "91330702MA2D0K9X4L"})
-    name = ma.fields.String(required=True, validate=ma.validate.Length(1, MAX_NAME_LENGTH),
-                            metadata={"example": "金华市某某科技有限公司"})
-    agent_name = ma.fields.String(required=True, validate=ma.validate.Length(1, MAX_NAME_LENGTH),
-                                  metadata={"example": "张三", "description": "Who signs in for the organisation"})
-
-
-@dev_blp.route("/token", methods=["POST"])
-@dev_blp.arguments(DevLegalPersonTokenRequestSchema)
-@dev_blp.response(200, DevTokenSchema)
-def token(body: dict[str, str]) -> dict[str, Any]:
-    """Issue a development legal-person assertion for any valid USCC and names (NOT for production)."""
-    provider = dev_provider()
-    try:
-        assertion = issue_dev_legal_person_assertion(provider, body["uscc"], body["name"], body["agent_name"])
-    except InvalidIdentifier as invalid:
-        raise Problem("invalid-request", f"uscc: {invalid}", errors=[{"pointer": "#/uscc", "detail": str(invalid)}]) \
-            from None
-    except ValueError as invalid:
-        raise Problem("invalid-request", f"name: {invalid}", errors=[{"pointer": "#/name", "detail": str(invalid)}]) \
-            from None
-    return {"assertion": assertion, "token_type": "Bearer", "expires_in": int(MAX_LIFETIME.total_seconds()),
-            "issuer": provider.issuer}
 
 
 @blp.route("/licenses")

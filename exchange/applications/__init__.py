@@ -10,6 +10,5 @@ every proof the matter requires without paper, then decides on the matter's rule
 - commitments.py and field_values.py: the signed 告知承诺; post_check.py and verifiability.py:
   their 事后核查; investigation.py: tasks handed to departments;
 - reading.py: the application as its department reads it; statistics.py: paper saved;
-- recheck.py (with recheck_records.py and tenancies.py): the annual re-check of beneficiaries;
-- demo_applications.py: application requests for demo households.
+- recheck.py (with recheck_records.py and tenancies.py): the annual re-check of beneficiaries.
 """

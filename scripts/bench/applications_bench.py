@@ -26,9 +26,9 @@ import httpx
 from api.database import standalone_session
 from api.settings import Settings
 from catalog.versions import read_live_catalog
-from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
+from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.clients import ClientScope, register_client
-from exchange.sources.demo_data import demo_households
+from demo.data import demo_households
 from served import measure, served_installation
 
 CONCURRENCY = (1, 4, 8)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _generate(residents: int) -> dict[str, float]:
     from catalog.loading import bundled_catalog_path, load_catalog
-    from exchange.sources.demo_data import generate_demo_sources
+    from demo.data import generate_demo_sources
 
     catalog = load_catalog(bundled_catalog_path())
     with tempfile.TemporaryDirectory() as folder:

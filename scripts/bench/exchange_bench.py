@@ -21,7 +21,7 @@ from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.clients import ClientScope, register_client
 from exchange.consent import Channel, ConsentRequest, grant_consent
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from exchange.subjects import subject_key
 from served import Load, lua_string, served_installation, wrk_load
 

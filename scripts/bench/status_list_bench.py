@@ -37,7 +37,7 @@ from api.settings import Settings
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.counters import Counter
 from exchange.issuance import issue_certificate
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from exchange.status_lists import CERTIFICATES, StatusListRecord, allocate_entry
 from exchange.unit_of_work import UnitOfWork
 

@@ -18,11 +18,11 @@ import pytest
 from api.database import standalone_session
 from api.settings import Settings
 from catalog.versions import read_live_catalog
-from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
+from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.clients import ClientScope, register_client
 from catalog.model import Mode
 from exchange.consent import Consent
-from exchange.sources.demo_data import DemoHousehold, demo_households
+from demo.data import DemoHousehold, demo_households
 from seals.trust import TrustStore
 from seals.verify_jws import verify_jws
 from tests.support.cli import cli_environment, run_cli

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 
 from api.settings import Settings
-from exchange.applications.demo_applications import public_housing_request
+from demo.applications import public_housing_request
 from exchange.clients import ClientScope
 from tests.api.test_applications import apply, housing_token, households, now
 from tests.api.test_licenses_api import client, signed_in

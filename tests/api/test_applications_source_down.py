@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from api.database import standalone_session
 from api.jobs import run_jobs
 from api.settings import Settings
-from exchange.applications.demo_applications import public_housing_request
+from demo.applications import public_housing_request
 from exchange.applications.records import CommitmentRecord
 from exchange.clients import ClientScope
-from exchange.sources.demo_data import DemoHousehold, DemoResident
+from demo.data import DemoHousehold, DemoResident
 from tests.api.test_applications import apply, housing_token, households
 from tests.api.test_licenses_api import client, signed_in
 from tests.support.cli import run_cli

@@ -27,9 +27,9 @@ from catalog.versions import read_live_catalog
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.model import Catalog
 from exchange.clients import ClientScope, register_client
-from exchange.identity import DevIdentityProvider
-from exchange.staff import demo_staff, issue_dev_staff_assertion
-from exchange.sources.demo_data import DemoHousehold
+from demo.identity_provider import DevIdentityProvider
+from demo.identity_provider import demo_staff, issue_dev_staff_assertion
+from demo.data import DemoHousehold
 from tests.api.test_applications import households
 from tests.support.cli import cli_environment, run_cli
 from tests.support.connector import Connector

@@ -16,7 +16,7 @@ from api.settings import Settings
 from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND
 from catalog.versions import read_live_catalog
 from exchange.clients import ClientScope, register_client
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 from tests.support.clock import ManualClock
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import click
+import pytest
 
 from api.cli import _COMMANDS, cli
 from tests.support.cli import run_cli
@@ -23,13 +24,15 @@ def test_importing_the_command_line_loads_no_heavy_stack() -> None:
     assert loaded == "[]"
 
 
-def test_help_lists_every_command_with_its_own_summary() -> None:
-    result = run_cli(dict(os.environ), "--help")
+@pytest.mark.parametrize(("dev_idp", "demo_commands"), [("0", []), ("1", ["demo"])])
+def test_help_lists_every_command_with_its_own_summary(dev_idp: str, demo_commands: list[str]) -> None:
+    """The product's commands; in demo mode (MIANZHENG_DEV_IDP) the demo's as well."""
+    result = run_cli({**os.environ, "MIANZHENG_DEV_IDP": dev_idp}, "--help")
     assert result.returncode == 0, result.stderr
     listed = [line.split()[0] for line in result.stdout.split("命令:")[1].splitlines() if line.strip()]
-    assert listed == sorted(_COMMANDS)
+    assert listed == sorted([*_COMMANDS, *demo_commands])
     context = click.Context(cli)
-    for name, entry in _COMMANDS.items():
+    for name, entry in cli.lazy.items():  # this run's table
         command = cli.get_command(context, name)
         assert command is not None and command.name == name
         assert entry.summary == command.get_short_help_str(limit=1000), name
@@ -38,3 +41,11 @@ def test_help_lists_every_command_with_its_own_summary() -> None:
 def test_a_subcommand_loads_when_it_runs() -> None:
     result = run_cli(dict(os.environ), "catalog", "--help")
     assert result.returncode == 0 and "validate" in result.stdout
+
+
+@pytest.mark.parametrize(("dev_idp", "present"), [("1", True), ("0", False)])  # demo first: it must not stick
+def test_the_demo_adds_its_commands_to_the_product_groups_only_in_demo_mode(dev_idp: str, present: bool) -> None:
+    for group, command in (("license", "demo-export"), ("recheck", "enrol-demo")):
+        result = run_cli({**os.environ, "MIANZHENG_DEV_IDP": dev_idp}, group, "--help")
+        assert result.returncode == 0, result.stderr
+        assert (f"  {command} " in result.stdout) is present, result.stdout

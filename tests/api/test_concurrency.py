@@ -21,12 +21,12 @@ import pytest
 from api.database import standalone_session
 from api.settings import Settings
 from catalog.versions import read_live_catalog
-from exchange.applications.demo_applications import public_housing_request
+from demo.applications import public_housing_request
 from exchange.applications.records import Application
 from exchange.certificate_records import IssuedCertificate
 from exchange.certificates.status_list import read_status_list
 from exchange.clients import ClientScope, register_client
-from exchange.sources.demo_data import demo_households, sample_residents
+from demo.data import demo_households, sample_residents
 from seals.registry import trust_store
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port

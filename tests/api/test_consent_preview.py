@@ -15,7 +15,7 @@ from catalog.versions import read_live_catalog
 from api.secrets import SUBJECT_HASH_KEY, read_secret
 from exchange.consent import list_consents
 from exchange.subjects import subject_key
-from exchange.sources.demo_data import DemoResident
+from demo.data import DemoResident
 from tests.api.test_exchange_requests import MATTER, PROOF, _bearer, assertion, client_token, envelope, residents
 
 __all__ = ["residents"]

@@ -24,7 +24,7 @@ from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 from seals.registry import active_seal, rotate_seal
 from tests.support.cli import cli_environment, run_cli
 from tests.support.live_server import serving

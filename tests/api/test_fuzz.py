@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies
 
 from api.settings import Settings
 from exchange.clients import ClientScope
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from tests.api.test_certificates_api import client_token, signed_in
 from tests.api.test_org_licenses import legal_person
 

@@ -16,7 +16,7 @@ from api.settings import Settings
 from api.token_bucket import VALIDATION_BURST
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.clients import ClientScope
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 from exchange.subjects import subject_key
 from core.base64url import b64url_encode
 from tests.api.test_certificates_api import client_token, issue, signed_in

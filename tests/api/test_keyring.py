@@ -23,7 +23,7 @@ from api.settings import Settings
 from exchange.answer_store import AnsweredRequest
 from exchange.keyring import Keyring, Purpose
 from exchange.reencryption import SEALED_VALUES
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 from tests.api.test_exchange_requests import _bearer, assertion, client_token, consent, envelope
 from tests.support.cli import cli_environment, run_cli
 from tests.support.live_server import serving

@@ -11,7 +11,7 @@ import httpx
 
 from api.settings import Settings
 from exchange.clients import ClientScope
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from tests.api.test_licenses_api import client, marriage, signed_in
 from tests.support.cli import cli_environment, run_cli
 

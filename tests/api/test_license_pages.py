@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from api.settings import Settings
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 from tests.api.test_portal_pages import sign_in
 
 

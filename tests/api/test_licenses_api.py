@@ -11,7 +11,7 @@ from api.database import standalone_session
 from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.clients import ClientScope, register_client
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 
 SPOUSE_ID = "330702199003071233"
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from api.settings import Settings
-from exchange.sources.demo_data import DemoHousehold, DemoMember
+from demo.data import DemoHousehold, DemoMember
 from tests.api.test_applications import housing_token, households
 from tests.support.cli import cli_environment, run_cli
 

@@ -20,7 +20,7 @@ from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.access_log import AccessEntry, Outcome, append_access
 from exchange.clients import ClientScope, register_client
-from exchange.identity import DevIdentityProvider
+from demo.identity_provider import DevIdentityProvider
 from exchange.subjects import subject_key
 from tests.support.live_server import serving
 

@@ -15,7 +15,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.settings import Settings
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from tests.api.test_exchange_requests import client_token, consent, envelope, _bearer
 from tests.support.cli import MIANZHENG, cli_environment, wait_until_answering
 from tests.support.postgres import free_port

@@ -10,7 +10,7 @@ import httpx
 from api.settings import Settings
 from catalog.credit_code import complete_uscc
 from exchange.clients import ClientScope
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from tests.api.test_licenses_api import client, pdf_verdict, signed_in, verdict
 
 USCC = complete_uscc("913307020000K9X4")

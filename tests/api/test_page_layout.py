@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from api.settings import Settings
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 
 VIEWPORTS = {"phone": (390, 844), "laptop": (1366, 900)}
 MIN_TARGET_PX = 44

@@ -13,7 +13,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page
 
 from api.settings import Settings
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 from tests.support.pdf_tools import nss_db_trusting, require_tool, run_pdfsig
 
 UNKNOWN_PERSON = ("张三", "11010519491231002X")  # a valid ID number the demo sources do not hold

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from seals.ca import crl_urls
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_new_port_after_the_first_init_moves_every_address(database_url: str, tmp_path: Path) -> None:
-    env = cli_environment(database_url, tmp_path / "var")
+    env = {**cli_environment(database_url, tmp_path / "var"), "MIANZHENG_DEV_IDP": "1"}  # demo mode: demo residents
     env.pop("MIANZHENG_PUBLIC_URL", None)
     first = run_cli({**env, "MIANZHENG_PUBLIC_URL": "http://127.0.0.1:8000"}, "init")
     assert first.returncode == 0 and "轮换" not in first.stdout

@@ -18,7 +18,7 @@ from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.access_log import AccessRecord
 from exchange.applications.recheck_records import WAITING, RecheckResult
-from exchange.sources.demo_data import DemoHousehold, demo_households
+from demo.data import DemoHousehold, demo_households
 from tests.support.cli import MIANZHENG, cli_environment, run_cli
 from tests.support.postgres import free_port
 

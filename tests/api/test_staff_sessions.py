@@ -13,9 +13,9 @@ from joserfc.jwk import ECKey
 from api.database import standalone_session
 from api.settings import Settings
 from catalog.versions import read_live_catalog
-from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
-from exchange.identity import DevIdentityProvider
-from exchange.staff import DemoStaff, demo_staff, issue_dev_staff_assertion
+from demo.applications import PUBLIC_RENTAL_HOUSING
+from demo.identity_provider import DevIdentityProvider
+from demo.identity_provider import DemoStaff, demo_staff, issue_dev_staff_assertion
 from tests.api.test_applications import households
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

@@ -153,7 +153,7 @@ def test_the_dashboard_says_which_filter_is_wrong(browser: Browser, live_server:
 def test_the_dashboard_shows_the_license_figures_of_the_api(browser: Browser, live_server: str, settings: Settings,
                                                             width: int) -> None:
     from exchange.clients import ClientScope
-    from exchange.sources.demo_data import sample_residents
+    from demo.data import sample_residents
     from tests.api.test_licenses_api import client, signed_in, use_request
 
     resident = sample_residents(settings.sources_dir, 1)[0]  # holds a 结婚证 in the demo library

@@ -28,7 +28,7 @@ from exchange.certificate_records import IssuedCertificate
 from exchange.certificates.credential import content_from_claims
 from exchange.certificates.status_list import read_status_list
 from exchange.issuance import issue_certificate, revoke_certificate
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from exchange.status_lists import CERTIFICATES, StatusListRecord, stored_status_list
 from seals.registry import trust_store
 from tests.support.cli import cli_environment, run_cli

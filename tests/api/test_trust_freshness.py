@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.settings import Settings
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
 

@@ -13,7 +13,7 @@ import pytest
 
 from exchange.certificates.offline_trust import STATUS_LIST_FILE
 from api.settings import Settings
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from tests.support.cli import cli_environment, run_cli
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

@@ -14,9 +14,8 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from catalog.errors import InvalidIdentifier
+from demo.identity_provider import DEV_ISSUER, DevIdentityProvider
 from exchange.identity import (
-    DEV_ISSUER,
-    DevIdentityProvider,
     InvalidAssertion,
     InvalidKeyMaterial,
     load_public_keys,

@@ -12,8 +12,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from exchange.clients import ClientScope
-from exchange.identity import DEV_ISSUER, DevIdentityProvider, InvalidAssertion
-from exchange.staff import STAFF_AUDIENCE, DemoStaff, issue_dev_staff_assertion, verify_staff_assertion
+from demo.identity_provider import DEV_ISSUER, DemoStaff, DevIdentityProvider, issue_dev_staff_assertion
+from exchange.identity import InvalidAssertion
+from exchange.staff import STAFF_AUDIENCE, verify_staff_assertion
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 STAFF = DemoStaff("ZJ-0001", "王晓燕", "ZJ")

@@ -90,7 +90,7 @@ def test_ring_text_is_centred_and_clear_of_the_ring(name: str) -> None:
 def test_the_song_face_prints_every_character_the_service_can_put_on_a_certificate() -> None:
     """Names of departments, proofs, labels and values of the catalog, and every demo name."""
     from catalog.loading import bundled_catalog_path
-    from exchange.sources import demo_vocabulary
+    from demo import vocabulary as demo_vocabulary
     from seals.fonts import missing_glyphs
 
     texts = [path.read_text("utf-8") for path in bundled_catalog_path().glob("*.yaml")]

@@ -18,13 +18,13 @@ from api.settings import Settings
 from catalog.citizen_id import mask_id_number
 from exchange.access_log import AccessRecord
 from exchange.applications.context import HandlingContext
-from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING
+from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.parties import Parties
 from exchange.applications.recheck import CheckedHousehold, run_recheck, run_report, start_run
-from exchange.applications.tenancies import DEMO_CLIENT_NAME, enrol_demo_tenancies
+from demo.tenancies import DEMO_CLIENT_NAME, enrol_demo_tenancies
 from exchange.applications.recheck_records import RecheckResult, RunStatus, Tenancy, TenancyStatus
 from exchange.clients import ClientRecord
-from exchange.sources.demo_data import DemoHousehold, demo_households
+from demo.data import DemoHousehold, demo_households
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from api.runtime import Runtime
 from api.settings import Settings
 from exchange.access_log import AccessRecord
 from exchange.applications.context import LEASE, HandlingContext
-from exchange.applications.demo_applications import PUBLIC_RENTAL_HOUSING, public_housing_request
+from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.applications.records import Application, ApplicationItem
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import ApplicationRequest, PartyInput, resume_due, submit_application
 from exchange.clients import AuthenticatedClient, ClientScope, register_client, revoke_client
-from exchange.sources.demo_data import demo_households
+from demo.data import demo_households
 
 
 @pytest.fixture

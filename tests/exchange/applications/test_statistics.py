@@ -23,11 +23,11 @@ from api.database import standalone_session
 from api.settings import Settings
 from catalog.city_time import BEIJING
 from catalog.versions import read_live_catalog
-from exchange.applications.demo_applications import public_housing_request
+from demo.applications import public_housing_request
 from exchange.applications.post_check import verify_commitments
 from exchange.applications.records import Application
 from exchange.applications.statistics import Month, Selection, paper_statistics
-from exchange.sources.demo_data import DemoHousehold, demo_households
+from demo.data import DemoHousehold, demo_households
 from tests.api.test_applications import housing_token, now
 
 SAVED = {("resolved", "data_sharing"): "saved_by_data", ("not_found", "data_sharing"): "saved_by_data",

@@ -10,7 +10,7 @@ import pytest
 
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.model import Catalog
-from exchange.sources.demo_data import generate_demo_sources
+from demo.data import generate_demo_sources
 
 
 @pytest.fixture(scope="session")

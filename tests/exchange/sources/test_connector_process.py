@@ -14,7 +14,7 @@ import pytest
 from catalog.model import Catalog
 from exchange.sources.breaker import BreakerState, CircuitBreaker
 from exchange.sources.contract import SourceRejected, SourceUnavailable, SubjectNotFound
-from exchange.sources.demo_data import DemoResident, sample_residents
+from demo.data import DemoResident, sample_residents
 from exchange.sources.http_source import HttpSource, HttpSourceSettings
 from exchange.sources.openapi import connector_openapi
 from tests.exchange.sources.stub_server import Reply, Script, stub_connector

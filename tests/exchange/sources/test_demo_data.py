@@ -18,10 +18,10 @@ import pytest
 from catalog.citizen_id import parse_id_number
 from catalog.model import Catalog, ItemType, Proof, Subject
 from exchange.sources.contract import pulled_proofs
-from exchange.sources.demo_data import demo_sources_exist, generate_demo_sources, sample_residents
+from demo.data import demo_sources_exist, generate_demo_sources, sample_residents
 from exchange.sources.inprocess_source import InProcessSource
-from exchange.sources.demo_population import build_population, iter_population
-from exchange.sources.demo_records import BUILDERS
+from demo.population import build_population, iter_population
+from demo.records import BUILDERS
 from exchange.sources.records import RecordsDatabaseWriter, StoredRecord, department_database, read_dataset
 
 

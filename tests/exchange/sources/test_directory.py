@@ -9,7 +9,7 @@ import pytest
 
 from catalog.model import Catalog
 from exchange.sources.contract import SourceUnavailable, SubjectNotFound
-from exchange.sources.demo_data import sample_residents
+from demo.data import sample_residents
 from exchange.sources.directory import SourcesConfigInvalid, build_sources
 from exchange.sources.http_source import HttpSource, HttpSourceSettings
 from exchange.sources.inprocess_source import InProcessSource

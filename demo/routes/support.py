@@ -1,5 +1,5 @@
-"""What the development identity provider's sign-in routes share (`api.routes.dev_idp`,
-`api.routes.dev_idp_staff`, the legal-person sign-in in `api.routes.org_licenses`): the provider
+"""What the development identity provider's sign-in routes share (`demo.routes.dev_idp`,
+`demo.routes.dev_idp_staff`, `demo.routes.dev_idp_legal_person`): the provider
 itself (a 404 while it is disabled), the shape of the token it answers, and the check that a
 `next` parameter is a path of this site."""
 
@@ -11,7 +11,7 @@ import marshmallow as ma
 
 from api.problems import Problem
 from api.runtime import runtime
-from exchange.identity import DevIdentityProvider
+from demo.identity_provider import DevIdentityProvider
 
 
 class DevTokenSchema(ma.Schema):
@@ -23,7 +23,7 @@ class DevTokenSchema(ma.Schema):
 
 def dev_provider() -> DevIdentityProvider:
     provider = runtime().identity.dev_idp
-    if provider is None:
+    if not isinstance(provider, DevIdentityProvider):
         raise Problem("not-found", "The development identity provider is not enabled.")
     return provider
 

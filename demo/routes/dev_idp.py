@@ -1,7 +1,7 @@
 """The development identity provider's edges (开发测试用身份认证): a Chinese sign-in page
 (`/dev-idp/login`) that sets the assertion as a cookie and shows it (or returns to `next`, a
 same-site path such as `/portal`), and `POST /dev-idp/token`
-for curl users. Registered only when MIANZHENG_DEV_IDP is on; never in production.
+for curl users. Registered only in demo mode (MIANZHENG_DEV_IDP on); never in production.
 
 It signs an assertion for whatever name and valid ID number are typed in: it proves nothing.
 """
@@ -15,7 +15,7 @@ from flask import Blueprint as PageBlueprint
 from flask import Response, make_response, redirect, render_template, request
 
 from api.auth import IDENTITY_COOKIE
-from api.dev_idp_support import DevTokenSchema, dev_provider, same_site_path
+from demo.routes.support import DevTokenSchema, dev_provider, same_site_path
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.runtime import runtime
@@ -23,7 +23,7 @@ from catalog.citizen_id import mask_id_number
 from catalog.errors import InvalidIdentifier
 from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH
 
-bp = PageBlueprint("dev_idp_page", __name__, url_prefix="/dev-idp")
+bp = PageBlueprint("dev_idp_page", __name__, url_prefix="/dev-idp", template_folder="../templates")
 blp = Blueprint("dev-idp", __name__, url_prefix="/dev-idp",
                 description="DEVELOPMENT identity provider (开发测试用身份认证) — demo and tests only, never production")
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.city_time import BEIJING
-from exchange.sources.demo_population import Business, Person, Population
-from exchange.sources.demo_vocabulary import CITY_REGION, HOSPITALS_SECONDARY
+from demo.population import Business, Person, Population
+from demo.vocabulary import CITY_REGION, HOSPITALS_SECONDARY
 
 Row = tuple[str, str | None, dict[str, Any]]
 Builder = Callable[[Population], Iterator[Row]]

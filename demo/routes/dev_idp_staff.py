@@ -1,20 +1,21 @@
 """The development identity provider's staff sign-in (开发测试用身份认证·工作人员): a Chinese page
 (`/dev-idp/staff-login`) listing one made-up caseworker per department of the live catalog;
 choosing one signs their staff assertion and starts the staff session (`api.staff_session`),
-then returns to `next` (a same-site path such as `/caseworker`). Registered only when
-MIANZHENG_DEV_IDP is on; never in production. It proves nothing about anyone.
+then returns to `next` (a same-site path such as `/caseworker`). Registered only in demo mode
+(MIANZHENG_DEV_IDP on); never in production. It proves nothing about anyone.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from api.dev_idp_support import dev_provider, same_site_path
+from demo.routes.support import dev_provider, same_site_path
 from api.live_catalog import live_catalog
 from api.staff_session import start_staff_session
-from exchange.staff import ROLES, demo_staff, issue_dev_staff_assertion
+from demo.identity_provider import demo_staff, issue_dev_staff_assertion
+from exchange.staff import ROLES
 
-bp = Blueprint("dev_idp_staff", __name__, url_prefix="/dev-idp")
+bp = Blueprint("dev_idp_staff", __name__, url_prefix="/dev-idp", template_folder="../templates")
 
 
 @bp.route("/staff-login", methods=["GET", "POST"])

@@ -1,6 +1,6 @@
 """The demo residents' and companies' licenses: exports in the bulk-import format
 (`bulk_import.py`), one per issuing department, made from the same generated population as the
-demo source departments (`exchange.sources.demo_records`), so a license says what the source's
+demo source departments (`demo.records`), so a license says what the source's
 record says.
 
 A license type that answers a proof takes that proof's record of the holder (and a 结婚证 or
@@ -18,8 +18,8 @@ from datetime import date, datetime
 from typing import Any
 
 from catalog.model import Catalog, ItemType, LicenseType, Subject
-from exchange.sources.demo_population import Person, Population
-from exchange.sources.demo_records import BUILDERS
+from demo.population import Person, Population
+from demo.records import BUILDERS
 from exchange.sources.values import json_value
 
 _EXTRA: dict[str, dict[str, Any]] = {

@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.licenses.bulk_import import ImportReport, import_lines
-from exchange.licenses.demo_licenses import demo_exports
+from demo.licenses import demo_exports
 from exchange.licenses.service import LicenseLibrary
-from exchange.sources.demo_data import demo_population, sample_residents
+from demo.data import demo_population, sample_residents
 
 SAMPLE_RESIDENTS = 16
 FIRST_PEOPLE = 400

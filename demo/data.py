@@ -20,8 +20,8 @@ from pathlib import Path
 
 from catalog.model import Catalog, Proof
 from exchange.sources.contract import pulled_proofs
-from exchange.sources.demo_population import Person, Population, build_population, iter_population
-from exchange.sources.demo_records import BUILDERS
+from demo.population import Person, Population, build_population, iter_population
+from demo.records import BUILDERS
 from exchange.sources.records import RecordsDatabaseWriter, StoredRecord, department_database, read_dataset
 from exchange.sources.values import json_value
 

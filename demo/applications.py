@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from exchange.sources.demo_data import DemoHousehold
+from demo.data import DemoHousehold
 
 PUBLIC_RENTAL_HOUSING = "PUBLIC_RENTAL_HOUSING"
 SINGLE_STATUSES = ("unmarried", "divorced", "widowed")

@@ -20,7 +20,7 @@ from decimal import Decimal
 from catalog.citizen_id import id_check_char
 from catalog.city_time import BEIJING
 from catalog.credit_code import complete_uscc
-from exchange.sources.demo_vocabulary import (
+from demo.vocabulary import (
     BRAND_WORDS,
     COLLEGES,
     DISTRICTS,
