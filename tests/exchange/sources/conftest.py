@@ -3,7 +3,6 @@ generated once per session at full size (10,000 residents)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,8 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture(scope="session")
-def demo_generation(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
-    """The folder of the generated demo databases and how long generating them took."""
+def demo_folder(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the generated demo databases."""
     folder = tmp_path_factory.mktemp("demo-sources")
-    started = time.monotonic()
     generate_demo_sources(folder, catalog)
-    return folder, time.monotonic() - started
-
-
-@pytest.fixture(scope="session")
-def demo_folder(demo_generation: tuple[Path, float]) -> Path:
-    return demo_generation[0]
+    return folder

@@ -39,11 +39,8 @@ def records(demo_folder: Path, catalog: Catalog) -> dict[str, dict[str, dict[str
     return {proof.code: dict(records_of(demo_folder, proof)) for proof in pulled_proofs(catalog)}
 
 
-def test_generation_is_fast_and_its_result_is_recognised(demo_generation: tuple[Path, float], catalog: Catalog,
-                                                           tmp_path: Path) -> None:
-    folder, seconds = demo_generation
-    assert seconds < 20
-    assert demo_sources_exist(folder, catalog)
+def test_the_generated_databases_are_recognised(demo_folder: Path, catalog: Catalog, tmp_path: Path) -> None:
+    assert demo_sources_exist(demo_folder, catalog)
     assert not demo_sources_exist(tmp_path, catalog)
 
 
