@@ -13,7 +13,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "catalog", "seals", "exchange", "api")
+PACKAGES = ("core", "catalog", "seals", "exchange", "api", "demo")
 # Needed at run time without an import statement of ours:
 NOT_IMPORTED = {
     "psycopg": "SQLAlchemy loads it for postgresql:// URLs",
