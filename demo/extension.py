@@ -6,24 +6,31 @@ product imports this package; it imports the product.
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from api.cli.lazy_group import LazyCommand, LazyGroup
-from api.extensions import CASEWORKER_DEMO
-from api.openapi import ApiSpec
 from api.settings import Settings
-from demo import caseworker, setup
-from demo.identity_provider import DevIdentityProvider
-from demo.routes import dev_idp, dev_idp_legal_person, dev_idp_staff
+
+if TYPE_CHECKING:  # the web and set-up parts load only when used: every command line run reads this module
+    from flask import Flask
+
+    from api.openapi import ApiSpec
+    from demo.identity_provider import DevIdentityProvider
 
 
 def development_provider(settings: Settings) -> DevIdentityProvider:
     """The development identity provider, its key under var/dev-idp/ (generated on first use)."""
+    from demo.identity_provider import DevIdentityProvider
+
     return DevIdentityProvider.open(settings.dev_idp_dir)
 
 
 def install(app: Flask, spec: ApiSpec) -> None:
     """The development sign-in pages and API, and the caseworker page's demo households."""
+    from api.extensions import CASEWORKER_DEMO
+    from demo import caseworker
+    from demo.routes import dev_idp, dev_idp_legal_person, dev_idp_staff
+
     spec.register_blueprint(dev_idp.blp)
     spec.register_blueprint(dev_idp_legal_person.dev_blp)
     for blueprint in (dev_idp.bp, dev_idp_staff.bp, caseworker.bp):
@@ -40,4 +47,6 @@ def register_commands(cli: LazyGroup) -> None:
 
 def initialise(settings: Settings) -> list[str]:
     """What `mianzheng init` sets up for the demo (`demo.setup`), one line per step."""
+    from demo import setup
+
     return setup.initialise(settings)
