@@ -15,9 +15,8 @@ from flask import Blueprint as PageBlueprint
 from flask import Response, make_response, redirect, render_template, request
 
 from api.auth import IDENTITY_COOKIE
-from demo.routes.support import DevTokenSchema, dev_provider, same_site_path
+from demo.routes.support import DevTokenSchema, dev_provider, same_site_path, token_answer
 from api.openapi import Blueprint
-from api.problems import Problem
 from api.runtime import runtime
 from catalog.citizen_id import mask_id_number
 from catalog.errors import InvalidIdentifier
@@ -40,17 +39,7 @@ class DevTokenRequestSchema(ma.Schema):
 @blp.response(200, DevTokenSchema)
 def token(body: dict[str, str]) -> dict[str, Any]:
     """Issue a development identity assertion for any name and valid ID number (NOT for production)."""
-    provider = dev_provider()
-    try:
-        assertion = provider.issue_dev_assertion(body["id_number"], body["name"])
-    except InvalidIdentifier as invalid:
-        raise Problem("invalid-request", f"id_number: {invalid}",
-                      errors=[{"pointer": "#/id_number", "detail": str(invalid)}]) from None
-    except ValueError as invalid:
-        raise Problem("invalid-request", f"name: {invalid}",
-                      errors=[{"pointer": "#/name", "detail": str(invalid)}]) from None
-    return {"assertion": assertion, "token_type": "Bearer", "expires_in": int(MAX_LIFETIME.total_seconds()),
-            "issuer": provider.issuer}
+    return token_answer("id_number", lambda provider: provider.issue_dev_assertion(body["id_number"], body["name"]))
 
 
 @bp.route("/login", methods=["GET", "POST"])

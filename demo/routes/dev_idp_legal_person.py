@@ -11,11 +11,9 @@ from typing import Any
 import marshmallow as ma
 
 from api.openapi import Blueprint
-from api.problems import Problem
-from catalog.errors import InvalidIdentifier
 from demo.identity_provider import issue_dev_legal_person_assertion
-from demo.routes.support import DevTokenSchema, dev_provider
-from exchange.identity import MAX_LIFETIME, MAX_NAME_LENGTH
+from demo.routes.support import DevTokenSchema, token_answer
+from exchange.identity import MAX_NAME_LENGTH
 
 dev_blp = Blueprint("dev-idp-legal-person", __name__, url_prefix="/dev-idp/legal-person",
                     description="DEVELOPMENT legal-person sign-in (开发测试用法人登录) — demo and tests only")
@@ -35,14 +33,5 @@ class DevLegalPersonTokenRequestSchema(ma.Schema):
 @dev_blp.response(200, DevTokenSchema)
 def token(body: dict[str, str]) -> dict[str, Any]:
     """Issue a development legal-person assertion for any valid USCC and names (NOT for production)."""
-    provider = dev_provider()
-    try:
-        assertion = issue_dev_legal_person_assertion(provider, body["uscc"], body["name"], body["agent_name"])
-    except InvalidIdentifier as invalid:
-        raise Problem("invalid-request", f"uscc: {invalid}", errors=[{"pointer": "#/uscc", "detail": str(invalid)}]) \
-            from None
-    except ValueError as invalid:
-        raise Problem("invalid-request", f"name: {invalid}", errors=[{"pointer": "#/name", "detail": str(invalid)}]) \
-            from None
-    return {"assertion": assertion, "token_type": "Bearer", "expires_in": int(MAX_LIFETIME.total_seconds()),
-            "issuer": provider.issuer}
+    return token_answer("uscc", lambda provider: issue_dev_legal_person_assertion(
+        provider, body["uscc"], body["name"], body["agent_name"]))

@@ -1,17 +1,21 @@
 """What the development identity provider's sign-in routes share (`demo.routes.dev_idp`,
 `demo.routes.dev_idp_staff`, `demo.routes.dev_idp_legal_person`): the provider
-itself (a 404 while it is disabled), the shape of the token it answers, and the check that a
+itself (a 404 while it is disabled), the shape of the token it answers and how it answers, and the check that a
 `next` parameter is a path of this site."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import marshmallow as ma
 
 from api.problems import Problem
 from api.runtime import runtime
+from catalog.errors import InvalidIdentifier
 from demo.identity_provider import DevIdentityProvider
+from exchange.identity import MAX_LIFETIME
 
 
 class DevTokenSchema(ma.Schema):
@@ -26,6 +30,22 @@ def dev_provider() -> DevIdentityProvider:
     if not isinstance(provider, DevIdentityProvider):
         raise Problem("not-found", "The development identity provider is not enabled.")
     return provider
+
+
+def token_answer(identifier_field: str, issue: Callable[[DevIdentityProvider], str]) -> dict[str, Any]:
+    """The provider's answer to a token request: the assertion `issue` makes, or a problem naming
+    the field at fault (`identifier_field` for a bad ID number or credit code, else `name`)."""
+    provider = dev_provider()
+    try:
+        assertion = issue(provider)
+    except InvalidIdentifier as invalid:
+        raise Problem("invalid-request", f"{identifier_field}: {invalid}",
+                      errors=[{"pointer": f"#/{identifier_field}", "detail": str(invalid)}]) from None
+    except ValueError as invalid:
+        raise Problem("invalid-request", f"name: {invalid}",
+                      errors=[{"pointer": "#/name", "detail": str(invalid)}]) from None
+    return {"assertion": assertion, "token_type": "Bearer", "expires_in": int(MAX_LIFETIME.total_seconds()),
+            "issuer": provider.issuer}
 
 
 def same_site_path(candidate: str) -> str | None:
