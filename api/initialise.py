@@ -41,7 +41,7 @@ def initialise(settings: Settings) -> list[str]:
     report.append("数据库结构已是最新。")
     with standalone_session(settings.database_url) as session:
         report.append(_publish_bundled_catalog(session))
-        report.extend(_demo_seals(session, settings))
+        report.extend(_first_seals(session, settings))
         report.extend(_seals_at_public_url(session, settings))
         report.extend(_signed_lists(session, settings))
     demo = demo_extension(settings)
@@ -85,8 +85,9 @@ def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
             "（此前签章的文件仍可用原印章证书核验）。"]
 
 
-def _demo_seals(session: Session, settings: Settings) -> list[str]:
-    """A city CA if there is none, and a first seal for each department that never had one.
+def _first_seals(session: Session, settings: Settings) -> list[str]:
+    """A city CA if there is none, and a first seal for each department that never had one: the
+    starting state of every installation, demo or not.
 
     A department whose seal was revoked or expired gets no new one here: that is the seal
     officer's decision (`mianzheng seal issue` / `seal rotate`).
@@ -95,7 +96,7 @@ def _demo_seals(session: Session, settings: Settings) -> list[str]:
     config = seal_settings(settings)
     if session.scalars(select(SealCa)).first() is None:
         init_ca(session, config)
-        report.append("已创建城市电子印章根证书（演示用）。")
+        report.append("已创建城市电子印章根证书（本机生成）。")
     catalog = read_live_catalog(session)
     sealed = {seal.department_code for seal in list_seals(session)}
     issued = []
