@@ -78,6 +78,9 @@ def main(args: Sequence[str] | None = None) -> None:
         click.echo("错误：尚未发布任何目录，请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)
     except Exception as error:
+        if _is_missing_secret(error):
+            click.echo(f"错误：缺少密钥材料，请先运行 mianzheng init，或在环境变量中提供（{error}）。", err=True)
+            sys.exit(EXIT_NOT_READY)
         if not _is_database_error(error):
             raise
         click.echo(f"错误：数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。", err=True)
@@ -91,6 +94,12 @@ def _install_commands() -> None:
     demo = demo_extension(Settings.from_environment())
     if demo is not None:
         demo.register_commands(cli)
+
+
+def _is_missing_secret(error: Exception) -> bool:
+    """Whether `error` says a secret is missing; a command that never read a secret raised none."""
+    secrets = sys.modules.get("api.secrets")
+    return secrets is not None and isinstance(error, secrets.SecretMissing)
 
 
 def _is_database_error(error: Exception) -> bool:

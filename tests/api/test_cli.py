@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from api.cli.context import EXIT_NOT_READY
 from catalog.loading import bundled_catalog_path
 from catalog.model import Catalog
 from tests.support.cli import cli_environment, run_cli
@@ -102,3 +103,12 @@ def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
     result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'x.db'}", tmp_path), *command, "--help")
     assert result.returncode == 0
     assert "用法：" in result.stdout and "Usage" not in result.stdout
+
+
+def test_a_seal_command_before_init_says_to_run_init(tmp_path: Path) -> None:
+    """A fresh folder has no key passphrase yet: the seal officer is told what to do, not shown a traceback."""
+    var = tmp_path / "fresh-var"
+    result = run_cli({**cli_environment(f"sqlite:///{tmp_path / 'fresh.db'}", var), "MIANZHENG_DEV_IDP": "0"},
+                     "seal", "init-ca")
+    assert result.returncode == EXIT_NOT_READY
+    assert "缺少密钥材料，请先运行 mianzheng init" in result.stderr and "Traceback" not in result.stderr
