@@ -16,7 +16,7 @@ from flask import Response, json, url_for
 
 from api.openapi import Blueprint
 from api.problems import Problem
-from api.runtime import db, runtime
+from api.runtime import db
 from seals.ca import utc_now
 from seals.registry import Seal, list_seals, trust_store
 from seals.seal_image import SealText, seal_png
