@@ -6,6 +6,9 @@ options, rules, priorities, services and re-check), the city's constants, the e-
 Everything here is immutable. `Catalog.from_document` builds a catalog from a document that
 is already known to be valid (the output of `Catalog.to_document`, or a document checked by
 `catalog.loading`); untrusted input goes through `catalog.loading.catalog_from_document`.
+
+These dataclasses are the one description of each entry: their fields' types, defaults and shapes
+(`catalog.field_shapes`) also make the source files' schemas (`catalog.schemas`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from types import MappingProxyType
 from typing import Any, Self
 
 from catalog.documents import built, document_of
+from catalog import field_shapes as shapes
+from catalog.field_shapes import CODE_PATTERN, LICENSE_TYPE_CODE_PATTERN, NAME_PATTERN, SERVICE_CODE_PATTERN, Shape, shaped
 from core.canonical import canonical_sha256
 
 
@@ -129,12 +134,12 @@ class OptionType(StrEnum):
 class Department:
     """A department that holds data, consumes it, or both."""
 
-    code: str
+    code: str = shapes.code()
     name_zh: str
     name_en: str
     legal_name_zh: str
     """The full legal name, as on the department's seal and its certificates (金华市公安局)."""
-    uscc: str
+    uscc: str = shaped(Shape(credit_code=True))
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,7 @@ class DataItem:
     False: the item is exchanged but not printed on an e-certificate, which states it itself
     (the source's own certificate number, issue date or purpose of search)."""
 
-    name: str
+    name: str = shapes.name()
     name_zh: str
     type: ItemType
     values: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -158,8 +163,8 @@ class Verification:
     `proof`> and city.<constant>; must give a bool). expression None: the committed fields must
     equal the record's fields of the same name."""
 
-    proof: str
-    expression: str | None = None
+    proof: str = shapes.code()
+    expression: str | None = shapes.expression(None)
 
 
 @dataclass(frozen=True)
@@ -169,10 +174,10 @@ class Assertion:
     is offered proof `alternative` when the department issues a neutral document (不动产登记信息
     查询结果) that states the result either way."""
 
-    item: str
-    value: bool | str
+    item: str = shapes.name()
+    value: bool | str = shaped(Shape(fact_value=True))
     refusal_zh: str
-    alternative: str | None = None
+    alternative: str | None = shapes.code(None)
 
     def holds(self, record: Mapping[str, Any]) -> bool:
         """Whether `record` (item name -> value, as the source answered) establishes the fact;
@@ -184,14 +189,15 @@ class Assertion:
 class Proof:
     """A proof (证明事项), its source department and its default handling mode."""
 
-    code: str
+    code: str = shapes.code()
     name_zh: str
     name_en: str
-    department: str
+    department: str = shapes.code()
     mode: Mode
     subject: Subject
     data_items: tuple[DataItem, ...]
-    validity_days: int | None
+    validity_days: int | None = shaped(Shape(minimum=1, range_error="must be at least {min} (or null)",
+                                             type_error="must be a whole number of days or null"))
     legal_basis_zh: str
     commitment_text_zh: str | None = None
     verification: Verification | None = None
@@ -217,12 +223,12 @@ class MatterProof:
     as CEL: the proof is required only when it is true). `commitment_fallback`: when the source
     cannot answer, the applicant may commit to the proof instead."""
 
-    proof: str
-    fields: tuple[str, ...]
+    proof: str = shapes.code()
+    fields: tuple[str, ...] = shapes.name()
     scope: Scope
     mode: Mode | None = None
     condition_zh: str | None = None
-    when: str | None = None
+    when: str | None = shapes.expression(None)
     commitment_fallback: bool = False
 
 
@@ -231,7 +237,7 @@ class MatterOption:
     """A choice the applicant makes when applying (e.g. 申请优先配租), read by rules and `when`
     as application.<name>."""
 
-    name: str
+    name: str = shapes.name()
     name_zh: str
     type: OptionType
     default: bool | str
@@ -244,9 +250,9 @@ class Rule:
     """An eligibility rule of a matter: a CEL expression over the fields the matter receives
     (see `catalog.rules`), and the outcome when it is false."""
 
-    code: str
+    code: str = shapes.name()
     name_zh: str
-    expression: str
+    expression: str = shapes.expression()
     outcome_if_false: Outcome
 
 
@@ -255,19 +261,19 @@ class Priority:
     """A priority a matter grants (e.g. 低保家庭优先配租): a CEL expression read like a rule;
     true: the decision lists this priority."""
 
-    code: str
+    code: str = shapes.name()
     name_zh: str
-    expression: str
+    expression: str = shapes.expression()
 
 
 @dataclass(frozen=True)
 class Service:
     """One department's part of a bundled matter (一件事): decided by the listed rules."""
 
-    code: str
+    code: str = shapes.name()
     name_zh: str
-    department: str
-    rules: tuple[str, ...]
+    department: str = shapes.code()
+    rules: tuple[str, ...] = shaped(Shape(pattern=NAME_PATTERN, rule_codes=True))
 
 
 @dataclass(frozen=True)
@@ -275,24 +281,25 @@ class Recheck:
     """The periodic re-check (年度复核) of a matter's beneficiaries: the rules re-evaluated on fresh data."""
 
     name_zh: str
-    rules: tuple[str, ...]
+    rules: tuple[str, ...] = shaped(Shape(pattern=NAME_PATTERN, rule_codes=True,
+                                                 at_least_one="list at least one rule"))
 
 
 @dataclass(frozen=True)
 class Matter:
     """A high-frequency matter (事项) and the proofs it requires."""
 
-    code: str
+    code: str = shapes.code()
     name_zh: str
     name_en: str
     domain: Domain
     legal_basis_zh: str
     consent_required: bool
     household: bool
-    consumers: tuple[str, ...]
+    consumers: tuple[str, ...] = shapes.code()
     rule_zh: str
-    proofs: tuple[MatterProof, ...]
-    service_code: str | None = None
+    proofs: tuple[MatterProof, ...] = shaped(Shape(at_least_one="list at least one proof"))
+    service_code: str | None = shaped(Shape(pattern=SERVICE_CODE_PATTERN), None)
     rules: tuple[Rule, ...] = ()
     options: tuple[MatterOption, ...] = ()
     priorities: tuple[Priority, ...] = ()
@@ -333,9 +340,9 @@ class Matter:
 class CityConstant:
     """A threshold of the city that rules read as city.<name> (e.g. the minimum living standard)."""
 
-    name: str
+    name: str = shapes.name()
     name_zh: str
-    value: float
+    value: float = shaped(Shape(type_error="must be a finite number"))
     unit_zh: str
 
 
@@ -352,9 +359,9 @@ class LicenseUse:
     """One line of a license type's 用证清单: for `matter`, `departments` may use the license,
     receiving only `items`, for `purpose_zh`."""
 
-    matter: str
-    departments: tuple[str, ...]
-    items: tuple[str, ...]
+    matter: str = shapes.code()
+    departments: tuple[str, ...] = shaped(Shape(pattern=CODE_PATTERN, at_least_one="list at least one department"))
+    items: tuple[str, ...] = shaped(Shape(pattern=NAME_PATTERN, at_least_one="list at least one data item"))
     purpose_zh: str
 
 
@@ -367,18 +374,19 @@ class LicenseType:
     certificates 1xxx). `proof`: the proof a license of this type answers when a matter handles
     that proof in mode e_license. `validity_years` is set only for the rule `years`."""
 
-    code: str
-    type_code: str
+    code: str = shapes.code()
+    type_code: str = shaped(Shape(pattern=LICENSE_TYPE_CODE_PATTERN))
     name_zh: str
     name_en: str
-    department: str
+    department: str = shapes.code()
     holder: Subject
-    data_items: tuple[DataItem, ...]
+    data_items: tuple[DataItem, ...] = shaped(Shape(at_least_one="list at least one data item"))
     validity: ValidityRule
     legal_basis_zh: str
     uses: tuple[LicenseUse, ...]
-    validity_years: int | None = None
-    proof: str | None = None
+    validity_years: int | None = shaped(Shape(minimum=1, maximum=99, range_error="must be between {min} and {max}",
+                                              type_error="must be a whole number of years"), None)
+    proof: str | None = shapes.code(None)
 
     def item(self, name: str) -> DataItem:
         """The data item called `name`; KeyError if the type has none."""

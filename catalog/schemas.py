@@ -1,32 +1,36 @@
-"""Marshmallow schemas of the catalog's source files, one per kind of entry.
+"""Marshmallow schemas of the catalog's source files, one per kind of entry, built from the
+entry's dataclass in `catalog.model` (its fields' types, defaults and `catalog.field_shapes`).
 
 Each schema checks one entry on its own: required fields, types (strict: YAML `yes` is not a
 boolean here, `30.0` is not an integer), vocabularies, code patterns, unknown keys, and the
 rules that need nothing outside the entry. Rules that relate entries to each other (unknown
 department, field not in the proof, duplicate codes) live in `catalog.references`.
 
-`load` returns the entry as a plain dict in the document format of `Catalog.to_document`.
+`load` returns the entry as a plain dict in the document format of `Catalog.to_document`. A
+schema adds to its generated fields only the rules that relate one field of the entry to another.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Any
+from dataclasses import replace
+from types import UnionType
+from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
-from catalog.model import Domain, ItemType, Mode, OptionType, Outcome, Scope, Subject, ValidityRule
+from catalog.field_shapes import NAME_PATTERN, Shape, shape_of
+from catalog.model import (Assertion, CityConstant, DataItem, Department, ItemType, LicenseType, LicenseUse, Matter,
+                           MatterOption, MatterProof, Mode, OptionType, Priority, Proof, Recheck, Rule, Scope, Service,
+                           ValidityRule, Verification)
 from catalog.rules import expression_limit_problem
-
-CODE_PATTERN = r"^[A-Z][A-Z0-9_]*$"
-NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
-SERVICE_CODE_PATTERN = r"^[0-9A-Z-]{10,20}$"
-LICENSE_TYPE_CODE_PATTERN = r"^2[0-9]{3}$"
 
 _MESSAGES = {"required": "required field is missing", "null": "must not be null"}
 
@@ -58,21 +62,18 @@ class _StrictNumber(fields.Float):
         return float(value)
 
 
-def _text(*, required: bool = True) -> fields.String:
-    return fields.String(
-        required=required,
-        validate=validate.Length(min=1, error="must not be empty"),
-        error_messages={**_MESSAGES, "invalid": "must be a string"},
-    )
+_STRING = {**_MESSAGES, "invalid": "must be a string"}
 
 
-def _expression(*, required: bool = True) -> fields.String:
+def _text(**options: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, error="must not be empty"), error_messages=_STRING,
+                         **options)
+
+
+def _expression(**options: Any) -> fields.String:
     """A CEL expression, within `catalog.rules`' limits; what it reads is checked there, after parsing."""
-    return fields.String(
-        required=required,
-        validate=[validate.Length(min=1, error="must not be empty"), _within_expression_limits],
-        error_messages={**_MESSAGES, "invalid": "must be a string"},
-    )
+    return fields.String(validate=[validate.Length(min=1, error="must not be empty"), _within_expression_limits],
+                         error_messages=_STRING, **options)
 
 
 def _within_expression_limits(expression: str) -> None:
@@ -81,57 +82,53 @@ def _within_expression_limits(expression: str) -> None:
         raise ValidationError(problem)
 
 
-def _pattern(pattern: str, *, required: bool = True) -> fields.String:
-    return fields.String(
-        required=required,
-        validate=validate.Regexp(pattern, error="{input!r} does not match {regex}"),
-        error_messages={**_MESSAGES, "invalid": "must be a string"},
-    )
+def _pattern(pattern: str, **options: Any) -> fields.String:
+    return fields.String(validate=validate.Regexp(pattern, error="{input!r} does not match {regex}"),
+                         error_messages=_STRING, **options)
 
 
-def _choice(vocabulary: type[Enum], *, required: bool = True) -> fields.String:
+def _credit_code(**options: Any) -> fields.String:
+    return fields.String(validate=_validate_uscc, error_messages=_STRING, **options)
+
+
+def _choice(vocabulary: type[Enum], **options: Any) -> fields.String:
     values = [member.value for member in vocabulary]
-    return fields.String(
-        required=required,
-        validate=validate.OneOf(values, error="{input!r} is not one of: {choices}"),
-        error_messages={**_MESSAGES, "invalid": "must be a string"},
-    )
+    return fields.String(validate=validate.OneOf(values, error="{input!r} is not one of: {choices}"),
+                         error_messages=_STRING, **options)
 
 
-def _flag(*, required: bool = True) -> _StrictBoolean:
-    return _StrictBoolean(required=required, error_messages={**_MESSAGES, "invalid": "must be true or false"})
-
-
-def _list(item: fields.Field, *, required: bool = True, **kwargs: Any) -> fields.List:
-    return fields.List(item, required=required, error_messages={**_MESSAGES, "invalid": "must be a list"}, **kwargs)
-
-
-def _nested(schema: type[Schema]) -> fields.Nested:
-    return fields.Nested(schema, error_messages={**_MESSAGES, "type": "must be a mapping"})
-
-
-def _labels() -> fields.Dict:
+def _labels(**options: Any) -> fields.Dict:
     """Value codes mapped to their Chinese labels (an enum's or list's vocabulary)."""
     return fields.Dict(
         keys=_pattern(NAME_PATTERN),
         values=_text(),
         validate=validate.Length(min=1, error="must not be empty"),
         error_messages={**_MESSAGES, "invalid": "must be a mapping of value codes to Chinese labels"},
+        **options,
     )
 
 
-def _rule_codes(*, at_least_one: bool = False) -> fields.List:
-    """A list of a matter's rule codes, none repeated (whether they are its rules is checked by
+def _integer(shape: Shape, **options: Any) -> _StrictInteger:
+    limits = validate.Range(min=shape.minimum, max=shape.maximum, error=shape.range_error)
+    return _StrictInteger(validate=limits, error_messages={**_MESSAGES, "invalid": shape.type_error}, **options)
+
+
+def _list(element: fields.Field, shape: Shape, **options: Any) -> fields.List:
+    """A list of `element`s; not empty, or a list of rule codes none listed twice, as `shape` says."""
+    checks: list[Any] = []
+    if shape.at_least_one:
+        checks.append(validate.Length(min=1, error=shape.at_least_one))
+    if shape.rule_codes:
+        checks.append(_rules_once)
+    return fields.List(element, validate=checks, error_messages={**_MESSAGES, "invalid": "must be a list"}, **options)
+
+
+def _rules_once(codes: list[str]) -> None:
+    """A list of a matter's rule codes names none twice (whether they are its rules is checked by
     `MatterSchema`)."""
-
-    def once(codes: list[str]) -> None:
-        if at_least_one and not codes:
-            raise ValidationError("list at least one rule")
-        repeated = _duplicates(codes)
-        if repeated:
-            raise ValidationError({i: [f"rule {code!r} is listed twice"] for i, code in repeated.items()})
-
-    return _list(_pattern(NAME_PATTERN), validate=once)
+    repeated = _duplicates(codes)
+    if repeated:
+        raise ValidationError({i: [f"rule {code!r} is listed twice"] for i, code in repeated.items()})
 
 
 def _duplicates(values: Iterable[str]) -> dict[int, str]:
@@ -154,50 +151,6 @@ def _validate_uscc(value: str) -> None:
         raise ValidationError("write the credit code in upper case without spaces")
 
 
-class _EntrySchema(Schema):
-    error_messages = {"unknown": "unknown field", "type": "must be a mapping"}
-
-    class Meta:
-        unknown = RAISE
-
-
-class DepartmentSchema(_EntrySchema):
-    """An entry of departments.yaml."""
-
-    code = _pattern(CODE_PATTERN)
-    name_zh = _text()
-    name_en = _text()
-    legal_name_zh = _text()
-    uscc = fields.String(
-        required=True, validate=_validate_uscc, error_messages={**_MESSAGES, "invalid": "must be a string"}
-    )
-
-
-class DataItemSchema(_EntrySchema):
-    """A data item of a proof."""
-
-    name = _pattern(NAME_PATTERN)
-    name_zh = _text()
-    type = _choice(ItemType)
-    values = _labels()
-    printed = _flag(required=False)
-
-    @validates_schema(skip_on_field_errors=False)
-    def _values_match_type(self, data: dict[str, Any], **kwargs: Any) -> None:
-        kind = data.get("type")
-        if kind == ItemType.ENUM and "values" not in data:
-            raise ValidationError("an enum item needs its values", field_name="values")
-        if kind not in (None, ItemType.ENUM, ItemType.LIST) and "values" in data:
-            raise ValidationError(f"only enum and list items take values, this one is {kind}", field_name="values")
-
-
-class VerificationSchema(_EntrySchema):
-    """How a commitment to a proof is checked afterwards; the expression is checked in `catalog.rules`."""
-
-    proof = _pattern(CODE_PATTERN)
-    expression = _expression(required=False)
-
-
 class _FactValue(fields.Field):
     """The value a data item must have for a proof's title to hold: true/false or an enum code."""
 
@@ -209,38 +162,105 @@ class _FactValue(fields.Field):
         raise self.make_error("invalid")
 
 
-class AssertionSchema(_EntrySchema):
+class _EntrySchema(Schema):
+    """A schema of one kind of entry; every schema made from a dataclass is the one its entries
+    nested in other entries are checked with (the last made for it: the one with its rules)."""
+
+    error_messages = {"unknown": "unknown field", "type": "must be a mapping"}
+    checks: ClassVar[type | None] = None
+    """The dataclass this schema checks entries of."""
+
+    class Meta:
+        unknown = RAISE
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.checks is not None:
+            _SCHEMA_OF[cls.checks] = cls
+
+
+_SCHEMA_OF: dict[type, type[_EntrySchema]] = {}
+
+
+def fields_of(kind: type) -> type[_EntrySchema]:
+    """A schema with a field for each field of the dataclass `kind`, in its order: required unless
+    it has a default, null allowed where its type is optional and it has no default. A schema of
+    an entry subclasses it and adds the rules between its fields."""
+    hints = typing.get_type_hints(kind)
+    declared = {field.name: _field(hints[field.name], shape_of(field), has_default=_has_default(field))
+                for field in dataclasses.fields(kind)}
+    return type(f"{kind.__name__}Fields", (_EntrySchema,), {**declared, "checks": kind})
+
+
+def _has_default(field: dataclasses.Field[Any]) -> bool:
+    return field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+
+
+def _field(hint: Any, shape: Shape, *, has_default: bool) -> fields.Field:
+    given = [argument for argument in typing.get_args(hint) if argument is not type(None)]
+    optional = typing.get_origin(hint) in (UnionType, typing.Union) and len(given) < len(typing.get_args(hint))
+    if optional and len(given) == 1:
+        hint = given[0]
+    options = {"required": not has_default, "allow_none": optional and not has_default}
+    if typing.get_origin(hint) in (UnionType, typing.Union):  # true/false or a value code
+        return _FactValue(error_messages=_MESSAGES, **options) if shape.fact_value else \
+            fields.Raw(error_messages=_MESSAGES, **options)
+    if typing.get_origin(hint) is tuple:
+        element = _field(typing.get_args(hint)[0], replace(shape, at_least_one=None, rule_codes=False), has_default=True)
+        return _list(element, shape, **options)
+    return _single(hint, shape, **options)
+
+
+def _single(hint: Any, shape: Shape, **options: Any) -> fields.Field:
+    """The field of one value of type `hint` (not a list, not a union)."""
+    if typing.get_origin(hint) is Mapping or hint is Mapping:
+        return _labels(**options)
+    if dataclasses.is_dataclass(hint):
+        return fields.Nested(_SCHEMA_OF[hint], error_messages={**_MESSAGES, "type": "must be a mapping"}, **options)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return _choice(hint, **options)
+    if hint is bool:
+        return _StrictBoolean(error_messages={**_MESSAGES, "invalid": "must be true or false"}, **options)
+    if hint is int:
+        return _integer(shape, **options)
+    if hint is float:
+        return _StrictNumber(error_messages={**_MESSAGES, "invalid": shape.type_error or "must be a number"}, **options)
+    if shape.pattern is not None:
+        return _pattern(shape.pattern, **options)
+    if shape.expression:
+        return _expression(**options)
+    if shape.credit_code:
+        return _credit_code(**options)
+    return _text(**options)
+
+
+class DepartmentSchema(fields_of(Department)):
+    """An entry of departments.yaml."""
+
+
+class DataItemSchema(fields_of(DataItem)):
+    """A data item of a proof."""
+
+    @validates_schema(skip_on_field_errors=False)
+    def _values_match_type(self, data: dict[str, Any], **kwargs: Any) -> None:
+        kind = data.get("type")
+        if kind == ItemType.ENUM and "values" not in data:
+            raise ValidationError("an enum item needs its values", field_name="values")
+        if kind not in (None, ItemType.ENUM, ItemType.LIST) and "values" in data:
+            raise ValidationError(f"only enum and list items take values, this one is {kind}", field_name="values")
+
+
+class VerificationSchema(fields_of(Verification)):
+    """How a commitment to a proof is checked afterwards; the expression is checked in `catalog.rules`."""
+
+
+class AssertionSchema(fields_of(Assertion)):
     """The fact a proof's title asserts (无房: no property registered); checked against the
     proof's data items in `catalog.references`."""
 
-    item = _pattern(NAME_PATTERN)
-    value = _FactValue(required=True, error_messages=_MESSAGES)
-    refusal_zh = _text()
-    alternative = _pattern(CODE_PATTERN, required=False)
 
-
-class ProofSchema(_EntrySchema):
+class ProofSchema(fields_of(Proof)):
     """An entry of proofs.yaml."""
-
-    code = _pattern(CODE_PATTERN)
-    name_zh = _text()
-    name_en = _text()
-    department = _pattern(CODE_PATTERN)
-    mode = _choice(Mode)
-    subject = _choice(Subject)
-    data_items = _list(_nested(DataItemSchema))
-    validity_days = _StrictInteger(
-        required=True,
-        allow_none=True,
-        validate=validate.Range(min=1, error="must be at least {min} (or null)"),
-        error_messages={**_MESSAGES, "invalid": "must be a whole number of days or null"},
-    )
-    legal_basis_zh = _text()
-    commitment_text_zh = _text(required=False)
-    verification = _nested(VerificationSchema)
-    asserts = _nested(AssertionSchema)
-    as_of_search = _flag(required=False)
-    issued_to_subject = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _rules_of_the_mode(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -261,16 +281,8 @@ class ProofSchema(_EntrySchema):
             raise ValidationError(errors)
 
 
-class MatterProofSchema(_EntrySchema):
+class MatterProofSchema(fields_of(MatterProof)):
     """A proof as a matter requires it."""
-
-    proof = _pattern(CODE_PATTERN)
-    mode = _choice(Mode, required=False)
-    fields = _list(_pattern(NAME_PATTERN))
-    scope = _choice(Scope)
-    condition_zh = _text(required=False)
-    when = _expression(required=False)
-    commitment_fallback = _flag(required=False)
 
     @validates_schema(skip_on_field_errors=False)
     def _fields_once(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -279,23 +291,12 @@ class MatterProofSchema(_EntrySchema):
             raise ValidationError({"fields": {i: [f"duplicate field {name!r}"] for i, name in repeated.items()}})
 
 
-class RuleSchema(_EntrySchema):
+class RuleSchema(fields_of(Rule)):
     """An eligibility rule of a matter; its expression is checked in `catalog.rules`."""
 
-    code = _pattern(NAME_PATTERN)
-    name_zh = _text()
-    expression = _expression()
-    outcome_if_false = _choice(Outcome)
 
-
-class MatterOptionSchema(_EntrySchema):
+class MatterOptionSchema(fields_of(MatterOption)):
     """A choice the applicant makes when applying a matter."""
-
-    name = _pattern(NAME_PATTERN)
-    name_zh = _text()
-    type = _choice(OptionType)
-    default = fields.Raw(required=True, error_messages=_MESSAGES)
-    values = _labels()
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _default_fits_the_type(self, data: dict[str, Any], original: dict[str, Any], **kwargs: Any) -> None:
@@ -316,49 +317,20 @@ class MatterOptionSchema(_EntrySchema):
             raise ValidationError(errors)
 
 
-class PrioritySchema(_EntrySchema):
+class PrioritySchema(fields_of(Priority)):
     """A priority a matter grants; its expression is checked in `catalog.rules`."""
 
-    code = _pattern(NAME_PATTERN)
-    name_zh = _text()
-    expression = _expression()
 
-
-class ServiceSchema(_EntrySchema):
+class ServiceSchema(fields_of(Service)):
     """One department's part of a bundled matter."""
 
-    code = _pattern(NAME_PATTERN)
-    name_zh = _text()
-    department = _pattern(CODE_PATTERN)
-    rules = _rule_codes()
 
-
-class RecheckSchema(_EntrySchema):
+class RecheckSchema(fields_of(Recheck)):
     """The periodic re-check of a matter's beneficiaries."""
 
-    name_zh = _text()
-    rules = _rule_codes(at_least_one=True)
 
-
-class MatterSchema(_EntrySchema):
+class MatterSchema(fields_of(Matter)):
     """An entry of matters.yaml."""
-
-    code = _pattern(CODE_PATTERN)
-    name_zh = _text()
-    name_en = _text()
-    domain = _choice(Domain)
-    service_code = _pattern(SERVICE_CODE_PATTERN, required=False)
-    legal_basis_zh = _text()
-    consent_required = _flag()
-    household = _flag()
-    consumers = _list(_pattern(CODE_PATTERN))
-    rule_zh = _text()
-    proofs = _list(_nested(MatterProofSchema), validate=validate.Length(min=1, error="list at least one proof"))
-    rules = _list(_nested(RuleSchema), required=False)
-    options = _list(_nested(MatterOptionSchema), required=False)
-    priorities = _list(_nested(PrioritySchema), required=False)
-    services = _list(_nested(ServiceSchema), required=False)
-    recheck = _nested(RecheckSchema)
 
     @validates_schema(skip_on_field_errors=False)
     def _entries_consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -423,43 +395,17 @@ class MatterSchema(_EntrySchema):
             raise ValidationError(errors)
 
 
-class CityConstantSchema(_EntrySchema):
+class CityConstantSchema(fields_of(CityConstant)):
     """An entry of city.yaml: a threshold that rules read as city.<name>."""
 
-    name = _pattern(NAME_PATTERN)
-    name_zh = _text()
-    value = _StrictNumber(required=True, error_messages={**_MESSAGES, "invalid": "must be a finite number"})
-    unit_zh = _text()
 
-
-class LicenseUseSchema(_EntrySchema):
+class LicenseUseSchema(fields_of(LicenseUse)):
     """A line of a license type's 用证清单 (whether the matter, departments and items exist is
     checked in `catalog.references`)."""
 
-    matter = _pattern(CODE_PATTERN)
-    departments = _list(_pattern(CODE_PATTERN), validate=validate.Length(min=1, error="list at least one department"))
-    items = _list(_pattern(NAME_PATTERN), validate=validate.Length(min=1, error="list at least one data item"))
-    purpose_zh = _text()
 
-
-class LicenseTypeSchema(_EntrySchema):
+class LicenseTypeSchema(fields_of(LicenseType)):
     """An entry of licenses.yaml: a type of e-license in the 证照目录."""
-
-    code = _pattern(CODE_PATTERN)
-    type_code = _pattern(LICENSE_TYPE_CODE_PATTERN)
-    name_zh = _text()
-    name_en = _text()
-    department = _pattern(CODE_PATTERN)
-    holder = _choice(Subject)
-    proof = _pattern(CODE_PATTERN, required=False)
-    data_items = _list(_nested(DataItemSchema), validate=validate.Length(min=1, error="list at least one data item"))
-    validity = _choice(ValidityRule)
-    validity_years = _StrictInteger(
-        validate=validate.Range(min=1, max=99, error="must be between {min} and {max}"),
-        error_messages={**_MESSAGES, "invalid": "must be a whole number of years"},
-    )
-    legal_basis_zh = _text()
-    uses = _list(_nested(LicenseUseSchema))
 
     @validates_schema(skip_on_field_errors=False)
     def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -11,11 +11,12 @@ from functools import cache
 import marshmallow as ma
 
 from catalog import schemas as entries
+from catalog.field_shapes import CODE_PATTERN
 from catalog.model import Domain, Mode
 
 _MODES = [m.value for m in Mode]
 _DOMAINS = [d.value for d in Domain]
-_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
+_CODE = ma.validate.Regexp(CODE_PATTERN, error="must be an upper-case code such as NO_HOUSING")
 
 
 def _view_of(entry: type[ma.Schema], *, name: str | None = None, described: Mapping[str, str] | None = None,
