@@ -44,7 +44,11 @@ class PublishOutcome:
 
 def latest_version(session: Session) -> CatalogVersion | None:
     """The live version (the newest one), without loading its document."""
-    return session.scalars(select(CatalogVersion).order_by(CatalogVersion.number.desc()).limit(1)).first()
+    return session.scalars(_LATEST_VERSION).first()
+
+
+_LATEST_VERSION = select(CatalogVersion).order_by(CatalogVersion.number.desc()).limit(1)
+"""`latest_version`'s statement, built once: every request that uses the catalog runs it."""
 
 
 def read_live_catalog(session: Session) -> Catalog:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, LargeBinary, String, Text, UniqueConstraint, exists, select, text, update
+from sqlalchemy import Integer, LargeBinary, String, Text, UniqueConstraint, bindparam, exists, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.orm import Base, UtcDateTime
@@ -251,10 +251,14 @@ def refresh_status_list(session: Session, kind: StatusListKind, list_id: int, si
 def stored_status_list(session: Session, list_id: int, kind: StatusListKind | None = None) -> str | None:
     """The signed list as stored (a read; None before it was first signed, or when list `list_id`
     is not of `kind`)."""
-    query = select(StatusListRecord.token).where(StatusListRecord.id == list_id)
-    if kind is not None:
-        query = query.where(StatusListRecord.kind == kind.name)
-    return session.scalar(query)
+    if kind is None:
+        return session.scalar(_STORED_TOKEN, {"list_id": list_id})
+    return session.scalar(_STORED_TOKEN_OF_KIND, {"list_id": list_id, "kind": kind.name})
+
+
+_STORED_TOKEN = select(StatusListRecord.token).where(StatusListRecord.id == bindparam("list_id"))
+_STORED_TOKEN_OF_KIND = _STORED_TOKEN.where(StatusListRecord.kind == bindparam("kind"))
+"""`stored_status_list`'s statements, built once: every certificate verification runs one."""
 
 
 def stored_status_lists(session: Session, kind: StatusListKind) -> list[str]:

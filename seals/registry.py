@@ -285,9 +285,7 @@ def trust_store(session: Session) -> TrustStore:
     new CRL) is seen at once by every process; parsed once per process and version. The version
     is the root's serial, the SHA-256 of the stored CRL, and the number and newest serial of the
     seal certificates (rows that are only ever added, never changed)."""
-    newest_seal = select(Seal.serial_hex).order_by(Seal.id.desc()).limit(1).scalar_subquery()
-    version = session.execute(select(SealCa.serial_hex, SealCa.crl_der, select(func.count(Seal.id)).scalar_subquery(),
-                                     newest_seal).limit(1)).one_or_none()
+    version = session.execute(_TRUST_VERSION).one_or_none()
     if version is None:
         raise CaMissing(_NO_CA)
     root_serial, crl_der, seal_count, newest = version
@@ -303,6 +301,9 @@ def trust_store(session: Session) -> TrustStore:
     return store
 
 
+_TRUST_VERSION = select(SealCa.serial_hex, SealCa.crl_der, select(func.count(Seal.id)).scalar_subquery(),
+                        select(Seal.serial_hex).order_by(Seal.id.desc()).limit(1).scalar_subquery()).limit(1)
+"""The version of the trust material (see `trust_store`): built once, as it is read on every verification."""
 _TRUST_STORES_KEPT = 8
 _trust_stores: dict[tuple[str, str, int, str | None], TrustStore] = {}
 """Version of the trust material in the database (see `trust_store`) -> the store parsed from it,

@@ -61,11 +61,12 @@ def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None, re
     """Verify `token` and return the verdict with the decoded header and claims.
 
     `remember`: the token is one verified again and again (a status list, which every
-    certificate check reads): its signature check is remembered (a few such tokens per process);
-    the checks that depend on the time and the trust store run every time."""
+    certificate check reads): its parse and its signature check are remembered (a few such tokens
+    per process; the header and claims returned are then shared, read them only); the checks that
+    depend on the time and the trust store run every time."""
     now = now or utc_now()
     try:
-        header, claims, signing_input, signature = _parse(token)
+        header, claims, signing_input, signature = (_remembered_parse if remember else _parse)(token)
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result))
     try:
@@ -151,6 +152,9 @@ def _check_signature(alg: str, certificate: x509.Certificate, signing_input: byt
         return CheckResult.of(Check.INTEGRITY, Status.INVALID, "signature_mismatch")
     return CheckResult.of(Check.INTEGRITY, Status.VALID, "signature_valid")
 
+
+_remembered_parse = lru_cache(maxsize=16)(_parse)
+"""`_parse` is a pure function of the token (a rejection is raised, never remembered)."""
 
 _remembered_signature = lru_cache(maxsize=16)(_check_signature)
 """`_check_signature` is a pure function of its arguments: for `verify_jws(remember=True)`."""

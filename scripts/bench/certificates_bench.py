@@ -1,22 +1,32 @@
 """Throughput of e-certificate issuance and verification next to the raw stack, in one run.
 
-    python scripts/bench/certificates_bench.py [--seconds 2]
+    python scripts/bench/certificates_bench.py [--seconds 2] [--database-url URL]
 
 Issuance: content + credential (JWS) only; content + credential + QR + PDF (render, attach,
 PAdES sign). Verification per form (PDF, credential, QR), with a status list and an ID number,
-so every check runs. Raw rates of the same run: ECDSA P-256 sign/verify (cryptography), one
-reportlab A4 page with CJK text and the vector seal, pyHanko PAdES-B-B signing with a bare
-SimpleSigner, and pyHanko's own validator on our signed PDF with the root trusted (the baseline
-of PDF verification: verifying is compared with verifying, never with signing). Ratios are
-ours / raw; the machines are noisy, so compare ratios.
+so every check runs: by the library (trust store and status list in hand) and by the service
+function the API and pages call (`api.certificate_services.verify_form`: catalog, trust store
+and status list read from a fresh installation's database, SQLite unless --database-url).
+Raw rates of the same run: ECDSA P-256 sign/verify (cryptography); one reportlab A4 page with
+Chinese text in the same embedded TrueType font and the vector seal, signed by pyHanko
+PAdES-B-B with a bare SimpleSigner (the baseline of issuance: rendering and signing compared
+with rendering and signing); pyHanko's own validator on our signed PDF with the root trusted
+(the baseline of PDF verification: verifying is compared with verifying, never with signing).
+Ratios are ours / raw, the median of rounds measuring the two alternately
+(`timing.paired_rates`); the machines are noisy, so compare ratios.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import atexit
+import shutil
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from io import BytesIO
+from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -31,26 +41,38 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
+from api.app import create_app
+from api.certificate_services import verify_form
+from api.initialise import initialise
+from api.runtime import db, runtime
+from api.settings import Settings
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.certificates.credential import sign_credential
-from exchange.certificates.model import StatusEntry, build_content
+from exchange.certificates.model import CertificateContent, StatusEntry, build_content
 from exchange.certificates.pdf import issue_pdf
 from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import StatusList, sign_status_list
 from exchange.certificates.verify import verify_certificate
 from seals import ca
+from seals.fonts import SONG_FONT_NAME, register_song_font
 from seals.keys import FileKeySigner
 from seals.pades import BYTES_RESERVED_B_B
+from seals.registry import active_signer
 from seals.seal_image import SealText, draw_seal
 from seals.trust import TrustStore
+from timing import paired_rates
 
 LIST_URL = "http://127.0.0.1/status/1"
 ID_NUMBER = "330702199003071233"
-from timing import rate, seconds_per_measurement
+PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def main() -> None:
-    seconds = seconds_per_measurement(__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=2.0, help="duration of each measurement")
+    parser.add_argument("--database-url", default=None, help="for the service rows (default: SQLite)")
+    args = parser.parse_args()
+    seconds = args.seconds
 
     catalog = load_catalog(bundled_catalog_path())
     department = catalog.departments["BDC"]
@@ -69,7 +91,7 @@ def main() -> None:
     now = ca.utc_now()
     status_list = sign_status_list(StatusList.empty(LIST_URL), signer, now=now)
 
-    def content():
+    def content(list_url: str = LIST_URL) -> CertificateContent:
         return build_content(
             proof=catalog.proofs["NO_HOUSING"],
             department=department,
@@ -78,7 +100,7 @@ def main() -> None:
             data={"full_name": "张三", "has_registered_property": False, "property_count": 0, "search_no": "B-1"},
             purpose="申请公共租赁住房",
             serial=42,
-            status=StatusEntry(LIST_URL, 7),
+            status=StatusEntry(list_url, 7),
             issued_at=now,
             searched_at=now - timedelta(minutes=1),
         )
@@ -103,11 +125,13 @@ def main() -> None:
     message = credential.rsplit(".", 1)[0].encode()
     der = key.sign(message, ec.ECDSA(hashes.SHA256()))
 
+    register_song_font()
+
     def raw_page() -> bytes:
         output = BytesIO()
-        canvas = Canvas(output, pagesize=A4, invariant=1)
-        canvas.setFont("Helvetica", 14)
-        canvas.drawString(72, 760, "No-housing certificate (benchmark)")
+        canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG_FONT_NAME)
+        canvas.setFont(SONG_FONT_NAME, 14)
+        canvas.drawString(72, 760, "无房产证明（基准测试）：张三名下无登记的不动产。")
         draw_seal(canvas, 420, 600, 120, SealText(department.legal_name_zh))
         canvas.save()
         return output.getvalue()
@@ -130,20 +154,57 @@ def main() -> None:
         context = ValidationContext(trust_roots=[chain[1]], allow_fetching=False)
         return asyncio.run(async_validate_pdf_signature(embedded, context))
 
-    ecdsa_sign = rate(lambda: key.sign(message, ec.ECDSA(hashes.SHA256())), seconds)
-    ecdsa_verify = rate(lambda: key.public_key().verify(der, message, ec.ECDSA(hashes.SHA256())), seconds)
-    page_and_sign = rate(raw_page_and_sign, seconds)
+    def ecdsa_sign() -> object:
+        return key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    def ecdsa_verify() -> object:
+        return key.public_key().verify(der, message, ec.ECDSA(hashes.SHA256()))
+
+    service = _service_verifications(args.database_url, content)
     rows = [
-        ("issue: credential only", rate(issue_credential, seconds), "ECDSA P-256 sign", ecdsa_sign),
-        ("issue: credential+QR+PDF", rate(issue_everything, seconds), "reportlab page + pyHanko sign", page_and_sign),
-        ("verify: PDF", rate(verify(pdf), seconds), "pyHanko validate, root trusted", rate(raw_pdf_validation, seconds)),
-        ("verify: credential", rate(verify(credential), seconds), "ECDSA P-256 verify", ecdsa_verify),
-        ("verify: QR", rate(verify(qr), seconds), "ECDSA P-256 verify", ecdsa_verify),
+        ("issue: credential only", issue_credential, "ECDSA P-256 sign", ecdsa_sign),
+        ("issue: credential+QR+PDF", issue_everything, "reportlab page + pyHanko sign", raw_page_and_sign),
+        ("verify: PDF", verify(pdf), "pyHanko validate, root trusted", raw_pdf_validation),
+        ("verify: credential", verify(credential), "ECDSA P-256 verify", ecdsa_verify),
+        ("verify: QR", verify(qr), "ECDSA P-256 verify", ecdsa_verify),
+        ("service verify: PDF", service("pdf"), "pyHanko validate, root trusted", raw_pdf_validation),
+        ("service verify: credential", service("credential"), "ECDSA P-256 verify", ecdsa_verify),
     ]
     print(f"{'operation (certificates)':<28}{'ops/s':>10}   {'raw stack':<32}{'ops/s':>10}{'ratio':>8}")
     for ours_name, ours, raw_name, raw in rows:
-        print(f"{ours_name:<28}{ours:>10,.1f}   {raw_name:<32}{raw:>10,.1f}{ours / raw:>8.3f}")
+        ours_rate, raw_rate, ratio = paired_rates(ours, raw, seconds)
+        print(f"{ours_name:<28}{ours_rate:>10,.1f}   {raw_name:<32}{raw_rate:>10,.1f}{ratio:>8.3f}")
     print(f"sizes: credential {len(credential)} B, QR payload {len(qr)} chars, signed PDF {len(pdf)} B")
+
+
+def _service_verifications(database_url: str | None,
+                           content: Callable[[str], CertificateContent]) -> Callable[[str], Callable[[], object]]:
+    """Verification through `verify_form` on a fresh installation (in a temporary folder, removed
+    at exit), of a credential or a PDF sealed by its BDC seal, with a status entry in its list 1,
+    so the stored list is read and checked: `service("credential")` or `service("pdf")`."""
+    folder = Path(tempfile.mkdtemp(prefix="mianzheng-bench-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    settings = Settings(var_dir=folder / "var", public_url=PUBLIC_URL,
+                        database_url=database_url or f"sqlite:///{folder / 'bench.db'}")
+    initialise(settings)
+    app = create_app(settings)
+    with app.app_context():
+        signer = active_signer(db(), runtime().seal_settings, "BDC")
+        db().rollback()
+    issued = content(f"{PUBLIC_URL}/api/v1/status-lists/1")
+    credential = sign_credential(issued, signer)
+    documents: dict[str, bytes | str] = {"credential": credential,
+                                         "pdf": issue_pdf(issued, credential, encode_qr(issued, signer), signer)}
+
+    def service(form: str) -> Callable[[], object]:
+        def verify_once() -> object:
+            with app.app_context():
+                return verify_form(documents[form], ID_NUMBER)
+        verdict = verify_once()
+        if not verdict.valid:
+            raise SystemExit(f"the service does not accept its own {form}: {verdict}")
+        return verify_once
+    return service
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 
@@ -15,6 +16,16 @@ def rate(operation: Callable[[], object], seconds: float) -> float:
         operation()
         count += 1
     return count / elapsed
+
+
+def paired_rates(ours: Callable[[], object], raw: Callable[[], object], seconds: float,
+                 rounds: int = 3) -> tuple[float, float, float]:
+    """Median rates of `ours` and `raw` and the median of their per-round ratios, the two measured
+    alternately (`rounds` rounds of `seconds / rounds` each), so a change in the machine's load
+    moves both sides of a ratio alike."""
+    pairs = [(rate(ours, seconds / rounds), rate(raw, seconds / rounds)) for _ in range(rounds)]
+    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
+            statistics.median(p[0] / p[1] for p in pairs))
 
 
 def seconds_per_measurement(description: str | None) -> float:

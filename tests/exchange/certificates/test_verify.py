@@ -20,12 +20,13 @@ from exchange.certificates.pdf import attach_credential, render_pdf
 from exchange.certificates.qr_payload import PREFIX, QrContent
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
 from exchange.certificates.verify import verify_certificate
+from seals import ca, registry
 from seals.ecdsa_raw import P256_ORDER
 from seals.pades import sign_pdf
 from seals.trust import TrustStore
 from seals.verdict import Check, Status
 
-from .conftest import ID_NUMBER, NOW, Issued, Pki, issue_all, no_housing_content
+from .conftest import ID_NUMBER, ISSUED_AT, NOW, Issued, Pki, issue_all, no_housing_content
 
 FORMS = ("pdf", "credential", "qr")
 
@@ -227,3 +228,25 @@ def test_content_round_trips(issued: Issued) -> None:
     assert CertificateContent.from_dict(json.loads(canonical_json(content.to_dict()))) == content
     assert QrContent.of(content).to_dict()["identifier"] == content.identifier
     assert replace(content, holder_name="李四") != content
+
+
+def test_a_status_list_verified_again_and_again_sees_a_revocation_and_a_revoked_seal_at_once(
+    issued: Issued, pki: Pki, trust: TrustStore, status_list_token: str, revoked_list_token: str
+) -> None:
+    """The list every verification reads is parsed and its signature checked once per process
+    (keyed by the signed text): a revocation (a newly signed list) and a revoked list seal (a new
+    CRL in the trust store) still count on the very next verification."""
+    for _ in range(2):
+        assert verify_certificate(issued.credential, trust, status_list_token, now=NOW).status is Status.VALID
+    revoked = verify_certificate(issued.credential, trust, revoked_list_token, now=NOW)
+    assert revoked.result(CertificateCheck.CERTIFICATE_STATUS).code == "certificate_revoked"
+
+    list_seal = pki.signer("SJ").certificate_chain[0]
+    crl = ca.build_crl(registry.load_ca(pki.session, pki.settings),
+                       [ca.RevokedEntry(list_seal.serial_number, ISSUED_AT, ca.RevocationReason.KEY_COMPROMISE)],
+                       crl_number=1_000, validity=timedelta(days=7), now=NOW - timedelta(hours=1))
+    seal_revoked = TrustStore(trust.root, trust.seal_certificates, crl)
+    verdict = verify_certificate(issued.credential, seal_revoked, status_list_token, now=NOW)
+    assert verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_invalid"
+    assert verdict.status is not Status.VALID
+    assert verify_certificate(issued.credential, trust, status_list_token, now=NOW).status is Status.VALID
