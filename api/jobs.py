@@ -63,13 +63,15 @@ def sweep(current: Runtime, holder: str, interval: float) -> SweepReport:
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 
 
-def run_jobs(settings: Settings, interval: float, stop: threading.Event | None = None) -> None:
-    """Sweep every `interval` seconds until `stop` is set (or SIGTERM/SIGINT arrives)."""
+def run_jobs(settings: Settings, interval: float, stop: threading.Event | None = None,
+             current: Runtime | None = None) -> None:
+    """Sweep every `interval` seconds until `stop` is set (or SIGTERM/SIGINT arrives), on `current`
+    (default: a runtime of its own for `settings`)."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    current = Runtime.start(settings)
+    current = current or Runtime.start(settings)
     holder = new_holder()
     try:
         while not stop.is_set():

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from api.jobs import run_jobs
-from api.settings import Settings
+from api.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
@@ -46,6 +46,7 @@ class JobsSupervisor:
         self.restarts = 0
         self._pid: int | None = None
         self._inherited: Sequence[Closable] = ()
+        self._runtime: Runtime | None = None
         self._started_at = 0.0
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -54,8 +55,11 @@ class JobsSupervisor:
     def pid(self) -> int | None:
         return self._pid
 
-    def start(self, inherited: Sequence[Closable] = ()) -> None:
-        """Fork the jobs process; it closes its copies of `inherited` (the server's listening sockets)."""
+    def start(self, runtime: Runtime, inherited: Sequence[Closable] = ()) -> None:
+        """Fork the jobs process; it runs on `runtime` (the app's: what the arbiter parsed is
+        shared) with an engine of its own, and closes its copies of `inherited` (the server's
+        listening sockets)."""
+        self._runtime = runtime
         self._inherited = inherited
         self._spawn()
         self._watcher = threading.Thread(target=self._watch, name="mianzheng-jobs-supervisor", daemon=True)
@@ -89,7 +93,8 @@ class JobsSupervisor:
     def _spawn(self) -> None:
         pid = os.fork()
         if pid == 0:
-            _run_forked(self.interval, self._inherited)  # never returns
+            assert self._runtime is not None
+            _run_forked(self._runtime, self.interval, self._inherited)  # never returns
         self._pid = pid
         self._started_at = time.monotonic()
 
@@ -109,7 +114,7 @@ class JobsSupervisor:
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
 
-def _run_forked(interval: float, inherited: Sequence[Closable]) -> None:
+def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]) -> None:
     """The jobs process, right after the fork: leave gunicorn's arbiter behind, run the jobs until
     SIGTERM, and exit without returning into the arbiter's code."""
     code = 1
@@ -122,7 +127,8 @@ def _run_forked(interval: float, inherited: Sequence[Closable]) -> None:
         for each in inherited:
             each.close()
         _name_process(PROCESS_NAME)
-        run_jobs(Settings.from_environment(), interval)
+        current = runtime.forked()
+        run_jobs(current.settings, interval, current=current)
         code = 0
     except BaseException:
         log.exception("jobs: the process failed")

@@ -34,6 +34,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self):  # type: ignore[no-untyped-def]
         self.loaded = self.app_factory()
+        current = self.loaded.extensions.get("mianzheng")
+        if isinstance(current, Runtime):
+            current.warm()
         return self.loaded
 
 
@@ -67,13 +70,14 @@ def serve(
     def when_ready(server: Any) -> None:
         gc.freeze()  # what the arbiter holds now: the program and the app, shared by every fork
         gc.enable()
-        if companion is not None:
-            companion.start(inherited=server.LISTENERS)
+        current = gunicorn.loaded.extensions.get("mianzheng")
+        if companion is not None and isinstance(current, Runtime):
+            companion.start(current, inherited=server.LISTENERS)
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
 
     def post_fork(_server: Any, _worker: Any) -> None:
         current = gunicorn.loaded.extensions.get("mianzheng")
-        if isinstance(current, Runtime):  # a pool the arbiter may have filled is not this worker's
+        if isinstance(current, Runtime):  # a pool the arbiter had is not this worker's
             current.engine.dispose(close=False)
 
     def child_exit(_server: Any, worker: Any) -> None:
