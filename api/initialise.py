@@ -2,8 +2,9 @@
 schema (Alembic migrations), the bundled catalog as the first live version, the city CA with a
 first seal for every catalog department, and the CRL and status list signed again when they are
 due; in demo mode, what the demo part sets up as well (`demo.setup`, through `api.extensions`).
-The first seals are issued once per published catalog version (`api.setup_steps`): a later run
-skips them after one read, without parsing the catalog. When the public address changed since the last run (`scripts/serve --port N`), the seals are
+The schema upgrade and the first seals are done once per version of the migrations and of the
+published catalog (`api.setup_steps`): a later run skips them after one read each, without
+loading Alembic or parsing the catalog. When the public address changed since the last run (`scripts/serve --port N`), the seals are
 rotated so their certificates name the CRL at the new address, and the status lists are signed
 again under it."""
 
@@ -13,15 +14,16 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.database import make_engine, make_session_factory, transaction
 from api.extensions import demo_extension
-from api.migrations import upgrade_database
+from api.migrations import migrations_digest, upgrade_database
 from api.seal_config import seal_settings, status_list_signing
 from api.secrets import ensure_secrets
 from api.settings import Settings, record_public_url, recorded_public_url
-from api.setup_steps import run_once
+from api.setup_steps import done_version, run_once
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
@@ -39,10 +41,10 @@ def initialise(settings: Settings) -> list[str]:
     created = ensure_secrets(settings)
     if created:
         report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
-    upgrade_database(settings.database_url)
-    report.append("数据库结构已是最新。")
     engine = make_engine(settings.database_url)
     try:
+        _upgrade_schema(engine, settings.database_url)
+        report.append("数据库结构已是最新。")
         with transaction(make_session_factory(engine)) as session:
             report.append(_publish_bundled_catalog(session))
         report.extend(_first_seals(engine, settings))
@@ -55,6 +57,20 @@ def initialise(settings: Settings) -> list[str]:
     if demo is not None:
         report.extend(demo.initialise(settings))
     return report
+
+
+def _upgrade_schema(engine: Engine, database_url: str) -> None:
+    """The migrations, skipped when this database was last upgraded by the same migration files.
+    Alembic's upgrade is a transaction of its own; the record follows it, so a start that dies in
+    between upgrades again (a no-op) next time."""
+    digest = migrations_digest()
+    try:
+        if done_version(engine, "schema") == digest:
+            return
+    except SQLAlchemyError:  # a new database: no setup_steps table yet
+        pass
+    upgrade_database(database_url)
+    run_once(engine, "schema", digest, lambda _sessions: None)
 
 
 def _publish_bundled_catalog(session: Session) -> str:

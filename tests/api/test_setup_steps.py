@@ -4,6 +4,9 @@ transaction."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import delete, func, select
 
@@ -14,6 +17,7 @@ from api.settings import Settings
 from api.setup_steps import done_version
 from demo.data import _population
 from exchange.applications.recheck_records import Tenancy
+from tests.support.cli import cli_environment
 
 
 def test_a_second_start_skips_the_done_steps_without_building_the_demo(settings: Settings) -> None:
@@ -22,6 +26,17 @@ def test_a_second_start_skips_the_done_steps_without_building_the_demo(settings:
     assert "演示公租房在租家庭均已登记，保持不变。" in report and "演示电子证照均已签发，保持不变。" in report
     assert not any("签发电子印章" in line for line in report)
     assert _population.cache_info().currsize == 0  # the demo population was never built
+
+
+def test_a_second_start_does_not_load_the_migration_tool(settings: Settings) -> None:
+    # a fresh interpreter, as `scripts/serve` starts: what it loads is only visible from outside
+    script = ("import sys\nfrom api.initialise import initialise\nfrom api.settings import Settings\n"
+              "initialise(Settings.from_environment())\n"
+              "print('alembic' in sys.modules, file=sys.stderr)")
+    env = {**cli_environment(settings.database_url, settings.var_dir), "MIANZHENG_DEV_IDP": "1",
+           "MIANZHENG_PUBLIC_URL": settings.public_url}
+    loaded = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert loaded.stderr.strip() == "False"
 
 
 def test_a_step_cut_off_half_way_is_done_again_by_the_next_start(settings: Settings,
