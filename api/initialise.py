@@ -2,7 +2,9 @@
 schema (Alembic migrations), the bundled catalog as the first live version, the city CA with a
 first seal for every catalog department, and the CRL and status list signed again when they are
 due; in demo mode, what the demo part sets up as well (`demo.setup`, through `api.extensions`).
-When the public address changed since the last run (`scripts/serve --port N`), the seals are
+The schema upgrade and the first seals are done once per version of the migrations and of the
+published catalog (`api.setup_steps`): a later run skips them after one read each, without
+loading Alembic or parsing the catalog. When the public address changed since the last run (`scripts/serve --port N`), the seals are
 rotated so their certificates name the CRL at the new address, and the status lists are signed
 again under it."""
 
@@ -11,15 +13,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-from api.database import standalone_session
+from api.database import make_engine, make_session_factory, transaction
 from api.extensions import demo_extension
-from api.migrations import upgrade_database
+from api.migrations import migrations_digest, upgrade_database
 from api.seal_config import seal_settings, status_list_signing
 from api.secrets import ensure_secrets
 from api.settings import Settings, record_public_url, recorded_public_url
+from api.setup_steps import done_version, run_once
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
@@ -37,17 +41,36 @@ def initialise(settings: Settings) -> list[str]:
     created = ensure_secrets(settings)
     if created:
         report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
-    upgrade_database(settings.database_url)
-    report.append("数据库结构已是最新。")
-    with standalone_session(settings.database_url) as session:
-        report.append(_publish_bundled_catalog(session))
-        report.extend(_first_seals(session, settings))
-        report.extend(_seals_at_public_url(session, settings))
-        report.extend(_signed_lists(session, settings))
+    engine = make_engine(settings.database_url)
+    try:
+        _upgrade_schema(engine, settings.database_url)
+        report.append("数据库结构已是最新。")
+        with transaction(make_session_factory(engine)) as session:
+            report.append(_publish_bundled_catalog(session))
+        report.extend(_first_seals(engine, settings))
+        with transaction(make_session_factory(engine)) as session:
+            report.extend(_seals_at_public_url(session, settings))
+            report.extend(_signed_lists(session, settings))
+    finally:
+        engine.dispose()
     demo = demo_extension(settings)
     if demo is not None:
         report.extend(demo.initialise(settings))
     return report
+
+
+def _upgrade_schema(engine: Engine, database_url: str) -> None:
+    """The migrations, skipped when this database was last upgraded by the same migration files.
+    Alembic's upgrade is a transaction of its own; the record follows it, so a start that dies in
+    between upgrades again (a no-op) next time."""
+    digest = migrations_digest()
+    try:
+        if done_version(engine, "schema") == digest:
+            return
+    except SQLAlchemyError:  # a new database: no setup_steps table yet
+        pass
+    upgrade_database(database_url)
+    run_once(engine, "schema", digest, lambda _sessions: None)
 
 
 def _publish_bundled_catalog(session: Session) -> str:
@@ -85,26 +108,36 @@ def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
             "（此前签章的文件仍可用原印章证书核验）。"]
 
 
-def _first_seals(session: Session, settings: Settings) -> list[str]:
+def _first_seals(engine: Engine, settings: Settings) -> list[str]:
     """A city CA if there is none, and a first seal for each department that never had one: the
-    starting state of every installation, demo or not.
+    starting state of every installation, demo or not. Done once per published catalog version
+    (its content hash names the departments).
 
     A department whose seal was revoked or expired gets no new one here: that is the seal
     officer's decision (`mianzheng seal issue` / `seal rotate`).
     """
+    with Session(engine) as session:
+        live = latest_version(session)
+        assert live is not None, "the bundled catalog is published first"
+        content_hash = live.content_hash
+    return run_once(engine, "first-seals", content_hash, lambda sessions: _issue_first_seals(sessions, settings)) or []
+
+
+def _issue_first_seals(sessions: sessionmaker[Session], settings: Settings) -> list[str]:
     report = []
     config = seal_settings(settings)
-    if session.scalars(select(SealCa)).first() is None:
-        init_ca(session, config)
-        report.append("已创建城市电子印章根证书（本机生成）。")
-    catalog = read_live_catalog(session)
-    sealed = {seal.department_code for seal in list_seals(session)}
-    issued = []
-    for department in catalog.departments.values():
-        if department.code not in sealed:
-            issue_seal(session, config, department_code=department.code,
-                       department_name=department.legal_name_zh, uscc=department.uscc)
-            issued.append(department.code)
+    with sessions() as session, session.begin():
+        if session.scalars(select(SealCa)).first() is None:
+            init_ca(session, config)
+            report.append("已创建城市电子印章根证书（本机生成）。")
+        catalog = read_live_catalog(session)
+        sealed = {seal.department_code for seal in list_seals(session)}
+        issued = []
+        for department in catalog.departments.values():
+            if department.code not in sealed:
+                issue_seal(session, config, department_code=department.code,
+                           department_name=department.legal_name_zh, uscc=department.uscc)
+                issued.append(department.code)
     if issued:
         report.append(f"已为 {len(issued)} 个部门签发电子印章：{'、'.join(issued)}。")
     return report

@@ -2,16 +2,13 @@
 down source or a dead process left waiting, run 事后核查 on the commitments whose check is due,
 sign every status list (each certificate list, the license list) again before it expires, delete stored exchange answers past
 their retention, and record a heartbeat that `/readyz` reports. `mianzheng serve` runs them in a
-supervised process of its own (`api.jobs_supervisor`); `mianzheng jobs run` runs them alone,
-e.g. under a system timer or on a node of its own. The jobs process holds the exchange's seal key
-(it signs the status list), never the city root key.
-
-`python -m api.jobs --interval N` is the process the supervisor starts.
+supervised process forked from gunicorn's arbiter (`api.jobs_supervisor`); `mianzheng jobs run`
+runs them alone, e.g. under a system timer or on a node of its own. The jobs process holds the
+exchange's seal key (it signs the status list), never the city root key.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import threading
@@ -66,13 +63,15 @@ def sweep(current: Runtime, holder: str, interval: float) -> SweepReport:
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 
 
-def run_jobs(settings: Settings, interval: float, stop: threading.Event | None = None) -> None:
-    """Sweep every `interval` seconds until `stop` is set (or SIGTERM/SIGINT arrives)."""
+def run_jobs(settings: Settings, interval: float, stop: threading.Event | None = None,
+             current: Runtime | None = None) -> None:
+    """Sweep every `interval` seconds until `stop` is set (or SIGTERM/SIGINT arrives), on `current`
+    (default: a runtime of its own for `settings`)."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    current = Runtime.start(settings)
+    current = current or Runtime.start(settings)
     holder = new_holder()
     try:
         while not stop.is_set():
@@ -88,16 +87,3 @@ def run_jobs(settings: Settings, interval: float, stop: threading.Event | None =
             stop.wait(interval)
     finally:
         current.engine.dispose()
-
-
-def main() -> None:
-    """The supervised jobs process: settings from the environment, the interval from the command line."""
-    parser = argparse.ArgumentParser(prog="python -m api.jobs")
-    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_SECONDS)
-    arguments = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run_jobs(Settings.from_environment(), arguments.interval)
-
-
-if __name__ == "__main__":
-    main()

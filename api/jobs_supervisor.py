@@ -2,44 +2,65 @@
 
 The supervisor lives in gunicorn's arbiter only: it is started by the arbiter's `when_ready` hook
 and stopped by its `on_exit` hook, so a worker that exits (a timeout, a TERM, a crash) never touches
-it. The jobs run as a plain child process (`python -m api.jobs`) in a session of its own, so a
-Ctrl+C in the terminal reaches gunicorn alone and the supervisor ends the jobs with SIGTERM. A
-watcher thread restarts the process whenever it dies, waiting 1 s, then twice as long after each
-quick death (at most `MAX_BACKOFF_SECONDS`).
+it. The jobs process is forked from the arbiter, like the workers: it shares the program the
+arbiter loaded (copy-on-write) instead of starting and loading an interpreter of its own. Right
+after the fork it leaves gunicorn behind: a session of its own (a Ctrl+C in the terminal reaches
+gunicorn alone, and the supervisor ends the jobs with SIGTERM), the default signal handlers,
+none of the server's listening sockets, and the name `mianzheng-jobs` (`ps -o comm`, `top`). A
+watcher thread restarts it whenever it dies, waiting 1 s, then twice as long after each quick
+death (at most `MAX_BACKOFF_SECONDS`).
 """
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
+import os
+import signal
 import threading
 import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from api.jobs import run_jobs
+from api.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
 STEADY_AFTER_SECONDS = 60.0
 """A process that ran this long counts as healthy: the next restart waits 1 s again."""
+PROCESS_NAME = "mianzheng-jobs"
 _POLL_SECONDS = 0.5
 _STOP_WAIT_SECONDS = 10.0
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
 class JobsSupervisor:
-    """Runs `python -m api.jobs --interval N` and keeps it running until `stop()`."""
+    """Runs `api.jobs.run_jobs` every `interval` seconds in a forked process and keeps it running
+    until `stop()`."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.restarts = 0
-        self._process: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
+        self._inherited: Sequence[Closable] = ()
+        self._runtime: Runtime | None = None
         self._started_at = 0.0
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._pid
 
-    def start(self) -> None:
+    def start(self, runtime: Runtime, inherited: Sequence[Closable] = ()) -> None:
+        """Fork the jobs process; it runs on `runtime` (the app's: what the arbiter parsed is
+        shared) with an engine of its own, and closes its copies of `inherited` (the server's
+        listening sockets)."""
+        self._runtime = runtime
+        self._inherited = inherited
         self._spawn()
         self._watcher = threading.Thread(target=self._watch, name="mianzheng-jobs-supervisor", daemon=True)
         self._watcher.start()
@@ -49,28 +70,40 @@ class JobsSupervisor:
         self._stopping.set()
         if self._watcher is not None:
             self._watcher.join()
-        process = self._process
-        if process is None or process.poll() is not None:
+        if self._pid is None or not self._running():
             return
-        process.terminate()
+        os.kill(self._pid, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_WAIT_SECONDS
+        while self._running():
+            if time.monotonic() > deadline:
+                os.kill(self._pid, signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.05)
+
+    def _running(self) -> bool:
+        """Whether the jobs process is alive; reaps it when it ended (gunicorn's arbiter reaps
+        every child it sees end, so one it reaped first counts as ended too)."""
+        assert self._pid is not None
         try:
-            process.wait(_STOP_WAIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            pid, _status = os.waitpid(self._pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return pid == 0
 
     def _spawn(self) -> None:
-        self._process = subprocess.Popen([sys.executable, "-m", "api.jobs", "--interval", str(self.interval)],
-                                         start_new_session=True)
+        pid = os.fork()
+        if pid == 0:
+            assert self._runtime is not None
+            _run_forked(self._runtime, self.interval, self._inherited)  # never returns
+        self._pid = pid
         self._started_at = time.monotonic()
 
     def _watch(self) -> None:
         backoff = 1.0
         while not self._stopping.wait(_POLL_SECONDS):
-            assert self._process is not None
-            if self._process.poll() is None:
+            if self._running():
                 continue
-            # no exit code in the message: gunicorn's arbiter reaps every child, ours too, so it is lost
+            # no exit code in the message: gunicorn's arbiter may have reaped the process first
             if time.monotonic() - self._started_at >= STEADY_AFTER_SECONDS:
                 backoff = 1.0
             log.warning("定时任务进程已退出，%.0f 秒后重新启动。", backoff)
@@ -79,3 +112,35 @@ class JobsSupervisor:
             self._spawn()
             self.restarts += 1
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]) -> None:
+    """The jobs process, right after the fork: leave gunicorn's arbiter behind, run the jobs until
+    SIGTERM, and exit without returning into the arbiter's code."""
+    code = 1
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for signum in range(1, signal.NSIG):
+            if signal.getsignal(signum) not in (None, signal.SIG_DFL, signal.SIG_IGN):
+                signal.signal(signum, signal.SIG_DFL)
+        for each in inherited:
+            each.close()
+        _name_process(PROCESS_NAME)
+        current = runtime.forked()
+        run_jobs(current.settings, interval, current=current)
+        code = 0
+    except BaseException:
+        log.exception("jobs: the process failed")
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def _name_process(name: str) -> None:
+    """The process's name as `ps -o comm` and `top` show it (Linux; elsewhere it keeps the arbiter's)."""
+    try:
+        with open("/proc/self/comm", "w", encoding="ascii") as comm:
+            comm.write(name)
+    except OSError:
+        pass

@@ -21,7 +21,6 @@ from exchange.licenses.service import LICENSES, LicenseConflict, LicenseLibrary,
 from exchange.status_lists import stored_status_list
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
-from exchange.licenses.pdf import verify_license_pdf
 from exchange.licenses.verify import verify_license
 from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer, trust_store
@@ -82,6 +81,8 @@ def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerd
     """The verdict on a license credential, presentation or usage copy, or on the PDF (bytes) of
     a license or usage copy; a presentation's nonce is claimed here, so it verifies once, and the
     nonces and kept presentations that expired are deleted on the way."""
+    from exchange.licenses.pdf import verify_license_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
+
     current, session = runtime(), db()
     catalog = live_catalog().catalog
     token = signed_license_status_list(session)

@@ -13,6 +13,7 @@ import exchange.status_lists  # noqa: F401  (status_lists)
 import exchange.applications.records  # noqa: F401  (applications, application_items, commitments, investigation_tasks)
 import exchange.applications.recheck_records  # noqa: F401  (tenancies, recheck_runs, recheck_results)
 import exchange.licenses.records  # noqa: F401  (licenses, license_versions, license_nonces, license_usages)
+import api.setup_steps  # noqa: F401  (setup_steps)
 from core.orm import Base
 
 metadata = Base.metadata

@@ -8,12 +8,12 @@ version is picked up by every worker on its next request).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from flask import current_app, g
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from api.database import make_engine, make_session_factory
 from api.identity_config import IdentityConfig, identity_config
@@ -94,6 +94,25 @@ class Runtime:
         if catalog is None:
             catalog = self.catalogs[content_hash] = catalog_from_document(document)
         return catalog, content_hash
+
+    def warm(self) -> None:
+        """What every process of a server does first, done once in gunicorn's arbiter before it
+        forks, so that the workers and the jobs share it instead of each making its own copy: the
+        ORM's mappers configured and the live catalog parsed, when one is published. The
+        connection that read it is closed: none crosses the fork."""
+        configure_mappers()
+        try:
+            self.published_catalog()
+        except NoCatalogPublished:
+            pass
+        finally:
+            self.engine.dispose()
+
+    def forked(self) -> "Runtime":
+        """This runtime for a process forked from the one holding it: the catalogs it parsed shared,
+        an engine of its own."""
+        engine = make_engine(self.settings.database_url)
+        return replace(self, engine=engine, sessions=make_session_factory(engine))
 
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":

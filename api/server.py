@@ -1,7 +1,14 @@
-"""Serving the app with gunicorn, the production WSGI server, from inside the CLI."""
+"""Serving the app with gunicorn, the production WSGI server, from inside the CLI.
+
+The app is built once in gunicorn's arbiter before it forks the workers and the jobs process, so
+they share its pages copy-on-write. Python's collector would write to every object it scans and
+so copy those pages into each process: it stays off while the app is built, and the objects
+alive at the first fork are frozen (`gc.freeze`), out of its reach, in every process that forks.
+"""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +19,7 @@ from api.app import create_app
 from api.gunicorn_worker import WORKER_CLASS
 from api.jobs_supervisor import JobsSupervisor
 from api.metrics import worker_exited
+from api.runtime import Runtime
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -25,7 +33,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self):  # type: ignore[no-untyped-def]
-        return self.app_factory()
+        self.loaded = self.app_factory()
+        current = self.loaded.extensions.get("mianzheng")
+        if isinstance(current, Runtime):
+            current.warm()
+        return self.loaded
 
 
 def _exchange_ready_message(base: str) -> str:
@@ -53,11 +65,20 @@ def serve(
     (default: the exchange app) before the workers are forked. `companion` (the jobs' supervisor) is started and
     stopped by gunicorn's arbiter, never by a worker."""
     base = f"http://{host}:{port}"
+    gc.disable()
 
-    def when_ready(_server: Any) -> None:
-        if companion is not None:
-            companion.start()
+    def when_ready(server: Any) -> None:
+        gc.freeze()  # what the arbiter holds now: the program and the app, shared by every fork
+        gc.enable()
+        current = gunicorn.loaded.extensions.get("mianzheng")
+        if companion is not None and isinstance(current, Runtime):
+            companion.start(current, inherited=server.LISTENERS)
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        current = gunicorn.loaded.extensions.get("mianzheng")
+        if isinstance(current, Runtime):  # a pool the arbiter had is not this worker's
+            current.engine.dispose(close=False)
 
     def child_exit(_server: Any, worker: Any) -> None:
         worker_exited(worker.pid)
@@ -66,13 +87,14 @@ def serve(
         if companion is not None:
             companion.stop()
 
-    _Gunicorn(
+    gunicorn = _Gunicorn(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
             "when_ready": when_ready,
             "on_exit": on_exit,
             "child_exit": child_exit,
+            "post_fork": post_fork,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
             "timeout": 60,
@@ -83,4 +105,5 @@ def serve(
             "preload_app": True,
         },
         app_factory,
-    ).run()
+    )
+    gunicorn.run()

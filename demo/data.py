@@ -117,12 +117,19 @@ def demo_population(folder: Path) -> Population:
     return _population(*_dataset_of(folder))
 
 
-def _dataset_of(folder: Path) -> tuple[int, int]:
-    """The seed and size of the demo data in `folder`; DemoDataMissing if none is there."""
+def demo_dataset(folder: Path) -> dict[str, str]:
+    """What the demo data in `folder` was generated from and when (generator, seed, residents,
+    as_of): generating it again makes a new one. DemoDataMissing if none is there."""
     datasets = [read_dataset(path) for path in sorted(folder.glob("*.db"))]
     dataset = next((found for found in datasets if found and found.get("generator") == GENERATOR), None)
     if dataset is None:
         raise DemoDataMissing(f"no demo source data in {folder}: run `mianzheng demo generate`")
+    return dataset
+
+
+def _dataset_of(folder: Path) -> tuple[int, int]:
+    """The seed and size of the demo data in `folder`; DemoDataMissing if none is there."""
+    dataset = demo_dataset(folder)
     return int(dataset["seed"]), int(dataset["residents"])
 
 

@@ -34,7 +34,6 @@ from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import StatusEntry, build_content
-from exchange.certificates.pdf import issue_pdf
 from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
@@ -117,6 +116,8 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
 
 def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str,
            purpose: str) -> IssuedCertificate:
+    from exchange.certificates.pdf import issue_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
+
     entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
                         subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)

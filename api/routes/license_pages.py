@@ -28,7 +28,6 @@ from exchange.errors import InvalidInput
 from exchange.licenses.documents import license_pdf
 from exchange.licenses.nonces import kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES
-from exchange.licenses.pdf import is_pdf
 from exchange.licenses.service import LicenseNotFound, held_version, holder_licenses
 from exchange.licenses.verdict import LicenseVerdict
 from seals.verdict import Status
@@ -101,6 +100,8 @@ def present(identifier: str) -> Response:
 def verify() -> Response:
     """The form; on POST, the verdict on a presentation, credential or usage copy; with `?p=`
     (a 亮证 QR code's link), the verdict on the presentation kept under that reference."""
+    from exchange.licenses.pdf import is_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
+
     reference = request.args.get("p", "")
     if request.method == "GET" and not reference:
         return make_response(render_template("verify_license.html", verdict=None, error=None))

@@ -19,7 +19,6 @@ from api.problems import Problem
 from api.runtime import db
 from seals.ca import utc_now
 from seals.registry import Seal, list_seals, trust_store
-from seals.seal_image import SealText, seal_png
 from seals.trust import TrustStore
 
 blp = Blueprint("trust", __name__, url_prefix="/api/v1/trust",
@@ -125,6 +124,8 @@ def seal_certificate(kid: str) -> Response:
 @blp.doc(**_document("image/png", "The seal image"))
 def seal_image(kid: str) -> Response:
     """The seal's image as PNG."""
+    from seals.seal_image import SealText, seal_png  # the PDF stack (reportlab, pyHanko) loads on first use
+
     seal = _seal(kid)
     return _raw(seal_png(SealText(seal.department_name, seal.purpose_zh)), "image/png")
 

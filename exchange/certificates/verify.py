@@ -15,7 +15,6 @@ from datetime import datetime
 from urllib.parse import unquote
 
 from exchange.certificates.credential import verify_credential
-from exchange.certificates.pdf import verify_certificate_pdf
 from exchange.certificates.qr_payload import is_qr_payload, verify_qr
 from exchange.certificates.status_list import StatusListSource
 from exchange.certificates.verdict import CertificateVerdict, SignedForm, judge
@@ -70,6 +69,8 @@ def verify_certificate(
     now = now or utc_now()
     form = detect_form(form_input)
     if form == FORM_PDF and isinstance(form_input, bytes):
+        from exchange.certificates.pdf import verify_certificate_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
+
         signed = verify_certificate_pdf(form_input, trust, now=now)
     elif form == FORM_UNKNOWN:
         malformed = CheckResult.of(

@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from exchange.errors import ExchangeError
-from exchange.licenses.pdf import issue_license_pdf, issue_usage_copy_pdf
 from exchange.licenses.records import LicenseVersionRecord
 from exchange.licenses.service import LicenseLibrary, credential_of, license_of
 from exchange.licenses.verdict import FORM_USAGE_COPY
@@ -27,6 +26,8 @@ class NotAUsageCopy(ExchangeError):
 
 def license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersionRecord) -> bytes:
     """The sealed PDF of `version` (any version: a superseded or revoked one verifies as such)."""
+    from exchange.licenses.pdf import issue_license_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
+
     record = license_of(session, version)
     signer = active_signer(session, library.seal_settings, record.issuer_department)
     return issue_license_pdf(credential_of(library, version), library.catalog.licenses.get(record.license_type),
@@ -46,5 +47,7 @@ def usage_copy_pdf(session: Session, library: LicenseLibrary, usage_copy: str, d
         raise NotAUsageCopy(f"this usage copy is for {verdict.usage['department']}, not {department}")
     content = verdict.license.content or {}
     license_type = library.catalog.licenses.get(content.get("license", {}).get("code", ""))
+    from exchange.licenses.pdf import issue_usage_copy_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
+
     signer = active_signer(session, library.seal_settings, exchange_department)
     return issue_usage_copy_pdf(usage_copy.strip(), license_type, signer, exchange.legal_name_zh)

@@ -2,7 +2,7 @@
 per-round ratios, printed in Markdown.
 
     python scripts/bench/stack_table.py [--rounds 3] [--seconds 3] [--postgres-url URL]
-                                        [--audit-entries 1000000] [--profile]
+                                        [--audit-entries 1000000] [--profile] [--rows exchange,audit,startup]
 
 Rows (every served row drives gunicorn, as `mianzheng serve` runs it, with wrk):
 - signed exchange answers/s at 1, 8 and 32 clients (and p99 at 8) vs `GET /healthz` of the same app;
@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database to fill")
     parser.add_argument("--audit-entries", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="print the top functions of in-process rows")
+    parser.add_argument("--rows", default=",".join(ROWS), help="which rows, comma-separated: exchange (with the "
+                        "server memory measured after its load), audit, startup")
     args = parser.parse_args()
     require_wrk()
     print("| measure | mianzheng | raw baseline in the same run | ratio (median of rounds) |")
@@ -81,12 +83,14 @@ def main() -> None:
         if args.postgres_url:
             databases.append(("PostgreSQL", args.postgres_url))
         for name, url in databases:
-            settings = Settings(var_dir=Path(folder) / name / "var", database_url=url, public_url="http://127.0.0.1:8000")
+            # demo mode, as `scripts/serve` runs on SQLite: the exchange rows ask the demo departments
+            os.environ["MIANZHENG_DEV_IDP"] = "1"
+            settings = Settings(var_dir=Path(folder) / name / "var", database_url=url, public_url="http://127.0.0.1:8000",
+                                dev_idp=True)
             for _ in initialise(settings):
                 pass
-            for measure in (exchange_rows(name, settings, minimal, args), audit_rows(name, settings, args),
-                            startup_rows(name, settings, minimal, args)):
-                print("\n".join(measure), flush=True)
+            for row in args.rows.split(","):
+                print("\n".join(ROWS[row](name, settings, minimal, args)), flush=True)
 
 
 def exchange_rows(database: str, settings: Settings, minimal: Path, args: argparse.Namespace) -> list[str]:
@@ -315,6 +319,13 @@ def _memory_text(memory: Memory) -> str:
     """Totals, then each process (root first) as RSS/PSS in MB."""
     each = ", ".join(f"{rss / 2**20:.0f}/{pss / 2**20:.0f}" for rss, pss in memory)
     return f"RSS {_total(memory, 0) / 2**20:.0f} MB, PSS {_total(memory, 1) / 2**20:.0f} MB (per process RSS/PSS: {each})"
+
+
+ROWS: dict[str, Callable[[str, Settings, Path, argparse.Namespace], list[str]]] = {
+    "exchange": exchange_rows,
+    "audit": lambda database, settings, _minimal, args: audit_rows(database, settings, args),
+    "startup": startup_rows,
+}
 
 
 if __name__ == "__main__":

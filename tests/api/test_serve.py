@@ -13,10 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
-from tests.support.processes import child_processes
+from api.database import make_engine
+from api.jobs_supervisor import PROCESS_NAME
+from exchange.job_heartbeats import JOBS_NAME, JobHeartbeat
+from tests.support.processes import child_processes, process_name
 
 
 @pytest.mark.slow
@@ -68,7 +72,11 @@ def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
 
 
 def _jobs_pid(server: subprocess.Popen[str]) -> int | None:
-    return next((pid for pid, command in child_processes(server.pid).items() if "api.jobs" in command), None)
+    return next((pid for pid in child_processes(server.pid) if process_name(pid) == PROCESS_NAME), None)
+
+
+def _sockets(pid: int) -> set[str]:
+    return {target for fd in Path(f"/proc/{pid}/fd").iterdir() if (target := os.readlink(fd)).startswith("socket:")}
 
 
 def _wait_for(condition, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -94,7 +102,7 @@ def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quiet
         _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["status"] == "ok", "the first heartbeat")
         jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
 
-        workers = [pid for pid, command in child_processes(server.pid).items() if "api.jobs" not in command]
+        workers = [pid for pid in child_processes(server.pid) if process_name(pid) != PROCESS_NAME]
         assert workers, "gunicorn has workers"
         os.kill(workers[0], signal.SIGKILL)
         _wait_for(lambda: len(child_processes(server.pid)) == 3 and workers[0] not in child_processes(server.pid),
@@ -116,6 +124,37 @@ def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quiet
     assert server.returncode == 0, output
     assert "Traceback" not in output and "重新启动" in output, output
     assert not Path(f"/proc/{restarted}").exists() or "Z" in Path(f"/proc/{restarted}/stat").read_text().split()[2]
+
+
+@pytest.mark.slow
+def test_the_jobs_run_in_a_process_forked_from_the_arbiter_and_beat(database_url: str, tmp_path: Path) -> None:
+    env = cli_environment(database_url, tmp_path / "var")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1", "--jobs-interval", "1"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
+        # forked: the arbiter's program, not an interpreter started for the jobs
+        assert Path(f"/proc/{jobs}/cmdline").read_bytes() == Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        assert os.getsid(jobs) == jobs != os.getsid(server.pid)  # Ctrl+C in the terminal reaches gunicorn alone
+        before = httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"]
+        _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"] not in (None, before),
+                  "a heartbeat of the forked jobs")
+        engine = make_engine(database_url)
+        with engine.connect() as connection:
+            holder = connection.scalar(select(JobHeartbeat.holder).where(JobHeartbeat.name == JOBS_NAME))
+        engine.dispose()
+        assert holder.split(":")[1] == str(jobs)  # the beat is the forked process's own
+        assert not _sockets(jobs) & _sockets(server.pid)  # none of the server's listening sockets
+        server.terminate()
+        server.communicate(timeout=60)
+        assert process_name(jobs) == ""  # stopped with the server
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate(timeout=30)
 
 
 @pytest.mark.slow

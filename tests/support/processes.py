@@ -5,6 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def process_name(pid: int) -> str:
+    """The name of process `pid` as `ps -o comm` shows it ("" once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def child_processes(pid: int) -> dict[int, str]:
     """The live (not zombie) children of `pid`: their command lines."""
     children = {}

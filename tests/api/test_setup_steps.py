@@ -1,0 +1,72 @@
+"""`mianzheng init` (run by every `scripts/serve`) skips the set-up steps it has done for the same
+inputs, and does again a step a crash cut off half-way: the step's work and its record are one
+transaction."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import delete, func, select
+
+import demo.setup
+from api.database import make_engine
+from api.initialise import initialise
+from api.settings import Settings
+from api.setup_steps import done_version
+from demo.data import _population
+from exchange.applications.recheck_records import Tenancy
+from tests.support.cli import cli_environment
+
+
+def test_a_second_start_skips_the_done_steps_without_building_the_demo(settings: Settings) -> None:
+    _population.cache_clear()
+    report = initialise(settings)  # the installation is initialised already
+    assert "演示公租房在租家庭均已登记，保持不变。" in report and "演示电子证照均已签发，保持不变。" in report
+    assert not any("签发电子印章" in line for line in report)
+    assert _population.cache_info().currsize == 0  # the demo population was never built
+
+
+def test_a_second_start_does_not_load_the_migration_tool(settings: Settings) -> None:
+    # a fresh interpreter, as `scripts/serve` starts: what it loads is only visible from outside
+    script = ("import sys\nfrom api.initialise import initialise\nfrom api.settings import Settings\n"
+              "initialise(Settings.from_environment())\n"
+              "print('alembic' in sys.modules, file=sys.stderr)")
+    env = {**cli_environment(settings.database_url, settings.var_dir), "MIANZHENG_DEV_IDP": "1",
+           "MIANZHENG_PUBLIC_URL": settings.public_url}
+    loaded = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert loaded.stderr.strip() == "False"
+
+
+def test_a_step_cut_off_half_way_is_done_again_by_the_next_start(settings: Settings,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(settings.database_url)
+    with engine.begin() as connection:  # as left by a start that enrolled only some tenants
+        tenancies = connection.scalars(select(Tenancy.id).order_by(Tenancy.id)).all()
+        missing = tenancies[::2]
+        connection.execute(delete(Tenancy).where(Tenancy.id.in_(missing)))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM setup_steps WHERE name = 'demo-tenancies'")
+    enrol = demo.setup.enrol_demo_tenancies
+
+    def cut_off(*args):  # type: ignore[no-untyped-def]
+        enrol(*args)  # the step's rows are written ...
+        raise KeyboardInterrupt  # ... and Ctrl+C comes before the step ends
+
+    monkeypatch.setattr(demo.setup, "enrol_demo_tenancies", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        initialise(settings)
+    monkeypatch.undo()
+
+    def count() -> int:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(Tenancy))
+
+    assert count() == len(tenancies) - len(missing)  # nothing of the cut-off step was kept
+    assert done_version(engine, "demo-tenancies") is None
+    report = initialise(settings)
+    assert f"已登记演示公租房在租家庭 {len(missing)} 户（年度复核用，办理部门 ZJ，柜台授权有效期一年）。" in report
+    assert count() == len(tenancies) and done_version(engine, "demo-tenancies") is not None
+    assert "演示公租房在租家庭均已登记，保持不变。" in initialise(settings)
+    engine.dispose()
