@@ -80,8 +80,9 @@ def main() -> None:
         databases = [("SQLite", f"sqlite:///{Path(folder) / 'bench.db'}")]
         if args.postgres_url:
             databases.append(("PostgreSQL", args.postgres_url))
-        for name, url in databases:
-            settings = Settings(var_dir=Path(folder) / name / "var", database_url=url, public_url="http://127.0.0.1:8000")
+        for name, url in databases:  # demo mode: init generates the source departments the exchange pulls from
+            settings = Settings(var_dir=Path(folder) / name / "var", database_url=url, public_url="http://127.0.0.1:8000",
+                                dev_idp=True)
             for _ in initialise(settings):
                 pass
             for measure in (exchange_rows(name, settings, minimal, args), audit_rows(name, settings, args),
