@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from core.canonical import canonical_json
+from core.sqlite_writer import begin_write
 from catalog.citizen_id import mask_id_number
 from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput
@@ -315,6 +316,7 @@ def record_decided_access(
             with sessions.begin() as session:
                 if write_ahead:
                     _relax_sqlite_sync(session)  # before the transaction's first write
+                begin_write(session)
                 record = append_access(session, decide(session), now=now, write_ahead=write_ahead)
                 return ChainHead(record.seq, record.entry_hash)
         except (ChainConflict, OperationalError) as error:
