@@ -22,8 +22,6 @@ appends in a transaction of its own and retries a few times when an append loses
 from __future__ import annotations
 
 import hashlib
-import json
-import operator
 import random
 import re
 import time
@@ -34,12 +32,13 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import (BigInteger, ColumnElement, Connection, Row, String, Text, event, func, literal_column, null,
+from sqlalchemy import (BigInteger, ColumnElement, Connection, String, Text, event, func, literal_column, null,
                         select, text)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from core.canonical import canonical_json
+from core.sqlite_writer import begin_write
 from catalog.citizen_id import mask_id_number
 from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput
@@ -255,15 +254,16 @@ def append_access(session: Session, entry: AccessEntry, *, now: datetime | None 
     prev_hash = head.entry_hash if head else GENESIS_HASH
     at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     values = {**asdict(clean), "outcome": clean.outcome.value}
-    record = AccessRecord(
-        seq=seq, recorded_at=at, prev_hash=prev_hash, entry_hash=entry_hash(prev_hash, seq, at, values), **values
-    )
-    session.add(record)
-    try:
-        session.flush()
+    row = {"seq": seq, "recorded_at": at, "prev_hash": prev_hash, "entry_hash": entry_hash(prev_hash, seq, at, values),
+           **values}
+    try:  # a plain INSERT on the session's connection: the ORM's unit of work adds nothing for one row
+        session.connection().execute(_INSERT_ENTRY, row)
     except IntegrityError as error:
         raise ChainConflict(f"access log entry {seq} was appended concurrently") from error
-    return record
+    return AccessRecord(**row)
+
+
+_INSERT_ENTRY = AccessRecord.__table__.insert()
 
 
 def record_access(
@@ -315,6 +315,7 @@ def record_decided_access(
             with sessions.begin() as session:
                 if write_ahead:
                     _relax_sqlite_sync(session)  # before the transaction's first write
+                begin_write(session)
                 record = append_access(session, decide(session), now=now, write_ahead=write_ahead)
                 return ChainHead(record.seq, record.entry_hash)
         except (ChainConflict, OperationalError) as error:
@@ -382,11 +383,11 @@ def check_segment(connection: Connection, first: int, last: int,
         head = ChainHead(first + count - 1, previous) if previous is not None else None
         return SegmentCheck(first, count, head, first_prev_hash, seq, fault, anchor_seen)
 
-    for expected_seq, (seq, stamp, prev_hash, stored_hash, *values) in enumerate(
+    for expected_seq, (seq, prev_hash, stored_hash, hashed) in enumerate(
             _stream_entries(connection, first, last), start=first):
         if seq != expected_seq:
             return found(expected_seq, ChainFault.MISSING_ENTRY)
-        if not _hashes_to(stored_hash, prev_hash, seq, stamp, values, connection):
+        if not _hashes_to(stored_hash, hashed, seq, prev_hash, connection):
             return found(seq, ChainFault.CONTENT_CHANGED)
         if previous is None:
             first_prev_hash = prev_hash
@@ -426,67 +427,65 @@ def join_segments(checks: list[SegmentCheck], expected_head: ChainHead | None) -
     return ChainVerdict(count, head)
 
 
-def _stream_entries(connection: Connection, first: int, last: int) -> Iterator[Row[Any]]:
+def _stream_entries(connection: Connection, first: int, last: int) -> Iterator[tuple[Any, ...]]:
     """Entries `first`..`last` (and below 1 when `first` is 1) in sequence order as plain rows:
-    seq, the canonical text of recorded_at or None (`_stamp_text`), prev_hash, entry_hash, then
-    the ENTRY_FIELDS as stored; fetched in batches through a server-side cursor where the
-    database has one, so memory stays bounded however long the log is."""
+    seq, prev_hash, entry_hash, and the bytes the hash covers as the database writes them
+    (`_hashed_text`; None where it cannot); fetched in batches through a server-side cursor where
+    the database has one, so memory stays bounded however long the log is. The rows come straight
+    from the driver's cursor (tuples): wrapping each in a result row cost as much as hashing it."""
+    dialect = connection.dialect
     bounds = [AccessRecord.seq <= last] + ([AccessRecord.seq >= first] if first > 1 else [])
-    columns = [AccessRecord.seq, _stamp_text(connection.dialect.name), AccessRecord.prev_hash,
-               AccessRecord.entry_hash, *(getattr(AccessRecord, name) for name in ENTRY_FIELDS)]
-    rows = connection.execute(select(*columns).where(*bounds).order_by(AccessRecord.seq),
-                              execution_options={"stream_results": True, "yield_per": _VERIFY_BATCH})
-    for batch in rows.partitions():
-        yield from batch
+    columns = [AccessRecord.seq, AccessRecord.prev_hash, AccessRecord.entry_hash, _hashed_text(dialect.name)]
+    query = select(*columns).where(*bounds).order_by(AccessRecord.seq)
+    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # two integers
+    driver = connection.connection
+    cursor = driver.cursor(name="access_log_check") if dialect.name == "postgresql" else driver.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(_VERIFY_BATCH):
+            yield from batch
+    finally:
+        cursor.close()
 
 
 _SQLITE_STORED_TIME = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]"
 """How SQLite holds a recorded_at as the log writes it (UTC, microseconds)."""
-
-
-def _stamp_text(dialect: str) -> ColumnElement[str | None]:
-    """recorded_at as the chain's canonical text, made by the database (cheaper than a datetime
-    per row), or NULL where the stored value has another shape: that entry is then hashed from
-    its datetime as the ORM reads it."""
-    if dialect == "sqlite":
-        return literal_column(f"CASE WHEN recorded_at GLOB '{_SQLITE_STORED_TIME}' "
-                              "THEN substr(recorded_at, 1, 10) || 'T' || substr(recorded_at, 12) || 'Z' END", String)
-    if dialect == "postgresql":
-        return literal_column("""to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", String)
-    return null()
-
-
 _CANONICAL_KEYS = sorted(("v", "seq", "recorded_at", *ENTRY_FIELDS))
-_CANONICAL_TEMPLATE = "{" + ",".join(
-    canonical_json(key).decode() + ":" + ("%d" if key == "seq" else
-                                          canonical_json(FORMAT_VERSION).decode() if key == "v" else "%s")
-    for key in _CANONICAL_KEYS) + "}"
-"""`canonical_entry` as a %-template: seq as %d, recorded_at and each field as its JSON string."""
-_TEMPLATE_SLOTS = operator.itemgetter(*(
-    ("recorded_at", *ENTRY_FIELDS, "seq").index(key) for key in _CANONICAL_KEYS if key != "v"))
-"""From [recorded_at, *ENTRY_FIELDS, seq] to the template's order."""
-_JSON_STRING: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
-"""What canonical_json writes for a string (the C version where the interpreter has it)."""
 
 
-def _hashes_to(stored_hash: str, prev_hash: str, seq: int, stamp: str | None, values: list[Any],
-               connection: Connection) -> bool:
-    """Whether the entry hashes to `stored_hash`, as `entry_hash` computes it. Plain strings are
-    written into `_CANONICAL_TEMPLATE` directly, the same bytes `canonical_entry` makes; anything
-    else, and any entry that does not match that way, is hashed again by `entry_hash` itself
-    from the recorded_at the ORM reads, so the verdict is always `entry_hash`'s."""
-    if seq.__class__ is int and stamp is not None and prev_hash.__class__ is str and prev_hash.isascii():
-        try:
-            slots: list[Any] = [_JSON_STRING(value) if value is not None else "null" for value in (stamp, *values)]
-        except TypeError:  # a value that is not a string: hashed by entry_hash below
-            pass
-        else:
-            slots.append(seq)
-            if hashlib.sha256((prev_hash + _CANONICAL_TEMPLATE % _TEMPLATE_SLOTS(slots)).encode()).hexdigest() \
-                    == stored_hash:
-                return True
-    recorded_at = connection.scalar(select(AccessRecord.recorded_at).where(AccessRecord.seq == seq))
-    return entry_hash(prev_hash, seq, recorded_at, dict(zip(ENTRY_FIELDS, values))) == stored_hash
+def _hashed_text(dialect: str) -> ColumnElement[str | None]:
+    """`prev_hash` followed by `canonical_entry`, written by the database in one string per row
+    (quoting each field as a JSON string in C, not in Python: most of the check's time), or NULL
+    on a database that cannot. recorded_at enters as its canonical text only where it is stored
+    in the shape the log writes; any other shape, or a value the database quotes differently from
+    `canonical_json`, makes the text differ, and that entry is hashed again by `entry_hash` itself
+    (`_hashes_to`): the database's text is only a faster way to the same verdict."""
+    if dialect == "sqlite":
+        stamp = (f"CASE WHEN recorded_at GLOB '{_SQLITE_STORED_TIME}' "
+                 "THEN substr(recorded_at, 1, 10) || 'T' || substr(recorded_at, 12) || 'Z' END")
+        quoted = {name: f"json_quote(CAST({name} AS TEXT))" for name in ENTRY_FIELDS}  # NULL: null
+    elif dialect == "postgresql":
+        stamp = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+        quoted = {name: f"coalesce(to_json({name})::text, 'null')" for name in ENTRY_FIELDS}
+    else:
+        return null()
+    quoted |= {"v": f"'{FORMAT_VERSION}'", "seq": "CAST(seq AS TEXT)",
+               "recorded_at": f"coalesce(to_json({stamp})::text, 'null')" if dialect == "postgresql"
+               else f"json_quote({stamp})"}
+    members = " || ',' || ".join(f"'{canonical_json(key).decode()}:' || {quoted[key]}" for key in _CANONICAL_KEYS)
+    return literal_column(f"prev_hash || '{{' || {members} || '}}'", String)
+
+
+def _hashes_to(stored_hash: str, hashed: str | None, seq: int, prev_hash: str, connection: Connection) -> bool:
+    """Whether the entry hashes to `stored_hash`, as `entry_hash` computes it: first over the
+    text the database wrote (`_hashed_text`); when that is missing or does not match, by
+    `entry_hash` itself from the entry's values as the ORM reads them, so the verdict is always
+    `entry_hash`'s."""
+    if hashed.__class__ is str and hashlib.sha256(hashed.encode()).hexdigest() == stored_hash:  # type: ignore[union-attr]
+        return True
+    stored = connection.execute(select(AccessRecord.recorded_at, *(getattr(AccessRecord, name) for name in ENTRY_FIELDS))
+                                .where(AccessRecord.seq == seq)).one()
+    return entry_hash(prev_hash, seq, stored[0], dict(zip(ENTRY_FIELDS, stored[1:]))) == stored_hash
 
 
 def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, offset: int = 0) -> AccessPage:

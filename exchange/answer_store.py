@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column
 
@@ -142,11 +142,16 @@ def complete(session: Session, box: RecordCipher, client_id: str, request_id: st
              now: datetime) -> None:
     """Store the answer of a reserved request (one UPDATE: the row is not read again)."""
     sealed = box.seal(body, answer_bound_to(client_id, request_id))
-    completed = session.execute(update(AnsweredRequest).where(
-        AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id).values(
-        status=RequestStatus.COMPLETED, answer_key_id=sealed.key_id, answer_blob=sealed.blob,
-        completed_at=now)).rowcount
+    completed = session.connection().execute(_COMPLETE, {
+        "of_client": client_id, "of_request": request_id, "status": RequestStatus.COMPLETED.value,
+        "answer_key_id": sealed.key_id, "answer_sealed": sealed.blob, "completed_at": now}).rowcount
     assert completed == 1, "complete() needs the reservation made by claim()"
+
+
+_REQUESTS = AnsweredRequest.__table__
+_COMPLETE = _REQUESTS.update().where(_REQUESTS.c.client_id == bindparam("of_client"),
+                                     _REQUESTS.c.request_id == bindparam("of_request"))
+"""`complete`'s UPDATE, built once: the values come as parameters named after their columns."""
 
 
 def release(session: Session, client_id: str, request_id: str) -> None:

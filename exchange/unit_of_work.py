@@ -26,6 +26,8 @@ from sqlalchemy import inspect, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.sqlite_writer import begin_write
+
 Row = TypeVar("Row")
 Result = TypeVar("Result")
 RETRIED_ATTEMPTS = 5
@@ -39,9 +41,11 @@ class UnitOfWork:
 
     @contextmanager
     def step(self, name: str) -> Iterator[Session]:
-        """A step named `name`: one transaction, committed on success, rolled back on error."""
+        """A step named `name`: one transaction, committed on success, rolled back on error. On
+        SQLite it is the database's writer from its start (`core.sqlite_writer.begin_write`)."""
         with self._sessions.begin() as session:
             session.info["step"] = name
+            begin_write(session)
             yield session
 
     def retried(self, name: str, work: Callable[[Session], Result], *, attempts: int = RETRIED_ATTEMPTS) -> Result:
@@ -49,17 +53,14 @@ class UnitOfWork:
         (`IntegrityError`), a lock not had in time (`OperationalError`) — the step is rolled back
         and `work` runs again in a new one, at most `attempts` times.
 
-        On SQLite the step takes the write lock first (BEGIN IMMEDIATE, waiting up to the busy
-        timeout): a transaction that read and then writes after another writer committed would
-        be refused at once, and its savepoints would be transactions of their own."""
+        On SQLite the step takes the write lock first (`begin_write`: BEGIN IMMEDIATE, queued behind
+        the writer before it): a transaction that read and then writes after another writer
+        committed would be refused at once, and its savepoints would be transactions of their own."""
         for attempt in range(attempts):
             try:
                 with self._sessions() as session:
                     session.info["step"] = name
-                    connection = session.connection()
-                    if connection.dialect.name == "sqlite" and \
-                            not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-                        connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    begin_write(session)
                     result = work(session)
                     session.commit()
                     return result

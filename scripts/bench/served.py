@@ -42,7 +42,9 @@ def served_installation(description: str) -> Iterator[tuple[argparse.Namespace, 
     with tempfile.TemporaryDirectory(prefix="mianzheng-bench-") as folder:
         var_dir = Path(folder) / "var"
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        settings = Settings(var_dir=var_dir, database_url=database_url, public_url="http://127.0.0.1:8000")
+        # demo mode: init generates the demo source departments the exchange pulls from
+        settings = Settings(var_dir=var_dir, database_url=database_url, public_url="http://127.0.0.1:8000",
+                            dev_idp=True)
         initialise(settings)
         port = free_port()
         server = serve(var_dir, database_url, port, args.workers)

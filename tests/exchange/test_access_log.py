@@ -19,7 +19,9 @@ from exchange.access_log import (
     ChainHead,
     ChainVerdict,
     Outcome,
+    _hashed_text,
     append_access,
+    canonical_entry,
     chain_head,
     entries_for_subject,
     entry_hash,
@@ -200,11 +202,16 @@ def test_parallel_processes_name_the_same_first_bad_entry(session: Session, data
     "emoji 🏠 outside the BMP", "ending in a backslash\\", "", "%s %d %% not a format",
 ], ids=["quotes", "control", "separators", "astral", "backslash", "empty", "percent"])
 def test_any_text_hashes_as_entry_hash_makes_it(session: Session, text_value: str) -> None:
-    """Verification writes the canonical form itself for speed; on any text it must agree with
-    `entry_hash`, both ways: intact as appended, and a one-character edit is caught."""
+    """Verification has the database write the canonical form for speed; on any text it must be
+    the bytes `entry_hash` covers (else every entry would take the slow path), and the verdict
+    must agree both ways: intact as appended, and a one-character edit is caught."""
     append_access(session, replace(_entry("c" * 64, 1), purpose=text_value, legal_basis=text_value),
                   now=T0 + timedelta(microseconds=123_456))
     session.commit()
+    stored = session.get(AccessRecord, 1)
+    assert stored is not None
+    written = session.scalar(select(_hashed_text(session.get_bind().dialect.name)).where(AccessRecord.seq == 1))
+    assert written.encode() == stored.prev_hash.encode() + canonical_entry(1, stored.recorded_at, stored.values())
     assert verify_chain(session) == ChainVerdict(1, chain_head(session))
     session.execute(text("UPDATE access_log SET legal_basis = :edited WHERE seq = 1"), {"edited": text_value + " "})
     session.commit()
