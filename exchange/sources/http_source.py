@@ -16,6 +16,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -71,8 +72,11 @@ class HttpSource:
         settings: HttpSourceSettings,
         catalog: Catalog,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.department = department
+        self._clock = clock
+        """What the time budget is measured with (seconds, monotonic)."""
         self.settings = settings
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
         self._catalog = catalog
@@ -86,7 +90,7 @@ class HttpSource:
     def query(self, proof_code: str, id_number: str, name: str | None) -> SourceAnswer:
         proof = department_proof(self._catalog, self.department, proof_code)
         body = query_document(proof, id_number, name)
-        deadline = time.monotonic() + self.settings.timeout_seconds
+        deadline = self._clock() + self.settings.timeout_seconds
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.retries + 1) | stop_before_delay(self.settings.timeout_seconds),
             wait=self._wait,
@@ -104,7 +108,7 @@ class HttpSource:
         self._client.close()
 
     def _attempt(self, body: dict[str, Any], deadline: float) -> httpx.Response:
-        remaining = deadline - time.monotonic()
+        remaining = deadline - self._clock()
         if remaining <= 0:
             raise _Transient(f"no answer within {self.settings.timeout_seconds:g} s")
         try:
