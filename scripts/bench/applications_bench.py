@@ -24,10 +24,13 @@ from typing import Any
 import httpx
 
 from api.database import standalone_session
+from api.secrets import SUBJECT_HASH_KEY, read_secret
 from api.settings import Settings
 from catalog.versions import read_live_catalog
 from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.clients import ClientScope, register_client
+from exchange.consent import Channel, ConsentRequest, grant_consent
+from exchange.subjects import subject_key
 from demo.data import demo_households
 from served import measure, served_installation
 
@@ -61,7 +64,10 @@ def _prepare(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
         catalog = read_live_catalog(session)
         _, token = register_client(session, catalog, "ZJ", "压测系统",
                                    [ClientScope.APPLICATIONS_WRITE, ClientScope.EXCHANGE_REQUEST])
-    households = demo_households(settings.sources_dir, catalog, "public_housing_eligible", HOUSEHOLDS)
+        households = demo_households(settings.sources_dir, catalog, "public_housing_eligible", HOUSEHOLDS)
+        # the raw pull's subject consents online: an application's counter consents end once it is settled
+        grant_consent(session, catalog, subject_key(read_secret(settings, SUBJECT_HASH_KEY), households[0].head.id_number),
+                      ConsentRequest(PUBLIC_RENTAL_HOUSING, ["NO_HOUSING"], "ZJ", 30), channel=Channel.ONLINE)
     signed = datetime.now(timezone.utc).replace(microsecond=0)
     return token, [public_housing_request(household, "template", signed_at=signed) for household in households]
 
@@ -81,7 +87,7 @@ def _application(base: str, token: str, bodies: list[dict[str, Any]]) -> Callabl
 
 
 def _exchange_pull(base: str, token: str, body: dict[str, Any]) -> Callable[[httpx.Client], httpx.Response]:
-    """One raw exchange request: NO_HOUSING of the applicant whose counter consent the warm-up recorded."""
+    """One raw exchange request: NO_HOUSING of the first household's applicant, who consented online."""
     numbers, lock = itertools.count(), threading.Lock()
     applicant = {"id_number": body["applicant"]["id_number"], "name": body["applicant"]["name"]}
 
@@ -96,7 +102,7 @@ def _exchange_pull(base: str, token: str, body: dict[str, Any]) -> Callable[[htt
 
 
 def _pulls_per_application(base: str, token: str, body: dict[str, Any]) -> int:
-    """File one application (recording the household's counter consents) and count its pulls."""
+    """File one application and count its pulls."""
     response = httpx.post(f"{base}/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications", timeout=60,
                           headers={"Authorization": f"Bearer {token}"}, json={**body, "request_id": "bench-warm-up"})
     if response.status_code != 201:

@@ -69,7 +69,7 @@ def measure(send: Callable[[httpx.Client], httpx.Response], clients: int, second
             ok: tuple[int, ...] = (200,)) -> Result:
     """Rate and latency of `send` from `clients` threads for `seconds`; exits if one is not `ok`."""
     latencies: list[float] = []
-    failures: list[int] = []
+    failures: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -80,7 +80,10 @@ def measure(send: Callable[[httpx.Client], httpx.Response], clients: int, second
                 response = send(client)
                 took = time.monotonic() - started
                 with lock:
-                    (latencies.append(took) if response.status_code in ok else failures.append(response.status_code))
+                    if response.status_code in ok:
+                        latencies.append(took)
+                    else:
+                        failures.append(f"{response.status_code} {response.text[:300]}")
 
     started = time.monotonic()
     threads = [threading.Thread(target=run) for _ in range(clients)]
