@@ -1,6 +1,7 @@
 """Set-up of a mianzheng installation, safe to repeat: the data directory and secrets, the
-schema (Alembic migrations), the bundled catalog as the first live version, the city CA with a
-first seal for every catalog department, and the CRL and status list signed again when they are
+schema (Alembic migrations), the bundled catalog as the first live version, the city CA
+(generated here, or the city's own root brought to `init --ca-cert`) with a first seal for
+every catalog department, and the CRL and status list signed again when they are
 due; in demo mode, what the demo part sets up as well (`demo.setup`, through `api.extensions`).
 The schema upgrade and the first seals are done once per version of the migrations and of the
 published catalog (`api.setup_steps`): a later run skips them after one read each, without
@@ -28,11 +29,17 @@ from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
-from seals.registry import SealCa, init_ca, issue_seal, list_seals, refresh_crl, rotate_seals_to_crl_url
+from seals.ca import CityCa
+from seals.errors import CaAlreadyExists
+from seals.settings import SealSettings
+from seals.registry import SealCa, import_ca, init_ca, issue_seal, list_seals, refresh_crl, rotate_seals_to_crl_url
 
 
-def initialise(settings: Settings) -> list[str]:
-    """Bring an installation up to date; returns what was done, one line per step, in Chinese."""
+def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[str]:
+    """Bring an installation up to date; returns what was done, one line per step, in Chinese.
+
+    `city_root` (checked by `seals.ca.load_ca_material`) is adopted as the city CA when there is
+    none yet; an installation that has a different one raises `CaAlreadyExists`."""
     report: list[str] = []
     settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if recorded_public_url(settings.var_dir) != settings.public_url:
@@ -47,7 +54,7 @@ def initialise(settings: Settings) -> list[str]:
         report.append("数据库结构已是最新。")
         with transaction(make_session_factory(engine)) as session:
             report.append(_publish_bundled_catalog(session))
-        report.extend(_first_seals(engine, settings))
+        report.extend(_first_seals(engine, settings, city_root))
         with transaction(make_session_factory(engine)) as session:
             report.extend(_seals_at_public_url(session, settings))
             report.extend(_signed_lists(session, settings))
@@ -108,28 +115,31 @@ def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
             "（此前签章的文件仍可用原印章证书核验）。"]
 
 
-def _first_seals(engine: Engine, settings: Settings) -> list[str]:
-    """A city CA if there is none, and a first seal for each department that never had one: the
-    starting state of every installation, demo or not. Done once per published catalog version
-    (its content hash names the departments).
+def _first_seals(engine: Engine, settings: Settings, city_root: CityCa | None) -> list[str]:
+    """A city CA if there is none (the city's own root when given), and a first seal for each
+    department that never had one: the starting state of every installation, demo or not. The
+    seals are done once per published catalog version (its content hash names the departments);
+    a given root is checked every time, so a different one is refused even then.
 
     A department whose seal was revoked or expired gets no new one here: that is the seal
     officer's decision (`mianzheng seal issue` / `seal rotate`).
     """
+    report = []
+    if city_root is not None:
+        with transaction(make_session_factory(engine)) as session:
+            report = _city_ca(session, seal_settings(settings), city_root)
     with Session(engine) as session:
         live = latest_version(session)
         assert live is not None, "the bundled catalog is published first"
         content_hash = live.content_hash
-    return run_once(engine, "first-seals", content_hash, lambda sessions: _issue_first_seals(sessions, settings)) or []
+    return report + (run_once(engine, "first-seals", content_hash,
+                              lambda sessions: _issue_first_seals(sessions, settings)) or [])
 
 
 def _issue_first_seals(sessions: sessionmaker[Session], settings: Settings) -> list[str]:
-    report = []
     config = seal_settings(settings)
     with sessions() as session, session.begin():
-        if session.scalars(select(SealCa)).first() is None:
-            init_ca(session, config)
-            report.append("已创建城市电子印章根证书（本机生成）。")
+        report = _city_ca(session, config, None)
         catalog = read_live_catalog(session)
         sealed = {seal.department_code for seal in list_seals(session)}
         issued = []
@@ -141,3 +151,18 @@ def _issue_first_seals(sessions: sessionmaker[Session], settings: Settings) -> l
     if issued:
         report.append(f"已为 {len(issued)} 个部门签发电子印章：{'、'.join(issued)}。")
     return report
+
+
+def _city_ca(session: Session, config: SealSettings, city_root: CityCa | None) -> list[str]:
+    """The city CA: kept when there is one (the same as `city_root`, if given), else created here
+    or adopted from `city_root`."""
+    existing = session.scalars(select(SealCa)).first()
+    if existing is not None:
+        if city_root is not None and existing.certificate != city_root.certificate:
+            raise CaAlreadyExists(existing.subject)
+        return ["城市根证书即所给根证书，保持不变。"] if city_root is not None else []
+    if city_root is not None:
+        row = import_ca(session, config, city_root)
+        return [f"已导入城市电子印章根证书：{row.subject}（私钥以本机口令加密保存）。"]
+    init_ca(session, config)
+    return ["已创建城市电子印章根证书（本机生成）。"]

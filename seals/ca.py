@@ -1,6 +1,7 @@
 """Certificate profiles of the city PKI: the root CA, department seal certificates and the CRL.
 
-Pure functions over `cryptography` objects; no files, no database. The profile (extensions,
+Pure functions over `cryptography` objects (and the PEM bytes of an imported root); no files,
+no database. The profile (extensions,
 validity, identifiers) is documented in docs/seals.md.
 """
 
@@ -13,14 +14,14 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from core.base64url import b64url_encode
-from seals.errors import InvalidCaMaterial
+from seals.errors import CaMaterialFault, InvalidCaMaterial
 
 ROOT_VALIDITY = timedelta(days=20 * 365)
 BACKDATE = timedelta(minutes=5)
@@ -144,24 +145,51 @@ def create_root(
     return CityCa(certificate, key)
 
 
+def load_ca_material(
+    certificate_pem: bytes, key_pem: bytes, key_passphrase: bytes | None = None, *, now: datetime | None = None
+) -> CityCa:
+    """Read an existing CA certificate and its key (PEM, the key possibly encrypted) and accept
+    them as the city root (`check_ca_material`), or raise `InvalidCaMaterial` saying why."""
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+    except ValueError:
+        raise InvalidCaMaterial("the CA certificate is not a PEM certificate",
+                                CaMaterialFault.UNREADABLE_CERTIFICATE) from None
+    try:
+        private_key = serialization.load_pem_private_key(key_pem, password=key_passphrase)
+    except (ValueError, TypeError):
+        # the library's message is dropped on purpose: no detail about the key file's content
+        raise InvalidCaMaterial("the CA key cannot be read (wrong format, or wrong or missing passphrase)",
+                                CaMaterialFault.UNREADABLE_KEY) from None
+    return check_ca_material(certificate, private_key, now=now)
+
+
 def check_ca_material(certificate: x509.Certificate, private_key: object, *, now: datetime | None = None) -> CityCa:
-    """Accept an existing CA certificate and key, or raise `InvalidCaMaterial` saying why."""
+    """Accept an existing CA certificate and key, or raise `InvalidCaMaterial` saying why: the
+    certificate first (a CA that may sign certificates and CRLs, valid now), then its key."""
     now = now or utc_now()
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(private_key.curve, ec.SECP256R1):
-        raise InvalidCaMaterial("the CA key must be an ECDSA P-256 key")
-    if private_key.public_key() != certificate.public_key():
-        raise InvalidCaMaterial("the private key does not belong to the CA certificate")
     try:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound as missing:
-        raise InvalidCaMaterial(f"the CA certificate lacks the {missing.oid.dotted_string} extension")
+    except x509.ExtensionNotFound:
+        raise InvalidCaMaterial("the certificate has no basicConstraints: not a CA certificate",
+                                CaMaterialFault.NOT_A_CA) from None
     if not constraints.ca:
-        raise InvalidCaMaterial("the certificate is not a CA certificate (basicConstraints CA:false)")
+        raise InvalidCaMaterial("the certificate is not a CA certificate (basicConstraints CA:false)",
+                                CaMaterialFault.NOT_A_CA)
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        raise InvalidCaMaterial("the CA certificate has no keyUsage", CaMaterialFault.CANNOT_SIGN) from None
     if not (usage.key_cert_sign and usage.crl_sign):
-        raise InvalidCaMaterial("the CA certificate may not sign certificates and CRLs")
-    if not certificate.not_valid_before_utc <= now < certificate.not_valid_after_utc:
-        raise InvalidCaMaterial("the CA certificate is not valid now")
+        raise InvalidCaMaterial("the CA certificate may not sign certificates and CRLs", CaMaterialFault.CANNOT_SIGN)
+    if now < certificate.not_valid_before_utc:
+        raise InvalidCaMaterial("the CA certificate is not valid yet", CaMaterialFault.NOT_YET_VALID)
+    if now >= certificate.not_valid_after_utc:
+        raise InvalidCaMaterial("the CA certificate has expired", CaMaterialFault.EXPIRED)
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(private_key.curve, ec.SECP256R1):
+        raise InvalidCaMaterial("the CA key must be an ECDSA P-256 key", CaMaterialFault.NOT_P256)
+    if private_key.public_key() != certificate.public_key():
+        raise InvalidCaMaterial("the private key does not belong to the CA certificate", CaMaterialFault.KEY_MISMATCH)
     return CityCa(certificate, private_key)
 
 
@@ -182,7 +210,7 @@ def issue_seal_certificate(
     now = now or utc_now()
     not_after = min(now + validity, ca.certificate.not_valid_after_utc)
     if not_after <= now:
-        raise InvalidCaMaterial("the CA certificate expires before the seal could be valid")
+        raise InvalidCaMaterial("the CA certificate expires before the seal could be valid", CaMaterialFault.EXPIRED)
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),

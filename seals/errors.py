@@ -5,6 +5,8 @@ Messages name the department or the certificate serial, never key material or pa
 
 from __future__ import annotations
 
+from enum import Enum
+
 
 class SealError(Exception):
     """Base class of every error raised by seals/."""
@@ -18,8 +20,25 @@ class CaAlreadyExists(SealError):
     """A city CA exists already; a second one is not created silently."""
 
 
+class CaMaterialFault(str, Enum):
+    """Why a CA certificate and key offered as the city root cannot serve as it."""
+
+    UNREADABLE_CERTIFICATE = "unreadable_certificate"
+    UNREADABLE_KEY = "unreadable_key"
+    NOT_A_CA = "not_a_ca"
+    CANNOT_SIGN = "cannot_sign"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    NOT_P256 = "not_p256"
+    KEY_MISMATCH = "key_mismatch"
+
+
 class InvalidCaMaterial(SealError):
     """An imported CA certificate or key is unusable (not a CA, key mismatch, expired ...)."""
+
+    def __init__(self, message: str, fault: CaMaterialFault) -> None:
+        super().__init__(message)
+        self.fault = fault
 
 
 class SealNotFound(SealError):

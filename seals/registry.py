@@ -27,7 +27,6 @@ from seals import ca, keys
 from seals.errors import (
     CaAlreadyExists,
     CaMissing,
-    InvalidCaMaterial,
     SealAlreadyActive,
     SealNotFound,
     SealRevoked,
@@ -134,23 +133,10 @@ def init_ca(
     return _store_ca(session, settings, ca.create_root(common_name, organization, now=now), now)
 
 
-def import_ca(
-    session: Session,
-    settings: SealSettings,
-    certificate_pem: bytes,
-    key_pem: bytes,
-    key_passphrase: bytes | None = None,
-    *,
-    now: datetime | None = None,
-) -> SealCa:
-    """Adopt an existing CA certificate and key (checked), re-encrypting the key with ours."""
-    now = now or ca.utc_now()
-    try:
-        certificate = x509.load_pem_x509_certificate(certificate_pem)
-        private_key = serialization.load_pem_private_key(key_pem, password=key_passphrase)
-    except (ValueError, TypeError):
-        raise InvalidCaMaterial("the CA certificate or key cannot be read (wrong format or passphrase)") from None
-    return _store_ca(session, settings, ca.check_ca_material(certificate, private_key, now=now), now)
+def import_ca(session: Session, settings: SealSettings, city_ca: ca.CityCa, *, now: datetime | None = None) -> SealCa:
+    """Adopt an existing city root (read and checked by `ca.load_ca_material`), re-encrypting its
+    key with ours, and publish an empty CRL."""
+    return _store_ca(session, settings, city_ca, now or ca.utc_now())
 
 
 def issue_seal(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -225,3 +226,22 @@ def browser():
         pytest.skip("Chromium is not installed")
     with chromium() as instance:
         yield instance
+
+
+@pytest.fixture(params=ENGINES)
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database that `mianzheng init` has never seen."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'production.db'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    name = f"production_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(cluster.database_url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield cluster.database_url(name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -9,14 +9,10 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.support.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,25 +59,6 @@ report["tried"] = tried
 report["loaded"] = sorted(name for name in sys.modules if name == "demo" or name.startswith("demo."))
 print(json.dumps(report, ensure_ascii=False))
 '''
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database that `mianzheng init` has never seen."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'production.db'}"
-        return
-    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    name = f"production_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(cluster.database_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield cluster.database_url(name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_a_production_installation_sets_up_and_serves_without_the_demo_part(fresh_database: str,

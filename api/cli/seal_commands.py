@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
+from api.cli.city_root import read_city_root
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline_trust
 from api.seal_config import seal_settings, status_list_signing
@@ -18,7 +19,7 @@ from catalog.model import Department
 from catalog.versions import read_live_catalog
 from exchange.status_lists import CERTIFICATES, list_ids, rebuild_status_list, stored_status_list
 from seals.ca import RevocationReason
-from seals.errors import CaMissing, SealError, SealNotFound
+from seals.errors import CaAlreadyExists, CaMissing, SealError, SealNotFound
 from seals.registry import (
     current_crl,
     import_ca,
@@ -49,7 +50,10 @@ def _department(session: Session, code: str) -> Department:
 
 def _fail(error: SealError) -> CliError:
     if isinstance(error, CaMissing):
-        return CliError("尚无城市根证书，请先运行 mianzheng seal init-ca 或 mianzheng init。", EXIT_NOT_READY)
+        return CliError("尚无城市根证书，请先运行 mianzheng init（采用本市已有根证书：mianzheng init --ca-cert 证书 --ca-key 私钥）。",
+                        EXIT_NOT_READY)
+    if isinstance(error, CaAlreadyExists):
+        return CliError("本安装已有城市根证书，不再创建或导入另一个根证书。")
     if isinstance(error, SealNotFound):
         return CliError(f"未找到印章：{error}", EXIT_NOT_FOUND)
     return CliError(str(error))
@@ -63,15 +67,17 @@ def _fail(error: SealError) -> CliError:
 @click.option("--key-passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="导入私钥的口令文件")
 def init_ca_command(cert_file: Path | None, key_file: Path | None, key_passphrase_file: Path | None) -> None:
-    """创建城市电子印章根证书（ECDSA P-256），或用 --cert/--key 导入已有根证书。"""
+    """创建城市电子印章根证书（ECDSA P-256），或用 --cert/--key 导入已有根证书。
+
+    mianzheng init 在尚无根证书时会创建一个；要采用本市已有根证书，请在首次运行时用
+    mianzheng init --ca-cert/--ca-key。"""
     if (cert_file is None) != (key_file is None):
         raise click.UsageError("--cert 与 --key 须同时给出。")
+    city_root = read_city_root(cert_file, key_file, key_passphrase_file) if cert_file and key_file else None
     with database_session() as session:
         try:
-            if cert_file and key_file:
-                passphrase = key_passphrase_file.read_bytes().strip() if key_passphrase_file else None
-                row = import_ca(session, seal_settings(settings()), cert_file.read_bytes(), key_file.read_bytes(),
-                                passphrase)
+            if city_root is not None:
+                row = import_ca(session, seal_settings(settings()), city_root)
                 click.echo(f"已导入根证书：{row.subject}")
             else:
                 row = init_ca(session, seal_settings(settings()))

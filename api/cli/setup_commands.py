@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
+from api.cli.city_root import read_city_root
 from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
 from api.initialise import initialise
 from api.jobs import DEFAULT_INTERVAL_SECONDS
@@ -14,12 +16,31 @@ from api.metrics import multiprocess_metrics
 from api.server import serve
 from api.settings import recorded_public_url
 from catalog.versions import latest_version
+from seals.errors import CaAlreadyExists
 
 
 @click.command("init")
-def init_command() -> None:
-    """初始化：创建数据目录，升级数据库结构，尚无目录时发布随附目录。可重复运行。"""
-    for line in initialise(settings()):
+@click.option("--ca-cert", "ca_cert_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="采用本市已有的城市根证书（PEM），不在本机生成；须与 --ca-key 同时给出")
+@click.option("--ca-key", "ca_key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="该根证书的私钥（PEM，可加密），导入后以本机口令加密保存")
+@click.option("--ca-key-passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="加密私钥的口令文件")
+def init_command(ca_cert_file: Path | None = None, ca_key_file: Path | None = None,
+                 ca_key_passphrase_file: Path | None = None) -> None:
+    """初始化：创建数据目录，升级数据库结构，尚无目录时发布随附目录。可重复运行。
+
+    尚无城市根证书时在本机生成一个；用 --ca-cert/--ca-key 则采用本市已有的根证书，
+    各部门印章都由它签发（先于任何写入检查，不合格则不作任何更改）。"""
+    if (ca_cert_file is None) != (ca_key_file is None):
+        raise click.UsageError("--ca-cert 与 --ca-key 须同时给出。")
+    city_root = read_city_root(ca_cert_file, ca_key_file, ca_key_passphrase_file) \
+        if ca_cert_file and ca_key_file else None
+    try:
+        report = initialise(settings(), city_root=city_root)
+    except CaAlreadyExists as error:
+        raise CliError(f"本安装已有城市根证书（{error}），与所给根证书不同；init 不更换根证书。") from None
+    for line in report:
         click.echo(line)
     click.echo("初始化完成。")
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 
 from seals import ca, registry
 from seals.ca import RevocationReason
-from seals.errors import CaAlreadyExists, CaMissing, InvalidCaMaterial, SealAlreadyActive, SealNotFound, SealRevoked
+from seals.errors import CaAlreadyExists, CaMaterialFault, CaMissing, InvalidCaMaterial, SealAlreadyActive, SealNotFound, SealRevoked
 from seals.jws import sign_jws
 from seals.pades import sign_pdf
 from seals.registry import SealStatus
@@ -175,17 +175,19 @@ def test_import_ca(tmp_path, fresh_pki: Pki) -> None:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        with pytest.raises(InvalidCaMaterial):
-            registry.import_ca(session, settings, cert_pem, key_pem, b"wrong")
+        with pytest.raises(InvalidCaMaterial) as unreadable:
+            ca.load_ca_material(cert_pem, key_pem, b"wrong")
+        assert unreadable.value.fault is CaMaterialFault.UNREADABLE_KEY
         mismatched = ca.generate_key().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         with pytest.raises(InvalidCaMaterial, match="does not belong"):
-            registry.import_ca(session, settings, cert_pem, mismatched)
+            ca.load_ca_material(cert_pem, mismatched)
         leaf_pem = fresh_pki.signer().certificate_chain[0].public_bytes(serialization.Encoding.PEM)
-        with pytest.raises(InvalidCaMaterial):
-            registry.import_ca(session, settings, leaf_pem, key_pem, b"old")
-        row = registry.import_ca(session, settings, cert_pem, key_pem, b"old")
+        with pytest.raises(InvalidCaMaterial) as not_a_ca:
+            ca.load_ca_material(leaf_pem, key_pem, b"old")
+        assert not_a_ca.value.fault is CaMaterialFault.NOT_A_CA
+        row = registry.import_ca(session, settings, ca.load_ca_material(cert_pem, key_pem, b"old"))
         assert row.serial_hex == format(existing.certificate.serial_number, "x")
         seal = registry.issue_seal(
             session, settings, department_code="D", department_name="金华市民政局", uscc="11330700002481234B"
