@@ -40,18 +40,26 @@ def connector_serve_command(department: str, host: str, port: int, workers: int,
     if department not in source_departments(catalog):
         raise CliError(f"{department} 不是数据源部门，可选：{'、'.join(source_departments(catalog))}。", EXIT_NOT_FOUND)
     token = _token(token_file)
-    if database is None:
-        path = department_database(settings().sources_dir, department)
-        if not path.is_file():
-            raise CliError(f"部门数据库 {path} 不存在，请先运行 mianzheng demo generate。", EXIT_NOT_READY)
-        database = str(path)
-    target = database
+    target = _records_database(department, database)
 
     def ready(base: str) -> str:
         return f"{department} 数据源连接器已启动：{base}/v1/records/query\n  OpenAPI：{base}/openapi.json"
 
     serve(host, port, workers, app_factory=lambda: create_connector_app(department, target, token, catalog),
           ready_message=ready)
+
+
+def _records_database(department: str, database: str | None) -> str:
+    """The department's records database as given (a URL is the database server's to check), or
+    its default file; a SQLite file that is not there stops the command before it serves."""
+    if database is not None and "://" in database:
+        return database
+    path = Path(database) if database is not None else department_database(settings().sources_dir, department)
+    if not path.is_file():
+        hint = "演示环境可先运行 mianzheng demo generate 生成演示数据。" if settings().dev_idp else \
+            "请用 --database 指定本部门的业务数据库（SQLite 文件路径或 SQLAlchemy URL），表结构见 docs/connectors.md。"
+        raise CliError(f"部门数据库 {path} 不存在。{hint}", EXIT_NOT_READY)
+    return str(path)
 
 
 def _token(token_file: Path | None) -> str:

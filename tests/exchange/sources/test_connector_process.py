@@ -143,8 +143,20 @@ def test_the_cli_refuses_an_unknown_department_and_a_missing_token(tmp_path: Pat
     assert unknown.returncode == 3 and "不是数据源部门" in unknown.stderr
     no_token = run_cli(env, "connector", "serve", "BDC")
     assert no_token.returncode == 1 and "--token-file" in no_token.stderr
-    no_data = run_cli({**env, "MIANZHENG_CONNECTOR_TOKEN": TOKEN}, "connector", "serve", "BDC")
-    assert no_data.returncode == 4 and "mianzheng demo generate" in no_data.stderr
+
+
+@pytest.mark.parametrize("demo_mode", ["1", "0"], ids=["demo", "production"])
+def test_the_cli_stops_when_the_departments_database_is_missing(tmp_path: Path, demo_mode: str) -> None:
+    """Before serving: the default file, or a file given with --database, that is not there. Only a
+    demo installation is told of the demo data; a department is told to give its own database."""
+    env = {"PATH": "/usr/bin:/bin", "MIANZHENG_VAR_DIR": str(tmp_path), "MIANZHENG_DEV_IDP": demo_mode,
+           "MIANZHENG_CONNECTOR_TOKEN": TOKEN}
+    for given in ((), ("--database", str(tmp_path / "records.db"))):
+        missing = run_cli(env, "connector", "serve", "BDC", "--port", "1", *given)
+        assert missing.returncode == 4, missing.stdout + missing.stderr
+        assert ("records.db" if given else "BDC.db") in missing.stderr and "不存在" in missing.stderr
+        assert ("mianzheng demo generate" in missing.stderr) == (demo_mode == "1")
+        assert ("--database" in missing.stderr) == (demo_mode == "0")
 
 
 def test_demo_residents_are_listed_in_chinese(demo_folder: Path, tmp_path: Path) -> None:
