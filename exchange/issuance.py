@@ -8,9 +8,9 @@ with the visible seal, the QR code and the embedded credential (PAdES), and the 
 
 Issuing runs in named steps of a `UnitOfWork`: the pull (logged and committed before the source
 is asked), `allocate` (the issuer's next serial from its counter and the next status-list entry, in
-the certificates' current list or in the next one, opened when that one is full; committed at once
-so no lock is held while signing), signing a list just opened, rendering and signing outside any
-transaction, and `store`. A process that dies between steps leaves an unused serial, never a
+the certificates' current list or in the next one, opened when that one is full, and signed in
+the same transaction when it is opened; committed at once so no lock is held while the certificate
+is signed), rendering and signing outside any transaction, and `store`. A process that dies between steps leaves an unused serial, never a
 duplicate one, and never an unlogged pull.
 
 Revocation is the issuing department's: it marks the certificate and signs the status list holding
@@ -42,6 +42,7 @@ from exchange.pull_service import PullContext, pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.status_lists import (
     CERTIFICATES,
+    ListEntry,
     StatusListKind,
     StatusListSigning,
     allocate_entry,
@@ -114,6 +115,18 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
     return certificate
 
 
+def _allocate(context: IssuanceContext, proof: Proof) -> tuple[int, ListEntry]:
+    """The certificate's serial number and status entry, committed before anything is signed. A
+    list the entry opens is signed in the same transaction: no list is ever there unsigned, so
+    verifiers can fetch it at once, whatever happens to this process next."""
+    with context.uow.step("allocate") as session:
+        serial = next_value(session, f"certificate-serial:{proof.department}")
+        entry = allocate_entry(session, context.certificate_lists)
+        if entry.opened:
+            rebuild_status_list(session, CERTIFICATES, entry.list_id, context.status_list, context.clock())
+    return serial, entry
+
+
 def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str,
            purpose: str) -> IssuedCertificate:
     from exchange.certificates.pdf import issue_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
@@ -123,13 +136,8 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)
     ensure_fact_holds(context.catalog, proof, pulled.record)
     uow = context.uow
-    with uow.step("allocate") as session:
-        serial = next_value(session, f"certificate-serial:{proof.department}")
-        entry = allocate_entry(session, context.certificate_lists)
+    serial, entry = _allocate(context, proof)
     now = context.clock()
-    if entry.opened:  # verifiers can fetch the new list at once, not only after the jobs' next pass
-        with uow.step("sign-opened-list") as session:
-            rebuild_status_list(session, CERTIFICATES, entry.list_id, context.status_list, now)
     content = build_content(
         proof=proof, department=context.catalog.departments[proof.department], holder_name=holder_name,
         id_number=id_number, data=pulled.record, purpose=purpose, serial=serial,

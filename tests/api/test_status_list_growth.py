@@ -8,14 +8,18 @@ status-list check` and the jobs all cover every list."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
-from sqlalchemy import update
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from api.certificate_services import build_issuance_context
 from api.database import standalone_session
@@ -27,9 +31,10 @@ from exchange.applications.leases import new_holder
 from exchange.certificate_records import IssuedCertificate
 from exchange.certificates.credential import content_from_claims
 from exchange.certificates.status_list import read_status_list
-from exchange.issuance import issue_certificate, revoke_certificate
+from exchange.issuance import IssuanceContext, issue_certificate, revoke_certificate
 from demo.data import sample_residents
 from exchange.status_lists import CERTIFICATES, StatusListRecord, stored_status_list
+from exchange.unit_of_work import UnitOfWork
 from seals.registry import trust_store
 from tests.support.cli import cli_environment, run_cli
 
@@ -111,3 +116,57 @@ def test_certificates_spread_over_lists_each_verified_against_its_own(settings: 
         assert read_status_list(stored_status_list(session, 3) or "", trust, now=now).revoked_indexes() == {
             revoked.status_index}
     current.engine.dispose()
+
+
+class _ProcessDied(Exception):
+    """The issuing process stops here (as if killed)."""
+
+
+class _DiesAfterAllocating(UnitOfWork):
+    """A unit of work whose process dies as soon as the `allocate` step has committed."""
+
+    allocated = False
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Session]:
+        if _DiesAfterAllocating.allocated:
+            raise _ProcessDied(name)
+        with super().step(name) as session:
+            yield session
+        _DiesAfterAllocating.allocated = name == "allocate"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        if _DiesAfterAllocating.allocated:
+            raise _ProcessDied("read")
+        with super().read() as session:
+            yield session
+
+
+@dataclass(frozen=True, kw_only=True)
+class _DyingContext(IssuanceContext):
+    @property
+    def uow(self) -> UnitOfWork:
+        return _DiesAfterAllocating(self.sessions)
+
+
+def test_a_list_is_signed_by_the_commit_that_opens_it(settings: Settings) -> None:
+    """An issuer that dies right after its certificate's entry opened a new list leaves that list
+    signed: verifiers can fetch it at once, not only after the jobs' next pass."""
+    current = Runtime.start(settings)
+    built = build_issuance_context(current, *current.published_catalog())
+    context = _DyingContext(**{field.name: getattr(built, field.name) for field in fields(built)})
+    context = replace(context, certificate_lists=replace(CERTIFICATES, capacity=1))
+    [resident] = sample_residents(settings.sources_dir, 1)
+    issue_certificate(replace(built, certificate_lists=context.certificate_lists), resident.name, resident.id_number,
+                      "HOUSEHOLD_REGISTRATION", "开具")  # list 1's only entry: the next one opens list 3
+    _DiesAfterAllocating.allocated = False
+    with pytest.raises(_ProcessDied):
+        issue_certificate(context, resident.name, resident.id_number, "HOUSEHOLD_REGISTRATION", "开具")
+    with standalone_session(settings.database_url) as session:
+        opened = session.scalars(select(StatusListRecord).where(StatusListRecord.ordinal == 1,
+                                                                StatusListRecord.kind == CERTIFICATES.name)).one()
+        token, trust = opened.token, trust_store(session)
+    assert token is not None, "the list opened by the allocation was left unsigned"
+    signed = read_status_list(token, trust, now=datetime.now(timezone.utc))
+    assert signed.names(built.status_list.url(opened.id)) and signed.revoked_indexes() == set()
