@@ -147,8 +147,8 @@ def test_the_concurrency_trial_passes_at_small_scale(sqlite_template: Path, tmp_
     shutil.copytree(sqlite_template / "var", tmp_path / "var")
     shutil.copyfile(sqlite_template / "template.db", tmp_path / "trial.db")
     result = subprocess.run([sys.executable, str(trial), "--database-url", f"sqlite:///{tmp_path / 'trial.db'}",
-                             "--var-dir", str(tmp_path / "var"), "--certificates", "32", "--clients", "8",
-                             "--filings", "16", "--kill-rounds", "4", "--workers", "2"],
+                             "--var-dir", str(tmp_path / "var"), "--certificates", "16", "--clients", "8",
+                             "--filings", "16", "--kill-rounds", "2", "--workers", "2"],
                             capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
