@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Index, Integer, LargeBinary, String, Text, func, select, text, update
 from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.orm import Base, UtcDateTime
@@ -36,6 +37,8 @@ from seals.trust import TrustStore
 
 DEFAULT_PURPOSE = "电子证明专用章"
 _NO_CA = "no city CA: create one (init-ca) or import one first"
+CA_ROW_ID = 1
+"""The primary key of the one `seal_ca` row: the claim that makes a second root impossible."""
 CRL_REFRESH_MARGIN = timedelta(days=1)
 """A stored CRL is re-signed when it has less than this left before its nextUpdate."""
 
@@ -303,13 +306,16 @@ def load_ca(session: Session, settings: SealSettings) -> ca.CityCa:
 
 
 def _store_ca(session: Session, settings: SealSettings, city_ca: ca.CityCa, now: datetime) -> SealCa:
+    """Store the root as the one `seal_ca` row. The row claims `CA_ROW_ID`, so of two runs that
+    both found no root, the second's insert fails on the primary key instead of adding a second
+    trust anchor; its key file is written only once the claim holds."""
     if session.scalars(select(SealCa)).first() is not None:
         raise CaAlreadyExists("a city CA exists already")
     certificate = city_ca.certificate
     serial_hex = format(certificate.serial_number, "x")
     key_ref = f"city-root-{serial_hex[:16]}.key"
-    keys.write_key(settings.key_dir, key_ref, city_ca.private_key, settings.passphrase)
     row = SealCa(
+        id=CA_ROW_ID,
         subject=certificate.subject.rfc4514_string(),
         serial_hex=serial_hex,
         certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
@@ -319,8 +325,12 @@ def _store_ca(session: Session, settings: SealSettings, city_ca: ca.CityCa, now:
         crl_number=0,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise CaAlreadyExists("a city CA was stored by another run") from None
+    keys.write_key(settings.key_dir, key_ref, city_ca.private_key, settings.passphrase)
     _resign_crl(session, settings, now)
     return row
 
