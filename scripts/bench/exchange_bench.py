@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from api.database import standalone_session
 from api.secrets import SUBJECT_HASH_KEY, read_secret
@@ -21,6 +22,7 @@ from api.settings import Settings
 from catalog.versions import read_live_catalog
 from exchange.clients import ClientScope, register_client
 from exchange.consent import Channel, ConsentRequest, grant_consent
+from exchange.sources.records import department_database
 from demo.data import sample_residents
 from exchange.subjects import subject_key
 from served import Load, lua_string, served_installation, wrk_load
@@ -31,16 +33,18 @@ RESIDENTS = 400
 
 def main() -> None:
     with served_installation(__doc__.splitlines()[0]) as (args, settings, base):
-        lua = exchange_request_lua(*prepare_exchange(settings))
+        token, people = prepare_exchange(settings)
         print(f"{'clients':>7}  {'endpoint':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   ratio")
         for clients in CONCURRENCY:
             trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
-            exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, lua)
+            exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, exchange_request_lua(token, people))
             _print_row(clients, "GET /healthz", trivial, "")
             _print_row(clients, f"POST {EXCHANGE_PATH}", exchange, f"{exchange.rate / trivial.rate:6.3f}")
 
 
 EXCHANGE_PATH = "/api/v1/exchange/requests"
+EXCHANGE_DEPARTMENT, EXCHANGE_MATTER, EXCHANGE_PROOF = "ZJ", "PUBLIC_RENTAL_HOUSING", "NO_HOUSING"
+"""Who asks, in which matter, for which proof."""
 
 
 def _print_row(clients: int, name: str, result: Load, ratio: str) -> None:
@@ -53,18 +57,27 @@ def prepare_exchange(settings: Settings) -> tuple[str, list[tuple[str, str]]]:
     residents = sample_residents(settings.sources_dir, RESIDENTS)
     with standalone_session(settings.database_url) as session:
         catalog = read_live_catalog(session)
-        _, token = register_client(session, catalog, "ZJ", "压测系统", [ClientScope.EXCHANGE_REQUEST])
+        _, token = register_client(session, catalog, EXCHANGE_DEPARTMENT, "压测系统", [ClientScope.EXCHANGE_REQUEST])
         for person in residents:
             grant_consent(session, catalog, subject_key(hash_key, person.id_number),
-                          ConsentRequest("PUBLIC_RENTAL_HOUSING", ["NO_HOUSING"], "ZJ", 30), channel=Channel.ONLINE)
+                          ConsentRequest(EXCHANGE_MATTER, [EXCHANGE_PROOF], EXCHANGE_DEPARTMENT, 30),
+                          channel=Channel.ONLINE)
     return token, [(person.name, person.id_number) for person in residents]
+
+
+def exchange_source(settings: Settings) -> Path:
+    """The records database of the department the exchange requests pull from."""
+    with standalone_session(settings.database_url) as session:
+        department = read_live_catalog(session).proofs[EXCHANGE_PROOF].department
+    return department_database(settings.sources_dir, department)
 
 
 def exchange_request_lua(token: str, people: list[tuple[str, str]]) -> str:
     """A wrk script posting one exchange request per call: a new request id (thread, counter and
-    the time the script was made) and the next consenting resident each time."""
+    the time the script was made) and the next consenting resident each time. Make one for each
+    run of wrk: a second run of the same script would repeat its request ids (answered as replays)."""
     subjects = ",\n".join(lua_string(json.dumps({"id_number": i, "name": n}, ensure_ascii=False)) for n, i in people)
-    common = {"caseworker_id": "bench", "matter": "PUBLIC_RENTAL_HOUSING", "proof": "NO_HOUSING", "purpose": "压测"}
+    common = {"caseworker_id": "bench", "matter": EXCHANGE_MATTER, "proof": EXCHANGE_PROOF, "purpose": "压测"}
     return f"""
 local subjects = {{
 {subjects}

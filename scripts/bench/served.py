@@ -156,11 +156,13 @@ def serve(var_dir: Path, database_url: str, port: int, workers: int) -> subproce
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_ready(base: str, probe: str = "/readyz") -> None:
+def wait_ready(base: str, probe: str | None = "/readyz") -> None:
+    """Wait until `probe` answers 200 at `base` (without a probe: until anything answers)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}{probe}").status_code == 200:
+            answer = httpx.get(f"{base}{probe or '/'}")
+            if probe is None or answer.status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -46,7 +46,9 @@ from sqlalchemy.orm import Session
 from api.initialise import initialise
 from api.settings import Settings
 from exchange.access_log import ENTRY_FIELDS, GENESIS_HASH, AccessRecord, entry_hash, verify_chain
-from exchange_bench import EXCHANGE_PATH, exchange_request_lua, prepare_exchange
+from exchange_bench import (EXCHANGE_DEPARTMENT, EXCHANGE_MATTER, EXCHANGE_PATH, exchange_request_lua, exchange_source,
+                            prepare_exchange)
+from exchange_floor import prepare_floor
 from served import free_port, require_wrk, serve, wait_ready, wrk_load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,27 +96,38 @@ def main() -> None:
 
 
 def exchange_rows(database: str, settings: Settings, minimal: Path, args: argparse.Namespace) -> list[str]:
-    """Exchange answers/s vs /healthz per client count, and server memory vs the minimal app."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    """Exchange answers/s vs /healthz per client count, and vs the floor (the same work through the
+    raw stack alone: exchange_floor.py); server memory vs the minimal app."""
+    port, floor_port = free_port(), free_port()
+    base, floor_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}"
+    token, people = prepare_exchange(settings)
+    floor_env = prepare_floor(minimal, settings.database_url, token, EXCHANGE_DEPARTMENT, [i for _, i in people],
+                              EXCHANGE_MATTER, exchange_source(settings))
     server = serve(settings.var_dir, settings.database_url, port, 2)
-    with _running(server, base):
-        lua = exchange_request_lua(*prepare_exchange(settings))
-        rounds: dict[int, list[tuple[float, float, float]]] = {clients: [] for clients in CLIENTS}
+    floor = subprocess.Popen(_minimal_command(floor_port, "floor_app:app"), cwd=minimal, env={**os.environ, **floor_env},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with _running(server, base), _running(floor, floor_base, probe=None):
+        rounds: dict[int, list[tuple[float, float, float, float]]] = {clients: [] for clients in CLIENTS}
         for _ in range(args.rounds):
             for clients in CLIENTS:
                 trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
-                exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, lua)
-                rounds[clients].append((exchange.rate, trivial.rate, exchange.p99))
+                exchange = wrk_load(f"{base}{EXCHANGE_PATH}", clients, args.seconds, exchange_request_lua(token, people))
+                raw = wrk_load(f"{floor_base}{EXCHANGE_PATH}", clients, args.seconds, exchange_request_lua(token, people))
+                rounds[clients].append((exchange.rate, trivial.rate, exchange.p99, raw.rate))
         ours_memory = _tree_memory(server.pid)  # `mianzheng serve` is gunicorn's arbiter
     baseline_memory = _minimal_memory(minimal)
-    ours = " / ".join(f"{statistics.median(r[0] for r in rounds[c]):,.0f}" for c in CLIENTS)
-    raw = " / ".join(f"{statistics.median(r[1] for r in rounds[c]):,.0f}" for c in CLIENTS)
-    ratio = " / ".join(f"{statistics.median(r[0] / r[1] for r in rounds[c]):.3f}" for c in CLIENTS)
+
+    def column(value: Callable[[tuple[float, float, float, float]], float], form: str) -> str:
+        return " / ".join(format(statistics.median(value(r) for r in rounds[c]), form) for c in CLIENTS)
+
     p99 = statistics.median(r[2] for r in rounds[8])
     return [
-        f"| signed exchange answers/s, {database}, 1 / 8 / 32 clients | {ours} per s; p99 at 8 clients "
-        f"{p99:.0f} ms | `/healthz` {raw} per s | {ratio} |",
+        f"| signed exchange answers/s, {database}, 1 / 8 / 32 clients | {column(lambda r: r[0], ',.0f')} per s; p99 "
+        f"at 8 clients {p99:.0f} ms | `/healthz` {column(lambda r: r[1], ',.0f')} per s | "
+        f"{column(lambda r: r[0] / r[1], '.3f')} |",
+        f"| the floor: the same reads, writes and cryptography through the raw stack, {database} | "
+        f"{column(lambda r: r[0], ',.0f')} per s | floor {column(lambda r: r[3], ',.0f')} per s "
+        f"(itself {column(lambda r: r[3] / r[1], '.2f')} of `/healthz`) | {column(lambda r: r[0] / r[3], '.2f')} |",
         f"| server memory, 2 workers + jobs, {database} | {_memory_text(ours_memory)} | minimal Flask app, "
         f"2 workers, {_memory_text(baseline_memory)} | {_total(ours_memory, 0) / _total(baseline_memory, 0):.1f}× "
         f"(PSS {_total(ours_memory, 1) / _total(baseline_memory, 1):.1f}×) |",
@@ -237,8 +250,8 @@ def _cli_run(settings: Settings, command: list[str]) -> tuple[float, int]:
     return elapsed, int(result.stdout.split()[-1]) * 1024
 
 
-def _minimal_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "minimal_app:app"]
+def _minimal_command(port: int, app: str = "minimal_app:app") -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", app]
 
 
 def _minimal_memory(minimal: Path) -> int:
@@ -283,7 +296,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _running(process: subprocess.Popen[bytes], base: str, probe: str = "/readyz") -> Iterator[None]:
+def _running(process: subprocess.Popen[bytes], base: str, probe: str | None = "/readyz") -> Iterator[None]:
+    """`process` serving at `base`, ready once `probe` answers 200 (or, without a probe, once it
+    accepts connections); stopped afterwards."""
     try:
         wait_ready(base, probe)
         yield
