@@ -1,7 +1,8 @@
 """公租房 applications decided per second at 1, 4 and 8 concurrent clients, against the served
 app (gunicorn, as `mianzheng serve` runs it) and the demo source departments, next to the raw
 stack measured by the same load generator in the same run: a trivial endpoint (`GET /healthz`)
-and one exchange pull (`POST /exchange/requests`, one proof of one person).
+and one exchange pull (`POST /exchange/requests`, one proof of one person). The load generator is
+wrk, each request with a request id of its own.
 
     python scripts/bench/applications_bench.py [--seconds 5] [--workers 2] [--database-url URL]
 
@@ -14,10 +15,6 @@ decision stored. The last column is the pulls per second that rate amounts to.
 
 from __future__ import annotations
 
-import itertools
-import threading
-import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,7 +29,7 @@ from exchange.clients import ClientScope, register_client
 from exchange.consent import Channel, ConsentRequest, grant_consent
 from exchange.subjects import subject_key
 from demo.data import demo_households
-from served import measure, served_installation
+from served import json_posts_lua, served_installation, wrk_load
 
 CONCURRENCY = (1, 4, 8)
 HOUSEHOLDS = 200
@@ -45,10 +42,12 @@ def main() -> None:
         print(f"one application pulls {pulls} proofs")
         print(f"{'clients':>7}  {'endpoint':<36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  {'÷healthz':>8}"
               f"  {'÷pull':>6}  {'pulls/s':>7}")
+        applications = f"{base}/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications"
         for clients in CONCURRENCY:
-            trivial = measure(lambda c: c.get(f"{base}/healthz"), clients, args.seconds)
-            pull = measure(_exchange_pull(base, token, bodies[0]), clients, args.seconds)
-            applied = measure(_application(base, token, bodies), clients, args.seconds, ok=(201,))
+            trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
+            pull = wrk_load(f"{base}/api/v1/exchange/requests", clients, args.seconds,
+                            json_posts_lua(token, [_exchange_pull(bodies[0])]))
+            applied = wrk_load(applications, clients, args.seconds, json_posts_lua(token, bodies))
             for name, result in (("GET /healthz", trivial), ("POST /exchange/requests", pull),
                                  ("POST /matters/…/applications", applied)):
                 ratios = (f"{result.rate / trivial.rate:8.3f}  {result.rate / pull.rate:6.3f}"
@@ -72,33 +71,10 @@ def _prepare(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
     return token, [public_housing_request(household, "template", signed_at=signed) for household in households]
 
 
-def _application(base: str, token: str, bodies: list[dict[str, Any]]) -> Callable[[httpx.Client], httpx.Response]:
-    numbers, lock = itertools.count(), threading.Lock()
-
-    def send(client: httpx.Client) -> httpx.Response:
-        with lock:
-            n = next(numbers)
-        body = bodies[n % len(bodies)]
-        return client.post(f"{base}/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications",
-                           headers={"Authorization": f"Bearer {token}"},
-                           json={**body, "request_id": f"bench-app-{time.monotonic_ns()}-{n}"})
-
-    return send
-
-
-def _exchange_pull(base: str, token: str, body: dict[str, Any]) -> Callable[[httpx.Client], httpx.Response]:
+def _exchange_pull(body: dict[str, Any]) -> dict[str, Any]:
     """One raw exchange request: NO_HOUSING of the first household's applicant, who consented online."""
-    numbers, lock = itertools.count(), threading.Lock()
-    applicant = {"id_number": body["applicant"]["id_number"], "name": body["applicant"]["name"]}
-
-    def send(client: httpx.Client) -> httpx.Response:
-        with lock:
-            n = next(numbers)
-        return client.post(f"{base}/api/v1/exchange/requests", headers={"Authorization": f"Bearer {token}"}, json={
-            "request_id": f"bench-pull-{time.monotonic_ns()}-{n}", "caseworker_id": "bench", "case_number": f"B-{n}",
-            "matter": PUBLIC_RENTAL_HOUSING, "proof": "NO_HOUSING", "purpose": "压测", "subject": applicant})
-
-    return send
+    return {"caseworker_id": "bench", "case_number": "B-1", "matter": PUBLIC_RENTAL_HOUSING, "proof": "NO_HOUSING",
+            "purpose": "压测", "subject": {"id_number": body["applicant"]["id_number"], "name": body["applicant"]["name"]}}
 
 
 def _pulls_per_application(base: str, token: str, body: dict[str, Any]) -> int:

@@ -12,8 +12,6 @@ The load generator shares the machine with the server, so compare the ratio, not
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 from api.database import standalone_session
@@ -25,7 +23,7 @@ from exchange.consent import Channel, ConsentRequest, grant_consent
 from exchange.sources.records import department_database
 from demo.data import sample_residents
 from exchange.subjects import subject_key
-from served import Load, lua_string, served_installation, wrk_load
+from served import Load, json_posts_lua, served_installation, wrk_load
 
 CONCURRENCY = (1, 8, 32)
 RESIDENTS = 400
@@ -73,34 +71,11 @@ def exchange_source(settings: Settings) -> Path:
 
 
 def exchange_request_lua(token: str, people: list[tuple[str, str]]) -> str:
-    """A wrk script posting one exchange request per call: a new request id (thread, counter and
-    the time the script was made) and the next consenting resident each time. Make one for each
-    run of wrk: a second run of the same script would repeat its request ids (answered as replays)."""
-    subjects = ",\n".join(lua_string(json.dumps({"id_number": i, "name": n}, ensure_ascii=False)) for n, i in people)
+    """A wrk script posting one exchange request per call for the next consenting resident, each
+    with a request id of its own (`json_posts_lua`: make one for each run of wrk)."""
     common = {"caseworker_id": "bench", "matter": EXCHANGE_MATTER, "proof": EXCHANGE_PROOF, "purpose": "压测"}
-    return f"""
-local subjects = {{
-{subjects}
-}}
-local common = {lua_string(json.dumps(common, ensure_ascii=False)[1:-1])}
-local run = "{time.time_ns()}"
-local threads = 0
-local counter = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer {token}"
-wrk.headers["Content-Type"] = "application/json"
-function request()
-  counter = counter + 1
-  local n = counter * 2 + tid
-  local body = '{{"request_id":"bench-' .. run .. '-' .. tid .. '-' .. counter .. '","case_number":"B-' .. n .. '",'
-    .. common .. ',"subject":' .. subjects[n % #subjects + 1] .. '}}'
-  return wrk.format(nil, nil, nil, body)
-end
-"""
+    return json_posts_lua(token, [{"case_number": f"B-{n}", **common, "subject": {"id_number": id_number, "name": name}}
+                                  for n, (name, id_number) in enumerate(people)])
 
 
 if __name__ == "__main__":

@@ -1,9 +1,7 @@
 """What the benchmarks of the served app share: `mianzheng serve` (gunicorn) on a free port, and
-load generators measuring rate and p50/p99 latency: wrk (`wrk_load`, a C load generator driven by
-a Lua script, for the rows compared with a trivial endpoint) and concurrent Python clients
-(`measure`, for slow multi-step requests where the generator's own cost does not matter). The
-generator runs on the same machine as the server, so compare ratios measured in the same run, not
-rates."""
+wrk (`wrk_load`, a C load generator driven by a Lua script) measuring rate and p50/p99 latency, and
+the Lua scripts that POST a new request each time (`json_posts_lua`). The generator runs on the
+same machine as the server, so compare ratios measured in the same run, not rates."""
 
 from __future__ import annotations
 
@@ -12,16 +10,15 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,45 +54,6 @@ def served_installation(description: str) -> Iterator[tuple[argparse.Namespace, 
             server.wait(timeout=30)
 
 
-class Result:
-    def __init__(self, latencies: list[float], elapsed: float) -> None:
-        self.rate = len(latencies) / elapsed
-        ordered = sorted(latencies)
-        self.p50 = statistics.median(ordered) * 1000
-        self.p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-
-
-def measure(send: Callable[[httpx.Client], httpx.Response], clients: int, seconds: float,
-            ok: tuple[int, ...] = (200,)) -> Result:
-    """Rate and latency of `send` from `clients` threads for `seconds`; exits if one is not `ok`."""
-    latencies: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-
-    def run() -> None:
-        with httpx.Client(timeout=30) as client:
-            while time.monotonic() < deadline:
-                started = time.monotonic()
-                response = send(client)
-                took = time.monotonic() - started
-                with lock:
-                    if response.status_code in ok:
-                        latencies.append(took)
-                    else:
-                        failures.append(f"{response.status_code} {response.text[:300]}")
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        sys.exit(f"{len(failures)} requests failed, e.g. HTTP {failures[0]}")
-    return Result(latencies, time.monotonic() - started)
-
-
 WRK_INSTALL = "sudo apt-get install -y wrk"
 
 
@@ -126,22 +84,68 @@ end
 """
 
 
+_WRK_FIRST_FAILURE = """
+local failure_noted = false
+function response(status, headers, body)
+  if status >= 400 and not failure_noted then
+    failure_noted = true
+    local file = io.open({path}, "a")
+    file:write(status .. " " .. body:sub(1, 400) .. "\\n")
+    file:close()
+  end
+end
+"""
+"""Notes each thread's first failed answer (a POST script's only: a `response` hook slows wrk)."""
+
+
 def wrk_load(url: str, clients: int, seconds: float, lua: str = "") -> Load:
     """Drive `url` with wrk: `clients` connections for `seconds`. `lua` may define wrk's
     `request()` (e.g. a POST with a new body each time); any non-2xx/3xx answer or socket
-    error ends the benchmark, since the rate of failed requests would mean nothing."""
+    error ends the benchmark, since the rate of failed requests would mean nothing (the first
+    failed answer's status and body are shown)."""
     wrk = require_wrk()
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as script:
-        script.write(lua + _WRK_REPORT)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as script, \
+            tempfile.NamedTemporaryFile("r", suffix=".txt", encoding="utf-8") as failures:
+        noting = _WRK_FIRST_FAILURE.replace("{path}", lua_string(failures.name)) if lua else ""
+        script.write(lua + noting + _WRK_REPORT)
         script.flush()
         completed = subprocess.run(
             [wrk, "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
              "-s", script.name, url], capture_output=True, text=True, check=True)
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
-    if report["errors"] or report["status_errors"]:
-        sys.exit(f"wrk: {report['status_errors']} failed answers, {report['errors']} socket errors on {url}\n"
-                 f"{completed.stdout}")
+        report = json.loads(completed.stdout.strip().splitlines()[-1])
+        if report["errors"] or report["status_errors"]:
+            sys.exit(f"wrk: {report['status_errors']} failed answers, {report['errors']} socket errors on {url}\n"
+                     f"{completed.stdout}\nfirst failed answers: {failures.read() or '-'}")
     return Load(report["requests"] / (report["duration_us"] / 1e6), report["p50_us"] / 1000, report["p99_us"] / 1000)
+
+
+def json_posts_lua(token: str, bodies: list[dict[str, Any]]) -> str:
+    """A wrk script POSTing `bodies` in turn as JSON with the bearer `token`, each with a request id
+    of its own (thread, counter and the time the script was made) in place of any it had. Make one
+    for each run of wrk: a second run of the same script would repeat its request ids."""
+    rests = ",\n".join(lua_string(json.dumps({k: v for k, v in body.items() if k != "request_id"},
+                                              ensure_ascii=False)[1:]) for body in bodies)
+    return f"""
+local bodies = {{
+{rests}
+}}
+local run = "{time.time_ns()}"
+local threads = 0
+local counter = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  counter = counter + 1
+  local body = '{{"request_id":"bench-' .. run .. '-' .. tid .. '-' .. counter .. '",'
+    .. bodies[(counter * 2 + tid) % #bodies + 1]
+  return wrk.format(nil, nil, nil, body)
+end
+"""
 
 
 def lua_string(text: str) -> str:
