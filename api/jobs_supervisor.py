@@ -6,9 +6,13 @@ it. The jobs process is forked from the arbiter, like the workers: it shares the
 arbiter loaded (copy-on-write) instead of starting and loading an interpreter of its own. Right
 after the fork it leaves gunicorn behind: a session of its own (a Ctrl+C in the terminal reaches
 gunicorn alone, and the supervisor ends the jobs with SIGTERM), the default signal handlers,
-none of the server's listening sockets, and the name `mianzheng-jobs` (`ps -o comm`, `top`). A
-watcher thread restarts it whenever it dies, waiting 1 s, then twice as long after each quick
-death (at most `MAX_BACKOFF_SECONDS`).
+none of the server's listening sockets, and the name `mianzheng-jobs` (`ps -o comm`, `top`).
+
+The arbiter's main loop calls `tend` about once a second (`api.server`): when the jobs process has
+died, `tend` starts another, 1 s later, then twice as long after each quick death (at most
+`MAX_BACKOFF_SECONDS`). Restarts fork from that main loop, never from a thread: a fork taken while
+another thread of the arbiter held a lock (a log handler's, stdout's) would leave the child waiting
+for that lock forever.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Sequence
 from typing import Protocol
@@ -48,8 +51,9 @@ class JobsSupervisor:
         self._inherited: Sequence[Closable] = ()
         self._runtime: Runtime | None = None
         self._started_at = 0.0
-        self._stopping = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._backoff = 1.0
+        self._restart_at: float | None = None
+        self._stopped = False
 
     @property
     def pid(self) -> int | None:
@@ -62,14 +66,30 @@ class JobsSupervisor:
         self._runtime = runtime
         self._inherited = inherited
         self._spawn()
-        self._watcher = threading.Thread(target=self._watch, name="mianzheng-jobs-supervisor", daemon=True)
-        self._watcher.start()
+
+    def tend(self) -> None:
+        """Start the jobs process again if it has died and its back-off has passed (from the
+        arbiter's main loop, about once a second)."""
+        if self._stopped or self._pid is None:
+            return
+        now = time.monotonic()
+        if self._restart_at is None:
+            if self._running():
+                return
+            # no exit code in the message: gunicorn's arbiter may have reaped the process first
+            if now - self._started_at >= STEADY_AFTER_SECONDS:
+                self._backoff = 1.0
+            log.warning("定时任务进程已退出，%.0f 秒后重新启动。", self._backoff)
+            self._restart_at = now + self._backoff
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
+        if now >= self._restart_at:
+            self._restart_at = None
+            self._spawn()
+            self.restarts += 1
 
     def stop(self) -> None:
-        """Stop watching, then end the jobs process (SIGTERM, SIGKILL after 10 s)."""
-        self._stopping.set()
-        if self._watcher is not None:
-            self._watcher.join()
+        """Stop restarting, then end the jobs process (SIGTERM, SIGKILL after 10 s)."""
+        self._stopped = True
         if self._pid is None or not self._running():
             return
         os.kill(self._pid, signal.SIGTERM)
@@ -97,21 +117,6 @@ class JobsSupervisor:
             _run_forked(self._runtime, self.interval, self._inherited)  # never returns
         self._pid = pid
         self._started_at = time.monotonic()
-
-    def _watch(self) -> None:
-        backoff = 1.0
-        while not self._stopping.wait(_POLL_SECONDS):
-            if self._running():
-                continue
-            # no exit code in the message: gunicorn's arbiter may have reaped the process first
-            if time.monotonic() - self._started_at >= STEADY_AFTER_SECONDS:
-                backoff = 1.0
-            log.warning("定时任务进程已退出，%.0f 秒后重新启动。", backoff)
-            if self._stopping.wait(backoff):
-                return
-            self._spawn()
-            self.restarts += 1
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
 
 def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]) -> None:

@@ -9,11 +9,13 @@ alive at the first fork are frozen (`gc.freeze`), out of its reach, in every pro
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from api.app import create_app
 from api.gunicorn_worker import WORKER_CLASS
@@ -22,11 +24,33 @@ from api.metrics import worker_exited
 from api.runtime import Runtime
 
 
+class _Arbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's arbiter, tending the companion (the jobs' supervisor) from its main loop."""
+
+    companion: JobsSupervisor | None = None
+
+    def manage_workers(self) -> None:
+        super().manage_workers()
+        if self.companion is not None:
+            self.companion.tend()
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any], app_factory: Callable[[], Flask]) -> None:
+    def __init__(self, options: dict[str, Any], app_factory: Callable[[], Flask],
+                 companion: JobsSupervisor | None = None) -> None:
         self.options = options
         self.app_factory = app_factory
+        self.companion = companion
         super().__init__()
+
+    def run(self) -> None:
+        """gunicorn's `BaseApplication.run`, with our arbiter."""
+        arbiter = _Arbiter(self)
+        arbiter.companion = self.companion
+        try:
+            arbiter.run()
+        except RuntimeError as error:
+            sys.exit(f"\nError: {error}\n")
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -105,5 +129,6 @@ def serve(
             "preload_app": True,
         },
         app_factory,
+        companion,
     )
     gunicorn.run()

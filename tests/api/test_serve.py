@@ -114,6 +114,8 @@ def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quiet
         restarted = _wait_for(lambda: (pid := _jobs_pid(server)) not in (None, jobs) and pid, "a restarted jobs process")
         _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"] != before, "a new heartbeat")
         assert httpx.get(f"{base}/readyz").status_code == 200
+        # the arbiter restarts the jobs from its main loop: it runs no other thread a fork could catch holding a lock
+        assert [task.name for task in Path(f"/proc/{server.pid}/task").iterdir()] == [str(server.pid)]
 
         os.killpg(server.pid, signal.SIGINT)  # Ctrl+C
         output, _ = server.communicate(timeout=60)
