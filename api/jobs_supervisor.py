@@ -17,6 +17,7 @@ for that lock forever.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -111,19 +112,23 @@ class JobsSupervisor:
         return pid == 0
 
     def _spawn(self) -> None:
+        arbiter = os.getpid()
         pid = os.fork()
         if pid == 0:
             assert self._runtime is not None
-            _run_forked(self._runtime, self.interval, self._inherited)  # never returns
+            _run_forked(self._runtime, self.interval, self._inherited, arbiter)  # never returns
         self._pid = pid
         self._started_at = time.monotonic()
 
 
-def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]) -> None:
+def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable], arbiter: int) -> None:
     """The jobs process, right after the fork: leave gunicorn's arbiter behind, run the jobs until
     SIGTERM, and exit without returning into the arbiter's code."""
     code = 1
     try:
+        if not _ends_with(arbiter):
+            code = 0
+            return  # the arbiter is gone already
         os.setsid()
         signal.set_wakeup_fd(-1)
         for signum in range(1, signal.NSIG):
@@ -140,6 +145,21 @@ def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]
     finally:
         logging.shutdown()
         os._exit(code)
+
+
+def _ends_with(arbiter: int) -> bool:
+    """Have the kernel send this process SIGTERM when the arbiter dies, however it dies (Linux's
+    `PR_SET_PDEATHSIG`): a jobs process left running after a `kill -9` of the server would sweep
+    next to the jobs of the next server. False when the arbiter is gone already."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the jobs outlive a killed arbiter, as any orphan would
+    return os.getppid() == arbiter
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _name_process(name: str) -> None:

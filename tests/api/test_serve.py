@@ -79,6 +79,14 @@ def _sockets(pid: int) -> set[str]:
     return {target for fd in Path(f"/proc/{pid}/fd").iterdir() if (target := os.readlink(fd)).startswith("socket:")}
 
 
+def _ended(pid: int) -> bool:
+    """Whether process `pid` has ended (gone, or a zombie nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
 def _wait_for(condition, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while (value := condition()) in (None, False):
@@ -125,7 +133,7 @@ def test_the_jobs_survive_worker_deaths_are_restarted_and_ctrl_c_stops_all_quiet
             server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert "Traceback" not in output and "重新启动" in output, output
-    assert not Path(f"/proc/{restarted}").exists() or "Z" in Path(f"/proc/{restarted}/stat").read_text().split()[2]
+    assert _ended(restarted)
 
 
 @pytest.mark.slow
@@ -157,6 +165,23 @@ def test_the_jobs_run_in_a_process_forked_from_the_arbiter_and_beat(database_url
         if server.poll() is None:
             server.kill()
             server.communicate(timeout=30)
+
+
+@pytest.mark.slow
+def test_the_jobs_end_when_the_server_is_killed(database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the process tree is the same on every database")
+    port = free_port()
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1", "--jobs-interval", "1"],
+                              env=cli_environment(database_url, tmp_path / "var"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/readyz", server, "the server")
+        jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
+    finally:
+        server.kill()  # kill -9: no hook of the arbiter runs
+        server.wait(timeout=30)
+    _wait_for(lambda: _ended(jobs), "the jobs process to end with the server", timeout=30)
 
 
 @pytest.mark.slow
