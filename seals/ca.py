@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
@@ -166,7 +167,9 @@ def load_ca_material(
 
 def check_ca_material(certificate: x509.Certificate, private_key: object, *, now: datetime | None = None) -> CityCa:
     """Accept an existing CA certificate and key, or raise `InvalidCaMaterial` saying why: the
-    certificate first (a CA that may sign certificates and CRLs, valid now), then its key."""
+    certificate first (a self-signed CA that may sign certificates and CRLs, valid now), then its
+    key. Self-signed, because verifiers anchor trust in it: an intermediate would leave out the
+    root above it, which the trust material does not carry."""
     now = now or utc_now()
     try:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -182,6 +185,10 @@ def check_ca_material(certificate: x509.Certificate, private_key: object, *, now
         raise InvalidCaMaterial("the CA certificate has no keyUsage", CaMaterialFault.CANNOT_SIGN) from None
     if not (usage.key_cert_sign and usage.crl_sign):
         raise InvalidCaMaterial("the CA certificate may not sign certificates and CRLs", CaMaterialFault.CANNOT_SIGN)
+    try:
+        certificate.verify_directly_issued_by(certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        raise InvalidCaMaterial("the CA certificate is not self-signed: not a root", CaMaterialFault.NOT_SELF_SIGNED) from None
     if now < certificate.not_valid_before_utc:
         raise InvalidCaMaterial("the CA certificate is not valid yet", CaMaterialFault.NOT_YET_VALID)
     if now >= certificate.not_valid_after_utc:

@@ -31,6 +31,7 @@ class CaMaterialFault(str, Enum):
     EXPIRED = "expired"
     NOT_P256 = "not_p256"
     KEY_MISMATCH = "key_mismatch"
+    NOT_SELF_SIGNED = "not_self_signed"
 
 
 class InvalidCaMaterial(SealError):

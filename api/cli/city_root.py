@@ -19,6 +19,7 @@ CA_MATERIAL_FAULTS_ZH = {
     CaMaterialFault.EXPIRED: "所给根证书已过期",
     CaMaterialFault.NOT_P256: "根证书私钥须为 ECDSA P-256 密钥",
     CaMaterialFault.KEY_MISMATCH: "私钥与根证书不匹配（不是该证书的私钥）",
+    CaMaterialFault.NOT_SELF_SIGNED: "所给证书不是自签名的根证书（由其他 CA 签发），不能作城市信任锚",
 }
 
 

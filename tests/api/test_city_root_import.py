@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import select
 
 from api.cli.context import EXIT_INVALID
@@ -90,12 +90,34 @@ def _seal_certificate_with_its_key() -> tuple[x509.Certificate, object]:
     return leaf, key
 
 
+def _intermediate_ca_with_its_key() -> tuple[x509.Certificate, object]:
+    """A CA certificate (may sign certificates and CRLs, P-256) that a province's root issued."""
+    province = ca.create_root("浙江省电子印章根证书", "浙江省大数据发展管理局")
+    key = ca.generate_key()
+    city = province.certificate.subject.rfc4514_string().replace("浙江省电子印章根证书", "衢州市电子印章中级证书")
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(x509.Name.from_rfc4514_string(city))
+                   .issuer_name(province.certificate.subject)
+                   .public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(ca.utc_now() - timedelta(days=1))
+                   .not_valid_after(ca.utc_now() + timedelta(days=3650))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                   .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                                key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                                key_cert_sign=True, crl_sign=True, encipher_only=False,
+                                                decipher_only=False), critical=True)
+                   .sign(province.private_key, hashes.SHA256()))
+    return certificate, key
+
+
 @pytest.mark.parametrize(("material", "passphrase", "said"), [
     (lambda: (ca.create_root().certificate, ca.generate_key()), None, "私钥与根证书不匹配"),
     (_seal_certificate_with_its_key, None, "不是 CA 证书"),
+    (_intermediate_ca_with_its_key, None, "不是自签名的根证书"),
     (lambda: (lambda root: (root.certificate, root.private_key))(_expired_root()), None, "已过期"),
     (lambda: (lambda root: (root.certificate, root.private_key))(ca.create_root()), b"wrong", "无法读取根证书私钥"),
-], ids=["mismatched-key", "not-a-ca", "expired", "wrong-passphrase"])
+], ids=["mismatched-key", "not-a-ca", "intermediate", "expired", "wrong-passphrase"])
 def test_init_refuses_material_that_cannot_be_the_city_root_and_writes_nothing(
         env: dict[str, str], tmp_path: Path, material, passphrase: bytes | None, said: str) -> None:
     certificate, key = material()
