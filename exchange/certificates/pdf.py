@@ -66,8 +66,9 @@ class GlyphsMissing(ExchangeError):
 
 
 def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, signer: Signer, *, tsa_url: str | None = None) -> bytes:
-    """The signed certificate PDF (render, attach the credential, sign PAdES)."""
-    unsigned = attach_credential(render_pdf(content, qr_payload), credential)
+    """The signed certificate PDF (render, attach the credential, sign PAdES; the attachment and
+    the signature are one incremental update)."""
+    unsigned = with_credential(render_pdf(content, qr_payload), credential)
     return sign_pdf(
         unsigned, signer, tsa_url=tsa_url, reason=f"出具{content.proof_name_zh}", location=content.issuer.name_zh
     )
@@ -97,6 +98,15 @@ def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
 def attach_credential(pdf: bytes, credential: str, *, name: str = ATTACHMENT_NAME,
                       description: str = "机读电子证明凭证（JWS）", mime_type: str = "application/jose") -> bytes:
     """`pdf` with `credential` embedded as `name` (by default `credential.jws`; an incremental update)."""
+    output = BytesIO()
+    with_credential(pdf, credential, name=name, description=description, mime_type=mime_type).write(output)
+    return output.getvalue()
+
+
+def with_credential(pdf: bytes, credential: str, *, name: str = ATTACHMENT_NAME,
+                    description: str = "机读电子证明凭证（JWS）", mime_type: str = "application/jose") -> IncrementalPdfFileWriter:
+    """An incremental update of `pdf` that embeds `credential` as `name`, not written yet (so
+    `seals.pades.sign_pdf` can sign it in the same update)."""
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     data = embed.EmbeddedFileObject.from_file_data(writer, credential.encode("ascii"), mime_type=mime_type)
     embed.embed_file(
@@ -108,9 +118,7 @@ def attach_credential(pdf: bytes, credential: str, *, name: str = ATTACHMENT_NAM
             description=description,
         ),
     )
-    output = BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return writer
 
 
 def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> SignedForm:
