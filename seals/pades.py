@@ -53,7 +53,7 @@ class CmsSealSigner(signers.Signer):
 
 
 def sign_pdf(
-    pdf: bytes,
+    pdf: bytes | IncrementalPdfFileWriter,
     signer: Signer,
     *,
     tsa_url: str | None = None,
@@ -61,7 +61,9 @@ def sign_pdf(
     reason: str | None = None,
     location: str | None = None,
 ) -> bytes:
-    """Return `pdf` with a PAdES signature by `signer` appended as an incremental update."""
+    """Return `pdf` with a PAdES signature by `signer` appended as an incremental update. `pdf`
+    may be a writer that already holds changes of the caller's (an attachment, say): they are
+    written in the signed update, which spares parsing and writing the file once more."""
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm="sha256",
@@ -72,7 +74,7 @@ def sign_pdf(
     timestamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
     pdf_signer = signers.PdfSigner(metadata, signer=CmsSealSigner(signer), timestamper=timestamper)
     try:
-        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        writer = pdf if isinstance(pdf, IncrementalPdfFileWriter) else IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         output = pdf_signer.sign_pdf(writer, bytes_reserved=BYTES_RESERVED_B_T if timestamper else BYTES_RESERVED_B_B)
     except (SigningError, PdfError, timestamps.TimestampRequestError) as error:
         raise SigningFailed(f"PDF signing failed: {error}") from error

@@ -3,8 +3,8 @@
 Rendering (reportlab, `invariant=1`, so the same content gives the same bytes): title,
 identifier, holder, the result sentence, a table of the printed data items with their catalog
 labels, search/issue times, validity and purpose; the issuer line with the department's round
-seal (`seals.seal_image.draw_seal`) over it; the QR payload drawn from a segno matrix as one
-path (fast, see the stack notes); a verification hint. Every character, the seal's included, is
+seal (`seals.seal_image.draw_seal`) over it; the QR code (encoded by zxing-cpp, native code)
+drawn as one path of horizontal runs; a verification hint. Every character, the seal's included, is
 in the Song face shipped with the code (`seals.fonts`), embedded as a TrueType subset.
 
 The document info records what the page shows: Subject = the identifier, Keywords =
@@ -16,11 +16,12 @@ embedded credential, and that the two agree (same content digest and identifier,
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from io import BytesIO
 from urllib.parse import quote
 
-import segno
+import zxingcpp
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -65,8 +66,9 @@ class GlyphsMissing(ExchangeError):
 
 
 def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, signer: Signer, *, tsa_url: str | None = None) -> bytes:
-    """The signed certificate PDF (render, attach the credential, sign PAdES)."""
-    unsigned = attach_credential(render_pdf(content, qr_payload), credential)
+    """The signed certificate PDF (render, attach the credential, sign PAdES; the attachment and
+    the signature are one incremental update)."""
+    unsigned = with_credential(render_pdf(content, qr_payload), credential)
     return sign_pdf(
         unsigned, signer, tsa_url=tsa_url, reason=f"出具{content.proof_name_zh}", location=content.issuer.name_zh
     )
@@ -96,6 +98,15 @@ def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
 def attach_credential(pdf: bytes, credential: str, *, name: str = ATTACHMENT_NAME,
                       description: str = "机读电子证明凭证（JWS）", mime_type: str = "application/jose") -> bytes:
     """`pdf` with `credential` embedded as `name` (by default `credential.jws`; an incremental update)."""
+    output = BytesIO()
+    with_credential(pdf, credential, name=name, description=description, mime_type=mime_type).write(output)
+    return output.getvalue()
+
+
+def with_credential(pdf: bytes, credential: str, *, name: str = ATTACHMENT_NAME,
+                    description: str = "机读电子证明凭证（JWS）", mime_type: str = "application/jose") -> IncrementalPdfFileWriter:
+    """An incremental update of `pdf` that embeds `credential` as `name`, not written yet (so
+    `seals.pades.sign_pdf` can sign it in the same update)."""
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     data = embed.EmbeddedFileObject.from_file_data(writer, credential.encode("ascii"), mime_type=mime_type)
     embed.embed_file(
@@ -107,9 +118,7 @@ def attach_credential(pdf: bytes, credential: str, *, name: str = ATTACHMENT_NAM
             description=description,
         ),
     )
-    output = BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return writer
 
 
 def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> SignedForm:
@@ -284,35 +293,36 @@ def _printed_text(content: CertificateContent) -> str:
                     *(field.label_zh + field.text_zh for field in content.fields)])
 
 
-def qr_code(text: str) -> segno.QRCode:
-    """The QR code of `text` (error correction M), in as few modules as its segments allow: the
-    address in byte mode, the Base45 payload after `#` in alphanumeric mode."""
-    address, hash_sign, payload = text.partition("#")
-    segments = [address + hash_sign, payload] if payload else [text]
-    return segno.make(segments, error="m", micro=False, boost_error=False)
+def qr_code(text: str) -> list[bytes]:
+    """The QR code of `text` at error correction M, as rows of modules (1 dark, 0 light), without
+    the quiet zone. zxing-cpp (its zint encoder) splits the text into the segments that take the
+    fewest bits (the address in byte mode, the Base45 payload after `#` in alphanumeric mode),
+    takes the smallest version they fit, and picks the data mask of lowest penalty by the rules
+    of ISO/IEC 18004."""
+    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    image = memoryview(zxingcpp.write_barcode_to_image(symbol, add_quiet_zones=False))
+    height, width = image.shape
+    modules = image.tobytes().translate(_MODULE_OF_PIXEL)
+    return [modules[row * width:(row + 1) * width] for row in range(height)]
+
+
+_MODULE_OF_PIXEL = bytes([1] + [0] * 255)
+"""zxing-cpp draws one pixel per module, black (0) where the module is dark."""
+_DARK_RUN = re.compile(b"\x01+")
 
 
 def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
-    """The QR code as one filled path of horizontal runs, lower-left at (x, y)."""
-    matrix = qr_code(text).matrix
-    modules = len(matrix) + 2 * QR_QUIET_MODULES
-    unit = size / modules
+    """The QR code, lower-left at (x, y), on white: one filled path of the horizontal runs of dark
+    modules, written in module units (one `re` operator a run, whole numbers) under a transform
+    that maps a module onto its square on the page, row 0 at the top."""
+    matrix = qr_code(text)
+    unit = size / (len(matrix) + 2 * QR_QUIET_MODULES)
     canvas.saveState()
     canvas.setFillColor(colors.white)
     canvas.rect(x, y, size, size, stroke=0, fill=1)
     canvas.setFillColor(colors.black)
-    path = canvas.beginPath()
-    for row_number, row in enumerate(matrix):
-        top = y + size - (row_number + QR_QUIET_MODULES + 1) * unit
-        column = 0
-        while column < len(row):
-            if row[column]:
-                start = column
-                while column < len(row) and row[column]:
-                    column += 1
-                path.rect(x + (start + QR_QUIET_MODULES) * unit, top, (column - start) * unit, unit)
-            else:
-                column += 1
-    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.transform(unit, 0, 0, -unit, x + QR_QUIET_MODULES * unit, y + size - QR_QUIET_MODULES * unit)
+    runs = [f"{run.start()} {row_number} {run.end() - run.start()} 1 re"
+            for row_number, row in enumerate(matrix) for run in _DARK_RUN.finditer(row)]
+    canvas.addLiteral("\n".join(runs) + "\nf")
     canvas.restoreState()
-

@@ -9,6 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import segno
+import segno.encoder
+import zxingcpp
+from PIL import Image
 
 from catalog.city_time import BEIJING
 from exchange.certificates.pdf import qr_code, qr_text, render_pdf
@@ -73,32 +76,60 @@ def test_pdfdetach_lists_the_credential(pdf_file: Path, issued: Issued, tmp_path
     assert (tmp_path / "c.jws").read_text() == issued.credential
 
 
+def printed_qr_codes(pdf_file: Path, folder: Path, resolution: str = "150",
+                     scale_to_width: int | None = None) -> list[zxingcpp.Barcode]:
+    """The QR codes a decoder finds on the page rendered by poppler (a print, or a screenshot
+    `scale_to_width` pixels wide)."""
+    run("pdftoppm", "-r", resolution, "-png", "-singlefile", str(pdf_file), str(folder / "page"))
+    image = Image.open(folder / "page.png")
+    if scale_to_width:
+        image = image.resize((scale_to_width, round(image.height * scale_to_width / image.width)), Image.LANCZOS)
+    return zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+
+
 @pytest.mark.parametrize(("resolution", "scale_to_width"), [
     ("150", None),  # a print-quality render
     ("200", 1170),  # a phone screenshot of the whole page (1170 px wide, as a 390 pt screen at 3x)
 ])
 def test_the_qr_opens_the_verify_page_with_the_payload(pdf_file: Path, issued: Issued, tmp_path: Path,
                                                        resolution: str, scale_to_width: int | None) -> None:
-    zxingcpp = pytest.importorskip("zxingcpp")
-    from PIL import Image
-
-    run("pdftoppm", "-r", resolution, "-png", "-singlefile", str(pdf_file), str(tmp_path / "page"))
-    image = Image.open(tmp_path / "page.png")
-    if scale_to_width:
-        image = image.resize((scale_to_width, round(image.height * scale_to_width / image.width)), Image.LANCZOS)
-    decoded = [barcode.text for barcode in zxingcpp.read_barcodes(image)]
+    decoded = [barcode.text for barcode in printed_qr_codes(pdf_file, tmp_path, resolution, scale_to_width)]
     assert decoded == [qr_text(issued.content, issued.qr)]
     assert decoded[0].startswith(f"{LIST_URL.split('/api/')[0]}/v#MZ2:")
     assert qr_from_address(decoded[0]) == issued.qr  # what an offline verifier reads
 
 
-def test_the_qr_is_as_small_as_its_content_allows(issued: Issued) -> None:
-    code = qr_code(qr_text(issued.content, issued.qr))
-    single_mode = segno.make(qr_text(issued.content, issued.qr), error="m", boost_error=False)
-    assert code.version < single_mode.version  # the Base45 payload in alphanumeric mode, not bytes
+def test_the_qr_is_as_small_as_its_content_allows(pdf_file: Path, issued: Issued, tmp_path: Path) -> None:
+    [printed] = printed_qr_codes(pdf_file, tmp_path)
+    version = int(printed.extra["Version"])
+    text = qr_text(issued.content, issued.qr)
+    address, hash_sign, payload = text.partition("#")
+    # segno as a second encoder: the whole text in byte mode, and the address in byte mode with
+    # the Base45 payload in alphanumeric mode
+    single_mode = segno.make(text, error="m", micro=False, boost_error=False)
+    two_modes = segno.make([address + hash_sign, payload], error="m", micro=False, boost_error=False)
+    assert version < single_mode.version and version <= two_modes.version
     # MZ1 needed version 19 for the same certificate. The seal's key id and the signature are
-    # random bytes that compress differently, so the same content takes version 16 or 17.
-    assert code.version <= 17 and code.error == "M"
+    # random bytes that compress differently, so the same content takes version 15 to 17.
+    assert version <= 17 and printed.ec_level == "M"
+    assert len(qr_code(text)) == 17 + 4 * version  # the modules drawn are those of that version
+
+
+def test_the_qr_has_the_data_mask_of_lowest_penalty(pdf_file: Path, issued: Issued, tmp_path: Path) -> None:
+    """ISO/IEC 18004 7.8.3: of the eight data masks, the one whose symbol scores the lowest
+    penalty (runs, blocks, finder-like patterns, dark proportion), scored here by segno."""
+    [printed] = printed_qr_codes(pdf_file, tmp_path)
+    text = qr_text(issued.content, issued.qr)
+
+    def penalty(mask: int) -> int:
+        symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M", data_mask=mask)
+        image = zxingcpp.write_barcode_to_image(symbol, add_quiet_zones=False)
+        assert int(zxingcpp.read_barcode(image).extra["DataMask"]) == mask
+        matrix = [bytearray(1 if pixel == 0 else 0 for pixel in row) for row in memoryview(image).tolist()]
+        return segno.encoder.evaluate_mask(matrix, len(matrix), len(matrix))
+
+    penalties = [penalty(mask) for mask in range(8)]
+    assert penalties[int(printed.extra["DataMask"])] == min(penalties)
 
 
 def test_rendering_is_reproducible(issued: Issued) -> None:
