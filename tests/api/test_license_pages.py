@@ -4,7 +4,11 @@ resident signs in, sees the demo licenses she holds, shows only her marital stat
 
 from __future__ import annotations
 
+from io import BytesIO
+
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import Browser
 
 from api.settings import Settings
@@ -38,6 +42,8 @@ def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, r
     assert link is not None and "/verify/licenses?p=" in link
 
     # the verifier scans the QR code: its link opens the verdict, once
+    [scanned] = zxingcpp.read_barcodes(Image.open(BytesIO(page.locator("#presentation-qr svg").screenshot())))
+    assert scanned.text == link
     scanner = browser.new_page()
     scanner.goto(link)
     assert scanner.locator("#verdict-result").inner_text().startswith("有效")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import Browser, Page
 
 from api.database import standalone_session
@@ -160,9 +162,6 @@ def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser
 def test_a_scanned_qr_code_opens_the_verdict(browser: Browser, live_server: str, resident: DemoResident,
                                              tmp_path: Path) -> None:
     """What a phone camera does with the certificate's QR code: open the address it holds."""
-    zxingcpp = pytest.importorskip("zxingcpp")
-    from PIL import Image
-
     certificate = issued(live_server, resident)
     (tmp_path / "certificate.pdf").write_bytes(certificate["pdf"])
     subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(tmp_path / "certificate.pdf"),
