@@ -46,9 +46,9 @@ from exchange.certificates.pdf import (
     _attachment,
     _draw_qr,
     _heavy_centred,
-    attach_credential,
     draw_frame,
     label_table_style,
+    with_credential,
 )
 from exchange.certificates.verdict import authentic
 from exchange.licenses.content import LicenseContent, printed_items
@@ -93,8 +93,8 @@ def issue_license_pdf(credential: str, license_type: LicenseType | None, signer:
     PAdES by `signer` (the issuing department's seal)."""
     content = content_of_own(credential)
     page = PdfPage(content, license_type, None, content.issuer.name_zh)
-    unsigned = attach_credential(render_page(page, credential), credential, name=LICENSE_ATTACHMENT,
-                                 description="机读电子证照凭证（SD-JWT）", mime_type="application/sd-jwt")
+    unsigned = with_credential(render_page(page, credential), credential, name=LICENSE_ATTACHMENT,
+                               description="机读电子证照凭证（SD-JWT）", mime_type="application/sd-jwt")
     return sign_pdf(unsigned, signer, reason=f"出具电子证照{content.license_name_zh}", location=content.issuer.name_zh)
 
 
@@ -104,8 +104,8 @@ def issue_usage_copy_pdf(usage_copy: str, license_type: LicenseType | None, sign
     claims = json.loads(b64url_decode(usage_copy.split(".")[1]))
     page = PdfPage(content_of_own(claims["license"]), license_type, {**claims["usage"], "identifier": claims["jti"]},
                    exchange_name_zh)
-    unsigned = attach_credential(render_page(page, usage_copy), usage_copy, name=USAGE_ATTACHMENT,
-                                 description="机读加注件（JWS）", mime_type="application/jose")
+    unsigned = with_credential(render_page(page, usage_copy), usage_copy, name=USAGE_ATTACHMENT,
+                               description="机读加注件（JWS）", mime_type="application/jose")
     return sign_pdf(unsigned, signer, reason=f"加注件：{claims['usage']['matter_name_zh']}", location=exchange_name_zh)
 
 
