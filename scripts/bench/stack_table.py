@@ -141,7 +141,7 @@ def audit_rows(database: str, settings: Settings, args: argparse.Namespace) -> l
     entries = fill_access_log(engine, args.audit_entries)
     ours, raw, peaks = [], [], []
     for _ in range(args.rounds):
-        elapsed, peak = _cli_run(settings, ["audit", "verify"])
+        elapsed, peak = cli_run(settings, ["audit", "verify"])
         ours.append(entries / elapsed)
         peaks.append(peak)
         raw.append(_rate(lambda: _raw_chain(engine), entries, False))
@@ -237,7 +237,7 @@ _PEAK_OF_CHILD = ("import resource, subprocess, sys; code = subprocess.run(sys.a
 peak of the one it was forked from across exec, so the command is started from this small one."""
 
 
-def _cli_run(settings: Settings, command: list[str]) -> tuple[float, int]:
+def cli_run(settings: Settings, command: list[str]) -> tuple[float, int]:
     """Wall time (s) and peak resident memory (bytes, of the largest of its processes) of one
     `mianzheng` command."""
     env = {**os.environ, "MIANZHENG_VAR_DIR": str(settings.var_dir), "MIANZHENG_DATABASE_URL": settings.database_url}

@@ -30,7 +30,6 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from api.certificate_services import build_issuance_context
-from api.database import standalone_session
 from api.initialise import initialise
 from api.runtime import Runtime
 from api.settings import Settings
@@ -67,7 +66,7 @@ def main() -> None:
               f"{'issue ms p50':>12} {'p90':>6}")
         for size in sizes:
             fill_started = time.perf_counter()
-            _fill(uow, size)
+            fill_certificates(uow, size)
             fill_seconds = time.perf_counter() - fill_started
             allocations = [_timed(lambda: _allocate_one(uow)) for _ in range(args.allocations)]
             issuances = [_timed(lambda: issue_certificate(context, resident.name, resident.id_number,
@@ -82,7 +81,7 @@ def main() -> None:
         current.engine.dispose()
 
 
-def _fill(uow: UnitOfWork, size: int) -> None:
+def fill_certificates(uow: UnitOfWork, size: int) -> None:
     """Store filler certificates, each with an entry from `allocate_entry`, until `size` are stored."""
     with uow.read() as session:
         stored = session.scalar(select(func.count()).select_from(IssuedCertificate)) or 0
