@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -83,11 +85,23 @@ def test_single_character_errors_are_detected(identifier: str, data: st.DataObje
         parse_identifier(identifier[:position] + replacement + identifier[position + 1 :])
 
 
-@given(identifiers, st.data())
-def test_adjacent_transpositions_are_detected(identifier: str, data: st.DataObject) -> None:
-    position = data.draw(
-        st.integers(0, len(identifier) - 2).filter(lambda i: identifier[i] != identifier[i + 1])
-    )
-    swapped = identifier[:position] + identifier[position + 1] + identifier[position] + identifier[position + 2 :]
-    with pytest.raises(InvalidCertificateIdentifier):
-        parse_identifier(swapped)
+def test_all_but_about_one_in_850_adjacent_transpositions_are_detected() -> None:
+    """MOD 37,36 is a hybrid system: it catches every single substitution but not every adjacent
+    transposition. Every transposition of two different characters in 3,000 identifiers (drawn
+    from a fixed seed): all but about one in 850 are refused."""
+    draw = random.Random(20261204)
+    accepted = swaps = 0
+    for _ in range(3_000):
+        identifier = str(make_identifier(draw.choice(sorted(TYPE_CODES)), USCC, draw.randint(1, 10**10 - 1),
+                                         draw.randint(1, 99)))
+        for position in range(len(identifier) - 1):
+            if identifier[position] == identifier[position + 1]:
+                continue
+            swaps += 1
+            try:
+                parse_identifier(identifier[:position] + identifier[position + 1] + identifier[position]
+                                 + identifier[position + 2:])
+                accepted += 1
+            except InvalidCertificateIdentifier:
+                pass
+    assert swaps > 100_000 and accepted / swaps < 1 / 600
