@@ -57,6 +57,7 @@ def loads(
     if max_chars is not None and len(data) > max_chars:
         raise JsonTooComplex(f"the JSON text is longer than {max_chars} characters")
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    if nesting_depth(text, max_depth) > max_depth:
+    # no deeper than its opening brackets are many: most texts need no measuring
+    if text.count("[") + text.count("{") > max_depth and nesting_depth(text, max_depth) > max_depth:
         raise JsonTooComplex(f"the JSON text is nested more than {max_depth} levels deep")
     return json.loads(text, object_pairs_hook=object_pairs_hook)

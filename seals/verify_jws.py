@@ -162,10 +162,10 @@ _remembered_signature = lru_cache(maxsize=16)(_check_signature)
 
 def _json_object(data: bytes) -> dict[str, Any]:
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(keys) != len(set(keys)):
+        members = dict(pairs)
+        if len(members) != len(pairs):
             raise ValueError("duplicate JSON member")
-        return dict(pairs)
+        return members
 
     try:
         value = bounded_json.loads(data, object_pairs_hook=no_duplicates)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
 from catalog.credit_code import parse_uscc
@@ -159,11 +160,18 @@ def check_character(body: str) -> str:
 
 def check_issuer_serial_version(issuer_uscc: str, serial: int, version: int) -> None:
     """The parts a certificate's and a license's identifiers share, or `InvalidCertificateIdentifier`."""
-    try:
-        parse_uscc(issuer_uscc)
-    except InvalidIdentifier as error:
-        raise InvalidCertificateIdentifier(f"issuer USCC {issuer_uscc}: {error}") from None
+    _check_issuer(issuer_uscc)
     if not 1 <= serial <= MAX_SERIAL:
         raise InvalidCertificateIdentifier(f"serial must be between 1 and {MAX_SERIAL}, got {serial}")
     if not 1 <= version <= MAX_VERSION:
         raise InvalidCertificateIdentifier(f"version must be between 1 and {MAX_VERSION}, got {version}")
+
+
+@lru_cache(maxsize=256)
+def _check_issuer(issuer_uscc: str) -> None:
+    """The issuer's credit code checked; remembered, since the city's few issuers sign every
+    identifier (a refusal is raised again each time, never remembered)."""
+    try:
+        parse_uscc(issuer_uscc)
+    except InvalidIdentifier as error:
+        raise InvalidCertificateIdentifier(f"issuer USCC {issuer_uscc}: {error}") from None
