@@ -251,9 +251,10 @@ def refresh_status_list(session: Session, kind: StatusListKind, list_id: int, si
 def stored_status_list(session: Session, list_id: int, kind: StatusListKind | None = None) -> str | None:
     """The signed list as stored (a read; None before it was first signed, or when list `list_id`
     is not of `kind`)."""
+    connection = session.connection()  # a plain value: no ORM step needed
     if kind is None:
-        return session.scalar(_STORED_TOKEN, {"list_id": list_id})
-    return session.scalar(_STORED_TOKEN_OF_KIND, {"list_id": list_id, "kind": kind.name})
+        return connection.scalar(_STORED_TOKEN, {"list_id": list_id})
+    return connection.scalar(_STORED_TOKEN_OF_KIND, {"list_id": list_id, "kind": kind.name})
 
 
 _STORED_TOKEN = select(StatusListRecord.token).where(StatusListRecord.id == bindparam("list_id"))

@@ -271,7 +271,7 @@ def trust_store(session: Session) -> TrustStore:
     new CRL) is seen at once by every process; parsed once per process and version. The version
     is the root's serial, the SHA-256 of the stored CRL, and the number and newest serial of the
     seal certificates (rows that are only ever added, never changed)."""
-    version = session.execute(_TRUST_VERSION).one_or_none()
+    version = session.connection().execute(_TRUST_VERSION).one_or_none()  # a plain row: no ORM step needed
     if version is None:
         raise CaMissing(_NO_CA)
     root_serial, crl_der, seal_count, newest = version
