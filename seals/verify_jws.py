@@ -27,6 +27,7 @@ from catalog import bounded_json
 from core.base64url import b64url_decode
 from seals.ca import certificate_kid, utc_now
 from seals.ecdsa_raw import der_signature
+from seals.identity_memo import by_identity
 from seals.checks import (
     SIGNING_TIME_CLAIMED,
     SIGNING_TIME_VERIFICATION,
@@ -156,8 +157,9 @@ def _check_signature(alg: str, certificate: x509.Certificate, signing_input: byt
 _remembered_parse = lru_cache(maxsize=16)(_parse)
 """`_parse` is a pure function of the token (a rejection is raised, never remembered)."""
 
-_remembered_signature = lru_cache(maxsize=16)(_check_signature)
-"""`_check_signature` is a pure function of its arguments: for `verify_jws(remember=True)`."""
+_remembered_signature = by_identity(lru_cache(maxsize=16)(_check_signature))
+"""`_check_signature` is a pure function of its arguments: for `verify_jws(remember=True)`, whose
+remembered parse hands out the same objects for the same token (so looked up by identity first)."""
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
