@@ -45,5 +45,7 @@ def certificate_status_lists() -> list[str]:
 def verify_form(form_input: bytes | str, id_number: str | None) -> CertificateVerdict:
     """The verdict on a certificate in any form, against this installation's trust material and
     status lists (the catalog plays no part: a certificate carries what it certifies)."""
-    trust = trust_store(db())
-    return verify_certificate(form_input, trust, stored_lists_source(db(), CERTIFICATES), id_number=id_number or None)
+    with runtime().engine.connect() as connection:  # two plain reads: no session to build and tear down
+        trust = trust_store(connection)
+        return verify_certificate(form_input, trust, stored_lists_source(connection, CERTIFICATES),
+                                  id_number=id_number or None)
