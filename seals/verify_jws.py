@@ -98,7 +98,7 @@ def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     if len(parts) != 3:
         raise _malformed("not a compact JWS (three dot-separated parts)")
     try:
-        header = _json_object(b64url_decode(parts[0]))
+        header = dict(_header(parts[0]))
         claims = _json_object(b64url_decode(parts[1]))
         signature = b64url_decode(parts[2])
     except ValueError as error:
@@ -128,6 +128,16 @@ def _signing_certificate(header: dict[str, Any], trust: TrustStore) -> x509.Cert
     if kid is not None and kid != certificate_kid(certificate):
         raise _Rejected(CheckResult.of(Check.INTEGRITY, Status.INVALID, "kid_mismatch"))
     return certificate
+
+
+@lru_cache(maxsize=64)
+def _header(encoded: str) -> dict[str, Any]:
+    """The protected header of its base64url text, read under the same limits as the payload: a
+    pure function of the text, and every document a seal signs has the same header (its chain in
+    `x5c`), so read once per process for the few seals in use. Shared: `_parse` hands out a copy of
+    its top level (callers may add or replace members); a header that cannot be read raises
+    `ValueError` again each time, never remembered."""
+    return _json_object(b64url_decode(encoded))
 
 
 @lru_cache(maxsize=64)

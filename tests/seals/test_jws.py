@@ -155,6 +155,16 @@ def test_certificate_from_another_root_is_untrusted(pki: Pki) -> None:
     assert result.verdict.status is Status.INVALID
 
 
+def test_the_header_each_verification_hands_out_is_its_own(pki: Pki, token: str) -> None:
+    """A seal's header is read once per process: what one caller does with it never reaches the next."""
+    first = verify_jws(token, pki.trust())
+    first.header["typ"] = "changed"
+    first.header["x5c"] = []
+    again = verify_jws(token, pki.trust())
+    assert again.header["typ"] == "JWT" and len(again.header["x5c"]) == 2
+    assert again.verdict.status is Status.VALID
+
+
 def test_a_seal_trusted_under_its_root_is_untrusted_under_another(pki: Pki, token: str) -> None:
     """The chain check is remembered per seal certificate and root (by identity): the same
     certificate object, judged right after against another root, is untrusted."""
