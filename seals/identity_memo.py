@@ -5,9 +5,10 @@ microseconds each time: a `functools.lru_cache` keyed by certificates spends mor
 than some of the work it saves, several times per verification. The certificates a verifier sees
 again and again are the same objects (a trust store's, or an `x5c` entry's, parsed once per
 process), so `by_identity` looks them up by `id` first, which is free. An entry holds its
-arguments, so an `id` cannot be reused while it is remembered, and every hit is confirmed with
-`is`; arguments not seen before go to the wrapped function (itself remembered by value, where
-that pays). A call that raises is not remembered.
+arguments, so they stay alive while it is remembered, and two objects alive at once never share
+an `id`: arguments whose ids match an entry's are that entry's objects. Arguments not seen before
+go to the wrapped function (itself remembered by value, where that pays). A call that raises is
+not remembered.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class by_identity(Generic[Result]):  # noqa: N801 - used as a decorator, like fu
     def __call__(self, *arguments: Any) -> Result:
         key = tuple(map(id, arguments))
         entry = self._entries.get(key)
-        if entry is not None and all(held is given for held, given in zip(entry[0], arguments)):
+        if entry is not None:  # the same objects: the entry keeps its own alive (see the module)
             return entry[1]
         result = self._function(*arguments)
         if len(self._entries) >= self._size:
