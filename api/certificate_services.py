@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from api.database import plain_reads
 from api.live_catalog import live_catalog
 from api.pull_context import build_pull_context
 from api.runtime import Runtime, db, runtime
@@ -45,5 +46,7 @@ def certificate_status_lists() -> list[str]:
 def verify_form(form_input: bytes | str, id_number: str | None) -> CertificateVerdict:
     """The verdict on a certificate in any form, against this installation's trust material and
     status lists (the catalog plays no part: a certificate carries what it certifies)."""
-    trust = trust_store(db())
-    return verify_certificate(form_input, trust, stored_lists_source(db(), CERTIFICATES), id_number=id_number or None)
+    with plain_reads(runtime().engine).connect() as connection:  # two plain reads: no session, no transaction
+        trust = trust_store(connection)
+        return verify_certificate(form_input, trust, stored_lists_source(connection, CERTIFICATES),
+                                  id_number=id_number or None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
@@ -57,6 +58,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@lru_cache(maxsize=8)
+def plain_reads(engine: Engine) -> Engine:
+    """The engine for reads of plain rows that need no transaction, each statement seeing what is
+    committed (as `verify_form`'s): on PostgreSQL in autocommit, so a read is one round trip, with
+    no BEGIN before and no ROLLBACK when the connection goes back to the pool; SQLite as it is (its
+    driver begins a transaction only before a write, and switching it costs more than it saves)."""
+    return engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

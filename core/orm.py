@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Dialect, MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import Connection, DateTime, Dialect, MetaData
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -26,6 +26,12 @@ class Base(DeclarativeBase):
     """Base class of every mapped table in mianzheng."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def plain_connection(database: Session | Connection) -> Connection:
+    """Where a read of plain rows runs: a session's connection (inside its transaction), or the
+    connection given (a reader that needs no session: no identity map, nothing to tear down)."""
+    return database.connection() if isinstance(database, Session) else database
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -35,10 +35,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, LargeBinary, String, Text, UniqueConstraint, bindparam, exists, select, text, update
+from sqlalchemy import Connection, Integer, LargeBinary, String, Text, UniqueConstraint, bindparam, exists, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime, plain_connection
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.certificates.status_list import (
     DEFAULT_VALIDITY,
@@ -176,13 +176,13 @@ def list_id_of(url: str) -> int | None:
     return int(number) if int(number) <= MAX_LIST_ID else None
 
 
-def stored_lists_source(session: Session, kind: StatusListKind) -> StatusListSource:
+def stored_lists_source(database: Session | Connection, kind: StatusListKind) -> StatusListSource:
     """Where a verifier on this installation finds the signed list of `kind` a certificate names:
     by the number in its URL (the URL itself is checked against the list's `id` and aliases when
     the list is read)."""
     def lookup(url: str) -> str | None:
         list_id = list_id_of(url)
-        return None if list_id is None else stored_status_list(session, list_id, kind)
+        return None if list_id is None else stored_status_list(database, list_id, kind)
     return lookup
 
 
@@ -248,10 +248,10 @@ def refresh_status_list(session: Session, kind: StatusListKind, list_id: int, si
     return True
 
 
-def stored_status_list(session: Session, list_id: int, kind: StatusListKind | None = None) -> str | None:
-    """The signed list as stored (a read; None before it was first signed, or when list `list_id`
-    is not of `kind`)."""
-    connection = session.connection()  # a plain value: no ORM step needed
+def stored_status_list(database: Session | Connection, list_id: int, kind: StatusListKind | None = None) -> str | None:
+    """The signed list as stored (a read of one plain value, on a session or a bare connection;
+    None before it was first signed, or when list `list_id` is not of `kind`)."""
+    connection = plain_connection(database)
     if kind is None:
         return connection.scalar(_STORED_TOKEN, {"list_id": list_id})
     return connection.scalar(_STORED_TOKEN_OF_KIND, {"list_id": list_id, "kind": kind.name})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from core.base64url import b64url_encode
+from seals.identity_memo import by_identity
 from seals.errors import CaMaterialFault, InvalidCaMaterial
 
 ROOT_VALIDITY = timedelta(days=20 * 365)
@@ -91,13 +91,13 @@ def crl_urls(certificate: x509.Certificate) -> list[str]:
             if isinstance(name, x509.UniformResourceIdentifier)]
 
 
-@lru_cache(maxsize=256)
+@by_identity
 def certificate_kid(certificate: x509.Certificate) -> str:
     """The key id of a certificate: base64url (no padding) of the SHA-256 of its DER.
 
     This is the RFC 7517 `x5t#S256` thumbprint, so a verifier can recompute it from `x5c[0]`.
-    A pure function of the certificate (equal and hashed by its DER): remembered for the few
-    seals in use, as every JWS verification asks for it.
+    A pure function of the certificate: remembered for the few seals in use (by identity, see
+    `seals.identity_memo`), as every JWS verification asks for it.
     """
     return b64url_encode(certificate.fingerprint(hashes.SHA256()))
 

@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from catalog.city_time import beijing_time
 from seals.ca import certificate_kid
+from seals.identity_memo import by_identity
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
 
@@ -36,9 +37,11 @@ SIGNING_TIME_CLAIMED = "claimed"
 SIGNING_TIME_VERIFICATION = "verification_time"
 
 
+@by_identity
 @lru_cache(maxsize=256)
 def summarise_signer(certificate: x509.Certificate) -> SignerSummary:
-    """Who signed (a pure function of the certificate: remembered for the few seals in use)."""
+    """Who signed (a pure function of the certificate: remembered for the few seals in use, by
+    identity first, see `seals.identity_memo`)."""
     return SignerSummary(
         subject=certificate.subject.rfc4514_string(),
         organization=_attribute(certificate, NameOID.ORGANIZATION_NAME),
@@ -91,6 +94,7 @@ def check_chain(certificate: x509.Certificate, trust: TrustStore) -> CheckResult
     return _chain_result(certificate, trust.root)
 
 
+@by_identity
 @lru_cache(maxsize=256)
 def _chain_result(certificate: x509.Certificate, root: x509.Certificate) -> CheckResult:
     """`check_chain`: a pure function of the two certificates, so remembered (one signature

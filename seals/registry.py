@@ -18,12 +18,12 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import Index, Integer, LargeBinary, String, Text, func, select, text, update
+from sqlalchemy import Connection, Index, Integer, LargeBinary, String, Text, func, select, text, update
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime, plain_connection
 from seals import ca, keys
 from seals.errors import (
     CaAlreadyExists,
@@ -69,7 +69,7 @@ class SealCa(Base):
 
     @property
     def certificate(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self.certificate_pem.encode("ascii"))
+        return _pem_certificate(self.certificate_pem)
 
 
 class Seal(Base):
@@ -113,7 +113,7 @@ class Seal(Base):
 
     @property
     def certificate(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self.certificate_pem.encode("ascii"))
+        return _pem_certificate(self.certificate_pem)
 
     def status_at(self, now: datetime) -> SealStatus:
         """The status as of `now`: a seal past its not_after is expired, whether or not a seal
@@ -121,6 +121,10 @@ class Seal(Base):
         if self.status in (SealStatus.ACTIVE, SealStatus.SUPERSEDED) and self.not_after <= now:
             return SealStatus.EXPIRED
         return self.status
+
+
+def _pem_certificate(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode("ascii"))
 
 
 def init_ca(
@@ -267,22 +271,25 @@ def refresh_crl(session: Session, settings: SealSettings, *, now: datetime | Non
     return True
 
 
-def trust_store(session: Session) -> TrustStore:
+def trust_store(database: Session | Connection) -> TrustStore:
     """The trust material to publish: root, every seal certificate ever issued, the stored CRL.
 
     Checked against the database every time (one statement), so a new seal or a revocation (a
     new CRL) is seen at once by every process; parsed once per process and version. The version
     is the root's serial, the SHA-256 of the stored CRL, and the number and newest serial of the
-    seal certificates (rows that are only ever added, never changed)."""
-    version = session.connection().execute(_TRUST_VERSION).one_or_none()  # a plain row: no ORM step needed
+    seal certificates (rows that are only ever added, never changed). Plain rows only: a session
+    or a bare connection will do."""
+    connection = plain_connection(database)
+    version = connection.execute(_TRUST_VERSION).one_or_none()
     if version is None:
         raise CaMissing(_NO_CA)
     root_serial, crl_der, seal_count, newest = version
     key = (root_serial, hashlib.sha256(crl_der or b"").hexdigest(), seal_count, newest)
     store = _trust_stores.get(key)
     if store is None:
-        seals = session.scalars(select(Seal).order_by(Seal.id))
-        store = TrustStore(_ca_row(session).certificate, tuple(seal.certificate for seal in seals),
+        root = connection.scalar(select(SealCa.certificate_pem).limit(1))
+        seals = connection.scalars(select(Seal.certificate_pem).order_by(Seal.id))
+        store = TrustStore(_pem_certificate(root), tuple(_pem_certificate(pem) for pem in seals),
                            x509.load_der_x509_crl(crl_der) if crl_der is not None else None)
         if len(_trust_stores) >= _TRUST_STORES_KEPT:
             _trust_stores.clear()

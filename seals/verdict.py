@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any, ClassVar, Self
 
 
@@ -140,7 +141,10 @@ class CheckResult:
     @classmethod
     def of(cls, check: Enum, status: Status, code: str, **details: Any) -> Self:
         """A result whose messages come from `messages[code]` formatted with `details`; `check` is
-        one of this class's checks."""
+        one of this class's checks. A result without details is one of a few fixed values, made
+        once (results are immutable)."""
+        if not details:
+            return _fixed_result(cls, check, status, code)
         zh, en = cls.messages[code]
         return cls(check, status, code, zh.format(**details), en.format(**details))  # type: ignore[arg-type]
 
@@ -152,6 +156,13 @@ class CheckResult:
             "message_zh": self.message_zh,
             "message_en": self.message_en,
         }
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _fixed_result(cls: type[CheckResult], check: Enum, status: Status, code: str) -> CheckResult:
+    """`CheckResult.of` without details (a pure function of codes our own modules name)."""
+    zh, en = cls.messages[code]
+    return cls(check, status, code, zh.format(), en.format())  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

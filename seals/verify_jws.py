@@ -27,6 +27,7 @@ from catalog import bounded_json
 from core.base64url import b64url_decode
 from seals.ca import certificate_kid, utc_now
 from seals.ecdsa_raw import der_signature
+from seals.identity_memo import by_identity
 from seals.checks import (
     SIGNING_TIME_CLAIMED,
     SIGNING_TIME_VERIFICATION,
@@ -97,7 +98,7 @@ def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     if len(parts) != 3:
         raise _malformed("not a compact JWS (three dot-separated parts)")
     try:
-        header = _json_object(b64url_decode(parts[0]))
+        header = dict(_header(parts[0]))
         claims = _json_object(b64url_decode(parts[1]))
         signature = b64url_decode(parts[2])
     except ValueError as error:
@@ -130,6 +131,16 @@ def _signing_certificate(header: dict[str, Any], trust: TrustStore) -> x509.Cert
 
 
 @lru_cache(maxsize=64)
+def _header(encoded: str) -> dict[str, Any]:
+    """The protected header of its base64url text, read under the same limits as the payload: a
+    pure function of the text, and every document a seal signs has the same header (its chain in
+    `x5c`), so read once per process for the few seals in use. Shared: `_parse` hands out a copy of
+    its top level (callers may add or replace members); a header that cannot be read raises
+    `ValueError` again each time, never remembered."""
+    return _json_object(b64url_decode(encoded))
+
+
+@lru_cache(maxsize=64)
 def _x5c_certificate(entry: str) -> x509.Certificate:
     """The certificate of an `x5c` entry (parsed once per process for the few seals in use)."""
     return x509.load_der_x509_certificate(base64.b64decode(entry, validate=True))
@@ -156,8 +167,9 @@ def _check_signature(alg: str, certificate: x509.Certificate, signing_input: byt
 _remembered_parse = lru_cache(maxsize=16)(_parse)
 """`_parse` is a pure function of the token (a rejection is raised, never remembered)."""
 
-_remembered_signature = lru_cache(maxsize=16)(_check_signature)
-"""`_check_signature` is a pure function of its arguments: for `verify_jws(remember=True)`."""
+_remembered_signature = by_identity(lru_cache(maxsize=16)(_check_signature))
+"""`_check_signature` is a pure function of its arguments: for `verify_jws(remember=True)`, whose
+remembered parse hands out the same objects for the same token (so looked up by identity first)."""
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

@@ -400,7 +400,7 @@ def format_date_zh(day: date) -> str:
 def format_datetime_zh(moment: datetime) -> str:
     """Beijing time, e.g. 2026年11月21日 10:30."""
     local = moment.astimezone(BEIJING)
-    return f"{format_date_zh(local.date())} {local:%H:%M}"
+    return f"{format_date_zh(local)} {local.hour:02d}:{local.minute:02d}"  # not strftime: 7x slower, on every verdict
 
 
 def _statement(proof: Proof, data: Mapping[str, Any], holder: str, masked: str, as_of: datetime | None) -> str:

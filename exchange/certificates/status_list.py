@@ -223,12 +223,30 @@ def read_status_list(token: str, trust: TrustStore, *, now: datetime) -> StatusL
         raise StatusListError("status_list_invalid", f"status list signature does not verify ({failed})")
     if (verification.header or {}).get("typ") != STATUS_LIST_TYP:
         raise StatusListError("status_list_malformed", "not a status list credential (typ)")
-    status_list = StatusList.from_claims(verification.claims)
+    status_list = _read_list(token, verification.claims)
     exp = verification.claims.get("exp")
     if not isinstance(exp, int) or exp < now.timestamp():
         raise StatusListError("status_list_stale", "the status list is past its validity")
     return status_list
 
+
+
+def _read_list(token: str, claims: Mapping[str, Any]) -> StatusList:
+    """`StatusList.from_claims` of the verified `claims` of `token`: a pure function of the signed
+    text, so each published list is read once per process (its revocation reasons included), not
+    once per verification; a list that cannot be read is refused again each time, never remembered."""
+    status_list = _lists_read.get(token)
+    if status_list is None:
+        status_list = StatusList.from_claims(claims)
+        if len(_lists_read) >= _LISTS_KEPT:
+            _lists_read.clear()
+        _lists_read[token] = status_list
+    return status_list
+
+
+_LISTS_KEPT = 16
+_lists_read: dict[str, StatusList] = {}
+"""Signed status list (the token) -> the list it states."""
 
 
 def held_status_lists(tokens: Iterable[str]) -> StatusListSource:

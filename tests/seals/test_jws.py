@@ -26,6 +26,7 @@ from seals.ecdsa_raw import P256_ORDER, raw_signature
 from seals.jws import sign_jws
 from seals.keys import FileKeySigner
 from seals.registry import load_ca
+from seals.trust import TrustStore
 from seals.verdict import Check, Status
 from seals.verify_jws import verify_jws
 from tests.seals.conftest import Pki
@@ -152,6 +153,29 @@ def test_certificate_from_another_root_is_untrusted(pki: Pki) -> None:
     assert result.verdict.result(Check.INTEGRITY).status is Status.VALID
     assert result.verdict.result(Check.CHAIN).code == "untrusted_root"
     assert result.verdict.status is Status.INVALID
+
+
+def test_the_header_each_verification_hands_out_is_its_own(pki: Pki, token: str) -> None:
+    """A seal's header is read once per process: what one caller does with it never reaches the next."""
+    first = verify_jws(token, pki.trust())
+    first.header["typ"] = "changed"
+    first.header["x5c"] = []
+    again = verify_jws(token, pki.trust())
+    assert again.header["typ"] == "JWT" and len(again.header["x5c"]) == 2
+    assert again.verdict.status is Status.VALID
+
+
+def test_a_seal_trusted_under_its_root_is_untrusted_under_another(pki: Pki, token: str) -> None:
+    """The chain check is remembered per seal certificate and root (by identity): the same
+    certificate object, judged right after against another root, is untrusted."""
+    trusted = verify_jws(token, pki.trust()).verdict
+    assert trusted.result(Check.CHAIN).code == "chain_valid"
+    stranger = other_root_signer()
+    foreign_root = TrustStore(stranger.certificate_chain[1], (stranger.certificate_chain[0],))
+    verdict = verify_jws(token, foreign_root).verdict
+    assert verdict.result(Check.INTEGRITY).status is Status.VALID
+    assert verdict.result(Check.CHAIN).code == "untrusted_root"
+    assert verify_jws(token, pki.trust()).verdict.status is Status.VALID
 
 
 def test_substituted_x5c(pki: Pki, token: str) -> None:

@@ -233,7 +233,7 @@ def test_content_round_trips(issued: Issued) -> None:
 def test_a_status_list_verified_again_and_again_sees_a_revocation_and_a_revoked_seal_at_once(
     issued: Issued, pki: Pki, trust: TrustStore, status_list_token: str, revoked_list_token: str
 ) -> None:
-    """The list every verification reads is parsed and its signature checked once per process
+    """The list every verification reads is parsed, read and its signature checked once per process
     (keyed by the signed text): a revocation (a newly signed list) and a revoked list seal (a new
     CRL in the trust store) still count on the very next verification."""
     for _ in range(2):
