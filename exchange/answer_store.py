@@ -88,6 +88,13 @@ def stored_answer_row(session: Session, client_id: str, request_id: str) -> Answ
     return _find(session, client_id, request_id)
 
 
+def stored_answer_rows(session: Session, client_id: str, request_ids: list[str]) -> dict[str, AnsweredRequest]:
+    """`stored_answer_row` of several request ids of one client, in one query, by request id."""
+    rows = session.scalars(select(AnsweredRequest).where(AnsweredRequest.client_id == client_id,
+                                                         AnsweredRequest.request_id.in_(request_ids)))
+    return {row.request_id: row for row in rows}
+
+
 def replay_of(row: AnsweredRequest | None, box: RecordCipher, request_sha256: str, now: datetime) -> Replay | None:
     """`stored_answer` of a row read already."""
     if row is None:
@@ -115,8 +122,7 @@ def reserve_found(session: Session, row: AnsweredRequest | None, client_id: str,
     """`reserve`, given the row `stored_answer_row` read in this transaction (None: the id is new),
     so a request that checked for a stored answer does not read its row twice."""
     if row is None:
-        session.add(AnsweredRequest(client_id=client_id, request_id=request_id, request_sha256=request_sha256,
-                                    status=RequestStatus.PENDING, reserved_at=now, consent_id=consent_id))
+        session.add(new_reservation(client_id, request_id, request_sha256, now, consent_id))
         session.flush()
         return
     taken_over = session.execute(
@@ -126,6 +132,14 @@ def reserve_found(session: Session, row: AnsweredRequest | None, client_id: str,
         .values(reserved_at=now, consent_id=consent_id)).rowcount
     if taken_over != 1:
         raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly")
+
+
+def new_reservation(client_id: str, request_id: str, request_sha256: str, now: datetime,
+                    consent_id: str | None = None) -> AnsweredRequest:
+    """The row that reserves a new request id, for the caller to add (and flush, where a second
+    claimant's INSERT fails on the unique (client, request id))."""
+    return AnsweredRequest(client_id=client_id, request_id=request_id, request_sha256=request_sha256,
+                           status=RequestStatus.PENDING, reserved_at=now, consent_id=consent_id)
 
 
 def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str, now: datetime,
