@@ -45,8 +45,8 @@ from core.clock import Clock, utc_now
 from core.sqlite_writer import begin_write
 from exchange.access_log import (DEFAULT_ATTEMPTS, AccessEntry, ChainConflict, Outcome, Reason, append_accesses,
                                  record_access, record_decided_access, relax_sqlite_sync)
-from exchange.answer_store import (Replay, RequestIdConflict, complete, new_reservation, release, replay_of, reserve_found,
-                                   stored_answer_row, stored_answer_rows)
+from exchange.answer_store import (Replay, RequestIdConflict, complete_all, new_reservation, release, replay_of,
+                                   reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
 from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
 from exchange.errors import ExchangeError
@@ -282,8 +282,7 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
             continue
         request.entry = entry
         allowed.append(entry)
-    session.add_all(new)
-    session.flush()
+    reserve_new(session, new)
     append_accesses(session, allowed, write_ahead=True)
 
 
@@ -314,15 +313,15 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
         if answered:
             signer = active_signer(session, context.seal_settings, context.exchange_department)
+            bodies: dict[str, dict[str, Any]] = {}
             for request in answered:
                 assert request.pulled is not None
                 answer = _answer_document(context, request.envelope, request.matter, request.proof, request.pulled)
                 receipt = sign_receipt(signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(),
                                        request_document=request.document, answer=answer, consumer=consumer)
-                body: dict[str, Any] = {"answer": answer, "receipt": receipt}
-                complete(session, context.answers, client.client_id, request.envelope.request_id, body,
-                         context.clock())
-                request.outcome = PullResult(body=body, replayed=False)
+                bodies[request.envelope.request_id] = {"answer": answer, "receipt": receipt}
+                request.outcome = PullResult(body=bodies[request.envelope.request_id], replayed=False)
+            complete_all(session, context.answers, client.client_id, bodies, context.clock())
         for request in released:
             release(session, client.client_id, request.envelope.request_id)
         for request in requests:

@@ -264,6 +264,10 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
     def settle(session: Session, outcomes: list[PullResult | PullRefused]) -> None:
         """In the transaction that stores the answers: the items they settle, and the commitments."""
         settled, fallbacks = [], []
+        ids = [item.id for item in pulls] + [item.id for item, _offer, _fallback in commitments]
+        # held here, the rows stay in the session's identity map: session.get below reads none again
+        held = session.scalars(select(ApplicationItem).where(ApplicationItem.id.in_(ids))).all()
+        assert len(held) == len(set(ids))
         for item, envelope, outcome in zip(pulls, envelopes, outcomes):
             pulled = pulled_from(ctx, envelope, outcome)
             offer = _offer(loaded, item)
