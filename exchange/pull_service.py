@@ -201,6 +201,9 @@ class _Request:
     document: dict[str, Any]
     sha256: str
     entry: AccessEntry
+    """What the log records of it, before the basis of the access is known."""
+    allowed: AccessEntry | None = None
+    """The entry of the allowed access, with its basis, once claimed."""
     outcome: PullResult | PullRefused | None = None
     logged: AccessEntry | None = None
     """The entry the `store-answers` step logs for it (a refusal, a replay or a failure)."""
@@ -208,7 +211,7 @@ class _Request:
 
     def refused(self, refused: PullRefused, outcome: Outcome) -> None:
         self.outcome = refused
-        self.logged = replace(self.entry, outcome=outcome, reason=refused.reason)
+        self.logged = replace(self.allowed or self.entry, outcome=outcome, reason=refused.reason)
 
     def replayed(self, stored: Replay) -> None:
         self.outcome = PullResult(body=stored.body, replayed=True)
@@ -238,7 +241,7 @@ def _claim_all(context: PullContext, client: AuthenticatedClient, requests: list
         if attempt:
             time.sleep(random.uniform(0, 0.01 * 2**attempt))
         for request in requests:
-            request.outcome = request.logged = None
+            request.outcome = request.logged = request.allowed = None
         try:
             with context.sessions.begin() as session:
                 session.info["step"] = "claim-request-ids"
@@ -280,7 +283,7 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
         except PullRefused as refused:
             request.refused(refused, Outcome.DENIED)
             continue
-        request.entry = entry
+        request.allowed = entry
         allowed.append(entry)
     reserve_new(session, new)
     append_accesses(session, allowed, write_ahead=True)
@@ -328,7 +331,8 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
             outcomes[request.index] = request.outcome
         if alongside is not None:
             alongside(session, [outcome for outcome in outcomes if outcome is not None])
-        append_accesses(session, [request.logged for request in requests if request.logged is not None])  # last: the chain lock
+        # last: the chain lock is held from here to the commit
+        append_accesses(session, [request.logged for request in requests if request.logged is not None])
 
 
 def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entry: AccessEntry, request_sha256: str,
