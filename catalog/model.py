@@ -445,8 +445,12 @@ class Catalog:
 
     def content_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of `to_document()`: sorted keys, no
-        whitespace, UTF-8 without escaping. Entry order counts; YAML layout and comments do not."""
-        return canonical_sha256(self.to_document())
+        whitespace, UTF-8 without escaping. Entry order counts; YAML layout and comments do not.
+        Computed once per catalog (it is immutable)."""
+        known = self.__dict__.get("_content_hash")
+        if known is None:
+            known = self.__dict__["_content_hash"] = canonical_sha256(self.to_document())
+        return known
 
 
 _SECTIONS: dict[str, type] = {"departments": Department, "proofs": Proof, "matters": Matter, "city": CityConstant,

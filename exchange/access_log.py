@@ -25,7 +25,7 @@ import hashlib
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -247,20 +247,35 @@ def append_access(session: Session, entry: AccessEntry, *, now: datetime | None 
     the database's write-ahead log up to itself, this entry included. This halves the time the
     chain lock is held through a commit. See docs/access-log.md, "Durability".
     """
-    clean = _validated(entry)
+    [record] = append_accesses(session, [entry], now=now, write_ahead=write_ahead)
+    return record
+
+
+def append_accesses(session: Session, entries: Sequence[AccessEntry], *, now: datetime | None = None,
+                    write_ahead: bool = False) -> list[AccessRecord]:
+    """`append_access` of several entries, one after the other in the chain: the chain lock is
+    taken and the head read once, and the entries go in with one INSERT. Nothing for no entries."""
+    if not entries:
+        return []
+    clean = [_validated(entry) for entry in entries]
     _lock_chain(session, write_ahead=write_ahead)
     head = chain_head(session)
-    seq = head.seq + 1 if head else 1
+    seq = head.seq if head else 0
     prev_hash = head.entry_hash if head else GENESIS_HASH
     at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    values = {**asdict(clean), "outcome": clean.outcome.value}
-    row = {"seq": seq, "recorded_at": at, "prev_hash": prev_hash, "entry_hash": entry_hash(prev_hash, seq, at, values),
-           **values}
-    try:  # a plain INSERT on the session's connection: the ORM's unit of work adds nothing for one row
-        session.connection().execute(_INSERT_ENTRY, row)
+    rows = []
+    for entry in clean:
+        seq += 1
+        values = {**asdict(entry), "outcome": entry.outcome.value}
+        row = {"seq": seq, "recorded_at": at, "prev_hash": prev_hash,
+               "entry_hash": entry_hash(prev_hash, seq, at, values), **values}
+        rows.append(row)
+        prev_hash = row["entry_hash"]
+    try:  # a plain INSERT on the session's connection: the ORM's unit of work adds nothing for these rows
+        session.connection().execute(_INSERT_ENTRY, rows)
     except IntegrityError as error:
-        raise ChainConflict(f"access log entry {seq} was appended concurrently") from error
-    return AccessRecord(**row)
+        raise ChainConflict(f"access log entries {rows[0]['seq']}-{seq} were appended concurrently") from error
+    return [AccessRecord(**row) for row in rows]
 
 
 _INSERT_ENTRY = AccessRecord.__table__.insert()
@@ -314,7 +329,7 @@ def record_decided_access(
         try:
             with sessions.begin() as session:
                 if write_ahead:
-                    _relax_sqlite_sync(session)  # before the transaction's first write
+                    relax_sqlite_sync(session)  # before the transaction's first write
                 begin_write(session)
                 record = append_access(session, decide(session), now=now, write_ahead=write_ahead)
                 return ChainHead(record.seq, record.entry_hash)
@@ -524,7 +539,7 @@ def _lock_chain(session: Session, *, write_ahead: bool = False) -> None:
                             {"key": CHAIN_LOCK_KEY})
         else:
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    elif dialect == "sqlite":  # write_ahead: see `_relax_sqlite_sync`, called before the transaction wrote
+    elif dialect == "sqlite":  # write_ahead: see `relax_sqlite_sync`, called before the transaction wrote
         # A write that changes nothing still starts a write transaction: SQLite's one writer lock.
         session.execute(text("UPDATE access_log SET seq = seq WHERE 0 = 1"))
 
@@ -535,10 +550,12 @@ _SQLITE_WAL_LEVEL = "mianzheng.access_log.wal_synchronous"
 """Per connection: its own `synchronous` level if it is in WAL mode, else None (read once)."""
 
 
-def _relax_sqlite_sync(session: Session) -> None:
+def relax_sqlite_sync(session: Session) -> None:
     """This transaction's commit without fsync (`synchronous=NORMAL`), in WAL mode only: there a
     commit so made survives the process, and the next commit with full sync makes it durable.
-    The connection's level is restored when it goes back to the pool."""
+    Call it before the transaction begins (SQLite refuses it inside one); only for a transaction
+    whose entries are `write_ahead` (see `append_access`). The connection's level is restored
+    when it goes back to the pool."""
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         return

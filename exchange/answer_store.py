@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, bindparam, delete, select, update
+from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column
 
@@ -88,6 +88,13 @@ def stored_answer_row(session: Session, client_id: str, request_id: str) -> Answ
     return _find(session, client_id, request_id)
 
 
+def stored_answer_rows(session: Session, client_id: str, request_ids: list[str]) -> dict[str, AnsweredRequest]:
+    """`stored_answer_row` of several request ids of one client, in one query, by request id."""
+    rows = session.scalars(select(AnsweredRequest).where(AnsweredRequest.client_id == client_id,
+                                                         AnsweredRequest.request_id.in_(request_ids)))
+    return {row.request_id: row for row in rows}
+
+
 def replay_of(row: AnsweredRequest | None, box: RecordCipher, request_sha256: str, now: datetime) -> Replay | None:
     """`stored_answer` of a row read already."""
     if row is None:
@@ -115,9 +122,7 @@ def reserve_found(session: Session, row: AnsweredRequest | None, client_id: str,
     """`reserve`, given the row `stored_answer_row` read in this transaction (None: the id is new),
     so a request that checked for a stored answer does not read its row twice."""
     if row is None:
-        session.add(AnsweredRequest(client_id=client_id, request_id=request_id, request_sha256=request_sha256,
-                                    status=RequestStatus.PENDING, reserved_at=now, consent_id=consent_id))
-        session.flush()
+        reserve_new(session, [new_reservation(client_id, request_id, request_sha256, now, consent_id)])
         return
     taken_over = session.execute(
         update(AnsweredRequest).where(AnsweredRequest.id == row.id, AnsweredRequest.status == RequestStatus.PENDING,
@@ -126,6 +131,20 @@ def reserve_found(session: Session, row: AnsweredRequest | None, client_id: str,
         .values(reserved_at=now, consent_id=consent_id)).rowcount
     if taken_over != 1:
         raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly")
+
+
+def new_reservation(client_id: str, request_id: str, request_sha256: str, now: datetime,
+                    consent_id: str | None = None) -> dict[str, Any]:
+    """The values of the row that reserves a new request id, for `reserve_new`."""
+    return {"client_id": client_id, "request_id": request_id, "request_sha256": request_sha256,
+            "status": RequestStatus.PENDING.value, "reserved_at": now, "consent_id": consent_id}
+
+
+def reserve_new(session: Session, reservations: list[dict[str, Any]]) -> None:
+    """Insert the rows (`new_reservation`) that reserve new request ids, in one statement; a
+    second claimant's INSERT fails on the unique (client, request id) with `IntegrityError`."""
+    if reservations:
+        session.execute(insert(AnsweredRequest), reservations)
 
 
 def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str, now: datetime,
@@ -141,11 +160,20 @@ def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str,
 def complete(session: Session, box: RecordCipher, client_id: str, request_id: str, body: dict[str, Any],
              now: datetime) -> None:
     """Store the answer of a reserved request (one UPDATE: the row is not read again)."""
-    sealed = box.seal(body, answer_bound_to(client_id, request_id))
-    completed = session.connection().execute(_COMPLETE, {
-        "of_client": client_id, "of_request": request_id, "status": RequestStatus.COMPLETED.value,
-        "answer_key_id": sealed.key_id, "answer_sealed": sealed.blob, "completed_at": now}).rowcount
-    assert completed == 1, "complete() needs the reservation made by claim()"
+    complete_all(session, box, client_id, {request_id: body}, now)
+
+
+def complete_all(session: Session, box: RecordCipher, client_id: str, bodies: dict[str, dict[str, Any]],
+                 now: datetime) -> None:
+    """`complete` for the answers of several reserved requests of one client, by request id (one
+    UPDATE statement, executed for each)."""
+    parameters = []
+    for request_id, body in bodies.items():
+        sealed = box.seal(body, answer_bound_to(client_id, request_id))
+        parameters.append({"of_client": client_id, "of_request": request_id, "status": RequestStatus.COMPLETED.value,
+                           "answer_key_id": sealed.key_id, "answer_sealed": sealed.blob, "completed_at": now})
+    completed = session.connection().execute(_COMPLETE, parameters).rowcount
+    assert completed == len(parameters), "complete() needs the reservation made by claim()"
 
 
 _REQUESTS = AnsweredRequest.__table__

@@ -9,27 +9,32 @@
 3. applies the sharing rules, deny by default (this consumer department, this matter, this
    proof) and the matter's consent rule (a valid consent of the citizen, or the legal basis
    when the catalog says the matter needs none);
-4. claims the request id and logs the access in one commit (step `claim-request-id`, together
-   with steps 2 and 3) before the source department is asked, pulls the record, keeps only the
-   fields the matter may receive, signs a receipt with the exchange's seal and stores the answer
-   (step `store-answer`, a durable commit: docs/access-log.md, "Durability");
+4. claims the request id and logs the access in one commit (step `claim-request-ids`, together
+   with steps 2 and 3; write-ahead) before the source department is asked, pulls the record,
+   keeps only the fields the matter may receive, signs a receipt with the exchange's seal and
+   stores the answer (step `store-answers`, a durable commit: docs/access-log.md, "Durability");
 5. records every refusal in the access log with its reason code: denied or failed.
 
 A refused or failed request raises `PullRefused` after it has been logged; its reservation
 of the request id is released so the client may try again with the same id. Refusals before
 the use case (authentication, scope, a malformed body) are logged by the HTTP edge.
+`answer_requests` answers several requests of one client (an application's pulls) in the same
+two steps, each request authorised and logged on its own.
 """
 
 from __future__ import annotations
 
+import random
 import re
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.canonical import canonical_sha256
@@ -37,9 +42,11 @@ from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, Matter, Proof, Subject
 from core.clock import Clock, utc_now
-from exchange.access_log import AccessEntry, Outcome, record_access, record_decided_access
-from exchange.answer_store import (Replay, RequestIdConflict, complete, release, replay_of, reserve_found,
-                                   stored_answer_row)
+from core.sqlite_writer import begin_write
+from exchange.access_log import (DEFAULT_ATTEMPTS, AccessEntry, ChainConflict, Outcome, Reason, append_accesses,
+                                 record_access, record_decided_access, relax_sqlite_sync)
+from exchange.answer_store import (Replay, RequestIdConflict, complete_all, new_reservation, release, replay_of,
+                                   reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
 from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
 from exchange.errors import ExchangeError
@@ -54,6 +61,8 @@ from seals.settings import SealSettings
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 RETRY_AFTER_SOURCE_ERROR = 60
+SOURCE_QUERY_WORKERS = 8
+"""The sources of one batch of requests (`answer_requests`) are asked on up to this many threads."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,10 @@ class PullRefused(ExchangeError):
     """
 
     def __init__(self, kind: str, detail: str, *, field: str | None = None, retry_after: int | None = None,
-                 reason: str | None = None) -> None:
+                 reason: str | None = None, outcome: Outcome = Outcome.DENIED) -> None:
         super().__init__(detail)
+        self.outcome = outcome
+        """How the access log records it: denied by the exchange, or failed / allowed at the source."""
         self.kind = kind
         self.detail = detail
         self.field = field
@@ -135,29 +146,193 @@ class _Subject:
 
 
 def answer_request(context: PullContext, client: AuthenticatedClient, envelope: Envelope) -> PullResult:
-    """Answer one exchange request (see the module docstring)."""
+    """Answer one exchange request (see the module docstring); `PullRefused` when refused."""
+    [outcome] = answer_requests(context, client, [envelope])
+    if isinstance(outcome, PullRefused):
+        raise outcome
+    return outcome
+
+
+def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes: Sequence[Envelope], *,
+                    alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None = None,
+                    ) -> list[PullResult | PullRefused]:
+    """Answer several requests of one client (a case's proofs) as one unit of work: each is
+    checked, authorised, logged and answered as `answer_request` does it alone, in two steps for
+    all of them instead of two for each.
+
+    Step `claim-request-ids`: every request id is looked up (one query), each request authorised
+    on its own, the allowed ones reserved and logged (one chain lock, one INSERT), committed
+    (write-ahead) before any source is asked. Then the sources are asked, in parallel. Step
+    `store-answers` (a durable commit): the answers are signed and stored, failed reservations
+    released, and the refusals, replays and failures logged, each request its own entry; with
+    `alongside(session, outcomes)` in the same transaction, so what the caller makes of the
+    outcomes is stored together with them or not at all.
+
+    Returns, per envelope in order, its `PullResult` or its `PullRefused` (logged; not raised).
+    """
+    outcomes: list[PullResult | PullRefused | None] = [None] * len(envelopes)
+    requests: list[_Request] = []
+    for index, envelope in enumerate(envelopes):
+        try:
+            requests.append(_Request(index, envelope, *_checked(context, client, envelope)))
+        except PullRefused as invalid:  # refused before the use case reads anything, as the HTTP edge logs it
+            outcomes[index] = invalid
+    if requests:
+        _claim_all(context, client, requests)
+        claimed = [request for request in requests if request.outcome is None]
+        for request, pulled in zip(claimed, _query_all(context.sources, claimed)):
+            if isinstance(pulled, PullRefused):
+                request.refused(pulled, pulled.outcome)
+            else:
+                request.pulled = pulled
+        _store_all(context, client, requests, outcomes, alongside)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+@dataclass
+class _Request:
+    """One request of a batch as it goes: checked, then claimed, replayed or refused, then answered."""
+
+    index: int
+    envelope: Envelope
+    matter: Matter
+    proof: Proof
+    subject: _Subject
+    document: dict[str, Any]
+    sha256: str
+    entry: AccessEntry
+    """What the log records of it, before the basis of the access is known."""
+    allowed: AccessEntry | None = None
+    """The entry of the allowed access, with its basis, once claimed."""
+    outcome: PullResult | PullRefused | None = None
+    logged: AccessEntry | None = None
+    """The entry the `store-answers` step logs for it (a refusal, a replay or a failure)."""
+    pulled: SourceAnswer | None = None
+
+    def refused(self, refused: PullRefused, outcome: Outcome) -> None:
+        self.outcome = refused
+        self.logged = replace(self.allowed or self.entry, outcome=outcome, reason=refused.reason)
+
+    def replayed(self, stored: Replay) -> None:
+        self.outcome = PullResult(body=stored.body, replayed=True)
+        self.logged = replace(self.entry, reason="replayed", consent_id=stored.consent_id)
+
+
+def _checked(context: PullContext, client: AuthenticatedClient, envelope: Envelope) -> tuple[
+        Matter, Proof, _Subject, dict[str, Any], str, AccessEntry]:
+    """What a request is, checked against the live catalog: `PullRefused` (invalid-request) if it cannot be."""
     matter, proof = _matter_and_proof(context.catalog, envelope)
     subject = _subject(context, proof, envelope)
-    request_document = _request_document(client, envelope, subject)
-    request_sha256 = canonical_sha256(request_document)
+    document = _request_document(client, envelope, subject)
     entry = AccessEntry(
         outcome=Outcome.ALLOWED, request_id=envelope.request_id, client_id=client.client_id,
         consumer_department=client.department_code, caseworker_id=envelope.caseworker_id,
         case_number=envelope.case_number, matter=matter.code, proof=proof.code, subject_key=subject.key,
         purpose=envelope.purpose,
     )
+    return matter, proof, subject, document, canonical_sha256(document), entry
+
+
+def _claim_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request]) -> None:
+    """Step `claim-request-ids` (see `answer_requests`); retried when it loses a race. A request
+    refused or replayed here keeps its outcome; the others are claimed and logged."""
+    last_error: Exception | None = None
+    for attempt in range(DEFAULT_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        for request in requests:
+            request.outcome = request.logged = request.allowed = None
+        try:
+            with context.sessions.begin() as session:
+                session.info["step"] = "claim-request-ids"
+                relax_sqlite_sync(session)
+                begin_write(session)
+                _claim_in(session, context, client, requests)
+            return
+        except (ChainConflict, OperationalError, IntegrityError) as error:  # IntegrityError: an id claimed meanwhile
+            last_error = error
+    raise ChainConflict(f"could not claim the request ids in {DEFAULT_ATTEMPTS} attempts") from last_error
+
+
+def _claim_in(session: Session, context: PullContext, client: AuthenticatedClient, requests: list[_Request]) -> None:
     now = context.clock()
+    rows = stored_answer_rows(session, client.client_id, [request.envelope.request_id for request in requests])
+    new, allowed = [], []
+    for request in requests:
+        row = rows.get(request.envelope.request_id)
+        try:
+            stored = replay_of(row, context.answers, request.sha256, now)
+            if stored is not None:
+                still_consented(session, stored, now)
+                request.replayed(stored)
+                continue
+            if not context.catalog.may_request(client.department_code, request.matter.code, request.proof.code):
+                raise PullRefused("forbidden-by-policy", f"the catalog does not let {client.department_code} ask "
+                                  f"for {request.proof.code} in {request.matter.code}")
+            entry = with_basis(session, request.entry, request.matter, request.proof.code, client,
+                               request.envelope.consent_id, request.envelope.legal_basis, now)
+            if row is None:
+                new.append(new_reservation(client.client_id, request.envelope.request_id, request.sha256, now,
+                                           entry.consent_id))
+            else:
+                reserve_found(session, row, client.client_id, request.envelope.request_id, request.sha256, now,
+                              entry.consent_id)
+        except RequestIdConflict as conflict:
+            request.refused(PullRefused("conflict", str(conflict), retry_after=5), Outcome.DENIED)
+            continue
+        except PullRefused as refused:
+            request.refused(refused, Outcome.DENIED)
+            continue
+        request.allowed = entry
+        allowed.append(entry)
+    reserve_new(session, new)
+    append_accesses(session, allowed, write_ahead=True)
 
-    def authorise(session: Session) -> AccessEntry:
-        if not context.catalog.may_request(client.department_code, matter.code, proof.code):
-            raise PullRefused("forbidden-by-policy",
-                              f"the catalog does not let {client.department_code} ask for {proof.code} in {matter.code}")
-        return with_basis(session, entry, matter, proof.code, client, envelope.consent_id, envelope.legal_basis, now)
 
-    claimed = claim_or_replay(context.sessions, context.answers, entry, request_sha256, now, authorise)
-    if isinstance(claimed, PullResult):
-        return claimed
-    return _pull_and_answer(context, client, envelope, matter, proof, subject, claimed, request_document)
+def _query_all(sources: SourceDirectory, requests: list[_Request]) -> list[SourceAnswer | PullRefused]:
+    """Ask the sources for the claimed requests, in parallel; each its record or its refusal."""
+    def ask(request: _Request) -> SourceAnswer | PullRefused:
+        try:
+            return sources.query(request.proof.code, request.subject.query_id, request.envelope.subject_name,
+                                 matter=request.matter.code)
+        except SourceError as error:
+            return source_refusal(error)
+
+    if len(requests) <= 1:
+        return [ask(request) for request in requests]
+    with ThreadPoolExecutor(max_workers=min(SOURCE_QUERY_WORKERS, len(requests)),
+                            thread_name_prefix="source-query") as pool:
+        return list(pool.map(ask, requests))
+
+
+def _store_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request],
+               outcomes: list[PullResult | PullRefused | None],
+               alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None) -> None:
+    """Step `store-answers` (see `answer_requests`): fills in `outcomes`."""
+    answered = [request for request in requests if request.outcome is None]
+    released = [request for request in requests if request.logged is not None and request.logged.reason in
+                (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE)]
+    consumer = {"client_id": client.client_id, "department": client.department_code}
+    with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
+        if answered:
+            signer = active_signer(session, context.seal_settings, context.exchange_department)
+            bodies: dict[str, dict[str, Any]] = {}
+            for request in answered:
+                assert request.pulled is not None
+                answer = _answer_document(context, request.envelope, request.matter, request.proof, request.pulled)
+                receipt = sign_receipt(signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(),
+                                       request_document=request.document, answer=answer, consumer=consumer)
+                bodies[request.envelope.request_id] = {"answer": answer, "receipt": receipt}
+                request.outcome = PullResult(body=bodies[request.envelope.request_id], replayed=False)
+            complete_all(session, context.answers, client.client_id, bodies, context.clock())
+        for request in released:
+            release(session, client.client_id, request.envelope.request_id)
+        for request in requests:
+            outcomes[request.index] = request.outcome
+        if alongside is not None:
+            alongside(session, [outcome for outcome in outcomes if outcome is not None])
+        # last: the chain lock is held from here to the commit
+        append_accesses(session, [request.logged for request in requests if request.logged is not None])
 
 
 def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entry: AccessEntry, request_sha256: str,
@@ -292,16 +467,11 @@ def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code:
     return replace(entry, consent_id=consent.id)
 
 
-def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope: Envelope, matter: Matter,
-                     proof: Proof, subject: _Subject, entry: AccessEntry,
-                     request_document: dict[str, Any]) -> PullResult:
-    def released(session: Session) -> None:
-        release(session, client.client_id, envelope.request_id)
-
-    pulled = query_logged(context.sessions, context.sources, entry, proof.code, subject.query_id,
-                          envelope.subject_name, alongside=released)
+def _answer_document(context: PullContext, envelope: Envelope, matter: Matter, proof: Proof,
+                     pulled: SourceAnswer) -> dict[str, Any]:
+    """The answer a receipt signs: the source's record cut to the fields the matter may receive."""
     department = context.catalog.departments[proof.department]
-    answer = {
+    return {
         "request_id": envelope.request_id,
         "matter": matter.code,
         "proof": proof.code,
@@ -311,14 +481,6 @@ def _pull_and_answer(context: PullContext, client: AuthenticatedClient, envelope
         "answered_at": context.clock().isoformat(),
         "data": {name: pulled.record[name] for name in matter.fields_for(proof.code)},
     }
-    with context.uow.step("store-answer") as session:  # signing takes microseconds: no need for a step of its own
-        signer = active_signer(session, context.seal_settings, context.exchange_department)
-        receipt = sign_receipt(
-            signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(), request_document=request_document,
-            answer=answer, consumer={"client_id": client.client_id, "department": client.department_code})
-        body: dict[str, Any] = {"answer": answer, "receipt": receipt}
-        complete(session, context.answers, client.client_id, envelope.request_id, body, context.clock())
-    return PullResult(body=body, replayed=False)
 
 
 def pull_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entry: AccessEntry, proof_code: str,
@@ -340,15 +502,18 @@ def query_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entr
     nothing) or source-unavailable (failed, with Retry-After)."""
     try:
         return sources.query(proof_code, query_id, name, matter=entry.matter)
-    except SubjectNotFound as missing:
-        raise refuse(sessions, entry, Outcome.ALLOWED, "subject-not-found", str(missing),
-                      alongside=alongside) from None
-    except SourceUnavailable as down:
-        raise refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(down),
-                      retry_after=down.retry_after_seconds, alongside=alongside) from None
-    except SourceError as broken:
-        raise refuse(sessions, entry, Outcome.FAILED, "source-unavailable", str(broken),
-                      retry_after=RETRY_AFTER_SOURCE_ERROR, alongside=alongside) from None
+    except SourceError as error:
+        refused = source_refusal(error)
+        raise _logged(sessions, replace(entry, outcome=refused.outcome), refused, alongside=alongside) from None
+
+
+def source_refusal(error: SourceError) -> PullRefused:
+    """What a source's error makes of a request: subject-not-found (an allowed access that found
+    nothing) or source-unavailable (failed, with Retry-After); `outcome` is what the log records."""
+    if isinstance(error, SubjectNotFound):
+        return PullRefused("subject-not-found", str(error), outcome=Outcome.ALLOWED)
+    retry_after = error.retry_after_seconds if isinstance(error, SourceUnavailable) else RETRY_AFTER_SOURCE_ERROR
+    return PullRefused("source-unavailable", str(error), retry_after=retry_after, outcome=Outcome.FAILED)
 
 
 def refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,

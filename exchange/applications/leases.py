@@ -3,9 +3,11 @@
 A lease names its holder (`new_holder()`: host, process and a random part, so two threads of one
 process are two holders too). `claim_lease` is one compare-and-set UPDATE, atomic on SQLite and
 PostgreSQL alike: it takes the row only if nobody holds it or the holder's lease ran out (a process
-that died). The holder renews it each round (`renew_lease`, which also tells it whether it still
-holds the row) and releases it when done (`release_lease`); both touch the row only while the lease
-is still theirs, so a holder whose lease ran out and was taken over never clears the new holder's.
+that died). The holder renews it (`renew_lease`, which also tells it whether it still holds the
+row) once `RENEW_AFTER` has passed since it last claimed or renewed it (until then the lease cannot
+have run out, so nobody else can hold the row), and releases it when done (`release_lease`); both
+touch the row only while the lease is still theirs, so a holder whose lease ran out and was taken
+over never clears the new holder's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from exchange.applications.context import LEASE, HandlingContext
+
+RENEW_AFTER = LEASE / 4
+"""How long after claiming or renewing a lease its holder renews it (well before it runs out)."""
 
 
 def new_holder() -> str:

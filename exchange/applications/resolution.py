@@ -2,9 +2,10 @@
 
 Each round plans the matter's proofs whose condition (`when`) can now be decided (a condition
 that reads another proof waits for it), then resolves every due item by its mode in this
-matter: data sharing, online issue and e-license proofs are pulled through the exchange (in
-parallel, each an ordinary exchange request under the same policy, consent and logging, with a
-request id derived from the item so a repeat never pulls twice); abolished proofs are skipped;
+matter: data sharing, online issue and e-license proofs are pulled through the exchange (one
+batch of ordinary exchange requests, each under the same policy, consent and logging and with
+its own access-log entry, with a request id derived from the item so a repeat never pulls twice;
+the sources asked in parallel); abolished proofs are skipped;
 commitment proofs take the applicant's offered commitment; investigation proofs become a task
 of their department. A source that cannot answer leaves its item waiting, to be retried (or,
 where the matter allows it and the applicant has offered one, replaced by a commitment).
@@ -16,27 +17,27 @@ so two processes never resolve it at once and a process that dies leaves it to t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from catalog.model import Matter, MatterProof, Mode
 from catalog.expression_names import expression_reads
 from exchange.applications.commitments import CommitmentOffer, seal_commitment
 from exchange.applications.counter_consents import end_consents_when_done
-from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
+from exchange.applications.context import HandlingContext, acting_client
 from exchange.applications.decision import decide
 from exchange.applications.evaluation import Binding, Known
-from exchange.applications.leases import claim_lease, new_holder, release_lease, renew_lease
+from exchange.applications.leases import RENEW_AFTER, claim_lease, new_holder, release_in, release_lease, renew_lease
 from exchange.applications.parties import Parties, Party, parties_for_scope
 from exchange.applications.records import (
     Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
 )
 from exchange.applications.verifiability import verifiable
 from exchange.clients import AuthenticatedClient, ClientRevoked
-from exchange.pull_service import Envelope, PullRefused, answer_request
+from exchange.pull_service import Envelope, PullRefused, PullResult, answer_request, answer_requests
 from exchange.receipts import receipt_id
 from exchange.record_ids import new_record_id
 from exchange.subjects import subject_key
@@ -90,12 +91,16 @@ def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
     """Resolve what can be resolved now and decide if nothing blocks; False if another process
     holds the application's lease."""
     holder = new_holder()
+    renewed = ctx.now()  # the lease runs until LEASE after this, at the least
     if not claim_lease(ctx, Application, application_id, holder, status=ApplicationStatus.RESOLVING.value):
         return False
+    concluded = False
     try:
         while True:
-            if not renew_lease(ctx, Application, application_id, holder):
-                return True  # the lease ran out and another process took the application over
+            if ctx.now() - renewed >= RENEW_AFTER:  # before, nobody can have taken the lease over
+                renewed = ctx.now()
+                if not renew_lease(ctx, Application, application_id, holder):
+                    return True  # the lease ran out and another process took the application over
             loaded = load(ctx, application_id)
             matter = ctx.catalog.matters[loaded.application.matter]
             planned = _plan(ctx, loaded, matter)
@@ -105,9 +110,11 @@ def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
             if not due and not planned:
                 break
             _resolve(ctx, loaded, matter, due)
-        _conclude(ctx, load(ctx, application_id), matter)
+        _conclude(ctx, load(ctx, application_id), matter, holder)
+        concluded = True
     finally:
-        release_lease(ctx, Application, application_id, holder)
+        if not concluded:
+            release_lease(ctx, Application, application_id, holder)
     return True
 
 
@@ -225,7 +232,10 @@ def _due(ctx: HandlingContext, loaded: Loaded) -> list[ApplicationItem]:
 
 
 def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence[ApplicationItem]) -> None:
-    """Resolve the due items: pulls run in parallel while the offered commitments are sealed."""
+    """Resolve the due items. The pulls are one batch of exchange requests (`answer_requests`: one
+    step claims and logs them all, the sources are asked in parallel), and the step that stores
+    their answers also stores the items they settle and seals the offered commitments, so an
+    answer is never stored without its item, nor an item without its answer."""
     pulls: list[ApplicationItem] = []
     commitments: list[tuple[ApplicationItem, CommitmentOffer, bool]] = []
     for item in due:
@@ -246,73 +256,91 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
     except ClientRevoked:
         _record_pulls(ctx, [(item, Pulled(ItemState.DENIED, detail=CLIENT_REVOKED_ZH)) for item in pulls])
         pulls = []
-        client = None
-    with ThreadPoolExecutor(max_workers=max(1, min(PULL_WORKERS, len(pulls))), thread_name_prefix="pull") as pool:
-        running = {pool.submit(_pull, ctx, client, loaded, matter, item): item for item in pulls}
+    if not pulls:
         _commit(ctx, loaded, matter, commitments)
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            settled, fallbacks = [], []
-            for future in done:
-                item, pulled = running.pop(future), future.result()
-                offer = _offer(loaded, item)
-                if pulled.state is ItemState.WAITING and offer is not None and matter.entry(item.proof).commitment_fallback:
-                    fallbacks.append((item, offer, True))
-                else:
-                    settled.append((item, pulled))
-            _commit(ctx, loaded, matter, fallbacks)
-            _record_pulls(ctx, settled)
+        return
+    envelopes = [_envelope(loaded, matter, item) for item in pulls]
+
+    def settle(session: Session, outcomes: list[PullResult | PullRefused]) -> None:
+        """In the transaction that stores the answers: the items they settle, and the commitments."""
+        settled, fallbacks = [], []
+        ids = [item.id for item in pulls] + [item.id for item, _offer, _fallback in commitments]
+        # held here, the rows stay in the session's identity map: session.get below reads none again
+        held = session.scalars(select(ApplicationItem).where(ApplicationItem.id.in_(ids))).all()
+        assert len(held) == len(set(ids))
+        for item, envelope, outcome in zip(pulls, envelopes, outcomes):
+            pulled = pulled_from(ctx, envelope, outcome)
+            offer = _offer(loaded, item)
+            if pulled.state is ItemState.WAITING and offer is not None and matter.entry(item.proof).commitment_fallback:
+                fallbacks.append((item, offer, True))
+            else:
+                settled.append((item, pulled))
+        _seal_commitments(ctx, session, loaded, matter, [*commitments, *fallbacks])
+        _store_pulls(ctx, session, settled)
+
+    answer_requests(ctx.pull, client, envelopes, alongside=settle)
 
 
-def _pull(ctx: HandlingContext, client: AuthenticatedClient, loaded: Loaded, matter: Matter,
-          item: ApplicationItem) -> Pulled:
+def _envelope(loaded: Loaded, matter: Matter, item: ApplicationItem) -> Envelope:
+    """The exchange request of an item's pull; its request id is the item's, so a repeat never pulls twice."""
     application = loaded.application
     party = loaded.parties.get(item.party)
-    envelope = Envelope(
+    return Envelope(
         request_id=f"app:{application.id}:{item.id}", caseworker_id=application.caseworker_id,
         case_number=application.case_number, matter=matter.code, proof=item.proof,
         purpose=f"办理{matter.name_zh}（案件号 {application.case_number}）", subject_name=party.name,
         subject_id_number=party.id_number, subject_uscc=party.uscc, consent_id=party.consent_id,
     )
-    return pull_proof(ctx, client, envelope)
 
 
 def pull_proof(ctx: HandlingContext, client: AuthenticatedClient, envelope: Envelope) -> Pulled:
-    """One ordinary exchange request; a refusal is the state it leaves the proof in: not found,
-    waiting (the source cannot answer now, or the same request is in flight) or denied."""
+    """One ordinary exchange request, as `pulled_from` makes of it."""
     try:
-        result = answer_request(ctx.pull, client, envelope)
+        return pulled_from(ctx, envelope, answer_request(ctx.pull, client, envelope))
     except PullRefused as refused:
-        if refused.kind == "subject-not-found":
+        return pulled_from(ctx, envelope, refused)
+
+
+def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | PullRefused) -> Pulled:
+    """What an exchange request came to for the proof: resolved with its data; or, refused, the
+    state it leaves the proof in: not found, waiting (the source cannot answer now, or the same
+    request is in flight) or denied."""
+    if isinstance(outcome, PullRefused):
+        if outcome.kind == "subject-not-found":
             return Pulled(ItemState.NOT_FOUND, detail="来源部门无此人记录")
-        if refused.kind in ("source-unavailable", "conflict"):
+        if outcome.kind in ("source-unavailable", "conflict"):
             source = department_zh(ctx, ctx.catalog.proofs[envelope.proof].department)
             return Pulled(ItemState.WAITING, detail=f"{source}暂时无法应答，将自动重试",
-                          retry_after=refused.retry_after or CONFLICT_RETRY_SECONDS)
-        return Pulled(ItemState.DENIED, detail=f"{REFUSAL_ZH.get(refused.kind, '交换未获准许')}（{refused.kind}）")
-    answer = result.body["answer"]
+                          retry_after=outcome.retry_after or CONFLICT_RETRY_SECONDS)
+        return Pulled(ItemState.DENIED, detail=f"{REFUSAL_ZH.get(outcome.kind, '交换未获准许')}（{outcome.kind}）")
+    answer = outcome.body["answer"]
     license = answer["source"].get("license")
     return Pulled(ItemState.RESOLVED, values=dict(answer["data"]), as_of=datetime.fromisoformat(answer["as_of"]),
-                  receipt_id=receipt_id(result.body["receipt"]), license=license["license"] if license else None)
+                  receipt_id=receipt_id(outcome.body["receipt"]), license=license["license"] if license else None)
 
 
 def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem, Pulled]]) -> None:
     """Store what the pulls that finished together came to, in one transaction."""
     if not settled:
         return
-    now = ctx.now()
     with ctx.uow.step("store-pulls") as session:
-        for item, pulled in settled:
-            row = session.get(ApplicationItem, item.id)
-            assert row is not None
-            row.state, row.detail, row.attempts = pulled.state.value, pulled.detail, row.attempts + 1
-            if pulled.state is ItemState.WAITING:
-                row.next_attempt_at = now + timedelta(seconds=pulled.retry_after or CONFLICT_RETRY_SECONDS)
-            else:
-                row.next_attempt_at, row.resolved_at = None, now
-            if pulled.values is not None:
-                row.values_sealed = ctx.seal(pulled.values, item_bound(row))
-                row.as_of, row.receipt_id, row.license = pulled.as_of, pulled.receipt_id, pulled.license
+        _store_pulls(ctx, session, settled)
+
+
+def _store_pulls(ctx: HandlingContext, session: Session, settled: Sequence[tuple[ApplicationItem, Pulled]]) -> None:
+    """`_record_pulls` in the caller's transaction."""
+    now = ctx.now()
+    for item, pulled in settled:
+        row = session.get(ApplicationItem, item.id)
+        assert row is not None
+        row.state, row.detail, row.attempts = pulled.state.value, pulled.detail, row.attempts + 1
+        if pulled.state is ItemState.WAITING:
+            row.next_attempt_at = now + timedelta(seconds=pulled.retry_after or CONFLICT_RETRY_SECONDS)
+        else:
+            row.next_attempt_at, row.resolved_at = None, now
+        if pulled.values is not None:
+            row.values_sealed = ctx.seal(pulled.values, item_bound(row))
+            row.as_of, row.receipt_id, row.license = pulled.as_of, pulled.receipt_id, pulled.license
 
 
 def _set(ctx: HandlingContext, item_id: int, *, state: ItemState, detail: str | None) -> None:
@@ -328,32 +356,40 @@ def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
     the item's proof, in one transaction."""
     if not commitments:
         return
+    with ctx.uow.step("seal-commitments") as session:
+        _seal_commitments(ctx, session, loaded, matter, commitments)
+
+
+def _seal_commitments(ctx: HandlingContext, session: Session, loaded: Loaded, matter: Matter,
+                      commitments: Sequence[tuple[ApplicationItem, CommitmentOffer, bool]]) -> None:
+    """`_commit` in the caller's transaction."""
     application = loaded.application
     now = ctx.now()
-    with ctx.uow.step("seal-commitments") as session:
-        signer = active_signer(session, ctx.pull.seal_settings, ctx.pull.exchange_department)
-        for item, offer, fallback in commitments:
-            proof = ctx.catalog.proofs[item.proof]
-            party: Party = loaded.parties.get(item.party)
-            about = subject_key(ctx.pull.subject_hash_key, party.id_number) if party.id_number else party.uscc or ""
-            signed = seal_commitment(signer, matter=matter, proof=proof, offer=offer, application_id=application.id,
-                                     case_number=application.case_number, subject=about,
-                                     signer_key=application.applicant_key, fallback=fallback, sealed_at=now)
-            checkable = verifiable(ctx.catalog, proof)
-            session.add(CommitmentRecord(
-                id=signed.id, application_id=application.id, item_id=item.id, matter=matter.code, proof=proof.code,
-                handling_department=application.consumer_department, subject_key=about, fallback=fallback,
-                channel=offer.signature["channel"], signed_at=datetime.fromisoformat(offer.signature["signed_at"]),
-                token_sealed=ctx.seal({"token": signed.token}, f"commitment\n{signed.id}"),
-                status=(CommitmentStatus.PENDING if checkable else CommitmentStatus.ON_SITE).value,
-                next_verify_at=now if checkable else None,
-            ))
-            row = session.get(ApplicationItem, item.id)
-            assert row is not None
-            row.state, row.commitment_id, row.resolved_at, row.next_attempt_at = \
-                ItemState.COMMITTED.value, signed.id, now, None
-            row.detail = f"{department_zh(ctx, item.department)}暂时无法应答，以告知承诺代替" if fallback else "以告知承诺代替"
-            row.values_sealed = ctx.seal(dict(offer.values), item_bound(row))
+    if not commitments:
+        return
+    signer = active_signer(session, ctx.pull.seal_settings, ctx.pull.exchange_department)
+    for item, offer, fallback in commitments:
+        proof = ctx.catalog.proofs[item.proof]
+        party: Party = loaded.parties.get(item.party)
+        about = subject_key(ctx.pull.subject_hash_key, party.id_number) if party.id_number else party.uscc or ""
+        signed = seal_commitment(signer, matter=matter, proof=proof, offer=offer, application_id=application.id,
+                                 case_number=application.case_number, subject=about,
+                                 signer_key=application.applicant_key, fallback=fallback, sealed_at=now)
+        checkable = verifiable(ctx.catalog, proof)
+        session.add(CommitmentRecord(
+            id=signed.id, application_id=application.id, item_id=item.id, matter=matter.code, proof=proof.code,
+            handling_department=application.consumer_department, subject_key=about, fallback=fallback,
+            channel=offer.signature["channel"], signed_at=datetime.fromisoformat(offer.signature["signed_at"]),
+            token_sealed=ctx.seal({"token": signed.token}, f"commitment\n{signed.id}"),
+            status=(CommitmentStatus.PENDING if checkable else CommitmentStatus.ON_SITE).value,
+            next_verify_at=now if checkable else None,
+        ))
+        row = session.get(ApplicationItem, item.id)
+        assert row is not None
+        row.state, row.commitment_id, row.resolved_at, row.next_attempt_at = \
+            ItemState.COMMITTED.value, signed.id, now, None
+        row.detail = f"{department_zh(ctx, item.department)}暂时无法应答，以告知承诺代替" if fallback else "以告知承诺代替"
+        row.values_sealed = ctx.seal(dict(offer.values), item_bound(row))
 
 
 def _open_task(ctx: HandlingContext, item: ApplicationItem) -> None:
@@ -375,8 +411,9 @@ def department_zh(ctx: HandlingContext, code: str) -> str:
 # --- concluding -------------------------------------------------------------------------
 
 
-def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
-    """Decide the application if nothing blocks, else mark it waiting."""
+def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter, holder: str) -> None:
+    """Decide the application if nothing blocks, else mark it waiting; `holder`'s lease is
+    released in the same transaction."""
     now = ctx.now()
     blocking = [item for item in loaded.items if ItemState(item.state).blocks_decision]
     with ctx.uow.step("conclude") as session:
@@ -393,6 +430,7 @@ def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> None:
             row.decided_at = row.decided_at or now
             session.flush()
             end_consents_when_done(session, row.id, now)
+        release_in(session, Application, row.id, holder)
 
 
 def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:
