@@ -55,7 +55,9 @@ def main() -> None:
     sizes = sorted(int(size) for size in args.sizes.split(","))
     with tempfile.TemporaryDirectory(prefix="mianzheng-lists-") as folder:
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        settings = Settings(var_dir=Path(folder) / "var", database_url=database_url, public_url="http://127.0.0.1:8000")
+        # demo mode: init generates the demo source departments the issuances pull from
+        settings = Settings(var_dir=Path(folder) / "var", database_url=database_url, public_url="http://127.0.0.1:8000",
+                            dev_idp=True)
         initialise(settings)
         current = Runtime.start(settings)
         context = build_issuance_context(current, *current.published_catalog())
