@@ -69,8 +69,7 @@ def main() -> None:
                             (args.var_dir or Path(folder) / "grown",
                              args.database_url or f"sqlite:///{Path(folder) / 'grown.db'}")))
         for settings in (fresh, grown):
-            for _ in initialise(settings):
-                pass
+            initialise(settings)
         print(_grow(grown, args), flush=True)
         installations = [(fresh, prepare_exchange(fresh)), (grown, prepare_exchange(grown))]
         rounds: list[list[list[Load]]] = []

@@ -89,8 +89,7 @@ def main() -> None:
             os.environ["MIANZHENG_DEV_IDP"] = "1"
             settings = Settings(var_dir=Path(folder) / name / "var", database_url=url, public_url="http://127.0.0.1:8000",
                                 dev_idp=True)
-            for _ in initialise(settings):
-                pass
+            initialise(settings)
             for row in args.rows.split(","):
                 print("\n".join(ROWS[row](name, settings, minimal, args)), flush=True)
 
