@@ -10,57 +10,31 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from api.application_services import build_handling_context
-from api.runtime import Runtime
 from api.settings import Settings
-from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
-from demo.data import demo_households
+from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.access_log import AccessRecord, verify_chain
 from exchange.answer_store import STALE_AFTER, AnsweredRequest
 from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.records import Application, ApplicationItem
 from exchange.applications.resolution import resolve_application
-from exchange.applications.service import ApplicationRequest, PartyInput, resume_due, submit_application
-from exchange.clients import AuthenticatedClient, ClientScope, register_client
+from exchange.applications.service import resume_due, submit_application
+from exchange.clients import AuthenticatedClient
 from exchange.receipts import receipt_id
 from exchange.sources.http_source import HttpSource, HttpSourceSettings
+from tests.exchange.applications.conftest import ahead, housing_request
 from tests.support.postgres import free_port
 
 DOWN = "BDC"
 """The source department taken down: the real-estate registry (无房证明, no commitment stands in)."""
 
 
-@pytest.fixture
-def ctx(settings: Settings) -> Iterator[HandlingContext]:
-    current = Runtime.start(settings)
-    yield build_handling_context(current, *current.published_catalog())
-    current.engine.dispose()
-
-
-@pytest.fixture
-def client(ctx: HandlingContext) -> AuthenticatedClient:
-    with ctx.pull.sessions() as session:
-        record, _token = register_client(session, ctx.catalog, "ZJ", "公租房审批系统", [ClientScope.APPLICATIONS_WRITE])
-        session.commit()
-        return AuthenticatedClient(record.public_id, "ZJ", record.name, frozenset(record.scope_list))
-
-
 def _file(ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, request_id: str) -> str:
-    [household] = demo_households(settings.sources_dir, ctx.catalog, "public_housing_eligible", 1)
-    body = public_housing_request(household, request_id, signed_at=datetime.now(timezone.utc))
-    request = ApplicationRequest(
-        request_id=request_id, caseworker_id=body["caseworker_id"], case_number=body["case_number"],
-        applicant=PartyInput(**body["applicant"]), members=[PartyInput(**m) for m in body["members"]],
-        options=body["options"], counter_consent=True, commitments=body["commitments"], signature=body["signature"])
-    return submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, request).application_id
+    return submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, request_id)).application_id
 
 
 def _entries(ctx: HandlingContext, application_id: str) -> list[AccessRecord]:
@@ -84,11 +58,6 @@ def _stored(ctx: HandlingContext, client: AuthenticatedClient, application_id: s
 def _chain_intact(ctx: HandlingContext) -> bool:
     with ctx.pull.sessions() as session:
         return verify_chain(session).intact
-
-
-def _later(ctx: HandlingContext, by: timedelta) -> HandlingContext:
-    clock = ctx.pull.clock
-    return replace(ctx, pull=replace(ctx.pull, clock=lambda: clock() + by))
 
 
 def _pulled_items(ctx: HandlingContext, application_id: str) -> list[ApplicationItem]:
@@ -145,7 +114,7 @@ def test_a_source_that_is_down_leaves_its_items_waiting_and_loses_nothing(
         assert session.get(Application, application_id).status == "waiting"
     assert _chain_intact(ctx)
 
-    later = _later(ctx, timedelta(minutes=10))  # the source is back and the items are due
+    later = ahead(ctx, timedelta(minutes=10))  # the source is back and the items are due
     assert resume_due(later) == [application_id]
     assert all(item.state == "resolved" for item in _items(ctx, application_id) if item.department == DOWN
                and item.id in {d.id for d in down})
@@ -203,7 +172,7 @@ def test_a_process_killed_while_storing_the_answers_leaves_nothing_half_written(
     assert len(allowed) == len(pulled)  # the queries the sources answered are logged all the same
     assert _chain_intact(ctx)
 
-    later = _later(ctx, max(LEASE, STALE_AFTER) + timedelta(seconds=1))
+    later = ahead(ctx, max(LEASE, STALE_AFTER) + timedelta(seconds=1))
     assert resume_due(later) == [application_id]
     with ctx.pull.sessions() as session:
         assert session.get(Application, application_id).status == "decided"

@@ -4,53 +4,19 @@ happened are replayed from the stored answers, never pulled again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import func, select, update
 
-from api.application_services import build_handling_context
-from api.runtime import Runtime
 from api.settings import Settings
 from exchange.access_log import AccessRecord
 from exchange.applications.context import LEASE, HandlingContext
-from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
+from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.records import Application, ApplicationItem
 from exchange.applications.resolution import resolve_application
-from exchange.applications.service import ApplicationRequest, PartyInput, resume_due, submit_application
-from exchange.clients import AuthenticatedClient, ClientScope, register_client, revoke_client
-from demo.data import demo_households
-
-
-@pytest.fixture
-def ctx(settings: Settings) -> Iterator[HandlingContext]:
-    current = Runtime.start(settings)
-    yield build_handling_context(current, *current.published_catalog())
-    current.engine.dispose()
-
-
-def _later(ctx: HandlingContext, by: timedelta) -> HandlingContext:
-    clock = ctx.pull.clock
-    return replace(ctx, pull=replace(ctx.pull, clock=lambda: clock() + by))
-
-
-def _request(ctx: HandlingContext, settings: Settings, request_id: str) -> ApplicationRequest:
-    [household] = demo_households(settings.sources_dir, ctx.catalog, "public_housing_eligible", 1)
-    body = public_housing_request(household, request_id, signed_at=datetime.now(timezone.utc))
-    return ApplicationRequest(
-        request_id=request_id, caseworker_id=body["caseworker_id"], case_number=body["case_number"],
-        applicant=PartyInput(**body["applicant"]), members=[PartyInput(**m) for m in body["members"]],
-        options=body["options"], counter_consent=True, commitments=body["commitments"], signature=body["signature"])
-
-
-@pytest.fixture
-def client(ctx: HandlingContext) -> AuthenticatedClient:
-    with ctx.pull.sessions() as session:
-        record, _token = register_client(session, ctx.catalog, "ZJ", "公租房审批系统", [ClientScope.APPLICATIONS_WRITE])
-        session.commit()
-        return AuthenticatedClient(record.public_id, "ZJ", record.name, frozenset(record.scope_list))
+from exchange.applications.service import resume_due, submit_application
+from exchange.clients import AuthenticatedClient, revoke_client
+from tests.exchange.applications.conftest import ahead, housing_request
 
 
 def _pulls(ctx: HandlingContext, application_id: str) -> int:
@@ -63,7 +29,7 @@ def _pulls(ctx: HandlingContext, application_id: str) -> int:
 def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(
     ctx: HandlingContext, settings: Settings, client: AuthenticatedClient
 ) -> None:
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "died-1"))
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "died-1"))
     resolve_application(ctx, filed.application_id)
     pulled = _pulls(ctx, filed.application_id)
     assert pulled > 0
@@ -74,7 +40,7 @@ def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(
             status="resolving", decision=None, lease_until=datetime.now(timezone.utc) + LEASE))
         session.commit()
     assert resume_due(ctx) == []  # the lease still holds
-    later = _later(ctx, LEASE + timedelta(seconds=1))
+    later = ahead(ctx, LEASE + timedelta(seconds=1))
     assert resume_due(later) == [filed.application_id]
     with ctx.pull.sessions() as session:
         application = session.get(Application, filed.application_id)
@@ -89,7 +55,7 @@ def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(
 
 def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingContext, settings: Settings,
                                                                   client: AuthenticatedClient) -> None:
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "lease-1"))
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "lease-1"))
     with ctx.pull.sessions() as session:
         session.execute(update(Application).where(Application.id == filed.application_id)
                         .values(lease_until=datetime.now(timezone.utc) + LEASE))
@@ -103,7 +69,7 @@ def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingC
 
 def test_a_revoked_system_pulls_nothing_more(ctx: HandlingContext, settings: Settings,
                                              client: AuthenticatedClient) -> None:
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, _request(ctx, settings, "revoked-1"))
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "revoked-1"))
     with ctx.pull.sessions() as session:
         revoke_client(session, client.client_id)
         session.commit()
