@@ -320,6 +320,25 @@ def record_decided_access(
     `write_ahead`: see `append_access`; only for an access still to happen, never a replay or a
     refusal, whose answer leaves at once.
     """
+    head = record_decided_accesses(sessions, lambda session: [decide(session)], attempts=attempts, now=now,
+                                   write_ahead=write_ahead)
+    assert head is not None, "one entry was appended"
+    return head
+
+
+def record_decided_accesses(
+    sessions: sessionmaker[Session],
+    decide: Callable[[Session], Sequence[AccessEntry]],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    now: datetime | None = None,
+    write_ahead: bool = False,
+    retry_on: tuple[type[Exception], ...] = (),
+) -> ChainHead | None:
+    """`record_decided_access` of the entries `decide(session)` returns, appended together (none
+    is fine: the head is then None). A lost race for the chain or a lock, or one of `retry_on`
+    (e.g. a unique claim `decide` makes), rolls the transaction back and runs `decide` again in
+    a new one, at most `attempts` times."""
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
     last_error: Exception | None = None
@@ -329,11 +348,11 @@ def record_decided_access(
         try:
             with sessions.begin() as session:
                 if write_ahead:
-                    relax_sqlite_sync(session)  # before the transaction's first write
+                    _relax_sqlite_sync(session)  # before the transaction's first write
                 begin_write(session)
-                record = append_access(session, decide(session), now=now, write_ahead=write_ahead)
-                return ChainHead(record.seq, record.entry_hash)
-        except (ChainConflict, OperationalError) as error:
+                records = append_accesses(session, decide(session), now=now, write_ahead=write_ahead)
+                return ChainHead(records[-1].seq, records[-1].entry_hash) if records else None
+        except (ChainConflict, OperationalError, *retry_on) as error:
             last_error = error
     raise ChainConflict(f"could not append to the access log in {attempts} attempts") from last_error
 
@@ -539,7 +558,7 @@ def _lock_chain(session: Session, *, write_ahead: bool = False) -> None:
                             {"key": CHAIN_LOCK_KEY})
         else:
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    elif dialect == "sqlite":  # write_ahead: see `relax_sqlite_sync`, called before the transaction wrote
+    elif dialect == "sqlite":  # write_ahead: see `_relax_sqlite_sync`, called before the transaction wrote
         # A write that changes nothing still starts a write transaction: SQLite's one writer lock.
         session.execute(text("UPDATE access_log SET seq = seq WHERE 0 = 1"))
 
@@ -550,7 +569,7 @@ _SQLITE_WAL_LEVEL = "mianzheng.access_log.wal_synchronous"
 """Per connection: its own `synchronous` level if it is in WAL mode, else None (read once)."""
 
 
-def relax_sqlite_sync(session: Session) -> None:
+def _relax_sqlite_sync(session: Session) -> None:
     """This transaction's commit without fsync (`synchronous=NORMAL`), in WAL mode only: there a
     commit so made survives the process, and the next commit with full sync makes it durable.
     Call it before the transaction begins (SQLite refuses it inside one); only for a transaction

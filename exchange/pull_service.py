@@ -24,9 +24,7 @@ two steps, each request authorised and logged on its own.
 
 from __future__ import annotations
 
-import random
 import re
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.canonical import canonical_sha256
@@ -42,9 +40,8 @@ from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, Matter, Proof, Subject
 from core.clock import Clock, utc_now
-from core.sqlite_writer import begin_write
-from exchange.access_log import (DEFAULT_ATTEMPTS, AccessEntry, ChainConflict, Outcome, Reason, append_accesses,
-                                 record_access, record_decided_access, relax_sqlite_sync)
+from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, record_access, record_decided_access,
+                                 record_decided_accesses)
 from exchange.answer_store import (Replay, RequestIdConflict, complete_all, new_reservation, release, replay_of,
                                    reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
@@ -234,27 +231,21 @@ def _checked(context: PullContext, client: AuthenticatedClient, envelope: Envelo
 
 
 def _claim_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request]) -> None:
-    """Step `claim-request-ids` (see `answer_requests`); retried when it loses a race. A request
-    refused or replayed here keeps its outcome; the others are claimed and logged."""
-    last_error: Exception | None = None
-    for attempt in range(DEFAULT_ATTEMPTS):
-        if attempt:
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))
-        for request in requests:
+    """Step `claim-request-ids` (see `answer_requests`); retried when it loses a race (an id claimed
+    meanwhile, too). A request refused or replayed here keeps its outcome; the others are claimed
+    and logged."""
+    def decide(session: Session) -> list[AccessEntry]:
+        session.info["step"] = "claim-request-ids"
+        for request in requests:  # what an attempt rolled back decided nothing
             request.outcome = request.logged = request.allowed = None
-        try:
-            with context.sessions.begin() as session:
-                session.info["step"] = "claim-request-ids"
-                relax_sqlite_sync(session)
-                begin_write(session)
-                _claim_in(session, context, client, requests)
-            return
-        except (ChainConflict, OperationalError, IntegrityError) as error:  # IntegrityError: an id claimed meanwhile
-            last_error = error
-    raise ChainConflict(f"could not claim the request ids in {DEFAULT_ATTEMPTS} attempts") from last_error
+        return _claim_in(session, context, client, requests)
+
+    record_decided_accesses(context.sessions, decide, write_ahead=True, retry_on=(IntegrityError,))
 
 
-def _claim_in(session: Session, context: PullContext, client: AuthenticatedClient, requests: list[_Request]) -> None:
+def _claim_in(session: Session, context: PullContext, client: AuthenticatedClient,
+              requests: list[_Request]) -> list[AccessEntry]:
+    """Decide each request, reserve the allowed ones' ids; the allowed accesses, to log."""
     now = context.clock()
     rows = stored_answer_rows(session, client.client_id, [request.envelope.request_id for request in requests])
     new, allowed = [], []
@@ -286,7 +277,7 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
         request.allowed = entry
         allowed.append(entry)
     reserve_new(session, new)
-    append_accesses(session, allowed, write_ahead=True)
+    return allowed
 
 
 def _query_all(sources: SourceDirectory, requests: list[_Request]) -> list[SourceAnswer | PullRefused]:
