@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import replace
 from io import BytesIO
@@ -9,23 +10,25 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import keys as asn1_keys
+from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign import signers
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from seals import ca
+from seals import ca, registry
 from seals.errors import SigningFailed
 from seals.keys import FileKeySigner
 from seals.pades import sign_pdf
 from seals.trust import TrustStore
 from seals.verdict import Check, Status
 from seals.verify_pdf import verify_pdf
-from tests.seals.conftest import Pki
+from tests.seals.conftest import DEPARTMENT_NAME, Pki
 from tests.seals.tsa import make_tsa, serving
 from tests.support.pdf_tools import nss_db_trusting, run_pdfsig
 
@@ -134,11 +137,10 @@ def test_seal_from_another_root_is_untrusted(pki: Pki, unsigned_pdf: bytes) -> N
     assert verdict.result(Check.SEAL_STATUS).status is Status.SKIPPED
 
 
-def test_weak_digest_is_not_accepted(pki: Pki, unsigned_pdf: bytes) -> None:
-    """A signature over SHA-512 made directly with pyHanko and the seal key is refused."""
-    signer = pki.signer()
+def _stock_signer(signer: FileKeySigner) -> signers.SimpleSigner:
+    """pyHanko's own signer with the seal's key and chain."""
     chain = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in signer.certificate_chain]
-    raw = signers.SimpleSigner(
+    return signers.SimpleSigner(
         signing_cert=chain[0],
         signing_key=asn1_keys.PrivateKeyInfo.load(
             signer.private_key.private_bytes(
@@ -147,6 +149,56 @@ def test_weak_digest_is_not_accepted(pki: Pki, unsigned_pdf: bytes) -> None:
         ),
         cert_registry=SimpleCertificateStore.from_certs(chain),
     )
+
+
+def _signed_data(pdf: bytes):  # type: ignore[no-untyped-def]
+    return PdfFileReader(BytesIO(pdf)).embedded_signatures[0].signed_data
+
+
+def _signed_attributes(pdf: bytes) -> dict[str, list[bytes]]:
+    signer_info = _signed_data(pdf)["signer_infos"][0]
+    return {a["type"].native: [v.dump() for v in a["values"]] for a in signer_info["signed_attrs"]}
+
+
+def test_cms_is_the_one_pyhanko_writes_itself(pki: Pki, unsigned_pdf: bytes, signed_pdf: bytes) -> None:
+    """Our signer assembles the CMS from material kept per seal: it carries the same signed
+    attributes, algorithms and certificates as a PAdES signature by pyHanko's stock signer."""
+    stock = signers.sign_pdf(
+        IncrementalPdfFileWriter(BytesIO(unsigned_pdf)),
+        signers.PdfSignatureMetadata(field_name="Seal", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES),
+        signer=_stock_signer(pki.signer()),
+    ).getvalue()
+    ours, theirs = _signed_attributes(signed_pdf), _signed_attributes(stock)
+    assert list(ours) == list(theirs) == ["content_type", "message_digest", "signing_certificate_v2"]
+    assert ours["signing_certificate_v2"] == theirs["signing_certificate_v2"]
+    assert ours["content_type"] == theirs["content_type"]
+    for field in ("digest_algorithm", "signature_algorithm", "sid"):
+        assert _signed_data(signed_pdf)["signer_infos"][0][field].dump() == _signed_data(stock)["signer_infos"][0][field].dump()
+    assert sorted(c.dump() for c in _signed_data(signed_pdf)["certificates"]) == sorted(
+        c.dump() for c in _signed_data(stock)["certificates"]
+    )
+    assert verify_pdf(stock, pki.trust()).status is Status.VALID
+
+
+def test_each_seal_is_named_in_its_own_signatures(fresh_pki: Pki, unsigned_pdf: bytes) -> None:
+    """Signing with one seal, then another, then the first again: each signature names and
+    verifies as the seal that made it."""
+    registry.issue_seal(fresh_pki.session, fresh_pki.settings, department_code="JH_MZ", department_name="金华市民政局",
+                        uscc="11330700MB7654321Y")
+    first, second = fresh_pki.signer(), fresh_pki.signer("JH_MZ")
+    for signer, organization in ((first, DEPARTMENT_NAME), (second, "金华市民政局"), (first, DEPARTMENT_NAME)):
+        signed = sign_pdf(unsigned_pdf, signer)
+        reference = tsp.SigningCertificateV2.load(_signed_attributes(signed)["signing_certificate_v2"][0])
+        certificate = signer.certificate_chain[0].public_bytes(Encoding.DER)
+        assert reference["certs"][0]["cert_hash"].native == hashlib.sha256(certificate).digest()
+        verdict = verify_pdf(signed, fresh_pki.trust())
+        assert verdict.status is Status.VALID, verdict.to_dict()
+        assert verdict.signer is not None and verdict.signer.organization == organization
+
+
+def test_weak_digest_is_not_accepted(pki: Pki, unsigned_pdf: bytes) -> None:
+    """A signature over SHA-512 made directly with pyHanko and the seal key is refused."""
+    raw = _stock_signer(pki.signer())
     output = signers.sign_pdf(
         IncrementalPdfFileWriter(BytesIO(unsigned_pdf)),
         signers.PdfSignatureMetadata(field_name="Seal", md_algorithm="sha512"),
