@@ -2,7 +2,8 @@
 
 Rendering (reportlab, `invariant=1`, so the same content gives the same bytes): title,
 identifier, holder, the result sentence, a table of the printed data items with their catalog
-labels, search/issue times, validity and purpose; the issuer line with the department's round
+labels, search/issue times, validity and purpose (drawn straight onto the canvas, each text
+wrapped as a reportlab CJK paragraph wraps it and printed as written); the issuer line with the department's round
 seal (`seals.seal_image.draw_seal`) over it; the QR code (encoded by zxing-cpp, native code)
 drawn as one path of horizontal runs; a verification hint. Every character, the seal's included, is
 in the Song face shipped with the code (`seals.fonts`), embedded as a TrueType subset.
@@ -29,9 +30,10 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_JUSTIFY
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.textsplit import wordSplit
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, Table, TableStyle
+from reportlab.platypus import Paragraph, TableStyle
 
 from core.canonical import canonical_sha256
 from exchange.certificates.credential import verify_credential
@@ -58,6 +60,7 @@ QR_QUIET_MODULES = 2
 MARGIN = 22 * mm
 INK = colors.HexColor("#1a1a1a")
 RULE = colors.HexColor("#8c1c13")
+LABEL_SHADE = colors.HexColor("#f3f0ea")
 
 
 class GlyphsMissing(ExchangeError):
@@ -202,23 +205,19 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     y -= 9 * mm + used
     statement.drawOn(canvas, left, y)
 
-    cell = ParagraphStyle("cell", fontName=SONG, fontSize=11, leading=15, wordWrap="CJK")
-    rows = [[Paragraph(field.label_zh, cell), Paragraph(field.text_zh, cell)] for field in content.fields]
+    rows = [(field.label_zh, field.text_zh) for field in content.fields]
     if content.as_of is not None:
-        rows.append([Paragraph("截至时间", cell), Paragraph(f"{format_datetime_zh(content.as_of)}（本证明为截至该时间的查询结果）", cell)])
-    rows.append([Paragraph("出具时间", cell), Paragraph(format_datetime_zh(content.issued_at), cell)])
+        rows.append(("截至时间", f"{format_datetime_zh(content.as_of)}（本证明为截至该时间的查询结果）"))
+    rows.append(("出具时间", format_datetime_zh(content.issued_at)))
     validity = (
         f"{format_datetime_zh(content.valid_from)} 至 {format_datetime_zh(content.valid_until)}"
         if content.valid_until is not None
         else f"自 {format_datetime_zh(content.valid_from)} 起长期有效"
     )
-    rows.append([Paragraph("有效期", cell), Paragraph(validity, cell)])
-    rows.append([Paragraph("用途", cell), Paragraph(content.purpose, cell)])
-    table = Table(rows, colWidths=[45 * mm, right - left - 45 * mm])
-    table.setStyle(label_table_style(4))
-    _, used = table.wrap(right - left, y)
-    y -= 7 * mm + used
-    table.drawOn(canvas, left, y)
+    rows.append(("有效期", validity))
+    rows.append(("用途", content.purpose))
+    y = draw_label_table(canvas, rows, left, y - 7 * mm, (45 * mm, right - left - 45 * mm), font_size=11, leading=15,
+                         padding=4)
 
     # issuer and date, the seal stamped over them (right); the QR code (left)
     block_top = min(y - 12 * mm, 100 * mm)
@@ -265,12 +264,64 @@ def label_table_style(padding: float) -> TableStyle:
     return TableStyle(
         [
             ("GRID", (0, 0), (-1, -1), 0.6, INK),
-            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#f3f0ea")),
+            ("BACKGROUND", (0, 0), (0, -1), LABEL_SHADE),
             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
             ("TOPPADDING", (0, 0), (-1, -1), padding),
             ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
         ]
     )
+
+
+CELL_SIDE_PADDING = 6.0
+"""reportlab's default left and right cell padding."""
+
+
+def draw_label_table(canvas: Canvas, rows: list[tuple[str, str]], x: float, top: float, widths: tuple[float, float],
+                     *, font_size: float, leading: float, padding: float) -> float:
+    """A two-column table of labels (shaded) and values, ruled in ink, its top left corner at
+    (x, top), drawn straight onto the canvas (as `label_table_style` lays a platypus table
+    out, at a fraction of its cost): each text wrapped to its column (`wrap_cjk`), centred
+    vertically in its row, `padding` above and below. Returns the table's bottom edge."""
+    wrapped = [(wrap_cjk(label, SONG, font_size, widths[0] - 2 * CELL_SIDE_PADDING),
+                wrap_cjk(value, SONG, font_size, widths[1] - 2 * CELL_SIDE_PADDING)) for label, value in rows]
+    heights = [max(len(label), len(value), 1) * leading + 2 * padding for label, value in wrapped]
+    bottom = top - sum(heights)
+    right = x + widths[0] + widths[1]
+    canvas.saveState()
+    canvas.setFillColor(LABEL_SHADE)
+    canvas.rect(x, bottom, widths[0], top - bottom, stroke=0, fill=1)
+    text = canvas.beginText()
+    text.setFont(SONG, font_size, leading)
+    text.setFillColor(INK)
+    row_top = top
+    for cells, height in zip(wrapped, heights):
+        for column_x, lines in zip((x, x + widths[0]), cells):
+            # the first baseline one font size under the top of the lines, the lines centred in the row
+            baseline = row_top - (height - len(lines) * leading) / 2 - font_size
+            for number, line in enumerate(lines):
+                text.setTextOrigin(column_x + CELL_SIDE_PADDING, baseline - number * leading)
+                text.textOut(line)
+        row_top -= height
+    canvas.drawText(text)
+    canvas.setStrokeColor(INK)
+    canvas.setLineWidth(0.6)
+    rules = [(x, top, right, top)]
+    row_top = top
+    for height in heights:
+        row_top -= height
+        rules.append((x, row_top, right, row_top))
+    rules += [(column_x, top, column_x, bottom) for column_x in (x, x + widths[0], right)]
+    canvas.lines(rules)
+    canvas.restoreState()
+    return bottom
+
+
+def wrap_cjk(text: str, font_name: str, size: float, width: float) -> list[str]:
+    """`text` in lines of `width`, broken as a reportlab paragraph with `wordWrap="CJK"` breaks
+    it (its `textsplit.wordSplit`: between any two characters, a Latin word kept whole where it
+    can be, a closing mark hung in the margin rather than starting a line), white space
+    collapsed as a paragraph collapses it."""
+    return [line for _, line in wordSplit(" ".join(text.split()), width, font_name, size)] or [""]
 
 
 def _heavy_centred(canvas: Canvas, x: float, y: float, text: str, size: float) -> None:
@@ -322,7 +373,8 @@ def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None
     canvas.rect(x, y, size, size, stroke=0, fill=1)
     canvas.setFillColor(colors.black)
     canvas.transform(unit, 0, 0, -unit, x + QR_QUIET_MODULES * unit, y + size - QR_QUIET_MODULES * unit)
-    runs = [f"{run.start()} {row_number} {run.end() - run.start()} 1 re"
-            for row_number, row in enumerate(matrix) for run in _DARK_RUN.finditer(row)]
+    row_length = len(matrix[0]) + 1  # the rows joined by a light separator: runs end at it
+    runs = [f"{start % row_length} {start // row_length} {end - start} 1 re"
+            for run in _DARK_RUN.finditer(b"\0".join(matrix)) for start, end in (run.span(),)]
     canvas.addLiteral("\n".join(runs) + "\nf")
     canvas.restoreState()

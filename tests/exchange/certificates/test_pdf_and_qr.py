@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,11 @@ import segno
 import segno.encoder
 import zxingcpp
 from PIL import Image
+from reportlab.lib.pagesizes import A4
 
 from catalog.city_time import BEIJING
-from exchange.certificates.pdf import qr_code, qr_text, render_pdf
+from catalog.model import Catalog
+from exchange.certificates.pdf import MARGIN, qr_code, qr_text, render_pdf
 from exchange.certificates.verify import qr_from_address
 from exchange.certificates.qr_payload import PREFIX
 from exchange.certificates.status_list import (
@@ -27,7 +31,7 @@ from exchange.certificates.status_list import (
 from seals.trust import TrustStore
 from tests.support.pdf_tools import require_tool
 
-from .conftest import ISSUED_AT, LIST_URL, Issued, Pki
+from .conftest import ISSUED_AT, LIST_URL, Issued, Pki, no_housing_content
 
 pytestmark = pytest.mark.slow
 
@@ -130,6 +134,31 @@ def test_the_qr_has_the_data_mask_of_lowest_penalty(pdf_file: Path, issued: Issu
 
     penalties = [penalty(mask) for mask in range(8)]
     assert penalties[int(printed.extra["DataMask"])] == min(penalties)
+
+
+def printed_purpose(catalog: Catalog, purpose: str, folder: Path) -> tuple[list[str], list[float]]:
+    """The lines pdftotext reads in the purpose cell of a page stating `purpose`, and the right
+    edges of every word on the page."""
+    pdf = folder / "purpose.pdf"
+    pdf.write_bytes(render_pdf(replace(no_housing_content(catalog), purpose=purpose), "MZ2:TEST"))
+    cell = run("pdftotext", str(pdf), "-").split("用途\n\n", 1)[1].split("\n\n", 1)[0]
+    right_edges = [float(edge) for edge in re.findall(r'xMax="([0-9.]+)"', run("pdftotext", "-bbox", str(pdf), "-"))]
+    return cell.splitlines(), right_edges
+
+
+def test_a_long_purpose_is_printed_whole_and_wrapped_inside_the_table(catalog: Catalog, tmp_path: Path) -> None:
+    purpose = ("申请公共租赁住房（家庭成员：张三、李四；住址：金华市婺城区八一南街Room 1203号，联系电话13800000000，"
+               "备注：Application-ID ABC-2026-000123456789）以及其他用途说明")
+    lines, right_edges = printed_purpose(catalog, purpose, tmp_path)
+    assert len(lines) == 3 and "".join(lines) == purpose
+    assert lines[2].startswith("Application-ID")  # a Latin word is not cut where it fits on the next line
+    assert max(right_edges) <= A4[0] - MARGIN  # nothing runs over the table's right rule
+
+
+def test_the_purpose_is_printed_as_written_markup_characters_included(catalog: Catalog, tmp_path: Path) -> None:
+    """The page states what the credential states: `<b>` or `&amp;` in a purpose are text."""
+    purpose = "租房<b>加粗</b> a&amp;b <i>x"
+    assert printed_purpose(catalog, purpose, tmp_path)[0] == [purpose]
 
 
 def test_rendering_is_reproducible(issued: Issued) -> None:
