@@ -292,7 +292,7 @@ def draw_label_table(canvas: Canvas, rows: list[tuple[str, str]], x: float, top:
     canvas.rect(x, bottom, widths[0], top - bottom, stroke=0, fill=1)
     text = canvas.beginText()
     text.setFont(SONG, font_size, leading)
-    text.setFillColor(INK)
+    text.setFillColor(colors.black)  # a paragraph's default, as the cells were printed
     row_top = top
     for cells, height in zip(wrapped, heights):
         for column_x, lines in zip((x, x + widths[0]), cells):
