@@ -18,6 +18,7 @@ embedded credential, and that the two agree (same content digest and identifier,
 from __future__ import annotations
 
 import re
+from xml.sax.saxutils import escape
 from datetime import datetime
 from io import BytesIO
 from urllib.parse import quote
@@ -33,7 +34,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.textsplit import wordSplit
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, TableStyle
+from reportlab.platypus import Paragraph
 
 from core.canonical import canonical_sha256
 from exchange.certificates.credential import verify_credential
@@ -200,7 +201,7 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     body = ParagraphStyle(
         "body", fontName=SONG, fontSize=13, leading=22, firstLineIndent=26, alignment=TA_JUSTIFY, wordWrap="CJK"
     )
-    statement = Paragraph(content.statement_zh, body)
+    statement = text_paragraph(content.statement_zh, body)
     _, used = statement.wrap(right - left, 60 * mm)
     y -= 9 * mm + used
     statement.drawOn(canvas, left, y)
@@ -235,7 +236,7 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     service = service_url(content)
     hint = ParagraphStyle("hint", fontName=SONG, fontSize=8.5, leading=12.5, wordWrap="CJK",
                           textColor=colors.HexColor("#444444"))
-    note = Paragraph(
+    note = text_paragraph(
         f"本证明由{content.issuer.name_zh}以电子印章签章出具，与加盖实物印章的纸质证明具有同等效力。"
         f"核验方式：用手机相机扫描左侧二维码，即打开核验页面显示核验结论；或访问 {service}{VERIFY_PATH} ，"
         f"上传本 PDF 文件或机读凭证（{content.identifier}.jws）。二维码内容经签名，无网络时亦可离线核验。"
@@ -259,17 +260,10 @@ def draw_frame(canvas: Canvas) -> None:
     canvas.rect(14 * mm, 14 * mm, width - 28 * mm, height - 28 * mm)
 
 
-def label_table_style(padding: float) -> TableStyle:
-    """A two-column table of labels (shaded) and values, ruled in ink."""
-    return TableStyle(
-        [
-            ("GRID", (0, 0), (-1, -1), 0.6, INK),
-            ("BACKGROUND", (0, 0), (0, -1), LABEL_SHADE),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("TOPPADDING", (0, 0), (-1, -1), padding),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
-        ]
-    )
+def text_paragraph(text: str, style: ParagraphStyle) -> Paragraph:
+    """A paragraph printing `text` as written: `<`, `&` and the like are text, not markup (the
+    page states what the credential states); a newline breaks the line."""
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
 CELL_SIDE_PADDING = 6.0
@@ -279,8 +273,8 @@ CELL_SIDE_PADDING = 6.0
 def draw_label_table(canvas: Canvas, rows: list[tuple[str, str]], x: float, top: float, widths: tuple[float, float],
                      *, font_size: float, leading: float, padding: float) -> float:
     """A two-column table of labels (shaded) and values, ruled in ink, its top left corner at
-    (x, top), drawn straight onto the canvas (as `label_table_style` lays a platypus table
-    out, at a fraction of its cost): each text wrapped to its column (`wrap_cjk`), centred
+    (x, top), drawn straight onto the canvas (as a platypus table would lay it out, at a
+    fraction of its cost): each text wrapped to its column (`wrap_cjk`), centred
     vertically in its row, `padding` above and below. Returns the table's bottom edge."""
     wrapped = [(wrap_cjk(label, SONG, font_size, widths[0] - 2 * CELL_SIDE_PADDING),
                 wrap_cjk(value, SONG, font_size, widths[1] - 2 * CELL_SIDE_PADDING)) for label, value in rows]

@@ -35,7 +35,6 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, Table
 
 from catalog.city_time import BEIJING
 from catalog.model import Catalog, LicenseType, Subject
@@ -47,7 +46,8 @@ from exchange.certificates.pdf import (
     _draw_qr,
     _heavy_centred,
     draw_frame,
-    label_table_style,
+    draw_label_table,
+    text_paragraph,
     with_credential,
 )
 from exchange.certificates.verdict import authentic
@@ -204,13 +204,8 @@ def _draw(canvas: Canvas, page: PdfPage) -> None:
         version += f"，换发后替代 {content.supersedes}"
     canvas.drawCentredString(width / 2, y, version)
 
-    cell = ParagraphStyle("cell", fontName=SONG, fontSize=10.5, leading=14, wordWrap="CJK")
-    rows = [[Paragraph(label, cell), Paragraph(text, cell)] for label, text in _rows(page)]
-    table = Table(rows, colWidths=[46 * mm, right - left - 46 * mm])
-    table.setStyle(label_table_style(3))
-    _, used = table.wrap(right - left, y)
-    y -= 6 * mm + used
-    table.drawOn(canvas, left, y)
+    y = draw_label_table(canvas, _rows(page), left, y - 6 * mm, (46 * mm, right - left - 46 * mm), font_size=10.5,
+                         leading=14, padding=3)
 
     if usage:
         y = _draw_usage(canvas, usage, left, right, y - 5 * mm)
@@ -230,7 +225,7 @@ def _draw(canvas: Canvas, page: PdfPage) -> None:
 
     hint = ParagraphStyle("hint", fontName=SONG, fontSize=8.5, leading=12.5, wordWrap="CJK",
                           textColor=colors.HexColor("#444444"))
-    note = Paragraph(_note(page, service), hint)
+    note = text_paragraph(_note(page, service), hint)
     note.wrap(right - left, 40 * mm)
     note.drawOn(canvas, left, 20 * mm)
 
@@ -262,7 +257,7 @@ def _draw_usage(canvas: Canvas, usage: Mapping[str, Any], left: float, right: fl
         f"有效期至：{format_datetime_zh(parse_time(usage['valid_until']))}",
         f"加注件编号：{usage['identifier']}",
     ]
-    text = Paragraph("<br/>".join(lines), style)
+    text = text_paragraph("\n".join(lines), style)
     _, used = text.wrap(right - left - 8 * mm, 60 * mm)
     box_height = used + 6 * mm
     canvas.saveState()

@@ -219,3 +219,13 @@ def test_status_entries_are_a_keyed_permutation_of_the_issuance_number() -> None
     with pytest.raises(StatusListError) as full:
         entry_index(MIN_ENTRIES, key)
     assert full.value.code == "status_list_full"
+
+
+def test_the_statement_is_printed_as_written_markup_characters_included(catalog: Catalog, tmp_path: Path) -> None:
+    """A name such as `A&amp;B<公司>` in the statement is text on the page, as in the credential."""
+    content = no_housing_content(catalog)
+    statement = content.statement_zh.replace("张三", "张<b>三</b> A&amp;B<公司>", 1)
+    pdf = tmp_path / "statement.pdf"
+    pdf.write_bytes(render_pdf(replace(content, statement_zh=statement), "MZ2:TEST"))
+    printed = "".join(run("pdftotext", str(pdf), "-").split())
+    assert "".join(statement.split()) in printed

@@ -5,6 +5,7 @@ tampered copies refused by both."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -131,3 +132,15 @@ def test_a_tampered_pdf_is_refused_by_our_verifier_and_by_pdfsig(
         assert checks(verdict)["pdf_signature"][0] == "INVALID"
         report = run_pdfsig(tampered, tmp_path)
         assert "Signature is Valid" not in report
+
+
+def test_the_usage_copy_prints_the_use_as_written_markup_characters_included(
+        pki: Pki, catalog: Catalog, credential: str, tmp_path: Path) -> None:
+    """What a department wrote as the use (`<b>`, `&amp;`, `<1>`) is text on the page, as in the credential."""
+    use = replace(USE, purpose_zh="资格审核<b>婚姻</b> a&amp;b", case_number="GZF<2026>&1")
+    copy = make_usage_copy(credential, ["marital_status"], use, pki.signer("SJ"), catalog.departments["SJ"].uscc,
+                           now=NOW, valid_until=NOW + timedelta(days=30))
+    pdf = issue_usage_copy_pdf(copy.token, catalog.licenses["MARRIAGE_CERTIFICATE"], pki.signer("SJ"),
+                               catalog.departments["SJ"].legal_name_zh)
+    text = page_text(pdf, tmp_path)
+    assert "资格审核<b>婚姻</b> a&amp;b" in text and "GZF<2026>&1" in text
