@@ -33,10 +33,6 @@ def qr_from_address(text: str) -> str:
     return unquote(fragment) if hash_sign and is_qr_payload(fragment) and "://" in address else text
 
 
-def detect_form(form_input: bytes | str) -> str:
-    return _read_form(form_input)[0]
-
-
 def _read_form(form_input: bytes | str) -> tuple[str, str]:
     """The form of the input and, for a text form, the text its verifier reads: without the line
     breaks a paste or an e-mail adds (see the module), and for a QR code's address its payload
