@@ -11,9 +11,11 @@ counties is not shipped, so a number with a well-formed but non-existent county 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from operator import mul
 
 from catalog.errors import InvalidIdentifier
 
@@ -24,6 +26,8 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 # Check character for r = (weighted sum mod 11) = 0..10.
 _CHECK_CHARS = "10X98765432"
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+"""What every position admits (`_refuse_shape` says which position of another number is wrong)."""
 
 # Province-level codes of GB/T 2260 (first two digits of the address code).
 PROVINCE_CODES = frozenset(
@@ -60,7 +64,7 @@ def id_check_char(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits of an ID number."""
     if len(first17) != ID_NUMBER_LENGTH - 1 or not (first17.isascii() and first17.isdigit()):
         raise InvalidIdentifier(f"ID number check needs 17 digits, got {len(first17)} characters")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS))
+    total = sum(map(mul, map(int, first17), _WEIGHTS))
     return _CHECK_CHARS[total % 11]
 
 
@@ -73,11 +77,8 @@ def parse_id_number(text: str, *, today: date | None = None) -> CitizenId:
     number = text.strip().upper()
     if len(number) != ID_NUMBER_LENGTH:
         raise InvalidIdentifier(f"ID number must have {ID_NUMBER_LENGTH} characters, got {len(number)}")
-    for position, char in enumerate(number, start=1):
-        allowed = "0123456789X" if position == ID_NUMBER_LENGTH else "0123456789"
-        if char not in allowed:
-            expected = "a digit or X" if position == ID_NUMBER_LENGTH else "a digit"
-            raise InvalidIdentifier(f"ID number position {position} must be {expected}, got {char!r}")
+    if _SHAPE.fullmatch(number) is None:
+        _refuse_shape(number)
     region_code = number[:6]
     if region_code[:2] not in PROVINCE_CODES:
         raise InvalidIdentifier(
@@ -91,6 +92,15 @@ def parse_id_number(text: str, *, today: date | None = None) -> CitizenId:
         raise InvalidIdentifier(f"ID number check character: expected {expected_check}, got {number[17]}")
     gender = Gender.MALE if int(number[16]) % 2 else Gender.FEMALE
     return CitizenId(number=number, region_code=region_code, birth_date=birth_date, gender=gender)
+
+
+def _refuse_shape(number: str) -> None:
+    """`InvalidIdentifier` naming the first position of `number` (18 characters) that admits no such character."""
+    for position, char in enumerate(number, start=1):
+        allowed = "0123456789X" if position == ID_NUMBER_LENGTH else "0123456789"
+        if char not in allowed:
+            expected = "a digit or X" if position == ID_NUMBER_LENGTH else "a digit"
+            raise InvalidIdentifier(f"ID number position {position} must be {expected}, got {char!r}")
 
 
 def mask_id_number(text: str) -> str:

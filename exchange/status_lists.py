@@ -38,6 +38,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Integer, LargeBinary, String, Text, UniqueConstraint, bindparam, exists, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.driver_reads import first_row
 from core.orm import Base, UtcDateTime, plain_connection
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.certificates.status_list import (
@@ -253,8 +254,10 @@ def stored_status_list(database: Session | Connection, list_id: int, kind: Statu
     None before it was first signed, or when list `list_id` is not of `kind`)."""
     connection = plain_connection(database)
     if kind is None:
-        return connection.scalar(_STORED_TOKEN, {"list_id": list_id})
-    return connection.scalar(_STORED_TOKEN_OF_KIND, {"list_id": list_id, "kind": kind.name})
+        row = first_row(connection, _STORED_TOKEN, {"list_id": list_id})
+    else:
+        row = first_row(connection, _STORED_TOKEN_OF_KIND, {"list_id": list_id, "kind": kind.name})
+    return None if row is None else row[0]
 
 
 _STORED_TOKEN = select(StatusListRecord.token).where(StatusListRecord.id == bindparam("list_id"))

@@ -130,7 +130,7 @@ def check_seal_status(
         return CheckResult.of(Check.SEAL_STATUS, Status.SKIPPED, "crl_unavailable")
     if not trust.crl_is_authentic:
         return CheckResult.of(Check.SEAL_STATUS, Status.ERROR, "crl_invalid")
-    entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+    entry = _crl_entry(crl, certificate)
     if entry is None:
         next_update = crl.next_update_utc
         if next_update is not None and next_update < now:
@@ -158,8 +158,7 @@ def check_validity(
 ) -> CheckResult:
     if signing_time > now + CLOCK_SKEW:
         return CheckResult.of(Check.VALIDITY, Status.INVALID, "signing_time_in_future", **_times(signing_time=signing_time))
-    not_before = max(certificate.not_valid_before_utc, trust.root.not_valid_before_utc)
-    not_after = min(certificate.not_valid_after_utc, trust.root.not_valid_after_utc)
+    not_before, not_after = _validity_window(certificate, trust.root)
     if not not_before <= signing_time <= not_after:
         return CheckResult.of(
             Check.VALIDITY,
@@ -169,6 +168,22 @@ def check_validity(
         )
     code = "signing_time_missing" if signing_time_source == SIGNING_TIME_VERIFICATION else "within_validity"
     return CheckResult.of(Check.VALIDITY, Status.VALID, code, **_times(signing_time=signing_time))
+
+
+@by_identity
+def _crl_entry(crl: x509.CertificateRevocationList, certificate: x509.Certificate) -> x509.RevokedCertificate | None:
+    """The CRL's entry for the certificate, if it is revoked: a pure function of the two (a new
+    CRL is a new object, so a revocation is seen with the trust store that carries it),
+    remembered by identity (see `seals.identity_memo`)."""
+    return crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+
+
+@by_identity
+def _validity_window(certificate: x509.Certificate, root: x509.Certificate) -> tuple[datetime, datetime]:
+    """When a signature by `certificate` under `root` can have been made: the overlap of their
+    validity periods (a pure function of the two, remembered by identity)."""
+    return (max(certificate.not_valid_before_utc, root.not_valid_before_utc),
+            min(certificate.not_valid_after_utc, root.not_valid_after_utc))
 
 
 def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags:
@@ -186,5 +201,14 @@ def _attribute(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str
 def _times(**moments: datetime) -> dict[str, str]:
     """Each time as UTC ISO 8601 for the English message and as Beijing time (`<name>_zh`) for
     the Chinese one, which sits beside other Beijing times on the verifier's page."""
-    formatted = {name: moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") for name, moment in moments.items()}
-    return formatted | {f"{name}_zh": beijing_time(moment, "%Y-%m-%d %H:%M:%S（北京时间）") for name, moment in moments.items()}
+    texts: dict[str, str] = {}
+    for name, moment in moments.items():
+        texts[name], texts[f"{name}_zh"] = _time_texts(moment)
+    return texts
+
+
+@lru_cache(maxsize=256)
+def _time_texts(moment: datetime) -> tuple[str, str]:
+    """`_times` of one moment: a pure function of it, remembered, as the same few times (a status
+    list's signing time, a CRL's next update) recur in every verification."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), beijing_time(moment, "%Y-%m-%d %H:%M:%S（北京时间）")

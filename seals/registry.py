@@ -23,6 +23,7 @@ from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.driver_reads import first_row
 from core.orm import Base, UtcDateTime, plain_connection
 from seals import ca, keys
 from seals.errors import (
@@ -280,7 +281,7 @@ def trust_store(database: Session | Connection) -> TrustStore:
     seal certificates (rows that are only ever added, never changed). Plain rows only: a session
     or a bare connection will do."""
     connection = plain_connection(database)
-    version = connection.execute(_TRUST_VERSION).one_or_none()
+    version = first_row(connection, _TRUST_VERSION)
     if version is None:
         raise CaMissing(_NO_CA)
     root_serial, crl_der, seal_count, newest = version

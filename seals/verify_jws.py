@@ -173,19 +173,20 @@ remembered parse hands out the same objects for the same token (so looked up by 
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        members = dict(pairs)
-        if len(members) != len(pairs):
-            raise ValueError("duplicate JSON member")
-        return members
-
     try:
-        value = bounded_json.loads(data, object_pairs_hook=no_duplicates)
+        value = bounded_json.loads(data, object_pairs_hook=_without_duplicates)
     except UnicodeDecodeError:
         raise ValueError("not UTF-8") from None
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
+
+
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("duplicate JSON member")
+    return members
 
 
 def _malformed(detail: str) -> _Rejected:

@@ -148,15 +148,30 @@ def checked_parts(text: str, shape: re.Pattern[str], must_be: str, type_form: st
 
 
 def check_character(body: str) -> str:
-    """The ISO 7064 MOD 37,36 check character over the characters of `body` other than dots."""
-    product = MODULUS
-    for char in body.replace(".", ""):
+    """The ISO 7064 MOD 37,36 check character over the characters of `body` other than dots.
+
+    The system runs left to right, so the state after the part before the last two segments (the
+    prefix, the type and the issuer: the same for every identifier of one kind and issuer) is
+    remembered, and only the serial and version are run for each identifier."""
+    head, _, tail = body.rpartition(".")
+    head, _, middle = head.rpartition(".")
+    return ALPHABET[(MODULUS + 1 - _advance(_state_after(head), middle + tail)) % MODULUS]
+
+
+@lru_cache(maxsize=1024)
+def _state_after(head: str) -> int:
+    """The MOD 37,36 state after `head` (a refusal is raised again each time, never remembered)."""
+    return _advance(MODULUS, head)
+
+
+def _advance(product: int, characters: str) -> int:
+    for char in characters.replace(".", ""):
         value = ALPHABET.find(char)
         if value < 0:
             raise InvalidCertificateIdentifier(f"character {char!r} is not in the identifier alphabet")
         total = (product + value) % MODULUS or MODULUS
         product = (total * 2) % (MODULUS + 1)
-    return ALPHABET[(MODULUS + 1 - product) % MODULUS]
+    return product
 
 
 def check_issuer_serial_version(issuer_uscc: str, serial: int, version: int) -> None:

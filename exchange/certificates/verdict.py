@@ -258,11 +258,11 @@ def _certificate_status(
 
 def _validity_window(content: SealedFacts, now: datetime) -> CertificateCheckResult:
     check = CertificateCheck.VALIDITY_WINDOW
-    valid_from = format_datetime_zh(content.valid_from)
     if now < content.valid_from:
-        return CertificateCheckResult.of(check, Status.INVALID, "certificate_not_yet_valid", valid_from=valid_from)
+        return CertificateCheckResult.of(check, Status.INVALID, "certificate_not_yet_valid",
+                                         valid_from=format_datetime_zh(content.valid_from))
     if content.valid_until is None:
-        return CertificateCheckResult.of(check, Status.VALID, "no_expiry", valid_from=valid_from)
+        return CertificateCheckResult.of(check, Status.VALID, "no_expiry", valid_from=format_datetime_zh(content.valid_from))
     valid_until = format_datetime_zh(content.valid_until)
     if now > content.valid_until:
         return CertificateCheckResult.of(check, Status.INVALID, "certificate_expired", valid_until=valid_until)
@@ -275,7 +275,8 @@ def _validity_window(content: SealedFacts, now: datetime) -> CertificateCheckRes
             valid_until=valid_until,
         )
     return CertificateCheckResult.of(
-        check, Status.VALID, "within_certificate_validity", valid_from=valid_from, valid_until=valid_until
+        check, Status.VALID, "within_certificate_validity", valid_from=format_datetime_zh(content.valid_from),
+        valid_until=valid_until,
     )
 
 

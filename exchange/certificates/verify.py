@@ -33,26 +33,24 @@ def qr_from_address(text: str) -> str:
     return unquote(fragment) if hash_sign and is_qr_payload(fragment) and "://" in address else text
 
 
-def detect_form(form_input: bytes | str) -> str:
+def _read_form(form_input: bytes | str) -> tuple[str, str]:
+    """The form of the input and, for a text form, the text its verifier reads: without the line
+    breaks a paste or an e-mail adds (see the module), and for a QR code's address its payload
+    ("" for the other forms)."""
     if isinstance(form_input, bytes):
         if form_input.lstrip()[:5] == b"%PDF-":
-            return FORM_PDF
+            return FORM_PDF, ""
         try:
             form_input = form_input.decode("ascii")
         except UnicodeDecodeError:
-            return FORM_UNKNOWN
+            return FORM_UNKNOWN, ""
     text = qr_from_address(form_input.strip())
     if is_qr_payload(text):
-        return FORM_QR
-    if "".join(text.split()).count(".") == 2:
-        return FORM_CREDENTIAL
-    return FORM_UNKNOWN
-
-
-def _without_line_breaks(text: str, form: str) -> str:
-    if form == FORM_CREDENTIAL:
-        return "".join(text.split())
-    return "".join(text.strip().splitlines())
+        return FORM_QR, qr_from_address("".join(form_input.strip().splitlines()))
+    compact = "".join(text.split())
+    if compact.count(".") == 2:
+        return FORM_CREDENTIAL, qr_from_address(compact)
+    return FORM_UNKNOWN, ""
 
 
 def verify_certificate(
@@ -67,7 +65,7 @@ def verify_certificate(
     signed status list the verifier holds, or where it finds the list the certificate names
     (`held_status_lists`, or the installation's stored lists), or None."""
     now = now or utc_now()
-    form = detect_form(form_input)
+    form, text = _read_form(form_input)
     if form == FORM_PDF and isinstance(form_input, bytes):
         from exchange.certificates.pdf import verify_certificate_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
@@ -78,7 +76,6 @@ def verify_certificate(
         )
         signed = SignedForm(integrity_only(malformed), None)
     else:
-        text = form_input.decode("ascii") if isinstance(form_input, bytes) else form_input
         verifier = verify_qr if form == FORM_QR else verify_credential
-        signed = verifier(qr_from_address(_without_line_breaks(text, form)), trust, now=now)
+        signed = verifier(text, trust, now=now)
     return judge(form, signed, trust, status_lists, id_number=id_number, now=now)

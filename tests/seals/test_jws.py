@@ -20,8 +20,9 @@ from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
-from seals import ca
+from seals import ca, registry
 from core.base64url import b64url_decode, b64url_encode
+from seals.ca import RevocationReason
 from seals.ecdsa_raw import P256_ORDER, raw_signature
 from seals.jws import sign_jws
 from seals.keys import FileKeySigner
@@ -29,7 +30,7 @@ from seals.registry import load_ca
 from seals.trust import TrustStore
 from seals.verdict import Check, Status
 from seals.verify_jws import verify_jws
-from tests.seals.conftest import Pki
+from tests.seals.conftest import DEPARTMENT, Pki
 
 CLAIMS = {"sub": "NO_HOUSING", "holder": "张三", "as_of": "2026-11-21"}
 
@@ -246,6 +247,18 @@ def test_malformed_tokens(pki: Pki, text: str) -> None:
     assert all(verdict.result(check).status is Status.SKIPPED for check in (Check.CHAIN, Check.VALIDITY))
 
 
+@pytest.mark.parametrize("alien", ["+", "/", "=", " ", "\n", "é"])
+def test_a_character_outside_base64url_in_any_part_is_malformed(pki: Pki, token: str, alien: str) -> None:
+    """The standard alphabet's two letters, padding, white space or non-ASCII in the middle of the
+    header, the payload or the signature: malformed, whatever the strict decoder makes of them."""
+    parts = token.split(".")
+    for part in range(3):
+        changed = list(parts)
+        changed[part] = parts[part][:8] + alien + parts[part][9:]
+        verdict = verify_jws(".".join(changed), pki.trust()).verdict
+        assert verdict.result(Check.INTEGRITY).code == "malformed", (part, alien)
+
+
 def test_duplicate_header_members_and_crit_are_refused(pki: Pki, token: str) -> None:
     header_part, payload_part, signature = token.split(".")
     header_json = b64url_decode(header_part).decode()
@@ -300,3 +313,14 @@ def test_deeply_nested_header_or_payload_is_malformed(pki: Pki, token: str, part
     result = verify_jws(".".join(parts), pki.trust())
     assert result.verdict.status is Status.INVALID
     assert result.verdict.result(Check.INTEGRITY).code == "malformed"
+
+
+def test_a_seal_found_good_is_revoked_by_the_next_crl_at_once(fresh_pki: Pki) -> None:
+    """A seal's entry in the CRL is looked up once per CRL and certificate (by identity): the same
+    token, verified good, is refused on the very next verification against the CRL that revokes it."""
+    token = sign_jws({"iat": int(time.time()) + 60}, fresh_pki.signer())
+    assert verify_jws(token, fresh_pki.trust()).verdict.result(Check.SEAL_STATUS).code == "seal_good"
+    registry.revoke_seal(fresh_pki.session, fresh_pki.settings, DEPARTMENT, RevocationReason.CESSATION_OF_OPERATION)
+    verdict = verify_jws(token, fresh_pki.trust()).verdict
+    assert verdict.result(Check.SEAL_STATUS).code == "seal_revoked"
+    assert verdict.status is Status.INVALID
