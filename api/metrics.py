@@ -75,7 +75,10 @@ def worker_exited(pid: int) -> None:
 
 
 def install_metrics(app: Flask) -> None:
-    """Time and count every request of `app` and its pulls, and serve `GET /metrics`."""
+    """Time and count every request of `app` and its pulls, and serve `GET /metrics`. The client
+    library is loaded now, with the app: under gunicorn in the arbiter, so the workers share it;
+    each process creates its own instruments on first use."""
+    import prometheus_client  # noqa: F401
     app.extensions["mianzheng"].pull_observer = record_pull
     app.before_request(_start_timer)
     app.after_request(_record_request)

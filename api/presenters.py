@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-import zxingcpp
 from flask import Response, url_for
 
 from api.live_catalog import live_catalog
@@ -104,7 +103,10 @@ def presentation_view(shown: Presentation, reference: str) -> dict[str, Any]:
 
 def qr_svg(text: str) -> str | None:
     """The text as an inline SVG QR code (level L, 2 px a module, its quiet zone included), or None
-    when it does not fit one (version 40)."""
+    when it does not fit one (version 40). zxing-cpp loads on first use: the server's other paths
+    do without it."""
+    import zxingcpp
+
     try:
         symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="L")
     except ValueError:

@@ -27,7 +27,7 @@ from exchange.sources.values import json_value
 
 DEFAULT_RESIDENTS = 10_000
 DEFAULT_SEED = 20261121
-GENERATOR = "mianzheng demo data 1"
+GENERATOR = "mianzheng demo data 2"
 
 
 class DemoDataMissing(LookupError):

@@ -4,9 +4,12 @@ person with a valid ID number, a Chinese name, hukou, marriage, work, income, pr
 and the rarer facts (disability, a criminal record, minimum-living assistance, death).
 
 One `random.Random(seed)` drawn in a fixed order makes every run with the same seed give
-the same people. `iter_population` hands them out a run of households at a time, so a city of a
-million residents is made in bounded memory; demo_records.py turns each run into the
-departments' records.
+the same people; each company is drawn from a stream of its own, so it is the same whenever it
+is made. `iter_population` hands them out a run at a time, so a city of a million residents is
+made in bounded memory: ID numbers and credit codes are unique by construction
+(`demo.distinct_draws`), not by remembering every one given out, and no company is kept (an
+employee's is made again from its number). demo_records.py turns each run into the departments'
+records.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from itertools import accumulate
 from decimal import Decimal
 
 from catalog.citizen_id import id_check_char
 from catalog.city_time import BEIJING
 from catalog.credit_code import complete_uscc
+from demo.distinct_draws import Scrambled, SlotDraws
 from demo.vocabulary import (
     BRAND_WORDS,
     COLLEGES,
@@ -40,6 +45,10 @@ REFERENCE_DATE = date(2026, 11, 1)
 
 MALE, FEMALE = "male", "female"
 USCC_BODY_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+EMPLOYER_TYPES = ("limited_company", "joint_stock_company")
+BIRTH_DAYS, SEQUENCE_SLOTS = 364, 499
+"""An ID number's birth date lies 1-364 days before its holder's last birthday-ish day of the
+year of age (`_birth`); its sequence code is 2 × slot - 1 for a man, 2 × slot for a woman."""
 
 
 @dataclass(eq=False)
@@ -157,24 +166,43 @@ def _years_between(start: date, end: date) -> int:
     return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
 
 
+def _digits(value: int, alphabet: str, width: int) -> str:
+    """`value` written with `width` digits in base len(alphabet)."""
+    digits = []
+    for _ in range(width):
+        value, digit = divmod(value, len(alphabet))
+        digits.append(alphabet[digit])
+    return "".join(reversed(digits))
+
+
+def _birth(age: int, day: int) -> date:
+    """The birth date `day` (1-364) days before the start of the `age`-th year back: different
+    ages and days give different dates."""
+    return date.fromordinal(REFERENCE_DATE.toordinal() - age * 365 - age // 4 - day)
+
+
 class _Maker:
     """Draws the population; every method consumes the one random stream in a fixed order."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, companies: int) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
-        self.ids: set[str] = set()
+        self.id_slots = SlotDraws(f"{seed}/id numbers", BIRTH_DAYS, SEQUENCE_SLOTS)
+        self.credit_codes = Scrambled(f"{seed}/credit codes", len(USCC_BODY_ALPHABET) ** 6)
         self.surnames = [name for name, _ in SURNAMES]
-        self.surname_weights = [weight for _, weight in SURNAMES]
-        self.district_weights = [district.weight for district in DISTRICTS]
+        self.surname_weights = list(accumulate(weight for _, weight in SURNAMES))  # cumulative: drawn from often
+        self.district_weights = list(accumulate(district.weight for district in DISTRICTS))
         self.property_numbers = 0
+        self.companies = companies
+        self.businesses = companies  # individual businesses are numbered after the companies
 
     # --- identities -------------------------------------------------------------------
 
     def district(self) -> District:
-        return self.rng.choices(DISTRICTS, self.district_weights)[0]
+        return self.rng.choices(DISTRICTS, cum_weights=self.district_weights)[0]
 
     def surname(self) -> str:
-        return self.rng.choices(self.surnames, self.surname_weights)[0]
+        return self.rng.choices(self.surnames, cum_weights=self.surname_weights)[0]
 
     def given_name(self, gender: str) -> str:
         pool = GIVEN_MALE if gender == MALE else GIVEN_FEMALE
@@ -184,23 +212,17 @@ class _Maker:
         return first + self.rng.choice(pool)
 
     def birth_for_age(self, age: int) -> date:
-        day = REFERENCE_DATE.toordinal() - age * 365 - age // 4 - self.rng.randrange(1, 365)
-        return date.fromordinal(max(day, date(1900, 1, 1).toordinal()))
-
-    def id_number(self, region: str, birth: date, gender: str) -> str:
-        while True:
-            sequence = self.rng.randrange(1, 500) * 2 - (1 if gender == MALE else 0)
-            first17 = f"{region}{birth:%Y%m%d}{sequence:03d}"
-            number = first17 + id_check_char(first17)
-            if number not in self.ids:
-                self.ids.add(number)
-                return number
+        return max(_birth(age, self.rng.randrange(1, BIRTH_DAYS + 1)), date(1900, 1, 1))
 
     def identity(self, gender: str, age: int, region: str, surname: str | None = None) -> tuple[str, str, date]:
-        """(name, ID number, birth date) of someone not necessarily a resident."""
-        birth = self.birth_for_age(age)
+        """(name, ID number, birth date) of someone not necessarily a resident. The birth day
+        and sequence slot are the next unused pair of this region, sex and age, so the number
+        is unique by construction."""
+        day, slot = self.id_slots.next((region, gender, age))
+        birth = _birth(age, day)
+        first17 = f"{region}{birth:%Y%m%d}{slot * 2 - (1 if gender == MALE else 0):03d}"
         name = (surname or self.surname()) + self.given_name(gender)
-        return name, self.id_number(region, birth, gender), birth
+        return name, first17 + id_check_char(first17), birth
 
     def person(self, household: Household, relation: str, gender: str, age: int, surname: str | None = None,
                region: str | None = None) -> Person:
@@ -369,7 +391,7 @@ class _Maker:
                 if person.spouse is not None and person.spouse.alive:
                     person.spouse.marital, person.spouse.spouse = "widowed", None
 
-    def work(self, household: Household, companies: list[Business], businesses: list[Business]) -> None:
+    def work(self, household: Household, businesses: list[Business]) -> None:
         """Employment, employer or own business, income and insurance of each member."""
         for person in household.members:
             retirement_age = 60 if person.gender == MALE else 55
@@ -387,10 +409,12 @@ class _Maker:
                 person.employment = self.rng.choices(("employed", "flexible", "unemployed"), (80, 12, 8))[0]
             if person.employment == "employed":
                 if self.rng.random() < 0.06:
-                    person.own_business = self.business(person.household.district, person.name, individual=True)
+                    person.own_business = self.business(person.household.district, person.name, self.businesses,
+                                                        individual=True)
+                    self.businesses += 1
                     businesses.append(person.own_business)
                 else:
-                    person.employer = self.rng.choice(companies)
+                    person.employer = self.employer()
                 person.annual_income = Decimal(max(30000, int(self.rng.lognormvariate(11.15, 0.45)) // 100 * 100))
                 person.insured = True
             elif person.employment == "flexible":
@@ -480,14 +504,31 @@ class _Maker:
 
     # --- businesses -------------------------------------------------------------------
 
-    def business(self, district: District, representative: str, individual: bool = False) -> Business:
+    def company(self, number: int) -> Business:
+        """Company `number` (0 <= number < self.companies), drawn from a random stream of its own:
+        the same whenever it is made, so none has to be kept."""
+        main, self.rng = self.rng, random.Random(self.seed << 40 | 1 << 39 | number)
+        try:
+            return self.business(self.district(), self.surname() + self.given_name(MALE), number)
+        finally:
+            self.rng = main
+
+    def employer(self) -> Business:
+        """An active limited or joint-stock company, drawn by its number."""
+        while True:
+            company = self.company(self.rng.randrange(self.companies))
+            if company.entity_type in EMPLOYER_TYPES and company.status == "active":
+                return company
+
+    def business(self, district: District, representative: str, number: int, individual: bool = False) -> Business:
+        """Business `number` of the city: its credit code's body is a bijection of the number."""
         if individual:
             entity_type = self.rng.choices(("individual_business", "sole_proprietorship"), (85, 15))[0]
         else:
             entity_type = self.rng.choices(("limited_company", "joint_stock_company", "partnership", "farmers_cooperative"),
                                            (80, 6, 6, 8))[0]
         prefix = {"individual_business": "92", "farmers_cooperative": "93"}.get(entity_type, "91")
-        body = "MA" + "".join(self.rng.choice(USCC_BODY_ALPHABET) for _ in range(6))
+        body = "MA" + _digits(self.credit_codes[number], USCC_BODY_ALPHABET, 6)
         place = district.name
         brand = self.rng.choice(BRAND_WORDS)
         name = {
@@ -514,23 +555,24 @@ HOUSEHOLDS_PER_RUN = 2_000
 
 def iter_population(seed: int, residents: int, households_per_run: int = HOUSEHOLDS_PER_RUN) -> Iterator[Population]:
     """At least `residents` living people in households, a run of `households_per_run`
-    households at a time. The first run carries the companies people work for; each run the
-    individual businesses its people own. Only the companies and the ID numbers already given
-    out are kept between runs."""
+    households at a time. The first runs carry the companies people work for (as many per run,
+    and no households); each later run its households and the individual businesses its people
+    own. Nothing but counters is kept between runs."""
     if residents < 1:
         raise ValueError("the demo city needs at least one resident")
-    maker = _Maker(seed)
-    businesses = [maker.business(maker.district(), maker.surname() + maker.given_name(MALE))
-                  for _ in range(max(40, residents // 25))]
-    companies = [b for b in businesses if b.entity_type in ("limited_company", "joint_stock_company") and b.status == "active"]
+    maker = _Maker(seed, companies=max(40, residents // 25))
     run = Population(households=(), businesses=(), reference_date=REFERENCE_DATE, snapshot_at=SNAPSHOT_AT)
+    for first in range(0, maker.companies, households_per_run):
+        yield replace(run, businesses=tuple(maker.company(number)
+                                            for number in range(first, min(first + households_per_run, maker.companies))))
     households: list[Household] = []
+    businesses: list[Business] = []
     living = 0
     while living < residents:
         household = maker.household(run.first_household + len(households))
         household.poor = maker.rng.random() < (0.02 if household.migrant_region else 0.045)
         maker.deaths(household)
-        maker.work(household, companies, businesses)
+        maker.work(household, businesses)
         maker.property(household)
         maker.facts(household)
         maker.economy(household)

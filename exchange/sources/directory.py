@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import marshmallow as ma
 import yaml
@@ -31,9 +31,11 @@ import yaml
 from catalog.model import Catalog
 from exchange.sources.contract import (Source, SourceAnswer, SourceError, SourceProtocolError, SourceRejected,
                                        SourceUnavailable, SubjectNotFound)
-from exchange.sources.http_source import HttpSource, HttpSourceSettings
 from exchange.sources.inprocess_source import InProcessSource
 from exchange.sources.records import department_database
+
+if TYPE_CHECKING:
+    from exchange.sources.http_source import HttpSourceSettings
 
 
 class SourcesConfigInvalid(ValueError):
@@ -56,8 +58,9 @@ class _InProcessSchema(ma.Schema):
     database = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
 
 
-SourceConfig = HttpSourceSettings | str
-"""An HTTP connector's settings, or the database (path or URL) of an in-process source."""
+SourceConfig: TypeAlias = "HttpSourceSettings | str"
+"""An HTTP connector's settings, or the database (path or URL) of an in-process source. The HTTP
+adapter (httpx, tenacity) is imported only where a department is reached over HTTP."""
 
 
 def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
@@ -83,7 +86,12 @@ def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
         except ma.ValidationError as invalid:
             problems += [f"{department}.{field}: {' '.join(map(str, messages))}" for field, messages in _flat(invalid.messages)]
             continue
-        configs[department] = HttpSourceSettings(**values) if "url" in values else _database(path, values["database"])
+        if "url" in values:
+            from exchange.sources.http_source import HttpSourceSettings
+
+            configs[department] = HttpSourceSettings(**values)
+        else:
+            configs[department] = _database(path, values["database"])
     if problems:
         raise SourcesConfigInvalid(f"sources file {path}: " + "; ".join(problems))
     return configs
@@ -162,8 +170,10 @@ def build_sources(catalog: Catalog, folder: Path, sources_file: Path | None = No
     sources: dict[str, Source] = {}
     for department in source_departments(catalog):
         config = configs.get(department, str(department_database(folder, department)))
-        if isinstance(config, HttpSourceSettings):
-            sources[department] = HttpSource(department, config, catalog)
-        else:
+        if isinstance(config, str):
             sources[department] = InProcessSource(department, config, catalog)
+        else:
+            from exchange.sources.http_source import HttpSource
+
+            sources[department] = HttpSource(department, config, catalog)
     return SourceDirectory(catalog, sources, observer)

@@ -10,7 +10,9 @@ Rows (every served row drives gunicorn, as `mianzheng serve` runs it, with wrk):
   DB-API cursor + hashlib over the same rows in one process, and the command's peak memory per
   process (audit_bench.py: this row alone, on a log of any length);
 - server memory (RSS and PSS summed over gunicorn's process tree: arbiter, 2 workers, the jobs
-  process; and per process) vs a minimal Flask app served by gunicorn with 2 workers;
+  process; and per process) vs a minimal Flask app served by gunicorn with 2 workers, after the
+  exchange row's load (or, as the row `memory` alone, after a few seconds of exchange requests
+  and `/healthz` at 8 clients);
 - warm `scripts/serve` to its first `/healthz` vs the minimal Flask app's gunicorn to its first answer.
 Each runs on SQLite, and on PostgreSQL too when --postgres-url names an empty database (it is
 filled). Certificate issuance and verification rows: certificates_bench.py; 公租房 decisions:
@@ -71,8 +73,8 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None, help="an empty PostgreSQL database to fill")
     parser.add_argument("--audit-entries", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="print the top functions of in-process rows")
-    parser.add_argument("--rows", default=",".join(ROWS), help="which rows, comma-separated: exchange (with the "
-                        "server memory measured after its load), audit, startup")
+    parser.add_argument("--rows", default="exchange,audit,startup", help="which rows, comma-separated: exchange (with the "
+                        "server memory measured after its load), audit, startup, memory (alone)")
     args = parser.parse_args()
     require_wrk()
     print("| measure | mianzheng | raw baseline in the same run | ratio (median of rounds) |")
@@ -127,10 +129,28 @@ def exchange_rows(database: str, settings: Settings, minimal: Path, args: argpar
         f"| the floor: the same reads, writes and cryptography through the raw stack, {database} | "
         f"{column(lambda r: r[0], ',.0f')} per s | floor {column(lambda r: r[3], ',.0f')} per s "
         f"(itself {column(lambda r: r[3] / r[1], '.2f')} of `/healthz`) | {column(lambda r: r[0] / r[3], '.2f')} |",
-        f"| server memory, 2 workers + jobs, {database} | {_memory_text(ours_memory)} | minimal Flask app, "
-        f"2 workers, {_memory_text(baseline_memory)} | {_total(ours_memory, 0) / _total(baseline_memory, 0):.1f}× "
-        f"(PSS {_total(ours_memory, 1) / _total(baseline_memory, 1):.1f}×) |",
+        _memory_row(database, ours_memory, baseline_memory),
     ]
+
+
+def memory_rows(database: str, settings: Settings, minimal: Path, args: argparse.Namespace) -> list[str]:
+    """Server memory vs the minimal app's, after `args.seconds` of exchange requests and of
+    `/healthz` at 8 clients (every worker has served both)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    token, people = prepare_exchange(settings)
+    server = serve(settings.var_dir, settings.database_url, port, 2)
+    with _running(server, base):
+        wrk_load(f"{base}{EXCHANGE_PATH}", 8, args.seconds, exchange_request_lua(token, people))
+        wrk_load(f"{base}/healthz", 8, args.seconds)
+        ours_memory = _tree_memory(server.pid)
+    return [_memory_row(database, ours_memory, _minimal_memory(minimal))]
+
+
+def _memory_row(database: str, ours: Memory, baseline: Memory) -> str:
+    return (f"| server memory, 2 workers + jobs, {database} | {_memory_text(ours)} | minimal Flask app, 2 workers, "
+            f"{_memory_text(baseline)} | {_total(ours, 0) / _total(baseline, 0):.1f}× "
+            f"(PSS {_total(ours, 1) / _total(baseline, 1):.1f}×) |")
 
 
 def audit_rows(database: str, settings: Settings, args: argparse.Namespace) -> list[str]:
@@ -338,6 +358,7 @@ def _memory_text(memory: Memory) -> str:
 ROWS: dict[str, Callable[[str, Settings, Path, argparse.Namespace], list[str]]] = {
     "exchange": exchange_rows,
     "audit": lambda database, settings, _minimal, args: audit_rows(database, settings, args),
+    "memory": memory_rows,
     "startup": startup_rows,
 }
 

@@ -238,7 +238,8 @@ def test_a_waiting_application_names_the_source_that_is_down_and_resumes_by_itse
     finally:
         stop.set()
         jobs.join(timeout=30)
-    assert page.locator('#proofs td[data-proof="MINIMUM_LIVING"]').get_attribute("data-state") == "resolved"
+    # the source's own answer now: its record, or none for a household without assistance
+    assert page.locator('#proofs td[data-proof="MINIMUM_LIVING"]').get_attribute("data-state") in ("resolved", "not_found")
     assert waiting.is_hidden() and page.locator("#decision").is_visible()
     page.close()
 

@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 
 from catalog.citizen_id import parse_id_number
+from catalog.credit_code import parse_uscc
 from catalog.model import Catalog, ItemType, Proof, Subject
 from exchange.sources.contract import pulled_proofs
 from demo.data import demo_sources_exist, generate_demo_sources, sample_residents
 from exchange.sources.inprocess_source import InProcessSource
-from demo.population import build_population, iter_population
+from demo.distinct_draws import Scrambled, SlotDraws
+from demo.population import REFERENCE_DATE, build_population, iter_population
 from demo.records import BUILDERS
 from exchange.sources.records import RecordsDatabaseWriter, StoredRecord, department_database, read_dataset
 
@@ -177,6 +179,40 @@ def test_a_city_read_in_runs_makes_the_same_records_as_read_at_once(catalog: Cat
         in_runs = [row for run in runs for row in BUILDERS[proof.code](run)]
         assert in_runs == at_once, proof.code
     assert [b.uscc for run in runs for b in run.businesses] == [b.uscc for b in whole.businesses]
+
+
+def test_id_numbers_and_credit_codes_are_unique_and_valid_without_a_record_of_those_given_out() -> None:
+    """Nothing remembers the numbers given out: every resident's and every outside parent's ID
+    number is valid, encodes the person's birth date and sex and belongs to one person only;
+    every credit code is valid and unique."""
+    people: dict[str, tuple[str, str]] = {}  # ID number -> (name, birth date or, for an outside parent, "")
+    credit_codes: set[str] = set()
+    for run in iter_population(11, 30_000):
+        for business in run.businesses:
+            assert parse_uscc(business.uscc).code not in credit_codes
+            credit_codes.add(business.uscc)
+        for person in run.people:
+            encoded = parse_id_number(person.id_number, today=REFERENCE_DATE)
+            assert (encoded.birth_date, encoded.gender.value) == (person.birth, person.gender)
+            assert person.id_number not in people or people[person.id_number][1] == "", person.id_number
+            people[person.id_number] = (person.name, person.birth.isoformat())
+        for name, number in (parent for person in run.people for parent in (person.father, person.mother) if parent):
+            parse_id_number(number, today=REFERENCE_DATE)
+            assert people.setdefault(number, (name, ""))[0] == name, number  # siblings share their parents
+    assert len(people) > 30_000 and len(credit_codes) > 1_200
+
+
+def test_slot_draws_give_every_pair_of_a_key_once_then_refuse() -> None:
+    """A key's (day, slot) pairs never repeat, also once its days have come round (a city where
+    more people of one region, sex and age than days in a year share a birth date)."""
+    draws = SlotDraws("seed", 4, 3)
+    pairs = [draws.next(("330702", "male", 30)) for _ in range(12)]
+    assert sorted(pairs) == [(day, slot) for day in range(1, 5) for slot in range(1, 4)]
+    with pytest.raises(ValueError):
+        draws.next(("330702", "male", 30))
+    assert draws.next(("330702", "female", 30)) in pairs  # another key has pairs of its own
+    scrambled = Scrambled("seed", 31 ** 2)
+    assert sorted(scrambled[number] for number in range(31 ** 2)) == list(range(31 ** 2))
 
 
 def test_a_generation_that_fails_halfway_leaves_the_databases_as_they_were(tmp_path: Path) -> None:
