@@ -4,29 +4,34 @@ process and content hash."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, select
 
 from api.problems import Problem
 from api.runtime import db, runtime
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from catalog.versions import CatalogVersion, latest_version
+from catalog.versions import CatalogVersion, latest_version_row
 
 
 @dataclass(frozen=True)
 class LiveCatalog:
-    version: CatalogVersion
+    version: Row[Any]
+    """The live version's columns but its document (`catalog.versions.latest_version_row`)."""
     catalog: Catalog
 
 
 def live_catalog() -> LiveCatalog:
     """The catalog this request must use; 503 while none has been published."""
     session = db()
-    version = latest_version(session)
+    version = latest_version_row(session)
     if version is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
     cache = runtime().catalogs
     catalog = cache.get(version.content_hash)
     if catalog is None:
-        catalog = catalog_from_document(version.document)
+        document = session.scalars(select(CatalogVersion.document).where(CatalogVersion.id == version.id)).one()
+        catalog = catalog_from_document(document)
         cache[version.content_hash] = catalog
     return LiveCatalog(version=version, catalog=catalog)

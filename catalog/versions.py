@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Integer, Row, String, Text, select
 from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 
 from catalog.errors import NoCatalogPublished
@@ -48,7 +48,19 @@ def latest_version(session: Session) -> CatalogVersion | None:
 
 
 _LATEST_VERSION = select(CatalogVersion).order_by(CatalogVersion.number.desc()).limit(1)
-"""`latest_version`'s statement, built once: every request that uses the catalog runs it."""
+"""`latest_version`'s statement, built once."""
+
+
+def latest_version_row(session: Session) -> Row[Any] | None:
+    """`latest_version` as a plain row of its columns but the document (number, content_hash,
+    published_at, published_by, note): what every request that uses the catalog reads, with no
+    ORM object to build."""
+    return session.connection().execute(_LATEST_ROW).first()
+
+
+_VERSIONS = CatalogVersion.__table__
+_LATEST_ROW = select(_VERSIONS.c.id, _VERSIONS.c.number, _VERSIONS.c.content_hash, _VERSIONS.c.published_at,
+                     _VERSIONS.c.published_by, _VERSIONS.c.note).order_by(_VERSIONS.c.number.desc()).limit(1)
 
 
 def read_live_catalog(session: Session) -> Catalog:
