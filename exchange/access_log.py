@@ -26,7 +26,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from types import MappingProxyType
@@ -266,7 +266,8 @@ def append_accesses(session: Session, entries: Sequence[AccessEntry], *, now: da
     rows = []
     for entry in clean:
         seq += 1
-        values = {**asdict(entry), "outcome": entry.outcome.value}
+        values = {name: getattr(entry, name) for name in ENTRY_FIELDS}
+        values["outcome"] = entry.outcome.value
         row = {"seq": seq, "recorded_at": at, "prev_hash": prev_hash,
                "entry_hash": entry_hash(prev_hash, seq, at, values), **values}
         rows.append(row)
@@ -550,7 +551,7 @@ def _validated(entry: AccessEntry) -> AccessEntry:
         for name in _FREE_TEXT
         if getattr(entry, name) is not None
     }
-    return AccessEntry(**{**asdict(entry), **masked, "outcome": outcome})
+    return replace(entry, **masked, outcome=outcome)
 
 
 def _lock_chain(session: Session, *, write_ahead: bool = False) -> None:
