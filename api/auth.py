@@ -25,7 +25,7 @@ from joserfc.jwk import KeySet
 from api.identity_config import IdentityConfig
 from api.openapi import ApiSpec, View, before_parsing
 from api.problems import Problem
-from api.runtime import db, runtime
+from api.runtime import plain_db, runtime
 from exchange.clients import AuthenticatedClient, InvalidCredentials, authenticate
 from exchange.identity import CitizenIdentity, InvalidAssertion, unverified_issuer, verify_assertion
 from exchange.subjects import subject_key
@@ -85,7 +85,7 @@ def _authenticated_client() -> AuthenticatedClient:
     if token is None:
         raise _unauthenticated("Send a client token: Authorization: Bearer mzc_...", invalid=False)
     try:
-        client = authenticate(db(), token)
+        client = authenticate(plain_db(), token)
     except InvalidCredentials:
         raise _unauthenticated("The client token is unknown, revoked or replaced.", invalid=True) from None
     g.client = client

@@ -49,9 +49,15 @@ class ProblemSchema(ma.Schema):
 
 
 class RequestParser(FlaskParser):
-    """Parses request arguments; a JSON body must be sent as JSON."""
+    """Parses request arguments; a JSON body must be sent as JSON. A view's schema class is
+    instantiated once, not for every request: a schema's `load` keeps no state between calls."""
 
     DEFAULT_VALIDATION_STATUS = 400
+
+    def _get_schema(self, argmap: Any, req: Any) -> ma.Schema:
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            return _schema_instance(argmap)
+        return super()._get_schema(argmap, req)
 
     def load_json(self, req: Any, schema: ma.Schema) -> Any:
         if req.get_data(cache=True) and not core.is_json(req.mimetype):
@@ -70,6 +76,11 @@ class RequestParser(FlaskParser):
             raise Problem("invalid-request", detail, errors=[{"pointer": "#", "detail": detail}]) from None
         refuse_unusable_json(body)
         return body
+
+
+@functools.cache
+def _schema_instance(schema: type[ma.Schema]) -> ma.Schema:
+    return schema()
 
 
 def before_parsing(check: Callable[[], object]) -> Callable[[View], View]:

@@ -2,8 +2,8 @@
 the parsed catalogs it has already read (keyed by content hash, so a newly published
 version is picked up by every worker on its next request).
 
-`Runtime` itself needs no Flask (a command builds one with `Runtime.start`); `runtime()` and
-`db()` are the request-time accessors.
+`Runtime` itself needs no Flask (a command builds one with `Runtime.start`); `runtime()`, `db()`
+and `plain_db()` are the request-time accessors.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from flask import current_app, g
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
-from api.database import make_engine, make_session_factory
+from api.database import make_engine, make_session_factory, plain_reads
 from api.identity_config import IdentityConfig, identity_config
 from api.seal_config import seal_settings
 from api.secrets import SUBJECT_HASH_KEY, read_keyring, read_secret
@@ -132,7 +132,20 @@ def db() -> Session:
     return g.db
 
 
+def plain_db() -> Connection:
+    """The current request's connection for plain reads of committed rows (who the client is, the
+    live catalog's version), each statement on its own: outside any transaction on PostgreSQL
+    (`api.database.plain_reads`), so a read is one round trip. Opened on first use, closed at
+    teardown."""
+    if "plain_db" not in g:
+        g.plain_db = plain_reads(runtime().engine).connect()
+    return g.plain_db
+
+
 def close_request_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db", None)
     if session is not None:
         session.close()
+    connection = g.pop("plain_db", None)
+    if connection is not None:
+        connection.close()

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Connection, Integer, Row, String, Text, select
 from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 
 from catalog.errors import NoCatalogPublished
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from core.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime, plain_connection
 
 
 class CatalogVersion(Base):
@@ -48,7 +48,25 @@ def latest_version(session: Session) -> CatalogVersion | None:
 
 
 _LATEST_VERSION = select(CatalogVersion).order_by(CatalogVersion.number.desc()).limit(1)
-"""`latest_version`'s statement, built once: every request that uses the catalog runs it."""
+"""`latest_version`'s statement, built once."""
+
+
+def latest_version_row(database: Session | Connection) -> Row[Any] | None:
+    """`latest_version` as a plain row of its columns but the document (id, number, content_hash,
+    published_at, published_by, note): what every request that uses the catalog reads, with no
+    ORM object to build; a session's connection or a bare one will do."""
+    return plain_connection(database).execute(_LATEST_ROW).first()
+
+
+def version_document(database: Session | Connection, version_id: int) -> dict[str, Any]:
+    """The catalog document of the version `version_id` (see `latest_version_row`)."""
+    query = select(_VERSIONS.c.document).where(_VERSIONS.c.id == version_id)
+    return plain_connection(database).execute(query).scalar_one()
+
+
+_VERSIONS = CatalogVersion.__table__
+_LATEST_ROW = select(_VERSIONS.c.id, _VERSIONS.c.number, _VERSIONS.c.content_hash, _VERSIONS.c.published_at,
+                     _VERSIONS.c.published_by, _VERSIONS.c.note).order_by(_VERSIONS.c.number.desc()).limit(1)
 
 
 def read_live_catalog(session: Session) -> Catalog:

@@ -26,7 +26,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from types import MappingProxyType
@@ -266,7 +266,8 @@ def append_accesses(session: Session, entries: Sequence[AccessEntry], *, now: da
     rows = []
     for entry in clean:
         seq += 1
-        values = {**asdict(entry), "outcome": entry.outcome.value}
+        values = {name: getattr(entry, name) for name in ENTRY_FIELDS}
+        values["outcome"] = entry.outcome.value
         row = {"seq": seq, "recorded_at": at, "prev_hash": prev_hash,
                "entry_hash": entry_hash(prev_hash, seq, at, values), **values}
         rows.append(row)
@@ -358,10 +359,13 @@ def record_decided_accesses(
 
 
 def chain_head(session: Session) -> ChainHead | None:
-    row = session.execute(
-        select(AccessRecord.seq, AccessRecord.entry_hash).order_by(AccessRecord.seq.desc()).limit(1)
-    ).first()
+    row = session.connection().execute(_HEAD).first()
     return ChainHead(row.seq, row.entry_hash) if row else None
+
+
+_LOG = AccessRecord.__table__
+_HEAD = select(_LOG.c.seq, _LOG.c.entry_hash).order_by(_LOG.c.seq.desc()).limit(1)
+"""`chain_head`'s statement, built once: every append runs it."""
 
 
 def verify_chain(session: Session, *, expected_head: ChainHead | None = None,
@@ -547,20 +551,23 @@ def _validated(entry: AccessEntry) -> AccessEntry:
         for name in _FREE_TEXT
         if getattr(entry, name) is not None
     }
-    return AccessEntry(**{**asdict(entry), **masked, "outcome": outcome})
+    return replace(entry, **masked, outcome=outcome)
 
 
 def _lock_chain(session: Session, *, write_ahead: bool = False) -> None:
-    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    dialect = connection.dialect.name
     if dialect == "postgresql":
-        if write_ahead:  # SET LOCAL synchronous_commit, in the same round trip as the lock
-            session.execute(text("SELECT pg_advisory_xact_lock(:key), set_config('synchronous_commit', 'off', true)"),
-                            {"key": CHAIN_LOCK_KEY})
-        else:
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        # write_ahead: SET LOCAL synchronous_commit, in the same round trip as the lock
+        connection.execute(_LOCK_WRITE_AHEAD if write_ahead else _LOCK, {"key": CHAIN_LOCK_KEY})
     elif dialect == "sqlite":  # write_ahead: see `_relax_sqlite_sync`, called before the transaction wrote
         # A write that changes nothing still starts a write transaction: SQLite's one writer lock.
-        session.execute(text("UPDATE access_log SET seq = seq WHERE 0 = 1"))
+        connection.execute(_SQLITE_LOCK)
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LOCK_WRITE_AHEAD = text("SELECT pg_advisory_xact_lock(:key), set_config('synchronous_commit', 'off', true)")
+_SQLITE_LOCK = text("UPDATE access_log SET seq = seq WHERE 0 = 1")
 
 
 _SQLITE_SYNCHRONOUS = "mianzheng.access_log.synchronous"

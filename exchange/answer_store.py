@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, bindparam, delete, insert, select, update
+from sqlalchemy import Integer, LargeBinary, Row, String, UniqueConstraint, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column
 
@@ -57,6 +57,16 @@ class AnsweredRequest(Base):
     """The consent the answer was given on: a replay is refused once it is withdrawn."""
 
 
+_REQUESTS = AnsweredRequest.__table__
+_ROW = select(_REQUESTS.c.id, _REQUESTS.c.client_id, _REQUESTS.c.request_id, _REQUESTS.c.request_sha256,
+              _REQUESTS.c.status, _REQUESTS.c.answer_key_id, _REQUESTS.c.answer_sealed.label("answer_blob"),
+              _REQUESTS.c.reserved_at, _REQUESTS.c.consent_id).where(_REQUESTS.c.client_id == bindparam("client_id"))
+_FIND = _ROW.where(_REQUESTS.c.request_id == bindparam("request_id"))
+_FIND_SEVERAL = _ROW.where(_REQUESTS.c.request_id.in_(bindparam("request_ids", expanding=True)))
+_RESERVE = _REQUESTS.insert()
+"""The statements of every exchange request, built once and run on the session's connection."""
+
+
 @dataclass(frozen=True)
 class Replay:
     """The stored answer of a completed request, and the consent it was given on."""
@@ -83,26 +93,35 @@ def stored_answer(session: Session, box: RecordCipher, client_id: str, request_i
     return replay_of(_find(session, client_id, request_id), box, request_sha256, now)
 
 
-def stored_answer_row(session: Session, client_id: str, request_id: str) -> AnsweredRequest | None:
+StoredRequest = Row[Any]
+"""A plain row of `exchange_requests` as `stored_answer_row` reads it (no ORM object: it is read on
+every exchange request): id, client_id, request_id, request_sha256, status, answer_key_id,
+answer_blob, reserved_at, consent_id."""
+
+
+def stored_answer_row(session: Session, client_id: str, request_id: str) -> StoredRequest | None:
     """The row of (client, request id), if any: for `replay_of` and `reserve_found` in one transaction."""
     return _find(session, client_id, request_id)
 
 
-def stored_answer_rows(session: Session, client_id: str, request_ids: list[str]) -> dict[str, AnsweredRequest]:
+def stored_answer_rows(session: Session, client_id: str, request_ids: list[str]) -> dict[str, StoredRequest]:
     """`stored_answer_row` of several request ids of one client, in one query, by request id."""
-    rows = session.scalars(select(AnsweredRequest).where(AnsweredRequest.client_id == client_id,
-                                                         AnsweredRequest.request_id.in_(request_ids)))
+    if len(request_ids) == 1:
+        row = _find(session, client_id, request_ids[0])
+        return {row.request_id: row} if row is not None else {}
+    rows = session.connection().execute(_FIND_SEVERAL, {"client_id": client_id, "request_ids": request_ids})
     return {row.request_id: row for row in rows}
 
 
-def replay_of(row: AnsweredRequest | None, box: RecordCipher, request_sha256: str, now: datetime) -> Replay | None:
+def replay_of(row: StoredRequest | None, box: RecordCipher, request_sha256: str, now: datetime) -> Replay | None:
     """`stored_answer` of a row read already."""
     if row is None:
         return None
     if row.request_sha256 != request_sha256:
         raise RequestIdConflict(f"request id {row.request_id!r} was used for a different request")
-    if row.status == RequestStatus.COMPLETED and row.answer_sealed is not None:
-        return Replay(box.open(row.answer_sealed, answer_bound_to(row.client_id, row.request_id)), row.consent_id)
+    sealed = sealed_or_none(row.answer_key_id, row.answer_blob)
+    if row.status == RequestStatus.COMPLETED and sealed is not None:
+        return Replay(box.open(sealed, answer_bound_to(row.client_id, row.request_id)), row.consent_id)
     if now - row.reserved_at < STALE_AFTER:
         raise RequestIdConflict(f"request {row.request_id!r} is still being answered; retry shortly")
     return None
@@ -117,7 +136,7 @@ def reserve(session: Session, client_id: str, request_id: str, request_sha256: s
                   consent_id)
 
 
-def reserve_found(session: Session, row: AnsweredRequest | None, client_id: str, request_id: str,
+def reserve_found(session: Session, row: StoredRequest | None, client_id: str, request_id: str,
                   request_sha256: str, now: datetime, consent_id: str | None = None) -> None:
     """`reserve`, given the row `stored_answer_row` read in this transaction (None: the id is new),
     so a request that checked for a stored answer does not read its row twice."""
@@ -144,7 +163,7 @@ def reserve_new(session: Session, reservations: list[dict[str, Any]]) -> None:
     """Insert the rows (`new_reservation`) that reserve new request ids, in one statement; a
     second claimant's INSERT fails on the unique (client, request id) with `IntegrityError`."""
     if reservations:
-        session.execute(insert(AnsweredRequest), reservations)
+        session.connection().execute(_RESERVE, reservations)
 
 
 def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str, now: datetime,
@@ -176,7 +195,6 @@ def complete_all(session: Session, box: RecordCipher, client_id: str, bodies: di
     assert completed == len(parameters), "complete() needs the reservation made by claim()"
 
 
-_REQUESTS = AnsweredRequest.__table__
 _COMPLETE = _REQUESTS.update().where(_REQUESTS.c.client_id == bindparam("of_client"),
                                      _REQUESTS.c.request_id == bindparam("of_request"))
 """`complete`'s UPDATE, built once: the values come as parameters named after their columns."""
@@ -195,6 +213,5 @@ def purge_expired(session: Session, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def _find(session: Session, client_id: str, request_id: str) -> AnsweredRequest | None:
-    return session.scalars(select(AnsweredRequest).where(
-        AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id)).one_or_none()
+def _find(session: Session, client_id: str, request_id: str) -> StoredRequest | None:
+    return session.connection().execute(_FIND, {"client_id": client_id, "request_id": request_id}).one_or_none()

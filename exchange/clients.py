@@ -25,12 +25,13 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Integer, String, select
+from sqlalchemy import Connection, Integer, Row, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
-from core.orm import Base, UtcDateTime
+from core.orm import Base, UtcDateTime, plain_connection
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
 
 TOKEN_PREFIX = "mzc"
@@ -141,22 +142,31 @@ def register_client(
     return record, _token(record.public_id, secret)
 
 
-def authenticate(session: Session, token: str, *, now: datetime | None = None) -> AuthenticatedClient:
-    """The client that `token` belongs to; `InvalidCredentials` otherwise."""
+def authenticate(database: Session | Connection, token: str, *, now: datetime | None = None) -> AuthenticatedClient:
+    """The client that `token` belongs to; `InvalidCredentials` otherwise. Its row is read on
+    every call (a session's connection or a bare one will do), so a revocation or a rotation
+    counts from the next request."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not _PUBLIC_ID.fullmatch(parts[1]) \
             or not 0 < len(parts[2]) <= _MAX_SECRET_CHARS:
         raise InvalidCredentials("malformed client token")
     presented = _hash(parts[2])
-    record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == parts[1])).first()
-    if record is None or not record.active or not _secret_matches(record, presented, now or _now()):
+    record = plain_connection(database).execute(_CREDENTIALS, {"public_id": parts[1]}).first()
+    if record is None or record.revoked_at is not None or not _secret_matches(record, presented, now or _now()):
         raise InvalidCredentials("unknown, revoked or replaced client token")
     return AuthenticatedClient(
         client_id=record.public_id,
         department_code=record.department_code,
         name=record.name,
-        scopes=frozenset(record.scope_list),
+        scopes=frozenset(record.scopes.split()),
     )
+
+
+_CLIENTS = ClientRecord.__table__
+_CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS.c.name, _CLIENTS.c.scopes,
+                      _CLIENTS.c.secret_hash, _CLIENTS.c.previous_secret_hash, _CLIENTS.c.previous_secret_expires_at,
+                      _CLIENTS.c.revoked_at).where(_CLIENTS.c.public_id == bindparam("public_id"))
+"""What `authenticate` reads of a client, as a plain row."""
 
 
 def rotate_client(
@@ -220,7 +230,7 @@ def _valid_scopes(scopes: Collection[str]) -> list[str]:
     return sorted(set(scopes))
 
 
-def _secret_matches(record: ClientRecord, presented: str, at: datetime) -> bool:
+def _secret_matches(record: Row[Any], presented: str, at: datetime) -> bool:
     current = hmac.compare_digest(presented, record.secret_hash)
     previous = (
         record.previous_secret_hash is not None

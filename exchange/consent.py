@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import JSON, String, select, update
+from sqlalchemy import JSON, Row, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog, Matter, Mode, Subject
@@ -70,9 +71,29 @@ class Consent(Base):
     """The application a counter consent was recorded for: it ends when the application is done."""
 
     def status(self, at: datetime) -> ConsentStatus:
-        if self.withdrawn_at is not None:
-            return ConsentStatus.WITHDRAWN
-        return ConsentStatus.EXPIRED if at >= self.expires_at else ConsentStatus.ACTIVE
+        return _status(self, at)
+
+
+ConsentTerms = Row[Any]
+"""What the exchange checks of a consent, as a plain row (`consent_terms`; no ORM object, since
+every exchange request reads it): id, subject_key, matter, proofs, consumer_department,
+expires_at, withdrawn_at, bound_client_id."""
+_CONSENTS = Consent.__table__
+_TERMS = select(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter, _CONSENTS.c.proofs,
+                _CONSENTS.c.consumer_department, _CONSENTS.c.expires_at, _CONSENTS.c.withdrawn_at,
+                _CONSENTS.c.bound_client_id)
+_TERMS_BY_ID = _TERMS.where(_CONSENTS.c.id == bindparam("id"))
+_CANDIDATES = _TERMS.where(_CONSENTS.c.subject_key == bindparam("subject_key"),
+                           _CONSENTS.c.matter == bindparam("matter"),
+                           _CONSENTS.c.consumer_department == bindparam("department")) \
+    .order_by(_CONSENTS.c.granted_at.desc(), _CONSENTS.c.id)
+"""The citizen's consents for one matter and department, newest first: the only ones that can cover a request."""
+
+
+def _status(consent: Consent | ConsentTerms, at: datetime) -> ConsentStatus:
+    if consent.withdrawn_at is not None:
+        return ConsentStatus.WITHDRAWN
+    return ConsentStatus.EXPIRED if at >= consent.expires_at else ConsentStatus.ACTIVE
 
 
 class ConsentNotFound(NotFound):
@@ -249,6 +270,13 @@ def list_consents(session: Session, subject_key: str) -> list[Consent]:
     return list(session.scalars(query.order_by(Consent.granted_at.desc(), Consent.id)))
 
 
+def consent_terms(session: Session, consent_id: str) -> ConsentTerms | None:
+    """The consent `consent_id` as a plain row, if there is one (read on the session's connection)."""
+    if not is_record_id(consent_id):
+        return None
+    return session.connection().execute(_TERMS_BY_ID, {"id": consent_id}).one_or_none()
+
+
 def find_valid_consent(
     session: Session,
     subject_key: str,
@@ -258,7 +286,7 @@ def find_valid_consent(
     consumer_department: str,
     at: datetime,
     client_id: str | None = None,
-) -> Consent:
+) -> ConsentTerms:
     """The consent that lets `consumer_department` (its system `client_id`) pull `proof` for
     `matter` at `at`; a consent bound to another system does not.
 
@@ -267,12 +295,14 @@ def find_valid_consent(
     `ConsentWithdrawn`, `ConsentExpired` or `ConsentMismatch` (checked in that order).
     """
     if consent_id is None:
-        for candidate in list_consents(session, subject_key):
-            if candidate.status(at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof, consumer_department,
-                                                                        client_id):
+        candidates = session.connection().execute(
+            _CANDIDATES, {"subject_key": subject_key, "matter": matter, "department": consumer_department})
+        for candidate in candidates:
+            if _status(candidate, at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof,
+                                                                          consumer_department, client_id):
                 return candidate
         raise ConsentMissing(f"the citizen has given no active consent for {proof} in {matter} to {consumer_department}")
-    consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
+    consent = consent_terms(session, consent_id)
     if consent is None or consent.subject_key != subject_key:
         raise ConsentMissing(f"consent {consent_id!r} does not exist for this citizen")
     if consent.withdrawn_at is not None and consent.withdrawn_at <= at:
@@ -289,7 +319,8 @@ def find_valid_consent(
     return consent
 
 
-def _covers(consent: Consent, matter: str, proof: str, consumer_department: str, client_id: str | None) -> bool:
+def _covers(consent: Consent | ConsentTerms, matter: str, proof: str, consumer_department: str,
+            client_id: str | None) -> bool:
     return (consent.matter == matter and proof in consent.proofs and consent.consumer_department == consumer_department
             and consent.bound_client_id in (None, client_id))
 

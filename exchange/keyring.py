@@ -84,6 +84,8 @@ class Keyring:
         if not secrets or any(not secret for secret in secrets.values()):
             raise ValueError("a keyring needs at least one non-empty secret")
         self._secrets = dict(secrets)
+        self._ciphers: dict[tuple[Purpose, int], AESGCM] = {}
+        """(purpose, key id) -> its AES-GCM, derived once: the secrets never change in a keyring."""
 
     def __repr__(self) -> str:
         return f"Keyring(key_ids={list(self.key_ids)})"
@@ -103,6 +105,13 @@ class Keyring:
             raise KeyNotInKeyring(f"key {key_id} is not in the keyring")
         label = _LEGACY_LABELS.get(purpose, purpose) if key_id == LEGACY_KEY_ID else purpose
         return derive_key(secret, label.value)
+
+    def aead(self, purpose: Purpose, key_id: int) -> AESGCM:
+        """AES-GCM under `key(purpose, key_id)`, derived once per keyring (every stored answer is sealed)."""
+        aead = self._ciphers.get((purpose, key_id))
+        if aead is None:
+            aead = self._ciphers[(purpose, key_id)] = AESGCM(self.key(purpose, key_id))
+        return aead
 
     def keys(self, purpose: Purpose) -> list[bytes]:
         """Every key for `purpose`, oldest first, the current one last."""
@@ -126,14 +135,14 @@ class RecordCipher:
     def seal(self, document: dict[str, Any], bound_to: str) -> Sealed:
         key_id = self.keyring.current_id
         nonce = os.urandom(_NONCE_BYTES)
-        ciphertext = AESGCM(self.keyring.key(self.purpose, key_id)).encrypt(
+        ciphertext = self.keyring.aead(self.purpose, key_id).encrypt(
             nonce, canonical_json(document), bound_to.encode("utf-8"))
         return Sealed(key_id, nonce + ciphertext)
 
     def open(self, sealed: Sealed, bound_to: str) -> dict[str, Any]:
         nonce, ciphertext = sealed.blob[:_NONCE_BYTES], sealed.blob[_NONCE_BYTES:]
-        key = self.keyring.key(self.purpose, sealed.key_id)
-        return json.loads(AESGCM(key).decrypt(nonce, ciphertext, bound_to.encode("utf-8")))
+        return json.loads(self.keyring.aead(self.purpose, sealed.key_id).decrypt(
+            nonce, ciphertext, bound_to.encode("utf-8")))
 
     def reseal(self, sealed: Sealed, bound_to: str) -> Sealed:
         """The same document sealed under the current key."""

@@ -45,7 +45,7 @@ from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, 
 from exchange.answer_store import (Replay, RequestIdConflict, complete_all, new_reservation, release, replay_of,
                                    reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
-from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
+from exchange.consent import ConsentRefused, ConsentWithdrawn, consent_terms, find_valid_consent
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -378,7 +378,7 @@ def still_consented(session: Session, stored: Replay, now: datetime) -> None:
     """A replay hands out personal data again: only while the consent it was given on still stands."""
     if stored.consent_id is None:
         return
-    consent = session.get(Consent, stored.consent_id)
+    consent = consent_terms(session, stored.consent_id)
     if consent is not None and consent.withdrawn_at is not None and consent.withdrawn_at <= now:
         raise PullRefused("consent-required", f"consent {stored.consent_id} was withdrawn: the stored answer is "
                           "no longer given out (the receipt stays verifiable)", field="#/request_id",

@@ -102,8 +102,10 @@ def certificate_kid(certificate: x509.Certificate) -> str:
     return b64url_encode(certificate.fingerprint(hashes.SHA256()))
 
 
+@by_identity
 def x5c_entry(certificate: x509.Certificate) -> str:
-    """Standard base64 (not base64url) of the DER, as an `x5c` member requires (RFC 7515 §4.1.6)."""
+    """Standard base64 (not base64url) of the DER, as an `x5c` member requires (RFC 7515 §4.1.6).
+    Remembered by identity (`seals.identity_memo`): every seal signature puts its chain in a header."""
     return base64.b64encode(certificate.public_bytes(Encoding.DER)).decode("ascii")
 
 

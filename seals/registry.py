@@ -18,7 +18,7 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import Connection, Index, Integer, LargeBinary, String, Text, func, select, text, update
+from sqlalchemy import Connection, Index, Integer, LargeBinary, String, Text, bindparam, func, select, text, update
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -119,9 +119,14 @@ class Seal(Base):
     def status_at(self, now: datetime) -> SealStatus:
         """The status as of `now`: a seal past its not_after is expired, whether or not a seal
         officer's command has recorded that yet (reading never writes)."""
-        if self.status in (SealStatus.ACTIVE, SealStatus.SUPERSEDED) and self.not_after <= now:
+        if self.status in (SealStatus.ACTIVE, SealStatus.SUPERSEDED) and _lapsed(self.not_after, now):
             return SealStatus.EXPIRED
         return self.status
+
+
+def _lapsed(not_after: datetime, now: datetime) -> bool:
+    """Whether a seal valid until `not_after` has lapsed at `now`."""
+    return not_after <= now
 
 
 def _pem_certificate(pem: str) -> x509.Certificate:
@@ -242,17 +247,32 @@ def active_seal(session: Session, department_code: str, *, now: datetime | None 
 def active_signer(session: Session, settings: SealSettings, department_code: str) -> keys.FileKeySigner:
     """A `Signer` for the department's active seal (its key is loaded through the key cache).
 
-    The seal's row is read every time, so a revoked, superseded or lapsed seal is never used; its
-    certificate chain is parsed once per process, keyed by the certificate itself."""
-    seal = active_seal(session, department_code)
-    chain = _chains.get(seal.certificate_pem)
-    if chain is None:
-        chain = _chains[seal.certificate_pem] = (seal.certificate, _ca_row(session).certificate)
-    return keys.FileKeySigner(keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase), chain)
+    The seal's row is read every time (one plain row on the session's connection), so a revoked,
+    superseded or lapsed seal is never used, from the next signature on; the signer itself is built
+    once per process for each seal (by its serial, never reused by another seal) and key (the key
+    cache's, which re-reads a replaced key file)."""
+    seal = plain_connection(session).execute(_ACTIVE_SEAL, {"department": department_code}).one_or_none()
+    if seal is None or _lapsed(seal.not_after, ca.utc_now()):
+        raise SealNotFound(f"department {department_code} has no active seal")
+    key = keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase)
+    signer = _signers.get(seal.serial_hex)
+    if signer is None or signer.private_key is not key:
+        chain = (_pem_certificate(session.scalars(select(Seal.certificate_pem).where(Seal.id == seal.id)).one()),
+                 _ca_row(session).certificate)
+        if len(_signers) >= _SIGNERS_KEPT:
+            _signers.clear()
+        signer = _signers[seal.serial_hex] = keys.FileKeySigner(key, chain)
+    return signer
 
 
-_chains: dict[str, tuple[x509.Certificate, x509.Certificate]] = {}
-"""Seal certificate (PEM) -> (seal certificate, root): both never change for a given seal certificate."""
+_SEALS = Seal.__table__
+_ACTIVE_SEAL = select(_SEALS.c.id, _SEALS.c.serial_hex, _SEALS.c.key_ref, _SEALS.c.not_after).where(
+    _SEALS.c.department_code == bindparam("department"), _SEALS.c.status == SealStatus.ACTIVE)
+"""What `active_signer` reads of the department's active seal on every signature."""
+_SIGNERS_KEPT = 64
+_signers: dict[str, keys.FileKeySigner] = {}
+"""Seal serial -> the signer of that seal, with its parsed chain (seal certificate, root): the
+certificates of a seal never change, and its key is checked against the key cache on every use."""
 
 
 def current_crl(session: Session) -> x509.CertificateRevocationList | None:

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Engine, MetaData, String, Table, Text, create_engine, insert, select
+from sqlalchemy import Column, Engine, MetaData, String, Table, Text, bindparam, create_engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 metadata = MetaData()
@@ -74,11 +74,8 @@ def read_only_engine(database: str | os.PathLike[str]) -> Engine:
 
 def find_record(engine: Engine, proof_code: str, subject_id: str) -> StoredRecord | None:
     """The record of `subject_id` for `proof_code`, or None."""
-    query = select(records_table).where(
-        records_table.c.proof_code == proof_code, records_table.c.subject_id == subject_id
-    )
     with engine.connect() as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_FIND_RECORD, {"proof_code": proof_code, "subject_id": subject_id}).first()
     if row is None:
         return None
     return StoredRecord(
@@ -88,6 +85,11 @@ def find_record(engine: Engine, proof_code: str, subject_id: str) -> StoredRecor
         record=json.loads(row.record),
         as_of=datetime.fromisoformat(row.as_of),
     )
+
+
+_FIND_RECORD = select(records_table).where(records_table.c.proof_code == bindparam("proof_code"),
+                                           records_table.c.subject_id == bindparam("subject_id"))
+"""`find_record`'s statement, built once: every pull runs it."""
 
 
 class RecordsDatabaseWriter:

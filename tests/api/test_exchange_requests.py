@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from api.app import create_app
 from api.database import standalone_session
@@ -25,7 +26,8 @@ from catalog.versions import read_live_catalog
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
-from seals.registry import active_seal, rotate_seal
+from seals.ca import RevocationReason
+from seals.registry import Seal, active_seal, issue_seal, revoke_seal, rotate_seal
 from tests.support.cli import cli_environment, run_cli
 from tests.support.live_server import serving
 from tests.support.postgres import free_port
@@ -334,3 +336,59 @@ def test_receipts_follow_a_rotation_of_the_exchange_seal_at_once(settings: Setti
         after = rotate_seal(session, seal_settings(settings), settings.exchange_department).kid
     assert after != before
     assert receipt_kid("rotation-2") == after
+
+
+def test_a_revoked_exchange_seal_signs_no_receipt_from_the_next_request_on(settings: Settings, live_server: str,
+                                                                            residents: list[DemoResident]) -> None:
+    """The server keeps the signer of a seal it has used, never which seal is active: once the seal
+    officer revokes the exchange's seal, the very next request gets no receipt under it, and once
+    a new seal is issued, the next receipt carries that one."""
+    token, person = client_token(settings), residents[0]
+    consent(live_server, person)
+    department = settings.exchange_department
+
+    def pull(request_id: str) -> httpx.Response:
+        return httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(person, request_id))
+
+    with standalone_session(settings.database_url) as session:
+        revoked_kid = active_seal(session, department).kid
+    assert _receipt_kid(pull("revocation-1")) == revoked_kid  # the signer is built and kept
+    with standalone_session(settings.database_url) as session:
+        revoke_seal(session, seal_settings(settings), department, RevocationReason.KEY_COMPROMISE)
+    refused = pull("revocation-2")
+    assert refused.status_code == 404 and refused.json()["type"].endswith("/not-found")
+    assert "receipt" not in refused.json()
+    with standalone_session(settings.database_url) as session:
+        old = session.scalars(select(Seal).where(Seal.kid == revoked_kid)).one()
+        new_kid = issue_seal(session, seal_settings(settings), department_code=department,
+                             department_name=old.department_name, uscc=old.uscc).kid
+    assert _receipt_kid(pull("revocation-3")) == new_kid != revoked_kid
+
+
+def test_a_revoked_client_is_refused_from_its_next_request_on(settings: Settings, live_server: str,
+                                                              residents: list[DemoResident]) -> None:
+    """A client's credentials are checked against its stored row on every request: revoking it (or
+    rotating its secret) counts from the very next request of a server that has just served it."""
+    person = residents[0]
+    consent(live_server, person)
+    env = cli_environment(settings.database_url, settings.var_dir)
+    rotated_token, revoked_token = client_token(settings), client_token(settings)
+
+    def pull(token: str, request_id: str) -> httpx.Response:
+        return httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(person, request_id))
+
+    assert pull(rotated_token, "suspend-1").status_code == 200
+    assert pull(revoked_token, "suspend-2").status_code == 200
+    assert run_cli(env, "client", "rotate", rotated_token.split("_")[1]).returncode == 0
+    assert run_cli(env, "client", "revoke", revoked_token.split("_")[1]).returncode == 0
+    for token, request_id in ((rotated_token, "suspend-3"), (revoked_token, "suspend-4")):
+        refused = pull(token, request_id)
+        assert refused.status_code == 401 and refused.json()["type"].endswith("/unauthenticated")
+
+
+def _receipt_kid(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    header = response.json()["receipt"].split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
