@@ -78,12 +78,14 @@ def sealed_or_none(key_id: int | None, blob: bytes | None) -> Sealed | None:
 
 
 class Keyring:
-    """The encryption master secrets by key id; the current one is the highest id."""
+    """The encryption master secrets by key id; the current one is the highest id. Each key is
+    derived once and kept (a value is sealed or opened many times a request)."""
 
     def __init__(self, secrets: Mapping[int, bytes]) -> None:
         if not secrets or any(not secret for secret in secrets.values()):
             raise ValueError("a keyring needs at least one non-empty secret")
         self._secrets = dict(secrets)
+        self._derived: dict[tuple[Purpose, int], bytes] = {}
 
     def __repr__(self) -> str:
         return f"Keyring(key_ids={list(self.key_ids)})"
@@ -98,11 +100,14 @@ class Keyring:
 
     def key(self, purpose: Purpose, key_id: int) -> bytes:
         """The key for `purpose` under the master secret `key_id`."""
-        secret = self._secrets.get(key_id)
-        if secret is None:
-            raise KeyNotInKeyring(f"key {key_id} is not in the keyring")
-        label = _LEGACY_LABELS.get(purpose, purpose) if key_id == LEGACY_KEY_ID else purpose
-        return derive_key(secret, label.value)
+        derived = self._derived.get((purpose, key_id))
+        if derived is None:
+            secret = self._secrets.get(key_id)
+            if secret is None:
+                raise KeyNotInKeyring(f"key {key_id} is not in the keyring")
+            label = _LEGACY_LABELS.get(purpose, purpose) if key_id == LEGACY_KEY_ID else purpose
+            derived = self._derived[(purpose, key_id)] = derive_key(secret, label.value)
+        return derived
 
     def keys(self, purpose: Purpose) -> list[bytes]:
         """Every key for `purpose`, oldest first, the current one last."""
