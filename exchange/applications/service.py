@@ -3,7 +3,8 @@ read one, and resume the ones that wait for a source.
 
 Filing checks everything before anything is stored (the matter and the client's right to
 handle it, every party's identifier, the options, the offered commitments and their
-signature); a repeated request id of the same client returns the application it created.
+signature); a repeated request id of the same client returns the application it created (the
+unique claim of the request id tells a repeat, so a new filing reads nothing before it writes).
 The filing stores the application with the items of its first round, and, when the caller asks
 for it, with the lease the caller then resolves it under. Resolving is
 `resolution.resolve_application`, run by the caller right away (in the request, or in the
@@ -112,14 +113,11 @@ def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter
     applicant_key = subject_key(ctx.pull.subject_hash_key, parties.applicant.id_number or "")
     request_sha256 = canonical_sha256(_fingerprint(ctx, matter, request, parties, options, offers))
     now = ctx.now()
-    replay = _filed_before(ctx, client, request.request_id, request_sha256)
-    if replay is not None:
-        return replay
     try:
         with ctx.uow.step("file-application") as session:
             application_id = _file(ctx, session, client, matter, request, parties, options, offers, applicant_key,
                                    request_sha256, now, lease)
-    except IntegrityError:  # an identical filing claimed the request id first: its application is the answer
+    except IntegrityError:  # the request id was claimed before (or meanwhile): the application filed under it
         replay = _filed_before(ctx, client, request.request_id, request_sha256)
         if replay is None:
             raise
