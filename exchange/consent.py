@@ -249,6 +249,14 @@ def list_consents(session: Session, subject_key: str) -> list[Consent]:
     return list(session.scalars(query.order_by(Consent.granted_at.desc(), Consent.id)))
 
 
+def held_consents(session: Session, consent_ids: Sequence[str | None]) -> list[Consent]:
+    """The consents named in `consent_ids`, read in one query: while the caller keeps the list,
+    `find_valid_consent` finds each in the session rather than reading it again (a batch of
+    requests names the same few consents many times)."""
+    ids = {consent_id for consent_id in consent_ids if consent_id is not None and is_record_id(consent_id)}
+    return list(session.scalars(select(Consent).where(Consent.id.in_(ids)))) if ids else []
+
+
 def find_valid_consent(
     session: Session,
     subject_key: str,

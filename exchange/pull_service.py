@@ -45,7 +45,7 @@ from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, 
 from exchange.answer_store import (Replay, RequestIdConflict, complete_all, new_reservation, release, replay_of,
                                    reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
-from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent
+from exchange.consent import Consent, ConsentRefused, ConsentWithdrawn, find_valid_consent, held_consents
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -248,6 +248,8 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
     """Decide each request, reserve the allowed ones' ids; the allowed accesses, to log."""
     now = context.clock()
     rows = stored_answer_rows(session, client.client_id, [request.envelope.request_id for request in requests])
+    # held until the requests are decided: each consent check below finds its consent in the session
+    consents = held_consents(session, [request.envelope.consent_id for request in requests])
     new, allowed = [], []
     for request in requests:
         row = rows.get(request.envelope.request_id)
