@@ -91,9 +91,9 @@ def file_application(body: dict[str, Any], code: str) -> Response:
     if not filed.created:
         return _answer(ctx, filed.application_id, 200, location)
     if RESPOND_ASYNC in request.headers.get("Prefer", ""):
-        resolve_in_background(ctx, filed.application_id, lease)
+        resolve_in_background(ctx, filed.application_id, filed.filing)
         return _answer(ctx, filed.application_id, 202, location, preference_applied=True)
-    resolve_application(ctx, filed.application_id, lease)
+    resolve_application(ctx, filed.application_id, filed.filing)
     return _answer(ctx, filed.application_id, 201, location)
 
 

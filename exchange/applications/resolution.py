@@ -76,6 +76,17 @@ class Loaded:
     items: tuple[ApplicationItem, ...]
 
 
+@dataclass(frozen=True)
+class Filing:
+    """What filing an application hands to the caller that resolves it right away: the lease the
+    filing took, the application as filed (with its first round's items), and the system that
+    filed it, authenticated by the same request."""
+
+    lease: Lease
+    loaded: Loaded
+    client: AuthenticatedClient
+
+
 def load(ctx: HandlingContext, application_id: str) -> Loaded:
     with ctx.uow.read() as session:
         application = session.get(Application, application_id)
@@ -89,18 +100,19 @@ def load(ctx: HandlingContext, application_id: str) -> Loaded:
     return Loaded(application, parties, offers, tuple(items))
 
 
-def resolve_application(ctx: HandlingContext, application_id: str, lease: Lease | None = None) -> bool:
+def resolve_application(ctx: HandlingContext, application_id: str, filing: Filing | None = None) -> bool:
     """Resolve what can be resolved now and decide if nothing blocks; False if another process
-    holds the application's lease. `lease`: the lease the filing took for the caller
-    (`service.submit_application`); without one, the lease is claimed here first."""
-    if lease is None:
-        lease = new_lease(ctx)
-        if not claim_lease(ctx, Application, application_id, lease.holder, status=ApplicationStatus.RESOLVING.value):
-            return False
+    holds the application's lease. `filing`: what the filing handed over to the caller
+    (`service.submit_application`): its lease, so nothing is claimed or read first; without it,
+    the lease is claimed here and the application read."""
+    lease = filing.lease if filing else new_lease(ctx)
+    if filing is None and not claim_lease(ctx, Application, application_id, lease.holder,
+                                          status=ApplicationStatus.RESOLVING.value):
+        return False
     renewed = lease.taken_at  # the lease runs until LEASE after this, at the least
     concluded = False
     try:
-        loaded = load(ctx, application_id)
+        loaded = filing.loaded if filing else load(ctx, application_id)
         matter = ctx.catalog.matters[loaded.application.matter]
         while not concluded:
             if ctx.now() - renewed >= RENEW_AFTER:  # before, nobody can have taken the lease over
@@ -114,7 +126,7 @@ def resolve_application(ctx: HandlingContext, application_id: str, lease: Lease 
                 loaded = load(ctx, application_id)
             due = _due(ctx, loaded)
             if due:
-                concluded = _resolve(ctx, loaded, matter, due, lease.holder)
+                concluded = _resolve(ctx, loaded, matter, due, lease.holder, filing.client if filing else None)
                 if not concluded:
                     loaded = load(ctx, application_id)
             else:
@@ -170,11 +182,13 @@ def item_bound(item: ApplicationItem) -> str:
 
 
 def plan_filed(ctx: HandlingContext, session: Session, application: Application, parties: Parties,
-               offers: Sequence[CommitmentOffer]) -> None:
-    """In the step that files `application`: the items of its first round (see `_planned`)."""
+               offers: Sequence[CommitmentOffer]) -> Loaded:
+    """In the step that files `application`: the items of its first round (see `_planned`); the
+    application as filed, with them."""
     matter = ctx.catalog.matters[application.matter]
     _loaded, new = _planned(ctx, Loaded(application, parties, tuple(offers), ()), matter)
-    _insert_items(session, new)
+    items = session.scalars(insert(ApplicationItem).returning(ApplicationItem), _item_rows(new)).all() if new else []
+    return Loaded(application, parties, tuple(offers), tuple(sorted(items, key=lambda item: (item.position, item.id))))
 
 
 def _planned(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> tuple[Loaded, list[ApplicationItem]]:
@@ -217,8 +231,11 @@ _PLANNED_COLUMNS = ("application_id", "position", "proof", "party", "mode", "dep
 def _insert_items(session: Session, items: Sequence[ApplicationItem]) -> None:
     """Store planned items in one statement (their ids are read back when the application is next loaded)."""
     if items:
-        session.execute(insert(ApplicationItem),
-                        [{name: getattr(item, name) for name in _PLANNED_COLUMNS} for item in items])
+        session.execute(insert(ApplicationItem), _item_rows(items))
+
+
+def _item_rows(items: Sequence[ApplicationItem]) -> list[dict[str, object]]:
+    return [{name: getattr(item, name) for name in _PLANNED_COLUMNS} for item in items]
 
 
 def _condition_ready(matter: Matter, entry: MatterProof, by_proof: dict[str, list[ApplicationItem]]) -> bool:
@@ -267,8 +284,10 @@ def _due(ctx: HandlingContext, loaded: Loaded) -> list[ApplicationItem]:
     return due
 
 
-def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence[ApplicationItem], holder: str) -> bool:
-    """Resolve the due items; whether that concluded the application. The pulls are one batch of
+def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence[ApplicationItem], holder: str,
+             filer: AuthenticatedClient | None) -> bool:
+    """Resolve the due items (pulling as `filer`, the system whose request filed the application,
+    else as `acting_client` finds it); whether that concluded the application. The pulls are one batch of
     exchange requests (`answer_requests`: one step claims and logs them all, the sources are asked
     in parallel), and the step that stores their answers is the round's `_store_round`: it also
     stores the items they settle, seals the offered commitments, plans the next round and, when
@@ -291,7 +310,7 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
             pulls.append(item)
     denied: list[tuple[ApplicationItem, Pulled]] = []
     try:
-        client = acting_client(ctx, loaded.application.client_id, loaded.application.consumer_department)
+        client = filer or acting_client(ctx, loaded.application.client_id, loaded.application.consumer_department)
     except ClientRevoked:
         denied = [(item, Pulled(ItemState.DENIED, detail=CLIENT_REVOKED_ZH)) for item in pulls]
         pulls = []

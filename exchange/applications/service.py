@@ -34,7 +34,7 @@ from exchange.applications.counter_consents import needed_proofs, with_counter_c
 from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party
 from exchange.applications.records import Application, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.leases import Lease
-from exchange.applications.resolution import plan_filed, resolve_application
+from exchange.applications.resolution import Filing, Loaded, plan_filed, resolve_application
 from exchange.clients import AuthenticatedClient
 from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.identity import InvalidAssertion
@@ -90,6 +90,8 @@ class ApplicationRequest:
 class Filed:
     application_id: str
     created: bool
+    filing: Filing | None = None
+    """What a new filing made with a lease hands to the caller that resolves it (`resolve_application`)."""
 
 
 def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter_code: str,
@@ -115,14 +117,14 @@ def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter
     now = ctx.now()
     try:
         with ctx.uow.step("file-application") as session:
-            application_id = _file(ctx, session, client, matter, request, parties, options, offers, applicant_key,
-                                   request_sha256, now, lease)
+            filed = _file(ctx, session, client, matter, request, parties, options, offers, applicant_key,
+                          request_sha256, now, lease)
     except IntegrityError:  # the request id was claimed before (or meanwhile): the application filed under it
         replay = _filed_before(ctx, client, request.request_id, request_sha256)
         if replay is None:
             raise
         return replay
-    return Filed(application_id, created=True)
+    return Filed(filed.application.id, created=True, filing=Filing(lease, filed, client) if lease else None)
 
 
 def _filed_before(ctx: HandlingContext, client: AuthenticatedClient, request_id: str,
@@ -140,10 +142,10 @@ def _filed_before(ctx: HandlingContext, client: AuthenticatedClient, request_id:
 
 def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, matter: Matter,
           request: ApplicationRequest, parties: Parties, options: dict[str, Any], offers: list[CommitmentOffer],
-          applicant_key: str, request_sha256: str, now: datetime, lease: Lease | None) -> str:
+          applicant_key: str, request_sha256: str, now: datetime, lease: Lease | None) -> Loaded:
     """Add the application (with its counter consents, the items of its first round and `lease`)
-    in the caller's step; its id. The unique (client, request id) makes the step fail if an
-    identical filing won the race."""
+    in the caller's step; the application as filed. The unique (client, request id) makes the
+    step fail if an identical filing won the race."""
     application_id = new_record_id()
     if request.counter_consent:
         parties = with_counter_consents(ctx, session, matter.code, client, parties,
@@ -160,8 +162,7 @@ def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, m
     )
     session.add(application)
     session.flush()
-    plan_filed(ctx, session, application, parties, offers)
-    return application_id
+    return plan_filed(ctx, session, application, parties, offers)
 
 
 def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, application_id: str,

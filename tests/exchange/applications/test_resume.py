@@ -66,7 +66,7 @@ def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingC
         states = set(session.scalars(select(ApplicationItem.state)
                                      .where(ApplicationItem.application_id == filed.application_id)))
     assert "pending" in states and not states & {"resolved", "committed", "denied"}
-    assert resolve_application(ctx, filed.application_id, lease) is True  # its holder resolves it
+    assert resolve_application(ctx, filed.application_id, filed.filing) is True  # its holder resolves it
     with ctx.pull.sessions() as session:
         application = session.get(Application, filed.application_id)
         assert application is not None and application.status == "decided" and application.lease_holder is None
