@@ -13,7 +13,7 @@ from api.pull_context import build_pull_context
 from api.runtime import Runtime, runtime
 from catalog.model import Catalog
 from exchange.applications.context import HandlingContext
-from exchange.applications.resolution import resolve_application
+from exchange.applications.resolution import Filing, resolve_application
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,12 @@ def handling_context() -> HandlingContext:
     return build_handling_context(runtime(), live.catalog, live.version.content_hash)
 
 
-def resolve_in_background(ctx: HandlingContext, application_id: str) -> None:
-    """Resolve on a thread of its own; if the process dies first, the next sweep takes over."""
+def resolve_in_background(ctx: HandlingContext, application_id: str, filing: Filing | None = None) -> None:
+    """Resolve on a thread of its own (with what the filing handed over, if it was just filed);
+    if the process dies first, the next sweep takes over."""
     def run() -> None:
         try:
-            resolve_application(ctx, application_id)
+            resolve_application(ctx, application_id, filing)
         except Exception:  # the sweep retries; the error must not vanish silently
             log.exception("resolving application %s failed; the next sweep retries it", application_id)
 

@@ -19,7 +19,7 @@ access log records.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -83,6 +83,7 @@ _TERMS = select(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter, _CO
                 _CONSENTS.c.consumer_department, _CONSENTS.c.expires_at, _CONSENTS.c.withdrawn_at,
                 _CONSENTS.c.bound_client_id)
 _TERMS_BY_ID = _TERMS.where(_CONSENTS.c.id == bindparam("id"))
+_TERMS_BY_IDS = _TERMS.where(_CONSENTS.c.id.in_(bindparam("ids", expanding=True)))
 _CANDIDATES = _TERMS.where(_CONSENTS.c.subject_key == bindparam("subject_key"),
                            _CONSENTS.c.matter == bindparam("matter"),
                            _CONSENTS.c.consumer_department == bindparam("department")) \
@@ -277,6 +278,16 @@ def consent_terms(session: Session, consent_id: str) -> ConsentTerms | None:
     return session.connection().execute(_TERMS_BY_ID, {"id": consent_id}).one_or_none()
 
 
+def held_consents(session: Session, consent_ids: Sequence[str | None]) -> dict[str, ConsentTerms]:
+    """The consents named in `consent_ids` that exist, by id, read in one query: a batch of
+    requests names the same few consents many times. Hand it to `find_valid_consent` as `held`
+    within the same transaction."""
+    ids = sorted({consent_id for consent_id in consent_ids if consent_id is not None and is_record_id(consent_id)})
+    if not ids:
+        return {}
+    return {row.id: row for row in session.connection().execute(_TERMS_BY_IDS, {"ids": ids})}
+
+
 def find_valid_consent(
     session: Session,
     subject_key: str,
@@ -286,13 +297,15 @@ def find_valid_consent(
     consumer_department: str,
     at: datetime,
     client_id: str | None = None,
+    held: Mapping[str, ConsentTerms] | None = None,
 ) -> ConsentTerms:
     """The consent that lets `consumer_department` (its system `client_id`) pull `proof` for
     `matter` at `at`; a consent bound to another system does not.
 
     With `consent_id`, exactly that consent of this citizen must cover the request; without
     one, any active consent of the citizen that covers it will do. Raises `ConsentMissing`,
-    `ConsentWithdrawn`, `ConsentExpired` or `ConsentMismatch` (checked in that order).
+    `ConsentWithdrawn`, `ConsentExpired` or `ConsentMismatch` (checked in that order). `held`
+    (`held_consents` of the same transaction, naming `consent_id`) saves reading it again.
     """
     if consent_id is None:
         candidates = session.connection().execute(
@@ -302,7 +315,7 @@ def find_valid_consent(
                                                                           consumer_department, client_id):
                 return candidate
         raise ConsentMissing(f"the citizen has given no active consent for {proof} in {matter} to {consumer_department}")
-    consent = consent_terms(session, consent_id)
+    consent = held.get(consent_id) if held is not None else consent_terms(session, consent_id)
     if consent is None or consent.subject_key != subject_key:
         raise ConsentMissing(f"consent {consent_id!r} does not exist for this citizen")
     if consent.withdrawn_at is not None and consent.withdrawn_at <= at:

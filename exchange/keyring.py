@@ -78,14 +78,16 @@ def sealed_or_none(key_id: int | None, blob: bytes | None) -> Sealed | None:
 
 
 class Keyring:
-    """The encryption master secrets by key id; the current one is the highest id."""
+    """The encryption master secrets by key id; the current one is the highest id. Each key is
+    derived once and kept (a value is sealed or opened many times a request)."""
 
     def __init__(self, secrets: Mapping[int, bytes]) -> None:
         if not secrets or any(not secret for secret in secrets.values()):
             raise ValueError("a keyring needs at least one non-empty secret")
         self._secrets = dict(secrets)
+        self._derived: dict[tuple[Purpose, int], bytes] = {}
         self._ciphers: dict[tuple[Purpose, int], AESGCM] = {}
-        """(purpose, key id) -> its AES-GCM, derived once: the secrets never change in a keyring."""
+        """(purpose, key id) -> its key and its AES-GCM, derived once: the secrets never change in a keyring."""
 
     def __repr__(self) -> str:
         return f"Keyring(key_ids={list(self.key_ids)})"
@@ -100,14 +102,17 @@ class Keyring:
 
     def key(self, purpose: Purpose, key_id: int) -> bytes:
         """The key for `purpose` under the master secret `key_id`."""
-        secret = self._secrets.get(key_id)
-        if secret is None:
-            raise KeyNotInKeyring(f"key {key_id} is not in the keyring")
-        label = _LEGACY_LABELS.get(purpose, purpose) if key_id == LEGACY_KEY_ID else purpose
-        return derive_key(secret, label.value)
+        derived = self._derived.get((purpose, key_id))
+        if derived is None:
+            secret = self._secrets.get(key_id)
+            if secret is None:
+                raise KeyNotInKeyring(f"key {key_id} is not in the keyring")
+            label = _LEGACY_LABELS.get(purpose, purpose) if key_id == LEGACY_KEY_ID else purpose
+            derived = self._derived[(purpose, key_id)] = derive_key(secret, label.value)
+        return derived
 
     def aead(self, purpose: Purpose, key_id: int) -> AESGCM:
-        """AES-GCM under `key(purpose, key_id)`, derived once per keyring (every stored answer is sealed)."""
+        """AES-GCM under `key(purpose, key_id)`, made once per keyring (every stored answer is sealed)."""
         aead = self._ciphers.get((purpose, key_id))
         if aead is None:
             aead = self._ciphers[(purpose, key_id)] = AESGCM(self.key(purpose, key_id))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -45,7 +45,8 @@ from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, 
 from exchange.answer_store import (Replay, RequestIdConflict, complete_all, new_reservation, release, replay_of,
                                    reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
-from exchange.consent import ConsentRefused, ConsentWithdrawn, consent_terms, find_valid_consent
+from exchange.consent import (ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms, find_valid_consent,
+                              held_consents)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -248,6 +249,7 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
     """Decide each request, reserve the allowed ones' ids; the allowed accesses, to log."""
     now = context.clock()
     rows = stored_answer_rows(session, client.client_id, [request.envelope.request_id for request in requests])
+    consents = held_consents(session, [request.envelope.consent_id for request in requests])
     new, allowed = [], []
     for request in requests:
         row = rows.get(request.envelope.request_id)
@@ -261,7 +263,7 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
                 raise PullRefused("forbidden-by-policy", f"the catalog does not let {client.department_code} ask "
                                   f"for {request.proof.code} in {request.matter.code}")
             entry = with_basis(session, request.entry, request.matter, request.proof.code, client,
-                               request.envelope.consent_id, request.envelope.legal_basis, now)
+                               request.envelope.consent_id, request.envelope.legal_basis, now, held=consents)
             if row is None:
                 new.append(new_reservation(client.client_id, request.envelope.request_id, request.sha256, now,
                                            entry.consent_id))
@@ -441,10 +443,11 @@ def _request_document(client: AuthenticatedClient, envelope: Envelope, subject: 
 
 
 def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code: str, client: AuthenticatedClient,
-               consent_id: str | None, legal_basis: str | None, now: datetime) -> AccessEntry:
+               consent_id: str | None, legal_basis: str | None, now: datetime,
+               held: Mapping[str, ConsentTerms] | None = None) -> AccessEntry:
     """The log entry with the basis of an access the sharing rules allow: the matter's legal basis
     when it needs no consent or the subject is an organisation (a stated basis must be that one),
-    else the citizen's valid consent; `PullRefused` otherwise."""
+    else the citizen's valid consent (`held`: as `find_valid_consent` takes it); `PullRefused` otherwise."""
     if not matter.consent_required or entry.subject_key is None:
         if legal_basis is not None and legal_basis != matter.legal_basis_zh:
             raise PullRefused("invalid-request", f"legal_basis: the basis of {matter.code} is {matter.legal_basis_zh}",
@@ -452,7 +455,7 @@ def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code:
         return replace(entry, legal_basis=matter.legal_basis_zh)
     try:
         consent = find_valid_consent(session, entry.subject_key, consent_id, matter.code, proof_code,
-                                     client.department_code, now, client.client_id)
+                                     client.department_code, now, client.client_id, held)
     except ConsentRefused as refused:
         raise PullRefused("consent-required", str(refused), field="#/consent_id", reason=refused.reason) from None
     return replace(entry, consent_id=consent.id)

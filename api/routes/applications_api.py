@@ -30,6 +30,7 @@ from api.schemas.applications import (
 from exchange.answer_store import RequestIdConflict
 from exchange.applications.context import HandlingContext
 from exchange.applications.investigation import OPEN, complete_task, department_tasks
+from exchange.applications.leases import new_lease
 from exchange.applications.reading import (
     application_document,
     commitment_summary,
@@ -79,8 +80,9 @@ def file_application(body: dict[str, Any], code: str) -> Response:
     """
     client = require_client(ClientScope.APPLICATIONS_WRITE)
     ctx = handling_context()
+    lease = new_lease(ctx)  # taken with the filing: the application is resolved right here (or on a thread)
     try:
-        filed = submit_application(ctx, client, code, _request(body))
+        filed = submit_application(ctx, client, code, _request(body), lease)
     except NotAConsumer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
     except RequestIdConflict as conflict:
@@ -89,9 +91,9 @@ def file_application(body: dict[str, Any], code: str) -> Response:
     if not filed.created:
         return _answer(ctx, filed.application_id, 200, location)
     if RESPOND_ASYNC in request.headers.get("Prefer", ""):
-        resolve_in_background(ctx, filed.application_id)
+        resolve_in_background(ctx, filed.application_id, filed.filing)
         return _answer(ctx, filed.application_id, 202, location, preference_applied=True)
-    resolve_application(ctx, filed.application_id)
+    resolve_application(ctx, filed.application_id, filed.filing)
     return _answer(ctx, filed.application_id, 201, location)
 
 

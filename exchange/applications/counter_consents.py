@@ -60,7 +60,13 @@ def end_consents_when_done(session: Session, application_id: str, now: datetime)
     """End the application's counter consents once it is done: decided, with no commitment left
     to check (事后核查 pulls under them until then). In the caller's step."""
     application = session.get(Application, application_id)
+    if application is not None and application.status == ApplicationStatus.DECIDED:
+        end_consents_unless_checking(session, application_id, now)
+
+
+def end_consents_unless_checking(session: Session, application_id: str, now: datetime) -> None:
+    """`end_consents_when_done` of an application the caller knows is decided."""
     pending = exists().where(CommitmentRecord.application_id == application_id,
                              CommitmentRecord.status == CommitmentStatus.PENDING.value)
-    if application is not None and application.status == ApplicationStatus.DECIDED and not session.scalar(select(pending)):
+    if not session.scalar(select(pending)):
         end_application_consents(session, application_id, now)

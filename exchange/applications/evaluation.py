@@ -117,7 +117,10 @@ def _program(expression: str) -> celpy.Runner:
 
 
 def _message(error: Exception) -> str:
-    return str(error.args[0]) if error.args else str(error)
+    """The error's message without the activation celpy appends to an undeclared reference: that
+    holds every value of the binding, and the message is kept (in a decision, in an item's detail)."""
+    message = str(error.args[0]) if error.args else str(error)
+    return message.split(" (in activation ", 1)[0]
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,8 @@ that died). The holder renews it (`renew_lease`, which also tells it whether it 
 row) once `RENEW_AFTER` has passed since it last claimed or renewed it (until then the lease cannot
 have run out, so nobody else can hold the row), and releases it when done (`release_lease`); both
 touch the row only while the lease is still theirs, so a holder whose lease ran out and was taken
-over never clears the new holder's.
+over never clears the new holder's. A row may also be written with its lease already taken (a
+`Lease` from `new_lease`: an application filed by the process that resolves it next).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,23 @@ RENEW_AFTER = LEASE / 4
 def new_holder() -> str:
     """A name for one holder of leases: this host and process, and a random part."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease its holder took at `taken_at` (it runs until `LEASE` after that)."""
+
+    holder: str
+    taken_at: datetime
+
+    def columns(self) -> dict[str, Any]:
+        """The lease columns of a row written with this lease taken."""
+        return {"lease_until": self.taken_at + LEASE, "lease_holder": self.holder}
+
+
+def new_lease(ctx: HandlingContext) -> Lease:
+    """A lease for a new holder, taken now (for a row its holder writes itself)."""
+    return Lease(new_holder(), ctx.now())
 
 
 def claim_lease(ctx: HandlingContext, model: Any, row_id: str, holder: str, **values: Any) -> bool:

@@ -17,20 +17,22 @@ so two processes never resolve it at once and a process that dies leaves it to t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Matter, MatterProof, Mode
 from catalog.expression_names import expression_reads
 from exchange.applications.commitments import CommitmentOffer, seal_commitment
-from exchange.applications.counter_consents import end_consents_when_done
+from exchange.applications.counter_consents import end_consents_unless_checking
 from exchange.applications.context import HandlingContext, acting_client
 from exchange.applications.decision import decide
 from exchange.applications.evaluation import Binding, Known
-from exchange.applications.leases import RENEW_AFTER, claim_lease, new_holder, release_in, release_lease, renew_lease
+from exchange.applications.leases import (
+    RENEW_AFTER, Lease, claim_lease, new_lease, release_in, release_lease, renew_lease,
+)
 from exchange.applications.parties import Parties, Party, parties_for_scope
 from exchange.applications.records import (
     Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
@@ -74,6 +76,17 @@ class Loaded:
     items: tuple[ApplicationItem, ...]
 
 
+@dataclass(frozen=True)
+class Filing:
+    """What filing an application hands to the caller that resolves it right away: the lease the
+    filing took, the application as filed (with its first round's items), and the system that
+    filed it, authenticated by the same request."""
+
+    lease: Lease
+    loaded: Loaded
+    client: AuthenticatedClient
+
+
 def load(ctx: HandlingContext, application_id: str) -> Loaded:
     with ctx.uow.read() as session:
         application = session.get(Application, application_id)
@@ -87,34 +100,41 @@ def load(ctx: HandlingContext, application_id: str) -> Loaded:
     return Loaded(application, parties, offers, tuple(items))
 
 
-def resolve_application(ctx: HandlingContext, application_id: str) -> bool:
+def resolve_application(ctx: HandlingContext, application_id: str, filing: Filing | None = None) -> bool:
     """Resolve what can be resolved now and decide if nothing blocks; False if another process
-    holds the application's lease."""
-    holder = new_holder()
-    renewed = ctx.now()  # the lease runs until LEASE after this, at the least
-    if not claim_lease(ctx, Application, application_id, holder, status=ApplicationStatus.RESOLVING.value):
+    holds the application's lease. `filing`: what the filing handed over to the caller
+    (`service.submit_application`): its lease, so nothing is claimed or read first; without it,
+    the lease is claimed here and the application read."""
+    lease = filing.lease if filing else new_lease(ctx)
+    if filing is None and not claim_lease(ctx, Application, application_id, lease.holder,
+                                          status=ApplicationStatus.RESOLVING.value):
         return False
+    renewed = lease.taken_at  # the lease runs until LEASE after this, at the least
     concluded = False
     try:
-        while True:
+        loaded = filing.loaded if filing else load(ctx, application_id)
+        matter = ctx.catalog.matters[loaded.application.matter]
+        while not concluded:
             if ctx.now() - renewed >= RENEW_AFTER:  # before, nobody can have taken the lease over
                 renewed = ctx.now()
-                if not renew_lease(ctx, Application, application_id, holder):
+                if not renew_lease(ctx, Application, application_id, lease.holder):
                     return True  # the lease ran out and another process took the application over
-            loaded = load(ctx, application_id)
-            matter = ctx.catalog.matters[loaded.application.matter]
-            planned = _plan(ctx, loaded, matter)
-            if planned:
+            loaded, new = _planned(ctx, loaded, matter)
+            if new:  # a round a sweep resumes may find new conditions decidable
+                with ctx.uow.step("plan-items") as session:
+                    _insert_items(session, new)
                 loaded = load(ctx, application_id)
             due = _due(ctx, loaded)
-            if not due and not planned:
-                break
-            _resolve(ctx, loaded, matter, due)
-        _conclude(ctx, load(ctx, application_id), matter, holder)
-        concluded = True
+            if due:
+                concluded = _resolve(ctx, loaded, matter, due, lease.holder, filing.client if filing else None)
+                if not concluded:
+                    loaded = load(ctx, application_id)
+            else:
+                _conclude(ctx, loaded, matter, lease.holder)
+                concluded = True
     finally:
         if not concluded:
-            release_lease(ctx, Application, application_id, holder)
+            release_lease(ctx, Application, application_id, lease.holder)
     return True
 
 
@@ -161,8 +181,30 @@ def item_bound(item: ApplicationItem) -> str:
 # --- planning ---------------------------------------------------------------------------
 
 
-def _plan(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> int:
-    """Create the items of every proof whose condition can now be decided; how many proofs."""
+def plan_filed(ctx: HandlingContext, session: Session, application: Application, parties: Parties,
+               offers: Sequence[CommitmentOffer]) -> Loaded:
+    """In the step that files `application`: the items of its first round (see `_planned`); the
+    application as filed, with them."""
+    matter = ctx.catalog.matters[application.matter]
+    _loaded, new = _planned(ctx, Loaded(application, parties, tuple(offers), ()), matter)
+    items = session.scalars(insert(ApplicationItem).returning(ApplicationItem), _item_rows(new)).all() if new else []
+    return Loaded(application, parties, tuple(offers), tuple(sorted(items, key=lambda item: (item.position, item.id))))
+
+
+def _planned(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> tuple[Loaded, list[ApplicationItem]]:
+    """The items of every proof whose condition can now be decided, planned until no more can be
+    (a proof found not required may settle another's condition): `loaded` with them, and the new
+    items (not stored: `_insert_items`)."""
+    planned: list[ApplicationItem] = []
+    while new := _plan(ctx, loaded, matter):
+        planned += new
+        items = sorted((*loaded.items, *new), key=lambda item: item.position)  # stable: ids stay in order
+        loaded = replace(loaded, items=tuple(items))
+    return loaded, planned
+
+
+def _plan(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> list[ApplicationItem]:
+    """The items of every proof not yet planned whose condition can now be decided."""
     by_proof: dict[str, list[ApplicationItem]] = {}
     for item in loaded.items:
         by_proof.setdefault(item.proof, []).append(item)
@@ -179,10 +221,21 @@ def _plan(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> int:
             detail = (f"条件不适用：{entry.condition_zh or entry.when}" if not required else
                       f"条件无法判断（{evaluation.error}），按需要办理" if evaluation.result is None else None)
         new += _items_for(ctx, loaded, matter, entry, position, required, detail)
-    if new:
-        with ctx.uow.step("plan-items") as session:
-            session.add_all(new)
-    return len({item.proof for item in new})
+    return new
+
+
+_PLANNED_COLUMNS = ("application_id", "position", "proof", "party", "mode", "department", "state", "detail")
+"""What planning sets of an item; the rest starts empty."""
+
+
+def _insert_items(session: Session, items: Sequence[ApplicationItem]) -> None:
+    """Store planned items in one statement (their ids are read back when the application is next loaded)."""
+    if items:
+        session.execute(insert(ApplicationItem), _item_rows(items))
+
+
+def _item_rows(items: Sequence[ApplicationItem]) -> list[dict[str, object]]:
+    return [{name: getattr(item, name) for name in _PLANNED_COLUMNS} for item in items]
 
 
 def _condition_ready(matter: Matter, entry: MatterProof, by_proof: dict[str, list[ApplicationItem]]) -> bool:
@@ -231,11 +284,15 @@ def _due(ctx: HandlingContext, loaded: Loaded) -> list[ApplicationItem]:
     return due
 
 
-def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence[ApplicationItem]) -> None:
-    """Resolve the due items. The pulls are one batch of exchange requests (`answer_requests`: one
-    step claims and logs them all, the sources are asked in parallel), and the step that stores
-    their answers also stores the items they settle and seals the offered commitments, so an
-    answer is never stored without its item, nor an item without its answer."""
+def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence[ApplicationItem], holder: str,
+             filer: AuthenticatedClient | None) -> bool:
+    """Resolve the due items (pulling as `filer`, the system whose request filed the application,
+    else as `acting_client` finds it); whether that concluded the application. The pulls are one batch of
+    exchange requests (`answer_requests`: one step claims and logs them all, the sources are asked
+    in parallel), and the step that stores their answers is the round's `_store_round`: it also
+    stores the items they settle, seals the offered commitments, plans the next round and, when
+    nothing is left to do now, concludes; so an answer is never stored without its item, nor an
+    item without its answer."""
     pulls: list[ApplicationItem] = []
     commitments: list[tuple[ApplicationItem, CommitmentOffer, bool]] = []
     for item in due:
@@ -251,23 +308,22 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
             commitments.append((item, offer, True))
         else:
             pulls.append(item)
+    denied: list[tuple[ApplicationItem, Pulled]] = []
     try:
-        client = acting_client(ctx, loaded.application.client_id, loaded.application.consumer_department)
+        client = filer or acting_client(ctx, loaded.application.client_id, loaded.application.consumer_department)
     except ClientRevoked:
-        _record_pulls(ctx, [(item, Pulled(ItemState.DENIED, detail=CLIENT_REVOKED_ZH)) for item in pulls])
+        denied = [(item, Pulled(ItemState.DENIED, detail=CLIENT_REVOKED_ZH)) for item in pulls]
         pulls = []
     if not pulls:
-        _commit(ctx, loaded, matter, commitments)
-        return
+        with ctx.uow.step("store-round") as session:
+            return _store_round(ctx, session, loaded, matter, denied, commitments, holder)
     envelopes = [_envelope(loaded, matter, item) for item in pulls]
+    concluded = False
 
     def settle(session: Session, outcomes: list[PullResult | PullRefused]) -> None:
-        """In the transaction that stores the answers: the items they settle, and the commitments."""
+        """In the transaction that stores the answers: the rest of the round."""
+        nonlocal concluded
         settled, fallbacks = [], []
-        ids = [item.id for item in pulls] + [item.id for item, _offer, _fallback in commitments]
-        # held here, the rows stay in the session's identity map: session.get below reads none again
-        held = session.scalars(select(ApplicationItem).where(ApplicationItem.id.in_(ids))).all()
-        assert len(held) == len(set(ids))
         for item, envelope, outcome in zip(pulls, envelopes, outcomes):
             pulled = pulled_from(ctx, envelope, outcome)
             offer = _offer(loaded, item)
@@ -275,10 +331,31 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
                 fallbacks.append((item, offer, True))
             else:
                 settled.append((item, pulled))
-        _seal_commitments(ctx, session, loaded, matter, [*commitments, *fallbacks])
-        _store_pulls(ctx, session, settled)
+        concluded = _store_round(ctx, session, loaded, matter, settled, [*commitments, *fallbacks], holder)
 
     answer_requests(ctx.pull, client, envelopes, alongside=settle)
+    return concluded
+
+
+def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter: Matter,
+                 settled: Sequence[tuple[ApplicationItem, Pulled]],
+                 commitments: Sequence[tuple[ApplicationItem, CommitmentOffer, bool]], holder: str) -> bool:
+    """In the round's last step: store what the pulls came to and seal the commitments, plan the
+    next round with what is now known and, if that leaves nothing due, conclude (`_conclude_in`);
+    whether it concluded. Planning and concluding follow from what is stored alone, so a step of
+    their own would protect nothing: a process that dies before this commit leaves the round to be
+    done again, one that dies after it leaves nothing undone."""
+    # held here, the rows stay in the session's identity map: session.get below reads none again
+    rows = session.scalars(select(ApplicationItem).where(ApplicationItem.application_id == loaded.application.id)
+                           .order_by(ApplicationItem.position, ApplicationItem.id)).all()
+    _seal_commitments(ctx, session, loaded, matter, commitments)
+    _store_pulls(ctx, session, settled)
+    now_known, new = _planned(ctx, replace(loaded, items=tuple(rows)), matter)
+    _insert_items(session, new)
+    if _due(ctx, now_known):
+        return False
+    _conclude_in(ctx, session, now_known, matter, holder)
+    return True
 
 
 def _envelope(loaded: Loaded, matter: Matter, item: ApplicationItem) -> Envelope:
@@ -319,16 +396,8 @@ def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | 
                   receipt_id=receipt_id(outcome.body["receipt"]), license=license["license"] if license else None)
 
 
-def _record_pulls(ctx: HandlingContext, settled: Sequence[tuple[ApplicationItem, Pulled]]) -> None:
-    """Store what the pulls that finished together came to, in one transaction."""
-    if not settled:
-        return
-    with ctx.uow.step("store-pulls") as session:
-        _store_pulls(ctx, session, settled)
-
-
 def _store_pulls(ctx: HandlingContext, session: Session, settled: Sequence[tuple[ApplicationItem, Pulled]]) -> None:
-    """`_record_pulls` in the caller's transaction."""
+    """Store what the pulls that finished together came to, in the caller's transaction."""
     now = ctx.now()
     for item, pulled in settled:
         row = session.get(ApplicationItem, item.id)
@@ -350,19 +419,10 @@ def _set(ctx: HandlingContext, item_id: int, *, state: ItemState, detail: str | 
         row.state, row.detail = state.value, detail
 
 
-def _commit(ctx: HandlingContext, loaded: Loaded, matter: Matter,
-            commitments: Sequence[tuple[ApplicationItem, CommitmentOffer, bool]]) -> None:
-    """Seal each offered commitment (item, offer, taken as a fallback) and let it stand in for
-    the item's proof, in one transaction."""
-    if not commitments:
-        return
-    with ctx.uow.step("seal-commitments") as session:
-        _seal_commitments(ctx, session, loaded, matter, commitments)
-
-
 def _seal_commitments(ctx: HandlingContext, session: Session, loaded: Loaded, matter: Matter,
                       commitments: Sequence[tuple[ApplicationItem, CommitmentOffer, bool]]) -> None:
-    """`_commit` in the caller's transaction."""
+    """Seal each offered commitment (item, offer, taken as a fallback) and let it stand in for the
+    item's proof, in the caller's transaction."""
     application = loaded.application
     now = ctx.now()
     if not commitments:
@@ -412,25 +472,29 @@ def department_zh(ctx: HandlingContext, code: str) -> str:
 
 
 def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter, holder: str) -> None:
-    """Decide the application if nothing blocks, else mark it waiting; `holder`'s lease is
-    released in the same transaction."""
-    now = ctx.now()
-    blocking = [item for item in loaded.items if ItemState(item.state).blocks_decision]
+    """`_conclude_in`, in a step of its own."""
     with ctx.uow.step("conclude") as session:
-        row = session.get(Application, loaded.application.id)
-        assert row is not None
-        row.updated_at = now
-        if blocking:
-            row.status = ApplicationStatus.WAITING.value
-        else:
-            document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded))
-            row.status, row.decision = ApplicationStatus.DECIDED.value, document["outcome"]
-            row.priorities = [p["code"] for p in document["priorities"] if p["granted"]]
-            row.decision_sealed = ctx.seal(document, f"decision\n{row.id}")
-            row.decided_at = row.decided_at or now
-            session.flush()
-            end_consents_when_done(session, row.id, now)
-        release_in(session, Application, row.id, holder)
+        _conclude_in(ctx, session, loaded, matter, holder)
+
+
+def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter: Matter, holder: str) -> None:
+    """Decide the application if nothing blocks, else mark it waiting, and release `holder`'s
+    lease with it; only while the lease is still `holder`'s (a process whose lease ran out and was
+    taken over leaves the application to the new holder). In the caller's step."""
+    now = ctx.now()
+    application = loaded.application
+    if any(ItemState(item.state).blocks_decision for item in loaded.items):
+        values: dict[str, object] = {"status": ApplicationStatus.WAITING.value}
+    else:
+        document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded))
+        sealed = ctx.seal(document, f"decision\n{application.id}")
+        values = {"status": ApplicationStatus.DECIDED.value, "decision": document["outcome"],
+                  "priorities": [p["code"] for p in document["priorities"] if p["granted"]],
+                  "decision_key_id": sealed.key_id, "decision_blob": sealed.blob,
+                  "decided_at": func.coalesce(Application.decided_at, now)}
+    held = release_in(session, Application, application.id, holder, updated_at=now, **values)
+    if held and values["status"] == ApplicationStatus.DECIDED:
+        end_consents_unless_checking(session, application.id, now)
 
 
 def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:

@@ -3,9 +3,12 @@ read one, and resume the ones that wait for a source.
 
 Filing checks everything before anything is stored (the matter and the client's right to
 handle it, every party's identifier, the options, the offered commitments and their
-signature); a repeated request id of the same client returns the application it created.
-Resolving is `resolution.resolve_application`, run by the caller right away (in the request,
-or in the background) and by `resume_due` for whatever a dead process or a down source left.
+signature); a repeated request id of the same client returns the application it created (the
+unique claim of the request id tells a repeat, so a new filing reads nothing before it writes).
+The filing stores the application with the items of its first round, and, when the caller asks
+for it, with the lease the caller then resolves it under. Resolving is
+`resolution.resolve_application`, run by the caller right away (in the request, or in the
+background) and by `resume_due` for whatever a dead process or a down source left.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.counter_consents import needed_proofs, with_counter_consents
 from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party
 from exchange.applications.records import Application, ApplicationItem, ApplicationStatus, ItemState
-from exchange.applications.resolution import resolve_application
+from exchange.applications.leases import Lease
+from exchange.applications.resolution import Filing, Loaded, plan_filed, resolve_application
 from exchange.clients import AuthenticatedClient
 from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.identity import InvalidAssertion
@@ -86,11 +90,15 @@ class ApplicationRequest:
 class Filed:
     application_id: str
     created: bool
+    filing: Filing | None = None
+    """What a new filing made with a lease hands to the caller that resolves it (`resolve_application`)."""
 
 
 def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter_code: str,
-                       request: ApplicationRequest) -> Filed:
-    """File the application (see the module docstring); resolving it is the caller's next step."""
+                       request: ApplicationRequest, lease: Lease | None = None) -> Filed:
+    """File the application (see the module docstring); resolving it is the caller's next step,
+    under `lease` if given (taken with the filing: resolving then claims nothing; a replay of an
+    earlier filing takes no lease)."""
     matter = ctx.catalog.matters.get(matter_code)
     if matter is None:
         raise MatterNotFound(f"the live catalog has no matter {matter_code!r}")
@@ -107,19 +115,16 @@ def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter
     applicant_key = subject_key(ctx.pull.subject_hash_key, parties.applicant.id_number or "")
     request_sha256 = canonical_sha256(_fingerprint(ctx, matter, request, parties, options, offers))
     now = ctx.now()
-    replay = _filed_before(ctx, client, request.request_id, request_sha256)
-    if replay is not None:
-        return replay
     try:
         with ctx.uow.step("file-application") as session:
-            application_id = _file(ctx, session, client, matter, request, parties, options, offers, applicant_key,
-                                   request_sha256, now)
-    except IntegrityError:  # an identical filing claimed the request id first: its application is the answer
+            filed = _file(ctx, session, client, matter, request, parties, options, offers, applicant_key,
+                          request_sha256, now, lease)
+    except IntegrityError:  # the request id was claimed before (or meanwhile): the application filed under it
         replay = _filed_before(ctx, client, request.request_id, request_sha256)
         if replay is None:
             raise
         return replay
-    return Filed(application_id, created=True)
+    return Filed(filed.application.id, created=True, filing=Filing(lease, filed, client) if lease else None)
 
 
 def _filed_before(ctx: HandlingContext, client: AuthenticatedClient, request_id: str,
@@ -137,24 +142,27 @@ def _filed_before(ctx: HandlingContext, client: AuthenticatedClient, request_id:
 
 def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, matter: Matter,
           request: ApplicationRequest, parties: Parties, options: dict[str, Any], offers: list[CommitmentOffer],
-          applicant_key: str, request_sha256: str, now: datetime) -> str:
-    """Add the application (and its counter consents) in the caller's step; its id. The unique
-    (client, request id) makes the step fail if an identical filing won the race."""
+          applicant_key: str, request_sha256: str, now: datetime, lease: Lease | None) -> Loaded:
+    """Add the application (with its counter consents, the items of its first round and `lease`)
+    in the caller's step; the application as filed. The unique (client, request id) makes the
+    step fail if an identical filing won the race."""
     application_id = new_record_id()
     if request.counter_consent:
         parties = with_counter_consents(ctx, session, matter.code, client, parties,
                                         needed_proofs(ctx.catalog, matter, parties), request.consent_days,
                                         application_id)
-    session.add(Application(
+    application = Application(
         id=application_id, matter=matter.code, catalog_hash=ctx.catalog.content_hash(), client_id=client.client_id,
         consumer_department=client.department_code, request_id=request.request_id, request_sha256=request_sha256,
         caseworker_id=request.caseworker_id, case_number=request.case_number, applicant_key=applicant_key,
         options=options, parties_sealed=ctx.seal(parties.to_document(), application_id),
         offers_sealed=ctx.seal({"offers": [offer.document() for offer in offers]}, application_id),
         status=ApplicationStatus.RESOLVING.value, priorities=[], flagged=False, created_at=now, updated_at=now,
-    ))
+        **(lease.columns() if lease else {}),
+    )
+    session.add(application)
     session.flush()
-    return application_id
+    return plan_filed(ctx, session, application, parties, offers)
 
 
 def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, application_id: str,

@@ -1,6 +1,7 @@
 """Nothing is lost when the process resolving an application dies: the application stays
 leased until its lease runs out, then the next sweep resolves it; pulls that had already
-happened are replayed from the stored answers, never pulled again."""
+happened are replayed from the stored answers, never pulled again. While one process holds the
+lease (from the filing on, for the request that files it), no other resolves the application."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, update
 from api.settings import Settings
 from exchange.access_log import AccessRecord
 from exchange.applications.context import LEASE, HandlingContext
+from exchange.applications.leases import new_lease
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.records import Application, ApplicationItem
 from exchange.applications.resolution import resolve_application
@@ -55,16 +57,20 @@ def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(
 
 def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingContext, settings: Settings,
                                                                   client: AuthenticatedClient) -> None:
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "lease-1"))
+    lease = new_lease(ctx)  # as the request that files an application takes it
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "lease-1"), lease)
+    assert resolve_application(ctx, filed.application_id) is False  # another process: the filing's lease holds
+    assert resume_due(ctx) == []
+    assert _pulls(ctx, filed.application_id) == 0
     with ctx.pull.sessions() as session:
-        session.execute(update(Application).where(Application.id == filed.application_id)
-                        .values(lease_until=datetime.now(timezone.utc) + LEASE))
-        session.commit()
-    assert resolve_application(ctx, filed.application_id) is False
+        states = set(session.scalars(select(ApplicationItem.state)
+                                     .where(ApplicationItem.application_id == filed.application_id)))
+    assert "pending" in states and not states & {"resolved", "committed", "denied"}
+    assert resolve_application(ctx, filed.application_id, filed.filing) is True  # its holder resolves it
     with ctx.pull.sessions() as session:
-        items = session.scalar(select(func.count()).select_from(ApplicationItem)
-                               .where(ApplicationItem.application_id == filed.application_id))
-    assert items == 0
+        application = session.get(Application, filed.application_id)
+        assert application is not None and application.status == "decided" and application.lease_holder is None
+    assert _pulls(ctx, filed.application_id) > 0
 
 
 def test_a_revoked_system_pulls_nothing_more(ctx: HandlingContext, settings: Settings,

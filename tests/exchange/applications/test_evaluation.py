@@ -1,0 +1,41 @@
+"""An expression that reads a proof the application does not hold fails with an error that names
+that proof and nothing else: the error is kept in the decision and in an item's clear-text
+detail, so it must not carry the values of the binding (personal data such as an income or a
+spouse's ID number)."""
+
+from __future__ import annotations
+
+from catalog.loading import bundled_catalog_path, load_catalog
+from exchange.applications.evaluation import Binding, Known
+
+CATALOG = load_catalog(bundled_catalog_path())
+HOUSING = CATALOG.matters["PUBLIC_RENTAL_HOUSING"]
+SPOUSE_ID = "110105198001010035"
+
+
+def _binding(*proofs: str) -> Binding:
+    source = {"kind": "data"}
+    known = {
+        "INCOME": Known("INCOME", "applicant", "申请人", {"family_size": 2, "annual_household_income": "29628.00",
+                                                          "per_capita_monthly_income": "1234.50"}, source),
+        "MARITAL_STATUS": Known("MARITAL_STATUS", "applicant", "申请人",
+                                {"marital_status": "married", "spouse_id_number": SPOUSE_ID}, source),
+    }
+    return Binding(CATALOG, HOUSING, ["applicant", "member:1"], [known[proof] for proof in proofs],
+                   {"priority_allocation": True})
+
+
+def test_reading_a_proof_not_held_names_it_and_no_value() -> None:
+    """The single declaration's condition when the marriage record could not be had."""
+    condition = HOUSING.entry("SINGLE_DECLARATION").when
+    assert condition is not None
+    evaluation = _binding("INCOME").evaluate(condition)
+    assert evaluation.result is None and evaluation.error is not None
+    assert "marital_status" in evaluation.error
+    assert "1234.5" not in evaluation.error and "29628" not in evaluation.error
+    assert len(evaluation.error) < 200
+
+
+def test_the_binding_still_evaluates_what_it_holds() -> None:
+    rule = next(r for r in HOUSING.rules if r.code == "income_below_line")
+    assert _binding("INCOME", "MARITAL_STATUS").evaluate(rule.expression).result is True
