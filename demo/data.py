@@ -27,7 +27,9 @@ from exchange.sources.values import json_value
 
 DEFAULT_RESIDENTS = 10_000
 DEFAULT_SEED = 20261121
-GENERATOR = "mianzheng demo data 2"
+GENERATOR_NAME = "mianzheng demo data"
+GENERATOR = f"{GENERATOR_NAME} 2"
+"""Recorded with the data: another version draws other people from the same seed."""
 
 
 class DemoDataMissing(LookupError):
@@ -120,11 +122,23 @@ def demo_population(folder: Path) -> Population:
 def demo_dataset(folder: Path) -> dict[str, str]:
     """What the demo data in `folder` was generated from and when (generator, seed, residents,
     as_of): generating it again makes a new one. DemoDataMissing if none is there."""
-    datasets = [read_dataset(path) for path in sorted(folder.glob("*.db"))]
-    dataset = next((found for found in datasets if found and found.get("generator") == GENERATOR), None)
+    dataset = next((found for found in _datasets(folder) if found.get("generator") == GENERATOR), None)
     if dataset is None:
         raise DemoDataMissing(f"no demo source data in {folder}: run `mianzheng demo generate`")
     return dataset
+
+
+def outdated_dataset(folder: Path) -> dict[str, str] | None:
+    """The dataset of demo data in `folder` made by an earlier version of the generator, when
+    the folder holds none of this version: its seed and size make the same city again."""
+    datasets = _datasets(folder)
+    if any(found.get("generator") == GENERATOR for found in datasets):
+        return None
+    return next((found for found in datasets if found.get("generator", "").startswith(GENERATOR_NAME)), None)
+
+
+def _datasets(folder: Path) -> list[dict[str, str]]:
+    return [found for found in map(read_dataset, sorted(folder.glob("*.db"))) if found]
 
 
 def _dataset_of(folder: Path) -> tuple[int, int]:

@@ -21,7 +21,8 @@ from api.setup_steps import run_once
 from catalog.errors import NoCatalogPublished
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.versions import latest_version
-from demo.data import DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, demo_dataset, generate_demo_sources
+from demo.data import (DEFAULT_RESIDENTS, DEFAULT_SEED, DemoDataMissing, demo_dataset, generate_demo_sources,
+                       outdated_dataset)
 from demo.identity_provider import DevIdentityProvider
 from demo.library import COMPANIES, FIRST_PEOPLE, SAMPLE_RESIDENTS, fill_demo_library
 from demo.tenancies import DEMO_DEPARTMENT, DemoEnrolment, enrol_demo_tenancies
@@ -74,12 +75,16 @@ def _demo_licenses(current: Runtime) -> str:
 
 
 def _demo_sources(settings: Settings) -> str:
-    """The demo source departments' own databases, generated once (about 2 s)."""
+    """The demo source departments' own databases, generated once (about 2 s), and again with
+    the same seed and size when an earlier version of the generator made them."""
+    residents, seed, done = DEFAULT_RESIDENTS, DEFAULT_SEED, "已生成演示数据源"
     if settings.sources_dir.exists():
-        return f"演示数据源目录 {settings.sources_dir} 已存在，保持不变。"
-    written = generate_demo_sources(settings.sources_dir, load_catalog(bundled_catalog_path()))
-    return (f"已生成演示数据源：{len(written)} 个部门的数据库，{DEFAULT_RESIDENTS} 名居民"
-            f"（种子 {DEFAULT_SEED}），位于 {settings.sources_dir}。")
+        outdated = outdated_dataset(settings.sources_dir)
+        if outdated is None:
+            return f"演示数据源目录 {settings.sources_dir} 已存在，保持不变。"
+        residents, seed, done = int(outdated["residents"]), int(outdated["seed"]), "演示数据源由旧版生成器生成，已重新生成"
+    written = generate_demo_sources(settings.sources_dir, load_catalog(bundled_catalog_path()), residents, seed)
+    return f"{done}：{len(written)} 个部门的数据库，{residents} 名居民（种子 {seed}），位于 {settings.sources_dir}。"
 
 
 def _demo_tenancies(current: Runtime) -> str:

@@ -4,8 +4,12 @@ transaction."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -15,7 +19,8 @@ from api.database import make_engine
 from api.initialise import initialise
 from api.settings import Settings
 from api.setup_steps import done_version
-from demo.data import _population
+from catalog.loading import bundled_catalog_path, load_catalog
+from demo.data import GENERATOR, DemoDataMissing, _population, demo_dataset, generate_demo_sources
 from exchange.applications.recheck_records import Tenancy
 from tests.support.cli import cli_environment
 
@@ -70,3 +75,21 @@ def test_a_step_cut_off_half_way_is_done_again_by_the_next_start(settings: Setti
     assert count() == len(tenancies) and done_version(engine, "demo-tenancies") is not None
     assert "演示公租房在租家庭均已登记，保持不变。" in initialise(settings)
     engine.dispose()
+
+
+def test_demo_data_of_an_earlier_generator_is_made_again_with_its_seed_and_size(settings: Settings,
+                                                                                tmp_path: Path) -> None:
+    """An installation whose demo data an earlier generator made gets this version's at the next
+    start, for the same seed and size: otherwise every demo page would find no demo data."""
+    ours = replace(settings, var_dir=tmp_path)
+    generate_demo_sources(ours.sources_dir, load_catalog(bundled_catalog_path()), residents=300, seed=7)
+    for path in ours.sources_dir.glob("*.db"):
+        with closing(sqlite3.connect(path)) as database, database:
+            database.execute("UPDATE dataset SET value = 'mianzheng demo data 1' WHERE key = 'generator'")
+    with pytest.raises(DemoDataMissing):
+        demo_dataset(ours.sources_dir)
+
+    assert "演示数据源由旧版生成器生成，已重新生成" in demo.setup._demo_sources(ours)
+    dataset = demo_dataset(ours.sources_dir)
+    assert (dataset["generator"], dataset["seed"], dataset["residents"]) == (GENERATOR, "7", "300")
+    assert demo.setup._demo_sources(ours) == f"演示数据源目录 {ours.sources_dir} 已存在，保持不变。"
