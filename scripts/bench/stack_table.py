@@ -10,7 +10,8 @@ Rows (every served row drives gunicorn, as `mianzheng serve` runs it, with wrk):
   DB-API cursor + hashlib over the same rows in one process, and the command's peak memory per
   process (audit_bench.py: this row alone, on a log of any length);
 - server memory (RSS and PSS summed over gunicorn's process tree: arbiter, 2 workers, the jobs
-  process; and per process) vs a minimal Flask app served by gunicorn with 2 workers, after the
+  process; and per process) vs a minimal Flask app served by gunicorn with 2 workers, and vs the
+  chosen stack loaded (`STACK_APP`: SQLAlchemy, marshmallow, cryptography, preloaded), after the
   exchange row's load (or, as the row `memory` alone, after a few seconds of exchange requests
   and `/healthz` at 8 clients);
 - warm `scripts/serve` to its first `/healthz` vs the minimal Flask app's gunicorn to its first answer.
@@ -64,6 +65,33 @@ app = Flask(__name__)
 def healthz():
     return {"status": "ok"}
 '''
+STACK_APP = '''import gc
+
+import marshmallow  # noqa: F401
+import sqlalchemy.orm  # noqa: F401
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask import Flask
+from sqlalchemy import create_engine, text
+
+engine = create_engine("sqlite:///stack.db")
+key = ec.generate_private_key(ec.SECP256R1())
+app = Flask(__name__)
+
+
+@app.get("/healthz")
+def healthz():
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1")).scalar()
+    key.sign(b"ok", ec.ECDSA(hashes.SHA256()))
+    return {"status": "ok"}
+
+
+gc.freeze()
+'''
+"""The memory row's second baseline: the chosen stack loaded (Flask, SQLAlchemy's ORM, marshmallow,
+cryptography), one SQL read and one ECDSA signature per request, preloaded with frozen objects as
+`mianzheng serve` preloads: what the libraries alone hold before any of our code."""
 
 
 def main() -> None:
@@ -83,6 +111,7 @@ def main() -> None:
         minimal = Path(folder) / "minimal"
         minimal.mkdir()
         (minimal / "minimal_app.py").write_text(MINIMAL_APP)
+        (minimal / "stack_app.py").write_text(STACK_APP)
         databases = [("SQLite", f"sqlite:///{Path(folder) / 'bench.db'}")]
         if args.postgres_url:
             databases.append(("PostgreSQL", args.postgres_url))
@@ -129,7 +158,7 @@ def exchange_rows(database: str, settings: Settings, minimal: Path, args: argpar
         f"| the floor: the same reads, writes and cryptography through the raw stack, {database} | "
         f"{column(lambda r: r[0], ',.0f')} per s | floor {column(lambda r: r[3], ',.0f')} per s "
         f"(itself {column(lambda r: r[3] / r[1], '.2f')} of `/healthz`) | {column(lambda r: r[0] / r[3], '.2f')} |",
-        _memory_row(database, ours_memory, baseline_memory),
+        _memory_row(database, ours_memory, baseline_memory, minimal),
     ]
 
 
@@ -144,13 +173,16 @@ def memory_rows(database: str, settings: Settings, minimal: Path, args: argparse
         wrk_load(f"{base}{EXCHANGE_PATH}", 8, args.seconds, exchange_request_lua(token, people))
         wrk_load(f"{base}/healthz", 8, args.seconds)
         ours_memory = _tree_memory(server.pid)
-    return [_memory_row(database, ours_memory, _minimal_memory(minimal))]
+    return [_memory_row(database, ours_memory, _minimal_memory(minimal), minimal)]
 
 
-def _memory_row(database: str, ours: Memory, baseline: Memory) -> str:
+def _memory_row(database: str, ours: Memory, baseline: Memory, minimal: Path) -> str:
+    stack = _minimal_memory(minimal, "stack_app:app", "--preload")
     return (f"| server memory, 2 workers + jobs, {database} | {_memory_text(ours)} | minimal Flask app, 2 workers, "
-            f"{_memory_text(baseline)} | {_total(ours, 0) / _total(baseline, 0):.1f}× "
-            f"(PSS {_total(ours, 1) / _total(baseline, 1):.1f}×) |")
+            f"{_memory_text(baseline)}; the stack loaded (`STACK_APP`: SQLAlchemy, marshmallow, cryptography, "
+            f"preloaded), 2 workers, {_memory_text(stack)} | {_total(ours, 0) / _total(baseline, 0):.1f}× "
+            f"(PSS {_total(ours, 1) / _total(baseline, 1):.1f}×); the stack loaded is itself "
+            f"{_total(stack, 0) / _total(baseline, 0):.1f}× (PSS {_total(stack, 1) / _total(baseline, 1):.1f}×) |")
 
 
 def audit_rows(database: str, settings: Settings, args: argparse.Namespace) -> list[str]:
@@ -273,9 +305,10 @@ def _minimal_command(port: int, app: str = "minimal_app:app") -> list[str]:
     return [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", app]
 
 
-def _minimal_memory(minimal: Path) -> int:
+def _minimal_memory(minimal: Path, app: str = "minimal_app:app", *options: str) -> Memory:
     port = free_port()
-    process = subprocess.Popen(_minimal_command(port), cwd=minimal, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([*_minimal_command(port, app), *options], cwd=minimal, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     with _running(process, base, probe="/healthz"):
         for _ in range(50):
