@@ -46,6 +46,11 @@ class SealNotFound(SealError):
     """The department has no seal in the requested state."""
 
 
+class NoActiveSeal(SealNotFound):
+    """The department has no seal to sign with now (none issued, revoked or lapsed): signing
+    waits for the seal officer, so the service is unavailable rather than anything missing."""
+
+
 class SealAlreadyActive(SealError):
     """The department has an active seal already; rotate it rather than issue a second one."""
 

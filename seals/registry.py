@@ -30,6 +30,7 @@ from seals.errors import (
     CaAlreadyExists,
     CaMissing,
     SealAlreadyActive,
+    NoActiveSeal,
     SealNotFound,
     SealRevoked,
 )
@@ -245,7 +246,8 @@ def active_seal(session: Session, department_code: str, *, now: datetime | None 
 
 
 def active_signer(session: Session, settings: SealSettings, department_code: str) -> keys.FileKeySigner:
-    """A `Signer` for the department's active seal (its key is loaded through the key cache).
+    """A `Signer` for the department's active seal (its key is loaded through the key cache);
+    `NoActiveSeal` if it has none.
 
     The seal's row is read every time (one plain row on the session's connection), so a revoked,
     superseded or lapsed seal is never used, from the next signature on; the signer itself is built
@@ -253,7 +255,7 @@ def active_signer(session: Session, settings: SealSettings, department_code: str
     cache's, which re-reads a replaced key file)."""
     seal = plain_connection(session).execute(_ACTIVE_SEAL, {"department": department_code}).one_or_none()
     if seal is None or _lapsed(seal.not_after, ca.utc_now()):
-        raise SealNotFound(f"department {department_code} has no active seal")
+        raise NoActiveSeal(f"department {department_code} has no active seal to sign with")
     key = keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase)
     signer = _signers.get(seal.serial_hex)
     if signer is None or signer.private_key is not key:

@@ -342,7 +342,8 @@ def test_a_revoked_exchange_seal_signs_no_receipt_from_the_next_request_on(setti
                                                                             residents: list[DemoResident]) -> None:
     """The server keeps the signer of a seal it has used, never which seal is active: once the seal
     officer revokes the exchange's seal, the very next request gets no receipt under it, and once
-    a new seal is issued, the next receipt carries that one."""
+    a new seal is issued, the next receipt carries that one. In between, the exchange says it cannot
+    sign for now (503), not that something is missing."""
     token, person = client_token(settings), residents[0]
     consent(live_server, person)
     department = settings.exchange_department
@@ -357,7 +358,7 @@ def test_a_revoked_exchange_seal_signs_no_receipt_from_the_next_request_on(setti
     with standalone_session(settings.database_url) as session:
         revoke_seal(session, seal_settings(settings), department, RevocationReason.KEY_COMPROMISE)
     refused = pull("revocation-2")
-    assert refused.status_code == 404 and refused.json()["type"].endswith("/not-found")
+    assert refused.status_code == 503 and refused.json()["type"].endswith("/service-unavailable")
     assert "receipt" not in refused.json()
     with standalone_session(settings.database_url) as session:
         old = session.scalars(select(Seal).where(Seal.kid == revoked_kid)).one()
