@@ -1,5 +1,5 @@
 """The demo license library that `mianzheng init` fills: the licenses of the sample residents'
-households (王萱's among them) and of the first few hundred demo people and companies, issued by
+households (刘佳国's among them) and of the first few hundred demo people and companies, issued by
 the departments the catalog names, through the bulk import (`bulk_import.py`), so a re-run
 changes nothing."""
 

@@ -22,9 +22,9 @@ _REASONS = [code for code in REVOCATION_REASONS if code != "superseded"]
 class HolderSchema(ma.Schema):
     """A person by ID number, or an organisation by unified social credit code."""
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100), metadata={"example": "王萱"})
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100), metadata={"example": "刘佳国"})
     id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18),
-                                 metadata={"example": "330784197608084585"})
+                                 metadata={"example": "330703199006228351"})
     uscc = ma.fields.String(validate=ma.validate.Length(equal=18))
 
     @ma.validates_schema

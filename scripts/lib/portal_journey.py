@@ -3,7 +3,7 @@ the standard library only (it runs on a machine where nothing but Python is inst
 
     python3 scripts/lib/portal_journey.py http://127.0.0.1:8000 OUT_FOLDER
 
-Signs demo resident 王萱 in through the development identity provider's form, asks the portal
+Signs demo resident 刘佳国 in through the development identity provider's form, asks the portal
 (市民服务) for a 无房证明 (preview, then confirm), downloads the PDF from 我的电子证明, and gets
 the same certificate again through the JSON API as README's tour does. Writes the two PDFs to
 OUT_FOLDER and exits 1 at the first step that does not answer as a resident would expect.
@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-NAME, ID_NUMBER = "王萱", "330784197608084585"
+NAME, ID_NUMBER = "刘佳国", "330703199006228351"
 
 
 class JourneyFailed(Exception):
