@@ -74,6 +74,19 @@ def certificate_checks(
     )
 
 
+def steady_while_valid(certificate: x509.Certificate, trust: TrustStore,
+                       signing_time: datetime) -> tuple[datetime, datetime | None]:
+    """The moments `now` for which `certificate_checks` of a signature by `certificate` at
+    `signing_time` gives, once it gave all VALID, the very same results: from `CLOCK_SKEW` before
+    the signing time (earlier, the signing time lies in the future) to the CRL's next update while
+    the seal is not on it (later, the CRL is stale; None: no end). Nothing else in the checks
+    reads the clock, so a verifier may keep a VALID verdict for these moments, and only with the
+    same trust store (a new CRL comes in a new one)."""
+    crl = trust.crl
+    ends = crl.next_update_utc if crl is not None and _crl_entry(crl, certificate) is None else None
+    return signing_time - CLOCK_SKEW, ends
+
+
 def integrity_only(integrity: CheckResult) -> Verdict:
     """The verdict when integrity failed before a signing certificate could be established."""
     skipped = (

@@ -16,6 +16,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -34,6 +35,7 @@ from seals.checks import (
     certificate_checks,
     integrity_only,
     key_matches_algorithm,
+    steady_while_valid,
     summarise_signer,
 )
 from seals.trust import TrustStore
@@ -63,19 +65,37 @@ def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None, re
 
     `remember`: the token is one verified again and again (a status list, which every
     certificate check reads): its parse and its signature check are remembered (a few such tokens
-    per process; the header and claims returned are then shared, read them only); the checks that
-    depend on the time and the trust store run every time."""
+    per process; the header and claims returned are then shared, read them only), and so is a
+    VALID verdict, for the same trust store and only for the moments the checks that read the
+    clock would give it again (`seals.checks.steady_while_valid`)."""
     now = now or utc_now()
+    if not remember:
+        return _verification(token, trust, now, _parse, _check_signature)[0]
+    kept = _verdicts_kept.get(token)
+    if kept is not None and kept[0] is trust and kept[2] <= now and (kept[3] is None or now <= kept[3]):
+        return kept[1]
+    verification, steady = _verification(token, trust, now, _remembered_parse, _remembered_signature)
+    if steady is not None and verification.verdict.valid:
+        if len(_verdicts_kept) >= _VERDICTS_KEPT:
+            _verdicts_kept.clear()
+        _verdicts_kept[token] = (trust, verification, *steady)
+    return verification
+
+
+def _verification(token: str, trust: TrustStore, now: datetime, parse: Callable[[str], _Parsed],
+                  check_signature: Callable[[str, x509.Certificate, bytes, bytes], CheckResult]
+                  ) -> tuple[JwsVerification, tuple[datetime, datetime | None] | None]:
+    """`verify_jws`, and when a signing certificate was established, the moments its checks hold
+    steady (`steady_while_valid`)."""
     try:
-        header, claims, signing_input, signature = (_remembered_parse if remember else _parse)(token)
+        header, claims, signing_input, signature = parse(token)
     except _Rejected as rejected:
-        return JwsVerification(integrity_only(rejected.result))
+        return JwsVerification(integrity_only(rejected.result)), None
     try:
         certificate = _signing_certificate(header, trust)
     except _Rejected as rejected:
-        return JwsVerification(integrity_only(rejected.result), header, claims)
-    integrity = (_remembered_signature if remember else _check_signature)(header["alg"], certificate, signing_input,
-                                                                         signature)
+        return JwsVerification(integrity_only(rejected.result), header, claims), None
+    integrity = check_signature(header["alg"], certificate, signing_input, signature)
     iat = claims.get("iat")
     if isinstance(iat, (int, float)) and not isinstance(iat, bool):
         signing_time, source = datetime.fromtimestamp(iat, timezone.utc), SIGNING_TIME_CLAIMED
@@ -90,10 +110,14 @@ def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None, re
         signing_time=signing_time,
         signing_time_source=source,
     )
-    return JwsVerification(verdict, header, claims)
+    steady = steady_while_valid(certificate, trust, signing_time) if source == SIGNING_TIME_CLAIMED else None
+    return JwsVerification(verdict, header, claims), steady
 
 
-def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+_Parsed = tuple[dict[str, Any], dict[str, Any], bytes, bytes]
+
+
+def _parse(token: str) -> _Parsed:
     parts = token.strip().split(".")
     if len(parts) != 3:
         raise _malformed("not a compact JWS (three dot-separated parts)")
@@ -170,6 +194,11 @@ _remembered_parse = lru_cache(maxsize=16)(_parse)
 _remembered_signature = by_identity(lru_cache(maxsize=16)(_check_signature))
 """`_check_signature` is a pure function of its arguments: for `verify_jws(remember=True)`, whose
 remembered parse hands out the same objects for the same token (so looked up by identity first)."""
+
+_VERDICTS_KEPT = 16
+_verdicts_kept: dict[str, tuple[TrustStore, JwsVerification, datetime, datetime | None]] = {}
+"""For `verify_jws(remember=True)`: token -> the trust store it was verified with (kept alive, so
+compared by identity), its VALID verification, and from when to when that verdict holds."""
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

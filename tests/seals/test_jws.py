@@ -324,3 +324,25 @@ def test_a_seal_found_good_is_revoked_by_the_next_crl_at_once(fresh_pki: Pki) ->
     verdict = verify_jws(token, fresh_pki.trust()).verdict
     assert verdict.result(Check.SEAL_STATUS).code == "seal_revoked"
     assert verdict.status is Status.INVALID
+
+
+def test_a_remembered_verdict_holds_only_while_its_checks_would_give_it(fresh_pki: Pki) -> None:
+    """A token verified again and again (a status list) keeps its VALID verdict for the same
+    trust store only while the clock-reading checks would give it again: past the CRL's next
+    update it is stale, before CLOCK_SKEW ahead of its signing time it is in the future, and a
+    trust store with a new CRL that revokes the seal judges it at once."""
+    token = sign_jws({**CLAIMS, "iat": int(time.time())}, fresh_pki.signer())
+    trust = fresh_pki.trust()
+    assert trust.crl is not None
+    signed_at = ca.utc_now().replace(microsecond=0)
+    assert verify_jws(token, trust, remember=True).verdict.status is Status.VALID
+    assert verify_jws(token, trust, remember=True).verdict.status is Status.VALID  # from memory
+    stale = verify_jws(token, trust, now=trust.crl.next_update_utc + timedelta(seconds=1), remember=True).verdict
+    assert stale.result(Check.SEAL_STATUS).code == "crl_stale"
+    early = verify_jws(token, trust, now=signed_at - timedelta(minutes=6), remember=True).verdict
+    assert early.result(Check.VALIDITY).code == "signing_time_in_future"
+    assert verify_jws(token, trust, now=trust.crl.next_update_utc, remember=True).verdict.status is Status.VALID
+    registry.revoke_seal(fresh_pki.session, fresh_pki.settings, DEPARTMENT, RevocationReason.KEY_COMPROMISE)
+    revoked = verify_jws(token, fresh_pki.trust(), remember=True).verdict
+    assert revoked.result(Check.SEAL_STATUS).status is Status.INVALID
+    assert verify_jws(token, trust, remember=True).verdict.status is Status.VALID  # the old store still says so
