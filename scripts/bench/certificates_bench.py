@@ -7,7 +7,10 @@ PAdES sign). Verification per form (PDF, credential, QR), with a status list and
 so every check runs: by the library (trust store and status list in hand) and by the service
 function the API and pages call (`api.certificate_services.verify_form`: catalog, trust store
 and status list read from a fresh installation's database, SQLite unless --database-url).
-Raw rates of the same run: ECDSA P-256 sign/verify (cryptography); one reportlab A4 page with
+Raw rates of the same run: ECDSA P-256 sign/verify (cryptography); the same credentials
+decoded by joserfc (a well-kept JOSE library: signature and registered claims only, no chain,
+status or content), against ECDSA and against our verification, to show what a JWS read in
+Python costs beside its ECDSA verification; one reportlab A4 page with
 Chinese text in the same embedded TrueType font and the vector seal, signed by pyHanko
 PAdES-B-B with a bare SimpleSigner (the baseline of issuance: rendering and signing compared
 with rendering and signing); pyHanko's own validator on our signed PDF with the root trusted
@@ -36,6 +39,9 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jwt as joserfc_jwt
+from joserfc.jwk import ECKey
+from joserfc.jws import JWSRegistry
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
@@ -170,6 +176,16 @@ def main() -> None:
     def ecdsa_verify() -> object:
         return key.public_key().verify(der, message, ec.ECDSA(hashes.SHA256()))
 
+    joserfc_key = ECKey.import_key(key.public_key())
+    joserfc_registry = JWSRegistry(algorithms=["ES256"])
+    joserfc_registry.max_header_length = 8192  # the header carries the seal's chain (x5c)
+    distinct_credentials = [sign_credential(c, signer) for c in distinct]
+
+    def joserfc_decode(tokens: list[str]) -> Callable[[], object]:
+        next_token = itertools.cycle(tokens).__next__
+        claims = joserfc_jwt.JWTClaimsRegistry(now=int(later.timestamp()))
+        return lambda: claims.validate(joserfc_jwt.decode(next_token(), joserfc_key, registry=joserfc_registry).claims)
+
     def chosen(name: str) -> bool:
         return args.rows is None or any(part in name for part in args.rows)
 
@@ -179,7 +195,10 @@ def main() -> None:
         ("issue: credential only", issue_credential, "ECDSA P-256 sign", ecdsa_sign),
         ("issue: credential+QR+PDF", issue_everything, "reportlab page + pyHanko sign", raw_page_and_sign),
         ("verify: PDF", verify(pdf), "pyHanko validate, root trusted", raw_pdf_validation),
-        ("verify: credential", verify(*(sign_credential(c, signer) for c in distinct)), "ECDSA P-256 verify", ecdsa_verify),
+        ("verify: credential", verify(*distinct_credentials), "ECDSA P-256 verify", ecdsa_verify),
+        ("joserfc: JWT decode+claims", joserfc_decode(distinct_credentials), "ECDSA P-256 verify", ecdsa_verify),
+        ("verify: credential (vs joserfc)", verify(*distinct_credentials), "joserfc JWT decode+claims",
+         joserfc_decode(distinct_credentials)),
         ("verify: QR", verify(*(encode_qr(c, signer) for c in distinct)), "ECDSA P-256 verify", ecdsa_verify),
     ]
     if service is not None:
