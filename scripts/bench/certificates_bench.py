@@ -206,12 +206,12 @@ def main() -> None:
             ("service verify: PDF", service("pdf"), "pyHanko validate, root trusted", raw_pdf_validation),
             ("service verify: credential", service("credential"), "ECDSA P-256 verify", ecdsa_verify),
         ]
-    print(f"{'operation (certificates)':<28}{'ops/s':>10}   {'raw stack':<32}{'ops/s':>10}{'ratio':>8}")
+    print(f"{'operation (certificates)':<32}{'ops/s':>10}   {'raw stack':<32}{'ops/s':>10}{'ratio':>8}")
     for ours_name, ours, raw_name, raw in rows:
         if not chosen(ours_name):
             continue
         ours_rate, raw_rate, ratio = paired_rates(ours, raw, seconds)
-        print(f"{ours_name:<28}{ours_rate:>10,.1f}   {raw_name:<32}{raw_rate:>10,.1f}{ratio:>8.3f}")
+        print(f"{ours_name:<32}{ours_rate:>10,.1f}   {raw_name:<32}{raw_rate:>10,.1f}{ratio:>8.3f}")
     print(f"sizes: credential {len(credential)} B, QR payload {len(qr)} chars, signed PDF {len(pdf)} B")
 
 
