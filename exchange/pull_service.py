@@ -54,11 +54,15 @@ from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailab
 from exchange.sources.directory import SourceDirectory
 from exchange.subjects import subject_key
 from exchange.unit_of_work import UnitOfWork
+from seals.errors import KeyUnavailable, NoActiveSeal
+from seals.keys import Signer
 from seals.registry import active_signer
 from seals.settings import SealSettings
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 RETRY_AFTER_SOURCE_ERROR = 60
+RETRY_AFTER_NO_SEAL = 60
+"""Retry-After of a pull answered while the exchange has no seal it can sign with."""
 SOURCE_QUERY_WORKERS = 8
 """The sources of one batch of requests (`answer_requests`) are asked on up to this many threads."""
 
@@ -303,12 +307,14 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
                alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None) -> None:
     """Step `store-answers` (see `answer_requests`): fills in `outcomes`."""
     answered = [request for request in requests if request.outcome is None]
-    released = [request for request in requests if request.logged is not None and request.logged.reason in
-                (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE)]
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
-        if answered:
-            signer = active_signer(session, context.seal_settings, context.exchange_department)
+        signer = _signer_if_any(session, context, answered)
+        if signer is None:
+            answered = []
+        released = [request for request in requests if request.logged is not None and request.logged.reason in
+                    (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.INTERNAL_ERROR)]
+        if signer is not None:
             bodies: dict[str, dict[str, Any]] = {}
             for request in answered:
                 assert request.pulled is not None
@@ -326,6 +332,23 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
             alongside(session, [outcome for outcome in outcomes if outcome is not None])
         # last: the chain lock is held from here to the commit
         append_accesses(session, [request.logged for request in requests if request.logged is not None])
+
+
+def _signer_if_any(session: Session, context: PullContext, answered: list[_Request]) -> Signer | None:
+    """The exchange's signer for the answers; None when there are none to sign, or when it has no
+    seal it can sign with now (none active, or its key unreadable): then each answered request
+    fails (503, Retry-After), logged as such, and its request id is released, so the department's
+    retry is answered once the seal officer has seen to the seal."""
+    if not answered:
+        return None
+    try:
+        return active_signer(session, context.seal_settings, context.exchange_department)
+    except (NoActiveSeal, KeyUnavailable):
+        for request in answered:
+            request.refused(PullRefused("service-unavailable", "the exchange has no seal it can sign its answer with now",
+                                        retry_after=RETRY_AFTER_NO_SEAL, reason=Reason.INTERNAL_ERROR,
+                                        outcome=Outcome.FAILED), Outcome.FAILED)
+        return None
 
 
 def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entry: AccessEntry, request_sha256: str,

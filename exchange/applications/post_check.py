@@ -144,8 +144,9 @@ def _check(ctx: HandlingContext, record: CommitmentRecord) -> _Verdict:
     except ClientRevoked:
         return _Verdict(CommitmentStatus.ON_SITE, "办理部门的业务系统已停用，转现场核查")
     except PullRefused as refused:
-        if refused.kind in ("source-unavailable", "conflict"):
-            return _Verdict(CommitmentStatus.PENDING, f"{source_zh}暂时无法应答，稍后再查", retry_after=refused.retry_after)
+        if refused.kind in ("source-unavailable", "service-unavailable", "conflict"):
+            who = "交换平台" if refused.kind == "service-unavailable" else source_zh
+            return _Verdict(CommitmentStatus.PENDING, f"{who}暂时无法应答，稍后再查", retry_after=refused.retry_after)
         if refused.kind == "subject-not-found":
             return _Verdict(CommitmentStatus.ON_SITE, "来源部门无此人记录，转现场核查")
         return _Verdict(CommitmentStatus.ON_SITE, f"无法调取核查数据（{refused.kind}），转现场核查")

@@ -385,8 +385,9 @@ def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | 
     if isinstance(outcome, PullRefused):
         if outcome.kind == "subject-not-found":
             return Pulled(ItemState.NOT_FOUND, detail="来源部门无此人记录")
-        if outcome.kind in ("source-unavailable", "conflict"):
-            source = department_zh(ctx, ctx.catalog.proofs[envelope.proof].department)
+        if outcome.kind in ("source-unavailable", "service-unavailable", "conflict"):
+            source = ("交换平台" if outcome.kind == "service-unavailable"
+                      else department_zh(ctx, ctx.catalog.proofs[envelope.proof].department))
             return Pulled(ItemState.WAITING, detail=f"{source}暂时无法应答，将自动重试",
                           retry_after=outcome.retry_after or CONFLICT_RETRY_SECONDS)
         return Pulled(ItemState.DENIED, detail=f"{REFUSAL_ZH.get(outcome.kind, '交换未获准许')}（{outcome.kind}）")

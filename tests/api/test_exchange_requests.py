@@ -343,7 +343,9 @@ def test_a_revoked_exchange_seal_signs_no_receipt_from_the_next_request_on(setti
     """The server keeps the signer of a seal it has used, never which seal is active: once the seal
     officer revokes the exchange's seal, the very next request gets no receipt under it, and once
     a new seal is issued, the next receipt carries that one. In between, the exchange says it cannot
-    sign for now (503), not that something is missing."""
+    sign for now (503, Retry-After), not that something is missing; the pull it could not answer is
+    logged as failed and its request id freed, so the department's retry with the same id is
+    answered as soon as a seal is there again."""
     token, person = client_token(settings), residents[0]
     consent(live_server, person)
     department = settings.exchange_department
@@ -359,12 +361,17 @@ def test_a_revoked_exchange_seal_signs_no_receipt_from_the_next_request_on(setti
         revoke_seal(session, seal_settings(settings), department, RevocationReason.KEY_COMPROMISE)
     refused = pull("revocation-2")
     assert refused.status_code == 503 and refused.json()["type"].endswith("/service-unavailable")
-    assert "receipt" not in refused.json()
+    assert "receipt" not in refused.json() and int(refused.headers["Retry-After"]) > 0
     with standalone_session(settings.database_url) as session:
         old = session.scalars(select(Seal).where(Seal.kid == revoked_kid)).one()
         new_kid = issue_seal(session, seal_settings(settings), department_code=department,
                              department_name=old.department_name, uscc=old.uscc).kid
     assert _receipt_kid(pull("revocation-3")) == new_kid != revoked_kid
+    assert _receipt_kid(pull("revocation-2")) == new_kid  # the same request id, tried again
+    with standalone_session(settings.database_url) as session:
+        logged = session.execute(select(AccessRecord.outcome, AccessRecord.reason)
+                                 .where(AccessRecord.request_id == "revocation-2").order_by(AccessRecord.seq)).all()
+    assert [tuple(row) for row in logged] == [("allowed", None), ("failed", "internal-error"), ("allowed", None)]
 
 
 def test_a_revoked_client_is_refused_from_its_next_request_on(settings: Settings, live_server: str,
