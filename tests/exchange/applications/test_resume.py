@@ -6,6 +6,9 @@ lease (from the filing on, for the request that files it), no other resolves the
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
 
 from sqlalchemy import func, select, update
 
@@ -15,6 +18,7 @@ from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.leases import new_lease
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.records import Application, ApplicationItem
+from exchange.applications import resolution
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import resume_due, submit_application
 from exchange.clients import AuthenticatedClient, revoke_client
@@ -87,3 +91,33 @@ def test_a_revoked_system_pulls_nothing_more(ctx: HandlingContext, settings: Set
             ApplicationItem.application_id == filed.application_id, ApplicationItem.mode != "commitment")))
     assert application is not None and application.decision != "eligible"
     assert "denied" in states and "resolved" not in states
+
+
+def test_a_process_whose_lease_was_taken_over_never_overwrites_the_new_holders_decision(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filing process stalls after planning its first round, past its lease; another process
+    takes the application over and decides it. When the first wakes up and its pulls return, what
+    it decides is not written: the new holder's decision stands, as it stored it."""
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "takeover-1"),
+                               new_lease(ctx))
+    later = ahead(ctx, LEASE + timedelta(seconds=1))
+    original = resolution.answer_requests
+    taken_over: list[tuple[object, ...]] = []
+
+    def stalled_past_the_lease(*args: Any, **kwargs: Any) -> Any:
+        if not taken_over:  # once: while the first process stalls, the second resolves the application
+            taken_over.append(())
+            assert resolve_application(later, filed.application_id) is True
+            with ctx.pull.sessions() as session:
+                application = session.get(Application, filed.application_id)
+                assert application is not None and application.status == "decided"
+                taken_over.append((application.decision, application.decision_blob, application.updated_at))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(resolution, "answer_requests", stalled_past_the_lease)
+    resolve_application(ctx, filed.application_id, filed.filing)  # the first process wakes up and goes on
+    with ctx.pull.sessions() as session:
+        application = session.get(Application, filed.application_id)
+        assert application is not None and application.lease_holder is None
+        assert (application.decision, application.decision_blob, application.updated_at) == taken_over[1]
