@@ -16,7 +16,6 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -70,11 +69,11 @@ def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None, re
     clock would give it again (`seals.checks.steady_while_valid`)."""
     now = now or utc_now()
     if not remember:
-        return _verification(token, trust, now, _parse, _check_signature)[0]
+        return _verification(token, trust, now, remember=False)[0]
     kept = _verdicts_kept.get(token)
     if kept is not None and kept[0] is trust and kept[2] <= now and (kept[3] is None or now <= kept[3]):
         return kept[1]
-    verification, steady = _verification(token, trust, now, _remembered_parse, _remembered_signature)
+    verification, steady = _verification(token, trust, now, remember=True)
     if steady is not None and verification.verdict.valid:
         if len(_verdicts_kept) >= _VERDICTS_KEPT:
             _verdicts_kept.clear()
@@ -82,20 +81,20 @@ def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None, re
     return verification
 
 
-def _verification(token: str, trust: TrustStore, now: datetime, parse: Callable[[str], _Parsed],
-                  check_signature: Callable[[str, x509.Certificate, bytes, bytes], CheckResult]
+def _verification(token: str, trust: TrustStore, now: datetime, *, remember: bool
                   ) -> tuple[JwsVerification, tuple[datetime, datetime | None] | None]:
-    """`verify_jws`, and when a signing certificate was established, the moments its checks hold
-    steady (`steady_while_valid`)."""
+    """`verify_jws`; and for a token to remember, signed at a claimed time, the moments its
+    checks hold steady (`steady_while_valid`)."""
     try:
-        header, claims, signing_input, signature = parse(token)
+        header, claims, signing_input, signature = (_remembered_parse if remember else _parse)(token)
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result)), None
     try:
         certificate = _signing_certificate(header, trust)
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result), header, claims), None
-    integrity = check_signature(header["alg"], certificate, signing_input, signature)
+    integrity = (_remembered_signature if remember else _check_signature)(header["alg"], certificate, signing_input,
+                                                                         signature)
     iat = claims.get("iat")
     if isinstance(iat, (int, float)) and not isinstance(iat, bool):
         signing_time, source = datetime.fromtimestamp(iat, timezone.utc), SIGNING_TIME_CLAIMED
@@ -110,14 +109,12 @@ def _verification(token: str, trust: TrustStore, now: datetime, parse: Callable[
         signing_time=signing_time,
         signing_time_source=source,
     )
-    steady = steady_while_valid(certificate, trust, signing_time) if source == SIGNING_TIME_CLAIMED else None
+    claimed = remember and source == SIGNING_TIME_CLAIMED
+    steady = steady_while_valid(certificate, trust, signing_time) if claimed else None
     return JwsVerification(verdict, header, claims), steady
 
 
-_Parsed = tuple[dict[str, Any], dict[str, Any], bytes, bytes]
-
-
-def _parse(token: str) -> _Parsed:
+def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     parts = token.strip().split(".")
     if len(parts) != 3:
         raise _malformed("not a compact JWS (three dot-separated parts)")
