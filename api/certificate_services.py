@@ -32,10 +32,10 @@ def issuance_context() -> IssuanceContext:
     return build_issuance_context(runtime(), live.catalog, live.version.content_hash)
 
 
-def certificate_status_list(list_id: int) -> str | None:
-    """Certificate status list `list_id` as stored (signed by revocations and the jobs; a GET never
-    writes); None if it was never signed or is no certificate list."""
-    return stored_status_list(db(), list_id, CERTIFICATES)
+def signed_status_list(list_id: int) -> str | None:
+    """Status list `list_id` as stored, a certificates' or a licenses' (signed by revocations,
+    amendments and the jobs; a GET never writes); None if there is none or it was never signed."""
+    return stored_status_list(db(), list_id)
 
 
 def certificate_status_lists() -> list[str]:

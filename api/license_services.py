@@ -18,7 +18,9 @@ from exchange.licenses.nonces import claim_nonce, keep_presentation, sweep_nonce
 from exchange.licenses.presentation import DEFAULT_MINUTES, Presentation, make_presentation
 from exchange.licenses.records import LicenseVersionRecord
 from exchange.licenses.service import LICENSES, LicenseConflict, LicenseLibrary, credential_of
-from exchange.status_lists import stored_status_list
+from exchange.certificates.status_list import StatusListSource
+from exchange.status_lists import (StatusListSigning, list_ids, rebuild_status_list, stored_lists_source,
+                                   stored_status_list)
 from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
 from exchange.licenses.verify import verify_license
@@ -56,9 +58,17 @@ def exchange_uscc(current: Runtime, catalog: Catalog) -> str:
     return catalog.departments[current.settings.exchange_department].uscc
 
 
-def signed_license_status_list(session: Session) -> str | None:
-    """The signed license status list as stored (signed by amendments, revocations and the jobs)."""
-    return stored_status_list(session, LICENSES.first_list_id)
+def license_status_lists(session: Session) -> StatusListSource:
+    """Where a verifier on this installation finds the signed license status list a version
+    names, as stored (signed by amendments, revocations and the jobs)."""
+    return stored_lists_source(session, LICENSES)
+
+
+def signed_license_status_lists(session: Session, signing: StatusListSigning) -> list[str]:
+    """Every license status list opened so far, signed (a list never signed yet is signed now)."""
+    now = datetime.now(timezone.utc)
+    return [stored_status_list(session, list_id, LICENSES) or rebuild_status_list(session, LICENSES, list_id, signing, now)
+            for list_id in list_ids(session, LICENSES)]
 
 
 def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list[str], *,
@@ -85,14 +95,14 @@ def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerd
 
     current, session = runtime(), db()
     catalog = live_catalog().catalog
-    token = signed_license_status_list(session)
+    lists = license_status_lists(session)
     trust = trust_store(session)
     now = datetime.now(timezone.utc)
     sweep_nonces(session, now)  # what expired can no longer be verified anyway
     options: dict[str, Any] = {"exchange_uscc": exchange_uscc(current, catalog), "now": now, "catalog": catalog,
                                "id_number": id_number or None,
                                "claim_nonce": lambda nonce, until: claim_nonce(session, nonce, until, now)}
-    verdict = (verify_license_pdf(form, trust, token, **options) if isinstance(form, bytes)
-               else verify_license(form, trust, token, **options))
+    verdict = (verify_license_pdf(form, trust, lists, **options) if isinstance(form, bytes)
+               else verify_license(form, trust, lists, **options))
     session.commit()
     return verdict

@@ -18,7 +18,7 @@ import click
 
 from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
 from api.labels import LICENSE_FORMS_ZH, VERDICT_STATUS_ZH
-from api.license_services import build_library, signed_license_status_list
+from api.license_services import build_library, signed_license_status_lists
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
 from catalog.city_time import BEIJING
@@ -28,8 +28,7 @@ from exchange.licenses.verify import exchange_uscc_of, verify_license
 from seals.trust import TrustStore
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
-from exchange.licenses.service import LICENSES
-from exchange.status_lists import rebuild_status_list
+from exchange.certificates.status_list import held_status_lists
 
 
 @click.group("license")
@@ -79,15 +78,13 @@ LICENSE_STATUS_LIST_FILE = "license-status-list.jws"
 @license_group.command("export-status")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def export_status_command(folder: Path) -> None:
-    """把签名的电子证照状态列表写入信任材料目录（license-status-list.jws，供 license verify 离线核验）。"""
+    """把签名的电子证照状态列表写入信任材料目录（license-status-list.jws，每行一个列表，供 license verify 离线核验）。"""
     current = settings()
     with database_session() as session:
-        token = signed_license_status_list(session) or rebuild_status_list(
-            session, LICENSES, LICENSES.first_list_id, status_list_signing(current, seal_settings(current)),
-            datetime.now(timezone.utc))
+        tokens = signed_license_status_lists(session, status_list_signing(current, seal_settings(current)))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / LICENSE_STATUS_LIST_FILE).write_text(token + "\n", encoding="ascii")
-    click.echo(f"已写入 {folder / LICENSE_STATUS_LIST_FILE}（有效期一天）。")
+    (folder / LICENSE_STATUS_LIST_FILE).write_text("".join(f"{token}\n" for token in tokens), encoding="ascii")
+    click.echo(f"已写入 {folder / LICENSE_STATUS_LIST_FILE}（{len(tokens)} 个状态列表，有效期一天）。")
 
 
 @license_group.command("verify")
@@ -103,19 +100,20 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, a
     status_path = trust_dir / LICENSE_STATUS_LIST_FILE
     try:
         trust = TrustStore.load(trust_dir)
-        status_list = status_path.read_text(encoding="ascii").strip()
+        tokens = status_path.read_text(encoding="ascii").split()
     except (OSError, ValueError):
         raise CliError(f"{trust_dir} 中没有可用的信任材料或 {LICENSE_STATUS_LIST_FILE}（请用 mianzheng seal "
                        f"export-trust 和 mianzheng license export-status 导出）。") from None
     now = datetime.now(timezone.utc)
-    exchange = exchange_uscc_of(status_list, trust, now=now)
+    exchange = exchange_uscc_of(tokens[0], trust, now=now) if tokens else None
     if exchange is None:
         raise CliError(f"{LICENSE_STATUS_LIST_FILE} 的签名未通过验证。")
     data = license_file.read_bytes()
     options: dict[str, Any] = {"exchange_uscc": exchange, "now": now, "id_number": id_number or None,
                                "catalog": load_catalog(bundled_catalog_path())}  # the catalog labels only
-    verdict = (verify_license_pdf(data, trust, status_list, **options) if is_pdf(data)
-               else verify_license(data.decode("utf-8", errors="replace").strip(), trust, status_list, **options))
+    lists = held_status_lists(tokens)
+    verdict = (verify_license_pdf(data, trust, lists, **options) if is_pdf(data)
+               else verify_license(data.decode("utf-8", errors="replace").strip(), trust, lists, **options))
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:

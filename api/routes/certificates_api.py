@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, request
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_first, current_citizen, require_client
-from api.certificate_services import certificate_status_list, issuance_context, verify_form
+from api.certificate_services import issuance_context, signed_status_list, verify_form
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
@@ -144,11 +144,13 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
 @blp.doc(responses={"200": {"description": "The signed status list (JWS, typ mianzheng-statuslist+jwt)",
                             "content": {"application/jwt": {"schema": {"type": "string"}}}}})
 def status_list(list_id: int) -> Response:
-    """A certificate status list: one revocation bit per certificate, signed. List 1 holds the first
-    131,072 certificates, each further list the next; a certificate names its list's URL."""
-    token = certificate_status_list(list_id)
+    """A status list, signed: one revocation bit per certificate, or per license version (with the
+    reason, superseded or revoked). List 1 holds the first 131,072 certificates and list 2 the
+    first 1,048,576 license versions; each further list the next of its kind. A certificate or a
+    license version names its list's URL."""
+    token = signed_status_list(list_id)
     if token is None:
-        raise Problem("not-found", f"证明状态列表 {list_id} 不存在或尚未签发。")
+        raise Problem("not-found", f"状态列表 {list_id} 不存在或尚未签发。")
     response = Response(token, mimetype="application/jwt")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

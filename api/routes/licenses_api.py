@@ -6,7 +6,8 @@
 - holders see their wallet (我的证照, `GET /api/v1/me/licenses`), download a credential and
   make a presentation that shows chosen items only (亮证, `POST .../presentations`);
 - anyone verifies a credential, presentation or usage copy (`POST /api/v1/licenses/verification`)
-  and fetches the license status list (`GET /api/v1/status-lists/2`) and the 证照目录
+  and fetches the license status lists (`GET /api/v1/status-lists/N`, list 2 first, served with
+  the certificates' lists) and the 证照目录
   (`GET /api/v1/catalog/licenses`).
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from flask import Response, jsonify
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
-from api.license_services import (library, show_license, signed_license_status_list, use_context,
+from api.license_services import (library, license_status_lists, show_license, use_context,
                                   verify_license_text, write)
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
@@ -199,7 +200,7 @@ def usage_pdf(body: dict[str, str]) -> Response:
     session = db()
     try:
         pdf = usage_copy_pdf(session, library(), body["usage_copy"], client.department_code,
-                             runtime().settings.exchange_department, signed_license_status_list(session),
+                             runtime().settings.exchange_department, license_status_lists(session),
                              datetime.now(timezone.utc))
     except NotAUsageCopy as refused:
         raise Problem("invalid-request", str(refused),
@@ -264,19 +265,6 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
     else:
         form = body.get("license") or kept_license_text(body["reference"])
     return verify_license_text(form, body.get("id_number")).to_dict()
-
-
-@blp.route("/status-lists/2")
-@blp.doc(responses={"200": {"description": "The signed license status list (JWS, typ mianzheng-statuslist+jwt)",
-                            "content": {"application/jwt": {"schema": {"type": "string"}}}}})
-def status_list() -> Response:
-    """The city's license status list: one revocation bit per license version, with reasons (superseded, ...)."""
-    token = signed_license_status_list(db())
-    if token is None:
-        raise Problem("not-found", "电子证照状态列表尚未签发。")
-    response = Response(token, mimetype="application/jwt")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
 
 
 @blp.route("/statistics/licenses")

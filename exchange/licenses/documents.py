@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from exchange.certificates.status_list import StatusListSource
 from exchange.errors import ExchangeError
 from exchange.licenses.records import LicenseVersionRecord
 from exchange.licenses.service import LicenseLibrary, credential_of, license_of
@@ -35,11 +36,11 @@ def license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersi
 
 
 def usage_copy_pdf(session: Session, library: LicenseLibrary, usage_copy: str, department: str,
-                   exchange_department: str, status_list_token: str | None, now: datetime) -> bytes:
+                   exchange_department: str, status_lists: str | StatusListSource | None, now: datetime) -> bytes:
     """The sealed PDF of a usage copy the exchange made for `department`; `NotAUsageCopy` unless
     it verifies (the exchange's seal, within its window, the license not revoked)."""
     exchange = library.catalog.departments[exchange_department]
-    verdict = verify_license(usage_copy, trust_store(session), status_list_token, exchange_uscc=exchange.uscc,
+    verdict = verify_license(usage_copy, trust_store(session), status_lists, exchange_uscc=exchange.uscc,
                              now=now)
     if verdict.form != FORM_USAGE_COPY or not verdict.valid or verdict.usage is None:
         raise NotAUsageCopy("not a valid usage copy of this exchange")

@@ -62,6 +62,7 @@ from seals.fonts import missing_glyphs, register_song_font
 from seals.keys import Signer
 from seals.pades import sign_pdf
 from seals.seal_image import SealText, draw_seal
+from exchange.certificates.status_list import StatusListSource
 from seals.trust import TrustStore
 from seals.verdict import Status
 from seals.verify_pdf import verify_pdf
@@ -136,8 +137,9 @@ def is_pdf(data: bytes) -> bool:
     return data.lstrip()[:5] == PDF_MAGIC
 
 
-def verify_license_pdf(pdf: bytes, trust: TrustStore, status_list_token: str | None, *, exchange_uscc: str,
-                       now: datetime, catalog: Catalog | None = None, claim_nonce: NonceClaim | None = None,
+def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | StatusListSource | None, *,
+                       exchange_uscc: str, now: datetime, catalog: Catalog | None = None,
+                       claim_nonce: NonceClaim | None = None,
                        id_number: str | None = None) -> LicenseVerdict:
     """The verdict on a license or usage-copy PDF: the attached form's verdict plus the check
     `pdf_signature` (the PAdES signature, by the seal that signed the attachment, over a page that
@@ -152,9 +154,9 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_list_token: str | N
     except Exception:  # untrusted input: the PDF parser raises many types
         attached, subject, keywords = None, "", ""
     if attached is None:
-        verdict = verify_license("", trust, status_list_token, exchange_uscc=exchange_uscc, now=now)
+        verdict = verify_license("", trust, status_lists, exchange_uscc=exchange_uscc, now=now)
         return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_attachment_missing"))
-    verdict = verify_license(attached, trust, status_list_token, exchange_uscc=exchange_uscc, now=now,
+    verdict = verify_license(attached, trust, status_lists, exchange_uscc=exchange_uscc, now=now,
                              catalog=catalog, claim_nonce=claim_nonce, id_number=id_number)
     if not authentic(signature):
         failed = ", ".join(r.code for r in signature.checks if r.status is not Status.VALID)

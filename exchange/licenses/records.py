@@ -5,8 +5,8 @@
   department's own record id, unique per department, which makes issuing and bulk import
   idempotent.
 - `license_versions`: one row per version: its identifier, times, status (valid, superseded,
-  revoked), its entry in the license status list, and the credential sealed with AES-GCM bound
-  to the identifier (it holds every data item in clear).
+  revoked), its entry in a license status list (the list's number and the index in it), and the
+  credential sealed with AES-GCM bound to the identifier (it holds every data item in clear).
 - `license_nonces`: the nonces of presentations already verified (a unique claim each).
 - `license_presentations`: presentations kept for their few minutes under a random reference,
   so a QR code can carry a link instead of the presentation (too long for one); sealed like
@@ -15,8 +15,9 @@
   department, case and until when.
 
 Serials and status-list entries come from atomic counters; versions and references are claimed
-by unique constraints, and a collision is retried by the service. The license status list is
-list 2 of `status_lists` (`exchange.status_lists`).
+by unique constraints, and a collision is retried by the service. The license status lists are
+the `licenses` kind of `status_lists` (`exchange.status_lists`): list 2 first, then as many as
+the versions fill.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
 from core.orm import Base, UtcDateTime
@@ -58,7 +59,9 @@ class LicenseRecord(Base):
 
 class LicenseVersionRecord(Base):
     __tablename__ = "license_versions"
-    __table_args__ = (UniqueConstraint("license_id", "version", name="uq_license_versions_license_version"),)
+    __table_args__ = (UniqueConstraint("license_id", "version", name="uq_license_versions_license_version"),
+                      UniqueConstraint("status_list", "status_index", name="uq_license_versions_status_entry"),
+                      Index("ix_license_versions_status_list_status", "status_list", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"), index=True)
@@ -68,7 +71,8 @@ class LicenseVersionRecord(Base):
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(16))
-    status_index: Mapped[int] = mapped_column(Integer, unique=True)
+    status_list: Mapped[int] = mapped_column(Integer)
+    status_index: Mapped[int] = mapped_column(Integer)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     credential_key_id: Mapped[int] = mapped_column(Integer)

@@ -2,9 +2,10 @@
 
 Departments' systems issue the licenses of the types the catalog says they issue. Each version
 is a credential (`credential.py`) signed by the department's seal, with its own identifier and
-its own entry in the license status list (list 2, beside the certificates' list 1, kept by
-`exchange.status_lists` the same way: derived from `license_versions`, signed again under its
-lock by each amendment and revocation). Amending issues the next version and sets the old one's
+its own entry in a license status list (the `licenses` kind of `exchange.status_lists`: list 2,
+beside the certificates' list 1, then as many further lists as the versions fill; each derived
+from `license_versions`, signed again under its lock by each amendment and revocation of a
+version it holds). Amending issues the next version and sets the old one's
 entry with the reason `superseded`; revoking sets the current version's entry. So every form made of a version — the credential, a presentation, a usage
 copy — turns invalid with it, and the status list tells a verifier why.
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,31 +46,34 @@ from exchange.licenses.content import (
 )
 from exchange.licenses.credential import content_of_own, sign_license
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
-from exchange.status_lists import StatusListKind, StatusListSigning, allocate_entry, lock_status_list, sign_locked_list
+from exchange.status_lists import (StatusListKind, StatusListSigning, allocate_entry, lock_status_list,
+                                   rebuild_status_list, sign_locked_list)
 from exchange.subjects import subject_key
 from seals.registry import active_signer
 from seals.keys import Signer
 from seals.settings import SealSettings
 
 LICENSE_STATUS_LIST_SIZE = 1_048_576
-"""Entries of the license status list (128 KiB): room for the city's licenses and their versions."""
+"""Entries of each license status list (128 KiB); the next list opens when one is full."""
 _ATTEMPTS = 4
 _SIGNERS = "license_signers"  # session.info key
 
 
-def _set_license_entries(session: Session, _list_id: int) -> Iterable[tuple[int, str | None]]:
+def _set_license_entries(session: Session, list_id: int) -> Iterable[tuple[int, str | None]]:
     return session.execute(select(LicenseVersionRecord.status_index, LicenseVersionRecord.revocation_reason).where(
+        LicenseVersionRecord.status_list == list_id,
         LicenseVersionRecord.status.in_([LicenseState.REVOKED.value, LicenseState.SUPERSEDED.value]))).all()
 
 
-def _license_holds(session: Session, _list_id: int, index: int) -> bool:
-    return session.scalar(select(LicenseVersionRecord.id).where(LicenseVersionRecord.status_index == index)
+def _license_holds(session: Session, list_id: int, index: int) -> bool:
+    return session.scalar(select(LicenseVersionRecord.id).where(LicenseVersionRecord.status_list == list_id,
+                                                                LicenseVersionRecord.status_index == index)
                           .limit(1)) is not None
 
 
-LICENSES = StatusListKind("licenses", 2, LICENSE_STATUS_LIST_SIZE, _set_license_entries, _license_holds, max_lists=1)
-"""The license status list: list 2, the kind's only one (its versions store no list number), set for
-revoked and superseded versions."""
+LICENSES = StatusListKind("licenses", 2, LICENSE_STATUS_LIST_SIZE, _set_license_entries, _license_holds)
+"""The license status lists: list 2, then as many as the versions fill; set for revoked and
+superseded versions."""
 
 
 class NotTheIssuer(ExchangeError):
@@ -94,6 +98,8 @@ class LicenseLibrary:
     box: RecordCipher
     status_list: StatusListSigning
     clock: Clock = utc_now
+    lists: StatusListKind = LICENSES
+    """The kind of status lists versions take their entries from (a smaller capacity in tests)."""
 
 
 @dataclass(frozen=True)
@@ -209,8 +215,8 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
                   changes: Mapping[str, Any], valid_until: date | None = None) -> LicenseVersionRecord:
     """Issue the next version of the license whose current version is `identifier`, with the
     items changed as given; the old version becomes superseded (and so is its status entry: the
-    license status list is signed again under its lock)."""
-    lock_status_list(session, LICENSES, LICENSES.first_list_id)
+    status list that holds it is signed again under its lock)."""
+    _lock_list_of_current(session, library.lists, identifier)
     version = find_version(session, identifier)
     record = _own_license(session, department, version)
     if record.status == LicenseState.REVOKED:
@@ -233,7 +239,7 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     new = _new_version(session, library, record, license_type, holder=holder, items=items,
                        supersedes=version.identifier, now=now, valid_from=now, valid_until=until)
     session.flush()
-    sign_locked_list(session, LICENSES, LICENSES.first_list_id, library.status_list, now)
+    sign_locked_list(session, library.lists, version.status_list, library.status_list, now)
     return new
 
 
@@ -243,7 +249,7 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     if reason not in REVOCATION_REASONS or reason == "superseded":
         allowed = ", ".join(code for code in REVOCATION_REASONS if code != "superseded")
         raise InvalidInput("reason", f"one of {allowed}")
-    lock_status_list(session, LICENSES, LICENSES.first_list_id)
+    _lock_list_of_current(session, library.lists, identifier)
     record = _own_license(session, department, find_version(session, identifier))
     current = current_version(session, record)
     if record.status == LicenseState.REVOKED:
@@ -252,8 +258,30 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     record.status = LicenseState.REVOKED
     current.status, current.revoked_at, current.revocation_reason = LicenseState.REVOKED, now, reason
     session.flush()
-    sign_locked_list(session, LICENSES, LICENSES.first_list_id, library.status_list, library.clock())
+    sign_locked_list(session, library.lists, current.status_list, library.status_list, library.clock())
     return current
+
+
+def _lock_list_of_current(session: Session, lists: StatusListKind, identifier: str) -> None:
+    """Take the lock of the status list holding the current version of the license that
+    `identifier` names (first, before reading what the list covers; none for an unknown
+    identifier). An amendment committed between reading that list and taking its lock has moved
+    the license to a version on another list: that list is locked too, until the list read after
+    a lock is one already locked."""
+    locked: set[int] = set()
+    while (list_id := session.scalar(_CURRENT_LIST, {"identifier": identifier.strip().upper()})) is not None \
+            and list_id not in locked:
+        lock_status_list(session, lists, list_id)
+        locked.add(list_id)
+
+
+_CURRENT_LIST = (
+    select(LicenseVersionRecord.status_list)
+    .join(LicenseRecord, (LicenseRecord.id == LicenseVersionRecord.license_id)
+          & (LicenseRecord.current_version == LicenseVersionRecord.version))
+    .where(LicenseRecord.id == select(LicenseVersionRecord.license_id)
+           .where(LicenseVersionRecord.identifier == bindparam("identifier")).scalar_subquery()))
+"""The status list of the current version of the license a version's identifier names."""
 
 
 def find_version(session: Session, identifier: str) -> LicenseVersionRecord:
@@ -357,7 +385,9 @@ def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecor
                  holder: HeldBy, items: Mapping[str, Any],
                  supersedes: str | None, now: datetime, valid_from: datetime,
                  valid_until: datetime | None) -> LicenseVersionRecord:
-    entry = allocate_entry(session, LICENSES)
+    entry = allocate_entry(session, library.lists)
+    if entry.opened:  # the first version on a new list: the list is signed, empty, from the start
+        rebuild_status_list(session, library.lists, entry.list_id, library.status_list, now)
     department = library.catalog.departments[record.issuer_department]
     content = build_license_content(
         license_type=license_type, department=department, holder=holder, items=items, serial=record.serial,
@@ -367,7 +397,7 @@ def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecor
     version = LicenseVersionRecord(
         license_id=record.id, version=content.version, identifier=content.identifier, issued_at=content.issued_at,
         valid_from=content.valid_from, valid_until=content.valid_until, status=LicenseState.VALID,
-        status_index=entry.index, credential_sealed=library.box.seal({"credential": credential}, content.identifier))
+        status_list=entry.list_id, status_index=entry.index, credential_sealed=library.box.seal({"credential": credential}, content.identifier))
     session.add(version)
     session.flush()
     return version

@@ -32,6 +32,7 @@ from exchange.licenses.verdict import (
 )
 from exchange.certificates.verdict import SignedForm
 from seals.checks import integrity_only
+from exchange.certificates.status_list import StatusListSource
 from seals.trust import TrustStore
 from seals.verdict import Status
 from seals.verify_jws import verify_jws
@@ -48,26 +49,29 @@ def detect_license_form(text: str) -> str:
     return FORM_UNKNOWN
 
 
-def verify_license(text: str, trust: TrustStore, status_list_token: str | None, *, exchange_uscc: str,
-                   now: datetime, catalog: Catalog | None = None, claim_nonce: NonceClaim | None = None,
+def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListSource | None, *,
+                   exchange_uscc: str, now: datetime, catalog: Catalog | None = None,
+                   claim_nonce: NonceClaim | None = None,
                    id_number: str | None = None) -> LicenseVerdict:
     """Verify a license credential, presentation or usage copy; never raises for bad input.
-    `catalog` labels the disclosed items."""
+    `status_lists`: the one signed license status list the verifier holds, or where it finds the
+    list a version names (the installation's stored lists, or `held_status_lists` of an offline
+    bundle). `catalog` labels the disclosed items."""
     form = detect_license_form(text)
     if form == FORM_UNKNOWN:
         signed = SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)
-        return LicenseVerdict(form, judge(form, signed, trust, status_list_token, id_number=id_number, now=now))
+        return LicenseVerdict(form, judge(form, signed, trust, status_lists, id_number=id_number, now=now))
     if form == FORM_USAGE_COPY:
         usage = read_usage_copy(text, trust, exchange_uscc, now=now)
         if usage.license is None:
             signed = SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)
-            return LicenseVerdict(form, judge(form, signed, trust, status_list_token, id_number=id_number, now=now),
+            return LicenseVerdict(form, judge(form, signed, trust, status_lists, id_number=id_number, now=now),
                                   usage.results)
         read = read_license(usage.license, trust, now=now)
-        verdict = judge(form, read.signed, trust, status_list_token, id_number=id_number, now=now)
+        verdict = judge(form, read.signed, trust, status_lists, id_number=id_number, now=now)
         return LicenseVerdict(form, verdict, usage.results, _items(read.signed.content, catalog), usage.usage)
     read = read_license(text, trust, now=now)
-    verdict = judge(form, read.signed, trust, status_list_token, id_number=id_number, now=now)
+    verdict = judge(form, read.signed, trust, status_lists, id_number=id_number, now=now)
     content = read.signed.content
     items = _items(content, catalog)
     if form == FORM_LICENSE:
