@@ -22,10 +22,11 @@ from api.settings import Settings
 from demo.data import DemoResident, sample_residents
 from exchange.certificates.status_list import read_status_list
 from exchange.licenses.records import LicenseVersionRecord
-from exchange.licenses.service import (LICENSES, IssueRequest, LicenseLibrary, amend_license, checked_holder,
-                                       credential_of, issue_license, revoke_license)
+from exchange.licenses.service import (LICENSES, IssueRequest, LicenseConflict, LicenseLibrary, amend_license,
+                                       checked_holder, credential_of, current_version, issue_license, license_of,
+                                       revoke_license)
 from catalog.model import Subject
-from exchange.status_lists import stored_status_list
+from exchange.status_lists import check_status_list, list_ids, stored_status_list
 from seals.registry import trust_store
 from tests.api.test_licenses_api import marriage
 from tests.support.cli import cli_environment, run_cli
@@ -98,4 +99,42 @@ def test_license_versions_spread_over_lists_each_verified_against_its_own(settin
         valid = version not in (revoked, amended)
         assert offline.returncode == (0 if valid else 1), offline.stdout + offline.stderr
         assert ("结论：有效。" in offline.stdout) is valid
+    current.engine.dispose()
+
+
+def test_amendments_and_revocations_at_once_leave_every_list_equal_to_its_table(settings: Settings) -> None:
+    """Each license amended and revoked at the same moment, by two threads, while its next
+    version opens a list of its own: whichever wins, the lists signed in the end state exactly
+    the superseded and revoked versions of the table, and each license ends revoked."""
+    current = Runtime.start(settings)
+    catalog, _ = current.published_catalog()
+    lib = replace(build_library(current, catalog), lists=replace(LICENSES, capacity=1))
+    [person] = sample_residents(settings.sources_dir, 1)
+    issued = [_issue(settings, lib, person, 100 + number) for number in range(3)]
+
+    def amend(version: LicenseVersionRecord) -> None:
+        with standalone_session(settings.database_url) as session:
+            try:
+                amend_license(session, lib, "MZ", version.identifier, {"spouse_name": "李明明"})
+            except LicenseConflict:  # revoked first: nothing to amend
+                session.rollback()
+
+    def revoke(version: LicenseVersionRecord) -> None:
+        with standalone_session(settings.database_url) as session:
+            revoke_license(session, lib, "MZ", version.identifier, "issued_in_error")
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(task, version) for version in issued for task in (amend, revoke)]:
+            done.result()
+
+    now = datetime.now(timezone.utc)
+    with standalone_session(settings.database_url) as session:
+        trust = trust_store(session)
+        for list_id in list_ids(session, LICENSES):
+            check = check_status_list(session, LICENSES, list_id, trust, lib.status_list.url(list_id), now)
+            assert check.agrees, check
+        for version in issued:
+            record = license_of(session, session.get_one(LicenseVersionRecord, version.id))
+            assert record.status == "revoked"
+            assert current_version(session, record).status == "revoked"
     current.engine.dispose()
