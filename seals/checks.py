@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
-from catalog.city_time import beijing_time
+from catalog.city_time import BEIJING
 from seals.ca import certificate_kid
 from seals.identity_memo import by_identity
 from seals.trust import TrustStore
@@ -224,4 +224,5 @@ def _times(**moments: datetime) -> dict[str, str]:
 def _time_texts(moment: datetime) -> tuple[str, str]:
     """`_times` of one moment: a pure function of it, remembered, as the same few times (a status
     list's signing time, a CRL's next update) recur in every verification."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), beijing_time(moment, "%Y-%m-%d %H:%M:%S（北京时间）")
+    utc, local = moment.astimezone(timezone.utc), moment.astimezone(BEIJING)  # isoformat: twice as fast as strftime
+    return f"{utc.isoformat(timespec='seconds')[:19]}Z", f"{local.isoformat(' ', 'seconds')[:19]}（北京时间）"
