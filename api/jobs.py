@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from api.application_services import build_handling_context
+from api.ended_sessions import sweep_ended_sessions
 from api.runtime import Runtime
 from api.settings import Settings
 from api.seal_config import status_list_signing
@@ -55,6 +56,8 @@ def sweep(current: Runtime, holder: str, interval: float) -> SweepReport:
                 signed = refresh_status_list(session, kind, list_id, signing, now) or signed
     with uow.step("purge-answers") as session:
         purged = purge_expired(session, now)
+    with uow.step("sweep-ended-sessions") as session:
+        sweep_ended_sessions(session, now)
     ctx = build_handling_context(current, *current.published_catalog())
     resumed = resume_due(ctx)
     checks = verify_commitments(ctx)

@@ -14,6 +14,7 @@ import exchange.applications.records  # noqa: F401  (applications, application_i
 import exchange.applications.recheck_records  # noqa: F401  (tenancies, recheck_runs, recheck_results)
 import exchange.licenses.records  # noqa: F401  (licenses, license_versions, license_nonces, license_usages)
 import api.setup_steps  # noqa: F401  (setup_steps)
+import api.ended_sessions  # noqa: F401  (ended_staff_sessions)
 from core.orm import Base
 
 metadata = Base.metadata

@@ -3,7 +3,9 @@
 The session is the identity provider's staff assertion (`exchange.staff`) kept in the
 `STAFF_COOKIE` (HttpOnly, SameSite=Strict, Secure behind https), set when the provider hands
 the assertion over (`POST /caseworker/session`, or the development provider's staff sign-in)
-and deleted on sign-out. It lives as long as the assertion (at most an hour).
+and deleted on sign-out. It lives as long as the assertion (at most an hour), unless signed out:
+signing out also records the assertion as ended (`api.ended_sessions`), so a copy of the cookie
+acts for nobody afterwards, and the same assertion cannot be handed over again.
 
 A request that carries no `Authorization` header but a valid staff session acts as the staff
 member's department with the scopes of their role: `load_staff_session` (run before every
@@ -23,7 +25,8 @@ from flask import Flask, Response, g, request
 
 from api.form_tokens import FIELD, form_token, form_token_valid
 from api.live_catalog import live_catalog
-from api.runtime import runtime
+from api.ended_sessions import end_session, session_ended
+from api.runtime import db, plain_db, runtime
 from exchange.identity import MAX_LIFETIME, InvalidAssertion, unverified_issuer
 from exchange.staff import StaffIdentity, verify_staff_assertion
 
@@ -42,6 +45,8 @@ def verify_staff(token: str) -> StaffIdentity:
     staff = verify_staff_assertion(token, keys, issuer)
     if staff.department not in live_catalog().catalog.departments:
         raise InvalidAssertion("unknown-department", "the assertion names no department of the catalog")
+    if session_ended(plain_db(), token):
+        raise InvalidAssertion("signed-out", "the session of this assertion was ended by signing out")
     return staff
 
 
@@ -70,6 +75,15 @@ def start_staff_session(response: Response, assertion: str) -> Response:
 
 
 def end_staff_session(response: Response) -> Response:
+    """Sign out: the session's assertion is recorded as ended (committed), and the cookie deleted."""
+    token = request.cookies.get(STAFF_COOKIE)
+    try:
+        staff = verify_staff(token) if token else None
+    except InvalidAssertion:  # expired or ended already: nothing left to end
+        staff = None
+    if staff is not None and token is not None:
+        end_session(db(), token, staff.expires_at)
+        db().commit()
     response.delete_cookie(STAFF_COOKIE, samesite="Strict",
                            secure=runtime().settings.public_url.startswith("https://"))
     return response

@@ -35,7 +35,8 @@ MAX_NAME_LENGTH = 100
 class InvalidAssertion(ExchangeError):
     """The identity assertion is not acceptable; `reason` says why in one code:
     malformed, unsupported-algorithm, unknown-key, bad-signature, wrong-issuer,
-    wrong-audience, expired, not-yet-valid, lifetime-too-long, missing-claim, bad-id-number."""
+    wrong-audience, expired, not-yet-valid, lifetime-too-long, missing-claim, bad-id-number; and
+    signed-out, for a staff session ended by signing out (`api.ended_sessions`)."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)

@@ -94,15 +94,27 @@ def test_a_change_without_the_csrf_token_is_unauthenticated_and_changes_nothing(
 
 
 def test_sign_out_ends_the_session(live_server: str, settings: Settings) -> None:
+    """Signing out ends the session on the server too: a copy of the cookie taken before (another
+    tab, a shared machine's profile) acts for nobody afterwards, and the assertion it holds cannot
+    be handed over again; the staff member signs in afresh."""
     client, csrf, _ = signed_in(live_server, settings, "ZJ")
+    copied = httpx.Client(base_url=live_server, timeout=30, cookies={"mz_staff": client.cookies["mz_staff"]})
+    assert copied.get("/api/v1/applications").status_code == 200
     kept = client.post("/caseworker/sign-out", data={})  # no token: another site cannot sign one out
     assert kept.status_code == 303 and "Set-Cookie" not in kept.headers
     assert client.get("/api/v1/applications").status_code == 200
+    assertion = copied.cookies["mz_staff"]
     ended = client.post("/caseworker/sign-out", data={"csrf_token": csrf})
     assert ended.status_code == 303 and ended.headers["Set-Cookie"].startswith("mz_staff=;")
     assert "mz_staff" not in client.cookies
     assert client.get("/api/v1/applications").status_code == 401
     assert 'id="staff-sign-in"' in client.get("/caseworker").text
+    assert copied.get("/api/v1/applications").status_code == 401
+    assert 'id="staff-sign-in"' in copied.get("/caseworker").text
+    again = httpx.post(f"{live_server}/caseworker/session", data={"assertion": assertion})
+    assert again.status_code == 400 and "mz_staff=" not in again.headers.get("Set-Cookie", "")
+    fresh, _, _ = signed_in(live_server, settings, "ZJ")  # a new sign-in is a new session
+    assert fresh.get("/api/v1/applications").status_code == 200
 
 
 def test_the_identity_providers_hand_over_and_assertions_kept_apart(
