@@ -310,8 +310,6 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
         signer = _signer_if_any(session, context, answered)
-        if signer is None:
-            answered = []
         released = [request for request in requests if request.logged is not None and request.logged.reason in
                     (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.INTERNAL_ERROR)]
         if signer is not None:

@@ -31,8 +31,8 @@ from exchange.licenses.verdict import (
     LicenseVerdict,
 )
 from exchange.certificates.verdict import SignedForm
-from seals.checks import integrity_only
 from exchange.certificates.status_list import StatusListSource
+from seals.checks import integrity_only
 from seals.trust import TrustStore
 from seals.verdict import Status
 from seals.verify_jws import verify_jws
