@@ -126,14 +126,14 @@ def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]
     SIGTERM, and exit without returning into the arbiter's code."""
     code = 1
     try:
+        signal.set_wakeup_fd(-1)
+        for signum in range(1, signal.NSIG):  # first: the arbiter's handlers would only queue a SIGTERM
+            if signal.getsignal(signum) not in (None, signal.SIG_DFL, signal.SIG_IGN):
+                signal.signal(signum, signal.SIG_DFL)
         if not _ends_with(arbiter):
             code = 0
             return  # the arbiter is gone already
         os.setsid()
-        signal.set_wakeup_fd(-1)
-        for signum in range(1, signal.NSIG):
-            if signal.getsignal(signum) not in (None, signal.SIG_DFL, signal.SIG_IGN):
-                signal.signal(signum, signal.SIG_DFL)
         for each in inherited:
             each.close()
         _name_process(PROCESS_NAME)

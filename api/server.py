@@ -4,14 +4,18 @@ The app is built once in gunicorn's arbiter before it forks the workers and the 
 they share its pages copy-on-write. Python's collector would write to every object it scans and
 so copy those pages into each process: it stays off while the app is built, and the objects
 alive at the first fork are frozen (`gc.freeze`), out of its reach, in every process that forks.
+A worker asked to stop while it is still starting (a loaded machine, a Ctrl+C right after the
+start) ends at once instead of holding the arbiter's shutdown for its graceful timeout.
 """
 
 from __future__ import annotations
 
 import gc
+import queue
+import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
@@ -64,6 +68,31 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.loaded
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def _exit_at_once(_signum: int, _frame: Any) -> NoReturn:
+    sys.exit(0)
+
+
+def _stop_while_starting(arbiter: Any) -> None:
+    """In a worker right after the fork: a stop signal ends it at once until gunicorn's worker takes
+    its own handlers, at the end of its start. The arbiter's handlers it inherited would only put
+    the signal on the worker's copy of the arbiter's queue, which nobody reads, and the arbiter
+    would wait out its graceful timeout (30 s) for a worker that never heard it. A stop signal
+    that came between the fork and this hook is on that copy already."""
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _exit_at_once)
+    inherited = getattr(arbiter, "SIG_QUEUE", None)
+    while isinstance(inherited, queue.Queue):
+        try:
+            pending = inherited.get_nowait()
+        except queue.Empty:
+            return
+        if pending in _STOP_SIGNALS:
+            sys.exit(0)
+
+
 def _exchange_ready_message(base: str) -> str:
     return (
         f"免证服务已启动：{base}/\n"
@@ -99,7 +128,8 @@ def serve(
             companion.start(current, inherited=server.LISTENERS)
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
 
-    def post_fork(_server: Any, _worker: Any) -> None:
+    def post_fork(server: Any, _worker: Any) -> None:
+        _stop_while_starting(server)
         current = gunicorn.loaded.extensions.get("mianzheng")
         if isinstance(current, Runtime):  # a pool the arbiter had is not this worker's
             current.engine.dispose(close=False)

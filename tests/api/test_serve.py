@@ -215,6 +215,33 @@ def test_the_front_servers_own_errors_are_problem_documents(database_url: str, t
 
 
 @pytest.mark.slow
+def test_a_stop_asked_while_the_workers_start_ends_the_server_at_once(tmp_path: Path) -> None:
+    """A worker takes gunicorn's signal handlers only at the end of its start; a SIGTERM that came
+    before must still end it, not leave the arbiter waiting out its 30 s graceful timeout."""
+    server = subprocess.Popen([sys.executable, "-m", "tests.support.slow_boot_server", str(free_port())],
+                              cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        booting = 0
+        for line in server.stdout:
+            booting += "Booting worker" in line
+            if booting == 2:
+                break
+        time.sleep(0.5)  # both workers are inside their 5 s start
+        asked = time.monotonic()
+        server.terminate()
+        output, _ = server.communicate(timeout=60)
+        took = time.monotonic() - asked
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate(timeout=30)
+    assert took < 10, output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.slow
 def test_a_request_past_the_worker_timeout_is_a_503_problem_document(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "tests.support.slow_app", str(port)],
