@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 32
@@ -50,14 +49,15 @@ def loads(
     *,
     max_chars: int | None = None,
     max_depth: int = MAX_DEPTH,
-    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+    decoder: json.JSONDecoder | None = None,
 ) -> Any:
     """`json.loads` after the limits: `JsonTooComplex` for too long or too deep a text,
-    `ValueError` (JSONDecodeError, UnicodeDecodeError) for text that is not JSON."""
+    `ValueError` (JSONDecodeError, UnicodeDecodeError) for text that is not JSON. `decoder`: one
+    made once with the caller's hooks (`json.loads` with a hook builds a new one per call)."""
     if max_chars is not None and len(data) > max_chars:
         raise JsonTooComplex(f"the JSON text is longer than {max_chars} characters")
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     # no deeper than its opening brackets are many: most texts need no measuring
     if text.count("[") + text.count("{") > max_depth and nesting_depth(text, max_depth) > max_depth:
         raise JsonTooComplex(f"the JSON text is nested more than {max_depth} levels deep")
-    return json.loads(text, object_pairs_hook=object_pairs_hook)
+    return json.loads(text) if decoder is None else decoder.decode(text)

@@ -24,6 +24,8 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 # Weights of positions 1-17, left to right: 2^(18-i) mod 11.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_DIGIT_ZERO_SUM = ord("0") * sum(_WEIGHTS)
+"""What the weighted sum of the digits' ASCII codes exceeds that of their values by."""
 # Check character for r = (weighted sum mod 11) = 0..10.
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"[0-9]{17}[0-9X]")
@@ -64,7 +66,7 @@ def id_check_char(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits of an ID number."""
     if len(first17) != ID_NUMBER_LENGTH - 1 or not (first17.isascii() and first17.isdigit()):
         raise InvalidIdentifier(f"ID number check needs 17 digits, got {len(first17)} characters")
-    total = sum(map(mul, map(int, first17), _WEIGHTS))
+    total = sum(map(mul, first17.encode("ascii"), _WEIGHTS)) - _DIGIT_ZERO_SUM  # the bytes are ASCII codes
     return _CHECK_CHARS[total % 11]
 
 

@@ -389,10 +389,10 @@ def parse_optional_time(text: Any) -> datetime | None:
 
 def parse_time(text: Any) -> datetime:
     """A UTC time from `YYYY-MM-DDTHH:MM:SS` with `Z` or an offset; ValueError otherwise."""
-    moment = datetime.fromisoformat(claim_str(text).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(claim_str(text))  # reads `Z` too
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} has no time zone")
-    return moment.astimezone(timezone.utc)
+    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
 
 
 def format_date_zh(day: date) -> str:

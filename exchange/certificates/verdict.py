@@ -22,6 +22,7 @@ are SKIPPED otherwise, as the content they would judge cannot be trusted.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,9 +134,15 @@ class CertificateVerdict:
     """"pdf", "credential" or "qr"; "unknown" when the input is none of them."""
     signature: Verdict
     certificate_checks: tuple[CertificateCheckResult, ...]
-    content: dict[str, Any] | None
-    """The decoded content (canonical form; the QR's is a subset); trust it only when `valid`."""
+    facts: SealedFacts | None
+    """What the form states, as read; trust it only when `valid`."""
     revocation_reason: str | None = None
+
+    @functools.cached_property
+    def content(self) -> dict[str, Any] | None:
+        """The decoded content (canonical form; the QR's is a subset); trust it only when `valid`.
+        Written when first asked for: a caller that only wants the verdict does not pay for it."""
+        return None if self.facts is None else self.facts.to_dict()
 
     @property
     def checks(self) -> tuple[CheckResult | CertificateCheckResult, ...]:
@@ -206,12 +213,11 @@ def judge(
     """Add the certificate checks to a form's signature verdict. `status_lists` is the one signed
     list the verifier holds, or where it finds the list the certificate names, or None."""
     content = signed.content
-    content_dict = None if content is None else content.to_dict()
     if content is None or not authentic(signed.signature):
         skipped = tuple(
             CertificateCheckResult.of(check, Status.SKIPPED, "not_checked_signature") for check in CertificateCheck
         )
-        return CertificateVerdict(form, signed.signature, skipped, content_dict)
+        return CertificateVerdict(form, signed.signature, skipped, content)
     token = status_lists(content.status.list_url) if callable(status_lists) else status_lists
     status, reason = _certificate_status(content, trust, token, now)
     checks = (
@@ -220,7 +226,7 @@ def judge(
         _validity_window(content, now),
         _holder_binding(content, id_number),
     )
-    return CertificateVerdict(form, signed.signature, checks, content_dict, reason)
+    return CertificateVerdict(form, signed.signature, checks, content, reason)
 
 
 def _issuer(content: SealedFacts, signer: SignerSummary | None) -> CertificateCheckResult:
