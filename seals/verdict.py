@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar, Self
 
 
@@ -131,22 +131,32 @@ class CheckResult:
     check: Check
     status: Status
     code: str
-    message_zh: str
-    message_en: str
+    details: tuple[tuple[str, Any], ...] = ()
+    """What the messages name, as (name, value) pairs in the order given."""
 
     messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
-    """The (Chinese, English) message templates by code; a subclass with checks of its own
-    brings its own."""
+    """The (Chinese, English) message templates by code; a subclass with checks or codes of its
+    own brings its own."""
 
     @classmethod
     def of(cls, check: Enum, status: Status, code: str, **details: Any) -> Self:
-        """A result whose messages come from `messages[code]` formatted with `details`; `check` is
-        one of this class's checks. A result without details is one of a few fixed values, made
-        once (results are immutable)."""
+        """A result whose messages come from `messages[code]` with `details`; `check` is one of
+        this class's checks. The messages are written when first read (most verifications are
+        judged by their statuses alone). A result without details is one of a few fixed values,
+        made once (results are immutable)."""
         if not details:
             return _fixed_result(cls, check, status, code)
-        zh, en = cls.messages[code]
-        return cls(check, status, code, zh.format(**details), en.format(**details))  # type: ignore[arg-type]
+        if code not in cls.messages:
+            raise KeyError(code)
+        return cls(check, status, code, tuple(details.items()))  # type: ignore[arg-type]
+
+    @cached_property
+    def message_zh(self) -> str:
+        return self.messages[self.code][0].format(**dict(self.details))
+
+    @cached_property
+    def message_en(self) -> str:
+        return self.messages[self.code][1].format(**dict(self.details))
 
     def to_dict(self) -> dict[str, str]:
         return {
@@ -161,8 +171,9 @@ class CheckResult:
 @lru_cache(maxsize=1024, typed=True)
 def _fixed_result(cls: type[CheckResult], check: Enum, status: Status, code: str) -> CheckResult:
     """`CheckResult.of` without details (a pure function of codes our own modules name)."""
-    zh, en = cls.messages[code]
-    return cls(check, status, code, zh.format(), en.format())  # type: ignore[arg-type]
+    if code not in cls.messages:
+        raise KeyError(code)
+    return cls(check, status, code)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

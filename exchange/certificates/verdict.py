@@ -184,10 +184,15 @@ class CertificateVerdict:
         }
 
 
+class _FormIntegrityResult(CheckResult):
+    """An integrity result of the form (see the module) with its messages from this module."""
+
+    messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
+
+
 def integrity_failure(code: str, **details: Any) -> CheckResult:
     """A form-level INVALID integrity result with a message from this module."""
-    zh, en = MESSAGES[code]
-    return CheckResult(Check.INTEGRITY, Status.INVALID, code, zh.format(**details), en.format(**details))
+    return _FormIntegrityResult.of(Check.INTEGRITY, Status.INVALID, code, **details)
 
 
 def with_integrity(verdict: Verdict, integrity: CheckResult) -> Verdict:

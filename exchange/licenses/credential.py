@@ -12,9 +12,10 @@ presentation or a usage copy carries some.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from exchange.certificates.credential import registered_claims
 from exchange.certificates.model import InvalidContent
@@ -84,9 +85,14 @@ def content_of_own(text: str) -> LicenseContent:
     return LicenseContent.from_claims(claims, items)
 
 
+class _LicenseIntegrityResult(CheckResult):
+    """An integrity result of a license credential, with its messages from `INTEGRITY_MESSAGES`."""
+
+    messages: ClassVar[Mapping[str, tuple[str, str]]] = INTEGRITY_MESSAGES
+
+
 def integrity_result(code: str, detail: str = "") -> CheckResult:
-    zh, en = INTEGRITY_MESSAGES[code]
-    return CheckResult(Check.INTEGRITY, Status.INVALID, code, zh.format(detail=detail), en.format(detail=detail))
+    return _LicenseIntegrityResult.of(Check.INTEGRITY, Status.INVALID, code, detail=detail)
 
 
 def read_license(text: str, trust: TrustStore, *, now: datetime) -> ReadLicense:
