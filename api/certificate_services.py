@@ -14,10 +14,9 @@ from api.runtime import Runtime, db, runtime
 from api.seal_config import status_list_signing
 from catalog.model import Catalog
 from exchange.certificates.verdict import CertificateVerdict
-from exchange.certificates.verify import verify_certificate
+from exchange.certificates.verify import named_status_list, read_form, verify_certificate
 from exchange.issuance import IssuanceContext
-from exchange.status_lists import CERTIFICATES, stored_lists_source, stored_status_list, stored_status_lists
-from seals.registry import trust_store
+from exchange.status_lists import CERTIFICATES, stored_status_list, stored_status_lists, trust_and_lists_source
 
 
 def build_issuance_context(current: Runtime, catalog: Catalog, content_hash: str) -> IssuanceContext:
@@ -46,7 +45,7 @@ def certificate_status_lists() -> list[str]:
 def verify_form(form_input: bytes | str, id_number: str | None) -> CertificateVerdict:
     """The verdict on a certificate in any form, against this installation's trust material and
     status lists (the catalog plays no part: a certificate carries what it certifies)."""
-    with plain_reads(runtime().engine).connect() as connection:  # two plain reads: no session, no transaction
-        trust = trust_store(connection)
-        return verify_certificate(form_input, trust, stored_lists_source(connection, CERTIFICATES),
-                                  id_number=id_number or None)
+    read = read_form(form_input)
+    with plain_reads(runtime().engine).connect() as connection:  # plain reads: no session, no transaction
+        trust, status_lists = trust_and_lists_source(connection, CERTIFICATES, lambda: named_status_list(read))
+        return verify_certificate(form_input, trust, status_lists, id_number=id_number or None, read=read)

@@ -1,7 +1,7 @@
 """The first row of a fixed statement, read on the database driver's own cursor.
 
-Certificate verification reads two plain rows on every call (the trust material's version and a
-signed status list). Run through SQLAlchemy's execution (an execution context, a result object
+Certificate verification reads two plain values on every call (the trust material's version and a
+signed status list; on PostgreSQL in one statement). Run through SQLAlchemy's execution (an execution context, a result object
 and its row processing per statement), each read cost several times the driver's own work, and
 more again interleaved with the verification around it. `first_row` compiles each statement once
 per dialect and runs it on the cursor of the connection given, inside whatever transaction (or

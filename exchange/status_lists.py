@@ -53,7 +53,7 @@ from exchange.certificates.status_list import (
 )
 from exchange.counters import next_value
 from core.base64url import b64url_decode
-from seals.registry import active_signer
+from seals.registry import TRUST_VERSION, active_signer, trust_store, trust_store_of_version
 from seals.settings import SealSettings
 from seals.trust import TrustStore
 
@@ -187,6 +187,29 @@ def stored_lists_source(database: Session | Connection, kind: StatusListKind) ->
     return lookup
 
 
+def trust_and_lists_source(database: Session | Connection, kind: StatusListKind,
+                           named_url: Callable[[], str | None]) -> tuple[TrustStore, StatusListSource]:
+    """The trust material (`seals.registry.trust_store`) and where a verifier finds the signed
+    list of `kind` a certificate names (`stored_lists_source`). On a database server,
+    `named_url()` says which list the document names, read before it is verified: that list is
+    read in the trust material's statement, one round trip for both, and handed out when the
+    verified certificate names it (a certificate that names another is looked up then). SQLite
+    reads in-process: reading the list apart costs less than reading the document twice."""
+    connection = plain_connection(database)
+    url = None if connection.dialect.name == "sqlite" else named_url()
+    list_id = None if url is None else list_id_of(url)
+    if list_id is None:
+        return trust_store(connection), stored_lists_source(connection, kind)
+    row = first_row(connection, _TRUST_AND_TOKEN_OF_KIND, {"list_id": list_id, "kind": kind.name})
+    trust = trust_store_of_version(connection, row)
+    fetched = None if row is None else row[len(TRUST_VERSION)]
+    others = stored_lists_source(connection, kind)
+
+    def lookup(url: str) -> str | None:
+        return fetched if list_id_of(url) == list_id else others(url)
+    return trust, lookup
+
+
 def allocate_entry(session: Session, kind: StatusListKind) -> ListEntry:
     """The status-list entry of a new item (see the module); commit soon, the counter is locked."""
     while True:
@@ -263,6 +286,8 @@ def stored_status_list(database: Session | Connection, list_id: int, kind: Statu
 _STORED_TOKEN = select(StatusListRecord.token).where(StatusListRecord.id == bindparam("list_id"))
 _STORED_TOKEN_OF_KIND = _STORED_TOKEN.where(StatusListRecord.kind == bindparam("kind"))
 """`stored_status_list`'s statements, built once: every certificate verification runs one."""
+_TRUST_AND_TOKEN_OF_KIND = select(*TRUST_VERSION, _STORED_TOKEN_OF_KIND.scalar_subquery()).limit(1)
+"""`trust_and_lists_source`'s statement: the trust material's version and the named list."""
 
 
 def stored_status_lists(session: Session, kind: StatusListKind) -> list[str]:

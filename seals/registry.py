@@ -13,8 +13,10 @@ CRL with time and reason) and `expired` (past not_after; set when seals are list
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -303,10 +305,18 @@ def trust_store(database: Session | Connection) -> TrustStore:
     seal certificates (rows that are only ever added, never changed). Plain rows only: a session
     or a bare connection will do."""
     connection = plain_connection(database)
-    version = first_row(connection, _TRUST_VERSION)
+    return trust_store_of_version(connection, first_row(connection, _TRUST_VERSION))
+
+
+def trust_store_of_version(database: Session | Connection, version: Sequence[Any] | None) -> TrustStore:
+    """`trust_store` for a version read by the caller: a row that starts with `TRUST_VERSION`'s
+    columns (a statement of the caller's may read more beside them, in the same round trip);
+    None when there was no row (no CA). The certificates are read only for a version this process
+    has not parsed yet."""
     if version is None:
         raise CaMissing(_NO_CA)
-    root_serial, crl_der, seal_count, newest = version
+    root_serial, crl_der, seal_count, newest = version[:len(TRUST_VERSION)]
+    connection = plain_connection(database)
     key = (root_serial, hashlib.sha256(crl_der or b"").hexdigest(), seal_count, newest)
     store = _trust_stores.get(key)
     if store is None:
@@ -320,9 +330,11 @@ def trust_store(database: Session | Connection) -> TrustStore:
     return store
 
 
-_TRUST_VERSION = select(SealCa.serial_hex, SealCa.crl_der, select(func.count(Seal.id)).scalar_subquery(),
-                        select(Seal.serial_hex).order_by(Seal.id.desc()).limit(1).scalar_subquery()).limit(1)
-"""The version of the trust material (see `trust_store`): built once, as it is read on every verification."""
+TRUST_VERSION = (SealCa.serial_hex, SealCa.crl_der, select(func.count(Seal.id)).scalar_subquery(),
+                 select(Seal.serial_hex).order_by(Seal.id.desc()).limit(1).scalar_subquery())
+"""The columns of the trust material's version (see `trust_store`), read from `seal_ca`."""
+_TRUST_VERSION = select(*TRUST_VERSION).limit(1)
+"""`trust_store`'s statement, built once: it is read on every verification."""
 _TRUST_STORES_KEPT = 8
 _trust_stores: dict[tuple[str, str, int, str | None], TrustStore] = {}
 """Version of the trust material in the database (see `trust_store`) -> the store parsed from it,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from core.base64url import b64url_decode
 from exchange.certificates.model import CertificateContent, InvalidContent, SealedFacts
 from exchange.certificates.verdict import SignedForm, integrity_failure, with_integrity
 from seals.jws import sign_jws
@@ -41,6 +42,26 @@ def verify_credential(token: str, trust: TrustStore, *, now: datetime) -> Signed
     except InvalidContent as error:
         return SignedForm(with_integrity(verdict, integrity_failure("not_a_certificate", detail=str(error))), None)
     return SignedForm(verdict, content)
+
+
+def named_status_list(token: str) -> str | None:
+    """The status list URL the credential's payload names, read without verifying anything or
+    parsing the JSON (None when there is none to read): only a hint of which list a verifier
+    may fetch before it verifies the credential, which then names its list for certain."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = b64url_decode(parts[1])
+    except ValueError:
+        return None
+    start = payload.find(_LIST_URL_MEMBER)
+    end = payload.find(b'"', start + len(_LIST_URL_MEMBER)) if start >= 0 else -1
+    url = payload[start + len(_LIST_URL_MEMBER):end]
+    return url.decode("ascii") if end >= 0 and url.isascii() and b"\\" not in url else None
+
+
+_LIST_URL_MEMBER = b'"list_url":"'
 
 
 def content_from_claims(claims: dict[str, Any]) -> CertificateContent:

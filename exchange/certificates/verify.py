@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import unquote
 
+from exchange.certificates.credential import named_status_list as named_credential_list
 from exchange.certificates.credential import verify_credential
 from exchange.certificates.qr_payload import is_qr_payload, verify_qr
 from exchange.certificates.status_list import StatusListSource
@@ -33,7 +34,7 @@ def qr_from_address(text: str) -> str:
     return unquote(fragment) if hash_sign and is_qr_payload(fragment) and "://" in address else text
 
 
-def _read_form(form_input: bytes | str) -> tuple[str, str]:
+def read_form(form_input: bytes | str) -> tuple[str, str]:
     """The form of the input and, for a text form, the text its verifier reads: without the line
     breaks a paste or an e-mail adds (see the module), and for a QR code's address its payload
     ("" for the other forms)."""
@@ -53,6 +54,14 @@ def _read_form(form_input: bytes | str) -> tuple[str, str]:
     return FORM_UNKNOWN, ""
 
 
+def named_status_list(read: tuple[str, str]) -> str | None:
+    """The status list a form named by `read_form` names, read before it is verified (a
+    credential's; None for the other forms): only a hint of which list to fetch with the trust
+    material."""
+    form, text = read
+    return named_credential_list(text) if form == FORM_CREDENTIAL else None
+
+
 def verify_certificate(
     form_input: bytes | str,
     trust: TrustStore,
@@ -60,12 +69,14 @@ def verify_certificate(
     *,
     id_number: str | None = None,
     now: datetime | None = None,
+    read: tuple[str, str] | None = None,
 ) -> CertificateVerdict:
     """Verify a certificate in any of its forms; never raises for bad input. `status_lists`: the one
     signed status list the verifier holds, or where it finds the list the certificate names
-    (`held_status_lists`, or the installation's stored lists), or None."""
+    (`held_status_lists`, or the installation's stored lists), or None. `read`: what `read_form`
+    gave for `form_input`, when the caller read it already."""
     now = now or utc_now()
-    form, text = _read_form(form_input)
+    form, text = read or read_form(form_input)
     if form == FORM_PDF and isinstance(form_input, bytes):
         from exchange.certificates.pdf import verify_certificate_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 

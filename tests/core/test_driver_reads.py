@@ -6,7 +6,8 @@ from sqlalchemy import select, update
 
 from api.database import make_engine, make_session_factory, plain_reads
 from core.driver_reads import first_row
-from exchange.status_lists import CERTIFICATES, StatusListRecord, stored_status_list
+from exchange.licenses.service import LICENSES
+from exchange.status_lists import CERTIFICATES, StatusListRecord, stored_status_list, trust_and_lists_source
 from seals.registry import SealCa, trust_store
 
 
@@ -37,5 +38,31 @@ def test_a_read_inside_a_transaction_sees_its_own_uncommitted_write(database_url
             assert stored_status_list(session, list_id, CERTIFICATES) == "a.b.c"
             session.rollback()
             assert stored_status_list(session, list_id, CERTIFICATES) == stored
+    finally:
+        engine.dispose()
+
+
+def test_the_trust_material_comes_with_the_list_a_document_names(database_url: str) -> None:
+    """On a database server the list the document names is read in the trust material's
+    statement; any other list a verified certificate names is still found, and a list of another
+    kind is never taken for a certificates' list. SQLite does not read the document ahead."""
+    engine = make_engine(database_url)
+    try:
+        with plain_reads(engine).connect() as connection:
+            def url(list_id: int) -> str:
+                return f"https://elsewhere.example/api/v1/status-lists/{list_id}"
+            asked: list[str] = []
+            named = url(CERTIFICATES.first_list_id)
+            trust, lookup = trust_and_lists_source(connection, CERTIFICATES, lambda: asked.append(named) or named)
+            assert trust is trust_store(connection)  # the same parsed store for the same version
+            assert asked == ([] if database_url.startswith("sqlite") else [named])
+            first = stored_status_list(connection, CERTIFICATES.first_list_id, CERTIFICATES)
+            assert first is not None and lookup(named) == first
+            assert stored_status_list(connection, LICENSES.first_list_id) is not None
+            assert lookup(url(LICENSES.first_list_id)) is None and lookup(url(10_000)) is None
+
+            licenses_named = url(LICENSES.first_list_id)
+            _, lookup = trust_and_lists_source(connection, CERTIFICATES, lambda: licenses_named)
+            assert lookup(licenses_named) is None and lookup(named) == first
     finally:
         engine.dispose()

@@ -19,7 +19,7 @@ from exchange.certificates.model import CertificateContent
 from exchange.certificates.pdf import attach_credential, render_pdf
 from exchange.certificates.qr_payload import PREFIX, QrContent
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
-from exchange.certificates.verify import verify_certificate
+from exchange.certificates.verify import named_status_list, read_form, verify_certificate
 from seals import ca, registry
 from seals.ecdsa_raw import P256_ORDER
 from seals.pades import sign_pdf
@@ -59,6 +59,18 @@ def test_the_three_forms_give_equal_verdicts(issued: Issued, trust: TrustStore, 
     assert qr is not None
     assert {key: full[key] for key in qr if key != "fields"} == {key: value for key, value in qr.items() if key != "fields"}
     assert qr["fields"] == [{"name": field["name"], "value": field["value"]} for field in full["fields"]]
+
+
+def test_the_list_a_credential_names_is_read_ahead_only_as_a_hint(issued: Issued) -> None:
+    """A server reads the list a credential names with its trust material; the hint is the
+    signed content's own list, and anything unreadable gives no hint (the list is then read when
+    the verified certificate names it)."""
+    wrapped = "\n".join(issued.credential[i:i + 64] for i in range(0, len(issued.credential), 64))
+    assert named_status_list(read_form(wrapped)) == issued.content.status.list_url
+    header, _, signature = issued.credential.split(".")
+    escaped = base64.urlsafe_b64encode(b'{"status": {"list_url":"http:\\/\\/x"}}').decode().rstrip("=")
+    for text in (issued.pdf, issued.qr, "not.a.jws", f"{header}.{escaped}.{signature}", "a.b"):
+        assert named_status_list(read_form(text)) is None
 
 
 def test_without_status_list_and_id_number_those_checks_are_skipped(issued: Issued, trust: TrustStore) -> None:
