@@ -1,12 +1,12 @@
 """The first row of a fixed statement, read on the database driver's own cursor.
 
-Certificate verification reads two plain values on every call (the trust material's version and a
-signed status list; on PostgreSQL in one statement). Run through SQLAlchemy's execution (an execution context, a result object
-and its row processing per statement), each read cost several times the driver's own work, and
-more again interleaved with the verification around it. `first_row` compiles each statement once
-per dialect and runs it on the cursor of the connection given, inside whatever transaction (or
-autocommit) that connection is in, so the pool's checks and the connection's isolation level
-apply as before. The row comes back as the driver returns it: only for statements whose columns
+Certificate verification reads two plain values on every call (the trust material's version and
+a signed status list; on PostgreSQL in one statement). Run through SQLAlchemy's execution (an
+execution context, a result object and its row processing per statement), each read cost several
+times the driver's own work, and more again interleaved with the verification around it.
+`first_row` compiles each statement once per dialect and runs it on the cursor of the connection
+given, inside whatever transaction (or autocommit) that connection is in, so the pool's checks and
+the connection's isolation level apply as before. The row comes back as the driver returns it: only for statements whose columns
 need no type processing (text, integers, bytes).
 """
 
