@@ -44,7 +44,7 @@ def verify_credential(token: str, trust: TrustStore, *, now: datetime) -> Signed
     return SignedForm(verdict, content)
 
 
-def named_status_list(token: str) -> str | None:
+def claimed_status_list(token: str) -> str | None:
     """The status list URL the credential's payload names, read without verifying anything or
     parsing the JSON (None when there is none to read): only a hint of which list a verifier
     may fetch before it verifies the credential, which then names its list for certain."""

@@ -14,8 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import unquote
 
-from exchange.certificates.credential import named_status_list as named_credential_list
-from exchange.certificates.credential import verify_credential
+from exchange.certificates.credential import claimed_status_list, verify_credential
 from exchange.certificates.qr_payload import is_qr_payload, verify_qr
 from exchange.certificates.status_list import StatusListSource
 from exchange.certificates.verdict import CertificateVerdict, SignedForm, judge
@@ -59,7 +58,7 @@ def named_status_list(read: tuple[str, str]) -> str | None:
     credential's; None for the other forms): only a hint of which list to fetch with the trust
     material."""
     form, text = read
-    return named_credential_list(text) if form == FORM_CREDENTIAL else None
+    return claimed_status_list(text) if form == FORM_CREDENTIAL else None
 
 
 def verify_certificate(
