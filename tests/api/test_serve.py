@@ -228,6 +228,7 @@ def test_a_stop_asked_while_the_workers_start_ends_the_server_at_once(tmp_path: 
             booting += "Booting worker" in line
             if booting == 2:
                 break
+        assert booting == 2, "the server did not start its two workers"
         time.sleep(0.5)  # both workers are inside their 5 s start
         asked = time.monotonic()
         server.terminate()
