@@ -10,13 +10,15 @@ the page content drawn by the caller (see `seal_image`).
 asn1crypto encodes a value built from Python objects anew each time an enclosing value reads
 it, which made assembling the CMS (about 80% of signing) cost far more than the signature:
 the signer's certificates, parsed, and its signing-certificate-v2 attribute, encoded, are
-kept per certificate chain (keyed by the chain's DER, so a new seal is a new key), and the
+kept per certificate chain and thread (keyed by the chain's DER, so a new seal is a new key;
+asn1crypto's lazy parsing is not safe to share between threads), and the
 signed attributes are handed on parsed from their encoding. The CMS holds the same
 attributes and certificates as pyHanko's own PAdES signer would write.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
@@ -42,7 +44,8 @@ the TSA's certificates, so B-T gets more. Too small a value fails loudly at sign
 DEFAULT_FIELD_NAME = "Seal"
 
 CHAINS_KEPT = 256
-"""Certificate chains whose CMS material is kept (one per seal in use; a seal renewed is a new chain)."""
+"""Certificate chains whose CMS material is kept (one per seal in use and signing thread; a seal
+renewed is a new chain)."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,16 @@ class _ChainMaterial:
     signing_certificate_attribute: bytes
 
 
-@lru_cache(maxsize=CHAINS_KEPT)
 def _chain_material(chain_der: tuple[bytes, ...]) -> _ChainMaterial:
+    """The material of a chain for the calling thread (see `_thread_chain_material`)."""
+    return _thread_chain_material(chain_der, threading.get_ident())
+
+
+@lru_cache(maxsize=CHAINS_KEPT)
+def _thread_chain_material(chain_der: tuple[bytes, ...], _thread: int) -> _ChainMaterial:
+    """Kept per thread: asn1crypto parses lazily, writing into the objects as they are read, so a
+    thread reading a chain another thread is still parsing would see half a certificate. A thread
+    identifier reused after its thread ended has one user at a time again."""
     certificates = tuple(asn1_x509.Certificate.load(der) for der in chain_der)
     attribute = simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(certificates[0]))
     return _ChainMaterial(certificates, attribute.dump())

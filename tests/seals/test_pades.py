@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import replace
 from io import BytesIO
@@ -24,7 +25,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from seals import ca, registry
 from seals.errors import SigningFailed
 from seals.keys import FileKeySigner
-from seals.pades import sign_pdf
+from seals.pades import CmsSealSigner, sign_pdf
 from seals.trust import TrustStore
 from seals.verdict import Check, Status
 from seals.verify_pdf import verify_pdf
@@ -260,3 +261,28 @@ def test_malformed_claimed_signing_time_gives_a_verdict(pki: Pki, signed_pdf: by
     verdict = verify_pdf(tampered, pki.trust())
     assert verdict.status is Status.INVALID
     assert verdict.result(Check.INTEGRITY).code == "malformed"
+
+
+
+def test_threads_never_share_a_chain_they_parse_lazily(pki: Pki, unsigned_pdf: bytes) -> None:
+    """asn1crypto parses lazily, writing into the objects as they are read: a thread that read the
+    chain another thread was still parsing saw half a certificate (`KeyError: No field numbered
+    2`, concurrent issuance). Each thread signs with the chain parsed for it, kept for its next
+    signature."""
+    signer, trust = pki.signer(), pki.trust()
+    start = threading.Barrier(2)
+    parsed: dict[str, list[object]] = {}
+
+    def sign_twice() -> None:
+        start.wait()
+        parsed[threading.current_thread().name] = [CmsSealSigner(signer).signing_cert for _ in range(2)]
+        assert verify_pdf(sign_pdf(unsigned_pdf, signer), trust).result(Check.INTEGRITY).status is Status.VALID
+
+    threads = [threading.Thread(target=sign_twice, name=f"issuer-{number}") for number in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first, second = parsed["issuer-0"], parsed["issuer-1"]
+    assert first[0] is first[1] and second[0] is second[1]  # kept per thread
+    assert first[0] is not second[0]
