@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -51,7 +50,7 @@ from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
 from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailable, SubjectNotFound
-from exchange.sources.directory import SourceDirectory
+from exchange.sources.directory import SourceDirectory, SourceQuery
 from exchange.subjects import subject_key
 from exchange.unit_of_work import UnitOfWork
 from seals.errors import KeyUnavailable, NoActiveSeal
@@ -63,8 +62,6 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 RETRY_AFTER_SOURCE_ERROR = 60
 RETRY_AFTER_NO_SEAL = 60
 """Retry-After of a pull answered while the exchange has no seal it can sign with."""
-SOURCE_QUERY_WORKERS = 8
-"""The sources of one batch of requests (`answer_requests`) are asked on up to this many threads."""
 
 
 @dataclass(frozen=True)
@@ -164,11 +161,11 @@ def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes
 
     Step `claim-request-ids`: every request id is looked up (one query), each request authorised
     on its own, the allowed ones reserved and logged (one chain lock, one INSERT), committed
-    (write-ahead) before any source is asked. Then the sources are asked, in parallel. Step
-    `store-answers` (a durable commit): the answers are signed and stored, failed reservations
-    released, and the refusals, replays and failures logged, each request its own entry; with
-    `alongside(session, outcomes)` in the same transaction, so what the caller makes of the
-    outcomes is stored together with them or not at all.
+    (write-ahead) before any source is asked. Then the sources are asked, those over the network
+    in parallel. Step `store-answers` (a durable commit): the answers are signed and stored,
+    failed reservations released, and the refusals, replays and failures logged, each request
+    its own entry; with `alongside(session, outcomes)` in the same transaction, so what the
+    caller makes of the outcomes is stored together with them or not at all.
 
     Returns, per envelope in order, its `PullResult` or its `PullRefused` (logged; not raised).
     """
@@ -287,19 +284,10 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
 
 
 def _query_all(sources: SourceDirectory, requests: list[_Request]) -> list[SourceAnswer | PullRefused]:
-    """Ask the sources for the claimed requests, in parallel; each its record or its refusal."""
-    def ask(request: _Request) -> SourceAnswer | PullRefused:
-        try:
-            return sources.query(request.proof.code, request.subject.query_id, request.envelope.subject_name,
-                                 matter=request.matter.code)
-        except SourceError as error:
-            return source_refusal(error)
-
-    if len(requests) <= 1:
-        return [ask(request) for request in requests]
-    with ThreadPoolExecutor(max_workers=min(SOURCE_QUERY_WORKERS, len(requests)),
-                            thread_name_prefix="source-query") as pool:
-        return list(pool.map(ask, requests))
+    """Ask the sources for the claimed requests (`SourceDirectory.query_all`); each its record or its refusal."""
+    answers = sources.query_all([SourceQuery(request.proof.code, request.subject.query_id, request.envelope.subject_name,
+                                             request.matter.code) for request in requests])
+    return [source_refusal(answer) if isinstance(answer, SourceError) else answer for answer in answers]
 
 
 def _store_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request],

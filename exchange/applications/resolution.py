@@ -5,7 +5,7 @@ that reads another proof waits for it), then resolves every due item by its mode
 matter: data sharing, online issue and e-license proofs are pulled through the exchange (one
 batch of ordinary exchange requests, each under the same policy, consent and logging and with
 its own access-log entry, with a request id derived from the item so a repeat never pulls twice;
-the sources asked in parallel); abolished proofs are skipped;
+the sources over the network asked in parallel); abolished proofs are skipped;
 commitment proofs take the applicant's offered commitment; investigation proofs become a task
 of their department. A source that cannot answer leaves its item waiting, to be retried (or,
 where the matter allows it and the applicant has offered one, replaced by a commitment).
@@ -288,8 +288,8 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
              filer: AuthenticatedClient | None) -> bool:
     """Resolve the due items (pulling as `filer`, the system whose request filed the application,
     else as `acting_client` finds it); whether that concluded the application. The pulls are one batch of
-    exchange requests (`answer_requests`: one step claims and logs them all, the sources are asked
-    in parallel), and the step that stores their answers is the round's `_store_round`: it also
+    exchange requests (`answer_requests`: one step claims and logs them all, the sources over the
+    network are asked in parallel), and the step that stores their answers is the round's `_store_round`: it also
     stores the items they settle, seals the offered commitments, plans the next round and, when
     nothing is left to do now, concludes; so an answer is never stored without its item, nor an
     item without its answer."""

@@ -92,6 +92,10 @@ class Source(Protocol):
     """One source department's system, as the exchange sees it."""
 
     department: str
+    waits_on_network: bool
+    """Whether a query waits on another machine (a connector over HTTP, a database server). The
+    directory asks such queries of one batch at the same time; the others read a local file in
+    microseconds and are asked in line, where a thread would cost more than it saves."""
 
     def query(self, proof_code: str, id_number: str, name: str | None) -> SourceAnswer:
         """The record of the subject for `proof_code` (one of this department's proofs).

@@ -66,6 +66,8 @@ class _Transient(Exception):
 class HttpSource:
     """A `Source` behind a connector's URL."""
 
+    waits_on_network = True
+
     def __init__(
         self,
         department: str,

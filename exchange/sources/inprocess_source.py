@@ -22,6 +22,7 @@ class InProcessSource:
         self.department = department
         self._catalog = catalog
         self._engine = read_only_engine(database)
+        self.waits_on_network = self._engine.dialect.name != "sqlite"
 
     def query(self, proof_code: str, id_number: str, name: str | None) -> SourceAnswer:
         proof = department_proof(self._catalog, self.department, proof_code)

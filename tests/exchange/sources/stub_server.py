@@ -1,5 +1,6 @@
 """A scriptable HTTP server on 127.0.0.1 standing in for a misbehaving connector: each
-request gets the next scripted reply (status, headers, body, delay before answering)."""
+request gets the next scripted reply (status, headers, body, delay before answering, a
+barrier its request waits at first)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0
+    meet: threading.Barrier | None = None
+    """Requests wait here for each other before answering (a broken barrier answers at once)."""
 
 
 @dataclass
@@ -40,6 +43,11 @@ def stub_connector(script: Script) -> Iterator[str]:
             script.requests.append({"body": json.loads(self.rfile.read(length)),
                                     "authorization": self.headers.get("Authorization")})
             reply = script.next_reply()
+            if reply.meet is not None:
+                try:
+                    reply.meet.wait()
+                except threading.BrokenBarrierError:
+                    pass
             time.sleep(reply.delay_seconds)
             data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             try:

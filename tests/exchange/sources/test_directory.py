@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ import pytest
 from catalog.model import Catalog
 from exchange.sources.contract import SourceUnavailable, SubjectNotFound
 from demo.data import sample_residents
-from exchange.sources.directory import SourcesConfigInvalid, build_sources
+from exchange.sources.directory import SourceQuery, SourcesConfigInvalid, build_sources
 from exchange.sources.http_source import HttpSource, HttpSourceSettings
 from exchange.sources.inprocess_source import InProcessSource
+from tests.exchange.sources.stub_server import Reply, Script, stub_connector
+from tests.exchange.sources.test_http_source import ANSWER, ID_NUMBER
 
 TOKEN = "a-token-of-enough-length"
 
@@ -65,6 +68,33 @@ def test_a_sources_file_points_departments_elsewhere(demo_folder: Path, catalog:
             sources.query("MARITAL_STATUS", resident.id_number)  # MZ stays in-process, under the folder given
     finally:
         sources.close()
+
+
+def test_a_batch_asks_the_sources_over_the_network_at_the_same_time(demo_folder: Path, catalog: Catalog,
+                                                                      tmp_path: Path) -> None:
+    """The connector answers none of the three queries before all three have arrived: asked one
+    after another, the first would run out of its 2 s budget. The in-process records are read
+    meanwhile; each answer or error comes back in its query's place."""
+    together = threading.Barrier(3, timeout=10)
+    resident = sample_residents(demo_folder, 1)[0]
+    with stub_connector(Script([Reply(body=ANSWER, meet=together)])) as url:
+        config = tmp_path / "sources.json"
+        config.write_text(json.dumps({"departments": {"BDC": {"url": url, "token": TOKEN, "timeout_seconds": 2,
+                                                               "retries": 0}}}), encoding="utf-8")
+        sources = build_sources(catalog, demo_folder, config)
+        try:
+            answers = sources.query_all([
+                SourceQuery("NO_HOUSING", ID_NUMBER, "马强"), SourceQuery("HOUSEHOLD_REGISTRATION", resident.id_number),
+                SourceQuery("NO_HOUSING", ID_NUMBER, "马强"), SourceQuery("HOUSEHOLD_REGISTRATION", "110101199003070011"),
+                SourceQuery("NO_HOUSING", ID_NUMBER, "马强"),
+            ])
+        finally:
+            sources.close()
+    assert [type(answer).__name__ for answer in answers] == [
+        "SourceAnswer", "SourceAnswer", "SourceAnswer", "SubjectNotFound", "SourceAnswer"]
+    assert [answers[index].record["full_name"] for index in (0, 1, 2, 4)] == [  # type: ignore[union-attr]
+        "马强", resident.name, "马强", "马强"]
+    assert not together.broken
 
 
 @pytest.mark.parametrize(
