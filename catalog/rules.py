@@ -100,12 +100,27 @@ class _Budget:
             raise EvaluationBudgetExceeded(f"the expression needs more than {EVALUATION_STEPS} evaluation steps")
 
 
+class _QuietActivation(Activation):
+    """celpy's activation with a short repr. celpy writes the activation into the message of every
+    undeclared reference, and `false && absent.field` makes one that `&&` then drops: writing out
+    every value bound cost more than the rest of such an evaluation. The messages kept never
+    show the activation anyway (the application handlers strip it)."""
+
+    def __repr__(self) -> str:
+        return "…"
+
+
 class _BudgetedEvaluator(Evaluator):
     """celpy's evaluator, spending one step of a shared budget per syntax-tree node."""
 
     def __init__(self, ast: lark.Tree, activation: Activation, budget: _Budget) -> None:
         super().__init__(ast, activation)
         self.budget = budget
+
+    def set_activation(self, values: Context) -> Evaluator:
+        super().set_activation(values)
+        self.activation.__class__ = _QuietActivation  # the same object, named briefly
+        return self
 
     def sub_evaluator(self, ast: lark.Tree) -> Evaluator:
         return _BudgetedEvaluator(ast, self.activation, self.budget)
@@ -116,9 +131,15 @@ class _BudgetedEvaluator(Evaluator):
 
 
 class _BudgetedRunner(InterpretedRunner):
+    """celpy's interpreter with a budget per evaluation. Its base activation (the environment's
+    type annotations) is made once: every evaluation binds its values on a copy of it."""
+
+    def __init__(self, environment: celpy.Environment, ast: lark.Tree, functions: Any = None) -> None:
+        super().__init__(environment, ast, functions)
+        self._base = self.new_activation()
+
     def evaluate(self, context: Context) -> celpy.celtypes.Value:
-        evaluator = _BudgetedEvaluator(self.ast, self.new_activation(), _Budget(EVALUATION_STEPS))
-        return evaluator.evaluate(context)
+        return _BudgetedEvaluator(self.ast, self._base, _Budget(EVALUATION_STEPS)).evaluate(context)
 
 
 def compile_expression(expression: str) -> celpy.Runner:
