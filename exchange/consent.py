@@ -198,23 +198,43 @@ def grant_consent(
 ) -> Consent:
     """Record a consent after checking it against the live catalog; `bound_client_id` limits it
     to that department system (a counter consent recorded for one application or tenancy)."""
-    matter = _checked(catalog, request)
-    at = now or _now()
-    consent = Consent(
-        id=str(uuid.uuid4()),
-        subject_key=subject_key,
-        matter=matter.code,
-        proofs=sorted(set(request.proofs)),
-        consumer_department=request.consumer_department,
-        channel=channel.value,
-        granted_at=at,
-        expires_at=at + timedelta(days=request.days),
-        bound_client_id=bound_client_id,
-        application_id=application_id,
-    )
-    session.add(consent)
-    session.flush()
+    [consent] = grant_consents(session, catalog, [(subject_key, request)], channel=channel, now=now,
+                               bound_client_id=bound_client_id, application_id=application_id)
     return consent
+
+
+def grant_consents(
+    session: Session,
+    catalog: Catalog,
+    grants: Sequence[tuple[str, ConsentRequest]],
+    *,
+    channel: Channel,
+    now: datetime | None = None,
+    bound_client_id: str | None = None,
+    application_id: str | None = None,
+) -> list[Consent]:
+    """`grant_consent` for each (subject key, request), written together (one flush): a
+    household's counter consents."""
+    at = now or _now()
+    consents = []
+    for subject_key, request in grants:
+        matter = _checked(catalog, request)
+        consents.append(Consent(
+            id=str(uuid.uuid4()),
+            subject_key=subject_key,
+            matter=matter.code,
+            proofs=sorted(set(request.proofs)),
+            consumer_department=request.consumer_department,
+            channel=channel.value,
+            granted_at=at,
+            expires_at=at + timedelta(days=request.days),
+            bound_client_id=bound_client_id,
+            application_id=application_id,
+        ))
+    if consents:
+        session.add_all(consents)
+        session.flush()
+    return consents
 
 
 def _checked(catalog: Catalog, request: ConsentRequest) -> Matter:

@@ -16,7 +16,7 @@ from exchange.applications.context import HandlingContext
 from exchange.applications.parties import Parties, parties_for_scope
 from exchange.applications.records import Application, ApplicationStatus, CommitmentRecord, CommitmentStatus
 from exchange.clients import AuthenticatedClient
-from exchange.consent import Channel, ConsentRequest, end_application_consents, grant_consent
+from exchange.consent import Channel, ConsentRequest, end_application_consents, grant_consents
 from exchange.sources.contract import PULLED_MODES
 from exchange.subjects import subject_key
 
@@ -43,17 +43,18 @@ def with_counter_consents(ctx: HandlingContext, session: Session, matter: str, c
     """The parties, each person named in `proofs_for` (by ref) and without a consent of their own
     now holding a counter consent for those proofs to the client's department, bound to the client
     (and to `application_id`, with which it ends: `end_application_consents`). The caller commits."""
-    updated = []
+    asking, grants = [], []
     for party in parties.all():
         proofs = proofs_for.get(party.ref)
         if party.id_number is None or party.consent_id is not None or not proofs:
             continue
-        consent = grant_consent(
-            session, ctx.catalog, subject_key(ctx.pull.subject_hash_key, party.id_number),
-            ConsentRequest(matter=matter, proofs=proofs, consumer_department=client.department_code, days=days),
-            channel=Channel.COUNTER, now=ctx.now(), bound_client_id=client.client_id, application_id=application_id)
-        updated.append(party.with_consent(consent.id))
-    return parties.replaced(updated)
+        asking.append(party)
+        grants.append((subject_key(ctx.pull.subject_hash_key, party.id_number),
+                       ConsentRequest(matter=matter, proofs=proofs, consumer_department=client.department_code,
+                                      days=days)))
+    consents = grant_consents(session, ctx.catalog, grants, channel=Channel.COUNTER, now=ctx.now(),
+                              bound_client_id=client.client_id, application_id=application_id)
+    return parties.replaced([party.with_consent(consent.id) for party, consent in zip(asking, consents)])
 
 
 def end_consents_when_done(session: Session, application_id: str, now: datetime) -> None:
