@@ -10,7 +10,7 @@ use case. The use case never commits itself; it does its writes inside named ste
 A multi-step flow (pull, allocate, render, store) commits each step as it completes, so what a
 step did survives a failure of a later one (a source query stays logged when storing the answer
 fails) and slow work (signing, rendering a PDF) runs between steps, holding no lock. `read()`
-gives a session for looking only: whatever it did is rolled back. `locked_row` reads a row for a
+gives a session for looking only: it refuses to write (`WriteInRead`). `locked_row` reads a row for a
 read-modify-write after taking its lock. `retried` runs a step that claims something by a unique
 constraint or a lock again, in a new transaction, when it lost the race.
 """
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect, update
+from sqlalchemy import event, inspect, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,12 @@ from core.sqlite_writer import begin_write
 Row = TypeVar("Row")
 Result = TypeVar("Result")
 RETRIED_ATTEMPTS = 5
+_READ_ONLY = "mianzheng.read_only"
+"""Marks a session of `UnitOfWork.read` in its `info`."""
+
+
+class WriteInRead(RuntimeError):
+    """A session of `UnitOfWork.read` was asked to write: reads commit nothing, so it is a mistake."""
 
 
 class UnitOfWork:
@@ -72,10 +78,25 @@ class UnitOfWork:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads; nothing it does is committed (closing it ends its transaction, and
-        the objects it loaded stay readable)."""
+        """A session for reads: nothing it does is committed, and the objects it loaded stay
+        readable after it. On a database server it reads in autocommit: each statement sees what
+        is committed when it runs, as it would in the READ COMMITTED transaction it replaces,
+        without the BEGIN before and the ROLLBACK after (two round trips; and a rollback makes
+        psycopg drop its prepared statements). SQLite reads as it is: its driver begins a
+        transaction only before a write. An object added or changed in it is never written: a
+        flush raises `WriteInRead`. (The connection goes back to the pool in its usual isolation.)"""
         with self._sessions() as session:
+            session.info[_READ_ONLY] = True
+            if session.get_bind().dialect.name != "sqlite":
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_in_reads(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_READ_ONLY):
+        raise WriteInRead(f"a read session was asked to write {len(session.new) + len(session.dirty)} "
+                          f"object(s) and delete {len(session.deleted)}")
 
 
 def locked_row(session: Session, model: type[Row], row_id: Any) -> Row:

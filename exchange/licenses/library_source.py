@@ -20,6 +20,7 @@ from core.clock import Clock, utc_now
 from exchange.licenses.service import LicenseLibrary, current_license, stored_content
 from exchange.sources.contract import SourceAnswer
 from exchange.sources.directory import SourceDirectory
+from exchange.unit_of_work import UnitOfWork
 
 Lookup = Callable[[str, str, str | None], SourceAnswer | None]
 """(proof code, holder number, asking matter or None) -> the library's answer, or None to ask the department."""
@@ -42,6 +43,7 @@ def library_first(inner: SourceDirectory, sessions: sessionmaker[Session], libra
     """`inner` with the license library in front of it for the proofs licenses answer, where
     they are handled as e_license."""
     catalog = library.catalog
+    reads = UnitOfWork(sessions)
     answering: dict[str, set[str]] = {}
     for license_type in catalog.licenses.values():
         if license_type.proof in catalog.proofs:
@@ -58,7 +60,7 @@ def library_first(inner: SourceDirectory, sessions: sessionmaker[Session], libra
         asked_in_matter = matter is not None and any(entry.proof == proof_code for entry in matter.proofs)
         if (matter.mode_for(proof) if asked_in_matter else proof.mode) is not Mode.E_LICENSE:
             return None
-        with sessions() as session:
+        with reads.read() as session:
             found = current_license(session, library, types, proof.subject, number, clock())
             if found is None:
                 return None
