@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from catalog.model import Catalog, Matter, Mode, Subject
 from exchange.applications.context import HandlingContext
-from exchange.applications.parties import Parties, parties_for_scope
+from exchange.applications.parties import Parties, Party, parties_for_scope
 from exchange.applications.records import Application, ApplicationStatus, CommitmentRecord, CommitmentStatus
 from exchange.clients import AuthenticatedClient
 from exchange.consent import Channel, ConsentRequest, end_application_consents, grant_consents
@@ -43,7 +43,8 @@ def with_counter_consents(ctx: HandlingContext, session: Session, matter: str, c
     """The parties, each person named in `proofs_for` (by ref) and without a consent of their own
     now holding a counter consent for those proofs to the client's department, bound to the client
     (and to `application_id`, with which it ends: `end_application_consents`). The caller commits."""
-    asking, grants = [], []
+    asking: list[Party] = []
+    grants: list[tuple[str, ConsentRequest]] = []
     for party in parties.all():
         proofs = proofs_for.get(party.ref)
         if party.id_number is None or party.consent_id is not None or not proofs:
