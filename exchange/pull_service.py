@@ -284,9 +284,11 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
 
 
 def _query_all(sources: SourceDirectory, requests: list[_Request]) -> list[SourceAnswer | PullRefused]:
-    """Ask the sources for the claimed requests (`SourceDirectory.query_all`); each its record or its refusal."""
-    answers = sources.query_all([SourceQuery(request.proof.code, request.subject.query_id, request.envelope.subject_name,
-                                             request.matter.code) for request in requests])
+    """Ask the sources for the claimed requests (`SourceDirectory.query_all`); each its record or
+    its refusal."""
+    answers = sources.query_all([SourceQuery(request.proof.code, request.subject.query_id,
+                                             request.envelope.subject_name, request.matter.code)
+                                 for request in requests])
     return [source_refusal(answer) if isinstance(answer, SourceError) else answer for answer in answers]
 
 

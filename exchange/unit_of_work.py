@@ -10,9 +10,9 @@ use case. The use case never commits itself; it does its writes inside named ste
 A multi-step flow (pull, allocate, render, store) commits each step as it completes, so what a
 step did survives a failure of a later one (a source query stays logged when storing the answer
 fails) and slow work (signing, rendering a PDF) runs between steps, holding no lock. `read()`
-gives a session for looking only: it refuses to write (`WriteInRead`). `locked_row` reads a row for a
-read-modify-write after taking its lock. `retried` runs a step that claims something by a unique
-constraint or a lock again, in a new transaction, when it lost the race.
+gives a session for looking only: it refuses to write (`WriteInRead`). `locked_row` reads a row
+for a read-modify-write after taking its lock. `retried` runs a step that claims something by a
+unique constraint or a lock again, in a new transaction, when it lost the race.
 """
 
 from __future__ import annotations

@@ -84,8 +84,10 @@ def test_a_batch_asks_the_sources_over_the_network_at_the_same_time(demo_folder:
         sources = build_sources(catalog, demo_folder, config)
         try:
             answers = sources.query_all([
-                SourceQuery("NO_HOUSING", ID_NUMBER, "马强"), SourceQuery("HOUSEHOLD_REGISTRATION", resident.id_number),
-                SourceQuery("NO_HOUSING", ID_NUMBER, "马强"), SourceQuery("HOUSEHOLD_REGISTRATION", "110101199003070011"),
+                SourceQuery("NO_HOUSING", ID_NUMBER, "马强"),
+                SourceQuery("HOUSEHOLD_REGISTRATION", resident.id_number),
+                SourceQuery("NO_HOUSING", ID_NUMBER, "马强"),
+                SourceQuery("HOUSEHOLD_REGISTRATION", "110101199003070011"),
                 SourceQuery("NO_HOUSING", ID_NUMBER, "马强"),
             ])
         finally:
