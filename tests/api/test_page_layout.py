@@ -59,7 +59,9 @@ def resident(settings: Settings) -> DemoResident:
 
 
 def check_layout(page: Page, name: str, viewport: str) -> list[str]:
-    """What is wrong with the page as shown (empty when nothing is)."""
+    """What is wrong with the page as shown (empty when nothing is), once it has loaded: a page
+    reached by submitting a form is in the DOM before its stylesheet applies."""
+    page.wait_for_load_state("load")
     if SCREENSHOTS:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}-{viewport}.png"), full_page=True)
     measured = page.evaluate(MEASURE)
