@@ -11,10 +11,19 @@ department under the application's matter and consent, then marks it:
 - on_site: no source can settle it (no record, the pull is not allowed, the check cannot be
   evaluated); the department checks on site;
 - still pending when the source cannot answer: retried after its Retry-After.
+
+The scheduled jobs run the checks as background work (`Pace`): a burst of filings leaves hundreds
+of checks due at once, each a pull that writes, and checked back to back they would take a core
+and most of the database's write turns from the requests being served. Like PostgreSQL's
+autovacuum, which sleeps between the pages it cleans, a paced pass rests between checks and stops
+at its time budget; what is left is checked by the next pass, oldest first. An operator's
+`mianzheng commitments verify` checks at full speed.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -47,6 +56,7 @@ class CheckReport:
     on_site: int = 0
     still_pending: int = 0
     false_ids: list[str] = field(default_factory=list)
+    deferred: int = 0  # due, but left for the next pass by its `Pace`
 
     def count(self, status: CommitmentStatus, commitment_id: str) -> None:
         if status is CommitmentStatus.CONFIRMED:
@@ -58,6 +68,17 @@ class CheckReport:
             self.on_site += 1
         else:
             self.still_pending += 1
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a background pass checks: after each check it rests `rest_ratio` times as long as the
+    check took (so checks take at most 1 / (1 + rest_ratio) of the pass), and it starts no check
+    after `budget_seconds`, nor once `stop` is set; a pass that is not stopped checks at least one."""
+
+    budget_seconds: float
+    rest_ratio: float
+    stop: threading.Event
 
 
 @dataclass(frozen=True)
@@ -79,14 +100,24 @@ def due_commitments(ctx: HandlingContext, limit: int | None = None) -> list[str]
 
 
 def verify_commitments(ctx: HandlingContext, commitment_ids: Sequence[str] | None = None, *,
-                       progress: Callable[[CommitmentStatus], None] | None = None) -> CheckReport:
-    """Check the given commitments (default: every due one); `progress` is called after each."""
+                       progress: Callable[[CommitmentStatus], None] | None = None,
+                       pace: Pace | None = None) -> CheckReport:
+    """Check the given commitments (default: every due one), at `pace` if given (see `Pace`);
+    `progress` is called after each."""
     report = CheckReport()
-    for commitment_id in due_commitments(ctx) if commitment_ids is None else commitment_ids:
+    queue = due_commitments(ctx) if commitment_ids is None else list(commitment_ids)
+    started = time.monotonic()
+    for done, commitment_id in enumerate(queue):
+        if pace is not None and (pace.stop.is_set() or (done and time.monotonic() - started >= pace.budget_seconds)):
+            report.deferred = len(queue) - done
+            break
+        began = time.monotonic()
         status = verify_commitment(ctx, commitment_id)
         report.count(status, commitment_id)
         if progress:
             progress(status)
+        if pace is not None:
+            pace.stop.wait((time.monotonic() - began) * pace.rest_ratio)
     return report
 
 

@@ -167,9 +167,14 @@ def test_the_scheduled_jobs_resume_a_waiting_application_once_the_source_is_back
         deadline = time.monotonic() + 90
         while (after := _read(base, token, waiting["id"]))["status"] != "decided" and time.monotonic() < deadline:
             time.sleep(0.3)
+        assert after["status"] == "decided" and after["decision"] == "eligible"
+        while _pending_commitments(checked := _read(base, token, waiting["id"])) and time.monotonic() < deadline:
+            time.sleep(0.3)  # then the jobs go on to 事后核查
     finally:
         stop.set()
         jobs.join(timeout=60)
-    assert after["status"] == "decided" and after["decision"] == "eligible"
-    checked = _read(base, token, waiting["id"])  # the pass that decided it goes on to 事后核查
-    assert all(c["status"] != "pending" for c in checked["commitments"]), checked["commitments"]
+    assert not _pending_commitments(checked), checked["commitments"]
+
+
+def _pending_commitments(application: dict[str, Any]) -> list[dict[str, Any]]:
+    return [commitment for commitment in application["commitments"] if commitment["status"] == "pending"]
