@@ -82,7 +82,7 @@ class RecheckResult(Base):
     __table_args__ = (UniqueConstraint("run_id", "tenancy_id", name="uq_recheck_results_run_tenancy"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("recheck_runs.id"), index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("recheck_runs.id"))  # indexed by the unique one
     tenancy_id: Mapped[str] = mapped_column(ForeignKey("tenancies.id"))
     outcome: Mapped[str] = mapped_column(String(16))
     """A decision (eligible, needs_review, not_eligible), or `WAITING`."""

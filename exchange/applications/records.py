@@ -114,7 +114,7 @@ class ApplicationItem(Base):
     __table_args__ = (UniqueConstraint("application_id", "proof", "party", name="uq_application_items_proof_party"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"))  # indexed by the unique one
     position: Mapped[int] = mapped_column(Integer)
     proof: Mapped[str] = mapped_column(String(64))
     party: Mapped[str] = mapped_column(String(32))

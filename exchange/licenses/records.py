@@ -64,7 +64,7 @@ class LicenseVersionRecord(Base):
                       Index("ix_license_versions_status_list_status", "status_list", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"), index=True)
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id"))  # indexed by the unique one
     version: Mapped[int] = mapped_column(Integer)
     identifier: Mapped[str] = mapped_column(String(160), unique=True)
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
