@@ -42,8 +42,7 @@ def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) 
         claims = json.loads(base64.urlsafe_b64decode(status_list + "=" * (-len(status_list) % 4)))
         assert claims["id"] == f"{base}/api/v1/status-lists/1"  # the recorded public URL, not port 8000
     finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
+        output = _stopped(server)
     assert f"{base}/catalog" in output and f"{base}/portal" in output and f"{base}/verify" in output
 
 
@@ -59,8 +58,7 @@ def test_serve_init_sets_up_a_fresh_installation_then_serves_from_one_process(da
         wait_until_answering(f"{base}/readyz", server, "the server")
         assert "无房证明" in httpx.get(f"{base}/catalog", params={"q": "公租房"}).text
     finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
+        output = _stopped(server)
     assert "数据库结构已是最新。" in output and "初始化完成。" in output
     assert output.index("初始化完成。") < output.index("免证服务已启动")
 
@@ -69,6 +67,19 @@ def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
     result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var"), "serve")
     assert result.returncode == 4
     assert "mianzheng init" in result.stderr
+
+
+def _stopped(server: subprocess.Popen[str], timeout: float = 30) -> str:
+    """Stop the server as Ctrl+C's SIGTERM does; its output. One that does not end in `timeout` is
+    killed, and the test fails with the end of what it printed."""
+    server.terminate()
+    try:
+        return server.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        server.kill()
+        output = server.communicate()[0]
+        raise AssertionError(f"the server did not stop within {timeout:.0f} s of SIGTERM; it printed:\n"
+                             + "\n".join(output.splitlines()[-40:])) from None
 
 
 def _jobs_pid(server: subprocess.Popen[str]) -> int | None:
