@@ -83,10 +83,10 @@ def _stop_while_starting(arbiter: Any) -> None:
     that came between the fork and this hook is on that copy already."""
     for signum in _STOP_SIGNALS:
         signal.signal(signum, _exit_at_once)
-    inherited = getattr(arbiter, "SIG_QUEUE", None)
-    while isinstance(inherited, queue.Queue):
+    take_queued = getattr(getattr(arbiter, "SIG_QUEUE", None), "get_nowait", None)  # a `queue.SimpleQueue`
+    while take_queued is not None:
         try:
-            pending = inherited.get_nowait()
+            pending = take_queued()
         except queue.Empty:
             return
         if pending in _STOP_SIGNALS:

@@ -226,10 +226,13 @@ def test_the_front_servers_own_errors_are_problem_documents(database_url: str, t
 
 
 @pytest.mark.slow
-def test_a_stop_asked_while_the_workers_start_ends_the_server_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", [[], ["late-hook"]], ids=["during-the-start", "before-the-post-fork-hook"])
+def test_a_stop_asked_while_the_workers_start_ends_the_server_at_once(when: list[str]) -> None:
     """A worker takes gunicorn's signal handlers only at the end of its start; a SIGTERM that came
-    before must still end it, not leave the arbiter waiting out its 30 s graceful timeout."""
-    server = subprocess.Popen([sys.executable, "-m", "tests.support.slow_boot_server", str(free_port())],
+    before must still end it, not leave the arbiter waiting out its 30 s graceful timeout. Right
+    after the fork the worker still has the arbiter's handlers, which only queue the signal on the
+    worker's copy of the arbiter's signal queue: the post-fork hook must find it there."""
+    server = subprocess.Popen([sys.executable, "-m", "tests.support.slow_boot_server", str(free_port()), *when],
                               cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
@@ -240,7 +243,7 @@ def test_a_stop_asked_while_the_workers_start_ends_the_server_at_once(tmp_path: 
             if booting == 2:
                 break
         assert booting == 2, "the server did not start its two workers"
-        time.sleep(0.5)  # both workers are inside their 5 s start
+        time.sleep(0.5)  # both workers are inside their 5 s start (or before the hook, for 2 s)
         asked = time.monotonic()
         server.terminate()
         output, _ = server.communicate(timeout=60)
