@@ -7,7 +7,7 @@ runs them alone, e.g. under a system timer or on a node of its own. The jobs pro
 exchange's seal key (it signs the status list), never the city root key.
 
 事后核查 is the one job whose work grows with the traffic (a check per commitment filed), so a
-pass runs it paced (`CHECK_REST_RATIO`): checks take at most a tenth of the pass's time, and the
+pass runs it paced (`CHECK_REST_RATIO`): checks take at most a thirtieth of the pass's time, and the
 pass starts none after one interval, so the heartbeat stays on time; while checks are left, the
 next pass follows at once. Resuming applications is not paced: someone is waiting for each.
 """
@@ -37,7 +37,7 @@ from exchange.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 30.0
-CHECK_REST_RATIO = 9.0  # 事后核查 rests nine times as long as each check took: a tenth of a core at most
+CHECK_REST_RATIO = 29.0  # 事后核查 rests 29 times as long as each check took: a thirtieth of a core at most
 
 
 @dataclass(frozen=True)
