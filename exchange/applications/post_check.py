@@ -105,11 +105,11 @@ def verify_commitments(ctx: HandlingContext, commitment_ids: Sequence[str] | Non
     """Check the given commitments (default: every due one), at `pace` if given (see `Pace`);
     `progress` is called after each."""
     report = CheckReport()
-    queue = due_commitments(ctx) if commitment_ids is None else list(commitment_ids)
+    to_check = due_commitments(ctx) if commitment_ids is None else list(commitment_ids)
     started = time.monotonic()
-    for done, commitment_id in enumerate(queue):
+    for done, commitment_id in enumerate(to_check):
         if pace is not None and (pace.stop.is_set() or (done and time.monotonic() - started >= pace.budget_seconds)):
-            report.deferred = len(queue) - done
+            report.deferred = len(to_check) - done
             break
         began = time.monotonic()
         status = verify_commitment(ctx, commitment_id)
