@@ -5,8 +5,9 @@ created with mode 0600 (`os.open(..., 0o600)`, never chmod after writing) in a d
 mode 0700. A key reference is a bare file name inside that directory, never a path.
 
 Loaded keys are cached in-process (decrypting a PKCS#8 file runs a deliberately slow KDF):
-the cache key is the file's identity (path, inode, mtime, size) plus a SHA-256 digest of the
-passphrase, so a different passphrase never gets a cached key and a replaced file is re-read.
+the cache key is the file's identity and state as `stat()` gives them (device, inode, change
+time, mtime, size) plus a SHA-256 digest of the passphrase, so a different passphrase never gets
+a cached key and a replaced or rewritten file is re-read.
 `clear_key_cache()` empties it (tests, key rotation by hand).
 
 Nothing in this module puts key material or passphrases in a repr, an exception or a log line.
@@ -31,7 +32,7 @@ from seals.errors import KeyUnavailable
 
 KEY_REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.key$")
 
-_cache: dict[tuple[str, int, int, int, bytes], ec.EllipticCurvePrivateKey] = {}
+_cache: dict[tuple[int, int, int, int, int, bytes], ec.EllipticCurvePrivateKey] = {}
 _cache_lock = threading.Lock()
 
 
@@ -97,8 +98,9 @@ def load_key(key_dir: Path, key_ref: str, passphrase: bytes) -> ec.EllipticCurve
     except OSError:
         raise KeyUnavailable(f"key file {key_ref} is missing or unreadable") from None
     cache_key = (
-        str(path.resolve()),
+        stat.st_dev,
         stat.st_ino,
+        stat.st_ctime_ns,
         stat.st_mtime_ns,
         stat.st_size,
         hashlib.sha256(passphrase).digest(),

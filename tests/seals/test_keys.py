@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -42,6 +43,25 @@ def test_cache_serves_the_same_key_and_notices_a_replaced_file(tmp_path: Path) -
     (tmp_path / "a.key").unlink()
     keys.write_key(tmp_path, "a.key", ca.generate_key(), PASSPHRASE)
     assert keys.load_key(tmp_path, "a.key", PASSPHRASE).public_key() != key.public_key()
+    keys.clear_key_cache()
+
+
+def test_cache_notices_a_file_rewritten_in_place_with_its_old_size_and_mtime(tmp_path: Path) -> None:
+    path = tmp_path / "a.key"
+    keys.write_key(tmp_path, "a.key", ca.generate_key(), PASSPHRASE)
+    first = keys.load_key(tmp_path, "a.key", PASSPHRASE)
+    before = path.stat()
+    replacement = tmp_path / "replacement"
+    while True:  # a key whose encrypted file has the same length
+        keys.write_key(replacement, "b.key", ca.generate_key(), PASSPHRASE)
+        pem = (replacement / "b.key").read_bytes()
+        (replacement / "b.key").unlink()
+        if len(pem) == before.st_size:
+            break
+    path.write_bytes(pem)  # same inode, same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old mtime
+    assert path.stat().st_ino == before.st_ino and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert keys.load_key(tmp_path, "a.key", PASSPHRASE).public_key() != first.public_key()
     keys.clear_key_cache()
 
 
