@@ -487,7 +487,8 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     if any(ItemState(item.state).blocks_decision for item in loaded.items):
         values: dict[str, object] = {"status": ApplicationStatus.WAITING.value}
     else:
-        document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded))
+        notes = _notes(ctx, loaded, _flag_reason(session, application.id))
+        document = decide(matter, binding(ctx, loaded, matter), notes)
         sealed = ctx.seal(document, f"decision\n{application.id}")
         values = {"status": ApplicationStatus.DECIDED.value, "decision": document["outcome"],
                   "priorities": [p["code"] for p in document["priorities"] if p["granted"]],
@@ -498,7 +499,18 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
         end_consents_unless_checking(session, application.id, now)
 
 
-def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:
+def _flag_reason(session: Session, application_id: str) -> str | None:
+    """Why 事后核查 flagged the application, as it stands when this step decides (None if it is not
+    flagged). A check that flags an application whose lease another process holds cannot decide it
+    again and leaves that to the holder, so the holder reads the flag here, under the application's
+    row lock (on SQLite, the step's write lock): a flag committed before is seen, and a check that
+    flags it later waits for this step's commit and then finds the lease free."""
+    flagged, reason = session.execute(select(Application.flagged, Application.flag_reason)
+                                      .where(Application.id == application_id).with_for_update()).one()
+    return (reason or "") if flagged else None
+
+
+def _notes(ctx: HandlingContext, loaded: Loaded, flag_reason: str | None) -> list[str]:
     notes = []
     for item in loaded.items:
         name = ctx.catalog.proofs[item.proof].name_zh
@@ -506,8 +518,8 @@ def _notes(ctx: HandlingContext, loaded: Loaded) -> list[str]:
             notes.append(f"{name}（{loaded.parties.get(item.party).label}）未能获取：{item.detail}")
         elif item.state == ItemState.INVESTIGATING:
             notes.append(f"{name}：{item.detail}，待核查结果")
-    if loaded.application.flagged:
-        notes.append(f"承诺经核查不实：{loaded.application.flag_reason}")
+    if flag_reason is not None:
+        notes.append(f"承诺经核查不实：{flag_reason}")
     return notes
 
 

@@ -17,11 +17,13 @@ from exchange.access_log import AccessRecord
 from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.leases import new_lease
 from demo.applications import PUBLIC_RENTAL_HOUSING
+from exchange.applications.reading import application_document
 from exchange.applications.records import Application, ApplicationItem
 from exchange.applications import resolution
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import resume_due, submit_application
 from exchange.clients import AuthenticatedClient, revoke_client
+from exchange.unit_of_work import locked_row
 from tests.exchange.applications.conftest import ahead, housing_request
 
 
@@ -121,3 +123,43 @@ def test_a_process_whose_lease_was_taken_over_never_overwrites_the_new_holders_d
         application = session.get(Application, filed.application_id)
         assert application is not None and application.lease_holder is None
         assert (application.decision, application.decision_blob, application.updated_at) == taken_over[1]
+
+
+def test_a_commitment_found_untrue_while_another_process_decides_the_application_is_in_its_decision(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """事后核查 flags an application while the process resolving it holds its lease: the check's own
+    re-decision finds the lease taken and leaves the application to that process. So what that
+    process decides reads the flag as it stands then, not as it last read the application."""
+    original = resolution.load
+    reads: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(resolution, "load", counted)
+    dry_run = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "reads-1"),
+                                 new_lease(ctx))
+    resolve_application(ctx, dry_run.application_id, dry_run.filing)
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "flagged-1"),
+                               new_lease(ctx))
+    reads_left = [len(reads)]
+
+    def flagged_after_the_last_read(*args: Any, **kwargs: Any) -> Any:
+        loaded = original(*args, **kwargs)
+        reads_left[0] -= 1
+        if reads_left[0] == 0:  # right after the resolver's last read: 事后核查 records a commitment found untrue
+            with ctx.uow.step("record-check") as session:
+                application = locked_row(session, Application, filed.application_id)
+                application.flagged, application.flag_reason = True, "无房证明承诺不实：有不动产登记"
+            assert resolve_application(ctx, filed.application_id) is False  # its re-decision: the lease is taken
+        return loaded
+
+    monkeypatch.setattr(resolution, "load", flagged_after_the_last_read)
+    resolve_application(ctx, filed.application_id, filed.filing)
+    assert reads and reads_left == [0]
+    document = application_document(ctx, filed.application_id)
+    assert document["status"] == "decided" and document["flagged"] is True
+    assert document["decision"] == "needs_review"
+    assert "承诺经核查不实：无房证明承诺不实：有不动产登记" in document["decision_detail"]["notes"]
