@@ -54,7 +54,8 @@ def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: st
             raise TaskNotFound(f"no task {task_id!r} for {client.department_code}")
         if task.status != OPEN:
             raise InvalidInput("task", "the task is already done")
-        application = session.get(Application, task.application_id)
+        # the application's lock before its item: a process resolving it reads both under that lock
+        application = locked_row(session, Application, task.application_id)
         item = session.get(ApplicationItem, task.item_id)
         assert application is not None and item is not None
         check_field_values(ctx.catalog.matters[application.matter], ctx.catalog.proofs[task.proof], values, "values")

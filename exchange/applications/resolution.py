@@ -39,6 +39,7 @@ from exchange.applications.records import (
 )
 from exchange.applications.verifiability import verifiable
 from exchange.clients import AuthenticatedClient, ClientRevoked
+from exchange.keyring import Sealed
 from exchange.pull_service import Envelope, PullRefused, PullResult, answer_request, answer_requests
 from exchange.receipts import receipt_id
 from exchange.record_ids import new_record_id
@@ -127,11 +128,11 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
             due = _due(ctx, loaded)
             if due:
                 concluded = _resolve(ctx, loaded, matter, due, lease.holder, filing.client if filing else None)
-                if not concluded:
-                    loaded = load(ctx, application_id)
-            else:
-                _conclude(ctx, loaded, matter, lease.holder)
-                concluded = True
+            else:  # concluded as a round's step concludes, from the application as it stands then
+                with ctx.uow.step("conclude") as session:
+                    concluded = _store_round(ctx, session, loaded, matter, (), (), lease.holder)
+            if not concluded:
+                loaded = load(ctx, application_id)
     finally:
         if not concluded:
             release_lease(ctx, Application, application_id, lease.holder)
@@ -341,21 +342,41 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
                  settled: Sequence[tuple[ApplicationItem, Pulled]],
                  commitments: Sequence[tuple[ApplicationItem, CommitmentOffer, bool]], holder: str) -> bool:
     """In the round's last step: store what the pulls came to and seal the commitments, plan the
-    next round with what is now known and, if that leaves nothing due, conclude (`_conclude_in`);
-    whether it concluded. Planning and concluding follow from what is stored alone, so a step of
-    their own would protect nothing: a process that dies before this commit leaves the round to be
-    done again, one that dies after it leaves nothing undone."""
-    # held here, the rows stay in the session's identity map: session.get below reads none again
-    rows = session.scalars(select(ApplicationItem).where(ApplicationItem.application_id == loaded.application.id)
-                           .order_by(ApplicationItem.position, ApplicationItem.id)).all()
+    next round with what is now known (the application as it stands, `_as_it_stands`) and, if
+    that leaves nothing due, conclude (`_conclude_in`); whether it concluded. With nothing settled
+    and no commitments, it is the step that concludes a round that pulled nothing. Planning and
+    concluding follow from what is stored alone, so a step of their own would protect nothing: a
+    process that dies before this commit leaves the round to be done again, one that dies after it
+    leaves nothing undone."""
+    current, flag_reason = _as_it_stands(ctx, session, loaded)
     _seal_commitments(ctx, session, loaded, matter, commitments)
     _store_pulls(ctx, session, settled)
-    now_known, new = _planned(ctx, replace(loaded, items=tuple(rows)), matter)
+    now_known, new = _planned(ctx, current, matter)
     _insert_items(session, new)
     if _due(ctx, now_known):
         return False
-    _conclude_in(ctx, session, now_known, matter, holder)
+    _conclude_in(ctx, session, now_known, matter, holder, flag_reason)
     return True
+
+
+def _as_it_stands(ctx: HandlingContext, session: Session, loaded: Loaded) -> tuple[Loaded, str | None]:
+    """`loaded` with the items and offered commitments the application has now, and why 事后核查
+    flagged it (None if it is not flagged), read under the application's row lock (on SQLite, the
+    step's write lock). Whoever changes these while another process holds the lease (a check that
+    flags it, a department's finding, commitments added) takes the same lock and then asks for the
+    application to be resolved, which the lease refuses: so the holder must see the change here,
+    or the change waits for this step's commit and then finds the lease free. The items stay in the
+    session's identity map, so storing a pull's outcome (`session.get`) reads none of them again."""
+    application = loaded.application
+    flagged, reason, offers_key_id, offers_blob = session.execute(
+        select(Application.flagged, Application.flag_reason, Application.offers_key_id, Application.offers_blob)
+        .where(Application.id == application.id).with_for_update()).one()
+    items = session.scalars(select(ApplicationItem).where(ApplicationItem.application_id == application.id)
+                            .order_by(ApplicationItem.position, ApplicationItem.id)).all()
+    offers_sealed = Sealed(offers_key_id, offers_blob)
+    offers = loaded.offers if offers_sealed == application.offers_sealed else tuple(
+        CommitmentOffer.from_document(offer) for offer in ctx.open(offers_sealed, application.id)["offers"])
+    return replace(loaded, offers=offers, items=tuple(items)), (reason or "") if flagged else None
 
 
 def _envelope(loaded: Loaded, matter: Matter, item: ApplicationItem) -> Envelope:
@@ -472,23 +493,18 @@ def department_zh(ctx: HandlingContext, code: str) -> str:
 # --- concluding -------------------------------------------------------------------------
 
 
-def _conclude(ctx: HandlingContext, loaded: Loaded, matter: Matter, holder: str) -> None:
-    """`_conclude_in`, in a step of its own."""
-    with ctx.uow.step("conclude") as session:
-        _conclude_in(ctx, session, loaded, matter, holder)
-
-
-def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter: Matter, holder: str) -> None:
+def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter: Matter, holder: str,
+                 flag_reason: str | None) -> None:
     """Decide the application if nothing blocks, else mark it waiting, and release `holder`'s
     lease with it; only while the lease is still `holder`'s (a process whose lease ran out and was
-    taken over leaves the application to the new holder). In the caller's step."""
+    taken over leaves the application to the new holder). `flag_reason`: why 事后核查 flagged it,
+    as `_as_it_stands` read it. In the caller's step."""
     now = ctx.now()
     application = loaded.application
     if any(ItemState(item.state).blocks_decision for item in loaded.items):
         values: dict[str, object] = {"status": ApplicationStatus.WAITING.value}
     else:
-        notes = _notes(ctx, loaded, _flag_reason(session, application.id))
-        document = decide(matter, binding(ctx, loaded, matter), notes)
+        document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded, flag_reason))
         sealed = ctx.seal(document, f"decision\n{application.id}")
         values = {"status": ApplicationStatus.DECIDED.value, "decision": document["outcome"],
                   "priorities": [p["code"] for p in document["priorities"] if p["granted"]],
@@ -497,17 +513,6 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     held = release_in(session, Application, application.id, holder, updated_at=now, **values)
     if held and values["status"] == ApplicationStatus.DECIDED:
         end_consents_unless_checking(session, application.id, now)
-
-
-def _flag_reason(session: Session, application_id: str) -> str | None:
-    """Why 事后核查 flagged the application, as it stands when this step decides (None if it is not
-    flagged). A check that flags an application whose lease another process holds cannot decide it
-    again and leaves that to the holder, so the holder reads the flag here, under the application's
-    row lock (on SQLite, the step's write lock): a flag committed before is seen, and a check that
-    flags it later waits for this step's commit and then finds the lease free."""
-    flagged, reason = session.execute(select(Application.flagged, Application.flag_reason)
-                                      .where(Application.id == application_id).with_for_update()).one()
-    return (reason or "") if flagged else None
 
 
 def _notes(ctx: HandlingContext, loaded: Loaded, flag_reason: str | None) -> list[str]:

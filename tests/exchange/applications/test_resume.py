@@ -5,6 +5,7 @@ lease (from the filing on, for the request that files it), no other resolves the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,7 +22,7 @@ from exchange.applications.reading import application_document
 from exchange.applications.records import Application, ApplicationItem
 from exchange.applications import resolution
 from exchange.applications.resolution import resolve_application
-from exchange.applications.service import resume_due, submit_application
+from exchange.applications.service import add_commitments, resume_due, submit_application
 from exchange.clients import AuthenticatedClient, revoke_client
 from exchange.unit_of_work import locked_row
 from tests.exchange.applications.conftest import ahead, housing_request
@@ -131,6 +132,45 @@ def test_a_commitment_found_untrue_while_another_process_decides_the_application
     """事后核查 flags an application while the process resolving it holds its lease: the check's own
     re-decision finds the lease taken and leaves the application to that process. So what that
     process decides reads the flag as it stands then, not as it last read the application."""
+    def flagged(application_id: str) -> None:  # as 事后核查 records a commitment found untrue
+        with ctx.uow.step("record-check") as session:
+            application = locked_row(session, Application, application_id)
+            application.flagged, application.flag_reason = True, "无房证明承诺不实：有不动产登记"
+        assert resolve_application(ctx, application_id) is False  # its re-decision: the lease is taken
+
+    application_id = _last_read_hooked(ctx, settings, client, monkeypatch, "flagged-1", flagged)
+    document = application_document(ctx, application_id)
+    assert document["status"] == "decided" and document["flagged"] is True
+    assert document["decision"] == "needs_review"
+    assert "承诺经核查不实：无房证明承诺不实：有不动产登记" in document["decision_detail"]["notes"]
+
+
+def test_commitments_added_while_another_process_resolves_the_application_are_taken(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filed without its commitments, the application waits for them. The applicant adds them while
+    a sweep resolves it: adding asks for the application to be resolved, which the sweep's lease
+    refuses, so the sweep takes them itself instead of leaving the application waiting for good."""
+    offered = housing_request(ctx, settings, "offered")
+
+    def added(application_id: str) -> None:  # the applicant signs the commitments at the counter
+        add_commitments(ctx, client, application_id, offered.commitments, offered.signature)
+        assert resolve_application(ctx, application_id) is False  # as the API asks: the lease is taken
+
+    application_id = _last_read_hooked(ctx, settings, client, monkeypatch, "offered-1", added,
+                                       commitments=[], signature=None)
+    states = {(item["proof"], item["state"]) for item in application_document(ctx, application_id)["items"]}
+    assert application_document(ctx, application_id)["status"] == "decided", states
+    assert {("HOUSING_HARDSHIP_REPORT", "committed"), ("INCOME", "committed")} <= states  # waited for them
+    assert not any(state == "awaiting_commitment" for _proof, state in states)
+
+
+def _last_read_hooked(ctx: HandlingContext, settings: Settings, client: AuthenticatedClient,
+                      monkeypatch: pytest.MonkeyPatch, request_id: str, meanwhile: Any, **changes: Any) -> str:
+    """File an application (its request changed by `changes`) and resolve it, calling
+    `meanwhile(application_id)` right after the resolver's last read of it, as another process
+    would change it then; the application's id. How many reads the resolution makes is counted
+    on a first application filed the same way."""
     original = resolution.load
     reads: list[int] = []
 
@@ -139,27 +179,22 @@ def test_a_commitment_found_untrue_while_another_process_decides_the_application
         return original(*args, **kwargs)
 
     monkeypatch.setattr(resolution, "load", counted)
-    dry_run = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "reads-1"),
-                                 new_lease(ctx))
+    dry_run = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING,
+                                 replace(housing_request(ctx, settings, f"{request_id}-count"), **changes), new_lease(ctx))
     resolve_application(ctx, dry_run.application_id, dry_run.filing)
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "flagged-1"),
-                               new_lease(ctx))
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING,
+                               replace(housing_request(ctx, settings, request_id), **changes), new_lease(ctx))
     reads_left = [len(reads)]
 
-    def flagged_after_the_last_read(*args: Any, **kwargs: Any) -> Any:
+    def changed_after_the_last_read(*args: Any, **kwargs: Any) -> Any:
         loaded = original(*args, **kwargs)
         reads_left[0] -= 1
-        if reads_left[0] == 0:  # right after the resolver's last read: 事后核查 records a commitment found untrue
-            with ctx.uow.step("record-check") as session:
-                application = locked_row(session, Application, filed.application_id)
-                application.flagged, application.flag_reason = True, "无房证明承诺不实：有不动产登记"
-            assert resolve_application(ctx, filed.application_id) is False  # its re-decision: the lease is taken
+        if reads_left[0] == 0:
+            meanwhile(filed.application_id)
         return loaded
 
-    monkeypatch.setattr(resolution, "load", flagged_after_the_last_read)
+    monkeypatch.setattr(resolution, "load", changed_after_the_last_read)
     resolve_application(ctx, filed.application_id, filed.filing)
-    assert reads and reads_left == [0]
-    document = application_document(ctx, filed.application_id)
-    assert document["status"] == "decided" and document["flagged"] is True
-    assert document["decision"] == "needs_review"
-    assert "承诺经核查不实：无房证明承诺不实：有不动产登记" in document["decision_detail"]["notes"]
+    monkeypatch.setattr(resolution, "load", original)
+    assert reads and reads_left[0] <= 0  # the change was made (a resolver that sees it reads again)
+    return filed.application_id
