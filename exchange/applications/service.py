@@ -169,14 +169,14 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
                     commitments: Sequence[Mapping[str, Any]], signature: Mapping[str, Any] | None) -> None:
     """Add the applicant's signed commitments to an application that is not decided yet."""
     application = visible_application(ctx, client, application_id)
-    if application.status == ApplicationStatus.DECIDED:
-        raise InvalidInput("commitments", "the application is already decided")
     matter = ctx.catalog.matters[application.matter]
     parties = Parties.from_document(ctx.open(application.parties_sealed, application.id))
     signed = _signature(ctx, signature, application.caseworker_id, parties.applicant)
     offers = checked_offers(matter, ctx.catalog.proofs, parties, commitments, signed)
     with ctx.uow.step("add-commitments") as session:
         row = locked_row(session, Application, application.id)
+        if row.status == ApplicationStatus.DECIDED:  # read under the lock: decided meanwhile counts too
+            raise InvalidInput("commitments", "the application is already decided")
         known = [CommitmentOffer.from_document(o) for o in ctx.open(row.offers_sealed, row.id)["offers"]]
         replaced = {(offer.proof, offer.party) for offer in offers}
         kept = [offer for offer in known if (offer.proof, offer.party) not in replaced]

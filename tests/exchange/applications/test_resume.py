@@ -20,10 +20,11 @@ from exchange.applications.leases import new_lease
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.reading import application_document
 from exchange.applications.records import Application, ApplicationItem
-from exchange.applications import resolution
+from exchange.applications import resolution, service
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import add_commitments, resume_due, submit_application
 from exchange.clients import AuthenticatedClient, revoke_client
+from exchange.errors import InvalidInput
 from exchange.unit_of_work import locked_row
 from tests.exchange.applications.conftest import ahead, housing_request
 
@@ -163,6 +164,26 @@ def test_commitments_added_while_another_process_resolves_the_application_are_ta
     assert application_document(ctx, application_id)["status"] == "decided", states
     assert {("HOUSING_HARDSHIP_REPORT", "committed"), ("INCOME", "committed")} <= states  # waited for them
     assert not any(state == "awaiting_commitment" for _proof, state in states)
+
+
+def test_commitments_are_refused_once_the_application_is_decided_even_if_it_was_read_before(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The applicant adds commitments just as the application is decided: what was read of it
+    before says it is not decided yet, so the refusal is decided under the application's lock,
+    and nothing is stored."""
+    offered = housing_request(ctx, settings, "late")
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, offered, new_lease(ctx))
+    before = service.visible_application(ctx, client, filed.application_id)  # read while it is resolving
+    assert before.status == "resolving"
+    resolve_application(ctx, filed.application_id, filed.filing)
+    monkeypatch.setattr(service, "visible_application", lambda *_args: before)
+    with pytest.raises(InvalidInput, match="already decided"):
+        add_commitments(ctx, client, filed.application_id, offered.commitments, offered.signature)
+    with ctx.pull.sessions() as session:
+        application = session.get(Application, filed.application_id)
+        assert application is not None and application.status == "decided"
+        assert application.offers_blob == before.offers_blob  # the offers as filed, nothing added
 
 
 def _last_read_hooked(ctx: HandlingContext, settings: Settings, client: AuthenticatedClient,
