@@ -138,8 +138,11 @@ def verify_commitment(ctx: HandlingContext, commitment_id: str) -> CommitmentSta
         else:
             row.status, row.verified_at, row.next_verify_at = verdict.status.value, now, None
             row.verification_receipt_id = verdict.receipt_id
+        # the application's lock for every verdict: a step deciding the application now counted this
+        # commitment as pending and left the consents running, so this step waits for that decision
+        # and ends them (`end_consents_when_done`)
+        application = locked_row(session, Application, row.application_id)
         if verdict.status is CommitmentStatus.FALSE:
-            application = locked_row(session, Application, row.application_id)
             proof_name = ctx.catalog.proofs[row.proof].name_zh
             reason = f"{proof_name}承诺不实：{verdict.detail}"
             application.flagged = True

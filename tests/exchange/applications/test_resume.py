@@ -5,6 +5,7 @@ lease (from the filing on, for the request that files it), no other resolves the
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,11 +20,14 @@ from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.leases import new_lease
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.reading import application_document
-from exchange.applications.records import Application, ApplicationItem
-from exchange.applications import resolution, service
+from exchange.applications.records import Application, ApplicationItem, CommitmentRecord, CommitmentStatus
+from exchange.applications import post_check, resolution, service
+from exchange.applications.post_check import verify_commitments
 from exchange.applications.resolution import resolve_application
+from exchange.applications.verifiability import verifiable
 from exchange.applications.service import add_commitments, resume_due, submit_application
 from exchange.clients import AuthenticatedClient, revoke_client
+from exchange.consent import Consent
 from exchange.errors import InvalidInput
 from exchange.unit_of_work import locked_row
 from tests.exchange.applications.conftest import ahead, housing_request
@@ -184,6 +188,54 @@ def test_commitments_are_refused_once_the_application_is_decided_even_if_it_was_
         application = session.get(Application, filed.application_id)
         assert application is not None and application.status == "decided"
         assert application.offers_blob == before.offers_blob  # the offers as filed, nothing added
+
+
+def test_counter_consents_end_when_the_last_commitment_is_confirmed_as_the_application_is_decided(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """事后核查 confirms the application's last checkable commitment while the step that decides it
+    has counted it as pending and not yet committed (the commitment that step seals itself is one no
+    source can check). The counter consents must still end with the case: the check waits for the
+    decision and then sees it (on SQLite every step waits for the one before, so only a database
+    server can interleave them)."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one step at a time: the steps cannot interleave")
+    counted, go_on = threading.Event(), threading.Event()
+    counting = resolution.end_consents_unless_checking
+
+    def paused(session: Any, application_id: str, now: datetime) -> None:  # the deciding step, before its commit
+        counting(session, application_id, now)
+        counted.set()
+        assert go_on.wait(30)
+
+    monkeypatch.setattr(resolution, "end_consents_unless_checking", paused)
+    monkeypatch.setattr(resolution, "verifiable",  # the second round's commitment: no source can check it
+                        lambda catalog, proof: proof.code != "SINGLE_DECLARATION" and verifiable(catalog, proof))
+    monkeypatch.setattr(post_check, "_check",  # what the source says: the commitment holds
+                        lambda _ctx, _record: post_check._Verdict(CommitmentStatus.CONFIRMED, "与来源部门记录一致"))
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "confirmed-1"),
+                               new_lease(ctx))
+    decider = threading.Thread(target=resolve_application, args=(ctx, filed.application_id, filed.filing))
+    decider.start()
+    assert counted.wait(30)
+    with ctx.pull.sessions() as session:
+        pending = list(session.scalars(select(CommitmentRecord.id).where(
+            CommitmentRecord.application_id == filed.application_id, CommitmentRecord.status == "pending")))
+    assert pending
+    checker = threading.Thread(target=verify_commitments, args=(ctx, pending))
+    checker.start()
+    checker.join(1)  # as long as it takes, or until it waits for the decision
+    go_on.set()
+    decider.join(30)
+    checker.join(30)
+    assert not decider.is_alive() and not checker.is_alive()
+    now = ctx.now()
+    with ctx.pull.sessions() as session:
+        application = session.get(Application, filed.application_id)
+        assert application is not None and application.status == "decided"
+        running = session.scalar(select(func.count()).select_from(Consent).where(
+            Consent.application_id == filed.application_id, Consent.expires_at > now))
+    assert running == 0
 
 
 def _last_read_hooked(ctx: HandlingContext, settings: Settings, client: AuthenticatedClient,
