@@ -175,7 +175,7 @@ def rotate_client(
     """Give the client a new secret; the old one works for `grace` more (default: not at all)."""
     if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
         raise InvalidInput("grace", f"must be between 0 and {MAX_ROTATION_GRACE}")
-    record = get_client(session, public_id)
+    record = get_client(session, public_id, for_update=True)
     if not record.active:
         raise ClientRevoked(f"client {public_id} is revoked")
     at = now or _now()
@@ -190,7 +190,7 @@ def rotate_client(
 
 def revoke_client(session: Session, public_id: str, *, now: datetime | None = None) -> ClientRecord:
     """End every secret of the client for good; revoking a revoked client changes nothing."""
-    record = get_client(session, public_id)
+    record = get_client(session, public_id, for_update=True)
     if record.active:
         record.revoked_at = now or _now()
         record.previous_secret_hash = None
@@ -199,8 +199,11 @@ def revoke_client(session: Session, public_id: str, *, now: datetime | None = No
     return record
 
 
-def get_client(session: Session, public_id: str) -> ClientRecord:
-    record = session.scalars(select(ClientRecord).where(ClientRecord.public_id == public_id)).first()
+def get_client(session: Session, public_id: str, *, for_update: bool = False) -> ClientRecord:
+    """The client `public_id`; `for_update`: with its row lock until the transaction ends, for a
+    change that depends on what it replaces (a rotation keeps the secret it replaces)."""
+    query = select(ClientRecord).where(ClientRecord.public_id == public_id)
+    record = session.scalars(query.with_for_update() if for_update else query).first()
     if record is None:
         raise ClientNotFound(f"no client {public_id!r}")
     return record

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Catalog
+from exchange import clients
 from exchange.clients import (
     ClientNotFound,
     ClientRevoked,
@@ -92,6 +94,53 @@ def test_rotation_with_grace_keeps_the_old_secret_for_a_while(session: Session, 
         authenticate(session, old, now=T0 + timedelta(minutes=2))
     with pytest.raises(InvalidInput):
         rotate_client(session, record.public_id, grace=timedelta(days=2))
+
+
+def test_two_rotations_at_once_end_as_one_after_the_other(sessions: sessionmaker[Session], database_url: str,
+                                                         live: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two operators rotate a client's secret at the same moment, with a grace period. The result is
+    that of one rotation after the other: the newest secret works, the one it replaced works during
+    the grace, and the original one no longer does."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite lets one transaction write at a time: the second rotation cannot start before the first ends")
+    with sessions() as setup:
+        record, original = register_client(setup, live, "ZJ", "系统", now=T0)
+        setup.commit()
+    read, go_on = threading.Event(), threading.Event()
+    new_secret, calls = clients._new_secret, []
+
+    def first_one_pauses() -> str:  # the first rotation has read the client and waits here
+        calls.append(1)
+        if len(calls) == 1:
+            read.set()
+            assert go_on.wait(30)
+        return new_secret()
+
+    monkeypatch.setattr(clients, "_new_secret", first_one_pauses)
+    tokens: dict[str, str] = {}
+
+    def rotate(name: str) -> None:
+        with sessions() as session:
+            _, tokens[name] = rotate_client(session, record.public_id, grace=timedelta(minutes=30),
+                                            now=T0 + timedelta(minutes=1))
+            session.commit()
+
+    first = threading.Thread(target=rotate, args=("first",))
+    first.start()
+    assert read.wait(30)
+    second = threading.Thread(target=rotate, args=("second",))
+    second.start()
+    second.join(1)  # as long as it takes, or until it waits for the first
+    go_on.set()
+    first.join(30)
+    second.join(30)
+    assert set(tokens) == {"first", "second"}
+    at = T0 + timedelta(minutes=5)
+    with sessions() as session:
+        assert authenticate(session, tokens["second"], now=at).client_id == record.public_id
+        assert authenticate(session, tokens["first"], now=at).client_id == record.public_id
+        with pytest.raises(InvalidCredentials):
+            authenticate(session, original, now=at)
 
 
 def test_list_clients(session: Session, live: Catalog) -> None:
