@@ -421,15 +421,19 @@ def _issue(
 
 def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None:
     row = _ca_row(session)
-    revoked = session.scalars(select(Seal).where(Seal.status == SealStatus.REVOKED).order_by(Seal.id))
+    # First the CA row's lock, with an atomic increment (two officers at once get two numbers), then
+    # the revoked seals: read after the lock, they include those of an officer who signed before,
+    # so the CRL with the higher number lists every seal revoked until then.
+    crl_number = session.execute(
+        update(SealCa).where(SealCa.id == row.id).values(crl_number=SealCa.crl_number + 1)
+        .returning(SealCa.crl_number)).scalar_one()
+    revoked = session.scalars(select(Seal).where(Seal.status == SealStatus.REVOKED).order_by(Seal.id)
+                              .execution_options(populate_existing=True))  # as committed, not as loaded before
     entries = [
         ca.RevokedEntry(int(seal.serial_hex, 16), seal.revoked_at, ca.RevocationReason(seal.revocation_reason))
         for seal in revoked
         if seal.revoked_at is not None and seal.revocation_reason is not None
     ]
-    crl_number = session.execute(  # an atomic increment: two officers at once get two numbers
-        update(SealCa).where(SealCa.id == row.id).values(crl_number=SealCa.crl_number + 1)
-        .returning(SealCa.crl_number)).scalar_one()
     crl = ca.build_crl(
         load_ca(session, settings),
         entries,
