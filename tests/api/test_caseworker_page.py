@@ -205,8 +205,9 @@ def test_a_shaded_income_declaration_is_flagged_after_post_check(
     expect(page.locator("#flagged")).to_contain_text("承诺核查不实")
     assert page.locator("#decision-outcome").inner_text() == "需人工审核"
     assert page.locator('#commitments tr[data-commitment="INCOME"] .cw-check').inner_text() == "核查不实"
+    # the recent list is fetched again after the application is shown: wait for it, not only for the row
     expect(page.locator("#recent tbody tr")).to_have_count(1)
-    assert "承诺不实" in page.locator("#recent tbody tr").inner_text()
+    expect(page.locator("#recent tbody tr")).to_contain_text("承诺不实")
     page.screenshot(path=str(SCREENSHOTS / "caseworker-flagged.png"), full_page=True)
     page.close()
 
