@@ -1,9 +1,12 @@
-"""How the app configures citizen sign-in: the identity providers it trusts, by issuer.
+"""How the app configures sign-in: the identity providers it trusts, by issuer, and the sites
+from which a staff sign-in may be handed over.
 
 Production: MIANZHENG_IDP_ISSUER and MIANZHENG_IDP_PUBLIC_KEY_FILE (PEM or JWKS), set
-together. Development: with MIANZHENG_DEV_IDP on, the development identity provider of the demo
-part (`api.extensions`; its key under var/dev-idp/, generated on first use) is trusted as well,
-under its own issuer.
+together; MIANZHENG_IDP_ORIGIN names the web origins of the provider's pages that post staff
+assertions to `/caseworker/session` (by default the issuer's own origin, when the issuer is a
+web address). Development: with MIANZHENG_DEV_IDP on, the development identity provider of the
+demo part (`api.extensions`; its key under var/dev-idp/, generated on first use) is trusted as
+well, under its own issuer; it signs staff in on the service's own site.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from joserfc.jwk import KeySet
 
@@ -36,6 +40,9 @@ class IdentityConfig:
     """Verification keys by issuer (`iss`)."""
     dev_idp: DevelopmentProvider | None
     """The development identity provider (demo mode only): its sign-in pages are served."""
+    handover_origins: frozenset[str] = frozenset()
+    """The web origins (`scheme://host[:port]`, as a browser's `Origin` header names them) of the
+    provider's pages that hand staff sign-ins over; the service's own origin is always one."""
 
 
 def identity_config(settings: Settings) -> IdentityConfig:
@@ -49,8 +56,38 @@ def identity_config(settings: Settings) -> IdentityConfig:
         except OSError as error:
             raise InvalidKeyMaterial(f"cannot read the identity provider key file: {error.strerror}") from None
         trusted[settings.idp_issuer] = load_public_keys(material)
+    handover_origins = frozenset(_configured_origin(origin) for origin in settings.idp_origins)
+    if not handover_origins and settings.idp_issuer and (issuer_origin := web_origin(settings.idp_issuer)):
+        handover_origins = frozenset({issuer_origin})
     demo = demo_extension(settings)
     dev_idp: DevelopmentProvider | None = demo.development_provider(settings) if demo is not None else None
     if dev_idp is not None:
         trusted[dev_idp.issuer] = dev_idp.public_keys
-    return IdentityConfig(trusted=MappingProxyType(trusted), dev_idp=dev_idp)
+    return IdentityConfig(trusted=MappingProxyType(trusted), dev_idp=dev_idp, handover_origins=handover_origins)
+
+
+def web_origin(url: str) -> str | None:
+    """The web origin of an http(s) URL as browsers serialise it (lower case, no default port);
+    None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username is not None:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
+
+
+def _configured_origin(value: str) -> str:
+    """An origin of MIANZHENG_IDP_ORIGIN, normalised; `InvalidKeyMaterial` for anything but an origin."""
+    origin = web_origin(value)
+    parts = urlsplit(value.strip()) if origin is not None else None
+    if parts is None or origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InvalidKeyMaterial(f"MIANZHENG_IDP_ORIGIN: {value!r} is not a web origin such as https://sso.example.gov.cn")
+    return origin
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}

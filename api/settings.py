@@ -32,6 +32,9 @@ class Settings:
     idp_issuer: str | None = None
     idp_public_key_file: Path | None = None
     """The city identity provider's `iss` and its public key (PEM or JWKS) for citizen sign-in."""
+    idp_origins: tuple[str, ...] = ()
+    """The web origins of the provider's pages that hand staff sign-ins over (MIANZHENG_IDP_ORIGIN,
+    comma-separated), as given; `api.identity_config` checks and normalises them."""
     exchange_department: str = "SJ"
     """The catalog department that operates the exchange: its seal signs receipts."""
     former_public_urls: tuple[str, ...] = ()
@@ -72,6 +75,8 @@ class Settings:
             idp_issuer=env.get("MIANZHENG_IDP_ISSUER") or None,
             idp_public_key_file=Path(env["MIANZHENG_IDP_PUBLIC_KEY_FILE"]).resolve()
             if env.get("MIANZHENG_IDP_PUBLIC_KEY_FILE") else None,
+            idp_origins=tuple(origin.strip() for origin in env.get("MIANZHENG_IDP_ORIGIN", "").split(",")
+                              if origin.strip()),
             exchange_department=env.get("MIANZHENG_EXCHANGE_DEPARTMENT", "SJ"),
             former_public_urls=recorded_former_public_urls(var_dir),
         )

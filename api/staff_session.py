@@ -3,7 +3,9 @@
 The session is the identity provider's staff assertion (`exchange.staff`) kept in the
 `STAFF_COOKIE` (HttpOnly, SameSite=Strict, Secure behind https), set when the provider hands
 the assertion over (`POST /caseworker/session`, or the development provider's staff sign-in)
-and deleted on sign-out. It lives as long as the assertion (at most an hour), unless signed out:
+and deleted on sign-out. A hand-over is taken only from the provider's site or the service's
+own (`handover_from_trusted_site`): another site cannot sign a staff member's browser in as
+someone else (login CSRF). It lives as long as the assertion (at most an hour), unless signed out:
 signing out also records the assertion as ended (`api.ended_sessions`), so a copy of the cookie
 acts for nobody afterwards, and the same assertion cannot be handed over again.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 from flask import Flask, Response, g, request
 
 from api.form_tokens import FIELD, form_token, form_token_valid
+from api.identity_config import web_origin
 from api.live_catalog import live_catalog
 from api.ended_sessions import end_session, session_ended
 from api.runtime import db, plain_db, runtime
@@ -48,6 +51,18 @@ def verify_staff(token: str) -> StaffIdentity:
     if session_ended(plain_db(), token):
         raise InvalidAssertion("signed-out", "the session of this assertion was ended by signing out")
     return staff
+
+
+def handover_from_trusted_site() -> bool:
+    """Whether a hand-over comes from a page of the identity provider or of the service itself.
+
+    Browsers name the page's origin in `Origin` on every form POST; a request without it and
+    without `Sec-Fetch-Site` comes from no browser's page, so no other site can have sent it."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return request.headers.get("Sec-Fetch-Site") in (None, "same-origin", "none")
+    own = {web_origin(request.host_url), web_origin(runtime().settings.public_url)}
+    return origin.lower() in own or origin.lower() in runtime().identity.handover_origins
 
 
 def current_staff() -> StaffIdentity | None:

@@ -6,13 +6,14 @@ The page carries the catalog's labels, the signed-in staff member and the sessio
 token, and no personal data. Its script (static/caseworker.js) calls the JSON API
 (`api.routes.applications_api`) with the staff session, acting for the staff member's
 department like that department's system. The identity provider hands a staff assertion over
-at `POST /caseworker/session`; `POST /caseworker/sign-out` ends the session. In demo mode the
+at `POST /caseworker/session`, from its own site only; `POST /caseworker/sign-out` ends the session. In demo mode the
 demo part offers the page demo households to file for (`api.extensions.CASEWORKER_DEMO`, served
 by `demo.caseworker`); otherwise applications come from the department's own system.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
@@ -22,8 +23,8 @@ from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog
 from api.runtime import runtime
 from api.staff_session import (
-    STAFF_COOKIE, current_staff, end_staff_session, staff_csrf_token, start_staff_session,
-    verify_staff,
+    STAFF_COOKIE, current_staff, end_staff_session, handover_from_trusted_site, staff_csrf_token,
+    start_staff_session, verify_staff,
 )
 from catalog.model import Catalog, Mode
 from exchange.applications.decision import Decision
@@ -32,6 +33,7 @@ from exchange.identity import InvalidAssertion
 from exchange.staff import ROLES
 
 bp = Blueprint("caseworker_pages", __name__, url_prefix="/caseworker")
+log = logging.getLogger(__name__)
 
 RELATION_VOCABULARY = ("HOUSEHOLD_REGISTRATION", "relation_to_head")
 """The catalog data item whose values name a person's relation to the head of household."""
@@ -55,14 +57,24 @@ def workbench() -> Response:
 
 @bp.route("/session", methods=["POST"])
 def start_session() -> Response:
-    """The identity provider hands a staff assertion over (form field `assertion`); a valid one
-    starts the staff session and opens the workbench."""
+    """The identity provider hands a staff assertion over (form field `assertion`) from its own
+    site; a valid one starts the staff session, and a page of ours opens the workbench.
+
+    That page, not a redirect: the hand-over arrives from another site, and a browser withholds
+    the SameSite=Strict session cookie from every request of a navigation another site began,
+    redirects included, so a redirect would open the workbench signed out."""
+    if not handover_from_trusted_site():
+        log.warning("staff sign-in hand-over refused: posted from %r, not the identity provider's site",
+                    request.headers.get("Origin") or request.headers.get("Sec-Fetch-Site"))
+        return _signed_out("登录请求不是来自本市统一身份认证平台，未予受理。请从统一身份认证平台重新登录。", 403)
     assertion = request.form.get("assertion", "")
     try:
         verify_staff(assertion)
     except InvalidAssertion:
         return _signed_out("登录凭证无效或已过期，请重新登录。", 400)
-    return start_staff_session(redirect(url_for("caseworker_pages.workbench"), 303), assertion)
+    workbench = url_for("caseworker_pages.workbench")
+    return start_staff_session(_no_store(make_response(render_template(
+        "caseworker_signed_in.html", workbench=workbench))), assertion)
 
 
 @bp.route("/sign-out", methods=["POST"])

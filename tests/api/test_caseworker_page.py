@@ -289,6 +289,47 @@ def test_demo_controls_only_with_the_development_identity_provider(
     app.extensions["mianzheng"].engine.dispose()
 
 
+def test_the_city_providers_hand_over_opens_the_workbench_and_another_sites_signs_nobody_in(
+        browser: Browser, settings: Settings, tmp_path: Path) -> None:
+    """The provider's page posts the assertion from its own site, and the workbench opens signed
+    in at once; the same post from another site (login CSRF) is refused and sets no session."""
+    from api.app import create_app
+    from tests.support.live_server import serving
+
+    city_idp = DevIdentityProvider(signing_key=ECKey.generate_key("P-256", auto_kid=True), issuer="urn:city:idp")
+    key_file = tmp_path / "city-idp.pem"
+    key_file.write_bytes(city_idp.signing_key.as_pem(private=False))
+    production = dataclasses.replace(settings, dev_idp=False, idp_issuer=city_idp.issuer, idp_public_key_file=key_file,
+                                     idp_origins=("http://sso.city.example",))
+    [caseworker, stranger] = [next(member for member in demo_staff(bundled_catalog()) if member.department == code)
+                              for code in ("ZJ", "MZ")]
+    app = create_app(production)
+    with serving(app) as base:
+        def posting_page(site: str, assertion: str) -> Page:
+            """A page of `site` that posts `assertion` to the hand-over as soon as it loads."""
+            page = browser.new_page()
+            form = (f'<form method="post" action="{base}/caseworker/session">'
+                    f'<input type="hidden" name="assertion" value="{assertion}"></form>'
+                    '<script>document.forms[0].submit()</script>')
+            page.route(f"{site}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=form))
+            page.goto(f"{site}/sign-in")
+            return page
+
+        provider = posting_page("http://sso.city.example", issue_dev_staff_assertion(city_idp, caseworker))
+        expect(provider.locator("#workbench")).to_be_visible()
+        assert provider.url == f"{base}/caseworker"
+        assert f"{caseworker.name}（工号 {caseworker.staff_number}）" in provider.locator("main").inner_text()
+        provider.close()
+
+        attacker = posting_page("http://attacker.example", issue_dev_staff_assertion(city_idp, stranger))
+        expect(attacker.locator("#sign-in-error")).to_contain_text("不是来自本市统一身份认证平台")
+        assert attacker.context.cookies() == []
+        attacker.goto(f"{base}/caseworker")
+        assert attacker.locator("#workbench").count() == 0 and attacker.locator("#sign-in").is_visible()
+        attacker.close()
+    app.extensions["mianzheng"].engine.dispose()
+
+
 def test_the_first_click_after_editing_the_income_files_the_application(
         browser: Browser, live_server: str, settings: Settings) -> None:
     """The field's change event relists the households on the same click; the click still files."""

@@ -1,11 +1,14 @@
 """Staff sign in as themselves (over real HTTP): the session cookie, acting only for one's own
 department, the CSRF token on every change, sign-out, and the identity provider's hand-over
-(`POST /caseworker/session`) with staff and citizen assertions never taken for each other."""
+(`POST /caseworker/session`), taken only from its site or ours, with staff and citizen assertions
+never taken for each other."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 from joserfc.jwk import ECKey
@@ -135,7 +138,8 @@ def test_the_identity_providers_hand_over_and_assertions_kept_apart(
 
     assertion = issue_dev_staff_assertion(provider, staff)
     handed = client.post("/caseworker/session", data={"assertion": assertion})
-    assert handed.status_code == 303 and client.get("/api/v1/applications").status_code == 200
+    assert handed.status_code == 200 and 'http-equiv="refresh" content="0; url=/caseworker"' in handed.text
+    assert "登录成功" in handed.text and client.get("/api/v1/applications").status_code == 200
     as_citizen = httpx.get(f"{live_server}/api/v1/me/access-log", headers={"Authorization": f"Bearer {assertion}"})
     assert as_citizen.status_code == 401
     expired = issue_dev_staff_assertion(provider, staff, now=datetime(2020, 1, 1, tzinfo=timezone.utc))
@@ -156,3 +160,56 @@ def test_a_client_token_still_acts_as_its_system_beside_a_staff_session(
     assert listed.status_code == 200
     refused = client.get("/api/v1/applications", headers={"Authorization": "Bearer mzc_0123456789abcdef_" + "x" * 43})
     assert refused.status_code == 401  # a bad token is not rescued by the session
+
+
+def test_a_hand_over_posted_by_another_site_signs_nobody_in(live_server: str, settings: Settings) -> None:
+    """Login CSRF: a page of another site posting someone's valid assertion would sign the
+    visitor's browser in as that someone; only the provider's site and ours may hand over."""
+    assertion = issue_dev_staff_assertion(DevIdentityProvider.open(settings.dev_idp_dir), staff_of(settings, "ZJ"))
+    for refused in ({"Origin": "http://attacker.example"}, {"Origin": "null"},
+                    {"Origin": live_server.replace("127.0.0.1", "localhost")},
+                    {"Sec-Fetch-Site": "cross-site"}):
+        client = httpx.Client(base_url=live_server, timeout=30)
+        answer = client.post("/caseworker/session", data={"assertion": assertion}, headers=refused)
+        assert answer.status_code == 403, refused
+        assert "不是来自本市统一身份认证平台" in answer.text and "Set-Cookie" not in answer.headers
+        assert client.get("/api/v1/applications").status_code == 401
+    for taken in ({"Origin": live_server}, {"Origin": live_server, "Sec-Fetch-Site": "same-origin"}, {}):
+        client = httpx.Client(base_url=live_server, timeout=30)
+        answer = client.post("/caseworker/session", data={"assertion": assertion}, headers=taken)
+        assert answer.status_code == 200 and answer.headers["Set-Cookie"].startswith("mz_staff="), taken
+        assert client.get("/api/v1/applications").status_code == 200
+
+
+def test_the_providers_site_is_its_issuers_unless_configured(settings: Settings, tmp_path: Path) -> None:
+    """MIANZHENG_IDP_ORIGIN names the provider's sites; without it, an issuer that is a web
+    address is the provider's site; a value that is no origin is refused until it is fixed."""
+    from api.app import create_app
+    from tests.support.live_server import serving
+
+    city_idp = DevIdentityProvider(signing_key=ECKey.generate_key("P-256", auto_kid=True),
+                                   issuer="https://SSO.city.example:443/realms/gov")
+    key_file = tmp_path / "city-idp.pem"
+    key_file.write_bytes(city_idp.signing_key.as_pem(private=False))
+    assertion = issue_dev_staff_assertion(city_idp, staff_of(settings, "ZJ"))
+    configured = Settings.from_environment({
+        "MIANZHENG_VAR_DIR": str(settings.var_dir), "MIANZHENG_DATABASE_URL": settings.database_url,
+        "MIANZHENG_IDP_ORIGIN": " https://login.city.example , http://10.0.0.7:8080/"})
+    cases = [
+        ((), {"https://sso.city.example": 200, "https://login.city.example": 403}),
+        (configured.idp_origins, {"https://login.city.example": 200, "http://10.0.0.7:8080": 200,
+                                  "https://sso.city.example": 403, "http://10.0.0.7": 403}),
+        (("https://login.city.example/sign-in",), {"https://login.city.example": 503}),
+    ]
+    for origins, answers in cases:
+        production = dataclasses.replace(settings, dev_idp=False, idp_issuer=city_idp.issuer,
+                                         idp_public_key_file=key_file, idp_origins=origins)
+        app = create_app(production)
+        with serving(app) as base:
+            for origin, status in answers.items():
+                answer = httpx.post(f"{base}/caseworker/session", data={"assertion": assertion},
+                                    headers={"Origin": origin})
+                assert answer.status_code == status, (origins, origin, answer.text[:300])
+                if status == 503:
+                    assert "MIANZHENG_IDP_ORIGIN" in answer.text
+        app.extensions["mianzheng"].engine.dispose()
