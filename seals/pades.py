@@ -104,7 +104,7 @@ class CmsSealSigner(signers.Signer):
         material = _chain_material(tuple(c.public_bytes(Encoding.DER) for c in seal.certificate_chain))
         super().__init__(
             signing_cert=material.certificates[0],
-            cert_registry=SimpleCertificateStore.from_certs(material.certificates),
+            cert_registry=SimpleCertificateStore.from_certs(material.certificates[1:]),  # pyHanko adds the signer's
             signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
         )
         self.signed_attr_prov_spec = _PadesSignedAttributes(material.signing_certificate_attribute)

@@ -148,7 +148,7 @@ def _stock_signer(signer: FileKeySigner) -> signers.SimpleSigner:
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         ),
-        cert_registry=SimpleCertificateStore.from_certs(chain),
+        cert_registry=SimpleCertificateStore.from_certs(chain[1:]),  # the other certificates, as pyHanko means it
     )
 
 
@@ -179,6 +179,13 @@ def test_cms_is_the_one_pyhanko_writes_itself(pki: Pki, unsigned_pdf: bytes, sig
         c.dump() for c in _signed_data(stock)["certificates"]
     )
     assert verify_pdf(stock, pki.trust()).status is Status.VALID
+
+
+def test_the_cms_carries_the_seal_certificate_and_the_root_once_each(pki: Pki, signed_pdf: bytes) -> None:
+    """A verifier building the chain from the signature finds each certificate once."""
+    carried = sorted(c.chosen.dump() for c in _signed_data(signed_pdf)["certificates"])
+    chain = sorted(c.public_bytes(Encoding.DER) for c in pki.signer().certificate_chain)
+    assert carried == chain and len(chain) == 2
 
 
 def test_each_seal_is_named_in_its_own_signatures(fresh_pki: Pki, unsigned_pdf: bytes) -> None:
