@@ -25,8 +25,12 @@ from exchange.applications import post_check, resolution, service
 from exchange.applications.post_check import verify_commitments
 from exchange.applications.resolution import resolve_application
 from exchange.applications.verifiability import verifiable
-from exchange.applications.service import add_commitments, resume_due, submit_application
-from exchange.clients import AuthenticatedClient, revoke_client
+from exchange.applications.investigation import complete_task, department_tasks
+from exchange.applications.service import (
+    ApplicationRequest, PartyInput, add_commitments, resume_due, submit_application,
+)
+from demo.data import demo_households
+from exchange.clients import AuthenticatedClient, ClientScope, register_client, revoke_client
 from exchange.consent import Consent
 from exchange.errors import InvalidInput
 from exchange.unit_of_work import locked_row
@@ -236,6 +240,69 @@ def test_counter_consents_end_when_the_last_commitment_is_confirmed_as_the_appli
         running = session.scalar(select(func.count()).select_from(Consent).where(
             Consent.application_id == filed.application_id, Consent.expires_at > now))
     assert running == 0
+
+
+def test_an_investigation_result_recorded_while_another_process_decides_the_application_is_in_its_decision(
+    ctx: HandlingContext, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """低保 is decided for review while the community investigates. The community records its
+    finding while another process (事后核查 of the income commitment, say) decides the
+    application again: recording asks for a decision, which that process's lease refuses, so its
+    decision takes the finding instead of leaving the application waiting for it for good."""
+    civil_affairs, community = (_system(ctx, department) for department in ("MZ", "SQ"))
+    [household] = demo_households(settings.sources_dir, ctx.catalog, "minimum_living", 1)
+    size, monthly = len(household.members), household.monthly_income_per_person
+    income = {"family_size": size, "annual_household_income": format(monthly * 12 * size, "f"),
+              "per_capita_monthly_income": format(monthly, "f"),
+              "income_period_start": "2025-11-01", "income_period_end": "2026-10-31"}
+
+    def decided_for_review(request_id: str) -> tuple[str, str]:
+        """A 低保 application decided while the community investigates, and the community's task."""
+        [applicant, *members] = [PartyInput(name=m.name, id_number=m.id_number, relation=m.relation)
+                                 for m in household.members]
+        filed = submit_application(ctx, civil_affairs, "MINIMUM_LIVING_APPLICATION", ApplicationRequest(
+            request_id=request_id, caseworker_id="ck-007", case_number=f"DB-{request_id}", applicant=applicant,
+            members=members, counter_consent=True, commitments=[{"proof": "INCOME", "values": income}],
+            signature={"channel": "counter"}), new_lease(ctx))
+        resolve_application(ctx, filed.application_id, filed.filing)
+        document = application_document(ctx, filed.application_id)
+        assert document["decision"] == "needs_review" and any("待核查结果" in n for n in document["decision_detail"]["notes"])
+        [task] = [t for t in department_tasks(ctx, "SQ") if t["application_id"] == filed.application_id]
+        return filed.application_id, task["id"]
+
+    original = resolution.load
+    reads: list[int] = []
+    monkeypatch.setattr(resolution, "load", lambda *args, **kwargs: (reads.append(1), original(*args, **kwargs))[1])
+    counted, _ = decided_for_review("dibao-count")
+    reads.clear()
+    assert resolve_application(ctx, counted) is True  # decided again, as 事后核查 asks: count its reads
+    application_id, task_id = decided_for_review("dibao")
+    reads_left = [len(reads)]
+
+    def finding_recorded_after_the_last_read(*args: Any, **kwargs: Any) -> Any:
+        loaded = original(*args, **kwargs)
+        reads_left[0] -= 1
+        if reads_left[0] == 0:  # the community's finding arrives now; its own request for a decision is refused
+            complete_task(ctx, community, task_id, {"employment_status": "unemployed", "investigation_note": "入户核实"})
+        return loaded
+
+    monkeypatch.setattr(resolution, "load", finding_recorded_after_the_last_read)
+    assert resolve_application(ctx, application_id) is True
+    monkeypatch.setattr(resolution, "load", original)
+    assert reads and reads_left[0] <= 0
+    document = application_document(ctx, application_id)
+    assert {item["proof"]: item["state"] for item in document["items"]}["COMMUNITY_INCOME"] == "investigated"
+    assert document["status"] == "decided"
+    assert not any("待核查结果" in note for note in document["decision_detail"]["notes"]), document["decision_detail"]
+
+
+def _system(ctx: HandlingContext, department: str) -> AuthenticatedClient:
+    """A department system's client with the scope to file applications and record findings."""
+    with ctx.pull.sessions() as session:
+        record, _token = register_client(session, ctx.catalog, department, f"{department} 业务系统",
+                                         [ClientScope.APPLICATIONS_WRITE])
+        session.commit()
+        return AuthenticatedClient(record.public_id, department, record.name, frozenset(record.scope_list))
 
 
 def _last_read_hooked(ctx: HandlingContext, settings: Settings, client: AuthenticatedClient,
