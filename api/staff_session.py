@@ -56,11 +56,14 @@ def verify_staff(token: str) -> StaffIdentity:
 def handover_from_trusted_site() -> bool:
     """Whether a hand-over comes from a page of the identity provider or of the service itself.
 
-    Browsers name the page's origin in `Origin` on every form POST; a request without it and
-    without `Sec-Fetch-Site` comes from no browser's page, so no other site can have sent it."""
+    Browsers name the posting page's origin in `Origin`, or send `null` where the page's
+    referrer policy hides it (`no-referrer`, or `same-origin` across origins), and say in
+    `Sec-Fetch-Site` whether the page is of the same origin; neither header can be set by a
+    page. A request with neither comes from no browser's page, so no other site can have sent it."""
     origin = request.headers.get("Origin")
-    if origin is None:
-        return request.headers.get("Sec-Fetch-Site") in (None, "same-origin", "none")
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if origin is None or origin == "null":
+        return fetch_site == "same-origin" or (origin is None and fetch_site is None)
     own = {web_origin(request.host_url), web_origin(runtime().settings.public_url)}
     return origin.lower() in own or origin.lower() in runtime().identity.handover_origins
 

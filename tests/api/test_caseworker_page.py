@@ -292,7 +292,8 @@ def test_demo_controls_only_with_the_development_identity_provider(
 def test_the_city_providers_hand_over_opens_the_workbench_and_another_sites_signs_nobody_in(
         browser: Browser, settings: Settings, tmp_path: Path) -> None:
     """The provider's page posts the assertion from its own site, and the workbench opens signed
-    in at once; the same post from another site (login CSRF) is refused and sets no session."""
+    in at once; the same post from another site (login CSRF), or from a page that hides its
+    origin, is refused and sets no session."""
     from api.app import create_app
     from tests.support.live_server import serving
 
@@ -305,17 +306,24 @@ def test_the_city_providers_hand_over_opens_the_workbench_and_another_sites_sign
                               for code in ("ZJ", "MZ")]
     app = create_app(production)
     with serving(app) as base:
-        def posting_page(site: str, assertion: str) -> Page:
-            """A page of `site` that posts `assertion` to the hand-over as soon as it loads."""
+        def posting_page(site: str, assertion: str, head: str = "", policy: str | None = None) -> Page:
+            """A page of `site` (under the referrer `policy`) that posts `assertion` to the hand-over as soon as it loads."""
             page = browser.new_page()
-            form = (f'<form method="post" action="{base}/caseworker/session">'
+            form = (f'{head}<form method="post" action="{base}/caseworker/session">'
                     f'<input type="hidden" name="assertion" value="{assertion}"></form>'
                     '<script>document.forms[0].submit()</script>')
-            page.route(f"{site}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=form))
+            headers = {"Referrer-Policy": policy} if policy else {}
+            page.route(f"{site}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=form,
+                                                                 headers=headers))
             page.goto(f"{site}/sign-in")
             return page
 
-        provider = posting_page("http://sso.city.example", issue_dev_staff_assertion(city_idp, caseworker))
+        hidden = posting_page("http://sso.city.example", issue_dev_staff_assertion(city_idp, caseworker),
+                              policy="no-referrer")  # the browser sends `Origin: null`: no site can be told apart
+        expect(hidden.locator("#sign-in-error")).to_contain_text("不是来自本市统一身份认证平台")
+        hidden.close()
+        provider = posting_page("http://sso.city.example", issue_dev_staff_assertion(city_idp, caseworker),
+                                head='<meta name="referrer" content="origin">', policy="no-referrer")  # as documented
         expect(provider.locator("#workbench")).to_be_visible()
         assert provider.url == f"{base}/caseworker"
         assert f"{caseworker.name}（工号 {caseworker.staff_number}）" in provider.locator("main").inner_text()

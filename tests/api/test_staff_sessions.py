@@ -167,6 +167,7 @@ def test_a_hand_over_posted_by_another_site_signs_nobody_in(live_server: str, se
     visitor's browser in as that someone; only the provider's site and ours may hand over."""
     assertion = issue_dev_staff_assertion(DevIdentityProvider.open(settings.dev_idp_dir), staff_of(settings, "ZJ"))
     for refused in ({"Origin": "http://attacker.example"}, {"Origin": "null"},
+                    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
                     {"Origin": live_server.replace("127.0.0.1", "localhost")},
                     {"Sec-Fetch-Site": "cross-site"}):
         client = httpx.Client(base_url=live_server, timeout=30)
@@ -174,7 +175,8 @@ def test_a_hand_over_posted_by_another_site_signs_nobody_in(live_server: str, se
         assert answer.status_code == 403, refused
         assert "不是来自本市统一身份认证平台" in answer.text and "Set-Cookie" not in answer.headers
         assert client.get("/api/v1/applications").status_code == 401
-    for taken in ({"Origin": live_server}, {"Origin": live_server, "Sec-Fetch-Site": "same-origin"}, {}):
+    for taken in ({"Origin": live_server}, {"Origin": live_server, "Sec-Fetch-Site": "same-origin"},
+                  {"Origin": "null", "Sec-Fetch-Site": "same-origin"}, {}):  # null: our pages send no referrer
         client = httpx.Client(base_url=live_server, timeout=30)
         answer = client.post("/caseworker/session", data={"assertion": assertion}, headers=taken)
         assert answer.status_code == 200 and answer.headers["Set-Cookie"].startswith("mz_staff="), taken
