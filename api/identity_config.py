@@ -84,10 +84,11 @@ def web_origin(url: str) -> str | None:
 def _configured_origin(value: str) -> str:
     """An origin of MIANZHENG_IDP_ORIGIN, normalised; `InvalidKeyMaterial` for anything but an origin."""
     origin = web_origin(value)
-    parts = urlsplit(value.strip()) if origin is not None else None
-    if parts is None or origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise InvalidKeyMaterial(f"MIANZHENG_IDP_ORIGIN: {value!r} is not a web origin such as https://sso.example.gov.cn")
-    return origin
+    if origin is not None:
+        parts = urlsplit(value.strip())
+        if parts.path in ("", "/") and not (parts.query or parts.fragment):
+            return origin
+    raise InvalidKeyMaterial(f"MIANZHENG_IDP_ORIGIN: {value!r} is not a web origin such as https://sso.example.gov.cn")
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -5,8 +5,8 @@ The session is the identity provider's staff assertion (`exchange.staff`) kept i
 the assertion over (`POST /caseworker/session`, or the development provider's staff sign-in)
 and deleted on sign-out. A hand-over is taken only from the provider's site or the service's
 own (`handover_from_trusted_site`): another site cannot sign a staff member's browser in as
-someone else (login CSRF). It lives as long as the assertion (at most an hour), unless signed out:
-signing out also records the assertion as ended (`api.ended_sessions`), so a copy of the cookie
+someone else (login CSRF). It lives as long as the assertion (at most an hour), unless signed
+out: signing out also records the assertion as ended (`api.ended_sessions`), so a copy of the cookie
 acts for nobody afterwards, and the same assertion cannot be handed over again.
 
 A request that carries no `Authorization` header but a valid staff session acts as the staff

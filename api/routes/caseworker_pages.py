@@ -6,9 +6,10 @@ The page carries the catalog's labels, the signed-in staff member and the sessio
 token, and no personal data. Its script (static/caseworker.js) calls the JSON API
 (`api.routes.applications_api`) with the staff session, acting for the staff member's
 department like that department's system. The identity provider hands a staff assertion over
-at `POST /caseworker/session`, from its own site only; `POST /caseworker/sign-out` ends the session. In demo mode the
-demo part offers the page demo households to file for (`api.extensions.CASEWORKER_DEMO`, served
-by `demo.caseworker`); otherwise applications come from the department's own system.
+at `POST /caseworker/session`, from its own site only; `POST /caseworker/sign-out` ends the
+session. In demo mode the demo part offers the page demo households to file for
+(`api.extensions.CASEWORKER_DEMO`, served by `demo.caseworker`); otherwise applications come
+from the department's own system.
 """
 
 from __future__ import annotations
