@@ -272,7 +272,12 @@ def test_an_investigation_result_recorded_while_another_process_decides_the_appl
 
     original = resolution.load
     reads: list[int] = []
-    monkeypatch.setattr(resolution, "load", lambda *args, **kwargs: (reads.append(1), original(*args, **kwargs))[1])
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(resolution, "load", counting)
     counted, _ = decided_for_review("dibao-count")
     reads.clear()
     assert resolve_application(ctx, counted) is True  # decided again, as 事后核查 asks: count its reads
