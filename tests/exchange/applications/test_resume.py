@@ -6,6 +6,7 @@ lease (from the filing on, for the request that files it), no other resolves the
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -270,31 +271,15 @@ def test_an_investigation_result_recorded_while_another_process_decides_the_appl
         [task] = [t for t in department_tasks(ctx, "SQ") if t["application_id"] == filed.application_id]
         return filed.application_id, task["id"]
 
-    original = resolution.load
-    reads: list[int] = []
+    def decided_again(application_id: str) -> None:  # as 事后核查 asks, say
+        assert resolve_application(ctx, application_id) is True
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        reads.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(resolution, "load", counting)
     counted, _ = decided_for_review("dibao-count")
-    reads.clear()
-    assert resolve_application(ctx, counted) is True  # decided again, as 事后核查 asks: count its reads
     application_id, task_id = decided_for_review("dibao")
-    reads_left = [len(reads)]
-
-    def finding_recorded_after_the_last_read(*args: Any, **kwargs: Any) -> Any:
-        loaded = original(*args, **kwargs)
-        reads_left[0] -= 1
-        if reads_left[0] == 0:  # the community's finding arrives now; its own request for a decision is refused
-            complete_task(ctx, community, task_id, {"employment_status": "unemployed", "investigation_note": "入户核实"})
-        return loaded
-
-    monkeypatch.setattr(resolution, "load", finding_recorded_after_the_last_read)
-    assert resolve_application(ctx, application_id) is True
-    monkeypatch.setattr(resolution, "load", original)
-    assert reads and reads_left[0] <= 0
+    _after_the_last_read(  # the community's finding arrives then; its own request for a decision is refused
+        monkeypatch, dry_run=lambda: decided_again(counted), run=lambda: decided_again(application_id),
+        meanwhile=lambda: complete_task(ctx, community, task_id,
+                                        {"employment_status": "unemployed", "investigation_note": "入户核实"}))
     document = application_document(ctx, application_id)
     assert {item["proof"]: item["state"] for item in document["items"]}["COMMUNITY_INCOME"] == "investigated"
     assert document["status"] == "decided"
@@ -316,6 +301,21 @@ def _last_read_hooked(ctx: HandlingContext, settings: Settings, client: Authenti
     `meanwhile(application_id)` right after the resolver's last read of it, as another process
     would change it then; the application's id. How many reads the resolution makes is counted
     on a first application filed the same way."""
+    dry_run, filed = (submit_application(ctx, client, PUBLIC_RENTAL_HOUSING,
+                                         replace(housing_request(ctx, settings, name), **changes), new_lease(ctx))
+                      for name in (f"{request_id}-count", request_id))
+    _after_the_last_read(monkeypatch,
+                         dry_run=lambda: resolve_application(ctx, dry_run.application_id, dry_run.filing),
+                         run=lambda: resolve_application(ctx, filed.application_id, filed.filing),
+                         meanwhile=lambda: meanwhile(filed.application_id))
+    return filed.application_id
+
+
+def _after_the_last_read(monkeypatch: pytest.MonkeyPatch, *, dry_run: Callable[[], object],
+                         run: Callable[[], object], meanwhile: Callable[[], object]) -> None:
+    """Call `run` (a resolution), and `meanwhile()` right after its last read of the application,
+    as another process would change it then. How many reads `run` makes is counted on `dry_run`,
+    the same resolution of another application in the same state."""
     original = resolution.load
     reads: list[int] = []
 
@@ -324,22 +324,17 @@ def _last_read_hooked(ctx: HandlingContext, settings: Settings, client: Authenti
         return original(*args, **kwargs)
 
     monkeypatch.setattr(resolution, "load", counted)
-    dry_run = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING,
-                                 replace(housing_request(ctx, settings, f"{request_id}-count"), **changes), new_lease(ctx))
-    resolve_application(ctx, dry_run.application_id, dry_run.filing)
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING,
-                               replace(housing_request(ctx, settings, request_id), **changes), new_lease(ctx))
+    dry_run()
     reads_left = [len(reads)]
 
     def changed_after_the_last_read(*args: Any, **kwargs: Any) -> Any:
         loaded = original(*args, **kwargs)
         reads_left[0] -= 1
         if reads_left[0] == 0:
-            meanwhile(filed.application_id)
+            meanwhile()
         return loaded
 
     monkeypatch.setattr(resolution, "load", changed_after_the_last_read)
-    resolve_application(ctx, filed.application_id, filed.filing)
+    run()
     monkeypatch.setattr(resolution, "load", original)
     assert reads and reads_left[0] <= 0  # the change was made (a resolver that sees it reads again)
-    return filed.application_id
