@@ -49,6 +49,7 @@ from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersio
 from exchange.status_lists import (StatusListKind, StatusListSigning, allocate_entry, lock_status_list,
                                    rebuild_status_list, sign_locked_list)
 from exchange.subjects import subject_key
+from exchange.unit_of_work import locked_row
 from seals.registry import active_signer
 from seals.keys import Signer
 from seals.settings import SealSettings
@@ -356,6 +357,15 @@ def current_license(session: Session, library: LicenseLibrary, license_types: Co
                 (version.valid_until is None or version.valid_until > now):
             return record, version
     return None
+
+
+def still_current(session: Session, record: LicenseRecord, version: LicenseVersionRecord) -> bool:
+    """Whether `version`, found by `current_license`, is still its license's current version and
+    the license still valid, read under the license's lock, held to the end of the caller's step.
+    A revocation and an amendment both write the license's row: one committed before is seen
+    here, and one that comes after waits for the step."""
+    locked = locked_row(session, LicenseRecord, record.id)
+    return locked.status == LicenseState.VALID and locked.current_version == version.version
 
 
 def _issuable_type(catalog: Catalog, department: str, code: str) -> LicenseType:

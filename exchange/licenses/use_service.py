@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,13 +29,14 @@ from exchange.access_log import AccessEntry, Outcome
 from exchange.answer_store import complete, release
 from exchange.clients import AuthenticatedClient
 from exchange.keyring import RecordCipher
-from exchange.licenses.records import LicenseUsage
+from exchange.licenses.records import LicenseRecord, LicenseUsage, LicenseVersionRecord
 from exchange.licenses.service import (
     LicenseLibrary,
     checked_holder,
     credential_of,
     current_license,
     holder_key,
+    still_current,
     stored_content,
 )
 from exchange.licenses.usage_copy import Use, make_usage_copy
@@ -130,39 +131,51 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         release(session, client.client_id, request.request_id)
 
     uow = UnitOfWork(context.sessions)
-    with uow.read() as session:
-        found = current_license(session, library, {license_type.code}, kind, number, now)
-    if found is None:
-        raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
-                     f"the holder has no valid {license_type.name_zh} in the license library", alongside=released)
-    record, version = found
+    while True:  # again only when the license was revoked or amended since it was looked up
+        with uow.read() as session:
+            found = current_license(session, library, {license_type.code}, kind, number, now)
+        if found is None:
+            raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
+                         f"the holder has no valid {license_type.name_zh} in the license library",
+                         alongside=released)
+        with uow.step("store-answer") as session:
+            if still_current(session, *found):
+                body = _store_use(context, client, request, matter, license_type, use, *found, document, now, session)
+                return PullResult(body=body, replayed=False)
+
+
+def _store_use(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,
+               license_type: LicenseType, use: LicenseUse, record: LicenseRecord, version: LicenseVersionRecord,
+               document: dict[str, Any], now: datetime, session: Session) -> dict[str, Any]:
+    """Seal the usage copy of `version`, record the use and store the answer, in the caller's
+    step, which holds the license's lock (`still_current`); the answer's body."""
+    library = context.library
     credential, content = credential_of(library, version), stored_content(library, version)
     until = now + timedelta(days=request.days)
     if version.valid_until is not None:
         until = min(until, version.valid_until)
     department = library.catalog.departments[client.department_code]
     issuer = library.catalog.departments[record.issuer_department]
-    with uow.step("store-answer") as session:
-        signer = active_signer(session, library.seal_settings, context.exchange_department)
-        exchange_uscc = library.catalog.departments[context.exchange_department].uscc
-        copy = make_usage_copy(credential, use.items, Use(matter.code, matter.name_zh, department.code,
-                                                          department.legal_name_zh, use.purpose_zh,
-                                                          request.case_number), signer, exchange_uscc,
-                               now=now, valid_until=until)
-        answer = {
-            "request_id": request.request_id, "matter": matter.code, "license_type": license_type.code,
-            "proof": license_type.proof or license_type.code,
-            "source": {"library": True, "department": issuer.code, "name": issuer.legal_name_zh,
-                       "license": version.identifier, "version": version.version},
-            "as_of": version.issued_at.isoformat(), "answered_at": now.isoformat(),
-            "data": {name: content.items.get(name) for name in use.items},
-            "usage_copy": {"identifier": copy.identifier, "valid_until": until.replace(microsecond=0).isoformat()},
-        }
-        body = {"answer": answer, "usage_copy": copy.token, "receipt": sign_receipt(
-            signer, receipt_id=str(uuid.uuid4()), issued_at=now, request_document=document, answer=answer,
-            consumer={"client_id": client.client_id, "department": client.department_code})}
-        session.add(LicenseUsage(id=copy.identifier, version_id=version.id, matter=matter.code,
-                                 department=department.code, client_id=client.client_id,
-                                 case_number=request.case_number, used_at=now, valid_until=until))
-        complete(session, context.answers, client.client_id, request.request_id, body, now)
-    return PullResult(body=body, replayed=False)
+    signer = active_signer(session, library.seal_settings, context.exchange_department)
+    exchange_uscc = library.catalog.departments[context.exchange_department].uscc
+    copy = make_usage_copy(credential, use.items, Use(matter.code, matter.name_zh, department.code,
+                                                      department.legal_name_zh, use.purpose_zh,
+                                                      request.case_number), signer, exchange_uscc,
+                           now=now, valid_until=until)
+    answer = {
+        "request_id": request.request_id, "matter": matter.code, "license_type": license_type.code,
+        "proof": license_type.proof or license_type.code,
+        "source": {"library": True, "department": issuer.code, "name": issuer.legal_name_zh,
+                   "license": version.identifier, "version": version.version},
+        "as_of": version.issued_at.isoformat(), "answered_at": now.isoformat(),
+        "data": {name: content.items.get(name) for name in use.items},
+        "usage_copy": {"identifier": copy.identifier, "valid_until": until.replace(microsecond=0).isoformat()},
+    }
+    body = {"answer": answer, "usage_copy": copy.token, "receipt": sign_receipt(
+        signer, receipt_id=str(uuid.uuid4()), issued_at=now, request_document=document, answer=answer,
+        consumer={"client_id": client.client_id, "department": client.department_code})}
+    session.add(LicenseUsage(id=copy.identifier, version_id=version.id, matter=matter.code,
+                             department=department.code, client_id=client.client_id,
+                             case_number=request.case_number, used_at=now, valid_until=until))
+    complete(session, context.answers, client.client_id, request.request_id, body, now)
+    return body

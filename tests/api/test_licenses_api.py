@@ -219,6 +219,57 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     assert gone.status_code == 404 and gone.json()["type"].endswith("/subject-not-found")
 
 
+@pytest.mark.parametrize("change", ["revocation", "amendment"])
+def test_a_use_takes_the_license_as_it_stands_when_it_is_revoked_or_amended_meanwhile(
+        settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch,
+        change: str) -> None:
+    """The issuing department revokes or amends the license right after the use has looked it up:
+    the use answers from the license as it now stands, and no usage copy of the old version is
+    made (a copy born revoked, stale items handed out as current)."""
+    from api.license_services import library
+    from api.runtime import runtime
+    from exchange.licenses import use_service
+    from exchange.licenses.records import LicenseUsage, LicenseVersionRecord
+    from exchange.licenses.service import amend_license, revoke_license
+    from exchange.unit_of_work import UnitOfWork
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-RACE-1"),
+                        timeout=30).json()
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=signed_in(live_server, resident), json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    looked_up = use_service.current_license
+    changed: list[str] = []
+
+    def then_changed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found = looked_up(*args, **kwargs)
+        if not changed:
+            lib = library()
+            with UnitOfWork(runtime().sessions).step("meanwhile") as session:
+                if change == "revocation":
+                    changed.append(revoke_license(session, lib, "MZ", issued["identifier"], "obtained_by_fraud")
+                                   .identifier)
+                else:
+                    changed.append(amend_license(session, lib, "MZ", issued["identifier"],
+                                                 {"spouse_name": "李明明"}).identifier)
+        return found
+
+    monkeypatch.setattr(use_service, "current_license", then_changed)
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                      json=use_request(resident, "gzf-race-1"), timeout=30)
+    assert changed and used.status_code == 200, used.text
+    answer = used.json()["answer"]
+    if change == "revocation":  # the holder's other 结婚证, from the demo data
+        assert answer["source"]["license"] != issued["identifier"]
+    else:
+        assert answer["source"]["license"] == changed[0] and answer["data"]["spouse_name"] == "李明明"
+    assert verdict(live_server, used.json()["usage_copy"])["status"] == "VALID"
+    with standalone_session(settings.database_url) as session:
+        old = session.query(LicenseVersionRecord).filter_by(identifier=issued["identifier"]).one()
+        assert session.query(LicenseUsage).filter_by(version_id=old.id).count() == 0
+
+
 def test_an_e_license_proof_is_read_from_the_library_first(settings: Settings, live_server: str) -> None:
     """DISABILITY (mode e_license) comes from the holder's 残疾人证 in the library, with the license
     as provenance; once the license is revoked, from the disabled persons' federation's records."""
