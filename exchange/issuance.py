@@ -51,7 +51,7 @@ from exchange.status_lists import (
     sign_locked_list,
 )
 from exchange.subjects import subject_key
-from seals.registry import active_signer
+from seals.registry import active_signer, hold_signing_seal
 
 OWN_REQUEST_BASIS = "本人申请开具电子证明"
 
@@ -148,6 +148,7 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
     qr_payload = encode_qr(content, signer)
     pdf = issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url)
     with uow.step("store") as session:
+        hold_signing_seal(session, signer)
         certificate = IssuedCertificate(
             identifier=content.identifier, proof_code=proof.code, issuer_department=proof.department, serial=serial,
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,

@@ -59,6 +59,11 @@ class SealRevoked(SealError):
     """The seal was revoked and cannot sign."""
 
 
+class SealChanged(SealError):
+    """Another command changed the seal's status while this one ran (two seal officers at once);
+    this one changed nothing."""
+
+
 class KeyUnavailable(SealError):
     """A key file is missing, unreadable, or the passphrase does not open it."""
 

@@ -34,6 +34,7 @@ from seals.errors import (
     SealAlreadyActive,
     NoActiveSeal,
     SealNotFound,
+    SealChanged,
     SealRevoked,
 )
 from seals.settings import SealSettings
@@ -181,6 +182,7 @@ def rotate_seal(session: Session, settings: SealSettings, department_code: str, 
     """
     now = now or ca.utc_now()
     current = active_seal(session, department_code, now=now)
+    _lock_unchanged(session, current)
     current.status = SealStatus.SUPERSEDED
     session.flush()
     return _issue(session, settings, department_code, current.department_name, current.uscc, current.purpose_zh, now)
@@ -208,8 +210,9 @@ def revoke_seal(
     serial_hex: str | None = None,
     now: datetime | None = None,
 ) -> Seal:
-    """Revoke the department's active seal (or the one with `serial_hex`) and re-sign the CRL."""
-    now = now or ca.utc_now()
+    """Revoke the department's active seal (or the one with `serial_hex`) and re-sign the CRL.
+    The revocation time is taken once the seal's row is locked: a certificate being stored with
+    the seal (`hold_active_seal`) is either stored before it or refused."""
     if serial_hex is None:
         seal = active_seal(session, department_code, now=now)
     else:
@@ -220,12 +223,40 @@ def revoke_seal(
             raise SealNotFound(f"department {department_code} has no seal with serial {serial_hex}")
         if seal.status is SealStatus.REVOKED:
             raise SealRevoked(f"seal {serial_hex} is revoked already")
+    _lock_unchanged(session, seal)
+    now = now or ca.utc_now()
     seal.status = SealStatus.REVOKED
     seal.revoked_at = now
     seal.revocation_reason = reason.value
     session.flush()
     _resign_crl(session, settings, now)
     return seal
+
+
+def hold_signing_seal(session: Session, signer: keys.FileKeySigner) -> None:
+    """Check in the caller's write step, before it stores what `signer` signed, that its seal is
+    neither revoked nor lapsed; `NoActiveSeal` otherwise. The seal's row stays share-locked to
+    the end of the step, so a revocation either committed before this read, and is refused here,
+    or waits for the step and takes its time after it (`revoke_seal`). For a signature made
+    outside the step that stores it, as a certificate's PDF is."""
+    serial = format(signer.certificate_chain[0].serial_number, "x")
+    held = session.execute(_HELD_SEAL, {"serial": serial}).one_or_none()
+    if held is None or held.status is SealStatus.REVOKED or _lapsed(held.not_after, ca.utc_now()):
+        raise NoActiveSeal(f"seal {serial} was revoked or lapsed while signing; sign again with the active seal")
+
+
+def _lock_unchanged(session: Session, seal: Seal) -> None:
+    """Lock the seal's row for the rest of the caller's transaction if its status is still the one
+    read (a compare-and-set): of two seal officers' commands on one seal at once, the second
+    finds it changed and changes nothing, rather than writing over the first (a revocation
+    turned back into `superseded` would drop the seal from every CRL signed after it)."""
+    read = seal.status
+    if session.execute(update(Seal).where(Seal.id == seal.id, Seal.status == read).values(status=read)).rowcount == 1:
+        return
+    now_status = session.scalars(select(Seal.status).where(Seal.id == seal.id)).one()
+    if now_status is SealStatus.REVOKED:
+        raise SealRevoked(f"seal {seal.serial_hex} was revoked meanwhile")
+    raise SealChanged(f"seal {seal.serial_hex} became {now_status.value} meanwhile")
 
 
 def list_seals(session: Session, department_code: str | None = None) -> list[Seal]:
@@ -273,6 +304,9 @@ _SEALS = Seal.__table__
 _ACTIVE_SEAL = select(_SEALS.c.id, _SEALS.c.serial_hex, _SEALS.c.key_ref, _SEALS.c.not_after).where(
     _SEALS.c.department_code == bindparam("department"), _SEALS.c.status == SealStatus.ACTIVE)
 """What `active_signer` reads of the department's active seal on every signature."""
+_HELD_SEAL = select(_SEALS.c.status, _SEALS.c.not_after).where(
+    _SEALS.c.serial_hex == bindparam("serial")).with_for_update(read=True)
+"""What `hold_signing_seal` reads, with a share lock on PostgreSQL (SQLite's write step holds the database)."""
 _SIGNERS_KEPT = 64
 _signers: dict[str, keys.FileKeySigner] = {}
 """Seal serial -> the signer of that seal, with its parsed chain (seal certificate, root): the

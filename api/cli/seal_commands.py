@@ -19,7 +19,7 @@ from catalog.model import Department
 from catalog.versions import read_live_catalog
 from exchange.status_lists import CERTIFICATES, list_ids, rebuild_status_list, stored_status_list
 from seals.ca import RevocationReason
-from seals.errors import CaAlreadyExists, CaMissing, SealError, SealNotFound
+from seals.errors import CaAlreadyExists, CaMissing, SealChanged, SealError, SealNotFound, SealRevoked
 from seals.registry import (
     current_crl,
     import_ca,
@@ -56,6 +56,10 @@ def _fail(error: SealError) -> CliError:
         return CliError("本安装已有城市根证书，不再创建或导入另一个根证书。")
     if isinstance(error, SealNotFound):
         return CliError(f"未找到印章：{error}", EXIT_NOT_FOUND)
+    if isinstance(error, SealRevoked):
+        return CliError(f"该印章已被吊销，本次未作任何更改（{error}）。")
+    if isinstance(error, SealChanged):
+        return CliError(f"印章状态已被同时进行的另一操作改变，本次未作任何更改；请用 mianzheng seal list 查看后再决定（{error}）。")
     return CliError(str(error))
 
 

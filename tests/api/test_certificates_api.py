@@ -175,3 +175,34 @@ def test_an_idempotency_key_issues_once(settings: Settings, live_server: str, re
     assert other.status_code == 409 and other.json()["errors"][0]["pointer"] == "Idempotency-Key"
     bad = httpx.post(url, headers={**me, "Idempotency-Key": "has spaces in it"}, json=body, timeout=60)
     assert bad.status_code == 400
+
+
+def test_a_certificate_signed_while_its_seal_is_revoked_is_not_issued(
+        settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seal officer revokes 不动产登记中心's seal while a 无房证明 is being signed with it. The
+    certificate must not be stored and handed out as valid: it was signed after the revocation."""
+    from sqlalchemy import select
+
+    from api.seal_config import seal_settings
+    from exchange import issuance
+    from exchange.certificate_records import IssuedCertificate
+    from seals.ca import RevocationReason
+    from seals.registry import revoke_seal
+
+    signing = issuance.sign_credential
+    revoked: list[str] = []
+
+    def revoked_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not revoked:
+            with standalone_session(settings.database_url) as session:
+                revoked.append(revoke_seal(session, seal_settings(settings), "BDC",
+                                           RevocationReason.CESSATION_OF_OPERATION).serial_hex)
+        return signing(*args, **kwargs)
+
+    monkeypatch.setattr(issuance, "sign_credential", revoked_meanwhile)
+    response = httpx.post(f"{live_server}/api/v1/me/certificates", headers=signed_in(live_server, resident),
+                          json={"proof": "NO_HOUSING", "purpose": "申请公租房"}, timeout=30)
+    assert revoked and response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    with standalone_session(settings.database_url) as session:
+        assert session.scalars(select(IssuedCertificate)).all() == []

@@ -92,6 +92,8 @@ def test_seal_officer_revokes_rotates_and_exports(database_url: str, settings: S
 
     again = run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise")
     assert again.returncode == 3 and len(again.stderr.strip().splitlines()) == 1
+    by_serial = run_cli(env, "seal", "revoke", "BDC", "--reason", "superseded", "--serial", min(bdc_serials))
+    assert by_serial.returncode == 1 and "该印章已被吊销，本次未作任何更改" in by_serial.stderr, by_serial.stderr
 
     assert run_cli(env, "seal", "issue", "BDC").returncode == 0
     rotated = run_cli(env, "seal", "rotate", "GA")
