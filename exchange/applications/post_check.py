@@ -122,15 +122,21 @@ def verify_commitments(ctx: HandlingContext, commitment_ids: Sequence[str] | Non
 
 
 def verify_commitment(ctx: HandlingContext, commitment_id: str) -> CommitmentStatus:
-    """Check one commitment now and record the outcome (see the module docstring)."""
+    """Check one commitment now and record the outcome (see the module docstring). A commitment
+    that is no longer pending (another process checked it, even meanwhile: the verdict is
+    recorded under its lock) keeps the verdict it has, which is returned."""
     with ctx.uow.read() as session:
         record = session.get(CommitmentRecord, commitment_id)
         assert record is not None
         session.expunge(record)
+    if record.status != CommitmentStatus.PENDING:
+        return CommitmentStatus(record.status)
     verdict = _check(ctx, record)
     now = ctx.now()
     with ctx.uow.step("record-check") as session:
         row = locked_row(session, CommitmentRecord, commitment_id)
+        if row.status != CommitmentStatus.PENDING:
+            return CommitmentStatus(row.status)
         row.verify_attempts += 1
         row.verification_detail = verdict.detail
         if verdict.status is CommitmentStatus.PENDING:

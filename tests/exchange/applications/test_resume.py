@@ -243,6 +243,45 @@ def test_counter_consents_end_when_the_last_commitment_is_confirmed_as_the_appli
     assert running == 0
 
 
+def test_a_commitment_checked_by_two_processes_at_once_keeps_the_first_verdict(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two jobs processes (or the command beside the jobs) check the same due commitment. The one
+    that records second must leave the first verdict as it is: not count the check twice, not
+    write the reason into the flag twice, and not overwrite "false" with the on_site its own
+    pull came to (its replay refused once the counter consent ended)."""
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "twice-1"),
+                               new_lease(ctx))
+    resolve_application(ctx, filed.application_id, filed.filing)
+    with ctx.pull.sessions() as session:
+        commitment_id = session.scalars(select(CommitmentRecord.id).where(
+            CommitmentRecord.application_id == filed.application_id,
+            CommitmentRecord.status == "pending")).first()
+    assert commitment_id is not None
+    checks: list[str] = []
+
+    def the_other_process_checks_first(_ctx: HandlingContext, record: CommitmentRecord) -> post_check._Verdict:
+        checks.append(record.id)
+        if len(checks) == 1:  # this process has read the commitment as pending; the other one checks it now
+            assert post_check.verify_commitment(ctx, record.id) is CommitmentStatus.FALSE
+            return post_check._Verdict(CommitmentStatus.ON_SITE, "来源部门无法核查，请现场核验")
+        return post_check._Verdict(CommitmentStatus.FALSE, "登记有不动产")
+
+    monkeypatch.setattr(post_check, "_check", the_other_process_checks_first)
+    post_check.verify_commitment(ctx, commitment_id)
+    assert len(checks) == 2
+    post_check.verify_commitment(ctx, commitment_id)  # a third, later: nothing to check any more
+    assert len(checks) == 2
+    with ctx.pull.sessions() as session:
+        commitment = session.get(CommitmentRecord, commitment_id)
+        application = session.get(Application, filed.application_id)
+        assert commitment is not None and application is not None
+        assert (commitment.status, commitment.verify_attempts) == ("false", 1)
+        assert commitment.verification_detail == "登记有不动产"
+        assert application.flagged and application.flag_reason is not None
+        assert application.flag_reason.count("登记有不动产") == 1
+
+
 def test_an_investigation_result_recorded_while_another_process_decides_the_application_is_in_its_decision(
     ctx: HandlingContext, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
