@@ -170,13 +170,17 @@ def check_selection(catalog: Catalog, selection: Selection) -> None:
 
 
 def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
-    """The figures of the selected applications (see the module docstring)."""
+    """The figures of the selected applications (see the module docstring). They are read in
+    several statements, each seeing what is committed when it runs: applications filed after the
+    first are left out of all of them, and one decided meanwhile may count as decided in one
+    figure and not yet in another; none makes the reading fail."""
     conditions = _conditions(selection)
     first, last = session.execute(select(func.min(Application.created_at), func.max(Application.created_at))
                                   .where(*conditions)).one()
     if first is None:
         return PaperStatistics(rows=[], totals=Figures(), months=[], matters=[])
     months = list(_months(Month.of(first), Month.of(last)))
+    conditions.append(Application.created_at <= last)
     filed = select(Application.id, Application.matter, Application.consumer_department.label("department"),
                    _bucket(months).label("month"), Application.created_at, Application.decided_at) \
         .where(*conditions).subquery()
@@ -200,7 +204,7 @@ def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
             ("commitments_false",))
     for month, matter, department, created_at, decided_at in session.execute(
             select(*key, filed.c.created_at, filed.c.decided_at).where(filed.c.decided_at.is_not(None))):
-        groups[(month, matter, department)].handling_seconds.append((decided_at - created_at).total_seconds())
+        groups.setdefault((month, matter, department), Figures()).handling_seconds.append((decided_at - created_at).total_seconds())
 
     by_month = {month: Figures() for month in months}
     by_matter: dict[str, Figures] = {}

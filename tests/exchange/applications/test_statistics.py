@@ -21,6 +21,8 @@ from flask import Flask
 from api.application_services import handling_context
 from api.database import standalone_session
 from api.settings import Settings
+from exchange.applications.context import HandlingContext
+from exchange.clients import AuthenticatedClient
 from catalog.city_time import BEIJING
 from catalog.versions import read_live_catalog
 from demo.applications import public_housing_request
@@ -276,3 +278,44 @@ def test_filters_select_matter_department_and_months(settings: Settings, filing:
                                                  if moment(d, "created_at").astimezone(BEIJING).strftime("%Y-%m")
                                                  == str(month)]))
     assert (nothing.rows, nothing.months, nothing.totals.as_dict()["applications_filed"]) == ([], [], 0)
+
+
+def test_an_application_decided_while_the_figures_are_read_breaks_nothing(
+        ctx: HandlingContext, settings: Settings, client: AuthenticatedClient) -> None:
+    """The figures are read in several statements. A department that files and decides its first
+    application of a matter between them must not make the page fail (it did: a 500)."""
+    from exchange.applications.leases import new_lease
+    from exchange.applications.resolution import resolve_application
+    from exchange.applications.service import ApplicationRequest, PartyInput, submit_application
+    from exchange.clients import ClientScope, register_client
+    from tests.exchange.applications.conftest import housing_request
+
+    filed = submit_application(ctx, client, "PUBLIC_RENTAL_HOUSING", housing_request(ctx, settings, "stats-race-1"),
+                               new_lease(ctx))
+    resolve_application(ctx, filed.application_id, filed.filing)
+    with ctx.pull.sessions() as session:
+        record, _token = register_client(session, ctx.catalog, "RS", "社保业务系统", [ClientScope.APPLICATIONS_WRITE])
+        session.commit()
+    pensions = AuthenticatedClient(record.public_id, "RS", record.name, frozenset(record.scope_list))
+    [household] = demo_households(settings.sources_dir, ctx.catalog, "public_housing_eligible", 1)
+    head = household.members[0]
+
+    def a_first_retirement() -> None:
+        retirement = submit_application(ctx, pensions, "RETIREMENT", ApplicationRequest(
+            request_id="stats-race-2", caseworker_id="rs-0007", case_number="TX-stats-race-2",
+            applicant=PartyInput(name=head.name, id_number=head.id_number), counter_consent=True), new_lease(ctx))
+        resolve_application(ctx, retirement.application_id, retirement.filing)
+
+    with ctx.uow.read() as session:
+        reading, statements = session.execute, []
+
+        def a_new_group_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            statements.append(1)
+            if len(statements) == 4:  # before the last statement
+                a_first_retirement()
+            return reading(*args, **kwargs)
+
+        session.execute = a_new_group_meanwhile  # type: ignore[method-assign]
+        figures = paper_statistics(session, Selection())
+    assert len(statements) >= 5
+    assert figures.totals.applications_filed >= 1 and figures.totals.applications_decided >= 1
