@@ -272,9 +272,10 @@ def withdraw_consent(
     consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
     if consent is None or (subject_key is not None and consent.subject_key != subject_key):
         raise ConsentNotFound(f"no consent {consent_id!r}")
-    if consent.withdrawn_at is None:
-        consent.withdrawn_at = now or _now()
-        session.flush()
+    if consent.withdrawn_at is None:  # only if still so when written: a withdrawal meanwhile keeps its time
+        session.execute(update(Consent).where(Consent.id == consent.id, Consent.withdrawn_at.is_(None))
+                        .values(withdrawn_at=now or _now()))
+        session.refresh(consent)
     return consent
 
 

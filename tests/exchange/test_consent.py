@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Catalog
 from exchange.consent import (
     Channel,
+    Consent,
     ConsentExpired,
     ConsentMismatch,
     ConsentMissing,
@@ -51,6 +52,26 @@ def test_lifecycle_grant_find_list_withdraw(session: Session, live: Catalog) -> 
         find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0 + timedelta(days=2))
     with pytest.raises(ConsentMissing):
         find_valid_consent(session, ME, None, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0 + timedelta(days=2))
+
+
+def test_two_withdrawals_at_once_keep_the_first_time(session: Session, live: Catalog,
+                                                    sessions: sessionmaker[Session]) -> None:
+    """A citizen and an operator (or a double click) withdraw the same consent at once: both read
+    it as running, and the one that commits second must not move the withdrawal time later than
+    the time the first was told."""
+    consent_id = _grant(session, live)
+    session.commit()
+    with sessions() as citizen, sessions() as operator:
+        read = [citizen.get(Consent, consent_id), operator.get(Consent, consent_id)]  # kept, as read
+        assert [consent.withdrawn_at for consent in read if consent is not None] == [None, None]
+        first = withdraw_consent(citizen, consent_id, subject_key=ME, now=T0 + timedelta(days=1)).withdrawn_at
+        citizen.commit()
+        second = withdraw_consent(operator, consent_id, subject_key=None, now=T0 + timedelta(days=2)).withdrawn_at
+        operator.commit()
+    session.expire_all()
+    stored = session.get(Consent, consent_id)
+    assert stored is not None
+    assert first == second == stored.withdrawn_at == T0 + timedelta(days=1)
 
 
 def test_refusals_name_why(session: Session, live: Catalog) -> None:
