@@ -3,13 +3,16 @@ kept under a reference for a QR code's link.
 
 `claim_nonce` inserts the nonce (its primary key is the unique claim) in a savepoint: True the
 first time, False when it is already there, whoever claimed it first. Expired entries are of no
-further use (the presentation is refused as expired anyway) and are swept by `sweep_nonces`.
+further use (the presentation is refused as expired anyway) and are swept by `sweep_nonces`,
+`SWEEP_AFTER` past their expiry: the claim only works while the entry is there, and a
+verification that read the presentation as fresh just before it expired (or on a host whose
+clock is behind) is still to claim it then.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +20,9 @@ from sqlalchemy.orm import Session
 
 from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseNonce, LicensePresentation
+
+SWEEP_AFTER = timedelta(hours=1)
+"""How long past its expiry a nonce is kept (see the module)."""
 
 
 def claim_nonce(session: Session, nonce: str, expires_at: datetime, now: datetime) -> bool:
@@ -31,9 +37,10 @@ def claim_nonce(session: Session, nonce: str, expires_at: datetime, now: datetim
 
 
 def sweep_nonces(session: Session, now: datetime) -> int:
-    """Delete the nonces and kept presentations that expired before `now`; how many nonces."""
+    """Delete the kept presentations that expired before `now`, and the nonces that expired
+    `SWEEP_AFTER` before it; how many nonces."""
     session.execute(delete(LicensePresentation).where(LicensePresentation.expires_at < now))
-    return session.execute(delete(LicenseNonce).where(LicenseNonce.expires_at < now)).rowcount or 0
+    return session.execute(delete(LicenseNonce).where(LicenseNonce.expires_at < now - SWEEP_AFTER)).rowcount or 0
 
 
 def keep_presentation(session: Session, box: RecordCipher, text: str, expires_at: datetime) -> str:

@@ -114,6 +114,45 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
     assert refused.status_code == 409
 
 
+def test_a_presentation_verified_as_it_expires_stays_used_when_another_verification_sweeps_meanwhile(
+        settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A presentation verified once is shown again a second before it expires. Meanwhile another
+    verification, on a host whose clock is ahead, sweeps the nonces that expired by its clock:
+    the second verification must still find the nonce and refuse the presentation as reused."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite: a verification's own sweep holds the write lock until it commits, so no other "
+                    "verification can sweep between its sweep and its claim")
+    from datetime import datetime as real_datetime, timedelta, timezone
+
+    import api.license_services as services
+    from exchange.licenses.nonces import sweep_nonces
+
+    me = signed_in(live_server, resident)
+    wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+    shown = httpx.post(live_server + wallet[0]["links"]["presentations"], headers=me,
+                       json={"items": [wallet[0]["items"][0]["name"]], "minutes": 1}, timeout=30).json()
+    assert verdict(live_server, shown["presentation"])["status"] == "VALID"
+    expires = real_datetime.fromisoformat(shown["expires_at"])
+
+    class JustBeforeExpiry(real_datetime):
+        @classmethod
+        def now(cls, tz: timezone | None = None) -> real_datetime:  # type: ignore[override]
+            return expires - timedelta(seconds=1)
+
+    claiming = services.claim_nonce
+
+    def swept_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with standalone_session(settings.database_url) as other:  # the other host, its clock 2 s ahead
+            sweep_nonces(other, expires + timedelta(seconds=1))
+            other.commit()
+        return claiming(*args, **kwargs)
+
+    monkeypatch.setattr(services, "datetime", JustBeforeExpiry)
+    monkeypatch.setattr(services, "claim_nonce", swept_meanwhile)
+    again = verdict(live_server, shown["presentation"])
+    assert again["status"] == "INVALID" and checks(again)["nonce"] == ("INVALID", "nonce_reused"), again
+
+
 def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, live_server: str,
                                                            resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
