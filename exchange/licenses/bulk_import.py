@@ -10,7 +10,9 @@ import time) and `valid_until` (only for types whose validity is `stated`) are d
 
 Each line is issued like an API request (`service.issue_license`): the department's own
 `reference` makes it idempotent, so a re-run skips what is already there and an interrupted
-import resumes where it stopped (it commits every `batch` lines). A line that is not valid is
+import resumes where it stopped (it commits every `batch` lines). A reference the department's
+own system issued while the import ran is skipped too, and counted as skipped: the license kept
+is that system's, which may differ from the export's line. A line that is not valid is
 rejected with its line number and the reason, and changes nothing.
 """
 
@@ -113,7 +115,7 @@ def _import_chunk(session: Session, library: LicenseLibrary, department: str, ch
             if request.reference in done:
                 outcome.skipped += 1
                 continue
-            issue_license(session, library, department, request, savepoint=careful)
+            issued = issue_license(session, library, department, request, savepoint=careful)
         except InvalidInput as invalid:
             outcome.rejected.append((number, str(invalid)))
             continue
@@ -121,7 +123,10 @@ def _import_chunk(session: Session, library: LicenseLibrary, department: str, ch
             outcome.rejected.append((number, f"license_type: {refused}"))
             continue
         done.add(request.reference)
-        outcome.imported += 1
+        if issued.created:
+            outcome.imported += 1
+        else:  # issued meanwhile by the department's own system: its license is the one kept
+            outcome.skipped += 1
     return outcome
 
 

@@ -1,18 +1,23 @@
 """Bulk import of a department's existing licenses, on both databases: the rejected lines with
-their reasons, and an interrupted import resumed without duplicates."""
+their reasons, an interrupted import resumed without duplicates, and references issued by the
+department's own system while the import runs reported as skipped."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from sqlalchemy import func, select
 
 from api.license_services import build_library
 from api.runtime import Runtime
 from api.settings import Settings
-from exchange.licenses.bulk_import import import_lines
+from exchange.licenses import bulk_import
+from exchange.licenses.bulk_import import import_lines, parse_line
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
-from exchange.licenses.service import credential_of, find_version
+from exchange.licenses.service import credential_of, find_version, issue_license
 
 HOLDERS = [("330702199003071233", "张三"), ("330784197608084585", "王萱"), ("11010519491231002X", "李四")]
 
@@ -69,5 +74,36 @@ def test_import_rejects_bad_lines_and_resumes_without_duplicates(settings: Setti
                 .where(LicenseRecord.reference == "JY-2012-000002")).one()
             credential = credential_of(library, find_version(session, version.identifier))
             assert "汉语言文学" not in credential.split("~")[0]  # items only as digests in the signed part
+    finally:
+        runtime.engine.dispose()
+
+
+def test_references_issued_while_the_import_runs_are_skipped_not_counted_as_imported(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The department's own system issues lines 1 and 2 right after the import read what was
+    issued. Neither was imported: the report says skipped, so the operator knows the stored
+    license may differ from the export's line."""
+    runtime = Runtime.start(settings)
+    try:
+        library = build_library(runtime, runtime.published_catalog()[0])
+        lines = [line(f"JY-2013-{n:06d}", *HOLDERS[n % 3]) for n in range(1, 6)]
+        reading, reads = bulk_import._references, []
+
+        def issued_meanwhile(*args: Any, **kwargs: Any) -> set[str]:
+            done = reading(*args, **kwargs)
+            if not reads:
+                with runtime.sessions() as other:
+                    for text in lines[:2]:
+                        assert issue_license(other, library, "JY", parse_line(text)).created
+                    other.commit()
+            reads.append(1)
+            return done
+
+        monkeypatch.setattr(bulk_import, "_references", issued_meanwhile)
+        report = import_lines(runtime.sessions, library, "JY", lines, batch=5)
+        assert reads
+        assert (report.imported, report.skipped, report.rejected) == (3, 2, [])
+        licenses, distinct = counts(runtime, "JY")
+        assert licenses == distinct
     finally:
         runtime.engine.dispose()
