@@ -53,6 +53,7 @@ from exchange.certificates.status_list import (
 )
 from exchange.counters import next_value
 from core.base64url import b64url_decode
+from seals.errors import NoActiveSeal
 from seals.registry import TRUST_VERSION, active_signer, trust_store, trust_store_of_version
 from seals.settings import SealSettings
 from seals.trust import TrustStore
@@ -261,12 +262,15 @@ def rebuild_status_list(session: Session, kind: StatusListKind, list_id: int, si
 
 def refresh_status_list(session: Session, kind: StatusListKind, list_id: int, signing: StatusListSigning,
                         now: datetime) -> bool:
-    """Re-sign the list if it was never signed, expires within `REFRESH_BEFORE_EXPIRY`, or was signed
-    under another public URL (or other former ones) than the installation's now; whether it did."""
+    """Re-sign the list if it was never signed, expires within `REFRESH_BEFORE_EXPIRY`, was signed
+    under another public URL (or other former ones) than the installation's now, or with another
+    seal than the exchange's active one (its seal was revoked or rotated; with no active seal the
+    list stays as it is until one is issued); whether it did."""
     row = session.execute(select(StatusListRecord.token, StatusListRecord.token_expires_at)
                           .where(StatusListRecord.id == list_id)).first()
     if row is not None and row.token is not None and row.token_expires_at - now > REFRESH_BEFORE_EXPIRY \
-            and _signed_urls(row.token) == (signing.url(list_id), signing.aliases(list_id)):
+            and _signed_urls(row.token) == (signing.url(list_id), signing.aliases(list_id)) \
+            and _signed_by_active_seal(session, row.token, signing):
         return False
     rebuild_status_list(session, kind, list_id, signing, now)
     return True
@@ -323,6 +327,16 @@ def check_status_list(session: Session, kind: StatusListKind, list_id: int, trus
         published, problem = StatusList.from_claims(payload).revoked_indexes(), unusable.code
     return StatusListCheck(list_id, len(expected), tuple(sorted(expected - published)),
                            tuple(sorted(published - expected)), problem)
+
+
+def _signed_by_active_seal(session: Session, token: str, signing: StatusListSigning) -> bool:
+    """Whether a stored token (our own) was signed with the exchange's active seal; True too when
+    the exchange has no active seal, as nothing could sign it again."""
+    try:
+        active = active_signer(session, signing.seal_settings, signing.exchange_department).key_id
+    except NoActiveSeal:
+        return True
+    return json.loads(b64url_decode(token.split(".")[0])).get("kid") == active
 
 
 def _signed_urls(token: str) -> tuple[str | None, tuple[str, ...]]:

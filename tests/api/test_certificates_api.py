@@ -206,3 +206,33 @@ def test_a_certificate_signed_while_its_seal_is_revoked_is_not_issued(
     assert response.headers["content-type"].startswith("application/problem+json")
     with standalone_session(settings.database_url) as session:
         assert session.scalars(select(IssuedCertificate)).all() == []
+
+
+def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The exchange's seal, which signs the certificate status lists, is revoked for key
+    compromise and a new one issued. The next pass of the jobs signs every list again with the
+    new seal: certificates keep verifying, rather than failing on a list signed by a revoked key
+    until the list comes near its expiry."""
+    from api.jobs import sweep
+    from api.runtime import Runtime
+    from exchange.applications.leases import new_holder
+    from tests.support.cli import cli_environment, run_cli
+
+    me = signed_in(live_server, resident)
+    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    assert verdict(live_server, credential=credential)["status"] == "VALID"
+    env = cli_environment(settings.database_url, settings.var_dir)
+    exchange = settings.exchange_department
+    for command in (("revoke", exchange, "--reason", "key_compromise"), ("issue", exchange)):
+        done = run_cli(env, "seal", *command)
+        assert done.returncode == 0, done.stderr
+    current = Runtime.start(settings)
+    try:
+        assert sweep(current, new_holder(), 30.0).status_list_signed
+        assert not sweep(current, new_holder(), 30.0).status_list_signed  # once, not on every pass
+    finally:
+        current.engine.dispose()
+    after = verdict(live_server, credential=credential)
+    assert after["status"] == "VALID", checks(after)
+    assert checks(after)["certificate_status"] == ("VALID", "certificate_not_revoked")
