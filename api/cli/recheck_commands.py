@@ -19,8 +19,8 @@ from catalog.city_time import beijing_time
 from catalog.model import Catalog
 from exchange.applications.decision import Decision
 from exchange.applications.recheck import (
-    CHANGED, NoRecheck, RunBusy, RunReport, RunSummary, households_left, list_runs, recheck_matter, resume_run,
-    run_recheck, run_report, start_run,
+    CHANGED, NoRecheck, RunBusy, RunReport, RunSummary, households_left, list_runs, open_run, recheck_matter,
+    run_recheck, run_report,
 )
 from exchange.applications.recheck_records import WAITING, RunStatus
 
@@ -54,12 +54,8 @@ def run_command(matter: str, new_run: bool, limit: int | None) -> None:
     with handling_context() as ctx:
         try:
             name_zh = _recheck_name(ctx.catalog, matter)
-            run_id = None if new_run else resume_run(ctx, matter)
-            if run_id is None:
-                run_id = start_run(ctx, matter)
-                click.echo(f"开始新的{name_zh}批次 {run_id}。")
-            else:
-                click.echo(f"继续未完成的{name_zh}批次 {run_id}。")
+            run_id, started = open_run(ctx, matter, resume=not new_run)
+            click.echo(f"开始新的{name_zh}批次 {run_id}。" if started else f"继续未完成的{name_zh}批次 {run_id}。")
             left = households_left(ctx, run_id)
             click.echo(f"本批次尚有 {left} 户待复核。")
             stop = threading.Event()

@@ -47,6 +47,7 @@ from exchange.applications.recheck_records import (
 from exchange.applications.records import ItemState
 from exchange.applications.resolution import CLIENT_REVOKED_ZH, Pulled, department_source, department_zh, pull_proof
 from exchange.clients import ClientRevoked
+from exchange.counters import next_value
 from exchange.errors import ExchangeError
 from exchange.pull_service import Envelope
 from exchange.record_ids import new_record_id
@@ -154,20 +155,26 @@ def recheck_pulls(matter: Matter, parties: Parties) -> list[tuple[str, Party]]:
 
 def start_run(ctx: HandlingContext, matter_code: str) -> str:
     """A new run over the matter's active tenancies; its id."""
+    return open_run(ctx, matter_code, resume=False)[0]
+
+
+def open_run(ctx: HandlingContext, matter_code: str, *, resume: bool) -> tuple[str, bool]:
+    """The run to work on, and whether it was started now: with `resume`, the matter's newest run
+    when it is not finished; otherwise, or with none, a new run over the matter's active tenancies.
+    Decided in one step under the lock of the matter's counter of opened runs (`next_value`): two
+    commands opening a run at once agree on one, the second resuming the run the first started."""
     recheck_matter(ctx.catalog, matter_code)
-    run_id = new_record_id()
-    with ctx.uow.step("start-recheck") as session:
+    with ctx.uow.step("open-recheck") as session:
+        next_value(session, f"recheck-opened:{matter_code}")
+        if resume:
+            newest = session.scalars(select(RecheckRun).where(RecheckRun.matter == matter_code)
+                                     .order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(1)).first()
+            if newest is not None and newest.status == RunStatus.RUNNING:
+                return newest.id, False
+        run_id = new_record_id()
         session.add(RecheckRun(id=run_id, matter=matter_code, started_at=ctx.now(), status=RunStatus.RUNNING.value,
                                total=_active_count(session, matter_code), counts=dict.fromkeys((*OUTCOMES, CHANGED), 0)))
-    return run_id
-
-
-def resume_run(ctx: HandlingContext, matter_code: str) -> str | None:
-    """The run to resume: the matter's newest run, when it is not finished."""
-    with ctx.uow.read() as session:
-        newest = session.scalars(select(RecheckRun).where(RecheckRun.matter == matter_code)
-                                 .order_by(RecheckRun.started_at.desc(), RecheckRun.id).limit(1)).first()
-    return newest.id if newest is not None and newest.status == RunStatus.RUNNING else None
+    return run_id, True
 
 
 def households_left(ctx: HandlingContext, run_id: str) -> int:

@@ -6,6 +6,7 @@ nobody twice."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -20,9 +21,10 @@ from exchange.access_log import AccessRecord
 from exchange.applications.context import HandlingContext
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.parties import Parties
-from exchange.applications.recheck import CheckedHousehold, run_recheck, run_report, start_run
+from exchange.applications import recheck
+from exchange.applications.recheck import CheckedHousehold, open_run, run_recheck, run_report, start_run
 from demo.tenancies import DEMO_CLIENT_NAME, enrol_demo_tenancies
-from exchange.applications.recheck_records import RecheckResult, RunStatus, Tenancy, TenancyStatus
+from exchange.applications.recheck_records import RecheckResult, RecheckRun, RunStatus, Tenancy, TenancyStatus
 from exchange.clients import ClientRecord
 from demo.data import DemoHousehold, demo_households
 
@@ -126,3 +128,37 @@ def test_enrolling_the_demo_tenants_again_enrols_nobody_twice(ctx: HandlingConte
     assert active == again.tenants
     assert [(client.public_id, client.department_code) for client in clients] == [(again.client_id, "ZJ")]
     assert set(clients[0].scope_list) == {"exchange:request", "applications:write"}
+
+
+def test_two_commands_opening_a_run_at_once_open_one(ctx: HandlingContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `mianzheng recheck run` (a timer and an operator, or two machines) start at once with
+    no run unfinished. They must work on one run: two would pull every household twice, and
+    each would report as unchanged the households the other had already stored."""
+    started, go_on = threading.Event(), threading.Event()
+    numbering = recheck.new_record_id
+
+    def first_one_pauses() -> str:  # the first command is starting its run, not yet committed
+        if not started.is_set():
+            started.set()
+            assert go_on.wait(30)
+        return numbering()
+
+    monkeypatch.setattr(recheck, "new_record_id", first_one_pauses)
+    opened: list[tuple[str, bool]] = []
+
+    def command() -> None:
+        opened.append(open_run(ctx, PUBLIC_RENTAL_HOUSING, resume=True))
+
+    first = threading.Thread(target=command)
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=command)
+    second.start()
+    second.join(1)  # as long as it takes, or until it waits for the first
+    go_on.set()
+    first.join(30)
+    second.join(30)
+    assert len(opened) == 2 and len({run_id for run_id, _ in opened}) == 1, opened
+    assert sorted(new for _, new in opened) == [False, True]
+    with ctx.pull.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RecheckRun)) == 1
