@@ -8,6 +8,7 @@ import getpass
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import IntegrityError
 
 from catalog.views import department_view, matter_view, proof_view
 from catalog.city_time import beijing_time
@@ -53,8 +54,11 @@ def validate_command(path: Path) -> None:
 def publish_command(path: Path, published_by: str | None, note: str | None) -> None:
     """校验并发布目录为现行版本；内容与现行版本相同则不新建版本。"""
     catalog = _load_or_fail(path)
-    with database_session() as session:
-        outcome = publish(session, catalog, published_by or getpass.getuser(), note)
+    try:
+        with database_session() as session:
+            outcome = publish(session, catalog, published_by or getpass.getuser(), note)
+    except IntegrityError:  # the version number it took was published meanwhile
+        raise CliError("另一次发布与本次同时进行并已先完成，本次未发布；请用 mianzheng catalog versions 查看现行版本后再发布。") from None
     version = outcome.version
     if outcome.created:
         click.echo(f"已发布目录第 {version.number} 版（{_summary(catalog)}），sha256:{version.content_hash}")

@@ -51,6 +51,34 @@ def test_a_broken_catalog_is_refused_whole_and_changes_nothing(env: dict[str, st
     assert versions.stdout.count("第 ") == 1
 
 
+def test_a_publication_that_another_overtakes_is_refused_in_one_line(
+        env: dict[str, str], database_url: str, catalog_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two catalog administrators publish at once: the one that read the live version before the
+    other's version was committed publishes nothing, and is told so in one line, not a traceback."""
+    from api.database import standalone_session
+    from catalog import versions
+    from catalog.loading import load_catalog
+
+    departments = catalog_copy / "departments.yaml"
+    departments.write_text(departments.read_text(encoding="utf-8").replace("公安局", "市公安局", 1), encoding="utf-8")
+    reading, overtakes = versions.latest_version, [load_catalog(catalog_copy)]
+
+    def overtaken(session):  # type: ignore[no-untyped-def]
+        live = reading(session)
+        if overtakes:  # the other administrator publishes now
+            with standalone_session(database_url) as other:
+                versions.publish(other, overtakes.pop(), "另一管理员")
+        return live
+
+    monkeypatch.setattr(versions, "latest_version", overtaken)
+    result = run_cli(env, "catalog", "publish", str(catalog_copy))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "未发布" in result.stderr, result.stderr
+    monkeypatch.setattr(versions, "latest_version", reading)
+    listing = run_cli(env, "catalog", "versions").stdout.splitlines()
+    assert listing[0].startswith("第 2 版") and "另一管理员" in listing[0]
+
+
 def test_publish_creates_a_version_only_for_new_content(env: dict[str, str], catalog_copy: Path) -> None:
     same = run_cli(env, "catalog", "publish", str(catalog_copy))
     assert same.returncode == 0 and "未新建版本" in same.stdout
