@@ -16,7 +16,7 @@ from api.problems import Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
 from exchange.consent import ConsentRefused
-from exchange.errors import InvalidInput, NotFound, UnknownCode
+from exchange.errors import GlyphsMissing, InvalidInput, NotFound, UnknownCode
 from exchange.identity import InvalidKeyMaterial
 from exchange.licenses.service import LicenseConflict
 from exchange.pull_service import PullRefused
@@ -54,6 +54,7 @@ def register_domain_errors(app: Flask) -> None:
         app.register_error_handler(exception_type, _handler(slug))
     app.register_error_handler(InvalidInput, _invalid_input)
     app.register_error_handler(PullRefused, _pull_refused)
+    app.register_error_handler(GlyphsMissing, _not_printable)
 
 
 def field_pointer(field: str) -> str:
@@ -76,6 +77,15 @@ def known_code(codes: Container[str], value: str | None, parameter: str) -> None
     """A 400 naming the query `parameter` unless `value` is absent or one of `codes`."""
     if value is not None and value not in codes:
         raise parameter_problem(UnknownCode(parameter, f"unknown code {value!r}"))
+
+
+def not_printable_zh(error: GlyphsMissing) -> str:
+    """What the holder is told when a document cannot print characters of theirs."""
+    return f"文书所用字体缺少「{error.characters}」字，暂不能在网上出具，请到办事窗口办理。"
+
+
+def _not_printable(error: GlyphsMissing) -> Response:
+    return problem_response(Problem("not-printable", str(error), extensions={"detail_zh": not_printable_zh(error)}))
 
 
 def _pull_refused(refused: PullRefused) -> Response:

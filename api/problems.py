@@ -50,6 +50,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("not-acceptable", 406, "Not acceptable", "无法提供所请求的格式"),
         ProblemType("conflict", 409, "Conflict", "与现有状态冲突"),
         ProblemType("fact-not-established", 422, "Fact not established", "记录不能证明该证明所述事实"),
+        ProblemType("not-printable", 422, "Not printable", "文书字体无法打印其中的字"),
         ProblemType("payload-too-large", 413, "Payload too large", "请求内容过大"),
         ProblemType("uri-too-long", 414, "URI too long", "请求地址过长"),
         ProblemType("unsupported-media-type", 415, "Unsupported media type", "不支持的内容类型"),

@@ -25,5 +25,14 @@ class UnknownCode(InvalidInput):
     """A department, matter or proof code that the live catalog does not have."""
 
 
+class GlyphsMissing(ExchangeError):
+    """Text a document would print has characters its Song face cannot print (`characters`);
+    nothing is rendered, since a blank where a name's character should be would misstate it."""
+
+    def __init__(self, document: str, characters: set[str]) -> None:
+        self.characters = "".join(sorted(characters))
+        super().__init__(f"the {document} font has no glyph for {self.characters!r}")
+
+
 class NotFound(ExchangeError):
     """The named record does not exist (or is not visible to the caller)."""

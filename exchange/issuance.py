@@ -37,7 +37,7 @@ from exchange.certificates.model import StatusEntry, build_content
 from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
-from exchange.errors import InvalidInput, NotFound
+from exchange.errors import GlyphsMissing, InvalidInput, NotFound
 from exchange.pull_service import PullContext, pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.status_lists import (
@@ -51,6 +51,7 @@ from exchange.status_lists import (
     sign_locked_list,
 )
 from exchange.subjects import subject_key
+from seals.fonts import missing_glyphs
 from seals.registry import active_signer, hold_signing_seal
 
 OWN_REQUEST_BASIS = "本人申请开具电子证明"
@@ -94,6 +95,7 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
     proof = next((p for p in issuable_proofs(context.catalog) if p.code == proof_code), None)
     if proof is None:
         raise NotIssuable("proof", f"{proof_code} cannot be issued online as an e-certificate")
+    _ensure_printable(holder_name, purpose)
     key = subject_key(context.subject_hash_key, id_number)
     if idempotency_key is None:
         return _issue(context, proof, key, holder_name, id_number, purpose)
@@ -125,6 +127,15 @@ def _allocate(context: IssuanceContext, proof: Proof) -> tuple[int, ListEntry]:
         if entry.opened:
             rebuild_status_list(session, CERTIFICATES, entry.list_id, context.status_list, context.clock())
     return serial, entry
+
+
+def _ensure_printable(holder_name: str, purpose: str) -> None:
+    """Refuse, before anything is pulled, a purpose (`InvalidInput`) or a holder's name
+    (`GlyphsMissing`) with characters the certificate's face cannot print."""
+    if missing := missing_glyphs(purpose):
+        raise InvalidInput("purpose", f"has characters the certificate cannot print: {''.join(sorted(missing))}")
+    if missing := missing_glyphs(holder_name):
+        raise GlyphsMissing("certificate", missing)
 
 
 def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str,

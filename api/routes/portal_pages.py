@@ -19,6 +19,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 from api.access_log_views import access_log_page
 from api.auth import IDENTITY_COOKIE, citizen_subject_key
 from api.certificate_services import issuance_context
+from api.domain_errors import not_printable_zh
 from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES, Problem
@@ -34,10 +35,11 @@ from exchange.consent import (
     MAX_CONSENT_DAYS, Channel, ConsentPreview, ConsentRequest, consentable_proofs, grant_consent, list_consents, preview_consent,
     withdraw_consent,
 )
-from exchange.errors import InvalidInput
+from exchange.errors import GlyphsMissing, InvalidInput
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
 from exchange.pull_service import PullRefused
+from seals.fonts import missing_glyphs
 
 bp = Blueprint("portal_pages", __name__, url_prefix="/portal")
 
@@ -203,6 +205,8 @@ def _check_request(proof_code: str, purpose: str) -> None:
         raise _FormRefused("请选择要开具的证明。", 400)
     if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
         raise _FormRefused(f"请填写用途（1 至 {MAX_PURPOSE_LENGTH} 个字）。", 400)
+    if missing := missing_glyphs(purpose):
+        raise _FormRefused(f"用途中有证明无法打印的字：「{''.join(sorted(missing))}」，请修改。", 400)
 
 
 def _preview(citizen: CitizenIdentity, proof_code: str, purpose: str) -> Response:
@@ -232,6 +236,8 @@ def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
     except FactNotEstablished as refused:
         raise _FormRefused(refused.refusal_zh, PROBLEM_TYPES["fact-not-established"].status, refused.alternative) \
             from None
+    except GlyphsMissing as refused:
+        raise _FormRefused(not_printable_zh(refused), PROBLEM_TYPES["not-printable"].status) from None
 
 
 def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:

@@ -41,7 +41,7 @@ from exchange.certificates.credential import verify_credential
 from catalog.city_time import BEIJING
 from exchange.certificates.model import CertificateContent, format_date_zh, format_datetime_zh
 from exchange.certificates.verdict import SignedForm, authentic, integrity_failure, with_integrity
-from exchange.errors import ExchangeError
+from exchange.errors import GlyphsMissing
 from seals.fonts import SONG_FONT_NAME as SONG
 from seals.fonts import missing_glyphs, register_song_font
 from seals.keys import Signer
@@ -64,11 +64,6 @@ RULE = colors.HexColor("#8c1c13")
 LABEL_SHADE = colors.HexColor("#f3f0ea")
 
 
-class GlyphsMissing(ExchangeError):
-    """The certificate's text has characters the Song face cannot print; nothing is rendered,
-    since a blank where a name's character should be would misstate the certificate."""
-
-
 def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, signer: Signer, *, tsa_url: str | None = None) -> bytes:
     """The signed certificate PDF (render, attach the credential, sign PAdES; the attachment and
     the signature are one incremental update)."""
@@ -83,7 +78,7 @@ def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
     register_song_font()
     missing = missing_glyphs(_printed_text(content))
     if missing:
-        raise GlyphsMissing(f"the certificate font has no glyph for {''.join(sorted(missing))!r}")
+        raise GlyphsMissing("certificate", missing)
     output = BytesIO()
     canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG)
     canvas.setTitle(content.proof_name_zh)

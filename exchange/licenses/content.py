@@ -37,6 +37,7 @@ from exchange.certificates.model import (
 from exchange.errors import InvalidInput
 from exchange.licenses.identifiers import make_license_identifier, parse_license_identifier
 from exchange.sources.values import value_problem
+from seals.fonts import missing_glyphs
 
 LICENSE_CLAIMS = ("identifier", "license", "version", "supersedes", "holder", "issuer", "issued_at", "valid_from",
                   "valid_until", "status")
@@ -131,10 +132,17 @@ def item_problems(license_type: LicenseType, items: Any) -> dict[str, str]:
     problems |= {key: f"not a data item of {license_type.code}" for key in items if key not in names}
     for item in license_type.data_items:
         if items.get(item.name) is not None:
-            problem = value_problem(item, items[item.name])
+            problem = value_problem(item, items[item.name]) or unprintable(items[item.name])
             if problem:
                 problems[item.name] = problem
     return problems
+
+
+def unprintable(value: Any) -> str | None:
+    """What is wrong with a text the license will print: characters its face cannot print (a
+    blank where a character should be would misstate the license); None for any other value."""
+    missing = missing_glyphs(value) if isinstance(value, str) else None
+    return f"has characters the license cannot print: {''.join(sorted(missing))}" if missing else None
 
 
 def validity_window(license_type: LicenseType, valid_from: datetime,

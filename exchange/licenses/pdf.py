@@ -41,7 +41,6 @@ from catalog.model import Catalog, LicenseType, Subject
 from exchange.certificates.model import format_date_zh, format_datetime_zh, parse_time
 from exchange.certificates.pdf import (
     RULE,
-    GlyphsMissing,
     _attachment,
     _draw_qr,
     _heavy_centred,
@@ -51,6 +50,7 @@ from exchange.certificates.pdf import (
     with_credential,
 )
 from exchange.certificates.verdict import authentic
+from exchange.errors import GlyphsMissing
 from exchange.licenses.content import LicenseContent, printed_items
 from exchange.licenses.credential import content_of_own
 from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX
@@ -117,7 +117,7 @@ def render_page(page: PdfPage, attached: str) -> bytes:
     content = page.content
     missing = missing_glyphs(_printed_text(page))
     if missing:
-        raise GlyphsMissing(f"the license font has no glyph for {''.join(sorted(missing))!r}")
+        raise GlyphsMissing("license", missing)
     output = BytesIO()
     canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG)
     canvas.setTitle(content.license_name_zh + ("（加注件）" if page.usage else ""))

@@ -42,6 +42,7 @@ from exchange.licenses.content import (
     LicenseContent,
     build_license_content,
     item_problems,
+    unprintable,
     validity_window,
 )
 from exchange.licenses.credential import content_of_own, sign_license
@@ -155,6 +156,8 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     license_type = _issuable_type(library.catalog, department, request.license_type)
     if request.holder.kind is not license_type.holder:
         raise InvalidInput("holder", f"a {license_type.name_zh} is held by a {license_type.holder.label_zh}")
+    if problem := unprintable(request.holder.name):
+        raise InvalidInput("holder.name", problem)
     existing = _by_reference(session, department, request.reference)
     if existing is not None:
         return Issued(existing, current_version(session, existing), created=False)

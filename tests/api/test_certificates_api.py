@@ -236,3 +236,29 @@ def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
     after = verdict(live_server, credential=credential)
     assert after["status"] == "VALID", checks(after)
     assert checks(after)["certificate_status"] == ("VALID", "certificate_not_revoked")
+
+
+@pytest.mark.parametrize("purpose", ["申请😀", "𠀀申请"])
+def test_a_purpose_the_certificate_cannot_print_is_refused_before_anything_is_pulled(
+        live_server: str, resident: DemoResident, purpose: str) -> None:
+    me = signed_in(live_server, resident)
+    response = httpx.post(f"{live_server}/api/v1/me/certificates", headers=me, timeout=30,
+                          json={"proof": "NO_HOUSING", "purpose": purpose})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["pointer"] == "#/purpose"
+    assert httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["entries"] == []
+    assert httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json() == []
+
+
+def test_a_name_the_certificate_cannot_print_is_refused_before_anything_is_pulled(
+        live_server: str, resident: DemoResident) -> None:
+    """A citizen whose name has a character the certificate's face lacks is told so, and to ask
+    at a counter: a certificate with a blank for it would misstate who it is about."""
+    response = httpx.post(f"{live_server}/dev-idp/token", json={"name": "刘𠮷", "id_number": resident.id_number})
+    me = {"Authorization": f"Bearer {response.json()['assertion']}"}
+    refused = httpx.post(f"{live_server}/api/v1/me/certificates", headers=me, timeout=30,
+                         json={"proof": "NO_HOUSING", "purpose": "申请公租房"})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["type"].endswith("/not-printable") and "𠮷" in problem["detail_zh"], problem
+    assert httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["entries"] == []

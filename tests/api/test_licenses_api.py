@@ -153,6 +153,25 @@ def test_a_presentation_verified_as_it_expires_stays_used_when_another_verificat
     assert again["status"] == "INVALID" and checks(again)["nonce"] == ("INVALID", "nonce_reused"), again
 
 
+@pytest.mark.parametrize(("where", "value"), [("items", "\ufffd😀"), ("holder", "张𠮷")])
+def test_a_license_the_font_cannot_print_is_refused_at_issuance(settings: Settings, live_server: str,
+                                                                resident: DemoResident, where: str,
+                                                                value: str) -> None:
+    """Text the license's face cannot print is refused when the license is issued, naming the
+    field, rather than accepted and then failing every time its PDF is asked for."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    body = marriage(resident, "MZ-GLYPH-1")
+    if where == "items":
+        body["items"]["registration_authority"] = value
+    else:
+        body["holder"]["name"] = value
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=body, timeout=30)
+    assert refused.status_code == 400, refused.text
+    pointer = "#/items/registration_authority" if where == "items" else "#/holder/name"
+    assert refused.json()["errors"][0]["pointer"] == pointer
+    assert httpx.get(f"{live_server}/api/v1/licenses/MZ-GLYPH-1", headers=mz).status_code == 404
+
+
 def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, live_server: str,
                                                            resident: DemoResident) -> None:
     me = signed_in(live_server, resident)

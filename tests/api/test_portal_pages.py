@@ -116,6 +116,9 @@ def test_refusals_are_shown_on_the_form(browser: Browser, live_server: str, tmp_
     page.click("form.portal-form button[type=submit]")
     assert page.locator("#form-error").inner_text() == "请填写用途（1 至 100 个字）。"
     assert page.is_checked("#choose-NO_HOUSING")
+    page.fill("input[name=purpose]", "申请😀")
+    page.click("form.portal-form button[type=submit]")
+    assert page.locator("#form-error").inner_text() == "用途中有证明无法打印的字：「😀」，请修改。"
 
     page.fill("input[name=purpose]", "办理签证")
     page.click("form.portal-form button[type=submit]")
@@ -124,6 +127,20 @@ def test_refusals_are_shown_on_the_form(browser: Browser, live_server: str, tmp_
     page.screenshot(path=str(tmp_path / "portal-refused.png"), full_page=True)
     page.goto(f"{live_server}/portal/certificates")
     assert page.locator(".empty").count() == 1
+    page.close()
+
+
+def test_a_name_the_certificate_cannot_print_is_told_to_ask_at_a_counter(browser: Browser, live_server: str,
+                                                                          resident: DemoResident) -> None:
+    page = browser.new_page()
+    sign_in(page, live_server, "刘𠮷", resident.id_number)
+    page.check("#choose-NO_HOUSING")
+    page.fill("input[name=purpose]", "申请公租房")
+    page.click("form.portal-form button[type=submit]")
+    page.click("#confirm")
+    assert page.locator("#form-error").inner_text() == "文书所用字体缺少「𠮷」字，暂不能在网上出具，请到办事窗口办理。"
+    page.goto(f"{live_server}/portal/access-log")
+    assert page.locator(".empty").inner_text() == "还没有部门使用过您的数据。"  # nothing was pulled
     page.close()
 
 
