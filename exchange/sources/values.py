@@ -119,8 +119,14 @@ def _boolean(_item: DataItem, value: Any) -> str | None:
     return None if isinstance(value, bool) else "must be true or false"
 
 
+INT64 = range(-(2**63), 2**63)
+"""The integers the rules can read: CEL's are 64-bit."""
+
+
 def _integer(_item: DataItem, value: Any) -> str | None:
-    return None if isinstance(value, int) and not isinstance(value, bool) else "must be an integer"
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "must be an integer"
+    return None if value in INT64 else "must be a 64-bit integer (from -2^63 to 2^63-1)"
 
 
 def _decimal(_item: DataItem, value: Any) -> str | None:

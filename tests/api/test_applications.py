@@ -126,6 +126,23 @@ def test_bad_input_names_the_field_and_files_nothing(settings: Settings, live_se
     assert listed.json() == []
 
 
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**20])
+def test_a_committed_integer_beyond_64_bits_names_the_field_and_files_nothing(settings: Settings, live_server: str,
+                                                                               value: int) -> None:
+    """The rules read integers as CEL's 64-bit integers: a larger one is an input error, not a
+    500 that leaves the application stuck half filed."""
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    body = public_housing_request(household, "big-int", signed_at=now())
+    index = next(i for i, commitment in enumerate(body["commitments"]) if "family_size" in commitment["values"])
+    body["commitments"][index]["values"]["family_size"] = value
+    response = apply(live_server, token, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["pointer"] == f"#/commitments/{index}/values/family_size"
+    listed = httpx.get(f"{live_server}/api/v1/applications", headers={"Authorization": f"Bearer {token}"})
+    assert listed.json() == []
+
+
 def test_an_unknown_matter_is_not_found(settings: Settings, live_server: str) -> None:
     [household] = households(settings, "public_housing_eligible")
     response = httpx.post(f"{live_server}/api/v1/matters/NO_SUCH_MATTER/applications",
