@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import CLIENT_SECURITY, client_first, require_client
 from api.openapi import Blueprint
 from api.pull_context import pull_context
 from api.runtime import runtime
 from api.schemas.exchange import ExchangeAnswerSchema, ExchangeRequestSchema
+from catalog import bounded_json
 from exchange.clients import ClientScope
 from exchange.access_log import AccessEntry, Outcome, Reason, record_access
 from exchange.pull_service import REQUEST_ID, Envelope, answer_request
@@ -62,8 +64,7 @@ def log_refusals_before_the_use_case(response: Response) -> Response:
     if response.status_code < 400 or g.get("access_logged"):
         return response
     client = g.get("client")
-    body = request.get_json(silent=True) if request.is_json and client is not None else None  # nothing read for strangers
-    request_id = body.get("request_id") if isinstance(body, dict) else None
+    request_id = _request_id_of_body() if request.is_json and client is not None else None  # nothing read for strangers
     reason = _EDGE_REASONS.get(response.status_code, Reason.INVALID_REQUEST if response.status_code < 500
                                else Reason.INTERNAL_ERROR)
     record_access(runtime().sessions, AccessEntry(
@@ -71,6 +72,16 @@ def log_refusals_before_the_use_case(response: Response) -> Response:
         request_id=request_id if isinstance(request_id, str) and REQUEST_ID.fullmatch(request_id) else None,
         client_id=client.client_id if client else None, consumer_department=client.department_code if client else None))
     return response
+
+
+def _request_id_of_body() -> object:
+    """The body's `request_id`, read as the parser reads bodies (bounded); None from a body it
+    refused (too large, too deep, not JSON)."""
+    try:
+        body = bounded_json.loads(request.get_data(cache=True))
+    except (ValueError, RequestEntityTooLarge):
+        return None
+    return body.get("request_id") if isinstance(body, dict) else None
 
 
 _EDGE_REASONS = {401: Reason.UNAUTHENTICATED, 403: Reason.INSUFFICIENT_SCOPE}

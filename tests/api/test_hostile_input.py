@@ -51,6 +51,24 @@ def test_json_body_nested_thousands_deep_is_refused_before_parsing(live_server: 
         assert body["errors"] == [{"pointer": "#", "detail": "the JSON text is nested more than 32 levels deep"}]
 
 
+@pytest.mark.parametrize(("body", "status"), [(NESTED, 400), ("x" * (2 * 1024 * 1024 + 1), 413)])
+def test_an_exchange_request_refused_for_its_body_is_answered_and_logged(settings: Settings, live_server: str,
+                                                                         body: str, status: int) -> None:
+    """A department system's body nested too deep, or too large: the problem says so (not a 500
+    from logging the refusal), and the refusal is in the access log like every exchange request."""
+    from api.database import standalone_session
+    from exchange.access_log import AccessRecord
+
+    token = client_token(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    answer = httpx.post(f"{live_server}/api/v1/exchange/requests", content=body, timeout=30,
+                        headers={"Authorization": f"Bearer {token}", "content-type": "application/json"})
+    problem = refused(answer, status)
+    assert problem["status"] == status
+    with standalone_session(settings.database_url) as session:
+        entries = session.query(AccessRecord).filter(AccessRecord.consumer_department == "ZJ").all()
+    assert [(entry.outcome, entry.reason) for entry in entries] == [("denied", "invalid-request")]
+
+
 @pytest.mark.parametrize("nested_part", [0, 1])
 def test_forged_identity_assertion_with_nested_json_is_unauthenticated(live_server: str, nested_part: int) -> None:
     token = nested_token(nested_part)
