@@ -185,7 +185,7 @@ def _consent_preview(values: Any) -> ConsentPreview:
     matter, department = values.get("matter", ""), values.get("department", "")
     proofs = values.getlist("proof") or consentable_proofs(live_catalog().catalog, matter, department)
     days_text = values.get("days", str(DEFAULT_CONSENT_DAYS))
-    if not days_text.isascii() or not days_text.isdigit():
+    if not days_text.isascii() or not days_text.isdigit() or len(days_text) > len(str(MAX_CONSENT_DAYS)):
         raise _bad_parameter("days", f"a whole number of days from 1 to {MAX_CONSENT_DAYS}")
     try:
         return preview_consent(live_catalog().catalog, ConsentRequest(matter=matter, proofs=proofs,

@@ -85,7 +85,8 @@ def test_bad_input_is_a_problem_naming_the_parameter_and_records_nothing(
     for query, parameter in ((f"matter=NOPE&department=ZJ", "matter"), (f"matter={MATTER}&department=MZ", "department"),
                              (f"matter={MATTER}&department=ZJ&proof=DEATH", "proof"),
                              (f"matter={MATTER}&department=ZJ&days=0", "days"),
-                             (f"matter={MATTER}&department=ZJ&days=x", "days")):
+                             (f"matter={MATTER}&department=ZJ&days=x", "days"),
+                             (f"matter={MATTER}&department=ZJ&days={'9' * 4301}", "days")):
         answer = httpx.get(f"{live_server}/portal/consents/new?{query}", headers=as_api)
         assert answer.status_code == 400 and answer.headers["Content-Type"] == "application/problem+json", query
         assert answer.json()["errors"][0]["parameter"] == parameter, answer.json()
