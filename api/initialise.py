@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +27,7 @@ from api.secrets import ensure_secrets
 from api.settings import Settings, record_public_url, recorded_public_url
 from api.setup_steps import done_version, run_once
 from catalog.loading import bundled_catalog_path, load_catalog
+from core.private_files import private_dir, private_file
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
@@ -41,7 +43,7 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     `city_root` (checked by `seals.ca.load_ca_material`) is adopted as the city CA when there is
     none yet; an installation that has a different one raises `CaAlreadyExists`."""
     report: list[str] = []
-    settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.var_dir)
     if recorded_public_url(settings.var_dir) != settings.public_url:
         settings = replace(settings, former_public_urls=record_public_url(settings.var_dir, settings.public_url))
         report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
@@ -51,6 +53,7 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     engine = make_engine(settings.database_url)
     try:
         _upgrade_schema(engine, settings.database_url)
+        _private_database(settings.database_url)
         report.append("数据库结构已是最新。")
         with transaction(make_session_factory(engine)) as session:
             report.append(_publish_bundled_catalog(session))
@@ -64,6 +67,14 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     if demo is not None:
         report.extend(demo.initialise(settings))
     return report
+
+
+def _private_database(database_url: str) -> None:
+    """An SQLite database file (and its write-ahead files, which SQLite creates with the
+    database's mode) readable by the installation's user only: it holds personal data."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        private_file(Path(url.database))
 
 
 def _upgrade_schema(engine: Engine, database_url: str) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.settings import Settings
+from core.private_files import private_dir
 from exchange.keyring import LEGACY_KEY_ID, Keyring
 
 
@@ -58,7 +59,7 @@ def ensure_secrets(settings: Settings) -> list[str]:
     A new installation (its subject hash key generated now, so nothing is sealed yet) gets an
     encryption key of its own, key 1; an existing one keeps the keyring it has."""
     created = []
-    settings.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.secrets_dir)
     for secret in ALL_SECRETS:
         path = settings.secrets_dir / secret.file_name
         if (settings.environ or {}).get(secret.env_var) or path.exists():
@@ -68,7 +69,7 @@ def ensure_secrets(settings: Settings) -> list[str]:
     if SUBJECT_HASH_KEY.file_name in created and not _key_files(settings) \
             and not (settings.environ or {}).get(ENCRYPTION_KEYS_ENV):
         folder = settings.secrets_dir / ENCRYPTION_KEYS_DIR
-        folder.mkdir(exist_ok=True, mode=0o700)
+        private_dir(folder)
         _write_secret(folder / str(LEGACY_KEY_ID + 1), secrets.token_urlsafe(32))
         created.append(f"{ENCRYPTION_KEYS_DIR}/{LEGACY_KEY_ID + 1}")
     return created
@@ -93,7 +94,7 @@ def add_encryption_key(settings: Settings) -> int:
     if (settings.environ or {}).get(ENCRYPTION_KEYS_ENV):
         raise SecretMissing(f"the keyring is given in {ENCRYPTION_KEYS_ENV}: add the new key there")
     folder = settings.secrets_dir / ENCRYPTION_KEYS_DIR
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(folder)
     keys = _key_files(settings)
     if not keys:
         _write_secret(folder / str(LEGACY_KEY_ID), read_secret(settings, SUBJECT_HASH_KEY).decode("utf-8"))

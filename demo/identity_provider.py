@@ -21,6 +21,7 @@ from joserfc.jwk import ECKey, KeySet
 from catalog.citizen_id import parse_id_number
 from catalog.credit_code import parse_uscc
 from catalog.model import Catalog
+from core.private_files import private_dir
 from exchange.identity import ALGORITHM, AUDIENCE, MAX_LIFETIME, MAX_NAME_LENGTH
 from exchange.legal_person import LEGAL_PERSON_AUDIENCE
 from exchange.staff import STAFF_AUDIENCE
@@ -47,7 +48,7 @@ class DevIdentityProvider:
         Safe when several processes start at once: the key is written to a private temporary
         file and linked into place; whoever links first wins and the others read that key.
         """
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(directory)
         path = directory / DEV_KEY_FILE
         if not path.exists():
             key = ECKey.generate_key("P-256", auto_kid=True)

@@ -78,7 +78,7 @@ def _demo_sources(settings: Settings) -> str:
     """The demo source departments' own databases, generated once (about 2 s), and again with
     the same seed and size when an earlier version of the generator made them."""
     residents, seed, done = DEFAULT_RESIDENTS, DEFAULT_SEED, "已生成演示数据源"
-    if settings.sources_dir.exists():
+    if any(settings.sources_dir.glob("*.db")):  # an empty folder (made by hand, or left) is generated into
         outdated = outdated_dataset(settings.sources_dir)
         if outdated is None:
             return f"演示数据源目录 {settings.sources_dir} 已存在，保持不变。"

@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from core.private_files import private_dir
 from seals.ca import certificate_kid
 from seals.errors import KeyUnavailable
 
@@ -75,8 +76,7 @@ class FileKeySigner:
 def write_key(key_dir: Path, key_ref: str, private_key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> None:
     """Write `private_key` encrypted to `key_dir/key_ref` (0600); never overwrites a file."""
     path = _key_path(key_dir, key_ref)
-    key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(key_dir, 0o700)  # mkdir's mode is filtered by the umask and ignored if it existed
+    private_dir(key_dir)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text, bindparam, create_engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.private_files import private_dir, private_file
+
 metadata = MetaData()
 
 records_table = Table(
@@ -105,10 +107,11 @@ class RecordsDatabaseWriter:
         self.written = 0
 
     def __enter__(self) -> RecordsDatabaseWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # the records are personal data
         self.partial.unlink(missing_ok=True)
         self._engine = create_engine(f"sqlite:///{self.partial}")
         self._connection = self._engine.connect()
+        private_file(self.partial)
         self._transaction = self._connection.begin()
         self._connection.exec_driver_sql("PRAGMA journal_mode=OFF")
         metadata.create_all(self._connection)

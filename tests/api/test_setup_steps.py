@@ -93,3 +93,26 @@ def test_demo_data_of_an_earlier_generator_is_made_again_with_its_seed_and_size(
     dataset = demo_dataset(ours.sources_dir)
     assert (dataset["generator"], dataset["seed"], dataset["residents"]) == (GENERATOR, "7", "300")
     assert demo.setup._demo_sources(ours) == f"演示数据源目录 {ours.sources_dir} 已存在，保持不变。"
+
+
+def test_the_installation_is_readable_by_its_own_user_only(tmp_path: Path) -> None:
+    """The database and the demo source databases hold names and ID numbers; the secrets, keys.
+    A fresh installation makes them its user's alone, also in folders that existed already with
+    the usual 0755 (made by hand, or by a copy)."""
+    import os
+    import stat
+
+    var = tmp_path / "var"
+    for folder in (var, var / "secrets", var / "sources"):
+        folder.mkdir(mode=0o755)
+        os.chmod(folder, 0o755)
+    settings = Settings(var_dir=var, database_url=f"sqlite:///{var / 'mianzheng.db'}",
+                        public_url="http://127.0.0.1:8000", dev_idp=True)
+    initialise(settings)
+    folders = [var, var / "secrets", var / "sources", settings.key_dir]
+    assert {folder: oct(stat.S_IMODE(folder.stat().st_mode)) for folder in folders} == \
+           {folder: "0o700" for folder in folders}
+    databases = [var / "mianzheng.db", *(var / "sources").glob("*.db")]
+    assert len(databases) > 1
+    assert {path: oct(stat.S_IMODE(path.stat().st_mode)) for path in databases} == \
+           {path: "0o600" for path in databases}

@@ -1,0 +1,23 @@
+"""Folders and files that hold secrets or personal data: readable by the installation's user only.
+
+`mkdir(mode=0o700)` is not enough: the mode is filtered by the umask, and ignored for a folder
+that exists already (made by hand, by a copy, by an earlier version); and SQLite creates its
+files with the umask's 0644. These make them private whatever was there before.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only its owner can enter (0700), created with its parents if missing."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file readable and writable by its owner only (0600)."""
+    os.chmod(path, 0o600)
