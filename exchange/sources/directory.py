@@ -65,6 +65,17 @@ SourceConfig: TypeAlias = "HttpSourceSettings | str"
 adapter (httpx, tenacity) is imported only where a department is reached over HTTP."""
 
 
+def _unquoted(error: Exception) -> str:
+    """The reason a sources file could not be read, without the text of its lines: the YAML
+    parser quotes the line it stopped at, which may hold a connector's token."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        where = [f"{what} at line {mark.line + 1}, column {mark.column + 1}"
+                 for what, mark in ((error.context, error.context_mark), (error.problem, error.problem_mark))
+                 if what and mark is not None]
+        return "; ".join(where) or "not valid YAML"
+    return "not valid YAML" if isinstance(error, yaml.YAMLError) else str(error)
+
+
 def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
     """The per-department configuration in the sources file at `path`; relative database
     paths are relative to the file's folder. SourcesConfigInvalid on any problem."""
@@ -72,7 +83,7 @@ def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
         text = path.read_text(encoding="utf-8")
         document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as error:
-        raise SourcesConfigInvalid(f"sources file {path}: cannot be read: {error}") from None
+        raise SourcesConfigInvalid(f"sources file {path}: cannot be read: {_unquoted(error)}") from None
     if not isinstance(document, dict) or set(document) != {"departments"} or not isinstance(document["departments"], dict):
         raise SourcesConfigInvalid(f"sources file {path}: must be a mapping with the single key 'departments'")
     problems: list[str] = []

@@ -123,3 +123,14 @@ def test_a_bad_sources_file_is_refused_with_its_problems(catalog: Catalog, tmp_p
 def test_an_unreadable_sources_file_is_refused(catalog: Catalog, tmp_path: Path) -> None:
     with pytest.raises(SourcesConfigInvalid, match="cannot be read"):
         build_sources(catalog, tmp_path, tmp_path / "missing.yaml")
+
+
+def test_a_sources_file_that_is_not_yaml_is_refused_without_quoting_its_lines(catalog: Catalog,
+                                                                             tmp_path: Path) -> None:
+    """The YAML parser's message quotes the line it stopped at; the refusal, which reaches the
+    logs, names the line and column only: the line may hold a connector's token."""
+    config = tmp_path / "sources.yaml"
+    config.write_text(f'departments:\n  BDC:\n    url: http://127.0.0.1:1\n    token: "{TOKEN}\n', encoding="utf-8")
+    with pytest.raises(SourcesConfigInvalid, match="cannot be read: .*line 4") as raised:
+        build_sources(catalog, tmp_path, config)
+    assert TOKEN not in str(raised.value) and TOKEN[:8] not in str(raised.value)
