@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from flask import Response, jsonify
 
-from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, current_citizen, require_client
+from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_first, current_citizen, require_client
 from api.license_services import (library, license_status_lists, show_license, use_context,
                                   verify_license_text, write)
 from api.live_catalog import live_catalog
@@ -78,6 +78,7 @@ PDF_RESPONSE = {"200": {"description": "A PDF signed PAdES, with its machine for
 
 
 @blp.route("/licenses", methods=["POST"])
+@client_first(ClientScope.LICENSES_WRITE)
 @blp.arguments(LicenseIssueSchema)
 @blp.response(201, LicenseSchema)
 @blp.alt_response(200, schema=LicenseSchema, description="The reference was issued before: that license")
@@ -122,6 +123,7 @@ def issued_pdf(identifier: str) -> Response:
 
 
 @blp.route("/licenses/<identifier>/amendments", methods=["POST"])
+@client_first(ClientScope.LICENSES_WRITE)
 @blp.arguments(LicenseAmendSchema)
 @blp.response(201, LicenseSchema)
 @blp.doc(security=CLIENT_SECURITY)
@@ -142,6 +144,7 @@ def amend(body: dict[str, Any], identifier: str) -> dict[str, Any]:
 
 
 @blp.route("/licenses/<identifier>/revocation", methods=["POST"])
+@client_first(ClientScope.LICENSES_WRITE)
 @blp.arguments(LicenseRevocationSchema)
 @blp.response(200, LicenseSchema)
 @blp.doc(security=CLIENT_SECURITY)
@@ -157,6 +160,7 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
 
 
 @blp.route("/exchange/license-uses", methods=["POST"])
+@client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(LicenseUseRequestSchema)
 @blp.response(200, LicenseUseAnswerSchema)
 @blp.alt_response(403, description="forbidden-by-policy (not in the 用证清单) or consent-required")
@@ -190,6 +194,7 @@ def use(body: dict[str, Any]) -> Response:
 
 
 @blp.route("/exchange/license-uses/usage-copy.pdf", methods=["POST"])
+@client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(UsageCopyPdfRequestSchema)
 @blp.doc(security=CLIENT_SECURITY, responses=PDF_RESPONSE)
 def usage_pdf(body: dict[str, str]) -> Response:
@@ -241,6 +246,7 @@ def held_pdf(identifier: str) -> Response:
 
 
 @blp.route("/me/licenses/<identifier>/presentations", methods=["POST"])
+@citizen_first
 @blp.arguments(PresentationRequestSchema)
 @blp.response(201, PresentationSchema)
 @blp.doc(security=CITIZEN_SECURITY)

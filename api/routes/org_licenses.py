@@ -13,7 +13,7 @@ from flask import Response
 
 from api.legal_person_auth import LEGAL_PERSON_SECURITY, current_organisation
 from api.license_services import library, show_license
-from api.openapi import Blueprint
+from api.openapi import Blueprint, before_parsing
 from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
 from api.runtime import db
@@ -58,6 +58,7 @@ def held_pdf(identifier: str) -> Response:
 
 
 @blp.route("/licenses/<identifier>/presentations", methods=["POST"])
+@before_parsing(current_organisation)
 @blp.arguments(PresentationRequestSchema)
 @blp.response(201, PresentationSchema)
 @blp.doc(security=LEGAL_PERSON_SECURITY)

@@ -172,6 +172,15 @@ def test_a_license_the_font_cannot_print_is_refused_at_issuance(settings: Settin
     assert httpx.get(f"{live_server}/api/v1/licenses/MZ-GLYPH-1", headers=mz).status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/licenses", "/licenses/x/amendments", "/licenses/x/revocation",
+                                  "/exchange/license-uses", "/exchange/license-uses/usage-copy.pdf",
+                                  "/me/licenses/x/presentations", "/org/licenses/x/presentations"])
+def test_a_stranger_is_told_to_authenticate_before_anything_about_the_body(live_server: str, path: str) -> None:
+    answer = httpx.post(f"{live_server}/api/v1{path}", json={"unexpected": True})
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["content-type"] == "application/problem+json" and "errors" not in answer.json()
+
+
 def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, live_server: str,
                                                            resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
