@@ -16,12 +16,14 @@ from typing import Any
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 
 from api.form_tokens import form_token_valid
+from api.holder_input import HOLDER_ID_NUMBER_INVALID_ZH, typed_id_number
 from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH, LICENSE_FORMS_ZH
 from api.license_services import library, show_license, verify_license_text
 from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
 from api.presenters import license_view, pdf_response, qr_svg
 from api.rate_limit import limit_verification
 from api.runtime import db
+from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import InvalidInput
@@ -120,7 +122,12 @@ def verify() -> Response:
         return make_response(render_template("verify_license.html", verdict=None,
                                              error="请粘贴亮证内容、电子证照凭证或加注件，或上传电子证照、加注件的 PDF 文件。"),
                              400)
-    verdict = verify_license_text(form, request.form.get("id_number", "").strip() or None)
+    try:
+        id_number = typed_id_number(request.form.get("id_number", ""))
+    except InvalidIdentifier:
+        return make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH),
+                             400)
+    verdict = verify_license_text(form, id_number)
     return make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None))
 
 

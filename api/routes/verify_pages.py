@@ -17,13 +17,13 @@ from flask import Blueprint, Response, make_response, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.certificate_services import certificate_status_lists, verify_form
+from api.holder_input import HOLDER_ID_NUMBER_INVALID_ZH, typed_id_number
 from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH
 from api.live_catalog import live_catalog
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.runtime import db
 from catalog.city_time import beijing_time
-from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
 from exchange.certificates.status_list import REVOCATION_REASONS, signed_at
@@ -79,13 +79,10 @@ def verify() -> Response:
 def _holder_id_number() -> str | None:
     """The optional holder ID number typed in; a malformed one is an input error, not a reason
     to call a genuine certificate invalid."""
-    typed = "".join(request.form.get("id_number", "").split())
-    if not typed:
-        return None
     try:
-        return parse_id_number(typed).number
+        return typed_id_number(request.form.get("id_number", ""))
     except InvalidIdentifier:
-        raise _BadInput("持有人公民身份号码格式不正确，请核对后重新输入（也可以不填）。") from None
+        raise _BadInput(HOLDER_ID_NUMBER_INVALID_ZH) from None
 
 
 def _submitted() -> bytes | str:

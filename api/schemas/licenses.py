@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 
 from api.schemas.catalog import DataItemSchema
-from api.schemas.certificates import CheckSchema
+from api.schemas.certificates import CheckSchema, citizen_id_number
 from api.schemas.exchange import EnvelopeSchema
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES
@@ -125,7 +125,9 @@ class LicenseVerifyRequestSchema(ma.Schema):
                                  metadata={"description": "The reference of a presentation (from its QR code's link)"})
     pdf_base64 = ma.fields.String(validate=ma.validate.Length(min=1, max=4_000_000),
                                   metadata={"description": "The PDF of a license or usage copy, base64"})
-    id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18))
+    id_number = ma.fields.String(validate=citizen_id_number,
+                                 metadata={"description": "Check that the license is this person's "
+                                                          "(a GB 11643 ID number; a malformed one is a 400)"})
 
     @ma.validates_schema
     def _one_input(self, data: dict[str, Any], **_kwargs: object) -> None:

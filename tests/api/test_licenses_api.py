@@ -181,6 +181,26 @@ def test_a_stranger_is_told_to_authenticate_before_anything_about_the_body(live_
     assert answer.headers["content-type"] == "application/problem+json" and "errors" not in answer.json()
 
 
+def test_a_malformed_holder_id_number_is_an_input_error_not_an_invalid_license(
+        live_server: str, resident: DemoResident) -> None:
+    """A verifier who mistypes the holder's ID number is told so; the genuine license is not
+    reported INVALID as if it were someone else's."""
+    me = signed_in(live_server, resident)
+    wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+    credential = httpx.get(live_server + wallet[0]["links"]["credential"], headers=me).text
+    for typed in ("ABCDEFGHIJKLMNOP", resident.id_number[:-1] + ("0" if resident.id_number[-1] != "0" else "1")):
+        answer = httpx.post(f"{live_server}/api/v1/licenses/verification", timeout=30,
+                            json={"license": credential, "id_number": typed})
+        assert answer.status_code == 400 and answer.json()["errors"][0]["pointer"] == "#/id_number", answer.text
+        page = httpx.post(f"{live_server}/verify/licenses", data={"license": credential, "id_number": typed},
+                          timeout=30)
+        assert page.status_code == 400 and "持有人公民身份号码格式不正确" in page.text
+    typed_with_spaces = " ".join([resident.id_number[:6], resident.id_number[6:14], resident.id_number[14:]])
+    page = httpx.post(f"{live_server}/verify/licenses", data={"license": credential, "id_number": typed_with_spaces},
+                      timeout=30)
+    assert page.status_code == 200 and "有效" in page.text
+
+
 def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, live_server: str,
                                                            resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
