@@ -21,3 +21,11 @@ def private_dir(path: Path) -> Path:
 def private_file(path: Path) -> None:
     """Make an existing file readable and writable by its owner only (0600)."""
     os.chmod(path, 0o600)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` as a file only its owner can read (0600), from its creation on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(file.fileno(), 0o600)  # a file that was there keeps its mode through O_CREAT
+        file.write(data)

@@ -19,6 +19,7 @@ from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.versions import read_live_catalog
+from core.private_files import write_private_file
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
@@ -84,9 +85,9 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
         current.engine.dispose()
     out_dir.mkdir(parents=True, exist_ok=True)
     name = certificate.identifier
-    (out_dir / f"{name}.pdf").write_bytes(certificate.pdf)
-    (out_dir / f"{name}.jws").write_text(certificate.credential + "\n", encoding="ascii")
-    (out_dir / f"{name}.qr.txt").write_text(certificate.qr_payload + "\n", encoding="ascii")
+    for suffix, data in ((".pdf", certificate.pdf), (".jws", f"{certificate.credential}\n".encode("ascii")),
+                         (".qr.txt", f"{certificate.qr_payload}\n".encode("ascii"))):
+        write_private_file(out_dir / f"{name}{suffix}", data)  # the holder's personal data
     proof = context.catalog.proofs[certificate.proof_code]
     click.echo(f"已为 {holder_name.strip()}（{mask_id_number(number)}）开具{proof.name_zh}，"
                f"编号 {name}；文件已写入 {out_dir}。")

@@ -34,6 +34,8 @@ def test_a_new_port_after_the_first_init_moves_every_address(database_url: str, 
                      "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out))
     assert issued.returncode == 0, issued.stderr
     [credential] = out.glob("*.jws")
+    written = {path.name: oct(path.stat().st_mode & 0o777) for path in out.iterdir()}  # the holder's personal data
+    assert len(written) == 3 and set(written.values()) == {"0o600"}, written
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     moved = run_cli({**env, "MIANZHENG_PUBLIC_URL": base}, "init")
