@@ -67,7 +67,7 @@ def verify() -> Response:
         form_input = _submitted()
         id_number = _holder_id_number()
     except RequestEntityTooLarge:
-        return _page(None, "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。", 400)
+        return _page(None, "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。", 413)
     except _BadInput as bad:
         return _page(None, str(bad), 400)
     verdict = verify_form(form_input, id_number)

@@ -129,7 +129,7 @@ def test_bad_input_is_refused_in_chinese(browser: Browser, live_server: str, tmp
     assert "三选一" in page.locator("#verify-error").inner_text()
 
     too_large = b"%PDF-1.7\n" + bytes(2 * 1024 * 1024)
-    assert submit(page, live_server, pdf=too_large) == 400
+    assert submit(page, live_server, pdf=too_large) == 413
     assert page.locator("#verify-error").inner_text() == "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。"
     page.screenshot(path=str(tmp_path / "verify-too-large.png"), full_page=True)
     page.close()
