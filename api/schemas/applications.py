@@ -57,7 +57,7 @@ class ApplicationCreateSchema(ma.Schema):
     counter_consent = ma.fields.Boolean(load_default=False,
                                         metadata={"description": "Every person signed the written authorisation at "
                                                                  "the counter: record a counter consent for each"})
-    consent_days = ma.fields.Integer(load_default=DEFAULT_CONSENT_DAYS,
+    consent_days = ma.fields.Integer(strict=True, load_default=DEFAULT_CONSENT_DAYS,
                                      validate=ma.validate.Range(min=1, max=MAX_CONSENT_DAYS))
     commitments = ma.fields.List(ma.fields.Nested(CommitmentOfferSchema), load_default=list,
                                  validate=ma.validate.Length(max=50))

@@ -101,7 +101,8 @@ class PresentationRequestSchema(ma.Schema):
     items = ma.fields.List(ma.fields.String(validate=_NAME), required=True,
                            validate=ma.validate.Length(min=1, error="choose at least one item to show"),
                            metadata={"example": ["marital_status", "registration_date"]})
-    minutes = ma.fields.Integer(load_default=DEFAULT_MINUTES, validate=ma.validate.Range(min=1, max=MAX_MINUTES))
+    minutes = ma.fields.Integer(strict=True, load_default=DEFAULT_MINUTES,
+                                validate=ma.validate.Range(min=1, max=MAX_MINUTES))
     nonce = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"),
                              metadata={"description": "The verifier's nonce; default: a fresh one"})
 
@@ -181,7 +182,8 @@ class LicenseUseRequestSchema(EnvelopeSchema):
     """用证: the exchange envelope, naming a license type instead of a proof."""
 
     license_type = ma.fields.String(required=True, validate=_CODE, metadata={"example": "MARRIAGE_CERTIFICATE"})
-    days = ma.fields.Integer(load_default=DEFAULT_USE_DAYS, validate=ma.validate.Range(min=1, max=MAX_USE_DAYS),
+    days = ma.fields.Integer(strict=True, load_default=DEFAULT_USE_DAYS,
+                             validate=ma.validate.Range(min=1, max=MAX_USE_DAYS),
                              metadata={"description": "How long the usage copy is valid (at most the license's own "
                                                       "validity)"})
 

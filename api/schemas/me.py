@@ -52,7 +52,7 @@ class ConsentCreateSchema(ma.Schema):
                             validate=ma.validate.Length(min=1, max=50), metadata={"example": ["NO_HOUSING"]})
     department = ma.fields.String(required=True, validate=_CODE,
                                   metadata={"description": "The consumer department allowed to pull", "example": "ZJ"})
-    days = ma.fields.Integer(required=True, validate=ma.validate.Range(1, MAX_CONSENT_DAYS),
+    days = ma.fields.Integer(strict=True, required=True, validate=ma.validate.Range(1, MAX_CONSENT_DAYS),
                              metadata={"description": "How long the consent lasts", "example": 90})
 
 

@@ -201,6 +201,21 @@ def test_a_malformed_holder_id_number_is_an_input_error_not_an_invalid_license(
     assert page.status_code == 200 and "有效" in page.text
 
 
+def test_a_number_of_days_or_minutes_with_a_fraction_is_refused_not_cut(live_server: str,
+                                                                       resident: DemoResident) -> None:
+    """`days: 1.5` or `minutes: 2.9` are not whole numbers: refused naming the field, as the
+    string "1.5" is, rather than silently cut to 1 day or 2 minutes."""
+    me = signed_in(live_server, resident)
+    wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+    shown = httpx.post(live_server + wallet[0]["links"]["presentations"], headers=me,
+                       json={"items": [wallet[0]["items"][0]["name"]], "minutes": 2.9}, timeout=30)
+    assert shown.status_code == 400 and shown.json()["errors"][0]["pointer"] == "#/minutes", shown.text
+    consent = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 1.5})
+    assert consent.status_code == 400 and consent.json()["errors"][0]["pointer"] == "#/days", consent.text
+    assert httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json() == []
+
+
 def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, live_server: str,
                                                            resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
