@@ -9,12 +9,15 @@ when gunicorn's timeout ends the worker gets 503 service-unavailable with Retry-
 500: the service is overloaded or a source is stuck, the request itself may well be fine. Ctrl+C
 lets the request in hand finish instead of cutting it off with a traceback. The detail is the
 problem's title only: gunicorn's message may quote the request line, which can carry personal
-data in its query string.
+data in its query string. For the same reason its error log keeps, of a request it refused,
+why and from where, not the line or header it quotes (a query's ID number, a client's token),
+and of a request that failed, the path without its query.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 
 from gunicorn import util
@@ -39,9 +42,29 @@ def write_problem(sock: socket.socket, status: int, reason: str, _message: str) 
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+class WithoutRequestText(logging.Filter):
+    """gunicorn's error log without the text of the request it writes about (see the module)."""
+
+    REFUSED = "Invalid request from ip="
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(self.REFUSED):
+            address, _, reason = message[len(self.REFUSED):].partition(": ")
+            record.msg, record.args = "%s%s: %s (its text is not logged)", (self.REFUSED, address,
+                                                                              reason.split(":", 1)[0])
+        elif record.msg == "Error handling request %s %s" and isinstance(record.args, tuple) and len(record.args) == 2:
+            method, uri = record.args
+            record.args = (method, str(uri).split("?", 1)[0])
+        elif record.msg == "Error handling request %s" and isinstance(record.args, tuple) and len(record.args) == 1:
+            record.args = (str(record.args[0]).split("?", 1)[0],)
+        return True
+
+
 class ProblemWorker(SyncWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         util.write_error = write_problem
+        self.log.error_log.addFilter(WithoutRequestText())
         super().init_process()
 
     def handle_quit(self, sig, frame):  # type: ignore[no-untyped-def]

@@ -225,6 +225,32 @@ def test_the_front_servers_own_errors_are_problem_documents(database_url: str, t
         server.communicate(timeout=30)
 
 
+def test_a_malformed_request_is_logged_without_its_personal_data_or_token(database_url: str, tmp_path: Path) -> None:
+    """gunicorn refuses a request line with raw UTF-8 in it, or a header line without its colon,
+    and logs why, quoting the line: an ID number typed into a query, a client's token. The
+    server's log names the refusal and the caller's address, not the text."""
+    import socket
+
+    env = cli_environment(database_url, tmp_path / "var")
+    port = free_port()
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    id_number, token = "330703199006228351", "mzc_" + "s3cr3t" * 6
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/readyz", server, "the server")
+        for raw in (f"GET /verify?name=刘佳国&id_number={id_number} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+                    f"GET /api/v1/me/consents HTTP/1.1\r\nHost: x\r\nAuthorization Bearer {token}\r\n\r\n".encode()):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                connection.sendall(raw)
+                answer = connection.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert output.count("Invalid request from ip=127.0.0.1") == 2, output
+    assert id_number not in output and token not in output and "刘佳国" not in output, output
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("when", [[], ["late-hook"]], ids=["during-the-start", "before-the-post-fork-hook"])
 def test_a_stop_asked_while_the_workers_start_ends_the_server_at_once(when: list[str]) -> None:
