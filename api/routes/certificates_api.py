@@ -63,6 +63,8 @@ def issuable() -> list[dict[str, Any]]:
 @blp.arguments(IssueRequestSchema)
 @blp.response(201, CertificateSummarySchema)
 @blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
+@blp.alt_response(422, description="fact-not-established: the record does not establish what the proof asserts; "
+                                   "not-printable: the holder's name has a character the certificate cannot print")
 @blp.doc(security=CITIZEN_SECURITY, parameters=[{
     "in": "header", "name": IDEMPOTENCY_KEY, "required": False, "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
     "description": "Repeating the request with the same key returns the certificate issued first, never a second one"}])
