@@ -74,14 +74,14 @@ def issue(body: dict[str, str]) -> dict[str, Any]:
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is not None and not REQUEST_ID.fullmatch(key):
         raise Problem("invalid-request", f"{IDEMPOTENCY_KEY}: 1-128 characters of A-Z a-z 0-9 . _ : -",
-                      errors=[{"pointer": IDEMPOTENCY_KEY, "detail": "1-128 characters of A-Z a-z 0-9 . _ : -"}])
+                      errors=[{"parameter": IDEMPOTENCY_KEY, "detail": "1-128 characters of A-Z a-z 0-9 . _ : -"}])
     context = issuance_context()
     try:
         certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"],
                                         idempotency_key=key)
     except RequestIdConflict as conflict:
         raise Problem("conflict", str(conflict), headers={"Retry-After": "5"},
-                      errors=[{"pointer": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
+                      errors=[{"parameter": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
     except FactNotEstablished as refused:
         raise fact_problem(refused) from None
     return certificate_view(context.catalog, certificate)
