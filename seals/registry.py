@@ -212,7 +212,7 @@ def revoke_seal(
 ) -> Seal:
     """Revoke the department's active seal (or the one with `serial_hex`) and re-sign the CRL.
     The revocation time is taken once the seal's row is locked: a certificate being stored with
-    the seal (`hold_active_seal`) is either stored before it or refused."""
+    the seal (`hold_signing_seal`) is either stored before it or refused."""
     if serial_hex is None:
         seal = active_seal(session, department_code, now=now)
     else:
