@@ -6,6 +6,11 @@ id answers every repetition with the stored answer and never pulls again; the sa
 different content is a conflict. A reservation older than `STALE_AFTER` is taken over, so a
 process that died mid-request blocks nothing for long.
 
+A reservation belongs to the claim that made it: its `reserved_at`, the claimant's `now`, is
+the fencing token `complete` and `release` must show. A process that was only slow, and whose
+reservation was taken over meanwhile, can neither store its answer over the new holder's nor
+drop the new holder's reservation (`ReservationLost`).
+
 Stored answers hold personal data (the minimised fields), so they are kept encrypted
 (`exchange.keyring`, under the exchange answers' key, bound to the client and request
 id) and deleted after `RETENTION` by the scheduled jobs. A replay is refused
@@ -77,6 +82,15 @@ class Replay:
 
 class RequestIdConflict(ExchangeError):
     """The request id is in use for another request, or its first use is still running."""
+
+
+class ReservationLost(RequestIdConflict):
+    """The reservation was taken over by a later claim (this one was older than `STALE_AFTER`):
+    the answer the new holder stores, or has stored, is the request's answer."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request {request_id!r} took too long and was taken over by a later attempt; "
+                         "repeat it for the answer stored")
 
 
 def answer_bound_to(client_id: str, request_id: str) -> str:
@@ -177,34 +191,46 @@ def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str,
 
 
 def complete(session: Session, box: RecordCipher, client_id: str, request_id: str, body: dict[str, Any],
-             now: datetime) -> None:
-    """Store the answer of a reserved request (one UPDATE: the row is not read again)."""
-    complete_all(session, box, client_id, {request_id: body}, now)
+             now: datetime, claimed_at: datetime) -> None:
+    """Store the answer of the request reserved at `claimed_at` (one UPDATE: the row is not read
+    again); `ReservationLost` when a later claim took the reservation over."""
+    if complete_all(session, box, client_id, {request_id: body}, now, claimed_at):
+        raise ReservationLost(request_id)
 
 
 def complete_all(session: Session, box: RecordCipher, client_id: str, bodies: dict[str, dict[str, Any]],
-                 now: datetime) -> None:
-    """`complete` for the answers of several reserved requests of one client, by request id (one
-    UPDATE statement, executed for each)."""
+                 now: datetime, claimed_at: datetime) -> set[str]:
+    """`complete` for the answers of several requests of one client reserved at `claimed_at`, by
+    request id (one UPDATE statement, executed for each). Returns the request ids whose
+    reservation a later claim took over: their answers are not stored."""
     parameters = []
     for request_id, body in bodies.items():
         sealed = box.seal(body, answer_bound_to(client_id, request_id))
-        parameters.append({"of_client": client_id, "of_request": request_id, "status": RequestStatus.COMPLETED.value,
-                           "answer_key_id": sealed.key_id, "answer_sealed": sealed.blob, "completed_at": now})
-    completed = session.connection().execute(_COMPLETE, parameters).rowcount
-    assert completed == len(parameters), "complete() needs the reservation made by claim()"
+        parameters.append({"of_client": client_id, "of_request": request_id, "claimed_at": claimed_at,
+                           "status": RequestStatus.COMPLETED.value, "answer_key_id": sealed.key_id,
+                           "answer_sealed": sealed.blob, "completed_at": now})
+    if not parameters or session.connection().execute(_COMPLETE, parameters).rowcount == len(parameters):
+        return set()
+    held = session.connection().execute(  # rarely: a reservation outlived `STALE_AFTER` and was taken over
+        select(_REQUESTS.c.request_id).where(_REQUESTS.c.client_id == client_id,
+                                             _REQUESTS.c.request_id.in_(list(bodies)),
+                                             _REQUESTS.c.reserved_at == claimed_at)).scalars()
+    return set(bodies) - set(held)
 
 
 _COMPLETE = _REQUESTS.update().where(_REQUESTS.c.client_id == bindparam("of_client"),
-                                     _REQUESTS.c.request_id == bindparam("of_request"))
+                                     _REQUESTS.c.request_id == bindparam("of_request"),
+                                     _REQUESTS.c.status == RequestStatus.PENDING.value,
+                                     _REQUESTS.c.reserved_at == bindparam("claimed_at", type_=UtcDateTime()))
 """`complete`'s UPDATE, built once: the values come as parameters named after their columns."""
 
 
-def release(session: Session, client_id: str, request_id: str) -> None:
-    """Drop a pending reservation so the same id may be tried again."""
+def release(session: Session, client_id: str, request_id: str, claimed_at: datetime) -> None:
+    """Drop the reservation made at `claimed_at` so the same id may be tried again (nothing, if a
+    later claim took it over)."""
     session.execute(delete(AnsweredRequest).where(
         AnsweredRequest.client_id == client_id, AnsweredRequest.request_id == request_id,
-        AnsweredRequest.status == RequestStatus.PENDING))
+        AnsweredRequest.status == RequestStatus.PENDING, AnsweredRequest.reserved_at == claimed_at))
 
 
 def purge_expired(session: Session, now: datetime) -> int:

@@ -89,7 +89,8 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
 
     With `idempotency_key` the holder's repetition of the same request returns the certificate
     issued first, through the exchange's one reserve-claim-replay mechanism (`answer_store`):
-    `RequestIdConflict` for the key with other content, or while its first use is running.
+    `RequestIdConflict` for the key with other content, or while its first use is running, or
+    (`ReservationLost`) when this use ran past `STALE_AFTER` and a retry took the key over.
     `PullRefused` (subject-not-found, source-unavailable) when the source gives no record;
     `FactNotEstablished` when the record contradicts what the proof's title asserts."""
     proof = next((p for p in issuable_proofs(context.catalog) if p.code == proof_code), None)
@@ -110,10 +111,11 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
         certificate = _issue(context, proof, key, holder_name, id_number, purpose)
     except BaseException:
         with uow.step("release-idempotency-key") as session:
-            release(session, owner, idempotency_key)
+            release(session, owner, idempotency_key, claimed_at=now)
         raise
     with uow.step("complete-idempotency-key") as session:
-        complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier}, now)
+        complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier},
+                 context.clock(), claimed_at=now)
     return certificate
 
 

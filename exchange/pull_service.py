@@ -41,8 +41,8 @@ from catalog.model import Catalog, Matter, Proof, Subject
 from core.clock import Clock, utc_now
 from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, record_access, record_decided_access,
                                  record_decided_accesses)
-from exchange.answer_store import (Replay, RequestIdConflict, complete_all, new_reservation, release, replay_of,
-                                   reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
+from exchange.answer_store import (Replay, RequestIdConflict, ReservationLost, complete_all, new_reservation, release,
+                                   replay_of, reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
 from exchange.consent import (ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms, find_valid_consent,
                               held_consents)
@@ -177,14 +177,14 @@ def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes
         except PullRefused as invalid:  # refused before the use case reads anything, as the HTTP edge logs it
             outcomes[index] = invalid
     if requests:
-        _claim_all(context, client, requests)
+        claimed_at = _claim_all(context, client, requests)
         claimed = [request for request in requests if request.outcome is None]
         for request, pulled in zip(claimed, _query_all(context.sources, claimed)):
             if isinstance(pulled, PullRefused):
                 request.refused(pulled, pulled.outcome)
             else:
                 request.pulled = pulled
-        _store_all(context, client, requests, outcomes, alongside)
+        _store_all(context, client, requests, claimed_at, outcomes, alongside)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -232,23 +232,28 @@ def _checked(context: PullContext, client: AuthenticatedClient, envelope: Envelo
     return matter, proof, subject, document, canonical_sha256(document), entry
 
 
-def _claim_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request]) -> None:
+def _claim_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request]) -> datetime:
     """Step `claim-request-ids` (see `answer_requests`); retried when it loses a race (an id claimed
     meanwhile, too). A request refused or replayed here keeps its outcome; the others are claimed
-    and logged."""
+    and logged. Returns the time they were claimed at: their reservations' fencing token."""
+    claimed_at: datetime | None = None
+
     def decide(session: Session) -> list[AccessEntry]:
+        nonlocal claimed_at
         session.info["step"] = "claim-request-ids"
         for request in requests:  # what an attempt rolled back decided nothing
             request.outcome = request.logged = request.allowed = None
-        return _claim_in(session, context, client, requests)
+        claimed_at = context.clock()
+        return _claim_in(session, context, client, requests, claimed_at)
 
     record_decided_accesses(context.sessions, decide, write_ahead=True, retry_on=(IntegrityError,))
+    assert claimed_at is not None, "decide ran"
+    return claimed_at
 
 
 def _claim_in(session: Session, context: PullContext, client: AuthenticatedClient,
-              requests: list[_Request]) -> list[AccessEntry]:
-    """Decide each request, reserve the allowed ones' ids; the allowed accesses, to log."""
-    now = context.clock()
+              requests: list[_Request], now: datetime) -> list[AccessEntry]:
+    """Decide each request, reserve the allowed ones' ids at `now`; the allowed accesses, to log."""
     rows = stored_answer_rows(session, client.client_id, [request.envelope.request_id for request in requests])
     consents = held_consents(session, [request.envelope.consent_id for request in requests])
     new, allowed = [], []
@@ -292,10 +297,12 @@ def _query_all(sources: SourceDirectory, requests: list[_Request]) -> list[Sourc
     return [source_refusal(answer) if isinstance(answer, SourceError) else answer for answer in answers]
 
 
-def _store_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request],
+def _store_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request], claimed_at: datetime,
                outcomes: list[PullResult | PullRefused | None],
                alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None) -> None:
-    """Step `store-answers` (see `answer_requests`): fills in `outcomes`."""
+    """Step `store-answers` (see `answer_requests`): fills in `outcomes`. A request whose
+    reservation a later claim took over meanwhile (`ReservationLost`) is refused as a conflict:
+    its answer is not stored, nor handed out."""
     answered = [request for request in requests if request.outcome is None]
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
@@ -311,9 +318,13 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
                                        request_document=request.document, answer=answer, consumer=consumer)
                 bodies[request.envelope.request_id] = {"answer": answer, "receipt": receipt}
                 request.outcome = PullResult(body=bodies[request.envelope.request_id], replayed=False)
-            complete_all(session, context.answers, client.client_id, bodies, context.clock())
+            lost = complete_all(session, context.answers, client.client_id, bodies, context.clock(), claimed_at)
+            for request in answered:
+                if request.envelope.request_id in lost:
+                    request.refused(PullRefused("conflict", str(ReservationLost(request.envelope.request_id)),
+                                                retry_after=5), Outcome.DENIED)
         for request in released:
-            release(session, client.client_id, request.envelope.request_id)
+            release(session, client.client_id, request.envelope.request_id, claimed_at)
         for request in requests:
             outcomes[request.index] = request.outcome
         if alongside is not None:

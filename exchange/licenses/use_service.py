@@ -26,7 +26,7 @@ from core.canonical import canonical_sha256
 from catalog.model import LicenseType, LicenseUse, Matter, Subject
 from core.clock import Clock, utc_now
 from exchange.access_log import AccessEntry, Outcome
-from exchange.answer_store import complete, release
+from exchange.answer_store import ReservationLost, complete, release
 from exchange.clients import AuthenticatedClient
 from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseRecord, LicenseUsage, LicenseVersionRecord
@@ -110,7 +110,8 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
     if isinstance(claimed, PullResult):
         return claimed
     assert use is not None, "authorise refused the request"
-    return _answer(context, client, request, matter, license_type, use, holder.kind, holder.number, claimed, document)
+    return _answer(context, client, request, matter, license_type, use, holder.kind, holder.number, claimed, document,
+                   claimed_at=now)
 
 
 def _matter_and_type(context: UseContext, request: UseRequest) -> tuple[Matter, LicenseType]:
@@ -124,11 +125,13 @@ def _matter_and_type(context: UseContext, request: UseRequest) -> tuple[Matter, 
 
 def _answer(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,
             license_type: LicenseType, use: LicenseUse, kind: Subject, number: str, entry: AccessEntry,
-            document: dict[str, Any]) -> PullResult:
+            document: dict[str, Any], *, claimed_at: datetime) -> PullResult:
+    """The use's answer, for the request id reserved at `claimed_at`: sealed and stored, or refused
+    (logged) when the holder has no valid license, or when a later claim took the request over."""
     library, now = context.library, context.clock()
 
     def released(session: Session) -> None:
-        release(session, client.client_id, request.request_id)
+        release(session, client.client_id, request.request_id, claimed_at)
 
     uow = UnitOfWork(context.sessions)
     while True:  # again only when the license was revoked or amended since it was looked up
@@ -138,17 +141,23 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
             raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
                          f"the holder has no valid {license_type.name_zh} in the license library",
                          alongside=released)
-        with uow.step("store-answer") as session:
-            if still_current(session, *found):
-                body = _store_use(context, client, request, matter, license_type, use, *found, document, now, session)
-                return PullResult(body=body, replayed=False)
+        try:
+            with uow.step("store-answer") as session:
+                if still_current(session, *found):
+                    body = _store_use(context, client, request, matter, license_type, use, *found, document, now,
+                                      claimed_at, session)
+                    return PullResult(body=body, replayed=False)
+        except ReservationLost as lost:
+            raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost), retry_after=5) from None
 
 
 def _store_use(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,
                license_type: LicenseType, use: LicenseUse, record: LicenseRecord, version: LicenseVersionRecord,
-               document: dict[str, Any], now: datetime, session: Session) -> dict[str, Any]:
-    """Seal the usage copy of `version`, record the use and store the answer, in the caller's
-    step, which holds the license's lock (`still_current`); the answer's body."""
+               document: dict[str, Any], now: datetime, claimed_at: datetime, session: Session) -> dict[str, Any]:
+    """Seal the usage copy of `version`, record the use and store the answer of the request
+    reserved at `claimed_at`, in the caller's step, which holds the license's lock
+    (`still_current`); the answer's body. `ReservationLost` (nothing written) when a later claim
+    took the request over."""
     library = context.library
     credential, content = credential_of(library, version), stored_content(library, version)
     until = now + timedelta(days=request.days)
@@ -177,5 +186,5 @@ def _store_use(context: UseContext, client: AuthenticatedClient, request: UseReq
     session.add(LicenseUsage(id=copy.identifier, version_id=version.id, matter=matter.code,
                              department=department.code, client_id=client.client_id,
                              case_number=request.case_number, used_at=now, valid_until=until))
-    complete(session, context.answers, client.client_id, request.request_id, body, now)
+    complete(session, context.answers, client.client_id, request.request_id, body, now, claimed_at)
     return body

@@ -372,6 +372,46 @@ def test_a_use_takes_the_license_as_it_stands_when_it_is_revoked_or_amended_mean
         assert session.query(LicenseUsage).filter_by(version_id=old.id).count() == 0
 
 
+def test_a_use_that_ran_past_its_reservation_does_not_overwrite_the_retry_that_took_it_over(
+        settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first attempt of a 用证 stalls after its lookup until its reservation is stale; the
+    department's retry takes the request id over and is answered. The first attempt, when it
+    wakes, is refused as a conflict: it records no second use, and the request id keeps the
+    retry's answer."""
+    from datetime import timedelta
+
+    from exchange.answer_store import STALE_AFTER, AnsweredRequest
+    from exchange.licenses import use_service
+    from exchange.licenses.records import LicenseUsage
+
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=signed_in(live_server, resident), json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    uses, body = f"{live_server}/api/v1/exchange/license-uses", use_request(resident, "gzf-slow-1")
+    looked_up = use_service.current_license
+    retried: list[httpx.Response] = []
+
+    def stalled_past_its_reservation(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not retried:
+            retried.append(httpx.Response(0))
+            with standalone_session(settings.database_url) as session:  # as if the lookup took 2 minutes more
+                reservation = session.query(AnsweredRequest).filter_by(request_id="gzf-slow-1").one()
+                reservation.reserved_at -= STALE_AFTER + timedelta(seconds=1)
+                session.commit()
+            retried[0] = httpx.post(uses, headers=zj, json=body, timeout=30)
+        return looked_up(*args, **kwargs)
+
+    monkeypatch.setattr(use_service, "current_license", stalled_past_its_reservation)
+    slow = httpx.post(uses, headers=zj, json=body, timeout=60)
+    [retry] = retried
+    assert retry.status_code == 200, retry.text
+    assert slow.status_code == 409 and slow.json()["type"].endswith("/conflict"), slow.status_code
+    again = httpx.post(uses, headers=zj, json=body, timeout=30)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == retry.json()
+    with standalone_session(settings.database_url) as session:
+        assert session.query(LicenseUsage).filter_by(case_number="GZF-2026-000123").count() == 1
+
+
 def test_an_e_license_proof_is_read_from_the_library_first(settings: Settings, live_server: str) -> None:
     """DISABILITY (mode e_license) comes from the holder's 残疾人证 in the library, with the license
     as provenance; once the license is revoked, from the disabled persons' federation's records."""

@@ -8,32 +8,16 @@ and the proof's handling in the matter, so a pair is where it can go wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from api.seal_config import seal_settings
-from api.settings import Settings
-from catalog.model import Catalog, Subject
+from catalog.model import Subject
 from exchange.access_log import AccessRecord, Outcome
 from exchange.clients import AuthenticatedClient, ClientScope
-from exchange.keyring import Keyring, Purpose
 from exchange.pull_service import Envelope, PullContext, PullRefused, answer_request
-from exchange.sources.directory import build_sources
 
 PERSON = "11010519491231002X"
 ORGANISATION = "91110000101623741K"
-
-
-@pytest.fixture
-def context(settings: Settings, sessions: sessionmaker[Session], live: Catalog, hash_key: bytes) -> Iterator[PullContext]:
-    sources = build_sources(live, settings.sources_dir, None)
-    yield PullContext(sessions=sessions, catalog=live, sources=sources, subject_hash_key=hash_key,
-                      answers=Keyring({0: hash_key}).cipher(Purpose.EXCHANGE_ANSWERS), seal_settings=seal_settings(settings),
-                      exchange_department=settings.exchange_department)
-    sources.close()
 
 
 def covering_every_pair(denied: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -48,7 +32,8 @@ def covering_every_pair(denied: list[tuple[str, str, str]]) -> list[tuple[str, s
     return kept
 
 
-def test_every_pair_the_catalog_does_not_allow_is_refused_and_logged(context: PullContext) -> None:
+def test_every_pair_the_catalog_does_not_allow_is_refused_and_logged(pull_context: PullContext) -> None:
+    context = pull_context
     catalog = context.catalog
     denied = [(department, matter, proof) for department in catalog.departments for matter in catalog.matters
               for proof in catalog.proofs if not catalog.may_request(department, matter, proof)]
@@ -74,9 +59,10 @@ def test_every_pair_the_catalog_does_not_allow_is_refused_and_logged(context: Pu
     assert logged == len(combinations)
 
 
-def test_a_request_about_an_organisation_must_state_the_matters_own_legal_basis(context: PullContext) -> None:
+def test_a_request_about_an_organisation_must_state_the_matters_own_legal_basis(pull_context: PullContext) -> None:
     """No consent is asked for an organisation's data: the matter's legal basis is the basis, so a
     request stating another one is an input error, refused before any pull and logged."""
+    context = pull_context
     client = AuthenticatedClient("client-rs", "RS", "测试系统", frozenset({ClientScope.EXCHANGE_REQUEST}))
     envelope = Envelope(request_id="rs-org-basis-1", caseworker_id="cw-1", case_number="C-1",
                         matter="EMPLOYMENT_REGISTRATION", proof="BUSINESS_LICENSE", purpose="测试",
