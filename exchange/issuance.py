@@ -11,7 +11,9 @@ is asked), `allocate` (the issuer's next serial from its counter and the next st
 the certificates' current list or in the next one, opened when that one is full, and signed in
 the same transaction when it is opened; committed at once so no lock is held while the certificate
 is signed), rendering and signing outside any transaction, and `store`. A process that dies between steps leaves an unused serial, never a
-duplicate one, and never an unlogged pull.
+duplicate one, and never an unlogged pull. A holder's `Idempotency-Key` is completed in the `store`
+step itself: a certificate is never stored without it, so a retry after the process died returns
+the certificate, or issues the one that was never stored.
 
 Revocation is the issuing department's: it marks the certificate and signs the status list holding
 its entry again in the same transaction, under that list's lock (`exchange.status_lists`); the
@@ -20,6 +22,7 @@ other lists are not touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,16 +110,17 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
         if replay is not None:
             return find_certificate(session, replay.body["identifier"])
     claim(uow, owner, idempotency_key, request_sha256, now)
+
+    def completed(session: Session, certificate: IssuedCertificate) -> None:  # stored with it, or neither
+        complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier},
+                 context.clock(), claimed_at=now)
+
     try:
-        certificate = _issue(context, proof, key, holder_name, id_number, purpose)
+        return _issue(context, proof, key, holder_name, id_number, purpose, alongside=completed)
     except BaseException:
         with uow.step("release-idempotency-key") as session:
             release(session, owner, idempotency_key, claimed_at=now)
         raise
-    with uow.step("complete-idempotency-key") as session:
-        complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier},
-                 context.clock(), claimed_at=now)
-    return certificate
 
 
 def _allocate(context: IssuanceContext, proof: Proof) -> tuple[int, ListEntry]:
@@ -140,8 +144,10 @@ def _ensure_printable(holder_name: str, purpose: str) -> None:
         raise GlyphsMissing("certificate", missing)
 
 
-def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str,
-           purpose: str) -> IssuedCertificate:
+def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str, purpose: str,
+           alongside: Callable[[Session, IssuedCertificate], None] | None = None) -> IssuedCertificate:
+    """Pull, allocate, sign and store the certificate; `alongside(session, certificate)` runs in
+    the step that stores it (its idempotency key completed in the same commit)."""
     from exchange.certificates.pdf import issue_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
     entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
@@ -167,6 +173,8 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,
             status_list=entry.list_id, status_index=entry.index, status=CertificateStatus.VALID, credential=credential, qr_payload=qr_payload, pdf=pdf)
         session.add(certificate)
+        if alongside is not None:
+            alongside(session, certificate)
     return certificate
 
 
