@@ -57,6 +57,7 @@ from exchange.licenses.service import (
     LicenseLibrary,
     LicenseNotFound,
     NotTheIssuer,
+    ReferenceInUse,
     amend_license,
     checked_holder,
     credential_of,
@@ -81,7 +82,9 @@ PDF_RESPONSE = {"200": {"description": "A PDF signed PAdES, with its machine for
 @client_first(ClientScope.LICENSES_WRITE)
 @blp.arguments(LicenseIssueSchema)
 @blp.response(201, LicenseSchema)
-@blp.alt_response(200, schema=LicenseSchema, description="The reference was issued before: that license")
+@blp.alt_response(200, schema=LicenseSchema, description="The same request was issued before under this reference: "
+                  "that license")
+@blp.alt_response(409, description="The reference names a license issued from another request (#/reference)")
 @blp.doc(security=CLIENT_SECURITY)
 def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Issue a license of a type your department issues (scope licenses:write), version 1, sealed."""
@@ -98,6 +101,8 @@ def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
                        lambda session: issue_license(session, lib, client.department_code, request))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
+    except ReferenceInUse as reused:
+        raise Problem("conflict", str(reused), errors=[{"pointer": "#/reference", "detail": str(reused)}]) from None
     return license_view(lib, issued.license, issued.version), 201 if issued.created else 200
 
 

@@ -11,8 +11,9 @@ import time) and `valid_until` (only for types whose validity is `stated`) are d
 Each line is issued like an API request (`service.issue_license`): the department's own
 `reference` makes it idempotent, so a re-run skips what is already there and an interrupted
 import resumes where it stopped (it commits every `batch` lines). A reference the department's
-own system issued while the import ran is skipped too, and counted as skipped: the license kept
-is that system's, which may differ from the export's line. A line that is not valid is
+own system issued while the import ran is skipped too, and counted as skipped. A line whose
+reference names a license issued from another request (another holder, items or validity) is
+rejected, as the API refuses it: the license issued first stays. A line that is not valid is
 rejected with its line number and the reason, and changes nothing.
 """
 
@@ -35,9 +36,12 @@ from exchange.licenses.service import (
     IssueRequest,
     LicenseLibrary,
     NotTheIssuer,
+    ReferenceInUse,
     checked_holder,
     forget_allocations,
     issue_license,
+    request_digest,
+    same_request,
 )
 
 DEFAULT_BATCH = 500
@@ -47,7 +51,7 @@ DEFAULT_BATCH = 500
 class ImportReport:
     imported: int = 0
     skipped: int = 0
-    """Lines whose reference was imported before."""
+    """Lines whose reference was imported before, from the same line."""
     rejected: list[tuple[int, str]] = field(default_factory=list)
     """(line number, reason) of each line that was not imported."""
 
@@ -105,14 +109,17 @@ def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, depar
 
 
 def _import_chunk(session: Session, library: LicenseLibrary, department: str, chunk: list[tuple[int, str]],
-                  done: set[str], *, careful: bool) -> ImportReport:
+                  done: dict[str, str | None], *, careful: bool) -> ImportReport:
     outcome = ImportReport()
     for number, text in chunk:
         if not text.strip():
             continue
         try:
             request = parse_line(text)
+            digest = request_digest(library.hash_key, request)
             if request.reference in done:
+                if not same_request(done[request.reference], digest):
+                    raise ReferenceInUse(request.reference)
                 outcome.skipped += 1
                 continue
             issued = issue_license(session, library, department, request, savepoint=careful)
@@ -122,7 +129,10 @@ def _import_chunk(session: Session, library: LicenseLibrary, department: str, ch
         except NotTheIssuer as refused:
             outcome.rejected.append((number, f"license_type: {refused}"))
             continue
-        done.add(request.reference)
+        except ReferenceInUse as reused:
+            outcome.rejected.append((number, f"reference: {reused}"))
+            continue
+        done[request.reference] = digest
         if issued.created:
             outcome.imported += 1
         else:  # issued meanwhile by the department's own system: its license is the one kept
@@ -141,8 +151,11 @@ def _chunks(numbered: Iterable[tuple[int, str]], size: int) -> Iterator[list[tup
         yield chunk
 
 
-def _references(session: Session, department: str) -> set[str]:
-    return set(session.scalars(select(LicenseRecord.reference).where(LicenseRecord.issuer_department == department)))
+def _references(session: Session, department: str) -> dict[str, str | None]:
+    """The department's references issued so far, with the digests of the requests they were issued from."""
+    rows = session.execute(select(LicenseRecord.reference, LicenseRecord.request_digest)
+                           .where(LicenseRecord.issuer_department == department))
+    return {reference: digest for reference, digest in rows}
 
 
 def _items(value: Any) -> dict[str, Any]:

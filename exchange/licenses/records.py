@@ -50,6 +50,9 @@ class LicenseRecord(Base):
     issuer_department: Mapped[str] = mapped_column(String(64))
     serial: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str] = mapped_column(String(128))
+    request_digest: Mapped[str | None] = mapped_column(String(64))
+    """Keyed digest of the issuing request: the same reference with another body is a conflict
+    (None for licenses issued before it was kept)."""
     holder_key: Mapped[str] = mapped_column(String(64), index=True)
     holder_kind: Mapped[str] = mapped_column(String(16))
     current_version: Mapped[int] = mapped_column(Integer)

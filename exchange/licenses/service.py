@@ -30,6 +30,7 @@ from catalog.city_time import BEIJING
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, LicenseType, Subject
+from core.canonical import canonical_json
 from core.clock import Clock, utc_now
 from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import REVOCATION_REASONS
@@ -90,6 +91,15 @@ class LicenseConflict(ExchangeError):
     """The license changed meanwhile: it is revoked, or the version named is no longer current."""
 
 
+class ReferenceInUse(LicenseConflict):
+    """The department's `reference` names a license it issued from another request (another
+    holder, type, items or validity): nothing is issued, and the license named stays as it was."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"{reference} names a license issued with other content; "
+                         "give this license a reference of its own")
+
+
 @dataclass(frozen=True)
 class LicenseLibrary:
     """What the license services need of the installation."""
@@ -147,7 +157,9 @@ def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:
 
 def issue_license(session: Session, library: LicenseLibrary, department: str, request: IssueRequest, *,
                   savepoint: bool = True) -> Issued:
-    """Issue version 1 of a license of `department`, or return the one its `reference` already names.
+    """Issue version 1 of a license of `department`, or, for a retry of the request that issued the
+    license its `reference` names, return that one; `ReferenceInUse` when the reference names a
+    license issued from another request.
 
     Serials and status entries come from atomic counters (`exchange.counters`, `exchange.status_lists`).
     With `savepoint` (the default) a collision with a concurrent issue of the same reference
@@ -158,19 +170,20 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
         raise InvalidInput("holder", f"a {license_type.name_zh} is held by a {license_type.holder.label_zh}")
     if problem := unprintable(request.holder.name):
         raise InvalidInput("holder.name", problem)
+    digest = request_digest(library.hash_key, request)
     existing = _by_reference(session, department, request.reference)
     if existing is not None:
-        return Issued(existing, current_version(session, existing), created=False)
+        return _issued_before(session, existing, request.reference, digest)
     _check_items(license_type, request.items)
     now = library.clock()
     valid_from = now if request.valid_from is None else _start_of_day(request.valid_from)
     valid_until = validity_window(license_type, valid_from, request.valid_until)
     if not savepoint:
-        return _issue_new(session, library, department, license_type, request, now, valid_from, valid_until)
+        return _issue_new(session, library, department, license_type, request, digest, now, valid_from, valid_until)
     for attempt in range(_ATTEMPTS):
         try:
             with session.begin_nested():
-                return _issue_new(session, library, department, license_type, request, now, valid_from,
+                return _issue_new(session, library, department, license_type, request, digest, now, valid_from,
                                   valid_until)
         except IntegrityError:  # a concurrent issue took the reference
             forget_allocations(session)
@@ -178,16 +191,43 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
                 raise
             again = _by_reference(session, department, request.reference)
             if again is not None:
-                return Issued(again, current_version(session, again), created=False)
+                return _issued_before(session, again, request.reference, digest)
     raise AssertionError("unreachable")
 
 
+def request_digest(hash_key: bytes, request: IssueRequest) -> str:
+    """What tells a retry of `request` from another request under the same reference: an HMAC
+    (the holder's number is in it) of its canonical form."""
+    form = {"license_type": request.license_type, "holder": [request.holder.kind.value, request.holder.name,
+                                                              request.holder.number],
+            "items": dict(request.items), "valid_from": _iso_or_none(request.valid_from),
+            "valid_until": _iso_or_none(request.valid_until)}
+    return hmac.new(hash_key, canonical_json(form), hashlib.sha256).hexdigest()
+
+
+def same_request(stored: str | None, digest: str) -> bool:
+    """Whether a license whose request digest is `stored` was issued from the request with `digest`
+    (always, for a license issued before digests were kept)."""
+    return stored is None or hmac.compare_digest(stored, digest)
+
+
+def _issued_before(session: Session, record: LicenseRecord, reference: str, digest: str) -> Issued:
+    """The license the reference names, for a retry of its request; `ReferenceInUse` otherwise."""
+    if not same_request(record.request_digest, digest):
+        raise ReferenceInUse(reference)
+    return Issued(record, current_version(session, record), created=False)
+
+
+def _iso_or_none(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def _issue_new(session: Session, library: LicenseLibrary, department: str, license_type: LicenseType,
-               request: IssueRequest, now: datetime, valid_from: datetime, valid_until: datetime | None,
-               ) -> Issued:
+               request: IssueRequest, digest: str, now: datetime, valid_from: datetime,
+               valid_until: datetime | None) -> Issued:
     serial = next_value(session, f"license-serial:{department}:{license_type.code}")
     record = LicenseRecord(license_type=license_type.code, issuer_department=department, serial=serial,
-                           reference=request.reference, holder_kind=license_type.holder.value,
+                           reference=request.reference, request_digest=digest, holder_kind=license_type.holder.value,
                            holder_key=holder_key(library.hash_key, request.holder.kind, request.holder.number),
                            current_version=1, status=LicenseState.VALID, created_at=now)
     session.add(record)

@@ -237,6 +237,28 @@ def test_only_the_issuing_department_with_the_scope_issues(settings: Settings, l
     assert [w["identifier"] for w in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()] == before
 
 
+def test_a_reference_reused_for_another_license_is_a_conflict(settings: Settings, live_server: str,
+                                                              resident: DemoResident) -> None:
+    """The same reference with the same body returns the license issued first (a retry); with
+    another body (another holder, other items) it is a 409 naming the reference, and nothing is
+    issued: the department learns its second license was not made."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    url = f"{live_server}/api/v1/licenses"
+    first = httpx.post(url, headers=mz, json=marriage(resident, "MZ-REUSED-1"), timeout=30)
+    assert first.status_code == 201, first.text
+    retried = httpx.post(url, headers=mz, json=marriage(resident, "MZ-REUSED-1"), timeout=30)
+    assert retried.status_code == 200 and retried.json()["identifier"] == first.json()["identifier"]
+    other = sample_residents(settings.sources_dir, 2)[1]
+    for body in (marriage(other, "MZ-REUSED-1"),
+                 {**marriage(resident, "MZ-REUSED-1"), "items": {**marriage(resident)["items"], "spouse_name": "李明明"}}):
+        reused = httpx.post(url, headers=mz, json=body, timeout=30)
+        assert reused.status_code == 409 and reused.json()["type"].endswith("/conflict"), reused.text
+        assert reused.json()["errors"][0]["pointer"] == "#/reference"
+        assert other.id_number not in reused.text and resident.id_number not in reused.text
+    wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=signed_in(live_server, other)).json()
+    assert first.json()["identifier"] not in {w["identifier"] for w in wallet}
+
+
 def test_the_demo_residents_hold_licenses_of_every_type(settings: Settings, live_server: str) -> None:
     """`mianzheng init` imported the demo licenses: every type is held by someone, and the
     first sample resident (a married head of household) holds her 户口簿 and 结婚证."""

@@ -89,7 +89,7 @@ def test_references_issued_while_the_import_runs_are_skipped_not_counted_as_impo
         lines = [line(f"JY-2013-{n:06d}", *HOLDERS[n % 3]) for n in range(1, 6)]
         reading, reads = bulk_import._references, []
 
-        def issued_meanwhile(*args: Any, **kwargs: Any) -> set[str]:
+        def issued_meanwhile(*args: Any, **kwargs: Any) -> dict[str, str | None]:
             done = reading(*args, **kwargs)
             if not reads:
                 with runtime.sessions() as other:
@@ -103,6 +103,27 @@ def test_references_issued_while_the_import_runs_are_skipped_not_counted_as_impo
         report = import_lines(runtime.sessions, library, "JY", lines, batch=5)
         assert reads
         assert (report.imported, report.skipped, report.rejected) == (3, 2, [])
+        licenses, distinct = counts(runtime, "JY")
+        assert licenses == distinct
+    finally:
+        runtime.engine.dispose()
+
+
+def test_a_line_whose_reference_names_a_license_with_other_content_is_rejected(settings: Settings) -> None:
+    """A re-run of an export whose line for a reference now names another holder (the department
+    reused its record id): the line is rejected with its reason, not skipped as if imported, and
+    the license issued first stays as it was."""
+    runtime = Runtime.start(settings)
+    try:
+        library = build_library(runtime, runtime.published_catalog()[0])
+        lines = [line(f"JY-2014-{n:06d}", *HOLDERS[n % 3]) for n in range(1, 4)]
+        assert import_lines(runtime.sessions, library, "JY", lines).imported == 3
+        changed = [lines[0], line("JY-2014-000002", *HOLDERS[0]), lines[2]]
+        again = import_lines(runtime.sessions, library, "JY", changed)
+        assert (again.imported, again.skipped) == (0, 2)
+        [(number, reason)] = again.rejected
+        assert number == 2 and reason.startswith("reference: JY-2014-000002 names a license issued with other content")
+        assert HOLDERS[0][0] not in reason
         licenses, distinct = counts(runtime, "JY")
         assert licenses == distinct
     finally:
