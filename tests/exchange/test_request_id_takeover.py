@@ -14,33 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from api.settings import Settings
-from demo.data import DemoResident, sample_residents
+from demo.data import DemoResident
 from exchange.access_log import AccessRecord
 from exchange.answer_store import STALE_AFTER, AnsweredRequest
-from exchange.clients import AuthenticatedClient, ClientScope
-from exchange.consent import Channel, ConsentRequest, grant_consent
-from exchange.pull_service import Envelope, PullContext, PullRefused, answer_request
+from exchange.pull_service import PullContext, PullRefused, answer_request
 from exchange.sources.contract import SourceUnavailable
-from exchange.subjects import subject_key
-
-MATTER, PROOF = "PUBLIC_RENTAL_HOUSING", "NO_HOUSING"
-CLIENT = AuthenticatedClient("client-zj", "ZJ", "公租房审批系统", frozenset({ClientScope.EXCHANGE_REQUEST}))
-
-
-@pytest.fixture
-def person(settings: Settings) -> DemoResident:
-    return sample_residents(settings.sources_dir, 1)[0]
-
-
-def _envelope(context: PullContext, person: DemoResident, request_id: str) -> Envelope:
-    with context.sessions.begin() as session:
-        consent = grant_consent(session, context.catalog, subject_key(context.subject_hash_key, person.id_number),
-                                ConsentRequest(MATTER, [PROOF], "ZJ", 30), channel=Channel.ONLINE)
-        consent_id = consent.id
-    return Envelope(request_id=request_id, caseworker_id="zj-0042", case_number="GZF-2026-000123", matter=MATTER,
-                    proof=PROOF, purpose="公租房资格审核", subject_name=person.name,
-                    subject_id_number=person.id_number, consent_id=consent_id)
+from tests.exchange.conftest import CLIENT, consented_envelope
 
 
 def _stalled_once(context: PullContext, monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> None:
@@ -63,7 +42,7 @@ def _stored(context: PullContext, request_id: str) -> AnsweredRequest | None:
 
 def test_a_slow_process_does_not_store_its_answer_over_the_retry_that_took_the_request_over(
         pull_context: PullContext, person: DemoResident, monkeypatch: pytest.MonkeyPatch) -> None:
-    envelope = _envelope(pull_context, person, "slow-1")
+    envelope = consented_envelope(pull_context, person, "slow-1")
     later = replace(pull_context, clock=lambda: pull_context.clock() + STALE_AFTER + timedelta(seconds=1))
     retried: list[Any] = []
     _stalled_once(pull_context, monkeypatch, lambda: retried.append(answer_request(later, CLIENT, envelope)))
@@ -86,7 +65,7 @@ def test_a_slow_process_whose_source_fails_does_not_drop_the_reservation_that_to
         pull_context: PullContext, person: DemoResident, monkeypatch: pytest.MonkeyPatch) -> None:
     """The slow process's source fails while the retry that took its request over is still
     waiting for its own source: the retry's reservation stays, and its answer is stored."""
-    envelope = _envelope(pull_context, person, "slow-2")
+    envelope = consented_envelope(pull_context, person, "slow-2")
     later = replace(pull_context, clock=lambda: pull_context.clock() + STALE_AFTER + timedelta(seconds=1))
     query_all, retry_querying, slow_failed = pull_context.sources.query_all, threading.Event(), threading.Event()
     retried: list[Any] = []
