@@ -306,6 +306,7 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
     answered = [request for request in requests if request.outcome is None]
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
+        signed_at = context.clock()  # before the seal is read: a revocation committed after the read is later
         signer = _signer_if_any(session, context, answered)
         released = [request for request in requests if request.logged is not None and request.logged.reason in
                     (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.INTERNAL_ERROR)]
@@ -314,11 +315,11 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
             for request in answered:
                 assert request.pulled is not None
                 answer = _answer_document(context, request.envelope, request.matter, request.proof, request.pulled)
-                receipt = sign_receipt(signer, receipt_id=str(uuid.uuid4()), issued_at=context.clock(),
+                receipt = sign_receipt(signer, receipt_id=str(uuid.uuid4()), issued_at=signed_at,
                                        request_document=request.document, answer=answer, consumer=consumer)
                 bodies[request.envelope.request_id] = {"answer": answer, "receipt": receipt}
                 request.outcome = PullResult(body=bodies[request.envelope.request_id], replayed=False)
-            lost = complete_all(session, context.answers, client.client_id, bodies, context.clock(), claimed_at)
+            lost = complete_all(session, context.answers, client.client_id, bodies, signed_at, claimed_at)
             for request in answered:
                 if request.envelope.request_id in lost:
                     request.refused(PullRefused("conflict", str(ReservationLost(request.envelope.request_id)),
