@@ -13,6 +13,7 @@ import click
 from api.certificate_services import build_issuance_context
 from api.cli.context import (EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_ZH, CliError, database_session,
                              settings)
+from api.cli.personal_options import id_number_option
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
 from catalog.city_time import beijing_time
@@ -50,7 +51,7 @@ def certificate_group() -> None:
 
 
 @certificate_group.command("issue")
-@click.option("--id-number", required=True, help="申请人公民身份号码（不保存明文，只显示脱敏号码）")
+@id_number_option("申请人公民身份号码（不保存明文，只显示脱敏号码）")
 @click.option("--name", "holder_name", required=True, help="申请人姓名")
 @click.option("--proof", "proof_code", required=True, help="证明代码，如 NO_HOUSING")
 @click.option("--purpose", required=True, help="用途，如 申请公共租赁住房")

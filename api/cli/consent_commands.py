@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import click
 
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_ZH, CliError, database_session, settings
+from api.cli.personal_options import id_number_option
 from api.secrets import SUBJECT_HASH_KEY, SecretMissing, read_secret
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number
@@ -57,7 +58,7 @@ def _describe(catalog: Catalog, consent: Consent) -> str:
 
 
 @consent_group.command("grant")
-@click.option("--id-number", required=True, help="本人身份证号（仅用于计算主体标识，不保存明文）")
+@id_number_option("本人身份证号（仅用于计算主体标识，不保存明文）")
 @click.option("--matter", required=True, help="事项代码，如 PUBLIC_RENTAL_HOUSING")
 @click.option("--proof", "proofs", multiple=True, required=True, help="证明代码，可重复，如 --proof NO_HOUSING")
 @click.option("--department", required=True, help="获授权调取的部门代码，如 ZJ")
@@ -91,7 +92,7 @@ def withdraw_command(consent_id: str) -> None:
 
 
 @consent_group.command("list")
-@click.option("--id-number", required=True, help="本人身份证号")
+@id_number_option("本人身份证号")
 def list_command(id_number: str) -> None:
     """列出某人的全部授权（最新在前）。"""
     key = _subject(id_number)

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 
 from api.database import standalone_session
 from exchange.access_log import AccessEntry, Outcome, append_access
-from tests.support.cli import cli_environment, run_cli
+from tests.support.cli import cli_environment, run_cli, run_cli_process
 
 ID_NUMBER = "11010519491231002X"
 
@@ -70,6 +70,20 @@ def test_consent_commands(env: dict[str, str]) -> None:
     unknown = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "NO_SUCH_MATTER",
                       "--proof", "NO_HOUSING", "--department", "ZJ")
     assert unknown.returncode == 3
+
+
+def test_an_id_number_left_off_the_command_line_is_read_from_standard_input(env: dict[str, str]) -> None:
+    """Typed as an argument, an ID number stands in the process list, which every user of the
+    machine can read, and in the shell's history. Left out, it is read from standard input."""
+    granted = run_cli_process(env, "consent", "grant", "--matter", "PUBLIC_RENTAL_HOUSING", "--proof", "NO_HOUSING",
+                              "--department", "ZJ", stdin=f"{ID_NUMBER}\n")
+    assert granted.returncode == 0, granted.stderr
+    assert "110105********002X" in granted.stdout and ID_NUMBER not in granted.stdout + granted.stderr
+    consent_id = granted.stdout.split("：", 1)[1].split()[0]
+    listed = run_cli_process(env, "consent", "list", stdin=f"{ID_NUMBER}\n")
+    assert listed.returncode == 0 and consent_id in listed.stdout
+    nothing = run_cli_process(env, "consent", "list")
+    assert nothing.returncode == 2 and "--id-number" in nothing.stderr and nothing.stdout == ""
 
 
 def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_url: str) -> None:

@@ -48,9 +48,9 @@ def run_cli(env: dict[str, str], *args: str) -> CliResult:
         return CliResult(code, stdout.getvalue().decode("utf-8"), stderr.getvalue().decode("utf-8"))
 
 
-def run_cli_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`mianzheng ARGS` as a process of its own."""
-    return subprocess.run([MIANZHENG, *args], env=env, capture_output=True, text=True, timeout=120)
+def run_cli_process(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`mianzheng ARGS` as a process of its own, with `stdin` as its standard input (a pipe)."""
+    return subprocess.run([MIANZHENG, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
 
 
 def wait_until_answering(url: str, process: subprocess.Popen[str], what: str, timeout: float = 30) -> None:
