@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
+from api.cli.personal_options import optional_id_number_option
 from api.labels import LICENSE_FORMS_ZH, VERDICT_STATUS_ZH
 from api.license_services import build_library, signed_license_status_lists
 from api.seal_config import seal_settings, status_list_signing
@@ -92,7 +93,7 @@ def export_status_command(folder: Path) -> None:
 @click.option("--trust", "trust_dir", default=Path("trust"), show_default=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="信任材料目录（seal export-trust 和 license export-status 导出）")
-@click.option("--id-number", default=None, help="持证人公民身份号码（可选，只用于核对）")
+@optional_id_number_option("持证人公民身份号码（可选，只用于核对）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/licenses/verification 相同）")
 def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, as_json: bool) -> None:
     """离线核验电子证照凭证、亮证内容或加注件（文本文件），或电子证照、加注件的 PDF 文件。有效时退出码为 0，否则为 1。

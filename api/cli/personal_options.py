@@ -4,7 +4,8 @@ An ID number typed as an argument stands in the process list, which every user o
 can read, and in the shell's history. `id_number_option` lets the operator leave it out: it is
 then asked for on the terminal (the question on stderr, so stdout keeps only the command's
 result), or read as one line from standard input when that is a pipe
-(`printf '%s\\n' "$ID" | mianzheng consent list`).
+(`printf '%s\\n' "$ID" | mianzheng consent list`). Where the number is optional (a verifier's
+check of the holder, `optional_id_number_option`), `--id-number -` asks for it the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ def id_number_option(help_zh: str) -> Callable[[F], F]:
     """The required `--id-number`, asked for when it is left out (see the module)."""
     return click.option("--id-number", default=None, callback=_asked_for_when_left_out,
                         help=f"{help_zh}；{LEFT_OUT_ZH}")
+
+
+def optional_id_number_option(help_zh: str) -> Callable[[F], F]:
+    """An optional `--id-number`, asked for when given as `-` (see the module)."""
+    return click.option("--id-number", default=None, callback=_asked_for_when_dash,
+                        help=f"{help_zh}；写作 - 时在终端输入或从标准输入读取一行，不留在进程列表和命令历史中")
+
+
+def _asked_for_when_dash(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    return _asked_for_when_left_out(context, parameter, None) if value == "-" else value
 
 
 def _asked_for_when_left_out(context: click.Context, parameter: click.Parameter, value: str | None) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from api.cli.context import EXIT_INVALID, CliError
+from api.cli.personal_options import optional_id_number_option
 from api.labels import VERDICT_STATUS_ZH
 from exchange.certificates.offline_trust import STATUS_LIST_FILE, load_offline_trust
 from catalog.citizen_id import parse_id_number
@@ -47,7 +48,7 @@ CHECK_ZH = {
 @click.option("--trust", "trust_dir", default=DEFAULT_TRUST_DIR, show_default=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="信任材料目录（mianzheng seal export-trust 导出，含全部证明状态列表 status-list.jws）")
-@click.option("--id-number", default=None, help="持有人公民身份号码（可选，用于核验持有人；不会完整显示）")
+@optional_id_number_option("持有人公民身份号码（可选，用于核验持有人；不会完整显示）")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/verify 相同）")
 @click.option("--max-age", "max_age_hours", default=DEFAULT_MAX_AGE_HOURS, show_default=True,
               type=click.FloatRange(min=0), help="状态列表签发超过该小时数时提醒重新导出（其后的撤销不在其中）")

@@ -13,7 +13,7 @@ from api.settings import Settings
 from exchange.clients import ClientScope
 from demo.data import sample_residents
 from tests.api.test_licenses_api import client, marriage, signed_in
-from tests.support.cli import cli_environment, run_cli
+from tests.support.cli import cli_environment, run_cli, run_cli_process
 
 
 def test_verify_offline_before_and_after_revocation(settings: Settings, database_url: str, live_server: str,
@@ -39,6 +39,10 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     valid = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust)
     assert valid.returncode == 0, valid.stdout + valid.stderr
     assert "结论：有效。" in valid.stdout and "婚姻状况：已婚" in valid.stdout
+    checked = run_cli_process(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust,
+                              "--id-number", "-", stdin=f"{person.id_number}\n")  # kept out of the process list
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "通过  holder" in checked.stdout and person.id_number not in checked.stdout + checked.stderr
     as_pdf = run_cli(env, "license", "verify", str(tmp_path / "license.pdf"), "--trust", trust)
     assert as_pdf.returncode == 0, as_pdf.stdout + as_pdf.stderr
     assert "核验的形式：电子证照凭证（PDF 文件）" in as_pdf.stdout and "通过  pdf_signature" in as_pdf.stdout

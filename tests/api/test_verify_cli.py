@@ -14,7 +14,7 @@ import pytest
 from exchange.certificates.offline_trust import STATUS_LIST_FILE
 from api.settings import Settings
 from demo.data import sample_residents
-from tests.support.cli import cli_environment, run_cli
+from tests.support.cli import cli_environment, run_cli, run_cli_process
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 TRUST = str(VECTORS / "trust")
@@ -79,6 +79,9 @@ def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_
         assert "结论：证明有效。" in result.stdout and "通过  持有人" in result.stdout
         assert f"持有人：{resident.name}，身份证号 {resident.id_number[:6]}********{resident.id_number[-4:]}" in result.stdout
         assert resident.id_number not in result.stdout + result.stderr
+    piped = run_cli_process(env, "verify", files[1], "--trust", str(trust), "--id-number", "-",
+                            stdin=f"{resident.id_number}\n")  # kept out of the process list
+    assert piped.returncode == 0 and "通过  持有人" in piped.stdout, piped.stdout + piped.stderr
     listed = run_cli(env, "certificate", "list", "--department", "BDC")
     assert identifier in listed.stdout and "有效" in listed.stdout and resident.id_number not in listed.stdout
 
