@@ -16,6 +16,7 @@ from catalog.model import Catalog
 from exchange.certificates.verdict import CertificateVerdict
 from exchange.certificates.verify import named_status_list, read_form, verify_certificate
 from exchange.issuance import IssuanceContext
+from exchange.keyring import Purpose
 from exchange.status_lists import CERTIFICATES, stored_status_list, stored_status_lists, trust_and_lists_source
 
 
@@ -23,7 +24,8 @@ def build_issuance_context(current: Runtime, catalog: Catalog, content_hash: str
     """The issuance context of this installation for the catalog version `content_hash`."""
     pulls = build_pull_context(current, catalog, content_hash)
     return IssuanceContext(**{field.name: getattr(pulls, field.name) for field in fields(pulls)},
-                           status_list=status_list_signing(current.settings, current.seal_settings))
+                           status_list=status_list_signing(current.settings, current.seal_settings),
+                           forms=current.keyring.cipher(Purpose.CERTIFICATE_FORMS))
 
 
 def issuance_context() -> IssuanceContext:

@@ -27,7 +27,7 @@ from exchange.licenses.service import LicenseLibrary, stored_content, versions_o
 
 CERTIFICATE_FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
                      "qr": ("qr_payload", "text/plain")}
-"""A certificate's downloadable forms: file extension -> (record attribute, media type)."""
+"""A certificate's downloadable forms: file extension -> (`CertificateForms` attribute, media type)."""
 
 HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf", "licenses.present"),
                     Subject.ORGANISATION: ("org_licenses.credential", "org_licenses.held_pdf", "org_licenses.present")}

@@ -33,7 +33,7 @@ from catalog.model import Catalog, Mode, Proof, Subject
 from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
 from exchange.answer_store import claim, complete, release, stored_answer
-from exchange.certificate_records import CertificateStatus, IssuedCertificate
+from exchange.certificate_records import CertificateForms, CertificateStatus, IssuedCertificate, seal_forms
 from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import StatusEntry, build_content
@@ -41,6 +41,7 @@ from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import GlyphsMissing, InvalidInput, NotFound
+from exchange.keyring import RecordCipher
 from exchange.pull_service import PullContext, pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.status_lists import (
@@ -74,6 +75,8 @@ class IssuanceContext(PullContext):
     and the status list every certificate gets an entry in."""
 
     status_list: StatusListSigning
+    forms: RecordCipher
+    """Seals the certificates' forms (the keyring's certificate-forms cipher)."""
     certificate_lists: StatusListKind = CERTIFICATES
     """The certificates' status lists (another `capacity` only where an installation's lists are set up so)."""
 
@@ -171,7 +174,8 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
         certificate = IssuedCertificate(
             identifier=content.identifier, proof_code=proof.code, issuer_department=proof.department, serial=serial,
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,
-            status_list=entry.list_id, status_index=entry.index, status=CertificateStatus.VALID, credential=credential, qr_payload=qr_payload, pdf=pdf)
+            status_list=entry.list_id, status_index=entry.index, status=CertificateStatus.VALID,
+            forms_sealed=seal_forms(context.forms, content.identifier, CertificateForms(credential, qr_payload, pdf)))
         session.add(certificate)
         if alongside is not None:
             alongside(session, certificate)

@@ -41,6 +41,7 @@ class Purpose(StrEnum):
     EXCHANGE_ANSWERS = "exchange answers v1"
     APPLICATION_DATA = "application data v1"
     LICENSE_DATA = "license credentials v1"
+    CERTIFICATE_FORMS = "certificate forms v1"
     FORM_TOKENS = "portal form tokens v1"
 
 

@@ -7,6 +7,7 @@ key than the current one; each row is replaced by a compare-and-set on its key i
 ciphertext, so a value rewritten meanwhile is left to that writer and nothing is lost. A run
 that stops is resumed by running it again: only rows not yet under the current key are read.
 `values_under` counts what each key still holds (a key can be retired once it holds nothing).
+Certificates issued before their forms were sealed are sealed by the same run (`seal_clear_certificates`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from exchange.applications.recheck import decision_bound
 from exchange.applications.recheck_records import RecheckResult, Tenancy
 from exchange.applications.records import Application, ApplicationItem, CommitmentRecord, InvestigationTask
 from exchange.applications.resolution import item_bound
+from exchange.certificate_records import IssuedCertificate, certificate_forms, forms_bound, seal_forms
 from exchange.keyring import Keyring, Purpose, Sealed
 from exchange.licenses.records import LicensePresentation, LicenseVersionRecord
 
@@ -66,6 +68,7 @@ SEALED_VALUES = (
                 lambda r: application_bound(decision_bound(r.run_id, r.tenancy_id))),
     SealedValue(LicenseVersionRecord, "credential", Purpose.LICENSE_DATA, lambda r: r.identifier),
     SealedValue(LicensePresentation, "presentation", Purpose.LICENSE_DATA, lambda r: r.reference),
+    SealedValue(IssuedCertificate, "forms", Purpose.CERTIFICATE_FORMS, lambda r: forms_bound(r.identifier)),
 )
 
 
@@ -82,6 +85,7 @@ def values_under(session: Session) -> Counter[int]:
 def reencrypt(sessions: sessionmaker[Session], keyring: Keyring, batch: int = BATCH) -> Iterator[tuple[str, int]]:
     """Re-seal every value not under the current key; yields (value label, rows re-sealed) per
     batch as it commits. `KeyNotInKeyring` if a value's key is no longer in the keyring."""
+    yield from seal_clear_certificates(sessions, keyring, batch)
     for value in SEALED_VALUES:
         cipher = keyring.cipher(value.purpose)
         key_id, blob = value.key_id_column(), value.blob_column()
@@ -106,3 +110,27 @@ def reencrypt(sessions: sessionmaker[Session], keyring: Keyring, batch: int = BA
                         .values({key_id.expression: fresh.key_id, blob.expression: fresh.blob})).rowcount
                 after = getattr(rows[-1], primary_key.key)
             yield value.label, done
+
+
+def seal_clear_certificates(sessions: sessionmaker[Session], keyring: Keyring,
+                            batch: int = BATCH) -> Iterator[tuple[str, int]]:
+    """Seal the forms of the certificates stored in the clear (issued before forms were sealed)
+    under the current key and clear those columns, a batch per transaction; yields
+    ("certificates.forms", rows sealed) per batch. Each row is a compare-and-set on its having no
+    sealed forms yet, so two runs at once seal it once."""
+    box, table = keyring.cipher(Purpose.CERTIFICATE_FORMS), IssuedCertificate.__table__
+    while True:
+        with sessions.begin() as session:
+            rows = session.scalars(select(IssuedCertificate).where(
+                IssuedCertificate.forms_key_id.is_(None), IssuedCertificate.credential.is_not(None))
+                .order_by(IssuedCertificate.id).limit(batch)).all()
+            if not rows:
+                return
+            done = 0
+            for row in rows:
+                sealed = seal_forms(box, row.identifier, certificate_forms(box, row))
+                done += session.execute(
+                    update(table).where(table.c.id == row.id, table.c.forms_key_id.is_(None))
+                    .values(forms_key_id=sealed.key_id, forms_sealed=sealed.blob, credential=None, qr_payload=None,
+                            pdf=None)).rowcount
+        yield "certificates.forms", done

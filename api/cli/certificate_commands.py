@@ -25,7 +25,7 @@ from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import ExchangeError
-from exchange.certificate_records import CertificateStatus, IssuedCertificate
+from exchange.certificate_records import CertificateStatus, IssuedCertificate, certificate_forms
 from exchange.issuance import (
     CertificateNotFound,
     IssuanceContext,
@@ -86,8 +86,9 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
         current.engine.dispose()
     out_dir.mkdir(parents=True, exist_ok=True)
     name = certificate.identifier
-    for suffix, data in ((".pdf", certificate.pdf), (".jws", f"{certificate.credential}\n".encode("ascii")),
-                         (".qr.txt", f"{certificate.qr_payload}\n".encode("ascii"))):
+    forms = certificate_forms(context.forms, certificate)
+    for suffix, data in ((".pdf", forms.pdf), (".jws", f"{forms.credential}\n".encode("ascii")),
+                         (".qr.txt", f"{forms.qr_payload}\n".encode("ascii"))):
         write_private_file(out_dir / f"{name}{suffix}", data)  # the holder's personal data
     proof = context.catalog.proofs[certificate.proof_code]
     click.echo(f"已为 {holder_name.strip()}（{mask_id_number(number)}）开具{proof.name_zh}，"

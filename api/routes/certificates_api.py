@@ -28,6 +28,7 @@ from api.schemas.certificates import (
 )
 from catalog.model import Mode
 from exchange.asserted_facts import FactNotEstablished
+from exchange.certificate_records import certificate_forms
 from exchange.clients import ClientScope
 from exchange.issuance import (
     CertificateNotFound,
@@ -38,6 +39,7 @@ from exchange.issuance import (
     revoke_certificate,
 )
 from exchange.answer_store import RequestIdConflict
+from exchange.keyring import Purpose
 from exchange.pull_service import REQUEST_ID
 from exchange.status_lists import MAX_LIST_ID
 from seals.ca import utc_now
@@ -121,7 +123,8 @@ def download(name: str) -> Response:
     except CertificateNotFound:
         raise Problem("not-found", "You hold no certificate with this identifier.") from None
     attribute, media_type = CERTIFICATE_FORMS[kind]
-    response = Response(getattr(certificate, attribute), mimetype=media_type)
+    forms = certificate_forms(runtime().keyring.cipher(Purpose.CERTIFICATE_FORMS), certificate)
+    response = Response(getattr(forms, attribute), mimetype=media_type)
     if kind == "pdf":
         response.headers["Content-Disposition"] = f'attachment; filename="{identifier}.pdf"'
     response.headers["Cache-Control"] = "private, no-store"

@@ -101,8 +101,7 @@ def fill_certificates(uow: UnitOfWork, size: int) -> None:
                     "valid_until": issued_at + timedelta(days=30), "status_list": entry.list_id,
                     "status_index": entry.index,
                     "status": CertificateStatus.REVOKED if revoked else CertificateStatus.VALID,
-                    "revoked_at": issued_at if revoked else None, "revocation_reason": "data_changed" if revoked else None,
-                    "credential": "", "qr_payload": "", "pdf": b""})
+                    "revoked_at": issued_at if revoked else None, "revocation_reason": "data_changed" if revoked else None})
             session.execute(insert(IssuedCertificate), rows)
         stored += batch
 

@@ -263,3 +263,54 @@ def test_a_name_the_certificate_cannot_print_is_refused_before_anything_is_pulle
     problem = refused.json()
     assert problem["type"].endswith("/not-printable") and "𠮷" in problem["detail_zh"], problem
     assert httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["entries"] == []
+
+
+def _certificate_rows(settings: Settings) -> bytes:
+    """Every value of every row of `certificates`, as a copy of the database holds it."""
+    from sqlalchemy import text
+
+    with standalone_session(settings.database_url) as session:
+        rows = session.execute(text("SELECT * FROM certificates")).all()
+    return b"\n".join(v if isinstance(v, bytes) else str(v).encode() for row in rows for v in row)
+
+
+def test_a_copy_of_the_database_holds_no_certificate_form_in_the_clear(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The forms carry the holder's name, masked ID number and ID binding: they are stored sealed,
+    as license credentials are, and downloaded as issued."""
+    me = signed_in(live_server, resident)
+    issued = issue(live_server, me)
+    forms = {kind: httpx.get(live_server + issued["links"][kind], headers=me, timeout=30) for kind in ("pdf", "jws", "qr")}
+    assert all(response.status_code == 200 for response in forms.values())
+    assert forms["pdf"].content.startswith(b"%PDF") and verdict(live_server, credential=forms["jws"].text)["status"] == "VALID"
+    stored = _certificate_rows(settings)
+    assert issued["identifier"].encode() in stored
+    for clear in (resident.name.encode(), b"%PDF", forms["jws"].text.split(".")[1].encode(), forms["qr"].text[:40].encode()):
+        assert clear not in stored
+
+
+def test_a_certificate_stored_in_the_clear_before_is_served_and_sealed_by_keys_reencrypt(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A certificate issued before the forms were sealed has them in the clear columns: it is
+    downloaded as before, and `mianzheng keys reencrypt` seals it and clears those columns."""
+    from sqlalchemy import update
+
+    from exchange.certificate_records import IssuedCertificate
+    from tests.support.cli import cli_environment, run_cli
+
+    me = signed_in(live_server, resident)
+    issued = issue(live_server, me)
+    forms = {kind: httpx.get(live_server + issued["links"][kind], headers=me, timeout=30).content
+             for kind in ("pdf", "jws", "qr")}
+    with standalone_session(settings.database_url) as session:  # as the row was before the forms were sealed
+        session.execute(update(IssuedCertificate).where(IssuedCertificate.identifier == issued["identifier"]).values(
+            credential=forms["jws"].decode(), qr_payload=forms["qr"].decode(), pdf=forms["pdf"],
+            forms_key_id=None, forms_blob=None))
+        session.commit()
+    assert {kind: httpx.get(live_server + issued["links"][kind], headers=me, timeout=30).content
+            for kind in forms} == forms
+    sealed = run_cli(cli_environment(settings.database_url, settings.var_dir), "keys", "reencrypt")
+    assert sealed.returncode == 0, sealed.stderr
+    assert b"%PDF" not in _certificate_rows(settings)
+    assert {kind: httpx.get(live_server + issued["links"][kind], headers=me, timeout=30).content
+            for kind in forms} == forms

@@ -28,7 +28,7 @@ from api.runtime import Runtime
 from api.settings import Settings
 from core.base64url import b64url_decode
 from exchange.applications.leases import new_holder
-from exchange.certificate_records import IssuedCertificate
+from exchange.certificate_records import IssuedCertificate, certificate_forms
 from exchange.certificates.credential import content_from_claims
 from exchange.certificates.status_list import read_status_list
 from exchange.issuance import IssuanceContext, issue_certificate, revoke_certificate
@@ -42,8 +42,13 @@ ISSUANCES = 5
 CAPACITY = 2
 
 
-def _list_url(certificate: IssuedCertificate) -> str:
-    return content_from_claims(json.loads(b64url_decode(certificate.credential.split(".")[1]))).status.list_url
+def _credential(context: IssuanceContext, certificate: IssuedCertificate) -> str:
+    return certificate_forms(context.forms, certificate).credential
+
+
+def _list_url(context: IssuanceContext, certificate: IssuedCertificate) -> str:
+    credential = _credential(context, certificate)
+    return content_from_claims(json.loads(b64url_decode(credential.split(".")[1]))).status.list_url
 
 
 def test_certificates_spread_over_lists_each_verified_against_its_own(settings: Settings, live_server: str,
@@ -62,7 +67,7 @@ def test_certificates_spread_over_lists_each_verified_against_its_own(settings: 
     assert Counter(c.status_list for c in issued) == {1: CAPACITY, 3: CAPACITY, 4: 1}
     assert len({(c.status_list, c.status_index) for c in issued}) == ISSUANCES
     for certificate in issued:  # each names its own list; list 1 keeps the address it always had
-        assert _list_url(certificate) == context.status_list.url(certificate.status_list)
+        assert _list_url(context, certificate) == context.status_list.url(certificate.status_list)
     assert context.status_list.url(1).endswith("/api/v1/status-lists/1")
 
     with standalone_session(settings.database_url) as session:
@@ -78,14 +83,14 @@ def test_certificates_spread_over_lists_each_verified_against_its_own(settings: 
     published = httpx.get(f"{live_server}/api/v1/status-lists/3")
     assert published.status_code == 200
     list_3 = read_status_list(published.text, trust, now=now)
-    assert list_3.names(_list_url(revoked)) and list_3.revoked_indexes() == {revoked.status_index}
+    assert list_3.names(_list_url(context, revoked)) and list_3.revoked_indexes() == {revoked.status_index}
     for unknown in ("9", "99999999999"):
         assert httpx.get(f"{live_server}/api/v1/status-lists/{unknown}").status_code == 404
     license_list = httpx.get(f"{live_server}/api/v1/status-lists/2")  # still the licenses' own list
     assert read_status_list(license_list.text, trust, now=now).names(context.status_list.url(2))
 
     for certificate in issued:  # the online service picks each certificate's list
-        verdict = httpx.post(f"{live_server}/api/v1/verify", json={"credential": certificate.credential}).json()
+        verdict = httpx.post(f"{live_server}/api/v1/verify", json={"credential": _credential(context, certificate)}).json()
         codes = {check["check"]: check["code"] for check in verdict["checks"]}
         expected = "certificate_revoked" if certificate is revoked else "certificate_not_revoked"
         assert codes["certificate_status"] == expected, (certificate.status_list, codes)
@@ -96,7 +101,7 @@ def test_certificates_spread_over_lists_each_verified_against_its_own(settings: 
     assert exported.returncode == 0 and "电子证明状态列表 3 份" in exported.stdout, exported.stdout + exported.stderr
     for certificate in (revoked, next(c for c in issued if c.status_list == 4), issued[0]):
         held = tmp_path / f"{certificate.serial}.jws"
-        held.write_text(certificate.credential, encoding="ascii")
+        held.write_text(_credential(context, certificate), encoding="ascii")
         offline = run_cli(env, "verify", str(held), "--trust", str(trust_dir))
         if certificate is revoked:
             assert offline.returncode == 1 and "证明已被出具单位撤销" in offline.stdout, offline.stdout
