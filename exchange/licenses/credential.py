@@ -50,6 +50,11 @@ INTEGRITY_MESSAGES: dict[str, tuple[str, str]] = {
         "A disclosure is not among the license's signed digests (forged or taken from another license).",
     ),
     "disclosure_repeated": ("同一披露项出现两次：{detail}。", "A disclosure is given twice: {detail}."),
+    "items_withheld": (
+        "凭证未披露全部事项：只展示部分事项须用亮证（一次有效、数分钟内）或加注件，不能单独作为电子证照。",
+        "The credential withholds items: a selection of items is shown only as a presentation (亮证, once, "
+        "within minutes) or in a usage copy, never on its own as a license.",
+    ),
 }
 
 
@@ -74,6 +79,14 @@ def sign_license(content: LicenseContent, signer: Signer) -> str:
 def license_claims(content: LicenseContent) -> dict[str, Any]:
     """The registered JWT claims of a license: a sealed content's, and its type (`vct`)."""
     return {**registered_claims(content), "vct": VCT_PREFIX + content.license_code}
+
+
+def withholds_items(read: ReadLicense) -> bool:
+    """Whether a credential read back discloses fewer items than it signed digests for: a
+    presentation's or a usage copy's selection, not the holder's whole credential."""
+    if read.sd_jwt is None or read.claims is None or read.signed.content is None:
+        return False
+    return len(read.sd_jwt.disclosures) < len(read.claims["items"]["_sd"])
 
 
 def content_of_own(text: str) -> LicenseContent:

@@ -1,6 +1,10 @@
 """One verification service for a license in any of its forms: the credential (an SD-JWT with
-no binding JWT: what the holder downloads, or a subset of it), a presentation (亮证: an SD-JWT
+no binding JWT: what the holder downloads, every item disclosed), a presentation (亮证: an SD-JWT
 ending in a binding JWT), or a usage copy (加注件: a compact JWS sealed by the exchange).
+
+A selection of items is shown only with what limits it: a presentation's binding (once, within
+minutes) or a usage copy's seal (for that use). Stripped of it, the selection is not a license:
+a credential that withholds items is INVALID (`items_withheld`).
 
 The license inside each form gets the e-certificates' checks (`judge`); the form adds its own
 (`exchange.licenses.verdict`). A presentation's nonce is claimed through `claim_nonce` (the
@@ -11,13 +15,14 @@ SKIPPED and the verdict says so.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from catalog.model import Catalog
 from exchange.certificates.verdict import judge
 from exchange.licenses.content import LicenseContent, printed_items
-from exchange.licenses.credential import integrity_result, read_license
-from exchange.certificates.verdict import authentic
+from exchange.licenses.credential import integrity_result, read_license, withholds_items
+from exchange.certificates.verdict import authentic, with_integrity
 from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX, check_binding
 from exchange.licenses.sd_jwt import SEPARATOR
 from exchange.licenses.usage_copy import read_usage_copy
@@ -71,6 +76,9 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
         verdict = judge(form, read.signed, trust, status_lists, id_number=id_number, now=now)
         return LicenseVerdict(form, verdict, usage.results, _items(read.signed.content, catalog), usage.usage)
     read = read_license(text, trust, now=now)
+    if form == FORM_LICENSE and withholds_items(read):
+        read = replace(read, signed=SignedForm(with_integrity(read.signed.signature, integrity_result("items_withheld")),
+                                               None))
     verdict = judge(form, read.signed, trust, status_lists, id_number=id_number, now=now)
     content = read.signed.content
     items = _items(content, catalog)

@@ -114,6 +114,36 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
     assert refused.status_code == 409
 
 
+def test_a_selection_of_items_without_its_binding_is_not_a_license(settings: Settings, live_server: str,
+                                                                    resident: DemoResident) -> None:
+    """A 亮证 verifies once, within minutes; a usage copy only for its use. Stripped of its binding
+    JWT, or taken out of the usage copy, the selection of items they carry is not the holder's
+    license credential (which discloses every item) and does not verify as one, for ever."""
+    import json
+
+    from core.base64url import b64url_decode
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-SEL-1"),
+                        timeout=30).json()
+    me = signed_in(live_server, resident)
+    shown = httpx.post(live_server + issued["links"]["presentations"], headers=me,
+                       json={"items": ["marital_status"], "minutes": 1}, timeout=30).json()["presentation"]
+    stripped = shown[:shown.rindex("~") + 1]  # the issuer's JWT and the chosen disclosure, without the binding
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                      json=use_request(resident, "gzf-sel-1"), timeout=30).json()
+    taken_out = json.loads(b64url_decode(used["usage_copy"].split(".")[1]))["license"]
+    for text in (stripped, taken_out):
+        result = verdict(live_server, text)
+        assert (result["status"], result["form"]) == ("INVALID", "license"), result["status"]
+        assert checks(result)["integrity"] == ("INVALID", "items_withheld")
+    whole = httpx.get(live_server + issued["links"]["credential"], headers=me).text
+    assert verdict(live_server, whole)["status"] == "VALID"  # the holder's own credential, every item disclosed
+
+
 def test_a_presentation_verified_as_it_expires_stays_used_when_another_verification_sweeps_meanwhile(
         settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch) -> None:
     """A presentation verified once is shown again a second before it expires. Meanwhile another
