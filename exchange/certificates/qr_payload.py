@@ -36,6 +36,7 @@ carrying the identifier, proof code, issuer name and USCC as well.
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -290,13 +291,12 @@ def _parse(text: str) -> tuple[str, bytes, Mapping[Any, Any], bytes, bytes]:
             raise ValueError("compressed data is truncated or too large")
         if inflater.unused_data:
             raise ValueError("data follows the compressed stream")
-        cose = cbor2.loads(message)
+        cose = _one_cbor_item(message)
     except (ValueError, zlib.error, cbor2.CBORDecodeError) as error:
         raise ValueError(f"cannot decode ({type(error).__name__})") from None
-    if isinstance(cose, cbor2.CBORTag):
-        if cose.tag != COSE_SIGN1_TAG:
-            raise ValueError("not a COSE_Sign1 message")
-        cose = cose.value
+    if not isinstance(cose, cbor2.CBORTag) or cose.tag != COSE_SIGN1_TAG:
+        raise ValueError("not a tagged COSE_Sign1 message")
+    cose = cose.value
     if not (isinstance(cose, (list, tuple)) and len(cose) == 4 and isinstance(cose[0], bytes) and isinstance(cose[2], bytes)):
         raise ValueError("not a COSE_Sign1 structure")
     protected, unprotected, payload, signature = cose
@@ -309,6 +309,15 @@ def _parse(text: str) -> tuple[str, bytes, Mapping[Any, Any], bytes, bytes]:
     if not isinstance(header, Mapping) or not isinstance(signature, bytes):
         raise ValueError("not a COSE_Sign1 structure")
     return prefix, protected, header, payload, signature
+
+
+def _one_cbor_item(data: bytes) -> Any:
+    """The one CBOR item `data` holds; ValueError when anything follows it (it would be unsigned)."""
+    stream = io.BytesIO(data)
+    item = cbor2.CBORDecoder(stream).decode()
+    if stream.tell() != len(data):
+        raise ValueError("data follows the signed message")
+    return item
 
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:

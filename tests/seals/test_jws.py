@@ -259,6 +259,19 @@ def test_a_character_outside_base64url_in_any_part_is_malformed(pki: Pki, token:
         assert verdict.result(Check.INTEGRITY).code == "malformed", (part, alien)
 
 
+def test_a_part_whose_last_character_carries_unused_bits_is_malformed(pki: Pki, token: str) -> None:
+    """The last character of an unpadded part holds 2 or 4 bits that encode nothing; a lax decoder
+    ignores them, so the same token would have other spellings. A token has one encoding."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    parts = token.split(".")
+    signature = parts[2]
+    assert len(signature) % 4 in (2, 3)
+    twin = signature[:-1] + alphabet[alphabet.index(signature[-1]) | 1]
+    assert twin != signature
+    verdict = verify_jws(".".join([parts[0], parts[1], twin]), pki.trust()).verdict
+    assert verdict.result(Check.INTEGRITY).code == "malformed"
+
+
 def test_duplicate_header_members_and_crit_are_refused(pki: Pki, token: str) -> None:
     header_part, payload_part, signature = token.split(".")
     header_json = b64url_decode(header_part).decode()

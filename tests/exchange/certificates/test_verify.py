@@ -171,14 +171,17 @@ def _qr_parts(qr: str) -> tuple[bytes, dict, bytes, bytes]:
     return protected, dict(unprotected), payload, signature
 
 
-def _qr_of(parts: tuple[bytes, dict, bytes, bytes], tail: bytes = b"") -> str:
-    compressed = zlib.compress(cbor2.dumps(cbor2.CBORTag(18, list(parts)))) + tail
+def _qr_of(parts: tuple[bytes, dict, bytes, bytes], tail: bytes = b"", *, inside: bytes = b"",
+           tagged: bool = True) -> str:
+    message = cbor2.CBORTag(18, list(parts)) if tagged else list(parts)
+    compressed = zlib.compress(cbor2.dumps(message) + inside) + tail
     return PREFIX + base45.b45encode(compressed).decode()
 
 
 def test_qr_forgeries_without_the_key_are_refused(issued: Issued, trust: TrustStore) -> None:
-    """The high-S twin of the signature, a changed unprotected header and data after the zlib
-    stream each leave the signature intact for a lax verifier; ours refuses them."""
+    """The high-S twin of the signature, a changed unprotected header, data after the zlib stream
+    or after the signed message inside it, and the message without its COSE tag each leave the
+    signature intact for a lax verifier; ours refuses them: a QR payload has one encoding."""
     protected, unprotected, payload, signature = _qr_parts(issued.qr)
     assert unprotected == {}
     assert verify_certificate(_qr_of((protected, unprotected, payload, signature)), trust, None, now=NOW).valid
@@ -188,6 +191,9 @@ def test_qr_forgeries_without_the_key_are_refused(issued: Issued, trust: TrustSt
         "high-s": (_qr_of((protected, unprotected, payload, twin)), "signature_mismatch"),
         "unprotected": (_qr_of((protected, {1: -37}, payload, signature)), "malformed"),
         "trailing": (_qr_of((protected, unprotected, payload, signature), b"forged"), "malformed"),
+        "trailing-cbor": (_qr_of((protected, unprotected, payload, signature), inside=cbor2.dumps("forged")),
+                          "malformed"),
+        "untagged": (_qr_of((protected, unprotected, payload, signature), tagged=False), "malformed"),
     }
     for name, (qr, code) in forgeries.items():
         verdict = verify_certificate(qr, trust, None, now=NOW)
