@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from catalog.model import Catalog, Mode, Proof
+from catalog.citizen_id import parse_id_number
+from catalog.credit_code import parse_uscc
+from catalog.errors import InvalidIdentifier
+from catalog.model import Catalog, Mode, Proof, Subject
 from exchange.sources.values import record_problems
 
 PULLED_MODES = frozenset(mode for mode in Mode if mode.pulled)
@@ -131,12 +134,39 @@ def department_proof(catalog: Catalog, department: str, proof_code: str) -> Proo
     return proof
 
 
-def checked_answer(department: str, proof: Proof, as_of: datetime, record: Any) -> SourceAnswer:
-    """The answer if `record` is a valid record of `proof` and `as_of` is timezone-aware;
-    otherwise SourceProtocolError naming what is wrong."""
+def checked_answer(department: str, proof: Proof, as_of: datetime, record: Any, asked: str) -> SourceAnswer:
+    """The answer if `record` is a valid record of `proof` about the subject `asked` (the ID
+    number or USCC queried), and `as_of` is timezone-aware and not in the future; otherwise
+    SourceProtocolError naming what is wrong (never the numbers)."""
     if as_of.tzinfo is None:
         raise SourceProtocolError(department, "as_of has no UTC offset")
+    if as_of > datetime.now(timezone.utc) + AS_OF_CLOCK_SKEW:
+        raise SourceProtocolError(department, "as_of is in the future")
     problems = record_problems(proof, record)
     if problems:
         raise SourceProtocolError(department, f"record of {proof.code}: " + "; ".join(problems))
+    if not about_subject(proof, record, asked):
+        raise SourceProtocolError(department, f"the record of {proof.code} is about another subject than the one asked")
     return SourceAnswer(proof=proof.code, as_of=as_of, record=dict(record))
+
+
+def about_subject(proof: Proof, record: Mapping[str, Any], asked: str) -> bool:
+    """Whether the record's own identifier of its subject (the item `id_number` of a person's
+    proof, `uscc` of an organisation's), where the proof has one, is the one asked: a source that
+    mixes up its answers (a cache, a pooled connection) must not hand one person's facts out as
+    another's. Proofs without that item cannot be cross-checked here."""
+    key = SUBJECT_ITEM[proof.subject]
+    if all(item.name != key for item in proof.data_items) or record.get(key) is None:
+        return True
+    normalised = (lambda value: parse_uscc(value).code) if proof.subject is Subject.ORGANISATION \
+        else (lambda value: parse_id_number(value).number)
+    try:
+        return bool(normalised(record[key]) == normalised(asked))
+    except InvalidIdentifier:
+        return False
+
+
+SUBJECT_ITEM = {Subject.PERSON: "id_number", Subject.ORGANISATION: "uscc"}
+"""The data item by which a proof's record names its own subject."""
+AS_OF_CLOCK_SKEW = timedelta(minutes=10)
+"""How far ahead of the exchange's clock a source's `as_of` may be (its clock may run ahead)."""

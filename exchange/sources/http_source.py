@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from tenacity import Retrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_before_delay
 
+from catalog import bounded_json
 from catalog.model import Catalog, Proof
 from exchange.sources.breaker import CircuitBreaker, CircuitOpen
 from exchange.sources.contract import (
@@ -37,6 +38,11 @@ from exchange.sources.wire import QUERY_PATH, parse_answer, query_document
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX_SECONDS = 2.0
+MAX_ANSWER_BYTES = 2 * 1024 * 1024
+"""The largest answer read from a connector (decompressed): a record is a few KB."""
+MAX_RETRY_AFTER_SECONDS = 3600
+"""The longest wait a connector's Retry-After is taken for: a day-long or century-long one would
+park applications and tell departments to wait as long."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +110,12 @@ class HttpSource:
         except _Transient as failure:
             retry_after = failure.retry_after_seconds or self.settings.breaker_cooldown_seconds
             raise SourceUnavailable(self.department, failure.reason, max(1, math.ceil(retry_after))) from None
-        return self._answer(proof, response)
+        return self._answer(proof, response, id_number)
 
     def close(self) -> None:
         self._client.close()
 
-    def _attempt(self, body: dict[str, Any], deadline: float) -> httpx.Response:
+    def _attempt(self, body: dict[str, Any], deadline: float) -> _Reply:
         remaining = deadline - self._clock()
         if remaining <= 0:
             raise _Transient(f"no answer within {self.settings.timeout_seconds:g} s")
@@ -120,13 +126,20 @@ class HttpSource:
         read = min(self.settings.read_timeout_seconds or remaining, remaining)
         connect = min(self.settings.connect_timeout_seconds, remaining)
         try:
-            response = self._client.post(QUERY_PATH, json=body, timeout=httpx.Timeout(read, connect=connect))
+            with self._client.stream("POST", QUERY_PATH, json=body, timeout=httpx.Timeout(read, connect=connect)) as streamed:
+                response = _Reply(streamed.status_code, streamed.reason_phrase, streamed.headers,
+                                  self._read_within(streamed, deadline))
         except httpx.ConnectTimeout:
             failure = _Transient(f"cannot connect within {connect:g} s")
         except httpx.TimeoutException:
             failure = _Transient(f"no answer within {read:g} s")
+        except httpx.DecodingError:
+            self.breaker.record_failure()
+            raise SourceProtocolError(self.department, "the answer's content encoding cannot be decoded") from None
         except httpx.TransportError as error:
             failure = _Transient(f"cannot reach the department's system ({type(error).__name__})")
+        except _Transient as late:
+            failure = late
         except BaseException:
             self.breaker.record_failure()
             raise
@@ -140,6 +153,21 @@ class HttpSource:
         log.warning("source %s at %s: attempt failed: %s", self.department, self.settings.url, failure.reason)
         raise failure
 
+    def _read_within(self, streamed: httpx.Response, deadline: float) -> bytes:
+        """The answer's body, decoded, read by the deadline (`_Transient` after it: a source that
+        trickles its answer keeps no worker past the budget) and up to `MAX_ANSWER_BYTES`
+        (SourceProtocolError beyond)."""
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in streamed.iter_bytes():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise SourceProtocolError(self.department, f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+            if chunks and self._clock() > deadline:  # the first part came within the read timeout
+                raise _Transient(f"no answer within {self.settings.timeout_seconds:g} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _wait(self, state: RetryCallState) -> float:
         backoff = self.settings.backoff_seconds
         exponential = min(backoff * 2 ** (state.attempt_number - 1), BACKOFF_MAX_SECONDS)
@@ -148,13 +176,13 @@ class HttpSource:
         asked = failure.retry_after_seconds if isinstance(failure, _Transient) else None
         return max(exponential + jitter, asked or 0.0)
 
-    def _answer(self, proof: Proof, response: httpx.Response) -> SourceAnswer:
+    def _answer(self, proof: Proof, response: _Reply, asked: str) -> SourceAnswer:
         if response.status_code == 200:
             try:
                 payload = response.json()
             except ValueError:
-                raise SourceProtocolError(self.department, "the 200 answer is not JSON") from None
-            return parse_answer(self.department, proof, payload)
+                raise SourceProtocolError(self.department, "the 200 answer is not JSON within the limits") from None
+            return parse_answer(self.department, proof, payload, asked)
         problem = _problem(response)
         if response.status_code == 404 and str(problem.get("type", "")).endswith("/subject-not-found"):
             raise SubjectNotFound(self.department, proof.code)
@@ -168,7 +196,22 @@ class HttpSource:
         raise SourceProtocolError(self.department, f"unexpected status {response.status_code}")
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Reply:
+    """A connector's answer, its body read whole (within the limits)."""
+
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not, or is longer or deeper than JSON from a
+        source may be (`bounded_json`)."""
+        return bounded_json.loads(self.content)
+
+
+def _problem(response: _Reply) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -176,7 +219,8 @@ def _problem(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: _Reply) -> float | None:
+    """The answer's Retry-After in seconds, at most `MAX_RETRY_AFTER_SECONDS`."""
     value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+    return float(min(int(value), MAX_RETRY_AFTER_SECONDS)) if value.isdigit() else None
 

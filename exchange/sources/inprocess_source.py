@@ -33,7 +33,7 @@ class InProcessSource:
             raise SourceUnavailable(self.department, reason, RETRY_AFTER_SECONDS) from None
         if stored is None or (name is not None and stored.subject_name not in (None, name.strip())):
             raise SubjectNotFound(self.department, proof_code)
-        return checked_answer(self.department, proof, stored.as_of, stored.record)
+        return checked_answer(self.department, proof, stored.as_of, stored.record, id_number)
 
     def close(self) -> None:
         self._engine.dispose()

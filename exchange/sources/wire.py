@@ -113,8 +113,9 @@ def answer_document(answer: SourceAnswer) -> dict[str, Any]:
     return {"proof": answer.proof, "as_of": answer.as_of.isoformat(), "record": dict(answer.record)}
 
 
-def parse_answer(department: str, proof: Proof, payload: Any) -> SourceAnswer:
-    """The answer in a 200 body, or SourceProtocolError saying what is wrong with it."""
+def parse_answer(department: str, proof: Proof, payload: Any, asked: str) -> SourceAnswer:
+    """The answer in a 200 body to the query about `asked` (its ID number or USCC), or
+    SourceProtocolError saying what is wrong with it."""
     if not isinstance(payload, dict) or set(payload) != {"proof", "as_of", "record"}:
         raise SourceProtocolError(department, "the answer must be an object with exactly proof, as_of and record")
     if payload["proof"] != proof.code:
@@ -122,4 +123,4 @@ def parse_answer(department: str, proof: Proof, payload: Any) -> SourceAnswer:
     as_of = parse_offset_datetime(payload["as_of"]) if isinstance(payload["as_of"], str) else None
     if as_of is None:
         raise SourceProtocolError(department, "as_of must be an ISO 8601 datetime with a UTC offset")
-    return checked_answer(department, proof, as_of, payload["record"])
+    return checked_answer(department, proof, as_of, payload["record"], asked)

@@ -24,6 +24,8 @@ class Reply:
     delay_seconds: float = 0.0
     meet: threading.Barrier | None = None
     """Requests wait here for each other before answering (a broken barrier answers at once)."""
+    trickle_seconds: float = 0.0
+    """The body is sent a byte at a time, this long apart (a source that never stops answering)."""
 
 
 @dataclass
@@ -56,7 +58,12 @@ def stub_connector(script: Script) -> Iterator[str]:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not reply.trickle_seconds:
+                    self.wfile.write(data)
+                for byte in (data if reply.trickle_seconds else b""):
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_seconds)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up waiting
 

@@ -60,7 +60,7 @@ def _answer(catalog: Catalog, **changes: object) -> dict[str, object]:
 
 
 def test_a_valid_answer_is_read(catalog: Catalog) -> None:
-    answer = parse_answer("BDC", catalog.proofs["NO_HOUSING"], _answer(catalog))
+    answer = parse_answer("BDC", catalog.proofs["NO_HOUSING"], _answer(catalog), ID_NUMBER)
     assert answer.as_of == datetime.fromisoformat("2026-11-01T02:00:00+08:00")
     assert answer.record["has_registered_property"] is False
 
@@ -76,7 +76,7 @@ def test_a_valid_answer_is_read(catalog: Catalog) -> None:
 )
 def test_a_wrong_answer_is_a_protocol_error(catalog: Catalog, changes: dict[str, object], reason: str) -> None:
     with pytest.raises(SourceProtocolError, match=reason):
-        parse_answer("BDC", catalog.proofs["NO_HOUSING"], _answer(catalog, **changes))
+        parse_answer("BDC", catalog.proofs["NO_HOUSING"], _answer(catalog, **changes), ID_NUMBER)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_values_are_checked_by_item_type(catalog: Catalog, item: str, value: obj
     payload = _answer(catalog)
     payload["record"][item] = value  # type: ignore[index]
     with pytest.raises(SourceProtocolError, match=reason) as raised:
-        parse_answer("BDC", catalog.proofs["NO_HOUSING"], payload)
+        parse_answer("BDC", catalog.proofs["NO_HOUSING"], payload, ID_NUMBER)
     assert ID_NUMBER[:10] not in str(raised.value)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from catalog.model import Catalog
 from exchange.sources.contract import SourceProtocolError, SourceRejected, SourceUnavailable, SubjectNotFound
-from exchange.sources.http_source import HttpSource, HttpSourceSettings
+from exchange.sources.http_source import MAX_RETRY_AFTER_SECONDS, HttpSource, HttpSourceSettings
 from tests.exchange.sources.stub_server import Reply, Script, stub_connector
 
 ID_NUMBER = "330702198507149853"
@@ -101,3 +101,34 @@ def test_an_attempt_waits_no_longer_than_what_is_left_of_the_budget(catalog: Cat
                         timeout_seconds=0.6, read_timeout_seconds=0.25, retries=0)
     assert isinstance(error, SourceUnavailable) and error.reason == "no answer within 0.1 s"
     assert len(script.requests) == 1
+
+
+OTHER_ID_NUMBER = "11010519491231002X"
+
+
+@pytest.mark.parametrize(("reply", "said"), [
+    (Reply(body={**ANSWER, "record": {**RECORD, "id_number": OTHER_ID_NUMBER}}), "another subject"),
+    (Reply(body={**ANSWER, "as_of": "2999-01-01T00:00:00+08:00"}), "as_of"),
+    (Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}), "encoding"),
+    (Reply(body=b"[" * 100_000 + b"]" * 100_000), "JSON"),
+    (Reply(body=b'{"pad": "' + b"x" * 3_000_000 + b'"}'), "larger than"),
+], ids=["another-subject", "as-of-in-the-future", "bad-gzip", "nested-deep", "too-large"])
+def test_an_answer_the_exchange_cannot_use_is_a_protocol_error(catalog: Catalog, reply: Reply, said: str) -> None:
+    """Never the record of someone else, nor anything that makes the client fail otherwise than
+    the contract's errors: a protocol error (the exchange answers 503, logged, nothing stored)."""
+    script, error = ask([reply], catalog)
+    assert isinstance(error, SourceProtocolError), repr(error)
+    assert said in error.reason and len(script.requests) == 1
+    assert ID_NUMBER not in str(error) and OTHER_ID_NUMBER not in str(error)
+
+
+def test_an_answer_that_never_ends_is_given_up_on_within_the_budget(catalog: Catalog) -> None:
+    script, error = ask([Reply(body=ANSWER, trickle_seconds=0.05)], catalog, timeout_seconds=0.6, retries=0)
+    assert isinstance(error, SourceUnavailable) and "within" in error.reason
+    assert len(script.requests) == 1
+
+
+def test_a_retry_after_beyond_reason_is_capped(catalog: Catalog) -> None:
+    script, error = ask([Reply(503, headers={"Retry-After": "10000000000000"})], catalog, retries=0)
+    assert isinstance(error, SourceUnavailable)
+    assert error.retry_after_seconds == MAX_RETRY_AFTER_SECONDS
