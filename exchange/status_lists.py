@@ -29,6 +29,7 @@ only reads what is stored. `check_status_list` compares a signed list with its t
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -53,10 +54,12 @@ from exchange.certificates.status_list import (
 )
 from exchange.counters import next_value
 from core.base64url import b64url_decode
-from seals.errors import NoActiveSeal
+from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.registry import TRUST_VERSION, active_signer, trust_store, trust_store_of_version
 from seals.settings import SealSettings
 from seals.trust import TrustStore
+
+log = logging.getLogger(__name__)
 
 REFRESH_BEFORE_EXPIRY = timedelta(hours=6)
 """The jobs process re-signs a list that has less than this left."""
@@ -264,15 +267,22 @@ def refresh_status_list(session: Session, kind: StatusListKind, list_id: int, si
                         now: datetime) -> bool:
     """Re-sign the list if it was never signed, expires within `REFRESH_BEFORE_EXPIRY`, was signed
     under another public URL (or other former ones) than the installation's now, or with another
-    seal than the exchange's active one (its seal was revoked or rotated; with no active seal the
-    list stays as it is until one is issued); whether it did."""
+    seal than the exchange's active one (its seal was revoked or rotated); whether it did. With no
+    seal it can sign with (none active, or its key unreadable) the list stays as it is until the
+    seal officer issues one, and the jobs go on: a warning says so on each pass."""
     row = session.execute(select(StatusListRecord.token, StatusListRecord.token_expires_at)
                           .where(StatusListRecord.id == list_id)).first()
     if row is not None and row.token is not None and row.token_expires_at - now > REFRESH_BEFORE_EXPIRY \
             and _signed_urls(row.token) == (signing.url(list_id), signing.aliases(list_id)) \
             and _signed_by_active_seal(session, row.token, signing):
         return False
-    rebuild_status_list(session, kind, list_id, signing, now)
+    try:
+        with session.begin_nested():
+            rebuild_status_list(session, kind, list_id, signing, now)
+    except (NoActiveSeal, KeyUnavailable) as unsigned:
+        log.warning("status list %d is not signed again: %s; issue the exchange a seal (mianzheng seal issue %s)",
+                    list_id, unsigned, signing.exchange_department)
+        return False
     return True
 
 

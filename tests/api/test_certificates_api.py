@@ -314,3 +314,38 @@ def test_a_certificate_stored_in_the_clear_before_is_served_and_sealed_by_keys_r
     assert b"%PDF" not in _certificate_rows(settings)
     assert {kind: httpx.get(live_server + issued["links"][kind], headers=me, timeout=30).content
             for kind in forms} == forms
+
+
+def test_the_jobs_go_on_when_the_exchange_has_no_seal_to_sign_a_list_with(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The exchange's seal is revoked and no new one issued yet, while a status list comes near its
+    expiry: the pass cannot sign the list, and says so, but purges, resumes, checks and writes the
+    heartbeat as ever (a missing heartbeat takes every node out of service)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from api.jobs import sweep
+    from api.runtime import Runtime
+    from exchange.applications.leases import new_holder
+    from exchange.job_heartbeats import JOBS_NAME, jobs_state
+    from exchange.status_lists import StatusListRecord
+    from tests.support.cli import cli_environment, run_cli
+
+    issue(live_server, signed_in(live_server, resident))
+    revoked = run_cli(cli_environment(settings.database_url, settings.var_dir), "seal", "revoke",
+                      settings.exchange_department, "--reason", "key_compromise")
+    assert revoked.returncode == 0, revoked.stderr
+    soon = datetime.now(timezone.utc) + timedelta(minutes=5)
+    with standalone_session(settings.database_url) as session:
+        session.execute(update(StatusListRecord).where(StatusListRecord.token.is_not(None))
+                        .values(token_expires_at=soon))
+        session.commit()
+    current = Runtime.start(settings)
+    try:
+        report = sweep(current, new_holder(), 30.0)
+        assert not report.status_list_signed
+        with current.sessions() as session:
+            assert jobs_state(session, JOBS_NAME, datetime.now(timezone.utc)).status == "ok"
+    finally:
+        current.engine.dispose()
