@@ -19,6 +19,7 @@ once the consent the answer was given on is withdrawn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -84,6 +85,10 @@ class RequestIdConflict(ExchangeError):
     """The request id is in use for another request, or its first use is still running."""
 
 
+class RequestInProgress(RequestIdConflict):
+    """The request id's first use is still being answered: repeating it shortly gets its answer."""
+
+
 class ReservationLost(RequestIdConflict):
     """The reservation was taken over by a later claim (this one was older than `STALE_AFTER`):
     the answer the new holder stores, or has stored, is the request's answer."""
@@ -137,7 +142,7 @@ def replay_of(row: StoredRequest | None, box: RecordCipher, request_sha256: str,
     if row.status == RequestStatus.COMPLETED and sealed is not None:
         return Replay(box.open(sealed, answer_bound_to(row.client_id, row.request_id)), row.consent_id)
     if now - row.reserved_at < STALE_AFTER:
-        raise RequestIdConflict(f"request {row.request_id!r} is still being answered; retry shortly")
+        raise RequestInProgress(f"request {row.request_id!r} is still being answered; retry shortly")
     return None
 
 
@@ -163,7 +168,7 @@ def reserve_found(session: Session, row: StoredRequest | None, client_id: str, r
                                       AnsweredRequest.reserved_at < now - STALE_AFTER)
         .values(reserved_at=now, consent_id=consent_id)).rowcount
     if taken_over != 1:
-        raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly")
+        raise RequestInProgress(f"request {request_id!r} is being answered already; retry shortly")
 
 
 def new_reservation(client_id: str, request_id: str, request_sha256: str, now: datetime,
@@ -187,7 +192,29 @@ def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str,
         with uow.step("claim-request-id") as session:
             reserve(session, client_id, request_id, request_sha256, now, consent_id)
     except IntegrityError:
-        raise RequestIdConflict(f"request {request_id!r} is being answered already; retry shortly") from None
+        raise RequestInProgress(f"request {request_id!r} is being answered already; retry shortly") from None
+
+
+def answered_once(uow: UnitOfWork, box: RecordCipher, owner: str, request_id: str, request_sha256: str,
+                  now: datetime, step: str, work: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
+    """What `work(session)` answers to the request `request_id` of `owner`, done once: `work` runs
+    in the step named `step`, which completes the request id in the same commit; a repetition gets
+    the stored answer. `RequestIdConflict` for the id with other content, `RequestInProgress`
+    while its first use runs."""
+    with uow.read() as session:
+        replay = stored_answer(session, box, owner, request_id, request_sha256, now)
+    if replay is not None:
+        return replay.body
+    claim(uow, owner, request_id, request_sha256, now)
+    try:
+        with uow.step(step) as session:
+            body = work(session)
+            complete(session, box, owner, request_id, body, now, claimed_at=now)
+    except BaseException:
+        with uow.step("release-request-id") as session:
+            release(session, owner, request_id, claimed_at=now)
+        raise
+    return body
 
 
 def complete(session: Session, box: RecordCipher, client_id: str, request_id: str, body: dict[str, Any],

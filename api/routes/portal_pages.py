@@ -15,11 +15,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request, url_for
+from sqlalchemy.orm import Session
 
 from api.access_log_views import access_log_page
 from api.auth import IDENTITY_COOKIE, citizen_subject_key
 from api.certificate_services import issuance_context
 from api.domain_errors import not_printable_zh
+from api.form_submissions import new_submission, once_the_first_is_done, submitted_id
 from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog
 from api.problems import PROBLEM_TYPES, Problem
@@ -28,7 +30,10 @@ from api.presenters import certificate_view, consent_view
 from api.runtime import db, runtime
 from api.schemas.me import MAX_OFFSET
 from catalog.model import Catalog, Domain, ItemType, Proof
+from core.canonical import canonical_sha256
+from core.clock import utc_now
 from exchange.access_log import REASON_ZH
+from exchange.answer_store import RequestIdConflict, answered_once
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.consent import (
@@ -39,6 +44,7 @@ from exchange.errors import GlyphsMissing, InvalidInput
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
 from exchange.pull_service import PullRefused
+from exchange.unit_of_work import UnitOfWork
 from seals.fonts import missing_glyphs
 
 bp = Blueprint("portal_pages", __name__, url_prefix="/portal")
@@ -83,7 +89,7 @@ def request_certificate() -> Response:
             raise _FormRefused("页面已过期或来源不明，请刷新页面后重新提交。", 400)
         if request.form.get("confirmed") != "1":
             return _preview(citizen, proof_code, purpose)
-        identifier = _issue(citizen, proof_code, purpose)
+        identifier = _issue(citizen, proof_code, purpose, submitted_id(request.form))
     except _FormRefused as refused:
         return _request_page(citizen, proof_code=proof_code, purpose=purpose[:MAX_PURPOSE_LENGTH],
                              error=refused.message_zh, status=refused.status, alternative=refused.alternative)
@@ -138,7 +144,8 @@ def consent_preview() -> Response:
     if citizen is None:
         return signed_out_page()
     preview = _consent_preview(request.args)
-    return citizen_page("portal_consent_preview.html", citizen, preview=preview, days_zh=f"{preview.request.days} 天")
+    return citizen_page("portal_consent_preview.html", citizen, preview=preview, days_zh=f"{preview.request.days} 天",
+                        submission=new_submission())
 
 
 @bp.route("/consents", methods=["POST"])
@@ -151,11 +158,26 @@ def decide_consent() -> Response:
         return signed_out_page()
     if not form_token_valid() or request.form.get("decision") != "release":
         return redirect(url_for("portal_pages.consents", cancelled=1), 303)
+    submission = submitted_id(request.form)
+    if submission is None:  # a page rendered before its form carried a submission id
+        return redirect(url_for("portal_pages.consents", cancelled=1), 303)
     preview = _consent_preview(request.form)
-    consent = grant_consent(db(), live_catalog().catalog, citizen_subject_key(citizen), preview.request,
-                            channel=Channel.ONLINE)
-    db().commit()
-    return redirect(url_for("portal_pages.consents", granted=consent.id), 303)
+    catalog, key = live_catalog().catalog, citizen_subject_key(citizen)
+    terms = preview.request
+    asked = canonical_sha256({"matter": terms.matter, "proofs": list(terms.proofs),
+                              "department": terms.consumer_department, "days": terms.days})
+
+    def grant(session: Session) -> dict[str, Any]:
+        return {"consent_id": grant_consent(session, catalog, key, terms, channel=Channel.ONLINE).id}
+
+    current = runtime()
+    try:
+        granted = once_the_first_is_done(lambda: answered_once(
+            UnitOfWork(current.sessions), current.answer_box, f"holder:{key}", f"portal-consent-{submission}",
+            asked, utc_now(), "grant-consent", grant))
+    except RequestIdConflict:
+        return redirect(url_for("portal_pages.consents"), 303)
+    return redirect(url_for("portal_pages.consents", granted=granted["consent_id"]), 303)
 
 
 @bp.route("/consents/<consent_id>/withdrawal", methods=["POST"])
@@ -219,15 +241,23 @@ def _preview(citizen: CitizenIdentity, proof_code: str, purpose: str) -> Respons
         raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400)
     items = [item.name_zh for item in proof.data_items if item.printed and item.type is not ItemType.ID_NUMBER]
     return citizen_page("portal_preview.html", citizen, proof=proof, department=catalog.departments[proof.department],
-                        items=items, purpose=purpose)
+                        items=items, purpose=purpose, submission=new_submission())
 
 
-def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str) -> str:
-    """Issue the certificate; its identifier, or `_FormRefused` with the reason in Chinese."""
+def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str, submission: str | None) -> str:
+    """Issue the certificate, once for the submission id of the confirmed form however often it
+    is submitted (`api.form_submissions`); its identifier, or `_FormRefused` with the reason in
+    Chinese."""
     _check_request(proof_code, purpose)
+    if submission is None:
+        raise _FormRefused("页面已过期，请重新填写后提交。", 400)
     context = issuance_context()
     try:
-        return issue_certificate(context, citizen.name, citizen.id_number, proof_code, purpose).identifier
+        return once_the_first_is_done(lambda: issue_certificate(
+            context, citizen.name, citizen.id_number, proof_code, purpose,
+            idempotency_key=f"portal-{submission}")).identifier
+    except RequestIdConflict:
+        raise _FormRefused("这份申请已在办理，请到“我的电子证明”查看结果。", 409) from None
     except NotIssuable:
         raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400) from None
     except PullRefused as refused:

@@ -1,0 +1,73 @@
+"""A form submitted twice does the thing once. A citizen double-clicks 确认开具 or 同意授权, or
+goes Back and submits again: the portal issues one certificate and records one consent, and
+every submission of the same form lands on it."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from api.settings import Settings
+from demo.data import DemoResident, sample_residents
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def _signed_in(base: str, person: DemoResident) -> tuple[httpx.Client, str]:
+    """A browser-like client signed in as `person`, and the form token of its pages."""
+    assertion = httpx.post(f"{base}/dev-idp/token", json={"name": person.name, "id_number": person.id_number})
+    client = httpx.Client(base_url=base, cookies={"mz_identity": assertion.json()["assertion"]}, timeout=60)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/portal").text)
+    assert token is not None
+    return client, token.group(1)
+
+
+def _hidden_fields(page: str, form_action: str) -> list[tuple[str, str]]:
+    """The hidden fields of the page's form that posts to `form_action`."""
+    form = re.search(rf'<form[^>]*action="{re.escape(form_action)}"[^>]*>(.*?)</form>', page, re.S)
+    assert form is not None, page
+    return re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1))
+
+
+def _submitted_twice_at_once_and_again(client: httpx.Client, path: str, fields: list[tuple[str, str]]) -> list[str]:
+    """Where each of three submissions of the same form lands: two at once, then one more."""
+    form: dict[str, list[str]] = {}
+    for name, value in fields:
+        form.setdefault(name, []).append(value)
+
+    def submit(_: int) -> str:
+        response = client.post(path, data=form, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        return response.headers["location"]
+
+    with ThreadPoolExecutor(2) as pool:
+        landed = list(pool.map(submit, range(2)))
+    return [*landed, submit(2)]
+
+
+def test_confirming_a_certificate_twice_issues_one(live_server: str, resident: DemoResident) -> None:
+    client, token = _signed_in(live_server, resident)
+    preview = client.post("/portal/certificates", data={"csrf_token": token, "proof": "NO_HOUSING",
+                                                        "purpose": "申请公租房"})
+    assert preview.status_code == 200 and "确认开具" in preview.text
+    fields = _hidden_fields(preview.text, "/portal/certificates")
+    landed = _submitted_twice_at_once_and_again(client, "/portal/certificates", fields)
+    assert len(set(landed)) == 1 and "issued=" in landed[0], landed
+    listed = client.get("/api/v1/me/certificates").json()
+    assert len(listed) == 1
+
+
+def test_agreeing_to_a_consent_twice_records_one(live_server: str, resident: DemoResident) -> None:
+    client, _token = _signed_in(live_server, resident)
+    preview = client.get("/portal/consents/new", params={"matter": "PUBLIC_RENTAL_HOUSING", "department": "ZJ"})
+    assert preview.status_code == 200 and "同意授权" in preview.text
+    fields = [*_hidden_fields(preview.text, "/portal/consents"), ("decision", "release")]
+    landed = _submitted_twice_at_once_and_again(client, "/portal/consents", fields)
+    assert len(set(landed)) == 1 and "granted=" in landed[0], landed
+    assert len(client.get("/api/v1/me/consents").json()) == 1
