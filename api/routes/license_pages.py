@@ -22,13 +22,13 @@ from api.license_services import library, show_license, verify_license_text
 from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
 from api.presenters import license_view, pdf_response, qr_svg
 from api.rate_limit import limit_verification
-from api.runtime import db
+from api.runtime import db, runtime
 from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import InvalidInput
 from exchange.licenses.documents import license_pdf
-from exchange.licenses.nonces import kept_presentation
+from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES
 from exchange.licenses.service import LicenseNotFound, held_version, holder_licenses
 from exchange.licenses.verdict import LicenseVerdict
@@ -91,7 +91,7 @@ def present(identifier: str) -> Response:
         shown, reference = show_license(lib, version, items)
     except InvalidInput:
         return _message(citizen, "所选内容不在这本证照上。", 400)
-    link = url_for("license_pages.verify", p=reference, _external=True)
+    link = runtime().settings.public_url + url_for("license_pages.verify", p=reference)  # never the request's Host
     view = license_view(lib, record, version)
     chosen = [item for item in view["items"] if item["name"] in items]
     return citizen_page("portal_presentation.html", citizen, license=view, items=chosen, presentation=shown.text,
@@ -100,35 +100,43 @@ def present(identifier: str) -> Response:
 
 @bp.route("/verify/licenses", methods=["GET", "POST"])
 def verify() -> Response:
-    """The form; on POST, the verdict on a presentation, credential or usage copy; with `?p=`
-    (a 亮证 QR code's link), the verdict on the presentation kept under that reference."""
+    """The form; on POST, the verdict on a presentation, credential or usage copy. A 亮证 QR code's
+    link (`?p=<reference>`) opens a page whose 核验 button posts the reference: opening the link
+    (a reload, a chat app's link preview, a browser's prefetch) uses nothing up; the one-time
+    check happens when the verifier asks for the verdict."""
     from exchange.licenses.pdf import is_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
-    reference = request.args.get("p", "")
-    if request.method == "GET" and not reference:
-        return make_response(render_template("verify_license.html", verdict=None, error=None))
-    limit_verification()
     if request.method == "GET":
+        return _no_store(make_response(render_template("verify_license.html", verdict=None, error=None,
+                                                       reference=request.args.get("p", "")[:REFERENCE_CHARS])))
+    limit_verification()
+    if reference := request.form.get("p", ""):
         text = kept_presentation(db(), library().box, reference, datetime.now(timezone.utc))
         if text is None:
-            return make_response(render_template("verify_license.html", verdict=None,
-                                                 error="该亮证已过期或不存在，请持证人重新亮证。"), 404)
-        return make_response(render_template("verify_license.html", verdict=_verdict_view(
-            verify_license_text(text, None)), error=None))
+            return _no_store(make_response(render_template("verify_license.html", verdict=None,
+                                                           error="该亮证已过期或不存在，请持证人重新亮证。"), 404))
+        return _no_store(make_response(render_template("verify_license.html", verdict=_verdict_view(
+            verify_license_text(text, None)), error=None)))
     upload = request.files.get("file")
     form: str | bytes = upload.read() if upload is not None and upload.filename else \
         request.form.get("license", "").strip()
     if not form or len(form) > 4_000_000 or (isinstance(form, bytes) and not is_pdf(form)):
-        return make_response(render_template("verify_license.html", verdict=None,
-                                             error="请粘贴亮证内容、电子证照凭证或加注件，或上传电子证照、加注件的 PDF 文件。"),
-                             400)
+        return _no_store(make_response(render_template(
+            "verify_license.html", verdict=None,
+            error="请粘贴亮证内容、电子证照凭证或加注件，或上传电子证照、加注件的 PDF 文件。"), 400))
     try:
         id_number = typed_id_number(request.form.get("id_number", ""))
     except InvalidIdentifier:
-        return make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH),
-                             400)
+        return _no_store(make_response(render_template("verify_license.html", verdict=None,
+                                                       error=HOLDER_ID_NUMBER_INVALID_ZH), 400))
     verdict = verify_license_text(form, id_number)
-    return make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None))
+    return _no_store(make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None)))
+
+
+def _no_store(response: Response) -> Response:
+    """A verdict shows the holder's name and items: never kept in a cache or the history's copies."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:

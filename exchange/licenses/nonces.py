@@ -43,6 +43,10 @@ def sweep_nonces(session: Session, now: datetime) -> int:
     return session.execute(delete(LicenseNonce).where(LicenseNonce.expires_at < now - SWEEP_AFTER)).rowcount or 0
 
 
+REFERENCE_CHARS = 43
+"""The length of a kept presentation's reference (256 random bits in base64url)."""
+
+
 def keep_presentation(session: Session, box: RecordCipher, text: str, expires_at: datetime) -> str:
     """Keep a presentation until it expires; the random reference a link can carry."""
     reference = secrets.token_urlsafe(32)
@@ -54,7 +58,7 @@ def keep_presentation(session: Session, box: RecordCipher, text: str, expires_at
 
 def kept_presentation(session: Session, box: RecordCipher, reference: str, now: datetime) -> str | None:
     """The presentation kept under `reference`, or None (unknown or expired)."""
-    kept = session.get(LicensePresentation, reference) if len(reference) <= 43 else None
+    kept = session.get(LicensePresentation, reference) if len(reference) <= REFERENCE_CHARS else None
     if kept is None or kept.expires_at < now:
         return None
     return box.open(kept.presentation_sealed, reference)["presentation"]
