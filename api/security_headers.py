@@ -3,7 +3,9 @@
 Pages load scripts, styles and images from this origin only (no inline script or style; the
 caseworker page's labels ride in a `<script type="application/json">`, which is data, not
 code), can be framed by nobody (`frame-ancestors 'none'`, against clickjacking), send no
-referrer to other sites and are never content-sniffed. The interactive API documentation is
+referrer to other sites and are never content-sniffed. What is answered to someone who sent
+credentials (a bearer token, a sign-in cookie) is theirs: it is never kept by a shared or a
+browser cache (`private, no-store`, unless the route said otherwise). The interactive API documentation is
 Swagger UI, which starts itself with an inline script and inline styles: only its pages get
 'unsafe-inline', and they hold nothing but the public OpenAPI document.
 """
@@ -24,6 +26,8 @@ def _secure(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"  # for browsers older than frame-ancestors
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    if "Cache-Control" not in response.headers and (request.authorization is not None or request.cookies):
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -34,3 +34,18 @@ def test_pages_work_under_their_policy(browser: Browser, live_server: str) -> No
             page.wait_for_selector(".swagger-ui .info")
     assert refused == []
     page.close()
+
+
+def test_what_is_answered_to_someone_signed_in_is_never_cached(live_server: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """A citizen's own JSON (their licenses with full ID numbers, consents, access log) stays out
+    of shared and browser caches; what anyone may read, such as the catalog, may be cached."""
+    from demo.data import sample_residents
+
+    person = sample_residents(settings.sources_dir, 1)[0]
+    assertion = httpx.post(f"{live_server}/dev-idp/token",
+                           json={"name": person.name, "id_number": person.id_number}).json()["assertion"]
+    for path in ("/api/v1/me/licenses", "/api/v1/me/consents", "/api/v1/me/access-log", "/api/v1/me/certificates"):
+        for credentials in ({"headers": {"Authorization": f"Bearer {assertion}"}}, {"cookies": {"mz_identity": assertion}}):
+            response = httpx.get(live_server + path, **credentials)  # type: ignore[arg-type]
+            assert response.status_code == 200 and "no-store" in response.headers.get("cache-control", ""), path
+    assert "no-store" not in httpx.get(f"{live_server}/api/v1/catalog").headers.get("cache-control", "")
