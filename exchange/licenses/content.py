@@ -27,6 +27,7 @@ from exchange.certificates.model import (
     HolderBinding,
     InvalidContent,
     Issuer,
+    RELATIONS_ZH,
     SealedFacts,
     StatusEntry,
     claim_str,
@@ -217,8 +218,10 @@ def printed_items(license_type: LicenseType | None, items: Mapping[str, Any], *,
 
 
 def _object_text(element: Any) -> str:
-    """An element of a list of objects (a household's members): its values joined, ID numbers masked."""
+    """An element of a list of objects (a household's members): its values joined, ID numbers
+    masked, a relation to the head of household in Chinese."""
     if not isinstance(element, Mapping):
         return str(element)
-    return "/".join(mask_id_number(str(value)) if key.endswith("id_number") else str(value)
+    return "/".join(mask_id_number(str(value)) if key.endswith("id_number")
+                    else RELATIONS_ZH.get(str(value), str(value)) if key.startswith("relation") else str(value)
                     for key, value in element.items())

@@ -217,3 +217,17 @@ def test_the_nonce_registry_claims_once_and_forgets_what_expired(database_url: s
         session.commit()
         assert claim_nonce(session, "nonce-1", until, NOW)  # forgotten long after its presentation expired
     engine.dispose()
+
+
+def test_a_household_booklet_names_each_members_relation_in_chinese(catalog: Catalog) -> None:
+    """户内成员 are printed as 姓名/身份号码/与户主关系, the relation in Chinese as the certificates
+    print it (户主, 配偶, 子女), on the holder's page, the verifier's and the sealed PDF alike."""
+    from exchange.licenses.content import printed_items
+
+    members = [{"name": "刘佳国", "id_number": "330703199006228351", "relation": "head"},
+               {"name": "王海佳", "id_number": "330703199405028242", "relation": "spouse"},
+               {"name": "刘婷", "id_number": "330703201801016083", "relation": "child"}]
+    [row] = [row for row in printed_items(catalog.licenses["HUKOU_BOOKLET"], {"members": members})
+             if row["name"] == "members"]
+    assert row["text_zh"] == ("刘佳国/330703********8351/户主；王海佳/330703********8242/配偶；"
+                              "刘婷/330703********6083/子女")
