@@ -31,9 +31,12 @@ def signed_in_citizen() -> CitizenIdentity | None:
 
 
 def signed_out_page() -> Response:
-    """How to sign in; 401 for the pages that need it."""
+    """How to sign in, coming back to the page asked for (a department's consent link keeps its
+    request through the sign-in; a form posted after the sign-in expired comes back to the
+    portal's home page); 401 for the pages that need it."""
     dev_idp = runtime().identity.dev_idp is not None
-    sign_in = url_for("dev_idp_page.login", next=url_for("portal_pages.home")) if dev_idp else None
+    back_to = request.full_path.removesuffix("?") if request.method == "GET" else url_for("portal_pages.home")
+    sign_in = url_for("dev_idp_page.login", next=back_to) if dev_idp else None
     expired = dev_idp and bool(request.cookies.get(IDENTITY_COOKIE))
     status = 200 if request.endpoint == "portal_pages.home" and request.method == "GET" else 401
     return make_response(render_template("portal_signed_out.html", sign_in=sign_in, expired=expired), status)

@@ -48,12 +48,16 @@ def token_answer(identifier_field: str, issue: Callable[[DevIdentityProvider], s
             "issuer": provider.issuer}
 
 
+MAX_NEXT_CHARS = 2000
+"""The longest path a sign-in returns to (a consent link names its matter, department, proofs and days)."""
+
+
 def same_site_path(candidate: str) -> str | None:
     """`candidate` if it is a path on this site ("/portal"), else None: no scheme, no host,
     no "//" or backslash that a browser would read as another host."""
     if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
         return None
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in candidate) or len(candidate) > 200:
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in candidate) or len(candidate) > MAX_NEXT_CHARS:
         return None
     parts = urlsplit(candidate)
     return candidate if not parts.scheme and not parts.netloc else None

@@ -5,6 +5,8 @@ data", sign out; and the forms' refusals (no form token, unknown subject, no pur
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 from pathlib import Path
 
@@ -151,6 +153,23 @@ def test_sign_in_returns_only_to_a_path_of_this_site(app: Flask) -> None:
     for elsewhere in ("//evil.example/portal", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "portal"):
         response = client.post("/dev-idp/login", data={**form, "next": elsewhere})
         assert response.status_code == 200 and "已登录：张三" in response.get_data(as_text=True)
+
+
+def test_a_consent_link_followed_while_signed_out_comes_back_after_sign_in(app: Flask) -> None:
+    """A department sends the citizen to its consent link; the citizen signs in first and lands
+    on that preview, not on the portal's home page with the department's request gone."""
+    from urllib.parse import parse_qs, urlsplit
+
+    link = "/portal/consents/new?matter=PUBLIC_RENTAL_HOUSING&department=ZJ&proof=NO_HOUSING&days=30"
+    client = app.test_client()
+    page = client.get(link, headers={"Accept": "text/html"}).get_data(as_text=True)
+    sign_in = re.search(r'id="sign-in" href="([^"]+)"', page)
+    assert sign_in is not None, page
+    [back_to] = parse_qs(urlsplit(html.unescape(sign_in.group(1))).query)["next"]
+    assert back_to == link
+    signed_in = client.post("/dev-idp/login", data={"name": "张三", "id_number": UNKNOWN_PERSON[1], "next": back_to})
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == link
+    assert "授权前确认" in client.get(link).get_data(as_text=True)
 
 
 def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: str, resident: DemoResident) -> None:
