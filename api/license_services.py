@@ -54,10 +54,6 @@ def use_context() -> UseContext:
                       exchange_department=current.settings.exchange_department)
 
 
-def exchange_uscc(current: Runtime, catalog: Catalog) -> str:
-    return catalog.departments[current.settings.exchange_department].uscc
-
-
 def license_status_lists(session: Session) -> StatusListSource:
     """Where a verifier on this installation finds the signed license status list a version
     names, as stored (signed by amendments, revocations and the jobs)."""
@@ -99,7 +95,7 @@ def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerd
     trust = trust_store(session)
     now = datetime.now(timezone.utc)
     sweep_nonces(session, now)  # what expired can no longer be verified anyway
-    options: dict[str, Any] = {"exchange_uscc": exchange_uscc(current, catalog), "now": now, "catalog": catalog,
+    options: dict[str, Any] = {"exchange_uscc": current.exchange_uscc(catalog), "now": now, "catalog": catalog,
                                "id_number": id_number or None,
                                "claim_nonce": lambda nonce, until: claim_nonce(session, nonce, until, now)}
     verdict = (verify_license_pdf(form, trust, lists, **options) if isinstance(form, bytes)

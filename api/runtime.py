@@ -73,6 +73,11 @@ class Runtime:
         same keyring under a purpose of its own (`RecordCipher.for_purpose`)."""
         return self.keyring.cipher(Purpose.EXCHANGE_ANSWERS)
 
+    def exchange_uscc(self, catalog: Catalog) -> str:
+        """The USCC of the department operating the exchange: its seal alone signs status lists,
+        receipts, presentations' bindings and usage copies, so verifiers accept them from it only."""
+        return catalog.departments[self.settings.exchange_department].uscc
+
     def sources_for(self, content_hash: str, catalog: Catalog) -> SourceDirectory:
         """The source adapters of the catalog version `content_hash`, built once per process."""
         sources = self.sources.get(content_hash)

@@ -23,6 +23,7 @@ from typing import Any
 
 from core.canonical import canonical_sha256
 from core.base64url import b64url_decode
+from seals.ca import USCC_PREFIX
 from seals.jws import sign_jws
 from seals.keys import Signer
 from seals.trust import TrustStore
@@ -58,23 +59,31 @@ def sign_receipt(
 
 @dataclass(frozen=True)
 class ReceiptCheck:
-    """The seal verdict on the receipt, and whether it matches the answer it came with."""
+    """The seal verdict on the receipt, whether the exchange's seal made it (as a receipt), and
+    whether it matches the answer it came with."""
 
     verdict: Verdict
+    by_the_exchange: bool
+    """Signed by the seal of the exchange named, with a receipt's `typ`: no other seal of the city
+    can vouch for what the exchange answered."""
     matches_answer: bool
     claims: dict[str, Any] | None
 
     @property
     def valid(self) -> bool:
-        return self.verdict.valid and self.matches_answer
+        return self.verdict.valid and self.by_the_exchange and self.matches_answer
 
 
-def check_receipt(receipt: str, answer: Mapping[str, Any], trust: TrustStore) -> ReceiptCheck:
-    """Verify the receipt's seal against `trust` and its response hash against `answer`."""
+def check_receipt(receipt: str, answer: Mapping[str, Any], trust: TrustStore, exchange_uscc: str) -> ReceiptCheck:
+    """Verify the receipt's seal against `trust`, its signer against the exchange's USCC and its
+    response hash against `answer`."""
     result = verify_jws(receipt, trust)
     claims = result.claims if result.verdict.valid else None
+    signer = result.verdict.signer
+    by_the_exchange = claims is not None and (result.header or {}).get("typ") == RECEIPT_TYPE \
+        and signer is not None and signer.organization_identifier == USCC_PREFIX + exchange_uscc
     matches = claims is not None and claims.get("response_sha256") == canonical_sha256(answer)
-    return ReceiptCheck(verdict=result.verdict, matches_answer=matches, claims=claims)
+    return ReceiptCheck(verdict=result.verdict, by_the_exchange=by_the_exchange, matches_answer=matches, claims=claims)
 
 
 def receipt_id(receipt: str) -> str:

@@ -232,7 +232,8 @@ def generate(out: Path, pki_dir: Path) -> list[Vector]:
     trust = out / "trust"
     shutil.rmtree(trust, ignore_errors=True)
     status_list = StatusList.empty(LIST_URL).revoke(indexes["revoked"], REVOCATION_REASON)
-    export_offline_trust(trust, pki.trust(), [sign_status_list(status_list, pki.signer("sj"), now=NOW - timedelta(hours=1))])
+    export_offline_trust(trust, pki.trust(), [sign_status_list(status_list, pki.signer("sj"), now=NOW - timedelta(hours=1))],
+                         catalog.departments["SJ"].uscc)
 
     valid = ("VALID", None, None)
     return [

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
+from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
 from api.labels import LICENSE_FORMS_ZH, VERDICT_STATUS_ZH
 from api.license_services import build_library, signed_license_status_lists
@@ -25,8 +26,7 @@ from api.runtime import Runtime
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.licenses.pdf import is_pdf, verify_license_pdf
-from exchange.licenses.verify import exchange_uscc_of, verify_license
-from seals.trust import TrustStore
+from exchange.licenses.verify import verify_license
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
 from exchange.certificates.status_list import held_status_lists
@@ -98,17 +98,14 @@ def export_status_command(folder: Path) -> None:
 def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, as_json: bool) -> None:
     """离线核验电子证照凭证、亮证内容或加注件（文本文件），或电子证照、加注件的 PDF 文件。有效时退出码为 0，否则为 1。
     离线无法知道亮证是否已被核验过（一次性随机数），该项显示为跳过。"""
-    status_path = trust_dir / LICENSE_STATUS_LIST_FILE
+    offline, exchange = load_offline_trust_of_exchange(trust_dir)
+    trust = offline.store
     try:
-        trust = TrustStore.load(trust_dir)
-        tokens = status_path.read_text(encoding="ascii").split()
-    except (OSError, ValueError):
-        raise CliError(f"{trust_dir} 中没有可用的信任材料或 {LICENSE_STATUS_LIST_FILE}（请用 mianzheng seal "
-                       f"export-trust 和 mianzheng license export-status 导出）。") from None
+        tokens = (trust_dir / LICENSE_STATUS_LIST_FILE).read_text(encoding="ascii").split()
+    except OSError:
+        raise CliError(f"{trust_dir} 中没有 {LICENSE_STATUS_LIST_FILE}（请用 mianzheng license export-status 导出）。") \
+            from None
     now = datetime.now(timezone.utc)
-    exchange = exchange_uscc_of(tokens[0], trust, now=now) if tokens else None
-    if exchange is None:
-        raise CliError(f"{LICENSE_STATUS_LIST_FILE} 的签名未通过验证。")
     data = license_file.read_bytes()
     options: dict[str, Any] = {"exchange_uscc": exchange, "now": now, "id_number": id_number or None,
                                "catalog": load_catalog(bundled_catalog_path())}  # the catalog labels only

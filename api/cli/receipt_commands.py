@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from api.cli.context import CliError
+from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.labels import VERDICT_STATUS_ZH
 from exchange.receipts import check_receipt
-from seals.trust import TrustStore
 
 
 @click.group("receipt")
@@ -31,13 +31,12 @@ def verify_command(answer_file: Path, trust_dir: Path) -> None:
         answer, receipt = body["answer"], body["receipt"]
     except (ValueError, KeyError, TypeError):
         raise CliError(f"{answer_file} 不是交换接口的答复（应为含 answer 和 receipt 的 JSON）。") from None
-    try:
-        trust = TrustStore.load(trust_dir)
-    except (OSError, ValueError):
-        raise CliError(f"{trust_dir} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
-    result = check_receipt(receipt, answer, trust)
+    trust, exchange = load_offline_trust_of_exchange(trust_dir)
+    result = check_receipt(receipt, answer, trust.store, exchange)
     for check in result.verdict.checks:
         click.echo(f"  {VERDICT_STATUS_ZH[check.status]}  {check.message_zh}")
+    click.echo(f"  {'通过' if result.by_the_exchange else '不通过'}  "
+               f"{'回执由交换平台的印章签发。' if result.by_the_exchange else '回执不是交换平台的印章签发的。'}")
     click.echo(f"  {'通过' if result.matches_answer else '不通过'}  "
                f"{'回执与答复内容一致。' if result.matches_answer else '回执与答复内容不一致（答复可能被改动）。'}")
     if not result.valid:

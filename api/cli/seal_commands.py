@@ -191,6 +191,7 @@ def export_trust_command(directory: Path) -> None:
                 session, CERTIFICATES, list_id, signing, now) for list_id in list_ids(session, CERTIFICATES)]
         except SealError as error:
             raise _fail(error) from None
-    export_offline_trust(directory, store, status_lists)
+        exchange = read_live_catalog(session).departments[current.exchange_department].uscc
+    export_offline_trust(directory, store, status_lists, exchange)
     click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS、"
                f"电子证明状态列表 {len(status_lists)} 份 {STATUS_LIST_FILE}）。")

@@ -16,10 +16,11 @@ from typing import Any
 
 import click
 
-from api.cli.context import EXIT_INVALID, CliError
+from api.cli.context import EXIT_INVALID
+from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
 from api.labels import VERDICT_STATUS_ZH
-from exchange.certificates.offline_trust import STATUS_LIST_FILE, load_offline_trust
+from exchange.certificates.offline_trust import STATUS_LIST_FILE
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.city_time import beijing_time
@@ -63,12 +64,9 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
             parse_id_number(id_number)
         except InvalidIdentifier:
             raise click.BadParameter("公民身份号码格式不正确，请核对（也可以不填）。", param_hint="--id-number") from None
-    try:
-        trust = load_offline_trust(trust_dir)
-    except (OSError, ValueError):
-        raise CliError(f"{trust_dir} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
+    trust, exchange = load_offline_trust_of_exchange(trust_dir)
     verdict = verify_certificate(certificate_file.read_bytes(), trust.store, held_status_lists(trust.status_lists),
-                                 id_number=id_number or None)
+                                 id_number=id_number or None, exchange_uscc=exchange)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:

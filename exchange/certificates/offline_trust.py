@@ -6,7 +6,11 @@ here and not by `seals/`.
 
 `status-list.jws` holds one compact JWS per line, list 1 first; a file written when the city had
 one list (one line) reads the same way. A certificate is checked against the line that names its
-list (`held_status_lists`)."""
+list (`held_status_lists`).
+
+`exchange-uscc.txt` names the exchange (its USCC): only its seal signs status lists, receipts,
+presentations' bindings and usage copies, so a verifier accepts none of those from another
+department's seal. A directory exported before it was written has none: export it again."""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from catalog.credit_code import parse_uscc
 from exchange.certificates.status_list import signed_at
 from seals.trust import TrustStore
 
 STATUS_LIST_FILE = "status-list.jws"
+EXCHANGE_FILE = "exchange-uscc.txt"
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,8 @@ class OfflineTrust:
     store: TrustStore
     status_lists: tuple[str, ...]
     """The signed status lists (compact JWS), none when the directory has none."""
+    exchange_uscc: str | None
+    """The exchange's USCC (`EXCHANGE_FILE`), None in a directory exported before it was written."""
 
     @property
     def status_list_signed_at(self) -> datetime | None:
@@ -35,14 +43,24 @@ class OfflineTrust:
         return min(times, default=None)
 
 
-def export_offline_trust(directory: Path, store: TrustStore, status_lists: list[str]) -> None:
-    """Write the trust material and the signed status lists to `directory`."""
+def export_offline_trust(directory: Path, store: TrustStore, status_lists: list[str], exchange_uscc: str) -> None:
+    """Write the trust material, the signed status lists and the exchange's USCC to `directory`."""
     store.export(directory)
     (directory / STATUS_LIST_FILE).write_text("".join(token + "\n" for token in status_lists), encoding="ascii")
+    (directory / EXCHANGE_FILE).write_text(exchange_uscc + "\n", encoding="ascii")
 
 
 def load_offline_trust(directory: Path) -> OfflineTrust:
     """Read a directory written by `export_offline_trust` (OSError or ValueError if unusable)."""
     status_path = directory / STATUS_LIST_FILE
     lines = status_path.read_text(encoding="ascii").split() if status_path.exists() else []
-    return OfflineTrust(TrustStore.load(directory), tuple(lines))
+    return OfflineTrust(TrustStore.load(directory), tuple(lines), exported_exchange(directory))
+
+
+def exported_exchange(directory: Path) -> str | None:
+    """The exchange's USCC as `export_offline_trust` wrote it (None when it did not; ValueError
+    for a file that is not a USCC)."""
+    path = directory / EXCHANGE_FILE
+    if not path.exists():
+        return None
+    return parse_uscc(path.read_text(encoding="ascii").strip()).code

@@ -44,6 +44,7 @@ from typing import Any
 from exchange.errors import ExchangeError
 from exchange.certificates.model import format_time
 from core.base64url import b64url_decode, b64url_encode
+from seals.ca import USCC_PREFIX
 from seals.jws import sign_jws
 from seals.keys import Signer
 from seals.trust import TrustStore
@@ -211,16 +212,23 @@ def sign_status_list(
     return sign_jws(status_list.to_claims(now, now + validity), signer, typ=STATUS_LIST_TYP)
 
 
-def read_status_list(token: str, trust: TrustStore, *, now: datetime) -> StatusList:
+def read_status_list(token: str, trust: TrustStore, *, now: datetime, signer_uscc: str | None = None) -> StatusList:
     """Verify a status list credential and return the list, or raise `StatusListError`.
 
-    Codes: `status_list_invalid` (signature, chain or seal status fails), `status_list_malformed`,
-    `status_list_stale` (past `exp`).
+    `signer_uscc`: the exchange's USCC, whose seal alone signs the city's status lists; a verifier
+    passes it, so that no other department's seal can sign a list that un-revokes a certificate
+    (None: any seal under the root, for the exchange's checks of lists it read from its own store).
+
+    Codes: `status_list_invalid` (signature, chain or seal status fails, or another seal signed it),
+    `status_list_malformed`, `status_list_stale` (past `exp`).
     """
     verification = verify_jws(token, trust, now=now, remember=True)
     if not verification.verdict.valid or verification.claims is None:
         failed = ", ".join(c.code for c in verification.verdict.checks if c.status is not Status.VALID)
         raise StatusListError("status_list_invalid", f"status list signature does not verify ({failed})")
+    signer = verification.verdict.signer
+    if signer_uscc is not None and (signer is None or signer.organization_identifier != USCC_PREFIX + signer_uscc):
+        raise StatusListError("status_list_invalid", "the status list is not signed by the exchange's seal")
     if (verification.header or {}).get("typ") != STATUS_LIST_TYP:
         raise StatusListError("status_list_malformed", "not a status list credential (typ)")
     status_list = _read_list(token, verification.claims)

@@ -214,9 +214,11 @@ def judge(
     *,
     id_number: str | None,
     now: datetime,
+    exchange_uscc: str | None = None,
 ) -> CertificateVerdict:
     """Add the certificate checks to a form's signature verdict. `status_lists` is the one signed
-    list the verifier holds, or where it finds the list the certificate names, or None."""
+    list the verifier holds, or where it finds the list the certificate names, or None; a list
+    counts only when the seal of `exchange_uscc` signed it (see `read_status_list`)."""
     content = signed.content
     if content is None or not authentic(signed.signature):
         skipped = tuple(
@@ -224,7 +226,7 @@ def judge(
         )
         return CertificateVerdict(form, signed.signature, skipped, content)
     token = status_lists(content.status.list_url) if callable(status_lists) else status_lists
-    status, reason = _certificate_status(content, trust, token, now)
+    status, reason = _certificate_status(content, trust, token, now, exchange_uscc)
     checks = (
         _issuer(content, signed.signature.signer),
         status,
@@ -246,13 +248,13 @@ def _issuer(content: SealedFacts, signer: SignerSummary | None) -> CertificateCh
 
 
 def _certificate_status(
-    content: SealedFacts, trust: TrustStore, token: str | None, now: datetime
+    content: SealedFacts, trust: TrustStore, token: str | None, now: datetime, exchange_uscc: str | None
 ) -> tuple[CertificateCheckResult, str | None]:
     check = CertificateCheck.CERTIFICATE_STATUS
     if token is None:
         return CertificateCheckResult.of(check, Status.SKIPPED, "status_list_unavailable"), None
     try:
-        status_list = read_status_list(token, trust, now=now)
+        status_list = read_status_list(token, trust, now=now, signer_uscc=exchange_uscc)
     except StatusListError as error:
         return CertificateCheckResult.of(check, Status.ERROR, error.code), None
     if not status_list.names(content.status.list_url):

@@ -69,11 +69,13 @@ def verify_certificate(
     id_number: str | None = None,
     now: datetime | None = None,
     read: tuple[str, str] | None = None,
+    exchange_uscc: str | None = None,
 ) -> CertificateVerdict:
     """Verify a certificate in any of its forms; never raises for bad input. `status_lists`: the one
     signed status list the verifier holds, or where it finds the list the certificate names
     (`held_status_lists`, or the installation's stored lists), or None. `read`: what `read_form`
-    gave for `form_input`, when the caller read it already."""
+    gave for `form_input`, when the caller read it already. `exchange_uscc`: the exchange whose
+    seal alone may sign a status list (every verifier outside the tests gives it)."""
     now = now or utc_now()
     form, text = read or read_form(form_input)
     if form == FORM_PDF and isinstance(form_input, bytes):
@@ -88,4 +90,4 @@ def verify_certificate(
     else:
         verifier = verify_qr if form == FORM_QR else verify_credential
         signed = verifier(text, trust, now=now)
-    return judge(form, signed, trust, status_lists, id_number=id_number, now=now)
+    return judge(form, signed, trust, status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc)

@@ -22,8 +22,8 @@ from catalog.model import Catalog
 from exchange.certificates.verdict import judge
 from exchange.licenses.content import LicenseContent, printed_items
 from exchange.licenses.credential import integrity_result, read_license, withholds_items
-from exchange.certificates.verdict import authentic, with_integrity
-from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX, check_binding
+from exchange.certificates.verdict import with_integrity
+from exchange.licenses.presentation import check_binding
 from exchange.licenses.sd_jwt import SEPARATOR
 from exchange.licenses.usage_copy import read_usage_copy
 from exchange.licenses.verdict import (
@@ -35,12 +35,11 @@ from exchange.licenses.verdict import (
     LicenseCheckResult,
     LicenseVerdict,
 )
-from exchange.certificates.verdict import SignedForm
+from exchange.certificates.verdict import CertificateVerdict, SignedForm
 from exchange.certificates.status_list import StatusListSource
 from seals.checks import integrity_only
 from seals.trust import TrustStore
 from seals.verdict import Status
-from seals.verify_jws import verify_jws
 
 NonceClaim = Callable[[str, datetime], bool]
 
@@ -63,23 +62,25 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
     list a version names (the installation's stored lists, or `held_status_lists` of an offline
     bundle). `catalog` labels the disclosed items."""
     form = detect_license_form(text)
+
+    def judged(signed: SignedForm) -> CertificateVerdict:
+        return judge(form, signed, trust, status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc)
+
     if form == FORM_UNKNOWN:
-        signed = SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)
-        return LicenseVerdict(form, judge(form, signed, trust, status_lists, id_number=id_number, now=now))
+        return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)))
     if form == FORM_USAGE_COPY:
         usage = read_usage_copy(text, trust, exchange_uscc, now=now)
         if usage.license is None:
-            signed = SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)
-            return LicenseVerdict(form, judge(form, signed, trust, status_lists, id_number=id_number, now=now),
+            return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)),
                                   usage.results)
         read = read_license(usage.license, trust, now=now)
-        verdict = judge(form, read.signed, trust, status_lists, id_number=id_number, now=now)
+        verdict = judged(read.signed)
         return LicenseVerdict(form, verdict, usage.results, _items(read.signed.content, catalog), usage.usage)
     read = read_license(text, trust, now=now)
     if form == FORM_LICENSE and withholds_items(read):
         read = replace(read, signed=SignedForm(with_integrity(read.signed.signature, integrity_result("items_withheld")),
                                                None))
-    verdict = judge(form, read.signed, trust, status_lists, id_number=id_number, now=now)
+    verdict = judged(read.signed)
     content = read.signed.content
     items = _items(content, catalog)
     if form == FORM_LICENSE:
@@ -100,17 +101,6 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
     else:
         nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.INVALID, "nonce_reused")
     return LicenseVerdict(form, verdict, (*results, nonce), items)
-
-
-def exchange_uscc_of(status_list_token: str, trust: TrustStore, *, now: datetime) -> str | None:
-    """The USCC of the exchange that signed a license status list (it also seals presentations'
-    bindings and usage copies), or None when the list does not verify: offline verifiers learn
-    the exchange from the one document they already hold."""
-    verification = verify_jws(status_list_token, trust, now=now)
-    signer = verification.verdict.signer
-    if not authentic(verification.verdict) or signer is None or signer.organization_identifier is None:
-        return None
-    return signer.organization_identifier.removeprefix(SEAL_ORGANIZATION_PREFIX)
 
 
 def _items(content: LicenseContent | None, catalog: Catalog | None) -> tuple[dict, ...]:

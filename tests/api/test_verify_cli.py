@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,11 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     result = verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("错误：") and "export-trust" in result.stderr
+    unnamed = tmp_path / "exported-before"  # trust material that does not name the exchange
+    shutil.copytree(TRUST, unnamed)
+    (unnamed / "exchange-uscc.txt").unlink()
+    result = verify(env, str(VECTORS / "valid/certificate.jws"), "--trust", str(unnamed))
+    assert result.returncode == 1 and "exchange-uscc.txt" in result.stderr and "重新导出" in result.stderr
 
 
 def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import CertificateContent
 from exchange.certificates.pdf import attach_credential, render_pdf
 from exchange.certificates.qr_payload import PREFIX, QrContent
+from exchange.certificates.status_list import StatusList, sign_status_list
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
 from exchange.certificates.verify import named_status_list, read_form, verify_certificate
 from seals import ca, registry
@@ -26,7 +27,7 @@ from seals.pades import sign_pdf
 from seals.trust import TrustStore
 from seals.verdict import Check, Status
 
-from .conftest import ID_NUMBER, ISSUED_AT, NOW, Issued, Pki, issue_all, no_housing_content
+from .conftest import ID_NUMBER, ISSUED_AT, LIST_URL, NOW, Issued, Pki, issue_all, no_housing_content
 
 FORMS = ("pdf", "credential", "qr")
 
@@ -105,6 +106,20 @@ def test_revoked_with_reason(issued: Issued, trust: TrustStore, revoked_list_tok
     assert "证明所依据的信息已变更" in result.message_zh
     assert verdict.revocation_reason == "data_changed"
     assert verdict.status is Status.INVALID
+
+
+def test_a_status_list_signed_by_another_departments_seal_revokes_nothing_and_clears_nothing(
+        catalog: Catalog, issued: Issued, pki: Pki, trust: TrustStore) -> None:
+    """Only the exchange's seal signs the city's status lists. A list the registry's own seal signed
+    (or any other department's, by insider or mistake) that leaves a revoked certificate out does not
+    make it valid again: the verifier, told the exchange, calls the list invalid (ERROR)."""
+    exchange = catalog.departments["SJ"].uscc
+    forged = sign_status_list(StatusList.empty(LIST_URL), pki.signer("BDC"), now=ISSUED_AT)
+    verdict = verify_certificate(issued.credential, trust, forged, now=NOW, exchange_uscc=exchange)
+    assert verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_invalid"
+    assert verdict.status is Status.ERROR
+    genuine = sign_status_list(StatusList.empty(LIST_URL), pki.signer("SJ"), now=ISSUED_AT)
+    assert verify_certificate(issued.credential, trust, genuine, now=NOW, exchange_uscc=exchange).valid
 
 
 def test_a_stale_status_list_is_an_error(issued: Issued, trust: TrustStore, status_list_token: str) -> None:

@@ -1,0 +1,22 @@
+"""The offline verifiers' trust directory, read as every `verify` command needs it: the trust
+material and the exchange it names, or a Chinese error saying how to export it again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.cli.context import CliError
+from exchange.certificates.offline_trust import EXCHANGE_FILE, OfflineTrust, load_offline_trust
+
+
+def load_offline_trust_of_exchange(directory: Path) -> tuple[OfflineTrust, str]:
+    """`load_offline_trust` and the exchange's USCC, refusing (CliError) a directory without
+    usable trust material or without that USCC (exported before it was written)."""
+    try:
+        trust = load_offline_trust(directory)
+    except (OSError, ValueError):
+        raise CliError(f"{directory} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
+    if trust.exchange_uscc is None:
+        raise CliError(f"{directory} 缺少 {EXCHANGE_FILE}（交换平台的统一社会信用代码，用于确认状态列表和回执由其签发）："
+                       f"请用 mianzheng seal export-trust {directory} 重新导出。")
+    return trust, trust.exchange_uscc
