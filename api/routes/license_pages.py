@@ -31,6 +31,7 @@ from exchange.licenses.documents import license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES
 from exchange.licenses.service import LicenseNotFound, held_version, holder_licenses
+from exchange.identity import CitizenIdentity
 from exchange.licenses.verdict import LicenseVerdict
 from seals.verdict import Status
 
@@ -49,10 +50,13 @@ def wallet() -> Response:
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
+    return citizen_page("portal_licenses.html", citizen, licenses=_held(citizen), minutes=DEFAULT_MINUTES)
+
+
+def _held(citizen: CitizenIdentity) -> list[dict[str, Any]]:
     lib = library()
-    views = [license_view(lib, record, version)
-             for record, version in holder_licenses(db(), lib.hash_key, Subject.PERSON, citizen.id_number)]
-    return citizen_page("portal_licenses.html", citizen, licenses=views, minutes=DEFAULT_MINUTES)
+    return [license_view(lib, record, version)
+            for record, version in holder_licenses(db(), lib.hash_key, Subject.PERSON, citizen.id_number)]
 
 
 @bp.route("/portal/licenses/<identifier>/pdf")
@@ -126,9 +130,9 @@ def verify() -> Response:
             error="请粘贴亮证内容、电子证照凭证或加注件，或上传电子证照、加注件的 PDF 文件。"), 400))
     try:
         id_number = typed_id_number(request.form.get("id_number", ""))
-    except InvalidIdentifier:
-        return _no_store(make_response(render_template("verify_license.html", verdict=None,
-                                                       error=HOLDER_ID_NUMBER_INVALID_ZH), 400))
+    except InvalidIdentifier:  # what was pasted stays in the form; the number typed is not echoed
+        return _no_store(make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH,
+                                                       pasted=form if isinstance(form, str) else ""), 400))
     verdict = verify_license_text(form, id_number)
     return _no_store(make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None)))
 
@@ -161,7 +165,9 @@ def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
     }
 
 
-def _message(citizen: Any, text: str, status: int) -> Response:
-    response = citizen_page("portal_licenses.html", citizen, licenses=[], minutes=DEFAULT_MINUTES, error=text)
+def _message(citizen: CitizenIdentity, text: str, status: int) -> Response:
+    """我的证照 with the reason a 亮证 was not made, above the holder's licenses as they stand."""
+    response = citizen_page("portal_licenses.html", citizen, licenses=_held(citizen), minutes=DEFAULT_MINUTES,
+                            error=text)
     response.status_code = status
     return response

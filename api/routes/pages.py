@@ -13,6 +13,11 @@ from catalog.model import Domain, Mode
 bp = Blueprint("pages", __name__)
 
 
+QUERY_CHARS = 100
+"""The catalog search reads this many characters; the box takes no more (a longer one, in UTF-8
+and percent-encoded, would overrun the server's request line)."""
+
+
 @bp.route("/")
 def index() -> str:
     return render_template("index.html")
@@ -23,7 +28,7 @@ def catalog_page() -> str:
     """Matters → proofs → handling mode → source department → legal basis, searchable; each
     matter's options, rules, priorities, services and re-check; the city's constants."""
     live = live_catalog()
-    query = request.args.get("q", "")[:100]
+    query = request.args.get("q", "")[:QUERY_CHARS]
     domain = request.args.get("domain", "")
     mode = request.args.get("mode", "")
     filters = {"q": query, "domain": domain, "mode": mode}
@@ -39,6 +44,7 @@ def catalog_page() -> str:
         departments=live.catalog.departments,
         city=[city_constant_view(c) for c in live.catalog.city.values()],
         query=query,
+        query_chars=QUERY_CHARS,
         domain=domain,
         mode=mode,
         domains=list(Domain),

@@ -68,8 +68,8 @@ def verify() -> Response:
         id_number = _holder_id_number()
     except RequestEntityTooLarge:
         return _page(None, "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。", 413)
-    except _BadInput as bad:
-        return _page(None, str(bad), 400)
+    except _BadInput as bad:  # what was pasted stays in the form (the ID number typed is not echoed)
+        return _page(None, str(bad), 400, pasted={name: request.form.get(name, "") for name in ("credential", "qr")})
     verdict = verify_form(form_input, id_number)
     if verdict.form == "unknown":
         return _page(None, "无法识别：所提供的内容不是电子证明（应为电子证明 PDF 文件、机读凭证或以 MZ2:（或 MZ1:）开头的二维码内容）。", 400)
@@ -145,8 +145,9 @@ def _trust_view() -> dict[str, str]:
 
 
 def _page(verdict: dict[str, Any] | None, error: str | None, status: int,
-          headers: dict[str, str] | None = None) -> Response:
-    response = make_response(render_template("verify.html", verdict=verdict, error=error, trust=_trust_view()), status)
+          headers: dict[str, str] | None = None, pasted: dict[str, str] | None = None) -> Response:
+    response = make_response(render_template("verify.html", verdict=verdict, error=error, trust=_trust_view(),
+                                             pasted=pasted or {}), status)
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
     return response

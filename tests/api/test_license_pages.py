@@ -105,3 +105,29 @@ def test_download_a_license_pdf_and_verify_it_on_the_page(browser: Browser, live
     verifier.set_input_files("#file", str(path))
     verifier.click("form.verify-form button[type=submit]")
     assert verifier.locator("#verdict-result").inner_text().startswith("无效")
+
+
+def test_a_presentation_refused_keeps_the_wallet_in_view(live_server: str, resident: DemoResident) -> None:
+    """亮证 with nothing ticked is refused with the reason, above the holder's licenses as they
+    stand: not an empty 我的证照 that looks as if the citizen held none."""
+    import re
+
+    import httpx
+
+    assertion = httpx.post(f"{live_server}/dev-idp/token",
+                           json={"name": resident.name, "id_number": resident.id_number}).json()["assertion"]
+    client = httpx.Client(base_url=live_server, cookies={"mz_identity": assertion}, timeout=30)
+    wallet = client.get("/portal/licenses").text
+    held = re.findall(r'data-identifier="([^"]+)"', wallet)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', wallet)
+    assert held and token is not None
+    refused = client.post(f"/portal/licenses/{held[0]}/presentation", data={"csrf_token": token.group(1)})
+    assert refused.status_code == 400 and "请至少选择一项要出示的内容。" in refused.text
+    assert re.findall(r'data-identifier="([^"]+)"', refused.text) == held
+
+
+def test_the_catalog_search_takes_no_more_than_it_reads(live_server: str) -> None:
+    import httpx
+
+    page = httpx.get(f"{live_server}/catalog").text
+    assert 'name="q"' in page and 'maxlength="100"' in page

@@ -153,6 +153,8 @@ def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser
     assert submit(page, live_server, credential=certificate["jws"].decode(), id_number=mistyped) == 400
     assert page.locator("#verify-error").inner_text() == "持有人公民身份号码格式不正确，请核对后重新输入（也可以不填）。"
     assert page.locator("#verdict").count() == 0
+    assert page.locator("#credential").input_value() == certificate["jws"].decode()  # no need to paste it again
+    assert page.locator("#id_number").input_value() == ""  # the number typed is not echoed
     page.close()
 
     api = httpx.post(f"{live_server}/api/v1/verify", json={"qr": certificate["qr"].decode(), "id_number": mistyped})
