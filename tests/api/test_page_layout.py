@@ -124,6 +124,19 @@ def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str,
     page.click("form.verify-form button[type=submit]")
     page.wait_for_selector("#verdict")
     problems += check_layout(page, "verify-verdict", viewport)
+    page.goto(f"{live_server}/portal/licenses")
+    problems += check_layout(page, "portal-licenses", viewport)
+    marriage = page.locator("section.license").first
+    marriage.locator("input[name=items]").first.check()
+    marriage.locator("button[type=submit]").click()
+    page.wait_for_selector("#presentation-qr svg")
+    problems += check_layout(page, "portal-presentation", viewport)
+    page.goto(f"{live_server}/verify/licenses")
+    page.fill("#license", page.context.request.get(
+        live_server + page.context.request.get(f"{live_server}/api/v1/me/licenses").json()[0]["links"]["credential"]).text())
+    page.click("form.verify-form button[type=submit]")
+    page.wait_for_selector("#verdict")
+    problems += check_layout(page, "verify-license-verdict", viewport)
     context.close()
     assert not problems, "\n".join(problems)
 
