@@ -19,6 +19,7 @@ import os
 from flask import Flask, Response, jsonify, request
 
 from api.problems import Problem, register_problem_handlers
+from catalog import bounded_json
 from catalog.model import Catalog
 from exchange.sources.contract import SourceProtocolError, SourceUnavailable, SubjectNotFound
 from exchange.sources.inprocess_source import InProcessSource
@@ -49,9 +50,10 @@ def create_connector_app(
         _authenticate(expected)
         if not request.is_json:
             raise Problem("unsupported-media-type", "Send the query as application/json.")
-        body = request.get_json(silent=True)
-        if body is None:
-            raise Problem("invalid-request", "The body is not valid JSON.")
+        try:
+            body = bounded_json.loads(request.get_data())
+        except ValueError:  # not JSON, or nested deeper than a query ever is
+            raise Problem("invalid-request", "The body is not valid JSON.") from None
         try:
             wanted = parse_query(body, catalog, department_code)
             answer = source.query(wanted.proof.code, wanted.subject_id, wanted.name)

@@ -81,7 +81,8 @@ def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
     paths are relative to the file's folder. SourcesConfigInvalid on any problem."""
     try:
         text = path.read_text(encoding="utf-8")
-        document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        document = json.loads(text, object_pairs_hook=_once_each) if path.suffix == ".json" \
+            else yaml.load(text, Loader=_OnceEachLoader)  # a SafeLoader: no object of any other type
     except (OSError, ValueError, yaml.YAMLError) as error:
         raise SourcesConfigInvalid(f"sources file {path}: cannot be read: {_unquoted(error)}") from None
     if not isinstance(document, dict) or set(document) != {"departments"} or not isinstance(document["departments"], dict):
@@ -105,9 +106,31 @@ def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
             configs[department] = HttpSourceSettings(**values)
         else:
             configs[department] = _database(path, values["database"])
+            if "://" not in configs[department] and not Path(configs[department]).is_file():
+                problems.append(f"{department}.database: no such file")  # a typo would look like an outage for ever
     if problems:
         raise SourcesConfigInvalid(f"sources file {path}: " + "; ".join(problems))
     return configs
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once (a department listed twice is refused, not the
+    last entry taken)."""
+    keys = [key for key, _ in pairs]
+    if twice := sorted({key for key in keys if keys.count(key) > 1}):
+        raise ValueError(f"{', '.join(twice)} given more than once")
+    return dict(pairs)
+
+
+class _OnceEachLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that gives a key more than once."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        if twice := sorted({str(key) for key in keys if keys.count(key) > 1}):
+            raise yaml.constructor.ConstructorError(None, None, f"{', '.join(twice)} given more than once",
+                                                    node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _flat(messages: Any) -> list[tuple[str, list[str]]]:

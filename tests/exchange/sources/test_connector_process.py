@@ -92,6 +92,9 @@ def test_the_connector_refuses_bad_queries_with_problems(connector: Connector) -
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
     assert bad.json()["errors"][0]["pointer"] == "#/subject/id_number"
     assert httpx.post(f"{connector.url}/v1/records/query", headers=headers, content=b"{").status_code == 415
+    nested = httpx.post(f"{connector.url}/v1/records/query", content=b"[" * 5000 + b"]" * 5000,
+                        headers={**headers, "Content-Type": "application/json"})
+    assert nested.status_code == 400 and nested.json()["type"].endswith("/invalid-request")
     unauthenticated = httpx.post(f"{connector.url}/v1/records/query", json={})
     assert unauthenticated.status_code == 401 and unauthenticated.headers["WWW-Authenticate"] == "Bearer"
 

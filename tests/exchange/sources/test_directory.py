@@ -108,6 +108,7 @@ def test_a_batch_asks_the_sources_over_the_network_at_the_same_time(demo_folder:
         ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "retries": 1.5}}}, "BDC.retries"),
         ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "colour": "red"}}}, "BDC.colour"),
         ({"departments": {"BDC": {}}}, "BDC.database"),
+        ({"departments": {"BDC": {"database": "nowhere.db"}}}, "BDC.database: no such file"),
         ({"sources": {}}, "single key 'departments'"),
     ],
 )
@@ -116,6 +117,18 @@ def test_a_bad_sources_file_is_refused_with_its_problems(catalog: Catalog, tmp_p
     config = tmp_path / "sources.json"
     config.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(SourcesConfigInvalid, match=message.replace(".", r"\.")) as raised:
+        build_sources(catalog, tmp_path, config)
+    assert TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_department_listed_twice_is_refused(catalog: Catalog, tmp_path: Path, suffix: str) -> None:
+    """Which of two entries counts would be the parser's choice (the last, silently): refused."""
+    (tmp_path / "bdc.db").write_bytes(b"")
+    config = tmp_path / f"sources{suffix}"
+    config.write_text('{"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": "%s"}, '
+                      '"BDC": {"database": "bdc.db"}}}' % TOKEN, encoding="utf-8")
+    with pytest.raises(SourcesConfigInvalid, match="BDC.*more than once") as raised:
         build_sources(catalog, tmp_path, config)
     assert TOKEN not in str(raised.value)
 
