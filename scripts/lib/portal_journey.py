@@ -11,6 +11,7 @@ OUT_FOLDER and exits 1 at the first step that does not answer as a resident woul
 
 from __future__ import annotations
 
+import html
 import http.cookiejar
 import json
 import re
@@ -48,8 +49,7 @@ def portal_journey(base: str) -> bytes:
     preview = _call(opener, "POST", f"{base}/portal/certificates", form=form).decode("utf-8")
     if "无房证明" not in preview:
         raise JourneyFailed("the preview does not name 无房证明")
-    listing = _call(opener, "POST", f"{base}/portal/certificates",
-                    form={**form, "csrf_token": _form_token(preview), "confirmed": "1"}).decode("utf-8")
+    listing = _call(opener, "POST", f"{base}/portal/certificates", form=_confirming_form(preview)).decode("utf-8")
     links = re.findall(r'href="([^"]+\.pdf)"', listing)
     if not links:
         raise JourneyFailed("我的电子证明 lists no PDF")
@@ -63,6 +63,17 @@ def api_journey(base: str) -> bytes:
     issued = json.loads(_call(opener, "POST", f"{base}/api/v1/me/certificates", headers=holder,
                               json_body={"proof": "NO_HOUSING", "purpose": "申请公租房"}))
     return _pdf(_call(opener, "GET", base + issued["links"]["pdf"], headers=holder, expect_type="application/pdf"))
+
+
+def _confirming_form(preview: str) -> dict[str, str]:
+    """What 确认开具 submits: the hidden fields of the preview's form, as a browser sends them."""
+    form = re.search(r'<form[^>]*action="/portal/certificates"[^>]*>(.*?)</form>', preview, re.S)
+    if form is None:
+        raise JourneyFailed("the preview has no form to confirm")
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1)))
+    if fields.get("confirmed") != "1":
+        raise JourneyFailed("the preview's form does not confirm")
+    return {name: html.unescape(value) for name, value in fields.items()}
 
 
 def _form_token(page: str) -> str:
