@@ -66,6 +66,10 @@ class _FormRefused(Exception):
         self.alternative = alternative
 
 
+STALE_PAGE_ZH = "页面已过期（可能已在其他窗口重新登录），{what}。请在本页再点一次“{action}”。"
+"""What a form from a page older than the sign-in it was sent with answers, instead of acting."""
+
+
 @bp.route("")
 def home() -> Response:
     """Greeting and the form to request an e-certificate (or how to sign in)."""
@@ -128,10 +132,17 @@ def consents() -> Response:
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
+    return _consents_page(citizen)
+
+
+def _consents_page(citizen: CitizenIdentity, error: str | None = None, status: int = 200) -> Response:
     catalog = live_catalog().catalog
     views = [consent_view(catalog, c) for c in list_consents(db(), citizen_subject_key(citizen))]
-    return citizen_page("portal_consents.html", citizen, consents=views, withdrawn=request.args.get("withdrawn", ""),
-                        granted=request.args.get("granted", ""), cancelled=request.args.get("cancelled", ""))
+    response = citizen_page("portal_consents.html", citizen, consents=views, error=error,
+                            withdrawn=request.args.get("withdrawn", ""), granted=request.args.get("granted", ""),
+                            cancelled=request.args.get("cancelled", ""))
+    response.status_code = status
+    return response
 
 
 @bp.route("/consents/new")
@@ -187,7 +198,7 @@ def withdraw(consent_id: str) -> Response:
     if citizen is None:
         return signed_out_page()
     if not form_token_valid():
-        return redirect(url_for("portal_pages.consents"), 303)
+        return _consents_page(citizen, STALE_PAGE_ZH.format(what="授权未撤回", action="撤回"), 400)
     withdraw_consent(db(), consent_id, subject_key=citizen_subject_key(citizen))
     db().commit()
     return redirect(url_for("portal_pages.consents", withdrawn=consent_id), 303)
@@ -195,11 +206,17 @@ def withdraw(consent_id: str) -> Response:
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out() -> Response:
-    """Forget the identity cookie (a form token is required, so no other site can sign one out)."""
+    """Forget the identity cookie (a form token is required, so no other site can sign one out;
+    a page whose token is stale, after a sign-in in another tab, says so and signs nobody out)."""
     response = redirect(url_for("portal_pages.home"), 303)
     if form_token_valid():
         response.delete_cookie(IDENTITY_COOKIE)
-    return response
+        return response
+    citizen = signed_in_citizen()
+    if citizen is None:
+        return response
+    return _request_page(citizen, proof_code="", purpose="", status=400,
+                         error=STALE_PAGE_ZH.format(what="未能退出登录", action="退出登录"))
 
 
 def _consent_preview(values: Any) -> ConsentPreview:

@@ -71,3 +71,18 @@ def test_agreeing_to_a_consent_twice_records_one(live_server: str, resident: Dem
     landed = _submitted_twice_at_once_and_again(client, "/portal/consents", fields)
     assert len(set(landed)) == 1 and "granted=" in landed[0], landed
     assert len(client.get("/api/v1/me/consents").json()) == 1
+
+
+def test_a_stale_page_says_why_it_did_not_sign_out_or_withdraw(live_server: str, resident: DemoResident) -> None:
+    """The citizen signed in again in another tab, so this page's form token is stale: 退出登录 and
+    撤回 change nothing (a form token is what keeps other sites from doing either), and say so."""
+    first, stale_token = _signed_in(live_server, resident)
+    consent = first.post("/api/v1/me/consents", json={"matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["NO_HOUSING"],
+                                                     "department": "ZJ", "days": 30}).json()["id"]
+    again, _ = _signed_in(live_server, resident)  # the same citizen, signed in anew: another cookie
+    withdrawn = again.post(f"/portal/consents/{consent}/withdrawal", data={"csrf_token": stale_token})
+    assert withdrawn.status_code == 400 and "页面已过期" in withdrawn.text and "授权未撤回" in withdrawn.text
+    assert [c["status"] for c in again.get("/api/v1/me/consents").json()] == ["active"]
+    signed_out = again.post("/portal/sign-out", data={"csrf_token": stale_token})
+    assert signed_out.status_code == 400 and "页面已过期" in signed_out.text and "未能退出登录" in signed_out.text
+    assert "mz_identity" not in signed_out.headers.get("set-cookie", "")
