@@ -8,7 +8,8 @@ from exchange.applications.service import DEFAULT_CONSENT_DAYS
 from exchange.consent import MAX_CONSENT_DAYS
 from exchange.pull_service import REQUEST_ID
 
-_TEXT = ma.validate.Length(min=1, max=128)
+_KEPT_TEXT = ma.validate.Length(min=1, max=64)
+"""A caseworker id or case number, as long as an application keeps it (its column holds 64)."""
 _NAME = ma.validate.Length(min=1, max=64)
 
 
@@ -44,8 +45,8 @@ class ApplicationCreateSchema(ma.Schema):
 
     request_id = ma.fields.String(required=True, validate=ma.validate.Regexp(REQUEST_ID),
                                   metadata={"description": "Idempotency key chosen by the client"})
-    caseworker_id = ma.fields.String(required=True, validate=_TEXT)
-    case_number = ma.fields.String(required=True, validate=_TEXT)
+    caseworker_id = ma.fields.String(required=True, validate=_KEPT_TEXT)
+    case_number = ma.fields.String(required=True, validate=_KEPT_TEXT)
     applicant = ma.fields.Nested(PartySchema, required=True)
     members = ma.fields.List(ma.fields.Nested(PartySchema), load_default=list,
                              validate=ma.validate.Length(max=20),

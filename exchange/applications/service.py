@@ -267,7 +267,7 @@ def _options(matter: Matter, given: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"options.{name}", f"matter {matter.code} has no option {name!r}") from None
         if option.type is OptionType.BOOLEAN and not isinstance(value, bool):
             raise InvalidInput(f"options.{name}", "must be true or false")
-        if option.type is OptionType.ENUM and value not in option.values:
+        if option.type is OptionType.ENUM and (not isinstance(value, str) or value not in option.values):
             raise InvalidInput(f"options.{name}", f"must be one of {', '.join(option.values)}")
         options[name] = value
     return options

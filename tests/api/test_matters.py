@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
+import pytest
 
 from api.settings import Settings
 from demo.data import DemoHousehold, DemoMember
@@ -74,6 +75,32 @@ def test_school_enrollment_of_a_local_child(settings: Settings, live_server: str
     assert states["VACCINATION"] in ("resolved", "not_found")
     vaccination = next(rule for rule in application["decision_detail"]["rules"] if rule["code"] == "immunization_complete")
     assert vaccination["reads"] and vaccination["reads"][0]["source"]["department"] == "WJ"
+
+
+@pytest.mark.parametrize("value", [["hukou_property"], {"hukou_property": True}, 1])
+def test_an_enum_option_of_another_type_is_an_input_error(settings: Settings, live_server: str, value: Any) -> None:
+    [household] = households(settings, "school_age")
+    child = next(member for member in household.members if member.age == 6 and member.relation == "child")
+    response = httpx.post(f"{live_server}/api/v1/matters/COMPULSORY_EDUCATION_ENROLLMENT/applications", timeout=30,
+                          headers={"Authorization": f"Bearer {housing_token(settings, 'JY')}"},
+                          json=envelope("school-bad-option", household.head, child=person(child),
+                                        options={"enrollment_basis": value}))
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["pointer"] == "#/options/enrollment_basis"
+
+
+def test_a_case_number_or_caseworker_longer_than_is_kept_is_an_input_error(settings: Settings,
+                                                                         live_server: str) -> None:
+    """The same on both databases: refused naming the field, not a 500 on PostgreSQL's column."""
+    [household] = households(settings, "school_age")
+    child = next(member for member in household.members if member.age == 6 and member.relation == "child")
+    for field in ("case_number", "caseworker_id"):
+        body = {**envelope(f"school-long-{field}", household.head, child=person(child),
+                           options={"enrollment_basis": "hukou_property"}), field: "A" * 100}
+        response = httpx.post(f"{live_server}/api/v1/matters/COMPULSORY_EDUCATION_ENROLLMENT/applications",
+                              json=body, timeout=30, headers={"Authorization": f"Bearer {housing_token(settings, 'JY')}"})
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["pointer"] == f"#/{field}"
 
 
 def test_minimum_living_waits_for_the_community_investigation(settings: Settings, live_server: str) -> None:
