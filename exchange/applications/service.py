@@ -178,6 +178,14 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
         if row.status == ApplicationStatus.DECIDED:  # read under the lock: decided meanwhile counts too
             raise InvalidInput("commitments", "the application is already decided")
         known = [CommitmentOffer.from_document(o) for o in ctx.open(row.offers_sealed, row.id)["offers"]]
+        taken = {(proof, party) for proof, party in session.execute(
+            select(ApplicationItem.proof, ApplicationItem.party).where(
+                ApplicationItem.application_id == row.id, ApplicationItem.state == ItemState.COMMITTED.value))}
+        values_of = {(offer.proof, offer.party): dict(offer.values) for offer in known}
+        for index, offer in enumerate(offers):  # a commitment taken stands: other values would not reach the decision
+            if (offer.proof, offer.party) in taken and dict(offer.values) != values_of.get((offer.proof, offer.party)):
+                raise InvalidInput(f"commitments[{index}]", f"{offer.proof} of {offer.party} is committed already "
+                                                            "with other values; a commitment taken cannot be replaced")
         replaced = {(offer.proof, offer.party) for offer in offers}
         kept = [offer for offer in known if (offer.proof, offer.party) not in replaced]
         row.offers_sealed = ctx.seal({"offers": [offer.document() for offer in [*kept, *offers]]}, row.id)

@@ -78,6 +78,34 @@ def test_an_eligible_household_applies_without_paper(settings: Settings, live_se
     assert application["paper_saved"] == sum(1 for item in application["items"] if item["state"] != "not_required")
 
 
+def test_a_commitment_already_taken_cannot_be_replaced_while_the_application_waits(settings: Settings,
+                                                                                  live_server: str) -> None:
+    """The household files its income commitment but not yet the single declaration: the
+    application waits, with the income commitment taken. A corrected income sent with the
+    declaration would be stored and ignored (the decision resting on the figure it replaced), so it
+    is refused naming it, and nothing of that post is taken."""
+    import copy
+
+    candidates = households(settings, "public_housing_eligible", 8)
+    bodies = [public_housing_request(h, f"gzf-correct-{n}", signed_at=now()) for n, h in enumerate(candidates)]
+    body = next(b for b in bodies if any(c["proof"] == "SINGLE_DECLARATION" for c in b["commitments"]))
+    single = next(c for c in body["commitments"] if c["proof"] == "SINGLE_DECLARATION")
+    income = copy.deepcopy(next(c for c in body["commitments"] if c["proof"] == "INCOME"))
+    body["commitments"] = [c for c in body["commitments"] if c["proof"] != "SINGLE_DECLARATION"]
+    token = housing_token(settings)
+    filed = apply(live_server, token, body)
+    assert filed.status_code == 202 and filed.json()["status"] == "waiting", filed.text
+    income["values"].update(annual_household_income="144000.00", per_capita_monthly_income="4000.00")
+    added = httpx.post(f"{live_server}/api/v1/applications/{filed.json()['id']}/commitments", timeout=30,
+                       headers={"Authorization": f"Bearer {token}"},
+                       json={"commitments": [income, single], "signature": {"channel": "counter"}})
+    assert added.status_code == 400 and added.json()["errors"][0]["pointer"] == "#/commitments/0", added.status_code
+    after = httpx.get(f"{live_server}/api/v1/applications/{filed.json()['id']}",
+                      headers={"Authorization": f"Bearer {token}"}).json()
+    assert after["status"] == "waiting"
+    assert [c["id"] for c in after["commitments"]] == [c["id"] for c in filed.json()["commitments"]]
+
+
 def test_the_same_request_id_returns_the_same_application(settings: Settings, live_server: str) -> None:
     [household] = households(settings, "public_housing_eligible")
     token = housing_token(settings)
