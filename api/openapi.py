@@ -46,6 +46,10 @@ class ProblemSchema(ma.Schema):
         ma.fields.Dict(),
         metadata={"description": "Field errors: {pointer, detail} for the body, {parameter, detail} otherwise"},
     )
+    detail_zh = ma.fields.String(metadata={"description": "What the citizen is told, in Chinese (not-printable, "
+                                                          "fact-not-established)"})
+    alternative = ma.fields.Dict(allow_none=True, metadata={
+        "description": "fact-not-established: the neutral proof that can be issued instead ({code, name_zh}), or null"})
 
 
 class RequestParser(FlaskParser):
@@ -124,6 +128,7 @@ class ApiSpec(flask_smorest.Api):
             with self._documenting:
                 while self._undocumented:
                     self._undocumented.pop(0)()
+                self._list_unauthorized()
         return self._spec
 
     @spec.setter
@@ -140,6 +145,15 @@ class ApiSpec(flask_smorest.Api):
             super().register_blueprint(blp, **options)
         finally:
             self._registering = False
+
+    def _list_unauthorized(self) -> None:
+        """Every operation that needs credentials lists its 401 (`unauthenticated`): it is the
+        answer to no credentials, whatever else the operation declares. (apispec keeps the paths
+        in `_paths`; tests/api/test_openapi.py checks the document this produces.)"""
+        for operations in self._spec._paths.values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and operation.get("security") and "401" not in operation["responses"]:
+                    operation["responses"]["401"] = self._spec.components.get_ref("response", "UNAUTHORIZED")
 
     def _register_responses(self) -> None:
         # flask-smorest's one private hook here: it has no public setting for the media type of

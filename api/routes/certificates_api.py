@@ -64,9 +64,12 @@ def issuable() -> list[dict[str, Any]]:
 @citizen_first
 @blp.arguments(IssueRequestSchema)
 @blp.response(201, CertificateSummarySchema)
+@blp.alt_response(404, description="subject-not-found: the source department holds no record of the holder")
 @blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
 @blp.alt_response(422, description="fact-not-established: the record does not establish what the proof asserts; "
                                    "not-printable: the holder's name has a character the certificate cannot print")
+@blp.alt_response(503, description="source-unavailable: the source department does not answer now (Retry-After); "
+                                   "service-unavailable: the issuer has no seal it can sign with")
 @blp.doc(security=CITIZEN_SECURITY, parameters=[{
     "in": "header", "name": IDEMPOTENCY_KEY, "required": False, "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
     "description": "Repeating the request with the same key returns the certificate issued first, never a second one"}])
@@ -164,6 +167,7 @@ def status_list(list_id: int) -> Response:
 @blp.route("/verify", methods=["POST"])
 @blp.arguments(VerifyRequestSchema)
 @blp.response(200, VerdictSchema)
+@blp.alt_response(429, description="Too many verifications from this address; Retry-After says when to try again")
 def verify(body: dict[str, str]) -> dict[str, Any]:
     """Verify a certificate: a credential (JWS), a QR payload (MZ2:..., or MZ1:...) or a PDF (base64).
 

@@ -131,6 +131,7 @@ def issued_pdf(identifier: str) -> Response:
 @client_first(ClientScope.LICENSES_WRITE)
 @blp.arguments(LicenseAmendSchema)
 @blp.response(201, LicenseSchema)
+@blp.alt_response(409, description="The version named is not the license's current one, or the license is revoked")
 @blp.doc(security=CLIENT_SECURITY)
 def amend(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     """Amend a license: the next version with the changed items; the version named (it must be the
@@ -254,6 +255,7 @@ def held_pdf(identifier: str) -> Response:
 @citizen_first
 @blp.arguments(PresentationRequestSchema)
 @blp.response(201, PresentationSchema)
+@blp.alt_response(409, description="The version is no longer the license's current, valid one")
 @blp.doc(security=CITIZEN_SECURITY)
 def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     """亮证: show my license with only the chosen items, bound to a nonce, for a few minutes.
@@ -266,6 +268,7 @@ def present(body: dict[str, Any], identifier: str) -> dict[str, Any]:
 @blp.route("/licenses/verification", methods=["POST"])
 @blp.arguments(LicenseVerifyRequestSchema)
 @blp.response(200, LicenseVerdictSchema)
+@blp.alt_response(429, description="Too many verifications from this address; Retry-After says when to try again")
 def verify(body: dict[str, str]) -> dict[str, Any]:
     """Verify a license credential, a presentation (亮证; once: its nonce is then used up), a
     usage copy (加注件), or the PDF of a license or usage copy (base64). No authentication;

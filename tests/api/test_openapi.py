@@ -46,3 +46,16 @@ def test_the_jwk_set_is_the_object_the_document_declares(live_server: str) -> No
     assert schema["type"] == "object" and isinstance(jwks, dict)
     assert set(schema["required"]) <= set(jwks) and schema["properties"]["keys"]["type"] == "array"
     assert all(set(schema["properties"]["keys"]["items"]["required"]) <= set(key) for key in jwks["keys"])
+
+
+def test_every_operation_that_needs_credentials_lists_its_401_and_problems_their_members(app: Flask) -> None:
+    """A client generated from the document handles the answer to missing credentials, and a strict
+    validator accepts the problems the service sends (`detail_zh`, `alternative` on 422s)."""
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    secured = [(path, method) for path, operations in document["paths"].items()
+               for method, operation in operations.items()
+               if isinstance(operation, dict) and operation.get("security") and "401" not in operation["responses"]]
+    assert secured == []
+    assert {"detail_zh", "alternative"} <= set(document["components"]["schemas"]["Problem"]["properties"])
+    issue = document["paths"]["/api/v1/me/certificates"]["post"]["responses"]
+    assert {"401", "404", "409", "422", "503"} <= set(issue)
