@@ -346,7 +346,7 @@
       rules.append(el("tr", { "data-rule": rule.code, class: "cw-effect-" + rule.effect }, [
         el("th", { scope: "row" }, [rule.name_zh]),
         el("td", { class: "cw-result" }, [RESULT_ZH[String(rule.result)],
-                                          rule.error ? el("small", {}, [rule.error]) : null]),
+                                          rule.error ? el("small", {}, [rule.error_zh || rule.error]) : null]),
         el("td", {}, [reads(rule.reads, application)]),
       ]));
     });

@@ -3,8 +3,11 @@ priorities granted, each department's part of a bundled matter, and the overall 
 
 Outcomes, from best to worst: eligible, needs_review, not_eligible. A false rule gives its
 `outcome_if_false`; a rule that cannot be evaluated gives needs_review (the error is kept in
-the provenance). Anything a caseworker must still look at (an open investigation, a refused
-pull, a proof not found) keeps an otherwise eligible application at needs_review.
+the provenance, and `error_zh` says in Chinese which proof's data was missing). Anything a
+caseworker must still look at (an open investigation, a refused pull) keeps an otherwise eligible
+application at needs_review. A proof the source holds no record of is the source's true answer:
+a rule that needs its data cannot be evaluated (needs_review), one that allows its absence
+(`has()`) reads it as absent.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def decide(matter: Matter, binding: Binding, notes: Sequence[str]) -> dict[str, 
     for priority in matter.priorities:
         evaluation = binding.evaluate(priority.expression)
         priorities.append({"code": priority.code, "name_zh": priority.name_zh, "granted": evaluation.result is True,
-                           "error": evaluation.error, "reads": list(evaluation.reads)})
+                           "error": evaluation.error, "error_zh": evaluation.error_zh, "reads": list(evaluation.reads)})
     services = [
         {"code": service.code, "name_zh": service.name_zh, "department": service.department,
          "outcome": worst(Decision(rules[code]["effect"]) for code in service.rules).value}
@@ -62,4 +65,5 @@ def _rule_result(rule: Rule, evaluation: Evaluation) -> dict[str, Any]:
     else:
         effect = Decision.NEEDS_REVIEW
     return {"code": rule.code, "name_zh": rule.name_zh, "expression": rule.expression, "result": evaluation.result,
-            "error": evaluation.error, "effect": effect.value, "reads": list(evaluation.reads)}
+            "error": evaluation.error, "error_zh": evaluation.error_zh, "effect": effect.value,
+            "reads": list(evaluation.reads)}

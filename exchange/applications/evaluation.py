@@ -10,6 +10,8 @@ as doubles (CEL does not compare int with double).
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -42,6 +44,8 @@ class Evaluation:
     result: bool | None
     error: str | None = None
     reads: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    error_zh: str | None = None
+    """The error as a caseworker reads it: which proof's data is missing, in Chinese."""
 
 
 class Binding:
@@ -70,10 +74,21 @@ class Binding:
         try:
             result = _program(expression).evaluate(self.activation)
         except (celpy.CELEvalError, EvaluationBudgetExceeded) as error:
-            return Evaluation(None, _message(error), reads)
+            message = _message(error)
+            return Evaluation(None, message, reads, self._error_zh(message))
         if isinstance(result, celpy.celtypes.BoolType):
             return Evaluation(bool(result), None, reads)
-        return Evaluation(None, f"the expression gave {type(result).__name__}, not a boolean", reads)
+        return Evaluation(None, f"the expression gave {type(result).__name__}, not a boolean", reads,
+                          UNDECIDABLE_ZH)
+
+    def _error_zh(self, message: str) -> str:
+        """`message` for a caseworker: the proof whose data the expression needed and did not have
+        (not held: the source had no record of that person, or it is not in yet)."""
+        missing = _MISSING.search(message)
+        proof = self.catalog.proofs.get(missing.group(1).upper()) if missing else None
+        if proof is None:
+            return UNDECIDABLE_ZH
+        return f"缺少“{proof.name_zh}”的数据（来源部门无此人记录，或尚未取得），无法判断，请人工审核"
 
     def _reads(self, expression: str) -> tuple[dict[str, Any], ...]:
         """Each proof field the expression reads, once per party that has it, with its source."""
@@ -109,6 +124,11 @@ def evaluate_verification(catalog: Catalog, expression: str, committed: Mapping[
         return Evaluation(None, _message(error))
     return Evaluation(bool(result), None) if isinstance(result, celpy.celtypes.BoolType) else \
         Evaluation(None, "the expression did not give a boolean")
+
+
+UNDECIDABLE_ZH = "规则无法判断（所需数据缺失或类型不符），请人工审核"
+_MISSING = re.compile(r"no such member in mapping: '([a-z0-9_]+)'")
+"""celpy's message for a name the activation lacks: here, a proof the application does not hold."""
 
 
 @lru_cache(maxsize=512)

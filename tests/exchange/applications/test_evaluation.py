@@ -39,3 +39,17 @@ def test_reading_a_proof_not_held_names_it_and_no_value() -> None:
 def test_the_binding_still_evaluates_what_it_holds() -> None:
     rule = next(r for r in HOUSING.rules if r.code == "income_below_line")
     assert _binding("INCOME", "MARITAL_STATUS").evaluate(rule.expression).result is True
+
+
+def test_a_rule_that_cannot_be_decided_says_in_chinese_which_proof_is_missing() -> None:
+    """The caseworker reads why: a member's 无房证明 the source had no record of, not celpy's
+    English 'no such member in mapping'."""
+    rule = next(r for r in HOUSING.rules if r.code == "no_property")
+    found = Known("NO_HOUSING", "applicant", "申请人", {"has_registered_property": False, "property_count": 0,
+                                                        "searched_at": "2026-11-01T02:00:00+08:00"}, {"kind": "data"})
+    binding = Binding(CATALOG, HOUSING, ["applicant", "member:1"], [found], {})  # member:1 not found at the source
+    evaluation = binding.evaluate(rule.expression)
+    assert evaluation.result is None and evaluation.error is not None
+    assert evaluation.error_zh is not None and "无房证明" in evaluation.error_zh
+    assert all(ord(character) < 0x80 or "\u4e00" <= character <= "\u9fff" or character in "“”（），：、"
+               for character in evaluation.error_zh)
