@@ -255,7 +255,7 @@ def _person(ref: str, given: PartyInput, where: str) -> Party:
         number = parse_id_number(given.id_number).number
     except InvalidIdentifier as invalid:
         raise InvalidInput(f"{where}.id_number", str(invalid)) from None
-    return Party(ref, given.name.strip(), id_number=number, relation=given.relation, consent_id=given.consent_id)
+    return Party(ref, _name(given, where), id_number=number, relation=given.relation, consent_id=given.consent_id)
 
 
 def _organisation(ref: str, given: PartyInput) -> Party:
@@ -263,7 +263,16 @@ def _organisation(ref: str, given: PartyInput) -> Party:
         code = parse_uscc(given.uscc or "").code
     except InvalidIdentifier as invalid:
         raise InvalidInput(f"{ref}.uscc", str(invalid)) from None
-    return Party(ref, given.name.strip(), uscc=code)
+    return Party(ref, _name(given, ref), uscc=code)
+
+
+def _name(given: PartyInput, where: str) -> str:
+    """The party's name as the sources are asked with it: not blank (every pull would come back
+    "not found", and the decision would name nobody)."""
+    name = given.name.strip()
+    if not name:
+        raise InvalidInput(f"{where}.name", "required: a name, not only spaces")
+    return name
 
 
 def _options(matter: Matter, given: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,6 +140,7 @@ def test_a_member_registering_a_property_makes_the_household_not_eligible(settin
     ("id", {"applicant": {"name": "张三", "id_number": "330784197608084586"}}, "#/applicant/id_number"),
     ("option", {"options": {"priority": True}}, "#/options/priority"),
     ("commitment", {"commitments": [{"proof": "NO_HOUSING", "values": {}}]}, "#/commitments/0/proof"),
+    ("blank-name", {"applicant": {"name": "   ", "id_number": "330784197608084585"}}, "#/applicant/name"),
 ])
 def test_bad_input_names_the_field_and_files_nothing(settings: Settings, live_server: str, field: str,
                                                       body_change: dict[str, Any], pointer: str) -> None:
