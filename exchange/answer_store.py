@@ -19,7 +19,8 @@ once the consent the answer was given on is withdrawn.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -195,6 +196,20 @@ def claim(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str,
         raise RequestInProgress(f"request {request_id!r} is being answered already; retry shortly") from None
 
 
+@contextmanager
+def claimed(uow: UnitOfWork, client_id: str, request_id: str, request_sha256: str, now: datetime) -> Iterator[None]:
+    """`claim` the request id at `now` for the work inside, which completes it (`complete`, with
+    `claimed_at=now`) in the step that stores its result; the reservation is released when the
+    work fails, so the same id may be tried again."""
+    claim(uow, client_id, request_id, request_sha256, now)
+    try:
+        yield
+    except BaseException:
+        with uow.step("release-request-id") as session:
+            release(session, client_id, request_id, claimed_at=now)
+        raise
+
+
 def answered_once(uow: UnitOfWork, box: RecordCipher, owner: str, request_id: str, request_sha256: str,
                   now: datetime, step: str, work: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
     """What `work(session)` answers to the request `request_id` of `owner`, done once: `work` runs
@@ -205,15 +220,9 @@ def answered_once(uow: UnitOfWork, box: RecordCipher, owner: str, request_id: st
         replay = stored_answer(session, box, owner, request_id, request_sha256, now)
     if replay is not None:
         return replay.body
-    claim(uow, owner, request_id, request_sha256, now)
-    try:
-        with uow.step(step) as session:
-            body = work(session)
-            complete(session, box, owner, request_id, body, now, claimed_at=now)
-    except BaseException:
-        with uow.step("release-request-id") as session:
-            release(session, owner, request_id, claimed_at=now)
-        raise
+    with claimed(uow, owner, request_id, request_sha256, now), uow.step(step) as session:
+        body = work(session)
+        complete(session, box, owner, request_id, body, now, claimed_at=now)
     return body
 
 

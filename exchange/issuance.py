@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from catalog.model import Catalog, Mode, Proof, Subject
 from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
-from exchange.answer_store import claim, complete, release, stored_answer
+from exchange.answer_store import claimed, complete, stored_answer
 from exchange.certificate_records import CertificateForms, CertificateStatus, IssuedCertificate, seal_forms
 from exchange.asserted_facts import ensure_fact_holds
 from exchange.certificates.credential import sign_credential
@@ -112,18 +112,13 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
         replay = stored_answer(session, context.answers, owner, idempotency_key, request_sha256, now)
         if replay is not None:
             return find_certificate(session, replay.body["identifier"])
-    claim(uow, owner, idempotency_key, request_sha256, now)
 
     def completed(session: Session, certificate: IssuedCertificate) -> None:  # stored with it, or neither
         complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier},
                  context.clock(), claimed_at=now)
 
-    try:
+    with claimed(uow, owner, idempotency_key, request_sha256, now):
         return _issue(context, proof, key, holder_name, id_number, purpose, alongside=completed)
-    except BaseException:
-        with uow.step("release-idempotency-key") as session:
-            release(session, owner, idempotency_key, claimed_at=now)
-        raise
 
 
 def _allocate(context: IssuanceContext, proof: Proof) -> tuple[int, ListEntry]:
