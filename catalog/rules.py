@@ -6,11 +6,12 @@
   a list of maps, one per member, each holding the matter's `each_member` proofs as
   `<proof>.<field>`, read through a macro such as
   `members.all(m, m.no_housing.has_registered_property == false)`; `application.<option>`,
-  the matter's options; `city.<constant>`, the catalog's city section.
-- A proof's `when` in a matter reads `application`, `city`, and the one-subject proofs listed
+  the matter's options; `city.<constant>`, the catalog's city section; `today`, the city's
+  date as `YYYY-MM-DD` (how date items read).
+- A proof's `when` in a matter reads `application`, `city`, `today`, and the one-subject proofs listed
   before it in the same matter (so conditions never form cycles); never `members`.
 - A proof's verification reads `committed.<data item>` of the committed proof,
-  `record.<data item>` of the verification proof, and `city`.
+  `record.<data item>` of the verification proof, `city` and `today`.
 
 Proofs are read only through the fields the matter receives (data minimisation). The
 `*_problems` functions check schema-valid entries and yield (field path, message);
@@ -167,7 +168,7 @@ def rule_problems(
     }
     names = Names(
         maps={**_context(matter, city), **_single_subject(proofs)},
-        unknown="not a proof of this matter, members, application or city",
+        unknown="not a proof of this matter, members, application, city or today",
         member_maps={name: fields for name, (scope, fields) in proofs.items() if scope is Scope.EACH_MEMBER}
         if matter["household"]
         else None,
@@ -201,7 +202,7 @@ def condition_problems(
                 unreadable[name] = f"{name} is listed after this proof: a condition reads only proofs listed before it"
         names = Names(
             maps={**_context(matter, city), **_single_subject(earlier)},
-            unknown="not a proof of this matter, application or city",
+            unknown="not a proof of this matter, application, city or today",
             unreadable=unreadable,
             data_items=_lower(data_items),
             key_kinds=_KEY_KINDS,
@@ -223,8 +224,9 @@ def verification_problems(
             "committed": data_items.get(proof["code"]),
             "record": data_items.get(proof["verification"]["proof"]),
             "city": city,
+            "today": (),
         },
-        unknown="not committed, record or city",
+        unknown="not committed, record, city or today",
         key_kinds=_KEY_KINDS,
     )
     for message in read_problems(expression, names):
@@ -243,7 +245,7 @@ def _single_subject(proofs: Mapping[str, tuple[Scope, tuple[str, ...]]]) -> dict
 
 def _context(matter: Mapping[str, Any], city: Collection[str] | None) -> dict[str, Collection[str] | None]:
     """The maps every matter expression may read: the applicant's options and the city."""
-    return {"application": [option["name"] for option in matter.get("options", [])], "city": city}
+    return {"application": [option["name"] for option in matter.get("options", [])], "city": city, "today": ()}
 
 
 def _lower(data_items: DataItems) -> dict[str, Collection[str]]:

@@ -160,7 +160,7 @@ def fresh_installation(request: pytest.FixtureRequest, engine: str, folder: Path
         _admin(cluster, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-CHANGED_SOURCES = {"BDC.db"}
+CHANGED_SOURCES = {"BDC.db", "CL.db"}
 """The source databases some tests change in place, as the department's clerks would."""
 
 

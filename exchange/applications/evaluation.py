@@ -2,8 +2,8 @@
 verifications) over what an application has resolved, with the values each one read.
 
 The binding is the catalog's (docs/catalog.md, "Expressions"): `<proof>.<field>` for a
-single-subject proof, `members` for the household (applicant first), `application.<option>`
-and `city.<constant>`. A proof that is not resolved is absent from the binding; reading it is
+single-subject proof, `members` for the household (applicant first), `application.<option>`,
+`city.<constant>` and `today`, the city's date (`YYYY-MM-DD`, as date items read). A proof that is not resolved is absent from the binding; reading it is
 an evaluation error, which the caller turns into its own outcome. Decimal data items are read
 as doubles (CEL does not compare int with double).
 """
@@ -14,11 +14,13 @@ import re
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import celpy
 
+from catalog.city_time import BEIJING
 from catalog.model import Catalog, ItemType, Matter, Proof, Scope
 from catalog.expression_names import expression_reads
 from catalog.rules import EvaluationBudgetExceeded, compile_expression
@@ -52,12 +54,13 @@ class Binding:
     """The CEL activation of one application's current knowledge."""
 
     def __init__(self, catalog: Catalog, matter: Matter, household: Sequence[str], known: Sequence[Known],
-                 options: Mapping[str, Any]) -> None:
+                 options: Mapping[str, Any], now: datetime) -> None:
         self.catalog = catalog
         self.matter = matter
         self.known = tuple(known)
         scopes = {entry.proof: entry.scope for entry in matter.proofs}
-        top: dict[str, Any] = {"application": {**matter.option_defaults(), **options}, "city": catalog.city_values()}
+        top: dict[str, Any] = {"application": {**matter.option_defaults(), **options}, "city": catalog.city_values(),
+                               "today": city_date(now)}
         members: list[dict[str, Any]] = [{} for _ in household]
         for fact in self.known:
             values = cel_values(catalog.proofs[fact.proof], fact.values)
@@ -111,13 +114,20 @@ def cel_values(proof: Proof, values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: float(value) if name in decimals and value is not None else value for name, value in values.items()}
 
 
+def city_date(now: datetime) -> str:
+    """`today` in expressions: the city's date at `now`, written as date items are (`YYYY-MM-DD`),
+    so `m.disability.valid_until >= today` compares dates."""
+    return now.astimezone(BEIJING).date().isoformat()
+
+
 def evaluate_verification(catalog: Catalog, expression: str, committed: Mapping[str, Any], record: Mapping[str, Any],
-                          committed_proof: Proof, record_proof: Proof) -> Evaluation:
+                          committed_proof: Proof, record_proof: Proof, now: datetime) -> Evaluation:
     """A commitment verification: `committed.<field>` against the source's `record.<field>`,
-    with `city.<constant>`."""
+    with `city.<constant>` and `today`."""
     activation = {"committed": celpy.json_to_cel(cel_values(committed_proof, committed)),
                   "record": celpy.json_to_cel(cel_values(record_proof, record)),
-                  "city": celpy.json_to_cel(catalog.city_values())}
+                  "city": celpy.json_to_cel(catalog.city_values()),
+                  "today": celpy.json_to_cel(city_date(now))}
     try:
         result = _program(expression).evaluate(activation)
     except (celpy.CELEvalError, EvaluationBudgetExceeded) as error:

@@ -199,7 +199,8 @@ def _check(ctx: HandlingContext, record: CommitmentRecord) -> _Verdict:
             return _Verdict(CommitmentStatus.FALSE,
                             f"与{source_zh}数据不一致的项目：{'、'.join(_label(proof, n) for n in differing)}", receipt)
         return _Verdict(CommitmentStatus.CONFIRMED, f"与{source_zh}数据一致", receipt)
-    evaluation = evaluate_verification(ctx.catalog, verification.expression, committed, record_values, proof, verifying)
+    evaluation = evaluate_verification(ctx.catalog, verification.expression, committed, record_values, proof, verifying,
+                                      ctx.now())
     if evaluation.result is None:
         return _Verdict(CommitmentStatus.ON_SITE, f"无法依{verifying.name_zh}判断，转现场核查", receipt)
     if evaluation.result:

@@ -309,7 +309,7 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
             known.append(Known(proof_code, party.ref, party.label, result.values, source))
         elif result.state is ItemState.DENIED:
             notes.append(f"{proof.name_zh}（{party.label}）未能获取：{result.detail}")
-    binding = Binding(ctx.catalog, matter, [party.ref for party in parties.household], known, {})
+    binding = Binding(ctx.catalog, matter, [party.ref for party in parties.household], known, {}, ctx.now())
     document = decide(matter, binding, notes)
     return _Checked(document["outcome"], document=document)
 

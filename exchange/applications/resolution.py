@@ -153,7 +153,7 @@ def knowledge(ctx: HandlingContext, loaded: Loaded) -> list[Known]:
 
 def binding(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> Binding:
     household = [party.ref for party in loaded.parties.household]
-    return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options)
+    return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options, ctx.now())
 
 
 def _source(ctx: HandlingContext, item: ApplicationItem) -> dict[str, object]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,31 @@ def test_a_member_registering_a_property_makes_the_household_not_eligible(settin
     assert no_property["result"] is False
     [owner] = [read for read in no_property["reads"] if read["value"] is True]
     assert member.name in owner["party_label"]
+
+
+@pytest.mark.parametrize("years", [-1, 3])
+def test_only_a_current_disability_certificate_grants_the_priority(settings: Settings, live_server: str,
+                                                                    years: int) -> None:
+    """A 残疾人证 past its 有效期至 does not grant 优先配租; a current one does, and the decision
+    names the member whose certificate it read."""
+    [household] = households(settings, "public_housing_eligible")
+    member = household.members[-1]
+    until = now().astimezone(timezone(timedelta(hours=8))).date().replace(day=1)
+    until = until.replace(year=until.year + years)
+    with sqlite3.connect(settings.sources_dir / "CL.db") as federation:
+        federation.execute("INSERT OR REPLACE INTO records VALUES ('DISABILITY', ?, ?, ?, ?)", (
+            member.id_number, member.name, json.dumps({
+                "full_name": member.name, "id_number": member.id_number, "certificate_no": f"{member.id_number}41",
+                "disability_category": "physical", "disability_grade": "grade_4", "valid_until": until.isoformat()}),
+            now().isoformat()))
+    body = {**public_housing_request(household, f"gzf-disabled{years}", signed_at=now()),
+            "options": {"priority_allocation": True}}
+    response = apply(live_server, housing_token(settings), body)
+    assert response.status_code == 201, response.status_code
+    [priority] = [p for p in response.json()["decision_detail"]["priorities"] if p["code"] == "disabled_member"]
+    assert priority["granted"] is (years > 0)
+    [read] = [read for read in priority["reads"] if read["proof"] == "DISABILITY"]
+    assert member.name in read["party_label"] and read["value"] == until.isoformat()
 
 
 @pytest.mark.parametrize("field, body_change, pointer", [

@@ -46,10 +46,14 @@ def record(proof: Proof, fields: tuple[str, ...] | None = None, **values: Any) -
     return {**{item.name: sample(item) for item in items}, **values}
 
 
+TODAY = "2026-12-05"
+"""`today` in the activation: the city's date."""
+
 def activation(matter: Matter, household_size: int = 2, **bindings: Any) -> dict[str, Any]:
     """The CEL activation of an application of `matter` where every proof is resolved with
     sample values; `bindings` replace whole names (`application`, a proof, `members`)."""
-    plain: dict[str, Any] = {"application": matter.option_defaults(), "city": BUNDLED.city_values()}
+    plain: dict[str, Any] = {"application": matter.option_defaults(), "city": BUNDLED.city_values(),
+                             "today": TODAY}
     member_proofs = {}
     for entry in matter.proofs:
         values = record(BUNDLED.proofs[entry.proof], entry.fields)
@@ -139,15 +143,18 @@ def test_no_property_is_false_when_one_member_has_property(owns: list[bool], exp
 
 @pytest.mark.parametrize(
     ("priority", "disability", "expected"),
-    [(True, [None, "physical"], True), (True, [None, None], False), (False, ["physical", "visual"], False)],
-    ids=["one_certificate", "none", "not_asked"],
+    [(True, [None, TODAY], True), (True, [None, None], False), (False, ["2031-01-01", "2031-01-01"], False),
+     (True, ["2026-12-04", None], False), (True, ["", None], True)],
+    ids=["one_certificate", "none", "not_asked", "expired", "no_expiry"],
 )
 def test_the_disabled_member_priority(priority: bool, disability: list[str | None], expected: bool) -> None:
-    # A member without a disability certificate has no `disability` in the member's map.
+    """A member's certificate counts until its 有效期至 (`today` included); one that states none
+    (null) counts. A member without a certificate has no `disability` in the member's map."""
     members = [
         {"no_housing": {"has_registered_property": False}}
-        | ({"disability": {"disability_category": category, "disability_grade": "grade_2"}} if category else {})
-        for category in disability
+        | ({"disability": {"disability_category": "physical", "disability_grade": "grade_2",
+                           "valid_until": until or None}} if until is not None else {})
+        for until in disability
     ]
     bound = activation(HOUSING, members=members, application={"priority_allocation": priority})
     assert evaluate(_expression(HOUSING, "disabled_member"), bound) is expected
@@ -252,7 +259,8 @@ def test_a_maternity_claim_needs_medical_insurance() -> None:
 
 
 def test_expression_reads() -> None:
-    assert expression_reads(_expression(HOUSING, "disabled_member")) == {("application", "priority_allocation")}
+    assert expression_reads(_expression(HOUSING, "disabled_member")) == {("application", "priority_allocation"),
+                                                                         ("disability", "valid_until")}
     assert expression_reads(
         "members.all(m, m.no_housing.property_count <= 1) && income.per_capita_monthly_income < city.line"
         " && vaccination.missing_vaccines.exists(v, v == 'bcg') && size(members) > 1"

@@ -35,7 +35,7 @@ WHEN = "matters.yaml: PUBLIC_RENTAL_HOUSING.proofs"
 @pytest.mark.parametrize(
     ("proof", "when", "message"),
     [
-        ("SINGLE_DECLARATION", "foo.bar == 1", "unknown name 'foo': not a proof of this matter, application or city"),
+        ("SINGLE_DECLARATION", "foo.bar == 1", "unknown name 'foo': not a proof of this matter, application, city or today"),
         ("SINGLE_DECLARATION", "application.foo", "unknown option application.foo"),
         (
             "MARITAL_STATUS",
@@ -112,7 +112,7 @@ def test_fallback_false_is_the_default_and_left_out(tmp_path: Path, sections: Se
     [
         ("record.status != 'married'", "unknown field record.status"),
         ("committed.marital_status == record.marital_status", "unknown field committed.marital_status"),
-        ("income.family_size == 1", "unknown name 'income': not committed, record or city"),
+        ("income.family_size == 1", "unknown name 'income': not committed, record, city or today"),
         ("record.marital_status != city.married", "unknown city constant city.married"),
         ("record.marital_status !=", "does not parse at line 1, column 23"),
     ],

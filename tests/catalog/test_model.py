@@ -183,7 +183,8 @@ def test_the_document_form_of_the_new_elements(catalog: Catalog) -> None:
     assert housing["priorities"][1] == {
         "code": "disabled_member",
         "name_zh": "家庭成员持有残疾人证",
-        "expression": "application.priority_allocation && members.exists(m, has(m.disability))",
+        "expression": "application.priority_allocation && members.exists(m, has(m.disability) "
+                      "&& (m.disability.valid_until == null || m.disability.valid_until >= today))",
     }
     entries = {entry["proof"]: entry for entry in housing["proofs"]}
     assert entries["MARITAL_STATUS"]["commitment_fallback"] is True and "when" not in entries["MARITAL_STATUS"]

@@ -73,7 +73,7 @@ PREFIX = "matters.yaml: PUBLIC_RENTAL_HOUSING.rules"
     ("expression", "message"),
     [
         ("income.per_capita_monthly_income <", "does not parse at line 1, column 34"),
-        ("tax_payment.amount_paid > 0.0", "unknown name 'tax_payment': not a proof of this matter, members, application or city"),
+        ("tax_payment.amount_paid > 0.0", "unknown name 'tax_payment': not a proof of this matter, members, application, city or today"),
         ("members.all(m, m.no_housing.owns_house == false)", "unknown field no_housing.owns_house"),
         (
             "members.all(m, m.no_housing.search_no == '')",
@@ -113,7 +113,7 @@ def test_members_is_only_for_household_matters(tmp_path: Path, sections: Section
     problems = rejected(tmp_path, sections, "TEACHER_QUALIFICATION", rule("size(members) == 1"))
     assert problems == [
         "matters.yaml: TEACHER_QUALIFICATION.rules[extra].expression: "
-        "unknown name 'members': not a proof of this matter, members, application or city"
+        "unknown name 'members': not a proof of this matter, members, application, city or today"
     ]
 
 

@@ -5,6 +5,8 @@ spouse's ID number)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.applications.evaluation import Binding, Known
 
@@ -22,7 +24,7 @@ def _binding(*proofs: str) -> Binding:
                                 {"marital_status": "married", "spouse_id_number": SPOUSE_ID}, source),
     }
     return Binding(CATALOG, HOUSING, ["applicant", "member:1"], [known[proof] for proof in proofs],
-                   {"priority_allocation": True})
+                   {"priority_allocation": True}, datetime.now(timezone.utc))
 
 
 def test_reading_a_proof_not_held_names_it_and_no_value() -> None:
@@ -47,7 +49,7 @@ def test_a_rule_that_cannot_be_decided_says_in_chinese_which_proof_is_missing() 
     rule = next(r for r in HOUSING.rules if r.code == "no_property")
     found = Known("NO_HOUSING", "applicant", "申请人", {"has_registered_property": False, "property_count": 0,
                                                         "searched_at": "2026-11-01T02:00:00+08:00"}, {"kind": "data"})
-    binding = Binding(CATALOG, HOUSING, ["applicant", "member:1"], [found], {})  # member:1 not found at the source
+    binding = Binding(CATALOG, HOUSING, ["applicant", "member:1"], [found], {}, datetime.now(timezone.utc))  # member:1 not found at the source
     evaluation = binding.evaluate(rule.expression)
     assert evaluation.result is None and evaluation.error is not None
     assert evaluation.error_zh is not None and "无房证明" in evaluation.error_zh
