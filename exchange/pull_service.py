@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -260,14 +260,15 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
     for request in requests:
         row = rows.get(request.envelope.request_id)
         try:
-            stored = replay_of(row, context.answers, request.sha256, now)
-            if stored is not None:
-                still_consented(session, stored, now)
-                request.replayed(stored)
-                continue
             if not context.catalog.may_request(client.department_code, request.matter.code, request.proof.code):
                 raise PullRefused("forbidden-by-policy", f"the catalog does not let {client.department_code} ask "
                                   f"for {request.proof.code} in {request.matter.code}")
+            stored = replay_of(row, context.answers, request.sha256, now)
+            if stored is not None:
+                still_consented(session, stored, now)
+                still_receivable(stored, request.matter.fields_for(request.proof.code))
+                request.replayed(stored)
+                continue
             entry = with_basis(session, request.entry, request.matter, request.proof.code, client,
                                request.envelope.consent_id, request.envelope.legal_basis, now, held=consents)
             if row is None:
@@ -352,14 +353,16 @@ def _signer_if_any(session: Session, context: PullContext, answered: list[_Reque
 
 
 def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entry: AccessEntry, request_sha256: str,
-                    now: datetime, authorise: Callable[[Session], AccessEntry]) -> AccessEntry | PullResult:
+                    now: datetime, authorise: Callable[[Session], AccessEntry],
+                    receivable: Callable[[], Collection[str]]) -> AccessEntry | PullResult:
     """Step `claim-request-id` of a request for personal data (a pull, a license use): in one commit,
     the request id is looked up, `authorise` decides (the log entry with the basis of the access, or
     `PullRefused`), the id is reserved and the allowed access logged, before anything is read.
 
     Returns the allowed entry; or, for a request id answered before, its stored answer again (a
-    replay, logged as such; only while the consent it was given on stands). A refusal, a reused
-    or busy request id is logged and raised as `PullRefused`.
+    replay, logged as such; only while the consent it was given on stands and the live catalog
+    still lets the department receive every field of it: `receivable`, or `PullRefused`). A
+    refusal, a reused or busy request id is logged and raised as `PullRefused`.
     """
     client_id, request_id = entry.client_id, entry.request_id
     assert client_id is not None and request_id is not None, "a claimed request names its client and id"
@@ -371,6 +374,7 @@ def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entr
         stored = replay_of(row, answers, request_sha256, now)
         if stored is not None:
             still_consented(session, stored, now)
+            still_receivable(stored, receivable())
             raise _Replayed(stored)
         allowed = authorise(session)
         reserve_found(session, row, client_id, request_id, request_sha256, now, allowed.consent_id)
@@ -408,6 +412,17 @@ def still_consented(session: Session, stored: Replay, now: datetime) -> None:
         raise PullRefused("consent-required", f"consent {stored.consent_id} was withdrawn: the stored answer is "
                           "no longer given out (the receipt stays verifiable)", field="#/request_id",
                           reason=ConsentWithdrawn.reason)
+
+
+def still_receivable(stored: Replay, fields: Collection[str]) -> None:
+    """A replay hands out personal data again: only the fields the live catalog still lets the
+    department receive. The stored answer is signed as it is, so one with a field withdrawn since
+    is refused whole: a new request id gets the narrowed answer."""
+    withdrawn = sorted(set(stored.body["answer"]["data"]) - set(fields))
+    if withdrawn:
+        raise PullRefused("forbidden-by-policy", f"the live catalog no longer lets the department receive "
+                          f"{', '.join(withdrawn)}: the stored answer is not given out again; ask with a new "
+                          "request id", field="#/request_id")
 
 
 def live_matter(catalog: Catalog, request_id: str, code: str) -> Matter:

@@ -99,14 +99,19 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
     now = context.clock()
     use = license_type.use_for(client.department_code, matter.code)
 
-    def authorise(session: Session) -> AccessEntry:
+    def receivable() -> tuple[str, ...]:
         if use is None:
             raise PullRefused("forbidden-by-policy", f"the 用证清单 does not let {client.department_code} use "
                                                      f"{license_type.code} in {matter.code}")
+        return use.items
+
+    def authorise(session: Session) -> AccessEntry:
+        receivable()
         return with_basis(session, entry, matter, license_type.proof or license_type.code, client,
                           request.consent_id, request.legal_basis, now)
 
-    claimed = claim_or_replay(context.sessions, context.answers, entry, canonical_sha256(document), now, authorise)
+    claimed = claim_or_replay(context.sessions, context.answers, entry, canonical_sha256(document), now, authorise,
+                              receivable)
     if isinstance(claimed, PullResult):
         return claimed
     assert use is not None, "authorise refused the request"

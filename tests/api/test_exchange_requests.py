@@ -22,7 +22,8 @@ from api.app import create_app
 from api.database import standalone_session
 from api.seal_config import seal_settings
 from api.settings import Settings
-from catalog.versions import read_live_catalog
+from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+from catalog.versions import publish, read_live_catalog
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
@@ -296,6 +297,38 @@ def test_a_withdrawn_consent_stops_replays_of_the_stored_answer(settings: Settin
     assert run_cli(env, "seal", "export-trust", str(settings.var_dir / "trust")).returncode == 0
     verified = run_cli(env, "receipt", "verify", str(answer_file), "--trust", str(settings.var_dir / "trust"))
     assert verified.returncode == 0 and receipt, verified.stdout + verified.stderr
+
+
+def test_a_replay_gives_out_only_what_the_live_catalog_still_allows(settings: Settings, live_server: str,
+                                                                    residents: list[DemoResident]) -> None:
+    """A stored answer is personal data handed out again: once a publication narrows the fields
+    the matter receives, or withdraws the department, the old request id gets a 403, not the data."""
+    token = client_token(settings)
+    person = residents[0]
+    consent(live_server, person)
+    url = f"{live_server}/api/v1/exchange/requests"
+    first = httpx.post(url, headers=_bearer(token), json=envelope(person, "narrow-1"))
+    assert first.status_code == 200 and "property_count" in first.json()["answer"]["data"]
+    document = load_catalog(bundled_catalog_path()).to_document()
+    housing = next(m for m in document["matters"] if m["code"] == MATTER)
+    next(p for p in housing["proofs"] if p["proof"] == PROOF)["fields"] = ["has_registered_property"]
+    _publish(settings, document)
+    replay = httpx.post(url, headers=_bearer(token), json=envelope(person, "narrow-1"))
+    assert replay.status_code == 403 and replay.json()["type"].endswith("/forbidden-by-policy"), replay.status_code
+    assert "has_registered_property" not in replay.json().get("answer", {})
+    fresh = httpx.post(url, headers=_bearer(token), json=envelope(person, "narrow-2"))
+    assert fresh.status_code == 200 and set(fresh.json()["answer"]["data"]) == {"has_registered_property"}
+
+    housing["consumers"] = ["JY"]
+    _publish(settings, document)
+    withdrawn = httpx.post(url, headers=_bearer(token), json=envelope(person, "narrow-2"))
+    assert withdrawn.status_code == 403 and withdrawn.json()["type"].endswith("/forbidden-by-policy")
+    assert [e["outcome"] for e in my_access_log(live_server, person)][:3] == ["denied", "allowed", "denied"]
+
+
+def _publish(settings: Settings, document: dict[str, Any]) -> None:
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
 
 
 def test_identical_concurrent_requests_pull_once(settings: Settings, live_server: str,

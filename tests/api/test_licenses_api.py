@@ -11,7 +11,8 @@ import pytest
 
 from api.database import standalone_session
 from api.settings import Settings
-from catalog.versions import read_live_catalog
+from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+from catalog.versions import publish, read_live_catalog
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
 
@@ -374,6 +375,28 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     nobody = {**use_request(resident, "gzf-000123-lic-4"), "license_type": "DIVORCE_CERTIFICATE"}
     gone = httpx.post(uses, headers=zj, json=nobody, timeout=30)
     assert gone.status_code == 404 and gone.json()["type"].endswith("/subject-not-found")
+
+
+def test_a_use_replayed_after_the_用证清单_narrowed_is_refused(settings: Settings, live_server: str,
+                                                               resident: DemoResident) -> None:
+    """A replay hands the usage copy's items out again: not once the live 用证清单 no longer
+    lets the department receive one of them."""
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=signed_in(live_server, resident), json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    used = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-narrow-1"), timeout=30)
+    assert used.status_code == 200 and "spouse_id_number" in used.json()["answer"]["data"], used.status_code
+    document = load_catalog(bundled_catalog_path()).to_document()
+    marriage_type = next(t for t in document["licenses"] if t["code"] == "MARRIAGE_CERTIFICATE")
+    use = next(u for u in marriage_type["uses"] if u["matter"] == "PUBLIC_RENTAL_HOUSING")
+    use["items"] = ["marital_status"]
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+    replay = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-narrow-1"), timeout=30)
+    assert replay.status_code == 403 and replay.json()["type"].endswith("/forbidden-by-policy"), replay.status_code
+    fresh = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-narrow-2"), timeout=30)
+    assert fresh.status_code == 200 and list(fresh.json()["answer"]["data"]) == ["marital_status"]
 
 
 @pytest.mark.parametrize("change", ["revocation", "amendment"])
