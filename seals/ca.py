@@ -214,7 +214,8 @@ def issue_seal_certificate(
 ) -> x509.Certificate:
     """Issue a department seal certificate for `public_key`, valid inside the root's validity.
 
-    Subject: C=CN, O=<department>, CN=<department>电子印章, organizationIdentifier=NTRCN-<USCC>.
+    Subject: C=CN, O=<department>, CN=<department>电子印章 (`seal_common_name`),
+    organizationIdentifier=NTRCN-<USCC>.
     """
     now = now or utc_now()
     not_after = min(now + validity, ca.certificate.not_valid_after_utc)
@@ -225,7 +226,7 @@ def issue_seal_certificate(
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, department_name),
             x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, USCC_PREFIX + uscc),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{department_name}电子印章"),
+            x509.NameAttribute(NameOID.COMMON_NAME, seal_common_name(department_name)),
         ]
     )
     issuer_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -254,6 +255,23 @@ def issue_seal_certificate(
         .add_extension(x509.CRLDistributionPoints([distribution_point]), critical=False)
         .sign(ca.private_key, hashes.SHA256())
     )
+
+
+COMMON_NAME_BYTES = 64
+"""X.509's upper bound of a common name (RFC 5280 ub-common-name), in UTF-8 bytes as the
+`cryptography` library counts it: 21 Chinese characters."""
+
+
+def seal_common_name(department_name: str) -> str:
+    """The seal certificate's common name: `<department>电子印章`; for a legal name too long for
+    that, the name alone, or its beginning and `…` (the full name is always the O attribute)."""
+    for name in (f"{department_name}电子印章", department_name):
+        if len(name.encode()) <= COMMON_NAME_BYTES:
+            return name
+    cut = department_name
+    while len(f"{cut}…".encode()) > COMMON_NAME_BYTES:
+        cut = cut[:-1]
+    return f"{cut}…"
 
 
 def build_crl(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from seals import registry
 from seals.ca import DOCUMENT_SIGNING
 from tests.seals.conftest import USCC, Pki
 
@@ -41,3 +45,21 @@ def test_seal_profile(pki: Pki) -> None:
     assert (seal.not_valid_after_utc - seal.not_valid_before_utc).days <= 3 * 365 + 1
     assert 0 < seal.serial_number < 2**159
     seal.verify_directly_issued_by(root)
+
+
+@pytest.mark.parametrize("name", ["金华经济技术开发区管理委员会社会事务局", "金华市市场监督管理局金华经济技术开发区分局",
+                                  "金华市人力资源和社会保障局金华经济技术开发区分局社会保险服务中心"])
+def test_a_department_of_a_long_legal_name_gets_its_seal(fresh_pki: Pki, name: str) -> None:
+    """X.509 caps a common name at 64 bytes (21 Chinese characters): a legal name of 18 or more
+    still gets a seal, its full name in O, a common name that fits, and signs."""
+    seal = registry.issue_seal(fresh_pki.session, fresh_pki.settings, department_code="KFQ", department_name=name,
+                               uscc="11330700MB1234567K")
+    fresh_pki.session.commit()
+    certificate = x509.load_pem_x509_certificate(seal.certificate_pem.encode())
+    assert certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == name
+    common = str(certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+    assert len(common.encode()) <= 64 and (common.startswith(name) or common.endswith("…"))
+    assert common.rstrip("…") in name or common == f"{name}电子印章"
+    public_key = certificate.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    public_key.verify(fresh_pki.signer("KFQ").sign(b"seal"), b"seal", ec.ECDSA(hashes.SHA256()))
