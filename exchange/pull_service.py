@@ -171,11 +171,17 @@ def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes
     """
     outcomes: list[PullResult | PullRefused | None] = [None] * len(envelopes)
     requests: list[_Request] = []
+    invalid: list[AccessEntry] = []
     for index, envelope in enumerate(envelopes):
         try:
             requests.append(_Request(index, envelope, *_checked(context, client, envelope)))
-        except PullRefused as invalid:  # refused before the use case reads anything, as the HTTP edge logs it
-            outcomes[index] = invalid
+        except PullRefused as refused:  # nothing read: logged with the others, or on its own
+            outcomes[index] = refused
+            invalid.append(unchecked_entry(
+                client, refused, request_id=envelope.request_id, caseworker_id=envelope.caseworker_id,
+                case_number=envelope.case_number, purpose=envelope.purpose,
+                matter=envelope.matter if envelope.matter in context.catalog.matters else None,
+                proof=envelope.proof if envelope.proof in context.catalog.proofs else None))
     if requests:
         claimed_at = _claim_all(context, client, requests)
         claimed = [request for request in requests if request.outcome is None]
@@ -184,8 +190,22 @@ def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes
                 request.refused(pulled, pulled.outcome)
             else:
                 request.pulled = pulled
-        _store_all(context, client, requests, claimed_at, outcomes, alongside)
+        _store_all(context, client, requests, claimed_at, outcomes, alongside, invalid)
+    elif invalid:
+        record_decided_accesses(context.sessions, lambda _session: invalid)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def unchecked_entry(client: AuthenticatedClient, refused: PullRefused, *, request_id: str, caseworker_id: str,
+                    case_number: str, purpose: str, matter: str | None, proof: str | None) -> AccessEntry:
+    """The entry of a request refused as it is checked, before anything is read: who asked, with
+    what request id, case and purpose; the matter and proof (or license type) the caller found in
+    the catalog, and no subject (its number may be what was wrong)."""
+    return AccessEntry(
+        outcome=Outcome.DENIED, reason=refused.reason,
+        request_id=request_id if REQUEST_ID.fullmatch(request_id) else None,
+        client_id=client.client_id, consumer_department=client.department_code,
+        caseworker_id=caseworker_id, case_number=case_number, matter=matter, proof=proof, purpose=purpose)
 
 
 @dataclass
@@ -300,8 +320,10 @@ def _query_all(sources: SourceDirectory, requests: list[_Request]) -> list[Sourc
 
 def _store_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request], claimed_at: datetime,
                outcomes: list[PullResult | PullRefused | None],
-               alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None) -> None:
-    """Step `store-answers` (see `answer_requests`): fills in `outcomes`. A request whose
+               alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None,
+               invalid: list[AccessEntry]) -> None:
+    """Step `store-answers` (see `answer_requests`): fills in `outcomes`, and logs the requests
+    refused as they were checked (`invalid`) with the others. A request whose
     reservation a later claim took over meanwhile (`ReservationLost`) is refused as a conflict:
     its answer is not stored, nor handed out."""
     answered = [request for request in requests if request.outcome is None]
@@ -332,7 +354,7 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
         if alongside is not None:
             alongside(session, [outcome for outcome in outcomes if outcome is not None])
         # last: the chain lock is held from here to the commit
-        append_accesses(session, [request.logged for request in requests if request.logged is not None])
+        append_accesses(session, invalid + [request.logged for request in requests if request.logged is not None])
 
 
 def _signer_if_any(session: Session, context: PullContext, answered: list[_Request]) -> Signer | None:
@@ -391,7 +413,7 @@ def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entr
             f"request {request_id!r} is being answered already; retry shortly"
         raise refuse(sessions, entry, Outcome.DENIED, "conflict", detail, retry_after=5) from None
     except PullRefused as refused:
-        raise _logged(sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
+        raise logged_refusal(sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
     return allowed
 
 
@@ -536,7 +558,7 @@ def query_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entr
         return sources.query(proof_code, query_id, name, matter=entry.matter)
     except SourceError as error:
         refused = source_refusal(error)
-        raise _logged(sessions, replace(entry, outcome=refused.outcome), refused, alongside=alongside) from None
+        raise logged_refusal(sessions, replace(entry, outcome=refused.outcome), refused, alongside=alongside) from None
 
 
 def source_refusal(error: SourceError) -> PullRefused:
@@ -552,11 +574,11 @@ def refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcome
             field: str | None = None, retry_after: int | None = None,
             alongside: Callable[[Session], None] | None = None) -> PullRefused:
     """Log the refusal (with `alongside` in the same transaction) and return the error to raise."""
-    return _logged(sessions, replace(entry, outcome=outcome),
+    return logged_refusal(sessions, replace(entry, outcome=outcome),
                    PullRefused(kind, detail, field=field, retry_after=retry_after), alongside=alongside)
 
 
-def _logged(sessions: sessionmaker[Session], entry: AccessEntry, refused: PullRefused, *,
+def logged_refusal(sessions: sessionmaker[Session], entry: AccessEntry, refused: PullRefused, *,
             alongside: Callable[[Session], None] | None = None) -> PullRefused:
     """Log `refused` under its reason code (with `alongside` in the same transaction); return it to raise."""
     record_access(sessions, replace(entry, reason=refused.reason), alongside=alongside)

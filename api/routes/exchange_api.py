@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Response, g, jsonify
 
 from api.auth import CLIENT_SECURITY, client_first, require_client
+from api.exchange_edge_log import log_refusal_at_the_edge
 from api.openapi import Blueprint
 from api.pull_context import pull_context
-from api.runtime import runtime
 from api.schemas.exchange import ExchangeAnswerSchema, ExchangeRequestSchema
-from catalog import bounded_json
 from exchange.clients import ClientScope
-from exchange.access_log import AccessEntry, Outcome, Reason, record_access
-from exchange.pull_service import REQUEST_ID, Envelope, answer_request
+from exchange.pull_service import Envelope, answer_request
 
 blp = Blueprint("exchange", __name__, url_prefix="/api/v1/exchange",
                 description="Departments pull proof data from source departments instead of asking for paper")
+blp.after_request(log_refusal_at_the_edge)  # every exchange request leaves its entry
 
 
 @blp.route("/requests", methods=["POST"])
@@ -56,32 +54,3 @@ def request_proof(body: dict[str, Any]) -> Response:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
-
-@blp.after_request
-def log_refusals_before_the_use_case(response: Response) -> Response:
-    """A request refused before `answer_request` ran (credentials, scope, a malformed body) or
-    failed without an entry is logged here: every exchange request leaves one."""
-    if response.status_code < 400 or g.get("access_logged"):
-        return response
-    client = g.get("client")
-    request_id = _request_id_of_body() if request.is_json and client is not None else None  # nothing read for strangers
-    reason = _EDGE_REASONS.get(response.status_code, Reason.INVALID_REQUEST if response.status_code < 500
-                               else Reason.INTERNAL_ERROR)
-    record_access(runtime().sessions, AccessEntry(
-        outcome=Outcome.FAILED if response.status_code >= 500 else Outcome.DENIED, reason=reason,
-        request_id=request_id if isinstance(request_id, str) and REQUEST_ID.fullmatch(request_id) else None,
-        client_id=client.client_id if client else None, consumer_department=client.department_code if client else None))
-    return response
-
-
-def _request_id_of_body() -> object:
-    """The body's `request_id`, read as the parser reads bodies (bounded); None from a body it
-    refused (too large, too deep, not JSON)."""
-    try:
-        body = bounded_json.loads(request.get_data(cache=True))
-    except (ValueError, RequestEntityTooLarge):
-        return None
-    return body.get("request_id") if isinstance(body, dict) else None
-
-
-_EDGE_REASONS = {401: Reason.UNAUTHENTICATED, 403: Reason.INSUFFICIENT_SCOPE}

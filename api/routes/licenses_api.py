@@ -17,12 +17,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.orm import Session
-from flask import Response, jsonify
+from flask import Response, g, jsonify, request
 
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_first, current_citizen, require_client
 from api.license_services import (library, license_status_lists, show_license, use_context,
                                   verify_license_text, write)
 from api.live_catalog import live_catalog
+from api.exchange_edge_log import log_refusal_at_the_edge
 from api.openapi import Blueprint
 from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
@@ -165,6 +166,12 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     return license_view(lib, license_of(db(), version), version)
 
 
+@blp.after_request
+def log_use_refusals_before_the_use_case(response: Response) -> Response:
+    """A 用证 request refused before `use_license` ran is logged as an exchange request is."""
+    return log_refusal_at_the_edge(response) if request.endpoint == f"{blp.name}.use" else response
+
+
 @blp.route("/exchange/license-uses", methods=["POST"])
 @client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(LicenseUseRequestSchema)
@@ -192,6 +199,7 @@ def use(body: dict[str, Any]) -> Response:
         matter=body["matter"], license_type=body["license_type"], purpose=body["purpose"],
         subject_name=subject.get("name") or "", subject_number=number,
         consent_id=body.get("consent_id"), legal_basis=body.get("legal_basis"), days=body["days"])
+    g.access_logged = True  # from here on the use case logs whatever happens
     result = use_license(use_context(), client, request)
     response = jsonify(result.body)
     if result.replayed:

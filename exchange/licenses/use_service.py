@@ -31,6 +31,7 @@ from exchange.clients import AuthenticatedClient
 from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseRecord, LicenseUsage, LicenseVersionRecord
 from exchange.licenses.service import (
+    HolderIdentity,
     LicenseLibrary,
     checked_holder,
     credential_of,
@@ -41,7 +42,8 @@ from exchange.licenses.service import (
 )
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from exchange.errors import InvalidInput
-from exchange.pull_service import PullRefused, PullResult, claim_or_replay, live_matter, refuse, with_basis
+from exchange.pull_service import (PullRefused, PullResult, claim_or_replay, live_matter, logged_refusal, refuse,
+                                   unchecked_entry, with_basis)
 from exchange.receipts import sign_receipt
 from exchange.unit_of_work import UnitOfWork
 from seals.registry import active_signer
@@ -77,14 +79,15 @@ class UseContext:
 
 def use_license(context: UseContext, client: AuthenticatedClient, request: UseRequest) -> PullResult:
     """Answer one 用证 request (see the module docstring); `PullRefused` after logging a refusal."""
-    matter, license_type = _matter_and_type(context, request)
-    if not 1 <= request.days <= MAX_USE_DAYS:
-        raise PullRefused("invalid-request", f"days: between 1 and {MAX_USE_DAYS}", field="#/days")
     try:
-        holder = checked_holder(license_type.holder, request.subject_name, request.subject_number)
-    except InvalidInput as invalid:
-        pointer = "#/subject/id_number" if license_type.holder is Subject.PERSON else "#/subject/uscc"
-        raise PullRefused("invalid-request", str(invalid), field=pointer) from None
+        matter, license_type, holder = _checked(context, request)
+    except PullRefused as refused:
+        catalog = context.library.catalog
+        raise logged_refusal(context.sessions, unchecked_entry(
+            client, refused, request_id=request.request_id, caseworker_id=request.caseworker_id,
+            case_number=request.case_number, purpose=request.purpose,
+            matter=request.matter if request.matter in catalog.matters else None,
+            proof=request.license_type if request.license_type in catalog.licenses else None), refused) from None
     key = holder_key(context.library.hash_key, holder.kind, holder.number)
     document = {"request_id": request.request_id,
                 "consumer": {"client_id": client.client_id, "department": client.department_code},
@@ -119,13 +122,22 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
                    claimed_at=now)
 
 
-def _matter_and_type(context: UseContext, request: UseRequest) -> tuple[Matter, LicenseType]:
+def _checked(context: UseContext, request: UseRequest) -> tuple[Matter, LicenseType, HolderIdentity]:
+    """What a use request is, checked against the live catalog: `PullRefused` (invalid-request)
+    if it cannot be."""
     matter = live_matter(context.library.catalog, request.request_id, request.matter)
     license_type = context.library.catalog.licenses.get(request.license_type)
     if license_type is None:
         raise PullRefused("invalid-request", f"license_type: the live catalog has no license type "
                                              f"{request.license_type!r}", field="#/license_type")
-    return matter, license_type
+    if not 1 <= request.days <= MAX_USE_DAYS:
+        raise PullRefused("invalid-request", f"days: between 1 and {MAX_USE_DAYS}", field="#/days")
+    try:
+        holder = checked_holder(license_type.holder, request.subject_name, request.subject_number)
+    except InvalidInput as invalid:
+        pointer = "#/subject/id_number" if license_type.holder is Subject.PERSON else "#/subject/uscc"
+        raise PullRefused("invalid-request", str(invalid), field=pointer) from None
+    return matter, license_type, holder
 
 
 def _answer(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,

@@ -273,6 +273,28 @@ def test_refusals_before_the_use_case_are_logged_with_their_codes(settings: Sett
                            ("denied", "invalid-request")]
 
 
+def test_requests_naming_what_the_catalog_lacks_or_a_malformed_id_number_are_logged(
+        settings: Settings, live_server: str, residents: list[DemoResident]) -> None:
+    """An auditor sees a department probing with made-up proofs or ID numbers: each refused
+    request leaves its entry, with its request id, and no ID number."""
+    url = f"{live_server}/api/v1/exchange/requests"
+    person = residents[0]
+    token = client_token(settings)
+    bad_digit = person.id_number[:-1] + ("0" if person.id_number[-1] != "0" else "1")
+    bodies = {"probe-proof": envelope(person, "probe-proof", proof="NOPE"),
+              "probe-matter": envelope(person, "probe-matter", matter="NOPE"),
+              "probe-digit": envelope(person, "probe-digit", subject={"id_number": bad_digit, "name": person.name}),
+              "probe-short": envelope(person, "probe-short", subject={"id_number": person.id_number[:17],
+                                                                     "name": person.name})}
+    for body in bodies.values():
+        assert httpx.post(url, headers=_bearer(token), json=body).status_code == 400
+    with standalone_session(settings.database_url) as session:
+        logged = session.execute(select(AccessRecord.request_id, AccessRecord.outcome, AccessRecord.reason,
+                                        AccessRecord.consumer_department).where(AccessRecord.request_id.in_(bodies))
+                                 .order_by(AccessRecord.seq)).all()
+    assert [tuple(row) for row in logged] == [(request_id, "denied", "invalid-request", "ZJ") for request_id in bodies]
+
+
 def test_a_withdrawn_consent_stops_replays_of_the_stored_answer(settings: Settings, live_server: str,
                                                                residents: list[DemoResident]) -> None:
     token = client_token(settings)

@@ -9,10 +9,13 @@ import html
 import httpx
 import pytest
 
+from sqlalchemy import select
+
 from api.database import standalone_session
 from api.settings import Settings
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
 from catalog.versions import publish, read_live_catalog
+from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
 
@@ -397,6 +400,26 @@ def test_a_use_replayed_after_the_用证清单_narrowed_is_refused(settings: Set
     assert replay.status_code == 403 and replay.json()["type"].endswith("/forbidden-by-policy"), replay.status_code
     fresh = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-narrow-2"), timeout=30)
     assert fresh.status_code == 200 and list(fresh.json()["answer"]["data"]) == ["marital_status"]
+
+
+def test_every_refused_use_request_is_logged(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """As for exchange requests: a use request refused at the edge or as it is checked leaves its
+    entry, with its request id."""
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    short = {"id_number": resident.id_number[:17], "name": resident.name}
+    refused = {"use-type": ({**use_request(resident, "use-type"), "license_type": "NOPE"}, zj),
+               "use-number": ({**use_request(resident, "use-number"), "subject": short}, zj),
+               "use-days": ({**use_request(resident, "use-days"), "days": 9999}, zj),
+               "use-schema": ({**use_request(resident, "use-schema"), "purpose": 7}, zj),
+               "use-scope": (use_request(resident, "use-scope"), client(settings, "ZJ", [ClientScope.APPLICATIONS_WRITE]))}
+    for body, headers in refused.values():
+        assert httpx.post(uses, headers=headers, json=body, timeout=30).status_code in (400, 403)
+    with standalone_session(settings.database_url) as session:
+        logged = dict(session.execute(select(AccessRecord.request_id, AccessRecord.reason)
+                                      .where(AccessRecord.request_id.in_(refused))).all())
+    assert logged == {"use-type": "invalid-request", "use-number": "invalid-request", "use-days": "invalid-request",
+                      "use-schema": "invalid-request", "use-scope": "insufficient-scope"}
 
 
 @pytest.mark.parametrize("change", ["revocation", "amendment"])
