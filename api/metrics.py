@@ -2,7 +2,7 @@
 
 - `mianzheng_http_requests_total{method,route,status}` and
   `mianzheng_http_request_duration_seconds{method,route}`: per route template (`/api/v1/certificates/<serial>`),
-  never the raw path, which may carry an identifier;
+  never the raw path, which may carry an identifier; a method outside HTTP's usual seven is `other`;
 - `mianzheng_source_pulls_total{department,outcome}`: every query to a source department and how it ended;
 - `mianzheng_source_breaker_state{department}`: 0 closed, 1 half-open, 2 open, as of the last pull (worst
   across the live workers);
@@ -119,6 +119,10 @@ def _created_instruments() -> dict[str, Any]:
     }
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""The methods counted by name; any other a client sends is `other`, so no client adds series."""
+
+
 def _start_timer() -> None:
     g.metrics_started = time.perf_counter()
 
@@ -128,8 +132,9 @@ def _record_request(response: Response) -> Response:
     if started is not None:
         route = request.url_rule.rule if request.url_rule is not None else _UNMATCHED
         instruments = _instruments()
-        instruments["requests"].labels(request.method, route, str(response.status_code)).inc()
-        instruments["latency"].labels(request.method, route).observe(time.perf_counter() - started)
+        method = request.method if request.method in _METHODS else "other"
+        instruments["requests"].labels(method, route, str(response.status_code)).inc()
+        instruments["latency"].labels(method, route).observe(time.perf_counter() - started)
     return response
 
 

@@ -105,6 +105,17 @@ def test_metrics_are_not_served_beyond_the_loopback_interface(app: Flask) -> Non
     assert local.status_code == 200 and "mianzheng_queue_depth" in local.get_data(as_text=True)
 
 
+def test_made_up_methods_add_no_series(app: Flask) -> None:
+    """A label value per method a client invents would let anyone grow every worker's metrics
+    without bound: methods outside HTTP's own are counted as `other`."""
+    client = app.test_client()
+    for number in range(20):
+        client.open("/api/v1/catalog", method=f"M{number}X")
+    text = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+    methods = {dict(labels)["method"] for _, labels in _samples(text) if "method" in dict(labels)}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"} and "other" in methods
+
+
 def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() -> None:
     """An application's pulls run in parallel threads, so in a fresh process several of them
     may be the first to count a pull: each is counted, none fails."""
