@@ -161,10 +161,12 @@ def validity_window(license_type: LicenseType, valid_from: datetime,
         raise InvalidInput("valid_until", f"a {license_type.name_zh} does not state a validity; "
                                           f"the catalog's rule is {license_type.validity.label_zh}")
     if license_type.validity is ValidityRule.YEARS and license_type.validity_years is not None:
+        start = valid_from.astimezone(BEIJING)  # the same Beijing date, years on: 1 March stays 1 March
         try:
-            return valid_from.replace(year=valid_from.year + license_type.validity_years)
+            end = start.replace(year=start.year + license_type.validity_years)
         except ValueError:  # 29 February
-            return valid_from.replace(year=valid_from.year + license_type.validity_years, day=28)
+            end = start.replace(year=start.year + license_type.validity_years, day=28)
+        return end.astimezone(timezone.utc)
     return None
 
 

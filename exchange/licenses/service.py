@@ -272,10 +272,10 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     items = {**old.items, **changes}
     _check_items(license_type, items, prefix="changes")
     now = library.clock()
-    if valid_until is None and old.valid_until is not None and license_type.validity.value == "stated":
-        until = old.valid_until
-    else:
-        until = validity_window(license_type, now, valid_until)
+    if old.valid_until is not None and old.valid_until <= now:
+        raise LicenseConflict(f"license {identifier} expired on {old.valid_until.isoformat()}: issue a new license")
+    # an amendment changes items, not how long the license lasts: only a stated validity is restated
+    until = old.valid_until if valid_until is None else validity_window(license_type, now, valid_until)
     holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked, old.holder_binding)
     record.current_version = version.version + 1
     version.status = LicenseState.SUPERSEDED
@@ -394,10 +394,11 @@ def stored_content(library: LicenseLibrary, version: LicenseVersionRecord) -> Li
 
 def current_license(session: Session, library: LicenseLibrary, license_types: Collection[str], kind: Subject,
                     number: str, now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
-    """The holder's newest valid, unexpired license of one of `license_types`, or None."""
+    """The holder's newest valid license of one of `license_types` in force at `now` (taken effect,
+    not expired), or None."""
     for record, version in holder_licenses(session, library.hash_key, kind, number):
         if record.license_type in license_types and record.status == LicenseState.VALID and \
-                (version.valid_until is None or version.valid_until > now):
+                version.valid_from <= now and (version.valid_until is None or version.valid_until > now):
             return record, version
     return None
 

@@ -145,13 +145,14 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
             document: dict[str, Any], *, claimed_at: datetime) -> PullResult:
     """The use's answer, for the request id reserved at `claimed_at`: sealed and stored, or refused
     (logged) when the holder has no valid license, or when a later claim took the request over."""
-    library, now = context.library, context.clock()
+    library = context.library
 
     def released(session: Session) -> None:
         release(session, client.client_id, request.request_id, claimed_at)
 
     uow = UnitOfWork(context.sessions)
     while True:  # again only when the license was revoked or amended since it was looked up
+        now = context.clock()  # an amendment meanwhile is in force from its own time on
         with uow.read() as session:
             found = current_license(session, library, {license_type.code}, kind, number, now)
         if found is None:

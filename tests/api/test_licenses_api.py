@@ -5,6 +5,7 @@ version; revoking turns every form invalid; and the problems for everything else
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from api.database import standalone_session
 from api.settings import Settings
+from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
 from catalog.versions import publish, read_live_catalog
 from exchange.access_log import AccessRecord
@@ -420,6 +422,58 @@ def test_every_refused_use_request_is_logged(settings: Settings, live_server: st
                                       .where(AccessRecord.request_id.in_(refused))).all())
     assert logged == {"use-type": "invalid-request", "use-number": "invalid-request", "use-days": "invalid-request",
                       "use-schema": "invalid-request", "use-scope": "insufficient-scope"}
+
+
+def test_a_license_not_yet_in_force_answers_nothing(settings: Settings, live_server: str,
+                                                    resident: DemoResident) -> None:
+    """A 结婚证 issued to take effect in 2030 is not the holder's current one: 用证 and the
+    exchange's e_license pull keep reading the license in force."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    future = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, timeout=30,
+                        json={**marriage(resident, "MZ-2030-000001"), "valid_from": "2030-01-01"})
+    assert future.status_code == 201, future.status_code
+    httpx.post(f"{live_server}/api/v1/me/consents", headers=signed_in(live_server, resident), json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                      json=use_request(resident, "gzf-future-1"), timeout=30)
+    assert used.status_code == 200 and used.json()["answer"]["source"]["license"] != future.json()["identifier"]
+    assert verdict(live_server, used.json()["usage_copy"])["status"] == "VALID"
+
+
+def valid_until(license: dict) -> datetime | None:
+    [current] = [v for v in license["versions"] if v["identifier"] == license["identifier"]]
+    return current["valid_until"] and datetime.fromisoformat(current["valid_until"])
+
+
+def social_security_card(person: DemoResident, reference: str, valid_from: str) -> dict:
+    return {"license_type": "SOCIAL_SECURITY_CARD", "reference": reference, "valid_from": valid_from,
+            "holder": {"name": person.name, "id_number": person.id_number},
+            "items": {"card_no": f"G{reference[-6:]}", "full_name": person.name, "id_number": person.id_number,
+                      "issued_at": valid_from}}
+
+
+def test_an_amendment_keeps_the_validity_and_an_expired_license_is_not_amended(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A 社保卡 is valid 10 years from its Beijing date; an amendment changes items, not how long
+    the license lasts; and a license past its validity is issued anew, not amended back to life."""
+    rs = client(settings, "RS", [ClientScope.LICENSES_WRITE])
+    licenses = f"{live_server}/api/v1/licenses"
+    current = httpx.post(licenses, headers=rs, json=social_security_card(resident, "RS-2020-000301", "2020-03-01"),
+                         timeout=30)
+    assert current.status_code == 201, current.status_code
+    until = valid_until(current.json())
+    assert until == datetime(2030, 3, 1, tzinfo=BEIJING), until
+    amended = httpx.post(f"{licenses}/{current.json()['identifier']}/amendments", headers=rs,
+                         json={"changes": {"card_no": "G000302"}}, timeout=30)
+    assert amended.status_code == 201 and valid_until(amended.json()) == until
+
+    expired = httpx.post(licenses, headers=rs, json=social_security_card(resident, "RS-2010-000303", "2010-03-01"),
+                         timeout=30)
+    assert expired.status_code == 201 and valid_until(expired.json()) == datetime(2020, 3, 1, tzinfo=BEIJING)
+    renewed = httpx.post(f"{licenses}/{expired.json()['identifier']}/amendments", headers=rs,
+                         json={"changes": {"card_no": "G000304"}}, timeout=30)
+    assert renewed.status_code == 409, renewed.status_code
 
 
 @pytest.mark.parametrize("change", ["revocation", "amendment"])
