@@ -17,7 +17,8 @@ from exchange.keyring import Purpose
 from exchange.licenses.nonces import claim_nonce, keep_presentation, sweep_nonces
 from exchange.licenses.presentation import DEFAULT_MINUTES, Presentation, make_presentation
 from exchange.licenses.records import LicenseVersionRecord
-from exchange.licenses.service import LICENSES, LicenseConflict, LicenseLibrary, credential_of
+from exchange.licenses.service import (IN_FORCE, LICENSES, LicenseConflict, LicenseLibrary, credential_of,
+                                       version_state)
 from exchange.certificates.status_list import StatusListSource
 from exchange.status_lists import (StatusListSigning, list_ids, rebuild_status_list, stored_lists_source,
                                    stored_status_list)
@@ -71,9 +72,12 @@ def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list
                  minutes: int = DEFAULT_MINUTES, nonce: str | None = None) -> tuple[Presentation, str]:
     """亮证 of a held `version` showing `items` only, signed by the exchange's seal and kept
     (committed) under the reference a verifier's link names; `InvalidInput` for items the
-    license does not have; `LicenseConflict` unless the version is the license's current, valid one."""
-    if version.status != "valid":
-        raise LicenseConflict("This version is not the license's current, valid version.")
+    license does not have; `LicenseConflict` unless the version is the license's current one and in
+    force."""
+    state = version_state(version, datetime.now(timezone.utc))
+    if state != IN_FORCE:
+        raise LicenseConflict(f"This version is {state.replace('_', ' ')}: only a license's current version in "
+                              "force is shown.")
     session = db()
     signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
     shown = make_presentation(credential_of(lib, version), version.identifier, items, signer,

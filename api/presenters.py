@@ -23,7 +23,7 @@ from exchange.consent import Consent
 from exchange.licenses.content import printed_items
 from exchange.licenses.presentation import Presentation
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
-from exchange.licenses.service import LicenseLibrary, stored_content, versions_of
+from exchange.licenses.service import LicenseLibrary, stored_content, version_state, versions_of
 
 CERTIFICATE_FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
                      "qr": ("qr_payload", "text/plain")}
@@ -83,7 +83,7 @@ def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVer
         **_issuer(catalog, record.issuer_department, content.issuer.name_zh),
         "holder_name": content.holder_name,
         "holder_id_masked": content.holder_id_masked,
-        "status": record.status,
+        "status": version_state(version, datetime.now(timezone.utc)),
         "version": version.version,
         "items": printed_items(license_type, content.items),
         "versions": versions_of(db(), record),

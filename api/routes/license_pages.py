@@ -30,7 +30,7 @@ from exchange.errors import InvalidInput
 from exchange.licenses.documents import license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES
-from exchange.licenses.service import LicenseNotFound, held_version, holder_licenses
+from exchange.licenses.service import IN_FORCE, LicenseNotFound, held_version, holder_licenses, version_state
 from exchange.identity import CitizenIdentity
 from exchange.licenses.verdict import LicenseVerdict
 from seals.verdict import Status
@@ -86,8 +86,9 @@ def present(identifier: str) -> Response:
         return _message(citizen, "您没有这本证照。", 404)
     if not form_token_valid():
         return _message(citizen, "页面已过期或来源不明，请刷新页面后重新提交。", 400)
-    if version.status != "valid":
-        return _message(citizen, "这本证照已换发新版本或已被撤销，不能亮证。", 409)
+    state = version_state(version, datetime.now(timezone.utc))
+    if state != IN_FORCE:
+        return _message(citizen, _NOT_SHOWN.get(state, "这本证照已换发新版本或已被撤销，不能亮证。"), 409)
     items = request.form.getlist("items")
     if not items:
         return _message(citizen, "请至少选择一项要出示的内容。", 400)
@@ -100,6 +101,9 @@ def present(identifier: str) -> Response:
     chosen = [item for item in view["items"] if item["name"] in items]
     return citizen_page("portal_presentation.html", citizen, license=view, items=chosen, presentation=shown.text,
                         link=link, qr=qr_svg(link), expires_at=shown.expires_at)
+
+
+_NOT_SHOWN = {"expired": "这本证照已过期，不能亮证。", "not_yet_valid": "这本证照尚未生效，不能亮证。"}
 
 
 @bp.route("/verify/licenses", methods=["GET", "POST"])

@@ -90,7 +90,9 @@ class LicenseSchema(ma.Schema):
     issuer_name_zh = ma.fields.String()
     holder_name = ma.fields.String()
     holder_id_masked = ma.fields.String()
-    status = ma.fields.String(metadata={"enum": ["valid", "revoked"]})
+    status = ma.fields.String(metadata={
+        "enum": ["valid", "expired", "not_yet_valid", "revoked"],
+        "description": "The current version's state now: only a `valid` one (in force) can be shown (亮证) or used"})
     version = ma.fields.Integer()
     items = ma.fields.List(ma.fields.Nested(LicenseItemSchema))
     versions = ma.fields.List(ma.fields.Nested(LicenseVersionSchema))

@@ -394,13 +394,26 @@ def stored_content(library: LicenseLibrary, version: LicenseVersionRecord) -> Li
 
 def current_license(session: Session, library: LicenseLibrary, license_types: Collection[str], kind: Subject,
                     number: str, now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
-    """The holder's newest valid license of one of `license_types` in force at `now` (taken effect,
-    not expired), or None."""
+    """The holder's newest license of one of `license_types` in force at `now` (`version_state`
+    valid), or None."""
     for record, version in holder_licenses(session, library.hash_key, kind, number):
-        if record.license_type in license_types and record.status == LicenseState.VALID and \
-                version.valid_from <= now and (version.valid_until is None or version.valid_until > now):
+        if record.license_type in license_types and version_state(version, now) == IN_FORCE:
             return record, version
     return None
+
+
+IN_FORCE = "valid"
+
+
+def version_state(version: LicenseVersionRecord, now: datetime) -> str:
+    """What a version is at `now`, as its holder is told: `superseded` or `revoked`, else
+    `expired`, `not_yet_valid` (issued to take effect later) or `valid` (`IN_FORCE`: the only
+    state in which it is shown (亮证) or used (用证, e_license proofs))."""
+    if version.status != LicenseState.VALID:
+        return str(version.status)
+    if version.valid_until is not None and version.valid_until <= now:
+        return "expired"
+    return "not_yet_valid" if version.valid_from > now else IN_FORCE
 
 
 def still_current(session: Session, record: LicenseRecord, version: LicenseVersionRecord) -> bool:

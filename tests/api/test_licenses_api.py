@@ -476,6 +476,32 @@ def test_an_amendment_keeps_the_validity_and_an_expired_license_is_not_amended(
     assert renewed.status_code == 409, renewed.status_code
 
 
+def test_the_wallet_says_expired_and_not_yet_valid_and_offers_no_亮证(settings: Settings, live_server: str,
+                                                                   resident: DemoResident) -> None:
+    """我的证照 tells the holder which license is in force: an expired 社保卡 and one taking effect
+    in 2030 are 已过期 and 尚未生效, without a 亮证 button, and showing them is refused."""
+    rs = client(settings, "RS", [ClientScope.LICENSES_WRITE])
+    issued = {}
+    for reference, start, state in (("RS-2010-000401", "2010-03-01", "expired"),
+                                    ("RS-2030-000402", "2030-03-01", "not_yet_valid")):
+        response = httpx.post(f"{live_server}/api/v1/licenses", headers=rs, timeout=30,
+                              json=social_security_card(resident, reference, start))
+        assert response.status_code == 201
+        issued[response.json()["identifier"]] = state
+    me = signed_in(live_server, resident)
+    held = {held["identifier"]: held["status"] for held in
+            httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()}
+    assert {identifier: held[identifier] for identifier in issued} == issued
+    for identifier in issued:
+        shown = httpx.post(f"{live_server}/api/v1/me/licenses/{identifier}/presentations", headers=me,
+                           json={"items": ["card_no"]}, timeout=30)
+        assert shown.status_code == 409, shown.status_code
+    wallet = httpx.get(f"{live_server}/portal/licenses", cookies={"mz_identity": me["Authorization"][7:]}).text
+    for identifier, label in zip(issued, ("已过期", "尚未生效")):
+        section = wallet.split(f'data-identifier="{identifier}"', 1)[1].split("</section>", 1)[0]
+        assert label in section and "<button" not in section
+
+
 @pytest.mark.parametrize("change", ["revocation", "amendment"])
 def test_a_use_takes_the_license_as_it_stands_when_it_is_revoked_or_amended_meanwhile(
         settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch,
