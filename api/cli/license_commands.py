@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import resource
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,11 +51,11 @@ def import_command(export: Path, department: str, batch: int, rejects: Path | No
         catalog, _ = current.published_catalog()
         if department not in catalog.departments:
             raise CliError(f"现行目录中没有部门 {department}。", EXIT_NOT_FOUND)
-        with export.open(encoding="utf-8") as counting:
+        with export.open("rb") as counting:  # bytes: a line that is not UTF-8 is that line's rejection
             total = sum(1 for _ in counting)
         started = time.perf_counter()
-        with export.open(encoding="utf-8") as lines, click.progressbar(length=total, label="导入证照",
-                                                                     file=click.get_text_stream("stderr")) as bar:
+        with export.open("rb") as lines, click.progressbar(length=total, label="导入证照",
+                                                                     file=sys.stderr) as bar:
             report = import_lines(current.sessions, build_library(current, catalog), department, lines,
                                   batch=batch, progress=bar.update)
         seconds = time.perf_counter() - started

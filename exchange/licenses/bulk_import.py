@@ -13,13 +13,17 @@ Each line is issued like an API request (`service.issue_license`): the departmen
 import resumes where it stopped (it commits every `batch` lines). A reference the department's
 own system issued while the import ran is skipped too, and counted as skipped. A line whose
 reference names a license issued from another request (another holder, items or validity) is
-rejected, as the API refuses it: the license issued first stays. A line that is not valid is
-rejected with its line number and the reason, and changes nothing.
+rejected, as the API refuses it: the license issued first stays. A line that is not valid — not
+UTF-8 (a byte-order mark on the first line is fine), not a JSON object within `bounded_json`'s
+limits, or not a valid license — is rejected with its line number and the reason, and changes
+nothing; the reason names the field at fault and repeats nothing of the line but catalog codes,
+and no control character (the report is printed to a terminal).
 """
 
 from __future__ import annotations
 
-import json
+import re
+from json import JSONDecodeError
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog import bounded_json
 from catalog.model import Subject
 from exchange.errors import InvalidInput
 from exchange.licenses.records import LicenseRecord
@@ -56,33 +61,50 @@ class ImportReport:
     """(line number, reason) of each line that was not imported."""
 
 
-def parse_line(text: str) -> IssueRequest:
-    """One line of the export as an issue request; `InvalidInput` naming the field at fault."""
+_FIELDS = ("reference", "license_type", "holder", "items", "valid_from", "valid_until")
+_LICENSE_TYPE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal acts on or that reorder text: never printed in a reason."""
+
+
+def parse_line(text: str | bytes, *, first: bool = False) -> IssueRequest:
+    """One line of the export (bytes: UTF-8; the `first` may start with a byte-order mark) as an
+    issue request; `InvalidInput` naming the field at fault."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig" if first else "utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("line", "is not UTF-8 text") from None
     try:
-        row = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInput("line", f"not JSON ({error.msg})") from None
+        row = bounded_json.loads(text)
+    except ValueError as error:
+        detail = error.msg if isinstance(error, JSONDecodeError) else str(error)
+        raise InvalidInput("line", f"not JSON ({detail})") from None
     if not isinstance(row, dict):
         raise InvalidInput("line", "must be a JSON object")
-    unknown = sorted(set(row) - {"reference", "license_type", "holder", "items", "valid_from", "valid_until"})
-    if unknown:
-        raise InvalidInput(unknown[0], "unknown field")
+    if set(row) - set(_FIELDS):
+        raise InvalidInput("line", f"has a field other than {', '.join(_FIELDS)}")
     for name in ("reference", "license_type"):
         if not isinstance(row.get(name), str) or not row[name] or len(row[name]) > 128:
             raise InvalidInput(name, "required: a string of 1-128 characters")
+    if not _LICENSE_TYPE.fullmatch(row["license_type"]):
+        raise InvalidInput("license_type", "must be a license type code such as MARRIAGE_CERTIFICATE")
     holder = row.get("holder")
     if not isinstance(holder, dict) or not isinstance(holder.get("name"), str) or not holder["name"]:
         raise InvalidInput("holder.name", "required")
-    if ("id_number" in holder) == ("uscc" in holder) or not isinstance(holder.get("id_number", holder.get("uscc")), str):
+    if ("id_number" in holder) == ("uscc" in holder):
         raise InvalidInput("holder", "give exactly one of id_number and uscc")
-    kind = Subject.PERSON if "id_number" in holder else Subject.ORGANISATION
-    identity = checked_holder(kind, holder["name"], holder.get("id_number") or holder["uscc"])
+    kind, key = (Subject.PERSON, "id_number") if "id_number" in holder else (Subject.ORGANISATION, "uscc")
+    if not isinstance(holder[key], str) or not holder[key]:
+        raise InvalidInput(f"holder.{key}", "required: a string")
+    identity = checked_holder(kind, holder["name"], holder[key])
     return IssueRequest(license_type=row["license_type"], holder=identity, items=_items(row.get("items")),
                         reference=row["reference"], valid_from=_date(row, "valid_from"),
                         valid_until=_date(row, "valid_until"))
 
 
-def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, department: str, lines: Iterable[str], *,
+def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, department: str,
+                 lines: Iterable[str | bytes], *,
                  batch: int = DEFAULT_BATCH, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import the export `lines` of `department` (see the module docstring), committing each
     `batch` of lines in one transaction. When a concurrent issue collides with the batch (a
@@ -108,14 +130,14 @@ def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, depar
     return report
 
 
-def _import_chunk(session: Session, library: LicenseLibrary, department: str, chunk: list[tuple[int, str]],
+def _import_chunk(session: Session, library: LicenseLibrary, department: str, chunk: list[tuple[int, str | bytes]],
                   done: dict[str, str | None], *, careful: bool) -> ImportReport:
     outcome = ImportReport()
     for number, text in chunk:
         if not text.strip():
             continue
         try:
-            request = parse_line(text)
+            request = parse_line(text, first=number == 1)
             digest = request_digest(library.hash_key, request)
             if request.reference in done:
                 if not same_request(done[request.reference], digest):
@@ -124,13 +146,13 @@ def _import_chunk(session: Session, library: LicenseLibrary, department: str, ch
                 continue
             issued = issue_license(session, library, department, request, savepoint=careful)
         except InvalidInput as invalid:
-            outcome.rejected.append((number, str(invalid)))
+            outcome.rejected.append((number, _printable(str(invalid))))
             continue
         except NotTheIssuer as refused:
-            outcome.rejected.append((number, f"license_type: {refused}"))
+            outcome.rejected.append((number, _printable(f"license_type: {refused}")))
             continue
         except ReferenceInUse as reused:
-            outcome.rejected.append((number, f"reference: {reused}"))
+            outcome.rejected.append((number, _printable(f"reference: {reused}")))
             continue
         done[request.reference] = digest
         if issued.created:
@@ -140,8 +162,12 @@ def _import_chunk(session: Session, library: LicenseLibrary, department: str, ch
     return outcome
 
 
-def _chunks(numbered: Iterable[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
+def _printable(reason: str) -> str:
+    return _CONTROL.sub("?", reason)
+
+
+def _chunks(numbered: Iterable[tuple[int, str | bytes]], size: int) -> Iterator[list[tuple[int, str | bytes]]]:
+    chunk: list[tuple[int, str | bytes]] = []
     for pair in numbered:
         chunk.append(pair)
         if len(chunk) >= size:

@@ -128,3 +128,28 @@ def test_a_line_whose_reference_names_a_license_with_other_content_is_rejected(s
         assert licenses == distinct
     finally:
         runtime.engine.dispose()
+
+
+def test_hostile_lines_are_rejected_one_by_one_and_the_rest_imported(settings: Settings, tmp_path) -> None:
+    """An export with an empty ID number, a line nested 100,000 deep, a byte-order mark and a line
+    that is not UTF-8: each such line is rejected with its number, the others imported, and
+    nothing the file says is printed back (an ID number in a shifted column, a terminal escape)."""
+    from tests.support.cli import cli_environment, run_cli
+
+    lines = [line("SJ-H-000001", *HOLDERS[0]),
+             json.dumps({"reference": "SJ-H-000002", "license_type": "DIPLOMA", "holder": {"name": "张三", "id_number": ""},
+                         "items": {}}, ensure_ascii=False),
+             "[" * 100_000 + "]" * 100_000,
+             line("SJ-H-000004", *HOLDERS[1]),
+             json.dumps({"reference": "SJ-H-000005", "license_type": "330702199003071233",
+                         "\x1b[31m第 99 行：伪造": 1, "holder": {"name": "张三", "id_number": HOLDERS[0][0]}}),
+             line("SJ-H-000006", *HOLDERS[2])]
+    export = tmp_path / "export.jsonl"
+    export.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines[:5]).encode() + b"\n\xb2\xe2\xca\xd4\n" + lines[5].encode() + b"\n")
+    env = cli_environment(settings.database_url, settings.var_dir)
+    result = run_cli(env, "license", "import", str(export), "--department", "JY", "--rejects", str(tmp_path / "r.jsonl"))
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "已导入 3 本" in output, output[-400:]
+    rejected = [json.loads(text) for text in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["line"] for row in rejected] == [2, 3, 5, 6]
+    assert "\x1b" not in output and "330702199003071233" not in output and "伪造" not in output
