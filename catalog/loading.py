@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from marshmallow import Schema, ValidationError
 
+from catalog import bounded_json
 from catalog.errors import CatalogInvalid, Problem
 from catalog.model import Catalog
 from catalog.references import Entry, Section, license_problems, reference_problems
@@ -168,16 +169,22 @@ def _parse(path: Path, problems: list[Problem]) -> Any:
         return _REPORTED
     if path.suffix == ".json":
         try:
-            return json.loads(text)
+            return bounded_json.loads(text)
         except json.JSONDecodeError as error:
             problems.append(
                 Problem(path.name, None, None, f"line {error.lineno}, column {error.colno}: invalid JSON: {error.msg}")
             )
             return _REPORTED
+        except ValueError as error:  # JsonTooComplex, or an integer too long to convert
+            problems.append(Problem(path.name, None, None, f"invalid JSON: {error}"))
+            return _REPORTED
     try:
         return yaml.load(text, Loader=_StrictYamlLoader)  # noqa: S506  (a SafeLoader subclass)
     except yaml.YAMLError as error:
         problems.append(Problem(path.name, None, None, _yaml_message(error)))
+        return _REPORTED
+    except RecursionError:  # the composer recurses once per level: deeper than any catalog
+        problems.append(Problem(path.name, None, None, "invalid YAML: nested too deeply"))
         return _REPORTED
 
 

@@ -196,8 +196,8 @@ class Proof:
     mode: Mode
     subject: Subject
     data_items: tuple[DataItem, ...]
-    validity_days: int | None = shaped(Shape(minimum=1, range_error="must be at least {min} (or null)",
-                                             type_error="must be a whole number of days or null"))
+    validity_days: int | None = shaped(Shape(minimum=1, maximum=3650, range_error="must be between {min} and {max} "
+                                             "(or null)", type_error="must be a whole number of days or null"))
     legal_basis_zh: str
     commitment_text_zh: str | None = None
     verification: Verification | None = None

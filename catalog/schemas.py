@@ -48,7 +48,7 @@ class _StrictInteger(fields.Integer):
     """Only integers, and not booleans (which Python counts as integers)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int) or not -2**63 <= value < 2**63:
             raise self.make_error("invalid")
         return value
 
@@ -57,9 +57,15 @@ class _StrictNumber(fields.Float):
     """Only finite integers and decimals, and not booleans; loaded as a float."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.make_error("invalid")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise self.make_error("invalid") from None
+        if not math.isfinite(number):
+            raise self.make_error("invalid")
+        return number
 
 
 _STRING = {**_MESSAGES, "invalid": "must be a string"}

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalog.views import department_view, matter_view, proof_view
 from catalog.city_time import beijing_time
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session
+from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from catalog.errors import CatalogInvalid
 from catalog.loading import load_catalog
 from catalog.model import Catalog
@@ -54,6 +54,10 @@ def validate_command(path: Path) -> None:
 def publish_command(path: Path, published_by: str | None, note: str | None) -> None:
     """校验并发布目录为现行版本；内容与现行版本相同则不新建版本。"""
     catalog = _load_or_fail(path)
+    exchange = settings().exchange_department
+    if exchange not in catalog.departments:  # its seal signs every status list, receipt and 亮证
+        raise CliError(f"目录中没有数据交换部门 {exchange}（交换平台以它的名义签发状态列表、回执和亮证），"
+                       "未作任何更改。")
     try:
         with database_session() as session:
             outcome = publish(session, catalog, published_by or getpass.getuser(), note)

@@ -140,3 +140,32 @@ def test_a_seal_command_before_init_says_to_run_init(tmp_path: Path) -> None:
                      "seal", "init-ca")
     assert result.returncode == EXIT_NOT_READY
     assert "缺少密钥材料，请先运行 mianzheng init" in result.stderr and "Traceback" not in result.stderr
+
+
+def _edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.write_text(yaml.safe_dump(change(entries), allow_unicode=True), encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["no_exchange", "validity_days", "huge_number", "deep_yaml"])
+def test_a_catalog_that_would_break_the_service_is_refused_in_one_line(env: dict[str, str], catalog_copy: Path,
+                                                                     case: str) -> None:
+    """Each of these was published before, then every verification of a license (no SJ), every
+    无房证明 issuance (10^9 days) or the validation itself (10^400, nesting) answered 500."""
+    if case == "no_exchange":
+        _edit(catalog_copy / "departments.yaml", lambda entries: [e for e in entries if e["code"] != "SJ"])
+    elif case == "validity_days":
+        _edit(catalog_copy / "proofs.yaml",
+              lambda entries: [{**e, "validity_days": 10**9} if e["code"] == "NO_HOUSING" else e for e in entries])
+    elif case == "huge_number":
+        city = catalog_copy / "city.yaml"
+        city.write_text(city.read_text(encoding="utf-8").replace("value: 1205.0", "value: 1" + "0" * 400, 1),
+                        encoding="utf-8")
+    else:
+        (catalog_copy / "city.yaml").write_text("- " * 20_000 + "x\n", encoding="utf-8")
+    result = run_cli(env, "catalog", "publish", str(catalog_copy))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-300:]
+    assert result.stderr.strip().splitlines()[-1].startswith("错误：")
+    assert run_cli(env, "catalog", "versions").stdout.count("第 ") == 1

@@ -89,6 +89,13 @@ def test_broken_catalog_document_lists_each_problem(client: httpx.Client) -> Non
     assert {e["entry"] for e in body["errors"]} >= {document["proofs"][0]["code"], document["matters"][0]["code"]}
 
 
+def test_a_number_beyond_any_float_is_a_field_error_not_a_server_error(client: httpx.Client) -> None:
+    document = load_catalog(bundled_catalog_path()).to_document()
+    document["city"][0]["value"] = 10**400
+    body = _problem(client.post("/api/v1/catalog/validation", json=document), 400, "invalid-request")
+    assert any(e.get("field") == "value" for e in body["errors"]), body["errors"]
+
+
 def test_problem_types_are_documented_pages(client: httpx.Client) -> None:
     page = client.get("/problems/invalid-request")
     assert page.status_code == 200
