@@ -2,11 +2,14 @@
 
 Inner packages raise their own exceptions and know nothing of HTTP; this table says which
 problem each becomes. The exception's message (never secret material by their contract)
-is the problem's detail.
+is the problem's detail — except for a seal that cannot sign (`KeyUnavailable`,
+`NoActiveSeal`): its message names the installation's key files and departments' seals, which
+go to the server's log for the seal officer, while the caller is told in Chinese to try later.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Container
 
@@ -19,7 +22,7 @@ from exchange.consent import ConsentRefused
 from exchange.errors import GlyphsMissing, InvalidInput, NotFound, UnknownCode
 from exchange.identity import InvalidKeyMaterial
 from exchange.licenses.service import LicenseConflict
-from exchange.pull_service import PullRefused
+from exchange.pull_service import RETRY_AFTER_NO_SEAL, PullRefused
 from seals.errors import (
     CaAlreadyExists,
     CaMissing,
@@ -34,14 +37,12 @@ from seals.errors import (
 PROBLEM_OF: dict[type[Exception], str] = {
     NoCatalogPublished: "service-unavailable",
     CaMissing: "service-unavailable",
-    KeyUnavailable: "service-unavailable",
     CaAlreadyExists: "conflict",
     SealAlreadyActive: "conflict",
     SealRevoked: "conflict",
     LicenseConflict: "conflict",
     InvalidCaMaterial: "invalid-request",
     SealNotFound: "not-found",
-    NoActiveSeal: "service-unavailable",
     NotFound: "not-found",
     ConsentRefused: "consent-required",
     InvalidKeyMaterial: "service-unavailable",
@@ -55,6 +56,8 @@ def register_domain_errors(app: Flask) -> None:
     app.register_error_handler(InvalidInput, _invalid_input)
     app.register_error_handler(PullRefused, _pull_refused)
     app.register_error_handler(GlyphsMissing, _not_printable)
+    for seal_error in (KeyUnavailable, NoActiveSeal):
+        app.register_error_handler(seal_error, _seal_cannot_sign)
 
 
 def field_pointer(field: str) -> str:
@@ -86,6 +89,17 @@ def not_printable_zh(error: GlyphsMissing) -> str:
 
 def _not_printable(error: GlyphsMissing) -> Response:
     return problem_response(Problem("not-printable", str(error), extensions={"detail_zh": not_printable_zh(error)}))
+
+
+log = logging.getLogger(__name__)
+
+
+def _seal_cannot_sign(error: KeyUnavailable | NoActiveSeal) -> Response:
+    log.warning("a seal cannot sign: %s", error)
+    return problem_response(Problem(
+        "service-unavailable", "The seal this needs cannot sign now; the operators are told. Try again later.",
+        extensions={"detail_zh": "所需的电子印章暂时无法签章，已告知运维人员，请稍后再试或到办事窗口办理。"},
+        headers={"Retry-After": str(RETRY_AFTER_NO_SEAL)}))
 
 
 def _pull_refused(refused: PullRefused) -> Response:

@@ -209,6 +209,28 @@ def test_a_certificate_signed_while_its_seal_is_revoked_is_not_issued(
         assert session.scalars(select(IssuedCertificate)).all() == []
 
 
+def test_a_seal_key_that_cannot_be_opened_is_told_in_chinese_and_logged(
+        settings: Settings, live_server: str, resident: DemoResident, caplog: pytest.LogCaptureFixture) -> None:
+    """The citizen is told in Chinese that the seal cannot sign now, without the installation's
+    key file names; the operator finds which key in the server's log."""
+    from sqlalchemy import select
+
+    from seals.registry import Seal
+
+    with standalone_session(settings.database_url) as session:
+        key_ref = session.scalars(select(Seal.key_ref).where(Seal.department_code == "BDC",
+                                                             Seal.status == "active")).one()
+    (settings.var_dir / "keys" / key_ref).write_bytes(b"garbled")
+    with caplog.at_level("WARNING"):
+        response = httpx.post(f"{live_server}/api/v1/me/certificates", headers=signed_in(live_server, resident),
+                              json={"proof": "NO_HOUSING", "purpose": "申请公租房"}, timeout=30)
+    assert response.status_code == 503 and response.headers.get("Retry-After"), response.status_code
+    body = response.json()
+    assert key_ref not in response.text and ".key" not in response.text
+    assert "印章" in body["detail_zh"]
+    assert any(key_ref in record.getMessage() for record in caplog.records)
+
+
 def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """The exchange's seal, which signs the certificate status lists, is revoked for key
