@@ -122,9 +122,12 @@ def rotate_command(department: str) -> None:
 @click.argument("department")
 @click.option("--reason", required=True, type=click.Choice([r.value for r in RevocationReason]),
               help="吊销原因")
-@click.option("--serial", default=None, help="吊销指定序列号的印章（默认：当前有效印章）")
+@click.option("--serial", default=None,
+              help="吊销指定序列号的印章（默认：当前有效印章）；可照 seal list 或 openssl 的写法（大小写、冒号均可）")
 def revoke_command(department: str, reason: str, serial: str | None) -> None:
     """吊销部门的电子印章并重新签发证书吊销列表（CRL）。吊销后所作签名不再有效。"""
+    if serial is not None:
+        serial = _serial_hex(serial)
     with database_session() as session:
         try:
             seal = revoke_seal(session, seal_settings(settings()), department, RevocationReason(reason),
@@ -133,6 +136,15 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
             raise _fail(error) from None
         click.echo(f"已吊销 {seal.department_name} 的电子印章（序列号 {seal.serial_hex}），"
                    f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}。")
+
+
+def _serial_hex(text: str) -> str:
+    """A serial as `seal list` prints it: lower-case hex without leading zeros, from any spelling
+    of it (openssl's upper case, the CRL's colon-separated bytes)."""
+    digits = text.strip().replace(":", "").lower()
+    if not digits or any(character not in "0123456789abcdef" for character in digits):
+        raise CliError(f"序列号应为十六进制数字（如 seal list 所列），不是 {text!r}。")
+    return digits.lstrip("0") or "0"
 
 
 @seal_group.command("crl")
@@ -162,7 +174,7 @@ def list_command(department: str | None) -> None:
     for seal in seals:
         click.echo(f"{seal.department_code:<5} {STATUS_ZH[seal.status_at(now).value]:<4} {seal.department_name}  "
                    f"有效期 {beijing_time(seal.not_before, '%Y-%m-%d')}～{beijing_time(seal.not_after, '%Y-%m-%d')}  "
-                   f"kid {seal.kid}")
+                   f"序列号 {seal.serial_hex}  kid {seal.kid}")
 
 
 @seal_group.command("image")

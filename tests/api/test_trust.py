@@ -79,6 +79,21 @@ def test_key_files_are_private_and_never_in_the_database(settings: Settings) -> 
     assert "PRIVATE KEY" not in stored
 
 
+def test_the_serial_is_taken_as_openssl_prints_it_and_listed(database_url: str, settings: Settings) -> None:
+    """`openssl x509 -serial` prints upper case, `openssl crl -text` with colons: either form
+    names the seal, and `seal list` shows the serial to copy."""
+    env = cli_environment(database_url, settings.var_dir)
+    listed = run_cli(env, "seal", "list", "GA")
+    with standalone_session(database_url) as session:
+        serial = session.execute(text("SELECT serial_hex FROM seals WHERE department_code = 'GA'")).scalar_one()
+    assert listed.returncode == 0 and serial in listed.stdout
+    printed = serial.upper().rjust(40, "0")
+    colons = ":".join(printed[i:i + 2] for i in range(0, 40, 2))
+    revoked = run_cli(env, "seal", "revoke", "GA", "--reason", "superseded", "--serial", colons)
+    assert revoked.returncode == 0 and serial in revoked.stdout, revoked.stderr
+    assert run_cli(env, "seal", "revoke", "GA", "--reason", "superseded", "--serial", "XYZ").returncode == 1
+
+
 def test_seal_officer_revokes_rotates_and_exports(database_url: str, settings: Settings, live_server: str,
                                                   tmp_path: Path) -> None:
     env = cli_environment(database_url, settings.var_dir)
