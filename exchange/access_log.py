@@ -196,6 +196,8 @@ class ChainFault(StrEnum):
     """prev_hash is not the previous entry's hash: an entry before it was edited, replaced or reordered."""
     HEAD_MISMATCH = "head-mismatch"
     """The anchored head is missing or different: the chain was truncated or rewritten."""
+    UNEXPECTED_ENTRY = "unexpected-entry"
+    """An entry numbered below the chain's first (0 or less): it was inserted."""
 
 
 @dataclass(frozen=True)
@@ -423,6 +425,8 @@ def check_segment(connection: Connection, first: int, last: int,
 
     for expected_seq, (seq, prev_hash, stored_hash, hashed) in enumerate(
             _stream_entries(connection, first, last), start=first):
+        if seq < expected_seq:  # only below 1: sequence numbers are unique
+            return found(seq, ChainFault.UNEXPECTED_ENTRY)
         if seq != expected_seq:
             return found(expected_seq, ChainFault.MISSING_ENTRY)
         if not _hashes_to(stored_hash, hashed, seq, prev_hash, connection):

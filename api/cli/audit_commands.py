@@ -19,6 +19,7 @@ FAULT_ZH = {
     ChainFault.CONTENT_CHANGED: "内容与其摘要不符（条目被修改或调换位置）",
     ChainFault.BROKEN_LINK: "与前一条的链接断开（前一条被修改、替换，或顺序被调整）",
     ChainFault.HEAD_MISMATCH: "与锚定的链头不符（日志被截断或重写）",
+    ChainFault.UNEXPECTED_ENTRY: "不应存在（编号在链首之前，条目被插入）",
 }
 
 

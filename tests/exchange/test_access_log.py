@@ -89,6 +89,18 @@ def test_tampering_names_the_first_bad_entry(session: Session, tamper: str, firs
     assert verdict.entries == first_bad - 1
 
 
+@pytest.mark.parametrize("seq", [0, -1])
+def test_an_entry_inserted_below_the_first_is_named_as_inserted(session: Session, seq: int) -> None:
+    """Not "entry 1 is missing": entry 1 is there, and the row before it should not be."""
+    _append(session, 3)
+    session.execute(text("CREATE TEMPORARY TABLE copied AS SELECT * FROM access_log WHERE seq = 1"))
+    session.execute(text("UPDATE copied SET seq = :seq, entry_hash = :hash"), {"seq": seq, "hash": "0" * 64})
+    session.execute(text("INSERT INTO access_log SELECT * FROM copied"))
+    session.commit()
+    verdict = verify_chain(session)
+    assert (verdict.first_bad_seq, verdict.fault, verdict.entries) == (seq, ChainFault.UNEXPECTED_ENTRY, 0)
+
+
 def test_a_tampered_entry_past_the_first_fetched_batch_is_named(session: Session,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("exchange.access_log._VERIFY_BATCH", 3)
