@@ -3,7 +3,8 @@ matters and the city's constants; and a dry-run
 validator that the catalog administrator's systems (scope catalog:admin) can post a catalog
 document to.
 
-Responses carry the live version's content hash as ETag, so clients can poll cheaply.
+Responses carry the live version's number and content hash as ETag, so clients can poll
+cheaply; a rollback (old content published again) is a new version, with its own ETag.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ blp = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog",
 
 def _live() -> LiveCatalog:
     live = live_catalog()
-    g.catalog_etag = live.version.content_hash
+    g.catalog_etag = f"{live.version.number}.{live.version.content_hash}"
     return live
 
 

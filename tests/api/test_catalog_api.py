@@ -171,3 +171,22 @@ def test_etag_lets_clients_poll_cheaply(client: httpx.Client) -> None:
     again = client.get("/api/v1/catalog/matters", headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
+
+
+def test_an_etag_held_from_before_a_rollback_is_not_current(client: httpx.Client, settings) -> None:  # type: ignore[no-untyped-def]
+    """Publishing version 1's content again makes version 3, with its own number, time and note:
+    a client holding version 1's ETag gets the new summary, not a 304."""
+    from api.database import standalone_session
+    from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+    from catalog.versions import publish
+
+    first = client.get("/api/v1/catalog")
+    bundled = load_catalog(bundled_catalog_path())
+    changed = bundled.to_document()
+    changed["departments"][0]["name_zh"] += "（更名）"
+    for catalog, note in ((catalog_from_document(changed), "更名"), (bundled, "回退")):
+        with standalone_session(settings.database_url) as session:
+            publish(session, catalog, "目录管理员", note)
+    again = client.get("/api/v1/catalog", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 200 and again.json()["version"]["note"] == "回退", again.status_code
+
