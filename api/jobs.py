@@ -34,6 +34,7 @@ from exchange.job_heartbeats import JOBS_NAME, beat
 from exchange.status_lists import list_ids, refresh_status_list
 from exchange.status_list_kinds import STATUS_LISTS
 from exchange.unit_of_work import UnitOfWork
+from seals.registry import CRL_WARNING, crl_next_update
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 30.0
@@ -68,6 +69,11 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
     ctx = build_handling_context(current, *current.published_catalog())
     resumed = resume_due(ctx)
     checks = verify_commitments(ctx, pace=Pace(interval, CHECK_REST_RATIO, stop or threading.Event()))
+    with uow.read() as session:
+        crl_until = crl_next_update(session)
+    if crl_until is not None and crl_until - now < CRL_WARNING:
+        log.warning("jobs: the CRL expires at %s: run `mianzheng seal crl` (its daily timer has not run); after "
+                    "that every verification is undecided", crl_until.isoformat())
     with uow.step("heartbeat") as session:
         beat(session, JOBS_NAME, holder, interval, datetime.now(timezone.utc))
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)

@@ -7,6 +7,8 @@
 - `mianzheng_source_breaker_state{department}`: 0 closed, 1 half-open, 2 open, as of the last pull (worst
   across the live workers);
 - `mianzheng_jobs_heartbeat_age_seconds`: seconds since the jobs last finished a pass (absent until they have);
+- `mianzheng_crl_seconds_left`: seconds until the CRL's nextUpdate (negative once expired): only the
+  seal officer's daily `mianzheng seal crl` renews it;
 - `mianzheng_queue_depth{queue}`: applications resolving or waiting, pulls waiting for a source, open
   investigation tasks, pending commitment checks — counted in the database at each scrape.
 
@@ -43,6 +45,7 @@ from exchange.applications.investigation import OPEN
 from exchange.applications.records import (ApplicationItem, ApplicationStatus, Application, CommitmentRecord,
                                            CommitmentStatus, InvestigationTask, ItemState)
 from exchange.job_heartbeats import JOBS_NAME, JobHeartbeat
+from seals.registry import crl_next_update
 from exchange.sources.breaker import BreakerState
 from exchange.sources.contract import Source
 
@@ -154,6 +157,9 @@ def _metrics() -> Response:
             for queue, depth in figures["queues"].items():
                 queues.add_metric([queue], depth)
             yield queues
+            if figures["crl_seconds_left"] is not None:
+                yield GaugeMetricFamily("mianzheng_crl_seconds_left", "Seconds until the CRL's nextUpdate (negative: "
+                                        "expired; `mianzheng seal crl` renews it)", value=figures["crl_seconds_left"])
             if figures["heartbeat_age"] is not None:
                 yield GaugeMetricFamily("mianzheng_jobs_heartbeat_age_seconds",
                                         "Seconds since the jobs last finished a pass", value=figures["heartbeat_age"])
@@ -187,8 +193,10 @@ def _database_figures() -> dict[str, Any]:
                                                   .where(CommitmentRecord.status == CommitmentStatus.PENDING)) or 0,
         }
         beat_at = session.scalar(select(JobHeartbeat.beat_at).where(JobHeartbeat.name == JOBS_NAME))
-    age = (datetime.now(timezone.utc) - beat_at).total_seconds() if beat_at is not None else None
-    return {"queues": queues, "heartbeat_age": age}
+        crl_until = crl_next_update(session)
+    now = datetime.now(timezone.utc)
+    return {"queues": queues, "heartbeat_age": (now - beat_at).total_seconds() if beat_at is not None else None,
+            "crl_seconds_left": (crl_until - now).total_seconds() if crl_until is not None else None}
 
 
 def _from_loopback(address: str | None) -> bool:

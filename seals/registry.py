@@ -44,8 +44,11 @@ DEFAULT_PURPOSE = "电子证明专用章"
 _NO_CA = "no city CA: create one (init-ca) or import one first"
 CA_ROW_ID = 1
 """The primary key of the one `seal_ca` row: the claim that makes a second root impossible."""
-CRL_REFRESH_MARGIN = timedelta(days=1)
-"""A stored CRL is re-signed when it has less than this left before its nextUpdate."""
+CRL_REFRESH_MARGIN = timedelta(days=2)
+"""A stored CRL is re-signed when it has less than this left before its nextUpdate: a daily
+`seal crl` renews it before a day is left."""
+CRL_WARNING = timedelta(days=1)
+"""Less than this left: the daily `seal crl` did not run (the jobs warn, /metrics shows it)."""
 
 
 class SealStatus(str, Enum):
@@ -317,6 +320,11 @@ def current_crl(session: Session) -> x509.CertificateRevocationList | None:
     """The published CRL as stored (a read: only the seal officer's commands sign CRLs)."""
     der = _ca_row(session).crl_der
     return x509.load_der_x509_crl(der) if der is not None else None
+
+
+def crl_next_update(database: Session | Connection) -> datetime | None:
+    """When the stored CRL expires (its nextUpdate), or None before the first."""
+    return database.execute(select(SealCa.crl_next_update).where(SealCa.id == CA_ROW_ID)).scalar_one_or_none()
 
 
 def refresh_crl(session: Session, settings: SealSettings, *, now: datetime | None = None, force: bool = False) -> bool:

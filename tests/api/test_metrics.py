@@ -116,6 +116,38 @@ def test_made_up_methods_add_no_series(app: Flask) -> None:
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"} and "other" in methods
 
 
+def test_a_crl_near_its_end_shows_in_the_metrics_and_the_jobs_log(settings: Settings, app: Flask,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Only `mianzheng seal crl` (a daily timer) renews the CRL, with the root key the service
+    never loads: when that timer is missing, every verification becomes 无法确认 after 7 days.
+    The operator sees the time left in /metrics and a warning in the jobs' log the day before."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from api.database import standalone_session
+    from api.jobs import sweep
+    from api.runtime import Runtime
+    from exchange.applications.leases import new_holder
+    from seals.registry import SealCa
+
+    def seconds_left() -> float:
+        text = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+        return _samples(text)[("mianzheng_crl_seconds_left", ())]
+
+    assert 6 * 86400 < seconds_left() <= 7 * 86400
+    with standalone_session(settings.database_url) as session:
+        session.execute(update(SealCa).values(crl_next_update=datetime.now(timezone.utc) + timedelta(hours=3)))
+    assert 2 * 3600 < seconds_left() <= 3 * 3600
+    current = Runtime.start(settings)
+    try:
+        with caplog.at_level("WARNING", logger="api.jobs"):
+            sweep(current, new_holder(), 30.0)
+    finally:
+        current.engine.dispose()
+    assert any("mianzheng seal crl" in record.getMessage() for record in caplog.records)
+
+
 def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() -> None:
     """An application's pulls run in parallel threads, so in a fresh process several of them
     may be the first to count a pull: each is counted, none fails."""
