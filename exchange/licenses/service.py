@@ -175,6 +175,7 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     if existing is not None:
         return _issued_before(session, existing, request.reference, digest)
     _check_items(license_type, request.items)
+    _check_holder_items(request.holder, request.items)
     now = library.clock()
     valid_from = now if request.valid_from is None else _start_of_day(request.valid_from)
     valid_until = validity_window(license_type, valid_from, request.valid_until)
@@ -269,6 +270,10 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
         raise LicenseConflict(f"{identifier} is superseded; amend the license's current version")
     license_type = _issuable_type(library.catalog, department, record.license_type)
     old = stored_content(library, version)
+    for name in HOLDER_ITEMS[license_type.holder]:
+        if name in changes and changes[name] != old.items.get(name):
+            raise InvalidInput(f"changes.{name}", "names the holder, whom an amendment does not change: revoke the "
+                                                  "license and issue one to the holder as now named")
     items = {**old.items, **changes}
     _check_items(license_type, items, prefix="changes")
     now = library.clock()
@@ -439,6 +444,19 @@ def _own_license(session: Session, department: str, version: LicenseVersionRecor
     if record.issuer_department != department:
         raise LicenseNotFound(f"department {department} issued no license {version.identifier}")
     return record
+
+
+HOLDER_ITEMS = {Subject.PERSON: ("id_number", "full_name"), Subject.ORGANISATION: ("uscc", "entity_name")}
+"""The data items that name a license's holder, where its type has them: the holder's own number
+and name, given at issue and never amended (a sealed license names one person or body)."""
+
+
+def _check_holder_items(holder: HolderIdentity, items: Mapping[str, Any]) -> None:
+    number, name = HOLDER_ITEMS[holder.kind]
+    if number in items and str(items[number]).upper() != holder.number.upper():
+        raise InvalidInput(f"items.{number}", f"must be the holder's own (holder.{number})")
+    if name in items and items[name] != holder.name:
+        raise InvalidInput(f"items.{name}", "must be the holder's name (holder.name)")
 
 
 def _check_items(license_type: LicenseType, items: Mapping[str, Any], prefix: str = "items") -> None:

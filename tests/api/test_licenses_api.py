@@ -502,6 +502,25 @@ def test_the_wallet_says_expired_and_not_yet_valid_and_offers_no_亮证(settings
         assert label in section and "<button" not in section
 
 
+@pytest.mark.parametrize("item, value", [("id_number", "330703199006228351"), ("full_name", "李四")])
+def test_a_license_names_its_holder_and_no_one_else(settings: Settings, live_server: str, resident: DemoResident,
+                                                   item: str, value: str) -> None:
+    """A sealed 结婚证 held by one person whose items name another would verify VALID against the
+    holder's ID number while stating someone else's: refused at issue, and an amendment does
+    not change whom the license names."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    licenses = f"{live_server}/api/v1/licenses"
+    other = marriage(resident, f"MZ-2026-other-{item}")
+    other["items"][item] = value if value != resident.id_number else SPOUSE_ID
+    refused = httpx.post(licenses, headers=mz, json=other, timeout=30)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["pointer"] == f"#/items/{item}", refused.text
+    issued = httpx.post(licenses, headers=mz, json=marriage(resident, f"MZ-2026-own-{item}"), timeout=30)
+    assert issued.status_code == 201
+    amended = httpx.post(f"{licenses}/{issued.json()['identifier']}/amendments", headers=mz, timeout=30,
+                         json={"changes": {item: other["items"][item]}})
+    assert amended.status_code == 400 and amended.json()["errors"][0]["pointer"] == f"#/changes/{item}"
+
+
 @pytest.mark.parametrize("change", ["revocation", "amendment"])
 def test_a_use_takes_the_license_as_it_stands_when_it_is_revoked_or_amended_meanwhile(
         settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch,
