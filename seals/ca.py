@@ -191,6 +191,11 @@ def check_ca_material(certificate: x509.Certificate, private_key: object, *, now
         certificate.verify_directly_issued_by(certificate)
     except (ValueError, TypeError, InvalidSignature):
         raise InvalidCaMaterial("the CA certificate is not self-signed: not a root", CaMaterialFault.NOT_SELF_SIGNED) from None
+    try:  # seal certificates and CRLs name it as their authority key identifier
+        certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        raise InvalidCaMaterial("the CA certificate has no subjectKeyIdentifier (RFC 5280 requires one)",
+                                CaMaterialFault.NO_KEY_IDENTIFIER) from None
     if now < certificate.not_valid_before_utc:
         raise InvalidCaMaterial("the CA certificate is not valid yet", CaMaterialFault.NOT_YET_VALID)
     if now >= certificate.not_valid_after_utc:

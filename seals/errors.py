@@ -32,6 +32,7 @@ class CaMaterialFault(str, Enum):
     NOT_P256 = "not_p256"
     KEY_MISMATCH = "key_mismatch"
     NOT_SELF_SIGNED = "not_self_signed"
+    NO_KEY_IDENTIFIER = "no_key_identifier"
 
 
 class InvalidCaMaterial(SealError):

@@ -441,7 +441,6 @@ def _issue(
     )
     serial_hex = format(certificate.serial_number, "x")
     key_ref = f"seal-{serial_hex[:16]}.key"
-    keys.write_key(settings.key_dir, key_ref, private_key, settings.passphrase)
     seal = Seal(
         department_code=department_code,
         department_name=department_name,
@@ -457,7 +456,11 @@ def _issue(
         created_at=now,
     )
     session.add(seal)
-    session.flush()
+    try:  # the row first: of two issues at once, the one that loses the active seal writes no key
+        session.flush()
+    except IntegrityError:
+        raise SealAlreadyActive(f"department {department_code} got an active seal meanwhile; rotate it instead") from None
+    keys.write_key(settings.key_dir, key_ref, private_key, settings.passphrase)
     return seal
 
 

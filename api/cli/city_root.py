@@ -20,6 +20,8 @@ CA_MATERIAL_FAULTS_ZH = {
     CaMaterialFault.NOT_P256: "根证书私钥须为 ECDSA P-256 密钥",
     CaMaterialFault.KEY_MISMATCH: "私钥与根证书不匹配（不是该证书的私钥）",
     CaMaterialFault.NOT_SELF_SIGNED: "所给证书不是自签名的根证书（由其他 CA 签发），不能作城市信任锚",
+    CaMaterialFault.NO_KEY_IDENTIFIER: "所给根证书没有主体密钥标识（subjectKeyIdentifier，RFC 5280 要求 CA 证书具备），"
+                                       "其签发的印章证书无法指向它",
 }
 
 

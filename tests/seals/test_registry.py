@@ -31,6 +31,45 @@ def test_second_ca_and_second_active_seal_are_refused(fresh_pki: Pki) -> None:
         )
 
 
+def test_an_issue_that_loses_the_race_for_the_active_seal_writes_no_key(fresh_pki: Pki,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two seal officers issue at once: both find no active seal, one commits first. The other is
+    told the department has one (not that the database is down), and leaves no key behind."""
+    registry.revoke_seal(fresh_pki.session, fresh_pki.settings, DEPARTMENT, RevocationReason.SUPERSEDED)
+    registry.issue_seal(fresh_pki.session, fresh_pki.settings, department_code=DEPARTMENT, department_name="x",
+                        uscc="y")  # the officer who came first
+    fresh_pki.session.commit()
+    keys_before = sorted(fresh_pki.settings.key_dir.iterdir())
+    monkeypatch.setattr(registry, "_find_active", lambda session, code: None)  # as read before that commit
+    with pytest.raises(SealAlreadyActive):
+        registry.issue_seal(fresh_pki.session, fresh_pki.settings, department_code=DEPARTMENT, department_name="x",
+                            uscc="y")
+    fresh_pki.session.rollback()
+    assert sorted(fresh_pki.settings.key_dir.iterdir()) == keys_before
+
+
+def test_a_root_without_a_subject_key_identifier_is_refused() -> None:
+    """Seal certificates and CRLs point at the root by its key identifier (RFC 5280 requires one
+    in a CA certificate): a root without is refused before anything is written."""
+    from datetime import datetime, timezone
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = ca.generate_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "无标识根证书")])
+    now = datetime.now(timezone.utc)
+    root = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(key, hashes.SHA256()))
+    with pytest.raises(InvalidCaMaterial) as refused:
+        ca.check_ca_material(root, key)
+    assert refused.value.fault is CaMaterialFault.NO_KEY_IDENTIFIER
+
+
 def test_no_ca(fresh_pki: Pki) -> None:
     fresh_pki.session.query(registry.SealCa).delete()
     with pytest.raises(CaMissing):
