@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import Response, jsonify, request, url_for
 
 from api.application_services import handling_context, resolve_in_background
@@ -138,7 +139,7 @@ def commit(body: dict[str, Any], application_id: str) -> dict[str, Any]:
 
 @blp.route("/commitments")
 @client_first(ClientScope.APPLICATIONS_WRITE)
-@blp.arguments(CommitmentQuerySchema, location="query")
+@blp.arguments(CommitmentQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, CommitmentSchema(many=True))
 @blp.doc(security=CLIENT_SECURITY)
 def commitments(args: dict[str, str]) -> list[dict[str, Any]]:
@@ -151,7 +152,7 @@ def commitments(args: dict[str, str]) -> list[dict[str, Any]]:
 
 @blp.route("/tasks")
 @client_first(ClientScope.APPLICATIONS_WRITE)
-@blp.arguments(TaskQuerySchema, location="query")
+@blp.arguments(TaskQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, TaskSchema(many=True))
 @blp.doc(security=CLIENT_SECURITY)
 def tasks(args: dict[str, str]) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ def versions() -> list[Any]:
 
 
 @blp.route("/departments")
-@blp.arguments(TextQuerySchema, location="query")
+@blp.arguments(TextQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, DepartmentSchema(many=True))
 def departments(args: dict[str, str]) -> list[dict[str, Any]]:
     """Departments, optionally searched by text."""
@@ -119,7 +119,7 @@ def department(code: str) -> dict[str, Any]:
 
 
 @blp.route("/proofs")
-@blp.arguments(ProofQuerySchema, location="query")
+@blp.arguments(ProofQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, ProofSchema(many=True))
 def proofs(args: dict[str, str]) -> list[dict[str, Any]]:
     """Proofs, filtered by source department, default mode and text."""
@@ -138,7 +138,7 @@ def proof(code: str) -> dict[str, Any]:
 
 
 @blp.route("/matters")
-@blp.arguments(MatterQuerySchema, location="query")
+@blp.arguments(MatterQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, MatterSchema(many=True))
 def matters(args: dict[str, str]) -> list[dict[str, Any]]:
     """Matters, filtered by domain, department (consumer or source), mode, proof and text."""

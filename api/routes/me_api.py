@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
+
 from api.access_log_views import access_log_page
 from api.auth import CITIZEN_SECURITY, citizen_first, citizen_subject_key, current_citizen
 from api.live_catalog import live_catalog
@@ -30,7 +32,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me",
 
 @blp.route("/access-log")
 @citizen_first
-@blp.arguments(PageQuerySchema, location="query")
+@blp.arguments(PageQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, AccessLogPageSchema)
 @blp.doc(security=CITIZEN_SECURITY)
 def access_log(args: dict[str, int]) -> dict[str, Any]:

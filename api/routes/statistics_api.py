@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
+
 from api.domain_errors import parameter_problem
 from api.openapi import Blueprint
 from api.presenters import statistics_view
@@ -17,7 +19,7 @@ blp = Blueprint("statistics", __name__, url_prefix="/api/v1",
 
 
 @blp.route("/statistics")
-@blp.arguments(StatisticsQuerySchema, location="query")
+@blp.arguments(StatisticsQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, StatisticsSchema)
 def statistics(args: dict[str, Any]) -> dict[str, Any]:
     """How many paper proofs the applications did without, per matter, handling department and

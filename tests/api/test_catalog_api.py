@@ -190,3 +190,12 @@ def test_an_etag_held_from_before_a_rollback_is_not_current(client: httpx.Client
     again = client.get("/api/v1/catalog", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 200 and again.json()["version"]["note"] == "回退", again.status_code
 
+
+@pytest.mark.parametrize("path, parameter", [("/api/v1/catalog/departments", "department"),
+                                             ("/api/v1/catalog/proofs", "foo"), ("/api/v1/catalog/matters", "modes")])
+def test_a_mistyped_filter_is_named_not_ignored(client: httpx.Client, path: str, parameter: str) -> None:
+    """A filter the endpoint does not have would otherwise answer the whole, unfiltered list,
+    which looks like a correct answer."""
+    response = client.get(path, params={parameter: "ZJ"})
+    assert response.status_code == 400 and [e["parameter"] for e in response.json()["errors"]] == [parameter]
+
