@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -71,9 +72,20 @@ class _StrictNumber(fields.Float):
 _STRING = {**_MESSAGES, "invalid": "must be a string"}
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (a line break and a tab aside) and the bidirectional overrides that would
+show a sealed name reordered: never part of a catalog text, which certificates print."""
+
+
+def _printable(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank" if value else "must not be empty")
+    if _UNPRINTABLE.search(value):
+        raise ValidationError("must not contain control or bidirectional-override characters")
+
+
 def _text(**options: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, error="must not be empty"), error_messages=_STRING,
-                         **options)
+    return fields.String(validate=_printable, error_messages=_STRING, **options)
 
 
 def _expression(**options: Any) -> fields.String:
@@ -88,8 +100,18 @@ def _within_expression_limits(expression: str) -> None:
         raise ValidationError(problem)
 
 
+class _WholeMatch(validate.Regexp):
+    """`validate.Regexp` over the whole value: its `re.match` with `^...$` lets a trailing newline
+    through (`$` matches before it), so "ZJ\n" passed as a code other than ZJ."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def _pattern(pattern: str, **options: Any) -> fields.String:
-    return fields.String(validate=validate.Regexp(pattern, error="{input!r} does not match {regex}"),
+    return fields.String(validate=_WholeMatch(pattern, error="{input!r} does not match {regex}"),
                          error_messages=_STRING, **options)
 
 

@@ -310,3 +310,19 @@ def test_the_asserted_fact_is_checked_against_the_proof(tmp_path: Path, sections
 def test_an_assertion_needs_its_explanation(tmp_path: Path, sections: Sections) -> None:
     del entry(sections["proofs"], "NO_HOUSING")["asserts"]["refusal_zh"]
     assert problems_in(tmp_path, sections) == ["proofs.yaml: NO_HOUSING.asserts.refusal_zh: required field is missing"]
+
+
+@pytest.mark.parametrize("section, code, field, value", [
+    ("departments", "ZJ", "code", "ZJ\n"),
+    ("proofs", "NO_HOUSING", "code", "NO_HOUSING\n"),
+    ("departments", "ZJ", "name_zh", "   "),
+    ("departments", "ZJ", "legal_name_zh", "金华市\u202e局建城和房住"),
+    ("proofs", "NO_HOUSING", "name_zh", "无房\x00证明"),
+], ids=["code-newline", "proof-newline", "blank-name", "bidi-override", "nul"])
+def test_codes_are_whole_and_texts_are_printable(tmp_path: Path, sections: Sections, section: str, code: str,
+                                                field: str, value: str) -> None:
+    """`^...$` let a code end in a newline ("ZJ\\n", another department than ZJ); a name of spaces
+    passed "not empty"; a control or bidi-override character would be sealed into certificates."""
+    entry(sections[section], code)[field] = value
+    found = problems_in(tmp_path, sections)
+    assert any(f".{field}: " in problem for problem in found), found
