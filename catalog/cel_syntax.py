@@ -42,13 +42,21 @@ class MethodCall:
 
 
 @dataclass(frozen=True)
+class FunctionCall:
+    """`function(arguments...)`: `size(members)`, `double(x)`, `has(m.disability)` ..."""
+
+    function: str
+    arguments: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
 class Other:
-    """Any other construct (operators, literals, function calls ...), with its sub-expressions."""
+    """Any other construct (operators, literals ...), with its sub-expressions."""
 
     parts: tuple[Node, ...]
 
 
-Node = Union[Path, Index, MethodCall, Other]
+Node = Union[Path, Index, MethodCall, FunctionCall, Other]
 
 
 class CelSyntaxError(ValueError):
@@ -77,6 +85,9 @@ def _node(tree: Tree) -> Node:
         return Path(path)
     if tree.data == "member_index":
         return Index(_node(tree.children[0]), _node(tree.children[1]))
+    if tree.data == "ident_arg":  # no argument list at all for `f()`
+        name, *rest = tree.children
+        return FunctionCall(str(name), tuple(_node(a) for a in rest[0].children) if rest else ())
     if tree.data == "member_dot_arg":
         target, method, *rest = tree.children  # no argument list at all for `x.f()`
         arguments = rest[0] if rest else None

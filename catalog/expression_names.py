@@ -14,9 +14,14 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from catalog.cel_syntax import CelSyntaxError, Index, MethodCall, Node, Other, Path, parse
+import celpy.evaluation
+
+from catalog.cel_syntax import CelSyntaxError, FunctionCall, Index, MethodCall, Node, Other, Path, parse
 
 _MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+_FUNCTIONS = frozenset({name for name in celpy.evaluation.base_functions if name.isidentifier()} | {"has"})
+"""The functions celpy evaluates (`size`, `int`, `double`, `startsWith` ...) and the `has` macro:
+a call of anything else is an error at evaluation, which would decide every application."""
 _THROUGH_MACRO = "read members through a macro, e.g. members.all(m, m.<proof>.<field> ...)"
 
 # What the first name of an access path is:
@@ -55,7 +60,27 @@ def read_problems(expression: str, names: Names) -> list[str]:
     except CelSyntaxError as error:
         where = f" at line {error.line}, column {error.column}" if error.line else ""
         return [f"does not parse{where}"]
-    return list(dict.fromkeys(_Checker(names).problems(tree)))
+    return list(dict.fromkeys([*_Checker(names).problems(tree), *_call_problems(tree)]))
+
+
+def _call_problems(node: Node) -> Iterator[str]:
+    """A message for each call of a function or method CEL (celpy) does not have."""
+    if isinstance(node, FunctionCall):
+        if node.function not in _FUNCTIONS:
+            yield f"unknown function {node.function}()"
+        children: tuple[Node, ...] = node.arguments
+    elif isinstance(node, MethodCall):
+        if node.method not in _FUNCTIONS | _MACROS:
+            yield f"unknown method .{node.method}()"
+        children = (node.target, *(node.arguments or ()))
+    elif isinstance(node, Index):
+        children = (node.target, node.index)
+    elif isinstance(node, Other):
+        children = node.parts
+    else:
+        children = ()
+    for child in children:
+        yield from _call_problems(child)
 
 
 @lru_cache(maxsize=1024)
@@ -142,6 +167,9 @@ def _accesses(
         else:
             for argument in arguments:
                 yield from _accesses(argument, members=members, bound=bound)
+    elif isinstance(node, FunctionCall):
+        for argument in node.arguments:
+            yield from _accesses(argument, members=members, bound=bound)
     elif isinstance(node, Other):
         for part in node.parts:
             yield from _accesses(part, members=members, bound=bound)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.cel_syntax import CelSyntaxError, Index, MethodCall, Other, Path, parse
+from catalog.cel_syntax import CelSyntaxError, FunctionCall, Index, MethodCall, Other, Path, parse
 
 
 def test_names_and_fields_are_access_paths() -> None:
@@ -39,6 +39,12 @@ def test_operators_literals_and_functions_keep_every_path_they_read() -> None:
     assert _paths(node) == [("members",), ("income", "total"), ("city", "line"), ("x", "y")]
 
 
+def test_a_function_call_names_its_function() -> None:
+    assert parse("sise(members)") == FunctionCall("sise", (Path(("members",)),))
+    assert parse("f()") == FunctionCall("f", ())
+    assert parse("has(m.disability)") == FunctionCall("has", (Path(("m", "disability")),))
+
+
 def test_a_syntax_error_says_where() -> None:
     with pytest.raises(CelSyntaxError) as raised:
         parse("income.family_size >")
@@ -52,5 +58,7 @@ def _paths(node: object) -> list[tuple[str, ...]]:
         return _paths(node.target) + _paths(node.index)
     if isinstance(node, MethodCall):
         return _paths(node.target) + [p for a in node.arguments or () for p in _paths(a)]
+    if isinstance(node, FunctionCall):
+        return [p for a in node.arguments for p in _paths(a)]
     assert isinstance(node, Other)
     return [p for part in node.parts for p in _paths(part)]

@@ -90,6 +90,8 @@ PREFIX = "matters.yaml: PUBLIC_RENTAL_HOUSING.rules"
             "read members through a macro, e.g. members.all(m, m.<proof>.<field> ...)",
         ),
         ("income.per_capita_monthly_income < city.poverty_line", "unknown city constant city.poverty_line"),
+        ("sise(members) >= 1", "unknown function sise()"),
+        ("size(members.flatten()) > 1", "unknown method .flatten()"),
     ],
     ids=[
         "syntax",
@@ -101,6 +103,8 @@ PREFIX = "matters.yaml: PUBLIC_RENTAL_HOUSING.rules"
         "per_member",
         "index",
         "constant",
+        "function",
+        "method",
     ],
 )
 def test_bad_expressions_are_rejected(tmp_path: Path, sections: Sections, expression: str, message: str) -> None:
