@@ -76,15 +76,37 @@ def ensure_secrets(settings: Settings) -> list[str]:
 
 
 def read_keyring(settings: Settings) -> Keyring:
-    """The encryption keyring: MIANZHENG_ENCRYPTION_KEYS if set, else the key files; with
-    neither, key 0 is the subject hash key (the one key there was before the keyring)."""
+    """The encryption keyring: MIANZHENG_ENCRYPTION_KEYS if set (a change needs a restart), else
+    the key files, read again whenever their folder changes (`keys rotate` and `keys retire` are
+    seen by running processes); with neither, key 0 is the subject hash key (the one key there
+    was before the keyring)."""
     from_env = (settings.environ or {}).get(ENCRYPTION_KEYS_ENV)
     if from_env:
         return Keyring(_parse_keys(from_env))
-    keys = _key_files(settings)
-    if keys:
-        return Keyring({key_id: path.read_bytes().strip() for key_id, path in keys.items()})
-    return Keyring({LEGACY_KEY_ID: read_secret(settings, SUBJECT_HASH_KEY)})
+    folder = settings.secrets_dir / ENCRYPTION_KEYS_DIR
+    seen = [_changed_at(folder)]
+
+    def changes() -> dict[int, bytes] | None:
+        now = _changed_at(folder)
+        if now == seen[0]:
+            return None
+        seen[0] = now
+        return _read_key_files(settings) or None
+
+    return Keyring(_read_key_files(settings) or {LEGACY_KEY_ID: read_secret(settings, SUBJECT_HASH_KEY)},
+                   changes=changes)
+
+
+def _read_key_files(settings: Settings) -> dict[int, bytes]:
+    return {key_id: path.read_bytes().strip() for key_id, path in _key_files(settings).items()}
+
+
+def _changed_at(folder: Path) -> int | None:
+    """When the key files' folder last changed (a key written or removed), None while it does not exist."""
+    try:
+        return os.stat(folder).st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def add_encryption_key(settings: Settings) -> int:
@@ -132,6 +154,13 @@ def _key_files(settings: Settings) -> dict[int, Path]:
 
 
 def _write_secret(path: Path, value: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Write a new secret file (0600), whole or not at all: a running process reading the folder
+    never sees it empty (it is written under a name no reader takes, then renamed)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
         file.write(value)
+    try:
+        os.link(partial, path)  # fails if the name exists: never overwrites a secret
+    finally:
+        os.unlink(partial)

@@ -6,7 +6,9 @@ purpose tells nothing about another. The encryption master secrets carry a key i
 sealed under the current (highest) id and stored with that id (`Sealed`, mapped as two columns
 by a composite); a value sealed under an older id opens as long as that id is in the
 keyring. So the encryption keys rotate without losing data: add a key, re-seal the rows under
-it (`exchange.reencryption`), then retire the old one.
+it (`exchange.reencryption`), then retire the old one. A keyring given `changes` takes in keys
+added or retired meanwhile before it names the current key or misses one, so a running process
+seals under a key added by `keys rotate` from then on, not under the one about to be retired.
 
 Key 0 is the secret everything was sealed under before the keyring (the subject hash key); with
 it, application data is sealed under the exchange answers' derivation as it was then.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -78,33 +80,52 @@ def sealed_or_none(key_id: int | None, blob: bytes | None) -> Sealed | None:
     return None if blob is None or key_id is None else Sealed(key_id, blob)
 
 
+def _check(secrets: Mapping[int, bytes]) -> None:
+    if not secrets or any(not secret for secret in secrets.values()):
+        raise ValueError("a keyring needs at least one non-empty secret")
+
+
 class Keyring:
     """The encryption master secrets by key id; the current one is the highest id. Each key is
     derived once and kept (a value is sealed or opened many times a request)."""
 
-    def __init__(self, secrets: Mapping[int, bytes]) -> None:
-        if not secrets or any(not secret for secret in secrets.values()):
-            raise ValueError("a keyring needs at least one non-empty secret")
+    def __init__(self, secrets: Mapping[int, bytes], *,
+                 changes: Callable[[], Mapping[int, bytes] | None] | None = None) -> None:
+        """`changes`: the secrets as they are now, or None when they have not changed since it was
+        last asked (e.g. the key files' folder, read again only when it changed)."""
+        _check(secrets)
         self._secrets = dict(secrets)
+        self._changes = changes
         self._derived: dict[tuple[Purpose, int], bytes] = {}
         self._ciphers: dict[tuple[Purpose, int], AESGCM] = {}
-        """(purpose, key id) -> its key and its AES-GCM, derived once: the secrets never change in a keyring."""
+        """(purpose, key id) -> its key and its AES-GCM, derived once: a key id's secret never changes."""
 
     def __repr__(self) -> str:
         return f"Keyring(key_ids={list(self.key_ids)})"
 
+    def refresh(self) -> None:
+        """Take in the keys added or retired since (`changes`); nothing without `changes`."""
+        secrets = self._changes() if self._changes is not None else None
+        if secrets and all(secrets.values()) and secrets != self._secrets:
+            self._secrets = dict(secrets)
+
     @property
     def key_ids(self) -> tuple[int, ...]:
+        self.refresh()
         return tuple(sorted(self._secrets))
 
     @property
     def current_id(self) -> int:
+        self.refresh()
         return max(self._secrets)
 
     def key(self, purpose: Purpose, key_id: int) -> bytes:
-        """The key for `purpose` under the master secret `key_id`."""
+        """The key for `purpose` under the master secret `key_id` (the keyring refreshed first when
+        it lacks it: a key another process's `keys rotate` added)."""
         derived = self._derived.get((purpose, key_id))
         if derived is None:
+            if key_id not in self._secrets:
+                self.refresh()
             secret = self._secrets.get(key_id)
             if secret is None:
                 raise KeyNotInKeyring(f"key {key_id} is not in the keyring")

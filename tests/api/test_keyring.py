@@ -122,6 +122,34 @@ def test_rotating_the_encryption_key_loses_nothing_and_retires_the_old_key(setti
     assert f"密钥 2  当前  加密数据 {sealed + 1} 条" in run_cli(env, "keys", "status").stdout
 
 
+def test_a_server_not_restarted_seals_under_the_new_key_and_survives_the_retirement(settings: Settings) -> None:
+    """The operator rotates, re-encrypts and retires without restarting the server. Before, the
+    running workers went on sealing under the old key; retire then deleted it, and what they had
+    stored since could never be opened again."""
+    env = cli_environment(settings.database_url, settings.var_dir)
+    person = sample_residents(settings.sources_dir, 1)[0]
+    token = client_token(settings)
+    app = create_app(settings)
+    with serving(app) as base:
+        consent(base, person)
+        assert httpx.post(f"{base}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(person, "K-1")).status_code == 200
+        assert run_cli(env, "keys", "rotate").returncode == 0
+        after_rotation = httpx.post(f"{base}/api/v1/exchange/requests", headers=_bearer(token),
+                                    json=envelope(person, "K-2"))
+        assert after_rotation.status_code == 200
+        assert stored_key_ids(settings) == [1, 2]
+        assert run_cli(env, "keys", "reencrypt").returncode == 0
+        retired = run_cli(env, "keys", "retire", "1")
+        assert retired.returncode == 0, retired.stderr
+        later = httpx.post(f"{base}/api/v1/exchange/requests", headers=_bearer(token), json=envelope(person, "K-3"))
+        replay = httpx.post(f"{base}/api/v1/exchange/requests", headers=_bearer(token), json=envelope(person, "K-2"))
+        assert later.status_code == 200 and replay.json() == after_rotation.json()
+    app.extensions["mianzheng"].engine.dispose()
+    assert stored_key_ids(settings) == [2, 2, 2]
+    assert opened_values(settings, read_keyring(settings)) > 3
+
+
 def test_an_installation_from_before_the_keyring_reads_its_data_under_key_0_and_rotates(settings: Settings) -> None:
     """Before the keyring, every value was sealed under keys derived from the subject hash key:
     with no encryption key configured that secret is key 0, and rotating keeps it as a file."""
