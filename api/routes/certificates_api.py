@@ -4,6 +4,7 @@ signed status list and verifies a certificate in any of its three forms (`/api/v
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Response, request
@@ -160,8 +161,10 @@ def status_list(list_id: int) -> Response:
     if token is None:
         raise Problem("not-found", f"状态列表 {list_id} 不存在或尚未签发。")
     response = Response(token, mimetype="application/jwt")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    # revalidated on every use (a 304 when unchanged): a cache never hides a revocation
+    response.headers["Cache-Control"] = "no-cache"
+    response.set_etag(hashlib.sha256(token.encode()).hexdigest()[:32])
+    return response.make_conditional(request)
 
 
 @blp.route("/verify", methods=["POST"])

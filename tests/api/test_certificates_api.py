@@ -83,6 +83,9 @@ def test_issue_download_verify_and_revoke(settings: Settings, live_server: str, 
                          headers={"Authorization": f"Bearer {other_department}"}, json={"reason": "issued_in_error"})
     assert refused.status_code == 404
     registry = client_token(settings, "BDC", [ClientScope.CERTIFICATES_REVOKE])
+    before = httpx.get(f"{live_server}/api/v1/status-lists/1")
+    revalidated = httpx.get(f"{live_server}/api/v1/status-lists/1", headers={"If-None-Match": before.headers["etag"]})
+    assert before.headers["cache-control"] == "no-cache" and revalidated.status_code == 304
     revoked = httpx.post(f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
                          headers={"Authorization": f"Bearer {registry}"}, json={"reason": "data_changed"})
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
@@ -92,7 +95,8 @@ def test_issue_download_verify_and_revoke(settings: Settings, live_server: str, 
     assert checks(after)["certificate_status"][0] == "INVALID"
     assert after["revocation_reason"] == "data_changed"
     assert verdict(live_server, qr=qr)["revocation_reason"] == "data_changed"
-    status_list = httpx.get(f"{live_server}/api/v1/status-lists/1")
+    status_list = httpx.get(f"{live_server}/api/v1/status-lists/1", headers={"If-None-Match": before.headers["etag"]})
+    assert status_list.status_code == 200, "a cache revalidating sees the revocation at once"
     assert status_list.headers["content-type"] == "application/jwt" and status_list.text.count(".") == 2
 
 
