@@ -44,6 +44,14 @@ class NoCatalogPublished(LookupError):
     """The database holds no published catalog yet (run `mianzheng init`)."""
 
 
+class LiveVersionChanged(Exception):
+    """Another version went live after the one a publication was edited from (`live`: its number)."""
+
+    def __init__(self, live: int) -> None:
+        super().__init__(f"version {live} is live now")
+        self.live = live
+
+
 class CatalogInvalid(ValueError):
     """The catalog was rejected as a whole; `problems` lists everything that is wrong."""
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Integer, Row, String, Text, select
 from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 
-from catalog.errors import NoCatalogPublished
+from catalog.errors import LiveVersionChanged, NoCatalogPublished
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
 from core.orm import Base, UtcDateTime, plain_connection
@@ -82,13 +82,18 @@ def list_versions(session: Session) -> list[CatalogVersion]:
     return list(session.scalars(select(CatalogVersion).order_by(CatalogVersion.number.desc())))
 
 
-def publish(session: Session, catalog: Catalog, published_by: str, note: str | None = None) -> PublishOutcome:
+def publish(session: Session, catalog: Catalog, published_by: str, note: str | None = None, *,
+            base: int | None = None) -> PublishOutcome:
     """Store `catalog` as the new live version unless it is already the live content.
 
     The caller validated the catalog (loading it is validating it) and owns the transaction;
     two concurrent publications collide on the unique version number and one fails whole.
+    `base`: the live version the catalog was edited from; `LiveVersionChanged` when another is
+    live now (an administrator's edit would silently replace a colleague's publication).
     """
     live = latest_version(session)
+    if base is not None and (live.number if live else 0) != base:
+        raise LiveVersionChanged(live.number if live else 0)
     content_hash = catalog.content_hash()
     if live is not None and live.content_hash == content_hash:
         return PublishOutcome(version=live, created=False)

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from catalog.views import department_view, matter_view, proof_view
 from catalog.city_time import beijing_time
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
-from catalog.errors import CatalogInvalid
+from api.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
 from catalog.model import Catalog
 from catalog.versions import latest_version, list_versions, publish, read_live_catalog
@@ -51,7 +51,9 @@ def validate_command(path: Path) -> None:
 @click.argument("path", type=PATH_ARGUMENT)
 @click.option("--by", "published_by", default=None, help="发布人（默认：当前系统用户）")
 @click.option("--note", default=None, help="发布说明")
-def publish_command(path: Path, published_by: str | None, note: str | None) -> None:
+@click.option("--base", type=click.IntRange(0), default=None,
+              help="所编辑目录依据的现行版本号；发布时现行版本已不是它则不发布（防止覆盖同事刚发布的版本）")
+def publish_command(path: Path, published_by: str | None, note: str | None, base: int | None) -> None:
     """校验并发布目录为现行版本；内容与现行版本相同则不新建版本。"""
     catalog = _load_or_fail(path)
     exchange = settings().exchange_department
@@ -60,9 +62,13 @@ def publish_command(path: Path, published_by: str | None, note: str | None) -> N
                        "未作任何更改。")
     try:
         with database_session() as session:
-            outcome = publish(session, catalog, published_by or getpass.getuser(), note)
+            outcome = publish(session, catalog, published_by or getpass.getuser(), note, base=base)
     except IntegrityError:  # the version number it took was published meanwhile
-        raise CliError("另一次发布与本次同时进行并已先完成，本次未发布；请用 mianzheng catalog versions 查看现行版本后再发布。") from None
+        raise CliError("另一次发布与本次同时进行并已先完成，本次未发布；请用 mianzheng catalog versions 查看现行版本后再发布。",
+                       EXIT_CONFLICT) from None
+    except LiveVersionChanged as changed:
+        raise CliError(f"现行目录已是第 {changed.live} 版，不是所依据的第 {base} 版，本次未发布；请在第 {changed.live} 版上"
+                       "重新编辑后再发布。", EXIT_CONFLICT) from None
     version = outcome.version
     if outcome.created:
         click.echo(f"已发布目录第 {version.number} 版（{_summary(catalog)}），sha256:{version.content_hash}")

@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # imported where used: every command imports this module, few
 EXIT_INVALID = 1
 EXIT_NOT_FOUND = 3
 EXIT_NOT_READY = 4
+EXIT_CONFLICT = 5
+"""Another operation changed what the command relied on meanwhile: nothing was changed; look and retry."""
 ID_NUMBER_INVALID_ZH = "身份证号无效：应为 18 位公民身份号码（末位可为 X），出生日期和校验码须正确，请逐位核对。"
 
 

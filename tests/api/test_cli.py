@@ -72,11 +72,26 @@ def test_a_publication_that_another_overtakes_is_refused_in_one_line(
 
     monkeypatch.setattr(versions, "latest_version", overtaken)
     result = run_cli(env, "catalog", "publish", str(catalog_copy))
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 5, result.stdout + result.stderr  # a conflict, not invalid input
     assert len(result.stderr.strip().splitlines()) == 1 and "未发布" in result.stderr, result.stderr
     monkeypatch.setattr(versions, "latest_version", reading)
     listing = run_cli(env, "catalog", "versions").stdout.splitlines()
     assert listing[0].startswith("第 2 版") and "另一管理员" in listing[0]
+
+
+def test_a_publication_edited_from_a_version_no_longer_live_is_refused(env: dict[str, str],
+                                                                       catalog_copy: Path) -> None:
+    """Two administrators edit version 1; the first publishes version 2. The second, naming the
+    version it edited from, is told and publishes nothing, instead of replacing version 2."""
+    departments = catalog_copy / "departments.yaml"
+    text = departments.read_text(encoding="utf-8")
+    departments.write_text(text.replace("公安局", "市公安局", 1), encoding="utf-8")
+    first = run_cli(env, "catalog", "publish", str(catalog_copy), "--base", "1")
+    assert first.returncode == 0 and "第 2 版" in first.stdout, first.stderr
+    departments.write_text(text.replace("民政局", "市民政局", 1), encoding="utf-8")
+    second = run_cli(env, "catalog", "publish", str(catalog_copy), "--base", "1")
+    assert second.returncode == 5 and "现行目录已是第 2 版" in second.stderr, second.stderr
+    assert run_cli(env, "catalog", "versions").stdout.count("第 ") == 2
 
 
 def test_publish_creates_a_version_only_for_new_content(env: dict[str, str], catalog_copy: Path) -> None:
