@@ -11,6 +11,7 @@ again under it."""
 
 from __future__ import annotations
 
+import stat
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +24,7 @@ from api.database import make_engine, make_session_factory, transaction
 from api.extensions import demo_extension
 from api.migrations import migrations_digest, upgrade_database
 from api.seal_config import seal_settings, status_list_signing
-from api.secrets import ensure_secrets
+from api.secrets import ENCRYPTION_KEYS_DIR, ensure_secrets
 from api.settings import Settings, record_public_url, recorded_public_url
 from api.setup_steps import done_version, run_once
 from catalog.loading import bundled_catalog_path, load_catalog
@@ -35,6 +36,23 @@ from seals.ca import CityCa
 from seals.errors import CaAlreadyExists
 from seals.settings import SealSettings
 from seals.registry import SealCa, import_ca, init_ca, issue_seal, list_seals, refresh_crl, rotate_seals_to_crl_url
+
+
+def _private_key_material(settings: Settings) -> int:
+    """Make the folders of seal keys and secrets 0700 and their files 0600, whatever a copy, a
+    restore or a hand made of them; how many were not."""
+    tightened = 0
+    for folder in (settings.key_dir, settings.secrets_dir, settings.secrets_dir / ENCRYPTION_KEYS_DIR):
+        if not folder.is_dir():
+            continue
+        if stat.S_IMODE(folder.stat().st_mode) != 0o700:
+            private_dir(folder)
+            tightened += 1
+        for path in folder.iterdir():
+            if path.is_file() and stat.S_IMODE(path.stat().st_mode) != 0o600:
+                private_file(path)
+                tightened += 1
+    return tightened
 
 
 def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[str]:
@@ -50,6 +68,9 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     created = ensure_secrets(settings)
     if created:
         report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
+    tightened = _private_key_material(settings)
+    if tightened:
+        report.append(f"已将 {tightened} 个存放密钥的文件或目录的权限收紧为仅本用户可读（0600/0700）。")
     engine = make_engine(settings.database_url)
     try:
         _upgrade_schema(engine, settings.database_url)

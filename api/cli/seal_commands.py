@@ -19,8 +19,10 @@ from catalog.model import Department
 from catalog.versions import read_live_catalog
 from exchange.status_lists import CERTIFICATES, list_ids, rebuild_status_list, stored_status_list
 from seals.ca import RevocationReason
-from seals.errors import CaAlreadyExists, CaMissing, SealChanged, SealError, SealNotFound, SealRevoked
+from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, SealAlreadyActive, SealChanged, SealError,
+                          SealNotFound, SealRevoked)
 from seals.registry import (
+    SealStatus,
     current_crl,
     import_ca,
     init_ca,
@@ -60,7 +62,11 @@ def _fail(error: SealError) -> CliError:
         return CliError(f"该印章已被吊销，本次未作任何更改（{error}）。")
     if isinstance(error, SealChanged):
         return CliError(f"印章状态已被同时进行的另一操作改变，本次未作任何更改；请用 mianzheng seal list 查看后再决定（{error}）。")
-    return CliError(str(error))
+    if isinstance(error, SealAlreadyActive):
+        return CliError("该部门已有有效印章，本次未作任何更改；如需更换密钥请用 mianzheng seal rotate。")
+    if isinstance(error, KeyUnavailable):  # the file's name helps the seal officer find it; never its content
+        return CliError(f"无法使用密钥文件：文件缺失、损坏或口令不对，本次未作任何更改（{error}）。", EXIT_NOT_READY)
+    return CliError(f"印章操作未完成，本次未作任何更改（{error}）。")
 
 
 @seal_group.command("init-ca")
@@ -136,6 +142,11 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
             raise _fail(error) from None
         click.echo(f"已吊销 {seal.department_name} 的电子印章（序列号 {seal.serial_hex}），"
                    f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}。")
+        now = datetime.now(timezone.utc)
+        left_without = not any(other.status_at(now) is SealStatus.ACTIVE for other in list_seals(session, department))
+    if department == settings().exchange_department and left_without:
+        click.echo(f"注意：这是数据交换平台的印章。在 mianzheng seal issue {department} 签发新印章之前，交换平台不能签发"
+                   "回执、状态列表和亮证，全市证明的核验都将显示“无法确认”。", err=True)
 
 
 def _serial_hex(text: str) -> str:

@@ -254,6 +254,7 @@ def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
     for command in (("revoke", exchange, "--reason", "key_compromise"), ("issue", exchange)):
         done = run_cli(env, "seal", *command)
         assert done.returncode == 0, done.stderr
+        assert ("无法确认" in done.stderr) is (command[0] == "revoke")  # the seal officer is told what follows
     current = Runtime.start(settings)
     try:
         assert sweep(current, new_holder(), 30.0).status_list_signed

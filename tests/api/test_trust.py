@@ -94,6 +94,33 @@ def test_the_serial_is_taken_as_openssl_prints_it_and_listed(database_url: str, 
     assert run_cli(env, "seal", "revoke", "GA", "--reason", "superseded", "--serial", "XYZ").returncode == 1
 
 
+def test_init_makes_key_material_private_again(database_url: str, settings: Settings) -> None:
+    """A restore or a hand left the seal keys' folder 0755 and a key 0644: init makes them private."""
+    env = cli_environment(database_url, settings.var_dir)
+    key_file = next(settings.key_dir.iterdir())
+    secret = next(path for path in settings.secrets_dir.iterdir() if path.is_file())
+    os.chmod(settings.key_dir, 0o755)
+    os.chmod(key_file, 0o644)
+    os.chmod(secret, 0o644)
+    again = run_cli(env, "init")
+    assert again.returncode == 0 and "0600" in again.stdout, again.stderr
+    assert stat.S_IMODE(settings.key_dir.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(key_file.stat().st_mode), stat.S_IMODE(secret.stat().st_mode)} == {0o600}
+
+
+def test_seal_commands_refuse_in_chinese(database_url: str, settings: Settings) -> None:
+    """A second seal for a department, and a root key file that cannot be opened: one Chinese
+    line each, saying nothing changed."""
+    env = cli_environment(database_url, settings.var_dir)
+    again = run_cli(env, "seal", "issue", "BDC")
+    assert again.returncode == 1 and "该部门已有有效印章" in again.stderr and "rotate it" not in again.stderr
+    root_key = next(settings.key_dir.glob("city-root-*.key"))
+    root_key.write_bytes(b"garbled")
+    broken = run_cli(env, "seal", "rotate", "GA")
+    assert broken.returncode == 4 and broken.stderr.startswith("错误：无法使用密钥文件"), broken.stderr
+    assert len(broken.stderr.strip().splitlines()) == 1
+
+
 def test_seal_officer_revokes_rotates_and_exports(database_url: str, settings: Settings, live_server: str,
                                                   tmp_path: Path) -> None:
     env = cli_environment(database_url, settings.var_dir)
