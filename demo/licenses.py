@@ -13,6 +13,7 @@ type is present; the whole population is for measuring bulk import).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Collection, Iterator
 from datetime import date, datetime
 from typing import Any
@@ -37,13 +38,16 @@ def demo_exports(population: Population, catalog: Catalog, holders: Collection[s
     people in `holders` and the first `organisations` companies only, if given."""
     exports: dict[str, list[str]] = {}
     companies = None if organisations is None else {b.uscc for b in population.businesses[:organisations]}
+    made: Counter[str] = Counter()
     for license_type, number, name, items in _licenses(population, catalog):
+        made[license_type.code] += 1  # counted before the selection: a license's reference is the same in every export
         if license_type.holder is Subject.PERSON and holders is not None and number not in holders:
             continue
         if license_type.holder is Subject.ORGANISATION and companies is not None and number not in companies:
             continue
         holder = {"name": name, "id_number" if license_type.holder is Subject.PERSON else "uscc": number}
-        row = {"reference": f"DEMO-{license_type.code}-{number}", "license_type": license_type.code, "holder": holder,
+        reference = f"DEMO-{license_type.code}-{made[license_type.code]:07d}"  # never the holder's number
+        row = {"reference": reference, "license_type": license_type.code, "holder": holder,
                "items": {item.name: _json(license_type, item.name, items.get(item.name))
                          for item in license_type.data_items}}
         started = next((row["items"][name] for name in _START_ITEMS if row["items"].get(name)), None)

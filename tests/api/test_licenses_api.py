@@ -5,6 +5,7 @@ version; revoking turns every form invalid; and the problems for everything else
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 
 import httpx
@@ -310,9 +311,12 @@ def test_the_demo_residents_hold_licenses_of_every_type(settings: Settings, live
         types = set(connection.scalars(select(LicenseRecord.license_type).group_by(LicenseRecord.license_type)))
         duplicates = connection.scalar(select(func.count()).select_from(LicenseRecord)) - connection.scalar(
             select(func.count(func.distinct(LicenseRecord.reference))))
+        references = list(connection.scalars(select(LicenseRecord.reference)))
     engine.dispose()
     catalog = httpx.get(f"{live_server}/api/v1/catalog/licenses").json()
     assert types == {t["code"] for t in catalog} and duplicates == 0
+    # a reference is stored and repeated in clear: it never carries the holder's ID number
+    assert not [r for r in references if re.search(r"[0-9]{17}[0-9X]", r)], references[:3]
     first = sample_residents(settings.sources_dir, 1)[0]
     held = {w["license_name_zh"] for w in httpx.get(f"{live_server}/api/v1/me/licenses",
                                                     headers=signed_in(live_server, first)).json()}
