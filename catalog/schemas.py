@@ -77,9 +77,16 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u20
 show a sealed name reordered: never part of a catalog text, which certificates print."""
 
 
+MAX_TEXT_CHARS = 2000
+"""The longest text of a catalog entry (the bundled catalog's longest has 184 characters): every
+worker parses and keeps the live catalog, and certificates print its names."""
+
+
 def _printable(value: str) -> None:
     if not value.strip():
         raise ValidationError("must not be blank" if value else "must not be empty")
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValidationError(f"must have at most {MAX_TEXT_CHARS} characters")
     if _UNPRINTABLE.search(value):
         raise ValidationError("must not contain control or bidirectional-override characters")
 

@@ -318,7 +318,8 @@ def test_an_assertion_needs_its_explanation(tmp_path: Path, sections: Sections) 
     ("departments", "ZJ", "name_zh", "   "),
     ("departments", "ZJ", "legal_name_zh", "金华市\u202e局建城和房住"),
     ("proofs", "NO_HOUSING", "name_zh", "无房\x00证明"),
-], ids=["code-newline", "proof-newline", "blank-name", "bidi-override", "nul"])
+    ("proofs", "NO_HOUSING", "legal_basis_zh", "《条例》" * 1000),
+], ids=["code-newline", "proof-newline", "blank-name", "bidi-override", "nul", "too-long"])
 def test_codes_are_whole_and_texts_are_printable(tmp_path: Path, sections: Sections, section: str, code: str,
                                                 field: str, value: str) -> None:
     """`^...$` let a code end in a newline ("ZJ\\n", another department than ZJ); a name of spaces
