@@ -4,11 +4,16 @@ why material was refused. Neither the key nor its passphrase is ever printed."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import click
+
 from api.cli.context import CliError
+from catalog.city_time import beijing_time
 from seals.ca import CityCa, load_ca_material
 from seals.errors import CaMaterialFault, InvalidCaMaterial
+from seals.settings import SealSettings
 
 CA_MATERIAL_FAULTS_ZH = {
     CaMaterialFault.UNREADABLE_CERTIFICATE: "无法读取根证书：应为 PEM 格式的 X.509 证书",
@@ -34,6 +39,12 @@ def read_city_root(cert_file: Path, key_file: Path, key_passphrase_file: Path | 
     """The city's root certificate and key from its files, checked; `CliError` when refused."""
     passphrase = key_passphrase_file.read_bytes().strip() if key_passphrase_file else None
     try:
-        return load_ca_material(cert_file.read_bytes(), key_file.read_bytes(), passphrase)
+        root = load_ca_material(cert_file.read_bytes(), key_file.read_bytes(), passphrase)
     except InvalidCaMaterial as error:
         raise refused_root(error) from None
+    ends = root.certificate.not_valid_after_utc
+    if ends - datetime.now(timezone.utc) < timedelta(days=SealSettings.seal_validity_days):
+        click.echo(f"注意：所给根证书 {beijing_time(ends, '%Y-%m-%d %H:%M')}（北京时间）到期，早于印章证书应有的 "
+                   f"{SealSettings.seal_validity_days} 天有效期：由它签发的印章都将随它一同到期，届时须换用新的根证书。",
+                   err=True)
+    return root

@@ -54,7 +54,7 @@ def test_init_adopts_the_citys_own_root_and_seals_every_department_under_it(env:
     result = run_cli(env, "init", *options)
     assert result.returncode == 0, result.stderr
     assert "已导入城市电子印章根证书：" in result.stdout and "衢州市电子印章根证书" in result.stdout
-    assert "本机生成" not in result.stdout
+    assert "本机生成" not in result.stdout and "到期" not in result.stderr
     assert "PRIVATE KEY" not in result.stdout + result.stderr
 
     var = Path(env["MIANZHENG_VAR_DIR"])
@@ -131,6 +131,15 @@ def test_init_refuses_material_that_cannot_be_the_city_root_and_writes_nothing(
     assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and "PRIVATE KEY" not in result.stdout + result.stderr
     assert not Path(env["MIANZHENG_VAR_DIR"]).exists(), "a refused root left files behind"
+
+
+def test_a_root_ending_before_its_seals_would_is_adopted_with_a_warning(env: dict[str, str], tmp_path: Path) -> None:
+    """A root with two hours left makes seals that end with it: the operator is told at once."""
+    root = ca.create_root(now=ca.utc_now() - ca.ROOT_VALIDITY + timedelta(hours=2))
+    cert_file, key_file = _write(tmp_path / "short", root.certificate, root.private_key, None)
+    result = run_cli(env, "init", "--ca-cert", str(cert_file), "--ca-key", str(key_file))
+    assert result.returncode == 0, result.stderr
+    assert "注意：所给根证书" in result.stderr and "一同到期" in result.stderr
 
 
 def test_a_file_that_is_no_certificate_is_refused(env: dict[str, str], tmp_path: Path) -> None:
