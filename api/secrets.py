@@ -155,7 +155,7 @@ def _key_files(settings: Settings) -> dict[int, Path]:
 
 def _write_secret(path: Path, value: str) -> None:
     """Write a new secret file (0600), whole or not at all: a running process reading the folder
-    never sees it empty (it is written under a name no reader takes, then renamed)."""
+    never sees it empty (it is written under a name no reader takes, then linked to its own)."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:

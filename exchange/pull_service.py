@@ -178,10 +178,9 @@ def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes
         except PullRefused as refused:  # nothing read: logged with the others, or on its own
             outcomes[index] = refused
             invalid.append(unchecked_entry(
-                client, refused, request_id=envelope.request_id, caseworker_id=envelope.caseworker_id,
-                case_number=envelope.case_number, purpose=envelope.purpose,
-                matter=envelope.matter if envelope.matter in context.catalog.matters else None,
-                proof=envelope.proof if envelope.proof in context.catalog.proofs else None))
+                context.catalog, client, refused, request_id=envelope.request_id, caseworker_id=envelope.caseworker_id,
+                case_number=envelope.case_number, purpose=envelope.purpose, matter=envelope.matter,
+                proof=envelope.proof))
     if requests:
         claimed_at = _claim_all(context, client, requests)
         claimed = [request for request in requests if request.outcome is None]
@@ -196,16 +195,18 @@ def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def unchecked_entry(client: AuthenticatedClient, refused: PullRefused, *, request_id: str, caseworker_id: str,
-                    case_number: str, purpose: str, matter: str | None, proof: str | None) -> AccessEntry:
+def unchecked_entry(catalog: Catalog, client: AuthenticatedClient, refused: PullRefused, *, request_id: str,
+                    caseworker_id: str, case_number: str, purpose: str, matter: str, proof: str) -> AccessEntry:
     """The entry of a request refused as it is checked, before anything is read: who asked, with
-    what request id, case and purpose; the matter and proof (or license type) the caller found in
-    the catalog, and no subject (its number may be what was wrong)."""
+    what request id, case and purpose; the matter and the proof (or license type) only where the
+    catalog has them, and no subject (its number may be what was wrong)."""
     return AccessEntry(
         outcome=Outcome.DENIED, reason=refused.reason,
         request_id=request_id if REQUEST_ID.fullmatch(request_id) else None,
         client_id=client.client_id, consumer_department=client.department_code,
-        caseworker_id=caseworker_id, case_number=case_number, matter=matter, proof=proof, purpose=purpose)
+        caseworker_id=caseworker_id, case_number=case_number, purpose=purpose,
+        matter=matter if matter in catalog.matters else None,
+        proof=proof if proof in catalog.proofs or proof in catalog.licenses else None)
 
 
 @dataclass
@@ -575,11 +576,11 @@ def refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcome
             alongside: Callable[[Session], None] | None = None) -> PullRefused:
     """Log the refusal (with `alongside` in the same transaction) and return the error to raise."""
     return logged_refusal(sessions, replace(entry, outcome=outcome),
-                   PullRefused(kind, detail, field=field, retry_after=retry_after), alongside=alongside)
+                          PullRefused(kind, detail, field=field, retry_after=retry_after), alongside=alongside)
 
 
 def logged_refusal(sessions: sessionmaker[Session], entry: AccessEntry, refused: PullRefused, *,
-            alongside: Callable[[Session], None] | None = None) -> PullRefused:
+                   alongside: Callable[[Session], None] | None = None) -> PullRefused:
     """Log `refused` under its reason code (with `alongside` in the same transaction); return it to raise."""
     record_access(sessions, replace(entry, reason=refused.reason), alongside=alongside)
     return refused

@@ -82,12 +82,10 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
     try:
         matter, license_type, holder = _checked(context, request)
     except PullRefused as refused:
-        catalog = context.library.catalog
         raise logged_refusal(context.sessions, unchecked_entry(
-            client, refused, request_id=request.request_id, caseworker_id=request.caseworker_id,
-            case_number=request.case_number, purpose=request.purpose,
-            matter=request.matter if request.matter in catalog.matters else None,
-            proof=request.license_type if request.license_type in catalog.licenses else None), refused) from None
+            context.library.catalog, client, refused, request_id=request.request_id,
+            caseworker_id=request.caseworker_id, case_number=request.case_number, purpose=request.purpose,
+            matter=request.matter, proof=request.license_type), refused) from None
     key = holder_key(context.library.hash_key, holder.kind, holder.number)
     document = {"request_id": request.request_id,
                 "consumer": {"client_id": client.client_id, "department": client.department_code},

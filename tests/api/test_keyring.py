@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 import stat
-from pathlib import Path
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -63,10 +62,14 @@ def opened_values(settings: Settings, keyring: Keyring) -> int:
     return opened
 
 
+def operator_resident_and_token(settings: Settings) -> tuple[dict[str, str], DemoResident, str]:
+    """The operator's command environment, a demo resident and the housing bureau's client token."""
+    return cli_environment(settings.database_url, settings.var_dir), sample_residents(settings.sources_dir, 1)[0], \
+        client_token(settings)
+
+
 def test_rotating_the_encryption_key_loses_nothing_and_retires_the_old_key(settings: Settings) -> None:
-    env = cli_environment(settings.database_url, settings.var_dir)
-    person = sample_residents(settings.sources_dir, 1)[0]
-    token = client_token(settings)
+    env, person, token = operator_resident_and_token(settings)
 
     before = create_app(settings)
     with serving(before) as base:
@@ -126,9 +129,7 @@ def test_a_server_not_restarted_seals_under_the_new_key_and_survives_the_retirem
     """The operator rotates, re-encrypts and retires without restarting the server. Before, the
     running workers went on sealing under the old key; retire then deleted it, and what they had
     stored since could never be opened again."""
-    env = cli_environment(settings.database_url, settings.var_dir)
-    person = sample_residents(settings.sources_dir, 1)[0]
-    token = client_token(settings)
+    env, person, token = operator_resident_and_token(settings)
     app = create_app(settings)
     with serving(app) as base:
         consent(base, person)
