@@ -132,6 +132,19 @@ def test_access_log_offset_beyond_64_bits(live_server: str, resident: DemoReside
     assert page.status_code == 200
 
 
+def test_an_access_log_page_past_the_end_says_so_and_leads_back(settings: Settings, live_server: str,
+                                                                 resident: DemoResident) -> None:
+    """Not "共 1 条" above "还没有部门使用过您的数据": the page past the end says it holds none
+    of them, and links back to the first."""
+    token = client_token(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    httpx.post(f"{live_server}/api/v1/exchange/requests", headers={"Authorization": f"Bearer {token}"},
+               json=exchange_request(resident))  # refused (no consent), and logged where the citizen sees it
+    cookie = {"mz_identity": signed_in(live_server, resident)["Authorization"].removeprefix("Bearer ")}
+    page = httpx.get(f"{live_server}/portal/access-log?offset=500", cookies=cookie).text
+    assert "共 1 条" in page and "还没有部门使用过您的数据" not in page
+    assert 'href="/portal/access-log"' in page
+
+
 def exchange_request(person: DemoResident, **changes: str) -> dict:
     body = {"request_id": "hostile-1", "caseworker_id": "zj-0042", "case_number": "GZF-2026-000123",
             "matter": "PUBLIC_RENTAL_HOUSING", "proof": "NO_HOUSING", "purpose": "公租房资格审核",
