@@ -5,7 +5,8 @@ caseworker page's labels ride in a `<script type="application/json">`, which is 
 code), can be framed by nobody (`frame-ancestors 'none'`, against clickjacking), send no
 referrer to other sites and are never content-sniffed. What is answered to someone who sent
 credentials (a bearer token, a sign-in cookie) is theirs: it is never kept by a shared or a
-browser cache (`private, no-store`, unless the route said otherwise). The interactive API documentation is
+browser cache (`private, no-store`, unless the route said otherwise). An installation served at
+an https address asks browsers to keep to https (`Strict-Transport-Security`, a year). The interactive API documentation is
 Swagger UI, which starts itself with an inline script and inline styles: only its pages get
 'unsafe-inline', and they hold nothing but the public OpenAPI document.
 """
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from api.runtime import runtime
+
 _COMMON = ("default-src 'self'", "img-src 'self' data:", "object-src 'none'", "base-uri 'none'",
            "form-action 'self'", "frame-ancestors 'none'")
 PAGE_POLICY = "; ".join((*_COMMON, "script-src 'self'", "style-src 'self'"))
 DOCS_POLICY = "; ".join((*_COMMON, "script-src 'self' 'unsafe-inline'", "style-src 'self' 'unsafe-inline'"))
 DOCS_PREFIX = "/api/v1/docs"
+HSTS = "max-age=31536000"
 
 
 def _secure(response: Response) -> Response:
@@ -28,6 +32,8 @@ def _secure(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     if "Cache-Control" not in response.headers and (request.authorization is not None or request.cookies):
         response.headers["Cache-Control"] = "private, no-store"
+    if runtime().settings.public_url.startswith("https://"):
+        response.headers["Strict-Transport-Security"] = HSTS
     return response
 
 

@@ -210,7 +210,8 @@ def sign_out() -> Response:
     a page whose token is stale, after a sign-in in another tab, says so and signs nobody out)."""
     response = redirect(url_for("portal_pages.home"), 303)
     if form_token_valid():
-        response.delete_cookie(IDENTITY_COOKIE)
+        response.delete_cookie(IDENTITY_COOKIE, httponly=True, samesite="Lax",  # as it was set
+                               secure=runtime().settings.public_url.startswith("https://"))
         return response
     citizen = signed_in_citizen()
     if citizen is None:

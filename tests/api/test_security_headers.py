@@ -49,3 +49,23 @@ def test_what_is_answered_to_someone_signed_in_is_never_cached(live_server: str,
             response = httpx.get(live_server + path, **credentials)  # type: ignore[arg-type]
             assert response.status_code == 200 and "no-store" in response.headers.get("cache-control", ""), path
     assert "no-store" not in httpx.get(f"{live_server}/api/v1/catalog").headers.get("cache-control", "")
+
+
+def test_an_https_installation_asks_for_https_and_signs_out_with_a_secure_cookie(settings) -> None:  # type: ignore[no-untyped-def]
+    """Served at an https address, every answer tells the browser to keep to https, and the
+    sign-out's deleting cookie carries the same Secure and SameSite as the sign-in's did."""
+    import dataclasses
+    import re
+
+    from api.app import create_app
+
+    for public_url, https in (("https://mz.example.gov.cn", True), ("http://127.0.0.1:8000", False)):
+        app = create_app(dataclasses.replace(settings, public_url=public_url))
+        client = app.test_client()
+        assert ("Strict-Transport-Security" in client.get("/").headers) is https
+        signed_in = client.post("/dev-idp/login", data={"name": "刘佳国", "id_number": "330703199006228351"})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/portal").get_data(as_text=True))
+        assert signed_in.status_code in (200, 303) and token is not None
+        deleted = client.post("/portal/sign-out", data={"csrf_token": token.group(1)}).headers.get("Set-Cookie", "")
+        assert "mz_identity=;" in deleted and ("Secure" in deleted) is https and "SameSite=Lax" in deleted
+        app.extensions["mianzheng"].engine.dispose()
