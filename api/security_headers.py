@@ -32,7 +32,7 @@ def _secure(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     if "Cache-Control" not in response.headers and (request.authorization is not None or request.cookies):
         response.headers["Cache-Control"] = "private, no-store"
-    if runtime().settings.public_url.startswith("https://"):
+    if runtime().settings.over_https:
         response.headers["Strict-Transport-Security"] = HSTS
     return response
 

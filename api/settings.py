@@ -41,6 +41,11 @@ class Settings:
     """The public URLs the installation had before (recorded by `mianzheng init`), newest first."""
 
     @property
+    def over_https(self) -> bool:
+        """Whether the public address is https: cookies are then Secure, and browsers told to keep to https."""
+        return self.public_url.startswith("https://")
+
+    @property
     def key_dir(self) -> Path:
         return self.var_dir / "keys"
 

@@ -88,7 +88,7 @@ def staff_csrf_token() -> str:
 def start_staff_session(response: Response, assertion: str) -> Response:
     """Keep a verified staff assertion as the session cookie."""
     response.set_cookie(STAFF_COOKIE, assertion, max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
-                        samesite="Strict", secure=runtime().settings.public_url.startswith("https://"))
+                        samesite="Strict", secure=runtime().settings.over_https)
     return response
 
 
@@ -103,7 +103,7 @@ def end_staff_session(response: Response) -> Response:
         end_session(db(), token, staff.expires_at)
         db().commit()
     response.delete_cookie(STAFF_COOKIE, samesite="Strict",
-                           secure=runtime().settings.public_url.startswith("https://"))
+                           secure=runtime().settings.over_https)
     return response
 
 

@@ -211,7 +211,7 @@ def sign_out() -> Response:
     response = redirect(url_for("portal_pages.home"), 303)
     if form_token_valid():
         response.delete_cookie(IDENTITY_COOKIE, httponly=True, samesite="Lax",  # as it was set
-                               secure=runtime().settings.public_url.startswith("https://"))
+                               secure=runtime().settings.over_https)
         return response
     citizen = signed_in_citizen()
     if citizen is None:

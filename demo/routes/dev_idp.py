@@ -69,5 +69,5 @@ def login() -> Response:
         response = make_response(render_template("dev_idp_login.html", **context), 400 if context["error"] else 200)
     if context["assertion"]:
         response.set_cookie(IDENTITY_COOKIE, context["assertion"], max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
-                            samesite="Lax", secure=runtime().settings.public_url.startswith("https://"))
+                            samesite="Lax", secure=runtime().settings.over_https)
     return response
