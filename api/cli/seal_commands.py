@@ -143,8 +143,9 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
         click.echo(f"已吊销 {seal.department_name} 的电子印章（序列号 {seal.serial_hex}），"
                    f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}。")
         now = datetime.now(timezone.utc)
-        left_without = not any(other.status_at(now) is SealStatus.ACTIVE for other in list_seals(session, department))
-    if department == settings().exchange_department and left_without:
+        left_without = department == settings().exchange_department and not any(
+            other.status_at(now) is SealStatus.ACTIVE for other in list_seals(session, department))
+    if left_without:  # the exchange's own seal, and none left to sign with
         click.echo(f"注意：这是数据交换平台的印章。在 mianzheng seal issue {department} 签发新印章之前，交换平台不能签发"
                    "回执、状态列表和亮证，全市证明的核验都将显示“无法确认”。", err=True)
 
