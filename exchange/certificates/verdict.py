@@ -120,6 +120,12 @@ class CertificateCheckResult(CheckResult):
     messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
 
 
+def messages_naming(noun_zh: str, noun_en: str) -> dict[str, tuple[str, str]]:
+    """`MESSAGES` with the checked document named `noun_zh`/`noun_en` in place of 证明/certificate,
+    for another kind of sealed document (a license) judged by the same checks."""
+    return {code: (zh.replace("证明", noun_zh), en.replace("certificate", noun_en)) for code, (zh, en) in MESSAGES.items()}
+
+
 @dataclass(frozen=True)
 class SignedForm:
     """What a form's verifier established: the seal signature's verdict and the decoded content."""
@@ -215,92 +221,95 @@ def judge(
     id_number: str | None,
     now: datetime,
     exchange_uscc: str | None = None,
+    results: type[CertificateCheckResult] = CertificateCheckResult,
 ) -> CertificateVerdict:
     """Add the certificate checks to a form's signature verdict. `status_lists` is the one signed
     list the verifier holds, or where it finds the list the certificate names, or None; a list
-    counts only when the seal of `exchange_uscc` signed it (see `read_status_list`)."""
+    counts only when the seal of `exchange_uscc` signed it (see `read_status_list`). `results`
+    words the checks (a subclass with `messages_naming` for another kind of document)."""
     content = signed.content
     if content is None or not authentic(signed.signature):
-        skipped = tuple(
-            CertificateCheckResult.of(check, Status.SKIPPED, "not_checked_signature") for check in CertificateCheck
-        )
+        skipped = tuple(results.of(check, Status.SKIPPED, "not_checked_signature") for check in CertificateCheck)
         return CertificateVerdict(form, signed.signature, skipped, content)
     token = status_lists(content.status.list_url) if callable(status_lists) else status_lists
-    status, reason = _certificate_status(content, trust, token, now, exchange_uscc)
+    status, reason = _certificate_status(content, trust, token, now, exchange_uscc, results)
     checks = (
-        _issuer(content, signed.signature.signer),
+        _issuer(content, signed.signature.signer, results),
         status,
-        _validity_window(content, now),
-        _holder_binding(content, id_number),
+        _validity_window(content, now, results),
+        _holder_binding(content, id_number, results),
     )
     return CertificateVerdict(form, signed.signature, checks, content, reason)
 
 
-def _issuer(content: SealedFacts, signer: SignerSummary | None) -> CertificateCheckResult:
+def _issuer(content: SealedFacts, signer: SignerSummary | None,
+            results: type[CertificateCheckResult]) -> CertificateCheckResult:
     seal = None if signer is None else signer.organization_identifier
     issuer = f"{content.issuer.name_zh} {content.issuer.uscc}"
     if seal != SEAL_ORGANIZATION_PREFIX + content.issuer.uscc:
         shown = (signer.organization if signer else None) or "?"
-        return CertificateCheckResult.of(
+        return results.of(
             CertificateCheck.ISSUER, Status.INVALID, "issuer_mismatch", seal=f"{shown} {seal}", issuer=issuer
         )
-    return CertificateCheckResult.of(CertificateCheck.ISSUER, Status.VALID, "issuer_matches", issuer=issuer)
+    return results.of(CertificateCheck.ISSUER, Status.VALID, "issuer_matches", issuer=issuer)
 
 
 def _certificate_status(
-    content: SealedFacts, trust: TrustStore, token: str | None, now: datetime, exchange_uscc: str | None
+    content: SealedFacts, trust: TrustStore, token: str | None, now: datetime, exchange_uscc: str | None,
+    results: type[CertificateCheckResult],
 ) -> tuple[CertificateCheckResult, str | None]:
     check = CertificateCheck.CERTIFICATE_STATUS
     if token is None:
-        return CertificateCheckResult.of(check, Status.SKIPPED, "status_list_unavailable"), None
+        return results.of(check, Status.SKIPPED, "status_list_unavailable"), None
     try:
         status_list = read_status_list(token, trust, now=now, signer_uscc=exchange_uscc)
     except StatusListError as error:
-        return CertificateCheckResult.of(check, Status.ERROR, error.code), None
+        return results.of(check, Status.ERROR, error.code), None
     if not status_list.names(content.status.list_url):
-        return CertificateCheckResult.of(check, Status.ERROR, "status_list_mismatch", list_url=content.status.list_url), None
+        return results.of(check, Status.ERROR, "status_list_mismatch", list_url=content.status.list_url), None
     try:
         reason = status_list.reason(content.status.index)
     except IndexError:
-        return CertificateCheckResult.of(check, Status.ERROR, "status_list_malformed"), None
+        return results.of(check, Status.ERROR, "status_list_malformed"), None
     if reason is None:
-        return CertificateCheckResult.of(check, Status.VALID, "certificate_not_revoked"), None
+        return results.of(check, Status.VALID, "certificate_not_revoked"), None
     zh, en = REVOCATION_REASONS.get(reason, REVOCATION_REASONS["unspecified"])
-    return CertificateCheckResult.of(check, Status.INVALID, "certificate_revoked", reason_zh=zh, reason_en=en), reason
+    return results.of(check, Status.INVALID, "certificate_revoked", reason_zh=zh, reason_en=en), reason
 
 
-def _validity_window(content: SealedFacts, now: datetime) -> CertificateCheckResult:
+def _validity_window(content: SealedFacts, now: datetime, results: type[CertificateCheckResult]) -> CertificateCheckResult:
     check = CertificateCheck.VALIDITY_WINDOW
     if now < content.valid_from:
-        return CertificateCheckResult.of(check, Status.INVALID, "certificate_not_yet_valid",
-                                         valid_from=format_datetime_zh(content.valid_from))
+        return results.of(check, Status.INVALID, "certificate_not_yet_valid",
+                          valid_from=format_datetime_zh(content.valid_from))
     if content.valid_until is None:
-        return CertificateCheckResult.of(check, Status.VALID, "no_expiry", valid_from=format_datetime_zh(content.valid_from))
+        return results.of(check, Status.VALID, "no_expiry", valid_from=format_datetime_zh(content.valid_from))
     valid_until = format_datetime_zh(content.valid_until)
     if now > content.valid_until:
-        return CertificateCheckResult.of(check, Status.INVALID, "certificate_expired", valid_until=valid_until)
+        return results.of(check, Status.INVALID, "certificate_expired", valid_until=valid_until)
     if content.as_of is not None:
-        return CertificateCheckResult.of(
+        return results.of(
             check,
             Status.VALID,
             "within_certificate_validity_as_of",
             as_of=format_datetime_zh(content.as_of),
             valid_until=valid_until,
         )
-    return CertificateCheckResult.of(
+    return results.of(
         check, Status.VALID, "within_certificate_validity", valid_from=format_datetime_zh(content.valid_from),
         valid_until=valid_until,
     )
 
 
-def _holder_binding(content: SealedFacts, id_number: str | None) -> CertificateCheckResult:
+def _holder_binding(content: SealedFacts, id_number: str | None,
+                    results: type[CertificateCheckResult]) -> CertificateCheckResult:
     check = CertificateCheck.HOLDER_BINDING
     if id_number is None:
-        return CertificateCheckResult.of(check, Status.SKIPPED, "holder_not_checked")
+        return results.of(check, Status.SKIPPED, "holder_not_checked")
     try:
         number = parse_id_number(id_number).number
     except InvalidIdentifier:
-        return CertificateCheckResult.of(check, Status.INVALID, "id_number_invalid")
+        return results.of(check, Status.INVALID, "id_number_invalid")
     if content.holder_binding.matches(number):
-        return CertificateCheckResult.of(check, Status.VALID, "holder_matches")
-    return CertificateCheckResult.of(check, Status.INVALID, "holder_mismatch")
+        return results.of(check, Status.VALID, "holder_matches")
+    return results.of(check, Status.INVALID, "holder_mismatch")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
-from exchange.certificates.verdict import CertificateVerdict
+from exchange.certificates.verdict import CertificateCheckResult, CertificateVerdict, messages_naming
 from seals.verdict import CheckResult, Status
 
 FORM_LICENSE, FORM_PRESENTATION, FORM_USAGE_COPY, FORM_UNKNOWN = "license", "presentation", "usage_copy", "unknown"
@@ -70,6 +70,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
 class LicenseCheckResult(CheckResult):
     check: LicenseCheck  # type: ignore[assignment]
     messages: ClassVar[Mapping[str, tuple[str, str]]] = MESSAGES
+
+
+@dataclass(frozen=True)
+class LicenseCredentialCheckResult(CertificateCheckResult):
+    """The e-certificates' checks on the license inside a form, in words that name a license."""
+
+    messages: ClassVar[Mapping[str, tuple[str, str]]] = messages_naming("证照", "license")
 
 
 @dataclass(frozen=True)

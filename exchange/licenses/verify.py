@@ -33,6 +33,7 @@ from exchange.licenses.verdict import (
     FORM_USAGE_COPY,
     LicenseCheck,
     LicenseCheckResult,
+    LicenseCredentialCheckResult,
     LicenseVerdict,
 )
 from exchange.certificates.verdict import CertificateVerdict, SignedForm
@@ -64,7 +65,8 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
     form = detect_license_form(text)
 
     def judged(signed: SignedForm) -> CertificateVerdict:
-        return judge(form, signed, trust, status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc)
+        return judge(form, signed, trust, status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc,
+                     results=LicenseCredentialCheckResult)
 
     if form == FORM_UNKNOWN:
         return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)))

@@ -191,6 +191,22 @@ def codes_messages(verdict) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {c["check"]: c["message_zh"] for c in verdict.to_dict()["checks"]}
 
 
+def test_a_license_verdict_speaks_of_a_license_not_a_certificate(pki: Pki, catalog: Catalog, credential: str) -> None:
+    """The checks a license shares with e-certificates name it 证照 (a verifier holding a 结婚证 is
+    not told that a 证明 was revoked), in both languages."""
+    revoked = sign_status_list(StatusList.empty(LIST_URL).revoke(INDEX, "superseded"), pki.signer("SJ"),
+                               now=ISSUED_AT)
+    for token in (revoked, sign_status_list(StatusList.empty(LIST_URL), pki.signer("SJ"), now=ISSUED_AT)):
+        checks = verify(pki, catalog, credential, token, id_number=SPOUSE_ID).to_dict()["checks"]
+        shared = [c for c in checks if c["check"] in {"issuer", "certificate_status", "validity_window", "holder_binding"}]
+        assert len(shared) == 4
+        assert not [c["message_zh"] for c in checks if "证明" in c["message_zh"]]
+        assert not [c["message_en"] for c in shared if "certificate" in c["message_en"]]
+    messages = codes_messages(verify(pki, catalog, credential, revoked, id_number=SPOUSE_ID))
+    assert messages["certificate_status"] == "证照已被出具单位撤销（原因：已换发新版本）。"
+    assert messages["holder_binding"] == "所提供的公民身份号码与证照持有人不一致。"
+
+
 
 def test_the_nonce_registry_claims_once_and_forgets_what_expired(database_url: str) -> None:
     from sqlalchemy.orm import Session
