@@ -2,15 +2,22 @@
 
 `audit verify` recomputes the whole hash chain (a long one in one process per CPU). Exit 0:
 intact (the head is printed, to be recorded elsewhere as an anchor); exit 1: the first bad entry
-is named on stderr.
+is named on stderr. The anchor is a head recorded earlier (`--head SEQ:HASH`) or a head the
+exchange's seal signed (`--signed-head FILE`, as `GET /api/v1/trust/access-log-head` gives it,
+checked against exported trust material).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from api.cli.context import CliError, settings
+from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from exchange.access_log import ChainFault, ChainHead
+from exchange.access_log_heads import SignedHead, read_signed_head
 from exchange.access_log_audit import verify_chain_in_processes
 from exchange.errors import InvalidInput
 
@@ -31,12 +38,22 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option("--head", "expected", default=None, metavar="SEQ:HASH",
               help="此前记录的链头（锚定值）；日志须仍包含这一条且摘要一致")
-def verify_command(expected: str | None) -> None:
+@click.option("--signed-head", "signed_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="此前取得的、由交换平台印章签发的链头（GET /api/v1/trust/access-log-head 的答复或其中的 signed_head）")
+@click.option("--trust", "trust_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="核验 --signed-head 所用的信任材料目录（mianzheng seal export-trust 导出）")
+def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Path | None) -> None:
     """校验访问日志的哈希链：发现被修改、删除或调换顺序的条目，并指出第一条。"""
+    if expected and signed_file:
+        raise click.UsageError("--head 与 --signed-head 只能给出一个。")
     try:
         anchor = ChainHead.parse(expected) if expected else None
     except InvalidInput:
         raise click.BadParameter("应为 序号:摘要，例如 42:9f86d0…（64 位十六进制）", param_hint="--head") from None
+    signed = _signed_head(signed_file, trust_dir) if signed_file else None
+    if signed is not None:
+        anchor = signed.head
+        click.echo(f"链头签名有效：交换平台于 {signed.signed_at.isoformat()} 签发，第 {anchor.seq} 条。")
     verdict = verify_chain_in_processes(settings().database_url, expected_head=anchor)
     if not verdict.intact:
         assert verdict.fault is not None
@@ -48,3 +65,23 @@ def verify_command(expected: str | None) -> None:
     anchored = "，且包含锚定的链头" if anchor else ""
     click.echo(f"访问日志完整：共 {verdict.entries} 条{anchored}。")
     click.echo(f"链头（可作为锚定值另行保存）：{verdict.head}")
+
+
+def _signed_head(path: Path, trust_dir: Path | None) -> SignedHead:
+    """The head a signed-head file vouches for, checked against the exported trust material."""
+    if trust_dir is None:
+        raise click.UsageError("核验 --signed-head 须以 --trust 给出信任材料目录（mianzheng seal export-trust 导出）。")
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise CliError(f"无法读取 {path}。") from None
+    if text.startswith("{"):
+        try:
+            text = str(json.loads(text)["signed_head"])
+        except (ValueError, KeyError, TypeError):
+            raise CliError(f"{path} 不是链头答复（应含 signed_head）。") from None
+    trust, exchange = load_offline_trust_of_exchange(trust_dir)
+    try:
+        return read_signed_head(text, trust.store, exchange)
+    except InvalidInput as error:
+        raise CliError(f"{path} 中的链头无效：{error.detail}。") from None

@@ -1,5 +1,6 @@
 """The city's published trust material, public and read-only, at stable URLs: the root
-certificate, every seal certificate (active and past), seal images, a JWKS and the CRL.
+certificate, every seal certificate (active and past), seal images, a JWKS and the CRL; and the
+access log's head signed by the exchange's seal, which anyone may keep to hold the city to its log.
 
 A verifier needs nothing else to check a signature offline; `mianzheng seal export-trust`
 writes the same material to files.
@@ -16,9 +17,11 @@ from flask import Response, json, url_for
 
 from api.openapi import Blueprint
 from api.problems import Problem
-from api.runtime import db
+from api.runtime import db, runtime
+from exchange.access_log import chain_head
+from exchange.access_log_heads import sign_head
 from seals.ca import utc_now
-from seals.registry import Seal, list_seals, trust_store
+from seals.registry import Seal, active_signer, list_seals, trust_store
 from seals.trust import TrustStore
 
 blp = Blueprint("trust", __name__, url_prefix="/api/v1/trust",
@@ -128,6 +131,34 @@ def seal_image(kid: str) -> Response:
 
     seal = _seal(kid)
     return _raw(seal_png(SealText(seal.department_name, seal.purpose_zh)), "image/png")
+
+
+class SignedHeadSchema(ma.Schema):
+    seq = ma.fields.Integer(metadata={"description": "The newest entry's sequence number"})
+    entry_hash = ma.fields.String(metadata={"description": "Its SHA-256 entry hash (hex)"})
+    signed_at = ma.fields.DateTime()
+    signed_head = ma.fields.String(metadata={
+        "description": "JWS (ES256, x5c = the exchange's seal chain, typ mianzheng-log-head+jwt) over "
+                       "{seq, entry_hash, iat}; keep it, and check it later with "
+                       "`mianzheng audit verify --signed-head FILE --trust DIR`"})
+
+
+@blp.route("/access-log-head")
+@blp.response(200, SignedHeadSchema)
+def access_log_head() -> Response:
+    """The access log's newest entry, signed now by the exchange's seal (never cached). Whoever
+    keeps it can later prove that the log still holds that entry unchanged, and everything before it."""
+    session = db()
+    head = chain_head(session)
+    if head is None:
+        raise Problem("not-found", "The access log has no entries yet.")
+    signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
+    signed = sign_head(head, signer, now=utc_now())
+    response = Response(json.dumps({"seq": head.seq, "entry_hash": head.entry_hash,
+                                    "signed_at": signed.signed_at.isoformat(), "signed_head": signed.token}),
+                        mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _trust() -> TrustStore:

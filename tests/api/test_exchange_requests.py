@@ -10,13 +10,16 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 from flask import Flask
-from sqlalchemy import select
+from jwcrypto import jwk, jws
+from sqlalchemy import create_engine, select, text
 
 from api.app import create_app
 from api.database import standalone_session
@@ -117,6 +120,63 @@ def test_newcomer_walkthrough(database_url: str, settings: Settings, live_server
     assert (entry["consumer_department"], entry["matter"], entry["proof"], entry["outcome"]) == \
            ("ZJ", MATTER, PROOF, "allowed")
     assert entry["case_number"] == "GZF-2026-000123" and entry["consent_id"] == consent_id
+
+
+def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
+        database_url: str, settings: Settings, live_server: str, residents: list[DemoResident], tmp_path: Path) -> None:
+    """An outsider keeps the head the exchange's seal signs; once the newest entries are deleted
+    (a chain still self-consistent), `audit verify --signed-head` says so. A forged or
+    mistyped head is refused."""
+    env = cli_environment(database_url, settings.var_dir)
+    assert httpx.get(f"{live_server}/api/v1/trust/access-log-head").status_code == 404
+    token = client_token(settings)
+    person = residents[0]
+    consent(live_server, person)
+    answered = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                          json=envelope(person, "signed-head-1"))
+    assert answered.status_code == 200, answered.text
+
+    fetched = httpx.get(f"{live_server}/api/v1/trust/access-log-head")
+    assert fetched.status_code == 200 and fetched.headers["Cache-Control"] == "no-store"
+    head = fetched.json()
+    last = _sql_rows(database_url, "SELECT seq, entry_hash FROM access_log ORDER BY seq DESC LIMIT 1")[0]
+    assert (head["seq"], head["entry_hash"]) == last
+    signed = jws.JWS()
+    signed.deserialize(head["signed_head"])
+    leaf = x509.load_der_x509_certificate(base64.b64decode(signed.jose_header["x5c"][0]))
+    signed.verify(jwk.JWK.from_pyca(leaf.public_key()))  # an independent JOSE library agrees
+    assert json.loads(signed.payload) == {"seq": head["seq"], "entry_hash": head["entry_hash"],
+                                          "iat": int(datetime.fromisoformat(head["signed_at"]).timestamp())}
+    assert signed.jose_header["typ"] == "mianzheng-log-head+jwt"
+
+    (tmp_path / "head.json").write_text(fetched.text, encoding="utf-8")
+    assert run_cli(env, "seal", "export-trust", str(tmp_path / "trust")).returncode == 0
+    checked = run_cli(env, "audit", "verify", "--signed-head", str(tmp_path / "head.json"), "--trust", str(tmp_path / "trust"))
+    assert checked.returncode == 0, checked.stderr
+    assert f"第 {head['seq']} 条" in checked.stdout and "且包含锚定的链头" in checked.stdout
+
+    header, payload, signature = head["signed_head"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged_payload = base64.urlsafe_b64encode(json.dumps({**claims, "seq": 1}).encode()).rstrip(b"=").decode()
+    (tmp_path / "forged.jwt").write_text(f"{header}.{forged_payload}.{signature}", encoding="utf-8")
+    (tmp_path / "receipt.jwt").write_text(answered.json()["receipt"], encoding="utf-8")
+    for name, reason in (("forged.jwt", "签名未通过验证"), ("receipt.jwt", "不是访问日志的链头")):
+        refused = run_cli(env, "audit", "verify", "--signed-head", str(tmp_path / name), "--trust", str(tmp_path / "trust"))
+        assert refused.returncode == 1 and reason in refused.stderr, refused.stderr
+
+    _sql_rows(database_url, f"DELETE FROM access_log WHERE seq >= {head['seq']}")
+    assert run_cli(env, "audit", "verify").returncode == 0  # what is left is a self-consistent chain
+    cut = run_cli(env, "audit", "verify", "--signed-head", str(tmp_path / "head.json"), "--trust", str(tmp_path / "trust"))
+    assert cut.returncode == 1 and "与锚定的链头不符（日志被截断或重写）" in cut.stderr, cut.stderr
+
+
+def _sql_rows(database_url: str, statement: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        result = connection.execute(text(statement))
+        rows = [tuple(row) for row in result] if result.returns_rows else []
+    engine.dispose()
+    return rows
 
 
 def test_a_repeated_request_id_is_answered_from_the_store(settings: Settings, live_server: str,

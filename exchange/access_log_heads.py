@@ -1,0 +1,64 @@
+"""Signed heads of the access log: the exchange's seal vouches that entry `seq` of its log hashes to
+`entry_hash`, at the time it signed.
+
+A hash chain alone cannot show that its newest entries were cut off, nor that someone with write
+access to the database rewrote it and recomputed every hash. A signed head held outside the
+installation can: anyone may fetch one at any time (`GET /api/v1/trust/access-log-head`) and
+keep it, and `mianzheng audit verify --signed-head` later proves that the log still holds that
+entry unchanged, so everything before it. The city cannot deny a head it signed, and no one
+without the exchange's seal key can make one. The head is a JWS (ES256, `x5c` = the exchange's
+seal chain, typ `mianzheng-log-head+jwt`), like the exchange's receipts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from exchange.access_log import ChainHead
+from exchange.errors import InvalidInput
+from seals.ca import USCC_PREFIX
+from seals.jws import sign_jws
+from seals.keys import Signer
+from seals.trust import TrustStore
+from seals.verdict import Status
+from seals.verify_jws import verify_jws
+
+HEAD_TYPE = "mianzheng-log-head+jwt"
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    head: ChainHead
+    signed_at: datetime
+    token: str
+
+
+def sign_head(head: ChainHead, signer: Signer, *, now: datetime) -> SignedHead:
+    """`head` signed by `signer` (the exchange's seal) at `now`."""
+    claims = {"seq": head.seq, "entry_hash": head.entry_hash, "iat": int(now.timestamp())}
+    token = sign_jws(claims, signer, typ=HEAD_TYPE)
+    return SignedHead(head, datetime.fromtimestamp(claims["iat"], timezone.utc), token)
+
+
+def read_signed_head(token: str, trust: TrustStore, exchange_uscc: str) -> SignedHead:
+    """The head `token` vouches for, or `InvalidInput` (field `signed_head`) saying why not: its
+    seal signature, chain or seal status fails under `trust`, another seal than the exchange's
+    (`exchange_uscc`) signed it, or it is no access-log head."""
+    result = verify_jws(token.strip(), trust)
+    if not result.verdict.valid or result.claims is None:
+        failed = "、".join(c.message_zh for c in result.verdict.checks if c.status is not Status.VALID)
+        raise InvalidInput("signed_head", f"签名未通过验证：{failed}")
+    signer = result.verdict.signer
+    if signer is None or signer.organization_identifier != USCC_PREFIX + exchange_uscc:
+        raise InvalidInput("signed_head", "不是交换平台的印章签发的")
+    claims = result.claims
+    seq, entry_hash, signed_at = claims.get("seq"), claims.get("entry_hash"), claims.get("iat")
+    if (result.header or {}).get("typ") != HEAD_TYPE or not isinstance(seq, int) or not isinstance(entry_hash, str) \
+            or not isinstance(signed_at, int):
+        raise InvalidInput("signed_head", "不是访问日志的链头")
+    try:
+        head = ChainHead.parse(f"{seq}:{entry_hash}")
+    except InvalidInput:
+        raise InvalidInput("signed_head", "不是访问日志的链头") from None
+    return SignedHead(head, datetime.fromtimestamp(signed_at, timezone.utc), token.strip())
