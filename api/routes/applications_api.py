@@ -165,14 +165,14 @@ def tasks(args: dict[str, str]) -> list[dict[str, Any]]:
 @blp.route("/tasks/<task_id>/result", methods=["POST"])
 @client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(TaskResultSchema)
-@blp.response(200, ApplicationSchema)
+@blp.response(200, TaskSchema)
 @blp.doc(security=CLIENT_SECURITY)
 def task_result(body: dict[str, Any], task_id: str) -> dict[str, Any]:
     """Report the department's finding for an open task: a value for each field the matter
-    receives. The application is decided again with it."""
+    receives. The application is decided again with it; the answer is the task, done (the
+    investigating department reads no more of the application than its task)."""
     client = require_client(ClientScope.APPLICATIONS_WRITE)
-    ctx = handling_context()
-    return application_document(ctx, complete_task(ctx, client, task_id, body["values"]))
+    return complete_task(handling_context(), client, task_id, body["values"])
 
 
 @blp.route("/commitments/<commitment_id>")

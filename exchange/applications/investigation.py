@@ -46,8 +46,10 @@ def task_summary(ctx: HandlingContext, task: InvestigationTask, matter: str, cas
             "fields": list(fields), "status": task.status, "created_at": task.created_at, "completed_at": task.completed_at}
 
 
-def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: str, values: Mapping[str, Any]) -> str:
-    """Record the department's finding for an open task and decide the application again; its id."""
+def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: str,
+                  values: Mapping[str, Any]) -> dict[str, Any]:
+    """Record the department's finding for an open task and decide the application again; the task
+    as `task_summary` gives it (the investigating department sees no more of the application)."""
     with ctx.uow.step("record-investigation") as session:
         task = _locked_task(session, task_id)  # two findings at once: the second sees the first
         if task is None or task.department != client.department_code:
@@ -66,8 +68,9 @@ def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: st
         department = ctx.catalog.departments.get(task.department)
         item.detail = f"{department.name_zh if department else task.department}已核查"
         application_id = application.id
+        summary = task_summary(ctx, task, application.matter, application.case_number)
     resolve_application(ctx, application_id)
-    return application_id
+    return summary
 
 
 

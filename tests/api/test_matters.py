@@ -126,7 +126,11 @@ def test_minimum_living_waits_for_the_community_investigation(settings: Settings
     done = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers={"Authorization": f"Bearer {community}"},
                       json={"values": {"employment_status": "unemployed", "investigation_note": "入户核实，家庭困难属实"}})
     assert done.status_code == 200, done.text
-    after = done.json()
+    assert done.json() == {**task, "status": "done", "completed_at": done.json()["completed_at"]}
+    assert done.json()["completed_at"] is not None
+    assert head.name not in done.text  # the community reads no more of the application than its task
+    after = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",
+                      headers={"Authorization": f"Bearer {civil_affairs}"}).json()
     assert items(after)["COMMUNITY_INCOME"] == "investigated"
     assert not any("待核查结果" in note for note in after["decision_detail"]["notes"])
     assert httpx.get(f"{live_server}/api/v1/tasks", headers={"Authorization": f"Bearer {community}"}).json() == []
