@@ -44,8 +44,8 @@ from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, 
 from exchange.answer_store import (Replay, RequestIdConflict, ReservationLost, complete_all, new_reservation, release,
                                    replay_of, reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
-from exchange.consent import (ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms, find_valid_consent,
-                              held_consents)
+from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms,
+                              find_valid_consent, held_consents)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -427,14 +427,21 @@ class _Replayed(Exception):
 
 
 def still_consented(session: Session, stored: Replay, now: datetime) -> None:
-    """A replay hands out personal data again: only while the consent it was given on still stands."""
+    """A replay hands out personal data again: only while the consent it was given on still stands,
+    neither withdrawn nor past its days."""
     if stored.consent_id is None:
         return
     consent = consent_terms(session, stored.consent_id)
-    if consent is not None and consent.withdrawn_at is not None and consent.withdrawn_at <= now:
-        raise PullRefused("consent-required", f"consent {stored.consent_id} was withdrawn: the stored answer is "
-                          "no longer given out (the receipt stays verifiable)", field="#/request_id",
-                          reason=ConsentWithdrawn.reason)
+    if consent is None:
+        return
+    if consent.withdrawn_at is not None and consent.withdrawn_at <= now:
+        ended, reason = "was withdrawn", ConsentWithdrawn.reason
+    elif now >= consent.expires_at:
+        ended, reason = "has expired", ConsentExpired.reason
+    else:
+        return
+    raise PullRefused("consent-required", f"consent {stored.consent_id} {ended}: the stored answer is no longer "
+                      "given out (the receipt stays verifiable)", field="#/request_id", reason=reason)
 
 
 def still_receivable(stored: Replay, fields: Collection[str]) -> None:

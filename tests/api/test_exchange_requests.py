@@ -381,6 +381,23 @@ def test_a_withdrawn_consent_stops_replays_of_the_stored_answer(settings: Settin
     assert verified.returncode == 0 and receipt, verified.stdout + verified.stderr
 
 
+def test_an_expired_consent_stops_replays_of_the_stored_answer(settings: Settings, live_server: str,
+                                                              database_url: str, residents: list[DemoResident]) -> None:
+    """A consent past its days gives nothing out again under an old request id, as under a new one."""
+    token = client_token(settings)
+    person = residents[0]
+    consent_id = consent(live_server, person)
+    url = f"{live_server}/api/v1/exchange/requests"
+    assert httpx.post(url, headers=_bearer(token), json=envelope(person, "expire-1")).status_code == 200
+    _sql_rows(database_url, f"UPDATE consents SET expires_at = granted_at WHERE id = '{consent_id}'")  # its days passed
+    fresh = httpx.post(url, headers=_bearer(token), json=envelope(person, "expire-2"))
+    assert fresh.status_code == 403 and fresh.json()["type"] == "/problems/consent-required"
+    replay = httpx.post(url, headers=_bearer(token), json=envelope(person, "expire-1"))
+    assert replay.status_code == 403 and replay.json()["type"] == "/problems/consent-required", replay.text
+    assert "data" not in replay.text and replay.json()["errors"][0]["pointer"] == "#/request_id"
+    assert [(e["outcome"], e["reason"]) for e in my_access_log(live_server, person)][0] == ("denied", "consent-expired")
+
+
 def test_a_replay_gives_out_only_what_the_live_catalog_still_allows(settings: Settings, live_server: str,
                                                                     residents: list[DemoResident]) -> None:
     """A stored answer is personal data handed out again: once a publication narrows the fields
