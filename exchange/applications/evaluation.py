@@ -63,10 +63,13 @@ class Binding:
                                "today": city_date(now)}
         members: list[dict[str, Any]] = [{} for _ in household]
         for fact in self.known:
+            scope = scopes.get(fact.proof)
+            if scope is None:  # a publication since the filing dropped the proof from the matter, and its rules
+                continue
             values = cel_values(catalog.proofs[fact.proof], fact.values)
-            if scopes[fact.proof] is Scope.EACH_MEMBER:
+            if scope is Scope.EACH_MEMBER:
                 members[household.index(fact.party)][fact.proof.lower()] = values
-            elif scopes[fact.proof] in SINGLE_SUBJECT_SCOPES:
+            elif scope in SINGLE_SUBJECT_SCOPES:
                 top[fact.proof.lower()] = values
         if matter.household:
             top["members"] = members

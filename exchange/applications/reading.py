@@ -41,20 +41,20 @@ def application_document(ctx: HandlingContext, application_id: str) -> dict[str,
     loaded = load(ctx, application_id)
     application = loaded.application
     catalog = ctx.catalog
-    matter = catalog.matters[application.matter]
+    matter = catalog.matters.get(application.matter)  # None: a publication since dropped the matter
     with ctx.uow.read() as session:
         commitments = session.scalars(select(CommitmentRecord).where(CommitmentRecord.application_id == application.id)
                                       .order_by(CommitmentRecord.signed_at)).all()
         tasks = session.scalars(select(InvestigationTask).where(InvestigationTask.application_id == application.id)).all()
     items = []
     for item in loaded.items:
-        proof = catalog.proofs[item.proof]
+        proof = catalog.proofs.get(item.proof)
         party = loaded.parties.get(item.party) if item.party != NO_PARTY else None
         values = ctx.open(item.values_sealed, item_bound(item)) \
             if item.values_sealed else None
         department = catalog.departments.get(item.department)
         items.append({
-            "proof": item.proof, "proof_name_zh": proof.name_zh, "party": item.party,
+            "proof": item.proof, "proof_name_zh": proof.name_zh if proof else item.proof, "party": item.party,
             "party_label": party.label if party else None, "mode": item.mode, "mode_zh": Mode(item.mode).label_zh,
             "department": item.department, "department_name_zh": department.name_zh if department else item.department,
             "state": item.state, "state_zh": STATE_ZH[ItemState(item.state)], "detail": item.detail,
@@ -64,7 +64,8 @@ def application_document(ctx: HandlingContext, application_id: str) -> dict[str,
         })
     decision = ctx.open(application.decision_sealed, f"decision\n{application.id}") if application.decision_sealed else None
     return {
-        "id": application.id, "matter": matter.code, "matter_name_zh": matter.name_zh,
+        "id": application.id, "matter": application.matter,
+        "matter_name_zh": matter.name_zh if matter else application.matter,
         "consumer_department": application.consumer_department, "case_number": application.case_number,
         "caseworker_id": application.caseworker_id, "request_id": application.request_id,
         "status": application.status, "status_zh": STATUS_ZH[ApplicationStatus(application.status)],

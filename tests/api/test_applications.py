@@ -17,7 +17,8 @@ import pytest
 
 from api.database import standalone_session
 from api.settings import Settings
-from catalog.versions import read_live_catalog
+from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+from catalog.versions import publish, read_live_catalog
 from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.clients import ClientScope, register_client
 from catalog.model import Mode
@@ -104,6 +105,37 @@ def test_a_commitment_already_taken_cannot_be_replaced_while_the_application_wai
                       headers={"Authorization": f"Bearer {token}"}).json()
     assert after["status"] == "waiting"
     assert [c["id"] for c in after["commitments"]] == [c["id"] for c in filed.json()["commitments"]]
+
+
+def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_of_its_decision(
+        settings: Settings, live_server: str) -> None:
+    """A publication takes 未租住公房证明 and its rule out of 公租房 while an application waits for
+    its commitments (its members' records already read): the commitments are taken and the
+    application decided under the live catalog, no longer reading the dropped proof, not a 500 and
+    an application stuck resolving."""
+    [household] = households(settings, "public_housing_eligible")
+    body = public_housing_request(household, "gzf-dropped-proof", signed_at=now())
+    commitments, signature = body.pop("commitments"), body.pop("signature")
+    token = housing_token(settings)
+    filed = apply(live_server, token, body)
+    assert filed.status_code == 202 and filed.json()["status"] == "waiting", filed.text
+    assert "NOT_RENTING_PUBLIC_HOUSING" in {item["proof"] for item in filed.json()["items"]}
+    document = load_catalog(bundled_catalog_path()).to_document()
+    housing = next(m for m in document["matters"] if m["code"] == PUBLIC_RENTAL_HOUSING)
+    housing["proofs"] = [p for p in housing["proofs"] if p["proof"] != "NOT_RENTING_PUBLIC_HOUSING"]
+    housing["rules"] = [r for r in housing["rules"] if r["code"] != "not_renting_public_housing"]
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+
+    added = httpx.post(f"{live_server}/api/v1/applications/{filed.json()['id']}/commitments", timeout=30,
+                       headers={"Authorization": f"Bearer {token}"},
+                       json={"commitments": commitments, "signature": signature})
+    assert added.status_code == 200, added.text
+    decided = added.json()
+    assert decided["status"] == "decided" and decided["decision"] == "eligible", decided["decision_detail"]
+    assert [rule["code"] for rule in decided["decision_detail"]["rules"]] == ["no_property", "income_below_line"]
+    read = httpx.get(f"{live_server}/api/v1/applications/{filed.json()['id']}", headers={"Authorization": f"Bearer {token}"})
+    assert read.status_code == 200 and read.json()["decision"] == "eligible"
 
 
 def test_the_same_request_id_returns_the_same_application(settings: Settings, live_server: str) -> None:
