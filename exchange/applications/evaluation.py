@@ -4,7 +4,9 @@ verifications) over what an application has resolved, with the values each one r
 The binding is the catalog's (docs/catalog.md, "Expressions"): `<proof>.<field>` for a
 single-subject proof, `members` for the household (applicant first), `application.<option>`,
 `city.<constant>` and `today`, the city's date (`YYYY-MM-DD`, as date items read). A proof that is not resolved is absent from the binding; reading it is
-an evaluation error, which the caller turns into its own outcome. Decimal data items are read
+an evaluation error, which the caller turns into its own outcome. A proof the exchange holds no
+answer for (`Unanswered`: refused, or under investigation) makes every expression reading it
+undecided, `has()` included: its absence is not the source's "no record". Decimal data items are read
 as doubles (CEL does not compare int with double).
 """
 
@@ -40,6 +42,22 @@ class Known:
 
 
 @dataclass(frozen=True)
+class Unanswered:
+    """A proof of one party the exchange holds no answer for: the pull was refused, or a department
+    is still investigating. Its absence from the binding says nothing (unlike a source's 'no
+    record'), so an expression reading that proof is undecided."""
+
+    proof: str
+    party: str
+    party_label: str
+    why_zh: str
+
+
+REFUSED_ZH = "交换平台未予调取"
+"""`Unanswered.why_zh` of a pull the exchange refused (policy or consent)."""
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """The result of one expression: True/False, or None with the error; and what it read."""
 
@@ -54,10 +72,11 @@ class Binding:
     """The CEL activation of one application's current knowledge."""
 
     def __init__(self, catalog: Catalog, matter: Matter, household: Sequence[str], known: Sequence[Known],
-                 options: Mapping[str, Any], now: datetime) -> None:
+                 options: Mapping[str, Any], now: datetime, unanswered: Sequence[Unanswered] = ()) -> None:
         self.catalog = catalog
         self.matter = matter
         self.known = tuple(known)
+        self.unanswered = tuple(unanswered)
         scopes = {entry.proof: entry.scope for entry in matter.proofs}
         top: dict[str, Any] = {"application": {**matter.option_defaults(), **options}, "city": catalog.city_values(),
                                "today": city_date(now)}
@@ -77,6 +96,11 @@ class Binding:
 
     def evaluate(self, expression: str) -> Evaluation:
         reads = self._reads(expression)
+        names = {name for name, _ in expression_reads(expression)}
+        unanswered = [entry for entry in self.unanswered if entry.proof.lower() in names]
+        if unanswered:
+            return Evaluation(None, "no answer for " + ", ".join(f"{u.proof} of {u.party}" for u in unanswered), reads,
+                              self._unanswered_zh(unanswered))
         try:
             result = _program(expression).evaluate(self.activation)
         except (celpy.CELEvalError, EvaluationBudgetExceeded) as error:
@@ -95,6 +119,14 @@ class Binding:
         if proof is None:
             return UNDECIDABLE_ZH
         return f"缺少“{proof.name_zh}”的数据（来源部门无此人记录，或尚未取得），无法判断，请人工审核"
+
+    def _unanswered_zh(self, unanswered: Sequence[Unanswered]) -> str:
+        named = "；".join(f"{entry.party_label}的“{self._proof_name(entry.proof)}”（{entry.why_zh}）" for entry in unanswered)
+        return f"未取得{named}的数据，无法判断，请人工审核"
+
+    def _proof_name(self, code: str) -> str:
+        proof = self.catalog.proofs.get(code)
+        return proof.name_zh if proof else code
 
     def _reads(self, expression: str) -> tuple[dict[str, Any], ...]:
         """Each proof field the expression reads, once per party that has it, with its source."""

@@ -38,7 +38,7 @@ from catalog.expression_names import expression_reads
 from catalog.model import Catalog, Matter, Mode
 from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
 from exchange.applications.decision import Decision, decide
-from exchange.applications.evaluation import Binding, Known
+from exchange.applications.evaluation import REFUSED_ZH, Binding, Known, Unanswered
 from exchange.applications.leases import claim_lease, new_holder, release_in, renew_in
 from exchange.applications.parties import Parties, Party, parties_for_scope
 from exchange.applications.recheck_records import (
@@ -299,6 +299,7 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
     if down:
         return _Checked(WAITING, detail=f"{'、'.join(department_zh(ctx, code) for code in down)}暂时无法应答")
     known: list[Known] = []
+    refused: list[Unanswered] = []
     notes: list[str] = []
     for (proof_code, party), result in zip(wanted, pulled):
         proof = ctx.catalog.proofs[proof_code]
@@ -309,7 +310,8 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
             known.append(Known(proof_code, party.ref, party.label, result.values, source))
         elif result.state is ItemState.DENIED:
             notes.append(f"{proof.name_zh}（{party.label}）未能获取：{result.detail}")
-    binding = Binding(ctx.catalog, matter, [party.ref for party in parties.household], known, {}, ctx.now())
+            refused.append(Unanswered(proof_code, party.ref, party.label, REFUSED_ZH))
+    binding = Binding(ctx.catalog, matter, [party.ref for party in parties.household], known, {}, ctx.now(), refused)
     document = decide(matter, binding, notes)
     return _Checked(document["outcome"], document=document)
 

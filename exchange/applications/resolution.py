@@ -29,7 +29,7 @@ from exchange.applications.commitments import CommitmentOffer, seal_commitment
 from exchange.applications.counter_consents import end_consents_unless_checking
 from exchange.applications.context import HandlingContext, acting_client
 from exchange.applications.decision import decide
-from exchange.applications.evaluation import Binding, Known
+from exchange.applications.evaluation import REFUSED_ZH, Binding, Known, Unanswered
 from exchange.applications.leases import (
     RENEW_AFTER, Lease, claim_lease, new_lease, release_in, release_lease, renew_lease,
 )
@@ -153,7 +153,22 @@ def knowledge(ctx: HandlingContext, loaded: Loaded) -> list[Known]:
 
 def binding(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> Binding:
     household = [party.ref for party in loaded.parties.household]
-    return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options, ctx.now())
+    return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options, ctx.now(),
+                   unanswered(loaded))
+
+
+_UNANSWERED_ZH = {ItemState.DENIED: REFUSED_ZH, ItemState.INVESTIGATING: "部门核查中"}
+
+
+def unanswered(loaded: Loaded) -> list[Unanswered]:
+    """The application's proofs the exchange holds no answer for, though their source was asked."""
+    found = []
+    for item in loaded.items:
+        why = _UNANSWERED_ZH.get(ItemState(item.state))
+        party = loaded.parties.get(item.party) if item.party != NO_PARTY else None
+        if why is not None and party is not None:
+            found.append(Unanswered(item.proof, item.party, party.label, why))
+    return found
 
 
 def _source(ctx: HandlingContext, item: ApplicationItem) -> dict[str, object]:

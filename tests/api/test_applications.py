@@ -138,6 +138,35 @@ def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_
     assert read.status_code == 200 and read.json()["decision"] == "eligible"
 
 
+def test_a_member_whose_data_the_exchange_refused_leaves_a_household_rule_undecided(settings: Settings,
+                                                                                    live_server: str) -> None:
+    """Applicant and spouse consent, the children do not: the exchange refuses every pull about the
+    children. No rule over the household may then hold as true of them (未承租公有住房 is read as
+    'the source has no record'); it is undecided, naming the member and the proof."""
+    [household] = [h for h in households(settings, "public_housing_eligible", 8) if len(h.members) >= 3][:1]
+    body = public_housing_request(household, "gzf-refused-member", signed_at=now())
+    body["counter_consent"] = False
+    proofs = ["NO_HOUSING", "NOT_RENTING_PUBLIC_HOUSING", "HOUSEHOLD_REGISTRATION", "MARITAL_STATUS", "INCOME",
+              "HOUSING_HARDSHIP_REPORT"]
+    for person in (body["applicant"], body["members"][0]):
+        assertion = httpx.post(f"{live_server}/dev-idp/token",
+                               json={"name": person["name"], "id_number": person["id_number"]}).json()["assertion"]
+        granted = httpx.post(f"{live_server}/api/v1/me/consents", headers={"Authorization": f"Bearer {assertion}"},
+                             json={"matter": PUBLIC_RENTAL_HOUSING, "department": "ZJ", "days": 30, "proofs": proofs})
+        assert granted.status_code in (200, 201), granted.text
+    filed = apply(live_server, housing_token(settings), body)
+    assert filed.status_code == 201, filed.text
+    application = filed.json()
+    child = body["members"][1]["name"]
+    refused = [item for item in application["items"] if item["state"] == "denied"]
+    assert refused and all(item["party_label"] and body["applicant"]["name"] not in item["party_label"] for item in refused)
+    rules = {rule["code"]: rule for rule in application["decision_detail"]["rules"]}
+    for code in ("not_renting_public_housing", "no_property"):
+        assert rules[code]["result"] is None, rules[code]
+        assert "未取得" in rules[code]["error_zh"] and child in rules[code]["error_zh"], rules[code]["error_zh"]
+    assert application["decision"] == "needs_review"
+
+
 def test_the_same_request_id_returns_the_same_application(settings: Settings, live_server: str) -> None:
     [household] = households(settings, "public_housing_eligible")
     token = housing_token(settings)
