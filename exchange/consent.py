@@ -177,12 +177,26 @@ def preview_consent(catalog: Catalog, request: ConsentRequest) -> ConsentPreview
         proof = catalog.proofs[code]
         proofs.append(ReleasedProof(code=code, name_zh=proof.name_zh,
                                     source_department_zh=catalog.departments[proof.department].legal_name_zh,
-                                    items_zh=tuple(proof.item(name).name_zh for name in matter.fields_for(code))))
+                                    items_zh=_released_items_zh(catalog, matter, code, request.consumer_department)))
     normalised = ConsentRequest(matter=matter.code, proofs=tuple(proof.code for proof in proofs),
                                 consumer_department=request.consumer_department, days=request.days)
     return ConsentPreview(request=normalised, matter_name_zh=matter.name_zh, legal_basis_zh=matter.legal_basis_zh,
                           department_name_zh=catalog.departments[request.consumer_department].legal_name_zh,
                           proofs=tuple(proofs))
+
+
+def _released_items_zh(catalog: Catalog, matter: Matter, proof_code: str, department: str) -> tuple[str, ...]:
+    """The data items a consent to `proof_code` releases to `department`: the fields the matter
+    receives, and the items of each license answering the proof that the 用证清单 lets the
+    department use in the matter on that consent instead; each item once (by name), labelled as
+    the proof labels it where it has it."""
+    proof = catalog.proofs[proof_code]
+    labels = {name: proof.item(name).name_zh for name in matter.fields_for(proof_code)}
+    for license_type in catalog.licenses.values():
+        use = license_type.use_for(department, matter.code) if license_type.proof == proof_code else None
+        for name in use.items if use else ():
+            labels.setdefault(name, license_type.item(name).name_zh)
+    return tuple(labels.values())
 
 
 def grant_consent(

@@ -153,6 +153,33 @@ def test_a_selection_of_items_without_its_binding_is_not_a_license(settings: Set
     assert verdict(live_server, whole)["status"] == "VALID"  # the holder's own credential, every item disclosed
 
 
+def test_the_consent_preview_names_every_item_a_license_use_on_that_consent_releases(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """授权前确认 for 婚姻状况 at the housing bureau lists what the bureau receives, also where it
+    uses the 结婚证 instead of pulling the record: the 用证清单's items (the spouse's name, the
+    registration date) are released on that same consent, so the citizen is told of them first."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-PREVIEW-1"),
+                      timeout=30).status_code == 201
+    me = signed_in(live_server, resident)
+    terms = {"matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}
+    preview = httpx.post(f"{live_server}/api/v1/me/consents/preview", headers=me, json=terms)
+    assert preview.status_code == 200, preview.text
+    [proof] = preview.json()["proofs"]
+    assert httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json=terms).status_code == 201
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                      json=use_request(resident, "gzf-preview-1"), timeout=30)
+    assert used.status_code == 200, used.text
+    with standalone_session(settings.database_url) as session:
+        marriage_type = read_live_catalog(session).licenses["MARRIAGE_CERTIFICATE"]
+    released = used.json()["answer"]["data"]
+    assert {"spouse_name", "registration_date"} <= set(released)
+    listed = proof["items_zh"]
+    assert {marriage_type.item("spouse_name").name_zh, marriage_type.item("registration_date").name_zh} <= set(listed)
+    assert len(listed) == len(released), listed  # each item released is listed once
+
+
 def test_a_presentation_verified_as_it_expires_stays_used_when_another_verification_sweeps_meanwhile(
         settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch) -> None:
     """A presentation verified once is shown again a second before it expires. Meanwhile another
