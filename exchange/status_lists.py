@@ -184,10 +184,15 @@ def list_id_of(url: str) -> int | None:
 def stored_lists_source(database: Session | Connection, kind: StatusListKind) -> StatusListSource:
     """Where a verifier on this installation finds the signed list of `kind` a certificate names:
     by the number in its URL (the URL itself is checked against the list's `id` and aliases when
-    the list is read)."""
-    def lookup(url: str) -> str | None:
+    the list is read). The store holds every list the exchange ever signed, so a list it lacks is
+    none of the exchange's: `StatusListError` (`status_list_unknown`), and the certificate is not
+    called valid on a revocation check that could not be made."""
+    def lookup(url: str) -> str:
         list_id = list_id_of(url)
-        return None if list_id is None else stored_status_list(database, list_id, kind)
+        token = None if list_id is None else stored_status_list(database, list_id, kind)
+        if token is None:
+            raise StatusListError("status_list_unknown", "the certificate names a status list this service does not have")
+        return token
     return lookup
 
 
@@ -210,7 +215,7 @@ def trust_and_lists_source(database: Session | Connection, kind: StatusListKind,
     others = stored_lists_source(connection, kind)
 
     def lookup(url: str) -> str | None:
-        return fetched if list_id_of(url) == list_id else others(url)
+        return fetched if fetched is not None and list_id_of(url) == list_id else others(url)
     return trust, lookup
 
 

@@ -80,6 +80,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status_list_invalid": ("证明状态列表的签名未通过验证。", "The status list's signature does not verify."),
     "status_list_malformed": ("证明状态列表格式错误。", "The status list is malformed."),
     "status_list_stale": ("证明状态列表已过期，请获取最新列表。", "The status list is out of date; fetch a fresh one."),
+    "status_list_unknown": (
+        "证明所载的状态列表不是本平台的状态列表，无法确认证明是否被撤销。",
+        "The status list the certificate names is not one of this service's lists; revocation cannot be checked.",
+    ),
     "status_list_mismatch": (
         "所提供的状态列表不是本证明登记的状态列表（{list_url}）。",
         "The status list given is not the one the certificate names ({list_url}).",
@@ -231,8 +235,7 @@ def judge(
     if content is None or not authentic(signed.signature):
         skipped = tuple(results.of(check, Status.SKIPPED, "not_checked_signature") for check in CertificateCheck)
         return CertificateVerdict(form, signed.signature, skipped, content)
-    token = status_lists(content.status.list_url) if callable(status_lists) else status_lists
-    status, reason = _certificate_status(content, trust, token, now, exchange_uscc, results)
+    status, reason = _certificate_status(content, trust, status_lists, now, exchange_uscc, results)
     checks = (
         _issuer(content, signed.signature.signer, results),
         status,
@@ -255,13 +258,16 @@ def _issuer(content: SealedFacts, signer: SignerSummary | None,
 
 
 def _certificate_status(
-    content: SealedFacts, trust: TrustStore, token: str | None, now: datetime, exchange_uscc: str | None,
-    results: type[CertificateCheckResult],
+    content: SealedFacts, trust: TrustStore, status_lists: str | StatusListSource | None, now: datetime,
+    exchange_uscc: str | None, results: type[CertificateCheckResult],
 ) -> tuple[CertificateCheckResult, str | None]:
+    """The status check; a source that knows every list there is (the installation's own store)
+    raises `StatusListError` for a list it does not have, which is then undecided, never skipped."""
     check = CertificateCheck.CERTIFICATE_STATUS
-    if token is None:
-        return results.of(check, Status.SKIPPED, "status_list_unavailable"), None
     try:
+        token = status_lists(content.status.list_url) if callable(status_lists) else status_lists
+        if token is None:
+            return results.of(check, Status.SKIPPED, "status_list_unavailable"), None
         status_list = read_status_list(token, trust, now=now, signer_uscc=exchange_uscc)
     except StatusListError as error:
         return results.of(check, Status.ERROR, error.code), None

@@ -100,6 +100,38 @@ def test_issue_download_verify_and_revoke(settings: Settings, live_server: str, 
     assert status_list.headers["content-type"] == "application/jwt" and status_list.text.count(".") == 2
 
 
+def _resealed(settings: Settings, credential: str, department: str, **changes: object) -> str:
+    """`credential` with `changes` to its claims, sealed again with `department`'s own seal: what a
+    department holding its seal key could make."""
+    import json
+
+    from api.seal_config import seal_settings
+    from core.base64url import b64url_decode
+    from seals.jws import sign_jws
+    from seals.registry import active_signer
+
+    header, payload, _ = credential.split(".")
+    claims = {**json.loads(b64url_decode(payload)), **changes}
+    with standalone_session(settings.database_url) as session:
+        signer = active_signer(session, seal_settings(settings), department)
+        return sign_jws(claims, signer, typ=json.loads(b64url_decode(header))["typ"])
+
+
+def test_a_certificate_naming_a_status_list_the_service_does_not_have_is_not_called_valid(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """Sealed by its own issuer but naming a list the exchange never signed, a certificate could
+    never be revoked: the service, which holds every list there is, says it cannot confirm it."""
+    me = signed_in(live_server, resident)
+    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    assert verdict(live_server, credential=credential)["status"] == "VALID"
+    for list_url in (f"{live_server}/api/v1/status-lists/77", "https://elsewhere.example/lists/1"):
+        forged = _resealed(settings, credential, "BDC", status={"list_url": list_url, "index": 5})
+        result = verdict(live_server, credential=forged)
+        assert checks(result)["integrity"] == ("VALID", checks(result)["integrity"][1])  # a genuine seal signed it
+        assert checks(result)["certificate_status"] == ("ERROR", "status_list_unknown"), checks(result)
+        assert result["status"] == "ERROR"
+
+
 def test_only_the_holder_downloads(live_server: str, settings: Settings) -> None:
     holder, other = sample_residents(settings.sources_dir, 2)
     certificate = issue(live_server, signed_in(live_server, holder))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from api.database import make_engine, make_session_factory, plain_reads
 from core.driver_reads import first_row
+from exchange.certificates.status_list import StatusListError
 from exchange.licenses.service import LICENSES
 from exchange.status_lists import CERTIFICATES, StatusListRecord, stored_status_list, trust_and_lists_source
 from seals.registry import SealCa, trust_store
@@ -45,7 +47,8 @@ def test_a_read_inside_a_transaction_sees_its_own_uncommitted_write(database_url
 def test_the_trust_material_comes_with_the_list_a_document_names(database_url: str) -> None:
     """On a database server the list the document names is read in the trust material's
     statement; any other list a verified certificate names is still found, and a list of another
-    kind is never taken for a certificates' list. SQLite does not read the document ahead."""
+    kind is never taken for a certificates' list (a list the service does not have is an error,
+    never a list skipped). SQLite does not read the document ahead."""
     engine = make_engine(database_url)
     try:
         with plain_reads(engine).connect() as connection:
@@ -59,10 +62,14 @@ def test_the_trust_material_comes_with_the_list_a_document_names(database_url: s
             first = stored_status_list(connection, CERTIFICATES.first_list_id, CERTIFICATES)
             assert first is not None and lookup(named) == first
             assert stored_status_list(connection, LICENSES.first_list_id) is not None
-            assert lookup(url(LICENSES.first_list_id)) is None and lookup(url(10_000)) is None
+            for unknown in (url(LICENSES.first_list_id), url(10_000)):  # no list the service holds: not valid
+                with pytest.raises(StatusListError, match="does not have"):
+                    lookup(unknown)
 
             licenses_named = url(LICENSES.first_list_id)
             _, lookup = trust_and_lists_source(connection, CERTIFICATES, lambda: licenses_named)
-            assert lookup(licenses_named) is None and lookup(named) == first
+            assert lookup(named) == first
+            with pytest.raises(StatusListError, match="does not have"):
+                lookup(licenses_named)
     finally:
         engine.dispose()
