@@ -59,14 +59,17 @@ _UNMATCHED = "<unmatched>"
 def multiprocess_metrics() -> Iterator[None]:
     """For `mianzheng serve`: a fresh folder for the workers' metric files, named in the environment
     (the workers and the jobs process inherit it) before prometheus_client is first imported;
-    removed afterwards."""
+    removed afterwards by the process that made it. A forked worker leaving (scaled down, recycled)
+    unwinds this same block on its way out: it must leave the folder to the workers that stay."""
     folder = tempfile.mkdtemp(prefix="mianzheng-metrics-")
+    owner = os.getpid()
     os.environ[MULTIPROCESS_VARIABLE] = folder
     try:
         yield
     finally:
-        os.environ.pop(MULTIPROCESS_VARIABLE, None)
-        shutil.rmtree(folder, ignore_errors=True)
+        if os.getpid() == owner:
+            os.environ.pop(MULTIPROCESS_VARIABLE, None)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def worker_exited(pid: int) -> None:

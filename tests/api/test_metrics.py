@@ -4,6 +4,7 @@ for scrapers on the loopback interface."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -154,3 +155,34 @@ def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() ->
     counted = subprocess.run([sys.executable, "-c", FIRST_PULLS_IN_PARALLEL], capture_output=True, text=True,
                              check=True, cwd=Path(__file__).resolve().parents[2])
     assert counted.stdout.split() == ["[]", "16.0"]
+
+
+@pytest.mark.slow
+def test_a_worker_leaving_does_not_take_the_other_workers_metrics_with_it(database_url: str, settings: Settings) -> None:
+    """An operator scales the workers down (gunicorn's TTOU): the worker that leaves exits cleanly,
+    and the service and its metrics go on answering from the one that stays."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**cli_environment(database_url, settings.var_dir), "MIANZHENG_PUBLIC_URL": base}
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "0"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        for _ in range(4):
+            assert httpx.get(f"{base}/healthz").status_code == 200
+        workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        assert len(workers) == 2
+        server.send_signal(signal.SIGTTOU)
+        deadline = time.monotonic() + 30
+        while len(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()) > 1:
+            assert time.monotonic() < deadline, "a worker should have left"
+            time.sleep(0.2)
+        answers = [httpx.get(f"{base}/healthz").status_code for _ in range(6)]
+        metrics = httpx.get(f"{base}/metrics")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert answers == [200] * 6
+    assert metrics.status_code == 200, metrics.text
+    healthz = (("method", "GET"), ("route", "/healthz"), ("status", "200"))
+    assert _samples(metrics.text)[("mianzheng_http_requests_total", healthz)] >= 6
