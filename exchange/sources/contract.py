@@ -136,12 +136,15 @@ def department_proof(catalog: Catalog, department: str, proof_code: str) -> Proo
 
 def checked_answer(department: str, proof: Proof, as_of: datetime, record: Any, asked: str) -> SourceAnswer:
     """The answer if `record` is a valid record of `proof` about the subject `asked` (the ID
-    number or USCC queried), and `as_of` is timezone-aware and not in the future; otherwise
+    number or USCC queried), and `as_of` is timezone-aware, not in the future and not before
+    `EARLIEST_AS_OF` (a year-one date would overflow once converted to UTC or Beijing time); otherwise
     SourceProtocolError naming what is wrong (never the numbers)."""
     if as_of.tzinfo is None:
         raise SourceProtocolError(department, "as_of has no UTC offset")
     if as_of > datetime.now(timezone.utc) + AS_OF_CLOCK_SKEW:
         raise SourceProtocolError(department, "as_of is in the future")
+    if as_of < EARLIEST_AS_OF:
+        raise SourceProtocolError(department, f"as_of is before {EARLIEST_AS_OF.isoformat()}")
     problems = record_problems(proof, record)
     if problems:
         raise SourceProtocolError(department, f"record of {proof.code}: " + "; ".join(problems))
@@ -170,3 +173,5 @@ SUBJECT_ITEM = {Subject.PERSON: "id_number", Subject.ORGANISATION: "uscc"}
 """The data item by which a proof's record names its own subject."""
 AS_OF_CLOCK_SKEW = timedelta(minutes=10)
 """How far ahead of the exchange's clock a source's `as_of` may be (its clock may run ahead)."""
+EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""No department's data was current before this: an earlier `as_of` is a broken source, not an old record."""
