@@ -48,6 +48,7 @@ from seals.registry import active_signer
 
 NO_PARTY = "-"
 CONFLICT_RETRY_SECONDS = 5
+IN_FLIGHT_ZH = "同一调取请求仍在处理中，将自动重试"
 CLIENT_REVOKED_ZH = "办理部门的业务系统已停用（令牌已吊销），不再以其名义调取"
 REFUSAL_ZH = {"forbidden-by-policy": "共享规则不允许调取", "consent-required": "缺少本人有效授权",
               "invalid-request": "请求内容有误"}
@@ -65,6 +66,10 @@ class Pulled:
     retry_after: int | None = None
     license: str | None = None
     """The license version the exchange answered from (`source.license` of the answer), if any."""
+    source_down: bool = False
+    """Waiting because the source department cannot answer now: the case a commitment may stand
+    in for (`commitment_fallback`). Not when the exchange itself cannot answer, nor when the same
+    request is still being answered (a process that died mid-pull holds its reservation a while)."""
 
 
 @dataclass(frozen=True)
@@ -295,7 +300,7 @@ def _due(ctx: HandlingContext, loaded: Loaded) -> list[ApplicationItem]:
         offered = _offer(loaded, item) is not None
         if state is ItemState.PENDING or state is ItemState.AWAITING_COMMITMENT and offered:
             due.append(item)
-        elif state is ItemState.WAITING and (offered or item.next_attempt_at is None or item.next_attempt_at <= now):
+        elif state is ItemState.WAITING and (item.next_attempt_at is None or item.next_attempt_at <= now):
             due.append(item)
     return due
 
@@ -320,8 +325,6 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
             commitments.append((item, offer, False))
         elif mode is Mode.INVESTIGATION:
             _open_task(ctx, item)
-        elif item.state == ItemState.WAITING and offer is not None and matter.entry(item.proof).commitment_fallback:
-            commitments.append((item, offer, True))
         else:
             pulls.append(item)
     denied: list[tuple[ApplicationItem, Pulled]] = []
@@ -343,7 +346,7 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
         for item, envelope, outcome in zip(pulls, envelopes, outcomes):
             pulled = pulled_from(ctx, envelope, outcome)
             offer = _offer(loaded, item)
-            if pulled.state is ItemState.WAITING and offer is not None and matter.entry(item.proof).commitment_fallback:
+            if pulled.source_down and offer is not None and matter.entry(item.proof).commitment_fallback:
                 fallbacks.append((item, offer, True))
             else:
                 settled.append((item, pulled))
@@ -416,16 +419,20 @@ def pull_proof(ctx: HandlingContext, client: AuthenticatedClient, envelope: Enve
 
 def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | PullRefused) -> Pulled:
     """What an exchange request came to for the proof: resolved with its data; or, refused, the
-    state it leaves the proof in: not found, waiting (the source cannot answer now, or the same
-    request is in flight) or denied."""
+    state it leaves the proof in: not found, waiting (the source cannot answer now — the one case
+    marked `source_down` —, the exchange cannot, or the same request is in flight) or denied."""
     if isinstance(outcome, PullRefused):
         if outcome.kind == "subject-not-found":
             return Pulled(ItemState.NOT_FOUND, detail="来源部门无此人记录")
-        if outcome.kind in ("source-unavailable", "service-unavailable", "conflict"):
-            source = ("交换平台" if outcome.kind == "service-unavailable"
-                      else department_zh(ctx, ctx.catalog.proofs[envelope.proof].department))
-            return Pulled(ItemState.WAITING, detail=f"{source}暂时无法应答，将自动重试",
-                          retry_after=outcome.retry_after or CONFLICT_RETRY_SECONDS)
+        retry_after = outcome.retry_after or CONFLICT_RETRY_SECONDS
+        if outcome.kind == "source-unavailable":
+            source = department_zh(ctx, ctx.catalog.proofs[envelope.proof].department)
+            return Pulled(ItemState.WAITING, detail=f"{source}暂时无法应答，将自动重试", retry_after=retry_after,
+                          source_down=True)
+        if outcome.kind == "service-unavailable":
+            return Pulled(ItemState.WAITING, detail="交换平台暂时无法应答，将自动重试", retry_after=retry_after)
+        if outcome.kind == "conflict":
+            return Pulled(ItemState.WAITING, detail=IN_FLIGHT_ZH, retry_after=retry_after)
         return Pulled(ItemState.DENIED, detail=f"{REFUSAL_ZH.get(outcome.kind, '交换未获准许')}（{outcome.kind}）")
     answer = outcome.body["answer"]
     license = answer["source"].get("license")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -189,6 +189,11 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
         replaced = {(offer.proof, offer.party) for offer in offers}
         kept = [offer for offer in known if (offer.proof, offer.party) not in replaced]
         row.offers_sealed = ctx.seal({"offers": [offer.document() for offer in [*kept, *offers]]}, row.id)
+        session.execute(  # a proof waiting for its source is tried again now: if it still cannot answer, this stands in
+            update(ApplicationItem).where(
+                ApplicationItem.application_id == row.id, ApplicationItem.state == ItemState.WAITING.value,
+                or_(*(and_(ApplicationItem.proof == proof, ApplicationItem.party == party) for proof, party in replaced)))
+            .values(next_attempt_at=ctx.now()))
 
 
 def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:

@@ -116,14 +116,28 @@ def test_without_a_commitment_the_application_waits_and_resumes(
 ) -> None:
     base, connector, env = civil_affairs
     token = housing_token(settings)
-    [household] = _unlicensed_households(settings, base, 1)
-    body = public_housing_request(household, "down-wait", signed_at=datetime.now(timezone.utc).replace(microsecond=0))
+    household, committing = _unlicensed_households(settings, base, 2)
+    signed_at = datetime.now(timezone.utc).replace(microsecond=0)
+    body = public_housing_request(household, "down-wait", signed_at=signed_at)
     body["commitments"] = [c for c in body["commitments"] if c["proof"] != "MARITAL_STATUS"]
     response = apply(base, token, body)
     assert response.status_code == 202, response.text
     waiting = response.json()
     assert waiting["status"] == "waiting" and waiting["decision"] is None
     assert _item(waiting, "MARITAL_STATUS")["state"] == "waiting"
+
+    # the other applicant signs the commitment once told the record cannot be had: it stands in at once
+    other = public_housing_request(committing, "down-commit-later", signed_at=signed_at)
+    marital = next(c for c in other["commitments"] if c["proof"] == "MARITAL_STATUS")
+    other["commitments"] = [c for c in other["commitments"] if c["proof"] != "MARITAL_STATUS"]
+    filed = apply(base, token, other).json()
+    assert _item(filed, "MARITAL_STATUS")["state"] == "waiting"
+    added = httpx.post(f"{base}/api/v1/applications/{filed['id']}/commitments", headers={"Authorization": f"Bearer {token}"},
+                       json={"commitments": [marital], "signature": other["signature"]}, timeout=30)
+    assert added.status_code == 200, added.text
+    assert _item(added.json(), "MARITAL_STATUS")["state"] == "committed"
+    assert _commitment(added.json(), "MARITAL_STATUS")["fallback"] is True
+    assert added.json()["status"] == "decided"
 
     connector.start()
     _wait_until(datetime.fromisoformat(_item(waiting, "MARITAL_STATUS")["next_attempt_at"]))

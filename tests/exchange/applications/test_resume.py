@@ -377,3 +377,46 @@ def _after_the_last_read(monkeypatch: pytest.MonkeyPatch, *, dry_run: Callable[[
     run()
     monkeypatch.setattr(resolution, "load", original)
     assert reads and reads_left[0] <= 0  # the change was made (a resolver that sees it reads again)
+
+
+def test_a_pull_still_being_answered_by_a_dead_process_waits_without_blaming_the_source(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient
+) -> None:
+    """The process before died while the marriage record was being pulled: its reservation of the
+    request id holds for a while. The next sweep's pull of it is refused as a request still being
+    answered; that is the exchange's own business, not civil affairs being down, so the item
+    waits, says so, and the applicant's commitment is not taken in its place."""
+    from exchange.answer_store import STALE_AFTER, AnsweredRequest
+
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "in-flight-1"))
+    resolve_application(ctx, filed.application_id)
+    later = ahead(ctx, LEASE + timedelta(seconds=1))
+    with ctx.pull.sessions() as session:
+        marriage = session.scalars(select(ApplicationItem).where(
+            ApplicationItem.application_id == filed.application_id, ApplicationItem.proof == "MARITAL_STATUS",
+            ApplicationItem.party == "applicant")).one()
+        assert marriage.state == "resolved"
+        request_id = f"app:{filed.application_id}:{marriage.id}"
+        session.execute(update(ApplicationItem).where(ApplicationItem.id == marriage.id).values(
+            state="pending", values_blob=None, values_key_id=None, detail=None))
+        session.execute(update(AnsweredRequest).where(AnsweredRequest.request_id == request_id).values(
+            status="pending", answer_blob=None, answer_key_id=None, completed_at=None, reserved_at=later.now()))
+        session.execute(update(Application).where(Application.id == filed.application_id).values(
+            status="resolving", decision=None, lease_until=ctx.now() + LEASE))
+        session.commit()
+
+    assert resume_due(later) == [filed.application_id]
+    with ctx.pull.sessions() as session:
+        item = session.get(ApplicationItem, marriage.id)
+        assert item is not None and item.state == "waiting", (item.state, item.detail)
+        assert "民政" not in (item.detail or "") and "暂时无法应答" not in (item.detail or ""), item.detail
+        assert not session.scalars(select(CommitmentRecord).where(
+            CommitmentRecord.application_id == filed.application_id, CommitmentRecord.fallback.is_(True))).all()
+
+    afterwards = ahead(ctx, LEASE + STALE_AFTER + timedelta(minutes=1))  # the dead reservation is stale now
+    assert resume_due(afterwards) == [filed.application_id]
+    with ctx.pull.sessions() as session:
+        item = session.get(ApplicationItem, marriage.id)
+        application = session.get(Application, filed.application_id)
+        assert item is not None and item.state == "resolved"
+        assert application is not None and application.status == "decided" and application.decision == "eligible"
