@@ -219,7 +219,7 @@ def revoke_certificate(session: Session, signing: StatusListSigning, identifier:
     lock_status_list(session, CERTIFICATES, list_id)
     certificate = find_certificate(session, identifier)
     if certificate.issuer_department != department:
-        raise CertificateNotFound(f"department {department} issued no certificate {identifier}")
+        raise CertificateNotFound(f"no certificate {identifier}")  # as for none: nothing says it exists
     if certificate.status == CertificateStatus.REVOKED:
         return certificate
     certificate.status = CertificateStatus.REVOKED

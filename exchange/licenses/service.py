@@ -442,7 +442,7 @@ def _issuable_type(catalog: Catalog, department: str, code: str) -> LicenseType:
 def _own_license(session: Session, department: str, version: LicenseVersionRecord) -> LicenseRecord:
     record = license_of(session, version)
     if record.issuer_department != department:
-        raise LicenseNotFound(f"department {department} issued no license {version.identifier}")
+        raise LicenseNotFound(f"no license {version.identifier}")  # as for none: nothing says it exists
     return record
 
 

@@ -82,6 +82,12 @@ def test_issue_download_verify_and_revoke(settings: Settings, live_server: str, 
     refused = httpx.post(f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
                          headers={"Authorization": f"Bearer {other_department}"}, json={"reason": "issued_in_error"})
     assert refused.status_code == 404
+    made_up = certificate["identifier"][:-4] + ("0000" if not certificate["identifier"].endswith("0000") else "1111")
+    unknown = httpx.post(f"{live_server}/api/v1/certificates/{made_up}/revocation",
+                         headers={"Authorization": f"Bearer {other_department}"}, json={"reason": "issued_in_error"})
+    assert unknown.status_code == 404  # another department's certificate reads as none: nothing says it exists
+    assert {**refused.json(), "instance": None} == \
+        {**unknown.json(), "instance": None, "detail": unknown.json()["detail"].replace(made_up, certificate["identifier"])}
     registry = client_token(settings, "BDC", [ClientScope.CERTIFICATES_REVOKE])
     before = httpx.get(f"{live_server}/api/v1/status-lists/1")
     revalidated = httpx.get(f"{live_server}/api/v1/status-lists/1", headers={"If-None-Match": before.headers["etag"]})

@@ -106,6 +106,14 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
     assert by_old["identifier"] == second["identifier"]  # any version's identifier names the license
     ga = client(settings, "GA", [ClientScope.LICENSES_WRITE])
     assert httpx.get(f"{live_server}/api/v1/licenses/{first['identifier']}", headers=ga).status_code == 404
+    made_up = first["identifier"][:-3] + "ZZZ"
+    for action, body in (("amendments", {"changes": {"spouse_name": "王五"}}), ("revocation", {"reason": "issued_in_error"})):
+        # another department's license reads as none: nothing says it exists
+        theirs = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/{action}", headers=ga, json=body)
+        none = httpx.post(f"{live_server}/api/v1/licenses/{made_up}/{action}", headers=ga, json=body)
+        assert theirs.status_code == none.status_code == 404, (theirs.text, none.text)
+        assert {**theirs.json(), "instance": None} == \
+            {**none.json(), "instance": None, "detail": none.json()["detail"].replace(made_up, first["identifier"])}
     stale = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/amendments", headers=mz,
                        json={"changes": {"spouse_name": "王五"}})
     assert stale.status_code == 409 and stale.headers["content-type"] == "application/problem+json"
