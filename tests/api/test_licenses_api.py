@@ -736,7 +736,7 @@ def pdf_verdict(base: str, pdf: bytes) -> dict:
 
 def test_license_and_usage_copy_pdfs_are_sealed_and_follow_the_license(
         settings: Settings, live_server: str, resident: DemoResident, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.support.pdf_tools import nss_db_trusting, run_pdfsig
+    from tests.support.pdf_tools import nss_db_trusting, run_pdfsig, signed_whole
 
     mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
     issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-PDF-1"),
@@ -756,6 +756,7 @@ def test_license_and_usage_copy_pdfs_are_sealed_and_follow_the_license(
     root = httpx.get(f"{live_server}/api/v1/trust/root.pem").content
     report = run_pdfsig(held.content, tmp_path, nss_db_trusting(root, tmp_path))
     assert "Signature is Valid" in report and "Certificate is Trusted" in report and "金华市民政局" in report
+    assert signed_whole(report)
 
     httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
         "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})

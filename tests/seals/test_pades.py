@@ -31,7 +31,7 @@ from seals.verdict import Check, Status
 from seals.verify_pdf import verify_pdf
 from tests.seals.conftest import DEPARTMENT_NAME, Pki
 from tests.seals.tsa import make_tsa, serving
-from tests.support.pdf_tools import nss_db_trusting, run_pdfsig
+from tests.support.pdf_tools import nss_db_trusting, run_pdfsig, signed_whole
 
 @pytest.fixture(scope="module")
 def signed_pdf(pki: Pki, unsigned_pdf: bytes) -> bytes:
@@ -55,7 +55,7 @@ def test_pdfsig_reports_valid_signature_and_trusted_certificate(
 
     nss_dir = nss_db_trusting(pki.trust().root.public_bytes(Encoding.PEM), tmp_path)
     trusted = run_pdfsig(signed_pdf, tmp_path, nss_dir)
-    assert "Signature is Valid" in trusted
+    assert "Signature is Valid" in trusted and signed_whole(trusted)
     assert "Certificate is Trusted" in trusted
 
 
@@ -68,7 +68,9 @@ def test_one_changed_byte_is_a_digest_mismatch(pki: Pki, signed_pdf: bytes, tmp_
     assert "Signature is Valid" not in run_pdfsig(tampered, tmp_path)
 
 
-def test_incremental_update_that_changes_content_is_detected(pki: Pki, signed_pdf: bytes) -> None:
+def test_incremental_update_that_changes_content_is_detected(pki: Pki, signed_pdf: bytes, tmp_path: Path) -> None:
+    """The page redrawn in an update after signing: the signed bytes are intact, so pdfsig still
+    says the signature is valid, but no longer that it covers the whole document."""
     writer = IncrementalPdfFileWriter(BytesIO(signed_pdf))
     page_ref, _ = writer.find_page_for_modification(0)
     page = page_ref.get_object()
@@ -80,6 +82,9 @@ def test_incremental_update_that_changes_content_is_detected(pki: Pki, signed_pd
     verdict = verify_pdf(output.getvalue(), pki.trust())
     assert verdict.status is Status.INVALID
     assert verdict.result(Check.INTEGRITY).code == "modified_after_signing"
+    report = run_pdfsig(output.getvalue(), tmp_path)
+    assert "Signature is Valid" in report and not signed_whole(report)
+    assert signed_whole(run_pdfsig(signed_pdf, tmp_path))
 
 
 def test_document_timestamp_update_is_benign(pki: Pki, signed_pdf: bytes) -> None:

@@ -33,6 +33,12 @@ def run_pdfsig(pdf: bytes, folder: Path, nss_dir: Path | None = None) -> str:
     return subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
 
 
+def signed_whole(report: str) -> bool:
+    """Whether pdfsig says the signature covers the whole file: a change appended as an
+    incremental update after signing leaves "Signature is Valid" and only drops this line."""
+    return "  - Total document signed" in report
+
+
 def nss_db_trusting(root_pem: bytes, folder: Path) -> Path:
     """A new NSS database under `folder` that trusts `root_pem` for signatures (C,C,C)."""
     certutil = require_tool("certutil", "libnss3-tools")

@@ -21,7 +21,7 @@ from exchange.licenses.pdf import issue_license_pdf, issue_usage_copy_pdf, verif
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from tests.exchange.certificates.conftest import ISSUED_AT, Pki
 from tests.exchange.licenses.test_license_forms import HOLDER, INDEX, ITEMS, LIST_URL, NOW, SPOUSE_ID
-from tests.support.pdf_tools import nss_db_trusting, require_tool, run_pdfsig
+from tests.support.pdf_tools import nss_db_trusting, require_tool, run_pdfsig, signed_whole
 
 USE = Use("PUBLIC_RENTAL_HOUSING", "公共租赁住房申请", "ZJ", "金华市住房和城乡建设局", "公租房资格审核（婚姻状况）",
           "GZF-2026-000123")
@@ -81,7 +81,7 @@ def test_the_license_pdf_prints_the_types_items_and_pdfsig_trusts_its_issuer(
 
     root = pki.trust().root.public_bytes(Encoding.PEM)
     report = run_pdfsig(license_pdf, tmp_path, nss_db_trusting(root, tmp_path))
-    assert "Signature is Valid" in report and "Certificate is Trusted" in report
+    assert "Signature is Valid" in report and "Certificate is Trusted" in report and signed_whole(report)
     assert "金华市民政局" in report  # the signer is the issuing department's seal
 
     verdict = verify(pki, catalog, license_pdf, status_token, id_number=HOLDER.number)
@@ -101,7 +101,7 @@ def test_the_usage_copy_pdf_states_its_use_and_is_sealed_by_the_exchange(
 
     root = pki.trust().root.public_bytes(Encoding.PEM)
     report = run_pdfsig(usage_pdf, tmp_path, nss_db_trusting(root, tmp_path))
-    assert "Signature is Valid" in report and "Certificate is Trusted" in report
+    assert "Signature is Valid" in report and "Certificate is Trusted" in report and signed_whole(report)
     assert catalog.departments["SJ"].legal_name_zh in report
 
     verdict = verify(pki, catalog, usage_pdf, status_token)
