@@ -15,3 +15,39 @@ def test_migrations_match_the_models(database_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_cases_filed_before_the_claim_existed_are_claimed_by_their_earliest_application(database_url: str) -> None:
+    """An installation where a case was filed twice (before the claim existed) upgrades: the earliest
+    application claims the case, the other stays as it was, and the case cannot be filed a third time."""
+    from datetime import datetime, timedelta, timezone
+
+    from alembic import command
+    from sqlalchemy import insert, select
+
+    from api.migrations import alembic_config
+    from exchange.applications.records import Application, ApplicationCase
+
+    command.downgrade(alembic_config(database_url), "0018")
+    engine = make_engine(database_url)
+    at = datetime(2026, 11, 2, tzinfo=timezone.utc)
+
+    def row(application_id: str, case_number: str, created_at: datetime) -> dict[str, object]:
+        return {"id": application_id, "matter": "PUBLIC_RENTAL_HOUSING", "catalog_hash": "0" * 64, "client_id": "c1",
+                "consumer_department": "ZJ", "request_id": application_id, "request_sha256": "0" * 64,
+                "caseworker_id": "zj-1", "case_number": case_number, "applicant_key": "0" * 64, "options": {},
+                "parties_key_id": 1, "parties_sealed": b"x", "offers_key_id": 1, "offers_sealed": b"x",
+                "status": "decided", "priorities": [], "flagged": False, "created_at": created_at, "updated_at": created_at}
+
+    with engine.begin() as connection:
+        connection.execute(insert(Application.__table__), [
+            row("b-later", "GZF-1", at + timedelta(hours=1)), row("a-earliest", "GZF-1", at),
+            row("c-other", "GZF-2", at + timedelta(hours=2))])
+    command.upgrade(alembic_config(database_url), "head")
+    with engine.connect() as connection:
+        claims = connection.execute(select(ApplicationCase.case_number, ApplicationCase.application_id)
+                                    .order_by(ApplicationCase.case_number)).all()
+        kept = connection.execute(select(Application.id).order_by(Application.id)).scalars().all()
+    engine.dispose()
+    assert [tuple(claim) for claim in claims] == [("GZF-1", "a-earliest"), ("GZF-2", "c-other")]
+    assert kept == ["a-earliest", "b-later", "c-other"]

@@ -44,6 +44,7 @@ from exchange.applications.records import ApplicationStatus, CommitmentStatus
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import (
     ApplicationRequest,
+    CaseAlreadyFiled,
     NotAConsumer,
     PartyInput,
     add_commitments,
@@ -90,6 +91,9 @@ def file_application(body: dict[str, Any], code: str) -> Response:
         raise Problem("forbidden-by-policy", str(refused)) from None
     except RequestIdConflict as conflict:
         raise Problem("conflict", str(conflict), errors=[{"pointer": "#/request_id", "detail": str(conflict)}]) from None
+    except CaseAlreadyFiled as filed_before:
+        raise Problem("conflict", str(filed_before),
+                      errors=[{"pointer": "#/case_number", "detail": str(filed_before)}]) from None
     location = url_for("applications.read_application", application_id=filed.application_id)
     if not filed.created:
         return _answer(ctx, filed.application_id, 200, location)

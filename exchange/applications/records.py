@@ -107,6 +107,19 @@ class Application(Base):
     """While a process resolves the application; another process leaves it alone until then."""
 
 
+class ApplicationCase(Base):
+    """The unique claim of a department's case number for a matter: one application per case,
+    whatever request id the department's system files it under (a retry after a timeout, two
+    filings at once). Filed in the same step as its application."""
+
+    __tablename__ = "application_cases"
+
+    consumer_department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    matter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"))
+
+
 class ApplicationItem(Base):
     """One proof of one party of an application, and how it was resolved."""
 

@@ -32,7 +32,7 @@ from exchange.applications.commitments import CommitmentOffer, Signature, Signin
 from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.counter_consents import needed_proofs, with_counter_consents
 from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party
-from exchange.applications.records import Application, ApplicationItem, ApplicationStatus, ItemState
+from exchange.applications.records import Application, ApplicationCase, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.leases import Lease
 from exchange.applications.resolution import Filing, Loaded, plan_filed, resolve_application
 from exchange.clients import AuthenticatedClient
@@ -48,6 +48,10 @@ DEFAULT_CONSENT_DAYS = 90
 
 class NotAConsumer(ExchangeError):
     """The client's department does not handle this matter (deny by default)."""
+
+
+class CaseAlreadyFiled(ExchangeError):
+    """The department filed this case number of the matter before, under another request id."""
 
 
 class MatterNotFound(NotFound):
@@ -119,11 +123,12 @@ def submit_application(ctx: HandlingContext, client: AuthenticatedClient, matter
         with ctx.uow.step("file-application") as session:
             filed = _file(ctx, session, client, matter, request, parties, options, offers, applicant_key,
                           request_sha256, now, lease)
-    except IntegrityError:  # the request id was claimed before (or meanwhile): the application filed under it
+    except IntegrityError:  # the request id or the case was claimed before (or meanwhile)
         replay = _filed_before(ctx, client, request.request_id, request_sha256)
-        if replay is None:
-            raise
-        return replay
+        if replay is not None:
+            return replay
+        _refuse_filed_case(ctx, client, matter, request.case_number)
+        raise
     return Filed(filed.application.id, created=True, filing=Filing(lease, filed, client) if lease else None)
 
 
@@ -140,12 +145,22 @@ def _filed_before(ctx: HandlingContext, client: AuthenticatedClient, request_id:
         return Filed(existing.id, created=False)
 
 
+def _refuse_filed_case(ctx: HandlingContext, client: AuthenticatedClient, matter: Matter, case_number: str) -> None:
+    """`CaseAlreadyFiled` if the department filed this case of the matter before."""
+    with ctx.uow.read() as session:
+        filed = session.get(ApplicationCase, (client.department_code, matter.code, case_number))
+        if filed is not None:
+            raise CaseAlreadyFiled(f"case {case_number!r} of {matter.code} was filed already as application "
+                                   f"{filed.application_id}")
+
+
 def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, matter: Matter,
           request: ApplicationRequest, parties: Parties, options: dict[str, Any], offers: list[CommitmentOffer],
           applicant_key: str, request_sha256: str, now: datetime, lease: Lease | None) -> Loaded:
     """Add the application (with its counter consents, the items of its first round and `lease`)
     in the caller's step; the application as filed. The unique (client, request id) makes the
-    step fail if an identical filing won the race."""
+    step fail if an identical filing won the race, the case's claim (`ApplicationCase`) if the
+    department filed the case before under another request id."""
     application_id = new_record_id()
     if request.counter_consent:
         parties = with_counter_consents(ctx, session, matter.code, client, parties,
@@ -161,6 +176,8 @@ def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, m
         **(lease.columns() if lease else {}),
     )
     session.add(application)
+    session.add(ApplicationCase(consumer_department=client.department_code, matter=matter.code,
+                                case_number=request.case_number, application_id=application_id))
     session.flush()
     return plan_filed(ctx, session, application, parties, offers)
 

@@ -2,7 +2,7 @@
 app (gunicorn, as `mianzheng serve` runs it) and the demo source departments, next to the raw
 stack measured by the same load generator in the same run: a trivial endpoint (`GET /healthz`)
 and one exchange pull (`POST /exchange/requests`, one proof of one person). The load generator is
-wrk, each request with a request id of its own.
+wrk, each request with a request id (and an application its case number) of its own.
 
     python scripts/bench/applications_bench.py [--seconds 5] [--workers 2] [--database-url URL]
 
@@ -47,7 +47,7 @@ def main() -> None:
             trivial = wrk_load(f"{base}/healthz", clients, args.seconds)
             pull = wrk_load(f"{base}/api/v1/exchange/requests", clients, args.seconds,
                             json_posts_lua(token, [_exchange_pull(bodies[0])]))
-            applied = wrk_load(applications, clients, args.seconds, json_posts_lua(token, bodies))
+            applied = wrk_load(applications, clients, args.seconds, json_posts_lua(token, bodies, own_case_numbers=True))
             for name, result in (("GET /healthz", trivial), ("POST /exchange/requests", pull),
                                  ("POST /matters/…/applications", applied)):
                 ratios = (f"{result.rate / trivial.rate:8.3f}  {result.rate / pull.rate:6.3f}"

@@ -119,12 +119,15 @@ def wrk_load(url: str, clients: int, seconds: float, lua: str = "") -> Load:
     return Load(report["requests"] / (report["duration_us"] / 1e6), report["p50_us"] / 1000, report["p99_us"] / 1000)
 
 
-def json_posts_lua(token: str, bodies: list[dict[str, Any]]) -> str:
+def json_posts_lua(token: str, bodies: list[dict[str, Any]], own_case_numbers: bool = False) -> str:
     """A wrk script POSTing `bodies` in turn as JSON with the bearer `token`, each with a request id
-    of its own (thread, counter and the time the script was made) in place of any it had. Make one
-    for each run of wrk: a second run of the same script would repeat its request ids."""
-    rests = ",\n".join(lua_string(json.dumps({k: v for k, v in body.items() if k != "request_id"},
+    of its own (thread, counter and the time the script was made) in place of any it had; with
+    `own_case_numbers`, a case number of its own too (an application's case is filed once). Make
+    one for each run of wrk: a second run of the same script would repeat its request ids."""
+    replaced = {"request_id", "case_number"} if own_case_numbers else {"request_id"}
+    rests = ",\n".join(lua_string(json.dumps({k: v for k, v in body.items() if k not in replaced},
                                               ensure_ascii=False)[1:]) for body in bodies)
+    case_number = """'"case_number":"' .. run .. '-' .. tid .. '-' .. counter .. '",' .. """ if own_case_numbers else ""
     return f"""
 local bodies = {{
 {rests}
@@ -141,8 +144,8 @@ wrk.headers["Authorization"] = "Bearer {token}"
 wrk.headers["Content-Type"] = "application/json"
 function request()
   counter = counter + 1
-  local body = '{{"request_id":"bench-' .. run .. '-' .. tid .. '-' .. counter .. '",'
-    .. bodies[(counter * 2 + tid) % #bodies + 1]
+  local body = '{{"request_id":"bench-' .. run .. '-' .. tid .. '-' .. counter .. '",' .. {case_number}
+    bodies[(counter * 2 + tid) % #bodies + 1]
   return wrk.format(nil, nil, nil, body)
 end
 """

@@ -179,6 +179,32 @@ def test_the_same_request_id_returns_the_same_application(settings: Settings, li
     assert changed.status_code == 409
 
 
+def test_a_case_is_filed_once_even_under_new_request_ids(settings: Settings, live_server: str) -> None:
+    """A department system that timed out and files the same case again under a new request id
+    (or twice at once) gets one application: the second is refused, naming the case number."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first_household, second_household = households(settings, "public_housing_eligible", 2)
+    token = housing_token(settings)
+    body = public_housing_request(first_household, "gzf-case-once", signed_at=now())
+    first = apply(live_server, token, body)
+    assert first.status_code == 201, first.text
+    again = apply(live_server, token, {**body, "request_id": "gzf-case-once-retried"})
+    assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+    assert again.json()["errors"][0]["pointer"] == "#/case_number", again.text
+    assert first.json()["id"] in again.json()["detail"]
+
+    racing = public_housing_request(second_household, "gzf-case-race", signed_at=now())
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda n: apply(live_server, token, {**racing, "request_id": f"gzf-case-race-{n}"}),
+                                range(2)))
+    assert sorted(answer.status_code for answer in answers) == [201, 409], [a.text for a in answers]
+    listed = httpx.get(f"{live_server}/api/v1/applications", headers={"Authorization": f"Bearer {token}"},
+                       timeout=30).json()
+    case_numbers = [application["case_number"] for application in listed]
+    assert case_numbers.count(body["case_number"]) == 1 and case_numbers.count(racing["case_number"]) == 1
+
+
 def test_a_member_registering_a_property_makes_the_household_not_eligible(settings: Settings, live_server: str) -> None:
     [household] = households(settings, "public_housing_eligible")
     token = housing_token(settings)
