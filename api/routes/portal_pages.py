@@ -37,7 +37,7 @@ from exchange.answer_store import RequestIdConflict, answered_once
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.consent import (
-    MAX_CONSENT_DAYS, Channel, ConsentPreview, ConsentRequest, consentable_proofs, grant_consent, list_consents, preview_consent,
+    MAX_CONSENT_DAYS, Channel, ConsentPreview, ConsentStatus, ConsentRequest, consentable_proofs, grant_consent, list_consents, preview_consent,
     withdraw_consent,
 )
 from exchange.errors import GlyphsMissing, InvalidInput
@@ -138,8 +138,10 @@ def consents() -> Response:
 def _consents_page(citizen: CitizenIdentity, error: str | None = None, status: int = 200) -> Response:
     catalog = live_catalog().catalog
     views = [consent_view(catalog, c) for c in list_consents(db(), citizen_subject_key(citizen))]
+    status_of = {view["id"]: view["status"] for view in views}  # the redirect names a consent: say what it is now
     response = citizen_page("portal_consents.html", citizen, consents=views, error=error,
-                            withdrawn=request.args.get("withdrawn", ""), granted=request.args.get("granted", ""),
+                            withdrawn=status_of.get(request.args.get("withdrawn")) == ConsentStatus.WITHDRAWN,
+                            granted=status_of.get(request.args.get("granted")) == ConsentStatus.ACTIVE,
                             cancelled=request.args.get("cancelled", ""))
     response.status_code = status
     return response

@@ -188,7 +188,17 @@ def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: st
     row.locator("button", has_text="撤回授权").click()
     page.wait_for_url(f"{live_server}/portal/consents?withdrawn=*")
     assert "已撤回" in page.locator(f"#consent-{granted['id']}").inner_text()
+    assert page.locator("#withdrawn-message").count() == 1
     assert httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json()[0]["status"] == "withdrawn"
+
+    # a link that only says so announces nothing: the page tells what happened to the citizen's own consents
+    other = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["NO_HOUSING"], "department": "ZJ", "days": 30}).json()
+    for query in (f"withdrawn={other['id']}", "withdrawn=made-up", f"granted={granted['id']}", "granted=made-up"):
+        page.goto(f"{live_server}/portal/consents?{query}")
+        assert page.locator("#withdrawn-message, #granted-message").count() == 0, query
+    page.goto(f"{live_server}/portal/consents?granted={other['id']}")
+    assert page.locator("#granted-message").count() == 1
     page.close()
 
 
