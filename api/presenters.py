@@ -61,7 +61,7 @@ def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
         "matter": consent.matter,
         "matter_name_zh": matter.name_zh if matter else None,
         "proofs": consent.proofs,
-        "proof_names_zh": [catalog.proofs[code].name_zh if code in catalog.proofs else code for code in consent.proofs],
+        "proof_names_zh": [_consented_name_zh(catalog, code) for code in consent.proofs],
         "department": consent.consumer_department,
         "department_name_zh": department.name_zh if department else None,
         "channel": consent.channel,
@@ -70,6 +70,12 @@ def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
         "withdrawn_at": consent.withdrawn_at,
         "status": consent.status(datetime.now(timezone.utc)).value,
     }
+
+
+def _consented_name_zh(catalog: Catalog, code: str) -> str:
+    """What a consent names: a proof, or a license type that answers none (see exchange.consent)."""
+    named = catalog.proofs.get(code) or catalog.licenses.get(code)
+    return named.name_zh if named else code
 
 
 def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Citizens' consents: "department D may pull proofs P for matter M about me until T".
 
 A consent names one matter, the proofs of that matter it covers, one consumer department and
-an expiry (at most `MAX_CONSENT_DAYS` ahead). The citizen is identified only by subject key
-(`exchange.subjects`). A consent is never deleted: withdrawing it records when, so the
-access log's references to it stay meaningful.
+an expiry (at most `MAX_CONSENT_DAYS` ahead). A license type that answers no proof of the catalog
+(驾驶证, 社会保障卡) stands in the consent by its own code, where the matter's 用证清单 lets the
+department use it (`usable_licenses`): a use of it is checked against that code. The citizen
+is identified only by subject key (`exchange.subjects`). A consent is never deleted:
+withdrawing it records when, so the access log's references to it stay meaningful.
 
 Before a citizen agrees, `preview_consent` says exactly what the consent would release: which
 department may pull, for which matter and legal basis, which proofs from which source
@@ -28,7 +30,7 @@ from typing import Any
 from sqlalchemy import JSON, Row, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from catalog.model import Catalog, Matter, Mode, Subject
+from catalog.model import Catalog, LicenseType, Matter, Mode, Subject
 from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
 from exchange.record_ids import is_record_id
@@ -158,26 +160,45 @@ class ConsentPreview:
 
 def consentable_proofs(catalog: Catalog, matter_code: str, department: str) -> list[str]:
     """The proofs about a person `department` may pull from a source for the matter (data
-    shared, e-licenses, online-issued, and commitments, which 事后核查 checks at the source);
-    empty for an unknown matter or a department that does not handle it."""
+    shared, e-licenses, online-issued, and commitments, which 事后核查 checks at the source), then
+    the license types it may use there that answer no proof (`usable_licenses`); empty for an
+    unknown matter or a department that does not handle it."""
     matter = catalog.matters.get(matter_code)
     if matter is None:
         return []
     proofs = [catalog.proofs[entry.proof] for entry in matter.proofs
               if catalog.may_request(department, matter.code, entry.proof)]
     return [proof.code for proof in proofs if proof.subject is Subject.PERSON
-            and (matter.mode_for(proof).pulled or matter.mode_for(proof) is Mode.COMMITMENT)]
+            and (matter.mode_for(proof).pulled or matter.mode_for(proof) is Mode.COMMITMENT)] + [
+        license_type.code for license_type in usable_licenses(catalog, matter, department)]
+
+
+def usable_licenses(catalog: Catalog, matter: Matter, department: str) -> list[LicenseType]:
+    """The license types about a person that answer no proof of the catalog and that the 用证清单
+    lets `department` use in `matter`: a consent names them by their own code."""
+    return [license_type for license_type in catalog.licenses.values()
+            if license_type.proof is None and license_type.holder is Subject.PERSON
+            and license_type.use_for(department, matter.code) is not None]
 
 
 def preview_consent(catalog: Catalog, request: ConsentRequest) -> ConsentPreview:
     """What granting `request` would release; `InvalidInput`/`UnknownCode` as `grant_consent`."""
     matter = _checked(catalog, request)
+    asked = set(request.proofs)
     proofs = []
-    for code in [entry.proof for entry in matter.proofs if entry.proof in set(request.proofs)]:
+    for code in [entry.proof for entry in matter.proofs if entry.proof in asked]:
         proof = catalog.proofs[code]
         proofs.append(ReleasedProof(code=code, name_zh=proof.name_zh,
                                     source_department_zh=catalog.departments[proof.department].legal_name_zh,
                                     items_zh=_released_items_zh(catalog, matter, code, request.consumer_department)))
+    for license_type in usable_licenses(catalog, matter, request.consumer_department):
+        if license_type.code in asked:
+            use = license_type.use_for(request.consumer_department, matter.code)
+            assert use is not None
+            proofs.append(ReleasedProof(
+                code=license_type.code, name_zh=license_type.name_zh,
+                source_department_zh=catalog.departments[license_type.department].legal_name_zh,
+                items_zh=tuple(license_type.item(name).name_zh for name in use.items)))
     normalised = ConsentRequest(matter=matter.code, proofs=tuple(proof.code for proof in proofs),
                                 consumer_department=request.consumer_department, days=request.days)
     return ConsentPreview(request=normalised, matter_name_zh=matter.name_zh, legal_basis_zh=matter.legal_basis_zh,
@@ -266,7 +287,8 @@ def _checked(catalog: Catalog, request: ConsentRequest) -> Matter:
         )
     if not request.proofs:
         raise InvalidInput("proofs", "name at least one proof")
-    required = {entry.proof for entry in matter.proofs}
+    required = {entry.proof for entry in matter.proofs} | {
+        license_type.code for license_type in usable_licenses(catalog, matter, request.consumer_department)}
     foreign = sorted(set(request.proofs) - required)
     if foreign:
         raise InvalidInput("proofs", f"matter {matter.code} does not require {', '.join(foreign)}")

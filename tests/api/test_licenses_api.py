@@ -492,6 +492,39 @@ def social_security_card(person: DemoResident, reference: str, valid_from: str) 
                       "issued_at": valid_from}}
 
 
+def test_a_license_that_answers_no_proof_is_used_on_the_citizens_consent_to_that_license(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """退休 at the human resources bureau uses the 社保卡, which stands for no proof of the catalog:
+    the citizen previews and consents to that license by its code, sees what it releases, and the
+    bureau's use is allowed on that consent; without one it is refused."""
+    rs = client(settings, "RS", [ClientScope.LICENSES_WRITE, ClientScope.EXCHANGE_REQUEST])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=rs, timeout=30,
+                      json=social_security_card(resident, "RS-2024-000501", "2024-03-01")).status_code == 201
+    use = {"request_id": "tx-ssc-1", "caseworker_id": "rs-0007", "case_number": "TX-2026-000501",
+           "matter": "RETIREMENT", "license_type": "SOCIAL_SECURITY_CARD", "purpose": "退休审批",
+           "subject": {"id_number": resident.id_number, "name": resident.name}}
+    refused = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=rs, json=use, timeout=30)
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/consent-required"), refused.text
+
+    me = signed_in(live_server, resident)
+    terms = {"matter": "RETIREMENT", "proofs": ["SOCIAL_SECURITY_CARD"], "department": "RS", "days": 30}
+    preview = httpx.post(f"{live_server}/api/v1/me/consents/preview", headers=me, json=terms)
+    assert preview.status_code == 200, preview.text
+    [shown] = preview.json()["proofs"]
+    assert shown["proof_name_zh"] == "社会保障卡" and shown["items_zh"] == ["社会保障卡卡号"], shown
+    assert shown["source_department_name_zh"] == "金华市人力资源和社会保障局"
+    granted = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json=terms)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["proof_names_zh"] == ["社会保障卡"]
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=rs, timeout=30,
+                      json={**use, "request_id": "tx-ssc-2", "consent_id": granted.json()["id"]})
+    assert used.status_code == 200, used.text
+    assert used.json()["answer"]["data"]["card_no"] == "G000501"
+    page = httpx.get(f"{live_server}/portal/consents/new", params={"matter": "RETIREMENT", "department": "RS"},
+                     cookies={"mz_identity": me["Authorization"].split()[1]})
+    assert page.status_code == 200 and "社会保障卡" in page.text and "社会保障卡卡号" in page.text
+
+
 def test_an_amendment_keeps_the_validity_and_an_expired_license_is_not_amended(
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """A 社保卡 is valid 10 years from its Beijing date; an amendment changes items, not how long
