@@ -19,7 +19,7 @@ from api.runtime import db
 from catalog.model import Catalog, Department, Matter, Subject
 from exchange.applications.statistics import Selection, check_selection, paper_statistics
 from exchange.certificate_records import IssuedCertificate
-from exchange.consent import Consent
+from exchange.consent import Consent, consented_name_zh
 from exchange.licenses.content import printed_items
 from exchange.licenses.presentation import Presentation
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
@@ -61,7 +61,7 @@ def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
         "matter": consent.matter,
         "matter_name_zh": matter.name_zh if matter else None,
         "proofs": consent.proofs,
-        "proof_names_zh": [_consented_name_zh(catalog, code) for code in consent.proofs],
+        "proof_names_zh": [consented_name_zh(catalog, code) for code in consent.proofs],
         "department": consent.consumer_department,
         "department_name_zh": department.name_zh if department else None,
         "channel": consent.channel,
@@ -70,12 +70,6 @@ def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
         "withdrawn_at": consent.withdrawn_at,
         "status": consent.status(datetime.now(timezone.utc)).value,
     }
-
-
-def _consented_name_zh(catalog: Catalog, code: str) -> str:
-    """What a consent names: a proof, or a license type that answers none (see exchange.consent)."""
-    named = catalog.proofs.get(code) or catalog.licenses.get(code)
-    return named.name_zh if named else code
 
 
 def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:

@@ -181,6 +181,12 @@ def usable_licenses(catalog: Catalog, matter: Matter, department: str) -> list[L
             and license_type.use_for(department, matter.code) is not None]
 
 
+def consented_name_zh(catalog: Catalog, code: str) -> str:
+    """The name of what a consent lists: a proof, or a license type that answers none."""
+    named = catalog.proofs.get(code) or catalog.licenses.get(code)
+    return named.name_zh if named else code
+
+
 def preview_consent(catalog: Catalog, request: ConsentRequest) -> ConsentPreview:
     """What granting `request` would release; `InvalidInput`/`UnknownCode` as `grant_consent`."""
     matter = _checked(catalog, request)
@@ -276,24 +282,28 @@ def _checked(catalog: Catalog, request: ConsentRequest) -> Matter:
     """The request's matter, once the request is checked against the live catalog."""
     matter = catalog.matters.get(request.matter)
     if matter is None:
-        raise UnknownCode("matter", f"the live catalog has no matter {request.matter!r}")
-    if request.consumer_department not in catalog.departments:
-        raise UnknownCode("department", f"the live catalog has no department {request.consumer_department!r}")
-    if request.consumer_department not in matter.consumers:
+        raise UnknownCode("matter", f"the live catalog has no matter {request.matter!r}",
+                          f"现行目录中没有事项 {request.matter}")
+    department = catalog.departments.get(request.consumer_department)
+    if department is None:
+        raise UnknownCode("department", f"the live catalog has no department {request.consumer_department!r}",
+                          f"现行目录中没有部门 {request.consumer_department}")
+    if department.code not in matter.consumers:
         raise InvalidInput(
             "department",
-            f"{request.consumer_department!r} is not a consumer of matter {matter.code} "
-            f"(consumers: {', '.join(matter.consumers)})",
+            f"{department.code!r} is not a consumer of matter {matter.code} (consumers: {', '.join(matter.consumers)})",
+            f"{department.legal_name_zh}不办理事项「{matter.name_zh}」",
         )
     if not request.proofs:
-        raise InvalidInput("proofs", "name at least one proof")
+        raise InvalidInput("proofs", "name at least one proof", "请至少列出一项证明")
     required = {entry.proof for entry in matter.proofs} | {
-        license_type.code for license_type in usable_licenses(catalog, matter, request.consumer_department)}
+        license_type.code for license_type in usable_licenses(catalog, matter, department.code)}
     foreign = sorted(set(request.proofs) - required)
     if foreign:
-        raise InvalidInput("proofs", f"matter {matter.code} does not require {', '.join(foreign)}")
+        raise InvalidInput("proofs", f"matter {matter.code} does not require {', '.join(foreign)}",
+                           f"事项「{matter.name_zh}」不需要 {'、'.join(foreign)}")
     if not 1 <= request.days <= MAX_CONSENT_DAYS:
-        raise InvalidInput("days", f"must be between 1 and {MAX_CONSENT_DAYS}")
+        raise InvalidInput("days", f"must be between 1 and {MAX_CONSENT_DAYS}", f"有效天数须在 1 至 {MAX_CONSENT_DAYS} 之间")
     return matter
 
 

@@ -13,12 +13,14 @@ class ExchangeError(Exception):
 
 
 class InvalidInput(ExchangeError):
-    """A value given to a service is not acceptable; `field` names it (e.g. `matter`)."""
+    """A value given to a service is not acceptable; `field` names it (e.g. `matter`). Where a
+    caseworker's command shows it, `detail_zh` says the same in Chinese."""
 
-    def __init__(self, field: str, detail: str) -> None:
+    def __init__(self, field: str, detail: str, detail_zh: str | None = None) -> None:
         super().__init__(f"{field}: {detail}")
         self.field = field
         self.detail = detail
+        self.detail_zh = detail_zh
 
 
 class UnknownCode(InvalidInput):

@@ -23,6 +23,7 @@ from exchange.consent import (
     Consent,
     ConsentNotFound,
     ConsentRequest,
+    consented_name_zh,
     grant_consent,
     list_consents,
     withdraw_consent,
@@ -50,7 +51,7 @@ def _subject(id_number: str) -> str:
 def _describe(catalog: Catalog, consent: Consent) -> str:
     matter = catalog.matters.get(consent.matter)
     department = catalog.departments.get(consent.consumer_department)
-    proofs = "、".join(catalog.proofs[p].name_zh if p in catalog.proofs else p for p in consent.proofs)
+    proofs = "、".join(consented_name_zh(catalog, code) for code in consent.proofs)
     status = STATUS_ZH[consent.status(datetime.now(timezone.utc)).value]
     return (f"{consent.id}  {status}  {department.name_zh if department else consent.consumer_department} "
             f"办理「{matter.name_zh if matter else consent.matter}」可调取：{proofs}  "
@@ -72,9 +73,9 @@ def grant_command(id_number: str, matter: str, proofs: tuple[str, ...], departme
             consent = grant_consent(session, catalog, key, ConsentRequest(matter, proofs, department, days),
                                     channel=Channel.COUNTER)
         except UnknownCode as unknown:
-            raise CliError(f"现行目录中没有该代码：{unknown}", EXIT_NOT_FOUND) from None
+            raise CliError(f"{unknown.detail_zh or unknown.detail}。", EXIT_NOT_FOUND) from None
         except InvalidInput as invalid:
-            raise CliError(f"授权无效：{invalid}") from None
+            raise CliError(f"授权无效：{invalid.detail_zh or invalid.detail}。") from None
     click.echo(f"已登记 {mask_id_number(id_number.strip().upper())} 的授权：{_describe(catalog, consent)}")
 
 

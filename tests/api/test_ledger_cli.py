@@ -67,9 +67,18 @@ def test_consent_commands(env: dict[str, str]) -> None:
     not_consumer = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "PUBLIC_RENTAL_HOUSING",
                            "--proof", "NO_HOUSING", "--department", "GA")
     assert not_consumer.returncode == 1
+    assert not_consumer.stderr.strip() == "错误：授权无效：金华市公安局不办理事项「申请公租房一件事」。", not_consumer.stderr
     unknown = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "NO_SUCH_MATTER",
                       "--proof", "NO_HOUSING", "--department", "ZJ")
     assert unknown.returncode == 3
+    assert unknown.stderr.strip() == "错误：现行目录中没有事项 NO_SUCH_MATTER。", unknown.stderr
+    nowhere = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "PUBLIC_RENTAL_HOUSING",
+                      "--proof", "NO_HOUSING", "--department", "NOWHERE")
+    assert (nowhere.returncode, nowhere.stderr.strip()) == (3, "错误：现行目录中没有部门 NOWHERE。")
+    foreign = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "PUBLIC_RENTAL_HOUSING",
+                      "--proof", "NO_HOUSING", "--proof", "DRIVING_RECORD", "--department", "ZJ")
+    assert foreign.returncode == 1
+    assert foreign.stderr.strip() == "错误：授权无效：事项「申请公租房一件事」不需要 DRIVING_RECORD。", foreign.stderr
 
 
 def test_an_id_number_left_off_the_command_line_is_read_from_standard_input(env: dict[str, str]) -> None:
