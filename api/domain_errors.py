@@ -5,6 +5,9 @@ problem each becomes. The exception's message (never secret material by their co
 is the problem's detail — except for a seal that cannot sign (`KeyUnavailable`,
 `NoActiveSeal`): its message names the installation's key files and departments' seals, which
 go to the server's log for the seal officer, while the caller is told in Chinese to try later.
+A database that cannot be used now (its server down or restarting, a lock not had in time:
+SQLAlchemy's `OperationalError` that no step retried away) is the same kind of answer: 503
+with `Retry-After`, the cause in the log, never the connection's address in the answer.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from collections.abc import Container
 
 from flask import Flask, Response
+from sqlalchemy.exc import OperationalError
 
 from api.problems import Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
@@ -58,6 +62,7 @@ def register_domain_errors(app: Flask) -> None:
     app.register_error_handler(GlyphsMissing, _not_printable)
     for seal_error in (KeyUnavailable, NoActiveSeal):
         app.register_error_handler(seal_error, _seal_cannot_sign)
+    app.register_error_handler(OperationalError, _database_unavailable)
 
 
 def field_pointer(field: str) -> str:
@@ -100,6 +105,18 @@ def _seal_cannot_sign(error: KeyUnavailable | NoActiveSeal) -> Response:
         "service-unavailable", "The seal this needs cannot sign now; the operators are told. Try again later.",
         extensions={"detail_zh": "所需的电子印章暂时无法签章，已告知运维人员，请稍后再试或到办事窗口办理。"},
         headers={"Retry-After": str(RETRY_AFTER_NO_SEAL)}))
+
+
+RETRY_AFTER_DATABASE = 5
+"""Seconds a caller waits before trying again when the database cannot be used."""
+
+
+def _database_unavailable(error: OperationalError) -> Response:
+    log.warning("the database cannot be used now: %s", error.orig if error.orig is not None else error)
+    return problem_response(Problem(
+        "service-unavailable", "The service's database cannot be used now. Try again shortly.",
+        extensions={"detail_zh": "服务暂时无法访问数据库，请稍后再试。"},
+        headers={"Retry-After": str(RETRY_AFTER_DATABASE)}))
 
 
 def _pull_refused(refused: PullRefused) -> Response:
