@@ -87,10 +87,11 @@ def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list
     return shown, reference
 
 
-def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerdict:
+def verify_license_text(form: str | bytes, id_number: str | None, expected_nonce: str | None = None) -> LicenseVerdict:
     """The verdict on a license credential, presentation or usage copy, or on the PDF (bytes) of
-    a license or usage copy; a presentation's nonce is claimed here, so it verifies once, and the
-    nonces and kept presentations that expired are deleted on the way."""
+    a license or usage copy; a presentation's nonce is claimed here, so it verifies once (and
+    must be `expected_nonce`, the verifier's own, when given), and the nonces and kept
+    presentations that expired are deleted on the way."""
     from exchange.licenses.pdf import verify_license_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
     current, session = runtime(), db()
@@ -101,8 +102,9 @@ def verify_license_text(form: str | bytes, id_number: str | None) -> LicenseVerd
     sweep_nonces(session, now)  # what expired can no longer be verified anyway
     options: dict[str, Any] = {"exchange_uscc": current.exchange_uscc(catalog), "now": now, "catalog": catalog,
                                "id_number": id_number or None,
-                               "claim_nonce": lambda nonce, until: claim_nonce(session, nonce, until, now)}
+                               "claim_nonce": lambda license, nonce, until: claim_nonce(session, license, nonce, until,
+                                                                                        now)}
     verdict = (verify_license_pdf(form, trust, lists, **options) if isinstance(form, bytes)
-               else verify_license(form, trust, lists, **options))
+               else verify_license(form, trust, lists, expected_nonce=expected_nonce, **options))
     session.commit()
     return verdict

@@ -27,6 +27,7 @@ from api.runtime import Runtime
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.licenses.pdf import is_pdf, verify_license_pdf
+from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
 from exchange.licenses.verify import verify_license
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
@@ -95,10 +96,14 @@ def export_status_command(folder: Path) -> None:
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="信任材料目录（seal export-trust 和 license export-status 导出）")
 @optional_id_number_option("持证人公民身份号码（可选，只用于核对）")
+@click.option("--nonce", default=None, help="您给持证人的随机数（可选）：只认可按此随机数出示的亮证")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 格式的核验结论（与 POST /api/v1/licenses/verification 相同）")
-def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, as_json: bool) -> None:
+def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, nonce: str | None,
+                   as_json: bool) -> None:
     """离线核验电子证照凭证、亮证内容或加注件（文本文件），或电子证照、加注件的 PDF 文件。有效时退出码为 0，否则为 1。
-    离线无法知道亮证是否已被核验过（一次性随机数），该项显示为跳过。"""
+    离线无法知道亮证是否已被核验过（一次性随机数），该项显示为跳过；给出 --nonce 时，按其他随机数出示的亮证为无效。"""
+    if nonce is not None and not VERIFIER_NONCE.match(nonce):
+        raise click.BadParameter(VERIFIER_NONCE_ZH, param_hint="--nonce")
     offline, exchange = load_offline_trust_of_exchange(trust_dir)
     trust = offline.store
     try:
@@ -112,7 +117,8 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, a
                                "catalog": load_catalog(bundled_catalog_path())}  # the catalog labels only
     lists = held_status_lists(tokens)
     verdict = (verify_license_pdf(data, trust, lists, **options) if is_pdf(data)
-               else verify_license(data.decode("utf-8", errors="replace").strip(), trust, lists, **options))
+               else verify_license(data.decode("utf-8", errors="replace").strip(), trust, lists, expected_nonce=nonce,
+                                   **options))
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -29,7 +29,7 @@ from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import InvalidInput
 from exchange.licenses.documents import license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
-from exchange.licenses.presentation import DEFAULT_MINUTES
+from exchange.licenses.presentation import DEFAULT_MINUTES, VERIFIER_NONCE, VERIFIER_NONCE_ZH
 from exchange.licenses.service import IN_FORCE, LicenseNotFound, held_version, holder_licenses, version_state
 from exchange.identity import CitizenIdentity
 from exchange.licenses.verdict import LicenseVerdict
@@ -92,8 +92,11 @@ def present(identifier: str) -> Response:
     items = request.form.getlist("items")
     if not items:
         return _message(citizen, "请至少选择一项要出示的内容。", 400)
+    nonce = request.form.get("nonce", "").strip() or None
+    if nonce is not None and not VERIFIER_NONCE.match(nonce):
+        return _message(citizen, VERIFIER_NONCE_ZH, 400)
     try:
-        shown, reference = show_license(lib, version, items)
+        shown, reference = show_license(lib, version, items, nonce=nonce)
     except InvalidInput:
         return _message(citizen, "所选内容不在这本证照上。", 400)
     link = runtime().settings.public_url + url_for("license_pages.verify", p=reference)  # never the request's Host
@@ -111,20 +114,25 @@ def verify() -> Response:
     """The form; on POST, the verdict on a presentation, credential or usage copy. A 亮证 QR code's
     link (`?p=<reference>`) opens a page whose 核验 button posts the reference: opening the link
     (a reload, a chat app's link preview, a browser's prefetch) uses nothing up; the one-time
-    check happens when the verifier asks for the verdict."""
+    check happens when the verifier asks for the verdict. A verifier that gave the holder a
+    nonce types it in (`nonce`): a presentation made with another is refused."""
     from exchange.licenses.pdf import is_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
     if request.method == "GET":
         return _no_store(make_response(render_template("verify_license.html", verdict=None, error=None,
                                                        reference=request.args.get("p", "")[:REFERENCE_CHARS])))
     limit_verification()
+    nonce = request.form.get("nonce", "").strip() or None
+    if nonce is not None and not VERIFIER_NONCE.match(nonce):
+        return _no_store(make_response(render_template("verify_license.html", verdict=None, error=VERIFIER_NONCE_ZH,
+                                                       reference=request.form.get("p", "")[:REFERENCE_CHARS]), 400))
     if reference := request.form.get("p", ""):
         text = kept_presentation(db(), library().box, reference, datetime.now(timezone.utc))
         if text is None:
             return _no_store(make_response(render_template("verify_license.html", verdict=None,
                                                            error="该亮证已过期或不存在，请持证人重新亮证。"), 404))
         return _no_store(make_response(render_template("verify_license.html", verdict=_verdict_view(
-            verify_license_text(text, None)), error=None)))
+            verify_license_text(text, None, nonce)), error=None)))
     upload = request.files.get("file")
     form: str | bytes = upload.read() if upload is not None and upload.filename else \
         request.form.get("license", "").strip()
@@ -137,7 +145,7 @@ def verify() -> Response:
     except InvalidIdentifier:  # what was pasted stays in the form; the number typed is not echoed
         return _no_store(make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH,
                                                        pasted=form if isinstance(form, str) else ""), 400))
-    verdict = verify_license_text(form, id_number)
+    verdict = verify_license_text(form, id_number, nonce)
     return _no_store(make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None)))
 
 

@@ -286,7 +286,7 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
         form: str | bytes = pdf_from_base64(body["pdf_base64"])
     else:
         form = body.get("license") or kept_license_text(body["reference"])
-    return verify_license_text(form, body.get("id_number")).to_dict()
+    return verify_license_text(form, body.get("id_number"), body.get("nonce")).to_dict()
 
 
 @blp.route("/statistics/licenses")

@@ -11,7 +11,7 @@ from api.schemas.catalog import DataItemSchema
 from api.schemas.certificates import CheckSchema, citizen_id_number
 from api.schemas.exchange import EnvelopeSchema
 from exchange.certificates.status_list import REVOCATION_REASONS
-from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES
+from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES, VERIFIER_NONCE
 from exchange.licenses.use_service import DEFAULT_USE_DAYS, MAX_USE_DAYS
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as MARRIAGE_CERTIFICATE")
@@ -105,7 +105,7 @@ class PresentationRequestSchema(ma.Schema):
                            metadata={"example": ["marital_status", "registration_date"]})
     minutes = ma.fields.Integer(strict=True, load_default=DEFAULT_MINUTES,
                                 validate=ma.validate.Range(min=1, max=MAX_MINUTES))
-    nonce = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"),
+    nonce = ma.fields.String(validate=ma.validate.Regexp(VERIFIER_NONCE.pattern),
                              metadata={"description": "The verifier's nonce; default: a fresh one"})
 
 
@@ -131,6 +131,9 @@ class LicenseVerifyRequestSchema(ma.Schema):
     id_number = ma.fields.String(validate=citizen_id_number,
                                  metadata={"description": "Check that the license is this person's "
                                                           "(a GB 11643 ID number; a malformed one is a 400)"})
+    nonce = ma.fields.String(validate=ma.validate.Regexp(VERIFIER_NONCE.pattern),
+                             metadata={"description": "The nonce this verifier gave the holder: a presentation "
+                                                      "made with any other is INVALID (nonce_mismatch)"})
 
     @ma.validates_schema
     def _one_input(self, data: dict[str, Any], **_kwargs: object) -> None:

@@ -1,8 +1,10 @@
 """The registry of presentation nonces (a presentation verifies once), and the presentations
 kept under a reference for a QR code's link.
 
-`claim_nonce` inserts the nonce (its primary key is the unique claim) in a savepoint: True the
-first time, False when it is already there, whoever claimed it first. Expired entries are of no
+`claim_nonce` inserts the claim of a license version's nonce (its primary key, SHA-256 of the
+identifier and the nonce, is the unique claim: a verifier's nonce shown by two holders is two
+claims) in a savepoint: True the first time, False when it is already there, whoever claimed it
+first. Expired entries are of no
 further use (the presentation is refused as expired anyway) and are swept by `sweep_nonces`,
 `SWEEP_AFTER` past their expiry: the claim only works while the entry is there, and a
 verification that read the presentation as fresh just before it expired (or on a host whose
@@ -11,6 +13,7 @@ clock is behind) is still to claim it then.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -25,11 +28,13 @@ SWEEP_AFTER = timedelta(hours=1)
 """How long past its expiry a nonce is kept (see the module)."""
 
 
-def claim_nonce(session: Session, nonce: str, expires_at: datetime, now: datetime) -> bool:
-    """Claim `nonce` (the caller commits); False if it was claimed before."""
+def claim_nonce(session: Session, license: str, nonce: str, expires_at: datetime, now: datetime) -> bool:
+    """Claim `nonce` of the presentation of license version `license` (the caller commits); False
+    if it was claimed before."""
+    claim = hashlib.sha256(f"{license}\n{nonce}".encode()).hexdigest()
     try:
         with session.begin_nested():
-            session.add(LicenseNonce(nonce=nonce, expires_at=expires_at, used_at=now))
+            session.add(LicenseNonce(nonce=claim, expires_at=expires_at, used_at=now))
             session.flush()
     except IntegrityError:
         return False

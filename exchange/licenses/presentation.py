@@ -14,6 +14,7 @@ service claims each nonce once — twice.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -52,6 +53,12 @@ class Binding:
     results: tuple[LicenseCheckResult, ...]
     nonce: str | None = None
     expires_at: datetime | None = None
+
+
+VERIFIER_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+"""A nonce a verifier gives the holder to put in the presentation (and checks for): the holder
+types it in, so it is short and plain."""
+VERIFIER_NONCE_ZH = "随机数应为 8 至 64 位英文字母、数字、“_”或“-”。"
 
 
 def new_nonce() -> str:

@@ -7,7 +7,8 @@
 - `license_versions`: one row per version: its identifier, times, status (valid, superseded,
   revoked), its entry in a license status list (the list's number and the index in it), and the
   credential sealed with AES-GCM bound to the identifier (it holds every data item in clear).
-- `license_nonces`: the nonces of presentations already verified (a unique claim each).
+- `license_nonces`: the nonces of presentations already verified, each claimed once per license
+  version (`nonce` holds SHA-256 of the version's identifier and the nonce).
 - `license_presentations`: presentations kept for their few minutes under a random reference,
   so a QR code can carry a link instead of the presentation (too long for one); sealed like
   the credentials.

@@ -48,6 +48,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nonce_first_use": ("一次性随机数首次使用。", "The nonce is used for the first time."),
     "nonce_reused": ("该亮证已被核验过（一次性随机数重复使用），请持证人重新亮证。",
                      "This presentation was already checked (its nonce is reused); ask the holder to show the license again."),
+    "nonce_mismatch": ("亮证所含的一次性随机数不是核验方给出的：该亮证不是向本核验方出示的，请持证人按核验方给出的随机数重新亮证。",
+                       "The presentation's nonce is not the one the verifier gave: it was not made for this "
+                       "verifier; ask the holder to show the license again with the verifier's nonce."),
     "nonce_not_checked": ("离线核验无法检查一次性随机数是否已被使用。",
                           "An offline check cannot tell whether the nonce was used before."),
     "usage_sealed": ("加注件由本市数据交换平台盖章，仅限{department}办理“{matter}”使用。",

@@ -8,8 +8,10 @@ a credential that withholds items is INVALID (`items_withheld`).
 
 The license inside each form gets the e-certificates' checks (`judge`); the form adds its own
 (`exchange.licenses.verdict`). A presentation's nonce is claimed through `claim_nonce` (the
-server's registry: True the first time, False after); without it (offline) the nonce check is
-SKIPPED and the verdict says so.
+server's registry, per license and nonce: True the first time, False after); without it
+(offline) the nonce check is SKIPPED and the verdict says so. A verifier that gave the holder
+its own nonce passes it as `expected_nonce`: a presentation bound to any other is INVALID
+(`nonce_mismatch`), online and offline, and its nonce is not claimed.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from seals.checks import integrity_only
 from seals.trust import TrustStore
 from seals.verdict import Status
 
-NonceClaim = Callable[[str, datetime], bool]
+NonceClaim = Callable[[str, str, datetime], bool]
+"""Claim (license version identifier, nonce) until the presentation's expiry: True the first time."""
 
 
 def detect_license_form(text: str) -> str:
@@ -56,12 +59,13 @@ def detect_license_form(text: str) -> str:
 
 def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListSource | None, *,
                    exchange_uscc: str, now: datetime, catalog: Catalog | None = None,
-                   claim_nonce: NonceClaim | None = None,
+                   claim_nonce: NonceClaim | None = None, expected_nonce: str | None = None,
                    id_number: str | None = None) -> LicenseVerdict:
     """Verify a license credential, presentation or usage copy; never raises for bad input.
     `status_lists`: the one signed license status list the verifier holds, or where it finds the
     list a version names (the installation's stored lists, or `held_status_lists` of an offline
-    bundle). `catalog` labels the disclosed items."""
+    bundle). `catalog` labels the disclosed items. `expected_nonce`: the verifier's own, which a
+    presentation must carry."""
     form = detect_license_form(text)
 
     def judged(signed: SignedForm) -> CertificateVerdict:
@@ -96,9 +100,11 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
     if binding.nonce is None or binding.expires_at is None or any(r.status is not Status.VALID for r in results) \
             or verdict.status is not Status.VALID:
         nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.SKIPPED, "not_checked_license")
+    elif expected_nonce is not None and binding.nonce != expected_nonce:
+        nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.INVALID, "nonce_mismatch")
     elif claim_nonce is None:
         nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.SKIPPED, "nonce_not_checked")
-    elif claim_nonce(binding.nonce, binding.expires_at):
+    elif claim_nonce(content.identifier, binding.nonce, binding.expires_at):
         nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.VALID, "nonce_first_use")
     else:
         nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.INVALID, "nonce_reused")

@@ -50,6 +50,10 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     assert presented.returncode == 0 and "核验的形式：亮证" in presented.stdout
     assert "跳过  nonce：离线核验无法检查一次性随机数是否已被使用。" in presented.stdout
     assert "配偶" not in presented.stdout
+    not_mine = run_cli(env, "license", "verify", str(tmp_path / "shown.txt"), "--trust", trust, "--nonce", "clerk-0042")
+    assert not_mine.returncode == 1 and "不通过  nonce：亮证所含的一次性随机数不是核验方给出的" in not_mine.stdout
+    malformed = run_cli(env, "license", "verify", str(tmp_path / "shown.txt"), "--trust", trust, "--nonce", "x")
+    assert malformed.returncode == 2 and "随机数应为" in malformed.stderr
     tampered = run_cli(env, "license", "verify", str(tmp_path / "tampered.txt"), "--trust", trust)
     assert tampered.returncode == 1 and "不通过  integrity" in tampered.stdout
 

@@ -77,6 +77,47 @@ def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, r
     assert "已被核验过" in verifier.locator("#checks").inner_text()
 
 
+def test_a_verifier_that_gave_its_nonce_accepts_only_the_presentation_made_with_it(
+        browser: Browser, live_server: str, resident: DemoResident) -> None:
+    """The bank clerk tells the holder a nonce; she types it in when she shows her 结婚证, and the
+    clerk's page, given the same nonce, accepts that presentation. One she made without it (or
+    for someone else) is refused there as not made for this verifier, and is not used up."""
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.goto(f"{live_server}/portal/licenses")
+    marriage = page.locator("section.license", has=page.locator("h2", has_text="结婚证"))
+
+    def shown(nonce: str) -> str:
+        page.goto(f"{live_server}/portal/licenses")
+        marriage.locator("input[value=marital_status]").check()
+        marriage.locator("input[name=nonce]").fill(nonce)
+        marriage.locator("button[type=submit]").click()
+        page.wait_for_selector("#presentation-qr svg")
+        return page.locator("#presentation").input_value()
+
+    for_another = shown("")
+    for_the_bank = shown("bank-0042-x7")
+    clerk = browser.new_page()
+    for presentation, expected in ((for_another, "无效"), (for_the_bank, "有效")):
+        clerk.goto(f"{live_server}/verify/licenses")
+        clerk.fill("#license", presentation)
+        clerk.fill("#nonce", "bank-0042-x7")
+        clerk.click("form.verify-form button[type=submit]")
+        assert clerk.locator("#verdict-result").inner_text().startswith(expected)
+        if expected == "无效":
+            assert "不是向本核验方出示的" in clerk.locator("#checks").inner_text()
+    clerk.goto(f"{live_server}/verify/licenses")
+    clerk.fill("#license", for_another)
+    clerk.click("form.verify-form button[type=submit]")
+    assert clerk.locator("#verdict-result").inner_text().startswith("有效")  # the refusal did not use it up
+
+    clerk.goto(f"{live_server}/verify/licenses")
+    clerk.fill("#license", for_the_bank)
+    clerk.fill("#nonce", "short")
+    clerk.click("form.verify-form button[type=submit]")
+    assert "随机数应为" in clerk.locator("#verify-error").inner_text()
+
+
 def test_download_a_license_pdf_and_verify_it_on_the_page(browser: Browser, live_server: str,
                                                           resident: DemoResident, tmp_path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()

@@ -492,6 +492,24 @@ def social_security_card(person: DemoResident, reference: str, valid_from: str) 
                       "issued_at": valid_from}}
 
 
+def test_a_verifier_checks_the_presentation_was_made_with_its_nonce(settings: Settings, live_server: str,
+                                                                     resident: DemoResident) -> None:
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-NONCE-1"),
+                        timeout=30).json()
+    me = signed_in(live_server, resident)
+    shown = httpx.post(live_server + issued["links"]["presentations"], headers=me, timeout=30,
+                       json={"items": ["marital_status"], "nonce": "employer-7781"}).json()
+    assert shown["nonce"] == "employer-7781"
+    verification = f"{live_server}/api/v1/licenses/verification"
+    malformed = httpx.post(verification, json={"license": shown["presentation"], "nonce": "no"})
+    assert malformed.status_code == 400 and malformed.json()["errors"][0]["pointer"] == "#/nonce"
+    other = httpx.post(verification, json={"license": shown["presentation"], "nonce": "bank-0001-aa"}).json()
+    assert other["status"] == "INVALID" and checks(other)["nonce"] == ("INVALID", "nonce_mismatch")
+    mine = httpx.post(verification, json={"reference": shown["reference"], "nonce": "employer-7781"}).json()
+    assert mine["status"] == "VALID" and checks(mine)["nonce"] == ("VALID", "nonce_first_use")
+
+
 def test_a_license_that_answers_no_proof_is_used_on_the_citizens_consent_to_that_license(
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """退休 at the human resources bureau uses the 社保卡, which stands for no proof of the catalog:

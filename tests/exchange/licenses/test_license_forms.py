@@ -104,11 +104,11 @@ def test_a_presentation_shows_only_the_chosen_items_once(pki: Pki, catalog: Cata
     shown = make_presentation(credential, identifier, ["marital_status", "registration_date"], pki.signer("SJ"),
                               now=ISSUED_AT + timedelta(minutes=9), minutes=5)
     assert SPOUSE_ID not in shown.text and len(parse_sd_jwt(shown.text).disclosures) == 2
-    used: set[str] = set()
+    used: set[tuple[str, str]] = set()
 
-    def claim(nonce: str, _until: object) -> bool:
-        first = nonce not in used
-        used.add(nonce)
+    def claim(license: str, nonce: str, _until: object) -> bool:
+        first = (license, nonce) not in used
+        used.add((license, nonce))
         return first
 
     first = verify(pki, catalog, shown.text, status_token, claim_nonce=claim)
@@ -208,6 +208,36 @@ def test_a_license_verdict_speaks_of_a_license_not_a_certificate(pki: Pki, catal
 
 
 
+def test_a_verifier_that_gave_the_nonce_accepts_only_a_presentation_made_for_it(
+        pki: Pki, catalog: Catalog, credential: str, status_token: str) -> None:
+    """The bank's counter shows its nonce; the holder's presentation carries it. Checked with the
+    nonce it expects, the bank accepts that presentation and refuses one made for anyone else —
+    without using up the other's nonce —, online and offline alike."""
+    identifier = verify(pki, catalog, credential, status_token).to_dict()["content"]["identifier"]
+    made = ISSUED_AT + timedelta(minutes=9)
+    for_the_bank = make_presentation(credential, identifier, ["marital_status"], pki.signer("SJ"), now=made,
+                                     minutes=5, nonce="bank-counter-0001")
+    for_someone_else = make_presentation(credential, identifier, ["marital_status"], pki.signer("SJ"), now=made,
+                                         minutes=5)
+    used: set[tuple[str, str]] = set()
+
+    def claim(license: str, nonce: str, _until: object) -> bool:
+        first = (license, nonce) not in used
+        used.add((license, nonce))
+        return first
+
+    refused = verify(pki, catalog, for_someone_else.text, status_token, claim_nonce=claim,
+                     expected_nonce="bank-counter-0001")
+    assert refused.status.value == "INVALID" and codes(refused)["nonce"] == ("INVALID", "nonce_mismatch")
+    assert used == set()
+    offline = verify(pki, catalog, for_someone_else.text, status_token, expected_nonce="bank-counter-0001")
+    assert codes(offline)["nonce"] == ("INVALID", "nonce_mismatch")
+    accepted = verify(pki, catalog, for_the_bank.text, status_token, claim_nonce=claim,
+                      expected_nonce="bank-counter-0001")
+    assert accepted.status.value == "VALID" and codes(accepted)["nonce"] == ("VALID", "nonce_first_use")
+    assert verify(pki, catalog, for_someone_else.text, status_token, claim_nonce=claim).status.value == "VALID"
+
+
 def test_the_nonce_registry_claims_once_and_forgets_what_expired(database_url: str) -> None:
     from sqlalchemy.orm import Session
 
@@ -219,8 +249,9 @@ def test_the_nonce_registry_claims_once_and_forgets_what_expired(database_url: s
     box = Keyring({1: b"k" * 32}).cipher(Purpose.LICENSE_DATA)
     with Session(engine) as session:
         until = NOW + timedelta(minutes=5)
-        assert claim_nonce(session, "nonce-1", until, NOW)
-        assert not claim_nonce(session, "nonce-1", until, NOW)
+        assert claim_nonce(session, "LIC-A", "nonce-1", until, NOW)
+        assert not claim_nonce(session, "LIC-A", "nonce-1", until, NOW)
+        assert claim_nonce(session, "LIC-B", "nonce-1", until, NOW)  # a verifier's nonce, shown by another holder
         reference = keep_presentation(session, box, "eyJ.a.b~d~k", until)
         session.commit()
         assert kept_presentation(session, box, reference, NOW) == "eyJ.a.b~d~k"
@@ -228,10 +259,10 @@ def test_the_nonce_registry_claims_once_and_forgets_what_expired(database_url: s
         assert sweep_nonces(session, until + timedelta(seconds=1)) == 0  # a verification may still claim it
         session.commit()
         assert kept_presentation(session, box, reference, NOW) is None
-        assert not claim_nonce(session, "nonce-1", until, NOW)
-        assert sweep_nonces(session, until + SWEEP_AFTER + timedelta(seconds=1)) == 1
+        assert not claim_nonce(session, "LIC-A", "nonce-1", until, NOW)
+        assert sweep_nonces(session, until + SWEEP_AFTER + timedelta(seconds=1)) == 2
         session.commit()
-        assert claim_nonce(session, "nonce-1", until, NOW)  # forgotten long after its presentation expired
+        assert claim_nonce(session, "LIC-A", "nonce-1", until, NOW)  # forgotten long after its presentation expired
     engine.dispose()
 
 
