@@ -27,7 +27,8 @@ from exchange.identity import (
 STAFF_AUDIENCE = "mianzheng:staff"
 MAX_STAFF_NUMBER_LENGTH = 32
 STAFF_CLIENT_PREFIX = "staff:"
-"""How a staff member appears where a client id is kept (applications, idempotency): `staff:<工号>`."""
+"""How a staff member appears where a client id is kept (applications, idempotency):
+`staff:<department>:<工号>` — a 工号 is only unique within its department."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class StaffIdentity:
 
     def as_client(self) -> AuthenticatedClient:
         """The staff member acting for their department, with the scopes of their role."""
-        return AuthenticatedClient(client_id=f"{STAFF_CLIENT_PREFIX}{self.staff_number}",
+        return AuthenticatedClient(client_id=f"{STAFF_CLIENT_PREFIX}{self.department}:{self.staff_number}",
                                    department_code=self.department, name=self.name, scopes=ROLES[self.role].scopes)
 
 

@@ -26,7 +26,7 @@ def test_cases_filed_before_the_claim_existed_are_claimed_by_their_earliest_appl
     from sqlalchemy import insert, select
 
     from api.migrations import alembic_config
-    from exchange.applications.records import Application, ApplicationCase
+    from exchange.applications.records import Application, ApplicationCase, ApplicationItem
 
     command.downgrade(alembic_config(database_url), "0018")
     engine = make_engine(database_url)
@@ -43,11 +43,15 @@ def test_cases_filed_before_the_claim_existed_are_claimed_by_their_earliest_appl
         connection.execute(insert(Application.__table__), [
             row("b-later", "GZF-1", at + timedelta(hours=1)), row("a-earliest", "GZF-1", at),
             row("c-other", "GZF-2", at + timedelta(hours=2))])
+        connection.execute(insert(ApplicationItem.__table__), [  # rows referring to them: the tables are rebuilt
+            {"application_id": "a-earliest", "position": 0, "proof": "NO_HOUSING", "party": "applicant",
+             "mode": "data_sharing", "department": "BDC", "state": "resolved", "attempts": 1}])
     command.upgrade(alembic_config(database_url), "head")
     with engine.connect() as connection:
         claims = connection.execute(select(ApplicationCase.case_number, ApplicationCase.application_id)
                                     .order_by(ApplicationCase.case_number)).all()
         kept = connection.execute(select(Application.id).order_by(Application.id)).scalars().all()
+        items = connection.execute(select(ApplicationItem.application_id)).scalars().all()
     engine.dispose()
     assert [tuple(claim) for claim in claims] == [("GZF-1", "a-earliest"), ("GZF-2", "c-other")]
-    assert kept == ["a-earliest", "b-later", "c-other"]
+    assert kept == ["a-earliest", "b-later", "c-other"] and items == ["a-earliest"]

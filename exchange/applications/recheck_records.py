@@ -40,7 +40,7 @@ class Tenancy(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     matter: Mapped[str] = mapped_column(String(64), index=True)
     handling_department: Mapped[str] = mapped_column(String(64))
-    client_id: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(String(128))
     """The department system the re-check's pulls act as."""
     case_number: Mapped[str] = mapped_column(String(64))
     """The department's file number of the tenancy; the case the re-check's pulls are for."""

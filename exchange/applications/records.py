@@ -77,7 +77,7 @@ class Application(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     matter: Mapped[str] = mapped_column(String(64), index=True)
     catalog_hash: Mapped[str] = mapped_column(String(64))
-    client_id: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(String(128))
     consumer_department: Mapped[str] = mapped_column(String(64), index=True)
     request_id: Mapped[str] = mapped_column(String(128))
     request_sha256: Mapped[str] = mapped_column(String(64))

@@ -109,7 +109,7 @@ class LicenseUsage(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("license_versions.id"), index=True)
     matter: Mapped[str] = mapped_column(String(64), index=True)
     department: Mapped[str] = mapped_column(String(64))
-    client_id: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(String(128))
     case_number: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime] = mapped_column(UtcDateTime())
     valid_until: Mapped[datetime] = mapped_column(UtcDateTime())

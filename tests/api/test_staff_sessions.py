@@ -215,3 +215,27 @@ def test_the_providers_site_is_its_issuers_unless_configured(settings: Settings,
                 if status == 503:
                     assert "MIANZHENG_IDP_ORIGIN" in answer.text
         app.extensions["mianzheng"].engine.dispose()
+
+
+def test_staff_of_two_departments_with_the_same_staff_number_file_apart(live_server: str, settings: Settings) -> None:
+    """工号 are each department's own: the public security bureau's 0042 and the medical insurance
+    bureau's 0042 file the same 新生儿出生一件事 under the same request id, and each gets an
+    application of their own department, never the other's."""
+    from tests.api.test_matters import envelope, person
+
+    provider = DevIdentityProvider.open(settings.dev_idp_dir)
+    [household] = households(settings, "newborn")
+    baby = next(member for member in household.members if member.age == 0 and member.relation == "child")
+    body = envelope("newborn-same-number", household.head, members=[person(m) for m in household.members[1:]],
+                    child=person(baby))
+    filed = {}
+    for department in ("GA", "YB"):
+        client = httpx.Client(base_url=live_server, timeout=60)
+        handed = client.post("/caseworker/session", data={
+            "assertion": issue_dev_staff_assertion(provider, DemoStaff("0042", "王晓燕", department))})
+        assert handed.status_code == 200
+        csrf = CSRF.search(client.get("/caseworker").text).group(1)
+        answer = client.post("/api/v1/matters/NEWBORN_BIRTH/applications", json=body, headers={"X-CSRF-Token": csrf})
+        assert answer.status_code == 201, (department, answer.status_code, answer.text[:300])
+        filed[department] = answer.json()["id"]
+    assert filed["GA"] != filed["YB"]

@@ -37,7 +37,7 @@ def test_a_staff_member_acts_for_their_department_with_their_roles_scopes(idp: D
     assert (staff.name, staff.staff_number, staff.department, staff.role) == ("王晓燕", "ZJ-0001", "ZJ", "caseworker")
     assert staff.caseworker_id == "王晓燕（工号 ZJ-0001）"
     client = staff.as_client()
-    assert client.department_code == "ZJ" and client.client_id == "staff:ZJ-0001"
+    assert client.department_code == "ZJ" and client.client_id == "staff:ZJ:ZJ-0001"
     assert client.has_scope(ClientScope.APPLICATIONS_WRITE) and not client.has_scope(ClientScope.EXCHANGE_REQUEST)
 
 
