@@ -71,13 +71,17 @@ class Evaluation:
 class Binding:
     """The CEL activation of one application's current knowledge."""
 
-    def __init__(self, catalog: Catalog, matter: Matter, household: Sequence[str], known: Sequence[Known],
+    def __init__(self, catalog: Catalog, matter: Matter, household: Mapping[str, str], known: Sequence[Known],
                  options: Mapping[str, Any], now: datetime, unanswered: Sequence[Unanswered] = ()) -> None:
+        """`household`: each member's party ref and how a caseworker sees them (name, masked ID
+        number), in the household's order."""
         self.catalog = catalog
         self.matter = matter
+        self.household = dict(household)
         self.known = tuple(known)
         self.unanswered = tuple(unanswered)
         scopes = {entry.proof: entry.scope for entry in matter.proofs}
+        order = list(household)
         top: dict[str, Any] = {"application": {**matter.option_defaults(), **options}, "city": catalog.city_values(),
                                "today": city_date(now)}
         members: list[dict[str, Any]] = [{} for _ in household]
@@ -87,7 +91,7 @@ class Binding:
                 continue
             values = cel_values(catalog.proofs[fact.proof], fact.values)
             if scope is Scope.EACH_MEMBER:
-                members[household.index(fact.party)][fact.proof.lower()] = values
+                members[order.index(fact.party)][fact.proof.lower()] = values
             elif scope in SINGLE_SUBJECT_SCOPES:
                 top[fact.proof.lower()] = values
         if matter.household:
@@ -113,12 +117,17 @@ class Binding:
 
     def _error_zh(self, message: str) -> str:
         """`message` for a caseworker: the proof whose data the expression needed and did not have
-        (not held: the source had no record of that person, or it is not in yet)."""
+        (not held: the source had no record of that person, or it is not in yet), and, for a
+        proof of each member, the members it is missing for."""
         missing = _MISSING.search(message)
         proof = self.catalog.proofs.get(missing.group(1).upper()) if missing else None
         if proof is None:
             return UNDECIDABLE_ZH
-        return f"缺少“{proof.name_zh}”的数据（来源部门无此人记录，或尚未取得），无法判断，请人工审核"
+        each_member = any(entry.proof == proof.code and entry.scope is Scope.EACH_MEMBER for entry in self.matter.proofs)
+        lacking = [label for ref, label in self.household.items() if each_member
+                   and not any(fact.proof == proof.code and fact.party == ref for fact in self.known)]
+        whose = f"{'、'.join(lacking)}的" if lacking else ""
+        return f"缺少{whose}“{proof.name_zh}”的数据（来源部门无此人记录，或尚未取得），无法判断，请人工审核"
 
     def _unanswered_zh(self, unanswered: Sequence[Unanswered]) -> str:
         named = "；".join(f"{entry.party_label}的“{self._proof_name(entry.proof)}”（{entry.why_zh}）" for entry in unanswered)

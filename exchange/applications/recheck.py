@@ -311,7 +311,8 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
         elif result.state is ItemState.DENIED:
             notes.append(f"{proof.name_zh}（{party.label}）未能获取：{result.detail}")
             refused.append(Unanswered(proof_code, party.ref, party.label, REFUSED_ZH))
-    binding = Binding(ctx.catalog, matter, [party.ref for party in parties.household], known, {}, ctx.now(), refused)
+    binding = Binding(ctx.catalog, matter, {party.ref: party.label for party in parties.household}, known, {},
+                      ctx.now(), refused)
     document = decide(matter, binding, notes)
     return _Checked(document["outcome"], document=document)
 

@@ -157,7 +157,7 @@ def knowledge(ctx: HandlingContext, loaded: Loaded) -> list[Known]:
 
 
 def binding(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> Binding:
-    household = [party.ref for party in loaded.parties.household]
+    household = {party.ref: party.label for party in loaded.parties.household}
     return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options, ctx.now(),
                    unanswered(loaded))
 

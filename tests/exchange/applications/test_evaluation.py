@@ -13,6 +13,7 @@ from exchange.applications.evaluation import Binding, Known
 CATALOG = load_catalog(bundled_catalog_path())
 HOUSING = CATALOG.matters["PUBLIC_RENTAL_HOUSING"]
 SPOUSE_ID = "110105198001010035"
+HOUSEHOLD = {"applicant": "王芳（110105********0026）", "member:1": "李明（110105********0035）"}
 
 
 def _binding(*proofs: str) -> Binding:
@@ -23,7 +24,7 @@ def _binding(*proofs: str) -> Binding:
         "MARITAL_STATUS": Known("MARITAL_STATUS", "applicant", "申请人",
                                 {"marital_status": "married", "spouse_id_number": SPOUSE_ID}, source),
     }
-    return Binding(CATALOG, HOUSING, ["applicant", "member:1"], [known[proof] for proof in proofs],
+    return Binding(CATALOG, HOUSING, HOUSEHOLD, [known[proof] for proof in proofs],
                    {"priority_allocation": True}, datetime.now(timezone.utc))
 
 
@@ -49,9 +50,10 @@ def test_a_rule_that_cannot_be_decided_says_in_chinese_which_proof_is_missing() 
     rule = next(r for r in HOUSING.rules if r.code == "no_property")
     found = Known("NO_HOUSING", "applicant", "申请人", {"has_registered_property": False, "property_count": 0,
                                                         "searched_at": "2026-11-01T02:00:00+08:00"}, {"kind": "data"})
-    binding = Binding(CATALOG, HOUSING, ["applicant", "member:1"], [found], {}, datetime.now(timezone.utc))  # member:1 not found at the source
+    binding = Binding(CATALOG, HOUSING, HOUSEHOLD, [found], {}, datetime.now(timezone.utc))  # member:1 not found at the source
     evaluation = binding.evaluate(rule.expression)
     assert evaluation.result is None and evaluation.error is not None
     assert evaluation.error_zh is not None and "无房证明" in evaluation.error_zh
+    assert "李明（110105********0035）的" in evaluation.error_zh and "王芳" not in evaluation.error_zh  # whose record is missing
     assert all(ord(character) < 0x80 or "\u4e00" <= character <= "\u9fff" or character in "“”（），：、"
                for character in evaluation.error_zh)
