@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from api.database import plain_reads
-from api.live_catalog import live_catalog
+from api.live_catalog import live_catalog, published_issuers
 from api.pull_context import build_pull_context
-from api.runtime import Runtime, db, runtime
+from api.runtime import Runtime, db, plain_db, runtime
 from api.seal_config import status_list_signing
 from catalog.model import Catalog
 from exchange.certificates.verdict import CertificateVerdict
@@ -46,10 +45,12 @@ def certificate_status_lists() -> list[str]:
 
 def verify_form(form_input: bytes | str, id_number: str | None) -> CertificateVerdict:
     """The verdict on a certificate in any form, against this installation's trust material and
-    status lists (the catalog plays no part: a certificate carries what it certifies)."""
+    status lists, and who issues which proof by every catalog it published (a certificate
+    carries what it certifies; the catalogs only say whose it was to certify)."""
     read = read_form(form_input)
-    with plain_reads(runtime().engine).connect() as connection:  # plain reads: no session, no transaction
-        trust, status_lists = trust_and_lists_source(connection, CERTIFICATES, lambda: named_status_list(read))
-        # the lists come from this installation's own store, which only the exchange's seal signs:
-        # no signer to pin (offline verifiers pin it), and one read per verification, not two
-        return verify_certificate(form_input, trust, status_lists, id_number=id_number or None, read=read)
+    connection = plain_db()  # plain reads: no session, no transaction
+    trust, status_lists = trust_and_lists_source(connection, CERTIFICATES, lambda: named_status_list(read))
+    # the lists come from this installation's own store, which only the exchange's seal signs:
+    # no signer to pin (offline verifiers pin it), and one read per verification, not two
+    return verify_certificate(form_input, trust, status_lists, id_number=id_number or None, read=read,
+                              issuers=published_issuers(connection))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from api.live_catalog import live_catalog
+from api.live_catalog import live_catalog, published_issuers
 from api.runtime import Runtime, db, runtime
 from api.seal_config import status_list_signing
 from catalog.model import Catalog
@@ -101,7 +101,7 @@ def verify_license_text(form: str | bytes, id_number: str | None, expected_nonce
     now = datetime.now(timezone.utc)
     sweep_nonces(session, now)  # what expired can no longer be verified anyway
     options: dict[str, Any] = {"exchange_uscc": current.exchange_uscc(catalog), "now": now, "catalog": catalog,
-                               "id_number": id_number or None,
+                               "id_number": id_number or None, "issuers": published_issuers(),
                                "claim_nonce": lambda license, nonce, until: claim_nonce(session, license, nonce, until,
                                                                                         now)}
     verdict = (verify_license_pdf(form, trust, lists, **options) if isinstance(form, bytes)

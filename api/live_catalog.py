@@ -1,18 +1,19 @@
 """The live catalog as the app serves it: the newest published version, parsed once per
-process and content hash."""
+process and content hash; and who issues what by every catalog published (`published_issuers`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 
 from api.problems import Problem
 from api.runtime import plain_db, runtime
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from catalog.versions import latest_version_row, version_document
+from catalog.versions import latest_version_row, version_document, version_hashes
+from exchange.certificates.verdict import IssuerCompetence
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,39 @@ class LiveCatalog:
     version: Row[Any]
     """The live version's columns but its document (`catalog.versions.latest_version_row`)."""
     catalog: Catalog
+
+
+def published_issuers(database: Connection | None = None) -> IssuerCompetence:
+    """Who issues what, by every catalog this installation ever published (`Catalog.issuers`): a
+    certificate or license stays its issuer's to have made after a later catalog moved the proof
+    to another department. What a process computed stays true, since publications only add to
+    the union: a pair found there needs no read; one not found is looked for again in the union
+    up to the live version (one read; computed once per live version and process), so a
+    publication is seen at once. `database`: the connection to read with (default: the request's)."""
+    current = runtime()
+
+    def issues(code: str, uscc: str) -> bool:
+        if any((code, uscc) in pairs for pairs in current.issuers.values()):
+            return True
+        return (code, uscc) in _issuers_up_to_live_version(database or plain_db())
+    return issues
+
+
+def _issuers_up_to_live_version(database: Connection) -> frozenset[tuple[str, str]]:
+    live = latest_version_row(database)
+    if live is None:
+        raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
+    current = runtime()
+    known = current.issuers.get(live.content_hash)
+    if known is None:
+        pairs: set[tuple[str, str]] = set()
+        for version_id, content_hash in version_hashes(database):
+            catalog = current.catalogs.get(content_hash)
+            if catalog is None:
+                catalog = current.catalogs[content_hash] = catalog_from_document(version_document(database, version_id))
+            pairs |= catalog.issuers()
+        known = current.issuers[live.content_hash] = frozenset(pairs)
+    return known
 
 
 def live_catalog() -> LiveCatalog:

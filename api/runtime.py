@@ -37,6 +37,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     catalogs: dict[str, Catalog] = field(default_factory=dict)
+    issuers: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    """Who issues what by every catalog published, per live version's content hash (`api.live_catalog`)."""
     sources: dict[str, SourceDirectory] = field(default_factory=dict)
     """The source departments' adapters per catalog content hash (breaker state lives in them)."""
     verify_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(VERIFY_RATE_PER_SECOND, VERIFY_BURST))

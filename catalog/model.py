@@ -411,6 +411,12 @@ class Catalog:
     city: Mapping[str, CityConstant] = field(default_factory=lambda: MappingProxyType({}))
     licenses: Mapping[str, LicenseType] = field(default_factory=lambda: MappingProxyType({}))
 
+    def issuers(self) -> frozenset[tuple[str, str]]:
+        """(code, issuer's USCC) of every proof and license type: the department that issues an
+        e-certificate of a proof is its source department, a license's its type's department."""
+        return frozenset((document.code, self.departments[document.department].uscc)
+                         for document in (*self.proofs.values(), *self.licenses.values()))
+
     def may_request(self, consumer: str, matter: str, proof: str) -> bool:
         """Whether department `consumer` may ask for `proof` for `matter`.
 

@@ -69,6 +69,12 @@ _LATEST_ROW = select(_VERSIONS.c.id, _VERSIONS.c.number, _VERSIONS.c.content_has
                      _VERSIONS.c.published_by, _VERSIONS.c.note).order_by(_VERSIONS.c.number.desc()).limit(1)
 
 
+def version_hashes(database: Session | Connection) -> list[tuple[int, str]]:
+    """(id, content hash) of every published version, oldest first (no documents read)."""
+    query = select(_VERSIONS.c.id, _VERSIONS.c.content_hash).order_by(_VERSIONS.c.number)
+    return [(row.id, row.content_hash) for row in plain_connection(database).execute(query)]
+
+
 def read_live_catalog(session: Session) -> Catalog:
     """The live catalog, parsed; `NoCatalogPublished` before the first publication."""
     version = latest_version(session)

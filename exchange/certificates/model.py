@@ -152,6 +152,17 @@ class SealedFacts(ABC):
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON form of the content, as its form signs it."""
 
+    @property
+    @abstractmethod
+    def document_code(self) -> str:
+        """The catalog's code of what this is (a certificate's proof, a license's type): the
+        issuer must be the department the catalog has issue it."""
+
+    @property
+    @abstractmethod
+    def document_name_zh(self) -> str:
+        """What this is called, as it states it."""
+
     def sealed_document(self) -> dict[str, Any]:
         """The sealed facts in the canonical form (`as_of` is the certificates' own member)."""
         return {
@@ -192,6 +203,14 @@ class CertificateFacts(SealedFacts):
     proof_code: str
     proof_name_zh: str
     purpose: str
+
+    @property
+    def document_code(self) -> str:
+        return self.proof_code
+
+    @property
+    def document_name_zh(self) -> str:
+        return self.proof_name_zh
 
     def facts(self) -> dict[str, Any]:
         """The facts as keyword arguments, to build another form of the same certificate."""

@@ -6,7 +6,9 @@ with their own codes and zh/en messages:
 
 - issuer: the signing seal belongs to the issuer named in the certificate (its
   organizationIdentifier is NTRCN-<the issuer's USCC>), so one department's seal cannot issue
-  in another's name;
+  in another's name; and, where the verifier knows the catalogs (`issuers`), that issuer is one
+  the catalog has issue this kind of document (`issuer_not_competent` otherwise): a genuine seal
+  cannot make a proof that is another department's to give;
 - certificate_status: the certificate's bit in the signed status list it names (revoked, with reason);
 - validity_window: the verification time lies in [valid_from, valid_until];
 - holder_binding: an ID number given by the verifier matches the salted digest.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -66,6 +68,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "issuer_mismatch": (
         "签名印章（{seal}）不属于证明载明的出具单位（{issuer}）。",
         "The signing seal ({seal}) does not belong to the issuer named on the certificate ({issuer}).",
+    ),
+    "issuer_not_competent": (
+        "出具单位 {issuer} 不负责出具“{document}”（按本平台发布过的目录）：印章虽真，此证明不是该单位可以出具的。",
+        "The issuer {issuer} does not issue {document} in any catalog this service published: the seal is "
+        "genuine, but this certificate is not the issuer's to make.",
     ),
     # certificate status
     "certificate_not_revoked": ("证明未被撤销。", "The certificate is not revoked."),
@@ -128,6 +135,10 @@ def messages_naming(noun_zh: str, noun_en: str) -> dict[str, tuple[str, str]]:
     """`MESSAGES` with the checked document named `noun_zh`/`noun_en` in place of 证明/certificate,
     for another kind of sealed document (a license) judged by the same checks."""
     return {code: (zh.replace("证明", noun_zh), en.replace("certificate", noun_en)) for code, (zh, en) in MESSAGES.items()}
+
+
+IssuerCompetence = Callable[[str, str], bool]
+"""Whether the department with this USCC issues documents of this catalog code."""
 
 
 @dataclass(frozen=True)
@@ -225,19 +236,22 @@ def judge(
     id_number: str | None,
     now: datetime,
     exchange_uscc: str | None = None,
+    issuers: IssuerCompetence | None = None,
     results: type[CertificateCheckResult] = CertificateCheckResult,
 ) -> CertificateVerdict:
     """Add the certificate checks to a form's signature verdict. `status_lists` is the one signed
     list the verifier holds, or where it finds the list the certificate names, or None; a list
-    counts only when the seal of `exchange_uscc` signed it (see `read_status_list`). `results`
-    words the checks (a subclass with `messages_naming` for another kind of document)."""
+    counts only when the seal of `exchange_uscc` signed it (see `read_status_list`). `issuers`:
+    whether a department (by USCC) issues a kind of document (by catalog code), where the
+    verifier knows the catalogs; without it the issuer check only matches the seal to the issuer
+    named. `results` words the checks (a subclass with `messages_naming` for another kind of document)."""
     content = signed.content
     if content is None or not authentic(signed.signature):
         skipped = tuple(results.of(check, Status.SKIPPED, "not_checked_signature") for check in CertificateCheck)
         return CertificateVerdict(form, signed.signature, skipped, content)
     status, reason = _certificate_status(content, trust, status_lists, now, exchange_uscc, results)
     checks = (
-        _issuer(content, signed.signature.signer, results),
+        _issuer(content, signed.signature.signer, issuers, results),
         status,
         _validity_window(content, now, results),
         _holder_binding(content, id_number, results),
@@ -245,7 +259,7 @@ def judge(
     return CertificateVerdict(form, signed.signature, checks, content, reason)
 
 
-def _issuer(content: SealedFacts, signer: SignerSummary | None,
+def _issuer(content: SealedFacts, signer: SignerSummary | None, issuers: IssuerCompetence | None,
             results: type[CertificateCheckResult]) -> CertificateCheckResult:
     seal = None if signer is None else signer.organization_identifier
     issuer = f"{content.issuer.name_zh} {content.issuer.uscc}"
@@ -254,6 +268,9 @@ def _issuer(content: SealedFacts, signer: SignerSummary | None,
         return results.of(
             CertificateCheck.ISSUER, Status.INVALID, "issuer_mismatch", seal=f"{shown} {seal}", issuer=issuer
         )
+    if issuers is not None and not issuers(content.document_code, content.issuer.uscc):
+        return results.of(CertificateCheck.ISSUER, Status.INVALID, "issuer_not_competent", issuer=issuer,
+                          document=content.document_name_zh)
     return results.of(CertificateCheck.ISSUER, Status.VALID, "issuer_matches", issuer=issuer)
 
 

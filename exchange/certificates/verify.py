@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from exchange.certificates.credential import claimed_status_list, verify_credential
 from exchange.certificates.qr_payload import is_qr_payload, verify_qr
 from exchange.certificates.status_list import StatusListSource
-from exchange.certificates.verdict import CertificateVerdict, SignedForm, judge
+from exchange.certificates.verdict import CertificateVerdict, IssuerCompetence, SignedForm, judge
 from seals.ca import utc_now
 from seals.checks import integrity_only
 from seals.trust import TrustStore
@@ -70,12 +70,14 @@ def verify_certificate(
     now: datetime | None = None,
     read: tuple[str, str] | None = None,
     exchange_uscc: str | None = None,
+    issuers: IssuerCompetence | None = None,
 ) -> CertificateVerdict:
     """Verify a certificate in any of its forms; never raises for bad input. `status_lists`: the one
     signed status list the verifier holds, or where it finds the list the certificate names
     (`held_status_lists`, or the installation's stored lists), or None. `read`: what `read_form`
     gave for `form_input`, when the caller read it already. `exchange_uscc`: the exchange whose
-    seal alone may sign a status list (every verifier outside the tests gives it)."""
+    seal alone may sign a status list (every verifier outside the tests gives it). `issuers`: who
+    issues which proof, where the verifier knows the catalogs (see `judge`)."""
     now = now or utc_now()
     form, text = read or read_form(form_input)
     if form == FORM_PDF and isinstance(form_input, bytes):
@@ -90,4 +92,5 @@ def verify_certificate(
     else:
         verifier = verify_qr if form == FORM_QR else verify_credential
         signed = verifier(text, trust, now=now)
-    return judge(form, signed, trust, status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc)
+    return judge(form, signed, trust, status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc,
+                 issuers=issuers)

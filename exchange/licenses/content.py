@@ -57,6 +57,14 @@ class LicenseContent(SealedFacts):
     holder_kind: Subject
     items: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
+    @property
+    def document_code(self) -> str:
+        return self.license_code
+
+    @property
+    def document_name_zh(self) -> str:
+        return self.license_name_zh
+
     def clear_claims(self) -> dict[str, Any]:
         """The members signed in clear (everything but the items)."""
         sealed = self.sealed_document()

@@ -55,6 +55,7 @@ from exchange.licenses.content import LicenseContent, printed_items
 from exchange.licenses.credential import content_of_own
 from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX
 from exchange.licenses.verdict import FORM_LICENSE, FORM_USAGE_COPY, LicenseCheck, LicenseCheckResult, LicenseVerdict
+from exchange.certificates.verdict import IssuerCompetence
 from exchange.licenses.verify import NonceClaim, verify_license
 from core.base64url import b64url_decode
 from seals.fonts import SONG_FONT_NAME as SONG
@@ -139,7 +140,7 @@ def is_pdf(data: bytes) -> bool:
 
 def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | StatusListSource | None, *,
                        exchange_uscc: str, now: datetime, catalog: Catalog | None = None,
-                       claim_nonce: NonceClaim | None = None,
+                       claim_nonce: NonceClaim | None = None, issuers: IssuerCompetence | None = None,
                        id_number: str | None = None) -> LicenseVerdict:
     """The verdict on a license or usage-copy PDF: the attached form's verdict plus the check
     `pdf_signature` (the PAdES signature, by the seal that signed the attachment, over a page that
@@ -157,7 +158,7 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | Status
         verdict = verify_license("", trust, status_lists, exchange_uscc=exchange_uscc, now=now)
         return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_attachment_missing"))
     verdict = verify_license(attached, trust, status_lists, exchange_uscc=exchange_uscc, now=now,
-                             catalog=catalog, claim_nonce=claim_nonce, id_number=id_number)
+                             catalog=catalog, claim_nonce=claim_nonce, issuers=issuers, id_number=id_number)
     if not authentic(signature):
         failed = ", ".join(r.code for r in signature.checks if r.status is not Status.VALID)
         return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_signature_invalid", detail=failed))

@@ -38,7 +38,7 @@ from exchange.licenses.verdict import (
     LicenseCredentialCheckResult,
     LicenseVerdict,
 )
-from exchange.certificates.verdict import CertificateVerdict, SignedForm
+from exchange.certificates.verdict import CertificateVerdict, IssuerCompetence, SignedForm
 from exchange.certificates.status_list import StatusListSource
 from seals.checks import integrity_only
 from seals.trust import TrustStore
@@ -60,17 +60,18 @@ def detect_license_form(text: str) -> str:
 def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListSource | None, *,
                    exchange_uscc: str, now: datetime, catalog: Catalog | None = None,
                    claim_nonce: NonceClaim | None = None, expected_nonce: str | None = None,
-                   id_number: str | None = None) -> LicenseVerdict:
+                   issuers: IssuerCompetence | None = None, id_number: str | None = None) -> LicenseVerdict:
     """Verify a license credential, presentation or usage copy; never raises for bad input.
     `status_lists`: the one signed license status list the verifier holds, or where it finds the
     list a version names (the installation's stored lists, or `held_status_lists` of an offline
     bundle). `catalog` labels the disclosed items. `expected_nonce`: the verifier's own, which a
-    presentation must carry."""
+    presentation must carry. `issuers`: who issues which license type, where the verifier knows
+    the catalogs (see `judge`)."""
     form = detect_license_form(text)
 
     def judged(signed: SignedForm) -> CertificateVerdict:
         return judge(form, signed, trust, status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc,
-                     results=LicenseCredentialCheckResult)
+                     issuers=issuers, results=LicenseCredentialCheckResult)
 
     if form == FORM_UNKNOWN:
         return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)))

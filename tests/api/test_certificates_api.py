@@ -5,6 +5,7 @@ problems for everything else."""
 from __future__ import annotations
 
 import base64
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -15,6 +16,7 @@ from api.database import standalone_session
 from api.settings import Settings
 from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND
 from catalog.versions import read_live_catalog
+from core.base64url import b64url_decode
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
 from tests.support.clock import ManualClock
@@ -109,10 +111,7 @@ def test_issue_download_verify_and_revoke(settings: Settings, live_server: str, 
 def _resealed(settings: Settings, credential: str, department: str, **changes: object) -> str:
     """`credential` with `changes` to its claims, sealed again with `department`'s own seal: what a
     department holding its seal key could make."""
-    import json
-
     from api.seal_config import seal_settings
-    from core.base64url import b64url_decode
     from seals.jws import sign_jws
     from seals.registry import active_signer
 
@@ -136,6 +135,39 @@ def test_a_certificate_naming_a_status_list_the_service_does_not_have_is_not_cal
         assert checks(result)["integrity"] == ("VALID", checks(result)["integrity"][1])  # a genuine seal signed it
         assert checks(result)["certificate_status"] == ("ERROR", "status_list_unknown"), checks(result)
         assert result["status"] == "ERROR"
+
+
+def test_a_certificate_sealed_by_a_department_that_does_not_issue_that_proof_is_not_valid(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The real-estate registry holds a genuine seal, but 无犯罪记录证明 is the public security
+    bureau's to issue: one it seals in its own name is refused by the service, which knows from
+    every catalog it published who issues what."""
+    from exchange.certificates.identifiers import make_identifier, parse_identifier
+
+    me = signed_in(live_server, resident)
+    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    genuine = parse_identifier(json.loads(b64url_decode(credential.split(".")[1]))["identifier"])
+    identifier = str(make_identifier("NO_CRIMINAL_RECORD", genuine.issuer_uscc, genuine.serial))
+    forged = _resealed(settings, credential, "BDC", identifier=identifier, jti=identifier,
+                       proof={"code": "NO_CRIMINAL_RECORD", "name_zh": "无犯罪记录证明"})
+    result = verdict(live_server, credential=forged)
+    assert checks(result)["integrity"][0] == "VALID", result["checks"][0]["message_en"]  # a genuine seal signed it
+    assert checks(result)["issuer"] == ("INVALID", "issuer_not_competent"), checks(result)
+    assert result["status"] == "INVALID"
+    assert verdict(live_server, credential=credential)["status"] == "VALID"
+
+    # a later catalog gives 无房证明 to another department: what the registry issued before stays its own
+    from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+    from catalog.versions import publish
+
+    document = load_catalog(bundled_catalog_path()).to_document()
+    for proof in document["proofs"]:  # the registry's two proofs, each naming the other as its alternative
+        if proof["code"] in ("NO_HOUSING", "REAL_ESTATE_SEARCH"):
+            proof["department"] = "ZJ"
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+    assert verdict(live_server, credential=credential)["status"] == "VALID"
+    assert checks(verdict(live_server, credential=forged))["issuer"] == ("INVALID", "issuer_not_competent")
 
 
 def test_only_the_holder_downloads(live_server: str, settings: Settings) -> None:

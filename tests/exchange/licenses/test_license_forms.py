@@ -208,6 +208,26 @@ def test_a_license_verdict_speaks_of_a_license_not_a_certificate(pki: Pki, catal
 
 
 
+def test_a_license_sealed_by_a_department_that_does_not_issue_it_is_not_valid(pki: Pki, catalog: Catalog,
+                                                                             status_token: str) -> None:
+    """The justice bureau holds a genuine seal, but 结婚证 are civil affairs' to issue: a 结婚证 it
+    seals in its own name is refused where the verifier knows who issues what."""
+    content = build_license_content(
+        license_type=catalog.licenses["MARRIAGE_CERTIFICATE"], department=catalog.departments["SJ"],
+        holder=HOLDER.held_by(), items=ITEMS, serial=8, version=1, supersedes=None, status=StatusEntry(LIST_URL, INDEX),
+        issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None)
+    forged = sign_license(content, pki.signer("SJ"))
+    competent = {("MARRIAGE_CERTIFICATE", catalog.departments["MZ"].uscc)}
+
+    def issues(code: str, uscc: str) -> bool:
+        return (code, uscc) in competent
+
+    refused = verify(pki, catalog, forged, status_token, issuers=issues)
+    assert refused.status.value == "INVALID" and codes(refused)["issuer"] == ("INVALID", "issuer_not_competent")
+    assert "结婚证" in next(c["message_zh"] for c in refused.to_dict()["checks"] if c["check"] == "issuer")
+    assert codes(verify(pki, catalog, forged, status_token))["issuer"] == ("VALID", "issuer_matches")  # offline: unknown
+
+
 def test_a_verifier_that_gave_the_nonce_accepts_only_a_presentation_made_for_it(
         pki: Pki, catalog: Catalog, credential: str, status_token: str) -> None:
     """The bank's counter shows its nonce; the holder's presentation carries it. Checked with the
