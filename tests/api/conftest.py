@@ -36,7 +36,8 @@ def civil_affairs(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Con
     sources_file = tmp_path / "sources.yaml"
     sources_file.write_text(
         f"departments:\n  MZ:\n    url: http://127.0.0.1:{port}\n    token: {CIVIL_AFFAIRS_TOKEN}\n"
-        "    timeout_seconds: 1\n    retries: 0\n    breaker_cooldown_seconds: 1\n", encoding="utf-8")
+        # refused at once while stopped; 5 s (the default budget) for its first queries once started
+        "    timeout_seconds: 5\n    retries: 0\n    breaker_cooldown_seconds: 1\n", encoding="utf-8")
     connector = Connector("MZ", settings.sources_dir / "MZ.db", token_file, port)
     app: Flask = create_app(dataclasses.replace(settings, sources_file=sources_file))
     env = {**cli_environment(settings.database_url, settings.var_dir), "MIANZHENG_SOURCES_FILE": str(sources_file)}
