@@ -151,7 +151,7 @@ def serve(
             "post_fork": post_fork,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
-            "timeout": 60,
+            "timeout": 60,  # above a source query's longest budget (exchange.sources.directory.MAX_QUERY_SECONDS)
             "worker_class": WORKER_CLASS,  # gunicorn's own errors as problem documents
             "control_socket_disable": True,  # one fixed path per user: the exchange and connectors would collide
             # the app is built once, before the fork: a worker starts at once and shares those pages;

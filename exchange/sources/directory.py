@@ -44,12 +44,18 @@ class SourcesConfigInvalid(ValueError):
     """The sources file cannot be used; the message names the file and every problem."""
 
 
+MAX_QUERY_SECONDS = 45
+"""The longest a query to one source may take, every attempt and wait included: it must end well
+within the served worker's timeout (60 s, `api.server`), leaving time to sign and store the
+answer; a longer one would have the worker killed mid-request."""
+
+
 class _HttpSchema(ma.Schema):
     url = ma.fields.Url(required=True, require_tld=False, schemes={"http", "https"})
     token = ma.fields.String(required=True, validate=ma.validate.Length(min=16))
-    timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.05, max=300))
-    connect_timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=60))
-    read_timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=300))
+    timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.05, max=MAX_QUERY_SECONDS))
+    connect_timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=MAX_QUERY_SECONDS))
+    read_timeout_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=MAX_QUERY_SECONDS))
     retries = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=10))
     backoff_seconds = ma.fields.Float(validate=ma.validate.Range(min=0, max=10))
     breaker_failures = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=1000))

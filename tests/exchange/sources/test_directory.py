@@ -107,6 +107,11 @@ def test_a_batch_asks_the_sources_over_the_network_at_the_same_time(demo_folder:
         ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": "short"}}}, "BDC.token"),
         ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "retries": 1.5}}}, "BDC.retries"),
         ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "colour": "red"}}}, "BDC.colour"),
+        # a query longer than the server's worker timeout would be cut off with its worker
+        ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "timeout_seconds": 120}}},
+         "BDC.timeout_seconds"),
+        ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "read_timeout_seconds": 90}}},
+         "BDC.read_timeout_seconds"),
         ({"departments": {"BDC": {}}}, "BDC.database"),
         ({"departments": {"BDC": {"database": "nowhere.db"}}}, "BDC.database: no such file"),
         ({"sources": {}}, "single key 'departments'"),
