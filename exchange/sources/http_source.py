@@ -7,6 +7,10 @@ another 4xx: the same query would get the same answer), honouring Retry-After, a
 circuit breaker (breaker.py) that counts every failed attempt. The query only reads, so
 retrying it is safe. The breaker and the connection pool live in this object: build one
 per source per process and reuse it.
+
+Answers may come gzip-compressed (the only encoding asked for). They are inflated here, a piece
+at a time up to `MAX_ANSWER_BYTES`, not by httpx, which inflates each piece it receives whole: a
+200 kB answer that inflates to gigabytes is refused having taken no more than the limit.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import math
 import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
@@ -90,7 +95,8 @@ class HttpSource:
         self._catalog = catalog
         self._client = httpx.Client(
             base_url=settings.url.rstrip("/"),
-            headers={"Authorization": f"Bearer {settings.token}", "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {settings.token}", "Accept": "application/json",
+                     "Accept-Encoding": "gzip"},
             transport=transport,
             trust_env=False,
         )
@@ -133,9 +139,6 @@ class HttpSource:
             failure = _Transient(f"cannot connect within {connect:g} s")
         except httpx.TimeoutException:
             failure = _Transient(f"no answer within {read:g} s")
-        except httpx.DecodingError:
-            self.breaker.record_failure()
-            raise SourceProtocolError(self.department, "the answer's content encoding cannot be decoded") from None
         except httpx.TransportError as error:
             failure = _Transient(f"cannot reach the department's system ({type(error).__name__})")
         except _Transient as late:
@@ -154,18 +157,29 @@ class HttpSource:
         raise failure
 
     def _read_within(self, streamed: httpx.Response, deadline: float) -> bytes:
-        """The answer's body, decoded, read by the deadline (`_Transient` after it: a source that
-        trickles its answer keeps no worker past the budget) and up to `MAX_ANSWER_BYTES`
-        (SourceProtocolError beyond)."""
+        """The answer's body, inflated if gzip, read by the deadline (`_Transient` after it: a
+        source that trickles its answer keeps no worker past the budget) and up to
+        `MAX_ANSWER_BYTES` once inflated, counted as it inflates (SourceProtocolError beyond)."""
+        encoding = streamed.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip"):
+            raise SourceProtocolError(self.department, f"the answer's content encoding {encoding[:20]!r} was not asked for")
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+        too_large = SourceProtocolError(self.department, f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
         chunks: list[bytes] = []
         size = 0
-        for chunk in streamed.iter_bytes():
+        for raw in streamed.iter_raw():
+            try:
+                chunk = raw if inflater is None else inflater.decompress(raw, MAX_ANSWER_BYTES + 1 - size)
+            except zlib.error:
+                raise SourceProtocolError(self.department, "the answer's content encoding cannot be decoded") from None
             size += len(chunk)
-            if size > MAX_ANSWER_BYTES:
-                raise SourceProtocolError(self.department, f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+            if size > MAX_ANSWER_BYTES or (inflater is not None and inflater.unconsumed_tail):
+                raise too_large
             if chunks and self._clock() > deadline:  # the first part came within the read timeout
                 raise _Transient(f"no answer within {self.settings.timeout_seconds:g} s")
             chunks.append(chunk)
+        if inflater is not None and chunks and not inflater.eof:  # an empty body (a bare 503) is no stream
+            raise SourceProtocolError(self.department, "the answer's content encoding cannot be decoded")
         return b"".join(chunks)
 
     def _wait(self, state: RetryCallState) -> float:

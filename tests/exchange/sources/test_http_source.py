@@ -3,14 +3,16 @@ retrying, within the time budget, and reads every answer the contract allows."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 from collections.abc import Callable
 
 import pytest
 
 from catalog.model import Catalog
 from exchange.sources.contract import SourceProtocolError, SourceRejected, SourceUnavailable, SubjectNotFound
-from exchange.sources.http_source import MAX_RETRY_AFTER_SECONDS, HttpSource, HttpSourceSettings
+from exchange.sources.http_source import MAX_ANSWER_BYTES, MAX_RETRY_AFTER_SECONDS, HttpSource, HttpSourceSettings
 from tests.exchange.sources.stub_server import Reply, Script, stub_connector
 
 ID_NUMBER = "330702198507149853"
@@ -134,3 +136,34 @@ def test_a_retry_after_beyond_reason_is_capped(catalog: Catalog) -> None:
     script, error = ask([Reply(503, headers={"Retry-After": "10000000000000"})], catalog, retries=0)
     assert isinstance(error, SourceUnavailable)
     assert error.retry_after_seconds == MAX_RETRY_AFTER_SECONDS
+
+
+def _inflating_to(size: int) -> bytes:
+    """A gzip body a few hundred kB long that inflates to `size` bytes of JSON-looking padding."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(b'{"pad": "')]
+    block = b"x" * (1 << 20)
+    parts += [packer.compress(block) for _ in range(size >> 20)]
+    return b"".join([*parts, packer.compress(b'"}'), packer.flush()])
+
+
+def test_a_compressed_answer_is_refused_once_it_inflates_past_the_limit_not_after(catalog: Catalog) -> None:
+    """A connector's 200 kB gzip answer that would inflate to 256 MB: refused as too large, having
+    held little more than the limit in memory."""
+    import tracemalloc
+
+    bomb = _inflating_to(256 << 20)
+    assert len(bomb) < 1 << 20
+    tracemalloc.start()
+    try:
+        script, error = ask([Reply(body=bomb, headers={"Content-Encoding": "gzip"})], catalog)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(error, SourceProtocolError) and "larger than" in error.reason, repr(error)
+    assert peak < 4 * MAX_ANSWER_BYTES + (1 << 20), peak
+    gzipped = gzip.compress(json.dumps(ANSWER).encode())
+    _, answer = ask([Reply(body=gzipped, headers={"Content-Encoding": "gzip"})], catalog)
+    assert not isinstance(answer, Exception) and answer.record == RECORD  # an ordinary compressed answer is read
