@@ -19,7 +19,7 @@ import pytest
 from cryptography import x509
 from flask import Flask
 from jwcrypto import jwk, jws
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from api.app import create_app
 from api.database import standalone_session
@@ -35,6 +35,7 @@ from seals.registry import Seal, active_seal, issue_seal, revoke_seal, rotate_se
 from tests.support.cli import cli_environment, run_cli
 from tests.support.live_server import serving
 from tests.support.postgres import free_port
+from tests.support.sql import sql_rows
 
 MATTER, PROOF = "PUBLIC_RENTAL_HOUSING", "NO_HOUSING"
 
@@ -122,6 +123,15 @@ def test_newcomer_walkthrough(database_url: str, settings: Settings, live_server
     assert entry["case_number"] == "GZF-2026-000123" and entry["consent_id"] == consent_id
 
 
+def consented_pull(base: str, settings: Settings, person: DemoResident, request_id: str) -> httpx.Response:
+    """The housing bureau's pull of `person`'s 无房证明 once `person` consented: answered."""
+    consent(base, person)
+    answered = httpx.post(f"{base}/api/v1/exchange/requests", headers=_bearer(client_token(settings)),
+                          json=envelope(person, request_id))
+    assert answered.status_code == 200, answered.text
+    return answered
+
+
 def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
         database_url: str, settings: Settings, live_server: str, residents: list[DemoResident], tmp_path: Path) -> None:
     """An outsider keeps the head the exchange's seal signs; once the newest entries are deleted
@@ -129,17 +139,12 @@ def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
     mistyped head is refused."""
     env = cli_environment(database_url, settings.var_dir)
     assert httpx.get(f"{live_server}/api/v1/trust/access-log-head").status_code == 404
-    token = client_token(settings)
-    person = residents[0]
-    consent(live_server, person)
-    answered = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
-                          json=envelope(person, "signed-head-1"))
-    assert answered.status_code == 200, answered.text
+    answered = consented_pull(live_server, settings, residents[0], "signed-head-1")
 
     fetched = httpx.get(f"{live_server}/api/v1/trust/access-log-head")
     assert fetched.status_code == 200 and fetched.headers["Cache-Control"] == "no-store"
     head = fetched.json()
-    last = _sql_rows(database_url, "SELECT seq, entry_hash FROM access_log ORDER BY seq DESC LIMIT 1")[0]
+    last = sql_rows(database_url, "SELECT seq, entry_hash FROM access_log ORDER BY seq DESC LIMIT 1")[0]
     assert (head["seq"], head["entry_hash"]) == last
     signed = jws.JWS()
     signed.deserialize(head["signed_head"])
@@ -164,19 +169,10 @@ def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
         refused = run_cli(env, "audit", "verify", "--signed-head", str(tmp_path / name), "--trust", str(tmp_path / "trust"))
         assert refused.returncode == 1 and reason in refused.stderr, refused.stderr
 
-    _sql_rows(database_url, f"DELETE FROM access_log WHERE seq >= {head['seq']}")
+    sql_rows(database_url, f"DELETE FROM access_log WHERE seq >= {head['seq']}")
     assert run_cli(env, "audit", "verify").returncode == 0  # what is left is a self-consistent chain
     cut = run_cli(env, "audit", "verify", "--signed-head", str(tmp_path / "head.json"), "--trust", str(tmp_path / "trust"))
     assert cut.returncode == 1 and "与锚定的链头不符（日志被截断或重写）" in cut.stderr, cut.stderr
-
-
-def _sql_rows(database_url: str, statement: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as connection:
-        result = connection.execute(text(statement))
-        rows = [tuple(row) for row in result] if result.returns_rows else []
-    engine.dispose()
-    return rows
 
 
 def test_a_repeated_request_id_is_answered_from_the_store(settings: Settings, live_server: str,
@@ -389,7 +385,7 @@ def test_an_expired_consent_stops_replays_of_the_stored_answer(settings: Setting
     consent_id = consent(live_server, person)
     url = f"{live_server}/api/v1/exchange/requests"
     assert httpx.post(url, headers=_bearer(token), json=envelope(person, "expire-1")).status_code == 200
-    _sql_rows(database_url, f"UPDATE consents SET expires_at = granted_at WHERE id = '{consent_id}'")  # its days passed
+    sql_rows(database_url, f"UPDATE consents SET expires_at = granted_at WHERE id = '{consent_id}'")  # its days passed
     fresh = httpx.post(url, headers=_bearer(token), json=envelope(person, "expire-2"))
     assert fresh.status_code == 403 and fresh.json()["type"] == "/problems/consent-required"
     replay = httpx.post(url, headers=_bearer(token), json=envelope(person, "expire-1"))

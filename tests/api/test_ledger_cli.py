@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from api.database import standalone_session
 from exchange.access_log import AccessEntry, Outcome, append_access
 from tests.support.cli import cli_environment, run_cli, run_cli_process
+from tests.support.sql import sql_rows
 
 ID_NUMBER = "11010519491231002X"
 
@@ -20,15 +20,6 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
     return cli_environment(database_url, tmp_path / "var")
 
 
-def _sql(database_url: str, statement: str) -> list[tuple]:
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as connection:
-        result = connection.execute(text(statement))
-        rows = [tuple(row) for row in result] if result.returns_rows else []
-    engine.dispose()
-    return rows
-
-
 def test_client_lifecycle(env: dict[str, str], database_url: str) -> None:
     added = run_cli(env, "client", "add", "ZJ", "公租房审批系统", "--scope", "exchange:request",
                     "--scope", "applications:write")
@@ -36,7 +27,7 @@ def test_client_lifecycle(env: dict[str, str], database_url: str) -> None:
     token = added.stdout.strip()
     assert token.startswith("mzc_") and "仅显示这一次" in added.stderr
     client_id = token.split("_")[1]
-    assert not any(token.split("_", 2)[2] in str(v) for row in _sql(database_url, "SELECT * FROM exchange_clients")
+    assert not any(token.split("_", 2)[2] in str(v) for row in sql_rows(database_url, "SELECT * FROM exchange_clients")
                    for v in row)
 
     listed = run_cli(env, "client", "list")
@@ -104,7 +95,7 @@ def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_ur
     head = intact.stdout.strip().splitlines()[-1].split("：", 1)[1]
     assert run_cli(env, "audit", "verify", "--head", head).returncode == 0
 
-    _sql(database_url, "UPDATE access_log SET purpose = '篡改' WHERE seq = 2")
+    sql_rows(database_url, "UPDATE access_log SET purpose = '篡改' WHERE seq = 2")
     tampered = run_cli(env, "audit", "verify")
     assert tampered.returncode == 1
     assert tampered.stderr.strip() == "错误：访问日志第 2 条内容与其摘要不符（条目被修改或调换位置）；此前 1 条完整。"

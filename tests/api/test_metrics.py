@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -49,6 +51,23 @@ print(failures, REGISTRY.get_sample_value("mianzheng_source_pulls_total", {"depa
 """
 
 
+@contextmanager
+def _served(database_url: str, settings: Settings, jobs_interval: float) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`mianzheng serve` with 2 workers on a free port, answering; its process and base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**cli_environment(database_url, settings.var_dir), "MIANZHENG_PUBLIC_URL": base, "MIANZHENG_DEV_IDP": "1"}
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2",
+                               "--jobs-interval", str(jobs_interval)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        yield server, base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
@@ -57,13 +76,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 @pytest.mark.slow
 def test_a_served_instance_reports_requests_pulls_and_queues(database_url: str, settings: Settings,
                                                              tmp_path: Path) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**cli_environment(database_url, settings.var_dir), "MIANZHENG_PUBLIC_URL": base, "MIANZHENG_DEV_IDP": "1"}
-    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "1"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_answering(f"{base}/readyz", server, "the server")
+    with _served(database_url, settings, jobs_interval=1) as (_, base):
         for _ in range(5):
             assert httpx.get(f"{base}/healthz").status_code == 200
         assert httpx.get(f"{base}/api/v1/catalog/matters/PUBLIC_RENTAL_HOUSING").status_code == 200
@@ -80,9 +93,6 @@ def test_a_served_instance_reports_requests_pulls_and_queues(database_url: str, 
             if ("mianzheng_jobs_heartbeat_age_seconds", ()) in samples or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     assert ID_NUMBER not in response.text and person.id_number not in response.text
@@ -161,13 +171,7 @@ def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() ->
 def test_a_worker_leaving_does_not_take_the_other_workers_metrics_with_it(database_url: str, settings: Settings) -> None:
     """An operator scales the workers down (gunicorn's TTOU): the worker that leaves exits cleanly,
     and the service and its metrics go on answering from the one that stays."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**cli_environment(database_url, settings.var_dir), "MIANZHENG_PUBLIC_URL": base}
-    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_answering(f"{base}/readyz", server, "the server")
+    with _served(database_url, settings, jobs_interval=0) as (server, base):
         for _ in range(4):
             assert httpx.get(f"{base}/healthz").status_code == 200
         workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
@@ -179,9 +183,6 @@ def test_a_worker_leaving_does_not_take_the_other_workers_metrics_with_it(databa
             time.sleep(0.2)
         answers = [httpx.get(f"{base}/healthz").status_code for _ in range(6)]
         metrics = httpx.get(f"{base}/metrics")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert answers == [200] * 6
     assert metrics.status_code == 200, metrics.text
     healthz = (("method", "GET"), ("route", "/healthz"), ("status", "200"))
