@@ -69,7 +69,8 @@ _APPLICATION = ApplicationSchema()
 @blp.alt_response(202, description="Accepted (Prefer: respond-async, or waiting for a source or a commitment)")
 @blp.alt_response(403, description="forbidden-by-policy: the client's department does not handle the matter")
 @blp.alt_response(404, description="The live catalog has no such matter")
-@blp.alt_response(409, description="The request id was used for a different application")
+@blp.alt_response(409, description="The request id was used for a different application (pointer #/request_id), "
+                                   "or the department filed this case number of the matter before (#/case_number)")
 @blp.doc(security=CLIENT_SECURITY)
 def file_application(body: dict[str, Any], code: str) -> Response:
     """File an application and resolve every proof the matter requires, without paper.
