@@ -294,10 +294,12 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
         with ThreadPoolExecutor(max_workers=max(1, min(PULL_WORKERS, len(envelopes))),
                                 thread_name_prefix="recheck") as pool:
             pulled = list(pool.map(partial(pull_proof, ctx, client), envelopes))
-    down = sorted({ctx.catalog.proofs[proof].department for (proof, _party), result in zip(wanted, pulled)
-                   if result.state is ItemState.WAITING})
-    if down:
-        return _Checked(WAITING, detail=f"{'、'.join(department_zh(ctx, code) for code in down)}暂时无法应答")
+    waiting = [(proof, result) for (proof, _party), result in zip(wanted, pulled) if result.state is ItemState.WAITING]
+    if waiting:  # the departments down by name; any other wait (the exchange itself, a pull in flight) as it is
+        down = sorted({ctx.catalog.proofs[proof].department for proof, result in waiting if result.source_down})
+        reasons = [f"{'、'.join(department_zh(ctx, code) for code in down)}暂时无法应答"] if down else []
+        reasons += sorted({result.detail or "" for _proof, result in waiting if not result.source_down})
+        return _Checked(WAITING, detail="；".join(reasons))
     known: list[Known] = []
     refused: list[Unanswered] = []
     notes: list[str] = []

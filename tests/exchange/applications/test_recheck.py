@@ -162,3 +162,23 @@ def test_two_commands_opening_a_run_at_once_open_one(ctx: HandlingContext, monke
     assert sorted(new for _, new in opened) == [False, True]
     with ctx.pull.sessions() as session:
         assert session.scalar(select(func.count()).select_from(RecheckRun)) == 1
+
+
+def test_a_recheck_waiting_on_the_exchange_itself_does_not_blame_the_departments(
+    ctx: HandlingContext, settings: Settings
+) -> None:
+    """The exchange's own seal is revoked and not yet replaced: it cannot sign an answer, so every
+    household waits. The report says the exchange cannot answer, not that the registry, public
+    security and civil affairs are down."""
+    from api.seal_config import seal_settings
+    from seals.ca import RevocationReason
+    from seals.registry import revoke_seal
+
+    with ctx.pull.sessions() as session:
+        revoke_seal(session, seal_settings(settings), settings.exchange_department, RevocationReason.KEY_COMPROMISE)
+        session.commit()
+    run = start_run(ctx, PUBLIC_RENTAL_HOUSING)
+    run_recheck(ctx, run)
+    report = run_report(ctx, run)
+    assert report.summary.counts["waiting"] == len(tenants(ctx, settings)), report.summary
+    assert report.waiting_sources == ("交换平台暂时无法应答，将自动重试",), report.waiting_sources
