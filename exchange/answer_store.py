@@ -85,14 +85,22 @@ class Replay:
 class RequestIdConflict(ExchangeError):
     """The request id is in use for another request, or its first use is still running."""
 
+    retry_after: int | None = None
+    """Seconds after which repeating the request may succeed; None when it never will: the id
+    holds a request with other content, and only a new id can be answered."""
+
 
 class RequestInProgress(RequestIdConflict):
     """The request id's first use is still being answered: repeating it shortly gets its answer."""
+
+    retry_after = 5
 
 
 class ReservationLost(RequestIdConflict):
     """The reservation was taken over by a later claim (this one was older than `STALE_AFTER`):
     the answer the new holder stores, or has stored, is the request's answer."""
+
+    retry_after = 5
 
     def __init__(self, request_id: str) -> None:
         super().__init__(f"request {request_id!r} took too long and was taken over by a later attempt; "

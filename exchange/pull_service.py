@@ -41,8 +41,9 @@ from catalog.model import Catalog, Matter, Proof, Subject
 from core.clock import Clock, utc_now
 from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, record_access, record_decided_access,
                                  record_decided_accesses)
-from exchange.answer_store import (Replay, RequestIdConflict, ReservationLost, complete_all, new_reservation, release,
-                                   replay_of, reserve_found, reserve_new, stored_answer_row, stored_answer_rows)
+from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress, ReservationLost, complete_all,
+                                   new_reservation, release, replay_of, reserve_found, reserve_new,
+                                   stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
 from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms,
                               find_valid_consent, held_consents)
@@ -299,7 +300,7 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
                 reserve_found(session, row, client.client_id, request.envelope.request_id, request.sha256, now,
                               entry.consent_id)
         except RequestIdConflict as conflict:
-            request.refused(PullRefused("conflict", str(conflict), retry_after=5), Outcome.DENIED)
+            request.refused(PullRefused("conflict", str(conflict), retry_after=conflict.retry_after), Outcome.DENIED)
             continue
         except PullRefused as refused:
             request.refused(refused, Outcome.DENIED)
@@ -346,8 +347,9 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
             lost = complete_all(session, context.answers, client.client_id, bodies, signed_at, claimed_at)
             for request in answered:
                 if request.envelope.request_id in lost:
-                    request.refused(PullRefused("conflict", str(ReservationLost(request.envelope.request_id)),
-                                                retry_after=5), Outcome.DENIED)
+                    taken_over = ReservationLost(request.envelope.request_id)
+                    request.refused(PullRefused("conflict", str(taken_over), retry_after=taken_over.retry_after),
+                                    Outcome.DENIED)
         for request in released:
             release(session, client.client_id, request.envelope.request_id, claimed_at)
         for request in requests:
@@ -409,10 +411,13 @@ def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entr
         stored = replayed.stored
         record_access(sessions, replace(entry, reason="replayed", consent_id=stored.consent_id))
         return PullResult(body=stored.body, replayed=True)
-    except (RequestIdConflict, IntegrityError) as conflict:
-        detail = str(conflict) if isinstance(conflict, RequestIdConflict) else \
-            f"request {request_id!r} is being answered already; retry shortly"
-        raise refuse(sessions, entry, Outcome.DENIED, "conflict", detail, retry_after=5) from None
+    except IntegrityError:
+        in_progress = RequestInProgress(f"request {request_id!r} is being answered already; retry shortly")
+        raise refuse(sessions, entry, Outcome.DENIED, "conflict", str(in_progress),
+                     retry_after=in_progress.retry_after) from None
+    except RequestIdConflict as conflict:
+        raise refuse(sessions, entry, Outcome.DENIED, "conflict", str(conflict),
+                     retry_after=conflict.retry_after) from None
     except PullRefused as refused:
         raise logged_refusal(sessions, replace(entry, outcome=Outcome.DENIED), refused) from None
     return allowed

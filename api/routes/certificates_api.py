@@ -86,7 +86,8 @@ def issue(body: dict[str, str]) -> dict[str, Any]:
         certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"],
                                         idempotency_key=key)
     except RequestIdConflict as conflict:
-        raise Problem("conflict", str(conflict), headers={"Retry-After": "5"},
+        raise Problem("conflict", str(conflict),
+                      headers={"Retry-After": str(conflict.retry_after)} if conflict.retry_after else None,
                       errors=[{"parameter": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
     except FactNotEstablished as refused:
         raise fact_problem(refused) from None

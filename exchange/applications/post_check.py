@@ -184,7 +184,7 @@ def _check(ctx: HandlingContext, record: CommitmentRecord) -> _Verdict:
     except ClientRevoked:
         return _Verdict(CommitmentStatus.ON_SITE, "办理部门的业务系统已停用，转现场核查")
     except PullRefused as refused:
-        if refused.kind == "conflict":
+        if refused.kind == "conflict" and refused.retry_after:
             return _Verdict(CommitmentStatus.PENDING, "同一核查请求仍在处理中，稍后再查", retry_after=refused.retry_after)
         if refused.kind in ("source-unavailable", "service-unavailable"):
             who = "交换平台" if refused.kind == "service-unavailable" else source_zh

@@ -51,7 +51,7 @@ CONFLICT_RETRY_SECONDS = 5
 IN_FLIGHT_ZH = "同一调取请求仍在处理中，将自动重试"
 CLIENT_REVOKED_ZH = "办理部门的业务系统已停用（令牌已吊销），不再以其名义调取"
 REFUSAL_ZH = {"forbidden-by-policy": "共享规则不允许调取", "consent-required": "缺少本人有效授权",
-              "invalid-request": "请求内容有误"}
+              "invalid-request": "请求内容有误", "conflict": "调取请求号已用于内容不同的请求"}
 
 
 @dataclass(frozen=True)
@@ -420,7 +420,8 @@ def pull_proof(ctx: HandlingContext, client: AuthenticatedClient, envelope: Enve
 def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | PullRefused) -> Pulled:
     """What an exchange request came to for the proof: resolved with its data; or, refused, the
     state it leaves the proof in: not found, waiting (the source cannot answer now — the one case
-    marked `source_down` —, the exchange cannot, or the same request is in flight) or denied."""
+    marked `source_down` —, the exchange cannot, or the same request is in flight) or denied (among
+    others when its request id holds a request with other content, which no repeat can change)."""
     if isinstance(outcome, PullRefused):
         if outcome.kind == "subject-not-found":
             return Pulled(ItemState.NOT_FOUND, detail="来源部门无此人记录")
@@ -431,7 +432,7 @@ def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | 
                           source_down=True)
         if outcome.kind == "service-unavailable":
             return Pulled(ItemState.WAITING, detail="交换平台暂时无法应答，将自动重试", retry_after=retry_after)
-        if outcome.kind == "conflict":
+        if outcome.kind == "conflict" and outcome.retry_after:  # otherwise the id holds another request: denied
             return Pulled(ItemState.WAITING, detail=IN_FLIGHT_ZH, retry_after=retry_after)
         return Pulled(ItemState.DENIED, detail=f"{REFUSAL_ZH.get(outcome.kind, '交换未获准许')}（{outcome.kind}）")
     answer = outcome.body["answer"]

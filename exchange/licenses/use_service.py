@@ -164,7 +164,8 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
                                       claimed_at, session)
                     return PullResult(body=body, replayed=False)
         except ReservationLost as lost:
-            raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost), retry_after=5) from None
+            raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost),
+                         retry_after=lost.retry_after) from None
 
 
 def _store_use(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,

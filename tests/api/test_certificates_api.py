@@ -248,6 +248,7 @@ def test_an_idempotency_key_issues_once(settings: Settings, live_server: str, re
     other = httpx.post(url, headers=me, json={**body, "purpose": "别的用途"}, timeout=60)
     assert other.status_code == 409 and other.json()["errors"] == [  # a header: named as a parameter, not a pointer
         {"parameter": "Idempotency-Key", "detail": other.json()["detail"]}]
+    assert "retry-after" not in other.headers  # the key holds another request: repeating cannot succeed
     bad = httpx.post(url, headers={**me, "Idempotency-Key": "has spaces in it"}, json=body, timeout=60)
     assert bad.status_code == 400 and bad.json()["errors"][0]["parameter"] == "Idempotency-Key"
 

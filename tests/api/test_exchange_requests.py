@@ -199,6 +199,7 @@ def test_a_repeated_request_id_is_answered_from_the_store(settings: Settings, li
                          json=envelope(person, "repeat-1", purpose="另一用途"))
     assert changed.status_code == 409
     assert changed.headers["content-type"] == "application/problem+json"
+    assert "retry-after" not in changed.headers  # repeating it can never succeed: the id holds another request
     reasons = [e.get("reason") for e in my_access_log(live_server, person)]
     assert reasons.count("replayed") == 1
 

@@ -420,3 +420,38 @@ def test_a_pull_still_being_answered_by_a_dead_process_waits_without_blaming_the
         application = session.get(Application, filed.application_id)
         assert item is not None and item.state == "resolved"
         assert application is not None and application.status == "decided" and application.decision == "eligible"
+
+
+def test_a_pull_whose_request_id_holds_another_request_is_denied_not_retried_for_ever(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient
+) -> None:
+    """The process before died while the marriage record was being pulled, under a catalog that
+    named the matter otherwise (the pull's purpose names it): its reservation of the item's request
+    id holds a request with other content. Repeating never makes that request id free, so the
+    item is denied with the reason, and the application is decided, not left waiting for ever."""
+    from exchange.answer_store import STALE_AFTER, AnsweredRequest
+
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "other-content-1"))
+    resolve_application(ctx, filed.application_id)
+    later = ahead(ctx, LEASE + STALE_AFTER + timedelta(minutes=1))
+    with ctx.pull.sessions() as session:
+        marriage = session.scalars(select(ApplicationItem).where(
+            ApplicationItem.application_id == filed.application_id, ApplicationItem.proof == "MARITAL_STATUS",
+            ApplicationItem.party == "applicant")).one()
+        request_id = f"app:{filed.application_id}:{marriage.id}"
+        session.execute(update(ApplicationItem).where(ApplicationItem.id == marriage.id).values(
+            state="pending", values_blob=None, values_key_id=None, detail=None))
+        session.execute(update(AnsweredRequest).where(AnsweredRequest.request_id == request_id).values(
+            status="pending", answer_blob=None, answer_key_id=None, completed_at=None, request_sha256="0" * 64,
+            reserved_at=ctx.now()))
+        session.execute(update(Application).where(Application.id == filed.application_id).values(
+            status="resolving", decision=None, lease_until=ctx.now() + LEASE))
+        session.commit()
+
+    assert resume_due(later) == [filed.application_id]
+    with ctx.pull.sessions() as session:
+        item = session.get(ApplicationItem, marriage.id)
+        application = session.get(Application, filed.application_id)
+        assert item is not None and item.state == "denied", (item.state, item.detail)
+        assert "请求号" in (item.detail or "") and "conflict" in (item.detail or ""), item.detail
+        assert application is not None and application.status == "decided", application.status
