@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row
+from sqlalchemy.orm import Session
 
 from api.problems import Problem
 from api.runtime import plain_db, runtime
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from catalog.versions import latest_version_row, version_document, version_hashes
+from catalog.versions import every_issuer, latest_version_row, version_document
 from exchange.certificates.verdict import IssuerCompetence
 
 
@@ -35,25 +36,30 @@ def published_issuers(database: Connection | None = None) -> IssuerCompetence:
     def issues(code: str, uscc: str) -> bool:
         if any((code, uscc) in pairs for pairs in current.issuers.values()):
             return True
-        return (code, uscc) in _issuers_up_to_live_version(database or plain_db())
+        return (code, uscc) in issuers_up_to_live_version(database or plain_db())
     return issues
 
 
-def _issuers_up_to_live_version(database: Connection) -> frozenset[tuple[str, str]]:
+def issuers_up_to_live_version(database: Connection) -> frozenset[tuple[str, str]]:
+    """Who issues what by every catalog published up to the live version, computed once per live
+    version and process (`catalog.versions.every_issuer`); 503 before the first publication."""
     live = latest_version_row(database)
     if live is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
     current = runtime()
     known = current.issuers.get(live.content_hash)
     if known is None:
-        pairs: set[tuple[str, str]] = set()
-        for version_id, content_hash in version_hashes(database):
-            catalog = current.catalogs.get(content_hash)
-            if catalog is None:
-                catalog = current.catalogs[content_hash] = catalog_from_document(version_document(database, version_id))
-            pairs |= catalog.issuers()
-        known = current.issuers[live.content_hash] = frozenset(pairs)
+        known = current.issuers[live.content_hash] = every_issuer(database, _parsed)
     return known
+
+
+def _parsed(database: Session | Connection, version_id: int, content_hash: str) -> Catalog:
+    """The catalog of a published version, parsed once per process and content hash."""
+    cache = runtime().catalogs
+    catalog = cache.get(content_hash)
+    if catalog is None:
+        catalog = cache[content_hash] = catalog_from_document(version_document(database, version_id))
+    return catalog
 
 
 def live_catalog() -> LiveCatalog:
@@ -62,9 +68,4 @@ def live_catalog() -> LiveCatalog:
     version = latest_version_row(database)
     if version is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
-    cache = runtime().catalogs
-    catalog = cache.get(version.content_hash)
-    if catalog is None:
-        catalog = catalog_from_document(version_document(database, version.id))
-        cache[version.content_hash] = catalog
-    return LiveCatalog(version=version, catalog=catalog)
+    return LiveCatalog(version=version, catalog=_parsed(database, version.id, version.content_hash))

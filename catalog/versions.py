@@ -7,6 +7,7 @@ auditor can see which catalog was live at any moment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -73,6 +74,19 @@ def version_hashes(database: Session | Connection) -> list[tuple[int, str]]:
     """(id, content hash) of every published version, oldest first (no documents read)."""
     query = select(_VERSIONS.c.id, _VERSIONS.c.content_hash).order_by(_VERSIONS.c.number)
     return [(row.id, row.content_hash) for row in plain_connection(database).execute(query)]
+
+
+def every_issuer(database: Session | Connection,
+                 parsed: Callable[[Session | Connection, int, str], Catalog] | None = None) -> frozenset[tuple[str, str]]:
+    """(document code, issuer's USCC) of every published version (`Catalog.issuers`): who issues
+    what under any catalog the installation ever published. `parsed(database, id, content hash)`
+    gives a version's catalog (default: parsed from its document)."""
+    pairs: set[tuple[str, str]] = set()
+    for version_id, content_hash in version_hashes(database):
+        catalog = parsed(database, version_id, content_hash) if parsed is not None else \
+            catalog_from_document(version_document(database, version_id))
+        pairs |= catalog.issuers()
+    return frozenset(pairs)
 
 
 def read_live_catalog(session: Session) -> Catalog:

@@ -17,12 +17,10 @@ from datetime import datetime, timezone
 
 from exchange.access_log import ChainHead
 from exchange.errors import InvalidInput
-from seals.ca import USCC_PREFIX
 from seals.jws import sign_jws
 from seals.keys import Signer
 from seals.trust import TrustStore
-from seals.verdict import Status
-from seals.verify_jws import verify_jws
+from seals.verify_jws import NotSignedAsExpected, claims_signed_by
 
 HEAD_TYPE = "mianzheng-log-head+jwt"
 
@@ -45,17 +43,13 @@ def read_signed_head(token: str, trust: TrustStore, exchange_uscc: str) -> Signe
     """The head `token` vouches for, or `InvalidInput` (field `signed_head`) saying why not: its
     seal signature, chain or seal status fails under `trust`, another seal than the exchange's
     (`exchange_uscc`) signed it, or it is no access-log head."""
-    result = verify_jws(token.strip(), trust)
-    if not result.verdict.valid or result.claims is None:
-        failed = "、".join(c.message_zh for c in result.verdict.checks if c.status is not Status.VALID)
-        raise InvalidInput("signed_head", f"签名未通过验证：{failed}")
-    signer = result.verdict.signer
-    if signer is None or signer.organization_identifier != USCC_PREFIX + exchange_uscc:
-        raise InvalidInput("signed_head", "不是交换平台的印章签发的")
-    claims = result.claims
+    try:
+        claims = claims_signed_by(token, trust, uscc=exchange_uscc, typ=HEAD_TYPE, signer_zh="交换平台",
+                                  document_zh="访问日志的链头")
+    except NotSignedAsExpected as refused:
+        raise InvalidInput("signed_head", str(refused)) from None
     seq, entry_hash, signed_at = claims.get("seq"), claims.get("entry_hash"), claims.get("iat")
-    if (result.header or {}).get("typ") != HEAD_TYPE or not isinstance(seq, int) or not isinstance(entry_hash, str) \
-            or not isinstance(signed_at, int):
+    if not isinstance(seq, int) or not isinstance(entry_hash, str) or not isinstance(signed_at, int):
         raise InvalidInput("signed_head", "不是访问日志的链头")
     try:
         head = ChainHead.parse(f"{seq}:{entry_hash}")

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from catalog import bounded_json
 from core.base64url import b64url_decode
-from seals.ca import certificate_kid, utc_now
+from seals.ca import USCC_PREFIX, certificate_kid, utc_now
 from seals.ecdsa_raw import der_signature
 from seals.identity_memo import by_identity
 from seals.checks import (
@@ -83,6 +83,27 @@ def verify_jws(token: str, trust: TrustStore, *, now: datetime | None = None, re
             _verdicts_kept.clear()
         _verdicts_kept[token] = (trust, verification, *steady)
     return verification
+
+
+class NotSignedAsExpected(ValueError):
+    """A token that is not the document expected, signed by the organisation expected; the reason
+    in Chinese."""
+
+
+def claims_signed_by(token: str, trust: TrustStore, *, uscc: str, typ: str, signer_zh: str,
+                     document_zh: str) -> dict[str, Any]:
+    """The claims of `token` when it verifies under `trust`, the seal of organisation `uscc`
+    (`signer_zh`) signed it and its `typ` is `typ` (a `document_zh`); `NotSignedAsExpected` otherwise."""
+    result = verify_jws(token.strip(), trust)
+    if not result.verdict.valid or result.claims is None:
+        failed = "、".join(c.message_zh for c in result.verdict.checks if c.status is not Status.VALID)
+        raise NotSignedAsExpected(f"签名未通过验证：{failed}")
+    signer = result.verdict.signer
+    if signer is None or signer.organization_identifier != USCC_PREFIX + uscc:
+        raise NotSignedAsExpected(f"不是{signer_zh}的印章签发的")
+    if (result.header or {}).get("typ") != typ:
+        raise NotSignedAsExpected(f"不是{document_zh}")
+    return result.claims
 
 
 def _verification(token: str, trust: TrustStore, now: datetime, *, remember: bool

@@ -31,6 +31,7 @@ from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
 from exchange.licenses.verify import verify_license
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
+from exchange.certificates.issuer_list import ISSUER_LIST_FILE
 from exchange.certificates.status_list import held_status_lists
 
 
@@ -113,7 +114,11 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, n
             from None
     now = datetime.now(timezone.utc)
     data = license_file.read_bytes()
+    if offline.issuers is None:
+        click.echo(f"信任材料目录中没有出具单位清单（{ISSUER_LIST_FILE}），未核对发证单位是否负责颁发此类证照："
+                   f"请用 mianzheng seal export-trust {trust_dir} 重新导出。", err=True)
     options: dict[str, Any] = {"exchange_uscc": exchange, "now": now, "id_number": id_number or None,
+                               "issuers": offline.issuers,
                                "catalog": load_catalog(bundled_catalog_path())}  # the catalog labels only
     lists = held_status_lists(tokens)
     verdict = (verify_license_pdf(data, trust, lists, **options) if is_pdf(data)

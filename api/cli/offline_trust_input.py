@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from api.cli.context import CliError
+from exchange.certificates.issuer_list import ISSUER_LIST_FILE, IssuerListError
 from exchange.certificates.offline_trust import EXCHANGE_FILE, OfflineTrust, load_offline_trust
 
 
@@ -14,6 +15,9 @@ def load_offline_trust_of_exchange(directory: Path) -> tuple[OfflineTrust, str]:
     usable trust material or without that USCC (exported before it was written)."""
     try:
         trust = load_offline_trust(directory)
+    except IssuerListError as unusable:
+        raise CliError(f"{directory} 中的出具单位清单 {ISSUER_LIST_FILE} 不可用（{unusable}）："
+                       f"请用 mianzheng seal export-trust {directory} 重新导出。") from None
     except (OSError, ValueError):
         raise CliError(f"{directory} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None
     if trust.exchange_uscc is None:

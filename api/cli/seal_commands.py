@@ -16,13 +16,15 @@ from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline
 from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
 from catalog.model import Department
-from catalog.versions import read_live_catalog
+from catalog.versions import every_issuer, read_live_catalog
+from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
 from exchange.status_lists import CERTIFICATES, list_ids, rebuild_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, SealAlreadyActive, SealChanged, SealError,
                           SealNotFound, SealRevoked)
 from seals.registry import (
     SealStatus,
+    active_signer,
     current_crl,
     import_ca,
     init_ca,
@@ -205,7 +207,7 @@ def image_command(department: str, out_file: Path, pixels: int) -> None:
 @seal_group.command("export-trust")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export_trust_command(directory: Path) -> None:
-    """导出离线验证所需的信任材料：根证书、全部印章证书、CRL、JWKS 和全部已签名的电子证明状态列表。"""
+    """导出离线验证所需的信任材料：根证书、全部印章证书、CRL、JWKS、全部已签名的电子证明状态列表和出具单位清单。"""
     current, sealing = settings(), seal_settings(settings())
     with database_session() as session:
         try:
@@ -213,9 +215,11 @@ def export_trust_command(directory: Path) -> None:
             signing, now = status_list_signing(current, sealing), datetime.now(timezone.utc)
             status_lists = [stored_status_list(session, list_id) or rebuild_status_list(
                 session, CERTIFICATES, list_id, signing, now) for list_id in list_ids(session, CERTIFICATES)]
+            issuer_list = sign_issuer_list(every_issuer(session), active_signer(
+                session, sealing, current.exchange_department), now=now)
         except SealError as error:
             raise _fail(error) from None
         exchange = read_live_catalog(session).departments[current.exchange_department].uscc
-    export_offline_trust(directory, store, status_lists, exchange)
+    export_offline_trust(directory, store, status_lists, exchange, issuer_list)
     click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS、"
-               f"电子证明状态列表 {len(status_lists)} 份 {STATUS_LIST_FILE}）。")
+               f"电子证明状态列表 {len(status_lists)} 份 {STATUS_LIST_FILE}、出具单位清单 {ISSUER_LIST_FILE}）。")

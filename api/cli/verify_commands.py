@@ -20,6 +20,7 @@ from api.cli.context import EXIT_INVALID
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
 from api.labels import VERDICT_STATUS_ZH
+from exchange.certificates.issuer_list import ISSUER_LIST_FILE
 from exchange.certificates.offline_trust import STATUS_LIST_FILE
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
@@ -66,11 +67,14 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
             raise click.BadParameter("公民身份号码格式不正确，请核对（也可以不填）。", param_hint="--id-number") from None
     trust, exchange = load_offline_trust_of_exchange(trust_dir)
     verdict = verify_certificate(certificate_file.read_bytes(), trust.store, held_status_lists(trust.status_lists),
-                                 id_number=id_number or None, exchange_uscc=exchange)
+                                 id_number=id_number or None, exchange_uscc=exchange, issuers=trust.issuers)
     if as_json:
         click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     else:
         _print(verdict)
+    if trust.issuers is None:
+        click.echo(f"信任材料目录中没有出具单位清单（{ISSUER_LIST_FILE}），未核对出具单位是否负责出具此类证明："
+                   f"请用 mianzheng seal export-trust {trust_dir} 重新导出。", err=True)
     signed_at = trust.status_list_signed_at
     if signed_at is not None:
         age = datetime.now(timezone.utc) - signed_at

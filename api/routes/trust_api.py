@@ -1,6 +1,7 @@
 """The city's published trust material, public and read-only, at stable URLs: the root
-certificate, every seal certificate (active and past), seal images, a JWKS and the CRL; and the
-access log's head signed by the exchange's seal, which anyone may keep to hold the city to its log.
+certificate, every seal certificate (active and past), seal images, a JWKS, the CRL and the
+signed list of who issues what; and the access log's head signed by the exchange's seal, which
+anyone may keep to hold the city to its log.
 
 A verifier needs nothing else to check a signature offline; `mianzheng seal export-trust`
 writes the same material to files.
@@ -17,9 +18,11 @@ from flask import Response, json, url_for
 
 from api.openapi import Blueprint
 from api.problems import Problem
-from api.runtime import db, runtime
+from api.live_catalog import issuers_up_to_live_version
+from api.runtime import db, plain_db, runtime
 from exchange.access_log import chain_head
 from exchange.access_log_heads import sign_head
+from exchange.certificates.issuer_list import sign_issuer_list
 from seals.ca import utc_now
 from seals.registry import Seal, active_signer, list_seals, trust_store
 from seals.trust import TrustStore
@@ -159,6 +162,29 @@ def access_log_head() -> Response:
                         mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class IssuerListSchema(ma.Schema):
+    signed_at = ma.fields.DateTime()
+    issuer_list = ma.fields.String(metadata={
+        "description": "JWS (ES256, x5c = the exchange's seal chain, typ mianzheng-issuers+jwt) over "
+                       "{iat, issuers: {<USCC>: [<proof or license type code>, ...]}}: every department "
+                       "that issues a kind of document under any catalog published so far; "
+                       "`mianzheng seal export-trust` writes it as issuers.jws"})
+
+
+@blp.route("/issuers")
+@blp.response(200, IssuerListSchema)
+def issuer_list() -> Response:
+    """Who issues which proof and license type, by every catalog published, signed now by the
+    exchange's seal: an offline verifier checks with it that a genuine seal made only what its
+    department issues."""
+    session = db()
+    signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
+    now = utc_now()
+    token = sign_issuer_list(issuers_up_to_live_version(plain_db()), signer, now=now)
+    return _raw(json.dumps({"signed_at": now.replace(microsecond=0).isoformat(), "issuer_list": token}),
+                "application/json")
 
 
 def _trust() -> TrustStore:

@@ -10,7 +10,11 @@ list (`held_status_lists`).
 
 `exchange-uscc.txt` names the exchange (its USCC): only its seal signs status lists, receipts,
 presentations' bindings and usage copies, so a verifier accepts none of those from another
-department's seal. A directory exported before it was written has none: export it again."""
+department's seal. A directory exported before it was written has none: export it again.
+
+`issuers.jws` is the exchange's signed list of who issues what (`issuer_list`), so that a genuine
+seal making another department's proof or license is caught offline too. A directory exported
+before it was written has none; its verifications then only match the seal to the issuer named."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from catalog.credit_code import parse_uscc
+from exchange.certificates.issuer_list import ISSUER_LIST_FILE, IssuerList, read_issuer_list
 from exchange.certificates.status_list import signed_at
 from seals.trust import TrustStore
 
@@ -33,6 +38,9 @@ class OfflineTrust:
     """The signed status lists (compact JWS), none when the directory has none."""
     exchange_uscc: str | None
     """The exchange's USCC (`EXCHANGE_FILE`), None in a directory exported before it was written."""
+    issuers: IssuerList | None = None
+    """Who issues what (`ISSUER_LIST_FILE`, verified), None in a directory exported before it was
+    written."""
 
     @property
     def status_list_signed_at(self) -> datetime | None:
@@ -43,18 +51,25 @@ class OfflineTrust:
         return min(times, default=None)
 
 
-def export_offline_trust(directory: Path, store: TrustStore, status_lists: list[str], exchange_uscc: str) -> None:
-    """Write the trust material, the signed status lists and the exchange's USCC to `directory`."""
+def export_offline_trust(directory: Path, store: TrustStore, status_lists: list[str], exchange_uscc: str,
+                         issuer_list: str) -> None:
+    """Write the trust material, the signed status lists, the exchange's USCC and the signed list
+    of issuers to `directory`."""
     store.export(directory)
     (directory / STATUS_LIST_FILE).write_text("".join(token + "\n" for token in status_lists), encoding="ascii")
     (directory / EXCHANGE_FILE).write_text(exchange_uscc + "\n", encoding="ascii")
+    (directory / ISSUER_LIST_FILE).write_text(issuer_list + "\n", encoding="ascii")
 
 
 def load_offline_trust(directory: Path) -> OfflineTrust:
-    """Read a directory written by `export_offline_trust` (OSError or ValueError if unusable)."""
-    status_path = directory / STATUS_LIST_FILE
+    """Read a directory written by `export_offline_trust` (OSError or ValueError if unusable;
+    `IssuerListError`, a ValueError, for an issuer list that does not verify)."""
+    status_path, issuers_path = directory / STATUS_LIST_FILE, directory / ISSUER_LIST_FILE
     lines = status_path.read_text(encoding="ascii").split() if status_path.exists() else []
-    return OfflineTrust(TrustStore.load(directory), tuple(lines), exported_exchange(directory))
+    store, exchange = TrustStore.load(directory), exported_exchange(directory)
+    issuers = read_issuer_list(issuers_path.read_text(encoding="ascii"), store, exchange) \
+        if issuers_path.exists() and exchange is not None else None
+    return OfflineTrust(store, tuple(lines), exchange, issuers)
 
 
 def exported_exchange(directory: Path) -> str | None:

@@ -8,7 +8,9 @@ with their own codes and zh/en messages:
   organizationIdentifier is NTRCN-<the issuer's USCC>), so one department's seal cannot issue
   in another's name; and, where the verifier knows the catalogs (`issuers`), that issuer is one
   the catalog has issue this kind of document (`issuer_not_competent` otherwise): a genuine seal
-  cannot make a proof that is another department's to give;
+  cannot make a proof that is another department's to give; offline, the exported trust
+  material's signed list of issuers (`issuer_list`) answers for what was issued before it was
+  signed, and leaves what was issued after it undecided (`issuer_not_in_list`);
 - certificate_status: the certificate's bit in the signed status list it names (revoked, with reason);
 - validity_window: the verification time lies in [valid_from, valid_until];
 - holder_binding: an ID number given by the verifier matches the salted digest.
@@ -33,6 +35,7 @@ from typing import Any, ClassVar
 
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
+from exchange.certificates.issuer_list import IssuerList
 from exchange.certificates.model import SealedFacts, format_datetime_zh
 from exchange.certificates.status_list import REVOCATION_REASONS, StatusListError, StatusListSource, read_status_list
 from seals.trust import TrustStore
@@ -73,6 +76,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "出具单位 {issuer} 不负责出具“{document}”（按本平台发布过的目录）：印章虽真，此证明不是该单位可以出具的。",
         "The issuer {issuer} does not issue {document} in any catalog this service published: the seal is "
         "genuine, but this certificate is not the issuer's to make.",
+    ),
+    "issuer_not_in_list": (
+        "信任材料中的出具单位清单（签发于 {signed_at}）未列出 {issuer} 出具“{document}”，而此证明出具于清单签发之后："
+        "请重新导出信任材料后再核验。",
+        "The issuer list of the trust material (signed {signed_at}) does not name {issuer} as issuing {document}, "
+        "and this certificate was issued after it: export the trust material again and verify once more.",
     ),
     # certificate status
     "certificate_not_revoked": ("证明未被撤销。", "The certificate is not revoked."),
@@ -269,6 +278,9 @@ def _issuer(content: SealedFacts, signer: SignerSummary | None, issuers: IssuerC
             CertificateCheck.ISSUER, Status.INVALID, "issuer_mismatch", seal=f"{shown} {seal}", issuer=issuer
         )
     if issuers is not None and not issuers(content.document_code, content.issuer.uscc):
+        if isinstance(issuers, IssuerList) and not issuers.knows_of(content.issued_at):
+            return results.of(CertificateCheck.ISSUER, Status.ERROR, "issuer_not_in_list", issuer=issuer,
+                              document=content.document_name_zh, signed_at=format_datetime_zh(issuers.signed_at))
         return results.of(CertificateCheck.ISSUER, Status.INVALID, "issuer_not_competent", issuer=issuer,
                           document=content.document_name_zh)
     return results.of(CertificateCheck.ISSUER, Status.VALID, "issuer_matches", issuer=issuer)

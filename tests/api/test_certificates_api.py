@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timedelta
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -19,6 +21,7 @@ from catalog.versions import read_live_catalog
 from core.base64url import b64url_decode
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
+from tests.support.cli import cli_environment, run_cli
 from tests.support.clock import ManualClock
 
 
@@ -168,6 +171,62 @@ def test_a_certificate_sealed_by_a_department_that_does_not_issue_that_proof_is_
         publish(session, catalog_from_document(document), "目录管理员")
     assert verdict(live_server, credential=credential)["status"] == "VALID"
     assert checks(verdict(live_server, credential=forged))["issuer"] == ("INVALID", "issuer_not_competent")
+
+
+def test_offline_the_signed_issuer_list_catches_a_seal_making_another_departments_proof(
+        settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
+    """A bank verifying offline, with the trust material exported: the registry's genuine seal over
+    a 无犯罪记录证明 is refused as the service refuses it; a list another seal signed is refused
+    as trust material; a certificate issued after the list was signed, by an issuer the list does
+    not name, is undecided (the list may be older than the catalog), never valid."""
+    from exchange.certificates.identifiers import make_identifier, parse_identifier
+    from exchange.certificates.issuer_list import read_issuer_list
+    from seals.trust import TrustStore
+
+    me = signed_in(live_server, resident)
+    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    genuine = parse_identifier(json.loads(b64url_decode(credential.split(".")[1]))["identifier"])
+    identifier = str(make_identifier("NO_CRIMINAL_RECORD", genuine.issuer_uscc, genuine.serial))
+    forged = _resealed(settings, credential, "BDC", identifier=identifier, jti=identifier,
+                       proof={"code": "NO_CRIMINAL_RECORD", "name_zh": "无犯罪记录证明"})
+    env, trust = cli_environment(settings.database_url, settings.var_dir), tmp_path / "trust"
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    (tmp_path / "genuine.jws").write_text(credential)
+    (tmp_path / "forged.jws").write_text(forged)
+
+    valid = run_cli(env, "verify", str(tmp_path / "genuine.jws"), "--trust", str(trust))
+    assert valid.returncode == 0 and "结论：证明有效。" in valid.stdout, valid.stdout + valid.stderr
+    refused = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(trust), "--json")
+    assert refused.returncode == 1
+    assert checks(json.loads(refused.stdout))["issuer"] == ("INVALID", "issuer_not_competent")
+
+    served = httpx.get(f"{live_server}/api/v1/trust/issuers")  # the same list, for verifiers that fetch it
+    assert served.status_code == 200
+    with standalone_session(settings.database_url) as session:
+        exchange_uscc = read_live_catalog(session).departments[settings.exchange_department].uscc
+    listed = read_issuer_list(served.json()["issuer_list"], TrustStore.load(trust), exchange_uscc)
+    proof = json.loads(b64url_decode(credential.split(".")[1]))["proof"]["code"]
+    assert (proof, genuine.issuer_uscc) in listed.pairs
+    assert ("NO_CRIMINAL_RECORD", genuine.issuer_uscc) not in listed.pairs
+
+    lists = (trust / "issuers.jws").read_text()
+    (trust / "issuers.jws").write_text(_resealed(settings, lists.strip(), "BDC"))
+    other_seal = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(trust))
+    assert other_seal.returncode != 0 and "出具单位清单" in other_seal.stderr and "交换平台" in other_seal.stderr, \
+        other_seal.stderr
+
+    from api.seal_config import seal_settings
+    from exchange.certificates.issuer_list import sign_issuer_list
+    from seals.registry import active_signer
+
+    issued_at = datetime.fromisoformat(json.loads(b64url_decode(forged.split(".")[1]))["issued_at"].replace("Z", "+00:00"))
+    with standalone_session(settings.database_url) as session:  # a list signed just before it was issued
+        older = sign_issuer_list(listed.pairs, active_signer(session, seal_settings(settings),
+                                                             settings.exchange_department), now=issued_at - timedelta(seconds=1))
+    (trust / "issuers.jws").write_text(older)
+    undecided = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(trust), "--json")
+    assert undecided.returncode == 1, undecided.stderr
+    assert checks(json.loads(undecided.stdout))["issuer"] == ("ERROR", "issuer_not_in_list"), undecided.stdout
 
 
 def test_only_the_holder_downloads(live_server: str, settings: Settings) -> None:
