@@ -116,6 +116,26 @@ def mask_id_number(text: str) -> str:
     return text[:6] + "*" * (len(text) - 10) + text[-4:]
 
 
+def mask_id_numbers_in(text: str) -> str:
+    """`text` with every citizen ID number inside it masked (`mask_id_number`), also one that
+    begins a longer run of digits (a 残疾人证号 is the holder's ID number and two digits more): a
+    run of 18 characters is masked when it is a valid ID number (check character and birth date)."""
+    if len(text) < 18:
+        return text
+    return _INSIDE.sub(lambda found: mask_id_number(found[0]) if _valid(found[0]) else found[0], text)
+
+
+def _valid(candidate: str) -> bool:
+    try:
+        parse_id_number(candidate.upper())
+    except InvalidIdentifier:
+        return False
+    return True
+
+
+_INSIDE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx]")
+
+
 def _birth_date(yyyymmdd: str, today: date) -> date:
     try:
         birth_date = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))

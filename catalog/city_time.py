@@ -3,7 +3,7 @@ statistics count months. Innermost, so every package uses the one definition."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 
@@ -11,3 +11,8 @@ BEIJING = timezone(timedelta(hours=8), "北京时间")
 def beijing_time(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
     """Format an aware timestamp in Beijing time."""
     return moment.astimezone(BEIJING).strftime(pattern)
+
+
+def format_date_zh(day: date) -> str:
+    """A day as people read it, e.g. 2026年11月21日."""
+    return f"{day.year}年{day.month}月{day.day}日"

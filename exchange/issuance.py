@@ -22,9 +22,10 @@ other lists are not touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,9 +35,10 @@ from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
 from exchange.answer_store import claimed, complete, stored_answer
 from exchange.certificate_records import CertificateForms, CertificateStatus, IssuedCertificate, seal_forms
-from exchange.asserted_facts import ensure_fact_holds
+from exchange.asserted_facts import FactNotEstablished, ensure_fact_holds
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import StatusEntry, build_content
+from exchange.certificates.record_backing import unbacked
 from exchange.certificates.qr_payload import encode_qr
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
@@ -151,6 +153,7 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
     entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
                         subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
     pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)
+    _ensure_backed(context, proof, pulled.record, holder_name)
     ensure_fact_holds(context.catalog, proof, pulled.record)
     uow = context.uow
     serial, entry = _allocate(context, proof)
@@ -175,6 +178,15 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
         if alongside is not None:
             alongside(session, certificate)
     return certificate
+
+
+def _ensure_backed(context: IssuanceContext, proof: Proof, record: Mapping[str, Any], holder_name: str) -> None:
+    """`FactNotEstablished` (no alternative offered) when the record cannot back the certificate
+    (`record_backing.unbacked`): the holder reads why, and where to have the record seen to."""
+    if reason := unbacked(proof, record, holder_name, context.clock()):
+        department = context.catalog.departments[proof.department].name_zh
+        raise FactNotEstablished(proof, f"{department}的{reason}，不能据此出具{proof.name_zh}。"
+                                        f"请到{department}窗口核实。", None)
 
 
 def holder_certificates(session: Session, hash_key: bytes, id_number: str) -> list[IssuedCertificate]:

@@ -13,9 +13,9 @@ not keep the full number secret from a determined reader (about 40,000 plausible
 it binds, it does not hide. `alg` is carried so a slower hash can replace it later.
 
 Times are UTC, whole seconds, written `YYYY-MM-DDTHH:MM:SSZ`. A certificate stating the result
-of a search (the catalog's `as_of_search`: no housing, no criminal record, ...) states the time
-the search was made (`as_of`, printed "截至 … 的查询结果"); every certificate is valid from its
-issuance, so validity never starts before the document exists.
+of a search (the catalog's `as_of_search`: no housing, no criminal record, ...) states up to when
+the search covered (`as_of`, printed "截至 … 的查询结果"; see `record_backing`); every certificate
+is valid from its issuance, so validity never starts before the document exists.
 """
 
 from __future__ import annotations
@@ -31,30 +31,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from catalog.citizen_id import mask_id_number, parse_id_number
-from catalog.city_time import BEIJING
+from catalog.citizen_id import mask_id_number, mask_id_numbers_in, parse_id_number
+from catalog.city_time import BEIJING, format_date_zh
 from catalog.errors import InvalidIdentifier
 from catalog.regions import region_name
 from catalog.model import DataItem, Department, ItemType, Proof
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, make_identifier, parse_identifier
+from exchange.certificates.record_backing import STATED_RESULTS, record_end, searched_until
 from exchange.errors import ExchangeError
 from core.base64url import b64url_decode, b64url_encode
 
 BINDING_ALG = "sha256"
 SALT_BYTES = 16
 _STATEMENTS = {
-    "NO_HOUSING": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在金华市不动产登记信息系统中{result}。",
-    "REAL_ESTATE_SEARCH": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在金华市不动产登记信息系统中{result}。",
+    "NO_HOUSING": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在{scope}不动产登记信息系统中{result}。",
+    "REAL_ESTATE_SEARCH": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在{scope}不动产登记信息系统中{result}。",
     "NO_CRIMINAL_RECORD": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在全国违法犯罪人员信息系统中{result}。",
     "NOT_RENTING_PUBLIC_HOUSING": "经核查，截至{as_of}，{holder}（公民身份号码：{id_masked}）{result}。",
 }
-_RESULTS = {
-    # proof: (boolean data item, sentence when False, sentence when True)
-    "NO_HOUSING": ("has_registered_property", "无不动产登记记录", "有不动产登记记录"),
-    "REAL_ESTATE_SEARCH": ("has_registered_property", "无不动产登记记录", "有不动产登记记录"),
-    "NO_CRIMINAL_RECORD": ("has_criminal_record", "未发现有犯罪记录", "有犯罪记录"),
-    "NOT_RENTING_PUBLIC_HOUSING": ("is_renting_public_housing", "未承租公有住房或保障性住房", "承租有公有住房或保障性住房"),
-}
+_CITY_REGION = "330700"
+"""The search scope a statement names when the record names none: the city."""
 RELATIONS_ZH = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "grandparent": "祖父母",
                 "grandchild": "孙子女", "sibling": "兄弟姐妹", "other": "其他"}
 """Relations to the head of a household, as the public-security source names them."""
@@ -287,15 +283,19 @@ def build_content(
     except ID numbers is printed, in catalog order, with ID numbers inside values masked — and
     except a date that is the holder's birth date: the masked ID number hides exactly those
     eight digits, and printing both would give the whole number away. Items the catalog marks
-    not `printed` are left out. `searched_at` is when the source was queried: the `as_of` time of
-    a proof stating a search result. Validity is the catalog's `validity_days` from issuance.
+    not `printed` are left out. `searched_at` is when the source answered: the `as_of` time of a
+    proof stating a search result, or the record's own search time when earlier
+    (`record_backing.searched_until`). Validity is the catalog's `validity_days` from issuance,
+    and ends by the end the record states (`record_backing.record_end`). Call `record_backing.unbacked` first: this builds what it is given.
     """
     if proof.department != department.code:
         raise InvalidContent(f"proof {proof.code} is issued by {proof.department}, not {department.code}")
-    issued_at, searched_at = whole_seconds(issued_at), whole_seconds(searched_at)
-    as_of = searched_at if proof.as_of_search else None
-    valid_from = issued_at
+    issued_at = whole_seconds(issued_at)
+    as_of = whole_seconds(searched_until(proof, data, searched_at, issued_at)) if proof.as_of_search else None
+    valid_from, end = issued_at, record_end(data)
     valid_until = None if proof.validity_days is None else valid_from + timedelta(days=proof.validity_days)
+    if end is not None:
+        valid_until = whole_seconds(end if valid_until is None else min(valid_until, end))
     birth_date = _birth_date(id_number)
     fields = tuple(
         Field(item.name, item.name_zh, value, display_text(item, value))
@@ -381,10 +381,11 @@ def _is_date(item: DataItem, value: Any, day: date | None) -> bool:
 
 
 def _masked_id_numbers(value: Any) -> Any:
-    """`value` with every ID number inside it (a household member's, say) masked: a certificate
-    carries no ID number in full, not even inside a list."""
+    """`value` with every ID number inside it (a household member's, say, or the holder's at the
+    start of a 残疾人证号) masked: a certificate carries no ID number in full, not even inside a
+    list or another number."""
     if isinstance(value, str):
-        return mask_id_number(value) if _ID_NUMBER.fullmatch(value) else value
+        return mask_id_number(value) if _ID_NUMBER.fullmatch(value) else mask_id_numbers_in(value)
     if isinstance(value, Mapping):
         return {key: _masked_id_numbers(member) for key, member in value.items()}
     if isinstance(value, list):
@@ -414,10 +415,6 @@ def parse_time(text: Any) -> datetime:
     return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
 
 
-def format_date_zh(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def format_datetime_zh(moment: datetime) -> str:
     """Beijing time, e.g. 2026年11月21日 10:30."""
     local = moment.astimezone(BEIJING)
@@ -426,15 +423,15 @@ def format_datetime_zh(moment: datetime) -> str:
 
 def _statement(proof: Proof, data: Mapping[str, Any], holder: str, masked: str, as_of: datetime | None) -> str:
     template = _STATEMENTS.get(proof.code)
-    result_item = _RESULTS.get(proof.code)
-    if template is None or result_item is None or as_of is None or result_item[0] not in data:
+    stated = STATED_RESULTS.get(proof.code)
+    if template is None or stated is None or as_of is None or not isinstance(data.get(stated.item), bool):
         return _GENERIC_STATEMENT.format(holder=holder, id_masked=masked, proof=proof.name_zh)
-    item, negative, positive = result_item
     return template.format(
         as_of=format_datetime_zh(as_of),
         holder=holder,
         id_masked=masked,
-        result=positive if data[item] else negative,
+        scope=region_name(str(data.get("search_scope_region") or _CITY_REGION)),
+        result=stated.positive if data[stated.item] else stated.negative,
     )
 
 

@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from catalog.citizen_id import mask_id_number
+from catalog.citizen_id import mask_id_number, mask_id_numbers_in
 from catalog.city_time import BEIJING
 from catalog.model import Department, LicenseType, Subject, ValidityRule
 from exchange.certificates.identifiers import InvalidCertificateIdentifier
@@ -219,9 +219,11 @@ def printed_items(license_type: LicenseType | None, items: Mapping[str, Any], *,
         elif item.type.value == "list" and any(isinstance(element, Mapping) for element in value):
             text = "；".join(_object_text(element) for element in value)
         else:
-            text = display_text(item, value)
+            text = mask_id_numbers_in(display_text(item, value))
         if mask_values and value is not None and (item is None or item.type.value in ("id_number", "list")):
             value = text  # an unknown item or a list may hold ID numbers too: only its printed form
+        elif mask_values and isinstance(value, str):
+            value = mask_id_numbers_in(value)  # a 残疾人证号 begins with the holder's ID number
         rows.append({"name": name, "label_zh": item.name_zh if item else name, "value": value, "text_zh": text})
     order = list(known)
     return sorted(rows, key=lambda row: order.index(row["name"]) if row["name"] in order else len(order))

@@ -7,7 +7,9 @@ catalog is tried with a demo resident for whom the fact holds and one for whom i
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,8 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from api.settings import Settings
+from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
 from catalog.model import Proof
+from core.base64url import b64url_decode
 from exchange.issuance import issuable_proofs
 from exchange.sources.records import department_database, read_only_engine, records_table
 
@@ -88,3 +92,133 @@ def test_issued_only_when_the_fact_holds(settings: Settings, live_server: str, p
     assert issued.status_code == 201, issued.text
     assert issued.json()["proof_name_zh"] == proof.name_zh
     assert "".join(proof.name_zh) in pdf_text(live_server, holding, issued.json()).replace(" ", "")
+
+
+def _record(settings: Settings, department: str, proof: str, id_number: str | None = None) -> tuple[str, str, dict]:
+    """(ID number, name, record) of the demo record of `proof` for `id_number` (or the first one)."""
+    with sqlite3.connect(settings.sources_dir / f"{department}.db") as connection:
+        query = "SELECT subject_id, subject_name, record FROM records WHERE proof_code = ?"
+        row = connection.execute(query + (" AND subject_id = ?" if id_number else " ORDER BY rowid LIMIT 1"),
+                                 (proof, id_number) if id_number else (proof,)).fetchone()
+    return row[0], row[1], json.loads(row[2])
+
+
+def _change(settings: Settings, department: str, proof: str, id_number: str, **changes: Any) -> None:
+    """Change the department's own record, as its clerks (or a faulty system) would."""
+    with sqlite3.connect(settings.sources_dir / f"{department}.db") as connection:
+        for rowid, record in connection.execute("SELECT rowid, record FROM records WHERE proof_code = ? AND "
+                                                "subject_id = ?", (proof, id_number)).fetchall():
+            connection.execute("UPDATE records SET record = ? WHERE rowid = ?",
+                               (json.dumps({**json.loads(record), **changes}, ensure_ascii=False), rowid))
+
+
+def _refused_without_seal(base: str, headers: dict[str, str], proof: str, *words: str) -> None:
+    refused = request(base, headers, proof)
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["type"] == "/problems/fact-not-established" and problem["alternative"] is None, problem
+    assert all(word in problem["detail_zh"] for word in words), problem["detail_zh"]
+    assert httpx.get(f"{base}/api/v1/me/certificates", headers=headers).json() == []
+
+
+def test_a_registry_answer_without_a_result_seals_neither_no_housing_nor_no_record(
+        settings: Settings, live_server: str) -> None:
+    """The registry answered, but its record leaves 是否有不动产登记记录 empty: nothing is known,
+    so neither the 无房证明 nor the neutral search result may say "无不动产登记记录", and the
+    refusal does not tell the holder property is registered in his name."""
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
+    _change(settings, "BDC", "NO_HOUSING", id_number, has_registered_property=None)
+    _change(settings, "BDC", "REAL_ESTATE_SEARCH", id_number, has_registered_property=None)
+    me = signed_in(live_server, id_number, name)
+    for proof in ("NO_HOUSING", "REAL_ESTATE_SEARCH"):
+        _refused_without_seal(live_server, me, proof, "未载明", "是否有不动产登记记录")
+
+
+def test_a_record_that_contradicts_itself_seals_nothing(settings: Settings, live_server: str) -> None:
+    """'No property registered' next to 'registered properties: 2' backs no statement."""
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
+    _change(settings, "BDC", "NO_HOUSING", id_number, property_count=2)
+    _change(settings, "BDC", "REAL_ESTATE_SEARCH", id_number, property_count=2)
+    me = signed_in(live_server, id_number, name)
+    for proof in ("NO_HOUSING", "REAL_ESTATE_SEARCH"):
+        _refused_without_seal(live_server, me, proof, "不一致", "登记不动产数量")
+
+
+def test_the_statement_names_the_area_and_the_time_the_search_covered(settings: Settings, live_server: str) -> None:
+    """A search of one district is stated as that district's, not the city's; and "截至" is the
+    time the registry searched, which the record states, not the time the certificate is made."""
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
+    _change(settings, "BDC", "NO_HOUSING", id_number, search_scope_region="330702")
+    searched = datetime.fromisoformat(_record(settings, "BDC", "NO_HOUSING", id_number)[2]["searched_at"])
+    me = signed_in(live_server, id_number, name)
+    issued = request(live_server, me, "NO_HOUSING")
+    assert issued.status_code == 201, issued.text
+    text = pdf_text(live_server, me, issued.json()).replace(" ", "")
+    assert "在金华市婺城区不动产登记信息系统中无不动产登记记录" in text, text
+    local = searched.astimezone(BEIJING)
+    assert f"截至{local.year}年{local.month}月{local.day}日{local:%H:%M}" in text, text
+
+
+def test_a_no_criminal_record_is_stated_up_to_the_end_of_the_period_searched(
+        settings: Settings, live_server: str) -> None:
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_CRIMINAL_RECORD"], fact_holds=True)
+    period_end = date.fromisoformat(_record(settings, "GA", "NO_CRIMINAL_RECORD", id_number)[2]["period_end"])
+    me = signed_in(live_server, id_number, name)
+    issued = request(live_server, me, "NO_CRIMINAL_RECORD")
+    assert issued.status_code == 201, issued.text
+    text = pdf_text(live_server, me, issued.json()).replace(" ", "")
+    assert f"截至{period_end.year}年{period_end.month}月{period_end.day}日23:59" in text, text
+
+
+def test_a_disability_certificate_does_not_print_the_id_number_inside_the_card_number(
+        settings: Settings, live_server: str) -> None:
+    """A 残疾人证号 is the holder's ID number and two digits more: printed whole, it would undo the mask."""
+    id_number, name, record = _record(settings, "CL", "DISABILITY")
+    assert record["certificate_no"].startswith(id_number)
+    me = signed_in(live_server, id_number, name)
+    issued = request(live_server, me, "DISABILITY")
+    assert issued.status_code == 201, issued.text
+    credential = httpx.get(live_server + issued.json()["links"]["jws"], headers=me).text
+    claims = json.loads(b64url_decode(credential.split(".")[1]))
+    assert id_number not in pdf_text(live_server, me, issued.json()).replace(" ", "")
+    assert id_number not in json.dumps(claims, ensure_ascii=False)
+    assert id_number[:6] + "********" + id_number[-4:] in json.dumps(claims, ensure_ascii=False)
+
+
+def test_a_card_past_its_end_seals_nothing_and_one_ending_soon_ends_the_certificate(
+        settings: Settings, live_server: str) -> None:
+    """The 残疾证明 is read from the holder's 残疾人证 in the license library; the federation
+    corrects the card's 有效期至. A card whose end has passed backs no certificate, and one ending
+    in three days ends the certificate with that day (Beijing time), not "长期有效"."""
+    from exchange.clients import ClientScope
+    from tests.api.test_licenses_api import client
+
+    id_number, name, _ = _record(settings, "CL", "DISABILITY")
+    me = signed_in(live_server, id_number, name)
+    [card] = [held for held in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+              if held["license_type"] == "DISABILITY_CARD"]
+    federation = client(settings, "CL", [ClientScope.LICENSES_WRITE.value])
+    today = datetime.now(BEIJING).date()
+
+    def card_ends(day: date) -> None:
+        nonlocal card
+        amended = httpx.post(f"{live_server}/api/v1/licenses/{card['identifier']}/amendments", headers=federation,
+                             json={"changes": {"valid_until": day.isoformat()}}, timeout=30)
+        assert amended.status_code == 201, amended.text
+        card = amended.json()
+
+    card_ends(today - timedelta(days=1))
+    _refused_without_seal(live_server, me, "DISABILITY", "有效期已于", "届满")
+
+    soon = today + timedelta(days=3)
+    card_ends(soon)
+    issued = request(live_server, me, "DISABILITY")
+    assert issued.status_code == 201, issued.text
+    end = datetime.combine(soon + timedelta(days=1), datetime.min.time(), BEIJING) - timedelta(seconds=1)
+    assert datetime.fromisoformat(issued.json()["valid_until"].replace("Z", "+00:00")) == end
+
+
+def test_a_record_naming_another_person_seals_nothing(settings: Settings, live_server: str) -> None:
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
+    _change(settings, "BDC", "NO_HOUSING", id_number, full_name="王大明" if name != "王大明" else "李小红")
+    _refused_without_seal(live_server, signed_in(live_server, id_number, name), "NO_HOUSING", "姓名")
