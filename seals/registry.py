@@ -13,8 +13,9 @@ CRL with time and reason) and `expired` (past not_after; set when seals are list
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
@@ -214,8 +215,9 @@ def revoke_seal(
     now: datetime | None = None,
 ) -> Seal:
     """Revoke the department's active seal (or the one with `serial_hex`) and re-sign the CRL.
-    The revocation time is taken once the seal's row is locked: a certificate being stored with
-    the seal (`hold_signing_seal`) is either stored before it or refused."""
+    The revocation time is taken once the seal's row is locked, and is the next whole second: a
+    certificate being stored with the seal (`hold_signing_seal`) is either stored before it, with
+    a signing time before it, or refused."""
     if serial_hex is None:
         seal = active_seal(session, department_code, now=now)
     else:
@@ -227,13 +229,22 @@ def revoke_seal(
         if seal.status is SealStatus.REVOKED:
             raise SealRevoked(f"seal {serial_hex} is revoked already")
     _lock_unchanged(session, seal)
-    now = now or ca.utc_now()
+    now = now or _next_whole_second()
     seal.status = SealStatus.REVOKED
     seal.revoked_at = now
     seal.revocation_reason = reason.value
     session.flush()
     _resign_crl(session, settings, now)
     return seal
+
+
+def _next_whole_second() -> datetime:
+    """The start of the next whole second, waited for. Signing times are whole seconds and a
+    signature made at or after a seal's revocation time is revoked: what was signed and stored
+    before the revocation took the seal's lock, in the same second, must stay valid."""
+    moment = datetime.now(timezone.utc)
+    time.sleep(1 - moment.microsecond / 1_000_000)
+    return ca.utc_now()
 
 
 def hold_signing_seal(session: Session, signer: keys.FileKeySigner) -> None:

@@ -359,3 +359,20 @@ def test_a_remembered_verdict_holds_only_while_its_checks_would_give_it(fresh_pk
     revoked = verify_jws(token, fresh_pki.trust(), remember=True).verdict
     assert revoked.result(Check.SEAL_STATUS).status is Status.INVALID
     assert verify_jws(token, trust, remember=True).verdict.status is Status.VALID  # the old store still says so
+
+
+def test_what_was_signed_in_the_second_a_seal_is_revoked_stays_valid(fresh_pki: Pki) -> None:
+    """Signing times are whole seconds. A token signed and stored before the revocation, in the
+    same second, was made by a seal not yet revoked: a bank must not read it as a forgery. What
+    is signed from the revocation time on is revoked."""
+    start = ca.utc_now()
+    while ca.utc_now() == start:  # at the start of a second, so signing and revoking share it
+        time.sleep(0.002)
+    signer = fresh_pki.signer()
+    token = sign_jws({**CLAIMS, "iat": int(time.time())}, signer)
+    seal = registry.revoke_seal(fresh_pki.session, fresh_pki.settings, DEPARTMENT,
+                                RevocationReason.CESSATION_OF_OPERATION)
+    verdict = verify_jws(token, fresh_pki.trust()).verdict
+    assert verdict.status is Status.VALID, verdict.result(Check.SEAL_STATUS).code
+    at_revocation = sign_jws({**CLAIMS, "iat": int(seal.revoked_at.timestamp())}, signer)
+    assert verify_jws(at_revocation, fresh_pki.trust()).verdict.result(Check.SEAL_STATUS).code == "seal_revoked"
