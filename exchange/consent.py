@@ -84,13 +84,16 @@ _CONSENTS = Consent.__table__
 _TERMS = select(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter, _CONSENTS.c.proofs,
                 _CONSENTS.c.consumer_department, _CONSENTS.c.expires_at, _CONSENTS.c.withdrawn_at,
                 _CONSENTS.c.bound_client_id)
-_TERMS_BY_ID = _TERMS.where(_CONSENTS.c.id == bindparam("id"))
-_TERMS_BY_IDS = _TERMS.where(_CONSENTS.c.id.in_(bindparam("ids", expanding=True)))
+_TERMS_BY_ID = _TERMS.where(_CONSENTS.c.id == bindparam("id")).with_for_update(read=True)
+_TERMS_BY_IDS = _TERMS.where(_CONSENTS.c.id.in_(bindparam("ids", expanding=True))).with_for_update(read=True)
 _CANDIDATES = _TERMS.where(_CONSENTS.c.subject_key == bindparam("subject_key"),
                            _CONSENTS.c.matter == bindparam("matter"),
                            _CONSENTS.c.consumer_department == bindparam("department")) \
-    .order_by(_CONSENTS.c.granted_at.desc(), _CONSENTS.c.id)
+    .order_by(_CONSENTS.c.granted_at.desc(), _CONSENTS.c.id).with_for_update(read=True)
 """The citizen's consents for one matter and department, newest first: the only ones that can cover a request."""
+# The terms are read share-locked (PostgreSQL; SQLite runs one writer at a time): a withdrawal
+# waits for the transaction that decides an access on the consent, and takes its time after it,
+# so the access log never shows an access allowed after the withdrawal committed.
 
 
 def _status(consent: Consent | ConsentTerms, at: datetime) -> ConsentStatus:
@@ -313,14 +316,16 @@ def withdraw_consent(
     """Withdraw a consent; a citizen passes their subject key, an operator None.
 
     Withdrawing twice keeps the first withdrawal time. Another citizen's consent is reported
-    as not found, so consent ids reveal nothing.
+    as not found, so consent ids reveal nothing. The consent's row is locked first, so a
+    withdrawal waits for any access being decided on the consent (which reads it share-locked)
+    and takes its time after that access was logged.
     """
-    consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
+    consent = session.get(Consent, consent_id, with_for_update=True) if is_record_id(consent_id) else None
     if consent is None or (subject_key is not None and consent.subject_key != subject_key):
         raise ConsentNotFound(f"no consent {consent_id!r}")
     if consent.withdrawn_at is None:  # only if still so when written: a withdrawal meanwhile keeps its time
         session.execute(update(Consent).where(Consent.id == consent.id, Consent.withdrawn_at.is_(None))
-                        .values(withdrawn_at=now or _now()))
+                        .values(withdrawn_at=now or _now()))  # the time after the lock: after any access decided
         session.refresh(consent)
     return consent
 

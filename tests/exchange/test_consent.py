@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -113,3 +114,31 @@ def test_a_citizen_cannot_withdraw_another_citizens_consent(session: Session, li
         withdraw_consent(session, consent_id, subject_key=ME)
     with pytest.raises(ConsentNotFound):
         withdraw_consent(session, "../../etc", subject_key=ME)
+
+
+def test_a_withdrawal_waits_for_an_access_being_decided_on_the_consent(
+        session: Session, live: Catalog, sessions: sessionmaker[Session], database_url: str) -> None:
+    """A pull has found the consent valid and is logging its access when the citizen withdraws: the
+    withdrawal waits for that decision to commit and takes its time after it, so the access log
+    never shows data released on a consent after its withdrawal was committed."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one writer at a time: a withdrawal cannot commit inside a pull's step")
+    consent_id = _grant(session, live)
+    session.commit()
+    withdrawn: list[datetime] = []
+
+    def withdraw() -> None:
+        with sessions() as citizen:
+            withdrawn.append(withdraw_consent(citizen, consent_id, subject_key=ME).withdrawn_at)
+            citizen.commit()
+
+    with sessions() as pulling:
+        find_valid_consent(pulling, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", at=T0)
+        citizen = threading.Thread(target=withdraw)
+        citizen.start()
+        citizen.join(0.5)
+        assert citizen.is_alive() and not withdrawn  # it waits for the decision
+        decided_at = datetime.now(timezone.utc)  # the access logged, just before the commit
+        pulling.commit()
+    citizen.join(10)
+    assert withdrawn and withdrawn[0] > decided_at
