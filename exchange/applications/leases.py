@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, true, update
 from sqlalchemy.orm import Session
 
 from exchange.applications.context import LEASE, HandlingContext
@@ -51,12 +51,14 @@ def new_lease(ctx: HandlingContext) -> Lease:
     return Lease(new_holder(), ctx.now())
 
 
-def claim_lease(ctx: HandlingContext, model: Any, row_id: str, holder: str, **values: Any) -> bool:
-    """Take the lease of `model` row `row_id` for `holder` (setting `values` with it); False if another holds it."""
+def claim_lease(ctx: HandlingContext, model: Any, row_id: str, holder: str, *,
+                only_if: ColumnElement[bool] | None = None, **values: Any) -> bool:
+    """Take the lease of `model` row `row_id` for `holder` (setting `values` with it); False if
+    another holds it, or if the row no longer meets `only_if` (checked in the same statement)."""
     now: datetime = ctx.now()
     with ctx.uow.step("claim-lease") as session:
         claimed = session.execute(
-            update(model).where(model.id == row_id)
+            update(model).where(model.id == row_id, true() if only_if is None else only_if)
             .where(or_(model.lease_until.is_(None), model.lease_until < now, model.lease_holder == holder))
             .values(lease_until=now + LEASE, lease_holder=holder, **values)
         ).rowcount

@@ -106,13 +106,17 @@ def load(ctx: HandlingContext, application_id: str) -> Loaded:
     return Loaded(application, parties, offers, tuple(items))
 
 
-def resolve_application(ctx: HandlingContext, application_id: str, filing: Filing | None = None) -> bool:
+def resolve_application(ctx: HandlingContext, application_id: str, filing: Filing | None = None, *,
+                        unless_decided: bool = False) -> bool:
     """Resolve what can be resolved now and decide if nothing blocks; False if another process
     holds the application's lease. `filing`: what the filing handed over to the caller
     (`service.submit_application`): its lease, so nothing is claimed or read first; without it,
-    the lease is claimed here and the application read."""
+    the lease is claimed here and the application read. `unless_decided`: False too when the
+    application is decided by the time its lease is claimed (a sweep that listed it as due, while
+    another process concluded it), rather than taking it back to resolving and deciding it again."""
     lease = filing.lease if filing else new_lease(ctx)
-    if filing is None and not claim_lease(ctx, Application, application_id, lease.holder,
+    undecided = Application.status != ApplicationStatus.DECIDED.value if unless_decided else None
+    if filing is None and not claim_lease(ctx, Application, application_id, lease.holder, only_if=undecided,
                                           status=ApplicationStatus.RESOLVING.value):
         return False
     renewed = lease.taken_at  # the lease runs until LEASE after this, at the least

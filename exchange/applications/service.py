@@ -243,7 +243,7 @@ def resume_due(ctx: HandlingContext, limit: int = 100) -> list[str]:
         ids = list(session.scalars(select(Application.id).where(
             or_(and_(Application.status == ApplicationStatus.WAITING.value, due_item), abandoned))
             .order_by(Application.created_at).limit(limit)))
-    return [application_id for application_id in ids if resolve_application(ctx, application_id)]
+    return [application_id for application_id in ids if resolve_application(ctx, application_id, unless_decided=True)]
 
 
 # --- checking the request ---------------------------------------------------------------

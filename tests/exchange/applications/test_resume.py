@@ -455,3 +455,32 @@ def test_a_pull_whose_request_id_holds_another_request_is_denied_not_retried_for
         assert item is not None and item.state == "denied", (item.state, item.detail)
         assert "请求号" in (item.detail or "") and "conflict" in (item.detail or ""), item.detail
         assert application is not None and application.status == "decided", application.status
+
+
+def test_a_sweep_does_not_take_back_an_application_another_process_decided_meanwhile(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sweeps list the same abandoned application; the first resolves and decides it before
+    the second claims it. The second must leave the decision alone: not take the application
+    back to resolving and decide it again."""
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "two-sweeps-1"))
+    resolve_application(ctx, filed.application_id)
+    later = ahead(ctx, LEASE + timedelta(seconds=1))
+    with ctx.pull.sessions() as session:  # a dead process left it resolving, its lease run out
+        session.execute(update(Application).where(Application.id == filed.application_id).values(
+            status="resolving", decision=None, lease_until=ctx.now()))
+        session.commit()
+    real = service.resolve_application
+    states: list[str] = []
+
+    def other_sweep_first(context: HandlingContext, application_id: str, *args: Any, **kwargs: Any) -> bool:
+        assert real(context, application_id)  # the other sweep, which listed it too, decides it first
+        with ctx.pull.sessions() as session:
+            states.append(session.get(Application, application_id).status)
+        return real(context, application_id, *args, **kwargs)
+
+    monkeypatch.setattr(service, "resolve_application", other_sweep_first)
+    assert resume_due(later) == []
+    with ctx.pull.sessions() as session:
+        application = session.get(Application, filed.application_id)
+        assert states == ["decided"] and application is not None and application.status == "decided"
