@@ -7,6 +7,7 @@ SIL Open Font License 1.1 (`OFL.txt` beside it); `scripts/make_certificate_font.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 SONG_FONT_FILE = Path(__file__).with_name("MianzhengSong-Regular.ttf")
@@ -25,8 +26,12 @@ def register_song_font() -> str:
 
 
 def missing_glyphs(text: str) -> set[str]:
-    """The characters of `text` the face has no glyph for (empty when it prints all of them)."""
+    """The characters of `text` the face cannot print (empty when it prints all of them): those it
+    has no glyph for, and control and format characters (a line break, a tab, a right-to-left
+    override, a zero-width space), which the page would show as a box or a space, or not at
+    all, while the signed data keeps them."""
     from reportlab.pdfbase import pdfmetrics
 
     face = pdfmetrics.getFont(register_song_font()).face
-    return {char for char in text if char.isprintable() and not char.isspace() and ord(char) not in face.charToGlyph}
+    return {char for char in text if unicodedata.category(char) in ("Cc", "Cf")
+            or (char.isprintable() and not char.isspace() and ord(char) not in face.charToGlyph)}

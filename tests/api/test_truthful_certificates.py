@@ -222,3 +222,15 @@ def test_a_record_naming_another_person_seals_nothing(settings: Settings, live_s
     id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
     _change(settings, "BDC", "NO_HOUSING", id_number, full_name="王大明" if name != "王大明" else "李小红")
     _refused_without_seal(live_server, signed_in(live_server, id_number, name), "NO_HOUSING", "姓名")
+
+
+@pytest.mark.parametrize("value", ["JHBDC\u202e2026", "JHBDC\n2026", "JHBDC\u200b2026"], ids=["rtl", "newline", "zwsp"])
+def test_invisible_characters_in_a_record_seal_nothing(settings: Settings, live_server: str, value: str) -> None:
+    """A right-to-left override, a line break or a zero-width space would print as a box, a space
+    or nothing, while the credential keeps it: the page and the signed data would read differently."""
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
+    _change(settings, "BDC", "NO_HOUSING", id_number, search_no=value)
+    me = signed_in(live_server, id_number, name)
+    refused = request(live_server, me, "NO_HOUSING")
+    assert refused.status_code == 422 and refused.json()["type"] == "/problems/not-printable", refused.text
+    assert httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json() == []

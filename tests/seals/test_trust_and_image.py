@@ -95,4 +95,4 @@ def test_the_song_face_prints_every_character_the_service_can_put_on_a_certifica
 
     texts = [path.read_text("utf-8") for path in bundled_catalog_path().glob("*.yaml")]
     texts += [str(value) for value in vars(demo_vocabulary).values() if isinstance(value, (str, tuple, list, dict))]
-    assert missing_glyphs("".join(texts)) == set()
+    assert missing_glyphs("".join(texts).replace("\n", "")) == set()  # the files' line breaks print nowhere
