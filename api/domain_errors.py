@@ -23,7 +23,7 @@ from api.problems import Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
 from exchange.consent import ConsentRefused
-from exchange.errors import GlyphsMissing, InvalidInput, NotFound, UnknownCode
+from exchange.errors import InvalidInput, NotFound, NotPrintable, UnknownCode
 from exchange.identity import InvalidKeyMaterial
 from exchange.licenses.service import LicenseConflict
 from exchange.pull_service import RETRY_AFTER_NO_SEAL, PullRefused
@@ -59,7 +59,7 @@ def register_domain_errors(app: Flask) -> None:
         app.register_error_handler(exception_type, _handler(slug))
     app.register_error_handler(InvalidInput, _invalid_input)
     app.register_error_handler(PullRefused, _pull_refused)
-    app.register_error_handler(GlyphsMissing, _not_printable)
+    app.register_error_handler(NotPrintable, _not_printable)
     for seal_error in (KeyUnavailable, NoActiveSeal):
         app.register_error_handler(seal_error, _seal_cannot_sign)
     app.register_error_handler(OperationalError, _database_unavailable)
@@ -87,13 +87,8 @@ def known_code(codes: Container[str], value: str | None, parameter: str) -> None
         raise parameter_problem(UnknownCode(parameter, f"unknown code {value!r}"))
 
 
-def not_printable_zh(error: GlyphsMissing) -> str:
-    """What the holder is told when a document cannot print characters of theirs."""
-    return f"文书所用字体缺少「{error.characters}」字，暂不能在网上出具，请到办事窗口办理。"
-
-
-def _not_printable(error: GlyphsMissing) -> Response:
-    return problem_response(Problem("not-printable", str(error), extensions={"detail_zh": not_printable_zh(error)}))
+def _not_printable(error: NotPrintable) -> Response:
+    return problem_response(Problem("not-printable", str(error), extensions={"detail_zh": error.detail_zh}))
 
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from api.access_log_views import access_log_page
 from api.auth import IDENTITY_COOKIE, citizen_subject_key
 from api.certificate_services import issuance_context
-from api.domain_errors import not_printable_zh
 from api.form_submissions import new_submission, once_the_first_is_done, submitted_id
 from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog
@@ -40,7 +39,7 @@ from exchange.consent import (
     MAX_CONSENT_DAYS, Channel, ConsentPreview, ConsentStatus, ConsentRequest, consentable_proofs, grant_consent, list_consents, preview_consent,
     withdraw_consent,
 )
-from exchange.errors import GlyphsMissing, InvalidInput
+from exchange.errors import InvalidInput, NotPrintable
 from exchange.identity import CitizenIdentity
 from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
 from exchange.pull_service import PullRefused
@@ -286,8 +285,8 @@ def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str, submission: 
     except FactNotEstablished as refused:
         raise _FormRefused(refused.refusal_zh, PROBLEM_TYPES["fact-not-established"].status, refused.alternative) \
             from None
-    except GlyphsMissing as refused:
-        raise _FormRefused(not_printable_zh(refused), PROBLEM_TYPES["not-printable"].status) from None
+    except NotPrintable as refused:
+        raise _FormRefused(refused.detail_zh, PROBLEM_TYPES["not-printable"].status) from None
 
 
 def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:

@@ -41,7 +41,7 @@ from exchange.certificates.credential import verify_credential
 from catalog.city_time import BEIJING
 from exchange.certificates.model import CertificateContent, format_date_zh, format_datetime_zh
 from exchange.certificates.verdict import SignedForm, authentic, integrity_failure, with_integrity
-from exchange.errors import GlyphsMissing
+from exchange.errors import GlyphsMissing, PageOverflow
 from seals.fonts import SONG_FONT_NAME as SONG
 from seals.fonts import missing_glyphs, register_song_font
 from seals.keys import Signer
@@ -57,6 +57,10 @@ VERIFY_PATH = "/v"
 DIGEST_PREFIX = "sha256:"
 SEAL_DIAMETER = 42 * mm
 QR_SIZE = 40 * mm
+QR_BLOCK_HEIGHT = 48 * mm
+"""From the top of the issuer's block (name, date, seal, QR code and its caption) to below the caption."""
+NOTE_BOTTOM = 20 * mm
+"""Where the verification note at the foot of the page starts."""
 QR_QUIET_MODULES = 2
 MARGIN = 22 * mm
 INK = colors.HexColor("#1a1a1a")
@@ -214,6 +218,10 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     rows.append(("用途", content.purpose))
     y = draw_label_table(canvas, rows, left, y - 7 * mm, (45 * mm, right - left - 45 * mm), font_size=11, leading=15,
                          padding=4)
+    note = _verification_note(content)
+    _, note_height = note.wrap(right - left, 40 * mm)
+    if y - 12 * mm < NOTE_BOTTOM + note_height + QR_BLOCK_HEIGHT:  # the rows ran over the seal, the QR code and the note
+        raise PageOverflow("certificate")
 
     # issuer and date, the seal stamped over them (right); the QR code (left)
     block_top = min(y - 12 * mm, 100 * mm)
@@ -228,10 +236,15 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     canvas.setFont(SONG, 8.5)
     canvas.drawCentredString(left + QR_SIZE / 2, block_top - 44 * mm, "手机扫码核验")
 
+    note.drawOn(canvas, left, NOTE_BOTTOM)
+
+
+def _verification_note(content: CertificateContent) -> Paragraph:
+    """The note at the foot of the page: how to verify the certificate, in print and online."""
     service = service_url(content)
     hint = ParagraphStyle("hint", fontName=SONG, fontSize=8.5, leading=12.5, wordWrap="CJK",
                           textColor=colors.HexColor("#444444"))
-    note = text_paragraph(
+    return text_paragraph(
         f"本证明由{content.issuer.name_zh}以电子印章签章出具，与加盖实物印章的纸质证明具有同等效力。"
         f"核验方式：用手机相机扫描左侧二维码，即打开核验页面显示核验结论；或访问 {service}{VERIFY_PATH} ，"
         f"上传本 PDF 文件或机读凭证（{content.identifier}.jws）。二维码内容经签名，无网络时亦可离线核验。"
@@ -240,8 +253,6 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
         "打印件以扫码核验结果为准；超过有效期或已被撤销的证明无效。",
         hint,
     )
-    _, used = note.wrap(right - left, 40 * mm)
-    note.drawOn(canvas, left, 20 * mm)
 
 
 def draw_frame(canvas: Canvas) -> None:

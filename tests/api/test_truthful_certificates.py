@@ -234,3 +234,21 @@ def test_invisible_characters_in_a_record_seal_nothing(settings: Settings, live_
     refused = request(live_server, me, "NO_HOUSING")
     assert refused.status_code == 422 and refused.json()["type"] == "/problems/not-printable", refused.text
     assert httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json() == []
+
+
+def test_a_record_too_long_for_the_page_seals_nothing(settings: Settings, live_server: str) -> None:
+    """Past the page's foot the validity, the purpose, the seal and the QR code would be lost
+    while the credential keeps them: no such certificate is sealed."""
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
+    _change(settings, "BDC", "NO_HOUSING", id_number, search_no="JHBDC" + "0" * 1200)
+    me = signed_in(live_server, id_number, name)
+    refused = request(live_server, me, "NO_HOUSING")
+    assert refused.status_code == 422 and refused.json()["type"] == "/problems/not-printable", refused.text
+    assert "过长" in refused.json()["detail_zh"]
+    assert httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json() == []
+
+    _change(settings, "BDC", "NO_HOUSING", id_number, search_no="JHBDC" + "0" * 200)  # long, but it fits
+    issued = request(live_server, me, "NO_HOUSING")
+    assert issued.status_code == 201, issued.text
+    text = pdf_text(live_server, me, issued.json()).replace(" ", "")
+    assert "有效期" in text and "用途" in text and "手机扫码核验" in text
