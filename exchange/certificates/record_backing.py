@@ -10,6 +10,7 @@ only what its data supports.
   The certificate is valid for the proof's days from issuance; the verifier reads how old the
   search is from the 截至 time it states.
 - A record naming a person (`full_name`) names the holder: no sealed table shows another name.
+- A period (`X_start`, `X_end`) does not end before it starts.
 - A record stating its own end (a permit's 有效期至, a lease's end) limits the certificate's
   validity to the end of that day, Beijing time, and one past it is not sealed (`record_end`).
 
@@ -79,6 +80,11 @@ def unbacked(proof: Proof, record: Mapping[str, Any], holder_name: str, issued_a
     named = record.get("full_name")
     if isinstance(named, str) and named != holder_name:
         return "记录中的姓名与申请人姓名不一致"
+    for start in (name for name in labels if name.endswith("_start")):
+        end = start.removesuffix("_start") + "_end"
+        begins, ends = _moment(record.get(start), end_of_day=False), _moment(record.get(end), end_of_day=False)
+        if begins is not None and ends is not None and ends < begins:
+            return f"记录中的“{labels[end]}”早于“{labels[start]}”" if end in labels else "记录中的期间有误"
     stated = STATED_RESULTS.get(proof.code)
     if stated is not None:
         result = record.get(stated.item)

@@ -252,3 +252,16 @@ def test_a_record_too_long_for_the_page_seals_nothing(settings: Settings, live_s
     assert issued.status_code == 201, issued.text
     text = pdf_text(live_server, me, issued.json()).replace(" ", "")
     assert "有效期" in text and "用途" in text and "手机扫码核验" in text
+
+
+def test_a_period_that_ends_before_it_starts_seals_nothing(settings: Settings) -> None:
+    """A 无犯罪记录证明 over a search period ending before it starts would attest a search of no time at all."""
+    proof = CATALOG.proofs["NO_CRIMINAL_RECORD"]
+    id_number, name = resident_where(settings, proof, fact_holds=True)
+    record = _record(settings, "GA", "NO_CRIMINAL_RECORD", id_number)[2]
+    assert record["period_start"] < record["period_end"]
+    from exchange.certificates.record_backing import unbacked
+
+    swapped = {**record, "period_start": record["period_end"], "period_end": record["period_start"]}
+    assert unbacked(proof, swapped, name, datetime.now(BEIJING)) == "记录中的“查询时间段止”早于“查询时间段起”"
+    assert unbacked(proof, record, name, datetime.now(BEIJING)) is None
