@@ -8,6 +8,7 @@ import base64
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -140,11 +141,10 @@ def test_a_certificate_naming_a_status_list_the_service_does_not_have_is_not_cal
         assert result["status"] == "ERROR"
 
 
-def test_a_certificate_sealed_by_a_department_that_does_not_issue_that_proof_is_not_valid(
-        settings: Settings, live_server: str, resident: DemoResident) -> None:
-    """The real-estate registry holds a genuine seal, but 无犯罪记录证明 is the public security
-    bureau's to issue: one it seals in its own name is refused by the service, which knows from
-    every catalog it published who issues what."""
+def _registry_made_no_criminal_record(settings: Settings, live_server: str,
+                                      resident: DemoResident) -> tuple[str, str, Any]:
+    """A resident's genuine 无房证明 credential; the same resealed by the real-estate registry's own
+    seal as a 无犯罪记录证明, the public security bureau's to issue; and the genuine identifier."""
     from exchange.certificates.identifiers import make_identifier, parse_identifier
 
     me = signed_in(live_server, resident)
@@ -153,6 +153,15 @@ def test_a_certificate_sealed_by_a_department_that_does_not_issue_that_proof_is_
     identifier = str(make_identifier("NO_CRIMINAL_RECORD", genuine.issuer_uscc, genuine.serial))
     forged = _resealed(settings, credential, "BDC", identifier=identifier, jti=identifier,
                        proof={"code": "NO_CRIMINAL_RECORD", "name_zh": "无犯罪记录证明"})
+    return credential, forged, genuine
+
+
+def test_a_certificate_sealed_by_a_department_that_does_not_issue_that_proof_is_not_valid(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The real-estate registry holds a genuine seal, but 无犯罪记录证明 is the public security
+    bureau's to issue: one it seals in its own name is refused by the service, which knows from
+    every catalog it published who issues what."""
+    credential, forged, _ = _registry_made_no_criminal_record(settings, live_server, resident)
     result = verdict(live_server, credential=forged)
     assert checks(result)["integrity"][0] == "VALID", result["checks"][0]["message_en"]  # a genuine seal signed it
     assert checks(result)["issuer"] == ("INVALID", "issuer_not_competent"), checks(result)
@@ -179,16 +188,10 @@ def test_offline_the_signed_issuer_list_catches_a_seal_making_another_department
     a 无犯罪记录证明 is refused as the service refuses it; a list another seal signed is refused
     as trust material; a certificate issued after the list was signed, by an issuer the list does
     not name, is undecided (the list may be older than the catalog), never valid."""
-    from exchange.certificates.identifiers import make_identifier, parse_identifier
     from exchange.certificates.issuer_list import read_issuer_list
     from seals.trust import TrustStore
 
-    me = signed_in(live_server, resident)
-    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
-    genuine = parse_identifier(json.loads(b64url_decode(credential.split(".")[1]))["identifier"])
-    identifier = str(make_identifier("NO_CRIMINAL_RECORD", genuine.issuer_uscc, genuine.serial))
-    forged = _resealed(settings, credential, "BDC", identifier=identifier, jti=identifier,
-                       proof={"code": "NO_CRIMINAL_RECORD", "name_zh": "无犯罪记录证明"})
+    credential, forged, genuine = _registry_made_no_criminal_record(settings, live_server, resident)
     env, trust = cli_environment(settings.database_url, settings.var_dir), tmp_path / "trust"
     assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
     (tmp_path / "genuine.jws").write_text(credential)

@@ -379,6 +379,31 @@ def _after_the_last_read(monkeypatch: pytest.MonkeyPatch, *, dry_run: Callable[[
     assert reads and reads_left[0] <= 0  # the change was made (a resolver that sees it reads again)
 
 
+def _died_pulling_the_marriage_record(ctx: HandlingContext, settings: Settings, client: AuthenticatedClient,
+                                     request_id: str, **reservation: Any) -> tuple[Any, ApplicationItem]:
+    """An application filed and decided, then set back as a process that died while pulling the
+    applicant's marriage record leaves it: the item pending, its request id reserved (with
+    `reservation`'s columns), the application resolving under a lease. The filing and the item."""
+    from exchange.answer_store import AnsweredRequest
+
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, request_id))
+    resolve_application(ctx, filed.application_id)
+    with ctx.pull.sessions() as session:
+        marriage = session.scalars(select(ApplicationItem).where(
+            ApplicationItem.application_id == filed.application_id, ApplicationItem.proof == "MARITAL_STATUS",
+            ApplicationItem.party == "applicant")).one()
+        assert marriage.state == "resolved"
+        session.execute(update(ApplicationItem).where(ApplicationItem.id == marriage.id).values(
+            state="pending", values_blob=None, values_key_id=None, detail=None))
+        session.execute(update(AnsweredRequest).where(
+            AnsweredRequest.request_id == f"app:{filed.application_id}:{marriage.id}").values(
+            status="pending", answer_blob=None, answer_key_id=None, completed_at=None, **reservation))
+        session.execute(update(Application).where(Application.id == filed.application_id).values(
+            status="resolving", decision=None, lease_until=ctx.now() + LEASE))
+        session.commit()
+    return filed, marriage
+
+
 def test_a_pull_still_being_answered_by_a_dead_process_waits_without_blaming_the_source(
     ctx: HandlingContext, settings: Settings, client: AuthenticatedClient
 ) -> None:
@@ -386,24 +411,10 @@ def test_a_pull_still_being_answered_by_a_dead_process_waits_without_blaming_the
     request id holds for a while. The next sweep's pull of it is refused as a request still being
     answered; that is the exchange's own business, not civil affairs being down, so the item
     waits, says so, and the applicant's commitment is not taken in its place."""
-    from exchange.answer_store import STALE_AFTER, AnsweredRequest
+    from exchange.answer_store import STALE_AFTER
 
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "in-flight-1"))
-    resolve_application(ctx, filed.application_id)
     later = ahead(ctx, LEASE + timedelta(seconds=1))
-    with ctx.pull.sessions() as session:
-        marriage = session.scalars(select(ApplicationItem).where(
-            ApplicationItem.application_id == filed.application_id, ApplicationItem.proof == "MARITAL_STATUS",
-            ApplicationItem.party == "applicant")).one()
-        assert marriage.state == "resolved"
-        request_id = f"app:{filed.application_id}:{marriage.id}"
-        session.execute(update(ApplicationItem).where(ApplicationItem.id == marriage.id).values(
-            state="pending", values_blob=None, values_key_id=None, detail=None))
-        session.execute(update(AnsweredRequest).where(AnsweredRequest.request_id == request_id).values(
-            status="pending", answer_blob=None, answer_key_id=None, completed_at=None, reserved_at=later.now()))
-        session.execute(update(Application).where(Application.id == filed.application_id).values(
-            status="resolving", decision=None, lease_until=ctx.now() + LEASE))
-        session.commit()
+    filed, marriage = _died_pulling_the_marriage_record(ctx, settings, client, "in-flight-1", reserved_at=later.now())
 
     assert resume_due(later) == [filed.application_id]
     with ctx.pull.sessions() as session:
@@ -429,24 +440,11 @@ def test_a_pull_whose_request_id_holds_another_request_is_denied_not_retried_for
     named the matter otherwise (the pull's purpose names it): its reservation of the item's request
     id holds a request with other content. Repeating never makes that request id free, so the
     item is denied with the reason, and the application is decided, not left waiting for ever."""
-    from exchange.answer_store import STALE_AFTER, AnsweredRequest
+    from exchange.answer_store import STALE_AFTER
 
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "other-content-1"))
-    resolve_application(ctx, filed.application_id)
     later = ahead(ctx, LEASE + STALE_AFTER + timedelta(minutes=1))
-    with ctx.pull.sessions() as session:
-        marriage = session.scalars(select(ApplicationItem).where(
-            ApplicationItem.application_id == filed.application_id, ApplicationItem.proof == "MARITAL_STATUS",
-            ApplicationItem.party == "applicant")).one()
-        request_id = f"app:{filed.application_id}:{marriage.id}"
-        session.execute(update(ApplicationItem).where(ApplicationItem.id == marriage.id).values(
-            state="pending", values_blob=None, values_key_id=None, detail=None))
-        session.execute(update(AnsweredRequest).where(AnsweredRequest.request_id == request_id).values(
-            status="pending", answer_blob=None, answer_key_id=None, completed_at=None, request_sha256="0" * 64,
-            reserved_at=ctx.now()))
-        session.execute(update(Application).where(Application.id == filed.application_id).values(
-            status="resolving", decision=None, lease_until=ctx.now() + LEASE))
-        session.commit()
+    filed, marriage = _died_pulling_the_marriage_record(ctx, settings, client, "other-content-1",
+                                                        reserved_at=ctx.now(), request_sha256="0" * 64)
 
     assert resume_due(later) == [filed.application_id]
     with ctx.pull.sessions() as session:
