@@ -152,7 +152,13 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
     while True:  # again only when the license was revoked or amended since it was looked up
         now = context.clock()  # an amendment meanwhile is in force from its own time on
         with uow.read() as session:
-            found = current_license(session, library, {license_type.code}, kind, number, now)
+            found = current_license(session, library, _answering_alike(library, license_type), kind, number, now)
+        if found is not None and found[0].license_type != license_type.code:
+            newer = library.catalog.licenses[found[0].license_type]
+            raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
+                         f"the holder's {license_type.name_zh} no longer states their "
+                         f"{library.catalog.proofs[license_type.proof].name_zh}: a later {newer.name_zh} "
+                         f"({newer.code}) does", alongside=released)
         if found is None:
             raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
                          f"the holder has no valid {license_type.name_zh} in the license library",
@@ -166,6 +172,15 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         except ReservationLost as lost:
             raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost),
                          retry_after=lost.retry_after) from None
+
+
+def _answering_alike(library: LicenseLibrary, license_type: LicenseType) -> set[str]:
+    """`license_type` and the license types answering the same proof (结婚证 and 离婚证 both answer
+    婚姻状况): the holder's newest of them states the proof, so an older one is not used for it."""
+    if license_type.proof is None:
+        return {license_type.code}
+    return {other.code for other in library.catalog.licenses.values() if other.proof == license_type.proof} \
+        | {license_type.code}
 
 
 def _store_use(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,

@@ -838,3 +838,30 @@ def test_license_and_usage_copy_pdfs_are_sealed_and_follow_the_license(
         assert result["status"] == "INVALID" and result["revocation_reason"] == reason
     not_pdf = pdf_verdict(live_server, b"%PDF-1.4 nothing")
     assert not_pdf["status"] == "INVALID"
+
+
+def test_a_marriage_certificate_a_later_divorce_superseded_is_not_used(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """Civil affairs registered the marriage, then the divorce: both licenses stay in force, but
+    the 结婚证 no longer states the holder's marital status. A 用证 of it would seal 已婚 for a
+    divorced applicant; it is refused, as the 婚姻状况 proof answers 离婚 from the newer license."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-BEFORE-1"),
+                      timeout=30).status_code == 201
+    me = signed_in(live_server, resident)
+    assert httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}
+    ).status_code == 201
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    married = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-before-divorce"), timeout=30)
+    assert married.status_code == 200 and married.json()["answer"]["data"]["marital_status"] == "married"
+
+    divorce = marriage(resident, "MZ-DIVORCE-1")
+    divorce["license_type"] = "DIVORCE_CERTIFICATE"
+    divorce["items"] = {**divorce["items"], "certificate_no": "L330702-2026-000456", "marital_status": "divorced",
+                        "registration_date": "2026-09-01"}
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=divorce, timeout=30).status_code == 201
+    refused = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-after-divorce"), timeout=30)
+    assert refused.status_code == 404, refused.text
+    assert "离婚证" in refused.json()["detail"] or "DIVORCE_CERTIFICATE" in refused.json()["detail"]
