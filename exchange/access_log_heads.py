@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy import Engine, text
+
 from exchange.access_log import ChainHead
 from exchange.errors import InvalidInput
 from seals.jws import sign_jws
@@ -37,6 +39,26 @@ def sign_head(head: ChainHead, signer: Signer, *, now: datetime) -> SignedHead:
     claims = {"seq": head.seq, "entry_hash": head.entry_hash, "iat": int(now.timestamp())}
     token = sign_jws(claims, signer, typ=HEAD_TYPE)
     return SignedHead(head, datetime.fromtimestamp(claims["iat"], timezone.utc), token)
+
+
+def make_durable(engine: Engine, head: ChainHead) -> None:
+    """Make the entry `head` names durable, with every entry before it, before a head naming it is
+    signed. An allowed access's entry is committed without waiting for the disk (PostgreSQL's
+    `synchronous_commit = off`, see `access_log.append_accesses`); a head the city signs must
+    survive a crash, or an auditor holding it would find the log cut. On PostgreSQL a transaction
+    that writes (here a no-op update of the head's row, which changes no value) and commits with
+    `synchronous_commit = on` flushes the write-ahead log up to its commit record, and so every
+    commit before it. SQLite's relaxed commits (`synchronous = NORMAL`) survive a crash of the
+    process already; only a power cut can lose them."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as connection:
+        connection.execute(_SYNCHRONOUS_COMMIT)
+        connection.execute(_TOUCH_HEAD, {"seq": head.seq})
+
+
+_SYNCHRONOUS_COMMIT = text("SELECT set_config('synchronous_commit', 'on', true)")
+_TOUCH_HEAD = text("UPDATE access_log SET seq = seq WHERE seq = :seq")
 
 
 def read_signed_head(token: str, trust: TrustStore, exchange_uscc: str) -> SignedHead:

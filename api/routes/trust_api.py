@@ -21,7 +21,7 @@ from api.problems import Problem
 from api.live_catalog import issuers_up_to_live_version
 from api.runtime import db, plain_db, runtime
 from exchange.access_log import chain_head
-from exchange.access_log_heads import sign_head
+from exchange.access_log_heads import make_durable, sign_head
 from exchange.certificates.issuer_list import sign_issuer_list
 from seals.ca import utc_now
 from seals.registry import Seal, active_signer, list_seals, trust_store
@@ -155,6 +155,7 @@ def access_log_head() -> Response:
     head = chain_head(session)
     if head is None:
         raise Problem("not-found", "The access log has no entries yet.")
+    make_durable(runtime().engine, head)  # the entry named is on disk before it is signed
     signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
     signed = sign_head(head, signer, now=utc_now())
     response = Response(json.dumps({"seq": head.seq, "entry_hash": head.entry_hash,

@@ -4,6 +4,7 @@ one chain under concurrent appends on both engines, and never holds an ID number
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -365,3 +366,36 @@ def _durability(session: Session) -> str:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         return str(session.execute(text("PRAGMA synchronous")).scalar())
     return str(session.execute(text("SHOW synchronous_commit")).scalar())
+
+
+def test_a_head_made_durable_is_on_disk_with_every_write_ahead_entry_before_it(
+        sessions: sessionmaker[Session], database_url: str) -> None:
+    """A write-ahead entry's commit does not wait for the disk. Before the exchange signs a head
+    naming it, the log is made durable: the database's write-ahead log is flushed past the entry's
+    commit, so a crash cannot lose an entry a signed head names (an auditor holding that head
+    would find the log cut)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's relaxed commit survives a crash of the process; only PostgreSQL defers the write")
+    from exchange.access_log_heads import make_durable
+
+    engine = sessions.kw["bind"]
+
+    def wal_writer_delay(setting: str) -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(f"ALTER SYSTEM {setting}"))
+            connection.execute(text("SELECT pg_reload_conf()"))
+
+    wal_writer_delay("SET wal_writer_delay = '10s'")  # else the WAL writer may flush the entry at once
+    try:
+        time.sleep(0.3)
+        head = record_decided_access(sessions, lambda session: _entry("e" * 64, 1), write_ahead=True)
+        with engine.connect() as connection:
+            written = connection.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
+            lagging = connection.execute(text("SELECT pg_current_wal_flush_lsn() < :lsn"), {"lsn": written}).scalar()
+        make_durable(engine, head)
+        with engine.connect() as connection:
+            flushed = connection.execute(text("SELECT pg_current_wal_flush_lsn() >= :lsn"), {"lsn": written}).scalar()
+    finally:
+        wal_writer_delay("RESET wal_writer_delay")
+    assert lagging, "the entry's commit was flushed at once: the test shows nothing"
+    assert flushed
