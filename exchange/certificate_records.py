@@ -46,6 +46,9 @@ class IssuedCertificate(Base):
     status: Mapped[str] = mapped_column(String(16))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    source_license: Mapped[str | None] = mapped_column(String(160), index=True)
+    """The license version the certificate's data was read from (`exchange.license_certificates`),
+    None for a record pulled from its source department."""
     forms_key_id: Mapped[int | None] = mapped_column(Integer)
     forms_blob: Mapped[bytes | None] = mapped_column("forms_sealed", LargeBinary)
     forms_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "forms_key_id", "forms_blob")

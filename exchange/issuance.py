@@ -173,6 +173,7 @@ def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, i
             identifier=content.identifier, proof_code=proof.code, issuer_department=proof.department, serial=serial,
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,
             status_list=entry.list_id, status_index=entry.index, status=CertificateStatus.VALID,
+            source_license=pulled.provenance["license"] if pulled.provenance else None,
             forms_sealed=seal_forms(context.forms, content.identifier, CertificateForms(credential, qr_payload, pdf)))
         session.add(certificate)
         if alongside is not None:

@@ -37,6 +37,7 @@ from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.keyring import RecordCipher
+from exchange.license_certificates import revoke_certificates_read_from
 from exchange.licenses.content import (
     HeldBy,
     HolderIdentity,
@@ -260,7 +261,8 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
                   changes: Mapping[str, Any], valid_until: date | None = None) -> LicenseVersionRecord:
     """Issue the next version of the license whose current version is `identifier`, with the
     items changed as given; the old version becomes superseded (and so is its status entry: the
-    status list that holds it is signed again under its lock)."""
+    status list that holds it is signed again under its lock), and the certificates read from it
+    are revoked as `data_changed`."""
     _lock_list_of_current(session, library.lists, identifier)
     version = find_version(session, identifier)
     record = _own_license(session, department, version)
@@ -289,12 +291,14 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
                        supersedes=version.identifier, now=now, valid_from=now, valid_until=until)
     session.flush()
     sign_locked_list(session, library.lists, version.status_list, library.status_list, now)
+    revoke_certificates_read_from(session, library.status_list, [version.identifier], "data_changed", now)
     return new
 
 
 def revoke_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
                    reason: str) -> LicenseVersionRecord:
-    """Revoke the license of `identifier` (any of its versions): its current version's entry is set."""
+    """Revoke the license of `identifier` (any of its versions): its current version's entry is set,
+    and the certificates read from any of its versions are revoked with the same reason."""
     if reason not in REVOCATION_REASONS or reason == "superseded":
         allowed = ", ".join(code for code in REVOCATION_REASONS if code != "superseded")
         raise InvalidInput("reason", f"one of {allowed}")
@@ -308,6 +312,8 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     current.status, current.revoked_at, current.revocation_reason = LicenseState.REVOKED, now, reason
     session.flush()
     sign_locked_list(session, library.lists, current.status_list, library.status_list, library.clock())
+    versions = session.scalars(select(LicenseVersionRecord.identifier).where(LicenseVersionRecord.license_id == record.id))
+    revoke_certificates_read_from(session, library.status_list, list(versions), reason, now)
     return current
 
 

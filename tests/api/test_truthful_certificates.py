@@ -265,3 +265,36 @@ def test_a_period_that_ends_before_it_starts_seals_nothing(settings: Settings) -
     swapped = {**record, "period_start": record["period_end"], "period_end": record["period_start"]}
     assert unbacked(proof, swapped, name, datetime.now(BEIJING)) == "记录中的“查询时间段止”早于“查询时间段起”"
     assert unbacked(proof, record, name, datetime.now(BEIJING)) is None
+
+
+def test_a_certificate_read_from_a_license_falls_with_it(settings: Settings, live_server: str) -> None:
+    """A 残疾证明 issued from the holder's 残疾人证: when the federation amends the card, the
+    certificate stating the old card is revoked (data_changed); when it revokes the card as
+    obtained by fraud, every certificate read from it is revoked with that reason."""
+    from exchange.clients import ClientScope
+    from tests.api.test_licenses_api import client
+
+    id_number, name, _ = _record(settings, "CL", "DISABILITY")
+    me = signed_in(live_server, id_number, name)
+    [card] = [held for held in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+              if held["license_type"] == "DISABILITY_CARD"]
+    federation = client(settings, "CL", [ClientScope.LICENSES_WRITE.value])
+
+    def status(certificate: dict[str, Any]) -> tuple[str, str | None]:
+        credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+        verdict = httpx.post(f"{live_server}/api/v1/verify", json={"credential": credential}, timeout=30).json()
+        return verdict["status"], verdict.get("revocation_reason")
+
+    before = request(live_server, me, "DISABILITY").json()
+    assert status(before) == ("VALID", None)
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{card['identifier']}/amendments", headers=federation,
+                         json={"changes": {"disability_grade": "grade_1"}}, timeout=30)
+    assert amended.status_code == 201, amended.text
+    assert status(before) == ("INVALID", "data_changed")
+
+    after = request(live_server, me, "DISABILITY").json()
+    assert status(after) == ("VALID", None)
+    revoked = httpx.post(f"{live_server}/api/v1/licenses/{amended.json()['identifier']}/revocation",
+                         headers=federation, json={"reason": "obtained_by_fraud"}, timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    assert status(after) == ("INVALID", "obtained_by_fraud")
