@@ -164,7 +164,6 @@ class HttpSource:
         if encoding not in ("identity", "gzip"):
             raise SourceProtocolError(self.department, f"the answer's content encoding {encoding[:20]!r} was not asked for")
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
-        too_large = SourceProtocolError(self.department, f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
         chunks: list[bytes] = []
         size = 0
         for raw in streamed.iter_raw():
@@ -174,7 +173,7 @@ class HttpSource:
                 raise SourceProtocolError(self.department, "the answer's content encoding cannot be decoded") from None
             size += len(chunk)
             if size > MAX_ANSWER_BYTES or (inflater is not None and inflater.unconsumed_tail):
-                raise too_large
+                raise SourceProtocolError(self.department, f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
             if chunks and self._clock() > deadline:  # the first part came within the read timeout
                 raise _Transient(f"no answer within {self.settings.timeout_seconds:g} s")
             chunks.append(chunk)
