@@ -390,7 +390,7 @@ def find_valid_consent(
     consent = held.get(consent_id) if held is not None else consent_terms(session, consent_id)
     if consent is None or consent.subject_key != subject_key:
         raise ConsentMissing(f"consent {consent_id!r} does not exist for this citizen")
-    if consent.withdrawn_at is not None and consent.withdrawn_at <= at:
+    if consent.withdrawn_at is not None:  # whatever its time: it committed before this access can
         raise ConsentWithdrawn(f"consent {consent_id} was withdrawn")
     if at >= consent.expires_at:
         raise ConsentExpired(f"consent {consent_id} expired")

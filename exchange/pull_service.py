@@ -439,7 +439,7 @@ def still_consented(session: Session, stored: Replay, now: datetime) -> None:
     consent = consent_terms(session, stored.consent_id)
     if consent is None:
         return
-    if consent.withdrawn_at is not None and consent.withdrawn_at <= now:
+    if consent.withdrawn_at is not None:
         ended, reason = "was withdrawn", ConsentWithdrawn.reason
     elif now >= consent.expires_at:
         ended, reason = "has expired", ConsentExpired.reason

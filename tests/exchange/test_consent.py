@@ -142,3 +142,16 @@ def test_a_withdrawal_waits_for_an_access_being_decided_on_the_consent(
         pulling.commit()
     citizen.join(10)
     assert withdrawn and withdrawn[0] > decided_at
+
+
+def test_an_access_decided_after_a_withdrawal_committed_is_refused_whatever_its_clock_said(
+        session: Session, live: Catalog) -> None:
+    """A pull takes its time, then waits for the consent while the citizen's withdrawal commits
+    with a later time. The withdrawal is committed when the pull reads it: the access it would
+    log comes after the withdrawal, so it is refused, not allowed for having read the clock first."""
+    consent_id = _grant(session, live)
+    decided_at = T0 + timedelta(days=1)
+    withdraw_consent(session, consent_id, subject_key=ME, now=decided_at + timedelta(milliseconds=20))
+    session.commit()
+    with pytest.raises(ConsentWithdrawn):
+        find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", at=decided_at)
