@@ -53,7 +53,7 @@ from exchange.status_lists import (StatusListKind, StatusListSigning, allocate_e
                                    rebuild_status_list, sign_locked_list)
 from exchange.subjects import subject_key
 from exchange.unit_of_work import locked_row
-from seals.registry import active_signer
+from seals.registry import active_signer, hold_signing_seal
 from seals.keys import Signer
 from seals.settings import SealSettings
 
@@ -246,9 +246,12 @@ def forget_allocations(session: Session) -> None:
 
 
 def _signer(session: Session, library: LicenseLibrary, department: str) -> Signer:
+    """The department's signer for the transaction, its seal held to the end of it
+    (`hold_signing_seal`): a revocation waits for what it signs here, and takes its time after."""
     signers = session.info.setdefault(_SIGNERS, {})
     if department not in signers:
         signers[department] = active_signer(session, library.seal_settings, department)
+        hold_signing_seal(session, signers[department])
     return signers[department]
 
 

@@ -153,3 +153,48 @@ def test_hostile_lines_are_rejected_one_by_one_and_the_rest_imported(settings: S
     rejected = [json.loads(text) for text in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [row["line"] for row in rejected] == [2, 3, 5, 6]
     assert "\x1b" not in output and "330702199003071233" not in output and "伪造" not in output
+
+
+def test_a_seal_revoked_while_a_license_is_being_issued_waits_for_it(settings: Settings) -> None:
+    """Signing and revocation times are whole seconds. A license signed and stored in the second
+    the issuer's seal is revoked must not verify as signed by a revoked seal: the revocation waits
+    for the transaction that signs with the seal, then takes the next second."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one writer at a time: a revocation cannot commit inside the issuing transaction")
+    import threading
+    from datetime import datetime, timezone
+
+    from api.seal_config import seal_settings
+    from exchange.licenses.verify import verify_license
+    from seals.ca import RevocationReason
+    from seals.registry import revoke_seal, trust_store
+
+    runtime = Runtime.start(settings)
+    try:
+        library = build_library(runtime, runtime.published_catalog()[0])
+        revoked: list[bool] = []
+
+        def revoke() -> None:
+            with runtime.sessions() as officer:
+                revoke_seal(officer, seal_settings(settings), "JY", RevocationReason.CESSATION_OF_OPERATION)
+                officer.commit()
+            revoked.append(True)
+
+        with runtime.sessions() as issuing:
+            issued = issue_license(issuing, library, "JY", parse_line(line("JY-2013-900001", *HOLDERS[0])))
+            officer = threading.Thread(target=revoke)
+            officer.start()
+            officer.join(0.5)
+            assert officer.is_alive() and not revoked  # the revocation waits for the license's commit
+            issuing.commit()
+        officer.join(10)
+        assert revoked
+        with runtime.sessions() as session:
+            credential = credential_of(library, find_version(session, issued.version.identifier))
+            trust = trust_store(session)
+        exchange = library.catalog.departments[settings.exchange_department].uscc
+        verdict = verify_license(credential, trust, None, exchange_uscc=exchange, now=datetime.now(timezone.utc))
+        seal = next(check for check in verdict.to_dict()["checks"] if check["check"] == "seal_status")
+        assert (seal["status"], seal["code"]) == ("VALID", "revoked_after_signing"), seal
+    finally:
+        runtime.engine.dispose()
