@@ -10,7 +10,9 @@ only what its data supports.
   The certificate is valid for the proof's days from issuance; the verifier reads how old the
   search is from the 截至 time it states.
 - A record naming a person (`full_name`) names the holder: no sealed table shows another name.
-- A period (`X_start`, `X_end`) does not end before it starts.
+- A record names whom it is about (its `full_name` or `id_number`, where the proof has them), and
+  a search result where the source searched (`search_scope_region`).
+- A period (`X_start`, `X_end`; issued or valid from, valid until) does not end before it starts.
 - A record stating its own end (a permit's 有效期至, a lease's end) limits the certificate's
   validity to the end of that day, Beijing time, and one past it is not sealed (`record_end`).
 
@@ -41,19 +43,23 @@ class StatedResult:
     positive: str
     searched: str | None = None
     count: str | None = None
+    scope: str | None = None
+    """The item naming where the source searched, which the statement names: it must be given."""
 
 
 STATED_RESULTS: Mapping[str, StatedResult] = {
     "NO_HOUSING": StatedResult("has_registered_property", "无不动产登记记录", "有不动产登记记录",
-                               searched="searched_at", count="property_count"),
+                               searched="searched_at", count="property_count", scope="search_scope_region"),
     "REAL_ESTATE_SEARCH": StatedResult("has_registered_property", "无不动产登记记录", "有不动产登记记录",
-                                       searched="searched_at", count="property_count"),
+                                       searched="searched_at", count="property_count", scope="search_scope_region"),
     "NO_CRIMINAL_RECORD": StatedResult("has_criminal_record", "未发现有犯罪记录", "有犯罪记录", searched="period_end"),
     "NOT_RENTING_PUBLIC_HOUSING": StatedResult("is_renting_public_housing", "未承租公有住房或保障性住房",
                                                "承租有公有住房或保障性住房", searched="checked_at"),
 }
 RECORD_ENDS = ("valid_until", "lease_end")
 """Date items by which a record states until when what it records holds (a permit, a lease)."""
+PERIODS = (("issued_at", "valid_until"), ("valid_from", "valid_until"))
+"""Pairs of date items, besides every `X_start` and `X_end`, of which the first may not come after the second."""
 
 
 def searched_until(proof: Proof, record: Mapping[str, Any], answered_as_of: datetime, issued_at: datetime) -> datetime:
@@ -80,16 +86,21 @@ def unbacked(proof: Proof, record: Mapping[str, Any], holder_name: str, issued_a
     named = record.get("full_name")
     if isinstance(named, str) and named != holder_name:
         return "记录中的姓名与申请人姓名不一致"
-    for start in (name for name in labels if name.endswith("_start")):
-        end = start.removesuffix("_start") + "_end"
+    identifying = [name for name in ("full_name", "id_number") if name in labels]
+    if identifying and all(record.get(name) is None for name in identifying):
+        return "记录未载明所涉之人"
+    pairs = [(start, start.removesuffix("_start") + "_end") for start in labels if start.endswith("_start")]
+    for start, end in [*pairs, *PERIODS]:
         begins, ends = _moment(record.get(start), end_of_day=False), _moment(record.get(end), end_of_day=False)
-        if begins is not None and ends is not None and ends < begins:
-            return f"记录中的“{labels[end]}”早于“{labels[start]}”" if end in labels else "记录中的期间有误"
+        if begins is not None and ends is not None and ends < begins and start in labels and end in labels:
+            return f"记录中的“{labels[end]}”早于“{labels[start]}”"
     stated = STATED_RESULTS.get(proof.code)
     if stated is not None:
         result = record.get(stated.item)
         if not isinstance(result, bool):
             return f"记录未载明“{labels.get(stated.item, stated.item)}”"
+        if stated.scope is not None and record.get(stated.scope) is None:
+            return f"记录未载明“{labels.get(stated.scope, stated.scope)}”"
         count = record.get(stated.count) if stated.count else None
         if isinstance(count, int) and not isinstance(count, bool) and (count > 0) != result:
             return (f"记录中“{labels.get(stated.item, stated.item)}”与“{labels.get(stated.count or '', '')}”"

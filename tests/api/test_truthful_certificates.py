@@ -103,11 +103,11 @@ def _record(settings: Settings, department: str, proof: str, id_number: str | No
     return row[0], row[1], json.loads(row[2])
 
 
-def _change(settings: Settings, department: str, proof: str, id_number: str, **changes: Any) -> None:
+def _change(settings: Settings, department: str, proof: str, subject_id: str, /, **changes: Any) -> None:
     """Change the department's own record, as its clerks (or a faulty system) would."""
     with sqlite3.connect(settings.sources_dir / f"{department}.db") as connection:
         for rowid, record in connection.execute("SELECT rowid, record FROM records WHERE proof_code = ? AND "
-                                                "subject_id = ?", (proof, id_number)).fetchall():
+                                                "subject_id = ?", (proof, subject_id)).fetchall():
             connection.execute("UPDATE records SET record = ? WHERE rowid = ?",
                                (json.dumps({**json.loads(record), **changes}, ensure_ascii=False), rowid))
 
@@ -298,3 +298,25 @@ def test_a_certificate_read_from_a_license_falls_with_it(settings: Settings, liv
                          headers=federation, json={"reason": "obtained_by_fraud"}, timeout=30)
     assert revoked.status_code == 200, revoked.text
     assert status(after) == ("INVALID", "obtained_by_fraud")
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"search_scope_region": None}, ("未载明", "查询范围")),
+    ({"full_name": None, "id_number": None}, ("未载明所涉之人",)),
+], ids=["no-scope", "nobody"])
+def test_a_record_that_leaves_out_where_or_whom_seals_nothing(
+        settings: Settings, live_server: str, changes: dict[str, Any], words: tuple[str, ...]) -> None:
+    """A "no property" with no area searched would be stated of the whole city; one naming nobody
+    would be sealed for whoever asks."""
+    id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
+    _change(settings, "BDC", "NO_HOUSING", id_number, **changes)
+    _refused_without_seal(live_server, signed_in(live_server, id_number, name), "NO_HOUSING", *words)
+
+
+def test_a_permit_issued_after_it_ends_backs_nothing() -> None:
+    from exchange.certificates.record_backing import unbacked
+
+    permit = CATALOG.proofs["RESIDENCE_PERMIT"]
+    record = {"full_name": "张三", "issued_at": "2030-01-01", "valid_until": "2029-01-01"}
+    reason = unbacked(permit, record, "张三", datetime(2026, 12, 6, tzinfo=BEIJING))
+    assert reason is not None and "早于" in reason, reason
