@@ -409,11 +409,21 @@ def stored_content(library: LicenseLibrary, version: LicenseVersionRecord) -> Li
 def current_license(session: Session, library: LicenseLibrary, license_types: Collection[str], kind: Subject,
                     number: str, now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
     """The holder's newest license of one of `license_types` in force at `now` (`version_state`
-    valid), or None."""
-    for record, version in holder_licenses(session, library.hash_key, kind, number):
-        if record.license_type in license_types and version_state(version, now) == IN_FORCE:
-            return record, version
-    return None
+    valid), or None. Of licenses of several types answering one proof (a 结婚证 and a 离婚证), the
+    newest is the one registered last (its `registration_date` item), not the one entered in the
+    library last: a marriage entered after the divorce, from an older register, does not undo it."""
+    found = [(record, version) for record, version in holder_licenses(session, library.hash_key, kind, number)
+             if record.license_type in license_types and version_state(version, now) == IN_FORCE]
+    if len({record.license_type for record, _ in found}) > 1:
+        return max(found, key=lambda held: _registered_on(library, held[1]))  # the first of equals: issued last
+    return found[0] if found else None
+
+
+def _registered_on(library: LicenseLibrary, version: LicenseVersionRecord) -> str:
+    """The day the license's event was registered (ISO date): its `registration_date` item, else
+    the day its version was issued."""
+    registered = stored_content(library, version).items.get("registration_date")
+    return registered if isinstance(registered, str) else version.issued_at.date().isoformat()
 
 
 IN_FORCE = "valid"

@@ -865,3 +865,25 @@ def test_a_marriage_certificate_a_later_divorce_superseded_is_not_used(
     refused = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-after-divorce"), timeout=30)
     assert refused.status_code == 404, refused.text
     assert "离婚证" in refused.json()["detail"] or "DIVORCE_CERTIFICATE" in refused.json()["detail"]
+
+
+def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """Civil affairs enters the 离婚证 first and backfills the older 结婚证 from its register later:
+    the newest is the one registered last, so the 结婚证 is not used for 婚姻状况."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    divorce = marriage(resident, "MZ-DIVORCE-2")
+    divorce["license_type"] = "DIVORCE_CERTIFICATE"
+    divorce["items"] = {**divorce["items"], "certificate_no": "L330702-2026-000789", "marital_status": "divorced",
+                        "registration_date": "2026-09-01"}
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=divorce, timeout=30).status_code == 201
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-BACKFILL-1"),
+                      timeout=30).status_code == 201  # registered 2026-05-20, entered now
+    me = signed_in(live_server, resident)
+    assert httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}
+    ).status_code == 201
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    refused = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                         json=use_request(resident, "gzf-backfilled"), timeout=30)
+    assert refused.status_code == 404 and "DIVORCE_CERTIFICATE" in refused.json()["detail"], refused.text
