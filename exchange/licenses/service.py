@@ -180,6 +180,7 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     now = library.clock()
     valid_from = now if request.valid_from is None else _start_of_day(request.valid_from)
     valid_until = validity_window(license_type, valid_from, request.valid_until)
+    _check_stated_end(license_type, request.items, valid_until, "items.valid_until")
     if not savepoint:
         return _issue_new(session, library, department, license_type, request, digest, now, valid_from, valid_until)
     for attempt in range(_ATTEMPTS):
@@ -286,6 +287,7 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
         raise LicenseConflict(f"license {identifier} expired on {old.valid_until.isoformat()}: issue a new license")
     # an amendment changes items, not how long the license lasts: only a stated validity is restated
     until = old.valid_until if valid_until is None else validity_window(license_type, now, valid_until)
+    _check_stated_end(license_type, items, until, "changes.valid_until" if "valid_until" in changes else "valid_until")
     holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked, old.holder_binding)
     record.current_version = version.version + 1
     version.status = LicenseState.SUPERSEDED
@@ -483,6 +485,19 @@ def _check_items(license_type: LicenseType, items: Mapping[str, Any], prefix: st
     if problems:
         name, detail = next(iter(problems.items()))
         raise InvalidInput(f"{prefix}.{name}" if name else prefix, detail)
+
+
+def _check_stated_end(license_type: LicenseType, items: Mapping[str, Any], until: datetime | None, field: str) -> None:
+    """A license whose items state an end (a 残疾人证's or 居住证's 有效期至) ends that day: the item and
+    the license's own validity must agree, or a card expired by its face would be shown and used
+    as valid (`InvalidInput` naming `field`)."""
+    stated = items.get("valid_until") if any(item.name == "valid_until" for item in license_type.data_items) else None
+    if stated is None:
+        return
+    last_day = until.astimezone(BEIJING).date().isoformat() if until is not None else None
+    if stated != last_day:
+        raise InvalidInput(field, f"the item valid_until ({stated}) must be the day the license is valid until "
+                                  f"({last_day or 'none: the license does not expire'})")
 
 
 def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecord, license_type: LicenseType, *,

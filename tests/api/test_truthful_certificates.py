@@ -185,37 +185,39 @@ def test_a_disability_certificate_does_not_print_the_id_number_inside_the_card_n
     assert id_number[:6] + "********" + id_number[-4:] in json.dumps(claims, ensure_ascii=False)
 
 
-def test_a_card_past_its_end_seals_nothing_and_one_ending_soon_ends_the_certificate(
+def test_a_card_ending_soon_ends_the_certificate_and_one_ended_backs_none(
         settings: Settings, live_server: str) -> None:
     """The 残疾证明 is read from the holder's 残疾人证 in the license library; the federation
-    corrects the card's 有效期至. A card whose end has passed backs no certificate, and one ending
-    in three days ends the certificate with that day (Beijing time), not "长期有效"."""
+    corrects the card to end in three days: the certificate ends with that day (Beijing time), not
+    "长期有效". A card's 有效期至 must be the license's own end, and a record whose end has passed
+    backs no certificate."""
+    from exchange.certificates.record_backing import unbacked
     from exchange.clients import ClientScope
     from tests.api.test_licenses_api import client
 
-    id_number, name, _ = _record(settings, "CL", "DISABILITY")
+    id_number, name, record = _record(settings, "CL", "DISABILITY")
     me = signed_in(live_server, id_number, name)
     [card] = [held for held in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
               if held["license_type"] == "DISABILITY_CARD"]
     federation = client(settings, "CL", [ClientScope.LICENSES_WRITE.value])
-    today = datetime.now(BEIJING).date()
+    amendments = f"{live_server}/api/v1/licenses/{card['identifier']}/amendments"
+    soon = datetime.now(BEIJING).date() + timedelta(days=3)
+    disagreeing = httpx.post(amendments, headers=federation, json={"changes": {"valid_until": soon.isoformat()}},
+                             timeout=30)  # the face says three days, the license still runs for years
+    assert disagreeing.status_code == 400 and disagreeing.json()["errors"][0]["pointer"] == "#/changes/valid_until", \
+        disagreeing.text
+    amended = httpx.post(amendments, headers=federation, json={"changes": {"valid_until": soon.isoformat()},
+                                                               "valid_until": soon.isoformat()}, timeout=30)
+    assert amended.status_code == 201, amended.text
 
-    def card_ends(day: date) -> None:
-        nonlocal card
-        amended = httpx.post(f"{live_server}/api/v1/licenses/{card['identifier']}/amendments", headers=federation,
-                             json={"changes": {"valid_until": day.isoformat()}}, timeout=30)
-        assert amended.status_code == 201, amended.text
-        card = amended.json()
-
-    card_ends(today - timedelta(days=1))
-    _refused_without_seal(live_server, me, "DISABILITY", "有效期已于", "届满")
-
-    soon = today + timedelta(days=3)
-    card_ends(soon)
     issued = request(live_server, me, "DISABILITY")
     assert issued.status_code == 201, issued.text
     end = datetime.combine(soon + timedelta(days=1), datetime.min.time(), BEIJING) - timedelta(seconds=1)
     assert datetime.fromisoformat(issued.json()["valid_until"].replace("Z", "+00:00")) == end
+
+    yesterday = (datetime.now(BEIJING).date() - timedelta(days=1)).isoformat()
+    reason = unbacked(CATALOG.proofs["DISABILITY"], {**record, "valid_until": yesterday}, name, datetime.now(BEIJING))
+    assert reason is not None and "有效期已于" in reason and "届满" in reason, reason
 
 
 def test_a_record_naming_another_person_seals_nothing(settings: Settings, live_server: str) -> None:
