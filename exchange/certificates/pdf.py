@@ -59,6 +59,8 @@ SEAL_DIAMETER = 42 * mm
 QR_SIZE = 40 * mm
 QR_BLOCK_HEIGHT = 48 * mm
 """From the top of the issuer's block (name, date, seal, QR code and its caption) to below the caption."""
+LICENSE_BLOCK_HEIGHT = 44 * mm
+"""The same on a license's page, whose block is drawn closer."""
 NOTE_BOTTOM = 20 * mm
 """Where the verification note at the foot of the page starts."""
 QR_QUIET_MODULES = 2
@@ -219,9 +221,7 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     y = draw_label_table(canvas, rows, left, y - 7 * mm, (45 * mm, right - left - 45 * mm), font_size=11, leading=15,
                          padding=4)
     note = _verification_note(content)
-    _, note_height = note.wrap(right - left, 40 * mm)
-    if y - 12 * mm < NOTE_BOTTOM + note_height + QR_BLOCK_HEIGHT:  # the rows ran over the seal, the QR code and the note
-        raise PageOverflow("certificate")
+    ensure_foot_fits(y - 12 * mm, QR_BLOCK_HEIGHT, note, right - left, "certificate")
 
     # issuer and date, the seal stamped over them (right); the QR code (left)
     block_top = min(y - 12 * mm, 100 * mm)
@@ -253,6 +253,14 @@ def _verification_note(content: CertificateContent) -> Paragraph:
         "打印件以扫码核验结果为准；超过有效期或已被撤销的证明无效。",
         hint,
     )
+
+
+def ensure_foot_fits(block_top: float, block_height: float, note: Paragraph, width: float, document: str) -> None:
+    """`PageOverflow` unless the issuer's block (seal, QR code) from `block_top` down and the note
+    at the foot of the page (wrapped here to `width`) fit below the rows printed above them."""
+    _, note_height = note.wrap(width, 40 * mm)
+    if block_top < NOTE_BOTTOM + note_height + block_height:
+        raise PageOverflow(document)
 
 
 def draw_frame(canvas: Canvas) -> None:

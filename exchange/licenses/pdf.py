@@ -40,12 +40,15 @@ from catalog.city_time import BEIJING
 from catalog.model import Catalog, LicenseType, Subject
 from exchange.certificates.model import format_date_zh, format_datetime_zh, parse_time
 from exchange.certificates.pdf import (
+    LICENSE_BLOCK_HEIGHT,
+    NOTE_BOTTOM,
     RULE,
     _attachment,
     _draw_qr,
     _heavy_centred,
     draw_frame,
     draw_label_table,
+    ensure_foot_fits,
     text_paragraph,
     with_credential,
 )
@@ -213,6 +216,12 @@ def _draw(canvas: Canvas, page: PdfPage) -> None:
     if usage:
         y = _draw_usage(canvas, usage, left, right, y - 5 * mm)
 
+    service = content.status.list_url.split("/api/", 1)[0]
+    hint = ParagraphStyle("hint", fontName=SONG, fontSize=8.5, leading=12.5, wordWrap="CJK",
+                          textColor=colors.HexColor("#444444"))
+    note = text_paragraph(_note(page, service), hint)
+    ensure_foot_fits(y - 8 * mm, LICENSE_BLOCK_HEIGHT, note, right - left, "license")
+
     block_top = min(y - 8 * mm, 92 * mm)
     issuer_x = right - 42 * mm
     canvas.setFont(SONG, 12.5)
@@ -221,16 +230,10 @@ def _draw(canvas: Canvas, page: PdfPage) -> None:
     canvas.drawCentredString(issuer_x, block_top - 19 * mm, format_date_zh(made.astimezone(BEIJING).date()))
     draw_seal(canvas, issuer_x + 14 * mm, block_top - 12 * mm, SEAL_DIAMETER,
               SealText(page.sealed_by, purpose="电子证照加注专用章" if usage else "电子证照专用章"), font_name=SONG)
-    service = content.status.list_url.split("/api/", 1)[0]
     _draw_qr(canvas, service + VERIFY_PATH, left, block_top - 36 * mm, QR_SIZE)
     canvas.setFont(SONG, 8.5)
     canvas.drawCentredString(left + QR_SIZE / 2, block_top - 40 * mm, "手机扫码打开核验页面")
-
-    hint = ParagraphStyle("hint", fontName=SONG, fontSize=8.5, leading=12.5, wordWrap="CJK",
-                          textColor=colors.HexColor("#444444"))
-    note = text_paragraph(_note(page, service), hint)
-    note.wrap(right - left, 40 * mm)
-    note.drawOn(canvas, left, 20 * mm)
+    note.drawOn(canvas, left, NOTE_BOTTOM)
 
 
 def _rows(page: PdfPage) -> list[tuple[str, str]]:

@@ -887,3 +887,19 @@ def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
     refused = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
                          json=use_request(resident, "gzf-backfilled"), timeout=30)
     assert refused.status_code == 404 and "DIVORCE_CERTIFICATE" in refused.json()["detail"], refused.text
+
+
+def test_a_license_too_long_for_its_page_gets_no_pdf(settings: Settings, live_server: str,
+                                                     resident: DemoResident) -> None:
+    """Past the page's foot the seal, the QR code and the note would be lost while the signature
+    still verifies: the PDF is refused as not printable, the credential stays the holder's."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    long = marriage(resident, "MZ-LONG-1")
+    long["items"] = {**long["items"], "registration_authority": "金华市婺城区民政局" * 130}
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=long, timeout=30)
+    assert issued.status_code == 201, issued.text
+    me = signed_in(live_server, resident)
+    pdf = httpx.get(live_server + issued.json()["links"]["pdf"], headers=me, timeout=30)
+    assert pdf.status_code == 422 and pdf.json()["type"] == "/problems/not-printable", pdf.text[:300]
+    assert "过长" in pdf.json()["detail_zh"]
+    assert httpx.get(live_server + issued.json()["links"]["credential"], headers=me).status_code == 200
