@@ -49,8 +49,6 @@ _STATEMENTS = {
     "NO_CRIMINAL_RECORD": "经查询，截至{as_of}，{holder}（公民身份号码：{id_masked}）在全国违法犯罪人员信息系统中{result}。",
     "NOT_RENTING_PUBLIC_HOUSING": "经核查，截至{as_of}，{holder}（公民身份号码：{id_masked}）{result}。",
 }
-_CITY_REGION = "330700"
-"""The search scope a statement names when the record names none: the city."""
 RELATIONS_ZH = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "grandparent": "祖父母",
                 "grandchild": "孙子女", "sibling": "兄弟姐妹", "other": "其他"}
 """Relations to the head of a household, as the public-security source names them."""
@@ -286,7 +284,8 @@ def build_content(
     not `printed` are left out. `searched_at` is when the source answered: the `as_of` time of a
     proof stating a search result, or the record's own search time when earlier
     (`record_backing.searched_until`). Validity is the catalog's `validity_days` from issuance,
-    and ends by the end the record states (`record_backing.record_end`). Call `record_backing.unbacked` first: this builds what it is given.
+    and ends by the end the record states (`record_backing.record_end`). Call
+    `record_backing.unbacked` first: this builds what it is given.
     """
     if proof.department != department.code:
         raise InvalidContent(f"proof {proof.code} is issued by {proof.department}, not {department.code}")
@@ -430,7 +429,7 @@ def _statement(proof: Proof, data: Mapping[str, Any], holder: str, masked: str, 
         as_of=format_datetime_zh(as_of),
         holder=holder,
         id_masked=masked,
-        scope=region_name(str(data.get("search_scope_region") or _CITY_REGION)),
+        scope=region_name(str(data[stated.scope])) if stated.scope else "",
         result=stated.positive if data[stated.item] else stated.negative,
     )
 
