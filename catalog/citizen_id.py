@@ -117,12 +117,31 @@ def mask_id_number(text: str) -> str:
 
 
 def mask_id_numbers_in(text: str) -> str:
-    """`text` with every citizen ID number inside it masked (`mask_id_number`), also one that
-    begins a longer run of digits (a 残疾人证号 is the holder's ID number and two digits more): a
-    run of 18 characters is masked when it is a valid ID number (check character and birth date)."""
-    if len(text) < 18:
+    """`text` with every citizen ID number inside it masked as `mask_id_number` masks it, also one
+    that begins a longer run of digits (a 残疾人证号 is the holder's ID number and two digits more)
+    or is written in groups (330702-19800204-1310-22, 3307 0219 8002 ...): 18 characters, with at
+    most one separator between any two, are masked when they are a valid ID number (check
+    character and birth date); the separators stay where they were."""
+    if len(text) < ID_NUMBER_LENGTH:
         return text
-    return _INSIDE.sub(lambda found: mask_id_number(found[0]) if _valid(found[0]) else found[0], text)
+    pieces, done = [], 0
+    for candidate in _INSIDE.finditer(text):  # overlapping: one may begin inside the one before
+        grouped, start = candidate[1], candidate.start()
+        if start >= done and _valid(_SEPARATOR.sub("", grouped)):
+            pieces += [text[done:start], _masked(grouped)]
+            done = start + len(grouped)
+    return "".join(pieces) + text[done:]
+
+
+def _masked(grouped: str) -> str:
+    """`grouped` (an ID number with separators) with its characters 7-14 replaced by *."""
+    masked, seen = [], 0
+    for char in grouped:
+        if not _SEPARATOR.fullmatch(char):
+            char = "*" if 6 <= seen < ID_NUMBER_LENGTH - 4 else char
+            seen += 1
+        masked.append(char)
+    return "".join(masked)
 
 
 def _valid(candidate: str) -> bool:
@@ -133,7 +152,9 @@ def _valid(candidate: str) -> bool:
     return True
 
 
-_INSIDE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx]")
+_SEPARATOR = re.compile(r"[-\u2010-\u2015 \u3000]")
+"""What a department may write between the groups of a number: hyphens, dashes and spaces."""
+_INSIDE = re.compile(rf"(?<![0-9])(?=([0-9](?:{_SEPARATOR.pattern}?[0-9]){{16}}{_SEPARATOR.pattern}?[0-9Xx]))")
 
 
 def _birth_date(yyyymmdd: str, today: date) -> date:

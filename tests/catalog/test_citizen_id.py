@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.citizen_id import PROVINCE_CODES, CitizenId, Gender, id_check_char, mask_id_number, parse_id_number
+from catalog.citizen_id import (
+    PROVINCE_CODES,
+    CitizenId,
+    Gender,
+    id_check_char,
+    mask_id_number,
+    mask_id_numbers_in,
+    parse_id_number,
+)
 from catalog.errors import InvalidIdentifier
 
 KNOWN_VALID = ["34052419800101001X", "11010519491231002X"]
@@ -131,6 +139,28 @@ def test_invalid_identifier_is_a_value_error() -> None:
 )
 def test_mask_keeps_only_the_first_six_and_last_four(text: str, masked: str) -> None:
     assert mask_id_number(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("33070219800204131022", "330702********131022"),
+        ("330702-19800204-1310-22", "330702-********-1310-22"),
+        ("330702 19800204 1310 22", "330702 ******** 1310 22"),
+        ("残疾人证号：3307 0219 8002 0413 10（二级）", "残疾人证号：3307 02** **** **13 10（二级）"),
+        ("证号 330702–1980–0204–1310", "证号 330702–****–****–1310"),
+        ("330702-19800204-1311-22", "330702-19800204-1311-22"),
+        ("3307021980020413-10", "330702********13-10"),
+        ("电话 0579-82345678-1234", "电话 0579-82345678-1234"),
+        ("编号12-330702-19800204-1310-22", "编号12-330702-********-1310-22"),
+        ("330702198002041310，330702198002041310", "330702********1310，330702********1310"),
+    ],
+)
+def test_id_numbers_inside_a_value_are_masked_however_they_are_grouped(text: str, masked: str) -> None:
+    """A department may write a 残疾人证号 with hyphens or spaces between its groups: the ID
+    number inside it is masked all the same, its separators kept; a run whose digits are not an ID
+    number (a wrong check digit, a telephone number) is printed as it is."""
+    assert mask_id_numbers_in(text) == masked
 
 
 def test_repr_does_not_reveal_the_number() -> None:
