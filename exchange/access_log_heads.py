@@ -12,6 +12,8 @@ seal chain, typ `mianzheng-log-head+jwt`), like the exchange's receipts.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -49,14 +51,22 @@ def make_durable(engine: Engine, head: ChainHead) -> None:
     that writes (here a no-op update of the head's row, which changes no value) and commits with
     `synchronous_commit = on` flushes the write-ahead log up to its commit record, and so every
     commit before it. SQLite's relaxed commits (`synchronous = NORMAL`) survive a crash of the
-    process already; only a power cut can lose them."""
-    if engine.dialect.name != "postgresql":
+    process already; only a power cut can lose them.
+
+    The process remembers the newest entry it made durable: a head no newer costs nothing, so
+    anyone fetching the head as often as they like makes no more writes than the log has entries."""
+    if engine.dialect.name != "postgresql" or head.seq <= _durable_through.get(engine, 0):
         return
     with engine.begin() as connection:
         connection.execute(_SYNCHRONOUS_COMMIT)
         connection.execute(_TOUCH_HEAD, {"seq": head.seq})
+    with _durable_guard:
+        _durable_through[engine] = max(head.seq, _durable_through.get(engine, 0))
 
 
+_durable_through: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+"""Per engine, the newest entry this process has made durable (so every entry up to it is)."""
+_durable_guard = threading.Lock()
 _SYNCHRONOUS_COMMIT = text("SELECT set_config('synchronous_commit', 'on', true)")
 _TOUCH_HEAD = text("UPDATE access_log SET seq = seq WHERE seq = :seq")
 

@@ -399,3 +399,31 @@ def test_a_head_made_durable_is_on_disk_with_every_write_ahead_entry_before_it(
         wal_writer_delay("RESET wal_writer_delay")
     assert lagging, "the entry's commit was flushed at once: the test shows nothing"
     assert flushed
+
+
+def test_a_head_made_durable_once_is_not_written_again(sessions: sessionmaker[Session], database_url: str) -> None:
+    """Anyone may fetch the signed head, as often as they like: only a head newer than the last one
+    made durable costs a write; fetching the same head again writes nothing."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL writes to make a head durable")
+    from exchange.access_log_heads import make_durable
+
+    engine = sessions.kw["bind"]
+
+    def row_version(seq: int) -> str:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT xmin FROM access_log WHERE seq = :seq"), {"seq": seq}).scalar())
+
+    first = record_decided_access(sessions, lambda session: _entry("e" * 64, 1), write_ahead=True)
+    inserted = row_version(first.seq)
+    make_durable(engine, first)
+    made_durable = row_version(first.seq)
+    for _ in range(3):
+        make_durable(engine, first)
+    assert made_durable != inserted and row_version(first.seq) == made_durable
+
+    second = record_decided_access(sessions, lambda session: _entry("f" * 64, 2), write_ahead=True)
+    inserted = row_version(second.seq)
+    make_durable(engine, second)
+    make_durable(engine, first)
+    assert row_version(second.seq) != inserted and row_version(first.seq) == made_durable
