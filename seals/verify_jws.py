@@ -122,7 +122,10 @@ def _verification(token: str, trust: TrustStore, now: datetime, *, remember: boo
                                                                          signature)
     iat = claims.get("iat")
     if isinstance(iat, (int, float)) and not isinstance(iat, bool):
-        signing_time, source = datetime.fromtimestamp(iat, timezone.utc), SIGNING_TIME_CLAIMED
+        try:
+            signing_time, source = datetime.fromtimestamp(iat, timezone.utc), SIGNING_TIME_CLAIMED
+        except (OverflowError, ValueError, OSError):  # NaN, infinite, beyond the calendar
+            return JwsVerification(integrity_only(_malformed("iat is not a time").result), header, claims), None
     else:
         signing_time, source = now, SIGNING_TIME_VERIFICATION
     verdict = Verdict(

@@ -97,6 +97,33 @@ def test_credential_with_nested_json_is_malformed(live_server: str, tmp_path: Pa
     assert "结论：证明无效。" in result.stdout.splitlines()
 
 
+@pytest.mark.parametrize("iat", ["1e300", "NaN", "-Infinity", str(2**80)])
+def test_a_credential_claiming_a_signing_time_no_calendar_has_is_malformed(
+        live_server: str, resident: DemoResident, settings: Settings, tmp_path: Path, iat: str) -> None:
+    """A genuine certificate's header and signature over a payload whose `iat` is no time (too large,
+    not a number): no key is needed to send it; every verifier says 无效, none fails."""
+    me = signed_in(live_server, resident)
+    certificate = issue(live_server, me)
+    header, payload, signature = httpx.get(live_server + certificate["links"]["jws"], headers=me).text.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged_payload = json.dumps({**claims, "iat": 0}, ensure_ascii=False).replace('"iat": 0', f'"iat": {iat}')
+    credential = f"{header}.{b64url_encode(forged_payload.encode())}.{signature}"
+    verdict = httpx.post(f"{live_server}/api/v1/verify", json={"credential": credential}, timeout=30)
+    assert verdict.status_code == 200, verdict.text
+    integrity = verdict.json()["checks"][0]
+    assert verdict.json()["status"] == "INVALID" and integrity["status"] == "INVALID"
+    assert integrity["code"] in ("malformed", "not_a_certificate")  # the payload's time, or the content reading it
+    page = httpx.post(f"{live_server}/verify", data={"credential": credential}, timeout=30)
+    assert page.status_code == 200 and "无效" in page.text
+
+    env = cli_environment(settings.database_url, settings.var_dir)
+    assert run_cli(env, "seal", "export-trust", str(tmp_path / "trust")).returncode == 0
+    (tmp_path / "forged.jws").write_text(credential, encoding="ascii")
+    result = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(tmp_path / "trust"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "结论：证明无效。" in result.stdout.splitlines()
+
+
 def test_pdf_with_a_malformed_signing_time_gets_a_verdict(live_server: str, resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
     certificate = issue(live_server, me)
