@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.problems import Problem
 from api.runtime import plain_db, runtime
 from catalog.loading import catalog_from_document
-from catalog.model import Catalog
+from catalog.model import Catalog, IssuedKind
 from catalog.versions import every_issuer, latest_version_row, version_document
 from exchange.certificates.verdict import IssuerCompetence
 
@@ -33,14 +33,15 @@ def published_issuers(database: Connection | None = None) -> IssuerCompetence:
     publication is seen at once. `database`: the connection to read with (default: the request's)."""
     current = runtime()
 
-    def issues(code: str, uscc: str) -> bool:
-        if any((code, uscc) in pairs for pairs in current.issuers.values()):
+    def issues(code: str, uscc: str, name_zh: str) -> bool:
+        kind = IssuedKind(code, uscc, name_zh)
+        if any(kind in kinds for kinds in current.issuers.values()):
             return True
-        return (code, uscc) in issuers_up_to_live_version(database or plain_db())
+        return kind in issuers_up_to_live_version(database or plain_db())
     return issues
 
 
-def issuers_up_to_live_version(database: Connection) -> frozenset[tuple[str, str]]:
+def issuers_up_to_live_version(database: Connection) -> frozenset[IssuedKind]:
     """Who issues what by every catalog published up to the live version, computed once per live
     version and process (`catalog.versions.every_issuer`); 503 before the first publication."""
     live = latest_version_row(database)

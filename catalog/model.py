@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from catalog.documents import built, document_of
 from catalog import field_shapes as shapes
@@ -400,6 +400,16 @@ class LicenseType:
         return next((use for use in self.uses if use.matter == matter and department in use.departments), None)
 
 
+class IssuedKind(NamedTuple):
+    """A kind of document a department issues: its catalog code, the issuer's USCC and the name the
+    document bears. The name belongs to it: a seal that may make one kind of document may not
+    print another kind's name over it."""
+
+    code: str
+    issuer_uscc: str
+    name_zh: str
+
+
 @dataclass(frozen=True)
 class Catalog:
     """The whole catalog; each mapping is keyed by code (city constants by name) and keeps the
@@ -411,10 +421,11 @@ class Catalog:
     city: Mapping[str, CityConstant] = field(default_factory=lambda: MappingProxyType({}))
     licenses: Mapping[str, LicenseType] = field(default_factory=lambda: MappingProxyType({}))
 
-    def issuers(self) -> frozenset[tuple[str, str]]:
-        """(code, issuer's USCC) of every proof and license type: the department that issues an
-        e-certificate of a proof is its source department, a license's its type's department."""
-        return frozenset((document.code, self.departments[document.department].uscc)
+    def issuers(self) -> frozenset[IssuedKind]:
+        """Who issues what: each proof and license type, its issuer's USCC and its name. The
+        department that issues an e-certificate of a proof is its source department, a license's
+        its type's department."""
+        return frozenset(IssuedKind(document.code, self.departments[document.department].uscc, document.name_zh)
                          for document in (*self.proofs.values(), *self.licenses.values()))
 
     def may_request(self, consumer: str, matter: str, proof: str) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 
 from catalog.errors import LiveVersionChanged, NoCatalogPublished
 from catalog.loading import catalog_from_document
-from catalog.model import Catalog
+from catalog.model import Catalog, IssuedKind
 from core.orm import Base, UtcDateTime, plain_connection
 
 
@@ -77,11 +77,11 @@ def version_hashes(database: Session | Connection) -> list[tuple[int, str]]:
 
 
 def every_issuer(database: Session | Connection,
-                 parsed: Callable[[Session | Connection, int, str], Catalog] | None = None) -> frozenset[tuple[str, str]]:
-    """(document code, issuer's USCC) of every published version (`Catalog.issuers`): who issues
-    what under any catalog the installation ever published. `parsed(database, id, content hash)`
+                 parsed: Callable[[Session | Connection, int, str], Catalog] | None = None) -> frozenset[IssuedKind]:
+    """Who issues what, under which name (`Catalog.issuers`), under any catalog the installation
+    ever published. `parsed(database, id, content hash)`
     gives a version's catalog (default: parsed from its document)."""
-    pairs: set[tuple[str, str]] = set()
+    pairs: set[IssuedKind] = set()
     for version_id, content_hash in version_hashes(database):
         catalog = parsed(database, version_id, content_hash) if parsed is not None else \
             catalog_from_document(version_document(database, version_id))

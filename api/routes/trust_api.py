@@ -169,17 +169,18 @@ class IssuerListSchema(ma.Schema):
     signed_at = ma.fields.DateTime()
     issuer_list = ma.fields.String(metadata={
         "description": "JWS (ES256, x5c = the exchange's seal chain, typ mianzheng-issuers+jwt) over "
-                       "{iat, issuers: {<USCC>: [<proof or license type code>, ...]}}: every department "
-                       "that issues a kind of document under any catalog published so far; "
+                       "{iat, issuers: {<USCC>: {<proof or license type code>: [<name>, ...]}}}: every "
+                       "department that issues a kind of document, and the names that kind bore, under "
+                       "any catalog published so far; "
                        "`mianzheng seal export-trust` writes it as issuers.jws"})
 
 
 @blp.route("/issuers")
 @blp.response(200, IssuerListSchema)
 def issuer_list() -> Response:
-    """Who issues which proof and license type, by every catalog published, signed now by the
-    exchange's seal: an offline verifier checks with it that a genuine seal made only what its
-    department issues."""
+    """Who issues which proof and license type under which name, by every catalog published, signed
+    now by the exchange's seal: an offline verifier checks with it that a genuine seal made only
+    what its department issues."""
     session = db()
     signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
     now = utc_now()

@@ -146,7 +146,9 @@ def messages_naming(noun_zh: str, noun_en: str) -> dict[str, tuple[str, str]]:
     return {code: (zh.replace("证明", noun_zh), en.replace("certificate", noun_en)) for code, (zh, en) in MESSAGES.items()}
 
 
-IssuerCompetence = Callable[[str, str], bool]
+IssuerCompetence = Callable[[str, str, str], bool]
+"""Whether a department (by USCC) issues a kind of document (by catalog code) under that name:
+(code, USCC, name) -> bool."""
 """Whether the department with this USCC issues documents of this catalog code."""
 
 
@@ -251,8 +253,8 @@ def judge(
     """Add the certificate checks to a form's signature verdict. `status_lists` is the one signed
     list the verifier holds, or where it finds the list the certificate names, or None; a list
     counts only when the seal of `exchange_uscc` signed it (see `read_status_list`). `issuers`:
-    whether a department (by USCC) issues a kind of document (by catalog code), where the
-    verifier knows the catalogs; without it the issuer check only matches the seal to the issuer
+    whether a department (by USCC) issues a kind of document (by catalog code) under the name it
+    bears, where the verifier knows the catalogs; without it the issuer check only matches the seal to the issuer
     named. `results` words the checks (a subclass with `messages_naming` for another kind of document)."""
     content = signed.content
     if content is None or not authentic(signed.signature):
@@ -277,7 +279,7 @@ def _issuer(content: SealedFacts, signer: SignerSummary | None, issuers: IssuerC
         return results.of(
             CertificateCheck.ISSUER, Status.INVALID, "issuer_mismatch", seal=f"{shown} {seal}", issuer=issuer
         )
-    if issuers is not None and not issuers(content.document_code, content.issuer.uscc):
+    if issuers is not None and not issuers(content.document_code, content.issuer.uscc, content.document_name_zh):
         if isinstance(issuers, IssuerList) and not issuers.knows_of(content.issued_at):
             return results.of(CertificateCheck.ISSUER, Status.ERROR, "issuer_not_in_list", issuer=issuer,
                               document=content.document_name_zh, signed_at=format_datetime_zh(issuers.signed_at))

@@ -208,9 +208,10 @@ def test_offline_the_signed_issuer_list_catches_a_seal_making_another_department
     with standalone_session(settings.database_url) as session:
         exchange_uscc = read_live_catalog(session).departments[settings.exchange_department].uscc
     listed = read_issuer_list(served.json()["issuer_list"], TrustStore.load(trust), exchange_uscc)
-    proof = json.loads(b64url_decode(credential.split(".")[1]))["proof"]["code"]
-    assert (proof, genuine.issuer_uscc) in listed.pairs
-    assert ("NO_CRIMINAL_RECORD", genuine.issuer_uscc) not in listed.pairs
+    proof = json.loads(b64url_decode(credential.split(".")[1]))["proof"]
+    assert (proof["code"], genuine.issuer_uscc, proof["name_zh"]) in listed.kinds
+    assert not any(kind.code == "NO_CRIMINAL_RECORD" and kind.issuer_uscc == genuine.issuer_uscc
+                   for kind in listed.kinds)
 
     lists = (trust / "issuers.jws").read_text()
     (trust / "issuers.jws").write_text(_resealed(settings, lists.strip(), "BDC"))
@@ -224,12 +225,39 @@ def test_offline_the_signed_issuer_list_catches_a_seal_making_another_department
 
     issued_at = datetime.fromisoformat(json.loads(b64url_decode(forged.split(".")[1]))["issued_at"].replace("Z", "+00:00"))
     with standalone_session(settings.database_url) as session:  # a list signed just before it was issued
-        older = sign_issuer_list(listed.pairs, active_signer(session, seal_settings(settings),
+        older = sign_issuer_list(listed.kinds, active_signer(session, seal_settings(settings),
                                                              settings.exchange_department), now=issued_at - timedelta(seconds=1))
     (trust / "issuers.jws").write_text(older)
     undecided = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(trust), "--json")
     assert undecided.returncode == 1, undecided.stderr
     assert checks(json.loads(undecided.stdout))["issuer"] == ("ERROR", "issuer_not_in_list"), undecided.stdout
+
+
+def test_a_seal_cannot_retitle_its_own_proof_as_another_departments(
+        settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
+    """The registry's genuine seal over its own proof code, retitled 无犯罪记录证明 with a statement
+    to match: the name a document bears is part of what its issuer issues, so online and offline
+    the registry is found not to issue a 无犯罪记录证明. The genuine one stays valid."""
+    me = signed_in(live_server, resident)
+    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    claims = json.loads(b64url_decode(credential.split(".")[1]))
+    forged = _resealed(settings, credential, "BDC", proof={**claims["proof"], "name_zh": "无犯罪记录证明"},
+                       statement_zh=f"经查询，{claims['holder']['name']}在本市无犯罪记录。")
+    result = verdict(live_server, credential=forged)
+    assert checks(result)["integrity"][0] == "VALID", result["checks"][0]["message_en"]
+    assert checks(result)["issuer"] == ("INVALID", "issuer_not_competent"), checks(result)
+    assert result["status"] == "INVALID" and verdict(live_server, credential=credential)["status"] == "VALID"
+    page = httpx.post(f"{live_server}/verify", data={"credential": forged}, timeout=30)
+    assert page.status_code == 200 and "无效" in page.text and "不负责出具“无犯罪记录证明”" in page.text, page.text
+
+    env, trust = cli_environment(settings.database_url, settings.var_dir), tmp_path / "trust"
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    (tmp_path / "genuine.jws").write_text(credential)
+    (tmp_path / "forged.jws").write_text(forged)
+    assert run_cli(env, "verify", str(tmp_path / "genuine.jws"), "--trust", str(trust)).returncode == 0
+    refused = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(trust), "--json")
+    assert refused.returncode == 1
+    assert checks(json.loads(refused.stdout))["issuer"] == ("INVALID", "issuer_not_competent"), refused.stdout
 
 
 def test_only_the_holder_downloads(live_server: str, settings: Settings) -> None:

@@ -4,6 +4,7 @@ signed with a throwaway city PKI and verified by our verifier and, independently
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from datetime import date, timedelta
@@ -13,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk, jws
 
-from catalog.model import Catalog, Subject
+from catalog.model import Catalog, IssuedKind, Subject
 from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import StatusList, sign_status_list
 from exchange.licenses.content import HolderIdentity, build_license_content, item_problems, validity_window
@@ -217,15 +218,28 @@ def test_a_license_sealed_by_a_department_that_does_not_issue_it_is_not_valid(pk
         holder=HOLDER.held_by(), items=ITEMS, serial=8, version=1, supersedes=None, status=StatusEntry(LIST_URL, INDEX),
         issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None)
     forged = sign_license(content, pki.signer("SJ"))
-    competent = {("MARRIAGE_CERTIFICATE", catalog.departments["MZ"].uscc)}
+    competent = catalog.issuers()
 
-    def issues(code: str, uscc: str) -> bool:
-        return (code, uscc) in competent
+    def issues(code: str, uscc: str, name_zh: str) -> bool:
+        return IssuedKind(code, uscc, name_zh) in competent
 
     refused = verify(pki, catalog, forged, status_token, issuers=issues)
     assert refused.status.value == "INVALID" and codes(refused)["issuer"] == ("INVALID", "issuer_not_competent")
     assert "结婚证" in next(c["message_zh"] for c in refused.to_dict()["checks"] if c["check"] == "issuer")
     assert codes(verify(pki, catalog, forged, status_token))["issuer"] == ("VALID", "issuer_matches")  # offline: unknown
+
+    # civil affairs' own 结婚证, retitled as another department's license type
+    marriage = catalog.licenses["MARRIAGE_CERTIFICATE"]
+    genuine = build_license_content(
+        license_type=marriage, department=catalog.departments["MZ"], holder=HOLDER.held_by(), items=ITEMS, serial=9,
+        version=1, supersedes=None, status=StatusEntry(LIST_URL, INDEX), issued_at=ISSUED_AT, valid_from=ISSUED_AT,
+        valid_until=None)
+    assert codes(verify(pki, catalog, sign_license(genuine, pki.signer("MZ")), status_token, issuers=issues)
+                 )["issuer"] == ("VALID", "issuer_matches")
+    other = next(kind for kind in catalog.licenses.values() if kind.department != "MZ")
+    retitled = sign_license(dataclasses.replace(genuine, license_name_zh=other.name_zh), pki.signer("MZ"))
+    assert codes(verify(pki, catalog, retitled, status_token, issuers=issues))["issuer"] == \
+        ("INVALID", "issuer_not_competent")
 
 
 def test_a_verifier_that_gave_the_nonce_accepts_only_a_presentation_made_for_it(
