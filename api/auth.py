@@ -17,6 +17,7 @@ fields. Both results are kept for the request, so the view's own call costs noth
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from flask import g, request
@@ -27,7 +28,7 @@ from api.openapi import ApiSpec, View, before_parsing
 from api.problems import Problem
 from api.runtime import plain_db, runtime
 from exchange.clients import AuthenticatedClient, InvalidCredentials, authenticate
-from exchange.identity import CitizenIdentity, InvalidAssertion, unverified_issuer, verify_assertion
+from exchange.identity import MAX_LIFETIME, CitizenIdentity, InvalidAssertion, unverified_issuer, verify_assertion
 from exchange.subjects import subject_key
 
 Identity = TypeVar("Identity")
@@ -37,6 +38,10 @@ CITIZEN_SCHEME = "citizenAssertion"
 CLIENT_SECURITY = [{CLIENT_SCHEME: []}]
 CITIZEN_SECURITY = [{CITIZEN_SCHEME: []}]
 IDENTITY_COOKIE = "mz_identity"
+SIGN_IN_COOKIE_MAX_AGE = int((MAX_LIFETIME + timedelta(days=1)).total_seconds())
+"""How long a browser keeps a sign-in cookie (citizen or staff): a day longer than the assertion it
+holds, so that after the sign-in ended the browser still sends it and the page can say so
+(您的登录已过期) rather than show the plain sign-in page; an expired assertion grants nothing."""
 REALM = 'realm="mianzheng"'
 
 

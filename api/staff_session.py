@@ -25,12 +25,13 @@ from __future__ import annotations
 
 from flask import Flask, Response, g, request
 
+from api.auth import SIGN_IN_COOKIE_MAX_AGE
 from api.form_tokens import FIELD, form_token, form_token_valid
 from api.identity_config import web_origin
 from api.live_catalog import live_catalog
 from api.ended_sessions import end_session, session_ended
 from api.runtime import db, plain_db, runtime
-from exchange.identity import MAX_LIFETIME, InvalidAssertion, unverified_issuer
+from exchange.identity import InvalidAssertion, unverified_issuer
 from exchange.staff import StaffIdentity, verify_staff_assertion
 
 STAFF_COOKIE = "mz_staff"
@@ -87,7 +88,7 @@ def staff_csrf_token() -> str:
 
 def start_staff_session(response: Response, assertion: str) -> Response:
     """Keep a verified staff assertion as the session cookie."""
-    response.set_cookie(STAFF_COOKIE, assertion, max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
+    response.set_cookie(STAFF_COOKIE, assertion, max_age=SIGN_IN_COOKIE_MAX_AGE, httponly=True,
                         samesite="Strict", secure=runtime().settings.over_https)
     return response
 

@@ -14,7 +14,7 @@ import marshmallow as ma
 from flask import Blueprint as PageBlueprint
 from flask import Response, make_response, redirect, render_template, request
 
-from api.auth import IDENTITY_COOKIE
+from api.auth import IDENTITY_COOKIE, SIGN_IN_COOKIE_MAX_AGE
 from demo.routes.support import DevTokenSchema, dev_provider, same_site_path, token_answer
 from api.openapi import Blueprint
 from api.runtime import runtime
@@ -68,6 +68,6 @@ def login() -> Response:
     else:
         response = make_response(render_template("dev_idp_login.html", **context), 400 if context["error"] else 200)
     if context["assertion"]:
-        response.set_cookie(IDENTITY_COOKIE, context["assertion"], max_age=int(MAX_LIFETIME.total_seconds()), httponly=True,
+        response.set_cookie(IDENTITY_COOKIE, context["assertion"], max_age=SIGN_IN_COOKIE_MAX_AGE, httponly=True,
                             samesite="Lax", secure=runtime().settings.over_https)
     return response

@@ -5,7 +5,9 @@ data", sign out; and the forms' refusals (no form token, unknown subject, no pur
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -153,6 +155,19 @@ def test_sign_in_returns_only_to_a_path_of_this_site(app: Flask) -> None:
     for elsewhere in ("//evil.example/portal", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "portal"):
         response = client.post("/dev-idp/login", data={**form, "next": elsewhere})
         assert response.status_code == 200 and "已登录：张三" in response.get_data(as_text=True)
+
+
+def test_the_sign_in_cookie_outlives_the_sign_in_so_its_end_is_announced(app: Flask) -> None:
+    """A browser drops a cookie at its Max-Age: were it the sign-in's own lifetime, a citizen coming
+    back after the sign-in ended would get the plain sign-in page with no word why. The cookie
+    outlives the assertion it holds, so the portal still sees it and says 您的登录已过期."""
+    client = app.test_client()
+    signed_in = client.post("/dev-idp/login", data={"name": "张三", "id_number": UNKNOWN_PERSON[1], "next": "/portal"})
+    [cookie] = [header for header in signed_in.headers.getlist("Set-Cookie") if header.startswith("mz_identity=")]
+    max_age = int(re.search(r"Max-Age=(\d+)", cookie).group(1))
+    payload = cookie.split("=", 1)[1].split(";")[0].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert max_age >= claims["exp"] - claims["iat"] + 3600, (max_age, claims)
 
 
 def test_a_consent_link_followed_while_signed_out_comes_back_after_sign_in(app: Flask) -> None:

@@ -6,6 +6,7 @@ never taken for each other."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from joserfc.jwk import ECKey
 
 from api.database import standalone_session
 from api.settings import Settings
+from core.base64url import b64url_decode
 from catalog.versions import read_live_catalog
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from demo.identity_provider import DevIdentityProvider
@@ -140,6 +142,9 @@ def test_the_identity_providers_hand_over_and_assertions_kept_apart(
     handed = client.post("/caseworker/session", data={"assertion": assertion})
     assert handed.status_code == 200 and 'http-equiv="refresh" content="0; url=/caseworker"' in handed.text
     assert "登录成功" in handed.text and client.get("/api/v1/applications").status_code == 200
+    [cookie] = [header for header in handed.headers.get_list("set-cookie") if header.startswith("mz_staff=")]
+    lifetime = (lambda claims: claims["exp"] - claims["iat"])(json.loads(b64url_decode(assertion.split(".")[1])))
+    assert int(re.search(r"Max-Age=(\d+)", cookie).group(1)) >= lifetime + 3600  # so its end can be announced
     as_citizen = httpx.get(f"{live_server}/api/v1/me/access-log", headers={"Authorization": f"Bearer {assertion}"})
     assert as_citizen.status_code == 401
     expired = issue_dev_staff_assertion(provider, staff, now=datetime(2020, 1, 1, tzinfo=timezone.utc))
