@@ -51,6 +51,7 @@ from exchange.licenses.credential import content_of_own, sign_license
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
 from exchange.status_lists import (StatusListKind, StatusListSigning, allocate_entry, lock_status_list,
                                    rebuild_status_list, sign_locked_list)
+from exchange.sources.values import EARLIEST_DATE
 from exchange.subjects import subject_key
 from exchange.unit_of_work import locked_row
 from seals.registry import active_signer, hold_signing_seal
@@ -178,7 +179,7 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     _check_items(license_type, request.items)
     _check_holder_items(request.holder, request.items)
     now = library.clock()
-    valid_from = now if request.valid_from is None else _start_of_day(request.valid_from)
+    valid_from = now if request.valid_from is None else _taking_effect(request.valid_from)
     valid_until = validity_window(license_type, valid_from, request.valid_until)
     _check_stated_end(license_type, request.items, valid_until, "items.valid_until")
     if not savepoint:
@@ -522,6 +523,13 @@ def _new_version(session: Session, library: LicenseLibrary, record: LicenseRecor
     return version
 
 
-def _start_of_day(day: date) -> datetime:
-    """00:00 Beijing time of `day`, in UTC."""
+def _taking_effect(day: date) -> datetime:
+    """00:00 Beijing time of `day`, in UTC: when a license given `valid_from` takes effect;
+    `InvalidInput` for a day no department would write (a typo'd year: 0001, 9990), whose
+    validity could not even be counted to its end."""
+    if not EARLIEST_DATE <= day <= LATEST_VALID_FROM:
+        raise InvalidInput("valid_from", f"must be from {EARLIEST_DATE} to {LATEST_VALID_FROM}")
     return datetime(day.year, day.month, day.day, tzinfo=BEIJING).astimezone(timezone.utc)
+
+
+LATEST_VALID_FROM = date(2999, 12, 31)

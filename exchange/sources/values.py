@@ -2,7 +2,9 @@
 
 Each catalog item type has one JSON form: `string` a string; `id_number` a valid GB 11643
 number (upper-case X); `uscc` a valid GB 32100 code; `enum` one of the item's value codes;
-`date` `YYYY-MM-DD`; `datetime` ISO 8601 with a UTC offset; `boolean` true/false; `integer`
+`date` `YYYY-MM-DD`; `datetime` ISO 8601 with a UTC offset (both from 1900 on: no department
+record of a living person's affairs is older, and year 1 cannot even be moved to another time
+zone); `boolean` true/false; `integer`
 a whole number; `decimal` a string of digits with an optional fraction (`"1234.50"`, never a
 float, so amounts keep their exact value); `region_code` six digits of GB/T 2260; `list` an
 array, of value codes when the item has `values`, otherwise of strings or flat objects of
@@ -25,6 +27,8 @@ from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
 from catalog.model import DataItem, ItemType, Proof
 
+EARLIEST_DATE = date(1900, 1, 1)
+"""The earliest date or time a value may have (see the module)."""
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REGION = re.compile(r"[0-9]{6}")
@@ -104,15 +108,17 @@ def _enum(item: DataItem, value: Any) -> str | None:
 def _date(_item: DataItem, value: Any) -> str | None:
     if isinstance(value, str) and _DATE.fullmatch(value):
         try:
-            date.fromisoformat(value)
-            return None
+            return None if date.fromisoformat(value) >= EARLIEST_DATE else f"must not be before {EARLIEST_DATE}"
         except ValueError:
             pass
     return "must be a date YYYY-MM-DD"
 
 
 def _datetime(_item: DataItem, value: Any) -> str | None:
-    return None if isinstance(value, str) and parse_offset_datetime(value) else "must be an ISO 8601 datetime with a UTC offset"
+    parsed = parse_offset_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        return "must be an ISO 8601 datetime with a UTC offset"
+    return None if parsed.year >= EARLIEST_DATE.year else f"must not be before {EARLIEST_DATE}"
 
 
 def _boolean(_item: DataItem, value: Any) -> str | None:

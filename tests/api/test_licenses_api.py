@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -490,6 +491,33 @@ def social_security_card(person: DemoResident, reference: str, valid_from: str) 
             "holder": {"name": person.name, "id_number": person.id_number},
             "items": {"card_no": f"G{reference[-6:]}", "full_name": person.name, "id_number": person.id_number,
                       "issued_at": valid_from}}
+
+
+@pytest.mark.parametrize(("license", "pointer"), [
+    (lambda person: {**marriage(person, "MZ-BOUNDS-000001"), "valid_from": "0001-01-01"}, "#/valid_from"),
+    (lambda person: social_security_card(person, "RS-BOUNDS-000002", "9990-01-01"), "#/valid_from"),
+    (lambda person: {**marriage(person, "MZ-BOUNDS-000003"), "valid_from": "1899-12-31"}, "#/valid_from"),
+    (lambda person: (lambda asked: {**asked, "items": {**asked["items"], "registration_date": "0001-01-01"}})(
+        marriage(person, "MZ-BOUNDS-000004")), "#/items/registration_date"),
+])
+def test_a_license_dated_outside_any_calendar_a_department_keeps_is_refused(
+        settings: Settings, live_server: str, resident: DemoResident, license: Any, pointer: str) -> None:
+    """A typo'd year (0001, 9990) is named as the field at fault and issues nothing: no 500, no
+    license dated before 1900 or ending past 9999."""
+    from sqlalchemy import func
+
+    from exchange.licenses.records import LicenseRecord
+
+    def stored() -> int:
+        with standalone_session(settings.database_url) as session:
+            return session.scalar(select(func.count()).select_from(LicenseRecord))
+
+    department = "RS" if "RS-" in license(resident)["reference"] else "MZ"
+    headers, before = client(settings, department, [ClientScope.LICENSES_WRITE]), stored()
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=headers, json=license(resident), timeout=30)
+    assert refused.status_code == 400, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == [pointer], refused.text
+    assert stored() == before
 
 
 def test_a_verifier_checks_the_presentation_was_made_with_its_nonce(settings: Settings, live_server: str,
