@@ -158,15 +158,22 @@ def _no_store(response: Response) -> Response:
 def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
     document = verdict.to_dict()
     reason = document["revocation_reason"]
+    failed = [check for check in document["checks"] if check["status"] in (Status.INVALID.value, Status.ERROR.value)]
     if verdict.status is Status.VALID:
-        result = ("有效", "VALID")
+        result, explanation = ("有效", "VALID", "valid"), "这是一份真实、有效的电子证照，内容与出具时一致。"
     elif reason:
-        result = ("已换发" if reason == "superseded" else "已撤销", "REVOKED")
+        result = ("已换发" if reason == "superseded" else "已撤销", "REVOKED", "revoked")
+        explanation = "该电子证照已被发证机关撤销或换发，不能再作为有效证照使用。"
+    elif [check["code"] for check in failed] == ["nonce_reused"]:  # a reload of the verdict asks again
+        result = ("已核验过", "USED", "error")
+        explanation = "这份亮证已经核验过一次（亮证只能核验一次），本次不再给出结论。如需再次核验，请持证人重新亮证。"
+    elif verdict.status is Status.INVALID:
+        result, explanation = ("无效", "INVALID", "invalid"), f"未通过核验，不能作为有效证照使用：{failed[0]['message_zh']}"
     else:
-        result = ("无效", "INVALID") if verdict.status is Status.INVALID else ("无法确认", "ERROR")
+        result, explanation = ("无法确认", "ERROR", "error"), f"暂时无法确认该电子证照是否有效：{failed[0]['message_zh']}"
     content = document["content"] if verdict.status is Status.VALID else None
     return {
-        "label_zh": result[0], "label_en": result[1], "result": result[1].lower(),
+        "label_zh": result[0], "label_en": result[1], "result": result[2], "explanation": explanation,
         "form_zh": LICENSE_FORMS_ZH[verdict.form],
         "reason_zh": REVOCATION_REASONS.get(reason, REVOCATION_REASONS["unspecified"])[0] if reason else None,
         "checks": [{"name_zh": LICENSE_CHECK_NAMES_ZH.get(c["check"], c["check"]),
