@@ -8,7 +8,14 @@ import os
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog.model import Catalog
-from exchange.sources.contract import SourceAnswer, SourceUnavailable, SubjectNotFound, checked_answer, department_proof
+from exchange.sources.contract import (
+    SourceAnswer,
+    SourceProtocolError,
+    SourceUnavailable,
+    SubjectNotFound,
+    checked_answer,
+    department_proof,
+)
 from exchange.sources.records import find_record, read_only_engine
 
 RETRY_AFTER_SECONDS = 30
@@ -31,6 +38,9 @@ class InProcessSource:
         except SQLAlchemyError as error:
             reason = f"its records database cannot be read ({type(error).__name__})"
             raise SourceUnavailable(self.department, reason, RETRY_AFTER_SECONDS) from None
+        except ValueError:  # the row's record is not JSON, or its as_of not an ISO 8601 time
+            raise SourceProtocolError(self.department, "its records database holds a record that is not JSON "
+                                                       "or a time that is not ISO 8601") from None
         if stored is None or (name is not None and stored.subject_name not in (None, name.strip())):
             raise SubjectNotFound(self.department, proof_code)
         return checked_answer(self.department, proof, stored.as_of, stored.record, id_number)

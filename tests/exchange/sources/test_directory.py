@@ -47,6 +47,33 @@ def test_a_missing_database_is_unavailable_and_never_created(catalog: Catalog, t
     sources.close()
 
 
+@pytest.mark.parametrize(("column", "value"), [("record", "{not json"), ("record", "[1, 2]"),
+                                               ("as_of", "yesterday")])
+def test_a_stored_record_that_is_not_the_contracts_breaks_it(demo_folder: Path, catalog: Catalog, tmp_path: Path,
+                                                             column: str, value: str) -> None:
+    """A department's database row holding no JSON object, or no time, is the department's fault,
+    told as such (not an internal error of the exchange), and names neither value nor person."""
+    import shutil
+    import sqlite3
+
+    from exchange.sources.contract import SourceProtocolError
+
+    resident = sample_residents(demo_folder, 1)[0]
+    database = tmp_path / "BDC.db"
+    shutil.copyfile(demo_folder / "BDC.db", database)
+    with sqlite3.connect(database) as connection:
+        connection.execute(f"UPDATE records SET {column} = ? WHERE proof_code = 'NO_HOUSING' AND subject_id = ?",
+                           (value, resident.id_number))
+    source = InProcessSource("BDC", database, catalog)
+    try:
+        with pytest.raises(SourceProtocolError) as raised:
+            source.query("NO_HOUSING", resident.id_number, resident.name)
+    finally:
+        source.close()
+    assert raised.value.department == "BDC"
+    assert value not in str(raised.value) and resident.id_number not in str(raised.value)
+
+
 def test_a_sources_file_points_departments_elsewhere(demo_folder: Path, catalog: Catalog, tmp_path: Path) -> None:
     (tmp_path / "ga.db").write_bytes((demo_folder / "GA.db").read_bytes())
     config = tmp_path / "sources.yaml"
