@@ -45,8 +45,8 @@ def rotate_command() -> None:
         key_id = add_encryption_key(settings())
     except SecretMissing as error:
         raise CliError(f"无法生成密钥：{error}", EXIT_NOT_READY) from None
-    click.echo(f"已生成加密密钥 {key_id}（权限 0600），新数据将用它加密。"
-               f"请重启服务后运行 mianzheng keys reencrypt 把已有数据改用新密钥。")
+    click.echo(f"已生成加密密钥 {key_id}（权限 0600），新数据将用它加密；运行中的服务会自动读到它，无需重启。"
+               f"随后运行 mianzheng keys reencrypt 把已有数据改用新密钥。")
 
 
 @keys_group.command("reencrypt")

@@ -16,7 +16,7 @@ from api.metrics import multiprocess_metrics
 from api.server import serve
 from api.settings import recorded_public_url
 from catalog.versions import latest_version
-from seals.errors import CaAlreadyExists
+from seals.errors import CaAlreadyExists, KeyUnavailable
 
 
 @click.command("init")
@@ -40,6 +40,9 @@ def init_command(ca_cert_file: Path | None = None, ca_key_file: Path | None = No
         report = initialise(settings(), city_root=city_root)
     except CaAlreadyExists as error:
         raise CliError(f"本安装已有城市根证书（{error}），与所给根证书不同；init 不更换根证书。") from None
+    except KeyUnavailable as error:  # e.g. a database restored without its keys folder
+        raise CliError(f"无法读取私钥文件（{error}）：印章和城市根证书的私钥只保存在 {settings().key_dir} 中，"
+                       f"须与数据库、口令一起备份和恢复；请放回该文件夹和口令后再运行。", EXIT_NOT_READY) from None
     for line in report:
         click.echo(line)
     click.echo("初始化完成。")

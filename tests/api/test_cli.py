@@ -32,6 +32,17 @@ def test_init_is_safe_to_repeat(env: dict[str, str]) -> None:
     assert "现行目录为第 1 版，保持不变" in result.stdout
 
 
+def test_init_without_the_key_files_says_what_is_missing(env: dict[str, str], tmp_path: Path) -> None:
+    """A database restored without `var/keys` (the seal and root keys are files beside it): init
+    says which file is missing and where the keys belong, in one line, not a traceback."""
+    shutil.rmtree(tmp_path / "var" / "keys")
+    result = run_cli(env, "init")
+    assert result.returncode == EXIT_NOT_READY, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("错误：") and ".key" in line and "keys" in line, line
+
+
 def test_validate_the_bundled_catalog(env: dict[str, str]) -> None:
     result = run_cli(env, "catalog", "validate", str(bundled_catalog_path()))
     assert result.returncode == 0, result.stderr
