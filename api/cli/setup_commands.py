@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 
 import click
@@ -60,6 +62,7 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
     """用 gunicorn 启动服务（请先运行 mianzheng init），并在独立进程中运行定时任务。
 
     未设置 MIANZHENG_PUBLIC_URL、init 也未记录对外地址时，对外地址随 --host 与 --port 而定。"""
+    _ensure_port_free(host, port)
     if "MIANZHENG_PUBLIC_URL" not in os.environ and recorded_public_url(settings().var_dir) is None:
         os.environ["MIANZHENG_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     if initialise_first:
@@ -70,3 +73,18 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
     with multiprocess_metrics():
         serve(host=host, port=port, workers=workers,
               companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """`CliError` when `host:port` cannot be listened on (another server has it, or it needs
+    rights this user lacks): said before init writes anything, not by the server's own bind
+    errors after it. The socket is closed at once; the server binds again."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed
+            probe.bind(address)                                          # connection's port is free
+    except OSError as error:
+        why = {errno.EADDRINUSE: "该端口已被占用（是否已有服务在运行？）", errno.EACCES: "无权使用该端口",
+               errno.EADDRNOTAVAIL: "本机没有这个地址"}.get(error.errno or 0, "地址或端口不可用")
+        raise CliError(f"无法在 {host}:{port} 上监听：{why}，未作任何更改。", EXIT_NOT_READY) from None

@@ -69,6 +69,24 @@ def test_serve_refuses_an_uninitialised_database(tmp_path: Path) -> None:
     assert "mianzheng init" in result.stderr
 
 
+def test_serve_on_a_port_in_use_says_so_before_touching_anything(tmp_path: Path) -> None:
+    """Run a second time while the first still serves: the port is taken. The operator is told
+    in one Chinese line, before init runs (it would write to the database, and rotate seals for a
+    new address), and nothing is created."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = cli_environment(f"sqlite:///{tmp_path / 'var' / 'mianzheng.db'}", tmp_path / "var")
+        result = run_cli(env, "serve", "--init", "--port", str(port))
+    assert result.returncode == 4, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("错误：") and str(port) in line and "占用" in line, line
+    assert not (tmp_path / "var" / "mianzheng.db").exists()
+
+
 def _stopped(server: subprocess.Popen[str], timeout: float = 30) -> str:
     """Stop the server as Ctrl+C's SIGTERM does; its output. One that does not end in `timeout` is
     killed, and the test fails with the end of what it printed."""
