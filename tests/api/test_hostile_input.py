@@ -124,6 +124,22 @@ def test_a_credential_claiming_a_signing_time_no_calendar_has_is_malformed(
     assert "结论：证明无效。" in result.stdout.splitlines()
 
 
+@pytest.mark.parametrize("path", ["/api/v1/applications?status=waiting", "/api/v1/catalog/versions?limit=1",
+                                  "/api/v1/statistics/licenses?month=2026-11", "/api/v1/catalog?x=1",
+                                  "/api/v1/catalog/licenses?holder=person", "/api/v1/trust/seals?department=BDC"])
+def test_a_query_parameter_the_endpoint_does_not_take_is_named_not_ignored(
+        live_server: str, settings: Settings, path: str) -> None:
+    """A department system filtering `?status=waiting` must not be handed every application as if
+    they were the waiting ones: an endpoint without that parameter says so (400, naming it)."""
+    token = client_token(settings, "ZJ", [ClientScope.APPLICATIONS_WRITE.value])
+    answer = httpx.get(live_server + path, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    parameter = path.split("?")[1].split("=")[0]
+    assert answer.json()["errors"] == [{"parameter": parameter, "detail": answer.json()["errors"][0]["detail"]}]
+    assert httpx.get(live_server + path.split("?")[0], headers={"Authorization": f"Bearer {token}"}).status_code != 400
+
+
 def test_pdf_with_a_malformed_signing_time_gets_a_verdict(live_server: str, resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
     certificate = issue(live_server, me)
