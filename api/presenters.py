@@ -8,6 +8,7 @@ answers it as a 400, the dashboard as a message on its form.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -101,6 +102,9 @@ def presentation_view(shown: Presentation, reference: str) -> dict[str, Any]:
             "reference": reference, "link": link, "qr_svg": qr_svg(link)}
 
 
+_SVG_SIZE = re.compile(r'<svg width="([0-9]+)" height="([0-9]+)"')
+
+
 def qr_svg(text: str) -> str | None:
     """The text as an inline SVG QR code (level L, 2 px a module, its quiet zone included), or None
     when it does not fit one (version 40). zxing-cpp loads on first use: the server's other paths
@@ -112,7 +116,9 @@ def qr_svg(text: str) -> str | None:
     except ValueError:
         return None
     document = zxingcpp.write_barcode_to_svg(symbol, scale=2)
-    return document[document.index("<svg"):]  # inline: without the XML declaration and doctype
+    svg = document[document.index("<svg"):]  # inline: without the XML declaration and doctype
+    width, height = _SVG_SIZE.search(svg).groups()  # type: ignore[union-attr]
+    return svg.replace("<svg ", f'<svg viewBox="0 0 {width} {height}" ', 1)  # so the page may scale it
 
 
 def pdf_response(pdf: bytes, name: str) -> Response:

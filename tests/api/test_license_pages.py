@@ -82,6 +82,35 @@ def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, r
     assert "已被核验过" in verifier.locator("#checks").inner_text()
 
 
+def test_on_a_small_phone_the_license_pages_fit_and_the_qr_code_is_large(
+        browser: Browser, live_server: str, resident: DemoResident) -> None:
+    """On a 360-px phone, 我的证照 and the 亮证 page do not scroll sideways, their links are tap
+    targets (44 px), and the QR code fills most of the width (a 90-px code had to be held
+    against the verifier's camera) and still reads back as the link."""
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
+                                device_scale_factor=2)
+    page = phone.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.goto(f"{live_server}/portal/licenses")
+    marriage = page.locator("section.license", has=page.locator("h2", has_text="结婚证"))
+
+    def fits() -> bool:
+        return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    assert fits() and marriage.locator("a.download").bounding_box()["height"] >= 44
+    assert marriage.locator("button[type=submit]").bounding_box()["height"] >= 44
+    marriage.locator("input[value=marital_status]").check()
+    marriage.locator("button[type=submit]").click()
+    page.wait_for_selector("#presentation-qr svg")
+    assert fits()
+    code = page.locator("#presentation-qr svg")
+    assert code.bounding_box()["width"] >= 240, code.bounding_box()
+    [scanned] = zxingcpp.read_barcodes(Image.open(BytesIO(code.screenshot())))
+    assert scanned.text == page.locator("#presentation-link").get_attribute("href")
+    assert page.locator("a", has_text="返回我的证照").bounding_box()["height"] >= 44
+    phone.close()
+
+
 def test_a_verifier_that_gave_its_nonce_accepts_only_the_presentation_made_with_it(
         browser: Browser, live_server: str, resident: DemoResident) -> None:
     """The bank clerk tells the holder a nonce; she types it in when she shows her 结婚证, and the
