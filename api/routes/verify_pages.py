@@ -9,7 +9,9 @@ else: it is not shown again, stored or logged.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import hashes
 
@@ -50,8 +52,8 @@ class _BadInput(Exception):
 def scanned() -> Response:
     """Where a certificate's QR code leads (`/v#MZ2:…`; `/v#MZ1:…` on certificates printed
     before): the page verifies the payload in the fragment at once (the browser never sends the
-    fragment; the page posts it as the QR form)."""
-    return _page(None, None, 200)
+    fragment; the page posts it as the QR form). Without script, the page says how to paste it."""
+    return _page(None, None, 200, scanned=True)
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -85,11 +87,22 @@ def _holder_id_number() -> str | None:
         raise _BadInput(HOLDER_ID_NUMBER_INVALID_ZH) from None
 
 
+def _qr_payload(text: str) -> str:
+    """What the QR field holds, or, when it holds the address a certificate's QR code opens
+    (pasted from a browser that runs no script), the payload in that address's fragment, whose
+    characters the address percent-encodes."""
+    scanned = _SCANNED_ADDRESS.fullmatch(text)
+    return unquote(scanned[1]) if scanned else text
+
+
+_SCANNED_ADDRESS = re.compile(r"https?://[^#\s]*/v#(MZ[12]:.*)", re.DOTALL)
+
+
 def _submitted() -> bytes | str:
     upload = request.files.get("pdf")
     forms: list[bytes | str] = [
         form for form in (upload.read() if upload else b"", request.form.get("credential", "").strip(),
-                          request.form.get("qr", "").strip()) if form
+                          _qr_payload(request.form.get("qr", "").strip())) if form
     ]
     if not forms:
         raise _BadInput("请上传电子证明 PDF 文件，或粘贴机读凭证、二维码内容。")
@@ -145,9 +158,10 @@ def _trust_view() -> dict[str, str]:
 
 
 def _page(verdict: dict[str, Any] | None, error: str | None, status: int,
-          headers: dict[str, str] | None = None, pasted: dict[str, str] | None = None) -> Response:
+          headers: dict[str, str] | None = None, pasted: dict[str, str] | None = None,
+          scanned: bool = False) -> Response:
     response = make_response(render_template("verify.html", verdict=verdict, error=error, trust=_trust_view(),
-                                             pasted=pasted or {}), status)
+                                             pasted=pasted or {}, scanned=scanned), status)
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -145,6 +145,8 @@ def test_the_identity_providers_hand_over_and_assertions_kept_apart(
     [cookie] = [header for header in handed.headers.get_list("set-cookie") if header.startswith("mz_staff=")]
     lifetime = (lambda claims: claims["exp"] - claims["iat"])(json.loads(b64url_decode(assertion.split(".")[1])))
     assert int(re.search(r"Max-Age=(\d+)", cookie).group(1)) >= lifetime + 3600  # so its end can be announced
+    workbench = client.get("/caseworker").text  # a browser that runs no script is told the page needs it
+    assert re.search(r'<noscript><p class="error" id="noscript-hint">办件工作台需要浏览器运行脚本', workbench)
     as_citizen = httpx.get(f"{live_server}/api/v1/me/access-log", headers={"Authorization": f"Bearer {assertion}"})
     assert as_citizen.status_code == 401
     expired = issue_dev_staff_assertion(provider, staff, now=datetime(2020, 1, 1, tzinfo=timezone.utc))

@@ -178,6 +178,16 @@ def test_a_scanned_qr_code_opens_the_verdict(browser: Browser, live_server: str,
     assert "无房证明" in page.locator("#content").inner_text()
     page.close()
 
+    # a phone whose browser runs no script is told what to do with what the address holds
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    still = context.new_page()
+    still.goto(f"{live_server}/v#{fragment}")
+    assert "完整地址" in still.locator("#noscript-hint").inner_text() and "二维码内容" in still.locator("#noscript-hint").inner_text()
+    still.fill("#qr", still.url)  # the address as the address bar gives it
+    still.click("form.verify-form button[type=submit]")
+    assert still.locator("#verdict-result").inner_text().startswith("有效")
+    context.close()
+
 
 def test_the_page_says_how_to_trust_the_city_root(browser: Browser, live_server: str) -> None:
     from cryptography import x509
