@@ -20,8 +20,11 @@ locks (an advisory lock, row locks) already wake waiters at once.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sys
 import threading
+import traceback
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
@@ -44,8 +47,12 @@ class _WriterLock:
 
     def acquire(self) -> bool:
         """Wait for the lock; False (not taken) when this thread holds it already or another thread
-        of the process kept it past `THREAD_WAIT_SECONDS`: SQLite's own lock then decides."""
-        if self._owner == threading.get_ident() or not self._threads.acquire(timeout=THREAD_WAIT_SECONDS):
+        of the process kept it past `THREAD_WAIT_SECONDS`: SQLite's own lock then decides, and the
+        log says where the holder is (a step held open that long is a fault to find)."""
+        if self._owner == threading.get_ident():
+            return False
+        if not self._threads.acquire(timeout=THREAD_WAIT_SECONDS):
+            _log_holder(self._path, self._owner)
             return False
         try:
             # Opened for each acquisition: a descriptor inherited across fork would share one lock.
@@ -68,6 +75,15 @@ class _WriterLock:
         self._threads.release()
 
 
+def _log_holder(path: str, owner: int | None) -> None:
+    frame = sys._current_frames().get(owner) if owner is not None else None
+    where = "".join(traceback.format_stack(frame, limit=12)) if frame is not None else "(no thread holds it now)\n"
+    _log.warning("the SQLite writer lock %s was held by another thread of this process for over %s s; "
+                 "waiting on SQLite's own lock instead. The holder was at:\n%s", path, THREAD_WAIT_SECONDS,
+                 where.rstrip("\n"))
+
+
+_log = logging.getLogger(__name__)
 _locks: dict[tuple[int, str], _WriterLock] = {}
 _locks_guard = threading.Lock()
 

@@ -56,3 +56,34 @@ def test_a_failed_step_releases_the_writer_lock_and_writes_nothing(uow: UnitOfWo
         session.execute(text("UPDATE counter SET n = n + 1"))
     with uow.read() as session:
         assert session.scalar(text("SELECT n FROM counter")) == 1
+
+
+def test_a_step_kept_waiting_names_the_code_that_holds_the_lock(uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A thread that waits its whole time for another thread of its process falls back to
+    SQLite's own lock, and the operator's log says where the holder is: the one clue to a step
+    held open too long, which otherwise only shows as requests answered seconds apart."""
+    import threading
+
+    from core import sqlite_writer
+
+    monkeypatch.setattr(sqlite_writer, "THREAD_WAIT_SECONDS", 0.2)
+    holding, release = threading.Event(), threading.Event()
+
+    def a_step_held_open() -> None:
+        with uow.step("held"):
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=a_step_held_open)
+    holder.start()
+    assert holding.wait(10)
+    threading.Timer(1.0, release.set).start()  # the holder commits a while after the wait ran out
+    with caplog.at_level("WARNING", logger="core.sqlite_writer"):
+        with uow.step("waiting") as session:  # queued on SQLite's own lock meanwhile
+            session.execute(text("UPDATE counter SET n = n + 1"))
+    holder.join()
+    with uow.read() as session:
+        assert session.execute(text("SELECT n FROM counter")).scalar() == 1
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "core.sqlite_writer"]
+    assert "a_step_held_open" in warning and "0.2" in warning, warning
