@@ -55,14 +55,16 @@ ACCESS_LOG_PAGE_SIZE = 20
 
 
 class _FormRefused(Exception):
-    """A request for a certificate that is refused, with the Chinese message, the status and
-    the proof offered instead (a neutral document), if any."""
+    """A request for a certificate that is refused, with the Chinese message, the status, the
+    proof offered instead (a neutral document), if any, and the form field at fault, if one is."""
 
-    def __init__(self, message_zh: str, status: int, alternative: Proof | None = None) -> None:
+    def __init__(self, message_zh: str, status: int, alternative: Proof | None = None,
+                 field: str | None = None) -> None:
         super().__init__(message_zh)
         self.message_zh = message_zh
         self.status = status
         self.alternative = alternative
+        self.field = field
 
 
 STALE_PAGE_ZH = "页面已过期（可能已在其他窗口重新登录），{what}。请在本页再点一次“{action}”。"
@@ -95,7 +97,8 @@ def request_certificate() -> Response:
         identifier = _issue(citizen, proof_code, purpose, submitted_id(request.form))
     except _FormRefused as refused:
         return _request_page(citizen, proof_code=proof_code, purpose=purpose[:MAX_PURPOSE_LENGTH],
-                             error=refused.message_zh, status=refused.status, alternative=refused.alternative)
+                             error=refused.message_zh, status=refused.status, alternative=refused.alternative,
+                             error_field=refused.field)
     return redirect(url_for("portal_pages.certificates", issued=identifier), 303)
 
 
@@ -245,9 +248,9 @@ def _check_request(proof_code: str, purpose: str) -> None:
     if not proof_code:
         raise _FormRefused("请选择要开具的证明。", 400)
     if not purpose or len(purpose) > MAX_PURPOSE_LENGTH:
-        raise _FormRefused(f"请填写用途（1 至 {MAX_PURPOSE_LENGTH} 个字）。", 400)
+        raise _FormRefused(f"请填写用途（1 至 {MAX_PURPOSE_LENGTH} 个字）。", 400, field="purpose")
     if missing := missing_glyphs(purpose):
-        raise _FormRefused(f"用途中有证明无法打印的字：「{''.join(sorted(missing))}」，请修改。", 400)
+        raise _FormRefused(f"用途中有证明无法打印的字：「{''.join(sorted(missing))}」，请修改。", 400, field="purpose")
 
 
 def _preview(citizen: CitizenIdentity, proof_code: str, purpose: str) -> Response:
@@ -299,10 +302,10 @@ def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
 
 
 def _request_page(citizen: CitizenIdentity, *, proof_code: str, purpose: str, error: str | None,
-                  status: int, alternative: Proof | None = None) -> Response:
+                  status: int, alternative: Proof | None = None, error_field: str | None = None) -> Response:
     catalog = live_catalog().catalog
     response = citizen_page("portal.html", citizen, groups=_life_event_groups(catalog), proof_code=proof_code, purpose=purpose,
-                            error=error,
+                            error=error, error_field=error_field,
                             alternative=alternative, max_purpose_length=MAX_PURPOSE_LENGTH)
     response.status_code = status
     return response

@@ -124,6 +124,21 @@ def test_refusals_are_shown_on_the_form(browser: Browser, live_server: str, tmp_
     page.click("form.portal-form button[type=submit]")
     assert page.locator("#form-error").inner_text() == "用途中有证明无法打印的字：「😀」，请修改。"
 
+    # on a phone the field at fault is far below the list of proofs: the page opens at the field,
+    # with the reason beside it and the field marked for screen readers
+    phone = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    sign_in(phone, live_server, *UNKNOWN_PERSON)
+    phone.check("#choose-NO_HOUSING")
+    phone.fill("input[name=purpose]", "申请😀")
+    phone.click("form.portal-form button[type=submit]")
+    purpose, beside = phone.locator("input[name=purpose]"), phone.locator("#purpose-error")
+    assert beside.inner_text() == "用途中有证明无法打印的字：「😀」，请修改。"
+    assert purpose.get_attribute("aria-invalid") == "true" and purpose.get_attribute("aria-describedby") == "purpose-error"
+    for shown in (purpose, beside):
+        box = shown.bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 740, box  # in view as it opens
+    phone.close()
+
     page.fill("input[name=purpose]", "办理签证")
     page.click("form.portal-form button[type=submit]")
     page.click("#confirm")
