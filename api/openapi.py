@@ -103,7 +103,8 @@ def before_parsing(check: Callable[[], object]) -> Callable[[View], View]:
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's blueprint with `RequestParser`; a request with a query string to an
     operation that takes no query parameters is refused (400 naming them), never served as if
-    the filter had been applied."""
+    the filter had been applied, and so is a single-valued parameter given twice (which value
+    would count is the client's guess)."""
 
     ARGUMENTS_PARSER = RequestParser()
 
@@ -124,11 +125,16 @@ def _refuse_a_query_it_does_not_take() -> None:
         return
     view = current_app.view_functions.get(request.endpoint or "")
     arguments = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
-    if any(argument.get("in") == "query" for argument in arguments):
-        return  # its schema refuses what it does not have (unknown=RAISE)
-    detail = "Unknown parameter: this operation takes no query parameters."
-    raise Problem("invalid-request", f"{', '.join(request.args)}: {detail}",
-                  errors=[{"parameter": name, "detail": detail} for name in request.args])
+    queries = [argument["schema"] for argument in arguments if argument.get("in") == "query"]
+    if not queries:
+        refused = {name: "Unknown parameter: this operation takes no query parameters." for name in request.args}
+    else:  # its schema refuses a name it does not have (unknown=RAISE); a value given twice is refused here
+        fields = {name: field for schema in queries for name, field in _schema_instance(schema).fields.items()}
+        refused = {name: "Given more than once: this parameter takes one value." for name in request.args
+                   if len(request.args.getlist(name)) > 1 and not isinstance(fields.get(name), ma.fields.List)}
+    if refused:
+        raise Problem("invalid-request", "; ".join(f"{name}: {detail}" for name, detail in refused.items()),
+                      errors=[{"parameter": name, "detail": detail} for name, detail in refused.items()])
 
 
 class ApiSpec(flask_smorest.Api):

@@ -140,6 +140,15 @@ def test_a_query_parameter_the_endpoint_does_not_take_is_named_not_ignored(
     assert httpx.get(live_server + path.split("?")[0], headers={"Authorization": f"Bearer {token}"}).status_code != 400
 
 
+@pytest.mark.parametrize("path", ["/api/v1/catalog/proofs?q=无房&q=收入", "/api/v1/tasks?status=open&status=done"])
+def test_a_parameter_given_twice_is_named_not_guessed(live_server: str, settings: Settings, path: str) -> None:
+    token = client_token(settings, "ZJ", [ClientScope.APPLICATIONS_WRITE.value])
+    answer = httpx.get(live_server + path, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 400, answer.text
+    parameter = path.split("?")[1].split("=")[0]
+    assert [error["parameter"] for error in answer.json()["errors"]] == [parameter], answer.text
+
+
 def test_pdf_with_a_malformed_signing_time_gets_a_verdict(live_server: str, resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
     certificate = issue(live_server, me)
