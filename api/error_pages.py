@@ -30,9 +30,12 @@ def wants_html() -> bool:
         and accept.best_match(["application/problem+json", "text/html"]) == "text/html"
 
 
-def error_page(slug: str, status: int, title_zh: str, headers: dict[str, str]) -> Response:
-    """The Chinese HTML page of a problem of kind `slug`."""
+def error_page(slug: str, status: int, title_zh: str, headers: dict[str, str],
+               explanation_zh: str | None = None) -> Response:
+    """The Chinese HTML page of a problem of kind `slug`; `explanation_zh` says what happened in
+    place of the kind's general sentence, where the view knows better."""
     explanation, link, link_text = NEXT_STEPS_ZH.get(slug, DEFAULT_STEP_ZH)
+    explanation = explanation_zh or explanation
     response = Response(render_template("error.html", status=status, title_zh=title_zh, explanation=explanation,
                                          link=link, link_text=link_text), status=status, mimetype="text/html")
     response.headers.update(headers)

@@ -48,7 +48,7 @@ class ProblemSchema(ma.Schema):
         metadata={"description": "Field errors: {pointer, detail} for the body, {parameter, detail} otherwise"},
     )
     detail_zh = ma.fields.String(metadata={"description": "What the citizen is told, in Chinese (not-printable, "
-                                                          "fact-not-established)"})
+                                                          "fact-not-established, a department's faulty consent link)"})
     alternative = ma.fields.Dict(allow_none=True, metadata={
         "description": "fact-not-established: the neutral proof that can be issued instead ({code, name_zh}), or null"})
 

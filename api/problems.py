@@ -108,7 +108,8 @@ def problem_response(problem: Problem) -> Response:
     """Render a Problem as an application/problem+json response (a Chinese HTML page for a
     browser, `api.error_pages`)."""
     if wants_html():
-        return error_page(problem.kind.slug, problem.kind.status, problem.kind.title_zh, problem.headers)
+        return error_page(problem.kind.slug, problem.kind.status, problem.kind.title_zh, problem.headers,
+                          problem.extensions.get("detail_zh"))
     body: dict[str, Any] = {
         "type": problem.kind.uri,
         "title": problem.kind.title,

@@ -230,17 +230,21 @@ def _consent_preview(values: Any) -> ConsentPreview:
     proofs = values.getlist("proof") or consentable_proofs(live_catalog().catalog, matter, department)
     days_text = values.get("days", str(DEFAULT_CONSENT_DAYS))
     if not days_text.isascii() or not days_text.isdigit() or len(days_text) > len(str(MAX_CONSENT_DAYS)):
-        raise _bad_parameter("days", f"a whole number of days from 1 to {MAX_CONSENT_DAYS}")
+        raise _bad_link("days", f"a whole number of days from 1 to {MAX_CONSENT_DAYS}")
     try:
         return preview_consent(live_catalog().catalog, ConsentRequest(matter=matter, proofs=proofs,
                                                                       consumer_department=department,
                                                                       days=int(days_text)))
     except InvalidInput as invalid:
-        raise _bad_parameter("proof" if invalid.field == "proofs" else invalid.field, invalid.detail) from None
+        raise _bad_link("proof" if invalid.field == "proofs" else invalid.field, invalid.detail) from None
 
 
-def _bad_parameter(name: str, detail: str) -> Problem:
-    return Problem("invalid-request", f"{name}: {detail}", errors=[{"parameter": name, "detail": detail}])
+def _bad_link(name: str, detail: str) -> Problem:
+    """The consent link a department sent is wrong in parameter `name`: a problem naming it, whose
+    page tells the citizen (who came from the department's site) that the link is at fault."""
+    return Problem("invalid-request", f"{name}: {detail}", errors=[{"parameter": name, "detail": detail}],
+                   extensions={"detail_zh": "部门发来的授权链接有误，无法显示要您授权的内容。"
+                                            "请联系发来链接的部门，请其重新发送。"})
 
 
 def _check_request(proof_code: str, purpose: str) -> None:

@@ -92,6 +92,7 @@ def test_bad_input_is_a_problem_naming_the_parameter_and_records_nothing(
         assert answer.json()["errors"][0]["parameter"] == parameter, answer.json()
     page = httpx.get(f"{live_server}/portal/consents/new?matter=NOPE&department=ZJ", headers={**citizen, "Accept": "text/html"})
     assert page.status_code == 400 and "text/html" in page.headers["Content-Type"] and "请求内容有误" in page.text
+    assert "部门发来的授权链接有误" in page.text  # the citizen came from the department's site: its link is at fault
 
     previewed = httpx.post(f"{live_server}/api/v1/me/consents/preview", headers=citizen,
                            json={"matter": MATTER, "proofs": [PROOF], "department": "ZJ", "days": 30})
