@@ -32,6 +32,8 @@ from api.request_limits import refuse_unusable_json
 from catalog import bounded_json
 
 View = TypeVar("View", bound=Callable[..., Any])
+API_PREFIX = "/api/"
+"""Where the operations are that refuse a query parameter they do not take."""
 
 
 class ProblemSchema(ma.Schema):
@@ -121,7 +123,7 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def _refuse_a_query_it_does_not_take() -> None:
-    if not request.args:
+    if not request.args or not request.path.startswith(API_PREFIX):  # probes (/healthz) ignore theirs
         return
     view = current_app.view_functions.get(request.endpoint or "")
     arguments = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
