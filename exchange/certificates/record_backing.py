@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from catalog.city_time import BEIJING, format_date_zh
@@ -116,10 +116,8 @@ def _moment(value: Any, *, end_of_day: bool) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1) if end_of_day else day, time(), BEIJING) \
-                - (timedelta(seconds=1) if end_of_day else timedelta())
+        if len(value) == 10:  # the day's last second is taken as such: 9999-12-31 has no day after it
+            return datetime.combine(date.fromisoformat(value), time(23, 59, 59) if end_of_day else time(), BEIJING)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None

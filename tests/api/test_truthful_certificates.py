@@ -219,6 +219,16 @@ def test_a_card_ending_soon_ends_the_certificate_and_one_ended_backs_none(
     reason = unbacked(CATALOG.proofs["DISABILITY"], {**record, "valid_until": yesterday}, name, datetime.now(BEIJING))
     assert reason is not None and "有效期已于" in reason and "届满" in reason, reason
 
+    # many departments write the last day of the calendar for 长期有效: a card ending then backs a
+    # certificate that ends then, not a server error
+    lasting = httpx.post(f"{live_server}/api/v1/licenses/{amended.json()['identifier']}/amendments",
+                         headers=federation, json={"changes": {"valid_until": "9999-12-31"}, "valid_until": "9999-12-31"},
+                         timeout=30)
+    assert lasting.status_code == 201, lasting.text
+    issued = request(live_server, me, "DISABILITY")
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["valid_until"].startswith("9999-12-31T15:59:59"), issued.json()  # 23:59:59 Beijing
+
 
 def test_a_record_naming_another_person_seals_nothing(settings: Settings, live_server: str) -> None:
     id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
