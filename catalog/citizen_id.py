@@ -12,6 +12,7 @@ counties is not shipped, so a number with a well-formed but non-existent county 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -119,15 +120,16 @@ def mask_id_number(text: str) -> str:
 def mask_id_numbers_in(text: str) -> str:
     """`text` with every citizen ID number inside it masked as `mask_id_number` masks it, also one
     that begins a longer run of digits (a 残疾人证号 is the holder's ID number and two digits more)
-    or is written in groups (330702-19800204-1310-22, 3307 0219 8002 ...): 18 characters, with at
-    most one separator between any two, are masked when they are a valid ID number (check
-    character and birth date); the separators stay where they were."""
+    or is written in groups (330702-19800204-1310-22, 3307 0219 8002 ..., 330702.1980/0204) or
+    in full-width digits: 18 digits (the last may be X), with up to three separators between any
+    two, are masked when they are a valid ID number (check character and birth date); the
+    separators stay where they were."""
     if len(text) < ID_NUMBER_LENGTH:
         return text
     pieces, done = [], 0
     for candidate in _INSIDE.finditer(text):  # overlapping: one may begin inside the one before
         grouped, start = candidate[1], candidate.start()
-        if start >= done and _valid(_SEPARATOR.sub("", grouped)):
+        if start >= done and _valid(unicodedata.normalize("NFKC", _SEPARATOR.sub("", grouped))):
             pieces += [text[done:start], _masked(grouped)]
             done = start + len(grouped)
     return "".join(pieces) + text[done:]
@@ -152,9 +154,12 @@ def _valid(candidate: str) -> bool:
     return True
 
 
-_SEPARATOR = re.compile(r"[-\u2010-\u2015 \u3000]")
-"""What a department may write between the groups of a number: hyphens, dashes and spaces."""
-_INSIDE = re.compile(rf"(?<![0-9])(?=([0-9](?:{_SEPARATOR.pattern}?[0-9]){{16}}{_SEPARATOR.pattern}?[0-9Xx]))")
+_SEPARATOR = re.compile(r"[-\u2010-\u2015\u2212\uff0d.\uff0e\u00b7/\uff0f \u3000]")
+"""What a department may write between the groups of a number: hyphens, dashes and minus signs,
+dots, slashes and spaces, in their ASCII and full-width forms."""
+_DIGIT = "[0-9\uff10-\uff19]"
+_INSIDE = re.compile(rf"(?<!{_DIGIT})(?=({_DIGIT}(?:{_SEPARATOR.pattern}{{0,3}}{_DIGIT}){{16}}"
+                     rf"{_SEPARATOR.pattern}{{0,3}}[0-9Xx\uff10-\uff19\uff38\uff58]))")
 
 
 def _birth_date(yyyymmdd: str, today: date) -> date:
