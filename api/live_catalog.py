@@ -1,5 +1,6 @@
 """The live catalog as the app serves it: the newest published version, parsed once per
-process and content hash; and who issues what by every catalog published (`published_issuers`)."""
+process and content hash; and who issues what, and how each document reads, by every catalog
+published (`published_issuers`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from sqlalchemy.orm import Session
 from api.problems import Problem
 from api.runtime import plain_db, runtime
 from catalog.loading import catalog_from_document
-from catalog.model import Catalog, IssuedKind
-from catalog.versions import every_issuer, latest_version_row, version_document
+from catalog.model import Catalog
+from catalog.versions import latest_version_row, version_document, version_hashes
+from exchange.certificates.model import SealedFacts
+from exchange.certificates.published_documents import PublishedDocuments
 from exchange.certificates.verdict import IssuerCompetence
 
 
@@ -25,32 +28,33 @@ class LiveCatalog:
 
 
 def published_issuers(database: Connection | None = None) -> IssuerCompetence:
-    """Who issues what, by every catalog this installation ever published (`Catalog.issuers`): a
-    certificate or license stays its issuer's to have made after a later catalog moved the proof
-    to another department. What a process computed stays true, since publications only add to
-    the union: a pair found there needs no read; one not found is looked for again in the union
-    up to the live version (one read; computed once per live version and process), so a
-    publication is seen at once. `database`: the connection to read with (default: the request's)."""
+    """Who issues what, and how each kind of document reads, by every catalog this installation
+    ever published (`PublishedDocuments`): a certificate or license stays its issuer's to have
+    made after a later catalog moved the proof to another department or reworded it. What a
+    process computed stays true, since publications only add catalogs: a document one of those
+    accepts needs no read; one none accepts is judged again by every catalog up to the live
+    version (one read; computed once per live version and process), so a publication is seen at
+    once. `database`: the connection to read with (default: the request's)."""
     current = runtime()
 
-    def issues(code: str, uscc: str, name_zh: str) -> bool:
-        kind = IssuedKind(code, uscc, name_zh)
-        if any(kind in kinds for kinds in current.issuers.values()):
-            return True
-        return kind in issuers_up_to_live_version(database or plain_db())
-    return issues
+    def judge(content: SealedFacts) -> str | None:
+        if any(known(content) is None for known in current.issuers.values()):
+            return None
+        return documents_up_to_live_version(database or plain_db())(content)
+    return judge
 
 
-def issuers_up_to_live_version(database: Connection) -> frozenset[IssuedKind]:
-    """Who issues what by every catalog published up to the live version, computed once per live
-    version and process (`catalog.versions.every_issuer`); 503 before the first publication."""
+def documents_up_to_live_version(database: Connection) -> PublishedDocuments:
+    """Every catalog published up to the live version, as `PublishedDocuments`, computed once per
+    live version and process; 503 before the first publication."""
     live = latest_version_row(database)
     if live is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
     current = runtime()
     known = current.issuers.get(live.content_hash)
     if known is None:
-        known = current.issuers[live.content_hash] = every_issuer(database, _parsed)
+        known = current.issuers[live.content_hash] = PublishedDocuments.of(
+            _parsed(database, version_id, content_hash) for version_id, content_hash in version_hashes(database))
     return known
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from flask import current_app, g
 from sqlalchemy import Connection, Engine
@@ -24,11 +25,14 @@ from api.token_bucket import (VALIDATION_BURST, VALIDATION_RATE_PER_SECOND, VERI
                               TokenBucket)
 from catalog.errors import NoCatalogPublished
 from catalog.loading import catalog_from_document
-from catalog.model import Catalog, IssuedKind
+from catalog.model import Catalog
 from catalog.versions import latest_version
 from exchange.keyring import Keyring, Purpose, RecordCipher
 from exchange.sources.directory import PullObserver, SourceDirectory, build_sources
 from seals.settings import SealSettings
+
+if TYPE_CHECKING:
+    from exchange.certificates.published_documents import PublishedDocuments
 
 
 @dataclass
@@ -37,7 +41,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     catalogs: dict[str, Catalog] = field(default_factory=dict)
-    issuers: dict[str, frozenset[IssuedKind]] = field(default_factory=dict)
+    issuers: dict[str, PublishedDocuments] = field(default_factory=dict)
     """Who issues what by every catalog published, per live version's content hash (`api.live_catalog`)."""
     sources: dict[str, SourceDirectory] = field(default_factory=dict)
     """The source departments' adapters per catalog content hash (breaker state lives in them)."""

@@ -421,13 +421,6 @@ class Catalog:
     city: Mapping[str, CityConstant] = field(default_factory=lambda: MappingProxyType({}))
     licenses: Mapping[str, LicenseType] = field(default_factory=lambda: MappingProxyType({}))
 
-    def issuers(self) -> frozenset[IssuedKind]:
-        """Who issues what: each proof and license type, its issuer's USCC and its name. The
-        department that issues an e-certificate of a proof is its source department, a license's
-        its type's department."""
-        return frozenset(IssuedKind(document.code, self.departments[document.department].uscc, document.name_zh)
-                         for document in (*self.proofs.values(), *self.licenses.values()))
-
     def may_request(self, consumer: str, matter: str, proof: str) -> bool:
         """Whether department `consumer` may ask for `proof` for `matter`.
 

@@ -7,7 +7,6 @@ auditor can see which catalog was live at any moment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 
 from catalog.errors import LiveVersionChanged, NoCatalogPublished
 from catalog.loading import catalog_from_document
-from catalog.model import Catalog, IssuedKind
+from catalog.model import Catalog
 from core.orm import Base, UtcDateTime, plain_connection
 
 
@@ -76,17 +75,10 @@ def version_hashes(database: Session | Connection) -> list[tuple[int, str]]:
     return [(row.id, row.content_hash) for row in plain_connection(database).execute(query)]
 
 
-def every_issuer(database: Session | Connection,
-                 parsed: Callable[[Session | Connection, int, str], Catalog] | None = None) -> frozenset[IssuedKind]:
-    """Who issues what, under which name (`Catalog.issuers`), under any catalog the installation
-    ever published. `parsed(database, id, content hash)`
-    gives a version's catalog (default: parsed from its document)."""
-    pairs: set[IssuedKind] = set()
-    for version_id, content_hash in version_hashes(database):
-        catalog = parsed(database, version_id, content_hash) if parsed is not None else \
-            catalog_from_document(version_document(database, version_id))
-        pairs |= catalog.issuers()
-    return frozenset(pairs)
+def published_documents(database: Session | Connection) -> list[dict[str, Any]]:
+    """The document of every published version, oldest first: what the exchange signs for offline
+    verifiers (`exchange.certificates.issuer_list`)."""
+    return [version_document(database, version_id) for version_id, _ in version_hashes(database)]
 
 
 def read_live_catalog(session: Session) -> Catalog:

@@ -16,7 +16,7 @@ from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline
 from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
 from catalog.model import Department
-from catalog.versions import every_issuer, read_live_catalog
+from catalog.versions import published_documents, read_live_catalog
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
 from exchange.status_lists import CERTIFICATES, list_ids, rebuild_status_list, stored_status_list
 from seals.ca import RevocationReason
@@ -215,7 +215,7 @@ def export_trust_command(directory: Path) -> None:
             signing, now = status_list_signing(current, sealing), datetime.now(timezone.utc)
             status_lists = [stored_status_list(session, list_id) or rebuild_status_list(
                 session, CERTIFICATES, list_id, signing, now) for list_id in list_ids(session, CERTIFICATES)]
-            issuer_list = sign_issuer_list(every_issuer(session), active_signer(
+            issuer_list = sign_issuer_list(published_documents(session), active_signer(
                 session, sealing, current.exchange_department), now=now)
         except SealError as error:
             raise _fail(error) from None

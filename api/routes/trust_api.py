@@ -18,8 +18,8 @@ from flask import Response, json, url_for
 
 from api.openapi import Blueprint
 from api.problems import Problem
-from api.live_catalog import issuers_up_to_live_version
 from api.runtime import db, plain_db, runtime
+from catalog.versions import published_documents
 from exchange.access_log import chain_head
 from exchange.access_log_heads import make_durable, sign_head
 from exchange.certificates.issuer_list import sign_issuer_list
@@ -169,22 +169,21 @@ class IssuerListSchema(ma.Schema):
     signed_at = ma.fields.DateTime()
     issuer_list = ma.fields.String(metadata={
         "description": "JWS (ES256, x5c = the exchange's seal chain, typ mianzheng-issuers+jwt) over "
-                       "{iat, issuers: {<USCC>: {<proof or license type code>: [<name>, ...]}}}: every "
-                       "department that issues a kind of document, and the names that kind bore, under "
-                       "any catalog published so far; "
+                       "{iat, catalogs: [<catalog document>, ...]}: every catalog published so far, oldest "
+                       "first, from which an offline verifier tells which department issues which kind of "
+                       "document under which name, and how a certificate of each proof reads; "
                        "`mianzheng seal export-trust` writes it as issuers.jws"})
 
 
 @blp.route("/issuers")
 @blp.response(200, IssuerListSchema)
 def issuer_list() -> Response:
-    """Who issues which proof and license type under which name, by every catalog published, signed
-    now by the exchange's seal: an offline verifier checks with it that a genuine seal made only
-    what its department issues."""
+    """Every catalog published, signed now by the exchange's seal: an offline verifier checks with
+    it that a genuine seal made only what its department issues, as the catalogs word it."""
     session = db()
     signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
     now = utc_now()
-    token = sign_issuer_list(issuers_up_to_live_version(plain_db()), signer, now=now)
+    token = sign_issuer_list(published_documents(plain_db()), signer, now=now)
     return _raw(json.dumps({"signed_at": now.replace(microsecond=0).isoformat(), "issuer_list": token}),
                 "application/json")
 

@@ -1,24 +1,28 @@
-"""The signed list of who issues what, for verifying offline: every kind of document (catalog code,
-the issuer's USCC, the name the document bears) of every catalog the installation published up to
-the moment of signing, signed by the exchange's seal (JWS, ES256, `x5c` = the seal's chain, typ
-`mianzheng-issuers+jwt`): `{iat, issuers: {<USCC>: {<code>: [<name>, ...]}}}`.
+"""The signed list of who issues what, for verifying offline: every catalog the installation
+published up to the moment of signing, signed by the exchange's seal (JWS, ES256, `x5c` = the
+seal's chain, typ `mianzheng-issuers+jwt`): `{iat, catalogs: [<catalog document>, ...]}`, oldest
+first.
 
 Online, the service answers from its own catalogs whether the department whose genuine seal made
-a certificate or license is one that issues that kind of document. An offline verifier has no
-catalog; with this list (`issuers.jws` in the exported trust material, also served at
-`GET /api/v1/trust/issuers`) it can tell the same, for anything issued before the list was
-signed. Publications only add kinds, so a list never wrongly names an issuer; what it does not
-name may have been added after it was signed (see `IssuerList`). The name is part of the kind: a
-department's seal over its own proof code, retitled as another department's proof, is not one."""
+a certificate or license is one that issues that kind of document under that name, and whether a
+certificate reads as its proof's definition writes it (`published_documents`). An offline
+verifier has no catalog; with this list (`issuers.jws` in the exported trust material, also
+served at `GET /api/v1/trust/issuers`) it can tell the same, for anything issued before the list
+was signed. Publications only add catalogs, so a list never wrongly names an issuer; what it does
+not name may have been added after it was signed (see `IssuerList`). A list of codes alone,
+written by an earlier version, is not read: export again."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from catalog.loading import catalog_from_document
 from catalog.model import IssuedKind
+from exchange.certificates.model import SealedFacts
+from exchange.certificates.published_documents import PublishedDocuments
 from seals.jws import sign_jws
 from seals.keys import Signer
 from seals.trust import TrustStore
@@ -34,26 +38,37 @@ class IssuerListError(ValueError):
 
 @dataclass(frozen=True)
 class IssuerList:
-    """Who issues what, as of `signed_at`: called as an `IssuerCompetence` (code, USCC, name)."""
+    """The catalogs published up to `signed_at`: called as an `IssuerCompetence` (see
+    `PublishedDocuments`)."""
 
-    kinds: frozenset[IssuedKind]
+    documents: tuple[Mapping[str, Any], ...]
+    """The catalog documents, as signed."""
     signed_at: datetime
+    published: PublishedDocuments = field(init=False, repr=False, compare=False)
 
-    def __call__(self, code: str, uscc: str, name_zh: str) -> bool:
-        return IssuedKind(code, uscc, name_zh) in self.kinds
+    def __post_init__(self) -> None:
+        try:
+            catalogs = [catalog_from_document(dict(document)) for document in self.documents]
+        except (KeyError, TypeError, ValueError):  # CatalogInvalid is a ValueError
+            raise IssuerListError("不是出具单位清单") from None
+        object.__setattr__(self, "published", PublishedDocuments.of(catalogs))
+
+    @property
+    def kinds(self) -> frozenset[IssuedKind]:
+        return self.published.kinds
+
+    def __call__(self, content: SealedFacts) -> str | None:
+        return self.published(content)
 
     def knows_of(self, issued_at: datetime) -> bool:
         """Whether a document issued at `issued_at` was issued under catalogs the list covers."""
         return issued_at <= self.signed_at
 
 
-def sign_issuer_list(kinds: Iterable[IssuedKind], signer: Signer, *, now: datetime) -> str:
-    """The list of `kinds`, signed by `signer` (the exchange's seal) at `now`."""
-    by_issuer: dict[str, dict[str, list[str]]] = {}
-    for kind in sorted(set(kinds)):
-        by_issuer.setdefault(kind.issuer_uscc, {}).setdefault(kind.code, []).append(kind.name_zh)
-    return sign_jws({"iat": int(now.timestamp()), "issuers": dict(sorted(by_issuer.items()))}, signer,
-                    typ=ISSUER_LIST_TYP)
+def sign_issuer_list(documents: Iterable[Mapping[str, Any]], signer: Signer, *, now: datetime) -> str:
+    """The list of the catalog `documents` (every published version, oldest first), signed by
+    `signer` (the exchange's seal) at `now`."""
+    return sign_jws({"iat": int(now.timestamp()), "catalogs": list(documents)}, signer, typ=ISSUER_LIST_TYP)
 
 
 def read_issuer_list(token: str, trust: TrustStore, exchange_uscc: str) -> IssuerList:
@@ -65,18 +80,10 @@ def read_issuer_list(token: str, trust: TrustStore, exchange_uscc: str) -> Issue
                                   document_zh="出具单位清单")
     except NotSignedAsExpected as refused:
         raise IssuerListError(str(refused)) from None
-    return IssuerList(_kinds(claims.get("issuers")), _signed_at(claims.get("iat")))
-
-
-def _kinds(issuers: Any) -> frozenset[IssuedKind]:
-    if not isinstance(issuers, Mapping) or not all(
-            isinstance(uscc, str) and isinstance(codes, Mapping) and all(
-                isinstance(code, str) and isinstance(names, list) and all(isinstance(name, str) for name in names)
-                for code, names in codes.items())
-            for uscc, codes in issuers.items()):
+    documents = claims.get("catalogs")
+    if not isinstance(documents, list) or not documents or not all(isinstance(d, Mapping) for d in documents):
         raise IssuerListError("不是出具单位清单")
-    return frozenset(IssuedKind(code, uscc, name) for uscc, codes in issuers.items()
-                     for code, names in codes.items() for name in names)
+    return IssuerList(tuple(documents), _signed_at(claims.get("iat")))
 
 
 def _signed_at(iat: Any) -> datetime:

@@ -324,6 +324,26 @@ def build_content(
     )
 
 
+def reads_as_catalogued(content: CertificateContent, proof: Proof) -> bool:
+    """Whether `content` reads as `build_content` writes a certificate of `proof`: each field an
+    item of it that is printed, under the item's label, with its value's text; and the statement
+    the one written for those values. A seal may state only what its proof's definition lets it:
+    not another department's fact under its own proof's name. When the catalog does not print
+    the item a stated result reads, the statement cannot be written again and is not compared."""
+    items = {item.name: item for item in proof.data_items}
+    for field in content.fields:
+        item = items.get(field.name)
+        if item is None or not item.printed or item.type is ItemType.ID_NUMBER or field.label_zh != item.name_zh \
+                or field.text_zh != display_text(item, field.value):
+            return False
+    data = {field.name: field.value for field in content.fields}
+    stated = STATED_RESULTS.get(proof.code)
+    if stated is not None and content.as_of is not None and stated.item not in data:
+        return True
+    return content.statement_zh == _statement(proof, data, content.holder_name, content.holder_id_masked,
+                                              content.as_of)
+
+
 def check_identifier(identifier: str, proof_code: str, issuer_uscc: str) -> None:
     """`InvalidContent` unless `identifier` is valid and names this proof and issuer."""
     try:

@@ -12,8 +12,9 @@ list (`held_status_lists`).
 presentations' bindings and usage copies, so a verifier accepts none of those from another
 department's seal. A directory exported before it was written has none: export it again.
 
-`issuers.jws` is the exchange's signed list of who issues what (`issuer_list`), so that a genuine
-seal making another department's proof or license is caught offline too. A directory exported
+`issuers.jws` is the exchange's signed list of every published catalog (`issuer_list`), so that a
+genuine seal making another department's proof or license, or making its own proof state what
+its definition does not, is caught offline too. A directory exported
 before it was written has none; its verifications then only match the seal to the issuer named."""
 
 from __future__ import annotations

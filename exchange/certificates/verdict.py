@@ -7,8 +7,11 @@ with their own codes and zh/en messages:
 - issuer: the signing seal belongs to the issuer named in the certificate (its
   organizationIdentifier is NTRCN-<the issuer's USCC>), so one department's seal cannot issue
   in another's name; and, where the verifier knows the catalogs (`issuers`), that issuer is one
-  the catalog has issue this kind of document (`issuer_not_competent` otherwise): a genuine seal
-  cannot make a proof that is another department's to give; offline, the exported trust
+  the catalog has issue this kind of document under the name it bears (`issuer_not_competent`
+  otherwise): a genuine seal cannot make a proof that is another department's to give; and a
+  certificate reads as its proof's definition writes it (`content_not_catalogued` otherwise: a
+  label, an item's text or the statement changed, another fact stated under the proof's name);
+  offline, the exported trust
   material's signed list of issuers (`issuer_list`) answers for what was issued before it was
   signed, and leaves what was issued after it undecided (`issuer_not_in_list`);
 - certificate_status: the certificate's bit in the signed status list it names (revoked, with reason);
@@ -76,6 +79,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "出具单位 {issuer} 不负责出具“{document}”（按本平台发布过的目录）：印章虽真，此证明不是该单位可以出具的。",
         "The issuer {issuer} does not issue {document} in any catalog this service published: the seal is "
         "genuine, but this certificate is not the issuer's to make.",
+    ),
+    "content_not_catalogued": (
+        "证明的文字与本平台发布过的目录对“{document}”的规定不符（项目名称、项目内容或结论被改动过）：印章虽真，"
+        "此证明不是按目录出具的。",
+        "The certificate does not read as any catalog this service published defines {document} (an item's label "
+        "or text, or the statement, was changed): the seal is genuine, but this is not a certificate as issued.",
     ),
     "issuer_not_in_list": (
         "信任材料中的出具单位清单（签发于 {signed_at}）未列出 {issuer} 出具“{document}”，而此证明出具于清单签发之后："
@@ -146,9 +155,9 @@ def messages_naming(noun_zh: str, noun_en: str) -> dict[str, tuple[str, str]]:
     return {code: (zh.replace("证明", noun_zh), en.replace("certificate", noun_en)) for code, (zh, en) in MESSAGES.items()}
 
 
-IssuerCompetence = Callable[[str, str, str], bool]
-"""Whether a department (by USCC) issues a kind of document (by catalog code) under that name:
-(code, USCC, name) -> bool."""
+IssuerCompetence = Callable[[SealedFacts], str | None]
+"""Whether the issuer a document names may have made it as it reads, by the catalogs: None if so,
+otherwise the issuer check's code (`published_documents.PublishedDocuments`)."""
 """Whether the department with this USCC issues documents of this catalog code."""
 
 
@@ -279,11 +288,12 @@ def _issuer(content: SealedFacts, signer: SignerSummary | None, issuers: IssuerC
         return results.of(
             CertificateCheck.ISSUER, Status.INVALID, "issuer_mismatch", seal=f"{shown} {seal}", issuer=issuer
         )
-    if issuers is not None and not issuers(content.document_code, content.issuer.uscc, content.document_name_zh):
+    refused = None if issuers is None else issuers(content)
+    if refused is not None:
         if isinstance(issuers, IssuerList) and not issuers.knows_of(content.issued_at):
             return results.of(CertificateCheck.ISSUER, Status.ERROR, "issuer_not_in_list", issuer=issuer,
                               document=content.document_name_zh, signed_at=format_datetime_zh(issuers.signed_at))
-        return results.of(CertificateCheck.ISSUER, Status.INVALID, "issuer_not_competent", issuer=issuer,
+        return results.of(CertificateCheck.ISSUER, Status.INVALID, refused, issuer=issuer,
                           document=content.document_name_zh)
     return results.of(CertificateCheck.ISSUER, Status.VALID, "issuer_matches", issuer=issuer)
 

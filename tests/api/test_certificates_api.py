@@ -225,7 +225,7 @@ def test_offline_the_signed_issuer_list_catches_a_seal_making_another_department
 
     issued_at = datetime.fromisoformat(json.loads(b64url_decode(forged.split(".")[1]))["issued_at"].replace("Z", "+00:00"))
     with standalone_session(settings.database_url) as session:  # a list signed just before it was issued
-        older = sign_issuer_list(listed.kinds, active_signer(session, seal_settings(settings),
+        older = sign_issuer_list(listed.documents, active_signer(session, seal_settings(settings),
                                                              settings.exchange_department), now=issued_at - timedelta(seconds=1))
     (trust / "issuers.jws").write_text(older)
     undecided = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(trust), "--json")
@@ -233,22 +233,37 @@ def test_offline_the_signed_issuer_list_catches_a_seal_making_another_department
     assert checks(json.loads(undecided.stdout))["issuer"] == ("ERROR", "issuer_not_in_list"), undecided.stdout
 
 
-def test_a_seal_cannot_retitle_its_own_proof_as_another_departments(
-        settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
-    """The registry's genuine seal over its own proof code, retitled 无犯罪记录证明 with a statement
-    to match: the name a document bears is part of what its issuer issues, so online and offline
-    the registry is found not to issue a 无犯罪记录证明. The genuine one stays valid."""
+@pytest.mark.parametrize("forgery", ["title", "statement", "label", "text", "added field"])
+def test_a_seal_cannot_make_its_own_proof_state_another_departments_fact(
+        settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path, forgery: str) -> None:
+    """The registry's genuine seal over its own 无房证明, made to state a criminal record: retitled
+    无犯罪记录证明, or keeping its title with the statement, an item's label or its text changed,
+    or an item added. A certificate reads as its proof's definition in a catalog writes it, so
+    online, offline and on /verify it is refused; the genuine one stays valid."""
     me = signed_in(live_server, resident)
     credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
     claims = json.loads(b64url_decode(credential.split(".")[1]))
-    forged = _resealed(settings, credential, "BDC", proof={**claims["proof"], "name_zh": "无犯罪记录证明"},
-                       statement_zh=f"经查询，{claims['holder']['name']}在本市无犯罪记录。")
+    fields = claims["fields"]
+    changed = {
+        "title": {"proof": {**claims["proof"], "name_zh": "无犯罪记录证明"},
+                  "statement_zh": f"经查询，{claims['holder']['name']}在本市无犯罪记录。"},
+        "statement": {"statement_zh": f"经查询，{claims['holder']['name']}在本市无犯罪记录。"},
+        "label": {"fields": [{**f, "label_zh": "是否有犯罪记录"} if f["name"] == "has_registered_property" else f
+                             for f in fields]},
+        "text": {"fields": [{**f, "text_zh": "无犯罪记录"} if f["name"] == "has_registered_property" else f
+                            for f in fields]},
+        "added field": {"fields": [*fields, {"name": "criminal_record", "label_zh": "犯罪记录", "value": False,
+                                             "text_zh": "无"}]},
+    }[forgery]
+    forged = _resealed(settings, credential, "BDC", **changed)
+    expected = "issuer_not_competent" if forgery == "title" else "content_not_catalogued"
     result = verdict(live_server, credential=forged)
     assert checks(result)["integrity"][0] == "VALID", result["checks"][0]["message_en"]
-    assert checks(result)["issuer"] == ("INVALID", "issuer_not_competent"), checks(result)
+    assert checks(result)["issuer"] == ("INVALID", expected), checks(result)
     assert result["status"] == "INVALID" and verdict(live_server, credential=credential)["status"] == "VALID"
     page = httpx.post(f"{live_server}/verify", data={"credential": forged}, timeout=30)
-    assert page.status_code == 200 and "无效" in page.text and "不负责出具“无犯罪记录证明”" in page.text, page.text
+    assert page.status_code == 200 and "无效" in page.text
+    assert ("不负责出具“无犯罪记录证明”" if forgery == "title" else "不是按目录出具的") in page.text, page.text
 
     env, trust = cli_environment(settings.database_url, settings.var_dir), tmp_path / "trust"
     assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
@@ -257,7 +272,7 @@ def test_a_seal_cannot_retitle_its_own_proof_as_another_departments(
     assert run_cli(env, "verify", str(tmp_path / "genuine.jws"), "--trust", str(trust)).returncode == 0
     refused = run_cli(env, "verify", str(tmp_path / "forged.jws"), "--trust", str(trust), "--json")
     assert refused.returncode == 1
-    assert checks(json.loads(refused.stdout))["issuer"] == ("INVALID", "issuer_not_competent"), refused.stdout
+    assert checks(json.loads(refused.stdout))["issuer"] == ("INVALID", expected), refused.stdout
 
 
 def test_only_the_holder_downloads(live_server: str, settings: Settings) -> None:

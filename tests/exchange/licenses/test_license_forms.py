@@ -14,8 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk, jws
 
-from catalog.model import Catalog, IssuedKind, Subject
+from catalog.model import Catalog, Subject
 from exchange.certificates.model import StatusEntry
+from exchange.certificates.published_documents import PublishedDocuments
 from exchange.certificates.status_list import StatusList, sign_status_list
 from exchange.licenses.content import HolderIdentity, build_license_content, item_problems, validity_window
 from exchange.licenses.credential import sign_license
@@ -218,10 +219,7 @@ def test_a_license_sealed_by_a_department_that_does_not_issue_it_is_not_valid(pk
         holder=HOLDER.held_by(), items=ITEMS, serial=8, version=1, supersedes=None, status=StatusEntry(LIST_URL, INDEX),
         issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None)
     forged = sign_license(content, pki.signer("SJ"))
-    competent = catalog.issuers()
-
-    def issues(code: str, uscc: str, name_zh: str) -> bool:
-        return IssuedKind(code, uscc, name_zh) in competent
+    issues = PublishedDocuments.of([catalog])
 
     refused = verify(pki, catalog, forged, status_token, issuers=issues)
     assert refused.status.value == "INVALID" and codes(refused)["issuer"] == ("INVALID", "issuer_not_competent")
