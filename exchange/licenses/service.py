@@ -286,15 +286,17 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     now = library.clock()
     if old.valid_until is not None and old.valid_until <= now:
         raise LicenseConflict(f"license {identifier} expired on {old.valid_until.isoformat()}: issue a new license")
-    # an amendment changes items, not how long the license lasts: only a stated validity is restated
-    until = old.valid_until if valid_until is None else validity_window(license_type, now, valid_until)
+    # an amendment changes items, not how long the license lasts nor when it takes effect: only a
+    # stated validity is restated; a license not yet in force takes effect on its own day
+    takes_effect = max(now, old.valid_from)
+    until = old.valid_until if valid_until is None else validity_window(license_type, takes_effect, valid_until)
     _check_stated_end(license_type, items, until, "changes.valid_until" if "valid_until" in changes else "valid_until")
     holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked, old.holder_binding)
     record.current_version = version.version + 1
     version.status = LicenseState.SUPERSEDED
     version.revoked_at, version.revocation_reason = now, "superseded"
     new = _new_version(session, library, record, license_type, holder=holder, items=items,
-                       supersedes=version.identifier, now=now, valid_from=now, valid_until=until)
+                       supersedes=version.identifier, now=now, valid_from=takes_effect, valid_until=until)
     session.flush()
     sign_locked_list(session, library.lists, version.status_list, library.status_list, now)
     revoke_certificates_read_from(session, library.status_list, [version.identifier], "data_changed", now)

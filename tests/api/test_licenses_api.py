@@ -480,6 +480,15 @@ def test_a_license_not_yet_in_force_answers_nothing(settings: Settings, live_ser
     assert used.status_code == 200 and used.json()["answer"]["source"]["license"] != future.json()["identifier"]
     assert verdict(live_server, used.json()["usage_copy"])["status"] == "VALID"
 
+    # a correction before it takes effect does not put it in force early
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{future.json()['identifier']}/amendments", headers=mz,
+                         json={"changes": {"registration_authority": "金华市金东区民政局"}}, timeout=30)
+    assert amended.status_code == 201, amended.text
+    [current] = [v for v in amended.json()["versions"] if v["identifier"] == amended.json()["identifier"]]
+    assert datetime.fromisoformat(current["valid_from"]) == datetime(2030, 1, 1, tzinfo=BEIJING), current
+    assert verdict(live_server, httpx.get(f"{live_server}/api/v1/me/licenses/{amended.json()['identifier']}/credential",
+                                          headers=signed_in(live_server, resident)).text)["status"] != "VALID"
+
 
 def valid_until(license: dict) -> datetime | None:
     [current] = [v for v in license["versions"] if v["identifier"] == license["identifier"]]
