@@ -10,6 +10,8 @@ rate limit for verification.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -87,18 +89,19 @@ def present(identifier: str) -> Response:
     if not form_token_valid():
         return _message(citizen, "页面已过期或来源不明，请刷新页面后重新提交。", 400)
     state = version_state(version, datetime.now(timezone.utc))
-    if state != IN_FORCE:
-        return _message(citizen, _NOT_SHOWN.get(state, "这本证照已换发新版本或已被撤销，不能亮证。"), 409)
     items = request.form.getlist("items")
-    if not items:
-        return _message(citizen, "请至少选择一项要出示的内容。", 400)
     nonce = request.form.get("nonce", "").strip() or None
+    refused = functools.partial(_message, citizen, refused_at=Refused(identifier, items, nonce or ""))
+    if state != IN_FORCE:
+        return refused(_NOT_SHOWN.get(state, "这本证照已换发新版本或已被撤销，不能亮证。"), 409)
+    if not items:
+        return refused("请至少选择一项要出示的内容。", 400)
     if nonce is not None and not VERIFIER_NONCE.match(nonce):
-        return _message(citizen, VERIFIER_NONCE_ZH, 400)
+        return refused(VERIFIER_NONCE_ZH, 400)
     try:
         shown, reference = show_license(lib, version, items, nonce=nonce)
     except InvalidInput:
-        return _message(citizen, "所选内容不在这本证照上。", 400)
+        return refused("所选内容不在这本证照上。", 400)
     link = runtime().settings.public_url + url_for("license_pages.verify", p=reference)  # never the request's Host
     view = license_view(lib, record, version)
     chosen = [item for item in view["items"] if item["name"] in items]
@@ -184,9 +187,19 @@ def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
     }
 
 
-def _message(citizen: CitizenIdentity, text: str, status: int) -> Response:
-    """我的证照 with the reason a 亮证 was not made, above the holder's licenses as they stand."""
+@dataclass(frozen=True)
+class Refused:
+    """A 亮证 refused: of which license, with what the holder chose (shown again as chosen)."""
+
+    identifier: str
+    items: list[str]
+    nonce: str
+
+
+def _message(citizen: CitizenIdentity, text: str, status: int, refused_at: Refused | None = None) -> Response:
+    """我的证照 with the reason a 亮证 was not made, with the holder's licenses as they stand: in
+    the section of the license refused (its choice kept, the page opening there), or above all."""
     response = citizen_page("portal_licenses.html", citizen, licenses=_held(citizen), minutes=DEFAULT_MINUTES,
-                            error=text)
+                            error=text, refused=refused_at)
     response.status_code = status
     return response

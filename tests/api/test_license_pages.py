@@ -201,6 +201,30 @@ def test_a_presentation_refused_keeps_the_wallet_in_view(live_server: str, resid
     assert re.findall(r'data-identifier="([^"]+)"', refused.text) == held
 
 
+def test_a_presentation_refused_is_explained_at_the_license_with_the_choice_kept(
+        browser: Browser, live_server: str, resident: DemoResident) -> None:
+    """On a phone, 亮证 of the last license with a malformed nonce: the reason stands in that
+    license's section, which is in view as the page opens, and the items ticked stay ticked."""
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.goto(f"{live_server}/portal/licenses")
+    last = page.locator("section.license").last
+    identifier = last.get_attribute("data-identifier")
+    first_item = last.locator("input[name=items]").first
+    first_item.check()
+    last.locator("input[name=nonce]").fill("不是随机数")
+    last.locator("button[type=submit]").click()
+    section = page.locator(f"section.license[data-identifier='{identifier}']")
+    reason = section.locator(".license-refusal")
+    assert "随机数" in reason.inner_text()
+    box = reason.bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 740, box
+    assert section.locator("input[name=items]").first.is_checked()
+    assert page.locator("section.license input[name=items]:checked").count() == 1
+    phone.close()
+
+
 def test_the_catalog_search_takes_no_more_than_it_reads(live_server: str) -> None:
     import httpx
 
