@@ -1,6 +1,6 @@
 """The live catalog as the app serves it: the newest published version, parsed once per
 process and content hash; and who issues what, and how each document reads, by every catalog
-published (`published_issuers`)."""
+published (`published_issuers`), and those catalogs' documents (`published_catalog_documents`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from api.problems import Problem
 from api.runtime import plain_db, runtime
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from catalog.versions import latest_version_row, version_document, version_hashes
+from catalog.versions import latest_version_row, published_documents, version_document, version_hashes
 from exchange.certificates.model import SealedFacts
 from exchange.certificates.published_documents import PublishedDocuments
 from exchange.certificates.verdict import IssuerCompetence
@@ -56,6 +56,18 @@ def documents_up_to_live_version(database: Connection) -> PublishedDocuments:
         known = current.issuers[live.content_hash] = PublishedDocuments.of(
             _parsed(database, version_id, content_hash) for version_id, content_hash in version_hashes(database))
     return known
+
+
+def published_catalog_documents(database: Connection) -> tuple[dict[str, Any], ...]:
+    """The document of every published version, oldest first (what `/trust/issuers` signs): read
+    again only when the versions published differ from the last read (one small read of their
+    ids and hashes each time, so a publication is in the next answer)."""
+    versions = tuple(version_hashes(database))
+    current = runtime()
+    known = current.published_documents
+    if known is None or known[0] != versions:
+        known = current.published_documents = (versions, tuple(published_documents(database)))
+    return known[1]
 
 
 def _parsed(database: Session | Connection, version_id: int, content_hash: str) -> Catalog:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g
 from sqlalchemy import Connection, Engine
@@ -43,6 +43,8 @@ class Runtime:
     catalogs: dict[str, Catalog] = field(default_factory=dict)
     issuers: dict[str, PublishedDocuments] = field(default_factory=dict)
     """Who issues what by every catalog published, per live version's content hash (`api.live_catalog`)."""
+    published_documents: tuple[tuple[tuple[int, str], ...], tuple[dict[str, Any], ...]] | None = None
+    """The versions published and their documents, as last read (`api.live_catalog.published_catalog_documents`)."""
     sources: dict[str, SourceDirectory] = field(default_factory=dict)
     """The source departments' adapters per catalog content hash (breaker state lives in them)."""
     verify_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(VERIFY_RATE_PER_SECOND, VERIFY_BURST))

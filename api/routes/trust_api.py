@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Response, json, url_for
 
 from api.openapi import Blueprint
+from api.live_catalog import published_catalog_documents
 from api.problems import Problem
 from api.runtime import db, plain_db, runtime
-from catalog.versions import published_documents
 from exchange.access_log import chain_head
 from exchange.access_log_heads import make_durable, sign_head
 from exchange.certificates.issuer_list import sign_issuer_list
@@ -183,7 +183,7 @@ def issuer_list() -> Response:
     session = db()
     signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
     now = utc_now()
-    token = sign_issuer_list(published_documents(plain_db()), signer, now=now)
+    token = sign_issuer_list(published_catalog_documents(plain_db()), signer, now=now)
     return _raw(json.dumps({"signed_at": now.replace(microsecond=0).isoformat(), "issuer_list": token}),
                 "application/json")
 

@@ -233,6 +233,38 @@ def test_offline_the_signed_issuer_list_catches_a_seal_making_another_department
     assert checks(json.loads(undecided.stdout))["issuer"] == ("ERROR", "issuer_not_in_list"), undecided.stdout
 
 
+def test_the_served_issuer_list_names_a_catalog_published_a_moment_before(
+        settings: Settings, live_server: str) -> None:
+    """The server keeps the catalogs it signs in `/trust/issuers` between requests; a publication
+    is in the next list it serves, signed after it."""
+    from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+    from catalog.versions import publish
+    from exchange.certificates.issuer_list import read_issuer_list
+    from seals.registry import trust_store
+
+    def served() -> Any:
+        response = httpx.get(f"{live_server}/api/v1/trust/issuers")
+        assert response.status_code == 200, response.text
+        with standalone_session(settings.database_url) as session:
+            exchange_uscc = read_live_catalog(session).departments[settings.exchange_department].uscc
+            return read_issuer_list(response.json()["issuer_list"], trust_store(session), exchange_uscc)
+
+    before = served()
+    assert served().documents == before.documents  # nothing published: the same catalogs, signed again
+    document = load_catalog(bundled_catalog_path()).to_document()
+    for proof in document["proofs"]:
+        if proof["code"] in ("NO_HOUSING", "REAL_ESTATE_SEARCH"):
+            proof["department"] = "ZJ"
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+        moved_to = read_live_catalog(session).departments["ZJ"].uscc
+    after = served()
+    assert len(after.documents) == len(before.documents) + 1
+    assert after.signed_at >= before.signed_at
+    assert any(kind.code == "NO_HOUSING" and kind.issuer_uscc == moved_to for kind in after.kinds)
+    assert not any(kind.code == "NO_HOUSING" and kind.issuer_uscc == moved_to for kind in before.kinds)
+
+
 @pytest.mark.parametrize("forgery", ["title", "statement", "label", "text", "added field"])
 def test_a_seal_cannot_make_its_own_proof_state_another_departments_fact(
         settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path, forgery: str) -> None:
