@@ -288,6 +288,26 @@ def test_no_id_number_in_clear_anywhere_in_the_database(session: Session, live: 
         assert not any(needle in value for value in texts)
 
 
+@pytest.mark.parametrize("written", [
+    "110105 19491231 002X",  # in groups, as people read them out
+    "110105-19491231-002X",
+    "１１０１０５１９４９１２３１００２Ｘ",  # full-width, as a Chinese input method types it
+    "11010519491231002XA",  # run into the next word
+])
+def test_an_id_number_however_written_is_masked_in_the_log(session: Session, written: str) -> None:
+    """A caseworker types a spouse's number into the purpose or the case number: the entry is
+    shown to the subject of the pull (谁用了我的数据) and kept for auditors, so the number is
+    masked whichever way it is written."""
+    append_access(session, replace(_entry(None), purpose=f"公租房审核 配偶 {written}", case_number=written))
+    session.commit()
+    purpose, case_number = session.execute(select(AccessRecord.purpose, AccessRecord.case_number)).one()
+    for stored in (purpose, case_number):
+        digits = "".join(ch for ch in stored.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+                         if ch.isdigit())
+        assert "19491231" not in digits, stored
+        assert "*" in stored and stored.replace("*", "").rstrip("A").endswith(written.rstrip("A")[-4:]), stored
+
+
 def test_concurrent_appends_keep_one_chain(sessions: sessionmaker[Session]) -> None:
     threads, per_thread = 8, 6
     errors: list[BaseException] = []
