@@ -7,7 +7,12 @@ the provenance, and `error_zh` says in Chinese which proof's data was missing). 
 caseworker must still look at (an open investigation, a refused pull) keeps an otherwise eligible
 application at needs_review. A proof the source holds no record of is the source's true answer:
 a rule that needs its data cannot be evaluated (needs_review), one that allows its absence
-(`has()`) reads it as absent.
+(`has()`) reads it as absent; a proof no rule or priority reads at all, that the source holds no
+record of, is left to a caseworker (needs_review, with a note naming it and whose it is).
+
+Nothing decides an application eligible that no rule has looked at: a matter whose catalog entry
+has no rules is decided needs_review (the data is gathered, a caseworker decides), and so is each
+department's part of a bundle that names no rule.
 """
 
 from __future__ import annotations
@@ -16,8 +21,12 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
+from catalog.expression_names import expression_reads
 from catalog.model import Matter, Outcome, Rule
 from exchange.applications.evaluation import Binding, Evaluation
+
+NO_RULES_ZH = "本事项未设可由数据判断的条件，所需数据已取得，请人工审核"
+"""The note on an application of a matter with no rules."""
 
 
 class Decision(StrEnum):
@@ -37,8 +46,14 @@ def worst(decisions: Iterable[Decision]) -> Decision:
     return max(decisions, key=_RANK.__getitem__, default=Decision.ELIGIBLE)
 
 
-def decide(matter: Matter, binding: Binding, notes: Sequence[str]) -> dict[str, Any]:
-    """The decision document: outcome, rules with provenance, priorities, services, notes."""
+def decide(matter: Matter, binding: Binding, notes: Sequence[str],
+           no_record: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The decision document: outcome, rules with provenance, priorities, services, notes.
+    `no_record`: (proof code, whose it is as a caseworker reads it) of each proof the sources hold
+    no record of; one no rule or priority reads becomes a note."""
+    notes = [*notes, *_unread_absences(binding, matter, no_record)]
+    if not matter.rules:
+        notes.append(NO_RULES_ZH)
     rules = {rule.code: _rule_result(rule, binding.evaluate(rule.expression)) for rule in matter.rules}
     priorities = []
     for priority in matter.priorities:
@@ -47,7 +62,8 @@ def decide(matter: Matter, binding: Binding, notes: Sequence[str]) -> dict[str, 
                            "error": evaluation.error, "error_zh": evaluation.error_zh, "reads": list(evaluation.reads)})
     services = [
         {"code": service.code, "name_zh": service.name_zh, "department": service.department,
-         "outcome": worst(Decision(rules[code]["effect"]) for code in service.rules).value}
+         "outcome": (worst(Decision(rules[code]["effect"]) for code in service.rules) if service.rules
+                     else Decision.NEEDS_REVIEW).value}
         for service in matter.services
     ]
     outcome = worst(Decision(result["effect"]) for result in rules.values())
@@ -55,6 +71,15 @@ def decide(matter: Matter, binding: Binding, notes: Sequence[str]) -> dict[str, 
         outcome = Decision.NEEDS_REVIEW
     return {"outcome": outcome.value, "outcome_zh": outcome.label_zh, "rules": list(rules.values()),
             "priorities": priorities, "services": services, "notes": list(notes)}
+
+
+def _unread_absences(binding: Binding, matter: Matter, no_record: Iterable[tuple[str, str]]) -> list[str]:
+    """A note for each proof of `matter` (not one a later catalog dropped from it) the sources hold
+    no record of and no rule or priority reads."""
+    read = {name for entry in (*matter.rules, *matter.priorities) for name, _ in expression_reads(entry.expression)}
+    asked = {entry.proof for entry in matter.proofs}
+    return [f"{whose}的“{binding.catalog.proofs[proof].name_zh}”：来源部门无此记录，本事项的条件未据此判断，请人工核实"
+            for proof, whose in no_record if proof in asked and proof.lower() not in read]
 
 
 def _rule_result(rule: Rule, evaluation: Evaluation) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -109,18 +109,24 @@ class Binding:
             result = _program(expression).evaluate(self.activation)
         except (celpy.CELEvalError, EvaluationBudgetExceeded) as error:
             message = _message(error)
-            return Evaluation(None, message, reads, self._error_zh(message))
+            return Evaluation(None, message, reads, self._error_zh(message, names))
         if isinstance(result, celpy.celtypes.BoolType):
             return Evaluation(bool(result), None, reads)
         return Evaluation(None, f"the expression gave {type(result).__name__}, not a boolean", reads,
                           UNDECIDABLE_ZH)
 
-    def _error_zh(self, message: str) -> str:
+    def _error_zh(self, message: str, names: Collection[str]) -> str:
         """`message` for a caseworker: the proof whose data the expression needed and did not have
         (not held: the source had no record of that person, or it is not in yet), and, for a
-        proof of each member, the members it is missing for."""
+        proof of each member, the members it is missing for. When celpy's message names none (an
+        operator over two errors names neither), the first proof the expression reads that is not
+        held."""
         missing = _MISSING.search(message)
         proof = self.catalog.proofs.get(missing.group(1).upper()) if missing else None
+        if proof is None:
+            proof = next((self.catalog.proofs[entry.proof] for entry in self.matter.proofs
+                          if entry.proof.lower() in names and entry.scope in SINGLE_SUBJECT_SCOPES
+                          and entry.proof.lower() not in self.activation), None)
         if proof is None:
             return UNDECIDABLE_ZH
         each_member = any(entry.proof == proof.code and entry.scope is Scope.EACH_MEMBER for entry in self.matter.proofs)
@@ -181,8 +187,9 @@ def evaluate_verification(catalog: Catalog, expression: str, committed: Mapping[
 
 
 UNDECIDABLE_ZH = "规则无法判断（所需数据缺失或类型不符），请人工审核"
-_MISSING = re.compile(r"no such member in mapping: '([a-z0-9_]+)'")
-"""celpy's message for a name the activation lacks: here, a proof the application does not hold."""
+_MISSING = re.compile(r"(?:no such member in mapping: |undeclared reference to )'([a-z0-9_]+)'")
+"""celpy's messages for a name the activation lacks (a member's proof; a proof of one subject):
+here, a proof the application does not hold."""
 
 
 @lru_cache(maxsize=512)

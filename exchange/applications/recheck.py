@@ -303,6 +303,7 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
     known: list[Known] = []
     refused: list[Unanswered] = []
     notes: list[str] = []
+    no_record: list[tuple[str, str]] = []
     for (proof_code, party), result in zip(wanted, pulled):
         proof = ctx.catalog.proofs[proof_code]
         if result.state is ItemState.RESOLVED and result.values is not None:
@@ -313,9 +314,11 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
         elif result.state is ItemState.DENIED:
             notes.append(f"{proof.name_zh}（{party.label}）未能获取：{result.detail}")
             refused.append(Unanswered(proof_code, party.ref, party.label, REFUSED_ZH))
+        elif result.state is ItemState.NOT_FOUND:
+            no_record.append((proof_code, party.label))
     binding = Binding(ctx.catalog, matter, {party.ref: party.label for party in parties.household}, known, {},
                       ctx.now(), refused)
-    document = decide(matter, binding, notes)
+    document = decide(matter, binding, notes, no_record)
     return _Checked(document["outcome"], document=document)
 
 

@@ -531,7 +531,9 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     if any(ItemState(item.state).blocks_decision for item in loaded.items):
         values: dict[str, object] = {"status": ApplicationStatus.WAITING.value}
     else:
-        document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded, flag_reason))
+        no_record = [(item.proof, loaded.parties.get(item.party).label) for item in loaded.items
+                     if item.state == ItemState.NOT_FOUND and item.party != NO_PARTY]
+        document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded, flag_reason), no_record)
         sealed = ctx.seal(document, f"decision\n{application.id}")
         values = {"status": ApplicationStatus.DECIDED.value, "decision": document["outcome"],
                   "priorities": [p["code"] for p in document["priorities"] if p["granted"]],

@@ -177,3 +177,19 @@ def test_business_startup_takes_the_premises_commitment(settings: Settings, live
     assert items(application) == {"PREMISES_PROOF": "committed", "REAL_ESTATE_CERT": "not_required"}
     [commitment] = application["commitments"]
     assert commitment["status"] == "on_site"  # no source holds premises: checked on site
+
+
+def test_post_death_for_a_living_person_goes_to_a_caseworker(settings: Settings, live_server: str) -> None:
+    """身后一件事 filed for a resident who is alive: no source holds a death certificate, the
+    pension and insurance are active. The catalog sets no rules for the matter, so nothing may
+    decide it eligible: a caseworker reads the data, told that the death certificate is missing."""
+    [household] = households(settings, "newborn")
+    living, relative = household.members[0], household.members[1]
+    application = file(live_server, housing_token(settings, "GA"), "POST_DEATH",
+                       envelope("post-death-1", relative, deceased=person(living)))
+    assert application["status"] == "decided"
+    assert application["decision"] == "needs_review", application["decision_detail"]
+    assert items(application)["DEATH_MEDICAL"] == "not_found"
+    death = next(item["proof_name_zh"] for item in application["items"] if item["proof"] == "DEATH_MEDICAL")
+    notes = application["decision_detail"]["notes"]
+    assert any(f"的“{death}”：来源部门无此记录" in note for note in notes), notes
