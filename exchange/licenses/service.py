@@ -414,12 +414,13 @@ def stored_content(library: LicenseLibrary, version: LicenseVersionRecord) -> Li
 def current_license(session: Session, library: LicenseLibrary, license_types: Collection[str], kind: Subject,
                     number: str, now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
     """The holder's newest license of one of `license_types` in force at `now` (`version_state`
-    valid), or None. Of licenses of several types answering one proof (a 结婚证 and a 离婚证), the
-    newest is the one registered last (its `registration_date` item), not the one entered in the
-    library last: a marriage entered after the divorce, from an older register, does not undo it."""
+    valid), or None. The newest is the one registered last (its `registration_date` item), not the
+    one entered in the library last: a marriage entered after the divorce, from an older register,
+    does not undo it, and a first marriage's 结婚证 backfilled after the current one's does not
+    stand for it."""
     found = [(record, version) for record, version in holder_licenses(session, library.hash_key, kind, number)
              if record.license_type in license_types and version_state(version, now) == IN_FORCE]
-    if len({record.license_type for record, _ in found}) > 1:
+    if len(found) > 1:
         return max(found, key=lambda held: _registered_on(library, held[1]))  # the first of equals: issued last
     return found[0] if found else None
 

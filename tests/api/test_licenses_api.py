@@ -926,6 +926,30 @@ def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
     assert refused.status_code == 404 and "DIVORCE_CERTIFICATE" in refused.json()["detail"], refused.text
 
 
+def test_of_two_marriage_certificates_the_one_registered_last_is_used(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A widowed, remarried holder: civil affairs issues the current 结婚证, then backfills the
+    first marriage's from its register. 用证 answers from the current marriage, not from the
+    license entered last, which names the former spouse."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    current = marriage(resident, "MZ-REMARRIED-1")
+    current["items"] = {**current["items"], "registration_date": "2026-11-01"}
+    first = marriage(resident, "MZ-FIRST-1")
+    first["items"] = {**first["items"], "certificate_no": "J330702-2001-000042", "registration_date": "2001-03-01",
+                      "spouse_name": "钱芳", "spouse_id_number": "330702197501010020"}
+    for license in (current, first):
+        assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=license, timeout=30).status_code == 201
+    me = signed_in(live_server, resident)
+    assert httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}
+    ).status_code == 201
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                      json=use_request(resident, "gzf-remarried"), timeout=30)
+    assert used.status_code == 200, used.text
+    assert used.json()["answer"]["data"]["registration_date"] == "2026-11-01", used.json()["answer"]["data"]
+
+
 def test_a_license_too_long_for_its_page_gets_no_pdf(settings: Settings, live_server: str,
                                                      resident: DemoResident) -> None:
     """Past the page's foot the seal, the QR code and the note would be lost while the signature
