@@ -18,6 +18,7 @@ from datetime import date
 from enum import StrEnum
 from operator import mul
 
+from catalog.city_time import city_today
 from catalog.errors import InvalidIdentifier
 
 ID_NUMBER_LENGTH = 18
@@ -75,7 +76,8 @@ def parse_id_number(text: str, *, today: date | None = None) -> CitizenId:
     """Validate an ID number and return what it encodes, or raise `InvalidIdentifier`.
 
     Surrounding whitespace is ignored and a lower-case x is accepted as X. `today` bounds the
-    birth date (default: the current date).
+    birth date (default: the city's date, Beijing's: a child born there after midnight is not
+    "born in the future" while the server's UTC date is still the day before).
     """
     number = text.strip().upper()
     if len(number) != ID_NUMBER_LENGTH:
@@ -89,7 +91,7 @@ def parse_id_number(text: str, *, today: date | None = None) -> CitizenId:
         )
     if region_code[2:4] == "00":
         raise InvalidIdentifier(f"ID number region code {region_code}: prefecture digits must not be 00")
-    birth_date = _birth_date(number[6:14], today or date.today())
+    birth_date = _birth_date(number[6:14], today or city_today())
     expected_check = id_check_char(number[:17])
     if number[17] != expected_check:
         raise InvalidIdentifier(f"ID number check character: expected {expected_check}, got {number[17]}")

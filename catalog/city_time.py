@@ -8,6 +8,11 @@ from datetime import date, datetime, timedelta, timezone
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 
 
+def city_today(now: datetime | None = None) -> date:
+    """The city's date at `now` (default: this moment): from 16:00 UTC on, already the next day."""
+    return (now or datetime.now(timezone.utc)).astimezone(BEIJING).date()
+
+
 def beijing_time(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
     """Format an aware timestamp in Beijing time."""
     return moment.astimezone(BEIJING).strftime(pattern)

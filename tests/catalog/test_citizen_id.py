@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from hypothesis import given
@@ -17,6 +17,7 @@ from catalog.citizen_id import (
     mask_id_numbers_in,
     parse_id_number,
 )
+from catalog.city_time import city_today
 from catalog.errors import InvalidIdentifier
 
 KNOWN_VALID = ["34052419800101001X", "11010519491231002X"]
@@ -170,3 +171,13 @@ def test_id_numbers_inside_a_value_are_masked_however_they_are_grouped(text: str
 
 def test_repr_does_not_reveal_the_number() -> None:
     assert "19800101" not in repr(parse_id_number("34052419800101001X"))
+
+
+def test_a_child_born_today_in_the_city_is_not_born_in_the_future() -> None:
+    """From 16:00 UTC the city's date is already the next day: a newborn's ID number (its birth
+    certificate, a parent's consent) is valid on the day the child was born there."""
+    born = city_today()
+    first17 = f"330702{born:%Y%m%d}123"
+    assert parse_id_number(first17 + id_check_char(first17)).birth_date == born
+    assert city_today(datetime(2026, 12, 6, 17, 0, tzinfo=timezone.utc)) == date(2026, 12, 7)
+    assert city_today(datetime(2026, 12, 6, 15, 59, tzinfo=timezone.utc)) == date(2026, 12, 6)
