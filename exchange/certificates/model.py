@@ -134,7 +134,9 @@ class SealedFacts(ABC):
     identifier: str
     holder_name: str
     holder_id_masked: str
-    holder_binding: HolderBinding
+    holder_binding: HolderBinding | None
+    """None on an e-license issued by this version: its holder's number is an item the holder
+    discloses or not (a digest beside the masked number would give it away, see docs/licenses.md)."""
     issuer: Issuer
     issued_at: datetime
     valid_from: datetime
@@ -157,12 +159,21 @@ class SealedFacts(ABC):
     def document_name_zh(self) -> str:
         """What this is called, as it states it."""
 
+    @property
+    def holder_number_disclosed(self) -> str | None:
+        """The holder's full ID number as disclosed (a license's `id_number` item the holder
+        chose to show), against which a verifier's number is checked where there is no
+        `holder_binding`; None here."""
+        return None
+
     def sealed_document(self) -> dict[str, Any]:
         """The sealed facts in the canonical form (`as_of` is the certificates' own member)."""
+        holder: dict[str, Any] = {"name": self.holder_name, "id_masked": self.holder_id_masked}
+        if self.holder_binding is not None:
+            holder["id_binding"] = self.holder_binding.to_document()
         return {
             "identifier": self.identifier,
-            "holder": {"name": self.holder_name, "id_masked": self.holder_id_masked,
-                       "id_binding": self.holder_binding.to_document()},
+            "holder": holder,
             "issuer": self.issuer.to_document(),
             "issued_at": format_time(self.issued_at),
             "valid_from": format_time(self.valid_from),
@@ -179,7 +190,7 @@ def sealed_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
         "identifier": claim_str(document["identifier"]),
         "holder_name": claim_str(holder["name"]),
         "holder_id_masked": claim_str(holder["id_masked"]),
-        "holder_binding": HolderBinding.from_document(holder["id_binding"]),
+        "holder_binding": HolderBinding.from_document(holder["id_binding"]) if "id_binding" in holder else None,
         "issuer": Issuer.from_document(document["issuer"]),
         "issued_at": parse_time(document["issued_at"]),
         "valid_from": parse_time(document["valid_from"]),

@@ -129,6 +129,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "holder_matches": ("所提供的公民身份号码与证明持有人一致。", "The ID number given matches the certificate's holder."),
     "holder_mismatch": ("所提供的公民身份号码与证明持有人不一致。", "The ID number given does not match the certificate's holder."),
     "id_number_invalid": ("所提供的公民身份号码格式不正确。", "The ID number given is not a valid citizen ID number."),
+    "holder_not_bound": (
+        "该证照未披露持证人身份号码，未核验持证人；如需核对，请持证人亮证时披露身份号码。",
+        "The license does not disclose its holder's ID number; ask the holder to show that item.",
+    ),
     "holder_not_checked": (
         "未提供持有人公民身份号码，未核验持有人。",
         "No ID number was given; the holder was not checked.",
@@ -353,10 +357,13 @@ def _holder_binding(content: SealedFacts, id_number: str | None,
     check = CertificateCheck.HOLDER_BINDING
     if id_number is None:
         return results.of(check, Status.SKIPPED, "holder_not_checked")
+    shown = content.holder_number_disclosed
+    if content.holder_binding is None and shown is None:
+        return results.of(check, Status.SKIPPED, "holder_not_bound")
     try:
         number = parse_id_number(id_number).number
     except InvalidIdentifier:
         return results.of(check, Status.INVALID, "id_number_invalid")
-    if content.holder_binding.matches(number):
+    if content.holder_binding.matches(number) if content.holder_binding is not None else (shown or "").upper() == number:
         return results.of(check, Status.VALID, "holder_matches")
     return results.of(check, Status.INVALID, "holder_mismatch")

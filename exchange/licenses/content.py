@@ -1,13 +1,13 @@
 """The content of one version of an e-license: what its credential signs.
 
 `LicenseContent` has clear members — identifier, license type, version and the identifier of
-the version it supersedes, holder (name, masked ID number or USCC, salted binding digest),
-issuer, times, status-list entry — and the data items (`items`, name -> JSON value), which the
+the version it supersedes, holder (name, masked ID number or USCC; no digest of the number, see
+`HeldBy`), issuer, times, status-list entry — and the data items (`items`, name -> JSON value), which the
 credential carries only as salted digests (`exchange.licenses.sd_jwt`), so that a holder can
 disclose some items and not others. Read back from a credential or presentation, `items` holds
 only what was disclosed.
 
-The holder binding, the issuer, the status entry and the time format are the e-certificates'
+The holder, the issuer, the status entry and the time format are the e-certificates'
 (`exchange.certificates.model`), so the certificates' verdict checks (`judge`) apply as they are.
 """
 
@@ -24,7 +24,6 @@ from catalog.city_time import BEIJING
 from catalog.model import Department, LicenseType, Subject, ValidityRule
 from exchange.certificates.identifiers import InvalidCertificateIdentifier
 from exchange.certificates.model import (
-    HolderBinding,
     InvalidContent,
     Issuer,
     RELATIONS_ZH,
@@ -64,6 +63,13 @@ class LicenseContent(SealedFacts):
     @property
     def document_name_zh(self) -> str:
         return self.license_name_zh
+
+    @property
+    def holder_number_disclosed(self) -> str | None:
+        """The `id_number` item, when disclosed: the items naming a person holder are the holder's
+        (`exchange.licenses.service`)."""
+        shown = self.items.get("id_number") if self.holder_kind is Subject.PERSON else None
+        return shown if isinstance(shown, str) else None
 
     def clear_claims(self) -> dict[str, Any]:
         """The members signed in clear (everything but the items)."""
@@ -115,20 +121,21 @@ class HolderIdentity:
     """The full ID number or USCC: personal data for a person, never stored or logged in clear."""
 
     def held_by(self) -> HeldBy:
-        """What a new license says of its holder (a fresh binding salt)."""
+        """What a new license says of its holder in clear: kind, name and masked number."""
         masked = mask_id_number(self.number) if self.kind is Subject.PERSON else self.number
-        return HeldBy(self.kind, self.name, masked, HolderBinding.of(self.number))
+        return HeldBy(self.kind, self.name, masked)
 
 
 @dataclass(frozen=True)
 class HeldBy:
-    """What a license says of its holder: kind, name, masked number and binding digest (a new
-    version of a license keeps its predecessor's)."""
+    """What a license says of its holder in clear: kind, name and masked number (a new version
+    keeps its predecessor's). No digest of the number: the masked number shows all but the birth
+    date, so anyone holding a 亮证 could find the number from a digest by trying every day of a
+    century; the number is an item the holder discloses or not. Licenses issued before carry one."""
 
     kind: Subject
     name: str
     id_masked: str
-    binding: HolderBinding
 
 
 def item_problems(license_type: LicenseType, items: Any) -> dict[str, str]:
@@ -193,7 +200,7 @@ def build_license_content(*, license_type: LicenseType, department: Department, 
         holder_kind=holder.kind,
         holder_name=holder.name,
         holder_id_masked=holder.id_masked,
-        holder_binding=holder.binding,
+        holder_binding=None,
         issuer=Issuer(department.code, department.legal_name_zh, department.uscc),
         issued_at=whole_seconds(issued_at),
         valid_from=whole_seconds(valid_from),

@@ -291,7 +291,7 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     takes_effect = max(now, old.valid_from)
     until = old.valid_until if valid_until is None else validity_window(license_type, takes_effect, valid_until)
     _check_stated_end(license_type, items, until, "changes.valid_until" if "valid_until" in changes else "valid_until")
-    holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked, old.holder_binding)
+    holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked)
     record.current_version = version.version + 1
     version.status = LicenseState.SUPERSEDED
     version.revoked_at, version.revocation_reason = now, "superseded"

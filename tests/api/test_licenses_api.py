@@ -5,6 +5,7 @@ version; revoking turns every form invalid; and the problems for everything else
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from api.settings import Settings
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
 from catalog.versions import publish, read_live_catalog
+from core.base64url import b64url_decode
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
@@ -924,6 +926,36 @@ def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
     refused = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
                          json=use_request(resident, "gzf-backfilled"), timeout=30)
     assert refused.status_code == 404 and "DIVORCE_CERTIFICATE" in refused.json()["detail"], refused.text
+
+
+def test_a_presentation_of_one_item_does_not_give_away_the_holders_id_number(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A 亮证 of 婚姻状况 alone: the masked number shows all but the birth date, so a digest of
+    the number beside it would give the whole number to anyone trying every day of a century.
+    The verifier (and the verification API's answer) gets neither the number nor a digest; asked
+    to check a number, it says the holder must show that item."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-PRIVATE-1"),
+                        timeout=30).json()
+    me = signed_in(live_server, resident)
+    shown = httpx.post(live_server + issued["links"]["presentations"], headers=me, json={"items": ["marital_status"]},
+                       timeout=30).json()["presentation"]
+    issuer_jwt = shown.split("~")[0]
+    holder = json.loads(b64url_decode(issuer_jwt.split(".")[1]))["holder"]
+    checked = httpx.post(f"{live_server}/api/v1/licenses/verification",
+                         json={"license": shown, "id_number": resident.id_number}, timeout=30).json()
+    assert checked["status"] == "VALID", checked
+    assert checks(checked)["holder_binding"] == ("SKIPPED", "holder_not_bound")
+    answered = json.dumps(checked, ensure_ascii=False)
+    assert resident.id_number not in answered and "id_binding" not in answered and "id_binding" not in holder
+
+    assert holder["id_masked"][6:14] == "********"  # the name and the masked number stay, as printed
+
+    with_number = httpx.post(live_server + issued["links"]["presentations"], headers=me,
+                             json={"items": ["marital_status", "id_number"]}, timeout=30).json()["presentation"]
+    matched = httpx.post(f"{live_server}/api/v1/licenses/verification",
+                         json={"license": with_number, "id_number": resident.id_number}, timeout=30).json()
+    assert checks(matched)["holder_binding"] == ("VALID", "holder_matches")  # the holder chose to show it
 
 
 def test_of_two_marriage_certificates_the_one_registered_last_is_used(

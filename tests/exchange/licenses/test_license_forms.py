@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk, jws
 
 from catalog.model import Catalog, Subject
-from exchange.certificates.model import StatusEntry
+from exchange.certificates.model import HolderBinding, StatusEntry
 from exchange.certificates.published_documents import PublishedDocuments
 from exchange.certificates.status_list import StatusList, sign_status_list
 from exchange.licenses.content import HolderIdentity, build_license_content, item_problems, validity_window
@@ -67,7 +67,8 @@ def test_the_credential_verifies_and_an_independent_library_agrees(pki: Pki, cat
     assert verdict.form == "license"
     shown = {row["name"]: row["value"] for row in verdict.items}
     assert shown == {**ITEMS, "id_number": "330784********4585", "spouse_id_number": "330702********1233"}
-    assert codes(verdict)["holder_binding"] == ("VALID", "holder_matches")
+    assert codes(verdict)["holder_binding"] == ("VALID", "holder_matches")  # against the disclosed item: no digest
+    assert "id_binding" not in verdict.to_dict()["content"]["holder"]
     identifier = verdict.to_dict()["content"]["identifier"]
     assert identifier.startswith("1.2.156.3005.2.2003.") and ".0000000007.01." in identifier
 
@@ -207,6 +208,22 @@ def test_a_license_verdict_speaks_of_a_license_not_a_certificate(pki: Pki, catal
     messages = codes_messages(verify(pki, catalog, credential, revoked, id_number=SPOUSE_ID))
     assert messages["certificate_status"] == "证照已被出具单位撤销（原因：已换发新版本）。"
     assert messages["holder_binding"] == "所提供的公民身份号码与证照持有人不一致。"
+
+
+def test_a_license_issued_with_a_digest_of_its_holders_number_is_still_checked_by_it(
+        pki: Pki, catalog: Catalog, status_token: str) -> None:
+    """Licenses issued by earlier versions carry `holder.id_binding`: they verify as before, and a
+    number given is checked against it."""
+    content = dataclasses.replace(build_license_content(
+        license_type=catalog.licenses["MARRIAGE_CERTIFICATE"], department=catalog.departments["MZ"],
+        holder=HOLDER.held_by(), items=ITEMS, serial=9, version=1, supersedes=None,
+        status=StatusEntry(LIST_URL, INDEX), issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None),
+        holder_binding=HolderBinding.of(HOLDER.number))
+    earlier = sign_license(content, pki.signer("MZ"))
+    assert codes(verify(pki, catalog, earlier, status_token, id_number=HOLDER.number))["holder_binding"] == \
+        ("VALID", "holder_matches")
+    assert codes(verify(pki, catalog, earlier, status_token, id_number=SPOUSE_ID))["holder_binding"] == \
+        ("INVALID", "holder_mismatch")
 
 
 
