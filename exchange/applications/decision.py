@@ -27,6 +27,8 @@ from exchange.applications.evaluation import Binding, Evaluation
 
 NO_RULES_ZH = "本事项未设可由数据判断的条件，所需数据已取得，请人工审核"
 """The note on an application of a matter with no rules."""
+MATTER_DROPPED_ZH = "本事项已从目录中取消，未能自动判断；已取得的数据见各项材料，请人工处理"
+"""The note on an application whose matter a later publication dropped."""
 
 
 class Decision(StrEnum):
@@ -71,6 +73,14 @@ def decide(matter: Matter, binding: Binding, notes: Sequence[str],
         outcome = Decision.NEEDS_REVIEW
     return {"outcome": outcome.value, "outcome_zh": outcome.label_zh, "rules": list(rules.values()),
             "priorities": priorities, "services": services, "notes": list(notes)}
+
+
+def matter_dropped() -> dict[str, Any]:
+    """The decision on an application whose matter the catalog no longer has: needs_review, no
+    rule evaluated, a note saying why."""
+    outcome = Decision.NEEDS_REVIEW
+    return {"outcome": outcome.value, "outcome_zh": outcome.label_zh, "rules": [], "priorities": [], "services": [],
+            "notes": [MATTER_DROPPED_ZH]}
 
 
 def _unread_absences(binding: Binding, matter: Matter, no_record: Iterable[tuple[str, str]]) -> list[str]:

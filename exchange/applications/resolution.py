@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from catalog.expression_names import expression_reads
 from exchange.applications.commitments import CommitmentOffer, seal_commitment
 from exchange.applications.counter_consents import end_consents_unless_checking
 from exchange.applications.context import HandlingContext, acting_client
-from exchange.applications.decision import decide
+from exchange.applications.decision import decide, matter_dropped
 from exchange.applications.evaluation import REFUSED_ZH, Binding, Known, Unanswered
 from exchange.applications.leases import (
     RENEW_AFTER, Lease, claim_lease, new_lease, release_in, release_lease, renew_lease,
@@ -123,7 +124,11 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
     concluded = False
     try:
         loaded = filing.loaded if filing else load(ctx, application_id)
-        matter = ctx.catalog.matters[loaded.application.matter]
+        matter = ctx.catalog.matters.get(loaded.application.matter)
+        if matter is None:  # a publication since the filing dropped the matter: nothing left to pull by
+            with ctx.uow.step("conclude") as session:
+                concluded = _conclude_dropped_in(ctx, session, loaded, lease.holder)
+            return True
         while not concluded:
             if ctx.now() - renewed >= RENEW_AFTER:  # before, nobody can have taken the lease over
                 renewed = ctx.now()
@@ -533,15 +538,32 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     else:
         no_record = [(item.proof, loaded.parties.get(item.party).label) for item in loaded.items
                      if item.state == ItemState.NOT_FOUND and item.party != NO_PARTY]
-        document = decide(matter, binding(ctx, loaded, matter), _notes(ctx, loaded, flag_reason), no_record)
-        sealed = ctx.seal(document, f"decision\n{application.id}")
-        values = {"status": ApplicationStatus.DECIDED.value, "decision": document["outcome"],
-                  "priorities": [p["code"] for p in document["priorities"] if p["granted"]],
-                  "decision_key_id": sealed.key_id, "decision_blob": sealed.blob,
-                  "decided_at": func.coalesce(Application.decided_at, now)}
+        values = _decided(ctx, application.id, decide(matter, binding(ctx, loaded, matter),
+                                                      _notes(ctx, loaded, flag_reason), no_record), now)
     held = release_in(session, Application, application.id, holder, updated_at=now, **values)
     if held and values["status"] == ApplicationStatus.DECIDED:
         end_consents_unless_checking(session, application.id, now)
+
+
+def _conclude_dropped_in(ctx: HandlingContext, session: Session, loaded: Loaded, holder: str) -> bool:
+    """Decide, for a caseworker to finish, an application whose matter a publication has dropped
+    (`decision.matter_dropped`); in the caller's step. True (it is concluded either way: a process
+    that took the lease over concludes it the same)."""
+    now = ctx.now()
+    application_id = loaded.application.id
+    if release_in(session, Application, application_id, holder, updated_at=now,
+                  **_decided(ctx, application_id, matter_dropped(), now)):
+        end_consents_unless_checking(session, application_id, now)
+    return True
+
+
+def _decided(ctx: HandlingContext, application_id: str, document: dict[str, Any], now: datetime) -> dict[str, object]:
+    """The columns of an application decided by `document` (sealed)."""
+    sealed = ctx.seal(document, f"decision\n{application_id}")
+    return {"status": ApplicationStatus.DECIDED.value, "decision": document["outcome"],
+            "priorities": [p["code"] for p in document["priorities"] if p["granted"]],
+            "decision_key_id": sealed.key_id, "decision_blob": sealed.blob,
+            "decided_at": func.coalesce(Application.decided_at, now)}
 
 
 def _notes(ctx: HandlingContext, loaded: Loaded, flag_reason: str | None) -> list[str]:

@@ -13,6 +13,7 @@ background) and by `resume_due` for whatever a dead process or a down source lef
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,8 @@ from exchange.subjects import subject_key
 from exchange.unit_of_work import locked_row
 
 DEFAULT_CONSENT_DAYS = 90
+
+log = logging.getLogger(__name__)
 
 
 class NotAConsumer(ExchangeError):
@@ -186,7 +189,9 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
                     commitments: Sequence[Mapping[str, Any]], signature: Mapping[str, Any] | None) -> None:
     """Add the applicant's signed commitments to an application that is not decided yet."""
     application = visible_application(ctx, client, application_id)
-    matter = ctx.catalog.matters[application.matter]
+    matter = ctx.catalog.matters.get(application.matter)
+    if matter is None:
+        raise InvalidInput("commitments", f"matter {application.matter} is no longer in the catalog")
     parties = Parties.from_document(ctx.open(application.parties_sealed, application.id))
     signed = _signature(ctx, signature, application.caseworker_id, parties.applicant)
     offers = checked_offers(matter, ctx.catalog.proofs, parties, commitments, signed)
@@ -243,7 +248,14 @@ def resume_due(ctx: HandlingContext, limit: int = 100) -> list[str]:
         ids = list(session.scalars(select(Application.id).where(
             or_(and_(Application.status == ApplicationStatus.WAITING.value, due_item), abandoned))
             .order_by(Application.created_at).limit(limit)))
-    return [application_id for application_id in ids if resolve_application(ctx, application_id, unless_decided=True)]
+    resumed = []
+    for application_id in ids:  # one application that fails is logged; the sweep goes on to the next
+        try:
+            if resolve_application(ctx, application_id, unless_decided=True):
+                resumed.append(application_id)
+        except Exception:
+            log.exception("application %s could not be resumed; the sweep goes on", application_id)
+    return resumed
 
 
 # --- checking the request ---------------------------------------------------------------

@@ -138,6 +138,45 @@ def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_
     assert read.status_code == 200 and read.json()["decision"] == "eligible"
 
 
+def test_a_matter_dropped_while_its_application_was_left_resolving_goes_to_a_caseworker(
+        settings: Settings, live_server: str) -> None:
+    """A process died while resolving a 公租房 application (its lease ran out), and a publication
+    has since dropped 公租房. The sweep that resumes abandoned applications decides it needs_review
+    with a note saying why, instead of failing on the missing matter, and goes on to resume the
+    applications behind it (a 新生儿出生一件事 filed later)."""
+    from sqlalchemy import text
+    from tests.api.test_matters import envelope, file, person
+
+    [household] = households(settings, "public_housing_eligible")
+    dropped = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-matter-dropped",
+                                                                                 signed_at=now()))
+    assert dropped.status_code in (201, 202), dropped.text
+    [family] = households(settings, "newborn")
+    baby = next(member for member in family.members if member.age == 0 and member.relation == "child")
+    behind = file(live_server, housing_token(settings, "GA"), "NEWBORN_BIRTH",
+                  envelope("newborn-behind", family.head, members=[person(m) for m in family.members[1:]],
+                           child=person(baby)))
+    with standalone_session(settings.database_url) as session:  # as a process that died mid-resolution leaves them
+        session.execute(text("UPDATE applications SET status = 'resolving', lease_until = :past WHERE id IN (:a, :b)"),
+                        {"past": now() - timedelta(hours=1), "a": dropped.json()["id"], "b": behind["id"]})
+        document = load_catalog(bundled_catalog_path()).to_document()
+        document["matters"] = [m for m in document["matters"] if m["code"] != PUBLIC_RENTAL_HOUSING]
+        for license_type in document["licenses"]:
+            license_type["uses"] = [use for use in license_type.get("uses", []) if use["matter"] != PUBLIC_RENTAL_HOUSING]
+        publish(session, catalog_from_document(document), "目录管理员")
+        session.commit()
+
+    resumed = run_cli(cli_environment(settings.database_url, settings.var_dir), "applications", "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    read = httpx.get(f"{live_server}/api/v1/applications/{dropped.json()['id']}",
+                     headers={"Authorization": f"Bearer {housing_token(settings)}"}).json()
+    assert (read["status"], read["decision"]) == ("decided", "needs_review"), read
+    assert any("已从目录中取消" in note for note in read["decision_detail"]["notes"])
+    again = httpx.get(f"{live_server}/api/v1/applications/{behind['id']}",
+                      headers={"Authorization": f"Bearer {housing_token(settings, 'GA')}"}).json()
+    assert again["status"] == "decided", again["status"]
+
+
 def test_a_member_whose_data_the_exchange_refused_leaves_a_household_rule_undecided(settings: Settings,
                                                                                     live_server: str) -> None:
     """Applicant and spouse consent, the children do not: the exchange refuses every pull about the
