@@ -156,9 +156,10 @@ def _valid(candidate: str) -> bool:
     return True
 
 
-_SEPARATOR = re.compile(r"[-\u2010-\u2015\u2212\uff0d.\uff0e\u00b7/\uff0f \u3000]")
-"""What a department may write between the groups of a number: hyphens, dashes and minus signs,
-dots, slashes and spaces, in their ASCII and full-width forms."""
+_SEPARATOR = re.compile(r"[-\u2010-\u2015\u2212\uff0d.\uff0e\u00b7/\uff0f \u3000_\uff3f,\uff0c\u3001]")
+"""What a department or a caseworker may write between the groups of a number: hyphens, dashes
+and minus signs, dots, slashes, spaces, underscores and commas (and the 顿号), in their ASCII
+and full-width forms."""
 _DIGIT = "[0-9\uff10-\uff19]"
 _INSIDE = re.compile(rf"(?<!{_DIGIT})(?=({_DIGIT}(?:{_SEPARATOR.pattern}{{0,3}}{_DIGIT}){{16}}"
                      rf"{_SEPARATOR.pattern}{{0,3}}[0-9Xx\uff10-\uff19\uff38\uff58]))")

@@ -293,6 +293,9 @@ def test_no_id_number_in_clear_anywhere_in_the_database(session: Session, live: 
     "110105-19491231-002X",
     "１１０１０５１９４９１２３１００２Ｘ",  # full-width, as a Chinese input method types it
     "11010519491231002XA",  # run into the next word
+    "110105_19491231_002X",
+    "110105，19491231，002X",
+    "110105、19491231、002X",
 ])
 def test_an_id_number_however_written_is_masked_in_the_log(session: Session, written: str) -> None:
     """A caseworker types a spouse's number into the purpose or the case number: the entry is
