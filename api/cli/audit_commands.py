@@ -57,6 +57,9 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
     verdict = verify_chain_in_processes(settings().database_url, expected_head=anchor)
     if not verdict.intact:
         assert verdict.fault is not None
+        if verdict.fault is ChainFault.HEAD_MISMATCH:  # a rewrite that recomputed every hash reaches below the anchor
+            raise CliError(f"访问日志第 {verdict.first_bad_seq} 条{FAULT_ZH[verdict.fault]}；此前 {verdict.entries} 条"
+                           "首尾衔接，但无法证明未被一并重写，请以更早保存的链头或备份核对。")
         raise CliError(f"访问日志第 {verdict.first_bad_seq} 条{FAULT_ZH[verdict.fault]}；"
                        f"此前 {verdict.entries} 条完整。")
     if verdict.head is None:
