@@ -61,6 +61,8 @@ from seals.fonts import missing_glyphs
 from seals.registry import active_signer, hold_signing_seal
 
 OWN_REQUEST_BASIS = "本人申请开具电子证明"
+COUNTER_BASIS = "窗口工作人员受本人委托开具电子证明"
+"""The basis logged when a counter operator issues on the citizen's behalf (`counter_operator`)."""
 
 
 class NotIssuable(InvalidInput):
@@ -92,8 +94,12 @@ def issuable_proofs(catalog: Catalog) -> list[Proof]:
 
 
 def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str, proof_code: str,
-                      purpose: str, *, idempotency_key: str | None = None) -> IssuedCertificate:
+                      purpose: str, *, idempotency_key: str | None = None,
+                      counter_operator: str | None = None) -> IssuedCertificate:
     """Pull the holder's record and issue the certificate in its three forms (see the module).
+
+    `counter_operator`: who at a service window issues it on the holder's behalf; the access log
+    then names them (`counter:<operator>`) and the basis `COUNTER_BASIS`, not the holder's own request.
 
     With `idempotency_key` the holder's repetition of the same request returns the certificate
     issued first, through the exchange's one reserve-claim-replay mechanism (`answer_store`):
@@ -106,8 +112,12 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
         raise NotIssuable("proof", f"{proof_code} cannot be issued online as an e-certificate")
     _ensure_printable(holder_name, purpose)
     key = subject_key(context.subject_hash_key, id_number)
+    requested = AccessEntry(
+        outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code, subject_key=key,
+        purpose=purpose, legal_basis=OWN_REQUEST_BASIS if counter_operator is None else COUNTER_BASIS,
+        caseworker_id=None if counter_operator is None else f"counter:{counter_operator}")
     if idempotency_key is None:
-        return _issue(context, proof, key, holder_name, id_number, purpose)
+        return _issue(context, proof, requested, holder_name, id_number, purpose)
     uow, owner, now = context.uow, f"holder:{key}", context.clock()
     request_sha256 = canonical_sha256({"proof": proof.code, "purpose": purpose, "name": holder_name})
     with uow.read() as session:
@@ -120,7 +130,7 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
                  context.clock(), claimed_at=now)
 
     with claimed(uow, owner, idempotency_key, request_sha256, now):
-        return _issue(context, proof, key, holder_name, id_number, purpose, alongside=completed)
+        return _issue(context, proof, requested, holder_name, id_number, purpose, alongside=completed)
 
 
 def _allocate(context: IssuanceContext, proof: Proof) -> tuple[int, ListEntry]:
@@ -144,15 +154,15 @@ def _ensure_printable(holder_name: str, purpose: str) -> None:
         raise GlyphsMissing("certificate", missing)
 
 
-def _issue(context: IssuanceContext, proof: Proof, key: str, holder_name: str, id_number: str, purpose: str,
-           alongside: Callable[[Session, IssuedCertificate], None] | None = None) -> IssuedCertificate:
-    """Pull, allocate, sign and store the certificate; `alongside(session, certificate)` runs in
-    the step that stores it (its idempotency key completed in the same commit)."""
+def _issue(context: IssuanceContext, proof: Proof, requested: AccessEntry, holder_name: str, id_number: str,
+           purpose: str, alongside: Callable[[Session, IssuedCertificate], None] | None = None) -> IssuedCertificate:
+    """Pull (logged as `requested`), allocate, sign and store the certificate; `alongside(session,
+    certificate)` runs in the step that stores it (its idempotency key completed in the same commit)."""
     from exchange.certificates.pdf import issue_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
-    entry = AccessEntry(outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code,
-                        subject_key=key, legal_basis=OWN_REQUEST_BASIS, purpose=purpose)
-    pulled = pull_logged(context.sessions, context.sources, entry, proof.code, id_number, holder_name)
+    key = requested.subject_key
+    assert key is not None
+    pulled = pull_logged(context.sessions, context.sources, requested, proof.code, id_number, holder_name)
     _ensure_backed(context, proof, pulled.record, holder_name)
     ensure_fact_holds(context.catalog, proof, pulled.record)
     uow = context.uow

@@ -1,10 +1,12 @@
 """`mianzheng certificate ...`: e-certificates at the service window and for the issuing
 department — issue on a citizen's behalf (柜台代办), list, revoke. Issuance is the portal's
-(`exchange.issuance.issue_certificate` with the context of `api.certificate_services`, so the
-pull is logged the same way); ID numbers are never printed in full, never stored in clear."""
+(`exchange.issuance.issue_certificate` with the context of `api.certificate_services`), its pull
+logged as the operator's (`--operator`, default the system user) on the citizen's behalf; ID
+numbers are never printed in full, never stored in clear."""
 
 from __future__ import annotations
 
+import getpass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,6 +44,8 @@ from seals.registry import trust_store
 
 STATUS_LIST_PROBLEMS_ZH = {"status_list_unsigned": "尚未签发", "status_list_invalid": "签名无效",
                            "status_list_malformed": "格式错误", "status_list_stale": "已过有效期"}
+OPERATOR_MAX_LENGTH = 64
+"""The longest operator number taken (logged as `counter:<operator>` in a field of 128 characters)."""
 REASONS_HELP = "；".join(f"{code} {zh}" for code, (zh, _en) in REVOCATION_REASONS.items())
 
 
@@ -57,8 +61,14 @@ def certificate_group() -> None:
 @click.option("--purpose", required=True, help="用途，如 申请公共租赁住房")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="输出目录：写入 <编号>.pdf、<编号>.jws、<编号>.qr.txt")
-def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: str, out_dir: Path) -> None:
-    """窗口工作人员受申请人委托开具电子证明（与门户网站本人申请相同：调取数据并记入访问日志）。"""
+@click.option("--operator", default=getpass.getuser, show_default="操作系统用户名",
+              help="窗口工作人员工号，记入访问日志")
+def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: str, out_dir: Path,
+                  operator: str) -> None:
+    """窗口工作人员受申请人委托开具电子证明（调取数据并记入访问日志，记明由哪位工作人员代为开具）。"""
+    operator = operator.strip()
+    if not operator or len(operator) > OPERATOR_MAX_LENGTH or not operator.isprintable():
+        raise click.BadParameter(f"应为 1–{OPERATOR_MAX_LENGTH} 个可打印字符", param_hint="--operator")
     try:
         number = parse_id_number(id_number).number
     except InvalidIdentifier:
@@ -67,7 +77,8 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
     try:
         context = _issuance_context(current)
         try:
-            certificate = issue_certificate(context, holder_name.strip(), number, proof_code, purpose)
+            certificate = issue_certificate(context, holder_name.strip(), number, proof_code, purpose,
+                                            counter_operator=operator)
         except NotIssuable:
             raise CliError(f"{proof_code} 不能开具为电子证明（不是现行目录中可由本人申请调取的证明）。",
                            EXIT_NOT_FOUND) from None

@@ -11,8 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from exchange.access_log import AccessRecord
 from exchange.certificates.offline_trust import STATUS_LIST_FILE
+from exchange.issuance import COUNTER_BASIS
+from api.database import standalone_session
 from api.settings import Settings
 from demo.data import sample_residents
 from tests.support.cli import cli_environment, run_cli, run_cli_process
@@ -71,9 +75,12 @@ def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_
     resident = sample_residents(settings.sources_dir, 1)[0]
     out, trust = tmp_path / "out", tmp_path / "trust"
     issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
-                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out))
+                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
     assert issued.returncode == 0, issued.stderr
     assert resident.id_number not in issued.stdout
+    with standalone_session(database_url) as session:  # the log says who at the window pulled the data
+        logged = session.scalars(select(AccessRecord).order_by(AccessRecord.seq.desc()).limit(1)).one()
+        assert (logged.caseworker_id, logged.legal_basis) == ("counter:GK-0007", COUNTER_BASIS)
     identifier = next(out.glob("*.pdf")).name.removesuffix(".pdf")
     files = [str(out / f"{identifier}{suffix}") for suffix in SUFFIXES]
     assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
