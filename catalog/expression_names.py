@@ -2,7 +2,7 @@
 
 An expression reads plain access paths: `name.key` for a map its context binds (a proof's
 fields, `city`, `application`, `record` ...) and, inside a macro over `members`,
-`m.<proof>.<field>` for one member. `Names` describes what one kind of expression may read;
+`m.<proof>.<field>` for one member, or `m.id_number`, the member's own ID number. `Names` describes what one kind of expression may read;
 `read_problems` parses an expression and reports everything it reads that is not provided;
 `expression_reads` lists what it reads. Which names each kind of expression gets is decided
 in `catalog.rules`; the syntax tree comes from `catalog.cel_syntax`.
@@ -23,6 +23,8 @@ _FUNCTIONS = frozenset({name for name in celpy.evaluation.base_functions if name
 """The functions celpy evaluates (`size`, `int`, `double`, `startsWith` ...) and the `has` macro:
 a call of anything else is an error at evaluation, which would decide every application."""
 _THROUGH_MACRO = "read members through a macro, e.g. members.all(m, m.<proof>.<field> ...)"
+IDENTITY_KEY = "id_number"
+"""What a member's map (`m.id_number`) and `applicant` hold besides proofs: the person's ID number."""
 
 # What the first name of an access path is:
 _FREE = "free"  # a name of the context (a proof, `members`, `city` ...)
@@ -110,6 +112,8 @@ class _Checker:
                 yield _THROUGH_MACRO
             elif kind == _MEMBER and len(chain) > 1 and names.member_maps is not None:
                 proof, *fields = chain[1:]
+                if proof == IDENTITY_KEY and not fields:
+                    continue
                 if proof in names.member_maps:
                     yield from self._key(proof, fields, names.member_maps)
                 else:

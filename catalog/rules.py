@@ -4,12 +4,13 @@
   `<proof>.<field>` for a proof of scope applicant, child, deceased or employer (one subject
   each), `<proof>` being the proof code in lower case; `members`, only in a household matter:
   a list of maps, one per member, each holding the matter's `each_member` proofs as
-  `<proof>.<field>`, read through a macro such as
+  `<proof>.<field>` and the member's `id_number`, read through a macro such as
   `members.all(m, m.no_housing.has_registered_property == false)`; `application.<option>`,
-  the matter's options; `city.<constant>`, the catalog's city section; `today`, the city's
-  date as `YYYY-MM-DD` (how date items read).
-- A proof's `when` in a matter reads `application`, `city`, `today`, and the one-subject proofs listed
-  before it in the same matter (so conditions never form cycles); never `members`.
+  the matter's options; `applicant.id_number`, the applicant's ID number; `city.<constant>`,
+  the catalog's city section; `today`, the city's date as `YYYY-MM-DD` (how date items read).
+- A proof's `when` in a matter reads `application`, `applicant`, `city`, `today`, and the
+  one-subject proofs listed before it in the same matter (so conditions never form cycles);
+  never `members`.
 - A proof's verification reads `committed.<data item>` of the committed proof,
   `record.<data item>` of the verification proof, `city` and `today`.
 
@@ -38,7 +39,7 @@ from celpy import InterpretedRunner
 from celpy.evaluation import Activation, Context, Evaluator
 
 from catalog.bounded_json import nesting_depth
-from catalog.expression_names import Names, expression_reads, read_problems
+from catalog.expression_names import IDENTITY_KEY, Names, expression_reads, read_problems
 from catalog.model import Rule, Scope
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 _SINGLE_SUBJECT = (Scope.APPLICANT, Scope.CHILD, Scope.DECEASED, Scope.EMPLOYER)
+APPLICANT_NAME = "applicant"
+"""The applicant, as matter expressions name them: `applicant.id_number`."""
 _KEY_KINDS = {"city": "city constant", "application": "option"}
 
 DataItems = Mapping[str, Collection[str]]
@@ -244,8 +247,11 @@ def _single_subject(proofs: Mapping[str, tuple[Scope, tuple[str, ...]]]) -> dict
 
 
 def _context(matter: Mapping[str, Any], city: Collection[str] | None) -> dict[str, Collection[str] | None]:
-    """The maps every matter expression may read: the applicant's options and the city."""
-    return {"application": [option["name"] for option in matter.get("options", [])], "city": city, "today": ()}
+    """The maps every matter expression may read: the applicant's options, the applicant's own
+    ID number (`applicant.id_number`, to find the applicant in a record: a parent on a birth
+    certificate), the city and today."""
+    return {"application": [option["name"] for option in matter.get("options", [])], "city": city, "today": (),
+            APPLICANT_NAME: (IDENTITY_KEY,)}
 
 
 def _lower(data_items: DataItems) -> dict[str, Collection[str]]:

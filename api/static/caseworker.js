@@ -55,6 +55,10 @@
     if (item && item.type === "enum") return item.values[value] || String(value);
     if (item && item.type === "list") return value.map(function (v) { return item.values[v] || v; }).join("、");
     if (item && item.type === "datetime") return beijing(value);
+    if (item && item.type === "id_number" && String(value).length > 10) {  // masked, as everywhere on screen
+      var text = String(value);
+      return text.slice(0, 6) + "*".repeat(text.length - 10) + text.slice(-4);
+    }
     return String(value);
   }
 

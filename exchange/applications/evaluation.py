@@ -2,8 +2,8 @@
 verifications) over what an application has resolved, with the values each one read.
 
 The binding is the catalog's (docs/catalog.md, "Expressions"): `<proof>.<field>` for a
-single-subject proof, `members` for the household (applicant first), `application.<option>`,
-`city.<constant>` and `today`, the city's date (`YYYY-MM-DD`, as date items read). A proof that is not resolved is absent from the binding; reading it is
+single-subject proof, `members` for the household (applicant first, each with its `id_number`),
+`application.<option>`, `applicant.id_number`, `city.<constant>` and `today`, the city's date (`YYYY-MM-DD`, as date items read). A proof that is not resolved is absent from the binding; reading it is
 an evaluation error, which the caller turns into its own outcome. A proof the exchange holds no
 answer for (`Unanswered`: refused, or under investigation) makes every expression reading it
 undecided, `has()` included: its absence is not the source's "no record". Decimal data items are read
@@ -18,14 +18,16 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import celpy
 
 from catalog.city_time import BEIJING
 from catalog.model import Catalog, ItemType, Matter, Proof, Scope
-from catalog.expression_names import expression_reads
-from catalog.rules import EvaluationBudgetExceeded, compile_expression
+from catalog.expression_names import IDENTITY_KEY, expression_reads
+from catalog.rules import APPLICANT_NAME, EvaluationBudgetExceeded, compile_expression
+from exchange.applications.parties import APPLICANT
 
 SINGLE_SUBJECT_SCOPES = (Scope.APPLICANT, Scope.CHILD, Scope.DECEASED, Scope.EMPLOYER)
 
@@ -72,9 +74,11 @@ class Binding:
     """The CEL activation of one application's current knowledge."""
 
     def __init__(self, catalog: Catalog, matter: Matter, household: Mapping[str, str], known: Sequence[Known],
-                 options: Mapping[str, Any], now: datetime, unanswered: Sequence[Unanswered] = ()) -> None:
+                 options: Mapping[str, Any], now: datetime, unanswered: Sequence[Unanswered] = (),
+                 identities: Mapping[str, str | None] = MappingProxyType({})) -> None:
         """`household`: each member's party ref and how a caseworker sees them (name, masked ID
-        number), in the household's order."""
+        number), in the household's order; `identities`: each member's ID number by party ref
+        (`applicant.id_number`, `m.id_number`; null where not given)."""
         self.catalog = catalog
         self.matter = matter
         self.household = dict(household)
@@ -83,8 +87,8 @@ class Binding:
         scopes = {entry.proof: entry.scope for entry in matter.proofs}
         order = list(household)
         top: dict[str, Any] = {"application": {**matter.option_defaults(), **options}, "city": catalog.city_values(),
-                               "today": city_date(now)}
-        members: list[dict[str, Any]] = [{} for _ in household]
+                               "today": city_date(now), APPLICANT_NAME: {IDENTITY_KEY: identities.get(APPLICANT)}}
+        members: list[dict[str, Any]] = [{IDENTITY_KEY: identities.get(ref)} for ref in household]
         for fact in self.known:
             scope = scopes.get(fact.proof)
             if scope is None:  # a publication since the filing dropped the proof from the matter, and its rules

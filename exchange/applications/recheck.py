@@ -317,7 +317,7 @@ def _check(ctx: HandlingContext, run_id: str, matter: Matter, tenancy_id: str) -
         elif result.state is ItemState.NOT_FOUND:
             no_record.append((proof_code, party.label))
     binding = Binding(ctx.catalog, matter, {party.ref: party.label for party in parties.household}, known, {},
-                      ctx.now(), refused)
+                      ctx.now(), refused, identities={party.ref: party.id_number for party in parties.household})
     document = decide(matter, binding, notes, no_record)
     return _Checked(document["outcome"], document=document)
 

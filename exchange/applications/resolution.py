@@ -168,7 +168,7 @@ def knowledge(ctx: HandlingContext, loaded: Loaded) -> list[Known]:
 def binding(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> Binding:
     household = {party.ref: party.label for party in loaded.parties.household}
     return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options, ctx.now(),
-                   unanswered(loaded))
+                   unanswered(loaded), identities={party.ref: party.id_number for party in loaded.parties.household})
 
 
 _UNANSWERED_ZH = {ItemState.DENIED: REFUSED_ZH, ItemState.INVESTIGATING: "部门核查中"}

@@ -133,7 +133,8 @@ def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_
     assert added.status_code == 200, added.text
     decided = added.json()
     assert decided["status"] == "decided" and decided["decision"] == "eligible", decided["decision_detail"]
-    assert [rule["code"] for rule in decided["decision_detail"]["rules"]] == ["no_property", "income_below_line"]
+    assert [rule["code"] for rule in decided["decision_detail"]["rules"]] == ["no_property", "income_below_line",
+                                                                              "spouse_in_household"]
     read = httpx.get(f"{live_server}/api/v1/applications/{filed.json()['id']}", headers={"Authorization": f"Bearer {token}"})
     assert read.status_code == 200 and read.json()["decision"] == "eligible"
 
@@ -175,6 +176,29 @@ def test_a_matter_dropped_while_its_application_was_left_resolving_goes_to_a_cas
     again = httpx.get(f"{live_server}/api/v1/applications/{behind['id']}",
                       headers={"Authorization": f"Bearer {housing_token(settings, 'GA')}"}).json()
     assert again["status"] == "decided", again["status"]
+
+
+def test_a_spouse_left_out_of_the_household_is_caught_by_the_marriage_record(settings: Settings,
+                                                                           live_server: str) -> None:
+    """公租房 asks that the whole family own no property. Filed without the spouse, whose
+    property would then never be searched, the marriage record pulled in the same application
+    names a spouse who is not among the members: a caseworker looks, it is not decided eligible."""
+    [household] = [h for h in households(settings, "public_housing_eligible", 12)
+                   if h.head.marital_status == "married" and any(m.relation == "spouse" for m in h.members)][:1]
+    body = public_housing_request(household, "gzf-spouse-left-out", signed_at=now())
+    body["members"] = [member for member in body["members"] if member["relation"] != "spouse"]
+    for commitment in body["commitments"]:
+        if commitment["proof"] == "INCOME":
+            commitment["values"]["family_size"] = len(body["members"]) + 1
+    filed = apply(live_server, housing_token(settings), body)
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["decision"] == "needs_review", filed.json()["decision_detail"]
+    rule = next(r for r in filed.json()["decision_detail"]["rules"] if r["code"] == "spouse_in_household")
+    assert rule["result"] is False
+
+    whole = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-spouse-listed",
+                                                                               signed_at=now()))
+    assert whole.status_code == 201 and whole.json()["decision"] == "eligible", whole.json()["decision_detail"]
 
 
 def test_a_member_whose_data_the_exchange_refused_leaves_a_household_rule_undecided(settings: Settings,

@@ -134,6 +134,33 @@ def test_minimum_living_waits_for_the_community_investigation(settings: Settings
     assert items(after)["COMMUNITY_INCOME"] == "investigated"
     assert not any("待核查结果" in note for note in after["decision_detail"]["notes"])
     assert httpx.get(f"{live_server}/api/v1/tasks", headers={"Authorization": f"Bearer {community}"}).json() == []
+    assert next(r for r in after["decision_detail"]["rules"] if r["code"] == "no_steady_employment_found")["result"]
+
+
+def test_minimum_living_with_steady_employment_found_goes_to_a_caseworker(settings: Settings,
+                                                                          live_server: str) -> None:
+    """The community's 入户调查 finds the applicant in steady employment, which the income the
+    applicant committed to does not show: not decided eligible, a caseworker weighs the income."""
+    [household] = households(settings, "minimum_living")
+    size = len(household.members)
+    income = {"family_size": size, "annual_household_income": format(household.monthly_income_per_person * 12 * size, "f"),
+              "per_capita_monthly_income": format(household.monthly_income_per_person, "f"),
+              "income_period_start": "2025-11-01", "income_period_end": "2026-10-31"}
+    civil_affairs = housing_token(settings, "MZ")
+    application = file(live_server, civil_affairs, "MINIMUM_LIVING_APPLICATION",
+                       envelope("dibao-employed", household.head, members=[person(m) for m in household.members[1:]],
+                                commitments=[{"proof": "INCOME", "values": income}], signature={"channel": "counter"}))
+    community = housing_token(settings, "SQ")
+    [task] = [task for task in httpx.get(f"{live_server}/api/v1/tasks",
+                                         headers={"Authorization": f"Bearer {community}"}).json()
+              if task["application_id"] == application["id"]]
+    done = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers={"Authorization": f"Bearer {community}"},
+                      json={"values": {"employment_status": "employed", "investigation_note": "在某公司有固定工作"}})
+    assert done.status_code == 200, done.text
+    after = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",
+                      headers={"Authorization": f"Bearer {civil_affairs}"}).json()
+    assert after["decision"] == "needs_review", after["decision_detail"]
+    assert next(r for r in after["decision_detail"]["rules"] if r["code"] == "no_steady_employment_found")["result"] is False
 
 
 def _teacher(household: DemoHousehold, request_id: str) -> dict[str, Any]:
@@ -193,3 +220,32 @@ def test_post_death_for_a_living_person_goes_to_a_caseworker(settings: Settings,
     death = next(item["proof_name_zh"] for item in application["items"] if item["proof"] == "DEATH_MEDICAL")
     notes = application["decision_detail"]["notes"]
     assert any(f"的“{death}”：来源部门无此记录" in note for note in notes), notes
+
+
+def test_a_child_is_registered_only_by_a_parent_the_birth_certificate_names(settings: Settings,
+                                                                           live_server: str) -> None:
+    """新生儿出生一件事 filed by someone the birth certificate does not name as father or mother
+    (a stranger, with their own household booklet): the registration is not decided eligible, a
+    caseworker looks; the father it names gets it through, and the exit-entry matter asks him for
+    no guardianship commitment, since the certificate shows he is a parent."""
+    first, other = households(settings, "newborn", 2)
+    baby = next(member for member in first.members if member.age == 0 and member.relation == "child")
+    public_security = housing_token(settings, "GA")
+    stranger = file(live_server, public_security, "NEWBORN_BIRTH",
+                    envelope("newborn-stranger", other.head, child=person(baby)))
+    assert stranger["decision"] == "needs_review", stranger["decision_detail"]
+    parent_rule = next(r for r in stranger["decision_detail"]["rules"] if r["code"] == "applicant_is_parent")
+    assert parent_rule["result"] is False
+    hukou = next(part for part in stranger["decision_detail"]["services"] if part["code"] == "hukou_registration")
+    assert hukou["outcome"] == "needs_review"
+
+    parent = file(live_server, public_security, "NEWBORN_BIRTH",
+                  envelope("newborn-parent", first.head, members=[person(m) for m in first.members[1:]],
+                           child=person(baby)))
+    assert parent["decision"] == "eligible", parent["decision_detail"]
+
+    exit_entry = file(live_server, public_security, "MINOR_EXIT_ENTRY",
+                      envelope("exit-parent", first.head, members=[person(m) for m in first.members[1:]],
+                               child=person(baby)))
+    assert items(exit_entry)["GUARDIANSHIP"] == "not_required", exit_entry["items"]
+    assert exit_entry["decision"] == "eligible", exit_entry["decision_detail"]

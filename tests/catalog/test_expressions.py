@@ -48,12 +48,14 @@ def record(proof: Proof, fields: tuple[str, ...] | None = None, **values: Any) -
 
 TODAY = "2026-12-05"
 """`today` in the activation: the city's date."""
+APPLICANT_ID = "110105194912310029"
+"""`applicant.id_number` in the activation."""
 
 def activation(matter: Matter, household_size: int = 2, **bindings: Any) -> dict[str, Any]:
     """The CEL activation of an application of `matter` where every proof is resolved with
     sample values; `bindings` replace whole names (`application`, a proof, `members`)."""
     plain: dict[str, Any] = {"application": matter.option_defaults(), "city": BUNDLED.city_values(),
-                             "today": TODAY}
+                             "today": TODAY, "applicant": {"id_number": APPLICANT_ID}}
     member_proofs = {}
     for entry in matter.proofs:
         values = record(BUNDLED.proofs[entry.proof], entry.fields)
@@ -62,7 +64,7 @@ def activation(matter: Matter, household_size: int = 2, **bindings: Any) -> dict
         elif entry.scope is Scope.EACH_MEMBER:
             member_proofs[entry.proof.lower()] = values
     if matter.household:
-        plain["members"] = [dict(member_proofs) for _ in range(household_size)]
+        plain["members"] = [{**member_proofs, "id_number": f"member-{n}"} for n in range(household_size)]
     plain.update(bindings)
     return {name: celpy.json_to_cel(value) for name, value in plain.items()}
 

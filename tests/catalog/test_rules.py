@@ -38,7 +38,8 @@ def rule(expression: str, code: str = "extra", outcome: str = "not_eligible") ->
 
 def test_bundled_rules_parse_validate_and_round_trip() -> None:
     housing = BUNDLED.matters["PUBLIC_RENTAL_HOUSING"]
-    assert [r.code for r in housing.rules] == ["no_property", "income_below_line", "not_renting_public_housing"]
+    assert [r.code for r in housing.rules] == ["no_property", "income_below_line", "not_renting_public_housing",
+                                               "spouse_in_household"]
     assert [r.code for r in BUNDLED.matters["MINIMUM_LIVING_APPLICATION"].rules][0] == "income_below_standard"
     assert BUNDLED.matters["BUSINESS_STARTUP"].rules[0].outcome_if_false is Outcome.NEEDS_REVIEW
     assert Catalog.from_document(BUNDLED.to_document()) == BUNDLED
@@ -123,12 +124,12 @@ def test_members_is_only_for_household_matters(tmp_path: Path, sections: Section
 
 def test_duplicate_rule_code(tmp_path: Path, sections: Sections) -> None:
     problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule("true", code="no_property"))
-    assert problems == [f"{PREFIX}[3].code: duplicate rule code 'no_property'"]
+    assert problems == [f"{PREFIX}[4].code: duplicate rule code 'no_property'"]
 
 
 def test_unknown_outcome(tmp_path: Path, sections: Sections) -> None:
     problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule("true", outcome="rejected"))
-    assert problems == [f"{PREFIX}[3].outcome_if_false: 'rejected' is not one of: not_eligible, needs_review"]
+    assert problems == [f"{PREFIX}[4].outcome_if_false: 'rejected' is not one of: not_eligible, needs_review"]
 
 
 @pytest.mark.parametrize(
@@ -165,3 +166,18 @@ def test_evaluation_stops_at_its_budget() -> None:
         nested.evaluate({"members": members})
     no_property = BUNDLED.matters["PUBLIC_RENTAL_HOUSING"].rules[0]
     assert bool(compile_rule(no_property).evaluate({"members": members})) is True
+
+
+@pytest.mark.parametrize(("expression", "problem"), [
+    ("applicant.id_number != ''", None),
+    ("members.exists(m, m.id_number == marital_status.spouse_id_number)", None),
+    ("applicant.name != ''", "unknown field applicant.name"),
+    ("members.exists(m, m.id_number.x == 1)", "members have no proof id_number"),
+])
+def test_a_rule_reads_the_applicants_and_members_own_id_numbers_and_nothing_else_of_them(
+        tmp_path: Path, sections: Sections, expression: str, problem: str | None) -> None:
+    if problem is None:
+        entry(sections["matters"], "PUBLIC_RENTAL_HOUSING").setdefault("rules", []).append(rule(expression))
+        load_catalog(write(tmp_path / "catalog", sections))
+    else:
+        assert any(problem in line for line in rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule(expression)))
