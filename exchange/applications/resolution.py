@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Matter, MatterProof, Mode
@@ -29,7 +29,7 @@ from catalog.expression_names import expression_reads
 from exchange.applications.commitments import CommitmentOffer, seal_commitment
 from exchange.applications.counter_consents import end_consents_unless_checking
 from exchange.applications.context import HandlingContext, acting_client
-from exchange.applications.decision import decide, matter_dropped
+from exchange.applications.decision import Decision, decide, matter_dropped
 from exchange.applications.evaluation import REFUSED_ZH, Binding, Known, Unanswered
 from exchange.applications.leases import (
     RENEW_AFTER, Lease, claim_lease, new_lease, release_in, release_lease, renew_lease,
@@ -538,11 +538,34 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     else:
         no_record = [(item.proof, loaded.parties.get(item.party).label) for item in loaded.items
                      if item.state == ItemState.NOT_FOUND and item.party != NO_PARTY]
-        values = _decided(ctx, application.id, decide(matter, binding(ctx, loaded, matter),
-                                                      _notes(ctx, loaded, flag_reason), no_record), now)
+        notes = [*_notes(ctx, loaded, flag_reason), *_others_of_the_applicant(session, loaded)]
+        values = _decided(ctx, application.id, decide(matter, binding(ctx, loaded, matter), notes, no_record), now)
     held = release_in(session, Application, application.id, holder, updated_at=now, **values)
     if held and values["status"] == ApplicationStatus.DECIDED:
         end_consents_unless_checking(session, application.id, now)
+
+
+def _others_of_the_applicant(session: Session, loaded: Loaded) -> list[str]:
+    """A note for each other application of the same matter by the same applicant (a person) that
+    is not refused: a household filing twice, under another case number, is for a caseworker to
+    see before anything is granted twice. Read in the concluding step: two filed at once both
+    see each other."""
+    application = loaded.application
+    if not loaded.parties.applicant.id_number:
+        return []
+    others = session.execute(
+        select(Application.case_number, Application.decision)
+        .where(Application.matter == application.matter, Application.applicant_key == application.applicant_key,
+               Application.id != application.id,
+               or_(Application.decision.is_(None), Application.decision != Decision.NOT_ELIGIBLE.value))
+        .order_by(Application.created_at).limit(_OTHERS_NAMED)).all()
+    return [f"申请人另有本事项的申请（案号 {case_number}，"
+            f"{Decision(decision).label_zh if decision else '尚未判定'}），请核实是否重复申请"
+            for case_number, decision in others]
+
+
+_OTHERS_NAMED = 3
+"""How many of the applicant's other applications a decision names."""
 
 
 def _conclude_dropped_in(ctx: HandlingContext, session: Session, loaded: Loaded, holder: str) -> bool:

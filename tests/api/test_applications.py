@@ -185,6 +185,10 @@ def test_a_spouse_left_out_of_the_household_is_caught_by_the_marriage_record(set
     names a spouse who is not among the members: a caseworker looks, it is not decided eligible."""
     [household] = [h for h in households(settings, "public_housing_eligible", 12)
                    if h.head.marital_status == "married" and any(m.relation == "spouse" for m in h.members)][:1]
+    whole = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-spouse-listed",
+                                                                               signed_at=now()))
+    assert whole.status_code == 201 and whole.json()["decision"] == "eligible", whole.json()["decision_detail"]
+
     body = public_housing_request(household, "gzf-spouse-left-out", signed_at=now())
     body["members"] = [member for member in body["members"] if member["relation"] != "spouse"]
     for commitment in body["commitments"]:
@@ -194,11 +198,23 @@ def test_a_spouse_left_out_of_the_household_is_caught_by_the_marriage_record(set
     assert filed.status_code == 201, filed.text
     assert filed.json()["decision"] == "needs_review", filed.json()["decision_detail"]
     rule = next(r for r in filed.json()["decision_detail"]["rules"] if r["code"] == "spouse_in_household")
-    assert rule["result"] is False
+    assert rule["result"] is False and rule["effect"] == "needs_review"
 
-    whole = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-spouse-listed",
+
+def test_a_household_filing_again_under_another_case_number_goes_to_a_caseworker(settings: Settings,
+                                                                                live_server: str) -> None:
+    """The same household's 公租房 filed a second time under a new case number: the second is not
+    decided eligible on its own, its decision names the first case so nothing is granted twice."""
+    [household] = households(settings, "public_housing_eligible")
+    first = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-first-filing",
                                                                                signed_at=now()))
-    assert whole.status_code == 201 and whole.json()["decision"] == "eligible", whole.json()["decision_detail"]
+    assert first.status_code == 201 and first.json()["decision"] == "eligible", first.text
+    again = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-filed-again",
+                                                                               signed_at=now()))
+    assert again.status_code == 201, again.text
+    assert again.json()["decision"] == "needs_review", again.json()["decision_detail"]
+    assert any(first.json()["case_number"] in note and "重复申请" in note
+               for note in again.json()["decision_detail"]["notes"]), again.json()["decision_detail"]["notes"]
 
 
 def test_a_member_whose_data_the_exchange_refused_leaves_a_household_rule_undecided(settings: Settings,

@@ -54,6 +54,8 @@ def test_public_housing_reads_marital_status_from_the_license_with_provenance(se
     assert item["values"] == {"marital_status": "married", "spouse_id_number": spouse.id_number}
     states = {i["proof"]: i["state"] for i in application["items"]}
     assert states["SINGLE_DECLARATION"] == "not_required"  # settled by the license: married
-    assert application["decision"] == "eligible"
+    spouse_rule = next(r for r in application["decision_detail"]["rules"] if r["code"] == "spouse_in_household")
+    assert spouse_rule["result"] is True  # read from the license: the spouse is among the members
+    assert [note for note in application["decision_detail"]["notes"] if "重复申请" not in note] == []  # filed twice here
     counted = {row["license_type"]: row for row in httpx.get(f"{live_server}/api/v1/statistics/licenses").json()}
     assert counted["MARRIAGE_CERTIFICATE"]["used_by_matter"] == {"PUBLIC_RENTAL_HOUSING": 1}  # the second application
