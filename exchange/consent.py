@@ -376,7 +376,9 @@ def find_valid_consent(
 
     With `consent_id`, exactly that consent of this citizen must cover the request; without
     one, any active consent of the citizen that covers it will do. Raises `ConsentMissing`,
-    `ConsentWithdrawn`, `ConsentExpired` or `ConsentMismatch` (checked in that order). `held`
+    `ConsentWithdrawn`, `ConsentExpired` or `ConsentMismatch` (checked in that order, except that
+    a consent given to another department is a `ConsentMismatch` saying only that: its terms and
+    state are the citizen's business with that department). `held`
     (`held_consents` of the same transaction, naming `consent_id`) saves reading it again.
     """
     if consent_id is None:
@@ -390,16 +392,17 @@ def find_valid_consent(
     consent = held.get(consent_id) if held is not None else consent_terms(session, consent_id)
     if consent is None or consent.subject_key != subject_key:
         raise ConsentMissing(f"consent {consent_id!r} does not exist for this citizen")
+    if consent.consumer_department != consumer_department:  # another's: nothing of its terms or state is told
+        raise ConsentMismatch(f"consent {consent_id} was not given to {consumer_department}")
     if consent.withdrawn_at is not None:  # whatever its time: it committed before this access can
         raise ConsentWithdrawn(f"consent {consent_id} was withdrawn")
     if at >= consent.expires_at:
         raise ConsentExpired(f"consent {consent_id} expired")
     if not _covers(consent, matter, proof, consumer_department, client_id):
         raise ConsentMismatch(
-            f"consent {consent_id} covers {', '.join(consent.proofs)} in {consent.matter} "
-            f"for {consent.consumer_department}"
+            f"consent {consent_id} covers {', '.join(consent.proofs)} in {consent.matter}"
             f"{' through one department system only' if consent.bound_client_id else ''}, "
-            f"not {proof} in {matter} for {consumer_department}"
+            f"not {proof} in {matter}"
         )
     return consent
 

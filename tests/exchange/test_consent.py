@@ -92,6 +92,20 @@ def test_refusals_name_why(session: Session, live: Catalog) -> None:
         assert refused.value.reason.startswith("consent-")
 
 
+def test_another_departments_consent_tells_nothing_of_its_terms(session: Session, live: Catalog) -> None:
+    """A department naming a consent the citizen gave another department is refused without
+    learning what it covers (that this citizen applied for 公租房 with the housing bureau), nor
+    whether it is still running."""
+    consent_id = _grant(session, live)
+    withdraw_consent(session, consent_id, subject_key=ME, now=T0 + timedelta(hours=1))
+    for at in (T0, T0 + timedelta(days=2), T0 + timedelta(days=40)):
+        with pytest.raises(ConsentMismatch) as refused:
+            find_valid_consent(session, subject_key=ME, consent_id=consent_id, matter="MINIMUM_LIVING_APPLICATION",
+                               proof="NO_HOUSING", consumer_department="MZ", at=at)
+        message = str(refused.value)
+        assert "PUBLIC_RENTAL_HOUSING" not in message and "ZJ" not in message and "withdrawn" not in message, message
+
+
 def test_grant_is_checked_against_the_catalog(session: Session, live: Catalog) -> None:
     bad = [
         ("matter", ConsentRequest("NO_SUCH_MATTER", ["NO_HOUSING"], "ZJ", 30)),
