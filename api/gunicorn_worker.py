@@ -11,7 +11,9 @@ lets the request in hand finish instead of cutting it off with a traceback. The 
 problem's title only: gunicorn's message may quote the request line, which can carry personal
 data in its query string. For the same reason its error log keeps, of a request it refused,
 why and from where, not the line or header it quotes (a query's ID number, a client's token),
-and of a request that failed, the path without its query.
+and of a request that failed, the path without its query. An ID number a caller put in a path
+(`/certificates/<an ID number>`) is masked in both logs (`MaskedLogger`, the server's
+`logger_class`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import logging
 import socket
 
 from gunicorn import util
+from gunicorn.glogging import Logger
 from gunicorn.workers.sync import SyncWorker
 
 from api.problems import PROBLEM_MEDIA_TYPE, problem_type_for_status
+from catalog.citizen_id import mask_id_numbers_in
 
 WORKER_CLASS = f"{__name__}.ProblemWorker"
+LOGGER_CLASS = f"{__name__}.MaskedLogger"
 
 
 TIMED_OUT_RETRY_AFTER_SECONDS = 30
@@ -55,10 +60,24 @@ class WithoutRequestText(logging.Filter):
                                                                               reason.split(":", 1)[0])
         elif record.msg == "Error handling request %s %s" and isinstance(record.args, tuple) and len(record.args) == 2:
             method, uri = record.args
-            record.args = (method, str(uri).split("?", 1)[0])
+            record.args = (method, _logged_path(str(uri)))
         elif record.msg == "Error handling request %s" and isinstance(record.args, tuple) and len(record.args) == 1:
-            record.args = (str(record.args[0]).split("?", 1)[0],)
+            record.args = (_logged_path(str(record.args[0])),)
         return True
+
+
+class MaskedLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, its access log writing a path with any ID number in it masked."""
+
+    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = mask_id_numbers_in(atoms["U"])
+        return atoms
+
+
+def _logged_path(uri: str) -> str:
+    """A request's path as the error log writes it: no query, any ID number in it masked."""
+    return mask_id_numbers_in(uri.split("?", 1)[0])
 
 
 class ProblemWorker(SyncWorker):  # type: ignore[misc]

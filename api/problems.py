@@ -19,6 +19,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from api.error_pages import error_page, wants_html
+from catalog.citizen_id import mask_id_numbers_in
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -115,8 +116,8 @@ def problem_response(problem: Problem) -> Response:
         "title": problem.kind.title,
         "title_zh": problem.kind.title_zh,
         "status": problem.kind.status,
-        "detail": problem.detail,
-        "instance": request.path,
+        "detail": mask_id_numbers_in(problem.detail) if isinstance(problem.detail, str) else problem.detail,
+        "instance": mask_id_numbers_in(request.path),  # a caller's ID number in a path is not echoed
     }
     if problem.errors:
         body["errors"] = problem.errors

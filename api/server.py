@@ -22,7 +22,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from api.app import create_app
-from api.gunicorn_worker import WORKER_CLASS
+from api.gunicorn_worker import LOGGER_CLASS, WORKER_CLASS
 from api.jobs_supervisor import JobsSupervisor
 from api.metrics import worker_exited
 from api.runtime import Runtime
@@ -151,6 +151,7 @@ def serve(
             "post_fork": post_fork,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
+            "logger_class": LOGGER_CLASS,  # and an ID number in a path masked
             "timeout": 60,  # above a source query's longest budget (exchange.sources.directory.MAX_QUERY_SECONDS)
             "worker_class": WORKER_CLASS,  # gunicorn's own errors as problem documents
             "control_socket_disable": True,  # one fixed path per user: the exchange and connectors would collide

@@ -246,7 +246,8 @@ def test_the_front_servers_own_errors_are_problem_documents(database_url: str, t
 def test_a_malformed_request_is_logged_without_its_personal_data_or_token(database_url: str, tmp_path: Path) -> None:
     """gunicorn refuses a request line with raw UTF-8 in it, or a header line without its colon,
     and logs why, quoting the line: an ID number typed into a query, a client's token. The
-    server's log names the refusal and the caller's address, not the text."""
+    server's log names the refusal and the caller's address, not the text; an ID number in a path
+    is logged masked."""
     import socket
 
     env = cli_environment(database_url, tmp_path / "var")
@@ -262,11 +263,16 @@ def test_a_malformed_request_is_logged_without_its_personal_data_or_token(databa
                 connection.sendall(raw)
                 answer = connection.recv(65536)
             assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        # a caller's ID number where an identifier belongs: neither logged nor echoed in clear
+        misplaced = httpx.get(f"http://127.0.0.1:{port}/api/v1/catalog/proofs/{id_number}")
+        assert misplaced.status_code == 404 and id_number not in misplaced.text, misplaced.text
+        assert "330703********8351" in misplaced.json()["instance"]
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert output.count("Invalid request from ip=127.0.0.1") == 2, output
     assert id_number not in output and token not in output and "刘佳国" not in output, output
+    assert '"GET /api/v1/catalog/proofs/330703********8351" 404' in output, output
 
 
 @pytest.mark.slow
