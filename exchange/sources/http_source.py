@@ -28,6 +28,7 @@ import httpx
 from tenacity import Retrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_before_delay
 
 from catalog import bounded_json
+from catalog.citizen_id import mask_id_numbers_in
 from catalog.model import Catalog, Proof
 from exchange.sources.breaker import CircuitBreaker, CircuitOpen
 from exchange.sources.contract import (
@@ -41,6 +42,11 @@ from exchange.sources.contract import (
 from exchange.sources.wire import QUERY_PATH, parse_answer, query_document
 
 log = logging.getLogger(__name__)
+
+_REJECTED_HINTS = {401: "check the token configured for this source", 403: "check the token configured for this source",
+                   404: "check the connector URL configured for this source"}
+"""What a department and the operator are told of a source's 4xx (its own reason is only logged)."""
+_LOGGED_REASON_CHARS = 300
 
 BACKOFF_MAX_SECONDS = 2.0
 MAX_ANSWER_BYTES = 2 * 1024 * 1024
@@ -200,12 +206,13 @@ class HttpSource:
         if response.status_code == 404 and str(problem.get("type", "")).endswith("/subject-not-found"):
             raise SubjectNotFound(self.department, proof.code)
         if 400 <= response.status_code < 500:
-            detail = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
-            if response.status_code in (401, 403):
-                detail += " (check the token configured for this source)"
-            elif response.status_code == 404:
-                detail += " (check the connector URL configured for this source)"
-            raise SourceRejected(self.department, response.status_code, detail)
+            # the source's reason may quote what it holds (the name on record, someone's number):
+            # for the operator, masked, in this log; the department and the citizen get ours
+            reason = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
+            log.warning("source %s refused the query with %s: %s", self.department, response.status_code,
+                        mask_id_numbers_in(reason[:_LOGGED_REASON_CHARS]))
+            raise SourceRejected(self.department, response.status_code, _REJECTED_HINTS.get(
+                response.status_code, "it considers the query invalid; its reason is in the exchange's log"))
         raise SourceProtocolError(self.department, f"unexpected status {response.status_code}")
 
 

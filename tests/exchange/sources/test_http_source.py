@@ -80,6 +80,18 @@ def test_never_retries_what_the_same_query_would_get_again(catalog: Catalog, rep
     assert ID_NUMBER not in str(error)
 
 
+def test_a_sources_reason_for_refusing_stays_in_the_exchanges_log(catalog: Catalog,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A connector's 400 may quote the record it holds (the name on record, another person's
+    number): the requesting department and the citizen read only that the source refused the
+    query; the operator finds the source's reason, masked, in the exchange's log."""
+    reason = f"姓名不符：本部门登记 {ID_NUMBER} 的姓名为 刘佳国"
+    _script, error = ask([Reply(400, {"type": "/problems/invalid-request", "detail": reason})], catalog)
+    assert isinstance(error, SourceRejected) and error.status == 400
+    assert "刘佳国" not in str(error) and ID_NUMBER not in str(error) and "400" in str(error)
+    assert "刘佳国" in caplog.text and ID_NUMBER not in caplog.text
+
+
 def test_a_slow_answer_is_given_up_on_and_retried(catalog: Catalog) -> None:
     script, error = ask([Reply(body=ANSWER, delay_seconds=1)], catalog, timeout_seconds=0.6, read_timeout_seconds=0.25)
     assert isinstance(error, SourceUnavailable) and "within" in error.reason
