@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from exchange.applications.service import DEFAULT_CONSENT_DAYS
 from exchange.consent import MAX_CONSENT_DAYS
+from api.schemas.exchange import no_id_number
 from exchange.pull_service import REQUEST_ID
 
 _KEPT_TEXT = ma.validate.Length(min=1, max=64)
@@ -43,8 +44,8 @@ class CommitmentOfferSchema(ma.Schema):
 class ApplicationCreateSchema(ma.Schema):
     """A department's application for a matter, for an applicant and (for a household matter) its members."""
 
-    request_id = ma.fields.String(required=True, validate=ma.validate.Regexp(REQUEST_ID),
-                                  metadata={"description": "Idempotency key chosen by the client"})
+    request_id = ma.fields.String(required=True, validate=[ma.validate.Regexp(REQUEST_ID), no_id_number],
+                                  metadata={"description": "Idempotency key chosen by the client (never an ID number)"})
     caseworker_id = ma.fields.String(required=True, validate=_KEPT_TEXT)
     case_number = ma.fields.String(required=True, validate=_KEPT_TEXT)
     applicant = ma.fields.Nested(PartySchema, required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from catalog.citizen_id import mask_id_numbers_in
 from exchange.pull_service import REQUEST_ID
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
@@ -22,12 +23,20 @@ class SubjectSchema(ma.Schema):
             raise ma.ValidationError("give exactly one of id_number and uscc", "_schema")
 
 
+def no_id_number(text: str) -> None:
+    """Refuse a request id with a citizen's ID number in it: request ids are kept in clear (the
+    store of answered requests, applications), where personal data is only ever a keyed hash."""
+    if mask_id_numbers_in(text) != text:
+        raise ma.ValidationError("must not contain an ID number: request ids are stored in clear")
+
+
 class EnvelopeSchema(ma.Schema):
     """The envelope of a request for someone's data: who asks, for which case, matter and purpose,
     about whom, on which basis (what it asks for is its subclass's)."""
 
-    request_id = ma.fields.String(required=True, validate=ma.validate.Regexp(REQUEST_ID),
-                                  metadata={"description": "Idempotency key chosen by the client (1-128 chars)"})
+    request_id = ma.fields.String(required=True, validate=[ma.validate.Regexp(REQUEST_ID), no_id_number],
+                                  metadata={"description": "Idempotency key chosen by the client (1-128 chars; "
+                                                           "never an ID number: it is stored in clear)"})
     caseworker_id = ma.fields.String(required=True, validate=_TEXT)
     case_number = ma.fields.String(required=True, validate=_TEXT)
     matter = ma.fields.String(required=True, validate=_CODE, metadata={"example": "PUBLIC_RENTAL_HOUSING"})

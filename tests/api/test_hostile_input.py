@@ -69,6 +69,28 @@ def test_an_exchange_request_refused_for_its_body_is_answered_and_logged(setting
     assert [(entry.outcome, entry.reason) for entry in entries] == [("denied", "invalid-request")]
 
 
+def test_a_request_id_made_of_an_id_number_is_refused(settings: Settings, live_server: str,
+                                                      resident: DemoResident) -> None:
+    """A department keying its request ids on the citizen's number would leave the number in clear
+    where answered requests are kept (and in applications): refused, naming the field, nothing
+    stored."""
+    from tests.support.sql import sql_rows
+
+    token = client_token(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST, ClientScope.APPLICATIONS_WRITE])
+    headers = {"Authorization": f"Bearer {token}"}
+    for request_id in (resident.id_number, f"zj.{resident.id_number}.1"):
+        answer = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=headers, timeout=30,
+                            json=exchange_request(resident, request_id=request_id))
+        assert refused(answer, 400)["errors"][0]["pointer"] == "#/request_id", answer.text
+    filed = httpx.post(f"{live_server}/api/v1/matters/PUBLIC_RENTAL_HOUSING/applications", headers=headers, timeout=30,
+                       json={"request_id": resident.id_number, "caseworker_id": "zj-1", "case_number": "C-1",
+                             "applicant": {"name": resident.name, "id_number": resident.id_number}})
+    assert any(error["pointer"] == "#/request_id" for error in refused(filed, 400)["errors"]), filed.text
+    stored = sql_rows(settings.database_url, "SELECT request_id FROM exchange_requests") + \
+        sql_rows(settings.database_url, "SELECT request_id FROM applications")
+    assert not any(resident.id_number in str(row) for row in stored)
+
+
 @pytest.mark.parametrize("nested_part", [0, 1])
 def test_forged_identity_assertion_with_nested_json_is_unauthenticated(live_server: str, nested_part: int) -> None:
     token = nested_token(nested_part)
