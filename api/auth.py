@@ -23,6 +23,7 @@ from typing import TypeVar
 from flask import g, request
 from joserfc.jwk import KeySet
 
+from api.ended_sessions import session_ended
 from api.identity_config import IdentityConfig
 from api.openapi import ApiSpec, View, before_parsing
 from api.problems import Problem
@@ -122,9 +123,12 @@ def verified_assertion(verify: Callable[[IdentityConfig, str], Identity], cookie
     if token is None:
         raise _unauthenticated(how_to_sign_in, invalid=False)
     try:
-        return verify(identity, token)
+        verified = verify(identity, token)
     except InvalidAssertion as refused:
         raise _unauthenticated(f"The {name} is not accepted ({refused.reason}): {refused}", invalid=True) from None
+    if session_ended(plain_db(), token):  # signed out: a copy of the cookie acts for nobody
+        raise _unauthenticated(f"The {name} belongs to a session that was signed out: sign in again.", invalid=True)
+    return verified
 
 
 def verify_citizen_assertion(identity: IdentityConfig, token: str) -> CitizenIdentity:

@@ -1,13 +1,15 @@
-"""Staff sessions ended before their time: the sign-outs the server remembers.
+"""Sessions ended before their time, a staff member's or a citizen's: the sign-outs the server remembers.
 
-A staff session is the identity provider's assertion kept in a cookie (`api.staff_session`),
-valid until the assertion expires (at most an hour). Deleting the cookie on sign-out is not
-enough: a copy of it (another tab's, a proxy's log, a shared machine's browser profile) would
-still act for the staff member. So signing out records the assertion's SHA-256 here with the time
-the assertion expires (`end_session`, a unique claim: signing out twice changes nothing), and
-`load_staff_session` refuses an assertion recorded here (`session_ended`, one read by primary key
-on each request of a staff session), as does the hand-over of an ended assertion. Past its expiry
-an assertion is refused anyway, so the jobs delete what expired (`sweep_ended_sessions`).
+A session is the identity provider's assertion kept in a cookie (`api.staff_session`; a
+citizen's portal cookie, `api.auth`), valid until the assertion expires (at most an hour).
+Deleting the cookie on sign-out is not enough: a copy of it (another tab's, a proxy's log, a
+shared machine's browser profile) would still act for the person. So signing out records the
+assertion's SHA-256 here with the time the assertion expires (`end_session`, a unique claim:
+signing out twice changes nothing), and `load_staff_session` and `api.auth.verified_assertion`
+refuse an assertion recorded here (`session_ended`, one read by primary key on each request), as
+does the hand-over of an ended assertion. Past its expiry an assertion is refused anyway, so the
+jobs delete what expired (`sweep_ended_sessions`). The table keeps its first name,
+`ended_staff_sessions`, for both.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from core.orm import Base, UtcDateTime
 
 
 class EndedSession(Base):
-    """A signed-out staff session: its assertion's SHA-256 and when the assertion expires."""
+    """A signed-out session: its assertion's SHA-256 and when the assertion expires."""
 
     __tablename__ = "ended_staff_sessions"
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.access_log_views import access_log_page
 from api.auth import IDENTITY_COOKIE, citizen_subject_key
 from api.certificate_services import issuance_context
+from api.ended_sessions import end_session
 from api.form_submissions import new_submission, once_the_first_is_done, submitted_id
 from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog
@@ -210,10 +211,16 @@ def withdraw(consent_id: str) -> Response:
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out() -> Response:
-    """Forget the identity cookie (a form token is required, so no other site can sign one out;
-    a page whose token is stale, after a sign-in in another tab, says so and signs nobody out)."""
+    """End the session: its assertion is recorded as ended (`api.ended_sessions`), so a copy of the
+    cookie acts for nobody, and the cookie is forgotten (a form token is required, so no other site
+    can sign one out; a page whose token is stale, after a sign-in in another tab, says so and
+    signs nobody out)."""
     response = redirect(url_for("portal_pages.home"), 303)
     if form_token_valid():
+        citizen, assertion = signed_in_citizen(), request.cookies.get(IDENTITY_COOKIE)
+        if citizen is not None and assertion:
+            end_session(db(), assertion, citizen.expires_at)
+            db().commit()
         response.delete_cookie(IDENTITY_COOKIE, httponly=True, samesite="Lax",  # as it was set
                                secure=runtime().settings.over_https)
         return response

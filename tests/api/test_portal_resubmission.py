@@ -86,3 +86,19 @@ def test_a_stale_page_says_why_it_did_not_sign_out_or_withdraw(live_server: str,
     signed_out = again.post("/portal/sign-out", data={"csrf_token": stale_token})
     assert signed_out.status_code == 400 and "页面已过期" in signed_out.text and "未能退出登录" in signed_out.text
     assert "mz_identity" not in signed_out.headers.get("set-cookie", "")
+
+
+def test_after_signing_out_a_copy_of_the_cookie_acts_for_nobody(live_server: str, resident: DemoResident) -> None:
+    """A citizen signs out on a shared machine (a 政务服务 kiosk): a copy of the cookie, in another
+    browser profile or a proxy's log, no longer reads the data-use log, the consents or issues a
+    certificate in the citizen's name, for the hour the assertion would still have run."""
+    client, token = _signed_in(live_server, resident)
+    copied = client.cookies["mz_identity"]
+    assert client.get("/api/v1/me/access-log").status_code == 200
+    signed_out = client.post("/portal/sign-out", data={"csrf_token": token}, follow_redirects=False)
+    assert signed_out.status_code == 303
+    thief = httpx.Client(base_url=live_server, cookies={"mz_identity": copied}, timeout=30)
+    assert thief.get("/api/v1/me/access-log").status_code == 401
+    assert thief.get("/api/v1/me/consents", headers={"Authorization": f"Bearer {copied}"}).status_code == 401
+    assert "登录" in thief.get("/portal/consents").text and resident.name not in thief.get("/portal/consents").text
+    assert _signed_in(live_server, resident)[0].get("/api/v1/me/access-log").status_code == 200  # signing in again works
