@@ -16,7 +16,7 @@ so two processes never resolve it at once and a process that dies leaves it to t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -153,11 +153,13 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
     return True
 
 
-def knowledge(ctx: HandlingContext, loaded: Loaded) -> list[Known]:
-    """The resolved values of the application, each with its party and source."""
+def knowledge(ctx: HandlingContext, loaded: Loaded, refuted: Collection[str] = ()) -> list[Known]:
+    """The resolved values of the application, each with its party and source; not those of the
+    commitments 事后核查 found false (`refuted`, their items' ids)."""
     known = []
     for item in loaded.items:
-        if item.state not in (ItemState.RESOLVED, ItemState.COMMITTED, ItemState.INVESTIGATED) or item.values_sealed is None:
+        if item.state not in (ItemState.RESOLVED, ItemState.COMMITTED, ItemState.INVESTIGATED) or item.values_sealed is None \
+                or item.id in refuted:
             continue
         party = loaded.parties.get(item.party)
         known.append(Known(item.proof, item.party, party.label, ctx.open(item.values_sealed, item_bound(item)),
@@ -165,20 +167,26 @@ def knowledge(ctx: HandlingContext, loaded: Loaded) -> list[Known]:
     return known
 
 
-def binding(ctx: HandlingContext, loaded: Loaded, matter: Matter) -> Binding:
+def binding(ctx: HandlingContext, loaded: Loaded, matter: Matter, refuted: Collection[str] = ()) -> Binding:
+    """What the application's expressions read; a commitment found false (`refuted`) is no answer,
+    so no rule reads the committed value as if it held."""
     household = {party.ref: party.label for party in loaded.parties.household}
-    return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded), loaded.application.options, ctx.now(),
-                   unanswered(loaded), identities={party.ref: party.id_number for party in loaded.parties.household})
+    return Binding(ctx.catalog, matter, household, knowledge(ctx, loaded, refuted), loaded.application.options,
+                   ctx.now(), unanswered(loaded, refuted),
+                   identities={party.ref: party.id_number for party in loaded.parties.household})
 
 
 _UNANSWERED_ZH = {ItemState.DENIED: REFUSED_ZH, ItemState.INVESTIGATING: "部门核查中"}
+REFUTED_ZH = "承诺经事后核查不实"
+"""`Unanswered.why_zh` of a commitment 事后核查 found false."""
 
 
-def unanswered(loaded: Loaded) -> list[Unanswered]:
-    """The application's proofs the exchange holds no answer for, though their source was asked."""
+def unanswered(loaded: Loaded, refuted: Collection[str] = ()) -> list[Unanswered]:
+    """The application's proofs the exchange holds no answer for, though their source was asked,
+    or whose commitment was found false."""
     found = []
     for item in loaded.items:
-        why = _UNANSWERED_ZH.get(ItemState(item.state))
+        why = REFUTED_ZH if item.id in refuted else _UNANSWERED_ZH.get(ItemState(item.state))
         party = loaded.parties.get(item.party) if item.party != NO_PARTY else None
         if why is not None and party is not None:
             found.append(Unanswered(item.proof, item.party, party.label, why))
@@ -539,7 +547,11 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
         no_record = [(item.proof, loaded.parties.get(item.party).label) for item in loaded.items
                      if item.state == ItemState.NOT_FOUND and item.party != NO_PARTY]
         notes = [*_notes(ctx, loaded, flag_reason), *_others_of_the_applicant(session, loaded)]
-        values = _decided(ctx, application.id, decide(matter, binding(ctx, loaded, matter), notes, no_record), now)
+        refuted = [] if flag_reason is None else session.scalars(select(CommitmentRecord.item_id).where(
+            CommitmentRecord.application_id == application.id,
+            CommitmentRecord.status == CommitmentStatus.FALSE.value)).all()
+        values = _decided(ctx, application.id, decide(matter, binding(ctx, loaded, matter, refuted), notes, no_record),
+                          now)
     held = release_in(session, Application, application.id, holder, updated_at=now, **values)
     if held and values["status"] == ApplicationStatus.DECIDED:
         end_consents_unless_checking(session, application.id, now)

@@ -190,6 +190,10 @@ def test_teacher_qualification_takes_a_commitment_and_post_check_finds_a_false_o
     flagged = checked[dishonest["id"]]
     assert flagged["flagged"] is True and flagged["decision"] == "needs_review"
     assert {c["proof"]: c["status"] for c in flagged["commitments"]}["NO_CRIMINAL_RECORD"] == "false"
+    # the rule that read the commitment no longer shows it as holding: it is undecided, saying why
+    rule = next(r for r in flagged["decision_detail"]["rules"] if r["code"] == "no_criminal_record")
+    assert rule["result"] is None and rule["effect"] == "needs_review", rule
+    assert "承诺经事后核查不实" in rule["error_zh"], rule
 
 
 def test_business_startup_takes_the_premises_commitment(settings: Settings, live_server: str) -> None:
