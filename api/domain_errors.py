@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from api.problems import Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
+from exchange.applications.investigation import TaskAlreadyDone
 from exchange.consent import ConsentRefused
 from exchange.errors import InvalidInput, NotFound, NotPrintable, UnknownCode
 from exchange.identity import InvalidKeyMaterial
@@ -45,6 +46,7 @@ PROBLEM_OF: dict[type[Exception], str] = {
     SealAlreadyActive: "conflict",
     SealRevoked: "conflict",
     LicenseConflict: "conflict",
+    TaskAlreadyDone: "conflict",
     InvalidCaMaterial: "invalid-request",
     SealNotFound: "not-found",
     NotFound: "not-found",

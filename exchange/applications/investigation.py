@@ -16,11 +16,15 @@ from exchange.applications.field_values import check_field_values
 from exchange.applications.records import Application, ApplicationItem, InvestigationTask, ItemState
 from exchange.applications.resolution import item_bound, resolve_application
 from exchange.clients import AuthenticatedClient
-from exchange.errors import InvalidInput, NotFound
+from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.record_ids import is_record_id
 from exchange.unit_of_work import locked_row
 
 OPEN, DONE = "open", "done"
+
+
+class TaskAlreadyDone(ExchangeError):
+    """The task has its finding already (409: the request contradicts the current state)."""
 
 
 class TaskNotFound(NotFound):
@@ -54,13 +58,16 @@ def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: st
         task = _locked_task(session, task_id)  # two findings at once: the second sees the first
         if task is None or task.department != client.department_code:
             raise TaskNotFound(f"no task {task_id!r} for {client.department_code}")
-        if task.status != OPEN:
-            raise InvalidInput("task", "the task is already done")
+        if task.status != OPEN:  # a second finding, or two at once: the first one stands
+            raise TaskAlreadyDone(f"task {task_id} is already done; the finding recorded first stands")
         # the application's lock before its item: a process resolving it reads both under that lock
         application = locked_row(session, Application, task.application_id)
         item = session.get(ApplicationItem, task.item_id)
         assert application is not None and item is not None
-        check_field_values(ctx.catalog.matters[application.matter], ctx.catalog.proofs[task.proof], values, "values")
+        matter = ctx.catalog.matters.get(application.matter)
+        if matter is None:
+            raise InvalidInput("task", f"matter {application.matter} is no longer in the catalog")
+        check_field_values(matter, ctx.catalog.proofs[task.proof], values, "values")
         task.status, task.completed_at = DONE, ctx.now()
         task.result_sealed = ctx.seal(dict(values), f"task\n{task.id}")
         item.state, item.resolved_at, item.as_of = ItemState.INVESTIGATED.value, ctx.now(), ctx.now()

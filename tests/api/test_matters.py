@@ -161,6 +161,9 @@ def test_minimum_living_with_steady_employment_found_goes_to_a_caseworker(settin
                       headers={"Authorization": f"Bearer {civil_affairs}"}).json()
     assert after["decision"] == "needs_review", after["decision_detail"]
     assert next(r for r in after["decision_detail"]["rules"] if r["code"] == "no_steady_employment_found")["result"] is False
+    second = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers={"Authorization": f"Bearer {community}"},
+                        json={"values": {"employment_status": "unemployed", "investigation_note": "再次核实"}})
+    assert second.status_code == 409 and second.json()["type"] == "/problems/conflict", second.text  # the first stands
 
 
 def _teacher(household: DemoHousehold, request_id: str) -> dict[str, Any]:
