@@ -7,8 +7,9 @@ the provenance, and `error_zh` says in Chinese which proof's data was missing). 
 caseworker must still look at (an open investigation, a refused pull) keeps an otherwise eligible
 application at needs_review. A proof the source holds no record of is the source's true answer:
 a rule that needs its data cannot be evaluated (needs_review), one that allows its absence
-(`has()`) reads it as absent; a proof no rule or priority reads at all, that the source holds no
-record of, is left to a caseworker (needs_review, with a note naming it and whose it is).
+(`has()`) reads it as absent; a proof of one subject (not each member's) no rule or priority
+reads at all, that the source holds no record of, is left to a caseworker (needs_review, with a
+note naming it and whose it is).
 
 Nothing decides an application eligible that no rule has looked at: a matter whose catalog entry
 has no rules is decided needs_review (the data is gathered, a caseworker decides), and so is each
@@ -22,10 +23,10 @@ from enum import StrEnum
 from typing import Any
 
 from catalog.expression_names import expression_reads
-from catalog.model import Matter, Outcome, Rule
+from catalog.model import Matter, Outcome, Rule, Scope
 from exchange.applications.evaluation import Binding, Evaluation
 
-NO_RULES_ZH = "本事项未设可由数据判断的条件，所需数据已取得，请人工审核"
+NO_RULES_ZH = "本事项未设可由数据判断的条件，请人工审核"
 """The note on an application of a matter with no rules."""
 MATTER_DROPPED_ZH = "本事项已从目录中取消，未能自动判断；已取得的数据见各项材料，请人工处理"
 """The note on an application whose matter a later publication dropped."""
@@ -84,10 +85,12 @@ def matter_dropped() -> dict[str, Any]:
 
 
 def _unread_absences(binding: Binding, matter: Matter, no_record: Iterable[tuple[str, str]]) -> list[str]:
-    """A note for each proof of `matter` (not one a later catalog dropped from it) the sources hold
-    no record of and no rule or priority reads."""
+    """A note for each proof of one subject of `matter` (the applicant's, the child's, the
+    deceased's: not each member's, whose absence is the usual answer for a child or someone out of
+    work; not one a later catalog dropped) the sources hold no record of and no rule or priority
+    reads."""
     read = {name for entry in (*matter.rules, *matter.priorities) for name, _ in expression_reads(entry.expression)}
-    asked = {entry.proof for entry in matter.proofs}
+    asked = {entry.proof for entry in matter.proofs if entry.scope is not Scope.EACH_MEMBER}
     return [f"{whose}的“{binding.catalog.proofs[proof].name_zh}”：来源部门无此记录，本事项的条件未据此判断，请人工核实"
             for proof, whose in no_record if proof in asked and proof.lower() not in read]
 

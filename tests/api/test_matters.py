@@ -135,6 +135,8 @@ def test_minimum_living_waits_for_the_community_investigation(settings: Settings
     assert not any("待核查结果" in note for note in after["decision_detail"]["notes"])
     assert httpx.get(f"{live_server}/api/v1/tasks", headers={"Authorization": f"Bearer {community}"}).json() == []
     assert next(r for r in after["decision_detail"]["rules"] if r["code"] == "no_steady_employment_found")["result"]
+    # members with no social insurance or housing fund (a child, someone out of work) are no gap
+    assert after["decision"] == "eligible", after["decision_detail"]
 
 
 def test_minimum_living_with_steady_employment_found_goes_to_a_caseworker(settings: Settings,
