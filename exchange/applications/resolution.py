@@ -546,7 +546,7 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     else:
         no_record = [(item.proof, loaded.parties.get(item.party).label) for item in loaded.items
                      if item.state == ItemState.NOT_FOUND and item.party != NO_PARTY]
-        notes = [*_notes(ctx, loaded, flag_reason), *_others_of_the_applicant(session, loaded)]
+        notes = [*_notes(ctx, loaded, flag_reason), *_others_of_the_household(ctx, session, loaded)]
         refuted = [] if flag_reason is None else session.scalars(select(CommitmentRecord.item_id).where(
             CommitmentRecord.application_id == application.id,
             CommitmentRecord.status == CommitmentStatus.FALSE.value)).all()
@@ -557,27 +557,46 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
         end_consents_unless_checking(session, application.id, now)
 
 
-def _others_of_the_applicant(session: Session, loaded: Loaded) -> list[str]:
-    """A note for each other application of the same matter by the same applicant (a person) that
-    is not refused: a household filing twice, under another case number, is for a caseworker to
-    see before anything is granted twice. Read in the concluding step: two filed at once both
-    see each other."""
-    application = loaded.application
-    if not loaded.parties.applicant.id_number:
+def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loaded) -> list[str]:
+    """A note for each other application of the same matter, not refused, whose applicant is this
+    one's applicant or one of its members (a household filing twice under another case number, or
+    with the spouse as applicant) and, in a matter about a child or a deceased person, about the
+    same one (a parent's second child is no duplicate): for a caseworker to see before anything is
+    granted twice. Read in the concluding step: two filed at once both see each other."""
+    application, parties = loaded.application, loaded.parties
+    keys = {subject_key(ctx.pull.subject_hash_key, party.id_number) for party in parties.household if party.id_number}
+    if not keys:
         return []
-    others = session.execute(
-        select(Application.case_number, Application.decision)
-        .where(Application.matter == application.matter, Application.applicant_key == application.applicant_key,
+    about = _whom_about(parties)
+    rows = session.execute(
+        select(Application.id, Application.case_number, Application.decision, Application.parties_key_id,
+               Application.parties_blob)
+        .where(Application.matter == application.matter, Application.applicant_key.in_(keys),
                Application.id != application.id,
                or_(Application.decision.is_(None), Application.decision != Decision.NOT_ELIGIBLE.value))
-        .order_by(Application.created_at).limit(_OTHERS_NAMED)).all()
-    return [f"申请人另有本事项的申请（案号 {case_number}，"
-            f"{Decision(decision).label_zh if decision else '尚未判定'}），请核实是否重复申请"
-            for case_number, decision in others]
+        .order_by(Application.created_at).limit(_OTHERS_READ)).all()
+    notes = []
+    for other_id, case_number, decision, parties_key_id, parties_blob in rows:
+        if about is not None and _whom_about(Parties.from_document(
+                ctx.open(Sealed(parties_key_id, parties_blob), other_id))) != about:
+            continue
+        notes.append(f"本户另有本事项的申请（案号 {case_number}，{Decision(decision).label_zh if decision else '尚未判定'}），"
+                     "请核实是否重复申请")
+        if len(notes) == _OTHERS_NAMED:
+            break
+    return notes
 
 
+def _whom_about(parties: Parties) -> str | None:
+    """The ID number of the child or deceased person an application is about, if any."""
+    party = parties.child or parties.deceased
+    return party.id_number if party is not None else None
+
+
+_OTHERS_READ = 20
+"""How many of the household's other applications of the matter are looked at."""
 _OTHERS_NAMED = 3
-"""How many of the applicant's other applications a decision names."""
+"""How many of the household's other applications a decision names."""
 
 
 def _conclude_dropped_in(ctx: HandlingContext, session: Session, loaded: Loaded, holder: str) -> bool:

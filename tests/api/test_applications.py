@@ -203,9 +203,11 @@ def test_a_spouse_left_out_of_the_household_is_caught_by_the_marriage_record(set
 
 def test_a_household_filing_again_under_another_case_number_goes_to_a_caseworker(settings: Settings,
                                                                                 live_server: str) -> None:
-    """The same household's 公租房 filed a second time under a new case number: the second is not
-    decided eligible on its own, its decision names the first case so nothing is granted twice."""
-    [household] = households(settings, "public_housing_eligible")
+    """The same household's 公租房 filed a second time under a new case number, then with the
+    spouse as applicant: neither is decided eligible on its own, each names the first case so
+    nothing is granted twice."""
+    household = next(h for h in households(settings, "public_housing_eligible", 12)
+                     if any(member.relation == "spouse" for member in h.members))
     first = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-first-filing",
                                                                                signed_at=now()))
     assert first.status_code == 201 and first.json()["decision"] == "eligible", first.text
@@ -215,6 +217,16 @@ def test_a_household_filing_again_under_another_case_number_goes_to_a_caseworker
     assert again.json()["decision"] == "needs_review", again.json()["decision_detail"]
     assert any(first.json()["case_number"] in note and "重复申请" in note
                for note in again.json()["decision_detail"]["notes"]), again.json()["decision_detail"]["notes"]
+
+    swapped = public_housing_request(household, "gzf-spouse-files", signed_at=now())  # the spouse as applicant
+    spouse = next(member for member in swapped["members"] if member["relation"] == "spouse")
+    swapped["members"] = [{**swapped["applicant"], "relation": "spouse"},
+                          *[member for member in swapped["members"] if member is not spouse]]
+    swapped["applicant"] = {**spouse, "relation": "head"}
+    by_spouse = apply(live_server, housing_token(settings), swapped)
+    assert by_spouse.status_code == 201, by_spouse.text
+    assert by_spouse.json()["decision"] == "needs_review", by_spouse.json()["decision_detail"]
+    assert any(first.json()["case_number"] in note for note in by_spouse.json()["decision_detail"]["notes"])
 
 
 def test_a_member_whose_data_the_exchange_refused_leaves_a_household_rule_undecided(settings: Settings,

@@ -258,3 +258,22 @@ def test_a_child_is_registered_only_by_a_parent_the_birth_certificate_names(sett
                                child=person(baby)))
     assert items(exit_entry)["GUARDIANSHIP"] == "not_required", exit_entry["items"]
     assert exit_entry["decision"] == "eligible", exit_entry["decision_detail"]
+
+
+def test_a_parents_second_child_is_no_duplicate_but_the_same_child_again_is(settings: Settings,
+                                                                            live_server: str) -> None:
+    """A father asks for exit-entry papers for each of his two children: two applications, neither
+    a duplicate. Asked again for the same child under another case number, the caseworker is told."""
+    family = next(h for h in households(settings, "newborn", 6)
+                  if sum(1 for m in h.members if m.relation == "child") >= 2)
+    first_child, second_child = [m for m in family.members if m.relation == "child"][:2]
+    public_security = housing_token(settings, "GA")
+    decided = [file(live_server, public_security, "MINOR_EXIT_ENTRY",
+                    envelope(f"exit-child-{n}", family.head, child=person(child)))
+               for n, child in enumerate((first_child, second_child))]
+    for application in decided:
+        assert not any("重复申请" in note for note in application["decision_detail"]["notes"]), application["decision_detail"]
+    again = file(live_server, public_security, "MINOR_EXIT_ENTRY", envelope("exit-child-again", family.head,
+                                                                            child=person(first_child)))
+    assert again["decision"] == "needs_review"
+    assert any(decided[0]["case_number"] in note for note in again["decision_detail"]["notes"]), again["decision_detail"]
