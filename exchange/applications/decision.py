@@ -13,7 +13,9 @@ note naming it and whose it is).
 
 Nothing decides an application eligible that no rule has looked at: a matter whose catalog entry
 has no rules is decided needs_review (the data is gathered, a caseworker decides), and so is each
-department's part of a bundle that names no rule.
+department's part of a bundle that names no rule. A department's part is decided by its rules
+and by the rules no part names (they bear on every part: the applicant is the child's parent),
+and is kept at needs_review by a note as the whole application is.
 """
 
 from __future__ import annotations
@@ -63,17 +65,22 @@ def decide(matter: Matter, binding: Binding, notes: Sequence[str],
         evaluation = binding.evaluate(priority.expression)
         priorities.append({"code": priority.code, "name_zh": priority.name_zh, "granted": evaluation.result is True,
                            "error": evaluation.error, "error_zh": evaluation.error_zh, "reads": list(evaluation.reads)})
+    assigned = {code for service in matter.services for code in service.rules}
+    shared = [code for code in rules if code not in assigned]  # they bear on every part
     services = [
         {"code": service.code, "name_zh": service.name_zh, "department": service.department,
-         "outcome": (worst(Decision(rules[code]["effect"]) for code in service.rules) if service.rules
-                     else Decision.NEEDS_REVIEW).value}
+         "outcome": (_reviewed(worst(Decision(rules[code]["effect"]) for code in (*service.rules, *shared)), notes)
+                     if service.rules else Decision.NEEDS_REVIEW).value}
         for service in matter.services
     ]
-    outcome = worst(Decision(result["effect"]) for result in rules.values())
-    if notes and outcome is Decision.ELIGIBLE:
-        outcome = Decision.NEEDS_REVIEW
+    outcome = _reviewed(worst(Decision(result["effect"]) for result in rules.values()), notes)
     return {"outcome": outcome.value, "outcome_zh": outcome.label_zh, "rules": list(rules.values()),
             "priorities": priorities, "services": services, "notes": list(notes)}
+
+
+def _reviewed(outcome: Decision, notes: Sequence[str]) -> Decision:
+    """`outcome`, but needs_review instead of eligible while there is a note for a caseworker."""
+    return Decision.NEEDS_REVIEW if notes and outcome is Decision.ELIGIBLE else outcome
 
 
 def matter_dropped() -> dict[str, Any]:

@@ -151,7 +151,7 @@ def test_the_new_matter_elements(catalog: Catalog) -> None:
         ("GA", "出生登记（户口登记）"), ("YB", "城乡居民医保参保登记"), ("RS", "社会保障卡申领")
     ]
     assert newborn.services[0] == Service(
-        "hukou_registration", "出生登记（户口登记）", "GA", ("birth_certificate_issued", "household_book_available", "applicant_is_parent")
+        "hukou_registration", "出生登记（户口登记）", "GA", ("birth_certificate_issued", "household_book_available")
     )
     assert catalog.proofs["SINGLE_DECLARATION"].verification == Verification(
         "MARITAL_STATUS", "record.marital_status != 'married'"
