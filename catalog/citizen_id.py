@@ -123,7 +123,7 @@ def mask_id_numbers_in(text: str) -> str:
     """`text` with every citizen ID number inside it masked as `mask_id_number` masks it, also one
     that begins a longer run of digits (a 残疾人证号 is the holder's ID number and two digits more)
     or is written in groups (330702-19800204-1310-22, 3307 0219 8002 ..., 330702.1980/0204) or
-    in full-width digits: 18 digits (the last may be X), with up to three separators between any
+    in full-width digits: 18 digits (the last may be X), with up to four separators between any
     two, are masked when they are a valid ID number (check character and birth date); the
     separators stay where they were."""
     if len(text) < ID_NUMBER_LENGTH:
@@ -156,13 +156,13 @@ def _valid(candidate: str) -> bool:
     return True
 
 
-_SEPARATOR = re.compile(r"[-\u2010-\u2015\u2212\uff0d.\uff0e\u00b7/\uff0f \u3000_\uff3f,\uff0c\u3001]")
-"""What a department or a caseworker may write between the groups of a number: hyphens, dashes
-and minus signs, dots, slashes, spaces, underscores and commas (and the 顿号), in their ASCII
-and full-width forms."""
+_SEPARATOR = re.compile(r"[^0-9\uff10-\uff19A-Za-z\uff21-\uff3a\uff41-\uff5a\u3400-\u9fff]")
+"""What may stand between the groups of a number as a department or a caseworker writes it: any
+character but a digit, a Latin letter or a Chinese character (hyphens, dots, slashes, spaces,
+tabs, underscores, commas and 顿号, colons, bars, brackets ..., ASCII or full-width)."""
 _DIGIT = "[0-9\uff10-\uff19]"
-_INSIDE = re.compile(rf"(?<!{_DIGIT})(?=({_DIGIT}(?:{_SEPARATOR.pattern}{{0,3}}{_DIGIT}){{16}}"
-                     rf"{_SEPARATOR.pattern}{{0,3}}[0-9Xx\uff10-\uff19\uff38\uff58]))")
+_INSIDE = re.compile(rf"(?<!{_DIGIT})(?=({_DIGIT}(?:{_SEPARATOR.pattern}{{0,4}}{_DIGIT}){{16}}"
+                     rf"{_SEPARATOR.pattern}{{0,4}}[0-9Xx\uff10-\uff19\uff38\uff58]))")
 
 
 def _birth_date(yyyymmdd: str, today: date) -> date:
