@@ -60,13 +60,19 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
         if verdict.fault is ChainFault.HEAD_MISMATCH:  # a rewrite that recomputed every hash reaches below the anchor
             raise CliError(f"访问日志第 {verdict.first_bad_seq} 条{FAULT_ZH[verdict.fault]}；此前 {verdict.entries} 条"
                            "首尾衔接，但无法证明未被一并重写，请以更早保存的链头或备份核对。")
+        # a broken link means the entry before it was edited (its own hash recomputed): not intact either
+        intact = verdict.entries - 1 if verdict.fault is ChainFault.BROKEN_LINK else verdict.entries
         raise CliError(f"访问日志第 {verdict.first_bad_seq} 条{FAULT_ZH[verdict.fault]}；"
-                       f"此前 {verdict.entries} 条完整。")
+                       f"此前 {max(intact, 0)} 条完整。")
     if verdict.head is None:
         click.echo("访问日志为空，校验通过。")
         return
-    anchored = "，且包含锚定的链头" if anchor else ""
-    click.echo(f"访问日志完整：共 {verdict.entries} 条{anchored}。")
+    if anchor is not None and anchor.seq < verdict.head.seq:  # what follows the anchor is only linked up
+        click.echo(f"访问日志第 1–{anchor.seq} 条与锚定的链头一致；其后 {verdict.head.seq - anchor.seq} 条"
+                   "首尾衔接，尚未经锚定（须以其后保存的链头核对）。")
+    else:
+        anchored = "，且包含锚定的链头" if anchor else ""
+        click.echo(f"访问日志完整：共 {verdict.entries} 条{anchored}。")
     click.echo(f"链头（可作为锚定值另行保存）：{verdict.head}")
 
 

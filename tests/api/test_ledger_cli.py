@@ -101,6 +101,35 @@ def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_ur
     assert tampered.stderr.strip() == "错误：访问日志第 2 条内容与其摘要不符（条目被修改或调换位置）；此前 1 条完整。"
 
 
+def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, str], database_url: str) -> None:
+    """An insider edits entry 3 and recomputes its hash. Without an anchor the broken link after it
+    shows, and only the entries before the edited one are called intact. An anchor kept at entry 2
+    vouches for entries 1-2; what follows it is only linked up, and the command says so."""
+    from sqlalchemy import select
+
+    from exchange.access_log import AccessRecord, entry_hash
+
+    with standalone_session(database_url) as session:
+        for n in range(2):
+            append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
+    anchored = run_cli(env, "audit", "verify").stdout.strip().splitlines()[-1].split("：", 1)[1]
+    with standalone_session(database_url) as session:
+        for n in range(2, 5):
+            append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
+    later = run_cli(env, "audit", "verify", "--head", anchored)
+    assert later.returncode == 0 and "第 1–2 条与锚定的链头一致；其后 3 条首尾衔接" in later.stdout, later.stdout
+    assert "完整" not in later.stdout
+
+    with standalone_session(database_url) as session:
+        entry = session.scalars(select(AccessRecord).where(AccessRecord.seq == 3)).one()
+        entry.purpose = "内部核查"
+        entry.entry_hash = entry_hash(entry.prev_hash, entry.seq, entry.recorded_at, entry.values())
+        session.commit()
+    broken = run_cli(env, "audit", "verify")
+    assert broken.returncode == 1 and broken.stderr.strip().startswith("错误：访问日志第 4 条"), broken.stderr
+    assert broken.stderr.strip().endswith("此前 2 条完整。"), broken.stderr
+
+
 def test_every_scope_can_be_given_and_listed(env: dict[str, str]) -> None:
     from exchange.clients import ClientScope
 
