@@ -1,12 +1,11 @@
 """`mianzheng certificate ...`: e-certificates at the service window and for the issuing
 department — issue on a citizen's behalf (柜台代办), list, revoke. Issuance is the portal's
 (`exchange.issuance.issue_certificate` with the context of `api.certificate_services`), its pull
-logged as the operator's (`--operator`, default the system user) on the citizen's behalf; ID
+logged as the operator's (`--operator`, the staff number, required) on the citizen's behalf; ID
 numbers are never printed in full, never stored in clear."""
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -61,8 +60,7 @@ def certificate_group() -> None:
 @click.option("--purpose", required=True, help="用途，如 申请公共租赁住房")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="输出目录：写入 <编号>.pdf、<编号>.jws、<编号>.qr.txt")
-@click.option("--operator", default=getpass.getuser, show_default="操作系统用户名",
-              help="窗口工作人员工号，记入访问日志")
+@click.option("--operator", required=True, help="窗口工作人员工号（记入访问日志，申请人可在“谁用了我的数据”中看到）")
 def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: str, out_dir: Path,
                   operator: str) -> None:
     """窗口工作人员受申请人委托开具电子证明（调取数据并记入访问日志，记明由哪位工作人员代为开具）。"""

@@ -30,7 +30,7 @@ def test_a_new_port_after_the_first_init_moves_every_address(database_url: str, 
     assert first.returncode == 0 and "轮换" not in first.stdout
     resident = sample_residents(tmp_path / "var" / "sources", 1)[0]
     out = tmp_path / "out"
-    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number, "--name", resident.name,
                      "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out))
     assert issued.returncode == 0, issued.stderr
     [credential] = out.glob("*.jws")

@@ -52,7 +52,7 @@ def test_two_server_processes_see_revocations_and_new_seals_at_once(database_url
 
     def issue(name: str) -> tuple[str, str]:
         out = tmp_path / name
-        issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+        issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number, "--name", resident.name,
                          "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out))
         assert issued.returncode == 0, issued.stderr
         jws = next(out.glob("*.jws"))

@@ -121,11 +121,17 @@ def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_
 
 def test_counter_issuance_refusals(database_url: str, settings: Settings, tmp_path: Path) -> None:
     env = cli_environment(database_url, settings.var_dir)
-    base = ("certificate", "issue", "--name", "张三", "--purpose", "测试", "--out", str(tmp_path))
+    base = ("certificate", "issue", "--operator", "GK-0001", "--name", "张三", "--purpose", "测试", "--out", str(tmp_path))
     bad_id = run_cli(env, *base, "--id-number", "330702199003071234", "--proof", "NO_HOUSING")
     assert bad_id.returncode == 1 and bad_id.stderr.startswith("错误：身份证号无效")
     unknown = run_cli(env, *base, "--id-number", "330702199003071233", "--proof", "NO_SUCH_PROOF")
     assert unknown.returncode == 3 and unknown.stderr.startswith("错误：")
+    anonymous = run_cli(env, "certificate", "issue", "--name", "张三", "--purpose", "测试", "--out", str(tmp_path),
+                        "--id-number", "330702199003071233", "--proof", "NO_HOUSING")
+    assert anonymous.returncode == 2 and "--operator" in anonymous.stderr  # the log must say who at the window
+    blank = run_cli(env, *base[:2], "--operator", "  ", *base[4:], "--id-number", "330702199003071233",
+                    "--proof", "NO_HOUSING")
+    assert blank.returncode == 2 and "--operator" in blank.stderr
     missing = run_cli(env, "certificate", "revoke", "1.2.156.3005.2.1001.12330700MB0000027A.0000000099.01.X",
                       "--reason", "unspecified")
     assert missing.returncode == 1 and missing.stderr.startswith("错误：电子证明编号无效")
