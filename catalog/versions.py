@@ -58,6 +58,11 @@ def latest_version_row(database: Session | Connection) -> Row[Any] | None:
     return plain_connection(database).execute(_LATEST_ROW).first()
 
 
+def version_numbered(session: Session, number: int) -> CatalogVersion | None:
+    """The published version `number`, or None."""
+    return session.scalars(select(CatalogVersion).where(CatalogVersion.number == number)).first()
+
+
 def version_document(database: Session | Connection, version_id: int) -> dict[str, Any]:
     """The catalog document of the version `version_id` (see `latest_version_row`)."""
     query = select(_VERSIONS.c.document).where(_VERSIONS.c.id == version_id)

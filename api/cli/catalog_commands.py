@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import getpass
+import json
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from api.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_NOT_READY, CliEr
 from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
 from catalog.model import Catalog
-from catalog.versions import latest_version, list_versions, publish, read_live_catalog
+from catalog.versions import latest_version, list_versions, publish, read_live_catalog, version_numbered
 
 PATH_ARGUMENT = click.Path(exists=True, path_type=Path)
 
@@ -86,6 +87,22 @@ def versions_command() -> None:
     for v in versions:
         click.echo(f"第 {v.number} 版  {beijing_time(v.published_at)}  {v.published_by}  "
                    f"sha256:{v.content_hash[:16]}…  {v.note or ''}".rstrip())
+
+
+@catalog_group.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--version", "number", type=click.IntRange(1), default=None, help="版本号（默认：现行版本）")
+def export_command(out: Path, number: int | None) -> None:
+    """把已发布的一版目录写成 JSON 文件 OUT：可据以编辑后发布（--base 给出其版本号），或原样再发布以回退。"""
+    with database_session() as session:
+        version = latest_version(session) if number is None else version_numbered(session, number)
+        if version is None:
+            raise CliError("尚未发布任何目录，请先运行 mianzheng init。" if number is None else
+                           f"没有第 {number} 版目录（mianzheng catalog versions 列出已发布的版本）。", EXIT_NOT_FOUND)
+        document, number = version.document, version.number
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"已将目录第 {number} 版写入 {out}；编辑后发布时请加 --base {number}，"
+               "以免覆盖此后他人发布的版本。")
 
 
 @catalog_group.command("show")

@@ -118,6 +118,24 @@ def test_publish_creates_a_version_only_for_new_content(env: dict[str, str], cat
     assert "市公安局" in run_cli(env, "catalog", "show", "GA").stdout
 
 
+def test_an_earlier_version_is_exported_and_published_again_to_roll_back(env: dict[str, str], catalog_copy: Path,
+                                                                         tmp_path: Path) -> None:
+    """A bad publication is rolled back from the catalog's own history, not from files someone
+    kept: version 1 is exported and published again (as version 3, the history only grows)."""
+    departments = catalog_copy / "departments.yaml"
+    departments.write_text(departments.read_text(encoding="utf-8").replace("公安局", "市公安局", 1), encoding="utf-8")
+    assert run_cli(env, "catalog", "publish", str(catalog_copy), "--base", "1").returncode == 0
+    exported = run_cli(env, "catalog", "export", str(tmp_path / "v1.json"), "--version", "1")
+    assert exported.returncode == 0 and "--base 1" in exported.stdout, exported.stderr
+    rolled_back = run_cli(env, "catalog", "publish", str(tmp_path / "v1.json"), "--base", "2", "--note", "回退")
+    assert rolled_back.returncode == 0 and "第 3 版" in rolled_back.stdout, rolled_back.stderr
+    listing = run_cli(env, "catalog", "versions").stdout.splitlines()
+    assert listing[0].split("sha256:")[1][:16] == listing[2].split("sha256:")[1][:16]  # version 3 is version 1 again
+    assert "（公安局，" in run_cli(env, "catalog", "show", "GA").stdout  # the short name as version 1 had it
+    missing = run_cli(env, "catalog", "export", str(tmp_path / "v9.json"), "--version", "9")
+    assert missing.returncode == 3 and "第 9 版" in missing.stderr and not (tmp_path / "v9.json").exists()
+
+
 def test_show_an_entry_and_an_unknown_code(env: dict[str, str]) -> None:
     shown = run_cli(env, "catalog", "show", "TEACHER_QUALIFICATION")
     assert shown.returncode == 0
