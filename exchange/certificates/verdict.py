@@ -130,8 +130,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "holder_mismatch": ("所提供的公民身份号码与证明持有人不一致。", "The ID number given does not match the certificate's holder."),
     "id_number_invalid": ("所提供的公民身份号码格式不正确。", "The ID number given is not a valid citizen ID number."),
     "holder_not_bound": (
-        "该证照未披露持证人身份号码，未核验持证人；如需核对，请持证人亮证时披露身份号码。",
-        "The license does not disclose its holder's ID number; ask the holder to show that item.",
+        "该证照未载明或未披露持证人身份号码，未据此核验持证人；如需核对，请持证人亮证时披露身份号码，或查验其身份证件。",
+        "The license does not state or disclose its holder's ID number; ask the holder to show that item, "
+        "or their identity card.",
     ),
     "holder_not_checked": (
         "未提供持有人公民身份号码，未核验持有人。",

@@ -121,17 +121,26 @@ class HolderIdentity:
     """The full ID number or USCC: personal data for a person, never stored or logged in clear."""
 
     def held_by(self) -> HeldBy:
-        """What a new license says of its holder in clear: kind, name and masked number."""
-        masked = mask_id_number(self.number) if self.kind is Subject.PERSON else self.number
+        """What a new license says of its holder in clear: kind, name and the number masked, of a
+        person all but the last four characters (`mask_holder_number`)."""
+        masked = mask_holder_number(self.number) if self.kind is Subject.PERSON else self.number
         return HeldBy(self.kind, self.name, masked)
+
+
+def mask_holder_number(number: str) -> str:
+    """A license holder's ID number as a license states it in clear: its last four characters. The
+    region code a certificate shows would, with a date a license states in clear (a 出生医学证明
+    takes effect on the day of birth), make up the whole number."""
+    return "*" * (len(number) - 4) + number[-4:]
 
 
 @dataclass(frozen=True)
 class HeldBy:
     """What a license says of its holder in clear: kind, name and masked number (a new version
-    keeps its predecessor's). No digest of the number: the masked number shows all but the birth
-    date, so anyone holding a 亮证 could find the number from a digest by trying every day of a
-    century; the number is an item the holder discloses or not. Licenses issued before carry one."""
+    keeps its predecessor's). No digest of the number: a number masked as certificates mask it
+    shows all but the birth date, so anyone holding a 亮证 could find it from a digest by trying
+    every day of a century; the number is an item the holder discloses or not. Licenses issued
+    before carry one, and the region code in the masked number."""
 
     kind: Subject
     name: str
