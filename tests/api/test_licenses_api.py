@@ -906,6 +906,18 @@ def test_a_marriage_certificate_a_later_divorce_superseded_is_not_used(
     assert "离婚证" in refused.json()["detail"] or "DIVORCE_CERTIFICATE" in refused.json()["detail"]
 
 
+def _marital_status_used(settings: Settings, live_server: str, resident: DemoResident,
+                         request_id: str) -> httpx.Response:
+    """The holder consents to 婚姻状况 for 公租房, then the housing bureau asks for its license."""
+    me = signed_in(live_server, resident)
+    assert httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}
+    ).status_code == 201
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    return httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
+                      json=use_request(resident, request_id), timeout=30)
+
+
 def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """Civil affairs enters the 离婚证 first and backfills the older 结婚证 from its register later:
@@ -918,13 +930,7 @@ def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
     assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=divorce, timeout=30).status_code == 201
     assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-BACKFILL-1"),
                       timeout=30).status_code == 201  # registered 2026-05-20, entered now
-    me = signed_in(live_server, resident)
-    assert httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
-        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}
-    ).status_code == 201
-    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
-    refused = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
-                         json=use_request(resident, "gzf-backfilled"), timeout=30)
+    refused = _marital_status_used(settings, live_server, resident, "gzf-backfilled")
     assert refused.status_code == 404 and "DIVORCE_CERTIFICATE" in refused.json()["detail"], refused.text
 
 
@@ -971,13 +977,7 @@ def test_of_two_marriage_certificates_the_one_registered_last_is_used(
                       "spouse_name": "钱芳", "spouse_id_number": "330702197501010020"}
     for license in (current, first):
         assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=license, timeout=30).status_code == 201
-    me = signed_in(live_server, resident)
-    assert httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
-        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}
-    ).status_code == 201
-    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
-    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj,
-                      json=use_request(resident, "gzf-remarried"), timeout=30)
+    used = _marital_status_used(settings, live_server, resident, "gzf-remarried")
     assert used.status_code == 200, used.text
     assert used.json()["answer"]["data"]["registration_date"] == "2026-11-01", used.json()["answer"]["data"]
 
