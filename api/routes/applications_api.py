@@ -171,6 +171,7 @@ def tasks(args: dict[str, str]) -> list[dict[str, Any]]:
 @client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(TaskResultSchema)
 @blp.response(200, TaskSchema)
+@blp.alt_response(409, description="conflict: the task has its finding already (the first one stands)")
 @blp.doc(security=CLIENT_SECURITY)
 def task_result(body: dict[str, Any], task_id: str) -> dict[str, Any]:
     """Report the department's finding for an open task: a value for each field the matter
