@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.live_catalog import live_catalog
+from api.live_catalog import naming_catalog
 from api.runtime import db
 from catalog.model import Catalog
 from exchange.access_log import AccessRecord, Outcome, entries_for_subject
@@ -15,9 +15,10 @@ OUTCOME_ZH = {Outcome.ALLOWED: "已允许调取", Outcome.DENIED: "已拒绝", O
 
 
 def access_log_page(subject_key: str, *, limit: int, offset: int) -> dict[str, Any]:
-    """One page of the entries about the subject, newest first, with names from the live catalog."""
+    """One page of the entries about the subject, newest first, named by the catalogs published
+    (a matter a later publication dropped keeps its name)."""
     page = entries_for_subject(db(), subject_key, limit=limit, offset=offset)
-    catalog = live_catalog().catalog
+    catalog = naming_catalog()
     clients = clients_by_public_id(db(), {e.client_id for e in page.entries if e.client_id})
     entries = [_entry_view(catalog, entry, clients.get(entry.client_id or "")) for entry in page.entries]
     return {"total": page.total, "limit": limit, "offset": offset, "entries": entries}

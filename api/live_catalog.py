@@ -1,10 +1,12 @@
 """The live catalog as the app serves it: the newest published version, parsed once per
 process and content hash; and who issues what, and how each document reads, by every catalog
-published (`published_issuers`), and those catalogs' documents (`published_catalog_documents`)."""
+published (`published_issuers`), and those catalogs' documents (`published_catalog_documents`);
+and the names every catalog published gave, for naming past records (`naming_catalog`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -68,6 +70,27 @@ def published_catalog_documents(database: Connection) -> tuple[dict[str, Any], .
     if known is None or known[0] != versions:
         known = current.published_documents = (versions, tuple(published_documents(database)))
     return known[1]
+
+
+def naming_catalog() -> Catalog:
+    """The live catalog with what earlier publications defined and it no longer has: for naming
+    past records only (a consent, an access-log entry), so a matter, proof or department a later
+    publication dropped keeps its name where the citizen reads about it. Never for deciding
+    anything. Built once per process and live version."""
+    live = live_catalog()
+    current = runtime()
+    named = current.naming.get(live.version.content_hash)
+    if named is None:
+        database = plain_db()
+        every = [*(_parsed(database, version_id, content_hash) for version_id, content_hash in version_hashes(database)),
+                 live.catalog]  # oldest first: a newer definition wins
+
+        def merged(attribute: str) -> MappingProxyType[str, Any]:
+            return MappingProxyType({code: entry for catalog in every for code, entry in getattr(catalog, attribute).items()})
+        named = current.naming[live.version.content_hash] = replace(
+            live.catalog, departments=merged("departments"), proofs=merged("proofs"), matters=merged("matters"),
+            licenses=merged("licenses"))
+    return named
 
 
 def _parsed(database: Session | Connection, version_id: int, content_hash: str) -> Catalog:

@@ -13,7 +13,7 @@ import marshmallow as ma
 
 from api.access_log_views import access_log_page
 from api.auth import CITIZEN_SECURITY, citizen_first, citizen_subject_key, current_citizen
-from api.live_catalog import live_catalog
+from api.live_catalog import live_catalog, naming_catalog
 from api.openapi import Blueprint
 from api.presenters import consent_view
 from api.problems import Problem
@@ -47,7 +47,7 @@ def access_log(args: dict[str, int]) -> dict[str, Any]:
 def consents() -> list[dict[str, Any]]:
     """My consents, newest first, with their status now."""
     key = citizen_subject_key(current_citizen())
-    catalog = live_catalog().catalog
+    catalog = naming_catalog()  # a consent to a matter dropped since keeps its name
     return [consent_view(catalog, consent) for consent in list_consents(db(), key)]
 
 
@@ -95,4 +95,4 @@ def withdraw(consent_id: str) -> dict[str, Any]:
     session = db()
     consent = withdraw_consent(session, consent_id, subject_key=key)
     session.commit()
-    return consent_view(live_catalog().catalog, consent)
+    return consent_view(naming_catalog(), consent)

@@ -23,7 +23,7 @@ from api.certificate_services import issuance_context
 from api.ended_sessions import end_session
 from api.form_submissions import new_submission, once_the_first_is_done, submitted_id
 from api.form_tokens import form_token_valid
-from api.live_catalog import live_catalog
+from api.live_catalog import live_catalog, naming_catalog
 from api.problems import PROBLEM_TYPES, Problem
 from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
 from api.presenters import certificate_view, consent_view
@@ -139,7 +139,7 @@ def consents() -> Response:
 
 
 def _consents_page(citizen: CitizenIdentity, error: str | None = None, status: int = 200) -> Response:
-    catalog = live_catalog().catalog
+    catalog = naming_catalog()  # a consent to a matter dropped since keeps its name
     views = [consent_view(catalog, c) for c in list_consents(db(), citizen_subject_key(citizen))]
     status_of = {view["id"]: view["status"] for view in views}  # the redirect names a consent: say what it is now
     response = citizen_page("portal_consents.html", citizen, consents=views, error=error,

@@ -176,6 +176,30 @@ def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
     assert "完整" not in cut.stderr and "无法证明" in cut.stderr  # a rewrite may reach below the anchor
 
 
+def test_a_matter_dropped_by_a_publication_keeps_its_name_where_the_citizen_reads_about_it(
+        settings: Settings, live_server: str, residents: list[DemoResident]) -> None:
+    """The housing bureau pulled a citizen's 无房证明 for 公租房 under a consent; a later
+    publication drops 公租房. The citizen's 谁用了我的数据 and 我的授权 still say for which matter."""
+    from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+    from catalog.versions import publish
+
+    person = residents[0]
+    consented_pull(live_server, settings, person, "named-after-drop")
+    document = load_catalog(bundled_catalog_path()).to_document()
+    document["matters"] = [m for m in document["matters"] if m["code"] != MATTER]
+    for license_type in document["licenses"]:
+        license_type["uses"] = [use for use in license_type.get("uses", []) if use["matter"] != MATTER]
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+    [entry] = my_access_log(live_server, person)
+    assert entry["matter_name_zh"] == "申请公租房一件事", entry
+    consents = httpx.get(f"{live_server}/api/v1/me/consents", headers=_bearer(assertion(live_server, person))).json()
+    assert [c["matter_name_zh"] for c in consents] == ["申请公租房一件事"], consents
+    page = httpx.get(f"{live_server}/portal/access-log",
+                     cookies={"mz_identity": assertion(live_server, person)}).text
+    assert "申请公租房一件事" in page
+
+
 def test_a_repeated_request_id_is_answered_from_the_store(settings: Settings, live_server: str,
                                                           residents: list[DemoResident]) -> None:
     token = client_token(settings)
