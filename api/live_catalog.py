@@ -53,9 +53,9 @@ def documents_up_to_live_version(database: Connection) -> PublishedDocuments:
     if live is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
     current = runtime()
-    known = current.issuers.get(live.content_hash)
+    known = current.issuers.get(live.id)  # by version, not content: a rollback is a new version with more before it
     if known is None:
-        known = current.issuers[live.content_hash] = PublishedDocuments.of(
+        known = current.issuers[live.id] = PublishedDocuments.of(
             _parsed(database, version_id, content_hash) for version_id, content_hash in version_hashes(database))
     return known
 
@@ -79,7 +79,7 @@ def naming_catalog() -> Catalog:
     anything. Built once per process and live version."""
     live = live_catalog()
     current = runtime()
-    named = current.naming.get(live.version.content_hash)
+    named = current.naming.get(live.version.id)
     if named is None:
         database = plain_db()
         every = [*(_parsed(database, version_id, content_hash) for version_id, content_hash in version_hashes(database)),
@@ -87,7 +87,7 @@ def naming_catalog() -> Catalog:
 
         def merged(attribute: str) -> MappingProxyType[str, Any]:
             return MappingProxyType({code: entry for catalog in every for code, entry in getattr(catalog, attribute).items()})
-        named = current.naming[live.version.content_hash] = replace(
+        named = current.naming[live.version.id] = replace(
             live.catalog, departments=merged("departments"), proofs=merged("proofs"), matters=merged("matters"),
             licenses=merged("licenses"))
     return named

@@ -41,10 +41,10 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     catalogs: dict[str, Catalog] = field(default_factory=dict)
-    issuers: dict[str, PublishedDocuments] = field(default_factory=dict)
-    """Who issues what by every catalog published, per live version's content hash (`api.live_catalog`)."""
-    naming: dict[str, Catalog] = field(default_factory=dict)
-    """Per live version's content hash, the names every catalog published gave (`api.live_catalog.naming_catalog`)."""
+    issuers: dict[int, PublishedDocuments] = field(default_factory=dict)
+    """Who issues what by every catalog published up to a live version, by its id (`api.live_catalog`)."""
+    naming: dict[int, Catalog] = field(default_factory=dict)
+    """Per live version's id, the names every catalog published gave (`api.live_catalog.naming_catalog`)."""
     published_documents: tuple[tuple[tuple[int, str], ...], tuple[dict[str, Any], ...]] | None = None
     """The versions published and their documents, as last read (`api.live_catalog.published_catalog_documents`)."""
     sources: dict[str, SourceDirectory] = field(default_factory=dict)

@@ -182,6 +182,38 @@ def test_a_certificate_sealed_by_a_department_that_does_not_issue_that_proof_is_
     assert checks(verdict(live_server, credential=forged))["issuer"] == ("INVALID", "issuer_not_competent")
 
 
+def test_a_certificate_issued_under_a_version_rolled_back_since_stays_its_issuers(
+        settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
+    """Version 2 renames 无房证明 (无房产证明), and one is issued under it at a counter; version 3
+    rolls back to version 1's content. The server, which had judged issuers under version 1 and
+    served nothing while version 2 was live, still finds that certificate its issuer's to have
+    made, under the name it bears: version 3 is a new live version, not version 1 again."""
+    from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+    from catalog.versions import publish
+
+    me = signed_in(live_server, resident)
+    first = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    assert verdict(live_server, credential=first)["status"] == "VALID"  # the server judged under version 1
+    bundled = load_catalog(bundled_catalog_path())
+    moved = bundled.to_document()
+    for proof in moved["proofs"]:
+        if proof["code"] == "NO_HOUSING":
+            proof["name_zh"] = "无房产证明"
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(moved), "目录管理员")
+    env = cli_environment(settings.database_url, settings.var_dir)
+    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
+                     "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公租房",
+                     "--out", str(tmp_path))
+    assert issued.returncode == 0, issued.stderr
+    with standalone_session(settings.database_url) as session:
+        publish(session, bundled, "目录管理员")  # the rollback: version 1's content as version 3
+    credential = next(tmp_path.glob("*.jws")).read_text().strip()
+    result = verdict(live_server, credential=credential)
+    assert checks(result)["issuer"][0] == "VALID", checks(result)
+    assert result["status"] == "VALID"
+
+
 def test_offline_the_signed_issuer_list_catches_a_seal_making_another_departments_proof(
         settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
     """A bank verifying offline, with the trust material exported: the registry's genuine seal over
