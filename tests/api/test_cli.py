@@ -134,6 +134,8 @@ def test_an_earlier_version_is_exported_and_published_again_to_roll_back(env: di
     assert "（公安局，" in run_cli(env, "catalog", "show", "GA").stdout  # the short name as version 1 had it
     missing = run_cli(env, "catalog", "export", str(tmp_path / "v9.json"), "--version", "9")
     assert missing.returncode == 3 and "第 9 版" in missing.stderr and not (tmp_path / "v9.json").exists()
+    nowhere = run_cli(env, "catalog", "export", str(tmp_path / "no-such-folder" / "v1.json"))
+    assert nowhere.returncode == 1 and nowhere.stderr.startswith("错误：无法写入") and "Traceback" not in nowhere.stderr
 
 
 def test_show_an_entry_and_an_unknown_code(env: dict[str, str]) -> None:
