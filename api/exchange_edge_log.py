@@ -2,17 +2,28 @@
 ran (no or a bad client token, a missing scope, a malformed body) or failed without one: the
 exchange's endpoints (`/api/v1/exchange/requests`, `/api/v1/exchange/license-uses`) register
 `log_refusal_at_the_edge` after each request, so every exchange request leaves its entry. A
-route sets `g.access_logged` once its use case logs whatever happens."""
+route sets `g.access_logged` once its use case logs whatever happens.
+
+A caller without a client token names no department and is read nothing from: past a burst per
+address (`api.token_bucket.STRANGER_REFUSALS_BURST`, per process) its refusals are answered the
+same but no longer appended to the log, whose every append takes the chain's lock that real
+pulls wait on; the server's log says so once a minute per address, and `mianzheng_http_requests`
+still counts every one. A failure (5xx) is always logged."""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.runtime import runtime
+from api.token_bucket import STRANGER_REFUSALS_PER_SECOND
 from catalog import bounded_json
 from exchange.access_log import AccessEntry, Outcome, Reason, record_access
 from exchange.pull_service import REQUEST_ID
+
+log = logging.getLogger(__name__)
 
 _EDGE_REASONS = {401: Reason.UNAUTHENTICATED, 403: Reason.INSUFFICIENT_SCOPE}
 
@@ -22,6 +33,8 @@ def log_refusal_at_the_edge(response: Response) -> Response:
     if response.status_code < 400 or g.get("access_logged"):
         return response
     client = g.get("client")
+    if client is None and response.status_code < 500 and not _logged_for_a_stranger():
+        return response
     request_id = _request_id_of_body() if request.is_json and client is not None else None  # nothing read for strangers
     reason = _EDGE_REASONS.get(response.status_code, Reason.INVALID_REQUEST if response.status_code < 500
                                else Reason.INTERNAL_ERROR)
@@ -40,3 +53,14 @@ def _request_id_of_body() -> object:
     except (ValueError, RequestEntityTooLarge):
         return None
     return body.get("request_id") if isinstance(body, dict) else None
+
+
+def _logged_for_a_stranger() -> bool:
+    """Whether this address's refusals without a client token are still within its burst."""
+    address = request.remote_addr or "unknown"
+    if not runtime().stranger_refusal_bucket.take(address):
+        return True
+    if not runtime().stranger_warning_bucket.take(address):
+        log.warning("Exchange calls without a client token from %s exceed %s/s; their refusals are "
+                    "answered but no longer written to the access log", address, STRANGER_REFUSALS_PER_SECOND)
+    return False

@@ -21,8 +21,8 @@ from api.identity_config import IdentityConfig, identity_config
 from api.seal_config import seal_settings
 from api.secrets import SUBJECT_HASH_KEY, read_keyring, read_secret
 from api.settings import Settings
-from api.token_bucket import (VALIDATION_BURST, VALIDATION_RATE_PER_SECOND, VERIFY_BURST, VERIFY_RATE_PER_SECOND,
-                              TokenBucket)
+from api.token_bucket import (STRANGER_REFUSALS_BURST, STRANGER_REFUSALS_PER_SECOND, VALIDATION_BURST,
+                              VALIDATION_RATE_PER_SECOND, VERIFY_BURST, VERIFY_RATE_PER_SECOND, TokenBucket)
 from catalog.errors import NoCatalogPublished
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
@@ -54,6 +54,11 @@ class Runtime:
     validation_bucket: TokenBucket = field(
         default_factory=lambda: TokenBucket(VALIDATION_RATE_PER_SECOND, VALIDATION_BURST))
     """Rate limit of catalog validations, per client, in this process."""
+    stranger_refusal_bucket: TokenBucket = field(
+        default_factory=lambda: TokenBucket(STRANGER_REFUSALS_PER_SECOND, STRANGER_REFUSALS_BURST))
+    """Exchange refusals of callers without a client token written to the access log, per address."""
+    stranger_warning_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(1 / 60, 1))
+    """The server log's word that an address's refusals are no longer logged: once a minute."""
     pull_observer: PullObserver | None = None
     """Told how every query to a source department ended (the served app's metrics)."""
 

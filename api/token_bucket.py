@@ -12,6 +12,9 @@ VERIFY_BURST = 30
 VALIDATION_RATE_PER_SECOND = 0.2
 VALIDATION_BURST = 5
 """A catalog administrator validates a draft now and then; a loop of them is refused."""
+STRANGER_REFUSALS_PER_SECOND = 1.0
+STRANGER_REFUSALS_BURST = 20
+"""Exchange calls without a client token logged per address (`api.exchange_edge_log`)."""
 MAX_KEYS = 10_000
 """Past this many tracked clients, those whose bucket has refilled are forgotten."""
 

@@ -355,6 +355,28 @@ def test_refusals_before_the_use_case_are_logged_with_their_codes(settings: Sett
                            ("denied", "invalid-request")]
 
 
+def test_a_flood_of_calls_without_a_token_does_not_flood_the_access_log(
+        settings: Settings, live_server: str, residents: list[DemoResident], caplog: pytest.LogCaptureFixture) -> None:
+    """Callers without a client token name no one and read nothing: past a burst per address their
+    refusals are no longer appended to the tamper-evident log (each append takes its lock, which
+    real pulls wait on), and the server's log says so once. A department's request is still logged."""
+    url = f"{live_server}/api/v1/exchange/requests"
+    person = residents[0]
+    before = len(_audit_entries(settings))
+    with caplog.at_level("WARNING", logger="api.exchange_edge_log"), httpx.Client() as stranger:
+        statuses = {stranger.post(url, json=envelope(person, f"flood-{n}")).status_code for n in range(120)}
+    assert statuses == {401}
+    logged = _audit_entries(settings)[before:]
+    assert all(reason == "unauthenticated" for _, reason, _ in logged)
+    assert 20 <= len(logged) <= 40
+    warnings = [r.getMessage() for r in caplog.records if r.name == "api.exchange_edge_log"]
+    assert len(warnings) == 1 and "127.0.0.1" in warnings[0]
+    consent(live_server, person)
+    token = client_token(settings)
+    assert httpx.post(url, headers=_bearer(token), json=envelope(person, "after-flood")).status_code == 200
+    assert _audit_entries(settings)[-1][:2] == ("allowed", None)
+
+
 def test_requests_naming_what_the_catalog_lacks_or_a_malformed_id_number_are_logged(
         settings: Settings, live_server: str, residents: list[DemoResident]) -> None:
     """An auditor sees a department probing with made-up proofs or ID numbers: each refused
