@@ -1,6 +1,6 @@
 """Matter handling over HTTP: a department's system files an application for a matter
 (`POST /api/v1/matters/{code}/applications`), reads it with its decision and provenance, adds
-the applicant's commitments while it waits, and lists the commitments found false. A staff
+the applicant's commitments while it waits, withdraws it, and lists the commitments found false. A staff
 member signed in on the caseworker page calls the same endpoints with their session
 (`api.staff_session`); the caseworker an application names is then always that staff member."""
 
@@ -43,13 +43,16 @@ from exchange.applications.reading import (
 from exchange.applications.records import ApplicationStatus, CommitmentStatus
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import (
+    ApplicationBusy,
     ApplicationRequest,
     CaseAlreadyFiled,
     NotAConsumer,
+    NotTheFiler,
     PartyInput,
     add_commitments,
     submit_application,
     visible_application,
+    withdraw_application,
 )
 from exchange.clients import ClientScope
 
@@ -124,6 +127,32 @@ def read_application(application_id: str) -> dict[str, Any]:
     client = require_client(ClientScope.APPLICATIONS_WRITE)
     ctx = handling_context()
     visible_application(ctx, client, application_id)
+    return application_document(ctx, application_id)
+
+
+@blp.route("/applications/<application_id>/withdrawal", methods=["POST"])
+@client_first(ClientScope.APPLICATIONS_WRITE)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(403, description="forbidden-by-policy: only the department that filed the application withdraws it")
+@blp.alt_response(404, description="No such application for the client's department")
+@blp.alt_response(409, description="conflict: a process is resolving the application right now; retry after "
+                                   "`Retry-After` seconds")
+@blp.doc(security=CLIENT_SECURITY)
+def withdraw(application_id: str) -> dict[str, Any]:
+    """Withdraw an application (filed by mistake, or the applicant gave it up), whatever its
+    status: it is `withdrawn` from then on and nothing resumes it; its open investigation tasks
+    leave the investigating department's list and take no finding; commitments can no longer be
+    added; the citizen's counter consents for it end once its signed commitments are checked
+    (事后核查 still runs); another application of the household is not told it is a duplicate of
+    it. Withdrawing it again changes nothing and answers the same."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    ctx = handling_context()
+    try:
+        withdraw_application(ctx, client, application_id)
+    except NotTheFiler as refused:
+        raise Problem("forbidden-by-policy", str(refused)) from None
+    except ApplicationBusy as busy:
+        raise Problem("conflict", str(busy), headers={"Retry-After": str(busy.retry_after_seconds)}) from None
     return application_document(ctx, application_id)
 
 

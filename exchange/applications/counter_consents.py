@@ -59,15 +59,15 @@ def with_counter_consents(ctx: HandlingContext, session: Session, matter: str, c
 
 
 def end_consents_when_done(session: Session, application_id: str, now: datetime) -> None:
-    """End the application's counter consents once it is done: decided, with no commitment left
-    to check (事后核查 pulls under them until then). In the caller's step."""
+    """End the application's counter consents once it is done: decided or withdrawn, with no
+    commitment left to check (事后核查 pulls under them until then). In the caller's step."""
     application = session.get(Application, application_id)
-    if application is not None and application.status == ApplicationStatus.DECIDED:
+    if application is not None and application.status in (ApplicationStatus.DECIDED, ApplicationStatus.WITHDRAWN):
         end_consents_unless_checking(session, application_id, now)
 
 
 def end_consents_unless_checking(session: Session, application_id: str, now: datetime) -> None:
-    """`end_consents_when_done` of an application the caller knows is decided."""
+    """`end_consents_when_done` of an application the caller knows is decided or withdrawn."""
     pending = exists().where(CommitmentRecord.application_id == application_id,
                              CommitmentRecord.status == CommitmentStatus.PENDING.value)
     if not session.scalar(select(pending)):

@@ -1,7 +1,8 @@
 """Investigation tasks (部门核查): a proof the catalog handles by investigation is handed to its
 department (e.g. the community's 入户调查 for 低保). The department lists its open tasks and
 reports the result as values of the fields the matter receives; the application is then
-decided again with those values, attributed to the department's investigation."""
+decided again with those values, attributed to the department's investigation. The open task
+of an application since withdrawn is not listed, and takes no finding."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from exchange.applications.context import HandlingContext
 from exchange.applications.field_values import check_field_values
-from exchange.applications.records import Application, ApplicationItem, InvestigationTask, ItemState
+from exchange.applications.records import Application, ApplicationItem, ApplicationStatus, InvestigationTask, ItemState
 from exchange.applications.resolution import item_bound, resolve_application
+from exchange.applications.service import ApplicationWithdrawn
 from exchange.clients import AuthenticatedClient
 from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.record_ids import is_record_id
@@ -37,6 +39,8 @@ def department_tasks(ctx: HandlingContext, department: str, status: str | None =
         Application, Application.id == InvestigationTask.application_id).where(InvestigationTask.department == department)
     if status is not None:
         query = query.where(InvestigationTask.status == status)
+    if status == OPEN:  # a withdrawn application's task is not to be done
+        query = query.where(Application.status != ApplicationStatus.WITHDRAWN.value)
     with ctx.uow.read() as session:
         rows = session.execute(query.order_by(InvestigationTask.created_at)).all()
     return [task_summary(ctx, task, matter, case_number) for task, matter, case_number in rows]
@@ -64,6 +68,8 @@ def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: st
         application = locked_row(session, Application, task.application_id)
         item = session.get(ApplicationItem, task.item_id)
         assert application is not None and item is not None
+        if application.status == ApplicationStatus.WITHDRAWN:
+            raise ApplicationWithdrawn(f"application {application.id} was withdrawn; task {task_id} is not to be done")
         matter = ctx.catalog.matters.get(application.matter)
         if matter is None:
             raise InvalidInput("task", f"matter {application.matter} is no longer in the catalog")

@@ -24,7 +24,8 @@ STATE_ZH = {
     ItemState.AWAITING_COMMITMENT: "待签署承诺", ItemState.WAITING: "等待来源部门", ItemState.INVESTIGATING: "部门核查中",
     ItemState.INVESTIGATED: "部门已核查", ItemState.DENIED: "未能获取",
 }
-STATUS_ZH = {ApplicationStatus.RESOLVING: "核验中", ApplicationStatus.WAITING: "等待中", ApplicationStatus.DECIDED: "已判定"}
+STATUS_ZH = {ApplicationStatus.RESOLVING: "核验中", ApplicationStatus.WAITING: "等待中", ApplicationStatus.DECIDED: "已判定",
+             ApplicationStatus.WITHDRAWN: "已撤回"}
 COMMITMENT_STATUS_ZH = {CommitmentStatus.PENDING: "待核查", CommitmentStatus.CONFIRMED: "核查属实",
                         CommitmentStatus.FALSE: "核查不实", CommitmentStatus.ON_SITE: "转现场核查"}
 class CommitmentNotFound(NotFound):
@@ -72,6 +73,7 @@ def application_document(ctx: HandlingContext, application_id: str) -> dict[str,
         "decision": application.decision, "priorities": list(application.priorities or []),
         "flagged": application.flagged, "flag_reason": application.flag_reason, "options": dict(application.options),
         "created_at": application.created_at, "decided_at": application.decided_at,
+        "withdrawn_at": application.withdrawn_at,
         "parties": [{"ref": party.ref, "label": party.label, "relation": party.relation} for party in loaded.parties.all()],
         "items": items,
         "paper_saved": sum(1 for item in loaded.items if ItemState(item.state) in PAPERLESS_STATES),

@@ -20,11 +20,13 @@ from exchange.keyring import Sealed, sealed_or_none
 
 
 class ApplicationStatus(StrEnum):
-    """Where an application is: resolving its proofs, waiting (for a source or a commitment), decided."""
+    """Where an application is: resolving its proofs, waiting (for a source or a commitment), decided,
+    or withdrawn by its department (from any of these; nothing resumes it)."""
 
     RESOLVING = "resolving"
     WAITING = "waiting"
     DECIDED = "decided"
+    WITHDRAWN = "withdrawn"
 
 
 class ItemState(StrEnum):
@@ -105,6 +107,9 @@ class Application(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     lease_holder: Mapped[str | None] = mapped_column(String(64))
     """While a process resolves the application; another process leaves it alone until then."""
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(128))
+    """The client id of the department system that withdrew it."""
 
 
 class ApplicationCase(Base):

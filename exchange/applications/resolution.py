@@ -110,14 +110,15 @@ def load(ctx: HandlingContext, application_id: str) -> Loaded:
 def resolve_application(ctx: HandlingContext, application_id: str, filing: Filing | None = None, *,
                         unless_decided: bool = False) -> bool:
     """Resolve what can be resolved now and decide if nothing blocks; False if another process
-    holds the application's lease. `filing`: what the filing handed over to the caller
+    holds the application's lease, or it was withdrawn. `filing`: what the filing handed over to the caller
     (`service.submit_application`): its lease, so nothing is claimed or read first; without it,
     the lease is claimed here and the application read. `unless_decided`: False too when the
     application is decided by the time its lease is claimed (a sweep that listed it as due, while
     another process concluded it), rather than taking it back to resolving and deciding it again."""
     lease = filing.lease if filing else new_lease(ctx)
-    undecided = Application.status != ApplicationStatus.DECIDED.value if unless_decided else None
-    if filing is None and not claim_lease(ctx, Application, application_id, lease.holder, only_if=undecided,
+    done = (ApplicationStatus.WITHDRAWN, *((ApplicationStatus.DECIDED,) if unless_decided else ()))
+    if filing is None and not claim_lease(ctx, Application, application_id, lease.holder,
+                                          only_if=Application.status.not_in([status.value for status in done]),
                                           status=ApplicationStatus.RESOLVING.value):
         return False
     renewed = lease.taken_at  # the lease runs until LEASE after this, at the least
@@ -558,7 +559,7 @@ def _conclude_in(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
 
 
 def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loaded) -> list[str]:
-    """A note for each other application of the same matter, not refused, whose applicant is this
+    """A note for each other application of the same matter, not refused nor withdrawn, whose applicant is this
     one's applicant or one of its members (a household filing twice under another case number, or
     with the spouse as applicant) and, in a matter about a child or a deceased person, about the
     same one (a parent's second child is no duplicate): for a caseworker to see before anything is
@@ -572,7 +573,7 @@ def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loa
         select(Application.id, Application.case_number, Application.decision, Application.parties_key_id,
                Application.parties_blob)
         .where(Application.matter == application.matter, Application.applicant_key.in_(keys),
-               Application.id != application.id,
+               Application.id != application.id, Application.status != ApplicationStatus.WITHDRAWN.value,
                or_(Application.decision.is_(None), Application.decision != Decision.NOT_ELIGIBLE.value))
         .order_by(Application.created_at).limit(_OTHERS_READ)).all()
     notes = []

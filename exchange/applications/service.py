@@ -1,5 +1,5 @@
 """The use cases of matter handling: file an application, add commitments to one that waits,
-read one, and resume the ones that wait for a source.
+read one, withdraw one, and resume the ones that wait for a source.
 
 Filing checks everything before anything is stored (the matter and the client's right to
 handle it, every party's identifier, the options, the offered commitments and their
@@ -31,7 +31,7 @@ from catalog.model import Matter, OptionType, Scope
 from exchange.answer_store import RequestIdConflict
 from exchange.applications.commitments import CommitmentOffer, Signature, SigningChannel, checked_offers
 from exchange.applications.context import LEASE, HandlingContext
-from exchange.applications.counter_consents import needed_proofs, with_counter_consents
+from exchange.applications.counter_consents import end_consents_unless_checking, needed_proofs, with_counter_consents
 from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party
 from exchange.applications.records import Application, ApplicationCase, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.leases import Lease
@@ -63,6 +63,20 @@ class MatterNotFound(NotFound):
 
 class ApplicationNotFound(NotFound):
     """No such application, or not one the caller's department handles."""
+
+
+class NotTheFiler(ExchangeError):
+    """Only the department that filed an application withdraws it (not one with a part in it)."""
+
+
+class ApplicationBusy(ExchangeError):
+    """A process is resolving the application now (it holds the lease): try again shortly."""
+
+    retry_after_seconds = 2
+
+
+class ApplicationWithdrawn(ExchangeError):
+    """The application was withdrawn: it takes nothing more (409: the request contradicts its state)."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +211,8 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
     offers = checked_offers(matter, ctx.catalog.proofs, parties, commitments, signed)
     with ctx.uow.step("add-commitments") as session:
         row = locked_row(session, Application, application.id)
+        if row.status == ApplicationStatus.WITHDRAWN:
+            raise ApplicationWithdrawn(f"application {row.id} was withdrawn; it takes no commitments")
         if row.status == ApplicationStatus.DECIDED:  # read under the lock: decided meanwhile counts too
             raise InvalidInput("commitments", "the application is already decided")
         known = [CommitmentOffer.from_document(o) for o in ctx.open(row.offers_sealed, row.id)["offers"]]
@@ -216,6 +232,31 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
                 ApplicationItem.application_id == row.id, ApplicationItem.state == ItemState.WAITING.value,
                 or_(*(and_(ApplicationItem.proof == proof, ApplicationItem.party == party) for proof, party in replaced)))
             .values(next_attempt_at=ctx.now()))
+
+
+def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> None:
+    """Withdraw an application for the department that filed it, whatever its status: nothing
+    resumes it after (`resolve_application` never claims a withdrawn one), its open tasks and
+    commitments take no more input, and its counter consents end once no commitment is left to
+    check (事后核查 of what the applicant signed still runs). One compare-and-set: refused while a
+    process holds the application's lease (`ApplicationBusy`); a second withdrawal changes nothing."""
+    application = visible_application(ctx, client, application_id)
+    if application.consumer_department != client.department_code:
+        raise NotTheFiler(f"only {application.consumer_department}, which filed application {application_id}, "
+                          "may withdraw it")
+    now = ctx.now()
+    with ctx.uow.step("withdraw") as session:
+        withdrawn = session.execute(
+            update(Application).where(Application.id == application_id,
+                                      Application.status != ApplicationStatus.WITHDRAWN.value,
+                                      or_(Application.lease_until.is_(None), Application.lease_until < now))
+            .values(status=ApplicationStatus.WITHDRAWN.value, withdrawn_at=now, withdrawn_by=client.client_id,
+                    updated_at=now, lease_until=None, lease_holder=None)).rowcount == 1
+        if withdrawn:
+            end_consents_unless_checking(session, application_id, now)
+        elif session.scalar(select(Application.status).where(Application.id == application_id)) \
+                != ApplicationStatus.WITHDRAWN:
+            raise ApplicationBusy(f"application {application_id} is being resolved now; try again in a moment")
 
 
 def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:

@@ -9,7 +9,9 @@ falls in exactly one category, by its state and, for pulled data, its mode:
 - by commitment: committed (also a commitment taken because the source could not answer);
 - by abolition: abolished;
 - by investigation: investigating or investigated (the department checks, not the applicant);
-- still needing paper or a caseworker: denied, waiting, awaiting_commitment, pending.
+- still needing paper or a caseworker: denied, waiting, awaiting_commitment, pending — except in an
+  application since withdrawn, where such an item is neither required nor needed any more (what
+  it had settled without paper still counts as saved).
 
 Paper proofs saved are the first five together: the items `reading.PAPERLESS_STATES` counts.
 Every figure of a month is about the applications filed in that month: how many were decided
@@ -35,7 +37,8 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Catalog, Mode
-from exchange.applications.records import Application, ApplicationItem, CommitmentRecord, CommitmentStatus, ItemState
+from exchange.applications.records import (Application, ApplicationItem, ApplicationStatus, CommitmentRecord,
+                                           CommitmentStatus, ItemState)
 from catalog.city_time import BEIJING
 from exchange.errors import UnknownCode
 
@@ -147,6 +150,14 @@ class PaperStatistics:
     """The figures added up per matter, in the order the matters first appear in `rows`."""
 
 
+def _item_counts(withdrawn: ColumnElement[bool]) -> dict[str, ColumnElement[bool]]:
+    """The condition on an item of each count; `withdrawn`: its application was withdrawn, so what
+    it still lacked is neither required nor brought any more."""
+    return {**_ITEM_COUNTS, "proofs_required": and_(_ITEM_COUNTS["proofs_required"],
+                                                    ~and_(withdrawn, _ITEM_COUNTS["still_needing_paper"])),
+            "still_needing_paper": and_(_ITEM_COUNTS["still_needing_paper"], ~withdrawn)}
+
+
 _ITEM_COUNTS: dict[str, ColumnElement[bool]] = {
     "proofs_required": ApplicationItem.state != ItemState.NOT_REQUIRED.value,
     "saved_by_data": and_(ApplicationItem.state.in_(SETTLED_FROM_DATA),
@@ -182,8 +193,10 @@ def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
     months = list(_months(Month.of(first), Month.of(last)))
     conditions.append(Application.created_at <= last)
     filed = select(Application.id, Application.matter, Application.consumer_department.label("department"),
-                   _bucket(months).label("month"), Application.created_at, Application.decided_at) \
+                   _bucket(months).label("month"), Application.created_at, Application.decided_at,
+                   Application.status) \
         .where(*conditions).subquery()
+    item_counts = _item_counts(filed.c.status == ApplicationStatus.WITHDRAWN.value)
     key = (filed.c.month, filed.c.matter, filed.c.department)
     groups: dict[tuple[str, str, str], Figures] = {}
 
@@ -195,9 +208,9 @@ def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
 
     collect(select(*key, func.count(), func.count(filed.c.decided_at)).group_by(*key),
             ("applications_filed", "applications_decided"))
-    collect(select(*key, *(func.count(case((condition, 1))) for condition in _ITEM_COUNTS.values()))
+    collect(select(*key, *(func.count(case((condition, 1))) for condition in item_counts.values()))
             .select_from(filed).join(ApplicationItem, ApplicationItem.application_id == filed.c.id).group_by(*key),
-            tuple(_ITEM_COUNTS))
+            tuple(item_counts))
     collect(select(*key, func.count()).select_from(filed)
             .join(CommitmentRecord, CommitmentRecord.application_id == filed.c.id)
             .where(CommitmentRecord.status == CommitmentStatus.FALSE.value).group_by(*key),

@@ -1,7 +1,8 @@
 """The statistics of paper saved agree with the applications themselves: departments file real
 applications for demo households over HTTP (公租房 eligible, owner and with a false income
-declaration caught by 事后核查, 退休, 居住证 and a 低保 application still waiting), and every
-figure per matter, department and month equals what the application documents say. Months are
+declaration caught by 事后核查, 退休, 居住证, a 低保 application still waiting and one
+withdrawn while it waited), and every figure per matter, department and month equals what the
+application documents say (what a withdrawn application still lacked is no longer counted). Months are
 Beijing months (an application filed at 00:30 on 1 November, Beijing time, is November's), the
 median handling time takes the middle of an odd count and the mean of the two middles of an
 even one, and the filters select what they say."""
@@ -89,6 +90,12 @@ class Filing:
             "applicant": {"name": head.name, "id_number": head.id_number}, "counter_consent": True,
             "options": {"qualifying_basis": "owned_home"}})
 
+    def withdraw(self, application_id: str) -> None:
+        token = self.tokens[self.departments[application_id]]
+        response = httpx.post(f"{self.base}/api/v1/applications/{application_id}/withdrawal", timeout=30,
+                              headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+
     def minimum_living(self, household: DemoHousehold, request_id: str) -> str:
         """Without the applicant's income commitment: the application waits for it."""
         head, others = household.members[0], household.members[1:]
@@ -112,13 +119,14 @@ def file_every_kind(filing: Filing, app: Flask) -> list[dict[str, Any]]:
     """One application of each kind (see the module docstring), 事后核查 run; their documents."""
     [eligible, low_income] = filing.households("public_housing_eligible", 2)
     [owner] = filing.households("owner")
-    [poor] = filing.households("minimum_living")
+    [poor, given_up] = filing.households("minimum_living", 2)
     filing.public_housing(eligible, "gzf-eligible")
     filing.public_housing(owner, "gzf-owner")
     filing.public_housing(low_income, "gzf-low", declared_income_change=Decimal(-500))
     filing.retirement(owner, "tx-owner")
     filing.residence_permit(owner, "jzz-owner")
     filing.minimum_living(poor, "db-waiting")
+    filing.withdraw(filing.minimum_living(given_up, "db-withdrawn"))
     with app.app_context():
         assert verify_commitments(handling_context()).false == 1
     return filing.documents()
@@ -148,7 +156,8 @@ def figures(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
         counted["paper_saved"] += document["paper_saved"]
         counted["commitments_false"] += sum(1 for c in document["commitments"] if c["status"] == "false")
         for item in document["items"]:
-            if item["state"] == "not_required":
+            if item["state"] == "not_required" or (document["status"] == "withdrawn"
+                                                   and BY_STATE.get(item["state"]) == "still_needing_paper"):
                 continue
             counted["proofs_required"] += 1
             counted[SAVED.get((item["state"], item["mode"])) or BY_STATE[item["state"]]] += 1
