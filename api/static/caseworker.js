@@ -218,7 +218,7 @@
         render(application);
         if (application.status !== shownStatus && application.status !== "resolving") loadRecent();
         shownStatus = application.status;
-        if (application.status === "decided") return;
+        if (application.status === "decided" || application.status === "withdrawn") return;
       }
       await sleep(application && application.status === "waiting" ? WAITING_POLL_MS : POLL_MS);
       if (generation !== state.watching) return;
@@ -231,6 +231,20 @@
 
   $("refresh-application").addEventListener("click", function () {
     if (state.location) watch(state.location, null);
+  });
+
+  $("withdraw-application").addEventListener("click", async function () {
+    if (!state.location || !window.confirm("确定撤回本申请？撤回后不再核验和判定，不能恢复。")) return;
+    show($("withdraw-error"), "");
+    var answer = await api("POST", state.location + "/withdrawal");
+    if (answer.status === 401) return signedOut();
+    if (answer.ok) {
+      state.watching += 1;  // a poll still on its way must not show the application as it was
+      render(answer.body);
+      return loadRecent();
+    }
+    show($("withdraw-error"), answer.status === 409 ? "系统正在核验本申请，请几秒后再点撤回。"
+      : answer.status === 403 ? "只有受理本申请的部门可以撤回。" : problemMessage(answer));
   });
 
   $("print-notice").addEventListener("click", function () {
@@ -248,6 +262,7 @@
     $("paper-saved").textContent = String(application.paper_saved);
     show($("flagged"), application.flagged ? "承诺核查不实：" + (application.flag_reason || "") +
       "。本申请已转为需人工审核，请核实后依法处理。" : "");
+    $("withdraw-actions").hidden = application.status === "withdrawn";
     renderWaiting(application);
     renderProofs(application);
     renderDecision(application);
@@ -257,6 +272,11 @@
 
   function renderWaiting(application) {
     var notice = clear($("waiting"));
+    if (application.status === "withdrawn") {
+      notice.append(el("p", {}, ["本申请已于 " + beijing(application.withdrawn_at, true) + " 撤回，不再核验和判定。"]));
+      notice.hidden = false;
+      return;
+    }
     var sources = {};
     var awaiting = [];
     application.items.forEach(function (item) {

@@ -212,6 +212,27 @@ def test_a_shaded_income_declaration_is_flagged_after_post_check(
     page.close()
 
 
+def test_a_caseworker_withdraws_an_application(browser: Browser, live_server: str, settings: Settings) -> None:
+    """The applicant gives up at the counter: the caseworker withdraws the application, confirms,
+    and the page and the recent list say 已撤回; nothing more can be withdrawn. On a phone-sized
+    window, as a caseworker at a mobile counter uses it."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(page, live_server)
+    choose(page, "public_housing_eligible")
+    submit_and_watch(page)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.click("#withdraw-application")
+    expect(page.locator("#application-status")).to_have_text("已撤回")
+    assert dialogs and "撤回" in dialogs[0]
+    expect(page.locator("#waiting")).to_contain_text("撤回，不再核验和判定")
+    expect(page.locator("#withdraw-actions")).to_be_hidden()
+    expect(page.locator("#recent tbody tr").first).to_contain_text("已撤回")
+    assert not page.locator("#withdraw-error").is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "caseworker-withdrawn.png"), full_page=True)
+    page.close()
+
+
 @pytest.mark.slow
 def test_a_waiting_application_names_the_source_that_is_down_and_resumes_by_itself(
         browser: Browser, settings: Settings, civil_affairs: tuple[str, Connector, dict[str, str]]) -> None:
