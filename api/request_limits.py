@@ -14,41 +14,17 @@ checked first; the 400 invalid-request problem names the parameter or the JSON p
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.problems import Problem, json_pointer
+from catalog.bounded_json import UNUSABLE_DETAIL as DETAIL, has_unusable_text, unusable_json_strings
 
-_UNUSABLE = re.compile(r"[\x00\ud800-\udfff]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 API_PREFIX = "/api/"
-DETAIL = "must not contain NUL characters or unpaired UTF-16 surrogates"
-
-
-def has_unusable_text(text: str) -> bool:
-    return _UNUSABLE.search(text) is not None
-
-
-def unusable_json_strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """The paths of the JSON value's members whose key or string value is unusable."""
-    stack: list[tuple[Any, tuple[str, ...]]] = [(value, path)]
-    while stack:
-        node, at = stack.pop()
-        if isinstance(node, str):
-            if has_unusable_text(node):
-                yield at
-        elif isinstance(node, dict):
-            for key, child in node.items():
-                if has_unusable_text(key):
-                    yield at
-                else:
-                    stack.append((child, (*at, key)))
-        elif isinstance(node, list):
-            stack.extend((child, (*at, str(index))) for index, child in enumerate(node))
 
 
 def refuse_unusable_json(body: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 MAX_DEPTH = 32
@@ -61,3 +62,31 @@ def loads(
     if text.count("[") + text.count("{") > max_depth and nesting_depth(text, max_depth) > max_depth:
         raise JsonTooComplex(f"the JSON text is nested more than {max_depth} levels deep")
     return json.loads(text) if decoder is None else decoder.decode(text)
+
+
+_UNUSABLE = re.compile(r"[\x00\ud800-\udfff]")
+UNUSABLE_DETAIL = "must not contain NUL characters or unpaired UTF-16 surrogates"
+
+
+def has_unusable_text(text: str) -> bool:
+    """Whether `text` holds what no database stores as text: a NUL, or a lone UTF-16 surrogate
+    (valid as a JSON escape, not encodable as UTF-8)."""
+    return _UNUSABLE.search(text) is not None
+
+
+def unusable_json_strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The paths of the JSON value's members whose key or string value is unusable."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, path)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, str):
+            if has_unusable_text(node):
+                yield at
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if has_unusable_text(key):
+                    yield at
+                else:
+                    stack.append((child, (*at, key)))
+        elif isinstance(node, list):
+            stack.extend((child, (*at, str(index))) for index, child in enumerate(node))

@@ -82,6 +82,8 @@ def parse_line(text: str | bytes, *, first: bool = False) -> IssueRequest:
         raise InvalidInput("line", f"not JSON ({detail})") from None
     if not isinstance(row, dict):
         raise InvalidInput("line", "must be a JSON object")
+    for path in bounded_json.unusable_json_strings(row):  # as the API refuses them
+        raise InvalidInput(".".join(path) or "line", bounded_json.UNUSABLE_DETAIL)
     if set(row) - set(_FIELDS):
         raise InvalidInput("line", f"has a field other than {', '.join(_FIELDS)}")
     for name in ("reference", "license_type"):

@@ -155,6 +155,31 @@ def test_hostile_lines_are_rejected_one_by_one_and_the_rest_imported(settings: S
     assert "\x1b" not in output and "330702199003071233" not in output and "伪造" not in output
 
 
+@pytest.mark.parametrize(("where", "text"), [("items.major", r"汉语\ud83d"), ("reference", r"SJ-U-\u0000-2"),
+                                           ("holder.name", r"张\udc00三")])
+def test_a_line_holding_text_no_database_can_store_is_one_rejected_line(settings: Settings, tmp_path,
+                                                                        where: str, text: str) -> None:
+    """A lone UTF-16 surrogate (a cut emoji from an exporter) or a NUL written as a JSON escape is
+    valid JSON but no text a database stores: that line is rejected naming the field, as the API
+    refuses it, and the lines before and after it are imported."""
+    from tests.support.cli import cli_environment, run_cli
+
+    bad = json.loads(line("SJ-U-000002", *HOLDERS[1]))
+    container, _, name = where.rpartition(".")
+    (bad[container] if container else bad)[name] = "@@"
+    lines = [line("SJ-U-000001", *HOLDERS[0]),
+             json.dumps(bad, ensure_ascii=False).replace('"@@"', f'"{text}"'),
+             line("SJ-U-000003", *HOLDERS[2])]
+    export = tmp_path / "export.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = cli_environment(settings.database_url, settings.var_dir)
+    result = run_cli(env, "license", "import", str(export), "--department", "JY", "--rejects", str(tmp_path / "r.jsonl"))
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "已导入 2 本" in output and "拒绝 1 行" in output, output[-600:]
+    [rejected] = [json.loads(row) for row in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rejected["line"] == 2 and where in rejected["reason"], rejected
+
+
 def test_a_seal_revoked_while_a_license_is_being_issued_waits_for_it(settings: Settings) -> None:
     """Signing and revocation times are whole seconds. A license signed and stored in the second
     the issuer's seal is revoked must not verify as signed by a revoked seal: the revocation waits
