@@ -137,10 +137,14 @@ class HttpSource:
             raise SourceUnavailable(self.department, "circuit breaker open", open_.retry_after_seconds) from None
         read = min(self.settings.read_timeout_seconds or remaining, remaining)
         connect = min(self.settings.connect_timeout_seconds, remaining)
-        try:
+        try:  # whatever an admitted attempt ends in is the breaker's success or failure, never neither
             with self._client.stream("POST", QUERY_PATH, json=body, timeout=httpx.Timeout(read, connect=connect)) as streamed:
                 response = _Reply(streamed.status_code, streamed.reason_phrase, streamed.headers,
                                   self._read_within(streamed, deadline))
+            if response.status_code < 500 and response.status_code != 429:
+                self.breaker.record_success()
+                return response
+            failure = _Transient(f"answered {response.status_code}", _retry_after(response))
         except httpx.ConnectTimeout:
             failure = _Transient(f"cannot connect within {connect:g} s")
         except httpx.TimeoutException:
@@ -152,11 +156,6 @@ class HttpSource:
         except BaseException:
             self.breaker.record_failure()
             raise
-        else:
-            if response.status_code < 500 and response.status_code != 429:
-                self.breaker.record_success()
-                return response
-            failure = _Transient(f"answered {response.status_code}", _retry_after(response))
         self.breaker.record_failure()
         # the address is for the operator's log only: the reason reaches callers in 503 details
         log.warning("source %s at %s: attempt failed: %s", self.department, self.settings.url, failure.reason)
@@ -240,7 +239,8 @@ def _problem(response: _Reply) -> dict[str, Any]:
 
 
 def _retry_after(response: _Reply) -> float | None:
-    """The answer's Retry-After in seconds, at most `MAX_RETRY_AFTER_SECONDS`."""
+    """The answer's Retry-After in seconds, at most `MAX_RETRY_AFTER_SECONDS`; None unless it is
+    ASCII digits (`"²".isdigit()` is true, and a header byte 0xB2 reads as that)."""
     value = response.headers.get("Retry-After", "")
-    return float(min(int(value), MAX_RETRY_AFTER_SECONDS)) if value.isdigit() else None
+    return float(min(int(value), MAX_RETRY_AFTER_SECONDS)) if value.isascii() and value.isdigit() else None
 

@@ -150,6 +150,29 @@ def test_a_retry_after_beyond_reason_is_capped(catalog: Catalog) -> None:
     assert error.retry_after_seconds == MAX_RETRY_AFTER_SECONDS
 
 
+def test_a_retry_after_that_is_no_number_is_a_failure_like_any_other(catalog: Catalog) -> None:
+    """`Retry-After: ²` (a byte the client reads as a superscript digit) is no number of seconds:
+    the answer is the 503 it is, counted by the breaker. Sent to the breaker's trial after a
+    cool-down, it must not leave the breaker waiting for that trial for ever: once the source
+    answers again, the next query reaches it."""
+    import time
+
+    replies = [Reply(503), Reply(503, headers={"Retry-After": "\u00b2"}), Reply(body=ANSWER)]
+    script = Script(replies)
+    with stub_connector(script) as url:
+        adapter = source(url, catalog, retries=0, breaker_failures=1, breaker_cooldown_seconds=0.2)
+        try:
+            for _ in range(2):  # the breaker opens; after its cool-down, the trial gets the odd header
+                with pytest.raises(SourceUnavailable) as failed:
+                    adapter.query("NO_HOUSING", ID_NUMBER, "马强")
+                time.sleep(0.3)
+            assert "503" in failed.value.reason
+            assert adapter.query("NO_HOUSING", ID_NUMBER, "马强").record == RECORD
+        finally:
+            adapter.close()
+    assert len(script.requests) == 3
+
+
 def _inflating_to(size: int) -> bytes:
     """A gzip body a few hundred kB long that inflates to `size` bytes of JSON-looking padding."""
     import zlib
