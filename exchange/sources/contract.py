@@ -148,6 +148,9 @@ def checked_answer(department: str, proof: Proof, as_of: datetime, record: Any, 
     problems = record_problems(proof, record)
     if problems:
         raise SourceProtocolError(department, f"record of {proof.code}: " + "; ".join(problems))
+    key = SUBJECT_ITEM[proof.subject]
+    if any(item.name == key for item in proof.data_items) and record.get(key) is None:
+        raise SourceProtocolError(department, f"the record of {proof.code} names no subject ({key} is null)")
     if not about_subject(proof, record, asked):
         raise SourceProtocolError(department, f"the record of {proof.code} is about another subject than the one asked")
     return SourceAnswer(proof=proof.code, as_of=as_of, record=dict(record))
@@ -157,10 +160,14 @@ def about_subject(proof: Proof, record: Mapping[str, Any], asked: str) -> bool:
     """Whether the record's own identifier of its subject (the item `id_number` of a person's
     proof, `uscc` of an organisation's), where the proof has one, is the one asked: a source that
     mixes up its answers (a cache, a pooled connection) must not hand one person's facts out as
-    another's. Proofs without that item cannot be cross-checked here."""
+    another's (a record that names no subject where the proof has that item is not about the one
+    asked: `parse_answer` refuses it first, saying so). Proofs without that item cannot be
+    cross-checked here."""
     key = SUBJECT_ITEM[proof.subject]
-    if all(item.name != key for item in proof.data_items) or record.get(key) is None:
+    if all(item.name != key for item in proof.data_items):
         return True
+    if record.get(key) is None:
+        return False
     normalised = (lambda value: parse_uscc(value).code) if proof.subject is Subject.ORGANISATION \
         else (lambda value: parse_id_number(value).number)
     try:

@@ -62,10 +62,22 @@ def record_problems(proof: Proof, record: Any) -> list[str]:
     problems += [f"{key}: not a data item of proof {proof.code}" for key in record if key not in names]
     for item in proof.data_items:
         if record.get(item.name) is not None:
-            problem = value_problem(item, record[item.name])
+            problem = value_problem(item, record[item.name]) or _unencodable(record[item.name])
             if problem:
                 problems.append(f"{item.name}: {problem}")
     return problems
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _unencodable(value: Any) -> str | None:
+    """A lone UTF-16 surrogate anywhere in a string of `value` (valid as a JSON escape, no text
+    UTF-8 can hold: signing or storing it would fail far from the source's fault)."""
+    strings = [value] if isinstance(value, str) else [
+        text for element in value for text in (element.values() if isinstance(element, Mapping) else [element])
+    ] if isinstance(value, list) else []
+    return "must not contain unpaired UTF-16 surrogates" if any(_SURROGATE.search(s) for s in strings) else None
 
 
 def value_problem(item: DataItem, value: Any) -> str | None:
