@@ -137,6 +137,17 @@ def mask_id_numbers_in(text: str) -> str:
     return "".join(pieces) + text[done:]
 
 
+_ID_NUMBER_SHAPED = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+"""Eighteen characters shaped like an ID number, masked in free text even when not a valid one (a
+mistyped number is still nearly someone's)."""
+
+
+def mask_free_text(text: str) -> str:
+    """Free text someone typed (a purpose, a reason) with every ID number in it masked: valid ones
+    however written (`mask_id_numbers_in`), then any run of 18 shaped like one."""
+    return _ID_NUMBER_SHAPED.sub(lambda found: mask_id_number(found.group()), mask_id_numbers_in(text))
+
+
 def _masked(grouped: str) -> str:
     """`grouped` (an ID number with separators) with its characters 7-14 replaced by *."""
     masked, seen = [], 0

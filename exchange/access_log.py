@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from core.canonical import canonical_json
 from core.sqlite_writer import begin_write
-from catalog.citizen_id import mask_id_number, mask_id_numbers_in
+from catalog.citizen_id import mask_free_text
 from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput
 
@@ -60,10 +60,6 @@ _LIMITS = {
 }
 
 _SUBJECT_KEY = re.compile(r"[0-9a-f]{64}")
-_ID_NUMBER_SHAPED = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-"""Eighteen characters shaped like an ID number, masked in free text even when not a valid one (a
-mistyped number is still nearly someone's); valid ones written in groups, in full-width digits or
-run into the next word are masked by `mask_id_numbers_in` first."""
 
 
 class Outcome(StrEnum):
@@ -554,7 +550,7 @@ def _validated(entry: AccessEntry) -> AccessEntry:
         if value is not None and len(value) > limit:
             raise InvalidInput(name, f"must have at most {limit} characters")
     masked = {
-        name: _ID_NUMBER_SHAPED.sub(lambda m: mask_id_number(m.group()), mask_id_numbers_in(getattr(entry, name)))
+        name: mask_free_text(getattr(entry, name))
         for name in _FREE_TEXT
         if getattr(entry, name) is not None
     }

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.citizen_id import mask_free_text
 from catalog.model import Catalog, Mode, Proof, Subject
 from core.canonical import canonical_sha256
 from exchange.access_log import AccessEntry, Outcome
@@ -111,6 +112,7 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
     if proof is None:
         raise NotIssuable("proof", f"{proof_code} cannot be issued online as an e-certificate")
     _ensure_printable(holder_name, purpose)
+    purpose = mask_free_text(purpose)  # a number typed into it is someone's: sealed masked, as the log keeps it
     key = subject_key(context.subject_hash_key, id_number)
     requested = AccessEntry(
         outcome=Outcome.ALLOWED, consumer_department=proof.department, proof=proof.code, subject_key=key,

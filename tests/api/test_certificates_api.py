@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from flask import Flask
+from sqlalchemy import text
 
 from api.database import standalone_session
 from api.settings import Settings
@@ -23,6 +24,7 @@ from core.base64url import b64url_decode
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
 from tests.support.cli import cli_environment, run_cli
+from tests.support.pdf_tools import require_tool
 from tests.support.clock import ManualClock
 
 
@@ -504,6 +506,34 @@ def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
     after = verdict(live_server, credential=credential)
     assert after["status"] == "VALID", checks(after)
     assert checks(after)["certificate_status"] == ("VALID", "certificate_not_revoked")
+
+
+def test_an_id_number_written_into_the_purpose_is_printed_and_signed_masked(
+        settings: Settings, live_server: str, resident: DemoResident, tmp_path) -> None:
+    """A citizen writes the spouse's number into the purpose, in groups, and a mistyped one: the
+    sealed certificate (its credential, its page and its record) states them masked, as the access
+    log does, never in full."""
+    import subprocess
+
+    me = signed_in(live_server, resident)
+    purpose = "配偶 110105 19491231 002X 申请公租房，另 330703199105160242"
+    response = httpx.post(f"{live_server}/api/v1/me/certificates", headers=me, timeout=30,
+                          json={"proof": "NO_HOUSING", "purpose": purpose})
+    assert response.status_code == 201, response.text
+    certificate = response.json()
+    credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+    payload = base64.urlsafe_b64decode(credential.split(".")[1] + "==").decode("utf-8")
+    pdf = httpx.get(live_server + certificate["links"]["pdf"], headers=me).content
+    (tmp_path / "c.pdf").write_bytes(pdf)
+    page = subprocess.run([require_tool("pdftotext", "poppler-utils"), str(tmp_path / "c.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    with standalone_session(settings.database_url) as session:
+        stored = session.scalar(text("SELECT purpose FROM certificates"))
+    for form in (payload, page, stored):
+        assert "19491231" not in form and "199105160242" not in form
+    assert "110105 ******** 002X" in payload and "110105 ******** 002X" in stored
+    assert "330703********0242" in stored
+    assert "002X" in page and "申请公租房" in page
 
 
 @pytest.mark.parametrize("purpose", ["申请😀", "𠀀申请"])
