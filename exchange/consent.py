@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Row, String, bindparam, select, update
+from sqlalchemy import JSON, ColumnElement, Row, String, bindparam, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog, LicenseType, Matter, Mode, Subject
@@ -316,18 +316,36 @@ def withdraw_consent(
     """Withdraw a consent; a citizen passes their subject key, an operator None.
 
     Withdrawing twice keeps the first withdrawal time. Another citizen's consent is reported
-    as not found, so consent ids reveal nothing. The consent's row is locked first, so a
+    as not found, so consent ids reveal nothing. The consent's row is locked first (with its twins, below), so a
     withdrawal waits for any access being decided on the consent (which reads it share-locked)
     and takes its time after that access was logged.
+
+    The citizen's other consents to the same department for the same matter and proofs, given
+    the same way and not yet withdrawn, are withdrawn with it (the same link agreed to twice):
+    the department can then no longer pull on any of them, as the citizen is told.
     """
-    consent = session.get(Consent, consent_id, with_for_update=True) if is_record_id(consent_id) else None
+    consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
     if consent is None or (subject_key is not None and consent.subject_key != subject_key):
         raise ConsentNotFound(f"no consent {consent_id!r}")
-    if consent.withdrawn_at is None:  # only if still so when written: a withdrawal meanwhile keeps its time
-        session.execute(update(Consent).where(Consent.id == consent.id, Consent.withdrawn_at.is_(None))
-                        .values(withdrawn_at=now or _now()))  # the time after the lock: after any access decided
-        session.refresh(consent)
+    same_terms = [Consent.subject_key == consent.subject_key, Consent.matter == consent.matter,
+                  Consent.consumer_department == consent.consumer_department, Consent.channel == consent.channel,
+                  _same_or_both_null(Consent.bound_client_id, consent.bound_client_id),
+                  _same_or_both_null(Consent.application_id, consent.application_id)]
+    # every row locked in one statement, in id order: two withdrawals of twins at once never deadlock
+    locked = session.scalars(select(Consent).where(*same_terms, or_(Consent.id == consent.id,
+                                                                     Consent.withdrawn_at.is_(None)))
+                             .order_by(Consent.id).with_for_update()).all()
+    withdrawing = [other.id for other in locked if other.id == consent.id or sorted(other.proofs) == sorted(consent.proofs)]
+    # the time after the locks: after any access decided on them; only where still not withdrawn
+    # when written: a withdrawal meanwhile keeps its time
+    session.execute(update(Consent).where(Consent.id.in_(withdrawing), Consent.withdrawn_at.is_(None))
+                    .values(withdrawn_at=now or _now()))
+    session.refresh(consent)
     return consent
+
+
+def _same_or_both_null(column: Any, value: str | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
 
 
 def end_application_consents(session: Session, application_id: str, now: datetime) -> int:

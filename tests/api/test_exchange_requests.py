@@ -425,6 +425,25 @@ def test_a_withdrawn_consent_stops_replays_of_the_stored_answer(settings: Settin
     assert verified.returncode == 0 and receipt, verified.stdout + verified.stderr
 
 
+def test_withdrawing_a_consent_given_twice_stops_the_department(settings: Settings, live_server: str,
+                                                                residents: list[DemoResident]) -> None:
+    """The citizen agreed twice to the same request (a link opened from a text message and again
+    from the department's site), then withdraws: the department can no longer pull on either,
+    as the page promises (该部门不能再据此调取您的数据). A consent for other proofs stands."""
+    token = client_token(settings)
+    person = residents[0]
+    first, second = consent(live_server, person), consent(live_server, person)
+    other = consent(live_server, person, proofs=[PROOF, "HOUSEHOLD_REGISTRATION"])
+    me = _bearer(assertion(live_server, person))
+    withdrawn = httpx.delete(f"{live_server}/api/v1/me/consents/{second}", headers=me)
+    assert withdrawn.status_code in (200, 204), withdrawn.text
+    statuses = {c["id"]: c["status"] for c in httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json()}
+    assert statuses[first] == statuses[second] == "withdrawn" and statuses[other] == "active", statuses
+    pulled = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                        json=envelope(person, "twice-given", consent_id=first))
+    assert pulled.status_code == 403 and pulled.json()["type"] == "/problems/consent-required", pulled.text
+
+
 def test_an_expired_consent_stops_replays_of_the_stored_answer(settings: Settings, live_server: str,
                                                               database_url: str, residents: list[DemoResident]) -> None:
     """A consent past its days gives nothing out again under an old request id, as under a new one."""
