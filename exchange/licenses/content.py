@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from catalog.citizen_id import mask_id_number, mask_id_numbers_in
+from catalog.citizen_id import mask_free_text, mask_id_number, mask_id_numbers_in
 from catalog.city_time import BEIJING
 from catalog.model import Department, LicenseType, Subject, ValidityRule
 from exchange.certificates.identifiers import InvalidCertificateIdentifier
@@ -228,8 +228,8 @@ def printed_items(license_type: LicenseType | None, items: Mapping[str, Any], *,
     rows = []
     for name, value in items.items():
         item = known.get(name)
-        if item is None or value is None:
-            text = "—" if value is None else str(value)
+        if item is None or value is None:  # an item of another version may be an ID number: masked as free text
+            text = "—" if value is None else mask_free_text(str(value))
         elif item.type.value == "id_number":
             text = mask_id_number(value)
         elif item.type.value == "list" and any(isinstance(element, Mapping) for element in value):

@@ -327,3 +327,19 @@ def test_a_household_booklet_names_each_members_relation_in_chinese(catalog: Cat
              if row["name"] == "members"]
     assert row["text_zh"] == ("刘佳国/330703********8351/户主；王海佳/330703********8242/配偶；"
                               "刘婷/330703********6083/子女")
+
+
+@pytest.mark.parametrize("value", ["330703199405028242", "330703 19940502 8242", "330703199405028243"])
+def test_an_item_a_later_catalog_dropped_is_shown_masked(catalog: Catalog, value: str) -> None:
+    """A 结婚证 issued while its type had `spouse_id_number`, verified after a publication dropped
+    the item: the verdict knows nothing of the item's type, yet shows the number masked (written
+    whole, in groups, or mistyped), never in full."""
+    from exchange.licenses.content import printed_items
+
+    marriage = catalog.licenses["MARRIAGE_CERTIFICATE"]
+    without = dataclasses.replace(marriage, data_items=tuple(
+        item for item in marriage.data_items if item.name != "spouse_id_number"))
+    [row] = [row for row in printed_items(without, {"spouse_id_number": value}, mask_values=True)
+             if row["name"] == "spouse_id_number"]
+    assert "19940502" not in row["text_zh"] and "19940502" not in str(row["value"]), row
+    assert row["text_zh"].endswith("824" + value[-1])
