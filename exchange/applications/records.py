@@ -86,6 +86,8 @@ class Application(Base):
     caseworker_id: Mapped[str] = mapped_column(String(64))
     case_number: Mapped[str] = mapped_column(String(64))
     applicant_key: Mapped[str] = mapped_column(String(64), index=True)
+    about_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The keyed hash of the child or deceased person the application is about, if any."""
     options: Mapped[dict[str, object]] = mapped_column(JSON)
     parties_key_id: Mapped[int] = mapped_column(Integer)
     parties_blob: Mapped[bytes] = mapped_column("parties_sealed", LargeBinary)

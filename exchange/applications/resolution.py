@@ -562,36 +562,40 @@ def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loa
     """A note for each other application of the same matter, not refused nor withdrawn, whose applicant is this
     one's applicant or one of its members (a household filing twice under another case number, or
     with the spouse as applicant) and, in a matter about a child or a deceased person, about the
-    same one (a parent's second child is no duplicate): for a caseworker to see before anything is
-    granted twice. Read in the concluding step: two filed at once both see each other."""
+    same one (a parent's second child is no duplicate), or filed by anyone about the same one (the
+    other parent, not naming this applicant): for a caseworker to see before anything is granted
+    twice. Read in the concluding step: two filed at once both see each other."""
     application, parties = loaded.application, loaded.parties
     keys = {subject_key(ctx.pull.subject_hash_key, party.id_number) for party in parties.household if party.id_number}
-    if not keys:
+    about = about_key(ctx.pull.subject_hash_key, parties)
+    if not keys and about is None:
         return []
-    about = _whom_about(parties)
+    filed_by = Application.applicant_key.in_(keys)
     rows = session.execute(
-        select(Application.id, Application.case_number, Application.decision, Application.parties_key_id,
-               Application.parties_blob)
-        .where(Application.matter == application.matter, Application.applicant_key.in_(keys),
-               Application.id != application.id, Application.status != ApplicationStatus.WITHDRAWN.value,
+        select(Application.id, Application.case_number, Application.decision, Application.applicant_key,
+               Application.about_key, Application.parties_key_id, Application.parties_blob)
+        .where(Application.matter == application.matter, Application.id != application.id,
+               filed_by if about is None else or_(filed_by, Application.about_key == about),
+               Application.status != ApplicationStatus.WITHDRAWN.value,
                or_(Application.decision.is_(None), Application.decision != Decision.NOT_ELIGIBLE.value))
         .order_by(Application.created_at).limit(_OTHERS_READ)).all()
     notes = []
-    for other_id, case_number, decision, parties_key_id, parties_blob in rows:
-        if about is not None and _whom_about(Parties.from_document(
-                ctx.open(Sealed(parties_key_id, parties_blob), other_id))) != about:
+    for other_id, case_number, decision, other_applicant, other_about, parties_key_id, parties_blob in rows:
+        if about is not None and (other_about or about_key(ctx.pull.subject_hash_key, Parties.from_document(
+                ctx.open(Sealed(parties_key_id, parties_blob), other_id)))) != about:  # filed before about_key
             continue
-        notes.append(f"本户另有本事项的申请（案号 {case_number}，{Decision(decision).label_zh if decision else '尚未判定'}），"
+        whose = "本户另有本事项的申请" if other_applicant in keys else f"另有关于同一{'儿童' if parties.child else '逝者'}的本事项申请"
+        notes.append(f"{whose}（案号 {case_number}，{Decision(decision).label_zh if decision else '尚未判定'}），"
                      "请核实是否重复申请")
         if len(notes) == _OTHERS_NAMED:
             break
     return notes
 
 
-def _whom_about(parties: Parties) -> str | None:
-    """The ID number of the child or deceased person an application is about, if any."""
+def about_key(hash_key: bytes, parties: Parties) -> str | None:
+    """The keyed hash of the child or deceased person an application is about, if any."""
     party = parties.child or parties.deceased
-    return party.id_number if party is not None else None
+    return subject_key(hash_key, party.id_number) if party is not None and party.id_number else None
 
 
 _OTHERS_READ = 20

@@ -256,6 +256,11 @@ def test_a_child_is_registered_only_by_a_parent_the_birth_certificate_names(sett
     first, other = households(settings, "newborn", 2)
     baby = next(member for member in first.members if member.age == 0 and member.relation == "child")
     public_security = housing_token(settings, "GA")
+    parent = file(live_server, public_security, "NEWBORN_BIRTH",
+                  envelope("newborn-parent", first.head, members=[person(m) for m in first.members[1:]],
+                           child=person(baby)))
+    assert parent["decision"] == "eligible", parent["decision_detail"]
+
     stranger = file(live_server, public_security, "NEWBORN_BIRTH",
                     envelope("newborn-stranger", other.head, child=person(baby)))
     assert stranger["decision"] == "needs_review", stranger["decision_detail"]
@@ -263,11 +268,7 @@ def test_a_child_is_registered_only_by_a_parent_the_birth_certificate_names(sett
     assert parent_rule["result"] is False
     parts = {part["code"]: part["outcome"] for part in stranger["decision_detail"]["services"]}
     assert set(parts.values()) == {"needs_review"}, parts  # no department's part goes through for a stranger
-
-    parent = file(live_server, public_security, "NEWBORN_BIRTH",
-                  envelope("newborn-parent", first.head, members=[person(m) for m in first.members[1:]],
-                           child=person(baby)))
-    assert parent["decision"] == "eligible", parent["decision_detail"]
+    assert any(parent["case_number"] in note and "同一儿童" in note for note in stranger["decision_detail"]["notes"])
 
     exit_entry = file(live_server, public_security, "MINOR_EXIT_ENTRY",
                       envelope("exit-parent", first.head, members=[person(m) for m in first.members[1:]],
@@ -298,3 +299,23 @@ def test_a_parents_second_child_is_no_duplicate_but_the_same_child_again_is(sett
                                                                             child=person(first_child)))
     assert again["decision"] == "needs_review"
     assert any(decided[0]["case_number"] in note for note in again["decision_detail"]["notes"]), again["decision_detail"]
+
+
+def test_the_other_parent_filing_for_the_same_child_is_told_of_the_first(settings: Settings,
+                                                                         live_server: str) -> None:
+    """The father registers the newborn; the mother, not naming him, files 新生儿出生一件事 for the
+    same child at another window: not a second registration and a second social security card, but
+    a caseworker told of the father's case. A brother's filing is no duplicate of it."""
+    family = next(h for h in households(settings, "newborn", 6)
+                  if any(m.relation == "spouse" for m in h.members))
+    baby = next(member for member in family.members if member.age == 0 and member.relation == "child")
+    mother = next(member for member in family.members if member.relation == "spouse")
+    father = file(live_server, housing_token(settings, "GA"), "NEWBORN_BIRTH",
+                  envelope("newborn-father", family.head, members=[person(m) for m in family.members[1:]],
+                           child=person(baby)))
+    assert father["decision"] == "eligible", father["decision_detail"]
+    by_mother = file(live_server, housing_token(settings, "RS"), "NEWBORN_BIRTH",
+                     envelope("newborn-mother", mother, child=person(baby)))
+    assert by_mother["decision"] == "needs_review", by_mother["decision_detail"]
+    assert any(father["case_number"] in note and "同一儿童" in note and "重复申请" in note
+               for note in by_mother["decision_detail"]["notes"]), by_mother["decision_detail"]["notes"]
