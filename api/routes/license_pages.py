@@ -29,10 +29,10 @@ from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import InvalidInput
-from exchange.licenses.documents import license_pdf
+from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES, VERIFIER_NONCE, VERIFIER_NONCE_ZH
-from exchange.licenses.service import IN_FORCE, LicenseNotFound, held_version, holder_licenses, version_state
+from exchange.licenses.service import IN_FORCE, LicenseConflict, LicenseNotFound, held_version, holder_licenses, version_state
 from exchange.identity import CitizenIdentity
 from exchange.licenses.verdict import LicenseVerdict
 from seals.verdict import Status
@@ -63,7 +63,8 @@ def _held(citizen: CitizenIdentity) -> list[dict[str, Any]]:
 
 @bp.route("/portal/licenses/<identifier>/pdf")
 def download_pdf(identifier: str) -> Response:
-    """The license version as a PDF sealed by its issuer (the holder's own only)."""
+    """The license version as a PDF sealed by its issuer (the holder's own only, while neither
+    revoked nor superseded)."""
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
@@ -72,7 +73,10 @@ def download_pdf(identifier: str) -> Response:
         _record, version = held_version(db(), lib.hash_key, Subject.PERSON, citizen.id_number, identifier)
     except LicenseNotFound:
         return _message(citizen, "您没有这本证照。", 404)
-    return pdf_response(license_pdf(db(), lib, version), version.identifier)
+    try:
+        return pdf_response(holder_license_pdf(db(), lib, version), version.identifier)
+    except LicenseConflict:
+        return _message(citizen, "这本证照已被撤销或已换发新版本，不能下载盖章文件。", 409)
 
 
 @bp.route("/portal/licenses/<identifier>/presentation", methods=["POST"])

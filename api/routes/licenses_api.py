@@ -47,7 +47,7 @@ from api.schemas.licenses import (
 )
 from catalog.model import Catalog, LicenseType, Subject
 from exchange.clients import ClientScope
-from exchange.licenses.documents import NotAUsageCopy, license_pdf, usage_copy_pdf
+from exchange.licenses.documents import NotAUsageCopy, holder_license_pdf, license_pdf, usage_copy_pdf
 from exchange.licenses.nonces import kept_presentation
 from exchange.licenses.statistics import license_statistics
 from exchange.licenses.use_service import UseRequest, use_license
@@ -253,10 +253,10 @@ def credential(identifier: str) -> Response:
 @blp.route("/me/licenses/<identifier>/pdf")
 @blp.doc(security=CITIZEN_SECURITY, responses=PDF_RESPONSE)
 def held_pdf(identifier: str) -> Response:
-    """Download my license version as a PDF sealed by the issuing department (any version I hold:
-    a superseded or revoked one verifies as such)."""
+    """Download my license version as a PDF sealed by the issuing department: 409 conflict once it
+    is revoked or superseded (a page sealed today would look in force)."""
     lib, version = _held(identifier)
-    return pdf_response(license_pdf(db(), lib, version), version.identifier)
+    return pdf_response(holder_license_pdf(db(), lib, version), version.identifier)
 
 
 @blp.route("/me/licenses/<identifier>/presentations", methods=["POST"])

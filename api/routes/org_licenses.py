@@ -19,7 +19,7 @@ from api.problems import Problem
 from api.runtime import db
 from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
 from catalog.model import Subject
-from exchange.licenses.documents import license_pdf
+from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.records import LicenseVersionRecord
 from exchange.licenses.service import LicenseLibrary, LicenseNotFound, credential_of, held_version, holder_licenses
 
@@ -52,9 +52,10 @@ def credential(identifier: str) -> Response:
 @blp.route("/licenses/<identifier>/pdf")
 @blp.doc(security=LEGAL_PERSON_SECURITY)
 def held_pdf(identifier: str) -> Response:
-    """The organisation's license version as a PDF sealed by the issuing department."""
+    """The organisation's license version as a PDF sealed by the issuing department; 409 conflict
+    once it is revoked or superseded."""
     lib, version = _held(identifier)
-    return pdf_response(license_pdf(db(), lib, version), version.identifier)
+    return pdf_response(holder_license_pdf(db(), lib, version), version.identifier)
 
 
 @blp.route("/licenses/<identifier>/presentations", methods=["POST"])

@@ -1,6 +1,8 @@
 """The sealed PDFs the exchange hands out: a license version's (signed by the issuing
-department's seal, for the holder and the issuer) and a usage copy's (加注件, signed by the
-exchange's seal, only for a usage copy that verifies as the exchange's own and unexpired).
+department's seal, for the issuer any version, for the holder only one neither revoked nor
+superseded: printed, a page sealed today looks in force whatever its status, and its QR code
+names none) and a usage copy's (加注件, signed by the exchange's seal, only for a usage copy that
+verifies as the exchange's own and unexpired).
 
 A PDF is made when asked for, from the version's stored credential or from the usage copy the
 using department received: nothing more is stored, and each PDF says what its attachment says.
@@ -14,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from exchange.certificates.status_list import StatusListSource
 from exchange.errors import ExchangeError
-from exchange.licenses.records import LicenseVersionRecord
-from exchange.licenses.service import LicenseLibrary, credential_of, license_of
+from exchange.licenses.records import LicenseState, LicenseVersionRecord
+from exchange.licenses.service import LicenseConflict, LicenseLibrary, credential_of, license_of
 from exchange.licenses.verdict import FORM_USAGE_COPY
 from exchange.licenses.verify import verify_license
 from seals.registry import active_signer, trust_store
@@ -33,6 +35,14 @@ def license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersi
     signer = active_signer(session, library.seal_settings, record.issuer_department)
     return issue_license_pdf(credential_of(library, version), library.catalog.licenses.get(record.license_type),
                              signer)
+
+
+def holder_license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersionRecord) -> bytes:
+    """`license_pdf` for the version's holder: `LicenseConflict` once it is revoked or superseded."""
+    if version.status != LicenseState.VALID:
+        raise LicenseConflict(f"license version {version.identifier} is {version.status}: "
+                              "its holder gets no sealed page of it")
+    return license_pdf(session, library, version)
 
 
 def usage_copy_pdf(session: Session, library: LicenseLibrary, usage_copy: str, department: str,

@@ -230,3 +230,34 @@ def test_the_catalog_search_takes_no_more_than_it_reads(live_server: str) -> Non
 
     page = httpx.get(f"{live_server}/catalog").text
     assert 'name="q"' in page and 'maxlength="100"' in page
+
+
+def test_a_revoked_license_offers_no_sealed_page(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """Once its issuer revokes a license, 我的证照 says so and offers no download: a page sealed
+    today would look in force to whoever reads it on paper; asking for it anyway is refused."""
+    import re
+
+    import httpx
+
+    from api.database import standalone_session
+    from catalog.versions import read_live_catalog
+    from exchange.clients import ClientScope, register_client
+
+    assertion = httpx.post(f"{live_server}/dev-idp/token",
+                           json={"name": resident.name, "id_number": resident.id_number}).json()["assertion"]
+    [first, *_] = httpx.get(f"{live_server}/api/v1/me/licenses",
+                            headers={"Authorization": f"Bearer {assertion}"}).json()
+    with standalone_session(settings.database_url) as session:
+        _, token = register_client(session, read_live_catalog(session), first["issuer"], "证照系统",
+                                   [ClientScope.LICENSES_WRITE])
+    revoked = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/revocation", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"}, json={"reason": "obtained_by_fraud"})
+    assert revoked.status_code == 200, revoked.text
+    client = httpx.Client(base_url=live_server, cookies={"mz_identity": assertion}, timeout=30)
+    wallet = client.get("/portal/licenses").text
+    section = wallet[wallet.index(f'data-identifier="{first["identifier"]}"'):]
+    section = section[:section.index("</section>")]
+    assert "已撤销" in section and "/pdf" not in section and "不能下载" in section
+    refused = client.get(f"/portal/licenses/{first['identifier']}/pdf")
+    assert refused.status_code == 409 and "已被撤销" in refused.text
+    assert not refused.content.startswith(b"%PDF") and re.search(r"<h1>", refused.text)

@@ -132,6 +132,12 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
         assert result["status"] == "INVALID" and result["revocation_reason"] == "issued_in_error"
     refused = httpx.post(live_server + second["links"]["presentations"], headers=me, json={"items": ["marital_status"]})
     assert refused.status_code == 409
+    # no freshly sealed page of it either: printed, it would look in force, its QR code naming no status
+    for form in (second, first):
+        pdf = httpx.get(live_server + form["links"]["pdf"], headers=me, timeout=30)
+        assert pdf.status_code == 409 and pdf.json()["type"] == "/problems/conflict", pdf.text
+    assert httpx.get(f"{live_server}/api/v1/licenses/{second['identifier']}/pdf", headers=mz,
+                     timeout=30).status_code == 200  # the issuer's record copy
 
 
 def test_a_selection_of_items_without_its_binding_is_not_a_license(settings: Settings, live_server: str,
