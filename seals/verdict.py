@@ -36,7 +36,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "签名完整；签名后仅追加了不改变内容的增量更新（如时间戳、验证信息）。",
         "The signature is intact; only an incremental update that does not change content was appended.",
     ),
-    "malformed": ("无法解析待验证的数据：{detail}。", "The input cannot be parsed: {detail}."),
+    "malformed": ("无法读取待验证的数据：文件或文本不完整、已损坏，或不是电子证明。", "The input cannot be parsed: {detail}."),
     "not_signed": ("文件中没有数字签名。", "The document carries no digital signature."),
     "alg_not_allowed": (
         "签名算法 {alg} 不被接受（仅接受 ES256、PS256）。",

@@ -19,31 +19,24 @@ from flask import Blueprint, Response, make_response, render_template, request, 
 
 from api.form_tokens import form_token_valid
 from api.holder_input import HOLDER_ID_NUMBER_INVALID_ZH, typed_id_number
-from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH, LICENSE_FORMS_ZH
 from api.license_services import library, show_license, verify_license_text
 from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
 from api.presenters import license_view, pdf_response, qr_svg
 from api.rate_limit import limit_verification
 from api.runtime import db, runtime
+from api.verdict_pages import certificate_verdict_page, license_verdict_page, license_verdict_view, no_store
 from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
-from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.certificates.verify import FORM_PDF, FORM_QR, read_form
 from exchange.errors import InvalidInput
 from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES, VERIFIER_NONCE, VERIFIER_NONCE_ZH
 from exchange.licenses.service import IN_FORCE, LicenseConflict, LicenseNotFound, held_version, holder_licenses, version_state
 from exchange.identity import CitizenIdentity
-from exchange.licenses.verdict import LicenseVerdict
-from seals.verdict import Status
+from exchange.licenses.verdict import is_license_form
 
 bp = Blueprint("license_pages", __name__)
-
-LICENSE_CHECK_NAMES_ZH = {
-    **CHECK_NAMES_ZH, "certificate_status": "证照状态（是否撤销、换发）", "validity_window": "证照有效期",
-    "presentation_binding": "亮证绑定", "presentation_freshness": "亮证时效", "nonce": "一次性核验",
-    "usage_seal": "加注件印章", "usage_window": "加注件有效期", "pdf_signature": "PDF 文件签章",
-}
 
 
 @bp.route("/portal/licenses")
@@ -126,69 +119,36 @@ def verify() -> Response:
     from exchange.licenses.pdf import is_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
     if request.method == "GET":
-        return _no_store(make_response(render_template("verify_license.html", verdict=None, error=None,
+        return no_store(make_response(render_template("verify_license.html", verdict=None, error=None,
                                                        reference=request.args.get("p", "")[:REFERENCE_CHARS])))
     limit_verification()
     nonce = request.form.get("nonce", "").strip() or None
     if nonce is not None and not VERIFIER_NONCE.match(nonce):
-        return _no_store(make_response(render_template("verify_license.html", verdict=None, error=VERIFIER_NONCE_ZH,
+        return no_store(make_response(render_template("verify_license.html", verdict=None, error=VERIFIER_NONCE_ZH,
                                                        reference=request.form.get("p", "")[:REFERENCE_CHARS]), 400))
     if reference := request.form.get("p", ""):
         text = kept_presentation(db(), library().box, reference, datetime.now(timezone.utc))
         if text is None:
-            return _no_store(make_response(render_template("verify_license.html", verdict=None,
+            return no_store(make_response(render_template("verify_license.html", verdict=None,
                                                            error="该亮证已过期或不存在，请持证人重新亮证。"), 404))
-        return _no_store(make_response(render_template("verify_license.html", verdict=_verdict_view(
+        return no_store(make_response(render_template("verify_license.html", verdict=license_verdict_view(
             verify_license_text(text, None, nonce)), error=None)))
     upload = request.files.get("file")
     form: str | bytes = upload.read() if upload is not None and upload.filename else \
         request.form.get("license", "").strip()
     if not form or len(form) > 4_000_000 or (isinstance(form, bytes) and not is_pdf(form)):
-        return _no_store(make_response(render_template(
+        return no_store(make_response(render_template(
             "verify_license.html", verdict=None,
             error="请粘贴亮证内容、电子证照凭证或加注件，或上传电子证照、加注件的 PDF 文件。"), 400))
     try:
         id_number = typed_id_number(request.form.get("id_number", ""))
     except InvalidIdentifier:  # what was pasted stays in the form; the number typed is not echoed
-        return _no_store(make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH,
+        return no_store(make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH,
                                                        pasted=form if isinstance(form, str) else ""), 400))
-    verdict = verify_license_text(form, id_number, nonce)
-    return _no_store(make_response(render_template("verify_license.html", verdict=_verdict_view(verdict), error=None)))
-
-
-def _no_store(response: Response) -> Response:
-    """A verdict shows the holder's name and items: never kept in a cache or the history's copies."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
-    document = verdict.to_dict()
-    reason = document["revocation_reason"]
-    failed = [check for check in document["checks"] if check["status"] in (Status.INVALID.value, Status.ERROR.value)]
-    if verdict.status is Status.VALID:
-        result, explanation = ("有效", "VALID", "valid"), "这是一份真实、有效的电子证照，内容与出具时一致。"
-    elif reason:
-        result = ("已换发" if reason == "superseded" else "已撤销", "REVOKED", "revoked")
-        explanation = "该电子证照已被发证机关撤销或换发，不能再作为有效证照使用。"
-    elif [check["code"] for check in failed] == ["nonce_reused"]:  # a reload of the verdict asks again
-        result = ("已核验过", "USED", "error")
-        explanation = "这份亮证已经核验过一次（亮证只能核验一次），本次不再给出结论。如需再次核验，请持证人重新亮证。"
-    elif verdict.status is Status.INVALID:
-        result, explanation = ("无效", "INVALID", "invalid"), f"未通过核验，不能作为有效证照使用：{failed[0]['message_zh']}"
-    else:
-        result, explanation = ("无法确认", "ERROR", "error"), f"暂时无法确认该电子证照是否有效：{failed[0]['message_zh']}"
-    content = document["content"] if verdict.status is Status.VALID else None
-    return {
-        "label_zh": result[0], "label_en": result[1], "result": result[2], "explanation": explanation,
-        "form_zh": LICENSE_FORMS_ZH[verdict.form],
-        "reason_zh": REVOCATION_REASONS.get(reason, REVOCATION_REASONS["unspecified"])[0] if reason else None,
-        "checks": [{"name_zh": LICENSE_CHECK_NAMES_ZH.get(c["check"], c["check"]),
-                    "status_zh": CHECK_STATUS_ZH[Status(c["status"])], "status": c["status"],
-                    "message_zh": c["message_zh"]} for c in document["checks"]],
-        "content": content, "items": document["items"] if content else [],
-        "usage": document["usage"] if content else None,
-    }
+    if not is_license_form(form) and read_form(form)[0] in (FORM_PDF, FORM_QR):  # a certificate brought here
+        # is checked as the certificate it is (a pasted JWS stays: a usage copy is one too)
+        return certificate_verdict_page(form, id_number)
+    return license_verdict_page(form, id_number, nonce)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,8 @@ from exchange.errors import GlyphsMissing
 from exchange.licenses.content import LicenseContent, printed_items
 from exchange.licenses.credential import content_of_own
 from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX
-from exchange.licenses.verdict import FORM_LICENSE, FORM_USAGE_COPY, LicenseCheck, LicenseCheckResult, LicenseVerdict
+from exchange.licenses.verdict import (FORM_LICENSE, FORM_USAGE_COPY, LICENSE_ATTACHMENT, USAGE_ATTACHMENT, LicenseCheck,
+                                       LicenseCheckResult, LicenseVerdict)
 from exchange.certificates.verdict import IssuerCompetence
 from exchange.licenses.verify import NonceClaim, verify_license
 from core.base64url import b64url_decode
@@ -71,8 +72,6 @@ from seals.trust import TrustStore
 from seals.verdict import Status
 from seals.verify_pdf import verify_pdf
 
-LICENSE_ATTACHMENT = "license.sd-jwt"
-USAGE_ATTACHMENT = "usage-copy.jws"
 VERIFY_PATH = "/verify/licenses"
 DIGEST_PREFIX = "sha256:"
 PDF_MAGIC = b"%PDF-"
@@ -141,6 +140,17 @@ def is_pdf(data: bytes) -> bool:
     return data.lstrip()[:5] == PDF_MAGIC
 
 
+def carries_license(pdf: bytes) -> bool:
+    """Whether `pdf` reads as a PDF with a license or usage copy attached (nothing verified)."""
+    if not is_pdf(pdf):
+        return False
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        return any(_attachment(reader, name) is not None for name in (LICENSE_ATTACHMENT, USAGE_ATTACHMENT))
+    except Exception:  # untrusted input: the PDF parser raises many types
+        return False
+
+
 def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | StatusListSource | None, *,
                        exchange_uscc: str, now: datetime, catalog: Catalog | None = None,
                        claim_nonce: NonceClaim | None = None, issuers: IssuerCompetence | None = None,
@@ -159,7 +169,9 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | Status
         attached, subject, keywords = None, "", ""
     if attached is None:
         verdict = verify_license("", trust, status_lists, exchange_uscc=exchange_uscc, now=now)
-        return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_attachment_missing"))
+        unreadable = any(result.code == "malformed" for result in signature.checks)  # cut short, damaged
+        return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_unreadable" if unreadable
+                                                    else "pdf_attachment_missing"))
     verdict = verify_license(attached, trust, status_lists, exchange_uscc=exchange_uscc, now=now,
                              catalog=catalog, claim_nonce=claim_nonce, issuers=issuers, id_number=id_number)
     if not authentic(signature):

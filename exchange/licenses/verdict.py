@@ -20,9 +20,24 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from exchange.certificates.verdict import CertificateCheckResult, CertificateVerdict, messages_naming
+from exchange.licenses.sd_jwt import SEPARATOR
 from seals.verdict import CheckResult, Status
 
 FORM_LICENSE, FORM_PRESENTATION, FORM_USAGE_COPY, FORM_UNKNOWN = "license", "presentation", "usage_copy", "unknown"
+LICENSE_ATTACHMENT = "license.sd-jwt"
+USAGE_ATTACHMENT = "usage-copy.jws"
+"""The names under which a license's PDF and a usage copy's carry their machine form."""
+
+
+def is_license_form(form: str | bytes) -> bool:
+    """Whether `form` has an e-license's shape, before any check: a PDF with a license or usage
+    copy attached, or text with the SD-JWT separator (a license, a 亮证). A pasted
+    usage copy is a JWS as a certificate's credential is: only the licenses' page takes it."""
+    if isinstance(form, bytes):
+        from exchange.licenses.pdf import carries_license  # the PDF stack loads on first use
+
+        return carries_license(form)
+    return SEPARATOR in form
 
 
 class LicenseCheck(str, Enum):
@@ -63,6 +78,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "The PDF is signed by {signer}'s seal, its page states its attachment and is unchanged since."),
     "pdf_signature_invalid": ("PDF 文件的签名未通过验证（{detail}）。", "The PDF's signature does not verify ({detail})."),
     "pdf_attachment_missing": ("PDF 文件未附带机读电子证照或加注件。", "The PDF carries no license or usage copy."),
+    "pdf_unreadable": ("无法读取 PDF 文件：文件可能不完整或已损坏。", "The PDF cannot be read: it may be cut short or damaged."),
     "pdf_mismatch": ("PDF 文件与所附机读件不符（{detail}）。",
                      "The PDF does not agree with its attachment ({detail})."),
     "not_checked_license": ("证照本身未通过核验，跳过此项检查。", "Skipped because the license itself did not verify."),

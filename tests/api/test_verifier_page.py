@@ -221,3 +221,35 @@ def test_a_pdf_dropped_on_the_page_is_verified(browser: Browser, live_server: st
     assert page.locator("#verdict-result").inner_text().startswith("有效")
     assert "PDF 文件" in page.locator("#verdict").inner_text()
     page.close()
+
+
+def _verify_upload(base: str, path: str, field: str, pdf: bytes) -> httpx.Response:
+    return httpx.post(f"{base}{path}", files={field: ("证明.pdf", pdf, "application/pdf")}, timeout=60)
+
+
+def test_a_damaged_file_is_called_unreadable_not_invalid(live_server: str, resident: DemoResident) -> None:
+    """A genuine 无房证明 cut short (an interrupted download, a chat app's partial file): the clerk
+    is told the file cannot be read and to ask for it again, not that a genuine certificate is
+    invalid, and no Python error name is shown."""
+    pdf = issued(live_server, resident)["pdf"]
+    page = _verify_upload(live_server, "/verify", "pdf", pdf[:len(pdf) // 2]).text
+    assert "无法读取" in page and "不能作为有效证明使用" not in page, page
+    assert "Error" not in page and "重新发送" in page
+
+
+def test_a_license_checked_on_the_certificates_page_gets_the_license_verdict(
+        live_server: str, resident: DemoResident) -> None:
+    """A bank clerk given a 结婚证 PDF goes to 证明验证, the page the site links everywhere: the
+    genuine license is checked as a license (有效), not declared invalid; and a 无房证明 taken to
+    电子证照核验 is checked as the certificate it is."""
+    assertion = httpx.post(f"{live_server}/dev-idp/token",
+                           json={"name": resident.name, "id_number": resident.id_number}).json()["assertion"]
+    me = {"Authorization": f"Bearer {assertion}"}
+    [held, *_] = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+    license_pdf = httpx.get(live_server + held["links"]["pdf"], headers=me, timeout=30).content
+    on_certificates = _verify_upload(live_server, "/verify", "pdf", license_pdf)
+    assert on_certificates.status_code == 200 and "有效" in on_certificates.text, on_certificates.text
+    assert "无效" not in on_certificates.text and held["license_name_zh"] in on_certificates.text
+    certificate_pdf = issued(live_server, resident)["pdf"]
+    on_licenses = _verify_upload(live_server, "/verify/licenses", "file", certificate_pdf)
+    assert on_licenses.status_code == 200 and "真实、有效的电子证明" in on_licenses.text, on_licenses.text
