@@ -18,6 +18,7 @@ NEXT_STEPS_ZH = {
     "internal-error": ("服务出现故障，我们已记录此问题。请稍后再试；如仍有问题，请拨打咨询电话。", "/", "返回首页"),
     "service-unavailable": ("服务暂时不可用，请稍后再试。", "/", "返回首页"),
     "source-unavailable": ("数据来源部门暂时无法访问，请稍后再试。", None, None),
+    "source-error": ("数据来源部门的系统答复有误，我们已记录此问题。请稍后再试，或到窗口办理。", None, None),
 }
 DEFAULT_STEP_ZH = ("请求未能完成，请返回上一页检查后重试。", "/", "返回首页")
 

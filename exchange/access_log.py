@@ -94,7 +94,9 @@ class Reason(StrEnum):
     SUBJECT_NOT_FOUND = "subject-not-found"
     """The source was asked and holds no record of the subject (an allowed access)."""
     SOURCE_UNAVAILABLE = "source-unavailable"
-    """The source did not answer, or answered with an error."""
+    """The source did not answer now (timeout, down, a 5xx, its breaker open): worth retrying."""
+    SOURCE_ERROR = "source-error"
+    """The source answered against its contract, or refused the query: no retry mends it."""
     INTERNAL_ERROR = "internal-error"
     """The exchange failed while answering."""
 
@@ -107,6 +109,7 @@ REASON_ZH: Mapping[str, str] = MappingProxyType({
     Reason.CONSENT_EXPIRED: "本人授权已过期", Reason.CONSENT_WITHDRAWN: "本人已撤回授权",
     Reason.CONSENT_MISMATCH: "本人授权不涵盖此次请求", Reason.CONFLICT: "请求编号冲突",
     Reason.SUBJECT_NOT_FOUND: "数据源中没有该主体的记录", Reason.SOURCE_UNAVAILABLE: "数据源部门暂时无法访问",
+    Reason.SOURCE_ERROR: "数据源部门的答复有误或拒绝了查询",
     Reason.INTERNAL_ERROR: "服务内部错误",
 })
 """What each reason code means, for citizens."""

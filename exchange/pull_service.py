@@ -60,7 +60,6 @@ from seals.registry import active_signer
 from seals.settings import SealSettings
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-RETRY_AFTER_SOURCE_ERROR = 60
 RETRY_AFTER_NO_SEAL = 60
 """Retry-After of a pull answered while the exchange has no seal it can sign with."""
 
@@ -334,7 +333,7 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
         signed_at = context.clock()  # before the seal is read: a revocation committed after the read is later
         signer = _signer_if_any(session, context, answered)
         released = [request for request in requests if request.logged is not None and request.logged.reason in
-                    (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.INTERNAL_ERROR)]
+                    (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.SOURCE_ERROR, Reason.INTERNAL_ERROR)]
         if signer is not None:
             bodies: dict[str, dict[str, Any]] = {}
             for request in answered:
@@ -576,11 +575,15 @@ def query_logged(sessions: sessionmaker[Session], sources: SourceDirectory, entr
 
 def source_refusal(error: SourceError) -> PullRefused:
     """What a source's error makes of a request: subject-not-found (an allowed access that found
-    nothing) or source-unavailable (failed, with Retry-After); `outcome` is what the log records."""
+    nothing), source-unavailable (failed, with Retry-After: it cannot answer now) or source-error
+    (failed: it broke its contract or refused the query, which no retry mends); `outcome` is what
+    the log records."""
     if isinstance(error, SubjectNotFound):
         return PullRefused("subject-not-found", str(error), outcome=Outcome.ALLOWED)
-    retry_after = error.retry_after_seconds if isinstance(error, SourceUnavailable) else RETRY_AFTER_SOURCE_ERROR
-    return PullRefused("source-unavailable", str(error), retry_after=retry_after, outcome=Outcome.FAILED)
+    if isinstance(error, SourceUnavailable):
+        return PullRefused("source-unavailable", str(error), retry_after=error.retry_after_seconds,
+                           outcome=Outcome.FAILED)
+    return PullRefused("source-error", str(error), outcome=Outcome.FAILED)
 
 
 def refuse(sessions: sessionmaker[Session], entry: AccessEntry, outcome: Outcome, kind: str, detail: str, *,

@@ -69,6 +69,8 @@ def issuable() -> list[dict[str, Any]]:
 @blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
 @blp.alt_response(422, description="fact-not-established: the record does not establish what the proof asserts; "
                                    "not-printable: the holder's name has a character the certificate cannot print")
+@blp.alt_response(502, description="source-error: the source department's answer broke its contract, or it refused "
+                                   "the query")
 @blp.alt_response(503, description="source-unavailable: the source department does not answer now (Retry-After); "
                                    "service-unavailable: the issuer has no seal it can sign with")
 @blp.doc(security=CITIZEN_SECURITY, parameters=[{

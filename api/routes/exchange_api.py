@@ -27,6 +27,8 @@ blp.after_request(log_refusal_at_the_edge)  # every exchange request leaves its 
 @blp.alt_response(403, description="forbidden-by-policy or consent-required")
 @blp.alt_response(404, description="subject-not-found: the source holds no record of the subject")
 @blp.alt_response(409, description="The request id is in use for another request, or still being answered")
+@blp.alt_response(502, description="source-error: the source answered against its contract or refused the query "
+                                   "(retrying does not help; the operator's log has its reason)")
 @blp.alt_response(503, description="source-unavailable, with Retry-After")
 @blp.doc(security=CLIENT_SECURITY)
 def request_proof(body: dict[str, Any]) -> Response:

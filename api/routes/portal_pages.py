@@ -306,6 +306,8 @@ def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str, submission: 
 def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
     if refused.kind == "source-unavailable":
         return "数据源部门暂时无法访问，请稍后再试。"
+    if refused.kind == "source-error":
+        return "数据源部门的系统答复有误，暂时无法开具该证明。我们已记录此问题；请稍后再试，或到窗口办理。"
     if refused.kind == "subject-not-found":
         department = catalog.departments[catalog.proofs[proof_code].department]
         return f"{department.name_zh}没有您的相关记录，无法开具该证明。如有疑问，请咨询该部门。"

@@ -448,6 +448,9 @@ def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | 
             source = department_zh(ctx, ctx.catalog.proofs[envelope.proof].department)
             return Pulled(ItemState.WAITING, detail=f"{source}暂时无法应答，将自动重试", retry_after=retry_after,
                           source_down=True)
+        if outcome.kind == "source-error":  # the next answer would be as faulty: a caseworker looks
+            source = department_zh(ctx, ctx.catalog.proofs[envelope.proof].department)
+            return Pulled(ItemState.DENIED, detail=f"{source}的答复有误（不符合接口约定或拒绝了查询），未能获取，请人工核实")
         if outcome.kind == "service-unavailable":
             return Pulled(ItemState.WAITING, detail="交换平台暂时无法应答，将自动重试", retry_after=retry_after)
         if outcome.kind == "conflict" and outcome.retry_after:  # otherwise the id holds another request: denied

@@ -335,6 +335,59 @@ def test_a_department_that_is_down_gives_source_unavailable_and_loses_nothing(
     assert failure["case_number"] == attempt["case_number"] and failure["seq"] > attempt["seq"]
 
 
+@pytest.fixture
+def broken_registry(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The app with the registry (BDC) behind a connector whose every answer breaks the contract:
+    `property_count` written as a string, a defect of its records that no retry mends."""
+    from tests.exchange.sources.stub_server import Reply, Script, stub_connector
+
+    record = {"full_name": "x", "id_number": None, "search_scope_region": "330700", "has_registered_property": False,
+              "property_count": "0", "search_purpose": "核验", "search_no": "1",
+              "searched_at": "2026-11-01T02:00:00+08:00"}
+    with stub_connector(Script([Reply(body={"proof": "NO_HOUSING", "as_of": "2026-11-01T02:00:00+08:00",
+                                            "record": record})])) as url:
+        sources_file = tmp_path / "sources.yaml"
+        sources_file.write_text(f"departments:\n  BDC:\n    url: {url}\n    token: a-long-shared-token-1234\n"
+                                "    timeout_seconds: 2\n    retries: 0\n", encoding="utf-8")
+        app: Flask = create_app(dataclasses.replace(settings, sources_file=sources_file))
+        with serving(app) as base:
+            yield base
+        app.extensions["mianzheng"].engine.dispose()
+
+
+def test_a_source_that_breaks_its_contract_is_a_source_error_not_a_retry(
+        settings: Settings, broken_registry: str, residents: list[DemoResident]) -> None:
+    """What the source answers cannot be used, and will not be the next time: the department is
+    told the source's answer was faulty (502 source-error, no Retry-After), the log says so, and an
+    application goes to a caseworker naming the proof, instead of waiting for a retry every
+    minute that cannot succeed, each one logged for the household."""
+    from demo.applications import public_housing_request
+    from demo.data import demo_households
+
+    person = residents[0]
+    consent(broken_registry, person)
+    pulled = httpx.post(f"{broken_registry}/api/v1/exchange/requests", headers=_bearer(client_token(settings)),
+                        json=envelope(person, "broken-1"), timeout=10)
+    assert pulled.status_code == 502 and pulled.json()["type"] == "/problems/source-error", pulled.text
+    assert "retry-after" not in pulled.headers
+    failure = my_access_log(broken_registry, person)[0]
+    assert (failure["outcome"], failure["reason"]) == ("failed", "source-error")
+
+    with standalone_session(settings.database_url) as session:
+        [household] = demo_households(settings.sources_dir, read_live_catalog(session), "public_housing_eligible", 1)
+    with standalone_session(settings.database_url) as session:
+        _, housing = register_client(session, read_live_catalog(session), "ZJ", "公租房审批系统",
+                                     [ClientScope.APPLICATIONS_WRITE])
+    filed = httpx.post(f"{broken_registry}/api/v1/matters/PUBLIC_RENTAL_HOUSING/applications", headers=_bearer(housing),
+                       json=public_housing_request(household, "broken-app", signed_at=datetime.now().astimezone()),
+                       timeout=30)
+    assert filed.status_code == 201 and filed.json()["status"] == "decided", filed.text
+    application = filed.json()
+    assert application["decision"] == "needs_review"
+    no_housing = [item for item in application["items"] if item["proof"] == "NO_HOUSING"]
+    assert no_housing and all(item["state"] == "denied" and "答复" in item["detail"] for item in no_housing), no_housing
+
+
 def _audit_entries(settings: Settings) -> list[tuple[str, str | None, str | None]]:
     with standalone_session(settings.database_url) as session:
         return [(e.outcome, e.reason, e.client_id) for e in session.query(AccessRecord).order_by(AccessRecord.seq)]

@@ -322,13 +322,13 @@ def test_a_record_that_leaves_out_where_seals_nothing(settings: Settings, live_s
 def test_a_record_that_names_nobody_is_the_sources_fault_and_seals_nothing(settings: Settings,
                                                                           live_server: str) -> None:
     """One naming nobody would be sealed for whoever asks: the source broke its contract (the
-    proof names its subject), so the holder is told the source cannot answer now, and nothing is
+    proof names its subject), so the holder is told the source's answer was faulty, and nothing is
     sealed."""
     id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
     _change(settings, "BDC", "NO_HOUSING", id_number, full_name=None, id_number=None)
     headers = signed_in(live_server, id_number, name)
     refused = request(live_server, headers, "NO_HOUSING")
-    assert refused.status_code == 503 and "names no subject" in refused.json()["detail"], refused.text
+    assert refused.status_code == 502 and "names no subject" in refused.json()["detail"], refused.text
     assert httpx.get(f"{live_server}/api/v1/me/certificates", headers=headers).json() == []
 
 
