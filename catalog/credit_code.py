@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from catalog.citizen_id import PROVINCE_CODES
 from catalog.errors import InvalidIdentifier
 
 USCC_LENGTH = 18
@@ -35,6 +36,10 @@ _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 PILOT_CODE_ALLOWLIST: frozenset[str] = frozenset()
 """Codes whose check characters are not verified. Empty: every code must pass both checks."""
+
+REGION_PREFIXES = PROVINCE_CODES | {"10"}
+"""What positions 3-4 of a credit code may be: the province its region code lies in, or 10 for an
+organisation registered for the whole country (region 100000)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ def parse_uscc(text: str, *, allowlist: Collection[str] = PILOT_CODE_ALLOWLIST) 
             )
     if not code[2:8].isdigit():
         raise InvalidIdentifier(f"credit code positions 3-8 must be a region code of six digits, got {code[2:8]}")
+    if code[2:4] not in REGION_PREFIXES:  # an ID number's are a city: one that passes both checks is refused here
+        raise InvalidIdentifier(f"credit code positions 3-4 must be a province-level code (or 10, the whole "
+                                f"country), got {code[2:4]}")
     check_waived = code in allowlist
     if not check_waived:
         expected = uscc_check_char(code[:17])

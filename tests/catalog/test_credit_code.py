@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from catalog.credit_code import (
     PILOT_CODE_ALLOWLIST,
+    REGION_PREFIXES,
     USCC_ALPHABET,
     complete_uscc,
     org_code_check_char,
@@ -24,7 +25,8 @@ PILOT_CODES = [("91350211M0000XUF46", "R"), ("91350100M0001TGQXM", "1")]
 @st.composite
 def valid_codes(draw: st.DrawFn) -> str:
     head = draw(st.text(alphabet=USCC_ALPHABET, min_size=2, max_size=2))
-    region = draw(st.text(alphabet="0123456789", min_size=6, max_size=6))
+    region = draw(st.sampled_from(sorted(REGION_PREFIXES))) + draw(st.text(alphabet="0123456789", min_size=4,
+                                                                           max_size=4))
     body = draw(st.text(alphabet=USCC_ALPHABET, min_size=8, max_size=8))
     return complete_uscc(head + region + body)
 
@@ -128,3 +130,21 @@ def test_check_functions_refuse_malformed_input() -> None:
     for call, text in ((uscc_check_char, "9111000010162374"), (org_code_check_char, "1016237"), (complete_uscc, "911100001016237I")):
         with pytest.raises(InvalidIdentifier):
             call(text)
+
+
+@pytest.mark.parametrize("id_number", ["330703199006221715", "330703199006224035", "330703199006229485"])
+def test_a_citizen_id_number_whose_check_characters_happen_to_fit_is_no_credit_code(id_number: str) -> None:
+    """About one ID number in 341 also passes both check characters of a credit code: taken for
+    an organisation's code, a person's number would be published in full. Positions 3-4 of a
+    credit code are a province (the region code begins with it); of an ID number, a city."""
+    from catalog.citizen_id import parse_id_number
+
+    assert parse_id_number(id_number).number == id_number
+    with pytest.raises(InvalidIdentifier, match="positions 3-4"):
+        parse_uscc(id_number)
+
+
+def test_a_central_organisations_code_names_the_whole_country() -> None:
+    """Organisations registered centrally carry the region 100000 (全国)."""
+    code = complete_uscc("5110000050000039")
+    assert parse_uscc(code).region_code == "100000"
