@@ -46,8 +46,9 @@ class ApplicationCreateSchema(ma.Schema):
 
     request_id = ma.fields.String(required=True, validate=[ma.validate.Regexp(REQUEST_ID), no_id_number],
                                   metadata={"description": "Idempotency key chosen by the client (never an ID number)"})
-    caseworker_id = ma.fields.String(required=True, validate=_KEPT_TEXT)
-    case_number = ma.fields.String(required=True, validate=_KEPT_TEXT)
+    caseworker_id = ma.fields.String(required=True, validate=[_KEPT_TEXT, no_id_number])
+    case_number = ma.fields.String(required=True, validate=[_KEPT_TEXT, no_id_number],
+                                   metadata={"description": "The department's case number (never an ID number)"})
     applicant = ma.fields.Nested(PartySchema, required=True)
     members = ma.fields.List(ma.fields.Nested(PartySchema), load_default=list,
                              validate=ma.validate.Length(max=20),

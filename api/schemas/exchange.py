@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from catalog.citizen_id import mask_id_numbers_in
+from catalog.citizen_id import mask_free_text
 from exchange.pull_service import REQUEST_ID
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
@@ -24,10 +24,12 @@ class SubjectSchema(ma.Schema):
 
 
 def no_id_number(text: str) -> None:
-    """Refuse a request id with a citizen's ID number in it: request ids are kept in clear (the
-    store of answered requests, applications), where personal data is only ever a keyed hash."""
-    if mask_id_numbers_in(text) != text:
-        raise ma.ValidationError("must not contain an ID number: request ids are stored in clear")
+    """Refuse an identifier with a citizen's ID number in it, however written, even mistyped (as
+    free text is masked: `mask_free_text`): request ids, case numbers and caseworker ids are kept
+    in clear (the store of answered requests, applications), where personal data is only ever a
+    keyed hash."""
+    if mask_free_text(text) != text:
+        raise ma.ValidationError("must not contain an ID number: it is stored in clear")
 
 
 class EnvelopeSchema(ma.Schema):
