@@ -119,6 +119,8 @@ def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, 
     later = run_cli(env, "audit", "verify", "--head", anchored)
     assert later.returncode == 0 and "第 1–2 条与锚定的链头一致；其后 3 条首尾衔接" in later.stdout, later.stdout
     assert "完整" not in later.stdout
+    # the head it prints is not offered as the next anchor before it is compared with one kept elsewhere
+    assert "可作为锚定值另行保存" not in later.stdout and "核对一致后" in later.stdout.splitlines()[-2]
 
     with standalone_session(database_url) as session:
         entry = session.scalars(select(AccessRecord).where(AccessRecord.seq == 3)).one()
