@@ -168,9 +168,6 @@ PULL_OUTCOMES: dict[type[SourceError], str] = {
 }
 
 
-QUERY_THREADS = 8
-"""The queries of one batch (`SourceDirectory.query_all`) that wait on the network are asked on
-up to this many threads."""
 
 
 @dataclass(frozen=True)
@@ -216,9 +213,10 @@ class SourceDirectory:
 
     def query_all(self, queries: Sequence[SourceQuery]) -> list[SourceAnswer | SourceError]:
         """Each query's answer, or the `SourceError` it raised, in order (ValueError for an unknown
-        proof). The queries whose source waits on the network are asked at the same time, on up
-        to `QUERY_THREADS` threads, the others in line while those wait: a batch takes about as
-        long as its slowest query, not as their sum."""
+        proof). The queries whose source waits on the network are asked at the same time, one
+        thread each (a thread waiting on a socket costs little), the others in line while those
+        wait: a batch takes about as long as its slowest query, never one budget per wave of
+        threads, so it ends within `MAX_QUERY_SECONDS` and the worker's timeout."""
         def ask(query: SourceQuery) -> SourceAnswer | SourceError:
             try:
                 return self.query(query.proof_code, query.id_number, query.name, matter=query.matter)
@@ -228,7 +226,7 @@ class SourceDirectory:
         remote = [index for index, query in enumerate(queries) if self._waits_on_network(query.proof_code)]
         if len(remote) <= 1:
             return [ask(query) for query in queries]
-        with ThreadPoolExecutor(max_workers=min(QUERY_THREADS, len(remote)), thread_name_prefix="source-query") as pool:
+        with ThreadPoolExecutor(max_workers=len(remote), thread_name_prefix="source-query") as pool:
             asked: dict[int, Future[SourceAnswer | SourceError]] = {index: pool.submit(ask, queries[index])
                                                                     for index in remote}
             local = {index: ask(query) for index, query in enumerate(queries) if index not in asked}

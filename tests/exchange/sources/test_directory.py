@@ -126,6 +126,24 @@ def test_a_batch_asks_the_sources_over_the_network_at_the_same_time(demo_folder:
     assert not together.broken
 
 
+def test_a_large_batch_is_asked_in_one_wave(catalog: Catalog, tmp_path: Path) -> None:
+    """A household of a dozen asks twelve questions over the network: all at once, so the batch
+    takes one query's budget at most, not one per wave of threads (two 40 s waves would outlive
+    the worker's 60 s and have it killed mid-request)."""
+    together = threading.Barrier(12, timeout=10)
+    with stub_connector(Script([Reply(body=ANSWER, meet=together)])) as url:
+        config = tmp_path / "sources.json"
+        config.write_text(json.dumps({"departments": {"BDC": {"url": url, "token": TOKEN, "timeout_seconds": 5,
+                                                               "retries": 0}}}), encoding="utf-8")
+        sources = build_sources(catalog, tmp_path / "elsewhere", config)
+        try:
+            answers = sources.query_all([SourceQuery("NO_HOUSING", ID_NUMBER, "马强")] * 12)
+        finally:
+            sources.close()
+    assert [type(answer).__name__ for answer in answers] == ["SourceAnswer"] * 12
+    assert not together.broken
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
