@@ -23,6 +23,7 @@ and no control character (the report is printed to a terminal).
 from __future__ import annotations
 
 import re
+import time
 from json import JSONDecodeError
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import bounded_json
@@ -50,6 +51,8 @@ from exchange.licenses.service import (
 )
 
 DEFAULT_BATCH = 500
+BATCH_ATTEMPTS = 5
+"""How many times a batch is done before the import stops on what ended it."""
 
 
 @dataclass
@@ -110,20 +113,25 @@ def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, depar
                  batch: int = DEFAULT_BATCH, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import the export `lines` of `department` (see the module docstring), committing each
     `batch` of lines in one transaction. When a concurrent issue collides with the batch (a
-    reference issued meanwhile), the batch is rolled back and done again line by line."""
+    reference issued meanwhile), or the database ends it (two imports of one department that
+    meet its license types in another order deadlock on their serial counters), the batch is
+    rolled back and done again line by line, up to `BATCH_ATTEMPTS` times."""
     report = ImportReport()
     with sessions() as session:
         done = _references(session, department)
         for chunk in _chunks(enumerate(lines, start=1), batch):
-            try:
-                outcome = _import_chunk(session, library, department, chunk, done, careful=False)
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                forget_allocations(session)
-                done = _references(session, department)
-                outcome = _import_chunk(session, library, department, chunk, done, careful=True)
-                session.commit()
+            for attempt in range(BATCH_ATTEMPTS):
+                try:
+                    outcome = _import_chunk(session, library, department, chunk, done, careful=attempt > 0)
+                    session.commit()
+                    break
+                except (IntegrityError, OperationalError):  # a reference issued meanwhile; a deadlock, a lock wait
+                    session.rollback()
+                    forget_allocations(session)
+                    if attempt == BATCH_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.1 * attempt)
+                    done = _references(session, department)
             report.imported += outcome.imported
             report.skipped += outcome.skipped
             report.rejected += outcome.rejected

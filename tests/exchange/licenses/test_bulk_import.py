@@ -223,3 +223,47 @@ def test_a_seal_revoked_while_a_license_is_being_issued_waits_for_it(settings: S
         assert (seal["status"], seal["code"]) == ("VALID", "revoked_after_signing"), seal
     finally:
         runtime.engine.dispose()
+
+
+def teacher_line(reference: str, id_number: str, name: str) -> str:
+    return json.dumps({"reference": reference, "license_type": "TEACHER_CERTIFICATE",
+                       "holder": {"name": name, "id_number": id_number},
+                       "items": {"certificate_no": f"2012{reference[-6:]}", "full_name": name, "id_number": id_number,
+                                 "qualification_type": "primary", "subject": "语文", "issued_at": "2013-07-01"},
+                       "valid_from": "2013-07-01"}, ensure_ascii=False)
+
+
+def test_two_imports_meeting_the_types_in_another_order_both_finish(settings: Settings) -> None:
+    """Two files of one department at once, one giving diplomas then teacher certificates, the
+    other the reverse: each batch holds each type's serial counter to its end, so on PostgreSQL
+    the two deadlock and the database ends one. That one's batch is rolled back and done again
+    once the other's commits: both imports finish, every line imported once."""
+    import threading
+
+    runtime = Runtime.start(settings)
+    try:
+        library = build_library(runtime, runtime.published_catalog()[0])
+        start, _ = counts(runtime, "JY")
+        first = [line(f"JY-A-{n:06d}", *HOLDERS[n % 3]) for n in range(30)] + \
+            [teacher_line(f"JY-B-{n:06d}", *HOLDERS[n % 3]) for n in range(30)]
+        second = [teacher_line(f"JY-C-{n:06d}", *HOLDERS[n % 3]) for n in range(30)] + \
+            [line(f"JY-D-{n:06d}", *HOLDERS[n % 3]) for n in range(30)]
+        together, reports, errors = threading.Barrier(2), {}, []
+
+        def run(name: str, lines: list[str]) -> None:
+            together.wait()
+            try:
+                reports[name] = import_lines(runtime.sessions, library, "JY", lines, batch=1000)
+            except Exception as error:  # the test reports it
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(name, lines)) for name, lines in (("x", first), ("y", second))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert errors == [] and {name: report.imported for name, report in reports.items()} == {"x": 60, "y": 60}
+        licenses, distinct = counts(runtime, "JY")
+        assert licenses == distinct == start + 120
+    finally:
+        runtime.engine.dispose()
