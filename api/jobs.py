@@ -14,6 +14,7 @@ next pass follows at once. Resuming applications is not paced: someone is waitin
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -67,16 +68,22 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
     with uow.step("sweep-ended-sessions") as session:
         sweep_ended_sessions(session, now)
     ctx = build_handling_context(current, *current.published_catalog())
-    resumed = resume_due(ctx)
+    alive = functools.partial(_beat, uow, holder, interval)
+    resumed = resume_due(ctx, after_each=lambda _application_id: alive())
     checks = verify_commitments(ctx, pace=Pace(interval, CHECK_REST_RATIO, stop or threading.Event()))
     with uow.read() as session:
         crl_until = crl_next_update(session)
     if crl_until is not None and crl_until - now < CRL_WARNING:
         log.warning("jobs: the CRL expires at %s: run `mianzheng seal crl` (its daily timer has not run); after "
                     "that every verification is undecided", crl_until.isoformat())
+    alive()
+    return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
+
+
+def _beat(uow: UnitOfWork, holder: str, interval: float) -> None:
+    """The jobs' heartbeat, now: after a pass, and after each application a pass resumes."""
     with uow.step("heartbeat") as session:
         beat(session, JOBS_NAME, holder, interval, datetime.now(timezone.utc))
-    return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 
 
 def run_jobs(settings: Settings, interval: float, stop: threading.Event | None = None,

@@ -14,7 +14,7 @@ background) and by `resume_due` for whatever a dead process or a down source lef
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -276,8 +276,11 @@ def handles(ctx: HandlingContext, application: Application, department: str) -> 
     return department == application.consumer_department or department in parts
 
 
-def resume_due(ctx: HandlingContext, limit: int = 100) -> list[str]:
-    """Resolve again the applications a source or a dead process left behind; their ids."""
+def resume_due(ctx: HandlingContext, limit: int = 100,
+               after_each: Callable[[str], None] | None = None) -> list[str]:
+    """Resolve again the applications a source or a dead process left behind; their ids.
+    `after_each(id)` is told after each one resumed (the jobs beat their heartbeat: a backlog can
+    take longer than they may go silent)."""
     now = ctx.now()
     due_item = exists().where(and_(ApplicationItem.application_id == Application.id,
                                    ApplicationItem.state == ItemState.WAITING.value,
@@ -294,6 +297,8 @@ def resume_due(ctx: HandlingContext, limit: int = 100) -> list[str]:
         try:
             if resolve_application(ctx, application_id, unless_decided=True):
                 resumed.append(application_id)
+                if after_each is not None:
+                    after_each(application_id)
         except Exception:
             log.exception("application %s could not be resumed; the sweep goes on", application_id)
     return resumed

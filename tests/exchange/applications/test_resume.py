@@ -72,6 +72,22 @@ def test_an_application_left_by_a_dead_process_is_resolved_by_the_next_sweep(
         assert count("replayed") == pulled - count("subject-not-found")  # every answered pull replayed once
 
 
+def test_a_sweep_says_after_each_application_that_it_is_alive(ctx: HandlingContext, settings: Settings,
+                                                               client: AuthenticatedClient) -> None:
+    """A backlog left by a source that was down is resumed one application after another, for
+    longer than the jobs may go silent: the sweep tells its caller after each one (the jobs beat
+    their heartbeat then), so /readyz never calls working jobs dead."""
+    filed = [submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, f"backlog-{n}"))
+             for n in range(3)]
+    with ctx.pull.sessions() as session:  # as if their processes died before resolving them
+        session.execute(update(Application).where(Application.id.in_([f.application_id for f in filed]))
+                        .values(lease_until=datetime.now(timezone.utc)))
+        session.commit()
+    told: list[str] = []
+    resumed = resume_due(ahead(ctx, timedelta(seconds=1)), after_each=told.append)
+    assert sorted(resumed) == sorted(f.application_id for f in filed) and told == resumed
+
+
 def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingContext, settings: Settings,
                                                                   client: AuthenticatedClient) -> None:
     lease = new_lease(ctx)  # as the request that files an application takes it
