@@ -159,21 +159,31 @@ def consent_preview() -> Response:
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
-    preview = _consent_preview(request.args)
-    return citizen_page("portal_consent_preview.html", citizen, preview=preview, days_zh=f"{preview.request.days} 天",
-                        submission=new_submission())
+    return _preview_page(citizen, request.args)
+
+
+def _preview_page(citizen: CitizenIdentity, values: Any, error: str | None = None, status: int = 200) -> Response:
+    """The preview of the consent `values` ask for (query or posted form), with a fresh submission id."""
+    preview = _consent_preview(values)
+    response = citizen_page("portal_consent_preview.html", citizen, preview=preview, days_zh=f"{preview.request.days} 天",
+                            submission=new_submission(), error=error)
+    response.status_code = status
+    return response
 
 
 @bp.route("/consents", methods=["POST"])
 def decide_consent() -> Response:
     """The citizen's decision on a previewed consent (POST/redirect/GET): `decision=release`
-    records exactly the previewed consent; `cancel` (or a form without this sign-in's token)
-    records nothing."""
+    records exactly the previewed consent; `cancel` records nothing. A release from a page
+    without this sign-in's token (signed in again in another tab) records nothing either, and
+    shows the preview again saying why, to agree on."""
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
-    if not form_token_valid() or request.form.get("decision") != "release":
+    if request.form.get("decision") != "release":
         return redirect(url_for("portal_pages.consents", cancelled=1), 303)
+    if not form_token_valid():
+        return _preview_page(citizen, request.form, "页面已过期或来源不明，尚未授权。请核对以下内容后重新点击“同意授权”。", 400)
     submission = submitted_id(request.form)
     if submission is None:  # a page rendered before its form carried a submission id
         return redirect(url_for("portal_pages.consents", cancelled=1), 303)

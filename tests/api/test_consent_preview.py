@@ -104,5 +104,5 @@ def test_bad_input_is_a_problem_naming_the_parameter_and_records_nothing(
 
     form = {"matter": MATTER, "department": "ZJ", "proof": PROOF, "days": "30", "decision": "release"}
     forged = httpx.post(f"{live_server}/portal/consents", headers=citizen, data=form)  # no form token
-    assert forged.status_code == 303 and "cancelled=1" in forged.headers["Location"]
+    assert forged.status_code == 400 and "尚未授权" in forged.text  # shown the preview again, nothing recorded
     assert consents_recorded(settings, person) == 0

@@ -35,11 +35,17 @@ def _hidden_fields(page: str, form_action: str) -> list[tuple[str, str]]:
     return re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1))
 
 
-def _submitted_twice_at_once_and_again(client: httpx.Client, path: str, fields: list[tuple[str, str]]) -> list[str]:
-    """Where each of three submissions of the same form lands: two at once, then one more."""
+def _form(fields: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The fields as httpx posts a form with repeated names."""
     form: dict[str, list[str]] = {}
     for name, value in fields:
         form.setdefault(name, []).append(value)
+    return form
+
+
+def _submitted_twice_at_once_and_again(client: httpx.Client, path: str, fields: list[tuple[str, str]]) -> list[str]:
+    """Where each of three submissions of the same form lands: two at once, then one more."""
+    form = _form(fields)
 
     def submit(_: int) -> str:
         response = client.post(path, data=form, follow_redirects=False)
@@ -86,6 +92,24 @@ def test_a_stale_page_says_why_it_did_not_sign_out_or_withdraw(live_server: str,
     signed_out = again.post("/portal/sign-out", data={"csrf_token": stale_token})
     assert signed_out.status_code == 400 and "页面已过期" in signed_out.text and "未能退出登录" in signed_out.text
     assert "mz_identity" not in signed_out.headers.get("set-cookie", "")
+
+
+def test_agreeing_on_a_stale_page_asks_again_not_says_cancelled(live_server: str, resident: DemoResident) -> None:
+    """The citizen opened the department's link, signed in again in another tab, then pressed
+    同意授权 on the first page: nothing is recorded (the form token keeps other sites from
+    agreeing for them), and the preview is shown again saying why, to agree on — not 已取消."""
+    first, _token = _signed_in(live_server, resident)
+    preview = first.get("/portal/consents/new", params={"matter": "PUBLIC_RENTAL_HOUSING", "department": "ZJ"})
+    fields = [*_hidden_fields(preview.text, "/portal/consents"), ("decision", "release")]
+    again, _ = _signed_in(live_server, resident)
+    stale = again.post("/portal/consents", data=_form(fields), follow_redirects=False)
+    assert stale.status_code == 400 and "页面已过期" in stale.text and "同意授权" in stale.text, stale.text[:400]
+    assert "已取消" not in stale.text
+    assert again.get("/api/v1/me/consents").json() == []
+    fresh = [*_hidden_fields(stale.text, "/portal/consents"), ("decision", "release")]
+    agreed = again.post("/portal/consents", data=_form(fresh), follow_redirects=False)
+    assert agreed.status_code == 303 and "granted=" in agreed.headers["location"]
+    assert len(again.get("/api/v1/me/consents").json()) == 1
 
 
 def test_after_signing_out_a_copy_of_the_cookie_acts_for_nobody(live_server: str, resident: DemoResident) -> None:
