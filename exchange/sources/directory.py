@@ -60,6 +60,7 @@ class _HttpSchema(ma.Schema):
     backoff_seconds = ma.fields.Float(validate=ma.validate.Range(min=0, max=10))
     breaker_failures = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=1000))
     breaker_cooldown_seconds = ma.fields.Float(validate=ma.validate.Range(min=0.01, max=3600))
+    ca_file = ma.fields.String(validate=ma.validate.Length(min=1))
 
 
 class _InProcessSchema(ma.Schema):
@@ -107,8 +108,13 @@ def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
             problems += [f"{department}.{field}: {' '.join(map(str, messages))}" for field, messages in _flat(invalid.messages)]
             continue
         if "url" in values:
-            from exchange.sources.http_source import HttpSourceSettings
+            from exchange.sources.http_source import HttpSourceSettings, trusted_ca_problem
 
+            if "ca_file" in values:  # relative to the sources file, as a database is
+                values["ca_file"] = str((path.parent / values["ca_file"]).resolve())
+                if problem := trusted_ca_problem(values["ca_file"]):
+                    problems.append(f"{department}.ca_file: {problem}")
+                    continue
             configs[department] = HttpSourceSettings(**values)
         else:
             configs[department] = _database(path, values["database"])

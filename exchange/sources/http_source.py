@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -69,6 +70,9 @@ class HttpSourceSettings:
     backoff_seconds: float = 0.2
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 30.0
+    ca_file: str | None = None
+    """The CA certificates (PEM) an HTTPS connector's certificate is checked against, instead of
+    the public ones: department systems on the government network carry a private CA's."""
 
 
 class _Transient(Exception):
@@ -105,6 +109,7 @@ class HttpSource:
                      "Accept-Encoding": "gzip"},
             transport=transport,
             trust_env=False,
+            verify=ssl.create_default_context(cafile=settings.ca_file) if settings.ca_file else True,
         )
 
     def query(self, proof_code: str, id_number: str, name: str | None) -> SourceAnswer:
@@ -150,7 +155,7 @@ class HttpSource:
         except httpx.TimeoutException:
             failure = _Transient(f"no answer within {read:g} s")
         except httpx.TransportError as error:
-            failure = _Transient(f"cannot reach the department's system ({type(error).__name__})")
+            failure = _Transient(_unreachable(error))
         except _Transient as late:
             failure = late
         except BaseException:
@@ -236,6 +241,28 @@ def _problem(response: _Reply) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _unreachable(error: httpx.TransportError) -> str:
+    """Why the connector could not be reached: a TLS certificate not trusted is named (a setting
+    to fix: the CA in `ca_file`), not taken for a network outage."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return "the department's TLS certificate is not trusted (name its CA in ca_file of the sources file)"
+        cause = cause.__cause__ or cause.__context__
+    return f"cannot reach the department's system ({type(error).__name__})"
+
+
+def trusted_ca_problem(ca_file: str) -> str | None:
+    """Why `ca_file` cannot serve as the CA certificates of an HTTPS connector, or None."""
+    try:
+        ssl.create_default_context(cafile=ca_file)
+    except FileNotFoundError:
+        return "no such file"
+    except (OSError, ssl.SSLError):
+        return "not readable as PEM CA certificates"
+    return None
 
 
 def _retry_after(response: _Reply) -> float | None:

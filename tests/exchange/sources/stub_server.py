@@ -5,6 +5,7 @@ barrier its request waits at first)."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -37,8 +38,15 @@ class Script:
         return self.replies[min(len(self.requests) - 1, len(self.replies) - 1)]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64
+    """Connections waiting to be accepted: a batch asks a dozen at once (the default, 5, would
+    leave some to the kernel's retry, past a query's connect timeout)."""
+
+
 @contextmanager
-def stub_connector(script: Script) -> Iterator[str]:
+def stub_connector(script: Script, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The connector at the URL it yields; over HTTPS with `tls` (the server's context)."""
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (the http.server API)
             length = int(self.headers.get("Content-Length", 0))
@@ -70,13 +78,15 @@ def stub_connector(script: Script) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
                               daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from pathlib import Path
 
@@ -142,6 +143,67 @@ def test_a_large_batch_is_asked_in_one_wave(catalog: Catalog, tmp_path: Path) ->
             sources.close()
     assert [type(answer).__name__ for answer in answers] == ["SourceAnswer"] * 12
     assert not together.broken
+
+
+def _government_ca_server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 whose certificate a private CA (not a public one) issued,
+    and that CA's certificate as a PEM file."""
+    import ipaddress
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "金华市政务网络 CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bdc")]))
+              .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+              .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                             critical=False)
+              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+              .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    (folder / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "server.pem")
+    return context, folder / "ca.pem"
+
+
+def test_a_connector_under_the_citys_own_ca_is_reached_over_https(catalog: Catalog, tmp_path: Path) -> None:
+    """Department systems on the government network carry certificates of a private CA: with its
+    certificate named (`ca_file`, relative to the sources file) the connector is reached over
+    HTTPS; without it, the operator is told the certificate is not trusted, not that the system
+    cannot be reached — and nothing goes over the network in clear."""
+    context, ca_file = _government_ca_server_context(tmp_path)
+    with stub_connector(Script([Reply(body=ANSWER)]), tls=context) as url:
+        assert url.startswith("https://")
+        for with_ca, name in ((True, "trusted.json"), (False, "untrusted.json")):
+            entry = {"url": url, "token": TOKEN, "timeout_seconds": 2, "retries": 0,
+                     **({"ca_file": ca_file.name} if with_ca else {})}
+            (tmp_path / name).write_text(json.dumps({"departments": {"BDC": entry}}), encoding="utf-8")
+        trusted = build_sources(catalog, tmp_path / "elsewhere", tmp_path / "trusted.json")
+        untrusted = build_sources(catalog, tmp_path / "elsewhere", tmp_path / "untrusted.json")
+        try:
+            assert trusted.query("NO_HOUSING", ID_NUMBER, "马强").record["full_name"] == "马强"
+            with pytest.raises(SourceUnavailable, match="TLS certificate is not trusted"):
+                untrusted.query("NO_HOUSING", ID_NUMBER, "马强")
+        finally:
+            trusted.close()
+            untrusted.close()
 
 
 @pytest.mark.parametrize(
