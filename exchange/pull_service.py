@@ -52,7 +52,7 @@ from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
 from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailable, SubjectNotFound
 from exchange.sources.directory import SourceDirectory, SourceQuery
-from exchange.subjects import subject_key
+from exchange.subjects import organisation_key, subject_key
 from exchange.unit_of_work import UnitOfWork
 from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.keys import Signer
@@ -142,6 +142,9 @@ class _Subject:
     query_id: str = field(repr=False)
     key: str | None
     """The subject key of a person; None for an organisation (not personal data)."""
+    logged_key: str
+    """Whom the access log files the access under: the person's key, or the organisation's
+    (`organisation_key`), so that it reads who used its data too."""
 
 
 def answer_request(context: PullContext, client: AuthenticatedClient, envelope: Envelope) -> PullResult:
@@ -247,7 +250,7 @@ def _checked(context: PullContext, client: AuthenticatedClient, envelope: Envelo
     entry = AccessEntry(
         outcome=Outcome.ALLOWED, request_id=envelope.request_id, client_id=client.client_id,
         consumer_department=client.department_code, caseworker_id=envelope.caseworker_id,
-        case_number=envelope.case_number, matter=matter.code, proof=proof.code, subject_key=subject.key,
+        case_number=envelope.case_number, matter=matter.code, proof=proof.code, subject_key=subject.logged_key,
         purpose=envelope.purpose,
     )
     return matter, proof, subject, document, canonical_sha256(document), entry
@@ -291,7 +294,8 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
                 request.replayed(stored)
                 continue
             entry = with_basis(session, request.entry, request.matter, request.proof.code, client,
-                               request.envelope.consent_id, request.envelope.legal_basis, now, held=consents)
+                               request.envelope.consent_id, request.envelope.legal_basis, now, held=consents,
+                               organisation=request.proof.subject is Subject.ORGANISATION)
             if row is None:
                 new.append(new_reservation(client.client_id, request.envelope.request_id, request.sha256, now,
                                            entry.consent_id))
@@ -486,12 +490,13 @@ def _subject(context: PullContext, proof: Proof, envelope: Envelope) -> _Subject
             if envelope.subject_uscc is None:
                 raise PullRefused("invalid-request", f"subject.uscc: proof {proof.code} is about an organisation",
                                   field="#/subject/uscc")
-            return _Subject(query_id=parse_uscc(envelope.subject_uscc).code, key=None)
+            code = parse_uscc(envelope.subject_uscc).code
+            return _Subject(query_id=code, key=None, logged_key=organisation_key(context.subject_hash_key, code))
         if envelope.subject_id_number is None:
             raise PullRefused("invalid-request", f"subject.id_number: proof {proof.code} is about a person",
                               field="#/subject/id_number")
         key = subject_key(context.subject_hash_key, envelope.subject_id_number)
-        return _Subject(query_id=envelope.subject_id_number.strip().upper(), key=key)
+        return _Subject(query_id=envelope.subject_id_number.strip().upper(), key=key, logged_key=key)
     except InvalidIdentifier as invalid:
         pointer = "#/subject/uscc" if proof.subject is Subject.ORGANISATION else "#/subject/id_number"
         raise PullRefused("invalid-request", f"{pointer[2:].replace('/', '.')}: {invalid}", field=pointer) from None
@@ -516,11 +521,11 @@ def _request_document(client: AuthenticatedClient, envelope: Envelope, subject: 
 
 def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code: str, client: AuthenticatedClient,
                consent_id: str | None, legal_basis: str | None, now: datetime,
-               held: Mapping[str, ConsentTerms] | None = None) -> AccessEntry:
+               held: Mapping[str, ConsentTerms] | None = None, *, organisation: bool = False) -> AccessEntry:
     """The log entry with the basis of an access the sharing rules allow: the matter's legal basis
     when it needs no consent or the subject is an organisation (a stated basis must be that one),
     else the citizen's valid consent (`held`: as `find_valid_consent` takes it); `PullRefused` otherwise."""
-    if not matter.consent_required or entry.subject_key is None:
+    if not matter.consent_required or organisation:
         if legal_basis is not None and legal_basis != matter.legal_basis_zh:
             raise PullRefused("invalid-request", f"legal_basis: the basis of {matter.code} is {matter.legal_basis_zh}",
                               field="#/legal_basis")

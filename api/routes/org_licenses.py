@@ -1,7 +1,8 @@
 """Organisations' licenses (法人电子证照) over HTTP: an organisation signed in by its legal-person
 assertion (`api.legal_person_auth`) lists the licenses it holds by its USCC (营业执照 …),
 downloads a credential or sealed PDF, and shows one (亮证) exactly as a citizen does
-(`/api/v1/org/licenses...`, the same views as `/api/v1/me/licenses...`). The development
+(`/api/v1/org/licenses...`, the same views as `/api/v1/me/licenses...`), and reads who used its
+data (`/api/v1/org/access-log`, as `/api/v1/me/access-log`). The development
 identity provider's legal-person sign-in is the demo part's (`demo.routes.dev_idp_legal_person`).
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import Response
 
+from api.access_log_views import access_log_page
 from api.legal_person_auth import LEGAL_PERSON_SECURITY, current_organisation
 from api.license_services import library, show_license
 from api.openapi import Blueprint, before_parsing
@@ -18,10 +21,12 @@ from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
 from api.runtime import db
 from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
+from api.schemas.me import AccessLogPageSchema, PageQuerySchema
 from catalog.model import Subject
 from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.records import LicenseVersionRecord
 from exchange.licenses.service import LicenseLibrary, LicenseNotFound, credential_of, held_version, holder_licenses
+from exchange.subjects import organisation_key
 
 blp = Blueprint("org_licenses", __name__, url_prefix="/api/v1/org",
                 description="An organisation's licenses (法人电子证照), by legal-person sign-in")
@@ -36,6 +41,18 @@ def mine() -> list[dict[str, Any]]:
     lib = library()
     return [license_view(lib, record, version) for record, version in
             holder_licenses(db(), lib.hash_key, Subject.ORGANISATION, organisation.uscc)]
+
+
+@blp.route("/access-log")
+@blp.arguments(PageQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, AccessLogPageSchema)
+@blp.doc(security=LEGAL_PERSON_SECURITY)
+def access_log(args: dict[str, int]) -> dict[str, Any]:
+    """Who used our data: every request about the signed-in organisation (its licenses used, its
+    proofs pulled) — allowed, denied or failed — newest first, as a citizen reads theirs."""
+    organisation = current_organisation()
+    return access_log_page(organisation_key(library().hash_key, organisation.uscc),
+                           limit=args["limit"], offset=args["offset"])
 
 
 @blp.route("/licenses/<identifier>/credential")

@@ -52,7 +52,7 @@ from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersio
 from exchange.status_lists import (StatusListKind, StatusListSigning, allocate_entry, lock_status_list,
                                    rebuild_status_list, sign_locked_list)
 from exchange.sources.values import EARLIEST_DATE
-from exchange.subjects import subject_key
+from exchange.subjects import organisation_key, subject_key
 from exchange.unit_of_work import locked_row
 from seals.registry import active_signer, hold_signing_seal
 from seals.keys import Signer
@@ -140,7 +140,7 @@ def holder_key(hash_key: bytes, kind: Subject, number: str) -> str:
     """The keyed hash a holder is stored under: the subject key of a person, of "uscc:<code>" for an organisation."""
     if kind is Subject.PERSON:
         return subject_key(hash_key, number)
-    return hmac.new(hash_key, f"uscc:{number}".encode("ascii"), hashlib.sha256).hexdigest()
+    return organisation_key(hash_key, number)
 
 
 def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:

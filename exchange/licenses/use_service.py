@@ -96,7 +96,7 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
     entry = AccessEntry(outcome=Outcome.ALLOWED, request_id=request.request_id, client_id=client.client_id,
                         consumer_department=client.department_code, caseworker_id=request.caseworker_id,
                         case_number=request.case_number, matter=matter.code, proof=license_type.code,
-                        subject_key=key if holder.kind is Subject.PERSON else None, purpose=request.purpose)
+                        subject_key=key, purpose=request.purpose)
     now = context.clock()
     use = license_type.use_for(client.department_code, matter.code)
 
@@ -109,7 +109,8 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
     def authorise(session: Session) -> AccessEntry:
         receivable()
         return with_basis(session, entry, matter, license_type.proof or license_type.code, client,
-                          request.consent_id, request.legal_basis, now)
+                          request.consent_id, request.legal_basis, now,
+                          organisation=holder.kind is Subject.ORGANISATION)
 
     claimed = claim_or_replay(context.sessions, context.answers, entry, canonical_sha256(document), now, authorise,
                               receivable)

@@ -73,3 +73,27 @@ def test_citizen_and_legal_person_sign_ins_are_not_interchangeable(settings: Set
     bad = httpx.post(f"{live_server}/dev-idp/legal-person/token", json={"uscc": "91330702MA2D0K9X4L", "name": NAME,
                                                                      "agent_name": "张三"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["pointer"] == "#/uscc"
+
+
+def test_an_organisation_reads_who_used_its_data(settings: Settings, live_server: str) -> None:
+    """The human-resources bureau uses the company's 营业执照 (用证) for an employment registration:
+    the company, signed in as itself, reads that access in its own log — department, matter,
+    license — as a citizen reads theirs; another company reads none of it. No consent is asked:
+    an organisation's registration is public record (the matter's legal basis is logged)."""
+    scjg = client(settings, "SCJG", [ClientScope.LICENSES_WRITE])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=business_license(), timeout=30).status_code == 201
+    rs = client(settings, "RS", [ClientScope.EXCHANGE_REQUEST])
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=rs, timeout=30, json={
+        "request_id": "jy-org-1", "caseworker_id": "rs-0001", "case_number": "JY-2026-0001",
+        "matter": "EMPLOYMENT_REGISTRATION", "license_type": "BUSINESS_LICENSE_COPY", "purpose": "就业登记核实用人单位",
+        "subject": {"uscc": USCC, "name": NAME}})
+    assert used.status_code == 200, used.text
+
+    logged = httpx.get(f"{live_server}/api/v1/org/access-log", headers=legal_person(live_server))
+    assert logged.status_code == 200, logged.text
+    [entry] = logged.json()["entries"]
+    assert (entry["consumer_department"], entry["matter"], entry["proof"], entry["outcome"]) == \
+        ("RS", "EMPLOYMENT_REGISTRATION", "BUSINESS_LICENSE_COPY", "allowed")
+    assert entry["legal_basis"] and entry["consent_id"] is None
+    other = legal_person(live_server, complete_uscc("913307020000K9Y5"), "另一家公司")
+    assert httpx.get(f"{live_server}/api/v1/org/access-log", headers=other).json()["entries"] == []
