@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from catalog.citizen_id import PROVINCE_CODES
+from catalog.citizen_id import PROVINCE_CODES, parse_id_number
 from catalog.errors import InvalidIdentifier
 
 USCC_LENGTH = 18
@@ -110,6 +110,9 @@ def parse_uscc(text: str, *, allowlist: Collection[str] = PILOT_CODE_ALLOWLIST) 
             raise InvalidIdentifier(
                 f"credit code organisation-code check character (position 17): expected {expected}, got {code[16]}"
             )
+    if _is_citizen_id_number(code):  # a person's number, published in full as an organisation's, is refused
+        raise InvalidIdentifier("credit code is also a valid citizen ID number: refused, lest a person's number be "
+                                "taken for an organisation's code")
     return CreditCode(
         code=code,
         registration_authority=code[0],
@@ -118,6 +121,17 @@ def parse_uscc(text: str, *, allowlist: Collection[str] = PILOT_CODE_ALLOWLIST) 
         organisation_code=code[8:17],
         check_waived=check_waived,
     )
+
+
+def _is_citizen_id_number(code: str) -> bool:
+    """Whether `code` also passes every check of a citizen ID number (region, birth date, check
+    character): about one in 341 of those passes both check characters of a credit code, few with a
+    province at positions 3-4; an organisation's code almost never has a birth date in it."""
+    try:
+        parse_id_number(code)
+    except InvalidIdentifier:
+        return False
+    return True
 
 
 def _require(text: str, length: int, alphabet: str, purpose: str) -> None:
