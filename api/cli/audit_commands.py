@@ -76,8 +76,8 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
     if anchor is not None and anchor.seq == verdict.head.seq:
         click.echo(f"链头（可作为锚定值另行保存）：{verdict.head}")
     else:  # kept unchecked, a head over entries rewritten since the anchor would vouch for them next time
-        click.echo("下列链头所涵盖的条目未经锚定，须先与另行保存的链头或平台签发的链头"
-                   "（GET /api/v1/trust/access-log-head）核对一致后，再作为锚定值保存。")
+        click.echo("下列链头所涵盖的条目未经锚定，须先与此前另行保存的链头（如当时取得并保存的平台签发链头；"
+                   "现在取得的签发链头只反映数据库的现状）核对一致后，再作为锚定值保存。")
         click.echo(f"链头：{verdict.head}")
 
 
