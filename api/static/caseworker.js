@@ -241,6 +241,7 @@
     if (answer.ok) {
       state.watching += 1;  // a poll still on its way must not show the application as it was
       render(answer.body);
+      $("waiting").scrollIntoView({ block: "center" });  // the button was far below: say it where the eye goes
       return loadRecent();
     }
     show($("withdraw-error"), answer.status === 409 ? "系统正在核验本申请，请几秒后再点撤回。"

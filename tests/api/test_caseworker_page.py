@@ -224,6 +224,7 @@ def test_a_caseworker_withdraws_an_application(browser: Browser, live_server: st
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.click("#withdraw-application")
     expect(page.locator("#application-status")).to_have_text("已撤回")
+    expect(page.locator("#waiting")).to_be_in_viewport()  # the word is where the caseworker looks, not 3,000 px up
     assert dialogs and "撤回" in dialogs[0]
     expect(page.locator("#waiting")).to_contain_text("撤回，不再核验和判定")
     expect(page.locator("#withdraw-actions")).to_be_hidden()
