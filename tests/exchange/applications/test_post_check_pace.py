@@ -6,9 +6,12 @@ due."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from pathlib import Path
 
+from api.application_services import build_handling_context
 from api.jobs import sweep
 from api.runtime import Runtime
 from api.settings import Settings
@@ -18,7 +21,7 @@ from exchange.applications.leases import new_holder
 from exchange.applications.post_check import Pace, due_commitments, verify_commitments
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import submit_application
-from exchange.clients import AuthenticatedClient
+from exchange.clients import AuthenticatedClient, ClientScope, register_client
 from tests.exchange.applications.conftest import housing_request
 
 APPLICATIONS = 3
@@ -79,3 +82,45 @@ def test_the_jobs_sweep_runs_the_checks_paced(ctx: HandlingContext, settings: Se
         assert due_commitments(ctx) == []
     finally:
         current.engine.dispose()
+
+
+class _RecordedRests(threading.Event):
+    """A stop event that is never set and records each rest a pass asks for (without resting)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rests: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.rests.append(timeout or 0.0)
+        return False
+
+
+def test_waiting_on_a_slow_source_is_not_counted_as_work(settings: Settings, tmp_path: Path) -> None:
+    """Civil affairs' connector takes 0.3 s to answer each check: that is the source's time, not
+    the jobs' work. Resting 29 times the wall time, the jobs would check about 120 commitments an
+    hour; a pass rests in proportion to the CPU a check took, a small fraction of the wait."""
+    from tests.exchange.sources.stub_server import Reply, Script, stub_connector
+
+    with stub_connector(Script([Reply(status=503, delay_seconds=0.3)])) as url:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(f"departments:\n  MZ:\n    url: {url}\n    token: a-long-shared-token-1234\n"
+                           "    timeout_seconds: 2\n    retries: 0\n    breaker_failures: 1000\n", encoding="utf-8")
+        current = Runtime.start(dataclasses.replace(settings, sources_file=sources))
+        try:
+            ctx = build_handling_context(current, *current.published_catalog())
+            with ctx.pull.sessions() as session:
+                record, _token = register_client(session, ctx.catalog, "ZJ", "公租房审批系统",
+                                                 [ClientScope.APPLICATIONS_WRITE])
+                session.commit()
+            client = AuthenticatedClient(record.public_id, "ZJ", record.name, frozenset(record.scope_list))
+            filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "slow-mz"))
+            resolve_application(ctx, filed.application_id)
+            due = due_commitments(ctx)
+            assert due
+            stop = _RecordedRests()
+            report = verify_commitments(ctx, due, pace=Pace(60.0, 3.0, stop))
+        finally:
+            current.engine.dispose()
+    assert report.still_pending == len(due) and len(stop.rests) == len(due)
+    assert max(stop.rests) < 0.3, stop.rests  # 3 × the 0.3 s waited would be 0.9 s or more
