@@ -27,6 +27,7 @@ from api.runtime import db, runtime
 from api.verdict_pages import certificate_verdict_page, license_verdict_page, license_verdict_view, no_store
 from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
+from exchange.certificates.credential import claims_certificate_type
 from exchange.certificates.verify import FORM_PDF, FORM_QR, read_form
 from exchange.errors import InvalidInput
 from exchange.licenses.documents import holder_license_pdf
@@ -145,8 +146,9 @@ def verify() -> Response:
     except InvalidIdentifier:  # what was pasted stays in the form; the number typed is not echoed
         return no_store(make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH,
                                                        pasted=form if isinstance(form, str) else ""), 400))
-    if not is_license_form(form) and read_form(form)[0] in (FORM_PDF, FORM_QR):  # a certificate brought here
-        # is checked as the certificate it is (a pasted JWS stays: a usage copy is one too)
+    if not is_license_form(form) and (read_form(form)[0] in (FORM_PDF, FORM_QR) or (
+            isinstance(form, str) and claims_certificate_type(form))):  # a certificate brought here is checked
+        # as the certificate it is (a pasted JWS by its header: a usage copy is a JWS too)
         return certificate_verdict_page(form, id_number)
     return license_verdict_page(form, id_number, nonce)
 

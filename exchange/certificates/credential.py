@@ -64,6 +64,16 @@ def claimed_status_list(token: str) -> str | None:
 _LIST_URL_MEMBER = b'"list_url":"'
 
 
+def claims_certificate_type(token: str) -> bool:
+    """Whether the token's header says it is a certificate's credential (`typ`), read without
+    verifying anything: which verifier a pasted JWS goes to (a usage copy is a JWS too)."""
+    header = token.strip().split(".")[0]
+    try:
+        return f'"typ":"{CREDENTIAL_TYP}"'.encode() in b64url_decode(header)
+    except ValueError:
+        return False
+
+
 def content_from_claims(claims: dict[str, Any]) -> CertificateContent:
     """The content of a credential payload; `InvalidContent` if it is not one or its claims disagree."""
     content = CertificateContent.from_dict({key: value for key, value in claims.items() if key not in REGISTERED_CLAIMS})

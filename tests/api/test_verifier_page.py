@@ -250,6 +250,8 @@ def test_a_license_checked_on_the_certificates_page_gets_the_license_verdict(
     on_certificates = _verify_upload(live_server, "/verify", "pdf", license_pdf)
     assert on_certificates.status_code == 200 and "有效" in on_certificates.text, on_certificates.text
     assert "无效" not in on_certificates.text and held["license_name_zh"] in on_certificates.text
-    certificate_pdf = issued(live_server, resident)["pdf"]
-    on_licenses = _verify_upload(live_server, "/verify/licenses", "file", certificate_pdf)
+    certificate = issued(live_server, resident)
+    on_licenses = _verify_upload(live_server, "/verify/licenses", "file", certificate["pdf"])
     assert on_licenses.status_code == 200 and "真实、有效的电子证明" in on_licenses.text, on_licenses.text
+    pasted = httpx.post(f"{live_server}/verify/licenses", data={"license": certificate["jws"].decode()}, timeout=60)
+    assert pasted.status_code == 200 and "真实、有效的电子证明" in pasted.text, pasted.text
