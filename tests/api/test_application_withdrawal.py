@@ -17,7 +17,7 @@ from demo.applications import public_housing_request
 from exchange.applications.records import Application, ApplicationItem
 from exchange.consent import Consent
 from tests.api.test_applications import apply, housing_token, households, now
-from tests.api.test_matters import envelope, file, person
+from tests.api.test_matters import envelope, file, minimum_living_waiting_for_the_community, person
 from tests.support.cli import cli_environment, run_cli
 
 
@@ -130,19 +130,9 @@ def test_a_withdrawn_applications_investigation_leaves_the_task_list(settings: S
     task list no longer shows it and a finding posted for it is refused, deciding nothing. The
     income the applicant signed for is still checked (事后核查): found false, the application is
     flagged but stays withdrawn; then the consents end."""
-    [household] = households(settings, "minimum_living")
-    size = len(household.members)
-    declared = household.monthly_income_per_person - 200  # less than the tax bureau's record
-    income = {"family_size": size, "annual_household_income": format(declared * 12 * size, "f"),
-              "per_capita_monthly_income": format(declared, "f"),
-              "income_period_start": "2025-11-01", "income_period_end": "2026-10-31"}
-    civil_affairs = housing_token(settings, "MZ")
-    application = file(live_server, civil_affairs, "MINIMUM_LIVING_APPLICATION",
-                       envelope("dibao-withdrawn", household.head, members=[person(m) for m in household.members[1:]],
-                                commitments=[{"proof": "INCOME", "values": income}], signature={"channel": "counter"}))
-    community = housing_token(settings, "SQ")
-    [task] = [task for task in httpx.get(f"{live_server}/api/v1/tasks", headers=_bearer(community)).json()
-              if task["application_id"] == application["id"]]
+    civil_affairs, community = housing_token(settings, "MZ"), housing_token(settings, "SQ")
+    application, task = minimum_living_waiting_for_the_community(  # income declared below the tax bureau's record
+        settings, live_server, civil_affairs, community, "dibao-withdrawn", income_change=-200)
     assert withdraw(live_server, civil_affairs, application["id"]).status_code == 200
     assert [t for t in httpx.get(f"{live_server}/api/v1/tasks", headers=_bearer(community)).json()
             if t["application_id"] == application["id"]] == []

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -304,17 +305,24 @@ def test_an_unknown_subject_is_subject_not_found(settings: Settings, live_server
     assert response.json()["type"] == "/problems/subject-not-found"
 
 
-@pytest.fixture
-def unreachable_registry(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """The app with the registry (BDC) configured over HTTP at a port nobody listens on."""
-    sources_file = tmp_path / "sources.yaml"
-    sources_file.write_text(
-        f"departments:\n  BDC:\n    url: http://127.0.0.1:{free_port()}\n    token: a-long-shared-token-1234\n"
-        "    timeout_seconds: 1\n    retries: 1\n", encoding="utf-8")
+@contextmanager
+def registry_at(settings: Settings, folder: Path, url: str, *, timeout_seconds: float,
+                retries: int) -> Iterator[str]:
+    """The app served with the registry (BDC) reached over HTTP at `url`."""
+    sources_file = folder / "sources.yaml"
+    sources_file.write_text(f"departments:\n  BDC:\n    url: {url}\n    token: a-long-shared-token-1234\n"
+                            f"    timeout_seconds: {timeout_seconds}\n    retries: {retries}\n", encoding="utf-8")
     app: Flask = create_app(dataclasses.replace(settings, sources_file=sources_file))
     with serving(app) as base:
         yield base
     app.extensions["mianzheng"].engine.dispose()
+
+
+@pytest.fixture
+def unreachable_registry(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """The app with the registry (BDC) configured over HTTP at a port nobody listens on."""
+    with registry_at(settings, tmp_path, f"http://127.0.0.1:{free_port()}", timeout_seconds=1, retries=1) as base:
+        yield base
 
 
 def test_a_department_that_is_down_gives_source_unavailable_and_loses_nothing(
@@ -345,14 +353,9 @@ def broken_registry(settings: Settings, tmp_path: Path) -> Iterator[str]:
               "property_count": "0", "search_purpose": "核验", "search_no": "1",
               "searched_at": "2026-11-01T02:00:00+08:00"}
     with stub_connector(Script([Reply(body={"proof": "NO_HOUSING", "as_of": "2026-11-01T02:00:00+08:00",
-                                            "record": record})])) as url:
-        sources_file = tmp_path / "sources.yaml"
-        sources_file.write_text(f"departments:\n  BDC:\n    url: {url}\n    token: a-long-shared-token-1234\n"
-                                "    timeout_seconds: 2\n    retries: 0\n", encoding="utf-8")
-        app: Flask = create_app(dataclasses.replace(settings, sources_file=sources_file))
-        with serving(app) as base:
-            yield base
-        app.extensions["mianzheng"].engine.dispose()
+                                            "record": record})])) as url, \
+            registry_at(settings, tmp_path, url, timeout_seconds=2, retries=0) as base:
+        yield base
 
 
 def test_a_source_that_breaks_its_contract_is_a_source_error_not_a_retry(

@@ -143,19 +143,9 @@ def test_minimum_living_with_steady_employment_found_goes_to_a_caseworker(settin
                                                                           live_server: str) -> None:
     """The community's 入户调查 finds the applicant in steady employment, which the income the
     applicant committed to does not show: not decided eligible, a caseworker weighs the income."""
-    [household] = households(settings, "minimum_living")
-    size = len(household.members)
-    income = {"family_size": size, "annual_household_income": format(household.monthly_income_per_person * 12 * size, "f"),
-              "per_capita_monthly_income": format(household.monthly_income_per_person, "f"),
-              "income_period_start": "2025-11-01", "income_period_end": "2026-10-31"}
-    civil_affairs = housing_token(settings, "MZ")
-    application = file(live_server, civil_affairs, "MINIMUM_LIVING_APPLICATION",
-                       envelope("dibao-employed", household.head, members=[person(m) for m in household.members[1:]],
-                                commitments=[{"proof": "INCOME", "values": income}], signature={"channel": "counter"}))
-    community = housing_token(settings, "SQ")
-    [task] = [task for task in httpx.get(f"{live_server}/api/v1/tasks",
-                                         headers={"Authorization": f"Bearer {community}"}).json()
-              if task["application_id"] == application["id"]]
+    civil_affairs, community = housing_token(settings, "MZ"), housing_token(settings, "SQ")
+    application, task = minimum_living_waiting_for_the_community(settings, live_server, civil_affairs, community,
+                                                                 "dibao-employed")
     done = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers={"Authorization": f"Bearer {community}"},
                       json={"values": {"employment_status": "employed", "investigation_note": "在某公司有固定工作"}})
     assert done.status_code == 200, done.text
@@ -166,6 +156,25 @@ def test_minimum_living_with_steady_employment_found_goes_to_a_caseworker(settin
     second = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers={"Authorization": f"Bearer {community}"},
                         json={"values": {"employment_status": "unemployed", "investigation_note": "再次核实"}})
     assert second.status_code == 409 and second.json()["type"] == "/problems/conflict", second.text  # the first stands
+
+
+def minimum_living_waiting_for_the_community(settings: Settings, base: str, civil_affairs: str, community: str,
+                                             request_id: str, income_change: int = 0) -> tuple[dict[str, Any],
+                                                                                              dict[str, Any]]:
+    """A 低保 application filed by civil affairs with the applicant's income commitment (declared
+    `income_change` yuan off the tax record), and the community's 入户调查 task it waits for."""
+    [household] = households(settings, "minimum_living")
+    size = len(household.members)
+    declared = household.monthly_income_per_person + income_change
+    income = {"family_size": size, "annual_household_income": format(declared * 12 * size, "f"),
+              "per_capita_monthly_income": format(declared, "f"),
+              "income_period_start": "2025-11-01", "income_period_end": "2026-10-31"}
+    application = file(base, civil_affairs, "MINIMUM_LIVING_APPLICATION",
+                       envelope(request_id, household.head, members=[person(m) for m in household.members[1:]],
+                                commitments=[{"proof": "INCOME", "values": income}], signature={"channel": "counter"}))
+    [task] = [task for task in httpx.get(f"{base}/api/v1/tasks", headers={"Authorization": f"Bearer {community}"}).json()
+              if task["application_id"] == application["id"]]
+    return application, task
 
 
 def _teacher(household: DemoHousehold, request_id: str) -> dict[str, Any]:
