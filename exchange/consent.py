@@ -335,7 +335,8 @@ def withdraw_consent(
     locked = session.scalars(select(Consent).where(*same_terms, or_(Consent.id == consent.id,
                                                                      Consent.withdrawn_at.is_(None)))
                              .order_by(Consent.id).with_for_update()).all()
-    withdrawing = [other.id for other in locked if other.id == consent.id or sorted(other.proofs) == sorted(consent.proofs)]
+    withdrawing = [other.id for other in locked
+                   if other.id == consent.id or sorted(other.proofs) == sorted(consent.proofs)]
     # the time after the locks: after any access decided on them; only where still not withdrawn
     # when written: a withdrawal meanwhile keeps its time
     session.execute(update(Consent).where(Consent.id.in_(withdrawing), Consent.withdrawn_at.is_(None))
