@@ -21,8 +21,8 @@ from typing import Any, Protocol
 from catalog.citizen_id import parse_id_number
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
-from catalog.model import Catalog, Mode, Proof, Subject
-from exchange.sources.values import record_problems
+from catalog.model import Catalog, ItemType, Mode, Proof, Subject
+from exchange.sources.values import parse_offset_datetime, record_problems
 
 PULLED_MODES = frozenset(mode for mode in Mode if mode.pulled)
 """The modes in which the exchange pulls a proof's data from its source department."""
@@ -145,7 +145,7 @@ def checked_answer(department: str, proof: Proof, as_of: datetime, record: Any, 
         raise SourceProtocolError(department, "as_of is in the future")
     if as_of < EARLIEST_AS_OF:
         raise SourceProtocolError(department, f"as_of is before {EARLIEST_AS_OF.isoformat()}")
-    problems = record_problems(proof, record)
+    problems = record_problems(proof, record) or _times_to_come(proof, record)
     if problems:
         raise SourceProtocolError(department, f"record of {proof.code}: " + "; ".join(problems))
     key = SUBJECT_ITEM[proof.subject]
@@ -154,6 +154,16 @@ def checked_answer(department: str, proof: Proof, as_of: datetime, record: Any, 
     if not about_subject(proof, record, asked):
         raise SourceProtocolError(department, f"the record of {proof.code} is about another subject than the one asked")
     return SourceAnswer(proof=proof.code, as_of=as_of, record=dict(record))
+
+
+def _times_to_come(proof: Proof, record: Mapping[str, Any]) -> list[str]:
+    """The record's times (`datetime` items: a search, a signature, a birth) later than now, beyond
+    the clock skew allowed: no department records an event still to come, and the exchange would
+    sign it."""
+    latest = datetime.now(timezone.utc) + AS_OF_CLOCK_SKEW
+    return [f"{item.name}: in the future" for item in proof.data_items
+            if item.type is ItemType.DATETIME and isinstance(record.get(item.name), str)
+            and (parsed := parse_offset_datetime(record[item.name])) is not None and parsed > latest]
 
 
 def about_subject(proof: Proof, record: Mapping[str, Any], asked: str) -> bool:

@@ -124,13 +124,14 @@ OTHER_ID_NUMBER = "11010519491231002X"
     (Reply(body={**ANSWER, "record": {**RECORD, "id_number": OTHER_ID_NUMBER}}), "another subject"),
     (Reply(body={**ANSWER, "record": {**RECORD, "id_number": None}}), "names no subject"),
     (Reply(body={**ANSWER, "record": {**RECORD, "search_no": "JH\ud800BDC"}}), "search_no"),
+    (Reply(body={**ANSWER, "record": {**RECORD, "searched_at": "2099-01-01T00:00:00+08:00"}}), "searched_at"),
     (Reply(body={**ANSWER, "as_of": "2999-01-01T00:00:00+08:00"}), "as_of"),
     (Reply(body={**ANSWER, "as_of": "0001-01-01T00:00:00+14:00"}), "as_of"),
     (Reply(body={**ANSWER, "as_of": "1969-12-31T23:59:59+00:00"}), "as_of"),
     (Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}), "encoding"),
     (Reply(body=b"[" * 100_000 + b"]" * 100_000), "JSON"),
     (Reply(body=b'{"pad": "' + b"x" * 3_000_000 + b'"}'), "larger than"),
-], ids=["another-subject", "no-subject", "lone-surrogate", "as-of-in-the-future", "as-of-before-year-one-in-utc", "as-of-before-1970", "bad-gzip", "nested-deep", "too-large"])
+], ids=["another-subject", "no-subject", "lone-surrogate", "searched-in-the-future", "as-of-in-the-future", "as-of-before-year-one-in-utc", "as-of-before-1970", "bad-gzip", "nested-deep", "too-large"])
 def test_an_answer_the_exchange_cannot_use_is_a_protocol_error(catalog: Catalog, reply: Reply, said: str) -> None:
     """Never the record of someone else, nor anything that makes the client fail otherwise than
     the contract's errors: a protocol error (the exchange answers 503, logged, nothing stored)."""
