@@ -387,6 +387,9 @@ class LicenseType:
     validity_years: int | None = shaped(Shape(minimum=1, maximum=99, range_error="must be between {min} and {max}",
                                               type_error="must be a whole number of years"), None)
     proof: str | None = shapes.code(None)
+    one_per_holder: bool = False
+    """A holder has at most one license of the type not revoked (营业执照: one per credit code); a
+    new one is refused while it has one, which is amended instead."""
 
     def item(self, name: str) -> DataItem:
         """The data item called `name`; KeyError if the type has none."""

@@ -41,6 +41,7 @@ from exchange.licenses.records import LicenseRecord
 from exchange.licenses.service import (
     IssueRequest,
     LicenseLibrary,
+    HolderHoldsOne,
     NotTheIssuer,
     ReferenceInUse,
     checked_holder,
@@ -163,6 +164,9 @@ def _import_chunk(session: Session, library: LicenseLibrary, department: str, ch
             continue
         except ReferenceInUse as reused:
             outcome.rejected.append((number, _printable(f"reference: {reused}")))
+            continue
+        except HolderHoldsOne as held:
+            outcome.rejected.append((number, _printable(f"holder: {held}")))
             continue
         done[request.reference] = digest
         if issued.created:

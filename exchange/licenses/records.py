@@ -44,6 +44,7 @@ class LicenseRecord(Base):
     __table_args__ = (
         UniqueConstraint("issuer_department", "license_type", "serial", name="uq_licenses_issuer_type_serial"),
         UniqueConstraint("issuer_department", "reference", name="uq_licenses_issuer_reference"),
+        UniqueConstraint("license_type", "sole_holder_key", name="uq_licenses_type_sole_holder"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -55,6 +56,9 @@ class LicenseRecord(Base):
     """Keyed digest of the issuing request: the same reference with another body is a conflict
     (None for licenses issued before it was kept)."""
     holder_key: Mapped[str] = mapped_column(String(64), index=True)
+    sole_holder_key: Mapped[str | None] = mapped_column(String(64))
+    """The holder's key while a license of a one-per-holder type is not revoked (None otherwise):
+    the unique claim that keeps a second one from being issued, also by two issues at once."""
     holder_kind: Mapped[str] = mapped_column(String(16))
     current_version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))

@@ -93,6 +93,10 @@ class LicenseConflict(ExchangeError):
     """The license changed meanwhile: it is revoked, or the version named is no longer current."""
 
 
+class HolderHoldsOne(LicenseConflict):
+    """The holder already has a license of a one-per-holder type that is not revoked (amend it)."""
+
+
 class ReferenceInUse(LicenseConflict):
     """The department's `reference` names a license it issued from another request (another
     holder, type, items or validity): nothing is issued, and the license named stays as it was."""
@@ -182,6 +186,8 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     valid_from = now if request.valid_from is None else _taking_effect(request.valid_from)
     valid_until = validity_window(license_type, valid_from, request.valid_until)
     _check_stated_end(license_type, request.items, valid_until, "items.valid_until")
+    key = holder_key(library.hash_key, request.holder.kind, request.holder.number)
+    _refuse_a_second(session, license_type, key)
     if not savepoint:
         return _issue_new(session, library, department, license_type, request, digest, now, valid_from, valid_until)
     for attempt in range(_ATTEMPTS):
@@ -196,7 +202,20 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
             again = _by_reference(session, department, request.reference)
             if again is not None:
                 return _issued_before(session, again, request.reference, digest)
+            _refuse_a_second(session, license_type, key)  # or one of its type issued to the holder meanwhile
     raise AssertionError("unreachable")
+
+
+def _refuse_a_second(session: Session, license_type: LicenseType, key: str) -> None:
+    """`HolderHoldsOne` when the type is one per holder and the holder has one not revoked."""
+    if not license_type.one_per_holder:
+        return
+    held = session.scalars(select(LicenseRecord).where(
+        LicenseRecord.license_type == license_type.code, LicenseRecord.holder_key == key,
+        LicenseRecord.status == LicenseState.VALID.value)).first()
+    if held is not None:
+        raise HolderHoldsOne(f"the holder already holds {license_type.name_en.lower()} "
+                             f"{current_version(session, held).identifier}: amend it, or revoke it first")
 
 
 def request_digest(hash_key: bytes, request: IssueRequest) -> str:
@@ -232,7 +251,8 @@ def _issue_new(session: Session, library: LicenseLibrary, department: str, licen
     serial = next_value(session, f"license-serial:{department}:{license_type.code}")
     record = LicenseRecord(license_type=license_type.code, issuer_department=department, serial=serial,
                            reference=request.reference, request_digest=digest, holder_kind=license_type.holder.value,
-                           holder_key=holder_key(library.hash_key, request.holder.kind, request.holder.number),
+                           holder_key=(key := holder_key(library.hash_key, request.holder.kind, request.holder.number)),
+                           sole_holder_key=key if license_type.one_per_holder else None,
                            current_version=1, status=LicenseState.VALID, created_at=now)
     session.add(record)
     session.flush()
@@ -316,7 +336,7 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     if record.status == LicenseState.REVOKED:
         return current
     now = library.clock()
-    record.status = LicenseState.REVOKED
+    record.status, record.sole_holder_key = LicenseState.REVOKED, None  # the holder may be issued another
     current.status, current.revoked_at, current.revocation_reason = LicenseState.REVOKED, now, reason
     session.flush()
     sign_locked_list(session, library.lists, current.status_list, library.status_list, library.clock())

@@ -97,3 +97,35 @@ def test_an_organisation_reads_who_used_its_data(settings: Settings, live_server
     assert entry["legal_basis"] and entry["consent_id"] is None
     other = legal_person(live_server, complete_uscc("913307020000K9Y5"), "另一家公司")
     assert httpx.get(f"{live_server}/api/v1/org/access-log", headers=other).json()["entries"] == []
+
+
+def test_a_company_holds_one_business_license_at_a_time(settings: Settings, live_server: str) -> None:
+    """A 营业执照 is one per credit code: a second one under another reference (an export naming the
+    record otherwise) is refused, naming the one held, so that revoking it for fraud leaves no other
+    for 用证 to seal. Once it is revoked, the regulator may issue the company a new one."""
+    scjg = client(settings, "SCJG", [ClientScope.LICENSES_WRITE])
+    first = httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=business_license(), timeout=30)
+    assert first.status_code == 201, first.text
+    again = {**business_license(), "reference": "SCJG-LIVE-2026-0042"}
+    second = httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=again, timeout=30)
+    assert second.status_code == 409 and first.json()["identifier"] in second.json()["detail"], second.text
+    assert [w["identifier"] for w in httpx.get(f"{live_server}/api/v1/org/licenses",
+                                               headers=legal_person(live_server)).json()] == [first.json()["identifier"]]
+    revoked = httpx.post(f"{live_server}/api/v1/licenses/{first.json()['identifier']}/revocation", headers=scjg,
+                         json={"reason": "obtained_by_fraud"}, timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=again, timeout=30).status_code == 201
+
+
+def test_two_business_licenses_for_one_company_at_once_give_one(settings: Settings, live_server: str) -> None:
+    """Two systems of the regulator issue the company a 营业执照 at the same moment, each under its
+    own reference: one is issued, the other refused (409), never two."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    scjg = client(settings, "SCJG", [ClientScope.LICENSES_WRITE])
+    bodies = [{**business_license(), "reference": f"SCJG-RACE-{n}"} for n in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(lambda body: httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=body,
+                                                           timeout=60).status_code, bodies))
+    assert statuses == [201, 409, 409, 409]
+    assert len(httpx.get(f"{live_server}/api/v1/org/licenses", headers=legal_person(live_server)).json()) == 1

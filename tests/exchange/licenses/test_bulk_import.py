@@ -267,3 +267,20 @@ def test_two_imports_meeting_the_types_in_another_order_both_finish(settings: Se
         assert licenses == distinct == start + 120
     finally:
         runtime.engine.dispose()
+
+
+def test_a_second_business_license_of_a_company_is_a_rejected_line(settings: Settings) -> None:
+    """Two exports overlap, naming one company's 营业执照 under two references: the first is
+    imported, the second rejected naming the holder, so the company holds one."""
+    from tests.api.test_org_licenses import business_license
+
+    runtime = Runtime.start(settings)
+    try:
+        library = build_library(runtime, runtime.published_catalog()[0])
+        lines = [json.dumps({**business_license(), "reference": reference}, ensure_ascii=False)
+                 for reference in ("SCJG-2019-000001", "SCJG-LIVE-000001")]
+        report = import_lines(runtime.sessions, library, "SCJG", lines, batch=10)
+        assert report.imported == 1 and [number for number, _ in report.rejected] == [2]
+        assert report.rejected[0][1].startswith("holder: the holder already holds")
+    finally:
+        runtime.engine.dispose()
