@@ -21,6 +21,7 @@ reuse it: it holds each source's circuit breaker and connections.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import marshmallow as ma
 import yaml
 
+from catalog.citizen_id import mask_free_text
 from catalog.model import Catalog
 from exchange.sources.contract import (Source, SourceAnswer, SourceError, SourceProtocolError, SourceRejected,
                                        SourceUnavailable, SubjectNotFound)
@@ -43,6 +45,11 @@ if TYPE_CHECKING:
 class SourcesConfigInvalid(ValueError):
     """The sources file cannot be used; the message names the file and every problem."""
 
+
+log = logging.getLogger(__name__)
+
+_LOGGED_REASON_CHARS = 300
+"""How much of a source's broken answer's reason the log keeps."""
 
 MAX_QUERY_SECONDS = 45
 """The longest a query to one source may take, every attempt and wait included: it must end well
@@ -207,14 +214,17 @@ class SourceDirectory:
         if proof is None:
             raise ValueError(f"unknown proof {proof_code!r}")
         source = self.sources[proof.department]
-        if self.observer is None:
-            return source.query(proof_code, id_number, name)
         try:
             answer = source.query(proof_code, id_number, name)
         except Exception as error:
-            self.observer(proof.department, PULL_OUTCOMES.get(type(error), "error"), source)
+            if isinstance(error, SourceProtocolError):  # the operator calls the source's people: which, and why
+                log.warning("source %s broke the connector contract: %s", proof.department,
+                            mask_free_text(error.reason[:_LOGGED_REASON_CHARS]))
+            if self.observer is not None:
+                self.observer(proof.department, PULL_OUTCOMES.get(type(error), "error"), source)
             raise
-        self.observer(proof.department, "answered", source)
+        if self.observer is not None:
+            self.observer(proof.department, "answered", source)
         return answer
 
     def query_all(self, queries: Sequence[SourceQuery]) -> list[SourceAnswer | SourceError]:

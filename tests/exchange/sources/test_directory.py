@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from catalog.model import Catalog
-from exchange.sources.contract import SourceUnavailable, SubjectNotFound
+from exchange.sources.contract import SourceProtocolError, SourceUnavailable, SubjectNotFound
 from demo.data import sample_residents
 from exchange.sources.directory import SourceQuery, SourcesConfigInvalid, build_sources
 from exchange.sources.http_source import HttpSource, HttpSourceSettings
@@ -259,3 +259,22 @@ def test_a_sources_file_that_is_not_yaml_is_refused_without_quoting_its_lines(ca
     with pytest.raises(SourcesConfigInvalid, match="cannot be read: .*line 4") as raised:
         build_sources(catalog, tmp_path, config)
     assert TOKEN not in str(raised.value) and TOKEN[:8] not in str(raised.value)
+
+
+def test_a_source_breaking_its_contract_is_in_the_operators_log(catalog: Catalog, tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """The department asking is told the source's answer was faulty; the operator, who must call
+    the source's people, reads in the exchange's log which source and why, without the number asked."""
+    wrong = {**ANSWER, "record": {**ANSWER["record"], "property_count": "0"}}
+    with stub_connector(Script([Reply(body=wrong)])) as url:
+        config = tmp_path / "sources.json"
+        config.write_text(json.dumps({"departments": {"BDC": {"url": url, "token": TOKEN, "retries": 0}}}),
+                          encoding="utf-8")
+        sources = build_sources(catalog, tmp_path / "elsewhere", config)
+        try:
+            with caplog.at_level("WARNING", logger="exchange.sources.directory"), pytest.raises(SourceProtocolError):
+                sources.query("NO_HOUSING", ID_NUMBER, "马强")
+        finally:
+            sources.close()
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "exchange.sources.directory"]
+    assert "BDC" in logged and "property_count" in logged and ID_NUMBER not in logged
