@@ -12,6 +12,7 @@ from api.schemas.certificates import CheckSchema, citizen_id_number
 from api.schemas.exchange import EnvelopeSchema
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES, VERIFIER_NONCE
+from exchange.licenses.service import MAX_HOLDER_NAME
 from exchange.licenses.use_service import DEFAULT_USE_DAYS, MAX_USE_DAYS
 
 _CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as MARRIAGE_CERTIFICATE")
@@ -22,7 +23,8 @@ _REASONS = [code for code in REVOCATION_REASONS if code != "superseded"]
 class HolderSchema(ma.Schema):
     """A person by ID number, or an organisation by unified social credit code."""
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100), metadata={"example": "刘佳国"})
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=MAX_HOLDER_NAME),
+                            metadata={"example": "刘佳国"})
     id_number = ma.fields.String(validate=ma.validate.Length(min=15, max=18),
                                  metadata={"example": "330703199006228351"})
     uscc = ma.fields.String(validate=ma.validate.Length(equal=18))

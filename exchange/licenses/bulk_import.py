@@ -52,6 +52,8 @@ from exchange.licenses.service import (
 )
 
 DEFAULT_BATCH = 500
+MAX_LINE_CHARS = 2 * 1024 * 1024
+"""The longest line: as large as a request to the API may be (its 2 MiB body limit)."""
 BATCH_ATTEMPTS = 5
 """How many times a batch is done before the import stops on what ended it."""
 
@@ -80,7 +82,7 @@ def parse_line(text: str | bytes, *, first: bool = False) -> IssueRequest:
         except UnicodeDecodeError:
             raise InvalidInput("line", "is not UTF-8 text") from None
     try:
-        row = bounded_json.loads(text)
+        row = bounded_json.loads(text, max_chars=MAX_LINE_CHARS)
     except ValueError as error:
         detail = error.msg if isinstance(error, JSONDecodeError) else str(error)
         raise InvalidInput("line", f"not JSON ({detail})") from None

@@ -147,8 +147,15 @@ def holder_key(hash_key: bytes, kind: Subject, number: str) -> str:
     return organisation_key(hash_key, number)
 
 
+MAX_HOLDER_NAME = 100
+"""The longest holder name a license takes (a person's or an organisation's)."""
+
+
 def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:
-    """The holder, its number validated (`InvalidInput` naming holder.id_number or holder.uscc)."""
+    """The holder, its name's length and its number validated (`InvalidInput` naming holder.name,
+    holder.id_number or holder.uscc)."""
+    if len(name) > MAX_HOLDER_NAME:
+        raise InvalidInput("holder.name", f"must have at most {MAX_HOLDER_NAME} characters")
     if kind is Subject.PERSON:
         try:
             return HolderIdentity(kind, name, parse_id_number(number).number)
