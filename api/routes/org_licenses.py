@@ -19,7 +19,7 @@ from api.license_services import library, show_license
 from api.openapi import Blueprint, before_parsing
 from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
-from api.runtime import db
+from api.runtime import db, runtime
 from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
 from api.schemas.me import AccessLogPageSchema, PageQuerySchema
 from catalog.model import Subject
@@ -51,7 +51,7 @@ def access_log(args: dict[str, int]) -> dict[str, Any]:
     """Who used our data: every request about the signed-in organisation (its licenses used, its
     proofs pulled) — allowed, denied or failed — newest first, as a citizen reads theirs."""
     organisation = current_organisation()
-    return access_log_page(organisation_key(library().hash_key, organisation.uscc),
+    return access_log_page(organisation_key(runtime().subject_hash_key, organisation.uscc),
                            limit=args["limit"], offset=args["offset"])
 
 

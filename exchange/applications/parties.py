@@ -14,6 +14,7 @@ from typing import Any
 
 from catalog.citizen_id import mask_id_number
 from catalog.model import Scope
+from exchange.subjects import subject_key
 
 APPLICANT = "applicant"
 CHILD = "child"
@@ -109,3 +110,9 @@ def parties_for_scope(parties: Parties, scope: Scope) -> tuple[Party, ...]:
         return (parties.applicant, *(m for m in parties.members if m.relation in SPOUSE_RELATIONS))
     single = {Scope.CHILD: parties.child, Scope.DECEASED: parties.deceased, Scope.EMPLOYER: parties.employer}[scope]
     return (single,) if single is not None else ()
+
+
+def about_key(hash_key: bytes, parties: Parties) -> str | None:
+    """The keyed hash of the child or deceased person an application is about, if any."""
+    party = parties.child or parties.deceased
+    return subject_key(hash_key, party.id_number) if party is not None and party.id_number else None

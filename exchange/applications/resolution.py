@@ -34,7 +34,7 @@ from exchange.applications.evaluation import REFUSED_ZH, Binding, Known, Unanswe
 from exchange.applications.leases import (
     RENEW_AFTER, Lease, claim_lease, new_lease, release_in, release_lease, renew_lease,
 )
-from exchange.applications.parties import Parties, Party, parties_for_scope
+from exchange.applications.parties import Parties, Party, about_key, parties_for_scope
 from exchange.applications.records import (
     Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
 )
@@ -593,12 +593,6 @@ def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loa
         if len(notes) == _OTHERS_NAMED:
             break
     return notes
-
-
-def about_key(hash_key: bytes, parties: Parties) -> str | None:
-    """The keyed hash of the child or deceased person an application is about, if any."""
-    party = parties.child or parties.deceased
-    return subject_key(hash_key, party.id_number) if party is not None and party.id_number else None
 
 
 _OTHERS_READ = 20

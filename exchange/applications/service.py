@@ -32,10 +32,10 @@ from exchange.answer_store import RequestIdConflict
 from exchange.applications.commitments import CommitmentOffer, Signature, SigningChannel, checked_offers
 from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.counter_consents import end_consents_unless_checking, needed_proofs, with_counter_consents
-from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party
+from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party, about_key
 from exchange.applications.records import Application, ApplicationCase, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.leases import Lease
-from exchange.applications.resolution import Filing, Loaded, about_key, plan_filed, resolve_application
+from exchange.applications.resolution import Filing, Loaded, plan_filed, resolve_application
 from exchange.clients import AuthenticatedClient
 from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.identity import InvalidAssertion
@@ -187,7 +187,8 @@ def _file(ctx: HandlingContext, session: Session, client: AuthenticatedClient, m
         id=application_id, matter=matter.code, catalog_hash=ctx.catalog.content_hash(), client_id=client.client_id,
         consumer_department=client.department_code, request_id=request.request_id, request_sha256=request_sha256,
         caseworker_id=request.caseworker_id, case_number=request.case_number, applicant_key=applicant_key,
-        about_key=about_key(ctx.pull.subject_hash_key, parties), options=options, parties_sealed=ctx.seal(parties.to_document(), application_id),
+        about_key=about_key(ctx.pull.subject_hash_key, parties), options=options,
+        parties_sealed=ctx.seal(parties.to_document(), application_id),
         offers_sealed=ctx.seal({"offers": [offer.document() for offer in offers]}, application_id),
         status=ApplicationStatus.RESOLVING.value, priorities=[], flagged=False, created_at=now, updated_at=now,
         **(lease.columns() if lease else {}),

@@ -256,10 +256,10 @@ def _issue_new(session: Session, library: LicenseLibrary, department: str, licen
                request: IssueRequest, digest: str, now: datetime, valid_from: datetime,
                valid_until: datetime | None) -> Issued:
     serial = next_value(session, f"license-serial:{department}:{license_type.code}")
+    key = holder_key(library.hash_key, request.holder.kind, request.holder.number)
     record = LicenseRecord(license_type=license_type.code, issuer_department=department, serial=serial,
                            reference=request.reference, request_digest=digest, holder_kind=license_type.holder.value,
-                           holder_key=(key := holder_key(library.hash_key, request.holder.kind, request.holder.number)),
-                           sole_holder_key=key if license_type.one_per_holder else None,
+                           holder_key=key, sole_holder_key=key if license_type.one_per_holder else None,
                            current_version=1, status=LicenseState.VALID, created_at=now)
     session.add(record)
     session.flush()
