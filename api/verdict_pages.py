@@ -48,10 +48,10 @@ def certificate_verdict_page(form_input: bytes | str, id_number: str | None) -> 
     verdict = verify_form(form_input, id_number)
     if verdict.form == "unknown":
         return certificate_page(None, "无法识别：所提供的内容不是电子证明（应为电子证明 PDF 文件、机读凭证或以 MZ2:（或 MZ1:）开头的二维码内容）。", 400)
-    return certificate_page(certificate_verdict_view(verdict), None, 200)
+    return certificate_page(_certificate_verdict_view(verdict), None, 200)
 
 
-def certificate_verdict_view(verdict: CertificateVerdict) -> dict[str, Any]:
+def _certificate_verdict_view(verdict: CertificateVerdict) -> dict[str, Any]:
     document = verdict.to_dict()
     result = "revoked" if verdict.revocation_reason else verdict.status.value.lower()
     if any(check["code"] == "malformed" for check in document["checks"]):  # nothing could be read: no verdict on it
