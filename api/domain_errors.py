@@ -23,7 +23,7 @@ from api.problems import Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
 from exchange.applications.investigation import TaskAlreadyDone
-from exchange.applications.service import ApplicationWithdrawn
+from exchange.applications.service import ApplicationConcluded, ApplicationWithdrawn
 from exchange.consent import ConsentRefused
 from exchange.errors import InvalidInput, NotFound, NotPrintable, UnknownCode
 from exchange.identity import InvalidKeyMaterial
@@ -49,6 +49,7 @@ PROBLEM_OF: dict[type[Exception], str] = {
     LicenseConflict: "conflict",
     TaskAlreadyDone: "conflict",
     ApplicationWithdrawn: "conflict",
+    ApplicationConcluded: "conflict",
     InvalidCaMaterial: "invalid-request",
     SealNotFound: "not-found",
     NotFound: "not-found",

@@ -135,12 +135,14 @@ def read_application(application_id: str) -> dict[str, Any]:
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(403, description="forbidden-by-policy: only the department that filed the application withdraws it")
 @blp.alt_response(404, description="No such application for the client's department")
-@blp.alt_response(409, description="conflict: a process is resolving the application right now; retry after "
-                                   "`Retry-After` seconds")
+@blp.alt_response(409, description="conflict: a process is resolving the application right now (retry after "
+                                   "`Retry-After` seconds), or it is concluded: decided eligible or not eligible "
+                                   "(no `Retry-After`)")
 @blp.doc(security=CLIENT_SECURITY)
 def withdraw(application_id: str) -> dict[str, Any]:
-    """Withdraw an application (filed by mistake, or the applicant gave it up), whatever its
-    status: it is `withdrawn` from then on and nothing resumes it; its open investigation tasks
+    """Withdraw an application (filed by mistake, or the applicant gave it up) until it is
+    concluded (decided eligible or not eligible, which the bundle's other departments may already
+    act on; one decided `needs_review` is withdrawn): it is `withdrawn` from then on and nothing resumes it; its open investigation tasks
     leave the investigating department's list and take no finding; commitments can no longer be
     added; the citizen's counter consents for it end once its signed commitments are checked
     (事后核查 still runs); another application of the household is not told it is a duplicate of

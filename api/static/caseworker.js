@@ -244,6 +244,10 @@
       $("waiting").scrollIntoView({ block: "center" });  // the button was far below: say it where the eye goes
       return loadRecent();
     }
+    if (answer.status === 409 && !answer.headers.get("Retry-After")) {  // concluded meanwhile: show it as it is
+      show($("withdraw-error"), "本申请已办结，不能撤回。");
+      return watch(state.location, null);
+    }
     show($("withdraw-error"), answer.status === 409 ? "系统正在核验本申请，请几秒后再点撤回。"
       : answer.status === 403 ? "只有受理本申请的部门可以撤回。" : problemMessage(answer));
   });
@@ -263,7 +267,8 @@
     $("paper-saved").textContent = String(application.paper_saved);
     show($("flagged"), application.flagged ? "承诺核查不实：" + (application.flag_reason || "") +
       "。本申请已转为需人工审核，请核实后依法处理。" : "");
-    $("withdraw-actions").hidden = application.status === "withdrawn";
+    $("withdraw-actions").hidden = application.status === "withdrawn" ||
+      (application.status === "decided" && application.decision !== "needs_review");  // concluded: 办结
     renderWaiting(application);
     renderProofs(application);
     renderDecision(application);

@@ -31,6 +31,7 @@ from catalog.model import Matter, OptionType, Scope
 from exchange.answer_store import RequestIdConflict
 from exchange.applications.commitments import CommitmentOffer, Signature, SigningChannel, checked_offers
 from exchange.applications.context import LEASE, HandlingContext
+from exchange.applications.decision import Decision
 from exchange.applications.counter_consents import end_consents_unless_checking, needed_proofs, with_counter_consents
 from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party, about_key
 from exchange.applications.records import Application, ApplicationCase, ApplicationItem, ApplicationStatus, ItemState
@@ -77,6 +78,11 @@ class ApplicationBusy(ExchangeError):
 
 class ApplicationWithdrawn(ExchangeError):
     """The application was withdrawn: it takes nothing more (409: the request contradicts its state)."""
+
+
+class ApplicationConcluded(ExchangeError):
+    """The application is decided eligible or not eligible (办结): it is not withdrawn (409: the
+    request contradicts its state; a bundle's other departments may already act on it)."""
 
 
 @dataclass(frozen=True)
@@ -235,12 +241,19 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
             .values(next_attempt_at=ctx.now()))
 
 
+_concluded = and_(Application.status == ApplicationStatus.DECIDED.value,
+                  Application.decision != Decision.NEEDS_REVIEW.value)
+"""Decided eligible or not eligible: what the filing department and the bundle's parts act on."""
+
+
 def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> None:
-    """Withdraw an application for the department that filed it, whatever its status: nothing
-    resumes it after (`resolve_application` never claims a withdrawn one), its open tasks and
-    commitments take no more input, and its counter consents end once no commitment is left to
-    check (事后核查 of what the applicant signed still runs). One compare-and-set: refused while a
-    process holds the application's lease (`ApplicationBusy`); a second withdrawal changes nothing."""
+    """Withdraw an application for the department that filed it, unless it is concluded (decided
+    eligible or not eligible: `ApplicationConcluded`; one decided needs_review still waits for a
+    caseworker and is withdrawn): nothing resumes it after (`resolve_application` never claims a
+    withdrawn one), its open tasks and commitments take no more input, and its counter consents
+    end once no commitment is left to check (事后核查 of what the applicant signed still runs). One
+    compare-and-set: refused while a process holds the application's lease (`ApplicationBusy`); a
+    second withdrawal changes nothing."""
     application = visible_application(ctx, client, application_id)
     if application.consumer_department != client.department_code:
         raise NotTheFiler(f"only {application.consumer_department}, which filed application {application_id}, "
@@ -249,15 +262,20 @@ def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, appl
     with ctx.uow.step("withdraw") as session:
         withdrawn = session.execute(
             update(Application).where(Application.id == application_id,
-                                      Application.status != ApplicationStatus.WITHDRAWN.value,
+                                      Application.status != ApplicationStatus.WITHDRAWN.value, ~_concluded,
                                       or_(Application.lease_until.is_(None), Application.lease_until < now))
             .values(status=ApplicationStatus.WITHDRAWN.value, withdrawn_at=now, withdrawn_by=client.client_id,
                     updated_at=now, lease_until=None, lease_holder=None)).rowcount == 1
         if withdrawn:
             end_consents_unless_checking(session, application_id, now)
-        elif session.scalar(select(Application.status).where(Application.id == application_id)) \
-                != ApplicationStatus.WITHDRAWN:
-            raise ApplicationBusy(f"application {application_id} is being resolved now; try again in a moment")
+            return
+        status, decision = session.execute(select(Application.status, Application.decision)
+                                           .where(Application.id == application_id)).one()
+    if status == ApplicationStatus.DECIDED and decision != Decision.NEEDS_REVIEW:
+        raise ApplicationConcluded(f"application {application_id} is decided {decision}; a concluded application "
+                                   "is not withdrawn")
+    if status != ApplicationStatus.WITHDRAWN:
+        raise ApplicationBusy(f"application {application_id} is being resolved now; try again in a moment")
 
 
 def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:

@@ -91,7 +91,8 @@ def test_a_department_withdraws_an_application_and_files_the_household_again(set
 
 def test_only_the_filing_department_withdraws(settings: Settings, live_server: str) -> None:
     """The insurance bureau has a part in the newborn bundle and reads it; only public security,
-    which filed it, may withdraw it. A department with no part does not see it at all."""
+    which filed it, may withdraw it. A department with no part does not see it at all. Decided
+    eligible, it is concluded: not even public security withdraws it."""
     [household] = households(settings, "newborn")
     baby = next(member for member in household.members if member.age == 0 and member.relation == "child")
     application = file(live_server, housing_token(settings, "GA"), "NEWBORN_BIRTH",
@@ -101,6 +102,8 @@ def test_only_the_filing_department_withdraws(settings: Settings, live_server: s
     assert part.status_code == 403 and part.json()["type"] == "/problems/forbidden-by-policy", part.text
     assert withdraw(live_server, housing_token(settings, "JY"), application["id"]).status_code == 404
     assert read(live_server, housing_token(settings, "GA"), application["id"])["status"] == "decided"
+    concluded = withdraw(live_server, housing_token(settings, "GA"), application["id"])  # the parts may act on it
+    assert concluded.status_code == 409 and application["decision"] == "eligible", concluded.text
 
 
 def test_a_withdrawal_while_a_process_resolves_the_application_is_a_conflict(settings: Settings,
@@ -151,3 +154,25 @@ def test_a_withdrawn_applications_investigation_leaves_the_task_list(settings: S
     assert checked_after["status"] == "withdrawn"  # found false, but not taken back to be decided again
     assert checked_after["decided_at"] == after["decided_at"]
     assert _running_consents(settings, application["id"]) == 0  # then nothing more is pulled for it
+
+
+def test_a_concluded_application_is_not_withdrawn_one_under_review_is(settings: Settings, live_server: str) -> None:
+    """An application decided eligible or not eligible is concluded (办结): the bundle's other
+    departments may already act on it, so withdrawing it is refused (409, no time to retry) and
+    changes nothing. One a caseworker still has to review (the same household filed again) is
+    withdrawn: the applicant gives up before anyone has decided."""
+    token = housing_token(settings)
+    household = next(h for h in households(settings, "public_housing_eligible", 12)
+                     if any(member.relation == "spouse" for member in h.members))
+    concluded = apply(live_server, token, public_housing_request(household, "gzf-concluded", signed_at=now()))
+    assert concluded.status_code == 201 and concluded.json()["decision"] == "eligible", concluded.text
+    refused = withdraw(live_server, token, concluded.json()["id"])
+    assert refused.status_code == 409 and refused.json()["type"] == "/problems/conflict", refused.text
+    assert "retry-after" not in refused.headers
+    after = read(live_server, token, concluded.json()["id"])
+    assert (after["status"], after["decision"]) == ("decided", "eligible")
+
+    under_review = apply(live_server, token, public_housing_request(household, "gzf-under-review", signed_at=now()))
+    assert under_review.json()["decision"] == "needs_review", under_review.json()["decision_detail"]
+    given_up = withdraw(live_server, token, under_review.json()["id"])
+    assert given_up.status_code == 200 and given_up.json()["status"] == "withdrawn", given_up.text

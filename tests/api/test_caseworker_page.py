@@ -214,12 +214,18 @@ def test_a_shaded_income_declaration_is_flagged_after_post_check(
 
 def test_a_caseworker_withdraws_an_application(browser: Browser, live_server: str, settings: Settings) -> None:
     """The applicant gives up at the counter: the caseworker withdraws the application, confirms,
-    and the page and the recent list say 已撤回; nothing more can be withdrawn. On a phone-sized
-    window, as a caseworker at a mobile counter uses it."""
+    and the page and the recent list say 已撤回; nothing more can be withdrawn. An application
+    decided eligible is concluded and offers no withdrawal; the same household filed again waits
+    for a caseworker's review, and that one is withdrawn. On a phone-sized window, as a caseworker
+    at a mobile counter uses it."""
     page = browser.new_page(viewport={"width": 390, "height": 844})
     sign_in(page, live_server)
     choose(page, "public_housing_eligible")
     submit_and_watch(page)
+    expect(page.locator("#decision")).to_contain_text("符合条件")
+    expect(page.locator("#withdraw-actions")).to_be_hidden()
+    submit_and_watch(page)  # the same household again: a possible duplicate, for a caseworker
+    expect(page.locator("#decision")).to_contain_text("需人工审核")
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.click("#withdraw-application")
