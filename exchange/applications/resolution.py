@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Matter, MatterProof, Mode
@@ -567,7 +567,8 @@ def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loa
     with the spouse as applicant) and, in a matter about a child or a deceased person, about the
     same one (a parent's second child is no duplicate), or filed by anyone about the same one (the
     other parent, not naming this applicant): for a caseworker to see before anything is granted
-    twice. Read in the concluding step: two filed at once both see each other."""
+    twice. Those decided eligible are named first, then the newest. Read in the concluding step:
+    two filed at once both see each other."""
     application, parties = loaded.application, loaded.parties
     keys = {subject_key(ctx.pull.subject_hash_key, party.id_number) for party in parties.household if party.id_number}
     about = about_key(ctx.pull.subject_hash_key, parties)
@@ -581,7 +582,8 @@ def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loa
                filed_by if about is None else or_(filed_by, Application.about_key == about),
                Application.status != ApplicationStatus.WITHDRAWN.value,
                or_(Application.decision.is_(None), Application.decision != Decision.NOT_ELIGIBLE.value))
-        .order_by(Application.created_at).limit(_OTHERS_READ)).all()
+        .order_by(case((Application.decision == Decision.ELIGIBLE.value, 0), else_=1),  # granted: named first
+                  Application.created_at.desc()).limit(_OTHERS_READ)).all()
     notes = []
     for other_id, case_number, decision, other_applicant, other_about, parties_key_id, parties_blob in rows:
         if about is not None and (other_about or about_key(ctx.pull.subject_hash_key, Parties.from_document(

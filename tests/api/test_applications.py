@@ -229,6 +229,23 @@ def test_a_household_filing_again_under_another_case_number_goes_to_a_caseworker
     assert any(first.json()["case_number"] in note for note in by_spouse.json()["decision_detail"]["notes"])
 
 
+def test_a_duplicate_note_names_the_granted_filing_and_the_latest(settings: Settings, live_server: str) -> None:
+    """A household filed five times (the first decided eligible, each later one held for a
+    caseworker as its possible duplicate): the sixth names the one granted and the newest, not
+    just the three oldest."""
+    household = households(settings, "public_housing_eligible", 12)[5]
+    filed = [apply(live_server, housing_token(settings), public_housing_request(household, f"gzf-dup-{n}",
+                                                                                signed_at=now())).json()
+             for n in range(5)]
+    assert [f["decision"] for f in filed] == ["eligible", *["needs_review"] * 4], [f["decision"] for f in filed]
+    sixth = apply(live_server, housing_token(settings), public_housing_request(household, "gzf-dup-5",
+                                                                               signed_at=now())).json()
+    notes = [note for note in sixth["decision_detail"]["notes"] if "重复申请" in note]
+    assert len(notes) == 3, notes
+    assert filed[0]["case_number"] in notes[0] and "符合条件" in notes[0], notes
+    assert filed[4]["case_number"] in notes[1] and filed[3]["case_number"] in notes[2], notes
+
+
 def test_a_member_whose_data_the_exchange_refused_leaves_a_household_rule_undecided(settings: Settings,
                                                                                     live_server: str) -> None:
     """Applicant and spouse consent, the children do not: the exchange refuses every pull about the
