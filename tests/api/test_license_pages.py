@@ -4,12 +4,14 @@ resident signs in, sees the demo licenses she holds, shows only her marital stat
 
 from __future__ import annotations
 
+import contextlib
 from io import BytesIO
 
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Route
+from playwright.sync_api import Error as PlaywrightError
 
 from api.settings import Settings
 from demo.data import DemoResident, sample_residents
@@ -261,3 +263,33 @@ def test_a_revoked_license_offers_no_sealed_page(settings: Settings, live_server
     refused = client.get(f"/portal/licenses/{first['identifier']}/pdf")
     assert refused.status_code == 409 and "已被撤销" in refused.text
     assert not refused.content.startswith(b"%PDF") and re.search(r"<h1>", refused.text)
+
+
+def test_a_second_tap_on_verify_does_not_use_up_the_presentation(browser: Browser, live_server: str,
+                                                                  resident: DemoResident, settings: Settings) -> None:
+    """The verifier taps 核验 twice over a slow network: the page sends the one-time check once,
+    so the verdict shown is the presentation's (有效), never 已核验过 for the second tap."""
+    page = browser.new_page()
+    sign_in(page, live_server, resident.name, resident.id_number)
+    page.goto(f"{live_server}/portal/licenses")
+    marriage = page.locator("section.license", has=page.locator("h2", has_text="结婚证"))
+    marriage.locator("input[value=marital_status]").check()
+    marriage.locator("button[type=submit]").click()
+    page.wait_for_selector("#presentation-qr svg")
+    link = page.locator("#presentation-link").get_attribute("href") or ""
+    scanner = browser.new_page()
+    posted: list[str] = []
+    scanner.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
+    scanner.goto(live_server + link.removeprefix(settings.public_url))
+    held: list[Route] = []  # a slow network: the check is on its way while the verifier taps again
+    scanner.route("**/verify/licenses", lambda route: held.append(route))
+    button = scanner.locator("#verify-shown").bounding_box()
+    assert button is not None
+    for _ in range(2):  # two taps, as a finger does: no waiting for the page in between
+        scanner.mouse.click(button["x"] + button["width"] / 2, button["y"] + button["height"] / 2)
+        scanner.wait_for_timeout(300)
+    for route in held:
+        with contextlib.suppress(PlaywrightError):  # one the browser gave up for the second tap
+            route.continue_()
+    assert scanner.locator("#verdict-result").inner_text().startswith("有效")
+    assert len(posted) == 1, posted
