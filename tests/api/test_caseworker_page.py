@@ -33,6 +33,7 @@ from demo.data import DemoHousehold
 from tests.api.test_applications import households
 from tests.support.cli import cli_environment, run_cli
 from tests.support.connector import Connector
+from tests.support.pdf_tools import page_texts
 
 SETTLED = {"resolved", "not_found", "not_required", "abolished", "committed", "investigating", "investigated"}
 RECEIPT = re.compile(r"回执 [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -159,7 +160,10 @@ def test_an_eligible_household_is_decided_with_the_provenance_of_each_rule(
     page.close()
 
 
-def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, settings: Settings) -> None:
+def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, settings: Settings,
+                                            tmp_path: Path) -> None:
+    """不符合条件, with the rule that failed and what it read; the 不符合条件告知书 prints on one A4
+    sheet, the department and the date on it, nothing else of the page."""
     [household] = households(settings, "owner")
     page = browser.new_page()
     urls: list[str] = []
@@ -182,7 +186,8 @@ def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, 
     text = notice.inner_text()
     assert text.startswith("不符合条件告知书") and f"申请人 {household.members[0].name}（" in text
     assert "是否有不动产登记记录：是" in text and "行政复议" in text and "住房和城乡建设局" in text
-    page.pdf(path=str(SCREENSHOTS / "caseworker-notice.pdf"))
+    [sheet] = page_texts(page.pdf(path=str(SCREENSHOTS / "caseworker-notice.pdf"), format="A4"), tmp_path)
+    assert sheet.lstrip().startswith("不符合条件告知书") and re.search(r"住房和城乡建设局\s+\d{4}-\d{2}-\d{2}", sheet), sheet
     page.emulate_media(media="screen")
     no_id_number_leaks(page, household, urls)
     page.close()

@@ -1,4 +1,5 @@
-"""Poppler's pdfsig and NSS's certutil, as a verifier outside our code judges a signed PDF.
+"""Poppler's pdfsig and NSS's certutil, as a verifier outside our code judges a signed PDF, and
+poppler's pdftotext, as a reader sees a printed page.
 
 pdfsig exits 0 even on a digest mismatch, so callers read its output, never its exit code.
 A missing tool skips the test outside CI and fails it in CI.
@@ -31,6 +32,16 @@ def run_pdfsig(pdf: bytes, folder: Path, nss_dir: Path | None = None) -> str:
     path.write_bytes(pdf)
     command = [pdfsig, *(["-nssdir", f"sql:{nss_dir}"] if nss_dir else []), str(path)]
     return subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
+
+
+def page_texts(pdf: bytes, folder: Path) -> list[str]:
+    """The text of each page of `pdf` as poppler's pdftotext reads it (pages end with a form feed)."""
+    pdftotext = require_tool("pdftotext", "poppler-utils")
+    path = folder / "pages.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run([pdftotext, "-layout", str(path), "-"], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
+    return text.split("\f")[:-1]
 
 
 def signed_whole(report: str) -> bool:
