@@ -7,6 +7,7 @@ and page, so the two live here, not in either route module. Input nothing could 
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -62,7 +63,7 @@ def _certificate_verdict_view(verdict: CertificateVerdict) -> dict[str, Any]:
                "status_zh": CHECK_STATUS_ZH[Status(check["status"])], "message_zh": check["message_zh"]}
               for check in document["checks"]]
     return {"result": result, "label_zh": label_zh, "label_en": label_en, "explanation": explanation.format(reason=reason),
-            "form_zh": FORMS_ZH.get(verdict.form, verdict.form), "checks": checks,
+            "checked_zh": _checked_now(), "form_zh": FORMS_ZH.get(verdict.form, verdict.form), "checks": checks,
             "content": _certificate_content_view(document["content"]) if verdict.valid else None}
 
 
@@ -117,6 +118,12 @@ def license_verdict_page(form: str | bytes, id_number: str | None, nonce: str | 
     return no_store(make_response(render_template("verify_license.html", verdict=license_verdict_view(verdict), error=None)))
 
 
+def _checked_now() -> str:
+    """When a verdict was given, as the page (and its printout, kept by a bank as its record of
+    the check) states it: the answer changes when the document is revoked or expires."""
+    return beijing_time(datetime.now(timezone.utc), "%Y-%m-%d %H:%M:%S")
+
+
 def no_store(response: Response) -> Response:
     """A verdict shows the holder's name and items: never kept in a cache or the history's copies."""
     response.headers["Cache-Control"] = "no-store"
@@ -148,6 +155,7 @@ def license_verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
     content = document["content"] if verdict.status is Status.VALID else None
     return {
         "label_zh": result[0], "label_en": result[1], "result": result[2], "explanation": explanation,
+        "checked_zh": _checked_now(),
         "form_zh": LICENSE_FORMS_ZH[verdict.form],
         "reason_zh": REVOCATION_REASONS.get(reason, REVOCATION_REASONS["unspecified"])[0] if reason else None,
         "checks": [{"name_zh": LICENSE_CHECK_NAMES_ZH.get(c["check"], c["check"]),

@@ -54,6 +54,7 @@ def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, r
     assert "亮证只能核验一次" in scanner.locator("#shown-license").inner_text()
     scanner.click("#verify-shown")
     assert scanner.locator("#verdict-result").inner_text().startswith("有效")
+    assert scanner.locator("#verdict-time").inner_text().startswith("核验时间：20")
     assert "婚姻状况" in scanner.locator("#content").inner_text()
     # reloading the verdict (a phone's pull to refresh) asks again: the page says the presentation
     # was checked already, at the top, never that the license is 无效

@@ -5,7 +5,9 @@ refused with a Chinese message and status 400."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -16,9 +18,11 @@ from playwright.sync_api import Browser, Page
 
 from api.database import standalone_session
 from api.settings import Settings
+from catalog.city_time import BEIJING
 from catalog.versions import read_live_catalog
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
+from tests.support.pdf_tools import page_texts
 
 
 @pytest.fixture
@@ -85,6 +89,15 @@ def test_valid_tampered_and_revoked(browser: Browser, live_server: str, settings
     assert "无房证明" in content and "银行开户" in content and "截至时间" in content
     assert resident.id_number not in page.content()
     page.screenshot(path=str(tmp_path / "verify-valid.png"), full_page=True)
+    checked = re.fullmatch(r"核验时间：(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})（北京时间）",
+                           page.locator("#verdict-time").inner_text())
+    assert checked and abs(datetime.strptime(checked[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+                           - datetime.now(timezone.utc)) < timedelta(minutes=2)
+    page.emulate_media(media="print")  # the bank keeps the printout: the verdict and when, not the empty forms
+    printed = "".join(page_texts(page.pdf(format="A4"), tmp_path))
+    page.emulate_media(media="screen")
+    assert "有效" in printed and checked[1] in printed and resident.name in printed
+    assert "验证另一份证明" not in printed and "方式一" not in printed and "信任本市根证书" not in printed
 
     assert submit(page, live_server, pdf=tampered(certificate["pdf"])) == 200
     assert page.locator("#verdict-result").inner_text() == "无效 INVALID"
