@@ -96,11 +96,25 @@
 
   // --- a session that ended ---------------------------------------------------------------
 
-  // The server ended the session (expired, or signed out in another tab): reload, and the page asks to sign in.
-  function signedOut() {
+  // The server ended the session (expired, or signed out in another tab), or this page is older
+  // than the session (signed in again in another tab): reload, and the page asks to sign in or is
+  // the new session's. `undone`: what the caseworker asked that was not done, said after the reload.
+  var UNDONE_KEY = "caseworker-undone";
+
+  function signedOut(undone) {
     state.watching += 1;  // answers still on their way are dropped
     state.loading += 1;
+    if (undone) {
+      sessionStorage.setItem(UNDONE_KEY, undone);
+      history.scrollRestoration = "manual";  // the reloaded page opens at its top, where it says so
+    }
     window.location.reload();
+  }
+
+  var undone = sessionStorage.getItem(UNDONE_KEY);
+  if (undone) {
+    sessionStorage.removeItem(UNDONE_KEY);
+    show($("undone"), undone);
   }
 
   // --- the intake form -------------------------------------------------------------------
@@ -193,7 +207,7 @@
     $("submit-application").disabled = true;
     var answer = await api("POST", "/api/v1/matters/" + encodeURIComponent(matterCode()) + "/applications", request,
                            { Prefer: "respond-async" });
-    if (answer.status === 401) return signedOut();
+    if (answer.status === 401) return signedOut("页面已过期，刚才的申请没有提交。请重新选择家庭后提交。");
     if (!answer.ok) {
       $("submit-application").disabled = false;
       return show($("submit-error"), problemMessage(answer));
@@ -237,7 +251,7 @@
     if (!state.location || !window.confirm("确定撤回本申请？撤回后不再核验和判定，不能恢复。")) return;
     show($("withdraw-error"), "");
     var answer = await api("POST", state.location + "/withdrawal");
-    if (answer.status === 401) return signedOut();
+    if (answer.status === 401) return signedOut("页面已过期，刚才的撤回没有完成。请在本部门最近办件中重新打开该申请后再撤回。");
     if (answer.ok) {
       state.watching += 1;  // a poll still on its way must not show the application as it was
       render(answer.body);

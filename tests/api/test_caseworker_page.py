@@ -160,6 +160,30 @@ def test_an_eligible_household_is_decided_with_the_provenance_of_each_rule(
     page.close()
 
 
+def test_a_tab_from_before_a_new_sign_in_says_nothing_was_filed(browser: Browser, live_server: str,
+                                                                  settings: Settings) -> None:
+    """The caseworker signed out and in again in another tab: the old tab's 提交申请并核验 is
+    refused (its page is stale) and the page, reloaded, says the application was not filed,
+    so she files it again instead of believing it went in."""
+    context = browser.new_context()
+    old_tab = context.new_page()
+    sign_in(old_tab, live_server)
+    choose(old_tab, "public_housing_eligible")
+    new_tab = context.new_page()
+    new_tab.goto(f"{live_server}/caseworker")
+    new_tab.click("#sign-out-form button")
+    sign_in(new_tab, live_server)
+    old_tab.check("#household-0")
+    old_tab.click("#submit-application")
+    expect(old_tab.locator("#undone")).to_contain_text("没有提交", timeout=DECIDED_WITHIN_MS)
+    expect(old_tab.locator("#undone")).to_be_in_viewport()
+    expect(old_tab.locator("#application")).to_be_hidden()
+    old_tab.reload()  # said once, not on every later visit
+    expect(old_tab.locator("#workbench")).to_be_visible()
+    assert old_tab.locator("#undone").is_hidden()
+    context.close()
+
+
 def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, settings: Settings,
                                             tmp_path: Path) -> None:
     """不符合条件, with the rule that failed and what it read; the 不符合条件告知书 prints on one A4
