@@ -162,7 +162,9 @@ def verify_commitment(ctx: HandlingContext, commitment_id: str) -> CommitmentSta
 
 
 def _check(ctx: HandlingContext, record: CommitmentRecord) -> _Verdict:
-    proof = ctx.catalog.proofs[record.proof]
+    proof = ctx.catalog.proofs.get(record.proof)
+    if proof is None:  # a publication took the proof out of the catalog: nothing says how to check it
+        return _Verdict(CommitmentStatus.ON_SITE, "该证明已从目录中取消，无核查依据，由办理部门现场核查")
     verification = verification_for(ctx.catalog, proof)
     if verification is None:
         return _Verdict(CommitmentStatus.ON_SITE, "无可核查的数据来源，由办理部门现场核查")

@@ -82,6 +82,13 @@ class Loaded:
     offers: tuple[CommitmentOffer, ...]
     items: tuple[ApplicationItem, ...]
 
+    def under(self, matter: Matter) -> Loaded:
+        """The application as the live `matter` reads it: without the items of proofs a
+        publication has since taken out of the matter (or out of the catalog), which nothing
+        pulls, waits for or decides by any more."""
+        listed = {entry.proof for entry in matter.proofs}
+        return replace(self, items=tuple(item for item in self.items if item.proof in listed))
+
 
 @dataclass(frozen=True)
 class Filing:
@@ -130,6 +137,7 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
             with ctx.uow.step("conclude") as session:
                 concluded = _conclude_dropped_in(ctx, session, loaded, lease.holder)
             return True
+        loaded = loaded.under(matter)
         while not concluded:
             if ctx.now() - renewed >= RENEW_AFTER:  # before, nobody can have taken the lease over
                 renewed = ctx.now()
@@ -139,7 +147,7 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
             if new:  # a round a sweep resumes may find new conditions decidable
                 with ctx.uow.step("plan-items") as session:
                     _insert_items(session, new)
-                loaded = load(ctx, application_id)
+                loaded = load(ctx, application_id).under(matter)
             due = _due(ctx, loaded)
             if due:
                 concluded = _resolve(ctx, loaded, matter, due, lease.holder, filing.client if filing else None)
@@ -147,7 +155,7 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
                 with ctx.uow.step("conclude") as session:
                     concluded = _store_round(ctx, session, loaded, matter, (), (), lease.holder)
             if not concluded:
-                loaded = load(ctx, application_id)
+                loaded = load(ctx, application_id).under(matter)
     finally:
         if not concluded:
             release_lease(ctx, Application, application_id, lease.holder)
@@ -385,6 +393,7 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     process that dies before this commit leaves the round to be done again, one that dies after it
     leaves nothing undone."""
     current, flag_reason = _as_it_stands(ctx, session, loaded)
+    current = current.under(matter)
     _seal_commitments(ctx, session, loaded, matter, commitments)
     _store_pulls(ctx, session, settled)
     now_known, new = _planned(ctx, current, matter)

@@ -139,6 +139,34 @@ def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_
     assert read.status_code == 200 and read.json()["decision"] == "eligible"
 
 
+def test_a_proof_taken_out_of_the_catalog_while_an_application_waits_is_left_out_of_its_decision(
+        settings: Settings, live_server: str) -> None:
+    """A publication drops 住房困难报告 from the catalog altogether (not only from 公租房) while an
+    application waits for its other commitment: the application is decided under the live
+    catalog, not stuck waiting with a KeyError on every resume."""
+    [household] = households(settings, "public_housing_eligible")
+    body = public_housing_request(household, "gzf-proof-gone", signed_at=now())
+    income = [c for c in body["commitments"] if c["proof"] == "INCOME"]
+    body["commitments"] = [c for c in body["commitments"] if c["proof"] != "INCOME"]
+    token = housing_token(settings)
+    filed = apply(live_server, token, body)
+    assert filed.status_code == 202 and filed.json()["status"] == "waiting", filed.text
+    assert "HOUSING_HARDSHIP_REPORT" in {item["proof"] for item in filed.json()["items"]}
+    document = load_catalog(bundled_catalog_path()).to_document()
+    document["proofs"] = [p for p in document["proofs"] if p["code"] != "HOUSING_HARDSHIP_REPORT"]
+    for matter in document["matters"]:
+        matter["proofs"] = [p for p in matter["proofs"] if p["proof"] != "HOUSING_HARDSHIP_REPORT"]
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+
+    added = httpx.post(f"{live_server}/api/v1/applications/{filed.json()['id']}/commitments", timeout=30,
+                       headers={"Authorization": f"Bearer {token}"},
+                       json={"commitments": income, "signature": body["signature"]})
+    assert added.status_code == 200, added.text
+    decided = added.json()
+    assert decided["status"] == "decided" and decided["decision"] == "eligible", decided["decision_detail"]
+
+
 def test_a_matter_dropped_while_its_application_was_left_resolving_goes_to_a_caseworker(
         settings: Settings, live_server: str) -> None:
     """A process died while resolving a 公租房 application (its lease ran out), and a publication
@@ -427,6 +455,35 @@ def test_a_false_income_declaration_is_flagged_by_post_check(settings: Settings,
     listed = httpx.get(f"{live_server}/api/v1/commitments", params={"status": "false"},
                        headers={"Authorization": f"Bearer {token}"}).json()
     assert [c["id"] for c in listed] == [income["id"]]
+
+
+def test_a_commitment_to_a_proof_taken_out_of_the_catalog_goes_to_an_on_site_check(settings: Settings,
+                                                                                   live_server: str) -> None:
+    """收入证明 is taken out of the catalog (and the rules reading it) after an applicant committed
+    to her income: 事后核查 has no catalog entry to check it by, so the handling department checks
+    it on site, and the run goes on; not a traceback on every run."""
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    application = apply(live_server, token, public_housing_request(household, "gzf-income-gone", signed_at=now())).json()
+    assert application["decision"] == "eligible"
+    document = load_catalog(bundled_catalog_path()).to_document()
+    document["proofs"] = [p for p in document["proofs"] if p["code"] != "INCOME" and
+                          p.get("verification", {}).get("proof") != "INCOME"]
+    for matter in document["matters"]:
+        matter["proofs"] = [p for p in matter["proofs"] if p["proof"] != "INCOME" and "income." not in p.get("when", "")]
+        for key in ("rules", "priorities"):
+            matter[key] = [r for r in matter.get(key, []) if "income." not in r["expression"]]
+        if matter.get("recheck"):
+            matter["recheck"]["rules"] = [r for r in matter["recheck"]["rules"]
+                                          if r in {rule["code"] for rule in matter["rules"]}]
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+    result = run_cli(cli_environment(settings.database_url, settings.var_dir), "commitments", "verify")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    after = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",
+                      headers={"Authorization": f"Bearer {token}"}).json()
+    income = next(c for c in after["commitments"] if c["proof"] == "INCOME")
+    assert income["status"] == "on_site" and "目录" in income["verification_detail"], income
 
 
 def test_a_commitment_is_sealed_with_the_catalogs_exact_text(settings: Settings, live_server: str,
