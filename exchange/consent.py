@@ -21,7 +21,7 @@ access log records.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -71,6 +71,10 @@ class Consent(Base):
     """A counter consent recorded by a department system is usable by that system only."""
     application_id: Mapped[str | None] = mapped_column(String(36), index=True)
     """The application a counter consent was recorded for: it ends when the application is done."""
+    items: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    """The data items it releases by the code it names, as its preview listed them when it was
+    given (`released_items`): an access releasing any other item is not covered. None: given
+    before they were kept, it covers what the matter receives."""
 
     def status(self, at: datetime) -> ConsentStatus:
         return _status(self, at)
@@ -79,11 +83,11 @@ class Consent(Base):
 ConsentTerms = Row[Any]
 """What the exchange checks of a consent, as a plain row (`consent_terms`; no ORM object, since
 every exchange request reads it): id, subject_key, matter, proofs, consumer_department,
-expires_at, withdrawn_at, bound_client_id."""
+expires_at, withdrawn_at, bound_client_id, items."""
 _CONSENTS = Consent.__table__
 _TERMS = select(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter, _CONSENTS.c.proofs,
                 _CONSENTS.c.consumer_department, _CONSENTS.c.expires_at, _CONSENTS.c.withdrawn_at,
-                _CONSENTS.c.bound_client_id)
+                _CONSENTS.c.bound_client_id, _CONSENTS.c["items"])
 _TERMS_BY_ID = _TERMS.where(_CONSENTS.c.id == bindparam("id")).with_for_update(read=True)
 _TERMS_BY_IDS = _TERMS.where(_CONSENTS.c.id.in_(bindparam("ids", expanding=True))).with_for_update(read=True)
 _CANDIDATES = _TERMS.where(_CONSENTS.c.subject_key == bindparam("subject_key"),
@@ -199,15 +203,13 @@ def preview_consent(catalog: Catalog, request: ConsentRequest) -> ConsentPreview
         proof = catalog.proofs[code]
         proofs.append(ReleasedProof(code=code, name_zh=proof.name_zh,
                                     source_department_zh=catalog.departments[proof.department].legal_name_zh,
-                                    items_zh=_released_items_zh(catalog, matter, code, request.consumer_department)))
+                                    items_zh=tuple(_released(catalog, matter, code, request.consumer_department).values())))
     for license_type in usable_licenses(catalog, matter, request.consumer_department):
         if license_type.code in asked:
-            use = license_type.use_for(request.consumer_department, matter.code)
-            assert use is not None
             proofs.append(ReleasedProof(
                 code=license_type.code, name_zh=license_type.name_zh,
                 source_department_zh=catalog.departments[license_type.department].legal_name_zh,
-                items_zh=tuple(license_type.item(name).name_zh for name in use.items)))
+                items_zh=tuple(_released(catalog, matter, license_type.code, request.consumer_department).values())))
     normalised = ConsentRequest(matter=matter.code, proofs=tuple(proof.code for proof in proofs),
                                 consumer_department=request.consumer_department, days=request.days)
     return ConsentPreview(request=normalised, matter_name_zh=matter.name_zh, legal_basis_zh=matter.legal_basis_zh,
@@ -215,18 +217,29 @@ def preview_consent(catalog: Catalog, request: ConsentRequest) -> ConsentPreview
                           proofs=tuple(proofs))
 
 
-def _released_items_zh(catalog: Catalog, matter: Matter, proof_code: str, department: str) -> tuple[str, ...]:
-    """The data items a consent to `proof_code` releases to `department`: the fields the matter
-    receives, and the items of each license answering the proof that the 用证清单 lets the
-    department use in the matter on that consent instead; each item once (by name), labelled as
-    the proof labels it where it has it."""
-    proof = catalog.proofs[proof_code]
-    labels = {name: proof.item(name).name_zh for name in matter.fields_for(proof_code)}
+def released_items(catalog: Catalog, matter: Matter, code: str, department: str) -> tuple[str, ...]:
+    """The names of the data items a consent naming `code` releases to `department` now (see
+    `_released`)."""
+    return tuple(_released(catalog, matter, code, department))
+
+
+def _released(catalog: Catalog, matter: Matter, code: str, department: str) -> dict[str, str]:
+    """The data items a consent naming `code` releases to `department` now, each with its label:
+    for a proof, the fields the matter receives (labelled as the proof labels them), then the
+    items of each license answering the proof that the 用证清单 lets the department use in the
+    matter on that consent instead (each once); for a license type answering no proof, the items
+    the 用证清单 lets it use."""
+    if code not in catalog.proofs:
+        license_type = catalog.licenses[code]
+        use = license_type.use_for(department, matter.code)
+        return {name: license_type.item(name).name_zh for name in (use.items if use else ())}
+    proof = catalog.proofs[code]
+    labels = {name: proof.item(name).name_zh for name in matter.fields_for(code)}
     for license_type in catalog.licenses.values():
-        use = license_type.use_for(department, matter.code) if license_type.proof == proof_code else None
+        use = license_type.use_for(department, matter.code) if license_type.proof == code else None
         for name in use.items if use else ():
             labels.setdefault(name, license_type.item(name).name_zh)
-    return tuple(labels.values())
+    return labels
 
 
 def grant_consent(
@@ -274,6 +287,8 @@ def grant_consents(
             expires_at=at + timedelta(days=request.days),
             bound_client_id=bound_client_id,
             application_id=application_id,
+            items={code: list(released_items(catalog, matter, code, request.consumer_department))
+                   for code in sorted(set(request.proofs))},
         ))
     if consents:
         session.add_all(consents)
@@ -389,9 +404,11 @@ def find_valid_consent(
     at: datetime,
     client_id: str | None = None,
     held: Mapping[str, ConsentTerms] | None = None,
+    releases: Collection[str] = (),
 ) -> ConsentTerms:
     """The consent that lets `consumer_department` (its system `client_id`) pull `proof` for
-    `matter` at `at`; a consent bound to another system does not.
+    `matter` at `at`, releasing the data items `releases`; a consent bound to another system does
+    not, nor one given when the matter received less (its items do not hold all of `releases`).
 
     With `consent_id`, exactly that consent of this citizen must cover the request; without
     one, any active consent of the citizen that covers it will do. Raises `ConsentMissing`,
@@ -405,7 +422,7 @@ def find_valid_consent(
             _CANDIDATES, {"subject_key": subject_key, "matter": matter, "department": consumer_department})
         for candidate in candidates:
             if _status(candidate, at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof,
-                                                                          consumer_department, client_id):
+                                                                          consumer_department, client_id, releases):
                 return candidate
         raise ConsentMissing(f"the citizen has given no active consent for {proof} in {matter} to {consumer_department}")
     consent = held.get(consent_id) if held is not None else consent_terms(session, consent_id)
@@ -417,19 +434,24 @@ def find_valid_consent(
         raise ConsentWithdrawn(f"consent {consent_id} was withdrawn")
     if at >= consent.expires_at:
         raise ConsentExpired(f"consent {consent_id} expired")
-    if not _covers(consent, matter, proof, consumer_department, client_id):
+    if not _covers(consent, matter, proof, consumer_department, client_id, ()):
         raise ConsentMismatch(
             f"consent {consent_id} covers {', '.join(consent.proofs)} in {consent.matter}"
             f"{' through one department system only' if consent.bound_client_id else ''}, "
             f"not {proof} in {matter}"
         )
+    if not _covers(consent, matter, proof, consumer_department, client_id, releases):
+        given = (consent.items or {}).get(proof, ())
+        raise ConsentMismatch(f"consent {consent_id} released {', '.join(given)} of {proof}; {matter} now receives "
+                              f"{', '.join(sorted(set(releases) - set(given)))} too: ask the citizen to consent again")
     return consent
 
 
 def _covers(consent: Consent | ConsentTerms, matter: str, proof: str, consumer_department: str,
-            client_id: str | None) -> bool:
+            client_id: str | None, releases: Collection[str]) -> bool:
     return (consent.matter == matter and proof in consent.proofs and consent.consumer_department == consumer_department
-            and consent.bound_client_id in (None, client_id))
+            and consent.bound_client_id in (None, client_id)
+            and (consent.items is None or set(releases) <= set(consent.items.get(proof, ()))))
 
 
 

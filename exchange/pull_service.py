@@ -295,6 +295,7 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
                 continue
             entry = with_basis(session, request.entry, request.matter, request.proof.code, client,
                                request.envelope.consent_id, request.envelope.legal_basis, now, held=consents,
+                               releases=request.matter.fields_for(request.proof.code),
                                organisation=request.proof.subject is Subject.ORGANISATION)
             if row is None:
                 new.append(new_reservation(client.client_id, request.envelope.request_id, request.sha256, now,
@@ -521,10 +522,12 @@ def _request_document(client: AuthenticatedClient, envelope: Envelope, subject: 
 
 def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code: str, client: AuthenticatedClient,
                consent_id: str | None, legal_basis: str | None, now: datetime,
-               held: Mapping[str, ConsentTerms] | None = None, *, organisation: bool = False) -> AccessEntry:
-    """The log entry with the basis of an access the sharing rules allow: the matter's legal basis
-    when it needs no consent or the subject is an organisation (a stated basis must be that one),
-    else the citizen's valid consent (`held`: as `find_valid_consent` takes it); `PullRefused` otherwise."""
+               held: Mapping[str, ConsentTerms] | None = None, *, releases: Collection[str],
+               organisation: bool = False) -> AccessEntry:
+    """The log entry with the basis of an access the sharing rules allow, releasing the data items
+    `releases`: the matter's legal basis when it needs no consent or the subject is an
+    organisation (a stated basis must be that one), else the citizen's valid consent given for
+    those items (`held`: as `find_valid_consent` takes it); `PullRefused` otherwise."""
     if not matter.consent_required or organisation:
         if legal_basis is not None and legal_basis != matter.legal_basis_zh:
             raise PullRefused("invalid-request", f"legal_basis: the basis of {matter.code} is {matter.legal_basis_zh}",
@@ -532,7 +535,7 @@ def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code:
         return replace(entry, legal_basis=matter.legal_basis_zh)
     try:
         consent = find_valid_consent(session, entry.subject_key, consent_id, matter.code, proof_code,
-                                     client.department_code, now, client.client_id, held)
+                                     client.department_code, now, client.client_id, held, releases)
     except ConsentRefused as refused:
         raise PullRefused("consent-required", str(refused), field="#/consent_id", reason=refused.reason) from None
     return replace(entry, consent_id=consent.id)

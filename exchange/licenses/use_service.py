@@ -107,9 +107,8 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
         return use.items
 
     def authorise(session: Session) -> AccessEntry:
-        receivable()
         return with_basis(session, entry, matter, license_type.proof or license_type.code, client,
-                          request.consent_id, request.legal_basis, now,
+                          request.consent_id, request.legal_basis, now, releases=receivable(),
                           organisation=holder.kind is Subject.ORGANISATION)
 
     claimed = claim_or_replay(context.sessions, context.answers, entry, canonical_sha256(document), now, authorise,

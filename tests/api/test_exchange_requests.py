@@ -544,6 +544,41 @@ def test_a_replay_gives_out_only_what_the_live_catalog_still_allows(settings: Se
     assert [e["outcome"] for e in my_access_log(live_server, person)][:3] == ["denied", "allowed", "denied"]
 
 
+def test_a_publication_that_widens_a_matter_does_not_widen_the_consents_given(
+        settings: Settings, live_server: str, residents: list[DemoResident]) -> None:
+    """The citizen agreed after a preview listing three items of 无房证明. A later publication has
+    the matter receive the whole record (the full ID number, the search record): her consent does
+    not release it; the department is told to ask her again, and a consent given on the new
+    preview, which lists the items, does."""
+    token = client_token(settings)
+    person = residents[0]
+    me = _bearer(assertion(live_server, person))
+    preview = httpx.post(f"{live_server}/api/v1/me/consents/preview", headers=me,
+                         json={"matter": MATTER, "proofs": [PROOF], "department": "ZJ", "days": 30})
+    assert preview.status_code == 200, preview.text
+    shown = preview.json()["proofs"][0]["items_zh"]
+    given = consent(live_server, person)
+    url = f"{live_server}/api/v1/exchange/requests"
+    before = httpx.post(url, headers=_bearer(token), json=envelope(person, "widen-1", consent_id=given))
+    assert before.status_code == 200 and len(before.json()["answer"]["data"]) == len(shown), before.text
+
+    document = load_catalog(bundled_catalog_path()).to_document()
+    housing = next(m for m in document["matters"] if m["code"] == MATTER)
+    no_housing = next(p for p in document["proofs"] if p["code"] == PROOF)
+    next(p for p in housing["proofs"] if p["proof"] == PROOF)["fields"] = [i["name"] for i in no_housing["data_items"]]
+    _publish(settings, document)
+    after = httpx.post(url, headers=_bearer(token), json=envelope(person, "widen-2", consent_id=given))
+    assert after.status_code == 403 and after.json()["type"] == "/problems/consent-required", after.text
+    assert "data" not in after.text and person.id_number not in after.text
+    assert my_access_log(live_server, person)[0]["reason"] == "consent-mismatch"
+    unnamed = httpx.post(url, headers=_bearer(token), json=envelope(person, "widen-3"))  # any consent of hers
+    assert unnamed.status_code == 403, unnamed.text
+
+    again = consent(live_server, person)
+    wider = httpx.post(url, headers=_bearer(token), json=envelope(person, "widen-4", consent_id=again))
+    assert wider.status_code == 200 and wider.json()["answer"]["data"]["id_number"] == person.id_number, wider.text
+
+
 def _publish(settings: Settings, document: dict[str, Any]) -> None:
     with standalone_session(settings.database_url) as session:
         publish(session, catalog_from_document(document), "目录管理员")
