@@ -141,8 +141,9 @@ def read_application(application_id: str) -> dict[str, Any]:
 @blp.doc(security=CLIENT_SECURITY)
 def withdraw(application_id: str) -> dict[str, Any]:
     """Withdraw an application (filed by mistake, or the applicant gave it up) until it is
-    concluded (decided eligible or not eligible, which the bundle's other departments may already
-    act on; one decided `needs_review` is withdrawn): it is `withdrawn` from then on and nothing resumes it; its open investigation tasks
+    concluded (decided eligible or not eligible, or a bundle with a part decided eligible, which
+    the departments may already act on; one decided `needs_review` with no part eligible is
+    withdrawn): it is `withdrawn` from then on and nothing resumes it; its open investigation tasks
     leave the investigating department's list and take no finding; commitments can no longer be
     added; the citizen's counter consents for it end once its signed commitments are checked
     (事后核查 still runs); another application of the household is not told it is a duplicate of

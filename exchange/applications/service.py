@@ -241,41 +241,45 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
             .values(next_attempt_at=ctx.now()))
 
 
-_concluded = and_(Application.status == ApplicationStatus.DECIDED.value,
-                  Application.decision != Decision.NEEDS_REVIEW.value)
-"""Decided eligible or not eligible: what the filing department and the bundle's parts act on."""
-
-
 def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> None:
-    """Withdraw an application for the department that filed it, unless it is concluded (decided
-    eligible or not eligible: `ApplicationConcluded`; one decided needs_review still waits for a
-    caseworker and is withdrawn): nothing resumes it after (`resolve_application` never claims a
-    withdrawn one), its open tasks and commitments take no more input, and its counter consents
-    end once no commitment is left to check (事后核查 of what the applicant signed still runs). One
-    compare-and-set: refused while a process holds the application's lease (`ApplicationBusy`); a
-    second withdrawal changes nothing."""
+    """Withdraw an application for the department that filed it, unless it is concluded
+    (`ApplicationConcluded`, see `_concluded`; one decided needs_review with no part eligible
+    still waits for a caseworker and is withdrawn): nothing resumes it after
+    (`resolve_application` never claims a withdrawn one), its open tasks and commitments take no
+    more input, and its counter consents end once no commitment is left to check (事后核查 of
+    what the applicant signed still runs). Decided under the application's row lock, which the
+    step concluding a resolution takes too: refused while a process holds the application's
+    lease (`ApplicationBusy`); a second withdrawal changes nothing."""
     application = visible_application(ctx, client, application_id)
     if application.consumer_department != client.department_code:
         raise NotTheFiler(f"only {application.consumer_department}, which filed application {application_id}, "
                           "may withdraw it")
     now = ctx.now()
     with ctx.uow.step("withdraw") as session:
-        withdrawn = session.execute(
-            update(Application).where(Application.id == application_id,
-                                      Application.status != ApplicationStatus.WITHDRAWN.value, ~_concluded,
-                                      or_(Application.lease_until.is_(None), Application.lease_until < now))
-            .values(status=ApplicationStatus.WITHDRAWN.value, withdrawn_at=now, withdrawn_by=client.client_id,
-                    updated_at=now, lease_until=None, lease_holder=None)).rowcount == 1
-        if withdrawn:
-            end_consents_unless_checking(session, application_id, now)
+        row = locked_row(session, Application, application_id)
+        if row.status == ApplicationStatus.WITHDRAWN:
             return
-        status, decision = session.execute(select(Application.status, Application.decision)
-                                           .where(Application.id == application_id)).one()
-    if status == ApplicationStatus.DECIDED and decision != Decision.NEEDS_REVIEW:
-        raise ApplicationConcluded(f"application {application_id} is decided {decision}; a concluded application "
-                                   "is not withdrawn")
-    if status != ApplicationStatus.WITHDRAWN:
-        raise ApplicationBusy(f"application {application_id} is being resolved now; try again in a moment")
+        if _concluded(ctx, row):
+            raise ApplicationConcluded(f"application {application_id} is decided {row.decision}, or a part of it is "
+                                       "eligible; a concluded application is not withdrawn")
+        if row.lease_until is not None and row.lease_until >= now:
+            raise ApplicationBusy(f"application {application_id} is being resolved now; try again in a moment")
+        row.status, row.withdrawn_at, row.withdrawn_by = ApplicationStatus.WITHDRAWN.value, now, client.client_id
+        row.updated_at, row.lease_until, row.lease_holder = now, None, None
+        session.flush()
+        end_consents_unless_checking(session, application_id, now)
+
+
+def _concluded(ctx: HandlingContext, application: Application) -> bool:
+    """Whether the application is concluded (办结): decided eligible or not eligible, or a bundle
+    with a part decided eligible (the newborn's hukou registered, while the maternity benefit
+    waits for review), which the filing department and the bundle's departments act on."""
+    if application.status != ApplicationStatus.DECIDED:
+        return False
+    if application.decision != Decision.NEEDS_REVIEW:
+        return True
+    services = ctx.open(application.decision_sealed, f"decision\n{application.id}")["services"]
+    return any(service["outcome"] == Decision.ELIGIBLE for service in services)
 
 
 def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from api.database import standalone_session
@@ -104,6 +105,34 @@ def test_only_the_filing_department_withdraws(settings: Settings, live_server: s
     assert read(live_server, housing_token(settings, "GA"), application["id"])["status"] == "decided"
     concluded = withdraw(live_server, housing_token(settings, "GA"), application["id"])  # the parts may act on it
     assert concluded.status_code == 409 and application["decision"] == "eligible", concluded.text
+
+
+def test_a_bundle_with_a_part_decided_eligible_is_not_withdrawn(settings: Settings, live_server: str) -> None:
+    """新生儿出生一件事 claiming maternity benefits for a mother the insurance bureau does not
+    insure: that part needs review while the hukou and the social security card are decided
+    eligible, and their departments act on them. The bundle is concluded for them: withdrawing
+    it is refused, and the other parent's filing for the same child is named to its caseworker."""
+    ga = housing_token(settings, "GA")
+    for household in households(settings, "newborn", 12):
+        baby = next(member for member in household.members if member.age == 0 and member.relation == "child")
+        mother = next((member for member in household.members if member.relation == "spouse"), None)
+        if mother is None:
+            continue
+        application = file(live_server, ga, "NEWBORN_BIRTH", envelope(
+            f"newborn-mixed-{baby.id_number[-4:]}", household.head, child=person(baby),
+            options={"maternity_claim": True}))
+        parts = {s["code"]: s["outcome"] for s in application["decision_detail"]["services"]}
+        if application["decision"] == "needs_review" and "eligible" in parts.values():
+            break
+    else:
+        pytest.fail("no demo newborn household with a part needing review and another eligible")
+    refused = withdraw(live_server, ga, application["id"])
+    assert refused.status_code == 409 and "retry-after" not in refused.headers, refused.text
+    assert read(live_server, ga, application["id"])["status"] == "decided"
+    by_mother = file(live_server, housing_token(settings, "RS"), "NEWBORN_BIRTH", envelope(
+        "newborn-mixed-mother", mother, child=person(baby)))
+    assert by_mother["decision"] == "needs_review" and any(
+        application["case_number"] in note for note in by_mother["decision_detail"]["notes"]), by_mother
 
 
 def test_a_withdrawal_while_a_process_resolves_the_application_is_a_conflict(settings: Settings,
