@@ -52,8 +52,9 @@ from exchange.licenses.service import (
 )
 
 DEFAULT_BATCH = 500
-MAX_LINE_CHARS = 2 * 1024 * 1024
-"""The longest line: as large as a request to the API may be (its 2 MiB body limit)."""
+MAX_LINE_BYTES = 2 * 1024 * 1024
+"""The longest line in UTF-8 bytes, its line break not counted: as large as a request to the API
+may be (its 2 MiB body limit, counted in bytes: a character of Chinese text is three)."""
 BATCH_ATTEMPTS = 5
 """How many times a batch is done before the import stops on what ended it."""
 
@@ -76,13 +77,17 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u20
 def parse_line(text: str | bytes, *, first: bool = False) -> IssueRequest:
     """One line of the export (bytes: UTF-8; the `first` may start with a byte-order mark) as an
     issue request; `InvalidInput` naming the field at fault."""
+    line = text.rstrip(b"\r\n") if isinstance(text, bytes) else text.rstrip("\r\n").encode("utf-8", "surrogatepass")
+    size = len(line)
+    if size > MAX_LINE_BYTES:
+        raise InvalidInput("line", f"has {size} bytes: more than an API request may ({MAX_LINE_BYTES})")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig" if first else "utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("line", "is not UTF-8 text") from None
     try:
-        row = bounded_json.loads(text, max_chars=MAX_LINE_CHARS)
+        row = bounded_json.loads(text, max_chars=MAX_LINE_BYTES)
     except ValueError as error:
         detail = error.msg if isinstance(error, JSONDecodeError) else str(error)
         raise InvalidInput("line", f"not JSON ({detail})") from None

@@ -287,17 +287,22 @@ def test_a_second_business_license_of_a_company_is_a_rejected_line(settings: Set
 
 
 def test_a_line_beyond_what_the_api_takes_is_rejected(settings: Settings) -> None:
-    """A name longer than the API takes, or a line larger than an API request may be: the license
-    could be neither issued through the API nor, that large, verified online or printed."""
+    """A name longer than the API takes, or a line larger than an API request may be (counted in
+    bytes, as the API counts a body: a character of Chinese text is three): the license could be
+    neither issued through the API nor, that large, verified online or printed."""
     runtime = Runtime.start(settings)
     try:
         library = build_library(runtime, runtime.published_catalog()[0])
         long_name = line("JY-L-000002", HOLDERS[1][0], "王" * 101)
         huge = json.loads(line("JY-L-000003", *HOLDERS[2]))
         huge["items"]["major"] = "汉" * (3 * 1024 * 1024)
-        lines = [line("JY-L-000001", *HOLDERS[0]), long_name, json.dumps(huge, ensure_ascii=False)]
+        wide = json.loads(line("JY-L-000004", "330784197608084585", "赵六"))
+        wide["items"]["major"] = "汉" * (1024 * 1024)  # a million characters, three million bytes
+        lines = [line("JY-L-000001", *HOLDERS[0]), long_name, json.dumps(huge, ensure_ascii=False),
+                 json.dumps(wide, ensure_ascii=False).encode() + b"\n"]
         report = import_lines(runtime.sessions, library, "JY", lines, batch=10)
-        assert report.imported == 1 and [number for number, _ in report.rejected] == [2, 3]
-        assert report.rejected[0][1].startswith("holder.name") and report.rejected[1][1].startswith("line")
+        assert report.imported == 1 and [number for number, _ in report.rejected] == [2, 3, 4]
+        assert report.rejected[0][1].startswith("holder.name")
+        assert report.rejected[1][1].startswith("line") and report.rejected[2][1].startswith("line")
     finally:
         runtime.engine.dispose()
