@@ -117,6 +117,9 @@ def load_sources_file(path: Path, catalog: Catalog) -> dict[str, SourceConfig]:
         if "url" in values:
             from exchange.sources.http_source import HttpSourceSettings, trusted_ca_problem
 
+            if "ca_file" in values and not values["url"].startswith("https://"):  # records would go in clear
+                problems.append(f"{department}.ca_file: only for an https url (the records would go in clear)")
+                continue
             if "ca_file" in values:  # relative to the sources file, as a database is
                 values["ca_file"] = str((path.parent / values["ca_file"]).resolve())
                 if problem := trusted_ca_problem(values["ca_file"]):

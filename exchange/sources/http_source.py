@@ -244,14 +244,23 @@ def _problem(response: _Reply) -> dict[str, Any]:
 
 
 def _unreachable(error: httpx.TransportError) -> str:
-    """Why the connector could not be reached: a TLS certificate not trusted is named (a setting
-    to fix: the CA in `ca_file`), not taken for a network outage."""
+    """Why the connector could not be reached: a TLS certificate refused is named, not taken for a
+    network outage; one no CA it knows issued, with the setting to fix (its CA in `ca_file`), one
+    refused otherwise (expired, issued for another host) with OpenSSL's reason."""
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return "the department's TLS certificate is not trusted (name its CA in ca_file of the sources file)"
+            if cause.verify_code in _ISSUER_UNKNOWN:
+                return "the department's TLS certificate is not trusted (name its CA in ca_file of the sources file)"
+            return f"the department's TLS certificate was refused: {cause.verify_message}"
         cause = cause.__cause__ or cause.__context__
     return f"cannot reach the department's system ({type(error).__name__})"
+
+
+_ISSUER_UNKNOWN = frozenset({2, 18, 19, 20, 21, 27})
+"""OpenSSL's verification errors of a certificate whose issuer is not trusted here: unable to get
+the issuer's certificate (2), locally (20), to verify the leaf's signature (21), self-signed (18),
+a self-signed certificate in the chain (19), certificate not trusted (27)."""
 
 
 def trusted_ca_problem(ca_file: str) -> str | None:

@@ -6,6 +6,7 @@ import json
 import ssl
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,9 +146,10 @@ def test_a_large_batch_is_asked_in_one_wave(catalog: Catalog, tmp_path: Path) ->
     assert not together.broken
 
 
-def _government_ca_server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context for 127.0.0.1 whose certificate a private CA (not a public one) issued,
-    and that CA's certificate as a PEM file."""
+def _government_ca_server_context(folder: Path, *, expired: bool = False,
+                                  address: str = "127.0.0.1") -> tuple[ssl.SSLContext, Path]:
+    """A server context whose certificate a private CA (not a public one) issued for `address`
+    (expired an hour ago if `expired`), and that CA's certificate as a PEM file."""
     import ipaddress
     from datetime import datetime, timedelta, timezone
 
@@ -169,8 +171,9 @@ def _government_ca_server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
           .sign(ca_key, hashes.SHA256()))
     server = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bdc")]))
               .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-              .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
-              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+              .not_valid_before(now - timedelta(days=2))
+              .not_valid_after(now - timedelta(hours=1) if expired else now + timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
                              critical=False)
               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
               .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -206,10 +209,31 @@ def test_a_connector_under_the_citys_own_ca_is_reached_over_https(catalog: Catal
             untrusted.close()
 
 
+@pytest.mark.parametrize(("variant", "told"), [({"expired": True}, "certificate has expired"),
+                                              ({"address": "127.0.0.2"}, "mismatch")])
+def test_a_certificate_refused_for_another_reason_than_its_ca_says_so(catalog: Catalog, tmp_path: Path,
+                                                                     variant: dict[str, Any], told: str) -> None:
+    """The department's certificate expired, or names another host, its CA already in `ca_file`:
+    the operator is told that, not to name a CA they named."""
+    context, ca_file = _government_ca_server_context(tmp_path, **variant)
+    with stub_connector(Script([Reply(body=ANSWER)]), tls=context) as url:
+        entry = {"url": url, "token": TOKEN, "timeout_seconds": 2, "retries": 0, "ca_file": ca_file.name}
+        (tmp_path / "sources.json").write_text(json.dumps({"departments": {"BDC": entry}}), encoding="utf-8")
+        sources = build_sources(catalog, tmp_path / "elsewhere", tmp_path / "sources.json")
+        try:
+            with pytest.raises(SourceUnavailable) as refused:
+                sources.query("NO_HOUSING", ID_NUMBER, "马强")
+        finally:
+            sources.close()
+    assert told in str(refused.value) and "name its CA" not in str(refused.value), refused.value
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
         ({"departments": {"XX": {"database": "x.db"}}}, "XX: not a source department"),
+        ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "ca_file": "ca.pem"}}},
+         "BDC.ca_file: only for an https url"),
         ({"departments": {"BDC": {"url": "ftp://x", "token": TOKEN}}}, "BDC.url"),
         ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": "short"}}}, "BDC.token"),
         ({"departments": {"BDC": {"url": "http://127.0.0.1:1", "token": TOKEN, "retries": 1.5}}}, "BDC.retries"),
