@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.form_tokens import form_token_valid
 from api.holder_input import HOLDER_ID_NUMBER_INVALID_ZH, typed_id_number
@@ -123,7 +124,11 @@ def verify() -> Response:
         return no_store(make_response(render_template("verify_license.html", verdict=None, error=None,
                                                        reference=request.args.get("p", "")[:REFERENCE_CHARS])))
     limit_verification()
-    nonce = request.form.get("nonce", "").strip() or None
+    try:  # the form is read here first: a body beyond the limit is refused in this page's words, with its form
+        nonce = request.form.get("nonce", "").strip() or None
+    except RequestEntityTooLarge:
+        return no_store(make_response(render_template(
+            "verify_license.html", verdict=None, error="提交的内容过大：电子证照或加注件的 PDF 文件不超过 2 MiB。"), 413))
     if nonce is not None and not VERIFIER_NONCE.match(nonce):
         return no_store(make_response(render_template("verify_license.html", verdict=None, error=VERIFIER_NONCE_ZH,
                                                        reference=request.form.get("p", "")[:REFERENCE_CHARS]), 400))

@@ -145,6 +145,14 @@ def test_bad_input_is_refused_in_chinese(browser: Browser, live_server: str, tmp
     assert submit(page, live_server, pdf=too_large) == 413
     assert page.locator("#verify-error").inner_text() == "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。"
     page.screenshot(path=str(tmp_path / "verify-too-large.png"), full_page=True)
+
+    page.goto(f"{live_server}/verify/licenses")  # the same file on the licenses' page: its own words, its form
+    page.set_input_files("#file", files=[{"name": "证照.pdf", "mimeType": "application/pdf", "buffer": too_large}])
+    with page.expect_navigation() as navigation:
+        page.click("form.verify-form button[type=submit]")
+    assert navigation.value is not None and navigation.value.status == 413
+    assert page.locator("#verify-error").inner_text() == "提交的内容过大：电子证照或加注件的 PDF 文件不超过 2 MiB。"
+    assert page.locator("form.verify-form #file").count() == 1
     page.close()
 
 
