@@ -69,7 +69,7 @@ from seals.pades import sign_pdf
 from seals.seal_image import SealText, draw_seal
 from exchange.certificates.status_list import StatusListSource
 from seals.trust import TrustStore
-from seals.verdict import Status
+from seals.verdict import Check, Status
 from seals.verify_pdf import verify_pdf
 
 VERIFY_PATH = "/verify/licenses"
@@ -156,8 +156,9 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | Status
                        claim_nonce: NonceClaim | None = None, issuers: IssuerCompetence | None = None,
                        id_number: str | None = None) -> LicenseVerdict:
     """The verdict on a license or usage-copy PDF: the attached form's verdict plus the check
-    `pdf_signature` (the PAdES signature, by the seal that signed the attachment, over a page that
-    states the attachment). Never raises for bad input."""
+    `pdf_signature` (the PAdES signature, by the seal that signed the attachment or another of its
+    issuer's seals in good standing, over a page that states the attachment). Never raises for
+    bad input."""
     signature = verify_pdf(pdf, trust, now=now)
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
@@ -184,8 +185,13 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | Status
         return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_mismatch", detail="attachment"))
     if subject != content["identifier"] or keywords != DIGEST_PREFIX + hashlib.sha256(attached.encode("ascii")).hexdigest():
         return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_mismatch", detail="page"))
-    sealed_by_attachment_signer = (signer.kid == expected_signer.kid if expected_signer is not None else
-                                   signer.organization_identifier == SEAL_ORGANIZATION_PREFIX + exchange_uscc)
+    if expected_signer is None:  # a usage copy's page: the exchange's seal
+        sealed_by_attachment_signer = signer.organization_identifier == SEAL_ORGANIZATION_PREFIX + exchange_uscc
+    else:  # the seal that signed the license, or another seal of its issuer in good standing (the page is
+        # sealed when it is downloaded, with the seal the issuer uses then: after a rotation, a newer one)
+        sealed_by_attachment_signer = signer.kid == expected_signer.kid or (
+            signer.organization_identifier == expected_signer.organization_identifier
+            and signature.result(Check.SEAL_STATUS).status is Status.VALID)
     if not sealed_by_attachment_signer:
         return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_mismatch", detail="seal"))
     return _with_pdf_check(verdict, _pdf_result(Status.VALID, "pdf_sealed", signer=signer.organization or signer.subject))

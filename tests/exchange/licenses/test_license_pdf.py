@@ -19,7 +19,9 @@ from exchange.licenses.content import build_license_content
 from exchange.licenses.credential import sign_license
 from exchange.licenses.pdf import issue_license_pdf, issue_usage_copy_pdf, verify_license_pdf
 from exchange.licenses.usage_copy import Use, make_usage_copy
-from tests.exchange.certificates.conftest import ISSUED_AT, Pki
+from seals.ca import RevocationReason
+from seals.registry import revoke_seal, rotate_seal
+from tests.exchange.certificates.conftest import ISSUED_AT, Pki, make_pki
 from tests.exchange.licenses.test_license_forms import HOLDER, INDEX, ITEMS, LIST_URL, NOW, SPOUSE_ID
 from tests.support.pdf_tools import nss_db_trusting, require_tool, run_pdfsig, signed_whole
 
@@ -144,3 +146,26 @@ def test_the_usage_copy_prints_the_use_as_written_markup_characters_included(
                                catalog.departments["SJ"].legal_name_zh)
     text = page_text(pdf, tmp_path)
     assert "资格审核<b>婚姻</b> a&amp;b" in text and "GZF<2026>&1" in text
+
+
+def test_a_pdf_made_after_the_issuers_seal_was_rotated_verifies(catalog: Catalog, tmp_path: Path) -> None:
+    """The holder downloads her 结婚证 after 民政局 rotated its seal (as it does on schedule, and
+    `init` does under a new address): the page is sealed by the seal in use now, the credential
+    by the one before it; both are 民政局's, so it verifies. A page sealed by another
+    department's seal, or by 民政局's seal once revoked for key compromise, does not."""
+    for pki in make_pki(tmp_path, catalog, ("MZ", "SJ")):
+        content = build_license_content(
+            license_type=catalog.licenses["MARRIAGE_CERTIFICATE"], department=catalog.departments["MZ"],
+            holder=HOLDER.held_by(), items=ITEMS, serial=8, version=1, supersedes=None,
+            status=StatusEntry(LIST_URL, INDEX), issued_at=ISSUED_AT, valid_from=ISSUED_AT, valid_until=None)
+        signed = sign_license(content, pki.signer("MZ"))
+        status = sign_status_list(StatusList.empty(LIST_URL), pki.signer("SJ"), now=ISSUED_AT)
+        license_type = catalog.licenses["MARRIAGE_CERTIFICATE"]
+        rotate_seal(pki.session, pki.settings, "MZ")
+        after = issue_license_pdf(signed, license_type, pki.signer("MZ"))
+        assert verify(pki, catalog, after, status).status.value == "VALID", checks(verify(pki, catalog, after, status))
+        by_another = issue_license_pdf(signed, license_type, pki.signer("SJ"))
+        assert checks(verify(pki, catalog, by_another, status))["pdf_signature"] == ("INVALID", "pdf_mismatch")
+        revoke_seal(pki.session, pki.settings, "MZ", reason=RevocationReason.KEY_COMPROMISE)
+        pki.session.commit()
+        assert verify(pki, catalog, after, status).status.value == "INVALID"
