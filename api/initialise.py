@@ -27,6 +27,7 @@ from api.seal_config import seal_settings, status_list_signing
 from api.secrets import ENCRYPTION_KEYS_DIR, ensure_secrets
 from api.settings import Settings, record_public_url, recorded_public_url
 from api.setup_steps import done_version, run_once
+from catalog.city_time import beijing_time
 from catalog.loading import bundled_catalog_path, load_catalog
 from core.private_files import private_dir, private_file
 from catalog.versions import latest_version, publish, read_live_catalog
@@ -35,7 +36,16 @@ from exchange.status_lists import list_ids, refresh_status_list
 from seals.ca import CityCa
 from seals.errors import CaAlreadyExists
 from seals.settings import SealSettings
-from seals.registry import SealCa, import_ca, init_ca, issue_seal, list_seals, refresh_crl, rotate_seals_to_crl_url
+from seals.registry import (
+    SealCa,
+    import_ca,
+    init_ca,
+    issue_seal,
+    list_seals,
+    refresh_crl,
+    rotate_seals_to_crl_url,
+    seals_ending,
+)
 
 
 def _private_key_material(settings: Settings) -> int:
@@ -82,6 +92,7 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
         with transaction(make_session_factory(engine)) as session:
             report.extend(_seals_at_public_url(session, settings))
             report.extend(_signed_lists(session, settings))
+            report.extend(_seals_ending(session))
     finally:
         engine.dispose()
     demo = demo_extension(settings)
@@ -133,6 +144,15 @@ def _signed_lists(session: Session, settings: Settings) -> list[str]:
             if refresh_status_list(session, kind, list_id, signing, now):
                 report.append(f"已签发状态列表 {list_id}（{STATUS_LIST_NAMES_ZH[kind.name]}）。")
     return report
+
+
+def _seals_ending(session: Session) -> list[str]:
+    """A warning for each department whose seal ends within `SEAL_WARNING` or has ended: the seals
+    `init` issued together end together, and a department without one signs nothing."""
+    now = datetime.now(timezone.utc)
+    return [f"注意：{code} 的电子印章{'已于' if ends <= now else '将于'} {beijing_time(ends)}（北京时间）到期，"
+            f"请由印章管理员运行 mianzheng seal rotate {code} 更换；到期后该部门不能签发任何文书。"
+            for code, ends in seals_ending(session, now).items()]
 
 
 def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:

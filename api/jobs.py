@@ -35,7 +35,7 @@ from exchange.job_heartbeats import JOBS_NAME, beat
 from exchange.status_lists import list_ids, refresh_status_list
 from exchange.status_list_kinds import STATUS_LISTS
 from exchange.unit_of_work import UnitOfWork
-from seals.registry import CRL_WARNING, crl_next_update
+from seals.registry import CRL_WARNING, crl_next_update, seals_ending
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 30.0
@@ -73,9 +73,14 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
     checks = verify_commitments(ctx, pace=Pace(interval, CHECK_REST_RATIO, stop or threading.Event()))
     with uow.read() as session:
         crl_until = crl_next_update(session)
+        ending = seals_ending(session, now)
     if crl_until is not None and crl_until - now < CRL_WARNING:
         log.warning("jobs: the CRL expires at %s: run `mianzheng seal crl` (its daily timer has not run); after "
                     "that every verification is undecided", crl_until.isoformat())
+    for department, ends in ending.items():
+        log.warning("jobs: the seal of %s ends at %s: run `mianzheng seal rotate %s` before; after that %s signs "
+                    "nothing (no certificate, license or receipt)", department, ends.isoformat(), department,
+                    department)
     alive()
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 

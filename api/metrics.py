@@ -9,6 +9,8 @@
 - `mianzheng_jobs_heartbeat_age_seconds`: seconds since the jobs last finished a pass (absent until they have);
 - `mianzheng_crl_seconds_left`: seconds until the CRL's nextUpdate (negative once expired): only the
   seal officer's daily `mianzheng seal crl` renews it;
+- `mianzheng_seal_seconds_left{department}`: seconds until each department's seal ends (negative once it
+  has lapsed): `mianzheng seal rotate` before, or the department signs nothing;
 - `mianzheng_queue_depth{queue}`: applications resolving or waiting, pulls waiting for a source, open
   investigation tasks, pending commitment checks — counted in the database at each scrape.
 
@@ -45,7 +47,7 @@ from exchange.applications.investigation import OPEN
 from exchange.applications.records import (ApplicationItem, ApplicationStatus, Application, CommitmentRecord,
                                            CommitmentStatus, InvestigationTask, ItemState)
 from exchange.job_heartbeats import JOBS_NAME, JobHeartbeat
-from seals.registry import crl_next_update
+from seals.registry import crl_next_update, seal_ends
 from exchange.sources.breaker import BreakerState
 from exchange.sources.contract import Source
 
@@ -163,6 +165,11 @@ def _metrics() -> Response:
             if figures["crl_seconds_left"] is not None:
                 yield GaugeMetricFamily("mianzheng_crl_seconds_left", "Seconds until the CRL's nextUpdate (negative: "
                                         "expired; `mianzheng seal crl` renews it)", value=figures["crl_seconds_left"])
+            seals = GaugeMetricFamily("mianzheng_seal_seconds_left", "Seconds until the department's seal ends "
+                                      "(negative: lapsed; `mianzheng seal rotate` renews it)", labels=["department"])
+            for department, left in figures["seal_seconds_left"].items():
+                seals.add_metric([department], left)
+            yield seals
             if figures["heartbeat_age"] is not None:
                 yield GaugeMetricFamily("mianzheng_jobs_heartbeat_age_seconds",
                                         "Seconds since the jobs last finished a pass", value=figures["heartbeat_age"])
@@ -197,9 +204,11 @@ def _database_figures() -> dict[str, Any]:
         }
         beat_at = session.scalar(select(JobHeartbeat.beat_at).where(JobHeartbeat.name == JOBS_NAME))
         crl_until = crl_next_update(session)
+        seals_until = seal_ends(session)
     now = datetime.now(timezone.utc)
     return {"queues": queues, "heartbeat_age": (now - beat_at).total_seconds() if beat_at is not None else None,
-            "crl_seconds_left": (crl_until - now).total_seconds() if crl_until is not None else None}
+            "crl_seconds_left": (crl_until - now).total_seconds() if crl_until is not None else None,
+            "seal_seconds_left": {code: (ends - now).total_seconds() for code, ends in sorted(seals_until.items())}}
 
 
 def _from_loopback(address: str | None) -> bool:

@@ -50,6 +50,9 @@ CRL_REFRESH_MARGIN = timedelta(days=2)
 `seal crl` renews it before a day is left."""
 CRL_WARNING = timedelta(days=1)
 """Less than this left: the daily `seal crl` did not run (the jobs warn, /metrics shows it)."""
+SEAL_WARNING = timedelta(days=60)
+"""Less than this left on a department's seal: time to rotate it (`mianzheng seal rotate`), before it
+ends and the department signs nothing; the jobs warn, /metrics shows it, `init` says so."""
 
 
 class SealStatus(str, Enum):
@@ -331,6 +334,20 @@ def current_crl(session: Session) -> x509.CertificateRevocationList | None:
     """The published CRL as stored (a read: only the seal officer's commands sign CRLs)."""
     der = _ca_row(session).crl_der
     return x509.load_der_x509_crl(der) if der is not None else None
+
+
+def seal_ends(database: Session | Connection) -> dict[str, datetime]:
+    """When each department's seal ends (its certificate's notAfter), by department code: the
+    latest of its active and lapsed seals (a department whose seal lapsed is listed, in the past,
+    until a new one is issued); departments whose seals were all revoked or superseded are not."""
+    return dict(database.execute(  # type: ignore[arg-type]
+        select(Seal.department_code, func.max(Seal.not_after))
+        .where(Seal.status.in_([SealStatus.ACTIVE, SealStatus.EXPIRED])).group_by(Seal.department_code)).all())
+
+
+def seals_ending(database: Session | Connection, now: datetime) -> dict[str, datetime]:
+    """`seal_ends` of the departments with less than `SEAL_WARNING` left (or none)."""
+    return {code: ends for code, ends in seal_ends(database).items() if ends - now < SEAL_WARNING}
 
 
 def crl_next_update(database: Session | Connection) -> datetime | None:

@@ -159,6 +159,44 @@ def test_a_crl_near_its_end_shows_in_the_metrics_and_the_jobs_log(settings: Sett
     assert any("mianzheng seal crl" in record.getMessage() for record in caplog.records)
 
 
+def test_a_seal_near_its_end_shows_in_the_metrics_the_jobs_log_and_init(settings: Settings, app: Flask,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """`init` seals every department at once, each for three years: they all end on one day, and
+    then no department signs anything. The operator sees each seal's time left in /metrics, a
+    warning in the jobs' log and in `init` from two months before, naming the command."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from api.database import standalone_session
+    from api.jobs import sweep
+    from api.runtime import Runtime
+    from exchange.applications.leases import new_holder
+    from seals.registry import Seal, SealStatus
+    from tests.support.cli import run_cli
+
+    def seconds_left() -> dict[str, float]:
+        text = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+        return {dict(labels)["department"]: value for (name, labels), value in _samples(text).items()
+                if name == "mianzheng_seal_seconds_left"}
+
+    left = seconds_left()
+    assert {"GA", "BDC", "SJ"} <= set(left) and min(left.values()) > 1000 * 86400, left
+    with standalone_session(settings.database_url) as session:
+        session.execute(update(Seal).where(Seal.department_code == "GA", Seal.status == SealStatus.ACTIVE)
+                        .values(not_after=datetime.now(timezone.utc) + timedelta(days=20)))
+    assert 19 * 86400 < seconds_left()["GA"] <= 20 * 86400
+    current = Runtime.start(settings)
+    try:
+        with caplog.at_level("WARNING", logger="api.jobs"):
+            sweep(current, new_holder(), 30.0)
+    finally:
+        current.engine.dispose()
+    assert any("mianzheng seal rotate GA" in record.getMessage() for record in caplog.records)
+    initialised = run_cli(cli_environment(settings.database_url, settings.var_dir), "init")
+    assert initialised.returncode == 0 and "mianzheng seal rotate GA" in initialised.stdout, initialised.stdout
+
+
 def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() -> None:
     """An application's pulls run in parallel threads, so in a fresh process several of them
     may be the first to count a pull: each is counted, none fails."""
