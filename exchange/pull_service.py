@@ -56,7 +56,7 @@ from exchange.subjects import organisation_key, subject_key
 from exchange.unit_of_work import UnitOfWork
 from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.keys import Signer
-from seals.registry import active_signer
+from seals.registry import active_signer, hold_signing_seal
 from seals.settings import SealSettings
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -365,14 +365,18 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
 
 
 def _signer_if_any(session: Session, context: PullContext, answered: list[_Request]) -> Signer | None:
-    """The exchange's signer for the answers; None when there are none to sign, or when it has no
-    seal it can sign with now (none active, or its key unreadable): then each answered request
-    fails (503, Retry-After), logged as such, and its request id is released, so the department's
-    retry is answered once the seal officer has seen to the seal."""
+    """The exchange's signer for the answers, its seal held for the caller's step (a revocation
+    waits for the step's commit and takes its time after it, so no receipt is signed at or after
+    it); None when there are none to sign, or when it has no seal it can sign with now (none
+    active, revoked meanwhile, or its key unreadable): then each answered request fails (503,
+    Retry-After), logged as such, and its request id is released, so the department's retry is
+    answered once the seal officer has seen to the seal."""
     if not answered:
         return None
     try:
-        return active_signer(session, context.seal_settings, context.exchange_department)
+        signer = active_signer(session, context.seal_settings, context.exchange_department)
+        hold_signing_seal(session, signer)
+        return signer
     except (NoActiveSeal, KeyUnavailable):
         for request in answered:
             request.refused(PullRefused("service-unavailable", "the exchange has no seal it can sign its answer with now",

@@ -11,7 +11,8 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -622,6 +623,30 @@ def test_receipts_follow_a_rotation_of_the_exchange_seal_at_once(settings: Setti
         after = rotate_seal(session, seal_settings(settings), settings.exchange_department).kid
     assert after != before
     assert receipt_kid("rotation-2") == after
+
+
+def test_no_receipt_is_sealed_after_its_seals_revocation_time(settings: Settings, live_server: str,
+                                                               residents: list[DemoResident]) -> None:
+    """A revocation takes as its time the next whole second after it locks the seal, and commits
+    a moment later: a request answered in between would carry a receipt sealed after the
+    revocation time, which every verifier then calls revoked. Such a request waits for the
+    revocation and is refused (503): a receipt is sealed before its seal's revocation or not at all."""
+    token, person = client_token(settings), residents[0]
+    consent(live_server, person)
+    with ThreadPoolExecutor(1) as pool:
+        with standalone_session(settings.database_url) as session:  # the seal officer's command, not yet committed
+            revoked_at = revoke_seal(session, seal_settings(settings), settings.exchange_department,
+                                     RevocationReason.AFFILIATION_CHANGED).revoked_at
+            assert revoked_at is not None
+            time.sleep(max(0.0, (revoked_at - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+            answered = pool.submit(httpx.post, f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                                   json=envelope(person, "revoking-1"), timeout=60)
+            time.sleep(1.0)  # the request is answered meanwhile, up to storing its receipt
+        response = answered.result()
+    if response.status_code == 200:
+        assert datetime.fromisoformat(response.json()["answer"]["answered_at"]) < revoked_at, response.text
+    else:
+        assert response.status_code == 503 and "receipt" not in response.json(), response.text
 
 
 def test_a_revoked_exchange_seal_signs_no_receipt_from_the_next_request_on(settings: Settings, live_server: str,

@@ -8,6 +8,7 @@ carrying a time after the revocation and verifying as signed by a revoked seal."
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -29,22 +30,31 @@ from tests.exchange.conftest import CLIENT, consented_envelope
 def test_a_receipt_signed_while_the_seal_is_revoked_carries_a_time_before_the_revocation(
         pull_context: PullContext, person: DemoResident, settings: Settings,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seal officer revokes the exchange's seal while a step stores answers it signed: the
+    revocation waits for the step and takes its time after it, so the receipt verifies."""
     if settings.database_url.startswith("sqlite"):
         pytest.skip("SQLite: the store step holds the write lock, so no revocation commits inside it")
     envelope = consented_envelope(pull_context, person, "revoked-meanwhile-1")
     signer_of = pull_service._signer_if_any
 
-    def revoked_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        signer = signer_of(*args, **kwargs)
-        time.sleep(1.1)  # receipts and CRLs state whole seconds: the revocation in a later one
+    def revoke() -> None:
         with pull_context.sessions.begin() as other:
             revoke_seal(other, pull_context.seal_settings, pull_context.exchange_department,
                         RevocationReason.CESSATION_OF_OPERATION)
+
+    seal_officer = threading.Thread(target=revoke)
+
+    def revoked_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        signer = signer_of(*args, **kwargs)  # the seal held for the step: the revocation waits for its commit
+        time.sleep(1.1)  # receipts and CRLs state whole seconds: the revocation in a later one
+        seal_officer.start()
         time.sleep(1.1)
         return signer
 
     monkeypatch.setattr(pull_service, "_signer_if_any", revoked_meanwhile)
     answered = answer_request(pull_context, CLIENT, envelope)
+    seal_officer.join(30)
+    assert not seal_officer.is_alive()
     with pull_context.sessions.begin() as session:
         refresh_crl(session, pull_context.seal_settings, force=True)
         trust = trust_store(session)
