@@ -19,8 +19,18 @@ from catalog.city_time import beijing_time
 from catalog.model import Catalog
 from exchange.applications.decision import Decision
 from exchange.applications.recheck import (
-    CHANGED, NoRecheck, RunBusy, RunReport, RunSummary, households_left, list_runs, open_run, recheck_matter,
-    run_recheck, run_report,
+    CHANGED,
+    NoRecheck,
+    RunBusy,
+    RunReport,
+    RunSummary,
+    find_run,
+    households_left,
+    list_runs,
+    open_run,
+    recheck_matter,
+    run_recheck,
+    run_report,
 )
 from exchange.applications.recheck_records import WAITING, RunStatus
 
@@ -49,7 +59,8 @@ def recheck_group() -> None:
 @click.option("--new", "new_run", is_flag=True, help="不续跑未完成的批次，开始新的复核批次")
 @click.option("--limit", default=None, type=click.IntRange(1, 10_000_000), help="本次最多复核的户数（到达后停止，可续跑）")
 def run_command(matter: str, new_run: bool, limit: int | None) -> None:
-    """复核事项的全部在保家庭：向来源部门重新调取复核规则所需的数据并逐户判定，列出结论变化的家庭。
+    """复核事项的全部在保家庭：向来源部门重新调取复核规则所需的数据并逐户判定，列出需要处理的家庭
+    （需人工审核、不符合条件，或结论变化）及原因。
     有未完成的批次时从中断处继续；按 Ctrl+C 在当前一户完成后停止。"""
     with handling_context() as ctx:
         try:
@@ -71,6 +82,18 @@ def run_command(matter: str, new_run: bool, limit: int | None) -> None:
         click.echo(f"已停止：本批次已复核 {summary.decided}/{summary.total} 户。{RESUME_HINT}")
     else:
         click.echo(f"{summary.counts[WAITING]} 户因来源部门暂时无法应答尚待复核，来源部门恢复后{RESUME_HINT}")
+
+
+@recheck_group.command("report")
+@click.argument("run_id", required=False)
+def report_command(run_id: str | None) -> None:
+    """再次列出某一复核批次（默认最新的批次）需要处理的家庭及原因。"""
+    with handling_context() as ctx:
+        run = find_run(ctx, run_id)
+        if run is None:
+            raise CliError("尚无复核批次。" if run_id is None else f"没有复核批次 {run_id}。", EXIT_NOT_FOUND)
+        click.echo(f"复核批次 {run.id}（开始于 {beijing_time(run.started_at)}）。")
+        _print_report(run_report(ctx, run.id))
 
 
 @recheck_group.command("status")
@@ -109,11 +132,14 @@ def _counts(run: RunSummary) -> str:
 def _print_report(report: RunReport) -> None:
     summary = report.summary
     click.echo(f"复核结果：共 {summary.total} 户，{_counts(summary)}。")
-    if report.changed:
-        click.echo("结论变化的家庭：")
-    for household in report.changed:
-        failing = f"；未满足：{'、'.join(household.failing_rules)}" if household.failing_rules else ""
-        click.echo(f"  {household.household}，{household.members} 口人：{OUTCOME_ZH[household.previous]} → "
-                   f"{OUTCOME_ZH[household.outcome]}{failing}")
+    if report.households:
+        click.echo("需要处理的家庭（需人工审核、不符合条件，或结论变化）：")
+    for household in report.households:
+        outcome = (f"{OUTCOME_ZH[household.previous]} → {OUTCOME_ZH[household.outcome]}" if household.changed
+                   else f"{OUTCOME_ZH[household.outcome]}（与上次相同）")
+        reasons = ([f"未满足：{'、'.join(household.unmet)}"] if household.unmet else []) + \
+                  [f"无法判断：{name}（{why}）" for name, why in household.undecided] + list(household.notes)
+        click.echo(f"  {household.household}，{household.members} 口人：{outcome}"
+                   + "".join(f"；{reason}" for reason in reasons))
     for reason in report.waiting_sources:
         click.echo(f"待复核原因：{reason}")

@@ -48,6 +48,7 @@ from exchange.applications.records import ItemState
 from exchange.applications.resolution import CLIENT_REVOKED_ZH, Pulled, department_source, department_zh, pull_proof
 from exchange.clients import ClientRevoked
 from exchange.counters import next_value
+from exchange.record_ids import is_record_id
 from exchange.errors import ExchangeError
 from exchange.pull_service import Envelope
 from exchange.record_ids import new_record_id
@@ -107,21 +108,27 @@ class RunProgress:
 
 
 @dataclass(frozen=True)
-class ChangedHousehold:
-    """A household whose outcome the run changed; `household` is the head, masked."""
+class ReportedHousehold:
+    """A household a person must see: decided needs_review or not eligible by the run, or whose
+    outcome it changed; `household` is the head, masked."""
 
     household: str
     members: int
     previous: str
     outcome: str
-    failing_rules: tuple[str, ...]
+    changed: bool
+    unmet: tuple[str, ...]
     """The Chinese names of the rules that did not hold."""
+    undecided: tuple[tuple[str, str], ...]
+    """(name, why) of each rule that could not be decided, as the decision says why (the data missing)."""
+    notes: tuple[str, ...]
+    """The decision's notes (a pull the exchange refused, and why)."""
 
 
 @dataclass(frozen=True)
 class RunReport:
     summary: RunSummary
-    changed: tuple[ChangedHousehold, ...]
+    households: tuple[ReportedHousehold, ...]
     waiting_sources: tuple[str, ...]
     """Why households still wait: the source departments that could not answer."""
 
@@ -221,29 +228,44 @@ def list_runs(ctx: HandlingContext, limit: int = 20) -> list[RunSummary]:
         return [RunSummary.of(run) for run in runs]
 
 
+def find_run(ctx: HandlingContext, run_id: str | None) -> RunSummary | None:
+    """The run `run_id` (the newest when None), or None when there is no such run."""
+    if run_id is None:
+        return next(iter(list_runs(ctx, limit=1)), None)
+    with ctx.uow.read() as session:
+        run = session.get(RecheckRun, run_id) if is_record_id(run_id) else None
+        return RunSummary.of(run) if run is not None else None
+
+
 def run_report(ctx: HandlingContext, run_id: str) -> RunReport:
-    """The run's totals, the households whose outcome it changed (and the rules that failed),
-    and why households still wait."""
+    """The run's totals; every household it decided needs_review or not eligible, or whose outcome
+    it changed, with the rules that did not hold, those that could not be decided and why, and
+    the decision's notes (the same households year after year while nothing changes: each run's
+    report names all a person must see); and why households still wait."""
     with ctx.uow.read() as session:
         run = session.get(RecheckRun, run_id)
         assert run is not None
         rows = session.execute(select(RecheckResult, Tenancy).join(Tenancy, Tenancy.id == RecheckResult.tenancy_id)
                                .where(RecheckResult.run_id == run_id)
-                               .where(or_(RecheckResult.changed.is_(True), RecheckResult.outcome == WAITING))
+                               .where(or_(RecheckResult.changed.is_(True), RecheckResult.outcome != Decision.ELIGIBLE))
                                .order_by(RecheckResult.checked_at, RecheckResult.id)).all()
         summary = RunSummary.of(run)
-    changed = []
+    households = []
     for result, tenancy in rows:
-        if not result.changed:
+        if result.outcome == WAITING:
             continue
         parties = Parties.from_document(ctx.open(tenancy.parties_sealed, tenancy.id))
-        assert result.decision_sealed is not None, "a changed household was decided"
+        assert result.decision_sealed is not None, "a household was decided"
         document = ctx.open(result.decision_sealed, decision_bound(run_id, tenancy.id))
-        failing = tuple(rule["name_zh"] for rule in document["rules"] if rule["effect"] != Decision.ELIGIBLE)
-        changed.append(ChangedHousehold(_masked(parties.applicant), len(parties.household), result.previous_outcome,
-                                        result.outcome, failing))
+        rules = document["rules"]
+        households.append(ReportedHousehold(
+            _masked(parties.applicant), len(parties.household), result.previous_outcome, result.outcome,
+            result.changed, unmet=tuple(rule["name_zh"] for rule in rules if rule["result"] is False),
+            undecided=tuple((rule["name_zh"], rule["error_zh"] or rule["error"] or "") for rule in rules
+                            if rule["result"] is None),
+            notes=tuple(document["notes"])))
     waiting = sorted({result.detail or "" for result, _tenancy in rows if result.outcome == WAITING})
-    return RunReport(summary, tuple(changed), tuple(waiting))
+    return RunReport(summary, tuple(households), tuple(waiting))
 
 
 def _active_count(session: Session, matter_code: str) -> int:

@@ -81,8 +81,14 @@ def test_a_limited_run_stops_and_the_next_resumes_without_pulling_finished_house
     assert len(decided(settings.database_url)) == len(households)
     after = log_entries(settings.database_url)
     assert {household: after[household] for household in done} == {household: before[household] for household in done}
-    assert "结论变化的家庭：" in resumed.stdout
-    assert_masked(stopped.stdout + resumed.stdout, households)
+    assert "需要处理的家庭（需人工审核、不符合条件，或结论变化）：" in resumed.stdout
+    again = run_cli(env, "recheck", "report")  # the caseworker reads the list again later
+
+    def households_named(output: str) -> list[str]:
+        return [line for line in output.splitlines() if line.startswith("  ")]
+
+    assert again.returncode == 0 and households_named(again.stdout) == households_named(resumed.stdout) != []
+    assert_masked(stopped.stdout + resumed.stdout + again.stdout, households)
     assert f"已复核 {len(households)}/{len(households)} 户" in run_cli(env, "recheck", "status").stdout
 
 
