@@ -8,12 +8,13 @@ answers it as a 400, the dashboard as a message on its form.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 
 from api.live_catalog import live_catalog
 from api.runtime import db
@@ -119,6 +120,14 @@ def qr_svg(text: str) -> str | None:
     svg = document[document.index("<svg"):]  # inline: without the XML declaration and doctype
     width, height = _SVG_SIZE.search(svg).groups()  # type: ignore[union-attr]
     return svg.replace("<svg ", f'<svg viewBox="0 0 {width} {height}" ', 1)  # so the page may scale it
+
+
+def revalidated(response: Response) -> Response:
+    """`response` (the whole body, as bytes) revalidated on every use, a 304 while unchanged: a
+    cache on the way never hides a revocation (a status list, the CRL)."""
+    response.headers["Cache-Control"] = "no-cache"
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
 
 
 def pdf_response(pdf: bytes, name: str) -> Response:

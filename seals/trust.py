@@ -8,7 +8,7 @@ verification:
     root.pem            the city root certificate
     seals/<kid>.pem     one file per seal certificate
     crl.der, crl.pem    the CRL (same content, two encodings)
-    jwks.json           every seal's public key with kid, alg and x5c
+    jwks.json           every seal's public key with kid, alg and x5c (not those revoked for compromise)
     tsa/<n>.pem         accepted time-stamp authority roots (only if any)
 
 The kid is the base64url SHA-256 thumbprint of the certificate DER (`ca.certificate_kid`).
@@ -55,8 +55,25 @@ class TrustStore:
         return self._by_kid.get(kid)
 
     def jwks(self) -> dict[str, Any]:
-        """A JWK Set (RFC 7517) with every seal's public key, kid, alg and x5c chain."""
-        return {"keys": [self._jwk(certificate) for certificate in self.seal_certificates]}
+        """A JWK Set (RFC 7517) with the public key, kid, alg and x5c chain of every seal but those
+        the CRL revokes for key or CA compromise: a JOSE library taking keys by kid from the set
+        must never find a stolen one (their certificates stay in `seals/` for the verifiers that
+        read the CRL)."""
+        return {"keys": [self._jwk(certificate) for certificate in self.seal_certificates
+                         if not self._compromised(certificate)]}
+
+    def _compromised(self, certificate: x509.Certificate) -> bool:
+        """Whether the (authentic) CRL revokes `certificate` for key or CA compromise."""
+        if self.crl is None or not self.crl_is_authentic:
+            return False
+        revoked = self.crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+        if revoked is None:
+            return False
+        try:
+            reason = revoked.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        except x509.ExtensionNotFound:
+            return False
+        return reason in (x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise)
 
     def export(self, directory: Path) -> None:
         """Write the trust material to `directory` (created if needed; files are overwritten)."""

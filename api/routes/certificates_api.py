@@ -4,7 +4,6 @@ signed status list and verifies a certificate in any of its three forms (`/api/v
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from flask import Response, request
@@ -14,7 +13,7 @@ from api.certificate_services import issuance_context, signed_status_list, verif
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog
 from api.openapi import Blueprint
-from api.presenters import CERTIFICATE_FORMS, certificate_view
+from api.presenters import CERTIFICATE_FORMS, certificate_view, revalidated
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.uploads import pdf_from_base64
@@ -163,11 +162,7 @@ def status_list(list_id: int) -> Response:
     token = signed_status_list(list_id)
     if token is None:
         raise Problem("not-found", f"状态列表 {list_id} 不存在或尚未签发。")
-    response = Response(token, mimetype="application/jwt")
-    # revalidated on every use (a 304 when unchanged): a cache never hides a revocation
-    response.headers["Cache-Control"] = "no-cache"
-    response.set_etag(hashlib.sha256(token.encode()).hexdigest()[:32])
-    return response.make_conditional(request)
+    return revalidated(Response(token, mimetype="application/jwt"))
 
 
 @blp.route("/verify", methods=["POST"])

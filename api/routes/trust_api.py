@@ -18,6 +18,7 @@ from flask import Response, json, url_for
 
 from api.openapi import Blueprint
 from api.live_catalog import published_catalog_documents
+from api.presenters import revalidated
 from api.problems import Problem
 from api.runtime import db, plain_db, runtime
 from exchange.access_log import chain_head
@@ -38,6 +39,11 @@ def _raw(body: bytes | str, media_type: str) -> Response:
     response = Response(body, mimetype=media_type)
     response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
     return response
+
+
+def _revocable(body: bytes | str, media_type: str) -> Response:
+    """What a revocation changes (the CRL, the JWKS): revalidated on every use, as a status list is."""
+    return revalidated(Response(body, mimetype=media_type))
 
 
 def _document(media_type: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -95,21 +101,22 @@ def root_certificate() -> Response:
 @blp.doc(**_document("application/pkix-crl", "The CRL (DER)"))
 def crl_der() -> Response:
     """The certificate revocation list signed by the city root (DER)."""
-    return _raw(_crl().public_bytes(Encoding.DER), "application/pkix-crl")
+    return _revocable(_crl().public_bytes(Encoding.DER), "application/pkix-crl")
 
 
 @blp.route("/crl.pem")
 @blp.doc(**_document(PEM, "The CRL (PEM)"))
 def crl_pem() -> Response:
     """The same CRL, PEM-encoded."""
-    return _raw(_crl().public_bytes(Encoding.PEM), PEM)
+    return _revocable(_crl().public_bytes(Encoding.PEM), PEM)
 
 
 @blp.route("/jwks.json")
 @blp.doc(**_document("application/jwk-set+json", "Every seal's public key", JWK_SET_SCHEMA))
 def jwks() -> Response:
-    """A JWK Set of every seal key (active and past) with kid and x5c chain."""
-    return _raw(json.dumps(_trust().jwks()), "application/jwk-set+json")
+    """A JWK Set of every seal key (active and past, not those revoked for key or CA compromise)
+    with kid and x5c chain."""
+    return _revocable(json.dumps(_trust().jwks()), "application/jwk-set+json")
 
 
 @blp.route("/seals")

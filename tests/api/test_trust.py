@@ -127,10 +127,20 @@ def test_seal_officer_revokes_rotates_and_exports(database_url: str, settings: S
     revoked = run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise")
     assert revoked.returncode == 0, revoked.stderr
     assert "已吊销 金华市不动产登记中心" in revoked.stdout
-    crl = x509.load_der_x509_crl(httpx.get(f"{live_server}/api/v1/trust/crl").content)
+    served = httpx.get(f"{live_server}/api/v1/trust/crl")
+    crl = x509.load_der_x509_crl(served.content)
     bdc_serials = {s["serial_hex"] for s in httpx.get(f"{live_server}/api/v1/trust/seals").json()
                    if s["department_code"] == "BDC"}
     assert {format(entry.serial_number, "x") for entry in crl} == bdc_serials
+    # a cache on the way revalidates the CRL each time (a 304 while unchanged): it never hides a revocation
+    assert served.headers["cache-control"] == "no-cache" and served.headers["etag"]
+    assert httpx.get(f"{live_server}/api/v1/trust/crl",
+                     headers={"If-None-Match": served.headers["etag"]}).status_code == 304
+    # a JOSE library taking keys by kid from the JWKS never finds the compromised one there
+    bdc_kids = {s["kid"] for s in httpx.get(f"{live_server}/api/v1/trust/seals").json()
+                if s["department_code"] == "BDC"}
+    published = {key["kid"] for key in httpx.get(f"{live_server}/api/v1/trust/jwks.json").json()["keys"]}
+    assert published and not bdc_kids & published
 
     again = run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise")
     assert again.returncode == 3 and len(again.stderr.strip().splitlines()) == 1
