@@ -18,7 +18,7 @@ from catalog.city_time import beijing_time
 from catalog.model import Department
 from catalog.versions import published_documents, read_live_catalog
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
-from exchange.status_lists import CERTIFICATES, list_ids, rebuild_status_list, stored_status_list
+from exchange.status_lists import CERTIFICATES, list_ids, refresh_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, SealAlreadyActive, SealChanged, SealError,
                           SealNotFound, SealRevoked)
@@ -213,10 +213,14 @@ def export_trust_command(directory: Path) -> None:
         try:
             store = trust_store(session)
             signing, now = status_list_signing(current, sealing), datetime.now(timezone.utc)
-            status_lists = [stored_status_list(session, list_id) or rebuild_status_list(
-                session, CERTIFICATES, list_id, signing, now) for list_id in list_ids(session, CERTIFICATES)]
-            issuer_list = sign_issuer_list(published_documents(session), active_signer(
-                session, sealing, current.exchange_department), now=now)
+            exchange_signer = active_signer(session, sealing, current.exchange_department)  # none: nothing to export
+            status_lists = []
+            for list_id in list_ids(session, CERTIFICATES):  # one signed by a seal since replaced is signed again
+                refresh_status_list(session, CERTIFICATES, list_id, signing, now)
+                token = stored_status_list(session, list_id)
+                assert token is not None, "a list never signed is signed now, by the seal just read"
+                status_lists.append(token)
+            issuer_list = sign_issuer_list(published_documents(session), exchange_signer, now=now)
         except SealError as error:
             raise _fail(error) from None
         exchange = read_live_catalog(session).departments[current.exchange_department].uscc

@@ -508,6 +508,23 @@ def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
     assert checks(after)["certificate_status"] == ("VALID", "certificate_not_revoked")
 
 
+def test_trust_exported_right_after_the_exchanges_seal_is_replaced_confirms_certificates(
+        settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
+    """The seal officer revokes the compromised exchange seal, issues a new one and exports the
+    trust material at once, before the jobs' next pass: the status lists in it are signed by the
+    new seal, so a bank verifying offline with it gets 有效, not 无法确定 for every certificate."""
+    me = signed_in(live_server, resident)
+    credential = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
+    env, trust = cli_environment(settings.database_url, settings.var_dir), tmp_path / "trust"
+    for command in (("revoke", settings.exchange_department, "--reason", "key_compromise"),
+                    ("issue", settings.exchange_department), ("export-trust", str(trust))):
+        done = run_cli(env, "seal", *command)
+        assert done.returncode == 0, done.stderr
+    (tmp_path / "certificate.jws").write_text(credential)
+    offline = run_cli(env, "verify", str(tmp_path / "certificate.jws"), "--trust", str(trust))
+    assert offline.returncode == 0 and "结论：证明有效。" in offline.stdout, offline.stdout + offline.stderr
+
+
 def test_an_id_number_written_into_the_purpose_is_printed_and_signed_masked(
         settings: Settings, live_server: str, resident: DemoResident, tmp_path) -> None:
     """A citizen writes the spouse's number into the purpose, in groups, and a mistyped one: the
