@@ -297,7 +297,8 @@ def _note(page: PdfPage, service: str) -> str:
     content = page.content
     status = "证照是否已换发或撤销，以核验结果为准（核验时查询电子证照状态列表）。"
     trust = (f"本文件带有数字签名：在 PDF 阅读器中将本市电子证明根证书（{service}/api/v1/trust/root.pem）"
-             "设为受信任的证书后，阅读器即显示签名有效且签名者可信。")
+             "设为受信任的证书后，阅读器即显示签名有效且签名者可信；阅读器不核查印章或证照是否已被吊销、撤销，"
+             "以核验页面的结论为准。")
     if page.usage:
         return (f"本加注件由{page.sealed_by}依据{content.issuer.name_zh}签发的电子证照制作并以电子印章签章，"
                 f"所载证照信息仅为用证清单允许该部门获取的项目，由发证机关的签名证明。{status}"

@@ -264,6 +264,7 @@ def test_a_record_too_long_for_the_page_seals_nothing(settings: Settings, live_s
     assert issued.status_code == 201, issued.text
     text = pdf_text(live_server, me, issued.json()).replace(" ", "")
     assert "有效期" in text and "用途" in text and "手机扫码核验" in text
+    assert "阅读器不核查印章或证明是否已被吊销、撤销，以核验页面的结论为准" in "".join(text.split())
 
 
 def test_a_period_that_ends_before_it_starts_seals_nothing(settings: Settings) -> None:
