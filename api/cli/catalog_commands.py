@@ -28,12 +28,18 @@ def catalog_group() -> None:
 
 
 def _load_or_fail(path: Path) -> Catalog:
+    """The catalog at `path`, as this installation can publish it (its exchange department listed)."""
     try:
-        return load_catalog(path)
+        catalog = load_catalog(path)
     except CatalogInvalid as invalid:
         for problem in invalid.problems:
             click.echo(str(problem), err=True)
         raise CliError(f"目录无效，共 {len(invalid.problems)} 处问题，未作任何更改。") from None
+    exchange = settings().exchange_department
+    if exchange not in catalog.departments:  # its seal signs every status list, receipt and 亮证
+        raise CliError(f"目录中没有数据交换部门 {exchange}（交换平台以它的名义签发状态列表、回执和亮证），"
+                       "未作任何更改。")
+    return catalog
 
 
 def _summary(catalog: Catalog) -> str:
@@ -57,10 +63,6 @@ def validate_command(path: Path) -> None:
 def publish_command(path: Path, published_by: str | None, note: str | None, base: int | None) -> None:
     """校验并发布目录为现行版本；内容与现行版本相同则不新建版本。"""
     catalog = _load_or_fail(path)
-    exchange = settings().exchange_department
-    if exchange not in catalog.departments:  # its seal signs every status list, receipt and 亮证
-        raise CliError(f"目录中没有数据交换部门 {exchange}（交换平台以它的名义签发状态列表、回执和亮证），"
-                       "未作任何更改。")
     try:
         with database_session() as session:
             outcome = publish(session, catalog, published_by or getpass.getuser(), note, base=base)

@@ -30,7 +30,7 @@ from api.domain_errors import known_code
 from api.openapi import Blueprint, before_parsing
 from api.rate_limit import limit_catalog_validation
 from api.problems import Problem
-from api.runtime import db
+from api.runtime import db, runtime
 from api.schemas.catalog import (
     CatalogSummarySchema,
     CatalogVersionSchema,
@@ -198,6 +198,11 @@ def validate(document: dict[str, Any]) -> dict[str, Any]:
             {"file": p.file, "entry": p.entry, "field": p.field, "detail": p.message} for p in invalid.problems
         ]
         raise Problem("invalid-request", f"The catalog has {len(errors)} problem(s).", errors=errors) from None
+    exchange = runtime().settings.exchange_department
+    if exchange not in catalog.departments:  # publishing it would be refused: its seal signs every status list
+        detail = f"the exchange department {exchange} is missing: it signs every status list, receipt and 亮证"
+        raise Problem("invalid-request", "The catalog has 1 problem(s).",
+                      errors=[{"file": "departments", "entry": exchange, "field": "code", "detail": detail}])
     return {"valid": True, "content_hash": catalog.content_hash(), **_counts(catalog)}
 
 

@@ -211,6 +211,8 @@ def test_a_catalog_that_would_break_the_service_is_refused_in_one_line(env: dict
                         encoding="utf-8")
     else:
         (catalog_copy / "city.yaml").write_text("- " * 20_000 + "x\n", encoding="utf-8")
+    validated = run_cli(env, "catalog", "validate", str(catalog_copy))  # the check says what publishing would
+    assert validated.returncode == 1 and validated.stderr.strip().splitlines()[-1].startswith("错误："), validated
     result = run_cli(env, "catalog", "publish", str(catalog_copy))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-300:]
     assert result.stderr.strip().splitlines()[-1].startswith("错误：")
