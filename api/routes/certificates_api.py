@@ -11,7 +11,7 @@ from flask import Response, request
 from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_first, current_citizen, require_client
 from api.certificate_services import issuance_context, signed_status_list, verify_form
 from api.seal_config import status_list_signing
-from api.live_catalog import live_catalog
+from api.live_catalog import live_catalog, naming_catalog
 from api.openapi import Blueprint
 from api.presenters import CERTIFICATE_FORMS, certificate_view, revalidated
 from api.problems import Problem
@@ -110,7 +110,7 @@ def fact_problem(refused: FactNotEstablished) -> Problem:
 def mine() -> list[dict[str, Any]]:
     """My certificates, newest first."""
     citizen = current_citizen()
-    catalog = live_catalog().catalog
+    catalog = naming_catalog()  # a certificate keeps its issuer's name after a publication drops the code
     return [certificate_view(catalog, c) for c in holder_certificates(db(), runtime().subject_hash_key,
                                                                        citizen.id_number)]
 
@@ -148,7 +148,7 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     signing = status_list_signing(runtime().settings, runtime().seal_settings)
     certificate = revoke_certificate(db(), signing, identifier, client.department_code, body["reason"], utc_now())
     db().commit()
-    return certificate_view(live_catalog().catalog, certificate)
+    return certificate_view(naming_catalog(), certificate)
 
 
 @blp.route(f"/status-lists/<int(max={MAX_LIST_ID}):list_id>")

@@ -109,7 +109,7 @@ def certificates() -> Response:
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
-    catalog = live_catalog().catalog
+    catalog = naming_catalog()  # a certificate keeps its issuer's name after a publication drops the code
     views = [certificate_view(catalog, c) for c in holder_certificates(db(), runtime().subject_hash_key,
                                                                         citizen.id_number)]
     issued = request.args.get("issued", "")

@@ -19,7 +19,8 @@ from sqlalchemy import text
 from api.database import standalone_session
 from api.settings import Settings
 from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND
-from catalog.versions import read_live_catalog
+from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+from catalog.versions import publish, read_live_catalog
 from core.base64url import b64url_decode
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
@@ -126,6 +127,19 @@ def _resealed(settings: Settings, credential: str, department: str, **changes: o
     with standalone_session(settings.database_url) as session:
         signer = active_signer(session, seal_settings(settings), department)
         return sign_jws(claims, signer, typ=json.loads(b64url_decode(header))["typ"])
+
+
+def test_my_certificates_keep_their_issuers_name_after_a_publication_recodes_it(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A publication gives the registry another code: the citizen's list still names the
+    department that issued her certificate, not a bare code."""
+    me = signed_in(live_server, resident)
+    issue(live_server, me)
+    bundled = json.dumps(load_catalog(bundled_catalog_path()).to_document(), ensure_ascii=False)
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(json.loads(bundled.replace('"BDC"', '"BDX"'))), "目录管理员")
+    [listed] = httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json()
+    assert (listed["issuer"], listed["issuer_name_zh"]) == ("BDC", "金华市不动产登记中心"), listed
 
 
 def test_a_certificate_naming_a_status_list_the_service_does_not_have_is_not_called_valid(
