@@ -93,6 +93,11 @@ class Scope(_LabelledEnum):
         return self in (Scope.APPLICANT_AND_SPOUSE, Scope.EACH_MEMBER, Scope.CHILD, Scope.DECEASED)
 
     @property
+    def one_subject(self) -> bool:
+        """Whether the scope names one subject, whose proof expressions read as <proof>.<field>."""
+        return self in (Scope.APPLICANT, Scope.CHILD, Scope.DECEASED, Scope.EMPLOYER)
+
+    @property
     def required_subject(self) -> Subject | None:
         """What a proof asked for in this scope must be about (None: either kind)."""
         if self is Scope.APPLICANT:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.errors import Problem
+from catalog.expression_types import matter_type_problems, verification_type_problem
 from catalog.model import ItemType, Mode, Scope
 from catalog.rules import DataItems, condition_problems, rule_problems, verification_problems
 
@@ -66,7 +67,9 @@ def reference_problems(departments: Section, proofs: Section, matters: Section, 
     department_codes = departments.codes()
     valid_proofs = {proof["code"]: proof for _, proof in proofs.valid()}
     data_items = {code: [item["name"] for item in proof["data_items"]] for code, proof in valid_proofs.items()}
-    known = _Known(proofs.codes(), valid_proofs, data_items, city.codes())
+    constants = {data["name"]: float(data["value"]) for _, data in city.valid()}
+    whole_city = constants if city.readable and len(constants) == len(city.entries) else None
+    known = _Known(proofs.codes(), valid_proofs, data_items, city.codes(), whole_city)
     for entry, proof in proofs.valid():
         if department_codes is not None and proof["department"] not in department_codes:
             problems.append(proofs.problem(entry, "department", f"unknown department {proof['department']!r}"))
@@ -89,6 +92,8 @@ class _Known:
     valid_proofs: dict[str, dict[str, Any]]
     data_items: DataItems
     city: set[str] | None
+    city_values: dict[str, float] | None
+    """The constants' values by name; None unless every constant is valid (types are checked then)."""
 
 
 def _duplicate_codes(section: Section) -> Iterator[Problem]:
@@ -129,8 +134,11 @@ def _verification_problems(proofs: Section, entry: Entry, proof: dict[str, Any],
         if not set(known.data_items[proof["code"]]) & set(known.data_items[target]):
             message = f"required: {proof['code']} and {target} have no data item in common to compare"
             yield proofs.problem(entry, "verification.expression", message)
-    for field, message in verification_problems(proof, known.data_items, known.city):
+    problems = list(verification_problems(proof, known.data_items, known.city))
+    for field, message in problems:
         yield proofs.problem(entry, field, message)
+    if not problems and (message := verification_type_problem(proof, known.valid_proofs, known.city_values)):
+        yield proofs.problem(entry, "verification.expression", message)
 
 
 def _assertion_problems(proofs: Section, entry: Entry, proof: dict[str, Any], known: _Known,
@@ -199,8 +207,12 @@ def _matter_problems(
             scope, subject = required["scope"], proof["subject"]
             message = f"scope {scope} needs a proof whose subject is {needed}, {code} has subject {subject}"
             yield matters.problem(entry, f"{path}.scope", message)
-    for check in (rule_problems, condition_problems):
-        for field, message in check(matter, known.data_items, known.city):
+    named = [problem for check in (rule_problems, condition_problems)
+             for problem in check(matter, known.data_items, known.city)]
+    for field, message in named:
+        yield matters.problem(entry, field, message)
+    if not named:  # what an expression reads is known: the types of what it does with it
+        for field, message in matter_type_problems(matter, known.valid_proofs, known.city_values):
             yield matters.problem(entry, field, message)
 
 

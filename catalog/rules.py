@@ -54,7 +54,6 @@ __all__ = [
     "verification_problems",
 ]
 
-_SINGLE_SUBJECT = (Scope.APPLICANT, Scope.CHILD, Scope.DECEASED, Scope.EMPLOYER)
 APPLICANT_NAME = "applicant"
 """The applicant, as matter expressions name them: `applicant.id_number`."""
 _KEY_KINDS = {"city": "city constant", "application": "option"}
@@ -167,7 +166,7 @@ def rule_problems(
     unreadable = {
         name: f"{name} cannot be read: its scope is {scope}"
         for name, (scope, _) in proofs.items()
-        if scope not in _SINGLE_SUBJECT and scope is not Scope.EACH_MEMBER
+        if not scope.one_subject and scope is not Scope.EACH_MEMBER
     }
     names = Names(
         maps={**_context(matter, city), **_single_subject(proofs)},
@@ -197,7 +196,7 @@ def condition_problems(
         earlier = {name: proofs[name] for name in order[:position]}
         unreadable = {"members": "conditions cannot read members"}
         for name, (scope, _) in proofs.items():
-            if scope not in _SINGLE_SUBJECT:
+            if not scope.one_subject:
                 unreadable[name] = f"conditions cannot read {name}: its scope is {scope}"
             elif name == order[position]:
                 unreadable[name] = f"a condition cannot read its own proof {name}"
@@ -243,7 +242,7 @@ def _proof_maps(matter: Mapping[str, Any]) -> dict[str, tuple[Scope, tuple[str, 
 
 
 def _single_subject(proofs: Mapping[str, tuple[Scope, tuple[str, ...]]]) -> dict[str, Collection[str] | None]:
-    return {name: fields for name, (scope, fields) in proofs.items() if scope in _SINGLE_SUBJECT}
+    return {name: fields for name, (scope, fields) in proofs.items() if scope.one_subject}
 
 
 def _context(matter: Mapping[str, Any], city: Collection[str] | None) -> dict[str, Collection[str] | None]:

@@ -29,7 +29,6 @@ from catalog.expression_names import IDENTITY_KEY, expression_reads
 from catalog.rules import APPLICANT_NAME, EvaluationBudgetExceeded, compile_expression
 from exchange.applications.parties import APPLICANT
 
-SINGLE_SUBJECT_SCOPES = (Scope.APPLICANT, Scope.CHILD, Scope.DECEASED, Scope.EMPLOYER)
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ class Binding:
             values = cel_values(catalog.proofs[fact.proof], fact.values)
             if scope is Scope.EACH_MEMBER:
                 members[order.index(fact.party)][fact.proof.lower()] = values
-            elif scope in SINGLE_SUBJECT_SCOPES:
+            elif scope.one_subject:
                 top[fact.proof.lower()] = values
         if matter.household:
             top["members"] = members
@@ -129,7 +128,7 @@ class Binding:
         proof = self.catalog.proofs.get(missing.group(1).upper()) if missing else None
         if proof is None:
             proof = next((self.catalog.proofs[entry.proof] for entry in self.matter.proofs
-                          if entry.proof.lower() in names and entry.scope in SINGLE_SUBJECT_SCOPES
+                          if entry.proof.lower() in names and entry.scope.one_subject
                           and entry.proof.lower() not in self.activation), None)
         if proof is None:
             return UNDECIDABLE_ZH

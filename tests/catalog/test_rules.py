@@ -114,6 +114,42 @@ def test_bad_expressions_are_rejected(tmp_path: Path, sections: Sections, expres
     ]
 
 
+TYPE_ERROR = "type error: an operator or function is given values of types it does not take"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("income.per_capita_monthly_income < '3000'",
+         f"{TYPE_ERROR} ('<' not supported between instances of 'double' and 'string')"),
+        ("members.all(m, m.no_housing.property_count == '0')", f"{TYPE_ERROR} (no such overload: int != string)"),
+        ("application.priority_allocation ? income.family_size > 'x' : true",  # only one way of the choice
+         f"{TYPE_ERROR} (no such overload: int != string)"),
+        ("income.family_size + 1", "must give a boolean, gives a number"),
+        ("marital_status.marital_status", "must give a boolean, gives a string"),
+    ],
+    ids=["decimal_string", "member_int_string", "one_branch", "number", "string"],
+)
+def test_a_rule_whose_types_cannot_work_is_rejected(tmp_path: Path, sections: Sections, expression: str,
+                                                    message: str) -> None:
+    """Published, each would leave every application of the matter to a caseworker: the rule is
+    undecidable whatever the data."""
+    assert rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule(expression)) == [
+        f"{PREFIX}[extra].expression: {message}"
+    ]
+
+
+def test_a_verification_whose_types_cannot_work_is_rejected(tmp_path: Path, sections: Sections) -> None:
+    """事后核查 of every commitment to 收入证明 would be undecided: an on-site check each."""
+    income = entry(sections["proofs"], "INCOME")
+    income["verification"]["expression"] = "committed.per_capita_monthly_income <= 'record'"
+    with pytest.raises(CatalogInvalid) as caught:
+        load_catalog(write(tmp_path / "catalog", sections))
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"proofs.yaml: INCOME.verification.expression: {TYPE_ERROR} "
+        "('<=' not supported between instances of 'double' and 'string')"]
+
+
 def test_members_is_only_for_household_matters(tmp_path: Path, sections: Sections) -> None:
     problems = rejected(tmp_path, sections, "TEACHER_QUALIFICATION", rule("size(members) == 1"))
     assert problems == [
