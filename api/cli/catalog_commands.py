@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalog.views import department_view, matter_view, proof_view
 from catalog.city_time import beijing_time
+from api.catalog_publication import publication_problems
 from api.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
@@ -28,17 +29,16 @@ def catalog_group() -> None:
 
 
 def _load_or_fail(path: Path) -> Catalog:
-    """The catalog at `path`, as this installation can publish it (its exchange department listed)."""
+    """The catalog at `path`, as this installation can publish it (`publication_problems`)."""
     try:
         catalog = load_catalog(path)
+        problems = publication_problems(catalog, settings().exchange_department)
     except CatalogInvalid as invalid:
-        for problem in invalid.problems:
-            click.echo(str(problem), err=True)
-        raise CliError(f"目录无效，共 {len(invalid.problems)} 处问题，未作任何更改。") from None
-    exchange = settings().exchange_department
-    if exchange not in catalog.departments:  # its seal signs every status list, receipt and 亮证
-        raise CliError(f"目录中没有数据交换部门 {exchange}（交换平台以它的名义签发状态列表、回执和亮证），"
-                       "未作任何更改。")
+        problems = list(invalid.problems)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        raise CliError(f"目录无效，共 {len(problems)} 处问题，未作任何更改。")
     return catalog
 
 

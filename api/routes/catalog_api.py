@@ -24,6 +24,7 @@ from catalog.views import (
     proof_selected,
     proof_view,
 )
+from api.catalog_publication import publication_problems
 from api.live_catalog import LiveCatalog, live_catalog
 from api.auth import CLIENT_SECURITY, client_first
 from api.domain_errors import known_code
@@ -193,16 +194,12 @@ def validate(document: dict[str, Any]) -> dict[str, Any]:
     """
     try:
         catalog = catalog_from_document(document)
+        problems = publication_problems(catalog, runtime().settings.exchange_department)  # as publishing checks
     except CatalogInvalid as invalid:
-        errors = [
-            {"file": p.file, "entry": p.entry, "field": p.field, "detail": p.message} for p in invalid.problems
-        ]
-        raise Problem("invalid-request", f"The catalog has {len(errors)} problem(s).", errors=errors) from None
-    exchange = runtime().settings.exchange_department
-    if exchange not in catalog.departments:  # publishing it would be refused: its seal signs every status list
-        detail = f"the exchange department {exchange} is missing: it signs every status list, receipt and 亮证"
-        raise Problem("invalid-request", "The catalog has 1 problem(s).",
-                      errors=[{"file": "departments", "entry": exchange, "field": "code", "detail": detail}])
+        problems = list(invalid.problems)
+    if problems:
+        errors = [{"file": p.file, "entry": p.entry, "field": p.field, "detail": p.message} for p in problems]
+        raise Problem("invalid-request", f"The catalog has {len(errors)} problem(s).", errors=errors)
     return {"valid": True, "content_hash": catalog.content_hash(), **_counts(catalog)}
 
 

@@ -1,0 +1,55 @@
+"""What a catalog must also satisfy to be published on this installation, beyond being valid on
+its own (`catalog.loading`): it names the exchange department the installation signs as, and
+every text the certificates, licenses and usage copies print can be printed in the city's
+typeface. Checked by `catalog validate`, `catalog publish` and the validation API alike, so
+that what validates publishes.
+
+A label with a character the typeface lacks (m², a rare character) would have every online
+issuance of the proof refused (422 not-printable) until it was changed back; a name of
+invisible characters only (a zero-width space) would print and list blank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from catalog.errors import Problem
+from catalog.model import Catalog, DataItem
+from seals.fonts import missing_glyphs
+
+
+def publication_problems(catalog: Catalog, exchange_department: str) -> list[Problem]:
+    """Every reason `catalog` cannot be published here (empty: it can)."""
+    problems = []
+    if exchange_department not in catalog.departments:
+        problems.append(Problem("departments", exchange_department, "code",
+                                f"the exchange department {exchange_department} is missing: its seal signs every "
+                                "status list, receipt and 亮证"))
+    for file, entry, field, text in _printed_texts(catalog):
+        if missing := missing_glyphs(text):  # control and format characters too (a zero-width space)
+            shown = ", ".join(f"U+{ord(char):04X}" for char in sorted(missing))
+            problems.append(Problem(file, entry, field, f"cannot be printed: the certificates' typeface lacks {shown}"))
+    return problems
+
+
+def _printed_texts(catalog: Catalog) -> Iterator[tuple[str, str, str, str]]:
+    """(file, entry, field, text) of everything of the catalog a sealed document prints."""
+    for code, department in catalog.departments.items():
+        yield "departments", code, "legal_name_zh", department.legal_name_zh
+        yield "departments", code, "name_zh", department.name_zh
+    for code, proof in catalog.proofs.items():
+        yield "proofs", code, "name_zh", proof.name_zh
+        yield from _items("proofs", code, proof.data_items)
+    for code, license_type in catalog.licenses.items():
+        yield "licenses", code, "name_zh", license_type.name_zh
+        yield from _items("licenses", code, license_type.data_items)
+    for code, matter in catalog.matters.items():  # a usage copy names the matter it was used in
+        yield "matters", code, "name_zh", matter.name_zh
+
+
+def _items(file: str, code: str, items: tuple[DataItem, ...]) -> Iterator[tuple[str, str, str, str]]:
+    for item in items:
+        if item.printed:
+            yield file, code, f"data_items[{item.name}].name_zh", item.name_zh
+            for value, label in item.values.items():
+                yield file, code, f"data_items[{item.name}].values.{value}", label
