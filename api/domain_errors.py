@@ -29,6 +29,7 @@ from exchange.errors import InvalidInput, NotFound, NotPrintable, UnknownCode
 from exchange.identity import InvalidKeyMaterial
 from exchange.licenses.service import LicenseConflict
 from exchange.pull_service import RETRY_AFTER_NO_SEAL, PullRefused
+from exchange.sources.directory import SourcesConfigInvalid
 from seals.errors import (
     CaAlreadyExists,
     CaMissing,
@@ -68,6 +69,7 @@ def register_domain_errors(app: Flask) -> None:
     for seal_error in (KeyUnavailable, NoActiveSeal):
         app.register_error_handler(seal_error, _seal_cannot_sign)
     app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(SourcesConfigInvalid, _sources_file_unusable)
 
 
 def field_pointer(field: str) -> str:
@@ -97,6 +99,15 @@ def _not_printable(error: NotPrintable) -> Response:
 
 
 log = logging.getLogger(__name__)
+
+
+def _sources_file_unusable(error: SourcesConfigInvalid) -> Response:
+    """The sources file changed under a running server and cannot be used (a department's records
+    database moved away): the operator reads why in the log; the caller, that it may try later."""
+    log.error("the sources file cannot be used: %s", error)
+    return problem_response(Problem(
+        "service-unavailable", "The exchange cannot reach its source departments now; the operators are told. "
+                               "Try again later.", headers={"Retry-After": "60"}))
 
 
 def _seal_cannot_sign(error: KeyUnavailable | NoActiveSeal) -> Response:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # imported where used: every command imports this module, few
     from sqlalchemy.orm import Session
 
     from exchange.applications.context import HandlingContext
+    from exchange.sources.directory import SourcesConfigInvalid
 
 EXIT_INVALID = 1
 EXIT_NOT_FOUND = 3
@@ -37,15 +38,25 @@ def settings() -> Settings:
 
 @contextmanager
 def handling_context() -> Iterator[HandlingContext]:
-    """The matter handlers' context for the live catalog, on a runtime of its own."""
+    """The matter handlers' context for the live catalog, on a runtime of its own; a sources file
+    that cannot be used is a `CliError` (`sources_file_error`)."""
     from api.application_services import build_handling_context
     from api.runtime import Runtime
+    from exchange.sources.directory import SourcesConfigInvalid
 
     current = Runtime.start(settings())
     try:
         yield build_handling_context(current, *current.published_catalog())
+    except SourcesConfigInvalid as invalid:
+        raise sources_file_error(invalid) from None
     finally:
         current.engine.dispose()
+
+
+def sources_file_error(invalid: SourcesConfigInvalid) -> CliError:
+    """What an operator is told of a sources file that cannot be used (a department's records
+    database moved away, a typo): one line, nothing done."""
+    return CliError(f"数据来源配置文件有误（{invalid}），未作任何更改；请改正后再试。", EXIT_NOT_READY)
 
 
 @contextmanager

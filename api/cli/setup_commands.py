@@ -10,14 +10,15 @@ from pathlib import Path
 import click
 
 from api.cli.city_root import read_city_root
-from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings
+from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings, sources_file_error
 from api.initialise import initialise
 from api.jobs import DEFAULT_INTERVAL_SECONDS
 from api.jobs_supervisor import JobsSupervisor
 from api.metrics import multiprocess_metrics
 from api.server import serve
 from api.settings import recorded_public_url
-from catalog.versions import latest_version
+from catalog.versions import latest_version, read_live_catalog
+from exchange.sources.directory import SourcesConfigInvalid, load_sources_file
 from seals.errors import CaAlreadyExists, KeyUnavailable
 
 
@@ -70,6 +71,12 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
     with database_session() as session:
         if latest_version(session) is None:
             raise CliError("数据库尚未初始化，请先运行 mianzheng init。", EXIT_NOT_READY)
+        current = settings()
+        if current.sources_file is not None:  # what every pull would fail on: said now, not as 500s later
+            try:
+                load_sources_file(current.sources_file, read_live_catalog(session))
+            except SourcesConfigInvalid as invalid:
+                raise sources_file_error(invalid) from None
     with multiprocess_metrics():
         serve(host=host, port=port, workers=workers,
               companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)

@@ -87,6 +87,21 @@ def test_serve_on_a_port_in_use_says_so_before_touching_anything(tmp_path: Path)
     assert not (tmp_path / "var" / "mianzheng.db").exists()
 
 
+def test_a_sources_file_naming_a_missing_database_is_said_in_chinese_not_a_traceback(tmp_path: Path) -> None:
+    """The operator moved a department's records database away (to restore it): the server does
+    not start on that sources file, and the commands say what is wrong, in one line each."""
+    env = cli_environment(f"sqlite:///{tmp_path / 'var' / 'mianzheng.db'}", tmp_path / "var")
+    assert run_cli(env, "init").returncode == 0
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("departments:\n  BDC: {database: moved-away/BDC.db}\n", encoding="utf-8")
+    env = {**env, "MIANZHENG_SOURCES_FILE": str(sources)}
+    for command in (("serve", "--port", str(free_port())), ("recheck", "status"), ("recheck", "run")):
+        result = run_cli(env, *command)
+        assert result.returncode == 4 and "Traceback" not in result.stderr, result.stderr[-600:]
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("错误：数据来源配置文件有误") and "BDC.database: no such file" in line, line
+
+
 def _stopped(server: subprocess.Popen[str], timeout: float = 30) -> str:
     """Stop the server as Ctrl+C's SIGTERM does; its output. One that does not end in `timeout` is
     killed, and the test fails with the end of what it printed."""
