@@ -116,8 +116,8 @@ def _item_sample(item: Mapping[str, Any], sample: int) -> Any:
     codes = list(item.get("values") or {})
     if kind is ItemType.ENUM:
         return (codes or ["x"])[-sample]
-    if kind is ItemType.LIST:
-        return [] if sample == 0 else [(codes or ["x"])[-1]]
+    if kind is ItemType.LIST:  # of codes of its vocabulary; one without holds records of the source's own shape,
+        return [] if sample == 0 or not codes else [codes[-1]]  # which the catalog does not describe: none sampled
     return _LOW_HIGH[kind][sample]
 
 

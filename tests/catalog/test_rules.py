@@ -139,6 +139,16 @@ def test_a_rule_whose_types_cannot_work_is_rejected(tmp_path: Path, sections: Se
     ]
 
 
+def test_a_rule_over_a_list_of_records_is_not_taken_for_a_type_error(tmp_path: Path, sections: Sections) -> None:
+    """The household book's members are records the catalog does not describe (a list with no
+    vocabulary): "the applicant is in the household book" validates and loads."""
+    newborn = entry(sections["matters"], "NEWBORN_BIRTH")
+    book = next(p for p in newborn["proofs"] if p["proof"] == "HOUSEHOLD_BOOK")
+    book["fields"] = sorted({*book["fields"], "members"})
+    newborn["rules"].append(rule("household_book.members.exists(p, p.id_number == applicant.id_number)"))
+    assert "extra" in {r.code for r in load_catalog(write(tmp_path / "catalog", sections)).matters["NEWBORN_BIRTH"].rules}
+
+
 def test_a_verification_whose_types_cannot_work_is_rejected(tmp_path: Path, sections: Sections) -> None:
     """事后核查 of every commitment to 收入证明 would be undecided: an on-site check each."""
     income = entry(sections["proofs"], "INCOME")
