@@ -292,7 +292,8 @@
   // 办结: decided eligible or not eligible, or a bundle with a part decided eligible (its department acts on it)
   function concluded(application) {
     if (application.status !== "decided") return false;
-    return application.decision !== "needs_review" || application.decision_detail.services.some(function (service) {
+    return application.decision !== "needs_review" || application.flagged ||
+      application.decision_detail.services.some(function (service) {
       return service.outcome === "eligible";
     });
   }

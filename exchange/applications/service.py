@@ -273,10 +273,12 @@ def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, appl
 def _concluded(ctx: HandlingContext, application: Application) -> bool:
     """Whether the application is concluded (办结): decided eligible or not eligible, or a bundle
     with a part decided eligible (the newborn's hukou registered, while the maternity benefit
-    waits for review), which the filing department and the bundle's departments act on."""
+    waits for review), which the filing department and the bundle's departments act on; or
+    flagged by 事后核查 (decided on a commitment found false, back to review for the department to
+    deal with: withdrawn, it would leave the queue and the household file again as if nothing were)."""
     if application.status != ApplicationStatus.DECIDED:
         return False
-    if application.decision != Decision.NEEDS_REVIEW:
+    if application.decision != Decision.NEEDS_REVIEW or application.flagged:
         return True
     services = ctx.open(application.decision_sealed, f"decision\n{application.id}")["services"]
     return any(service["outcome"] == Decision.ELIGIBLE for service in services)

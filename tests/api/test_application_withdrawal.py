@@ -6,6 +6,7 @@ taken for a duplicate of it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -133,6 +134,25 @@ def test_a_bundle_with_a_part_decided_eligible_is_not_withdrawn(settings: Settin
         "newborn-mixed-mother", mother, child=person(baby)))
     assert by_mother["decision"] == "needs_review" and any(
         application["case_number"] in note for note in by_mother["decision_detail"]["notes"]), by_mother
+
+
+def test_an_application_found_to_rest_on_a_false_commitment_is_not_withdrawn(settings: Settings,
+                                                                             live_server: str) -> None:
+    """Decided eligible on an understated income, then 事后核查 finds the commitment false: the
+    application is flagged and back to needs_review, for the department to deal with. It is not
+    withdrawn (which would drop it from the caseworker's queue and let the household file again
+    as if nothing were)."""
+    token = housing_token(settings)
+    household = households(settings, "public_housing_eligible", 12)[3]
+    filed = apply(live_server, token, public_housing_request(household, "gzf-false-income", signed_at=now(),
+                                                             declared_income_change=Decimal(-500)))
+    assert filed.json()["decision"] == "eligible", filed.text
+    assert run_cli(cli_environment(settings.database_url, settings.var_dir), "commitments", "verify").returncode == 0
+    flagged = read(live_server, token, filed.json()["id"])
+    assert flagged["flagged"] and flagged["decision"] == "needs_review", flagged
+    refused = withdraw(live_server, token, filed.json()["id"])
+    assert refused.status_code == 409 and "retry-after" not in refused.headers, refused.text
+    assert read(live_server, token, filed.json()["id"])["status"] == "decided"
 
 
 def test_a_withdrawal_while_a_process_resolves_the_application_is_a_conflict(settings: Settings,
