@@ -78,9 +78,13 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
         log.warning("jobs: the CRL expires at %s: run `mianzheng seal crl` (its daily timer has not run); after "
                     "that every verification is undecided", crl_until.isoformat())
     for department, ends in ending.items():
-        log.warning("jobs: the seal of %s ends at %s: run `mianzheng seal rotate %s` before; after that %s signs "
-                    "nothing (no certificate, license or receipt)", department, ends.isoformat(), department,
-                    department)
+        if ends <= now:
+            log.warning("jobs: the seal of %s ended at %s: %s signs nothing (no certificate, license or receipt) "
+                        "until `mianzheng seal issue %s`", department, ends.isoformat(), department, department)
+        else:
+            log.warning("jobs: the seal of %s ends at %s: run `mianzheng seal rotate %s` before; after that %s "
+                        "signs nothing (no certificate, license or receipt)", department, ends.isoformat(),
+                        department, department)
     alive()
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 

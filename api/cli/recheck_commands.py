@@ -93,6 +93,8 @@ def report_command(run_id: str | None) -> None:
         if run is None:
             raise CliError("尚无复核批次。" if run_id is None else f"没有复核批次 {run_id}。", EXIT_NOT_FOUND)
         click.echo(f"复核批次 {run.id}（开始于 {beijing_time(run.started_at)}）。")
+        if run.status is not RunStatus.FINISHED:  # stopped or killed: what follows is part of the households
+            click.echo(f"本批次未完成：已复核 {run.decided}/{run.total} 户；{RESUME_HINT}")
         _print_report(run_report(ctx, run.id))
 
 

@@ -195,6 +195,12 @@ def test_a_seal_near_its_end_shows_in_the_metrics_the_jobs_log_and_init(settings
     assert any("mianzheng seal rotate GA" in record.getMessage() for record in caplog.records)
     initialised = run_cli(cli_environment(settings.database_url, settings.var_dir), "init")
     assert initialised.returncode == 0 and "mianzheng seal rotate GA" in initialised.stdout, initialised.stdout
+    with standalone_session(settings.database_url) as session:  # lapsed: a rotation can no longer be made
+        session.execute(update(Seal).where(Seal.department_code == "GA", Seal.status == SealStatus.ACTIVE)
+                        .values(not_after=datetime.now(timezone.utc) - timedelta(hours=1)))
+    assert seconds_left()["GA"] < 0
+    lapsed = run_cli(cli_environment(settings.database_url, settings.var_dir), "init")
+    assert "已于" in lapsed.stdout and "mianzheng seal issue GA" in lapsed.stdout, lapsed.stdout
 
 
 def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() -> None:

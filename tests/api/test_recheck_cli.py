@@ -73,6 +73,8 @@ def test_a_limited_run_stops_and_the_next_resumes_without_pulling_finished_house
     before = log_entries(settings.database_url)
     status = run_cli(env, "recheck", "status")
     assert f"已复核 5/{len(households)} 户" in status.stdout and "未完成" in status.stdout
+    partial = run_cli(env, "recheck", "report")  # never read as a finished, clean run
+    assert f"本批次未完成：已复核 5/{len(households)} 户" in partial.stdout, partial.stdout
 
     resumed = run_cli(env, "recheck", "run")
     assert resumed.returncode == 0, resumed.stderr
