@@ -120,8 +120,9 @@ def problem_response(problem: Problem) -> Response:
         "detail": mask_id_numbers_in(problem.detail) if isinstance(problem.detail, str) else problem.detail,
         "instance": mask_id_numbers_in(request.path),  # a caller's ID number in a path is not echoed
     }
-    if problem.errors:
-        body["errors"] = problem.errors
+    if problem.errors:  # each error's detail too: a caller's ID number typed where a code belongs is not echoed
+        body["errors"] = [{name: mask_id_numbers_in(value) if name == "detail" and isinstance(value, str) else value
+                           for name, value in error.items()} for error in problem.errors]
     body.update(problem.extensions)
     response = Response(
         json.dumps(body, ensure_ascii=False), status=problem.kind.status, mimetype=PROBLEM_MEDIA_TYPE

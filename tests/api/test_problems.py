@@ -135,3 +135,11 @@ def test_a_crash_shows_a_browser_a_chinese_page(settings: Settings) -> None:
     app.extensions["mianzheng"].engine.dispose()
     assert page.status_code == 500 and "服务出现故障" in page.text and "a bug" not in page.text
     assert api.status_code == 500 and api.json()["type"] == "/problems/internal-error"
+
+
+def test_an_id_number_given_where_a_code_belongs_is_not_echoed_anywhere_in_the_problem(client: httpx.Client) -> None:
+    """Pasted into the wrong box: the statistics' matter. Neither the detail nor the error
+    naming the parameter repeats the number (a proxy or client that logs problem bodies keeps them)."""
+    response = client.get("/api/v1/statistics", params={"matter": "330782199006157763"})
+    assert response.status_code == 400 and response.json()["errors"][0]["parameter"] == "matter", response.text
+    assert "330782199006157763" not in response.text and "330782********7763" in response.text
