@@ -193,7 +193,11 @@ def status_list_rebuild_command() -> None:
     """按撤销记录重新生成并签发每一份状态列表。"""
     current = settings()
     signing, now = status_list_signing(current, seal_settings(current)), datetime.now(timezone.utc)
-    with database_session() as session:
-        rebuilt = [rebuild_status_list(session, CERTIFICATES, list_id, signing, now)
-                   for list_id in list_ids(session, CERTIFICATES)]
+    try:
+        with database_session() as session:
+            rebuilt = [rebuild_status_list(session, CERTIFICATES, list_id, signing, now)
+                       for list_id in list_ids(session, CERTIFICATES)]
+    except SealError as error:  # the exchange has no seal it can sign with: nothing is rebuilt
+        raise CliError(f"交换平台的电子印章不可用，未重新签发任何状态列表（{error}）；请先由印章管理员运行 "
+                       f"mianzheng seal issue {current.exchange_department}。", EXIT_NOT_READY) from None
     click.echo(f"{len(rebuilt)} 份状态列表已按撤销记录重新签发。")

@@ -511,6 +511,10 @@ def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
         done = run_cli(env, "seal", *command)
         assert done.returncode == 0, done.stderr
         assert ("无法确认" in done.stderr) is (command[0] == "revoke")  # the seal officer is told what follows
+        if command[0] == "revoke":  # no seal to sign with yet: said in one line, nothing rebuilt
+            refused = run_cli(env, "certificate", "status-list", "rebuild")
+            assert refused.returncode == 4 and "Traceback" not in refused.stderr, refused.stderr[-400:]
+            assert refused.stderr.strip().splitlines()[-1].startswith("错误：交换平台的电子印章不可用")
     current = Runtime.start(settings)
     try:
         assert sweep(current, new_holder(), 30.0).status_list_signed
