@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import click
 
-from api.cli.context import EXIT_NOT_FOUND, CliError, handling_context
+from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, handling_context
 from catalog.city_time import beijing_time
 from catalog.model import Catalog
 from exchange.applications.decision import Decision
@@ -80,8 +80,9 @@ def run_command(matter: str, new_run: bool, limit: int | None) -> None:
         click.echo(f"复核批次 {summary.id} 已完成。")
     elif progress.stopped:
         click.echo(f"已停止：本批次已复核 {summary.decided}/{summary.total} 户。{RESUME_HINT}")
-    else:
-        click.echo(f"{summary.counts[WAITING]} 户因来源部门暂时无法应答尚待复核，来源部门恢复后{RESUME_HINT}")
+    else:  # not done: a timer running the command tells the operator so (exit 4)
+        raise CliError(f"{summary.counts[WAITING]} 户因来源部门暂时无法应答尚待复核，来源部门恢复后{RESUME_HINT}",
+                       EXIT_NOT_READY)
 
 
 @recheck_group.command("report")
