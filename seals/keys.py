@@ -16,6 +16,7 @@ Nothing in this module puts key material or passphrases in a repr, an exception 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -32,6 +33,7 @@ from seals.ca import certificate_kid
 from seals.errors import KeyUnavailable
 
 KEY_REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.key$")
+log = logging.getLogger(__name__)
 
 _cache: dict[tuple[int, int, int, int, int, bytes], ec.EllipticCurvePrivateKey] = {}
 _cache_lock = threading.Lock()
@@ -91,10 +93,16 @@ def write_key(key_dir: Path, key_ref: str, private_key: ec.EllipticCurvePrivateK
 
 
 def load_key(key_dir: Path, key_ref: str, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
-    """Load (through the in-process cache) the key `key_ref` from `key_dir`."""
+    """Load (through the in-process cache) the key `key_ref` from `key_dir`. A key file readable
+    by others (a restore or a hand copy loosened it) is made 0600 again first, and the log says so."""
     path = _key_path(key_dir, key_ref)
     try:
         stat = path.stat()
+        if stat.st_mode & 0o077:
+            log.warning("key file %s was readable by other accounts (mode %o): made 0600 again", key_ref,
+                        stat.st_mode & 0o777)
+            os.chmod(path, 0o600)
+            stat = path.stat()
     except OSError:
         raise KeyUnavailable(f"key file {key_ref} is missing or unreadable") from None
     cache_key = (

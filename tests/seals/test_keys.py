@@ -81,3 +81,16 @@ def test_reprs_carry_no_secrets(pki: Pki) -> None:
     assert "private_key" not in repr(signer)
     assert PASSPHRASE.decode() not in repr(pki.settings)
     assert "passphrase" not in repr(pki.settings)
+
+
+def test_a_key_file_loosened_by_a_restore_is_made_private_again_when_used(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A restore or a hand copy left a seal key readable by every local account: the next
+    signature makes it 0600 again and the log says so, rather than the next `init`."""
+    keys.write_key(tmp_path, "seal-a.key", ca.generate_key(), PASSPHRASE)
+    os.chmod(tmp_path / "seal-a.key", 0o644)
+    with caplog.at_level("WARNING", logger="seals.keys"):
+        keys.load_key(tmp_path, "seal-a.key", PASSPHRASE)
+    keys.clear_key_cache()
+    assert stat.S_IMODE((tmp_path / "seal-a.key").stat().st_mode) == 0o600
+    assert any("seal-a.key" in record.getMessage() and "644" in record.getMessage() for record in caplog.records)
