@@ -139,6 +139,8 @@ class ApplicationSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     decided_at = ma.fields.DateTime(allow_none=True)
     withdrawn_at = ma.fields.DateTime(allow_none=True, metadata={"description": "When its department withdrew it"})
+    concluded = ma.fields.Boolean(metadata={"description": "办结: decided eligible or not eligible, a bundle with a part "
+                                                           "eligible, or flagged; no longer withdrawn"})
     parties = ma.fields.List(ma.fields.Dict())
     items = ma.fields.List(ma.fields.Nested(ItemSchema))
     paper_saved = ma.fields.Integer(metadata={"description": "Proofs settled without the applicant bringing paper"})

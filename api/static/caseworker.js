@@ -281,21 +281,12 @@
     $("paper-saved").textContent = String(application.paper_saved);
     show($("flagged"), application.flagged ? "承诺核查不实：" + (application.flag_reason || "") +
       "。本申请已转为需人工审核，请核实后依法处理。" : "");
-    $("withdraw-actions").hidden = application.status === "withdrawn" || concluded(application);
+    $("withdraw-actions").hidden = application.status === "withdrawn" || application.concluded;
     renderWaiting(application);
     renderProofs(application);
     renderDecision(application);
     renderCommitments(application);
     state.renders += 1;
-  }
-
-  // 办结: decided eligible or not eligible, or a bundle with a part decided eligible (its department acts on it)
-  function concluded(application) {
-    if (application.status !== "decided") return false;
-    return application.decision !== "needs_review" || application.flagged ||
-      application.decision_detail.services.some(function (service) {
-      return service.outcome === "eligible";
-    });
   }
 
   function renderWaiting(application) {

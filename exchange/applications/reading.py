@@ -5,12 +5,14 @@ from: its applications and the commitments found false."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 
 from catalog.model import Mode
 from exchange.applications.context import HandlingContext
+from exchange.applications.decision import Decision
 from exchange.applications.records import (
     Application, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
 )
@@ -73,7 +75,7 @@ def application_document(ctx: HandlingContext, application_id: str) -> dict[str,
         "decision": application.decision, "priorities": list(application.priorities or []),
         "flagged": application.flagged, "flag_reason": application.flag_reason, "options": dict(application.options),
         "created_at": application.created_at, "decided_at": application.decided_at,
-        "withdrawn_at": application.withdrawn_at,
+        "withdrawn_at": application.withdrawn_at, "concluded": concluded(application, decision),
         "parties": [{"ref": party.ref, "label": party.label, "relation": party.relation} for party in loaded.parties.all()],
         "items": items,
         "paper_saved": sum(1 for item in loaded.items if ItemState(item.state) in PAPERLESS_STATES),
@@ -82,6 +84,19 @@ def application_document(ctx: HandlingContext, application_id: str) -> dict[str,
         "tasks": [{"id": task.id, "department": task.department, "proof": task.proof, "status": task.status,
                    "created_at": task.created_at, "completed_at": task.completed_at} for task in tasks],
     }
+
+
+def concluded(application: Application, decision: Mapping[str, Any] | None) -> bool:
+    """Whether the application is concluded (办结; `decision`: its opened decision document):
+    decided eligible or not eligible, or a bundle with a part decided eligible (the newborn's
+    hukou registered, while the maternity benefit waits for review), which the filing department
+    and the bundle's departments act on; or flagged by 事后核查 (decided on a commitment found
+    false, back to review for the department to deal with). It is not withdrawn any more."""
+    if application.status != ApplicationStatus.DECIDED or decision is None:
+        return False
+    if application.decision != Decision.NEEDS_REVIEW or application.flagged:
+        return True
+    return any(service["outcome"] == Decision.ELIGIBLE for service in decision["services"])
 
 
 def commitment_summary(ctx: HandlingContext, record: CommitmentRecord) -> dict[str, Any]:

@@ -31,8 +31,8 @@ from catalog.model import Matter, OptionType, Scope
 from exchange.answer_store import RequestIdConflict
 from exchange.applications.commitments import CommitmentOffer, Signature, SigningChannel, checked_offers
 from exchange.applications.context import LEASE, HandlingContext
-from exchange.applications.decision import Decision
 from exchange.applications.counter_consents import end_consents_unless_checking, needed_proofs, with_counter_consents
+from exchange.applications.reading import concluded
 from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party, about_key
 from exchange.applications.records import Application, ApplicationCase, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.leases import Lease
@@ -81,8 +81,8 @@ class ApplicationWithdrawn(ExchangeError):
 
 
 class ApplicationConcluded(ExchangeError):
-    """The application is decided eligible or not eligible (办结): it is not withdrawn (409: the
-    request contradicts its state; a bundle's other departments may already act on it)."""
+    """The application is concluded (办结, `reading.concluded`): it is not withdrawn (409: the
+    request contradicts its state; its departments may already act on it)."""
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def add_commitments(ctx: HandlingContext, client: AuthenticatedClient, applicati
 
 def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> None:
     """Withdraw an application for the department that filed it, unless it is concluded
-    (`ApplicationConcluded`, see `_concluded`; one decided needs_review with no part eligible
+    (`ApplicationConcluded`, see `reading.concluded`; one decided needs_review with no part eligible
     still waits for a caseworker and is withdrawn): nothing resumes it after
     (`resolve_application` never claims a withdrawn one), its open tasks and commitments take no
     more input, and its counter consents end once no commitment is left to check (事后核查 of
@@ -259,7 +259,9 @@ def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, appl
         row = locked_row(session, Application, application_id)
         if row.status == ApplicationStatus.WITHDRAWN:
             return
-        if _concluded(ctx, row):
+        decision = ctx.open(row.decision_sealed, f"decision\n{row.id}") \
+            if row.status == ApplicationStatus.DECIDED and row.decision_sealed else None
+        if concluded(row, decision):
             raise ApplicationConcluded(f"application {application_id} is decided {row.decision}, or a part of it is "
                                        "eligible; a concluded application is not withdrawn")
         if row.lease_until is not None and row.lease_until >= now:
@@ -268,20 +270,6 @@ def withdraw_application(ctx: HandlingContext, client: AuthenticatedClient, appl
         row.updated_at, row.lease_until, row.lease_holder = now, None, None
         session.flush()
         end_consents_unless_checking(session, application_id, now)
-
-
-def _concluded(ctx: HandlingContext, application: Application) -> bool:
-    """Whether the application is concluded (办结): decided eligible or not eligible, or a bundle
-    with a part decided eligible (the newborn's hukou registered, while the maternity benefit
-    waits for review), which the filing department and the bundle's departments act on; or
-    flagged by 事后核查 (decided on a commitment found false, back to review for the department to
-    deal with: withdrawn, it would leave the queue and the household file again as if nothing were)."""
-    if application.status != ApplicationStatus.DECIDED:
-        return False
-    if application.decision != Decision.NEEDS_REVIEW or application.flagged:
-        return True
-    services = ctx.open(application.decision_sealed, f"decision\n{application.id}")["services"]
-    return any(service["outcome"] == Decision.ELIGIBLE for service in services)
 
 
 def visible_application(ctx: HandlingContext, client: AuthenticatedClient, application_id: str) -> Application:

@@ -219,9 +219,10 @@ def test_a_concluded_application_is_not_withdrawn_one_under_review_is(settings: 
     assert refused.status_code == 409 and refused.json()["type"] == "/problems/conflict", refused.text
     assert "retry-after" not in refused.headers
     after = read(live_server, token, concluded.json()["id"])
-    assert (after["status"], after["decision"]) == ("decided", "eligible")
+    assert (after["status"], after["decision"], after["concluded"]) == ("decided", "eligible", True)
 
     under_review = apply(live_server, token, public_housing_request(household, "gzf-under-review", signed_at=now()))
     assert under_review.json()["decision"] == "needs_review", under_review.json()["decision_detail"]
+    assert under_review.json()["concluded"] is False
     given_up = withdraw(live_server, token, under_review.json()["id"])
     assert given_up.status_code == 200 and given_up.json()["status"] == "withdrawn", given_up.text
