@@ -261,9 +261,9 @@ def run_report(ctx: HandlingContext, run_id: str) -> RunReport:
         households.append(ReportedHousehold(
             _masked(parties.applicant), len(parties.household), result.previous_outcome, result.outcome,
             result.changed, unmet=tuple(rule["name_zh"] for rule in rules if rule["result"] is False),
-            undecided=tuple((rule["name_zh"], rule["error_zh"] or rule["error"] or "") for rule in rules
-                            if rule["result"] is None),
-            notes=tuple(document["notes"])))
+            undecided=tuple((rule["name_zh"], _names_masked(rule["error_zh"] or rule["error"] or "", parties))
+                            for rule in rules if rule["result"] is None),
+            notes=tuple(_names_masked(note, parties) for note in document["notes"])))
     waiting = sorted({result.detail or "" for result, _tenancy in rows if result.outcome == WAITING})
     return RunReport(summary, tuple(households), tuple(waiting))
 
@@ -283,6 +283,14 @@ def _pending(session: Session, run: RecheckRun) -> list[str]:
 def _masked(party: Party) -> str:
     """The party as a report shows it: the first character of the name, the ID number masked."""
     return f"{party.name[:1]}*（{mask_id_number(party.id_number or '')}）"
+
+
+def _names_masked(text: str, parties: Parties) -> str:
+    """`text` (a decision's reason, which names people as a caseworker reads them) with each
+    party's name as a report shows it: its first character (ID numbers come masked already)."""
+    for party in sorted(parties.household, key=lambda party: len(party.name), reverse=True):
+        text = text.replace(party.name, f"{party.name[:1]}*")
+    return text
 
 
 def decision_bound(run_id: str, tenancy_id: str) -> str:
