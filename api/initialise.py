@@ -147,10 +147,11 @@ def _signed_lists(session: Session, settings: Settings) -> list[str]:
 
 
 def _seals_ending(session: Session) -> list[str]:
-    """A warning for each department whose seal ends within `SEAL_WARNING` or has ended: the seals
-    `init` issued together end together, and a department without one signs nothing."""
+    """A warning for each department whose seal ends within `SEAL_WARNING` or has ended (lapsed, or
+    revoked and not replaced): the seals `init` issued together end together, and a department
+    without one signs nothing."""
     now = datetime.now(timezone.utc)
-    return [f"注意：{code} 的电子印章已于 {beijing_time(ends)}（北京时间）到期，该部门不能签发任何文书；"
+    return [f"注意：{code} 的电子印章已于 {beijing_time(ends)}（北京时间）失效（到期或被吊销），该部门不能签发任何文书；"
             f"请由印章管理员运行 mianzheng seal issue {code} 签发新印章。" if ends <= now else
             f"注意：{code} 的电子印章将于 {beijing_time(ends)}（北京时间）到期，请由印章管理员运行 "
             f"mianzheng seal rotate {code} 更换；到期后该部门不能签发任何文书。"

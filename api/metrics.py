@@ -10,7 +10,8 @@
 - `mianzheng_crl_seconds_left`: seconds until the CRL's nextUpdate (negative once expired): only the
   seal officer's daily `mianzheng seal crl` renews it;
 - `mianzheng_seal_seconds_left{department}`: seconds until each department's seal ends (negative once it
-  has lapsed): `mianzheng seal rotate` before, or the department signs nothing;
+  has lapsed, or since it was revoked with none in its place): `mianzheng seal rotate` before, or
+  the department signs nothing;
 - `mianzheng_queue_depth{queue}`: applications resolving or waiting, pulls waiting for a source, open
   investigation tasks, pending commitment checks — counted in the database at each scrape.
 
@@ -166,7 +167,8 @@ def _metrics() -> Response:
                 yield GaugeMetricFamily("mianzheng_crl_seconds_left", "Seconds until the CRL's nextUpdate (negative: "
                                         "expired; `mianzheng seal crl` renews it)", value=figures["crl_seconds_left"])
             seals = GaugeMetricFamily("mianzheng_seal_seconds_left", "Seconds until the department's seal ends "
-                                      "(negative: lapsed; `mianzheng seal rotate` renews it)", labels=["department"])
+                                      "(negative: lapsed, or revoked and not replaced; "
+                                      "`mianzheng seal rotate` renews it, `seal issue` replaces it)", labels=["department"])
             for department, left in figures["seal_seconds_left"].items():
                 seals.add_metric([department], left)
             yield seals

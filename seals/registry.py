@@ -337,12 +337,16 @@ def current_crl(session: Session) -> x509.CertificateRevocationList | None:
 
 
 def seal_ends(database: Session | Connection) -> dict[str, datetime]:
-    """When each department's seal ends (its certificate's notAfter), by department code: the
-    latest of its active and lapsed seals (a department whose seal lapsed is listed, in the past,
-    until a new one is issued); departments whose seals were all revoked or superseded are not."""
-    return dict(database.execute(  # type: ignore[arg-type]
+    """When each department's seal ends, by department code: the latest notAfter of its active and
+    lapsed seals (a department whose seal lapsed is listed, in the past, until a new one is
+    issued); for a department left with none, when its last seal was revoked (it signs nothing
+    from then on, as one whose seal lapsed)."""
+    ends: dict[str, datetime] = dict(database.execute(  # type: ignore[arg-type]
         select(Seal.department_code, func.max(Seal.not_after))
         .where(Seal.status.in_([SealStatus.ACTIVE, SealStatus.EXPIRED])).group_by(Seal.department_code)).all())
+    revoked = database.execute(select(Seal.department_code, func.max(Seal.revoked_at))
+                               .where(Seal.status == SealStatus.REVOKED).group_by(Seal.department_code))
+    return ends | {code: when for code, when in revoked if code not in ends}
 
 
 def seals_ending(database: Session | Connection, now: datetime) -> dict[str, datetime]:

@@ -200,6 +200,30 @@ def test_a_seal_near_its_end_shows_in_the_metrics_the_jobs_log_and_init(settings
     assert "已于" in lapsed.stdout and "mianzheng seal issue GA" in lapsed.stdout, lapsed.stdout
 
 
+def test_a_department_whose_seal_was_revoked_stays_on_the_gauge(settings: Settings, app: Flask,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A seal revoked and not yet replaced leaves its department signing nothing, as a lapsed one
+    does: the gauge keeps the department, in the past from the revocation on (an alert on it
+    fires), and the jobs' log names the command that gives it a seal again."""
+    from tests.support.cli import run_cli
+
+    def seconds_left() -> dict[str, float]:
+        text = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+        return {dict(labels)["department"]: value for (name, labels), value in _samples(text).items()
+                if name == "mianzheng_seal_seconds_left"}
+
+    environment = cli_environment(settings.database_url, settings.var_dir)
+    revoked = run_cli(environment, "seal", "revoke", "GA", "--reason", "cessation_of_operation")
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    left = seconds_left()
+    assert "GA" in left and -60 < left["GA"] <= 0, left
+    assert any("mianzheng seal issue GA" in warning for warning in jobs_pass_warnings(settings, caplog))
+    initialised = run_cli(environment, "init")
+    assert "失效（到期或被吊销）" in initialised.stdout and "mianzheng seal issue GA" in initialised.stdout
+    assert run_cli(environment, "seal", "issue", "GA").returncode == 0
+    assert seconds_left()["GA"] > 1000 * 86400
+
+
 def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() -> None:
     """An application's pulls run in parallel threads, so in a fresh process several of them
     may be the first to count a pull: each is counted, none fails."""
