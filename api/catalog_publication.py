@@ -4,7 +4,7 @@ every text the certificates, licenses and usage copies print can be printed in t
 typeface. Checked by `catalog validate`, `catalog publish` and the validation API alike, so
 that what validates publishes.
 
-A label with a character the typeface lacks (m², a rare character) would have every online
+A label with a character the typeface lacks (m³, a character of the extension blocks) would have every online
 issuance of the proof refused (422 not-printable) until it was changed back; a name of
 invisible characters only (a zero-width space) would print and list blank.
 """

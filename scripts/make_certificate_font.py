@@ -2,16 +2,19 @@
 
 The certificates print in a Song (宋体) typeface, as GB/T 9704 asks of official documents: Noto
 Serif SC (SIL Open Font License 1.1), as the PyPI package `pylopdf-fonts-zh-cn` ships it. reportlab
-embeds only TrueType outlines, and the full font is 11 MB, so this script keeps the characters a
-certificate can print and converts the outlines from CFF to TrueType (fontTools' cu2qu):
+embeds only TrueType outlines, and the full font is 11 MB (its TrueType subset below is 10 MB; a
+PDF embeds only the glyphs it uses), so this script keeps the characters a certificate can print and converts the outlines from CFF to TrueType (fontTools' cu2qu):
 
 - every character of GB 2312 (6,763 Chinese characters, punctuation and symbols) and printable ASCII;
+- every CJK Unified Ideograph of Unicode 1.1 (U+4E00–U+9FA5, 20,902 characters, all of which GBK
+  encodes): GB 2312 lacks characters common in names today (珺 玥 堃 喆 昇 镕), and a citizen whose
+  name the face cannot print gets no certificate, online or at the counter;
 - every character of the catalog, the demo data and the certificate and seal code, so any text
   the service prints is covered (a test checks it).
 
 The result is renamed (a Modified Version under the OFL, family "Mianzheng Song") and keeps the
 licence; it is committed, so installing mianzheng needs no font package. Run again after adding
-characters outside GB 2312 to the catalog:
+characters outside these to the catalog:
 
     python -m venv /tmp/fontvenv && /tmp/fontvenv/bin/pip install fonttools pylopdf-fonts-zh-cn==0.1.1
     /tmp/fontvenv/bin/python scripts/make_certificate_font.py
@@ -43,6 +46,10 @@ def gb2312_characters() -> set[str]:
             except UnicodeDecodeError:
                 pass
     return characters
+
+
+def unified_ideographs() -> set[str]:
+    return {chr(code) for code in range(0x4E00, 0x9FA6)}
 
 
 def project_characters() -> set[str]:
@@ -103,7 +110,8 @@ def rename(font: TTFont) -> None:
 def main() -> None:
     source = importlib.resources.files("pylopdf_fonts_zh_cn") / "NotoSerifSC-Regular.otf"
     font = TTFont(str(source))
-    wanted = gb2312_characters() | project_characters() | {chr(c) for c in range(0x20, 0x7F)}
+    wanted = (gb2312_characters() | unified_ideographs() | project_characters()
+              | {chr(c) for c in range(0x20, 0x7F)})
     options = subset.Options()
     options.layout_features = ["*"]
     options.name_IDs = ["*"]

@@ -196,13 +196,13 @@ def _edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_catalog_text_the_certificates_cannot_print_is_refused(env: dict[str, str], catalog_copy: Path) -> None:
-    """A label with a character the certificates' typeface lacks (m²), or a name of invisible
+    """A label with a character the certificates' typeface lacks (m³), or a name of invisible
     characters only: published, every online issuance of the proof would be refused (422) and
     the name blank on the public 清单."""
     def relabel(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for proof in entries:
             if proof["code"] == "REAL_ESTATE_CERT":
-                next(i for i in proof["data_items"] if i["name"] == "area_sqm")["name_zh"] = "建筑面积（m²）"
+                next(i for i in proof["data_items"] if i["name"] == "area_sqm")["name_zh"] = "建筑面积（m³）"
             if proof["code"] == "NO_HOUSING":
                 proof["name_zh"] = "\u200b\u200b"
         return entries
@@ -212,7 +212,7 @@ def test_a_catalog_text_the_certificates_cannot_print_is_refused(env: dict[str, 
         result = run_cli(env, "catalog", command, str(catalog_copy))
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert "REAL_ESTATE_CERT.data_items[area_sqm].name_zh: cannot be printed" in result.stderr, result.stderr
-        assert "U+00B2" in result.stderr and "NO_HOUSING.name_zh: cannot be printed" in result.stderr
+        assert "U+00B3" in result.stderr and "NO_HOUSING.name_zh: cannot be printed" in result.stderr
         assert "U+200B" in result.stderr
     assert run_cli(env, "catalog", "versions").stdout.count("第 ") == 1
 

@@ -96,3 +96,13 @@ def test_the_song_face_prints_every_character_the_service_can_put_on_a_certifica
     texts = [path.read_text("utf-8") for path in bundled_catalog_path().glob("*.yaml")]
     texts += [str(value) for value in vars(demo_vocabulary).values() if isinstance(value, (str, tuple, list, dict))]
     assert missing_glyphs("".join(texts).replace("\n", "")) == set()  # the files' line breaks print nowhere
+
+
+def test_the_song_face_prints_names_common_today_and_refuses_what_it_lacks() -> None:
+    """Characters frequent in the names of people born since the 1980s are outside GB 2312; a
+    citizen named with one would get no certificate at all. A character of the extension blocks
+    is still refused, by name, rather than printed blank."""
+    from seals.fonts import missing_glyphs
+
+    assert missing_glyphs("王珺 李玥 张堃 陈喆 刘昇 朱镕基 周琎 吴玙 赵犇 孙淼 钱垚 冯翀 黄婕 杨昊 何䶮") == {"䶮"}
+    assert missing_glyphs("𠀀") == {"𠀀"}
