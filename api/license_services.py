@@ -18,7 +18,7 @@ from exchange.licenses.nonces import claim_nonce, keep_presentation, sweep_nonce
 from exchange.licenses.presentation import DEFAULT_MINUTES, Presentation, make_presentation
 from exchange.licenses.records import LicenseVersionRecord
 from exchange.licenses.service import (IN_FORCE, LICENSES, LicenseConflict, LicenseLibrary, credential_of,
-                                       version_state)
+                                       holder_state)
 from exchange.certificates.status_list import StatusListSource
 from exchange.status_lists import (StatusListSigning, list_ids, rebuild_status_list, stored_lists_source,
                                    stored_status_list)
@@ -74,7 +74,7 @@ def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list
     (committed) under the reference a verifier's link names; `InvalidInput` for items the
     license does not have; `LicenseConflict` unless the version is the license's current one and in
     force."""
-    state = version_state(version, datetime.now(timezone.utc))
+    state = holder_state(db(), lib, version, datetime.now(timezone.utc))
     if state != IN_FORCE:
         raise LicenseConflict(f"This version is {state.replace('_', ' ')}: only a license's current version in "
                               "force is shown.")

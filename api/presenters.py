@@ -17,15 +17,17 @@ from typing import Any
 from flask import Response, request, url_for
 
 from api.live_catalog import live_catalog
-from api.runtime import db
+from api.runtime import db, runtime
 from catalog.model import Catalog, Department, Matter, Subject
 from exchange.applications.statistics import Selection, check_selection, paper_statistics
-from exchange.certificate_records import IssuedCertificate
+from exchange.certificate_records import CertificateStatus, IssuedCertificate, certificate_forms
 from exchange.consent import Consent, consented_name_zh
+from exchange.keyring import Purpose
 from exchange.licenses.content import printed_items
 from exchange.licenses.presentation import Presentation
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
-from exchange.licenses.service import LicenseLibrary, stored_content, version_state, versions_of
+from exchange.licenses.service import LicenseLibrary, holder_state, stored_content, versions_of
+from seals.compromise import compromised_seals
 
 CERTIFICATE_FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
                      "qr": ("qr_payload", "text/plain")}
@@ -36,7 +38,21 @@ HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf",
 """The holder's own links of a license: credential, PDF, presentations — a person's or an organisation's."""
 
 
-def certificate_view(catalog: Catalog, certificate: IssuedCertificate) -> dict[str, Any]:
+def certificate_views(catalog: Catalog, certificates: list[IssuedCertificate]) -> list[dict[str, Any]]:
+    """`certificate_view` of each of a holder's certificates, saying which were sealed with a seal
+    since revoked for key compromise (`seal_revoked`: every verifier calls them 无效)."""
+    compromised = compromised_seals(db())
+    box = runtime().keyring.cipher(Purpose.CERTIFICATE_FORMS)
+    return [certificate_view(catalog, certificate, seal_revoked=certificate.status == CertificateStatus.VALID
+                             and compromised.signed(certificate.issuer_department, certificate.issued_at,
+                                                    lambda certificate=certificate:
+                                                    certificate_forms(box, certificate).credential))
+            for certificate in certificates]
+
+
+def certificate_view(catalog: Catalog, certificate: IssuedCertificate, *, seal_revoked: bool = False) -> dict[str, Any]:
+    """A certificate as the API and the portal show it; `status` is `seal_revoked` when it was
+    sealed with a seal since revoked for key compromise (the caller says so: `certificate_views`)."""
     proof = catalog.proofs.get(certificate.proof_code)
     return {
         "identifier": certificate.identifier,
@@ -46,7 +62,7 @@ def certificate_view(catalog: Catalog, certificate: IssuedCertificate) -> dict[s
         "purpose": certificate.purpose,
         "issued_at": certificate.issued_at,
         "valid_until": certificate.valid_until,
-        "status": certificate.status,
+        "status": "seal_revoked" if seal_revoked else certificate.status,
         "revoked_at": certificate.revoked_at,
         "revocation_reason": certificate.revocation_reason,
         "links": {kind: url_for("certificates.download", name=f"{certificate.identifier}.{kind}")
@@ -75,6 +91,7 @@ def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
 
 
 def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:
+    """A license as its holder and its issuer see it (`status`: `holder_state`)."""
     catalog = lib.catalog
     content = stored_content(lib, version)
     license_type = catalog.licenses.get(record.license_type)
@@ -85,7 +102,7 @@ def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVer
         **_issuer(catalog, record.issuer_department, content.issuer.name_zh),
         "holder_name": content.holder_name,
         "holder_id_masked": content.holder_id_masked,
-        "status": version_state(version, datetime.now(timezone.utc)),
+        "status": holder_state(db(), lib, version, datetime.now(timezone.utc)),
         "version": version.version,
         "items": printed_items(license_type, content.items),
         "versions": versions_of(db(), record),

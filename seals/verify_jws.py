@@ -179,6 +179,16 @@ def _signing_certificate(header: dict[str, Any], trust: TrustStore) -> x509.Cert
     return certificate
 
 
+def signing_kid(token: str) -> str | None:
+    """The kid a compact JWS (or an SD-JWT) names in its protected header, unverified: for our own
+    stored documents; None when it names none or cannot be read."""
+    try:
+        kid = _header(token.split(".", 1)[0]).get("kid")
+    except ValueError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
 @lru_cache(maxsize=64)
 def _header(encoded: str) -> dict[str, Any]:
     """The protected header of its base64url text, read under the same limits as the payload: a

@@ -13,7 +13,7 @@ from api.certificate_services import issuance_context, signed_status_list, verif
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog, naming_catalog
 from api.openapi import Blueprint
-from api.presenters import CERTIFICATE_FORMS, certificate_view, revalidated
+from api.presenters import CERTIFICATE_FORMS, certificate_view, certificate_views, revalidated
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.uploads import pdf_from_base64
@@ -111,8 +111,7 @@ def mine() -> list[dict[str, Any]]:
     """My certificates, newest first."""
     citizen = current_citizen()
     catalog = naming_catalog()  # a certificate keeps its issuer's name after a publication drops the code
-    return [certificate_view(catalog, c) for c in holder_certificates(db(), runtime().subject_hash_key,
-                                                                       citizen.id_number)]
+    return certificate_views(catalog, holder_certificates(db(), runtime().subject_hash_key, citizen.id_number))
 
 
 @blp.route("/certificates/<path:name>")

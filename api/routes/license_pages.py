@@ -34,7 +34,8 @@ from exchange.errors import InvalidInput
 from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES, VERIFIER_NONCE, VERIFIER_NONCE_ZH
-from exchange.licenses.service import IN_FORCE, LicenseConflict, LicenseNotFound, held_version, holder_licenses, version_state
+from exchange.licenses.service import (IN_FORCE, SEAL_REVOKED, LicenseConflict, LicenseNotFound, held_version,
+                                       holder_licenses, holder_state)
 from exchange.identity import CitizenIdentity
 from exchange.licenses.verdict import is_license_form
 
@@ -87,7 +88,7 @@ def present(identifier: str) -> Response:
         return _message(citizen, "您没有这本证照。", 404)
     if not form_token_valid():
         return _message(citizen, "页面已过期或来源不明，请刷新页面后重新提交。", 400)
-    state = version_state(version, datetime.now(timezone.utc))
+    state = holder_state(db(), lib, version, datetime.now(timezone.utc))
     items = request.form.getlist("items")
     nonce = request.form.get("nonce", "").strip() or None
     refused = functools.partial(_message, citizen, refused_at=Refused(identifier, items, nonce or ""))
@@ -108,7 +109,8 @@ def present(identifier: str) -> Response:
                         link=link, qr=qr_svg(link), expires_at=shown.expires_at)
 
 
-_NOT_SHOWN = {"expired": "这本证照已过期，不能亮证。", "not_yet_valid": "这本证照尚未生效，不能亮证。"}
+_NOT_SHOWN = {"expired": "这本证照已过期，不能亮证。", "not_yet_valid": "这本证照尚未生效，不能亮证。",
+              SEAL_REVOKED: "发证机关的电子印章已被吊销，这本证照须由发证机关重新签发后才能亮证。"}
 
 
 @bp.route("/verify/licenses", methods=["GET", "POST"])

@@ -3,7 +3,7 @@ own proof, see "my certificates", "who used my data" and "my consents" (withdraw
 one after seeing exactly what it releases), sign out.
 
 Pages only: issuance, listing and the access log go through the same functions as the JSON
-API (`api.certificate_services.issuance_context`, `api.presenters.certificate_view`,
+API (`api.certificate_services.issuance_context`, `api.presenters.certificate_views`,
 `api.access_log_views.access_log_page`). The citizen is whoever `api.auth.current_citizen`
 accepts from the identity cookie; the forms carry a token of that sign-in (`api.form_tokens`).
 A successful request redirects to the certificate list (POST/redirect/GET).
@@ -26,7 +26,7 @@ from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog, naming_catalog
 from api.problems import PROBLEM_TYPES, Problem
 from api.portal_session import citizen_page, signed_in_citizen, signed_out_page
-from api.presenters import certificate_view, consent_view
+from api.presenters import certificate_views, consent_view
 from api.runtime import db, runtime
 from api.schemas.me import MAX_OFFSET
 from catalog.model import Catalog, Domain, ItemType, Proof
@@ -110,8 +110,7 @@ def certificates() -> Response:
     if citizen is None:
         return signed_out_page()
     catalog = naming_catalog()  # a certificate keeps its issuer's name after a publication drops the code
-    views = [certificate_view(catalog, c) for c in holder_certificates(db(), runtime().subject_hash_key,
-                                                                        citizen.id_number)]
+    views = certificate_views(catalog, holder_certificates(db(), runtime().subject_hash_key, citizen.id_number))
     issued = request.args.get("issued", "")
     return citizen_page("portal_certificates.html", citizen, certificates=views, now=datetime.now(timezone.utc),
                         reasons=REVOCATION_REASONS,

@@ -40,7 +40,10 @@ class CertificateSummarySchema(ma.Schema):
     purpose = ma.fields.String()
     issued_at = ma.fields.DateTime()
     valid_until = ma.fields.DateTime(allow_none=True)
-    status = ma.fields.String(metadata={"enum": ["valid", "revoked"]})
+    status = ma.fields.String(metadata={
+        "enum": ["valid", "revoked", "seal_revoked"],
+        "description": "`revoked`: revoked by its issuer; `seal_revoked`: sealed with a seal since revoked for key "
+                       "compromise, so every verifier calls it invalid (issue it again)"})
     revoked_at = ma.fields.DateTime(allow_none=True)
     revocation_reason = ma.fields.String(allow_none=True)
     links = ma.fields.Nested(CertificateLinksSchema)

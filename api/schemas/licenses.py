@@ -93,8 +93,10 @@ class LicenseSchema(ma.Schema):
     holder_name = ma.fields.String()
     holder_id_masked = ma.fields.String()
     status = ma.fields.String(metadata={
-        "enum": ["valid", "expired", "not_yet_valid", "revoked"],
-        "description": "The current version's state now: only a `valid` one (in force) can be shown (亮证) or used"})
+        "enum": ["valid", "expired", "not_yet_valid", "revoked", "seal_revoked"],
+        "description": "The current version's state now: only a `valid` one (in force) can be shown (亮证) or used; "
+                       "`seal_revoked`: sealed with a seal since revoked for key compromise, so every verifier calls "
+                       "it invalid until its issuer issues it again"})
     version = ma.fields.Integer()
     items = ma.fields.List(ma.fields.Nested(LicenseItemSchema))
     versions = ma.fields.List(ma.fields.Nested(LicenseVersionSchema))

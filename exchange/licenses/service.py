@@ -54,6 +54,7 @@ from exchange.status_lists import (StatusListKind, StatusListSigning, allocate_e
 from exchange.sources.values import EARLIEST_DATE
 from exchange.subjects import organisation_key, subject_key
 from exchange.unit_of_work import locked_row
+from seals.compromise import compromised_seals
 from seals.registry import active_signer, hold_signing_seal
 from seals.keys import Signer
 from seals.settings import SealSettings
@@ -460,6 +461,7 @@ def _registered_on(library: LicenseLibrary, version: LicenseVersionRecord) -> st
 
 
 IN_FORCE = "valid"
+SEAL_REVOKED = "seal_revoked"
 
 
 def version_state(version: LicenseVersionRecord, now: datetime) -> str:
@@ -471,6 +473,20 @@ def version_state(version: LicenseVersionRecord, now: datetime) -> str:
     if version.valid_until is not None and version.valid_until <= now:
         return "expired"
     return "not_yet_valid" if version.valid_from > now else IN_FORCE
+
+
+def holder_state(session: Session, library: LicenseLibrary, version: LicenseVersionRecord, now: datetime) -> str:
+    """`version_state`, or `SEAL_REVOKED` for a version in force (or yet to be) sealed with a seal
+    since revoked for key compromise: every verifier calls it 无效 until its issuer issues it
+    again (an amendment seals the next version with the department's new seal)."""
+    state = version_state(version, now)
+    if state not in (IN_FORCE, "not_yet_valid"):
+        return state
+    compromised = compromised_seals(session)
+    if compromised.seals and compromised.signed(license_of(session, version).issuer_department, version.issued_at,
+                                                lambda: credential_of(library, version)):
+        return SEAL_REVOKED
+    return state
 
 
 def still_current(session: Session, record: LicenseRecord, version: LicenseVersionRecord) -> bool:

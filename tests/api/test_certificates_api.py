@@ -526,6 +526,30 @@ def test_the_status_lists_are_signed_again_when_the_exchanges_seal_is_replaced(
     assert checks(after)["certificate_status"] == ("VALID", "certificate_not_revoked")
 
 
+def test_the_holders_list_says_what_a_compromised_seal_signed_is_no_longer_valid(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The issuing department's seal key is stolen and its seal revoked for key compromise: from
+    then on every verifier calls what that key signed 无效 (a thief can back-date a signature).
+    The holder's list says so too, rather than 有效, and a certificate issued again, under the
+    department's new seal, is valid."""
+    from tests.api.test_exchange_requests import assertion
+
+    me = signed_in(live_server, resident)
+    before = issue(live_server, me)
+    credential = httpx.get(live_server + before["links"]["jws"], headers=me).text
+    env = cli_environment(settings.database_url, settings.var_dir)
+    for command in (("revoke", "BDC", "--reason", "key_compromise"), ("issue", "BDC")):
+        assert run_cli(env, "seal", *command).returncode == 0
+    assert verdict(live_server, credential=credential)["status"] == "INVALID"
+    again = issue(live_server, me)
+    listed = {c["identifier"]: c["status"] for c in httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json()}
+    assert listed == {before["identifier"]: "seal_revoked", again["identifier"]: "valid"}
+    page = httpx.get(f"{live_server}/portal/certificates", cookies={"mz_identity": assertion(live_server, resident)})
+    row = page.text[page.text.index(f'data-identifier="{before["identifier"]}"'):]
+    row = row[:row.index("</tr>")]
+    assert "已失效" in row and "重新开具" in row and "有效</span>" not in row, row
+
+
 def test_trust_exported_right_after_the_exchanges_seal_is_replaced_confirms_certificates(
         settings: Settings, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
     """The seal officer revokes the compromised exchange seal, issues a new one and exports the

@@ -140,6 +140,39 @@ def test_issue_hold_show_amend_and_revoke(settings: Settings, live_server: str, 
                      timeout=30).status_code == 200  # the issuer's record copy
 
 
+def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The issuing department's seal key is stolen and the seal revoked for key compromise: every
+    verifier now calls the 结婚证 it sealed 无效. The holder's 我的证照, and the department's own
+    view, say so (and offer no 亮证 of it), until the department issues it again under its new
+    seal."""
+    from tests.api.test_exchange_requests import assertion
+    from tests.support.cli import cli_environment, run_cli
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    first = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30).json()
+    me = signed_in(live_server, resident)
+    held = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()[0]
+    credential = httpx.get(live_server + held["links"]["credential"], headers=me).text
+    env = cli_environment(settings.database_url, settings.var_dir)
+    for command in (("revoke", "MZ", "--reason", "key_compromise"), ("issue", "MZ")):
+        assert run_cli(env, "seal", *command).returncode == 0
+    assert verdict(live_server, credential)["status"] == "INVALID"
+    wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+    assert (wallet[0]["identifier"], wallet[0]["status"]) == (first["identifier"], "seal_revoked")
+    assert httpx.get(f"{live_server}/api/v1/licenses/{first['identifier']}", headers=mz).json()["status"] == "seal_revoked"
+    page = httpx.get(f"{live_server}/portal/licenses", cookies={"mz_identity": assertion(live_server, resident)}).text
+    section = page[page.index(f'data-identifier="{first["identifier"]}"'):]
+    section = section[:section.index("</section>")]
+    assert "已失效" in section and "重新签发" in section and "亮证" not in section, section
+    shown = httpx.post(live_server + held["links"]["presentations"], headers=me,
+                       json={"items": ["marital_status"], "minutes": 3}, timeout=30)
+    assert shown.status_code == 409, shown.text
+    again = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/amendments", headers=mz,
+                       json={"changes": {"spouse_name": "李明"}}, timeout=30)
+    assert again.status_code == 201 and again.json()["status"] == "valid", again.text
+
+
 def test_a_selection_of_items_without_its_binding_is_not_a_license(settings: Settings, live_server: str,
                                                                     resident: DemoResident) -> None:
     """A 亮证 verifies once, within minutes; a usage copy only for its use. Stripped of its binding
