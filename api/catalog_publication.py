@@ -7,15 +7,22 @@ that what validates publishes.
 A label with a character the typeface lacks (m³, a character of the extension blocks) would have every online
 issuance of the proof refused (422 not-printable) until it was changed back; a name of
 invisible characters only (a zero-width space) would print and list blank.
+
+And what a publication leaves for the seal officer: a department renamed (legal name or credit
+code) keeps a seal naming it as before until the seal is rotated (`seal_renames`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
 from catalog.errors import Problem
 from catalog.model import Catalog, DataItem
 from seals.fonts import missing_glyphs
+from seals.registry import seals_named_otherwise
 
 
 def publication_problems(catalog: Catalog, exchange_department: str) -> list[Problem]:
@@ -30,6 +37,21 @@ def publication_problems(catalog: Catalog, exchange_department: str) -> list[Pro
             shown = ", ".join(f"U+{ord(char):04X}" for char in sorted(missing))
             problems.append(Problem(file, entry, field, f"cannot be printed: the certificates' typeface lacks {shown}"))
     return problems
+
+
+def seal_renames(database: Session | Connection, catalog: Catalog) -> list[str]:
+    """A notice for each department whose active seal names it otherwise than `catalog` does,
+    naming the command that renames it (for `catalog publish` and `init`)."""
+    named = seals_named_otherwise(database, catalog_names(catalog))
+    return [f"注意：{code} 的电子印章仍署名“{name}”（统一社会信用代码 {uscc}），目录中为“"
+            f"{catalog.departments[code].legal_name_zh}”（{catalog.departments[code].uscc}）；PDF 阅读器在该部门的文书上"
+            f"显示印章上的名称。请由印章管理员运行 mianzheng seal rotate {code}，以目录中的名称换发印章。"
+            for code, (name, uscc) in sorted(named.items())]
+
+
+def catalog_names(catalog: Catalog) -> dict[str, tuple[str, str]]:
+    """Each department's legal name and credit code, by code: as its seal must name it."""
+    return {code: (department.legal_name_zh, department.uscc) for code, department in catalog.departments.items()}
 
 
 def _printed_texts(catalog: Catalog) -> Iterator[tuple[str, str, str, str]]:

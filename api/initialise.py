@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.database import make_engine, make_session_factory, transaction
+from api.catalog_publication import catalog_names, seal_renames
 from api.extensions import demo_extension
 from api.migrations import migrations_digest, upgrade_database
 from api.seal_config import seal_settings, status_list_signing
@@ -93,6 +94,7 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
             report.extend(_seals_at_public_url(session, settings))
             report.extend(_signed_lists(session, settings))
             report.extend(_seals_ending(session))
+            report.extend(seal_renames(session, read_live_catalog(session)))
     finally:
         engine.dispose()
     demo = demo_extension(settings)
@@ -163,7 +165,7 @@ def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
     seals whose certificates name another (the address changed) are rotated, as the seal officer
     does with `mianzheng seal rotate`. Certificates issued before keep their own addresses."""
     config = seal_settings(settings)
-    rotated = rotate_seals_to_crl_url(session, config)
+    rotated = rotate_seals_to_crl_url(session, config, catalog_names(read_live_catalog(session)))
     if not rotated:
         return []
     return [f"对外地址已变更：已为 {len(rotated)} 个部门轮换电子印章，新印章证书中的吊销列表地址为 {config.crl_url}"

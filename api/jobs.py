@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from api.application_services import build_handling_context
+from api.catalog_publication import catalog_names
 from api.ended_sessions import sweep_ended_sessions
 from api.runtime import Runtime
 from api.settings import Settings
@@ -35,7 +36,7 @@ from exchange.job_heartbeats import JOBS_NAME, beat
 from exchange.status_lists import list_ids, refresh_status_list
 from exchange.status_list_kinds import STATUS_LISTS
 from exchange.unit_of_work import UnitOfWork
-from seals.registry import CRL_WARNING, crl_next_update, seals_ending
+from seals.registry import CRL_WARNING, crl_next_update, seals_ending, seals_named_otherwise
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 30.0
@@ -74,6 +75,7 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
     with uow.read() as session:
         crl_until = crl_next_update(session)
         ending = seals_ending(session, now)
+        renamed = seals_named_otherwise(session, catalog_names(ctx.catalog))
     if crl_until is not None and crl_until - now < CRL_WARNING:
         log.warning("jobs: the CRL expires at %s: run `mianzheng seal crl` (its daily timer has not run); after "
                     "that every verification is undecided", crl_until.isoformat())
@@ -85,6 +87,10 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
             log.warning("jobs: the seal of %s ends at %s: run `mianzheng seal rotate %s` before; after that %s "
                         "signs nothing (no certificate, license or receipt)", department, ends.isoformat(),
                         department, department)
+    for department, (name, uscc) in sorted(renamed.items()):
+        log.warning("jobs: the seal of %s names it %s (%s), the catalog %s (%s): run `mianzheng seal rotate %s` "
+                    "(a PDF reader shows the seal's name on what it signs)", department, name, uscc,
+                    *catalog_names(ctx.catalog)[department], department)
     alive()
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
@@ -181,8 +181,11 @@ def issue_seal(
     return _issue(session, settings, department_code, department_name, uscc, purpose_zh, now)
 
 
-def rotate_seal(session: Session, settings: SealSettings, department_code: str, *, now: datetime | None = None) -> Seal:
-    """Issue a new seal (new key) for the department; the old one becomes `superseded`.
+def rotate_seal(session: Session, settings: SealSettings, department_code: str, *,
+                named: tuple[str, str] | None = None, now: datetime | None = None) -> Seal:
+    """Issue a new seal (new key) for the department; the old one becomes `superseded`. The new
+    one names the department as `named` says (legal name, credit code: the live catalog's, after
+    a rename), else as the old one did.
 
     The old certificate is not revoked: it stays valid until it expires, so documents signed
     with it keep verifying, and the validity periods overlap.
@@ -192,19 +195,33 @@ def rotate_seal(session: Session, settings: SealSettings, department_code: str, 
     _lock_unchanged(session, current)
     current.status = SealStatus.SUPERSEDED
     session.flush()
-    return _issue(session, settings, department_code, current.department_name, current.uscc, current.purpose_zh, now)
+    name, uscc = named or (current.department_name, current.uscc)
+    return _issue(session, settings, department_code, name, uscc, current.purpose_zh, now)
 
 
-def rotate_seals_to_crl_url(session: Session, settings: SealSettings, *, now: datetime | None = None) -> list[str]:
+def seals_named_otherwise(database: Session | Connection, names: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The departments whose active seal names them otherwise than `names` does (code -> legal
+    name and credit code: the live catalog's): code -> the seal's name and credit code. After a
+    rename the seal still names the old one, so a PDF reader shows it on what the new name issues,
+    until `rotate_seal` with the new one."""
+    rows = plain_connection(database).execute(select(Seal.department_code, Seal.department_name, Seal.uscc)
+                                              .where(Seal.status == SealStatus.ACTIVE))
+    return {row.department_code: (row.department_name, row.uscc) for row in rows
+            if row.department_code in names and names[row.department_code] != (row.department_name, row.uscc)}
+
+
+def rotate_seals_to_crl_url(session: Session, settings: SealSettings, names: Mapping[str, tuple[str, str]], *,
+                            now: datetime | None = None) -> list[str]:
     """Rotate (`rotate_seal`) every active seal whose certificate names another CRL URL than
-    `settings.crl_url`, as after the installation's public address changed; the departments
-    rotated, in order. Documents signed before keep verifying under the superseded seals."""
+    `settings.crl_url`, as after the installation's public address changed, naming each
+    department as `names` does (the live catalog's, when it has it); the departments rotated, in
+    order. Documents signed before keep verifying under the superseded seals."""
     now = now or ca.utc_now()
     _expire_lapsed(session, now)
     stale = session.scalars(select(Seal).where(Seal.status == SealStatus.ACTIVE).order_by(Seal.department_code))
     departments = [seal.department_code for seal in stale if ca.crl_urls(seal.certificate) != [settings.crl_url]]
     for department in departments:
-        rotate_seal(session, settings, department, now=now)
+        rotate_seal(session, settings, department, named=names.get(department), now=now)
     return departments
 
 

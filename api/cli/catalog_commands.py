@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalog.views import department_view, matter_view, proof_view
 from catalog.city_time import beijing_time
-from api.catalog_publication import publication_problems
+from api.catalog_publication import publication_problems, seal_renames
 from api.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
@@ -77,6 +77,9 @@ def publish_command(path: Path, published_by: str | None, note: str | None, base
         click.echo(f"已发布目录第 {version.number} 版（{_summary(catalog)}），sha256:{version.content_hash}")
     else:
         click.echo(f"内容与现行第 {version.number} 版相同，未新建版本。")
+    with database_session() as session:
+        for notice in seal_renames(session, catalog):
+            click.echo(notice)
 
 
 @catalog_group.command("versions")

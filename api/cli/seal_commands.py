@@ -117,10 +117,11 @@ def issue_command(department: str, purpose: str) -> None:
 @seal_group.command("rotate")
 @click.argument("department")
 def rotate_command(department: str) -> None:
-    """为部门换用新密钥和新证书；旧印章转为“已轮换”，其签名仍可验证。"""
+    """为部门换用新密钥和新证书（署现行目录中的名称）；旧印章转为“已轮换”，其签名仍可验证。"""
     with database_session() as session:
+        found = _department(session, department)
         try:
-            seal = rotate_seal(session, seal_settings(settings()), department)
+            seal = rotate_seal(session, seal_settings(settings()), found.code, named=(found.legal_name_zh, found.uscc))
         except SealError as error:
             raise _fail(error) from None
         click.echo(f"已轮换 {seal.department_name} 的电子印章，新 kid {seal.kid}。")

@@ -118,6 +118,26 @@ def test_publish_creates_a_version_only_for_new_content(env: dict[str, str], cat
     assert "市公安局" in run_cli(env, "catalog", "show", "GA").stdout
 
 
+def test_a_department_renamed_in_the_catalog_is_told_to_have_its_seal_renamed(env: dict[str, str],
+                                                                           catalog_copy: Path) -> None:
+    """A department's legal name changes (机构改革): its seal still names the old one, so a PDF
+    reader shows the old name on what the new name issues. Publishing says so and names the
+    command; the jobs say so on every pass until it is done; rotating takes the catalog's name."""
+    departments = catalog_copy / "departments.yaml"
+    departments.write_text(departments.read_text(encoding="utf-8").replace("legal_name_zh: 金华市公安局",
+                                                                        "legal_name_zh: 金华市公安局（新）", 1),
+                           encoding="utf-8")
+    published = run_cli(env, "catalog", "publish", str(catalog_copy))
+    assert published.returncode == 0, published.stderr
+    assert "金华市公安局（新）" in published.stdout and "mianzheng seal rotate GA" in published.stdout, published.stdout
+    assert "mianzheng seal rotate GA" in run_cli(env, "init").stdout
+    rotated = run_cli(env, "seal", "rotate", "GA")
+    assert rotated.returncode == 0 and "金华市公安局（新）" in rotated.stdout, rotated.stdout + rotated.stderr
+    listed = [line for line in run_cli(env, "seal", "list", "GA").stdout.splitlines() if "active" in line or "有效" in line]
+    assert listed and "金华市公安局（新）" in listed[0], listed
+    assert "seal rotate" not in run_cli(env, "init").stdout
+
+
 def test_an_earlier_version_is_exported_and_published_again_to_roll_back(env: dict[str, str], catalog_copy: Path,
                                                                          tmp_path: Path) -> None:
     """A bad publication is rolled back from the catalog's own history, not from files someone

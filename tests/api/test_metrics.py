@@ -200,6 +200,32 @@ def test_a_seal_near_its_end_shows_in_the_metrics_the_jobs_log_and_init(settings
     assert "已于" in lapsed.stdout and "mianzheng seal issue GA" in lapsed.stdout, lapsed.stdout
 
 
+def test_a_seal_naming_its_department_as_before_a_rename_is_warned_of_on_every_pass(
+        settings: Settings, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """The catalog administrator publishes a department's new legal name; the seal officer, who
+    may not have seen the publication's notice, reads it in the jobs' log until the seal is
+    rotated."""
+    import shutil
+
+    from api.database import standalone_session
+    from catalog.loading import bundled_catalog_path, load_catalog
+    from catalog.versions import publish
+    from tests.support.cli import run_cli
+
+    copy = tmp_path / "catalog"
+    shutil.copytree(bundled_catalog_path(), copy)
+    departments = copy / "departments.yaml"
+    departments.write_text(departments.read_text("utf-8").replace("legal_name_zh: 金华市公安局",
+                                                                  "legal_name_zh: 金华市公安局（新）"), "utf-8")
+    with standalone_session(settings.database_url) as session:
+        publish(session, load_catalog(copy), "目录管理员")
+    assert any("mianzheng seal rotate GA" in warning and "金华市公安局（新）" in warning
+               for warning in jobs_pass_warnings(settings, caplog))
+    assert run_cli(cli_environment(settings.database_url, settings.var_dir), "seal", "rotate", "GA").returncode == 0
+    caplog.clear()
+    assert not any("seal rotate" in warning for warning in jobs_pass_warnings(settings, caplog))
+
+
 def test_a_department_whose_seal_was_revoked_stays_on_the_gauge(settings: Settings, app: Flask,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     """A seal revoked and not yet replaced leaves its department signing nothing, as a lapsed one
