@@ -8,19 +8,23 @@ A label with a character the typeface lacks (m³, a character of the extension b
 issuance of the proof refused (422 not-printable) until it was changed back; a name of
 invisible characters only (a zero-width space) would print and list blank.
 
-And what a publication leaves for the seal officer: a department renamed (legal name or credit
-code) keeps a seal naming it as before until the seal is rotated (`seal_renames`).
+And what a publication leaves for others to do: a department renamed (legal name or credit code)
+keeps a seal naming it as before until the seal officer rotates it (`seal_renames`); a matter
+widened receives more than its running consents release, until the citizens consent again
+(`consents_short`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from catalog.errors import Problem
 from catalog.model import Catalog, DataItem
+from exchange.consent import consents_left_short
 from seals.fonts import missing_glyphs
 from seals.registry import seals_named_otherwise
 
@@ -47,6 +51,15 @@ def seal_renames(database: Session | Connection, catalog: Catalog) -> list[str]:
             f"{catalog.departments[code].legal_name_zh}”（{catalog.departments[code].uscc}）；PDF 阅读器在该部门的文书上"
             f"显示印章上的名称。请由印章管理员运行 mianzheng seal rotate {code}，以目录中的名称换发印章。"
             for code, (name, uscc) in sorted(named.items())]
+
+
+def consents_short(session: Session, catalog: Catalog) -> list[str]:
+    """A notice for each matter that receives more than running consents release (as after a
+    publication widened it): accesses on them are refused until the citizens consent again."""
+    short = consents_left_short(session, catalog, datetime.now(timezone.utc))
+    return [f"注意：事项“{catalog.matters[code].name_zh}”（{code}）现在接收的数据项多于 {count} 份仍有效的授权所列；"
+            "依这些授权的调取（年度复核的在内）将被拒绝（consent-mismatch），直至申请人在列出这些数据项的预览上重新授权。"
+            for code, count in sorted(short.items())]
 
 
 def catalog_names(catalog: Catalog) -> dict[str, tuple[str, str]]:

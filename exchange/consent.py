@@ -242,6 +242,31 @@ def _released(catalog: Catalog, matter: Matter, code: str, department: str) -> d
     return labels
 
 
+def consents_left_short(session: Session, catalog: Catalog, now: datetime) -> dict[str, int]:
+    """By matter code, how many running consents (neither withdrawn nor expired, their items
+    kept) do not release every data item the matter receives under `catalog`: an access on one
+    is refused as `consent-mismatch` until the citizen consents again on a preview listing the
+    rest. For a publication that widens a matter to say so (one pass over the running consents)."""
+    released: dict[tuple[str, str, str], frozenset[str]] = {}
+    short: dict[str, int] = {}
+    running = session.execute(select(_CONSENTS.c.matter, _CONSENTS.c.consumer_department, _CONSENTS.c.proofs,
+                                     _CONSENTS.c["items"])
+                              .where(_CONSENTS.c.withdrawn_at.is_(None), _CONSENTS.c.expires_at > now))
+    for matter_code, department, codes, items in running:
+        matter = catalog.matters.get(matter_code)
+        if items is None or matter is None:
+            continue  # a consent given before items were kept covers what the matter receives
+        for code in codes:
+            if (matter_code, code, department) not in released:
+                known = code in catalog.proofs or code in catalog.licenses
+                released[matter_code, code, department] = frozenset(
+                    released_items(catalog, matter, code, department) if known else ())
+            if not released[matter_code, code, department] <= set(items.get(code, ())):
+                short[matter_code] = short.get(matter_code, 0) + 1
+                break
+    return short
+
+
 def grant_consent(
     session: Session,
     catalog: Catalog,

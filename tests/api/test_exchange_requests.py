@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -546,11 +547,12 @@ def test_a_replay_gives_out_only_what_the_live_catalog_still_allows(settings: Se
 
 
 def test_a_publication_that_widens_a_matter_does_not_widen_the_consents_given(
-        settings: Settings, live_server: str, residents: list[DemoResident]) -> None:
+        settings: Settings, live_server: str, residents: list[DemoResident], tmp_path: Path) -> None:
     """The citizen agreed after a preview listing three items of 无房证明. A later publication has
     the matter receive the whole record (the full ID number, the search record): her consent does
     not release it; the department is told to ask her again, and a consent given on the new
-    preview, which lists the items, does."""
+    preview, which lists the items, does. The publication says how many running consents it
+    leaves short, so that nobody learns it from the refusals."""
     token = client_token(settings)
     person = residents[0]
     me = _bearer(assertion(live_server, person))
@@ -567,7 +569,12 @@ def test_a_publication_that_widens_a_matter_does_not_widen_the_consents_given(
     housing = next(m for m in document["matters"] if m["code"] == MATTER)
     no_housing = next(p for p in document["proofs"] if p["code"] == PROOF)
     next(p for p in housing["proofs"] if p["proof"] == PROOF)["fields"] = [i["name"] for i in no_housing["data_items"]]
-    _publish(settings, document)
+    (tmp_path / "catalog.json").write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+    published = run_cli(cli_environment(settings.database_url, settings.var_dir), "catalog", "publish",
+                        str(tmp_path / "catalog.json"))
+    assert published.returncode == 0, published.stderr
+    notice = next(line for line in published.stdout.splitlines() if housing["name_zh"] in line)
+    assert re.search(r"(\d+) 份仍有效的授权", notice) and int(re.search(r"(\d+) 份", notice).group(1)) >= 1, notice
     after = httpx.post(url, headers=_bearer(token), json=envelope(person, "widen-2", consent_id=given))
     assert after.status_code == 403 and after.json()["type"] == "/problems/consent-required", after.text
     assert "data" not in after.text and person.id_number not in after.text
