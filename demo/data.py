@@ -230,7 +230,7 @@ def _demo_households(seed: int, residents: int, line: Decimal, situation: str,
     describe = HOUSEHOLD_SITUATIONS[situation]
     found: list[DemoHousehold] = []
     for household in (household for run in iter_population(seed, residents) for household in run.households):
-        living = [person for person in household.members if person.alive]
+        living = [person for person in household.members if person.alive and person.hukou_status != "moved_out"]
         if not living or living[0] is not household.head:
             continue
         income = (sum((person.annual_income for person in living), Decimal(0)) / 12 / len(living)).quantize(Decimal("1.00"))

@@ -134,7 +134,7 @@ def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_
     decided = added.json()
     assert decided["status"] == "decided" and decided["decision"] == "eligible", decided["decision_detail"]
     assert [rule["code"] for rule in decided["decision_detail"]["rules"]] == ["no_property", "income_below_line",
-                                                                              "spouse_in_household"]
+                                                                              "spouse_in_household", "members_registered"]
     read = httpx.get(f"{live_server}/api/v1/applications/{filed.json()['id']}", headers={"Authorization": f"Bearer {token}"})
     assert read.status_code == 200 and read.json()["decision"] == "eligible"
 

@@ -145,7 +145,7 @@ def test_the_new_matter_elements(catalog: Catalog) -> None:
     assert housing.entry("SINGLE_DECLARATION").when == "marital_status.marital_status != 'married'"
     assert housing.entry("MARITAL_STATUS").commitment_fallback and not housing.entry("INCOME").commitment_fallback
     assert [priority.code for priority in housing.priorities] == ["minimum_living_family", "disabled_member"]
-    assert housing.recheck == Recheck("公租房年度复核", ("no_property", "income_below_line"))
+    assert housing.recheck == Recheck("公租房年度复核", ("no_property", "income_below_line", "members_registered"))
     newborn = catalog.matters["NEWBORN_BIRTH"]
     assert [(service.department, service.name_zh) for service in newborn.services] == [
         ("GA", "出生登记（户口登记）"), ("YB", "城乡居民医保参保登记"), ("RS", "社会保障卡申领")
@@ -179,7 +179,8 @@ def test_the_document_form_of_the_new_elements(catalog: Catalog) -> None:
     assert housing["options"] == [
         {"name": "priority_allocation", "name_zh": "申请优先配租", "type": "boolean", "default": False}
     ]
-    assert housing["recheck"] == {"name_zh": "公租房年度复核", "rules": ["no_property", "income_below_line"]}
+    assert housing["recheck"] == {"name_zh": "公租房年度复核",
+                                  "rules": ["no_property", "income_below_line", "members_registered"]}
     assert housing["priorities"][1] == {
         "code": "disabled_member",
         "name_zh": "家庭成员持有残疾人证",

@@ -39,7 +39,7 @@ def rule(expression: str, code: str = "extra", outcome: str = "not_eligible") ->
 def test_bundled_rules_parse_validate_and_round_trip() -> None:
     housing = BUNDLED.matters["PUBLIC_RENTAL_HOUSING"]
     assert [r.code for r in housing.rules] == ["no_property", "income_below_line", "not_renting_public_housing",
-                                               "spouse_in_household"]
+                                               "spouse_in_household", "members_registered"]
     assert [r.code for r in BUNDLED.matters["MINIMUM_LIVING_APPLICATION"].rules][0] == "income_below_standard"
     assert BUNDLED.matters["BUSINESS_STARTUP"].rules[0].outcome_if_false is Outcome.NEEDS_REVIEW
     assert Catalog.from_document(BUNDLED.to_document()) == BUNDLED
@@ -170,12 +170,14 @@ def test_members_is_only_for_household_matters(tmp_path: Path, sections: Section
 
 def test_duplicate_rule_code(tmp_path: Path, sections: Sections) -> None:
     problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule("true", code="no_property"))
-    assert problems == [f"{PREFIX}[4].code: duplicate rule code 'no_property'"]
+    added = len(BUNDLED.matters["PUBLIC_RENTAL_HOUSING"].rules)
+    assert problems == [f"{PREFIX}[{added}].code: duplicate rule code 'no_property'"]
 
 
 def test_unknown_outcome(tmp_path: Path, sections: Sections) -> None:
     problems = rejected(tmp_path, sections, "PUBLIC_RENTAL_HOUSING", rule("true", outcome="rejected"))
-    assert problems == [f"{PREFIX}[4].outcome_if_false: 'rejected' is not one of: not_eligible, needs_review"]
+    added = len(BUNDLED.matters["PUBLIC_RENTAL_HOUSING"].rules)
+    assert problems == [f"{PREFIX}[{added}].outcome_if_false: 'rejected' is not one of: not_eligible, needs_review"]
 
 
 @pytest.mark.parametrize(

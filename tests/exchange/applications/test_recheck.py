@@ -5,6 +5,8 @@ nobody twice."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -94,7 +96,8 @@ def test_a_recheck_decides_every_tenant_on_pulled_data_and_the_next_one_reports_
     assert pulled["source"]["receipt_id"]
     with ctx.pull.sessions() as session:
         entries = session.scalars(select(AccessRecord).where(AccessRecord.request_id.like(f"recheck:{first}:%"))).all()
-    assert entries and len({entry.request_id for entry in entries}) == len(entries)
+    # each pulled once: logged as allowed, and once more with its outcome when the source had no record
+    assert entries and len({(entry.request_id, entry.reason) for entry in entries}) == len(entries)
     assert {(entry.outcome, entry.consumer_department, entry.matter) for entry in entries} == \
         {("allowed", "ZJ", PUBLIC_RENTAL_HOUSING)}
     assert all(entry.consent_id for entry in entries)
@@ -200,3 +203,31 @@ def test_a_recheck_waiting_on_the_exchange_itself_does_not_blame_the_departments
     report = run_report(ctx, run)
     assert report.summary.counts["waiting"] == len(tenants(ctx, settings)), report.summary
     assert report.waiting_sources == ("交换平台暂时无法应答，将自动重试",), report.waiting_sources
+
+
+def test_a_member_who_died_or_moved_out_since_is_sent_to_a_caseworker(ctx: HandlingContext, settings: Settings) -> None:
+    """A tenant household's member died (户口注销) or moved away (迁出) during the year: the next
+    re-check does not confirm the family as it was enrolled, but names the household for review,
+    saying which rule, and a household whose members' hukou is unchanged stays eligible."""
+    registry_file = settings.sources_dir / "GA.db"  # linked to the suite's template: changed in a copy of its own
+    shutil.copyfile(registry_file, registry_file.with_suffix(".copy"))
+    os.replace(registry_file.with_suffix(".copy"), registry_file)
+    first = start_run(ctx, PUBLIC_RENTAL_HOUSING)
+    run_recheck(ctx, first)
+    found, parties = results(ctx, first), households_by_tenancy(ctx)
+    eligible = [t for t, row in found.items() if row.outcome == "eligible" and len(parties[t].household) > 1]
+    died, moved, unchanged = eligible[:3]
+    with sqlite3.connect(registry_file) as registry:
+        for tenancy, status in ((died, "cancelled"), (moved, "moved_out")):
+            registry.execute("UPDATE records SET record = json_set(record, '$.hukou_status', ?) "
+                             "WHERE proof_code = 'HOUSEHOLD_REGISTRATION' AND subject_id = ?",
+                             (status, parties[tenancy].household[-1].id_number))
+    second = start_run(ctx, PUBLIC_RENTAL_HOUSING)
+    run_recheck(ctx, second)
+    rows = results(ctx, second)
+    assert {t: rows[t].outcome for t in (died, moved, unchanged)} == \
+        {died: "needs_review", moved: "needs_review", unchanged: "eligible"}
+    reported = {entry.household: entry for entry in run_report(ctx, second).households}
+    for tenancy in (died, moved):
+        entry = reported[who(parties[tenancy])]
+        assert entry.changed and entry.unmet == ("家庭成员户口均未注销或迁出",), entry
