@@ -8,19 +8,21 @@ A caller without a client token names no department and is read nothing from: pa
 address (`api.token_bucket.STRANGER_REFUSALS_BURST`, per process) its refusals are answered the
 same but no longer appended to the log, whose every append takes the chain's lock that real
 pulls wait on; the server's log says so once a minute per address, and `mianzheng_http_requests`
-still counts every one. A failure (5xx) is always logged."""
+still counts every one. A failure (5xx) is always logged, unless the database itself cannot be
+used (the request's answer is then a 503 to retry, and stays one; the server's log says so)."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Response, g, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.runtime import runtime
 from api.token_bucket import STRANGER_REFUSALS_PER_SECOND
 from catalog import bounded_json
-from exchange.access_log import AccessEntry, Outcome, Reason, record_access
+from exchange.access_log import AccessEntry, ChainConflict, Outcome, Reason, record_access
 from exchange.pull_service import REQUEST_ID
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,15 @@ def log_refusal_at_the_edge(response: Response) -> Response:
     request_id = _request_id_of_body() if request.is_json and client is not None else None  # nothing read for strangers
     reason = _EDGE_REASONS.get(response.status_code, Reason.INVALID_REQUEST if response.status_code < 500
                                else Reason.INTERNAL_ERROR)
-    record_access(runtime().sessions, AccessEntry(
+    entry = AccessEntry(
         outcome=Outcome.FAILED if response.status_code >= 500 else Outcome.DENIED, reason=reason,
         request_id=request_id if isinstance(request_id, str) and REQUEST_ID.fullmatch(request_id) else None,
-        client_id=client.client_id if client else None, consumer_department=client.department_code if client else None))
+        client_id=client.client_id if client else None, consumer_department=client.department_code if client else None)
+    try:
+        record_access(runtime().sessions, entry)
+    except (ChainConflict, SQLAlchemyError) as error:  # the database is down: the answer (a 503) stands
+        log.warning("an exchange request %s (%d) could not be written to the access log: %s",
+                    "failed" if response.status_code >= 500 else "refused", response.status_code, type(error).__name__)
     return response
 
 

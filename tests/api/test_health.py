@@ -45,6 +45,11 @@ def test_a_database_that_cannot_be_reached_is_a_503_to_retry_not_a_crash(tmp_pat
             assert answer.headers["content-type"] == "application/problem+json"
             assert int(answer.headers["retry-after"]) > 0
             assert "127.0.0.1" not in answer.text and "mianzheng@" not in answer.text
+        for path in ("/api/v1/exchange/requests", "/api/v1/exchange/license-uses"):  # a department system's pull
+            answer = httpx.post(f"{base_url}{path}", json={"request_id": "during-restart-1"}, timeout=30,
+                                headers={"Authorization": "Bearer mzc_unknown.secret"})  # its token cannot be checked
+            assert answer.status_code == 503, (path, answer.status_code, answer.text[:200])
+            assert int(answer.headers["retry-after"]) > 0
         page = httpx.get(f"{base_url}/catalog", headers={"Accept": "text/html"}, timeout=30)
         assert page.status_code == 503 and "请稍后再试" in page.text
     app.extensions["mianzheng"].engine.dispose()
