@@ -3,7 +3,9 @@ go next, instead of the problem document an API client gets.
 
 `wants_html` negotiates on the Accept header: a browser navigating to a page (or to a PDF
 link after its sign-in expired) lists text/html first, an API client asks for JSON or for
-anything (`*/*`, curl, fetch), and gets the RFC 9457 document as before.
+anything (`*/*`, curl, fetch), and gets the RFC 9457 document as before. A request that sends a
+token (`Authorization`) or a JSON body comes from a program, whatever its HTTP library puts in
+Accept (Java's default lists text/html first), and so does one that ranks JSON as high as HTML.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ DEFAULT_STEP_ZH = ("请求未能完成，请返回上一页检查后重试。", 
 
 
 def wants_html() -> bool:
-    """Whether the client prefers an HTML page to a JSON problem document."""
+    """Whether the client is a person's browser that prefers an HTML page to a JSON problem document."""
+    if "Authorization" in request.headers or request.is_json:
+        return False
     accept = request.accept_mimetypes
     html = accept["text/html"]
-    return html > 0 and html >= max(accept["application/json"], accept["application/problem+json"]) \
-        and accept.best_match(["application/problem+json", "text/html"]) == "text/html"
+    return html > 0 and html > max(accept["application/json"], accept["application/problem+json"])
 
 
 def error_page(slug: str, status: int, title_zh: str, headers: dict[str, str],

@@ -90,7 +90,8 @@ def test_bad_input_is_a_problem_naming_the_parameter_and_records_nothing(
         answer = httpx.get(f"{live_server}/portal/consents/new?{query}", headers=as_api)
         assert answer.status_code == 400 and answer.headers["Content-Type"] == "application/problem+json", query
         assert answer.json()["errors"][0]["parameter"] == parameter, answer.json()
-    page = httpx.get(f"{live_server}/portal/consents/new?matter=NOPE&department=ZJ", headers={**citizen, "Accept": "text/html"})
+    page = httpx.get(f"{live_server}/portal/consents/new?matter=NOPE&department=ZJ", headers={"Accept": "text/html"},
+                     cookies={"mz_identity": assertion(live_server, person)})  # a browser: signed in by its cookie
     assert page.status_code == 400 and "text/html" in page.headers["Content-Type"] and "请求内容有误" in page.text
     assert "部门发来的授权链接有误" in page.text  # the citizen came from the department's site: its link is at fault
 

@@ -115,6 +115,23 @@ def test_a_browser_gets_a_chinese_page_an_api_client_a_problem(live_server: str,
         assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
 
 
+JAVA_ACCEPT = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+"""What Java's HttpURLConnection sends when its caller sets no Accept header."""
+
+
+def test_a_department_system_whose_library_lists_html_still_gets_the_problem(client: httpx.Client) -> None:
+    """A department's back-end sends its HTTP library's default Accept header, which lists
+    text/html, or lists it beside JSON: its errors are still problem documents it can branch
+    on (type, pointer), never a page for a person."""
+    for accept in (JAVA_ACCEPT, "application/json, text/html"):
+        body = _problem(client.post("/api/v1/catalog/validation", headers={"Accept": accept}, json={}), 400,
+                        "invalid-request")
+        assert body["errors"], body
+    unknown = client.get("/api/v1/catalog/proofs/NOPE", headers={"Accept": "application/json, text/html",
+                                                                 "Authorization": ""})
+    _problem(unknown, 404, "not-found")
+
+
 def test_a_pdf_link_after_sign_out_asks_the_browser_to_sign_in_again(live_server: str) -> None:
     link = "/api/v1/certificates/1.2.156.3005.2.1001.12330700MB0000027A.0000000001.01.M.pdf"
     page = httpx.get(live_server + link, headers={"Accept": BROWSER_ACCEPT})
