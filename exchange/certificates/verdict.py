@@ -41,6 +41,7 @@ from catalog.errors import InvalidIdentifier
 from exchange.certificates.issuer_list import IssuerList
 from exchange.certificates.model import SealedFacts, format_datetime_zh
 from exchange.certificates.status_list import REVOCATION_REASONS, StatusListError, StatusListSource, read_status_list
+from seals.checks import CLOCK_SKEW
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
 
@@ -331,7 +332,7 @@ def _certificate_status(
 
 def _validity_window(content: SealedFacts, now: datetime, results: type[CertificateCheckResult]) -> CertificateCheckResult:
     check = CertificateCheck.VALIDITY_WINDOW
-    if now < content.valid_from:
+    if now + CLOCK_SKEW < content.valid_from:  # a verifier's clock a little behind the issuer's, as for its seal
         return results.of(check, Status.INVALID, "certificate_not_yet_valid",
                           valid_from=format_datetime_zh(content.valid_from))
     if content.valid_until is None:

@@ -89,6 +89,19 @@ def test_wrong_holder_is_refused(issued: Issued, trust: TrustStore, name: str) -
 
 
 @pytest.mark.parametrize("name", FORMS)
+def test_a_verifier_whose_clock_is_a_little_behind_takes_a_fresh_certificate(issued: Issued, trust: TrustStore,
+                                                                              name: str) -> None:
+    """A bank's PC runs a few seconds (or minutes) slow: a certificate shown right after it was
+    issued is valid there, as its seal's signature is; one claiming to take effect well after the
+    verifier's time is not."""
+    for behind, status in ((timedelta(seconds=5), Status.VALID), (timedelta(minutes=4), Status.VALID),
+                           (timedelta(minutes=6), Status.INVALID)):
+        verdict = verify_certificate(form(issued, name), trust, None, now=issued.content.valid_from - behind)
+        result = verdict.result(CertificateCheck.VALIDITY_WINDOW)
+        assert result.status is status, (behind, result.code)
+
+
+@pytest.mark.parametrize("name", FORMS)
 def test_expired(issued: Issued, trust: TrustStore, name: str) -> None:
     assert issued.content.valid_until is not None
     later = issued.content.valid_until + timedelta(seconds=1)
