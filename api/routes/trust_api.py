@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Response, json, url_for
 
 from api.openapi import Blueprint
-from api.live_catalog import published_catalog_documents
+from api.live_catalog import live_catalog, published_catalog_documents
 from api.presenters import revalidated
 from api.problems import Problem
 from api.runtime import db, plain_db, runtime
@@ -77,6 +77,9 @@ class SealInfoSchema(ma.Schema):
     revocation_reason = ma.fields.String(allow_none=True)
     certificate_url = ma.fields.String()
     image_url = ma.fields.String()
+    exchange = ma.fields.Boolean(metadata={
+        "description": "A seal of the exchange (`exchange-uscc.txt`): the only seal whose signature makes a receipt, "
+                       "a status list, an issuer list or a signed access-log head"})
 
 
 def _seal_info(seal: Seal) -> dict[str, Any]:
@@ -87,6 +90,7 @@ def _seal_info(seal: Seal) -> dict[str, Any]:
         "status": seal.status_at(utc_now()).value,
         "certificate_url": url_for("trust.seal_certificate", kid=seal.kid),
         "image_url": url_for("trust.seal_image", kid=seal.kid),
+        "exchange": seal.department_code == runtime().settings.exchange_department,
     }
 
 
@@ -124,6 +128,16 @@ def jwks() -> Response:
 def seals() -> list[dict[str, Any]]:
     """Every department seal with its status and validity, newest first per department."""
     return [_seal_info(seal) for seal in list_seals(db())]
+
+
+@blp.route("/exchange-uscc.txt")
+@blp.doc(**_document("text/plain", "The exchange's credit code (USCC), one line"))
+def exchange_uscc() -> Response:
+    """The exchange's unified social credit code, as `mianzheng seal export-trust` writes it for
+    offline verifiers: a receipt, a status list or an issuer list counts only when signed by a
+    seal whose certificate names it (organizationIdentifier `NTRCN-<USCC>`)."""
+    department = live_catalog().catalog.departments[runtime().settings.exchange_department]
+    return _raw(department.uscc + "\n", "text/plain")
 
 
 @blp.route("/seals/<kid>.pem")

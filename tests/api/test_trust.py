@@ -51,6 +51,26 @@ def test_every_department_has_a_published_seal(live_server: str) -> None:
     assert len(list(crl)) == 0
 
 
+def test_a_verifier_learns_over_http_which_seal_is_the_exchanges(settings: Settings, live_server: str,
+                                                                 tmp_path: Path) -> None:
+    """Only the exchange's seal signs receipts and status lists: another department's seal over
+    an altered answer is a signature, not a receipt. A department system or a bank that builds
+    its trust from what is published learns the exchange's credit code (the file an offline
+    verifier's folder needs), and the seal list says which seals are the exchange's."""
+    published = httpx.get(f"{live_server}/api/v1/trust/exchange-uscc.txt")
+    assert published.status_code == 200 and published.headers["content-type"].startswith("text/plain")
+    exchange = DEPARTMENTS[settings.exchange_department].uscc
+    assert published.text == exchange + "\n"
+    seals = httpx.get(f"{live_server}/api/v1/trust/seals").json()
+    assert {s["department_code"] for s in seals if s["exchange"]} == {settings.exchange_department}
+    certificate = x509.load_pem_x509_certificate(httpx.get(live_server + next(
+        s for s in seals if s["exchange"] and s["status"] == "active")["certificate_url"]).content)
+    from cryptography.x509.oid import NameOID
+
+    [named] = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)
+    assert named.value == f"NTRCN-{exchange}"
+
+
 def test_unknown_seal_is_a_problem(live_server: str) -> None:
     response = httpx.get(f"{live_server}/api/v1/trust/seals/nope.pem")
     assert response.status_code == 404
