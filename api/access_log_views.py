@@ -14,14 +14,15 @@ from exchange.clients import ClientRecord, clients_by_public_id
 OUTCOME_ZH = {Outcome.ALLOWED: "已允许调取", Outcome.DENIED: "已拒绝", Outcome.FAILED: "未完成"}
 
 
-def access_log_page(subject_key: str, *, limit: int, offset: int) -> dict[str, Any]:
-    """One page of the entries about the subject, newest first, named by the catalogs published
-    (a matter a later publication dropped keeps its name)."""
-    page = entries_for_subject(db(), subject_key, limit=limit, offset=offset)
+def access_log_page(subject_key: str, *, limit: int, offset: int, before_seq: int | None = None) -> dict[str, Any]:
+    """One page of the entries about the subject, newest first (older than `before_seq` when
+    given), named by the catalogs published (a matter a later publication dropped keeps its name)."""
+    page = entries_for_subject(db(), subject_key, limit=limit, offset=offset, before_seq=before_seq)
     catalog = naming_catalog()
     clients = clients_by_public_id(db(), {e.client_id for e in page.entries if e.client_id})
     entries = [_entry_view(catalog, entry, clients.get(entry.client_id or "")) for entry in page.entries]
-    return {"total": page.total, "limit": limit, "offset": offset, "entries": entries}
+    return {"total": page.total, "limit": limit, "offset": offset, "entries": entries,
+            "next_before_seq": page.entries[-1].seq if page.more else None}
 
 
 def _entry_view(catalog: Catalog, entry: AccessRecord, client: ClientRecord | None) -> dict[str, Any]:

@@ -220,6 +220,8 @@ class ChainVerdict:
 class AccessPage:
     total: int
     entries: list[AccessRecord]
+    more: bool = False
+    """Whether older entries follow the page."""
 
 
 def canonical_entry(seq: int, recorded_at: datetime, values: Mapping[str, str | None]) -> bytes:
@@ -532,12 +534,17 @@ def _hashes_to(stored_hash: str, hashed: str | None, seq: int, prev_hash: str, c
     return entry_hash(prev_hash, seq, stored[0], dict(zip(ENTRY_FIELDS, stored[1:]))) == stored_hash
 
 
-def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, offset: int = 0) -> AccessPage:
-    """Who used this citizen's data: their entries, newest first."""
+def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, offset: int = 0,
+                        before_seq: int | None = None) -> AccessPage:
+    """Who used this citizen's data: their entries, newest first, those older than `before_seq`
+    only when it is given (`total` counts them all)."""
     where = AccessRecord.subject_key == subject_key
     total = session.scalar(select(func.count()).select_from(AccessRecord).where(where)) or 0
-    query = select(AccessRecord).where(where).order_by(AccessRecord.seq.desc()).limit(limit).offset(offset)
-    return AccessPage(total=total, entries=list(session.scalars(query)))
+    if before_seq is not None:
+        where = where & (AccessRecord.seq < before_seq)
+    query = select(AccessRecord).where(where).order_by(AccessRecord.seq.desc()).limit(limit + 1).offset(offset)
+    entries = list(session.scalars(query))
+    return AccessPage(total=total, entries=entries[:limit], more=len(entries) > limit)
 
 
 def _validated(entry: AccessEntry) -> AccessEntry:

@@ -38,7 +38,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me",
 def access_log(args: dict[str, int]) -> dict[str, Any]:
     """Who used my data: every request about me — allowed, denied or failed — newest first."""
     key = citizen_subject_key(current_citizen())
-    return access_log_page(key, limit=args["limit"], offset=args["offset"])
+    return access_log_page(key, limit=args["limit"], offset=args["offset"], before_seq=args.get("before_seq"))
 
 
 @blp.route("/consents")

@@ -52,7 +52,7 @@ def access_log(args: dict[str, int]) -> dict[str, Any]:
     proofs pulled) — allowed, denied or failed — newest first, as a citizen reads theirs."""
     organisation = current_organisation()
     return access_log_page(organisation_key(runtime().subject_hash_key, organisation.uscc),
-                           limit=args["limit"], offset=args["offset"])
+                           limit=args["limit"], offset=args["offset"], before_seq=args.get("before_seq"))
 
 
 @blp.route("/licenses/<identifier>/credential")

@@ -16,6 +16,9 @@ MAX_OFFSET = 1_000_000
 class PageQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_PAGE))
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, MAX_OFFSET))
+    before_seq = ma.fields.Integer(validate=ma.validate.Range(1), metadata={
+        "description": "Only entries older than this one (the previous page's `next_before_seq`): pages that do not "
+                       "shift or repeat while new entries arrive"})
 
 
 class AccessLogEntrySchema(ma.Schema):
@@ -44,6 +47,8 @@ class AccessLogPageSchema(ma.Schema):
     limit = ma.fields.Integer()
     offset = ma.fields.Integer()
     entries = ma.fields.List(ma.fields.Nested(AccessLogEntrySchema), metadata={"description": "Newest first"})
+    next_before_seq = ma.fields.Integer(allow_none=True, metadata={
+        "description": "`before_seq` for the next page (the last entry's seq); null on the last page"})
 
 
 class ConsentCreateSchema(ma.Schema):

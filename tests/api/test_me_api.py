@@ -101,6 +101,27 @@ def test_who_used_my_data(base: str, dev_settings: Settings) -> None:
     assert bad.status_code == 400 and bad.json()["errors"][0]["parameter"] == "limit"
 
 
+def test_paging_from_the_last_entry_seen_repeats_nothing_while_new_accesses_arrive(base: str,
+                                                                                   dev_settings: Settings) -> None:
+    """A citizen app walks 谁用了我的数据 page by page while departments keep pulling: by offset the
+    newest-first pages shift and repeat entries; from the last entry seen (`before_seq`, the
+    page's `next_before_seq`) each entry comes once."""
+    client_id, _ = _client(dev_settings, ["exchange:request"])
+    for n in range(1, 6):
+        _record(dev_settings, ME, Outcome.ALLOWED, n, client_id)
+    me = _bearer(_assertion(base, ME))
+    first = httpx.get(f"{base}/api/v1/me/access-log?limit=2", headers=me).json()
+    _record(dev_settings, ME, Outcome.ALLOWED, 6, client_id)  # meanwhile
+    _record(dev_settings, ME, Outcome.ALLOWED, 7, client_id)
+    seen = [e["case_number"] for e in first["entries"]]
+    before = first["next_before_seq"]
+    while before is not None:
+        page = httpx.get(f"{base}/api/v1/me/access-log?limit=2&before_seq={before}", headers=me).json()
+        seen += [e["case_number"] for e in page["entries"]]
+        before = page["next_before_seq"]
+    assert seen == ["GZF-5", "GZF-4", "GZF-3", "GZF-2", "GZF-1"]
+
+
 def test_citizen_authentication_is_required_and_checked(base: str, tmp_path: Path) -> None:
     anonymous = httpx.get(f"{base}/api/v1/me/access-log")
     assert anonymous.status_code == 401
