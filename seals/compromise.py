@@ -34,6 +34,13 @@ class CompromisedSeal:
     created_at: datetime
     revoked_at: datetime
 
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        """When what its department issued may have been signed by it: from a little before it was
+        created to its revocation (what was stored with it was signed before: `registry.revoke_seal`
+        waits for it)."""
+        return self.created_at - SIGNED_BEFORE_CREATED, self.revoked_at
+
 
 @dataclass(frozen=True)
 class CompromisedSeals:
@@ -41,13 +48,16 @@ class CompromisedSeals:
 
     seals: tuple[CompromisedSeal, ...]
 
+    def windows(self, department: str) -> list[tuple[datetime, datetime]]:
+        """When what `department` issued may have been signed by one of the seals (`CompromisedSeal.window`)."""
+        return [seal.window for seal in self.seals if seal.department == department]
+
     def signed(self, department: str, issued_at: datetime, credential: Callable[[], str]) -> bool:
         """Whether the document `department` issued at `issued_at` was signed by one of the seals:
         its credential (`credential`, opened only when one of the department's seals could have
-        signed it then) names the seal by its kid. What was stored with a seal was signed before
-        its revocation (`registry.revoke_seal` waits for it)."""
-        suspects = {seal.kid for seal in self.seals if seal.department == department
-                    and seal.created_at - SIGNED_BEFORE_CREATED <= issued_at <= seal.revoked_at}
+        signed it then) names the seal by its kid."""
+        suspects = {seal.kid for seal in self.seals
+                    if seal.department == department and seal.window[0] <= issued_at <= seal.window[1]}
         return bool(suspects) and signing_kid(credential()) in suspects
 
 

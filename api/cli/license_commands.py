@@ -3,7 +3,8 @@ department's existing licenses (存量证照) from its JSONL export, resumable a
 progress bar, a report of rejected lines and the rate (the demo adds `demo-export`, the demo
 population's exports, for trying and measuring it); and offline verification of a license credential,
 presentation (亮证) or usage copy (加注件) against exported trust material plus the signed license
-status list (`export-status`), with the verdict the API gives."""
+status list (`export-status`), with the verdict the API gives; and `reseal`, a department's
+licenses issued again under its new seal after the old one was revoked for key compromise."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import click
 
-from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, CliError, database_session, settings
+from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
 from api.labels import LICENSE_FORMS_ZH, VERDICT_STATUS_ZH
@@ -28,7 +29,9 @@ from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.licenses.pdf import is_pdf, verify_license_pdf
 from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
+from exchange.licenses.service import reseal_license, sealed_by_compromised_seal
 from exchange.licenses.verify import verify_license
+from seals.errors import NoActiveSeal
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE
@@ -74,6 +77,31 @@ def import_command(export: Path, department: str, batch: int, rejects: Path | No
         click.echo(f"  第 {line} 行：{reason}")
     if report.rejected:
         raise CliError(f"{len(report.rejected)} 行未导入" + (f"，详见 {rejects}" if rejects else "") + "。")
+
+
+@license_group.command("reseal")
+@click.argument("department")
+def reseal_command(department: str) -> None:
+    """部门印章因密钥泄露被吊销后，以新印章重新签发该部门原由旧印章签发、仍然有效的全部证照（内容不变，旧版本作废）。
+    可重复运行：已重新签发的不再处理。"""
+    current = Runtime.start(settings())
+    try:
+        catalog, _ = current.published_catalog()
+        if department not in catalog.departments:
+            raise CliError(f"现行目录中没有部门 {department}。", EXIT_NOT_FOUND)
+        library = build_library(current, catalog)
+        with current.sessions() as session:
+            pending = sealed_by_compromised_seal(session, library, department)
+        for identifier in pending:
+            with current.sessions.begin() as session:
+                reseal_license(session, library, department, identifier)
+    except NoActiveSeal:
+        raise CliError(f"{department} 尚无可用的电子印章：请先由印章管理员运行 mianzheng seal issue {department}。",
+                       EXIT_NOT_READY) from None
+    finally:
+        current.engine.dispose()
+    click.echo(f"已以 {department} 的现用印章重新签发 {len(pending)} 本证照（内容不变，持证人可在“我的证照”中看到新版本）。"
+               if pending else f"{department} 没有需要重新签发的证照。")
 
 
 LICENSE_STATUS_LIST_FILE = "license-status-list.jws"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -296,6 +296,38 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     items changed as given; the old version becomes superseded (and so is its status entry: the
     status list that holds it is signed again under its lock), and the certificates read from it
     are revoked as `data_changed`."""
+    return _next_version(session, library, department, identifier, changes, valid_until, data_changed=True)
+
+
+def reseal_license(session: Session, library: LicenseLibrary, department: str, identifier: str) -> LicenseVersionRecord:
+    """Issue the license whose current version is `identifier` again, unchanged, under the
+    department's seal now: after its seal was revoked for key compromise (`holder_state`
+    `SEAL_REVOKED`), the next version verifies. The old one becomes superseded, as by an
+    amendment; the certificates read from it stand (their data has not changed)."""
+    return _next_version(session, library, department, identifier, {}, None, data_changed=False)
+
+
+def sealed_by_compromised_seal(session: Session, library: LicenseLibrary, department: str) -> list[str]:
+    """The current versions (identifiers) of the department's licenses in force, or yet to be,
+    that `holder_state` calls `SEAL_REVOKED`: those `reseal_license` is for. Only the versions
+    issued while one of its seals revoked for key compromise could sign are opened."""
+    compromised = compromised_seals(session)
+    windows = compromised.windows(department)
+    if not windows:
+        return []
+    now = library.clock()
+    versions = session.scalars(
+        select(LicenseVersionRecord).join(LicenseRecord, (LicenseRecord.id == LicenseVersionRecord.license_id)
+                                          & (LicenseRecord.current_version == LicenseVersionRecord.version))
+        .where(LicenseRecord.issuer_department == department, LicenseRecord.status == LicenseState.VALID,
+               or_(*(LicenseVersionRecord.issued_at.between(start, end) for start, end in windows)))
+        .order_by(LicenseVersionRecord.id).execution_options(yield_per=1000))
+    return [version.identifier for version in versions if version_state(version, now) in (IN_FORCE, "not_yet_valid")
+            and compromised.signed(department, version.issued_at, lambda version=version: credential_of(library, version))]
+
+
+def _next_version(session: Session, library: LicenseLibrary, department: str, identifier: str,
+                  changes: Mapping[str, Any], valid_until: date | None, *, data_changed: bool) -> LicenseVersionRecord:
     _lock_list_of_current(session, library.lists, identifier)
     version = find_version(session, identifier)
     record = _own_license(session, department, version)
@@ -327,7 +359,8 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
                        supersedes=version.identifier, now=now, valid_from=takes_effect, valid_until=until)
     session.flush()
     sign_locked_list(session, library.lists, version.status_list, library.status_list, now)
-    revoke_certificates_read_from(session, library.status_list, [version.identifier], "data_changed", now)
+    if data_changed:
+        revoke_certificates_read_from(session, library.status_list, [version.identifier], "data_changed", now)
     return new
 
 
@@ -478,7 +511,7 @@ def version_state(version: LicenseVersionRecord, now: datetime) -> str:
 def holder_state(session: Session, library: LicenseLibrary, version: LicenseVersionRecord, now: datetime) -> str:
     """`version_state`, or `SEAL_REVOKED` for a version in force (or yet to be) sealed with a seal
     since revoked for key compromise: every verifier calls it 无效 until its issuer issues it
-    again (an amendment seals the next version with the department's new seal)."""
+    again (`reseal_license`, or an amendment, seals the next version with the department's new seal)."""
     state = version_state(version, now)
     if state not in (IN_FORCE, "not_yet_valid"):
         return state
