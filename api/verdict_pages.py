@@ -162,5 +162,6 @@ def license_verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
                     "status_zh": CHECK_STATUS_ZH[Status(c["status"])], "status": c["status"],
                     "message_zh": c["message_zh"]} for c in document["checks"]],
         "content": content, "items": document["items"] if content else [],
-        "usage": document["usage"] if content else None,
+        "usage": {**document["usage"], "valid_until_zh": format_datetime_zh(parse_time(document["usage"]["valid_until"]))}
+        if content and document["usage"] else None,
     }

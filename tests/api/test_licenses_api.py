@@ -444,6 +444,13 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     assert copy["status"] == "VALID" and copy["form"] == "usage_copy"
     assert copy["usage"]["department"] == "ZJ" and copy["usage"]["case_number"] == "GZF-2026-000123"
     assert resident.id_number not in body["usage_copy"]
+    from exchange.certificates.model import format_datetime_zh, parse_time
+
+    page = httpx.post(f"{live_server}/verify/licenses", data={"license": body["usage_copy"]}, timeout=30).text
+    usage_row = page[page.index('id="usage"'):]
+    usage_row = usage_row[:usage_row.index("</td>")]
+    until = format_datetime_zh(parse_time(copy["usage"]["valid_until"]))  # Beijing time, as the sealed copy prints it
+    assert f"有效期至 {until}" in usage_row and "T" not in usage_row.split("有效期至")[1], usage_row
     replay = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-2"), timeout=30)
     assert replay.headers.get("Idempotent-Replayed") == "true" and replay.json() == body
 
