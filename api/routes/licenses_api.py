@@ -294,7 +294,7 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
 def statistics() -> list[dict[str, Any]]:
     """Per license type: licenses held (valid), times used by departments through the exchange
     (用证) — each a paper copy not brought —, per matter."""
-    return license_statistics(db(), live_catalog().catalog)
+    return license_statistics(db(), live_catalog().catalog, datetime.now(timezone.utc))
 
 
 @blp.route("/catalog/licenses")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from itertools import count
 from math import ceil
 from typing import Any
@@ -134,7 +135,8 @@ def statistics_page() -> Response:
         segments=SEGMENTS, duration_zh=duration_zh, share=share,
         by_matter=by_matter, month_chart=month_chart(view["months"]) if by_matter else None,
         matter_chart=matter_chart(by_matter) if by_matter else None,
-        licenses=license_statistics(db(), catalog), matter_names={code: m.name_zh for code, m in catalog.matters.items()},
+        licenses=license_statistics(db(), catalog, datetime.now(timezone.utc)),
+        matter_names={code: m.name_zh for code, m in catalog.matters.items()},
     )
     response = make_response(page)
     response.status_code = 400 if error else 200

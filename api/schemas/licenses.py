@@ -207,7 +207,8 @@ class LicenseUseAnswerSchema(ma.Schema):
 class LicenseStatisticsSchema(ma.Schema):
     license_type = ma.fields.String()
     name_zh = ma.fields.String()
-    held = ma.fields.Integer(metadata={"description": "Valid licenses of the type in the library"})
+    held = ma.fields.Integer(metadata={"description": "Licenses of the type in force now (not revoked, lapsed, or "
+                                                      "yet to take effect)"})
     used = ma.fields.Integer(metadata={"description": "Usage copies made for departments (用证)"})
     paper_avoided = ma.fields.Integer(metadata={"description": "Paper copies not brought: one per use"})
     used_by_matter = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())

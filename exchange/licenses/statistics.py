@@ -1,13 +1,15 @@
-"""How the license library is used: per license type, how many licenses are held (valid), and
+"""How the license library is used: per license type, how many licenses are held and in force
+now (neither revoked nor lapsed, nor issued to take effect later), and
 how many times one was used — by a department through the exchange (用证, with a usage copy) or
 by a matter handler that settled a proof from it (a proof item naming the license version) —,
 each a paper copy the holder did not have to bring, in all and per matter."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Catalog
@@ -15,10 +17,14 @@ from exchange.applications.records import Application, ApplicationItem
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseUsage, LicenseVersionRecord
 
 
-def license_statistics(session: Session, catalog: Catalog) -> list[dict[str, Any]]:
+def license_statistics(session: Session, catalog: Catalog, now: datetime) -> list[dict[str, Any]]:
     """One row per license type of the catalog, in catalog order."""
+    current = LicenseVersionRecord
     held = {license_type: count for license_type, count in session.execute(
-        select(LicenseRecord.license_type, func.count()).where(LicenseRecord.status == LicenseState.VALID)
+        select(LicenseRecord.license_type, func.count())
+        .join(current, (current.license_id == LicenseRecord.id) & (current.version == LicenseRecord.current_version))
+        .where(LicenseRecord.status == LicenseState.VALID, current.valid_from <= now,
+               or_(current.valid_until.is_(None), current.valid_until > now))
         .group_by(LicenseRecord.license_type)).all()}
     used: dict[str, dict[str, int]] = {}
     rows = session.execute(

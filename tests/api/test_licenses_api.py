@@ -421,6 +421,32 @@ def use_request(person: DemoResident, request_id: str = "gzf-000123-lic-1") -> d
             "subject": {"id_number": person.id_number, "name": person.name}}
 
 
+def test_licenses_held_count_only_those_in_force(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The dashboard's 有效持有: a 驾驶证 imported from the old system that lapsed in 2016, or one
+    issued to take effect next year, is held but not valid; only one in force counts."""
+    ga = client(settings, "GA", [ClientScope.LICENSES_WRITE])
+
+    def held() -> int:
+        rows = httpx.get(f"{live_server}/api/v1/statistics/licenses").json()
+        return next(row["held"] for row in rows if row["license_type"] == "DRIVING_LICENSE")
+
+    def driving(reference: str, valid_from: str, valid_until: str) -> dict:
+        return {"license_type": "DRIVING_LICENSE", "reference": reference,
+                "holder": {"name": resident.name, "id_number": resident.id_number},
+                "valid_from": valid_from, "valid_until": valid_until,
+                "items": {"license_no": resident.id_number, "full_name": resident.name, "id_number": resident.id_number,
+                          "vehicle_classes": ["c1"], "first_issued": valid_from, "valid_from": valid_from,
+                          "valid_until": valid_until}}
+
+    before = held()
+    for reference, valid_from, valid_until, status in (("GA-DL-LAPSED", "2010-01-01", "2016-01-01", "expired"),
+                                                       ("GA-DL-LATER", "2099-01-01", "2105-01-01", "not_yet_valid")):
+        issued = httpx.post(f"{live_server}/api/v1/licenses", headers=ga, timeout=30,
+                            json=driving(reference, valid_from, valid_until))
+        assert issued.status_code == 201 and issued.json()["status"] == status, issued.text
+        assert held() == before, reference
+
+
 def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_server: str,
                                                         resident: DemoResident) -> None:
     mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
