@@ -18,7 +18,7 @@ from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH, LICENSE_FORMS_ZH, UNREAD
 from api.license_services import verify_license_text
 from api.live_catalog import live_catalog
 from api.runtime import db
-from catalog.city_time import beijing_time
+from catalog.city_time import SECONDS, beijing_time
 from exchange.certificates.model import display_text, format_datetime_zh, parse_time
 from exchange.certificates.status_list import REVOCATION_REASONS, signed_at
 from exchange.certificates.verdict import CertificateVerdict
@@ -95,7 +95,7 @@ def _trust_view() -> dict[str, str]:
     times = [time for time in map(signed_at, lists) if time is not None]
     fingerprint = trust_store(db()).root.fingerprint(hashes.SHA256()).hex().upper()
     signed = "尚未签发" if not lists else "无法读取" if len(times) < len(lists) else \
-        beijing_time(min(times), "%Y-%m-%d %H:%M:%S")
+        beijing_time(min(times), SECONDS)
     return {"root_fingerprint": ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2)),
             "status_signed_at": signed}
 
@@ -121,7 +121,7 @@ def license_verdict_page(form: str | bytes, id_number: str | None, nonce: str | 
 def _checked_now() -> str:
     """When a verdict was given, as the page (and its printout, kept by a bank as its record of
     the check) states it: the answer changes when the document is revoked or expires."""
-    return beijing_time(datetime.now(timezone.utc), "%Y-%m-%d %H:%M:%S")
+    return beijing_time(datetime.now(timezone.utc), SECONDS)
 
 
 def no_store(response: Response) -> Response:

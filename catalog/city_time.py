@@ -13,6 +13,10 @@ def city_today(now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(BEIJING).date()
 
 
+SECONDS = "%Y-%m-%d %H:%M:%S"
+"""`beijing_time`'s pattern to the second."""
+
+
 def beijing_time(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
     """Format an aware timestamp in Beijing time."""
     return moment.astimezone(BEIJING).strftime(pattern)

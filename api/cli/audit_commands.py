@@ -16,6 +16,7 @@ import click
 
 from api.cli.context import CliError, settings
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
+from catalog.city_time import SECONDS, beijing_time
 from exchange.access_log import ChainFault, ChainHead
 from exchange.access_log_heads import SignedHead, read_signed_head
 from exchange.access_log_audit import verify_chain_in_processes
@@ -53,7 +54,7 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
     signed = _signed_head(signed_file, trust_dir) if signed_file else None
     if signed is not None:
         anchor = signed.head
-        click.echo(f"链头签名有效：交换平台于 {signed.signed_at.isoformat()} 签发，第 {anchor.seq} 条。")
+        click.echo(f"链头签名有效：交换平台于 {beijing_time(signed.signed_at, SECONDS)}（北京时间）签发，第 {anchor.seq} 条。")
     verdict = verify_chain_in_processes(settings().database_url, expected_head=anchor)
     if not verdict.intact:
         assert verdict.fault is not None

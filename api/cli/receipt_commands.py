@@ -4,6 +4,7 @@ trust material exported with `mianzheng seal export-trust`."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ import click
 from api.cli.context import CliError
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.labels import VERDICT_STATUS_ZH
+from catalog.city_time import SECONDS, beijing_time
 from exchange.receipts import check_receipt
 
 
@@ -42,5 +44,13 @@ def verify_command(answer_file: Path, trust_dir: Path) -> None:
     if not result.valid:
         raise CliError("回执无效。")
     claims = result.claims or {}
-    click.echo(f"回执有效：{claims.get('source')} 于 {answer.get('answered_at')} 答复 "
+    click.echo(f"回执有效：{claims.get('source')} 于 {_beijing(answer.get('answered_at'))} 答复 "
                f"{claims.get('consumer', {}).get('department')} 的请求 {claims.get('request_id')}。")
+
+
+def _beijing(answered_at: object) -> str:
+    """The answer's time (covered by the receipt) in Beijing time, as every page and command states it."""
+    try:
+        return beijing_time(datetime.fromisoformat(str(answered_at)), SECONDS) + "（北京时间）"
+    except (TypeError, ValueError):
+        return str(answered_at)

@@ -28,6 +28,7 @@ from api.app import create_app
 from api.database import standalone_session
 from api.seal_config import seal_settings
 from api.settings import Settings
+from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
 from catalog.versions import publish, read_live_catalog
 from exchange.access_log import AccessRecord
@@ -114,6 +115,8 @@ def test_newcomer_walkthrough(database_url: str, settings: Settings, live_server
     verified = run_cli(env, "receipt", "verify", str(tmp_path / "answer.json"), "--trust", str(tmp_path / "trust"))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "回执有效" in verified.stdout
+    answered_at = datetime.fromisoformat(body["answer"]["answered_at"]).astimezone(BEIJING)
+    assert f"于 {answered_at:%Y-%m-%d %H:%M:%S}（北京时间） 答复" in verified.stdout, verified.stdout
 
     body["answer"]["data"]["has_registered_property"] = True
     (tmp_path / "forged.json").write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
@@ -162,6 +165,8 @@ def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
     checked = run_cli(env, "audit", "verify", "--signed-head", str(tmp_path / "head.json"), "--trust", str(tmp_path / "trust"))
     assert checked.returncode == 0, checked.stderr
     assert f"第 {head['seq']} 条" in checked.stdout and "且包含锚定的链头" in checked.stdout
+    signed_at = datetime.fromisoformat(head["signed_at"]).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"{signed_at}（北京时间）" in checked.stdout, checked.stdout  # as the pages state every time
 
     header, payload, signature = head["signed_head"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
