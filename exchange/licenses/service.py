@@ -490,7 +490,7 @@ def _registered_on(library: LicenseLibrary, version: LicenseVersionRecord) -> st
     """The day the license's event was registered (ISO date): its `registration_date` item, else
     the day its version was issued."""
     registered = stored_content(library, version).items.get("registration_date")
-    return registered if isinstance(registered, str) else version.issued_at.date().isoformat()
+    return registered if isinstance(registered, str) else version.issued_at.astimezone(BEIJING).date().isoformat()
 
 
 IN_FORCE = "valid"
