@@ -180,7 +180,7 @@ def _issue(context: IssuanceContext, proof: Proof, requested: AccessEntry, holde
     qr_payload = encode_qr(content, signer)
     pdf = issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url)
     with uow.step("store") as session:
-        hold_signing_seal(session, signer)
+        hold_signing_seal(session, signer, proof.department)
         certificate = IssuedCertificate(
             identifier=content.identifier, proof_code=proof.code, issuer_department=proof.department, serial=serial,
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,

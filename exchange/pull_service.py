@@ -56,7 +56,7 @@ from exchange.subjects import organisation_key, subject_key
 from exchange.unit_of_work import UnitOfWork
 from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.keys import Signer
-from seals.registry import active_signer, hold_signing_seal
+from seals.registry import held_signer
 from seals.settings import SealSettings
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -374,9 +374,7 @@ def _signer_if_any(session: Session, context: PullContext, answered: list[_Reque
     if not answered:
         return None
     try:
-        signer = active_signer(session, context.seal_settings, context.exchange_department)
-        hold_signing_seal(session, signer)
-        return signer
+        return held_signer(session, context.seal_settings, context.exchange_department)
     except (NoActiveSeal, KeyUnavailable):
         for request in answered:
             request.refused(PullRefused("service-unavailable", "the exchange has no seal it can sign its answer with now",

@@ -235,9 +235,9 @@ def revoke_seal(
     now: datetime | None = None,
 ) -> Seal:
     """Revoke the department's active seal (or the one with `serial_hex`) and re-sign the CRL.
-    The revocation time is taken once the seal's row is locked, and is the next whole second: a
-    certificate being stored with the seal (`hold_signing_seal`) is either stored before it, with
-    a signing time before it, or refused."""
+    The revocation time is taken once the department's signing steps have let go of its seals
+    (`held_signer`, `hold_signing_seal`), and is the next whole second: what a step signs with
+    the seal is stored before it, with a signing time before it, or refused."""
     if serial_hex is None:
         seal = active_seal(session, department_code, now=now)
     else:
@@ -249,6 +249,7 @@ def revoke_seal(
         if seal.status is SealStatus.REVOKED:
             raise SealRevoked(f"seal {serial_hex} is revoked already")
     _lock_unchanged(session, seal)
+    _wait_for_signers(session, seal.department_code)
     now = now or _next_whole_second()
     seal.status = SealStatus.REVOKED
     seal.revoked_at = now
@@ -267,16 +268,50 @@ def _next_whole_second() -> datetime:
     return ca.utc_now()
 
 
-def hold_signing_seal(session: Session, signer: keys.FileKeySigner) -> None:
-    """Check in the caller's write step, before it stores what `signer` signed, that its seal is
-    neither revoked nor lapsed; `NoActiveSeal` otherwise. The seal's row stays share-locked to
-    the end of the step, so a revocation either committed before this read, and is refused here,
-    or waits for the step and takes its time after it (`revoke_seal`). For a signature made
-    outside the step that stores it, as a certificate's PDF is."""
+def held_signer(session: Session, settings: SealSettings, department_code: str) -> keys.FileKeySigner:
+    """`active_signer`, for the caller's write step to sign with and store what it signed: the
+    department's seals are held to the end of the step (`_hold_seals`), so a revocation either
+    committed before the seal was read here, and the step gets `NoActiveSeal`, or waits for the
+    step and takes its time after it (`revoke_seal`)."""
+    _hold_seals(session, department_code)
+    return active_signer(session, settings, department_code)
+
+
+def hold_signing_seal(session: Session, signer: keys.FileKeySigner, department_code: str) -> None:
+    """As `held_signer`, for a signature made outside the step that stores it (a certificate's
+    PDF): in that step, before it stores what `signer` signed, the department's seals are held
+    and the seal is checked to be neither revoked nor lapsed; `NoActiveSeal` otherwise."""
+    _hold_seals(session, department_code)
     serial = format(signer.certificate_chain[0].serial_number, "x")
     held = session.execute(_HELD_SEAL, {"serial": serial}).one_or_none()
     if held is None or held.status is SealStatus.REVOKED or _lapsed(held.not_after, ca.utc_now()):
         raise NoActiveSeal(f"seal {serial} was revoked or lapsed while signing; sign again with the active seal")
+
+
+def _hold_seals(session: Session, department_code: str) -> None:
+    """Keep a revocation of the department's seals waiting to the end of the caller's write step:
+    on PostgreSQL a shared advisory lock of the department (`revoke_seal` takes it exclusively),
+    taken before the seal is read, so the read, a statement of its own, sees any revocation
+    committed before; SQLite's write step holds the whole database already. (A share lock of the
+    seal's row would do the same, but every concurrent step would write a multixact to that one
+    row.)"""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_HOLD_SEALS, {"space": SEAL_LOCK_SPACE, "department": _lock_number(department_code)})
+
+
+def _wait_for_signers(session: Session, department_code: str) -> None:
+    """Wait for the department's steps holding its seals (`_hold_seals`) to end, and keep new ones
+    waiting to the end of the caller's transaction (PostgreSQL; on SQLite the caller's write
+    step holds the database)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_EXCLUDE_SIGNERS, {"space": SEAL_LOCK_SPACE, "department": _lock_number(department_code)})
+
+
+def _lock_number(department_code: str) -> int:
+    """The department's advisory lock number (two departments sharing one only wait for each other)."""
+    return int.from_bytes(hashlib.sha256(department_code.encode("utf-8")).digest()[:4], "big", signed=True)
 
 
 def _lock_unchanged(session: Session, seal: Seal) -> None:
@@ -338,9 +373,12 @@ _SEALS = Seal.__table__
 _ACTIVE_SEAL = select(_SEALS.c.id, _SEALS.c.serial_hex, _SEALS.c.key_ref, _SEALS.c.not_after).where(
     _SEALS.c.department_code == bindparam("department"), _SEALS.c.status == SealStatus.ACTIVE)
 """What `active_signer` reads of the department's active seal on every signature."""
-_HELD_SEAL = select(_SEALS.c.status, _SEALS.c.not_after).where(
-    _SEALS.c.serial_hex == bindparam("serial")).with_for_update(read=True)
-"""What `hold_signing_seal` reads, with a share lock on PostgreSQL (SQLite's write step holds the database)."""
+_HELD_SEAL = select(_SEALS.c.status, _SEALS.c.not_after).where(_SEALS.c.serial_hex == bindparam("serial"))
+"""What `hold_signing_seal` reads of the seal it holds."""
+SEAL_LOCK_SPACE = int.from_bytes(hashlib.sha256(b"mianzheng.seals").digest()[:4], "big", signed=True)
+"""The first key of the departments' seal locks (PostgreSQL advisory locks of two keys)."""
+_HOLD_SEALS = text("SELECT pg_advisory_xact_lock_shared(:space, :department)")
+_EXCLUDE_SIGNERS = text("SELECT pg_advisory_xact_lock(:space, :department)")
 _SIGNERS_KEPT = 64
 _signers: dict[str, keys.FileKeySigner] = {}
 """Seal serial -> the signer of that seal, with its parsed chain (seal certificate, root): the

@@ -45,7 +45,7 @@ from exchange.pull_service import Envelope, PullRefused, PullResult, answer_requ
 from exchange.receipts import receipt_id
 from exchange.record_ids import new_record_id
 from exchange.subjects import subject_key
-from seals.registry import active_signer, hold_signing_seal
+from seals.registry import held_signer
 
 NO_PARTY = "-"
 CONFLICT_RETRY_SECONDS = 5
@@ -502,8 +502,8 @@ def _seal_commitments(ctx: HandlingContext, session: Session, loaded: Loaded, ma
     now = ctx.now()
     if not commitments:
         return
-    signer = active_signer(session, ctx.pull.seal_settings, ctx.pull.exchange_department)
-    hold_signing_seal(session, signer)  # a revocation waits for this step, and takes its time after it
+    signer = held_signer(session, ctx.pull.seal_settings, ctx.pull.exchange_department)  # a revocation waits
+    # for this step, and takes its time after it
     for item, offer, fallback in commitments:
         proof = ctx.catalog.proofs[item.proof]
         party: Party = loaded.parties.get(item.party)

@@ -55,7 +55,7 @@ from exchange.sources.values import EARLIEST_DATE
 from exchange.subjects import organisation_key, subject_key
 from exchange.unit_of_work import locked_row
 from seals.compromise import compromised_seals
-from seals.registry import active_signer, hold_signing_seal
+from seals.registry import held_signer
 from seals.keys import Signer
 from seals.settings import SealSettings
 
@@ -277,11 +277,10 @@ def forget_allocations(session: Session) -> None:
 
 def _signer(session: Session, library: LicenseLibrary, department: str) -> Signer:
     """The department's signer for the transaction, its seal held to the end of it
-    (`hold_signing_seal`): a revocation waits for what it signs here, and takes its time after."""
+    (`held_signer`): a revocation waits for what it signs here, and takes its time after."""
     signers = session.info.setdefault(_SIGNERS, {})
     if department not in signers:
-        signers[department] = active_signer(session, library.seal_settings, department)
-        hold_signing_seal(session, signers[department])
+        signers[department] = held_signer(session, library.seal_settings, department)
     return signers[department]
 
 

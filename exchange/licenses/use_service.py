@@ -46,7 +46,7 @@ from exchange.pull_service import (PullRefused, PullResult, claim_or_replay, liv
                                    unchecked_entry, with_basis)
 from exchange.receipts import sign_receipt
 from exchange.unit_of_work import UnitOfWork
-from seals.registry import active_signer, hold_signing_seal
+from seals.registry import held_signer
 
 DEFAULT_USE_DAYS = 30
 MAX_USE_DAYS = 90
@@ -197,8 +197,8 @@ def _store_use(context: UseContext, client: AuthenticatedClient, request: UseReq
         until = min(until, version.valid_until)
     department = library.catalog.departments[client.department_code]
     issuer = library.catalog.departments[record.issuer_department]
-    signer = active_signer(session, library.seal_settings, context.exchange_department)
-    hold_signing_seal(session, signer)  # a revocation waits for this step, and takes its time after it
+    signer = held_signer(session, library.seal_settings, context.exchange_department)  # a revocation waits for
+    # this step, and takes its time after it
     exchange_uscc = library.catalog.departments[context.exchange_department].uscc
     copy = make_usage_copy(credential, use.items, Use(matter.code, matter.name_zh, department.code,
                                                       department.legal_name_zh, use.purpose_zh,
