@@ -17,6 +17,7 @@ from api.cli.context import (EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_Z
 from api.cli.personal_options import id_number_option
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
+from core.validity import lapsed
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
@@ -131,7 +132,7 @@ def _status_zh(certificate: IssuedCertificate, now: datetime) -> str:
     if certificate.status == CertificateStatus.REVOKED:
         reason = REVOCATION_REASONS.get(certificate.revocation_reason or "unspecified", REVOCATION_REASONS["unspecified"])
         return f"已撤销（{reason[0]}）"
-    if certificate.valid_until is not None and certificate.valid_until < now:
+    if certificate.valid_until is not None and lapsed(certificate.valid_until, now):
         return "已过期"
     return "有效"
 

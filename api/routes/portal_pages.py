@@ -32,6 +32,7 @@ from api.schemas.me import MAX_OFFSET
 from catalog.model import Catalog, Domain, ItemType, Proof
 from core.canonical import canonical_sha256
 from core.clock import utc_now
+from core.validity import whole_second
 from exchange.access_log import REASON_ZH
 from exchange.answer_store import RequestIdConflict, answered_once
 from exchange.asserted_facts import FactNotEstablished
@@ -112,7 +113,7 @@ def certificates() -> Response:
     catalog = naming_catalog()  # a certificate keeps its issuer's name after a publication drops the code
     views = certificate_views(catalog, holder_certificates(db(), runtime().subject_hash_key, citizen.id_number))
     issued = request.args.get("issued", "")
-    return citizen_page("portal_certificates.html", citizen, certificates=views, now=datetime.now(timezone.utc),
+    return citizen_page("portal_certificates.html", citizen, certificates=views, now=whole_second(datetime.now(timezone.utc)),
                         reasons=REVOCATION_REASONS,
                         issued=next((view for view in views if view["identifier"] == issued), None))
 

@@ -41,6 +41,7 @@ from catalog.errors import InvalidIdentifier
 from exchange.certificates.issuer_list import IssuerList
 from exchange.certificates.model import SealedFacts, format_datetime_zh
 from exchange.certificates.status_list import REVOCATION_REASONS, StatusListError, StatusListSource, read_status_list
+from core.validity import lapsed
 from seals.checks import CLOCK_SKEW
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
@@ -338,7 +339,7 @@ def _validity_window(content: SealedFacts, now: datetime, results: type[Certific
     if content.valid_until is None:
         return results.of(check, Status.VALID, "no_expiry", valid_from=format_datetime_zh(content.valid_from))
     valid_until = format_datetime_zh(content.valid_until)
-    if now > content.valid_until:
+    if lapsed(content.valid_until, now):
         return results.of(check, Status.INVALID, "certificate_expired", valid_until=valid_until)
     if content.as_of is not None:
         return results.of(

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.validity import lapsed
 from catalog.citizen_id import parse_id_number
 from catalog.city_time import BEIJING
 from catalog.credit_code import parse_uscc
@@ -343,7 +344,7 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
     items = {**old.items, **changes}
     _check_items(license_type, items, prefix="changes")
     now = library.clock()
-    if old.valid_until is not None and old.valid_until <= now:
+    if old.valid_until is not None and lapsed(old.valid_until, now):
         raise LicenseConflict(f"license {identifier} expired on {old.valid_until.isoformat()}: issue a new license")
     # an amendment changes items, not how long the license lasts nor when it takes effect: only a
     # stated validity is restated; a license not yet in force takes effect on its own day
@@ -502,7 +503,7 @@ def version_state(version: LicenseVersionRecord, now: datetime) -> str:
     state in which it is shown (亮证) or used (用证, e_license proofs))."""
     if version.status != LicenseState.VALID:
         return str(version.status)
-    if version.valid_until is not None and version.valid_until <= now:
+    if version.valid_until is not None and lapsed(version.valid_until, now):
         return "expired"
     return "not_yet_valid" if version.valid_from > now else IN_FORCE
 

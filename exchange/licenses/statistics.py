@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from core.validity import whole_second
 from catalog.model import Catalog
 from exchange.applications.records import Application, ApplicationItem
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseUsage, LicenseVersionRecord
@@ -24,7 +25,7 @@ def license_statistics(session: Session, catalog: Catalog, now: datetime) -> lis
         select(LicenseRecord.license_type, func.count())
         .join(current, (current.license_id == LicenseRecord.id) & (current.version == LicenseRecord.current_version))
         .where(LicenseRecord.status == LicenseState.VALID, current.valid_from <= now,
-               or_(current.valid_until.is_(None), current.valid_until > now))
+               or_(current.valid_until.is_(None), current.valid_until >= whole_second(now)))
         .group_by(LicenseRecord.license_type)).all()}
     used: dict[str, dict[str, int]] = {}
     rows = session.execute(

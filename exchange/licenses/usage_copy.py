@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from core.validity import lapsed
 from exchange.certificates.model import format_datetime_zh, format_time, parse_time
 from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX
 from exchange.licenses.sd_jwt import parse_sd_jwt
@@ -105,6 +106,6 @@ def read_usage_copy(token: str, trust: TrustStore, exchange_uscc: str, *, now: d
         return ReadUsage((LicenseCheckResult.of(seal_check, Status.INVALID, "usage_malformed", detail=str(error)),
                           skipped), None, None)
     shown = format_datetime_zh(until)
-    window = (LicenseCheckResult.of(window_check, Status.INVALID, "usage_expired", until=shown) if now > until
+    window = (LicenseCheckResult.of(window_check, Status.INVALID, "usage_expired", until=shown) if lapsed(until, now)
               else LicenseCheckResult.of(window_check, Status.VALID, "usage_within", until=shown))
     return ReadUsage((seal, window), {**usage, "identifier": claims.get("jti")}, inner)

@@ -102,6 +102,16 @@ def test_a_verifier_whose_clock_is_a_little_behind_takes_a_fresh_certificate(iss
 
 
 @pytest.mark.parametrize("name", FORMS)
+def test_valid_through_the_last_second_it_states(issued: Issued, trust: TrustStore, name: str) -> None:
+    """A validity ends with the second it states (a record's last day ends at 23:59:59): a
+    verifier whose clock reads 23:59:59.5 of that day still takes it, one second later not."""
+    assert issued.content.valid_until is not None
+    for after, status in ((timedelta(milliseconds=500), Status.VALID), (timedelta(seconds=1), Status.INVALID)):
+        verdict = verify_certificate(form(issued, name), trust, None, now=issued.content.valid_until + after)
+        assert verdict.result(CertificateCheck.VALIDITY_WINDOW).status is status, after
+
+
+@pytest.mark.parametrize("name", FORMS)
 def test_expired(issued: Issued, trust: TrustStore, name: str) -> None:
     assert issued.content.valid_until is not None
     later = issued.content.valid_until + timedelta(seconds=1)
