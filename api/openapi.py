@@ -32,6 +32,10 @@ from api.request_limits import refuse_unusable_json
 from catalog import bounded_json
 
 View = TypeVar("View", bound=Callable[..., Any])
+RETRY_STATUSES = (409, 429, 502, 503)
+RETRY_AFTER_HEADER = {"description": "Seconds to wait before asking again, when the answer can change (a request "
+                                     "still being answered, a source or the database unavailable, a rate limit); "
+                                     "absent when it cannot", "schema": {"type": "integer", "minimum": 0}}
 API_PREFIX = "/api/"
 """Where the operations are that refuse a query parameter they do not take."""
 
@@ -158,6 +162,7 @@ class ApiSpec(flask_smorest.Api):
                 while self._undocumented:
                     self._undocumented.pop(0)()
                 self._list_unauthorized()
+                self._describe_errors()
         return self._spec
 
     @spec.setter
@@ -183,6 +188,23 @@ class ApiSpec(flask_smorest.Api):
             for operation in operations.values():
                 if isinstance(operation, dict) and operation.get("security") and "401" not in operation["responses"]:
                     operation["responses"]["401"] = self._spec.components.get_ref("response", "UNAUTHORIZED")
+
+    def _describe_errors(self) -> None:
+        """Every error an operation names by its status alone gets the problem document as its
+        body, and those that say when to try again (409 conflict, 429, 502/503) their
+        `Retry-After`: a client generated from the document reads what it branches on."""
+        problem = {PROBLEM_MEDIA_TYPE: {"schema": self._spec.components.get_ref("schema", self.ERROR_SCHEMA.__name__
+                                                                               .removesuffix("Schema"))}}
+        for operations in self._spec._paths.values():
+            for operation in operations.values():
+                if not isinstance(operation, dict):
+                    continue
+                for status, response in operation.get("responses", {}).items():
+                    if not str(status).isdigit() or int(status) < 400 or "$ref" in response:
+                        continue
+                    response.setdefault("content", problem)
+                    if int(status) in RETRY_STATUSES:
+                        response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
 
     def _register_responses(self) -> None:
         # flask-smorest's one private hook here: it has no public setting for the media type of

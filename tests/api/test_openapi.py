@@ -26,6 +26,24 @@ def test_openapi_document_is_valid_and_complete(app: Flask, live_server: str) ->
     assert list(error) == ["application/problem+json"]
 
 
+def test_a_generated_client_reads_every_error_and_when_to_retry(live_server: str) -> None:
+    """A department that generates its client from the document gets the problem body of every
+    error an operation names (consent-required, conflict, source-unavailable: what it branches
+    on), and the Retry-After of the answers that carry one."""
+    spec = httpx.get(f"{live_server}/api/v1/openapi.json").json()
+    bare = [(path, method, status) for path, operations in spec["paths"].items()
+            for method, operation in operations.items() if isinstance(operation, dict)
+            for status, response in operation.get("responses", {}).items()
+            if status.isdigit() and int(status) >= 400 and "$ref" not in response and "content" not in response]
+    assert bare == []
+    pull = spec["paths"]["/api/v1/exchange/requests"]["post"]["responses"]
+    for status in ("409", "503"):
+        response = pull[status]
+        if "$ref" in response:
+            response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        assert "Retry-After" in response.get("headers", {}), (status, response)
+
+
 def test_interactive_docs_load_a_current_swagger_ui_locally(live_server: str) -> None:
     page = httpx.get(f"{live_server}/api/v1/docs", follow_redirects=True)
     assert page.status_code == 200
