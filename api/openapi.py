@@ -79,7 +79,7 @@ class RequestParser(FlaskParser):
         if not is_json_request(req):
             return core.missing
         try:
-            body = bounded_json.loads(req.get_data(cache=True))
+            body = bounded_json.loads(req.get_data(cache=True), decoder=bounded_json.NO_DUPLICATES)
         except bounded_json.JsonTooComplex as refused:
             raise Problem("invalid-request", str(refused), errors=[{"pointer": "#", "detail": str(refused)}]) from None
         except ValueError as malformed:  # not JSON, or not UTF-8

@@ -64,6 +64,21 @@ def loads(
     return json.loads(text) if decoder is None else decoder.decode(text)
 
 
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in members:
+            raise ValueError(f"duplicate JSON member {name!r}")
+        members[name] = value
+    return members
+
+
+NO_DUPLICATES = json.JSONDecoder(object_pairs_hook=_without_duplicates)
+"""A `loads` decoder refusing an object that names a member twice (ValueError): readers
+disagree on which of the two counts, so a signed text or a request meaning two things to two
+readers is refused rather than read one way."""
+
+
 _UNUSABLE = re.compile(r"[\x00\ud800-\udfff]")
 UNUSABLE_DETAIL = "must not contain NUL characters or unpaired UTF-16 surrogates"
 

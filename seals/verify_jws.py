@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -237,7 +236,7 @@ compared by identity), its VALID verification, and from when to when that verdic
 
 def _json_object(data: bytes) -> dict[str, Any]:
     try:
-        value = bounded_json.loads(data, decoder=_DECODER)
+        value = bounded_json.loads(data, decoder=bounded_json.NO_DUPLICATES)
     except UnicodeDecodeError:
         raise ValueError("not UTF-8") from None
     if not isinstance(value, dict):
@@ -245,14 +244,6 @@ def _json_object(data: bytes) -> dict[str, Any]:
     return value
 
 
-def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise ValueError("duplicate JSON member")
-    return members
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_without_duplicates)
 
 
 def _malformed(detail: str) -> _Rejected:

@@ -60,6 +60,15 @@ def test_malformed_json(client: httpx.Client) -> None:
     assert body["errors"][0]["pointer"] == "#"
 
 
+def test_a_body_naming_a_member_twice_is_refused_not_read_one_way(client: httpx.Client) -> None:
+    """Two readers of `{"request_id": "a", "request_id": "b"}` (the department's audit trail, the
+    exchange) may take either: the body is refused, naming the member."""
+    response = client.post("/api/v1/catalog/validation", headers={"content-type": "application/json"},
+                           content=b'{"departments": [], "departments": []}')
+    body = _problem(response, 400, "invalid-request")
+    assert "duplicate JSON member 'departments'" in body["detail"]
+
+
 def test_missing_member_is_named_by_pointer(client: httpx.Client) -> None:
     response = client.post("/api/v1/catalog/validation", json={"departments": [], "proofs": []})
     body = _problem(response, 400, "invalid-request")
