@@ -29,7 +29,7 @@ from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.licenses.pdf import is_pdf, verify_license_pdf
 from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
-from exchange.licenses.service import reseal_license, sealed_by_compromised_seal
+from exchange.licenses.service import LicenseConflict, reseal_license, sealed_by_compromised_seal
 from exchange.licenses.verify import verify_license
 from seals.errors import NoActiveSeal
 from seals.verdict import Status
@@ -92,16 +92,23 @@ def reseal_command(department: str) -> None:
         library = build_library(current, catalog)
         with current.sessions() as session:
             pending = sealed_by_compromised_seal(session, library, department)
+        changed: list[str] = []
         for identifier in pending:
-            with current.sessions.begin() as session:
-                reseal_license(session, library, department, identifier)
+            try:
+                with current.sessions.begin() as session:
+                    reseal_license(session, library, department, identifier)
+            except LicenseConflict:  # amended or revoked meanwhile: its next version is already sealed anew
+                changed.append(identifier)
     except NoActiveSeal:
         raise CliError(f"{department} 尚无可用的电子印章：请先由印章管理员运行 mianzheng seal issue {department}。",
                        EXIT_NOT_READY) from None
     finally:
         current.engine.dispose()
-    click.echo(f"已以 {department} 的现用印章重新签发 {len(pending)} 本证照（内容不变，持证人可在“我的证照”中看到新版本）。"
-               if pending else f"{department} 没有需要重新签发的证照。")
+    if not pending:
+        click.echo(f"{department} 没有需要重新签发的证照。")
+        return
+    click.echo(f"已以 {department} 的现用印章重新签发 {len(pending) - len(changed)} 本证照（内容和有效期不变，持证人可在“我的证照”"
+               f"中看到新版本）" + (f"；{len(changed)} 本在此期间已被换发或撤销，无需重新签发。" if changed else "。"))
 
 
 LICENSE_STATUS_LIST_FILE = "license-status-list.jws"

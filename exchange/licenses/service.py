@@ -347,8 +347,9 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
     if old.valid_until is not None and lapsed(old.valid_until, now):
         raise LicenseConflict(f"license {identifier} expired on {old.valid_until.isoformat()}: issue a new license")
     # an amendment changes items, not how long the license lasts nor when it takes effect: only a
-    # stated validity is restated; a license not yet in force takes effect on its own day
-    takes_effect = max(now, old.valid_from)
+    # stated validity is restated; a license not yet in force takes effect on its own day. Sealed
+    # again unchanged, it is in force as it was (a 结婚证 valid since 1967 stays so)
+    takes_effect = max(now, old.valid_from) if data_changed else old.valid_from
     until = old.valid_until if valid_until is None else validity_window(license_type, takes_effect, valid_until)
     _check_stated_end(license_type, items, until, "changes.valid_until" if "valid_until" in changes else "valid_until")
     holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked)
@@ -482,15 +483,17 @@ def current_license(session: Session, library: LicenseLibrary, license_types: Co
     found = [(record, version) for record, version in holder_licenses(session, library.hash_key, kind, number)
              if record.license_type in license_types and version_state(version, now) == IN_FORCE]
     if len(found) > 1:
-        return max(found, key=lambda held: _registered_on(library, held[1]))  # the first of equals: issued last
+        # of two registered the same day, the license issued last (not the one amended or re-sealed last)
+        return max(found, key=lambda held: (_registered_on(library, *held), held[0].created_at, held[0].id))
     return found[0] if found else None
 
 
-def _registered_on(library: LicenseLibrary, version: LicenseVersionRecord) -> str:
+def _registered_on(library: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> str:
     """The day the license's event was registered (ISO date): its `registration_date` item, else
-    the day its version was issued."""
+    the day the license was first issued (an amendment or a re-sealing of an old 结婚证 does not
+    make it newer than a later 离婚证)."""
     registered = stored_content(library, version).items.get("registration_date")
-    return registered if isinstance(registered, str) else version.issued_at.astimezone(BEIJING).date().isoformat()
+    return registered if isinstance(registered, str) else record.created_at.astimezone(BEIJING).date().isoformat()
 
 
 IN_FORCE = "valid"

@@ -180,6 +180,51 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     assert "没有需要重新签发" in run_cli(env, "license", "reseal", "MZ").stdout
 
 
+def test_resealing_keeps_a_license_as_it_was_and_a_later_divorce_standing(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A 结婚证 with no registration date, sealed with a seal later revoked for key compromise, and
+    a 离婚证 issued after it under the next seal: re-sealing the 结婚证 keeps when it took effect,
+    and the 离婚证 still answers 婚姻状况 — a re-sealing is not a new marriage."""
+    from api.license_services import build_library
+    from api.runtime import Runtime
+    from catalog.model import Subject
+    from core.clock import utc_now
+    from exchange.licenses.service import current_license
+    from tests.support.cli import cli_environment, run_cli
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    env = cli_environment(settings.database_url, settings.var_dir)
+
+    def undated(license_type: str, status: str, reference: str) -> dict:
+        body = marriage(resident, reference)
+        body["license_type"] = license_type
+        body["items"] = {**body["items"], "marital_status": status, "registration_date": None}
+        issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=body, timeout=30)
+        assert issued.status_code == 201, issued.text
+        return issued.json()
+
+    married = undated("MARRIAGE_CERTIFICATE", "married", "MZ-J-UNDATED")
+    old_seal = run_cli(env, "seal", "list", "MZ").stdout.split("序列号")[1].split()[0]
+    assert run_cli(env, "seal", "rotate", "MZ").returncode == 0
+    divorced = undated("DIVORCE_CERTIFICATE", "divorced", "MZ-L-UNDATED")
+    assert run_cli(env, "seal", "revoke", "MZ", "--reason", "key_compromise", "--serial", old_seal).returncode == 0
+    assert run_cli(env, "license", "reseal", "MZ").returncode == 0
+
+    resealed = httpx.get(f"{live_server}/api/v1/licenses/{married['identifier']}", headers=mz).json()
+    assert resealed["version"] == 2 and resealed["status"] == "valid", resealed
+    first, second = resealed["versions"]
+    assert second["valid_from"] == first["valid_from"]  # in force as it was, not from the re-sealing
+    current = Runtime.start(settings)
+    try:
+        library = build_library(current, current.published_catalog()[0])
+        with current.sessions() as session:
+            found = current_license(session, library, ["MARRIAGE_CERTIFICATE", "DIVORCE_CERTIFICATE"], Subject.PERSON,
+                                    resident.id_number, utc_now())
+    finally:
+        current.engine.dispose()
+    assert found is not None and found[1].identifier == divorced["identifier"]
+
+
 def test_a_selection_of_items_without_its_binding_is_not_a_license(settings: Settings, live_server: str,
                                                                     resident: DemoResident) -> None:
     """A 亮证 verifies once, within minutes; a usage copy only for its use. Stripped of its binding
