@@ -16,7 +16,7 @@ MAX_OFFSET = 1_000_000
 class PageQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_PAGE))
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, MAX_OFFSET))
-    before_seq = ma.fields.Integer(validate=ma.validate.Range(1), metadata={
+    before_seq = ma.fields.Integer(validate=ma.validate.Range(1, 2**63 - 1), metadata={
         "description": "Only entries older than this one (the previous page's `next_before_seq`): pages that do not "
                        "shift or repeat while new entries arrive"})
 

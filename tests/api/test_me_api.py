@@ -120,6 +120,9 @@ def test_paging_from_the_last_entry_seen_repeats_nothing_while_new_accesses_arri
         seen += [e["case_number"] for e in page["entries"]]
         before = page["next_before_seq"]
     assert seen == ["GZF-5", "GZF-4", "GZF-3", "GZF-2", "GZF-1"]
+    for bad in ("0", "x", "9" * 20):  # beyond any sequence number: a 400 naming it, never a database error
+        refused = httpx.get(f"{base}/api/v1/me/access-log?before_seq={bad}", headers=me)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["parameter"] == "before_seq", refused.text
 
 
 def test_citizen_authentication_is_required_and_checked(base: str, tmp_path: Path) -> None:
