@@ -28,6 +28,7 @@ import traceback
 
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
 
 LOCK_SUFFIX = "-writer.lock"
 THREAD_WAIT_SECONDS = 30
@@ -111,9 +112,6 @@ def begin_write(session: Session) -> Connection:
         lock = _lock_for(os.path.abspath(database) + LOCK_SUFFIX)
         if lock.acquire():
             connection.connection.info[_HELD] = lock
-            pool = connection.engine.pool
-            if not event.contains(pool, "checkin", _release_on_checkin):
-                event.listen(pool, "checkin", _release_on_checkin)
     connection.exec_driver_sql("BEGIN IMMEDIATE")
     return connection
 
@@ -122,3 +120,8 @@ def _release_on_checkin(_dbapi_connection, record) -> None:  # type: ignore[no-u
     lock = record.info.pop(_HELD, None)
     if lock is not None:
         lock.release()
+
+
+# Every pool's, registered once as the module loads: a listener added to a pool while another
+# thread checks a connection in fails that check-in ("deque mutated during iteration").
+event.listen(Pool, "checkin", _release_on_checkin)

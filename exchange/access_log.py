@@ -36,6 +36,7 @@ from sqlalchemy import (BigInteger, ColumnElement, Connection, String, Text, eve
                         select, text)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import Pool
 
 from core.canonical import canonical_json
 from core.sqlite_writer import begin_write
@@ -607,12 +608,12 @@ def _relax_sqlite_sync(session: Session) -> None:
         return
     connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
     info[_SQLITE_SYNCHRONOUS] = level
-    pool = connection.engine.pool
-    if not event.contains(pool, "checkin", _restore_sqlite_sync):
-        event.listen(pool, "checkin", _restore_sqlite_sync)
 
 
 def _restore_sqlite_sync(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
     level = record.info.pop(_SQLITE_SYNCHRONOUS, None)
     if level is not None and dbapi_connection is not None:
         dbapi_connection.execute(f"PRAGMA synchronous={int(level)}")
+
+
+event.listen(Pool, "checkin", _restore_sqlite_sync)  # every pool's, once: see core.sqlite_writer
