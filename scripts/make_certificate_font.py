@@ -7,8 +7,8 @@ PDF embeds only the glyphs it uses), so this script keeps the characters a certi
 
 - every character of GB 2312 (6,763 Chinese characters, punctuation and symbols) and printable ASCII;
 - every CJK Unified Ideograph of Unicode 1.1 (U+4E00–U+9FA5, 20,902 characters, all of which GBK
-  encodes): GB 2312 lacks characters common in names today (珺 玥 堃 喆 昇 镕), and a citizen whose
-  name the face cannot print gets no certificate, online or at the counter;
+  encodes), and 〇: GB 2312 lacks characters common in names today (珺 玥 堃 喆 昇 镕), and a citizen
+  whose name the face cannot print gets no certificate, online or at the counter;
 - every character of the catalog, the demo data and the certificate and seal code, so any text
   the service prints is covered (a test checks it).
 
@@ -49,7 +49,8 @@ def gb2312_characters() -> set[str]:
 
 
 def unified_ideographs() -> set[str]:
-    return {chr(code) for code in range(0x4E00, 0x9FA6)}
+    """U+4E00–U+9FA5, and 〇 (U+3007), the ideographic zero of dates (二〇二六年) and of some names."""
+    return {chr(code) for code in range(0x4E00, 0x9FA6)} | {"\u3007"}
 
 
 def project_characters() -> set[str]:

@@ -104,5 +104,5 @@ def test_the_song_face_prints_names_common_today_and_refuses_what_it_lacks() -> 
     is still refused, by name, rather than printed blank."""
     from seals.fonts import missing_glyphs
 
-    assert missing_glyphs("王珺 李玥 张堃 陈喆 刘昇 朱镕基 周琎 吴玙 赵犇 孙淼 钱垚 冯翀 黄婕 杨昊 何䶮") == {"䶮"}
+    assert missing_glyphs("王珺 李玥 张堃 陈喆 刘昇 朱镕基 周琎 吴玙 赵犇 孙淼 钱垚 冯翀 黄婕 杨昊 何䶮 李〇") == {"䶮"}
     assert missing_glyphs("𠀀") == {"𠀀"}
