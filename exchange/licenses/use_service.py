@@ -31,12 +31,14 @@ from exchange.clients import AuthenticatedClient
 from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseRecord, LicenseUsage, LicenseVersionRecord
 from exchange.licenses.service import (
+    SEAL_REVOKED,
     HolderIdentity,
     LicenseLibrary,
     checked_holder,
     credential_of,
     current_license,
     holder_key,
+    holder_state,
     still_current,
     stored_content,
 )
@@ -48,6 +50,8 @@ from exchange.receipts import sign_receipt
 from exchange.unit_of_work import UnitOfWork
 from seals.registry import held_signer
 
+RESEAL_RETRY_SECONDS = 3600
+"""When to ask again for a license whose issuer has still to re-seal it (an operator's command)."""
 DEFAULT_USE_DAYS = 30
 MAX_USE_DAYS = 90
 
@@ -153,6 +157,7 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         now = context.clock()  # an amendment meanwhile is in force from its own time on
         with uow.read() as session:
             found = current_license(session, library, _answering_alike(library, license_type), kind, number, now)
+            unsealed = found is not None and holder_state(session, library, found[1], now) == SEAL_REVOKED
         if found is not None and found[0].license_type != license_type.code:
             newer = library.catalog.licenses[found[0].license_type]
             raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
@@ -162,6 +167,12 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         if found is None:
             raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
                          f"the holder has no valid {license_type.name_zh} in the license library",
+                         alongside=released)
+        if unsealed:  # a usage copy would seal in a credential every verifier calls 无效
+            raise refuse(context.sessions, entry, Outcome.FAILED, "source-unavailable",
+                         f"the holder's {license_type.name_zh} was sealed with a seal of {found[0].issuer_department} "
+                         "since revoked for key compromise: it can be used once its issuer has sealed it again "
+                         f"(mianzheng license reseal {found[0].issuer_department})", retry_after=RESEAL_RETRY_SECONDS,
                          alongside=released)
         try:
             with uow.step("store-answer") as session:

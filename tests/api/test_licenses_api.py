@@ -168,6 +168,14 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     shown = httpx.post(live_server + held["links"]["presentations"], headers=me,
                        json={"items": ["marital_status"], "minutes": 3}, timeout=30)
     assert shown.status_code == 409, shown.text
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    consented = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    assert consented.status_code == 201, consented.text
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    waiting = httpx.post(uses, headers=zj, json=use_request(resident, "unsealed-1"), timeout=30)
+    assert waiting.status_code == 503 and int(waiting.headers["Retry-After"]) > 0, waiting.text
+    assert "license reseal MZ" in waiting.json()["detail"] and "usage_copy" not in waiting.text
     resealed = run_cli(env, "license", "reseal", "MZ")
     assert resealed.returncode == 0, resealed.stdout + resealed.stderr
     count = re.search(r"重新签发 (\d+) 本", resealed.stdout)  # the demo library's 结婚证 of MZ too
@@ -178,6 +186,8 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     fresh = httpx.get(live_server + renewed["links"]["credential"], headers=me).text
     assert verdict(live_server, fresh)["status"] == "VALID"
     assert "没有需要重新签发" in run_cli(env, "license", "reseal", "MZ").stdout
+    used = httpx.post(uses, headers=zj, json=use_request(resident, "unsealed-1"), timeout=30)  # the same id again
+    assert used.status_code == 200 and verdict(live_server, used.json()["usage_copy"])["status"] == "VALID", used.text
 
 
 def test_resealing_keeps_a_license_as_it_was_and_a_later_divorce_standing(
