@@ -6,11 +6,16 @@ link after its sign-in expired) lists text/html first, an API client asks for JS
 anything (`*/*`, curl, fetch), and gets the RFC 9457 document as before. A request that sends a
 token (`Authorization`) or a JSON body comes from a program, whatever its HTTP library puts in
 Accept (Java's default lists text/html first), and so does one that ranks JSON as high as HTML.
+At an API address only a browser's navigation (`Sec-Fetch-Mode: navigate`: a person opening a
+PDF link after their sign-in expired) is a person's: a program asking anonymously, with
+whatever Accept, gets the problem document.
 """
 
 from __future__ import annotations
 
 from flask import Response, render_template, request
+
+from api.addresses import API_PREFIX
 
 NEXT_STEPS_ZH = {
     "unauthenticated": ("您尚未登录或登录已过期。请重新登录后再试。", "/portal", "重新登录"),
@@ -28,6 +33,8 @@ DEFAULT_STEP_ZH = ("请求未能完成，请返回上一页检查后重试。", 
 def wants_html() -> bool:
     """Whether the client is a person's browser that prefers an HTML page to a JSON problem document."""
     if "Authorization" in request.headers or request.is_json:
+        return False
+    if request.path.startswith(API_PREFIX) and request.headers.get("Sec-Fetch-Mode") != "navigate":
         return False
     accept = request.accept_mimetypes
     html = accept["text/html"]

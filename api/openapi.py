@@ -27,6 +27,7 @@ from flask_smorest.spec import prepare_response
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from api.addresses import API_PREFIX
 from api.problems import PROBLEM_MEDIA_TYPE, Problem
 from api.request_limits import refuse_unusable_json
 from catalog import bounded_json
@@ -36,8 +37,6 @@ RETRY_STATUSES = (409, 429, 502, 503)
 RETRY_AFTER_HEADER = {"description": "Seconds to wait before asking again, when the answer can change (a request "
                                      "still being answered, a source or the database unavailable, a rate limit); "
                                      "absent when it cannot", "schema": {"type": "integer", "minimum": 0}}
-API_PREFIX = "/api/"
-"""Where the operations are that refuse a query parameter they do not take."""
 
 
 class ProblemSchema(ma.Schema):

@@ -20,11 +20,11 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from api.addresses import API_PREFIX
 from api.problems import Problem, json_pointer
 from catalog.bounded_json import UNUSABLE_DETAIL as DETAIL, has_unusable_text, unusable_json_strings
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-API_PREFIX = "/api/"
 
 
 def refuse_unusable_json(body: Any) -> None:
