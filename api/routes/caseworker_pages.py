@@ -2,8 +2,9 @@
 themselves through the identity provider (`api.staff_session`), files an application and watches
 each proof resolve, then reads the decision with its provenance.
 
-The page carries the catalog's labels, the signed-in staff member and the session's CSRF
-token, and no personal data. Its script (static/caseworker.js) calls the JSON API
+The page carries the labels of every catalog published (`naming_catalog`: a proof a later
+publication dropped keeps its name on the applications that show it), the signed-in staff
+member and the session's CSRF token, and no personal data. Its script (static/caseworker.js) calls the JSON API
 (`api.routes.applications_api`) with the staff session, acting for the staff member's
 department like that department's system. The identity provider hands a staff assertion over
 at `POST /caseworker/session`, from its own site only; `POST /caseworker/sign-out` ends the
@@ -21,7 +22,7 @@ from flask import Blueprint, Response, current_app, make_response, redirect, ren
 
 from api.extensions import CASEWORKER_DEMO, CaseworkerDemo
 from api.form_tokens import form_token_valid
-from api.live_catalog import live_catalog
+from api.live_catalog import live_catalog, naming_catalog
 from api.runtime import runtime
 from api.staff_session import (
     STAFF_COOKIE, current_staff, end_staff_session, handover_from_trusted_site, staff_csrf_token,
@@ -42,7 +43,9 @@ RELATION_VOCABULARY = ("HOUSEHOLD_REGISTRATION", "relation_to_head")
 
 @bp.route("")
 def workbench() -> Response:
-    """The workbench of the signed-in staff member, or how to sign in; labelled from the live catalog."""
+    """The workbench of the signed-in staff member, or how to sign in; the matters it offers are
+    the live catalog's, and the labels it names things by those of every catalog published (an
+    application may show a proof a later publication dropped)."""
     staff = current_staff()
     if staff is None:
         return _signed_out(None, 200)
@@ -53,7 +56,7 @@ def workbench() -> Response:
     return _no_store(make_response(render_template(
         "caseworker.html", staff=staff, role_zh=ROLES[staff.role].name_zh,
         department_zh=catalog.departments[staff.department].legal_name_zh, csrf_token=staff_csrf_token(),
-        matters=matters, situations=situations, labels=_labels(catalog), demo=bool(offered))))
+        matters=matters, situations=situations, labels=_labels(naming_catalog()), demo=bool(offered))))
 
 
 @bp.route("/session", methods=["POST"])

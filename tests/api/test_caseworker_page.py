@@ -405,3 +405,23 @@ def test_the_first_click_after_editing_the_income_files_the_application(
     page.click("#submit-application")
     expect(page.locator("#application-status")).to_have_text("已判定", timeout=DECIDED_WITHIN_MS)
     page.close()
+
+
+def test_a_proof_a_publication_dropped_keeps_its_name_on_the_workbench(browser: Browser, live_server: str,
+                                                                       settings: Settings) -> None:
+    """A publication takes a proof out of the catalog while applications still show it (a proof
+    read before, a commitment to it): the workbench names it as the catalog did, not by its code."""
+    import json
+
+    from catalog.loading import catalog_from_document
+    from catalog.versions import publish
+
+    document = bundled_catalog().to_document()
+    dropped = next(proof for proof in document["proofs"] if proof["code"] == "SELF_IDENTITY_PROOF")
+    document["proofs"] = [proof for proof in document["proofs"] if proof is not dropped]
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+    page = browser.new_page()
+    sign_in(page, live_server)
+    labels = json.loads(page.locator("#caseworker-labels").text_content() or "{}")
+    assert labels["proofs"]["SELF_IDENTITY_PROOF"]["name_zh"] == dropped["name_zh"]
