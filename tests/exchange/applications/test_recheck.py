@@ -215,13 +215,18 @@ def test_a_member_who_died_or_moved_out_since_is_sent_to_a_caseworker(ctx: Handl
     first = start_run(ctx, PUBLIC_RENTAL_HOUSING)
     run_recheck(ctx, first)
     found, parties = results(ctx, first), households_by_tenancy(ctx)
-    eligible = [t for t, row in found.items() if row.outcome == "eligible" and len(parties[t].household) > 1]
+    with sqlite3.connect(registry_file) as registry:
+        registered = {row[0] for row in registry.execute(
+            "SELECT subject_id FROM records WHERE proof_code = 'HOUSEHOLD_REGISTRATION'")}
+    eligible = sorted(t for t, row in found.items() if row.outcome == "eligible" and len(parties[t].household) > 1
+                      and parties[t].household[-1].id_number in registered)  # not a family registered elsewhere
     died, moved, unchanged = eligible[:3]
     with sqlite3.connect(registry_file) as registry:
         for tenancy, status in ((died, "cancelled"), (moved, "moved_out")):
-            registry.execute("UPDATE records SET record = json_set(record, '$.hukou_status', ?) "
-                             "WHERE proof_code = 'HOUSEHOLD_REGISTRATION' AND subject_id = ?",
-                             (status, parties[tenancy].household[-1].id_number))
+            changed = registry.execute("UPDATE records SET record = json_set(record, '$.hukou_status', ?) "
+                                       "WHERE proof_code = 'HOUSEHOLD_REGISTRATION' AND subject_id = ?",
+                                       (status, parties[tenancy].household[-1].id_number)).rowcount
+            assert changed == 1
     second = start_run(ctx, PUBLIC_RENTAL_HOUSING)
     run_recheck(ctx, second)
     rows = results(ctx, second)
