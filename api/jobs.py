@@ -75,7 +75,8 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
     with uow.read() as session:
         crl_until = crl_next_update(session)
         ending = seals_ending(session, now)
-        renamed = seals_named_otherwise(session, catalog_names(ctx.catalog))
+        names = catalog_names(ctx.catalog)
+        renamed = seals_named_otherwise(session, names)
     if crl_until is not None and crl_until - now < CRL_WARNING:
         log.warning("jobs: the CRL expires at %s: run `mianzheng seal crl` (its daily timer has not run); after "
                     "that every verification is undecided", crl_until.isoformat())
@@ -90,7 +91,7 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
     for department, (name, uscc) in sorted(renamed.items()):
         log.warning("jobs: the seal of %s names it %s (%s), the catalog %s (%s): run `mianzheng seal rotate %s` "
                     "(a PDF reader shows the seal's name on what it signs)", department, name, uscc,
-                    *catalog_names(ctx.catalog)[department], department)
+                    *names[department], department)
     alive()
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 

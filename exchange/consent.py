@@ -251,7 +251,8 @@ def consents_left_short(session: Session, catalog: Catalog, now: datetime) -> di
     short: dict[str, int] = {}
     running = session.execute(select(_CONSENTS.c.matter, _CONSENTS.c.consumer_department, _CONSENTS.c.proofs,
                                      _CONSENTS.c["items"])
-                              .where(_CONSENTS.c.withdrawn_at.is_(None), _CONSENTS.c.expires_at > now))
+                              .where(_CONSENTS.c.withdrawn_at.is_(None), _CONSENTS.c.expires_at > now)
+                              .execution_options(yield_per=1000))  # read in batches: there may be many
     for matter_code, department, codes, items in running:
         matter = catalog.matters.get(matter_code)
         if items is None or matter is None:

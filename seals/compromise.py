@@ -62,9 +62,17 @@ class CompromisedSeals:
 
 
 def compromised_seals(session: Session) -> CompromisedSeals:
-    """The seals revoked for key compromise (one statement)."""
-    seals = session.scalars(select(Seal).where(Seal.status == SealStatus.REVOKED,
-                                               Seal.revocation_reason.in_(COMPROMISE_REASONS)))
-    return CompromisedSeals(tuple(CompromisedSeal(seal.department_code, ca.certificate_kid(seal.certificate),
-                                                  seal.created_at, seal.revoked_at) for seal in seals
-                                  if seal.revoked_at is not None))
+    """The seals revoked for key compromise: one statement, once per session (a list of licenses
+    asks for each of them; a revocation is seen by the next session, a request's or a step's)."""
+    known = session.info.get(_READ)
+    if known is None:
+        seals = session.scalars(select(Seal).where(Seal.status == SealStatus.REVOKED,
+                                                   Seal.revocation_reason.in_(COMPROMISE_REASONS)))
+        known = session.info[_READ] = CompromisedSeals(tuple(
+            CompromisedSeal(seal.department_code, ca.certificate_kid(seal.certificate), seal.created_at,
+                            seal.revoked_at) for seal in seals if seal.revoked_at is not None))
+    return known
+
+
+_READ = "mianzheng.compromised_seals"
+"""The session's info key under which `compromised_seals` keeps what it read."""

@@ -31,7 +31,7 @@ from exchange.licenses.pdf import is_pdf, verify_license_pdf
 from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
 from exchange.licenses.service import LicenseConflict, reseal_license, sealed_by_compromised_seal
 from exchange.licenses.verify import verify_license
-from seals.errors import NoActiveSeal
+from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE
@@ -102,6 +102,9 @@ def reseal_command(department: str) -> None:
     except NoActiveSeal:
         raise CliError(f"{department} 尚无可用的电子印章：请先由印章管理员运行 mianzheng seal issue {department}。",
                        EXIT_NOT_READY) from None
+    except KeyUnavailable as error:  # the file's name helps the seal officer find it; never its content
+        raise CliError(f"无法使用 {department} 的印章密钥文件：文件缺失、损坏或口令不对（{error}）；已重新签发的证照保留，"
+                       "修复后再次运行本命令即可继续。", EXIT_NOT_READY) from None
     finally:
         current.engine.dispose()
     if not pending:
