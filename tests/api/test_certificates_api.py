@@ -530,8 +530,8 @@ def test_the_holders_list_says_what_a_compromised_seal_signed_is_no_longer_valid
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """The issuing department's seal key is stolen and its seal revoked for key compromise: from
     then on every verifier calls what that key signed 无效 (a thief can back-date a signature).
-    The holder's list says so too, rather than 有效, and a certificate issued again, under the
-    department's new seal, is valid."""
+    The holder's list says so too, rather than 有效, and offers no download of a document every
+    verifier turns away; a certificate issued again, under the department's new seal, is valid."""
     from tests.api.test_exchange_requests import assertion
 
     me = signed_in(live_server, resident)
@@ -545,9 +545,14 @@ def test_the_holders_list_says_what_a_compromised_seal_signed_is_no_longer_valid
     listed = {c["identifier"]: c["status"] for c in httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json()}
     assert listed == {before["identifier"]: "seal_revoked", again["identifier"]: "valid"}
     page = httpx.get(f"{live_server}/portal/certificates", cookies={"mz_identity": assertion(live_server, resident)})
-    row = page.text[page.text.index(f'data-identifier="{before["identifier"]}"'):]
-    row = row[:row.index("</tr>")]
-    assert "已失效" in row and "重新开具" in row and "有效</span>" not in row, row
+    rows = {}
+    for identifier in (before["identifier"], again["identifier"]):
+        row = page.text[page.text.index(f'data-identifier="{identifier}"'):]
+        rows[identifier] = row[:row.index("</tr>")]
+    old, new = rows[before["identifier"]], rows[again["identifier"]]
+    assert "已失效" in old and "重新开具" in old and "有效</span>" not in old, old
+    assert "下载 PDF" not in old and "机读凭证" not in old and "不能下载" in old, old
+    assert "下载 PDF" in new and "机读凭证" in new and "有效</span>" in new, new
 
 
 def test_trust_exported_right_after_the_exchanges_seal_is_replaced_confirms_certificates(
