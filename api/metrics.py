@@ -16,9 +16,11 @@
   investigation tasks, pending commitment checks — counted in the database at each scrape.
 
 No label carries personal data. Under gunicorn every worker writes its figures to files in a folder
-of its own (`multiprocess_metrics`, prometheus_client's multiprocess mode) and a scrape sums them;
-elsewhere (tests, a single process) they live in the process. prometheus_client chooses between the
-two when it is first imported, so it is imported only once the app is built (`install_metrics`).
+(`var/metrics`, prometheus_client's multiprocess mode) and a scrape sums them; elsewhere (tests, a
+single process) they live in the process. prometheus_client chooses between the two when it is first
+imported, so it is imported only once the app is built (`install_metrics`). A command that pulls
+(年度复核, a counter issuance, a jobs process of its own) writes its pulls into that same folder
+while a server serves from the same var/ (`command_runtime`), so they are scraped too.
 
 The endpoint answers only clients on the loopback interface (a local scraper or agent): queue
 depths and breaker states are operational details, not public information. A reverse proxy in
@@ -27,9 +29,12 @@ front of the service must not forward `/metrics`.
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import ipaddress
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -37,13 +42,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
 from sqlalchemy import func, select
 
 from api.problems import Problem
-from api.runtime import runtime
+from api.runtime import Runtime, runtime
+from api.settings import Settings
 from exchange.applications.investigation import OPEN
 from exchange.applications.records import (ApplicationItem, ApplicationStatus, Application, CommitmentRecord,
                                            CommitmentStatus, InvestigationTask, ItemState)
@@ -53,26 +60,78 @@ from exchange.sources.breaker import BreakerState
 from exchange.sources.contract import Source
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_FOLDER = "metrics"
+"""Under var/: the serving server's metric files; its `.server` file is locked while it serves."""
+_SERVER_CLAIM = ".server"
 BREAKER_CODES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 _UNMATCHED = "<unmatched>"
 """The route label of a request no route matched (a 404): its path is not recorded."""
 
 
 @contextmanager
-def multiprocess_metrics() -> Iterator[None]:
-    """For `mianzheng serve`: a fresh folder for the workers' metric files, named in the environment
-    (the workers and the jobs process inherit it) before prometheus_client is first imported;
-    removed afterwards by the process that made it. A forked worker leaving (scaled down, recycled)
-    unwinds this same block on its way out: it must leave the folder to the workers that stay."""
-    folder = tempfile.mkdtemp(prefix="mianzheng-metrics-")
+def multiprocess_metrics(var_dir: Path) -> Iterator[None]:
+    """For `mianzheng serve`: the folder for the workers' metric files, named in the environment
+    (the workers and the jobs process inherit it) before prometheus_client is first imported, and
+    emptied before and after. It is `var/metrics`, claimed by a lock while the server runs, so the
+    commands run beside it find it; a second server on the same var/ gets a temporary folder of
+    its own. A forked worker leaving (scaled down, recycled) unwinds this same block on its way
+    out: it must leave the folder to the workers that stay."""
+    shared = var_dir / METRICS_FOLDER
+    shared.mkdir(mode=0o700, exist_ok=True)
+    claim = (shared / _SERVER_CLAIM).open("a")
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        folder = shared
+    except BlockingIOError:
+        claim.close()
+        folder = Path(tempfile.mkdtemp(prefix="mianzheng-metrics-"))
+    _empty(folder)
     owner = os.getpid()
-    os.environ[MULTIPROCESS_VARIABLE] = folder
+    os.environ[MULTIPROCESS_VARIABLE] = str(folder)
     try:
         yield
     finally:
         if os.getpid() == owner:
             os.environ.pop(MULTIPROCESS_VARIABLE, None)
-            shutil.rmtree(folder, ignore_errors=True)
+            if folder == shared:
+                _empty(folder)
+                claim.close()
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _empty(folder: Path) -> None:
+    """Drop the figures a server's processes left (a server killed without cleaning up)."""
+    for figures in folder.glob("*.db"):
+        figures.unlink(missing_ok=True)
+
+
+def command_runtime(settings: Settings) -> Runtime:
+    """A command's runtime. While a server serves from the same var/ on this machine, the
+    command's pulls and breaker states are written to the server's metric folder, so its
+    `/metrics` counts them (the command's breaker state only while the command runs)."""
+    current = Runtime.start(settings)
+    shared = settings.var_dir / METRICS_FOLDER
+    if "prometheus_client" in sys.modules or not _serving(shared / _SERVER_CLAIM):
+        return current  # no server to count them, or this process already counts in its own registry
+    os.environ[MULTIPROCESS_VARIABLE] = str(shared)
+    import prometheus_client  # noqa: F401  (in multiprocess mode, now)
+    current.pull_observer = record_pull
+    atexit.register(worker_exited, os.getpid())
+    return current
+
+
+def _serving(claim: Path) -> bool:
+    """Whether a server holds its claim on the metric folder."""
+    try:
+        with claim.open("r") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
+    except FileNotFoundError:
+        return False
 
 
 def worker_exited(pid: int) -> None:

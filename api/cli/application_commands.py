@@ -72,5 +72,8 @@ def jobs_group() -> None:
               help="间隔秒数")
 def jobs_run_command(interval: float) -> None:
     """在前台运行定时任务（恢复等待中的申请、告知承诺事后核查），按 Ctrl+C 停止。"""
+    from api.metrics import command_runtime
+
     click.echo(f"定时任务已启动，每 {interval:g} 秒运行一次。")
-    run_jobs(settings(), interval)
+    configured = settings()
+    run_jobs(configured, interval, current=command_runtime(configured))

@@ -72,7 +72,9 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
         number = parse_id_number(id_number).number
     except InvalidIdentifier:
         raise CliError(ID_NUMBER_INVALID_ZH) from None
-    current = Runtime.start(settings())
+    from api.metrics import command_runtime
+
+    current = command_runtime(settings())
     try:
         context = _issuance_context(current)
         try:

@@ -41,10 +41,10 @@ def handling_context() -> Iterator[HandlingContext]:
     """The matter handlers' context for the live catalog, on a runtime of its own; a sources file
     that cannot be used is a `CliError` (`sources_file_error`)."""
     from api.application_services import build_handling_context
-    from api.runtime import Runtime
+    from api.metrics import command_runtime
     from exchange.sources.directory import SourcesConfigInvalid
 
-    current = Runtime.start(settings())
+    current = command_runtime(settings())
     try:
         yield build_handling_context(current, *current.published_catalog())
     except SourcesConfigInvalid as invalid:

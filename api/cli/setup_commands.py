@@ -77,7 +77,7 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
                 load_sources_file(current.sources_file, read_live_catalog(session))
             except SourcesConfigInvalid as invalid:
                 raise sources_file_error(invalid) from None
-    with multiprocess_metrics():
+    with multiprocess_metrics(current.var_dir):
         serve(host=host, port=port, workers=workers,
               companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)
 

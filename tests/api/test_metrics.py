@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.settings import Settings
 from demo.data import sample_residents
 from tests.api.test_exchange_requests import client_token, consent, envelope, _bearer
-from tests.support.cli import MIANZHENG, cli_environment, wait_until_answering
+from tests.support.cli import MIANZHENG, cli_environment, run_cli_process, wait_until_answering
 from tests.support.postgres import free_port
 
 ID_NUMBER = "11010519491231002X"
@@ -105,6 +105,30 @@ def test_a_served_instance_reports_requests_pulls_and_queues(database_url: str, 
     assert samples[("mianzheng_source_pulls_total", (("department", "BDC"), ("outcome", "answered")))] == 1
     assert samples[("mianzheng_queue_depth", (("queue", "applications_waiting"),))] == 0
     assert 0 <= samples[("mianzheng_jobs_heartbeat_age_seconds", ())] < 60
+
+
+@pytest.mark.slow
+def test_a_commands_pulls_count_in_the_metrics_of_the_server_beside_it(database_url: str, settings: Settings,
+                                                                       tmp_path: Path) -> None:
+    """The counter's issuance, 年度复核 and a jobs process of its own are commands, each in a
+    process of its own: an operator watching `/metrics` sees their pulls with the server's (a
+    source failing only the re-check would be seen nowhere else). With no server running, a
+    command leaves no figures behind."""
+    person = sample_residents(settings.sources_dir, 1)[0]
+    env = cli_environment(database_url, settings.var_dir)
+
+    def counter_issuance(out: str) -> None:
+        issued = run_cli_process(env, "certificate", "issue", "--operator", "GK-0001", "--id-number",
+                                 person.id_number, "--name", person.name, "--proof", "NO_HOUSING",
+                                 "--purpose", "申请公共租赁住房", "--out", str(tmp_path / out))
+        assert issued.returncode == 0, issued.stderr
+
+    with _served(database_url, settings, jobs_interval=0) as (_, base):
+        counter_issuance("served")
+        samples = _samples(httpx.get(f"{base}/metrics").text)
+    assert samples[("mianzheng_source_pulls_total", (("department", "BDC"), ("outcome", "answered")))] == 1
+    counter_issuance("alone")
+    assert not list((settings.var_dir / "metrics").glob("*.db"))
 
 
 def test_metrics_are_not_served_beyond_the_loopback_interface(app: Flask) -> None:
