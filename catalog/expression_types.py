@@ -10,7 +10,9 @@ So each expression is evaluated, before publication, over sample values of the t
 gives every name — each data item by its `type` (decimals as doubles, as the matter handlers bind
 them), options, the city's constants with their values, `today` — twice: once with every value
 "low" (false, zero, empty, the first code of a vocabulary) and once "high", so that `&&`, `||`
-and `?:` take both ways at least once. An evaluation that fails on a type (celpy's TypeError:
+and `?:` take both ways at least once; and, for each quoted string the expression names, twice
+more with every vocabulary that has that code taking it, so that a branch only one code of a
+vocabulary opens (`marital_status == 'married' ? ...`) is taken too. An evaluation that fails on a type (celpy's TypeError:
 no overload of an operator for its operands) is a problem, as is a result that is no boolean.
 Anything else (a missing key, a division by zero) says nothing about the types and is left to
 the other checks. A type error in a branch neither sample reaches is not found here: it is
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import celpy
@@ -32,8 +35,24 @@ from catalog.rules import APPLICANT_NAME, EvaluationBudgetExceeded, compile_expr
 Entries = Mapping[str, Mapping[str, Any]]
 """Schema-valid catalog entries by code (proofs), or data items by name."""
 
-SAMPLES = (0, 1)
-"""The two samples each expression is evaluated over: every value low, every value high."""
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """One set of values an expression is evaluated over: every value low (0) or high (1), but
+    a vocabulary (enum, list, option) that has `code` takes it."""
+
+    level: int
+    code: str | None = None
+
+
+_QUOTED = re.compile(r"'([^'\\]*)'|\"([^\"\\]*)\"")
+
+
+def _samples(expression: str) -> list[_Sample]:
+    """Low and high, then low and high with each code the expression quotes."""
+    codes = sorted({single or double for single, double in _QUOTED.findall(expression)} - {""})
+    return [_Sample(level, code) for code in (None, *codes) for level in (0, 1)]
 
 _LOW_HIGH: dict[ItemType, tuple[Any, Any]] = {
     ItemType.STRING: ("", "x"),
@@ -54,16 +73,15 @@ def matter_type_problems(matter: Mapping[str, Any], proofs: Entries,
     `when`) whose types are wrong. `proofs`: the valid proofs by code; `city`: the constants'
     values (None when the city section has a problem of its own). Nothing is checked while a
     proof the matter lists, or the city, has problems of its own: those are reported."""
-    bindings = _matter_bindings(matter, proofs, city)
-    if bindings is None:
+    if city is None or any(entry["proof"] not in proofs for entry in matter["proofs"]):
         return
-    for key in ("rules", "priorities"):
-        for entry in matter.get(key, []):
-            if message := type_problem(entry["expression"], bindings):
-                yield f"{key}[{entry['code']}].expression", message
-    for entry in matter["proofs"]:
-        if "when" in entry and (message := type_problem(entry["when"], bindings)):
-            yield f"proofs[{entry['proof']}].when", message
+    expressions = [(f"{key}[{entry['code']}].expression", entry["expression"])
+                   for key in ("rules", "priorities") for entry in matter.get(key, [])]
+    expressions += [(f"proofs[{entry['proof']}].when", entry["when"]) for entry in matter["proofs"] if "when" in entry]
+    for path, expression in expressions:
+        bindings = [_matter_binding(matter, proofs, city, sample) for sample in _samples(expression)]
+        if message := type_problem(expression, bindings):
+            yield path, message
 
 
 def verification_type_problem(proof: Mapping[str, Any], proofs: Entries, city: Mapping[str, float] | None) -> str | None:
@@ -75,61 +93,61 @@ def verification_type_problem(proof: Mapping[str, Any], proofs: Entries, city: M
         return None
     return type_problem(expression, [
         {"committed": _items(proof, sample), "record": _items(checked, sample), "city": dict(city),
-         "today": _today_sample(sample)} for sample in SAMPLES])
+         "today": _today_sample(sample)} for sample in _samples(expression)])
 
 
-def _matter_bindings(matter: Mapping[str, Any], proofs: Entries,
-                     city: Mapping[str, float] | None) -> list[dict[str, Any]] | None:
-    """The activation of each sample for a matter's expressions, bound as the handlers bind an
-    application's (`exchange.applications.evaluation.Binding`); None when a type is unknown."""
-    if city is None or any(entry["proof"] not in proofs for entry in matter["proofs"]):
-        return None
-    bindings = []
-    for sample in SAMPLES:
-        top: dict[str, Any] = {"application": {option["name"]: _option_sample(option, sample)
-                                               for option in matter.get("options", [])},
-                               "city": dict(city), "today": _today_sample(sample),
-                               APPLICANT_NAME: {IDENTITY_KEY: _LOW_HIGH[ItemType.ID_NUMBER][sample]}}
-        member: dict[str, Any] = {IDENTITY_KEY: _LOW_HIGH[ItemType.ID_NUMBER][sample]}
-        for entry in matter["proofs"]:
-            values = _items(proofs[entry["proof"]], sample, entry["fields"])
-            scope = Scope(entry["scope"])
-            if scope.one_subject:
-                top[entry["proof"].lower()] = values
-            elif scope is Scope.EACH_MEMBER:
-                member[entry["proof"].lower()] = values
-        if matter["household"]:
-            top["members"] = [member]
-        bindings.append(top)
-    return bindings
+def _matter_binding(matter: Mapping[str, Any], proofs: Entries, city: Mapping[str, float],
+                    sample: _Sample) -> dict[str, Any]:
+    """The activation of `sample` for a matter's expressions, bound as the handlers bind an
+    application's (`exchange.applications.evaluation.Binding`)."""
+    top: dict[str, Any] = {"application": {option["name"]: _option_sample(option, sample)
+                                           for option in matter.get("options", [])},
+                           "city": dict(city), "today": _today_sample(sample),
+                           APPLICANT_NAME: {IDENTITY_KEY: _LOW_HIGH[ItemType.ID_NUMBER][sample.level]}}
+    member: dict[str, Any] = {IDENTITY_KEY: _LOW_HIGH[ItemType.ID_NUMBER][sample.level]}
+    for entry in matter["proofs"]:
+        values = _items(proofs[entry["proof"]], sample, entry["fields"])
+        scope = Scope(entry["scope"])
+        if scope.one_subject:
+            top[entry["proof"].lower()] = values
+        elif scope is Scope.EACH_MEMBER:
+            member[entry["proof"].lower()] = values
+    if matter["household"]:
+        top["members"] = [member]
+    return top
 
 
-def _items(proof: Mapping[str, Any], sample: int, fields: Sequence[str] | None = None) -> dict[str, Any]:
+def _items(proof: Mapping[str, Any], sample: _Sample, fields: Sequence[str] | None = None) -> dict[str, Any]:
     """A sample of the proof's data items (only `fields`, those a matter receives, if given)."""
     return {item["name"]: _item_sample(item, sample) for item in proof["data_items"]
             if fields is None or item["name"] in fields}
 
 
-def _item_sample(item: Mapping[str, Any], sample: int) -> Any:
+def _code(codes: list[str], sample: _Sample) -> str:
+    """The code of a vocabulary `sample` takes: its own, else the first (low) or the last (high)."""
+    return sample.code if sample.code in codes else codes[-sample.level]
+
+
+def _item_sample(item: Mapping[str, Any], sample: _Sample) -> Any:
     """A JSON value of the data item `item` (a schema-valid catalog entry) as the handlers bind it."""
     kind = ItemType(item["type"])
     codes = list(item.get("values") or {})
     if kind is ItemType.ENUM:
-        return (codes or ["x"])[-sample]
+        return _code(codes or ["x"], sample)
     if kind is ItemType.LIST:  # of codes of its vocabulary; one without holds records of the source's own shape,
-        return [] if sample == 0 or not codes else [codes[-1]]  # which the catalog does not describe: none sampled
-    return _LOW_HIGH[kind][sample]
+        return [] if not codes or (sample.level == 0 and sample.code not in codes) else [_code(codes, sample)]
+    return _LOW_HIGH[kind][sample.level]  # (which the catalog does not describe: none sampled)
 
 
-def _option_sample(option: Mapping[str, Any], sample: int) -> Any:
+def _option_sample(option: Mapping[str, Any], sample: _Sample) -> Any:
     """A value of the matter option `option` (a schema-valid entry)."""
     if OptionType(option["type"]) is OptionType.BOOLEAN:
-        return bool(sample)
-    return list(option.get("values") or {option["default"]: ""})[-sample]
+        return bool(sample.level)
+    return _code(list(option.get("values") or {option["default"]: ""}), sample)
 
 
-def _today_sample(sample: int) -> str:
-    return _LOW_HIGH[ItemType.DATE][sample]
+def _today_sample(sample: _Sample) -> str:
+    return _LOW_HIGH[ItemType.DATE][sample.level]
 
 
 def type_problem(expression: str, bindings: Sequence[Mapping[str, Any]]) -> str | None:

@@ -125,10 +125,12 @@ TYPE_ERROR = "type error: an operator or function is given values of types it do
         ("members.all(m, m.no_housing.property_count == '0')", f"{TYPE_ERROR} (no such overload: int != string)"),
         ("application.priority_allocation ? income.family_size > 'x' : true",  # only one way of the choice
          f"{TYPE_ERROR} (no such overload: int != string)"),
+        ("marital_status.marital_status == 'married' ? income.family_size > '2' : true",  # one code, inside
+         f"{TYPE_ERROR} (no such overload: int != string)"),                          # its vocabulary
         ("income.family_size + 1", "must give a boolean, gives a number"),
         ("marital_status.marital_status", "must give a boolean, gives a string"),
     ],
-    ids=["decimal_string", "member_int_string", "one_branch", "number", "string"],
+    ids=["decimal_string", "member_int_string", "one_branch", "one_code", "number", "string"],
 )
 def test_a_rule_whose_types_cannot_work_is_rejected(tmp_path: Path, sections: Sections, expression: str,
                                                     message: str) -> None:
