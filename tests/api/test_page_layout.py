@@ -1,4 +1,6 @@
-"""Every page as a phone (390×844) and a laptop (1366×900) show it, in headless Chromium: nothing
+"""Every page as a phone (390×844), the narrowest screen pages must reflow to without scrolling
+sideways (320 CSS px: WCAG 1.4.10, a 1280 px window zoomed to 400%) and a laptop (1366×900)
+show it, in headless Chromium: nothing
 wider than the screen (the document's scrollWidth is at most the viewport's width) and every
 control at least 44 px in both directions, the size a thumb can hit. Links inside running text
 are exempt, as WCAG 2.5.8 exempts them. Screenshots go to $MIANZHENG_SCREENSHOTS when set."""
@@ -16,7 +18,7 @@ from playwright.sync_api import Browser, Page
 from api.settings import Settings
 from demo.data import DemoResident, sample_residents
 
-VIEWPORTS = {"phone": (390, 844), "laptop": (1366, 900)}
+VIEWPORTS = {"phone": (390, 844), "narrow": (320, 640), "laptop": (1366, 900)}
 MIN_TARGET_PX = 44
 SCREENSHOTS = os.environ.get("MIANZHENG_SCREENSHOTS")
 

@@ -1,0 +1,92 @@
+"""The pages for people who do not use a mouse or do not see well, in headless Chromium: in
+forced colours (Windows high contrast) every button still shows as a button; a keyboard skips
+the repeated navigation with its first Tab; the 亮证 QR code has a name a screen reader reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from api.settings import Settings
+from demo.data import DemoResident, sample_residents
+
+BORDERS = """selector => [...document.querySelectorAll(selector)].map(element => {
+  const style = getComputedStyle(element);
+  return [element.innerText.trim(), style.borderTopStyle, parseFloat(style.borderTopWidth)];
+})"""
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """What a page shows does not depend on the database engine: SQLite only."""
+    template: Path = request.getfixturevalue("sqlite_template")
+    import shutil
+
+    shutil.copytree(template / "var", tmp_path / "var")
+    shutil.copyfile(template / "template.db", tmp_path / "mianzheng.db")
+    yield f"sqlite:///{tmp_path / 'mianzheng.db'}"
+
+
+@pytest.fixture
+def resident(settings: Settings) -> DemoResident:
+    return sample_residents(settings.sources_dir, 1)[0]
+
+
+def signed_in_page(browser: Browser, live_server: str, resident: DemoResident) -> Page:
+    page = browser.new_page()
+    page.goto(f"{live_server}/dev-idp/login?next=/portal")
+    page.fill("input[name=name]", resident.name)
+    page.fill("input[name=id_number]", resident.id_number)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/portal")
+    return page
+
+
+def test_buttons_keep_their_outline_in_forced_colours(browser: Browser, live_server: str,
+                                                      resident: DemoResident) -> None:
+    """High contrast drops every background: a button drawn by its background alone reads as
+    plain text there, and the one that does the task is hard to find."""
+    page = signed_in_page(browser, live_server, resident)
+    page.emulate_media(forced_colors="active")
+    page.check("#choose-NO_HOUSING", force=True)
+    page.fill("input[name=purpose]", "申请公租房")
+    page.click("form.portal-form button[type=submit]")
+    page.click("#confirm")
+    page.wait_for_url(f"{live_server}/portal/certificates?issued=*")
+    shown = page.evaluate(BORDERS, "td.downloads a.button")
+    for path, selector in (("/verify", "form.verify-form button[type=submit]"),
+                           ("/catalog", "form.search button"), ("/portal", "form.portal-form button[type=submit]")):
+        page.goto(live_server + path)
+        shown += page.evaluate(BORDERS, selector)
+    page.close()
+    assert {"下载 PDF", "验证", "搜索", "开具电子证明"} <= {text for text, _, _ in shown}, shown
+    assert all(style != "none" and width >= 1 for _, style, width in shown), shown
+
+
+def test_the_first_tab_skips_to_the_page_content(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    """On the portal thirteen links (the site's and the portal's navigation) come before the form."""
+    page = signed_in_page(browser, live_server, resident)
+    page.keyboard.press("Tab")
+    first = page.evaluate("[document.activeElement.tagName, document.activeElement.innerText]")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    after = page.evaluate("document.activeElement.closest('main') !== null")
+    page.close()
+    assert first == ["A", "跳到主要内容"] and after
+
+
+def test_the_presentation_qr_code_is_named(browser: Browser, live_server: str, resident: DemoResident) -> None:
+    page = signed_in_page(browser, live_server, resident)
+    page.goto(f"{live_server}/portal/licenses")
+    marriage = page.locator("section.license").first
+    marriage.locator("input[name=items]").first.check()
+    marriage.locator("button[type=submit]").click()
+    page.wait_for_selector("#presentation-qr svg")
+    qr = page.get_by_role("img", name="亮证二维码", exact=False)
+    name = qr.get_attribute("aria-label")
+    expires = page.inner_text("#expires-at")
+    page.close()
+    assert name is not None and "请核验方扫描" in name and expires[-8:] in name, name
