@@ -75,11 +75,13 @@ STALE_PAGE_ZH = "页面已过期（可能已在其他窗口重新登录），{wh
 
 @bp.route("")
 def home() -> Response:
-    """Greeting and the form to request an e-certificate (or how to sign in)."""
+    """Greeting and the form to request an e-certificate (or how to sign in); `?proof=` chooses
+    a proof (a form posted as the sign-in ended comes back so)."""
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
-    return _request_page(citizen, proof_code="", purpose="", error=None, status=200)
+    return _request_page(citizen, proof_code=request.args.get("proof", "").strip()[:64], purpose="", error=None,
+                         status=200)
 
 
 @bp.route("/certificates", methods=["POST"])

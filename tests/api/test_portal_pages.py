@@ -10,6 +10,7 @@ import html
 import json
 import re
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page
 
 from api.settings import Settings
+from catalog.city_time import BEIJING
 from demo.data import DemoResident, sample_residents
 from tests.support.pdf_tools import nss_db_trusting, require_tool, run_pdfsig, signed_whole
 
@@ -38,6 +40,10 @@ def sign_in(page: Page, base: str, name: str, id_number: str) -> None:
     page.wait_for_url(f"{base}/portal")
 
 
+def _minutes(hh_mm: str) -> int:
+    return int(hh_mm[:2]) * 60 + int(hh_mm[3:])
+
+
 def test_get_a_certificate_download_it_and_see_who_used_my_data(
         browser: Browser, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
     page = browser.new_page()
@@ -49,6 +55,11 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     sign_in(page, live_server, resident.name, resident.id_number)
     masked = resident.id_number[:6] + "********" + resident.id_number[-4:]
     assert page.locator(".greeting").inner_text() == f"您好，{resident.name}（身份证号 {masked}）"
+    ends = (datetime.now(BEIJING) + timedelta(hours=1)).strftime("%H:%M")  # the sign-in lasts an hour
+    assert re.fullmatch(r"本次登录 (\d\d:\d\d)（北京时间）到期，到期后需重新登录",
+                        until := page.locator("#signed-in-until").inner_text()), until
+    apart = abs(_minutes(until[5:10]) - _minutes(ends))
+    assert min(apart, 24 * 60 - apart) <= 1, (until, ends)
     assert resident.id_number not in page.content()
     proofs = page.locator("li[id^=proof-]")
     assert "网上开具" in proofs.first.inner_text()
@@ -200,6 +211,38 @@ def test_a_consent_link_followed_while_signed_out_comes_back_after_sign_in(app: 
     signed_in = client.post("/dev-idp/login", data={"name": "张三", "id_number": UNKNOWN_PERSON[1], "next": back_to})
     assert signed_in.status_code == 303 and signed_in.headers["Location"] == link
     assert "授权前确认" in client.get(link).get_data(as_text=True)
+
+
+def test_a_form_posted_after_the_sign_in_ended_comes_back_with_what_it_asked(app: Flask) -> None:
+    """A citizen slow to read a department's request for consent (with a screen reader, say)
+    agrees after the hour of the sign-in: after signing in again the same request is shown to
+    agree on, not the portal's home page with the request gone. A proof chosen on the issuing
+    form stays chosen (what was typed as the purpose is not carried through the identity
+    provider: it may say anything about the citizen)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    client = app.test_client()
+
+    def sign_in_returns_to(path: str, form: dict[str, object]) -> str:
+        page = client.post(path, data=form, headers={"Accept": "text/html"})
+        assert page.status_code == 401
+        sign_in = re.search(r'id="sign-in" href="([^"]+)"', page.get_data(as_text=True))
+        assert sign_in is not None
+        [back_to] = parse_qs(urlsplit(html.unescape(sign_in.group(1))).query)["next"]
+        return back_to
+
+    terms = {"matter": "PUBLIC_RENTAL_HOUSING", "department": "ZJ", "proof": ["NO_HOUSING", "INCOME"], "days": "30"}
+    preview = sign_in_returns_to("/portal/consents", {**terms, "decision": "release", "csrf_token": "stale"})
+    assert urlsplit(preview).path == "/portal/consents/new"
+    assert parse_qs(urlsplit(preview).query) == {**{name: [value] for name, value in terms.items() if name != "proof"},
+                                                 "proof": terms["proof"]}
+    form = sign_in_returns_to("/portal/certificates", {"proof": "NO_HOUSING", "purpose": "申请公租房", "csrf_token": "x"})
+    assert form == "/portal?proof=NO_HOUSING"
+    client.post("/dev-idp/login", data={"name": "张三", "id_number": UNKNOWN_PERSON[1], "next": form})
+    again = client.get(preview).get_data(as_text=True)
+    assert "授权前确认" in again and "收入证明" in again
+    chosen = re.search(r'<input[^>]*value="NO_HOUSING"[^>]*>', client.get(form).get_data(as_text=True))
+    assert chosen is not None and "checked" in chosen.group(0)
 
 
 def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: str, resident: DemoResident) -> None:
