@@ -197,22 +197,30 @@
     return options;
   }
 
+  // While filing, the button is aria-disabled rather than disabled: a disabled button drops the
+  // keyboard's focus to the page, and a screen reader loses its place.
+  function filing(on) {
+    state.filing = on;
+    if (on) $("submit-application").setAttribute("aria-disabled", "true");
+    else $("submit-application").removeAttribute("aria-disabled");
+  }
+
   if (DEMO) $("application-form").addEventListener("submit", async function (event) {
     event.preventDefault();
+    if (state.filing) return;
     await state.listed;
     var chosen = document.querySelector('input[name="household"]:checked');
     if (!chosen) return show($("submit-error"), "请选择申请家庭。");
     var request = Object.assign({}, state.households[Number(chosen.value)].request, { options: chosenOptions() });
     show($("submit-error"), "");
-    $("submit-application").disabled = true;
+    filing(true);
     var answer = await api("POST", "/api/v1/matters/" + encodeURIComponent(matterCode()) + "/applications", request,
                            { Prefer: "respond-async" });
+    filing(false);
     if (answer.status === 401) return signedOut("页面已过期，刚才的申请没有提交。请重新选择家庭后提交。");
-    if (!answer.ok) {
-      $("submit-application").disabled = false;
-      return show($("submit-error"), problemMessage(answer));
-    }
+    if (!answer.ok) return show($("submit-error"), problemMessage(answer));
     watch(answer.headers.get("Location"), answer.body);
+    $("application-title").focus();
     loadHouseholds();  // fresh request ids: each request body is filed once
     loadRecent();
   });
@@ -278,6 +286,9 @@
     var status = $("application-status");
     status.textContent = application.status_zh;
     status.className = "cw-status cw-status-" + application.status;
+    var announced = application.status_zh + (application.decision && application.status === "decided" ?
+      "：" + (labels.decisions[application.decision] || "") : "");
+    if ($("application-announcement").textContent !== announced) $("application-announcement").textContent = announced;
     $("paper-saved").textContent = String(application.paper_saved);
     show($("flagged"), application.flagged ? "承诺核查不实：" + (application.flag_reason || "") +
       "。本申请已转为需人工审核，请核实后依法处理。" : "");
@@ -493,7 +504,7 @@
       var open = el("button", { type: "button", class: "secondary" }, ["查看"]);
       open.addEventListener("click", function () {
         watch("/api/v1/applications/" + summary.id, null);
-        $("application").scrollIntoView();
+        $("application-title").focus();  // the list is drawn again under the button that had it
       });
       body.append(el("tr", { "data-application": summary.id }, [
         el("td", {}, [summary.case_number]),

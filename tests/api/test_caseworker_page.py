@@ -217,6 +217,27 @@ def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, 
     page.close()
 
 
+def test_a_caseworker_on_the_keyboard_keeps_her_place_and_hears_the_decision(browser: Browser,
+                                                                            live_server: str) -> None:
+    """With a screen reader: filing, or opening a case from the recent list, leaves the focus on
+    the application shown (not dropped to the page's top), and what is announced is the
+    decision itself, not only that there is one."""
+    page = browser.new_page()
+    sign_in(page, live_server)
+    choose(page, "owner")
+    page.check("#household-0")
+    page.focus("#submit-application")
+    page.keyboard.press("Enter")
+    expect(page.locator("#application-announcement")).to_have_text("已判定：不符合条件", timeout=DECIDED_WITHIN_MS)
+    assert page.evaluate("document.activeElement.id") == "application-title"
+    expect(page.locator("#recent button")).not_to_have_count(0)
+    page.focus("#recent button >> nth=0")
+    page.keyboard.press("Enter")
+    expect(page.locator("#application-announcement")).to_have_text(re.compile("^已判定："), timeout=DECIDED_WITHIN_MS)
+    assert page.evaluate("document.activeElement.id") == "application-title"
+    page.close()
+
+
 def test_a_shaded_income_declaration_is_flagged_after_post_check(
         browser: Browser, live_server: str, settings: Settings) -> None:
     [_, household] = households(settings, "public_housing_eligible", 2)
