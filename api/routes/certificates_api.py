@@ -130,8 +130,8 @@ def download(name: str) -> Response:
     attribute, media_type = CERTIFICATE_FORMS[kind]
     forms = certificate_forms(runtime().keyring.cipher(Purpose.CERTIFICATE_FORMS), certificate)
     response = Response(getattr(forms, attribute), mimetype=media_type)
-    if kind == "pdf":
-        response.headers["Content-Disposition"] = f'attachment; filename="{identifier}.pdf"'
+    if kind in ("pdf", "jws"):  # saved as files (the portal's links): an error page is shown instead
+        response.headers["Content-Disposition"] = f'attachment; filename="{identifier}.{kind}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from api.settings import Settings
 from catalog.city_time import BEIJING
@@ -46,7 +46,8 @@ def _minutes(hh_mm: str) -> int:
 
 def test_get_a_certificate_download_it_and_see_who_used_my_data(
         browser: Browser, live_server: str, resident: DemoResident, tmp_path: Path) -> None:
-    page = browser.new_page()
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
     page.goto(live_server)
     page.click("header nav >> text=市民服务")
     assert "登录后，您可以在网上开具本人的电子证明" in page.locator("main").inner_text()
@@ -104,11 +105,15 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     assert "申请公租房" in access and "已允许调取" in access
     page.screenshot(path=str(tmp_path / "portal-access-log.png"), full_page=True)
 
+    listed_before = context.new_page()  # a tab still showing the list once the sign-in has ended
+    listed_before.goto(f"{live_server}/portal/certificates")
     page.click("text=退出登录")
     page.wait_for_url(f"{live_server}/portal")
     assert page.locator("#sign-in").is_visible()
     assert page.request.get(f"{live_server}/portal/certificates").status == 401
-    page.close()
+    listed_before.locator("#certificate-1 >> text=下载 PDF").click()  # a page saying why, not a failed download
+    expect(listed_before.locator("main")).to_contain_text("请重新登录后再试")
+    context.close()
 
 
 def test_a_form_without_its_token_is_refused(browser: Browser, live_server: str, resident: DemoResident) -> None:
