@@ -385,15 +385,17 @@ def _signer_if_any(session: Session, context: PullContext, answered: list[_Reque
 
 def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entry: AccessEntry, request_sha256: str,
                     now: datetime, authorise: Callable[[Session], AccessEntry],
-                    receivable: Callable[[], Collection[str]]) -> AccessEntry | PullResult:
+                    receivable: Callable[[], Collection[str]],
+                    still_sound: Callable[[Session, dict[str, Any]], None] | None = None) -> AccessEntry | PullResult:
     """Step `claim-request-id` of a request for personal data (a pull, a license use): in one commit,
     the request id is looked up, `authorise` decides (the log entry with the basis of the access, or
     `PullRefused`), the id is reserved and the allowed access logged, before anything is read.
 
     Returns the allowed entry; or, for a request id answered before, its stored answer again (a
-    replay, logged as such; only while the consent it was given on stands and the live catalog
-    still lets the department receive every field of it: `receivable`, or `PullRefused`). A
-    refusal, a reused or busy request id is logged and raised as `PullRefused`.
+    replay, logged as such; only while the consent it was given on stands, the live catalog
+    still lets the department receive every field of it (`receivable`) and, if given,
+    `still_sound` finds nothing wrong with the stored body; else `PullRefused`). A refusal, a
+    reused or busy request id is logged and raised as `PullRefused`.
     """
     client_id, request_id = entry.client_id, entry.request_id
     assert client_id is not None and request_id is not None, "a claimed request names its client and id"
@@ -406,6 +408,8 @@ def claim_or_replay(sessions: sessionmaker[Session], answers: RecordCipher, entr
         if stored is not None:
             still_consented(session, stored, now)
             still_receivable(stored, receivable())
+            if still_sound is not None:
+                still_sound(session, stored.body)
             raise _Replayed(stored)
         allowed = authorise(session)
         reserve_found(session, row, client_id, request_id, request_sha256, now, allowed.consent_id)

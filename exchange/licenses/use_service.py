@@ -31,12 +31,14 @@ from exchange.clients import AuthenticatedClient
 from exchange.keyring import RecordCipher
 from exchange.licenses.records import LicenseRecord, LicenseUsage, LicenseVersionRecord
 from exchange.licenses.service import (
+    IN_FORCE,
     SEAL_REVOKED,
     HolderIdentity,
     LicenseLibrary,
     checked_holder,
     credential_of,
     current_license,
+    find_version,
     holder_key,
     holder_state,
     still_current,
@@ -48,6 +50,7 @@ from exchange.pull_service import (PullRefused, PullResult, claim_or_replay, liv
                                    unchecked_entry, with_basis)
 from exchange.receipts import sign_receipt
 from exchange.unit_of_work import UnitOfWork
+from seals.compromise import compromised_seals
 from seals.registry import held_signer
 
 RESEAL_RETRY_SECONDS = 3600
@@ -115,8 +118,22 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
                           request.consent_id, request.legal_basis, now, releases=receivable(),
                           organisation=holder.kind is Subject.ORGANISATION)
 
+    def still_sound(session: Session, body: dict[str, Any]) -> None:
+        """A replay hands the stored usage copy out again only while it verifies: the version it
+        copies still in force and sealed with a seal in good standing, the copy itself too."""
+        answer = body["answer"]
+        version = find_version(session, answer["source"]["license"])
+        stolen = compromised_seals(session).signed(context.exchange_department,
+                                                   datetime.fromisoformat(answer["answered_at"]),
+                                                   lambda: body["usage_copy"])
+        if stolen or holder_state(session, context.library, version, now) != IN_FORCE:
+            raise PullRefused("conflict", f"the usage copy answered to request {request.request_id!r} no longer "
+                                          "verifies: the license it copies was amended, revoked or has lapsed since, "
+                                          "or a seal that signed either was revoked for key compromise; ask again "
+                                          "under a new request id")
+
     claimed = claim_or_replay(context.sessions, context.answers, entry, canonical_sha256(document), now, authorise,
-                              receivable)
+                              receivable, still_sound)
     if isinstance(claimed, PullResult):
         return claimed
     assert use is not None, "authorise refused the request"

@@ -154,6 +154,13 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     me = signed_in(live_server, resident)
     held = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()[0]
     credential = httpx.get(live_server + held["links"]["credential"], headers=me).text
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    consented = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    assert consented.status_code == 201, consented.text
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    before = httpx.post(uses, headers=zj, json=use_request(resident, "sealed-before"), timeout=30)
+    assert before.status_code == 200, before.text
     env = cli_environment(settings.database_url, settings.var_dir)
     for command in (("revoke", "MZ", "--reason", "key_compromise"), ("issue", "MZ")):
         assert run_cli(env, "seal", *command).returncode == 0
@@ -168,11 +175,6 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     shown = httpx.post(live_server + held["links"]["presentations"], headers=me,
                        json={"items": ["marital_status"], "minutes": 3}, timeout=30)
     assert shown.status_code == 409, shown.text
-    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
-    consented = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
-        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
-    assert consented.status_code == 201, consented.text
-    uses = f"{live_server}/api/v1/exchange/license-uses"
     waiting = httpx.post(uses, headers=zj, json=use_request(resident, "unsealed-1"), timeout=30)
     assert waiting.status_code == 503 and int(waiting.headers["Retry-After"]) > 0, waiting.text
     assert "license reseal MZ" in waiting.json()["detail"] and "usage_copy" not in waiting.text
@@ -188,6 +190,11 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     assert "没有需要重新签发" in run_cli(env, "license", "reseal", "MZ").stdout
     used = httpx.post(uses, headers=zj, json=use_request(resident, "unsealed-1"), timeout=30)  # the same id again
     assert used.status_code == 200 and verdict(live_server, used.json()["usage_copy"])["status"] == "VALID", used.text
+    # the department's retry of a use answered before the compromise: not its copy, which no verifier takes
+    assert verdict(live_server, before.json()["usage_copy"])["status"] == "INVALID"
+    replayed = httpx.post(uses, headers=zj, json=use_request(resident, "sealed-before"), timeout=30)
+    assert replayed.status_code == 409 and "new request id" in replayed.json()["detail"], replayed.text
+    assert "usage_copy" not in replayed.text
 
 
 def test_resealing_keeps_a_license_as_it_was_and_a_later_divorce_standing(
