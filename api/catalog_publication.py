@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import Problem
 from catalog.model import Catalog, DataItem
+from exchange.applications.tenancies import tenancy_consents_short
 from exchange.consent import consents_left_short
 from seals.fonts import missing_glyphs
 from seals.registry import seals_named_otherwise
@@ -56,10 +57,19 @@ def seal_renames(database: Session | Connection, catalog: Catalog) -> list[str]:
 def consents_short(session: Session, catalog: Catalog) -> list[str]:
     """A notice for each matter that receives more than running consents release (as after a
     publication widened it): accesses on them are refused until the citizens consent again."""
-    short = consents_left_short(session, catalog, datetime.now(timezone.utc))
-    return [f"注意：事项“{catalog.matters[code].name_zh}”（{code}）现在接收的数据项多于 {count} 份仍有效的授权所列；"
-            "依这些授权的调取（年度复核的在内）将被拒绝（consent-mismatch），直至申请人在列出这些数据项的预览上重新授权。"
-            for code, count in sorted(short.items())]
+    now = datetime.now(timezone.utc)
+    short = consents_left_short(session, catalog, now)
+    notices = [f"注意：事项“{catalog.matters[code].name_zh}”（{code}）现在接收的数据项多于 {count} 份仍有效的授权所列；"
+               "依这些授权的调取（年度复核的在内）将被拒绝（consent-mismatch），直至申请人在列出这些数据项的预览上重新授权。"
+               for code, count in sorted(short.items())]
+    for code, (count, proofs) in sorted(tenancy_consents_short(session, catalog, now).items()):
+        named = "、".join(f"{catalog.proofs[proof].name_zh}（{proof}）" for proof in proofs)
+        recheck = catalog.matters[code].recheck
+        assert recheck is not None
+        notices.append(f"注意：{recheck.name_zh}（{code}）现在读取每位家庭成员的{named}，"
+                       f"{count} 份在册家庭成员登记时所作的授权未包括；复核时这些家庭将转人工审核（consent-required）。"
+                       "若不希望如此，请发布不在年度复核中读取该证明的目录。")
+    return notices
 
 
 def catalog_names(catalog: Catalog) -> dict[str, tuple[str, str]]:

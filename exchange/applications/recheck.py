@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from catalog.citizen_id import mask_id_number
 from catalog.expression_names import expression_reads
-from catalog.model import Catalog, Matter, Mode
+from catalog.model import Catalog, Matter, MatterProof, Mode
 from exchange.applications.context import PULL_WORKERS, HandlingContext, acting_client
 from exchange.applications.decision import Decision, decide
 from exchange.applications.evaluation import REFUSED_ZH, Binding, Known, Unanswered
@@ -149,12 +149,16 @@ def recheck_matter(catalog: Catalog, matter_code: str) -> Matter:
     return replace(matter, rules=rules, priorities=(), services=())
 
 
+def recheck_entries(matter: Matter) -> list[MatterProof]:
+    """The proofs of `matter` (a `recheck_matter`) its rules read."""
+    read = {name for rule in matter.rules for name, _field in expression_reads(rule.expression)}
+    return [entry for entry in matter.proofs if entry.proof.lower() in read]
+
+
 def recheck_pulls(matter: Matter, parties: Parties) -> list[tuple[str, Party]]:
     """(proof, party) for each proof the rules of `matter` (a `recheck_matter`) read, of every
     party its entry names."""
-    read = {name for rule in matter.rules for name, _field in expression_reads(rule.expression)}
-    return [(entry.proof, party) for entry in matter.proofs if entry.proof.lower() in read
-            for party in parties_for_scope(parties, entry.scope)]
+    return [(entry.proof, party) for entry in recheck_entries(matter) for party in parties_for_scope(parties, entry.scope)]
 
 
 # --- runs -------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 housing) that the annual re-check (recheck.py) goes through.
 
 `enrol_tenancy` records a beneficiary household with the counter consents the re-check's pulls
-need.
+need; `tenancy_consents_short` counts those a publication leaves short of a proof the re-check
+now reads about every member.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.model import Catalog, Scope
+
 from exchange.applications.context import HandlingContext
 from exchange.applications.counter_consents import with_counter_consents
 from exchange.applications.decision import Decision
 from exchange.applications.parties import Parties
-from exchange.applications.recheck import recheck_matter, recheck_pulls
+from exchange.applications.recheck import recheck_entries, recheck_matter, recheck_pulls
 from exchange.applications.recheck_records import Tenancy, TenancyStatus
 from exchange.clients import AuthenticatedClient
-from exchange.consent import MAX_CONSENT_DAYS
+from exchange.consent import MAX_CONSENT_DAYS, Channel, Consent
 from exchange.record_ids import new_record_id
 from exchange.subjects import subject_key
 
@@ -47,3 +50,28 @@ def enrol_tenancy(ctx: HandlingContext, session: Session, matter_code: str, *, c
         started_at=started_at, status=TenancyStatus.ACTIVE.value, last_outcome=Decision.ELIGIBLE.value,
     ))
     return tenancy_id
+
+
+def tenancy_consents_short(session: Session, catalog: Catalog, now: datetime) -> dict[str, tuple[int, list[str]]]:
+    """By matter code, of the running consents given at the counter for its tenancies (bound to
+    the department's system, no application's): how many lack a proof the re-check under
+    `catalog` reads about every member, and which proofs. The re-check pulls on the consent given
+    at enrolment, so its pull of such a proof is refused as consent-required and the household
+    goes to a caseworker: for a publication that makes a re-check read more to say so (one pass
+    over those consents)."""
+    every_member = {code: {entry.proof for entry in recheck_entries(recheck_matter(catalog, code))
+                           if entry.scope is Scope.EACH_MEMBER}
+                    for code, matter in catalog.matters.items() if matter.recheck is not None}
+    every_member = {code: proofs for code, proofs in every_member.items() if proofs}
+    if not every_member:
+        return {}
+    running = session.execute(select(Consent.matter, Consent.proofs).where(
+        Consent.matter.in_(every_member), Consent.channel == Channel.COUNTER.value, Consent.application_id.is_(None),
+        Consent.bound_client_id.is_not(None), Consent.withdrawn_at.is_(None), Consent.expires_at > now)
+        .execution_options(yield_per=1000))
+    short: dict[str, tuple[int, list[str]]] = {}
+    for matter_code, proofs in running:
+        if missing := every_member[matter_code] - set(proofs):
+            count, named = short.get(matter_code, (0, []))
+            short[matter_code] = (count + 1, sorted(set(named) | missing))
+    return short

@@ -5,12 +5,14 @@ nobody twice."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -236,3 +238,32 @@ def test_a_member_who_died_or_moved_out_since_is_sent_to_a_caseworker(ctx: Handl
     for tenancy in (died, moved):
         entry = reported[who(parties[tenancy])]
         assert entry.changed and entry.unmet == ("家庭成员户口均未注销或迁出",), entry
+
+
+def test_a_publication_making_the_recheck_read_more_says_how_many_tenants_consents_it_leaves_short(
+        ctx: HandlingContext, settings: Settings, tmp_path: Path) -> None:
+    """The tenants consented at the counter to what the re-check read when they were enrolled.
+    A publication that has the re-check read another proof about every member (as upgrading to
+    a catalog with a new rule does) leaves each of those consents short: every household would
+    go to a caseworker as consent-required. The publication says so, naming the proof, rather
+    than the caseworkers finding out at the next run."""
+    from catalog.loading import bundled_catalog_path, load_catalog
+    from tests.support.cli import cli_environment, run_cli
+
+    document = load_catalog(bundled_catalog_path()).to_document()
+    housing = next(m for m in document["matters"] if m["code"] == PUBLIC_RENTAL_HOUSING)
+    env = cli_environment(settings.database_url, settings.var_dir)
+
+    def published_notices() -> list[str]:
+        (tmp_path / "catalog.json").write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+        published = run_cli(env, "catalog", "publish", str(tmp_path / "catalog.json"))
+        assert published.returncode == 0, published.stderr
+        return [line for line in published.stdout.splitlines() if "年度复核" in line]
+
+    housing["recheck"]["rules"].remove("members_registered")
+    assert published_notices() == []  # reading less leaves nobody short
+    housing["recheck"]["rules"] += ["members_registered", "not_renting_public_housing"]
+    [notice] = published_notices()
+    members = sum(len(household.members) for household in tenants(ctx, settings))
+    assert "公租房年度复核" in notice and "NOT_RENTING_PUBLIC_HOUSING" in notice and "consent-required" in notice
+    assert f"{members} 份" in notice, (members, notice)
