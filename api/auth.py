@@ -114,11 +114,12 @@ def _verified_citizen() -> CitizenIdentity:
 def verified_assertion(verify: Callable[[IdentityConfig, str], Identity], cookie: str, name: str,
                        how_to_sign_in: str) -> Identity:
     """Who the caller's assertion names: the bearer token or, while the development identity
-    provider is enabled, the `cookie` its sign-in set, checked by `verify`; 401 without one
-    (`how_to_sign_in` is the detail) or when `verify` does not accept it (the `name`d assertion)."""
+    provider is enabled, the `cookie` its sign-in set (not for a change another site's page asks
+    for: `_cookie_may_act`), checked by `verify`; 401 without one (`how_to_sign_in` is the
+    detail) or when `verify` does not accept it (the `name`d assertion)."""
     identity = runtime().identity
     token = _bearer_token()
-    if token is None and identity.dev_idp is not None:
+    if token is None and identity.dev_idp is not None and _cookie_may_act():
         token = request.cookies.get(cookie)
     if token is None:
         raise _unauthenticated(how_to_sign_in, invalid=False)
@@ -129,6 +130,17 @@ def verified_assertion(verify: Callable[[IdentityConfig, str], Identity], cookie
     if session_ended(plain_db(), token):  # signed out: a copy of the cookie acts for nobody
         raise _unauthenticated(f"The {name} belongs to a session that was signed out: sign in again.", invalid=True)
     return verified
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _cookie_may_act() -> bool:
+    """Whether a sign-in cookie speaks for this request: always to read; for a change, unless the
+    browser says another site's page sent it (`Sec-Fetch-Site`; programs send none). The pages'
+    forms carry a token of their own as well; the API's JSON endpoints have only this."""
+    return request.method in _SAFE_METHODS or request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin",
+                                                                                                        "none")
 
 
 def verify_citizen_assertion(identity: IdentityConfig, token: str) -> CitizenIdentity:

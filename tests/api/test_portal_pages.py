@@ -250,6 +250,22 @@ def test_a_form_posted_after_the_sign_in_ended_comes_back_with_what_it_asked(app
     assert chosen is not None and "checked" in chosen.group(0)
 
 
+def test_another_sites_page_cannot_use_the_sign_in_cookie_to_change_anything(app: Flask) -> None:
+    """A page elsewhere posting JSON to the citizen API with the visitor's sign-in cookie (the
+    API takes no form token) acts for nobody: no consent is recorded. Reading, and the portal's
+    own pages, are as before."""
+    client = app.test_client()
+    client.post("/dev-idp/login", data={"name": "张三", "id_number": UNKNOWN_PERSON[1], "next": "/portal"})
+    terms = {"matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["NO_HOUSING"], "department": "ZJ", "days": 365}
+    forged = client.post("/api/v1/me/consents", json=terms,
+                         headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert forged.status_code == 401 and forged.mimetype == "application/problem+json", forged.get_data(as_text=True)
+    assert client.get("/api/v1/me/consents", headers={"Sec-Fetch-Site": "cross-site"}).get_json() == []
+    own = client.post("/api/v1/me/consents", json=terms, headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 201, own.get_data(as_text=True)
+    assert [c["id"] for c in client.get("/api/v1/me/consents").get_json()] == [own.get_json()["id"]]
+
+
 def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: str, resident: DemoResident) -> None:
     import httpx
 
