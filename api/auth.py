@@ -136,11 +136,16 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _cookie_may_act() -> bool:
-    """Whether a sign-in cookie speaks for this request: always to read; for a change, unless the
-    browser says another site's page sent it (`Sec-Fetch-Site`; programs send none). The pages'
-    forms carry a token of their own as well; the API's JSON endpoints have only this."""
-    return request.method in _SAFE_METHODS or request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin",
-                                                                                                        "none")
+    """Whether a sign-in cookie speaks for this request: always to read; for a change, unless it
+    came `from_another_site`. The pages' forms carry a token of their own as well; the API's
+    JSON endpoints have only this."""
+    return request.method in _SAFE_METHODS or not from_another_site()
+
+
+def from_another_site() -> bool:
+    """Whether the browser says another site's page sent this request (`Sec-Fetch-Site`;
+    programs send none)."""
+    return request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
 
 
 def verify_citizen_assertion(identity: IdentityConfig, token: str) -> CitizenIdentity:

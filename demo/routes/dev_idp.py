@@ -14,8 +14,8 @@ import marshmallow as ma
 from flask import Blueprint as PageBlueprint
 from flask import Response, make_response, redirect, render_template, request
 
-from api.auth import IDENTITY_COOKIE, SIGN_IN_COOKIE_MAX_AGE
-from demo.routes.support import DevTokenSchema, dev_provider, same_site_path, token_answer
+from api.auth import IDENTITY_COOKIE, SIGN_IN_COOKIE_MAX_AGE, from_another_site
+from demo.routes.support import ANOTHER_SITE_ZH, DevTokenSchema, dev_provider, same_site_path, token_answer
 from api.openapi import Blueprint
 from api.runtime import runtime
 from catalog.citizen_id import mask_id_number
@@ -54,6 +54,9 @@ def login() -> Response:
                                "next": next_path, "lifetime_minutes": int(MAX_LIFETIME.total_seconds() // 60)}
     if request.method == "GET":
         return make_response(render_template("dev_idp_login.html", **context))
+    if from_another_site():  # another site signing the visitor in as someone of its choosing
+        context["error"] = ANOTHER_SITE_ZH
+        return make_response(render_template("dev_idp_login.html", **context), 403)
     try:
         assertion = provider.issue_dev_assertion(id_number, name)
     except InvalidIdentifier:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
-from demo.routes.support import dev_provider, same_site_path
+from demo.routes.support import ANOTHER_SITE_ZH, dev_provider, same_site_path
+from api.auth import from_another_site
 from api.live_catalog import live_catalog
 from api.staff_session import start_staff_session
 from demo.identity_provider import demo_staff, issue_dev_staff_assertion
@@ -26,12 +27,13 @@ def login() -> Response:
     staff = demo_staff(catalog)
     next_path = same_site_path(request.values.get("next", "")) or url_for("caseworker_pages.workbench")
     chosen = next((member for member in staff if member.staff_number == request.form.get("staff_number")), None)
-    if request.method == "POST" and chosen is not None:
+    refused = request.method == "POST" and from_another_site()  # another site choosing who signs in
+    if request.method == "POST" and chosen is not None and not refused:
         return start_staff_session(redirect(next_path, 303), issue_dev_staff_assertion(provider, chosen))
-    error = "请从列表中选择一位工作人员。" if request.method == "POST" else None
+    error = ANOTHER_SITE_ZH if refused else "请从列表中选择一位工作人员。" if request.method == "POST" else None
     rows = [{"staff": member, "department_zh": catalog.departments[member.department].legal_name_zh,
              "role_zh": ROLES[member.role].name_zh} for member in staff]
     response = make_response(render_template("dev_idp_staff_login.html", rows=rows, next=next_path, error=error),
-                             400 if error else 200)
+                             403 if refused else 400 if error else 200)
     response.headers["Cache-Control"] = "no-store"
     return response

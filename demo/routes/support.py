@@ -51,6 +51,8 @@ def token_answer(identifier_field: str, issue: Callable[[DevIdentityProvider], s
 MAX_NEXT_CHARS = 2000
 """The longest path a sign-in returns to (a consent link names its matter, department, proofs and days)."""
 
+ANOTHER_SITE_ZH = "请在本站的登录页面上登录：其他网站的页面不能替您登录。"
+
 
 def same_site_path(candidate: str) -> str | None:
     """`candidate` if it is a path on this site ("/portal"), else None: no scheme, no host,

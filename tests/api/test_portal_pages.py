@@ -264,6 +264,13 @@ def test_another_sites_page_cannot_use_the_sign_in_cookie_to_change_anything(app
     own = client.post("/api/v1/me/consents", json=terms, headers={"Sec-Fetch-Site": "same-origin"})
     assert own.status_code == 201, own.get_data(as_text=True)
     assert [c["id"] for c in client.get("/api/v1/me/consents").get_json()] == [own.get_json()["id"]]
+    # nor can it sign the visitor in as someone of its choosing, to have them act as that person
+    elsewhere = app.test_client()
+    for path, form in (("/dev-idp/login", {"name": "李四", "id_number": UNKNOWN_PERSON[1]}),
+                       ("/dev-idp/staff-login", {"staff_number": "ZJ-0001"})):
+        signed = elsewhere.post(path, data=form, headers={"Sec-Fetch-Site": "cross-site"})
+        assert signed.status_code == 403 and "其他网站的页面不能替您登录" in signed.get_data(as_text=True)
+        assert not signed.headers.getlist("Set-Cookie"), signed.headers
 
 
 def test_my_consents_can_be_seen_and_withdrawn(browser: Browser, live_server: str, resident: DemoResident) -> None:
