@@ -42,6 +42,14 @@ BYTES_RESERVED_B_T = 16384
 the TSA's certificates, so B-T gets more. Too small a value fails loudly at signing."""
 
 DEFAULT_FIELD_NAME = "Seal"
+DOCUMENT_LANGUAGE = "zh-CN"
+"""The sealed documents' language (the catalog's `/Lang`), so a screen reader reads them in Chinese."""
+
+
+def seal_label(signer_name_zh: str) -> str:
+    """The signature field's name for people (`sign_pdf`'s `field_label`): whose seal it is."""
+    return f"{signer_name_zh}电子印章"
+
 
 CHAINS_KEPT = 256
 """Certificate chains whose CMS material is kept (one per seal in use and signing thread; a seal
@@ -130,10 +138,12 @@ def sign_pdf(
     field_name: str = DEFAULT_FIELD_NAME,
     reason: str | None = None,
     location: str | None = None,
+    field_label: str | None = None,
 ) -> bytes:
     """Return `pdf` with a PAdES signature by `signer` appended as an incremental update. `pdf`
     may be a writer that already holds changes of the caller's (an attachment, say): they are
-    written in the signed update, which spares parsing and writing the file once more."""
+    written in the signed update, which spares parsing and writing the file once more.
+    `field_label` is the signature field's name for people (`/TU`: what a screen reader says)."""
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm="sha256",
@@ -142,7 +152,8 @@ def sign_pdf(
         location=location,
     )
     timestamper = timestamps.HTTPTimeStamper(tsa_url) if tsa_url else None
-    pdf_signer = signers.PdfSigner(metadata, signer=CmsSealSigner(signer), timestamper=timestamper)
+    spec = fields.SigFieldSpec(field_name, readable_field_name=field_label) if field_label else None
+    pdf_signer = signers.PdfSigner(metadata, signer=CmsSealSigner(signer), timestamper=timestamper, new_field_spec=spec)
     try:
         writer = pdf if isinstance(pdf, IncrementalPdfFileWriter) else IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         output = pdf_signer.sign_pdf(writer, bytes_reserved=BYTES_RESERVED_B_T if timestamper else BYTES_RESERVED_B_B)

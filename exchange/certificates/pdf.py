@@ -45,7 +45,7 @@ from exchange.errors import GlyphsMissing, PageOverflow
 from seals.fonts import SONG_FONT_NAME as SONG
 from seals.fonts import missing_glyphs, register_song_font
 from seals.keys import Signer
-from seals.pades import sign_pdf
+from seals.pades import DOCUMENT_LANGUAGE, seal_label, sign_pdf
 from seals.seal_image import SealText, draw_seal
 from seals.trust import TrustStore
 from seals.verdict import Status
@@ -75,8 +75,8 @@ def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, sig
     the signature are one incremental update)."""
     unsigned = with_credential(render_pdf(content, qr_payload), credential)
     return sign_pdf(
-        unsigned, signer, tsa_url=tsa_url, reason=f"出具{content.proof_name_zh}", location=content.issuer.name_zh
-    )
+        unsigned, signer, tsa_url=tsa_url, reason=f"出具{content.proof_name_zh}", location=content.issuer.name_zh,
+        field_label=seal_label(content.issuer.name_zh))
 
 
 def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
@@ -86,7 +86,7 @@ def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
     if missing:
         raise GlyphsMissing("certificate", missing)
     output = BytesIO()
-    canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG)
+    canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG, lang=DOCUMENT_LANGUAGE)
     canvas.setTitle(content.proof_name_zh)
     canvas.setSubject(content.identifier)
     canvas.setKeywords(DIGEST_PREFIX + canonical_sha256(content.to_dict()))

@@ -65,7 +65,7 @@ from core.base64url import b64url_decode
 from seals.fonts import SONG_FONT_NAME as SONG
 from seals.fonts import missing_glyphs, register_song_font
 from seals.keys import Signer
-from seals.pades import sign_pdf
+from seals.pades import DOCUMENT_LANGUAGE, seal_label, sign_pdf
 from seals.seal_image import SealText, draw_seal
 from exchange.certificates.status_list import StatusListSource
 from seals.trust import TrustStore
@@ -99,7 +99,8 @@ def issue_license_pdf(credential: str, license_type: LicenseType | None, signer:
     page = PdfPage(content, license_type, None, content.issuer.name_zh)
     unsigned = with_credential(render_page(page, credential), credential, name=LICENSE_ATTACHMENT,
                                description="机读电子证照凭证（SD-JWT）", mime_type="application/sd-jwt")
-    return sign_pdf(unsigned, signer, reason=f"出具电子证照{content.license_name_zh}", location=content.issuer.name_zh)
+    return sign_pdf(unsigned, signer, reason=f"出具电子证照{content.license_name_zh}", location=content.issuer.name_zh,
+                    field_label=seal_label(content.issuer.name_zh))
 
 
 def issue_usage_copy_pdf(usage_copy: str, license_type: LicenseType | None, signer: Signer, exchange_name_zh: str) -> bytes:
@@ -110,7 +111,8 @@ def issue_usage_copy_pdf(usage_copy: str, license_type: LicenseType | None, sign
                    exchange_name_zh)
     unsigned = with_credential(render_page(page, usage_copy), usage_copy, name=USAGE_ATTACHMENT,
                                description="机读加注件（JWS）", mime_type="application/jose")
-    return sign_pdf(unsigned, signer, reason=f"加注件：{claims['usage']['matter_name_zh']}", location=exchange_name_zh)
+    return sign_pdf(unsigned, signer, reason=f"加注件：{claims['usage']['matter_name_zh']}", location=exchange_name_zh,
+                    field_label=seal_label(exchange_name_zh))
 
 
 def render_page(page: PdfPage, attached: str) -> bytes:
@@ -122,7 +124,7 @@ def render_page(page: PdfPage, attached: str) -> bytes:
     if missing:
         raise GlyphsMissing("license", missing)
     output = BytesIO()
-    canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG)
+    canvas = Canvas(output, pagesize=A4, invariant=1, initialFontName=SONG, lang=DOCUMENT_LANGUAGE)
     canvas.setTitle(content.license_name_zh + ("（加注件）" if page.usage else ""))
     canvas.setSubject(content.identifier)
     canvas.setKeywords(DIGEST_PREFIX + hashlib.sha256(attached.encode("ascii")).hexdigest())

@@ -74,6 +74,19 @@ def test_the_pdf_is_dated_when_it_was_issued(pdf_file: Path, issued: Issued) -> 
     assert info["CreationDate"].strip() == f"{issued_at:%Y-%m-%dT%H:%M:%S}+08"  # Beijing time, as pdfinfo prints it
 
 
+def test_a_screen_reader_is_told_the_language_and_whose_seal_signs(issued: Issued) -> None:
+    """Without /Lang a screen reader reads the Chinese with its default voice; the signature
+    field's /TU is what it says of the seal."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(BytesIO(issued.pdf))
+    [field] = [field.get_object() for field in reader.root["/AcroForm"]["/Fields"]]
+    assert str(reader.root["/Lang"]) == "zh-CN"
+    assert str(field["/TU"]) == f"{issued.content.issuer.name_zh}电子印章"
+
+
 def test_pdfdetach_lists_the_credential(pdf_file: Path, issued: Issued, tmp_path: Path) -> None:
     assert "credential.jws" in run("pdfdetach", "-list", str(pdf_file))
     run("pdfdetach", "-save", "1", "-o", str(tmp_path / "c.jws"), str(pdf_file))

@@ -7,10 +7,12 @@ from __future__ import annotations
 import subprocess
 from dataclasses import replace
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from catalog.model import Catalog
 from exchange.certificates.model import StatusEntry
@@ -86,6 +88,9 @@ def test_the_license_pdf_prints_the_types_items_and_pdfsig_trusts_its_issuer(
     report = run_pdfsig(license_pdf, tmp_path, nss_db_trusting(root, tmp_path))
     assert "Signature is Valid" in report and "Certificate is Trusted" in report and signed_whole(report)
     assert "金华市民政局" in report  # the signer is the issuing department's seal
+    reader = PdfFileReader(BytesIO(license_pdf))  # a screen reader reads it in Chinese, and whose seal it is
+    [field] = [field.get_object() for field in reader.root["/AcroForm"]["/Fields"]]
+    assert (str(reader.root["/Lang"]), str(field["/TU"])) == ("zh-CN", "金华市民政局电子印章")
 
     verdict = verify(pki, catalog, license_pdf, status_token, id_number=HOLDER.number)
     assert verdict.status.value == "VALID", verdict.to_dict()
