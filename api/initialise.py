@@ -23,18 +23,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.database import make_engine, make_session_factory, transaction
 from api.catalog_publication import catalog_names, seal_renames
 from api.extensions import demo_extension
+from api.license_services import build_library
 from api.migrations import migrations_digest, upgrade_database
 from api.seal_config import seal_settings, status_list_signing
 from api.secrets import ENCRYPTION_KEYS_DIR, ensure_secrets
+from api.runtime import Runtime
 from api.settings import Settings, record_public_url, recorded_public_url
 from api.setup_steps import done_version, run_once
 from catalog.city_time import beijing_time
 from catalog.loading import bundled_catalog_path, load_catalog
 from core.private_files import private_dir, private_file
 from catalog.versions import latest_version, publish, read_live_catalog
+from exchange.licenses.service import sealed_by_compromised_seal
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
 from seals.ca import CityCa
+from seals.compromise import compromised_seals
 from seals.errors import CaAlreadyExists
 from seals.settings import SealSettings
 from seals.registry import (
@@ -95,6 +99,7 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
             report.extend(_signed_lists(session, settings))
             report.extend(_seals_ending(session))
             report.extend(seal_renames(session, read_live_catalog(session)))
+            report.extend(licenses_to_reseal(session, settings))
     finally:
         engine.dispose()
     demo = demo_extension(settings)
@@ -158,6 +163,24 @@ def _seals_ending(session: Session) -> list[str]:
             f"注意：{code} 的电子印章将于 {beijing_time(ends)}（北京时间）到期，请由印章管理员运行 "
             f"mianzheng seal rotate {code} 更换；到期后该部门不能签发任何文书。"
             for code, ends in seals_ending(session, now).items()]
+
+
+def licenses_to_reseal(session: Session, settings: Settings) -> list[str]:
+    """A notice for each department holding a license in force sealed by a seal it had revoked for
+    key compromise (`sealed_by_compromised_seal`): its holders see 已失效 and every 用证 of it is
+    refused until `mianzheng license reseal` issues it again. The library (the license keys) is
+    opened only when some seal was revoked so."""
+    departments = sorted({seal.department for seal in compromised_seals(session).seals})
+    if not departments:
+        return []
+    current = Runtime.start(settings)
+    try:
+        library = build_library(current, read_live_catalog(session))
+        return [f"注意：{code} 有证照由其因密钥泄露被吊销的电子印章签发，持证人看到“已失效”，部门用证将被拒绝；"
+                f"请在该部门有新印章后运行 mianzheng license reseal {code} 重新签发。"
+                for code in departments if next(sealed_by_compromised_seal(session, library, code), None) is not None]
+    finally:
+        current.engine.dispose()
 
 
 def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:

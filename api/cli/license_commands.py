@@ -91,7 +91,7 @@ def reseal_command(department: str) -> None:
             raise CliError(f"现行目录中没有部门 {department}。", EXIT_NOT_FOUND)
         library = build_library(current, catalog)
         with current.sessions() as session:
-            pending = sealed_by_compromised_seal(session, library, department)
+            pending = list(sealed_by_compromised_seal(session, library, department))
         changed: list[str] = []
         for identifier in pending:
             try:

@@ -148,6 +148,10 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
         now = datetime.now(timezone.utc)
         left_without = department == settings().exchange_department and not any(
             other.status_at(now) is SealStatus.ACTIVE for other in list_seals(session, department))
+    if reason == RevocationReason.KEY_COMPROMISE.value:  # every verifier now turns away what the key signed
+        click.echo(f"注意：此印章签发的文书一律验证为无效。持证人看到证照“已失效”，部门用证将被拒绝：请用 mianzheng seal issue "
+                   f"{department} 签发新印章后运行 mianzheng license reseal {department} 重新签发证照；电子证明由持有人重新开具。",
+                   err=True)
     if left_without:  # the exchange's own seal, and none left to sign with
         click.echo(f"注意：这是数据交换平台的印章。在 mianzheng seal issue {department} 签发新印章之前，交换平台不能签发"
                    "回执、状态列表和亮证，全市证明的核验都将显示“无法确认”。", err=True)

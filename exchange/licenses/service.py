@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -307,23 +307,29 @@ def reseal_license(session: Session, library: LicenseLibrary, department: str, i
     return _next_version(session, library, department, identifier, {}, None, data_changed=False)
 
 
-def sealed_by_compromised_seal(session: Session, library: LicenseLibrary, department: str) -> list[str]:
+def sealed_by_compromised_seal(session: Session, library: LicenseLibrary, department: str) -> Iterator[str]:
     """The current versions (identifiers) of the department's licenses in force, or yet to be,
-    that `holder_state` calls `SEAL_REVOKED`: those `reseal_license` is for. Only the versions
-    issued while one of its seals revoked for key compromise could sign are opened."""
+    that `holder_state` calls `SEAL_REVOKED`: those `reseal_license` is for (`init` asks for the
+    first only). Only the versions issued while one of its seals revoked for key compromise could
+    sign are opened."""
     compromised = compromised_seals(session)
     windows = compromised.windows(department)
     if not windows:
-        return []
+        return
     now = library.clock()
-    versions = session.scalars(
-        select(LicenseVersionRecord).join(LicenseRecord, (LicenseRecord.id == LicenseVersionRecord.license_id)
-                                          & (LicenseRecord.current_version == LicenseVersionRecord.version))
-        .where(LicenseRecord.issuer_department == department, LicenseRecord.status == LicenseState.VALID,
-               or_(*(LicenseVersionRecord.issued_at.between(start, end) for start, end in windows)))
-        .order_by(LicenseVersionRecord.id).execution_options(yield_per=1000))
-    return [version.identifier for version in versions if version_state(version, now) in (IN_FORCE, "not_yet_valid")
-            and compromised.signed(department, version.issued_at, lambda version=version: credential_of(library, version))]
+    versions = session.scalars(_current_versions_issued_in(department, windows)
+                               .order_by(LicenseVersionRecord.id).execution_options(yield_per=1000))
+    yield from (version.identifier for version in versions if version_state(version, now) in (IN_FORCE, "not_yet_valid")
+                and compromised.signed(department, version.issued_at,
+                                       lambda version=version: credential_of(library, version)))
+
+
+def _current_versions_issued_in(department: str, windows: Sequence[tuple[datetime, datetime]]) -> Select[Any]:
+    """The current versions of the department's valid licenses issued within one of `windows`."""
+    return (select(LicenseVersionRecord).join(LicenseRecord, (LicenseRecord.id == LicenseVersionRecord.license_id)
+                                              & (LicenseRecord.current_version == LicenseVersionRecord.version))
+            .where(LicenseRecord.issuer_department == department, LicenseRecord.status == LicenseState.VALID,
+                   or_(*(LicenseVersionRecord.issued_at.between(start, end) for start, end in windows))))
 
 
 def _next_version(session: Session, library: LicenseLibrary, department: str, identifier: str,

@@ -162,8 +162,10 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     before = httpx.post(uses, headers=zj, json=use_request(resident, "sealed-before"), timeout=30)
     assert before.status_code == 200, before.text
     env = cli_environment(settings.database_url, settings.var_dir)
-    for command in (("revoke", "MZ", "--reason", "key_compromise"), ("issue", "MZ")):
-        assert run_cli(env, "seal", *command).returncode == 0
+    revoked = run_cli(env, "seal", "revoke", "MZ", "--reason", "key_compromise")
+    assert revoked.returncode == 0 and "mianzheng license reseal MZ" in revoked.stderr, revoked.stderr
+    assert run_cli(env, "seal", "issue", "MZ").returncode == 0
+    assert "mianzheng license reseal MZ" in run_cli(env, "init").stdout  # an upgrade's init says so too
     assert verdict(live_server, credential)["status"] == "INVALID"
     wallet = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
     assert (wallet[0]["identifier"], wallet[0]["status"]) == (first["identifier"], "seal_revoked")
@@ -188,6 +190,7 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     fresh = httpx.get(live_server + renewed["links"]["credential"], headers=me).text
     assert verdict(live_server, fresh)["status"] == "VALID"
     assert "没有需要重新签发" in run_cli(env, "license", "reseal", "MZ").stdout
+    assert "license reseal" not in run_cli(env, "init").stdout
     used = httpx.post(uses, headers=zj, json=use_request(resident, "unsealed-1"), timeout=30)  # the same id again
     assert used.status_code == 200 and verdict(live_server, used.json()["usage_copy"])["status"] == "VALID", used.text
     # the department's retry of a use answered before the compromise: not its copy, which no verifier takes
