@@ -102,9 +102,9 @@ def _trust_view() -> dict[str, str]:
 
 def certificate_page(verdict: dict[str, Any] | None, error: str | None, status: int,
           headers: dict[str, str] | None = None, pasted: dict[str, str] | None = None,
-          scanned: bool = False) -> Response:
+          scanned: bool = False, error_field: str | None = None) -> Response:
     response = make_response(render_template("verify.html", verdict=verdict, error=error, trust=_trust_view(),
-                                             pasted=pasted or {}, scanned=scanned), status)
+                                             pasted=pasted or {}, scanned=scanned, error_field=error_field), status)
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
     return response

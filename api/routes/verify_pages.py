@@ -27,7 +27,12 @@ bp = Blueprint("verify_pages", __name__)
 
 
 class _BadInput(Exception):
-    """Nothing, or more than one form, or a malformed holder ID number was submitted."""
+    """Nothing, or more than one form, or a malformed holder ID number was submitted (`field`:
+    the form field at fault, if one is)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @bp.route("/v")
@@ -53,7 +58,8 @@ def verify() -> Response:
     except RequestEntityTooLarge:
         return certificate_page(None, "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。", 413)
     except _BadInput as bad:  # what was pasted stays in the form (the ID number typed is not echoed)
-        return certificate_page(None, str(bad), 400, pasted={name: request.form.get(name, "") for name in ("credential", "qr")})
+        return certificate_page(None, str(bad), 400, pasted={name: request.form.get(name, "") for name in ("credential", "qr")},
+                                error_field=bad.field)
     if is_license_form(form_input):  # the site links this page everywhere: a license is checked as one
         return license_verdict_page(form_input, id_number)
     return certificate_verdict_page(form_input, id_number)
@@ -65,7 +71,7 @@ def _holder_id_number() -> str | None:
     try:
         return typed_id_number(request.form.get("id_number", ""))
     except InvalidIdentifier:
-        raise _BadInput(HOLDER_ID_NUMBER_INVALID_ZH) from None
+        raise _BadInput(HOLDER_ID_NUMBER_INVALID_ZH, "id_number") from None
 
 
 def _qr_payload(text: str) -> str:

@@ -176,6 +176,10 @@ def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser
     assert page.locator("#verdict").count() == 0
     assert page.locator("#credential").input_value() == certificate["jws"].decode()  # no need to paste it again
     assert page.locator("#id_number").input_value() == ""  # the number typed is not echoed
+    # a screen reader is on the field at fault, which says what is wrong with it
+    assert page.evaluate("document.activeElement.id") == "id_number"
+    field = page.locator("#id_number")
+    assert (field.get_attribute("aria-invalid"), field.get_attribute("aria-describedby")) == ("true", "verify-error")
     page.close()
 
     api = httpx.post(f"{live_server}/api/v1/verify", json={"qr": certificate["qr"].decode(), "id_number": mistyped})
