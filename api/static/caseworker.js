@@ -501,7 +501,8 @@
     var body = clear(document.querySelector("#recent tbody"));
     if (!answer.ok) return show($("recent-status"), problemMessage(answer));
     answer.body.slice(0, RECENT_SHOWN).forEach(function (summary) {
-      var open = el("button", { type: "button", class: "secondary" }, ["查看"]);
+      var open = el("button", { type: "button", class: "secondary" },  // named by its case for a screen reader's list
+                    ["查看", el("span", { class: "visually-hidden" }, ["案件 " + summary.case_number])]);
       open.addEventListener("click", function () {
         watch("/api/v1/applications/" + summary.id, null);
         $("application-title").focus();  // the list is drawn again under the button that had it

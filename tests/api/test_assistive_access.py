@@ -90,3 +90,20 @@ def test_the_presentation_qr_code_is_named(browser: Browser, live_server: str, r
     expires = page.inner_text("#expires-at")
     page.close()
     assert name is not None and "请核验方扫描" in name and expires[-8:] in name, name
+
+
+def test_each_licenses_controls_say_which_license_they_are_for(browser: Browser, live_server: str,
+                                                             resident: DemoResident) -> None:
+    """A screen reader's list of links and buttons shows each by its name alone: four alike
+    下载盖章的 PDF 文件 cannot be told apart there."""
+    page = signed_in_page(browser, live_server, resident)
+    page.goto(f"{live_server}/portal/licenses")
+    licenses = page.locator("section.license").count()
+    downloads = [page.get_by_role("link", name="下载盖章的 PDF 文件").nth(i).evaluate("e => e.textContent")
+                 for i in range(page.get_by_role("link", name="下载盖章的 PDF 文件").count())]
+    shows = [button.evaluate("e => e.textContent") for button in page.get_by_role("button", name="亮证").all()]
+    sections = [section.get_attribute("aria-labelledby") for section in page.locator("section.license").all()]
+    page.close()
+    assert licenses >= 2 and len(downloads) >= 2 and len(shows) >= 2, (licenses, downloads, shows)
+    assert len(set(downloads)) == len(downloads) and len(set(shows)) == len(shows), (downloads, shows)
+    assert None not in sections

@@ -231,6 +231,9 @@ def test_a_caseworker_on_the_keyboard_keeps_her_place_and_hears_the_decision(bro
     expect(page.locator("#application-announcement")).to_have_text("已判定：不符合条件", timeout=DECIDED_WITHIN_MS)
     assert page.evaluate("document.activeElement.id") == "application-title"
     expect(page.locator("#recent button")).not_to_have_count(0)
+    names = page.locator("#recent button").all_text_contents()
+    cases = page.locator("#recent tbody tr td:first-child").all_text_contents()
+    assert names == [f"查看案件 {case}" for case in cases], names  # told apart in a screen reader's list of buttons
     page.focus("#recent button >> nth=0")
     page.keyboard.press("Enter")
     expect(page.locator("#application-announcement")).to_have_text(re.compile("^已判定："), timeout=DECIDED_WITHIN_MS)
