@@ -95,14 +95,21 @@ def _schema_instance(schema: type[ma.Schema]) -> ma.Schema:
 
 def before_parsing(check: Callable[[], object]) -> Callable[[View], View]:
     """Decorate a view (between `@blp.route` and `@blp.arguments`) so that `check` runs before
-    its arguments are parsed: authentication and rate limits come before input validation."""
+    its arguments are parsed: authentication and rate limits come before input validation, the
+    query's names (`_refuse_a_query_it_does_not_take`) included."""
     def decorate(view: View) -> View:
         @functools.wraps(view)  # keeps flask-smorest's documentation attributes
         def checked(*args: Any, **kwargs: Any) -> Any:
             check()
+            _refuse_a_query_it_does_not_take()
             return view(*args, **kwargs)
+        setattr(checked, _CHECKS_FIRST, True)  # read by the blueprint's hook, on the view registered
         return cast(View, checked)
     return decorate
+
+
+_CHECKS_FIRST = "_mianzheng_checks_first"
+"""Set on a view whose `before_parsing` check judges the caller before its query is judged."""
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -115,7 +122,7 @@ class Blueprint(flask_smorest.Blueprint):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.before_request(_refuse_a_query_it_does_not_take)
+        self.before_request(_refuse_a_query_unless_checked_first)
 
     def register_views_in_doc(self, api: Any, app: Any, spec: Any, *, name: str, parameters: Any) -> None:
         document = functools.partial(super().register_views_in_doc, api, app, spec, name=name, parameters=parameters)
@@ -123,6 +130,13 @@ class Blueprint(flask_smorest.Blueprint):
             api.document_later(document)
         else:
             document()
+
+
+def _refuse_a_query_unless_checked_first() -> None:
+    """The blueprint's hook: a view that judges its caller first (`before_parsing`) judges the
+    query after it, so that a caller without credentials is told 401, whatever the query."""
+    if not getattr(current_app.view_functions.get(request.endpoint or ""), _CHECKS_FIRST, False):
+        _refuse_a_query_it_does_not_take()
 
 
 def _refuse_a_query_it_does_not_take() -> None:

@@ -109,6 +109,7 @@ def file_application(body: dict[str, Any], code: str) -> Response:
 
 
 @blp.route("/applications")
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.response(200, ApplicationSummarySchema(many=True))
 @blp.doc(security=CLIENT_SECURITY)
 def list_applications() -> list[dict[str, Any]]:
@@ -118,6 +119,7 @@ def list_applications() -> list[dict[str, Any]]:
 
 
 @blp.route("/applications/<application_id>")
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.response(200, ApplicationSchema)
 @blp.doc(security=CLIENT_SECURITY)
 def read_application(application_id: str) -> dict[str, Any]:
@@ -214,6 +216,7 @@ def task_result(body: dict[str, Any], task_id: str) -> dict[str, Any]:
 
 
 @blp.route("/commitments/<commitment_id>")
+@client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.response(200, SignedCommitmentSchema)
 @blp.doc(security=CLIENT_SECURITY)
 def signed_commitment(commitment_id: str) -> dict[str, Any]:

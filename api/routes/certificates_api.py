@@ -105,6 +105,7 @@ def fact_problem(refused: FactNotEstablished) -> Problem:
 
 
 @blp.route("/me/certificates")
+@citizen_first
 @blp.response(200, CertificateSummarySchema(many=True))
 @blp.doc(security=CITIZEN_SECURITY)
 def mine() -> list[dict[str, Any]]:
@@ -115,6 +116,7 @@ def mine() -> list[dict[str, Any]]:
 
 
 @blp.route("/certificates/<path:name>")
+@citizen_first
 @blp.doc(security=CITIZEN_SECURITY, responses={"200": {"description": "The certificate in one form", "content": {
     "application/pdf": {"schema": {"type": "string", "format": "binary"}},
     "application/jwt": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}}})

@@ -108,6 +108,7 @@ def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
 
 
 @blp.route("/licenses/<identifier>")
+@client_first(ClientScope.LICENSES_WRITE)
 @blp.response(200, LicenseSchema)
 @blp.doc(security=CLIENT_SECURITY)
 def issued_license(identifier: str) -> dict[str, Any]:
@@ -119,6 +120,7 @@ def issued_license(identifier: str) -> dict[str, Any]:
 
 
 @blp.route("/licenses/<identifier>/pdf")
+@client_first(ClientScope.LICENSES_WRITE)
 @blp.doc(security=CLIENT_SECURITY, responses=PDF_RESPONSE)
 def issued_pdf(identifier: str) -> Response:
     """The sealed PDF of a version your department issued, signed by its seal (scope licenses:write)."""
@@ -228,6 +230,7 @@ def usage_pdf(body: dict[str, str]) -> Response:
 
 
 @blp.route("/me/licenses")
+@citizen_first
 @blp.response(200, LicenseSchema(many=True))
 @blp.doc(security=CITIZEN_SECURITY)
 def mine() -> list[dict[str, Any]]:
@@ -239,6 +242,7 @@ def mine() -> list[dict[str, Any]]:
 
 
 @blp.route("/me/licenses/<identifier>/credential")
+@citizen_first
 @blp.doc(security=CITIZEN_SECURITY, responses={"200": {"description": "The SD-JWT with every disclosure",
                                                        "content": {"application/sd-jwt": {"schema": {"type": "string"}}}}})
 def credential(identifier: str) -> Response:
@@ -251,6 +255,7 @@ def credential(identifier: str) -> Response:
 
 
 @blp.route("/me/licenses/<identifier>/pdf")
+@citizen_first
 @blp.doc(security=CITIZEN_SECURITY, responses=PDF_RESPONSE)
 def held_pdf(identifier: str) -> Response:
     """Download my license version as a PDF sealed by the issuing department: 409 conflict once it

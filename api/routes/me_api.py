@@ -42,6 +42,7 @@ def access_log(args: dict[str, int]) -> dict[str, Any]:
 
 
 @blp.route("/consents")
+@citizen_first
 @blp.response(200, ConsentSchema(many=True))
 @blp.doc(security=CITIZEN_SECURITY)
 def consents() -> list[dict[str, Any]]:
@@ -87,6 +88,7 @@ def preview(body: dict[str, Any]) -> ConsentPreview:
 
 
 @blp.route("/consents/<consent_id>", methods=["DELETE"])
+@citizen_first
 @blp.response(200, ConsentSchema)
 @blp.doc(security=CITIZEN_SECURITY)
 def withdraw(consent_id: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ blp = Blueprint("org_licenses", __name__, url_prefix="/api/v1/org",
 
 
 @blp.route("/licenses")
+@before_parsing(current_organisation)
 @blp.response(200, LicenseSchema(many=True))
 @blp.doc(security=LEGAL_PERSON_SECURITY)
 def mine() -> list[dict[str, Any]]:
@@ -44,6 +45,7 @@ def mine() -> list[dict[str, Any]]:
 
 
 @blp.route("/access-log")
+@before_parsing(current_organisation)
 @blp.arguments(PageQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, AccessLogPageSchema)
 @blp.doc(security=LEGAL_PERSON_SECURITY)
@@ -56,6 +58,7 @@ def access_log(args: dict[str, int]) -> dict[str, Any]:
 
 
 @blp.route("/licenses/<identifier>/credential")
+@before_parsing(current_organisation)
 @blp.doc(security=LEGAL_PERSON_SECURITY, responses={"200": {"description": "The SD-JWT with every disclosure",
                                                             "content": {"application/sd-jwt": {"schema": {"type": "string"}}}}})
 def credential(identifier: str) -> Response:
@@ -67,6 +70,7 @@ def credential(identifier: str) -> Response:
 
 
 @blp.route("/licenses/<identifier>/pdf")
+@before_parsing(current_organisation)
 @blp.doc(security=LEGAL_PERSON_SECURITY)
 def held_pdf(identifier: str) -> Response:
     """The organisation's license version as a PDF sealed by the issuing department; 409 conflict

@@ -164,6 +164,20 @@ def test_a_query_parameter_the_endpoint_does_not_take_is_named_not_ignored(
         assert httpx.get(f"{live_server}{probe}?from=lb").status_code == 200
 
 
+def test_a_caller_without_credentials_is_told_so_whatever_the_query(live_server: str) -> None:
+    """The caller is judged before the input: a monitor's "no credentials gives 401" check, or a
+    client that forgot its token, is told to authenticate, not that a parameter is wrong."""
+    paths = ["/api/v1/applications?x=1", "/api/v1/applications/a?x=1", "/api/v1/commitments/c?x=1",
+             "/api/v1/me/certificates?x=1", "/api/v1/certificates/1.2.pdf?x=1", "/api/v1/licenses/L?x=1",
+             "/api/v1/licenses/L/pdf?x=1", "/api/v1/me/licenses?x=1", "/api/v1/me/licenses/L/credential?x=1",
+             "/api/v1/me/licenses/L/pdf?x=1", "/api/v1/me/consents?x=1", "/api/v1/org/licenses?x=1",
+             "/api/v1/org/licenses/L/credential?x=1", "/api/v1/org/licenses/L/pdf?x=1",
+             "/api/v1/org/access-log?limit=0", "/api/v1/me/access-log?limit=1&limit=2", "/api/v1/tasks?x=1"]
+    answers = {path: httpx.get(live_server + path).status_code for path in paths}
+    answers["DELETE /api/v1/me/consents/c?x=1"] = httpx.delete(f"{live_server}/api/v1/me/consents/c?x=1").status_code
+    assert set(answers.values()) == {401}, answers
+
+
 @pytest.mark.parametrize("path", ["/api/v1/catalog/proofs?q=无房&q=收入", "/api/v1/tasks?status=open&status=done"])
 def test_a_parameter_given_twice_is_named_not_guessed(live_server: str, settings: Settings, path: str) -> None:
     token = client_token(settings, "ZJ", [ClientScope.APPLICATIONS_WRITE.value])
