@@ -46,9 +46,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "证书公钥类型与签名算法 {alg} 不符。",
         "The certificate's key type does not match the signature algorithm {alg}.",
     ),
-    "kid_mismatch": ("kid 与签名证书不符。", "The kid does not identify the signing certificate."),
+    "kid_mismatch": ("签名所指的印章与签名所附的印章证书不符。", "The kid does not identify the signing certificate."),
     "certificate_missing": (
-        "签名未携带证书，且 kid 不对应任何已知印章。",
+        "签名未携带印章证书，所指的印章也不是本市已知的电子印章。",
         "The signature carries no certificate and its kid names no known seal.",
     ),
     "signature_mismatch": ("签名值校验失败。", "The signature value does not verify."),
@@ -57,7 +57,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The document content differs from what was signed (digest mismatch).",
     ),
     "modified_after_signing": (
-        "签名后文件被修改：{detail}。",
+        "签名后文件被修改（例如用其他软件编辑、批注或另存过），请向持有人索取出具时的原始文件。",
         "The document was modified after signing: {detail}.",
     ),
     # chain
@@ -70,7 +70,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The signing certificate was not issued by the city's seal root.",
     ),
     "not_a_seal_certificate": (
-        "签名证书不是电子印章证书（{detail}）。",
+        "签名证书不是电子印章证书。",
         "The signing certificate is not a seal certificate ({detail}).",
     ),
     # seal status
@@ -80,7 +80,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The seal certificate was revoked at {revoked_at}, after the signing time; the signature stays valid.",
     ),
     "seal_revoked": (
-        "印章证书已于 {revoked_at_zh} 吊销（原因：{reason}），早于签名时间。",
+        "印章证书已于 {revoked_at_zh} 吊销，早于签名时间。",
         "The seal certificate was revoked at {revoked_at} (reason: {reason}), before the signing time.",
     ),
     "seal_revoked_key_compromise": (

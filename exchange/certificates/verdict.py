@@ -58,17 +58,17 @@ class CertificateCheck(str, Enum):
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # integrity, form level
-    "not_a_certificate": ("签名内容不是有效的电子证明：{detail}。", "The signed content is not a valid e-certificate: {detail}."),
+    "not_a_certificate": ("签名内容的格式不正确，不是本市出具的电子证明。", "The signed content is not a valid e-certificate: {detail}."),
     "credential_missing": (
         "PDF 中未嵌入机读凭证（credential.jws）。",
         "The PDF carries no embedded machine-readable credential (credential.jws).",
     ),
     "credential_invalid": (
-        "PDF 中嵌入的机读凭证未通过验证（{detail}）。",
+        "PDF 中嵌入的机读凭证未通过验证。",
         "The credential embedded in the PDF does not verify ({detail}).",
     ),
     "credential_mismatch": (
-        "PDF 与其嵌入的机读凭证不一致（{detail}）。",
+        "PDF 页面与其嵌入的机读凭证不一致。",
         "The PDF and its embedded credential disagree ({detail}).",
     ),
     # issuer

@@ -43,13 +43,13 @@ VCT_PREFIX = "urn:mianzheng:license:"
 
 INTEGRITY_MESSAGES: dict[str, tuple[str, str]] = {
     "not_an_sd_jwt": ("输入不是电子证照凭证（SD-JWT）。", "The input is not an e-license credential (SD-JWT)."),
-    "not_a_license": ("签名内容不是有效的电子证照：{detail}。", "The signed content is not a valid e-license: {detail}."),
-    "disclosure_malformed": ("披露项格式错误：{detail}。", "A disclosure is malformed: {detail}."),
+    "not_a_license": ("签名内容的格式不正确，不是本市签发的电子证照。", "The signed content is not a valid e-license: {detail}."),
+    "disclosure_malformed": ("出示的某一项内容格式错误，无法读取。", "A disclosure is malformed: {detail}."),
     "disclosure_not_signed": (
         "有披露项不在证照签名的摘要中（伪造或取自其他证照）。",
         "A disclosure is not among the license's signed digests (forged or taken from another license).",
     ),
-    "disclosure_repeated": ("同一披露项出现两次：{detail}。", "A disclosure is given twice: {detail}."),
+    "disclosure_repeated": ("同一项内容被出示了两次。", "A disclosure is given twice: {detail}."),
     "items_withheld": (
         "凭证未披露全部事项：只展示部分事项须用亮证（一次有效、数分钟内）或加注件，不能单独作为电子证照。",
         "The credential withholds items: a selection of items is shown only as a presentation (亮证, once, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from dataclasses import replace
@@ -82,6 +83,8 @@ def test_incremental_update_that_changes_content_is_detected(pki: Pki, signed_pd
     verdict = verify_pdf(output.getvalue(), pki.trust())
     assert verdict.status is Status.INVALID
     assert verdict.result(Check.INTEGRITY).code == "modified_after_signing"
+    told = verdict.result(Check.INTEGRITY).message_zh  # the verifier's reason: Chinese, and what to do
+    assert not re.search("[A-Za-z]", told) and "原始文件" in told, told
     report = run_pdfsig(output.getvalue(), tmp_path)
     assert "Signature is Valid" in report and not signed_whole(report)
     assert signed_whole(run_pdfsig(signed_pdf, tmp_path))
