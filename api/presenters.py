@@ -87,6 +87,7 @@ def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
         "expires_at": consent.expires_at,
         "withdrawn_at": consent.withdrawn_at,
         "status": consent.status(datetime.now(timezone.utc)).value,
+        "ends_with_application": consent.application_id is not None,
     }
 
 

@@ -91,3 +91,6 @@ class ConsentSchema(ma.Schema):
     expires_at = ma.fields.DateTime()
     withdrawn_at = ma.fields.DateTime(allow_none=True)
     status = ma.fields.String(metadata={"enum": [s.value for s in ConsentStatus]})
+    ends_with_application = ma.fields.Boolean(metadata={
+        "description": "Recorded at a counter for one application: it ends when the application is done "
+                       "(decided or withdrawn, no commitment left to check), so `expires_at` is then that moment"})

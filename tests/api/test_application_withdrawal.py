@@ -85,6 +85,15 @@ def test_a_department_withdraws_an_application_and_files_the_household_again(set
     assert read(live_server, token, application["id"])["status"] == "withdrawn"
     assert [c["status"] for c in read(live_server, token, application["id"])["commitments"]] == ["on_site"]
     assert _running_consents(settings, application["id"]) == 0  # no source has a commitment of it to check
+    # the applicant sees the counter consent ended with the application, not "expired" a minute after it was given
+    from tests.api.test_exchange_requests import assertion
+
+    applicant = household.members[0]
+    signed = assertion(live_server, applicant)
+    mine = httpx.get(f"{live_server}/api/v1/me/consents", headers=_bearer(signed)).json()
+    assert [(c["status"], c["ends_with_application"]) for c in mine] == [("expired", True)], mine
+    page = httpx.get(f"{live_server}/portal/consents", cookies={"mz_identity": signed}).text
+    assert "已结束（申请已办结）" in page and "已到期" not in page
 
     refiled = apply(live_server, token, public_housing_request(household, "gzf-refiled", signed_at=now()))
     assert refiled.status_code == 201, refiled.text
