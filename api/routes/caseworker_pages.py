@@ -91,12 +91,14 @@ def sign_out() -> Response:
 
 
 def _signed_out(error: str | None, status: int) -> Response:
-    """How to sign in: the development provider's staff sign-in, or the city's provider."""
-    dev_idp = runtime().identity.dev_idp is not None
-    sign_in = url_for("dev_idp_staff.login", next=url_for("caseworker_pages.workbench")) if dev_idp else None
+    """How to sign in: the development provider's staff sign-in, or a link to the city's provider
+    (the first web origin configured to hand sign-ins over, if any)."""
+    identity = runtime().identity
+    sign_in = url_for("dev_idp_staff.login", next=url_for("caseworker_pages.workbench")) if identity.dev_idp else None
+    provider = None if sign_in else next(iter(sorted(identity.handover_origins)), None)
     expired = error is None and bool(request.cookies.get(STAFF_COOKIE))
-    return _no_store(make_response(render_template("caseworker_signed_out.html", sign_in=sign_in, error=error,
-                                                   expired=expired), status))
+    return _no_store(make_response(render_template("caseworker_signed_out.html", sign_in=sign_in, provider=provider,
+                                                   error=error, expired=expired), status))
 
 
 def _no_store(response: Response) -> Response:

@@ -387,6 +387,9 @@ def test_the_city_providers_hand_over_opens_the_workbench_and_another_sites_sign
                               for code in ("ZJ", "MZ")]
     app = create_app(production)
     with serving(app) as base:
+        signed_out = httpx.get(f"{base}/caseworker").text  # somewhere to click, not only a sentence
+        assert 'id="city-sign-in" href="http://sso.city.example"' in signed_out, signed_out
+
         def posting_page(site: str, assertion: str, head: str = "", policy: str | None = None) -> Page:
             """A page of `site` (under the referrer `policy`) that posts `assertion` to the hand-over as soon as it loads."""
             page = browser.new_page()

@@ -197,6 +197,8 @@ def test_without_the_dev_idp_only_the_configured_provider_is_trusted(settings: S
     with serving(app) as base:
         assert httpx.post(f"{base}/dev-idp/token", json={"name": ME[0], "id_number": ME[1]}).status_code == 404
         assert httpx.get(f"{base}/dev-idp/login").status_code == 404
+        portal = httpx.get(f"{base}/portal").text  # a citizen is told where to go instead, not the API's docs
+        assert "政务服务窗口" in portal and "/api/v1/docs" not in portal.split("<main")[1]
         good = httpx.get(f"{base}/api/v1/me/consents", headers=_bearer(idp.issue_dev_assertion(ME[1], ME[0])))
         assert good.status_code == 200, good.text
         foreign = httpx.get(f"{base}/api/v1/me/consents", headers=_bearer(dev.issue_dev_assertion(ME[1], ME[0])))
