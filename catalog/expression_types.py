@@ -78,9 +78,12 @@ def matter_type_problems(matter: Mapping[str, Any], proofs: Entries,
     expressions = [(f"{key}[{entry['code']}].expression", entry["expression"])
                    for key in ("rules", "priorities") for entry in matter.get(key, [])]
     expressions += [(f"proofs[{entry['proof']}].when", entry["when"]) for entry in matter["proofs"] if "when" in entry]
+    vocabularies = {entry["proof"].lower(): _vocabularies(proofs[entry["proof"]]) for entry in matter["proofs"]}
+    vocabularies["application"] = {option["name"]: list(option["values"]) for option in matter.get("options", [])
+                                   if option.get("values")}
     for path, expression in expressions:
         bindings = [_matter_binding(matter, proofs, city, sample) for sample in _samples(expression)]
-        if message := type_problem(expression, bindings):
+        if message := code_problem(expression, vocabularies) or type_problem(expression, bindings):
             yield path, message
 
 
@@ -91,7 +94,8 @@ def verification_type_problem(proof: Mapping[str, Any], proofs: Entries, city: M
     checked = proofs.get(proof["verification"]["proof"])
     if expression is None or checked is None or city is None:
         return None
-    return type_problem(expression, [
+    vocabularies = {"committed": _vocabularies(proof), "record": _vocabularies(checked)}
+    return code_problem(expression, vocabularies) or type_problem(expression, [
         {"committed": _items(proof, sample), "record": _items(checked, sample), "city": dict(city),
          "today": _today_sample(sample)} for sample in _samples(expression)])
 
@@ -148,6 +152,33 @@ def _option_sample(option: Mapping[str, Any], sample: _Sample) -> Any:
 
 def _today_sample(sample: _Sample) -> str:
     return _LOW_HIGH[ItemType.DATE][sample.level]
+
+
+def _vocabularies(proof: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The codes of each of the proof's items that has a vocabulary (enums, lists of codes)."""
+    return {item["name"]: list(item["values"]) for item in proof["data_items"] if item.get("values")}
+
+
+_QUOTE = r"""('[^'\\]*'|"[^"\\]*")"""
+_COMPARED = re.compile(rf"\b(\w+)\.(\w+)\s*(?:==|!=)\s*{_QUOTE}|{_QUOTE}\s*(?:==|!=)\s*(\w+)\.(\w+)\b")
+_LISTED = re.compile(r"\b(\w+)\.(\w+)\s+in\s+\[([^\]]*)\]")
+_MEMBER_OF = re.compile(rf"{_QUOTE}\s+in\s+(\w+)\.(\w+)\b")
+
+
+def code_problem(expression: str, vocabularies: Mapping[str, Mapping[str, Sequence[str]]]) -> str | None:
+    """A quoted string the expression compares with an item of a vocabulary (`name.item == 'x'`,
+    `'x' != name.item`, `name.item in ['x', ...]`, `'x' in name.items`), which is none of its codes: a misspelt code
+    (`'maried'`) would make the comparison false for everyone, and the rule decide on it
+    silently. `vocabularies`: binding name -> item -> codes."""
+    compared = [(found[0] or found[4], found[1] or found[5], found[2] or found[3]) for found in _COMPARED.findall(expression)]
+    compared += [(name, item, quoted) for name, item, listed in _LISTED.findall(expression)
+                 for quoted in re.findall(_QUOTE, listed)]
+    compared += [(name, item, quoted) for quoted, name, item in _MEMBER_OF.findall(expression)]
+    for name, item, quoted in compared:
+        codes = vocabularies.get(name, {}).get(item)
+        if codes is not None and quoted[1:-1] not in codes:
+            return f"{quoted} is not a code of {name}.{item} ({', '.join(codes)})"
+    return None
 
 
 def type_problem(expression: str, bindings: Sequence[Mapping[str, Any]]) -> str | None:

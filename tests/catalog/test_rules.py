@@ -127,10 +127,15 @@ TYPE_ERROR = "type error: an operator or function is given values of types it do
          f"{TYPE_ERROR} (no such overload: int != string)"),
         ("marital_status.marital_status == 'married' ? income.family_size > '2' : true",  # one code, inside
          f"{TYPE_ERROR} (no such overload: int != string)"),                          # its vocabulary
+        ("marital_status.marital_status == 'maried' || members.size() == 1",  # false for everyone, silently
+         "'maried' is not a code of marital_status.marital_status (unmarried, married, divorced, widowed)"),
+        ("members.all(m, m.household_registration.hukou_status in ['normal', 'moved'])",
+         "'moved' is not a code of household_registration.hukou_status (normal, cancelled, moved_out)"),
         ("income.family_size + 1", "must give a boolean, gives a number"),
         ("marital_status.marital_status", "must give a boolean, gives a string"),
     ],
-    ids=["decimal_string", "member_int_string", "one_branch", "one_code", "number", "string"],
+    ids=["decimal_string", "member_int_string", "one_branch", "one_code", "misspelt_code", "misspelt_listed_code",
+         "number", "string"],
 )
 def test_a_rule_whose_types_cannot_work_is_rejected(tmp_path: Path, sections: Sections, expression: str,
                                                     message: str) -> None:
