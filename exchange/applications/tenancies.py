@@ -55,23 +55,32 @@ def enrol_tenancy(ctx: HandlingContext, session: Session, matter_code: str, *, c
 def tenancy_consents_short(session: Session, catalog: Catalog, now: datetime) -> dict[str, tuple[int, list[str]]]:
     """By matter code, of the running consents given at the counter for its tenancies (bound to
     the department's system, no application's): how many lack a proof the re-check under
-    `catalog` reads about every member, and which proofs. The re-check pulls on the consent given
-    at enrolment, so its pull of such a proof is refused as consent-required and the household
-    goes to a caseworker: for a publication that makes a re-check read more to say so (one pass
-    over those consents)."""
-    every_member = {code: {entry.proof for entry in recheck_entries(recheck_matter(catalog, code))
-                           if entry.scope is Scope.EACH_MEMBER}
-                    for code, matter in catalog.matters.items() if matter.recheck is not None}
-    every_member = {code: proofs for code, proofs in every_member.items() if proofs}
-    if not every_member:
+    `catalog` reads about every member, or (the head's) about the applicant, and which proofs.
+    The re-check pulls on the consent given at enrolment, so its pull of such a proof is refused
+    as consent-required and the household goes to a caseworker: for a publication that makes a
+    re-check read more to say so (one pass over those consents). Proofs of a spouse, a child or
+    another single party are not counted: whose consent is whose is sealed in the tenancy."""
+    reads = {code: _recheck_reads(catalog, code) for code, matter in catalog.matters.items() if matter.recheck}
+    reads = {code: (members, head) for code, (members, head) in reads.items() if members or head}
+    if not reads:
         return {}
-    running = session.execute(select(Consent.matter, Consent.proofs).where(
-        Consent.matter.in_(every_member), Consent.channel == Channel.COUNTER.value, Consent.application_id.is_(None),
+    heads = (Tenancy.head_key == Consent.subject_key) & (Tenancy.matter == Consent.matter) \
+        & (Tenancy.status == TenancyStatus.ACTIVE.value)
+    running = session.execute(select(Consent.matter, Consent.proofs, Tenancy.id).outerjoin(Tenancy, heads).where(
+        Consent.matter.in_(reads), Consent.channel == Channel.COUNTER.value, Consent.application_id.is_(None),
         Consent.bound_client_id.is_not(None), Consent.withdrawn_at.is_(None), Consent.expires_at > now)
         .execution_options(yield_per=1000))
     short: dict[str, tuple[int, list[str]]] = {}
-    for matter_code, proofs in running:
-        if missing := every_member[matter_code] - set(proofs):
+    for matter_code, proofs, headed in running:
+        members, head = reads[matter_code]
+        if missing := (members | (head if headed is not None else set())) - set(proofs):
             count, named = short.get(matter_code, (0, []))
             short[matter_code] = (count + 1, sorted(set(named) | missing))
     return short
+
+
+def _recheck_reads(catalog: Catalog, matter_code: str) -> tuple[set[str], set[str]]:
+    """The proofs the matter's re-check reads about every member, and about the applicant."""
+    entries = recheck_entries(recheck_matter(catalog, matter_code))
+    return ({entry.proof for entry in entries if entry.scope is Scope.EACH_MEMBER},
+            {entry.proof for entry in entries if entry.scope in (Scope.APPLICANT, Scope.APPLICANT_AND_SPOUSE)})

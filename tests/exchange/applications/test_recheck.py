@@ -264,6 +264,12 @@ def test_a_publication_making_the_recheck_read_more_says_how_many_tenants_consen
     assert published_notices() == []  # reading less leaves nobody short
     housing["recheck"]["rules"] += ["members_registered", "not_renting_public_housing"]
     [notice] = published_notices()
-    members = sum(len(household.members) for household in tenants(ctx, settings))
+    households = tenants(ctx, settings)
+    members = sum(len(household.members) for household in households)
     assert "公租房年度复核" in notice and "NOT_RENTING_PUBLIC_HOUSING" in notice and "consent-required" in notice
     assert f"{members} 份" in notice, (members, notice)
+    housing["recheck"]["rules"] = ["no_property", "income_below_line", "members_registered"]  # as enrolled
+    assert published_notices() == []
+    housing["recheck"]["rules"].append("spouse_in_household")  # reads the applicant's 婚姻状况
+    [notice] = published_notices()
+    assert "MARITAL_STATUS" in notice and f"{len(households)} 份" in notice, (len(households), notice)
