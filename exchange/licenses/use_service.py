@@ -38,7 +38,6 @@ from exchange.licenses.service import (
     checked_holder,
     credential_of,
     current_license,
-    find_version,
     holder_key,
     holder_state,
     still_current,
@@ -119,18 +118,23 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
                           organisation=holder.kind is Subject.ORGANISATION)
 
     def still_sound(session: Session, body: dict[str, Any]) -> None:
-        """A replay hands the stored usage copy out again only while it verifies: the version it
-        copies still in force and sealed with a seal in good standing, the copy itself too."""
+        """A replay hands the stored usage copy out again only while it stands: the version it
+        copies still the one a use would copy now (not amended, revoked, lapsed, nor stated
+        otherwise by a later license answering the same proof, as a 离婚证 after a 结婚证) and
+        sealed with a seal in good standing, the copy itself too."""
         answer = body["answer"]
-        version = find_version(session, answer["source"]["license"])
+        found = current_license(session, context.library, _answering_alike(context.library, license_type),
+                                holder.kind, holder.number, now)
         stolen = compromised_seals(session).signed(context.exchange_department,
                                                    datetime.fromisoformat(answer["answered_at"]),
                                                    lambda: body["usage_copy"])
-        if stolen or holder_state(session, context.library, version, now) != IN_FORCE:
+        if stolen or found is None or found[1].identifier != answer["source"]["license"] \
+                or holder_state(session, context.library, found[1], now) != IN_FORCE:
             raise PullRefused("conflict", f"the usage copy answered to request {request.request_id!r} no longer "
-                                          "verifies: the license it copies was amended, revoked or has lapsed since, "
-                                          "or a seal that signed either was revoked for key compromise; ask again "
-                                          "under a new request id")
+                                          "stands: the license it copies was amended, revoked or has lapsed since, "
+                                          "a later license states the holder's proof otherwise, or a seal that "
+                                          "signed either was revoked for key compromise; ask again under a new "
+                                          "request id")
 
     claimed = claim_or_replay(context.sessions, context.answers, entry, canonical_sha256(document), now, authorise,
                               receivable, still_sound)

@@ -200,6 +200,31 @@ def test_a_license_sealed_with_a_compromised_seal_reads_as_no_longer_valid(
     assert "usage_copy" not in replayed.text
 
 
+def test_a_use_replayed_after_a_divorce_does_not_hand_out_已婚_again(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A department's retry of a 用证 of the 结婚证, after a 离婚证 was registered: a new request
+    finds no 结婚证 stating the holder's marital status, and the retry hands out no usage copy
+    saying 已婚 either."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30).status_code == 201
+    me = signed_in(live_server, resident)
+    consented = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    assert consented.status_code == 201, consented.text
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    before = httpx.post(uses, headers=zj, json=use_request(resident, "before-divorce"), timeout=30)
+    assert before.status_code == 200 and before.json()["answer"]["data"]["marital_status"] == "married", before.text
+    divorce = marriage(resident, "MZ-L-2026-000001")
+    divorce["license_type"] = "DIVORCE_CERTIFICATE"
+    divorce["items"] = {**divorce["items"], "marital_status": "divorced", "registration_date": "2026-09-01"}
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=divorce, timeout=30).status_code == 201
+    fresh = httpx.post(uses, headers=zj, json=use_request(resident, "after-divorce"), timeout=30)
+    assert fresh.status_code == 404, fresh.text
+    replayed = httpx.post(uses, headers=zj, json=use_request(resident, "before-divorce"), timeout=30)
+    assert replayed.status_code == 409 and "married" not in replayed.text, replayed.text
+
+
 def test_resealing_keeps_a_license_as_it_was_and_a_later_divorce_standing(
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """A 结婚证 with no registration date, sealed with a seal later revoked for key compromise, and
