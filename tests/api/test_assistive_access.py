@@ -4,14 +4,11 @@ the repeated navigation with its first Tab; the 亮证 QR code has a name a scre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import Browser, Page
 
-from api.settings import Settings
-from demo.data import DemoResident, sample_residents
+from demo.data import DemoResident
+from tests.api.test_page_layout import database_url, resident  # noqa: F401  (what a page shows is engine-free)
+from tests.api.test_portal_pages import sign_in
 
 BORDERS = """selector => [...document.querySelectorAll(selector)].map(element => {
   const style = getComputedStyle(element);
@@ -19,29 +16,9 @@ BORDERS = """selector => [...document.querySelectorAll(selector)].map(element =>
 })"""
 
 
-@pytest.fixture(params=["sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """What a page shows does not depend on the database engine: SQLite only."""
-    template: Path = request.getfixturevalue("sqlite_template")
-    import shutil
-
-    shutil.copytree(template / "var", tmp_path / "var")
-    shutil.copyfile(template / "template.db", tmp_path / "mianzheng.db")
-    yield f"sqlite:///{tmp_path / 'mianzheng.db'}"
-
-
-@pytest.fixture
-def resident(settings: Settings) -> DemoResident:
-    return sample_residents(settings.sources_dir, 1)[0]
-
-
 def signed_in_page(browser: Browser, live_server: str, resident: DemoResident) -> Page:
     page = browser.new_page()
-    page.goto(f"{live_server}/dev-idp/login?next=/portal")
-    page.fill("input[name=name]", resident.name)
-    page.fill("input[name=id_number]", resident.id_number)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/portal")
+    sign_in(page, live_server, resident.name, resident.id_number)
     return page
 
 
