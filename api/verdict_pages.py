@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import hashes
 from flask import Response, make_response, render_template
 
 from api.certificate_services import certificate_status_lists, verify_form
-from api.labels import CHECK_NAMES_ZH, CHECK_STATUS_ZH, LICENSE_FORMS_ZH, UNREADABLE_ZH
+from api.labels import (CHECK_NAMES_ZH, CHECK_STATUS_ZH, LICENSE_CHECK_NAMES_ZH, LICENSE_FORMS_ZH, UNREADABLE_ZH,
+                        license_outcome)
 from api.license_services import verify_license_text
 from api.live_catalog import live_catalog
 from api.runtime import db
@@ -34,13 +35,6 @@ RESULTS = {
     "error": ("无法确认", "ERROR", "暂时无法确认该电子证明是否有效，请稍后重试或联系出具单位。"),
     "unreadable": ("无法读取", "UNREADABLE", UNREADABLE_ZH),
 }
-
-LICENSE_CHECK_NAMES_ZH = {
-    **CHECK_NAMES_ZH, "certificate_status": "证照状态（是否撤销、换发）", "validity_window": "证照有效期",
-    "presentation_binding": "亮证绑定", "presentation_freshness": "亮证时效", "nonce": "一次性核验",
-    "usage_seal": "加注件印章", "usage_window": "加注件有效期", "pdf_signature": "PDF 文件签章",
-}
-
 
 # --- certificates ------------------------------------------------------------------------
 
@@ -130,28 +124,10 @@ def no_store(response: Response) -> Response:
     return response
 
 
-UNREADABLE_CODES = frozenset({"pdf_unreadable", "not_an_sd_jwt", "malformed"})
-"""Codes of input that could not be read at all: a damaged file, text that is no license form."""
-
-
 def license_verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
     document = verdict.to_dict()
     reason = document["revocation_reason"]
-    failed = [check for check in document["checks"] if check["status"] in (Status.INVALID.value, Status.ERROR.value)]
-    if verdict.status is Status.VALID:
-        result, explanation = ("有效", "VALID", "valid"), "这是一份真实、有效的电子证照，内容与出具时一致。"
-    elif reason:
-        result = ("已换发" if reason == "superseded" else "已撤销", "REVOKED", "revoked")
-        explanation = "该电子证照已被发证机关撤销或换发，不能再作为有效证照使用。"
-    elif any(check["code"] in UNREADABLE_CODES for check in failed):  # nothing could be read: no verdict on it
-        result, explanation = ("无法读取", "UNREADABLE", "unreadable"), UNREADABLE_ZH
-    elif [check["code"] for check in failed] == ["nonce_reused"]:  # a reload of the verdict asks again
-        result = ("已核验过", "USED", "error")
-        explanation = "这份亮证已经核验过一次（亮证只能核验一次），本次不再给出结论。如需再次核验，请持证人重新亮证。"
-    elif verdict.status is Status.INVALID:
-        result, explanation = ("无效", "INVALID", "invalid"), f"未通过核验，不能作为有效证照使用：{failed[0]['message_zh']}"
-    else:
-        result, explanation = ("无法确认", "ERROR", "error"), f"暂时无法确认该电子证照是否有效：{failed[0]['message_zh']}"
+    result, explanation = license_outcome(verdict)
     content = document["content"] if verdict.status is Status.VALID else None
     return {
         "label_zh": result[0], "label_en": result[1], "result": result[2], "explanation": explanation,

@@ -21,7 +21,7 @@ import click
 from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
-from api.labels import LICENSE_FORMS_ZH, VERDICT_STATUS_ZH
+from api.labels import LICENSE_CHECK_NAMES_ZH, LICENSE_FORMS_ZH, VERDICT_STATUS_ZH, license_outcome
 from api.license_services import build_library, signed_license_status_lists
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
@@ -167,10 +167,15 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, n
     else:
         document = verdict.to_dict()
         click.echo(f"核验的形式：{LICENSE_FORMS_ZH[verdict.form]}{'（PDF 文件）' if verdict.pdf else ''}")
+        if verdict.valid and (content := document["content"]):  # what was verified (only when it holds, as on the page)
+            click.echo(f"证照：{content['license']['name_zh']}，证照编号 {content['identifier']}（第 {content['version']} 版），"
+                       f"发证机关 {content['issuer']['name_zh']}，持证人 {content['holder']['name']}")
         for check in document["checks"]:
             status = VERDICT_STATUS_ZH[Status(check["status"])]
-            click.echo(f"  {status}  {check['check']}：{' '.join(check['message_zh'].split())}")
-        click.echo(f"结论：{'有效' if verdict.valid else '无效或无法确定'}。")
+            name = LICENSE_CHECK_NAMES_ZH.get(check["check"], check["check"])
+            click.echo(f"  {status}  {name}：{' '.join(check['message_zh'].split())}")
+        (outcome, _, _), explanation = license_outcome(verdict)
+        click.echo(f"结论：{outcome}。{explanation}")
         if verdict.valid:
             for item in verdict.items:
                 click.echo(f"  {item['label_zh']}：{item['text_zh']}")

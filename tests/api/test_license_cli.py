@@ -39,29 +39,34 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     valid = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust)
     assert valid.returncode == 0, valid.stdout + valid.stderr
     assert "结论：有效。" in valid.stdout and "婚姻状况：已婚" in valid.stdout
+    # which license it is, and each check by its name (a verifier reads no check codes)
+    assert f"证照：结婚证，证照编号 {issued['identifier']}" in valid.stdout and "发证机关 金华市民政局" in valid.stdout
+    assert "通过  内容完整性：" in valid.stdout and "integrity" not in valid.stdout
     checked = run_cli_process(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust,
                               "--id-number", "-", stdin=f"{person.id_number}\n")  # kept out of the process list
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "通过  holder" in checked.stdout and person.id_number not in checked.stdout + checked.stderr
+    assert "通过  持有人核验" in checked.stdout and person.id_number not in checked.stdout + checked.stderr
     as_pdf = run_cli(env, "license", "verify", str(tmp_path / "license.pdf"), "--trust", trust)
     assert as_pdf.returncode == 0, as_pdf.stdout + as_pdf.stderr
-    assert "核验的形式：电子证照凭证（PDF 文件）" in as_pdf.stdout and "通过  pdf_signature" in as_pdf.stdout
+    assert "核验的形式：电子证照凭证（PDF 文件）" in as_pdf.stdout and "通过  PDF 文件签章" in as_pdf.stdout
     presented = run_cli(env, "license", "verify", str(tmp_path / "shown.txt"), "--trust", trust)
     assert presented.returncode == 0 and "核验的形式：亮证" in presented.stdout
-    assert "跳过  nonce：离线核验无法检查一次性随机数是否已被使用。" in presented.stdout
+    assert "跳过  一次性核验：离线核验无法检查一次性随机数是否已被使用。" in presented.stdout
     assert "配偶" not in presented.stdout
     not_mine = run_cli(env, "license", "verify", str(tmp_path / "shown.txt"), "--trust", trust, "--nonce", "clerk-0042")
-    assert not_mine.returncode == 1 and "不通过  nonce：亮证所含的一次性随机数不是核验方给出的" in not_mine.stdout
+    assert not_mine.returncode == 1 and "不通过  一次性核验：亮证所含的一次性随机数不是核验方给出的" in not_mine.stdout
     malformed = run_cli(env, "license", "verify", str(tmp_path / "shown.txt"), "--trust", trust, "--nonce", "x")
     assert malformed.returncode == 2 and "随机数应为" in malformed.stderr
     tampered = run_cli(env, "license", "verify", str(tmp_path / "tampered.txt"), "--trust", trust)
-    assert tampered.returncode == 1 and "不通过  integrity" in tampered.stdout
+    assert tampered.returncode == 1 and "不通过  内容完整性" in tampered.stdout and "结论：无效。" in tampered.stdout
 
     httpx.post(f"{live_server}/api/v1/licenses/{issued['identifier']}/revocation", headers=mz,
                json={"reason": "issued_in_error"}, timeout=30)
     assert run_cli(env, "license", "export-status", trust).returncode == 0
     revoked = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust, "--json")
     assert revoked.returncode == 1 and '"revocation_reason": "issued_in_error"' in revoked.stdout
+    told = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust)
+    assert told.returncode == 1 and "结论：已撤销。" in told.stdout, told.stdout  # not "无效或无法确定"
     revoked_pdf = run_cli(env, "license", "verify", str(tmp_path / "license.pdf"), "--trust", trust, "--json")
     assert revoked_pdf.returncode == 1 and '"revocation_reason": "issued_in_error"' in revoked_pdf.stdout
     assert person.id_number not in revoked.stdout + valid.stdout
