@@ -22,7 +22,8 @@
   // The intake form files applications of demo households: only with the development identity provider.
   var DEMO = !!document.getElementById("application-form");
   var state = { households: [], loading: 0, watching: 0, location: null, shownStates: {}, renders: 0,
-                departmentName: document.getElementById("workbench").dataset.departmentName, listed: Promise.resolve() };
+                departmentName: document.getElementById("workbench").dataset.departmentName,
+                city: document.getElementById("workbench").dataset.city, listed: Promise.resolve() };
 
   // --- small helpers ---------------------------------------------------------------------
 
@@ -428,27 +429,30 @@
     var matterName = application.matter_name_zh || (labels.matters[application.matter] || {}).name_zh || application.matter;
     var failed = detail.rules.filter(function (rule) { return rule.effect === "not_eligible" && rule.result === false; });
     var list = el("ol", {}, failed.map(function (rule) {
-      return el("li", {}, [el("strong", {}, [rule.name_zh]), reads(rule.reads, application)]);
+      return el("li", {}, [el("strong", {}, [rule.name_zh]), reads(rule.reads, application, true)]);
     }));
     clear($("notice")).append(
       el("h2", {}, ["不符合条件告知书"]),
       el("p", { class: "cw-notice-no" }, ["案件编号 " + application.case_number]),
       el("p", {}, [(applicant ? "申请人 " + applicant.label : "申请人") + "："]),
-      el("p", {}, ["您于 " + beijing(application.created_at) + " 申请的“" + matterName + "”，经向有关部门核验，" +
-                   "于 " + beijing(application.decided_at) + " 判定为不符合条件。未满足的条件及所依据的数据如下："]),
+      el("p", {}, ["您于 " + beijing(application.created_at) + "（北京时间）申请的“" + matterName + "”，经向有关部门核验，" +
+                   "本机关于 " + beijing(application.decided_at) + "（北京时间）决定：您的申请不符合条件（以下称本决定）。" +
+                   "未满足的条件及所依据的数据如下："]),
       list,
       el("p", {}, ["如认为所依据的数据有误，可向上述数据来源部门申请更正后重新申请；对本决定不服的，可以自收到本告知书之日起" +
-                   "六十日内依法申请行政复议，或者六个月内依法提起行政诉讼。"]),
+                   "六十日内向" + (state.city || "本级") + "人民政府申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。"]),
       el("p", { class: "cw-notice-signature" }, [state.departmentName || "", el("br"), beijing(application.decided_at)])
     );
   }
 
-  function reads(list, application) {
+  // What the rules read, each with its source; on the printed notice without the receipt's id
+  // (the workbench keeps it, for the department to prove what it was answered).
+  function reads(list, application, onPaper) {
     var ul = el("ul", { class: "cw-reads" });
     list.forEach(function (read) {
       ul.append(el("li", { "data-party": read.party || "" }, [
         el("span", { class: "cw-read-what" }, [readText(read, application)]), el("br"),
-        el("span", { class: "cw-source" }, [sourceText(read.source)]),
+        el("span", { class: "cw-source" }, [sourceText(read.source, !onPaper)]),
       ]));
     });
     return ul;
@@ -470,13 +474,13 @@
     return (options[name] || name) + "：" + display(null, read.value);
   }
 
-  function sourceText(source) {
+  function sourceText(source, withReceipt) {
     if (source.kind === "commitment") return "来源：申请人告知承诺 · 承诺编号 " + source.commitment_id;
     if (source.kind === "city") return "来源：本市公布的标准（清单城市参数）";
     if (source.kind === "application") return "来源：申请人选择的申请选项";
     var how = source.kind === "investigation" ? "部门核查" : labels.modes[source.mode] || source.mode;
     return "来源：" + source.department_name + " · " + how + (source.as_of ? " · 数据截至 " + beijing(source.as_of) : "") +
-      (source.receipt_id ? " · 回执 " + source.receipt_id : "");
+      (withReceipt && source.receipt_id ? " · 回执 " + source.receipt_id : "");
   }
 
   function renderCommitments(application) {

@@ -210,6 +210,9 @@ def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, 
     text = notice.inner_text()
     assert text.startswith("不符合条件告知书") and f"申请人 {household.members[0].name}（" in text
     assert "是否有不动产登记记录：是" in text and "行政复议" in text and "住房和城乡建设局" in text
+    # whom to ask for review, the decision named as one, and no system identifiers on paper
+    assert "向金华市人民政府申请行政复议" in text and "依法向人民法院提起行政诉讼" in text and "（以下称本决定）" in text
+    assert "回执" not in text and "判定" not in text
     [sheet] = page_texts(page.pdf(path=str(SCREENSHOTS / "caseworker-notice.pdf"), format="A4"), tmp_path)
     assert sheet.lstrip().startswith("不符合条件告知书") and re.search(r"住房和城乡建设局\s+\d{4}-\d{2}-\d{2}", sheet), sheet
     page.emulate_media(media="screen")
