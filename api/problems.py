@@ -42,7 +42,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     p.slug: p
     for p in (
         ProblemType("invalid-request", 400, "Invalid request", "请求内容有误"),
-        ProblemType("unauthenticated", 401, "Unauthenticated", "未认证或凭据无效"),
+        ProblemType("unauthenticated", 401, "Unauthenticated", "请先登录（未认证或凭据无效）"),
         ProblemType("forbidden-by-policy", 403, "Forbidden by policy", "共享规则不允许此次请求"),
         ProblemType("consent-required", 403, "Consent required", "需要本人授权"),
         ProblemType("not-found", 404, "Not found", "未找到"),

@@ -62,7 +62,8 @@
       }
       status.textContent = "未识别到电子证明二维码，请重试或粘贴二维码内容。";
     } catch (error) {
-      status.textContent = "无法使用摄像头扫描（" + error.name + "），请粘贴二维码内容。";
+      status.textContent = (error.name === "NotAllowedError" ? "未获准使用摄像头" : "无法使用摄像头（没有摄像头或正被占用）") +
+        "，请粘贴二维码内容。";
     } finally {
       if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
       video.hidden = true;

@@ -60,10 +60,10 @@ _FEISTEL_ROUNDS = 4
 REVOCATION_REASONS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "unspecified": ("未说明原因", "unspecified"),
-        "issued_in_error": ("错误出具", "issued in error"),
+        "issued_in_error": ("出具有误", "issued in error"),
         "data_changed": ("证明所依据的信息已变更", "the underlying data changed"),
         "superseded": ("已换发新版本", "superseded by a new version"),
-        "holder_request": ("持证人申请撤回", "withdrawn at the holder's request"),
+        "holder_request": ("持有人申请撤销", "withdrawn at the holder's request"),
         "obtained_by_fraud": ("以欺骗等不正当手段取得", "obtained by fraud"),
     }
 )

@@ -113,6 +113,7 @@ def test_get_a_certificate_download_it_and_see_who_used_my_data(
     assert page.request.get(f"{live_server}/portal/certificates").status == 401
     listed_before.locator("#certificate-1 >> text=下载 PDF").click()  # a page saying why, not a failed download
     expect(listed_before.locator("main")).to_contain_text("请重新登录后再试")
+    assert listed_before.locator("h1").inner_text().startswith("请先登录")  # its heading says what to do
     context.close()
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from api.database import standalone_session
 from api.settings import Settings
@@ -184,6 +184,20 @@ def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser
 
     api = httpx.post(f"{live_server}/api/v1/verify", json={"qr": certificate["qr"].decode(), "id_number": mistyped})
     assert api.status_code == 400 and api.json()["errors"][0]["pointer"] == "#/id_number"
+
+
+def test_a_camera_that_cannot_be_used_is_explained_in_chinese(browser: Browser, live_server: str) -> None:
+    """A phone whose camera the visitor did not allow (or that has none): the page says so in
+    words, not with the browser's exception name, and how to go on."""
+    context = browser.new_context()  # no camera permission; a barcode detector, as phones have one
+    context.add_init_script("window.BarcodeDetector = function () { this.detect = async () => []; };")
+    page = context.new_page()
+    page.goto(f"{live_server}/verify")
+    page.click("#scan-qr")
+    expect(page.locator("#scan-status")).to_contain_text("请粘贴二维码内容", timeout=10_000)
+    told = page.inner_text("#scan-status")
+    context.close()
+    assert "摄像头" in told and not re.search("[A-Za-z]", told), told
 
 
 def test_a_scanned_qr_code_opens_the_verdict(browser: Browser, live_server: str, resident: DemoResident,

@@ -109,9 +109,9 @@ def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_
     for file in files:
         result = verify(env, file, "--trust", str(trust))
         assert result.returncode == 1
-        assert "不通过  证明状态：证明已被出具单位撤销（原因：持证人申请撤回）。" in result.stdout
+        assert "不通过  证明状态：证明已被出具单位撤销（原因：持有人申请撤销）。" in result.stdout
         assert "结论：证明已被出具单位撤销，不可使用。" in result.stdout
-    assert "已撤销（持证人申请撤回）" in run_cli(env, "certificate", "list").stdout
+    assert "已撤销（持有人申请撤销）" in run_cli(env, "certificate", "list").stdout
 
     (trust / STATUS_LIST_FILE).unlink()
     result = verify(env, files[2], "--trust", str(trust))
