@@ -248,7 +248,7 @@ def _verification_note(content: CertificateContent) -> Paragraph:
         f"本证明由{content.issuer.name_zh}以电子印章签章出具，与加盖实物印章的纸质证明具有同等效力。"
         f"核验方式：用手机相机扫描左侧二维码，即打开核验页面显示核验结论；或访问 {service}{VERIFY_PATH} ，"
         f"上传本 PDF 文件或机读凭证（{content.identifier}.jws）。二维码内容经签名，无网络时亦可离线核验。"
-        f"本文件带有数字签名：在 PDF 阅读器中将本市电子证明根证书（{service}/api/v1/trust/root.pem ，"
+        f"本文件带有数字签名：在 PDF 阅读器中将本市电子印章根证书（{service}/api/v1/trust/root.pem ，"
         "核验页面载有其指纹）设为受信任的证书后，阅读器即显示签名有效且签名者可信；"
         "阅读器不核查印章或证明是否已被吊销、撤销，以核验页面的结论为准。"
         "打印件以扫码核验结果为准；超过有效期或已被撤销的证明无效。",

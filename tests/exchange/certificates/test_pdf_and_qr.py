@@ -74,6 +74,12 @@ def test_the_pdf_is_dated_when_it_was_issued(pdf_file: Path, issued: Issued) -> 
     assert info["CreationDate"].strip() == f"{issued_at:%Y-%m-%dT%H:%M:%S}+08"  # Beijing time, as pdfinfo prints it
 
 
+def test_the_footer_names_the_root_a_reader_must_trust_as_it_is_named(pdf_file: Path) -> None:
+    """A verifier told to import the city's 电子证明根证书 finds only its 电子印章根证书 to download."""
+    text = "".join(run("pdftotext", str(pdf_file), "-").split())
+    assert "将本市电子印章根证书" in text and "电子证明根证书" not in text
+
+
 def test_a_screen_reader_is_told_the_language_and_whose_seal_signs(issued: Issued) -> None:
     """Without /Lang a screen reader reads the Chinese with its default voice; the signature
     field's /TU is what it says of the seal."""
