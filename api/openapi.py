@@ -38,6 +38,10 @@ RETRY_AFTER_HEADER = {"description": "Seconds to wait before asking again, when 
                                      "still being answered, a source or the database unavailable, a rate limit); "
                                      "absent when it cannot", "schema": {"type": "integer", "minimum": 0}}
 
+LOCATION_HEADER = {"description": "Where the resource made (or found again) is read from", "schema": {"type": "string"}}
+REPLAYED_HEADER = {"description": "`true` when the answer is the one stored for this request id, repeated without "
+                                  "pulling again; absent on a first answer", "schema": {"type": "string", "enum": ["true"]}}
+
 
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details, as documented in the OpenAPI document."""

@@ -13,7 +13,7 @@ from flask import Response, jsonify, request, url_for
 
 from api.application_services import handling_context, resolve_in_background
 from api.auth import CLIENT_SECURITY, client_first, require_client
-from api.openapi import Blueprint
+from api.openapi import LOCATION_HEADER, Blueprint
 from api.problems import Problem
 from api.staff_session import acting_caseworker_id
 from api.schemas.applications import (
@@ -67,14 +67,21 @@ _APPLICATION = ApplicationSchema()
 @blp.route("/matters/<code>/applications", methods=["POST"])
 @client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(ApplicationCreateSchema)
-@blp.response(201, ApplicationSchema)
-@blp.alt_response(200, description="The request id was used before for the same application: it is returned")
-@blp.alt_response(202, description="Accepted (Prefer: respond-async, or waiting for a source or a commitment)")
+@blp.response(201, ApplicationSchema, headers={"Location": LOCATION_HEADER})
+@blp.alt_response(200, schema=ApplicationSchema, headers={"Location": LOCATION_HEADER},
+                  description="The request id was used before for the same application: it is returned")
+@blp.alt_response(202, schema=ApplicationSchema, headers={
+    "Location": LOCATION_HEADER,
+    "Preference-Applied": {"description": "`respond-async` when the answer is 202 because the request asked for it",
+                           "schema": {"type": "string", "enum": [RESPOND_ASYNC]}}},
+    description="Accepted (Prefer: respond-async, or waiting for a source or a commitment); poll the Location")
 @blp.alt_response(403, description="forbidden-by-policy: the client's department does not handle the matter")
 @blp.alt_response(404, description="The live catalog has no such matter")
 @blp.alt_response(409, description="The request id was used for a different application (pointer #/request_id), "
                                    "or the department filed this case number of the matter before (#/case_number)")
-@blp.doc(security=CLIENT_SECURITY)
+@blp.doc(security=CLIENT_SECURITY, parameters=[{
+    "in": "header", "name": "Prefer", "required": False, "schema": {"type": "string", "example": RESPOND_ASYNC},
+    "description": "`respond-async`: answer 202 at once and resolve the proofs in the background"}])
 def file_application(body: dict[str, Any], code: str) -> Response:
     """File an application and resolve every proof the matter requires, without paper.
 

@@ -12,7 +12,7 @@ from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_fi
 from api.certificate_services import issuance_context, signed_status_list, verify_form
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog, naming_catalog
-from api.openapi import Blueprint
+from api.openapi import LOCATION_HEADER, Blueprint
 from api.presenters import CERTIFICATE_FORMS, certificate_view, certificate_views, revalidated
 from api.problems import Problem
 from api.rate_limit import limit_verification
@@ -63,7 +63,7 @@ def issuable() -> list[dict[str, Any]]:
 @blp.route("/me/certificates", methods=["POST"])
 @citizen_first
 @blp.arguments(IssueRequestSchema)
-@blp.response(201, CertificateSummarySchema)
+@blp.response(201, CertificateSummarySchema, headers={"Location": LOCATION_HEADER})
 @blp.alt_response(404, description="subject-not-found: the source department holds no record of the holder")
 @blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
 @blp.alt_response(422, description="fact-not-established: the record does not establish what the proof asserts; "
@@ -75,8 +75,9 @@ def issuable() -> list[dict[str, Any]]:
 @blp.doc(security=CITIZEN_SECURITY, parameters=[{
     "in": "header", "name": IDEMPOTENCY_KEY, "required": False, "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
     "description": "Repeating the request with the same key returns the certificate issued first, never a second one"}])
-def issue(body: dict[str, str]) -> dict[str, Any]:
-    """Issue one of my proofs now, from the source department's current data, under its seal."""
+def issue(body: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Issue one of my proofs now, from the source department's current data, under its seal.
+    `Location` is the sealed PDF; `links` name each form."""
     citizen = current_citizen()
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is not None and not REQUEST_ID.fullmatch(key):
@@ -92,7 +93,8 @@ def issue(body: dict[str, str]) -> dict[str, Any]:
                       errors=[{"parameter": IDEMPOTENCY_KEY, "detail": str(conflict)}]) from None
     except FactNotEstablished as refused:
         raise fact_problem(refused) from None
-    return certificate_view(context.catalog, certificate)
+    view = certificate_view(context.catalog, certificate)
+    return view, {"Location": view["links"]["pdf"]}
 
 
 def fact_problem(refused: FactNotEstablished) -> Problem:

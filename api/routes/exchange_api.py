@@ -8,7 +8,7 @@ from flask import Response, g, jsonify
 
 from api.auth import CLIENT_SECURITY, client_first, require_client
 from api.exchange_edge_log import log_refusal_at_the_edge
-from api.openapi import Blueprint
+from api.openapi import REPLAYED_HEADER, Blueprint
 from api.pull_context import pull_context
 from api.schemas.exchange import ExchangeAnswerSchema, ExchangeRequestSchema
 from exchange.clients import ClientScope
@@ -22,7 +22,7 @@ blp.after_request(log_refusal_at_the_edge)  # every exchange request leaves its 
 @blp.route("/requests", methods=["POST"])
 @client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(ExchangeRequestSchema)
-@blp.response(200, ExchangeAnswerSchema)
+@blp.response(200, ExchangeAnswerSchema, headers={"Idempotent-Replayed": REPLAYED_HEADER})
 @blp.alt_response(401, description="No or invalid client token")
 @blp.alt_response(403, description="forbidden-by-policy or consent-required")
 @blp.alt_response(404, description="subject-not-found: the source holds no record of the subject")

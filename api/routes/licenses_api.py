@@ -24,7 +24,7 @@ from api.license_services import (library, license_status_lists, show_license, u
                                   verify_license_text, write)
 from api.live_catalog import live_catalog
 from api.exchange_edge_log import log_refusal_at_the_edge
-from api.openapi import Blueprint
+from api.openapi import REPLAYED_HEADER, Blueprint
 from api.presenters import license_view, pdf_response, presentation_view
 from api.problems import Problem
 from api.rate_limit import limit_verification
@@ -177,7 +177,7 @@ def log_use_refusals_before_the_use_case(response: Response) -> Response:
 @blp.route("/exchange/license-uses", methods=["POST"])
 @client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(LicenseUseRequestSchema)
-@blp.response(200, LicenseUseAnswerSchema)
+@blp.response(200, LicenseUseAnswerSchema, headers={"Idempotent-Replayed": REPLAYED_HEADER})
 @blp.alt_response(403, description="forbidden-by-policy (not in the 用证清单) or consent-required")
 @blp.alt_response(404, description="subject-not-found: the holder has no valid license of the type")
 @blp.alt_response(409, description="The request id is in use for another request, or still being answered")

@@ -77,3 +77,19 @@ def test_every_operation_that_needs_credentials_lists_its_401_and_problems_their
     assert {"detail_zh", "alternative"} <= set(document["components"]["schemas"]["Problem"]["properties"])
     issue = document["paths"]["/api/v1/me/certificates"]["post"]["responses"]
     assert {"401", "404", "409", "422", "503"} <= set(issue)
+
+
+def test_the_headers_a_client_acts_on_are_declared(app: Flask) -> None:
+    """A generated client reads where a new application or certificate is (`Location`), asks for
+    an answer at once (`Prefer: respond-async`) and tells a replay from a first answer
+    (`Idempotent-Replayed`): each is in the document where the service sends or reads it."""
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    paths = document["paths"]
+    filing = paths["/api/v1/matters/{code}/applications"]["post"]
+    assert {status: "Location" in filing["responses"][status].get("headers", {}) for status in ("200", "201", "202")} \
+        == {"200": True, "201": True, "202": True}
+    assert "Preference-Applied" in filing["responses"]["202"]["headers"]
+    assert [p["name"] for p in filing["parameters"] if p["in"] == "header"] == ["Prefer"]
+    assert "Location" in paths["/api/v1/me/certificates"]["post"]["responses"]["201"]["headers"]
+    for path in ("/api/v1/exchange/requests", "/api/v1/exchange/license-uses"):
+        assert "Idempotent-Replayed" in paths[path]["post"]["responses"]["200"]["headers"], path
