@@ -19,12 +19,12 @@ def public_housing_request(household: DemoHousehold, request_id: str, *, signed_
                            declared_income_change: Decimal = Decimal(0), priority_allocation: bool = False,
                            caseworker_id: str = "zj-0042") -> dict[str, Any]:
     """The 公租房 application of `household` (see the module docstring); `declared_income_change`
-    is added to the per-capita monthly income the applicant declares."""
+    is added to the per-capita monthly income the applicant declares (down to zero at most)."""
     head, others = household.members[0], household.members[1:]
     signed = signed_at.isoformat()
     size = len(household.members)
     month_start = signed_at.date().replace(day=1)
-    per_capita = (household.monthly_income_per_person + declared_income_change).quantize(Decimal("1.00"))
+    per_capita = max(household.monthly_income_per_person + declared_income_change, Decimal(0)).quantize(Decimal("1.00"))
     commitments: list[dict[str, Any]] = [
         {"proof": "HOUSING_HARDSHIP_REPORT", "values": {
             "current_residence": "金华市婺城区租住房屋", "per_capita_floor_area": "12.50",

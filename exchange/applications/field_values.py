@@ -1,12 +1,16 @@
 """Checking values a person supplies for a proof (a commitment, an investigation's finding):
-exactly the fields the matter receives, each valid for its data item type or null."""
+exactly the fields the matter receives, each valid for its data item type or null.
+
+A decimal a person supplies is an amount in 元 or an area in ㎡: never below zero and at most
+to the hundredth (the 分). A source department's records are held to their type alone."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from catalog.model import Matter, Proof
+from catalog.model import DataItem, ItemType, Matter, Proof
 from exchange.errors import InvalidInput
 from exchange.sources.values import value_problem
 
@@ -21,5 +25,18 @@ def check_field_values(matter: Matter, proof: Proof, values: Mapping[str, Any], 
     if extra:
         raise InvalidInput(where, f"not received in {matter.code}: {', '.join(extra)}")
     for name in fields:
-        if values[name] is not None and (problem := value_problem(proof.item(name), values[name])):
+        if values[name] is not None and (problem := _supplied_value_problem(proof.item(name), values[name])):
             raise InvalidInput(f"{where}.{name}", problem)
+
+
+def _supplied_value_problem(item: DataItem, value: Any) -> str | None:
+    """Why a person cannot supply `value` (not null) for `item`, or None."""
+    if problem := value_problem(item, value):
+        return problem
+    if item.type is ItemType.DECIMAL:
+        amount = Decimal(value)
+        if amount < 0:
+            return "must not be negative"
+        if amount != amount.quantize(Decimal("0.01")):
+            return "must have at most two decimal places"
+    return None

@@ -79,6 +79,31 @@ def test_an_eligible_household_applies_without_paper(settings: Settings, live_se
     assert application["paper_saved"] == sum(1 for item in application["items"] if item["state"] != "not_required")
 
 
+@pytest.mark.parametrize("income", ["-3000.00", "3000.005"])
+def test_a_committed_amount_below_zero_or_finer_than_a_fen_is_refused(settings: Settings, live_server: str,
+                                                                      income: str) -> None:
+    """An applicant signs a per-capita income of -3,000 元 (or to a tenth of a 分): no one earns
+    that, and a negative figure would lower the household's income under a threshold. The filing
+    is refused naming the figure, and nothing is filed."""
+    [household] = households(settings, "public_housing_eligible")
+    body = public_housing_request(household, f"gzf-income-{income}", signed_at=now())
+    position = next(n for n, c in enumerate(body["commitments"]) if c["proof"] == "INCOME")
+    body["commitments"][position]["values"]["per_capita_monthly_income"] = income
+    token = housing_token(settings)
+    refused = apply(live_server, token, body)
+    assert refused.status_code == 400, (refused.status_code, refused.json().get("decision"))
+    assert refused.json()["errors"][0]["pointer"] == f"#/commitments/{position}/values/per_capita_monthly_income"
+    listed = httpx.get(f"{live_server}/api/v1/applications", headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["request_id"] not in json.dumps(listed, ensure_ascii=False)
+
+def test_the_demo_shades_a_declared_income_down_to_zero_at_most(settings: Settings) -> None:
+    """The workbench's 申报收入调整 far below the household's income declares 0.00, a figure the
+    filing takes, not one it refuses."""
+    [household] = households(settings, "public_housing_eligible")
+    body = public_housing_request(household, "gzf-shaded", signed_at=now(), declared_income_change=Decimal(-99999))
+    income = next(c for c in body["commitments"] if c["proof"] == "INCOME")["values"]
+    assert (income["per_capita_monthly_income"], income["annual_household_income"]) == ("0.00", "0.00")
+
 def test_a_commitment_already_taken_cannot_be_replaced_while_the_application_waits(settings: Settings,
                                                                                   live_server: str) -> None:
     """The household files its income commitment but not yet the single declaration: the
