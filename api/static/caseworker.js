@@ -178,10 +178,11 @@
         return member.name + "（" + (labels.relations[member.relation] || member.relation) + "，" + member.age + " 岁，" +
           member.id_masked + "）";
       });
-      var radio = el("input", { type: "radio", name: "household", id: "household-" + index, value: String(index) });
+      var radio = el("input", { type: "radio", name: "household", id: "household-" + index, value: String(index),
+                                "aria-label": "选择 " + head.name });  // one name, though two labels click it
       radio.checked = index === selected;
       body.append(el("tr", {}, [
-        el("td", {}, [el("label", { class: "cw-pick", for: "household-" + index, "aria-label": "选择 " + head.name }, [radio])]),
+        el("td", {}, [el("label", { class: "cw-pick", for: "household-" + index }, [radio])]),
         el("td", {}, [el("label", { for: "household-" + index }, [head.name]), el("br"),
                       el("small", { class: "meta" }, [head.id_masked + " · 户号 " + (household.number || "—")])]),
         el("td", {}, [others.length ? others.join("、") : "（单人申请）"]),

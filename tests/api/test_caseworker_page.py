@@ -455,3 +455,32 @@ def test_a_proof_a_publication_dropped_keeps_its_name_on_the_workbench(browser: 
     sign_in(page, live_server)
     labels = json.loads(page.locator("#caseworker-labels").text_content() or "{}")
     assert labels["proofs"]["SELF_IDENTITY_PROOF"]["name_zh"] == dropped["name_zh"]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_keyboard_reaches_the_households_before_filing_and_filing_stays_put(
+        browser: Browser, live_server: str, settings: Settings, width: int) -> None:
+    """A keyboard user picks the household first: Tab from the last control reaches the household
+    list before 提交申请并核验, each household is named once (选择 and the name), and relisting the
+    households (the income edited) does not move the button under the pointer."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    sign_in(page, live_server)
+    choose(page, "public_housing_eligible")
+    expect(page.locator("#households-status")).to_have_text("")  # listed, not only answered
+    page.focus("fieldset.cw-matter:not([hidden]) .cw-income-change")
+    order = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.name"))
+        if order[-1] == "submit-application":
+            break
+    assert any(focused.startswith("household-") for focused in order[:order.index("submit-application")]), order
+    expect(page.locator("#household-0")).to_have_accessible_name(re.compile(r"^选择 \S+$"))
+    where = "b => [b.getBoundingClientRect().left + scrollX, b.getBoundingClientRect().top + scrollY]"  # on the page
+    before = page.locator("#submit-application").evaluate(where)
+    with page.expect_response(lambda response: "/caseworker/demo-households" in response.url):
+        page.fill("fieldset.cw-matter:not([hidden]) .cw-income-change", "-300")
+        page.keyboard.press("Enter")
+    expect(page.locator("#households-status")).to_have_text("")
+    assert page.locator("#submit-application").evaluate(where) == before
+    page.close()
