@@ -179,7 +179,10 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | Status
                              catalog=catalog, claim_nonce=claim_nonce, issuers=issuers, id_number=id_number)
     if not authentic(signature):
         failed = ", ".join(r.code for r in signature.checks if r.status is not Status.VALID)
-        return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_signature_invalid", detail=failed))
+        why = next(result for result in map(signature.result, (Check.INTEGRITY, Check.CHAIN))
+                   if result.status is not Status.VALID)  # what `authentic` found wanting
+        return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_signature_invalid", detail=failed,
+                                                    reason_zh=why.message_zh))
     content = verdict.license.content
     expected_signer = verdict.license.signer if verdict.form == FORM_LICENSE else None
     signer = signature.signer

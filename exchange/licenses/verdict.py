@@ -76,7 +76,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "usage_expired": ("加注件已于 {until} 失效。", "The usage copy expired at {until}."),
     "pdf_sealed": ("PDF 文件由{signer}以电子印章签章，页面与所附机读件一致，签章后未被改动。",
                    "The PDF is signed by {signer}'s seal, its page states its attachment and is unchanged since."),
-    "pdf_signature_invalid": ("PDF 文件的签名未通过验证。", "The PDF's signature does not verify ({detail})."),
+    "pdf_signature_invalid": ("PDF 文件的签名未通过验证：{reason_zh}", "The PDF's signature does not verify ({detail})."),
     "pdf_attachment_missing": ("PDF 文件未附带机读电子证照或加注件。", "The PDF carries no license or usage copy."),
     "pdf_unreadable": ("无法读取 PDF 文件：文件可能不完整或已损坏。", "The PDF cannot be read: it may be cut short or damaged."),
     "pdf_mismatch": ("PDF 文件与所附机读件不符（页面、所附内容或印章不一致）。",

@@ -143,6 +143,20 @@ def test_a_tampered_pdf_is_refused_by_our_verifier_and_by_pdfsig(
         assert "Signature is Valid" not in report
 
 
+def test_a_pdf_saved_again_after_sealing_says_why_it_fails_and_what_to_ask_for(
+        pki: Pki, catalog: Catalog, license_pdf: bytes, usage_pdf: bytes, status_token: str) -> None:
+    """The holder opened her 结婚证 in a PDF editor and saved it with a note: the clerk reads that
+    the file was changed after sealing and to ask for the original, as for a certificate, not only
+    that a signature failed."""
+    from tests.seals.test_pades import _forge_info, incremental_update
+
+    for pdf in (license_pdf, usage_pdf):
+        verdict = verify(pki, catalog, incremental_update(pdf, _forge_info), status_token)
+        [told] = [c for c in verdict.to_dict()["checks"] if c["check"] == "pdf_signature"]
+        assert (verdict.status.value, told["code"]) == ("INVALID", "pdf_signature_invalid")
+        assert "签名后文件被修改" in told["message_zh"] and "原始文件" in told["message_zh"], told["message_zh"]
+
+
 def test_the_usage_copy_prints_the_use_as_written_markup_characters_included(
         pki: Pki, catalog: Catalog, credential: str, tmp_path: Path) -> None:
     """What a department wrote as the use (`<b>`, `&amp;`, `<1>`) is text on the page, as in the credential."""
