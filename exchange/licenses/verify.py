@@ -77,9 +77,9 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
         return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)))
     if form == FORM_USAGE_COPY:
         usage = read_usage_copy(text, trust, exchange_uscc, now=now)
-        if usage.license is None:
-            return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)),
-                                  usage.results)
+        if usage.license is None:  # its seal or its form failed (said in `usage.results`): not valid, not unread
+            return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("usage_copy_unverified")),
+                                                          None)), usage.results)
         read = read_license(usage.license, trust, now=now)
         verdict = judged(read.signed)
         return LicenseVerdict(form, verdict, usage.results, _items(read.signed.content, catalog), usage.usage)

@@ -165,6 +165,10 @@ def test_a_usage_copy_is_valid_for_its_use_until_its_expiry(pki: Pki, catalog: C
     tampered_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     tampered = verify(pki, catalog, f"{header}.{tampered_payload}.{signature}", status_token)
     assert tampered.status.value == "INVALID"
+    # the clerk is told it is not valid, not that it could not be read "which does not say it is forged"
+    from api.labels import license_outcome
+    (label, _, _), _ = license_outcome(tampered)
+    assert label == "无效" and "SD-JWT" not in str(codes_messages(tampered)), (label, codes_messages(tampered))
 
 
 def test_revoked_license_is_invalid_in_every_form(pki: Pki, catalog: Catalog, credential: str) -> None:
