@@ -23,6 +23,7 @@ is reported as `malformed`, never raised.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timezone
 from io import BytesIO
 
@@ -54,6 +55,12 @@ JOSE_NAMES = {("ecdsa", "sha256"): "ES256", ("rsassa_pss", "sha256"): "PS256"}
 """The CMS (signature mechanism, digest) pairs accepted, named as in JOSE."""
 
 _TRAILING_WHITESPACE = b" \t\r\n\f\x00"
+
+logging.getLogger("pyhanko.sign.diff_analysis").setLevel(logging.ERROR)
+"""pyHanko warns, with a traceback, of each modification its difference analysis refuses. That
+refusal is the verdict's `modified_after_signing`: on stderr it would come before the verdict in
+`mianzheng verify`, and anyone uploading an edited PDF to a verification page would write a
+traceback into the server's log."""
 
 
 def verify_pdf(pdf: bytes, trust: TrustStore, *, now: datetime | None = None) -> Verdict:

@@ -8,7 +8,6 @@ codes. Exit 0 only for a valid certificate, 1 otherwise, 2 for a wrong command l
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -59,7 +58,6 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
     """离线核验电子证明 CERTIFICATE_FILE：PDF、机读凭证（JWS 文本文件）或二维码内容（MZ2: 或 MZ1: 开头的文本文件）。
 
     逐项列出检查结果和结论；证明有效时退出码为 0，无效、已撤销或无法确定时为 1。"""
-    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # its findings are in the verdict, not on stderr
     if id_number:
         try:
             parse_id_number(id_number)

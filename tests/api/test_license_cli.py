@@ -59,6 +59,11 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     assert malformed.returncode == 2 and "随机数应为" in malformed.stderr
     tampered = run_cli(env, "license", "verify", str(tmp_path / "tampered.txt"), "--trust", trust)
     assert tampered.returncode == 1 and "不通过  内容完整性" in tampered.stdout and "结论：无效。" in tampered.stdout
+    from tests.seals.test_pades import _forge_info, incremental_update
+    (tmp_path / "saved-again.pdf").write_bytes(incremental_update((tmp_path / "license.pdf").read_bytes(), _forge_info))
+    saved_again = run_cli_process(env, "license", "verify", str(tmp_path / "saved-again.pdf"), "--trust", trust)
+    assert saved_again.returncode == 1 and "签名后文件被修改" in saved_again.stdout, saved_again.stdout
+    assert saved_again.stderr == ""  # the verdict says what is wrong; no library traceback before it
 
     httpx.post(f"{live_server}/api/v1/licenses/{issued['identifier']}/revocation", headers=mz,
                json={"reason": "issued_in_error"}, timeout=30)
