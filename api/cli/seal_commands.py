@@ -15,9 +15,10 @@ from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_s
 from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline_trust
 from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
-from catalog.model import Department
+from catalog.model import Catalog, Department
 from catalog.versions import published_documents, read_live_catalog
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
+from exchange.issuance import issuable_proofs
 from exchange.status_lists import CERTIFICATES, list_ids, refresh_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, SealAlreadyActive, SealChanged, SealError,
@@ -148,13 +149,27 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
         now = datetime.now(timezone.utc)
         left_without = department == settings().exchange_department and not any(
             other.status_at(now) is SealStatus.ACTIVE for other in list_seals(session, department))
+        catalog = read_live_catalog(session)
     if reason == RevocationReason.KEY_COMPROMISE.value:  # every verifier now turns away what the key signed
-        click.echo(f"注意：此印章签发的文书一律验证为无效。持证人看到证照“已失效”，部门用证将被拒绝：请用 mianzheng seal issue "
-                   f"{department} 签发新印章后运行 mianzheng license reseal {department} 重新签发证照；电子证明由持有人重新开具。",
+        click.echo(_compromise_notice(catalog, department, exchange=department == settings().exchange_department),
                    err=True)
     if left_without:  # the exchange's own seal, and none left to sign with
         click.echo(f"注意：这是数据交换平台的印章。在 mianzheng seal issue {department} 签发新印章之前，交换平台不能签发"
                    "回执、状态列表和亮证，全市证明的核验都将显示“无法确认”。", err=True)
+
+
+def _compromise_notice(catalog: Catalog, department: str, *, exchange: bool) -> str:
+    """What follows a key compromise of `department`'s seal: a new seal, then what it signed made
+    again, naming only what the department makes (licenses, certificates, the exchange's usage copies)."""
+    steps = [f"请用 mianzheng seal issue {department} 签发新印章"]
+    if any(license.department == department for license in catalog.licenses.values()):
+        steps.append(f"然后运行 mianzheng license reseal {department} 重新签发证照（在此之前持证人看到证照“已失效”，"
+                     "部门用证将被拒绝）")
+    if exchange:
+        steps.append("此前出具的加注件不再有效，用证部门须重新调取")
+    if any(proof.department == department for proof in issuable_proofs(catalog)):
+        steps.append("此前出具的电子证明由持有人重新开具")
+    return "注意：此印章签发的文书一律验证为无效。" + "；".join(steps) + "。"
 
 
 def _serial_hex(text: str) -> str:

@@ -186,3 +186,18 @@ def test_seal_commands_refuse_what_would_break_trust(database_url: str, settings
     result = run_cli(cli_environment(database_url, settings.var_dir), *args)
     assert result.returncode == code
     assert result.stderr.startswith("错误：") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_compromised_seal_is_followed_by_what_its_department_must_do(database_url: str, settings: Settings) -> None:
+    """The notice after a key compromise names only what applies: 税务局 issues certificates and
+    no licenses, so there is nothing for `license reseal`; the exchange's own seal made usage
+    copies, which departments must ask for again."""
+    env = cli_environment(database_url, settings.var_dir)
+    tax = run_cli(env, "seal", "revoke", "SW", "--reason", "key_compromise")
+    assert tax.returncode == 0 and "license reseal" not in tax.stderr, tax.stderr
+    assert "mianzheng seal issue SW" in tax.stderr and "电子证明由持有人重新开具" in tax.stderr, tax.stderr
+    exchange = run_cli(env, "seal", "revoke", settings.exchange_department, "--reason", "key_compromise")
+    assert exchange.returncode == 0 and "license reseal" not in exchange.stderr, exchange.stderr
+    assert "加注件" in exchange.stderr, exchange.stderr
+    registry = run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise")
+    assert "mianzheng license reseal BDC" in registry.stderr and "电子证明由持有人重新开具" in registry.stderr
