@@ -40,9 +40,10 @@ class IdentityConfig:
     """Verification keys by issuer (`iss`)."""
     dev_idp: DevelopmentProvider | None
     """The development identity provider (demo mode only): its sign-in pages are served."""
-    handover_origins: frozenset[str] = frozenset()
+    handover_origins: tuple[str, ...] = ()
     """The web origins (`scheme://host[:port]`, as a browser's `Origin` header names them) of the
-    provider's pages that hand staff sign-ins over; the service's own origin is always one."""
+    provider's pages that hand staff sign-ins over, in the order configured (the first is where
+    signed-out pages send people); the service's own origin is always one too."""
 
 
 def identity_config(settings: Settings) -> IdentityConfig:
@@ -56,9 +57,9 @@ def identity_config(settings: Settings) -> IdentityConfig:
         except OSError as error:
             raise InvalidKeyMaterial(f"cannot read the identity provider key file: {error.strerror}") from None
         trusted[settings.idp_issuer] = load_public_keys(material)
-    handover_origins = frozenset(_configured_origin(origin) for origin in settings.idp_origins)
+    handover_origins = tuple(dict.fromkeys(_configured_origin(origin) for origin in settings.idp_origins))
     if not handover_origins and settings.idp_issuer and (issuer_origin := web_origin(settings.idp_issuer)):
-        handover_origins = frozenset({issuer_origin})
+        handover_origins = (issuer_origin,)
     demo = demo_extension(settings)
     dev_idp: DevelopmentProvider | None = demo.development_provider(settings) if demo is not None else None
     if dev_idp is not None:

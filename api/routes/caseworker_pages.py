@@ -95,7 +95,7 @@ def _signed_out(error: str | None, status: int) -> Response:
     (the first web origin configured to hand sign-ins over, if any)."""
     identity = runtime().identity
     sign_in = url_for("dev_idp_staff.login", next=url_for("caseworker_pages.workbench")) if identity.dev_idp else None
-    provider = None if sign_in else next(iter(sorted(identity.handover_origins)), None)
+    provider = None if sign_in else next(iter(identity.handover_origins), None)
     expired = error is None and bool(request.cookies.get(STAFF_COOKIE))
     return _no_store(make_response(render_template("caseworker_signed_out.html", sign_in=sign_in, provider=provider,
                                                    error=error, expired=expired), status))

@@ -385,13 +385,13 @@ def test_the_city_providers_hand_over_opens_the_workbench_and_another_sites_sign
     key_file = tmp_path / "city-idp.pem"
     key_file.write_bytes(city_idp.signing_key.as_pem(private=False))
     production = dataclasses.replace(settings, dev_idp=False, idp_issuer=city_idp.issuer, idp_public_key_file=key_file,
-                                     idp_origins=("http://sso.city.example",))
+                                     idp_origins=("http://sso.city.example", "http://hand-over.city.example"))
     [caseworker, stranger] = [next(member for member in demo_staff(bundled_catalog()) if member.department == code)
                               for code in ("ZJ", "MZ")]
     app = create_app(production)
     with serving(app) as base:
         signed_out = httpx.get(f"{base}/caseworker").text  # somewhere to click, not only a sentence
-        assert 'id="city-sign-in" href="http://sso.city.example"' in signed_out, signed_out
+        assert 'id="city-sign-in" href="http://sso.city.example"' in signed_out, signed_out  # the first configured
 
         def posting_page(site: str, assertion: str, head: str = "", policy: str | None = None) -> Page:
             """A page of `site` (under the referrer `policy`) that posts `assertion` to the hand-over as soon as it loads."""
