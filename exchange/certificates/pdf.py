@@ -245,7 +245,7 @@ def _verification_note(content: CertificateContent) -> Paragraph:
     hint = ParagraphStyle("hint", fontName=SONG, fontSize=8.5, leading=12.5, wordWrap="CJK",
                           textColor=colors.HexColor("#444444"))
     return text_paragraph(
-        f"本证明由{content.issuer.name_zh}以电子印章签章出具，与加盖实物印章的纸质证明具有同等效力。"
+        f"本证明由{content.issuer.name_zh}以电子印章签章出具，与加盖实物印章的纸质证明具有同等效力，文中时间均为北京时间。"
         f"核验方式：用手机相机扫描左侧二维码，即打开核验页面显示核验结论；或访问 {service}{VERIFY_PATH} ，"
         f"上传本 PDF 文件或机读凭证（{content.identifier}.jws）。二维码内容经签名，无网络时亦可离线核验。"
         f"本文件带有数字签名：在 PDF 阅读器中将本市电子印章根证书（{service}/api/v1/trust/root.pem ，"

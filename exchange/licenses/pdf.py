@@ -300,7 +300,7 @@ def _draw_usage(canvas: Canvas, usage: Mapping[str, Any], left: float, right: fl
 
 def _note(page: PdfPage, service: str) -> str:
     content = page.content
-    status = "证照是否已换发或撤销，以核验结果为准（核验时查询电子证照状态列表）。"
+    status = "文中时间均为北京时间。证照是否已换发或撤销，以核验结果为准（核验时查询电子证照状态列表）。"
     trust = (f"本文件带有数字签名：在 PDF 阅读器中将本市电子印章根证书（{service}/api/v1/trust/root.pem）"
              "设为受信任的证书后，阅读器即显示签名有效且签名者可信；阅读器不核查印章或证照是否已被吊销、撤销，"
              "以核验页面的结论为准。")

@@ -78,6 +78,7 @@ def test_the_footer_names_the_root_a_reader_must_trust_as_it_is_named(pdf_file: 
     """A verifier told to import the city's 电子证明根证书 finds only its 电子印章根证书 to download."""
     text = "".join(run("pdftotext", str(pdf_file), "-").split())
     assert "将本市电子印章根证书" in text and "电子证明根证书" not in text
+    assert "文中时间均为北京时间" in text  # a verifier abroad reads 出具时间 in the city's time
 
 
 def test_a_screen_reader_is_told_the_language_and_whose_seal_signs(issued: Issued) -> None:

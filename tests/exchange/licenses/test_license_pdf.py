@@ -83,6 +83,7 @@ def test_the_license_pdf_prints_the_types_items_and_pdfsig_trusts_its_issuer(
     assert HOLDER.number not in text and SPOUSE_ID not in text  # masked on the page
     assert "阅读器不核查印章或证照是否已被吊销、撤销，以核验页面的结论为准" in "".join(text.split())
     assert "本市电子印章根证书" in "".join(text.split())  # the root by the name it has, as the verify page gives it
+    assert "文中时间均为北京时间" in "".join(text.split())
     assert "330784********4585" in text
 
     root = pki.trust().root.public_bytes(Encoding.PEM)
