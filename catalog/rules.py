@@ -29,11 +29,13 @@ nodes visited, macro bodies included): a comprehension nested in comprehensions 
 
 from __future__ import annotations
 
+import collections.abc
 import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import celpy
+import celpy.evaluation
 import lark
 from celpy import InterpretedRunner
 from celpy.evaluation import Activation, Context, Evaluator
@@ -84,6 +86,23 @@ def expression_limit_problem(expression: str) -> str | None:
     if len(_TOKENS.findall(_CEL_STRINGS.sub('""', expression))) > MAX_EXPRESSION_TOKENS:
         return f"must have at most {MAX_EXPRESSION_TOKENS} tokens"
     return None
+
+
+class _AnyUnion:
+    """`Union[...]` as a no-op `cast` needs it: subscripted, it gives `object`."""
+
+    def __getitem__(self, _arguments: object) -> type:
+        return object
+
+
+celpy.evaluation.__dict__.update(Dict=dict, List=list, Tuple=tuple, Iterable=collections.abc.Iterable,
+                                 Sequence=collections.abc.Sequence, Union=_AnyUnion())
+"""celpy 0.5's evaluator calls `cast(Tuple[List[Result], Result], ...)` and the like on every
+syntax-tree node it visits. `cast` does nothing, but subscripting `typing`'s aliases hashes their
+arguments each time (typing's cache): about a third of rule evaluation. The evaluator's module
+gets the builtin generics instead, which subscript at next to no cost and answer `isinstance`
+the same (celpy tests `isinstance(functions, Sequence)`); its `Union` is used only in casts. The
+module's type aliases were built when it was imported and are unchanged."""
 
 
 class EvaluationBudgetExceeded(Exception):
