@@ -48,6 +48,11 @@
     return text.slice(0, 10) + " " + text.slice(11, withSeconds ? 19 : 16);
   }
 
+  function beijingDate(iso) {  // as an official document is dated: 2026年12月7日
+    var day = beijing(iso).slice(0, 10).split("-");
+    return Number(day[0]) + "年" + Number(day[1]) + "月" + Number(day[2]) + "日";
+  }
+
   function shortId(id) { return id ? id.slice(0, 8) + "…" : ""; }
 
   function display(item, value) {
@@ -442,7 +447,8 @@
       list,
       el("p", {}, ["如认为所依据的数据有误，可向上述数据来源部门申请更正后重新申请；对本决定不服的，可以自收到本告知书之日起" +
                    "六十日内向" + (state.city || "本级") + "人民政府申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。"]),
-      el("p", { class: "cw-notice-signature" }, [state.departmentName || "", el("br"), beijing(application.decided_at)])
+      el("p", {}, ["本告知书所载时间均为北京时间。"]),
+      el("p", { class: "cw-notice-signature" }, [state.departmentName || "", el("br"), beijingDate(application.decided_at)])
     );
   }
 

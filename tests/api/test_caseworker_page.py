@@ -214,7 +214,9 @@ def test_an_owner_household_is_not_eligible(browser: Browser, live_server: str, 
     assert "向金华市人民政府申请行政复议" in text and "依法向人民法院提起行政诉讼" in text and "（以下称本决定）" in text
     assert "回执" not in text and "判定" not in text
     [sheet] = page_texts(page.pdf(path=str(SCREENSHOTS / "caseworker-notice.pdf"), format="A4"), tmp_path)
-    assert sheet.lstrip().startswith("不符合条件告知书") and re.search(r"住房和城乡建设局\s+\d{4}-\d{2}-\d{2}", sheet), sheet
+    # dated as an official document is, and the sources' times said to be Beijing time
+    assert sheet.lstrip().startswith("不符合条件告知书") and re.search(r"住房和城乡建设局\s+\d{4}年\d{1,2}月\d{1,2}日", sheet), sheet
+    assert "本告知书所载时间均为北京时间" in re.sub(r"\s", "", sheet)
     page.emulate_media(media="screen")
     no_id_number_leaks(page, household, urls)
     page.close()
