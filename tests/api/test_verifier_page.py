@@ -89,6 +89,7 @@ def test_valid_tampered_and_revoked(browser: Browser, live_server: str, settings
     assert "无房证明" in content and "银行开户" in content and "截至时间" in content
     assert resident.id_number not in page.content()
     page.screenshot(path=str(tmp_path / "verify-valid.png"), full_page=True)
+    assert page.locator("#trust h2").inner_text() == "信任本市电子印章根证书"  # the root by the name it has
     checked = re.fullmatch(r"核验时间：(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})（北京时间）",
                            page.locator("#verdict-time").inner_text())
     assert checked and abs(datetime.strptime(checked[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
@@ -97,7 +98,7 @@ def test_valid_tampered_and_revoked(browser: Browser, live_server: str, settings
     printed = "".join(page_texts(page.pdf(format="A4"), tmp_path))
     page.emulate_media(media="screen")
     assert "有效" in printed and checked[1] in printed and resident.name in printed
-    assert "验证另一份证明" not in printed and "方式一" not in printed and "信任本市根证书" not in printed
+    assert "验证另一份证明" not in printed and "方式一" not in printed and "信任本市电子印章根证书" not in printed
 
     assert submit(page, live_server, pdf=tampered(certificate["pdf"])) == 200
     assert page.locator("#verdict-result").inner_text() == "无效 INVALID"
