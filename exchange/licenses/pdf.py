@@ -54,7 +54,7 @@ from exchange.certificates.pdf import (
 )
 from exchange.certificates.verdict import authentic
 from exchange.errors import GlyphsMissing
-from exchange.licenses.content import LicenseContent, printed_items
+from exchange.licenses.content import LicenseContent, mask_holder_number, printed_items
 from exchange.licenses.credential import content_of_own
 from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX
 from exchange.licenses.verdict import (FORM_LICENSE, FORM_USAGE_COPY, LICENSE_ATTACHMENT, USAGE_ATTACHMENT, LicenseCheck,
@@ -259,12 +259,23 @@ def _draw(canvas: Canvas, page: PdfPage) -> None:
     note.drawOn(canvas, left, NOTE_BOTTOM)
 
 
+def _repeats_holder(item: dict[str, Any], content: LicenseContent) -> bool:
+    """Whether `item` is the holder's own name or ID number (`full_name`, `id_number`, as the
+    license catalog names them), which the first two rows state already: printed again, under the
+    item's wider mask, a clerk would read two numbers for one person."""
+    value = item["value"]
+    if item["name"] == "full_name":
+        return value == content.holder_name
+    return item["name"] == "id_number" and isinstance(value, str) and mask_holder_number(value) == content.holder_id_masked
+
+
 def _rows(page: PdfPage) -> list[tuple[str, str]]:
     content, license_type = page.content, page.license_type
     organisation = content.holder_kind is Subject.ORGANISATION
     rows = [("持照单位" if organisation else "持证人", content.holder_name),
             ("统一社会信用代码" if organisation else "身份号码", content.holder_id_masked)]
-    rows += [(item["label_zh"], item["text_zh"]) for item in printed_items(license_type, content.items)]
+    rows += [(item["label_zh"], item["text_zh"]) for item in printed_items(license_type, content.items)
+             if not _repeats_holder(item, content)]
     rows.append(("发证机关", content.issuer.name_zh))
     rows.append(("签发时间", format_datetime_zh(content.issued_at)))
     validity = (f"{format_datetime_zh(content.valid_from)} 至 {format_datetime_zh(content.valid_until)}"
