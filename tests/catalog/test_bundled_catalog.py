@@ -32,6 +32,15 @@ def test_every_department_has_a_valid_credit_code_of_the_demo_city(catalog: Cata
     assert len({department.uscc for department in catalog.departments.values()}) == len(catalog.departments)
 
 
+def test_each_departments_short_name_is_the_body_its_legal_name_names(catalog: Catalog) -> None:
+    """A 委员会 is not called a 局: the short name pages print (卫生健康委员会) is the end of the
+    legal name the seal bears (金华市卫生健康委员会), a bracketed note aside (one of its names, for
+    the office the citizen meets: 街道办事处/社区居委会)."""
+    misnamed = {code: (department.name_zh, department.legal_name_zh) for code, department in catalog.departments.items()
+                if not any(name in department.legal_name_zh for name in department.name_zh.split("（")[0].split("/"))}
+    assert misnamed == {}
+
+
 def test_the_data_resources_bureau_is_a_government_organ(catalog: Catalog) -> None:
     assert catalog.departments["SJ"].name_zh == "数据资源局"
     assert catalog.departments["SJ"].uscc.startswith("11330700")
