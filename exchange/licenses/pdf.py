@@ -292,7 +292,7 @@ def _draw_usage(canvas: Canvas, usage: Mapping[str, Any], left: float, right: fl
     lines = [
         "加注：本件为电子证照的用证副本（加注件），仅限下列用途使用，逾期作废。",
         f"用证事项：{usage['matter_name_zh']}　　用证部门：{usage['department_name_zh']}",
-        f"用途：{usage['purpose_zh']}　　办件编号：{usage['case_number']}",
+        f"用途：{usage['purpose_zh']}　　案件编号：{usage['case_number']}",
         f"用证时间：{format_datetime_zh(parse_time(usage['used_at']))}　　"
         f"有效期至：{format_datetime_zh(parse_time(usage['valid_until']))}",
         f"加注件编号：{usage['identifier']}",

@@ -568,6 +568,7 @@ def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_
     usage_row = usage_row[:usage_row.index("</td>")]
     until = format_datetime_zh(parse_time(copy["usage"]["valid_until"]))  # Beijing time, as the sealed copy prints it
     assert f"有效期至 {until}" in usage_row and "T" not in usage_row.split("有效期至")[1], usage_row
+    assert "案件编号 GZF-2026-000123" in usage_row  # the case named as the workbench names it
     replay = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-000123-lic-2"), timeout=30)
     assert replay.headers.get("Idempotent-Replayed") == "true" and replay.json() == body
 

@@ -108,6 +108,7 @@ def test_the_usage_copy_pdf_states_its_use_and_is_sealed_by_the_exchange(
     for expected in ("加注件", "公共租赁住房申请", "金华市住房和城乡建设局", "GZF-2026-000123", "已婚", "李明",
                      catalog.departments["SJ"].legal_name_zh):
         assert expected in text, expected
+    assert "案件编号：GZF-2026-000123" in "".join(text.split())  # as the workbench and the verify page name it
     assert "配偶身份号码" not in text  # not an item the use may receive
 
     root = pki.trust().root.public_bytes(Encoding.PEM)
