@@ -226,7 +226,7 @@ def _draw(canvas: Canvas, page: PdfPage) -> None:
     canvas.drawCentredString(width / 2, y, f"{subtitle}（电子证照加注件）" if usage else subtitle or "电子证照")
     y -= 7 * mm
     canvas.setFont(SONG, 9.5)
-    canvas.drawCentredString(width / 2, y, f"证照标识：{content.identifier}")
+    canvas.drawCentredString(width / 2, y, f"证照编号：{content.identifier}")
     y -= 5 * mm
     version = f"第 {content.version} 版"
     if content.supersedes:

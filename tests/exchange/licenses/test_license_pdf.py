@@ -84,6 +84,7 @@ def test_the_license_pdf_prints_the_types_items_and_pdfsig_trusts_its_issuer(
     assert "阅读器不核查印章或证照是否已被吊销、撤销，以核验页面的结论为准" in "".join(text.split())
     assert "本市电子印章根证书" in "".join(text.split())  # the root by the name it has, as the verify page gives it
     assert "文中时间均为北京时间" in "".join(text.split())
+    assert "证照编号：" in text and "证照标识" not in text  # the number as the wallet and the verify page name it
     # the holder once, under one mask: not again among the items, where a clerk would read two numbers
     assert text.count("4585") == 1 and "**************4585" in text and "持证人姓名" not in text, text
 
