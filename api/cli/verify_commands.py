@@ -18,7 +18,7 @@ import click
 from api.cli.context import EXIT_INVALID
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
-from api.labels import VERDICT_STATUS_ZH
+from api.labels import CHECK_NAMES_ZH, VERDICT_STATUS_ZH
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE
 from exchange.certificates.offline_trust import STATUS_LIST_FILE
 from catalog.citizen_id import parse_id_number
@@ -28,20 +28,10 @@ from exchange.certificates.model import format_datetime_zh, parse_time
 from exchange.certificates.status_list import held_status_lists
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
 from exchange.certificates.verify import verify_certificate
-from seals.verdict import Check, Status
+from seals.verdict import Status
 
 DEFAULT_TRUST_DIR = Path("trust")
 DEFAULT_MAX_AGE_HOURS = 6.0
-CHECK_ZH = {
-    Check.INTEGRITY: "完整性",
-    Check.CHAIN: "证书链",
-    Check.SEAL_STATUS: "印章状态",
-    Check.VALIDITY: "印章有效期",
-    CertificateCheck.ISSUER: "出具单位",
-    CertificateCheck.CERTIFICATE_STATUS: "证明状态",
-    CertificateCheck.VALIDITY_WINDOW: "证明有效期",
-    CertificateCheck.HOLDER_BINDING: "持有人",
-}
 
 
 @click.command("verify")
@@ -88,7 +78,7 @@ def verify_command(certificate_file: Path, trust_dir: Path, id_number: str | Non
 def _print(verdict: CertificateVerdict) -> None:
     for result in verdict.checks:
         message = " ".join(result.message_zh.split())  # one line per check, even for a multi-line detail
-        click.echo(f"  {VERDICT_STATUS_ZH[result.status]}  {CHECK_ZH[result.check]}：{message}")
+        click.echo(f"  {VERDICT_STATUS_ZH[result.status]}  {CHECK_NAMES_ZH[result.check.value]}：{message}")
     if verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_unavailable":
         click.echo(f"  （信任材料目录的 {STATUS_LIST_FILE} 中没有该证明所属的状态列表：请用 mianzheng seal export-trust "
                    "重新导出，以检查证明是否被撤销。）")

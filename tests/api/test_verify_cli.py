@@ -31,10 +31,10 @@ def verify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("vector", "line"), [
-    ("edited/certificate.pdf", "不通过  完整性"),
-    ("edited/certificate.qr.txt", "不通过  完整性：签名值校验失败。"),
-    ("other-root/certificate.jws", "不通过  证书链：签名证书不是由本市电子印章根证书签发的。"),
-    ("attachment-swapped/after-signing.pdf", "不通过  完整性：签名后文件被修改"),
+    ("edited/certificate.pdf", "不通过  内容完整性"),
+    ("edited/certificate.qr.txt", "不通过  内容完整性：签名值校验失败。"),
+    ("other-root/certificate.jws", "不通过  印章证书链：签名证书不是由本市电子印章根证书签发的。"),
+    ("attachment-swapped/after-signing.pdf", "不通过  内容完整性：签名后文件被修改"),
 ])
 def test_tampered_vectors_are_refused_with_exit_1(vector: str, line: str) -> None:
     result = verify(dict(os.environ), str(VECTORS / vector), "--trust", TRUST)
@@ -89,12 +89,12 @@ def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_
     for file in files:
         result = verify(env, file, "--trust", str(trust), "--id-number", resident.id_number)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "结论：证明有效。" in result.stdout and "通过  持有人" in result.stdout
+        assert "结论：证明有效。" in result.stdout and "通过  持有人核验" in result.stdout
         assert f"持有人：{resident.name}，身份证号 {resident.id_number[:6]}********{resident.id_number[-4:]}" in result.stdout
         assert resident.id_number not in result.stdout + result.stderr
     piped = run_cli_process(env, "verify", files[1], "--trust", str(trust), "--id-number", "-",
                             stdin=f"{resident.id_number}\n")  # kept out of the process list
-    assert piped.returncode == 0 and "通过  持有人" in piped.stdout, piped.stdout + piped.stderr
+    assert piped.returncode == 0 and "通过  持有人核验" in piped.stdout, piped.stdout + piped.stderr
     listed = run_cli(env, "certificate", "list", "--department", "BDC")
     assert identifier in listed.stdout and "有效" in listed.stdout and resident.id_number not in listed.stdout
 
@@ -109,14 +109,14 @@ def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_
     for file in files:
         result = verify(env, file, "--trust", str(trust))
         assert result.returncode == 1
-        assert "不通过  证明状态：证明已被出具单位撤销（原因：持有人申请撤销）。" in result.stdout
+        assert "不通过  证明状态（是否撤销）：证明已被出具单位撤销（原因：持有人申请撤销）。" in result.stdout
         assert "结论：证明已被出具单位撤销，不可使用。" in result.stdout
     assert "已撤销（持有人申请撤销）" in run_cli(env, "certificate", "list").stdout
 
     (trust / STATUS_LIST_FILE).unlink()
     result = verify(env, files[2], "--trust", str(trust))
     assert result.returncode == 0  # without the list, revocation cannot be seen: said, not hidden
-    assert "跳过  证明状态：未提供证明状态列表" in result.stdout and STATUS_LIST_FILE in result.stdout
+    assert "跳过  证明状态（是否撤销）：未提供证明状态列表" in result.stdout and STATUS_LIST_FILE in result.stdout
 
 
 def test_counter_issuance_refusals(database_url: str, settings: Settings, tmp_path: Path) -> None:
