@@ -26,7 +26,7 @@ LICENSE_FORMS_ZH = {"license": "电子证照凭证", "presentation": "亮证", "
 """The form of a license that was verified, as the verification page and the command name it."""
 
 UNREADABLE_ZH = ("无法读取所提供的内容：文件或文本可能不完整、已损坏（如下载未完成、经聊天软件转发被截断），"
-                 "也可能不是本市的电子证明或电子证照。这并不说明它是伪造的：请让对方重新发送原始文件后再验证。")
+                 "也可能不是本市的电子证明或电子证照。这并不说明它是伪造的：请让对方重新发送原始文件后再核验。")
 """The verifier pages' word on input that could not be read at all: no verdict on the document."""
 
 LICENSE_CHECK_NAMES_ZH = {

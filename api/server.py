@@ -97,7 +97,7 @@ def _exchange_ready_message(base: str) -> str:
     return (
         f"免证服务已启动：{base}/\n"
         f"  市民服务（开具电子证明、我的授权）：{base}/portal\n"
-        f"  电子证明验证：{base}/verify\n"
+        f"  电子证明核验：{base}/verify\n"
         f"  清单公开（证明事项目录）：{base}/catalog\n"
         f"  办件工作台：{base}/caseworker\n"
         f"  统计（少交的纸质证明）：{base}/statistics\n"

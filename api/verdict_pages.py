@@ -1,4 +1,4 @@
-"""The verdict pages of the two public verifiers, 电子证明验证 (`/verify`, certificates) and 电子证照核验
+"""The verdict pages of the two public verifiers, 电子证明核验 (`/verify`, certificates) and 电子证照核验
 (`/verify/licenses`, licenses, 亮证 and usage copies): the verdict as each page shows it, and the
 page itself. Each route hands a form of the other kind (a license's PDF brought to the
 certificates' page, a certificate's PDF or QR payload to the licenses') to the other's verifier
@@ -30,7 +30,7 @@ from seals.verdict import Status
 FORMS_ZH = {"pdf": "PDF 文件", "credential": "机读凭证", "qr": "二维码内容"}
 RESULTS = {
     "valid": ("有效", "VALID", "这是一份真实、有效的电子证明，内容与出具时一致。"),
-    "invalid": ("无效", "INVALID", "该电子证明未通过验证，不能作为有效证明使用，原因见下表。"),
+    "invalid": ("无效", "INVALID", "该电子证明未通过核验，不能作为有效证明使用，原因见下表。"),
     "revoked": ("已撤销", "REVOKED", "该电子证明已被出具单位撤销（原因：{reason}），不能再作为有效证明使用。"),
     "error": ("无法确认", "ERROR", "暂时无法确认该电子证明是否有效，请稍后重试或联系出具单位。"),
     "unreadable": ("无法读取", "UNREADABLE", UNREADABLE_ZH),

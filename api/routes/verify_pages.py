@@ -1,4 +1,4 @@
-"""The public verifier page (电子证明验证, `/verify`): upload a PDF, paste a credential or paste
+"""The public verifier page (电子证明核验, `/verify`): upload a PDF, paste a credential or paste
 (or scan) a QR payload, optionally type the holder's ID number, and read the verdict.
 
 It calls `api.certificate_services.verify_form`, as `POST /api/v1/verify` does, under the same
@@ -51,7 +51,7 @@ def verify() -> Response:
     try:
         limit_verification()
     except Problem as limited:
-        return certificate_page(None, "验证请求过于频繁，请稍后再试。", 429, limited.headers)
+        return certificate_page(None, "核验请求过于频繁，请稍后再试。", 429, limited.headers)
     try:
         form_input = _submitted()
         id_number = _holder_id_number()

@@ -55,7 +55,7 @@
         var found = (await detector.detect(video)).find(function (code) { return /MZ[12]:/.test(code.rawValue); });
         if (found) {
           field.value = found.rawValue.slice(found.rawValue.search(/MZ[12]:/));
-          status.textContent = "已读取二维码内容，请点击“验证”。";
+          status.textContent = "已读取二维码内容，请点击“核验”。";
           return;
         }
         await new Promise(function (resolve) { setTimeout(resolve, 250); });

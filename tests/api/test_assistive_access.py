@@ -39,7 +39,7 @@ def test_buttons_keep_their_outline_in_forced_colours(browser: Browser, live_ser
         page.goto(live_server + path)
         shown += page.evaluate(BORDERS, selector)
     page.close()
-    assert {"下载 PDF", "验证", "搜索", "开具电子证明"} <= {text for text, _, _ in shown}, shown
+    assert {"下载 PDF", "核验", "搜索", "开具电子证明"} <= {text for text, _, _ in shown}, shown
     assert all(style != "none" and width >= 1 for _, style, width in shown), shown
 
 

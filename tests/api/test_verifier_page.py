@@ -1,4 +1,4 @@
-"""The public verifier page (电子证明验证) in headless Chromium, as a bank clerk uses it: a 无房证明
+"""The public verifier page (电子证明核验) in headless Chromium, as a bank clerk uses it: a 无房证明
 shows VALID as a PDF, a pasted credential and a pasted QR payload; a tampered PDF shows INVALID;
 after the issuing department revokes it, all three show REVOKED with the reason; bad input is
 refused with a Chinese message and status 400."""
@@ -75,8 +75,8 @@ def test_valid_tampered_and_revoked(browser: Browser, live_server: str, settings
     certificate = issued(live_server, resident)
     page = browser.new_page()
     page.goto(live_server)
-    page.click("header nav >> text=证明验证")
-    assert page.locator("h1").inner_text() == "电子证明验证"
+    page.click("header nav >> text=证明核验")
+    assert page.locator("h1").inner_text() == "电子证明核验"
 
     assert submit(page, live_server, pdf=certificate["pdf"], id_number=resident.id_number) == 200
     assert page.locator("#verdict-result").inner_text() == "有效 VALID"
@@ -98,7 +98,7 @@ def test_valid_tampered_and_revoked(browser: Browser, live_server: str, settings
     printed = "".join(page_texts(page.pdf(format="A4"), tmp_path))
     page.emulate_media(media="screen")
     assert "有效" in printed and checked[1] in printed and resident.name in printed
-    assert "验证另一份证明" not in printed and "方式一" not in printed and "信任本市电子印章根证书" not in printed
+    assert "核验另一份证明" not in printed and "方式一" not in printed and "信任本市电子印章根证书" not in printed
 
     assert submit(page, live_server, pdf=tampered(certificate["pdf"])) == 200
     assert page.locator("#verdict-result").inner_text() == "无效 INVALID"
@@ -279,7 +279,7 @@ def test_a_damaged_file_is_called_unreadable_not_invalid(live_server: str, resid
 
 def test_a_license_checked_on_the_certificates_page_gets_the_license_verdict(
         live_server: str, resident: DemoResident) -> None:
-    """A bank clerk given a 结婚证 PDF goes to 证明验证, the page the site links everywhere: the
+    """A bank clerk given a 结婚证 PDF goes to 证明核验, the page the site links everywhere: the
     genuine license is checked as a license (有效), not declared invalid; and a 无房证明 taken to
     电子证照核验 is checked as the certificate it is."""
     assertion = httpx.post(f"{live_server}/dev-idp/token",
