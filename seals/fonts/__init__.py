@@ -16,12 +16,18 @@ SONG_FONT_NAME = "MianzhengSong"
 
 
 def register_song_font() -> str:
-    """Register the face with reportlab (once per process); its reportlab font name."""
+    """Register the face with reportlab (once per process); its reportlab font name.
+
+    reportlab embeds a TrueType face in subsets of 256 characters. By default it keeps codes
+    32-127 of the first for ASCII, which leaves about 160 for Chinese: a certificate's page uses
+    about that many, and one more sentence made it embed the face twice. Without that
+    reservation every code takes whichever character comes first; the text is extracted and
+    searched through the font's Unicode map either way."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
     if SONG_FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(SONG_FONT_NAME, str(SONG_FONT_FILE)))
+        pdfmetrics.registerFont(TTFont(SONG_FONT_NAME, str(SONG_FONT_FILE), asciiReadable=False))
     return SONG_FONT_NAME
 
 
