@@ -34,9 +34,9 @@ def _supplied_value_problem(item: DataItem, value: Any) -> str | None:
     if problem := value_problem(item, value):
         return problem
     if item.type is ItemType.DECIMAL:
-        amount = Decimal(value)
-        if amount < 0:
+        amount = Decimal(value).as_tuple()  # read as written: no arithmetic, whatever its size
+        if amount.sign:
             return "must not be negative"
-        if amount != amount.quantize(Decimal("0.01")):
+        if isinstance(amount.exponent, int) and amount.exponent < -2:
             return "must have at most two decimal places"
     return None

@@ -79,7 +79,7 @@ def test_an_eligible_household_applies_without_paper(settings: Settings, live_se
     assert application["paper_saved"] == sum(1 for item in application["items"] if item["state"] != "not_required")
 
 
-@pytest.mark.parametrize("income", ["-3000.00", "3000.005"])
+@pytest.mark.parametrize("income", ["-3000.00", "3000.005", "-0", "1525.000", "9" * 30 + ".001"])
 def test_a_committed_amount_below_zero_or_finer_than_a_fen_is_refused(settings: Settings, live_server: str,
                                                                       income: str) -> None:
     """An applicant signs a per-capita income of -3,000 元 (or to a tenth of a 分): no one earns
