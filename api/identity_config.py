@@ -48,6 +48,18 @@ class IdentityConfig:
 
 def identity_config(settings: Settings) -> IdentityConfig:
     """The trusted providers; `InvalidKeyMaterial` when the production configuration is broken."""
+    trusted, handover_origins = city_provider(settings)
+    demo = demo_extension(settings)
+    dev_idp: DevelopmentProvider | None = demo.development_provider(settings) if demo is not None else None
+    if dev_idp is not None:
+        trusted[dev_idp.issuer] = dev_idp.public_keys
+    return IdentityConfig(trusted=MappingProxyType(trusted), dev_idp=dev_idp, handover_origins=handover_origins)
+
+
+def city_provider(settings: Settings) -> tuple[dict[str, KeySet], tuple[str, ...]]:
+    """The city's provider as configured: its keys by issuer (none when not configured) and the
+    origins that hand sign-ins over; `InvalidKeyMaterial` when the configuration is broken. Cheap
+    (no development provider): `mianzheng serve` checks it before it starts."""
     trusted: dict[str, KeySet] = {}
     if bool(settings.idp_issuer) != bool(settings.idp_public_key_file):
         raise InvalidKeyMaterial("set MIANZHENG_IDP_ISSUER and MIANZHENG_IDP_PUBLIC_KEY_FILE together")
@@ -60,11 +72,7 @@ def identity_config(settings: Settings) -> IdentityConfig:
     handover_origins = tuple(dict.fromkeys(_configured_origin(origin) for origin in settings.idp_origins))
     if not handover_origins and settings.idp_issuer and (issuer_origin := web_origin(settings.idp_issuer)):
         handover_origins = (issuer_origin,)
-    demo = demo_extension(settings)
-    dev_idp: DevelopmentProvider | None = demo.development_provider(settings) if demo is not None else None
-    if dev_idp is not None:
-        trusted[dev_idp.issuer] = dev_idp.public_keys
-    return IdentityConfig(trusted=MappingProxyType(trusted), dev_idp=dev_idp, handover_origins=handover_origins)
+    return trusted, handover_origins
 
 
 def web_origin(url: str) -> str | None:

@@ -11,6 +11,7 @@ import click
 
 from api.cli.city_root import read_city_root
 from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings, sources_file_error
+from api.identity_config import city_provider
 from api.initialise import initialise
 from api.jobs import DEFAULT_INTERVAL_SECONDS
 from api.jobs_supervisor import JobsSupervisor
@@ -18,6 +19,7 @@ from api.metrics import multiprocess_metrics
 from api.server import serve
 from api.settings import recorded_public_url
 from catalog.versions import latest_version, read_live_catalog
+from exchange.identity import InvalidKeyMaterial
 from exchange.sources.directory import SourcesConfigInvalid, load_sources_file
 from seals.errors import CaAlreadyExists, KeyUnavailable
 
@@ -77,6 +79,10 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
                 load_sources_file(current.sources_file, read_live_catalog(session))
             except SourcesConfigInvalid as invalid:
                 raise sources_file_error(invalid) from None
+        try:  # what every sign-in would fail on (a 503): said now
+            city_provider(current)
+        except InvalidKeyMaterial as broken:
+            raise CliError(f"身份认证配置有误，服务未启动：{broken}", EXIT_NOT_READY) from None
     with multiprocess_metrics(current.var_dir):
         serve(host=host, port=port, workers=workers,
               companion=JobsSupervisor(jobs_interval) if jobs_interval > 0 else None)

@@ -10,8 +10,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.openapi import Blueprint
 from api.problems import Problem
-from api.runtime import db
+from api.runtime import db, runtime
 from catalog.versions import latest_version
+from exchange.identity import InvalidKeyMaterial
 from exchange.job_heartbeats import JOBS_NAME, jobs_state
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
@@ -58,6 +59,10 @@ def readyz() -> dict[str, object]:
         ) from None
     if version is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
+    try:
+        runtime().identity
+    except InvalidKeyMaterial as broken:  # every sign-in would be a 503
+        raise Problem("service-unavailable", f"The identity provider configuration is broken: {broken}") from None
     if jobs.late:
         raise Problem("service-unavailable", f"The scheduled jobs have not run since {jobs.last_beat:%Y-%m-%dT%H:%M:%SZ}: "
                       "waiting applications do not resume and the status list is not renewed.")

@@ -221,7 +221,20 @@ def test_the_providers_site_is_its_issuers_unless_configured(settings: Settings,
                 assert answer.status_code == status, (origins, origin, answer.text[:300])
                 if status == 503:
                     assert "MIANZHENG_IDP_ORIGIN" in answer.text
+                    ready = httpx.get(f"{base}/readyz")  # the operator's probe says so, not only each sign-in
+                    assert ready.status_code == 503 and "MIANZHENG_IDP_ORIGIN" in ready.text, ready.text
         app.extensions["mianzheng"].engine.dispose()
+
+
+def test_serve_refuses_to_start_with_a_sign_in_address_that_is_no_origin(settings: Settings) -> None:
+    """An operator pastes the provider's sign-in page (with its path) into MIANZHENG_IDP_ORIGIN:
+    `mianzheng serve` says so and does not start a server whose every sign-in would be a 503."""
+    from tests.support.cli import cli_environment, run_cli_process
+
+    env = {**cli_environment(settings.database_url, settings.var_dir),
+           "MIANZHENG_IDP_ORIGIN": "https://login.city.example/sign-in"}
+    refused = run_cli_process(env, "serve", "--port", "8899", "--jobs-interval", "0")  # a server would time out
+    assert refused.returncode != 0 and "MIANZHENG_IDP_ORIGIN" in refused.stderr, refused.stdout + refused.stderr
 
 
 def test_staff_of_two_departments_with_the_same_staff_number_file_apart(live_server: str, settings: Settings) -> None:
