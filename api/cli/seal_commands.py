@@ -145,7 +145,7 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
         except SealError as error:
             raise _fail(error) from None
         click.echo(f"已吊销 {seal.department_name} 的电子印章（序列号 {seal.serial_hex}），"
-                   f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}。")
+                   f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}（北京时间）。")
         now = datetime.now(timezone.utc)
         left_without = department == settings().exchange_department and not any(
             other.status_at(now) is SealStatus.ACTIVE for other in list_seals(session, department))
@@ -166,7 +166,7 @@ def _compromise_notice(catalog: Catalog, department: str, *, exchange: bool) -> 
         steps.append(f"然后运行 mianzheng license reseal {department} 重新签发证照（在此之前持证人看到证照“已失效”，"
                      "部门用证将被拒绝）")
     if exchange:
-        steps.append("此前出具的加注件不再有效，用证部门须重新调取")
+        steps.append("此前签发的数据共享回执和加注件不再有效，用证部门须重新调取加注件")
     if any(proof.department == department for proof in issuable_proofs(catalog)):
         steps.append("此前出具的电子证明由持有人重新开具")
     return "注意：此印章签发的文书一律验证为无效。" + "；".join(steps) + "。"

@@ -146,7 +146,7 @@ def test_seal_officer_revokes_rotates_and_exports(database_url: str, settings: S
     env = cli_environment(database_url, settings.var_dir)
     revoked = run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise")
     assert revoked.returncode == 0, revoked.stderr
-    assert "已吊销 金华市不动产登记中心" in revoked.stdout
+    assert "已吊销 金华市不动产登记中心" in revoked.stdout and "（北京时间）" in revoked.stdout  # as init's notice says it
     served = httpx.get(f"{live_server}/api/v1/trust/crl")
     crl = x509.load_der_x509_crl(served.content)
     bdc_serials = {s["serial_hex"] for s in httpx.get(f"{live_server}/api/v1/trust/seals").json()
