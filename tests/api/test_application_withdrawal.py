@@ -58,6 +58,11 @@ def test_a_department_withdraws_an_application_and_files_the_household_again(set
                                                                             live_server: str) -> None:
     token = housing_token(settings)
     application, household = waiting_application(settings, live_server, token, "gzf-withdrawn")
+    from tests.api.test_exchange_requests import assertion
+
+    applicant = household.members[0]
+    waiting = httpx.get(f"{live_server}/portal/consents", cookies={"mz_identity": assertion(live_server, applicant)}).text
+    assert "（申请办结即结束）" in waiting  # its 有效期至 is a bound: the consent ends with the application
     withdrawn = withdraw(live_server, token, application["id"])
     assert withdrawn.status_code == 200, withdrawn.text
     assert withdrawn.json()["status"] == "withdrawn" and withdrawn.json()["status_zh"] == "已撤回"
@@ -86,9 +91,6 @@ def test_a_department_withdraws_an_application_and_files_the_household_again(set
     assert [c["status"] for c in read(live_server, token, application["id"])["commitments"]] == ["on_site"]
     assert _running_consents(settings, application["id"]) == 0  # no source has a commitment of it to check
     # the applicant sees the counter consent ended with the application, not "expired" a minute after it was given
-    from tests.api.test_exchange_requests import assertion
-
-    applicant = household.members[0]
     signed = assertion(live_server, applicant)
     mine = httpx.get(f"{live_server}/api/v1/me/consents", headers=_bearer(signed)).json()
     assert [(c["status"], c["ends_with_application"]) for c in mine] == [("expired", True)], mine
