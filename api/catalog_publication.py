@@ -66,8 +66,8 @@ def consents_short(session: Session, catalog: Catalog) -> list[str]:
         named = "、".join(f"{catalog.proofs[proof].name_zh}（{proof}）" for proof in proofs)
         recheck = catalog.matters[code].recheck
         assert recheck is not None
-        notices.append(f"注意：{recheck.name_zh}（{code}）现在读取家庭成员的{named}，"
-                       f"{count} 份在册家庭成员登记时所作的授权未包括；复核时这些家庭将转人工审核（consent-required）。"
+        notices.append(f"注意：{recheck.name_zh}（{code}）现在读取{named}，"
+                       f"{count} 份在册家庭登记时所作的授权未包括；复核时这些家庭将转人工审核（consent-required）。"
                        "若不希望如此，请发布不在年度复核中读取该证明的目录。")
     return notices
 

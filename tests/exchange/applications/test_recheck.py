@@ -273,3 +273,4 @@ def test_a_publication_making_the_recheck_read_more_says_how_many_tenants_consen
     housing["recheck"]["rules"].append("spouse_in_household")  # reads the applicant's 婚姻状况
     [notice] = published_notices()
     assert "MARITAL_STATUS" in notice and f"{len(households)} 份" in notice, (len(households), notice)
+    assert "家庭成员的" not in notice  # read of the applicant: not called the members' proof
