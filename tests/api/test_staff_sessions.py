@@ -230,10 +230,11 @@ def test_serve_refuses_to_start_with_a_sign_in_address_that_is_no_origin(setting
     """An operator pastes the provider's sign-in page (with its path) into MIANZHENG_IDP_ORIGIN:
     `mianzheng serve` says so and does not start a server whose every sign-in would be a 503."""
     from tests.support.cli import cli_environment, run_cli_process
+    from tests.support.postgres import free_port
 
     env = {**cli_environment(settings.database_url, settings.var_dir),
            "MIANZHENG_IDP_ORIGIN": "https://login.city.example/sign-in"}
-    refused = run_cli_process(env, "serve", "--port", "8899", "--jobs-interval", "0")  # a server would time out
+    refused = run_cli_process(env, "serve", "--port", str(free_port()), "--jobs-interval", "0")  # a server would time out
     assert refused.returncode != 0 and "MIANZHENG_IDP_ORIGIN" in refused.stderr, refused.stdout + refused.stderr
 
 
