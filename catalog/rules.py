@@ -19,6 +19,9 @@ Proofs are read only through the fields the matter receives (data minimisation).
 `compile_expression` prepares an expression for evaluation, which is the matter handlers'
 business, and `expression_reads` lists what an expression reads.
 
+celpy's evaluator module is pointed at builtin generics in place of `typing`'s aliases, which
+its no-op casts subscript on every node (see `_AnyUnion`).
+
 Expressions are bounded twice. Before any is parsed, `expression_limit_problem` (the catalog
 schema's validator) refuses one longer than `MAX_EXPRESSION_CHARS`, nested deeper than
 `MAX_EXPRESSION_DEPTH` brackets or made of more than `MAX_EXPRESSION_TOKENS` tokens, so parsing
