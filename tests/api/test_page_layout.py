@@ -157,5 +157,9 @@ def test_the_caseworker_page_fits_and_can_be_tapped(browser: Browser, live_serve
     problems += check_layout(page, "caseworker", viewport)
     submit_and_watch(page)
     problems += check_layout(page, "caseworker-decided", viewport)
+    # a longer case number pushes 查看 (and the words a screen reader hears with it) further right:
+    # still within the list's own scrolling, not the page's
+    page.locator("#recent tbody td").first.evaluate("cell => { cell.textContent += 'GZF-2026-'.repeat(8); }")
+    problems += check_layout(page, "caseworker-long-case-number", viewport)
     page.close()
     assert not problems, "\n".join(problems)
