@@ -45,6 +45,8 @@ INTEGRITY_MESSAGES: dict[str, tuple[str, str]] = {
     "not_an_sd_jwt": ("输入不是电子证照凭证（SD-JWT）。", "The input is not an e-license credential (SD-JWT)."),
     "usage_copy_unverified": ("加注件未通过验证，其中的证照未予读取。",
                               "The usage copy does not verify, so the license in it was not read."),
+    "pdf_unverified": ("PDF 文件的签章未通过验证，所附的证照未予读取。",
+                       "The PDF's signature does not verify, so the license attached to it was not read."),
     "not_a_license": ("签名内容的格式不正确，不是本市签发的电子证照。", "The signed content is not a valid e-license: {detail}."),
     "disclosure_malformed": ("出示的某一项内容格式错误，无法读取。", "A disclosure is malformed: {detail}."),
     "disclosure_not_signed": (

@@ -60,7 +60,7 @@ from exchange.licenses.presentation import SEAL_ORGANIZATION_PREFIX
 from exchange.licenses.verdict import (FORM_LICENSE, FORM_USAGE_COPY, LICENSE_ATTACHMENT, USAGE_ATTACHMENT, LicenseCheck,
                                        LicenseCheckResult, LicenseVerdict)
 from exchange.certificates.verdict import IssuerCompetence
-from exchange.licenses.verify import NonceClaim, verify_license
+from exchange.licenses.verify import NonceClaim, detect_license_form, unread_license, verify_license
 from core.base64url import b64url_decode
 from seals.fonts import SONG_FONT_NAME as SONG
 from seals.fonts import missing_glyphs, register_song_font
@@ -175,14 +175,16 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | Status
         unreadable = any(result.code == "malformed" for result in signature.checks)  # cut short, damaged
         return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_unreadable" if unreadable
                                                     else "pdf_attachment_missing"))
-    verdict = verify_license(attached, trust, status_lists, exchange_uscc=exchange_uscc, now=now,
-                             catalog=catalog, claim_nonce=claim_nonce, issuers=issuers, id_number=id_number)
-    if not authentic(signature):
+    if not authentic(signature):  # what the file carries is not read: a swapped attachment is no license's
         failed = ", ".join(r.code for r in signature.checks if r.status is not Status.VALID)
         why = next(result for result in map(signature.result, (Check.INTEGRITY, Check.CHAIN))
                    if result.status is not Status.VALID)  # what `authentic` found wanting
-        return _with_pdf_check(verdict, _pdf_result(Status.INVALID, "pdf_signature_invalid", detail=failed,
-                                                    reason_zh=why.message_zh))
+        unread = unread_license(detect_license_form(attached), "pdf_unverified", trust, status_lists,
+                                exchange_uscc=exchange_uscc, now=now, id_number=id_number)
+        return _with_pdf_check(unread, _pdf_result(Status.INVALID, "pdf_signature_invalid", detail=failed,
+                                                   reason_zh=why.message_zh))
+    verdict = verify_license(attached, trust, status_lists, exchange_uscc=exchange_uscc, now=now,
+                             catalog=catalog, claim_nonce=claim_nonce, issuers=issuers, id_number=id_number)
     content = verdict.license.content
     expected_signer = verdict.license.signer if verdict.form == FORM_LICENSE else None
     signer = signature.signer

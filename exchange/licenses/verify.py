@@ -57,6 +57,16 @@ def detect_license_form(text: str) -> str:
     return FORM_UNKNOWN
 
 
+def unread_license(form: str, code: str, trust: TrustStore, status_lists: str | StatusListSource | None, *,
+                   exchange_uscc: str, now: datetime, id_number: str | None = None,
+                   form_checks: tuple[LicenseCheckResult, ...] = ()) -> LicenseVerdict:
+    """The verdict on a `form` whose license was not read, for the reason `code` (an integrity
+    code of `exchange.licenses.credential`): no content and no items, every other check skipped."""
+    return LicenseVerdict(form, judge(form, SignedForm(integrity_only(integrity_result(code)), None), trust,
+                                      status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc,
+                                      results=LicenseCredentialCheckResult), form_checks)
+
+
 def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListSource | None, *,
                    exchange_uscc: str, now: datetime, catalog: Catalog | None = None,
                    claim_nonce: NonceClaim | None = None, expected_nonce: str | None = None,
@@ -74,12 +84,13 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
                      issuers=issuers, results=LicenseCredentialCheckResult)
 
     if form == FORM_UNKNOWN:
-        return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("not_an_sd_jwt")), None)))
+        return unread_license(form, "not_an_sd_jwt", trust, status_lists, exchange_uscc=exchange_uscc, now=now,
+                              id_number=id_number)
     if form == FORM_USAGE_COPY:
         usage = read_usage_copy(text, trust, exchange_uscc, now=now)
         if usage.license is None:  # its seal or its form failed (said in `usage.results`): not valid, not unread
-            return LicenseVerdict(form, judged(SignedForm(integrity_only(integrity_result("usage_copy_unverified")),
-                                                          None)), usage.results)
+            return unread_license(form, "usage_copy_unverified", trust, status_lists, exchange_uscc=exchange_uscc,
+                                  now=now, id_number=id_number, form_checks=usage.results)
         read = read_license(usage.license, trust, now=now)
         verdict = judged(read.signed)
         return LicenseVerdict(form, verdict, usage.results, _items(read.signed.content, catalog), usage.usage)

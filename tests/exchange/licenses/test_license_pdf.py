@@ -159,6 +159,10 @@ def test_a_pdf_saved_again_after_sealing_says_why_it_fails_and_what_to_ask_for(
         [told] = [c for c in verdict.to_dict()["checks"] if c["check"] == "pdf_signature"]
         assert (verdict.status.value, told["code"]) == ("INVALID", "pdf_signature_invalid")
         assert "签名后文件被修改" in told["message_zh"] and "原始文件" in told["message_zh"], told["message_zh"]
+        # nothing the file carries is vouched for: no row says its content is intact, no item is shown
+        integrity = next(c for c in verdict.to_dict()["checks"] if c["check"] == "integrity")
+        assert integrity["status"] == "INVALID" and "未被篡改" not in integrity["message_zh"], integrity
+        assert verdict.items == () and verdict.license.content is None
 
 
 def test_the_usage_copy_prints_the_use_as_written_markup_characters_included(
