@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
 from core.orm import Base, UtcDateTime
@@ -74,19 +74,26 @@ class Application(Base):
     """One application for one matter, filed by a consumer department's system."""
 
     __tablename__ = "applications"
-    __table_args__ = (UniqueConstraint("client_id", "request_id", name="uq_applications_client_request"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "request_id", name="uq_applications_client_request"),
+        # each reader's index leads with what it is asked and holds the rest of its equalities or its order,
+        # so no planner (SQLite's has no statistics) walks every application of a matter or a department:
+        Index("ix_applications_applicant_key_matter", "applicant_key", "matter"),  # the household's other filings
+        Index("ix_applications_about_key_matter", "about_key", "matter"),  # those about the same child
+        Index("ix_applications_consumer_department_created_at", "consumer_department", "created_at"),  # newest first
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     matter: Mapped[str] = mapped_column(String(64), index=True)
     catalog_hash: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str] = mapped_column(String(128))
-    consumer_department: Mapped[str] = mapped_column(String(64), index=True)
+    consumer_department: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(128))
     request_sha256: Mapped[str] = mapped_column(String(64))
     caseworker_id: Mapped[str] = mapped_column(String(64))
     case_number: Mapped[str] = mapped_column(String(64))
-    applicant_key: Mapped[str] = mapped_column(String(64), index=True)
-    about_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    applicant_key: Mapped[str] = mapped_column(String(64))
+    about_key: Mapped[str | None] = mapped_column(String(64))
     """The keyed hash of the child or deceased person the application is about, if any."""
     options: Mapped[dict[str, object]] = mapped_column(JSON)
     parties_key_id: Mapped[int] = mapped_column(Integer)
@@ -160,13 +167,18 @@ class CommitmentRecord(Base):
     """A signed 告知承诺 that stands in for one proof of one party, and its 事后核查."""
 
     __tablename__ = "commitments"
+    __table_args__ = (  # as `Application.__table_args__`: an application's (pending) ones; a department's, newest first
+        Index("ix_commitments_application_id_status", "application_id", "status"),
+        Index("ix_commitments_handling_department_signed_at", "handling_department", "signed_at"),
+        Index("ix_commitments_handling_department_status_signed_at", "handling_department", "status", "signed_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("application_items.id"))
     matter: Mapped[str] = mapped_column(String(64))
     proof: Mapped[str] = mapped_column(String(64))
-    handling_department: Mapped[str] = mapped_column(String(64), index=True)
+    handling_department: Mapped[str] = mapped_column(String(64))
     subject_key: Mapped[str] = mapped_column(String(64), index=True)
     fallback: Mapped[bool] = mapped_column(Boolean)
     """Taken because the source could not answer, rather than because the catalog says so."""

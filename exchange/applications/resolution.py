@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.model import Matter, MatterProof, Mode
@@ -582,20 +582,15 @@ def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loa
     application, parties = loaded.application, loaded.parties
     keys = {subject_key(ctx.pull.subject_hash_key, party.id_number) for party in parties.household if party.id_number}
     about = about_key(ctx.pull.subject_hash_key, parties)
-    if not keys and about is None:
-        return []
-    filed_by = Application.applicant_key.in_(keys)
-    rows = session.execute(
-        select(Application.id, Application.case_number, Application.decision, Application.applicant_key,
-               Application.about_key, Application.parties_key_id, Application.parties_blob)
-        .where(Application.matter == application.matter, Application.id != application.id,
-               filed_by if about is None else or_(filed_by, Application.about_key == about),
-               Application.status != ApplicationStatus.WITHDRAWN.value,
-               or_(Application.decision.is_(None), Application.decision != Decision.NOT_ELIGIBLE.value))
-        .order_by(case((Application.decision == Decision.ELIGIBLE.value, 0), else_=1),  # granted: named first
-                  Application.created_at.desc()).limit(_OTHERS_READ)).all()
+    rows = _other_applications(session, application, Application.applicant_key.in_(keys)) if keys else []
+    if about is not None:  # read apart: no index serves "filed by … or about …" at once
+        read = {row.id for row in rows}
+        rows += [row for row in _other_applications(session, application, Application.about_key == about)
+                 if row.id not in read]
+    rows = sorted(sorted(rows, key=lambda row: row.created_at, reverse=True),  # granted first, then the newest
+                  key=lambda row: row.decision != Decision.ELIGIBLE.value)[:_OTHERS_READ]
     notes = []
-    for other_id, case_number, decision, other_applicant, other_about, parties_key_id, parties_blob in rows:
+    for other_id, case_number, decision, other_applicant, other_about, parties_key_id, parties_blob, _ in rows:
         if about is not None and (other_about or about_key(ctx.pull.subject_hash_key, Parties.from_document(
                 ctx.open(Sealed(parties_key_id, parties_blob), other_id)))) != about:  # filed before about_key
             continue
@@ -605,6 +600,19 @@ def _others_of_the_household(ctx: HandlingContext, session: Session, loaded: Loa
         if len(notes) == _OTHERS_NAMED:
             break
     return notes
+
+
+def _other_applications(session: Session, application: Application, whose: ColumnElement[bool]) -> list[Row[Any]]:
+    """The newest `_OTHERS_READ` other applications of the matter `whose` picks, not withdrawn nor
+    refused, those decided eligible first."""
+    return list(session.execute(
+        select(Application.id, Application.case_number, Application.decision, Application.applicant_key,
+               Application.about_key, Application.parties_key_id, Application.parties_blob, Application.created_at)
+        .where(Application.matter == application.matter, Application.id != application.id, whose,
+               Application.status != ApplicationStatus.WITHDRAWN.value,
+               or_(Application.decision.is_(None), Application.decision != Decision.NOT_ELIGIBLE.value))
+        .order_by(case((Application.decision == Decision.ELIGIBLE.value, 0), else_=1),
+                  Application.created_at.desc()).limit(_OTHERS_READ)).all())
 
 
 _OTHERS_READ = 20
