@@ -45,8 +45,8 @@ INTEGRITY_MESSAGES: dict[str, tuple[str, str]] = {
     "not_an_sd_jwt": ("输入不是电子证照凭证（SD-JWT）。", "The input is not an e-license credential (SD-JWT)."),
     "usage_copy_unverified": ("加注件未通过验证，其中的证照未予读取。",
                               "The usage copy does not verify, so the license in it was not read."),
-    "pdf_unverified": ("PDF 文件的签章未通过验证，所附的证照未予读取。",
-                       "The PDF's signature does not verify, so the license attached to it was not read."),
+    "pdf_unverified": ("PDF 文件的签名未通过验证，所附的证照未予读取：{reason_zh}",
+                       "The PDF's signature does not verify, so the license attached to it was not read: {reason_en}"),
     "not_a_license": ("签名内容的格式不正确，不是本市签发的电子证照。", "The signed content is not a valid e-license: {detail}."),
     "disclosure_malformed": ("出示的某一项内容格式错误，无法读取。", "A disclosure is malformed: {detail}."),
     "disclosure_not_signed": (
@@ -108,8 +108,9 @@ class _LicenseIntegrityResult(CheckResult):
     messages: ClassVar[Mapping[str, tuple[str, str]]] = INTEGRITY_MESSAGES
 
 
-def integrity_result(code: str, detail: str = "") -> CheckResult:
-    return _LicenseIntegrityResult.of(Check.INTEGRITY, Status.INVALID, code, detail=detail)
+def integrity_result(code: str, **details: str) -> CheckResult:
+    """The failed integrity result `code`, its messages written with `details` (see `INTEGRITY_MESSAGES`)."""
+    return _LicenseIntegrityResult.of(Check.INTEGRITY, Status.INVALID, code, **details)
 
 
 def read_license(text: str, trust: TrustStore, *, now: datetime) -> ReadLicense:
@@ -133,9 +134,9 @@ def read_license(text: str, trust: TrustStore, *, now: datetime) -> ReadLicense:
         if any(claims.get(key) != value for key, value in expected.items()) or ("exp" in claims) != ("exp" in expected):
             raise InvalidContent("the registered claims disagree with the content")
     except SdJwtError as error:
-        failed = with_integrity(verdict, integrity_result(error.code, error.detail))
+        failed = with_integrity(verdict, integrity_result(error.code, detail=error.detail))
         return ReadLicense(SignedForm(failed, None), sd_jwt, claims)
     except (InvalidContent, KeyError) as error:
-        failed = with_integrity(verdict, integrity_result("not_a_license", str(error)))
+        failed = with_integrity(verdict, integrity_result("not_a_license", detail=str(error)))
         return ReadLicense(SignedForm(failed, None), sd_jwt, claims)
     return ReadLicense(SignedForm(verdict, content), sd_jwt, claims)

@@ -180,7 +180,8 @@ def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | Status
         why = next(result for result in map(signature.result, (Check.INTEGRITY, Check.CHAIN))
                    if result.status is not Status.VALID)  # what `authentic` found wanting
         unread = unread_license(detect_license_form(attached), "pdf_unverified", trust, status_lists,
-                                exchange_uscc=exchange_uscc, now=now, id_number=id_number)
+                                exchange_uscc=exchange_uscc, now=now, id_number=id_number,
+                                reason_zh=why.message_zh, reason_en=why.message_en)
         return _with_pdf_check(unread, _pdf_result(Status.INVALID, "pdf_signature_invalid", detail=failed,
                                                    reason_zh=why.message_zh))
     verdict = verify_license(attached, trust, status_lists, exchange_uscc=exchange_uscc, now=now,

@@ -59,10 +59,11 @@ def detect_license_form(text: str) -> str:
 
 def unread_license(form: str, code: str, trust: TrustStore, status_lists: str | StatusListSource | None, *,
                    exchange_uscc: str, now: datetime, id_number: str | None = None,
-                   form_checks: tuple[LicenseCheckResult, ...] = ()) -> LicenseVerdict:
+                   form_checks: tuple[LicenseCheckResult, ...] = (), **details: str) -> LicenseVerdict:
     """The verdict on a `form` whose license was not read, for the reason `code` (an integrity
-    code of `exchange.licenses.credential`): no content and no items, every other check skipped."""
-    return LicenseVerdict(form, judge(form, SignedForm(integrity_only(integrity_result(code)), None), trust,
+    code of `exchange.licenses.credential`, its message written with `details`): no content and no
+    items, every other check skipped."""
+    return LicenseVerdict(form, judge(form, SignedForm(integrity_only(integrity_result(code, **details)), None), trust,
                                       status_lists, id_number=id_number, now=now, exchange_uscc=exchange_uscc,
                                       results=LicenseCredentialCheckResult), form_checks)
 

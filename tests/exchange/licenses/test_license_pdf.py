@@ -152,6 +152,7 @@ def test_a_pdf_saved_again_after_sealing_says_why_it_fails_and_what_to_ask_for(
     """The holder opened her 结婚证 in a PDF editor and saved it with a note: the clerk reads that
     the file was changed after sealing and to ask for the original, as for a certificate, not only
     that a signature failed."""
+    from api.labels import license_outcome
     from tests.seals.test_pades import _forge_info, incremental_update
 
     for pdf in (license_pdf, usage_pdf):
@@ -159,6 +160,9 @@ def test_a_pdf_saved_again_after_sealing_says_why_it_fails_and_what_to_ask_for(
         [told] = [c for c in verdict.to_dict()["checks"] if c["check"] == "pdf_signature"]
         assert (verdict.status.value, told["code"]) == ("INVALID", "pdf_signature_invalid")
         assert "签名后文件被修改" in told["message_zh"] and "原始文件" in told["message_zh"], told["message_zh"]
+        (label, _english, _kind), headline = license_outcome(verdict)  # the conclusion, first on the page
+        assert label == "无效" and "签名后文件被修改" in headline and "原始文件" in headline, headline
+        assert "签章" not in headline, headline  # one word for it, as in the row
         # nothing the file carries is vouched for: no row says its content is intact, no item is shown
         integrity = next(c for c in verdict.to_dict()["checks"] if c["check"] == "integrity")
         assert integrity["status"] == "INVALID" and "未被篡改" not in integrity["message_zh"], integrity
