@@ -45,7 +45,8 @@ from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import GlyphsMissing, InvalidInput, NotFound
 from exchange.keyring import RecordCipher
-from exchange.pull_service import PullContext, pull_logged
+from exchange.licenses.service import version_in_force
+from exchange.pull_service import PullContext, PullRefused, pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.status_lists import (
     CERTIFICATES,
@@ -156,10 +157,32 @@ def _ensure_printable(holder_name: str, purpose: str) -> None:
         raise GlyphsMissing("certificate", missing)
 
 
+LICENSE_READS = 3
+"""How many times a certificate is read again from a license that changed while it was being issued."""
+
+
+class _LicenseChanged(Exception):
+    """The license a certificate was read from was amended or revoked before the certificate was stored."""
+
+
 def _issue(context: IssuanceContext, proof: Proof, requested: AccessEntry, holder_name: str, id_number: str,
            purpose: str, alongside: Callable[[Session, IssuedCertificate], None] | None = None) -> IssuedCertificate:
     """Pull (logged as `requested`), allocate, sign and store the certificate; `alongside(session,
-    certificate)` runs in the step that stores it (its idempotency key completed in the same commit)."""
+    certificate)` runs in the step that stores it (its idempotency key completed in the same commit).
+    A certificate read from a license is stored only while that version is the license's current
+    one, under the license's lock: an amendment or revocation committed after it was read revoked
+    only the certificates stored before, so it is read again (up to `LICENSE_READS` times)."""
+    for _read in range(LICENSE_READS):
+        try:
+            return _issue_once(context, proof, requested, holder_name, id_number, purpose, alongside)
+        except _LicenseChanged:
+            continue
+    raise PullRefused("source-unavailable", f"the license {proof.code} is read from kept changing while it was read",
+                      retry_after=5, outcome=Outcome.FAILED)
+
+
+def _issue_once(context: IssuanceContext, proof: Proof, requested: AccessEntry, holder_name: str, id_number: str,
+                purpose: str, alongside: Callable[[Session, IssuedCertificate], None] | None) -> IssuedCertificate:
     from exchange.certificates.pdf import issue_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
     key = requested.subject_key
@@ -179,13 +202,16 @@ def _issue(context: IssuanceContext, proof: Proof, requested: AccessEntry, holde
     credential = sign_credential(content, signer)
     qr_payload = encode_qr(content, signer)
     pdf = issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url)
+    source = pulled.provenance["license"] if pulled.provenance else None
     with uow.step("store") as session:
+        if source is not None and not version_in_force(session, source):  # its lock first, as a change takes it
+            raise _LicenseChanged(source)
         hold_signing_seal(session, signer, proof.department)
         certificate = IssuedCertificate(
             identifier=content.identifier, proof_code=proof.code, issuer_department=proof.department, serial=serial,
             holder_key=key, purpose=purpose, issued_at=content.issued_at, valid_until=content.valid_until,
             status_list=entry.list_id, status_index=entry.index, status=CertificateStatus.VALID,
-            source_license=pulled.provenance["license"] if pulled.provenance else None,
+            source_license=source,
             forms_sealed=seal_forms(context.forms, content.identifier, CertificateForms(credential, qr_payload, pdf)))
         session.add(certificate)
         if alongside is not None:

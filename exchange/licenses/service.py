@@ -540,6 +540,13 @@ def still_current(session: Session, record: LicenseRecord, version: LicenseVersi
     return locked.status == LicenseState.VALID and locked.current_version == version.version
 
 
+def version_in_force(session: Session, identifier: str) -> bool:
+    """`still_current` of the version `identifier`: whether what was read from it may still be
+    stored as the license's (under the license's lock, to the end of the caller's step)."""
+    version = find_version(session, identifier)
+    return still_current(session, license_of(session, version), version)
+
+
 def _issuable_type(catalog: Catalog, department: str, code: str) -> LicenseType:
     license_type = catalog.licenses.get(code)
     if license_type is None:

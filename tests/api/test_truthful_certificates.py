@@ -313,6 +313,53 @@ def test_a_certificate_read_from_a_license_falls_with_it(settings: Settings, liv
     assert status(after) == ("INVALID", "obtained_by_fraud")
 
 
+@pytest.mark.parametrize("change", ["amendment", "revocation"])
+def test_a_license_changed_while_a_certificate_is_read_from_it_leaves_no_certificate_of_the_old_one(
+        settings: Settings, live_server: str, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    """The federation amends or revokes the 残疾人证 between the moment a 残疾证明 is read from it
+    and the moment it is stored: the revocation of the certificates read from the card ran before
+    this one existed, so storing it as read would leave a valid certificate of a card no longer in
+    force. The certificate is read again from the card as it now stands, or from nothing."""
+    from api.database import standalone_session
+    from exchange import issuance
+    from exchange.certificate_records import CertificateStatus, IssuedCertificate
+    from exchange.clients import ClientScope
+    from exchange.licenses.records import LicenseVersionRecord
+    from tests.api.test_licenses_api import client
+
+    id_number, name, _ = _record(settings, "CL", "DISABILITY")
+    me = signed_in(live_server, id_number, name)
+    [card] = [held for held in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+              if held["license_type"] == "DISABILITY_CARD"]
+    federation = client(settings, "CL", [ClientScope.LICENSES_WRITE.value])
+    read = issuance.pull_logged
+    changed: list[httpx.Response] = []
+
+    def changed_once_read(*args: Any, **kwargs: Any) -> Any:
+        answer = read(*args, **kwargs)
+        if not changed:  # from another request, committed before this one stores what it read
+            changed.append(httpx.post(
+                f"{live_server}/api/v1/licenses/{card['identifier']}/"
+                + ("amendments" if change == "amendment" else "revocation"), headers=federation, timeout=30,
+                json={"changes": {"disability_grade": "grade_1"}} if change == "amendment" else {"reason": "issued_in_error"}))
+        return answer
+
+    monkeypatch.setattr(issuance, "pull_logged", changed_once_read)
+    issued = request(live_server, me, "DISABILITY")
+    assert changed and changed[0].status_code in (200, 201), changed[0].text
+    with standalone_session(settings.database_url) as session:
+        stored = session.scalars(select(IssuedCertificate).where(IssuedCertificate.status == CertificateStatus.VALID,
+                                                                 IssuedCertificate.source_license.is_not(None))).all()
+        sources = {version.identifier: version for version in session.scalars(select(LicenseVersionRecord).where(
+            LicenseVersionRecord.identifier.in_([certificate.source_license for certificate in stored])))}
+    assert all(sources[certificate.source_license].status == "valid" for certificate in stored), \
+        [(certificate.identifier, sources[certificate.source_license].status) for certificate in stored]
+    if change == "amendment":  # read again from the amended card
+        assert issued.status_code == 201, issued.text
+        assert {certificate.identifier: certificate.source_license for certificate in stored}[
+            issued.json()["identifier"]] == changed[0].json()["identifier"]
+
+
 def test_a_record_that_leaves_out_where_seals_nothing(settings: Settings, live_server: str) -> None:
     """A "no property" with no area searched would be stated of the whole city."""
     id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
