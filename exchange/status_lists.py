@@ -55,7 +55,7 @@ from exchange.certificates.status_list import (
 from exchange.counters import next_value
 from core.base64url import b64url_decode
 from seals.errors import KeyUnavailable, NoActiveSeal
-from seals.registry import TRUST_VERSION, active_signer, trust_store, trust_store_of_version
+from seals.registry import TRUST_VERSION, active_signer, held_signer, trust_store, trust_store_of_version
 from seals.settings import SealSettings
 from seals.trust import TrustStore
 
@@ -251,8 +251,10 @@ def lock_status_list(session: Session, kind: StatusListKind, list_id: int) -> No
 
 def sign_locked_list(session: Session, kind: StatusListKind, list_id: int, signing: StatusListSigning,
                      now: datetime) -> str:
-    """Sign list `list_id` as its table has it now; the caller holds its lock and commits."""
-    signer = active_signer(session, signing.seal_settings, signing.exchange_department)
+    """Sign list `list_id` as its table has it now; the caller holds its lock and commits. The
+    exchange's seal is held to the commit (`held_signer`): a revocation of it, taken and not yet
+    committed, is waited for, so no list is stored with a time at or after it."""
+    signer = held_signer(session, signing.seal_settings, signing.exchange_department)
     status_list = replace(derived_status_list(session, kind, list_id, signing.url(list_id)),
                           aliases=signing.aliases(list_id))
     token = sign_status_list(status_list, signer, now=now)

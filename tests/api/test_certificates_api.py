@@ -473,6 +473,42 @@ def test_a_certificate_signed_while_its_seal_is_revoked_is_not_issued(
         assert session.scalars(select(IssuedCertificate)).all() == []
 
 
+def test_no_status_list_is_signed_after_the_exchange_seals_revocation_time(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """The registry revokes a certificate while the seal officer's revocation of the exchange's
+    seal, which signs the status lists, has taken its time and not yet committed. A list signed
+    then would carry a time at or after that revocation: every verifier would reject it, and every
+    certificate it holds would verify 无法确认 until a new seal signed it again. The registry's
+    revocation waits for the seal's: it is signed before it, or refused (503) for want of a seal."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timezone
+
+    from api.seal_config import seal_settings
+    from seals.ca import RevocationReason
+    from seals.registry import revoke_seal
+
+    certificate = issue(live_server, signed_in(live_server, resident))
+    registry = client_token(settings, "BDC", [ClientScope.CERTIFICATES_REVOKE])
+    with ThreadPoolExecutor(1) as pool:
+        with standalone_session(settings.database_url) as session:  # the seal officer's command, not yet committed
+            seal = revoke_seal(session, seal_settings(settings), settings.exchange_department,
+                               RevocationReason.AFFILIATION_CHANGED)
+            revoked_kid, revoked_at = seal.kid, seal.revoked_at
+            assert revoked_at is not None
+            time.sleep(max(0.0, (revoked_at - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+            answered = pool.submit(httpx.post, f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
+                                   headers={"Authorization": f"Bearer {registry}"}, json={"reason": "data_changed"},
+                                   timeout=60)
+            time.sleep(1.0)  # the registry's revocation runs meanwhile, up to signing its list
+            session.commit()
+        response = answered.result()
+    token = httpx.get(f"{live_server}/api/v1/status-lists/1").text
+    header, payload = (json.loads(b64url_decode(part)) for part in token.split(".")[:2])
+    assert header["kid"] != revoked_kid or payload["iat"] < revoked_at.timestamp(), (header, payload, revoked_at)
+    assert response.status_code in (200, 503), response.text
+
+
 def test_a_seal_key_that_cannot_be_opened_is_told_in_chinese_and_logged(
         settings: Settings, live_server: str, resident: DemoResident, caplog: pytest.LogCaptureFixture) -> None:
     """The citizen is told in Chinese that the seal cannot sign now, without the installation's
