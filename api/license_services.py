@@ -26,7 +26,7 @@ from exchange.licenses.verdict import LicenseVerdict
 from exchange.licenses.use_service import UseContext
 from exchange.licenses.verify import verify_license
 from exchange.unit_of_work import UnitOfWork
-from seals.registry import active_signer, trust_store
+from seals.registry import held_signer, trust_store
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list
         raise LicenseConflict(f"This version is {state.replace('_', ' ')}: only a license's current version in "
                               "force is shown.")
     session = db()
-    signer = active_signer(session, lib.seal_settings, runtime().settings.exchange_department)
+    signer = held_signer(session, lib.seal_settings, runtime().settings.exchange_department)  # to the commit
     shown = make_presentation(credential_of(lib, version), version.identifier, items, signer,
                               now=datetime.now(timezone.utc), minutes=minutes, nonce=nonce)
     reference = keep_presentation(session, lib.box, shown.text, shown.expires_at)

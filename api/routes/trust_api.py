@@ -9,6 +9,7 @@ writes the same material to files.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
@@ -24,8 +25,11 @@ from api.runtime import db, plain_db, runtime
 from exchange.access_log import chain_head
 from exchange.access_log_heads import make_durable, sign_head
 from exchange.certificates.issuer_list import sign_issuer_list
+from exchange.held_seals import signed_under_held_seal
+from exchange.unit_of_work import UnitOfWork
 from seals.ca import utc_now
-from seals.registry import Seal, active_signer, list_seals, trust_store
+from seals.keys import Signer
+from seals.registry import Seal, list_seals, trust_store
 from seals.trust import TrustStore
 
 blp = Blueprint("trust", __name__, url_prefix="/api/v1/trust",
@@ -177,8 +181,9 @@ def access_log_head() -> Response:
     if head is None:
         raise Problem("not-found", "The access log has no entries yet.")
     make_durable(runtime().engine, head)  # the entry named is on disk before it is signed
-    signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
-    signed = sign_head(head, signer, now=utc_now())
+    signed = signed_under_held_seal(UnitOfWork(runtime().sessions), runtime().seal_settings,
+                                    runtime().settings.exchange_department,
+                                    lambda signer: sign_head(head, signer, now=utc_now()))
     response = Response(json.dumps({"seq": head.seq, "entry_hash": head.entry_hash,
                                     "signed_at": signed.signed_at.isoformat(), "signed_head": signed.token}),
                         mimetype="application/json")
@@ -201,10 +206,14 @@ class IssuerListSchema(ma.Schema):
 def issuer_list() -> Response:
     """Every catalog published, signed now by the exchange's seal: an offline verifier checks with
     it that a genuine seal made only what its department issues, as the catalogs word it."""
-    session = db()
-    signer = active_signer(session, runtime().seal_settings, runtime().settings.exchange_department)
-    now = utc_now()
-    token = sign_issuer_list(published_catalog_documents(plain_db()), signer, now=now)
+    catalogs = published_catalog_documents(plain_db())
+
+    def signed(signer: Signer) -> tuple[datetime, str]:
+        now = utc_now()
+        return now, sign_issuer_list(catalogs, signer, now=now)
+
+    now, token = signed_under_held_seal(UnitOfWork(runtime().sessions), runtime().seal_settings,
+                                        runtime().settings.exchange_department, signed)
     return _raw(json.dumps({"signed_at": now.replace(microsecond=0).isoformat(), "issuer_list": token}),
                 "application/json")
 

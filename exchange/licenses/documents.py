@@ -20,7 +20,7 @@ from exchange.licenses.records import LicenseState, LicenseVersionRecord
 from exchange.licenses.service import LicenseConflict, LicenseLibrary, credential_of, license_of
 from exchange.licenses.verdict import FORM_USAGE_COPY
 from exchange.licenses.verify import verify_license
-from seals.registry import active_signer, trust_store
+from seals.registry import held_signer, trust_store
 
 
 class NotAUsageCopy(ExchangeError):
@@ -32,7 +32,7 @@ def license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersi
     from exchange.licenses.pdf import issue_license_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
     record = license_of(session, version)
-    signer = active_signer(session, library.seal_settings, record.issuer_department)
+    signer = held_signer(session, library.seal_settings, record.issuer_department)  # see `exchange.held_seals`
     return issue_license_pdf(credential_of(library, version), library.catalog.licenses.get(record.license_type),
                              signer)
 
@@ -60,5 +60,5 @@ def usage_copy_pdf(session: Session, library: LicenseLibrary, usage_copy: str, d
     license_type = library.catalog.licenses.get(content.get("license", {}).get("code", ""))
     from exchange.licenses.pdf import issue_usage_copy_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
 
-    signer = active_signer(session, library.seal_settings, exchange_department)
+    signer = held_signer(session, library.seal_settings, exchange_department)
     return issue_usage_copy_pdf(usage_copy.strip(), license_type, signer, exchange.legal_name_zh)

@@ -661,6 +661,34 @@ def test_no_receipt_is_sealed_after_its_seals_revocation_time(settings: Settings
         assert response.status_code == 503 and "receipt" not in response.json(), response.text
 
 
+def test_no_access_log_head_is_signed_after_its_seals_revocation_time(settings: Settings, live_server: str,
+                                                                     residents: list[DemoResident]) -> None:
+    """As a receipt: an auditor fetching the signed head while the exchange's seal is being
+    revoked gets a head signed before the revocation, or 503; never one `audit verify
+    --signed-head` rejects as signed by a revoked seal."""
+    token, person = client_token(settings), residents[0]
+    consent(live_server, person)
+    assert httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
+                      json=envelope(person, "head-1")).status_code == 200
+    with ThreadPoolExecutor(1) as pool:
+        with standalone_session(settings.database_url) as session:  # the seal officer's command, not yet committed
+            seal = revoke_seal(session, seal_settings(settings), settings.exchange_department,
+                               RevocationReason.AFFILIATION_CHANGED)
+            revoked_kid, revoked_at = seal.kid, seal.revoked_at
+            assert revoked_at is not None
+            time.sleep(max(0.0, (revoked_at - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+            fetched = pool.submit(httpx.get, f"{live_server}/api/v1/trust/access-log-head", timeout=60)
+            time.sleep(1.0)  # the head is signed meanwhile
+            session.commit()
+        response = fetched.result()
+    if response.status_code == 200:
+        header = json.loads(base64.urlsafe_b64decode(response.json()["signed_head"].split(".")[0] + "=="))
+        signed_at = datetime.fromisoformat(response.json()["signed_at"])
+        assert header["kid"] != revoked_kid or signed_at < revoked_at, (header["kid"], signed_at, revoked_at)
+    else:
+        assert response.status_code == 503, response.text
+
+
 def test_a_revoked_exchange_seal_signs_no_receipt_from_the_next_request_on(settings: Settings, live_server: str,
                                                                             residents: list[DemoResident]) -> None:
     """The server keeps the signer of a seal it has used, never which seal is active: once the seal
