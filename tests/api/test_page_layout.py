@@ -95,8 +95,14 @@ def test_public_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, 
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, resident: DemoResident,
-                                             viewport: str) -> None:
+def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, settings: Settings,
+                                             resident: DemoResident, viewport: str) -> None:
+    from tests.api.test_exchange_requests import _bearer, client_token, consent, envelope
+
+    consent(live_server, resident)  # a department's system pulled her data under a case number with no break in it
+    pulled = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(client_token(settings)), json=envelope(
+        resident, "layout-1", case_number="GZF" + "0123456789" * 4, caseworker_id="caseworker-" + "w" * 40))
+    assert pulled.status_code == 200, pulled.text
     width, height = VIEWPORTS[viewport]
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
