@@ -11,6 +11,7 @@ well, under its own issuer; it signs staff in on the service's own site.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -95,9 +96,22 @@ def _configured_origin(value: str) -> str:
     origin = web_origin(value)
     if origin is not None:
         parts = urlsplit(value.strip())
-        if parts.path in ("", "/") and not (parts.query or parts.fragment):
+        if parts.path in ("", "/") and not (parts.query or parts.fragment) and _sendable_host(parts.hostname or ""):
             return origin
-    raise InvalidKeyMaterial(f"MIANZHENG_IDP_ORIGIN: {value!r} is not a web origin such as https://sso.example.gov.cn")
+    raise InvalidKeyMaterial(f"MIANZHENG_IDP_ORIGIN: {value!r} is not a web origin such as https://sso.example.gov.cn"
+                             " (an international host name in its xn-- form)")
+
+
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+_IP_LITERAL = re.compile(r"[0-9a-f:.]+")
+
+
+def _sendable_host(host: str) -> bool:
+    """Whether a browser sends `host` (lower case, as `urlsplit` gives it) as it stands in an
+    `Origin`: ASCII labels, or an IPv6 literal; not a backslash (a browser's slash), a space, an
+    escape or an empty label, which would leave every hand-over refused."""
+    return bool(_IP_LITERAL.fullmatch(host)) if ":" in host else \
+        all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

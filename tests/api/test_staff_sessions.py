@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import pytest
 from joserfc.jwk import ECKey
 
 from api.database import standalone_session
@@ -236,6 +237,21 @@ def test_serve_refuses_to_start_with_a_sign_in_address_that_is_no_origin(setting
            "MIANZHENG_IDP_ORIGIN": "https://login.city.example/sign-in"}
     refused = run_cli_process(env, "serve", "--port", str(free_port()), "--jobs-interval", "0")  # a server would time out
     assert refused.returncode != 0 and "MIANZHENG_IDP_ORIGIN" in refused.stderr, refused.stdout + refused.stderr
+
+
+@pytest.mark.parametrize("value", ["https://sso.example.gov.cn\\login", "https://sso.exa mple.gov.cn",
+                                   "https://sso.example.gov.cn%2F", "https://sso..example.gov.cn",
+                                   "https://-sso.example.gov.cn", "https://登录.example.gov.cn"])
+def test_a_sign_in_address_whose_host_no_browser_sends_is_refused(settings: Settings, value: str) -> None:
+    """A Windows-style path, a space, an escape or an empty label in the host: a browser would
+    never send that as an `Origin` (it reads a backslash as a slash; a Chinese host it sends in
+    punycode), so every hand-over from the provider would be refused while `serve` and /readyz said
+    all was well. It is refused as no origin, as a path is."""
+    from api.identity_config import city_provider
+    from exchange.identity import InvalidKeyMaterial
+
+    with pytest.raises(InvalidKeyMaterial, match="MIANZHENG_IDP_ORIGIN"):
+        city_provider(dataclasses.replace(settings, dev_idp=False, idp_origins=(value,)))
 
 
 def test_staff_of_two_departments_with_the_same_staff_number_file_apart(live_server: str, settings: Settings) -> None:
