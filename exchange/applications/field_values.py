@@ -1,8 +1,9 @@
 """Checking values a person supplies for a proof (a commitment, an investigation's finding):
 exactly the fields the matter receives, each valid for its data item type or null.
 
-A decimal a person supplies is an amount in 元 or an area in ㎡: never below zero and at most
-to the hundredth (the 分). A source department's records are held to their type alone."""
+A decimal a person supplies is an amount in 元 or an area in ㎡: never below zero, at most to the
+hundredth (the 分), below a trillion (`MOST_DIGITS` before the point) and written without zeros in
+front, as a caseworker reads it. A source department's records are held to their type alone."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Any
 from catalog.model import DataItem, ItemType, Matter, Proof
 from exchange.errors import InvalidInput
 from exchange.sources.values import value_problem
+
+MOST_DIGITS = 12
+"""Digits before the point of a supplied amount: up to 999,999,999,999.99 元 (or ㎡)."""
 
 
 def check_field_values(matter: Matter, proof: Proof, values: Mapping[str, Any], where: str) -> None:
@@ -39,4 +43,8 @@ def _supplied_value_problem(item: DataItem, value: Any) -> str | None:
             return "must not be negative"
         if isinstance(amount.exponent, int) and amount.exponent < -2:
             return "must have at most two decimal places"
+        if isinstance(amount.exponent, int) and len(amount.digits) + amount.exponent > MOST_DIGITS:
+            return f"must have at most {MOST_DIGITS} digits before the decimal point"
+        if len(whole := str(value).split(".")[0]) > 1 and whole.startswith("0"):
+            return "must be written without zeros in front"
     return None

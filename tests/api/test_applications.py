@@ -79,12 +79,14 @@ def test_an_eligible_household_applies_without_paper(settings: Settings, live_se
     assert application["paper_saved"] == sum(1 for item in application["items"] if item["state"] != "not_required")
 
 
-@pytest.mark.parametrize("income", ["-3000.00", "3000.005", "-0", "1525.000", "9" * 30 + ".001"])
-def test_a_committed_amount_below_zero_or_finer_than_a_fen_is_refused(settings: Settings, live_server: str,
-                                                                      income: str) -> None:
-    """An applicant signs a per-capita income of -3,000 元 (or to a tenth of a 分): no one earns
-    that, and a negative figure would lower the household's income under a threshold. The filing
-    is refused naming the figure, and nothing is filed."""
+@pytest.mark.parametrize("income", ["-3000.00", "3000.005", "-0", "1525.000", "9" * 30 + ".001", "1" + "0" * 12,
+                                    "01525.00"])
+def test_a_committed_amount_below_zero_finer_than_a_fen_or_unreadable_is_refused(settings: Settings, live_server: str,
+                                                                                 income: str) -> None:
+    """An applicant signs a per-capita income of -3,000 元 (or to a tenth of a 分, or of a trillion
+    元 and more, or with zeros in front): no one earns that, a negative figure would lower the
+    household's income under a threshold, and a caseworker cannot read the others as written. The
+    filing is refused naming the figure, and nothing is filed."""
     [household] = households(settings, "public_housing_eligible")
     body = public_housing_request(household, f"gzf-income-{income}", signed_at=now())
     position = next(n for n, c in enumerate(body["commitments"]) if c["proof"] == "INCOME")
