@@ -29,7 +29,7 @@ from api.verdict_pages import certificate_verdict_page, license_verdict_page, li
 from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
 from exchange.certificates.credential import claims_certificate_type
-from exchange.certificates.verify import FORM_PDF, FORM_QR, read_form
+from exchange.certificates.verify import FORM_QR, read_form
 from exchange.errors import InvalidInput
 from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
@@ -120,7 +120,8 @@ def verify() -> Response:
     (a reload, a chat app's link preview, a browser's prefetch) uses nothing up; the one-time
     check happens when the verifier asks for the verdict. A verifier that gave the holder a
     nonce types it in (`nonce`): a presentation made with another is refused."""
-    from exchange.licenses.pdf import is_pdf  # the PDF stack (reportlab, pyHanko) loads on first use
+    from exchange.certificates.pdf import ATTACHMENT_NAME, carries  # the PDF stack (reportlab, pyHanko)
+    from exchange.licenses.pdf import is_pdf  # loads on first use
 
     if request.method == "GET":
         return no_store(make_response(render_template("verify_license.html", verdict=None, error=None,
@@ -154,9 +155,11 @@ def verify() -> Response:
         return no_store(make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH,
                                                        error_field="id_number",
                                                        pasted=form if isinstance(form, str) else ""), 400))
-    if not is_license_form(form) and (read_form(form)[0] in (FORM_PDF, FORM_QR) or (
-            isinstance(form, str) and claims_certificate_type(form))):  # a certificate brought here is checked
-        # as the certificate it is (a pasted JWS by its header: a usage copy is a JWS too)
+    if not is_license_form(form) and (read_form(form)[0] == FORM_QR or (
+            isinstance(form, bytes) and carries(form, ATTACHMENT_NAME)) or (
+            isinstance(form, str) and claims_certificate_type(form))):  # a certificate brought here is checked as
+        # the certificate it is (a PDF by its attachment, a pasted JWS by its header: a usage copy is a JWS too);
+        # a PDF that reads as neither is a license's page that could not be read
         return certificate_verdict_page(form, id_number)
     return license_verdict_page(form, id_number, nonce)
 

@@ -155,6 +155,18 @@ def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> S
     return SignedForm(verdict, content)
 
 
+def carries(pdf: bytes, *names: str) -> bool:
+    """Whether `pdf` reads as a PDF with one of the attachments `names` (nothing verified): which
+    verifier an uploaded PDF goes to."""
+    if pdf.lstrip()[:5] != b"%PDF-":
+        return False
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        return any(_attachment(reader, name) is not None for name in names)
+    except Exception:  # untrusted input: the PDF parser raises many types
+        return False
+
+
 def _attachment(reader: PdfFileReader, name: str = ATTACHMENT_NAME) -> str | None:
     root = reader.root
     if "/Names" not in root or "/EmbeddedFiles" not in root["/Names"]:

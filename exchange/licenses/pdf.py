@@ -46,6 +46,7 @@ from exchange.certificates.pdf import (
     _attachment,
     _draw_qr,
     _heavy_centred,
+    carries,
     draw_frame,
     draw_label_table,
     ensure_foot_fits,
@@ -144,13 +145,7 @@ def is_pdf(data: bytes) -> bool:
 
 def carries_license(pdf: bytes) -> bool:
     """Whether `pdf` reads as a PDF with a license or usage copy attached (nothing verified)."""
-    if not is_pdf(pdf):
-        return False
-    try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
-        return any(_attachment(reader, name) is not None for name in (LICENSE_ATTACHMENT, USAGE_ATTACHMENT))
-    except Exception:  # untrusted input: the PDF parser raises many types
-        return False
+    return carries(pdf, LICENSE_ATTACHMENT, USAGE_ATTACHMENT)
 
 
 def verify_license_pdf(pdf: bytes, trust: TrustStore, status_lists: str | StatusListSource | None, *,

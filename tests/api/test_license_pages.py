@@ -184,6 +184,14 @@ def test_download_a_license_pdf_and_verify_it_on_the_page(browser: Browser, live
     verifier.click("form.verify-form button[type=submit]")
     assert verifier.locator("#verdict-result").inner_text().startswith("无效")
 
+    path.write_bytes(path.read_bytes()[:20_000])  # cut short in a download: it stays a license's page
+    verifier.goto(f"{live_server}/verify/licenses")
+    verifier.set_input_files("#file", str(path))
+    verifier.click("form.verify-form button[type=submit]")
+    assert verifier.locator("#verdict-result").inner_text().startswith("无法读取")
+    assert verifier.locator("h1").inner_text() == "电子证照核验"
+    assert "核验本市出具的电子证明" not in verifier.locator("main").inner_text()  # the certificates' page's intro
+
 
 def test_a_presentation_refused_keeps_the_wallet_in_view(live_server: str, resident: DemoResident) -> None:
     """亮证 with nothing ticked is refused with the reason, above the holder's licenses as they
