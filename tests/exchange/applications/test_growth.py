@@ -12,30 +12,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Integer, String, Table, cast, event, func, insert, literal, select, true
+from sqlalchemy import Engine, event
 
 from api.settings import Settings
 from demo.applications import PUBLIC_RENTAL_HOUSING
+from demo.case_files import copy_applications
 from exchange.applications.context import HandlingContext
-from exchange.applications.records import Application, ApplicationCase, ApplicationItem, CommitmentRecord
 from exchange.applications.resolution import resolve_application
 from exchange.applications.service import submit_application
 from exchange.clients import AuthenticatedClient
-from exchange.consent import Consent
 from tests.exchange.applications.conftest import housing_request
 
 COPIES = 2048
 """Each of the two applications filed is copied this many times: 4,096 applications, ~65,000 items."""
-KEYS = {
-    Application.__table__: ("id", "request_id", "case_number", "applicant_key", "about_key"),
-    ApplicationItem.__table__: ("application_id",),
-    ApplicationCase.__table__: ("case_number", "application_id"),
-    CommitmentRecord.__table__: ("id", "application_id", "subject_key"),
-    Consent.__table__: ("id", "application_id", "subject_key"),
-}
-"""The columns a copy rewrites: its own identifiers, and whose it is (nobody filing now). The n-th
-copy drops six characters from the front and adds `~1nnnn` at the end: each column keeps its
-width, and no two copies meet."""
 
 
 def test_a_filing_reads_as_much_after_thousands_of_applications_as_on_a_fresh_installation(
@@ -115,19 +104,9 @@ def _rows_visited(node: dict[str, Any]) -> int:
 
 
 def _grow(engine: Engine) -> None:
-    """`COPIES` copies of every application, with its items, case, commitments and consents."""
+    """`COPIES` copies of what is filed; on PostgreSQL the statistics autovacuum would gather."""
     with engine.begin() as connection:
-        for table, keys in KEYS.items():
-            connection.execute(_copies(table, keys))
+        copy_applications(connection, COPIES)
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
-
-
-def _copies(table: Table, keys: tuple[str, ...]) -> Any:
-    numbers = select(literal(1).label("n")).cte("numbers", recursive=True)
-    numbers = numbers.union_all(select(numbers.c.n + 1).where(numbers.c.n < COPIES))
-    columns = [column for column in table.columns if not (column.primary_key and isinstance(column.type, Integer))]
-    copied = [func.substr(column, 7, type_=column.type).concat("~").concat(cast(numbers.c.n + 10000, String))
-              if column.name in keys else column for column in columns]
-    return insert(table).from_select([column.name for column in columns], select(*copied).select_from(table.join(numbers, true())))
