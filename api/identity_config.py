@@ -11,6 +11,7 @@ well, under its own issuer; it signs staff in on the service's own site.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,15 +104,21 @@ def _configured_origin(value: str) -> str:
 
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
-_IP_LITERAL = re.compile(r"[0-9a-f:.]+")
+_NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
+"""A last label a browser reads as an IPv4 address, however written (`127.000.000.001`, `0x7f`)."""
 
 
 def _sendable_host(host: str) -> bool:
     """Whether a browser sends `host` (lower case, as `urlsplit` gives it) as it stands in an
-    `Origin`: ASCII labels, or an IPv6 literal; not a backslash (a browser's slash), a space, an
-    escape or an empty label, which would leave every hand-over refused."""
-    return bool(_IP_LITERAL.fullmatch(host)) if ":" in host else \
-        all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
+    `Origin`: ASCII labels, or an IP address as browsers write it (IPv6 shortest, IPv4 dotted);
+    not a backslash (a browser's slash), a space, an escape, an empty label or an address written
+    otherwise, which would leave every hand-over refused."""
+    if ":" in host or _NUMBER.fullmatch(host.rsplit(".", 1)[-1]):
+        try:
+            return str(ipaddress.ip_address(host)) == host
+        except ValueError:
+            return False
+    return all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
