@@ -159,6 +159,8 @@ def _ensure_printable(holder_name: str, purpose: str) -> None:
 
 LICENSE_READS = 3
 """How many times a certificate is read again from a license that changed while it was being issued."""
+LICENSE_CHANGING = "license-changing"
+"""The `PullRefused.reason` when it changed each time: a conflict, to try again shortly."""
 
 
 class _LicenseChanged(Exception):
@@ -177,8 +179,8 @@ def _issue(context: IssuanceContext, proof: Proof, requested: AccessEntry, holde
             return _issue_once(context, proof, requested, holder_name, id_number, purpose, alongside)
         except _LicenseChanged:
             continue
-    raise PullRefused("source-unavailable", f"the license {proof.code} is read from kept changing while it was read",
-                      retry_after=5, outcome=Outcome.FAILED)
+    raise PullRefused("conflict", f"the license {proof.code} is read from kept changing while it was read",
+                      retry_after=5, reason=LICENSE_CHANGING, outcome=Outcome.FAILED)
 
 
 def _issue_once(context: IssuanceContext, proof: Proof, requested: AccessEntry, holder_name: str, id_number: str,

@@ -43,7 +43,7 @@ from exchange.consent import (
 )
 from exchange.errors import InvalidInput, NotPrintable
 from exchange.identity import CitizenIdentity
-from exchange.issuance import NotIssuable, holder_certificates, issuable_proofs, issue_certificate
+from exchange.issuance import LICENSE_CHANGING, NotIssuable, holder_certificates, issuable_proofs, issue_certificate
 from exchange.pull_service import PullRefused
 from exchange.unit_of_work import UnitOfWork
 from seals.fonts import missing_glyphs
@@ -318,6 +318,8 @@ def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str, submission: 
 def _refusal_zh(catalog: Catalog, proof_code: str, refused: PullRefused) -> str:
     if refused.kind == "source-unavailable":
         return "数据源部门暂时无法访问，请稍后再试。"
+    if refused.reason == LICENSE_CHANGING:
+        return f"开具{catalog.proofs[proof_code].name_zh}所依据的电子证照正在由发证机关变更，请稍后再开具。"
     if refused.kind == "source-error":
         return "数据源部门的系统答复有误，暂时无法开具该证明。我们已记录此问题；请稍后再试，或到窗口办理。"
     if refused.kind == "subject-not-found":

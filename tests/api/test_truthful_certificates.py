@@ -360,6 +360,35 @@ def test_a_license_changed_while_a_certificate_is_read_from_it_leaves_no_certifi
             issued.json()["identifier"]] == changed[0].json()["identifier"]
 
 
+def test_a_license_that_changes_at_every_read_is_a_conflict_to_try_again(
+        settings: Settings, live_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The federation amends the 残疾人证 each time a 残疾证明 has been read from it: after three
+    reads the citizen is told it is being changed (409, Retry-After), not that the federation
+    cannot be reached, and nothing is stored."""
+    from exchange import issuance
+    from exchange.clients import ClientScope
+    from tests.api.test_licenses_api import client
+
+    id_number, name, _ = _record(settings, "CL", "DISABILITY")
+    me = signed_in(live_server, id_number, name)
+    federation = client(settings, "CL", [ClientScope.LICENSES_WRITE.value])
+    read = issuance.pull_logged
+    grades = iter(["grade_1", "grade_2", "grade_3", "grade_4"])
+
+    def amended_after_each_read(*args: Any, **kwargs: Any) -> Any:
+        answer = read(*args, **kwargs)
+        amended = httpx.post(f"{live_server}/api/v1/licenses/{answer.provenance['license']}/amendments",
+                             headers=federation, json={"changes": {"disability_grade": next(grades)}}, timeout=30)
+        assert amended.status_code == 201, amended.text
+        return answer
+
+    monkeypatch.setattr(issuance, "pull_logged", amended_after_each_read)
+    refused = request(live_server, me, "DISABILITY")
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/conflict"), refused.text
+    assert int(refused.headers["Retry-After"]) > 0
+    assert httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json() == []
+
+
 def test_a_record_that_leaves_out_where_seals_nothing(settings: Settings, live_server: str) -> None:
     """A "no property" with no area searched would be stated of the whole city."""
     id_number, name = resident_where(settings, CATALOG.proofs["NO_HOUSING"], fact_holds=True)
