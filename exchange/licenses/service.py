@@ -33,6 +33,7 @@ from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog, LicenseType, Subject
 from core.canonical import canonical_json
 from core.clock import Clock, utc_now
+from exchange.certificates.identifiers import MAX_VERSION
 from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
@@ -341,6 +342,9 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
         raise LicenseConflict(f"license {identifier} is revoked and cannot be amended")
     if version.version != record.current_version:
         raise LicenseConflict(f"{identifier} is superseded; amend the license's current version")
+    if version.version >= MAX_VERSION:  # what a license identifier has room for
+        raise LicenseConflict(f"{identifier} is the license's last version ({MAX_VERSION}): revoke the license and "
+                              "issue a new one to amend it further")
     license_type = _issuable_type(library.catalog, department, record.license_type)
     old = stored_content(library, version)
     for name in HOLDER_ITEMS[license_type.holder]:

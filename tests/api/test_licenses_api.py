@@ -366,6 +366,27 @@ def test_a_presentation_verified_as_it_expires_stays_used_when_another_verificat
     assert again["status"] == "INVALID" and checks(again)["nonce"] == ("INVALID", "nonce_reused"), again
 
 
+def test_a_license_at_its_last_version_number_is_refused_further_amendment_with_what_to_do(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A license identifier has room for 99 versions: the 99th amendment is a conflict that says
+    to revoke the license and issue a new one, not an internal error the department's system
+    would retry for ever. The license stays as it is, and can still be revoked."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    current = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-MANY-1"),
+                         timeout=30).json()["identifier"]
+    with httpx.Client(base_url=live_server, headers=mz, timeout=30) as department:
+        for number in range(98):
+            amended = department.post(f"/api/v1/licenses/{current}/amendments",
+                                      json={"changes": {"spouse_name": ("李明", "李明明")[number % 2]}})
+            assert amended.status_code == 201, amended.text
+            current = amended.json()["identifier"]
+        refused = department.post(f"/api/v1/licenses/{current}/amendments", json={"changes": {"spouse_name": "王五"}})
+        assert refused.status_code == 409 and refused.json()["type"].endswith("/conflict"), refused.text
+        assert "revoke" in refused.json()["detail"], refused.text
+        assert department.post(f"/api/v1/licenses/{current}/revocation",
+                               json={"reason": "issued_in_error"}).status_code == 200
+
+
 @pytest.mark.parametrize(("where", "value"), [("items", "\ufffd😀"), ("holder", "张𠮷")])
 def test_a_license_the_font_cannot_print_is_refused_at_issuance(settings: Settings, live_server: str,
                                                                 resident: DemoResident, where: str,
