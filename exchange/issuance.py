@@ -98,7 +98,16 @@ def issuable_proofs(catalog: Catalog) -> list[Proof]:
 def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str, proof_code: str,
                       purpose: str, *, idempotency_key: str | None = None,
                       counter_operator: str | None = None) -> IssuedCertificate:
-    """Pull the holder's record and issue the certificate in its three forms (see the module).
+    """`issued_or_replayed`, without saying which."""
+    return issued_or_replayed(context, holder_name, id_number, proof_code, purpose, idempotency_key=idempotency_key,
+                              counter_operator=counter_operator)[0]
+
+
+def issued_or_replayed(context: IssuanceContext, holder_name: str, id_number: str, proof_code: str,
+                       purpose: str, *, idempotency_key: str | None = None,
+                       counter_operator: str | None = None) -> tuple[IssuedCertificate, bool]:
+    """Pull the holder's record and issue the certificate in its three forms (see the module); the
+    certificate, and whether it is the one an earlier use of `idempotency_key` issued.
 
     `counter_operator`: who at a service window issues it on the holder's behalf; the access log
     then names them (`counter:<operator>`) and the basis `COUNTER_BASIS`, not the holder's own request.
@@ -120,20 +129,20 @@ def issue_certificate(context: IssuanceContext, holder_name: str, id_number: str
         purpose=purpose, legal_basis=OWN_REQUEST_BASIS if counter_operator is None else COUNTER_BASIS,
         caseworker_id=None if counter_operator is None else f"counter:{counter_operator}")
     if idempotency_key is None:
-        return _issue(context, proof, requested, holder_name, id_number, purpose)
+        return _issue(context, proof, requested, holder_name, id_number, purpose), False
     uow, owner, now = context.uow, f"holder:{key}", context.clock()
     request_sha256 = canonical_sha256({"proof": proof.code, "purpose": purpose, "name": holder_name})
     with uow.read() as session:
         replay = stored_answer(session, context.answers, owner, idempotency_key, request_sha256, now)
         if replay is not None:
-            return find_certificate(session, replay.body["identifier"])
+            return find_certificate(session, replay.body["identifier"]), True
 
     def completed(session: Session, certificate: IssuedCertificate) -> None:  # stored with it, or neither
         complete(session, context.answers, owner, idempotency_key, {"identifier": certificate.identifier},
                  context.clock(), claimed_at=now)
 
     with claimed(uow, owner, idempotency_key, request_sha256, now):
-        return _issue(context, proof, requested, holder_name, id_number, purpose, alongside=completed)
+        return _issue(context, proof, requested, holder_name, id_number, purpose, alongside=completed), False
 
 
 def _allocate(context: IssuanceContext, proof: Proof) -> tuple[int, ListEntry]:

@@ -12,7 +12,7 @@ from api.auth import CITIZEN_SECURITY, CLIENT_SECURITY, citizen_first, client_fi
 from api.certificate_services import issuance_context, signed_status_list, verify_form
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog, naming_catalog
-from api.openapi import LOCATION_HEADER, Blueprint
+from api.openapi import LOCATION_HEADER, REPLAYED_HEADER, Blueprint
 from api.presenters import CERTIFICATE_FORMS, certificate_view, certificate_views, revalidated
 from api.problems import Problem
 from api.rate_limit import limit_verification
@@ -35,7 +35,7 @@ from exchange.issuance import (
     held_certificate,
     holder_certificates,
     issuable_proofs,
-    issue_certificate,
+    issued_or_replayed,
     revoke_certificate,
 )
 from exchange.answer_store import RequestIdConflict
@@ -64,6 +64,9 @@ def issuable() -> list[dict[str, Any]]:
 @citizen_first
 @blp.arguments(IssueRequestSchema)
 @blp.response(201, CertificateSummarySchema, headers={"Location": LOCATION_HEADER})
+@blp.alt_response(200, schema=CertificateSummarySchema, headers={"Location": LOCATION_HEADER,
+                                                                  "Idempotent-Replayed": REPLAYED_HEADER},
+                  description="The certificate an earlier request with the same Idempotency-Key issued, not a new one")
 @blp.alt_response(404, description="subject-not-found: the source department holds no record of the holder")
 @blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
 @blp.alt_response(422, description="fact-not-established: the record does not establish what the proof asserts; "
@@ -75,9 +78,10 @@ def issuable() -> list[dict[str, Any]]:
 @blp.doc(security=CITIZEN_SECURITY, parameters=[{
     "in": "header", "name": IDEMPOTENCY_KEY, "required": False, "schema": {"type": "string", "pattern": REQUEST_ID.pattern},
     "description": "Repeating the request with the same key returns the certificate issued first, never a second one"}])
-def issue(body: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def issue(body: dict[str, str]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Issue one of my proofs now, from the source department's current data, under its seal.
-    `Location` is the sealed PDF; `links` name each form."""
+    `Location` is the sealed PDF; `links` name each form. Repeated with the same `Idempotency-Key`:
+    200 and `Idempotent-Replayed: true`, with the certificate issued first."""
     citizen = current_citizen()
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is not None and not REQUEST_ID.fullmatch(key):
@@ -85,8 +89,8 @@ def issue(body: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
                       errors=[{"parameter": IDEMPOTENCY_KEY, "detail": "1-128 characters of A-Z a-z 0-9 . _ : -"}])
     context = issuance_context()
     try:
-        certificate = issue_certificate(context, citizen.name, citizen.id_number, body["proof"], body["purpose"],
-                                        idempotency_key=key)
+        certificate, replayed = issued_or_replayed(context, citizen.name, citizen.id_number, body["proof"],
+                                                   body["purpose"], idempotency_key=key)
     except RequestIdConflict as conflict:
         raise Problem("conflict", str(conflict),
                       headers={"Retry-After": str(conflict.retry_after)} if conflict.retry_after else None,
@@ -94,7 +98,9 @@ def issue(body: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     except FactNotEstablished as refused:
         raise fact_problem(refused) from None
     view = certificate_view(context.catalog, certificate)
-    return view, {"Location": view["links"]["pdf"]}
+    if replayed:
+        return view, 200, {"Location": view["links"]["pdf"], "Idempotent-Replayed": "true"}
+    return view, 201, {"Location": view["links"]["pdf"]}
 
 
 def fact_problem(refused: FactNotEstablished) -> Problem:
