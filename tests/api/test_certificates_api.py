@@ -483,29 +483,13 @@ def test_no_status_list_is_signed_after_the_exchange_seals_revocation_time(
     then would carry a time at or after that revocation: every verifier would reject it, and every
     certificate it holds would verify 无法确认 until a new seal signed it again. The registry's
     revocation waits for the seal's: it is signed before it, or refused (503) for want of a seal."""
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-    from datetime import timezone
-
-    from api.seal_config import seal_settings
-    from seals.ca import RevocationReason
-    from seals.registry import revoke_seal
+    from tests.support.seal_revocation import while_revoking
 
     certificate = issue(live_server, signed_in(live_server, resident))
     registry = client_token(settings, "BDC", [ClientScope.CERTIFICATES_REVOKE])
-    with ThreadPoolExecutor(1) as pool:
-        with standalone_session(settings.database_url) as session:  # the seal officer's command, not yet committed
-            seal = revoke_seal(session, seal_settings(settings), settings.exchange_department,
-                               RevocationReason.AFFILIATION_CHANGED)
-            revoked_kid, revoked_at = seal.kid, seal.revoked_at
-            assert revoked_at is not None
-            time.sleep(max(0.0, (revoked_at - datetime.now(timezone.utc)).total_seconds()) + 0.2)
-            answered = pool.submit(httpx.post, f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
-                                   headers={"Authorization": f"Bearer {registry}"}, json={"reason": "data_changed"},
-                                   timeout=60)
-            time.sleep(1.0)  # the registry's revocation runs meanwhile, up to signing its list
-            session.commit()
-        response = answered.result()
+    response, revoked_kid, revoked_at = while_revoking(settings, settings.exchange_department, lambda: httpx.post(
+        f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation",
+        headers={"Authorization": f"Bearer {registry}"}, json={"reason": "data_changed"}, timeout=60))
     token = httpx.get(f"{live_server}/api/v1/status-lists/1").text
     header, payload = (json.loads(b64url_decode(part)) for part in token.split(".")[:2])
     assert header["kid"] != revoked_kid or payload["iat"] < revoked_at.timestamp(), (header, payload, revoked_at)

@@ -12,8 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from seals.registry import Seal, active_seal, issue_seal, revoke_seal, rotate_se
 from tests.support.cli import cli_environment, run_cli
 from tests.support.live_server import serving
 from tests.support.postgres import free_port
+from tests.support.seal_revocation import while_revoking
 from tests.support.sql import sql_rows
 
 MATTER, PROOF = "PUBLIC_RENTAL_HOUSING", "NO_HOUSING"
@@ -645,16 +645,9 @@ def test_no_receipt_is_sealed_after_its_seals_revocation_time(settings: Settings
     revocation and is refused (503): a receipt is sealed before its seal's revocation or not at all."""
     token, person = client_token(settings), residents[0]
     consent(live_server, person)
-    with ThreadPoolExecutor(1) as pool:
-        with standalone_session(settings.database_url) as session:  # the seal officer's command, not yet committed
-            revoked_at = revoke_seal(session, seal_settings(settings), settings.exchange_department,
-                                     RevocationReason.AFFILIATION_CHANGED).revoked_at
-            assert revoked_at is not None
-            time.sleep(max(0.0, (revoked_at - datetime.now(timezone.utc)).total_seconds()) + 0.2)
-            answered = pool.submit(httpx.post, f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
-                                   json=envelope(person, "revoking-1"), timeout=60)
-            time.sleep(1.0)  # the request is answered meanwhile, up to storing its receipt
-        response = answered.result()
+    response, _kid, revoked_at = while_revoking(settings, settings.exchange_department, lambda: httpx.post(
+        f"{live_server}/api/v1/exchange/requests", headers=_bearer(token), json=envelope(person, "revoking-1"),
+        timeout=60))
     if response.status_code == 200:
         assert datetime.fromisoformat(response.json()["answer"]["answered_at"]) < revoked_at, response.text
     else:
@@ -670,17 +663,8 @@ def test_no_access_log_head_is_signed_after_its_seals_revocation_time(settings: 
     consent(live_server, person)
     assert httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
                       json=envelope(person, "head-1")).status_code == 200
-    with ThreadPoolExecutor(1) as pool:
-        with standalone_session(settings.database_url) as session:  # the seal officer's command, not yet committed
-            seal = revoke_seal(session, seal_settings(settings), settings.exchange_department,
-                               RevocationReason.AFFILIATION_CHANGED)
-            revoked_kid, revoked_at = seal.kid, seal.revoked_at
-            assert revoked_at is not None
-            time.sleep(max(0.0, (revoked_at - datetime.now(timezone.utc)).total_seconds()) + 0.2)
-            fetched = pool.submit(httpx.get, f"{live_server}/api/v1/trust/access-log-head", timeout=60)
-            time.sleep(1.0)  # the head is signed meanwhile
-            session.commit()
-        response = fetched.result()
+    response, revoked_kid, revoked_at = while_revoking(settings, settings.exchange_department, lambda: httpx.get(
+        f"{live_server}/api/v1/trust/access-log-head", timeout=60))
     if response.status_code == 200:
         header = json.loads(base64.urlsafe_b64decode(response.json()["signed_head"].split(".")[0] + "=="))
         signed_at = datetime.fromisoformat(response.json()["signed_at"])
