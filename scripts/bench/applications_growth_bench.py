@@ -18,7 +18,6 @@ each for `--seconds`. The point is the median of the rounds' ratios grown / fres
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -34,7 +33,8 @@ from applications_bench import _prepare
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from demo.case_files import copy_applications
 from exchange.applications.records import Application, ApplicationItem
-from served import Load, free_port, json_posts_lua, require_wrk, serve, wait_ready, wrk_load
+from served import (Load, free_port, fresh_and_grown, growth_arguments, json_posts_lua, require_wrk, serve, wait_ready,
+                    wrk_load)
 
 APPLICATIONS_PATH = f"/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications"
 
@@ -42,20 +42,11 @@ APPLICATIONS_PATH = f"/api/v1/matters/{PUBLIC_RENTAL_HOUSING}/applications"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--applications", type=int, default=200_000)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per load measurement")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--database-url", default=None, help="an empty database to grow (default: SQLite in a "
-                        "temporary folder; the fresh installation is always SQLite there)")
-    parser.add_argument("--var-dir", type=Path, default=None, help="the grown installation's files, with --database-url")
+    growth_arguments(parser)
     args = parser.parse_args()
     require_wrk()
     with tempfile.TemporaryDirectory(prefix="mianzheng-case-files-") as folder:
-        os.environ["MIANZHENG_DEV_IDP"] = "1"  # demo mode: the exchange asks the demo departments
-        fresh, grown = (Settings(var_dir=var_dir, database_url=url, public_url="http://127.0.0.1:8000", dev_idp=True)
-                        for var_dir, url in (
-                            (Path(folder) / "fresh", f"sqlite:///{Path(folder) / 'fresh.db'}"),
-                            (args.var_dir or Path(folder) / "grown",
-                             args.database_url or f"sqlite:///{Path(folder) / 'grown.db'}")))
+        fresh, grown = fresh_and_grown(Path(folder), args)
         installations = []
         for settings in (fresh, grown):
             initialise(settings)

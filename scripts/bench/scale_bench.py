@@ -25,7 +25,6 @@ filler; grow a throwaway database only.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -42,7 +41,7 @@ from exchange.status_lists import CERTIFICATES, StatusListRecord
 from exchange.unit_of_work import UnitOfWork
 from exchange.sources.records import read_dataset
 from exchange_bench import EXCHANGE_PATH, exchange_request_lua, exchange_source, prepare_exchange
-from served import Load, free_port, require_wrk, serve, wait_ready, wrk_load
+from served import Load, free_port, fresh_and_grown, growth_arguments, require_wrk, serve, wait_ready, wrk_load
 from stack_table import cli_run, fill_access_log
 from status_list_bench import fill_certificates
 
@@ -54,20 +53,11 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=1_000_000)
     parser.add_argument("--log-entries", type=int, default=10_000_000)
     parser.add_argument("--certificates", type=int, default=1_000_000)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per load measurement")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--database-url", default=None, help="an empty database to grow (default: SQLite in a "
-                        "temporary folder; the fresh installation is always SQLite there)")
-    parser.add_argument("--var-dir", type=Path, default=None, help="the grown installation's files, with --database-url")
+    growth_arguments(parser)
     args = parser.parse_args()
     require_wrk()
     with tempfile.TemporaryDirectory(prefix="mianzheng-scale-") as folder:
-        os.environ["MIANZHENG_DEV_IDP"] = "1"  # demo mode: the exchange asks the demo departments
-        fresh, grown = (Settings(var_dir=var_dir, database_url=url, public_url="http://127.0.0.1:8000", dev_idp=True)
-                        for var_dir, url in (
-                            (Path(folder) / "fresh", f"sqlite:///{Path(folder) / 'fresh.db'}"),
-                            (args.var_dir or Path(folder) / "grown",
-                             args.database_url or f"sqlite:///{Path(folder) / 'grown.db'}")))
+        fresh, grown = fresh_and_grown(Path(folder), args)
         for settings in (fresh, grown):
             initialise(settings)
         print(_grow(grown, args), flush=True)

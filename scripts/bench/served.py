@@ -54,6 +54,25 @@ def served_installation(description: str) -> Iterator[tuple[argparse.Namespace, 
             server.wait(timeout=30)
 
 
+def growth_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a bench comparing a fresh installation with a grown one."""
+    parser.add_argument("--seconds", type=float, default=5.0, help="per load measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=None, help="an empty database to grow (default: SQLite in a "
+                        "temporary folder; the fresh installation is always SQLite there)")
+    parser.add_argument("--var-dir", type=Path, default=None, help="the grown installation's files, with --database-url")
+
+
+def fresh_and_grown(folder: Path, args: argparse.Namespace) -> tuple[Settings, Settings]:
+    """The two demo installations of a growth bench (`growth_arguments`), in `folder`, not yet initialised."""
+    os.environ["MIANZHENG_DEV_IDP"] = "1"  # demo mode: the exchange asks the demo departments
+    fresh, grown = (Settings(var_dir=var_dir, database_url=url, public_url="http://127.0.0.1:8000", dev_idp=True)
+                    for var_dir, url in ((folder / "fresh", f"sqlite:///{folder / 'fresh.db'}"),
+                                         (args.var_dir or folder / "grown",
+                                          args.database_url or f"sqlite:///{folder / 'grown.db'}")))
+    return fresh, grown
+
+
 WRK_INSTALL = "sudo apt-get install -y wrk"
 
 
