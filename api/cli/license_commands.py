@@ -97,7 +97,7 @@ def reseal_command(department: str) -> None:
             try:
                 with current.sessions.begin() as session:
                     reseal_license(session, library, department, identifier)
-            except LicenseConflict:  # amended or revoked meanwhile: its next version is already sealed anew
+            except LicenseConflict:  # amended, revoked or resealed (another run) meanwhile: already sealed anew
                 changed.append(identifier)
     except NoActiveSeal:
         raise CliError(f"{department} 尚无可用的电子印章：请先由印章管理员运行 mianzheng seal issue {department}。",
@@ -111,7 +111,7 @@ def reseal_command(department: str) -> None:
         click.echo(f"{department} 没有需要重新签发的证照。")
         return
     click.echo(f"已以 {department} 的现用印章重新签发 {len(pending) - len(changed)} 本证照（内容和有效期不变，持证人可在“我的证照”"
-               f"中看到新版本）" + (f"；{len(changed)} 本在此期间已被换发或撤销，无需重新签发。" if changed else "。"))
+               f"中看到新版本）" + (f"；{len(changed)} 本在此期间已被换发、撤销或由另一次运行重新签发，无需再签。" if changed else "。"))
 
 
 LICENSE_STATUS_LIST_FILE = "license-status-list.jws"
