@@ -215,7 +215,8 @@ def _issue_once(context: IssuanceContext, proof: Proof, requested: AccessEntry, 
     pdf = issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url)
     source = pulled.provenance["license"] if pulled.provenance else None
     with uow.step("store") as session:
-        if source is not None and not version_in_force(session, source):  # its lock first, as a change takes it
+        # the license's lock first, in the order a change of the license takes the two
+        if source is not None and not version_in_force(session, source):
             raise _LicenseChanged(source)
         hold_signing_seal(session, signer, proof.department)
         certificate = IssuedCertificate(

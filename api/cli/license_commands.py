@@ -18,7 +18,8 @@ from typing import Any
 
 import click
 
-from api.cli.context import EXIT_INVALID, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.cli.context import (EXIT_CONFLICT, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session,
+                             settings)
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
 from api.labels import LICENSE_CHECK_NAMES_ZH, LICENSE_FORMS_ZH, VERDICT_STATUS_ZH, license_outcome
@@ -29,7 +30,7 @@ from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
 from exchange.licenses.pdf import is_pdf, verify_license_pdf
 from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
-from exchange.licenses.service import LicenseConflict, reseal_license, sealed_by_compromised_seal
+from exchange.licenses.service import LastVersion, LicenseConflict, reseal_license, sealed_by_compromised_seal
 from exchange.licenses.verify import verify_license
 from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.verdict import Status
@@ -93,10 +94,13 @@ def reseal_command(department: str) -> None:
         with current.sessions() as session:
             pending = list(sealed_by_compromised_seal(session, library, department))
         changed: list[str] = []
+        last: list[str] = []
         for identifier in pending:
             try:
                 with current.sessions.begin() as session:
                     reseal_license(session, library, department, identifier)
+            except LastVersion:  # no room for a version more: the department must issue it anew
+                last.append(identifier)
             except LicenseConflict:  # amended, revoked or resealed (another run) meanwhile: already sealed anew
                 changed.append(identifier)
     except NoActiveSeal:
@@ -110,8 +114,11 @@ def reseal_command(department: str) -> None:
     if not pending:
         click.echo(f"{department} 没有需要重新签发的证照。")
         return
-    click.echo(f"已以 {department} 的现用印章重新签发 {len(pending) - len(changed)} 本证照（内容和有效期不变，持证人可在“我的证照”"
-               f"中看到新版本）" + (f"；{len(changed)} 本在此期间已被换发、撤销或由另一次运行重新签发，无需再签。" if changed else "。"))
+    click.echo(f"已以 {department} 的现用印章重新签发 {len(pending) - len(changed) - len(last)} 本证照（内容和有效期不变，持证人可在"
+               f"“我的证照”中看到新版本）" + (f"；{len(changed)} 本在此期间已被换发、撤销或由另一次运行重新签发，无需再签。" if changed else "。"))
+    if last:
+        raise CliError(f"{len(last)} 本证照已达版本上限，无法再次签发：{'、'.join(last)}。请由 {department} 注销后重新发证。",
+                       EXIT_CONFLICT)
 
 
 LICENSE_STATUS_LIST_FILE = "license-status-list.jws"

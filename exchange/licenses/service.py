@@ -100,6 +100,10 @@ class HolderHoldsOne(LicenseConflict):
     """The holder already has a license of a one-per-holder type that is not revoked (amend it)."""
 
 
+class LastVersion(LicenseConflict):
+    """The license is at the last version its identifier has room for: revoke it and issue a new one."""
+
+
 class ReferenceInUse(LicenseConflict):
     """The department's `reference` names a license it issued from another request (another
     holder, type, items or validity): nothing is issued, and the license named stays as it was."""
@@ -343,8 +347,8 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
     if version.version != record.current_version:
         raise LicenseConflict(f"{identifier} is superseded; amend the license's current version")
     if version.version >= MAX_VERSION:  # what a license identifier has room for
-        raise LicenseConflict(f"{identifier} is the license's last version ({MAX_VERSION}): revoke the license and "
-                              "issue a new one to amend it further")
+        raise LastVersion(f"{identifier} is the license's last version ({MAX_VERSION}): revoke the license and "
+                          "issue a new one to amend it further")
     license_type = _issuable_type(library.catalog, department, record.license_type)
     old = stored_content(library, version)
     for name in HOLDER_ITEMS[license_type.holder]:

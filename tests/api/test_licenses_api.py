@@ -370,7 +370,11 @@ def test_a_license_at_its_last_version_number_is_refused_further_amendment_with_
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """A license identifier has room for 99 versions: the 99th amendment is a conflict that says
     to revoke the license and issue a new one, not an internal error the department's system
-    would retry for ever. The license stays as it is, and can still be revoked."""
+    would retry for ever. After a key compromise, `license reseal` cannot seal it anew either, and
+    says so (exit 5, naming it) rather than counting it as changed meanwhile. The license can
+    still be revoked."""
+    from tests.support.cli import cli_environment, run_cli
+
     mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
     current = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-MANY-1"),
                          timeout=30).json()["identifier"]
@@ -383,6 +387,13 @@ def test_a_license_at_its_last_version_number_is_refused_further_amendment_with_
         refused = department.post(f"/api/v1/licenses/{current}/amendments", json={"changes": {"spouse_name": "王五"}})
         assert refused.status_code == 409 and refused.json()["type"].endswith("/conflict"), refused.text
         assert "revoke" in refused.json()["detail"], refused.text
+        env = cli_environment(settings.database_url, settings.var_dir)
+        assert run_cli(env, "seal", "revoke", "MZ", "--reason", "key_compromise").returncode == 0
+        assert run_cli(env, "seal", "issue", "MZ").returncode == 0
+        resealed = run_cli(env, "license", "reseal", "MZ")
+        assert resealed.returncode == 5 and current in resealed.stderr and "注销" in resealed.stderr, \
+            resealed.stdout + resealed.stderr
+        assert "在此期间" not in resealed.stdout, resealed.stdout
         assert department.post(f"/api/v1/licenses/{current}/revocation",
                                json={"reason": "issued_in_error"}).status_code == 200
 
