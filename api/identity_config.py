@@ -114,8 +114,8 @@ def _sendable_host(host: str) -> bool:
     not a backslash (a browser's slash), a space, an escape, an empty label or an address written
     otherwise, which would leave every hand-over refused."""
     if ":" in host or _NUMBER.fullmatch(host.rsplit(".", 1)[-1]):
-        try:
-            return str(ipaddress.ip_address(host)) == host
+        try:  # an IPv6 zone (`%25eth0`) is the machine's own, which no browser takes in an address
+            return "%" not in host and str(ipaddress.ip_address(host)) == host
         except ValueError:
             return False
     return all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
