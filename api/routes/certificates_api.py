@@ -68,7 +68,8 @@ def issuable() -> list[dict[str, Any]]:
                                                                   "Idempotent-Replayed": REPLAYED_HEADER},
                   description="The certificate an earlier request with the same Idempotency-Key issued, not a new one")
 @blp.alt_response(404, description="subject-not-found: the source department holds no record of the holder")
-@blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running")
+@blp.alt_response(409, description="The Idempotency-Key was used for another request, or its first use is running; "
+                                   "or the license the proof is read from changed at each of three reads (Retry-After)")
 @blp.alt_response(422, description="fact-not-established: the record does not establish what the proof asserts; "
                                    "not-printable: the holder's name has a character the certificate cannot print")
 @blp.alt_response(502, description="source-error: the source department's answer broke its contract, or it refused "
