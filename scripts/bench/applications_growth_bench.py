@@ -91,9 +91,10 @@ def _file_each(base: str, token: str, bodies: list[dict[str, Any]]) -> None:
 
 
 def _applications(base: str, token: str, bodies: list[dict[str, Any]], seconds: float) -> Load:
-    lua = json_posts_lua(token, bodies, own_case_numbers=True)
-    wrk_load(f"{base}{APPLICATIONS_PATH}", 1, 2, lua)  # both workers warm
-    return wrk_load(f"{base}{APPLICATIONS_PATH}", 1, seconds, lua)
+    """New applications at one client, after a warm-up: each run of wrk with a script of its own,
+    or the second would repeat the first's request ids and be answered from the store."""
+    wrk_load(f"{base}{APPLICATIONS_PATH}", 1, 2, json_posts_lua(token, bodies, own_case_numbers=True))
+    return wrk_load(f"{base}{APPLICATIONS_PATH}", 1, seconds, json_posts_lua(token, bodies, own_case_numbers=True))
 
 
 def _grow(settings: Settings, applications: int) -> str:
