@@ -28,7 +28,7 @@ from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, load_catalog
-from exchange.licenses.pdf import is_pdf, verify_license_pdf
+from exchange.licenses.pdf import verify_license_pdf
 from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
 from exchange.licenses.service import LastVersion, LicenseConflict, reseal_license, sealed_by_compromised_seal
 from exchange.licenses.verify import verify_license
@@ -37,6 +37,7 @@ from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE
 from exchange.certificates.status_list import held_status_lists
+from exchange.certificates.verify import is_pdf
 
 
 @click.group("license")

@@ -29,7 +29,7 @@ from api.verdict_pages import certificate_verdict_page, license_verdict_page, li
 from catalog.errors import InvalidIdentifier
 from catalog.model import Subject
 from exchange.certificates.credential import claims_certificate_type
-from exchange.certificates.verify import FORM_QR, read_form
+from exchange.certificates.verify import FORM_QR, is_pdf, read_form
 from exchange.errors import InvalidInput
 from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
@@ -120,8 +120,7 @@ def verify() -> Response:
     (a reload, a chat app's link preview, a browser's prefetch) uses nothing up; the one-time
     check happens when the verifier asks for the verdict. A verifier that gave the holder a
     nonce types it in (`nonce`): a presentation made with another is refused."""
-    from exchange.certificates.pdf import ATTACHMENT_NAME, carries  # the PDF stack (reportlab, pyHanko)
-    from exchange.licenses.pdf import is_pdf  # loads on first use
+    from exchange.certificates.pdf import ATTACHMENT_NAME, carries  # the PDF stack loads on first use
 
     if request.method == "GET":
         return no_store(make_response(render_template("verify_license.html", verdict=None, error=None,

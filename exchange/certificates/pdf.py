@@ -41,6 +41,7 @@ from exchange.certificates.credential import verify_credential
 from catalog.city_time import BEIJING
 from exchange.certificates.model import CertificateContent, format_date_zh, format_datetime_zh
 from exchange.certificates.verdict import SignedForm, authentic, integrity_failure, with_integrity
+from exchange.certificates.verify import is_pdf
 from exchange.errors import GlyphsMissing, PageOverflow
 from seals.fonts import SONG_FONT_NAME as SONG
 from seals.fonts import missing_glyphs, register_song_font
@@ -158,7 +159,7 @@ def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> S
 def carries(pdf: bytes, *names: str) -> bool:
     """Whether `pdf` reads as a PDF with one of the attachments `names` (nothing verified): which
     verifier an uploaded PDF goes to."""
-    if pdf.lstrip()[:5] != b"%PDF-":
+    if not is_pdf(pdf):
         return False
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)

@@ -33,12 +33,17 @@ def qr_from_address(text: str) -> str:
     return unquote(fragment) if hash_sign and is_qr_payload(fragment) and "://" in address else text
 
 
+def is_pdf(data: bytes) -> bool:
+    """Whether `data` starts as a PDF does (nothing read beyond its header)."""
+    return data.lstrip()[:5] == b"%PDF-"
+
+
 def read_form(form_input: bytes | str) -> tuple[str, str]:
     """The form of the input and, for a text form, the text its verifier reads: without the line
     breaks a paste or an e-mail adds (see the module), and for a QR code's address its payload
     ("" for the other forms)."""
     if isinstance(form_input, bytes):
-        if form_input.lstrip()[:5] == b"%PDF-":
+        if is_pdf(form_input):
             return FORM_PDF, ""
         try:
             form_input = form_input.decode("ascii")

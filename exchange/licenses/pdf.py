@@ -75,7 +75,6 @@ from seals.verify_pdf import verify_pdf
 
 VERIFY_PATH = "/verify/licenses"
 DIGEST_PREFIX = "sha256:"
-PDF_MAGIC = b"%PDF-"
 SEAL_DIAMETER = 40 * mm
 QR_SIZE = 34 * mm
 MARGIN = 22 * mm
@@ -137,10 +136,6 @@ def render_page(page: PdfPage, attached: str) -> bytes:
     canvas.showPage()
     canvas.save()
     return output.getvalue()
-
-
-def is_pdf(data: bytes) -> bool:
-    return data.lstrip()[:5] == PDF_MAGIC
 
 
 def carries_license(pdf: bytes) -> bool:
