@@ -78,8 +78,9 @@ def households() -> Response:
         raise Problem("not-found", "This installation has no demo source data.") from None
     signed_at = datetime.now(timezone.utc).replace(microsecond=0)
     caseworker = acting_caseworker_id(client.client_id)
-    response = jsonify([_household_view(household, demo.build(
-        household, f"cw-{uuid4().hex}", signed_at=signed_at, declared_income_change=change, caseworker_id=caseworker))
+    response = jsonify([_household_view(household, demo.build(  # a UUID's hyphens: no run of hex digits an
+        household, f"cw-{uuid4()}", signed_at=signed_at, declared_income_change=change,  # ID number could be
+        caseworker_id=caseworker))
         for household in found])
     response.headers["Cache-Control"] = "no-store"
     return response
