@@ -16,10 +16,13 @@ from typing import Any
 
 from flask import Response, request, url_for
 
+from werkzeug.http import http_date
+
+from api.counted_statistics import CityStatistics
 from api.live_catalog import live_catalog
 from api.runtime import db, runtime
 from catalog.model import Catalog, Department, Matter, Subject
-from exchange.applications.statistics import Selection, check_selection, paper_statistics
+from exchange.applications.statistics import Selection, check_selection
 from exchange.certificate_records import CertificateStatus, IssuedCertificate, certificate_forms
 from exchange.consent import Consent, consented_name_zh
 from exchange.keyring import Purpose
@@ -156,16 +159,28 @@ def pdf_response(pdf: bytes, name: str) -> Response:
     return response
 
 
-def statistics_view(args: Mapping[str, Any]) -> dict[str, Any]:
-    """The figures of the applications `args` select (parsed by `StatisticsQuerySchema`), with
-    the Chinese names of matters and departments; `UnknownCode` naming the parameter whose code
-    the live catalog does not have."""
+def counted_statistics() -> CityStatistics:
+    """The public statistics as this process last counted them (`api.counted_statistics`)."""
+    current = runtime()
+    return current.statistics.current(current.sessions)
+
+
+def counted_headers(counted: CityStatistics) -> dict[str, str]:
+    """An answer's word on when its figures were counted."""
+    return {"Last-Modified": http_date(counted.counted_at)}
+
+
+def statistics_view(counted: CityStatistics, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of the applications `args` select (parsed by `StatisticsQuerySchema`) in the
+    count `counted`, with the Chinese names of matters and departments; `UnknownCode` naming the
+    parameter whose code the live catalog does not have."""
     catalog = live_catalog().catalog
     selection = Selection(matter=args.get("matter"), department=args.get("department"),
                           from_month=args.get("from_month"), to_month=args.get("to_month"))
     check_selection(catalog, selection)
-    found = paper_statistics(db(), selection)
+    found = counted.paper(selection)
     return {
+        "counted_at": counted.counted_at,
         "rows": [{"matter": row.matter, "matter_name_zh": _name_zh(catalog.matters, row.matter),
                   "department": row.department, "department_name_zh": _name_zh(catalog.departments, row.department),
                   "month": row.month, **row.figures.as_dict()} for row in found.rows],

@@ -1,6 +1,7 @@
 """What one app process holds: its settings, its database engine and session factory, and
 the parsed catalogs it has already read (keyed by content hash, so a newly published
-version is picked up by every worker on its next request).
+version is picked up by every worker on its next request), and its last count of the public
+statistics.
 
 `Runtime` itself needs no Flask (a command builds one with `Runtime.start`); `runtime()`, `db()`
 and `plain_db()` are the request-time accessors.
@@ -16,6 +17,7 @@ from flask import current_app, g
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
+from api.counted_statistics import CountedStatistics
 from api.database import make_engine, make_session_factory, plain_reads
 from api.identity_config import IdentityConfig, identity_config
 from api.seal_config import seal_settings
@@ -40,6 +42,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    statistics: CountedStatistics
+    """The public statistics as this process last counted them."""
     catalogs: dict[str, Catalog] = field(default_factory=dict)
     issuers: dict[int, PublishedDocuments] = field(default_factory=dict)
     """Who issues what by every catalog published up to a live version, by its id (`api.live_catalog`)."""
@@ -132,12 +136,14 @@ class Runtime:
         """This runtime for a process forked from the one holding it: the catalogs it parsed shared,
         an engine of its own."""
         engine = make_engine(self.settings.database_url)
-        return replace(self, engine=engine, sessions=make_session_factory(engine))
+        return replace(self, engine=engine, sessions=make_session_factory(engine),
+                       statistics=CountedStatistics(self.settings.statistics_max_age))
 
     @classmethod
     def start(cls, settings: Settings) -> "Runtime":
         engine = make_engine(settings.database_url)
-        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
+        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
+                   statistics=CountedStatistics(settings.statistics_max_age))
 
 
 def runtime() -> Runtime:

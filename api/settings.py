@@ -39,6 +39,9 @@ class Settings:
     """The catalog department that operates the exchange: its seal signs receipts."""
     former_public_urls: tuple[str, ...] = ()
     """The public URLs the installation had before (recorded by `mianzheng init`), newest first."""
+    statistics_max_age: float = 60.0
+    """How old, in seconds, the public statistics may be before a process counts them again
+    (`api.counted_statistics`); 0 counts them on every request (the tests' installations)."""
 
     @property
     def over_https(self) -> bool:

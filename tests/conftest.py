@@ -64,8 +64,10 @@ def _stop_cluster(folder: Path) -> None:
 
 
 def settings_for(database_url: str, var_dir: Path) -> Settings:
-    """Settings of a test installation: like the embedded default, with the dev identity provider."""
-    return Settings(var_dir=var_dir, database_url=database_url, public_url="http://127.0.0.1:8000", dev_idp=True)
+    """Settings of a test installation: like the embedded default, with the dev identity provider,
+    and statistics counted on every request (a test reads them before and after what it files)."""
+    return Settings(var_dir=var_dir, database_url=database_url, public_url="http://127.0.0.1:8000", dev_idp=True,
+                    statistics_max_age=0)
 
 
 @pytest.fixture(scope="session")

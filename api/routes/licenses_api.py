@@ -24,8 +24,8 @@ from api.license_services import (library, license_status_lists, show_license, u
                                   verify_license_text, write)
 from api.live_catalog import live_catalog
 from api.exchange_edge_log import log_refusal_at_the_edge
-from api.openapi import REPLAYED_HEADER, Blueprint
-from api.presenters import license_view, pdf_response, presentation_view
+from api.openapi import COUNTED_AT_HEADER, REPLAYED_HEADER, Blueprint
+from api.presenters import counted_headers, counted_statistics, license_view, pdf_response, presentation_view
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.uploads import pdf_from_base64
@@ -295,11 +295,13 @@ def verify(body: dict[str, str]) -> dict[str, Any]:
 
 
 @blp.route("/statistics/licenses")
-@blp.response(200, LicenseStatisticsSchema(many=True))
-def statistics() -> list[dict[str, Any]]:
+@blp.response(200, LicenseStatisticsSchema(many=True), headers={"Last-Modified": COUNTED_AT_HEADER})
+def statistics() -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Per license type: licenses held (valid), times used by departments through the exchange
-    (用证) — each a paper copy not brought —, per matter."""
-    return license_statistics(db(), live_catalog().catalog, datetime.now(timezone.utc))
+    (用证) — each a paper copy not brought —, per matter; as counted with `GET /statistics`, at
+    the time `Last-Modified` says."""
+    counted = counted_statistics()
+    return license_statistics(counted.licenses, live_catalog().catalog), counted_headers(counted)
 
 
 @blp.route("/catalog/licenses")

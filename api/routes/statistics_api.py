@@ -9,8 +9,8 @@ from typing import Any
 import marshmallow as ma
 
 from api.domain_errors import parameter_problem
-from api.openapi import Blueprint
-from api.presenters import statistics_view
+from api.openapi import COUNTED_AT_HEADER, Blueprint
+from api.presenters import counted_headers, counted_statistics, statistics_view
 from api.schemas.statistics import StatisticsQuerySchema, StatisticsSchema
 from exchange.errors import UnknownCode
 
@@ -20,17 +20,20 @@ blp = Blueprint("statistics", __name__, url_prefix="/api/v1",
 
 @blp.route("/statistics")
 @blp.arguments(StatisticsQuerySchema, location="query", unknown=ma.RAISE)
-@blp.response(200, StatisticsSchema)
-def statistics(args: dict[str, Any]) -> dict[str, Any]:
+@blp.response(200, StatisticsSchema, headers={"Last-Modified": COUNTED_AT_HEADER})
+def statistics(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """How many paper proofs the applications did without, per matter, handling department and
     month of filing (Beijing time), per month and in total.
 
     A required proof is saved when it was settled from data (data sharing or online issue), by
     an e-license, by the applicant's commitment, by abolition or by a department's
-    investigation; the rest still need paper or a caseworker. Public: the figures are counts
-    over applications, with no personal data.
+        Public: the figures are counts
+investigation; the rest still need paper or a caseworker. Public: the figures are counts
+    over applications, with no personal data. They are those of `counted_at`: counted again at
+    most about once a minute (see the API guide).
     """
+    counted = counted_statistics()
     try:
-        return statistics_view(args)
+        return statistics_view(counted, args), counted_headers(counted)
     except UnknownCode as unknown:
         raise parameter_problem(unknown) from None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from itertools import count
 from math import ceil
 from typing import Any
@@ -26,9 +26,9 @@ import marshmallow as ma
 from flask import Blueprint, Response, make_response, render_template, request
 
 from api.live_catalog import live_catalog
-from api.presenters import statistics_view
-from api.runtime import db
+from api.presenters import counted_headers, counted_statistics, statistics_view
 from api.schemas.statistics import StatisticsQuerySchema
+from catalog.city_time import BEIJING, format_date_zh
 from exchange.errors import UnknownCode
 from exchange.licenses.statistics import license_statistics
 
@@ -117,11 +117,13 @@ class MatterChart:
 def statistics_page() -> Response:
     """The dashboard for the filters in the query string; wrong filters: the form with a message, 400."""
     catalog = live_catalog().catalog
+    counted = counted_statistics()
     form = {name: request.args.get(name, "").strip()[:64] for name in FILTERS_ZH}
     view: dict[str, Any] | None = None
     error: str | None = None
     try:
-        view = statistics_view(StatisticsQuerySchema().load({name: value for name, value in form.items() if value}))
+        view = statistics_view(counted, StatisticsQuerySchema().load(
+            {name: value for name, value in form.items() if value}))
     except ma.ValidationError as invalid:
         error = _error_zh(invalid.messages_dict)
     except UnknownCode as unknown:
@@ -135,11 +137,13 @@ def statistics_page() -> Response:
         segments=SEGMENTS, duration_zh=duration_zh, share=share,
         by_matter=by_matter, month_chart=month_chart(view["months"]) if by_matter else None,
         matter_chart=matter_chart(by_matter) if by_matter else None,
-        licenses=license_statistics(db(), catalog, datetime.now(timezone.utc)),
+        licenses=license_statistics(counted.licenses, catalog),
+        counted_at=counted_at_zh(counted.counted_at),
         matter_names={code: m.name_zh for code, m in catalog.matters.items()},
     )
     response = make_response(page)
     response.status_code = 400 if error else 200
+    response.headers.update(counted_headers(counted))
     return response
 
 
@@ -194,6 +198,12 @@ def duration_zh(seconds: float | None) -> str:
     if hours:
         return f"{hours} 小时 {minutes} 分"
     return f"{minutes} 分 {secs} 秒" if minutes else f"{secs} 秒"
+
+
+def counted_at_zh(moment: datetime) -> str:
+    """When the figures were counted, to the second, Beijing time: 2026年12月7日 09:40:05."""
+    local = moment.astimezone(BEIJING)
+    return f"{format_date_zh(local)} {local:%H:%M:%S}"
 
 
 def share(part: int, whole: int) -> str:

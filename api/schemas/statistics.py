@@ -91,3 +91,5 @@ class StatisticsSchema(ma.Schema):
     matters = ma.fields.List(ma.fields.Nested(MatterFiguresSchema),
                              metadata={"description": "The figures added up per matter, in the order the matters "
                                                       "first appear in rows"})
+    counted_at = ma.fields.DateTime(metadata={"description": "When the figures were counted (what was committed "
+                                                                  "then); counted again about once a minute"})

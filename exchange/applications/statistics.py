@@ -18,10 +18,12 @@ Every figure of a month is about the applications filed in that month: how many 
 (so far), their median handling time (decided_at − created_at) and how many of their
 commitments 事后核查 found false.
 
-Counting is SQL aggregation that reads the same on SQLite and PostgreSQL. What the two spell
-differently stays out of SQL: the month bucket is a CASE over the Beijing month boundaries
-computed here (compared as timestamps), and the median is taken in Python over the handling
-times read back (one row per decided application).
+Counting (`count_applications`) reads every application once and gives the figures of each
+month, matter and handling department; any selection (`paper_statistics`) is added up from those
+groups, since it selects whole groups. Counting is SQL aggregation that reads the same on SQLite
+and PostgreSQL. What the two spell differently stays out of SQL: the month bucket is a CASE over
+the Beijing month boundaries computed here (compared as timestamps), and the median is taken in
+Python over the handling times read back (one row per decided application).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import cached_property
 from statistics import median
 from typing import Any
 
@@ -113,14 +116,16 @@ class Figures:
         return (self.saved_by_data + self.saved_by_e_license + self.saved_by_commitment + self.saved_by_abolition
                 + self.saved_by_investigation)
 
-    @property
+    @cached_property
     def median_handling_seconds(self) -> float | None:
+        """Taken once (`add` forgets it)."""
         return median(self.handling_seconds) if self.handling_seconds else None
 
     def add(self, other: Figures) -> None:
         for counted in _COUNTS:
             setattr(self, counted, getattr(self, counted) + getattr(other, counted))
         self.handling_seconds.extend(other.handling_seconds)
+        self.__dict__.pop("median_handling_seconds", None)
 
     def as_dict(self) -> dict[str, int | float | None]:
         """Every count, paper_saved and median_handling_seconds."""
@@ -137,6 +142,17 @@ class Row:
     department: str
     month: Month
     figures: Figures
+
+
+GroupKey = tuple[Month, str, str]
+"""Month of filing, matter, handling department."""
+
+
+@dataclass(frozen=True)
+class CountedApplications:
+    """The figures of every application, per month of filing, matter and handling department."""
+
+    groups: dict[GroupKey, Figures]
 
 
 @dataclass(frozen=True)
@@ -180,29 +196,29 @@ def check_selection(catalog: Catalog, selection: Selection) -> None:
             raise UnknownCode(name, f"unknown code {code!r}")
 
 
-def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
-    """The figures of the selected applications (see the module docstring). They are read in
+def count_applications(session: Session) -> CountedApplications:
+    """The figures of every application held (see the module docstring). They are read in
     several statements, each seeing what is committed when it runs: applications filed after the
     first are left out of all of them, and one decided meanwhile may count as decided in one
     figure and not yet in another; none makes the reading fail."""
-    conditions = _conditions(selection)
-    first, last = session.execute(select(func.min(Application.created_at), func.max(Application.created_at))
-                                  .where(*conditions)).one()
+    first, last = session.execute(select(func.min(Application.created_at), func.max(Application.created_at))).one()
     if first is None:
-        return PaperStatistics(rows=[], totals=Figures(), months=[], matters=[])
+        return CountedApplications(groups={})
     months = list(_months(Month.of(first), Month.of(last)))
-    conditions.append(Application.created_at <= last)
     filed = select(Application.id, Application.matter, Application.consumer_department.label("department"),
                    _bucket(months).label("month"), Application.created_at, Application.decided_at,
                    Application.status) \
-        .where(*conditions).subquery()
+        .where(Application.created_at <= last).subquery()
     item_counts = _item_counts(filed.c.status == ApplicationStatus.WITHDRAWN.value)
     key = (filed.c.month, filed.c.matter, filed.c.department)
-    groups: dict[tuple[str, str, str], Figures] = {}
+    groups: dict[GroupKey, Figures] = {}
+
+    def group(month: str, matter: str, department: str) -> Figures:
+        return groups.setdefault((Month.parse(month), matter, department), Figures())
 
     def collect(query: Select[Any], names: Sequence[str]) -> None:
         for month, matter, department, *values in session.execute(query):
-            figures = groups.setdefault((month, matter, department), Figures())
+            figures = group(month, matter, department)
             for name, value in zip(names, values):
                 setattr(figures, name, value)
 
@@ -217,14 +233,20 @@ def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
             ("commitments_false",))
     for month, matter, department, created_at, decided_at in session.execute(
             select(*key, filed.c.created_at, filed.c.decided_at).where(filed.c.decided_at.is_not(None))):
-        groups.setdefault((month, matter, department), Figures()).handling_seconds.append((decided_at - created_at).total_seconds())
+        group(month, matter, department).handling_seconds.append((decided_at - created_at).total_seconds())
+    return CountedApplications(groups=groups)
 
-    by_month = {month: Figures() for month in months}
+
+def paper_statistics(counted: CountedApplications, selection: Selection) -> PaperStatistics:
+    """The figures of the selected applications, added up from the groups counted."""
+    selected = sorted((key, figures) for key, figures in counted.groups.items() if _selects(selection, *key))
+    if not selected:
+        return PaperStatistics(rows=[], totals=Figures(), months=[], matters=[])
+    by_month = {month: Figures() for month in _months(selected[0][0][0], selected[-1][0][0])}
     by_matter: dict[str, Figures] = {}
     totals = Figures()
     rows = []
-    for (month_text, matter, department), figures in sorted(groups.items(), key=lambda group: group[0]):
-        month = Month.parse(month_text)
+    for (month, matter, department), figures in selected:
         rows.append(Row(matter, department, month, figures))
         by_month[month].add(figures)
         by_matter.setdefault(matter, Figures()).add(figures)
@@ -232,17 +254,10 @@ def paper_statistics(session: Session, selection: Selection) -> PaperStatistics:
     return PaperStatistics(rows=rows, totals=totals, months=list(by_month.items()), matters=list(by_matter.items()))
 
 
-def _conditions(selection: Selection) -> list[ColumnElement[bool]]:
-    conditions = []
-    if selection.matter is not None:
-        conditions.append(Application.matter == selection.matter)
-    if selection.department is not None:
-        conditions.append(Application.consumer_department == selection.department)
-    if selection.from_month is not None:
-        conditions.append(Application.created_at >= selection.from_month.start())
-    if selection.to_month is not None:
-        conditions.append(Application.created_at < selection.to_month.next().start())
-    return conditions
+def _selects(selection: Selection, month: Month, matter: str, department: str) -> bool:
+    return (selection.matter in (None, matter) and selection.department in (None, department)
+            and (selection.from_month is None or month >= selection.from_month)
+            and (selection.to_month is None or month <= selection.to_month))
 
 
 def _months(first: Month, last: Month) -> Iterator[Month]:

@@ -2,10 +2,14 @@
 now (neither revoked nor lapsed, nor issued to take effect later), and
 how many times one was used — by a department through the exchange (用证, with a usage copy) or
 by a matter handler that settled a proof from it (a proof item naming the license version) —,
-each a paper copy the holder did not have to bring, in all and per matter."""
+each a paper copy the holder did not have to bring, in all and per matter.
+
+Counting (`count_license_use`) reads the library once; the rows (`license_statistics`) name the
+catalog's license types."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +22,16 @@ from exchange.applications.records import Application, ApplicationItem
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseUsage, LicenseVersionRecord
 
 
-def license_statistics(session: Session, catalog: Catalog, now: datetime) -> list[dict[str, Any]]:
-    """One row per license type of the catalog, in catalog order."""
+@dataclass(frozen=True)
+class LicenseUse:
+    """Per license type: how many licenses are in force, and how many times one was used per matter."""
+
+    held: dict[str, int]
+    used: dict[str, dict[str, int]]
+
+
+def count_license_use(session: Session, now: datetime) -> LicenseUse:
+    """The library's figures at `now`."""
     current = LicenseVersionRecord
     held = {license_type: count for license_type, count in session.execute(
         select(LicenseRecord.license_type, func.count())
@@ -43,7 +55,12 @@ def license_statistics(session: Session, catalog: Catalog, now: datetime) -> lis
     for license_type, matter, count in [*rows.all(), *settled.all()]:
         by_matter = used.setdefault(license_type, {})
         by_matter[matter] = by_matter.get(matter, 0) + count
-    return [{"license_type": code, "name_zh": license_type.name_zh, "held": held.get(code, 0),
-             "used": sum(used.get(code, {}).values()), "paper_avoided": sum(used.get(code, {}).values()),
-             "used_by_matter": used.get(code, {})}
+    return LicenseUse(held=held, used=used)
+
+
+def license_statistics(counted: LicenseUse, catalog: Catalog) -> list[dict[str, Any]]:
+    """One row per license type of the catalog, in catalog order."""
+    return [{"license_type": code, "name_zh": license_type.name_zh, "held": counted.held.get(code, 0),
+             "used": sum(counted.used.get(code, {}).values()), "paper_avoided": sum(counted.used.get(code, {}).values()),
+             "used_by_matter": counted.used.get(code, {})}
             for code, license_type in catalog.licenses.items()]

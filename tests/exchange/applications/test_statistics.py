@@ -29,7 +29,7 @@ from catalog.versions import read_live_catalog
 from demo.applications import public_housing_request
 from exchange.applications.post_check import verify_commitments
 from exchange.applications.records import Application
-from exchange.applications.statistics import Month, Selection, paper_statistics
+from exchange.applications.statistics import Month, Selection, count_applications, paper_statistics
 from demo.data import DemoHousehold, demo_households
 from tests.api.test_applications import housing_token, now
 
@@ -166,7 +166,7 @@ def figures(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def computed(settings: Settings, selection: Selection = Selection()) -> dict[tuple[str, str, str], dict[str, Any]]:
     with standalone_session(settings.database_url) as session:
-        found = paper_statistics(session, selection)
+        found = paper_statistics(count_applications(session), selection)
     return {(row.matter, row.department, str(row.month)): row.figures.as_dict() for row in found.rows}
 
 
@@ -206,7 +206,7 @@ def test_every_figure_is_what_the_applications_say(settings: Settings, filing: F
 
     assert_rows(computed(settings), wanted)
     with standalone_session(settings.database_url) as session:
-        found = paper_statistics(session, Selection())
+        found = paper_statistics(count_applications(session), Selection())
     assert_same(found.totals.as_dict(), everything)
     assert found.totals.paper_saved + found.totals.still_needing_paper == found.totals.proofs_required
     [(month, in_month)] = found.months
@@ -279,8 +279,8 @@ def test_filters_select_matter_department_and_months(settings: Settings, filing:
     assert computed(settings, Selection(matter="RETIREMENT", department="GA")) == {}
 
     with standalone_session(settings.database_url) as session:
-        every_month = paper_statistics(session, Selection())
-        nothing = paper_statistics(session, Selection(matter="RETIREMENT", from_month=Month(2026, 10)))
+        every_month = paper_statistics(count_applications(session), Selection())
+        nothing = paper_statistics(count_applications(session), Selection(matter="RETIREMENT", from_month=Month(2026, 10)))
     assert [str(month) for month, _ in every_month.months] == ["2026-08", "2026-09", "2026-10", "2026-11"]
     for month, in_month in every_month.months:
         assert_same(in_month.as_dict(), figures([d for d in documents.values()
@@ -325,6 +325,6 @@ def test_an_application_decided_while_the_figures_are_read_breaks_nothing(
             return reading(*args, **kwargs)
 
         session.execute = a_new_group_meanwhile  # type: ignore[method-assign]
-        figures = paper_statistics(session, Selection())
+        figures = paper_statistics(count_applications(session), Selection())
     assert len(statements) >= 5
     assert figures.totals.applications_filed >= 1 and figures.totals.applications_decided >= 1

@@ -1,0 +1,79 @@
+"""The public statistics cost the same however many case files the city holds and however
+often they are asked for: each process counts the applications and the license library at most
+once every `Settings.statistics_max_age` seconds, and every selection, the dashboard and the
+license figures are added up from that count. The answers say when it was made (`counted_at`,
+`Last-Modified`, 统计时间 on the page); an application filed meanwhile shows once the count is that
+old and counted again (in a thread of its own, the old count answering meanwhile), not before.
+Over real HTTP, on both databases."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from api.app import create_app
+from api.settings import Settings
+from catalog.city_time import BEIJING, format_date_zh
+from tests.exchange.applications.test_statistics import Filing
+from tests.support.live_server import serving
+
+MAX_AGE = 2.0
+COUNTED_TABLES = ("application_items", "licenses", "license_usages")
+
+
+def test_the_statistics_are_counted_once_for_every_selection_until_they_are_old(settings: Settings) -> None:
+    app = create_app(replace(settings, statistics_max_age=MAX_AGE))
+    statements: list[str] = []
+    event.listen(app.extensions["mianzheng"].engine, "before_cursor_execute",
+                 lambda connection, cursor, statement, *rest: statements.append(statement))
+    try:
+        with serving(app) as base:
+            filing = Filing(settings, base)
+            [owner] = filing.households("owner")
+            filing.retirement(owner, "tx-counted-1")
+
+            first, modified = _statistics(base)
+            assert first["totals"]["applications_filed"] == 1
+            counted_at = datetime.fromisoformat(first["counted_at"])
+            assert modified == counted_at.replace(microsecond=0)
+
+            statements.clear()
+            only, _ = _statistics(base, matter="RETIREMENT", department="RS")
+            assert only["counted_at"] == first["counted_at"] and only["totals"]["applications_filed"] == 1
+            licenses = httpx.get(f"{base}/api/v1/statistics/licenses", timeout=30)
+            assert licenses.status_code == 200
+            assert parsedate_to_datetime(licenses.headers["Last-Modified"]) == modified
+            page = httpx.get(f"{base}/statistics", timeout=30)
+            assert page.status_code == 200
+            beijing = counted_at.astimezone(BEIJING)
+            assert f"统计时间 {format_date_zh(beijing)} {beijing:%H:%M:%S}（北京时间）" in page.text
+            read = [statement for statement in statements if any(table in statement for table in COUNTED_TABLES)]
+            assert read == [], "a selection, the licenses or the page counted again"
+
+            filing.residence_permit(owner, "jzz-counted-2")
+            assert _statistics(base)[0]["totals"]["applications_filed"] == 1  # the count of counted_at
+            time.sleep(MAX_AGE + 0.2)
+            old, _ = _statistics(base)  # answered from the old count while a thread counts again
+            assert old["counted_at"] == first["counted_at"] and old["totals"]["applications_filed"] == 1
+            again = _statistics(base)[0]
+            for _ in range(100):
+                if again["counted_at"] != first["counted_at"]:
+                    break
+                time.sleep(0.05)
+                again = _statistics(base)[0]
+            assert again["totals"]["applications_filed"] == 2
+            assert datetime.fromisoformat(again["counted_at"]) > counted_at
+    finally:
+        app.extensions["mianzheng"].engine.dispose()
+
+
+def _statistics(base: str, **params: str) -> tuple[dict[str, Any], datetime]:
+    response = httpx.get(f"{base}/api/v1/statistics", params=params, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json(), parsedate_to_datetime(response.headers["Last-Modified"])
