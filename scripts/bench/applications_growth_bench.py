@@ -11,8 +11,9 @@ once; the grown one's are then copied (`demo.case_files`: every application with
 case, commitments and consents, under keys of nobody filing now) up to `--applications`, and
 PostgreSQL's statistics gathered as autovacuum would. Then, in alternate rounds, wrk files new
 applications (applications_bench.py's bodies, each with its own request id and case number) on
-each for `--seconds`. The point is the median of the rounds' ratios grown / fresh of the p50
-(flat means at most 1.5). Grow a throwaway database only.
+each for `--seconds`, and then reads the public statistics (`GET /api/v1/statistics`) as long.
+The point is the median of the rounds' ratios grown / fresh of the p50 of each (flat means at
+most 1.5). Grow a throwaway database only.
 """
 
 from __future__ import annotations
@@ -54,18 +55,21 @@ def main() -> None:
             _serving(settings, lambda base: _file_each(base, token, bodies))
             installations.append((settings, token, bodies))
         print(_grow(grown, args.applications), flush=True)
-        rounds: list[list[Load]] = []
+        rounds: list[list[tuple[Load, Load]]] = []
         for _ in range(args.rounds):  # alternately, so a change in the machine's load moves both alike
-            rounds.append([_serving(settings, lambda base: _applications(base, token, bodies, args.seconds))
+            rounds.append([_serving(settings, lambda base: (_applications(base, token, bodies, args.seconds),
+                                                            _statistics(base, args.seconds)))
                            for settings, token, bodies in installations])
-        for column, (name, settings) in enumerate((("fresh", fresh), ("grown", grown))):
-            loads = [measured[column] for measured in rounds]
-            print(f"{name} ({_size(settings)}): {statistics.median(load.rate for load in loads):.1f} applications/s, "
-                  f"p50 {statistics.median(load.p50 for load in loads):.1f} ms, "
-                  f"p99 {statistics.median(load.p99 for load in loads):.1f} ms")
-        ratios = [measured[1].p50 / measured[0].p50 for measured in rounds]
-        print(f"公租房 application p50 at 1 client, grown / fresh: median {statistics.median(ratios):.2f} "
-              f"(rounds: {', '.join(f'{ratio:.2f}' for ratio in ratios)})")
+        for measure, (what, unit) in enumerate((("公租房 application", "applications/s"),
+                                                 ("public statistics", "answers/s"))):
+            for column, (name, settings) in enumerate((("fresh", fresh), ("grown", grown))):
+                loads = [measured[column][measure] for measured in rounds]
+                print(f"{what}, {name} ({_size(settings)}): {statistics.median(load.rate for load in loads):.1f} "
+                      f"{unit}, p50 {statistics.median(load.p50 for load in loads):.1f} ms, "
+                      f"p99 {statistics.median(load.p99 for load in loads):.1f} ms")
+            ratios = [measured[1][measure].p50 / measured[0][measure].p50 for measured in rounds]
+            print(f"{what} p50 at 1 client, grown / fresh: median {statistics.median(ratios):.2f} "
+                  f"(rounds: {', '.join(f'{ratio:.2f}' for ratio in ratios)})")
 
 
 def _serving(settings: Settings, work: Any) -> Any:
@@ -95,6 +99,12 @@ def _applications(base: str, token: str, bodies: list[dict[str, Any]], seconds: 
     or the second would repeat the first's request ids and be answered from the store."""
     wrk_load(f"{base}{APPLICATIONS_PATH}", 1, 2, json_posts_lua(token, bodies, own_case_numbers=True))
     return wrk_load(f"{base}{APPLICATIONS_PATH}", 1, seconds, json_posts_lua(token, bodies, own_case_numbers=True))
+
+
+def _statistics(base: str, seconds: float) -> Load:
+    """The public statistics read at one client, after a warm-up."""
+    wrk_load(f"{base}/api/v1/statistics", 1, 2)
+    return wrk_load(f"{base}/api/v1/statistics", 1, seconds)
 
 
 def _grow(settings: Settings, applications: int) -> str:
