@@ -146,6 +146,8 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
             loaded, new = _planned(ctx, loaded, matter)
             if new:  # a round a sweep resumes may find new conditions decidable
                 with ctx.uow.step("plan-items") as session:
+                    if _holder_now(session, application_id) != lease.holder:
+                        return True  # the lease ran out: the application was withdrawn or taken over
                     _insert_items(session, new)
                 loaded = load(ctx, application_id).under(matter)
             due = _due(ctx, loaded)
@@ -391,7 +393,10 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     and no commitments, it is the step that concludes a round that pulled nothing. Planning and
     concluding follow from what is stored alone, so a step of their own would protect nothing: a
     process that dies before this commit leaves the round to be done again, one that dies after it
-    leaves nothing undone."""
+    leaves nothing undone. A process whose lease ran out meanwhile, and the application was
+    withdrawn or taken over, stores nothing (and is done: True)."""
+    if _holder_now(session, loaded.application.id) != holder:
+        return True
     current, flag_reason = _as_it_stands(ctx, session, loaded)
     current = current.under(matter)
     _seal_commitments(ctx, session, loaded, matter, commitments)
@@ -402,6 +407,13 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
         return False
     _conclude_in(ctx, session, now_known, matter, holder, flag_reason)
     return True
+
+
+def _holder_now(session: Session, application_id: str) -> str | None:
+    """Who holds the application's lease, read under its row lock (on SQLite, the step's write
+    lock): a withdrawal or a takeover takes the same lock, so it is either seen here or waits for
+    the step's commit."""
+    return session.scalar(select(Application.lease_holder).where(Application.id == application_id).with_for_update())
 
 
 def _as_it_stands(ctx: HandlingContext, session: Session, loaded: Loaded) -> tuple[Loaded, str | None]:

@@ -152,6 +152,36 @@ def test_a_process_whose_lease_was_taken_over_never_overwrites_the_new_holders_d
         assert (application.decision, application.decision_blob, application.updated_at) == taken_over[1]
 
 
+def test_a_process_whose_lease_ran_out_stores_nothing_in_the_application_withdrawn_meanwhile(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filing process stalls while its pulls are answered, past its lease; the department then
+    withdraws the application (its lease no longer held) and is told it is withdrawn. When the
+    first process's pulls return, it stores nothing in it: no item settled, no commitment sealed,
+    as the department and the citizen were told."""
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "stale-1"),
+                               new_lease(ctx))
+    later = ahead(ctx, LEASE + timedelta(seconds=1))
+    original = resolution.answer_requests
+    withdrawn: list[dict[str, Any]] = []
+
+    def stalled_past_the_lease(*args: Any, **kwargs: Any) -> Any:
+        if not withdrawn:  # once: while the process stalls, its lease runs out and the department withdraws
+            service.withdraw_application(later, client, filed.application_id)
+            withdrawn.append(application_document(ctx, filed.application_id))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(resolution, "answer_requests", stalled_past_the_lease)
+    resolve_application(ctx, filed.application_id, filed.filing)  # the first process wakes up and goes on
+    document = application_document(ctx, filed.application_id)
+    assert withdrawn[0]["status"] == document["status"] == "withdrawn"
+    assert document["items"] == withdrawn[0]["items"]
+    assert {item["state"] for item in document["items"]} <= {"pending", "not_required"}
+    with ctx.pull.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(CommitmentRecord)
+                              .where(CommitmentRecord.application_id == filed.application_id)) == 0
+
+
 def test_a_commitment_found_untrue_while_another_process_decides_the_application_is_in_its_decision(
     ctx: HandlingContext, settings: Settings, client: AuthenticatedClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
