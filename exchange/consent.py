@@ -259,7 +259,8 @@ def consents_left_short(session: Session, catalog: Catalog, now: datetime) -> di
             continue  # a consent given before items were kept covers what the matter receives
         for code in codes:
             if (matter_code, code, department) not in released:
-                known = code in catalog.proofs or code in catalog.licenses
+                # a proof the matter no longer receives releases nothing
+                known = any(entry.proof == code for entry in matter.proofs) or code in catalog.licenses
                 released[matter_code, code, department] = frozenset(
                     released_items(catalog, matter, code, department) if known else ())
             if not released[matter_code, code, department] <= set(items.get(code, ())):

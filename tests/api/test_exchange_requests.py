@@ -592,6 +592,29 @@ def test_a_publication_that_widens_a_matter_does_not_widen_the_consents_given(
     assert wider.status_code == 200 and wider.json()["answer"]["data"]["id_number"] == person.id_number, wider.text
 
 
+def test_a_publication_that_drops_a_proof_running_consents_name_is_published_without_a_failure(
+        settings: Settings, live_server: str, residents: list[DemoResident], tmp_path: Path) -> None:
+    """A citizen consented to 公租房 reading her 未承租公房证明 (and 无房证明); a publication drops that
+    proof from the matter, with the rule reading it. `catalog publish` says it published and exits
+    0: a consent naming a proof the matter no longer receives releases nothing of it, so it is not
+    short of anything the matter receives."""
+    dropped = "NOT_RENTING_PUBLIC_HOUSING"
+    consent(live_server, residents[0], [PROOF, dropped])
+    document = load_catalog(bundled_catalog_path()).to_document()
+    housing = next(m for m in document["matters"] if m["code"] == MATTER)
+    housing["proofs"] = [entry for entry in housing["proofs"] if entry["proof"] != dropped]
+    housing["rules"] = [rule for rule in housing["rules"] if "not_renting_public_housing" not in rule["expression"]]
+    (tmp_path / "catalog.json").write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+    published = run_cli(cli_environment(settings.database_url, settings.var_dir), "catalog", "publish",
+                        str(tmp_path / "catalog.json"))
+    assert published.returncode == 0 and "Traceback" not in published.stderr, published.stderr
+    assert "已发布目录" in published.stdout and housing["name_zh"] not in published.stdout, published.stdout
+    mine = httpx.get(f"{live_server}/api/v1/me/consents", headers=_bearer(assertion(live_server, residents[0])))
+    assert mine.status_code == 200 and len(mine.json()) == 1, mine.text
+    page = httpx.get(f"{live_server}/portal/consents", cookies={"mz_identity": assertion(live_server, residents[0])})
+    assert page.status_code == 200 and "申请公租房一件事" in page.text
+
+
 def _publish(settings: Settings, document: dict[str, Any]) -> None:
     with standalone_session(settings.database_url) as session:
         publish(session, catalog_from_document(document), "目录管理员")
