@@ -99,8 +99,10 @@ def _configured_origin(value: str) -> str:
         parts = urlsplit(value.strip())
         if parts.path in ("", "/") and not (parts.query or parts.fragment) and _sendable_host(parts.hostname or ""):
             return origin
-    raise InvalidKeyMaterial(f"MIANZHENG_IDP_ORIGIN: {value!r} is not a web origin such as https://sso.example.gov.cn"
-                             " (an international host name in its xn-- form)")
+    raise InvalidKeyMaterial(f"MIANZHENG_IDP_ORIGIN: {value!r} is not a web origin such as https://sso.example.gov.cn:"
+                             " a scheme and a host with an optional port, no path; the host ASCII labels without an"
+                             " empty one (no trailing dot), an international name in its xn-- form, or an IP address"
+                             " as browsers write it")
 
 
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
