@@ -421,6 +421,17 @@ def held_consents(session: Session, consent_ids: Sequence[str | None]) -> dict[s
     return {row.id: row for row in session.connection().execute(_TERMS_BY_IDS, {"ids": ids})}
 
 
+def withdrawn_since(session: Session, consent_ids: Sequence[str | None]) -> set[str]:
+    """Which of the consents `consent_ids` are withdrawn by now: a plain read, taking no lock,
+    for a step that already locks other rows (an application's) in the order a withdrawal of the
+    application takes them the other way round."""
+    ids = sorted({consent_id for consent_id in consent_ids if consent_id is not None})
+    if not ids:
+        return set()
+    return set(session.scalars(select(_CONSENTS.c.id).where(_CONSENTS.c.id.in_(ids),
+                                                            _CONSENTS.c.withdrawn_at.is_not(None))))
+
+
 def find_valid_consent(
     session: Session,
     subject_key: str,

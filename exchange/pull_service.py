@@ -46,7 +46,7 @@ from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress,
                                    stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient
 from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms,
-                              find_valid_consent, held_consents)
+                              find_valid_consent, held_consents, withdrawn_since)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -331,14 +331,17 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
     """Step `store-answers` (see `answer_requests`): fills in `outcomes`, and logs the requests
     refused as they were checked (`invalid`) with the others. A request whose
     reservation a later claim took over meanwhile (`ReservationLost`) is refused as a conflict:
-    its answer is not stored, nor handed out."""
-    answered = [request for request in requests if request.outcome is None]
+    its answer is not stored, nor handed out. Nor is the answer of a request allowed on a consent
+    the citizen withdrew while the source was asked (`_refuse_withdrawn_meanwhile`)."""
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
+        _refuse_withdrawn_meanwhile(session, requests)
+        answered = [request for request in requests if request.outcome is None]
         signed_at = context.clock()  # before the seal is read: a revocation committed after the read is later
         signer = _signer_if_any(session, context, answered)
         released = [request for request in requests if request.logged is not None and request.logged.reason in
-                    (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.SOURCE_ERROR, Reason.INTERNAL_ERROR)]
+                    (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.SOURCE_ERROR, Reason.INTERNAL_ERROR,
+                     Reason.CONSENT_WITHDRAWN)]
         if signer is not None:
             bodies: dict[str, dict[str, Any]] = {}
             for request in answered:
@@ -362,6 +365,21 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
             alongside(session, [outcome for outcome in outcomes if outcome is not None])
         # last: the chain lock is held from here to the commit
         append_accesses(session, invalid + [request.logged for request in requests if request.logged is not None])
+
+
+def _refuse_withdrawn_meanwhile(session: Session, requests: list[_Request]) -> None:
+    """Refuse, as an access decided after the withdrawal is, each request the source answered that
+    was allowed on a consent the citizen has withdrawn since: the answer is neither stored nor
+    handed out, the citizen's log says so after the allowed access, and the request id is
+    released, so the department's retry is decided anew. A withdrawal committing while the answers
+    are stored (milliseconds) is not seen: the consent is read without a lock (`withdrawn_since`)."""
+    answered = [request for request in requests if request.outcome is None and request.allowed is not None]
+    withdrawn = withdrawn_since(session, [request.allowed.consent_id for request in answered if request.allowed])
+    for request in answered:
+        if request.allowed is not None and request.allowed.consent_id in withdrawn:
+            request.refused(PullRefused("consent-required", f"consent {request.allowed.consent_id} was withdrawn while "
+                                        "the source was asked", field="#/consent_id", reason=ConsentWithdrawn.reason),
+                            Outcome.DENIED)
 
 
 def _signer_if_any(session: Session, context: PullContext, answered: list[_Request]) -> Signer | None:

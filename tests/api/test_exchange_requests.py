@@ -30,6 +30,7 @@ from api.settings import Settings
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
 from catalog.versions import publish, read_live_catalog
+from exchange import pull_service
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
@@ -590,6 +591,34 @@ def test_a_publication_that_widens_a_matter_does_not_widen_the_consents_given(
     again = consent(live_server, person)
     wider = httpx.post(url, headers=_bearer(token), json=envelope(person, "widen-4", consent_id=again))
     assert wider.status_code == 200 and wider.json()["answer"]["data"]["id_number"] == person.id_number, wider.text
+
+
+def test_a_consent_withdrawn_while_the_source_is_asked_stops_the_answer(
+        settings: Settings, live_server: str, residents: list[DemoResident], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exchange allowed the pull on her consent and asked the source; while it answered, she
+    withdrew the consent and was told it is withdrawn. The answer is not handed out: the
+    department is refused as a pull after the withdrawal is, her log says so after the allowed
+    access, and the same request again is decided anew (refused), not left busy."""
+    person = residents[0]
+    given = consent(live_server, person)
+    original = pull_service._query_all
+
+    def withdrawn_while_asked(*args: Any, **kwargs: Any) -> Any:
+        withdrawal = httpx.delete(f"{live_server}/api/v1/me/consents/{given}",
+                                  headers=_bearer(assertion(live_server, person)))
+        assert withdrawal.status_code == 200, withdrawal.text
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pull_service, "_query_all", withdrawn_while_asked)
+    url, token = f"{live_server}/api/v1/exchange/requests", client_token(settings)
+    refused = httpx.post(url, headers=_bearer(token), json=envelope(person, "withdrawn-meanwhile", consent_id=given))
+    assert refused.status_code == 403 and refused.json()["type"] == "/problems/consent-required", refused.text
+    assert "answer" not in refused.json() and "has_registered_property" not in refused.text
+    monkeypatch.setattr(pull_service, "_query_all", original)
+    assert [(entry["outcome"], entry["reason"]) for entry in my_access_log(live_server, person)][:2] == [
+        ("denied", "consent-withdrawn"), ("allowed", None)]
+    again = httpx.post(url, headers=_bearer(token), json=envelope(person, "withdrawn-meanwhile", consent_id=given))
+    assert again.status_code == 403 and again.json()["type"] == "/problems/consent-required", again.text
 
 
 def test_a_publication_that_drops_a_proof_running_consents_name_is_published_without_a_failure(
