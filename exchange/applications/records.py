@@ -39,7 +39,8 @@ class ItemState(StrEnum):
     NOT_FOUND = "not_found"
     """The source holds no record of this party: a true answer."""
     NOT_REQUIRED = "not_required"
-    """The catalog's condition (`when`) is false for this application."""
+    """The catalog's condition (`when`) is false for this application, or a publication has since
+    taken the proof out of the matter while it was still awaited."""
     ABOLISHED = "abolished"
     """The proof is abolished for this matter: nothing to do."""
     COMMITTED = "committed"

@@ -398,6 +398,7 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     if _holder_now(session, loaded.application.id) != holder:
         return True
     current, flag_reason = _as_it_stands(ctx, session, loaded)
+    _retire_dropped(current, matter)
     current = current.under(matter)
     _seal_commitments(ctx, session, loaded, matter, commitments)
     _store_pulls(ctx, session, settled)
@@ -407,6 +408,20 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
         return False
     _conclude_in(ctx, session, now_known, matter, holder, flag_reason)
     return True
+
+
+DROPPED_ZH = "发布的目录已不再要求此项证明"
+
+
+def _retire_dropped(loaded: Loaded, matter: Matter) -> None:
+    """The items of proofs a publication has since taken out of the matter that were still awaited
+    (pending, waiting for the source or for a commitment): not required any more, saying why, since
+    nothing pulls, waits for or decides by them (`Loaded.under`). Settled ones stay as they were.
+    Its items are the session's (`_as_it_stands`): stored with the step."""
+    listed = {entry.proof for entry in matter.proofs}
+    for item in loaded.items:
+        if item.proof not in listed and ItemState(item.state).blocks_decision:
+            item.state, item.detail, item.next_attempt_at = ItemState.NOT_REQUIRED.value, DROPPED_ZH, None
 
 
 def _holder_now(session: Session, application_id: str) -> str | None:

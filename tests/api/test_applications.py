@@ -169,12 +169,13 @@ def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_
 def test_a_proof_taken_out_of_the_catalog_while_an_application_waits_is_left_out_of_its_decision(
         settings: Settings, live_server: str) -> None:
     """A publication drops 住房困难报告 from the catalog altogether (not only from 公租房) while an
-    application waits for its other commitment: the application is decided under the live
-    catalog, not stuck waiting with a KeyError on every resume."""
+    application waits for its commitments (住房困难报告 and 收入): the application is decided under
+    the live catalog once the 收入 one is added, not stuck waiting with a KeyError on every resume;
+    its 住房困难报告 item no longer reads as still awaited on a decided application."""
     [household] = households(settings, "public_housing_eligible")
     body = public_housing_request(household, "gzf-proof-gone", signed_at=now())
     income = [c for c in body["commitments"] if c["proof"] == "INCOME"]
-    body["commitments"] = [c for c in body["commitments"] if c["proof"] != "INCOME"]
+    body["commitments"] = [c for c in body["commitments"] if c["proof"] not in ("INCOME", "HOUSING_HARDSHIP_REPORT")]
     token = housing_token(settings)
     filed = apply(live_server, token, body)
     assert filed.status_code == 202 and filed.json()["status"] == "waiting", filed.text
@@ -192,6 +193,9 @@ def test_a_proof_taken_out_of_the_catalog_while_an_application_waits_is_left_out
     assert added.status_code == 200, added.text
     decided = added.json()
     assert decided["status"] == "decided" and decided["decision"] == "eligible", decided["decision_detail"]
+    [gone] = [item for item in decided["items"] if item["proof"] == "HOUSING_HARDSHIP_REPORT"]
+    assert gone["state"] == "not_required" and "目录已不再要求" in gone["detail"], gone
+    assert not any(item["state"] in ("pending", "waiting", "awaiting_commitment") for item in decided["items"])
 
 
 def test_a_matter_dropped_while_its_application_was_left_resolving_goes_to_a_caseworker(
