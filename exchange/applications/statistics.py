@@ -29,6 +29,7 @@ Python over the handling times read back (one row per decided application).
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -108,8 +109,9 @@ class Figures:
     saved_by_investigation: int = 0
     still_needing_paper: int = 0
     commitments_false: int = 0
-    handling_seconds: list[float] = field(default_factory=list, repr=False)
-    """decided_at − created_at of every decided application of the group."""
+    handling_seconds: array[float] = field(default_factory=lambda: array("d"), repr=False)
+    """decided_at − created_at of every decided application of the group (8 bytes each: a city's
+    count keeps one per decided application)."""
 
     @property
     def paper_saved(self) -> int:
@@ -231,7 +233,8 @@ def count_applications(session: Session) -> CountedApplications:
             .join(CommitmentRecord, CommitmentRecord.application_id == filed.c.id)
             .where(CommitmentRecord.status == CommitmentStatus.FALSE.value).group_by(*key),
             ("commitments_false",))
-    for month, matter, department, created_at, decided_at in session.execute(
+    # one row per decided application, so read on the connection: a row at a time, not all at once
+    for month, matter, department, created_at, decided_at in session.connection().execute(
             select(*key, filed.c.created_at, filed.c.decided_at).where(filed.c.decided_at.is_not(None))):
         group(month, matter, department).handling_seconds.append((decided_at - created_at).total_seconds())
     return CountedApplications(groups=groups)

@@ -320,11 +320,11 @@ def test_an_application_decided_while_the_figures_are_read_breaks_nothing(
 
         def a_new_group_meanwhile(*args: Any, **kwargs: Any) -> Any:
             statements.append(1)
-            if len(statements) == 4:  # before the last statement
+            if len(statements) == 4:  # before the last of the session's (the handling times are read after it)
                 a_first_retirement()
             return reading(*args, **kwargs)
 
         session.execute = a_new_group_meanwhile  # type: ignore[method-assign]
         figures = paper_statistics(count_applications(session), Selection())
-    assert len(statements) >= 5
+    assert len(statements) >= 4
     assert figures.totals.applications_filed >= 1 and figures.totals.applications_decided >= 1
