@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 from api.ended_sessions import session_ended
 from api.identity_config import IdentityConfig
 from api.openapi import ApiSpec, View, before_parsing
-from api.problems import Problem
+from api.problems import INVALID_TOKEN_CHALLENGE, REALM, Problem
 from api.runtime import plain_db, runtime
 from exchange.clients import AuthenticatedClient, InvalidCredentials, authenticate
 from exchange.identity import MAX_LIFETIME, CitizenIdentity, InvalidAssertion, unverified_issuer, verify_assertion
@@ -43,7 +43,6 @@ SIGN_IN_COOKIE_MAX_AGE = int((MAX_LIFETIME + timedelta(days=1)).total_seconds())
 """How long a browser keeps a sign-in cookie (citizen or staff): a day longer than the assertion it
 holds, so that after the sign-in ended the browser still sends it and the page can say so
 (您的登录已过期) rather than show the plain sign-in page; an expired assertion grants nothing."""
-REALM = 'realm="mianzheng"'
 
 
 def document_security_schemes(spec: ApiSpec) -> None:
@@ -176,5 +175,5 @@ def _bearer_token() -> str | None:
 
 
 def _unauthenticated(detail: str, *, invalid: bool) -> Problem:
-    challenge = f'Bearer {REALM}, error="invalid_token"' if invalid else f"Bearer {REALM}"
+    challenge = INVALID_TOKEN_CHALLENGE if invalid else f"Bearer {REALM}"
     return Problem("unauthenticated", detail, headers={"WWW-Authenticate": challenge})

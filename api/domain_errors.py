@@ -19,7 +19,7 @@ from collections.abc import Container
 from flask import Flask, Response
 from sqlalchemy.exc import OperationalError
 
-from api.problems import Problem, json_pointer, problem_response
+from api.problems import INVALID_TOKEN_CHALLENGE, Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
 from exchange.applications.investigation import TaskAlreadyDone
@@ -134,8 +134,10 @@ def _pull_refused(refused: PullRefused) -> Response:
     """The problem the refusal names, pointing at the envelope member at fault, with Retry-After
     when trying again later can help."""
     errors = [{"pointer": refused.field, "detail": refused.detail}] if refused.field else None
-    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
-    return problem_response(Problem(refused.kind, refused.detail, errors=errors, headers=headers))
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
+    if refused.kind == "unauthenticated":  # the client's token was revoked while its request was answered
+        headers["WWW-Authenticate"] = INVALID_TOKEN_CHALLENGE
+    return problem_response(Problem(refused.kind, refused.detail, errors=errors, headers=headers or None))
 
 
 def _handler(slug: str):  # type: ignore[no-untyped-def]

@@ -22,6 +22,9 @@ from api.error_pages import error_page, wants_html
 from catalog.citizen_id import mask_id_numbers_in
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+REALM = 'realm="mianzheng"'
+INVALID_TOKEN_CHALLENGE = f'Bearer {REALM}, error="invalid_token"'
+"""The WWW-Authenticate of a 401 for a token that is not (or no longer) valid."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, String, bindparam, select
+from sqlalchemy import Connection, Integer, Row, Select, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
@@ -167,6 +167,12 @@ _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS
                       _CLIENTS.c.secret_hash, _CLIENTS.c.previous_secret_hash, _CLIENTS.c.previous_secret_expires_at,
                       _CLIENTS.c.revoked_at).where(_CLIENTS.c.public_id == bindparam("public_id"))
 """What `authenticate` reads of a client, as a plain row."""
+
+
+def revoked_among(public_ids: Collection[str]) -> Select[tuple[str]]:
+    """The query of which of the clients `public_ids` are revoked (a plain read, taking no lock)."""
+    return select(_CLIENTS.c.public_id).where(_CLIENTS.c.public_id.in_(sorted(public_ids)),
+                                              _CLIENTS.c.revoked_at.is_not(None))
 
 
 def rotate_client(

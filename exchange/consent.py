@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Row, String, bindparam, or_, select, update
+from sqlalchemy import JSON, ColumnElement, Row, Select, String, bindparam, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog, LicenseType, Matter, Mode, Subject
@@ -421,15 +421,11 @@ def held_consents(session: Session, consent_ids: Sequence[str | None]) -> dict[s
     return {row.id: row for row in session.connection().execute(_TERMS_BY_IDS, {"ids": ids})}
 
 
-def withdrawn_since(session: Session, consent_ids: Sequence[str | None]) -> set[str]:
-    """Which of the consents `consent_ids` are withdrawn by now: a plain read, taking no lock,
-    for a step that already locks other rows (an application's) in the order a withdrawal of the
+def withdrawn_among(consent_ids: Collection[str]) -> Select[tuple[str]]:
+    """The query of which of `consent_ids` are withdrawn: for a plain read, taking no lock, by a
+    step that already locks other rows (an application's) in the order a withdrawal of the
     application takes them the other way round."""
-    ids = sorted({consent_id for consent_id in consent_ids if consent_id is not None})
-    if not ids:
-        return set()
-    return set(session.scalars(select(_CONSENTS.c.id).where(_CONSENTS.c.id.in_(ids),
-                                                            _CONSENTS.c.withdrawn_at.is_not(None))))
+    return select(_CONSENTS.c.id).where(_CONSENTS.c.id.in_(sorted(consent_ids)), _CONSENTS.c.withdrawn_at.is_not(None))
 
 
 def find_valid_consent(

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,9 +45,9 @@ from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, 
 from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress, ReservationLost, complete_all,
                                    new_reservation, release, replay_of, reserve_found, reserve_new,
                                    stored_answer_row, stored_answer_rows)
-from exchange.clients import AuthenticatedClient
+from exchange.clients import AuthenticatedClient, revoked_among
 from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms,
-                              find_valid_consent, held_consents, withdrawn_since)
+                              find_valid_consent, held_consents, withdrawn_among)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -147,9 +148,12 @@ class _Subject:
     (`organisation_key`), so that it reads who used its data too."""
 
 
-def answer_request(context: PullContext, client: AuthenticatedClient, envelope: Envelope) -> PullResult:
-    """Answer one exchange request (see the module docstring); `PullRefused` when refused."""
-    [outcome] = answer_requests(context, client, [envelope])
+def answer_request(context: PullContext, client: AuthenticatedClient, envelope: Envelope, *,
+                   to_the_client: bool = False) -> PullResult:
+    """Answer one exchange request (see the module docstring); `PullRefused` when refused.
+    `to_the_client`: the answer is handed to the client itself (the exchange API), so a
+    revocation of the client since it was authenticated stops it (`_refuse_ended_meanwhile`)."""
+    [outcome] = answer_requests(context, client, [envelope], to_the_client=to_the_client)
     if isinstance(outcome, PullRefused):
         raise outcome
     return outcome
@@ -157,7 +161,7 @@ def answer_request(context: PullContext, client: AuthenticatedClient, envelope: 
 
 def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes: Sequence[Envelope], *,
                     alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None = None,
-                    ) -> list[PullResult | PullRefused]:
+                    to_the_client: bool = False) -> list[PullResult | PullRefused]:
     """Answer several requests of one client (a case's proofs) as one unit of work: each is
     checked, authorised, logged and answered as `answer_request` does it alone, in two steps for
     all of them instead of two for each.
@@ -192,7 +196,7 @@ def answer_requests(context: PullContext, client: AuthenticatedClient, envelopes
                 request.refused(pulled, pulled.outcome)
             else:
                 request.pulled = pulled
-        _store_all(context, client, requests, claimed_at, outcomes, alongside, invalid)
+        _store_all(context, client, requests, claimed_at, outcomes, alongside, invalid, to_the_client)
     elif invalid:
         record_decided_accesses(context.sessions, lambda _session: invalid)
     return [outcome for outcome in outcomes if outcome is not None]
@@ -327,21 +331,22 @@ def _query_all(sources: SourceDirectory, requests: list[_Request]) -> list[Sourc
 def _store_all(context: PullContext, client: AuthenticatedClient, requests: list[_Request], claimed_at: datetime,
                outcomes: list[PullResult | PullRefused | None],
                alongside: Callable[[Session, list[PullResult | PullRefused]], None] | None,
-               invalid: list[AccessEntry]) -> None:
+               invalid: list[AccessEntry], to_the_client: bool) -> None:
     """Step `store-answers` (see `answer_requests`): fills in `outcomes`, and logs the requests
     refused as they were checked (`invalid`) with the others. A request whose
     reservation a later claim took over meanwhile (`ReservationLost`) is refused as a conflict:
     its answer is not stored, nor handed out. Nor is the answer of a request allowed on a consent
-    the citizen withdrew while the source was asked (`_refuse_withdrawn_meanwhile`)."""
+    the citizen withdrew while the source was asked, or one `to_the_client` whose client was
+    revoked meanwhile (`_refuse_ended_meanwhile`)."""
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
-        _refuse_withdrawn_meanwhile(session, requests)
+        _refuse_ended_meanwhile(session, client if to_the_client else None, requests)
         answered = [request for request in requests if request.outcome is None]
         signed_at = context.clock()  # before the seal is read: a revocation committed after the read is later
         signer = _signer_if_any(session, context, answered)
         released = [request for request in requests if request.logged is not None and request.logged.reason in
                     (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.SOURCE_ERROR, Reason.INTERNAL_ERROR,
-                     Reason.CONSENT_WITHDRAWN)]
+                     Reason.CONSENT_WITHDRAWN, Reason.UNAUTHENTICATED)]
         if signer is not None:
             bodies: dict[str, dict[str, Any]] = {}
             for request in answered:
@@ -367,16 +372,26 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
         append_accesses(session, invalid + [request.logged for request in requests if request.logged is not None])
 
 
-def _refuse_withdrawn_meanwhile(session: Session, requests: list[_Request]) -> None:
-    """Refuse, as an access decided after the withdrawal is, each request the source answered that
-    was allowed on a consent the citizen has withdrawn since: the answer is neither stored nor
-    handed out, the citizen's log says so after the allowed access, and the request id is
-    released, so the department's retry is decided anew. A withdrawal committing while the answers
-    are stored (milliseconds) is not seen: the consent is read without a lock (`withdrawn_since`)."""
+def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request]) -> None:
+    """Refuse each request the source answered that was allowed on a consent the citizen has
+    withdrawn since, or whose `client` (given when the answer goes to it) has been revoked since,
+    as a request decided after the withdrawal or sent after the revocation is: the answer is
+    neither stored nor handed out, the citizen's log says so after the allowed access, and the
+    request id is released. Read in one plain statement, taking no lock (`withdrawn_among`): a
+    withdrawal or revocation committing while the answers are stored (milliseconds) is not seen."""
     answered = [request for request in requests if request.outcome is None and request.allowed is not None]
-    withdrawn = withdrawn_since(session, [request.allowed.consent_id for request in answered if request.allowed])
+    consent_ids = {request.allowed.consent_id for request in answered if request.allowed and request.allowed.consent_id}
+    queries = [*([withdrawn_among(consent_ids)] if consent_ids else []),
+               *([revoked_among([client.client_id])] if client is not None and answered else [])]
+    if not queries:
+        return
+    ended = set(session.scalars(union_all(*queries) if len(queries) > 1 else queries[0]))  # UUIDs and client ids
     for request in answered:
-        if request.allowed is not None and request.allowed.consent_id in withdrawn:
+        assert request.allowed is not None
+        if client is not None and client.client_id in ended:
+            request.refused(PullRefused("unauthenticated", "the client token was revoked while the source was asked",
+                                        reason=Reason.UNAUTHENTICATED), Outcome.DENIED)
+        elif request.allowed.consent_id in ended:
             request.refused(PullRefused("consent-required", f"consent {request.allowed.consent_id} was withdrawn while "
                                         "the source was asked", field="#/consent_id", reason=ConsentWithdrawn.reason),
                             Outcome.DENIED)

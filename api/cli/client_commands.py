@@ -97,7 +97,7 @@ def list_command() -> None:
 @client_group.command("revoke")
 @click.argument("client_id")
 def revoke_command(client_id: str) -> None:
-    """吊销调用方 CLIENT_ID：其所有令牌立即失效（已通过认证、正在处理的请求仍会答复），且不可恢复。"""
+    """吊销调用方 CLIENT_ID：其所有令牌立即失效（正在处理的数据请求也不再交付答复），且不可恢复。"""
     with database_session() as session:
         record = _found(client_id, lambda: revoke_client(session, client_id))
         click.echo(f"已吊销调用方 {record.public_id}（{record.department_code} {record.name}）。")

@@ -23,7 +23,7 @@ blp.after_request(log_refusal_at_the_edge)  # every exchange request leaves its 
 @client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(ExchangeRequestSchema)
 @blp.response(200, ExchangeAnswerSchema, headers={"Idempotent-Replayed": REPLAYED_HEADER})
-@blp.alt_response(401, description="No or invalid client token")
+@blp.alt_response(401, description="No or invalid client token, or a token revoked while the source was asked")
 @blp.alt_response(403, description="forbidden-by-policy or consent-required")
 @blp.alt_response(404, description="subject-not-found: the source holds no record of the subject")
 @blp.alt_response(409, description="The request id is in use for another request, or still being answered")
@@ -50,7 +50,7 @@ def request_proof(body: dict[str, Any]) -> Response:
     )
     context = pull_context()
     g.access_logged = True  # from here on the use case logs whatever happens
-    result = answer_request(context, client, envelope)
+    result = answer_request(context, client, envelope, to_the_client=True)
     response = jsonify(result.body)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -32,7 +32,7 @@ from catalog.loading import bundled_catalog_path, catalog_from_document, load_ca
 from catalog.versions import publish, read_live_catalog
 from exchange import pull_service
 from exchange.access_log import AccessRecord
-from exchange.clients import ClientScope, register_client
+from exchange.clients import ClientScope, register_client, revoke_client
 from demo.data import DemoResident, sample_residents
 from seals.ca import RevocationReason
 from seals.registry import Seal, active_seal, issue_seal, revoke_seal, rotate_seal
@@ -619,6 +619,33 @@ def test_a_consent_withdrawn_while_the_source_is_asked_stops_the_answer(
         ("denied", "consent-withdrawn"), ("allowed", None)]
     again = httpx.post(url, headers=_bearer(token), json=envelope(person, "withdrawn-meanwhile", consent_id=given))
     assert again.status_code == 403 and again.json()["type"] == "/problems/consent-required", again.text
+
+
+def test_a_client_revoked_while_the_source_is_asked_is_not_handed_the_answer(
+        settings: Settings, live_server: str, residents: list[DemoResident], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator revokes a department system's token (say it leaked) while a request it sent is
+    being answered by a slow source: the answer does not leave for it (401, as its next request
+    gets), and the citizen's log says so after the allowed access."""
+    person = residents[0]
+    consent(live_server, person)
+    token = client_token(settings)
+    original = pull_service._query_all
+
+    def revoked_while_asked(*args: Any, **kwargs: Any) -> Any:
+        with standalone_session(settings.database_url) as session:
+            revoke_client(session, token.split("_")[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pull_service, "_query_all", revoked_while_asked)
+    url = f"{live_server}/api/v1/exchange/requests"
+    refused = httpx.post(url, headers=_bearer(token), json=envelope(person, "revoked-meanwhile"))
+    assert refused.status_code == 401 and refused.json()["type"] == "/problems/unauthenticated", refused.text
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    assert "answer" not in refused.json() and "has_registered_property" not in refused.text
+    monkeypatch.setattr(pull_service, "_query_all", original)
+    assert [(entry["outcome"], entry["reason"]) for entry in my_access_log(live_server, person)][:2] == [
+        ("denied", "unauthenticated"), ("allowed", None)]
+    assert httpx.post(url, headers=_bearer(token), json=envelope(person, "revoked-meanwhile")).status_code == 401
 
 
 def test_a_publication_that_drops_a_proof_running_consents_name_is_published_without_a_failure(
