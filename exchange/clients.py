@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, Select, String, bindparam, select
+from sqlalchemy import Connection, Integer, Row, Select, String, bindparam, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
@@ -169,10 +169,11 @@ _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS
 """What `authenticate` reads of a client, as a plain row."""
 
 
-def revoked_among(public_ids: Collection[str]) -> Select[tuple[str]]:
-    """The query of which of the clients `public_ids` are revoked (a plain read, taking no lock)."""
-    return select(_CLIENTS.c.public_id).where(_CLIENTS.c.public_id.in_(sorted(public_ids)),
-                                              _CLIENTS.c.revoked_at.is_not(None))
+def revoked_among(public_ids: Collection[str]) -> Select[tuple[str, str]]:
+    """The query of which of the clients `public_ids` are revoked, each with the access log's
+    reason (`unauthenticated`), for a plain read, taking no lock."""
+    return select(_CLIENTS.c.public_id, literal("unauthenticated")).where(_CLIENTS.c.public_id.in_(sorted(public_ids)),
+                                                                         _CLIENTS.c.revoked_at.is_not(None))
 
 
 def rotate_client(

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Row, Select, String, bindparam, or_, select, update
+from sqlalchemy import JSON, ColumnElement, Row, Select, String, bindparam, case, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog, LicenseType, Matter, Mode, Subject
@@ -421,11 +421,14 @@ def held_consents(session: Session, consent_ids: Sequence[str | None]) -> dict[s
     return {row.id: row for row in session.connection().execute(_TERMS_BY_IDS, {"ids": ids})}
 
 
-def withdrawn_among(consent_ids: Collection[str]) -> Select[tuple[str]]:
-    """The query of which of `consent_ids` are withdrawn: for a plain read, taking no lock, by a
-    step that already locks other rows (an application's) in the order a withdrawal of the
-    application takes them the other way round."""
-    return select(_CONSENTS.c.id).where(_CONSENTS.c.id.in_(sorted(consent_ids)), _CONSENTS.c.withdrawn_at.is_not(None))
+def ended_among(consent_ids: Collection[str], at: datetime) -> Select[tuple[str, str]]:
+    """The query of which of `consent_ids` are no longer in force `at`, each with the access
+    log's reason: withdrawn, or expired (also ended with its application, which sets the end
+    to then). For a plain read, taking no lock, by a step that already locks other rows (an
+    application's) in the order a withdrawal of the application takes them the other way round."""
+    reason = case((_CONSENTS.c.withdrawn_at.is_not(None), ConsentWithdrawn.reason), else_=ConsentExpired.reason)
+    return select(_CONSENTS.c.id, reason).where(_CONSENTS.c.id.in_(sorted(consent_ids)),
+                                                or_(_CONSENTS.c.withdrawn_at.is_not(None), _CONSENTS.c.expires_at <= at))
 
 
 def find_valid_consent(

@@ -47,7 +47,7 @@ from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress,
                                    stored_answer_row, stored_answer_rows)
 from exchange.clients import AuthenticatedClient, revoked_among
 from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms,
-                              find_valid_consent, held_consents, withdrawn_among)
+                              ended_among, find_valid_consent, held_consents)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -340,13 +340,13 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
     revoked meanwhile (`_refuse_ended_meanwhile`)."""
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
-        _refuse_ended_meanwhile(session, client if to_the_client else None, requests)
+        _refuse_ended_meanwhile(session, client if to_the_client else None, requests, context.clock())
         answered = [request for request in requests if request.outcome is None]
         signed_at = context.clock()  # before the seal is read: a revocation committed after the read is later
         signer = _signer_if_any(session, context, answered)
         released = [request for request in requests if request.logged is not None and request.logged.reason in
                     (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.SOURCE_ERROR, Reason.INTERNAL_ERROR,
-                     Reason.CONSENT_WITHDRAWN, Reason.UNAUTHENTICATED)]
+                     Reason.CONSENT_WITHDRAWN, Reason.CONSENT_EXPIRED, Reason.UNAUTHENTICATED)]
         if signer is not None:
             bodies: dict[str, dict[str, Any]] = {}
             for request in answered:
@@ -372,28 +372,30 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
         append_accesses(session, invalid + [request.logged for request in requests if request.logged is not None])
 
 
-def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request]) -> None:
-    """Refuse each request the source answered that was allowed on a consent the citizen has
-    withdrawn since, or whose `client` (given when the answer goes to it) has been revoked since,
-    as a request decided after the withdrawal or sent after the revocation is: the answer is
-    neither stored nor handed out, the citizen's log says so after the allowed access, and the
-    request id is released. Read in one plain statement, taking no lock (`withdrawn_among`): a
+def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request],
+                            now: datetime) -> None:
+    """Refuse each request the source answered that was allowed on a consent no longer in force
+    (withdrawn by the citizen, or ended with its application, since), or whose `client` (given
+    when the answer goes to it) has been revoked since, as a request decided then would be: the
+    answer is neither stored nor handed out, the citizen's log says so after the allowed access,
+    and the request id is released. Read in one plain statement, taking no lock (`ended_among`): a
     withdrawal or revocation committing while the answers are stored (milliseconds) is not seen."""
     answered = [request for request in requests if request.outcome is None and request.allowed is not None]
     consent_ids = {request.allowed.consent_id for request in answered if request.allowed and request.allowed.consent_id}
-    queries = [*([withdrawn_among(consent_ids)] if consent_ids else []),
+    queries = [*([ended_among(consent_ids, now)] if consent_ids else []),
                *([revoked_among([client.client_id])] if client is not None and answered else [])]
     if not queries:
         return
-    ended = set(session.scalars(union_all(*queries) if len(queries) > 1 else queries[0]))  # UUIDs and client ids
+    ended = {ended_id: reason for ended_id, reason in session.execute(  # a consent's or a client's id → reason
+        union_all(*queries) if len(queries) > 1 else queries[0])}
     for request in answered:
         assert request.allowed is not None
         if client is not None and client.client_id in ended:
             request.refused(PullRefused("unauthenticated", "the client token was revoked while the source was asked",
                                         reason=Reason.UNAUTHENTICATED), Outcome.DENIED)
         elif request.allowed.consent_id in ended:
-            request.refused(PullRefused("consent-required", f"consent {request.allowed.consent_id} was withdrawn while "
-                                        "the source was asked", field="#/consent_id", reason=ConsentWithdrawn.reason),
+            request.refused(PullRefused("consent-required", f"consent {request.allowed.consent_id} ended while the "
+                                        "source was asked", field="#/consent_id", reason=ended[request.allowed.consent_id]),
                             Outcome.DENIED)
 
 

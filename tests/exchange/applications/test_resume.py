@@ -17,11 +17,13 @@ from sqlalchemy import func, select, update
 
 from api.settings import Settings
 from exchange.access_log import AccessRecord
+from exchange.answer_store import AnsweredRequest, RequestStatus
 from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.leases import new_lease
 from demo.applications import PUBLIC_RENTAL_HOUSING
 from exchange.applications.reading import application_document
 from exchange.applications.records import Application, ApplicationItem, CommitmentRecord, CommitmentStatus
+from exchange import pull_service
 from exchange.applications import post_check, resolution, service
 from exchange.applications.post_check import verify_commitments
 from exchange.applications.resolution import resolve_application
@@ -158,21 +160,26 @@ def test_a_process_whose_lease_ran_out_stores_nothing_in_the_application_withdra
     """The filing process stalls while its pulls are answered, past its lease; the department then
     withdraws the application (its lease no longer held) and is told it is withdrawn. When the
     first process's pulls return, it stores nothing in it: no item settled, no commitment sealed,
-    as the department and the citizen were told."""
-    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "stale-1"),
-                               new_lease(ctx))
+    as the department and the citizen were told; its pulls' answers are not kept either (the
+    withdrawal ended the consents they were allowed on)."""
+    stalled = [timedelta(0)]
+    clock = ctx.pull.clock
+    stale = replace(ctx, pull=replace(ctx.pull, clock=lambda: clock() + stalled[0]))  # the first process's clock
+    filed = submit_application(stale, client, PUBLIC_RENTAL_HOUSING, housing_request(ctx, settings, "stale-1"),
+                               new_lease(stale))
     later = ahead(ctx, LEASE + timedelta(seconds=1))
-    original = resolution.answer_requests
+    original = pull_service._query_all
     withdrawn: list[dict[str, Any]] = []
 
     def stalled_past_the_lease(*args: Any, **kwargs: Any) -> Any:
-        if not withdrawn:  # once: while the process stalls, its lease runs out and the department withdraws
+        if not withdrawn:  # once: while the sources answer, its lease runs out and the department withdraws
             service.withdraw_application(later, client, filed.application_id)
             withdrawn.append(application_document(ctx, filed.application_id))
+            stalled[0] = LEASE + timedelta(seconds=2)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(resolution, "answer_requests", stalled_past_the_lease)
-    resolve_application(ctx, filed.application_id, filed.filing)  # the first process wakes up and goes on
+    monkeypatch.setattr(pull_service, "_query_all", stalled_past_the_lease)
+    resolve_application(stale, filed.application_id, filed.filing)  # the first process wakes up and goes on
     document = application_document(ctx, filed.application_id)
     assert withdrawn[0]["status"] == document["status"] == "withdrawn"
     assert document["items"] == withdrawn[0]["items"]
@@ -180,6 +187,9 @@ def test_a_process_whose_lease_ran_out_stores_nothing_in_the_application_withdra
     with ctx.pull.sessions() as session:
         assert session.scalar(select(func.count()).select_from(CommitmentRecord)
                               .where(CommitmentRecord.application_id == filed.application_id)) == 0
+        assert session.scalar(select(func.count()).select_from(AnsweredRequest).where(  # nor answers kept for a week
+            AnsweredRequest.request_id.like(f"app:{filed.application_id}:%"),
+            AnsweredRequest.status == RequestStatus.COMPLETED)) == 0
 
 
 def test_a_commitment_found_untrue_while_another_process_decides_the_application_is_in_its_decision(
