@@ -8,7 +8,9 @@ are added up from the last count (each selection once, and kept with the count).
 finds the count older than `Settings.statistics_max_age` and than ten times what the count took
 (so counting takes at most a tenth of a process's time however large the city grows) starts a
 thread that counts again, and is answered from the count it found, as are the requests that
-come while the thread counts: a worker is never held up by a count but for its first."""
+come while the thread counts. A count twice that old is not answered from: the request counts
+(or waits for the count under way), as the first request of a process does. So an answer's
+figures are at most about two minutes old in a small city."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.applications.statistics import (CountedApplications, PaperStatistics, Selection, count_applications,
@@ -53,9 +56,19 @@ class CityStatistics:
         return found
 
     def due(self, max_age: float) -> bool:
-        """Whether a request should count again."""
-        age = time.monotonic() - self.counted_on
-        return max_age <= 0 or age >= max(max_age, COUNTING_SHARE * self.took)
+        """Whether a request should have it counted again (in a thread of its own)."""
+        return max_age <= 0 or self._age() >= self._kept(max_age)
+
+    def stale(self, max_age: float) -> bool:
+        """Whether it is too old to answer from at all: twice as old as when it fell due (a
+        process that went without a statistics request that long)."""
+        return self._age() >= 2 * self._kept(max_age)
+
+    def _age(self) -> float:
+        return time.monotonic() - self.counted_on
+
+    def _kept(self, max_age: float) -> float:
+        return max(max_age, COUNTING_SHARE * self.took)
 
 
 class CountedStatistics:
@@ -68,8 +81,8 @@ class CountedStatistics:
 
     def current(self, sessions: sessionmaker[Session]) -> CityStatistics:
         last = self._last
-        if last is None or self.max_age <= 0:
-            with self._counting:
+        if last is None or self.max_age <= 0 or last.stale(self.max_age):
+            with self._counting:  # the request waits for the count (or the one under way)
                 if self._last is None or self._last.due(self.max_age):
                     self._last = _count(sessions)
                 return self._last
@@ -81,6 +94,9 @@ class CountedStatistics:
         """In a thread of its own, holding `_counting`; a failure leaves the last count for a later request."""
         try:
             self._last = _count(sessions)
+        except OperationalError as unavailable:  # the database cannot be used now: said once per attempt, briefly
+            LOG.warning("counting the public statistics again failed, the last count is kept: %s",
+                        unavailable.orig if unavailable.orig is not None else unavailable)
         except Exception:
             LOG.exception("counting the public statistics again failed; the last count is kept")
         finally:

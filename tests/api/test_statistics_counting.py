@@ -3,8 +3,8 @@ often they are asked for: each process counts the applications and the license l
 once every `Settings.statistics_max_age` seconds, and every selection, the dashboard and the
 license figures are added up from that count. The answers say when it was made (`counted_at`,
 `Last-Modified`, 统计时间 on the page); an application filed meanwhile shows once the count is that
-old and counted again (in a thread of its own, the old count answering meanwhile), not before.
-Over real HTTP, on both databases."""
+old and counted again (in a thread of its own, the old count answering meanwhile), not before;
+a count twice that old is not answered from. Over real HTTP, on both databases."""
 
 from __future__ import annotations
 
@@ -69,6 +69,10 @@ def test_the_statistics_are_counted_once_for_every_selection_until_they_are_old(
                 again = _statistics(base)[0]
             assert again["totals"]["applications_filed"] == 2
             assert datetime.fromisoformat(again["counted_at"]) > counted_at
+
+            filing.retirement(filing.households("owner", 2)[1], "tx-counted-3")
+            time.sleep(2 * MAX_AGE + 0.5)  # no request meanwhile: too old to answer from, so counted first
+            assert _statistics(base)[0]["totals"]["applications_filed"] == 3
     finally:
         app.extensions["mianzheng"].engine.dispose()
 
