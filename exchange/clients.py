@@ -169,11 +169,9 @@ _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS
 """What `authenticate` reads of a client, as a plain row."""
 
 
-def revoked_among(public_ids: Collection[str]) -> Select[tuple[str, str]]:
-    """The query of which of the clients `public_ids` are revoked, each with the access log's
-    reason (`unauthenticated`), for a plain read, taking no lock."""
-    return select(_CLIENTS.c.public_id, literal("unauthenticated")).where(_CLIENTS.c.public_id.in_(sorted(public_ids)),
-                                                                         _CLIENTS.c.revoked_at.is_not(None))
+REVOKED: Select[tuple[str, str]] = select(_CLIENTS.c.public_id, literal("unauthenticated")).where(
+    _CLIENTS.c.public_id == bindparam("client_id"), _CLIENTS.c.revoked_at.is_not(None))
+"""The client `client_id` with the access log's reason if it is revoked, built once, for a plain read."""
 
 
 def rotate_client(

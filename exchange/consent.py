@@ -421,14 +421,15 @@ def held_consents(session: Session, consent_ids: Sequence[str | None]) -> dict[s
     return {row.id: row for row in session.connection().execute(_TERMS_BY_IDS, {"ids": ids})}
 
 
-def ended_among(consent_ids: Collection[str], at: datetime) -> Select[tuple[str, str]]:
-    """The query of which of `consent_ids` are no longer in force `at`, each with the access
-    log's reason: withdrawn, or expired (also ended with its application, which sets the end
-    to then). For a plain read, taking no lock, by a step that already locks other rows (an
-    application's) in the order a withdrawal of the application takes them the other way round."""
-    reason = case((_CONSENTS.c.withdrawn_at.is_not(None), ConsentWithdrawn.reason), else_=ConsentExpired.reason)
-    return select(_CONSENTS.c.id, reason).where(_CONSENTS.c.id.in_(sorted(consent_ids)),
-                                                or_(_CONSENTS.c.withdrawn_at.is_not(None), _CONSENTS.c.expires_at <= at))
+ENDED_AMONG: Select[tuple[str, str]] = select(
+    _CONSENTS.c.id, case((_CONSENTS.c.withdrawn_at.is_not(None), ConsentWithdrawn.reason), else_=ConsentExpired.reason)
+).where(_CONSENTS.c.id.in_(bindparam("consent_ids", expanding=True)),
+        or_(_CONSENTS.c.withdrawn_at.is_not(None), _CONSENTS.c.expires_at <= bindparam("at")))
+"""Which of the consents `consent_ids` are no longer in force `at`, each with the access log's
+reason: withdrawn, or expired (also ended with its application, which sets the end to then).
+Built once (every exchange request's store step reads it). For a plain read, taking no lock, by a
+step that already locks other rows (an application's) in the order a withdrawal of the
+application takes them the other way round."""
 
 
 def find_valid_consent(

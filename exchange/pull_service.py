@@ -45,9 +45,9 @@ from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, 
 from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress, ReservationLost, complete_all,
                                    new_reservation, release, replay_of, reserve_found, reserve_new,
                                    stored_answer_row, stored_answer_rows)
-from exchange.clients import AuthenticatedClient, revoked_among
+from exchange.clients import REVOKED, AuthenticatedClient
 from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms,
-                              ended_among, find_valid_consent, held_consents)
+                              ENDED_AMONG, find_valid_consent, held_consents)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.receipts import sign_receipt
@@ -372,31 +372,33 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
         append_accesses(session, invalid + [request.logged for request in requests if request.logged is not None])
 
 
+_ENDED_OR_REVOKED = union_all(ENDED_AMONG, REVOKED)
+"""`ENDED_AMONG` and `REVOKED` in one statement (a client's id is never a consent's)."""
+
+
 def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request],
                             now: datetime) -> None:
     """Refuse each request the source answered that was allowed on a consent no longer in force
     (withdrawn by the citizen, or ended with its application, since), or whose `client` (given
     when the answer goes to it) has been revoked since, as a request decided then would be: the
     answer is neither stored nor handed out, the citizen's log says so after the allowed access,
-    and the request id is released. Read in one plain statement, taking no lock (`ended_among`): a
+    and the request id is released. Read in one plain statement, taking no lock (`ENDED_AMONG`): a
     withdrawal or revocation committing while the answers are stored (milliseconds) is not seen."""
     answered = [request for request in requests if request.outcome is None and request.allowed is not None]
-    consent_ids = {request.allowed.consent_id for request in answered if request.allowed and request.allowed.consent_id}
-    queries = [*([ended_among(consent_ids, now)] if consent_ids else []),
-               *([revoked_among([client.client_id])] if client is not None and answered else [])]
-    if not queries:
+    consent_ids = sorted({request.allowed.consent_id for request in answered
+                          if request.allowed and request.allowed.consent_id})
+    if not consent_ids and (client is None or not answered):
         return
     ended = {ended_id: reason for ended_id, reason in session.execute(  # a consent's or a client's id → reason
-        union_all(*queries) if len(queries) > 1 else queries[0])}
+        _ENDED_OR_REVOKED, {"consent_ids": consent_ids, "at": now, "client_id": client.client_id if client else ""})}
     for request in answered:
         assert request.allowed is not None
         if client is not None and client.client_id in ended:
             request.refused(PullRefused("unauthenticated", "the client token was revoked while the source was asked",
                                         reason=Reason.UNAUTHENTICATED), Outcome.DENIED)
-        elif request.allowed.consent_id in ended:
-            request.refused(PullRefused("consent-required", f"consent {request.allowed.consent_id} ended while the "
-                                        "source was asked", field="#/consent_id", reason=ended[request.allowed.consent_id]),
-                            Outcome.DENIED)
+        elif (consent_id := request.allowed.consent_id) in ended:
+            request.refused(PullRefused("consent-required", f"consent {consent_id} ended while the source was asked",
+                                        field="#/consent_id", reason=ended[consent_id]), Outcome.DENIED)
 
 
 def _signer_if_any(session: Session, context: PullContext, answered: list[_Request]) -> Signer | None:
