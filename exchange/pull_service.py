@@ -378,13 +378,16 @@ _ENDED_OR_REVOKED = union_all(ENDED_AMONG, REVOKED)
 
 def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request],
                             now: datetime) -> None:
-    """Refuse each request the source answered that was allowed on a consent no longer in force
+    """Refuse each request the source answered (a record, or that it holds none: for 无房证明 that
+    is the answer) that was allowed on a consent no longer in force
     (withdrawn by the citizen, or ended with its application, since), or whose `client` (given
     when the answer goes to it) has been revoked since, as a request decided then would be: the
     answer is neither stored nor handed out, the citizen's log says so after the allowed access,
     and the request id is released. Read in one plain statement, taking no lock (`ENDED_AMONG`): a
     withdrawal or revocation committing while the answers are stored (milliseconds) is not seen."""
-    answered = [request for request in requests if request.outcome is None and request.allowed is not None]
+    answered = [request for request in requests if request.allowed is not None and (
+        request.outcome is None  # a record, or the source's true answer that it holds none:
+        or isinstance(request.outcome, PullRefused) and request.outcome.reason == Reason.SUBJECT_NOT_FOUND)]
     consent_ids = sorted({request.allowed.consent_id for request in answered
                           if request.allowed and request.allowed.consent_id})
     if not consent_ids and (client is None or not answered):

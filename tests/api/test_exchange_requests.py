@@ -593,13 +593,16 @@ def test_a_publication_that_widens_a_matter_does_not_widen_the_consents_given(
     assert wider.status_code == 200 and wider.json()["answer"]["data"]["id_number"] == person.id_number, wider.text
 
 
+@pytest.mark.parametrize("on_record", [True, False], ids=["record", "no-record"])
 def test_a_consent_withdrawn_while_the_source_is_asked_stops_the_answer(
-        settings: Settings, live_server: str, residents: list[DemoResident], monkeypatch: pytest.MonkeyPatch) -> None:
+        settings: Settings, live_server: str, residents: list[DemoResident], monkeypatch: pytest.MonkeyPatch,
+        on_record: bool) -> None:
     """The exchange allowed the pull on her consent and asked the source; while it answered, she
-    withdrew the consent and was told it is withdrawn. The answer is not handed out: the
-    department is refused as a pull after the withdrawal is, her log says so after the allowed
-    access, and the same request again is decided anew (refused), not left busy."""
-    person = residents[0]
+    withdrew the consent and was told it is withdrawn. The answer is not handed out, even one
+    saying the source holds no record of her (for 无房证明 that is the answer): the department is
+    refused as a pull after the withdrawal is, her log says so after the allowed access, and the
+    same request again is decided anew (refused), not left busy."""
+    person = residents[0] if on_record else DemoResident("王五", "11010519491231002X", None, "")
     given = consent(live_server, person)
     original = pull_service._query_all
 
@@ -621,12 +624,15 @@ def test_a_consent_withdrawn_while_the_source_is_asked_stops_the_answer(
     assert again.status_code == 403 and again.json()["type"] == "/problems/consent-required", again.text
 
 
+@pytest.mark.parametrize("on_record", [True, False], ids=["record", "no-record"])
 def test_a_client_revoked_while_the_source_is_asked_is_not_handed_the_answer(
-        settings: Settings, live_server: str, residents: list[DemoResident], monkeypatch: pytest.MonkeyPatch) -> None:
+        settings: Settings, live_server: str, residents: list[DemoResident], monkeypatch: pytest.MonkeyPatch,
+        on_record: bool) -> None:
     """An operator revokes a department system's token (say it leaked) while a request it sent is
     being answered by a slow source: the answer does not leave for it (401, as its next request
-    gets), and the citizen's log says so after the allowed access."""
-    person = residents[0]
+    gets), not even that the source holds no record, and the citizen's log says so after the
+    allowed access."""
+    person = residents[0] if on_record else DemoResident("王五", "11010519491231002X", None, "")
     consent(live_server, person)
     token = client_token(settings)
     original = pull_service._query_all
