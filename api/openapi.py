@@ -39,8 +39,8 @@ RETRY_AFTER_HEADER = {"description": "Seconds to wait before asking again, when 
                                      "absent when it cannot", "schema": {"type": "integer", "minimum": 0}}
 
 LOCATION_HEADER = {"description": "Where the resource made (or found again) is read from", "schema": {"type": "string"}}
-COUNTED_AT_HEADER = {"description": "When the figures were counted (HTTP date, UTC); they are counted again about "
-                                    "once a minute", "schema": {"type": "string"}}
+COUNTED_AT_HEADER = {"description": "When the figures were counted (HTTP date, UTC): about once a minute, so they "
+                                    "are at most about two minutes old", "schema": {"type": "string"}}
 REPLAYED_HEADER = {"description": "`true` when the answer is the one stored for this request id, repeated without "
                                   "pulling again; absent on a first answer", "schema": {"type": "string", "enum": ["true"]}}
 

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Response, request, url_for
-
 from werkzeug.http import http_date
 
 from api.counted_statistics import CityStatistics

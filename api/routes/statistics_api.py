@@ -27,10 +27,9 @@ def statistics(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
     A required proof is saved when it was settled from data (data sharing or online issue), by
     an e-license, by the applicant's commitment, by abolition or by a department's
-        Public: the figures are counts
-investigation; the rest still need paper or a caseworker. Public: the figures are counts
-    over applications, with no personal data. They are those of `counted_at`: counted again at
-    most about once a minute (see the API guide).
+    investigation; the rest still need paper or a caseworker. Public: the figures are counts
+    over applications, with no personal data. They are those of `counted_at`, at most about two
+    minutes old (see the API guide).
     """
     counted = counted_statistics()
     try:
