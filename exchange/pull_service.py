@@ -379,29 +379,44 @@ _ENDED_OR_REVOKED = union_all(ENDED_AMONG, REVOKED)
 def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request],
                             now: datetime) -> None:
     """Refuse each request the source answered (a record, or that it holds none: for 无房证明 that
-    is the answer) that was allowed on a consent no longer in force
-    (withdrawn by the citizen, or ended with its application, since), or whose `client` (given
-    when the answer goes to it) has been revoked since, as a request decided then would be: the
-    answer is neither stored nor handed out, the citizen's log says so after the allowed access,
-    and the request id is released. Read in one plain statement, taking no lock (`ENDED_AMONG`): a
-    withdrawal or revocation committing while the answers are stored (milliseconds) is not seen."""
+    is the answer) whose consent or `client` (given when the answer goes to it) `ended_meanwhile`."""
     answered = [request for request in requests if request.allowed is not None and (
         request.outcome is None  # a record, or the source's true answer that it holds none:
         or isinstance(request.outcome, PullRefused) and request.outcome.reason == Reason.SUBJECT_NOT_FOUND)]
-    consent_ids = sorted({request.allowed.consent_id for request in answered
-                          if request.allowed and request.allowed.consent_id})
-    if not consent_ids and (client is None or not answered):
+    if not answered:
         return
-    ended = {ended_id: reason for ended_id, reason in session.execute(  # a consent's or a client's id → reason
-        _ENDED_OR_REVOKED, {"consent_ids": consent_ids, "at": now, "client_id": client.client_id if client else ""})}
+    consent_ids = {request.allowed.consent_id for request in answered if request.allowed and request.allowed.consent_id}
+    ended = ended_meanwhile(session, consent_ids, client.client_id if client else None, now)
     for request in answered:
         assert request.allowed is not None
-        if client is not None and client.client_id in ended:
-            request.refused(PullRefused("unauthenticated", "the client token was revoked while the source was asked",
-                                        reason=Reason.UNAUTHENTICATED), Outcome.DENIED)
-        elif (consent_id := request.allowed.consent_id) in ended:
-            request.refused(PullRefused("consent-required", f"consent {consent_id} ended while the source was asked",
-                                        field="#/consent_id", reason=ended[consent_id]), Outcome.DENIED)
+        refusal = ended_refusal(ended, client.client_id if client else None, request.allowed.consent_id)
+        if refusal is not None:
+            request.refused(refusal, Outcome.DENIED)
+
+
+def ended_meanwhile(session: Session, consent_ids: Collection[str], client_id: str | None,
+                    now: datetime) -> dict[str, str]:
+    """Which of the consents `consent_ids` are no longer in force `now` (withdrawn by the citizen,
+    expired, or ended with their application), and whether the client `client_id` is revoked:
+    their ids → the access log's reason. For the store step of an access decided before: its
+    answer is then neither stored nor handed out (`ended_refusal`), as an access decided now would
+    be refused. One plain statement, taking no lock (`ENDED_AMONG`): a withdrawal or revocation
+    committing while the answer is stored (milliseconds) is not seen."""
+    if not consent_ids and client_id is None:
+        return {}
+    return {ended_id: reason for ended_id, reason in session.execute(  # a consent's or a client's id → reason
+        _ENDED_OR_REVOKED, {"consent_ids": sorted(consent_ids), "at": now, "client_id": client_id or ""})}
+
+
+def ended_refusal(ended: Mapping[str, str], client_id: str | None, consent_id: str | None) -> PullRefused | None:
+    """The refusal of an access whose client or consent `ended_meanwhile` found ended; None if neither."""
+    if client_id is not None and client_id in ended:
+        return PullRefused("unauthenticated", "the client token was revoked while the source was asked",
+                           reason=Reason.UNAUTHENTICATED)
+    if consent_id is not None and consent_id in ended:
+        return PullRefused("consent-required", f"consent {consent_id} ended while the source was asked",
+                           field="#/consent_id", reason=ended[consent_id])
+    return None
 
 
 def _signer_if_any(session: Session, context: PullContext, answered: list[_Request]) -> Signer | None:

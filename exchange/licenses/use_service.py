@@ -16,7 +16,7 @@ expiry (at most the license's own).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,8 +45,8 @@ from exchange.licenses.service import (
 )
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from exchange.errors import InvalidInput
-from exchange.pull_service import (PullRefused, PullResult, claim_or_replay, live_matter, logged_refusal, refuse,
-                                   unchecked_entry, with_basis)
+from exchange.pull_service import (PullRefused, PullResult, claim_or_replay, ended_meanwhile, ended_refusal,
+                                   live_matter, logged_refusal, refuse, unchecked_entry, with_basis)
 from exchange.receipts import sign_receipt
 from exchange.unit_of_work import UnitOfWork
 from seals.compromise import compromised_seals
@@ -198,12 +198,34 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         try:
             with uow.step("store-answer") as session:
                 if still_current(session, *found):
+                    _refuse_if_ended(session, client, entry, now)
                     body = _store_use(context, client, request, matter, license_type, use, *found, document, now,
                                       claimed_at, session)
                     return PullResult(body=body, replayed=False)
         except ReservationLost as lost:
             raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost),
                          retry_after=lost.retry_after) from None
+        except _Ended as ended:  # the step rolled back: logged, and the request id released, on their own
+            raise logged_refusal(context.sessions, replace(entry, outcome=ended.refusal.outcome), ended.refusal,
+                                 alongside=released) from None
+
+
+class _Ended(Exception):
+    """The consent or the client of a use ended while the library was read (`_refuse_if_ended`)."""
+
+    def __init__(self, refusal: PullRefused) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
+def _refuse_if_ended(session: Session, client: AuthenticatedClient, entry: AccessEntry, now: datetime) -> None:
+    """`_Ended` when the consent the use was allowed on, or its client, `ended_meanwhile`: no usage
+    copy leaves then, as none would be given now."""
+    consent_ids = [entry.consent_id] if entry.consent_id else []
+    refusal = ended_refusal(ended_meanwhile(session, consent_ids, client.client_id, now), client.client_id,
+                            entry.consent_id)
+    if refusal is not None:
+        raise _Ended(refusal)
 
 
 def _answering_alike(library: LicenseLibrary, license_type: LicenseType) -> set[str]:

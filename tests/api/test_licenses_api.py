@@ -570,6 +570,44 @@ def test_licenses_held_count_only_those_in_force(settings: Settings, live_server
         assert held() == before, reference
 
 
+@pytest.mark.parametrize("ended", ["consent", "client"])
+def test_a_use_whose_consent_or_client_ended_while_the_license_was_read_is_not_answered(
+        settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch,
+        ended: str) -> None:
+    """The exchange allowed the housing bureau's use of her 结婚证 on her consent; while the library
+    was read, she withdrew the consent, or an operator revoked the bureau's token. No usage copy
+    leaves, as none would be given after: 403 or 401, her log saying so after the allowed use."""
+    from exchange.clients import revoke_client
+    from exchange.licenses import use_service
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30).status_code == 201
+    zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
+    me = signed_in(live_server, resident)
+    consent = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30}).json()["id"]
+    original = use_service.current_license
+
+    def ended_while_read(*args: Any, **kwargs: Any) -> Any:
+        if ended == "consent":
+            assert httpx.delete(f"{live_server}/api/v1/me/consents/{consent}", headers=me).status_code == 200
+        else:
+            with standalone_session(settings.database_url) as session:
+                revoke_client(session, zj["Authorization"].split("_")[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(use_service, "current_license", ended_while_read)
+    used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj, timeout=30,
+                      json=use_request(resident, "gzf-000123-lic-ended"))
+    monkeypatch.setattr(use_service, "current_license", original)
+    status, problem, reason = ((403, "consent-required", "consent-withdrawn") if ended == "consent"
+                               else (401, "unauthenticated", "unauthenticated"))
+    assert (used.status_code, used.json().get("type")) == (status, f"/problems/{problem}"), used.text[:300]
+    assert "usage_copy" not in used.json() and "spouse_name" not in used.text
+    log = httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["entries"]
+    assert [(entry["outcome"], entry["reason"]) for entry in log][:2] == [("denied", reason), ("allowed", None)]
+
+
 def test_a_department_uses_a_license_with_a_usage_copy(settings: Settings, live_server: str,
                                                         resident: DemoResident) -> None:
     mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
