@@ -395,9 +395,10 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     process that dies before this commit leaves the round to be done again, one that dies after it
     leaves nothing undone. A process whose lease ran out meanwhile, and the application was
     withdrawn or taken over, stores nothing (and is done: True)."""
-    if _holder_now(session, loaded.application.id) != holder:
+    stands = _as_it_stands(ctx, session, loaded, holder)
+    if stands is None:
         return True
-    current, flag_reason = _as_it_stands(ctx, session, loaded)
+    current, flag_reason = stands
     _retire_dropped(current, matter)
     current = current.under(matter)
     _seal_commitments(ctx, session, loaded, matter, commitments)
@@ -431,18 +432,23 @@ def _holder_now(session: Session, application_id: str) -> str | None:
     return session.scalar(select(Application.lease_holder).where(Application.id == application_id).with_for_update())
 
 
-def _as_it_stands(ctx: HandlingContext, session: Session, loaded: Loaded) -> tuple[Loaded, str | None]:
+def _as_it_stands(ctx: HandlingContext, session: Session, loaded: Loaded,
+                  holder: str) -> tuple[Loaded, str | None] | None:
     """`loaded` with the items and offered commitments the application has now, and why 事后核查
     flagged it (None if it is not flagged), read under the application's row lock (on SQLite, the
-    step's write lock). Whoever changes these while another process holds the lease (a check that
-    flags it, a department's finding, commitments added) takes the same lock and then asks for the
+    step's write lock); None when the lease is no longer `holder`'s (it ran out, and the
+    application was withdrawn or taken over: a withdrawal or a takeover takes the same lock).
+    Whoever changes these while another process holds the lease (a check that flags it, a
+    department's finding, commitments added) takes the same lock and then asks for the
     application to be resolved, which the lease refuses: so the holder must see the change here,
     or the change waits for this step's commit and then finds the lease free. The items stay in the
     session's identity map, so storing a pull's outcome (`session.get`) reads none of them again."""
     application = loaded.application
-    flagged, reason, offers_key_id, offers_blob = session.execute(
-        select(Application.flagged, Application.flag_reason, Application.offers_key_id, Application.offers_blob)
-        .where(Application.id == application.id).with_for_update()).one()
+    held_by, flagged, reason, offers_key_id, offers_blob = session.execute(
+        select(Application.lease_holder, Application.flagged, Application.flag_reason, Application.offers_key_id,
+               Application.offers_blob).where(Application.id == application.id).with_for_update()).one()
+    if held_by != holder:
+        return None
     items = session.scalars(select(ApplicationItem).where(ApplicationItem.application_id == application.id)
                             .order_by(ApplicationItem.position, ApplicationItem.id)).all()
     offers_sealed = Sealed(offers_key_id, offers_blob)
