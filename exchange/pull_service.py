@@ -336,17 +336,17 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
     refused as they were checked (`invalid`) with the others. A request whose
     reservation a later claim took over meanwhile (`ReservationLost`) is refused as a conflict:
     its answer is not stored, nor handed out. Nor is the answer of a request allowed on a consent
-    the citizen withdrew while the source was asked, or one `to_the_client` whose client was
-    revoked meanwhile (`_refuse_ended_meanwhile`)."""
+    that ended (withdrawn, expired) while the source was asked, or one `to_the_client` whose
+    client was revoked meanwhile (`_refuse_ended_meanwhile`)."""
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
-        _refuse_ended_meanwhile(session, client if to_the_client else None, requests, context.clock())
+        ended = _refuse_ended_meanwhile(session, client if to_the_client else None, requests, context.clock())
         answered = [request for request in requests if request.outcome is None]
         signed_at = context.clock()  # before the seal is read: a revocation committed after the read is later
         signer = _signer_if_any(session, context, answered)
-        released = [request for request in requests if request.logged is not None and request.logged.reason in
-                    (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.SOURCE_ERROR, Reason.INTERNAL_ERROR,
-                     Reason.CONSENT_WITHDRAWN, Reason.CONSENT_EXPIRED, Reason.UNAUTHENTICATED)]
+        released = ended + [request for request in requests if request.logged is not None and request.logged.reason in
+                            (Reason.SUBJECT_NOT_FOUND, Reason.SOURCE_UNAVAILABLE, Reason.SOURCE_ERROR,
+                             Reason.INTERNAL_ERROR)]
         if signer is not None:
             bodies: dict[str, dict[str, Any]] = {}
             for request in answered:
@@ -377,21 +377,26 @@ _ENDED_OR_REVOKED = union_all(ENDED_AMONG, REVOKED)
 
 
 def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request],
-                            now: datetime) -> None:
+                            now: datetime) -> list[_Request]:
     """Refuse each request the source answered (a record, or that it holds none: for 无房证明 that
-    is the answer) whose consent or `client` (given when the answer goes to it) `ended_meanwhile`."""
+    is the answer) whose consent or `client` (given when the answer goes to it) `ended_meanwhile`;
+    those refused, whose request ids are to be released."""
     answered = [request for request in requests if request.allowed is not None and (
         request.outcome is None  # a record, or the source's true answer that it holds none:
         or isinstance(request.outcome, PullRefused) and request.outcome.reason == Reason.SUBJECT_NOT_FOUND)]
     if not answered:
-        return
+        return []
+    client_id = client.client_id if client else None
     consent_ids = {request.allowed.consent_id for request in answered if request.allowed and request.allowed.consent_id}
-    ended = ended_meanwhile(session, consent_ids, client.client_id if client else None, now)
+    ended = ended_meanwhile(session, consent_ids, client_id, now)
+    refused = []
     for request in answered:
         assert request.allowed is not None
-        refusal = ended_refusal(ended, client.client_id if client else None, request.allowed.consent_id)
+        refusal = ended_refusal(ended, client_id, request.allowed.consent_id)
         if refusal is not None:
             request.refused(refusal, Outcome.DENIED)
+            refused.append(request)
+    return refused
 
 
 def ended_meanwhile(session: Session, consent_ids: Collection[str], client_id: str | None,

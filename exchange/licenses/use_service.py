@@ -195,37 +195,23 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
                          "since revoked for key compromise: it can be used once its issuer has sealed it again "
                          f"(mianzheng license reseal {found[0].issuer_department})", retry_after=RESEAL_RETRY_SECONDS,
                          alongside=released)
+        refusal = None
         try:
             with uow.step("store-answer") as session:
                 if still_current(session, *found):
-                    _refuse_if_ended(session, client, entry, now)
-                    body = _store_use(context, client, request, matter, license_type, use, *found, document, now,
-                                      claimed_at, session)
-                    return PullResult(body=body, replayed=False)
+                    # no usage copy leaves on a consent or for a client that ended meanwhile, as none would now
+                    refusal = ended_refusal(ended_meanwhile(session, [entry.consent_id] if entry.consent_id else [],
+                                                            client.client_id, now), client.client_id, entry.consent_id)
+                    if refusal is None:
+                        body = _store_use(context, client, request, matter, license_type, use, *found, document,
+                                          now, claimed_at, session)
+                        return PullResult(body=body, replayed=False)
         except ReservationLost as lost:
             raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost),
                          retry_after=lost.retry_after) from None
-        except _Ended as ended:  # the step rolled back: logged, and the request id released, on their own
-            raise logged_refusal(context.sessions, replace(entry, outcome=ended.refusal.outcome), ended.refusal,
-                                 alongside=released) from None
-
-
-class _Ended(Exception):
-    """The consent or the client of a use ended while the library was read (`_refuse_if_ended`)."""
-
-    def __init__(self, refusal: PullRefused) -> None:
-        super().__init__(refusal.detail)
-        self.refusal = refusal
-
-
-def _refuse_if_ended(session: Session, client: AuthenticatedClient, entry: AccessEntry, now: datetime) -> None:
-    """`_Ended` when the consent the use was allowed on, or its client, `ended_meanwhile`: no usage
-    copy leaves then, as none would be given now."""
-    consent_ids = [entry.consent_id] if entry.consent_id else []
-    refusal = ended_refusal(ended_meanwhile(session, consent_ids, client.client_id, now), client.client_id,
-                            entry.consent_id)
-    if refusal is not None:
-        raise _Ended(refusal)
+        if refusal is not None:  # logged, and the request id released, in a step of their own
+            raise logged_refusal(context.sessions, replace(entry, outcome=refusal.outcome), refusal,
+                                 alongside=released)
 
 
 def _answering_alike(library: LicenseLibrary, license_type: LicenseType) -> set[str]:
