@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.applications.statistics import (CountedApplications, PaperStatistics, Selection, count_applications,
                                               paper_statistics)
-from exchange.licenses.statistics import LicenseUse, count_license_use
+from exchange.licenses.statistics import CountedLicenses, count_licenses
 
 LOG = logging.getLogger(__name__)
 COUNTING_SHARE = 10
@@ -37,7 +37,7 @@ SELECTIONS_KEPT = 256
 @dataclass(frozen=True)
 class CityStatistics:
     applications: CountedApplications
-    licenses: LicenseUse
+    licenses: CountedLicenses
     counted_at: datetime
     """When the count started (UTC); it holds what was committed then."""
     took: float
@@ -107,6 +107,6 @@ def _count(sessions: sessionmaker[Session]) -> CityStatistics:
     counted_on, counted_at = time.monotonic(), datetime.now(timezone.utc)
     with sessions() as session:
         applications = count_applications(session)
-        licenses = count_license_use(session, counted_at)
+        licenses = count_licenses(session, counted_at)
     return CityStatistics(applications=applications, licenses=licenses, counted_at=counted_at,
                           took=time.monotonic() - counted_on, counted_on=counted_on)

@@ -4,7 +4,7 @@ how many times one was used — by a department through the exchange (用证, wi
 by a matter handler that settled a proof from it (a proof item naming the license version) —,
 each a paper copy the holder did not have to bring, in all and per matter.
 
-Counting (`count_license_use`) reads the library once; the rows (`license_statistics`) name the
+Counting (`count_licenses`) reads the library once; the rows (`license_statistics`) name the
 catalog's license types."""
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from exchange.licenses.records import LicenseRecord, LicenseState, LicenseUsage,
 
 
 @dataclass(frozen=True)
-class LicenseUse:
+class CountedLicenses:
     """Per license type: how many licenses are in force, and how many times one was used per matter."""
 
     held: dict[str, int]
     used: dict[str, dict[str, int]]
 
 
-def count_license_use(session: Session, now: datetime) -> LicenseUse:
+def count_licenses(session: Session, now: datetime) -> CountedLicenses:
     """The library's figures at `now`."""
     current = LicenseVersionRecord
     held = {license_type: count for license_type, count in session.execute(
@@ -55,12 +55,15 @@ def count_license_use(session: Session, now: datetime) -> LicenseUse:
     for license_type, matter, count in [*rows.all(), *settled.all()]:
         by_matter = used.setdefault(license_type, {})
         by_matter[matter] = by_matter.get(matter, 0) + count
-    return LicenseUse(held=held, used=used)
+    return CountedLicenses(held=held, used=used)
 
 
-def license_statistics(counted: LicenseUse, catalog: Catalog) -> list[dict[str, Any]]:
+def license_statistics(counted: CountedLicenses, catalog: Catalog) -> list[dict[str, Any]]:
     """One row per license type of the catalog, in catalog order."""
-    return [{"license_type": code, "name_zh": license_type.name_zh, "held": counted.held.get(code, 0),
-             "used": sum(counted.used.get(code, {}).values()), "paper_avoided": sum(counted.used.get(code, {}).values()),
-             "used_by_matter": counted.used.get(code, {})}
-            for code, license_type in catalog.licenses.items()]
+    rows = []
+    for code, license_type in catalog.licenses.items():
+        by_matter = counted.used.get(code, {})
+        rows.append({"license_type": code, "name_zh": license_type.name_zh, "held": counted.held.get(code, 0),
+                     "used": sum(by_matter.values()), "paper_avoided": sum(by_matter.values()),
+                     "used_by_matter": by_matter})
+    return rows
