@@ -1,9 +1,12 @@
 """The Chinese labels of the edges that more than one page or command shows, in one place: how
 the verification pages name a verdict's checks and their statuses (certificates and licenses),
 how the commands that verify print a check's status (terse, one column), and the forms of a
-license, and the outcome of a license's verdict (`license_outcome`)."""
+license, the outcome of a license's verdict (`license_outcome`) and the license it names
+(`named_license`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from exchange.licenses.verdict import LicenseVerdict
 from seals.verdict import Status
@@ -38,6 +41,15 @@ LICENSE_CHECK_NAMES_ZH = {
 
 UNREADABLE_CODES = frozenset({"pdf_unreadable", "not_an_sd_jwt", "malformed"})
 """Codes of input that could not be read at all: a damaged file, text that is no license form."""
+
+
+def named_license(verdict: LicenseVerdict) -> dict[str, Any] | None:
+    """What names the license a verdict is about (its type, number, version, issuer and holder;
+    `content` of the verdict document), as the page and `mianzheng license verify` show it: when
+    it is valid, and when its issuer revoked or superseded it, so a verifier told 已撤销 or 已换发
+    knows which license to ask the holder about. Never for a form whose seal did not check."""
+    document = verdict.to_dict()
+    return document["content"] if verdict.valid or document["revocation_reason"] else None
 
 
 def license_outcome(verdict: LicenseVerdict) -> tuple[tuple[str, str, str], str]:

@@ -15,7 +15,7 @@ from flask import Response, make_response, render_template
 
 from api.certificate_services import certificate_status_lists, verify_form
 from api.labels import (CHECK_NAMES_ZH, CHECK_STATUS_ZH, LICENSE_CHECK_NAMES_ZH, LICENSE_FORMS_ZH, UNREADABLE_ZH,
-                        license_outcome)
+                        license_outcome, named_license)
 from api.license_services import verify_license_text
 from api.live_catalog import live_catalog
 from api.runtime import db
@@ -129,6 +129,7 @@ def license_verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
     reason = document["revocation_reason"]
     result, explanation = license_outcome(verdict)
     content = document["content"] if verdict.status is Status.VALID else None
+    named = named_license(verdict)
     return {
         "label_zh": result[0], "label_en": result[1], "result": result[2], "explanation": explanation,
         "checked_zh": _checked_now(),
@@ -138,6 +139,7 @@ def license_verdict_view(verdict: LicenseVerdict) -> dict[str, Any]:
                     "status_zh": CHECK_STATUS_ZH[Status(c["status"])], "status": c["status"],
                     "message_zh": c["message_zh"]} for c in document["checks"]],
         "content": content, "items": document["items"] if content else [],
+        "identified": named if content is None else None,
         "usage": {**document["usage"], "valid_until_zh": format_datetime_zh(parse_time(document["usage"]["valid_until"]))}
         if content and document["usage"] else None,
     }

@@ -22,7 +22,7 @@ from api.cli.context import (EXIT_CONFLICT, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_N
                              settings)
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.cli.personal_options import optional_id_number_option
-from api.labels import LICENSE_CHECK_NAMES_ZH, LICENSE_FORMS_ZH, VERDICT_STATUS_ZH, license_outcome
+from api.labels import LICENSE_CHECK_NAMES_ZH, LICENSE_FORMS_ZH, VERDICT_STATUS_ZH, license_outcome, named_license
 from api.license_services import build_library, signed_license_status_lists
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
@@ -175,7 +175,7 @@ def verify_command(license_file: Path, trust_dir: Path, id_number: str | None, n
     else:
         document = verdict.to_dict()
         click.echo(f"核验的形式：{LICENSE_FORMS_ZH[verdict.form]}{'（PDF 文件）' if verdict.pdf else ''}")
-        if verdict.valid and (content := document["content"]):  # what was verified (only when it holds, as on the page)
+        if content := named_license(verdict):  # which license (only when it holds or was revoked, as on the page)
             click.echo(f"证照：{content['license']['name_zh']}，证照编号 {content['identifier']}（第 {content['version']} 版），"
                        f"发证机关 {content['issuer']['name_zh']}，持证人 {content['holder']['name']}")
         for check in document["checks"]:

@@ -72,6 +72,8 @@ def test_verify_offline_before_and_after_revocation(settings: Settings, database
     assert revoked.returncode == 1 and '"revocation_reason": "issued_in_error"' in revoked.stdout
     told = run_cli(env, "license", "verify", str(tmp_path / "license.sd-jwt"), "--trust", trust)
     assert told.returncode == 1 and "结论：已撤销。" in told.stdout, told.stdout  # not "无效或无法确定"
+    # which license was revoked, but not what it said
+    assert f"证照：结婚证，证照编号 {issued['identifier']}（第 1 版）" in told.stdout and "已婚" not in told.stdout
     revoked_pdf = run_cli(env, "license", "verify", str(tmp_path / "license.pdf"), "--trust", trust, "--json")
     assert revoked_pdf.returncode == 1 and '"revocation_reason": "issued_in_error"' in revoked_pdf.stdout
     assert person.id_number not in revoked.stdout + valid.stdout

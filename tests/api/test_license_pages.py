@@ -302,3 +302,46 @@ def test_a_second_tap_on_verify_does_not_use_up_the_presentation(browser: Browse
             route.continue_()
     assert scanner.locator("#verdict-result").inner_text().startswith("有效")
     assert len(posted) == 1, posted
+
+
+def test_a_superseded_or_revoked_license_is_named_on_the_verdict_without_its_items(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A bank told 已换发 or 已撤销 learns which license that is (name, number, version, issuer,
+    holder), so it can ask the holder for the current one; what the old version said is not shown."""
+    import httpx
+
+    from exchange.clients import ClientScope
+    from tests.api.test_licenses_api import client, marriage, signed_in
+
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    first = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30).json()
+    credential = httpx.get(live_server + first["links"]["credential"], headers=signed_in(live_server, resident)).text
+
+    def page_of(text: str) -> str:
+        shown = httpx.post(f"{live_server}/verify/licenses", data={"license": text}, timeout=30)
+        assert shown.status_code == 200, shown.text
+        return shown.text
+
+    valid = page_of(credential)
+    assert 'id="content"' in valid and "已婚" in valid
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/amendments", headers=mz,
+                         json={"changes": {"spouse_name": "李明明"}}, timeout=30)
+    assert amended.status_code == 201, amended.text
+    superseded = page_of(credential)
+    assert "已换发" in superseded and 'id="content"' not in superseded
+    named = superseded[superseded.index('id="identified"'):]
+    named = named[:named.index("</table>")]
+    for part in ("结婚证", first["identifier"], "第 1 版", "金华市民政局", resident.name):
+        assert part in named, (part, named)
+    assert "已婚" not in superseded and "李明" not in superseded and resident.id_number not in superseded
+
+    httpx.post(f"{live_server}/api/v1/licenses/{first['identifier']}/revocation", headers=mz,
+               json={"reason": "issued_in_error"}, timeout=30).raise_for_status()
+    me = signed_in(live_server, resident)
+    revoked = page_of(httpx.get(live_server + amended.json()["links"]["credential"], headers=me).text)
+    assert "已撤销" in revoked and "第 2 版" in revoked[revoked.index('id="identified"'):]
+
+    forged = credential.split("~")
+    forged[0] = forged[0][:-4] + ("AAAA" if not forged[0].endswith("AAAA") else "BBBB")
+    tampered = page_of("~".join(forged))
+    assert "无效" in tampered and 'id="identified"' not in tampered  # what failed its signature names nothing
