@@ -29,6 +29,7 @@ from demo.licenses import demo_exports
 from demo.population import build_population
 from demo.tenancies import DEMO_CLIENT_NAME, DEMO_DEPARTMENT, enrol_demo_tenancies
 from exchange.applications.recheck import NoRecheck
+from exchange.certificates.model import RELATIONS_ZH
 
 
 @click.group("demo")
@@ -72,7 +73,7 @@ def demo_households_command(situation: str, count: int) -> None:
     for household in _households(situation, count):
         click.echo(f"{household.number or '—'}  {household.description}，人均月收入 {household.monthly_income_per_person} 元")
         for member in household.members:
-            click.echo(f"  {member.name}\t{member.id_number}\t{member.relation}")
+            click.echo(f"  {member.name}\t{member.id_number}\t{RELATIONS_ZH.get(member.relation, member.relation)}")
 
 
 @demo_group.command("application")

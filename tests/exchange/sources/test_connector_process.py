@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from catalog.model import Catalog
+from exchange.certificates.model import RELATIONS_ZH
 from exchange.sources.breaker import BreakerState, CircuitBreaker
 from exchange.sources.contract import SourceRejected, SourceUnavailable, SubjectNotFound
 from demo.data import DemoResident, sample_residents
@@ -162,7 +163,7 @@ def test_the_cli_stops_when_the_departments_database_is_missing(tmp_path: Path, 
         assert ("--database" in missing.stderr) == (demo_mode == "0")
 
 
-def test_demo_residents_are_listed_in_chinese(demo_folder: Path, tmp_path: Path) -> None:
+def test_demo_residents_and_households_are_listed_in_chinese(demo_folder: Path, tmp_path: Path) -> None:
     (tmp_path / "sources").symlink_to(demo_folder)
     result = run_cli({"PATH": "/usr/bin:/bin", "MIANZHENG_VAR_DIR": str(tmp_path)}, "demo", "residents", "--count", "3")
     assert result.returncode == 0, result.stderr
@@ -171,3 +172,8 @@ def test_demo_residents_are_listed_in_chinese(demo_folder: Path, tmp_path: Path)
     assert "无房" in lines[1] and "有房" in lines[2]
     empty = run_cli({"PATH": "/usr/bin:/bin", "MIANZHENG_VAR_DIR": str(tmp_path / "none")}, "demo", "residents")
     assert empty.returncode == 4
+    households = run_cli({"PATH": "/usr/bin:/bin", "MIANZHENG_VAR_DIR": str(tmp_path)},
+                         "demo", "households", "--count", "3")
+    assert households.returncode == 0, households.stderr
+    relations = [line.split("\t")[-1] for line in households.stdout.splitlines() if line.startswith("  ")]
+    assert relations.count("户主") == 3 and set(relations) <= set(RELATIONS_ZH.values()), relations
