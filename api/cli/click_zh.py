@@ -1,5 +1,6 @@
 """click's own messages in Chinese ("Usage:", "Error: Missing option …", "Show this message and
-exit."), so the whole command line speaks one language; `localise_usage` does the same for the
+exit."), with Chinese punctuation in its help text (`ChineseHelpFormatter`), so the whole command
+line speaks one language; `localise_usage` does the same for the
 metavars of the usage line (`[OPTIONS]`, `COMMAND [ARGS]...`), which click keeps on each command.
 
 click marks its messages for gettext (`_` and `ngettext` bound in each of its modules at import).
@@ -93,8 +94,30 @@ class ChineseMessages(gettext.NullTranslations):
         return PLURALS_ZH.get(singular) or PLURAL_FORMS_ZH.get(plural) or (singular if n == 1 else plural)
 
 
+class ChineseHelpFormatter(click.HelpFormatter):
+    """click's help text with Chinese punctuation: 用法：mianzheng … and 选项：, not "用法： " and "选项:"."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, MESSAGES_ZH["Usage:"] if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{heading}：\n")
+
+
+_ENGLISH_MISSING_MESSAGE = click.exceptions.MissingParameter.format_message
+
+
+def _missing_message(self: click.exceptions.MissingParameter) -> str:
+    """click's "Missing option '--x'. Choose from: …" ends the option's name with an English full
+    stop, outside any message it translates: 缺少选项 '--x'。可选：… instead."""
+    before, _, after = _ENGLISH_MISSING_MESSAGE(self).partition(".")
+    return f"{before}。{after.lstrip()}"
+
+
 def install() -> None:
-    """Make every click module answer in Chinese (idempotent)."""
+    """Make every click module answer in Chinese, punctuated so (idempotent)."""
+    click.Context.formatter_class = ChineseHelpFormatter
+    click.exceptions.MissingParameter.format_message = _missing_message  # type: ignore[method-assign]
     messages = ChineseMessages()
     for name in CLICK_MODULES:
         module = importlib.import_module(f"click.{name}")

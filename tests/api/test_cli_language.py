@@ -25,22 +25,25 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize(("args", "usage"), [
-    (["--help"], "用法： mianzheng [选项] 命令 [参数]..."),
-    (["certificate", "--help"], "用法： mianzheng certificate [选项] 命令 [参数]..."),
-    (["certificate", "issue", "--help"], "用法： mianzheng certificate issue [选项]"),
-    (["verify", "--help"], "用法： mianzheng verify [选项] CERTIFICATE_FILE"),
+    (["--help"], "用法：mianzheng [选项] 命令 [参数]..."),
+    (["certificate", "--help"], "用法：mianzheng certificate [选项] 命令 [参数]..."),
+    (["certificate", "issue", "--help"], "用法：mianzheng certificate issue [选项]"),
+    (["verify", "--help"], "用法：mianzheng verify [选项] CERTIFICATE_FILE"),
 ])
 def test_help_is_chinese(args: list[str], usage: str) -> None:
     code, output = run(*args)
     assert code == 0 and output.splitlines()[0] == usage and "显示本帮助并退出。" in output
     assert not [word for word in ENGLISH_CLICK if word in output]
+    # headings in Chinese punctuation, as every message of the commands is written
+    assert "选项：" in output and not [line for line in output.splitlines() if line.rstrip().endswith(":")]
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (["certificate", "issue"], "错误：缺少选项 '--id-number'"),
+    (["certificate", "issue"], "错误：缺少选项 '--id-number'。\n"),
     (["nope"], "错误：没有命令 'nope'。"),
     (["certificate", "revoke", "X", "--reason", "zz"], "错误：'--reason' 的取值无效：'zz' 不是"),
     (["certificate", "list", "--nope"], "错误：没有选项 '--nope'。"),
+    (["certificate", "revoke", "X"], "错误：缺少选项 '--reason'。可选：\n\tunspecified,"),
 ])
 def test_command_line_mistakes_are_explained_in_chinese(args: list[str], says: str) -> None:
     code, output = run(*args)

@@ -31,7 +31,7 @@ def test_help_lists_every_command_with_its_own_summary(dev_idp: str, demo_comman
     """The product's commands; in demo mode (MIANZHENG_DEV_IDP) the demo's as well."""
     result = run_cli({**os.environ, "MIANZHENG_DEV_IDP": dev_idp}, "--help")
     assert result.returncode == 0, result.stderr
-    listed = [line.split()[0] for line in result.stdout.split("命令:")[1].splitlines() if line.strip()]
+    listed = [line.split()[0] for line in result.stdout.split("命令：")[1].splitlines() if line.strip()]
     assert listed == sorted([*_COMMANDS, *demo_commands])
     context = click.Context(cli)
     for name, entry in cli.lazy.items():  # this run's table
