@@ -244,7 +244,7 @@ def generate(out: Path, pki_dir: Path) -> list[Vector]:
                   f"revoked ({REVOCATION_REASON}) in trust/{STATUS_LIST_FILE}"),
         *per_form("other-root", {"pdf": ("INVALID", "chain", "untrusted_root"),
                                  "credential": ("INVALID", "chain", "untrusted_root"),
-                                 "qr": ("INVALID", "integrity", "certificate_missing")},
+                                 "qr": ("ERROR", "integrity", "seal_not_in_trust")},
                   "re-signed by a seal of the same name and USCC under another root (the QR names its seal by kid only)"),
         *per_form("edited", {"pdf": ("INVALID", "integrity", "digest_mismatch"),
                              "credential": ("INVALID", "integrity", "signature_mismatch"),

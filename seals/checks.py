@@ -87,6 +87,16 @@ def steady_while_valid(certificate: x509.Certificate, trust: TrustStore,
     return signing_time - CLOCK_SKEW, ends
 
 
+def seal_not_found(trust: TrustStore) -> CheckResult:
+    """The integrity result of a signature that names, by its kid alone, a seal `trust` does not
+    hold. In the service's own trust, which holds every seal the city root certified, that is a
+    forgery; in an exported copy it may be a seal certified since the export, so no verdict is
+    given (ERROR), with a word to export again."""
+    if trust.exported:
+        return CheckResult.of(Check.INTEGRITY, Status.ERROR, "seal_not_in_trust")
+    return CheckResult.of(Check.INTEGRITY, Status.INVALID, "certificate_missing")
+
+
 def integrity_only(integrity: CheckResult) -> Verdict:
     """The verdict when integrity failed before a signing certificate could be established."""
     skipped = (

@@ -36,6 +36,9 @@ class TrustStore:
     seal_certificates: tuple[x509.Certificate, ...] = ()
     crl: x509.CertificateRevocationList | None = None
     timestamp_roots: tuple[x509.Certificate, ...] = ()
+    exported: bool = False
+    """Read from an exported directory (`load`): it holds the seals certified up to the export,
+    so a seal it does not know may be one certified since (`checks.seal_not_found`)."""
 
     @cached_property
     def _by_kid(self) -> dict[str, x509.Certificate]:
@@ -104,7 +107,7 @@ class TrustStore:
         timestamp_roots = tuple(
             x509.load_pem_x509_certificate(path.read_bytes()) for path in sorted((directory / "tsa").glob("*.pem"))
         )
-        return cls(root, seals, crl, timestamp_roots)
+        return cls(root, seals, crl, timestamp_roots, exported=True)
 
     def _jwk(self, certificate: x509.Certificate) -> dict[str, Any]:
         public_key = certificate.public_key()

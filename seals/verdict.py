@@ -51,6 +51,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "签名未携带印章证书，所指的印章也不是本市已知的电子印章。",
         "The signature carries no certificate and its kid names no known seal.",
     ),
+    "seal_not_in_trust": (
+        "签名所指的印章不在所用的信任材料中，可能是信任材料导出后新启用的印章，不能据此认定无效："
+        "请重新导出信任材料（mianzheng seal export-trust）后再核验，或在线核验。",
+        "The kid names no seal in this exported trust material, which may predate the seal: export it again "
+        "or verify online.",
+    ),
     "signature_mismatch": ("签名值校验失败。", "The signature value does not verify."),
     "digest_mismatch": (
         "文件内容与签名时不一致（摘要不符）。",

@@ -34,6 +34,7 @@ from seals.checks import (
     certificate_checks,
     integrity_only,
     key_matches_algorithm,
+    seal_not_found,
     steady_while_valid,
     summarise_signer,
 )
@@ -165,7 +166,7 @@ def _signing_certificate(header: dict[str, Any], trust: TrustStore) -> x509.Cert
     if chain is None:
         found = trust.seal_by_kid(kid) if isinstance(kid, str) else None
         if found is None:
-            raise _Rejected(CheckResult.of(Check.INTEGRITY, Status.INVALID, "certificate_missing"))
+            raise _Rejected(seal_not_found(trust))
         return found
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise _malformed("x5c is not a list of certificates")

@@ -66,7 +66,8 @@ from exchange.certificates.model import (
 from exchange.certificates.verdict import SignedForm
 from core.base64url import b64url_decode, b64url_encode
 from seals.ca import USCC_PREFIX, certificate_kid
-from seals.checks import SIGNING_TIME_CLAIMED, certificate_checks, integrity_only, key_matches_algorithm, summarise_signer
+from seals.checks import (SIGNING_TIME_CLAIMED, certificate_checks, integrity_only, key_matches_algorithm, seal_not_found,
+                          summarise_signer)
 from seals.ecdsa_raw import der_signature, raw_signature
 from seals.keys import Signer
 from seals.trust import TrustStore
@@ -223,7 +224,7 @@ def verify_qr(text: str, trust: TrustStore, *, now: datetime) -> SignedForm:
     kid = header.get(COSE_KID)
     certificate = _seal(trust, kid, whole=prefix == LEGACY_PREFIX) if isinstance(kid, bytes) else None
     if certificate is None:
-        return SignedForm(integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "certificate_missing")), legacy)
+        return SignedForm(integrity_only(seal_not_found(trust)), legacy)
     try:
         content = legacy or QrContent.from_compact(decoded, certificate)
     except InvalidContent as error:

@@ -50,8 +50,8 @@ def test_json_gives_the_verdict_document() -> None:
     result = verify(dict(os.environ), str(VECTORS / "other-root/certificate.qr.txt"), "--trust", TRUST, "--json")
     assert result.returncode == 1
     verdict = json.loads(result.stdout)
-    assert (verdict["status"], verdict["form"]) == ("INVALID", "qr")
-    assert verdict["checks"][0]["code"] == "certificate_missing"
+    assert (verdict["status"], verdict["form"]) == ("ERROR", "qr")  # offline: maybe a seal newer than the export
+    assert verdict["checks"][0]["code"] == "seal_not_in_trust"
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -135,3 +135,29 @@ def test_counter_issuance_refusals(database_url: str, settings: Settings, tmp_pa
     missing = run_cli(env, "certificate", "revoke", "1.2.156.3005.2.1001.12330700MB0000027A.0000000099.01.X",
                       "--reason", "unspecified")
     assert missing.returncode == 1 and missing.stderr.startswith("错误：电子证明编号无效")
+
+
+def test_a_qr_code_sealed_after_the_trust_export_is_unconfirmed_not_invalid(database_url: str, settings: Settings,
+                                                                              tmp_path: Path) -> None:
+    """A bank exported the trust material; the registry's seal was rotated since. A certificate
+    sealed with the new seal: its credential and PDF carry the seal's certificate and verify; its
+    QR code names the seal only by its kid, which the old export cannot know. That is no sign of
+    forgery: the verdict cannot be given (出错), and says to export again; after that it is valid."""
+    env = cli_environment(database_url, settings.var_dir)
+    resident = sample_residents(settings.sources_dir, 1)[0]
+    out, trust = tmp_path / "out", tmp_path / "trust"
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    assert run_cli(env, "seal", "rotate", "BDC").returncode == 0
+    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
+    assert issued.returncode == 0, issued.stderr
+    identifier = next(out.glob("*.pdf")).name.removesuffix(".pdf")
+    credential, pdf, qr = (str(out / f"{identifier}{suffix}") for suffix in (".jws", ".pdf", ".qr.txt"))
+    for carrying_the_seal in (credential, pdf):
+        assert verify(env, carrying_the_seal, "--trust", str(trust)).returncode == 0
+    unknown = verify(env, qr, "--trust", str(trust))
+    assert unknown.returncode == 1 and "结论：无法确定证明是否有效" in unknown.stdout, unknown.stdout
+    assert "出错  内容完整性：" in unknown.stdout and "mianzheng seal export-trust" in unknown.stdout
+    assert json.loads(verify(env, qr, "--trust", str(trust), "--json").stdout)["status"] == "ERROR"
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    assert verify(env, qr, "--trust", str(trust)).returncode == 0
