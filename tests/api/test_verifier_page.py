@@ -208,7 +208,7 @@ def test_a_scanned_qr_code_opens_the_verdict(browser: Browser, live_server: str,
     (tmp_path / "certificate.pdf").write_bytes(certificate["pdf"])
     subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(tmp_path / "certificate.pdf"),
                     str(tmp_path / "page")], check=True)
-    [scanned] = [code.text for code in zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))]
+    [scanned] = {code.text for code in zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))}  # found once or twice
     address, _, fragment = scanned.partition("#")
     assert address == "http://127.0.0.1:8000/v"  # the installation's public URL
     page = browser.new_page(viewport={"width": 390, "height": 844})
