@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from api.problems import INVALID_TOKEN_CHALLENGE, Problem, json_pointer, problem_response
 from catalog.errors import NoCatalogPublished
 from exchange.access_log import ChainConflict
-from exchange.applications.investigation import TaskAlreadyDone
+from exchange.applications.investigation import TaskAlreadyDone, TaskNotRequired
 from exchange.applications.service import ApplicationConcluded, ApplicationWithdrawn
 from exchange.consent import ConsentRefused
 from exchange.errors import InvalidInput, NotFound, NotPrintable, UnknownCode
@@ -49,6 +49,7 @@ PROBLEM_OF: dict[type[Exception], str] = {
     SealRevoked: "conflict",
     LicenseConflict: "conflict",
     TaskAlreadyDone: "conflict",
+    TaskNotRequired: "conflict",
     ApplicationWithdrawn: "conflict",
     ApplicationConcluded: "conflict",
     InvalidCaMaterial: "invalid-request",

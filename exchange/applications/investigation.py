@@ -2,7 +2,8 @@
 department (e.g. the community's 入户调查 for 低保). The department lists its open tasks and
 reports the result as values of the fields the matter receives; the application is then
 decided again with those values, attributed to the department's investigation. The open task
-of an application since withdrawn is not listed, and takes no finding."""
+of an application since withdrawn, or of a proof a publication has since taken out of the
+matter, is not listed, and takes no finding."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ class TaskNotFound(NotFound):
     """No such task for the caller's department."""
 
 
+class TaskNotRequired(ExchangeError):
+    """The published catalog no longer requires the task's proof for its matter (409: the task is
+    not to be done; nothing decides by its finding any more)."""
+
+
 def department_tasks(ctx: HandlingContext, department: str, status: str | None = OPEN) -> list[dict[str, Any]]:
     """The department's tasks (default: the open ones), oldest first, without personal data."""
     query = select(InvestigationTask, Application.matter, Application.case_number).join(
@@ -43,12 +49,19 @@ def department_tasks(ctx: HandlingContext, department: str, status: str | None =
         query = query.where(Application.status != ApplicationStatus.WITHDRAWN.value)
     with ctx.uow.read() as session:
         rows = session.execute(query.order_by(InvestigationTask.created_at)).all()
-    return [task_summary(ctx, task, matter, case_number) for task, matter, case_number in rows]
+    return [task_summary(ctx, task, matter, case_number) for task, matter, case_number in rows
+            if status != OPEN or _still_required(ctx, matter, task.proof)]  # a dropped proof's task is not to be done
+
+
+def _still_required(ctx: HandlingContext, matter_code: str, proof: str) -> bool:
+    """Whether the live catalog's matter still requires `proof` (a publication may have taken it out)."""
+    matter = ctx.catalog.matters.get(matter_code)
+    return matter is not None and any(entry.proof == proof for entry in matter.proofs)
 
 
 def task_summary(ctx: HandlingContext, task: InvestigationTask, matter: str, case_number: str) -> dict[str, Any]:
     proof = ctx.catalog.proofs.get(task.proof)
-    fields = ctx.catalog.matters[matter].fields_for(task.proof) if matter in ctx.catalog.matters else ()
+    fields = ctx.catalog.matters[matter].fields_for(task.proof) if _still_required(ctx, matter, task.proof) else ()
     return {"id": task.id, "application_id": task.application_id, "matter": matter, "case_number": case_number,
             "department": task.department, "proof": task.proof, "proof_name_zh": proof.name_zh if proof else task.proof,
             "fields": list(fields), "status": task.status, "created_at": task.created_at, "completed_at": task.completed_at}
@@ -73,6 +86,9 @@ def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: st
         matter = ctx.catalog.matters.get(application.matter)
         if matter is None:
             raise InvalidInput("task", f"matter {application.matter} is no longer in the catalog")
+        if not _still_required(ctx, application.matter, task.proof):
+            raise TaskNotRequired(f"the published catalog no longer requires proof {task.proof} for matter "
+                                  f"{application.matter}; task {task_id} is not to be done")
         check_field_values(matter, ctx.catalog.proofs[task.proof], values, "values")
         task.status, task.completed_at = DONE, ctx.now()
         task.result_sealed = ctx.seal(dict(values), f"task\n{task.id}")

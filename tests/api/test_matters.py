@@ -139,6 +139,38 @@ def test_minimum_living_waits_for_the_community_investigation(settings: Settings
     assert after["decision"] == "eligible", after["decision_detail"]
 
 
+def test_an_investigation_of_a_proof_since_dropped_leaves_the_task_list_and_takes_no_finding(
+        settings: Settings, live_server: str) -> None:
+    """A publication takes the community's 入户调查 (and the rule reading it) out of 低保 while an
+    application waits for it: the community's task list still answers, without that task (it is
+    not to be done), and a finding posted for it is refused as no longer required, deciding
+    nothing; the application keeps its decision."""
+    from api.database import standalone_session
+    from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
+    from catalog.versions import publish
+
+    civil_affairs, community = housing_token(settings, "MZ"), housing_token(settings, "SQ")
+    application, task = minimum_living_waiting_for_the_community(settings, live_server, civil_affairs, community,
+                                                                 "dibao-dropped-investigation")
+    document = load_catalog(bundled_catalog_path()).to_document()
+    dibao = next(m for m in document["matters"] if m["code"] == "MINIMUM_LIVING_APPLICATION")
+    dibao["proofs"] = [p for p in dibao["proofs"] if p["proof"] != "COMMUNITY_INCOME"]
+    dibao["rules"] = [r for r in dibao["rules"] if r["code"] != "no_steady_employment_found"]
+    with standalone_session(settings.database_url) as session:
+        publish(session, catalog_from_document(document), "目录管理员")
+
+    community_headers = {"Authorization": f"Bearer {community}"}
+    listed = httpx.get(f"{live_server}/api/v1/tasks", headers=community_headers)
+    assert listed.status_code == 200 and [t["id"] for t in listed.json()] == [], listed.text
+    finding = httpx.post(f"{live_server}/api/v1/tasks/{task['id']}/result", headers=community_headers, timeout=30,
+                         json={"values": {"employment_status": "unemployed", "investigation_note": "入户核实"}})
+    assert finding.status_code == 409 and finding.json()["type"] == "/problems/conflict", finding.text
+    assert "no longer requires" in finding.json()["detail"]
+    after = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",
+                      headers={"Authorization": f"Bearer {civil_affairs}"}).json()
+    assert after["decision"] == application["decision"] and after["decided_at"] == application["decided_at"]
+
+
 def test_minimum_living_with_steady_employment_found_goes_to_a_caseworker(settings: Settings,
                                                                           live_server: str) -> None:
     """The community's 入户调查 finds the applicant in steady employment, which the income the
