@@ -123,6 +123,13 @@ class Figures:
         """Taken once (`add` forgets it)."""
         return median(self.handling_seconds) if self.handling_seconds else None
 
+    def settle(self) -> None:
+        """Take the median and let go of the handling times it was taken over: a selection kept
+        with the count holds its figures, not one more copy of every decided application's
+        handling time. Nothing is added to them after."""
+        self.__dict__["median_handling_seconds"] = median(self.handling_seconds) if self.handling_seconds else None
+        self.handling_seconds = array("d")
+
     def add(self, other: Figures) -> None:
         for counted in _COUNTS:
             setattr(self, counted, getattr(self, counted) + getattr(other, counted))
@@ -241,7 +248,8 @@ def count_applications(session: Session) -> CountedApplications:
 
 
 def paper_statistics(counted: CountedApplications, selection: Selection) -> PaperStatistics:
-    """The figures of the selected applications, added up from the groups counted."""
+    """The figures of the selected applications, added up from the groups counted (the rows are
+    the groups' own; the sums keep their medians, not the handling times, `Figures.settle`)."""
     selected = sorted((key, figures) for key, figures in counted.groups.items() if _selects(selection, *key))
     if not selected:
         return PaperStatistics(rows=[], totals=Figures(), months=[], matters=[])
@@ -254,6 +262,8 @@ def paper_statistics(counted: CountedApplications, selection: Selection) -> Pape
         by_month[month].add(figures)
         by_matter.setdefault(matter, Figures()).add(figures)
         totals.add(figures)
+    for added_up in (totals, *by_month.values(), *by_matter.values()):
+        added_up.settle()
     return PaperStatistics(rows=rows, totals=totals, months=list(by_month.items()), matters=list(by_matter.items()))
 
 
