@@ -5,10 +5,11 @@ use (`exchange.licenses.statistics`), counted together, with the time of countin
 Counting reads every application and proof item the city holds, so it is not done per request:
 `GET /api/v1/statistics` (any selection), `GET /api/v1/statistics/licenses` and the dashboard
 are added up from the last count (each selection once, and kept with the count). A request that
-finds the count older than `Settings.statistics_max_age` and than ten times what the count took
-(so counting takes at most a tenth of a process's time however large the city grows) starts a
-thread that counts again, and is answered from the count it found, as are the requests that
-come while the thread counts. A count twice that old is not answered from: the request counts
+finds the count older than `Settings.statistics_max_age` and than ten times what counting took
+(so counting takes at most a tenth of a process's time however large the city grows; the
+shorter of the last two counts' times, so one count slowed by a stall does not hold its figures
+ten times as long) starts a thread that counts again, and is answered from the count it found,
+as are the requests that come while the thread counts. A count twice that old is not answered from: the request counts
 (or waits for the count under way), as the first request of a process does. So an answer's
 figures are at most about two minutes old in a small city."""
 
@@ -44,6 +45,10 @@ class CityStatistics:
     """Seconds the count took."""
     counted_on: float
     """`time.monotonic()` when it started."""
+    pace: float
+    """What its age is weighed against: the shorter of `took` and the last count's, so one count
+    slowed by a passing stall (a table locked, a busy machine) is not kept ten times that long,
+    while a city grown large is counted less often from its second slow count on."""
     _selected: dict[Selection, PaperStatistics] = field(default_factory=dict, repr=False)
 
     def paper(self, selection: Selection) -> PaperStatistics:
@@ -68,7 +73,7 @@ class CityStatistics:
         return time.monotonic() - self.counted_on
 
     def _kept(self, max_age: float) -> float:
-        return max(max_age, COUNTING_SHARE * self.took)
+        return max(max_age, COUNTING_SHARE * self.pace)
 
 
 class CountedStatistics:
@@ -84,7 +89,7 @@ class CountedStatistics:
         if last is None or self.max_age <= 0 or last.stale(self.max_age):
             with self._counting:  # the request waits for the count (or the one under way)
                 if self._last is None or self._last.due(self.max_age):
-                    self._last = _count(sessions)
+                    self._last = _count(sessions, self._last)
                 return self._last
         if last.due(self.max_age) and self._counting.acquire(blocking=False):
             threading.Thread(target=self._count_again, args=(sessions,), name="statistics-count", daemon=True).start()
@@ -93,7 +98,7 @@ class CountedStatistics:
     def _count_again(self, sessions: sessionmaker[Session]) -> None:
         """In a thread of its own, holding `_counting`; a failure leaves the last count for a later request."""
         try:
-            self._last = _count(sessions)
+            self._last = _count(sessions, self._last)
         except OperationalError as unavailable:  # the database cannot be used now: said once per attempt, briefly
             LOG.warning("counting the public statistics again failed, the last count is kept: %s",
                         unavailable.orig if unavailable.orig is not None else unavailable)
@@ -103,10 +108,11 @@ class CountedStatistics:
             self._counting.release()
 
 
-def _count(sessions: sessionmaker[Session]) -> CityStatistics:
+def _count(sessions: sessionmaker[Session], last: CityStatistics | None) -> CityStatistics:
     counted_on, counted_at = time.monotonic(), datetime.now(timezone.utc)
     with sessions() as session:
         applications = count_applications(session)
         licenses = count_licenses(session, counted_at)
-    return CityStatistics(applications=applications, licenses=licenses, counted_at=counted_at,
-                          took=time.monotonic() - counted_on, counted_on=counted_on)
+    took = time.monotonic() - counted_on
+    return CityStatistics(applications=applications, licenses=licenses, counted_at=counted_at, took=took,
+                          counted_on=counted_on, pace=took if last is None else min(took, last.took))

@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import event
 
 from api.app import create_app
+from api.counted_statistics import CountedStatistics
 from api.settings import Settings
 from catalog.city_time import BEIJING, format_date_zh
 from tests.exchange.applications.test_statistics import Filing
@@ -82,3 +83,30 @@ def _statistics(base: str, **params: str) -> tuple[dict[str, Any], datetime]:
     response = httpx.get(f"{base}/api/v1/statistics", params=params, timeout=30)
     assert response.status_code == 200, response.text
     return response.json(), parsedate_to_datetime(response.headers["Last-Modified"])
+
+
+def test_one_count_slowed_by_a_stall_does_not_keep_its_figures_ten_times_as_long(settings: Settings) -> None:
+    """A count is kept ten times as long as counting took, so a large city is not counted all the
+    time. A count slowed by a passing stall (a table locked, a busy machine) in a small city must
+    not keep its figures for minutes: it is paced by the shorter of its time and the last one's."""
+    app = create_app(settings)
+    sessions = app.extensions["mianzheng"].sessions
+    counted = CountedStatistics(max_age=0.2)
+    first = counted.current(sessions)
+
+    stalls: list[float] = []
+
+    def stalled() -> Any:
+        stalls.append(time.monotonic())
+        time.sleep(1.0)  # the applications table locked for a second
+        return sessions()
+    time.sleep(max(0.3, 10 * first.took + 0.1))
+    assert counted.current(stalled) is first  # due: counted again in a thread, the old count answers meanwhile
+    latest = first
+    for _ in range(60):
+        latest = counted.current(sessions)
+        if stalls and latest.counted_on > stalls[0] + 1.0:
+            break
+        time.sleep(0.05)
+    assert stalls and latest.counted_on > stalls[0] + 1.0, "a count slowed once was kept ten times as long as it took"
+    app.extensions["mianzheng"].engine.dispose()

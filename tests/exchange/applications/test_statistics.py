@@ -345,7 +345,7 @@ def test_a_selection_kept_with_the_count_holds_its_figures_not_the_handling_time
     groups = {(Month(2026, month), matter, "ZJ"): Figures(handling_seconds=times[2 * (month - 1) + n::24])
               for month in range(1, 13) for n, matter in enumerate(("A", "B"))}  # 24 groups, every time once
     counted = CityStatistics(CountedApplications(groups), CountedLicenses.__new__(CountedLicenses),
-                             datetime.now(timezone.utc), took=0.1, counted_on=0.0)
+                             datetime.now(timezone.utc), took=0.1, counted_on=0.0, pace=0.1)
     everything = counted.paper(Selection())
     assert everything.totals.median_handling_seconds == statistics.median(times)
     assert everything.months[0][1].median_handling_seconds == statistics.median(times[0::24] + times[1::24])
