@@ -173,12 +173,25 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
     def released(session: Session) -> None:
         release(session, client.client_id, request.request_id, claimed_at)
 
+    def ended(session: Session) -> PullRefused | None:
+        """The refusal when the consent or the client ended by now, while the library was read (or
+        its lock waited for): no answer leaves then, not even that the holder has no such license."""
+        return ended_refusal(ended_meanwhile(session, [entry.consent_id] if entry.consent_id else [],
+                                             client.client_id, context.clock()), client.client_id, entry.consent_id)
+
+    def refused_as_ended(refusal: PullRefused) -> PullRefused:
+        """`refusal` logged after the allowed use, the request id released, in a step of their own."""
+        return logged_refusal(context.sessions, replace(entry, outcome=refusal.outcome), refusal, alongside=released)
+
     uow = UnitOfWork(context.sessions)
     while True:  # again only when the license was revoked or amended since it was looked up
         now = context.clock()  # an amendment meanwhile is in force from its own time on
         with uow.read() as session:
             found = current_license(session, library, _answering_alike(library, license_type), kind, number, now)
             unsealed = found is not None and holder_state(session, library, found[1], now) == SEAL_REVOKED
+            gone = ended(session) if found is None or found[0].license_type != license_type.code else None
+        if gone is not None:
+            raise refused_as_ended(gone)
         if found is not None and found[0].license_type != license_type.code:
             newer = library.catalog.licenses[found[0].license_type]
             raise refuse(context.sessions, entry, Outcome.ALLOWED, "subject-not-found",
@@ -199,9 +212,7 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         try:
             with uow.step("store-answer") as session:
                 if still_current(session, *found):
-                    # no usage copy leaves on a consent or for a client that ended meanwhile, as none would now
-                    refusal = ended_refusal(ended_meanwhile(session, [entry.consent_id] if entry.consent_id else [],
-                                                            client.client_id, now), client.client_id, entry.consent_id)
+                    refusal = ended(session)  # no usage copy leaves on a consent or client ended meanwhile
                     if refusal is None:
                         body = _store_use(context, client, request, matter, license_type, use, *found, document,
                                           now, claimed_at, session)
@@ -209,9 +220,8 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         except ReservationLost as lost:
             raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost),
                          retry_after=lost.retry_after) from None
-        if refusal is not None:  # logged, and the request id released, in a step of their own
-            raise logged_refusal(context.sessions, replace(entry, outcome=refusal.outcome), refusal,
-                                 alongside=released)
+        if refusal is not None:
+            raise refused_as_ended(refusal)
 
 
 def _answering_alike(library: LicenseLibrary, license_type: LicenseType) -> set[str]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import datetime
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -570,18 +571,24 @@ def test_licenses_held_count_only_those_in_force(settings: Settings, live_server
         assert held() == before, reference
 
 
-@pytest.mark.parametrize("ended", ["consent", "client"])
+@pytest.mark.parametrize("ended", ["consent", "client", "expired", "consent, no license"])
 def test_a_use_whose_consent_or_client_ended_while_the_license_was_read_is_not_answered(
         settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch,
         ended: str) -> None:
     """The exchange allowed the housing bureau's use of her 结婚证 on her consent; while the library
-    was read, she withdrew the consent, or an operator revoked the bureau's token. No usage copy
-    leaves, as none would be given after: 403 or 401, her log saying so after the allowed use."""
+    was read, she withdrew the consent, it expired, or an operator revoked the bureau's token. No
+    usage copy leaves, as none would be given after: 403 or 401, her log saying so after the
+    allowed use; nor, when she holds no such license, the answer that she holds none."""
+    from sqlalchemy import update
+
     from exchange.clients import revoke_client
+    from exchange.consent import Consent
     from exchange.licenses import use_service
 
     mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
-    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30).status_code == 201
+    if ended != "consent, no license":
+        assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident),
+                          timeout=30).status_code == 201
     zj = client(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
     me = signed_in(live_server, resident)
     consent = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
@@ -589,8 +596,14 @@ def test_a_use_whose_consent_or_client_ended_while_the_license_was_read_is_not_a
     original = use_service.current_license
 
     def ended_while_read(*args: Any, **kwargs: Any) -> Any:
-        if ended == "consent":
+        if ended.startswith("consent"):
             assert httpx.delete(f"{live_server}/api/v1/me/consents/{consent}", headers=me).status_code == 200
+        elif ended == "expired":  # it runs out while the library is read (its lock waited for)
+            with standalone_session(settings.database_url) as session:
+                session.execute(update(Consent).where(Consent.id == consent)
+                                .values(expires_at=datetime.now(timezone.utc) + timedelta(seconds=0.3)))
+                session.commit()
+            time.sleep(0.6)
         else:
             with standalone_session(settings.database_url) as session:
                 revoke_client(session, zj["Authorization"].split("_")[1])
@@ -598,10 +611,12 @@ def test_a_use_whose_consent_or_client_ended_while_the_license_was_read_is_not_a
 
     monkeypatch.setattr(use_service, "current_license", ended_while_read)
     used = httpx.post(f"{live_server}/api/v1/exchange/license-uses", headers=zj, timeout=30,
-                      json=use_request(resident, "gzf-000123-lic-ended"))
+                      json={**use_request(resident, "gzf-000123-lic-ended"),
+                            **({"license_type": "DIVORCE_CERTIFICATE"} if ended == "consent, no license" else {})})
     monkeypatch.setattr(use_service, "current_license", original)
-    status, problem, reason = ((403, "consent-required", "consent-withdrawn") if ended == "consent"
-                               else (401, "unauthenticated", "unauthenticated"))
+    status, problem, reason = {"client": (401, "unauthenticated", "unauthenticated"),
+                               "expired": (403, "consent-required", "consent-expired")}.get(
+                                   ended, (403, "consent-required", "consent-withdrawn"))
     assert (used.status_code, used.json().get("type")) == (status, f"/problems/{problem}"), used.text[:300]
     assert "usage_copy" not in used.json() and "spouse_name" not in used.text
     log = httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["entries"]
