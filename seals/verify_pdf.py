@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime, timezone
 from io import BytesIO
 
@@ -75,6 +76,9 @@ def verify_pdf(pdf: bytes, trust: TrustStore, *, now: datetime | None = None) ->
         integrity = _check_integrity(pdf, signature, certificate)
         signing_time, source = _signing_time(signature, trust, now)
     except Exception as error:  # untrusted input: the PDF and CMS parsers raise many types
+        if _bytes_after_signed_revision(pdf):  # a change no parser can follow, not a damaged download
+            return integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "modified_after_signing",
+                                                 detail=f"unreadable update after signing ({type(error).__name__})"))
         detail = f"{type(error).__name__}"
         return integrity_only(CheckResult.of(Check.INTEGRITY, Status.INVALID, "malformed", detail=detail))
     return Verdict(
@@ -86,6 +90,18 @@ def verify_pdf(pdf: bytes, trust: TrustStore, *, now: datetime | None = None) ->
         signing_time=signing_time,
         signing_time_source=source,
     )
+
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]")
+
+
+def _bytes_after_signed_revision(pdf: bytes) -> bool:
+    """Whether a PDF that cannot be parsed holds more than a signature in it signed: data after the
+    end of the first signed revision (the smallest end any well-formed `/ByteRange` names) was
+    added after signing, which no damage in transit does; a download cut short ends before it."""
+    ends = [start + length for offset, first, start, length in (map(int, m.groups()) for m in _BYTE_RANGE.finditer(pdf))
+            if offset == 0 and first > 0 and start > first]
+    return bool(ends) and len(pdf.rstrip(_TRAILING_WHITESPACE)) > min(ends)
 
 
 def _check_integrity(pdf: bytes, signature: EmbeddedPdfSignature, certificate: x509.Certificate) -> CheckResult:

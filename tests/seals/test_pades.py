@@ -301,3 +301,28 @@ def test_threads_never_share_a_chain_they_parse_lazily(pki: Pki, unsigned_pdf: b
     first, second = parsed["issuer-0"], parsed["issuer-1"]
     assert first[0] is first[1] and second[0] is second[1]  # kept per thread
     assert first[0] is not second[0]
+
+
+@pytest.mark.parametrize("shift", [7, 200])
+def test_an_update_after_signing_that_no_parser_can_follow_is_a_change_not_a_damaged_file(
+        pki: Pki, signed_pdf: bytes, tmp_path: Path, shift: int) -> None:
+    """The page redrawn in an update whose final startxref points a few bytes off: readers still
+    show the forged page and pdfsig says the signature is valid, but the verifier cannot parse the
+    file. It must not be called unreadable (无法读取, "no sign of forgery, ask for it again"): bytes
+    follow the signed revision, so it was changed after signing. A file cut short stays unreadable."""
+    def redraw(writer: IncrementalPdfFileWriter) -> None:
+        page_ref, _ = writer.find_page_for_modification(0)
+        page = page_ref.get_object()
+        forged = generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (OWNS 3) Tj ET")
+        page["/Contents"] = writer.add_object(forged)
+        writer.update_container(page)
+    updated = incremental_update(signed_pdf, redraw)
+    head, _, tail = updated.rpartition(b"startxref")
+    offset, _, rest = tail.strip().partition(b"\n")
+    forged = head + b"startxref\n" + str(int(offset) + shift).encode() + b"\n" + rest
+    assert "Signature is Valid" in run_pdfsig(forged, tmp_path)
+    verdict = verify_pdf(forged, pki.trust())
+    assert (verdict.status, verdict.result(Check.INTEGRITY).code) == (Status.INVALID, "modified_after_signing")
+
+    cut_short = verify_pdf(signed_pdf[:len(signed_pdf) // 2], pki.trust())
+    assert cut_short.result(Check.INTEGRITY).code == "malformed"
