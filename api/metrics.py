@@ -32,6 +32,7 @@ from __future__ import annotations
 import atexit
 import fcntl
 import ipaddress
+import logging
 import os
 import shutil
 import sys
@@ -59,6 +60,7 @@ from seals.registry import crl_next_update, seal_ends
 from exchange.sources.breaker import BreakerState
 from exchange.sources.contract import Source
 
+LOG = logging.getLogger(__name__)
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_FOLDER = "metrics"
 """Under var/: the serving server's metric files; its `.server` file is locked while it serves."""
@@ -116,6 +118,7 @@ def command_runtime(settings: Settings) -> Runtime:
         return current  # no server to count them, or this process already counts in its own registry
     os.environ[MULTIPROCESS_VARIABLE] = str(shared)
     import prometheus_client  # noqa: F401  (in multiprocess mode, now)
+    _reserve_figure_files()
     current.pull_observer = record_pull
     atexit.register(worker_exited, os.getpid())
     return current
@@ -142,11 +145,41 @@ def worker_exited(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+def _reserve_figure_files() -> None:
+    """Make prometheus_client's multiprocess files reserve their disk blocks. It writes a process's
+    figures through a memory map of a file it creates sparse (64 KiB, no block allocated) and
+    doubles when full; on a full disk, the first write to a page without a block kills the process
+    with SIGBUS, so a full var/ took every worker down, /healthz too. Each file now reserves the
+    blocks of all it maps (`posix_fallocate`) before mapping them: a full disk is an OSError then,
+    which costs a figure (`_counted`), not the process."""
+    from prometheus_client import values
+    from prometheus_client.mmap_dict import _INITIAL_MMAP_SIZE, MmapedDict
+
+    class ReservedMmapedDict(MmapedDict):  # type: ignore[misc]
+        def __init__(self, filename: str, read_mode: bool = False) -> None:
+            if not read_mode:
+                with open(filename, "a+b") as file:
+                    os.posix_fallocate(file.fileno(), 0, max(os.fstat(file.fileno()).st_size, _INITIAL_MMAP_SIZE))
+            super().__init__(filename, read_mode)
+
+        def _init_value(self, key: str) -> None:
+            needed = self._used + len(key.encode("utf-8")) + 32  # the entry and its padding, at most
+            capacity = self._capacity
+            while needed > capacity:
+                capacity *= 2
+            if capacity > self._capacity:
+                os.posix_fallocate(self._f.fileno(), 0, capacity)
+            super()._init_value(key)
+
+    values.MmapedDict = ReservedMmapedDict
+
+
 def install_metrics(app: Flask) -> None:
     """Time and count every request of `app` and its pulls, and serve `GET /metrics`. The client
     library is loaded now, with the app: under gunicorn in the arbiter, so the workers share it;
     each process creates its own instruments on first use."""
     import prometheus_client  # noqa: F401
+    _reserve_figure_files()
     app.extensions["mianzheng"].pull_observer = record_pull
     app.before_request(_start_timer)
     app.after_request(_record_request)
@@ -155,11 +188,27 @@ def install_metrics(app: Flask) -> None:
 
 def record_pull(department: str, outcome: str, source: Source) -> None:
     """A source department's query ended with `outcome`; its breaker's state as it stands now."""
-    instruments = _instruments()
-    instruments["pulls"].labels(department, outcome).inc()
-    breaker = getattr(source, "breaker", None)
-    if breaker is not None:
-        instruments["breaker"].labels(department).set(BREAKER_CODES[breaker.state])
+    with _counted():
+        instruments = _instruments()
+        instruments["pulls"].labels(department, outcome).inc()
+        breaker = getattr(source, "breaker", None)
+        if breaker is not None:
+            instruments["breaker"].labels(department).set(BREAKER_CODES[breaker.state])
+
+
+_LOST_SAID = threading.Event()
+
+
+@contextmanager
+def _counted() -> Iterator[None]:
+    """A figure recorded, or lost when its file cannot grow (a full disk: `_reserve_figure_files`),
+    said once per process: the request or the pull it counts goes on."""
+    try:
+        yield
+    except OSError as unwritable:
+        if not _LOST_SAID.is_set():
+            _LOST_SAID.set()
+            LOG.warning("metrics are not recorded while their files cannot grow (%s); requests go on", unwritable)
 
 
 _CREATING = threading.Lock()
@@ -199,10 +248,11 @@ def _record_request(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     if started is not None:
         route = request.url_rule.rule if request.url_rule is not None else _UNMATCHED
-        instruments = _instruments()
         method = request.method if request.method in _METHODS else "other"
-        instruments["requests"].labels(method, route, str(response.status_code)).inc()
-        instruments["latency"].labels(method, route).observe(time.perf_counter() - started)
+        with _counted():
+            instruments = _instruments()
+            instruments["requests"].labels(method, route, str(response.status_code)).inc()
+            instruments["latency"].labels(method, route).observe(time.perf_counter() - started)
     return response
 
 
