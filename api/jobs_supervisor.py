@@ -130,7 +130,7 @@ def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]
         for signum in range(1, signal.NSIG):  # first: the arbiter's handlers would only queue a SIGTERM
             if signal.getsignal(signum) not in (None, signal.SIG_DFL, signal.SIG_IGN):
                 signal.signal(signum, signal.SIG_DFL)
-        if not _ends_with(arbiter):
+        if not ends_with(arbiter):
             code = 0
             return  # the arbiter is gone already
         os.setsid()
@@ -147,15 +147,16 @@ def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]
         os._exit(code)
 
 
-def _ends_with(arbiter: int) -> bool:
-    """Have the kernel send this process SIGTERM when the arbiter dies, however it dies (Linux's
-    `PR_SET_PDEATHSIG`): a jobs process left running after a `kill -9` of the server would sweep
-    next to the jobs of the next server. False when the arbiter is gone already."""
+def ends_with(arbiter: int) -> bool:
+    """Have the kernel send this process, forked from the arbiter, SIGTERM when the arbiter dies,
+    however it dies (Linux's `PR_SET_PDEATHSIG`): a jobs process left running after a `kill -9` of
+    the server would sweep next to the jobs of the next server, and workers left serving would
+    hold its port. False when the arbiter is gone already."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
-        pass  # not Linux: the jobs outlive a killed arbiter, as any orphan would
+        pass  # not Linux: the process outlives a killed arbiter, as any orphan would
     return os.getppid() == arbiter
 
 

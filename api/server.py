@@ -11,6 +11,7 @@ start) ends at once instead of holding the arbiter's shutdown for its graceful t
 from __future__ import annotations
 
 import gc
+import os
 import queue
 import signal
 import sys
@@ -23,7 +24,7 @@ from gunicorn.arbiter import Arbiter
 
 from api.app import create_app
 from api.gunicorn_worker import LOGGER_CLASS, WORKER_CLASS
-from api.jobs_supervisor import JobsSupervisor
+from api.jobs_supervisor import JobsSupervisor, ends_with
 from api.metrics import worker_exited
 from api.runtime import Runtime
 
@@ -129,6 +130,8 @@ def serve(
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
 
     def post_fork(server: Any, _worker: Any) -> None:
+        if not ends_with(server.pid):  # killed outright meanwhile: the port must come free for a restart
+            os._exit(0)
         _stop_while_starting(server)
         current = gunicorn.loaded.extensions.get("mianzheng")
         if isinstance(current, Runtime):  # a pool the arbiter had is not this worker's

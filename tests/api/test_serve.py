@@ -212,20 +212,26 @@ def test_the_jobs_run_in_a_process_forked_from_the_arbiter_and_beat(database_url
 
 
 @pytest.mark.slow
-def test_the_jobs_end_when_the_server_is_killed(database_url: str, tmp_path: Path) -> None:
+def test_the_jobs_and_the_workers_end_when_the_server_is_killed(database_url: str, tmp_path: Path) -> None:
+    """A service manager restarting a server killed outright (kill -9, the OOM killer) must find
+    its port free at once: workers left serving for the half minute gunicorn takes to notice
+    their parent is gone made the restart fail with the port in use."""
     if not database_url.startswith("sqlite"):
         pytest.skip("the process tree is the same on every database")
     port = free_port()
-    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1", "--jobs-interval", "1"],
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2", "--jobs-interval", "1"],
                               env=cli_environment(database_url, tmp_path / "var"), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         wait_until_answering(f"http://127.0.0.1:{port}/readyz", server, "the server")
         jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
+        workers = [pid for pid in child_processes(server.pid) if pid != jobs]
+        assert len(workers) == 2
     finally:
         server.kill()  # kill -9: no hook of the arbiter runs
         server.wait(timeout=30)
     _wait_for(lambda: _ended(jobs), "the jobs process to end with the server", timeout=30)
+    _wait_for(lambda: all(_ended(worker) for worker in workers), "the workers to end with the server", timeout=5)
 
 
 @pytest.mark.slow
