@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.settings import Settings
-from core.private_files import private_dir
+from core.private_files import private_dir, sync_dir, synced
 from exchange.keyring import LEGACY_KEY_ID, Keyring
 
 
@@ -160,7 +160,9 @@ def _write_secret(path: Path, value: str) -> None:
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
         file.write(value)
+        synced(file)  # on disk before anything is sealed under it: a power cut must not lose a key in use
     try:
         os.link(partial, path)  # fails if the name exists: never overwrites a secret
     finally:
         os.unlink(partial)
+        sync_dir(path.parent)

@@ -2,13 +2,15 @@
 
 `mkdir(mode=0o700)` is not enough: the mode is filtered by the umask, and ignored for a folder
 that exists already (made by hand, by a copy, by an earlier version); and SQLite creates its
-files with the umask's 0644. These make them private whatever was there before.
+files with the umask's 0644. These make them private whatever was there before; `synced` and
+`sync_dir` put a key written now on disk before anything that uses it is committed.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 
 def private_dir(path: Path) -> Path:
@@ -21,6 +23,21 @@ def private_dir(path: Path) -> Path:
 def private_file(path: Path) -> None:
     """Make an existing file readable and writable by its owner only (0600)."""
     os.chmod(path, 0o600)
+
+
+def synced(file: BinaryIO | TextIO) -> None:
+    """Have what was written to `file` on disk before going on (a power cut after would lose it)."""
+    file.flush()
+    os.fsync(file.fileno())
+
+
+def sync_dir(path: Path) -> None:
+    """Have the names in the folder `path` (a file just made, linked or removed there) on disk."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from core.private_files import private_dir
+from core.private_files import private_dir, sync_dir, synced
 from seals.ca import certificate_kid
 from seals.errors import KeyUnavailable
 
@@ -90,6 +90,8 @@ def write_key(key_dir: Path, key_ref: str, private_key: ec.EllipticCurvePrivateK
         raise KeyUnavailable(f"key file {key_ref} exists already") from None
     with os.fdopen(descriptor, "wb") as out:
         out.write(pem)
+        synced(out)  # on disk, name and all, before the seal that uses it is committed
+    sync_dir(key_dir)
 
 
 def load_key(key_dir: Path, key_ref: str, passphrase: bytes) -> ec.EllipticCurvePrivateKey:

@@ -94,3 +94,28 @@ def test_a_key_file_loosened_by_a_restore_is_made_private_again_when_used(tmp_pa
     keys.clear_key_cache()
     assert stat.S_IMODE((tmp_path / "seal-a.key").stat().st_mode) == 0o600
     assert any("seal-a.key" in record.getMessage() and "644" in record.getMessage() for record in caplog.records)
+
+
+def test_a_new_key_and_a_new_secret_are_on_disk_before_they_are_used(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seal's key, and an encryption key, is written before the database commit that puts it in
+    use: a power cut after that commit must not find the file empty or its name missing. Each is
+    flushed to disk (fsync), and so is its folder's entry for it (observed, not replaced)."""
+    from api.secrets import add_encryption_key, ensure_secrets
+    from api.settings import Settings
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def observed(descriptor: int) -> None:
+        synced.append(os.fstat(descriptor).st_ino)
+        real_fsync(descriptor)
+    monkeypatch.setattr(os, "fsync", observed)
+
+    keys.write_key(tmp_path / "keys", "a.key", ca.generate_key(), PASSPHRASE)
+    assert {(tmp_path / "keys" / "a.key").stat().st_ino, (tmp_path / "keys").stat().st_ino} <= set(synced)
+    settings = Settings(var_dir=tmp_path / "var", database_url="sqlite://", public_url="http://127.0.0.1:8000")
+    ensure_secrets(settings)  # as init makes them: these are synced as they are written, too
+    key_id = add_encryption_key(settings)
+    folder = settings.secrets_dir / "encryption-keys"
+    assert {(folder / str(key_id)).stat().st_ino, folder.stat().st_ino} <= set(synced)
