@@ -22,12 +22,12 @@ import hmac
 import re
 import secrets
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, Select, String, bindparam, literal, select
+from sqlalchemy import Connection, Integer, Row, Select, String, and_, bindparam, literal, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
@@ -108,6 +108,9 @@ class AuthenticatedClient:
     department_code: str
     name: str
     scopes: frozenset[str]
+    secret_hash: str | None = field(default=None, repr=False)
+    """The hash of the secret it presented (`authenticate`); None for work done in its name
+    without a token (an application's later rounds)."""
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
@@ -159,6 +162,7 @@ def authenticate(database: Session | Connection, token: str, *, now: datetime | 
         department_code=record.department_code,
         name=record.name,
         scopes=frozenset(record.scopes.split()),
+        secret_hash=presented,
     )
 
 
@@ -169,9 +173,16 @@ _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS
 """What `authenticate` reads of a client, as a plain row."""
 
 
+_PRESENTED = bindparam("presented", type_=String)
 REVOKED: Select[tuple[str, str]] = select(_CLIENTS.c.public_id, literal("unauthenticated")).where(
-    _CLIENTS.c.public_id == bindparam("client_id"), _CLIENTS.c.revoked_at.is_not(None))
-"""The client `client_id` with the access log's reason if it is revoked, built once, for a plain read."""
+    _CLIENTS.c.public_id == bindparam("client_id"),
+    or_(_CLIENTS.c.revoked_at.is_not(None),
+        and_(_PRESENTED != "", _CLIENTS.c.secret_hash != _PRESENTED,
+             or_(_CLIENTS.c.previous_secret_hash.is_(None), _CLIENTS.c.previous_secret_hash != _PRESENTED,
+                 _CLIENTS.c.previous_secret_expires_at <= bindparam("at")))))
+"""The client `client_id` with the access log's reason if it is revoked, or if the secret it
+presented (`presented`, its hash; "" to leave it unchecked) no longer works `at` (replaced by a
+rotation, its grace over), as `authenticate` would find; built once, for a plain read."""
 
 
 def rotate_client(

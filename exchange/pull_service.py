@@ -388,7 +388,7 @@ def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None
         return []
     client_id = client.client_id if client else None
     consent_ids = {request.allowed.consent_id for request in answered if request.allowed and request.allowed.consent_id}
-    ended = ended_meanwhile(session, consent_ids, client_id, now)
+    ended = ended_meanwhile(session, consent_ids, client, now)
     refused = []
     for request in answered:
         assert request.allowed is not None
@@ -399,24 +399,27 @@ def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None
     return refused
 
 
-def ended_meanwhile(session: Session, consent_ids: Collection[str], client_id: str | None,
+def ended_meanwhile(session: Session, consent_ids: Collection[str], client: AuthenticatedClient | None,
                     now: datetime) -> dict[str, str]:
     """Which of the consents `consent_ids` are no longer in force `now` (withdrawn by the citizen,
-    expired, or ended with their application), and whether the client `client_id` is revoked:
-    their ids → the access log's reason. For the store step of an access decided before: its
-    answer is then neither stored nor handed out (`ended_refusal`), as an access decided now would
-    be refused. One plain statement, taking no lock (`ENDED_AMONG`): a withdrawal or revocation
-    committing while the answer is stored (milliseconds) is not seen."""
-    if not consent_ids and client_id is None:
+    expired, or ended with their application), and whether `client` is revoked or the token it
+    presented replaced (`clients.REVOKED`): their ids → the access log's reason. For the store
+    step of an access decided before: its answer is then neither stored nor handed out
+    (`ended_refusal`), as an access decided now would be refused. One plain statement, taking no
+    lock (`ENDED_AMONG`): a withdrawal or revocation committing while the answer is stored
+    (milliseconds) is not seen."""
+    if not consent_ids and client is None:
         return {}
+    client_id, presented = (client.client_id, client.secret_hash or "") if client else ("", "")
     return {ended_id: reason for ended_id, reason in session.execute(  # a consent's or a client's id → reason
-        _ENDED_OR_REVOKED, {"consent_ids": sorted(consent_ids), "at": now, "client_id": client_id or ""})}
+        _ENDED_OR_REVOKED, {"consent_ids": sorted(consent_ids), "at": now, "client_id": client_id,
+                            "presented": presented})}
 
 
 def ended_refusal(ended: Mapping[str, str], client_id: str | None, consent_id: str | None) -> PullRefused | None:
     """The refusal of an access whose client or consent `ended_meanwhile` found ended; None if neither."""
     if client_id is not None and client_id in ended:
-        return PullRefused("unauthenticated", "the client token was revoked while the source was asked",
+        return PullRefused("unauthenticated", "the client token was revoked or replaced while the source was asked",
                            reason=Reason.UNAUTHENTICATED)
     if consent_id is not None and consent_id in ended:
         return PullRefused("consent-required", f"consent {consent_id} ended while the source was asked",

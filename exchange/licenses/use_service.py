@@ -177,7 +177,7 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
         """The refusal when the consent or the client ended by now, while the library was read (or
         its lock waited for): no answer leaves then, not even that the holder has no such license."""
         return ended_refusal(ended_meanwhile(session, [entry.consent_id] if entry.consent_id else [],
-                                             client.client_id, context.clock()), client.client_id, entry.consent_id)
+                                             client, context.clock()), client.client_id, entry.consent_id)
 
     def refused_as_ended(refusal: PullRefused) -> PullRefused:
         """`refusal` logged after the allowed use, the request id released, in a step of their own."""

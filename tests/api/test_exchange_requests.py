@@ -32,7 +32,7 @@ from catalog.loading import bundled_catalog_path, catalog_from_document, load_ca
 from catalog.versions import publish, read_live_catalog
 from exchange import pull_service
 from exchange.access_log import AccessRecord
-from exchange.clients import ClientScope, register_client, revoke_client
+from exchange.clients import ClientScope, register_client, revoke_client, rotate_client
 from demo.data import DemoResident, sample_residents
 from seals.ca import RevocationReason
 from seals.registry import Seal, active_seal, issue_seal, revoke_seal, rotate_seal
@@ -624,14 +624,16 @@ def test_a_consent_withdrawn_while_the_source_is_asked_stops_the_answer(
     assert again.status_code == 403 and again.json()["type"] == "/problems/consent-required", again.text
 
 
-@pytest.mark.parametrize("on_record", [True, False], ids=["record", "no-record"])
+@pytest.mark.parametrize(("on_record", "ended"), [(True, "revoked"), (False, "revoked"), (True, "rotated")],
+                         ids=["record", "no-record", "rotated"])
 def test_a_client_revoked_while_the_source_is_asked_is_not_handed_the_answer(
         settings: Settings, live_server: str, residents: list[DemoResident], monkeypatch: pytest.MonkeyPatch,
-        on_record: bool) -> None:
-    """An operator revokes a department system's token (say it leaked) while a request it sent is
-    being answered by a slow source: the answer does not leave for it (401, as its next request
-    gets), not even that the source holds no record, and the citizen's log says so after the
-    allowed access."""
+        on_record: bool, ended: str) -> None:
+    """An operator revokes a department system's token (say it leaked), or replaces it with no
+    grace (`client rotate`, the remedy for a lost token: the old one stops at once), while a
+    request it sent is being answered by a slow source: the answer does not leave for it (401, as
+    its next request gets), not even that the source holds no record, and the citizen's log says
+    so after the allowed access."""
     person = residents[0] if on_record else DemoResident("王五", "11010519491231002X", None, "")
     consent(live_server, person)
     token = client_token(settings)
@@ -639,7 +641,7 @@ def test_a_client_revoked_while_the_source_is_asked_is_not_handed_the_answer(
 
     def revoked_while_asked(*args: Any, **kwargs: Any) -> Any:
         with standalone_session(settings.database_url) as session:
-            revoke_client(session, token.split("_")[1])
+            (revoke_client if ended == "revoked" else rotate_client)(session, token.split("_")[1])
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pull_service, "_query_all", revoked_while_asked)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.model import Catalog
 from exchange import clients
 from exchange.clients import (
+    AuthenticatedClient,
     ClientNotFound,
     ClientRevoked,
     ClientScope,
@@ -94,6 +95,30 @@ def test_rotation_with_grace_keeps_the_old_secret_for_a_while(session: Session, 
         authenticate(session, old, now=T0 + timedelta(minutes=2))
     with pytest.raises(InvalidInput):
         rotate_client(session, record.public_id, grace=timedelta(days=2))
+
+
+def test_a_request_in_flight_is_cut_off_as_its_token_would_be_now(session: Session, live: Catalog) -> None:
+    """The store step of a request authenticated before (`ended_meanwhile`) finds its client ended
+    exactly when its token would no longer authenticate: revoked, or replaced by a rotation whose
+    grace is over; a rotation with grace leaves it its answer until then."""
+    from exchange.pull_service import ended_meanwhile
+
+    record, old = register_client(session, live, "ZJ", "系统", now=T0)
+    in_flight = authenticate(session, old, now=T0)
+    assert ended_meanwhile(session, [], in_flight, T0) == {}
+    rotate_client(session, record.public_id, grace=timedelta(minutes=30), now=T0)
+    assert ended_meanwhile(session, [], in_flight, T0 + timedelta(minutes=29)) == {}
+    assert ended_meanwhile(session, [], in_flight, T0 + timedelta(minutes=30)) == {record.public_id: "unauthenticated"}
+    _, new = rotate_client(session, record.public_id, now=T0 + timedelta(minutes=1))
+    assert ended_meanwhile(session, [], in_flight, T0 + timedelta(minutes=2)) == {record.public_id: "unauthenticated"}
+    assert ended_meanwhile(session, [], authenticate(session, new), T0 + timedelta(minutes=2)) == {}
+    revoke_client(session, record.public_id)
+    assert ended_meanwhile(session, [], authenticate_free(record.public_id), T0) == {record.public_id: "unauthenticated"}
+
+
+def authenticate_free(client_id: str) -> AuthenticatedClient:
+    """A client as an application's later round acts in its name: without a token."""
+    return AuthenticatedClient(client_id, "ZJ", "", frozenset())
 
 
 def test_two_rotations_at_once_end_as_one_after_the_other(sessions: sessionmaker[Session], database_url: str,
