@@ -90,7 +90,7 @@ def make_presentation(credential: str, identifier: str, items: Collection[str], 
 def check_binding(sd: SdJwt, identifier: str, trust: TrustStore, exchange_uscc: str, *, now: datetime) -> Binding:
     """The binding and freshness checks of a presentation of license `identifier`."""
     binding_check, fresh_check = LicenseCheck.PRESENTATION_BINDING, LicenseCheck.PRESENTATION_FRESHNESS
-    skipped = LicenseCheckResult.of(fresh_check, Status.SKIPPED, "not_checked_license")
+    skipped = LicenseCheckResult.of(fresh_check, Status.SKIPPED, "not_checked_binding")
     if sd.binding_jwt is None:
         return Binding((LicenseCheckResult.of(binding_check, Status.INVALID, "binding_missing"), skipped))
     verification = verify_jws(sd.binding_jwt, trust, now=now)

@@ -82,6 +82,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pdf_mismatch": ("PDF 文件与所附机读件不符（页面、所附内容或印章不一致）。",
                      "The PDF does not agree with its attachment ({detail})."),
     "not_checked_license": ("证照本身未通过核验，跳过此项检查。", "Skipped because the license itself did not verify."),
+    "not_checked_binding": ("亮证绑定或亮证时效未通过核验，跳过此项检查。", "Skipped because the presentation's binding did not verify."),
 }
 
 

@@ -110,8 +110,9 @@ def verify_license(text: str, trust: TrustStore, status_lists: str | StatusListS
         return LicenseVerdict(form, verdict, skipped, items)
     binding = check_binding(read.sd_jwt, content.identifier, trust, exchange_uscc, now=now)
     results = binding.results
-    if binding.nonce is None or binding.expires_at is None or any(r.status is not Status.VALID for r in results) \
-            or verdict.status is not Status.VALID:
+    if binding.nonce is None or binding.expires_at is None or any(r.status is not Status.VALID for r in results):
+        nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.SKIPPED, "not_checked_binding")
+    elif verdict.status is not Status.VALID:
         nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.SKIPPED, "not_checked_license")
     elif expected_nonce is not None and binding.nonce != expected_nonce:
         nonce = LicenseCheckResult.of(LicenseCheck.NONCE, Status.INVALID, "nonce_mismatch")
