@@ -95,7 +95,9 @@ def read_usage_copy(token: str, trust: TrustStore, exchange_uscc: str, *, now: d
         if (verification.header or {}).get("typ") != USAGE_TYP:
             raise ValueError(f"typ is not {USAGE_TYP}")
         if signer is None or signer.organization_identifier != SEAL_ORGANIZATION_PREFIX + exchange_uscc:
-            raise ValueError("not sealed by the exchange")
+            return ReadUsage((LicenseCheckResult.of(seal_check, Status.INVALID, "usage_not_by_exchange",
+                                                    signer=(signer.organization if signer else None) or "未知"),
+                              skipped), None, None)
         usage, inner = claims["usage"], claims["license"]
         until = parse_time(usage["valid_until"])
         if not isinstance(inner, str) or claims.get("exp") != int(until.timestamp()):

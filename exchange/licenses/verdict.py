@@ -72,6 +72,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                      "The usage copy is sealed by the exchange, for {department} handling {matter} only."),
     "usage_seal_invalid": ("加注件的签名未通过验证。", "The usage copy's seal does not verify ({detail})."),
     "usage_malformed": ("加注件的格式不正确，无法读取。", "The usage copy is malformed: {detail}."),
+    "usage_not_by_exchange": ("加注件不是由本市数据交换平台盖章的（盖章单位：{signer}），不能作为用证凭据。",
+                              "The usage copy is sealed by {signer}, not by the exchange."),
     "usage_within": ("加注件在用证有效期内（至 {until}）。", "The usage copy is within its use's validity (until {until})."),
     "usage_expired": ("加注件已于 {until} 失效。", "The usage copy expired at {until}."),
     "pdf_sealed": ("PDF 文件由{signer}以电子印章签章，页面与所附机读件一致，签章后未被改动。",

@@ -163,6 +163,13 @@ def test_a_usage_copy_is_valid_for_its_use_until_its_expiry(pki: Pki, catalog: C
     expired = verify(pki, catalog, copy.token, status_token, now=NOW + timedelta(days=31))
     assert codes(expired)["usage_window"] == ("INVALID", "usage_expired")
 
+    # a genuine seal of another department on a usage copy: said as such, not as an unreadable copy
+    resealed = make_usage_copy(credential, ["marital_status"], use, pki.signer("MZ"),
+                               catalog.departments["SJ"].uscc, now=NOW, valid_until=NOW + timedelta(days=30))
+    other = verify(pki, catalog, resealed.token, status_token)
+    assert codes(other)["usage_seal"] == ("INVALID", "usage_not_by_exchange")
+    assert "不是由本市数据交换平台盖章" in codes_messages(other)["usage_seal"], codes_messages(other)
+
     header, payload, signature = copy.token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     claims["usage"]["department"] = "BDC"
