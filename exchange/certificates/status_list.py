@@ -219,8 +219,9 @@ def read_status_list(token: str, trust: TrustStore, *, now: datetime, signer_usc
     passes it, so that no other department's seal can sign a list that un-revokes a certificate
     (None: any seal under the root, for the exchange's checks of lists it read from its own store).
 
-    Codes: `status_list_invalid` (signature, chain or seal status fails, or another seal signed it),
-    `status_list_malformed`, `status_list_stale` (past `exp`).
+    Codes: `status_list_invalid` (signature, chain or seal status fails), `status_list_not_by_exchange`
+    (a genuine seal of another department signed it), `status_list_malformed`, `status_list_stale`
+    (past `exp`).
     """
     verification = verify_jws(token, trust, now=now, remember=True)
     if not verification.verdict.valid or verification.claims is None:
@@ -228,7 +229,7 @@ def read_status_list(token: str, trust: TrustStore, *, now: datetime, signer_usc
         raise StatusListError("status_list_invalid", f"status list signature does not verify ({failed})")
     signer = verification.verdict.signer
     if signer_uscc is not None and (signer is None or signer.organization_identifier != USCC_PREFIX + signer_uscc):
-        raise StatusListError("status_list_invalid", "the status list is not signed by the exchange's seal")
+        raise StatusListError("status_list_not_by_exchange", "the status list is not signed by the exchange's seal")
     if (verification.header or {}).get("typ") != STATUS_LIST_TYP:
         raise StatusListError("status_list_malformed", "not a status list credential (typ)")
     status_list = _read_list(token, verification.claims)

@@ -105,6 +105,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No status list was provided; revocation cannot be checked.",
     ),
     "status_list_invalid": ("证明状态列表的签名未通过验证。", "The status list's signature does not verify."),
+    "status_list_not_by_exchange": (
+        "证明状态列表不是由本市数据交换平台的印章签发的，不能据此确认证明是否被撤销。",
+        "The status list is signed by a seal other than the exchange's; it says nothing of revocation.",
+    ),
     "status_list_malformed": ("证明状态列表格式错误。", "The status list is malformed."),
     "status_list_stale": ("证明状态列表已过期，请获取最新列表。", "The status list is out of date; fetch a fresh one."),
     "status_list_unknown": (

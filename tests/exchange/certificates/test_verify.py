@@ -139,7 +139,8 @@ def test_a_status_list_signed_by_another_departments_seal_revokes_nothing_and_cl
     exchange = catalog.departments["SJ"].uscc
     forged = sign_status_list(StatusList.empty(LIST_URL), pki.signer("BDC"), now=ISSUED_AT)
     verdict = verify_certificate(issued.credential, trust, forged, now=NOW, exchange_uscc=exchange)
-    assert verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_invalid"
+    assert verdict.result(CertificateCheck.CERTIFICATE_STATUS).code == "status_list_not_by_exchange"
+    assert "不是由本市数据交换平台的印章签发" in verdict.result(CertificateCheck.CERTIFICATE_STATUS).message_zh
     assert verdict.status is Status.ERROR
     genuine = sign_status_list(StatusList.empty(LIST_URL), pki.signer("SJ"), now=ISSUED_AT)
     assert verify_certificate(issued.credential, trust, genuine, now=NOW, exchange_uscc=exchange).valid
