@@ -151,8 +151,9 @@ def verify_certificate_pdf(pdf: bytes, trust: TrustStore, *, now: datetime) -> S
         mismatch = "凭证内容与 PDF 页面所载不符 / the credential's content is not the one the page shows"
         return SignedForm(with_integrity(verdict, integrity_failure("credential_mismatch", detail=mismatch)), content)
     if embedded.signature.signer is None or verdict.signer is None or embedded.signature.signer.kid != verdict.signer.kid:
-        mismatch = "凭证与 PDF 由不同印章签名 / signed by different seals"
-        return SignedForm(with_integrity(verdict, integrity_failure("credential_mismatch", detail=mismatch)), content)
+        seal = verdict.signer.organization if verdict.signer is not None else None
+        return SignedForm(with_integrity(verdict, integrity_failure("credential_seal_mismatch", seal=seal or "未知")),
+                          content)
     return SignedForm(verdict, content)
 
 

@@ -71,6 +71,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "PDF 页面与其嵌入的机读凭证不一致。",
         "The PDF and its embedded credential disagree ({detail}).",
     ),
+    "credential_seal_mismatch": (
+        "PDF 文件的签章印章（{seal}）不是其嵌入的机读凭证的印章：证明须由出具单位以同一枚印章签章。",
+        "The PDF is sealed by {seal}, not by the seal of its embedded credential.",
+    ),
     # issuer
     "issuer_matches": ("签名印章属于证明载明的出具单位 {issuer}。", "The seal belongs to the issuer named on the certificate, {issuer}."),
     "issuer_mismatch": (

@@ -249,6 +249,17 @@ def test_attachment_swapped_before_signing(catalog: Catalog, issued: Issued, pki
     assert (result.status, result.code) == (Status.INVALID, "credential_mismatch")
 
 
+def test_a_page_sealed_by_another_department_around_a_genuine_credential_says_so(
+        issued: Issued, pki: Pki, trust: TrustStore) -> None:
+    """The registry's genuine credential, its page re-sealed with another department's genuine seal
+    (the exchange's): pdfsig calls that signature valid and the page agrees with the credential,
+    so the verdict must name what is wrong, the seal, not a disagreement of page and credential."""
+    pdf = sign_pdf(attach_credential(render_pdf(issued.content, issued.qr), issued.credential), pki.signer("SJ"))
+    result = verify_certificate(pdf, trust, None, now=NOW).result(Check.INTEGRITY)
+    assert (result.status, result.code) == (Status.INVALID, "credential_seal_mismatch")
+    assert "不一致" not in result.message_zh and "印章" in result.message_zh, result.message_zh
+
+
 def test_attachment_swapped_after_signing(catalog: Catalog, issued: Issued, pki: Pki, trust: TrustStore) -> None:
     other = sign_credential(no_housing_content(catalog, serial=43), pki.signer("BDC"))
     verdict = verify_certificate(attach_credential(issued.pdf, other), trust, None, now=NOW)
