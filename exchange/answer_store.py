@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -151,7 +151,10 @@ def replay_of(row: StoredRequest | None, box: RecordCipher, request_sha256: str,
     if row.status == RequestStatus.COMPLETED and sealed is not None:
         return Replay(box.open(sealed, answer_bound_to(row.client_id, row.request_id)), row.consent_id)
     if now - row.reserved_at < STALE_AFTER:
-        raise RequestInProgress(f"request {row.request_id!r} is still being answered; retry shortly")
+        taken_over = (row.reserved_at + STALE_AFTER).astimezone(timezone.utc)
+        raise RequestInProgress(f"request {row.request_id!r} is still being answered; retry shortly (if the attempt "
+                                f"answering it stopped, a repetition from {taken_over:%Y-%m-%dT%H:%M:%SZ} "
+                                "takes it over)")
     return None
 
 

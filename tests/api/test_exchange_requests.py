@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 from cryptography import x509
 from flask import Flask
 from jwcrypto import jwk, jws
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.app import create_app
 from api.database import standalone_session
@@ -682,6 +682,27 @@ def test_a_publication_that_drops_a_proof_running_consents_name_is_published_wit
 def _publish(settings: Settings, document: dict[str, Any]) -> None:
     with standalone_session(settings.database_url) as session:
         publish(session, catalog_from_document(document), "目录管理员")
+
+
+def test_a_request_id_held_by_an_attempt_that_stopped_says_when_a_repetition_takes_over(
+        settings: Settings, live_server: str, residents: list[DemoResident]) -> None:
+    """A worker died after claiming the request id: repetitions are told 409 with Retry-After, as
+    while it is answered, and also when a repetition will take the claim over (2 minutes after
+    it), so a department's system does not take "retry shortly" for a few seconds at most."""
+    from exchange.answer_store import AnsweredRequest, RequestStatus
+
+    token = client_token(settings)
+    person = residents[0]
+    consent(live_server, person)
+    url = f"{live_server}/api/v1/exchange/requests"
+    assert httpx.post(url, headers=_bearer(token), json=envelope(person, "died-1")).status_code == 200
+    claimed = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=30)
+    with standalone_session(settings.database_url) as session:  # as a worker killed after its claim leaves it
+        session.execute(update(AnsweredRequest).where(AnsweredRequest.request_id == "died-1").values(
+            status=RequestStatus.PENDING.value, answer_key_id=None, answer_blob=None, reserved_at=claimed))
+    held = httpx.post(url, headers=_bearer(token), json=envelope(person, "died-1"))
+    assert held.status_code == 409 and int(held.headers["retry-after"]) >= 1, held.text
+    assert (claimed + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ") in held.json()["detail"], held.text
 
 
 def test_identical_concurrent_requests_pull_once(settings: Settings, live_server: str,
