@@ -83,7 +83,7 @@ def main(args: Sequence[str] | None = None) -> None:
             sys.exit(EXIT_NOT_READY)
         if not _is_database_error(error):
             raise
-        click.echo(f"错误：数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。", err=True)
+        click.echo(f"错误：{_database_trouble_zh(error)}", err=True)
         sys.exit(EXIT_NOT_READY)
     sys.exit(0)
 
@@ -100,6 +100,23 @@ def _is_missing_secret(error: Exception) -> bool:
     """Whether `error` says a secret is missing; a command that never read a secret raised none."""
     secrets = sys.modules.get("api.secrets")
     return secrets is not None and isinstance(error, secrets.SecretMissing)
+
+
+_STORAGE_TROUBLE_ZH = {
+    "readonly database": "数据库只读，无法写入（var/ 目录或数据库文件以只读方式挂载或不可写），请检查挂载方式和文件权限。",
+    "database or disk is full": "磁盘已满，数据库无法写入，请释放 var/ 所在磁盘的空间后重试。",
+}
+"""What SQLite says of storage it cannot write to, as an operator is told it: not to run init again."""
+
+
+def _database_trouble_zh(error: Exception) -> str:
+    """The operator's word on a database error: storage that cannot be written to, or else a
+    database that cannot be reached or has not been initialised."""
+    said = str(getattr(error, "orig", None) or error)
+    for words, told in _STORAGE_TROUBLE_ZH.items():
+        if words in said:
+            return told
+    return f"数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。"
 
 
 def _is_database_error(error: Exception) -> bool:

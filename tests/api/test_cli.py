@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.cli.context import EXIT_NOT_READY
+from api.settings import Settings
 from catalog.loading import bundled_catalog_path
 from catalog.model import Catalog
 from tests.support.cli import cli_environment, run_cli
@@ -189,6 +190,18 @@ def test_commands_refuse_an_uninitialised_database(tmp_path: Path) -> None:
     result = run_cli(env, "catalog", "show")
     assert result.returncode == 4
     assert "mianzheng init" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_read_only_database_is_said_to_be_read_only_not_uninitialised(settings: Settings, database_url: str) -> None:
+    """An auditor's read-only copy, or var/ mounted read-only: a command that writes says the
+    database cannot be written to, not to run init (which would fail the same way)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a read-only file is SQLite's")
+    path = database_url.removeprefix("sqlite:///")
+    env = cli_environment(f"sqlite:///file:{path}?mode=ro&uri=true", settings.var_dir)
+    assert run_cli(env, "client", "list").returncode == 0  # reading works
+    result = run_cli(env, "client", "add", "ZJ", "只读测试", "--scope", "exchange:request")
+    assert result.returncode == 4 and "只读" in result.stderr and "mianzheng init" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["catalog"], ["catalog", "validate"],
