@@ -96,12 +96,18 @@ _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12
 
 
 def _bytes_after_signed_revision(pdf: bytes) -> bool:
-    """Whether a PDF that cannot be parsed holds more than a signature in it signed: data after the
-    end of the first signed revision (the smallest end any well-formed `/ByteRange` names) was
-    added after signing, which no damage in transit does; a download cut short ends before it."""
+    """Whether a PDF that cannot be parsed holds more than a signature in it signed: a whole
+    revision ending in `%%EOF` exactly where the first signature's `/ByteRange` ends (the smallest
+    end any well-formed one names), then more. That is an update added after signing; damage in
+    transit does not do it: a download cut short ends before, and line endings or an encoding
+    changed on the way move the revision's end away from where its signature says it is."""
     ends = [start + length for offset, first, start, length in (map(int, m.groups()) for m in _BYTE_RANGE.finditer(pdf))
             if offset == 0 and first > 0 and start > first]
-    return bool(ends) and len(pdf.rstrip(_TRAILING_WHITESPACE)) > min(ends)
+    if not ends:
+        return False
+    signed = min(ends)
+    return pdf[:signed].rstrip(_TRAILING_WHITESPACE).endswith(b"%%EOF") and \
+        len(pdf.rstrip(_TRAILING_WHITESPACE)) > signed
 
 
 def _check_integrity(pdf: bytes, signature: EmbeddedPdfSignature, certificate: x509.Certificate) -> CheckResult:

@@ -326,3 +326,7 @@ def test_an_update_after_signing_that_no_parser_can_follow_is_a_change_not_a_dam
 
     cut_short = verify_pdf(signed_pdf[:len(signed_pdf) // 2], pki.trust())
     assert cut_short.result(Check.INTEGRITY).code == "malformed"
+    # line endings or text encoding changed on the way lengthen the file inside what was signed:
+    # damaged, not added to (recheck: called 无效 for a CRLF-converted download)
+    for damaged in (signed_pdf.replace(b"\n", b"\r\n"), signed_pdf.decode("latin-1").encode("utf-8")):
+        assert verify_pdf(damaged, pki.trust()).result(Check.INTEGRITY).code == "malformed"
