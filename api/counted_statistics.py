@@ -48,7 +48,8 @@ class CityStatistics:
     pace: float
     """What its age is weighed against: the shorter of `took` and the last count's, so one count
     slowed by a passing stall (a table locked, a busy machine) is not kept ten times that long,
-    while a city grown large is counted less often from its second slow count on."""
+    while a city grown large is counted less often from its second slow count on. A process's
+    first count has none before it: it is kept `max_age`, and the next count sets the pace."""
     _selected: dict[Selection, PaperStatistics] = field(default_factory=dict, repr=False)
 
     def paper(self, selection: Selection) -> PaperStatistics:
@@ -89,7 +90,7 @@ class CountedStatistics:
         if last is None or self.max_age <= 0 or last.stale(self.max_age):
             with self._counting:  # the request waits for the count (or the one under way)
                 if self._last is None or self._last.due(self.max_age):
-                    self._last = _count(sessions, self._last)
+                    self._last = _count(sessions, self._last, self.max_age)
                 return self._last
         if last.due(self.max_age) and self._counting.acquire(blocking=False):
             threading.Thread(target=self._count_again, args=(sessions,), name="statistics-count", daemon=True).start()
@@ -98,7 +99,7 @@ class CountedStatistics:
     def _count_again(self, sessions: sessionmaker[Session]) -> None:
         """In a thread of its own, holding `_counting`; a failure leaves the last count for a later request."""
         try:
-            self._last = _count(sessions, self._last)
+            self._last = _count(sessions, self._last, self.max_age)
         except OperationalError as unavailable:  # the database cannot be used now: said once per attempt, briefly
             LOG.warning("counting the public statistics again failed, the last count is kept: %s",
                         unavailable.orig if unavailable.orig is not None else unavailable)
@@ -108,11 +109,12 @@ class CountedStatistics:
             self._counting.release()
 
 
-def _count(sessions: sessionmaker[Session], last: CityStatistics | None) -> CityStatistics:
+def _count(sessions: sessionmaker[Session], last: CityStatistics | None, max_age: float) -> CityStatistics:
     counted_on, counted_at = time.monotonic(), datetime.now(timezone.utc)
     with sessions() as session:
         applications = count_applications(session)
         licenses = count_licenses(session, counted_at)
     took = time.monotonic() - counted_on
     return CityStatistics(applications=applications, licenses=licenses, counted_at=counted_at, took=took,
-                          counted_on=counted_on, pace=took if last is None else min(took, last.took))
+                          counted_on=counted_on,
+                          pace=min(took, max_age / COUNTING_SHARE) if last is None else min(took, last.took))

@@ -109,4 +109,13 @@ def test_one_count_slowed_by_a_stall_does_not_keep_its_figures_ten_times_as_long
             break
         time.sleep(0.05)
     assert stalls and latest.counted_on > stalls[0] + 1.0, "a count slowed once was kept ten times as long as it took"
+
+    restarted = CountedStatistics(max_age=0.2)  # a process's first count stalled: nothing to weigh it against
+    stalled_first = restarted.current(stalled)
+    time.sleep(0.3)
+    for _ in range(60):
+        if restarted.current(sessions) is not stalled_first:
+            break
+        time.sleep(0.05)
+    assert restarted.current(sessions) is not stalled_first, "a stalled first count was kept ten times as long"
     app.extensions["mianzheng"].engine.dispose()
