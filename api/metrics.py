@@ -158,8 +158,14 @@ def _reserve_figure_files() -> None:
     class ReservedMmapedDict(MmapedDict):  # type: ignore[misc]
         def __init__(self, filename: str, read_mode: bool = False) -> None:
             if not read_mode:
+                made = not os.path.exists(filename)
                 with open(filename, "a+b") as file:
-                    os.posix_fallocate(file.fileno(), 0, max(os.fstat(file.fileno()).st_size, _INITIAL_MMAP_SIZE))
+                    try:
+                        os.posix_fallocate(file.fileno(), 0, max(os.fstat(file.fileno()).st_size, _INITIAL_MMAP_SIZE))
+                    except OSError:
+                        if made:  # left empty, it would fail every scrape that reads the folder
+                            os.unlink(filename)
+                        raise
             super().__init__(filename, read_mode)
 
         def _init_value(self, key: str) -> None:

@@ -288,6 +288,36 @@ def test_the_first_pulls_of_a_process_are_counted_when_they_run_in_parallel() ->
     assert counted.stdout.split() == ["[]", "16.0"]
 
 
+FIGURES_ON_A_FULL_DISK = """
+import errno, os, sys, tempfile
+folder = tempfile.mkdtemp()
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from api.metrics import _reserve_figure_files, record_pull
+_reserve_figure_files()
+
+def full(*args):
+    raise OSError(errno.ENOSPC, "No space left on device")
+os.posix_fallocate = full  # the disk holding var/ is full: no block can be reserved
+record_pull("BDC", "answered", object())  # the pull goes on; its figure is lost
+registry = CollectorRegistry()
+MultiProcessCollector(registry, folder)
+print(sorted(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder)), len(generate_latest(registry)))
+"""
+
+
+def test_a_figure_lost_to_a_full_disk_leaves_no_file_that_breaks_the_scrape() -> None:
+    """A figure file that could not reserve its blocks is not left behind empty: the scrape reads
+    every process's files, and an empty one made every `/metrics` answer a 500 while the disk was full."""
+    run = subprocess.run([sys.executable, "-c", FIGURES_ON_A_FULL_DISK], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 0, run.stderr
+    sizes, _ = run.stdout.split("] ")
+    assert sizes == "[", run.stdout  # no file at all, none empty
+
+
 @pytest.mark.slow
 def test_a_worker_leaving_does_not_take_the_other_workers_metrics_with_it(database_url: str, settings: Settings) -> None:
     """An operator scales the workers down (gunicorn's TTOU): the worker that leaves exits cleanly,
