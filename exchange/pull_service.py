@@ -419,10 +419,10 @@ def ended_meanwhile(session: Session, consent_ids: Collection[str], client: Auth
 def ended_refusal(ended: Mapping[str, str], client_id: str | None, consent_id: str | None) -> PullRefused | None:
     """The refusal of an access whose client or consent `ended_meanwhile` found ended; None if neither."""
     if client_id is not None and client_id in ended:
-        return PullRefused("unauthenticated", "the client token was revoked or replaced while the source was asked",
+        return PullRefused("unauthenticated", "the client token was revoked or replaced while the request was answered",
                            reason=Reason.UNAUTHENTICATED)
     if consent_id is not None and consent_id in ended:
-        return PullRefused("consent-required", f"consent {consent_id} ended while the source was asked",
+        return PullRefused("consent-required", f"consent {consent_id} ended while the request was answered",
                            field="#/consent_id", reason=ended[consent_id])
     return None
 
