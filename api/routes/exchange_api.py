@@ -23,7 +23,8 @@ blp.after_request(log_refusal_at_the_edge)  # every exchange request leaves its 
 @client_first(ClientScope.EXCHANGE_REQUEST)
 @blp.arguments(ExchangeRequestSchema)
 @blp.response(200, ExchangeAnswerSchema, headers={"Idempotent-Replayed": REPLAYED_HEADER})
-@blp.alt_response(401, description="No or invalid client token, or a token revoked or replaced while the request was answered")
+@blp.alt_response(401, description="No or invalid client token, or a token revoked or replaced while the request "
+                                   "was answered")
 @blp.alt_response(403, description="forbidden-by-policy or consent-required")
 @blp.alt_response(404, description="subject-not-found: the source holds no record of the subject")
 @blp.alt_response(409, description="The request id is in use for another request, or still being answered")
