@@ -9,9 +9,9 @@ finds the count older than `Settings.statistics_max_age` and than ten times what
 (so counting takes at most a tenth of a process's time however large the city grows; the
 shorter of the last two counts' times, so one count slowed by a stall does not hold its figures
 ten times as long) starts a thread that counts again, and is answered from the count it found,
-as are the requests that come while the thread counts. A count twice that old is not answered from: the request counts
-(or waits for the count under way), as the first request of a process does. So an answer's
-figures are at most about two minutes old in a small city."""
+as are the requests that come while the thread counts. A count twice that old is not answered
+from: the request counts (or waits for the count under way), as the first request of a process
+does. So an answer's figures are at most about two minutes old in a small city."""
 
 from __future__ import annotations
 
