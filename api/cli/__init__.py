@@ -2,11 +2,12 @@
 
 Exit codes scripts can rely on: 0 done; 1 the input is invalid; 2 the command line is wrong;
 3 the named thing does not exist; 4 the service's environment is not ready (database
-unreachable or not initialised). Errors are one line on stderr.
+unreachable or not initialised, or it or var/ cannot be written to). Errors are one line on stderr.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -77,6 +78,11 @@ def main(args: Sequence[str] | None = None) -> None:
     except NoCatalogPublished:
         click.echo("错误：尚未发布任何目录，请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)
+    except OSError as error:
+        if error.errno not in _FILE_TROUBLE_ZH or error.filename is None:
+            raise
+        click.echo(f"错误：无法写入 {error.filename}：{_FILE_TROUBLE_ZH[error.errno]}", err=True)
+        sys.exit(EXIT_NOT_READY)
     except Exception as error:
         if _is_missing_secret(error):
             click.echo(f"错误：缺少密钥材料，请先运行 mianzheng init，或在环境变量中提供（{error}）。", err=True)
@@ -101,6 +107,16 @@ def _is_missing_secret(error: Exception) -> bool:
     secrets = sys.modules.get("api.secrets")
     return secrets is not None and isinstance(error, secrets.SecretMissing)
 
+
+_FILE_TROUBLE_ZH = {
+    errno.EROFS: "文件系统只读（var/ 以只读方式挂载），请检查挂载方式。",
+    errno.ENOSPC: "磁盘已满，请释放空间后重试。",
+    errno.EDQUOT: "磁盘配额已用完，请释放空间后重试。",
+    errno.EACCES: "权限不足，请检查运行服务的用户对该目录的权限。",
+    errno.EPERM: "权限不足，请检查运行服务的用户对该目录的权限。",
+    errno.ENOTDIR: "路径中有一段不是目录，请检查 MIANZHENG_VAR_DIR。",
+}
+"""Why a file or folder under var/ could not be made or written, as an operator is told it."""
 
 _STORAGE_TROUBLE_ZH = {
     "readonly database": "数据库只读，无法写入（var/ 目录或数据库文件以只读方式挂载或不可写），请检查挂载方式和文件权限。",

@@ -3,7 +3,9 @@ and display, with exit codes scripts can rely on and one-line errors."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -202,6 +204,31 @@ def test_a_read_only_database_is_said_to_be_read_only_not_uninitialised(settings
     assert run_cli(env, "client", "list").returncode == 0  # reading works
     result = run_cli(env, "client", "add", "ZJ", "只读测试", "--scope", "exchange:request")
     assert result.returncode == 4 and "只读" in result.stderr and "mianzheng init" not in result.stderr, result.stderr
+
+
+def test_init_where_var_cannot_be_written_names_the_folder_and_why(tmp_path: Path) -> None:
+    """var/ on a read-only mount, a full disk or a path through a file: init says in one line
+    which path it could not write and why, not a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    var = blocker / "var"
+    result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'mz.db'}", var), "init")
+    assert result.returncode == 4 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("错误：无法写入") and str(var) in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a file system takes root")
+def test_init_on_a_read_only_mount_says_it_is_read_only(tmp_path: Path) -> None:
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)]).returncode != 0:
+        pytest.skip("this machine lets no file system be mounted")
+    try:
+        result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'mz.db'}", mount), "init")
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    assert result.returncode == 4 and "只读" in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["catalog"], ["catalog", "validate"],
