@@ -14,10 +14,10 @@ next pass follows at once. Resuming applications is not paced: someone is waitin
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -51,9 +51,10 @@ class SweepReport:
     answers_purged: int
 
 
-def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event | None = None) -> SweepReport:
+def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event | None = None,
+          alive: Callable[[], None] = lambda: None) -> SweepReport:
     """One pass of every job against the live catalog, then the heartbeat; `stop` cuts the paced
-    事后核查 short."""
+    事后核查 short; `alive` is called with each heartbeat (the supervisor's watch)."""
     uow = UnitOfWork(current.sessions)
     now = datetime.now(timezone.utc)
     signing = status_list_signing(current.settings, current.seal_settings)
@@ -69,8 +70,11 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
     with uow.step("sweep-ended-sessions") as session:
         sweep_ended_sessions(session, now)
     ctx = build_handling_context(current, *current.published_catalog())
-    alive = functools.partial(_beat, uow, holder, interval)
-    resumed = resume_due(ctx, after_each=lambda _application_id: alive())
+    def beat_now() -> None:
+        _beat(uow, holder, interval)
+        alive()
+
+    resumed = resume_due(ctx, after_each=lambda _application_id: beat_now())
     checks = verify_commitments(ctx, pace=Pace(interval, CHECK_REST_RATIO, stop or threading.Event()))
     with uow.read() as session:
         crl_until = crl_next_update(session)
@@ -92,7 +96,7 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
         log.warning("jobs: the seal of %s names it %s (%s), the catalog %s (%s): run `mianzheng seal rotate %s` "
                     "(a PDF reader shows the seal's name on what it signs)", department, name, uscc,
                     *names[department], department)
-    alive()
+    beat_now()
     return SweepReport(resumed=len(resumed), checks=checks, status_list_signed=signed, answers_purged=purged)
 
 
@@ -103,9 +107,10 @@ def _beat(uow: UnitOfWork, holder: str, interval: float) -> None:
 
 
 def run_jobs(settings: Settings, interval: float, stop: threading.Event | None = None,
-             current: Runtime | None = None) -> None:
+             current: Runtime | None = None, alive: Callable[[], None] = lambda: None) -> None:
     """Sweep every `interval` seconds until `stop` is set (or SIGTERM/SIGINT arrives), on `current`
-    (default: a runtime of its own for `settings`)."""
+    (default: a runtime of its own for `settings`); `alive` is called at the start of each pass
+    and with each heartbeat, a failed pass's included (the supervisor's watch, `api.jobs_supervisor`)."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -114,9 +119,10 @@ def run_jobs(settings: Settings, interval: float, stop: threading.Event | None =
     holder = new_holder()
     try:
         while not stop.is_set():
+            alive()
             report: SweepReport | None = None
             try:
-                report = sweep(current, holder, interval, stop)
+                report = sweep(current, holder, interval, stop, alive)
                 if report.resumed or report.checks.confirmed or report.checks.false or report.checks.on_site:
                     log.info("jobs: resumed %d applications; commitments confirmed %d, false %d, on site %d, "
                              "left for the next pass %d", report.resumed, report.checks.confirmed,

@@ -10,7 +10,10 @@ none of the server's listening sockets, and the name `mianzheng-jobs` (`ps -o co
 
 The arbiter's main loop calls `tend` about once a second (`api.server`): when the jobs process has
 died, `tend` starts another, 1 s later, then twice as long after each quick death (at most
-`MAX_BACKOFF_SECONDS`). Restarts fork from that main loop, never from a thread: a fork taken while
+`MAX_BACKOFF_SECONDS`). A jobs process that hangs rather than dies (a call that never returns, a
+`kill -STOP`) is killed and so started again: the process notes the time in memory it shares
+with the arbiter at the start of each pass and with each heartbeat, and `tend` kills it once that
+time is `STALL_INTERVALS` intervals old (at least `MIN_STALL_SECONDS`). Restarts fork from that main loop, never from a thread: a fork taken while
 another thread of the arbiter held a lock (a log handler's, stdout's) would leave the child waiting
 for that lock forever.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import mmap
 import os
 import signal
 import time
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
 STEADY_AFTER_SECONDS = 60.0
 """A process that ran this long counts as healthy: the next restart waits 1 s again."""
+STALL_INTERVALS = 10
+MIN_STALL_SECONDS = 15.0
 PROCESS_NAME = "mianzheng-jobs"
 _POLL_SECONDS = 0.5
 _STOP_WAIT_SECONDS = 10.0
@@ -41,13 +47,32 @@ class Closable(Protocol):
     def close(self) -> None: ...
 
 
+class Liveness:
+    """When the jobs process last said it was alive (`time.monotonic()`, one clock for every
+    process): a double in an anonymous shared mapping, which the arbiter and the process it forks
+    both keep, written and read in one store."""
+
+    def __init__(self) -> None:
+        self._shared = mmap.mmap(-1, ctypes.sizeof(ctypes.c_double))
+        self._said_at = ctypes.c_double.from_buffer(self._shared)
+        self.touch()
+
+    def touch(self) -> None:
+        self._said_at.value = time.monotonic()
+
+    def silent_for(self) -> float:
+        return time.monotonic() - self._said_at.value
+
+
 class JobsSupervisor:
     """Runs `api.jobs.run_jobs` every `interval` seconds in a forked process and keeps it running
     until `stop()`."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
+        self.stall_seconds = max(STALL_INTERVALS * interval, MIN_STALL_SECONDS)
         self.restarts = 0
+        self._liveness = Liveness()
         self._pid: int | None = None
         self._inherited: Sequence[Closable] = ()
         self._runtime: Runtime | None = None
@@ -76,6 +101,7 @@ class JobsSupervisor:
         now = time.monotonic()
         if self._restart_at is None:
             if self._running():
+                self._end_if_stalled()
                 return
             # no exit code in the message: gunicorn's arbiter may have reaped the process first
             if now - self._started_at >= STEADY_AFTER_SECONDS:
@@ -87,6 +113,16 @@ class JobsSupervisor:
             self._restart_at = None
             self._spawn()
             self.restarts += 1
+
+    def _end_if_stalled(self) -> None:
+        """Kill the jobs process when it has said nothing for `stall_seconds`: the next `tend`
+        finds it dead and starts another (an application it held is taken over when its lease
+        ends; what it had not committed is lost, nothing else)."""
+        silent = self._liveness.silent_for()
+        if silent >= self.stall_seconds:
+            assert self._pid is not None
+            log.error("定时任务进程已 %.0f 秒无响应，强制结束（SIGKILL）后重新启动。", silent)
+            os.kill(self._pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """Stop restarting, then end the jobs process (SIGTERM, SIGKILL after 10 s)."""
@@ -113,15 +149,17 @@ class JobsSupervisor:
 
     def _spawn(self) -> None:
         arbiter = os.getpid()
+        self._liveness.touch()
         pid = os.fork()
         if pid == 0:
             assert self._runtime is not None
-            _run_forked(self._runtime, self.interval, self._inherited, arbiter)  # never returns
+            _run_forked(self._runtime, self.interval, self._inherited, arbiter, self._liveness)  # never returns
         self._pid = pid
         self._started_at = time.monotonic()
 
 
-def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable], arbiter: int) -> None:
+def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable], arbiter: int,
+                liveness: Liveness) -> None:
     """The jobs process, right after the fork: leave gunicorn's arbiter behind, run the jobs until
     SIGTERM, and exit without returning into the arbiter's code."""
     code = 1
@@ -138,7 +176,7 @@ def _run_forked(runtime: Runtime, interval: float, inherited: Sequence[Closable]
             each.close()
         _name_process(PROCESS_NAME)
         current = runtime.forked()
-        run_jobs(current.settings, interval, current=current)
+        run_jobs(current.settings, interval, current=current, alive=liveness.touch)
         code = 0
     except BaseException:
         log.exception("jobs: the process failed")

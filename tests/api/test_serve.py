@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tests.support.cli import MIANZHENG, cli_environment, run_cli, wait_until_answering
 from tests.support.postgres import free_port
 from api.database import make_engine
-from api.jobs_supervisor import PROCESS_NAME
+from api.jobs_supervisor import MIN_STALL_SECONDS, PROCESS_NAME
 from exchange.job_heartbeats import JOBS_NAME, JobHeartbeat
 from tests.support.processes import child_processes, process_name
 
@@ -209,6 +209,35 @@ def test_the_jobs_run_in_a_process_forked_from_the_arbiter_and_beat(database_url
         if server.poll() is None:
             server.kill()
             server.communicate(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_jobs_process_that_hangs_is_killed_and_started_again(database_url: str, tmp_path: Path) -> None:
+    """A jobs process stuck in a call that never returns (here stopped with SIGSTOP) left waiting
+    applications unresumed and `/readyz` failing until someone restarted the server."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the process tree is the same on every database")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "1", "--jobs-interval", "1"],
+                              env=cli_environment(database_url, tmp_path / "var"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_answering(f"{base}/readyz", server, "the server")
+        hung = _wait_for(lambda: _jobs_pid(server), "the jobs process")
+        os.kill(hung, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        replaced = _wait_for(lambda: (pid := _jobs_pid(server)) not in (None, hung) and pid,
+                             "the hung jobs process to be replaced", timeout=60)
+        assert time.monotonic() - stopped_at >= MIN_STALL_SECONDS - 1  # not before it was silent long enough
+        assert _ended(hung)
+        before = httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"]
+        _wait_for(lambda: httpx.get(f"{base}/readyz").json()["jobs"]["last_beat"] != before,
+                  "a heartbeat of the new jobs process")
+        assert _jobs_pid(server) == replaced  # the new one beats, so it is left alone
+    finally:
+        output = _stopped(server)
+    assert "无响应" in output and "Traceback" not in output, output
 
 
 @pytest.mark.slow
