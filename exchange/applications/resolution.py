@@ -370,15 +370,9 @@ def _resolve(ctx: HandlingContext, loaded: Loaded, matter: Matter, due: Sequence
     def settle(session: Session, outcomes: list[PullResult | PullRefused]) -> None:
         """In the transaction that stores the answers: the rest of the round."""
         nonlocal concluded
-        settled, fallbacks = [], []
-        for item, envelope, outcome in zip(pulls, envelopes, outcomes):
-            pulled = pulled_from(ctx, envelope, outcome)
-            offer = _offer(loaded, item)
-            if pulled.source_down and offer is not None and matter.entry(item.proof).commitment_fallback:
-                fallbacks.append((item, offer, True))
-            else:
-                settled.append((item, pulled))
-        concluded = _store_round(ctx, session, loaded, matter, settled, [*commitments, *fallbacks], holder)
+        settled = [(item, pulled_from(ctx, envelope, outcome))
+                   for item, envelope, outcome in zip(pulls, envelopes, outcomes)]
+        concluded = _store_round(ctx, session, loaded, matter, settled, commitments, holder)
 
     answer_requests(ctx.pull, client, envelopes, alongside=settle)
     return concluded
@@ -389,7 +383,10 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
                  commitments: Sequence[tuple[ApplicationItem, CommitmentOffer, bool]], holder: str) -> bool:
     """In the round's last step: store what the pulls came to and seal the commitments, plan the
     next round with what is now known (the application as it stands, `_as_it_stands`) and, if
-    that leaves nothing due, conclude (`_conclude_in`); whether it concluded. With nothing settled
+    that leaves nothing due, conclude (`_conclude_in`); whether it concluded. A commitment the
+    applicant offers for a proof whose source was down stands in for it (`commitment_fallback`),
+    one offered while the source was asked included: adding it asked for a resolution, which this
+    round's lease refused. With nothing settled
     and no commitments, it is the step that concludes a round that pulled nothing. Planning and
     concluding follow from what is stored alone, so a step of their own would protect nothing: a
     process that dies before this commit leaves the round to be done again, one that dies after it
@@ -401,8 +398,11 @@ def _store_round(ctx: HandlingContext, session: Session, loaded: Loaded, matter:
     current, flag_reason = stands
     _retire_dropped(current, matter)
     current = current.under(matter)
-    _seal_commitments(ctx, session, loaded, matter, commitments)
-    _store_pulls(ctx, session, settled)
+    fallbacks = [(item, offer, True) for item, pulled in settled if pulled.source_down
+                 and (offer := _offer(current, item)) is not None and matter.entry(item.proof).commitment_fallback]
+    taken = {item.id for item, _offer_, _fallback in fallbacks}
+    _seal_commitments(ctx, session, loaded, matter, [*commitments, *fallbacks])
+    _store_pulls(ctx, session, [(item, pulled) for item, pulled in settled if item.id not in taken])
     now_known, new = _planned(ctx, current, matter)
     _insert_items(session, new)
     if _due(ctx, now_known):

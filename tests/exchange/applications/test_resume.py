@@ -36,8 +36,10 @@ from demo.data import demo_households
 from exchange.clients import AuthenticatedClient, ClientScope, register_client, revoke_client
 from exchange.consent import Consent
 from exchange.errors import InvalidInput
+from exchange.sources.http_source import HttpSource, HttpSourceSettings
 from exchange.unit_of_work import locked_row
 from tests.exchange.applications.conftest import ahead, housing_request
+from tests.support.postgres import free_port
 
 
 def _pulls(ctx: HandlingContext, application_id: str) -> int:
@@ -229,6 +231,44 @@ def test_commitments_added_while_another_process_resolves_the_application_are_ta
     assert application_document(ctx, application_id)["status"] == "decided", states
     assert {("HOUSING_HARDSHIP_REPORT", "committed"), ("INCOME", "committed")} <= states  # waited for them
     assert not any(state == "awaiting_commitment" for _proof, state in states)
+
+
+def test_a_commitment_added_while_its_source_is_asked_stands_in_when_the_source_turns_out_down(
+    ctx: HandlingContext, settings: Settings, client: AuthenticatedClient
+) -> None:
+    """The applicant commits to not renting public housing while the round asks the housing
+    records, which are down. Adding asks for the application to be resolved, which the round's
+    lease refuses: so the round must let the commitment stand in itself, rather than leave the
+    application waiting for the records' next retry."""
+    offered = housing_request(ctx, settings, "fallback-meanwhile")
+    filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, offered, new_lease(ctx))
+    with ctx.pull.sessions() as session:
+        members = session.scalars(select(ApplicationItem.party).where(
+            ApplicationItem.application_id == filed.application_id, ApplicationItem.proof == "NOT_RENTING_PUBLIC_HOUSING"))
+        commitments = [{"proof": "NOT_RENTING_PUBLIC_HOUSING", "party": party, "values": {
+            "is_renting_public_housing": False, "checked_at": datetime.now(timezone.utc).isoformat()}}
+            for party in members]
+    added = threading.Lock()
+
+    class DownWhileCommitted(HttpSource):  # the housing records, asked while the applicant signs at the counter
+        def query(self, proof_code: str, id_number: str, name: str | None) -> Any:
+            if added.acquire(blocking=False):
+                add_commitments(ctx, client, filed.application_id, commitments, offered.signature)
+                assert resolve_application(ctx, filed.application_id) is False  # as the API asks: the lease is taken
+            return super().query(proof_code, id_number, name)
+
+    sources = ctx.pull.sources.sources
+    running, sources["ZJ"] = sources["ZJ"], DownWhileCommitted(
+        "ZJ", HttpSourceSettings(url=f"http://127.0.0.1:{free_port()}", token="t" * 16, retries=0, timeout_seconds=1),
+        ctx.catalog)
+    try:
+        resolve_application(ctx, filed.application_id, filed.filing)
+    finally:
+        sources["ZJ"] = running
+    document = application_document(ctx, filed.application_id)
+    states = {item["state"] for item in document["items"] if item["proof"] == "NOT_RENTING_PUBLIC_HOUSING"}
+    assert added.locked() and commitments and states == {"committed"}, document["items"]
+    assert document["status"] == "decided", document["status"]
 
 
 def test_commitments_are_refused_once_the_application_is_decided_even_if_it_was_read_before(
