@@ -4,13 +4,17 @@
 // BarcodeDetector and a camera, a button fills the QR field from the camera. Without script, the page is a plain form.
 (function () {
   "use strict";
+  // The payload in the fragment of a /v#… address, whose characters the address percent-encodes.
+  function payloadIn(fragment) {
+    try {
+      return decodeURIComponent(fragment);
+    } catch (malformed) {
+      return fragment;  // typed in by hand, not percent-encoded
+    }
+  }
   var qrField = document.getElementById("qr");
   if (qrField && /^#MZ[12]:/.test(window.location.hash) && !document.getElementById("verdict")) {
-    try {
-      qrField.value = decodeURIComponent(window.location.hash.slice(1));
-    } catch (malformed) {
-      qrField.value = window.location.hash.slice(1);  // typed in by hand, not percent-encoded
-    }
+    qrField.value = payloadIn(window.location.hash.slice(1));
     history.replaceState(null, "", window.location.pathname);
     qrField.form.submit();
     return;
@@ -54,7 +58,10 @@
       while (Date.now() < deadline) {
         var found = (await detector.detect(video)).find(function (code) { return /MZ[12]:/.test(code.rawValue); });
         if (found) {
-          field.value = found.rawValue.slice(found.rawValue.search(/MZ[12]:/));
+          // an address /v#MZ2:… (the payload percent-encoded), or a bare payload as older codes hold
+          var at = found.rawValue.search(/MZ[12]:/);
+          var payload = found.rawValue.slice(at);
+          field.value = found.rawValue.slice(0, at).endsWith("/v#") ? payloadIn(payload) : payload;
           status.textContent = "已读取二维码内容，请点击“核验”。";
           return;
         }
