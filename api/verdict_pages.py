@@ -96,9 +96,13 @@ def _trust_view() -> dict[str, str]:
 
 def certificate_page(verdict: dict[str, Any] | None, error: str | None, status: int,
           headers: dict[str, str] | None = None, pasted: dict[str, str] | None = None,
-          scanned: bool = False, error_field: str | None = None) -> Response:
+          scanned: bool = False, error_field: str | None = None, reselect: bool = False) -> Response:
+    """The certificates' verification page: its form, with `verdict` or `error` (`error_field`: the
+    field at fault, whose error is shown beside it too; `reselect`: a PDF was chosen, which a
+    browser never fills in again)."""
     response = make_response(render_template("verify.html", verdict=verdict, error=error, trust=_trust_view(),
-                                             pasted=pasted or {}, scanned=scanned, error_field=error_field), status)
+                                             pasted=pasted or {}, scanned=scanned, error_field=error_field,
+                                             reselect=reselect), status)
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -152,7 +152,7 @@ def verify() -> Response:
         id_number = typed_id_number(request.form.get("id_number", ""))
     except InvalidIdentifier:  # what was pasted stays in the form; the number typed is not echoed
         return no_store(make_response(render_template("verify_license.html", verdict=None, error=HOLDER_ID_NUMBER_INVALID_ZH,
-                                                       error_field="id_number",
+                                                       error_field="id_number", reselect=isinstance(form, bytes),
                                                        pasted=form if isinstance(form, str) else ""), 400))
     if not is_license_form(form) and (read_form(form)[0] == FORM_QR or (
             isinstance(form, bytes) and carries(form, ATTACHMENT_NAME)) or (

@@ -58,8 +58,9 @@ def verify() -> Response:
     except RequestEntityTooLarge:
         return certificate_page(None, "提交的内容过大：电子证明 PDF 文件不超过 2 MiB。", 413)
     except _BadInput as bad:  # what was pasted stays in the form (the ID number typed is not echoed)
+        upload = request.files.get("pdf")
         return certificate_page(None, str(bad), 400, pasted={name: request.form.get(name, "") for name in ("credential", "qr")},
-                                error_field=bad.field)
+                                error_field=bad.field, reselect=bool(upload and upload.filename))
     if is_license_form(form_input):  # the site links this page everywhere: a license is checked as one
         return license_verdict_page(form_input, id_number)
     return certificate_verdict_page(form_input, id_number)

@@ -18,6 +18,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from api.database import standalone_session
+from api.holder_input import HOLDER_ID_NUMBER_INVALID_ZH
 from api.settings import Settings
 from catalog.city_time import BEIJING
 from catalog.versions import read_live_catalog
@@ -181,8 +182,17 @@ def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser
     # a screen reader is on the field at fault, which says what is wrong with it
     assert page.evaluate("document.activeElement.id") == "id_number"
     field = page.locator("#id_number")
-    assert (field.get_attribute("aria-invalid"), field.get_attribute("aria-describedby")) == ("true", "verify-error")
+    assert (field.get_attribute("aria-invalid"), field.get_attribute("aria-describedby")) == ("true", "id-number-error")
     page.close()
+
+    # on a phone, with a PDF chosen: the word on the number is where the page opens, beside the field,
+    # and says the file must be chosen again (a browser never fills a file field in again)
+    phone = browser.new_page(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    assert submit(phone, live_server, pdf=certificate["pdf"], id_number=mistyped) == 400
+    beside = phone.locator("#id-number-error")
+    expect(beside).to_be_in_viewport()
+    assert beside.inner_text() == HOLDER_ID_NUMBER_INVALID_ZH + "所选的 PDF 文件未保留，请重新选择。"
+    phone.close()
 
     api = httpx.post(f"{live_server}/api/v1/verify", json={"qr": certificate["qr"].decode(), "id_number": mistyped})
     assert api.status_code == 400 and api.json()["errors"][0]["pointer"] == "#/id_number"
