@@ -1,6 +1,6 @@
 """Every page as a phone (390×844), the narrowest screen pages must reflow to without scrolling
 sideways (320 CSS px: WCAG 1.4.10, a 1280 px window zoomed to 400%) and a laptop (1366×900)
-show it, in headless Chromium: nothing
+show it, and the public pages on a phone set to text twice the usual size, in headless Chromium: nothing
 wider than the screen (the document's scrollWidth is at most the viewport's width) and every
 control at least 44 px in both directions, the size a thumb can hit. Links inside running text
 are exempt, as WCAG 2.5.8 exempts them. Screenshots go to $MIANZHENG_SCREENSHOTS when set."""
@@ -81,10 +81,16 @@ PUBLIC_PAGES = {
 }
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS)
+LARGE_TEXT_PX = 32
+"""A phone set to text twice the usual size (Android's font size, iOS's Larger Text): 32 px."""
+
+
+@pytest.mark.parametrize("viewport", [*VIEWPORTS, "phone-large-text"])
 def test_public_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, viewport: str) -> None:
-    width, height = VIEWPORTS[viewport]
+    width, height = VIEWPORTS[viewport.removesuffix("-large-text")]
     page = browser.new_page(viewport={"width": width, "height": height})
+    if viewport.endswith("-large-text"):
+        page.context.new_cdp_session(page).send("Page.setFontSizes", {"fontSizes": {"standard": LARGE_TEXT_PX}})
     problems: list[str] = []
     for name, path in PUBLIC_PAGES.items():
         page.goto(live_server + path)
