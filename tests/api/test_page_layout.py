@@ -20,6 +20,7 @@ from demo.data import DemoResident, sample_residents
 
 VIEWPORTS = {"phone": (390, 844), "narrow": (320, 640), "laptop": (1366, 900)}
 MIN_TARGET_PX = 44
+MIN_COLUMN_PX = 64
 SCREENSHOTS = os.environ.get("MIANZHENG_SCREENSHOTS")
 
 MEASURE = """() => {
@@ -169,6 +170,12 @@ def test_the_caseworker_page_fits_and_can_be_tapped(browser: Browser, live_serve
     problems += check_layout(page, "caseworker", viewport)
     submit_and_watch(page)
     problems += check_layout(page, "caseworker-decided", viewport)
+    # the rules and proofs tables scroll sideways within themselves, so every column keeps room to be read:
+    # 成立 on one line, a department's name a few characters wide, not one character a line
+    narrowest = page.evaluate("""() => Math.min(...[...document.querySelectorAll(
+        '#rules th, #rules td, #proofs th, #proofs td')].map(cell => cell.getBoundingClientRect().width))""")
+    if narrowest < MIN_COLUMN_PX:
+        problems.append(f"caseworker-decided at {viewport}: a column of the rules or proofs {narrowest:.0f} px wide")
     # a longer case number pushes 查看 (and the words a screen reader hears with it) further right:
     # still within the list's own scrolling, not the page's
     page.locator("#recent tbody td").first.evaluate("cell => { cell.textContent += 'GZF-2026-'.repeat(8); }")
