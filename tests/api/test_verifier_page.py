@@ -259,6 +259,22 @@ def test_a_scanned_qr_code_opens_the_verdict(browser: Browser, live_server: str,
     context.close()
 
 
+def test_a_printed_verdict_is_legible_on_white_paper(browser: Browser, live_server: str, resident: DemoResident,
+                                                       tmp_path: Path) -> None:
+    """Printed on A4, as a bank files it: the site's name in ink (its red bar does not print: white
+    text would vanish on the paper), and each check's result word whole, never broken over lines."""
+    certificate = issued(live_server, resident)
+    page = browser.new_page()
+    assert submit(page, live_server, pdf=certificate["pdf"]) == 200  # no holder ID: 持有人核验 未检查
+    page.emulate_media(media="print")
+    brand = page.evaluate("getComputedStyle(document.querySelector('header.site .brand')).color")
+    printed = page_texts(page.pdf(format="A4"), tmp_path)[0]
+    page.close()
+    assert brand not in ("rgb(255, 255, 255)", "rgba(255, 255, 255, 0.9)"), brand
+    results = [line.split()[1] for line in printed.splitlines() if line.split()[:1] in (["持有人核验"], ["内容完整性"])]
+    assert results == ["通过", "未检查"], printed
+
+
 def test_the_page_says_how_to_trust_the_city_root(browser: Browser, live_server: str) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
