@@ -37,7 +37,10 @@ MAX_BACKOFF_SECONDS = 30.0
 STEADY_AFTER_SECONDS = 60.0
 """A process that ran this long counts as healthy: the next restart waits 1 s again."""
 STALL_INTERVALS = 10
-MIN_STALL_SECONDS = 15.0
+MIN_STALL_SECONDS = 30.0
+"""Even at the shortest intervals: a pass says it is alive after each application it resumes,
+and resolving one asks its sources in rounds, each within a source's query budget (5 s by
+default), so a slow application is not taken for a hung process."""
 PROCESS_NAME = "mianzheng-jobs"
 _POLL_SECONDS = 0.5
 _STOP_WAIT_SECONDS = 10.0
