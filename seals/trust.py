@@ -10,6 +10,8 @@ verification:
     crl.der, crl.pem    the CRL (same content, two encodings)
     jwks.json           every seal's public key with kid, alg and x5c (not those revoked for compromise)
     tsa/<n>.pem         accepted time-stamp authority roots (only if any)
+    exported-at.txt     the time up to which every certified seal is in seals/ (ISO 8601; only when
+                        the exporter gave one)
 
 The kid is the base64url SHA-256 thumbprint of the certificate DER (`ca.certificate_kid`).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,9 @@ from core.base64url import b64url_encode
 from seals.ca import certificate_kid, x5c_entry
 
 
+EXPORTED_AT_FILE = "exported-at.txt"
+
+
 @dataclass(frozen=True)
 class TrustStore:
     root: x509.Certificate
@@ -39,6 +45,9 @@ class TrustStore:
     exported: bool = False
     """Read from an exported directory (`load`): it holds the seals certified up to the export,
     so a seal it does not know may be one certified since (`checks.seal_not_found`)."""
+    exported_at: datetime | None = None
+    """When the seals were read for the export (`EXPORTED_AT_FILE`), None when not said: a seal it
+    does not know was certified after this."""
 
     @cached_property
     def _by_kid(self) -> dict[str, x509.Certificate]:
@@ -78,10 +87,14 @@ class TrustStore:
             return False
         return reason in (x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise)
 
-    def export(self, directory: Path) -> None:
-        """Write the trust material to `directory` (created if needed; files are overwritten)."""
+    def export(self, directory: Path, read_at: datetime | None = None) -> None:
+        """Write the trust material to `directory` (created if needed; files are overwritten);
+        `read_at`: a time before its seals were read, written as the time the export holds every
+        seal certified up to."""
         seals_dir = directory / "seals"
         seals_dir.mkdir(parents=True, exist_ok=True)
+        if read_at is not None:
+            (directory / EXPORTED_AT_FILE).write_text(read_at.isoformat() + "\n", encoding="ascii")
         (directory / "root.pem").write_bytes(self.root.public_bytes(Encoding.PEM))
         for certificate in self.seal_certificates:
             (seals_dir / f"{certificate_kid(certificate)}.pem").write_bytes(certificate.public_bytes(Encoding.PEM))
@@ -107,7 +120,12 @@ class TrustStore:
         timestamp_roots = tuple(
             x509.load_pem_x509_certificate(path.read_bytes()) for path in sorted((directory / "tsa").glob("*.pem"))
         )
-        return cls(root, seals, crl, timestamp_roots, exported=True)
+        exported_at_path = directory / EXPORTED_AT_FILE
+        exported_at = datetime.fromisoformat(exported_at_path.read_text(encoding="ascii").strip()) \
+            if exported_at_path.exists() else None
+        if exported_at is not None and exported_at.tzinfo is None:
+            raise ValueError(f"{EXPORTED_AT_FILE} gives no time zone")
+        return cls(root, seals, crl, timestamp_roots, exported=True, exported_at=exported_at)
 
     def _jwk(self, certificate: x509.Certificate) -> dict[str, Any]:
         public_key = certificate.public_key()

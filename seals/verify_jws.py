@@ -115,7 +115,7 @@ def _verification(token: str, trust: TrustStore, now: datetime, *, remember: boo
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result)), None
     try:
-        certificate = _signing_certificate(header, trust)
+        certificate = _signing_certificate(header, trust, claims.get("iat"))
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result), header, claims), None
     integrity = (_remembered_signature if remember else _check_signature)(header["alg"], certificate, signing_input,
@@ -160,13 +160,23 @@ def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     return header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
 
 
-def _signing_certificate(header: dict[str, Any], trust: TrustStore) -> x509.Certificate:
+def _readable_time(iat: Any) -> datetime | None:
+    """The time an `iat` claim not yet verified gives, None when it gives none."""
+    if not isinstance(iat, (int, float)) or isinstance(iat, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(iat, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _signing_certificate(header: dict[str, Any], trust: TrustStore, iat: Any) -> x509.Certificate:
     kid = header.get("kid")
     chain = header.get("x5c")
     if chain is None:
         found = trust.seal_by_kid(kid) if isinstance(kid, str) else None
         if found is None:
-            raise _Rejected(seal_not_found(trust))
+            raise _Rejected(seal_not_found(trust, _readable_time(iat)))
         return found
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise _malformed("x5c is not a list of certificates")

@@ -231,6 +231,7 @@ def export_trust_command(directory: Path) -> None:
     current, sealing = settings(), seal_settings(settings())
     with database_session() as session:
         try:
+            read_at = datetime.now(timezone.utc)  # every seal certified before is in the store read next
             store = trust_store(session)
             signing, now = status_list_signing(current, sealing), datetime.now(timezone.utc)
             exchange_signer = active_signer(session, sealing, current.exchange_department)  # none: nothing to export
@@ -244,6 +245,6 @@ def export_trust_command(directory: Path) -> None:
         except SealError as error:
             raise _fail(error) from None
         exchange = read_live_catalog(session).departments[current.exchange_department].uscc
-    export_offline_trust(directory, store, status_lists, exchange, issuer_list)
+    export_offline_trust(directory, store, status_lists, exchange, issuer_list, read_at)
     click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS、"
                f"电子证明状态列表 {len(status_lists)} 份 {STATUS_LIST_FILE}、出具单位清单 {ISSUER_LIST_FILE}）。")

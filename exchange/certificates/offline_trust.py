@@ -53,10 +53,10 @@ class OfflineTrust:
 
 
 def export_offline_trust(directory: Path, store: TrustStore, status_lists: list[str], exchange_uscc: str,
-                         issuer_list: str) -> None:
+                         issuer_list: str, read_at: datetime | None = None) -> None:
     """Write the trust material, the signed status lists, the exchange's USCC and the signed list
-    of issuers to `directory`."""
-    store.export(directory)
+    of issuers to `directory`; `read_at`, a time before `store` was read (`TrustStore.export`)."""
+    store.export(directory, read_at)
     (directory / STATUS_LIST_FILE).write_text("".join(token + "\n" for token in status_lists), encoding="ascii")
     (directory / EXCHANGE_FILE).write_text(exchange_uscc + "\n", encoding="ascii")
     (directory / ISSUER_LIST_FILE).write_text(issuer_list + "\n", encoding="ascii")

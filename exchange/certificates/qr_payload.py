@@ -224,7 +224,7 @@ def verify_qr(text: str, trust: TrustStore, *, now: datetime) -> SignedForm:
     kid = header.get(COSE_KID)
     certificate = _seal(trust, kid, whole=prefix == LEGACY_PREFIX) if isinstance(kid, bytes) else None
     if certificate is None:
-        return SignedForm(integrity_only(seal_not_found(trust)), legacy)
+        return SignedForm(integrity_only(seal_not_found(trust, _claimed_issue(decoded, legacy))), legacy)
     try:
         content = legacy or QrContent.from_compact(decoded, certificate)
     except InvalidContent as error:
@@ -344,6 +344,16 @@ def _typed(value: Any, kind: type) -> Any:
 
 def _time(value: Any) -> datetime:
     return datetime.fromtimestamp(_typed(value, int), timezone.utc)
+
+
+def _claimed_issue(decoded: Any, legacy: QrContent | None) -> datetime | None:
+    """When a payload not yet verified says it was issued, if it says so readably."""
+    if legacy is not None:
+        return legacy.issued_at
+    try:
+        return _time(decoded[9])
+    except (TypeError, IndexError, KeyError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _optional_time(value: Any) -> datetime | None:

@@ -8,14 +8,19 @@ import json
 import os
 import shutil
 import subprocess
+import time
+import zlib
 from pathlib import Path
 
+import base45
+import cbor2
 import pytest
 from sqlalchemy import select
 
 from exchange.access_log import AccessRecord
 from exchange.certificates.offline_trust import STATUS_LIST_FILE
 from exchange.issuance import COUNTER_BASIS
+from seals.trust import EXPORTED_AT_FILE
 from api.database import standalone_session
 from api.settings import Settings
 from demo.data import sample_residents
@@ -161,3 +166,43 @@ def test_a_qr_code_sealed_after_the_trust_export_is_unconfirmed_not_invalid(data
     assert json.loads(verify(env, qr, "--trust", str(trust), "--json").stdout)["status"] == "ERROR"
     assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
     assert verify(env, qr, "--trust", str(trust)).returncode == 0
+
+
+def _forged_qr(genuine: str, issued_at: int) -> str:
+    """`genuine`'s payload, dated `issued_at`, under a kid no seal has and a signature of no key:
+    what a forger who holds no seal of the city makes."""
+    message = cbor2.loads(zlib.decompress(base45.b45decode(genuine.removeprefix("MZ2:"))))
+    _protected, unprotected, payload, _signature = message.value
+    content = cbor2.loads(payload)
+    content[9] = issued_at
+    forged = [cbor2.dumps({1: -7, 4: os.urandom(8)}), unprotected, cbor2.dumps(content), os.urandom(64)]
+    return "MZ2:" + base45.b45encode(zlib.compress(cbor2.dumps(cbor2.CBORTag(18, forged)))).decode("ascii")
+
+
+def test_a_qr_code_naming_an_unknown_seal_and_dated_before_the_export_is_invalid(
+        database_url: str, settings: Settings, tmp_path: Path) -> None:
+    """The exported trust holds every seal certified up to its export, and says when that was. A
+    QR code naming a seal it does not hold, dated before the export (more than the clocks'
+    tolerance before), cannot be genuine: 无效. Dated after it, it may be a seal certified since:
+    无法确定, as before."""
+    env = cli_environment(database_url, settings.var_dir)
+    resident = sample_residents(settings.sources_dir, 1)[0]
+    out, trust = tmp_path / "out", tmp_path / "trust"
+    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
+    assert issued.returncode == 0, issued.stderr
+    assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
+    genuine = next(out.glob("*.qr.txt")).read_text(encoding="ascii").strip()
+    now = int(time.time())
+    verdicts = {}
+    for name, dated in (("an hour before", now - 3600), ("a minute before", now - 60), ("after", now + 60)):
+        (tmp_path / "forged.qr.txt").write_text(_forged_qr(genuine, dated), encoding="ascii")
+        verdict = json.loads(verify(env, str(tmp_path / "forged.qr.txt"), "--trust", str(trust), "--json").stdout)
+        verdicts[name] = (verdict["status"], verdict["checks"][0]["code"])
+    assert verdicts == {"an hour before": ("INVALID", "certificate_missing"),
+                        "a minute before": ("ERROR", "seal_not_in_trust"),  # within the clocks' tolerance
+                        "after": ("ERROR", "seal_not_in_trust")}
+    (trust / EXPORTED_AT_FILE).unlink()  # exported before the export said when: as before
+    (tmp_path / "forged.qr.txt").write_text(_forged_qr(genuine, now - 3600), encoding="ascii")
+    verdict = json.loads(verify(env, str(tmp_path / "forged.qr.txt"), "--trust", str(trust), "--json").stdout)
+    assert verdict["status"] == "ERROR"
