@@ -87,16 +87,21 @@ def steady_while_valid(certificate: x509.Certificate, trust: TrustStore,
     return signing_time - CLOCK_SKEW, ends
 
 
-def seal_not_found(trust: TrustStore, claimed_signing_time: datetime | None) -> CheckResult:
+def seal_not_found(trust: TrustStore, claimed_signing_time: datetime | None, now: datetime) -> CheckResult:
     """The integrity result of a signature that names, by its kid alone, a seal `trust` does not
     hold, and claims to be made at `claimed_signing_time` (None: it says no time one can read). In
     the service's own trust, which holds every seal the city root certified, that is a forgery. An
     exported copy holds the seals certified up to its export: a signature it dates (more than
-    `CLOCK_SKEW`) before then is a forgery too; otherwise it may be a seal certified since the
-    export, so no verdict is given (ERROR), with a word to export again."""
-    dated_before_the_export = trust.exported_at is not None and claimed_signing_time is not None \
-        and claimed_signing_time < trust.exported_at - CLOCK_SKEW
-    if trust.exported and not dated_before_the_export:
+    `CLOCK_SKEW`) before then is a forgery too, and so is one dated in the future, which a known
+    seal's would be refused for (`signing_time_in_future`); otherwise it may be a seal certified
+    since the export, so no verdict is given (ERROR), with a word to export again. An export time
+    still to come (a fast clock where it was exported, or an edited file) is not taken."""
+    exported_at = trust.exported_at if trust.exported_at is not None and trust.exported_at <= now + CLOCK_SKEW \
+        else None
+    forged = claimed_signing_time is not None and (
+        claimed_signing_time > now + CLOCK_SKEW
+        or (exported_at is not None and claimed_signing_time < exported_at - CLOCK_SKEW))
+    if trust.exported and not forged:
         return CheckResult.of(Check.INTEGRITY, Status.ERROR, "seal_not_in_trust")
     return CheckResult.of(Check.INTEGRITY, Status.INVALID, "certificate_missing")
 

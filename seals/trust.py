@@ -36,6 +36,20 @@ from seals.ca import certificate_kid, x5c_entry
 EXPORTED_AT_FILE = "exported-at.txt"
 
 
+class ExportTimeUnreadable(ValueError):
+    """`EXPORTED_AT_FILE` holds no time with its time zone."""
+
+
+def _exported_at(path: Path) -> datetime:
+    try:
+        exported_at = datetime.fromisoformat(path.read_text(encoding="ascii").strip())
+    except (UnicodeDecodeError, ValueError) as unreadable:
+        raise ExportTimeUnreadable(f"{EXPORTED_AT_FILE}: {unreadable}") from None
+    if exported_at.tzinfo is None:
+        raise ExportTimeUnreadable(f"{EXPORTED_AT_FILE} gives no time zone")
+    return exported_at
+
+
 @dataclass(frozen=True)
 class TrustStore:
     root: x509.Certificate
@@ -121,10 +135,7 @@ class TrustStore:
             x509.load_pem_x509_certificate(path.read_bytes()) for path in sorted((directory / "tsa").glob("*.pem"))
         )
         exported_at_path = directory / EXPORTED_AT_FILE
-        exported_at = datetime.fromisoformat(exported_at_path.read_text(encoding="ascii").strip()) \
-            if exported_at_path.exists() else None
-        if exported_at is not None and exported_at.tzinfo is None:
-            raise ValueError(f"{EXPORTED_AT_FILE} gives no time zone")
+        exported_at = _exported_at(exported_at_path) if exported_at_path.exists() else None
         return cls(root, seals, crl, timestamp_roots, exported=True, exported_at=exported_at)
 
     def _jwk(self, certificate: x509.Certificate) -> dict[str, Any]:

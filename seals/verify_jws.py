@@ -115,7 +115,7 @@ def _verification(token: str, trust: TrustStore, now: datetime, *, remember: boo
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result)), None
     try:
-        certificate = _signing_certificate(header, trust, claims.get("iat"))
+        certificate = _signing_certificate(header, trust, claims.get("iat"), now)
     except _Rejected as rejected:
         return JwsVerification(integrity_only(rejected.result), header, claims), None
     integrity = (_remembered_signature if remember else _check_signature)(header["alg"], certificate, signing_input,
@@ -170,13 +170,13 @@ def _readable_time(iat: Any) -> datetime | None:
         return None
 
 
-def _signing_certificate(header: dict[str, Any], trust: TrustStore, iat: Any) -> x509.Certificate:
+def _signing_certificate(header: dict[str, Any], trust: TrustStore, iat: Any, now: datetime) -> x509.Certificate:
     kid = header.get("kid")
     chain = header.get("x5c")
     if chain is None:
         found = trust.seal_by_kid(kid) if isinstance(kid, str) else None
         if found is None:
-            raise _Rejected(seal_not_found(trust, _readable_time(iat)))
+            raise _Rejected(seal_not_found(trust, _readable_time(iat), now))
         return found
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise _malformed("x5c is not a list of certificates")

@@ -8,6 +8,7 @@ from pathlib import Path
 from api.cli.context import CliError
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, IssuerListError
 from exchange.certificates.offline_trust import EXCHANGE_FILE, OfflineTrust, load_offline_trust
+from seals.trust import EXPORTED_AT_FILE, ExportTimeUnreadable
 
 
 def load_offline_trust_of_exchange(directory: Path) -> tuple[OfflineTrust, str]:
@@ -17,6 +18,9 @@ def load_offline_trust_of_exchange(directory: Path) -> tuple[OfflineTrust, str]:
         trust = load_offline_trust(directory)
     except IssuerListError as unusable:
         raise CliError(f"{directory} 中的出具单位清单 {ISSUER_LIST_FILE} 不可用（{unusable}）："
+                       f"请用 mianzheng seal export-trust {directory} 重新导出。") from None
+    except ExportTimeUnreadable:
+        raise CliError(f"{directory} 中的导出时间 {EXPORTED_AT_FILE} 不可用（应为带时区的时间，如 2026-12-07T08:00:00+00:00）："
                        f"请用 mianzheng seal export-trust {directory} 重新导出。") from None
     except (OSError, ValueError):
         raise CliError(f"{directory} 中没有可用的信任材料（请用 mianzheng seal export-trust 导出）。") from None

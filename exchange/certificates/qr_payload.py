@@ -224,7 +224,10 @@ def verify_qr(text: str, trust: TrustStore, *, now: datetime) -> SignedForm:
     kid = header.get(COSE_KID)
     certificate = _seal(trust, kid, whole=prefix == LEGACY_PREFIX) if isinstance(kid, bytes) else None
     if certificate is None:
-        return SignedForm(integrity_only(seal_not_found(trust, _claimed_issue(decoded, legacy))), legacy)
+        claimed = _claimed_issue(decoded, legacy)
+        if claimed is None:  # every certificate says when it was issued
+            return _malformed(InvalidContent("QR payload gives no issue time"))
+        return SignedForm(integrity_only(seal_not_found(trust, claimed, now)), legacy)
     try:
         content = legacy or QrContent.from_compact(decoded, certificate)
     except InvalidContent as error:

@@ -168,7 +168,7 @@ def test_a_qr_code_sealed_after_the_trust_export_is_unconfirmed_not_invalid(data
     assert verify(env, qr, "--trust", str(trust)).returncode == 0
 
 
-def _forged_qr(genuine: str, issued_at: int) -> str:
+def _forged_qr(genuine: str, issued_at: object) -> str:
     """`genuine`'s payload, dated `issued_at`, under a kid no seal has and a signature of no key:
     what a forger who holds no seal of the city makes."""
     message = cbor2.loads(zlib.decompress(base45.b45decode(genuine.removeprefix("MZ2:"))))
@@ -183,8 +183,8 @@ def test_a_qr_code_naming_an_unknown_seal_and_dated_before_the_export_is_invalid
         database_url: str, settings: Settings, tmp_path: Path) -> None:
     """The exported trust holds every seal certified up to its export, and says when that was. A
     QR code naming a seal it does not hold, dated before the export (more than the clocks'
-    tolerance before), cannot be genuine: 无效. Dated after it, it may be a seal certified since:
-    无法确定, as before."""
+    tolerance before), cannot be genuine: 无效; nor can one dated in the future, or with no date
+    at all. Dated between, it may be a seal certified since: 无法确定, as before."""
     env = cli_environment(database_url, settings.var_dir)
     resident = sample_residents(settings.sources_dir, 1)[0]
     out, trust = tmp_path / "out", tmp_path / "trust"
@@ -195,13 +195,23 @@ def test_a_qr_code_naming_an_unknown_seal_and_dated_before_the_export_is_invalid
     genuine = next(out.glob("*.qr.txt")).read_text(encoding="ascii").strip()
     now = int(time.time())
     verdicts = {}
-    for name, dated in (("an hour before", now - 3600), ("a minute before", now - 60), ("after", now + 60)):
+    for name, dated in (("an hour before", now - 3600), ("a minute before", now - 60), ("after", now + 60),
+                        ("a day ahead", now + 86400), ("undated", None)):
         (tmp_path / "forged.qr.txt").write_text(_forged_qr(genuine, dated), encoding="ascii")
         verdict = json.loads(verify(env, str(tmp_path / "forged.qr.txt"), "--trust", str(trust), "--json").stdout)
         verdicts[name] = (verdict["status"], verdict["checks"][0]["code"])
     assert verdicts == {"an hour before": ("INVALID", "certificate_missing"),
                         "a minute before": ("ERROR", "seal_not_in_trust"),  # within the clocks' tolerance
-                        "after": ("ERROR", "seal_not_in_trust")}
+                        "after": ("ERROR", "seal_not_in_trust"),
+                        "a day ahead": ("INVALID", "certificate_missing"),  # a genuine seal's would be refused too
+                        "undated": ("INVALID", "malformed")}
+    (trust / EXPORTED_AT_FILE).write_text("2099-01-01T00:00:00+00:00\n")  # a fast clock, or edited
+    (tmp_path / "forged.qr.txt").write_text(_forged_qr(genuine, now - 3600), encoding="ascii")
+    verdict = json.loads(verify(env, str(tmp_path / "forged.qr.txt"), "--trust", str(trust), "--json").stdout)
+    assert verdict["status"] == "ERROR"  # an export time still to come is not taken: as if it said none
+    (trust / EXPORTED_AT_FILE).write_text("2026-12-07T07:44:27\n")  # no time zone: said, not taken as no trust
+    unusable = verify(env, str(tmp_path / "forged.qr.txt"), "--trust", str(trust))
+    assert unusable.returncode == 1 and EXPORTED_AT_FILE in unusable.stderr and "重新导出" in unusable.stderr
     (trust / EXPORTED_AT_FILE).unlink()  # exported before the export said when: as before
     (tmp_path / "forged.qr.txt").write_text(_forged_qr(genuine, now - 3600), encoding="ascii")
     verdict = json.loads(verify(env, str(tmp_path / "forged.qr.txt"), "--trust", str(trust), "--json").stdout)
