@@ -18,7 +18,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from api.application_services import build_handling_context
@@ -54,7 +54,8 @@ class SweepReport:
 def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event | None = None,
           alive: Callable[[], None] = lambda: None) -> SweepReport:
     """One pass of every job against the live catalog, then the heartbeat; `stop` cuts the paced
-    事后核查 short; `alive` is called with each heartbeat (the supervisor's watch)."""
+    事后核查 short; `alive` is called with each heartbeat, each round of an application's resolution
+    and each 事后核查 check (the supervisor's watch)."""
     uow = UnitOfWork(current.sessions)
     now = datetime.now(timezone.utc)
     signing = status_list_signing(current.settings, current.seal_settings)
@@ -69,13 +70,14 @@ def sweep(current: Runtime, holder: str, interval: float, stop: threading.Event 
         purged = purge_expired(session, now)
     with uow.step("sweep-ended-sessions") as session:
         sweep_ended_sessions(session, now)
-    ctx = build_handling_context(current, *current.published_catalog())
+    ctx = replace(build_handling_context(current, *current.published_catalog()), progress=alive)
     def beat_now() -> None:
         _beat(uow, holder, interval)
         alive()
 
     resumed = resume_due(ctx, after_each=lambda _application_id: beat_now())
-    checks = verify_commitments(ctx, pace=Pace(interval, CHECK_REST_RATIO, stop or threading.Event()))
+    checks = verify_commitments(ctx, pace=Pace(interval, CHECK_REST_RATIO, stop or threading.Event()),
+                                progress=lambda _status: alive())
     with uow.read() as session:
         crl_until = crl_next_update(session)
         ending = seals_ending(session, now)

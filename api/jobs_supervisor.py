@@ -12,7 +12,8 @@ The arbiter's main loop calls `tend` about once a second (`api.server`): when th
 died, `tend` starts another, 1 s later, then twice as long after each quick death (at most
 `MAX_BACKOFF_SECONDS`). A jobs process that hangs rather than dies (a call that never returns, a
 `kill -STOP`) is killed and so started again: the process notes the time in memory it shares
-with the arbiter at the start of each pass and with each heartbeat, and `tend` kills it once that
+with the arbiter at the start of each pass, with each heartbeat, each round of an application's
+resolution and each 事后核查 check, and `tend` kills it once that
 time is `STALL_INTERVALS` intervals old (at least `MIN_STALL_SECONDS`). Restarts fork from that main loop, never from a thread: a fork taken while
 another thread of the arbiter held a lock (a log handler's, stdout's) would leave the child waiting
 for that lock forever.
@@ -31,16 +32,18 @@ from typing import Protocol
 
 from api.jobs import run_jobs
 from api.runtime import Runtime
+from exchange.sources.directory import MAX_QUERY_SECONDS
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
 STEADY_AFTER_SECONDS = 60.0
 """A process that ran this long counts as healthy: the next restart waits 1 s again."""
 STALL_INTERVALS = 10
-MIN_STALL_SECONDS = 30.0
-"""Even at the shortest intervals: a pass says it is alive after each application it resumes,
-and resolving one asks its sources in rounds, each within a source's query budget (5 s by
-default), so a slow application is not taken for a hung process."""
+MIN_STALL_SECONDS = MAX_QUERY_SECONDS + 30.0
+"""Even at the shortest intervals: a pass says it is alive before each round of an application's
+resolution and after each 事后核查 check, each of which asks sources for at most the longest budget
+a source may be given (`MAX_QUERY_SECONDS`), so a source answering slowly within its budget does
+not make the process look hung."""
 PROCESS_NAME = "mianzheng-jobs"
 _POLL_SECONDS = 0.5
 _STOP_WAIT_SECONDS = 10.0

@@ -31,6 +31,9 @@ class HandlingContext:
     pull: PullContext
     verify_identity: Callable[[str], CitizenIdentity] | None = None
     """Verifies an applicant's identity assertion (online signatures); None: online signing is off."""
+    progress: Callable[[], None] | None = None
+    """Called before each round of an application's resolution (each asks its sources at most
+    `MAX_QUERY_SECONDS`): the jobs process tells its supervisor it is alive (`api.jobs_supervisor`)."""
 
     @property
     def catalog(self) -> Catalog:

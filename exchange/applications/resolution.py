@@ -139,6 +139,8 @@ def resolve_application(ctx: HandlingContext, application_id: str, filing: Filin
             return True
         loaded = loaded.under(matter)
         while not concluded:
+            if ctx.progress is not None:
+                ctx.progress()
             if ctx.now() - renewed >= RENEW_AFTER:  # before, nobody can have taken the lease over
                 renewed = ctx.now()
                 if not renew_lease(ctx, Application, application_id, lease.holder):

@@ -88,8 +88,11 @@ def test_a_sweep_says_after_each_application_that_it_is_alive(ctx: HandlingConte
                         .values(lease_until=datetime.now(timezone.utc)))
         session.commit()
     told: list[str] = []
-    resumed = resume_due(ahead(ctx, timedelta(seconds=1)), after_each=told.append)
+    rounds: list[int] = []  # and before each round of each one: a round whose sources answer slowly is long
+    resumed = resume_due(replace(ahead(ctx, timedelta(seconds=1)), progress=lambda: rounds.append(1)),
+                         after_each=told.append)
     assert sorted(resumed) == sorted(f.application_id for f in filed) and told == resumed
+    assert len(rounds) >= len(filed), rounds
 
 
 def test_two_processes_never_resolve_the_same_application_at_once(ctx: HandlingContext, settings: Settings,
