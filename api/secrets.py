@@ -158,9 +158,13 @@ def _write_secret(path: Path, value: str) -> None:
     never sees it empty (it is written under a name no reader takes, then linked to its own)."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(value)
-        synced(file)  # on disk before anything is sealed under it: a power cut must not lose a key in use
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(value)
+            synced(file)  # on disk before anything is sealed under it: a power cut must not lose a key in use
+    except OSError as failed:  # a full disk: nothing half written stays, and the error names the file
+        partial.unlink()
+        raise OSError(failed.errno, failed.strerror, str(path)) from failed
     try:
         os.link(partial, path)  # fails if the name exists: never overwrites a secret
     finally:

@@ -79,9 +79,10 @@ def main(args: Sequence[str] | None = None) -> None:
         click.echo("错误：尚未发布任何目录，请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)
     except OSError as error:
-        if error.errno not in _FILE_TROUBLE_ZH or error.filename is None:
+        trouble = _file_trouble_zh(error)
+        if trouble is None:
             raise
-        click.echo(f"错误：无法写入 {error.filename}：{_FILE_TROUBLE_ZH[error.errno]}", err=True)
+        click.echo(f"错误：无法写入 {error.filename}：{trouble}", err=True)
         sys.exit(EXIT_NOT_READY)
     except Exception as error:
         if _is_missing_secret(error):
@@ -115,12 +116,22 @@ _FILE_TROUBLE_ZH = {
     errno.EACCES: "权限不足，请检查运行服务的用户对该目录的权限。",
     errno.EPERM: "权限不足，请检查运行服务的用户对该目录的权限。",
     errno.ENOTDIR: "路径中有一段不是目录，请检查 MIANZHENG_VAR_DIR。",
+    errno.EEXIST: "该路径已存在，但不是目录，请检查 MIANZHENG_VAR_DIR。",
 }
 """Why a file or folder under var/ could not be made or written, as an operator is told it."""
+
+def _file_trouble_zh(error: OSError) -> str | None:
+    """The operator's word on a file under var/ that could not be made or written; None for an
+    error naming no file, or a name taken by another run at the same moment (a link's)."""
+    if error.filename is None or (error.errno == errno.EEXIST and error.filename2 is not None):
+        return None
+    return _FILE_TROUBLE_ZH.get(error.errno)
+
 
 _STORAGE_TROUBLE_ZH = {
     "readonly database": "数据库只读，无法写入（var/ 目录或数据库文件以只读方式挂载或不可写），请检查挂载方式和文件权限。",
     "database or disk is full": "磁盘已满，数据库无法写入，请释放 var/ 所在磁盘的空间后重试。",
+    "disk I/O error": "数据库读写出错（磁盘 I/O 错误），可能是磁盘已满或存储故障，请检查 var/ 所在磁盘的空间和状态后重试。",
 }
 """What SQLite says of storage it cannot write to, as an operator is told it: not to run init again."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -218,17 +220,47 @@ def test_init_where_var_cannot_be_written_names_the_folder_and_why(tmp_path: Pat
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a file system takes root")
-def test_init_on_a_read_only_mount_says_it_is_read_only(tmp_path: Path) -> None:
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)]).returncode != 0:
-        pytest.skip("this machine lets no file system be mounted")
-    try:
-        result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'mz.db'}", mount), "init")
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+def test_init_where_var_is_a_file_says_so(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    var.write_text("")
+    result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'mz.db'}", var), "init")
+    assert result.returncode == 4 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"错误：无法写入 {var}：") and "不是目录" in result.stderr, result.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """A tmpfs of the given size and options, unmounted after the test (mounting takes root)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a file system takes root")
+    mounted: list[Path] = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"disk{len(mounted)}"
+        point.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)]).returncode != 0:
+            pytest.skip("this machine lets no file system be mounted")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=True)
+
+
+def test_init_on_a_read_only_mount_says_it_is_read_only(small_disk: Callable[[str], Path], tmp_path: Path) -> None:
+    result = run_cli(cli_environment(f"sqlite:///{tmp_path / 'mz.db'}", small_disk("size=1m,ro")), "init")
     assert result.returncode == 4 and "只读" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("size", ["8k", "12k", "24k"])  # full while writing a secret, a key, the database
+def test_init_on_a_full_disk_says_so_and_leaves_no_partial_file(small_disk: Callable[[str], Path], size: str) -> None:
+    var = small_disk(f"size={size}") / "var"
+    result = run_cli(cli_environment(f"sqlite:///{var / 'mz.db'}", var), "init")
+    assert result.returncode == 4 and "Traceback" not in result.stderr, result.stderr
+    assert "磁盘" in result.stderr and "请先运行 mianzheng init" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not list(var.rglob("*.partial"))
 
 
 @pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["catalog"], ["catalog", "validate"],
