@@ -101,7 +101,7 @@ def test_public_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, 
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("viewport", [*VIEWPORTS, "phone-large-text"])
 def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str, settings: Settings,
                                              resident: DemoResident, viewport: str) -> None:
     from tests.api.test_exchange_requests import _bearer, client_token, consent, envelope
@@ -110,9 +110,11 @@ def test_citizen_pages_fit_and_can_be_tapped(browser: Browser, live_server: str,
     pulled = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(client_token(settings)), json=envelope(
         resident, "layout-1", case_number="GZF" + "0123456789" * 4, caseworker_id="caseworker-" + "w" * 40))
     assert pulled.status_code == 200, pulled.text
-    width, height = VIEWPORTS[viewport]
+    width, height = VIEWPORTS[viewport.removesuffix("-large-text")]
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
+    if viewport.endswith("-large-text"):
+        context.new_cdp_session(page).send("Page.setFontSizes", {"fontSizes": {"standard": LARGE_TEXT_PX}})
     page.goto(f"{live_server}/dev-idp/login?next=/portal")
     page.fill("input[name=name]", resident.name)
     page.fill("input[name=id_number]", resident.id_number)
