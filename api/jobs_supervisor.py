@@ -13,10 +13,10 @@ died, `tend` starts another, 1 s later, then twice as long after each quick deat
 `MAX_BACKOFF_SECONDS`). A jobs process that hangs rather than dies (a call that never returns, a
 `kill -STOP`) is killed and so started again: the process notes the time in memory it shares
 with the arbiter at the start of each pass, with each heartbeat, each round of an application's
-resolution and each 事后核查 check, and `tend` kills it once that
-time is `STALL_INTERVALS` intervals old (at least `MIN_STALL_SECONDS`). Restarts fork from that main loop, never from a thread: a fork taken while
-another thread of the arbiter held a lock (a log handler's, stdout's) would leave the child waiting
-for that lock forever.
+resolution and each 事后核查 check, and `tend` kills it once that time is `STALL_INTERVALS`
+intervals old (at least `MIN_STALL_SECONDS`). Restarts fork from that main loop, never from a
+thread: a fork taken while another thread of the arbiter held a lock (a log handler's, stdout's)
+would leave the child waiting for that lock forever.
 """
 
 from __future__ import annotations

@@ -442,7 +442,8 @@ def test_a_malformed_holder_id_number_is_an_input_error_not_an_invalid_license(
                           timeout=30)
         assert page.status_code == 400 and "持有人公民身份号码格式不正确" in page.text
         assert credential in html.unescape(page.text) and typed not in page.text  # the paste kept, not the number
-        assert re.search(r'<input name="id_number"[^>]*aria-invalid="true" aria-describedby="id-number-error"', page.text)
+        assert re.search(r'<input name="id_number"[^>]*aria-invalid="true" aria-describedby="id-number-error"',
+                         page.text)
         assert '<span class="error field-error" id="id-number-error">持有人公民身份号码格式不正确' in page.text
     typed_with_spaces = " ".join([resident.id_number[:6], resident.id_number[6:14], resident.id_number[14:]])
     page = httpx.post(f"{live_server}/verify/licenses", data={"license": credential, "id_number": typed_with_spaces},

@@ -23,8 +23,8 @@ from exchange.issuance import COUNTER_BASIS
 from seals.trust import EXPORTED_AT_FILE
 from api.database import standalone_session
 from api.settings import Settings
-from demo.data import sample_residents
-from tests.support.cli import cli_environment, run_cli, run_cli_process
+from demo.data import DemoResident, sample_residents
+from tests.support.cli import CliResult, cli_environment, run_cli, run_cli_process
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 TRUST = str(VECTORS / "trust")
@@ -75,13 +75,19 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 1 and "exchange-uscc.txt" in result.stderr and "重新导出" in result.stderr
 
 
+def issued_at_the_counter(env: dict[str, str], resident: DemoResident, out: Path) -> CliResult:
+    """A 无房证明 issued at the window (`mianzheng certificate issue`) into `out`."""
+    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
+    assert issued.returncode == 0, issued.stderr
+    return issued
+
+
 def test_issue_verify_revoke_offline(database_url: str, settings: Settings, tmp_path: Path) -> None:
     env = cli_environment(database_url, settings.var_dir)
     resident = sample_residents(settings.sources_dir, 1)[0]
     out, trust = tmp_path / "out", tmp_path / "trust"
-    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
-                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
-    assert issued.returncode == 0, issued.stderr
+    issued = issued_at_the_counter(env, resident, out)
     assert resident.id_number not in issued.stdout
     with standalone_session(database_url) as session:  # the log says who at the window pulled the data
         logged = session.scalars(select(AccessRecord).order_by(AccessRecord.seq.desc()).limit(1)).one()
@@ -153,9 +159,7 @@ def test_a_qr_code_sealed_after_the_trust_export_is_unconfirmed_not_invalid(data
     out, trust = tmp_path / "out", tmp_path / "trust"
     assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
     assert run_cli(env, "seal", "rotate", "BDC").returncode == 0
-    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
-                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
-    assert issued.returncode == 0, issued.stderr
+    issued_at_the_counter(env, resident, out)
     identifier = next(out.glob("*.pdf")).name.removesuffix(".pdf")
     credential, pdf, qr = (str(out / f"{identifier}{suffix}") for suffix in (".jws", ".pdf", ".qr.txt"))
     for carrying_the_seal in (credential, pdf):
@@ -188,9 +192,7 @@ def test_a_qr_code_naming_an_unknown_seal_and_dated_before_the_export_is_invalid
     env = cli_environment(database_url, settings.var_dir)
     resident = sample_residents(settings.sources_dir, 1)[0]
     out, trust = tmp_path / "out", tmp_path / "trust"
-    issued = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
-                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
-    assert issued.returncode == 0, issued.stderr
+    issued_at_the_counter(env, resident, out)
     assert run_cli(env, "seal", "export-trust", str(trust)).returncode == 0
     genuine = next(out.glob("*.qr.txt")).read_text(encoding="ascii").strip()
     now = int(time.time())

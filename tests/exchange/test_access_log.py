@@ -415,7 +415,8 @@ def test_a_head_made_durable_is_on_disk_with_every_write_ahead_entry_before_it(
             head = record_decided_access(sessions, lambda session: _entry("e" * 64, attempt), write_ahead=True)
             with engine.connect() as connection:
                 written = connection.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
-                lagging = connection.execute(text("SELECT pg_current_wal_flush_lsn() < :lsn"), {"lsn": written}).scalar()
+                lagging = connection.execute(text("SELECT pg_current_wal_flush_lsn() < :lsn"),
+                                             {"lsn": written}).scalar()
             if lagging:
                 break
         make_durable(engine, head)

@@ -247,7 +247,8 @@ def test_a_commitment_added_while_its_source_is_asked_stands_in_when_the_source_
     filed = submit_application(ctx, client, PUBLIC_RENTAL_HOUSING, offered, new_lease(ctx))
     with ctx.pull.sessions() as session:
         members = session.scalars(select(ApplicationItem.party).where(
-            ApplicationItem.application_id == filed.application_id, ApplicationItem.proof == "NOT_RENTING_PUBLIC_HOUSING"))
+            ApplicationItem.application_id == filed.application_id,
+            ApplicationItem.proof == "NOT_RENTING_PUBLIC_HOUSING"))
         commitments = [{"proof": "NOT_RENTING_PUBLIC_HOUSING", "party": party, "values": {
             "is_renting_public_housing": False, "checked_at": datetime.now(timezone.utc).isoformat()}}
             for party in members]
