@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import event
 
 from api.app import create_app
-from api.counted_statistics import CountedStatistics
+from api.counted_statistics import COUNTING_SHARE, CountedStatistics
 from api.settings import Settings
 from catalog.city_time import BEIJING, format_date_zh
 from tests.exchange.applications.test_statistics import Filing
@@ -96,27 +96,27 @@ def test_one_count_slowed_by_a_stall_does_not_keep_its_figures_ten_times_as_long
     first = counted.current(sessions)
 
     stalls: list[float] = []
+    stall = 2.0  # the applications table locked for two seconds: kept ten times as long, the count would stay 20 s
 
     def stalled() -> Any:
         stalls.append(time.monotonic())
-        time.sleep(1.0)  # the applications table locked for a second
+        time.sleep(stall)
         return sessions()
     time.sleep(max(0.0, first.counted_on + max_age + 0.2 - time.monotonic()))  # due, not yet too old
     assert counted.current(stalled) is first  # due: counted again in a thread, the old count answers meanwhile
-    latest = first
-    for _ in range(60):
-        latest = counted.current(sessions)
-        if stalls and latest.counted_on > stalls[0] + 1.0:
-            break
+    # paced by the first count's time instead: replaced within ten times that (a loaded machine counts slowly)
+    waited = stall + COUNTING_SHARE * first.took + 3.0
+    assert waited < COUNTING_SHARE * stall, f"the first count took {first.took:.2f} s: too slow to tell"
+    deadline, latest = time.monotonic() + waited, first
+    while time.monotonic() < deadline and not (stalls and latest.counted_on > stalls[0] + stall):
         time.sleep(0.05)
-    assert stalls and latest.counted_on > stalls[0] + 1.0, "a count slowed once was kept ten times as long as it took"
+        latest = counted.current(sessions)
+    assert stalls and latest.counted_on > stalls[0] + stall, "a count slowed once was kept ten times as long as it took"
 
     restarted = CountedStatistics(max_age=max_age)  # a process's first count stalled: nothing to weigh it against
     stalled_first = restarted.current(stalled)
-    time.sleep(0.3)
-    for _ in range(60):
-        if restarted.current(sessions) is not stalled_first:
-            break
+    deadline = time.monotonic() + max_age + 5.0  # kept max_age, then counted again in a thread
+    while time.monotonic() < deadline and restarted.current(sessions) is stalled_first:
         time.sleep(0.05)
     assert restarted.current(sessions) is not stalled_first, "a stalled first count was kept ten times as long"
     app.extensions["mianzheng"].engine.dispose()
