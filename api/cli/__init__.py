@@ -110,18 +110,19 @@ def _is_missing_secret(error: Exception) -> bool:
 
 
 _FILE_TROUBLE_ZH = {
-    errno.EROFS: "文件系统只读（var/ 以只读方式挂载），请检查挂载方式。",
+    errno.EROFS: "文件系统只读（以只读方式挂载），请检查挂载方式。",
     errno.ENOSPC: "磁盘已满，请释放空间后重试。",
     errno.EDQUOT: "磁盘配额已用完，请释放空间后重试。",
-    errno.EACCES: "权限不足，请检查运行服务的用户对该目录的权限。",
-    errno.EPERM: "权限不足，请检查运行服务的用户对该目录的权限。",
-    errno.ENOTDIR: "路径中有一段不是目录，请检查 MIANZHENG_VAR_DIR。",
-    errno.EEXIST: "该路径已存在，但不是目录，请检查 MIANZHENG_VAR_DIR。",
+    errno.EACCES: "权限不足，请检查运行本命令的用户对该路径的权限。",
+    errno.EPERM: "权限不足，请检查运行本命令的用户对该路径的权限。",
+    errno.ENOTDIR: "路径中有一段不是目录，请检查所给路径（如 MIANZHENG_VAR_DIR）。",
+    errno.EEXIST: "该路径已存在，但不是目录，请检查所给路径（如 MIANZHENG_VAR_DIR）。",
 }
-"""Why a file or folder under var/ could not be made or written, as an operator is told it."""
+"""Why a file or folder could not be made or written (var/, or a folder a command writes to, such
+as `seal export-trust DIR`), as an operator is told it."""
 
 def _file_trouble_zh(error: OSError) -> str | None:
-    """The operator's word on a file under var/ that could not be made or written; None for an
+    """The operator's word on a file or folder that could not be made or written; None for an
     error naming no file, or a name taken by another run at the same moment (a link's)."""
     if error.filename is None or (error.errno == errno.EEXIST and error.filename2 is not None):
         return None
