@@ -212,8 +212,9 @@ def _issue_once(context: IssuanceContext, proof: Proof, requested: AccessEntry, 
         signer = active_signer(session, context.seal_settings, proof.department)
     credential = sign_credential(content, signer)
     qr_payload = encode_qr(content, signer)
-    pdf = issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url)
     source = pulled.provenance["license"] if pulled.provenance else None
+    pdf = issue_pdf(content, credential, qr_payload, signer, tsa_url=context.seal_settings.tsa_url,
+                    read_from_license=source is not None)
     with uow.step("store") as session:
         # the license's lock first, in the order a change of the license takes the two
         if source is not None and not version_in_force(session, source):

@@ -71,17 +71,23 @@ RULE = colors.HexColor("#8c1c13")
 LABEL_SHADE = colors.HexColor("#f3f0ea")
 
 
-def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, signer: Signer, *, tsa_url: str | None = None) -> bytes:
+def issue_pdf(content: CertificateContent, credential: str, qr_payload: str, signer: Signer, *,
+              tsa_url: str | None = None, read_from_license: bool = False) -> bytes:
     """The signed certificate PDF (render, attach the credential, sign PAdES; the attachment and
     the signature are one incremental update)."""
-    unsigned = with_credential(render_pdf(content, qr_payload), credential)
+    unsigned = with_credential(render_pdf(content, qr_payload, read_from_license=read_from_license), credential)
     return sign_pdf(
         unsigned, signer, tsa_url=tsa_url, reason=f"出具{content.proof_name_zh}", location=content.issuer.name_zh,
         field_label=seal_label(content.issuer.name_zh))
 
 
-def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
-    """The certificate page, unsigned and without the attachment (reproducible bytes)."""
+def render_pdf(content: CertificateContent, qr_payload: str, *, read_from_license: bool = False) -> bytes:
+    """The certificate page, unsigned and without the attachment (reproducible bytes).
+
+    A certificate `read_from_license` states what a license version in the library held: its page
+    says so under the title, and that it ends when the license is amended or revoked (which
+    revokes it, `exchange.license_certificates`), rather than 长期有效 or its date alone. Another
+    certificate without an end says it states the record as at its issue."""
     register_song_font()
     missing = missing_glyphs(_printed_text(content))
     if missing:
@@ -95,7 +101,7 @@ def render_pdf(content: CertificateContent, qr_payload: str) -> bytes:
     canvas.setCreator("mianzheng 免证")
     issued = content.issued_at.astimezone(BEIJING)
     canvas.setDateFormatter(lambda *_: f"D:{issued:%Y%m%d%H%M%S}+08'00'")  # the issue time, not reportlab's 2000
-    _draw_page(canvas, content, qr_payload)
+    _draw_page(canvas, content, qr_payload, read_from_license)
     canvas.showPage()
     canvas.save()
     return output.getvalue()
@@ -197,12 +203,14 @@ def qr_text(content: CertificateContent, qr_payload: str) -> str:
     return f"{service_url(content)}{VERIFY_PATH}#{quote(qr_payload, safe='$*+-./:')}"
 
 
-def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> None:
+def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str, read_from_license: bool) -> None:
     width, height = A4
     left, right = MARGIN, width - MARGIN
     draw_frame(canvas)
 
     title, _, subtitle = content.proof_name_zh.partition("（")
+    if read_from_license and not subtitle:
+        subtitle = "电子证照信息）"  # not the license itself
     y = height - 42 * mm
     _heavy_centred(canvas, width / 2, y, " ".join(title) if len(title) <= 6 else title, 24)
     if subtitle:
@@ -225,12 +233,7 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     if content.as_of is not None:
         rows.append(("截至时间", f"{format_datetime_zh(content.as_of)}（本证明为截至该时间的查询结果）"))
     rows.append(("出具时间", format_datetime_zh(content.issued_at)))
-    validity = (
-        f"{format_datetime_zh(content.valid_from)} 至 {format_datetime_zh(content.valid_until)}"
-        if content.valid_until is not None
-        else f"自 {format_datetime_zh(content.valid_from)} 起长期有效"
-    )
-    rows.append(("有效期", validity))
+    rows.append(("有效期", _validity_text(content, read_from_license)))
     rows.append(("用途", content.purpose))
     y = draw_label_table(canvas, rows, left, y - 7 * mm, (45 * mm, right - left - 45 * mm), font_size=11, leading=15,
                          padding=4)
@@ -251,6 +254,15 @@ def _draw_page(canvas: Canvas, content: CertificateContent, qr_payload: str) -> 
     canvas.drawCentredString(left + QR_SIZE / 2, block_top - 44 * mm, "手机扫码核验")
 
     note.drawOn(canvas, left, NOTE_BOTTOM)
+
+
+def _validity_text(content: CertificateContent, read_from_license: bool) -> str:
+    valid_from = format_datetime_zh(content.valid_from)
+    if content.valid_until is None:
+        return (f"自 {valid_from} 起，至所据电子证照变更或注销时止" if read_from_license
+                else f"自 {valid_from} 起长期有效（所载为出具时的登记信息）")
+    period = f"{valid_from} 至 {format_datetime_zh(content.valid_until)}"
+    return f"{period}；所据电子证照在此前变更或注销的，至变更或注销时止" if read_from_license else period
 
 
 def _verification_note(content: CertificateContent) -> Paragraph:

@@ -7,6 +7,7 @@ catalog is tried with a demo resident for whom the fact holds and one for whom i
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 from datetime import date, datetime, timedelta
@@ -183,6 +184,41 @@ def test_a_disability_certificate_does_not_print_the_id_number_inside_the_card_n
     assert id_number not in pdf_text(live_server, me, issued.json()).replace(" ", "")
     assert id_number not in json.dumps(claims, ensure_ascii=False)
     assert id_number[:6] + "********" + id_number[-4:] in json.dumps(claims, ensure_ascii=False)
+
+
+def test_a_certificate_read_from_a_license_says_so_and_ends_with_the_license_version(
+        settings: Settings, live_server: str) -> None:
+    """A 居民户口簿 certificate is what the license library held when it was issued: its page must
+    not read as the booklet itself, nor as 长期有效, since a change of the booklet revokes it. Once
+    the booklet is revoked it is read from the police's register, and says it states the register
+    as at its issue."""
+    from exchange.clients import ClientScope
+    from tests.api.test_licenses_api import client
+
+    id_number, name, _ = _record(settings, "GA", "HOUSEHOLD_BOOK")
+    me = signed_in(live_server, id_number, name)
+    [booklet] = [held for held in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()
+                 if held["license_type"] == "HUKOU_BOOKLET"]
+    portal = httpx.Client(base_url=live_server, cookies={"mz_identity": me["Authorization"].removeprefix("Bearer ")})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', portal.get("/portal").text)
+    assert token is not None
+    preview = portal.post("/portal/certificates", data={"csrf_token": token.group(1), "proof": "HOUSEHOLD_BOOK",
+                                                        "purpose": "申请公租房"}).text
+    assert "长期有效" not in preview and "证照变更或注销时随之作废" in preview, preview
+    from_license = request(live_server, me, "HOUSEHOLD_BOOK")
+    assert from_license.status_code == 201 and from_license.json()["valid_until"] is None, from_license.text
+    page = " ".join(pdf_text(live_server, me, from_license.json()).split())
+    assert "长期有效" not in page, page
+    assert "（电子证照信息）" in page and "至所据电子证照变更或注销时止" in page, page
+
+    police = client(settings, "GA", [ClientScope.LICENSES_WRITE.value])
+    revoked = httpx.post(f"{live_server}/api/v1/licenses/{booklet['identifier']}/revocation", headers=police,
+                         json={"reason": "issued_in_error"}, timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    from_register = request(live_server, me, "HOUSEHOLD_BOOK")
+    assert from_register.status_code == 201, from_register.text
+    page = " ".join(pdf_text(live_server, me, from_register.json()).split())
+    assert "电子证照" not in page and "起长期有效（所载为出具时的登记信息）" in page, page
 
 
 def test_a_card_ending_soon_ends_the_certificate_and_one_ended_backs_none(
