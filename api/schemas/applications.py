@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from exchange.applications.service import DEFAULT_CONSENT_DAYS
+from exchange.certificates.model import RELATIONS_ZH
 from exchange.consent import MAX_CONSENT_DAYS
 from api.schemas.exchange import no_id_number
 from exchange.pull_service import REQUEST_ID
@@ -19,8 +20,9 @@ class PartySchema(ma.Schema):
                             metadata={"description": "Name as the source departments hold it"})
     id_number = ma.fields.String(metadata={"description": "GB 11643 ID number of a person"})
     uscc = ma.fields.String(metadata={"description": "Unified social credit code of an organisation (employer)"})
-    relation = ma.fields.String(validate=ma.validate.Length(min=1, max=32),
-                                metadata={"description": "Relation to the applicant, e.g. spouse, child, parent"})
+    relation = ma.fields.String(validate=ma.validate.OneOf(RELATIONS_ZH),
+                                metadata={"description": "Relation to the applicant, one of " + ", ".join(RELATIONS_ZH)
+                                          + ": a spouse's proofs are asked of the member whose relation is spouse"})
     consent_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
                                   metadata={"description": "The person's own online consent, if given"})
 

@@ -422,6 +422,9 @@ def test_only_a_current_disability_certificate_grants_the_priority(settings: Set
     ("blank-name", {"applicant": {"name": "   ", "id_number": "330784197608084585"}}, "#/applicant/name"),
     ("case-number", {"case_number": "CS-330703 19940502 8242"}, "#/case_number"),  # kept in clear: no ID number
     ("caseworker", {"caseworker_id": "zj-330703199405028243"}, "#/caseworker_id"),  # mistyped, still nearly someone's
+    # a relation the exchange does not know would silently leave a spouse's proofs unasked
+    ("relation", {"members": [{"name": "李四", "id_number": "330784197608084585", "relation": "配偶"}]},
+     "#/members/0/relation"),
 ])
 def test_bad_input_names_the_field_and_files_nothing(settings: Settings, live_server: str, field: str,
                                                       body_change: dict[str, Any], pointer: str) -> None:
