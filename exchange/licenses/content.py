@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
 from catalog.citizen_id import mask_free_text, mask_id_number, mask_id_numbers_in
 from catalog.city_time import BEIJING
-from catalog.model import Department, LicenseType, Subject, ValidityRule
+from catalog.model import Department, ItemType, LicenseType, Subject, ValidityRule
 from exchange.certificates.identifiers import InvalidCertificateIdentifier
 from exchange.certificates.model import (
     InvalidContent,
@@ -36,7 +36,7 @@ from exchange.certificates.model import (
 )
 from exchange.errors import InvalidInput
 from exchange.licenses.identifiers import make_license_identifier, parse_license_identifier
-from exchange.sources.values import value_problem
+from exchange.sources.values import parse_offset_datetime, value_problem
 from seals.fonts import missing_glyphs
 
 LICENSE_CLAIMS = ("identifier", "license", "version", "supersedes", "holder", "issuer", "issued_at", "valid_from",
@@ -160,6 +160,32 @@ def item_problems(license_type: LicenseType, items: Any) -> dict[str, str]:
             problem = value_problem(item, items[item.name]) or unprintable(items[item.name])
             if problem:
                 problems[item.name] = problem
+    return problems
+
+
+VALIDITY_ITEMS = frozenset({"valid_from", "valid_until"})
+"""The date items that say how long a license lasts, and may lie ahead; every other date item
+records what has happened (a registration, a birth, an issue)."""
+RECORDED_SKEW = timedelta(minutes=1)
+"""How far ahead of the exchange's clock a recorded time may be: the issuing system's clock."""
+
+
+def recorded_ahead(license_type: LicenseType, items: Mapping[str, Any], latest: datetime) -> dict[str, str]:
+    """The date items of `items` (which passed `item_problems`) recording an event after `latest`:
+    a day after its day in Beijing, a time more than a minute after it. By item name (empty:
+    none). A 结婚证 typed 2062 for 2026 would otherwise stand as its holder's newest marital record,
+    over a 离婚证 registered since (`service.current_license`)."""
+    day, problems = latest.astimezone(BEIJING).date(), {}
+    for item in license_type.data_items:
+        value = items.get(item.name)
+        if item.name in VALIDITY_ITEMS or not isinstance(value, str):
+            continue
+        if item.type is ItemType.DATE and date.fromisoformat(value) > day:
+            problems[item.name] = (f"records what has happened: it may not be after {day} (Beijing time), the day "
+                                   "the license is issued or takes effect")
+        elif item.type is ItemType.DATETIME and (parse_offset_datetime(value) or latest) > latest + RECORDED_SKEW:
+            problems[item.name] = "records what has happened: it may not be later than the license is issued or " \
+                                  "takes effect"
     return problems
 
 

@@ -46,6 +46,7 @@ from exchange.licenses.content import (
     LicenseContent,
     build_license_content,
     item_problems,
+    recorded_ahead,
     unprintable,
     validity_window,
 )
@@ -198,6 +199,7 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     _check_holder_items(request.holder, request.items)
     now = library.clock()
     valid_from = now if request.valid_from is None else _taking_effect(request.valid_from)
+    _check_recorded(license_type, request.items, max(now, valid_from))
     valid_until = validity_window(license_type, valid_from, request.valid_until)
     _check_stated_end(license_type, request.items, valid_until, "items.valid_until")
     key = holder_key(library.hash_key, request.holder.kind, request.holder.number)
@@ -358,6 +360,7 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
     items = {**old.items, **changes}
     _check_items(license_type, items, prefix="changes")
     now = library.clock()
+    _check_recorded(license_type, items, max(now, old.valid_from), prefix="changes")
     if old.valid_until is not None and lapsed(old.valid_until, now):
         raise LicenseConflict(f"license {identifier} expired on {old.valid_until.isoformat()}: issue a new license")
     # an amendment changes items, not how long the license lasts nor when it takes effect: only a
@@ -585,7 +588,17 @@ def _check_holder_items(holder: HolderIdentity, items: Mapping[str, Any]) -> Non
 
 
 def _check_items(license_type: LicenseType, items: Mapping[str, Any], prefix: str = "items") -> None:
-    problems = item_problems(license_type, items)
+    _refuse_first(item_problems(license_type, items), prefix)
+
+
+def _check_recorded(license_type: LicenseType, items: Mapping[str, Any], latest: datetime,
+                    prefix: str = "items") -> None:
+    """Refuse a date item recording an event after `latest`: now, or the day a license issued to
+    take effect later takes effect (a 驾驶证's 初次领证日期 is that day)."""
+    _refuse_first(recorded_ahead(license_type, items, latest), prefix)
+
+
+def _refuse_first(problems: Mapping[str, str], prefix: str) -> None:
     if problems:
         name, detail = next(iter(problems.items()))
         raise InvalidInput(f"{prefix}.{name}" if name else prefix, detail)

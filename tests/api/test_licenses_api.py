@@ -789,6 +789,38 @@ def test_a_license_dated_outside_any_calendar_a_department_keeps_is_refused(
     assert stored() == before
 
 
+def test_a_license_recording_an_event_still_to_come_is_refused(settings: Settings, live_server: str,
+                                                                resident: DemoResident) -> None:
+    """A 结婚证 registered in 2062 (a typo for 2026) would be the holder's newest marital record
+    for decades, outranking a 离婚证 registered since: a date a license records as having happened
+    may not be after the day it is issued or amended (Beijing time); its validity may."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    tomorrow = (datetime.now(BEIJING).date() + timedelta(days=1)).isoformat()
+    ahead = marriage(resident, "MZ-AHEAD-000001")
+    held = httpx.get(f"{live_server}/api/v1/me/licenses", headers=signed_in(live_server, resident)).json()
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, timeout=30,
+                         json={**ahead, "items": {**ahead["items"], "registration_date": tomorrow}})
+    assert refused.status_code == 400, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["#/items/registration_date"], refused.text
+    assert httpx.get(f"{live_server}/api/v1/me/licenses", headers=signed_in(live_server, resident)).json() == held
+
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=ahead, timeout=30)
+    assert issued.status_code == 201, issued.text
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{issued.json()['identifier']}/amendments", headers=mz,
+                         json={"changes": {"registration_date": "2062-05-20"}}, timeout=30)
+    assert amended.status_code == 400, amended.text
+    assert [error["pointer"] for error in amended.json()["errors"]] == ["#/changes/registration_date"], amended.text
+
+    rs = client(settings, "RS", [ClientScope.LICENSES_WRITE])  # a card issued to take effect later may say that day
+    later = datetime.now(BEIJING).date() + timedelta(days=30)
+    card = social_security_card(resident, "RS-AHEAD-000002", later.isoformat())
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=rs, json=card, timeout=30).status_code == 201
+    card = social_security_card(resident, "RS-AHEAD-000003", later.isoformat())
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=rs, timeout=30, json={
+        **card, "items": {**card["items"], "issued_at": (later + timedelta(days=1)).isoformat()}})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["pointer"] == "#/items/issued_at", refused.text
+
+
 def test_a_verifier_checks_the_presentation_was_made_with_its_nonce(settings: Settings, live_server: str,
                                                                      resident: DemoResident) -> None:
     mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
