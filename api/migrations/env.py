@@ -7,7 +7,7 @@ it) and checked as a whole afterwards: a migration that left a dangling referenc
 """
 
 from alembic import context
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from api.database import make_engine
 from api.model_registry import metadata
@@ -17,6 +17,13 @@ config = context.config
 
 def run_migrations_online() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    try:
+        _migrate(engine)
+    finally:  # a migration that failed (a full disk) leaves no connection holding the database file open
+        engine.dispose()
+
+
+def _migrate(engine: Engine) -> None:
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
         if sqlite:
@@ -31,7 +38,6 @@ def run_migrations_online() -> None:
             connection.commit()
             if dangling:
                 raise RuntimeError(f"the migrations left {len(dangling)} rows referring to rows that do not exist")
-    engine.dispose()
 
 
 run_migrations_online()
