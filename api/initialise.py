@@ -25,8 +25,9 @@ from api.catalog_publication import catalog_names, seal_renames
 from api.extensions import demo_extension
 from api.license_services import build_library
 from api.migrations import migrations_digest, upgrade_database
-from api.seal_config import seal_settings, status_list_signing
-from api.secrets import ENCRYPTION_KEYS_DIR, ensure_secrets
+from api.seal_config import CRL_PATH, seal_settings, status_list_signing
+from api.secret_checks import checked_secrets
+from api.secrets import ENCRYPTION_KEYS_DIR
 from api.runtime import Runtime
 from api.settings import Settings, record_public_url, recorded_public_url
 from api.setup_steps import done_version, run_once
@@ -37,12 +38,14 @@ from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.licenses.service import sealed_by_compromised_seal
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
-from seals.ca import CityCa
+from seals.ca import CityCa, crl_urls
 from seals.compromise import compromised_seals
 from seals.errors import CaAlreadyExists
 from seals.settings import SealSettings
 from seals.registry import (
+    Seal,
     SealCa,
+    SealStatus,
     import_ca,
     init_ca,
     issue_seal,
@@ -77,20 +80,17 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     none yet; an installation that has a different one raises `CaAlreadyExists`."""
     report: list[str] = []
     private_dir(settings.var_dir)
-    if recorded_public_url(settings.var_dir) != settings.public_url:
-        settings = replace(settings, former_public_urls=record_public_url(settings.var_dir, settings.public_url))
-        report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
-    created = ensure_secrets(settings)
-    if created:
-        report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
-    tightened = _private_key_material(settings)
-    if tightened:
-        report.append(f"已将 {tightened} 个存放密钥的文件或目录的权限收紧为仅本用户可读（0600/0700）。")
     engine = make_engine(settings.database_url)
     try:
-        _upgrade_schema(engine, settings.database_url)
+        report.append(_upgrade_schema(engine, settings.database_url))
         _private_database(settings.database_url)
-        report.append("数据库结构已是最新。")
+        settings = _public_address(engine, settings, report)
+        created = checked_secrets(engine, settings)
+        if created:
+            report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
+        tightened = _private_key_material(settings)
+        if tightened:
+            report.append(f"已将 {tightened} 个存放密钥的文件或目录的权限收紧为仅本用户可读（0600/0700）。")
         with transaction(make_session_factory(engine)) as session:
             report.append(_publish_bundled_catalog(session))
         report.extend(_first_seals(engine, settings, city_root))
@@ -108,6 +108,35 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     return report
 
 
+def _public_address(engine: Engine, settings: Settings, report: list[str]) -> Settings:
+    """The installation's public address, recorded under var/ with the ones it had before. The
+    database knows them too, by the CRL address in its seals' certificates: a database restored
+    beside a var/ without that record keeps its seals' address when none is given (not the
+    default), and every address its seals named is kept as a former one, so the certificates
+    whose status lists name it still verify, online and in an export, when another is given."""
+    with Session(engine) as session:
+        seals = [(seal.status, address) for seal in session.scalars(select(Seal).order_by(Seal.id.desc()))
+                 for address in _seal_addresses(seal)]
+    in_use = {address for status, address in seals if status == SealStatus.ACTIVE}
+    recorded = recorded_public_url(settings.var_dir)
+    if recorded is None and len(in_use) == 1 and not (settings.environ or {}).get("MIANZHENG_PUBLIC_URL"):
+        settings = replace(settings, public_url=in_use.pop())
+        report.append(f"var/ 中没有本机对外地址的记录，沿用数据库中电子印章所用的地址 {settings.public_url}"
+                      "（如需更改，请设置 MIANZHENG_PUBLIC_URL 后再运行 init）。")
+    named = [address for _status, address in seals]  # newest first
+    if recorded != settings.public_url or set(named) - {settings.public_url, *settings.former_public_urls}:
+        former = record_public_url(settings.var_dir, settings.public_url, named)
+        settings = replace(settings, former_public_urls=former)
+        report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
+    return settings
+
+
+def _seal_addresses(seal: Seal) -> list[str]:
+    """The public addresses a seal's certificate names, by its CRL's address."""
+    return [url.removesuffix(CRL_PATH) for url in crl_urls(seal.certificate)
+            if url.endswith(CRL_PATH)]
+
+
 def _private_database(database_url: str) -> None:
     """An SQLite database file (and its write-ahead files, which SQLite creates with the
     database's mode) readable by the installation's user only: it holds personal data."""
@@ -116,18 +145,20 @@ def _private_database(database_url: str) -> None:
         private_file(Path(url.database))
 
 
-def _upgrade_schema(engine: Engine, database_url: str) -> None:
-    """The migrations, skipped when this database was last upgraded by the same migration files.
-    Alembic's upgrade is a transaction of its own; the record follows it, so a start that dies in
-    between upgrades again (a no-op) next time."""
+def _upgrade_schema(engine: Engine, database_url: str) -> str:
+    """The migrations, skipped when this database was last upgraded by the same migration files;
+    what was done, as the report says it. Alembic's upgrade is a transaction of its own; the
+    record follows it, so a start that dies in between upgrades again (a no-op) next time."""
     digest = migrations_digest()
     try:
-        if done_version(engine, "schema") == digest:
-            return
+        done = done_version(engine, "schema")
     except SQLAlchemyError:  # a new database: no setup_steps table yet
-        pass
+        done = None
+    if done == digest:
+        return "数据库结构已是最新。"
     upgrade_database(database_url)
     run_once(engine, "schema", digest, lambda _sessions: None)
+    return "已建立数据库结构。" if done is None else "数据库结构已升级到最新版本。"
 
 
 def _publish_bundled_catalog(session: Session) -> str:

@@ -58,14 +58,10 @@ def ensure_secrets(settings: Settings) -> list[str]:
 
     A new installation (its subject hash key generated now, so nothing is sealed yet) gets an
     encryption key of its own, key 1; an existing one keeps the keyring it has."""
-    created = []
+    created = missing_secrets(settings)
     private_dir(settings.secrets_dir)
-    for secret in ALL_SECRETS:
-        path = settings.secrets_dir / secret.file_name
-        if (settings.environ or {}).get(secret.env_var) or path.exists():
-            continue
-        _write_secret(path, secrets.token_urlsafe(32))
-        created.append(secret.file_name)
+    for name in created:
+        _write_secret(settings.secrets_dir / name, secrets.token_urlsafe(32))
     if SUBJECT_HASH_KEY.file_name in created and not _key_files(settings) \
             and not (settings.environ or {}).get(ENCRYPTION_KEYS_ENV):
         folder = settings.secrets_dir / ENCRYPTION_KEYS_DIR
@@ -95,6 +91,20 @@ def read_keyring(settings: Settings) -> Keyring:
 
     return Keyring(_read_key_files(settings) or {LEGACY_KEY_ID: read_secret(settings, SUBJECT_HASH_KEY)},
                    changes=changes)
+
+
+def keyring_secrets(settings: Settings) -> dict[int, bytes]:
+    """The keyring's secrets by key id as `read_keyring` reads them now (values never shown)."""
+    from_env = (settings.environ or {}).get(ENCRYPTION_KEYS_ENV)
+    if from_env:
+        return _parse_keys(from_env)
+    return _read_key_files(settings) or {LEGACY_KEY_ID: read_secret(settings, SUBJECT_HASH_KEY)}
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """The secrets (file names) neither in the environment nor on disk."""
+    return [secret.file_name for secret in ALL_SECRETS
+            if not (settings.environ or {}).get(secret.env_var) and not (settings.secrets_dir / secret.file_name).exists()]
 
 
 def _read_key_files(settings: Settings) -> dict[int, bytes]:

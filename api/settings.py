@@ -9,7 +9,7 @@ environment (see docs/operations.md).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,9 +106,10 @@ def recorded_former_public_urls(var_dir: Path) -> tuple[str, ...]:
     return tuple(_recorded_public_urls(var_dir)[1:])
 
 
-def record_public_url(var_dir: Path, public_url: str) -> tuple[str, ...]:
-    """Record `public_url` as the installation's, the one before it as former; the former URLs."""
-    former = tuple(dict.fromkeys(url for url in _recorded_public_urls(var_dir) if url != public_url))
+def record_public_url(var_dir: Path, public_url: str, named: Sequence[str] = ()) -> tuple[str, ...]:
+    """Record `public_url` as the installation's, the one before it as former, and the addresses
+    `named` (by the database's seals) as former too; the former URLs."""
+    former = tuple(dict.fromkeys(url for url in (*_recorded_public_urls(var_dir), *named) if url != public_url))
     (var_dir / PUBLIC_URL_FILE).write_text("".join(f"{url}\n" for url in (public_url, *former)), encoding="utf-8")
     return former
 

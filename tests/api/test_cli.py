@@ -48,6 +48,38 @@ def test_init_without_the_key_files_says_what_is_missing(env: dict[str, str], tm
     assert line.startswith("错误：") and ".key" in line and "keys" in line, line
 
 
+def test_init_on_a_database_restored_without_its_secrets_makes_none_and_says_to_restore_them(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """ID numbers are looked up under the subject hash key and personal data is sealed under the
+    encryption keys. A database restored without `var/secrets` and given new ones would pass every
+    check and read nothing: a consent list would say 没有任何授权记录. init refuses, in one line,
+    a missing secret, another installation's, and a lost key that data is sealed under."""
+    secrets = tmp_path / "var" / "secrets"
+    kept = tmp_path / "kept-secrets"
+    shutil.move(secrets, kept)
+
+    def refused(*words: str) -> None:
+        result = run_cli(env, "init")
+        assert result.returncode == EXIT_NOT_READY, result.stdout + result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("错误：") and all(word in line for word in words), line
+
+    refused("subject-hash-key", "key-passphrase", "备份")
+    assert not secrets.exists() or not any(secrets.rglob("*"))  # nothing generated
+    shutil.copytree(kept, secrets)
+    (secrets / "subject-hash-key").write_text("another installation's key")
+    refused("subject-hash-key", "不符", "备份")
+    shutil.rmtree(secrets)
+    shutil.copytree(kept, secrets)
+    for key in (secrets / "encryption-keys").iterdir():
+        key.unlink()
+    refused("加密密钥 1", "备份")
+    shutil.rmtree(secrets)
+    shutil.copytree(kept, secrets)
+    restored = run_cli(env, "init")
+    assert restored.returncode == 0, restored.stderr
+
+
 def test_validate_the_bundled_catalog(env: dict[str, str]) -> None:
     result = run_cli(env, "catalog", "validate", str(bundled_catalog_path()))
     assert result.returncode == 0, result.stderr

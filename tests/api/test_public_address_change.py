@@ -69,3 +69,39 @@ def test_a_new_port_after_the_first_init_moves_every_address(database_url: str, 
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_a_database_restored_beside_a_var_without_its_address_keeps_what_its_certificates_name(
+        database_url: str, tmp_path: Path) -> None:
+    """A restore that brings back the database, the keys and the secrets but not `var/public-url`:
+    init keeps the address the seals name rather than the default, and, given another address,
+    keeps the old one as former, so a certificate revoked before the backup still reads revoked
+    in an export for offline verifiers (its status list names the old address)."""
+    env = {**cli_environment(database_url, tmp_path / "var"), "MIANZHENG_DEV_IDP": "1"}
+    env.pop("MIANZHENG_PUBLIC_URL", None)
+    base = f"http://127.0.0.1:{free_port()}"
+    assert run_cli({**env, "MIANZHENG_PUBLIC_URL": base}, "init").returncode == 0
+    resident = sample_residents(tmp_path / "var" / "sources", 1)[0]
+    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
+                     "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房",
+                     "--out", str(tmp_path / "out"))
+    assert issued.returncode == 0, issued.stderr
+    [credential] = (tmp_path / "out").glob("*.jws")
+    revoked = run_cli(env, "certificate", "revoke", credential.name.removesuffix(".jws"), "--reason", "holder_request")
+    assert revoked.returncode == 0, revoked.stderr
+
+    (tmp_path / "var" / "public-url").unlink()
+    kept = run_cli(env, "init")
+    assert kept.returncode == 0 and "轮换" not in kept.stdout and base in kept.stdout, kept.stdout
+    assert (tmp_path / "var" / "public-url").read_text().split()[0] == base
+
+    (tmp_path / "var" / "public-url").unlink()
+    moved = run_cli({**env, "MIANZHENG_PUBLIC_URL": "http://127.0.0.1:8000"}, "init")
+    assert moved.returncode == 0 and "轮换" in moved.stdout, moved.stdout
+    recorded = (tmp_path / "var" / "public-url").read_text().split()
+    assert recorded[0] == "http://127.0.0.1:8000" and base in recorded, recorded
+    trust = tmp_path / "trust"
+    assert run_cli({**env, "MIANZHENG_PUBLIC_URL": "http://127.0.0.1:8000"}, "seal", "export-trust",
+                   str(trust)).returncode == 0
+    offline = run_cli(env, "verify", str(credential), "--trust", str(trust))
+    assert offline.returncode != 0 and "已被出具单位撤销" in offline.stdout + offline.stderr, offline.stdout + offline.stderr
