@@ -160,8 +160,6 @@
   async function listHouseholds() {
     var load = ++state.loading;
     var fields = matterFields();
-    var chosen = document.querySelector('input[name="household"]:checked');
-    var index = chosen ? Number(chosen.value) : 0;
     var query = new URLSearchParams({ matter: matterCode(), situation: fields.querySelector(".cw-situation").value,
                                       declared_income_change: fields.querySelector(".cw-income-change").value || "0" });
     $("households-status").textContent = "正在读取演示家庭……";
@@ -169,6 +167,10 @@
     if (load !== state.loading) return;
     if (answer.status === 401) return signedOut();
     state.households = answer.ok ? answer.body : [];
+    // the household chosen as the list arrives, not as it was asked for: a click on a household
+    // that took the focus from the income field (whose change asked for the list) lands meanwhile
+    var chosen = document.querySelector('input[name="household"]:checked');
+    var index = chosen ? Number(chosen.value) : 0;
     renderHouseholds(Math.min(index, Math.max(state.households.length - 1, 0)));
     $("households-status").textContent = answer.ok ? (state.households.length ? "" : "没有该情况的演示家庭。")
       : answer.status === 404 ? "本系统未安装演示数据，无法选择演示家庭。" : problemMessage(answer);

@@ -457,6 +457,27 @@ def test_the_first_click_after_editing_the_income_files_the_application(
     page.close()
 
 
+def test_a_household_clicked_right_after_editing_the_income_is_the_one_filed(
+        browser: Browser, live_server: str, settings: Settings) -> None:
+    """Clicking a household while the income field still has the focus relists the households (its
+    change event); the click must stay on the household clicked, and the application be its own,
+    not the one chosen before (whose members' data would be pulled in the caseworker's name)."""
+    page = browser.new_page()
+    sign_in(page, live_server)
+    choose(page, "public_housing_eligible")
+    expect(page.locator("#household-2")).to_be_visible()
+    head = page.locator('label[for="household-2"]').last.inner_text()
+    page.fill("fieldset.cw-matter:not([hidden]) .cw-income-change", "-300")  # still focused: no change event yet
+    with page.expect_response(lambda response: "/caseworker/demo-households" in response.url):
+        page.click("#household-2")
+    expect(page.locator("#household-2")).to_be_checked()
+    with page.expect_request(lambda request: request.method == "POST" and "/applications" in request.url) as filed:
+        page.click("#submit-application")
+    assert filed.value.post_data_json["applicant"]["name"] == head
+    expect(page.locator("#application-status")).to_have_text("已判定", timeout=DECIDED_WITHIN_MS)
+    page.close()
+
+
 def test_a_proof_a_publication_dropped_keeps_its_name_on_the_workbench(browser: Browser, live_server: str,
                                                                        settings: Settings) -> None:
     """A publication takes a proof out of the catalog while applications still show it (a proof
