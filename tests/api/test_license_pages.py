@@ -35,10 +35,15 @@ def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, r
     assert resident.id_number not in page.content()
 
     marriage = page.locator("section.license", has=page.locator("h2", has_text="结婚证"))
+    # the verifier always sees the holder, named and numbered by the last four characters: the
+    # wallet says so before anything is shown, not "only the items ticked"
+    assert f"总能看到证照名称、发证机关、有效期和持证人{resident.name}" in marriage.locator(".always-shown").inner_text()
     marriage.locator("input[value=marital_status]").check()
     marriage.locator("button[type=submit]").click()
     page.wait_for_selector("#presentation-qr svg")
     assert page.locator("#shown-items tbody").inner_text().split() == ["婚姻状况", "已婚"]
+    caption = page.locator("#shown-items caption").inner_text()
+    assert resident.name in caption and resident.id_number[-4:] in caption and "只出示以下项目" in caption
     presentation = page.locator("#presentation").input_value()
     assert resident.id_number not in presentation
     link = page.locator("#presentation-link").get_attribute("href")
@@ -56,6 +61,7 @@ def test_show_a_license_and_verify_it_once(browser: Browser, live_server: str, r
     assert scanner.locator("#verdict-result").inner_text().startswith("有效")
     assert scanner.locator("#verdict-time").inner_text().startswith("核验时间：20")
     assert "婚姻状况" in scanner.locator("#content").inner_text()
+    assert resident.name in scanner.locator("#content").inner_text()  # as the holder was told
     # reloading the verdict (a phone's pull to refresh) asks again: the page says the presentation
     # was checked already, at the top, never that the license is 无效
     scanner.reload()
