@@ -26,6 +26,7 @@ from api.schemas.certificates import (
     VerdictSchema,
     VerifyRequestSchema,
 )
+from catalog.citizen_id import mask_free_text
 from catalog.model import Mode
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificate_records import certificate_forms
@@ -85,9 +86,10 @@ def issue(body: dict[str, str]) -> tuple[dict[str, Any], int, dict[str, str]]:
     200 and `Idempotent-Replayed: true`, with the certificate issued first."""
     citizen = current_citizen()
     key = request.headers.get(IDEMPOTENCY_KEY)
-    if key is not None and not REQUEST_ID.fullmatch(key):
-        raise Problem("invalid-request", f"{IDEMPOTENCY_KEY}: 1-128 characters of A-Z a-z 0-9 . _ : -",
-                      errors=[{"parameter": IDEMPOTENCY_KEY, "detail": "1-128 characters of A-Z a-z 0-9 . _ : -"}])
+    if key is not None and (not REQUEST_ID.fullmatch(key) or mask_free_text(key) != key):
+        detail = "1-128 characters of A-Z a-z 0-9 . _ : -, never an ID number (it is kept in clear)"
+        raise Problem("invalid-request", f"{IDEMPOTENCY_KEY}: {detail}",
+                      errors=[{"parameter": IDEMPOTENCY_KEY, "detail": detail}])
     context = issuance_context()
     try:
         certificate, replayed = issued_or_replayed(context, citizen.name, citizen.id_number, body["proof"],

@@ -9,7 +9,7 @@ import marshmallow as ma
 
 from api.schemas.catalog import DataItemSchema
 from api.schemas.certificates import CheckSchema, citizen_id_number
-from api.schemas.exchange import EnvelopeSchema
+from api.schemas.exchange import EnvelopeSchema, no_id_number
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES, VERIFIER_NONCE
 from exchange.licenses.service import MAX_HOLDER_NAME
@@ -38,9 +38,12 @@ class HolderSchema(ma.Schema):
 class LicenseIssueSchema(ma.Schema):
     license_type = ma.fields.String(required=True, validate=_CODE, metadata={"example": "MARRIAGE_CERTIFICATE"})
     reference = ma.fields.String(
-        required=True, validate=ma.validate.Length(min=1, max=128),
+        required=True, validate=[ma.validate.Length(min=1, max=128), ma.validate.Regexp(
+            r"\S(?:[^\x00-\x1f\x7f]*\S)?", error="must not start or end with a space nor hold control characters"),
+            no_id_number],
         metadata={"description": "The department's own record id: issuing the same reference again returns the "
-                                 "license issued the first time (200) instead of a second one",
+                                 "license issued the first time (200) instead of a second one; kept in clear, so "
+                                 "never an ID number",
                   "example": "MZ-JH-2026-000123"})
     holder = ma.fields.Nested(HolderSchema, required=True)
     items = ma.fields.Dict(keys=ma.fields.String(validate=_NAME), required=True,

@@ -789,6 +789,17 @@ def test_a_license_dated_outside_any_calendar_a_department_keeps_is_refused(
     assert stored() == before
 
 
+@pytest.mark.parametrize("reference", ["MZ-{id_number}", "MZ-{id_number_spaced}", " MZ-1", "MZ-\u0000-1"])
+def test_a_reference_kept_in_clear_holds_no_id_number_nor_control_characters(
+        settings: Settings, live_server: str, resident: DemoResident, reference: str) -> None:
+    number = resident.id_number
+    written = reference.format(id_number=number, id_number_spaced=f"{number[:6]} {number[6:14]} {number[14:]}")
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=client(settings, "MZ", [ClientScope.LICENSES_WRITE]),
+                         json=marriage(resident, written), timeout=30)
+    assert refused.status_code == 400, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["#/reference"], refused.text
+
+
 def test_a_license_recording_an_event_still_to_come_is_refused(settings: Settings, live_server: str,
                                                                 resident: DemoResident) -> None:
     """A 结婚证 registered in 2062 (a typo for 2026) would be the holder's newest marital record
