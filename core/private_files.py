@@ -41,8 +41,13 @@ def sync_dir(path: Path) -> None:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` as a file only its owner can read (0600), from its creation on."""
+    """Write `data` to `path` as a file only its owner can read (0600), from its creation on. A
+    write that fails (a full disk) leaves no file cut short, and the error names the file."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        os.fchmod(file.fileno(), 0o600)  # a file that was there keeps its mode through O_CREAT
-        file.write(data)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), 0o600)  # a file that was there keeps its mode through O_CREAT
+            file.write(data)
+    except OSError as failed:
+        path.unlink(missing_ok=True)
+        raise OSError(failed.errno, failed.strerror, str(path)) from failed

@@ -7,14 +7,13 @@ unreachable or not initialised, or it or var/ cannot be written to). Errors are 
 
 from __future__ import annotations
 
-import errno
 import sys
 from collections.abc import Sequence
 
 import click
 
 from api.cli import click_zh
-from api.cli.context import EXIT_NOT_READY, CliError
+from api.cli.context import EXIT_NOT_READY, CliError, file_trouble_zh
 from api.cli.lazy_group import LazyCommand, LazyGroup
 from api.extensions import demo_extension
 from api.settings import Settings
@@ -79,7 +78,7 @@ def main(args: Sequence[str] | None = None) -> None:
         click.echo("错误：尚未发布任何目录，请先运行 mianzheng init。", err=True)
         sys.exit(EXIT_NOT_READY)
     except OSError as error:
-        trouble = _file_trouble_zh(error)
+        trouble = file_trouble_zh(error)
         if trouble is None:
             raise
         click.echo(f"错误：无法写入 {error.filename}：{trouble}", err=True)
@@ -107,26 +106,6 @@ def _is_missing_secret(error: Exception) -> bool:
     """Whether `error` says a secret is missing; a command that never read a secret raised none."""
     secrets = sys.modules.get("api.secrets")
     return secrets is not None and isinstance(error, secrets.SecretMissing)
-
-
-_FILE_TROUBLE_ZH = {
-    errno.EROFS: "文件系统只读（以只读方式挂载），请检查挂载方式。",
-    errno.ENOSPC: "磁盘已满，请释放空间后重试。",
-    errno.EDQUOT: "磁盘配额已用完，请释放空间后重试。",
-    errno.EACCES: "权限不足，请检查运行本命令的用户对该路径的权限。",
-    errno.EPERM: "权限不足，请检查运行本命令的用户对该路径的权限。",
-    errno.ENOTDIR: "路径中有一段不是目录，请检查所给路径（如 MIANZHENG_VAR_DIR）。",
-    errno.EEXIST: "该路径已存在，但不是目录，请检查所给路径（如 MIANZHENG_VAR_DIR）。",
-}
-"""Why a file or folder could not be made or written (var/, or a folder a command writes to, such
-as `seal export-trust DIR`), as an operator is told it."""
-
-def _file_trouble_zh(error: OSError) -> str | None:
-    """The operator's word on a file or folder that could not be made or written; None for an
-    error naming no file, or a name taken by another run at the same moment (a link's)."""
-    if error.filename is None or (error.errno == errno.EEXIST and error.filename2 is not None):
-        return None
-    return _FILE_TROUBLE_ZH.get(error.errno)
 
 
 _STORAGE_TROUBLE_ZH = {

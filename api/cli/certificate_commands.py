@@ -13,7 +13,7 @@ import click
 
 from api.certificate_services import build_issuance_context
 from api.cli.context import (EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_ZH, CliError, database_session,
-                             settings)
+                             file_trouble_zh, settings)
 from api.cli.personal_options import id_number_option
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
@@ -96,12 +96,20 @@ def issue_command(id_number: str, holder_name: str, proof_code: str, purpose: st
             raise CliError(f"未能开具电子证明：{error}") from None
     finally:
         current.engine.dispose()
-    out_dir.mkdir(parents=True, exist_ok=True)
     name = certificate.identifier
     forms = certificate_forms(context.forms, certificate)
-    for suffix, data in ((".pdf", forms.pdf), (".jws", f"{forms.credential}\n".encode("ascii")),
-                         (".qr.txt", f"{forms.qr_payload}\n".encode("ascii"))):
-        write_private_file(out_dir / f"{name}{suffix}", data)  # the holder's personal data
+    written: list[Path] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for suffix, data in ((".pdf", forms.pdf), (".jws", f"{forms.credential}\n".encode("ascii")),
+                             (".qr.txt", f"{forms.qr_payload}\n".encode("ascii"))):
+            written.append(out_dir / f"{name}{suffix}")
+            write_private_file(written[-1], data)  # the holder's personal data
+    except OSError as failed:  # issued and logged already: say so, and leave no part of the files
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise CliError(f"已开具电子证明（编号 {name}，已记录），但文件未能写入 {out_dir}：{file_trouble_zh(failed) or failed.strerror}"
+                       "申请人可登录后在“我的电子证明”中下载。", EXIT_NOT_READY) from None
     proof = context.catalog.proofs[certificate.proof_code]
     click.echo(f"已为 {holder_name.strip()}（{mask_id_number(number)}）开具{proof.name_zh}，"
                f"编号 {name}；文件已写入 {out_dir}。")

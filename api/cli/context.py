@@ -3,6 +3,7 @@ that ends a command with a one-line message and a documented exit code."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -66,3 +67,24 @@ def database_session() -> Iterator[Session]:
 
     with standalone_session(settings().database_url) as session:
         yield session
+
+
+_FILE_TROUBLE_ZH = {
+    errno.EROFS: "文件系统只读（以只读方式挂载），请检查挂载方式。",
+    errno.ENOSPC: "磁盘已满，请释放空间后重试。",
+    errno.EDQUOT: "磁盘配额已用完，请释放空间后重试。",
+    errno.EACCES: "权限不足，请检查运行本命令的用户对该路径的权限。",
+    errno.EPERM: "权限不足，请检查运行本命令的用户对该路径的权限。",
+    errno.ENOTDIR: "路径中有一段不是目录，请检查所给路径。",
+    errno.EEXIST: "该路径已存在，但不是目录，请检查所给路径。",
+}
+"""Why a file or folder could not be made or written (var/, or a folder a command writes to, such
+as `seal export-trust DIR`), as an operator is told it."""
+
+
+def file_trouble_zh(error: OSError) -> str | None:
+    """The operator's word on a file or folder that could not be made or written; None for an
+    error naming no file, or a name taken by another run at the same moment (a link's)."""
+    if error.filename is None or (error.errno == errno.EEXIST and error.filename2 is not None):
+        return None
+    return _FILE_TROUBLE_ZH.get(error.errno)

@@ -24,9 +24,10 @@ from datetime import datetime
 from pathlib import Path
 
 from catalog.credit_code import parse_uscc
+from core.staged_contents import staged_contents
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, IssuerList, read_issuer_list
 from exchange.certificates.status_list import signed_at
-from seals.trust import TrustStore
+from seals.trust import EXPORTED_AT_FILE, TrustStore
 
 STATUS_LIST_FILE = "status-list.jws"
 EXCHANGE_FILE = "exchange-uscc.txt"
@@ -55,11 +56,14 @@ class OfflineTrust:
 def export_offline_trust(directory: Path, store: TrustStore, status_lists: list[str], exchange_uscc: str,
                          issuer_list: str, read_at: datetime | None = None) -> None:
     """Write the trust material, the signed status lists, the exchange's USCC and the signed list
-    of issuers to `directory`; `read_at`, a time before `store` was read (`TrustStore.export`)."""
-    store.export(directory, read_at)
-    (directory / STATUS_LIST_FILE).write_text("".join(token + "\n" for token in status_lists), encoding="ascii")
-    (directory / EXCHANGE_FILE).write_text(exchange_uscc + "\n", encoding="ascii")
-    (directory / ISSUER_LIST_FILE).write_text(issuer_list + "\n", encoding="ascii")
+    of issuers to `directory`; `read_at`, a time before `store` was read (`TrustStore.export`).
+    All of it or nothing: a verifier must never load an export time beside older seals
+    (`core.staged_contents`)."""
+    with staged_contents(directory, last=(EXPORTED_AT_FILE,)) as staging:
+        store.export(staging, read_at)
+        (staging / STATUS_LIST_FILE).write_text("".join(token + "\n" for token in status_lists), encoding="ascii")
+        (staging / EXCHANGE_FILE).write_text(exchange_uscc + "\n", encoding="ascii")
+        (staging / ISSUER_LIST_FILE).write_text(issuer_list + "\n", encoding="ascii")
 
 
 def load_offline_trust(directory: Path) -> OfflineTrust:

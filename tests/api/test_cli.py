@@ -295,6 +295,41 @@ def test_init_on_a_full_disk_says_so_and_leaves_no_partial_file(small_disk: Call
     assert not list(var.rglob("*.partial"))
 
 
+def test_a_trust_export_that_runs_out_of_disk_leaves_the_last_one_whole(
+        env: dict[str, str], small_disk: Callable[[str], Path], tmp_path: Path) -> None:
+    """A verifier refreshing its trust folder on a disk that fills: the export must not leave its new
+    export time beside the old seals (a genuine QR code of a newer seal would read forged), nor a
+    seal certificate cut short (the folder would not load at all). The folder stays as it was."""
+    first = tmp_path / "first"
+    assert run_cli(env, "seal", "export-trust", str(first)).returncode == 0
+    trust = small_disk("size=300k") / "trust"
+    shutil.copytree(first, trust)  # room for one export, not for a second beside it
+    before = {path.relative_to(trust): path.read_bytes() for path in trust.rglob("*") if path.is_file()}
+    result = run_cli(env, "seal", "export-trust", str(trust))
+    assert result.returncode == EXIT_NOT_READY and "Traceback" not in result.stderr, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"错误：无法写入 {trust}") and "磁盘已满" in line, line
+    assert {path.relative_to(trust): path.read_bytes() for path in trust.rglob("*") if path.is_file()} == before
+
+
+def test_a_certificate_issued_at_the_counter_onto_a_full_disk_is_said_issued_and_leaves_no_file_cut_short(
+        env: dict[str, str], small_disk: Callable[[str], Path], tmp_path: Path) -> None:
+    """The certificate is issued and logged before its files are written: a disk that fills then
+    must not leave a PDF cut short, and the caseworker must hear it was issued and where the
+    holder finds it, not a traceback."""
+    from demo.data import sample_residents
+
+    resident = sample_residents(tmp_path / "var" / "sources", 1)[0]
+    out = small_disk("size=16k") / "out"
+    result = run_cli(env, "certificate", "issue", "--id-number", resident.id_number, "--name", resident.name,
+                     "--proof", "NO_HOUSING", "--purpose", "申请公共租赁住房", "--out", str(out), "--operator", "GK-0007")
+    assert result.returncode == EXIT_NOT_READY and "Traceback" not in result.stderr, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "已开具" in line and "磁盘已满" in line and "我的电子证明" in line and str(out) in line, line
+    assert resident.id_number not in line
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["catalog"], ["catalog", "validate"],
                                      ["catalog", "publish"], ["catalog", "show"], ["catalog", "versions"]])
 def test_help_everywhere(tmp_path: Path, command: list[str]) -> None:
