@@ -126,18 +126,19 @@ class RecordsDatabaseWriter:
             self.written += len(rows)
 
     def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        done = False
         try:
             if error_type is None:
-                self._transaction.commit()
+                self._transaction.commit()  # may fail itself (a full disk): the partial file goes all the same
+                os.replace(self.partial, self.path)
+                done = True
             else:
                 self._transaction.rollback()
         finally:
             self._connection.close()
             self._engine.dispose()
-        if error_type is None:
-            os.replace(self.partial, self.path)
-        else:
-            self.partial.unlink(missing_ok=True)
+            if not done:
+                self.partial.unlink(missing_ok=True)
 
 
 def read_dataset(path: Path) -> dict[str, str] | None:

@@ -285,7 +285,7 @@ def test_init_on_a_read_only_mount_says_it_is_read_only(small_disk: Callable[[st
     assert result.returncode == 4 and "只读" in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("size", ["8k", "12k", "24k"])  # full while writing a secret, a key, the database
+@pytest.mark.parametrize("size", ["8k", "12k", "24k", "30m"])  # a secret, a key, the database, demo data
 def test_init_on_a_full_disk_says_so_and_leaves_no_partial_file(small_disk: Callable[[str], Path], size: str) -> None:
     var = small_disk(f"size={size}") / "var"
     result = run_cli(cli_environment(f"sqlite:///{var / 'mz.db'}", var), "init")
