@@ -108,22 +108,21 @@ def _is_missing_secret(error: Exception) -> bool:
     return secrets is not None and isinstance(error, secrets.SecretMissing)
 
 
-_STORAGE_TROUBLE_ZH = {
-    "readonly database": "数据库只读，无法写入（var/ 目录或数据库文件以只读方式挂载或不可写），请检查挂载方式和文件权限。",
-    "database or disk is full": "磁盘已满，数据库无法写入，请释放 var/ 所在磁盘的空间后重试。",
-    "disk I/O error": "数据库读写出错（磁盘 I/O 错误），可能是磁盘已满或存储故障，请检查 var/ 所在磁盘的空间和状态后重试。",
-}
-"""What SQLite says of storage it cannot write to, as an operator is told it: not to run init again."""
-
-
 def _database_trouble_zh(error: Exception) -> str:
-    """The operator's word on a database error: storage that cannot be written to, or else a
-    database that cannot be reached or has not been initialised."""
-    said = str(getattr(error, "orig", None) or error)
-    for words, told in _STORAGE_TROUBLE_ZH.items():
-        if words in said:
-            return told
-    return f"数据库不可用或尚未初始化（{type(error).__name__}），请先运行 mianzheng init。"
+    """The operator's word on a database error: what is wrong, and what to do about it (running
+    init mends only a database that was never initialised)."""
+    from api.database_trouble import DatabaseTrouble, database_trouble, where
+
+    server, name = where(Settings.from_environment().database_url)
+    return {
+        DatabaseTrouble.READ_ONLY: "数据库只读，无法写入（var/ 目录或数据库文件以只读方式挂载或不可写），请检查挂载方式和文件权限。",
+        DatabaseTrouble.FULL: "磁盘已满，数据库无法写入，请释放 var/ 所在磁盘的空间后重试。",
+        DatabaseTrouble.STORAGE_ERROR: "数据库读写出错（磁盘 I/O 错误），可能是磁盘已满或存储故障，请检查 var/ 所在磁盘的空间和状态后重试。",
+        DatabaseTrouble.UNREACHABLE: f"无法连接数据库（{server}）：请检查数据库服务是否在运行，以及 MIANZHENG_DATABASE_URL 是否正确。",
+        DatabaseTrouble.MISSING: f"数据库 {name} 不存在：请先在数据库服务器上创建它（如 createdb {name}），再运行 mianzheng init。",
+        DatabaseTrouble.UNINITIALISED: "数据库尚未初始化，请先运行 mianzheng init。",
+    }.get(database_trouble(error), f"数据库不可用（{type(error).__name__}），请检查数据库服务和 MIANZHENG_DATABASE_URL；"
+                                   "如是新数据库，请先运行 mianzheng init。")
 
 
 def _is_database_error(error: Exception) -> bool:

@@ -8,6 +8,7 @@ import marshmallow as ma
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.database_trouble import DatabaseTrouble, database_trouble
 from api.openapi import Blueprint
 from api.problems import Problem
 from api.runtime import db, runtime
@@ -41,6 +42,17 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+_NOT_READY = {
+    DatabaseTrouble.UNREACHABLE: "The database server cannot be reached: check that it runs, and MIANZHENG_DATABASE_URL.",
+    DatabaseTrouble.MISSING: "The database does not exist on its server: create it, then run `mianzheng init`.",
+    DatabaseTrouble.UNINITIALISED: "The database is not initialised: run `mianzheng init`.",
+    DatabaseTrouble.READ_ONLY: "The database is read-only.",
+    DatabaseTrouble.FULL: "The database's disk is full.",
+    DatabaseTrouble.STORAGE_ERROR: "The database's storage fails (disk I/O error).",
+}
+"""What an operator reading `/readyz` is told of a database that failed."""
+
+
 @blp.route("/readyz")
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, description="The database is unreachable, holds no catalog yet, or the jobs stopped")
@@ -53,10 +65,8 @@ def readyz() -> dict[str, object]:
         version = latest_version(session)
         jobs = jobs_state(session, JOBS_NAME, datetime.now(timezone.utc))
     except SQLAlchemyError as error:
-        raise Problem(
-            "service-unavailable",
-            f"The database does not answer or is not initialised ({type(error).__name__}): run `mianzheng init`.",
-        ) from None
+        raise Problem("service-unavailable", _NOT_READY.get(
+            database_trouble(error), f"The database does not answer ({type(error).__name__}).")) from None
     if version is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
     try:

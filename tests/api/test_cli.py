@@ -228,6 +228,24 @@ def test_commands_refuse_an_uninitialised_database(tmp_path: Path) -> None:
     assert "mianzheng init" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.postgres
+def test_a_database_that_cannot_be_reached_or_does_not_exist_is_not_told_to_run_init(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """init cannot mend a database server that is down, nor create a PostgreSQL database: telling
+    the operator to run init (from init itself) sends them in a circle."""
+    from tests.support.postgres import free_port
+
+    down = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/mianzheng"
+    cluster = request.getfixturevalue("postgres_cluster")
+    for url, words in ((down, ("无法连接数据库", "127.0.0.1")), (cluster.database_url("no_such_database"),
+                                                               ("不存在", "no_such_database", "创建"))):
+        for command in (["init"], ["seal", "list"]):
+            result = run_cli(cli_environment(url, tmp_path / "var"), *command)
+            assert result.returncode == EXIT_NOT_READY and "Traceback" not in result.stderr, result.stderr
+            [line] = result.stderr.strip().splitlines()
+            assert all(word in line for word in words) and "请先运行 mianzheng init" not in line, line
+
+
 def test_a_read_only_database_is_said_to_be_read_only_not_uninitialised(settings: Settings, database_url: str) -> None:
     """An auditor's read-only copy, or var/ mounted read-only: a command that writes says the
     database cannot be written to, not to run init (which would fail the same way)."""
