@@ -39,8 +39,8 @@ from exchange.issuance import (
 )
 from exchange.pull_service import PullRefused
 from exchange.status_lists import CERTIFICATES, check_status_list, list_ids, rebuild_status_list
-from seals.errors import SealError
-from seals.registry import trust_store
+from seals.errors import SealError, SealNotFound
+from seals.registry import active_seal, trust_store
 
 STATUS_LIST_PROBLEMS_ZH = {"status_list_unsigned": "尚未签发", "status_list_invalid": "签名无效",
                            "status_list_malformed": "格式错误", "status_list_stale": "已过有效期"}
@@ -187,6 +187,10 @@ def status_list_check_command() -> None:
         checks = [check_status_list(session, CERTIFICATES, list_id, trust, signing.url(list_id), now)
                   for list_id in list_ids(session, CERTIFICATES)]
     for check in checks:
+        if check.problem is not None and check.problem != "status_list_stale":  # nothing it says can be read
+            click.echo(f"状态列表 {check.list_id}：已撤销电子证明 {check.set_in_table} 张；已签名的状态列表不可用，无法核对："
+                       f"{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
+            continue
         click.echo(f"状态列表 {check.list_id}：已撤销电子证明 {check.set_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
                    f"多记 {len(check.extra)} 张。")
         if check.problem is not None:
@@ -195,7 +199,14 @@ def status_list_check_command() -> None:
                f"状态列表漏记 {sum(len(check.missing) for check in checks)} 张，"
                f"多记 {sum(len(check.extra) for check in checks)} 张。")
     if not all(check.agrees for check in checks):
-        raise CliError("状态列表与撤销记录不一致：请运行 mianzheng certificate status-list rebuild。")
+        with database_session() as session:
+            try:
+                active_seal(session, current.exchange_department)
+                sealed = True
+            except SealNotFound:
+                sealed = False
+        first = "" if sealed else f"先由印章管理员运行 mianzheng seal issue {current.exchange_department}（交换平台尚无可用的电子印章），再"
+        raise CliError(f"状态列表与撤销记录不一致：请{first}运行 mianzheng certificate status-list rebuild。")
     click.echo("状态列表与撤销记录一致。")
 
 

@@ -14,6 +14,7 @@ from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from api.labels import VERDICT_STATUS_ZH
 from catalog.city_time import SECONDS, beijing_time
 from exchange.receipts import check_receipt
+from seals.verdict import Status
 
 
 @click.group("receipt")
@@ -37,10 +38,13 @@ def verify_command(answer_file: Path, trust_dir: Path) -> None:
     result = check_receipt(receipt, answer, trust.store, exchange)
     for check in result.verdict.checks:
         click.echo(f"  {VERDICT_STATUS_ZH[check.status]}  {check.message_zh}")
-    click.echo(f"  {'通过' if result.by_the_exchange else '不通过'}  "
-               f"{'回执由交换平台的印章签发。' if result.by_the_exchange else '回执不是交换平台的印章签发的。'}")
-    click.echo(f"  {'通过' if result.matches_answer else '不通过'}  "
-               f"{'回执与答复内容一致。' if result.matches_answer else '回执与答复内容不一致（答复可能被改动）。'}")
+    if result.claims is None:  # a seal that does not vouch: who signed and what it covers say nothing
+        click.echo(f"  {VERDICT_STATUS_ZH[Status.SKIPPED]}  回执的印章签名未通过核验，未核对签发者和答复内容。")
+    else:
+        click.echo(f"  {'通过' if result.by_the_exchange else '不通过'}  "
+                   f"{'回执由交换平台的印章签发。' if result.by_the_exchange else '回执不是交换平台的印章签发的。'}")
+        click.echo(f"  {'通过' if result.matches_answer else '不通过'}  "
+                   f"{'回执与答复内容一致。' if result.matches_answer else '回执与答复内容不一致（答复可能被改动）。'}")
     if not result.valid:
         raise CliError("回执无效。")
     claims = result.claims or {}

@@ -21,8 +21,8 @@ from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
 from exchange.issuance import issuable_proofs
 from exchange.status_lists import CERTIFICATES, list_ids, refresh_status_list, stored_status_list
 from seals.ca import RevocationReason
-from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, SealAlreadyActive, SealChanged, SealError,
-                          SealNotFound, SealRevoked)
+from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, NoActiveSeal, SealAlreadyActive, SealChanged,
+                          SealError, SealNotFound, SealRevoked)
 from seals.registry import (
     SealStatus,
     active_signer,
@@ -242,6 +242,10 @@ def export_trust_command(directory: Path) -> None:
                 assert token is not None, "a list never signed is signed now, by the seal just read"
                 status_lists.append(token)
             issuer_list = sign_issuer_list(published_documents(session), exchange_signer, now=now)
+        except NoActiveSeal:  # what signs the status lists and the issuer list
+            department = current.exchange_department
+            raise CliError(f"交换平台（{department}）尚无可用的电子印章，无法签署状态列表和出具单位清单，本次未导出："
+                           f"请先由印章管理员运行 mianzheng seal issue {department}。", EXIT_NOT_READY) from None
         except SealError as error:
             raise _fail(error) from None
         exchange = read_live_catalog(session).departments[current.exchange_department].uscc
