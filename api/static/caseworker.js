@@ -334,7 +334,9 @@
         el("strong", {}, [name]), "暂时无法应答（" + source.count + " 项待核验）。系统" +
         (source.next ? "将于 " + beijing(source.next, true) + " " : "") + "自动重试，来源部门恢复后本申请自动继续核验并作出判定，无需重新提交。"]));
     });
-    if (awaiting.length) notice.append(el("p", {}, ["待申请人签署告知承诺：" + awaiting.join("、") + "。"]));
+    if (awaiting.length) notice.append(el("p", { class: "cw-awaiting-commitments" }, [
+      "待申请人签署告知承诺：" + awaiting.join("、") + "。请申请人在窗口签署告知承诺书（或在本部门网上受理渠道经身份认证签署），" +
+      "由本部门受理系统提交承诺；提交后本申请自动继续核验并作出判定，无需重新提交。在此之前本申请不作判定。"]));
     notice.hidden = !notice.childElementCount;
   }
 

@@ -331,6 +331,31 @@ def test_a_waiting_application_names_the_source_that_is_down_and_resumes_by_itse
     page.close()
 
 
+def test_an_application_waiting_for_commitments_says_who_signs_and_how_it_goes_on(
+        browser: Browser, live_server: str, settings: Settings) -> None:
+    """Filed by the department's system without the applicant's commitments, an application waits
+    for them: the workbench must say who signs them, how they reach the exchange and that it goes
+    on by itself, not leave the caseworker with 重新读取 and 撤回 alone."""
+    from datetime import datetime, timezone
+
+    from demo.applications import public_housing_request
+
+    [household] = households(settings, "public_housing_eligible")
+    body = {**public_housing_request(household, "gzf-no-commitments", signed_at=datetime.now(timezone.utc)),
+            "commitments": []}
+    filed = httpx.post(f"{live_server}/api/v1/matters/PUBLIC_RENTAL_HOUSING/applications", json=body, timeout=60,
+                       headers={"Authorization": f"Bearer {housing_token(settings)}"})
+    assert filed.status_code in (201, 202) and filed.json()["status"] == "waiting", filed.text
+    page = browser.new_page()
+    sign_in(page, live_server)
+    page.locator("#recent button").first.click()
+    expect(page.locator("#application-status")).to_have_text("等待中")
+    waiting = page.locator("#waiting").inner_text()
+    assert "待申请人签署告知承诺" in waiting and "签署" in waiting and "受理系统提交" in waiting, waiting
+    assert "自动继续" in waiting, waiting
+    page.close()
+
+
 def test_demo_households_need_a_client_token_and_demo_data(live_server: str, settings: Settings) -> None:
     """A department system's token (a machine client) lists them too, naming itself as caseworker."""
     url = f"{live_server}/caseworker/demo-households"
