@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote
 
 import base45
 import cbor2
@@ -250,6 +251,21 @@ def verify_qr(text: str, trust: TrustStore, *, now: datetime) -> SignedForm:
         signing_time_source=SIGNING_TIME_CLAIMED,
     )
     return SignedForm(verdict, content)
+
+
+def as_pasted(text: str) -> str:
+    """The payload a verifier pasted: `text`, or its percent-decoded form when only that decodes
+    (what follows `#` in the verification address the QR code holds: `%20` for a space, `%25` for
+    `%`, which are Base45 characters, so a payload decoding as it is is taken as it is)."""
+    if "%" not in text:
+        return text
+    for candidate in (text, unquote(text)):
+        try:
+            _parse(candidate)
+        except ValueError:
+            continue
+        return candidate
+    return text
 
 
 def is_qr_payload(text: str) -> bool:

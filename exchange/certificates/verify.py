@@ -15,7 +15,7 @@ from datetime import datetime
 from urllib.parse import unquote
 
 from exchange.certificates.credential import claimed_status_list, verify_credential
-from exchange.certificates.qr_payload import is_qr_payload, verify_qr
+from exchange.certificates.qr_payload import as_pasted, is_qr_payload, verify_qr
 from exchange.certificates.status_list import StatusListSource
 from exchange.certificates.verdict import CertificateVerdict, IssuerCompetence, SignedForm, judge
 from seals.ca import utc_now
@@ -51,7 +51,7 @@ def read_form(form_input: bytes | str) -> tuple[str, str]:
             return FORM_UNKNOWN, ""
     text = qr_from_address(form_input.strip())
     if is_qr_payload(text):
-        return FORM_QR, qr_from_address("".join(form_input.strip().splitlines()))
+        return FORM_QR, as_pasted(qr_from_address("".join(form_input.strip().splitlines())))
     compact = "".join(text.split())
     if compact.count(".") == 2:
         return FORM_CREDENTIAL, qr_from_address(compact)

@@ -16,7 +16,7 @@ from core.canonical import canonical_json
 from catalog.model import Catalog
 from exchange.certificates.credential import sign_credential
 from exchange.certificates.model import CertificateContent
-from exchange.certificates.pdf import attach_credential, render_pdf
+from exchange.certificates.pdf import attach_credential, qr_text, render_pdf
 from exchange.certificates.qr_payload import PREFIX, QrContent
 from exchange.certificates.status_list import StatusList, sign_status_list
 from exchange.certificates.verdict import CertificateCheck, CertificateVerdict
@@ -60,6 +60,17 @@ def test_the_three_forms_give_equal_verdicts(issued: Issued, trust: TrustStore, 
     assert qr is not None
     assert {key: full[key] for key in qr if key != "fields"} == {key: value for key, value in qr.items() if key != "fields"}
     assert qr["fields"] == [{"name": field["name"], "value": field["value"]} for field in full["fields"]]
+
+
+def test_a_payload_copied_from_the_verification_address_verifies(issued: Issued, trust: TrustStore,
+                                                                  status_list_token: str) -> None:
+    """The QR holds `…/v#MZ2:…` with the payload's spaces and `%` percent-encoded: a verifier who
+    pastes only what follows `#` gets the payload's verdict, not 无法读取."""
+    fragment = qr_text(issued.content, issued.qr).partition("#")[2]
+    assert fragment != issued.qr and "%" in fragment
+    pasted = verify_certificate(fragment, trust, status_list_token, now=NOW)
+    assert pasted.valid and pasted.to_dict()["checks"] == verify_certificate(
+        issued.qr, trust, status_list_token, now=NOW).to_dict()["checks"]
 
 
 def test_the_list_a_credential_names_is_read_ahead_only_as_a_hint(issued: Issued) -> None:
