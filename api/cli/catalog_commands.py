@@ -105,10 +105,7 @@ def export_command(out: Path, number: int | None) -> None:
             raise CliError("尚未发布任何目录，请先运行 mianzheng init。" if number is None else
                            f"没有第 {number} 版目录（mianzheng catalog versions 列出已发布的版本）。", EXIT_NOT_FOUND)
         document, number = version.document, version.number
-    try:
-        out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    except OSError as error:
-        raise CliError(f"无法写入 {out}（{error.strerror or error}）。") from None
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     click.echo(f"已将目录第 {number} 版写入 {out}；编辑后发布时请加 --base {number}，"
                "以免覆盖此后他人发布的版本。")
 

@@ -77,6 +77,8 @@ _FILE_TROUBLE_ZH = {
     errno.EPERM: "权限不足，请检查运行本命令的用户对该路径的权限。",
     errno.ENOTDIR: "路径中有一段不是目录，请检查所给路径。",
     errno.EEXIST: "该路径已存在，但不是目录，请检查所给路径。",
+    errno.ENOENT: "路径中的文件夹不存在，请先创建或检查所给路径。",
+    errno.EISDIR: "该路径是一个文件夹，请给出文件名。",
 }
 """Why a file or folder could not be made or written (var/, or a folder a command writes to, such
 as `seal export-trust DIR`), as an operator is told it."""

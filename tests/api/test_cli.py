@@ -192,7 +192,13 @@ def test_an_earlier_version_is_exported_and_published_again_to_roll_back(env: di
     missing = run_cli(env, "catalog", "export", str(tmp_path / "v9.json"), "--version", "9")
     assert missing.returncode == 3 and "第 9 版" in missing.stderr and not (tmp_path / "v9.json").exists()
     nowhere = run_cli(env, "catalog", "export", str(tmp_path / "no-such-folder" / "v1.json"))
-    assert nowhere.returncode == 1 and nowhere.stderr.startswith("错误：无法写入") and "Traceback" not in nowhere.stderr
+    assert nowhere.returncode == EXIT_NOT_READY and "Traceback" not in nowhere.stderr, nowhere.stderr
+    assert nowhere.stderr.startswith("错误：无法写入") and "文件夹不存在" in nowhere.stderr, nowhere.stderr
+    for command in (["seal", "image", "BDC", "--out", str(tmp_path / "no-such-folder" / "seal.png")],
+                    ["seal", "export-trust", "/proc/no-such-folder"]):
+        refused = run_cli(env, *command)
+        assert refused.returncode == EXIT_NOT_READY and "Traceback" not in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and refused.stderr.startswith("错误：无法写入"), refused.stderr
 
 
 def test_show_an_entry_and_an_unknown_code(env: dict[str, str]) -> None:
