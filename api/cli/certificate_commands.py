@@ -17,6 +17,7 @@ from api.cli.context import (EXIT_NOT_FOUND, EXIT_NOT_READY, ID_NUMBER_INVALID_Z
 from api.cli.personal_options import id_number_option
 from api.seal_config import seal_settings, status_list_signing
 from api.runtime import Runtime
+from api.secrets import read_keyring
 from core.validity import lapsed
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
@@ -27,6 +28,7 @@ from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.errors import ExchangeError
+from exchange.keyring import Purpose
 from exchange.certificate_records import CertificateStatus, IssuedCertificate, certificate_forms
 from exchange.issuance import (
     CertificateNotFound,
@@ -40,6 +42,7 @@ from exchange.issuance import (
 from exchange.pull_service import PullRefused
 from exchange.status_lists import CERTIFICATES, check_status_list, list_ids, rebuild_status_list
 from seals.errors import SealError, SealNotFound
+from seals.compromise import compromised_seals
 from seals.registry import active_seal, trust_store
 
 STATUS_LIST_PROBLEMS_ZH = {"status_list_unsigned": "尚未签发", "status_list_invalid": "签名无效",
@@ -125,23 +128,32 @@ def _issuance_context(current: Runtime) -> IssuanceContext:
 def list_command(department: str | None) -> None:
     """列出电子证明（最新在前）：编号、证明、出具单位、出具时间、状态。不显示持有人身份证号。"""
     now = datetime.now(timezone.utc)
+    box = read_keyring(settings()).cipher(Purpose.CERTIFICATE_FORMS)
     with database_session() as session:
         catalog = read_live_catalog(session)
         certificates = list_certificates(session, department)
-    if not certificates:
-        click.echo("没有符合条件的电子证明。")
-    for certificate in certificates:
-        proof = catalog.proofs.get(certificate.proof_code)
-        issuer = catalog.departments.get(certificate.issuer_department)
-        click.echo(f"{certificate.identifier}  {proof.name_zh if proof else certificate.proof_code}  "
-                   f"{issuer.name_zh if issuer else certificate.issuer_department}  "
-                   f"{beijing_time(certificate.issued_at)}  {_status_zh(certificate, now)}")
+        compromised = compromised_seals(session)
+        lines = []
+        for certificate in certificates:  # in the session: a credential is read where the seal's times say too little
+            proof = catalog.proofs.get(certificate.proof_code)
+            issuer = catalog.departments.get(certificate.issuer_department)
+            compromised_seal = compromised.signed(certificate.issuer_department, certificate.issued_at,
+                                                  lambda certificate=certificate:
+                                                  certificate_forms(box, certificate).credential)
+            lines.append(f"{certificate.identifier}  {proof.name_zh if proof else certificate.proof_code}  "
+                         f"{issuer.name_zh if issuer else certificate.issuer_department}  "
+                         f"{beijing_time(certificate.issued_at)}  {_status_zh(certificate, now, compromised_seal)}")
+    click.echo("\n".join(lines) if lines else "没有符合条件的电子证明。")
 
 
-def _status_zh(certificate: IssuedCertificate, now: datetime) -> str:
+def _status_zh(certificate: IssuedCertificate, now: datetime, compromised_seal: bool) -> str:
+    """As every verifier would call it: revoked, sealed with a seal since compromised, expired or valid."""
     if certificate.status == CertificateStatus.REVOKED:
-        reason = REVOCATION_REASONS.get(certificate.revocation_reason or "unspecified", REVOCATION_REASONS["unspecified"])
+        reason = REVOCATION_REASONS.get(certificate.revocation_reason or "unspecified",
+                                        REVOCATION_REASONS["unspecified"])
         return f"已撤销（{reason[0]}）"
+    if compromised_seal:
+        return "已失效（出具单位的电子印章因密钥泄露被吊销）"
     if certificate.valid_until is not None and lapsed(certificate.valid_until, now):
         return "已过期"
     return "有效"

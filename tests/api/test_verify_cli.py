@@ -218,3 +218,15 @@ def test_a_qr_code_naming_an_unknown_seal_and_dated_before_the_export_is_invalid
     (tmp_path / "forged.qr.txt").write_text(_forged_qr(genuine, now - 3600), encoding="ascii")
     verdict = json.loads(verify(env, str(tmp_path / "forged.qr.txt"), "--trust", str(trust), "--json").stdout)
     assert verdict["status"] == "ERROR"
+
+
+def test_the_list_says_a_certificate_whose_seal_was_compromised_is_no_longer_valid(
+        database_url: str, settings: Settings, tmp_path: Path) -> None:
+    """Every verifier calls a certificate sealed with a seal since revoked for key compromise 无效:
+    the counter's list must not go on calling it 有效."""
+    env = cli_environment(database_url, settings.var_dir)
+    issued_at_the_counter(env, sample_residents(settings.sources_dir, 1)[0], tmp_path / "out")
+    identifier = next((tmp_path / "out").glob("*.pdf")).name.removesuffix(".pdf")
+    assert run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise").returncode == 0
+    [line] = [line for line in run_cli(env, "certificate", "list").stdout.splitlines() if identifier in line]
+    assert line.endswith("已失效（出具单位的电子印章因密钥泄露被吊销）"), line
