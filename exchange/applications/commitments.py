@@ -97,7 +97,7 @@ def checked_offers(matter: Matter, proofs: Mapping[str, Proof], parties: Parties
         if (code, party) in seen:
             raise InvalidInput(f"{where}", f"a second commitment for {code} of {party}")
         seen.add((code, party))
-        check_field_values(matter, proof, offer["values"], f"{where}.values")
+        check_field_values(matter, proof, offer["values"], f"{where}.values", signature.signed_at)
         checked.append(CommitmentOffer(code, party, dict(offer["values"]), signature.document()))
     return checked
 

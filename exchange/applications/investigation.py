@@ -89,7 +89,7 @@ def complete_task(ctx: HandlingContext, client: AuthenticatedClient, task_id: st
         if not _still_required(ctx, application.matter, task.proof):
             raise TaskNotRequired(f"the published catalog no longer requires proof {task.proof} for matter "
                                   f"{application.matter}; task {task_id} is not to be done")
-        check_field_values(matter, ctx.catalog.proofs[task.proof], values, "values")
+        check_field_values(matter, ctx.catalog.proofs[task.proof], values, "values", ctx.now())
         task.status, task.completed_at = DONE, ctx.now()
         task.result_sealed = ctx.seal(dict(values), f"task\n{task.id}")
         item.state, item.resolved_at, item.as_of = ItemState.INVESTIGATED.value, ctx.now(), ctx.now()
