@@ -215,8 +215,7 @@ def _draw(canvas: Canvas, page: PdfPage) -> None:
     _heavy_centred(canvas, width / 2, y, " ".join(title) if len(title) <= 6 else title, 24)
     y -= 8 * mm
     canvas.setFont(SONG, 11)
-    subtitle = page.license_type.name_en if page.license_type else ""
-    canvas.drawCentredString(width / 2, y, f"{subtitle}（电子证照加注件）" if usage else subtitle or "电子证照")
+    canvas.drawCentredString(width / 2, y, "电子证照加注件" if usage else "电子证照")
     y -= 7 * mm
     canvas.setFont(SONG, 9.5)
     canvas.drawCentredString(width / 2, y, f"证照编号：{content.identifier}")
