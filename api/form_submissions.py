@@ -4,11 +4,15 @@ Each rendering of such a form (确认开具, 同意授权) carries a random subm
 same rendering again — a double click, Back and submit, a browser retrying — does the thing once,
 and every submission lands on its result: the id is the citizen's own request id in the
 exchange's reserve-claim-replay store (`exchange.answer_store`, as `Idempotency-Key` is on the
-API). A submission that arrives while the first is still being done waits for it.
+API). A submission that arrives while the first is still being done waits for it. A certificate's
+id is minted with the page the proof is chosen on and carried through its preview, per proof and
+purpose (`portal_request_id`): Back to the preview after issuing (the choice resent) confirms the
+certificate issued, while another proof or purpose chosen on the same page is another request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -29,6 +33,13 @@ T = TypeVar("T")
 def new_submission() -> str:
     """The submission id of a form being rendered (128 random bits)."""
     return secrets.token_urlsafe(16)
+
+
+def portal_request_id(submission: str, *what: str) -> str:
+    """The request id of a submission of `what` (a proof and purpose): one id per choice, so a
+    page rendered once and used for two choices (Back, another proof) does each once."""
+    digest = hashlib.sha256("\n".join((submission, *what)).encode("utf-8")).hexdigest()[:32]
+    return f"portal-{digest}"
 
 
 def submitted_id(form: Mapping[str, str]) -> str | None:

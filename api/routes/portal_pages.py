@@ -21,7 +21,7 @@ from api.access_log_views import access_log_page
 from api.auth import IDENTITY_COOKIE, citizen_subject_key
 from api.certificate_services import issuance_context
 from api.ended_sessions import end_session
-from api.form_submissions import new_submission, once_the_first_is_done, submitted_id
+from api.form_submissions import new_submission, once_the_first_is_done, portal_request_id, submitted_id
 from api.form_tokens import form_token_valid
 from api.live_catalog import live_catalog, naming_catalog
 from api.problems import PROBLEM_TYPES, Problem
@@ -285,8 +285,10 @@ def _preview(citizen: CitizenIdentity, proof_code: str, purpose: str) -> Respons
     if proof is None:
         raise _FormRefused("所选证明不能网上开具，请从列表中选择。", 400)
     items = [item.name_zh for item in proof.data_items if item.printed and item.type is not ItemType.ID_NUMBER]
+    # the choice's own submission id: a preview shown again (Back, and the choice resent) confirms
+    # the certificate the first one issued
     return citizen_page("portal_preview.html", citizen, proof=proof, department=catalog.departments[proof.department],
-                        items=items, purpose=purpose, submission=new_submission())
+                        items=items, purpose=purpose, submission=submitted_id(request.form) or new_submission())
 
 
 def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str, submission: str | None) -> str:
@@ -300,7 +302,7 @@ def _issue(citizen: CitizenIdentity, proof_code: str, purpose: str, submission: 
     try:
         return once_the_first_is_done(lambda: issue_certificate(
             context, citizen.name, citizen.id_number, proof_code, purpose,
-            idempotency_key=f"portal-{submission}")).identifier
+            idempotency_key=portal_request_id(submission, proof_code, purpose))).identifier
     except RequestIdConflict:
         raise _FormRefused("这份申请已在办理，请到“我的电子证明”查看结果。", 409) from None
     except NotIssuable:
@@ -332,7 +334,7 @@ def _request_page(citizen: CitizenIdentity, *, proof_code: str, purpose: str, er
                   status: int, alternative: Proof | None = None, error_field: str | None = None) -> Response:
     catalog = live_catalog().catalog
     response = citizen_page("portal.html", citizen, groups=_life_event_groups(catalog), proof_code=proof_code, purpose=purpose,
-                            error=error, error_field=error_field,
+                            error=error, error_field=error_field, submission=new_submission(),
                             alternative=alternative, max_purpose_length=MAX_PURPOSE_LENGTH)
     response.status_code = status
     return response

@@ -126,3 +126,28 @@ def test_after_signing_out_a_copy_of_the_cookie_acts_for_nobody(live_server: str
     assert thief.get("/api/v1/me/consents", headers={"Authorization": f"Bearer {copied}"}).status_code == 401
     assert "登录" in thief.get("/portal/consents").text and resident.name not in thief.get("/portal/consents").text
     assert _signed_in(live_server, resident)[0].get("/api/v1/me/access-log").status_code == 200  # signing in again works
+
+
+def test_back_and_reload_after_issuing_lands_on_the_certificate_issued(live_server: str,
+                                                                       resident: DemoResident) -> None:
+    """After 确认开具, Back shows the preview, which was the answer to a POST: the browser asks to
+    resend the choice, and 确认开具 on that preview must land on the certificate already issued,
+    not issue a second one (a second pull logged in the citizen's name)."""
+    client, _token = _signed_in(live_server, resident)
+    home = client.get("/portal").text
+    choice = {**_form(_hidden_fields(home, "/portal/certificates")), "proof": "NO_HOUSING", "purpose": "申请公租房"}
+    landed = []
+    for _visit in range(2):  # the choice as posted, and resent by Back and reload
+        preview = client.post("/portal/certificates", data=choice)
+        assert preview.status_code == 200 and "确认开具" in preview.text
+        confirmed = client.post("/portal/certificates", data=_form(_hidden_fields(preview.text, "/portal/certificates")),
+                                follow_redirects=False)
+        assert confirmed.status_code == 303, confirmed.text
+        landed.append(confirmed.headers["location"])
+    assert landed[0] == landed[1], landed
+    assert len(client.get("/api/v1/me/certificates").json()) == 1
+    other = client.post("/portal/certificates", data={**choice, "purpose": "申请人才公寓"})  # another purpose: another
+    confirmed = client.post("/portal/certificates", data=_form(_hidden_fields(other.text, "/portal/certificates")),
+                            follow_redirects=False)
+    assert confirmed.status_code == 303 and confirmed.headers["location"] != landed[0]
+    assert len(client.get("/api/v1/me/certificates").json()) == 2
