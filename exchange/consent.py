@@ -404,6 +404,15 @@ def list_consents(session: Session, subject_key: str) -> list[Consent]:
     return list(session.scalars(query.order_by(Consent.granted_at.desc(), Consent.id)))
 
 
+def consent_channels(session: Session, consent_ids: Collection[str]) -> dict[str, str]:
+    """How each of `consent_ids` was recorded (a `Channel`), by id; unknown ids are left out."""
+    ids = sorted(consent_id for consent_id in consent_ids if is_record_id(consent_id))
+    if not ids:
+        return {}
+    rows = session.execute(select(Consent.id, Consent.channel).where(Consent.id.in_(ids)))
+    return {row.id: row.channel for row in rows}
+
+
 def consent_terms(session: Session, consent_id: str) -> ConsentTerms | None:
     """The consent `consent_id` as a plain row, if there is one (read on the session's connection)."""
     if not is_record_id(consent_id):

@@ -36,9 +36,13 @@ class AccessLogEntrySchema(ma.Schema):
     proof_name_zh = ma.fields.String(allow_none=True)
     legal_basis = ma.fields.String(allow_none=True, metadata={"description": "Legal basis relied on, if any"})
     consent_id = ma.fields.String(allow_none=True, metadata={"description": "Your consent relied on, if any"})
+    basis_zh = ma.fields.String(allow_none=True, metadata={
+        "description": "The basis as you read it: 本人网上授权, 窗口书面授权 (signed at a counter, a guardian's for a "
+                       "child), else the legal basis"})
     purpose = ma.fields.String(allow_none=True)
     outcome = ma.fields.String(metadata={"enum": [o.value for o in Outcome]})
-    outcome_zh = ma.fields.String()
+    outcome_zh = ma.fields.String(metadata={"description": "已允许调取, 已拒绝, 未完成; 已查询：来源部门无此记录 for "
+                                                           "the result of a pull whose source had no record"})
     reason = ma.fields.String(allow_none=True, metadata={"description": "Why denied or failed (a problem type)"})
 
 

@@ -567,6 +567,27 @@ def test_a_commitment_is_sealed_with_the_catalogs_exact_text(settings: Settings,
                      headers={"Authorization": f"Bearer {other}"}).status_code == 404
 
 
+def test_a_members_access_log_names_the_written_consent_and_a_query_without_record_as_one(
+        settings: Settings, live_server: str) -> None:
+    """A child whose data the housing bureau pulled on the written authorisation signed at the
+    counter reads 窗口书面授权, not 本人授权 (a three-year-old gave none herself); a pull the source
+    had no record for reads as asked, then its result, not as two accesses allowed."""
+    [household] = [h for h in households(settings, "public_housing_eligible", 20) if len(h.members) > 1][:1]
+    body = public_housing_request(household, "gzf-log-words", signed_at=now())
+    assert body["counter_consent"] is True
+    assert apply(live_server, housing_token(settings), body).status_code == 201
+    member = household.members[1]
+    assertion = httpx.post(f"{live_server}/dev-idp/token", json={"name": member.name, "id_number": member.id_number})
+    me = {"Authorization": f"Bearer {assertion.json()['assertion']}"}
+    entries = httpx.get(f"{live_server}/api/v1/me/access-log", headers=me).json()["entries"]
+    assert entries and all(entry["basis_zh"] == "窗口书面授权" for entry in entries if entry["consent_id"]), entries
+    for entry in entries:
+        if entry["reason"] == "subject-not-found":
+            assert entry["outcome_zh"] == "已查询：来源部门无此记录", entry
+    page = httpx.get(f"{live_server}/portal/access-log", cookies={"mz_identity": assertion.json()["assertion"]}).text
+    assert "本人授权" not in page and "窗口书面授权" in page and "同一次调取再记一条结果" in page
+
+
 def test_counter_consents_serve_only_the_filing_system_and_the_proofs_it_needs(settings: Settings,
                                                                               live_server: str) -> None:
     [household] = households(settings, "public_housing_eligible")
