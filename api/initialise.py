@@ -26,10 +26,10 @@ from api.extensions import demo_extension
 from api.license_services import build_library
 from api.migrations import migrations_digest, upgrade_database
 from api.seal_config import CRL_PATH, seal_settings, status_list_signing
-from api.secret_checks import checked_secrets
+from api.secret_checks import checked_secrets, record_fingerprints
 from api.secrets import ENCRYPTION_KEYS_DIR
 from api.runtime import Runtime
-from api.settings import Settings, record_public_url, recorded_public_url
+from api.settings import Settings, former_public_urls, record_public_url, recorded_public_url
 from api.setup_steps import done_version, run_once
 from catalog.city_time import beijing_time
 from catalog.loading import bundled_catalog_path, load_catalog
@@ -84,10 +84,10 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     try:
         report.append(_upgrade_schema(engine, settings.database_url))
         _private_database(settings.database_url)
-        settings = _public_address(engine, settings, report)
-        created = checked_secrets(engine, settings)
-        if created:
-            report.append(f"已生成本地密钥材料：{'、'.join(created)}（位于 {settings.secrets_dir}，权限 0600）。")
+        secrets = checked_secrets(engine, settings)
+        if secrets.created:
+            report.append(f"已生成本地密钥材料：{'、'.join(secrets.created)}（位于 {settings.secrets_dir}，权限 0600）。")
+        settings, moved = _public_address(engine, settings, report)
         tightened = _private_key_material(settings)
         if tightened:
             report.append(f"已将 {tightened} 个存放密钥的文件或目录的权限收紧为仅本用户可读（0600/0700）。")
@@ -100,6 +100,11 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
             report.extend(_seals_ending(session))
             report.extend(seal_renames(session, read_live_catalog(session)))
             report.extend(licenses_to_reseal(session, settings))
+        # recorded once everything above held: a run refused half-way (a secret missing, a key
+        # file that does not open) leaves no address and no fingerprint a later run would trust
+        if moved:
+            record_public_url(settings.var_dir, settings.public_url, settings.former_public_urls)
+        record_fingerprints(engine, secrets.fingerprints)
     finally:
         engine.dispose()
     demo = demo_extension(settings)
@@ -108,8 +113,9 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
     return report
 
 
-def _public_address(engine: Engine, settings: Settings, report: list[str]) -> Settings:
-    """The installation's public address, recorded under var/ with the ones it had before. The
+def _public_address(engine: Engine, settings: Settings, report: list[str]) -> tuple[Settings, bool]:
+    """The installation's public address, and whether to record it (at the end of the run) under
+    var/ with the ones it had before. The
     database knows them too, by the CRL address in its seals' certificates: a database restored
     beside a var/ without that record keeps its seals' address when none is given (not the
     default), and every address its seals named is kept as a former one, so the certificates
@@ -124,11 +130,11 @@ def _public_address(engine: Engine, settings: Settings, report: list[str]) -> Se
         report.append(f"var/ 中没有本机对外地址的记录，沿用数据库中电子印章所用的地址 {settings.public_url}"
                       "（如需更改，请设置 MIANZHENG_PUBLIC_URL 后再运行 init）。")
     named = [address for _status, address in seals]  # newest first
-    if recorded != settings.public_url or set(named) - {settings.public_url, *settings.former_public_urls}:
-        former = record_public_url(settings.var_dir, settings.public_url, named)
-        settings = replace(settings, former_public_urls=former)
-        report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
-    return settings
+    if recorded == settings.public_url and not set(named) - {settings.public_url, *settings.former_public_urls}:
+        return settings, False
+    settings = replace(settings, former_public_urls=former_public_urls(settings.var_dir, settings.public_url, named))
+    report.append(f"本机对外地址记为 {settings.public_url}（二维码、状态列表和印章证书中的地址）。")
+    return settings, True
 
 
 def _seal_addresses(seal: Seal) -> list[str]:

@@ -106,12 +106,15 @@ def recorded_former_public_urls(var_dir: Path) -> tuple[str, ...]:
     return tuple(_recorded_public_urls(var_dir)[1:])
 
 
-def record_public_url(var_dir: Path, public_url: str, named: Sequence[str] = ()) -> tuple[str, ...]:
-    """Record `public_url` as the installation's, the one before it as former, and the addresses
-    `named` (by the database's seals) as former too; the former URLs."""
-    former = tuple(dict.fromkeys(url for url in (*_recorded_public_urls(var_dir), *named) if url != public_url))
+def former_public_urls(var_dir: Path, public_url: str, named: Sequence[str] = ()) -> tuple[str, ...]:
+    """The URLs recorded under var/ and the addresses `named` (by the database's seals), but
+    `public_url`: its former URLs, once `public_url` is the installation's."""
+    return tuple(dict.fromkeys(url for url in (*_recorded_public_urls(var_dir), *named) if url != public_url))
+
+
+def record_public_url(var_dir: Path, public_url: str, former: Sequence[str]) -> None:
+    """Record `public_url` as the installation's, with its `former` URLs."""
     (var_dir / PUBLIC_URL_FILE).write_text("".join(f"{url}\n" for url in (public_url, *former)), encoding="utf-8")
-    return former
 
 
 def _recorded_public_urls(var_dir: Path) -> list[str]:

@@ -41,10 +41,18 @@ def status_command() -> None:
 @keys_group.command("rotate")
 def rotate_command() -> None:
     """生成新的加密密钥（此后新数据用它加密），旧密钥保留以便读取旧数据。"""
+    from api.database import make_engine
+    from api.secret_checks import encryption_key_fingerprint, record_fingerprints
+
     try:
         key_id = add_encryption_key(settings())
     except SecretMissing as error:
         raise CliError(f"无法生成密钥：{error}", EXIT_NOT_READY) from None
+    engine = make_engine(settings().database_url)
+    try:  # the database knows the key from now on: a restore without it is told at init
+        record_fingerprints(engine, encryption_key_fingerprint(settings(), key_id))
+    finally:
+        engine.dispose()
     click.echo(f"已生成加密密钥 {key_id}（权限 0600），新数据将用它加密；运行中的服务会自动读到它，无需重启。"
                f"随后运行 mianzheng keys reencrypt 把已有数据改用新密钥。")
 

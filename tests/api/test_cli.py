@@ -80,6 +80,46 @@ def test_init_on_a_database_restored_without_its_secrets_makes_none_and_says_to_
     assert restored.returncode == 0, restored.stderr
 
 
+def test_a_restore_refused_half_way_records_nothing_the_right_secrets_would_be_refused_by(
+        env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+    """A database from before the fingerprints, restored beside another installation's secrets:
+    init stops at the key files its passphrase does not open, and must not have taken that
+    installation's keys for this one's, nor its address: the right secrets, put back, are taken."""
+    from sqlalchemy import delete
+
+    from api.database import standalone_session
+    from api.setup_steps import SetupStep
+
+    with standalone_session(database_url) as session:  # as a database from before the fingerprints
+        session.execute(delete(SetupStep).where(SetupStep.name.startswith("secret:")))
+    secrets, kept = tmp_path / "var" / "secrets", tmp_path / "kept-secrets"
+    shutil.move(secrets, kept)
+    (secrets / "encryption-keys").mkdir(parents=True)
+    for name in ("key-passphrase", "subject-hash-key", "encryption-keys/1"):
+        (secrets / name).write_text(os.urandom(16).hex())
+    (tmp_path / "var" / "public-url").unlink()
+    refused = run_cli({**env, "MIANZHENG_PUBLIC_URL": "http://127.0.0.1:8000"}, "init")
+    assert refused.returncode == EXIT_NOT_READY, refused.stdout + refused.stderr
+    assert not (tmp_path / "var" / "public-url").exists()
+    shutil.rmtree(secrets)
+    shutil.copytree(kept, secrets)
+    restored = run_cli(env, "init")
+    assert restored.returncode == 0 and "轮换" not in restored.stdout, restored.stdout + restored.stderr
+
+
+def test_a_key_removed_before_anything_was_sealed_under_it_may_be_made_again(env: dict[str, str],
+                                                                             tmp_path: Path) -> None:
+    keys = tmp_path / "var" / "secrets" / "encryption-keys"
+    stray = keys / str(max(int(path.name) for path in keys.iterdir()) + 1)
+    stray.write_text(os.urandom(16).hex())
+    assert run_cli(env, "init").returncode == 0  # the stray key is seen (and is the current key now)
+    stray.unlink()
+    assert run_cli(env, "keys", "rotate").returncode == 0  # the same id, another key
+    assert run_cli(env, "keys", "reencrypt").returncode == 0
+    again = run_cli(env, "init")
+    assert again.returncode == 0, again.stderr
+
+
 def test_validate_the_bundled_catalog(env: dict[str, str]) -> None:
     result = run_cli(env, "catalog", "validate", str(bundled_catalog_path()))
     assert result.returncode == 0, result.stderr
