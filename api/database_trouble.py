@@ -1,10 +1,12 @@
 """What is wrong with a database that failed, read from its driver's words, so an operator is told
-what to do about it: a server that cannot be reached, a PostgreSQL database not created, one
-never initialised, or storage that cannot be written (read-only, full, failing). The command
+what to do about it: a server that cannot be reached or refuses the login, a PostgreSQL database
+not created, an SQLite file that cannot be opened (its folder missing), one never initialised,
+or storage that cannot be written (read-only, full, failing). The command
 line says it in Chinese (`api.cli`), `/readyz` in its problem's detail."""
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 from sqlalchemy import make_url
@@ -12,6 +14,8 @@ from sqlalchemy import make_url
 
 class DatabaseTrouble(Enum):
     UNREACHABLE = "unreachable"
+    LOGIN_REFUSED = "login_refused"
+    FILE_UNOPENED = "file_unopened"
     MISSING = "missing"
     UNINITIALISED = "uninitialised"
     READ_ONLY = "read_only"
@@ -24,11 +28,14 @@ _SAID = (  # the first found wins: a missing database's message also says the co
     (DatabaseTrouble.READ_ONLY, ("readonly database",)),
     (DatabaseTrouble.FULL, ("database or disk is full",)),
     (DatabaseTrouble.STORAGE_ERROR, ("disk I/O error",)),
-    (DatabaseTrouble.MISSING, ('" does not exist',)),
-    (DatabaseTrouble.UNINITIALISED, ("no such table", "does not exist")),
+    (DatabaseTrouble.MISSING, (re.compile(r'database "[^"]*" does not exist'),)),
+    (DatabaseTrouble.LOGIN_REFUSED, (re.compile(r'role "[^"]*" does not exist'), "password authentication failed",
+                                     "no password supplied", "no pg_hba.conf entry")),
+    (DatabaseTrouble.UNINITIALISED, ("no such table", re.compile(r'relation "[^"]*" does not exist'))),
+    (DatabaseTrouble.FILE_UNOPENED, ("unable to open database file",)),
     (DatabaseTrouble.UNREACHABLE, ("Connection refused", "could not connect", "connection failed", "timeout expired",
-                                   "could not translate host name", "unable to open database file",
-                                   "server closed the connection", "No route to host")),
+                                   "could not translate host name", "server closed the connection",
+                                   "No route to host")),
 )
 
 
@@ -36,9 +43,7 @@ def database_trouble(error: BaseException) -> DatabaseTrouble:
     """The kind of `error` (a SQLAlchemy error, or its driver's)."""
     said = str(getattr(error, "orig", None) or error)
     for kind, words in _SAID:
-        if any(word in said for word in words):
-            if kind is DatabaseTrouble.MISSING and 'database "' not in said:
-                continue  # a relation that does not exist: a schema not made yet
+        if any(word.search(said) if isinstance(word, re.Pattern) else word in said for word in words):
             return kind
     return DatabaseTrouble.UNAVAILABLE
 

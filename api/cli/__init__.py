@@ -119,6 +119,8 @@ def _database_trouble_zh(error: Exception) -> str:
         DatabaseTrouble.FULL: "磁盘已满，数据库无法写入，请释放 var/ 所在磁盘的空间后重试。",
         DatabaseTrouble.STORAGE_ERROR: "数据库读写出错（磁盘 I/O 错误），可能是磁盘已满或存储故障，请检查 var/ 所在磁盘的空间和状态后重试。",
         DatabaseTrouble.UNREACHABLE: f"无法连接数据库（{server}）：请检查数据库服务是否在运行，以及 MIANZHENG_DATABASE_URL 是否正确。",
+        DatabaseTrouble.LOGIN_REFUSED: f"数据库服务器（{server}）拒绝登录：用户不存在或密码不对，请检查 MIANZHENG_DATABASE_URL 中的用户名和密码。",
+        DatabaseTrouble.FILE_UNOPENED: f"无法打开数据库文件 {name}：请检查其所在文件夹是否存在、是否可写。",
         DatabaseTrouble.MISSING: f"数据库 {name} 不存在：请先在数据库服务器上创建它（如 createdb {name}），再运行 mianzheng init。",
         DatabaseTrouble.UNINITIALISED: "数据库尚未初始化，请先运行 mianzheng init。",
     }.get(database_trouble(error), f"数据库不可用（{type(error).__name__}），请检查数据库服务和 MIANZHENG_DATABASE_URL；"

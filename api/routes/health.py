@@ -43,7 +43,12 @@ def healthz() -> dict[str, str]:
 
 
 _NOT_READY = {
-    DatabaseTrouble.UNREACHABLE: "The database server cannot be reached: check that it runs, and MIANZHENG_DATABASE_URL.",
+    DatabaseTrouble.UNREACHABLE: "The database server cannot be reached: check that it runs, and "
+                                 "MIANZHENG_DATABASE_URL.",
+    DatabaseTrouble.LOGIN_REFUSED: "The database server refuses the login: check the user and password in "
+                                   "MIANZHENG_DATABASE_URL.",
+    DatabaseTrouble.FILE_UNOPENED: "The database file cannot be opened: check that its folder exists and can be "
+                                   "written.",
     DatabaseTrouble.MISSING: "The database does not exist on its server: create it, then run `mianzheng init`.",
     DatabaseTrouble.UNINITIALISED: "The database is not initialised: run `mianzheng init`.",
     DatabaseTrouble.READ_ONLY: "The database is read-only.",

@@ -283,8 +283,11 @@ def test_a_database_that_cannot_be_reached_or_does_not_exist_is_not_told_to_run_
 
     down = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/mianzheng"
     cluster = request.getfixturevalue("postgres_cluster")
+    nobody = cluster.database_url("mianzheng").replace("postgres@", "no_such_role@")
     for url, words in ((down, ("无法连接数据库", "127.0.0.1")), (cluster.database_url("no_such_database"),
-                                                               ("不存在", "no_such_database", "创建"))):
+                                                               ("不存在", "no_such_database", "创建")),
+                       (nobody, ("拒绝登录", "用户名")),
+                       (f"sqlite:///{tmp_path / 'no-such-folder' / 'mz.db'}", ("无法打开数据库文件", "文件夹"))):
         for command in (["init"], ["seal", "list"]):
             result = run_cli(cli_environment(url, tmp_path / "var"), *command)
             assert result.returncode == EXIT_NOT_READY and "Traceback" not in result.stderr, result.stderr
