@@ -198,18 +198,21 @@ def status_list_check_command() -> None:
         trust, now = trust_store(session), datetime.now(timezone.utc)
         checks = [check_status_list(session, CERTIFICATES, list_id, trust, signing.url(list_id), now)
                   for list_id in list_ids(session, CERTIFICATES)]
+    unreadable = [check for check in checks if check.problem is not None and check.problem != "status_list_stale"]
     for check in checks:
-        if check.problem is not None and check.problem != "status_list_stale":  # nothing it says can be read
+        if check in unreadable:  # nothing it says can be read, so nothing is compared
             click.echo(f"状态列表 {check.list_id}：已撤销电子证明 {check.set_in_table} 张；已签名的状态列表不可用，无法核对："
-                       f"{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
+                       f"{STATUS_LIST_PROBLEMS_ZH.get(check.problem or '', check.problem)}。")
             continue
         click.echo(f"状态列表 {check.list_id}：已撤销电子证明 {check.set_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
                    f"多记 {len(check.extra)} 张。")
         if check.problem is not None:
             click.echo(f"状态列表 {check.list_id} 不可用：{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
+    compared = [check for check in checks if check not in unreadable]
     click.echo(f"共 {len(checks)} 份状态列表，已撤销电子证明 {sum(check.set_in_table for check in checks)} 张；"
-               f"状态列表漏记 {sum(len(check.missing) for check in checks)} 张，"
-               f"多记 {sum(len(check.extra) for check in checks)} 张。")
+               f"状态列表漏记 {sum(len(check.missing) for check in compared)} 张，"
+               f"多记 {sum(len(check.extra) for check in compared)} 张"
+               + (f"（{len(unreadable)} 份不可用，未核对）。" if unreadable else "。"))
     if not all(check.agrees for check in checks):
         with database_session() as session:
             try:

@@ -36,8 +36,8 @@ def verify_command(answer_file: Path, trust_dir: Path) -> None:
         raise CliError(f"{answer_file} 不是交换接口的答复（应为含 answer 和 receipt 的 JSON）。") from None
     trust, exchange = load_offline_trust_of_exchange(trust_dir)
     result = check_receipt(receipt, answer, trust.store, exchange)
-    for check in result.verdict.checks:
-        click.echo(f"  {VERDICT_STATUS_ZH[check.status]}  {check.message_zh}")
+    for check in result.verdict.checks:  # of the receipt's seal: its signature covers the receipt, not the answer
+        click.echo(f"  {VERDICT_STATUS_ZH[check.status]}  回执印章：{check.message_zh}")
     if result.claims is None:  # a seal that does not vouch: who signed and what it covers say nothing
         click.echo(f"  {VERDICT_STATUS_ZH[Status.SKIPPED]}  回执的印章签名未通过核验，未核对签发者和答复内容。")
     else:

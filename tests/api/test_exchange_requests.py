@@ -131,13 +131,14 @@ def test_newcomer_walkthrough(database_url: str, settings: Settings, live_server
     assert unsigned.returncode == 4 and "mianzheng seal issue SJ" in unsigned.stderr, unsigned.stderr
     checked = run_cli(env, "certificate", "status-list", "check")  # the lists' seal is revoked: nothing to compare
     assert checked.returncode == 1 and "无法核对" in checked.stdout and "漏记" not in checked.stdout.splitlines()[0]
+    assert "漏记 0 张" in checked.stdout.splitlines()[-1] and "1 份不可用，未核对" in checked.stdout, checked.stdout
     assert "先由印章管理员运行 mianzheng seal issue SJ" in checked.stderr, checked.stderr
     assert run_cli(env, "seal", "issue", "SJ").returncode == 0
     assert run_cli(env, "seal", "export-trust", str(tmp_path / "trust-after")).returncode == 0
     revoked = run_cli(env, "receipt", "verify", str(tmp_path / "answer.json"), "--trust", str(tmp_path / "trust-after"))
     assert revoked.returncode == 1 and "吊销" in revoked.stdout, revoked.stdout
     assert "可能被改动" not in revoked.stdout and "不是交换平台的印章签发的" not in revoked.stdout, revoked.stdout
-    assert "未核对" in revoked.stdout, revoked.stdout
+    assert "未核对" in revoked.stdout and "回执印章：签名完整" in revoked.stdout, revoked.stdout
 
     [entry] = my_access_log(live_server, person)
     assert (entry["consumer_department"], entry["matter"], entry["proof"], entry["outcome"]) == \
