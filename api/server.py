@@ -153,7 +153,8 @@ def serve(
             "child_exit": child_exit,
             "post_fork": post_fork,
             "accesslog": "-",
-            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',  # no query strings: they may carry personal data
+            # when, from whom, what, answered how and how fast; no query strings: they may carry personal data
+            "access_log_format": '%(t)s %(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
             "logger_class": LOGGER_CLASS,  # and an ID number in a path masked
             "timeout": 60,  # above a source query's longest budget (exchange.sources.directory.MAX_QUERY_SECONDS)
             "worker_class": WORKER_CLASS,  # gunicorn's own errors as problem documents

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import os
 import signal
 import subprocess
@@ -30,6 +31,7 @@ def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) 
     port = free_port()
     # what scripts/serve --port does: init with the public URL of that port, which init records
     assert run_cli({**env, "MIANZHENG_PUBLIC_URL": f"http://127.0.0.1:{port}"}, "init").returncode == 0
+    (tmp_path / "var" / "sources" / "BDC.db").unlink()  # every pull from it would be a 503: said at start
     server = subprocess.Popen([MIANZHENG, "serve", "--port", str(port), "--workers", "2"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -44,6 +46,7 @@ def test_serve_answers_with_the_catalog_page(database_url: str, tmp_path: Path) 
     finally:
         output = _stopped(server)
     assert f"{base}/catalog" in output and f"{base}/portal" in output and f"{base}/verify" in output
+    assert "警告：" in output and "BDC" in output and "MIANZHENG_SOURCES_FILE" in output, output
 
 
 @pytest.mark.slow
@@ -322,6 +325,7 @@ def test_a_malformed_request_is_logged_without_its_personal_data_or_token(databa
     assert output.count("Invalid request from ip=127.0.0.1") == 2, output
     assert id_number not in output and token not in output and "刘佳国" not in output, output
     assert '"GET /api/v1/catalog/proofs/330703********8351" 404' in output, output
+    assert re.search(r'\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] 127\.0\.0\.1 "GET /api/v1/catalog/proofs/', output)
 
 
 @pytest.mark.slow
