@@ -27,7 +27,7 @@ from catalog.model import Catalog, DataItem
 from exchange.applications.tenancies import tenancy_consents_short
 from exchange.consent import consents_left_short
 from seals.fonts import missing_glyphs
-from seals.registry import seals_named_otherwise
+from seals.registry import list_seals, seals_named_otherwise
 
 
 def publication_problems(catalog: Catalog, exchange_department: str) -> list[Problem]:
@@ -52,6 +52,15 @@ def seal_renames(database: Session | Connection, catalog: Catalog) -> list[str]:
             f"{catalog.departments[code].legal_name_zh}”（{catalog.departments[code].uscc}）；PDF 阅读器在该部门的文书上"
             f"显示印章上的名称。请由印章管理员运行 mianzheng seal rotate {code}，以目录中的名称换发印章。"
             for code, (name, uscc) in sorted(named.items())]
+
+
+def departments_without_seals(session: Session, catalog: Catalog) -> list[str]:
+    """A notice for each department of `catalog` that never had a seal (one a publication added):
+    it signs nothing until the seal officer issues one (`init` issues first seals too)."""
+    sealed = {seal.department_code for seal in list_seals(session)}
+    return [f"注意：部门 {code}（{department.legal_name_zh}）尚无电子印章，在印章管理员运行 mianzheng seal issue {code}"
+            "（或下次运行 mianzheng init）之前，不能出具电子证明、签发电子证照。"
+            for code, department in catalog.departments.items() if code not in sealed]
 
 
 def consents_short(session: Session, catalog: Catalog) -> list[str]:

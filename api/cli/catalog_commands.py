@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalog.views import department_view, matter_view, proof_view
 from catalog.city_time import beijing_time
-from api.catalog_publication import consents_short, publication_problems, seal_renames
+from api.catalog_publication import consents_short, departments_without_seals, publication_problems, seal_renames
 from api.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
@@ -78,7 +78,8 @@ def publish_command(path: Path, published_by: str | None, note: str | None, base
     else:
         click.echo(f"内容与现行第 {version.number} 版相同，未新建版本。")
     with database_session() as session:
-        for notice in seal_renames(session, catalog) + consents_short(session, catalog):
+        for notice in departments_without_seals(session, catalog) + seal_renames(session, catalog) \
+                + consents_short(session, catalog):
             click.echo(notice)
 
 

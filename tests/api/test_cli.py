@@ -139,6 +139,23 @@ def test_a_broken_catalog_is_refused_whole_and_changes_nothing(env: dict[str, st
     assert versions.stdout.count("第 ") == 1
 
 
+def test_a_department_a_publication_adds_is_told_to_need_its_seal(env: dict[str, str], catalog_copy: Path) -> None:
+    """A publication that adds a department (体育局) says it cannot sign anything until its seal is
+    issued; publishing said nothing, and the department first got a seal at the next init."""
+    from catalog.credit_code import complete_uscc
+
+    departments = catalog_copy / "departments.yaml"
+    departments.write_text(departments.read_text(encoding="utf-8") + (
+        f"\n- code: TY\n  name_zh: 体育局\n  name_en: Sports Bureau\n  legal_name_zh: 金华市体育局\n"
+        f"  uscc: {complete_uscc('11330700MB000099')}\n"), encoding="utf-8")
+    published = run_cli(env, "catalog", "publish", str(catalog_copy))
+    assert published.returncode == 0, published.stderr
+    assert "TY" in published.stdout and "mianzheng seal issue TY" in published.stdout, published.stdout
+    assert run_cli(env, "seal", "issue", "TY").returncode == 0
+    again = run_cli(env, "catalog", "publish", str(catalog_copy))
+    assert "seal issue" not in again.stdout, again.stdout
+
+
 def test_a_publication_that_another_overtakes_is_refused_in_one_line(
         env: dict[str, str], database_url: str, catalog_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two catalog administrators publish at once: the one that read the live version before the
