@@ -30,7 +30,6 @@ from api.secrets import SUBJECT_HASH_KEY, ensure_secrets, keyring_secrets, missi
 from api.settings import Settings
 from api.setup_steps import SetupStep, run_once
 from catalog.versions import latest_version
-from exchange.reencryption import values_under
 
 _CHECKED_TEXT = b"mianzheng: the database's check of a secret"
 _ENCRYPTION_KEY = "secret:encryption-key:"
@@ -67,6 +66,8 @@ def checked_secrets(engine: Engine, settings: Settings) -> SecretCheck:
     keys = keyring_secrets(settings)
     expected = {f"secret:{SUBJECT_HASH_KEY.file_name}": fingerprint(read_secret(settings, SUBJECT_HASH_KEY))}
     expected |= {f"{_ENCRYPTION_KEY}{key_id}": fingerprint(secret) for key_id, secret in keys.items()}
+    from exchange.reencryption import values_under  # every sealed table: loaded only for a count
+
     with Session(engine) as session:
         recorded = {name: version for name, version in session.execute(
             select(SetupStep.name, SetupStep.version).where(SetupStep.name.startswith("secret:")))}

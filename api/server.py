@@ -27,6 +27,9 @@ from api.gunicorn_worker import LOGGER_CLASS, WORKER_CLASS
 from api.jobs_supervisor import JobsSupervisor, ends_with
 from api.metrics import worker_exited
 from api.runtime import Runtime
+from catalog.errors import NoCatalogPublished
+from exchange.sources.directory import source_departments
+from exchange.sources.records import department_database
 
 
 class _Arbiter(Arbiter):  # type: ignore[misc]
@@ -107,6 +110,23 @@ def _exchange_ready_message(base: str) -> str:
     )
 
 
+def _sources_missing(current: Runtime) -> list[str]:
+    """A warning when the embedded sources (no MIANZHENG_SOURCES_FILE) lack a source department's
+    database: every pull from it would be a 503 while /readyz says ready. The live catalog is the
+    one the arbiter parsed already (`Runtime.warm`)."""
+    if current.settings.sources_file is not None:
+        return []
+    try:
+        catalog, _ = current.published_catalog()
+    except NoCatalogPublished:
+        return []
+    lacking = [code for code in source_departments(catalog)
+               if not department_database(current.settings.sources_dir, code).exists()]
+    return [f"警告：未设置 MIANZHENG_SOURCES_FILE，{current.settings.sources_dir} 中也没有数据源部门 {'、'.join(lacking)} "
+            "的数据库：向这些部门的调取都将答复 503（数据源部门暂时无法访问）。生产环境请用数据来源配置文件连接各部门"
+            "（见 docs/connectors.md）。"] if lacking else []
+
+
 def serve(
     host: str,
     port: int,
@@ -127,6 +147,9 @@ def serve(
         current = gunicorn.loaded.extensions.get("mianzheng")
         if companion is not None and isinstance(current, Runtime):
             companion.start(current, inherited=server.LISTENERS)
+        if isinstance(current, Runtime):
+            for warning in _sources_missing(current):
+                print(warning, file=sys.stderr, flush=True)
         print(f"{ready_message(base)}\n按 Ctrl+C 停止。", flush=True)
 
     def post_fork(server: Any, _worker: Any) -> None:

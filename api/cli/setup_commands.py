@@ -21,8 +21,7 @@ from api.server import serve
 from api.settings import recorded_public_url
 from catalog.versions import latest_version, read_live_catalog
 from exchange.identity import InvalidKeyMaterial
-from exchange.sources.directory import SourcesConfigInvalid, load_sources_file, source_departments
-from exchange.sources.records import department_database
+from exchange.sources.directory import SourcesConfigInvalid, load_sources_file
 from seals.errors import CaAlreadyExists, KeyUnavailable
 
 
@@ -83,13 +82,7 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
                 load_sources_file(current.sources_file, read_live_catalog(session))
             except SourcesConfigInvalid as invalid:
                 raise sources_file_error(invalid) from None
-        else:  # the embedded sources: a department without its database answers every pull with a 503
-            lacking = [code for code in source_departments(read_live_catalog(session))
-                       if not department_database(current.sources_dir, code).exists()]
-            if lacking:
-                click.echo(f"警告：未设置 MIANZHENG_SOURCES_FILE，{current.sources_dir} 中也没有数据源部门 {'、'.join(lacking)} "
-                           "的数据库：向这些部门的调取都将答复 503（数据源部门暂时无法访问）。生产环境请用数据来源配置文件"
-                           "连接各部门（见 docs/connectors.md）。", err=True)
+
         try:  # what every sign-in would fail on (a 503): said now
             city_provider(current)
         except InvalidKeyMaterial as broken:
