@@ -28,6 +28,7 @@ from api.jobs_supervisor import JobsSupervisor, ends_with
 from api.metrics import worker_exited
 from api.runtime import Runtime
 from catalog.errors import NoCatalogPublished
+from exchange.sources.contract import pulled_proofs
 from exchange.sources.directory import source_departments
 from exchange.sources.records import department_database
 
@@ -120,8 +121,9 @@ def _sources_missing(current: Runtime) -> list[str]:
         catalog, _ = current.published_catalog()
     except NoCatalogPublished:
         return []
+    pulled = {proof.department for proof in pulled_proofs(catalog)}  # not those handled by commitment alone
     lacking = [code for code in source_departments(catalog)
-               if not department_database(current.settings.sources_dir, code).exists()]
+               if code in pulled and not department_database(current.settings.sources_dir, code).exists()]
     return [f"警告：未设置 MIANZHENG_SOURCES_FILE，{current.settings.sources_dir} 中也没有数据源部门 {'、'.join(lacking)} "
             "的数据库：向这些部门的调取都将答复 503（数据源部门暂时无法访问）。生产环境请用数据来源配置文件连接各部门"
             "（见 docs/connectors.md）。"] if lacking else []
