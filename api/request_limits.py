@@ -9,13 +9,15 @@ A NUL character cannot be stored in a PostgreSQL text column, and a lone UTF-16 
 (`"\\ud800"` in JSON) cannot be encoded as UTF-8, so either would fail deep inside a request:
 after a source department was queried, with a request id already claimed. Every string of a
 request — path, query parameters, the form fields of a page and every key and value of a JSON body — is
-checked first; the 400 invalid-request problem names the parameter or the JSON pointer.
+checked first; the 400 invalid-request problem names the parameter or the JSON pointer. So is
+the raw path and query: bytes that are no UTF-8 text, which would be read as U+FFFD.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -25,6 +27,7 @@ from api.problems import Problem, json_pointer
 from catalog.bounded_json import UNUSABLE_DETAIL as DETAIL, has_unusable_text, unusable_json_strings
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NOT_UTF8 = "must be UTF-8 text (percent-encoded bytes that are no UTF-8, such as %FF, are refused)"
 
 
 def refuse_unusable_json(body: Any) -> None:
@@ -34,7 +37,26 @@ def refuse_unusable_json(body: Any) -> None:
         raise Problem("invalid-request", f"{pointer}: {DETAIL}", errors=[{"pointer": pointer, "detail": DETAIL}])
 
 
+def _refuse_text_that_is_not_utf8() -> None:
+    """Werkzeug reads bytes that are no UTF-8 (`%FF`, a surrogate written as UTF-8, a character
+    cut short) as U+FFFD: a request for text the client never sent. Refused, naming the part."""
+    raw_uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""  # servers decode the path
+    parts = [("path", unquote_to_bytes(raw_uri.partition("?")[0].encode("latin-1", "replace")))]
+    for pair in request.query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        parts += [("parameter name", unquote_to_bytes(name.replace(b"+", b" "))),
+                  (name.decode("utf-8", "replace"), unquote_to_bytes(value.replace(b"+", b" ")))]
+    for shown, raw in parts:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            shown = shown if shown == "path" or "\ufffd" not in shown else "parameter name"
+            raise Problem("invalid-request", f"{shown}: {NOT_UTF8}",
+                          errors=[{"parameter": shown, "detail": NOT_UTF8}]) from None
+
+
 def _refuse_unusable_parameters() -> None:
+    _refuse_text_that_is_not_utf8()
     parameters: Iterable[tuple[str, str]] = [("path", request.path), *request.args.items(multi=True)]
     if request.mimetype in FORM_TYPES and not request.path.startswith(API_PREFIX):  # the API takes JSON only
         try:

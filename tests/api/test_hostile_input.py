@@ -280,6 +280,16 @@ def test_nul_in_the_path_or_query_is_refused(live_server: str) -> None:
     assert httpx.get(f"{live_server}/catalog?q=a%00b").status_code == 400
 
 
+@pytest.mark.parametrize("escaped", ["%FF", "%ED%A0%80", "a%C3"], ids=["not-utf8", "surrogate", "cut-short"])
+def test_a_path_or_query_that_is_not_utf8_is_refused_not_read_as_something_else(live_server: str,
+                                                                                 escaped: str) -> None:
+    """Bytes that are no UTF-8 text (a lone surrogate written as UTF-8, a byte cut short) were
+    read as U+FFFD and searched for: a 200 for text the client never sent."""
+    assert refused(httpx.get(f"{live_server}/api/v1/catalog/proofs?q={escaped}"))["errors"][0]["parameter"] == "q"
+    refused(httpx.get(f"{live_server}/api/v1/certificates/{escaped}.pdf"))
+    assert httpx.get(f"{live_server}/catalog?q={escaped}").status_code == 400
+
+
 def test_household_book_can_be_issued_without_printing_members_id_numbers(live_server: str,
                                                                          resident: DemoResident) -> None:
     me = signed_in(live_server, resident)
