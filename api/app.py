@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, send_from_directory
 from flask_swagger_ui import get_swaggerui_blueprint
+from werkzeug.routing import IntegerConverter
 
 from api.auth import document_security_schemes
 from api.openapi import ApiSpec
@@ -30,10 +31,17 @@ from catalog.city_time import beijing_time
 API_PREFIX = "/api/v1"
 
 
+class AsciiIntegerConverter(IntegerConverter):
+    """Werkzeug's `int` converter matches any Unicode digit (１, ٥); a path's number is 0-9."""
+
+    regex = r"[0-9]+"
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app for `settings` (default: from the environment)."""
     settings = settings or Settings.from_environment()
     app = Flask(__name__)
+    app.url_map.converters["int"] = AsciiIntegerConverter  # before any route: /status-lists/１ is no list
     app.config.update(
         API_TITLE="mianzheng 免证 — proof-free city data exchange",
         API_VERSION="v1",

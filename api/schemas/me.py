@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from exchange.access_log import Outcome
@@ -13,10 +15,20 @@ MAX_OFFSET = 1_000_000
 """Far past any citizen's log; an offset beyond a 64-bit integer would fail in the database."""
 
 
+class AsciiInteger(ma.fields.Integer):
+    """An integer written in the digits 0-9: Python's int() also reads ５ and ٥, which no client
+    means as a page size."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and not value.strip().lstrip("+-").isascii():
+            raise ma.ValidationError("must be written in the digits 0-9")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class PageQuerySchema(ma.Schema):
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(1, MAX_PAGE))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, MAX_OFFSET))
-    before_seq = ma.fields.Integer(validate=ma.validate.Range(1, 2**63 - 1), metadata={
+    limit = AsciiInteger(load_default=20, validate=ma.validate.Range(1, MAX_PAGE))
+    offset = AsciiInteger(load_default=0, validate=ma.validate.Range(0, MAX_OFFSET))
+    before_seq = AsciiInteger(validate=ma.validate.Range(1, 2**63 - 1), metadata={
         "description": "Only entries older than this one (the previous page's `next_before_seq`): pages that do not "
                        "shift or repeat while new entries arrive"})
 

@@ -280,6 +280,18 @@ def test_nul_in_the_path_or_query_is_refused(live_server: str) -> None:
     assert httpx.get(f"{live_server}/catalog?q=a%00b").status_code == 400
 
 
+def test_a_number_written_in_other_digits_is_refused(live_server: str, resident: DemoResident) -> None:
+    """Python reads full-width (５) and Arabic-Indic (٥) digits as numbers: a page size given so
+    was taken, and status list １ answered as a second address of list 1."""
+    me = signed_in(live_server, resident)
+    for digits in ("５", "٥"):
+        problem = refused(httpx.get(f"{live_server}/api/v1/me/access-log", params={"limit": digits}, headers=me))
+        assert problem["errors"][0]["parameter"] == "limit", problem
+        assert httpx.get(f"{live_server}/api/v1/status-lists/{digits.replace('５', '１')}").status_code == 404
+    assert httpx.get(f"{live_server}/api/v1/me/access-log", params={"limit": "5"}, headers=me).status_code == 200
+    assert httpx.get(f"{live_server}/api/v1/status-lists/1").status_code == 200
+
+
 @pytest.mark.parametrize("escaped", ["%FF", "%ED%A0%80", "a%C3"], ids=["not-utf8", "surrogate", "cut-short"])
 def test_a_path_or_query_that_is_not_utf8_is_refused_not_read_as_something_else(live_server: str,
                                                                                  escaped: str) -> None:
