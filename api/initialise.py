@@ -115,11 +115,11 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
 
 def _public_address(engine: Engine, settings: Settings, report: list[str]) -> tuple[Settings, bool]:
     """The installation's public address, and whether to record it (at the end of the run) under
-    var/ with the ones it had before. The
-    database knows them too, by the CRL address in its seals' certificates: a database restored
-    beside a var/ without that record keeps its seals' address when none is given (not the
-    default), and every address its seals named is kept as a former one, so the certificates
-    whose status lists name it still verify, online and in an export, when another is given."""
+    var/ with the ones it had before. The database knows them too, by the CRL address in its
+    seals' certificates: a database restored beside a var/ without that record keeps its seals'
+    address when none is given (not the default), and every address its seals named is kept as a
+    former one, so the certificates whose status lists name it still verify, online and in an
+    export, when another is given."""
     with Session(engine) as session:
         seals = [(seal.status, address) for seal in session.scalars(select(Seal).order_by(Seal.id.desc()))
                  for address in _seal_addresses(seal)]

@@ -49,8 +49,7 @@ def _refuse_text_that_is_not_utf8() -> None:
     for shown, raw in parts:
         try:
             raw.decode("utf-8")
-        except UnicodeDecodeError:
-            shown = shown if shown == "path" or "\ufffd" not in shown else "parameter name"
+        except UnicodeDecodeError:  # a parameter's name is checked before its value
             raise Problem("invalid-request", f"{shown}: {NOT_UTF8}",
                           errors=[{"parameter": shown, "detail": NOT_UTF8}]) from None
 

@@ -103,8 +103,9 @@ def keyring_secrets(settings: Settings) -> dict[int, bytes]:
 
 def missing_secrets(settings: Settings) -> list[str]:
     """The secrets (file names) neither in the environment nor on disk."""
+    environ = settings.environ or {}
     return [secret.file_name for secret in ALL_SECRETS
-            if not (settings.environ or {}).get(secret.env_var) and not (settings.secrets_dir / secret.file_name).exists()]
+            if not environ.get(secret.env_var) and not (settings.secrets_dir / secret.file_name).exists()]
 
 
 def _read_key_files(settings: Settings) -> dict[int, bytes]:

@@ -140,8 +140,8 @@ def test_back_and_reload_after_issuing_lands_on_the_certificate_issued(live_serv
     for _visit in range(2):  # the choice as posted, and resent by Back and reload
         preview = client.post("/portal/certificates", data=choice)
         assert preview.status_code == 200 and "确认开具" in preview.text
-        confirmed = client.post("/portal/certificates", data=_form(_hidden_fields(preview.text, "/portal/certificates")),
-                                follow_redirects=False)
+        fields = _hidden_fields(preview.text, "/portal/certificates")
+        confirmed = client.post("/portal/certificates", data=_form(fields), follow_redirects=False)
         assert confirmed.status_code == 303, confirmed.text
         landed.append(confirmed.headers["location"])
     assert landed[0] == landed[1], landed
