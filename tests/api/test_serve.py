@@ -259,8 +259,11 @@ def test_the_jobs_and_the_workers_end_when_the_server_is_killed(database_url: st
         wait_until_answering(f"http://127.0.0.1:{port}/readyz", server, "the server")
         jobs = _wait_for(lambda: _jobs_pid(server), "the jobs process")
         # the first worker answers /readyz while gunicorn may still be forking the second
-        workers = _wait_for(lambda: (found := [pid for pid in child_processes(server.pid) if pid != jobs])
-                            if len(found) == 2 else None, "both workers")
+        def both_workers() -> list[int] | None:
+            found = [pid for pid in child_processes(server.pid) if pid != jobs]
+            return found if len(found) == 2 else None
+
+        workers = _wait_for(both_workers, "both workers")
     finally:
         server.kill()  # kill -9: no hook of the arbiter runs
         server.wait(timeout=30)
