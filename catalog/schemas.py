@@ -36,7 +36,7 @@ from catalog.rules import expression_limit_problem
 _MESSAGES = {"required": "required field is missing", "null": "must not be null"}
 
 
-class _StrictBoolean(fields.Boolean):
+class StrictBoolean(fields.Boolean):
     """Only true and false (marshmallow's Boolean also takes 1, "yes", "on", ...)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
@@ -255,7 +255,7 @@ def _single(hint: Any, shape: Shape, **options: Any) -> fields.Field:
     if isinstance(hint, type) and issubclass(hint, Enum):
         return _choice(hint, **options)
     if hint is bool:
-        return _StrictBoolean(error_messages={**_MESSAGES, "invalid": "must be true or false"}, **options)
+        return StrictBoolean(error_messages={**_MESSAGES, "invalid": "must be true or false"}, **options)
     if hint is int:
         return _integer(shape, **options)
     if hint is float:

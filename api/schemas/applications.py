@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from catalog.schemas import StrictBoolean
 from exchange.applications.service import DEFAULT_CONSENT_DAYS
 from exchange.certificates.model import RELATIONS_ZH
 from exchange.consent import MAX_CONSENT_DAYS
@@ -59,9 +60,10 @@ class ApplicationCreateSchema(ma.Schema):
     deceased = ma.fields.Nested(PartySchema)
     employer = ma.fields.Nested(PartySchema)
     options = ma.fields.Dict(load_default=dict, metadata={"description": "The matter's options, e.g. priority_allocation"})
-    counter_consent = ma.fields.Boolean(load_default=False,
-                                        metadata={"description": "Every person signed the written authorisation at "
-                                                                 "the counter: record a counter consent for each"})
+    counter_consent = StrictBoolean(load_default=False,
+                                    error_messages={"invalid": "must be true or false"},
+                                    metadata={"description": "Every person signed the written authorisation at "
+                                                             "the counter: record a counter consent for each"})
     consent_days = ma.fields.Integer(strict=True, load_default=DEFAULT_CONSENT_DAYS,
                                      validate=ma.validate.Range(min=1, max=MAX_CONSENT_DAYS))
     commitments = ma.fields.List(ma.fields.Nested(CommitmentOfferSchema), load_default=list,

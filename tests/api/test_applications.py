@@ -447,6 +447,8 @@ def test_only_a_current_disability_certificate_grants_the_priority(settings: Set
     # a relation the exchange does not know would silently leave a spouse's proofs unasked
     ("relation", {"members": [{"name": "李四", "id_number": "330784197608084585", "relation": "配偶"}]},
      "#/members/0/relation"),
+    # "true" is no boolean: a mistyped client must not record a written authorisation nobody signed
+    ("counter-consent", {"counter_consent": "true"}, "#/counter_consent"),
 ])
 def test_bad_input_names_the_field_and_files_nothing(settings: Settings, live_server: str, field: str,
                                                       body_change: dict[str, Any], pointer: str) -> None:
