@@ -17,8 +17,8 @@ from exchange.keyring import Purpose
 from exchange.licenses.nonces import claim_nonce, keep_presentation, sweep_nonces
 from exchange.licenses.presentation import DEFAULT_MINUTES, Presentation, make_presentation
 from exchange.licenses.records import LicenseVersionRecord
-from exchange.licenses.service import (IN_FORCE, LICENSES, LicenseConflict, LicenseLibrary, credential_of,
-                                       holder_state)
+from exchange.licenses.service import (IN_FORCE, LICENSES, REPLACED, LicenseConflict, LicenseLibrary, credential_of,
+                                       ensure_not_replaced, holder_state)
 from exchange.certificates.status_list import StatusListSource
 from exchange.status_lists import (StatusListSigning, list_ids, rebuild_status_list, stored_lists_source,
                                    stored_status_list)
@@ -75,6 +75,8 @@ def show_license(lib: LicenseLibrary, version: LicenseVersionRecord, items: list
     license does not have; `LicenseConflict` unless the version is the license's current one and in
     force."""
     state = holder_state(db(), lib, version, datetime.now(timezone.utc))
+    if state == REPLACED:  # says which license stands for it
+        ensure_not_replaced(db(), lib, version, datetime.now(timezone.utc))
     if state != IN_FORCE:
         raise LicenseConflict(f"This version is {state.replace('_', ' ')}: only a license's current version in "
                               "force is shown.")

@@ -28,7 +28,8 @@ from exchange.keyring import Purpose
 from exchange.licenses.content import printed_items
 from exchange.licenses.presentation import Presentation
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
-from exchange.licenses.service import LicenseLibrary, holder_state, stored_content, versions_of
+from exchange.licenses.service import (REPLACED, LicenseLibrary, holder_state, replacing_license, stored_content,
+                                       versions_of)
 from seals.compromise import compromised_seals
 
 CERTIFICATE_FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
@@ -98,6 +99,8 @@ def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVer
     catalog = lib.catalog
     content = stored_content(lib, version)
     license_type = catalog.licenses.get(record.license_type)
+    status = holder_state(db(), lib, version, datetime.now(timezone.utc))
+    newer = replacing_license(db(), lib, record, datetime.now(timezone.utc)) if status == REPLACED else None
     return {
         "identifier": version.identifier,
         "license_type": record.license_type,
@@ -105,7 +108,9 @@ def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVer
         **_issuer(catalog, record.issuer_department, content.issuer.name_zh),
         "holder_name": content.holder_name,
         "holder_id_masked": content.holder_id_masked,
-        "status": holder_state(db(), lib, version, datetime.now(timezone.utc)),
+        "status": status,
+        **({"replaced_by": newer.license_type, "replaced_by_name_zh": catalog.licenses[newer.license_type].name_zh}
+           if newer is not None else {}),
         "version": version.version,
         "items": printed_items(license_type, content.items),
         "versions": versions_of(db(), record),

@@ -34,7 +34,8 @@ from exchange.errors import InvalidInput
 from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.nonces import REFERENCE_CHARS, kept_presentation
 from exchange.licenses.presentation import DEFAULT_MINUTES, VERIFIER_NONCE, VERIFIER_NONCE_ZH
-from exchange.licenses.service import (IN_FORCE, SEAL_REVOKED, LicenseConflict, LicenseNotFound, held_version,
+from exchange.licenses.service import (IN_FORCE, REPLACED, SEAL_REVOKED, LicenseConflict, LicenseNotFound,
+                                       LicenseReplaced, ensure_not_replaced, held_version,
                                        holder_licenses, holder_state)
 from exchange.identity import CitizenIdentity
 from exchange.licenses.verdict import is_license_form
@@ -71,6 +72,8 @@ def download_pdf(identifier: str) -> Response:
         return _message(citizen, "您没有这本证照。", 404)
     try:
         return pdf_response(holder_license_pdf(db(), lib, version), version.identifier)
+    except LicenseReplaced as replaced:
+        return _message(citizen, replaced_zh(replaced) + "不能下载盖章文件。", 409)
     except LicenseConflict:
         return _message(citizen, "这本证照已被撤销或已换发新版本，不能下载盖章文件。", 409)
 
@@ -92,6 +95,11 @@ def present(identifier: str) -> Response:
     items = request.form.getlist("items")
     nonce = request.form.get("nonce", "").strip() or None
     refused = functools.partial(_message, citizen, refused_at=Refused(identifier, items, nonce or ""))
+    if state == REPLACED:
+        try:
+            ensure_not_replaced(db(), lib, version, datetime.now(timezone.utc))
+        except LicenseReplaced as replaced:
+            return refused(replaced_zh(replaced) + "不能亮证。", 409)
     if state != IN_FORCE:
         return refused(_NOT_SHOWN.get(state, "这本证照已换发新版本或已被撤销，不能亮证。"), 409)
     if not items:
@@ -107,6 +115,12 @@ def present(identifier: str) -> Response:
     chosen = [item for item in view["items"] if item["name"] in items]
     return citizen_page("portal_presentation.html", citizen, license=view, items=chosen, presentation=shown.text,
                         link=link, qr=qr_svg(link), expires_at=shown.expires_at)
+
+
+def replaced_zh(replaced: LicenseReplaced) -> str:
+    """Why a `REPLACED` license is neither shown nor sealed again, as its holder reads it."""
+    return (f"您有一本登记在后的{replaced.later_name_zh}，这本{replaced.name_zh}所载的{replaced.proof_zh}"
+            "已不是现在的情况，")
 
 
 _NOT_SHOWN = {"expired": "这本证照已过期，不能亮证。", "not_yet_valid": "这本证照尚未生效，不能亮证。",

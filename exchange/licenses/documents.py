@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from exchange.certificates.status_list import StatusListSource
 from exchange.errors import ExchangeError
 from exchange.licenses.records import LicenseState, LicenseVersionRecord
-from exchange.licenses.service import LicenseConflict, LicenseLibrary, credential_of, license_of
+from exchange.licenses.service import (LicenseConflict, LicenseLibrary, credential_of, ensure_not_replaced,
+                                       license_of)
 from exchange.licenses.verdict import FORM_USAGE_COPY
 from exchange.licenses.verify import verify_license
 from seals.registry import held_signer, trust_store
@@ -38,10 +39,12 @@ def license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersi
 
 
 def holder_license_pdf(session: Session, library: LicenseLibrary, version: LicenseVersionRecord) -> bytes:
-    """`license_pdf` for the version's holder: `LicenseConflict` once it is revoked or superseded."""
+    """`license_pdf` for the version's holder: `LicenseConflict` once it is revoked or superseded,
+    `LicenseReplaced` once a later license states what it stated."""
     if version.status != LicenseState.VALID:
         raise LicenseConflict(f"license version {version.identifier} is {version.status}: "
                               "its holder gets no sealed page of it")
+    ensure_not_replaced(session, library, version, library.clock())
     return license_pdf(session, library, version)
 
 

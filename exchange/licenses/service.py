@@ -97,6 +97,15 @@ class LicenseConflict(ExchangeError):
     """The license changed meanwhile: it is revoked, or the version named is no longer current."""
 
 
+class LicenseReplaced(LicenseConflict):
+    """The license no longer states its holder's proof: a later one does (`REPLACED`)."""
+
+    def __init__(self, name_zh: str, later_name_zh: str, proof_zh: str) -> None:
+        self.name_zh, self.later_name_zh, self.proof_zh = name_zh, later_name_zh, proof_zh
+        super().__init__(f"this {name_zh} no longer states its holder's {proof_zh}: a {later_name_zh} registered "
+                         "later does, so it is neither shown nor sealed again")
+
+
 class HolderHoldsOne(LicenseConflict):
     """The holder already has a license of a one-per-holder type that is not revoked (amend it)."""
 
@@ -443,7 +452,11 @@ def current_version(session: Session, record: LicenseRecord) -> LicenseVersionRe
 def holder_licenses(session: Session, hash_key: bytes, kind: Subject,
                     number: str) -> list[tuple[LicenseRecord, LicenseVersionRecord]]:
     """The holder's licenses with their current versions, newest first."""
-    key = holder_key(hash_key, kind, number)
+    return _licenses_held(session, holder_key(hash_key, kind, number))
+
+
+def _licenses_held(session: Session, key: str) -> list[tuple[LicenseRecord, LicenseVersionRecord]]:
+    """`holder_licenses` of the holder whose keyed hash is `key`."""
     rows = session.execute(
         select(LicenseRecord, LicenseVersionRecord)
         .join(LicenseVersionRecord, (LicenseVersionRecord.license_id == LicenseRecord.id)
@@ -497,7 +510,13 @@ def current_license(session: Session, library: LicenseLibrary, license_types: Co
     one entered in the library last: a marriage entered after the divorce, from an older register,
     does not undo it, and a first marriage's 结婚证 backfilled after the current one's does not
     stand for it."""
-    found = [(record, version) for record, version in holder_licenses(session, library.hash_key, kind, number)
+    return _newest_in_force(session, library, license_types, holder_key(library.hash_key, kind, number), now)
+
+
+def _newest_in_force(session: Session, library: LicenseLibrary, license_types: Collection[str], key: str,
+                     now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
+    """`current_license` of the holder whose keyed hash is `key`."""
+    found = [(record, version) for record, version in _licenses_held(session, key)
              if record.license_type in license_types and version_state(version, now) == IN_FORCE]
     if len(found) > 1:
         # of two registered the same day, the license issued last (not the one amended or re-sealed last)
@@ -513,8 +532,19 @@ def _registered_on(library: LicenseLibrary, record: LicenseRecord, version: Lice
     return registered if isinstance(registered, str) else record.created_at.astimezone(BEIJING).date().isoformat()
 
 
+def answering_alike(catalog: Catalog, license_type: LicenseType) -> set[str]:
+    """`license_type` and the license types answering the same proof (结婚证 and 离婚证 both answer
+    婚姻状况): the holder's newest of them states the proof (`current_license`), so an older one
+    is neither used for it nor shown."""
+    if license_type.proof is None:
+        return {license_type.code}
+    return {other.code for other in catalog.licenses.values() if other.proof == license_type.proof} \
+        | {license_type.code}
+
+
 IN_FORCE = "valid"
 SEAL_REVOKED = "seal_revoked"
+REPLACED = "replaced"
 
 
 def version_state(version: LicenseVersionRecord, now: datetime) -> str:
@@ -531,15 +561,45 @@ def version_state(version: LicenseVersionRecord, now: datetime) -> str:
 def holder_state(session: Session, library: LicenseLibrary, version: LicenseVersionRecord, now: datetime) -> str:
     """`version_state`, or `SEAL_REVOKED` for a version in force (or yet to be) sealed with a seal
     since revoked for key compromise: every verifier calls it 无效 until its issuer issues it
-    again (`reseal_license`, or an amendment, seals the next version with the department's new seal)."""
+    again (`reseal_license`, or an amendment, seals the next version with the department's new seal);
+    or `REPLACED` for a version in force of a license that no longer states its holder's proof: a
+    license answering the same proof registered later stands for it (the 离婚证 after the 结婚证,
+    the current marriage's 结婚证 beside a first one's), so it is neither shown nor sealed again,
+    as it is not used (`use_service`)."""
     state = version_state(version, now)
     if state not in (IN_FORCE, "not_yet_valid"):
         return state
+    record = license_of(session, version)
     compromised = compromised_seals(session)
-    if compromised.seals and compromised.signed(license_of(session, version).issuer_department, version.issued_at,
+    if compromised.seals and compromised.signed(record.issuer_department, version.issued_at,
                                                 lambda: credential_of(library, version)):
         return SEAL_REVOKED
+    if state == IN_FORCE and replacing_license(session, library, record, now) is not None:
+        return REPLACED
     return state
+
+
+def replacing_license(session: Session, library: LicenseLibrary, record: LicenseRecord,
+                      now: datetime) -> LicenseRecord | None:
+    """The holder's newest license in force answering the proof `record`'s type answers, when it
+    is another one (`REPLACED`); None otherwise."""
+    license_type = library.catalog.licenses.get(record.license_type)
+    if license_type is None or license_type.proof is None:
+        return None
+    newest = _newest_in_force(session, library, answering_alike(library.catalog, license_type), record.holder_key, now)
+    return newest[0] if newest is not None and newest[0].id != record.id else None
+
+
+def ensure_not_replaced(session: Session, library: LicenseLibrary, version: LicenseVersionRecord,
+                        now: datetime) -> None:
+    """`LicenseReplaced` when `version`'s license is `REPLACED` at `now`."""
+    record = license_of(session, version)
+    newer = replacing_license(session, library, record, now)
+    if newer is not None:
+        catalog = library.catalog
+        this, later = catalog.licenses[record.license_type], catalog.licenses[newer.license_type]
+        proof = catalog.proofs[this.proof].name_zh if this.proof in catalog.proofs else str(this.proof)
+        raise LicenseReplaced(this.name_zh, later.name_zh, proof)
 
 
 def still_current(session: Session, record: LicenseRecord, version: LicenseVersionRecord) -> bool:

@@ -35,6 +35,7 @@ from exchange.licenses.service import (
     SEAL_REVOKED,
     HolderIdentity,
     LicenseLibrary,
+    answering_alike,
     checked_holder,
     credential_of,
     current_license,
@@ -123,7 +124,7 @@ def use_license(context: UseContext, client: AuthenticatedClient, request: UseRe
         otherwise by a later license answering the same proof, as a 离婚证 after a 结婚证) and
         sealed with a seal in good standing, the copy itself too."""
         answer = body["answer"]
-        found = current_license(session, context.library, _answering_alike(context.library, license_type),
+        found = current_license(session, context.library, answering_alike(context.library.catalog, license_type),
                                 holder.kind, holder.number, now)
         stolen = compromised_seals(session).signed(context.exchange_department,
                                                    datetime.fromisoformat(answer["answered_at"]),
@@ -187,7 +188,8 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
     while True:  # again only when the license was revoked or amended since it was looked up
         now = context.clock()  # an amendment meanwhile is in force from its own time on
         with uow.read() as session:
-            found = current_license(session, library, _answering_alike(library, license_type), kind, number, now)
+            found = current_license(session, library, answering_alike(library.catalog, license_type), kind, number,
+                                    now)
             unsealed = found is not None and holder_state(session, library, found[1], now) == SEAL_REVOKED
             gone = ended(session) if found is None or found[0].license_type != license_type.code else None
         if gone is not None:
@@ -222,15 +224,6 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
                          retry_after=lost.retry_after) from None
         if refusal is not None:
             raise refused_as_ended(refusal)
-
-
-def _answering_alike(library: LicenseLibrary, license_type: LicenseType) -> set[str]:
-    """`license_type` and the license types answering the same proof (结婚证 and 离婚证 both answer
-    婚姻状况): the holder's newest of them states the proof, so an older one is not used for it."""
-    if license_type.proof is None:
-        return {license_type.code}
-    return {other.code for other in library.catalog.licenses.values() if other.proof == license_type.proof} \
-        | {license_type.code}
 
 
 def _store_use(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,

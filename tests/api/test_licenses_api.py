@@ -257,7 +257,8 @@ def test_resealing_keeps_a_license_as_it_was_and_a_later_divorce_standing(
     assert run_cli(env, "license", "reseal", "MZ").returncode == 0
 
     resealed = httpx.get(f"{live_server}/api/v1/licenses/{married['identifier']}", headers=mz).json()
-    assert resealed["version"] == 2 and resealed["status"] == "valid", resealed
+    assert resealed["version"] == 2 and resealed["status"] == "replaced", resealed  # by the 离婚证, as before
+    assert resealed["replaced_by"] == "DIVORCE_CERTIFICATE"
     first, second = resealed["versions"]
     assert second["valid_from"] == first["valid_from"]  # in force as it was, not from the re-sealing
     current = Runtime.start(settings)
@@ -1233,6 +1234,39 @@ def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
                       timeout=30).status_code == 201  # registered 2026-05-20, entered now
     refused = _marital_status_used(settings, live_server, resident, "gzf-backfilled")
     assert refused.status_code == 404 and "DIVORCE_CERTIFICATE" in refused.json()["detail"], refused.text
+
+
+def test_a_marriage_certificate_a_later_divorce_replaced_is_neither_shown_nor_sealed(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """After the 离婚证, the 结婚证 no longer states the holder's 婚姻状况: the wallet says it was
+    replaced, and neither a 亮证 nor a sealed page of it says 已婚 as 真实、有效 any more (用证
+    already refused it). The 离婚证 is shown as ever."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    wed = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-WED-1"), timeout=30)
+    assert wed.status_code == 201, wed.text
+    divorce = marriage(resident, "MZ-DIVORCE-3")
+    divorce["license_type"] = "DIVORCE_CERTIFICATE"
+    divorce["items"] = {**divorce["items"], "certificate_no": "L330702-2026-000321", "marital_status": "divorced",
+                        "registration_date": "2026-09-01"}
+    divorced = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=divorce, timeout=30)
+    assert divorced.status_code == 201, divorced.text
+    me = signed_in(live_server, resident)
+    held = {held["identifier"]: held for held in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json()}
+    assert held[wed.json()["identifier"]]["status"] == "replaced"
+    assert held[divorced.json()["identifier"]]["status"] == "valid"
+    shown = httpx.post(live_server + wed.json()["links"]["presentations"], headers=me,
+                       json={"items": ["marital_status"]}, timeout=30)
+    assert shown.status_code == 409 and "离婚证" in shown.json()["detail"], shown.text
+    assert httpx.get(live_server + held[wed.json()["identifier"]]["links"]["pdf"], headers=me,
+                     timeout=30).status_code == 409
+    assert httpx.post(live_server + divorced.json()["links"]["presentations"], headers=me,
+                      json={"items": ["marital_status"]}, timeout=30).status_code == 201
+    portal = httpx.Client(base_url=live_server, cookies={"mz_identity": me["Authorization"].split()[1]}, timeout=30)
+    wallet = portal.get("/portal/licenses")
+    assert wallet.status_code == 200, wallet.text[:300]
+    section = wallet.text[wallet.text.index(f'data-identifier="{wed.json()["identifier"]}"'):]
+    section = section[:section.index("</section>")]
+    assert "已被取代" in section and "离婚证" in section and "/pdf" not in section and 'name="items"' not in section
 
 
 def test_a_presentation_of_one_item_does_not_give_away_the_holders_id_number(
