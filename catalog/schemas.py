@@ -107,7 +107,7 @@ def _within_expression_limits(expression: str) -> None:
         raise ValidationError(problem)
 
 
-class _WholeMatch(validate.Regexp):
+class WholeMatch(validate.Regexp):
     """`validate.Regexp` over the whole value: its `re.match` with `^...$` lets a trailing newline
     through (`$` matches before it), so "ZJ\n" passed as a code other than ZJ."""
 
@@ -118,7 +118,7 @@ class _WholeMatch(validate.Regexp):
 
 
 def _pattern(pattern: str, **options: Any) -> fields.String:
-    return fields.String(validate=_WholeMatch(pattern, error="{input!r} does not match {regex}"),
+    return fields.String(validate=WholeMatch(pattern, error="{input!r} does not match {regex}"),
                          error_messages=_STRING, **options)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from catalog.schemas import StrictBoolean
+from catalog.schemas import StrictBoolean, WholeMatch
 from exchange.applications.service import DEFAULT_CONSENT_DAYS
 from exchange.certificates.model import RELATIONS_ZH
 from exchange.consent import MAX_CONSENT_DAYS
@@ -47,7 +47,7 @@ class CommitmentOfferSchema(ma.Schema):
 class ApplicationCreateSchema(ma.Schema):
     """A department's application for a matter, for an applicant and (for a household matter) its members."""
 
-    request_id = ma.fields.String(required=True, validate=[ma.validate.Regexp(REQUEST_ID), no_id_number],
+    request_id = ma.fields.String(required=True, validate=[WholeMatch(REQUEST_ID), no_id_number],
                                   metadata={"description": "Idempotency key chosen by the client (never an ID number)"})
     caseworker_id = ma.fields.String(required=True, validate=[_KEPT_TEXT, no_id_number])
     case_number = ma.fields.String(required=True, validate=[_KEPT_TEXT, no_id_number],

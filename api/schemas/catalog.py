@@ -16,7 +16,7 @@ from catalog.model import Domain, Mode
 
 _MODES = [m.value for m in Mode]
 _DOMAINS = [d.value for d in Domain]
-_CODE = ma.validate.Regexp(CODE_PATTERN, error="must be an upper-case code such as NO_HOUSING")
+_CODE = entries.WholeMatch(CODE_PATTERN, error="must be an upper-case code such as NO_HOUSING")
 
 
 def _view_of(entry: type[ma.Schema], *, name: str | None = None, described: Mapping[str, str] | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from catalog.schemas import WholeMatch
 from catalog.citizen_id import parse_id_number
 from catalog.errors import InvalidIdentifier
 from exchange.certificates.status_list import REVOCATION_REASONS
@@ -16,7 +17,7 @@ def citizen_id_number(text: str) -> None:
         raise ma.ValidationError(str(error)) from None
 
 
-_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
+_CODE = WholeMatch(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
 
 
 class IssueRequestSchema(ma.Schema):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from catalog.schemas import WholeMatch
 from catalog.citizen_id import mask_free_text
 from exchange.pull_service import REQUEST_ID
 
-_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
+_CODE = WholeMatch(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
 _TEXT = ma.validate.Length(min=1, max=128)
 
 
@@ -36,7 +37,7 @@ class EnvelopeSchema(ma.Schema):
     """The envelope of a request for someone's data: who asks, for which case, matter and purpose,
     about whom, on which basis (what it asks for is its subclass's)."""
 
-    request_id = ma.fields.String(required=True, validate=[ma.validate.Regexp(REQUEST_ID), no_id_number],
+    request_id = ma.fields.String(required=True, validate=[WholeMatch(REQUEST_ID), no_id_number],
                                   metadata={"description": "Idempotency key chosen by the client (1-128 chars; "
                                                            "never an ID number: it is stored in clear)"})
     caseworker_id = ma.fields.String(required=True, validate=_TEXT)

@@ -7,16 +7,23 @@ from typing import Any
 
 import marshmallow as ma
 
+from catalog.schemas import WholeMatch
 from api.schemas.catalog import DataItemSchema
 from api.schemas.certificates import CheckSchema, citizen_id_number
-from api.schemas.exchange import EnvelopeSchema, no_id_number
+from api.schemas.exchange import EnvelopeSchema
 from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.licenses.references import reference_problem
 from exchange.licenses.presentation import DEFAULT_MINUTES, MAX_MINUTES, VERIFIER_NONCE
 from exchange.licenses.service import MAX_HOLDER_NAME
 from exchange.licenses.use_service import DEFAULT_USE_DAYS, MAX_USE_DAYS
 
-_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as MARRIAGE_CERTIFICATE")
-_NAME = ma.validate.Regexp(r"^[a-z][a-z0-9_]*$", error="must be a data item name such as marital_status")
+_CODE = WholeMatch(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as MARRIAGE_CERTIFICATE")
+_NAME = WholeMatch(r"^[a-z][a-z0-9_]*$", error="must be a data item name such as marital_status")
+
+
+def _reference(reference: str) -> None:
+    if (problem := reference_problem(reference)) is not None:
+        raise ma.ValidationError(problem)
 _REASONS = [code for code in REVOCATION_REASONS if code != "superseded"]
 
 
@@ -38,9 +45,7 @@ class HolderSchema(ma.Schema):
 class LicenseIssueSchema(ma.Schema):
     license_type = ma.fields.String(required=True, validate=_CODE, metadata={"example": "MARRIAGE_CERTIFICATE"})
     reference = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=1, max=128), ma.validate.Regexp(
-            r"\S(?:[^\x00-\x1f\x7f]*\S)?", error="must not start or end with a space nor hold control characters"),
-            no_id_number],
+        required=True, validate=_reference,
         metadata={"description": "The department's own record id: issuing the same reference again returns the "
                                  "license issued the first time (200) instead of a second one; kept in clear, so "
                                  "never an ID number",
@@ -117,7 +122,7 @@ class PresentationRequestSchema(ma.Schema):
                            metadata={"example": ["marital_status", "registration_date"]})
     minutes = ma.fields.Integer(strict=True, load_default=DEFAULT_MINUTES,
                                 validate=ma.validate.Range(min=1, max=MAX_MINUTES))
-    nonce = ma.fields.String(validate=ma.validate.Regexp(VERIFIER_NONCE.pattern),
+    nonce = ma.fields.String(validate=WholeMatch(VERIFIER_NONCE.pattern),
                              metadata={"description": "The verifier's nonce; default: a fresh one"})
 
 
@@ -136,14 +141,14 @@ class LicenseVerifyRequestSchema(ma.Schema):
 
     license = ma.fields.String(validate=ma.validate.Length(min=1, max=200_000),
                                metadata={"description": "A license credential, a presentation or a usage copy"})
-    reference = ma.fields.String(validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{43}$"),
+    reference = ma.fields.String(validate=WholeMatch(r"^[A-Za-z0-9_-]{43}$"),
                                  metadata={"description": "The reference of a presentation (from its QR code's link)"})
     pdf_base64 = ma.fields.String(validate=ma.validate.Length(min=1, max=4_000_000),
                                   metadata={"description": "The PDF of a license or usage copy, base64"})
     id_number = ma.fields.String(validate=citizen_id_number,
                                  metadata={"description": "Check that the license is this person's "
                                                           "(a GB 11643 ID number; a malformed one is a 400)"})
-    nonce = ma.fields.String(validate=ma.validate.Regexp(VERIFIER_NONCE.pattern),
+    nonce = ma.fields.String(validate=WholeMatch(VERIFIER_NONCE.pattern),
                              metadata={"description": "The nonce this verifier gave the holder: a presentation "
                                                       "made with any other is INVALID (nonce_mismatch)"})
 

@@ -6,10 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 
+from catalog.schemas import WholeMatch
 from exchange.access_log import Outcome
 from exchange.consent import MAX_CONSENT_DAYS, Channel, ConsentStatus
 
-_CODE = ma.validate.Regexp(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
+_CODE = WholeMatch(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
 MAX_PAGE = 100
 MAX_OFFSET = 1_000_000
 """Far past any citizen's log; an offset beyond a 64-bit integer would fail in the database."""

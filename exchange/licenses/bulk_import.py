@@ -38,6 +38,7 @@ from catalog import bounded_json
 from catalog.model import Subject
 from exchange.errors import InvalidInput
 from exchange.licenses.records import LicenseRecord
+from exchange.licenses.references import MAX_REFERENCE_CHARS, reference_problem
 from exchange.licenses.service import (
     IssueRequest,
     LicenseLibrary,
@@ -98,8 +99,10 @@ def parse_line(text: str | bytes, *, first: bool = False) -> IssueRequest:
     if set(row) - set(_FIELDS):
         raise InvalidInput("line", f"has a field other than {', '.join(_FIELDS)}")
     for name in ("reference", "license_type"):
-        if not isinstance(row.get(name), str) or not row[name] or len(row[name]) > 128:
-            raise InvalidInput(name, "required: a string of 1-128 characters")
+        if not isinstance(row.get(name), str) or not row[name] or len(row[name]) > MAX_REFERENCE_CHARS:
+            raise InvalidInput(name, f"required: a string of 1-{MAX_REFERENCE_CHARS} characters")
+    if (problem := reference_problem(row["reference"])) is not None:
+        raise InvalidInput("reference", problem)
     if not _LICENSE_TYPE.fullmatch(row["license_type"]):
         raise InvalidInput("license_type", "must be a license type code such as MARRIAGE_CERTIFICATE")
     holder = row.get("holder")

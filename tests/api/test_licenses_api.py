@@ -790,7 +790,10 @@ def test_a_license_dated_outside_any_calendar_a_department_keeps_is_refused(
     assert stored() == before
 
 
-@pytest.mark.parametrize("reference", ["MZ-{id_number}", "MZ-{id_number_spaced}", " MZ-1", "MZ-\u0000-1"])
+@pytest.mark.parametrize("reference", ["MZ-{id_number}", "MZ-{id_number_spaced}", " MZ-1", "MZ-\u0000-1",
+                                       # a retry with a trailing space or newline must not be another license
+                                       "MZ-1 ", "MZ-1\n", "MZ-1\u00a0", "\u200bMZ-1", "MZ\u0001-1", "MZ\u0085-1",
+                                       "MZ\u20281"])
 def test_a_reference_kept_in_clear_holds_no_id_number_nor_control_characters(
         settings: Settings, live_server: str, resident: DemoResident, reference: str) -> None:
     number = resident.id_number
