@@ -18,7 +18,9 @@ so the item that opens a list is the only one that can (the next waits for its c
 (kind, ordinal) claim makes a second opening a no-op all the same.
 
 A signed list is derived, never edited: every signing reads the revoked (or superseded) items
-of that list from their table. A revocation first takes the list's row lock (`UPDATE … revision
+of that list from their table, and keeps every entry the list as last signed had set (a published
+revocation is final: records edited in the database to make a revoked certificate valid again
+are not followed by the next signing; `check_status_list` reports them). A revocation first takes the list's row lock (`UPDATE … revision
 + 1`), then marks the item and signs that list again in the same transaction, so two revocations at
 once are signed one after the other and the second signing sees the first; the other lists are
 not touched. The jobs process re-signs each list before it expires (`refresh_status_list`); a GET
@@ -44,6 +46,7 @@ from core.orm import Base, UtcDateTime, plain_connection
 from exchange.certificate_records import CertificateStatus, IssuedCertificate
 from exchange.certificates.status_list import (
     DEFAULT_VALIDITY,
+    REVOCATION_REASONS,
     MIN_ENTRIES,
     StatusList,
     StatusListError,
@@ -164,13 +167,20 @@ class StatusListCheck:
     missing: tuple[int, ...]
     """Entries set in the table but not in the signed list: revocations verifiers do not see."""
     extra: tuple[int, ...]
-    """Entries set in the signed list whose item is not revoked in the table."""
+    """Entries set in the signed list whose item is not revoked in the table: a revocation the
+    records lost (edited or restored without it); signing again keeps them set."""
     problem: str | None
     """Why the signed list cannot be used (never signed, signature, stale), if it cannot."""
 
     @property
     def agrees(self) -> bool:
         return not self.missing and not self.extra and self.problem is None
+
+    @property
+    def signing_mends(self) -> bool:
+        """Whether signing the list again makes it agree: it publishes every revocation of the table
+        (nothing missing) and can be read; revocations the records lost it cannot give back."""
+        return not self.missing and self.problem is None
 
 
 def list_id_of(url: str) -> int | None:
@@ -255,12 +265,41 @@ def sign_locked_list(session: Session, kind: StatusListKind, list_id: int, signi
     exchange's seal is held to the commit (`held_signer`): a revocation of it, taken and not yet
     committed, is waited for, so no list is stored with a time at or after it."""
     signer = held_signer(session, signing.seal_settings, signing.exchange_department)
-    status_list = replace(derived_status_list(session, kind, list_id, signing.url(list_id)),
+    status_list = replace(_kept_published(session, list_id, derived_status_list(session, kind, list_id,
+                                                                                signing.url(list_id))),
                           aliases=signing.aliases(list_id))
     token = sign_status_list(status_list, signer, now=now)
     session.execute(update(StatusListRecord).where(StatusListRecord.id == list_id)
                     .values(token=token, token_expires_at=now + DEFAULT_VALIDITY))
     return token
+
+
+def _kept_published(session: Session, list_id: int, derived: StatusList) -> StatusList:
+    """`derived` with every entry the stored signed list has set kept set, under its published
+    reason: no signing withdraws a revocation its table has lost (edited, or restored without it)."""
+    published = _published(stored_status_list(session, list_id))
+    if published is None:
+        return derived
+    lost = published.revoked_indexes() - derived.revoked_indexes()
+    if not lost:
+        return derived
+    log.warning("status list %d: %d entries it published as revoked have no revocation in the records (edited or "
+                "lost); they stay revoked", list_id, len(lost))
+    for index in sorted(lost):
+        if index < derived.size:
+            reason = published.reason(index)
+            derived = derived.revoke(index, reason if reason in REVOCATION_REASONS else "unspecified")
+    return derived
+
+
+def _published(token: str | None) -> StatusList | None:
+    """The list a stored token (our own, signed when stored) publishes; None when there is none."""
+    if token is None:
+        return None
+    try:
+        return StatusList.from_claims(json.loads(b64url_decode(token.split(".")[1])))
+    except (StatusListError, ValueError, IndexError):
+        return None
 
 
 def rebuild_status_list(session: Session, kind: StatusListKind, list_id: int, signing: StatusListSigning,

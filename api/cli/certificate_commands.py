@@ -205,14 +205,19 @@ def status_list_check_command() -> None:
                        f"{STATUS_LIST_PROBLEMS_ZH.get(check.problem or '', check.problem)}。")
             continue
         click.echo(f"状态列表 {check.list_id}：已撤销电子证明 {check.set_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
-                   f"多记 {len(check.extra)} 张。")
+                   f"撤销记录少了 {len(check.extra)} 张（状态列表已公布其撤销）。")
         if check.problem is not None:
             click.echo(f"状态列表 {check.list_id} 不可用：{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
     compared = [check for check in checks if check not in unreadable]
+    lost = sum(len(check.extra) for check in compared)
     click.echo(f"共 {len(checks)} 份状态列表，已撤销电子证明 {sum(check.set_in_table for check in checks)} 张；"
-               f"状态列表漏记 {sum(len(check.missing) for check in compared)} 张，"
-               f"多记 {sum(len(check.extra) for check in compared)} 张"
+               f"状态列表漏记 {sum(len(check.missing) for check in compared)} 张，撤销记录少了 {lost} 张"
                + (f"（{len(unreadable)} 份不可用，未核对）。" if unreadable else "。"))
+    if lost:
+        click.echo(f"撤销记录少了 {lost} 张状态列表已公布撤销的电子证明：数据库中的撤销记录可能被改动或丢失，请核查数据库的"
+                   "改动记录与备份。已公布的撤销是最终的：重新签发状态列表时仍予保留，这些电子证明核验仍为无效。", err=True)
+    if all(check.signing_mends for check in checks) and lost:
+        raise CliError("状态列表与撤销记录不一致：撤销记录缺少已公布的撤销。")
     if not all(check.agrees for check in checks):
         with database_session() as session:
             try:

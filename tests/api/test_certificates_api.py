@@ -502,6 +502,31 @@ def test_no_status_list_is_signed_after_the_exchange_seals_revocation_time(
     assert response.status_code in (200, 503), response.text
 
 
+def test_a_revocation_erased_from_the_records_is_not_withdrawn_by_a_rebuild(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """Someone with write access to the database marks a revoked certificate valid again. The
+    check says the records lost a revocation the signed list published, and a rebuild keeps it:
+    a published revocation is final, so the certificate stays 无效 for every verifier."""
+    from tests.support.cli import cli_environment, run_cli
+    from tests.support.sql import sql_rows
+
+    me = signed_in(live_server, resident)
+    certificate = issue(live_server, me)
+    credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+    registry = client_token(settings, "BDC", [ClientScope.CERTIFICATES_REVOKE])
+    assert httpx.post(f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation", timeout=30,
+                      headers={"Authorization": f"Bearer {registry}"}, json={"reason": "issued_in_error"}).status_code == 200
+    sql_rows(settings.database_url, "UPDATE certificates SET status = 'valid', revoked_at = NULL, "
+                                    f"revocation_reason = NULL WHERE identifier = '{certificate['identifier']}'")
+    env = cli_environment(settings.database_url, settings.var_dir)
+    checked = run_cli(env, "certificate", "status-list", "check")
+    assert checked.returncode == 1 and "撤销记录少了 1 张" in checked.stdout + checked.stderr, checked.stdout + checked.stderr
+    assert "rebuild" not in checked.stderr  # a rebuild cannot (and must not) undo a published revocation
+    assert run_cli(env, "certificate", "status-list", "rebuild").returncode == 0
+    after = verdict(live_server, credential=credential)
+    assert after["status"] == "INVALID" and after["revocation_reason"] == "issued_in_error", after["status"]
+
+
 def test_a_seal_key_that_cannot_be_opened_is_told_in_chinese_and_logged(
         settings: Settings, live_server: str, resident: DemoResident, caplog: pytest.LogCaptureFixture) -> None:
     """The citizen is told in Chinese that the seal cannot sign now, without the installation's
