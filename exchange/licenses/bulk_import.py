@@ -23,6 +23,7 @@ and no control character (the report is printed to a terminal).
 from __future__ import annotations
 
 import re
+import random
 import time
 from json import JSONDecodeError
 from collections.abc import Callable, Iterable, Iterator
@@ -141,7 +142,8 @@ def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, depar
                     forget_allocations(session)
                     if attempt == BATCH_ATTEMPTS - 1:
                         raise
-                    time.sleep(0.1 * attempt)
+                    time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))  # the survivor of a deadlock takes the
+                    # locks it waited for first: a retry at once could take them back and deadlock again
                     done = _references(session, department)
             report.imported += outcome.imported
             report.skipped += outcome.skipped
