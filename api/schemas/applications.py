@@ -22,8 +22,9 @@ class PartySchema(ma.Schema):
     id_number = ma.fields.String(metadata={"description": "GB 11643 ID number of a person"})
     uscc = ma.fields.String(metadata={"description": "Unified social credit code of an organisation (employer)"})
     relation = ma.fields.String(validate=ma.validate.OneOf(RELATIONS_ZH),
-                                metadata={"description": "Relation to the applicant, one of " + ", ".join(RELATIONS_ZH)
-                                          + ": a spouse's proofs are asked of the member whose relation is spouse"})
+                                metadata={"description": "Relation to the applicant (required for members), one of "
+                                          + ", ".join(RELATIONS_ZH) + ": a spouse's proofs are asked of the member "
+                                          "whose relation is spouse, one member at most"})
     consent_id = ma.fields.String(validate=ma.validate.Length(min=1, max=64),
                                   metadata={"description": "The person's own online consent, if given"})
 

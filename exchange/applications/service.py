@@ -33,7 +33,8 @@ from exchange.applications.commitments import CommitmentOffer, Signature, Signin
 from exchange.applications.context import LEASE, HandlingContext
 from exchange.applications.counter_consents import end_consents_unless_checking, needed_proofs, with_counter_consents
 from exchange.applications.reading import concluded
-from exchange.applications.parties import APPLICANT, CHILD, DECEASED, EMPLOYER, Parties, Party, about_key
+from exchange.applications.parties import (APPLICANT, CHILD, DECEASED, EMPLOYER, SPOUSE_RELATIONS, Parties, Party,
+                                          about_key)
 from exchange.applications.records import Application, ApplicationCase, ApplicationItem, ApplicationStatus, ItemState
 from exchange.applications.leases import Lease
 from exchange.applications.resolution import Filing, Loaded, plan_filed, resolve_application
@@ -325,6 +326,7 @@ def _parties(matter: Matter, request: ApplicationRequest) -> Parties:
     if request.members and not matter.household:
         raise InvalidInput("members", f"matter {matter.code} is not applied for by a household")
     members = tuple(_person(f"member:{n}", member, f"members[{n - 1}]") for n, member in enumerate(request.members, 1))
+    _check_relations(members)
     numbers = [party.id_number for party in (applicant, *members)]
     if len(set(numbers)) != len(numbers):
         raise InvalidInput("members", "a person is listed twice in the household")
@@ -339,6 +341,20 @@ def _parties(matter: Matter, request: ApplicationRequest) -> Parties:
         extra[ref] = None if given is None else (_organisation(ref, given) if scope is Scope.EMPLOYER
                                                  else _person(ref, given, ref))
     return Parties(applicant, members, extra[CHILD], extra[DECEASED], extra[EMPLOYER])
+
+
+def _check_relations(members: tuple[Party, ...]) -> None:
+    """Every member is given a relation to the applicant, and one at most is the spouse: the
+    proofs a matter asks of the applicant and spouse are asked of that member, so a spouse left
+    unnamed would go unasked (and the caseworker would not see the spouse's property)."""
+    spouses = 0
+    for n, member in enumerate(members):
+        if not member.relation:
+            raise InvalidInput(f"members[{n}].relation", "required: the member's relation to the applicant "
+                                                         "(spouse, child, parent ... or other)")
+        spouses += member.relation in SPOUSE_RELATIONS
+        if spouses > 1:
+            raise InvalidInput(f"members[{n}].relation", "an applicant has one spouse: another member is the spouse")
 
 
 def _person(ref: str, given: PartyInput, where: str) -> Party:

@@ -447,6 +447,11 @@ def test_only_a_current_disability_certificate_grants_the_priority(settings: Set
     # a relation the exchange does not know would silently leave a spouse's proofs unasked
     ("relation", {"members": [{"name": "李四", "id_number": "330784197608084585", "relation": "配偶"}]},
      "#/members/0/relation"),
+    # a member without a relation, or a second spouse, would leave a spouse's proofs unasked or asked twice
+    ("no-relation", {"members": [{"name": "李四", "id_number": "330784197608084585"}]}, "#/members/0/relation"),
+    ("two-spouses", {"members": [{"name": "李四", "id_number": "330784197608084585", "relation": "spouse"},
+                                 {"name": "王五", "id_number": "330702198001010010", "relation": "spouse"}]},
+     "#/members/1/relation"),
     # "true" is no boolean: a mistyped client must not record a written authorisation nobody signed
     ("counter-consent", {"counter_consent": "true"}, "#/counter_consent"),
 ])
