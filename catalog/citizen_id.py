@@ -122,6 +122,7 @@ def mask_id_number(text: str) -> str:
 def mask_id_numbers_in(text: str) -> str:
     """`text` with every citizen ID number inside it masked as `mask_id_number` masks it, also one
     that begins a longer run of digits (a 残疾人证号 is the holder's ID number and two digits more)
+    or ends one (a case number of a date and the number, two numbers written without a break),
     or is written in groups (330702-19800204-1310-22, 3307 0219 8002 ..., 330702.1980/0204) or
     in full-width digits: 18 digits (the last may be X), with up to four separators between any
     two, are masked when they are a valid ID number (check character and birth date); the
@@ -172,7 +173,7 @@ _SEPARATOR = re.compile(r"[^0-9\uff10-\uff19A-Za-z\uff21-\uff3a\uff41-\uff5a\u34
 character but a digit, a Latin letter or a Chinese character (hyphens, dots, slashes, spaces,
 tabs, underscores, commas and 顿号, colons, bars, brackets ..., ASCII or full-width)."""
 _DIGIT = "[0-9\uff10-\uff19]"
-_INSIDE = re.compile(rf"(?<!{_DIGIT})(?=({_DIGIT}(?:{_SEPARATOR.pattern}{{0,4}}{_DIGIT}){{16}}"
+_INSIDE = re.compile(rf"(?=({_DIGIT}(?:{_SEPARATOR.pattern}{{0,4}}{_DIGIT}){{16}}"
                      rf"{_SEPARATOR.pattern}{{0,4}}[0-9Xx\uff10-\uff19\uff38\uff58]))")
 
 

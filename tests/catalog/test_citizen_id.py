@@ -170,6 +170,10 @@ def test_mask_keeps_only_the_first_six_and_last_four(text: str, masked: str) -> 
         ("（330702）（19800204）（1310）", "（330702）（********）（1310）"),
         ("330702 —— 19800204 —— 1310", "330702 —— ******** —— 1310"),
         ("330702・19800204・1310", "330702・********・1310"),
+        # behind other digits: a date or a sequence number before it, or a second number straight after one
+        ("0330702198002041310", "0330702********1310"),
+        ("GZF20261207330702198002041310", "GZF20261207330702********1310"),
+        ("330702198002041310330702198002041310", "330702********1310330702********1310"),
     ],
 )
 def test_id_numbers_inside_a_value_are_masked_however_they_are_grouped(text: str, masked: str) -> None:
