@@ -50,6 +50,7 @@ from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, Cons
                               ENDED_AMONG, find_valid_consent, held_consents)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
+from exchange.named_persons import named_entries
 from exchange.receipts import sign_receipt
 from exchange.sources.contract import SourceAnswer, SourceError, SourceUnavailable, SubjectNotFound
 from exchange.sources.directory import SourceDirectory, SourceQuery
@@ -337,7 +338,8 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
     reservation a later claim took over meanwhile (`ReservationLost`) is refused as a conflict:
     its answer is not stored, nor handed out. Nor is the answer of a request allowed on a consent
     that ended (withdrawn, expired) while the source was asked, or one `to_the_client` whose
-    client was revoked meanwhile (`_refuse_ended_meanwhile`)."""
+    client was revoked meanwhile (`_refuse_ended_meanwhile`). The people an answer names besides
+    its subject (a spouse) get an entry each (`named_persons`)."""
     consumer = {"client_id": client.client_id, "department": client.department_code}
     with context.uow.step("store-answers") as session:  # signing takes microseconds: no need for a step of its own
         ended = _refuse_ended_meanwhile(session, client if to_the_client else None, requests, context.clock())
@@ -362,6 +364,9 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
                     taken_over = ReservationLost(request.envelope.request_id)
                     request.refused(PullRefused("conflict", str(taken_over), retry_after=taken_over.retry_after),
                                     Outcome.DENIED)
+        named = [entry for request in answered if isinstance(request.outcome, PullResult)
+                 for entry in named_entries(request.allowed or request.entry, request.outcome.body["answer"]["data"],
+                                            request.subject.query_id, context.subject_hash_key)]
         for request in released:
             release(session, client.client_id, request.envelope.request_id, claimed_at)
         for request in requests:
@@ -369,7 +374,8 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
         if alongside is not None:
             alongside(session, [outcome for outcome in outcomes if outcome is not None])
         # last: the chain lock is held from here to the commit
-        append_accesses(session, invalid + [request.logged for request in requests if request.logged is not None])
+        append_accesses(session, [*invalid, *(request.logged for request in requests if request.logged is not None),
+                                  *named])
 
 
 _ENDED_OR_REVOKED = union_all(ENDED_AMONG, REVOKED)

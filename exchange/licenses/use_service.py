@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.canonical import canonical_sha256
 from catalog.model import LicenseType, LicenseUse, Matter, Subject
 from core.clock import Clock, utc_now
-from exchange.access_log import AccessEntry, Outcome
+from exchange.access_log import AccessEntry, Outcome, append_accesses
 from exchange.answer_store import ReservationLost, complete, release
 from exchange.clients import AuthenticatedClient
 from exchange.keyring import RecordCipher
@@ -46,6 +46,7 @@ from exchange.licenses.service import (
 )
 from exchange.licenses.usage_copy import Use, make_usage_copy
 from exchange.errors import InvalidInput
+from exchange.named_persons import named_entries
 from exchange.pull_service import (PullRefused, PullResult, claim_or_replay, ended_meanwhile, ended_refusal,
                                    live_matter, logged_refusal, refuse, unchecked_entry, with_basis)
 from exchange.receipts import sign_receipt
@@ -217,7 +218,7 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
                     refusal = ended(session)  # no usage copy leaves on a consent or client ended meanwhile
                     if refusal is None:
                         body = _store_use(context, client, request, matter, license_type, use, *found, document,
-                                          now, claimed_at, session)
+                                          now, claimed_at, session, entry, number)
                         return PullResult(body=body, replayed=False)
         except ReservationLost as lost:
             raise refuse(context.sessions, entry, Outcome.DENIED, "conflict", str(lost),
@@ -228,11 +229,13 @@ def _answer(context: UseContext, client: AuthenticatedClient, request: UseReques
 
 def _store_use(context: UseContext, client: AuthenticatedClient, request: UseRequest, matter: Matter,
                license_type: LicenseType, use: LicenseUse, record: LicenseRecord, version: LicenseVersionRecord,
-               document: dict[str, Any], now: datetime, claimed_at: datetime, session: Session) -> dict[str, Any]:
+               document: dict[str, Any], now: datetime, claimed_at: datetime, session: Session, entry: AccessEntry,
+               number: str) -> dict[str, Any]:
     """Seal the usage copy of `version`, record the use and store the answer of the request
     reserved at `claimed_at`, in the caller's step, which holds the license's lock
     (`still_current`); the answer's body. `ReservationLost` (nothing written) when a later claim
-    took the request over."""
+    took the request over. The people the answer names besides the holder (`number`), a spouse,
+    the members of a 户口簿, get the use in their access log (`named_persons`)."""
     library = context.library
     credential, content = credential_of(library, version), stored_content(library, version)
     until = now + timedelta(days=request.days)
@@ -263,4 +266,5 @@ def _store_use(context: UseContext, client: AuthenticatedClient, request: UseReq
                              department=department.code, client_id=client.client_id,
                              case_number=request.case_number, used_at=now, valid_until=until))
     complete(session, context.answers, client.client_id, request.request_id, body, now, claimed_at)
+    append_accesses(session, named_entries(entry, answer["data"], number, library.hash_key))  # the chain lock: last
     return body

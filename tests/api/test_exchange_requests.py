@@ -155,6 +155,27 @@ def consented_pull(base: str, settings: Settings, person: DemoResident, request_
     return answered
 
 
+def test_the_spouse_a_marital_status_answer_names_sees_the_pull(settings: Settings, live_server: str) -> None:
+    """A 婚姻状况 pull answers with the spouse's name and ID number: the spouse's own 谁用了我的数据
+    lists it, on the basis that the data pulled was about them too, not the subject's consent."""
+    import json
+    import sqlite3
+
+    with sqlite3.connect(settings.sources_dir / "MZ.db") as registry:
+        number, name, record = registry.execute(
+            "SELECT subject_id, subject_name, record FROM records WHERE proof_code = 'MARITAL_STATUS' "
+            "AND record LIKE '%\"married\"%' ORDER BY subject_id LIMIT 1").fetchone()
+    married = DemoResident(name=name, id_number=number, household_no=None, description="已婚")
+    spouse = DemoResident(name=json.loads(record)["spouse_name"], id_number=json.loads(record)["spouse_id_number"],
+                          household_no=None, description="配偶")
+    answered = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(client_token(settings)), json=envelope(
+        married, "gzf-marital-named", proof="MARITAL_STATUS", consent_id=consent(live_server, married, ["MARITAL_STATUS"])))
+    assert answered.status_code == 200 and answered.json()["answer"]["data"]["spouse_id_number"] == spouse.id_number
+    [entry] = [entry for entry in my_access_log(live_server, spouse) if entry["proof"] == "MARITAL_STATUS"]
+    assert entry["outcome"] == "allowed" and entry["consent_id"] is None and "载有您的信息" in entry["basis_zh"]
+    assert len([e for e in my_access_log(live_server, married) if e["proof"] == "MARITAL_STATUS"]) == 1
+
+
 def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
         database_url: str, settings: Settings, live_server: str, residents: list[DemoResident], tmp_path: Path) -> None:
     """An outsider keeps the head the exchange's seal signs; once the newest entries are deleted

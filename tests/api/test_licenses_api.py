@@ -1223,6 +1223,26 @@ def _marital_status_used(settings: Settings, live_server: str, resident: DemoRes
                       json=use_request(resident, request_id), timeout=30)
 
 
+def test_the_spouse_a_used_marriage_certificate_names_sees_the_use(
+        settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """用证 of a 结婚证 hands the housing bureau the spouse's name and ID number too: the spouse's own
+    谁用了我的数据 lists that use, on the holder's authorisation, not only the holder's."""
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    assert httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-NAMED-1"),
+                      timeout=30).status_code == 201
+    used = _marital_status_used(settings, live_server, resident, "gzf-named-spouse")
+    assert used.status_code == 200 and used.json()["answer"]["data"]["spouse_id_number"] == SPOUSE_ID, used.text
+    spouse = httpx.post(f"{live_server}/dev-idp/token", json={"name": "李明", "id_number": SPOUSE_ID}).json()
+    log = httpx.get(f"{live_server}/api/v1/me/access-log", headers={"Authorization": f"Bearer {spouse['assertion']}"})
+    assert log.status_code == 200, log.text
+    [entry] = log.json()["entries"]
+    assert (entry["consumer_department"], entry["proof"], entry["outcome"]) == ("ZJ", "MARRIAGE_CERTIFICATE", "allowed")
+    assert entry["consent_id"] is None and "载有您的信息" in entry["basis_zh"], entry
+    holder = httpx.get(f"{live_server}/api/v1/me/access-log", headers=signed_in(live_server, resident)).json()
+    [own] = [e for e in holder["entries"] if e["proof"] == "MARRIAGE_CERTIFICATE"]
+    assert own["consent_id"] is not None and own["basis_zh"] == "本人网上授权", own
+
+
 def test_a_marriage_entered_after_the_divorce_does_not_undo_it(
         settings: Settings, live_server: str, resident: DemoResident) -> None:
     """Civil affairs enters the 离婚证 first and backfills the older 结婚证 from its register later:
