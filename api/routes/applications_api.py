@@ -13,7 +13,7 @@ from flask import Response, jsonify, request, url_for
 
 from api.application_services import handling_context, resolve_in_background
 from api.auth import CLIENT_SECURITY, client_first, require_client
-from api.openapi import LOCATION_HEADER, Blueprint
+from api.openapi import LOCATION_HEADER, REPLAYED_HEADER, Blueprint
 from api.problems import Problem
 from api.staff_session import acting_caseworker_id
 from api.schemas.applications import (
@@ -68,7 +68,8 @@ _APPLICATION = ApplicationSchema()
 @client_first(ClientScope.APPLICATIONS_WRITE)
 @blp.arguments(ApplicationCreateSchema)
 @blp.response(201, ApplicationSchema, headers={"Location": LOCATION_HEADER})
-@blp.alt_response(200, schema=ApplicationSchema, headers={"Location": LOCATION_HEADER},
+@blp.alt_response(200, schema=ApplicationSchema, headers={"Location": LOCATION_HEADER,
+                                                          "Idempotent-Replayed": REPLAYED_HEADER},
                   description="The request id was used before for the same application: it is returned")
 @blp.alt_response(202, schema=ApplicationSchema, headers={
     "Location": LOCATION_HEADER,
@@ -107,7 +108,9 @@ def file_application(body: dict[str, Any], code: str) -> Response:
                       errors=[{"pointer": "#/case_number", "detail": str(filed_before)}]) from None
     location = url_for("applications.read_application", application_id=filed.application_id)
     if not filed.created:
-        return _answer(ctx, filed.application_id, 200, location)
+        replayed = _answer(ctx, filed.application_id, 200, location)
+        replayed.headers["Idempotent-Replayed"] = "true"  # as the exchange marks a replay
+        return replayed
     if RESPOND_ASYNC in request.headers.get("Prefer", ""):
         resolve_in_background(ctx, filed.application_id, filed.filing)
         return _answer(ctx, filed.application_id, 202, location, preference_applied=True)

@@ -364,6 +364,7 @@ def test_the_same_request_id_returns_the_same_application(settings: Settings, li
     again = apply(live_server, token, body)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true" and "Idempotent-Replayed" not in first.headers
     changed = apply(live_server, token, {**body, "options": {"priority_allocation": True}})
     assert changed.status_code == 409
 
