@@ -207,7 +207,9 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     _check_items(license_type, request.items)
     _check_holder_items(request.holder, request.items)
     now = library.clock()
-    valid_from = now if request.valid_from is None else _taking_effect(request.valid_from)
+    starts = request.valid_from or stated_start(license_type, request.items)
+    valid_from = now if starts is None else _taking_effect(starts)
+    _check_stated_start(license_type, request.items, valid_from, "items.valid_from")
     _check_recorded(license_type, request.items, max(now, valid_from))
     valid_until = validity_window(license_type, valid_from, request.valid_until)
     _check_stated_end(license_type, request.items, valid_until, "items.valid_until")
@@ -378,6 +380,8 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
     takes_effect = max(now, old.valid_from) if data_changed else old.valid_from
     until = old.valid_until if valid_until is None else validity_window(license_type, takes_effect, valid_until)
     _check_stated_end(license_type, items, until, "changes.valid_until" if "valid_until" in changes else "valid_until")
+    if "valid_from" in changes:  # a 换证 restates it; one left as it was stands as issued
+        _check_stated_start(license_type, items, takes_effect, "changes.valid_from")
     holder = HeldBy(old.holder_kind, old.holder_name, old.holder_id_masked)
     record.current_version = version.version + 1
     version.status = LicenseState.SUPERSEDED
@@ -662,6 +666,32 @@ def _refuse_first(problems: Mapping[str, str], prefix: str) -> None:
     if problems:
         name, detail = next(iter(problems.items()))
         raise InvalidInput(f"{prefix}.{name}" if name else prefix, detail)
+
+
+START_ITEMS = ("valid_from", "issued_at")
+"""Items stating when a license itself began (有效期起始日期, 发证日期), in that order: the day it
+takes effect when the department gives none."""
+
+
+def stated_start(license_type: LicenseType, items: Mapping[str, Any]) -> date | None:
+    """The day the license's items say it began (`START_ITEMS`), or None."""
+    names = {item.name for item in license_type.data_items}
+    stated = next((items[name] for name in START_ITEMS if name in names and isinstance(items.get(name), str)), None)
+    return None if stated is None else date.fromisoformat(stated[:10])
+
+
+def _check_stated_start(license_type: LicenseType, items: Mapping[str, Any], takes_effect: datetime,
+                        field: str) -> None:
+    """A license whose items state the start of its validity (a 驾驶证's 有效期起始日期) is not in force
+    before it: the item may not be after the day the version takes effect (`InvalidInput` naming
+    `field`), or a license its face calls not yet valid would be shown and used."""
+    if not any(item.name == "valid_from" for item in license_type.data_items) \
+            or not isinstance(items.get("valid_from"), str):
+        return
+    day = takes_effect.astimezone(BEIJING).date()
+    if date.fromisoformat(items["valid_from"]) > day:
+        raise InvalidInput(field, f"the item valid_from ({items['valid_from']}) may not be after the day the license "
+                                  f"takes effect ({day})")
 
 
 def _check_stated_end(license_type: LicenseType, items: Mapping[str, Any], until: datetime | None, field: str) -> None:

@@ -574,6 +574,35 @@ def test_licenses_held_count_only_those_in_force(settings: Settings, live_server
         assert held() == before, reference
 
 
+def test_a_license_takes_effect_when_its_face_says_it_does(settings: Settings, live_server: str,
+                                                            resident: DemoResident) -> None:
+    """A 驾驶证 whose 有效期起始日期 is 2035 and 有效期至 2028 was in force from the day it was
+    entered, and a 社保卡 issued in 2010 ran ten years from 2026: what the face states sets when a
+    license takes effect unless the department says otherwise, and never contradicts it."""
+    ga = client(settings, "GA", [ClientScope.LICENSES_WRITE])
+    rs = client(settings, "RS", [ClientScope.LICENSES_WRITE])
+    holder = {"name": resident.name, "id_number": resident.id_number}
+    driving = {"license_type": "DRIVING_LICENSE", "reference": "GA-DL-FACE-1", "holder": holder,
+               "valid_until": "2028-01-01",
+               "items": {"license_no": resident.id_number, "full_name": resident.name, "id_number": resident.id_number,
+                         "vehicle_classes": ["c1"], "first_issued": "2010-01-01", "valid_from": "2035-01-01",
+                         "valid_until": "2028-01-01"}}
+    reversed_dates = httpx.post(f"{live_server}/api/v1/licenses", headers=ga, json=driving, timeout=30)
+    assert reversed_dates.status_code == 400, reversed_dates.text
+    assert [e["pointer"] for e in reversed_dates.json()["errors"]] == ["#/valid_until"], reversed_dates.text
+    told_otherwise = httpx.post(f"{live_server}/api/v1/licenses", headers=ga, timeout=30, json={
+        **driving, "reference": "GA-DL-FACE-2", "valid_from": "2026-01-01", "valid_until": "2036-01-01",
+        "items": {**driving["items"], "valid_until": "2036-01-01"}})
+    assert told_otherwise.status_code == 400, told_otherwise.text
+    assert [e["pointer"] for e in told_otherwise.json()["errors"]] == ["#/items/valid_from"], told_otherwise.text
+    card = social_security_card(resident, "RS-FACE-000001", "2010-03-01")
+    del card["valid_from"]
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=rs, json=card, timeout=30)
+    assert issued.status_code == 201 and issued.json()["status"] == "expired", issued.text
+    [version] = issued.json()["versions"]
+    assert version["valid_from"].startswith("2010-02-28T16:00:00") and version["valid_until"].startswith("2020-"), version
+
+
 @pytest.mark.parametrize("ended", ["consent", "client", "expired", "consent, no license"])
 def test_a_use_whose_consent_or_client_ended_while_the_license_was_read_is_not_answered(
         settings: Settings, live_server: str, resident: DemoResident, monkeypatch: pytest.MonkeyPatch,
