@@ -65,8 +65,9 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
         intact = verdict.entries - 1 if verdict.fault is ChainFault.BROKEN_LINK else verdict.entries
         raise CliError(f"访问日志第 {verdict.first_bad_seq} 条{FAULT_ZH[verdict.fault]}；"
                        f"此前 {max(intact, 0)} 条完整。")
-    if verdict.head is None:
-        click.echo("访问日志为空，校验通过。")
+    if verdict.head is None:  # nothing to compare: a new installation's log, or one emptied
+        click.echo("访问日志为空。未与另行保存的链头核对：日志若曾有条目后被整体删除，仅凭本次校验无法发现；"
+                   "请以此前保存的链头核对（--head 或 --signed-head）。")
         return
     if anchor is not None and anchor.seq < verdict.head.seq:  # what follows the anchor is only linked up
         click.echo(f"访问日志第 1–{anchor.seq} 条与锚定的链头一致；其后 {verdict.head.seq - anchor.seq} 条"

@@ -101,6 +101,20 @@ def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_ur
     assert tampered.stderr.strip() == "错误：访问日志第 2 条内容与其摘要不符（条目被修改或调换位置）；此前 1 条完整。"
 
 
+def test_an_emptied_log_is_not_called_checked_without_an_anchor(env: dict[str, str], database_url: str) -> None:
+    """Deleting every entry leaves nothing to compare: the check says the log is empty and that
+    only a head kept before can tell an emptied log from a new one, and with that head it fails."""
+    with standalone_session(database_url) as session:
+        for n in range(2):
+            append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
+    head = run_cli(env, "audit", "verify").stdout.strip().splitlines()[-1].split("：", 1)[1]
+    sql_rows(database_url, "DELETE FROM access_log")
+    emptied = run_cli(env, "audit", "verify")
+    assert emptied.returncode == 0 and "访问日志为空" in emptied.stdout, emptied.stdout
+    assert "校验通过" not in emptied.stdout and "--head" in emptied.stdout, emptied.stdout
+    assert run_cli(env, "audit", "verify", "--head", head).returncode == 1
+
+
 def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, str], database_url: str) -> None:
     """An insider edits entry 3 and recomputes its hash. Without an anchor the broken link after it
     shows, and only the entries before the edited one are called intact. An anchor kept at entry 2
