@@ -32,9 +32,10 @@ API_PREFIX = "/api/v1"
 
 
 class AsciiIntegerConverter(IntegerConverter):
-    """Werkzeug's `int` converter matches any Unicode digit (１, ٥); a path's number is 0-9."""
+    """Werkzeug's `int` converter matches any Unicode digit (１, ٥) and leading zeros; a path's
+    number is 0-9, written once (list 1 is /1, not /01 as well)."""
 
-    regex = r"[0-9]+"
+    regex = r"0|[1-9][0-9]*"
 
 
 def create_app(settings: Settings | None = None) -> Flask:

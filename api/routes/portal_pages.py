@@ -126,7 +126,8 @@ def access_log() -> Response:
     citizen = signed_in_citizen()
     if citizen is None:
         return signed_out_page()
-    offset = min(max(0, request.args.get("offset", 0, type=int)), MAX_OFFSET)
+    given = request.args.get("offset", "")  # a page link's own number, 0-9: anything else is the first page
+    offset = min(int(given), MAX_OFFSET) if given.isascii() and given.isdigit() else 0
     page = access_log_page(citizen_subject_key(citizen), limit=ACCESS_LOG_PAGE_SIZE, offset=offset)
     return citizen_page("portal_access_log.html", citizen, page=page, reasons_zh=REASON_ZH)
 

@@ -290,6 +290,11 @@ def test_a_number_written_in_other_digits_is_refused(live_server: str, resident:
         assert httpx.get(f"{live_server}/api/v1/status-lists/{digits.replace('５', '１')}").status_code == 404
     assert httpx.get(f"{live_server}/api/v1/me/access-log", params={"limit": "5"}, headers=me).status_code == 200
     assert httpx.get(f"{live_server}/api/v1/status-lists/1").status_code == 200
+    assert httpx.get(f"{live_server}/api/v1/status-lists/01").status_code == 404  # one address per list
+    issue(live_server, me)  # an entry in her log: a page from １ on would leave it out
+    portal = httpx.Client(base_url=live_server, cookies={"mz_identity": me["Authorization"].split()[1]}, timeout=30)
+    first, other = (portal.get("/portal/access-log", params={"offset": offset}).text for offset in ("0", "１"))
+    assert other.count("<tr") == first.count("<tr") > 1
 
 
 @pytest.mark.parametrize("escaped", ["%FF", "%ED%A0%80", "a%C3"], ids=["not-utf8", "surrogate", "cut-short"])
