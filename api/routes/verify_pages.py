@@ -11,7 +11,6 @@ else: it is not shown again, stored or logged.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -77,10 +76,11 @@ def _holder_id_number() -> str | None:
 
 def _qr_payload(text: str) -> str:
     """What the QR field holds, or, when it holds the address a certificate's QR code opens
-    (pasted from a browser that runs no script), the payload in that address's fragment, whose
-    characters the address percent-encodes."""
+    (pasted from a browser that runs no script), that address's fragment: its escapes are
+    decoded where every pasted payload's are (`qr_payload.as_pasted`), once its lines are
+    joined, so a line break an e-mail put inside an escape does not leave it undecoded."""
     scanned = _SCANNED_ADDRESS.fullmatch(text)
-    return unquote(scanned[1]) if scanned else text
+    return scanned[1] if scanned else text
 
 
 _SCANNED_ADDRESS = re.compile(r"https?://[^#\s]*/v#(MZ[12]:.*)", re.DOTALL)

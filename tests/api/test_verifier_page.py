@@ -198,6 +198,27 @@ def test_pasted_forms_with_line_breaks_and_a_mistyped_holder_id(browser: Browser
     assert api.status_code == 400 and api.json()["errors"][0]["pointer"] == "#/id_number"
 
 
+def test_a_wrapped_address_broken_inside_an_escape_verifies(live_server: str, resident: DemoResident) -> None:
+    """The QR code's address pasted from an e-mail that wrapped it, a line break falling inside one
+    of its %25 or %20 escapes: the page reads the payload as the API does, not 无法读取. (It failed
+    when the payload itself also holds a % followed by two hex digits, as most do.)"""
+    from urllib.parse import quote
+
+    for _ in range(8):  # one such payload, within a few issuances
+        payload = issued(live_server, resident)["qr"].decode()
+        if re.search(r"%[0-9A-F]{2}", payload) and re.search(r"[ %]", payload):
+            break
+    else:
+        raise AssertionError("no payload with a % before two hex digits in 8 issuances")
+    address = f"{live_server}/v#{quote(payload, safe='$*+-./:')}"
+    escape = re.search(r"%(?:20|25)", address)
+    assert escape is not None
+    broken = address[:escape.start() + 2] + "\r\n" + address[escape.start() + 2:]
+    page = httpx.post(f"{live_server}/verify", data={"qr": broken}, timeout=30)
+    verdict = re.search(r'id="verdict-result"[^>]*>([^<]*)<', page.text)
+    assert page.status_code == 200 and verdict is not None and verdict[1].strip() == "有效", verdict or page.status_code
+
+
 def test_a_camera_that_cannot_be_used_is_explained_in_chinese(browser: Browser, live_server: str) -> None:
     """A phone whose camera the visitor did not allow (or that has none): the page says so in
     words, not with the browser's exception name, and how to go on."""
