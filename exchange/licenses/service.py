@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -30,7 +30,7 @@ from catalog.citizen_id import parse_id_number
 from catalog.city_time import BEIJING
 from catalog.credit_code import parse_uscc
 from catalog.errors import InvalidIdentifier
-from catalog.model import Catalog, LicenseType, Subject
+from catalog.model import Catalog, ItemType, LicenseType, Subject
 from core.canonical import canonical_json
 from core.clock import Clock, utc_now
 from exchange.certificates.identifiers import MAX_VERSION
@@ -41,6 +41,7 @@ from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.keyring import RecordCipher
 from exchange.license_certificates import revoke_certificates_read_from
 from exchange.licenses.content import (
+    VALIDITY_ITEMS,
     HeldBy,
     HolderIdentity,
     LicenseContent,
@@ -206,6 +207,10 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
         return _issued_before(session, existing, request.reference, digest)
     _check_items(license_type, request.items)
     _check_holder_items(request.holder, request.items)
+    if request.holder.kind is Subject.PERSON:
+        holder_number = request.holder.number.upper()
+        _check_others(license_type, request.items, lambda number: number.upper() == holder_number)
+        _check_born(license_type, request.items, parse_id_number(holder_number).birth_date)
     now = library.clock()
     starts = request.valid_from or stated_start(license_type, request.items)
     valid_from = now if starts is None else _taking_effect(starts)
@@ -370,6 +375,10 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
                                                   "license and issue one to the holder as now named")
     items = {**old.items, **changes}
     _check_items(license_type, items, prefix="changes")
+    if license_type.holder is Subject.PERSON:
+        _check_others(license_type, {name: items[name] for name in changes if name in items},
+                      lambda number: holder_key(library.hash_key, Subject.PERSON, number) == record.holder_key,
+                      prefix="changes")
     now = library.clock()
     _check_recorded(license_type, items, max(now, old.valid_from), prefix="changes")
     if old.valid_until is not None and lapsed(old.valid_until, now):
@@ -649,6 +658,42 @@ def _check_holder_items(holder: HolderIdentity, items: Mapping[str, Any]) -> Non
         raise InvalidInput(f"items.{number}", f"must be the holder's own (holder.{number})")
     if name in items and items[name] != holder.name:
         raise InvalidInput(f"items.{name}", "must be the holder's name (holder.name)")
+
+
+OTHER_PERSONS = ("spouse_id_number", "mother_id_number", "father_id_number")
+"""Items naming someone other than the holder: the spouse on a 结婚证 or 离婚证, a newborn's parents."""
+
+
+def _check_others(license_type: LicenseType, items: Mapping[str, Any], is_holder: Callable[[str], bool],
+                  prefix: str = "items") -> None:
+    """A person's license names others as others (a spouse is not the holder), and a list of
+    people (a 户口簿's members, a 不动产权证书's right holders) includes the holder it is issued to;
+    `InvalidInput` naming the item otherwise. `items` passed `item_problems`."""
+    for item in license_type.data_items:
+        value = items.get(item.name)
+        if item.name in OTHER_PERSONS and isinstance(value, str) and is_holder(value):
+            raise InvalidInput(f"{prefix}.{item.name}", "names the holder: it is the number of someone else")
+        numbers = [member.get("id_number") for member in value if isinstance(member, Mapping)] \
+            if item.type is ItemType.LIST and isinstance(value, list) else []
+        if numbers and not any(isinstance(number, str) and is_holder(number) for number in numbers):
+            raise InvalidInput(f"{prefix}.{item.name}", "must list the holder (holder.id_number), to whom it is issued")
+
+
+def _check_born(license_type: LicenseType, items: Mapping[str, Any], born: date, prefix: str = "items") -> None:
+    """Nothing a person's license records happened before the holder was born (its ID number's
+    birth date), and a 出生医学证明's birth is the holder's own, on that day; `InvalidInput` naming
+    the item otherwise."""
+    for item in license_type.data_items:
+        value = items.get(item.name)
+        if item.name in VALIDITY_ITEMS or item.type not in (ItemType.DATE, ItemType.DATETIME) \
+                or not isinstance(value, str):
+            continue
+        day = date.fromisoformat(value[:10])
+        if item.name == "birth_datetime" and day != born:
+            raise InvalidInput(f"{prefix}.{item.name}", f"must be the holder's birth date, {born}, as their ID "
+                                                          "number states")
+        if day < born:
+            raise InvalidInput(f"{prefix}.{item.name}", f"records an event before the holder was born ({born})")
 
 
 def _check_items(license_type: LicenseType, items: Mapping[str, Any], prefix: str = "items") -> None:

@@ -574,6 +574,62 @@ def test_licenses_held_count_only_those_in_force(settings: Settings, live_server
         assert held() == before, reference
 
 
+def _about_someone_else(person: DemoResident, case: str) -> tuple[str, dict, str]:
+    """A license whose items contradict its holder: (issuing department, body, the item at fault)."""
+    holder = {"name": person.name, "id_number": person.id_number}
+    born = person.id_number[6:10] + "-" + person.id_number[10:12] + "-" + person.id_number[12:14]
+    if case == "married-to-self":
+        body = marriage(person, "MZ-SELF-1")
+        body["items"] = {**body["items"], "spouse_name": person.name, "spouse_id_number": person.id_number}
+        return "MZ", body, "spouse_id_number"
+    if case == "married-before-born":
+        body = marriage(person, "MZ-UNBORN-1")
+        body["items"] = {**body["items"], "registration_date": str(int(born[:4]) - 40) + born[4:]}
+        return "MZ", body, "registration_date"
+    birth = {"license_type": "BIRTH_CERTIFICATE", "reference": f"WJ-{case}", "holder": holder,
+             "items": {"certificate_no": "P330000999", "newborn_name": person.name, "gender": "male",
+                       "birth_datetime": born + "T02:14:00+08:00", "birth_place": "浙江省金华市", "institution": "金华市人民医院",
+                       "mother_name": "王芳", "mother_id_number": SPOUSE_ID, "father_name": "刘强",
+                       "father_id_number": "330702197501010020"}}
+    if case == "born-another-day":
+        birth["items"]["birth_datetime"] = "1999-01-01T02:14:00+08:00"
+        return "WJ", birth, "birth_datetime"
+    if case == "own-mother":
+        birth["items"]["mother_id_number"] = person.id_number
+        return "WJ", birth, "mother_id_number"
+    return "GA", {"license_type": "HUKOU_BOOKLET", "reference": "GA-HK-ELSEWHERE", "holder": holder, "items": {
+        "household_no": "330000999", "household_head": "王五", "household_type": "family", "address": "金华市某路1号",
+        "members": [{"name": "王五", "id_number": SPOUSE_ID, "relation": "head"}],
+        "registration_authority": "金华市公安局"}}, "members"
+
+
+@pytest.mark.parametrize("case", ["married-to-self", "married-before-born", "born-another-day", "own-mother",
+                                  "not-a-member"])
+def test_a_license_whose_items_contradict_its_holder_is_refused(settings: Settings, live_server: str,
+                                                                resident: DemoResident, case: str) -> None:
+    """A 结婚证 marrying its holder to herself or registered before she was born, a 出生医学证明 of a
+    birth on another day than the holder's ID number says or naming the holder as her own mother, a
+    户口簿 that does not list its holder: each would be a genuine, valid license of what is not so."""
+    department, body, item = _about_someone_else(resident, case)
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=client(settings, department,
+                                                                          [ClientScope.LICENSES_WRITE]),
+                         json=body, timeout=30)
+    assert refused.status_code == 400, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == [f"#/items/{item}"], refused.text
+
+
+def test_an_amendment_may_not_marry_the_holder_to_herself(settings: Settings, live_server: str,
+                                                          resident: DemoResident) -> None:
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-AMEND-SELF"),
+                        timeout=30)
+    assert issued.status_code == 201, issued.text
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{issued.json()['identifier']}/amendments", headers=mz,
+                         json={"changes": {"spouse_id_number": resident.id_number}}, timeout=30)
+    assert amended.status_code == 400, amended.text
+    assert [error["pointer"] for error in amended.json()["errors"]] == ["#/changes/spouse_id_number"], amended.text
+
+
 def test_a_license_takes_effect_when_its_face_says_it_does(settings: Settings, live_server: str,
                                                             resident: DemoResident) -> None:
     """A 驾驶证 whose 有效期起始日期 is 2035 and 有效期至 2028 was in force from the day it was
