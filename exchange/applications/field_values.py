@@ -11,10 +11,11 @@ end (`…_end`). A source department's records are held to their type alone."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from catalog.city_time import BEIJING
 from catalog.model import DataItem, ItemType, Matter, Proof
 from exchange.errors import InvalidInput
 from exchange.sources.values import parse_offset_datetime, value_problem
@@ -44,6 +45,10 @@ def check_field_values(matter: Matter, proof: Proof, values: Mapping[str, Any], 
             stated = parse_offset_datetime(values[name])
             if stated is not None and stated > made_at + CLOCK_LEEWAY:
                 raise InvalidInput(f"{where}.{name}", "must not be later than the statement was made")
+        if name.endswith("_end") and item.type is ItemType.DATE and values[name] is not None \
+                and name.removesuffix("_end") + "_start" in values \
+                and date.fromisoformat(str(values[name])) > made_at.astimezone(BEIJING).date():
+            raise InvalidInput(f"{where}.{name}", "a period stated must have ended by the day the statement was made")
         end = name.removesuffix("_start") + "_end"
         if name.endswith("_start") and values.get(end) is not None and values[name] is not None \
                 and item.type is ItemType.DATE and str(values[name]) > str(values[end]):

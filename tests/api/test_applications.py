@@ -101,13 +101,14 @@ def test_a_committed_amount_below_zero_finer_than_a_fen_or_unreadable_is_refused
 @pytest.mark.parametrize(("proof", "changes", "field"), [
     ("INCOME", {"family_size": -1}, "family_size"),  # a count of people
     ("INCOME", {"income_period_start": "2026-12-01", "income_period_end": "2025-12-01"}, "income_period_start"),
+    ("INCOME", {"income_period_end": "2099-11-30"}, "income_period_end"),  # an income not yet earned
     ("HOUSING_HARDSHIP_REPORT", {"signed_at": "2099-01-01T00:00:00+08:00"}, "signed_at"),  # after it was signed
     ("HOUSING_HARDSHIP_REPORT", {"hardship_description": "房" * 5000}, "hardship_description"),
-], ids=["negative-count", "period-backwards", "signed-later", "endless-text"])
+], ids=["negative-count", "period-backwards", "period-not-ended", "signed-later", "endless-text"])
 def test_a_commitment_that_cannot_be_true_is_refused(settings: Settings, live_server: str, proof: str,
                                                      changes: dict[str, Any], field: str) -> None:
     """What an applicant signs must be possible: no family of -1, no income period ending before it
-    begins, no statement signed in 2099, no 5,000-character description a caseworker cannot read.
+    begins or after the statement is signed, no statement signed in 2099, no 5,000-character description a caseworker cannot read.
     (An inverted period was confirmed by 事后核查.) Refused naming the value; nothing filed."""
     [household] = households(settings, "public_housing_eligible")
     body = public_housing_request(household, f"gzf-untrue-{field}", signed_at=now())
