@@ -21,6 +21,7 @@ from typing import Any
 from catalog.model import Catalog, ItemType, LicenseType, Subject
 from demo.population import Person, Population
 from demo.records import BUILDERS
+from exchange.licenses.content import ended_state
 from exchange.sources.values import json_value
 
 _EXTRA: dict[str, dict[str, Any]] = {
@@ -44,6 +45,8 @@ def demo_exports(population: Population, catalog: Catalog, holders: Collection[s
         if license_type.holder is Subject.PERSON and holders is not None and number not in holders:
             continue
         if license_type.holder is Subject.ORGANISATION and companies is not None and number not in companies:
+            continue
+        if ended_state(license_type, items) is not None:  # a company struck off holds no 营业执照 in force
             continue
         holder = {"name": name, "id_number" if license_type.holder is Subject.PERSON else "uscc": number}
         reference = f"DEMO-{license_type.code}-{made[license_type.code]:07d}"  # never the holder's number

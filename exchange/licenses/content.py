@@ -163,6 +163,17 @@ def item_problems(license_type: LicenseType, items: Any) -> dict[str, str]:
     return problems
 
 
+ENDED_STATES = MappingProxyType({"registration_status": frozenset({"cancelled", "revoked"})})
+"""Item values saying that what a license attests no longer stands (a company 注销, its licence
+吊销): such a license is revoked, never issued or amended to say so while in force."""
+
+
+def ended_state(license_type: LicenseType, items: Mapping[str, Any]) -> str | None:
+    """The item of `items` whose value says the license no longer stands (`ENDED_STATES`), or None."""
+    return next((item.name for item in license_type.data_items
+                 if items.get(item.name) in ENDED_STATES.get(item.name, ())), None)
+
+
 VALIDITY_ITEMS = frozenset({"valid_from", "valid_until"})
 """The date items that say how long a license lasts, and may lie ahead; every other date item
 records what has happened (a registration, a birth, an issue)."""

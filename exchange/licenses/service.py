@@ -46,6 +46,7 @@ from exchange.licenses.content import (
     HolderIdentity,
     LicenseContent,
     build_license_content,
+    ended_state,
     item_problems,
     recorded_ahead,
     unprintable,
@@ -207,6 +208,7 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
         return _issued_before(session, existing, request.reference, digest)
     _check_items(license_type, request.items)
     _check_holder_items(request.holder, request.items)
+    _check_standing(license_type, request.items)
     if request.holder.kind is Subject.PERSON:
         holder_number = request.holder.number.upper()
         _check_others(license_type, request.items, lambda number: number.upper() == holder_number)
@@ -375,6 +377,7 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
                                                   "license and issue one to the holder as now named")
     items = {**old.items, **changes}
     _check_items(license_type, items, prefix="changes")
+    _check_standing(license_type, items, prefix="changes", ending=f" (POST /api/v1/licenses/{identifier}/revocation)")
     if license_type.holder is Subject.PERSON:
         _check_others(license_type, {name: items[name] for name in changes if name in items},
                       lambda number: holder_key(library.hash_key, Subject.PERSON, number) == record.holder_key,
@@ -694,6 +697,15 @@ def _check_born(license_type: LicenseType, items: Mapping[str, Any], born: date,
                                                           "number states")
         if day < born:
             raise InvalidInput(f"{prefix}.{item.name}", f"records an event before the holder was born ({born})")
+
+
+def _check_standing(license_type: LicenseType, items: Mapping[str, Any], prefix: str = "items",
+                    ending: str = "") -> None:
+    """`InvalidInput` naming the item that says the license no longer stands (`ended_state`): a
+    company struck off holds no 营业执照 in force; its issuer revokes it (`ending` says how)."""
+    if (name := ended_state(license_type, items)) is not None:
+        raise InvalidInput(f"{prefix}.{name}", f"{items[name]}: a license saying so is not in force; the issuing "
+                                                f"department records it by its revocation{ending}")
 
 
 def _check_items(license_type: LicenseType, items: Mapping[str, Any], prefix: str = "items") -> None:

@@ -129,3 +129,20 @@ def test_two_business_licenses_for_one_company_at_once_give_one(settings: Settin
                                                            timeout=60).status_code, bodies))
     assert statuses == [201, 409, 409, 409]
     assert len(httpx.get(f"{live_server}/api/v1/org/licenses", headers=legal_person(live_server)).json()) == 1
+
+
+def test_a_business_license_of_a_company_struck_off_is_not_in_force(settings: Settings, live_server: str) -> None:
+    """A 营业执照 whose 登记状态 is 注销 or 吊销 was issued as a valid license, its 亮证 saying
+    这是一份真实、有效的电子证照: the market regulator revokes the license instead, and says so."""
+    scjg = client(settings, "SCJG", [ClientScope.LICENSES_WRITE])
+    struck_off = business_license()
+    struck_off["items"] = {**struck_off["items"], "registration_status": "cancelled"}
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=struck_off, timeout=30)
+    assert refused.status_code == 400, refused.text
+    assert [e["pointer"] for e in refused.json()["errors"]] == ["#/items/registration_status"], refused.text
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=scjg, json=business_license(), timeout=30)
+    assert issued.status_code == 201, issued.text
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{issued.json()['identifier']}/amendments", headers=scjg,
+                         json={"changes": {"registration_status": "revoked"}}, timeout=30)
+    assert amended.status_code == 400 and "revocation" in amended.json()["errors"][0]["detail"], amended.text
+    assert [e["pointer"] for e in amended.json()["errors"]] == ["#/changes/registration_status"], amended.text
