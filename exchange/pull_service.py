@@ -602,12 +602,16 @@ def with_basis(session: Session, entry: AccessEntry, matter: Matter, proof_code:
     """The log entry with the basis of an access the sharing rules allow, releasing the data items
     `releases`: the matter's legal basis when it needs no consent or the subject is an
     organisation (a stated basis must be that one), else the citizen's valid consent given for
-    those items (`held`: as `find_valid_consent` takes it); `PullRefused` otherwise."""
+    those items (`held`: as `find_valid_consent` takes it), no legal basis stated; `PullRefused`
+    otherwise."""
     if not matter.consent_required or organisation:
         if legal_basis is not None and legal_basis != matter.legal_basis_zh:
             raise PullRefused("invalid-request", f"legal_basis: the basis of {matter.code} is {matter.legal_basis_zh}",
                               field="#/legal_basis")
         return replace(entry, legal_basis=matter.legal_basis_zh)
+    if legal_basis is not None:  # sent by a client that misreads the matter: not ignored
+        raise PullRefused("invalid-request", f"legal_basis: {matter.code} rests on the citizen's consent (consent_id), "
+                                             "not on a legal basis", field="#/legal_basis")
     try:
         consent = find_valid_consent(session, entry.subject_key, consent_id, matter.code, proof_code,
                                      client.department_code, now, client.client_id, held, releases)

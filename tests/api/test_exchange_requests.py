@@ -305,6 +305,11 @@ def test_refusals_are_problems_and_are_logged(settings: Settings, live_server: s
     outcomes = [(e["outcome"], e["reason"]) for e in my_access_log(live_server, person)]
     assert ("denied", "consent-missing") in outcomes and ("denied", "forbidden-by-policy") in outcomes
 
+    # a matter that rests on consent has no legal basis to name: one sent is not silently ignored
+    with_basis = httpx.post(url, headers=_bearer(token), json=envelope(person, "refused-3", legal_basis="随便"))
+    assert with_basis.status_code == 400 and with_basis.json()["errors"][0]["pointer"] == "#/legal_basis", \
+        with_basis.text
+
 
 def test_a_bad_id_number_is_refused_before_any_pull(settings: Settings, live_server: str,
                                                     residents: list[DemoResident]) -> None:
