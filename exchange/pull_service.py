@@ -313,6 +313,9 @@ def _claim_in(session: Session, context: PullContext, client: AuthenticatedClien
             continue
         except PullRefused as refused:
             request.refused(refused, Outcome.DENIED)
+            named = consents.get(request.envelope.consent_id or "")
+            if request.logged is not None and named is not None and named.subject_key == request.entry.subject_key:
+                request.logged = replace(request.logged, consent_id=named.id)  # which consent it relied on
             continue
         request.allowed = entry
         allowed.append(entry)

@@ -529,6 +529,11 @@ def test_a_withdrawn_consent_stops_replays_of_the_stored_answer(settings: Settin
     assert run_cli(env, "seal", "export-trust", str(settings.var_dir / "trust")).returncode == 0
     verified = run_cli(env, "receipt", "verify", str(answer_file), "--trust", str(settings.var_dir / "trust"))
     assert verified.returncode == 0 and receipt, verified.stdout + verified.stderr
+    # a request naming the withdrawn consent is logged with it: an auditor sees which consent was relied on
+    named = httpx.post(url, headers=_bearer(token), json=envelope(person, "withdraw-2", consent_id=consent_id))
+    assert named.status_code == 403, named.text
+    [refused] = [e for e in my_access_log(live_server, person) if e["reason"] == "consent-withdrawn"][:1]
+    assert refused["consent_id"] == consent_id, refused
 
 
 def test_withdrawing_a_consent_given_twice_stops_the_department(settings: Settings, live_server: str,
