@@ -63,6 +63,7 @@ from exchange.licenses.service import (
     checked_holder,
     credential_of,
     current_version,
+    ensure_not_replaced,
     find_version,
     held_version,
     holder_licenses,
@@ -246,8 +247,10 @@ def mine() -> list[dict[str, Any]]:
 @blp.doc(security=CITIZEN_SECURITY, responses={"200": {"description": "The SD-JWT with every disclosure",
                                                        "content": {"application/sd-jwt": {"schema": {"type": "string"}}}}})
 def credential(identifier: str) -> Response:
-    """Download my license's credential (an SD-JWT with every item disclosable)."""
+    """Download my license's credential (an SD-JWT with every item disclosable): 409 conflict once a
+    later license states what it states (`replaced`: it would verify as it was)."""
     lib, version = _held(identifier)
+    ensure_not_replaced(db(), lib, version, datetime.now(timezone.utc))
     response = Response(credential_of(lib, version), mimetype="application/sd-jwt")
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = f'attachment; filename="{version.identifier}.sd-jwt"'

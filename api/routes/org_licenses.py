@@ -8,6 +8,7 @@ identity provider's legal-person sign-in is the demo part's (`demo.routes.dev_id
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import marshmallow as ma
@@ -25,7 +26,8 @@ from api.schemas.me import AccessLogPageSchema, PageQuerySchema
 from catalog.model import Subject
 from exchange.licenses.documents import holder_license_pdf
 from exchange.licenses.records import LicenseVersionRecord
-from exchange.licenses.service import LicenseLibrary, LicenseNotFound, credential_of, held_version, holder_licenses
+from exchange.licenses.service import (LicenseLibrary, LicenseNotFound, credential_of, ensure_not_replaced, held_version,
+                                       holder_licenses)
 from exchange.subjects import organisation_key
 
 blp = Blueprint("org_licenses", __name__, url_prefix="/api/v1/org",
@@ -62,8 +64,10 @@ def access_log(args: dict[str, int]) -> dict[str, Any]:
 @blp.doc(security=LEGAL_PERSON_SECURITY, responses={"200": {"description": "The SD-JWT with every disclosure",
                                                             "content": {"application/sd-jwt": {"schema": {"type": "string"}}}}})
 def credential(identifier: str) -> Response:
-    """Download the organisation's license credential (an SD-JWT with every item disclosable)."""
+    """Download the organisation's license credential (an SD-JWT with every item disclosable); 409
+    conflict once a later license states what it states (`replaced`)."""
     lib, version = _held(identifier)
+    ensure_not_replaced(db(), lib, version, datetime.now(timezone.utc))
     response = Response(credential_of(lib, version), mimetype="application/sd-jwt")
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -56,7 +56,7 @@ from exchange.licenses.credential import content_of_own, sign_license
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
 from exchange.status_lists import (StatusListKind, StatusListSigning, allocate_entry, lock_status_list,
                                    rebuild_status_list, sign_locked_list)
-from exchange.sources.values import EARLIEST_DATE
+from exchange.sources.values import EARLIEST_DATE, parse_offset_datetime
 from exchange.subjects import organisation_key, subject_key
 from exchange.unit_of_work import locked_row
 from seals.compromise import compromised_seals
@@ -379,9 +379,12 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
     _check_items(license_type, items, prefix="changes")
     _check_standing(license_type, items, prefix="changes", ending=f" (POST /api/v1/licenses/{identifier}/revocation)")
     if license_type.holder is Subject.PERSON:
-        _check_others(license_type, {name: items[name] for name in changes if name in items},
+        changed = {name: items[name] for name in changes if name in items}
+        _check_others(license_type, changed,
                       lambda number: holder_key(library.hash_key, Subject.PERSON, number) == record.holder_key,
                       prefix="changes")
+        if isinstance(number := old.items.get("id_number"), str):  # the holder's, where the type states it
+            _check_born(license_type, changed, parse_id_number(number).birth_date, prefix="changes")
     now = library.clock()
     _check_recorded(license_type, items, max(now, old.valid_from), prefix="changes")
     if old.valid_until is not None and lapsed(old.valid_until, now):
@@ -598,17 +601,26 @@ def holder_state(session: Session, library: LicenseLibrary, version: LicenseVers
 def replacing_license(session: Session, library: LicenseLibrary, record: LicenseRecord,
                       now: datetime) -> LicenseRecord | None:
     """The holder's newest license in force answering the proof `record`'s type answers, when it
-    is another one (`REPLACED`); None otherwise."""
+    is another one (`REPLACED`); None otherwise. Only types that share their proof with another
+    replace one another: 结婚证 and 离婚证 state a marital status that changes, the newest stating
+    it now; a type alone on its proof (学历证书, 不动产权证书) records what adds up, a 硕士 diploma
+    beside a 本科 one."""
     license_type = library.catalog.licenses.get(record.license_type)
     if license_type is None or license_type.proof is None:
         return None
-    newest = _newest_in_force(session, library, answering_alike(library.catalog, license_type), record.holder_key, now)
+    alike = answering_alike(library.catalog, license_type)
+    if len(alike) < 2:
+        return None
+    newest = _newest_in_force(session, library, alike, record.holder_key, now)
     return newest[0] if newest is not None and newest[0].id != record.id else None
 
 
 def ensure_not_replaced(session: Session, library: LicenseLibrary, version: LicenseVersionRecord,
                         now: datetime) -> None:
-    """`LicenseReplaced` when `version`'s license is `REPLACED` at `now`."""
+    """`LicenseReplaced` when `version`'s license is `REPLACED` at `now` (a version superseded,
+    revoked or out of its validity is that, and verifies as that: never replaced)."""
+    if version_state(version, now) != IN_FORCE:
+        return
     record = license_of(session, version)
     newer = replacing_license(session, library, record, now)
     if newer is not None:
@@ -691,7 +703,8 @@ def _check_born(license_type: LicenseType, items: Mapping[str, Any], born: date,
         if item.name in VALIDITY_ITEMS or item.type not in (ItemType.DATE, ItemType.DATETIME) \
                 or not isinstance(value, str):
             continue
-        day = date.fromisoformat(value[:10])
+        moment = parse_offset_datetime(value) if item.type is ItemType.DATETIME else None
+        day = moment.astimezone(BEIJING).date() if moment is not None else date.fromisoformat(value[:10])
         if item.name == "birth_datetime" and day != born:
             raise InvalidInput(f"{prefix}.{item.name}", f"must be the holder's birth date, {born}, as their ID "
                                                           "number states")

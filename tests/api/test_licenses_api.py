@@ -8,7 +8,7 @@ import html
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -597,6 +597,10 @@ def _about_someone_else(person: DemoResident, case: str) -> tuple[str, dict, str
     if case == "own-mother":
         birth["items"]["mother_id_number"] = person.id_number
         return "WJ", birth, "mother_id_number"
+    if case == "born-in-utc":  # 01:00 on the birthday in Beijing: 17:00 the day before in UTC
+        day = date.fromisoformat(born) - timedelta(days=1)
+        birth["items"]["birth_datetime"] = f"{day}T17:00:00Z"
+        return "WJ", birth, "birth_datetime"
     return "GA", {"license_type": "HUKOU_BOOKLET", "reference": "GA-HK-ELSEWHERE", "holder": holder, "items": {
         "household_no": "330000999", "household_head": "王五", "household_type": "family", "address": "金华市某路1号",
         "members": [{"name": "王五", "id_number": SPOUSE_ID, "relation": "head"}],
@@ -616,6 +620,43 @@ def test_a_license_whose_items_contradict_its_holder_is_refused(settings: Settin
                          json=body, timeout=30)
     assert refused.status_code == 400, refused.text
     assert [error["pointer"] for error in refused.json()["errors"]] == [f"#/items/{item}"], refused.text
+
+
+def test_a_second_diploma_replaces_nothing(settings: Settings, live_server: str, resident: DemoResident) -> None:
+    """A 硕士 diploma after a 本科 one, or a second flat: licenses of a type that alone answers its
+    proof add up; only types sharing a proof (结婚证 and 离婚证 state a marital status) replace."""
+    jy = client(settings, "JY", [ClientScope.LICENSES_WRITE])
+    for reference, level, graduated in (("JY-DIP-1", "bachelor", "2012-06-30"), ("JY-DIP-2", "master", "2015-06-30")):
+        issued = httpx.post(f"{live_server}/api/v1/licenses", headers=jy, timeout=30, json={
+            "license_type": "DIPLOMA", "reference": reference, "holder": {"name": resident.name,
+                                                                         "id_number": resident.id_number},
+            "items": {"certificate_no": f"1034{reference[-1]}", "full_name": resident.name,
+                      "id_number": resident.id_number, "education_level": level, "institution": "浙江师范大学",
+                      "major": "数学", "graduation_date": graduated}})
+        assert issued.status_code == 201, issued.text
+    me = signed_in(live_server, resident)
+    held = [h for h in httpx.get(f"{live_server}/api/v1/me/licenses", headers=me).json() if h["license_type"] == "DIPLOMA"]
+    assert [h["status"] for h in held] == ["valid", "valid"], held
+
+
+def test_an_amendment_may_not_date_an_event_before_the_holder_was_born(settings: Settings, live_server: str,
+                                                                      resident: DemoResident) -> None:
+    mz = client(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident, "MZ-AMEND-1950"),
+                        timeout=30)
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{issued.json()['identifier']}/amendments", headers=mz,
+                         json={"changes": {"registration_date": "1950-01-01"}}, timeout=30)
+    assert amended.status_code == 400, amended.text
+    assert [error["pointer"] for error in amended.json()["errors"]] == ["#/changes/registration_date"], amended.text
+
+
+def test_a_birth_written_in_utc_is_on_the_holders_birthday_in_beijing(settings: Settings, live_server: str,
+                                                                      resident: DemoResident) -> None:
+    department, body, _ = _about_someone_else(resident, "born-in-utc")
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=client(settings, department,
+                                                                         [ClientScope.LICENSES_WRITE]),
+                        json=body, timeout=30)
+    assert issued.status_code == 201, issued.text
 
 
 def test_an_amendment_may_not_marry_the_holder_to_herself(settings: Settings, live_server: str,
@@ -1365,8 +1406,9 @@ def test_a_marriage_certificate_a_later_divorce_replaced_is_neither_shown_nor_se
     shown = httpx.post(live_server + wed.json()["links"]["presentations"], headers=me,
                        json={"items": ["marital_status"]}, timeout=30)
     assert shown.status_code == 409 and "离婚证" in shown.json()["detail"], shown.text
-    assert httpx.get(live_server + held[wed.json()["identifier"]]["links"]["pdf"], headers=me,
-                     timeout=30).status_code == 409
+    for form in ("pdf", "credential"):  # each would verify as a genuine 已婚
+        assert httpx.get(live_server + held[wed.json()["identifier"]]["links"][form], headers=me,
+                         timeout=30).status_code == 409, form
     assert httpx.post(live_server + divorced.json()["links"]["presentations"], headers=me,
                       json={"items": ["marital_status"]}, timeout=30).status_code == 201
     portal = httpx.Client(base_url=live_server, cookies={"mz_identity": me["Authorization"].split()[1]}, timeout=30)
