@@ -205,7 +205,7 @@ def status_list_check_command() -> None:
                        f"{STATUS_LIST_PROBLEMS_ZH.get(check.problem or '', check.problem)}。")
             continue
         click.echo(f"状态列表 {check.list_id}：已撤销电子证明 {check.set_in_table} 张；状态列表漏记 {len(check.missing)} 张，"
-                   f"撤销记录少了 {len(check.extra)} 张（状态列表已公布其撤销）。")
+                   f"撤销记录少了 {len(check.extra)} 张" + ("（状态列表已公布其撤销）。" if check.extra else "。"))
         if check.problem is not None:
             click.echo(f"状态列表 {check.list_id} 不可用：{STATUS_LIST_PROBLEMS_ZH.get(check.problem, check.problem)}。")
     compared = [check for check in checks if check not in unreadable]
