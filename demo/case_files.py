@@ -6,8 +6,10 @@ n-th copy of a value drops six characters from its front and adds `~1nnnn` at it
 column keeps its width, and no two copies meet as long as the values copied differ after their
 sixth character (record ids do; name request ids and case numbers so). A copy's sealed values
 stay bound to its original, so no one reads a copy: its commitments are copied as checked
-(`confirmed`), and the jobs' 事后核查 leaves them alone, as an old case file's. Copy decided
-applications only, and grow a throwaway database only."""
+(`confirmed`), and the jobs' 事后核查 leaves them alone, as an old case file's. Nor does the
+access log record a copy's consents: no department pulls on them, and `audit verify` counts them
+among the rows the chain does not back. Copy decided applications only, and grow a throwaway
+database only."""
 
 from __future__ import annotations
 

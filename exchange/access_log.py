@@ -1,5 +1,5 @@
-"""The tamper-evident access log: every exchange request — allowed, denied or failed — as one
-hash-chained, append-only entry.
+"""The tamper-evident access log: every exchange request — allowed, denied or failed — and every
+consent a citizen gives or withdraws, as one hash-chained, append-only entry each.
 
 Entry `n` stores `prev_hash` (the `entry_hash` of entry `n-1`; 64 zeros for entry 1) and
 `entry_hash = SHA-256(prev_hash || canonical JSON of the entry)`, where `prev_hash` enters as
@@ -8,6 +8,11 @@ the sequence number, the UTC time and every field, with sorted keys, no whitespa
 Editing, deleting or reordering an entry breaks the chain at the first affected sequence
 number, which `verify_chain` names. Truncating the newest entries (or rewriting the whole
 tail) is only detected against a head recorded earlier: see docs/access-log.md on anchoring.
+
+A consent counts only as the chain records it (`exchange.consent`): its grant is an entry
+(outcome `granted`, its terms in `purpose`), its withdrawal another (`withdrawn`); the exchange
+reads both through the partial index `ix_access_log_consent_events` whenever it relies on a
+consent, so a withdrawal undone in the `consents` table, or a consent added there, changes nothing.
 
 Citizens are recorded by subject key (`exchange.subjects`) only. Free-text fields are scanned
 for anything shaped like an ID number, which is masked before it is stored.
@@ -32,8 +37,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import (BigInteger, ColumnElement, Connection, String, Text, event, func, literal_column, null,
-                        select, text)
+from sqlalchemy import (BigInteger, ColumnElement, Connection, Index, String, Text, event, func, literal_column,
+                        null, select, text)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import Pool
@@ -70,6 +75,15 @@ class Outcome(StrEnum):
     """The exchange refused: credentials, sharing rules, consent or invalid input."""
     FAILED = "failed"
     """The exchange could not answer: the source was unavailable or the service failed."""
+    GRANTED = "granted"
+    """Not an access: the citizen (or a counter on their written request) gave the consent
+    `consent_id`; `purpose` holds its terms (`exchange.consent.granted_terms`)."""
+    WITHDRAWN = "withdrawn"
+    """Not an access: the consent `consent_id` was withdrawn."""
+
+
+CONSENT_EVENTS = (Outcome.GRANTED.value, Outcome.WITHDRAWN.value)
+"""The outcomes of the entries that record consents rather than accesses."""
 
 
 class Reason(StrEnum):
@@ -123,7 +137,7 @@ class ChainConflict(ExchangeError):
 @dataclass(frozen=True)
 class AccessEntry:
     """What one entry records. Only `outcome` is required; `reason` (a `Reason` code) is required
-    unless allowed."""
+    when denied or failed, and a consent's entries carry none."""
 
     outcome: Outcome
     reason: str | None = None
@@ -167,9 +181,24 @@ class AccessRecord(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
+    __table_args__ = (
+        Index("ix_access_log_consent_events", "consent_id", "subject_key",
+              sqlite_where=text(f"outcome IN {CONSENT_EVENTS}"), postgresql_where=text(f"outcome IN {CONSENT_EVENTS}")),
+    )
+    """Only the consents' own entries, found by consent (and citizen: SQLite, which keeps no
+    statistics, then prefers it to `subject_key`'s index for a consent's grant): the exchange
+    reads them on every access that relies on a consent (`consent_events` gives a query the
+    index's very predicate)."""
+
     def values(self) -> dict[str, str | None]:
         """The entry's fields as stored, as the hash covers them."""
         return {name: getattr(self, name) for name in ENTRY_FIELDS}
+
+
+def consent_events() -> ColumnElement[bool]:
+    """The predicate of `ix_access_log_consent_events`, as written there: SQLite uses a partial
+    index only for a query whose WHERE holds its predicate term for term."""
+    return text(f"access_log.outcome IN {CONSENT_EVENTS}")
 
 
 @dataclass(frozen=True)
@@ -230,10 +259,15 @@ def canonical_entry(seq: int, recorded_at: datetime, values: Mapping[str, str | 
     document = {
         "v": FORMAT_VERSION,
         "seq": seq,
-        "recorded_at": recorded_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "recorded_at": utc_stamp(recorded_at),
         **{name: values[name] for name in ENTRY_FIELDS},
     }
     return canonical_json(document)
+
+
+def utc_stamp(at: datetime) -> str:
+    """A time as the chain writes it: UTC, microseconds, `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def entry_hash(prev_hash: str, seq: int, recorded_at: datetime, values: Mapping[str, str | None]) -> str:
@@ -538,8 +572,9 @@ def _hashes_to(stored_hash: str, hashed: str | None, seq: int, prev_hash: str, c
 def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, offset: int = 0,
                         before_seq: int | None = None) -> AccessPage:
     """Who used this citizen's data: their entries, newest first, those older than `before_seq`
-    only when it is given (`total` counts them all)."""
-    where = AccessRecord.subject_key == subject_key
+    only when it is given (`total` counts them all). The entries of their consents are not
+    accesses: 我的授权 shows those."""
+    where = (AccessRecord.subject_key == subject_key) & AccessRecord.outcome.not_in(CONSENT_EVENTS)
     total = session.scalar(select(func.count()).select_from(AccessRecord).where(where)) or 0
     if before_seq is not None:
         where = where & (AccessRecord.seq < before_seq)
@@ -550,8 +585,10 @@ def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, 
 
 def _validated(entry: AccessEntry) -> AccessEntry:
     outcome = Outcome(entry.outcome)
-    if entry.reason is None and outcome is not Outcome.ALLOWED:
+    if entry.reason is None and outcome in (Outcome.DENIED, Outcome.FAILED):
         raise InvalidInput("reason", f"a {outcome.value} entry needs a reason code")
+    if entry.reason is not None and outcome.value in CONSENT_EVENTS:
+        raise InvalidInput("reason", "a consent's entry carries no reason code")
     if entry.reason is not None and entry.reason not in _REASON_CODES:
         raise InvalidInput("reason", f"must be one of the documented codes: {', '.join(Reason)}")
     if entry.subject_key is not None and not _SUBJECT_KEY.fullmatch(entry.subject_key):

@@ -7,6 +7,15 @@ department use it (`usable_licenses`): a use of it is checked against that code.
 is identified only by subject key (`exchange.subjects`). A consent is never deleted:
 withdrawing it records when, so the access log's references to it stay meaningful.
 
+The chain holds a consent, not the `consents` table. Granting one appends an entry of outcome
+`granted` to the access log with its terms (`granted_terms`), withdrawing it one of outcome
+`withdrawn`, in the transaction that writes the row. Every read of a consent (`Consent`,
+`consent_terms`, `find_valid_consent`) reads its entries too: a row the chain does not record as
+granted on its terms is no consent (`as_granted`; it may end sooner, as a counter consent does
+with its application), and a consent the chain records as withdrawn is withdrawn whatever its
+row says. An edit of the table (a withdrawal set back, a consent inserted or widened) so changes
+nothing; undoing an entry breaks the chain, which `audit verify` reports.
+
 Before a citizen agrees, `preview_consent` says exactly what the consent would release: which
 department may pull, for which matter and legal basis, which proofs from which source
 department and which of their data items (the matter's minimised fields), and for how long. It
@@ -20,6 +29,7 @@ access log records.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,11 +37,15 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Row, Select, String, bindparam, case, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (JSON, ColumnElement, Exists, Row, ScalarSelect, Select, String, bindparam, case,
+                        exists, or_, select, update)
+from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from catalog.model import Catalog, LicenseType, Matter, Mode, Subject
+from core.canonical import canonical_json
 from core.orm import Base, UtcDateTime
+from exchange.access_log import AccessEntry, AccessRecord, Outcome, append_accesses, consent_events, utc_stamp
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
 from exchange.record_ids import is_record_id
 
@@ -51,6 +65,25 @@ class ConsentStatus(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
+
+
+_LOG = AccessRecord.__table__
+
+
+def _chained_terms(consent_id: Any, subject_key: Any, matter: Any, department: Any,
+                   bound_client_id: Any) -> ScalarSelect[str | None]:
+    """The terms the chain's first grant entry of a consent row (its columns) records, where it
+    names the row's citizen, matter, department and department system; NULL where none does."""
+    return (select(_LOG.c.purpose)
+            .where(consent_events(), _LOG.c.outcome == Outcome.GRANTED.value, _LOG.c.consent_id == consent_id,
+                   _LOG.c.subject_key == subject_key, _LOG.c.matter == matter,
+                   _LOG.c.consumer_department == department, _LOG.c.client_id.is_not_distinct_from(bound_client_id))
+            .order_by(_LOG.c.seq).limit(1).scalar_subquery())
+
+
+def _withdrawn_in_chain(consent_id: Any) -> Exists:
+    """Whether the chain records the withdrawal of the consent row (its id column)."""
+    return exists().where(consent_events(), _LOG.c.outcome == Outcome.WITHDRAWN.value, _LOG.c.consent_id == consent_id)
 
 
 class Consent(Base):
@@ -76,18 +109,30 @@ class Consent(Base):
     given (`released_items`): an access releasing any other item is not covered. None: given
     before they were kept, it covers what the matter receives."""
 
-    def status(self, at: datetime) -> ConsentStatus:
-        return _status(self, at)
+    chained_terms: Mapped[str | None] = column_property(_chained_terms(id, subject_key, matter, consumer_department,
+                                                                       bound_client_id))
+    """The terms its grant entry in the access log records (`granted_terms`), None without one."""
+    withdrawn_in_chain: Mapped[bool] = column_property(_withdrawn_in_chain(id))
+    """Whether the access log records its withdrawal."""
 
+    def status(self, at: datetime) -> ConsentStatus:
+        return consent_status(self, at)
+
+
+_CONSENTS = Consent.__table__
 
 ConsentTerms = Row[Any]
 """What the exchange checks of a consent, as a plain row (`consent_terms`; no ORM object, since
 every exchange request reads it): id, subject_key, matter, proofs, consumer_department,
-expires_at, withdrawn_at, bound_client_id, items."""
-_CONSENTS = Consent.__table__
+channel, expires_at, withdrawn_at, bound_client_id, application_id, items, and what the chain
+records of it: chained_terms, withdrawn_in_chain."""
 _TERMS = select(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter, _CONSENTS.c.proofs,
-                _CONSENTS.c.consumer_department, _CONSENTS.c.expires_at, _CONSENTS.c.withdrawn_at,
-                _CONSENTS.c.bound_client_id, _CONSENTS.c["items"])
+                _CONSENTS.c.consumer_department, _CONSENTS.c.channel, _CONSENTS.c.expires_at,
+                _CONSENTS.c.withdrawn_at, _CONSENTS.c.bound_client_id, _CONSENTS.c.application_id,
+                _CONSENTS.c["items"],
+                _chained_terms(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter,
+                               _CONSENTS.c.consumer_department, _CONSENTS.c.bound_client_id).label("chained_terms"),
+                _withdrawn_in_chain(_CONSENTS.c.id).label("withdrawn_in_chain"))
 _TERMS_BY_ID = _TERMS.where(_CONSENTS.c.id == bindparam("id")).with_for_update(read=True)
 _TERMS_BY_IDS = _TERMS.where(_CONSENTS.c.id.in_(bindparam("ids", expanding=True))).with_for_update(read=True)
 _CANDIDATES = _TERMS.where(_CONSENTS.c.subject_key == bindparam("subject_key"),
@@ -100,10 +145,43 @@ _CANDIDATES = _TERMS.where(_CONSENTS.c.subject_key == bindparam("subject_key"),
 # so the access log never shows an access allowed after the withdrawal committed.
 
 
-def _status(consent: Consent | ConsentTerms, at: datetime) -> ConsentStatus:
-    if consent.withdrawn_at is not None:
+def consent_status(consent: Consent | ConsentTerms, at: datetime) -> ConsentStatus:
+    """Withdrawn (in its row or in the chain), expired at `at`, or active."""
+    if consent.withdrawn_at is not None or consent.withdrawn_in_chain:
         return ConsentStatus.WITHDRAWN
     return ConsentStatus.EXPIRED if at >= consent.expires_at else ConsentStatus.ACTIVE
+
+
+def granted_terms(consent: Consent | ConsentTerms, *, expires_at: str | None = None) -> str:
+    """A consent's terms as its grant entry's `purpose` holds them: canonical JSON of its
+    application, channel, expiry (UTC, microseconds; `expires_at` in its place when given), items
+    and proofs. Its citizen, matter, department and department system are the entry's own fields."""
+    return canonical_json({
+        "application_id": consent.application_id, "channel": consent.channel,
+        "expires_at": expires_at or utc_stamp(consent.expires_at), "items": consent.items, "proofs": consent.proofs,
+    }).decode()
+
+
+def as_granted(consent: Consent | ConsentTerms) -> bool:
+    """Whether the chain records the consent as granted on the terms its row holds, or on terms
+    that ran longer (a counter consent ends with its application, `end_application_consents`)."""
+    if consent.chained_terms is None:
+        return False
+    try:
+        granted_expiry = json.loads(consent.chained_terms)["expires_at"]
+    except (ValueError, TypeError, KeyError):
+        return False
+    return (isinstance(granted_expiry, str) and utc_stamp(consent.expires_at) <= granted_expiry
+            and granted_terms(consent, expires_at=granted_expiry) == consent.chained_terms)
+
+
+def consent_entries(consents: Sequence[Consent | ConsentTerms], outcome: Outcome) -> list[AccessEntry]:
+    """The access log's entries of the consents' grant (with their terms) or withdrawal."""
+    return [AccessEntry(outcome=outcome, client_id=consent.bound_client_id,
+                        consumer_department=consent.consumer_department, matter=consent.matter,
+                        subject_key=consent.subject_key, consent_id=consent.id,
+                        purpose=granted_terms(consent) if outcome is Outcome.GRANTED else None)
+            for consent in consents]
 
 
 class ConsentNotFound(NotFound):
@@ -320,6 +398,10 @@ def grant_consents(
     if consents:
         session.add_all(consents)
         session.flush()
+        append_accesses(session, consent_entries(consents, Outcome.GRANTED), now=at)  # the chain's lock: held to commit
+        for consent in consents:  # as the chain now records them, without reading it back
+            set_committed_value(consent, "chained_terms", granted_terms(consent))
+            set_committed_value(consent, "withdrawn_in_chain", False)
     return consents
 
 
@@ -376,13 +458,17 @@ def withdraw_consent(
     # every row locked in one statement, in id order: two withdrawals of twins at once never deadlock
     locked = session.scalars(select(Consent).where(*same_terms, or_(Consent.id == consent.id,
                                                                      Consent.withdrawn_at.is_(None)))
-                             .order_by(Consent.id).with_for_update()).all()
+                             .order_by(Consent.id).with_for_update()
+                             .execution_options(populate_existing=True)).all()  # as they stand once locked
     withdrawing = [other.id for other in locked
                    if other.id == consent.id or sorted(other.proofs) == sorted(consent.proofs)]
     # the time after the locks: after any access decided on them; only where still not withdrawn
     # when written: a withdrawal meanwhile keeps its time
+    at = now or _now()
     session.execute(update(Consent).where(Consent.id.in_(withdrawing), Consent.withdrawn_at.is_(None))
-                    .values(withdrawn_at=now or _now()))
+                    .values(withdrawn_at=at))
+    running = [other for other in locked if other.id in withdrawing and not other.withdrawn_in_chain]
+    append_accesses(session, consent_entries(running, Outcome.WITHDRAWN), now=at)
     session.refresh(consent)
     return consent
 
@@ -398,10 +484,40 @@ def end_application_consents(session: Session, application_id: str, now: datetim
                            .values(expires_at=now)).rowcount or 0
 
 
+@dataclass(frozen=True)
+class ConsentsAgainstChain:
+    """What `check_consents_against_chain` found: the consents kept, those whose row the chain
+    does not record as granted on its terms (no consent to the exchange), and those the chain
+    records as withdrawn whose row says otherwise."""
+
+    kept: int
+    unrecorded: int
+    withdrawal_undone: int
+
+    @property
+    def agree(self) -> bool:
+        return not (self.unrecorded or self.withdrawal_undone)
+
+
+def check_consents_against_chain(session: Session) -> ConsentsAgainstChain:
+    """Compare every consent's row with what the access log's chain records of it (read in
+    batches): for the auditor, since the exchange itself never relies on a row the chain does not
+    back (`as_granted`, `consent_status`)."""
+    kept = unrecorded = undone = 0
+    for consent in session.execute(_TERMS.execution_options(yield_per=1000)):
+        kept += 1
+        if not as_granted(consent):
+            unrecorded += 1
+        elif consent.withdrawn_in_chain and consent.withdrawn_at is None:
+            undone += 1
+    return ConsentsAgainstChain(kept, unrecorded, undone)
+
+
 def list_consents(session: Session, subject_key: str) -> list[Consent]:
-    """The citizen's consents, newest first."""
+    """The citizen's consents, newest first: those the chain records as granted (`as_granted`)."""
     query = select(Consent).where(Consent.subject_key == subject_key)
-    return list(session.scalars(query.order_by(Consent.granted_at.desc(), Consent.id)))
+    return [consent for consent in session.scalars(query.order_by(Consent.granted_at.desc(), Consent.id))
+            if as_granted(consent)]
 
 
 def consent_channels(session: Session, consent_ids: Collection[str]) -> dict[str, str]:
@@ -468,8 +584,8 @@ def find_valid_consent(
         candidates = session.connection().execute(
             _CANDIDATES, {"subject_key": subject_key, "matter": matter, "department": consumer_department})
         for candidate in candidates:
-            if _status(candidate, at) is ConsentStatus.ACTIVE and _covers(candidate, matter, proof,
-                                                                          consumer_department, client_id, releases):
+            if as_granted(candidate) and consent_status(candidate, at) is ConsentStatus.ACTIVE \
+                    and _covers(candidate, matter, proof, consumer_department, client_id, releases):
                 return candidate
         raise ConsentMissing(f"the citizen has given no active consent for {proof} in {matter} to {consumer_department}")
     consent = held.get(consent_id) if held is not None else consent_terms(session, consent_id)
@@ -477,7 +593,9 @@ def find_valid_consent(
         raise ConsentMissing(f"consent {consent_id!r} does not exist for this citizen")
     if consent.consumer_department != consumer_department:  # another's: nothing of its terms or state is told
         raise ConsentMismatch(f"consent {consent_id} was not given to {consumer_department}")
-    if consent.withdrawn_at is not None:  # whatever its time: it committed before this access can
+    if not as_granted(consent):
+        raise ConsentMissing(f"consent {consent_id!r} is not recorded in the access log as given on these terms")
+    if consent_status(consent, at) is ConsentStatus.WITHDRAWN:  # whatever its time: it committed before this access can
         raise ConsentWithdrawn(f"consent {consent_id} was withdrawn")
     if at >= consent.expires_at:
         raise ConsentExpired(f"consent {consent_id} expired")

@@ -46,8 +46,8 @@ from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress,
                                    new_reservation, release, replay_of, reserve_found, reserve_new,
                                    stored_answer_row, stored_answer_rows)
 from exchange.clients import REVOKED, AuthenticatedClient
-from exchange.consent import (ConsentExpired, ConsentRefused, ConsentTerms, ConsentWithdrawn, consent_terms,
-                              ENDED_AMONG, find_valid_consent, held_consents)
+from exchange.consent import (ConsentExpired, ConsentRefused, ConsentStatus, ConsentTerms, ConsentWithdrawn,
+                              consent_status, consent_terms, ENDED_AMONG, find_valid_consent, held_consents)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.named_persons import named_entries
@@ -521,9 +521,10 @@ def still_consented(session: Session, stored: Replay, now: datetime) -> None:
     consent = consent_terms(session, stored.consent_id)
     if consent is None:
         return
-    if consent.withdrawn_at is not None:
+    status = consent_status(consent, now)
+    if status is ConsentStatus.WITHDRAWN:
         ended, reason = "was withdrawn", ConsentWithdrawn.reason
-    elif now >= consent.expires_at:
+    elif status is ConsentStatus.EXPIRED:
         ended, reason = "has expired", ConsentExpired.reason
     else:
         return

@@ -1,10 +1,11 @@
 """`mianzheng audit ...`: the auditor's check that the access log was not altered.
 
-`audit verify` recomputes the whole hash chain (a long one in one process per CPU). Exit 0:
-intact (the head is printed, to be recorded elsewhere as an anchor); exit 1: the first bad entry
-is named on stderr. The anchor is a head recorded earlier (`--head SEQ:HASH`) or a head the
-exchange's seal signed (`--signed-head FILE`, as `GET /api/v1/trust/access-log-head` gives it,
-checked against exported trust material).
+`audit verify` recomputes the whole hash chain (a long one in one process per CPU), then compares
+every consent's row with what the chain records of it. Exit 0: intact and in agreement (the
+head is printed, to be recorded elsewhere as an anchor); exit 1: the first bad entry, or the
+consents whose rows were changed, is named on stderr. The anchor is a head recorded earlier
+(`--head SEQ:HASH`) or a head the exchange's seal signed (`--signed-head FILE`, as
+`GET /api/v1/trust/access-log-head` gives it, checked against exported trust material).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import click
 
-from api.cli.context import CliError, settings
+from api.cli.context import CliError, database_session, settings
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from catalog.city_time import SECONDS, beijing_time
 from exchange.access_log import ChainFault, ChainHead
 from exchange.access_log_heads import SignedHead, read_signed_head
 from exchange.access_log_audit import verify_chain_in_processes
+from exchange.consent import check_consents_against_chain
 from exchange.errors import InvalidInput
 
 FAULT_ZH = {
@@ -68,6 +70,7 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
     if verdict.head is None:  # nothing to compare: a new installation's log, or one emptied
         click.echo("访问日志为空。未与另行保存的链头核对：日志若曾有条目后被整体删除，仅凭本次校验无法发现；"
                    "请以此前保存的链头核对（--head 或 --signed-head）。")
+        _raise_if_any(_consents_line())
         return
     if anchor is not None and anchor.seq < verdict.head.seq:  # what follows the anchor is only linked up
         click.echo(f"访问日志第 1–{anchor.seq} 条与锚定的链头一致；其后 {verdict.head.seq - anchor.seq} 条"
@@ -75,12 +78,33 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
     else:
         anchored = "，且包含锚定的链头" if anchor else ""
         click.echo(f"访问日志完整：共 {verdict.entries} 条{anchored}。")
+    consents = _consents_line()  # before the head, which stays the last line
     if anchor is not None and anchor.seq == verdict.head.seq:
         click.echo(f"链头（可作为锚定值另行保存）：{verdict.head}")
     else:  # kept unchecked, a head over entries rewritten since the anchor would vouch for them next time
         click.echo("下列链头所涵盖的条目未经锚定，须先与此前另行保存的链头（如当时取得并保存的平台签发链头；"
                    "现在取得的签发链头只反映数据库的现状）核对一致后，再作为锚定值保存。")
         click.echo(f"链头：{verdict.head}")
+    _raise_if_any(consents)
+
+
+def _raise_if_any(error: CliError | None) -> None:
+    if error is not None:
+        raise error
+
+
+def _consents_line() -> CliError | None:
+    """The consents' rows against the chain, said when they agree; the error to end with when
+    they do not. The exchange relies on the chain, so a row changed by hand gives nothing away,
+    but the auditor is told."""
+    with database_session() as session:
+        found = check_consents_against_chain(session)
+    if found.agree:
+        click.echo(f"授权记录：{found.kept} 条均与访问日志中的授权、撤回记录一致。")
+        return None
+    return CliError(f"授权表有 {found.unrecorded + found.withdrawal_undone} 条与访问日志不符（共 {found.kept} 条）："
+                    f"{found.unrecorded} 条在日志中没有条件相同的授权记录，{found.withdrawal_undone} 条日志记载已撤回"
+                    "而授权表未记载。交换平台只按日志中的记录认定授权，不会据此放行；请核查对授权表的改动。")
 
 
 def _signed_head(path: Path, trust_dir: Path | None) -> SignedHead:

@@ -40,7 +40,7 @@ from tests.support.cli import cli_environment, run_cli
 from tests.support.live_server import serving
 from tests.support.postgres import free_port
 from tests.support.seal_revocation import while_revoking
-from tests.support.sql import sql_rows
+from tests.support.sql import empty_ledger, sql_rows
 
 MATTER, PROOF = "PUBLIC_RENTAL_HOUSING", "NO_HOUSING"
 
@@ -182,6 +182,7 @@ def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
     (a chain still self-consistent), `audit verify --signed-head` says so. A forged or
     mistyped head is refused."""
     env = cli_environment(database_url, settings.var_dir)
+    empty_ledger(database_url)  # an installation that has logged nothing yet
     assert httpx.get(f"{live_server}/api/v1/trust/access-log-head").status_code == 404
     answered = consented_pull(live_server, settings, residents[0], "signed-head-1")
 
@@ -553,6 +554,51 @@ def test_withdrawing_a_consent_given_twice_stops_the_department(settings: Settin
     pulled = httpx.post(f"{live_server}/api/v1/exchange/requests", headers=_bearer(token),
                         json=envelope(person, "twice-given", consent_id=first))
     assert pulled.status_code == 403 and pulled.json()["type"] == "/problems/consent-required", pulled.text
+
+
+FAR = "2099-01-01 00:00:00.000000"
+"""A time far ahead, as both databases read a stored timestamp written in SQL."""
+
+
+def test_a_consent_counts_as_the_access_log_records_it_not_as_its_table_says(
+        settings: Settings, live_server: str, database_url: str, residents: list[DemoResident]) -> None:
+    """Someone with write access to the database sets a withdrawal back, widens a consent past
+    its days, or inserts one: the department still cannot pull on it, 我的授权 says what the
+    citizen did, and the chain that records it stays whole (undoing its entries would break it)
+    while `audit verify` names the rows changed."""
+    token = client_token(settings)
+    person, other = residents[0], residents[1]
+    url = f"{live_server}/api/v1/exchange/requests"
+    me = _bearer(assertion(live_server, person))
+    withdrawn = consent(live_server, person)
+    assert httpx.delete(f"{live_server}/api/v1/me/consents/{withdrawn}", headers=me).status_code in (200, 204)
+    sql_rows(database_url, f"UPDATE consents SET withdrawn_at = NULL WHERE id = '{withdrawn}'")
+    restored = httpx.post(url, headers=_bearer(token), json=envelope(person, "restored-1", consent_id=withdrawn))
+    assert restored.status_code == 403 and restored.json()["type"] == "/problems/consent-required", restored.text
+    statuses = {c["id"]: c["status"] for c in httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json()}
+    assert statuses[withdrawn] == "withdrawn", statuses
+    assert my_access_log(live_server, person)[0]["reason"] == "consent-withdrawn"
+
+    widened = consent(live_server, other)
+    sql_rows(database_url, f"UPDATE consents SET expires_at = '{FAR}' WHERE id = '{widened}'")
+    longer = httpx.post(url, headers=_bearer(token), json=envelope(other, "widened-1", consent_id=widened))
+    assert longer.status_code == 403 and longer.json()["type"] == "/problems/consent-required", longer.text
+
+    sql_rows(database_url, "INSERT INTO consents (id, subject_key, matter, proofs, consumer_department, channel, "
+                           "granted_at, expires_at, withdrawn_at, bound_client_id, application_id, items) "
+                           f"SELECT '00000000-0000-4000-8000-000000000001', subject_key, matter, proofs, "
+                           f"consumer_department, channel, granted_at, '{FAR}', NULL, NULL, NULL, "
+                           f"items FROM consents WHERE id = '{withdrawn}'")
+    inserted = httpx.post(url, headers=_bearer(token), json=envelope(person, "inserted-1"))
+    assert inserted.status_code == 403 and inserted.json()["type"] == "/problems/consent-required", inserted.text
+    named = httpx.post(url, headers=_bearer(token),
+                       json=envelope(person, "inserted-2", consent_id="00000000-0000-4000-8000-000000000001"))
+    assert named.status_code == 403, named.text
+    listed = [c["id"] for c in httpx.get(f"{live_server}/api/v1/me/consents", headers=me).json()]
+    assert "00000000-0000-4000-8000-000000000001" not in listed and withdrawn in listed, listed
+    checked = run_cli(cli_environment(database_url, settings.var_dir), "audit", "verify")
+    assert checked.returncode == 1 and "访问日志完整" in checked.stdout, checked.stdout + checked.stderr
+    assert "授权表有 3 条与访问日志不符" in checked.stderr, checked.stderr  # the auditor is told what was changed
 
 
 def test_an_expired_consent_stops_replays_of_the_stored_answer(settings: Settings, live_server: str,

@@ -3,6 +3,7 @@ real `mianzheng` command with its exit codes."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from api.database import standalone_session
 from exchange.access_log import AccessEntry, Outcome, append_access
 from tests.support.cli import cli_environment, run_cli, run_cli_process
-from tests.support.sql import sql_rows
+from tests.support.sql import empty_ledger, sql_rows
 
 ID_NUMBER = "11010519491231002X"
 
@@ -86,7 +87,31 @@ def test_an_id_number_left_off_the_command_line_is_read_from_standard_input(env:
     assert nothing.returncode == 2 and "--id-number" in nothing.stderr and nothing.stdout == ""
 
 
+def test_audit_verify_says_when_consents_were_changed_beside_the_chain(env: dict[str, str], database_url: str) -> None:
+    """An insider sets a withdrawal back and inserts a consent: the chain is whole, the exchange
+    relies on it and refuses both, and the auditor's check says the table disagrees, exit 1."""
+    given = run_cli(env, "consent", "grant", "--id-number", ID_NUMBER, "--matter", "PUBLIC_RENTAL_HOUSING",
+                    "--proof", "NO_HOUSING", "--department", "ZJ", "--days", "30")
+    assert given.returncode == 0, given.stderr
+    [consent_id] = re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", given.stdout)
+    assert run_cli(env, "consent", "withdraw", consent_id).returncode == 0
+    agreeing = run_cli(env, "audit", "verify")
+    assert agreeing.returncode == 0 and "条均与访问日志中的授权、撤回记录一致" in agreeing.stdout, agreeing.stdout
+    assert agreeing.stdout.strip().splitlines()[-1].startswith("链头："), agreeing.stdout
+
+    sql_rows(database_url, f"UPDATE consents SET withdrawn_at = NULL WHERE id = '{consent_id}'")
+    sql_rows(database_url, "INSERT INTO consents (id, subject_key, matter, proofs, consumer_department, channel, "
+                           "granted_at, expires_at, items) SELECT '00000000-0000-4000-8000-000000000003', subject_key, "
+                           f"matter, proofs, consumer_department, channel, granted_at, expires_at, items "
+                           f"FROM consents WHERE id = '{consent_id}'")
+    changed = run_cli(env, "audit", "verify")
+    assert changed.returncode == 1 and "访问日志完整" in changed.stdout, changed.stdout + changed.stderr
+    assert "授权表有 2 条与访问日志不符" in changed.stderr and "1 条在日志中没有条件相同的授权记录" in changed.stderr
+    assert "1 条日志记载已撤回而授权表未记载" in changed.stderr, changed.stderr
+
+
 def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_url: str) -> None:
+    empty_ledger(database_url)
     with standalone_session(database_url) as session:
         for n in range(4):
             append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
@@ -104,6 +129,7 @@ def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_ur
 def test_an_emptied_log_is_not_called_checked_without_an_anchor(env: dict[str, str], database_url: str) -> None:
     """Deleting every entry leaves nothing to compare: the check says the log is empty and that
     only a head kept before can tell an emptied log from a new one, and with that head it fails."""
+    empty_ledger(database_url)
     with standalone_session(database_url) as session:
         for n in range(2):
             append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
@@ -123,6 +149,7 @@ def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, 
 
     from exchange.access_log import AccessRecord, entry_hash
 
+    empty_ledger(database_url)
     with standalone_session(database_url) as session:
         for n in range(2):
             append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))

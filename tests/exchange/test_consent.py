@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.model import Catalog
+from exchange.access_log import AccessRecord, entries_for_subject, verify_chain
 from exchange.consent import (
     Channel,
     Consent,
@@ -19,6 +22,7 @@ from exchange.consent import (
     ConsentRequest,
     ConsentStatus,
     ConsentWithdrawn,
+    end_application_consents,
     find_valid_consent,
     grant_consent,
     list_consents,
@@ -169,3 +173,76 @@ def test_an_access_decided_after_a_withdrawal_committed_is_refused_whatever_its_
     session.commit()
     with pytest.raises(ConsentWithdrawn):
         find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", at=decided_at)
+
+
+def test_the_chain_records_each_grant_and_withdrawal_and_stays_whole(session: Session, live: Catalog) -> None:
+    """A consent given and withdrawn is two entries of the access log's chain, naming the
+    consent, its citizen, department and matter, the grant with its terms; the citizen's
+    谁用了我的数据 lists accesses only."""
+    consent_id = _grant(session, live)
+    withdraw_consent(session, consent_id, subject_key=ME, now=T0 + timedelta(days=1))
+    session.commit()
+    entries = session.scalars(select(AccessRecord).where(AccessRecord.consent_id == consent_id)
+                              .order_by(AccessRecord.seq)).all()
+    assert [(e.outcome, e.subject_key, e.consumer_department, e.matter) for e in entries] == [
+        ("granted", ME, "ZJ", "PUBLIC_RENTAL_HOUSING"), ("withdrawn", ME, "ZJ", "PUBLIC_RENTAL_HOUSING")]
+    stored = session.get(Consent, consent_id)
+    assert stored is not None and stored.items and set(stored.items) == {"MARITAL_STATUS", "NO_HOUSING"}
+    assert json.loads(entries[0].purpose or "") == {
+        "application_id": None, "channel": "online", "expires_at": "2026-03-31T09:00:00.000000Z",
+        "items": stored.items, "proofs": ["MARITAL_STATUS", "NO_HOUSING"]}
+    assert verify_chain(session).intact
+    assert entries_for_subject(session, ME).total == 0
+
+
+@pytest.mark.parametrize("edit", [
+    "withdrawn_at = NULL",  # a withdrawal set back
+    "proofs = '[\"INCOME\", \"MARITAL_STATUS\", \"NO_HOUSING\"]'",  # a proof added
+    "consumer_department = 'MZ'",  # another department
+    "expires_at = '2099-01-01 00:00:00.000000'",  # longer
+])
+def test_a_consent_edited_in_its_table_gives_no_more_than_the_chain_records(
+        session: Session, live: Catalog, edit: str) -> None:
+    consent_id = _grant(session, live)
+    withdrawn = "withdrawn_at" in edit
+    if withdrawn:
+        withdraw_consent(session, consent_id, subject_key=ME, now=T0 + timedelta(hours=1))
+    session.execute(text(f"UPDATE consents SET {edit} WHERE id = :id"), {"id": consent_id})
+    session.commit()
+    session.expire_all()
+    department = "MZ" if "MZ" in edit else "ZJ"
+    with pytest.raises(ConsentWithdrawn if withdrawn else ConsentMissing):
+        find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", department, T0)
+    with pytest.raises(ConsentMissing):
+        find_valid_consent(session, ME, None, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", department, T0)
+    listed = {consent.id: consent.status(T0) for consent in list_consents(session, ME)}
+    assert listed == ({consent_id: ConsentStatus.WITHDRAWN} if withdrawn else {})
+
+
+def test_a_consent_inserted_in_its_table_is_no_consent(session: Session, live: Catalog) -> None:
+    consent_id = _grant(session, live)
+    session.execute(text("INSERT INTO consents (id, subject_key, matter, proofs, consumer_department, channel, "
+                         "granted_at, expires_at, items) SELECT :copy, :other, matter, proofs, consumer_department, "
+                         "channel, granted_at, expires_at, items FROM consents WHERE id = :id"),
+                    {"copy": "00000000-0000-4000-8000-000000000002", "other": SOMEONE_ELSE, "id": consent_id})
+    session.commit()
+    for named in ("00000000-0000-4000-8000-000000000002", None):
+        with pytest.raises(ConsentMissing):
+            find_valid_consent(session, SOMEONE_ELSE, named, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0)
+    assert list_consents(session, SOMEONE_ELSE) == []
+    assert find_valid_consent(session, ME, None, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0).id == consent_id
+
+
+def test_a_counter_consent_ended_with_its_application_stays_as_granted_until_then(
+        session: Session, live: Catalog) -> None:
+    """Ending sooner than granted is what an application's end does: the consent counts until then."""
+    consent_id = grant_consent(session, live, ME, HOUSING, channel=Channel.COUNTER, now=T0,
+                               bound_client_id="zj-housing", application_id="00000000-0000-4000-8000-0000000000a1").id
+    assert end_application_consents(session, "00000000-0000-4000-8000-0000000000a1", T0 + timedelta(days=2)) == 1
+    session.commit()
+    found = find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ",
+                               T0 + timedelta(days=1), client_id="zj-housing")
+    assert found.id == consent_id
+    with pytest.raises(ConsentExpired):
+        find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ",
+                           T0 + timedelta(days=3), client_id="zj-housing")

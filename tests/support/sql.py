@@ -16,3 +16,13 @@ def sql_rows(database_url: str, statement: str) -> list[tuple[Any, ...]]:
         rows = [tuple(row) for row in result] if result.returns_rows else []
     engine.dispose()
     return rows
+
+
+EMPTY_LEDGER = ("DELETE FROM access_log", "DELETE FROM consents")
+"""An installation that has logged nothing and holds no consent: the demo's applications gave
+consents at init, each an entry of the chain, so tests of the chain's own numbering start here."""
+
+
+def empty_ledger(database_url: str) -> None:
+    for statement in EMPTY_LEDGER:
+        sql_rows(database_url, statement)
