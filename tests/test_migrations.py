@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
+import pytest
 from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, Table
 
 from api.database import make_engine
 from api.model_registry import metadata
@@ -55,3 +57,43 @@ def test_cases_filed_before_the_claim_existed_are_claimed_by_their_earliest_appl
     engine.dispose()
     assert [tuple(claim) for claim in claims] == [("GZF-1", "a-earliest"), ("GZF-2", "c-other")]
     assert kept == ["a-earliest", "b-later", "c-other"] and items == ["a-earliest"]
+
+
+def test_consents_kept_before_the_chain_recorded_them_are_chained_by_the_upgrade(database_url: str) -> None:
+    """An installation upgraded from before consents were chained keeps them: each running one
+    still lets its department pull, each withdrawn one stays withdrawn, and the chain is whole."""
+    from datetime import datetime, timedelta, timezone
+
+    from alembic import command
+    from sqlalchemy import insert, text
+
+    from api.database import make_session_factory
+    from api.migrations import alembic_config
+    from exchange.access_log import verify_chain
+    from exchange.consent import (ConsentWithdrawn, check_consents_against_chain, find_valid_consent,
+                                  list_consents)
+
+    command.downgrade(alembic_config(database_url), "0026")
+    engine = make_engine(database_url)
+    at = datetime.now(timezone.utc)
+    consents = Table("consents", MetaData(), autoload_with=engine)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM access_log"))
+        connection.execute(text("DELETE FROM consents"))
+        connection.execute(insert(consents), [
+            {"id": f"00000000-0000-4000-8000-00000000000{n}", "subject_key": "a" * 64, "matter": "PUBLIC_RENTAL_HOUSING",
+             "proofs": ["NO_HOUSING"], "consumer_department": "ZJ", "channel": "online", "granted_at": at,
+             "expires_at": at + timedelta(days=30), "withdrawn_at": at if n == 2 else None, "bound_client_id": None,
+             "application_id": None, "items": None} for n in (1, 2)])
+    command.upgrade(alembic_config(database_url), "head")
+    with make_session_factory(engine)() as session:
+        found = find_valid_consent(session, "a" * 64, None, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", at)
+        assert found.id == "00000000-0000-4000-8000-000000000001"
+        with pytest.raises(ConsentWithdrawn):
+            find_valid_consent(session, "a" * 64, "00000000-0000-4000-8000-000000000002", "PUBLIC_RENTAL_HOUSING",
+                               "NO_HOUSING", "ZJ", at)
+        assert [c.status(at).value for c in list_consents(session, "a" * 64)] == ["active", "withdrawn"]
+        verdict = verify_chain(session)
+        assert verdict.intact and verdict.entries == 3
+        assert check_consents_against_chain(session).agree
+    engine.dispose()
