@@ -93,3 +93,12 @@ def test_the_headers_a_client_acts_on_are_declared(app: Flask) -> None:
     assert "Location" in paths["/api/v1/me/certificates"]["post"]["responses"]["201"]["headers"]
     for path in ("/api/v1/exchange/requests", "/api/v1/exchange/license-uses"):
         assert "Idempotent-Replayed" in paths[path]["post"]["responses"]["200"]["headers"], path
+
+
+def test_the_access_log_a_citizen_reads_declares_the_outcomes_it_shows(app: Flask) -> None:
+    """谁用了我的数据 lists accesses; the chain's consent entries are not among them, nor in the
+    outcomes a generated client is told to expect."""
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    schema = next(schema for name, schema in document["components"]["schemas"].items()
+                  if name.startswith("AccessLogEntry"))
+    assert schema["properties"]["outcome"]["enum"] == ["allowed", "denied", "failed"]
