@@ -10,7 +10,8 @@ number, which `verify_chain` names. Truncating the newest entries (or rewriting 
 tail) is only detected against a head recorded earlier: see docs/access-log.md on anchoring.
 
 A consent counts only as the chain records it (`exchange.consent`): its grant is an entry
-(outcome `granted`, its terms in `purpose`), its withdrawal another (`withdrawn`); the exchange
+(outcome `granted`, its terms in `purpose`), its withdrawal another (`withdrawn`), its end with
+its application a third (`ended`); the exchange
 reads both through the partial index `ix_access_log_consent_events` whenever it relies on a
 consent, so a withdrawal undone in the `consents` table, or a consent added there, changes nothing.
 
@@ -80,9 +81,11 @@ class Outcome(StrEnum):
     `consent_id`; `purpose` holds its terms (`exchange.consent.granted_terms`)."""
     WITHDRAWN = "withdrawn"
     """Not an access: the consent `consent_id` was withdrawn."""
+    ENDED = "ended"
+    """Not an access: the counter consent `consent_id` ended with its application, at `recorded_at`."""
 
 
-CONSENT_EVENTS = (Outcome.GRANTED.value, Outcome.WITHDRAWN.value)
+CONSENT_EVENTS = (Outcome.GRANTED.value, Outcome.WITHDRAWN.value, Outcome.ENDED.value)
 """The outcomes of the entries that record consents rather than accesses."""
 
 

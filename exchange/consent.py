@@ -38,7 +38,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (JSON, ColumnElement, Exists, Row, ScalarSelect, Select, String, bindparam, case,
-                        exists, or_, select, update)
+                        exists, func, or_, select, update)
 from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -86,6 +86,13 @@ def _withdrawn_in_chain(consent_id: Any) -> Exists:
     return exists().where(consent_events(), _LOG.c.outcome == Outcome.WITHDRAWN.value, _LOG.c.consent_id == consent_id)
 
 
+def _ended_in_chain(consent_id: Any) -> ScalarSelect[datetime | None]:
+    """When the chain records the consent row (its id column) ended with its application; NULL if it does not."""
+    return (select(func.min(_LOG.c.recorded_at))
+            .where(consent_events(), _LOG.c.outcome == Outcome.ENDED.value, _LOG.c.consent_id == consent_id)
+            .scalar_subquery())
+
+
 class Consent(Base):
     """One consent of one citizen (by subject key)."""
 
@@ -114,6 +121,8 @@ class Consent(Base):
     """The terms its grant entry in the access log records (`granted_terms`), None without one."""
     withdrawn_in_chain: Mapped[bool] = column_property(_withdrawn_in_chain(id))
     """Whether the access log records its withdrawal."""
+    ended_in_chain: Mapped[datetime | None] = column_property(_ended_in_chain(id))
+    """When the access log records it ended with its application, if it does."""
 
     def status(self, at: datetime) -> ConsentStatus:
         return consent_status(self, at)
@@ -124,32 +133,39 @@ _CONSENTS = Consent.__table__
 ConsentTerms = Row[Any]
 """What the exchange checks of a consent, as a plain row (`consent_terms`; no ORM object, since
 every exchange request reads it): id, subject_key, matter, proofs, consumer_department,
-channel, expires_at, withdrawn_at, bound_client_id, application_id, items, and what the chain
-records of it: chained_terms, withdrawn_in_chain."""
+channel, granted_at, expires_at, withdrawn_at, bound_client_id, application_id, items, and what the chain
+records of it: chained_terms, withdrawn_in_chain, ended_in_chain."""
 _TERMS = select(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter, _CONSENTS.c.proofs,
-                _CONSENTS.c.consumer_department, _CONSENTS.c.channel, _CONSENTS.c.expires_at,
+                _CONSENTS.c.consumer_department, _CONSENTS.c.channel, _CONSENTS.c.granted_at, _CONSENTS.c.expires_at,
                 _CONSENTS.c.withdrawn_at, _CONSENTS.c.bound_client_id, _CONSENTS.c.application_id,
                 _CONSENTS.c["items"],
                 _chained_terms(_CONSENTS.c.id, _CONSENTS.c.subject_key, _CONSENTS.c.matter,
                                _CONSENTS.c.consumer_department, _CONSENTS.c.bound_client_id).label("chained_terms"),
-                _withdrawn_in_chain(_CONSENTS.c.id).label("withdrawn_in_chain"))
+                _withdrawn_in_chain(_CONSENTS.c.id).label("withdrawn_in_chain"),
+                _ended_in_chain(_CONSENTS.c.id).label("ended_in_chain"))
 _TERMS_BY_ID = _TERMS.where(_CONSENTS.c.id == bindparam("id")).with_for_update(read=True)
-_TERMS_BY_IDS = _TERMS.where(_CONSENTS.c.id.in_(bindparam("ids", expanding=True))).with_for_update(read=True)
+_TERMS_BY_IDS = _TERMS.where(_CONSENTS.c.id.in_(bindparam("ids", expanding=True))) \
+    .order_by(_CONSENTS.c.id).with_for_update(read=True)
 _CANDIDATES = _TERMS.where(_CONSENTS.c.subject_key == bindparam("subject_key"),
                            _CONSENTS.c.matter == bindparam("matter"),
                            _CONSENTS.c.consumer_department == bindparam("department")) \
-    .order_by(_CONSENTS.c.granted_at.desc(), _CONSENTS.c.id).with_for_update(read=True)
-"""The citizen's consents for one matter and department, newest first: the only ones that can cover a request."""
+    .order_by(_CONSENTS.c.id).with_for_update(read=True)
+"""The citizen's consents for one matter and department (the only ones that can cover a request),
+locked in id order as a withdrawal locks them, so the two never deadlock; `find_valid_consent`
+tries them newest first."""
 # The terms are read share-locked (PostgreSQL; SQLite runs one writer at a time): a withdrawal
 # waits for the transaction that decides an access on the consent, and takes its time after it,
 # so the access log never shows an access allowed after the withdrawal committed.
 
 
 def consent_status(consent: Consent | ConsentTerms, at: datetime) -> ConsentStatus:
-    """Withdrawn (in its row or in the chain), expired at `at`, or active."""
+    """Withdrawn (in its row or in the chain), expired at `at` (or ended with its application by
+    then, in its row or in the chain), or active."""
     if consent.withdrawn_at is not None or consent.withdrawn_in_chain:
         return ConsentStatus.WITHDRAWN
-    return ConsentStatus.EXPIRED if at >= consent.expires_at else ConsentStatus.ACTIVE
+    ended = consent.ended_in_chain
+    return ConsentStatus.EXPIRED if at >= consent.expires_at or (ended is not None and at >= ended) \
+        else ConsentStatus.ACTIVE
 
 
 def granted_terms(consent: Consent | ConsentTerms, *, expires_at: str | None = None) -> str:
@@ -176,7 +192,8 @@ def as_granted(consent: Consent | ConsentTerms) -> bool:
 
 
 def consent_entries(consents: Sequence[Consent | ConsentTerms], outcome: Outcome) -> list[AccessEntry]:
-    """The access log's entries of the consents' grant (with their terms) or withdrawal."""
+    """The access log's entries of the consents' grant (with their terms), withdrawal or end
+    with their application."""
     return [AccessEntry(outcome=outcome, client_id=consent.bound_client_id,
                         consumer_department=consent.consumer_department, matter=consent.matter,
                         subject_key=consent.subject_key, consent_id=consent.id,
@@ -402,6 +419,7 @@ def grant_consents(
         for consent in consents:  # as the chain now records them, without reading it back
             set_committed_value(consent, "chained_terms", granted_terms(consent))
             set_committed_value(consent, "withdrawn_in_chain", False)
+            set_committed_value(consent, "ended_in_chain", None)
     return consents
 
 
@@ -445,7 +463,7 @@ def withdraw_consent(
     and takes its time after that access was logged.
 
     The citizen's other consents to the same department for the same matter and proofs, given
-    the same way and not yet withdrawn, are withdrawn with it (the same link agreed to twice):
+    the same way and not yet withdrawn (as the chain records it), are withdrawn with it (the same link agreed to twice):
     the department can then no longer pull on any of them, as the citizen is told.
     """
     consent = session.get(Consent, consent_id) if is_record_id(consent_id) else None
@@ -455,13 +473,12 @@ def withdraw_consent(
                   Consent.consumer_department == consent.consumer_department, Consent.channel == consent.channel,
                   _same_or_both_null(Consent.bound_client_id, consent.bound_client_id),
                   _same_or_both_null(Consent.application_id, consent.application_id)]
-    # every row locked in one statement, in id order: two withdrawals of twins at once never deadlock
-    locked = session.scalars(select(Consent).where(*same_terms, or_(Consent.id == consent.id,
-                                                                     Consent.withdrawn_at.is_(None)))
-                             .order_by(Consent.id).with_for_update()
+    # every row locked in one statement, in id order: two withdrawals of twins at once never deadlock,
+    # nor a withdrawal and a pull (`_CANDIDATES`); a twin counts as withdrawn as the chain records it
+    locked = session.scalars(select(Consent).where(*same_terms).order_by(Consent.id).with_for_update()
                              .execution_options(populate_existing=True)).all()  # as they stand once locked
-    withdrawing = [other.id for other in locked
-                   if other.id == consent.id or sorted(other.proofs) == sorted(consent.proofs)]
+    withdrawing = [other.id for other in locked if other.id == consent.id or (
+        sorted(other.proofs) == sorted(consent.proofs) and not other.withdrawn_in_chain)]
     # the time after the locks: after any access decided on them; only where still not withdrawn
     # when written: a withdrawal meanwhile keeps its time
     at = now or _now()
@@ -479,38 +496,53 @@ def _same_or_both_null(column: Any, value: str | None) -> ColumnElement[bool]:
 
 def end_application_consents(session: Session, application_id: str, now: datetime) -> int:
     """End the counter consents recorded for an application that is done (decided, and its
-    commitments checked); how many were still running."""
-    return session.execute(update(Consent).where(Consent.application_id == application_id, Consent.expires_at > now)
-                           .values(expires_at=now)).rowcount or 0
+    commitments checked), each with an entry of outcome `ended` in the access log (its chain's
+    lock held to the caller's commit); how many were still running."""
+    running = session.scalars(select(Consent).where(Consent.application_id == application_id, Consent.expires_at > now)
+                              .order_by(Consent.id).with_for_update()).all()
+    if not running:
+        return 0
+    session.execute(update(Consent).where(Consent.id.in_([consent.id for consent in running])).values(expires_at=now))
+    append_accesses(session, consent_entries(running, Outcome.ENDED), now=now)
+    return len(running)
 
 
 @dataclass(frozen=True)
 class ConsentsAgainstChain:
-    """What `check_consents_against_chain` found: the consents kept, those whose row the chain
-    does not record as granted on its terms (no consent to the exchange), and those the chain
-    records as withdrawn whose row says otherwise."""
+    """What `check_consents_against_chain` found: the consents kept; those whose row the chain
+    does not record as granted on its terms (no consent to the exchange); those the chain records
+    as withdrawn or ended with their application whose row says otherwise; those withdrawn in
+    their row only; and consents the chain records as granted that have no row."""
 
     kept: int
     unrecorded: int
-    withdrawal_undone: int
+    end_undone: int
+    withdrawn_beside: int
+    rows_missing: int
 
     @property
-    def agree(self) -> bool:
-        return not (self.unrecorded or self.withdrawal_undone)
+    def differing(self) -> int:
+        return self.unrecorded + self.end_undone + self.withdrawn_beside + self.rows_missing
 
 
 def check_consents_against_chain(session: Session) -> ConsentsAgainstChain:
     """Compare every consent's row with what the access log's chain records of it (read in
-    batches): for the auditor, since the exchange itself never relies on a row the chain does not
-    back (`as_granted`, `consent_status`)."""
-    kept = unrecorded = undone = 0
+    batches), and every consent the chain records with the rows: for the auditor, since the
+    exchange itself never relies on a row the chain does not back (`as_granted`, `consent_status`)."""
+    kept = unrecorded = undone = beside = 0
     for consent in session.execute(_TERMS.execution_options(yield_per=1000)):
         kept += 1
         if not as_granted(consent):
             unrecorded += 1
-        elif consent.withdrawn_in_chain and consent.withdrawn_at is None:
+        elif (consent.withdrawn_in_chain and consent.withdrawn_at is None
+              or consent.ended_in_chain is not None and consent.expires_at > consent.ended_in_chain):
             undone += 1
-    return ConsentsAgainstChain(kept, unrecorded, undone)
+        elif consent.withdrawn_at is not None and not consent.withdrawn_in_chain:
+            beside += 1
+    missing = session.scalar(select(func.count(func.distinct(_LOG.c.consent_id))).where(
+        consent_events(), _LOG.c.outcome == Outcome.GRANTED.value,
+        ~exists().where(_CONSENTS.c.id == _LOG.c.consent_id))) or 0
+    return ConsentsAgainstChain(kept, unrecorded, undone, beside, missing)
 
 
 def list_consents(session: Session, subject_key: str) -> list[Consent]:
@@ -583,7 +615,7 @@ def find_valid_consent(
     if consent_id is None:
         candidates = session.connection().execute(
             _CANDIDATES, {"subject_key": subject_key, "matter": matter, "department": consumer_department})
-        for candidate in candidates:
+        for candidate in sorted(candidates, key=lambda row: row.granted_at, reverse=True):  # given at once: by id
             if as_granted(candidate) and consent_status(candidate, at) is ConsentStatus.ACTIVE \
                     and _covers(candidate, matter, proof, consumer_department, client_id, releases):
                 return candidate
@@ -597,7 +629,7 @@ def find_valid_consent(
         raise ConsentMissing(f"consent {consent_id!r} is not recorded in the access log as given on these terms")
     if consent_status(consent, at) is ConsentStatus.WITHDRAWN:  # whatever its time: it committed before this access can
         raise ConsentWithdrawn(f"consent {consent_id} was withdrawn")
-    if at >= consent.expires_at:
+    if consent_status(consent, at) is ConsentStatus.EXPIRED:  # also ended with its application
         raise ConsentExpired(f"consent {consent_id} expired")
     if not _covers(consent, matter, proof, consumer_department, client_id, ()):
         raise ConsentMismatch(

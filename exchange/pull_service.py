@@ -46,8 +46,9 @@ from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress,
                                    new_reservation, release, replay_of, reserve_found, reserve_new,
                                    stored_answer_row, stored_answer_rows)
 from exchange.clients import REVOKED, AuthenticatedClient
-from exchange.consent import (ConsentExpired, ConsentRefused, ConsentStatus, ConsentTerms, ConsentWithdrawn,
-                              consent_status, consent_terms, ENDED_AMONG, find_valid_consent, held_consents)
+from exchange.consent import (ConsentExpired, ConsentMissing, ConsentRefused, ConsentStatus, ConsentTerms,
+                              ConsentWithdrawn, as_granted, consent_status, consent_terms, ENDED_AMONG,
+                              find_valid_consent, held_consents)
 from exchange.errors import ExchangeError
 from exchange.keyring import RecordCipher
 from exchange.named_persons import named_entries
@@ -515,14 +516,14 @@ class _Replayed(Exception):
 
 def still_consented(session: Session, stored: Replay, now: datetime) -> None:
     """A replay hands out personal data again: only while the consent it was given on still stands,
-    neither withdrawn nor past its days."""
+    neither withdrawn nor past its days, its row as the chain records it (never deleted)."""
     if stored.consent_id is None:
         return
     consent = consent_terms(session, stored.consent_id)
-    if consent is None:
-        return
-    status = consent_status(consent, now)
-    if status is ConsentStatus.WITHDRAWN:
+    status = consent_status(consent, now) if consent is not None and as_granted(consent) else None
+    if status is None:  # a consent is never deleted, nor changed but as the chain records
+        ended, reason = "is not kept as the access log records it", ConsentMissing.reason
+    elif status is ConsentStatus.WITHDRAWN:
         ended, reason = "was withdrawn", ConsentWithdrawn.reason
     elif status is ConsentStatus.EXPIRED:
         ended, reason = "has expired", ConsentExpired.reason

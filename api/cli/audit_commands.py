@@ -99,12 +99,13 @@ def _consents_line() -> CliError | None:
     but the auditor is told."""
     with database_session() as session:
         found = check_consents_against_chain(session)
-    if found.agree:
+    if not found.differing:
         click.echo(f"授权记录：{found.kept} 条均与访问日志中的授权、撤回记录一致。")
         return None
-    return CliError(f"授权表有 {found.unrecorded + found.withdrawal_undone} 条与访问日志不符（共 {found.kept} 条）："
-                    f"{found.unrecorded} 条在日志中没有条件相同的授权记录，{found.withdrawal_undone} 条日志记载已撤回"
-                    "而授权表未记载。交换平台只按日志中的记录认定授权，不会据此放行；请核查对授权表的改动。")
+    return CliError(f"授权表有 {found.differing} 处与访问日志不符（授权表共 {found.kept} 条）："
+                    f"{found.unrecorded} 条在日志中没有条件相同的授权记录，{found.end_undone} 条日志记载已撤回或已随申请"
+                    f"结束而授权表未记载，{found.withdrawn_beside} 条仅授权表记载已撤回，{found.rows_missing} 项日志记载的"
+                    "授权在授权表中已不存在。交换平台只按日志中的记录认定授权，不会据此放行；请核查对授权表的改动。")
 
 
 def _signed_head(path: Path, trust_dir: Path | None) -> SignedHead:

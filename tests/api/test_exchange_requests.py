@@ -598,7 +598,29 @@ def test_a_consent_counts_as_the_access_log_records_it_not_as_its_table_says(
     assert "00000000-0000-4000-8000-000000000001" not in listed and withdrawn in listed, listed
     checked = run_cli(cli_environment(database_url, settings.var_dir), "audit", "verify")
     assert checked.returncode == 1 and "访问日志完整" in checked.stdout, checked.stdout + checked.stderr
-    assert "授权表有 3 条与访问日志不符" in checked.stderr, checked.stderr  # the auditor is told what was changed
+    assert "授权表有 3 处与访问日志不符" in checked.stderr, checked.stderr  # the auditor is told what was changed
+
+
+def test_a_replay_gives_nothing_on_a_consent_row_deleted_or_lengthened(
+        settings: Settings, live_server: str, database_url: str, residents: list[DemoResident]) -> None:
+    """A consent is never deleted, and it lasts as long as its grant says: a stored answer is not
+    handed out again once its consent's row is gone, or lengthened after it expired."""
+    token = client_token(settings)
+    url = f"{live_server}/api/v1/exchange/requests"
+    deleted, lengthened = consent(live_server, residents[0]), consent(live_server, residents[1])
+    for person, request_id, consent_id in ((residents[0], "gone-1", deleted), (residents[1], "longer-1", lengthened)):
+        first = httpx.post(url, headers=_bearer(token), json=envelope(person, request_id, consent_id=consent_id))
+        assert first.status_code == 200, first.text
+    sql_rows(database_url, f"DELETE FROM consents WHERE id = '{deleted}'")
+    sql_rows(database_url, f"UPDATE consents SET expires_at = granted_at WHERE id = '{lengthened}'")  # its days passed
+    assert httpx.post(url, headers=_bearer(token), json=envelope(residents[1], "longer-1",
+                                                                 consent_id=lengthened)).status_code == 403
+    sql_rows(database_url, f"UPDATE consents SET expires_at = '{FAR}' WHERE id = '{lengthened}'")
+    for person, request_id, consent_id in ((residents[0], "gone-1", deleted), (residents[1], "longer-1", lengthened)):
+        replay = httpx.post(url, headers=_bearer(token), json=envelope(person, request_id, consent_id=consent_id))
+        assert replay.status_code == 403 and "data" not in replay.text, replay.text
+        assert replay.json()["errors"][0]["pointer"] == "#/request_id"
+        assert my_access_log(live_server, person)[0]["reason"] == "consent-missing"
 
 
 def test_an_expired_consent_stops_replays_of_the_stored_answer(settings: Settings, live_server: str,

@@ -106,8 +106,12 @@ def test_audit_verify_says_when_consents_were_changed_beside_the_chain(env: dict
                            f"FROM consents WHERE id = '{consent_id}'")
     changed = run_cli(env, "audit", "verify")
     assert changed.returncode == 1 and "访问日志完整" in changed.stdout, changed.stdout + changed.stderr
-    assert "授权表有 2 条与访问日志不符" in changed.stderr and "1 条在日志中没有条件相同的授权记录" in changed.stderr
-    assert "1 条日志记载已撤回而授权表未记载" in changed.stderr, changed.stderr
+    assert "授权表有 2 处与访问日志不符" in changed.stderr and "1 条在日志中没有条件相同的授权记录" in changed.stderr
+    assert "1 条日志记载已撤回或已随申请结束而授权表未记载" in changed.stderr, changed.stderr
+
+    sql_rows(database_url, f"DELETE FROM consents WHERE id IN ('{consent_id}', '00000000-0000-4000-8000-000000000003')")
+    deleted = run_cli(env, "audit", "verify")
+    assert deleted.returncode == 1 and "1 项日志记载的授权在授权表中已不存在" in deleted.stderr, deleted.stderr
 
 
 def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_url: str) -> None:

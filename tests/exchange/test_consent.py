@@ -22,6 +22,7 @@ from exchange.consent import (
     ConsentRequest,
     ConsentStatus,
     ConsentWithdrawn,
+    check_consents_against_chain,
     end_application_consents,
     find_valid_consent,
     grant_consent,
@@ -246,3 +247,41 @@ def test_a_counter_consent_ended_with_its_application_stays_as_granted_until_the
     with pytest.raises(ConsentExpired):
         find_valid_consent(session, ME, consent_id, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ",
                            T0 + timedelta(days=3), client_id="zj-housing")
+
+
+def test_a_counter_consent_ended_with_its_application_stays_ended_whatever_its_row_says(
+        session: Session, live: Catalog) -> None:
+    """Its end is in the chain: setting the row's expiry back to the granted one lets the
+    department system pull nothing, and the auditor's comparison counts the row."""
+    application = "00000000-0000-4000-8000-0000000000a2"
+    consent_id = grant_consent(session, live, ME, HOUSING, channel=Channel.COUNTER, now=T0,
+                               bound_client_id="zj-housing", application_id=application).id
+    end_application_consents(session, application, T0 + timedelta(days=1))
+    session.execute(text("UPDATE consents SET expires_at = :back WHERE id = :id"),
+                    {"back": T0 + timedelta(days=30), "id": consent_id})
+    session.commit()
+    session.expire_all()
+    for named in (consent_id, None):
+        with pytest.raises((ConsentExpired, ConsentMissing)):
+            find_valid_consent(session, ME, named, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ",
+                               T0 + timedelta(days=2), client_id="zj-housing")
+    assert [c.status(T0 + timedelta(days=2)) for c in list_consents(session, ME)] == [ConsentStatus.EXPIRED]
+    assert check_consents_against_chain(session).end_undone == 1
+
+
+def test_a_twin_withdrawn_only_in_its_row_is_withdrawn_in_the_chain_with_the_other(
+        session: Session, live: Catalog) -> None:
+    """The citizen agreed twice; an insider marks the second withdrawn in its row only, the
+    citizen withdraws the first, the insider clears the second's row: it stays withdrawn."""
+    first, second = _grant(session, live), _grant(session, live)
+    session.execute(text("UPDATE consents SET withdrawn_at = :at WHERE id = :id"), {"at": T0, "id": second})
+    session.commit()
+    assert check_consents_against_chain(session).withdrawn_beside == 1
+    withdraw_consent(session, first, subject_key=ME, now=T0 + timedelta(hours=1))
+    session.execute(text("UPDATE consents SET withdrawn_at = NULL WHERE id = :id"), {"id": second})
+    session.commit()
+    session.expire_all()
+    with pytest.raises(ConsentWithdrawn):
+        find_valid_consent(session, ME, second, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0 + timedelta(hours=2))
+    with pytest.raises(ConsentMissing):
+        find_valid_consent(session, ME, None, "PUBLIC_RENTAL_HOUSING", "NO_HOUSING", "ZJ", T0 + timedelta(hours=2))

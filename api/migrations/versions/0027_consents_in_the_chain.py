@@ -1,8 +1,9 @@
 """Consents in the access log's chain: the partial index `ix_access_log_consent_events` over the
-entries that record a consent's grant (outcome `granted`) or withdrawal (`withdrawn`), which the
-exchange reads whenever it relies on a consent; then each consent already kept gets its grant
-entry, on the terms its row holds now, and each one withdrawn its withdrawal entry, appended at
-the time of the upgrade (the chain records when it learnt of them; the rows keep their own
+entries that record a consent's grant (outcome `granted`), withdrawal (`withdrawn`) or end with
+its application (`ended`), which the exchange reads whenever it relies on a consent; then each
+consent already kept gets its grant entry, on the terms its row holds now (an application's
+consent already ended keeps its end as its expiry), and each one withdrawn its withdrawal
+entry, appended at the time of the upgrade (the chain records when it learnt of them; the rows keep their own
 times). From here on a consent counts only as the chain records it (`exchange.consent`).
 
 The entries are written by the exchange's own code (`exchange.consent.consent_entries`,
@@ -23,7 +24,7 @@ down_revision = '0026'
 branch_labels = None
 depends_on = None
 
-_EVENTS = sa.text("outcome IN ('granted', 'withdrawn')")
+_EVENTS = sa.text("outcome IN ('granted', 'withdrawn', 'ended')")
 
 
 def upgrade() -> None:
