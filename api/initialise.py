@@ -36,6 +36,8 @@ from catalog.loading import bundled_catalog_path, load_catalog
 from core.private_files import private_dir, private_file
 from catalog.versions import latest_version, publish, read_live_catalog
 from exchange.licenses.service import sealed_by_compromised_seal
+from exchange.operation_codes import Operation
+from exchange.operations import console_operator, record_operation, record_publication
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
 from seals.ca import CityCa, crl_urls
@@ -46,6 +48,7 @@ from seals.registry import (
     Seal,
     SealCa,
     SealStatus,
+    active_seal,
     import_ca,
     init_ca,
     issue_seal,
@@ -94,8 +97,9 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
         with transaction(make_session_factory(engine)) as session:
             report.append(_publish_bundled_catalog(session))
         report.extend(_first_seals(engine, settings, city_root))
-        with transaction(make_session_factory(engine)) as session:
+        with transaction(make_session_factory(engine)) as session:  # its entries hold the chain's lock: alone
             report.extend(_seals_at_public_url(session, settings))
+        with transaction(make_session_factory(engine)) as session:
             report.extend(_signed_lists(session, settings))
             report.extend(_seals_ending(session))
             report.extend(seal_renames(session, read_live_catalog(session)))
@@ -172,6 +176,7 @@ def _publish_bundled_catalog(session: Session) -> str:
     if live is not None:
         return f"现行目录为第 {live.number} 版，保持不变。"
     outcome = publish(session, load_catalog(bundled_catalog_path()), published_by="mianzheng init", note="随附目录")
+    record_publication(session, outcome.version, console_operator())
     return f"已发布随附目录，第 {outcome.version.number} 版。"
 
 
@@ -228,6 +233,10 @@ def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
     rotated = rotate_seals_to_crl_url(session, config, catalog_names(read_live_catalog(session)))
     if not rotated:
         return []
+    for department in rotated:
+        serial = active_seal(session, department).serial_hex
+        record_operation(session, Operation.SEAL_ROTATED, console_operator(), serial, department=department,
+                         detail="public address changed")
     return [f"对外地址已变更：已为 {len(rotated)} 个部门轮换电子印章，新印章证书中的吊销列表地址为 {config.crl_url}"
             "（此前签章的文件仍可用原印章证书核验）。"]
 
@@ -262,8 +271,10 @@ def _issue_first_seals(sessions: sessionmaker[Session], settings: Settings) -> l
         issued = []
         for department in catalog.departments.values():
             if department.code not in sealed:
-                issue_seal(session, config, department_code=department.code,
-                           department_name=department.legal_name_zh, uscc=department.uscc)
+                seal = issue_seal(session, config, department_code=department.code,
+                                  department_name=department.legal_name_zh, uscc=department.uscc)
+                record_operation(session, Operation.SEAL_ISSUED, console_operator(), seal.serial_hex,
+                                 department=seal.department_code, detail=seal.purpose_zh)
                 issued.append(department.code)
     if issued:
         report.append(f"已为 {len(issued)} 个部门签发电子印章：{'、'.join(issued)}。")
@@ -280,6 +291,8 @@ def _city_ca(session: Session, config: SealSettings, city_root: CityCa | None) -
         return ["城市根证书即所给根证书，保持不变。"] if city_root is not None else []
     if city_root is not None:
         row = import_ca(session, config, city_root)
+        record_operation(session, Operation.CITY_ROOT_SET_UP, console_operator(), row.serial_hex, detail="imported")
         return [f"已导入城市电子印章根证书：{row.subject}（私钥以本机口令加密保存）。"]
-    init_ca(session, config)
+    row = init_ca(session, config)
+    record_operation(session, Operation.CITY_ROOT_SET_UP, console_operator(), row.serial_hex, detail="created")
     return ["已创建城市电子印章根证书（本机生成）。"]

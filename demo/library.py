@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange.licenses.bulk_import import ImportReport, import_lines
 from demo.licenses import demo_exports
 from exchange.licenses.service import LicenseLibrary
+from exchange.operations import console_operator
 from demo.data import demo_population, sample_residents
 
 SAMPLE_RESIDENTS = 16
@@ -29,5 +30,5 @@ def fill_demo_library(sessions: sessionmaker[Session], library: LicenseLibrary,
         if any(member.id_number in samples for member in household.members):
             holders.update(member.id_number for member in household.members)
     exports = demo_exports(population, library.catalog, holders, COMPANIES)
-    return {department: import_lines(sessions, library, department, lines)
+    return {department: import_lines(sessions, library, department, lines, actor=console_operator())
             for department, lines in sorted(exports.items())}

@@ -1,5 +1,6 @@
-"""The tamper-evident access log: every exchange request — allowed, denied or failed — and every
-consent a citizen gives or withdraws, as one hash-chained, append-only entry each.
+"""The tamper-evident access log: every exchange request — allowed, denied or failed — every
+consent a citizen gives or withdraws, and every operation that changes what the exchange vouches
+for, as one hash-chained, append-only entry each.
 
 Entry `n` stores `prev_hash` (the `entry_hash` of entry `n-1`; 64 zeros for entry 1) and
 `entry_hash = SHA-256(prev_hash || canonical JSON of the entry)`, where `prev_hash` enters as
@@ -8,6 +9,10 @@ the sequence number, the UTC time and every field, with sorted keys, no whitespa
 Editing, deleting or reordering an entry breaks the chain at the first affected sequence
 number, which `verify_chain` names. Truncating the newest entries (or rewriting the whole
 tail) is only detected against a head recorded earlier: see docs/access-log.md on anchoring.
+
+An operator's or a department system's change to what the exchange vouches for (a revocation, a
+license issued, a seal, a client, a catalog version) is an entry too (outcome `operation`,
+`exchange.operations`).
 
 A consent counts only as the chain records it (`exchange.consent`): its grant is an entry
 (outcome `granted`, its terms in `purpose`), its withdrawal another (`withdrawn`), its end with
@@ -49,6 +54,7 @@ from core.sqlite_writer import begin_write
 from catalog.citizen_id import mask_free_text
 from core.orm import Base, UtcDateTime
 from exchange.errors import ExchangeError, InvalidInput
+from exchange.operation_codes import Operation
 
 FORMAT_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -83,10 +89,16 @@ class Outcome(StrEnum):
     """Not an access: the consent `consent_id` was withdrawn."""
     ENDED = "ended"
     """Not an access: the counter consent `consent_id` ended with its application, at `recorded_at`."""
+    OPERATION = "operation"
+    """Not an access: a change to what the exchange vouches for, `reason` saying which
+    (`exchange.operation_codes.Operation`), made by the department system `client_id` or the
+    operator `caseworker_id` (`exchange.operations`)."""
 
 
 CONSENT_EVENTS = (Outcome.GRANTED.value, Outcome.WITHDRAWN.value, Outcome.ENDED.value)
 """The outcomes of the entries that record consents rather than accesses."""
+NOT_ACCESSES = (*CONSENT_EVENTS, Outcome.OPERATION.value)
+"""The outcomes of every entry that records something other than an access."""
 
 
 class Reason(StrEnum):
@@ -120,6 +132,7 @@ class Reason(StrEnum):
 
 
 _REASON_CODES = frozenset(reason.value for reason in Reason)
+_OPERATION_CODES = frozenset(operation.value for operation in Operation)
 REASON_ZH: Mapping[str, str] = MappingProxyType({
     Reason.REPLAYED: "重复请求，按首次答复提供", Reason.UNAUTHENTICATED: "未认证或凭据无效",
     Reason.INSUFFICIENT_SCOPE: "调用系统无此权限", Reason.INVALID_REQUEST: "请求内容有误",
@@ -140,7 +153,7 @@ class ChainConflict(ExchangeError):
 @dataclass(frozen=True)
 class AccessEntry:
     """What one entry records. Only `outcome` is required; `reason` (a `Reason` code) is required
-    when denied or failed, and a consent's entries carry none."""
+    when denied or failed, an operation's carries its `Operation` code, and a consent's entries carry none."""
 
     outcome: Outcome
     reason: str | None = None
@@ -159,6 +172,9 @@ class AccessEntry:
 
 ENTRY_FIELDS = tuple(f.name for f in fields(AccessEntry))
 _FREE_TEXT = ("request_id", "caseworker_id", "case_number", "legal_basis", "purpose")
+_TYPED_IN_AN_OPERATION = ("caseworker_id", "purpose")
+"""An operation's `case_number` names what it changed by the exchange's own identifier (a
+certificate's holds its issuer's credit code, which is shaped like an ID number)."""
 
 
 class AccessRecord(Base):
@@ -187,11 +203,14 @@ class AccessRecord(Base):
     __table_args__ = (
         Index("ix_access_log_consent_events", "consent_id", "subject_key",
               sqlite_where=text(f"outcome IN {CONSENT_EVENTS}"), postgresql_where=text(f"outcome IN {CONSENT_EVENTS}")),
+        Index("ix_access_log_operations", "reason", "case_number",
+              sqlite_where=text("outcome = 'operation'"), postgresql_where=text("outcome = 'operation'")),
     )
     """Only the consents' own entries, found by consent (and citizen: SQLite, which keeps no
     statistics, then prefers it to `subject_key`'s index for a consent's grant): the exchange
     reads them on every access that relies on a consent (`consent_events` gives a query the
-    index's very predicate)."""
+    index's very predicate). The operations' entries have theirs (`exchange.operations`), found
+    by operation and what it changed."""
 
     def values(self) -> dict[str, str | None]:
         """The entry's fields as stored, as the hash covers them."""
@@ -577,7 +596,7 @@ def entries_for_subject(session: Session, subject_key: str, *, limit: int = 20, 
     """Who used this citizen's data: their entries, newest first, those older than `before_seq`
     only when it is given (`total` counts them all). The entries of their consents are not
     accesses: 我的授权 shows those."""
-    where = (AccessRecord.subject_key == subject_key) & AccessRecord.outcome.not_in(CONSENT_EVENTS)
+    where = (AccessRecord.subject_key == subject_key) & AccessRecord.outcome.not_in(NOT_ACCESSES)
     total = session.scalar(select(func.count()).select_from(AccessRecord).where(where)) or 0
     if before_seq is not None:
         where = where & (AccessRecord.seq < before_seq)
@@ -592,7 +611,10 @@ def _validated(entry: AccessEntry) -> AccessEntry:
         raise InvalidInput("reason", f"a {outcome.value} entry needs a reason code")
     if entry.reason is not None and outcome.value in CONSENT_EVENTS:
         raise InvalidInput("reason", "a consent's entry carries no reason code")
-    if entry.reason is not None and entry.reason not in _REASON_CODES:
+    if outcome is Outcome.OPERATION:
+        if entry.reason not in _OPERATION_CODES:
+            raise InvalidInput("reason", f"an operation's entry needs its code: {', '.join(Operation)}")
+    elif entry.reason is not None and entry.reason not in _REASON_CODES:
         raise InvalidInput("reason", f"must be one of the documented codes: {', '.join(Reason)}")
     if entry.subject_key is not None and not _SUBJECT_KEY.fullmatch(entry.subject_key):
         raise InvalidInput("subject_key", "must be a subject key (64 hex characters), never an ID number")
@@ -600,11 +622,8 @@ def _validated(entry: AccessEntry) -> AccessEntry:
         value = getattr(entry, name)
         if value is not None and len(value) > limit:
             raise InvalidInput(name, f"must have at most {limit} characters")
-    masked = {
-        name: mask_free_text(getattr(entry, name))
-        for name in _FREE_TEXT
-        if getattr(entry, name) is not None
-    }
+    typed = _FREE_TEXT if outcome is not Outcome.OPERATION else _TYPED_IN_AN_OPERATION
+    masked = {name: mask_free_text(getattr(entry, name)) for name in typed if getattr(entry, name) is not None}
     return replace(entry, **masked, outcome=outcome)
 
 

@@ -46,6 +46,8 @@ from exchange.counters import next_value
 from exchange.errors import GlyphsMissing, InvalidInput, NotFound
 from exchange.keyring import RecordCipher
 from exchange.licenses.service import version_in_force
+from exchange.operation_codes import Operation
+from exchange.operations import Actor, record_operation
 from exchange.pull_service import PullContext, PullRefused, pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.status_lists import (
@@ -274,9 +276,10 @@ def find_certificate(session: Session, identifier: str) -> IssuedCertificate:
 
 
 def revoke_certificate(session: Session, signing: StatusListSigning, identifier: str, department: str, reason: str,
-                       now: datetime) -> IssuedCertificate:
+                       now: datetime, actor: Actor) -> IssuedCertificate:
     """Revoke a certificate of `department` (only the issuer may) and sign its status list again,
-    under that list's lock (see `exchange.status_lists`); the caller commits."""
+    under that list's lock (see `exchange.status_lists`); the revocation by `actor` is an entry of
+    the access log's chain (not a repeated one). The caller commits."""
     if reason not in REVOCATION_REASONS:
         raise InvalidInput("reason", f"one of {', '.join(REVOCATION_REASONS)}")
     list_id = find_certificate(session, identifier).status_list  # never changes: safe to read before the lock
@@ -291,4 +294,5 @@ def revoke_certificate(session: Session, signing: StatusListSigning, identifier:
     certificate.revocation_reason = reason
     session.flush()
     sign_locked_list(session, CERTIFICATES, list_id, signing, now)
+    record_operation(session, Operation.CERTIFICATE_REVOKED, actor, identifier, department=department, detail=reason)
     return certificate

@@ -94,6 +94,37 @@ def test_consents_kept_before_the_chain_recorded_them_are_chained_by_the_upgrade
                                "NO_HOUSING", "ZJ", at)
         assert [c.status(at).value for c in list_consents(session, "a" * 64)] == ["active", "withdrawn"]
         verdict = verify_chain(session)
-        assert verdict.intact and verdict.entries == 3
+        assert verdict.intact and verdict.entries == 4  # the two grants, the withdrawal, the catalog version (0028)
         assert check_consents_against_chain(session).differing == 0
+    engine.dispose()
+
+
+def test_catalog_versions_published_before_the_chain_recorded_them_are_chained_by_the_upgrade(
+        database_url: str) -> None:
+    """An installation upgraded from before operations were chained: each catalog version it kept
+    gets its publication's entry, so the auditor's check agrees, and sees a publisher edited after."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from api.database import make_session_factory
+    from api.migrations import alembic_config
+    from exchange.access_log import verify_chain
+    from exchange.operations import check_operations_against_chain
+
+    command.downgrade(alembic_config(database_url), "0027")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:  # as the older release kept them: the chain held no operation
+        for statement in ("DELETE FROM access_log", "DELETE FROM consents",
+                          "UPDATE catalog_versions SET published_by = '目录管理员', note = NULL"):
+            connection.execute(text(statement))
+    command.upgrade(alembic_config(database_url), "head")
+    with make_session_factory(engine)() as session:
+        verdict = verify_chain(session)
+        assert verdict.intact and verdict.entries == 1
+        found = check_operations_against_chain(session)
+        assert (found.versions, found.differing) == (1, 0)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE catalog_versions SET published_by = '李四'"))
+    with make_session_factory(engine)() as session:
+        assert check_operations_against_chain(session).versions_unrecorded == 1
     engine.dispose()

@@ -1,9 +1,11 @@
-"""`mianzheng audit ...`: the auditor's check that the access log was not altered.
+"""`mianzheng audit ...`: the auditor's check that the access log was not altered, and the operations it records.
 
 `audit verify` recomputes the whole hash chain (a long one in one process per CPU), then compares
-every consent's row with what the chain records of it. Exit 0: intact and in agreement (the
-head is printed, to be recorded elsewhere as an anchor); exit 1: the first bad entry, or the
-consents whose rows were changed, is named on stderr. The anchor is a head recorded earlier
+every consent's row with what the chain records of it, and the catalog versions and revoked rows
+with the operations it records. Exit 0: intact and in agreement (the head is printed, to be
+recorded elsewhere as an anchor); exit 1: the first bad entry, or the consents or rows that were
+changed, is named on stderr. `audit operations` lists the newest operations and who made them.
+The anchor is a head recorded earlier
 (`--head SEQ:HASH`) or a head the exchange's seal signed (`--signed-head FILE`, as
 `GET /api/v1/trust/access-log-head` gives it, checked against exported trust material).
 """
@@ -18,11 +20,13 @@ import click
 from api.cli.context import CliError, database_session, settings
 from api.cli.offline_trust_input import load_offline_trust_of_exchange
 from catalog.city_time import SECONDS, beijing_time
-from exchange.access_log import ChainFault, ChainHead
+from exchange.access_log import AccessRecord, ChainFault, ChainHead
 from exchange.access_log_heads import SignedHead, read_signed_head
 from exchange.access_log_audit import verify_chain_in_processes
 from exchange.consent import check_consents_against_chain
 from exchange.errors import InvalidInput
+from exchange.operation_codes import OPERATION_ZH
+from exchange.operations import check_operations_against_chain, recent_operations
 
 FAULT_ZH = {
     ChainFault.MISSING_ENTRY: "缺失（条目被删除）",
@@ -70,7 +74,7 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
     if verdict.head is None:  # nothing to compare: a new installation's log, or one emptied
         click.echo("访问日志为空。未与另行保存的链头核对：日志若曾有条目后被整体删除，仅凭本次校验无法发现；"
                    "请以此前保存的链头核对（--head 或 --signed-head）。")
-        _raise_if_any(_consents_line())
+        _raise_if_any(_consents_line(), _operations_line())
         return
     if anchor is not None and anchor.seq < verdict.head.seq:  # what follows the anchor is only linked up
         click.echo(f"访问日志第 1–{anchor.seq} 条与锚定的链头一致；其后 {verdict.head.seq - anchor.seq} 条"
@@ -79,18 +83,21 @@ def verify_command(expected: str | None, signed_file: Path | None, trust_dir: Pa
         anchored = "，且包含锚定的链头" if anchor else ""
         click.echo(f"访问日志完整：共 {verdict.entries} 条{anchored}。")
     consents = _consents_line()  # before the head, which stays the last line
+    operations = _operations_line()
     if anchor is not None and anchor.seq == verdict.head.seq:
         click.echo(f"链头（可作为锚定值另行保存）：{verdict.head}")
     else:  # kept unchecked, a head over entries rewritten since the anchor would vouch for them next time
         click.echo("下列链头所涵盖的条目未经锚定，须先与此前另行保存的链头（如当时取得并保存的平台签发链头；"
                    "现在取得的签发链头只反映数据库的现状）核对一致后，再作为锚定值保存。")
         click.echo(f"链头：{verdict.head}")
-    _raise_if_any(consents)
+    _raise_if_any(consents, operations)
 
 
-def _raise_if_any(error: CliError | None) -> None:
-    if error is not None:
-        raise error
+def _raise_if_any(*errors: CliError | None) -> None:
+    """End with the errors found, each on a line of its own ("错误：" starts the first)."""
+    found = [error.message for error in errors if error is not None]
+    if found:
+        raise CliError("\n错误：".join(found))
 
 
 def _consents_line() -> CliError | None:
@@ -106,6 +113,44 @@ def _consents_line() -> CliError | None:
                     f"{found.unrecorded} 条在日志中没有条件相同的授权记录，{found.end_undone} 条日志记载已撤回或已随申请"
                     f"结束而授权表未记载，{found.withdrawn_beside} 条仅授权表记载已撤回，{found.rows_missing} 项日志记载的"
                     "授权在授权表中已不存在。交换平台只按日志中的记录认定授权，不会据此放行；请核查对授权表的改动。")
+
+
+def _operations_line() -> CliError | None:
+    """The catalog versions and the revoked rows against the operations the chain records, said
+    when they agree; the error to end with when they do not."""
+    with database_session() as session:
+        found = check_operations_against_chain(session)
+    if not found.differing:
+        click.echo(f"操作记录：{found.versions} 个目录版本均与访问日志中的发布记录一致，日志记载的 {found.revocations} 项"
+                   "撤销、吊销在各表中均仍有效。")
+        return None
+    return CliError(f"操作记录有 {found.differing} 处与访问日志不符：{found.versions_unrecorded} 个目录版本与日志中的发布记录"
+                    f"不同或没有发布记录，{found.versions_missing} 个日志记载发布的目录版本已不存在，"
+                    f"{found.revocations_undone} 项日志记载的撤销、吊销（电子证明、电子证照、电子印章或部门业务系统）在表中"
+                    "已被撤回。交换平台按表中的状态办理：请立即核查对这些表的改动，必要时重新撤销、吊销。")
+
+
+@audit_group.command("operations")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="列出最近的多少条")
+def operations_command(limit: int) -> None:
+    """列出访问日志中最近的操作记录（撤销、签发、印章、业务系统、目录发布）及操作者，新者在前。"""
+    with database_session() as session:
+        entries = recent_operations(session, limit)
+    if not entries:
+        click.echo("访问日志中没有操作记录。")
+    for entry in entries:
+        click.echo("  ".join(part for part in (
+            f"第 {entry.seq} 条", beijing_time(entry.recorded_at, SECONDS), OPERATION_ZH[entry.reason or ""],
+            entry.case_number or "", f"部门：{entry.consumer_department}" if entry.consumer_department else "",
+            f"操作者：{_actor_zh(entry)}", entry.purpose or "") if part))
+
+
+def _actor_zh(entry: AccessRecord) -> str:
+    if entry.client_id:
+        return f"部门业务系统 {entry.client_id}"
+    if entry.caseworker_id:
+        return f"系统用户 {entry.caseworker_id.removeprefix('os-user:')}"
+    return "未记载（升级时补记）"
 
 
 def _signed_head(path: Path, trust_dir: Path | None) -> SignedHead:

@@ -1,10 +1,11 @@
-"""`mianzheng catalog ...`: validate, publish and show the data catalog."""
+"""`mianzheng catalog ...`: validate, publish and show the data catalog. A publication is an entry
+of the access log's chain (`exchange.operations`), with the operator and what the version records
+of its publisher, note and content."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import getpass
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
 from catalog.model import Catalog
 from catalog.versions import latest_version, list_versions, publish, read_live_catalog, version_numbered
+from exchange.operations import console_operator, console_user, record_publication
 
 PATH_ARGUMENT = click.Path(exists=True, path_type=Path)
 
@@ -65,7 +67,9 @@ def publish_command(path: Path, published_by: str | None, note: str | None, base
     catalog = _load_or_fail(path)
     try:
         with database_session() as session:
-            outcome = publish(session, catalog, published_by or getpass.getuser(), note, base=base)
+            outcome = publish(session, catalog, published_by or console_user(), note, base=base)
+            if outcome.created:
+                record_publication(session, outcome.version, console_operator())
     except IntegrityError:  # the version number it took was published meanwhile
         raise CliError("另一次发布与本次同时进行并已先完成，本次未发布；请用 mianzheng catalog versions 查看现行版本后再发布。",
                        EXIT_CONFLICT) from None

@@ -39,6 +39,7 @@ from exchange.issuance import (
     list_certificates,
     revoke_certificate,
 )
+from exchange.operations import console_operator
 from exchange.pull_service import PullRefused
 from exchange.status_lists import CERTIFICATES, check_status_list, list_ids, rebuild_status_list
 from seals.errors import SealError, SealNotFound
@@ -175,7 +176,8 @@ def revoke_command(identifier: str, reason: str) -> None:
     with database_session() as session:
         try:
             issuer = find_certificate(session, normalised).issuer_department
-            certificate = revoke_certificate(session, signing, normalised, issuer, reason, datetime.now(timezone.utc))
+            certificate = revoke_certificate(session, signing, normalised, issuer, reason, datetime.now(timezone.utc),
+                                             console_operator())
         except CertificateNotFound:
             raise CliError(f"没有编号为 {normalised} 的电子证明。", EXIT_NOT_FOUND) from None
         assert certificate.revoked_at is not None

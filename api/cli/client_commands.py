@@ -1,5 +1,6 @@
 """`mianzheng client ...`: department systems that call the exchange — register (the token is
-shown once), list, revoke, rotate.
+shown once), list, revoke, rotate. Each registration, rotation and revocation is an entry of the
+access log's chain, with the operator (`exchange.operations`).
 
 The token goes alone to stdout, so a script can capture it (`TOKEN=$(mianzheng client add ...)`);
 everything else, the warning that it is shown only once included, goes to stderr.
@@ -8,7 +9,7 @@ everything else, the warning that it is shown only once included, goes to stderr
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 import click
@@ -29,6 +30,8 @@ from exchange.clients import (
     rotate_client,
 )
 from exchange.errors import InvalidInput, UnknownCode
+from exchange.operation_codes import Operation
+from exchange.operations import console_operator, record_operation
 
 SCOPE_ZH = {
     ClientScope.EXCHANGE_REQUEST: "调取证明数据",
@@ -76,6 +79,8 @@ def add_command(department: str, name: str, scopes: tuple[str, ...]) -> None:
             raise CliError(f"现行目录中没有部门 {department}。", EXIT_NOT_FOUND) from None
         except InvalidInput as invalid:
             raise CliError(f"无法登记：{invalid}") from None
+        record_operation(session, Operation.CLIENT_ADDED, console_operator(), record.public_id,
+                         department=record.department_code, detail=" ".join(record.scope_list))
     click.echo(f"已登记调用方：{_describe(record)}", err=True)
     click.echo(SHOWN_ONCE, err=True)
     click.echo(token)
@@ -98,8 +103,12 @@ def list_command() -> None:
 @click.argument("client_id")
 def revoke_command(client_id: str) -> None:
     """吊销调用方 CLIENT_ID：其所有令牌立即失效（正在处理的数据请求也不再交付答复），且不可恢复。"""
+    now = datetime.now(timezone.utc)
     with database_session() as session:
-        record = _found(client_id, lambda: revoke_client(session, client_id))
+        record = _found(client_id, lambda: revoke_client(session, client_id, now=now))
+        if record.revoked_at == now:  # not one revoked before
+            record_operation(session, Operation.CLIENT_REVOKED, console_operator(), record.public_id,
+                             department=record.department_code)
         click.echo(f"已吊销调用方 {record.public_id}（{record.department_code} {record.name}）。")
 
 
@@ -111,6 +120,8 @@ def rotate_command(client_id: str, grace_minutes: int) -> None:
     """为调用方 CLIENT_ID 签发新令牌（仅显示一次）；旧令牌立即或在宽限期后失效。"""
     with database_session() as session:
         record, token = _found(client_id, lambda: rotate_client(session, client_id, grace=timedelta(minutes=grace_minutes)))
+        record_operation(session, Operation.CLIENT_ROTATED, console_operator(), record.public_id,
+                         department=record.department_code, detail=f"grace {grace_minutes} min")
     ending = f"旧令牌在 {grace_minutes} 分钟后失效" if grace_minutes else "旧令牌已立即失效"
     click.echo(f"已为调用方 {record.public_id}（{record.department_code} {record.name}）签发新令牌，{ending}。", err=True)
     click.echo(SHOWN_ONCE, err=True)

@@ -32,6 +32,7 @@ from exchange.licenses.pdf import verify_license_pdf
 from exchange.licenses.presentation import VERIFIER_NONCE, VERIFIER_NONCE_ZH
 from exchange.licenses.service import LastVersion, LicenseConflict, reseal_license, sealed_by_compromised_seal
 from exchange.licenses.verify import verify_license
+from exchange.operations import console_operator
 from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.verdict import Status
 from exchange.licenses.bulk_import import DEFAULT_BATCH, import_lines
@@ -64,7 +65,7 @@ def import_command(export: Path, department: str, batch: int, rejects: Path | No
         with export.open("rb") as lines, click.progressbar(length=total, label="导入证照",
                                                                      file=sys.stderr) as bar:
             report = import_lines(current.sessions, build_library(current, catalog), department, lines,
-                                  batch=batch, progress=bar.update)
+                                  actor=console_operator(), batch=batch, progress=bar.update)
         seconds = time.perf_counter() - started
     finally:
         current.engine.dispose()
@@ -99,7 +100,7 @@ def reseal_command(department: str) -> None:
         for identifier in pending:
             try:
                 with current.sessions.begin() as session:
-                    reseal_license(session, library, department, identifier)
+                    reseal_license(session, library, department, identifier, console_operator())
             except LastVersion:  # no room for a version more: the department must issue it anew
                 last.append(identifier)
             except LicenseConflict:  # amended, revoked or resealed (another run) meanwhile: already sealed anew

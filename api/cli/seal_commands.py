@@ -1,6 +1,8 @@
 """`mianzheng seal ...`: the seal officer's commands — the city CA, department seals
 (issue, rotate, revoke), the CRL, seal images and the exported trust material (with the signed
-certificate status list, for offline verification: `exchange.certificates.offline_trust`)."""
+certificate status list, for offline verification: `exchange.certificates.offline_trust`).
+Each change to the CA or a seal is an entry of the access log's chain, with the operator
+(`exchange.operations`)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from catalog.model import Catalog, Department
 from catalog.versions import published_documents, read_live_catalog
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
 from exchange.issuance import issuable_proofs
+from exchange.operation_codes import Operation
+from exchange.operations import console_operator, record_operation
 from exchange.status_lists import CERTIFICATES, list_ids, refresh_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, NoActiveSeal, SealAlreadyActive, SealChanged,
@@ -97,6 +101,8 @@ def init_ca_command(cert_file: Path | None, key_file: Path | None, key_passphras
                 click.echo(f"已创建根证书：{row.subject}，有效期至 {beijing_time(row.not_after, '%Y-%m-%d')}")
         except SealError as error:
             raise _fail(error) from None
+        record_operation(session, Operation.CITY_ROOT_SET_UP, console_operator(), row.serial_hex,
+                         detail="imported" if city_root is not None else "created")
 
 
 @seal_group.command("issue")
@@ -111,6 +117,8 @@ def issue_command(department: str, purpose: str) -> None:
                               department_name=found.legal_name_zh, uscc=found.uscc, purpose_zh=purpose)
         except SealError as error:
             raise _fail(error) from None
+        record_operation(session, Operation.SEAL_ISSUED, console_operator(), seal.serial_hex,
+                         department=seal.department_code, detail=seal.purpose_zh)
         click.echo(f"已为 {seal.department_name} 签发电子印章，kid {seal.kid}，"
                    f"有效期至 {beijing_time(seal.not_after, '%Y-%m-%d')}。")
 
@@ -125,6 +133,8 @@ def rotate_command(department: str) -> None:
             seal = rotate_seal(session, seal_settings(settings()), found.code, named=(found.legal_name_zh, found.uscc))
         except SealError as error:
             raise _fail(error) from None
+        record_operation(session, Operation.SEAL_ROTATED, console_operator(), seal.serial_hex,
+                         department=seal.department_code)
         click.echo(f"已轮换 {seal.department_name} 的电子印章，新 kid {seal.kid}。")
 
 
@@ -144,6 +154,8 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
                                serial_hex=serial)
         except SealError as error:
             raise _fail(error) from None
+        record_operation(session, Operation.SEAL_REVOKED, console_operator(), seal.serial_hex,
+                         department=seal.department_code, detail=reason)
         click.echo(f"已吊销 {seal.department_name} 的电子印章（序列号 {seal.serial_hex}），"
                    f"吊销时间 {beijing_time(seal.revoked_at, '%Y-%m-%d %H:%M:%S')}（北京时间）。")
         now = datetime.now(timezone.utc)

@@ -41,6 +41,7 @@ from exchange.issuance import (
 )
 from exchange.answer_store import RequestIdConflict
 from exchange.keyring import Purpose
+from exchange.operations import system_actor
 from exchange.pull_service import REQUEST_ID
 from exchange.status_lists import MAX_LIST_ID
 from seals.ca import utc_now
@@ -158,7 +159,8 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     """Revoke a certificate your department issued (scope certificates:revoke)."""
     client = require_client(ClientScope.CERTIFICATES_REVOKE)
     signing = status_list_signing(runtime().settings, runtime().seal_settings)
-    certificate = revoke_certificate(db(), signing, identifier, client.department_code, body["reason"], utc_now())
+    certificate = revoke_certificate(db(), signing, identifier, client.department_code, body["reason"], utc_now(),
+                                     system_actor(client))
     db().commit()
     return certificate_view(naming_catalog(), certificate)
 

@@ -52,6 +52,7 @@ from exchange.licenses.nonces import kept_presentation
 from exchange.licenses.statistics import license_statistics
 from exchange.licenses.use_service import UseRequest, use_license
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
+from exchange.operations import system_actor
 from exchange.licenses.service import (
     IssueRequest,
     LicenseConflict,
@@ -100,7 +101,8 @@ def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
                            valid_until=body.get("valid_until"))
     try:
         issued = write("issue-license",
-                       lambda session: issue_license(session, lib, client.department_code, request))
+                       lambda session: issue_license(session, lib, client.department_code, request,
+                                                     system_actor(client)))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
     except ReferenceInUse as reused:
@@ -145,7 +147,8 @@ def amend(body: dict[str, Any], identifier: str) -> dict[str, Any]:
     try:
         version = write("amend-license",
                         lambda session: amend_license(session, lib, client.department_code, identifier,
-                                                          body["changes"], body.get("valid_until")))
+                                                          body["changes"], system_actor(client),
+                                                          body.get("valid_until")))
     except NotTheIssuer as refused:
         raise Problem("forbidden-by-policy", str(refused)) from None
     except LicenseConflict as conflict:
@@ -165,7 +168,7 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
     lib = library()
     version = write("revoke-license",
                     lambda session: revoke_license(session, lib, client.department_code, identifier,
-                                                       body["reason"]))
+                                                       body["reason"], system_actor(client)))
     return license_view(lib, license_of(db(), version), version)
 
 

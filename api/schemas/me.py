@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from catalog.schemas import WholeMatch
-from exchange.access_log import CONSENT_EVENTS, Outcome
+from exchange.access_log import NOT_ACCESSES, Outcome
 from exchange.consent import MAX_CONSENT_DAYS, Channel, ConsentStatus
 
 _CODE = WholeMatch(r"^[A-Z][A-Z0-9_]*$", error="must be an upper-case code such as NO_HOUSING")
@@ -53,7 +53,7 @@ class AccessLogEntrySchema(ma.Schema):
         "description": "The basis as you read it: 本人网上授权, 窗口书面授权 (signed at a counter, a guardian's for a "
                        "child), else the legal basis"})
     purpose = ma.fields.String(allow_none=True)
-    outcome = ma.fields.String(metadata={"enum": [o.value for o in Outcome if o.value not in CONSENT_EVENTS]})
+    outcome = ma.fields.String(metadata={"enum": [o.value for o in Outcome if o.value not in NOT_ACCESSES]})
     outcome_zh = ma.fields.String(metadata={"description": "已允许调取, 已拒绝, 未完成; 已查询：来源部门无此记录 for "
                                                            "the result of a pull whose source had no record"})
     reason = ma.fields.String(allow_none=True, metadata={"description": "Why denied or failed (a problem type)"})

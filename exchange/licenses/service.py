@@ -39,6 +39,8 @@ from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.keyring import RecordCipher
+from exchange.operation_codes import Operation
+from exchange.operations import Actor, record_operation
 from exchange.license_certificates import revoke_certificates_read_from
 from exchange.licenses.content import (
     VALIDITY_ITEMS,
@@ -187,11 +189,12 @@ def checked_holder(kind: Subject, name: str, number: str) -> HolderIdentity:
     return HolderIdentity(kind, name, code)
 
 
-def issue_license(session: Session, library: LicenseLibrary, department: str, request: IssueRequest, *,
-                  savepoint: bool = True) -> Issued:
+def issue_license(session: Session, library: LicenseLibrary, department: str, request: IssueRequest,
+                  actor: Actor | None, *, savepoint: bool = True) -> Issued:
     """Issue version 1 of a license of `department`, or, for a retry of the request that issued the
     license its `reference` names, return that one; `ReferenceInUse` when the reference names a
-    license issued from another request.
+    license issued from another request. The issue by `actor` is an entry of the access log's
+    chain; with no actor the caller records it (a bulk import, once for each batch).
 
     Serials and status entries come from atomic counters (`exchange.counters`, `exchange.status_lists`).
     With `savepoint` (the default) a collision with a concurrent issue of the same reference
@@ -223,12 +226,25 @@ def issue_license(session: Session, library: LicenseLibrary, department: str, re
     key = holder_key(library.hash_key, request.holder.kind, request.holder.number)
     _refuse_a_second(session, license_type, key)
     if not savepoint:
-        return _issue_new(session, library, department, license_type, request, digest, now, valid_from, valid_until)
+        issued = _issue_new(session, library, department, license_type, request, digest, now, valid_from, valid_until)
+    else:
+        issued = _issue_in_savepoints(session, library, department, license_type, request, digest, key,
+                                      (now, valid_from, valid_until))
+    if actor is not None and issued.created:
+        record_operation(session, Operation.LICENSE_ISSUED, actor, issued.version.identifier, department=department,
+                         detail=request.reference)
+    return issued
+
+
+def _issue_in_savepoints(session: Session, library: LicenseLibrary, department: str, license_type: LicenseType,
+                         request: IssueRequest, digest: str, key: str,
+                         times: tuple[datetime, datetime, datetime]) -> Issued:
+    """`_issue_new` in a savepoint, again when a concurrent issue took the reference (then its
+    license, if it was this request's)."""
     for attempt in range(_ATTEMPTS):
         try:
             with session.begin_nested():
-                return _issue_new(session, library, department, license_type, request, digest, now, valid_from,
-                                  valid_until)
+                return _issue_new(session, library, department, license_type, request, digest, *times)
         except IntegrityError:  # a concurrent issue took the reference
             forget_allocations(session)
             if attempt == _ATTEMPTS - 1:
@@ -316,20 +332,28 @@ def _by_reference(session: Session, department: str, reference: str) -> LicenseR
 
 
 def amend_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
-                  changes: Mapping[str, Any], valid_until: date | None = None) -> LicenseVersionRecord:
+                  changes: Mapping[str, Any], actor: Actor, valid_until: date | None = None) -> LicenseVersionRecord:
     """Issue the next version of the license whose current version is `identifier`, with the
     items changed as given; the old version becomes superseded (and so is its status entry: the
     status list that holds it is signed again under its lock), and the certificates read from it
-    are revoked as `data_changed`."""
-    return _next_version(session, library, department, identifier, changes, valid_until, data_changed=True)
+    are revoked as `data_changed`. The amendment by `actor` is an entry of the access log's chain."""
+    new = _next_version(session, library, department, identifier, changes, valid_until, data_changed=True)
+    record_operation(session, Operation.LICENSE_AMENDED, actor, new.identifier, department=department,
+                     detail=identifier)
+    return new
 
 
-def reseal_license(session: Session, library: LicenseLibrary, department: str, identifier: str) -> LicenseVersionRecord:
+def reseal_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
+                   actor: Actor) -> LicenseVersionRecord:
     """Issue the license whose current version is `identifier` again, unchanged, under the
     department's seal now: after its seal was revoked for key compromise (`holder_state`
     `SEAL_REVOKED`), the next version verifies. The old one becomes superseded, as by an
-    amendment; the certificates read from it stand (their data has not changed)."""
-    return _next_version(session, library, department, identifier, {}, None, data_changed=False)
+    amendment; the certificates read from it stand (their data has not changed). An entry of the
+    access log's chain records it, by `actor`."""
+    new = _next_version(session, library, department, identifier, {}, None, data_changed=False)
+    record_operation(session, Operation.LICENSE_RESEALED, actor, new.identifier, department=department,
+                     detail=identifier)
+    return new
 
 
 def sealed_by_compromised_seal(session: Session, library: LicenseLibrary, department: str) -> Iterator[str]:
@@ -411,9 +435,10 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
 
 
 def revoke_license(session: Session, library: LicenseLibrary, department: str, identifier: str,
-                   reason: str) -> LicenseVersionRecord:
+                   reason: str, actor: Actor) -> LicenseVersionRecord:
     """Revoke the license of `identifier` (any of its versions): its current version's entry is set,
-    and the certificates read from any of its versions are revoked with the same reason."""
+    and the certificates read from any of its versions are revoked with the same reason. The
+    revocation by `actor` is an entry of the access log's chain (not a repeated one)."""
     if reason not in REVOCATION_REASONS or reason == "superseded":
         allowed = ", ".join(code for code in REVOCATION_REASONS if code != "superseded")
         raise InvalidInput("reason", f"one of {allowed}")
@@ -429,6 +454,8 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     sign_locked_list(session, library.lists, current.status_list, library.status_list, library.clock())
     versions = session.scalars(select(LicenseVersionRecord.identifier).where(LicenseVersionRecord.license_id == record.id))
     revoke_certificates_read_from(session, library.status_list, list(versions), reason, now)
+    record_operation(session, Operation.LICENSE_REVOKED, actor, current.identifier, department=department,
+                     detail=reason)
     return current
 
 

@@ -57,7 +57,7 @@ def test_an_exchange_request_refused_for_its_body_is_answered_and_logged(setting
     """A department system's body nested too deep, or too large: the problem says so (not a 500
     from logging the refusal), and the refusal is in the access log like every exchange request."""
     from api.database import standalone_session
-    from exchange.access_log import CONSENT_EVENTS, AccessRecord
+    from exchange.access_log import NOT_ACCESSES, AccessRecord
 
     token = client_token(settings, "ZJ", [ClientScope.EXCHANGE_REQUEST])
     answer = httpx.post(f"{live_server}/api/v1/exchange/requests", content=body, timeout=30,
@@ -66,7 +66,7 @@ def test_an_exchange_request_refused_for_its_body_is_answered_and_logged(setting
     assert problem["status"] == status
     with standalone_session(settings.database_url) as session:
         entries = session.query(AccessRecord).filter(AccessRecord.consumer_department == "ZJ",
-                                                     AccessRecord.outcome.not_in(CONSENT_EVENTS)).all()
+                                                     AccessRecord.outcome.not_in(NOT_ACCESSES)).all()
     assert [(entry.outcome, entry.reason) for entry in entries] == [("denied", "invalid-request")]
 
 

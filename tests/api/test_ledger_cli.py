@@ -120,19 +120,20 @@ def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_ur
         for n in range(4):
             append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
     intact = run_cli(env, "audit", "verify")
-    assert intact.returncode == 0 and "共 4 条" in intact.stdout
+    assert intact.returncode == 0 and "共 5 条" in intact.stdout  # the catalog's publication, then these
     head = intact.stdout.strip().splitlines()[-1].split("：", 1)[1]
     assert run_cli(env, "audit", "verify", "--head", head).returncode == 0
 
-    sql_rows(database_url, "UPDATE access_log SET purpose = '篡改' WHERE seq = 2")
+    sql_rows(database_url, "UPDATE access_log SET purpose = '篡改' WHERE seq = 3")
     tampered = run_cli(env, "audit", "verify")
     assert tampered.returncode == 1
-    assert tampered.stderr.strip() == "错误：访问日志第 2 条内容与其摘要不符（条目被修改或调换位置）；此前 1 条完整。"
+    assert tampered.stderr.strip() == "错误：访问日志第 3 条内容与其摘要不符（条目被修改或调换位置）；此前 2 条完整。"
 
 
 def test_an_emptied_log_is_not_called_checked_without_an_anchor(env: dict[str, str], database_url: str) -> None:
-    """Deleting every entry leaves nothing to compare: the check says the log is empty and that
-    only a head kept before can tell an emptied log from a new one, and with that head it fails."""
+    """Deleting every entry leaves no chain to compare: the check says the log is empty and that
+    only a head kept before can tell an emptied log from a new one, and with that head it fails.
+    Even without one, the catalog version whose publication the log recorded is now unrecorded."""
     empty_ledger(database_url)
     with standalone_session(database_url) as session:
         for n in range(2):
@@ -140,15 +141,16 @@ def test_an_emptied_log_is_not_called_checked_without_an_anchor(env: dict[str, s
     head = run_cli(env, "audit", "verify").stdout.strip().splitlines()[-1].split("：", 1)[1]
     sql_rows(database_url, "DELETE FROM access_log")
     emptied = run_cli(env, "audit", "verify")
-    assert emptied.returncode == 0 and "访问日志为空" in emptied.stdout, emptied.stdout
+    assert emptied.returncode == 1 and "访问日志为空" in emptied.stdout, emptied.stdout
     assert "校验通过" not in emptied.stdout and "--head" in emptied.stdout, emptied.stdout
+    assert "1 个目录版本与日志中的发布记录不同或没有发布记录" in emptied.stderr, emptied.stderr
     assert run_cli(env, "audit", "verify", "--head", head).returncode == 1
 
 
 def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, str], database_url: str) -> None:
-    """An insider edits entry 3 and recomputes its hash. Without an anchor the broken link after it
-    shows, and only the entries before the edited one are called intact. An anchor kept at entry 2
-    vouches for entries 1-2; what follows it is only linked up, and the command says so."""
+    """An insider edits entry 4 and recomputes its hash. Without an anchor the broken link after it
+    shows, and only the entries before the edited one are called intact. An anchor kept at entry 3
+    vouches for entries 1-3; what follows it is only linked up, and the command says so."""
     from sqlalchemy import select
 
     from exchange.access_log import AccessRecord, entry_hash
@@ -162,19 +164,19 @@ def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, 
         for n in range(2, 5):
             append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
     later = run_cli(env, "audit", "verify", "--head", anchored)
-    assert later.returncode == 0 and "第 1–2 条与锚定的链头一致；其后 3 条首尾衔接" in later.stdout, later.stdout
+    assert later.returncode == 0 and "第 1–3 条与锚定的链头一致；其后 3 条首尾衔接" in later.stdout, later.stdout
     assert "完整" not in later.stdout
     # the head it prints is not offered as the next anchor before it is compared with one kept elsewhere
     assert "可作为锚定值另行保存" not in later.stdout and "核对一致后" in later.stdout.splitlines()[-2]
 
     with standalone_session(database_url) as session:
-        entry = session.scalars(select(AccessRecord).where(AccessRecord.seq == 3)).one()
+        entry = session.scalars(select(AccessRecord).where(AccessRecord.seq == 4)).one()
         entry.purpose = "内部核查"
         entry.entry_hash = entry_hash(entry.prev_hash, entry.seq, entry.recorded_at, entry.values())
         session.commit()
     broken = run_cli(env, "audit", "verify")
-    assert broken.returncode == 1 and broken.stderr.strip().startswith("错误：访问日志第 4 条"), broken.stderr
-    assert broken.stderr.strip().endswith("此前 2 条完整。"), broken.stderr
+    assert broken.returncode == 1 and broken.stderr.strip().startswith("错误：访问日志第 5 条"), broken.stderr
+    assert broken.stderr.strip().endswith("此前 3 条完整。"), broken.stderr
 
 
 def test_every_scope_can_be_given_and_listed(env: dict[str, str]) -> None:

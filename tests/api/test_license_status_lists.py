@@ -26,10 +26,13 @@ from exchange.licenses.service import (LICENSES, IssueRequest, LicenseConflict, 
                                        checked_holder, credential_of, current_version, issue_license, license_of,
                                        revoke_license)
 from catalog.model import Subject
+from exchange.operations import Actor
 from exchange.status_lists import check_status_list, list_ids, stored_status_list
 from seals.registry import trust_store
 from tests.api.test_licenses_api import marriage
 from tests.support.cli import cli_environment, run_cli
+
+OFFICER = Actor(operator="os-user:test")
 
 ISSUANCES = 4
 
@@ -39,7 +42,7 @@ def _issue(settings: Settings, lib: LicenseLibrary, person: DemoResident, number
     request = IssueRequest(body["license_type"], checked_holder(Subject.PERSON, person.name, person.id_number),
                            body["items"], body["reference"])
     with standalone_session(settings.database_url) as session:
-        version = issue_license(session, lib, "MZ", request).version
+        version = issue_license(session, lib, "MZ", request, OFFICER).version
         session.expunge(version)
         return version
 
@@ -73,8 +76,8 @@ def test_license_versions_spread_over_lists_each_verified_against_its_own(settin
     revoked, amended = [v for v in issued if v.status_list != 2][:2]
     with standalone_session(settings.database_url) as session:
         before = {v.status_list: stored_status_list(session, v.status_list) for v in issued}
-        revoke_license(session, lib, "MZ", revoked.identifier, "issued_in_error")
-        successor = amend_license(session, lib, "MZ", amended.identifier, {"spouse_name": "李明明"})
+        revoke_license(session, lib, "MZ", revoked.identifier, "issued_in_error", OFFICER)
+        successor = amend_license(session, lib, "MZ", amended.identifier, {"spouse_name": "李明明"}, OFFICER)
         successor_credential = credential_of(lib, successor)
     with standalone_session(settings.database_url) as session:
         after = {v.status_list: stored_status_list(session, v.status_list) for v in issued}
@@ -115,13 +118,13 @@ def test_amendments_and_revocations_at_once_leave_every_list_equal_to_its_table(
     def amend(version: LicenseVersionRecord) -> None:
         with standalone_session(settings.database_url) as session:
             try:
-                amend_license(session, lib, "MZ", version.identifier, {"spouse_name": "李明明"})
+                amend_license(session, lib, "MZ", version.identifier, {"spouse_name": "李明明"}, OFFICER)
             except LicenseConflict:  # revoked first: nothing to amend
                 session.rollback()
 
     def revoke(version: LicenseVersionRecord) -> None:
         with standalone_session(settings.database_url) as session:
-            revoke_license(session, lib, "MZ", version.identifier, "issued_in_error")
+            revoke_license(session, lib, "MZ", version.identifier, "issued_in_error", OFFICER)
 
     with ThreadPoolExecutor(4) as pool:
         for done in [pool.submit(task, version) for version in issued for task in (amend, revoke)]:

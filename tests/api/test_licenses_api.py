@@ -25,6 +25,9 @@ from core.base64url import b64url_decode
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
+from exchange.operations import Actor
+
+OFFICER = Actor(operator="os-user:test")
 
 SPOUSE_ID = "330702199003071233"
 
@@ -1109,11 +1112,12 @@ def test_a_use_takes_the_license_as_it_stands_when_it_is_revoked_or_amended_mean
             lib = library()
             with UnitOfWork(runtime().sessions).step("meanwhile") as session:
                 if change == "revocation":
-                    changed.append(revoke_license(session, lib, "MZ", issued["identifier"], "obtained_by_fraud")
+                    changed.append(revoke_license(session, lib, "MZ", issued["identifier"], "obtained_by_fraud",
+                                                  OFFICER)
                                    .identifier)
                 else:
                     changed.append(amend_license(session, lib, "MZ", issued["identifier"],
-                                                 {"spouse_name": "李明明"}).identifier)
+                                                 {"spouse_name": "李明明"}, OFFICER).identifier)
         return found
 
     monkeypatch.setattr(use_service, "current_license", then_changed)

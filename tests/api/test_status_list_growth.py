@@ -32,6 +32,7 @@ from exchange.certificate_records import IssuedCertificate, certificate_forms
 from exchange.certificates.credential import content_from_claims
 from exchange.certificates.status_list import read_status_list
 from exchange.issuance import IssuanceContext, issue_certificate, revoke_certificate
+from exchange.operations import Actor
 from demo.data import sample_residents
 from exchange.status_lists import CERTIFICATES, StatusListRecord, stored_status_list
 from exchange.unit_of_work import UnitOfWork
@@ -75,7 +76,7 @@ def test_certificates_spread_over_lists_each_verified_against_its_own(settings: 
         before = {list_id: stored_status_list(session, list_id) for list_id in (1, 3, 4)}
         [revoked] = [c for c in issued if c.status_list == 3][:1]
         revoke_certificate(session, context.status_list, revoked.identifier, revoked.issuer_department,
-                           "data_changed", now)
+                           "data_changed", now, Actor(operator="os-user:test"))
     with standalone_session(settings.database_url) as session:
         after = {list_id: stored_status_list(session, list_id) for list_id in (1, 3, 4)}
     assert after[1] == before[1] and after[4] == before[4] and after[3] != before[3]  # only its list re-signed

@@ -1,11 +1,12 @@
 """Plain SQL against a test database, as an operator with a database shell would run it (to
-tamper with what the service stored, or to look at it), outside the service's own code."""
+tamper with what the service stored, or to look at it), outside the service's own code; and an
+installation's ledger emptied for tests of the chain's numbering."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 
 def sql_rows(database_url: str, statement: str) -> list[tuple[Any, ...]]:
@@ -24,5 +25,14 @@ consents at init, each an entry of the chain, so tests of the chain's own number
 
 
 def empty_ledger(database_url: str) -> None:
+    """`EMPTY_LEDGER`, then the entry of each catalog version's publication (entry 1 on), as the
+    exchange's own code writes it: the auditor's check wants one for every version kept."""
+    from api.database import standalone_session
+    from catalog.versions import CatalogVersion
+    from exchange.operations import Actor, record_publication
+
     for statement in EMPTY_LEDGER:
         sql_rows(database_url, statement)
+    with standalone_session(database_url) as session:
+        for version in session.scalars(select(CatalogVersion).order_by(CatalogVersion.number)):
+            record_publication(session, version, Actor())

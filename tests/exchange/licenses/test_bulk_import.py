@@ -18,6 +18,9 @@ from exchange.licenses import bulk_import
 from exchange.licenses.bulk_import import import_lines, parse_line
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
 from exchange.licenses.service import credential_of, find_version, issue_license
+from exchange.operations import Actor
+
+IMPORTER = Actor(operator="os-user:test")
 
 HOLDERS = [("330702199003071233", "张三"), ("330784197608084585", "王萱"), ("11010519491231002X", "李四")]
 
@@ -52,9 +55,10 @@ def test_import_rejects_bad_lines_and_resumes_without_duplicates(settings: Setti
         lines[14] = line("JY-2012-bad-3", "330702199003071234", "张三")
         lines[19] = line("JY-2012-bad-4", *HOLDERS[0], valid_from="2012-13-01")
 
-        first = import_lines(runtime.sessions, library, "JY", lines[:12], batch=5)  # stopped after line 12
+        # stopped after line 12
+        first = import_lines(runtime.sessions, library, "JY", lines[:12], actor=IMPORTER, batch=5)
         assert (first.imported, first.skipped) == (10, 0)
-        again = import_lines(runtime.sessions, library, "JY", lines, batch=5)
+        again = import_lines(runtime.sessions, library, "JY", lines, actor=IMPORTER, batch=5)
         assert (again.imported, again.skipped) == (16, 10)
         assert [number for number, _ in again.rejected] == [5, 10, 15, 20]
         reasons = dict(again.rejected)
@@ -94,13 +98,13 @@ def test_references_issued_while_the_import_runs_are_skipped_not_counted_as_impo
             if not reads:
                 with runtime.sessions() as other:
                     for text in lines[:2]:
-                        assert issue_license(other, library, "JY", parse_line(text)).created
+                        assert issue_license(other, library, "JY", parse_line(text), IMPORTER).created
                     other.commit()
             reads.append(1)
             return done
 
         monkeypatch.setattr(bulk_import, "_references", issued_meanwhile)
-        report = import_lines(runtime.sessions, library, "JY", lines, batch=5)
+        report = import_lines(runtime.sessions, library, "JY", lines, actor=IMPORTER, batch=5)
         assert reads
         assert (report.imported, report.skipped, report.rejected) == (3, 2, [])
         licenses, distinct = counts(runtime, "JY")
@@ -117,9 +121,9 @@ def test_a_line_whose_reference_names_a_license_with_other_content_is_rejected(s
     try:
         library = build_library(runtime, runtime.published_catalog()[0])
         lines = [line(f"JY-2014-{n:06d}", *HOLDERS[n % 3]) for n in range(1, 4)]
-        assert import_lines(runtime.sessions, library, "JY", lines).imported == 3
+        assert import_lines(runtime.sessions, library, "JY", lines, actor=IMPORTER).imported == 3
         changed = [lines[0], line("JY-2014-000002", *HOLDERS[0]), lines[2]]
-        again = import_lines(runtime.sessions, library, "JY", changed)
+        again = import_lines(runtime.sessions, library, "JY", changed, actor=IMPORTER)
         assert (again.imported, again.skipped) == (0, 2)
         [(number, reason)] = again.rejected
         assert number == 2 and reason.startswith("reference: JY-2014-000002 names a license issued with other content")
@@ -209,7 +213,7 @@ def test_a_seal_revoked_while_a_license_is_being_issued_waits_for_it(settings: S
             revoked.append(True)
 
         with runtime.sessions() as issuing:
-            issued = issue_license(issuing, library, "JY", parse_line(line("JY-2013-900001", *HOLDERS[0])))
+            issued = issue_license(issuing, library, "JY", parse_line(line("JY-2013-900001", *HOLDERS[0])), IMPORTER)
             officer = threading.Thread(target=revoke)
             officer.start()
             officer.join(0.5)
@@ -256,7 +260,7 @@ def test_two_imports_meeting_the_types_in_another_order_both_finish(settings: Se
         def run(name: str, lines: list[str]) -> None:
             together.wait()
             try:
-                reports[name] = import_lines(runtime.sessions, library, "JY", lines, batch=1000)
+                reports[name] = import_lines(runtime.sessions, library, "JY", lines, actor=IMPORTER, batch=1000)
             except Exception as error:  # the test reports it
                 errors.append(error)
 
@@ -282,7 +286,7 @@ def test_a_second_business_license_of_a_company_is_a_rejected_line(settings: Set
         library = build_library(runtime, runtime.published_catalog()[0])
         lines = [json.dumps({**business_license(), "reference": reference}, ensure_ascii=False)
                  for reference in ("SCJG-2019-000001", "SCJG-LIVE-000001")]
-        report = import_lines(runtime.sessions, library, "SCJG", lines, batch=10)
+        report = import_lines(runtime.sessions, library, "SCJG", lines, actor=IMPORTER, batch=10)
         assert report.imported == 1 and [number for number, _ in report.rejected] == [2]
         assert report.rejected[0][1].startswith("holder: the holder already holds")
     finally:
@@ -303,7 +307,7 @@ def test_a_line_beyond_what_the_api_takes_is_rejected(settings: Settings) -> Non
         wide["items"]["major"] = "汉" * (1024 * 1024)  # a million characters, three million bytes
         lines = [line("JY-L-000001", *HOLDERS[0]), long_name, json.dumps(huge, ensure_ascii=False),
                  json.dumps(wide, ensure_ascii=False).encode() + b"\n"]
-        report = import_lines(runtime.sessions, library, "JY", lines, batch=10)
+        report = import_lines(runtime.sessions, library, "JY", lines, actor=IMPORTER, batch=10)
         assert report.imported == 1 and [number for number, _ in report.rejected] == [2, 3, 4]
         assert report.rejected[0][1].startswith("holder.name")
         assert report.rejected[1][1].startswith("line") and report.rejected[2][1].startswith("line")

@@ -1,0 +1,56 @@
+"""The operations the access log's chain records besides accesses and consents: each change an
+operator or a department system makes to what the exchange vouches for (`exchange.operations`
+appends them). An operation's entry carries its code as `reason`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Operation(StrEnum):
+    CERTIFICATE_REVOKED = "certificate-revoked"
+    """An e-certificate revoked by its issuer (`case_number`: its identifier; `purpose`: the reason code)."""
+    LICENSE_ISSUED = "license-issued"
+    """A license issued (`case_number`: its first version's identifier; `purpose`: the department's reference)."""
+    LICENSE_AMENDED = "license-amended"
+    """A license's next version (`case_number`: the new version; `purpose`: the version it supersedes)."""
+    LICENSE_RESEALED = "license-resealed"
+    """A license issued again unchanged under its department's new seal, after a seal was revoked for
+    key compromise (`case_number`: the new version; `purpose`: the version it supersedes)."""
+    LICENSE_REVOKED = "license-revoked"
+    """A license revoked with every certificate read from it (`case_number`: its current version; `purpose`:
+    the reason code)."""
+    LICENSES_IMPORTED = "licenses-imported"
+    """A batch of a department's licenses imported from its export (`purpose`: how many, and the file's name)."""
+    SEAL_ISSUED = "seal-issued"
+    """A department's seal issued (`case_number`: its certificate's serial; `purpose`: its use)."""
+    SEAL_ROTATED = "seal-rotated"
+    """A department's seal given a new key and certificate (`case_number`: the new serial)."""
+    SEAL_REVOKED = "seal-revoked"
+    """A seal revoked (`case_number`: its serial; `purpose`: the reason code)."""
+    CITY_ROOT_SET_UP = "city-root-set-up"
+    """The city's root certificate created or imported (`case_number`: its serial)."""
+    CLIENT_ADDED = "client-added"
+    """A department system registered (`case_number`: its client id; `purpose`: its scopes)."""
+    CLIENT_ROTATED = "client-rotated"
+    """A department system given a new token (`case_number`: its client id)."""
+    CLIENT_REVOKED = "client-revoked"
+    """A department system revoked (`case_number`: its client id)."""
+    CATALOG_PUBLISHED = "catalog-published"
+    """A catalog version published (`case_number`: its number; `purpose`: canonical JSON of its
+    `content_hash`, `note` and `published_by`)."""
+
+
+OPERATION_ZH: Mapping[str, str] = MappingProxyType({
+    Operation.CERTIFICATE_REVOKED: "撤销电子证明", Operation.LICENSE_ISSUED: "签发电子证照",
+    Operation.LICENSE_AMENDED: "换发电子证照", Operation.LICENSE_RESEALED: "以新印章重新签发电子证照",
+    Operation.LICENSE_REVOKED: "撤销电子证照",
+    Operation.LICENSES_IMPORTED: "批量导入电子证照", Operation.SEAL_ISSUED: "签发电子印章",
+    Operation.SEAL_ROTATED: "轮换电子印章", Operation.SEAL_REVOKED: "吊销电子印章",
+    Operation.CITY_ROOT_SET_UP: "设立城市根证书", Operation.CLIENT_ADDED: "登记部门业务系统",
+    Operation.CLIENT_ROTATED: "轮换业务系统访问令牌", Operation.CLIENT_REVOKED: "吊销部门业务系统",
+    Operation.CATALOG_PUBLISHED: "发布目录版本",
+})
+"""What each operation is called, for operators and auditors."""

@@ -1,0 +1,147 @@
+"""Operations in the access log's chain: each change an operator makes at the command line, or a
+department system over the API, to what the exchange vouches for is an entry naming who made it;
+`audit operations` lists them and `audit verify` says when a table no longer agrees with them."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.settings import Settings
+from catalog.credit_code import complete_uscc
+from catalog.loading import bundled_catalog_path
+from demo.data import DemoResident, sample_residents
+from exchange.clients import ClientScope
+from tests.api.test_certificates_api import client_token, issue, signed_in
+from tests.api.test_licenses_api import marriage
+from tests.support.cli import cli_environment, run_cli
+from tests.support.sql import sql_rows
+
+OPERATIONS = ("SELECT reason, case_number, consumer_department, client_id, caseworker_id, purpose FROM access_log "
+              "WHERE outcome = 'operation' ORDER BY seq")
+OPERATOR = f"os-user:{getpass.getuser()}"
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return cli_environment(database_url, tmp_path / "var")
+
+
+def operations_after(database_url: str, seen: int) -> list[tuple]:
+    return [tuple(row) for row in sql_rows(database_url, OPERATIONS)[seen:]]
+
+
+def test_an_installation_records_its_catalog_and_seals_as_operations(database_url: str) -> None:
+    rows = operations_after(database_url, 0)
+    assert rows[0][:3] == ("catalog-published", "1", None) and rows[0][4] == OPERATOR
+    assert json.loads(rows[0][5])["published_by"] == "mianzheng init"
+    assert ("city-root-set-up", OPERATOR) in {(row[0], row[4]) for row in rows}
+    sealed = {row[2] for row in rows if row[0] == "seal-issued"}
+    assert {"BDC", "MZ", "ZJ", "GA"} <= sealed, rows
+
+
+def test_every_command_that_changes_trust_is_an_entry_naming_its_operator(
+        env: dict[str, str], database_url: str, settings: Settings, tmp_path: Path) -> None:
+    seen = len(sql_rows(database_url, OPERATIONS))
+    token = run_cli(env, "client", "add", "ZJ", "公租房审批系统").stdout.strip()
+    client_id = token.split("_")[1]
+    assert run_cli(env, "client", "rotate", client_id).returncode == 0
+    assert run_cli(env, "client", "revoke", client_id).returncode == 0
+    assert run_cli(env, "client", "revoke", client_id).returncode == 0  # revoked already: changes nothing
+    assert run_cli(env, "seal", "rotate", "ZJ").returncode == 0
+    resident = sample_residents(settings.sources_dir, 1)[0]
+    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
+                     "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公租房", "--out", str(tmp_path))
+    assert issued.returncode == 0, issued.stderr
+    [identifier] = set(re.findall(r"1\.2\.156\.3005\.2\.[0-9A-Z.]+[0-9A-Z]", issued.stdout))
+    assert run_cli(env, "certificate", "revoke", identifier, "--reason", "issued_in_error").returncode == 0
+    catalog = shutil.copytree(bundled_catalog_path(), tmp_path / "catalog")
+    departments = catalog / "departments.yaml"
+    departments.write_text(departments.read_text(encoding="utf-8") + (
+        f"\n- code: TY\n  name_zh: 体育局\n  name_en: Sports Bureau\n  legal_name_zh: 金华市体育局\n"
+        f"  uscc: {complete_uscc('11330700MB000099')}\n"), encoding="utf-8")
+    published = run_cli(env, "catalog", "publish", str(catalog), "--by", "张三", "--note", "审计测试")
+    assert published.returncode == 0, published.stderr
+
+    rows = operations_after(database_url, seen)
+    assert [(row[0], row[2], row[3], row[4]) for row in rows] == [
+        ("client-added", "ZJ", None, OPERATOR), ("client-rotated", "ZJ", None, OPERATOR),
+        ("client-revoked", "ZJ", None, OPERATOR), ("seal-rotated", "ZJ", None, OPERATOR),
+        ("certificate-revoked", "BDC", None, OPERATOR), ("catalog-published", None, None, OPERATOR)], rows
+    assert [row[1] for row in rows[:3]] == [client_id] * 3 and rows[4][1:2] == (identifier,)
+    assert (rows[4][5], rows[5][1]) == ("issued_in_error", "2")
+    assert json.loads(rows[5][5])["published_by"] == "张三" and json.loads(rows[5][5])["note"] == "审计测试"
+
+    listed = run_cli(env, "audit", "operations", "--limit", "6")
+    lines = listed.stdout.strip().splitlines()
+    assert listed.returncode == 0 and len(lines) == 6, listed.stdout
+    assert "发布目录版本" in lines[0] and "撤销电子证明" in lines[1] and identifier in lines[1], lines
+    assert "登记部门业务系统" in lines[5] and f"操作者：系统用户 {getpass.getuser()}" in lines[5], lines
+    verified = run_cli(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "操作记录：2 个目录版本均与访问日志中的发布记录一致，日志记载的 2 项撤销、吊销在各表中均仍有效。" in verified.stdout
+
+
+def test_audit_verify_says_when_a_revocation_or_a_publication_was_undone_beside_the_chain(
+        env: dict[str, str], database_url: str) -> None:
+    """An insider makes a revoked department system work again and puts another name on the
+    catalog's publisher: the chain is whole, and the auditor's check names both, exit 1."""
+    client_id = run_cli(env, "client", "add", "ZJ", "公租房审批系统").stdout.strip().split("_")[1]
+    assert run_cli(env, "client", "revoke", client_id).returncode == 0
+    assert run_cli(env, "seal", "revoke", "MZ", "--reason", "superseded").returncode == 0
+    sql_rows(database_url, f"UPDATE exchange_clients SET revoked_at = NULL WHERE public_id = '{client_id}'")
+    sql_rows(database_url, "UPDATE seals SET revoked_at = NULL, status = 'active' WHERE department_code = 'MZ'")
+    sql_rows(database_url, "UPDATE catalog_versions SET published_by = '李四', note = '例行更新'")
+    changed = run_cli(env, "audit", "verify")
+    assert changed.returncode == 1 and "访问日志完整" in changed.stdout, changed.stdout + changed.stderr
+    assert "操作记录有 3 处与访问日志不符：1 个目录版本与日志中的发布记录不同或没有发布记录" in changed.stderr, changed.stderr
+    assert "2 项日志记载的撤销、吊销（电子证明、电子证照、电子印章或部门业务系统）在表中已被撤回" in changed.stderr
+
+    sql_rows(database_url, "UPDATE catalog_versions SET number = 7")
+    renumbered = run_cli(env, "audit", "verify")
+    assert renumbered.returncode == 1 and "1 个日志记载发布的目录版本已不存在" in renumbered.stderr, renumbered.stderr
+
+
+def test_a_department_systems_changes_name_it(settings: Settings, live_server: str, database_url: str) -> None:
+    """Licenses issued, amended and revoked, and a certificate revoked, over the API: each an
+    entry naming the calling system; a retried issue or a second revocation adds none."""
+    resident: DemoResident = sample_residents(settings.sources_dir, 1)[0]
+    seen = len(sql_rows(database_url, OPERATIONS))
+    mz_token = client_token(settings, "MZ", [ClientScope.LICENSES_WRITE])
+    mz = {"Authorization": f"Bearer {mz_token}"}
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30)
+    assert issued.status_code == 201, issued.text
+    retried = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30)
+    assert retried.status_code == 200, retried.text
+    first = issued.json()["identifier"]
+    amended = httpx.post(f"{live_server}/api/v1/licenses/{first}/amendments", headers=mz,
+                         json={"changes": {"spouse_name": "李明明"}}, timeout=30)
+    assert amended.status_code == 201, amended.text
+    for _ in range(2):
+        revoked = httpx.post(f"{live_server}/api/v1/licenses/{first}/revocation", headers=mz,
+                             json={"reason": "issued_in_error"}, timeout=30)
+        assert revoked.status_code == 200, revoked.text
+    certificate = issue(live_server, signed_in(live_server, resident))["identifier"]
+    bdc_token = client_token(settings, "BDC", [ClientScope.CERTIFICATES_REVOKE])
+    for _ in range(2):
+        response = httpx.post(f"{live_server}/api/v1/certificates/{certificate}/revocation", timeout=30,
+                              headers={"Authorization": f"Bearer {bdc_token}"}, json={"reason": "data_changed"})
+        assert response.status_code == 200, response.text
+
+    second = amended.json()["identifier"]
+    assert operations_after(database_url, seen) == [
+        ("license-issued", first, "MZ", mz_token.split("_")[1], None, "MZ-2026-000123"),
+        ("license-amended", second, "MZ", mz_token.split("_")[1], None, first),
+        ("license-revoked", second, "MZ", mz_token.split("_")[1], None, "issued_in_error"),
+        ("certificate-revoked", certificate, "BDC", bdc_token.split("_")[1], None, "data_changed")]
+    sql_rows(database_url, "UPDATE licenses SET status = 'valid'")
+    sql_rows(database_url, f"UPDATE certificates SET status = 'valid' WHERE identifier = '{certificate}'")
+    env = cli_environment(database_url, settings.var_dir)
+    undone = run_cli(env, "audit", "verify")
+    assert undone.returncode == 1 and "2 项日志记载的撤销、吊销" in undone.stderr, undone.stderr
