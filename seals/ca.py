@@ -66,6 +66,24 @@ class RevocationReason(str, Enum):
             RevocationReason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
         }[self]
 
+    @classmethod
+    def of_entry(cls, entry: x509.RevokedCertificate) -> RevocationReason:
+        """The reason a CRL entry gives (`unspecified` for one a seal officer cannot give)."""
+        return cls.of_flag(crl_entry_reason(entry))
+
+    @classmethod
+    def of_flag(cls, flag: x509.ReasonFlags) -> RevocationReason:
+        """The reason a CRL entry's reason code gives (`unspecified` for one a seal officer cannot give)."""
+        return next((reason for reason in cls if reason.x509_flag is flag), cls.UNSPECIFIED)
+
+
+def crl_entry_reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags:
+    """A CRL entry's reason code; `unspecified` when it gives none."""
+    try:
+        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    except x509.ExtensionNotFound:
+        return x509.ReasonFlags.unspecified
+
 
 @dataclass(frozen=True)
 class RevokedEntry:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.oid import NameOID
 
 from catalog.city_time import BEIJING
-from seals.ca import certificate_kid
+from seals.ca import certificate_kid, crl_entry_reason
 from seals.identity_memo import by_identity
 from seals.trust import TrustStore
 from seals.verdict import Check, CheckResult, SignerSummary, Status, Verdict
@@ -169,7 +169,7 @@ def check_seal_status(
             return CheckResult.of(Check.SEAL_STATUS, Status.ERROR, "crl_stale", **_times(next_update=next_update))
         return CheckResult.of(Check.SEAL_STATUS, Status.VALID, "seal_good")
     revoked_at = entry.revocation_date_utc
-    reason = _reason(entry)
+    reason = crl_entry_reason(entry)
     if revoked_at <= signing_time:
         return CheckResult.of(
             Check.SEAL_STATUS, Status.INVALID, "seal_revoked", **_times(revoked_at=revoked_at), reason=reason.value
@@ -216,13 +216,6 @@ def _validity_window(certificate: x509.Certificate, root: x509.Certificate) -> t
     validity periods (a pure function of the two, remembered by identity)."""
     return (max(certificate.not_valid_before_utc, root.not_valid_before_utc),
             min(certificate.not_valid_after_utc, root.not_valid_after_utc))
-
-
-def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags:
-    try:
-        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-    except x509.ExtensionNotFound:
-        return x509.ReasonFlags.unspecified
 
 
 def _attribute(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:

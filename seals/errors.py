@@ -43,6 +43,11 @@ class InvalidCaMaterial(SealError):
         self.fault = fault
 
 
+class CrlNotTheRoots(SealError):
+    """The stored CRL is not signed by the city root: the next one, which keeps every revocation
+    it lists, is not signed over it."""
+
+
 class SealNotFound(SealError):
     """The department has no seal in the requested state."""
 

@@ -32,6 +32,7 @@ from seals import ca, keys
 from seals.errors import (
     CaAlreadyExists,
     CaMissing,
+    CrlNotTheRoots,
     SealAlreadyActive,
     NoActiveSeal,
     SealNotFound,
@@ -551,6 +552,19 @@ def _issue(
     return seal
 
 
+def _published_revocations(crl_der: bytes | None, authority: ca.CityCa) -> list[ca.RevokedEntry]:
+    """The entries of the CRL the root signed before: a revocation once published stays in every
+    later CRL, whatever the seals' rows say now (a row set back to active drops nobody). A stored
+    CRL the root did not sign is refused: it would decide what the next one leaves out."""
+    if crl_der is None:
+        return []
+    crl = x509.load_der_x509_crl(crl_der)
+    if not crl.is_signature_valid(authority.certificate.public_key()):
+        raise CrlNotTheRoots("the stored CRL is not signed by the city root: restore it from a backup first")
+    return [ca.RevokedEntry(entry.serial_number, entry.revocation_date_utc, ca.RevocationReason.of_entry(entry))
+            for entry in crl]
+
+
 def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None:
     row = _ca_row(session)
     # First the CA row's lock, with an atomic increment (two officers at once get two numbers), then
@@ -566,8 +580,11 @@ def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None
         for seal in revoked
         if seal.revoked_at is not None and seal.revocation_reason is not None
     ]
+    authority = load_ca(session, settings)
+    listed = {entry.serial_number for entry in entries}
+    entries += [entry for entry in _published_revocations(row.crl_der, authority) if entry.serial_number not in listed]
     crl = ca.build_crl(
-        load_ca(session, settings),
+        authority,
         entries,
         crl_number=crl_number,
         validity=timedelta(days=settings.crl_validity_days),

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from core.base64url import b64url_encode
-from seals.ca import certificate_kid, x5c_entry
+from seals.ca import certificate_kid, crl_entry_reason, x5c_entry
 
 
 EXPORTED_AT_FILE = "exported-at.txt"
@@ -95,11 +95,7 @@ class TrustStore:
         revoked = self.crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
         if revoked is None:
             return False
-        try:
-            reason = revoked.extensions.get_extension_for_class(x509.CRLReason).value.reason
-        except x509.ExtensionNotFound:
-            return False
-        return reason in (x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise)
+        return crl_entry_reason(revoked) in (x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise)
 
     def export(self, directory: Path, read_at: datetime | None = None) -> None:
         """Write the trust material to `directory` (created if needed; files are overwritten);

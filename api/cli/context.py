@@ -22,6 +22,8 @@ EXIT_NOT_READY = 4
 EXIT_CONFLICT = 5
 """Another operation changed what the command relied on meanwhile: nothing was changed; look and retry."""
 ID_NUMBER_INVALID_ZH = "身份证号无效：应为 18 位公民身份号码（末位可为 X），出生日期和校验码须正确，请逐位核对。"
+CRL_NOT_THE_ROOTS_ZH = ("数据库中保存的印章证书吊销列表（CRL）不是城市根证书签发的（可能被替换），未签发新的吊销列表：新列表须保留"
+                        "此前公布的每一项吊销。请先从备份恢复 seal_ca 表中的吊销列表，再运行本命令。")
 
 
 class CliError(Exception):

@@ -13,7 +13,7 @@ import click
 from sqlalchemy.orm import Session
 
 from api.cli.city_root import read_city_root
-from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
+from api.cli.context import CRL_NOT_THE_ROOTS_ZH, EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline_trust
 from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
@@ -25,8 +25,8 @@ from exchange.operation_codes import Operation
 from exchange.operations import console_operator, record_operation
 from exchange.status_lists import CERTIFICATES, list_ids, refresh_status_list, stored_status_list
 from seals.ca import RevocationReason
-from seals.errors import (CaAlreadyExists, CaMissing, KeyUnavailable, NoActiveSeal, SealAlreadyActive, SealChanged,
-                          SealError, SealNotFound, SealRevoked)
+from seals.errors import (CaAlreadyExists, CaMissing, CrlNotTheRoots, KeyUnavailable, NoActiveSeal, SealAlreadyActive,
+                          SealChanged, SealError, SealNotFound, SealRevoked)
 from seals.registry import (
     SealStatus,
     active_signer,
@@ -71,6 +71,8 @@ def _fail(error: SealError) -> CliError:
         return CliError(f"印章状态已被同时进行的另一操作改变，本次未作任何更改；请用 mianzheng seal list 查看后再决定（{error}）。")
     if isinstance(error, SealAlreadyActive):
         return CliError("该部门已有有效印章，本次未作任何更改；如需更换密钥请用 mianzheng seal rotate。")
+    if isinstance(error, CrlNotTheRoots):
+        return CliError(CRL_NOT_THE_ROOTS_ZH, EXIT_NOT_READY)
     if isinstance(error, KeyUnavailable):  # the file's name helps the seal officer find it; never its content
         return CliError(f"无法使用密钥文件：文件缺失、损坏或口令不对，本次未作任何更改（{error}）。", EXIT_NOT_READY)
     return CliError(f"印章操作未完成，本次未作任何更改（{error}）。")

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from api.cli.city_root import read_city_root
-from api.cli.context import EXIT_NOT_READY, CliError, database_session, settings, sources_file_error
+from api.cli.context import (CRL_NOT_THE_ROOTS_ZH, EXIT_NOT_READY, CliError, database_session, settings,
+                             sources_file_error)
 from api.identity_config import city_provider
 from api.initialise import initialise
 from api.secret_checks import SecretsNotRestored
@@ -22,7 +23,7 @@ from api.settings import recorded_public_url
 from catalog.versions import latest_version, read_live_catalog
 from exchange.identity import InvalidKeyMaterial
 from exchange.sources.directory import SourcesConfigInvalid, load_sources_file
-from seals.errors import CaAlreadyExists, KeyUnavailable
+from seals.errors import CaAlreadyExists, CrlNotTheRoots, KeyUnavailable
 
 
 @click.command("init")
@@ -48,6 +49,8 @@ def init_command(ca_cert_file: Path | None = None, ca_key_file: Path | None = No
         raise CliError(f"本安装已有城市根证书（{error}），与所给根证书不同；init 不更换根证书。") from None
     except SecretsNotRestored as error:  # a database restored without its secrets, or with others
         raise CliError(str(error), EXIT_NOT_READY) from None
+    except CrlNotTheRoots:
+        raise CliError(CRL_NOT_THE_ROOTS_ZH, EXIT_NOT_READY) from None
     except KeyUnavailable as error:  # e.g. a database restored without its keys folder
         raise CliError(f"无法读取私钥文件（{error}）：印章和城市根证书的私钥只保存在 {settings().key_dir} 中，"
                        f"须与数据库、口令一起备份和恢复；请放回该文件夹和口令后再运行。", EXIT_NOT_READY) from None

@@ -145,3 +145,43 @@ def test_a_department_systems_changes_name_it(settings: Settings, live_server: s
     env = cli_environment(database_url, settings.var_dir)
     undone = run_cli(env, "audit", "verify")
     assert undone.returncode == 1 and "2 项日志记载的撤销、吊销" in undone.stderr, undone.stderr
+
+
+def test_a_seal_revocation_set_back_in_its_row_stays_in_the_next_crl(env: dict[str, str], database_url: str) -> None:
+    """The seal officer's next CRL is signed from the seals' rows: one set back to active must not
+    drop the revoked seal from it, or every verifier would take its signatures again."""
+    from cryptography import x509
+
+    revoked = run_cli(env, "seal", "revoke", "MZ", "--reason", "key_compromise")
+    assert revoked.returncode == 0, revoked.stderr
+    [serial] = sql_rows(database_url, "SELECT serial_hex FROM seals WHERE department_code = 'MZ' AND revoked_at IS NOT NULL")
+    sql_rows(database_url, "UPDATE seals SET revoked_at = NULL, revocation_reason = NULL, status = 'active' "
+                           "WHERE department_code = 'MZ'")
+    assert run_cli(env, "seal", "crl", "--force").returncode == 0
+    [(crl_der,)] = sql_rows(database_url, "SELECT crl_der FROM seal_ca")
+    listed = x509.load_der_x509_crl(bytes(crl_der)).get_revoked_certificate_by_serial_number(int(serial[0], 16))
+    assert listed is not None
+    assert listed.extensions.get_extension_for_class(x509.CRLReason).value.reason is x509.ReasonFlags.key_compromise
+
+
+def test_a_crl_replaced_in_the_database_is_not_signed_over(env: dict[str, str], database_url: str) -> None:
+    """A CRL the root did not sign, put in place of the stored one, would decide what the next CRL
+    leaves out: the seal officer's command refuses it and changes nothing."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    [(stored,)] = sql_rows(database_url, "SELECT crl_der FROM seal_ca")
+    issuer = x509.load_der_x509_crl(bytes(stored)).issuer
+    now = datetime.now(timezone.utc)
+    forged = (x509.CertificateRevocationListBuilder().issuer_name(issuer).last_update(now)
+              .next_update(now + timedelta(days=7)).sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256()))
+    forged_der = forged.public_bytes(serialization.Encoding.DER)
+    literal = f"X'{forged_der.hex()}'" if database_url.startswith("sqlite") else f"'\\x{forged_der.hex()}'::bytea"
+    sql_rows(database_url, f"UPDATE seal_ca SET crl_der = {literal}")
+    refused = run_cli(env, "seal", "crl", "--force")
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "不是城市根证书签发的" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    assert [bytes(row[0]) for row in sql_rows(database_url, "SELECT crl_der FROM seal_ca")] == [forged_der]
