@@ -217,6 +217,11 @@ class AccessRecord(Base):
         return {name: getattr(self, name) for name in ENTRY_FIELDS}
 
 
+def operation_entries() -> ColumnElement[bool]:
+    """The predicate of `ix_access_log_operations`, as written there (see `consent_events`)."""
+    return text("access_log.outcome = 'operation'")
+
+
 def consent_events() -> ColumnElement[bool]:
     """The predicate of `ix_access_log_consent_events`, as written there: SQLite uses a partial
     index only for a query whose WHERE holds its predicate term for term."""

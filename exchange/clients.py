@@ -27,12 +27,14 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, Select, String, and_, bindparam, literal, or_, select
+from sqlalchemy import Connection, Integer, Row, Select, String, and_, bindparam, exists, literal, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from catalog.model import Catalog
 from core.orm import Base, UtcDateTime, plain_connection
+from exchange.access_log import AccessRecord, operation_entries
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
+from exchange.operation_codes import Operation
 
 TOKEN_PREFIX = "mzc"
 PUBLIC_ID_HEX = 16
@@ -148,14 +150,16 @@ def register_client(
 def authenticate(database: Session | Connection, token: str, *, now: datetime | None = None) -> AuthenticatedClient:
     """The client that `token` belongs to; `InvalidCredentials` otherwise. Its row is read on
     every call (a session's connection or a bare one will do), so a revocation or a rotation
-    counts from the next request."""
+    counts from the next request; a revocation the access log's chain records counts whatever
+    the row says now."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not _PUBLIC_ID.fullmatch(parts[1]) \
             or not 0 < len(parts[2]) <= _MAX_SECRET_CHARS:
         raise InvalidCredentials("malformed client token")
     presented = _hash(parts[2])
     record = plain_connection(database).execute(_CREDENTIALS, {"public_id": parts[1]}).first()
-    if record is None or record.revoked_at is not None or not _secret_matches(record, presented, now or _now()):
+    if record is None or record.revoked_at is not None or record.revoked_in_chain \
+            or not _secret_matches(record, presented, now or _now()):
         raise InvalidCredentials("unknown, revoked or replaced client token")
     return AuthenticatedClient(
         client_id=record.public_id,
@@ -167,16 +171,22 @@ def authenticate(database: Session | Connection, token: str, *, now: datetime | 
 
 
 _CLIENTS = ClientRecord.__table__
+_LOG = AccessRecord.__table__
+_REVOKED_IN_CHAIN = exists().where(operation_entries(), _LOG.c.reason == Operation.CLIENT_REVOKED.value,
+                                   _LOG.c.case_number == _CLIENTS.c.public_id)
+"""Whether the access log's chain records the client's revocation: it is revoked for good,
+whatever its row says (`revoked_at` set back by hand)."""
 _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS.c.name, _CLIENTS.c.scopes,
                       _CLIENTS.c.secret_hash, _CLIENTS.c.previous_secret_hash, _CLIENTS.c.previous_secret_expires_at,
-                      _CLIENTS.c.revoked_at).where(_CLIENTS.c.public_id == bindparam("public_id"))
+                      _CLIENTS.c.revoked_at, _REVOKED_IN_CHAIN.label("revoked_in_chain")
+                      ).where(_CLIENTS.c.public_id == bindparam("public_id"))
 """What `authenticate` reads of a client, as a plain row."""
 
 
 _PRESENTED = bindparam("presented", type_=String)
 REVOKED: Select[tuple[str, str]] = select(_CLIENTS.c.public_id, literal("unauthenticated")).where(
     _CLIENTS.c.public_id == bindparam("client_id"),
-    or_(_CLIENTS.c.revoked_at.is_not(None),
+    or_(_CLIENTS.c.revoked_at.is_not(None), _REVOKED_IN_CHAIN,
         and_(_PRESENTED != "", _CLIENTS.c.secret_hash != _PRESENTED,
              or_(_CLIENTS.c.previous_secret_hash.is_(None), _CLIENTS.c.previous_secret_hash != _PRESENTED,
                  _CLIENTS.c.previous_secret_expires_at <= bindparam("at")))))

@@ -24,13 +24,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, text
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from catalog.citizen_id import mask_free_text
 from catalog.versions import CatalogVersion
 from core.canonical import canonical_json
-from exchange.access_log import AccessEntry, AccessRecord, Outcome, append_access
+from exchange.access_log import AccessEntry, AccessRecord, Outcome, append_access, operation_entries
 from exchange.certificate_records import IssuedCertificate
 from exchange.clients import AuthenticatedClient, ClientRecord
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
@@ -90,15 +90,9 @@ def record_publication(session: Session, version: CatalogVersion, actor: Actor) 
                      detail=publication_detail(version.content_hash, version.published_by, version.note))
 
 
-def operations() -> ColumnElement[bool]:
-    """The predicate of `ix_access_log_operations`, as written there (SQLite uses a partial index
-    only for a query whose WHERE holds its predicate term for term)."""
-    return text("access_log.outcome = 'operation'")
-
-
 def recent_operations(session: Session, limit: int) -> Sequence[AccessRecord]:
     """The newest `limit` operations' entries, newest first."""
-    return session.scalars(select(AccessRecord).where(operations()).order_by(AccessRecord.seq.desc())
+    return session.scalars(select(AccessRecord).where(operation_entries()).order_by(AccessRecord.seq.desc())
                            .limit(limit)).all()
 
 
@@ -123,7 +117,7 @@ class OperationsAgainstChain:
 
 
 def _entries_of(operation: Operation) -> ColumnElement[bool]:
-    return and_(operations(), _LOG.c.reason == operation.value)
+    return and_(operation_entries(), _LOG.c.reason == operation.value)
 
 
 _UNDONE: tuple[tuple[Operation, ColumnElement[bool]], ...] = (

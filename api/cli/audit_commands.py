@@ -127,7 +127,8 @@ def _operations_line() -> CliError | None:
     return CliError(f"操作记录有 {found.differing} 处与访问日志不符：{found.versions_unrecorded} 个目录版本与日志中的发布记录"
                     f"不同或没有发布记录，{found.versions_missing} 个日志记载发布的目录版本已不存在，"
                     f"{found.revocations_undone} 项日志记载的撤销、吊销（电子证明、电子证照、电子印章或部门业务系统）在表中"
-                    "已被撤回。交换平台按表中的状态办理：请立即核查对这些表的改动，必要时重新撤销、吊销。")
+                    "已被撤回。已撤销、吊销的仍然无效（业务系统按日志拒绝，印章留在吊销列表中，电子证明和证照留在状态列表中），"
+                    "请核查对这些表的改动。")
 
 
 @audit_group.command("operations")

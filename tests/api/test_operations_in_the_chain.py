@@ -185,3 +185,20 @@ def test_a_crl_replaced_in_the_database_is_not_signed_over(env: dict[str, str], 
     assert refused.returncode == 4, refused.stdout + refused.stderr
     assert "不是城市根证书签发的" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
     assert [bytes(row[0]) for row in sql_rows(database_url, "SELECT crl_der FROM seal_ca")] == [forged_der]
+
+
+def test_a_department_system_revoked_stays_revoked_whatever_its_row_says(
+        env: dict[str, str], settings: Settings, live_server: str, database_url: str) -> None:
+    """A department system revoked at the command line, then set back in its row: its token gets
+    nothing, since the chain records the revocation."""
+    token = run_cli(env, "client", "add", "ZJ", "公租房审批系统").stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def pull() -> httpx.Response:
+        return httpx.post(f"{live_server}/api/v1/exchange/requests", headers=headers, timeout=30, json={})
+
+    assert pull().status_code == 400  # known: its (empty) request is read, and refused as such
+    assert run_cli(env, "client", "revoke", token.split("_")[1]).returncode == 0
+    assert pull().status_code == 401
+    sql_rows(database_url, f"UPDATE exchange_clients SET revoked_at = NULL WHERE public_id = '{token.split('_')[1]}'")
+    assert pull().status_code == 401
