@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ from exchange.certificates.model import StatusEntry
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.counters import next_value
 from exchange.errors import ExchangeError, InvalidInput, NotFound
+from exchange.access_log import AccessRecord, operation_entries
 from exchange.keyring import RecordCipher
 from exchange.operation_codes import Operation
 from exchange.operations import Actor, record_operation
@@ -561,13 +562,27 @@ def current_license(session: Session, library: LicenseLibrary, license_types: Co
 
 def _newest_in_force(session: Session, library: LicenseLibrary, license_types: Collection[str], key: str,
                      now: datetime) -> tuple[LicenseRecord, LicenseVersionRecord] | None:
-    """`current_license` of the holder whose keyed hash is `key`."""
+    """`current_license` of the holder whose keyed hash is `key`; none the access log's chain
+    records as revoked, whatever its rows say."""
     found = [(record, version) for record, version in _licenses_held(session, key)
              if record.license_type in license_types and version_state(version, now) == IN_FORCE]
+    if found:
+        revoked = _revoked_in_chain(session, [record.id for record, _version in found])
+        found = [(record, version) for record, version in found if record.id not in revoked]
     if len(found) > 1:
         # of two registered the same day, the license issued last (not the one amended or re-sealed last)
         return max(found, key=lambda held: (_registered_on(library, *held), held[0].created_at, held[0].id))
     return found[0] if found else None
+
+
+def _revoked_in_chain(session: Session, license_ids: Sequence[int]) -> set[int]:
+    """Those of `license_ids` whose revocation the access log's chain records (`license-revoked`,
+    naming the version current then), found through `ix_access_log_operations`."""
+    log = AccessRecord.__table__
+    revoked = exists().where(operation_entries(), log.c.reason == Operation.LICENSE_REVOKED.value,
+                             log.c.case_number == LicenseVersionRecord.identifier)
+    return set(session.scalars(select(LicenseVersionRecord.license_id).where(
+        LicenseVersionRecord.license_id.in_(license_ids), revoked)))
 
 
 def _registered_on(library: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> str:

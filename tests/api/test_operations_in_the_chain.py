@@ -19,7 +19,7 @@ from catalog.loading import bundled_catalog_path
 from demo.data import DemoResident, sample_residents
 from exchange.clients import ClientScope
 from tests.api.test_certificates_api import client_token, issue, signed_in
-from tests.api.test_licenses_api import marriage
+from tests.api.test_licenses_api import marriage, use_request
 from tests.support.cli import cli_environment, run_cli
 from tests.support.sql import sql_rows
 
@@ -202,3 +202,29 @@ def test_a_department_system_revoked_stays_revoked_whatever_its_row_says(
     assert pull().status_code == 401
     sql_rows(database_url, f"UPDATE exchange_clients SET revoked_at = NULL WHERE public_id = '{token.split('_')[1]}'")
     assert pull().status_code == 401
+
+
+def test_a_license_revoked_gives_no_department_its_data_whatever_its_rows_say(
+        settings: Settings, live_server: str, database_url: str) -> None:
+    """A citizen's 结婚证 revoked as obtained by fraud, then set back to valid in its rows: a
+    department's 用证 finds no license to use, since the chain records the revocation."""
+    resident: DemoResident = sample_residents(settings.sources_dir, 1)[0]
+    mz = {"Authorization": f"Bearer {client_token(settings, 'MZ', [ClientScope.LICENSES_WRITE])}"}
+    me = signed_in(live_server, resident)
+    consented = httpx.post(f"{live_server}/api/v1/me/consents", headers=me, json={
+        "matter": "PUBLIC_RENTAL_HOUSING", "proofs": ["MARITAL_STATUS"], "department": "ZJ", "days": 30})
+    assert consented.status_code == 201, consented.text
+    zj = {"Authorization": f"Bearer {client_token(settings, 'ZJ', [ClientScope.EXCHANGE_REQUEST])}"}
+    uses = f"{live_server}/api/v1/exchange/license-uses"
+    before = httpx.post(uses, headers=zj, json=use_request(resident, "before"), timeout=30)
+    assert before.status_code == 200, before.text
+    revoked = httpx.post(f"{live_server}/api/v1/licenses/{before.json()['answer']['source']['license']}/revocation",
+                         headers=mz,
+                         json={"reason": "obtained_by_fraud"}, timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    after = httpx.post(uses, headers=zj, json=use_request(resident, "revoked"), timeout=30)
+    assert after.status_code == 404, after.text
+    sql_rows(database_url, "UPDATE license_versions SET status = 'valid', revoked_at = NULL, revocation_reason = NULL")
+    sql_rows(database_url, "UPDATE licenses SET status = 'valid'")
+    set_back = httpx.post(uses, headers=zj, json=use_request(resident, "set-back"), timeout=30)
+    assert set_back.status_code == 404 and "married" not in set_back.text, set_back.text
