@@ -236,7 +236,7 @@ def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
     for department in rotated:
         serial = active_seal(session, department).serial_hex
         record_operation(session, Operation.SEAL_ROTATED, console_operator(), serial, department=department,
-                         detail="public address changed")
+                         detail="public-address-changed")
     return [f"对外地址已变更：已为 {len(rotated)} 个部门轮换电子印章，新印章证书中的吊销列表地址为 {config.crl_url}"
             "（此前签章的文件仍可用原印章证书核验）。"]
 

@@ -23,19 +23,23 @@ class Operation(StrEnum):
     """A license revoked with every certificate read from it (`case_number`: its current version; `purpose`:
     the reason code)."""
     LICENSES_IMPORTED = "licenses-imported"
-    """A batch of a department's licenses imported from its export (`purpose`: how many, and the file's name)."""
+    """A batch of a department's licenses imported from its export (`case_number`: its lines, `A-B`;
+    `purpose`: how many were issued)."""
     SEAL_ISSUED = "seal-issued"
     """A department's seal issued (`case_number`: its certificate's serial; `purpose`: its use)."""
     SEAL_ROTATED = "seal-rotated"
-    """A department's seal given a new key and certificate (`case_number`: the new serial)."""
+    """A department's seal given a new key and certificate (`case_number`: the new serial; `purpose`:
+    `public-address-changed` when init rotated it for that)."""
     SEAL_REVOKED = "seal-revoked"
     """A seal revoked (`case_number`: its serial; `purpose`: the reason code)."""
     CITY_ROOT_SET_UP = "city-root-set-up"
-    """The city's root certificate created or imported (`case_number`: its serial)."""
+    """The city's root certificate created or imported (`case_number`: its serial; `purpose`:
+    `created` or `imported`)."""
     CLIENT_ADDED = "client-added"
     """A department system registered (`case_number`: its client id; `purpose`: its scopes)."""
     CLIENT_ROTATED = "client-rotated"
-    """A department system given a new token (`case_number`: its client id)."""
+    """A department system given a new token (`case_number`: its client id; `purpose`: the minutes
+    the old one still works)."""
     CLIENT_REVOKED = "client-revoked"
     """A department system revoked (`case_number`: its client id)."""
     CATALOG_PUBLISHED = "catalog-published"

@@ -66,6 +66,16 @@ class RevocationReason(str, Enum):
             RevocationReason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
         }[self]
 
+    @property
+    def label_zh(self) -> str:
+        return {
+            RevocationReason.UNSPECIFIED: "未说明原因",
+            RevocationReason.KEY_COMPROMISE: "密钥泄露",
+            RevocationReason.AFFILIATION_CHANGED: "所属单位变更",
+            RevocationReason.SUPERSEDED: "已被新印章取代",
+            RevocationReason.CESSATION_OF_OPERATION: "停止使用",
+        }[self]
+
     @classmethod
     def of_entry(cls, entry: x509.RevokedCertificate) -> RevocationReason:
         """The reason a CRL entry gives (`unspecified` for one a seal officer cannot give)."""

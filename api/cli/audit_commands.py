@@ -25,8 +25,10 @@ from exchange.access_log_heads import SignedHead, read_signed_head
 from exchange.access_log_audit import verify_chain_in_processes
 from exchange.consent import check_consents_against_chain
 from exchange.errors import InvalidInput
-from exchange.operation_codes import OPERATION_ZH
+from exchange.certificates.status_list import REVOCATION_REASONS
+from exchange.operation_codes import OPERATION_ZH, Operation
 from exchange.operations import check_operations_against_chain, recent_operations
+from seals.ca import RevocationReason
 
 FAULT_ZH = {
     ChainFault.MISSING_ENTRY: "缺失（条目被删除）",
@@ -140,10 +142,32 @@ def operations_command(limit: int) -> None:
     if not entries:
         click.echo("访问日志中没有操作记录。")
     for entry in entries:
+        target = f"导出文件第 {entry.case_number} 行" if entry.reason == Operation.LICENSES_IMPORTED else entry.case_number
         click.echo("  ".join(part for part in (
             f"第 {entry.seq} 条", beijing_time(entry.recorded_at, SECONDS), OPERATION_ZH[entry.reason or ""],
-            entry.case_number or "", f"部门：{entry.consumer_department}" if entry.consumer_department else "",
-            f"操作者：{_actor_zh(entry)}", entry.purpose or "") if part))
+            target or "", f"部门：{entry.consumer_department}" if entry.consumer_department else "",
+            f"操作者：{_actor_zh(entry)}", _detail_zh(entry.reason or "", entry.purpose or "")) if part))
+
+
+def _detail_zh(operation: str, detail: str) -> str:
+    """An operation's detail as the auditor reads it."""
+    if operation in (Operation.CERTIFICATE_REVOKED, Operation.LICENSE_REVOKED) and detail in REVOCATION_REASONS:
+        return f"原因：{REVOCATION_REASONS[detail][0]}"
+    if operation == Operation.SEAL_REVOKED and detail in {reason.value for reason in RevocationReason}:
+        return f"原因：{RevocationReason(detail).label_zh}"
+    if operation == Operation.CATALOG_PUBLISHED:
+        published = json.loads(detail)
+        return (f"发布人：{published['published_by']}；说明：{published['note'] or '无'}；"
+                f"内容摘要 sha256:{published['content_hash']}")
+    words = {
+        Operation.LICENSE_ISSUED: f"部门编号：{detail}", Operation.LICENSE_AMENDED: f"取代 {detail}",
+        Operation.LICENSE_RESEALED: f"取代 {detail}", Operation.LICENSES_IMPORTED: f"签发 {detail} 本",
+        Operation.SEAL_ISSUED: f"用途：{detail}", Operation.CLIENT_ADDED: f"权限：{detail}",
+        Operation.CLIENT_ROTATED: f"旧令牌再有效 {detail} 分钟",
+        Operation.CITY_ROOT_SET_UP: {"created": "本机生成", "imported": "导入本市已有根证书"}.get(detail, detail),
+        Operation.SEAL_ROTATED: "对外地址变更后轮换" if detail == "public-address-changed" else detail,
+    }
+    return words.get(Operation(operation), detail) if detail else ""
 
 
 def _actor_zh(entry: AccessRecord) -> str:

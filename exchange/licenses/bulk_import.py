@@ -140,8 +140,8 @@ def import_lines(sessions: sessionmaker[Session], library: LicenseLibrary, depar
                     outcome = _import_chunk(session, library, department, chunk, done, careful=attempt > 0)
                     if outcome.imported:
                         record_operation(session, Operation.LICENSES_IMPORTED, actor,
-                                         f"lines {chunk[0][0]}-{chunk[-1][0]}", department=department,
-                                         detail=f"{outcome.imported} issued")
+                                         f"{chunk[0][0]}-{chunk[-1][0]}", department=department,
+                                         detail=str(outcome.imported))
                     session.commit()
                     break
                 except (IntegrityError, OperationalError):  # a reference issued meanwhile; a deadlock, a lock wait

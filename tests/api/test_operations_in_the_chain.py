@@ -81,7 +81,8 @@ def test_every_command_that_changes_trust_is_an_entry_naming_its_operator(
     listed = run_cli(env, "audit", "operations", "--limit", "6")
     lines = listed.stdout.strip().splitlines()
     assert listed.returncode == 0 and len(lines) == 6, listed.stdout
-    assert "发布目录版本" in lines[0] and "撤销电子证明" in lines[1] and identifier in lines[1], lines
+    assert "发布目录版本" in lines[0] and "发布人：张三；说明：审计测试；内容摘要 sha256:" in lines[0], lines
+    assert "撤销电子证明" in lines[1] and identifier in lines[1] and "原因：出具有误" in lines[1], lines
     assert "登记部门业务系统" in lines[5] and f"操作者：系统用户 {getpass.getuser()}" in lines[5], lines
     verified = run_cli(env, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
