@@ -38,6 +38,7 @@ from exchange.applications.reading import (
     commitment_token,
     department_applications,
     department_commitments,
+    item_answer,
     visible_commitment,
 )
 from exchange.applications.records import ApplicationStatus, CommitmentStatus
@@ -140,6 +141,24 @@ def read_application(application_id: str) -> dict[str, Any]:
     ctx = handling_context()
     visible_application(ctx, client, application_id)
     return application_document(ctx, application_id)
+
+
+@blp.route("/applications/<application_id>/receipts/<receipt_id>")
+@client_first(ClientScope.APPLICATIONS_WRITE)
+@blp.doc(security=CLIENT_SECURITY, responses={
+    "200": {"description": "The exchange's answer behind a proof, with its signed receipt, as the exchange returned "
+                           "them (`mianzheng receipt verify` checks it offline)",
+            "content": {"application/json": {"schema": {"type": "object", "required": ["answer", "receipt"]}}}},
+    "404": {"description": "No proof of the application was answered under this receipt"}})
+def application_receipt(application_id: str, receipt_id: str) -> Response:
+    """The answer and signed receipt behind a value the decision read (`source.receipt_id`):
+    what the department shows when asked what the exchange told it. Kept with the application."""
+    client = require_client(ClientScope.APPLICATIONS_WRITE)
+    ctx = handling_context()
+    visible_application(ctx, client, application_id)
+    response = jsonify(item_answer(ctx, application_id, receipt_id))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @blp.route("/applications/<application_id>/withdrawal", methods=["POST"])

@@ -14,9 +14,9 @@ from catalog.model import Mode
 from exchange.applications.context import HandlingContext
 from exchange.applications.decision import Decision
 from exchange.applications.records import (
-    Application, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
+    Application, ApplicationItem, ApplicationStatus, CommitmentRecord, CommitmentStatus, InvestigationTask, ItemState,
 )
-from exchange.applications.resolution import NO_PARTY, item_bound, load
+from exchange.applications.resolution import NO_PARTY, answer_bound, item_bound, load
 from exchange.errors import NotFound
 from exchange.record_ids import is_record_id
 
@@ -114,6 +114,23 @@ def commitment_summary(ctx: HandlingContext, record: CommitmentRecord) -> dict[s
 def commitment_token(ctx: HandlingContext, record: CommitmentRecord) -> str:
     """The sealed commitment as signed (a JWS of the exchange's seal)."""
     return str(ctx.open(record.token_sealed, f"commitment\n{record.id}")["token"])
+
+
+class AnswerNotKept(NotFound):
+    """No proof of the application was answered under this receipt (or its answer was pulled
+    before answers were kept with their items)."""
+
+
+def item_answer(ctx: HandlingContext, application_id: str, receipt: str) -> dict[str, Any]:
+    """The exchange's answer, with its signed receipt `receipt`, behind a proof of the application
+    (`{"answer", "receipt"}` as the exchange returned them); `AnswerNotKept` otherwise."""
+    with ctx.uow.read() as session:
+        item = session.scalars(select(ApplicationItem).where(
+            ApplicationItem.application_id == application_id, ApplicationItem.receipt_id == receipt)).first() \
+            if is_record_id(receipt) else None
+        if item is None or item.answer_sealed is None:
+            raise AnswerNotKept(f"application {application_id} keeps no answer under receipt {receipt!r}")
+        return ctx.open(item.answer_sealed, answer_bound(item))
 
 
 def visible_commitment(ctx: HandlingContext, department: str, commitment_id: str) -> CommitmentRecord:

@@ -156,6 +156,12 @@ class ApplicationItem(Base):
     values_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "values_key_id", "values_blob")
     as_of: Mapped[datetime | None] = mapped_column(UtcDateTime())
     receipt_id: Mapped[str | None] = mapped_column(String(36))
+    answer_key_id: Mapped[int | None] = mapped_column(Integer)
+    answer_blob: Mapped[bytes | None] = mapped_column("answer_sealed", LargeBinary)
+    answer_sealed: Mapped[Sealed | None] = composite(sealed_or_none, "answer_key_id", "answer_blob")
+    """The exchange's answer the values came from with its signed receipt (`{"answer", "receipt"}`,
+    as the exchange returned them), kept for as long as the application: what the department shows
+    when asked what it was told (`item_answer`)."""
     license: Mapped[str | None] = mapped_column(String(160))
     """The identifier of the license version the values came from (a proof answered by the license library)."""
     commitment_id: Mapped[str | None] = mapped_column(String(36))

@@ -64,6 +64,8 @@ class Pulled:
     values: dict[str, object] | None = None
     as_of: datetime | None = None
     receipt_id: str | None = None
+    answer: dict[str, Any] | None = None
+    """The exchange's answer with its receipt, as it returned them."""
     retry_after: int | None = None
     license: str | None = None
     """The license version the exchange answered from (`source.license` of the answer), if any."""
@@ -227,6 +229,11 @@ def department_source(ctx: HandlingContext, kind: str, mode: str, department_cod
 def item_bound(item: ApplicationItem) -> str:
     """What the sealed values of an item are bound to (they cannot be moved to another item)."""
     return f"{item.application_id}\n{item.proof}\n{item.party}"
+
+
+def answer_bound(item: ApplicationItem) -> str:
+    """What the sealed answer of an item is bound to (apart from its values)."""
+    return f"{item_bound(item)}\nanswer"
 
 
 # --- planning ---------------------------------------------------------------------------
@@ -503,7 +510,8 @@ def pulled_from(ctx: HandlingContext, envelope: Envelope, outcome: PullResult | 
     answer = outcome.body["answer"]
     license = answer["source"].get("license")
     return Pulled(ItemState.RESOLVED, values=dict(answer["data"]), as_of=datetime.fromisoformat(answer["as_of"]),
-                  receipt_id=receipt_id(outcome.body["receipt"]), license=license["license"] if license else None)
+                  receipt_id=receipt_id(outcome.body["receipt"]), answer=dict(outcome.body),
+                  license=license["license"] if license else None)
 
 
 def _store_pulls(ctx: HandlingContext, session: Session, settled: Sequence[tuple[ApplicationItem, Pulled]]) -> None:
@@ -520,6 +528,7 @@ def _store_pulls(ctx: HandlingContext, session: Session, settled: Sequence[tuple
         if pulled.values is not None:
             row.values_sealed = ctx.seal(pulled.values, item_bound(row))
             row.as_of, row.receipt_id, row.license = pulled.as_of, pulled.receipt_id, pulled.license
+            row.answer_sealed = ctx.seal(pulled.answer, answer_bound(row)) if pulled.answer is not None else None
 
 
 def _set(ctx: HandlingContext, item_id: int, *, state: ItemState, detail: str | None) -> None:

@@ -636,3 +636,34 @@ def register_other_system(settings: Settings) -> str:
         _, token = register_client(session, read_live_catalog(session), "ZJ", "住房保障直连系统",
                                    [ClientScope.EXCHANGE_REQUEST])
     return token
+
+
+def test_the_receipt_behind_each_pulled_value_can_be_fetched_and_checked_offline(settings: Settings, live_server: str,
+                                                                                tmp_path: Path) -> None:
+    """A department that decided on pulled data later has to show what the exchange told it: each
+    value's `receipt_id` fetches the answer with its signed receipt, as the exchange gave it, which
+    `mianzheng receipt verify` checks offline. Another department's system gets nothing."""
+    [household] = households(settings, "public_housing_eligible")
+    token = housing_token(settings)
+    application = apply(live_server, token, public_housing_request(household, "gzf-receipts", signed_at=now())).json()
+    rule = next(rule for rule in application["decision_detail"]["rules"] if rule["code"] == "no_property")
+    read = rule["reads"][0]
+    url = f"{live_server}/api/v1/applications/{application['id']}/receipts/{read['source']['receipt_id']}"
+    fetched = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.headers["cache-control"] == "private, no-store"
+    body = fetched.json()
+    assert body["answer"]["data"]["has_registered_property"] is read["value"] is False
+    assert body["answer"]["request_id"] and household.members[0].id_number not in fetched.text
+
+    env = cli_environment(settings.database_url, settings.var_dir)
+    (tmp_path / "answer.json").write_text(fetched.text, encoding="utf-8")
+    assert run_cli(env, "seal", "export-trust", str(tmp_path / "trust")).returncode == 0
+    verified = run_cli(env, "receipt", "verify", str(tmp_path / "answer.json"), "--trust", str(tmp_path / "trust"))
+    assert verified.returncode == 0 and "回执有效" in verified.stdout, verified.stdout + verified.stderr
+
+    other = housing_token(settings, "GA")
+    for headers, address in (({"Authorization": f"Bearer {other}"}, url),
+                             ({"Authorization": f"Bearer {token}"}, url[:-4] + "0000")):
+        refused = httpx.get(address, headers=headers, timeout=30)
+        assert refused.status_code == 404 and refused.headers["content-type"] == "application/problem+json", refused.text
