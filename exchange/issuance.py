@@ -47,7 +47,7 @@ from exchange.errors import GlyphsMissing, InvalidInput, NotFound
 from exchange.keyring import RecordCipher
 from exchange.licenses.service import version_in_force
 from exchange.operation_codes import Operation
-from exchange.operations import Actor, record_operation
+from exchange.operations import Actor, record_operation, revocation_detail
 from exchange.pull_service import PullContext, PullRefused, pull_logged
 from exchange.sources.contract import PULLED_MODES
 from exchange.status_lists import (
@@ -294,5 +294,6 @@ def revoke_certificate(session: Session, signing: StatusListSigning, identifier:
     certificate.revocation_reason = reason
     session.flush()
     sign_locked_list(session, CERTIFICATES, list_id, signing, now)
-    record_operation(session, Operation.CERTIFICATE_REVOKED, actor, identifier, department=department, detail=reason)
+    record_operation(session, Operation.CERTIFICATE_REVOKED, actor, identifier, department=department,
+                     detail=revocation_detail(reason, certificate.status_list, certificate.status_index))
     return certificate

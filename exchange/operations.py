@@ -20,22 +20,24 @@ be revoked in its row.
 from __future__ import annotations
 
 import getpass
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.citizen_id import mask_free_text
 from catalog.versions import CatalogVersion
-from core.canonical import canonical_json
+from core.canonical import canonical_json, canonical_sha256
 from exchange.access_log import AccessEntry, AccessRecord, Outcome, append_access, operation_entries
 from exchange.certificate_records import IssuedCertificate
 from exchange.clients import AuthenticatedClient, ClientRecord
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
 from exchange.operation_codes import Operation
-from seals.registry import Seal
+from seals.registry import Seal, SealStatus, current_crl
 
 _LOG = AccessRecord.__table__
 
@@ -84,6 +86,26 @@ def publication_detail(content_hash: str, published_by: str, note: str | None) -
                           .decode("utf-8"))
 
 
+def revocation_detail(reason: str, status_list: int, status_index: int) -> str:
+    """What a certificate's or a license's revocation entry records (its `purpose`): the reason,
+    and the status-list entry its credential names, which every later signing of that list keeps
+    set (`revocations_in_chain`) and the auditor finds set (`check_operations_against_chain`)."""
+    return canonical_json({"reason": reason, "status_index": status_index, "status_list": status_list}).decode()
+
+
+def revocations_in_chain(session: Session, operation: Operation, list_id: int) -> list[tuple[int, str]]:
+    """(index, reason) of each entry of status list `list_id` the chain records `operation` (a
+    certificate's or a license's revocation) setting: a row set back, or moved to another index,
+    does not clear it."""
+    return [(recorded["status_index"], recorded["reason"]) for recorded in _revocations(session, operation)
+            if recorded["status_list"] == list_id]
+
+
+def _revocations(session: Session, operation: Operation) -> Iterator[dict[str, Any]]:
+    for (detail,) in session.execute(select(_LOG.c.purpose).where(_entries_of(operation))):
+        yield json.loads(detail)
+
+
 def record_publication(session: Session, version: CatalogVersion, actor: Actor) -> None:
     """The entry of a catalog version just published."""
     record_operation(session, Operation.CATALOG_PUBLISHED, actor, str(version.number),
@@ -109,7 +131,9 @@ class OperationsAgainstChain:
     revocations: int
     """Revocations the chain records."""
     revocations_undone: int
-    """Of them, those whose certificate, license, seal or department system is no longer revoked in its row."""
+    """Of them, those whose certificate, license, seal or department system is no longer revoked in
+    its row, whose entry the stored status list no longer sets, or whose seal the stored CRL no
+    longer lists."""
 
     @property
     def differing(self) -> int:
@@ -126,25 +150,42 @@ _UNDONE: tuple[tuple[Operation, ColumnElement[bool]], ...] = (
     (Operation.LICENSE_REVOKED, exists().where(LicenseVersionRecord.identifier == _LOG.c.case_number,
                                                LicenseRecord.id == LicenseVersionRecord.license_id,
                                                LicenseRecord.status != LicenseState.REVOKED.value)),
-    (Operation.SEAL_REVOKED, exists().where(Seal.serial_hex == _LOG.c.case_number, Seal.revoked_at.is_(None))),
+    (Operation.SEAL_REVOKED, exists().where(Seal.serial_hex == _LOG.c.case_number,
+                                            or_(Seal.revoked_at.is_(None), Seal.status != SealStatus.REVOKED))),
     (Operation.CLIENT_REVOKED, exists().where(ClientRecord.public_id == _LOG.c.case_number,
                                               ClientRecord.revoked_at.is_(None))),
 )
 """Each revocation the chain records, and what says its row no longer holds it."""
 
 
-def check_operations_against_chain(session: Session) -> OperationsAgainstChain:
-    """Compare the catalog versions and the revoked rows with the operations the chain records:
-    for the auditor (`mianzheng audit verify`)."""
+def check_operations_against_chain(session: Session,
+                                   published_entries: Callable[[int], Collection[int]]) -> OperationsAgainstChain:
+    """Compare the catalog versions (their documents hashed again) and the revoked rows, the
+    signed status lists (`published_entries` of a list: the entries its stored signed list sets)
+    and the stored CRL with the operations the chain records: for the auditor (`mianzheng audit
+    verify`). A revocation counts as undone once: its row, its list's entry or the CRL."""
     published = {row.case_number: row.purpose for row in session.execute(
         select(_LOG.c.case_number, _LOG.c.purpose).where(_entries_of(Operation.CATALOG_PUBLISHED)))}
-    kept = session.execute(select(CatalogVersion.number, CatalogVersion.content_hash, CatalogVersion.published_by,
-                                  CatalogVersion.note)).all()
-    unrecorded = sum(1 for version in kept if published.get(str(version.number)) != publication_detail(
-        version.content_hash, version.published_by, version.note))
+    kept = session.execute(select(CatalogVersion.number, CatalogVersion.document, CatalogVersion.content_hash,
+                                  CatalogVersion.published_by, CatalogVersion.note)).all()
+    unrecorded = sum(1 for version in kept if version.content_hash != canonical_sha256(version.document)
+                     or published.get(str(version.number)) != publication_detail(
+                         version.content_hash, version.published_by, version.note))
     missing = len(published.keys() - {str(version.number) for version in kept})
-    revocations = undone = 0
+    revocations, undone = 0, set()
     for operation, row_undone in _UNDONE:
         revocations += session.scalar(select(func.count()).select_from(_LOG).where(_entries_of(operation))) or 0
-        undone += session.scalar(select(func.count()).select_from(_LOG).where(_entries_of(operation), row_undone)) or 0
-    return OperationsAgainstChain(len(kept), unrecorded, missing, revocations, undone)
+        undone.update(session.scalars(select(_LOG.c.seq).where(_entries_of(operation), row_undone)))
+    lists: dict[int, Collection[int]] = {}
+    for operation in (Operation.CERTIFICATE_REVOKED, Operation.LICENSE_REVOKED):
+        for seq, detail in session.execute(select(_LOG.c.seq, _LOG.c.purpose).where(_entries_of(operation))):
+            recorded = json.loads(detail)
+            entries = lists.setdefault(recorded["status_list"], published_entries(recorded["status_list"]))
+            if recorded["status_index"] not in entries:
+                undone.add(seq)
+    crl = current_crl(session)
+    for seq, serial in session.execute(select(_LOG.c.seq, _LOG.c.case_number).where(
+            _entries_of(Operation.SEAL_REVOKED))):
+        if crl is None or crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is None:
+            undone.add(seq)
+    return OperationsAgainstChain(len(kept), unrecorded, missing, revocations, len(undone))

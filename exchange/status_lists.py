@@ -56,6 +56,8 @@ from exchange.certificates.status_list import (
     sign_status_list,
 )
 from exchange.counters import next_value
+from exchange.operation_codes import Operation
+from exchange.operations import revocations_in_chain
 from core.base64url import b64url_decode
 from seals.errors import KeyUnavailable, NoActiveSeal
 from seals.registry import TRUST_VERSION, active_signer, held_signer, trust_store, trust_store_of_version
@@ -102,6 +104,9 @@ class StatusListKind:
     """(index, reason) of every entry of list N that must be set: its revoked (or superseded) items."""
     in_use: Callable[[Session, int, int], bool]
     """Whether an item already holds entry I of list N (items allocated before the counter existed)."""
+    revocation: Operation
+    """The operation whose entries in the access log's chain name the list entries a revocation
+    set (`revocations_in_chain`): every signing keeps them set."""
     capacity: int | None = None
     """Entries a list hands out before the next list opens (default: all of `size`). Fixed for an
     installation: the counter's `n` maps to a list by it."""
@@ -127,7 +132,8 @@ def _certificate_holds(session: Session, list_id: int, index: int) -> bool:
                                                      IssuedCertificate.status_index == index))))
 
 
-CERTIFICATES = StatusListKind("certificates", 1, MIN_ENTRIES, _revoked_certificates, _certificate_holds)
+CERTIFICATES = StatusListKind("certificates", 1, MIN_ENTRIES, _revoked_certificates, _certificate_holds,
+                              Operation.CERTIFICATE_REVOKED)
 """The certificates' lists: list 1, then as many as the city's certificates fill."""
 
 
@@ -265,8 +271,8 @@ def sign_locked_list(session: Session, kind: StatusListKind, list_id: int, signi
     exchange's seal is held to the commit (`held_signer`): a revocation of it, taken and not yet
     committed, is waited for, so no list is stored with a time at or after it."""
     signer = held_signer(session, signing.seal_settings, signing.exchange_department)
-    status_list = replace(_kept_published(session, list_id, derived_status_list(session, kind, list_id,
-                                                                                signing.url(list_id))),
+    derived = derived_status_list(session, kind, list_id, signing.url(list_id))
+    status_list = replace(_kept_recorded(session, kind, list_id, _kept_published(session, list_id, derived)),
                           aliases=signing.aliases(list_id))
     token = sign_status_list(status_list, signer, now=now)
     session.execute(update(StatusListRecord).where(StatusListRecord.id == list_id)
@@ -285,12 +291,31 @@ def _kept_published(session: Session, list_id: int, derived: StatusList) -> Stat
         return derived
     log.warning("status list %d: %d entries it published as revoked have no revocation in the records (edited or "
                 "lost); they stay revoked", list_id, len(lost))
-    bits, reasons = bytearray(derived.bits), dict(derived.reasons)
-    for index in (index for index in lost if index < derived.size):  # the bits set at once: thousands may be lost
+    return _with_set(derived, [(index, published.reason(index)) for index in lost if index < derived.size])
+
+
+def published_indexes(session: Session, list_id: int) -> frozenset[int]:
+    """The entries the stored signed list `list_id` sets (none when it is not stored)."""
+    published = _published(stored_status_list(session, list_id))
+    return frozenset(published.revoked_indexes()) if published is not None else frozenset()
+
+
+def _kept_recorded(session: Session, kind: StatusListKind, list_id: int, derived: StatusList) -> StatusList:
+    """`derived` with every entry the access log's chain records a revocation setting kept set,
+    under its recorded reason: a row set back, its index moved, and the stored list removed clear
+    nothing (`exchange.operations`)."""
+    recorded = [(index, reason) for index, reason in revocations_in_chain(session, kind.revocation, list_id)
+                if index < derived.size and not derived.is_revoked(index)]
+    return _with_set(derived, recorded)
+
+
+def _with_set(status_list: StatusList, entries: Iterable[tuple[int, str | None]]) -> StatusList:
+    """`status_list` with `entries` (index, reason; all within its size) set at once: thousands may be."""
+    bits, reasons = bytearray(status_list.bits), dict(status_list.reasons)
+    for index, reason in entries:
         bits[index // 8] |= 0x80 >> (index % 8)
-        reason = published.reason(index)
         reasons[index] = reason if reason in REVOCATION_REASONS else "unspecified"
-    return replace(derived, bits=bytes(bits), reasons=reasons)
+    return replace(status_list, bits=bytes(bits), reasons=reasons)
 
 
 def _published(token: str | None) -> StatusList | None:

@@ -573,8 +573,9 @@ def _resign_crl(session: Session, settings: SealSettings, now: datetime) -> None
     crl_number = session.execute(
         update(SealCa).where(SealCa.id == row.id).values(crl_number=SealCa.crl_number + 1)
         .returning(SealCa.crl_number)).scalar_one()
-    revoked = session.scalars(select(Seal).where(Seal.status == SealStatus.REVOKED).order_by(Seal.id)
-                              .execution_options(populate_existing=True))  # as committed, not as loaded before
+    # by the revocation's own columns, whatever the status says (a row's status set back drops nobody)
+    revoked = session.scalars(select(Seal).where(Seal.revoked_at.is_not(None), Seal.revocation_reason.is_not(None))
+                              .order_by(Seal.id).execution_options(populate_existing=True))  # as committed
     entries = [
         ca.RevokedEntry(int(seal.serial_hex, 16), seal.revoked_at, ca.RevocationReason(seal.revocation_reason))
         for seal in revoked

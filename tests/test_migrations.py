@@ -110,6 +110,7 @@ def test_catalog_versions_published_before_the_chain_recorded_them_are_chained_b
     from api.migrations import alembic_config
     from exchange.access_log import verify_chain
     from exchange.operations import check_operations_against_chain
+    from exchange.status_lists import published_indexes
 
     command.downgrade(alembic_config(database_url), "0027")
     engine = make_engine(database_url)
@@ -121,10 +122,10 @@ def test_catalog_versions_published_before_the_chain_recorded_them_are_chained_b
     with make_session_factory(engine)() as session:
         verdict = verify_chain(session)
         assert verdict.intact and verdict.entries == 1
-        found = check_operations_against_chain(session)
+        found = check_operations_against_chain(session, lambda list_id: published_indexes(session, list_id))
         assert (found.versions, found.differing) == (1, 0)
     with engine.begin() as connection:
         connection.execute(text("UPDATE catalog_versions SET published_by = '李四'"))
     with make_session_factory(engine)() as session:
-        assert check_operations_against_chain(session).versions_unrecorded == 1
+        assert check_operations_against_chain(session, lambda _list: ()).versions_unrecorded == 1
     engine.dispose()

@@ -28,6 +28,7 @@ from exchange.errors import InvalidInput
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.operation_codes import OPERATION_ZH, Operation
 from exchange.operations import check_operations_against_chain, recent_operations
+from exchange.status_lists import published_indexes
 from seals.ca import RevocationReason
 
 FAULT_ZH = {
@@ -118,10 +119,10 @@ def _consents_line() -> CliError | None:
 
 
 def _operations_line() -> CliError | None:
-    """The catalog versions and the revoked rows against the operations the chain records, said
-    when they agree; the error to end with when they do not."""
+    """The catalog versions, the revoked rows, the stored status lists and CRL against the
+    operations the chain records, said when they agree; the error to end with when they do not."""
     with database_session() as session:
-        found = check_operations_against_chain(session)
+        found = check_operations_against_chain(session, lambda list_id: published_indexes(session, list_id))
     if not found.differing:
         click.echo(f"操作记录：{found.versions} 个目录版本均与访问日志中的发布记录一致，日志记载的 {found.revocations} 项"
                    "撤销、吊销在各表中均仍有效。")
@@ -129,8 +130,8 @@ def _operations_line() -> CliError | None:
     return CliError(f"操作记录有 {found.differing} 处与访问日志不符：{found.versions_unrecorded} 个目录版本与日志中的发布记录"
                     f"不同或没有发布记录，{found.versions_missing} 个日志记载发布的目录版本已不存在，"
                     f"{found.revocations_undone} 项日志记载的撤销、吊销（电子证明、电子证照、电子印章或部门业务系统）在表中"
-                    "已被撤回。已撤销、吊销的仍然无效（业务系统按日志拒绝，印章留在吊销列表中，电子证明和证照留在状态列表中），"
-                    "请核查对这些表的改动。")
+                    "已被撤回，或状态列表、吊销列表中已不再列出。业务系统按日志拒绝，电子证明和证照的状态列表按日志保留撤销；"
+                    "吊销列表已不列出的印章须由印章管理员重新吊销。请核查对这些表的改动。")
 
 
 @audit_group.command("operations")
@@ -151,8 +152,10 @@ def operations_command(limit: int) -> None:
 
 def _detail_zh(operation: str, detail: str) -> str:
     """An operation's detail as the auditor reads it."""
-    if operation in (Operation.CERTIFICATE_REVOKED, Operation.LICENSE_REVOKED) and detail in REVOCATION_REASONS:
-        return f"原因：{REVOCATION_REASONS[detail][0]}"
+    if operation in (Operation.CERTIFICATE_REVOKED, Operation.LICENSE_REVOKED):
+        revoked = json.loads(detail)
+        reason = REVOCATION_REASONS.get(revoked["reason"], (revoked["reason"],))[0]
+        return f"原因：{reason}（状态列表 {revoked['status_list']} 第 {revoked['status_index']} 位）"
     if operation == Operation.SEAL_REVOKED and detail in {reason.value for reason in RevocationReason}:
         return f"原因：{RevocationReason(detail).label_zh}"
     if operation == Operation.CATALOG_PUBLISHED:

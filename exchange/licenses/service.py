@@ -41,7 +41,7 @@ from exchange.errors import ExchangeError, InvalidInput, NotFound
 from exchange.access_log import AccessRecord, operation_entries
 from exchange.keyring import RecordCipher
 from exchange.operation_codes import Operation
-from exchange.operations import Actor, record_operation
+from exchange.operations import Actor, record_operation, revocation_detail
 from exchange.license_certificates import revoke_certificates_read_from
 from exchange.licenses.content import (
     VALIDITY_ITEMS,
@@ -85,7 +85,8 @@ def _license_holds(session: Session, list_id: int, index: int) -> bool:
                           .limit(1)) is not None
 
 
-LICENSES = StatusListKind("licenses", 2, LICENSE_STATUS_LIST_SIZE, _set_license_entries, _license_holds)
+LICENSES = StatusListKind("licenses", 2, LICENSE_STATUS_LIST_SIZE, _set_license_entries, _license_holds,
+                          Operation.LICENSE_REVOKED)
 """The license status lists: list 2, then as many as the versions fill; set for revoked and
 superseded versions."""
 
@@ -456,7 +457,7 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     versions = session.scalars(select(LicenseVersionRecord.identifier).where(LicenseVersionRecord.license_id == record.id))
     revoke_certificates_read_from(session, library.status_list, list(versions), reason, now)
     record_operation(session, Operation.LICENSE_REVOKED, actor, current.identifier, department=department,
-                     detail=reason)
+                     detail=revocation_detail(reason, current.status_list, current.status_index))
     return current
 
 

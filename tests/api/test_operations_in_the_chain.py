@@ -75,7 +75,7 @@ def test_every_command_that_changes_trust_is_an_entry_naming_its_operator(
         ("client-revoked", "ZJ", None, OPERATOR), ("seal-rotated", "ZJ", None, OPERATOR),
         ("certificate-revoked", "BDC", None, OPERATOR), ("catalog-published", None, None, OPERATOR)], rows
     assert [row[1] for row in rows[:3]] == [client_id] * 3 and rows[4][1:2] == (identifier,)
-    assert (rows[4][5], rows[5][1]) == ("issued_in_error", "2")
+    assert (json.loads(rows[4][5])["reason"], rows[5][1]) == ("issued_in_error", "2")
     assert json.loads(rows[5][5])["published_by"] == "张三" and json.loads(rows[5][5])["note"] == "审计测试"
 
     listed = run_cli(env, "audit", "operations", "--limit", "6")
@@ -136,11 +136,15 @@ def test_a_department_systems_changes_name_it(settings: Settings, live_server: s
         assert response.status_code == 200, response.text
 
     second = amended.json()["identifier"]
-    assert operations_after(database_url, seen) == [
-        ("license-issued", first, "MZ", mz_token.split("_")[1], None, "MZ-2026-000123"),
-        ("license-amended", second, "MZ", mz_token.split("_")[1], None, first),
-        ("license-revoked", second, "MZ", mz_token.split("_")[1], None, "issued_in_error"),
-        ("certificate-revoked", certificate, "BDC", bdc_token.split("_")[1], None, "data_changed")]
+    rows = operations_after(database_url, seen)
+    assert [row[:5] for row in rows] == [
+        ("license-issued", first, "MZ", mz_token.split("_")[1], None),
+        ("license-amended", second, "MZ", mz_token.split("_")[1], None),
+        ("license-revoked", second, "MZ", mz_token.split("_")[1], None),
+        ("certificate-revoked", certificate, "BDC", bdc_token.split("_")[1], None)]
+    assert [rows[0][5], rows[1][5], json.loads(rows[2][5])["reason"], json.loads(rows[3][5])["reason"]] == [
+        "MZ-2026-000123", first, "issued_in_error", "data_changed"]
+    assert json.loads(rows[3][5])["status_list"] == 1  # the entry its credential names, kept set from now on
     sql_rows(database_url, "UPDATE licenses SET status = 'valid'")
     sql_rows(database_url, f"UPDATE certificates SET status = 'valid' WHERE identifier = '{certificate}'")
     env = cli_environment(database_url, settings.var_dir)
@@ -229,3 +233,64 @@ def test_a_license_revoked_gives_no_department_its_data_whatever_its_rows_say(
     sql_rows(database_url, "UPDATE licenses SET status = 'valid'")
     set_back = httpx.post(uses, headers=zj, json=use_request(resident, "set-back"), timeout=30)
     assert set_back.status_code == 404 and "married" not in set_back.text, set_back.text
+
+
+def test_a_certificate_revoked_stays_revoked_when_its_row_and_its_signed_list_are_undone(
+        env: dict[str, str], settings: Settings, live_server: str, database_url: str) -> None:
+    """An insider sets a revoked certificate's row back, moves its status index and empties its
+    stored signed list; the list signed next still sets the entry the certificate names, every
+    verifier says INVALID, and the auditor is told."""
+    resident: DemoResident = sample_residents(settings.sources_dir, 1)[0]
+    me = signed_in(live_server, resident)
+    certificate = issue(live_server, me)
+    credential = httpx.get(live_server + certificate["links"]["jws"], headers=me).text
+    bdc = {"Authorization": f"Bearer {client_token(settings, 'BDC', [ClientScope.CERTIFICATES_REVOKE])}"}
+    assert httpx.post(f"{live_server}/api/v1/certificates/{certificate['identifier']}/revocation", headers=bdc,
+                      json={"reason": "obtained_by_fraud"}, timeout=30).status_code == 200
+    sql_rows(database_url, "UPDATE certificates SET status = 'valid', revoked_at = NULL, revocation_reason = NULL, "
+                           f"status_index = status_index + 7 WHERE identifier = '{certificate['identifier']}'")
+    sql_rows(database_url, "UPDATE status_lists SET token = NULL")
+    assert run_cli(env, "certificate", "status-list", "rebuild").returncode == 0
+    verdict = httpx.post(f"{live_server}/api/v1/verify", json={"credential": credential}, timeout=30).json()
+    assert verdict["status"] == "INVALID" and verdict["revocation_reason"] == "obtained_by_fraud", verdict
+    audited = run_cli(env, "audit", "verify")
+    assert audited.returncode == 1 and "1 项日志记载的撤销、吊销" in audited.stderr, audited.stderr
+
+    sql_rows(database_url, "UPDATE status_lists SET token = NULL")  # and left so: verifiers see no list at all
+    emptied = run_cli(env, "audit", "verify")
+    assert emptied.returncode == 1 and "1 项日志记载的撤销、吊销" in emptied.stderr, emptied.stderr
+
+
+def test_a_compromised_seal_stays_in_the_crl_when_its_row_and_the_stored_crl_are_undone(
+        env: dict[str, str], database_url: str) -> None:
+    """An insider marks a seal revoked for key compromise as merely superseded and removes the
+    stored CRL: the next CRL still lists it; with its revocation cleared too, the auditor is told."""
+    from cryptography import x509
+
+    assert run_cli(env, "seal", "revoke", "BDC", "--reason", "key_compromise").returncode == 0
+    [(serial,)] = sql_rows(database_url, "SELECT serial_hex FROM seals WHERE revoked_at IS NOT NULL")
+    sql_rows(database_url, f"UPDATE seals SET status = 'superseded' WHERE serial_hex = '{serial}'")
+    sql_rows(database_url, "UPDATE seal_ca SET crl_der = NULL")
+    assert run_cli(env, "seal", "crl", "--force").returncode == 0
+    [(crl_der,)] = sql_rows(database_url, "SELECT crl_der FROM seal_ca")
+    assert x509.load_der_x509_crl(bytes(crl_der)).get_revoked_certificate_by_serial_number(int(serial, 16))
+    assert "1 项日志记载的撤销、吊销" in run_cli(env, "audit", "verify").stderr  # its row's status
+
+    sql_rows(database_url, f"UPDATE seals SET status = 'active', revoked_at = NULL, revocation_reason = NULL "
+                           f"WHERE serial_hex = '{serial}'")
+    sql_rows(database_url, "UPDATE seal_ca SET crl_der = NULL")
+    assert run_cli(env, "seal", "crl", "--force").returncode == 0
+    audited = run_cli(env, "audit", "verify")
+    assert audited.returncode == 1 and "1 项日志记载的撤销、吊销" in audited.stderr, audited.stderr
+
+
+def test_a_catalog_version_whose_document_was_edited_is_named(env: dict[str, str], database_url: str) -> None:
+    """The published document edited in place (the policy a department is held to), its recorded
+    hash left as it was: the auditor's check hashes the document again."""
+    [(document,)] = sql_rows(database_url, "SELECT document FROM catalog_versions")
+    text = json.dumps(json.loads(document) if isinstance(document, str) else document, ensure_ascii=False)
+    edited = text.replace("金华市住房和城乡建设局", "篡改的部门", 1)
+    assert edited != text
+    sql_rows(database_url, "UPDATE catalog_versions SET document = '" + edited.replace("'", "''") + "'")
+    audited = run_cli(env, "audit", "verify")
+    assert audited.returncode == 1 and "1 个目录版本与日志中的发布记录不同" in audited.stderr, audited.stderr
