@@ -19,6 +19,7 @@ from exchange.applications.context import HandlingContext
 from exchange.applications.parties import APPLICANT, Parties, Party
 from exchange.applications.tenancies import enrol_tenancy
 from exchange.clients import ClientRecord, ClientScope, register_client
+from exchange.operations import console_operator
 
 DEMO_DEPARTMENT = "ZJ"
 DEMO_CLIENT_NAME = "公租房管理系统（演示）"
@@ -59,5 +60,6 @@ def _demo_client(session: Session, catalog: Catalog, now: datetime) -> str:
     if existing is not None:
         return existing.public_id
     record, _token = register_client(session, catalog, DEMO_DEPARTMENT, DEMO_CLIENT_NAME,
-                                     [ClientScope.EXCHANGE_REQUEST, ClientScope.APPLICATIONS_WRITE], now=now)
+                                     [ClientScope.EXCHANGE_REQUEST, ClientScope.APPLICATIONS_WRITE],
+                                     actor=console_operator(), now=now)
     return record.public_id

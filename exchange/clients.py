@@ -35,6 +35,7 @@ from core.orm import Base, UtcDateTime, plain_connection
 from exchange.access_log import AccessRecord, operation_entries
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
 from exchange.operation_codes import Operation
+from exchange.operations import Actor, record_operation
 
 TOKEN_PREFIX = "mzc"
 PUBLIC_ID_HEX = 16
@@ -125,9 +126,12 @@ def register_client(
     name: str,
     scopes: Collection[str] = DEFAULT_SCOPES,
     *,
+    actor: Actor | None = None,
     now: datetime | None = None,
 ) -> tuple[ClientRecord, str]:
-    """Register a consumer system of `department_code`; returns it and its token (shown once)."""
+    """Register a consumer system of `department_code`; returns it and its token (shown once).
+    Its registration by `actor` (None: code running with no operator, such as a benchmark) is an
+    entry of the access log's chain, without which no token of it is taken (`authenticate`)."""
     if department_code not in catalog.departments:
         raise UnknownCode("department", f"the live catalog has no department {department_code!r}")
     clean_name = name.strip()
@@ -144,6 +148,8 @@ def register_client(
     )
     session.add(record)
     session.flush()
+    record_operation(session, Operation.CLIENT_ADDED, actor or Actor(), record.public_id, department=department_code,
+                     detail=record.scopes)
     return record, _token(record.public_id, secret)
 
 
@@ -151,14 +157,14 @@ def authenticate(database: Session | Connection, token: str, *, now: datetime | 
     """The client that `token` belongs to; `InvalidCredentials` otherwise. Its row is read on
     every call (a session's connection or a bare one will do), so a revocation or a rotation
     counts from the next request; a revocation the access log's chain records counts whatever
-    the row says now."""
+    the row says now, and a client whose registration the chain does not record is none."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not _PUBLIC_ID.fullmatch(parts[1]) \
             or not 0 < len(parts[2]) <= _MAX_SECRET_CHARS:
         raise InvalidCredentials("malformed client token")
     presented = _hash(parts[2])
     record = plain_connection(database).execute(_CREDENTIALS, {"public_id": parts[1]}).first()
-    if record is None or record.revoked_at is not None or record.revoked_in_chain \
+    if record is None or record.revoked_at is not None or record.revoked_in_chain or not record.added_in_chain \
             or not _secret_matches(record, presented, now or _now()):
         raise InvalidCredentials("unknown, revoked or replaced client token")
     return AuthenticatedClient(
@@ -176,17 +182,20 @@ _REVOKED_IN_CHAIN = exists().where(operation_entries(), _LOG.c.reason == Operati
                                    _LOG.c.case_number == _CLIENTS.c.public_id)
 """Whether the access log's chain records the client's revocation: it is revoked for good,
 whatever its row says (`revoked_at` set back by hand)."""
+_ADDED_IN_CHAIN = exists().where(operation_entries(), _LOG.c.reason == Operation.CLIENT_ADDED.value,
+                                 _LOG.c.case_number == _CLIENTS.c.public_id)
+"""Whether the chain records the client's registration: a row added beside it is no client."""
 _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS.c.name, _CLIENTS.c.scopes,
                       _CLIENTS.c.secret_hash, _CLIENTS.c.previous_secret_hash, _CLIENTS.c.previous_secret_expires_at,
-                      _CLIENTS.c.revoked_at, _REVOKED_IN_CHAIN.label("revoked_in_chain")
-                      ).where(_CLIENTS.c.public_id == bindparam("public_id"))
+                      _CLIENTS.c.revoked_at, _REVOKED_IN_CHAIN.label("revoked_in_chain"),
+                      _ADDED_IN_CHAIN.label("added_in_chain")).where(_CLIENTS.c.public_id == bindparam("public_id"))
 """What `authenticate` reads of a client, as a plain row."""
 
 
 _PRESENTED = bindparam("presented", type_=String)
 REVOKED: Select[tuple[str, str]] = select(_CLIENTS.c.public_id, literal("unauthenticated")).where(
     _CLIENTS.c.public_id == bindparam("client_id"),
-    or_(_CLIENTS.c.revoked_at.is_not(None), _REVOKED_IN_CHAIN,
+    or_(_CLIENTS.c.revoked_at.is_not(None), _REVOKED_IN_CHAIN, ~_ADDED_IN_CHAIN,
         and_(_PRESENTED != "", _CLIENTS.c.secret_hash != _PRESENTED,
              or_(_CLIENTS.c.previous_secret_hash.is_(None), _CLIENTS.c.previous_secret_hash != _PRESENTED,
                  _CLIENTS.c.previous_secret_expires_at <= bindparam("at")))))

@@ -94,7 +94,8 @@ def test_consents_kept_before_the_chain_recorded_them_are_chained_by_the_upgrade
                                "NO_HOUSING", "ZJ", at)
         assert [c.status(at).value for c in list_consents(session, "a" * 64)] == ["active", "withdrawn"]
         verdict = verify_chain(session)
-        assert verdict.intact and verdict.entries == 4  # the two grants, the withdrawal, the catalog version (0028)
+        # the two grants, the withdrawal; the catalog version and the demo's department system (0028)
+        assert verdict.intact and verdict.entries == 5
         assert check_consents_against_chain(session).differing == 0
     engine.dispose()
 
@@ -109,7 +110,7 @@ def test_catalog_versions_published_before_the_chain_recorded_them_are_chained_b
     from api.database import make_session_factory
     from api.migrations import alembic_config
     from exchange.access_log import verify_chain
-    from exchange.operations import check_operations_against_chain
+    from exchange.operations_audit import check_operations_against_chain
     from exchange.status_lists import published_indexes
 
     command.downgrade(alembic_config(database_url), "0027")
@@ -121,7 +122,7 @@ def test_catalog_versions_published_before_the_chain_recorded_them_are_chained_b
     command.upgrade(alembic_config(database_url), "head")
     with make_session_factory(engine)() as session:
         verdict = verify_chain(session)
-        assert verdict.intact and verdict.entries == 1
+        assert verdict.intact and verdict.entries == 2  # the catalog version, the demo's department system
         found = check_operations_against_chain(session, lambda list_id: published_indexes(session, list_id))
         assert (found.versions, found.differing) == (1, 0)
     with engine.begin() as connection:

@@ -27,7 +27,7 @@ from exchange.consent import check_consents_against_chain
 from exchange.errors import InvalidInput
 from exchange.certificates.status_list import REVOCATION_REASONS
 from exchange.operation_codes import OPERATION_ZH, Operation
-from exchange.operations import check_operations_against_chain, recent_operations
+from exchange.operations_audit import check_operations_against_chain, recent_operations
 from exchange.status_lists import published_indexes
 from seals.ca import RevocationReason
 

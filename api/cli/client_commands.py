@@ -74,13 +74,12 @@ def add_command(department: str, name: str, scopes: tuple[str, ...]) -> None:
     with database_session() as session:
         catalog = read_live_catalog(session)
         try:
-            record, token = register_client(session, catalog, department, name, scopes or DEFAULT_SCOPES)
+            record, token = register_client(session, catalog, department, name, scopes or DEFAULT_SCOPES,
+                                            actor=console_operator())
         except UnknownCode:
             raise CliError(f"现行目录中没有部门 {department}。", EXIT_NOT_FOUND) from None
         except InvalidInput as invalid:
             raise CliError(f"无法登记：{invalid}") from None
-        record_operation(session, Operation.CLIENT_ADDED, console_operator(), record.public_id,
-                         department=record.department_code, detail=" ".join(record.scope_list))
     click.echo(f"已登记调用方：{_describe(record)}", err=True)
     click.echo(SHOWN_ONCE, err=True)
     click.echo(token)

@@ -31,7 +31,7 @@ from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
 from catalog.versions import publish, read_live_catalog
 from exchange import pull_service
-from exchange.access_log import AccessRecord
+from exchange.access_log import NOT_ACCESSES, AccessRecord
 from exchange.clients import ClientScope, register_client, revoke_client, rotate_client
 from demo.data import DemoResident, sample_residents
 from seals.ca import RevocationReason
@@ -445,8 +445,10 @@ def test_a_source_that_breaks_its_contract_is_a_source_error_not_a_retry(
 
 
 def _audit_entries(settings: Settings) -> list[tuple[str, str | None, str | None]]:
+    """The accesses logged, oldest first (not the consents' nor the operations' entries)."""
     with standalone_session(settings.database_url) as session:
-        return [(e.outcome, e.reason, e.client_id) for e in session.query(AccessRecord).order_by(AccessRecord.seq)]
+        return [(e.outcome, e.reason, e.client_id) for e in session.query(AccessRecord)
+                .filter(AccessRecord.outcome.not_in(NOT_ACCESSES)).order_by(AccessRecord.seq)]
 
 
 def test_refusals_before_the_use_case_are_logged_with_their_codes(settings: Settings, live_server: str,

@@ -136,7 +136,7 @@ def test_a_department_systems_changes_name_it(settings: Settings, live_server: s
         assert response.status_code == 200, response.text
 
     second = amended.json()["identifier"]
-    rows = operations_after(database_url, seen)
+    rows = [row for row in operations_after(database_url, seen) if row[0] != "client-added"]
     assert [row[:5] for row in rows] == [
         ("license-issued", first, "MZ", mz_token.split("_")[1], None),
         ("license-amended", second, "MZ", mz_token.split("_")[1], None),
@@ -294,3 +294,18 @@ def test_a_catalog_version_whose_document_was_edited_is_named(env: dict[str, str
     sql_rows(database_url, "UPDATE catalog_versions SET document = '" + edited.replace("'", "''") + "'")
     audited = run_cli(env, "audit", "verify")
     assert audited.returncode == 1 and "1 个目录版本与日志中的发布记录不同" in audited.stderr, audited.stderr
+
+
+def test_a_department_system_added_beside_the_chain_gets_nothing(settings: Settings, live_server: str,
+                                                                  database_url: str) -> None:
+    """An insider inserts a department system with a secret of their own: its token is refused,
+    since the chain does not record its registration."""
+    import hashlib
+
+    secret = "x" * 43
+    sql_rows(database_url, "INSERT INTO exchange_clients (public_id, department_code, name, scopes, secret_hash, "
+                           "created_at) VALUES ('00000000deadbeef', 'ZJ', '影子系统', 'exchange:request', "
+                           f"'{hashlib.sha256(secret.encode()).hexdigest()}', '2026-12-01 00:00:00')")
+    refused = httpx.post(f"{live_server}/api/v1/exchange/requests", json={}, timeout=30,
+                         headers={"Authorization": f"Bearer mzc_00000000deadbeef_{secret}"})
+    assert refused.status_code == 401, refused.text
