@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Integer, Row, Select, String, and_, bindparam, exists, literal, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
 
 from catalog.model import Catalog
 from core.orm import Base, UtcDateTime, plain_connection
@@ -185,6 +185,8 @@ whatever its row says (`revoked_at` set back by hand)."""
 _ADDED_IN_CHAIN = exists().where(operation_entries(), _LOG.c.reason == Operation.CLIENT_ADDED.value,
                                  _LOG.c.case_number == _CLIENTS.c.public_id)
 """Whether the chain records the client's registration: a row added beside it is no client."""
+ClientRecord.revoked_in_chain = column_property(_REVOKED_IN_CHAIN)  # type: ignore[attr-defined]
+"""Loaded with every client read: a rotation refuses it, and the operator's list says it."""
 _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS.c.name, _CLIENTS.c.scopes,
                       _CLIENTS.c.secret_hash, _CLIENTS.c.previous_secret_hash, _CLIENTS.c.previous_secret_expires_at,
                       _CLIENTS.c.revoked_at, _REVOKED_IN_CHAIN.label("revoked_in_chain"),
@@ -211,7 +213,7 @@ def rotate_client(
     if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
         raise InvalidInput("grace", f"must be between 0 and {MAX_ROTATION_GRACE}")
     record = get_client(session, public_id, for_update=True)
-    if not record.active:
+    if not record.active or record.revoked_in_chain:  # type: ignore[attr-defined]
         raise ClientRevoked(f"client {public_id} is revoked")
     at = now or _now()
     secret = _new_secret()

@@ -93,7 +93,8 @@ def list_command() -> None:
     if not records:
         click.echo("尚未登记任何调用方。")
     for record in records:
-        status = f"已吊销（{beijing_time(record.revoked_at)}）" if record.revoked_at else "有效"
+        status = f"已吊销（{beijing_time(record.revoked_at)}）" if record.revoked_at else \
+            "已吊销（访问日志记载其吊销，表中的吊销记录已被改动）" if record.revoked_in_chain else "有效"
         rotated = f"，最近轮换 {beijing_time(record.rotated_at)}" if record.rotated_at else ""
         click.echo(f"{_describe(record)}  状态：{status}  登记于 {beijing_time(record.created_at)}{rotated}")
 

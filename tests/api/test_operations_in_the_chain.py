@@ -207,6 +207,8 @@ def test_a_department_system_revoked_stays_revoked_whatever_its_row_says(
     assert pull().status_code == 401
     sql_rows(database_url, f"UPDATE exchange_clients SET revoked_at = NULL WHERE public_id = '{token.split('_')[1]}'")
     assert pull().status_code == 401
+    assert "访问日志记载其吊销" in run_cli(env, "client", "list").stdout  # the operator is not told 有效
+    assert run_cli(env, "client", "rotate", token.split("_")[1]).returncode == 1  # nor given a token for it
 
 
 def test_a_license_revoked_gives_no_department_its_data_whatever_its_rows_say(
