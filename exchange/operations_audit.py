@@ -50,10 +50,13 @@ class OperationsAgainstChain:
     """Of them, those whose certificate, license, seal or department system is no longer revoked in
     its row, whose entry the stored status list no longer sets, or whose seal the stored CRL no
     longer lists."""
+    clients_unrecorded: int
+    """Department systems whose registration the chain does not record (rows added beside it:
+    authentication refuses them)."""
 
     @property
     def differing(self) -> int:
-        return self.versions_unrecorded + self.versions_missing + self.revocations_undone
+        return self.versions_unrecorded + self.versions_missing + self.revocations_undone + self.clients_unrecorded
 
 
 _UNDONE: tuple[tuple[Operation, ColumnElement[bool]], ...] = (
@@ -92,12 +95,15 @@ def check_operations_against_chain(session: Session,
     for operation in (Operation.CERTIFICATE_REVOKED, Operation.LICENSE_REVOKED):
         for seq, detail in session.execute(select(_LOG.c.seq, _LOG.c.purpose).where(entries_of(operation))):
             recorded = json.loads(detail)
-            entries = lists.setdefault(recorded["status_list"], published_entries(recorded["status_list"]))
-            if recorded["status_index"] not in entries:
+            if recorded["status_list"] not in lists:  # each stored list read once
+                lists[recorded["status_list"]] = published_entries(recorded["status_list"])
+            if recorded["status_index"] not in lists[recorded["status_list"]]:
                 undone.add(seq)
     crl = current_crl(session)
     for seq, serial in session.execute(select(_LOG.c.seq, _LOG.c.case_number).where(
             entries_of(Operation.SEAL_REVOKED))):
         if crl is None or crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is None:
             undone.add(seq)
-    return OperationsAgainstChain(len(kept), unrecorded, missing, revocations, len(undone))
+    clients_unrecorded = session.scalar(select(func.count()).select_from(ClientRecord).where(~exists().where(
+        entries_of(Operation.CLIENT_ADDED), _LOG.c.case_number == ClientRecord.public_id))) or 0
+    return OperationsAgainstChain(len(kept), unrecorded, missing, revocations, len(undone), clients_unrecorded)

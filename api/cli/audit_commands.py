@@ -125,12 +125,13 @@ def _operations_line() -> CliError | None:
         found = check_operations_against_chain(session, lambda list_id: published_indexes(session, list_id))
     if not found.differing:
         click.echo(f"操作记录：{found.versions} 个目录版本均与访问日志中的发布记录一致，日志记载的 {found.revocations} 项"
-                   "撤销、吊销在各表中均仍有效。")
+                   "撤销、吊销在各表中均仍有效，部门业务系统均有登记记录。")
         return None
     return CliError(f"操作记录有 {found.differing} 处与访问日志不符：{found.versions_unrecorded} 个目录版本与日志中的发布记录"
                     f"不同或没有发布记录，{found.versions_missing} 个日志记载发布的目录版本已不存在，"
                     f"{found.revocations_undone} 项日志记载的撤销、吊销（电子证明、电子证照、电子印章或部门业务系统）在表中"
-                    "已被撤回，或状态列表、吊销列表中已不再列出。业务系统按日志拒绝，电子证明和证照的状态列表按日志保留撤销；"
+                    f"已被撤回，或状态列表、吊销列表中已不再列出，{found.clients_unrecorded} 个部门业务系统在日志中没有登记"
+                    "记录（交换平台不接受其令牌）。业务系统按日志拒绝，电子证明和证照的状态列表按日志保留撤销；"
                     "吊销列表已不列出的印章须由印章管理员重新吊销。请核查对这些表的改动。")
 
 

@@ -184,8 +184,8 @@ def test_a_signed_head_held_outside_shows_the_newest_entries_were_cut_off(
     env = cli_environment(database_url, settings.var_dir)
     sql_rows(database_url, "DELETE FROM access_log")
     assert httpx.get(f"{live_server}/api/v1/trust/access-log-head").status_code == 404  # no entry: no head
-    empty_ledger(database_url)  # an installation that has logged nothing yet but its catalog's publication
-    assert httpx.get(f"{live_server}/api/v1/trust/access-log-head").json()["seq"] == 1
+    empty_ledger(database_url)  # an installation that has logged nothing yet but its catalog and its demo system
+    assert httpx.get(f"{live_server}/api/v1/trust/access-log-head").json()["seq"] == 2
     answered = consented_pull(live_server, settings, residents[0], "signed-head-1")
 
     fetched = httpx.get(f"{live_server}/api/v1/trust/access-log-head")

@@ -120,14 +120,14 @@ def test_audit_verify_names_the_first_bad_entry(env: dict[str, str], database_ur
         for n in range(4):
             append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
     intact = run_cli(env, "audit", "verify")
-    assert intact.returncode == 0 and "共 5 条" in intact.stdout  # the catalog's publication, then these
+    assert intact.returncode == 0 and "共 6 条" in intact.stdout  # the catalog's, the demo system's, then these
     head = intact.stdout.strip().splitlines()[-1].split("：", 1)[1]
     assert run_cli(env, "audit", "verify", "--head", head).returncode == 0
 
-    sql_rows(database_url, "UPDATE access_log SET purpose = '篡改' WHERE seq = 3")
+    sql_rows(database_url, "UPDATE access_log SET purpose = '篡改' WHERE seq = 4")
     tampered = run_cli(env, "audit", "verify")
     assert tampered.returncode == 1
-    assert tampered.stderr.strip() == "错误：访问日志第 3 条内容与其摘要不符（条目被修改或调换位置）；此前 2 条完整。"
+    assert tampered.stderr.strip() == "错误：访问日志第 4 条内容与其摘要不符（条目被修改或调换位置）；此前 3 条完整。"
 
 
 def test_an_emptied_log_is_not_called_checked_without_an_anchor(env: dict[str, str], database_url: str) -> None:
@@ -148,9 +148,9 @@ def test_an_emptied_log_is_not_called_checked_without_an_anchor(env: dict[str, s
 
 
 def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, str], database_url: str) -> None:
-    """An insider edits entry 4 and recomputes its hash. Without an anchor the broken link after it
-    shows, and only the entries before the edited one are called intact. An anchor kept at entry 3
-    vouches for entries 1-3; what follows it is only linked up, and the command says so."""
+    """An insider edits entry 5 and recomputes its hash. Without an anchor the broken link after it
+    shows, and only the entries before the edited one are called intact. An anchor kept at entry 4
+    vouches for entries 1-4; what follows it is only linked up, and the command says so."""
     from sqlalchemy import select
 
     from exchange.access_log import AccessRecord, entry_hash
@@ -164,19 +164,19 @@ def test_audit_verify_does_not_vouch_for_what_an_insider_rewrote(env: dict[str, 
         for n in range(2, 5):
             append_access(session, AccessEntry(outcome=Outcome.ALLOWED, request_id=f"req-{n}", purpose="审核"))
     later = run_cli(env, "audit", "verify", "--head", anchored)
-    assert later.returncode == 0 and "第 1–3 条与锚定的链头一致；其后 3 条首尾衔接" in later.stdout, later.stdout
+    assert later.returncode == 0 and "第 1–4 条与锚定的链头一致；其后 3 条首尾衔接" in later.stdout, later.stdout
     assert "完整" not in later.stdout
     # the head it prints is not offered as the next anchor before it is compared with one kept elsewhere
     assert "可作为锚定值另行保存" not in later.stdout and "核对一致后" in later.stdout.splitlines()[-2]
 
     with standalone_session(database_url) as session:
-        entry = session.scalars(select(AccessRecord).where(AccessRecord.seq == 4)).one()
+        entry = session.scalars(select(AccessRecord).where(AccessRecord.seq == 5)).one()
         entry.purpose = "内部核查"
         entry.entry_hash = entry_hash(entry.prev_hash, entry.seq, entry.recorded_at, entry.values())
         session.commit()
     broken = run_cli(env, "audit", "verify")
-    assert broken.returncode == 1 and broken.stderr.strip().startswith("错误：访问日志第 5 条"), broken.stderr
-    assert broken.stderr.strip().endswith("此前 3 条完整。"), broken.stderr
+    assert broken.returncode == 1 and broken.stderr.strip().startswith("错误：访问日志第 6 条"), broken.stderr
+    assert broken.stderr.strip().endswith("此前 4 条完整。"), broken.stderr
 
 
 def test_every_scope_can_be_given_and_listed(env: dict[str, str]) -> None:

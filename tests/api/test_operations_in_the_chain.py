@@ -86,7 +86,8 @@ def test_every_command_that_changes_trust_is_an_entry_naming_its_operator(
     assert "登记部门业务系统" in lines[5] and f"操作者：系统用户 {getpass.getuser()}" in lines[5], lines
     verified = run_cli(env, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
-    assert "操作记录：2 个目录版本均与访问日志中的发布记录一致，日志记载的 2 项撤销、吊销在各表中均仍有效。" in verified.stdout
+    assert ("操作记录：2 个目录版本均与访问日志中的发布记录一致，日志记载的 2 项撤销、吊销在各表中均仍有效，"
+            "部门业务系统均有登记记录。") in verified.stdout
 
 
 def test_audit_verify_says_when_a_revocation_or_a_publication_was_undone_beside_the_chain(
@@ -311,3 +312,5 @@ def test_a_department_system_added_beside_the_chain_gets_nothing(settings: Setti
     refused = httpx.post(f"{live_server}/api/v1/exchange/requests", json={}, timeout=30,
                          headers={"Authorization": f"Bearer mzc_00000000deadbeef_{secret}"})
     assert refused.status_code == 401, refused.text
+    audited = run_cli(cli_environment(database_url, settings.var_dir), "audit", "verify")
+    assert audited.returncode == 1 and "1 个部门业务系统在日志中没有登记记录" in audited.stderr, audited.stderr

@@ -25,14 +25,20 @@ consents at init, each an entry of the chain, so tests of the chain's own number
 
 
 def empty_ledger(database_url: str) -> None:
-    """`EMPTY_LEDGER`, then the entry of each catalog version's publication (entry 1 on), as the
-    exchange's own code writes it: the auditor's check wants one for every version kept."""
+    """`EMPTY_LEDGER`, then the entries of each catalog version's publication and each department
+    system's registration (entry 1 on), as the exchange's own code writes them: the exchange takes
+    no system's token without one, and the auditor's check wants one for every version kept."""
     from api.database import standalone_session
     from catalog.versions import CatalogVersion
-    from exchange.operations import Actor, record_publication
+    from exchange.clients import ClientRecord
+    from exchange.operation_codes import Operation
+    from exchange.operations import Actor, record_operation, record_publication
 
     for statement in EMPTY_LEDGER:
         sql_rows(database_url, statement)
     with standalone_session(database_url) as session:
         for version in session.scalars(select(CatalogVersion).order_by(CatalogVersion.number)):
             record_publication(session, version, Actor())
+        for client in session.scalars(select(ClientRecord).order_by(ClientRecord.id)):
+            record_operation(session, Operation.CLIENT_ADDED, Actor(), client.public_id,
+                             department=client.department_code, detail=client.scopes)
