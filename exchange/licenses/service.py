@@ -627,10 +627,13 @@ def holder_state(session: Session, library: LicenseLibrary, version: LicenseVers
     or `REPLACED` for a version in force of a license that no longer states its holder's proof: a
     license answering the same proof registered later stands for it (the 离婚证 after the 结婚证,
     the current marriage's 结婚证 beside a first one's), so it is neither shown nor sealed again,
-    as it is not used (`use_service`)."""
+    as it is not used (`use_service`). A license the access log's chain records as revoked is
+    `revoked`, whatever its rows say."""
     state = version_state(version, now)
     if state not in (IN_FORCE, "not_yet_valid"):
         return state
+    if _revoked_in_chain(session, [version.license_id]):
+        return LicenseState.REVOKED.value
     record = license_of(session, version)
     compromised = compromised_seals(session)
     if compromised.seals and compromised.signed(record.issuer_department, version.issued_at,

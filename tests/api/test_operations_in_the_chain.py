@@ -236,6 +236,9 @@ def test_a_license_revoked_gives_no_department_its_data_whatever_its_rows_say(
     sql_rows(database_url, "UPDATE licenses SET status = 'valid'")
     set_back = httpx.post(uses, headers=zj, json=use_request(resident, "set-back"), timeout=30)
     assert set_back.status_code == 404 and "married" not in set_back.text, set_back.text
+    mine = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me, timeout=30).json()
+    held = next(held for held in mine if held["identifier"] == before.json()["answer"]["source"]["license"])
+    assert held["status"] == "revoked", held["status"]  # its holder is told so, not that another replaced it
 
 
 def test_a_certificate_revoked_stays_revoked_when_its_row_and_its_signed_list_are_undone(
