@@ -59,13 +59,14 @@ def client_token(settings: Settings, department: str = "ZJ", scopes: tuple[str, 
 
 
 def assertion(base: str, person: DemoResident) -> str:
-    response = httpx.post(f"{base}/dev-idp/token", json={"name": person.name, "id_number": person.id_number})
+    response = httpx.post(f"{base}/dev-idp/token", json={"name": person.name, "id_number": person.id_number},
+                          timeout=30)
     assert response.status_code == 200, response.text
     return response.json()["assertion"]
 
 
 def consent(base: str, person: DemoResident, proofs: list[str] = [PROOF]) -> str:  # noqa: B006
-    response = httpx.post(f"{base}/api/v1/me/consents", headers=_bearer(assertion(base, person)),
+    response = httpx.post(f"{base}/api/v1/me/consents", headers=_bearer(assertion(base, person)), timeout=30,
                           json={"matter": MATTER, "proofs": proofs, "department": "ZJ", "days": 30})
     assert response.status_code in (200, 201), response.text
     return response.json()["id"]
