@@ -13,24 +13,35 @@ Rotation issues a new secret at once. By default the old one stops working immed
 operator can grant it a grace period (at most `MAX_ROTATION_GRACE`) so that a department can
 deploy the new token without an outage. Revocation ends every secret of the client at once
 and for good.
+
+The access log's chain is what authentication trusts, not the client's row: every registration,
+rotation and revocation is an entry of it, in the transaction that makes it. A registration's or
+rotation's entry records the client's department and its credentials (`credentials_detail`: its
+scopes and the hash of each secret that works), and a token is taken only as the newest such entry
+has them, and only if no entry records the client's revocation. A row edited beside the chain (a
+secret of someone's own, wider scopes, another department, a revocation set back) changes nothing
+a token can do; `mianzheng audit verify` names it (`clients_unlike_chain`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Integer, Row, Select, String, and_, bindparam, exists, literal, or_, select
+from sqlalchemy import Connection, Integer, Select, String, and_, bindparam, exists, func, literal, or_, select
 from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
 
 from catalog.model import Catalog
+from core.base64url import b64url_encode
+from core.canonical import canonical_json
 from core.orm import Base, UtcDateTime, plain_connection
 from exchange.access_log import AccessRecord, operation_entries
 from exchange.errors import ExchangeError, InvalidInput, NotFound, UnknownCode
@@ -149,31 +160,69 @@ def register_client(
     session.add(record)
     session.flush()
     record_operation(session, Operation.CLIENT_ADDED, actor or Actor(), record.public_id, department=department_code,
-                     detail=record.scopes)
+                     detail=credentials_detail(record))
     return record, _token(record.public_id, secret)
 
 
+class Credentials(Protocol):
+    """What a client's row holds of its credentials (a `ClientRecord`, or a plain row of its table)."""
+
+    scopes: str
+    secret_hash: str
+    previous_secret_hash: str | None
+    previous_secret_expires_at: datetime | None
+
+
+def credentials_detail(client: Credentials) -> str:
+    """What a registration's or rotation's entry records of the client's credentials, as canonical
+    JSON: its scopes, the SHA-256 of its secret, and of the secret it replaced with the end of that
+    one's grace (null without). The hashes are base64url: 64 hex characters can hold a run of 18
+    digits, which the log masks as an ID number would be."""
+    previous_until = client.previous_secret_expires_at
+    return canonical_json({
+        "scopes": client.scopes, "secret_sha256": _b64(client.secret_hash),
+        "previous_secret_sha256": _b64(client.previous_secret_hash) if client.previous_secret_hash else None,
+        "previous_until": previous_until.astimezone(timezone.utc).isoformat() if previous_until else None,
+    }).decode("utf-8")
+
+
 def authenticate(database: Session | Connection, token: str, *, now: datetime | None = None) -> AuthenticatedClient:
-    """The client that `token` belongs to; `InvalidCredentials` otherwise. Its row is read on
-    every call (a session's connection or a bare one will do), so a revocation or a rotation
-    counts from the next request; a revocation the access log's chain records counts whatever
-    the row says now, and a client whose registration the chain does not record is none."""
+    """The client that `token` belongs to, with the department and scopes the access log's chain
+    records for it; `InvalidCredentials` otherwise. Its row and entries are read on every call (a
+    session's connection or a bare one will do), so a revocation or a rotation counts from the
+    next request. The secret must be one the newest registration or rotation entry records; a
+    revocation the chain records counts whatever the row says now, and a client the chain does not
+    record is none."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not _PUBLIC_ID.fullmatch(parts[1]) \
             or not 0 < len(parts[2]) <= _MAX_SECRET_CHARS:
         raise InvalidCredentials("malformed client token")
     presented = _hash(parts[2])
     record = plain_connection(database).execute(_CREDENTIALS, {"public_id": parts[1]}).first()
-    if record is None or record.revoked_at is not None or record.revoked_in_chain or not record.added_in_chain \
-            or not _secret_matches(record, presented, now or _now()):
+    chained = _chained(record.credentials) if record is not None else None
+    if record is None or chained is None or record.revoked_at is not None or record.revoked_in_chain \
+            or not _secret_matches(chained, presented, now or _now()):
         raise InvalidCredentials("unknown, revoked or replaced client token")
     return AuthenticatedClient(
         client_id=record.public_id,
         department_code=record.department_code,
         name=record.name,
-        scopes=frozenset(record.scopes.split()),
+        scopes=frozenset(chained["scopes"].split()),
         secret_hash=presented,
     )
+
+
+def clients_unlike_chain(session: Session) -> int:
+    """How many department systems the chain does not record as their rows hold them: no
+    registration's entry, or a department or credentials other than its newest entry's (a row
+    edited beside the chain). Revoked ones count only if their row says they are not: for the
+    auditor."""
+    rows = session.execute(select(*_CLIENTS.c, _REVOKED_IN_CHAIN.label("revoked_in_chain"),
+                                  _CHAINED.c.consumer_department.label("chained_department"),
+                                  _CHAINED.c.purpose.label("credentials")).select_from(_WITH_NEWEST_CREDENTIALS))
+    return sum(1 for row in rows if row.credentials is None or (
+        row.revoked_at is None and not row.revoked_in_chain
+        and (row.chained_department, row.credentials) != (row.department_code, credentials_detail(row))))
 
 
 _CLIENTS = ClientRecord.__table__
@@ -187,11 +236,18 @@ _ADDED_IN_CHAIN = exists().where(operation_entries(), _LOG.c.reason == Operation
 """Whether the chain records the client's registration: a row added beside it is no client."""
 ClientRecord.revoked_in_chain = column_property(_REVOKED_IN_CHAIN)  # type: ignore[attr-defined]
 """Loaded with every client read: a rotation refuses it, and the operator's list says it."""
-_CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.department_code, _CLIENTS.c.name, _CLIENTS.c.scopes,
-                      _CLIENTS.c.secret_hash, _CLIENTS.c.previous_secret_hash, _CLIENTS.c.previous_secret_expires_at,
-                      _CLIENTS.c.revoked_at, _REVOKED_IN_CHAIN.label("revoked_in_chain"),
-                      _ADDED_IN_CHAIN.label("added_in_chain")).where(_CLIENTS.c.public_id == bindparam("public_id"))
-"""What `authenticate` reads of a client, as a plain row."""
+CREDENTIAL_OPERATIONS = (Operation.CLIENT_ADDED, Operation.CLIENT_ROTATED, Operation.CLIENT_CREDENTIALS_CHAINED)
+"""The entries that record a client's credentials (`credentials_detail`); the newest counts."""
+_CHAINED = _LOG.alias("chained")
+_WITH_NEWEST_CREDENTIALS = _CLIENTS.outerjoin(_CHAINED, _CHAINED.c.seq == select(func.max(_LOG.c.seq)).where(
+    operation_entries(), _LOG.c.reason.in_([literal(operation.value) for operation in CREDENTIAL_OPERATIONS]),
+    _LOG.c.case_number == _CLIENTS.c.public_id).scalar_subquery())
+"""Each client with the newest entry that records its credentials (none: a row added beside the chain)."""
+_CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.name, _CLIENTS.c.revoked_at,
+                      _REVOKED_IN_CHAIN.label("revoked_in_chain"),
+                      _CHAINED.c.consumer_department.label("department_code"), _CHAINED.c.purpose.label("credentials")).select_from(_WITH_NEWEST_CREDENTIALS).where(
+    _CLIENTS.c.public_id == bindparam("public_id"))
+"""What `authenticate` reads of a client, as a plain row: its department and credentials as the chain records them."""
 
 
 _PRESENTED = bindparam("presented", type_=String)
@@ -207,9 +263,12 @@ rotation, its grace over), as `authenticate` would find; built once, for a plain
 
 
 def rotate_client(
-    session: Session, public_id: str, *, grace: timedelta = timedelta(0), now: datetime | None = None
+    session: Session, public_id: str, *, grace: timedelta = timedelta(0), actor: Actor | None = None,
+    now: datetime | None = None
 ) -> tuple[ClientRecord, str]:
-    """Give the client a new secret; the old one works for `grace` more (default: not at all)."""
+    """Give the client a new secret; the old one works for `grace` more (default: not at all),
+    to the second. The rotation by `actor` (None: code running with no operator) is an entry of
+    the chain recording the new credentials (`authenticate` takes them from there)."""
     if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
         raise InvalidInput("grace", f"must be between 0 and {MAX_ROTATION_GRACE}")
     record = get_client(session, public_id, for_update=True)
@@ -218,10 +277,12 @@ def rotate_client(
     at = now or _now()
     secret = _new_secret()
     record.previous_secret_hash = record.secret_hash if grace else None
-    record.previous_secret_expires_at = at + grace if grace else None
+    record.previous_secret_expires_at = (at + grace).replace(microsecond=0) if grace else None
     record.secret_hash = _hash(secret)
     record.rotated_at = at
     session.flush()
+    record_operation(session, Operation.CLIENT_ROTATED, actor or Actor(), record.public_id,
+                     department=record.department_code, detail=credentials_detail(record))
     return record, _token(record.public_id, secret)
 
 
@@ -270,13 +331,21 @@ def _valid_scopes(scopes: Collection[str]) -> list[str]:
     return sorted(set(scopes))
 
 
-def _secret_matches(record: Row[Any], presented: str, at: datetime) -> bool:
-    current = hmac.compare_digest(presented, record.secret_hash)
+def _chained(detail: str | None) -> dict[str, Any] | None:
+    """The credentials an entry records (`credentials_detail`); None for none, or for a
+    registration recorded before entries held credentials (an upgrade chains those again)."""
+    if detail is None or not detail.startswith("{"):
+        return None
+    return json.loads(detail)  # type: ignore[no-any-return]
+
+
+def _secret_matches(chained: dict[str, Any], presented: str, at: datetime) -> bool:
+    given = _b64(presented)
+    current = hmac.compare_digest(given, chained["secret_sha256"])
     previous = (
-        record.previous_secret_hash is not None
-        and record.previous_secret_expires_at is not None
-        and at < record.previous_secret_expires_at
-        and hmac.compare_digest(presented, record.previous_secret_hash)
+        chained["previous_secret_sha256"] is not None
+        and at < datetime.fromisoformat(chained["previous_until"])
+        and hmac.compare_digest(given, chained["previous_secret_sha256"])
     )
     return current or previous
 
@@ -287,6 +356,14 @@ def _new_secret() -> str:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _b64(hex_digest: str) -> str:
+    """A SHA-256 in hex as base64url; a row's value that is no hex digest (edited by hand) as it is."""
+    try:
+        return b64url_encode(bytes.fromhex(hex_digest))
+    except ValueError:
+        return hex_digest
 
 
 def _token(public_id: str, secret: str) -> str:

@@ -36,10 +36,14 @@ class Operation(StrEnum):
     """The city's root certificate created or imported (`case_number`: its serial; `purpose`:
     `created` or `imported`)."""
     CLIENT_ADDED = "client-added"
-    """A department system registered (`case_number`: its client id; `purpose`: its scopes)."""
+    """A department system registered (`case_number`: its client id; `consumer_department`: its
+    department; `purpose`: its credentials, `exchange.clients.credentials_detail`)."""
     CLIENT_ROTATED = "client-rotated"
-    """A department system given a new token (`case_number`: its client id; `purpose`: the minutes
-    the old one still works)."""
+    """A department system given a new token (`case_number`: its client id; `purpose`: its
+    credentials after the rotation, as a registration's)."""
+    CLIENT_CREDENTIALS_CHAINED = "client-credentials-chained"
+    """A department system's credentials as its row held them when the chain began to record them
+    (an upgrade; `case_number`: its client id; `purpose`: as a registration's)."""
     CLIENT_REVOKED = "client-revoked"
     """A department system revoked (`case_number`: its client id)."""
     CATALOG_PUBLISHED = "catalog-published"
@@ -55,6 +59,7 @@ OPERATION_ZH: Mapping[str, str] = MappingProxyType({
     Operation.SEAL_ROTATED: "轮换电子印章", Operation.SEAL_REVOKED: "吊销电子印章",
     Operation.CITY_ROOT_SET_UP: "设立城市根证书", Operation.CLIENT_ADDED: "登记部门业务系统",
     Operation.CLIENT_ROTATED: "轮换业务系统访问令牌", Operation.CLIENT_REVOKED: "吊销部门业务系统",
+    Operation.CLIENT_CREDENTIALS_CHAINED: "记入部门业务系统的现行凭据",
     Operation.CATALOG_PUBLISHED: "发布目录版本",
 })
 """What each operation is called, for operators and auditors."""

@@ -2,7 +2,7 @@
 newest operations with who made them (`mianzheng audit operations`), and the tables compared with
 them (`check_operations_against_chain`, run by `mianzheng audit verify`): every catalog version
 must be as its publication's entry records it (its document hashed again), every department
-system must have its registration's entry, and every certificate, license, seal and department
+system as its newest registration's or rotation's entry records it, and every certificate, license, seal and department
 system the chain records as revoked must still be revoked in its row, its status list or the CRL.
 """
 
@@ -19,7 +19,7 @@ from catalog.versions import CatalogVersion
 from core.canonical import canonical_sha256
 from exchange.access_log import AccessRecord, operation_entries
 from exchange.certificate_records import IssuedCertificate
-from exchange.clients import ClientRecord
+from exchange.clients import ClientRecord, clients_unlike_chain
 from exchange.licenses.records import LicenseRecord, LicenseState, LicenseVersionRecord
 from exchange.operation_codes import Operation
 from exchange.operations import entries_of, publication_detail
@@ -51,8 +51,9 @@ class OperationsAgainstChain:
     its row, whose entry the stored status list no longer sets, or whose seal the stored CRL no
     longer lists."""
     clients_unrecorded: int
-    """Department systems whose registration the chain does not record (rows added beside it:
-    authentication refuses them)."""
+    """Department systems the chain does not record as their rows hold them (rows added beside it,
+    or whose department, scopes or secrets were changed beside it: authentication goes by the
+    chain)."""
 
     @property
     def differing(self) -> int:
@@ -104,6 +105,5 @@ def check_operations_against_chain(session: Session,
             entries_of(Operation.SEAL_REVOKED))):
         if crl is None or crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is None:
             undone.add(seq)
-    clients_unrecorded = session.scalar(select(func.count()).select_from(ClientRecord).where(~exists().where(
-        entries_of(Operation.CLIENT_ADDED), _LOG.c.case_number == ClientRecord.public_id))) or 0
-    return OperationsAgainstChain(len(kept), unrecorded, missing, revocations, len(undone), clients_unrecorded)
+    return OperationsAgainstChain(len(kept), unrecorded, missing, revocations, len(undone),
+                                  clients_unlike_chain(session))

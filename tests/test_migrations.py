@@ -94,8 +94,9 @@ def test_consents_kept_before_the_chain_recorded_them_are_chained_by_the_upgrade
                                "NO_HOUSING", "ZJ", at)
         assert [c.status(at).value for c in list_consents(session, "a" * 64)] == ["active", "withdrawn"]
         verdict = verify_chain(session)
-        # the two grants, the withdrawal; the catalog version and the demo's department system (0028)
-        assert verdict.intact and verdict.entries == 5
+        # the two grants, the withdrawal; the catalog version and the demo's department system (0028),
+        # and that system's credentials (0030)
+        assert verdict.intact and verdict.entries == 6
         assert check_consents_against_chain(session).differing == 0
     engine.dispose()
 
@@ -122,11 +123,60 @@ def test_catalog_versions_published_before_the_chain_recorded_them_are_chained_b
     command.upgrade(alembic_config(database_url), "head")
     with make_session_factory(engine)() as session:
         verdict = verify_chain(session)
-        assert verdict.intact and verdict.entries == 2  # the catalog version, the demo's department system
+        assert verdict.intact and verdict.entries == 3  # the catalog version, the demo's department system (twice)
         found = check_operations_against_chain(session, lambda list_id: published_indexes(session, list_id))
         assert (found.versions, found.differing) == (1, 0)
     with engine.begin() as connection:
         connection.execute(text("UPDATE catalog_versions SET published_by = '李四'"))
     with make_session_factory(engine)() as session:
         assert check_operations_against_chain(session, lambda _list: ()).versions_unrecorded == 1
+    engine.dispose()
+
+
+def test_department_systems_registered_before_the_chain_held_credentials_keep_working_after_the_upgrade(
+        database_url: str) -> None:
+    """A department system registered, then given a new token with 30 minutes' grace, by a release
+    whose entries recorded no credentials: after the upgrade both its tokens work as before (the
+    old one until its grace ends), the auditor's check agrees, and a secret of someone's own
+    written into its row afterwards is refused and counted."""
+    import hashlib
+    from datetime import datetime, timedelta, timezone
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from api.database import make_session_factory
+    from api.migrations import alembic_config
+    from catalog.versions import read_live_catalog
+    from exchange.access_log import verify_chain
+    from exchange.clients import InvalidCredentials, authenticate, clients_unlike_chain, register_client, rotate_client
+
+    engine = make_engine(database_url)
+    at = datetime.now(timezone.utc)
+    with make_session_factory(engine)() as session:
+        record, old = register_client(session, read_live_catalog(session), "ZJ", "公租房审批系统")
+        _, new = rotate_client(session, record.public_id, grace=timedelta(minutes=30), now=at)
+        client_id = record.public_id
+        session.commit()
+    command.downgrade(alembic_config(database_url), "0027")
+    with engine.begin() as connection:  # as the older release kept them: the chain held no operation
+        connection.execute(text("DELETE FROM access_log"))
+        connection.execute(text("DELETE FROM consents"))
+    command.upgrade(alembic_config(database_url), "head")
+    with make_session_factory(engine)() as session:
+        assert verify_chain(session).intact
+        assert authenticate(session, new).client_id == client_id
+        assert authenticate(session, old, now=at + timedelta(minutes=29)).department_code == "ZJ"
+        with pytest.raises(InvalidCredentials):
+            authenticate(session, old, now=at + timedelta(minutes=31))
+        assert clients_unlike_chain(session) == 0
+    own = "z" * 43
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE exchange_clients SET secret_hash = :hash WHERE public_id = :id"),
+                           {"hash": hashlib.sha256(own.encode()).hexdigest(), "id": client_id})
+    with make_session_factory(engine)() as session:
+        with pytest.raises(InvalidCredentials):
+            authenticate(session, f"mzc_{client_id}_{own}")
+        assert authenticate(session, new).client_id == client_id
+        assert clients_unlike_chain(session) == 1
     engine.dispose()

@@ -13,6 +13,7 @@ The anchor is a head recorded earlier
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from catalog.city_time import SECONDS, beijing_time
 from exchange.access_log import AccessRecord, ChainFault, ChainHead
 from exchange.access_log_heads import SignedHead, read_signed_head
 from exchange.access_log_audit import verify_chain_in_processes
+from exchange.clients import CREDENTIAL_OPERATIONS
 from exchange.consent import check_consents_against_chain
 from exchange.errors import InvalidInput
 from exchange.certificates.status_list import REVOCATION_REASONS
@@ -125,13 +127,13 @@ def _operations_line() -> CliError | None:
         found = check_operations_against_chain(session, lambda list_id: published_indexes(session, list_id))
     if not found.differing:
         click.echo(f"操作记录：{found.versions} 个目录版本均与访问日志中的发布记录一致，日志记载的 {found.revocations} 项"
-                   "撤销、吊销在各表中均仍有效，部门业务系统均有登记记录。")
+                   "撤销、吊销在各表中均仍有效，部门业务系统均与日志中的登记记录一致。")
         return None
     return CliError(f"操作记录有 {found.differing} 处与访问日志不符：{found.versions_unrecorded} 个目录版本与日志中的发布记录"
                     f"不同或没有发布记录，{found.versions_missing} 个日志记载发布的目录版本已不存在，"
                     f"{found.revocations_undone} 项日志记载的撤销、吊销（电子证明、电子证照、电子印章或部门业务系统）在表中"
                     f"已被撤回，或状态列表、吊销列表中已不再列出，{found.clients_unrecorded} 个部门业务系统在日志中没有登记"
-                    "记录（交换平台不接受其令牌）。业务系统按日志拒绝，电子证明和证照的状态列表按日志保留撤销；"
+                    "记录，或其所属部门、权限、令牌与日志记载不同（交换平台只按日志记载认证其令牌）。业务系统按日志拒绝，电子证明和证照的状态列表按日志保留撤销；"
                     "吊销列表已不列出的印章须由印章管理员重新吊销。请核查对这些表的改动。")
 
 
@@ -159,6 +161,11 @@ def _detail_zh(operation: str, detail: str) -> str:
         return f"原因：{reason}（状态列表 {revoked['status_list']} 第 {revoked['status_index']} 位）"
     if operation == Operation.SEAL_REVOKED and detail in {reason.value for reason in RevocationReason}:
         return f"原因：{RevocationReason(detail).label_zh}"
+    if operation in CREDENTIAL_OPERATIONS and detail.startswith("{"):
+        credentials = json.loads(detail)
+        until = credentials["previous_until"]
+        kept = f"；旧令牌有效至 {beijing_time(datetime.fromisoformat(until), SECONDS)}" if until else ""
+        return f"权限：{credentials['scopes']}{kept}"
     if operation == Operation.CATALOG_PUBLISHED:
         published = json.loads(detail)
         return (f"发布人：{published['published_by']}；说明：{published['note'] or '无'}；"
@@ -167,7 +174,7 @@ def _detail_zh(operation: str, detail: str) -> str:
         Operation.LICENSE_ISSUED: f"部门编号：{detail}", Operation.LICENSE_AMENDED: f"取代 {detail}",
         Operation.LICENSE_RESEALED: f"取代 {detail}", Operation.LICENSES_IMPORTED: f"签发 {detail} 本",
         Operation.SEAL_ISSUED: f"用途：{detail}", Operation.CLIENT_ADDED: f"权限：{detail}",
-        Operation.CLIENT_ROTATED: f"旧令牌再有效 {detail} 分钟",
+        Operation.CLIENT_ROTATED: f"旧令牌再有效 {detail} 分钟",  # recorded before entries held credentials
         Operation.CITY_ROOT_SET_UP: {"created": "本机生成", "imported": "导入本市已有根证书"}.get(detail, detail),
         Operation.SEAL_ROTATED: "对外地址变更后轮换" if detail == "public-address-changed" else detail,
     }

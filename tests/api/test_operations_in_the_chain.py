@@ -84,10 +84,11 @@ def test_every_command_that_changes_trust_is_an_entry_naming_its_operator(
     assert "发布目录版本" in lines[0] and "发布人：张三；说明：审计测试；内容摘要 sha256:" in lines[0], lines
     assert "撤销电子证明" in lines[1] and identifier in lines[1] and "原因：出具有误" in lines[1], lines
     assert "登记部门业务系统" in lines[5] and f"操作者：系统用户 {getpass.getuser()}" in lines[5], lines
+    assert lines[5].endswith("权限：exchange:request") and "轮换业务系统访问令牌" in lines[4], lines
     verified = run_cli(env, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert ("操作记录：2 个目录版本均与访问日志中的发布记录一致，日志记载的 2 项撤销、吊销在各表中均仍有效，"
-            "部门业务系统均有登记记录。") in verified.stdout
+            "部门业务系统均与日志中的登记记录一致。") in verified.stdout
 
 
 def test_audit_verify_says_when_a_revocation_or_a_publication_was_undone_beside_the_chain(
@@ -317,3 +318,35 @@ def test_a_department_system_added_beside_the_chain_gets_nothing(settings: Setti
     assert refused.status_code == 401, refused.text
     audited = run_cli(cli_environment(database_url, settings.var_dir), "audit", "verify")
     assert audited.returncode == 1 and "1 个部门业务系统在日志中没有登记记录" in audited.stderr, audited.stderr
+
+
+def test_a_department_system_edited_in_its_row_works_only_as_the_chain_records_it(
+        env: dict[str, str], settings: Settings, live_server: str, database_url: str) -> None:
+    """An insider sets a secret of their own on a registered department system and widens its
+    scopes, and moves another to the department whose licenses it wants to issue: the insider's
+    token is refused, each system keeps the department and scopes the chain records (its own
+    token still works, as it did), and the auditor's check names both rows."""
+    import hashlib
+
+    resident: DemoResident = sample_residents(settings.sources_dir, 1)[0]
+    pulling = run_cli(env, "client", "add", "ZJ", "公租房审批系统").stdout.strip()
+    issuing = run_cli(env, "client", "add", "ZJ", "住房证照系统", "--scope", "licenses:write").stdout.strip()
+    own = "y" * 43
+    sql_rows(database_url, f"UPDATE exchange_clients SET secret_hash = '{hashlib.sha256(own.encode()).hexdigest()}', "
+                           f"scopes = 'exchange:request licenses:write' WHERE public_id = '{pulling.split('_')[1]}'")
+    sql_rows(database_url,
+             f"UPDATE exchange_clients SET department_code = 'MZ' WHERE public_id = '{issuing.split('_')[1]}'")
+
+    def issue_marriage(token: str) -> httpx.Response:
+        return httpx.post(f"{live_server}/api/v1/licenses", headers={"Authorization": f"Bearer {token}"},
+                          json=marriage(resident), timeout=30)
+
+    assert issue_marriage(f"mzc_{pulling.split('_')[1]}_{own}").status_code == 401
+    assert issue_marriage(pulling).status_code == 403  # the scopes the chain records: exchange:request
+    assert issue_marriage(issuing).status_code == 403  # the department the chain records: ZJ issues no 结婚证
+    pulled = httpx.post(f"{live_server}/api/v1/exchange/requests", headers={"Authorization": f"Bearer {pulling}"},
+                        json={}, timeout=30)
+    assert pulled.status_code == 400, pulled.text  # authenticated: its (empty) request is read, and refused as such
+    audited = run_cli(env, "audit", "verify")
+    assert audited.returncode == 1, audited.stdout + audited.stderr
+    assert "2 个部门业务系统在日志中没有登记记录，或其所属部门、权限、令牌与日志记载不同" in audited.stderr, audited.stderr

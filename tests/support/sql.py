@@ -30,7 +30,7 @@ def empty_ledger(database_url: str) -> None:
     no system's token without one, and the auditor's check wants one for every version kept."""
     from api.database import standalone_session
     from catalog.versions import CatalogVersion
-    from exchange.clients import ClientRecord
+    from exchange.clients import ClientRecord, credentials_detail
     from exchange.operation_codes import Operation
     from exchange.operations import Actor, record_operation, record_publication
 
@@ -41,4 +41,4 @@ def empty_ledger(database_url: str) -> None:
             record_publication(session, version, Actor())
         for client in session.scalars(select(ClientRecord).order_by(ClientRecord.id)):
             record_operation(session, Operation.CLIENT_ADDED, Actor(), client.public_id,
-                             department=client.department_code, detail=client.scopes)
+                             department=client.department_code, detail=credentials_detail(client))
