@@ -27,6 +27,7 @@ from exchange.applications.service import ApplicationConcluded, ApplicationWithd
 from exchange.consent import ConsentRefused
 from exchange.errors import InvalidInput, NotFound, NotPrintable, UnknownCode
 from exchange.identity import InvalidKeyMaterial
+from exchange.keyring import SealedRecordAltered
 from exchange.licenses.service import LicenseConflict
 from exchange.pull_service import RETRY_AFTER_NO_SEAL, PullRefused
 from exchange.sources.directory import SourcesConfigInvalid
@@ -71,6 +72,7 @@ def register_domain_errors(app: Flask) -> None:
         app.register_error_handler(seal_error, _seal_cannot_sign)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(SourcesConfigInvalid, _sources_file_unusable)
+    app.register_error_handler(SealedRecordAltered, _stored_record_altered)
 
 
 def field_pointer(field: str) -> str:
@@ -109,6 +111,18 @@ def _sources_file_unusable(error: SourcesConfigInvalid) -> Response:
     return problem_response(Problem(
         "service-unavailable", "The exchange cannot reach its source departments now; the operators are told. "
                                "Try again later.", headers={"Retry-After": "60"}))
+
+
+def _stored_record_altered(error: SealedRecordAltered) -> Response:
+    """A sealed value that does not open (changed beside the exchange, or its row): nothing of it
+    is released; the operators and auditors read it in the log (`mianzheng audit verify` then
+    names what the tables no longer hold as the chain records it)."""
+    log.error("a stored record was altered: %s", error)
+    return problem_response(Problem(
+        "stored-record-altered", "A record this needs was changed outside the exchange; nothing of it is used, "
+                                 "and the operators are told.",
+        extensions={"detail_zh": "办理所需的一项存储记录已在交换平台之外被改动，交换平台不予使用，已告知运维人员。"
+                                 "请到办事窗口办理。"}))
 
 
 def _seal_cannot_sign(error: KeyUnavailable | NoActiveSeal) -> Response:

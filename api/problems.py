@@ -61,6 +61,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("rate-limited", 429, "Too many requests", "请求过于频繁"),
         ProblemType("headers-too-large", 431, "Request header fields too large", "请求头过大"),
         ProblemType("internal-error", 500, "Internal error", "服务内部错误"),
+        ProblemType("stored-record-altered", 500, "Stored record altered", "存储的记录已被改动，不予使用"),
         ProblemType("source-error", 502, "Source error", "数据源部门的答复有误"),
         ProblemType("source-unavailable", 503, "Source unavailable", "数据源部门暂时无法访问"),
         ProblemType("service-unavailable", 503, "Service unavailable", "服务暂时不可用"),

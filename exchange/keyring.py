@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -53,6 +54,12 @@ _LEGACY_LABELS = {Purpose.APPLICATION_DATA: Purpose.EXCHANGE_ANSWERS}
 
 class KeyNotInKeyring(LookupError):
     """A value was sealed under a key id the keyring no longer (or never) held."""
+
+
+class SealedRecordAltered(Exception):
+    """A sealed value does not open under what it is bound to: the value, or the row that names
+    it (a license version's identifier ...), was changed or moved beside the exchange. Nothing of
+    it can be used."""
 
 
 def derive_key(secret: bytes, label: str) -> bytes:
@@ -168,8 +175,12 @@ class RecordCipher:
 
     def open(self, sealed: Sealed, bound_to: str) -> dict[str, Any]:
         nonce, ciphertext = sealed.blob[:_NONCE_BYTES], sealed.blob[_NONCE_BYTES:]
-        return json.loads(self.keyring.aead(self.purpose, sealed.key_id).decrypt(
-            nonce, ciphertext, bound_to.encode("utf-8")))
+        try:
+            opened = self.keyring.aead(self.purpose, sealed.key_id).decrypt(nonce, ciphertext, bound_to.encode("utf-8"))
+        except InvalidTag:
+            raise SealedRecordAltered(f"a sealed {self.purpose.value} value does not open under what it is bound to: "
+                                      "it or its row was changed beside the exchange") from None
+        return json.loads(opened)
 
     def reseal(self, sealed: Sealed, bound_to: str) -> Sealed:
         """The same document sealed under the current key."""

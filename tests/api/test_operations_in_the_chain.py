@@ -213,10 +213,13 @@ def test_a_department_system_revoked_stays_revoked_whatever_its_row_says(
     assert run_cli(env, "client", "rotate", token.split("_")[1]).returncode == 1  # nor given a token for it
 
 
+@pytest.mark.parametrize("renamed", [False, True], ids=["set-back", "set-back-and-renamed"])
 def test_a_license_revoked_gives_no_department_its_data_whatever_its_rows_say(
-        settings: Settings, live_server: str, database_url: str) -> None:
-    """A citizen's 结婚证 revoked as obtained by fraud, then set back to valid in its rows: a
-    department's 用证 finds no license to use, since the chain records the revocation."""
+        settings: Settings, live_server: str, database_url: str, renamed: bool) -> None:
+    """A citizen's 结婚证 revoked as obtained by fraud, then set back to valid in its rows (and its
+    version given another identifier than the one the revocation's entry names): a department's
+    用证 finds no license to use, since the chain records the revocation of the version its
+    credential names."""
     resident: DemoResident = sample_residents(settings.sources_dir, 1)[0]
     mz = {"Authorization": f"Bearer {client_token(settings, 'MZ', [ClientScope.LICENSES_WRITE])}"}
     me = signed_in(live_server, resident)
@@ -235,8 +238,14 @@ def test_a_license_revoked_gives_no_department_its_data_whatever_its_rows_say(
     assert after.status_code == 404, after.text
     sql_rows(database_url, "UPDATE license_versions SET status = 'valid', revoked_at = NULL, revocation_reason = NULL")
     sql_rows(database_url, "UPDATE licenses SET status = 'valid'")
+    if renamed:
+        sql_rows(database_url, "UPDATE license_versions SET identifier = identifier || '9'")
     set_back = httpx.post(uses, headers=zj, json=use_request(resident, "set-back"), timeout=30)
-    assert set_back.status_code == 404 and "married" not in set_back.text, set_back.text
+    assert "married" not in set_back.text, set_back.text
+    if renamed:  # its sealed credential is bound to the identifier it was issued under
+        assert (set_back.status_code, set_back.json()["type"]) == (500, "/problems/stored-record-altered"), set_back.text
+        return
+    assert set_back.status_code == 404, set_back.text
     mine = httpx.get(f"{live_server}/api/v1/me/licenses", headers=me, timeout=30).json()
     held = next(held for held in mine if held["identifier"] == before.json()["answer"]["source"]["license"])
     assert held["status"] == "revoked", held["status"]  # its holder is told so, not that another replaced it
