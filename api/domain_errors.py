@@ -28,6 +28,7 @@ from exchange.consent import ConsentRefused
 from exchange.errors import InvalidInput, NotFound, NotPrintable, UnknownCode
 from exchange.identity import InvalidKeyMaterial
 from exchange.keyring import SealedRecordAltered
+from exchange.operations import CatalogNotAsPublished
 from exchange.licenses.service import LicenseConflict
 from exchange.pull_service import RETRY_AFTER_NO_SEAL, PullRefused
 from exchange.sources.directory import SourcesConfigInvalid
@@ -72,7 +73,8 @@ def register_domain_errors(app: Flask) -> None:
         app.register_error_handler(seal_error, _seal_cannot_sign)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(SourcesConfigInvalid, _sources_file_unusable)
-    app.register_error_handler(SealedRecordAltered, _stored_record_altered)
+    for altered in (SealedRecordAltered, CatalogNotAsPublished):
+        app.register_error_handler(altered, _stored_record_altered)
 
 
 def field_pointer(field: str) -> str:
@@ -113,10 +115,11 @@ def _sources_file_unusable(error: SourcesConfigInvalid) -> Response:
                                "Try again later.", headers={"Retry-After": "60"}))
 
 
-def _stored_record_altered(error: SealedRecordAltered) -> Response:
-    """A sealed value that does not open (changed beside the exchange, or its row): nothing of it
-    is released; the operators and auditors read it in the log (`mianzheng audit verify` then
-    names what the tables no longer hold as the chain records it)."""
+def _stored_record_altered(error: SealedRecordAltered | CatalogNotAsPublished) -> Response:
+    """A sealed value that does not open (changed beside the exchange, or its row), or a catalog
+    version not as the chain records its publication: nothing of it is used; the operators and
+    auditors read it in the log (`mianzheng audit verify` names what the tables no longer hold as
+    the chain records it)."""
     log.error("a stored record was altered: %s", error)
     return problem_response(Problem(
         "stored-record-altered", "A record this needs was changed outside the exchange; nothing of it is used, "

@@ -34,10 +34,10 @@ from api.setup_steps import done_version, run_once
 from catalog.city_time import beijing_time
 from catalog.loading import bundled_catalog_path, load_catalog
 from core.private_files import private_dir, private_file
-from catalog.versions import latest_version, publish, read_live_catalog
+from catalog.versions import latest_version, read_live_catalog
 from exchange.licenses.service import sealed_by_compromised_seal
 from exchange.operation_codes import Operation
-from exchange.operations import console_operator, record_operation, record_publication
+from exchange.operations import console_operator, publish_recorded, record_operation
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
 from seals.ca import CityCa, crl_urls
@@ -175,8 +175,8 @@ def _publish_bundled_catalog(session: Session) -> str:
     live = latest_version(session)
     if live is not None:
         return f"现行目录为第 {live.number} 版，保持不变。"
-    outcome = publish(session, load_catalog(bundled_catalog_path()), published_by="mianzheng init", note="随附目录")
-    record_publication(session, outcome.version, console_operator())
+    outcome = publish_recorded(session, load_catalog(bundled_catalog_path()), "mianzheng init", "随附目录",
+                               console_operator())
     return f"已发布随附目录，第 {outcome.version.number} 版。"
 
 

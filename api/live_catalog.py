@@ -16,10 +16,11 @@ from api.problems import Problem
 from api.runtime import plain_db, runtime
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from catalog.versions import latest_version_row, published_documents, version_document, version_hashes
+from catalog.versions import latest_version_row, version_document, version_hashes
 from exchange.certificates.model import SealedFacts
 from exchange.certificates.published_documents import PublishedDocuments
 from exchange.certificates.verdict import IssuerCompetence
+from exchange.operations import as_published, published_content_hashes
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def documents_up_to_live_version(database: Connection) -> PublishedDocuments:
     known = current.issuers.get(live.id)  # by version, not content: a rollback is a new version with more before it
     if known is None:
         known = current.issuers[live.id] = PublishedDocuments.of(
-            _parsed(database, version_id, content_hash) for version_id, content_hash in version_hashes(database))
+            _parsed(database, *version) for version in version_hashes(database))
     return known
 
 
@@ -68,7 +69,10 @@ def published_catalog_documents(database: Connection) -> tuple[dict[str, Any], .
     current = runtime()
     known = current.published_documents
     if known is None or known[0] != versions:
-        known = current.published_documents = (versions, tuple(published_documents(database)))
+        recorded = published_content_hashes(database)
+        known = current.published_documents = (versions, tuple(
+            as_published(recorded, number, content_hash, version_document(database, version_id))
+            for version_id, number, content_hash in versions))
     return known[1]
 
 
@@ -82,8 +86,8 @@ def naming_catalog() -> Catalog:
     named = current.naming.get(live.version.id)
     if named is None:
         database = plain_db()
-        every = [*(_parsed(database, version_id, content_hash) for version_id, content_hash in version_hashes(database)),
-                 live.catalog]  # oldest first: a newer definition wins
+        # oldest first: a newer definition wins
+        every = [*(_parsed(database, *version) for version in version_hashes(database)), live.catalog]
 
         def merged(attribute: str) -> MappingProxyType[str, Any]:
             return MappingProxyType({code: entry for catalog in every for code, entry in getattr(catalog, attribute).items()})
@@ -93,12 +97,15 @@ def naming_catalog() -> Catalog:
     return named
 
 
-def _parsed(database: Session | Connection, version_id: int, content_hash: str) -> Catalog:
-    """The catalog of a published version, parsed once per process and content hash."""
+def _parsed(database: Session | Connection, version_id: int, number: int, content_hash: str) -> Catalog:
+    """The catalog of a published version, parsed once per process and content hash, once the
+    chain's entry has vouched for it (`exchange.operations.as_published`)."""
     cache = runtime().catalogs
     catalog = cache.get(content_hash)
     if catalog is None:
-        catalog = cache[content_hash] = catalog_from_document(version_document(database, version_id))
+        document = as_published(published_content_hashes(database), number, content_hash,
+                                version_document(database, version_id))
+        catalog = cache[content_hash] = catalog_from_document(document)
     return catalog
 
 
@@ -108,4 +115,4 @@ def live_catalog() -> LiveCatalog:
     version = latest_version_row(database)
     if version is None:
         raise Problem("service-unavailable", "No catalog has been published yet: run `mianzheng init`.")
-    return LiveCatalog(version=version, catalog=_parsed(database, version.id, version.content_hash))
+    return LiveCatalog(version=version, catalog=_parsed(database, version.id, version.number, version.content_hash))

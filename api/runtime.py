@@ -9,6 +9,7 @@ and `plain_db()` are the request-time accessors.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,14 @@ from catalog.loading import catalog_from_document
 from catalog.model import Catalog
 from catalog.versions import latest_version
 from exchange.keyring import Keyring, Purpose, RecordCipher
+from exchange.operations import CatalogNotAsPublished, as_published, published_content_hashes
 from exchange.sources.directory import PullObserver, SourceDirectory, build_sources
 from seals.settings import SealSettings
 
 if TYPE_CHECKING:
     from exchange.certificates.published_documents import PublishedDocuments
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,15 +112,18 @@ class Runtime:
 
     def published_catalog(self) -> tuple[Catalog, str]:
         """The newest published catalog and its content hash, outside a request (commands, jobs);
-        NoCatalogPublished before `mianzheng init`."""
+        NoCatalogPublished before `mianzheng init`, CatalogNotAsPublished when its stored document
+        is not what the access log's chain records as published."""
         with self.sessions() as session:
             version = latest_version(session)
             if version is None:
                 raise NoCatalogPublished("no catalog has been published yet")
-            content_hash, document = version.content_hash, version.document
-        catalog = self.catalogs.get(content_hash)
-        if catalog is None:
-            catalog = self.catalogs[content_hash] = catalog_from_document(document)
+            content_hash = version.content_hash
+            catalog = self.catalogs.get(content_hash)
+            if catalog is None:  # checked against the chain, parsed, once per process and content
+                document = as_published(published_content_hashes(session), version.number, content_hash,
+                                        version.document)
+                catalog = self.catalogs[content_hash] = catalog_from_document(document)
         return catalog, content_hash
 
     def warm(self) -> None:
@@ -129,6 +136,8 @@ class Runtime:
             self.published_catalog()
         except NoCatalogPublished:
             pass
+        except CatalogNotAsPublished as altered:  # served as such, request by request
+            log.error("the live catalog is not used: %s", altered)
         finally:
             self.engine.dispose()
 

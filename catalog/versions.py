@@ -74,16 +74,16 @@ _LATEST_ROW = select(_VERSIONS.c.id, _VERSIONS.c.number, _VERSIONS.c.content_has
                      _VERSIONS.c.published_by, _VERSIONS.c.note).order_by(_VERSIONS.c.number.desc()).limit(1)
 
 
-def version_hashes(database: Session | Connection) -> list[tuple[int, str]]:
-    """(id, content hash) of every published version, oldest first (no documents read)."""
-    query = select(_VERSIONS.c.id, _VERSIONS.c.content_hash).order_by(_VERSIONS.c.number)
-    return [(row.id, row.content_hash) for row in plain_connection(database).execute(query)]
+def version_hashes(database: Session | Connection) -> list[tuple[int, int, str]]:
+    """(id, number, content hash) of every published version, oldest first (no documents read)."""
+    query = select(_VERSIONS.c.id, _VERSIONS.c.number, _VERSIONS.c.content_hash).order_by(_VERSIONS.c.number)
+    return [(row.id, row.number, row.content_hash) for row in plain_connection(database).execute(query)]
 
 
 def published_documents(database: Session | Connection) -> list[dict[str, Any]]:
     """The document of every published version, oldest first: what the exchange signs for offline
     verifiers (`exchange.certificates.issuer_list`)."""
-    return [version_document(database, version_id) for version_id, _ in version_hashes(database)]
+    return [version_document(database, version_id) for version_id, _, _ in version_hashes(database)]
 
 
 def read_live_catalog(session: Session) -> Catalog:

@@ -20,15 +20,18 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, Connection, and_, select
 from sqlalchemy.orm import Session
 
 from catalog.citizen_id import mask_free_text
-from core.canonical import canonical_json
+from catalog.model import Catalog
+from catalog.versions import PublishOutcome, publish
+from core.canonical import canonical_json, canonical_sha256
+from core.orm import plain_connection
 from exchange.access_log import AccessEntry, AccessRecord, Outcome, append_access, operation_entries
 from exchange.operation_codes import Operation
 
@@ -107,6 +110,43 @@ def record_publication(session: Session, version: CatalogVersion, actor: Actor) 
     """The entry of a catalog version just published."""
     record_operation(session, Operation.CATALOG_PUBLISHED, actor, str(version.number),
                      detail=publication_detail(version.content_hash, version.published_by, version.note))
+
+
+def publish_recorded(session: Session, catalog: Catalog, published_by: str, note: str | None, actor: Actor, *,
+                     base: int | None = None) -> PublishOutcome:
+    """`catalog.versions.publish`, and the new version's entry by `actor` (none when the content
+    is live already): the exchange serves no version without it (`as_published`)."""
+    outcome = publish(session, catalog, published_by, note, base=base)
+    if outcome.created:
+        record_publication(session, outcome.version, actor)
+    return outcome
+
+
+class CatalogNotAsPublished(Exception):
+    """A catalog version's stored document is not the content the access log's chain records as
+    published under its number (its document, or its hash too, changed beside the exchange): the
+    exchange does not use it."""
+
+
+def published_content_hashes(database: Session | Connection) -> dict[int, frozenset[str]]:
+    """The content hashes the chain records as published, by version number."""
+    recorded: dict[int, set[str]] = {}
+    for number, detail in plain_connection(database).execute(
+            select(_LOG.c.case_number, _LOG.c.purpose).where(entries_of(Operation.CATALOG_PUBLISHED))):
+        recorded.setdefault(int(number), set()).add(json.loads(detail)["content_hash"])
+    return {number: frozenset(hashes) for number, hashes in recorded.items()}
+
+
+def as_published(recorded: Mapping[int, Collection[str]], number: int, content_hash: str,
+                 document: dict[str, Any]) -> dict[str, Any]:
+    """`document`, stored as version `number` under `content_hash`, if it hashes to that and the
+    chain records (`recorded`: `published_content_hashes`) its publication under that number;
+    `CatalogNotAsPublished` otherwise. The server checks each version once per process, before it
+    parses it: sharing rules widened in `catalog_versions` by hand are never served."""
+    if canonical_sha256(document) != content_hash or content_hash not in recorded.get(number, ()):
+        raise CatalogNotAsPublished(f"catalog version {number} is not as the access log's chain records its "
+                                    "publication: its document was changed beside the exchange")
+    return document
 
 
 def entries_of(operation: Operation) -> ColumnElement[bool]:

@@ -19,8 +19,8 @@ from api.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_NOT_READY, CliEr
 from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
 from catalog.model import Catalog
-from catalog.versions import latest_version, list_versions, publish, read_live_catalog, version_numbered
-from exchange.operations import console_operator, console_user, record_publication
+from catalog.versions import latest_version, list_versions, read_live_catalog, version_numbered
+from exchange.operations import console_operator, console_user, publish_recorded
 
 PATH_ARGUMENT = click.Path(exists=True, path_type=Path)
 
@@ -67,9 +67,8 @@ def publish_command(path: Path, published_by: str | None, note: str | None, base
     catalog = _load_or_fail(path)
     try:
         with database_session() as session:
-            outcome = publish(session, catalog, published_by or console_user(), note, base=base)
-            if outcome.created:
-                record_publication(session, outcome.version, console_operator())
+            outcome = publish_recorded(session, catalog, published_by or console_user(), note, console_operator(),
+                                       base=base)
     except IntegrityError:  # the version number it took was published meanwhile
         raise CliError("另一次发布与本次同时进行并已先完成，本次未发布；请用 mianzheng catalog versions 查看现行版本后再发布。",
                        EXIT_CONFLICT) from None

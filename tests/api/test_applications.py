@@ -18,7 +18,8 @@ import pytest
 from api.database import standalone_session
 from api.settings import Settings
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-from catalog.versions import publish, read_live_catalog
+from catalog.versions import read_live_catalog
+from exchange.operations import Actor, publish_recorded
 from demo.applications import PUBLIC_RENTAL_HOUSING, public_housing_request
 from exchange.clients import ClientScope, register_client
 from catalog.model import Mode
@@ -175,7 +176,7 @@ def test_a_proof_dropped_from_the_matter_while_an_application_waits_is_left_out_
     housing["proofs"] = [p for p in housing["proofs"] if p["proof"] != "NOT_RENTING_PUBLIC_HOUSING"]
     housing["rules"] = [r for r in housing["rules"] if r["code"] != "not_renting_public_housing"]
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
 
     added = httpx.post(f"{live_server}/api/v1/applications/{filed.json()['id']}/commitments", timeout=30,
                        headers={"Authorization": f"Bearer {token}"},
@@ -208,7 +209,7 @@ def test_a_proof_taken_out_of_the_catalog_while_an_application_waits_is_left_out
     for matter in document["matters"]:
         matter["proofs"] = [p for p in matter["proofs"] if p["proof"] != "HOUSING_HARDSHIP_REPORT"]
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
 
     added = httpx.post(f"{live_server}/api/v1/applications/{filed.json()['id']}/commitments", timeout=30,
                        headers={"Authorization": f"Bearer {token}"},
@@ -246,7 +247,7 @@ def test_a_matter_dropped_while_its_application_was_left_resolving_goes_to_a_cas
         document["matters"] = [m for m in document["matters"] if m["code"] != PUBLIC_RENTAL_HOUSING]
         for license_type in document["licenses"]:
             license_type["uses"] = [use for use in license_type.get("uses", []) if use["matter"] != PUBLIC_RENTAL_HOUSING]
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
         session.commit()
 
     resumed = run_cli(cli_environment(settings.database_url, settings.var_dir), "applications", "resume")
@@ -542,7 +543,7 @@ def test_a_commitment_to_a_proof_taken_out_of_the_catalog_goes_to_an_on_site_che
             matter["recheck"]["rules"] = [r for r in matter["recheck"]["rules"]
                                           if r in {rule["code"] for rule in matter["rules"]}]
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
     result = run_cli(cli_environment(settings.database_url, settings.var_dir), "commitments", "verify")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     after = httpx.get(f"{live_server}/api/v1/applications/{application['id']}",

@@ -510,13 +510,13 @@ def test_a_proof_a_publication_dropped_keeps_its_name_on_the_workbench(browser: 
     import json
 
     from catalog.loading import catalog_from_document
-    from catalog.versions import publish
+    from exchange.operations import Actor, publish_recorded
 
     document = bundled_catalog().to_document()
     dropped = next(proof for proof in document["proofs"] if proof["code"] == "SELF_IDENTITY_PROOF")
     document["proofs"] = [proof for proof in document["proofs"] if proof is not dropped]
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
     page = browser.new_page()
     sign_in(page, live_server)
     labels = json.loads(page.locator("#caseworker-labels").text_content() or "{}")

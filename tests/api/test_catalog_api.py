@@ -178,7 +178,7 @@ def test_an_etag_held_from_before_a_rollback_is_not_current(client: httpx.Client
     a client holding version 1's ETag gets the new summary, not a 304."""
     from api.database import standalone_session
     from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-    from catalog.versions import publish
+    from exchange.operations import Actor, publish_recorded
 
     first = client.get("/api/v1/catalog")
     bundled = load_catalog(bundled_catalog_path())
@@ -186,7 +186,7 @@ def test_an_etag_held_from_before_a_rollback_is_not_current(client: httpx.Client
     changed["departments"][0]["name_zh"] += "（更名）"
     for catalog, note in ((catalog_from_document(changed), "更名"), (bundled, "回退")):
         with standalone_session(settings.database_url) as session:
-            publish(session, catalog, "目录管理员", note)
+            publish_recorded(session, catalog, "目录管理员", note, Actor())
     again = client.get("/api/v1/catalog", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 200 and again.json()["version"]["note"] == "回退", again.status_code
 

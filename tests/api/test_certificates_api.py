@@ -20,7 +20,8 @@ from api.database import standalone_session
 from api.settings import Settings
 from api.token_bucket import VERIFY_BURST, VERIFY_RATE_PER_SECOND
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-from catalog.versions import publish, read_live_catalog
+from catalog.versions import read_live_catalog
+from exchange.operations import Actor, publish_recorded
 from core.base64url import b64url_decode
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
@@ -141,7 +142,8 @@ def test_my_certificates_keep_their_issuers_name_after_a_publication_recodes_it(
     issue(live_server, me)
     bundled = json.dumps(load_catalog(bundled_catalog_path()).to_document(), ensure_ascii=False)
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(json.loads(bundled.replace('"BDC"', '"BDX"'))), "目录管理员")
+        renamed = catalog_from_document(json.loads(bundled.replace('"BDC"', '"BDX"')))
+        publish_recorded(session, renamed, "目录管理员", None, Actor())
     [listed] = httpx.get(f"{live_server}/api/v1/me/certificates", headers=me).json()
     assert (listed["issuer"], listed["issuer_name_zh"]) == ("BDC", "金华市不动产登记中心"), listed
 
@@ -190,14 +192,13 @@ def test_a_certificate_sealed_by_a_department_that_does_not_issue_that_proof_is_
 
     # a later catalog gives 无房证明 to another department: what the registry issued before stays its own
     from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-    from catalog.versions import publish
 
     document = load_catalog(bundled_catalog_path()).to_document()
     for proof in document["proofs"]:  # the registry's two proofs, each naming the other as its alternative
         if proof["code"] in ("NO_HOUSING", "REAL_ESTATE_SEARCH"):
             proof["department"] = "ZJ"
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
     assert verdict(live_server, credential=credential)["status"] == "VALID"
     assert checks(verdict(live_server, credential=forged))["issuer"] == ("INVALID", "issuer_not_competent")
 
@@ -209,7 +210,6 @@ def test_a_certificate_issued_under_a_version_rolled_back_since_stays_its_issuer
     served nothing while version 2 was live, still finds that certificate its issuer's to have
     made, under the name it bears: version 3 is a new live version, not version 1 again."""
     from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-    from catalog.versions import publish
 
     me = signed_in(live_server, resident)
     first = httpx.get(live_server + issue(live_server, me)["links"]["jws"], headers=me).text
@@ -220,14 +220,14 @@ def test_a_certificate_issued_under_a_version_rolled_back_since_stays_its_issuer
         if proof["code"] == "NO_HOUSING":
             proof["name_zh"] = "无房产证明"
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(moved), "目录管理员")
+        publish_recorded(session, catalog_from_document(moved), "目录管理员", None, Actor())
     env = cli_environment(settings.database_url, settings.var_dir)
     issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
                      "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公租房",
                      "--out", str(tmp_path))
     assert issued.returncode == 0, issued.stderr
     with standalone_session(settings.database_url) as session:
-        publish(session, bundled, "目录管理员")  # the rollback: version 1's content as version 3
+        publish_recorded(session, bundled, "目录管理员", None, Actor())  # the rollback: version 1's content as version 3
     credential = next(tmp_path.glob("*.jws")).read_text().strip()
     result = verdict(live_server, credential=credential)
     assert checks(result)["issuer"][0] == "VALID", checks(result)
@@ -290,7 +290,6 @@ def test_the_served_issuer_list_names_a_catalog_published_a_moment_before(
     """The server keeps the catalogs it signs in `/trust/issuers` between requests; a publication
     is in the next list it serves, signed after it."""
     from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-    from catalog.versions import publish
     from exchange.certificates.issuer_list import read_issuer_list
     from seals.registry import trust_store
 
@@ -308,7 +307,7 @@ def test_the_served_issuer_list_names_a_catalog_published_a_moment_before(
         if proof["code"] in ("NO_HOUSING", "REAL_ESTATE_SEARCH"):
             proof["department"] = "ZJ"
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
         moved_to = read_live_catalog(session).departments["ZJ"].uscc
     after = served()
     assert len(after.documents) == len(before.documents) + 1

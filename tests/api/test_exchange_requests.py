@@ -29,7 +29,8 @@ from api.seal_config import seal_settings
 from api.settings import Settings
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-from catalog.versions import publish, read_live_catalog
+from catalog.versions import read_live_catalog
+from exchange.operations import Actor, publish_recorded
 from exchange import pull_service
 from exchange.access_log import NOT_ACCESSES, AccessRecord
 from exchange.clients import ClientScope, register_client, revoke_client, rotate_client
@@ -231,7 +232,6 @@ def test_a_matter_dropped_by_a_publication_keeps_its_name_where_the_citizen_read
     """The housing bureau pulled a citizen's 无房证明 for 公租房 under a consent; a later
     publication drops 公租房. The citizen's 谁用了我的数据 and 我的授权 still say for which matter."""
     from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-    from catalog.versions import publish
 
     person = residents[0]
     consented_pull(live_server, settings, person, "named-after-drop")
@@ -240,7 +240,7 @@ def test_a_matter_dropped_by_a_publication_keeps_its_name_where_the_citizen_read
     for license_type in document["licenses"]:
         license_type["uses"] = [use for use in license_type.get("uses", []) if use["matter"] != MATTER]
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
     [entry] = my_access_log(live_server, person)
     assert entry["matter_name_zh"] == "申请公租房一件事", entry
     consents = httpx.get(f"{live_server}/api/v1/me/consents", headers=_bearer(assertion(live_server, person))).json()
@@ -801,7 +801,7 @@ def test_a_publication_that_drops_a_proof_running_consents_name_is_published_wit
 
 def _publish(settings: Settings, document: dict[str, Any]) -> None:
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
 
 
 def test_a_request_id_held_by_an_attempt_that_stopped_says_when_a_repetition_takes_over(

@@ -20,12 +20,12 @@ from api.database import standalone_session
 from api.settings import Settings
 from catalog.city_time import BEIJING
 from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-from catalog.versions import publish, read_live_catalog
+from catalog.versions import read_live_catalog
+from exchange.operations import Actor, publish_recorded
 from core.base64url import b64url_decode
 from exchange.access_log import AccessRecord
 from exchange.clients import ClientScope, register_client
 from demo.data import DemoResident, sample_residents
-from exchange.operations import Actor
 
 OFFICER = Actor(operator="os-user:test")
 
@@ -827,7 +827,7 @@ def test_a_use_replayed_after_the_用证清单_narrowed_is_refused(settings: Set
     use = next(u for u in marriage_type["uses"] if u["matter"] == "PUBLIC_RENTAL_HOUSING")
     use["items"] = ["marital_status"]
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
     replay = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-narrow-1"), timeout=30)
     assert replay.status_code == 403 and replay.json()["type"].endswith("/forbidden-by-policy"), replay.status_code
     fresh = httpx.post(uses, headers=zj, json=use_request(resident, "gzf-narrow-2"), timeout=30)

@@ -147,7 +147,7 @@ def test_an_investigation_of_a_proof_since_dropped_leaves_the_task_list_and_take
     nothing; the application keeps its decision."""
     from api.database import standalone_session
     from catalog.loading import bundled_catalog_path, catalog_from_document, load_catalog
-    from catalog.versions import publish
+    from exchange.operations import Actor, publish_recorded
 
     civil_affairs, community = housing_token(settings, "MZ"), housing_token(settings, "SQ")
     application, task = minimum_living_waiting_for_the_community(settings, live_server, civil_affairs, community,
@@ -157,7 +157,7 @@ def test_an_investigation_of_a_proof_since_dropped_leaves_the_task_list_and_take
     dibao["proofs"] = [p for p in dibao["proofs"] if p["proof"] != "COMMUNITY_INCOME"]
     dibao["rules"] = [r for r in dibao["rules"] if r["code"] != "no_steady_employment_found"]
     with standalone_session(settings.database_url) as session:
-        publish(session, catalog_from_document(document), "目录管理员")
+        publish_recorded(session, catalog_from_document(document), "目录管理员", None, Actor())
 
     community_headers = {"Authorization": f"Bearer {community}"}
     listed = httpx.get(f"{live_server}/api/v1/tasks", headers=community_headers)

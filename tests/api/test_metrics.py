@@ -239,7 +239,7 @@ def test_a_seal_naming_its_department_as_before_a_rename_is_warned_of_on_every_p
 
     from api.database import standalone_session
     from catalog.loading import bundled_catalog_path, load_catalog
-    from catalog.versions import publish
+    from exchange.operations import Actor, publish_recorded
     from tests.support.cli import run_cli
 
     copy = tmp_path / "catalog"
@@ -248,7 +248,7 @@ def test_a_seal_naming_its_department_as_before_a_rename_is_warned_of_on_every_p
     departments.write_text(departments.read_text("utf-8").replace("legal_name_zh: 金华市公安局",
                                                                   "legal_name_zh: 金华市公安局（新）"), "utf-8")
     with standalone_session(settings.database_url) as session:
-        publish(session, load_catalog(copy), "目录管理员")
+        publish_recorded(session, load_catalog(copy), "目录管理员", None, Actor())
     assert any("mianzheng seal rotate GA" in warning and "金华市公安局（新）" in warning
                for warning in jobs_pass_warnings(settings, caplog))
     assert run_cli(cli_environment(settings.database_url, settings.var_dir), "seal", "rotate", "GA").returncode == 0

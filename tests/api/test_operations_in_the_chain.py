@@ -13,14 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.app import create_app
 from api.settings import Settings
 from catalog.credit_code import complete_uscc
 from catalog.loading import bundled_catalog_path
+from core.canonical import canonical_sha256
 from demo.data import DemoResident, sample_residents
 from exchange.clients import ClientScope
 from tests.api.test_certificates_api import client_token, issue, signed_in
 from tests.api.test_licenses_api import marriage, use_request
 from tests.support.cli import cli_environment, run_cli
+from tests.support.live_server import serving
 from tests.support.sql import sql_rows
 
 OPERATIONS = ("SELECT reason, case_number, consumer_department, client_id, caseworker_id, purpose FROM access_log "
@@ -300,14 +303,31 @@ def test_a_compromised_seal_stays_in_the_crl_when_its_row_and_the_stored_crl_are
     assert audited.returncode == 1 and "1 项日志记载的撤销、吊销" in audited.stderr, audited.stderr
 
 
-def test_a_catalog_version_whose_document_was_edited_is_named(env: dict[str, str], database_url: str) -> None:
+@pytest.mark.parametrize("hash_too", [False, True], ids=["document", "document-and-hash"])
+def test_a_catalog_version_whose_document_was_edited_is_named_and_not_served(
+        env: dict[str, str], settings: Settings, database_url: str, live_server: str, hash_too: bool) -> None:
     """The published document edited in place (the policy a department is held to), its recorded
-    hash left as it was: the auditor's check hashes the document again."""
+    hash left as it was or made to match: no server uses it, neither the one running (which goes
+    on with what it checked, or refuses the new content) nor one started after; the auditor's
+    check hashes the document again."""
+    departments = f"{live_server}/api/v1/catalog/departments"
+    assert "金华市住房和城乡建设局" in httpx.get(departments, timeout=30).text  # checked and kept by this server
     [(document,)] = sql_rows(database_url, "SELECT document FROM catalog_versions")
     text = json.dumps(json.loads(document) if isinstance(document, str) else document, ensure_ascii=False)
     edited = text.replace("金华市住房和城乡建设局", "篡改的部门", 1)
     assert edited != text
     sql_rows(database_url, "UPDATE catalog_versions SET document = '" + edited.replace("'", "''") + "'")
+    if hash_too:
+        sql_rows(database_url, f"UPDATE catalog_versions SET content_hash = '{canonical_sha256(json.loads(edited))}'")
+    served = httpx.get(departments, timeout=30)
+    assert "篡改的部门" not in served.text, served.text
+    assert served.status_code == (500 if hash_too else 200), served.text
+    restarted = create_app(settings)
+    with serving(restarted) as restarted_url:
+        refused = httpx.get(f"{restarted_url}/api/v1/catalog/departments", timeout=30)
+        assert (refused.status_code, refused.json()["type"]) == (500, "/problems/stored-record-altered"), refused.text
+        assert "篡改的部门" not in refused.text and "交换平台之外被改动" in refused.json()["detail_zh"]
+    restarted.extensions["mianzheng"].engine.dispose()
     audited = run_cli(env, "audit", "verify")
     assert audited.returncode == 1 and "1 个目录版本与日志中的发布记录不同" in audited.stderr, audited.stderr
 
