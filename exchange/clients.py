@@ -245,9 +245,11 @@ _WITH_NEWEST_CREDENTIALS = _CLIENTS.outerjoin(_CHAINED, _CHAINED.c.seq == select
 """Each client with the newest entry that records its credentials (none: a row added beside the chain)."""
 _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.name, _CLIENTS.c.revoked_at,
                       _REVOKED_IN_CHAIN.label("revoked_in_chain"),
-                      _CHAINED.c.consumer_department.label("department_code"), _CHAINED.c.purpose.label("credentials")).select_from(_WITH_NEWEST_CREDENTIALS).where(
+                      _CHAINED.c.consumer_department.label("department_code"),
+                      _CHAINED.c.purpose.label("credentials")).select_from(_WITH_NEWEST_CREDENTIALS).where(
     _CLIENTS.c.public_id == bindparam("public_id"))
-"""What `authenticate` reads of a client, as a plain row: its department and credentials as the chain records them."""
+"""What `authenticate` reads of a client, as a plain row: its department and credentials as the
+chain records them."""
 
 
 _PRESENTED = bindparam("presented", type_=String)

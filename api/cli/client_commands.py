@@ -119,8 +119,8 @@ def revoke_command(client_id: str) -> None:
 def rotate_command(client_id: str, grace_minutes: int) -> None:
     """为调用方 CLIENT_ID 签发新令牌（仅显示一次）；旧令牌立即或在宽限期后失效。"""
     with database_session() as session:
-        grace = timedelta(minutes=grace_minutes)
-        record, token = _found(client_id, lambda: rotate_client(session, client_id, grace=grace, actor=console_operator()))
+        grace, operator = timedelta(minutes=grace_minutes), console_operator()
+        record, token = _found(client_id, lambda: rotate_client(session, client_id, grace=grace, actor=operator))
     ending = f"旧令牌在 {grace_minutes} 分钟后失效" if grace_minutes else "旧令牌已立即失效"
     click.echo(f"已为调用方 {record.public_id}（{record.department_code} {record.name}）签发新令牌，{ending}。", err=True)
     click.echo(SHOWN_ONCE, err=True)
