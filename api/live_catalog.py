@@ -1,7 +1,8 @@
-"""The live catalog as the app serves it: the newest published version, parsed once per
-process and content hash; and who issues what, and how each document reads, by every catalog
-published (`published_issuers`), and those catalogs' documents (`published_catalog_documents`);
-and the names every catalog published gave, for naming past records (`naming_catalog`)."""
+"""The live catalog as the app serves it: the newest published version, checked against the
+access log's chain and parsed once per process and content hash; and who issues what, and how
+each document reads, by every catalog published (`published_issuers`), and those catalogs'
+documents (`published_catalog_documents`); and the names every catalog published gave, for
+naming past records (`naming_catalog`)."""
 
 from __future__ import annotations
 

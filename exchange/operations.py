@@ -11,7 +11,8 @@ seal or system it is, `case_number` what was changed (by the exchange's own iden
 `purpose` the detail. The entries are found by the partial index `ix_access_log_operations`.
 
 The exchange relies on some of these entries whatever the tables say (a department system's
-registration and revocation, a certificate's or license's revocation: `revocations_in_chain`);
+registration, credentials and revocation, a certificate's or license's revocation:
+`revocations_in_chain`, a catalog version's content: `as_published`);
 `exchange.operations_audit` compares the tables with all of them for the auditor.
 """
 
