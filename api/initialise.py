@@ -34,10 +34,10 @@ from api.setup_steps import done_version, run_once
 from catalog.city_time import beijing_time
 from catalog.loading import bundled_catalog_path, load_catalog
 from core.private_files import private_dir, private_file
-from catalog.versions import latest_version, read_live_catalog
+from catalog.versions import latest_version
 from exchange.licenses.service import sealed_by_compromised_seal
 from exchange.operation_codes import Operation
-from exchange.operations import console_operator, publish_recorded, record_operation
+from exchange.operations import console_operator, live_catalog_as_published, publish_recorded, record_operation
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
 from seals.ca import CityCa, crl_urls
@@ -102,7 +102,7 @@ def initialise(settings: Settings, *, city_root: CityCa | None = None) -> list[s
         with transaction(make_session_factory(engine)) as session:
             report.extend(_signed_lists(session, settings))
             report.extend(_seals_ending(session))
-            report.extend(seal_renames(session, read_live_catalog(session)))
+            report.extend(seal_renames(session, live_catalog_as_published(session)))
             report.extend(licenses_to_reseal(session, settings))
         # recorded once everything above held: a run refused half-way (a secret missing, a key
         # file that does not open) leaves no address and no fingerprint a later run would trust
@@ -217,7 +217,7 @@ def licenses_to_reseal(session: Session, settings: Settings) -> list[str]:
         return []
     current = Runtime.start(settings)
     try:
-        library = build_library(current, read_live_catalog(session))
+        library = build_library(current, live_catalog_as_published(session))
         return [f"注意：{code} 有证照由其因密钥泄露被吊销的电子印章签发，持证人看到“已失效”，部门用证将被拒绝；"
                 f"请在该部门有新印章后运行 mianzheng license reseal {code} 重新签发。"
                 for code in departments if next(sealed_by_compromised_seal(session, library, code), None) is not None]
@@ -230,7 +230,7 @@ def _seals_at_public_url(session: Session, settings: Settings) -> list[str]:
     seals whose certificates name another (the address changed) are rotated, as the seal officer
     does with `mianzheng seal rotate`. Certificates issued before keep their own addresses."""
     config = seal_settings(settings)
-    rotated = rotate_seals_to_crl_url(session, config, catalog_names(read_live_catalog(session)))
+    rotated = rotate_seals_to_crl_url(session, config, catalog_names(live_catalog_as_published(session)))
     if not rotated:
         return []
     for department in rotated:
@@ -266,7 +266,7 @@ def _issue_first_seals(sessions: sessionmaker[Session], settings: Settings) -> l
     config = seal_settings(settings)
     with sessions() as session, session.begin():
         report = _city_ca(session, config, None)
-        catalog = read_live_catalog(session)
+        catalog = live_catalog_as_published(session)
         sealed = {seal.department_code for seal in list_seals(session)}
         issued = []
         for department in catalog.departments.values():

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, Session, deferred, mapped_column
 from catalog.errors import LiveVersionChanged, NoCatalogPublished
 from catalog.loading import catalog_from_document
 from catalog.model import Catalog
+from core.canonical import canonical_sha256
 from core.orm import Base, UtcDateTime, plain_connection
 
 
@@ -101,7 +102,8 @@ def list_versions(session: Session) -> list[CatalogVersion]:
 
 def publish(session: Session, catalog: Catalog, published_by: str, note: str | None = None, *,
             base: int | None = None) -> PublishOutcome:
-    """Store `catalog` as the new live version unless it is already the live content.
+    """Store `catalog` as the new live version unless it is already the live content (the live
+    version's document, hashed again: one edited in place beside its hash is replaced).
 
     The caller validated the catalog (loading it is validating it) and owns the transaction;
     two concurrent publications collide on the unique version number and one fails whole.
@@ -112,7 +114,7 @@ def publish(session: Session, catalog: Catalog, published_by: str, note: str | N
     if base is not None and (live.number if live else 0) != base:
         raise LiveVersionChanged(live.number if live else 0)
     content_hash = catalog.content_hash()
-    if live is not None and live.content_hash == content_hash:
+    if live is not None and live.content_hash == content_hash and canonical_sha256(live.document) == content_hash:
         return PublishOutcome(version=live, created=False)
     version = CatalogVersion(
         number=(live.number + 1) if live else 1,

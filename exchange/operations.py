@@ -29,8 +29,10 @@ from sqlalchemy import ColumnElement, Connection, and_, select
 from sqlalchemy.orm import Session
 
 from catalog.citizen_id import mask_free_text
+from catalog.errors import NoCatalogPublished
+from catalog.loading import catalog_from_document
 from catalog.model import Catalog
-from catalog.versions import PublishOutcome, publish
+from catalog.versions import PublishOutcome, latest_version, publish
 from core.canonical import canonical_json, canonical_sha256
 from core.orm import plain_connection
 from exchange.access_log import AccessEntry, AccessRecord, Outcome, append_access, operation_entries
@@ -148,6 +150,17 @@ def as_published(recorded: Mapping[int, Collection[str]], number: int, content_h
         raise CatalogNotAsPublished(f"catalog version {number} is not as the access log's chain records its "
                                     "publication: its document was changed beside the exchange")
     return document
+
+
+def live_catalog_as_published(session: Session) -> Catalog:
+    """The live catalog, parsed once `as_published` has vouched for it: for the commands (the
+    server and the jobs check theirs through `api.runtime`). `NoCatalogPublished` before the first
+    publication, `CatalogNotAsPublished` for a document changed beside the exchange."""
+    version = latest_version(session)
+    if version is None:
+        raise NoCatalogPublished("no catalog has been published yet")
+    return catalog_from_document(as_published(published_content_hashes(session), version.number,
+                                              version.content_hash, version.document))
 
 
 def entries_of(operation: Operation) -> ColumnElement[bool]:

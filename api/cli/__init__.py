@@ -87,6 +87,10 @@ def main(args: Sequence[str] | None = None) -> None:
         if _is_missing_secret(error):
             click.echo(f"错误：缺少密钥材料，请先运行 mianzheng init，或在环境变量中提供（{error}）。", err=True)
             sys.exit(EXIT_NOT_READY)
+        altered = _altered_zh(error)
+        if altered is not None:
+            click.echo(f"错误：{altered}", err=True)
+            sys.exit(EXIT_NOT_READY)
         if not _is_database_error(error):
             raise
         click.echo(f"错误：{_database_trouble_zh(error)}", err=True)
@@ -106,6 +110,19 @@ def _is_missing_secret(error: Exception) -> bool:
     """Whether `error` says a secret is missing; a command that never read a secret raised none."""
     secrets = sys.modules.get("api.secrets")
     return secrets is not None and isinstance(error, secrets.SecretMissing)
+
+
+def _altered_zh(error: Exception) -> str | None:
+    """The operator's word on a stored record changed outside the exchange (the live catalog not
+    as the access log's chain records its publication, a sealed value that no longer opens);
+    None for any other error. Nothing of it was used."""
+    operations, keyring = sys.modules.get("exchange.operations"), sys.modules.get("exchange.keyring")
+    if operations is not None and isinstance(error, operations.CatalogNotAsPublished):
+        return ("现行目录的存储内容与访问日志中的发布记录不符（已在交换平台之外被改动），本命令未使用它。请由目录管理员重新发布"
+                "目录（mianzheng catalog publish），并请审计员运行 mianzheng audit verify 核查。")
+    if keyring is not None and isinstance(error, keyring.SealedRecordAltered):
+        return "所需的一项加密存储记录已在交换平台之外被改动，本命令未使用它。请审计员运行 mianzheng audit verify 核查。"
+    return None
 
 
 def _database_trouble_zh(error: Exception) -> str:

@@ -19,8 +19,8 @@ from api.cli.context import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_NOT_READY, CliEr
 from catalog.errors import CatalogInvalid, LiveVersionChanged
 from catalog.loading import load_catalog
 from catalog.model import Catalog
-from catalog.versions import latest_version, list_versions, read_live_catalog, version_numbered
-from exchange.operations import console_operator, console_user, publish_recorded
+from catalog.versions import latest_version, list_versions, version_numbered
+from exchange.operations import console_operator, console_user, live_catalog_as_published, publish_recorded
 
 PATH_ARGUMENT = click.Path(exists=True, path_type=Path)
 
@@ -120,7 +120,7 @@ def show_command(code: str | None) -> None:
     """查看现行目录；给出 CODE（部门、证明或事项代码）时显示该条目详情。"""
     with database_session() as session:
         version = latest_version(session)
-        catalog = read_live_catalog(session)
+        catalog = live_catalog_as_published(session)
     if code is None:
         click.echo(f"现行目录第 {version.number} 版：{_summary(catalog)}")
         for matter in catalog.matters.values():

@@ -22,7 +22,6 @@ from core.validity import lapsed
 from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number, parse_id_number
 from catalog.errors import InvalidIdentifier
-from catalog.versions import read_live_catalog
 from core.private_files import write_private_file
 from exchange.asserted_facts import FactNotEstablished
 from exchange.certificates.identifiers import InvalidCertificateIdentifier, parse_identifier
@@ -39,7 +38,7 @@ from exchange.issuance import (
     list_certificates,
     revoke_certificate,
 )
-from exchange.operations import console_operator
+from exchange.operations import console_operator, live_catalog_as_published
 from exchange.pull_service import PullRefused
 from exchange.status_lists import CERTIFICATES, check_status_list, list_ids, rebuild_status_list
 from seals.errors import SealError, SealNotFound
@@ -131,7 +130,7 @@ def list_command(department: str | None) -> None:
     now = datetime.now(timezone.utc)
     box = read_keyring(settings()).cipher(Purpose.CERTIFICATE_FORMS)
     with database_session() as session:
-        catalog = read_live_catalog(session)
+        catalog = live_catalog_as_published(session)
         certificates = list_certificates(session, department)
         compromised = compromised_seals(session)
         lines = []

@@ -16,7 +16,6 @@ import click
 
 from api.cli.context import EXIT_NOT_FOUND, CliError, database_session
 from catalog.city_time import beijing_time
-from catalog.versions import read_live_catalog
 from exchange.clients import (
     DEFAULT_SCOPES,
     MAX_ROTATION_GRACE,
@@ -31,7 +30,7 @@ from exchange.clients import (
 )
 from exchange.errors import InvalidInput, UnknownCode
 from exchange.operation_codes import Operation
-from exchange.operations import console_operator, record_operation
+from exchange.operations import console_operator, live_catalog_as_published, record_operation
 
 SCOPE_ZH = {
     ClientScope.EXCHANGE_REQUEST: "调取证明数据",
@@ -72,7 +71,7 @@ def _found(client_id: str, action: Callable[[], T]) -> T:
 def add_command(department: str, name: str, scopes: tuple[str, ...]) -> None:
     """为部门 DEPARTMENT 登记业务系统 NAME，并签发访问令牌（仅显示一次）。"""
     with database_session() as session:
-        catalog = read_live_catalog(session)
+        catalog = live_catalog_as_published(session)
         try:
             record, token = register_client(session, catalog, department, name, scopes or DEFAULT_SCOPES,
                                             actor=console_operator())

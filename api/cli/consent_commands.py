@@ -16,7 +16,6 @@ from catalog.city_time import beijing_time
 from catalog.citizen_id import mask_id_number
 from catalog.errors import InvalidIdentifier
 from catalog.model import Catalog
-from catalog.versions import read_live_catalog
 from exchange.consent import (
     MAX_CONSENT_DAYS,
     Channel,
@@ -29,6 +28,7 @@ from exchange.consent import (
     withdraw_consent,
 )
 from exchange.errors import InvalidInput, UnknownCode
+from exchange.operations import live_catalog_as_published
 from exchange.subjects import subject_key
 
 STATUS_ZH = {"active": "有效", "expired": "已过期", "withdrawn": "已撤回"}
@@ -68,7 +68,7 @@ def grant_command(id_number: str, matter: str, proofs: tuple[str, ...], departme
     """登记本人授权：同意某部门为办理某事项调取所列证明。"""
     key = _subject(id_number)
     with database_session() as session:
-        catalog = read_live_catalog(session)
+        catalog = live_catalog_as_published(session)
         try:
             consent = grant_consent(session, catalog, key, ConsentRequest(matter, proofs, department, days),
                                     channel=Channel.COUNTER)
@@ -98,7 +98,7 @@ def list_command(id_number: str) -> None:
     """列出某人的全部授权（最新在前）。"""
     key = _subject(id_number)
     with database_session() as session:
-        catalog = read_live_catalog(session)
+        catalog = live_catalog_as_published(session)
         consents = list_consents(session, key)
     if not consents:
         click.echo(f"{mask_id_number(id_number.strip().upper())} 没有任何授权记录。")

@@ -18,11 +18,11 @@ from exchange.certificates.offline_trust import STATUS_LIST_FILE, export_offline
 from api.seal_config import seal_settings, status_list_signing
 from catalog.city_time import beijing_time
 from catalog.model import Catalog, Department
-from catalog.versions import published_documents, read_live_catalog
+from catalog.versions import published_documents
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
 from exchange.issuance import issuable_proofs
 from exchange.operation_codes import Operation
-from exchange.operations import console_operator, record_operation
+from exchange.operations import console_operator, live_catalog_as_published, record_operation
 from exchange.status_lists import CERTIFICATES, list_ids, refresh_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import (CaAlreadyExists, CaMissing, CrlNotTheRoots, KeyUnavailable, NoActiveSeal, SealAlreadyActive,
@@ -51,7 +51,7 @@ def seal_group() -> None:
 
 
 def _department(session: Session, code: str) -> Department:
-    department = read_live_catalog(session).departments.get(code)
+    department = live_catalog_as_published(session).departments.get(code)
     if department is None:
         raise CliError(f"现行目录中没有部门 {code}。", EXIT_NOT_FOUND)
     return department
@@ -163,7 +163,7 @@ def revoke_command(department: str, reason: str, serial: str | None) -> None:
         now = datetime.now(timezone.utc)
         left_without = department == settings().exchange_department and not any(
             other.status_at(now) is SealStatus.ACTIVE for other in list_seals(session, department))
-        catalog = read_live_catalog(session)
+        catalog = live_catalog_as_published(session)
     if reason == RevocationReason.KEY_COMPROMISE.value:  # every verifier now turns away what the key signed
         click.echo(_compromise_notice(catalog, department, exchange=department == settings().exchange_department),
                    err=True)
@@ -262,7 +262,7 @@ def export_trust_command(directory: Path) -> None:
                            f"请先由印章管理员运行 mianzheng seal issue {department}。", EXIT_NOT_READY) from None
         except SealError as error:
             raise _fail(error) from None
-        exchange = read_live_catalog(session).departments[current.exchange_department].uscc
+        exchange = live_catalog_as_published(session).departments[current.exchange_department].uscc
     export_offline_trust(directory, store, status_lists, exchange, issuer_list, read_at)
     click.echo(f"已导出信任材料到 {directory}（根证书、{len(store.seal_certificates)} 张印章证书、CRL、JWKS、"
                f"电子证明状态列表 {len(status_lists)} 份 {STATUS_LIST_FILE}、出具单位清单 {ISSUER_LIST_FILE}）。")

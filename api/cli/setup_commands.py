@@ -20,8 +20,9 @@ from api.jobs_supervisor import JobsSupervisor
 from api.metrics import multiprocess_metrics
 from api.server import serve
 from api.settings import recorded_public_url
-from catalog.versions import latest_version, read_live_catalog
+from catalog.versions import latest_version
 from exchange.identity import InvalidKeyMaterial
+from exchange.operations import live_catalog_as_published
 from exchange.sources.directory import SourcesConfigInvalid, load_sources_file
 from seals.errors import CaAlreadyExists, CrlNotTheRoots, KeyUnavailable
 
@@ -82,7 +83,7 @@ def serve_command(host: str, port: int, workers: int, jobs_interval: float, init
         current = settings()
         if current.sources_file is not None:  # what every pull would fail on: said now, not as 500s later
             try:
-                load_sources_file(current.sources_file, read_live_catalog(session))
+                load_sources_file(current.sources_file, live_catalog_as_published(session))
             except SourcesConfigInvalid as invalid:
                 raise sources_file_error(invalid) from None
 

@@ -309,8 +309,9 @@ def test_a_catalog_version_whose_document_was_edited_is_named_and_not_served(
         env: dict[str, str], settings: Settings, database_url: str, live_server: str, hash_too: bool) -> None:
     """The published document edited in place (the policy a department is held to), its recorded
     hash left as it was or made to match: no server uses it, neither the one running (which goes
-    on with what it checked, or refuses the new content) nor one started after; the auditor's
-    check hashes the document again."""
+    on with what it checked, or refuses the new content) nor one started after, nor a command; the
+    auditor's check hashes the document again; the catalog administrator publishes it again, and
+    the new version is served."""
     departments = f"{live_server}/api/v1/catalog/departments"
     assert "金华市住房和城乡建设局" in httpx.get(departments, timeout=30).text  # checked and kept by this server
     [(document,)] = sql_rows(database_url, "SELECT document FROM catalog_versions")
@@ -329,8 +330,16 @@ def test_a_catalog_version_whose_document_was_edited_is_named_and_not_served(
         assert (refused.status_code, refused.json()["type"]) == (500, "/problems/stored-record-altered"), refused.text
         assert "篡改的部门" not in refused.text and "交换平台之外被改动" in refused.json()["detail_zh"]
     restarted.extensions["mianzheng"].engine.dispose()
+    refused_here = run_cli(env, "client", "add", "ZJ", "公租房审批系统")
+    assert refused_here.returncode == 4 and "Traceback" not in refused_here.stderr, refused_here.stderr
+    assert "现行目录的存储内容与访问日志中的发布记录不符" in refused_here.stderr, refused_here.stderr
     audited = run_cli(env, "audit", "verify")
     assert audited.returncode == 1 and "1 个目录版本与日志中的发布记录不同" in audited.stderr, audited.stderr
+
+    republished = run_cli(env, "catalog", "publish", str(bundled_catalog_path()), "--note", "重新发布")
+    assert republished.returncode == 0 and "第 2 版" in republished.stdout, republished.stdout + republished.stderr
+    served = httpx.get(departments, timeout=30)  # the running server takes the new version at once
+    assert served.status_code == 200 and "金华市住房和城乡建设局" in served.text, served.text
 
 
 def test_a_department_system_added_beside_the_chain_gets_nothing(settings: Settings, live_server: str,
