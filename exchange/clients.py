@@ -212,17 +212,17 @@ def authenticate(database: Session | Connection, token: str, *, now: datetime | 
     )
 
 
-def clients_unlike_chain(session: Session) -> int:
-    """How many department systems the chain does not record as their rows hold them: no
+def clients_unlike_chain(session: Session) -> set[str]:
+    """The department systems (public ids) the chain does not record as their rows hold them: no
     registration's entry, or a department or credentials other than its newest entry's (a row
     edited beside the chain). Revoked ones count only if their row says they are not: for the
-    auditor."""
+    auditor, and the operator's list."""
     rows = session.execute(select(*_CLIENTS.c, _REVOKED_IN_CHAIN.label("revoked_in_chain"),
                                   _CHAINED.c.consumer_department.label("chained_department"),
                                   _CHAINED.c.purpose.label("credentials")).select_from(_WITH_NEWEST_CREDENTIALS))
-    return sum(1 for row in rows if row.credentials is None or (
+    return {row.public_id for row in rows if row.credentials is None or (
         row.revoked_at is None and not row.revoked_in_chain
-        and (row.chained_department, row.credentials) != (row.department_code, credentials_detail(row))))
+        and (row.chained_department, row.credentials) != (row.department_code, credentials_detail(row)))}
 
 
 _CLIENTS = ClientRecord.__table__

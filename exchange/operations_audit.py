@@ -106,4 +106,4 @@ def check_operations_against_chain(session: Session,
         if crl is None or crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is None:
             undone.add(seq)
     return OperationsAgainstChain(len(kept), unrecorded, missing, revocations, len(undone),
-                                  clients_unlike_chain(session))
+                                  len(clients_unlike_chain(session)))

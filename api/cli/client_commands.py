@@ -23,6 +23,7 @@ from exchange.clients import (
     ClientRecord,
     ClientRevoked,
     ClientScope,
+    clients_unlike_chain,
     list_clients,
     register_client,
     revoke_client,
@@ -49,7 +50,9 @@ def client_group() -> None:
 
 
 def _describe(record: ClientRecord) -> str:
-    scopes = "、".join(f"{scope}（{SCOPE_ZH[ClientScope(scope)]}）" for scope in record.scope_list)
+    known = {scope.value for scope in ClientScope}  # a row edited by hand may hold anything
+    scopes = "、".join(f"{scope}（{SCOPE_ZH[ClientScope(scope)]}）" if scope in known else scope
+                      for scope in record.scope_list)
     return f"{record.public_id}  {record.department_code}  {record.name}  权限：{scopes}"
 
 
@@ -88,12 +91,14 @@ def add_command(department: str, name: str, scopes: tuple[str, ...]) -> None:
 def list_command() -> None:
     """列出所有调用方（不显示令牌）。"""
     with database_session() as session:
-        records = list_clients(session)
+        records, unlike = list_clients(session), clients_unlike_chain(session)
     if not records:
         click.echo("尚未登记任何调用方。")
     for record in records:
         status = f"已吊销（{beijing_time(record.revoked_at)}）" if record.revoked_at else \
-            "已吊销（访问日志记载其吊销，表中的吊销记录已被改动）" if record.revoked_in_chain else "有效"
+            "已吊销（访问日志记载其吊销，表中的吊销记录已被改动）" if record.revoked_in_chain else \
+            "有效（表中的所属部门、权限或令牌已被改动，与访问日志中的登记记录不同；交换平台按日志记载认证）" \
+            if record.public_id in unlike else "有效"
         rotated = f"，最近轮换 {beijing_time(record.rotated_at)}" if record.rotated_at else ""
         click.echo(f"{_describe(record)}  状态：{status}  登记于 {beijing_time(record.created_at)}{rotated}")
 

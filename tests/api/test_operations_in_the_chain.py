@@ -389,3 +389,5 @@ def test_a_department_system_edited_in_its_row_works_only_as_the_chain_records_i
     audited = run_cli(env, "audit", "verify")
     assert audited.returncode == 1, audited.stdout + audited.stderr
     assert "2 个部门业务系统在日志中没有登记记录，或其所属部门、权限、令牌与日志记载不同" in audited.stderr, audited.stderr
+    listed = [line for line in run_cli(env, "client", "list").stdout.splitlines() if pulling.split("_")[1] in line]
+    assert len(listed) == 1 and "与访问日志中的登记记录不同" in listed[0], listed
