@@ -2,8 +2,9 @@
 newest operations with who made them (`mianzheng audit operations`), and the tables compared with
 them (`check_operations_against_chain`, run by `mianzheng audit verify`): every catalog version
 must be as its publication's entry records it (its document hashed again), every department
-system as its newest registration's or rotation's entry records it, and every certificate, license, seal and department
-system the chain records as revoked must still be revoked in its row, its status list or the CRL.
+system as its newest registration's or rotation's entry records it, and every certificate,
+license, seal and department system the chain records as revoked must still be revoked in its
+row, its status list or the CRL.
 """
 
 from __future__ import annotations
