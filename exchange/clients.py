@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Integer, Select, String, and_, bindparam, exists, func, literal, or_, select
+from sqlalchemy import Connection, Integer, Select, String, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
 
 from catalog.model import Catalog
@@ -231,9 +231,6 @@ _REVOKED_IN_CHAIN = exists().where(operation_entries(), _LOG.c.reason == Operati
                                    _LOG.c.case_number == _CLIENTS.c.public_id)
 """Whether the access log's chain records the client's revocation: it is revoked for good,
 whatever its row says (`revoked_at` set back by hand)."""
-_ADDED_IN_CHAIN = exists().where(operation_entries(), _LOG.c.reason == Operation.CLIENT_ADDED.value,
-                                 _LOG.c.case_number == _CLIENTS.c.public_id)
-"""Whether the chain records the client's registration: a row added beside it is no client."""
 ClientRecord.revoked_in_chain = column_property(_REVOKED_IN_CHAIN)  # type: ignore[attr-defined]
 """Loaded with every client read: a rotation refuses it, and the operator's list says it."""
 CREDENTIAL_OPERATIONS = (Operation.CLIENT_ADDED, Operation.CLIENT_ROTATED, Operation.CLIENT_CREDENTIALS_CHAINED)
@@ -252,16 +249,22 @@ _CREDENTIALS = select(_CLIENTS.c.public_id, _CLIENTS.c.name, _CLIENTS.c.revoked_
 chain records them."""
 
 
-_PRESENTED = bindparam("presented", type_=String)
-REVOKED: Select[tuple[str, str]] = select(_CLIENTS.c.public_id, literal("unauthenticated")).where(
-    _CLIENTS.c.public_id == bindparam("client_id"),
-    or_(_CLIENTS.c.revoked_at.is_not(None), _REVOKED_IN_CHAIN, ~_ADDED_IN_CHAIN,
-        and_(_PRESENTED != "", _CLIENTS.c.secret_hash != _PRESENTED,
-             or_(_CLIENTS.c.previous_secret_hash.is_(None), _CLIENTS.c.previous_secret_hash != _PRESENTED,
-                 _CLIENTS.c.previous_secret_expires_at <= bindparam("at")))))
-"""The client `client_id` with the access log's reason if it is revoked, or if the secret it
-presented (`presented`, its hash; "" to leave it unchecked) no longer works `at` (replaced by a
-rotation, its grace over), as `authenticate` would find; built once, for a plain read."""
+CHAINED_UNLESS_REVOKED: Select[tuple[str, str | None]] = select(_CLIENTS.c.public_id, case(
+    (or_(_CLIENTS.c.revoked_at.is_not(None), _REVOKED_IN_CHAIN), None), else_=_CHAINED.c.purpose)).select_from(
+    _WITH_NEWEST_CREDENTIALS).where(_CLIENTS.c.public_id == bindparam("client_id"))
+"""The client `client_id` with the credentials its newest entry records; null if it is revoked
+(by its row or the chain) or the chain records no registration of it. Built once, for a plain
+read (`cut_off`)."""
+
+
+def cut_off(found: str | None, presented: str, at: datetime) -> bool:
+    """Whether a client authenticated before is no longer, `at`, as `authenticate` would find:
+    `found` is what `CHAINED_UNLESS_REVOKED` read of it (None: revoked, unregistered or no row),
+    `presented` the hash of the secret it presented ("" to leave it unchecked), which must still
+    work by the chain's entry (not replaced by a rotation whose grace is over), whatever its row
+    says now."""
+    chained = _chained(found)
+    return chained is None or (presented != "" and not _secret_matches(chained, presented, at))
 
 
 def rotate_client(

@@ -45,7 +45,7 @@ from exchange.access_log import (AccessEntry, Outcome, Reason, append_accesses, 
 from exchange.answer_store import (Replay, RequestIdConflict, RequestInProgress, ReservationLost, complete_all,
                                    new_reservation, release, replay_of, reserve_found, reserve_new,
                                    stored_answer_row, stored_answer_rows)
-from exchange.clients import REVOKED, AuthenticatedClient
+from exchange.clients import CHAINED_UNLESS_REVOKED, AuthenticatedClient, cut_off
 from exchange.consent import (ConsentExpired, ConsentMissing, ConsentRefused, ConsentStatus, ConsentTerms,
                               ConsentWithdrawn, as_granted, consent_status, consent_terms, ENDED_AMONG,
                               find_valid_consent, held_consents)
@@ -382,8 +382,8 @@ def _store_all(context: PullContext, client: AuthenticatedClient, requests: list
                                   *named])
 
 
-_ENDED_OR_REVOKED = union_all(ENDED_AMONG, REVOKED)
-"""`ENDED_AMONG` and `REVOKED` in one statement (a client's id is never a consent's)."""
+_ENDED_OR_CLIENT = union_all(ENDED_AMONG, CHAINED_UNLESS_REVOKED)
+"""`ENDED_AMONG` and `CHAINED_UNLESS_REVOKED` in one statement (a client's id is never a consent's)."""
 
 
 def _refuse_ended_meanwhile(session: Session, client: AuthenticatedClient | None, requests: list[_Request],
@@ -413,17 +413,20 @@ def ended_meanwhile(session: Session, consent_ids: Collection[str], client: Auth
                     now: datetime) -> dict[str, str]:
     """Which of the consents `consent_ids` are no longer in force `now` (withdrawn by the citizen,
     expired, or ended with their application), and whether `client` is revoked or the token it
-    presented replaced (`clients.REVOKED`): their ids → the access log's reason. For the store
-    step of an access decided before: its answer is then neither stored nor handed out
-    (`ended_refusal`), as an access decided now would be refused. One plain statement, taking no
+    presented replaced, by the chain's record (`clients.cut_off`): their ids → the access log's
+    reason. For the store step of an access decided before: its answer is then neither stored nor
+    handed out (`ended_refusal`), as an access decided now would be refused. One plain statement, taking no
     lock (`ENDED_AMONG`): a withdrawal or revocation committing while the answer is stored
     (milliseconds) is not seen."""
     if not consent_ids and client is None:
         return {}
-    client_id, presented = (client.client_id, client.secret_hash or "") if client else ("", "")
-    return {ended_id: reason for ended_id, reason in session.execute(  # a consent's or a client's id → reason
-        _ENDED_OR_REVOKED, {"consent_ids": sorted(consent_ids), "at": now, "client_id": client_id,
-                            "presented": presented})}
+    client_id = client.client_id if client else ""
+    ended = {found_id: found for found_id, found in session.execute(  # a consent's id → its reason; the client's
+        _ENDED_OR_CLIENT, {"consent_ids": sorted(consent_ids), "at": now, "client_id": client_id})}
+    chained = ended.pop(client_id, None)  # → its credentials, unless revoked
+    if client is not None and cut_off(chained, client.secret_hash or "", now):
+        ended[client_id] = Reason.UNAUTHENTICATED
+    return ended
 
 
 def ended_refusal(ended: Mapping[str, str], client_id: str | None, consent_id: str | None) -> PullRefused | None:

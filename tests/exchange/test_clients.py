@@ -116,6 +116,24 @@ def test_a_request_in_flight_is_cut_off_as_its_token_would_be_now(session: Sessi
     assert ended_meanwhile(session, [], authenticate_free(record.public_id), T0) == {record.public_id: "unauthenticated"}
 
 
+def test_a_request_in_flight_is_judged_by_the_credentials_the_chain_records(session: Session, live: Catalog) -> None:
+    """An insider writes a secret of their own into a system's row while its request is answered:
+    the system's request keeps its answer, since its token still authenticates (by the chain's
+    entry), and a request made with the insider's secret would be cut off as it is refused."""
+    import hashlib
+
+    from exchange.pull_service import ended_meanwhile
+
+    record, token = register_client(session, live, "ZJ", "系统", now=T0)
+    in_flight = authenticate(session, token, now=T0)
+    own = hashlib.sha256(b"y" * 43).hexdigest()
+    session.execute(text("UPDATE exchange_clients SET secret_hash = :own WHERE public_id = :id"),
+                    {"own": own, "id": record.public_id})
+    assert ended_meanwhile(session, [], in_flight, T0) == {}
+    insiders = AuthenticatedClient(record.public_id, "ZJ", "", frozenset(), secret_hash=own)
+    assert ended_meanwhile(session, [], insiders, T0) == {record.public_id: "unauthenticated"}
+
+
 def authenticate_free(client_id: str) -> AuthenticatedClient:
     """A client as an application's later round acts in its name: without a token."""
     return AuthenticatedClient(client_id, "ZJ", "", frozenset())
