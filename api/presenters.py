@@ -9,6 +9,7 @@ answers it as a 400, the dashboard as a message on its form.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -28,13 +29,15 @@ from exchange.keyring import Purpose
 from exchange.licenses.content import printed_items
 from exchange.licenses.presentation import Presentation
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
-from exchange.licenses.service import (REPLACED, LicenseLibrary, holder_state, replacing_license, stored_content,
-                                       versions_of)
+from exchange.keyring import SealedRecordAltered
+from exchange.licenses.service import (ALTERED, REPLACED, LicenseLibrary, holder_state, replacing_license,
+                                       stored_content, versions_of)
 from seals.compromise import compromised_seals
 
 CERTIFICATE_FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
                      "qr": ("qr_payload", "text/plain")}
 """A certificate's downloadable forms: file extension -> (`CertificateForms` attribute, media type)."""
+log = logging.getLogger(__name__)
 
 HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf", "licenses.present"),
                     Subject.ORGANISATION: ("org_licenses.credential", "org_licenses.held_pdf", "org_licenses.present")}
@@ -95,7 +98,22 @@ def consent_view(catalog: Catalog, consent: Consent) -> dict[str, Any]:
 
 
 def license_view(lib: LicenseLibrary, record: LicenseRecord, version: LicenseVersionRecord) -> dict[str, Any]:
-    """A license as its holder and its issuer see it (`status`: `holder_state`)."""
+    """A license as its holder and its issuer see it (`status`: `holder_state`); `ALTERED`, with
+    what its rows and the catalog say of it and nothing of its content, if its sealed credential
+    no longer opens, so that one altered license does not hide its holder's others."""
+    try:
+        return _readable_license_view(lib, record, version)
+    except SealedRecordAltered as altered:
+        log.error("license version %s is listed as altered: %s", version.identifier, altered)
+        license_type = lib.catalog.licenses.get(record.license_type)
+        return {"identifier": version.identifier, "license_type": record.license_type,
+                "license_name_zh": license_type.name_zh if license_type else record.license_type,
+                **_issuer(lib.catalog, record.issuer_department, record.issuer_department), "status": ALTERED,
+                "version": version.version, "items": [], "versions": versions_of(db(), record), "links": {}}
+
+
+def _readable_license_view(lib: LicenseLibrary, record: LicenseRecord,
+                           version: LicenseVersionRecord) -> dict[str, Any]:
     catalog = lib.catalog
     content = stored_content(lib, version)
     license_type = catalog.licenses.get(record.license_type)

@@ -101,12 +101,14 @@ class LicenseSchema(ma.Schema):
     holder_name = ma.fields.String()
     holder_id_masked = ma.fields.String()
     status = ma.fields.String(metadata={
-        "enum": ["valid", "expired", "not_yet_valid", "revoked", "seal_revoked", "replaced"],
+        "enum": ["valid", "expired", "not_yet_valid", "revoked", "seal_revoked", "replaced", "altered"],
         "description": "The current version's state now: only a `valid` one (in force) can be shown (亮证) or used; "
                        "`seal_revoked`: sealed with a seal since revoked for key compromise, so every verifier calls "
                        "it invalid until its issuer issues it again; `replaced`: in force, but a license answering "
                        "the same proof registered later (`replaced_by`) states it now (the 离婚证 after the "
-                       "结婚证), so it is neither shown, used nor sealed again"})
+                       "结婚证), so it is neither shown, used nor sealed again; `altered`: its stored record was "
+                       "changed outside the exchange, so nothing of it is read (no holder, items or links), shown, "
+                       "used or sealed again, and the operators are told"})
     replaced_by = ma.fields.String(metadata={"description": "For a `replaced` license: the type of the one that "
                                                             "replaced it", "example": "DIVORCE_CERTIFICATE"})
     replaced_by_name_zh = ma.fields.String(metadata={"example": "离婚证"})

@@ -607,6 +607,9 @@ def answering_alike(catalog: Catalog, license_type: LicenseType) -> set[str]:
 IN_FORCE = "valid"
 SEAL_REVOKED = "seal_revoked"
 REPLACED = "replaced"
+ALTERED = "altered"
+"""A version whose sealed credential no longer opens (`SealedRecordAltered`: it or its row was
+changed beside the exchange): nothing of it is read, shown, used or sealed again."""
 
 
 def version_state(version: LicenseVersionRecord, now: datetime) -> str:

@@ -255,6 +255,49 @@ def test_a_license_revoked_gives_no_department_its_data_whatever_its_rows_say(
     assert held["status"] == "revoked", held["status"]  # its holder is told so, not that another replaced it
 
 
+def test_a_license_altered_beside_the_exchange_is_listed_as_such_beside_its_holders_others(
+        settings: Settings, live_server: str, database_url: str) -> None:
+    """An insider renames one of a citizen's licenses in its row, so its sealed content no longer
+    opens: the holder's list (API and 我的证照) still shows the others as they are, and that one as
+    altered, with nothing of its content, no download and no 亮证; using it answers as before."""
+    resident: DemoResident = sample_residents(settings.sources_dir, 1)[0]
+    mz = {"Authorization": f"Bearer {client_token(settings, 'MZ', [ClientScope.LICENSES_WRITE])}"}
+    ga = {"Authorization": f"Bearer {client_token(settings, 'GA', [ClientScope.LICENSES_WRITE])}"}
+    married = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30)
+    assert married.status_code == 201, married.text
+    driving = httpx.post(f"{live_server}/api/v1/licenses", headers=ga, timeout=30, json={
+        "license_type": "DRIVING_LICENSE", "reference": "GA-DL-1",
+        "holder": {"name": resident.name, "id_number": resident.id_number},
+        "valid_from": "2020-01-01", "valid_until": "2030-01-01",
+        "items": {"license_no": resident.id_number, "full_name": resident.name, "id_number": resident.id_number,
+                  "vehicle_classes": ["c1"], "first_issued": "2020-01-01", "valid_from": "2020-01-01",
+                  "valid_until": "2030-01-01"}})
+    assert driving.status_code == 201, driving.text
+    altered = married.json()["identifier"] + "9"
+    sql_rows(database_url, f"UPDATE license_versions SET identifier = '{altered}' "
+                           f"WHERE identifier = '{married.json()['identifier']}'")
+
+    listed = httpx.get(f"{live_server}/api/v1/me/licenses", headers=signed_in(live_server, resident), timeout=30)
+    assert listed.status_code == 200, listed.text
+    held = {license["identifier"]: license for license in listed.json()}
+    assert held[driving.json()["identifier"]]["status"] == "valid"
+    assert held[driving.json()["identifier"]]["items"] == driving.json()["items"]
+    assert held[altered]["status"] == "altered" and held[altered]["license_name_zh"] == "结婚证", held[altered]
+    assert held[altered]["items"] == [] and "holder_name" not in held[altered] and held[altered]["links"] == {}
+    with httpx.Client(base_url=live_server, timeout=30) as browser_like:
+        browser_like.post("/dev-idp/login", data={"name": resident.name, "id_number": resident.id_number})
+        page = browser_like.get("/portal/licenses")
+    assert page.status_code == 200, page.text
+    assert page.text.count('<section class="license"') == len(held) and "机动车驾驶证" in page.text
+    section = page.text[page.text.index(f'data-identifier="{altered}"'):]
+    section = section[:section.index("</section>")]
+    assert "已在交换平台之外被改动" in section and "民政局" in section, section
+    assert "/pdf" not in section and "<form" not in section and "李明" not in section, section
+    shown = httpx.post(f"{live_server}/api/v1/me/licenses/{altered}/presentations", timeout=30,
+                       headers=signed_in(live_server, resident), json={"items": ["marital_status"]})
+    assert (shown.status_code, shown.json()["type"]) == (500, "/problems/stored-record-altered"), shown.text
+
+
 def test_a_certificate_revoked_stays_revoked_when_its_row_and_its_signed_list_are_undone(
         env: dict[str, str], settings: Settings, live_server: str, database_url: str) -> None:
     """An insider sets a revoked certificate's row back, moves its status index and empties its
