@@ -12,6 +12,7 @@ CRL with time and reason) and `expired` (past not_after; set when seals are list
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -285,7 +286,8 @@ def hold_signing_seal(session: Session, signer: keys.FileKeySigner, department_c
     _hold_seals(session, department_code)
     serial = format(signer.certificate_chain[0].serial_number, "x")
     held = session.execute(_HELD_SEAL, {"serial": serial}).one_or_none()
-    if held is None or held.status is SealStatus.REVOKED or _lapsed(held.not_after, ca.utc_now()):
+    if held is None or held.status is SealStatus.REVOKED or _lapsed(held.not_after, ca.utc_now()) \
+            or _on_stored_crl(held.crl_der, serial):
         raise NoActiveSeal(f"seal {serial} was revoked or lapsed while signing; sign again with the active seal")
 
 
@@ -359,6 +361,9 @@ def active_signer(session: Session, settings: SealSettings, department_code: str
     seal = plain_connection(session).execute(_ACTIVE_SEAL, {"department": department_code}).one_or_none()
     if seal is None or _lapsed(seal.not_after, ca.utc_now()):
         raise NoActiveSeal(f"department {department_code} has no active seal to sign with")
+    if _on_stored_crl(seal.crl_der, seal.serial_hex):
+        raise NoActiveSeal(f"seal {seal.serial_hex} of department {department_code} is active in its row but listed "
+                           "on the CRL (set back beside the seal officer's commands): it signs nothing")
     key = keys.load_key(settings.key_dir, seal.key_ref, settings.passphrase)
     signer = _signers.get(seal.serial_hex)
     if signer is None or signer.private_key is not key:
@@ -370,12 +375,29 @@ def active_signer(session: Session, settings: SealSettings, department_code: str
     return signer
 
 
+def _on_stored_crl(crl_der: bytes | None, serial_hex: str) -> bool:
+    """Whether the stored CRL lists the seal: every verifier then refuses what it signs, so it
+    signs nothing, whatever its row says (a revocation set back beside the seal officer's
+    commands). The CRL's signature is not checked here: a CRL that lists more than the root's
+    only refuses signatures, and one that lists less fails every verifier's check of it."""
+    return crl_der is not None and int(serial_hex, 16) in _listed_serials(bytes(crl_der))
+
+
+@functools.lru_cache(maxsize=4)
+def _listed_serials(crl_der: bytes) -> frozenset[int]:
+    """The serial numbers a CRL lists, parsed once per process for each CRL (by its content)."""
+    return frozenset(entry.serial_number for entry in x509.load_der_x509_crl(crl_der))
+
+
 _SEALS = Seal.__table__
-_ACTIVE_SEAL = select(_SEALS.c.id, _SEALS.c.serial_hex, _SEALS.c.key_ref, _SEALS.c.not_after).where(
+_STORED_CRL = select(SealCa.__table__.c.crl_der).limit(1).scalar_subquery()
+_ACTIVE_SEAL = select(_SEALS.c.id, _SEALS.c.serial_hex, _SEALS.c.key_ref, _SEALS.c.not_after,
+                      _STORED_CRL.label("crl_der")).where(
     _SEALS.c.department_code == bindparam("department"), _SEALS.c.status == SealStatus.ACTIVE)
-"""What `active_signer` reads of the department's active seal on every signature."""
-_HELD_SEAL = select(_SEALS.c.status, _SEALS.c.not_after).where(_SEALS.c.serial_hex == bindparam("serial"))
-"""What `hold_signing_seal` reads of the seal it holds."""
+"""What `active_signer` reads of the department's active seal on every signature, with the CRL."""
+_HELD_SEAL = select(_SEALS.c.status, _SEALS.c.not_after, _STORED_CRL.label("crl_der")).where(
+    _SEALS.c.serial_hex == bindparam("serial"))
+"""What `hold_signing_seal` reads of the seal it holds, with the CRL."""
 SEAL_LOCK_SPACE = int.from_bytes(hashlib.sha256(b"mianzheng.seals").digest()[:4], "big", signed=True)
 """The first key of the departments' seal locks (PostgreSQL advisory locks of two keys)."""
 _HOLD_SEALS = text("SELECT pg_advisory_xact_lock_shared(:space, :department)")

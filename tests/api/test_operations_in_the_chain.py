@@ -174,6 +174,29 @@ def test_a_seal_revocation_set_back_in_its_row_stays_in_the_next_crl(env: dict[s
     assert listed.extensions.get_extension_for_class(x509.CRLReason).value.reason is x509.ReasonFlags.key_compromise
 
 
+def test_a_seal_revoked_and_set_back_in_its_row_signs_nothing(env: dict[str, str], settings: Settings,
+                                                               live_server: str, database_url: str) -> None:
+    """A seal revoked for key compromise, set back to active in its row: the CRL still lists it,
+    so everything it signed would read 无效 to every verifier. The exchange signs nothing with
+    it (the department's signing answers 503, its seal cannot sign now) until the seal officer
+    gives the department a new seal, and then signs with that one."""
+    resident: DemoResident = sample_residents(settings.sources_dir, 1)[0]
+    mz = {"Authorization": f"Bearer {client_token(settings, 'MZ', [ClientScope.LICENSES_WRITE])}"}
+    assert run_cli(env, "seal", "revoke", "MZ", "--reason", "key_compromise").returncode == 0
+    sql_rows(database_url, "UPDATE seals SET revoked_at = NULL, revocation_reason = NULL, status = 'active' "
+                           "WHERE department_code = 'MZ'")
+    refused = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30)
+    assert (refused.status_code, refused.json()["type"]) == (503, "/problems/service-unavailable"), refused.text
+    assert "电子印章暂时无法签章" in refused.json()["detail_zh"]
+    assert run_cli(env, "seal", "rotate", "MZ").returncode == 0
+    issued = httpx.post(f"{live_server}/api/v1/licenses", headers=mz, json=marriage(resident), timeout=30)
+    assert issued.status_code == 201, issued.text
+    credential = httpx.get(live_server + issued.json()["links"]["credential"], timeout=30,
+                           headers=signed_in(live_server, resident))
+    checked = httpx.post(f"{live_server}/api/v1/licenses/verification", json={"license": credential.text}, timeout=30)
+    assert checked.json()["status"] == "VALID", checked.text
+
+
 def test_a_crl_replaced_in_the_database_is_not_signed_over(env: dict[str, str], database_url: str) -> None:
     """A CRL the root did not sign, put in place of the stored one, would decide what the next CRL
     leaves out: the seal officer's command refuses it and changes nothing."""
