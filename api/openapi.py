@@ -181,6 +181,7 @@ class ApiSpec(flask_smorest.Api):
                 while self._undocumented:
                     self._undocumented.pop(0)()
                 self._list_unauthorized()
+                self._list_not_found()
                 self._describe_errors()
         return self._spec
 
@@ -207,6 +208,14 @@ class ApiSpec(flask_smorest.Api):
             for operation in operations.values():
                 if isinstance(operation, dict) and operation.get("security") and "401" not in operation["responses"]:
                     operation["responses"]["401"] = self._spec.components.get_ref("response", "UNAUTHORIZED")
+
+    def _list_not_found(self) -> None:
+        """Every operation on a path with a parameter lists its 404 (`not-found`): the answer to a
+        code, identifier or id that names nothing the caller may see."""
+        for path, operations in self._spec._paths.items():
+            for operation in operations.values():
+                if "{" in path and isinstance(operation, dict) and "404" not in operation["responses"]:
+                    operation["responses"]["404"] = self._spec.components.get_ref("response", "NOT_FOUND")
 
     def _describe_errors(self) -> None:
         """Every error an operation names by its status alone gets the problem document as its

@@ -173,6 +173,13 @@ def revalidated(response: Response) -> Response:
     return response.make_conditional(request)
 
 
+PDF_RESPONSE = {"200": {"description": "A PDF signed PAdES, with its machine form attached",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+"""The OpenAPI answer of an operation that returns a sealed PDF (`pdf_response`)."""
+NOT_MODIFIED = {"304": {"description": "Not modified: unchanged since the ETag sent in If-None-Match (no body)"}}
+"""The OpenAPI answer of an operation that answers conditionally (an ETag; `revalidated`)."""
+
+
 def pdf_response(pdf: bytes, name: str) -> Response:
     """A sealed PDF as a download, kept by no cache on the way."""
     response = Response(pdf, mimetype="application/pdf")

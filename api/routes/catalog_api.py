@@ -29,6 +29,7 @@ from api.live_catalog import LiveCatalog, live_catalog
 from api.auth import CLIENT_SECURITY, client_first
 from api.domain_errors import known_code
 from api.openapi import Blueprint, before_parsing
+from api.presenters import NOT_MODIFIED
 from api.rate_limit import limit_catalog_validation
 from api.problems import Problem
 from api.runtime import db, runtime
@@ -89,6 +90,7 @@ def _counts(catalog: Catalog) -> dict[str, int]:
 
 
 @blp.route("")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.response(200, CatalogSummarySchema)
 def summary() -> dict[str, Any]:
     """The live catalog version and how many entries it holds."""
@@ -104,6 +106,7 @@ def versions() -> list[Any]:
 
 
 @blp.route("/departments")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.arguments(TextQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, DepartmentSchema(many=True))
 def departments(args: dict[str, str]) -> list[dict[str, Any]]:
@@ -113,6 +116,7 @@ def departments(args: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @blp.route("/departments/<code>")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.response(200, DepartmentSchema)
 def department(code: str) -> dict[str, Any]:
     """One department."""
@@ -120,6 +124,7 @@ def department(code: str) -> dict[str, Any]:
 
 
 @blp.route("/proofs")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.arguments(ProofQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, ProofSchema(many=True))
 def proofs(args: dict[str, str]) -> list[dict[str, Any]]:
@@ -131,6 +136,7 @@ def proofs(args: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @blp.route("/proofs/<code>")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.response(200, ProofSchema)
 def proof(code: str) -> dict[str, Any]:
     """One proof with its data items, source department and legal basis."""
@@ -139,6 +145,7 @@ def proof(code: str) -> dict[str, Any]:
 
 
 @blp.route("/matters")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.arguments(MatterQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, MatterSchema(many=True))
 def matters(args: dict[str, str]) -> list[dict[str, Any]]:
@@ -151,6 +158,7 @@ def matters(args: dict[str, str]) -> list[dict[str, Any]]:
 
 
 @blp.route("/matters/<code>")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.response(200, MatterSchema)
 def matter(code: str) -> dict[str, Any]:
     """One matter with every proof it requires and how each is handled."""
@@ -159,6 +167,7 @@ def matter(code: str) -> dict[str, Any]:
 
 
 @blp.route("/city")
+@blp.doc(responses=NOT_MODIFIED)
 @blp.response(200, CityConstantSchema(many=True))
 def city() -> list[dict[str, Any]]:
     """The city's constants (thresholds and tolerances) that expressions read as city.<name>."""

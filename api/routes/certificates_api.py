@@ -13,7 +13,7 @@ from api.certificate_services import issuance_context, signed_status_list, verif
 from api.seal_config import status_list_signing
 from api.live_catalog import live_catalog, naming_catalog
 from api.openapi import LOCATION_HEADER, REPLAYED_HEADER, Blueprint
-from api.presenters import CERTIFICATE_FORMS, certificate_view, certificate_views, revalidated
+from api.presenters import CERTIFICATE_FORMS, NOT_MODIFIED, certificate_view, certificate_views, revalidated
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.uploads import pdf_from_base64
@@ -167,7 +167,7 @@ def revoke(body: dict[str, str], identifier: str) -> dict[str, Any]:
 
 @blp.route(f"/status-lists/<int(max={MAX_LIST_ID}):list_id>")
 @blp.doc(responses={"200": {"description": "The signed status list (JWS, typ mianzheng-statuslist+jwt)",
-                            "content": {"application/jwt": {"schema": {"type": "string"}}}}})
+                            "content": {"application/jwt": {"schema": {"type": "string"}}}}, **NOT_MODIFIED})
 def status_list(list_id: int) -> Response:
     """A status list, signed: one revocation bit per certificate, or per license version (with the
     reason, superseded or revoked). List 1 holds the first 131,072 certificates and list 2 the

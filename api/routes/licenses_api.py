@@ -25,7 +25,8 @@ from api.license_services import (library, license_status_lists, show_license, u
 from api.live_catalog import live_catalog
 from api.exchange_edge_log import log_refusal_at_the_edge
 from api.openapi import COUNTED_AT_HEADER, REPLAYED_HEADER, Blueprint
-from api.presenters import counted_headers, counted_statistics, license_view, pdf_response, presentation_view
+from api.presenters import (PDF_RESPONSE, counted_headers, counted_statistics, license_view, pdf_response,
+                            presentation_view)
 from api.problems import Problem
 from api.rate_limit import limit_verification
 from api.uploads import pdf_from_base64
@@ -77,16 +78,13 @@ from exchange.licenses.service import (
 blp = Blueprint("licenses", __name__, url_prefix="/api/v1",
                 description="E-licenses: issue, amend, revoke, hold, show and verify (电子证照)")
 
-PDF_RESPONSE = {"200": {"description": "A PDF signed PAdES, with its machine form attached",
-                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
-
-
 @blp.route("/licenses", methods=["POST"])
 @client_first(ClientScope.LICENSES_WRITE)
 @blp.arguments(LicenseIssueSchema)
 @blp.response(201, LicenseSchema)
 @blp.alt_response(200, schema=LicenseSchema, description="The same request was issued before under this reference: "
                   "that license")
+@blp.alt_response(403, description="Your department does not issue this license type (forbidden-by-policy)")
 @blp.alt_response(409, description="The reference names a license issued from another request (#/reference)")
 @blp.doc(security=CLIENT_SECURITY)
 def issue(body: dict[str, Any]) -> tuple[dict[str, Any], int]:

@@ -18,7 +18,7 @@ from api.access_log_views import access_log_page
 from api.legal_person_auth import LEGAL_PERSON_SECURITY, current_organisation
 from api.license_services import library, show_license
 from api.openapi import Blueprint, before_parsing
-from api.presenters import license_view, pdf_response, presentation_view
+from api.presenters import PDF_RESPONSE, license_view, pdf_response, presentation_view
 from api.problems import Problem
 from api.runtime import db, runtime
 from api.schemas.licenses import LicenseSchema, PresentationRequestSchema, PresentationSchema
@@ -75,7 +75,7 @@ def credential(identifier: str) -> Response:
 
 @blp.route("/licenses/<identifier>/pdf")
 @before_parsing(current_organisation)
-@blp.doc(security=LEGAL_PERSON_SECURITY)
+@blp.doc(security=LEGAL_PERSON_SECURITY, responses=PDF_RESPONSE)
 def held_pdf(identifier: str) -> Response:
     """The organisation's license version as a PDF sealed by the issuing department; 409 conflict
     once it is revoked or superseded."""

@@ -19,7 +19,7 @@ from flask import Response, json, url_for
 
 from api.openapi import Blueprint
 from api.live_catalog import live_catalog, published_catalog_documents
-from api.presenters import revalidated
+from api.presenters import NOT_MODIFIED, revalidated
 from api.problems import Problem
 from api.runtime import db, plain_db, runtime
 from exchange.access_log import chain_head
@@ -50,9 +50,12 @@ def _revocable(body: bytes | str, media_type: str) -> Response:
     return revalidated(Response(body, mimetype=media_type))
 
 
-def _document(media_type: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def _document(media_type: str, description: str, schema: dict[str, Any] | None = None, *,
+              revocable: bool = False) -> dict[str, Any]:
+    """The OpenAPI answers of a trust document; `revocable`: answered conditionally (`_revocable`)."""
     return {"responses": {"200": {"description": description,
-                                  "content": {media_type: {"schema": schema or {"type": "string"}}}}}}
+                                  "content": {media_type: {"schema": schema or {"type": "string"}}}},
+                          **(NOT_MODIFIED if revocable else {})}}
 
 
 JWK_SET_SCHEMA = {
@@ -106,21 +109,21 @@ def root_certificate() -> Response:
 
 
 @blp.route("/crl")
-@blp.doc(**_document("application/pkix-crl", "The CRL (DER)"))
+@blp.doc(**_document("application/pkix-crl", "The CRL (DER)", revocable=True))
 def crl_der() -> Response:
     """The certificate revocation list signed by the city root (DER)."""
     return _revocable(_crl().public_bytes(Encoding.DER), "application/pkix-crl")
 
 
 @blp.route("/crl.pem")
-@blp.doc(**_document(PEM, "The CRL (PEM)"))
+@blp.doc(**_document(PEM, "The CRL (PEM)", revocable=True))
 def crl_pem() -> Response:
     """The same CRL, PEM-encoded."""
     return _revocable(_crl().public_bytes(Encoding.PEM), PEM)
 
 
 @blp.route("/jwks.json")
-@blp.doc(**_document("application/jwk-set+json", "Every seal's public key", JWK_SET_SCHEMA))
+@blp.doc(**_document("application/jwk-set+json", "Every seal's public key", JWK_SET_SCHEMA, revocable=True))
 def jwks() -> Response:
     """A JWK Set of every seal key (active and past, not those revoked for key or CA compromise)
     with kid and x5c chain."""

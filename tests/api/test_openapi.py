@@ -9,6 +9,12 @@ import httpx
 from flask import Flask
 from openapi_spec_validator import validate
 
+from api.settings import Settings
+from demo.data import sample_residents
+from exchange.clients import ClientScope
+from tests.api.test_certificates_api import client_token, signed_in
+from tests.api.test_org_licenses import legal_person
+
 
 def test_openapi_document_is_valid_and_complete(app: Flask, live_server: str) -> None:
     spec = httpx.get(f"{live_server}/api/v1/openapi.json").json()
@@ -102,3 +108,43 @@ def test_the_access_log_a_citizen_reads_declares_the_outcomes_it_shows(app: Flas
     schema = next(schema for name, schema in document["components"]["schemas"].items()
                   if name.startswith("AccessLogEntry"))
     assert schema["properties"]["outcome"]["enum"] == ["allowed", "denied", "failed"]
+
+
+def test_each_operation_names_the_answers_a_caller_gets(live_server: str, settings: Settings) -> None:
+    """A client generated from the document branches on statuses it finds there, not only under the
+    catch-all `default`: each operation names its success; asked for a code, identifier or id
+    that names nothing, each answers 404, and names it; each that answers with an ETag answers
+    304 to it, and names that (the catalog, the CRL, the JWK Set, a status list), and no other
+    names a 304."""
+    spec = httpx.get(f"{live_server}/api/v1/openapi.json").json()
+    headers = {"clientToken": {"Authorization": f"Bearer {client_token(settings, 'ZJ', list(ClientScope))}"},
+               "citizenAssertion": signed_in(live_server, sample_residents(settings.sources_dir, 1)[0]),
+               "legalPersonAssertion": legal_person(live_server)}
+    unnamed, conditional = [], []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            named = set(operation["responses"])
+            schemes = [scheme for requirement in operation.get("security", []) for scheme in requirement]
+            caller = headers[schemes[0]] if schemes else {}
+            if not any(status.startswith("2") for status in named):
+                unnamed.append((path, method, "2xx"))
+            if "{" in path and method in ("get", "delete"):
+                answer = httpx.request(method, live_server + re.sub(r"{[^}]+}", "999999", path), headers=caller)
+                if answer.status_code != 404 or "404" not in named:
+                    unnamed.append((path, method, answer.status_code))
+            if method == "get" and "{" not in path or path == "/api/v1/status-lists/{list_id}":
+                url = live_server + path.replace("{list_id}", "1")
+                first = httpx.get(url, headers=caller)
+                if "etag" in first.headers:
+                    again = httpx.get(url, headers={**caller, "If-None-Match": first.headers["etag"]})
+                    conditional.append(path)
+                    if again.status_code != 304 or "304" not in named:
+                        unnamed.append((path, method, again.status_code))
+                elif "304" in named:
+                    unnamed.append((path, method, "304 named, no ETag sent"))
+    assert unnamed == []
+    assert "403" in spec["paths"]["/api/v1/licenses"]["post"]["responses"]  # a type the department does not issue
+    assert {"/api/v1/catalog", "/api/v1/trust/crl", "/api/v1/trust/jwks.json",
+            "/api/v1/status-lists/{list_id}"} <= set(conditional), conditional
