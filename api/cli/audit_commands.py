@@ -206,4 +206,4 @@ def _signed_head(path: Path, trust_dir: Path | None) -> SignedHead:
     try:
         return read_signed_head(text, trust.store, exchange)
     except InvalidInput as error:
-        raise CliError(f"{path} 中的链头无效：{error.detail}。") from None
+        raise CliError(f"{path} 中的链头无效：{error.detail.rstrip('。')}。") from None
