@@ -37,7 +37,8 @@ from core.private_files import private_dir, private_file
 from catalog.versions import latest_version
 from exchange.licenses.service import sealed_by_compromised_seal
 from exchange.operation_codes import Operation
-from exchange.operations import console_operator, live_catalog_as_published, publish_recorded, record_operation
+from exchange.operations import (console_operator, live_catalog_as_published, publish_recorded, record_crl_signed,
+                                 record_operation)
 from exchange.status_list_kinds import STATUS_LIST_NAMES_ZH, STATUS_LISTS
 from exchange.status_lists import list_ids, refresh_status_list
 from seals.ca import CityCa, crl_urls
@@ -186,6 +187,7 @@ def _signed_lists(session: Session, settings: Settings) -> list[str]:
     report = []
     now = datetime.now(timezone.utc)
     if refresh_crl(session, seal_settings(settings), now=now):
+        record_crl_signed(session, console_operator(), forced=False)
         report.append("已签发印章证书吊销列表（CRL）。")
     signing = status_list_signing(settings, seal_settings(settings))
     for kind in STATUS_LISTS:

@@ -49,6 +49,19 @@ class Operation(StrEnum):
     CATALOG_PUBLISHED = "catalog-published"
     """A catalog version published (`case_number`: its number; `purpose`: canonical JSON of its
     `content_hash`, `note` and `published_by`)."""
+    CRL_SIGNED = "crl-signed"
+    """The seals' CRL signed again by the city root outside a revocation (`case_number`: its CRL
+    number; `purpose`: `forced` when signed before it was due)."""
+    STATUS_LISTS_REBUILT = "status-lists-rebuilt"
+    """The certificates' status lists signed again from the revocations (`case_number`: their
+    numbers, comma-separated)."""
+    ENCRYPTION_KEY_ADDED = "encryption-key-added"
+    """A new encryption key made current (`case_number`: its key id)."""
+    VALUES_REENCRYPTED = "values-reencrypted"
+    """Sealed values moved to the current encryption key (`case_number`: its key id; `purpose`:
+    how many)."""
+    ENCRYPTION_KEY_RETIRED = "encryption-key-retired"
+    """An encryption key nothing is sealed under any more deleted (`case_number`: its key id)."""
 
 
 OPERATION_ZH: Mapping[str, str] = MappingProxyType({
@@ -60,6 +73,9 @@ OPERATION_ZH: Mapping[str, str] = MappingProxyType({
     Operation.CITY_ROOT_SET_UP: "设立城市根证书", Operation.CLIENT_ADDED: "登记部门业务系统",
     Operation.CLIENT_ROTATED: "轮换业务系统访问令牌", Operation.CLIENT_REVOKED: "吊销部门业务系统",
     Operation.CLIENT_CREDENTIALS_CHAINED: "记入部门业务系统的现行凭据",
-    Operation.CATALOG_PUBLISHED: "发布目录版本",
+    Operation.CATALOG_PUBLISHED: "发布目录版本", Operation.CRL_SIGNED: "重新签发印章吊销列表",
+    Operation.STATUS_LISTS_REBUILT: "按撤销记录重新签发电子证明状态列表",
+    Operation.ENCRYPTION_KEY_ADDED: "生成新的加密密钥", Operation.VALUES_REENCRYPTED: "以当前密钥重新加密存储数据",
+    Operation.ENCRYPTION_KEY_RETIRED: "停用旧加密密钥",
 })
 """What each operation is called, for operators and auditors."""

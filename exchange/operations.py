@@ -3,7 +3,8 @@
 Each change an operator makes at the command line, or a department system over the API, to what
 the exchange vouches for — a certificate or license revoked, a license issued or amended, licenses
 imported, a seal issued, rotated or revoked, the city's root set up, a department system
-registered, given a new token or revoked, a catalog version published — appends an entry of
+registered, given a new token or revoked, a catalog version published, the CRL or the status
+lists signed again by hand, an encryption key added or retired and values moved to it — appends an entry of
 outcome `operation` in the transaction that makes the change (`record_operation`): `reason` is the
 operation's code (`exchange.operation_codes`), `client_id` the department system or
 `caseworker_id` the operator, `consumer_department` the department whose certificate, license,
@@ -25,6 +26,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
 from sqlalchemy import ColumnElement, Connection, and_, select
 from sqlalchemy.orm import Session
 
@@ -37,6 +39,7 @@ from core.canonical import canonical_json, canonical_sha256
 from core.orm import plain_connection
 from exchange.access_log import AccessEntry, AccessRecord, Outcome, append_access, operation_entries
 from exchange.operation_codes import Operation
+from seals.registry import current_crl
 
 if TYPE_CHECKING:
     from catalog.versions import CatalogVersion
@@ -81,6 +84,15 @@ def record_operation(session: Session, operation: Operation, actor: Actor, targe
         outcome=Outcome.OPERATION, reason=operation.value, client_id=actor.client_id,
         consumer_department=department or actor.department, caseworker_id=actor.operator, case_number=target,
         purpose=detail))
+
+
+def record_crl_signed(session: Session, actor: Actor, *, forced: bool) -> None:
+    """The entry of the CRL the city root just signed outside a revocation (`refresh_crl`), by its
+    number; `forced` when the operator had it signed before it was due."""
+    crl = current_crl(session)
+    assert crl is not None  # just signed
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    record_operation(session, Operation.CRL_SIGNED, actor, str(number), detail="forced" if forced else None)
 
 
 def publication_detail(content_hash: str, published_by: str, note: str | None) -> str:

@@ -177,6 +177,8 @@ def _detail_zh(operation: str, detail: str) -> str:
         Operation.CLIENT_ROTATED: f"旧令牌再有效 {detail} 分钟",  # recorded before entries held credentials
         Operation.CITY_ROOT_SET_UP: {"created": "本机生成", "imported": "导入本市已有根证书"}.get(detail, detail),
         Operation.SEAL_ROTATED: "对外地址变更后轮换" if detail == "public-address-changed" else detail,
+        Operation.CRL_SIGNED: "未到期提前签发" if detail == "forced" else detail,
+        Operation.VALUES_REENCRYPTED: f"{detail} 条",
     }
     return words.get(Operation(operation), detail) if detail else ""
 

@@ -38,7 +38,8 @@ from exchange.issuance import (
     list_certificates,
     revoke_certificate,
 )
-from exchange.operations import console_operator, live_catalog_as_published
+from exchange.operation_codes import Operation
+from exchange.operations import console_operator, live_catalog_as_published, record_operation
 from exchange.pull_service import PullRefused
 from exchange.status_lists import CERTIFICATES, check_status_list, list_ids, rebuild_status_list
 from seals.errors import SealError, SealNotFound
@@ -238,8 +239,9 @@ def status_list_rebuild_command() -> None:
     signing, now = status_list_signing(current, seal_settings(current)), datetime.now(timezone.utc)
     try:
         with database_session() as session:
-            rebuilt = [rebuild_status_list(session, CERTIFICATES, list_id, signing, now)
-                       for list_id in list_ids(session, CERTIFICATES)]
+            lists = list_ids(session, CERTIFICATES)
+            rebuilt = [rebuild_status_list(session, CERTIFICATES, list_id, signing, now) for list_id in lists]
+            record_operation(session, Operation.STATUS_LISTS_REBUILT, console_operator(), ",".join(map(str, lists)))
     except SealError as error:  # the exchange has no seal it can sign with: nothing is rebuilt
         raise CliError(f"交换平台的电子印章不可用，未重新签发任何状态列表（{error}）；请先由印章管理员运行 "
                        f"mianzheng seal issue {current.exchange_department}。", EXIT_NOT_READY) from None

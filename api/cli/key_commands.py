@@ -1,6 +1,7 @@
 """`mianzheng keys ...`: the encryption keyring — what each key holds, adding a key, moving the
-sealed data to the current key, retiring a key nothing is sealed under any more. Key values are
-never printed; key files are written with mode 0600. The key under which ID numbers are looked
+sealed data to the current key, retiring a key nothing is sealed under any more (each an entry
+of the access log's chain naming the operator). Key values are never printed; key files are
+written with mode 0600. The key under which ID numbers are looked
 up does not rotate (see docs/operations.md).
 """
 
@@ -11,6 +12,8 @@ import click
 from api.cli.context import EXIT_NOT_FOUND, EXIT_NOT_READY, CliError, database_session, settings
 from api.secrets import SecretMissing, add_encryption_key, read_keyring, remove_encryption_key
 from exchange.keyring import Keyring, KeyNotInKeyring
+from exchange.operation_codes import Operation
+from exchange.operations import console_operator, record_operation
 
 
 @click.group("keys")
@@ -53,6 +56,7 @@ def rotate_command() -> None:
         record_fingerprints(engine, encryption_key_fingerprint(settings(), key_id))
     finally:
         engine.dispose()
+    _record(Operation.ENCRYPTION_KEY_ADDED, key_id)
     click.echo(f"已生成加密密钥 {key_id}（权限 0600），新数据将用它加密；运行中的服务会自动读到它，无需重启。"
                f"随后运行 mianzheng keys reencrypt 把已有数据改用新密钥。")
 
@@ -74,6 +78,7 @@ def reencrypt_command(batch: int) -> None:
         raise CliError(f"有数据由密钥环中已没有的密钥加密（{error}），无法读取。", EXIT_NOT_FOUND) from None
     finally:
         engine.dispose()
+    _record(Operation.VALUES_REENCRYPTED, keyring.current_id, str(total))
     click.echo(f"已改用密钥 {keyring.current_id} 重新加密 {total} 条数据。")
 
 
@@ -96,4 +101,11 @@ def retire_command(key_id: int) -> None:
         remove_encryption_key(settings(), key_id)
     except SecretMissing as error:
         raise CliError(f"无法删除密钥：{error}", EXIT_NOT_READY) from None
+    _record(Operation.ENCRYPTION_KEY_RETIRED, key_id)
     click.echo(f"已停用密钥 {key_id}。")
+
+
+def _record(operation: Operation, key_id: int, detail: str | None = None) -> None:
+    """The operation's entry in the access log's chain, naming the operator and the key."""
+    with database_session() as session:
+        record_operation(session, operation, console_operator(), str(key_id), detail=detail)

@@ -22,7 +22,7 @@ from catalog.versions import published_documents
 from exchange.certificates.issuer_list import ISSUER_LIST_FILE, sign_issuer_list
 from exchange.issuance import issuable_proofs
 from exchange.operation_codes import Operation
-from exchange.operations import console_operator, live_catalog_as_published, record_operation
+from exchange.operations import console_operator, live_catalog_as_published, record_crl_signed, record_operation
 from exchange.status_lists import CERTIFICATES, list_ids, refresh_status_list, stored_status_list
 from seals.ca import RevocationReason
 from seals.errors import (CaAlreadyExists, CaMissing, CrlNotTheRoots, KeyUnavailable, NoActiveSeal, SealAlreadyActive,
@@ -202,6 +202,8 @@ def crl_command(force: bool) -> None:
     with database_session() as session:
         try:
             signed = refresh_crl(session, seal_settings(settings()), force=force)
+            if signed:
+                record_crl_signed(session, console_operator(), forced=force)
             crl = current_crl(session)
         except SealError as error:
             raise _fail(error) from None

@@ -94,6 +94,35 @@ def test_every_command_that_changes_trust_is_an_entry_naming_its_operator(
             "部门业务系统均与日志中的登记记录一致。") in verified.stdout
 
 
+def test_signing_again_by_hand_and_the_keyrings_changes_are_entries_naming_their_operator(
+        env: dict[str, str], database_url: str) -> None:
+    """The seal officer signs the CRL before it is due and the status lists again from the
+    revocations; the operator adds an encryption key, moves the sealed values to it and retires
+    the old one: each is an entry naming who did it. A CRL not yet due, not signed, is none."""
+    seen = len(sql_rows(database_url, OPERATIONS))
+    assert run_cli(env, "seal", "crl", "--force").returncode == 0
+    [(crl_number,)] = sql_rows(database_url, "SELECT crl_number FROM seal_ca")
+    assert "尚未到期" in run_cli(env, "seal", "crl").stdout
+    assert run_cli(env, "certificate", "status-list", "rebuild").returncode == 0
+    added = run_cli(env, "keys", "rotate")
+    assert added.returncode == 0, added.stderr
+    key_id = int(re.search(r"已生成加密密钥 ([0-9]+)", added.stdout).group(1))  # type: ignore[union-attr]
+    moved = run_cli(env, "keys", "reencrypt")
+    assert moved.returncode == 0, moved.stderr
+    count = re.search(r"重新加密 ([0-9]+) 条", moved.stdout).group(1)  # type: ignore[union-attr]
+    assert int(count) > 0 and run_cli(env, "keys", "retire", str(key_id - 1)).returncode == 0
+
+    rows = operations_after(database_url, seen)
+    assert [(row[0], row[1], row[4], row[5]) for row in rows] == [
+        ("crl-signed", str(crl_number), OPERATOR, "forced"), ("status-lists-rebuilt", "1", OPERATOR, None),
+        ("encryption-key-added", str(key_id), OPERATOR, None), ("values-reencrypted", str(key_id), OPERATOR, count),
+        ("encryption-key-retired", str(key_id - 1), OPERATOR, None)], rows
+    listed = run_cli(env, "audit", "operations", "--limit", "5").stdout.splitlines()
+    assert "停用旧加密密钥" in listed[0] and f"以当前密钥重新加密存储数据  {key_id}" in listed[1], listed
+    assert "重新签发印章吊销列表" in listed[4] and "未到期提前签发" in listed[4], listed
+    assert run_cli(env, "audit", "verify").returncode == 0
+
+
 def test_audit_verify_says_when_a_revocation_or_a_publication_was_undone_beside_the_chain(
         env: dict[str, str], database_url: str) -> None:
     """An insider makes a revoked department system work again and puts another name on the
