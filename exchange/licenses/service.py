@@ -339,7 +339,7 @@ def amend_license(session: Session, library: LicenseLibrary, department: str, id
     items changed as given; the old version becomes superseded (and so is its status entry: the
     status list that holds it is signed again under its lock), and the certificates read from it
     are revoked as `data_changed`. The amendment by `actor` is an entry of the access log's chain."""
-    new = _next_version(session, library, department, identifier, changes, valid_until, data_changed=True)
+    new = _next_version(session, library, department, identifier, changes, valid_until, data_changed=True, actor=actor)
     record_operation(session, Operation.LICENSE_AMENDED, actor, new.identifier, department=department,
                      detail=identifier)
     return new
@@ -352,7 +352,7 @@ def reseal_license(session: Session, library: LicenseLibrary, department: str, i
     `SEAL_REVOKED`), the next version verifies. The old one becomes superseded, as by an
     amendment; the certificates read from it stand (their data has not changed). An entry of the
     access log's chain records it, by `actor`."""
-    new = _next_version(session, library, department, identifier, {}, None, data_changed=False)
+    new = _next_version(session, library, department, identifier, {}, None, data_changed=False, actor=actor)
     record_operation(session, Operation.LICENSE_RESEALED, actor, new.identifier, department=department,
                      detail=identifier)
     return new
@@ -384,7 +384,8 @@ def _current_versions_issued_in(department: str, windows: Sequence[tuple[datetim
 
 
 def _next_version(session: Session, library: LicenseLibrary, department: str, identifier: str,
-                  changes: Mapping[str, Any], valid_until: date | None, *, data_changed: bool) -> LicenseVersionRecord:
+                  changes: Mapping[str, Any], valid_until: date | None, *, data_changed: bool,
+                  actor: Actor) -> LicenseVersionRecord:
     _lock_list_of_current(session, library.lists, identifier)
     version = find_version(session, identifier)
     record = _own_license(session, department, version)
@@ -432,7 +433,7 @@ def _next_version(session: Session, library: LicenseLibrary, department: str, id
     session.flush()
     sign_locked_list(session, library.lists, version.status_list, library.status_list, now)
     if data_changed:
-        revoke_certificates_read_from(session, library.status_list, [version.identifier], "data_changed", now)
+        revoke_certificates_read_from(session, library.status_list, [version.identifier], "data_changed", now, actor)
     return new
 
 
@@ -455,7 +456,7 @@ def revoke_license(session: Session, library: LicenseLibrary, department: str, i
     session.flush()
     sign_locked_list(session, library.lists, current.status_list, library.status_list, library.clock())
     versions = session.scalars(select(LicenseVersionRecord.identifier).where(LicenseVersionRecord.license_id == record.id))
-    revoke_certificates_read_from(session, library.status_list, list(versions), reason, now)
+    revoke_certificates_read_from(session, library.status_list, list(versions), reason, now, actor)
     record_operation(session, Operation.LICENSE_REVOKED, actor, current.identifier, department=department,
                      detail=revocation_detail(reason, current.status_list, current.status_index))
     return current

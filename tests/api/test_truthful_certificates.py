@@ -320,9 +320,12 @@ def test_a_period_that_ends_before_it_starts_seals_nothing(settings: Settings) -
 def test_a_certificate_read_from_a_license_falls_with_it(settings: Settings, live_server: str) -> None:
     """A 残疾证明 issued from the holder's 残疾人证: when the federation amends the card, the
     certificate stating the old card is revoked (data_changed); when it revokes the card as
-    obtained by fraud, every certificate read from it is revoked with that reason."""
+    obtained by fraud, every certificate read from it is revoked with that reason. Each stays
+    revoked when an insider sets its row back: the chain records its revocation."""
     from exchange.clients import ClientScope
     from tests.api.test_licenses_api import client
+    from tests.support.cli import cli_environment, run_cli
+    from tests.support.sql import sql_rows
 
     id_number, name, _ = _record(settings, "CL", "DISABILITY")
     me = signed_in(live_server, id_number, name)
@@ -348,6 +351,15 @@ def test_a_certificate_read_from_a_license_falls_with_it(settings: Settings, liv
                          headers=federation, json={"reason": "obtained_by_fraud"}, timeout=30)
     assert revoked.status_code == 200, revoked.text
     assert status(after) == ("INVALID", "obtained_by_fraud")
+
+    sql_rows(settings.database_url, "UPDATE certificates SET status = 'valid', revoked_at = NULL, "
+                                    "revocation_reason = NULL WHERE source_license IS NOT NULL")
+    sql_rows(settings.database_url, "UPDATE status_lists SET token = NULL WHERE kind = 'certificates'")
+    env = cli_environment(settings.database_url, settings.var_dir)
+    assert run_cli(env, "certificate", "status-list", "rebuild").returncode == 0
+    assert (status(before), status(after)) == (("INVALID", "data_changed"), ("INVALID", "obtained_by_fraud"))
+    audited = run_cli(env, "audit", "verify")
+    assert audited.returncode == 1 and "2 项日志记载的撤销、吊销" in audited.stderr, audited.stderr
 
 
 @pytest.mark.parametrize("change", ["amendment", "revocation"])
