@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 import pytest
 from alembic.migration import MigrationContext
+from flask import Flask
 from sqlalchemy import MetaData, Table
 
 from api.database import make_engine
 from api.model_registry import metadata
+from api.settings import Settings
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
@@ -180,3 +184,60 @@ def test_department_systems_registered_before_the_chain_held_credentials_keep_wo
         assert authenticate(session, new).client_id == client_id
         assert clients_unlike_chain(session) == {client_id}
     engine.dispose()
+
+
+def test_revocations_kept_only_in_their_rows_are_chained_by_the_upgrade(app: Flask, settings: Settings,
+                                                                        database_url: str, tmp_path: Path) -> None:
+    """A certificate, a license and a seal revoked by a release whose chain recorded no operation:
+    the upgrade gives each its revocation's entry, so the auditor's check agrees with the rows,
+    and names each row an insider sets back afterwards (every later signing keeps them revoked)."""
+    import re
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from api.migrations import alembic_config
+    from demo.data import sample_residents
+    from exchange.clients import ClientScope
+    from tests.api.test_certificates_api import client_token
+    from tests.support.cli import cli_environment, run_cli
+
+    env = cli_environment(database_url, settings.var_dir)
+    resident = sample_residents(settings.sources_dir, 1)[0]
+    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
+                     "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公租房", "--out", str(tmp_path))
+    assert issued.returncode == 0, issued.stderr
+    [certificate] = set(re.findall(r"1\.2\.156\.3005\.2\.[0-9A-Z.]+[0-9A-Z]", issued.stdout))
+    assert run_cli(env, "certificate", "revoke", certificate, "--reason", "obtained_by_fraud").returncode == 0
+    assert run_cli(env, "seal", "revoke", "MZ", "--reason", "key_compromise").returncode == 0
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        license_version, issuer = connection.execute(text(
+            "SELECT v.identifier, l.issuer_department FROM license_versions v JOIN licenses l ON l.id = v.license_id "
+            "WHERE v.status = 'valid' ORDER BY v.id LIMIT 1")).one()
+        [seal] = connection.execute(text("SELECT serial_hex FROM seals WHERE revoked_at IS NOT NULL")).scalars()
+    issuing = {"Authorization": f"Bearer {client_token(settings, issuer, [ClientScope.LICENSES_WRITE])}"}
+    revoked = app.test_client().post(f"/api/v1/licenses/{license_version}/revocation", headers=issuing,
+                                     json={"reason": "obtained_by_fraud"})
+    assert revoked.status_code == 200, revoked.get_data(as_text=True)
+    command.downgrade(alembic_config(database_url), "0027")
+    with engine.begin() as connection:  # as the older release kept them: the chain held no operation
+        connection.execute(text("DELETE FROM access_log"))
+        connection.execute(text("DELETE FROM consents"))
+    command.upgrade(alembic_config(database_url), "head")
+    with engine.connect() as connection:
+        chained = set(connection.execute(text(
+            "SELECT reason, case_number FROM access_log WHERE outcome = 'operation' AND reason LIKE '%-revoked'")))
+    assert chained >= {("certificate-revoked", certificate), ("license-revoked", license_version),
+                       ("seal-revoked", seal)}, chained
+    audited = run_cli(env, "audit", "verify")
+    assert audited.returncode == 0, audited.stderr
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE certificates SET status = 'valid', revoked_at = NULL, "
+                                "revocation_reason = NULL"))
+        connection.execute(text("UPDATE licenses SET status = 'valid'"))
+        connection.execute(text("UPDATE seals SET status = 'active', revoked_at = NULL, revocation_reason = NULL "
+                                f"WHERE serial_hex = '{seal}'"))
+    engine.dispose()
+    audited = run_cli(env, "audit", "verify")
+    assert audited.returncode == 1 and "3 项日志记载的撤销、吊销" in audited.stderr, audited.stderr
