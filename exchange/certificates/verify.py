@@ -3,10 +3,11 @@
 `verify_certificate` recognises the form (a PDF: bytes starting with `%PDF`; a QR payload:
 text starting with `MZ2:` (or `MZ1:`), or the verification address the QR code holds, `…/v#MZ2:…`;
 otherwise a compact JWS credential), drops the line breaks a paste or an e-mail adds to the
-text forms (all whitespace from a credential, whose alphabet has none; only line breaks from a
-QR payload, whose Base45 alphabet has the space), verifies the seal signature of that form and
-adds the certificate checks (`verdict.judge`), so the same certificate gets the
-same checks with the same codes whichever form the verifier holds.
+text forms (all whitespace from a credential, whose alphabet has none, and from a verification
+address, which escapes a space as %20, so that a mail client's space before a soft line break
+goes too; only line breaks from a bare QR payload, whose Base45 alphabet has the space),
+verifies the seal signature of that form and adds the certificate checks (`verdict.judge`), so
+the same certificate gets the same checks with the same codes whichever form the verifier holds.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ def read_form(form_input: bytes | str) -> tuple[str, str]:
             return FORM_UNKNOWN, ""
     text = qr_from_address(form_input.strip())
     if is_qr_payload(text):
-        return FORM_QR, as_pasted(qr_from_address("".join(form_input.strip().splitlines())))
+        joined = "".join(form_input.strip().splitlines())
+        address, hash_sign, _ = joined.partition("#")
+        if hash_sign and "://" in address:  # an address holds a space as %20: one before a line break
+            joined = "".join(joined.split())  # is the mail client's (format=flowed)
+        return FORM_QR, as_pasted(qr_from_address(joined))
     compact = "".join(text.split())
     if compact.count(".") == 2:
         return FORM_CREDENTIAL, qr_from_address(compact)
