@@ -191,23 +191,17 @@ def test_revocations_kept_only_in_their_rows_are_chained_by_the_upgrade(app: Fla
     """A certificate, a license and a seal revoked by a release whose chain recorded no operation:
     the upgrade gives each its revocation's entry, so the auditor's check agrees with the rows,
     and names each row an insider sets back afterwards (every later signing keeps them revoked)."""
-    import re
-
     from alembic import command
     from sqlalchemy import text
 
     from api.migrations import alembic_config
-    from demo.data import sample_residents
     from exchange.clients import ClientScope
     from tests.api.test_certificates_api import client_token
+    from tests.api.test_operations_in_the_chain import certificate_issued_at_the_counter
     from tests.support.cli import cli_environment, run_cli
 
     env = cli_environment(database_url, settings.var_dir)
-    resident = sample_residents(settings.sources_dir, 1)[0]
-    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
-                     "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公租房", "--out", str(tmp_path))
-    assert issued.returncode == 0, issued.stderr
-    [certificate] = set(re.findall(r"1\.2\.156\.3005\.2\.[0-9A-Z.]+[0-9A-Z]", issued.stdout))
+    certificate = certificate_issued_at_the_counter(env, settings, tmp_path)
     assert run_cli(env, "certificate", "revoke", certificate, "--reason", "obtained_by_fraud").returncode == 0
     assert run_cli(env, "seal", "revoke", "MZ", "--reason", "key_compromise").returncode == 0
     engine = make_engine(database_url)

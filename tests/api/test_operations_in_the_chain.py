@@ -40,6 +40,16 @@ def operations_after(database_url: str, seen: int) -> list[tuple]:
     return [tuple(row) for row in sql_rows(database_url, OPERATIONS)[seen:]]
 
 
+def certificate_issued_at_the_counter(env: dict[str, str], settings: Settings, out_dir: Path) -> str:
+    """The identifier of a 无房证明 a counter operator issues to a demo resident (`certificate issue`)."""
+    resident = sample_residents(settings.sources_dir, 1)[0]
+    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
+                     "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公租房", "--out", str(out_dir))
+    assert issued.returncode == 0, issued.stderr
+    [identifier] = set(re.findall(r"1\.2\.156\.3005\.2\.[0-9A-Z.]+[0-9A-Z]", issued.stdout))
+    return identifier
+
+
 def test_an_installation_records_its_catalog_and_seals_as_operations(database_url: str) -> None:
     rows = operations_after(database_url, 0)
     assert rows[0][:3] == ("catalog-published", "1", None) and rows[0][4] == OPERATOR
@@ -58,11 +68,7 @@ def test_every_command_that_changes_trust_is_an_entry_naming_its_operator(
     assert run_cli(env, "client", "revoke", client_id).returncode == 0
     assert run_cli(env, "client", "revoke", client_id).returncode == 0  # revoked already: changes nothing
     assert run_cli(env, "seal", "rotate", "ZJ").returncode == 0
-    resident = sample_residents(settings.sources_dir, 1)[0]
-    issued = run_cli(env, "certificate", "issue", "--operator", "GK-0001", "--id-number", resident.id_number,
-                     "--name", resident.name, "--proof", "NO_HOUSING", "--purpose", "申请公租房", "--out", str(tmp_path))
-    assert issued.returncode == 0, issued.stderr
-    [identifier] = set(re.findall(r"1\.2\.156\.3005\.2\.[0-9A-Z.]+[0-9A-Z]", issued.stdout))
+    identifier = certificate_issued_at_the_counter(env, settings, tmp_path)
     assert run_cli(env, "certificate", "revoke", identifier, "--reason", "issued_in_error").returncode == 0
     catalog = shutil.copytree(bundled_catalog_path(), tmp_path / "catalog")
     departments = catalog / "departments.yaml"

@@ -45,21 +45,15 @@ def upgrade() -> None:
     seals = sa.table('seals', *(sa.column(name) for name in (
         'serial_hex', 'department_code', 'revoked_at', 'revocation_reason')))
     session = Session(bind=op.get_bind())  # in the migration's transaction
-    for row in session.execute(sa.select(certificates).where(
-            certificates.c.status == 'revoked', certificates.c.revocation_reason.is_not(None),
-            unrecorded(Operation.CERTIFICATE_REVOKED, certificates.c.identifier))
-            .order_by(certificates.c.revoked_at, certificates.c.identifier)).all():
-        record_operation(session, Operation.CERTIFICATE_REVOKED, Actor(), row.identifier,
-                         department=row.issuer_department,
-                         detail=revocation_detail(row.revocation_reason, row.status_list, row.status_index))
-    for row in session.execute(sa.select(versions, licenses.c.issuer_department).join(
-            licenses, licenses.c.id == versions.c.license_id).where(
-            versions.c.status == 'revoked', versions.c.revocation_reason.is_not(None),
-            unrecorded(Operation.LICENSE_REVOKED, versions.c.identifier))
-            .order_by(versions.c.revoked_at, versions.c.identifier)).all():
-        record_operation(session, Operation.LICENSE_REVOKED, Actor(), row.identifier,
-                         department=row.issuer_department,
-                         detail=revocation_detail(row.revocation_reason, row.status_list, row.status_index))
+    listed = ((Operation.CERTIFICATE_REVOKED, certificates, sa.select(certificates)),
+              (Operation.LICENSE_REVOKED, versions, sa.select(versions, licenses.c.issuer_department).join(
+                  licenses, licenses.c.id == versions.c.license_id)))
+    for operation, table, rows in listed:  # what a status list holds: a certificate, a license version
+        for row in session.execute(rows.where(table.c.status == 'revoked', table.c.revocation_reason.is_not(None),
+                                              unrecorded(operation, table.c.identifier))
+                                   .order_by(table.c.revoked_at, table.c.identifier)).all():
+            record_operation(session, operation, Actor(), row.identifier, department=row.issuer_department,
+                             detail=revocation_detail(row.revocation_reason, row.status_list, row.status_index))
     for row in session.execute(sa.select(seals).where(
             seals.c.revoked_at.is_not(None), seals.c.revocation_reason.is_not(None),
             unrecorded(Operation.SEAL_REVOKED, seals.c.serial_hex))
