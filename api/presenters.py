@@ -25,19 +25,19 @@ from catalog.model import Catalog, Department, Matter, Subject
 from exchange.applications.statistics import Selection, check_selection
 from exchange.certificate_records import CertificateStatus, IssuedCertificate, certificate_forms
 from exchange.consent import Consent, consented_name_zh
-from exchange.keyring import Purpose
+from exchange.keyring import Purpose, SealedRecordAltered
 from exchange.licenses.content import printed_items
 from exchange.licenses.presentation import Presentation
 from exchange.licenses.records import LicenseRecord, LicenseVersionRecord
-from exchange.keyring import SealedRecordAltered
 from exchange.licenses.service import (ALTERED, REPLACED, LicenseLibrary, holder_state, replacing_license,
                                        stored_content, versions_of)
 from seals.compromise import compromised_seals
 
+log = logging.getLogger(__name__)
+
 CERTIFICATE_FORMS = {"pdf": ("pdf", "application/pdf"), "jws": ("credential", "application/jwt"),
                      "qr": ("qr_payload", "text/plain")}
 """A certificate's downloadable forms: file extension -> (`CertificateForms` attribute, media type)."""
-log = logging.getLogger(__name__)
 
 HOLDER_ENDPOINTS = {Subject.PERSON: ("licenses.credential", "licenses.held_pdf", "licenses.present"),
                     Subject.ORGANISATION: ("org_licenses.credential", "org_licenses.held_pdf", "org_licenses.present")}
